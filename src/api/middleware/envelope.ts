@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { ApiError } from '../errors.ts';
+import type { Logger } from '../../log.ts';
+
+declare module 'koa' {
+  interface DefaultState {
+    requestId: string;
+  }
+}
+
+/** Request id, `Cache-Control: no-store`, and every failure turned into the error envelope. */
+export function envelope(logger: Logger) {
+  return async (ctx: Context, next: Next): Promise<void> => {
+    const requestId = `req_${randomBytes(12).toString('hex')}`;
+    ctx.state.requestId = requestId;
+    ctx.set('X-Request-Id', requestId);
+    ctx.set('Cache-Control', 'no-store');
+    const started = performance.now();
+    try {
+      await next();
+      if (ctx.status === 404 && ctx.body === undefined) throw new ApiError('not_found', 'no such route');
+    } catch (err) {
+      const apiError = toApiError(err);
+      if (apiError.status >= 500) logger.error({ err, requestId }, 'request failed');
+      ctx.status = apiError.status;
+      ctx.body = {
+        ok: false,
+        error: { code: apiError.code, message: apiError.message, param: apiError.param, retryable: apiError.status >= 500 || apiError.status === 429 },
+        meta: { request_id: requestId },
+      };
+    }
+    logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
+  };
+}
+
+function toApiError(err: unknown): ApiError {
+  if (err instanceof ApiError) return err;
+  const status = (err as { status?: number }).status;
+  if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
+  if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
+  return new ApiError('internal_error', 'internal error');
+}
+
+/** Success envelope. */
+export function ok(ctx: Context, data: unknown, status = 200): void {
+  ctx.status = status;
+  ctx.body = { ok: true, data, meta: { request_id: ctx.state.requestId } };
+}

@@ -1,0 +1,41 @@
+import { chmodSync, existsSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { mintApiKey } from './security/api-keys.ts';
+import { PRESETS } from './security/permissions.ts';
+import type { Store } from './store/index.ts';
+import { newId } from './store/teams.ts';
+import type { Logger } from './log.ts';
+
+export const bootstrapKeyPath = (dataDir: string): string => join(dataDir, 'bootstrap-root.key');
+
+/**
+ * First start: a default team and a root key, its secret written once to a 0600 file so the
+ * operator (and the `wrenmail` admin commands) can reach the API. Only the hash is stored.
+ */
+export async function bootstrap(store: Store, dataDir: string, logger: Logger): Promise<void> {
+  if ((await store.teams.list()).length > 0) return;
+  const team = await store.teams.create('default');
+  const minted = mintApiKey('root');
+  await store.apiKeys.create(
+    {
+      id: `key_${newId()}`,
+      teamId: team.id,
+      type: 'root',
+      name: 'bootstrap',
+      prefix: minted.prefix,
+      permissions: PRESETS['root:full']!,
+      accountId: null,
+      domain: null,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    },
+    minted.hash,
+  );
+  const path = bootstrapKeyPath(dataDir);
+  if (existsSync(path)) logger.warn({ path }, 'replacing a bootstrap key file from an earlier store');
+  writeFileSync(path, `${minted.secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  logger.info({ path }, 'first start: wrote the bootstrap root API key (read it once, then keep it safe)');
+}

@@ -1,0 +1,85 @@
+import { z } from 'zod';
+
+const listen = z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port" or "[v6]:port"'));
+const port = z.number().int().min(0).max(65535);
+
+/** Every setting with its default: `config/default.toml` documents the same values. */
+export const configSchema = z
+  .object({
+    hostname: z.string().min(1).regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('localhost'),
+    data_dir: z.string().min(1).default('./data'),
+    server: z
+      .object({
+        unprivileged_port_offset: port.default(10000),
+        shutdown_timeout_ms: z.number().int().positive().default(10000),
+        log_level: z.enum(['trace', 'debug', 'info', 'warn', 'error', 'fatal', 'silent']).default('info'),
+        group_commit: z.boolean().default(true),
+      })
+      .strict()
+      .prefault({}),
+    smtp: z
+      .object({
+        mx_listen: listen.default(['0.0.0.0:25']),
+        submission_listen: listen.default(['0.0.0.0:587']),
+        submissions_listen: listen.default(['0.0.0.0:465']),
+        max_message_bytes: z.number().int().positive().default(52428800),
+        max_recipients: z.number().int().positive().default(1000),
+        max_connections_per_ip: z.number().int().positive().default(20),
+        messages_per_ip_per_minute: z.number().int().positive().default(120),
+        idle_timeout_ms: z.number().int().positive().default(300000),
+      })
+      .strict()
+      .prefault({}),
+    imap: z
+      .object({
+        listen: listen.default(['0.0.0.0:143']),
+        tls_listen: listen.default(['0.0.0.0:993']),
+        max_connections_per_ip: z.number().int().positive().default(50),
+        max_connections_per_account: z.number().int().positive().default(30),
+        idle_timeout_ms: z.number().int().positive().default(1800000),
+        max_line_bytes: z.number().int().min(1024).default(65536),
+        allow_plain_auth_loopback: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    pop3: z
+      .object({ listen: listen.default(['0.0.0.0:110']), tls_listen: listen.default(['0.0.0.0:995']) })
+      .strict()
+      .prefault({}),
+    http: z
+      .object({
+        listen: listen.default(['0.0.0.0:8080']),
+        max_body_bytes: z.number().int().positive().default(10485760),
+        trust_proxy: z.boolean().default(false),
+      })
+      .strict()
+      .prefault({}),
+    auth: z
+      .object({
+        max_failures_per_ip: z.number().int().positive().default(20),
+        max_failures_per_account: z.number().int().positive().default(10),
+        failure_window_ms: z.number().int().positive().default(900000),
+      })
+      .strict()
+      .prefault({}),
+    dns: z
+      .object({
+        servers: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$/, 'expected "ip" or "ip:port"')).default([]),
+        timeout_ms: z.number().int().positive().default(5000),
+      })
+      .strict()
+      .prefault({}),
+    tls: z.object({ cert: z.string().default(''), key: z.string().default('') }).strict().prefault({}),
+    spam: z
+      .object({ junk_score: z.number().default(5), reject_score: z.number().default(15) })
+      .strict()
+      .prefault({}),
+    webhooks: z
+      .object({ allow_http: z.boolean().default(false), allow_private_addresses: z.boolean().default(false) })
+      .strict()
+      .prefault({}),
+    events: z.object({ retention_days: z.number().positive().default(7) }).strict().prefault({}),
+  })
+  .strict();
+
+export type Config = z.infer<typeof configSchema>;

@@ -1,0 +1,106 @@
+// The `wrenmail` command: `serve` runs the server; the others are operator tools.
+import { createReadStream, createWriteStream } from 'node:fs';
+import { resolve } from 'node:path';
+import { pipeline } from 'node:stream/promises';
+import { createGunzip } from 'node:zlib';
+import { parseArgs } from 'node:util';
+import { ConfigError, loadConfig } from './config/load.ts';
+import type { Config } from './config/schema.ts';
+import { createLogger } from './log.ts';
+import { ListenError } from './listeners.ts';
+import { startServer } from './server.ts';
+import { restoreSnapshot } from './store/backup.ts';
+import { apiRequest } from './cli/client.ts';
+
+const USAGE = `usage: wrenmail <command> [--config FILE]
+
+  serve                 run the server (listeners from the config)
+  backup FILE           save a consistent snapshot of the running server's store (gzip)
+  restore FILE          load a snapshot into an empty data directory (server stopped)
+
+  --config FILE         settings (default: $WRENMAIL_CONFIG, else built-in defaults);
+                        WRENMAIL_<SECTION>_<KEY> environment variables override any setting`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
+    allowPositionals: true,
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || !command) {
+    process.stdout.write(`${USAGE}\n`);
+    return command || values.help ? 0 : 64;
+  }
+  let config: Config;
+  try {
+    config = loadConfig(values.config ?? process.env.WRENMAIL_CONFIG);
+  } catch (err) {
+    if (err instanceof ConfigError) {
+      process.stderr.write(`wrenmail: ${err.message}\n`);
+      return 78; // EX_CONFIG
+    }
+    throw err;
+  }
+  switch (command) {
+    case 'serve':
+      return serve(config);
+    case 'backup': {
+      if (!rest[0]) return usageError('backup needs a FILE');
+      const response = await apiRequest(config, 'GET', '/api/v1/admin/backup');
+      await pipeline(response.body!, createWriteStream(rest[0], { mode: 0o600 }));
+      process.stdout.write(`backup written to ${rest[0]}\n`);
+      return 0;
+    }
+    case 'restore': {
+      if (!rest[0]) return usageError('restore needs a FILE');
+      const { records } = await restoreSnapshot(resolve(config.data_dir, 'store'), createReadStream(rest[0]).pipe(createGunzip()));
+      process.stdout.write(`restored ${records} records into ${resolve(config.data_dir, 'store')}\n`);
+      return 0;
+    }
+    default:
+      return usageError(`unknown command ${command}`);
+  }
+}
+
+function usageError(message: string): number {
+  process.stderr.write(`wrenmail: ${message}\n${USAGE}\n`);
+  return 64; // EX_USAGE
+}
+
+async function serve(config: Config): Promise<number> {
+  const logger = createLogger(config.server.log_level);
+  let server;
+  try {
+    server = await startServer(config, logger);
+  } catch (err) {
+    if (err instanceof ListenError) {
+      logger.fatal(err.message);
+      process.stderr.write(`wrenmail: ${err.message}\n`);
+      return err.exitCode;
+    }
+    throw err;
+  }
+  logger.info({ hostname: config.hostname, data_dir: resolve(config.data_dir) }, 'wrenmail ready');
+  await new Promise<void>((done) => {
+    const stop = (signal: string) => {
+      logger.info({ signal }, 'shutting down');
+      server.close().then(done, (err) => {
+        logger.error({ err }, 'shutdown failed');
+        done();
+      });
+    };
+    process.once('SIGTERM', () => stop('SIGTERM'));
+    process.once('SIGINT', () => stop('SIGINT'));
+  });
+  logger.info('stopped');
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err) => {
+    process.stderr.write(`wrenmail: ${(err as Error).stack ?? err}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,43 @@
+import type { Account, Store } from '../store/index.ts';
+import { verifyPassword } from './passwords.ts';
+import { FailureThrottle } from './throttle.ts';
+
+export type LoginResult =
+  | { ok: true; account: Account }
+  | { ok: false; reason: 'invalid' | 'suspended' | 'throttled'; retryAfterSeconds?: number };
+
+/**
+ * Password login shared by IMAP, POP3 and SMTP submission: one throttle per client IP and one per
+ * account, so neither a single source nor a distributed guess at one mailbox gets far.
+ */
+export class LoginService {
+  readonly byIp: FailureThrottle;
+  readonly byAccount: FailureThrottle;
+  private readonly store: Store;
+
+  constructor(store: Store, options: { maxFailures?: number; windowMs?: number } = {}) {
+    this.store = store;
+    this.byIp = new FailureThrottle(options.maxFailures ?? 20, options.windowMs);
+    this.byAccount = new FailureThrottle(options.maxFailures ?? 10, options.windowMs);
+  }
+
+  async login(username: string, password: string, clientIp: string): Promise<LoginResult> {
+    const user = username.trim().toLowerCase();
+    for (const [throttle, key] of [[this.byIp, clientIp], [this.byAccount, user]] as const) {
+      if (throttle.blocked(key)) return { ok: false, reason: 'throttled', retryAfterSeconds: throttle.retryAfterSeconds(key) };
+    }
+    const delay = Math.max(this.byIp.delayMs(clientIp), this.byAccount.delayMs(user));
+    if (delay) await new Promise((r) => setTimeout(r, delay));
+    const account = await this.store.accounts.byAddress(user);
+    const valid = await verifyPassword(password, account?.passwordHash);
+    if (!account || !valid) {
+      this.byIp.fail(clientIp);
+      this.byAccount.fail(user);
+      return { ok: false, reason: 'invalid' };
+    }
+    if (account.state !== 'active') return { ok: false, reason: 'suspended' };
+    this.byIp.reset(clientIp);
+    this.byAccount.reset(user);
+    return { ok: true, account };
+  }
+}

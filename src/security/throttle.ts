@@ -1,0 +1,47 @@
+/**
+ * Counts failures per key (an IP, an account) in a sliding window. Protocols delay their answer
+ * by `delayMs` once a key has failed, and refuse outright once it is `blocked`.
+ */
+export class FailureThrottle {
+  private failures = new Map<string, number[]>();
+  readonly limit: number;
+  readonly windowMs: number;
+
+  constructor(limit = 10, windowMs = 15 * 60_000) {
+    this.limit = limit;
+    this.windowMs = windowMs;
+  }
+
+  private recent(key: string, now = Date.now()): number[] {
+    const times = (this.failures.get(key) ?? []).filter((t) => now - t < this.windowMs);
+    if (times.length) this.failures.set(key, times);
+    else this.failures.delete(key);
+    return times;
+  }
+
+  fail(key: string): void {
+    const times = this.recent(key);
+    times.push(Date.now());
+    this.failures.set(key, times);
+  }
+
+  blocked(key: string): boolean {
+    return this.recent(key).length >= this.limit;
+  }
+
+  /** Grows with each failure (250 ms, 500 ms, … up to 4 s) to slow down guessing. */
+  delayMs(key: string): number {
+    const count = this.recent(key).length;
+    return count === 0 ? 0 : Math.min(4000, 250 * 2 ** (count - 1));
+  }
+
+  reset(key: string): void {
+    this.failures.delete(key);
+  }
+
+  /** Seconds until the oldest failure leaves the window. */
+  retryAfterSeconds(key: string): number {
+    const times = this.recent(key);
+    return times.length ? Math.ceil((times[0]! + this.windowMs - Date.now()) / 1000) : 0;
+  }
+}

@@ -1,0 +1,96 @@
+import type { Addresses } from './addresses.ts';
+import { normalizeAddress, splitAddress } from './addresses.ts';
+import type { Kv } from './db.ts';
+import type { Folders } from './folders.ts';
+import { DEFAULT_FOLDERS, StoreError } from './folders.ts';
+import { keys, ranges } from './keys.ts';
+import type { Messages } from './messages.ts';
+import type { KeyedMutex } from './mutex.ts';
+import { newId } from './teams.ts';
+import { Tx } from './tx.ts';
+import type { Account } from './types.ts';
+
+export interface NewAccount {
+  teamId: string;
+  address: string;
+  name?: string;
+  passwordHash?: string | null;
+  quotaBytes?: number;
+}
+
+/** Mailboxes (accounts): their record, their primary address and their default folders, created atomically. */
+export class Accounts {
+  private readonly kv: Kv;
+  private readonly addresses: Addresses;
+  private readonly folders: Folders;
+  private readonly messages: Messages;
+  private readonly directory: KeyedMutex;
+
+  constructor(kv: Kv, addresses: Addresses, folders: Folders, messages: Messages, directory: KeyedMutex) {
+    this.kv = kv;
+    this.addresses = addresses;
+    this.folders = folders;
+    this.messages = messages;
+    this.directory = directory;
+  }
+
+  get(accountId: string): Promise<Account | undefined> {
+    return this.kv.get<Account>(keys.account(accountId));
+  }
+
+  async byAddress(address: string): Promise<Account | undefined> {
+    const route = await this.addresses.get(address);
+    return route?.kind === 'account' ? this.get(route.accountId) : undefined;
+  }
+
+  async listForTeam(teamId: string): Promise<Account[]> {
+    const ids = (await this.kv.keys(ranges.teamAccounts(teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    return (await this.kv.getMany<Account>(ids.map(keys.account))).filter((a): a is Account => a !== undefined);
+  }
+
+  async create(input: NewAccount): Promise<Account> {
+    const address = normalizeAddress(input.address);
+    const account: Account = {
+      id: newId(),
+      teamId: input.teamId,
+      address,
+      name: input.name ?? splitAddress(address).local,
+      passwordHash: input.passwordHash ?? null,
+      quotaBytes: input.quotaBytes ?? 0,
+      state: 'active',
+      settings: { saveSent: true, plusFolders: false, filters: [] },
+      createdAt: Date.now(),
+    };
+    return this.directory.run('directory', async () => {
+      if (await this.addresses.get(address)) throw new StoreError('exists', `address ${address} is taken`);
+      const tx = new Tx();
+      tx.put(keys.account(account.id), account);
+      tx.put(keys.teamAccount(account.teamId, account.id), 1);
+      this.addresses.put(tx, address, { kind: 'account', accountId: account.id, teamId: account.teamId });
+      for (const folder of DEFAULT_FOLDERS) this.folders.create(tx, account.id, folder.name, folder.specialUse);
+      await this.kv.commit(tx);
+      return account;
+    });
+  }
+
+  async update(account: Account): Promise<void> {
+    const tx = new Tx();
+    tx.put(keys.account(account.id), account);
+    await this.kv.commit(tx);
+  }
+
+  /** Deletes the account, its address, folders and messages (blobs released) in one batch. */
+  async remove(account: Account): Promise<void> {
+    await this.directory.run('directory', async () => {
+      const tx = new Tx();
+      for (const folder of this.folders.list(account.id)) {
+        await this.messages.removeAll(tx, folder);
+        this.folders.remove(tx, folder);
+      }
+      this.addresses.remove(tx, account.address);
+      tx.del(keys.account(account.id));
+      tx.del(keys.teamAccount(account.teamId, account.id));
+      await this.kv.commit(tx);
+    });
+  }
+}

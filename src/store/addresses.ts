@@ -1,0 +1,33 @@
+import type { Kv } from './db.ts';
+import { keys } from './keys.ts';
+import type { Tx } from './tx.ts';
+import type { AddressRoute } from './types.ts';
+
+/** Lower-cases the domain; the local part keeps its case but lookups are case-insensitive, as users expect. */
+export const normalizeAddress = (address: string): string => address.trim().toLowerCase();
+
+export const splitAddress = (address: string): { local: string; domain: string } => {
+  const at = address.lastIndexOf('@');
+  return at < 0 ? { local: address, domain: '' } : { local: address.slice(0, at), domain: address.slice(at + 1) };
+};
+
+/** Address → route (account, alias or forwarder); the routing stage resolves through these. */
+export class Addresses {
+  private readonly kv: Kv;
+
+  constructor(kv: Kv) {
+    this.kv = kv;
+  }
+
+  get(address: string): Promise<AddressRoute | undefined> {
+    return this.kv.get<AddressRoute>(keys.address(normalizeAddress(address)));
+  }
+
+  put(tx: Tx, address: string, route: AddressRoute): void {
+    tx.put(keys.address(normalizeAddress(address)), route);
+  }
+
+  remove(tx: Tx, address: string): void {
+    tx.del(keys.address(normalizeAddress(address)));
+  }
+}

@@ -1,0 +1,110 @@
+import { createHash } from 'node:crypto';
+import type { Kv } from './db.ts';
+import { keys } from './keys.ts';
+import type { Tx } from './tx.ts';
+import type { MessageIndex, SearchFields } from '../mime/types.ts';
+
+/** What FETCH needs (tree, ENVELOPE); kept apart from the search fields, which can be large. */
+export type MessageStructure = Omit<MessageIndex, 'search'>;
+
+/** Raw messages are stored once per content (sha256) in chunks, so a byte range reads only what it needs. */
+export const BLOB_CHUNK = 1 << 20;
+
+export const blobHash = (raw: Buffer): string => createHash('sha256').update(raw).digest('hex');
+
+/**
+ * Deduplicated, reference-counted message bodies plus their parsed index (MIME tree, ENVELOPE,
+ * search fields), written once when the content first arrives. Reference counts are owned in memory
+ * (loaded per blob on first use) and written in the batch that changes them; the last release deletes
+ * the blob in that same batch, so no garbage collector has to race with deliveries.
+ */
+export class Blobs {
+  private refs = new Map<string, number>();
+  private readonly kv: Kv;
+
+  constructor(kv: Kv) {
+    this.kv = kv;
+  }
+
+  /** Must be awaited before addRef/release on `sha` in a transaction. */
+  async load(sha: string): Promise<number> {
+    let count = this.refs.get(sha);
+    if (count === undefined) {
+      count = (await this.kv.get<number>(keys.blobRefs(sha))) ?? 0;
+      // another caller may have loaded and changed it while we awaited
+      count = this.refs.get(sha) ?? count;
+      this.refs.set(sha, count);
+    }
+    return count;
+  }
+
+  refCount(sha: string): number {
+    const count = this.refs.get(sha);
+    if (count === undefined) throw new Error(`blob ${sha} used before Blobs.load`);
+    return count;
+  }
+
+  /** Adds one reference; writes the content and its index when this is the first one. */
+  addRef(tx: Tx, sha: string, content?: { raw: Buffer; index: MessageIndex }): void {
+    const count = this.refCount(sha);
+    if (count === 0) {
+      if (!content) throw new Error(`blob ${sha} is not stored and no content was given`);
+      for (let chunk = 0; chunk * BLOB_CHUNK < content.raw.length || chunk === 0; chunk++) {
+        tx.putBytes(keys.blobChunk(sha, chunk), content.raw.subarray(chunk * BLOB_CHUNK, (chunk + 1) * BLOB_CHUNK));
+      }
+      const { search, ...structure } = content.index;
+      tx.put(keys.blobIndex(sha), structure);
+      tx.put(keys.blobSearch(sha), search);
+    }
+    this.refs.set(sha, count + 1);
+    tx.put(keys.blobRefs(sha), count + 1);
+  }
+
+  release(tx: Tx, sha: string, size: number): void {
+    const count = this.refCount(sha) - 1;
+    if (count > 0) {
+      this.refs.set(sha, count);
+      tx.put(keys.blobRefs(sha), count);
+      return;
+    }
+    this.refs.delete(sha);
+    tx.del(keys.blobRefs(sha));
+    tx.del(keys.blobIndex(sha));
+    tx.del(keys.blobSearch(sha));
+    for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
+  }
+
+  /** Bytes [start, end) of a blob of `size` bytes. */
+  async read(sha: string, size: number, start = 0, end = size): Promise<Buffer> {
+    end = Math.min(end, size);
+    if (start >= end) return Buffer.alloc(0);
+    const first = Math.floor(start / BLOB_CHUNK);
+    const last = Math.floor((end - 1) / BLOB_CHUNK);
+    const chunkKeys = [];
+    for (let chunk = first; chunk <= last; chunk++) chunkKeys.push(keys.blobChunk(sha, chunk));
+    const chunks = await this.kv.db.getMany(chunkKeys);
+    if (chunks.some((c) => c === undefined)) throw new Error(`blob ${sha} is missing chunks`);
+    const joined = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[]);
+    const offset = first * BLOB_CHUNK;
+    return joined.subarray(start - offset, end - offset);
+  }
+
+  async structure(sha: string): Promise<MessageStructure> {
+    return (await this.structures([sha]))[0]!;
+  }
+
+  async structures(shas: string[]): Promise<MessageStructure[]> {
+    return required(shas, await this.kv.getMany<MessageStructure>(shas.map(keys.blobIndex)));
+  }
+
+  async searchFields(shas: string[]): Promise<SearchFields[]> {
+    return required(shas, await this.kv.getMany<SearchFields>(shas.map(keys.blobSearch)));
+  }
+}
+
+function required<T>(shas: string[], found: (T | undefined)[]): T[] {
+  return found.map((value, i) => {
+    if (value === undefined) throw new Error(`blob ${shas[i]} has no index`);
+    return value;
+  });
+}

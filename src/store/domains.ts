@@ -1,0 +1,53 @@
+import type { Kv } from './db.ts';
+import { StoreError } from './folders.ts';
+import { keys, ranges } from './keys.ts';
+import type { KeyedMutex } from './mutex.ts';
+import { Tx } from './tx.ts';
+import type { Domain } from './types.ts';
+
+export const normalizeDomain = (domain: string): string => domain.trim().toLowerCase().replace(/\.$/, '');
+
+/** Hosted domains. Directory writes (domains, addresses, accounts, keys) share one mutex so uniqueness checks hold. */
+export class Domains {
+  private readonly kv: Kv;
+  private readonly directory: KeyedMutex;
+
+  constructor(kv: Kv, directory: KeyedMutex) {
+    this.kv = kv;
+    this.directory = directory;
+  }
+
+  get(name: string): Promise<Domain | undefined> {
+    return this.kv.get<Domain>(keys.domain(normalizeDomain(name)));
+  }
+
+  async listForTeam(teamId: string): Promise<Domain[]> {
+    const names = (await this.kv.keys(ranges.teamDomains(teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    return (await this.kv.getMany<Domain>(names.map(keys.domain))).filter((d): d is Domain => d !== undefined);
+  }
+
+  async create(teamId: string, name: string): Promise<Domain> {
+    const domain: Domain = { name: normalizeDomain(name), teamId, catchAll: null, dkim: [], verifiedAt: null, createdAt: Date.now() };
+    return this.directory.run('directory', async () => {
+      if (await this.get(domain.name)) throw new StoreError('exists', `domain ${domain.name} exists`);
+      const tx = new Tx();
+      tx.put(keys.domain(domain.name), domain);
+      tx.put(keys.teamDomain(teamId, domain.name), 1);
+      await this.kv.commit(tx);
+      return domain;
+    });
+  }
+
+  async update(domain: Domain): Promise<void> {
+    const tx = new Tx();
+    tx.put(keys.domain(domain.name), domain);
+    await this.kv.commit(tx);
+  }
+
+  async remove(domain: Domain): Promise<void> {
+    const tx = new Tx();
+    tx.del(keys.domain(domain.name));
+    tx.del(keys.teamDomain(domain.teamId, domain.name));
+    await this.kv.commit(tx);
+  }
+}

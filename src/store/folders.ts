@@ -1,0 +1,141 @@
+import type { Counters } from './counters.ts';
+import type { Kv, Notifier } from './db.ts';
+import { keys, ranges } from './keys.ts';
+import type { Tx } from './tx.ts';
+import type { Folder, SpecialUse } from './types.ts';
+
+export const DEFAULT_FOLDERS: { name: string; specialUse: SpecialUse }[] = [
+  { name: 'INBOX', specialUse: null },
+  { name: 'Drafts', specialUse: '\\Drafts' },
+  { name: 'Sent', specialUse: '\\Sent' },
+  { name: 'Junk', specialUse: '\\Junk' },
+  { name: 'Trash', specialUse: '\\Trash' },
+  { name: 'Archive', specialUse: '\\Archive' },
+];
+
+/** INBOX is case-insensitive (RFC 3501 5.1); every other name is exact. */
+export const normalizeFolderName = (name: string): string => (name.toUpperCase() === 'INBOX' ? 'INBOX' : name);
+
+/**
+ * Folders and their counters (UIDNEXT, HIGHESTMODSEQ, message counts), all held in memory: the
+ * process owns them and allocates UIDs/MODSEQs synchronously while building a batch, and each batch
+ * carries the folder's new snapshot, so what is on disk is always a consistent prefix.
+ */
+export class Folders {
+  private byId = new Map<number, Folder>();
+  private byAccount = new Map<string, Map<string, Folder>>();
+  private readonly kv: Kv;
+  private readonly counters: Counters;
+  private readonly notifier: Notifier;
+
+  constructor(kv: Kv, counters: Counters, notifier: Notifier) {
+    this.kv = kv;
+    this.counters = counters;
+    this.notifier = notifier;
+  }
+
+  async load(): Promise<void> {
+    for (const folder of await this.kv.values<Folder>(ranges.allFolders())) this.remember(folder);
+  }
+
+  private remember(folder: Folder): void {
+    this.byId.set(folder.id, folder);
+    let names = this.byAccount.get(folder.accountId);
+    if (!names) this.byAccount.set(folder.accountId, (names = new Map()));
+    names.set(folder.name, folder);
+  }
+
+  private forget(folder: Folder): void {
+    this.byId.delete(folder.id);
+    this.byAccount.get(folder.accountId)?.delete(folder.name);
+  }
+
+  get(folderId: number): Folder | undefined {
+    return this.byId.get(folderId);
+  }
+
+  byName(accountId: string, name: string): Folder | undefined {
+    return this.byAccount.get(accountId)?.get(normalizeFolderName(name));
+  }
+
+  bySpecialUse(accountId: string, specialUse: SpecialUse): Folder | undefined {
+    for (const folder of this.list(accountId)) if (folder.specialUse === specialUse) return folder;
+    return undefined;
+  }
+
+  list(accountId: string): Folder[] {
+    return [...(this.byAccount.get(accountId)?.values() ?? [])].sort((a, b) => a.name.localeCompare(b.name));
+  }
+
+  /** Bytes stored across the account's folders (for quota). */
+  usage(accountId: string): { bytes: number; messages: number } {
+    let bytes = 0;
+    let messages = 0;
+    for (const folder of this.byAccount.get(accountId)?.values() ?? []) {
+      bytes += folder.size;
+      messages += folder.exists;
+    }
+    return { bytes, messages };
+  }
+
+  create(tx: Tx, accountId: string, name: string, specialUse: SpecialUse = null): Folder {
+    name = normalizeFolderName(name);
+    if (this.byName(accountId, name)) throw new StoreError('exists', `folder ${name} exists`);
+    const now = Date.now();
+    const folder: Folder = {
+      id: this.counters.next(tx, 'folder'),
+      accountId,
+      name,
+      specialUse,
+      subscribed: true,
+      uidValidity: this.counters.atLeast(tx, 'uidvalidity', Math.floor(now / 1000)) >>> 0,
+      uidNext: 1,
+      highestModSeq: 1,
+      exists: 0,
+      unseen: 0,
+      size: 0,
+      createdAt: now,
+    };
+    this.remember(folder);
+    this.save(tx, folder);
+    tx.put(keys.folderName(accountId, name), folder.id);
+    return folder;
+  }
+
+  /** Writes the folder's current snapshot into the batch. */
+  save(tx: Tx, folder: Folder): void {
+    tx.put(keys.folder(folder.accountId, folder.id), folder);
+  }
+
+  rename(tx: Tx, folder: Folder, newName: string): void {
+    newName = normalizeFolderName(newName);
+    if (this.byName(folder.accountId, newName)) throw new StoreError('exists', `folder ${newName} exists`);
+    tx.del(keys.folderName(folder.accountId, folder.name));
+    this.forget(folder);
+    folder.name = newName;
+    this.remember(folder);
+    tx.put(keys.folderName(folder.accountId, newName), folder.id);
+    this.save(tx, folder);
+  }
+
+  setSubscribed(tx: Tx, folder: Folder, subscribed: boolean): void {
+    folder.subscribed = subscribed;
+    this.save(tx, folder);
+  }
+
+  /** Removes the folder record; its messages must be removed in the same batch (Messages.removeFolder). */
+  remove(tx: Tx, folder: Folder): void {
+    this.forget(folder);
+    tx.del(keys.folder(folder.accountId, folder.id));
+    tx.del(keys.folderName(folder.accountId, folder.name));
+    tx.onCommit(() => this.notifier.emit('folder-deleted', folder));
+  }
+}
+
+export class StoreError extends Error {
+  readonly code: 'exists' | 'not_found' | 'quota' | 'conflict' | 'invalid';
+  constructor(code: StoreError['code'], message: string) {
+    super(message);
+    this.code = code;
+  }
+}

@@ -1,0 +1,132 @@
+// The store's narrow interface: repositories over LevelDB (DESIGN.md §3). Nothing here knows a protocol.
+import { Accounts } from './accounts.ts';
+import { Addresses } from './addresses.ts';
+import { ApiKeys } from './api-keys.ts';
+import { Blobs, blobHash } from './blobs.ts';
+import { Counters } from './counters.ts';
+import { Kv, Notifier } from './db.ts';
+import { Domains } from './domains.ts';
+import type { NewEvent } from './events.ts';
+import { Events } from './events.ts';
+import { Folders, StoreError } from './folders.ts';
+import { Messages } from './messages.ts';
+import { KeyedMutex } from './mutex.ts';
+import { Teams } from './teams.ts';
+import { Tx } from './tx.ts';
+import type { Folder, Message, StoredEvent } from './types.ts';
+import { indexMessage } from '../mime/index.ts';
+import type { MessageIndex } from '../mime/types.ts';
+
+export * from './types.ts';
+export { StoreError, Tx };
+
+export interface DeliveryTarget {
+  folder: Folder;
+  flags?: string[];
+  quotaBytes?: number; // 0 or absent: unlimited
+}
+
+export interface Delivered { folder: Folder; message: Message }
+
+export interface DeliveryOptions {
+  internalDate?: number;
+  index?: MessageIndex; // when the caller already parsed the message
+  /** Events to write in the same batch, built from what was delivered. */
+  events?: (delivered: Delivered[]) => NewEvent[];
+}
+
+export class Store {
+  readonly kv: Kv;
+  readonly notifier = new Notifier();
+  readonly counters: Counters;
+  readonly blobs: Blobs;
+  readonly folders: Folders;
+  readonly messages: Messages;
+  readonly teams: Teams;
+  readonly domains: Domains;
+  readonly addresses: Addresses;
+  readonly accounts: Accounts;
+  readonly apiKeys: ApiKeys;
+  readonly events: Events;
+  /** Serialises directory changes (domains, addresses, accounts) so uniqueness checks hold. */
+  readonly directory = new KeyedMutex();
+
+  private constructor(kv: Kv) {
+    this.kv = kv;
+    this.counters = new Counters(kv);
+    this.blobs = new Blobs(kv);
+    this.folders = new Folders(kv, this.counters, this.notifier);
+    this.messages = new Messages(kv, this.folders, this.blobs, this.notifier);
+    this.teams = new Teams(kv);
+    this.domains = new Domains(kv, this.directory);
+    this.addresses = new Addresses(kv);
+    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory);
+    this.apiKeys = new ApiKeys(kv);
+    this.events = new Events(kv, this.counters, this.notifier);
+  }
+
+  static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {
+    const store = new Store(await Kv.open(dir, options.groupCommit ?? true));
+    await store.counters.load();
+    await store.folders.load();
+    return store;
+  }
+
+  /**
+   * Stores one message into one or more folders in a single durable batch: the blob (once), a
+   * message record per folder, folder counters, change records and the events the caller asks for.
+   * Resolves only when the batch is on disk. Throws StoreError('quota') if a target is over quota.
+   */
+  async deliver(raw: Buffer, targets: DeliveryTarget[], options: DeliveryOptions = {}): Promise<{ delivered: Delivered[]; events: StoredEvent[] }> {
+    const sha = blobHash(raw);
+    await this.blobs.load(sha);
+    // From here to commit() nothing awaits: allocation, refcounts and the batch stay in step.
+    const index = this.blobs.refCount(sha) === 0 ? (options.index ?? indexMessage(raw)) : undefined;
+    const tx = new Tx();
+    const delivered: Delivered[] = [];
+    for (const target of targets) {
+      if (target.quotaBytes && this.folders.usage(target.folder.accountId).bytes + raw.length > target.quotaBytes) {
+        throw new StoreError('quota', `mailbox ${target.folder.accountId} is over quota`);
+      }
+    }
+    for (const target of targets) {
+      this.blobs.addRef(tx, sha, index && { raw, index });
+      const message = this.messages.append(tx, target.folder, { sha, size: raw.length }, target.flags ?? [], options.internalDate ?? Date.now());
+      delivered.push({ folder: target.folder, message });
+    }
+    const events = (options.events?.(delivered) ?? []).map((e) => this.events.append(tx, e));
+    await this.kv.commit(tx);
+    return { delivered, events };
+  }
+
+  /** Raw bytes of a stored message, or a byte range of it. */
+  read(message: Message, start = 0, end = message.size): Promise<Buffer> {
+    return this.blobs.read(message.blob, message.size, start, end);
+  }
+
+  async createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {
+    const tx = new Tx();
+    const folder = this.folders.create(tx, accountId, name, specialUse);
+    await this.kv.commit(tx);
+    return folder;
+  }
+
+  async deleteFolder(folder: Folder): Promise<void> {
+    const tx = new Tx();
+    await this.messages.removeAll(tx, folder);
+    this.folders.remove(tx, folder);
+    await this.kv.commit(tx);
+  }
+
+  /** Writes an event alone (resource changes that have no other record in the batch). */
+  async emit(event: NewEvent): Promise<StoredEvent> {
+    const tx = new Tx();
+    const stored = this.events.append(tx, event);
+    await this.kv.commit(tx);
+    return stored;
+  }
+
+  close(): Promise<void> {
+    return this.kv.close();
+  }
+}

@@ -1,0 +1,62 @@
+// The keyspace (DESIGN.md §3). Keys are UTF-8 strings: a short prefix per record kind, then
+// fixed-width lower-case hex numbers so that LevelDB's byte order is numeric order in range scans.
+
+export const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');
+export const unhex = (s: string): number => parseInt(s, 16);
+
+const UID = 8; // uint32
+const SEQ = 12; // up to 2^48: modseq, event and job sequences
+const FOLDER = 8;
+
+export const keys = {
+  counter: (name: string) => `n/${name}`,
+  team: (teamId: string) => `t/${teamId}`,
+  domain: (domain: string) => `d/${domain}`,
+  teamDomain: (teamId: string, domain: string) => `td/${teamId}/${domain}`,
+  address: (address: string) => `a/${address}`,
+  account: (accountId: string) => `u/${accountId}`,
+  teamAccount: (teamId: string, accountId: string) => `tu/${teamId}/${accountId}`,
+  folder: (accountId: string, folderId: number) => `f/${accountId}/${hex(folderId, FOLDER)}`,
+  folderName: (accountId: string, name: string) => `fn/${accountId}/${name}`,
+  message: (folderId: number, uid: number) => `m/${hex(folderId, FOLDER)}/${hex(uid, UID)}`,
+  change: (folderId: number, modseq: number) => `c/${hex(folderId, FOLDER)}/${hex(modseq, SEQ)}`,
+  blobChunk: (sha: string, chunk: number) => `b/${sha}/${hex(chunk, 4)}`,
+  blobRefs: (sha: string) => `br/${sha}`,
+  blobIndex: (sha: string) => `bi/${sha}`,
+  blobSearch: (sha: string) => `bs/${sha}`,
+  apiKey: (publicId: string) => `k/${publicId}`,
+  apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
+  teamApiKey: (teamId: string, publicId: string) => `tk/${teamId}/${publicId}`,
+  event: (seq: number) => `e/${hex(seq, SEQ)}`,
+  teamEvent: (teamId: string, seq: number) => `et/${teamId}/${hex(seq, SEQ)}`,
+  accountEvent: (accountId: string, seq: number) => `ea/${accountId}/${hex(seq, SEQ)}`,
+};
+
+/** Range bounds for every key that starts with `prefix`. */
+export const prefixRange = (prefix: string) => ({ gte: prefix, lt: prefix + '\xff' });
+
+export const ranges = {
+  teamDomains: (teamId: string) => prefixRange(`td/${teamId}/`),
+  teamAccounts: (teamId: string) => prefixRange(`tu/${teamId}/`),
+  teamApiKeys: (teamId: string) => prefixRange(`tk/${teamId}/`),
+  accountFolders: (accountId: string) => prefixRange(`f/${accountId}/`),
+  allFolders: () => prefixRange('f/'),
+  blobChunks: (sha: string) => prefixRange(`b/${sha}/`),
+  folderMessages: (folderId: number, fromUid = 1) => ({
+    gte: keys.message(folderId, fromUid),
+    lt: `m/${hex(folderId, FOLDER)}/\xff`,
+  }),
+  folderChanges: (folderId: number, afterModseq: number) => ({
+    gt: keys.change(folderId, afterModseq),
+    lt: `c/${hex(folderId, FOLDER)}/\xff`,
+  }),
+  events: (afterSeq: number) => ({ gt: keys.event(afterSeq), lt: 'e/\xff' }),
+  teamEvents: (teamId: string, afterSeq: number) => ({ gt: keys.teamEvent(teamId, afterSeq), lt: `et/${teamId}/\xff` }),
+  accountEvents: (accountId: string, afterSeq: number) => ({
+    gt: keys.accountEvent(accountId, afterSeq),
+    lt: `ea/${accountId}/\xff`,
+  }),
+};
+
+/** Last fixed-width hex segment of a key, as a number. */
+export const lastNumber = (key: string): number => unhex(key.slice(key.lastIndexOf('/') + 1));

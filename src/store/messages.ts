@@ -1,0 +1,211 @@
+import type { Blobs } from './blobs.ts';
+import type { Kv, Notifier } from './db.ts';
+import type { Folders } from './folders.ts';
+import { StoreError } from './folders.ts';
+import { keys, ranges } from './keys.ts';
+import { KeyedMutex } from './mutex.ts';
+import { Tx } from './tx.ts';
+import type { Change, Folder, FolderChange, Message } from './types.ts';
+
+const SEEN = '\\Seen';
+
+export type FlagOperation = 'set' | 'add' | 'remove';
+
+export interface FlagUpdate {
+  updated: Message[]; // messages whose flags changed (with their new modseq)
+  unchanged: Message[]; // matched but already had the flags
+  conflicts: number[]; // UIDs refused by UNCHANGEDSINCE
+}
+
+/**
+ * Messages of a folder (`m/<folder>/<uid>`), the folder's change log (`c/<folder>/<modseq>`) and the
+ * operations that change them. Appends need no lock (allocation is synchronous); read-modify-write
+ * operations (flags, expunge, copy, move) run under a per-folder mutex.
+ */
+export class Messages {
+  private readonly locks = new KeyedMutex();
+  private readonly kv: Kv;
+  private readonly folders: Folders;
+  private readonly blobs: Blobs;
+  private readonly notifier: Notifier;
+
+  constructor(kv: Kv, folders: Folders, blobs: Blobs, notifier: Notifier) {
+    this.kv = kv;
+    this.folders = folders;
+    this.blobs = blobs;
+    this.notifier = notifier;
+  }
+
+  /** Adds a message whose blob is loaded (Blobs.load) and referenced in this same batch. */
+  append(tx: Tx, folder: Folder, blob: { sha: string; size: number }, flags: string[], internalDate: number): Message {
+    const message: Message = {
+      uid: folder.uidNext++,
+      blob: blob.sha,
+      size: blob.size,
+      internalDate,
+      flags: uniqueFlags(flags),
+      modseq: ++folder.highestModSeq,
+    };
+    folder.exists += 1;
+    folder.size += blob.size;
+    if (!message.flags.includes(SEEN)) folder.unseen += 1;
+    tx.put(keys.message(folder.id, message.uid), message);
+    this.recordChange(tx, folder, { modseq: message.modseq, kind: 'add', uids: [message.uid] });
+    this.folders.save(tx, folder);
+    return message;
+  }
+
+  async get(folderId: number, uid: number): Promise<Message | undefined> {
+    return this.kv.get<Message>(keys.message(folderId, uid));
+  }
+
+  async getMany(folderId: number, uids: number[]): Promise<(Message | undefined)[]> {
+    return this.kv.getMany<Message>(uids.map((uid) => keys.message(folderId, uid)));
+  }
+
+  /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
+  async list(folderId: number, fromUid = 1): Promise<Message[]> {
+    return this.kv.values<Message>(ranges.folderMessages(folderId, fromUid));
+  }
+
+  /** Changes with modseq above `afterModseq`, oldest first (CONDSTORE/QRESYNC, sync APIs). */
+  async changesSince(folderId: number, afterModseq: number): Promise<Change[]> {
+    return this.kv.values<Change>(ranges.folderChanges(folderId, afterModseq));
+  }
+
+  async updateFlags(
+    folderId: number,
+    uids: number[],
+    operation: FlagOperation,
+    flags: string[],
+    unchangedSince?: number,
+  ): Promise<FlagUpdate> {
+    return this.locks.run(folderId, async () => {
+      const folder = this.requireFolder(folderId);
+      const result: FlagUpdate = { updated: [], unchanged: [], conflicts: [] };
+      const messages = (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
+      const tx = new Tx();
+      let modseq = 0;
+      for (const message of messages) {
+        if (unchangedSince !== undefined && message.modseq > unchangedSince) {
+          result.conflicts.push(message.uid);
+          continue;
+        }
+        const next = applyFlags(message.flags, operation, flags);
+        if (sameFlags(next, message.flags)) {
+          result.unchanged.push(message);
+          continue;
+        }
+        modseq ||= ++folder.highestModSeq;
+        const wasSeen = message.flags.includes(SEEN);
+        const isSeen = next.includes(SEEN);
+        if (wasSeen !== isSeen) folder.unseen += wasSeen ? 1 : -1;
+        message.flags = next;
+        message.modseq = modseq;
+        tx.put(keys.message(folderId, message.uid), message);
+        result.updated.push(message);
+      }
+      if (result.updated.length) {
+        this.recordChange(tx, folder, { modseq, kind: 'flags', uids: result.updated.map((m) => m.uid) });
+        this.folders.save(tx, folder);
+        await this.kv.commit(tx);
+      }
+      return result;
+    });
+  }
+
+  /** Removes the given messages (or every \Deleted one when `uids` is omitted); returns the UIDs removed. */
+  async expunge(folderId: number, uids?: number[]): Promise<number[]> {
+    return this.locks.run(folderId, async () => {
+      const folder = this.requireFolder(folderId);
+      const candidates = uids
+        ? (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined)
+        : (await this.list(folderId)).filter((m) => m.flags.includes('\\Deleted'));
+      if (candidates.length === 0) return [];
+      for (const message of candidates) await this.blobs.load(message.blob);
+      const tx = new Tx();
+      this.removeMessages(tx, folder, candidates);
+      await this.kv.commit(tx);
+      return candidates.map((m) => m.uid);
+    });
+  }
+
+  /**
+   * Copies messages to another folder (sharing their blobs); with `move`, removes them from the
+   * source in the same batch. Returns the UID pairs for COPYUID.
+   */
+  async copy(sourceId: number, uids: number[], targetId: number, move = false): Promise<{ from: number[]; to: number[] }> {
+    return this.locks.run(sourceId, async () => {
+      const source = this.requireFolder(sourceId);
+      const target = this.requireFolder(targetId);
+      const messages = (await this.getMany(sourceId, uids)).filter((m): m is Message => m !== undefined);
+      for (const message of messages) await this.blobs.load(message.blob);
+      const tx = new Tx();
+      const mapping = { from: [] as number[], to: [] as number[] };
+      for (const message of messages) {
+        this.blobs.addRef(tx, message.blob);
+        const copy = this.append(tx, target, { sha: message.blob, size: message.size }, without(message.flags, '\\Recent'), message.internalDate);
+        mapping.from.push(message.uid);
+        mapping.to.push(copy.uid);
+      }
+      if (move) this.removeMessages(tx, source, messages);
+      await this.kv.commit(tx);
+      return mapping;
+    });
+  }
+
+  /** Deletes every message of a folder being removed, in the caller's batch. */
+  async removeAll(tx: Tx, folder: Folder): Promise<void> {
+    const messages = await this.list(folder.id);
+    for (const message of messages) await this.blobs.load(message.blob);
+    for (const message of messages) {
+      tx.del(keys.message(folder.id, message.uid));
+      this.blobs.release(tx, message.blob, message.size);
+    }
+    for (const key of await this.kv.keys(ranges.folderChanges(folder.id, 0))) tx.del(key);
+  }
+
+  private removeMessages(tx: Tx, folder: Folder, messages: Message[]): void {
+    const modseq = ++folder.highestModSeq;
+    for (const message of messages) {
+      tx.del(keys.message(folder.id, message.uid));
+      this.blobs.release(tx, message.blob, message.size);
+      folder.exists -= 1;
+      folder.size -= message.size;
+      if (!message.flags.includes(SEEN)) folder.unseen -= 1;
+    }
+    this.recordChange(tx, folder, { modseq, kind: 'expunge', uids: messages.map((m) => m.uid) });
+    this.folders.save(tx, folder);
+  }
+
+  private recordChange(tx: Tx, folder: Folder, change: Change): void {
+    tx.put(keys.change(folder.id, change.modseq), change);
+    const notice: FolderChange = { accountId: folder.accountId, folderId: folder.id, ...change };
+    tx.onCommit(() => this.notifier.emit('change', notice));
+  }
+
+  private requireFolder(folderId: number): Folder {
+    const folder = this.folders.get(folderId);
+    if (!folder) throw new StoreError('not_found', `folder ${folderId} does not exist`);
+    return folder;
+  }
+}
+
+export function applyFlags(current: string[], operation: FlagOperation, flags: string[]): string[] {
+  if (operation === 'set') return uniqueFlags(flags);
+  if (operation === 'add') return uniqueFlags([...current, ...flags]);
+  const removing = new Set(flags.map((f) => f.toLowerCase()));
+  return current.filter((f) => !removing.has(f.toLowerCase()));
+}
+
+/** Flags compare case-insensitively (RFC 3501 2.3.2); the first spelling seen is kept. */
+function uniqueFlags(flags: string[]): string[] {
+  const seen = new Map<string, string>();
+  for (const flag of flags) if (!seen.has(flag.toLowerCase())) seen.set(flag.toLowerCase(), flag);
+  return [...seen.values()];
+}
+
+const sameFlags = (a: string[], b: string[]): boolean =>
+  a.length === b.length && a.every((f) => b.some((g) => g.toLowerCase() === f.toLowerCase()));
+
+const without = (flags: string[], flag: string): string[] => flags.filter((f) => f !== flag);

@@ -1,0 +1,119 @@
+// Records as stored. Public ids (dom_, mbx_, key_, evt_ …) are made from these in the API layer.
+
+export interface Team {
+  id: string;
+  name: string;
+  limits: { maxApiKeys: number; maxDomains: number; maxMailboxes: number };
+  createdAt: number;
+}
+
+export interface DkimKey {
+  selector: string;
+  algorithm: 'rsa-sha256' | 'ed25519-sha256';
+  privateKey: string; // PEM
+  publicKey: string; // base64 DER (the DNS p= value)
+  createdAt: number;
+  active: boolean;
+}
+
+export interface Domain {
+  name: string; // lower-case ASCII (A-label)
+  teamId: string;
+  catchAll: string | null; // account id receiving mail for unknown local parts
+  dkim: DkimKey[];
+  verifiedAt: number | null;
+  createdAt: number;
+}
+
+/** What an address resolves to. */
+export type AddressRoute =
+  | { kind: 'account'; accountId: string; teamId: string }
+  | { kind: 'alias'; targets: string[]; teamId: string } // local or external addresses
+  | { kind: 'forward'; targets: string[]; keepCopy: string | null; teamId: string };
+
+export interface FilterRule {
+  field: 'from' | 'to' | 'subject' | 'header';
+  header?: string;
+  contains: string;
+  action: 'folder' | 'flag' | 'discard';
+  value?: string; // folder name or flag
+}
+
+export interface Account {
+  id: string;
+  teamId: string;
+  address: string;
+  name: string;
+  passwordHash: string | null;
+  quotaBytes: number; // 0: unlimited
+  state: 'active' | 'suspended';
+  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[] };
+  createdAt: number;
+}
+
+export type SpecialUse = '\\Drafts' | '\\Sent' | '\\Junk' | '\\Trash' | '\\Archive' | null;
+
+export interface Folder {
+  id: number;
+  accountId: string;
+  name: string; // UTF-8, hierarchy delimiter "/"
+  specialUse: SpecialUse;
+  subscribed: boolean;
+  uidValidity: number;
+  uidNext: number;
+  highestModSeq: number;
+  exists: number;
+  unseen: number;
+  size: number;
+  createdAt: number;
+}
+
+export interface Message {
+  uid: number;
+  blob: string; // sha256 hex of the raw message
+  size: number;
+  internalDate: number; // ms since epoch
+  flags: string[];
+  modseq: number;
+}
+
+export type ChangeKind = 'add' | 'flags' | 'expunge';
+export interface Change {
+  modseq: number;
+  kind: ChangeKind;
+  uids: number[];
+}
+
+export interface ApiKey {
+  id: string; // public id: key_…
+  teamId: string;
+  type: 'root' | 'sending' | 'mailbox';
+  name: string;
+  prefix: string; // first characters of the secret, shown in listings
+  permissions: string[];
+  accountId: string | null; // mailbox keys: the one mailbox they reach
+  domain: string | null; // sending keys may be limited to a domain
+  createdAt: number;
+  lastUsedAt: number | null;
+  revokedAt: number | null;
+  expiresAt: number | null;
+}
+
+export interface StoredEvent {
+  seq: number;
+  id: string; // evt_…
+  type: string;
+  time: number;
+  teamId: string;
+  accountId: string | null;
+  data: Record<string, unknown>;
+}
+
+/** What a store change notifies in-process listeners of (IMAP sessions, SSE, webhooks). */
+export interface FolderChange {
+  accountId: string;
+  folderId: number;
+  kind: ChangeKind;
+  uids: number[];
+  modseq: number;
+}

@@ -1,0 +1,268 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { Store, StoreError, Tx } from '../../src/store/index.ts';
+import { eventSeq } from '../../src/store/events.ts';
+import { BLOB_CHUNK, blobHash } from '../../src/store/blobs.ts';
+import { hashPassword, verifyPassword } from '../../src/security/passwords.ts';
+import { hashApiKey, mintApiKey } from '../../src/security/api-keys.ts';
+import { makeMessage, tempDir } from '../helpers/tmp.ts';
+import { rejects } from '../helpers/assert.ts';
+
+const dir = tempDir();
+let store: Store;
+let teamId: string;
+
+test.before(async () => {
+  store = await Store.open(dir.path);
+  teamId = (await store.teams.create('acme')).id;
+});
+test.after(async () => {
+  await store.close();
+  dir.remove();
+});
+
+test('teams: create, get, list', async () => {
+  const team = await store.teams.get(teamId);
+  assert.is(team?.name, 'acme');
+  assert.is(team?.limits.maxApiKeys, 100);
+  assert.ok((await store.teams.list()).some((t) => t.id === teamId));
+});
+
+test('domains: create is unique, listed per team, lookup is case-insensitive', async () => {
+  await store.domains.create(teamId, 'Example.TEST.');
+  assert.is((await store.domains.get('example.test'))?.teamId, teamId);
+  assert.is((await store.domains.get('EXAMPLE.test'))?.name, 'example.test');
+  try {
+    await store.domains.create(teamId, 'example.test');
+    assert.unreachable('duplicate domain accepted');
+  } catch (err) {
+    assert.instance(err, StoreError);
+    assert.is((err as StoreError).code, 'exists');
+  }
+  const other = await store.teams.create('other');
+  assert.equal((await store.domains.listForTeam(other.id)).length, 0);
+  assert.equal((await store.domains.listForTeam(teamId)).map((d) => d.name), ['example.test']);
+});
+
+test('accounts: create with default folders, unique address, password check', async () => {
+  const account = await store.accounts.create({ teamId, address: 'Bob@Example.test', passwordHash: await hashPassword('s3cret pass') });
+  assert.is(account.address, 'bob@example.test');
+  assert.equal(
+    store.folders.list(account.id).map((f) => [f.name, f.specialUse]).sort(),
+    [['Archive', '\\Archive'], ['Drafts', '\\Drafts'], ['INBOX', null], ['Junk', '\\Junk'], ['Sent', '\\Sent'], ['Trash', '\\Trash']],
+  );
+  assert.is((await store.accounts.byAddress('BOB@example.test'))?.id, account.id);
+  assert.ok(await verifyPassword('s3cret pass', account.passwordHash));
+  assert.not.ok(await verifyPassword('wrong', account.passwordHash));
+  await rejects(() => store.accounts.create({ teamId, address: 'bob@example.test' }), 'exists');
+  assert.is((await store.accounts.listForTeam(teamId)).length, 1);
+});
+
+test('addresses: alias and forward routes', async () => {
+  const tx = new Tx();
+  store.addresses.put(tx, 'Team@example.test', { kind: 'alias', targets: ['bob@example.test', 'carol@example.org'], teamId });
+  await store.kv.commit(tx);
+  assert.equal(await store.addresses.get('team@EXAMPLE.test'), { kind: 'alias', targets: ['bob@example.test', 'carol@example.org'], teamId });
+  assert.is(await store.addresses.get('nobody@example.test'), undefined);
+});
+
+test('folders: INBOX is case-insensitive, create/rename/delete, uidvalidity never repeats', async () => {
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  assert.is(store.folders.byName(account.id, 'inbox')?.name, 'INBOX');
+  const projects = await store.createFolder(account.id, 'Projects');
+  await rejects(() => store.createFolder(account.id, 'Projects'), 'exists');
+  const tx = new Tx();
+  store.folders.rename(tx, projects, 'Work/Projects');
+  await store.kv.commit(tx);
+  assert.is(store.folders.byName(account.id, 'Projects'), undefined);
+  assert.is(store.folders.byName(account.id, 'Work/Projects')?.id, projects.id);
+  await store.deleteFolder(projects);
+  const again = await store.createFolder(account.id, 'Work/Projects');
+  assert.ok(again.uidValidity > projects.uidValidity, 'a recreated folder gets a new UIDVALIDITY');
+  assert.ok(again.id !== projects.id);
+});
+
+test('messages: deliver, read back byte for byte, flags, modseq, changes', async () => {
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const raw = makeMessage({ subject: 'first' });
+  const { delivered, events } = await store.deliver(raw, [{ folder: inbox }], {
+    internalDate: Date.UTC(2026, 0, 2, 3, 4, 5),
+    events: (d) => [{ type: 'message.received', teamId, accountId: account.id, data: { uid: d[0]!.message.uid } }],
+  });
+  const message = delivered[0]!.message;
+  assert.is(message.uid, 1);
+  assert.is(message.internalDate, Date.UTC(2026, 0, 2, 3, 4, 5));
+  assert.ok((await store.read(message)).equals(raw));
+  assert.ok((await store.read(message, 6, 11)).equals(raw.subarray(6, 11)));
+  assert.is(inbox.exists, 1);
+  assert.is(inbox.unseen, 1);
+  assert.is(inbox.size, raw.length);
+  assert.is(events[0]!.type, 'message.received');
+  assert.equal(events[0]!.data, { uid: 1 });
+
+  const structure = await store.blobs.structure(message.blob);
+  assert.is(structure.size, raw.length);
+  const [search] = await store.blobs.searchFields([message.blob]);
+  assert.is(search!.subject, 'first');
+
+  const before = inbox.highestModSeq;
+  const update = await store.messages.updateFlags(inbox.id, [1], 'add', ['\\Seen', '$Label1']);
+  assert.is(update.updated.length, 1);
+  assert.is(update.updated[0]!.modseq, before + 1);
+  assert.is(inbox.unseen, 0);
+  const noop = await store.messages.updateFlags(inbox.id, [1], 'add', ['\\seen']);
+  assert.is(noop.updated.length, 0, 'flags compare case-insensitively');
+  const stale = await store.messages.updateFlags(inbox.id, [1], 'remove', ['$Label1'], before);
+  assert.equal(stale.conflicts, [1], 'UNCHANGEDSINCE refuses a message changed after it');
+  assert.equal((await store.messages.get(inbox.id, 1))!.flags, ['\\Seen', '$Label1']);
+
+  const changes = await store.messages.changesSince(inbox.id, 0);
+  assert.equal(changes.map((c) => [c.kind, c.uids]), [['add', [1]], ['flags', [1]]]);
+});
+
+test('blobs: deduplicated across folders and refcounted; the last expunge deletes them', async () => {
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const archive = store.folders.byName(account.id, 'Archive')!;
+  const raw = makeMessage({ subject: 'shared' });
+  const sha = blobHash(raw);
+  const { delivered } = await store.deliver(raw, [{ folder: inbox }, { folder: archive }]);
+  assert.is(await store.kv.get<number>(`br/${sha}`), 2);
+  const copied = await store.messages.copy(inbox.id, [delivered[0]!.message.uid], archive.id);
+  assert.is(copied.to.length, 1);
+  assert.is(await store.kv.get<number>(`br/${sha}`), 3);
+  await store.messages.expunge(inbox.id, [delivered[0]!.message.uid]);
+  await store.messages.expunge(archive.id, [delivered[1]!.message.uid]);
+  assert.is(await store.kv.get<number>(`br/${sha}`), 1);
+  assert.ok((await store.kv.getBytes(`b/${sha}/0000`)) !== undefined);
+  await store.messages.expunge(archive.id, copied.to);
+  assert.is(await store.kv.get<number>(`br/${sha}`), undefined);
+  assert.is(await store.kv.getBytes(`b/${sha}/0000`), undefined, 'blob deleted with its last reference');
+  assert.is(await store.kv.getBytes(`bi/${sha}`), undefined);
+  const expunges = (await store.messages.changesSince(archive.id, 0)).filter((c) => c.kind === 'expunge');
+  assert.is(expunges.length, 2);
+});
+
+test('blobs: a message larger than a chunk is split and ranges across chunks read correctly', async () => {
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const raw = makeMessage({ bytes: BLOB_CHUNK * 2 + 12345 });
+  const { delivered } = await store.deliver(raw, [{ folder: inbox }]);
+  const message = delivered[0]!.message;
+  assert.ok((await store.read(message)).equals(raw));
+  const start = BLOB_CHUNK - 10;
+  assert.ok((await store.read(message, start, start + 20)).equals(raw.subarray(start, start + 20)));
+  assert.ok((await store.read(message, 2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100)).equals(raw.subarray(2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100)));
+});
+
+test('messages: move is one batch (gone from source, present in target)', async () => {
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const trash = store.folders.byName(account.id, 'Trash')!;
+  const { delivered } = await store.deliver(makeMessage({ subject: 'move me' }), [{ folder: inbox }]);
+  const uid = delivered[0]!.message.uid;
+  const seenChanges: string[] = [];
+  const listener = (c: { folderId: number; kind: string }) => seenChanges.push(`${c.folderId === inbox.id ? 'inbox' : 'trash'}:${c.kind}`);
+  store.notifier.on('change', listener);
+  const moved = await store.messages.copy(inbox.id, [uid], trash.id, true);
+  store.notifier.off('change', listener);
+  assert.is(await store.messages.get(inbox.id, uid), undefined);
+  assert.ok(await store.messages.get(trash.id, moved.to[0]!));
+  assert.equal(seenChanges.sort(), ['inbox:expunge', 'trash:add']);
+});
+
+test('quota: a delivery over quota is refused and nothing is written', async () => {
+  const account = await store.accounts.create({ teamId, address: 'small@example.test', quotaBytes: 10_000 });
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  await store.deliver(makeMessage({ bytes: 6000 }), [{ folder: inbox, quotaBytes: account.quotaBytes }]);
+  try {
+    await store.deliver(makeMessage({ bytes: 6000 }), [{ folder: inbox, quotaBytes: account.quotaBytes }]);
+    assert.unreachable('over-quota delivery accepted');
+  } catch (err) {
+    assert.is((err as StoreError).code, 'quota');
+  }
+  assert.is(inbox.exists, 1);
+  assert.is((await store.messages.list(inbox.id)).length, 1);
+});
+
+test('concurrency: 100 parallel deliveries into one folder get 100 distinct, increasing UIDs', async () => {
+  const account = await store.accounts.create({ teamId, address: 'busy@example.test' });
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const results = await Promise.all(
+    Array.from({ length: 100 }, (_, i) => store.deliver(makeMessage({ subject: `parallel ${i}` }), [{ folder: inbox }])),
+  );
+  const uids = results.map((r) => r.delivered[0]!.message.uid);
+  assert.equal(uids, Array.from({ length: 100 }, (_, i) => i + 1), 'UIDs follow submission order');
+  const stored = await store.messages.list(inbox.id);
+  assert.is(stored.length, 100);
+  assert.equal(stored.map((m) => m.uid), uids);
+  const modseqs = stored.map((m) => m.modseq);
+  assert.equal(new Set(modseqs).size, 100);
+  assert.is(inbox.uidNext, 101);
+  assert.is(inbox.exists, 100);
+  assert.ok(store.kv.committer.stats.batches < store.kv.committer.stats.writes, 'concurrent writes shared fsyncs');
+});
+
+test('concurrency: parallel flag updates on one message lose nothing', async () => {
+  const account = (await store.accounts.byAddress('busy@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  await Promise.all(Array.from({ length: 20 }, (_, i) => store.messages.updateFlags(inbox.id, [1], 'add', [`$k${i}`])));
+  assert.is((await store.messages.get(inbox.id, 1))!.flags.length, 20);
+});
+
+test('events: ordered ids, per-team and per-account listing, prune', async () => {
+  const account = (await store.accounts.byAddress('busy@example.test'))!;
+  const a = await store.emit({ type: 'test', teamId, accountId: account.id, data: { n: 1 } });
+  const b = await store.emit({ type: 'test', teamId, data: { n: 2 } });
+  assert.ok(a.id < b.id, 'event ids sort in order');
+  assert.is(eventSeq(b.id), b.seq);
+  const forAccount = await store.events.list({ accountId: account.id, afterSeq: a.seq - 1 });
+  assert.equal(forAccount.map((e) => e.id), [a.id]);
+  const forTeam = await store.events.list({ teamId, afterSeq: a.seq - 1 });
+  assert.equal(forTeam.map((e) => e.id), [a.id, b.id]);
+  const removed = await store.events.prune(Date.now() + 1);
+  assert.ok(removed >= 2);
+  assert.is((await store.events.list({})).length, 0);
+});
+
+test('api keys: stored by hash only, found by secret, rotated, revoked', async () => {
+  const minted = mintApiKey('root');
+  assert.match(minted.secret, /^wm_root_[A-Za-z0-9]{32}$/);
+  const key = { id: 'key_test', teamId, type: 'root' as const, name: 'ci', prefix: minted.prefix, permissions: ['*'], accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null };
+  await store.apiKeys.create(key, minted.hash);
+  const raw: string[] = [];
+  for await (const [k, v] of store.kv.db.iterator()) raw.push(k + v.toString());
+  assert.not.ok(raw.some((entry) => entry.includes(minted.secret)), 'the secret itself is never stored');
+  assert.is((await store.apiKeys.bySecretHash(hashApiKey(minted.secret)))?.id, 'key_test');
+  const rotated = mintApiKey('root');
+  await store.apiKeys.replaceSecret(key, rotated.hash);
+  assert.is(await store.apiKeys.bySecretHash(minted.hash), undefined);
+  assert.is((await store.apiKeys.bySecretHash(rotated.hash))?.id, 'key_test');
+  await store.apiKeys.revoke(key);
+  assert.is(await store.apiKeys.bySecretHash(rotated.hash), undefined);
+  assert.ok((await store.apiKeys.get('key_test'))?.revokedAt);
+  assert.is((await store.apiKeys.listForTeam(teamId)).length, 1);
+});
+
+test('reopen: counters and folders come back as they were', async () => {
+  const account = (await store.accounts.byAddress('busy@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const snapshot = { ...inbox };
+  await store.close();
+  store = await Store.open(dir.path);
+  const reopened = store.folders.byName(account.id, 'INBOX')!;
+  assert.equal(reopened, snapshot);
+  const { delivered } = await store.deliver(makeMessage(), [{ folder: reopened }]);
+  assert.is(delivered[0]!.message.uid, snapshot.uidNext);
+});
+
+test('accounts: remove deletes folders, messages and blobs', async () => {
+  const account = (await store.accounts.byAddress('busy@example.test'))!;
+  await store.accounts.remove(account);
+  assert.is(await store.accounts.get(account.id), undefined);
+  assert.is(store.folders.list(account.id).length, 0);
+  assert.is(await store.addresses.get('busy@example.test'), undefined);
+});
+
+test.run();
