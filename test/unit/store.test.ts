@@ -193,10 +193,11 @@ test('concurrency: 100 parallel deliveries into one folder get 100 distinct, inc
     Array.from({ length: 100 }, (_, i) => store.deliver(makeMessage({ subject: `parallel ${i}` }), [{ folder: inbox }])),
   );
   const uids = results.map((r) => r.delivered[0]!.message.uid);
-  assert.equal(uids, Array.from({ length: 100 }, (_, i) => i + 1), 'UIDs follow submission order');
+  assert.equal([...uids].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 1), '100 distinct UIDs, 1 to 100');
   const stored = await store.messages.list(inbox.id);
   assert.is(stored.length, 100);
-  assert.equal(stored.map((m) => m.uid), uids);
+  assert.equal(stored.map((m) => m.uid), [...uids].sort((a, b) => a - b));
+  for (let i = 1; i < stored.length; i++) assert.ok(stored[i]!.modseq > stored[i - 1]!.modseq, 'a later UID has a later MODSEQ');
   const modseqs = stored.map((m) => m.modseq);
   assert.equal(new Set(modseqs).size, 100);
   assert.is(inbox.uidNext, 101);
