@@ -1,0 +1,62 @@
+// Body decoding for the search text: transfer encodings, then charsets. Synchronous on purpose
+// (indexMessage is), and lenient: broken input decodes to something rather than throwing.
+import charsets from 'libmime/lib/charset.js';
+import { transferCoding } from './mime-fields.ts';
+import { decodeUtf8Lenient } from './utf8.ts';
+
+function hex(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/** Quoted-printable, keeping stray "=" that start no valid escape (as most decoders do). */
+export function decodeQuotedPrintable(input: Buffer): Buffer {
+  const out = Buffer.allocUnsafe(input.length);
+  let o = 0;
+  const n = input.length;
+  for (let i = 0; i < n; i++) {
+    const c = input[i]!;
+    if (c !== 0x3d) {
+      out[o++] = c;
+      continue;
+    }
+    // soft line break: "=" then optional blanks then a line break (or the end)
+    let j = i + 1;
+    while (j < n && (input[j] === 0x20 || input[j] === 0x09)) j++;
+    if (j >= n || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a)) {
+      i = j >= n ? n : input[j] === 0x0d ? j + 1 : j;
+      continue;
+    }
+    const hi = i + 2 < n ? hex(input[i + 1]!) : -1;
+    const lo = hi >= 0 ? hex(input[i + 2]!) : -1;
+    if (lo >= 0) {
+      out[o++] = (hi << 4) | lo;
+      i += 2;
+    } else out[o++] = c;
+  }
+  return out.subarray(0, o);
+}
+
+export function decodeTransfer(input: Buffer, encoding: string): Buffer {
+  switch (transferCoding(encoding)) {
+    case 'base64':
+      return Buffer.from(input.toString('latin1'), 'base64');
+    case 'quoted-printable':
+      return decodeQuotedPrintable(input);
+    default:
+      return input;
+  }
+}
+
+/** Bytes to text. Missing, ASCII or UTF-8 labels: lenient UTF-8 (8-bit "us-ascii" mail is common). */
+export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
+  const cs = (charset ?? '').trim().toLowerCase();
+  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8') return decodeUtf8Lenient(bytes);
+  try {
+    return charsets.decode(bytes, cs);
+  } catch {
+    return decodeUtf8Lenient(bytes);
+  }
+}

@@ -1,0 +1,39 @@
+// Search fields: what SEARCH, SORT and THREAD need, decoded once at delivery.
+import { parseDate } from './date.ts';
+import { firstField, type HeaderField } from './headers.ts';
+import { addressText, extractText, listAttachments, safeDecodeWords } from './search-text.ts';
+import type { Envelope, MimeNode, SearchFields } from './types.ts';
+
+const MAX_REFERENCES = 1000;
+
+/** msg-ids in a header value, with their angle brackets; a bare id@host alone is taken as one. */
+export function messageIds(value: string | null): string[] {
+  if (!value) return [];
+  const ids: string[] = [];
+  for (const m of value.matchAll(/<([^<>]*)>/g)) {
+    const id = m[1]!.replace(/\s+/g, '');
+    if (id) ids.push(`<${id}>`);
+    if (ids.length >= MAX_REFERENCES) break;
+  }
+  if (ids.length === 0) {
+    const bare = value.trim();
+    if (/^[^\s<>]+@[^\s<>]+$/.test(bare)) ids.push(`<${bare}>`);
+  }
+  return ids;
+}
+
+export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: MimeNode, env: Envelope): SearchFields {
+  return {
+    from: addressText(env.from).toLowerCase(),
+    to: addressText(env.to).toLowerCase(),
+    cc: addressText(env.cc).toLowerCase(),
+    bcc: addressText(env.bcc).toLowerCase(),
+    subject: safeDecodeWords(env.subject),
+    date: parseDate(env.date),
+    messageId: messageIds(env.messageId)[0] ?? null,
+    inReplyTo: messageIds(env.inReplyTo)[0] ?? null,
+    references: messageIds(firstField(fields, 'references')),
+    text: extractText(buf, root),
+    attachments: listAttachments(buf, root),
+  };
+}
