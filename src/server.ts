@@ -9,9 +9,14 @@ import { bootstrap } from './bootstrap.ts';
 import { loadCertificate, type KeyPair } from './tls/certificates.ts';
 import { createHttpApp } from './api/app.ts';
 import { bind, type BoundListener, type Listenable } from './listeners.ts';
+import { createResolver, type DnsResolver } from './dns/resolver.ts';
+import { LoginService } from './security/login.ts';
+import { createMxServer } from './smtp/mx.ts';
 
 export interface RunningServer {
   store: Store;
+  resolver: DnsResolver;
+  login: LoginService;
   listeners: BoundListener[];
   tls: KeyPair;
   /** Stops accepting, lets in-flight work finish (up to the shutdown timeout), closes the store. */
@@ -72,12 +77,39 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       }
     };
 
+    const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout_ms });
+    const login = new LoginService(store, {
+      maxFailuresPerIp: config.auth.max_failures_per_ip,
+      maxFailuresPerAccount: config.auth.max_failures_per_account,
+      windowMs: config.auth.failure_window_ms,
+    });
+
+    await start('smtp-mx', 'smtp.mx_listen', config.smtp.mx_listen, () =>
+      createMxServer({
+        store,
+        resolver,
+        tls,
+        hostname: config.hostname,
+        maxMessageBytes: config.smtp.max_message_bytes,
+        maxRecipients: config.smtp.max_recipients,
+        limits: {
+          maxConnectionsPerIp: config.smtp.max_connections_per_ip,
+          messagesPerIpPerMinute: config.smtp.messages_per_ip_per_minute,
+          idleTimeoutMs: config.smtp.idle_timeout_ms,
+        },
+        spam: { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score },
+        logger: logger.child({ listener: 'smtp-mx' }),
+      }),
+    );
+
     const app = createHttpApp({ store, logger, ready: () => ready });
     await start('http', 'http.listen', config.http.listen, () => httpService(createServer(app.callback())));
 
     ready = true;
     return {
       store,
+      resolver,
+      login,
       listeners,
       tls,
       close: async () => {

@@ -15,10 +15,10 @@ export class LoginService {
   readonly byAccount: FailureThrottle;
   private readonly store: Store;
 
-  constructor(store: Store, options: { maxFailures?: number; windowMs?: number } = {}) {
+  constructor(store: Store, options: { maxFailuresPerIp?: number; maxFailuresPerAccount?: number; windowMs?: number } = {}) {
     this.store = store;
-    this.byIp = new FailureThrottle(options.maxFailures ?? 20, options.windowMs);
-    this.byAccount = new FailureThrottle(options.maxFailures ?? 10, options.windowMs);
+    this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? 20, options.windowMs);
+    this.byAccount = new FailureThrottle(options.maxFailuresPerAccount ?? 10, options.windowMs);
   }
 
   async login(username: string, password: string, clientIp: string): Promise<LoginResult> {

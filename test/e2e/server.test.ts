@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { statSync, readFileSync, existsSync } from 'node:fs';
+import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -115,6 +115,27 @@ test('a port already taken stops the start with a message naming the setting', a
     assert.match(result.stderr, new RegExp(`127\\.0\\.0\\.1:${port} is already in use.*http\\.listen`));
   } finally {
     blocker.close();
+  }
+});
+
+// As root (CI) run the server as nobody, who may not bind ports below 1024.
+const unprivileged = process.getuid?.() === 0 ? 65534 : process.getuid?.();
+test('a privileged port without privileges: moved up by the offset with a warning, or a clear error when the offset is 0', async () => {
+  if (unprivileged === 0) return; // cannot drop privileges here
+  const nobodyData = join(dir.path, 'nobody');
+  mkdirSync(nobodyData, { recursive: true });
+  chownSync(nobodyData, unprivileged!, unprivileged!);
+  const nobodyEnv = { ...env, WRENMAIL_DATA_DIR: nobodyData, WRENMAIL_HTTP_LISTEN: '127.0.0.1:0', WRENMAIL_SMTP_MX_LISTEN: '127.0.0.1:25', WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: '0' };
+  const refused = await runCli(['serve'], nobodyEnv, unprivileged);
+  assert.is(refused.code, 77, refused.stderr);
+  assert.match(refused.stderr, /no permission to listen on 127\.0\.0\.1:25 \(setting smtp\.mx_listen\)/);
+  const offset = 20000 + Math.floor(Math.random() * 20000);
+  const server = await startServerProcess({ ...nobodyEnv, WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: String(offset) }, ['serve'], unprivileged);
+  try {
+    assert.is(server.ports.get('smtp-mx'), 25 + offset);
+    assert.ok(server.logs.some((line) => line.includes('needs privileges')), 'the log says why the port moved');
+  } finally {
+    await server.stop();
   }
 });
 

@@ -15,9 +15,11 @@ export interface ServerProcess {
  * Runs `wrenmail serve` as a real process (Node 24, the repo's entry point) with settings given as
  * WRENMAIL_* environment variables, and waits until it logs "wrenmail ready" (or exits).
  */
-export async function startServerProcess(env: Record<string, string>, args: string[] = ['serve']): Promise<ServerProcess> {
+export async function startServerProcess(env: Record<string, string>, args: string[] = ['serve'], uid?: number): Promise<ServerProcess> {
   const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], {
     cwd: repoRoot,
+    uid,
+    gid: uid,
     env: { ...process.env, WRENMAIL_SERVER_LOG_LEVEL: 'info', ...env },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -62,9 +64,9 @@ export async function startServerProcess(env: Record<string, string>, args: stri
 }
 
 /** Runs the wrenmail command to completion. */
-export function runCli(args: string[], env: Record<string, string>): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(args: string[], env: Record<string, string>, uid?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+    const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, uid, gid: uid });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -1,0 +1,36 @@
+// Stage 2: spam score from the scorers (rules now, Bayesian later) → ham, junk or reject, and the
+// X-Spam-Score / X-Spam-Status fields that say why.
+import type { SpamHit, SpamInput, SpamScorer } from '../spam/types.ts';
+
+export interface SpamThresholds {
+  /** Score from which a message goes to Junk (default 5). */
+  junkScore?: number;
+  /** Score from which a message is refused with 550 5.7.1 (default 15). */
+  rejectScore?: number;
+}
+
+export interface ClassifyOptions extends SpamThresholds {
+  scorers: SpamScorer[];
+}
+
+export interface Classification {
+  score: number;
+  hits: SpamHit[];
+  verdict: 'ham' | 'junk' | 'reject';
+  /** CRLF-terminated fields to prepend. */
+  headers: string;
+}
+
+export async function classify(input: SpamInput, options: ClassifyOptions): Promise<Classification> {
+  const junkAt = options.junkScore ?? 5;
+  const rejectAt = options.rejectScore ?? 15;
+  const hits = (await Promise.all(options.scorers.map((s) => s.score(input)))).flat();
+  const score = Math.round(hits.reduce((sum, h) => sum + h.score, 0) * 10) / 10;
+  // DMARC quarantine sends a message to Junk whatever its score.
+  const verdict = score >= rejectAt ? 'reject' : score >= junkAt || input.auth.action === 'quarantine' ? 'junk' : 'ham';
+  const tests = hits.map((h) => h.rule).join(',') || 'none';
+  const headers =
+    `X-Spam-Score: ${score.toFixed(1)}\r\n` +
+    `X-Spam-Status: ${verdict === 'ham' ? 'No' : 'Yes'}, score=${score.toFixed(1)} required=${junkAt.toFixed(1)} tests=${tests}${input.auth.action === 'quarantine' ? ' dmarc=quarantine' : ''}\r\n`;
+  return { score, hits, verdict, headers };
+}

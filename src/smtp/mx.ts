@@ -1,0 +1,166 @@
+// The MX listener (port 25): accepts mail for hosted domains only and hands each message to the
+// inbound pipeline; replies 250 only once every recipient's copy is durably stored.
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerEnvelope, SMTPServerSession } from 'smtp-server';
+import type { DnsResolver } from '../dns/resolver.ts';
+import { DeliveryRefused } from '../inbound/deliver.ts';
+import type { InboundMessage } from '../inbound/message.ts';
+import { processMessage, silentLogger, type Logger, type PipelineOptions } from '../inbound/pipeline.ts';
+import { resolveRecipient, type RecipientRoute } from '../inbound/route.ts';
+import type { Store } from '../store/index.ts';
+import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
+import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
+
+/**
+ * Options of createMxServer:
+ * - store, resolver (the process's one resolver), tls {key, cert} (STARTTLS), hostname (banner, Received, Authentication-Results)
+ * - maxMessageBytes: default 50 MiB (SIZE is advertised; over it → 552 5.3.4)
+ * - maxRecipients: default 1000 per transaction (RFC 5321 asks for at least 100); more → 452 4.5.3
+ * - limits.maxConnections: whole listener, default 1000
+ * - limits.maxConnectionsPerIp: default 20 (more → 421 4.7.0 at connect)
+ * - limits.messagesPerIpPerMinute: MAIL FROM commands per client IP per minute, default 300 (more → 450 4.7.1)
+ * - limits.idleTimeoutMs: default 300 s (RFC 5321 §4.5.3.2.7 server timeout)
+ * - spam: { junkScore = 5, rejectScore = 15, scorers = [header rules] }
+ * - reverseLookup: PTR lookup of clients through the resolver, default true
+ * - logger: pino-compatible, default silent
+ */
+export interface MxServerOptions {
+  store: Store;
+  resolver: DnsResolver;
+  tls: { key: string; cert: string };
+  hostname: string;
+  maxMessageBytes?: number;
+  maxRecipients?: number;
+  limits?: { maxConnections?: number; maxConnectionsPerIp?: number; messagesPerIpPerMinute?: number; idleTimeoutMs?: number };
+  spam?: PipelineOptions['spam'];
+  reverseLookup?: boolean;
+  logger?: Logger;
+}
+
+export interface MxServer {
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  /** Stops accepting, lets sessions finish (up to 10 s), then resolves. */
+  close(): Promise<void>;
+}
+
+export const MX_DEFAULTS = {
+  maxMessageBytes: 50 * 1024 * 1024,
+  maxRecipients: 1000,
+  maxConnections: 1000,
+  maxConnectionsPerIp: 20,
+  messagesPerIpPerMinute: 300,
+  idleTimeoutMs: 300_000,
+};
+
+export function createMxServer(options: MxServerOptions): MxServer {
+  const { store, resolver, hostname } = options;
+  const log = options.logger ?? silentLogger;
+  const maxMessageBytes = options.maxMessageBytes ?? MX_DEFAULTS.maxMessageBytes;
+  const limits = { ...MX_DEFAULTS, ...options.limits };
+  const perIp = new ConnectionCounter(limits.maxConnectionsPerIp);
+  const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
+  const counted = new Set<string>(); // sessions holding a per-IP slot
+  const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
+  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, logger: log };
+
+  const server = new WrenSmtpServer({
+    ...baseServerOptions({
+      hostname,
+      tls: options.tls,
+      maxMessageBytes,
+      maxRecipients: options.maxRecipients ?? MX_DEFAULTS.maxRecipients,
+      idleTimeoutMs: limits.idleTimeoutMs,
+      maxConnections: limits.maxConnections,
+    }),
+    disabledCommands: ['AUTH'],
+    disableReverseLookup: options.reverseLookup === false,
+    resolver: {
+      reverse: (ip, callback) => void resolver.ptr(ip).then((names) => callback(null, names), (err: Error) => callback(err)),
+    },
+
+    onConnect(session, callback) {
+      if (!perIp.acquire(session.remoteAddress)) {
+        log.warn({ ip: session.remoteAddress }, 'too many connections from one address');
+        return callback(smtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
+      }
+      counted.add(session.id);
+      callback();
+    },
+
+    onClose(session) {
+      if (counted.delete(session.id)) perIp.release(session.remoteAddress);
+    },
+
+    onMailFrom(_address, session, callback) {
+      if (!rate.hit(session.remoteAddress)) {
+        const wait = rate.retryAfterSeconds(session.remoteAddress);
+        return callback(smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`));
+      }
+      transactions.set(session.envelope, new Map());
+      callback();
+    },
+
+    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
+      const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
+      resolveRecipient(store, address.address, declared).then(
+        (decision) => {
+          if (!decision.ok) return callback(smtpError(decision.refusal.code, decision.refusal.enhanced, decision.refusal.text));
+          transactions.get(session.envelope)?.set(decision.route.rcpt, decision.route);
+          callback();
+        },
+        (err: Error) => {
+          log.error({ err, rcpt: address.address }, 'recipient lookup failed');
+          callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
+        },
+      );
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      const receivedAt = Date.now();
+      handleData(stream, session, receivedAt).then(
+        (reply) => callback(null, reply),
+        (err: Error) => callback(err),
+      );
+    },
+  });
+  server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+
+  async function handleData(stream: SMTPServerDataStream, session: SMTPServerSession, receivedAt: number): Promise<string> {
+    const { raw, bareNewline } = await readMessage(stream, maxMessageBytes);
+    if (!raw) return 'over size'; // smtp-server answers 552 5.3.4 itself (rejectOversized)
+    if (bareNewline) {
+      log.warn({ session: session.id, ip: session.remoteAddress }, 'bare CR or LF in message, refused');
+      throw smtpError(550, '5.5.2', 'Message refused: bare CR or LF line ending (lines must end with CRLF)');
+    }
+    const routes = [...(transactions.get(session.envelope)?.values() ?? [])];
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const message: InboundMessage = {
+      id: `${session.id}.${session.transaction}`,
+      raw,
+      mailFrom,
+      rcptTo: routes.map((r) => r.rcpt),
+      client: {
+        ip: session.remoteAddress,
+        helo: session.hostNameAppearsAs || '',
+        hostname: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : null,
+        protocol: session.transmissionType || 'ESMTP',
+      },
+      receivedAt,
+    };
+    try {
+      const result = await processMessage(message, routes, pipeline);
+      return `Ok: delivered as ${message.id}${result.verdict === 'junk' ? ' (junk)' : ''}`;
+    } catch (err) {
+      if (err instanceof DeliveryRefused) {
+        log.info({ id: message.id, code: err.refusal.code, reason: err.refusal.text }, 'message refused');
+        throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
+      }
+      log.error({ err, id: message.id }, 'delivery failed');
+      throw smtpError(451, '4.3.0', 'Temporary failure while storing the message, try again later');
+    }
+  }
+
+  return {
+    listen: (port, host = '0.0.0.0') => listenServer(server, port, host),
+    close: () => closeServer(server),
+  };
+}

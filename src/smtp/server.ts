@@ -1,0 +1,132 @@
+// What every Wren SMTP listener shares (MX now, submission later): the smtp-server setup with the
+// extensions we advertise, replies that carry our own enhanced status codes, bounded DATA reading
+// with bare-newline (SMTP smuggling) detection, and promise-based listen/close.
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
+import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions } from 'smtp-server';
+
+/** A handler error whose text starts with its own enhanced status code ("5.7.1 Relaying denied"). */
+export interface SmtpReplyError extends Error {
+  responseCode: number;
+}
+
+export function smtpError(code: number, enhanced: string, text: string): SmtpReplyError {
+  return Object.assign(new Error(`${enhanced} ${text}`), { responseCode: code });
+}
+
+const ENHANCED = /^([245]\.\d{1,3}\.\d{1,3}) /;
+
+/**
+ * smtp-server picks the enhanced status code of a handler error from the reply code alone (550 is
+ * always 5.1.1), so "550 5.7.1 relaying denied" cannot be said. Each connection's send() is wrapped:
+ * a reply whose text already starts with an enhanced code goes out as given.
+ */
+export class WrenSmtpServer extends SMTPServer {
+  override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
+    super.connect(socket, socketOptions);
+    let connection;
+    for (connection of this.connections);
+    if (!connection) return;
+    const send = connection.send.bind(connection) as (code: number, data?: unknown, context?: unknown) => void;
+    (connection as { send: typeof send }).send = (code, data, context) => {
+      if (typeof data === 'string' && ENHANCED.test(data)) return send(code, data, false);
+      return send(code, data, context);
+    };
+  }
+}
+
+export interface SmtpBaseOptions {
+  hostname: string;
+  tls: { key: string; cert: string };
+  maxMessageBytes: number;
+  maxRecipients: number;
+  idleTimeoutMs: number;
+  /** Whole-server cap on open connections (0: none). */
+  maxConnections?: number;
+  /** How long close() lets sessions finish before dropping them with 421. */
+  closeTimeoutMs?: number;
+}
+
+/** smtp-server options both listeners share: STARTTLS with our certificate, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES. */
+export function baseServerOptions(o: SmtpBaseOptions): SMTPServerOptions {
+  return {
+    name: o.hostname,
+    banner: 'Wren Mail ESMTP',
+    key: o.tls.key,
+    cert: o.tls.cert,
+    size: o.maxMessageBytes,
+    rejectOversized: true,
+    maxRecipients: o.maxRecipients,
+    socketTimeout: o.idleTimeoutMs,
+    closeTimeout: o.closeTimeoutMs ?? 10_000,
+    maxClients: o.maxConnections || undefined,
+    hidePIPELINING: false,
+    hide8BITMIME: false,
+    hideSMTPUTF8: false,
+    hideENHANCEDSTATUSCODES: false,
+    hideSize: false,
+    logger: false,
+  };
+}
+
+export interface ReadMessage {
+  /** The message as received (dot-unstuffed), or null when it went over maxBytes. */
+  raw: Buffer | null;
+  size: number;
+  /** A LF without CR before it, or a CR without LF after it, was seen. */
+  bareNewline: boolean;
+}
+
+/**
+ * Reads a DATA stream into memory, up to maxBytes (the rest is drained, not kept). smtp-server ends
+ * DATA only on CRLF.CRLF; bare line breaks are reported so the caller can refuse the message, as
+ * Postfix does with smtpd_forbid_bare_newline: a receiver that treats LF.LF or CR.CR as the end
+ * would otherwise see a second, smuggled message.
+ */
+export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Promise<ReadMessage> {
+  return new Promise((resolve, reject) => {
+    const chunks: Buffer[] = [];
+    let size = 0;
+    let kept = 0;
+    let prev = -1;
+    let bare = false;
+    stream.on('data', (chunk: Buffer) => {
+      size += chunk.length;
+      if (!bare) {
+        for (let i = 0; i < chunk.length; i++) {
+          const byte = chunk[i]!;
+          if ((byte === 0x0a && prev !== 0x0d) || (prev === 0x0d && byte !== 0x0a)) {
+            bare = true;
+            break;
+          }
+          prev = byte;
+        }
+      }
+      if (kept + chunk.length <= maxBytes) {
+        chunks.push(chunk);
+        kept += chunk.length;
+      }
+    });
+    stream.once('error', reject);
+    stream.once('end', () => {
+      if (prev === 0x0d) bare = true; // data never ends on a lone CR: the terminator's CRLF is ours
+      resolve({ raw: size > maxBytes ? null : Buffer.concat(chunks, kept), size, bareNewline: bare });
+    });
+  });
+}
+
+export function listenServer(server: SMTPServer, port: number, host: string): Promise<{ port: number }> {
+  return new Promise((resolve, reject) => {
+    const onError = (err: Error) => reject(err);
+    server.server.once('error', onError);
+    server.listen(port, host, () => {
+      server.server.off('error', onError);
+      const address = server.server.address();
+      resolve({ port: typeof address === 'object' && address ? address.port : port });
+    });
+  });
+}
+
+export function closeServer(server: SMTPServer): Promise<void> {
+  return new Promise((resolve) => server.close(() => resolve()));
+}

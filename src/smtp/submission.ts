@@ -1,0 +1,236 @@
+// The submission listeners (587 with STARTTLS, 465 with implicit TLS): authenticated accounts send
+// as their own addresses and aliases only, within their sending limits. Each message is DKIM-signed
+// with its From domain's keys and queued; the 250 comes only once the queue batch is on disk.
+import { randomBytes } from 'node:crypto';
+import { pino, type Logger } from 'pino';
+import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
+import { parseHeaders, domainOf } from '../inbound/message.ts';
+import { parseAddressList } from '../mime/addresses.ts';
+import type { LoginService } from '../security/login.ts';
+import type { Account, Store } from '../store/index.ts';
+import { StoreError } from '../store/index.ts';
+import { normalizeAddress, splitAddress } from '../store/addresses.ts';
+import type { Queue } from '../store/queue.ts';
+import { signForDomain } from '../outbound/dkim.ts';
+import { ConnectionCounter } from './limits.ts';
+import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
+import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
+
+/**
+ * Options of createSubmissionServer:
+ * - store; login: the shared LoginService (per-IP and per-account failure throttling)
+ * - queue: where accepted messages go (store.queue)
+ * - tls {key, cert}; hostname (banner, Message-ID of messages that lack one)
+ * - implicitTls: true for 465 (TLS from the first byte), false for 587 (STARTTLS required before AUTH)
+ * - maxMessageBytes: default 50 MiB; maxRecipients: per message, default 100
+ * - limits.perHour / limits.perDay: messages per account, defaults 300 / 7,200 (0: none; over → 451 4.7.1)
+ * - limits.maxConnectionsPerIp: default 20; limits.idleTimeoutMs: default 300 s
+ * - logger: pino, default silent
+ */
+export interface SubmissionServerOptions {
+  store: Store;
+  login: LoginService;
+  queue: Pick<Queue, 'enqueue'>;
+  tls: { key: string; cert: string };
+  hostname: string;
+  implicitTls?: boolean;
+  maxMessageBytes?: number;
+  maxRecipients?: number;
+  limits?: Partial<SendingLimits> & { maxConnectionsPerIp?: number; idleTimeoutMs?: number };
+  logger?: Logger;
+}
+
+export interface SubmissionServer {
+  listen(port: number, host?: string): Promise<{ port: number }>;
+  close(): Promise<void>;
+}
+
+export const SUBMISSION_DEFAULTS = {
+  maxMessageBytes: 50 * 1024 * 1024,
+  maxRecipients: 100,
+  perHour: 300,
+  perDay: 7200,
+  maxConnectionsPerIp: 20,
+  idleTimeoutMs: 300_000,
+};
+
+/** Bare LF (or CR) line ends become CRLF: what goes out must be canonical, whatever the client wrote. */
+export const canonicalLineEnds = (raw: Buffer): Buffer => {
+  const text = raw.toString('latin1');
+  return /\r(?!\n)|(?<!\r)\n/.test(text) ? Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'latin1') : raw;
+};
+
+/** May `account` use `address` as its sender? Its own address (with +tags) or an alias that includes it. */
+export async function mayUseAddress(store: Store, account: Account, address: string): Promise<boolean> {
+  const wanted = normalizeAddress(address);
+  const { local, domain } = splitAddress(wanted);
+  const base = local.includes('+') ? `${local.slice(0, local.indexOf('+'))}@${domain}` : wanted;
+  for (const candidate of new Set([wanted, base])) {
+    if (candidate === account.address) return true;
+    const route = await store.addresses.get(candidate);
+    if (route?.kind === 'account' && route.accountId === account.id) return true;
+    if (route?.kind === 'alias' && route.targets.map(normalizeAddress).includes(account.address)) return true;
+  }
+  return false;
+}
+
+export function createSubmissionServer(options: SubmissionServerOptions): SubmissionServer {
+  const { store, login, queue, hostname } = options;
+  const log = options.logger ?? pino({ level: 'silent' });
+  const maxMessageBytes = options.maxMessageBytes ?? SUBMISSION_DEFAULTS.maxMessageBytes;
+  const limiter = new SendingLimiter({
+    perHour: options.limits?.perHour ?? SUBMISSION_DEFAULTS.perHour,
+    perDay: options.limits?.perDay ?? SUBMISSION_DEFAULTS.perDay,
+  });
+  const perIp = new ConnectionCounter(options.limits?.maxConnectionsPerIp ?? SUBMISSION_DEFAULTS.maxConnectionsPerIp);
+  const counted = new Set<string>();
+  const accounts = new Map<string, Account>(); // session id → authenticated account
+
+  const server = new WrenSmtpServer({
+    ...baseServerOptions({
+      hostname,
+      tls: options.tls,
+      maxMessageBytes,
+      maxRecipients: options.maxRecipients ?? SUBMISSION_DEFAULTS.maxRecipients,
+      idleTimeoutMs: options.limits?.idleTimeoutMs ?? SUBMISSION_DEFAULTS.idleTimeoutMs,
+    }),
+    secure: !!options.implicitTls,
+    authMethods: ['PLAIN', 'LOGIN'],
+    authOptional: false,
+    allowInsecureAuth: false,
+    disableReverseLookup: true,
+
+    onConnect(session, callback) {
+      if (!perIp.acquire(session.remoteAddress)) {
+        return callback(smtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
+      }
+      counted.add(session.id);
+      // AUTH is neither offered nor accepted before TLS: credentials never cross in plain text.
+      if (!session.secure) session.disabledCommands = ['AUTH'];
+      callback();
+    },
+
+    onSecure(_socket, session, callback) {
+      session.disabledCommands = [];
+      callback();
+    },
+
+    onClose(session) {
+      accounts.delete(session.id);
+      if (counted.delete(session.id)) perIp.release(session.remoteAddress);
+    },
+
+    onAuth(auth, session, callback) {
+      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress).then(
+        (result) => {
+          if (result.ok) {
+            accounts.set(session.id, result.account);
+            log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
+            return callback(null, { user: result.account.id });
+          }
+          log.info({ session: session.id, ip: session.remoteAddress, reason: result.reason }, 'submission login refused');
+          if (result.reason === 'throttled') {
+            return callback(smtpError(454, '4.7.0', `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`));
+          }
+          if (result.reason === 'suspended') return callback(smtpError(535, '5.7.13', 'Account suspended'));
+          callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
+        },
+        (err: Error) => {
+          log.error({ err }, 'login failed');
+          callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
+        },
+      );
+    },
+
+    onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback) {
+      const account = accounts.get(session.id);
+      if (!account) return callback(smtpError(530, '5.7.0', 'Authentication required'));
+      const limit = limiter.check(account.id);
+      if (!limit.ok) {
+        log.info({ account: account.id, limit: limit.limit }, 'sending limit reached');
+        return callback(smtpError(451, '4.7.1', `Sending limit reached (${limit.limit}), try again in ${limit.retryAfterSeconds} s`));
+      }
+      if (!address.address) return callback(smtpError(553, '5.7.1', 'The null sender is not accepted on submission'));
+      mayUseAddress(store, account, address.address).then(
+        (ok) => callback(ok ? null : smtpError(553, '5.7.1', `Sender address <${address.address}> is not yours`)),
+        (err: Error) => {
+          log.error({ err }, 'sender check failed');
+          callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
+        },
+      );
+    },
+
+    onRcptTo(address: SMTPServerAddress, _session, callback) {
+      const { local, domain } = splitAddress(address.address);
+      if (!local || !domain || !domain.includes('.')) return callback(smtpError(501, '5.1.3', 'Bad recipient address syntax'));
+      callback();
+    },
+
+    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
+      handleData(stream, session).then(
+        (reply) => callback(null, reply),
+        (err: Error) => callback(err),
+      );
+    },
+  });
+  server.on('error', (err) => log.warn({ err }, 'submission connection error'));
+
+  async function handleData(stream: SMTPServerDataStream, session: SMTPServerSession): Promise<string> {
+    const { raw: received } = await readMessage(stream, maxMessageBytes);
+    if (!received) return 'over size'; // smtp-server answers 552 itself (rejectOversized)
+    const known = accounts.get(session.id);
+    const account = known && (await store.accounts.get(known.id));
+    if (!account || account.state !== 'active') throw smtpError(535, '5.7.13', 'Account suspended');
+    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+    const rcpts = session.envelope.rcptTo.map((r) => r.address);
+
+    let raw = completeHeader(canonicalLineEnds(received), hostname);
+    const headers = parseHeaders(raw);
+    if (headers.from.length === 0) throw smtpError(550, '5.6.0', 'Message has no valid From address');
+    const sender = parseAddressList(headers.get('sender') ?? '').map((a) => `${a.mailbox}@${a.host}`);
+    for (const from of [...headers.from, ...sender]) {
+      if (!(await mayUseAddress(store, account, from))) throw smtpError(553, '5.7.1', `From address <${from}> is not yours`);
+    }
+    const submitted = raw;
+    raw = await signForDomain(store, raw, domainOf(headers.from[0]!));
+    const queued = await queue.enqueue({
+      teamId: account.teamId,
+      accountId: account.id,
+      from: mailFrom,
+      to: rcpts,
+      raw,
+      headerMessageId: headers.messageId,
+      subject: headers.subject,
+    });
+    limiter.record(account.id);
+    if (account.settings.saveSent) await saveSent(account, submitted);
+    log.info({ session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length }, 'message submitted');
+    return `Ok: queued as ${queued.messageId}`;
+  }
+
+  async function saveSent(account: Account, raw: Buffer): Promise<void> {
+    const folder = store.folders.bySpecialUse(account.id, '\\Sent');
+    if (!folder) return;
+    try {
+      await store.deliver(raw, [{ folder, flags: ['\\Seen'], quotaBytes: account.quotaBytes }]);
+    } catch (err) {
+      // The message is queued already: a full mailbox costs the Sent copy, not the sending.
+      if (err instanceof StoreError && err.code === 'quota') log.warn({ account: account.id }, 'Sent copy skipped: mailbox over quota');
+      else log.error({ err, account: account.id }, 'Sent copy failed');
+    }
+  }
+
+  return {
+    listen: (port, host = '0.0.0.0') => listenServer(server, port, host),
+    close: () => closeServer(server),
+  };
+}
+
+/** Adds Date and Message-ID when the client left them out (RFC 6409 §8.2, §8.3). */
+function completeHeader(raw: Buffer, hostname: string): Buffer {
+  const headers = parseHeaders(raw);
+  let extra = '';
+  if (!headers.get('date')) extra += `Date: ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`;
+  if (!headers.messageId) extra += `Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
+  return extra ? Buffer.concat([Buffer.from(extra), raw]) : raw;
+}

@@ -1,0 +1,26 @@
+// The classifier's plug-in interface: each scorer looks at a message and names the rules it hit.
+// The header/auth rules are one scorer; a Bayesian classifier (later issue) is another.
+import type { AuthVerdict } from '../inbound/authenticate.ts';
+import type { ParsedHeaders } from '../inbound/message.ts';
+
+export interface SpamInput {
+  raw: Buffer;
+  headers: ParsedHeaders;
+  auth: AuthVerdict;
+  mailFrom: string;
+  /** The From domain is one we host (so mail claiming it should authenticate). */
+  fromHosted: boolean;
+  /** Account ids the message is for (per-user models can use them). */
+  accountIds: string[];
+}
+
+export interface SpamHit {
+  rule: string; // upper-case, SpamAssassin style: SPF_FAIL
+  score: number;
+  description: string;
+}
+
+export interface SpamScorer {
+  readonly name: string;
+  score(input: SpamInput): SpamHit[] | Promise<SpamHit[]>;
+}
