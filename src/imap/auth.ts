@@ -1,0 +1,24 @@
+// The end of LOGIN and AUTHENTICATE: the shared password check (LoginService throttles failures)
+// and the per-account connection limit.
+import type { Reply } from './command.ts';
+import { ImapError } from './command.ts';
+import type { Session } from './session.ts';
+
+export function requirePrivacy(session: Session): void {
+  if (!session.plainAuthAllowed()) throw new ImapError('NO', 'Use STARTTLS first', 'PRIVACYREQUIRED');
+}
+
+export async function logIn(session: Session, username: string, password: string): Promise<Reply> {
+  const result = await session.ctx.login.login(username, password, session.clientIp);
+  if (!result.ok) {
+    session.ctx.logger?.info({ session: session.id, user: username, reason: result.reason }, 'imap login failed');
+    if (result.reason === 'throttled') return { status: 'NO', code: 'UNAVAILABLE', text: 'Too many failed logins, try again later' };
+    if (result.reason === 'suspended') return { status: 'NO', code: 'CONTACTADMIN', text: 'Account suspended' };
+    return { status: 'NO', code: 'AUTHENTICATIONFAILED', text: 'Invalid credentials' };
+  }
+  if (!session.authenticate(result.account)) {
+    return { status: 'NO', code: 'LIMIT', text: 'Too many connections for this account' };
+  }
+  session.ctx.logger?.info({ session: session.id, account: result.account.id }, 'imap login');
+  return { code: `CAPABILITY ${session.capabilities().join(' ')}`, text: 'Logged in' };
+}

@@ -1,0 +1,11 @@
+import { ANY, defineCommand, noArgs } from '../command.ts';
+
+export default defineCommand({
+  states: ANY,
+  parse: noArgs,
+  async run(session) {
+    session.send('* BYE Logging out');
+    session.select(null);
+    session.state = 'logout';
+  },
+});

@@ -1,0 +1,3 @@
+import { searchCommand } from '../search-reply.ts';
+
+export default searchCommand(false);

@@ -1,0 +1,3 @@
+import { fetchCommand } from '../fetch.ts';
+
+export default fetchCommand(true);

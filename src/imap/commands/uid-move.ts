@@ -1,0 +1,3 @@
+import { copyCommand } from '../copy.ts';
+
+export default copyCommand(true, true);

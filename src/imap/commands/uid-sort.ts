@@ -1,0 +1,3 @@
+import { sortCommand } from '../sort.ts';
+
+export default sortCommand(true);

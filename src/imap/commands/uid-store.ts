@@ -1,0 +1,3 @@
+import { storeCommand } from '../store-flags.ts';
+
+export default storeCommand(true);

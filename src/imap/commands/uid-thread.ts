@@ -1,0 +1,3 @@
+import { threadCommand } from '../thread.ts';
+
+export default threadCommand(true);

@@ -1,0 +1,31 @@
+// What every session shares with the server that accepted it.
+import type { SecureContext } from 'node:tls';
+import type { Logger } from 'pino';
+import type { LoginService } from '../security/login.ts';
+import type { Store } from '../store/index.ts';
+import type { Session } from './session.ts';
+
+export interface ImapLimits {
+  /** Longest command line, and the most a non-APPEND command may carry in literals. */
+  maxLineBytes: number;
+  /** Largest APPEND literal (advertised as APPENDLIMIT). */
+  maxLiteralBytes: number;
+  maxConnectionsPerIp: number;
+  maxConnectionsPerAccount: number;
+  /** A connection with no input for this long is closed (RFC 9051 asks for at least 30 minutes). */
+  idleTimeoutMs: number;
+}
+
+export interface ServerContext {
+  store: Store;
+  login: LoginService;
+  tlsContext: SecureContext;
+  hostname: string;
+  allowPlainAuthWithoutTls: boolean;
+  limits: ImapLimits;
+  logger?: Logger;
+  watch(session: Session, folderId: number): void;
+  unwatch(session: Session, folderId: number): void;
+  addAccountSession(accountId: string): boolean;
+  removeAccountSession(accountId: string): void;
+}

@@ -1,0 +1,210 @@
+// SEARCH keys (RFC 3501 6.4.4, RFC 9051, MODSEQ from RFC 7162, YOUNGER/OLDER from RFC 5032),
+// evaluated over the message records and the search fields stored at delivery; a blob's bytes are
+// only read for HEADER on a field the index does not keep, and then only its header block.
+import type { SearchFields } from '../mime/types.ts';
+import type { Message } from '../store/index.ts';
+import { Args, BadArguments, tokenText } from './args.ts';
+import { ImapError } from './command.ts';
+import type { Token } from './parser.ts';
+import { inRanges, parseSequenceSet, SequenceError, type Range } from './sequence.ts';
+import type { Selected, Session } from './session.ts';
+
+export type Key =
+  | { op: 'all' }
+  | { op: 'none' }
+  | { op: 'flag'; flag: string; has: boolean }
+  | { op: 'text'; field: 'from' | 'to' | 'cc' | 'bcc' | 'subject' | 'body' | 'text'; value: string }
+  | { op: 'header'; name: string; value: string }
+  | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
+  | { op: 'size'; larger: boolean; n: number }
+  | { op: 'seq'; ranges: Range[]; uid: boolean }
+  | { op: 'not'; key: Key }
+  | { op: 'or'; a: Key; b: Key }
+  | { op: 'and'; keys: Key[] }
+  | { op: 'modseq'; n: number }
+  | { op: 'age'; younger: boolean; seconds: number };
+
+const FLAG_KEYS: Record<string, [string, boolean]> = {
+  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true], UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
+};
+const TEXT_KEYS: Record<string, Extract<Key, { op: 'text' }>['field']> = {
+  FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject', BODY: 'body', TEXT: 'text',
+};
+const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
+
+function parseDay(text: string): number {
+  const m = /^(\d{1,2})-([a-z]{3})-(\d{4})$/i.exec(text);
+  const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
+  if (!m || month < 0) throw new BadArguments(`Invalid date ${text}`);
+  return Date.UTC(Number(m[3]), month, Number(m[1]));
+}
+
+const DAY = 86_400_000;
+
+/** Reads search keys until the arguments (or a parenthesised group) end. */
+export function parseKeys(args: Args): Key {
+  const keys: Key[] = [];
+  while (args.remaining) keys.push(parseKey(args));
+  if (!keys.length) throw new BadArguments('Missing search key');
+  return keys.length === 1 ? keys[0]! : { op: 'and', keys };
+}
+
+function parseKey(args: Args): Key {
+  const token = args.next('search key');
+  if (token.kind === 'list') return parseKeys(new Args(token.items));
+  if (token.kind !== 'atom') throw new BadArguments('Expected a search key');
+  const name = token.value.toUpperCase();
+  const flag = FLAG_KEYS[name];
+  if (flag) return { op: 'flag', flag: flag[0], has: flag[1] };
+  const field = TEXT_KEYS[name];
+  if (field) return { op: 'text', field, value: args.astring('search string').toLowerCase() };
+  switch (name) {
+    case 'ALL': case 'OLD': return { op: 'all' };
+    case 'NEW': case 'RECENT': return { op: 'none' };
+    case 'KEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: true };
+    case 'UNKEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: false };
+    case 'HEADER': return { op: 'header', name: args.astring('header name').toLowerCase(), value: args.astring('search string').toLowerCase() };
+    case 'BEFORE': case 'ON': case 'SINCE':
+      return { op: 'date', sent: false, cmp: name.toLowerCase() as 'before', day: parseDay(args.astring('date')) };
+    case 'SENTBEFORE': case 'SENTON': case 'SENTSINCE':
+      return { op: 'date', sent: true, cmp: name.slice(4).toLowerCase() as 'before', day: parseDay(args.astring('date')) };
+    case 'LARGER': case 'SMALLER': return { op: 'size', larger: name === 'LARGER', n: args.number() };
+    case 'UID': return { op: 'seq', ranges: args.sequenceSet('UID set'), uid: true };
+    case 'NOT': return { op: 'not', key: parseKey(args) };
+    case 'OR': return { op: 'or', a: parseKey(args), b: parseKey(args) };
+    case 'YOUNGER': case 'OLDER': return { op: 'age', younger: name === 'YOUNGER', seconds: args.number('interval') };
+    case 'MODSEQ': {
+      // optional entry name and type (per-flag modseqs are not kept: every entry is the message's)
+      if (args.peek()?.kind === 'string' || (args.peek()?.kind === 'atom' && !/^\d+$/.test((args.peek() as { value: string }).value))) {
+        args.astring('entry name');
+        args.atom('entry type');
+      }
+      return { op: 'modseq', n: args.number('mod-sequence') };
+    }
+  }
+  try {
+    return { op: 'seq', ranges: parseSequenceSet(token.value), uid: false };
+  } catch (err) {
+    if (err instanceof SequenceError) throw new BadArguments(`Unknown search key ${token.value.slice(0, 40)}`);
+    throw err;
+  }
+}
+
+export interface SearchRequest {
+  returns: string[] | null; // ESEARCH RETURN options; [] means the default (ALL)
+  key: Key;
+}
+
+/** [RETURN (...)] [CHARSET x] keys */
+export function parseSearch(args: Args): SearchRequest {
+  let returns: string[] | null = null;
+  if (args.accept('RETURN')) {
+    returns = args.list('return options').map((t: Token) => tokenText(t).toUpperCase());
+    if (returns.some((r) => !['MIN', 'MAX', 'COUNT', 'ALL'].includes(r))) throw new BadArguments('Unknown RETURN option');
+  }
+  if (args.accept('CHARSET')) checkCharset(args.astring('charset'));
+  return { returns, key: parseKeys(args) };
+}
+
+export function checkCharset(charset: string): void {
+  if (!['UTF-8', 'US-ASCII'].includes(charset.toUpperCase())) throw new ImapError('NO', 'Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+}
+
+function uses(key: Key, test: (k: Key) => boolean): boolean {
+  if (test(key)) return true;
+  if (key.op === 'not') return uses(key.key, test);
+  if (key.op === 'or') return uses(key.a, test) || uses(key.b, test);
+  if (key.op === 'and') return key.keys.some((k) => uses(k, test));
+  return false;
+}
+
+const INDEXED_HEADERS: Record<string, (f: SearchFields) => string> = {
+  from: (f) => f.from, to: (f) => f.to, cc: (f) => f.cc, bcc: (f) => f.bcc, subject: (f) => f.subject,
+  'message-id': (f) => f.messageId ?? '', 'in-reply-to': (f) => f.inReplyTo ?? '', references: (f) => f.references.join(' '),
+};
+
+interface Candidate {
+  message: Message;
+  seq: number;
+  fields?: SearchFields;
+  headers?: Map<string, string | undefined>;
+}
+
+function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now: number): boolean {
+  const m = c.message;
+  switch (key.op) {
+    case 'all': return true;
+    case 'none': return false;
+    case 'flag': return m.flags.some((f) => f.toLowerCase() === key.flag.toLowerCase()) === key.has;
+    case 'size': return key.larger ? m.size > key.n : m.size < key.n;
+    case 'seq': return key.uid ? inRanges(m.uid, key.ranges, max.uid) : inRanges(c.seq, key.ranges, max.seq);
+    case 'not': return !matches(key.key, c, max, now);
+    case 'or': return matches(key.a, c, max, now) || matches(key.b, c, max, now);
+    case 'and': return key.keys.every((k) => matches(k, c, max, now));
+    case 'modseq': return m.modseq >= key.n;
+    case 'age': return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
+    case 'date': {
+      const time = key.sent ? c.fields!.date : m.internalDate;
+      if (time === null) return false;
+      const day = Math.floor(time / DAY) * DAY;
+      return key.cmp === 'before' ? day < key.day : key.cmp === 'on' ? day === key.day : day >= key.day;
+    }
+    case 'text': {
+      const f = c.fields!;
+      if (key.field === 'body') return f.text.toLowerCase().includes(key.value);
+      if (key.field === 'text') return [f.from, f.to, f.cc, f.bcc, f.subject, f.text].some((s) => s.toLowerCase().includes(key.value));
+      return f[key.field].toLowerCase().includes(key.value);
+    }
+    case 'header': {
+      const indexed = INDEXED_HEADERS[key.name];
+      if (indexed) return indexed(c.fields!).toLowerCase().includes(key.value);
+      return c.headers?.get(key.name)?.includes(key.value) ?? false;
+    }
+  }
+}
+
+/** One header's unfolded values, lower-cased, from a raw header block. */
+function headerValues(block: string, name: string): string | undefined {
+  const re = new RegExp(`^${name.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')}[ \\t]*:(.*(?:\\r?\\n[ \\t].*)*)`, 'gim');
+  const values = [...block.matchAll(re)].map((m) => m[1]!.replace(/\r?\n/g, '').trim().toLowerCase());
+  return values.length ? values.join('\n') : undefined;
+}
+
+const BATCH = 500;
+
+/** Messages of the selected mailbox matching `key`, in sequence order. */
+export async function runSearch(session: Session, key: Key): Promise<Message[]> {
+  const selected: Selected = session.selected!;
+  const { store } = session.ctx;
+  if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
+  const needsFields = uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
+  const headerNames: string[] = [];
+  uses(key, (k) => (k.op === 'header' && !(k.name in INDEXED_HEADERS) && headerNames.push(k.name), false));
+  const all = await store.messages.list(selected.folder.id);
+  const byUid = new Map(all.map((m) => [m.uid, m]));
+  const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
+  const now = Date.now();
+  const out: Message[] = [];
+  for (let i = 0; i < selected.uids.length; i += BATCH) {
+    const batch: Candidate[] = [];
+    for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
+      const message = byUid.get(selected.uids[j]!);
+      if (message) batch.push({ message, seq: j + 1 });
+    }
+    if (needsFields) {
+      const fields = await store.blobs.searchFields(batch.map((c) => c.message.blob));
+      batch.forEach((c, n) => (c.fields = fields[n]));
+    }
+    if (headerNames.length) {
+      const structures = await store.blobs.structures(batch.map((c) => c.message.blob));
+      for (let n = 0; n < batch.length; n++) {
+        const block = (await store.read(batch[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
+        batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
+      }
+    }
+    for (const c of batch) if (matches(key, c, max, now)) out.push(c.message);
+  }
+  return out;
+}

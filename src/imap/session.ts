@@ -1,0 +1,366 @@
+// One IMAP connection: the state machine (RFC 3501 3), the command loop, and the selected mailbox's
+// view (UID list for sequence numbers, changes from other sessions waiting to be announced).
+import type { Account, Folder, FolderChange } from '../store/index.ts';
+import { imapString } from '../mime/imap-syntax.ts';
+import { Args, BadArguments } from './args.ts';
+import { ImapError, type Reply, type State, type Status } from './command.ts';
+import { COMMANDS } from './commands/index.ts';
+import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.ts';
+import { Framer, FramingError, parseCommand, ParseError, type Frame } from './parser.ts';
+import { formatSequenceSet } from './sequence.ts';
+import type { ServerContext } from './context.ts';
+import type { Transport } from './transport.ts';
+
+/** The mailbox a session has selected, as this session has announced it to the client. */
+export class Selected {
+  readonly folder: Folder;
+  readonly readOnly: boolean;
+  /** UIDs in sequence-number order. */
+  uids: number[];
+  /** Changes from the store not yet applied to `uids` / announced. */
+  pending: FolderChange[] = [];
+  /** UIDs expunged in the store whose EXPUNGE may not be sent yet (during FETCH/STORE/SEARCH). */
+  expunged = new Set<number>();
+  /** MODSEQs of flag changes this session made and reported itself. */
+  ownModseqs = new Set<number>();
+
+  constructor(folder: Folder, readOnly: boolean, uids: number[]) {
+    this.folder = folder;
+    this.readOnly = readOnly;
+    this.uids = uids;
+  }
+
+  seqOf(uid: number): number {
+    let lo = 0;
+    let hi = this.uids.length - 1;
+    while (lo <= hi) {
+      const mid = (lo + hi) >> 1;
+      const v = this.uids[mid]!;
+      if (v === uid) return mid + 1;
+      if (v < uid) lo = mid + 1;
+      else hi = mid - 1;
+    }
+    return 0;
+  }
+}
+
+const MAX_BAD_COMMANDS = 20;
+
+export class Session {
+  readonly id: string;
+  readonly ctx: ServerContext;
+  readonly transport: Transport;
+  readonly framer: Framer;
+  readonly clientIp: string;
+  state: State = 'notAuthenticated';
+  account: Account | null = null;
+  selected: Selected | null = null;
+  /** ENABLEd extensions (upper case); CONDSTORE also turns on when a command uses it. */
+  readonly enabled = new Set<string>();
+  /** When set, the next input line goes here instead of the command parser (IDLE, AUTHENTICATE). */
+  lineHandler: ((line: string) => Promise<void>) | null = null;
+  /** Tag of the IDLE in progress. */
+  idleTag: string | null = null;
+  private processing = false;
+  private badCommands = 0;
+  private idleTimer: NodeJS.Timeout | null = null;
+  private announcing: Promise<void> = Promise.resolve();
+  private onCloseHooks: (() => void)[] = [];
+
+  constructor(ctx: ServerContext, transport: Transport, id: string) {
+    this.ctx = ctx;
+    this.transport = transport;
+    this.id = id;
+    this.clientIp = transport.remoteAddress;
+    this.framer = new Framer(ctx.limits, {
+      continuation: () => this.send('+ Ready for literal data'),
+      refuse: (tag, text) => this.send(`${tag} BAD ${text}`),
+    });
+    this.armIdleTimer();
+  }
+
+  get utf8(): boolean {
+    return this.enabled.has('UTF8=ACCEPT') || this.enabled.has('IMAP4REV2');
+  }
+
+  get rev2(): boolean {
+    return this.enabled.has('IMAP4REV2');
+  }
+
+  get condstore(): boolean {
+    return this.enabled.has('CONDSTORE') || this.enabled.has('QRESYNC');
+  }
+
+  get qresync(): boolean {
+    return this.enabled.has('QRESYNC');
+  }
+
+  greet(): void {
+    this.send(`* OK [CAPABILITY ${this.capabilities().join(' ')}] ${this.ctx.hostname} Wren Mail IMAP ready`);
+  }
+
+  capabilities(): string[] {
+    const caps = ['IMAP4rev1', 'IMAP4rev2', 'LITERAL+', 'SASL-IR', 'ID', 'ENABLE'];
+    if (this.state === 'notAuthenticated') {
+      if (!this.transport.secure) caps.push('STARTTLS');
+      if (this.plainAuthAllowed()) caps.push('AUTH=PLAIN', 'AUTH=LOGIN');
+      else caps.push('LOGINDISABLED');
+      return caps;
+    }
+    caps.push(
+      'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
+      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
+      'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
+      'WITHIN',
+    );
+    if (!this.transport.compressed) caps.push('COMPRESS=DEFLATE');
+    return caps;
+  }
+
+  /** Passwords only over TLS; the opt-in exception is for local tools on loopback, never a remote client. */
+  plainAuthAllowed(): boolean {
+    return this.transport.secure || (this.ctx.allowPlainAuthWithoutTls && isLoopback(this.clientIp));
+  }
+
+  // ---- output ----
+
+  /** Writes one response line; false when the client is not keeping up (await drain()). */
+  send(line: string): boolean {
+    return this.transport.write(`${line}\r\n`);
+  }
+
+  write(data: string | Buffer): boolean {
+    return this.transport.write(data);
+  }
+
+  drain(): Promise<void> {
+    return this.transport.drain();
+  }
+
+  /** A mailbox name as sent to this client: modified UTF-7 unless UTF-8 was enabled. */
+  mailboxName(name: string): string {
+    return imapString(this.utf8 ? name : encodeMutf7(name));
+  }
+
+  /** A mailbox name as the client sent it, in the store's UTF-8 form. */
+  parseMailboxName(raw: string): string {
+    let name = raw;
+    if (!this.utf8) {
+      try {
+        name = decodeMutf7(raw);
+      } catch (err) {
+        if (err instanceof Mutf7Error) throw new BadArguments(err.message);
+        throw err;
+      }
+    }
+    name = name.normalize('NFC');
+    if (name.length > 1 && name.endsWith('/')) name = name.slice(0, -1);
+    return name.toUpperCase() === 'INBOX' ? 'INBOX' : name;
+  }
+
+  // ---- input ----
+
+  onData(chunk: Buffer): void {
+    this.armIdleTimer();
+    this.framer.feed(chunk);
+    if (this.processing && this.framer.buffered > this.ctx.limits.maxLineBytes * 2) this.transport.pause();
+    void this.pump();
+  }
+
+  private async pump(): Promise<void> {
+    if (this.processing) return;
+    this.processing = true;
+    try {
+      while (!this.transport.closed && this.state !== 'logout') {
+        let frame: Frame | null;
+        try {
+          frame = this.framer.next(this.lineHandler !== null);
+        } catch (err) {
+          if (!(err instanceof FramingError)) throw err;
+          this.bye(err.message);
+          return;
+        }
+        if (!frame) break;
+        await this.handleFrame(frame);
+      }
+    } catch (err) {
+      this.ctx.logger?.error({ err, session: this.id }, 'imap session failed');
+      this.bye('Internal error');
+    } finally {
+      this.processing = false;
+      if (!this.transport.closed) this.transport.resume();
+    }
+  }
+
+  private async handleFrame(frame: Frame): Promise<void> {
+    if (this.lineHandler) {
+      const handler = this.lineHandler;
+      this.lineHandler = null;
+      await handler(frame.segments[0]!.toString('utf8'));
+      return;
+    }
+    let tag: string | null = null;
+    try {
+      const command = parseCommand(frame);
+      tag = command.tag;
+      const spec = COMMANDS.get(command.name);
+      if (!spec) throw new ImapError('BAD', `Unknown command ${command.name.slice(0, 40)}`);
+      if (!spec.states.includes(this.state)) throw new ImapError('BAD', `${command.name} not allowed now`);
+      const args = new Args(command.args);
+      const parsed = spec.parse(args, this);
+      args.end();
+      const reply = (await spec.run(this, parsed, command.tag)) ?? {};
+      if (this.idleTag || this.lineHandler) return; // the command goes on with the next line
+      await this.finish(command.tag, command.name, reply, !spec.holdsExpunges);
+    } catch (err) {
+      if (err instanceof ParseError || err instanceof BadArguments) {
+        await this.error(err.message, err instanceof ParseError ? err.tag : tag, 'BAD');
+      } else if (err instanceof ImapError) {
+        await this.error(err.message, tag, err.status, err.code);
+      } else {
+        this.ctx.logger?.error({ err, session: this.id }, 'imap command failed');
+        await this.error('Internal server error', tag, 'NO', 'SERVERBUG');
+      }
+    }
+  }
+
+  async finish(tag: string, name: string, reply: Reply, allowExpunges: boolean): Promise<void> {
+    if (reply.done) return;
+    await this.announce(allowExpunges);
+    const status = reply.status ?? 'OK';
+    if (status === 'OK') this.badCommands = 0;
+    this.send(`${tag} ${status} ${reply.code ? `[${reply.code}] ` : ''}${reply.text ?? `${name} completed`}`);
+    await this.drain();
+    if (this.state === 'logout') this.transport.end();
+  }
+
+  private async error(text: string, tag: string | null, status: Status, code?: string): Promise<void> {
+    if (status === 'BAD' && ++this.badCommands > MAX_BAD_COMMANDS) {
+      this.bye('Too many bad commands');
+      return;
+    }
+    if (tag) await this.announce(false);
+    this.send(`${tag ?? '*'} ${status} ${code ? `[${code}] ` : ''}${text}`);
+    await this.drain();
+  }
+
+  // ---- changes from other sessions ----
+
+  /** Called by the server for changes to the folder this session has selected. */
+  onChange(change: FolderChange): void {
+    if (!this.selected || change.folderId !== this.selected.folder.id) return;
+    this.selected.pending.push(change);
+    if (this.idleTag) this.announceSoon();
+  }
+
+  announceSoon(): void {
+    this.announcing = this.announcing.then(() => this.announce(true)).catch((err) => {
+      this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed');
+    });
+  }
+
+  /** Waits for announcements started while idling. */
+  settle(): Promise<void> {
+    return this.announcing;
+  }
+
+  /**
+   * Applies pending store changes to the session's view and tells the client: FETCH for flags
+   * changed elsewhere, EXPUNGE (VANISHED under QRESYNC) when allowed, then EXISTS for new messages.
+   */
+  async announce(allowExpunges: boolean): Promise<void> {
+    const sel = this.selected;
+    if (!sel) return;
+    const changes = sel.pending.splice(0);
+    const knownCount = sel.uids.length;
+    let added = false;
+    const flagged = new Set<number>();
+    for (const change of changes) {
+      if (change.kind === 'add') {
+        for (const uid of change.uids) {
+          if (uid > (sel.uids[sel.uids.length - 1] ?? 0)) {
+            sel.uids.push(uid);
+            added = true;
+          }
+        }
+      } else if (change.kind === 'expunge') {
+        for (const uid of change.uids) if (sel.seqOf(uid)) sel.expunged.add(uid);
+      } else if (!sel.ownModseqs.delete(change.modseq)) {
+        for (const uid of change.uids) flagged.add(uid);
+      }
+    }
+    if (flagged.size) {
+      const uids = [...flagged].filter((uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount);
+      const messages = await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b));
+      for (const message of messages) {
+        if (!message) continue;
+        const items = [`FLAGS (${message.flags.join(' ')})`];
+        if (this.qresync) items.unshift(`UID ${message.uid}`);
+        if (this.condstore) items.push(`MODSEQ (${message.modseq})`);
+        this.send(`* ${sel.seqOf(message.uid)} FETCH (${items.join(' ')})`);
+      }
+    }
+    if (allowExpunges && sel.expunged.size) {
+      const gone = [...sel.expunged].sort((a, b) => a - b);
+      sel.expunged.clear();
+      if (this.qresync) {
+        this.send(`* VANISHED ${formatSequenceSet(gone)}`);
+        const set = new Set(gone);
+        sel.uids = sel.uids.filter((uid) => !set.has(uid));
+      } else {
+        for (let i = gone.length - 1; i >= 0; i--) {
+          const seq = sel.seqOf(gone[i]!);
+          if (!seq) continue;
+          this.send(`* ${seq} EXPUNGE`);
+          sel.uids.splice(seq - 1, 1);
+        }
+      }
+    }
+    if (added) this.send(`* ${sel.uids.length} EXISTS`);
+  }
+
+  select(selected: Selected | null): void {
+    if (this.selected) this.ctx.unwatch(this, this.selected.folder.id);
+    this.selected = selected;
+    if (selected) this.ctx.watch(this, selected.folder.id);
+    this.state = selected ? 'selected' : this.account ? 'authenticated' : this.state;
+  }
+
+  /** Registers the session's account (per-account connection limit); false when it is over the limit. */
+  authenticate(account: Account): boolean {
+    if (!this.ctx.addAccountSession(account.id)) return false;
+    this.account = account;
+    this.state = 'authenticated';
+    this.onClose(() => this.ctx.removeAccountSession(account.id));
+    return true;
+  }
+
+  // ---- lifetime ----
+
+  armIdleTimer(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.idleTimer = setTimeout(() => this.bye('Idle timeout, closing connection'), this.ctx.limits.idleTimeoutMs);
+    this.idleTimer.unref();
+  }
+
+  onClose(fn: () => void): void {
+    this.onCloseHooks.push(fn);
+  }
+
+  bye(text: string): void {
+    if (this.transport.closed) return;
+    this.state = 'logout';
+    this.send(`* BYE ${text}`);
+    this.transport.end();
+  }
+
+  /** The transport is gone: release everything the session holds. */
+  closed(): void {
+    if (this.idleTimer) clearTimeout(this.idleTimer);
+    if (this.selected) this.ctx.unwatch(this, this.selected.folder.id);
+    this.state = 'logout';
+    for (const fn of this.onCloseHooks.splice(0)) fn();
+  }
+}
+
+const isLoopback = (ip: string): boolean => ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');

@@ -1,0 +1,63 @@
+// STORE (RFC 3501 6.4.6) with UNCHANGEDSINCE (RFC 7162 3.1.3).
+import { Args, BadArguments, tokenText } from './args.ts';
+import { defineCommand, ImapError, type Reply, SELECTED } from './command.ts';
+import { uidsOf } from './messages.ts';
+import { formatSequenceSet, type Range } from './sequence.ts';
+import type { Session } from './session.ts';
+
+export interface StoreArgs {
+  ranges: Range[];
+  unchangedSince: number | null;
+  operation: 'set' | 'add' | 'remove';
+  silent: boolean;
+  flags: string[];
+}
+
+const FLAG = /^(\\?[^\s()\\{"%*\]\x00-\x1f\x7f]+)$/;
+
+export function parseStore(args: Args): StoreArgs {
+  const ranges = args.sequenceSet();
+  let unchangedSince: number | null = null;
+  if (args.peek()?.kind === 'list') {
+    const modifiers = new Args(args.list());
+    while (modifiers.remaining) {
+      const name = modifiers.atom('store modifier').toUpperCase();
+      if (name !== 'UNCHANGEDSINCE') throw new BadArguments(`Unknown store modifier ${name}`);
+      unchangedSince = modifiers.number('mod-sequence');
+    }
+  }
+  const m = /^([+-]?)FLAGS(\.SILENT)?$/i.exec(args.atom('store item'));
+  if (!m) throw new BadArguments('Expected FLAGS, +FLAGS or -FLAGS');
+  const flags: string[] = [];
+  while (args.remaining) for (const t of args.listOrOne('flags')) flags.push(tokenText(t, 'flag'));
+  if (flags.some((f) => !FLAG.test(f))) throw new BadArguments('Invalid flag');
+  return { ranges, unchangedSince, operation: m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set', silent: !!m[2], flags };
+}
+
+export async function store(session: Session, args: StoreArgs, byUid: boolean): Promise<Reply> {
+  const selected = session.selected!;
+  if (selected.readOnly) throw new ImapError('NO', 'Mailbox is read-only', 'READ-ONLY');
+  if (args.unchangedSince !== null) session.enabled.add('CONDSTORE');
+  const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
+  const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
+  if (!uids.length) return {};
+  const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
+  for (const m of result.updated) selected.ownModseqs.add(m.modseq);
+  const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
+  for (const message of report) {
+    const items: string[] = [];
+    if (byUid || session.qresync) items.push(`UID ${message.uid}`);
+    // .SILENT still reports the new MODSEQ to a client that asked for conditional stores
+    if (!args.silent) items.push(`FLAGS (${message.flags.join(' ')})`);
+    if (session.condstore) items.push(`MODSEQ (${message.modseq})`);
+    if (items.length > (byUid || session.qresync ? 1 : 0)) session.send(`* ${selected.seqOf(message.uid)} FETCH (${items.join(' ')})`);
+  }
+  if (result.conflicts.length) {
+    const numbers = byUid ? result.conflicts : result.conflicts.map((uid) => selected.seqOf(uid));
+    return { code: `MODIFIED ${formatSequenceSet(numbers)}`, text: 'Some messages were modified' };
+  }
+  return {};
+}
+
+export const storeCommand = (byUid: boolean) =>
+  defineCommand({ states: SELECTED, holdsExpunges: true, parse: parseStore, run: (session, args: StoreArgs) => store(session, args, byUid) });

@@ -1,0 +1,137 @@
+// One client's byte stream: plain, TLS (implicit or after STARTTLS) and optionally DEFLATE-compressed
+// (RFC 4978). Writes report backpressure so that a slow reader only ever slows its own session.
+import type { Socket } from 'node:net';
+import { TLSSocket, type SecureContext } from 'node:tls';
+import type { Readable, Writable } from 'node:stream';
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
+
+export interface TransportEvents {
+  data(chunk: Buffer): void;
+  close(): void;
+}
+
+export class Transport {
+  socket: Socket;
+  secure: boolean;
+  compressed = false;
+  closed = false;
+  private input: Readable;
+  private output: Writable;
+  private deflate: DeflateRaw | null = null;
+  private flushScheduled = false;
+  private readonly events: TransportEvents;
+  private readonly onData = (chunk: Buffer): void => this.events.data(chunk);
+
+  constructor(socket: Socket, secure: boolean, events: TransportEvents) {
+    this.socket = socket;
+    this.secure = secure;
+    this.events = events;
+    this.input = socket;
+    this.output = socket;
+    socket.on('data', this.onData);
+    this.watch(socket);
+  }
+
+  private watch(socket: Socket): void {
+    socket.on('error', () => this.destroy());
+    socket.on('close', () => this.destroy());
+  }
+
+  get remoteAddress(): string {
+    return this.socket.remoteAddress ?? '';
+  }
+
+  /** Queues bytes; false when the caller should await drain() before writing much more. */
+  write(data: string | Buffer): boolean {
+    if (this.closed) return true;
+    if (this.deflate && !this.flushScheduled) {
+      // Compressed output is flushed once per turn of the event loop, after the writes it makes.
+      this.flushScheduled = true;
+      setImmediate(() => this.flush());
+    }
+    return this.output.write(data);
+  }
+
+  /** Pushes compressed output out now. */
+  flush(): void {
+    this.flushScheduled = false;
+    if (this.deflate && !this.closed) this.deflate.flush(constants.Z_SYNC_FLUSH);
+  }
+
+  /** Resolves once the outgoing buffers are below their high-water mark again (or the peer is gone). */
+  drain(): Promise<void> {
+    this.flush();
+    const pending = this.output.writableNeedDrain || (this.output !== this.socket && this.socket.writableNeedDrain);
+    if (!pending || this.closed) return Promise.resolve();
+    const target = this.output.writableNeedDrain ? this.output : this.socket;
+    return new Promise<void>((resolve) => {
+      const done = (): void => {
+        target.off('drain', done);
+        this.socket.off('close', done);
+        resolve();
+      };
+      target.on('drain', done);
+      this.socket.on('close', done);
+    }).then(() => this.drain());
+  }
+
+  pause(): void {
+    this.input.pause();
+  }
+
+  resume(): void {
+    this.input.resume();
+  }
+
+  /** Wraps the socket in TLS; input read before the handshake has been discarded by the caller. */
+  async startTls(context: SecureContext): Promise<void> {
+    const plain = this.socket;
+    plain.off('data', this.onData);
+    plain.removeAllListeners('close');
+    plain.removeAllListeners('error');
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    this.socket = secure;
+    this.input = secure;
+    this.output = secure;
+    this.watch(secure);
+    await new Promise<void>((resolve, reject) => {
+      secure.once('secure', resolve);
+      secure.once('error', reject);
+    });
+    this.secure = true;
+    secure.on('data', this.onData);
+  }
+
+  /** From here on both directions are raw DEFLATE; the caller has already sent the OK in clear. */
+  startCompression(): void {
+    const inflate = createInflateRaw();
+    const deflate = createDeflateRaw({ flush: constants.Z_NO_FLUSH });
+    this.socket.off('data', this.onData);
+    this.socket.pipe(inflate);
+    inflate.on('data', this.onData);
+    inflate.on('error', () => this.destroy());
+    deflate.pipe(this.socket);
+    deflate.on('error', () => this.destroy());
+    this.input = inflate;
+    this.output = deflate;
+    this.deflate = deflate;
+    this.compressed = true;
+  }
+
+  /** Sends what is queued, then closes. */
+  end(): void {
+    if (this.closed) return;
+    this.flush();
+    if (this.deflate) this.deflate.end();
+    else this.socket.end();
+    setTimeout(() => this.destroy(), 2000).unref();
+  }
+
+  destroy(): void {
+    if (this.closed) return;
+    this.closed = true;
+    this.socket.destroy();
+    this.deflate?.destroy();
+    this.events.close();
+  }
+}
