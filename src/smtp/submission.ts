@@ -2,6 +2,8 @@
 // as their own addresses and aliases only, within their sending limits. Each message is DKIM-signed
 // with its From domain's keys and queued; the 250 comes only once the queue batch is on disk.
 import { randomBytes } from 'node:crypto';
+import type { Socket } from 'node:net';
+import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { parseHeaders, domainOf } from '../inbound/message.ts';
@@ -74,6 +76,23 @@ export async function mayUseAddress(store: Store, account: Account, address: str
   return false;
 }
 
+/**
+ * With AUTH withheld before TLS, smtp-server answers an AUTH command there with "500 unrecognized";
+ * RFC 4954 §4 has the proper reply, which tells the client what to do.
+ */
+class SubmissionSmtpServer extends WrenSmtpServer {
+  override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<WrenSmtpServer['connect']>[1]): void {
+    super.connect(socket, socketOptions);
+    let connection;
+    for (connection of this.connections);
+    if (!connection) return;
+    const state = connection as unknown as { secure: boolean; send: (code: number, data?: unknown, context?: unknown) => void };
+    const send = state.send.bind(connection);
+    state.send = (code, data, context) =>
+      code === 500 && context === 'AUTH' && !state.secure ? send(538, '5.7.11 Encryption required: issue STARTTLS first', false) : send(code, data, context);
+  }
+}
+
 export function createSubmissionServer(options: SubmissionServerOptions): SubmissionServer {
   const { store, login, queue, hostname } = options;
   const log = options.logger ?? pino({ level: 'silent' });
@@ -86,7 +105,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
   const counted = new Set<string>();
   const accounts = new Map<string, Account>(); // session id → authenticated account
 
-  const server = new WrenSmtpServer({
+  const server = new SubmissionSmtpServer({
     ...baseServerOptions({
       hostname,
       tls: options.tls,
@@ -193,17 +212,20 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     }
     const submitted = raw;
     raw = await signForDomain(store, raw, domainOf(headers.from[0]!));
-    const queued = await queue.enqueue({
-      teamId: account.teamId,
-      accountId: account.id,
-      from: mailFrom,
-      to: rcpts,
-      raw,
-      headerMessageId: headers.messageId,
-      subject: headers.subject,
-    });
+    // Queue and Sent copy are written side by side so that they share one group-commit fsync.
+    const [queued] = await Promise.all([
+      queue.enqueue({
+        teamId: account.teamId,
+        accountId: account.id,
+        from: mailFrom,
+        to: rcpts,
+        raw,
+        headerMessageId: headers.messageId,
+        subject: headers.subject,
+      }),
+      account.settings.saveSent ? saveSent(account, submitted) : undefined,
+    ]);
     limiter.record(account.id);
-    if (account.settings.saveSent) await saveSent(account, submitted);
     log.info({ session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length }, 'message submitted');
     return `Ok: queued as ${queued.messageId}`;
   }

@@ -11,6 +11,8 @@ import { Events } from './events.ts';
 import { Folders, StoreError } from './folders.ts';
 import { Messages } from './messages.ts';
 import { KeyedMutex } from './mutex.ts';
+import { Queue } from './queue.ts';
+import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx } from './tx.ts';
 import type { Folder, Message, StoredEvent } from './types.ts';
@@ -48,6 +50,8 @@ export class Store {
   readonly accounts: Accounts;
   readonly apiKeys: ApiKeys;
   readonly events: Events;
+  readonly queue: Queue;
+  readonly spam: SpamCounts;
   /** Serialises directory changes (domains, addresses, accounts) so uniqueness checks hold. */
   readonly directory = new KeyedMutex();
 
@@ -63,6 +67,8 @@ export class Store {
     this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory);
     this.apiKeys = new ApiKeys(kv);
     this.events = new Events(kv, this.counters, this.notifier);
+    this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
+    this.spam = new SpamCounts(kv);
   }
 
   static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {

@@ -30,6 +30,21 @@ export const keys = {
   event: (seq: number) => `e/${hex(seq, SEQ)}`,
   teamEvent: (teamId: string, seq: number) => `et/${teamId}/${hex(seq, SEQ)}`,
   accountEvent: (accountId: string, seq: number) => `ea/${accountId}/${hex(seq, SEQ)}`,
+  queue: (dueAt: number, jobId: string) => `q/${hex(dueAt, SEQ)}/${jobId}`,
+  queueJob: (jobId: string) => `qj/${jobId}`,
+  relay: (relayId: string) => `rl/${relayId}`,
+  relayGroup: (groupId: string) => `rg/${groupId}`,
+  relayRoute: (scope: string) => `rr/${scope}`,
+  relayUsage: (relayId: string, day: string) => `ru/${relayId}/${day}`,
+  accountAlias: (accountId: string, address: string) => `ua/${accountId}/${address}`,
+  list: (listId: string) => `l/${listId}`,
+  teamList: (teamId: string, listId: string) => `tl/${teamId}/${listId}`,
+  idempotency: (scope: string) => `i/${scope}`,
+  idempotencyExpiry: (expiresAt: number, scope: string) => `ix/${hex(expiresAt, SEQ)}/${scope}`,
+  /** Bayesian spam model; scope 's' is the server-wide model, 'u/<accountId>' one account's. */
+  spamTotals: (scope: string) => `sp/${scope}/n`,
+  spamToken: (scope: string, token: string) => `sp/${scope}/t/${token}`,
+  spamRecord: (scope: string, sha: string) => `sp/${scope}/r/${sha}`,
 };
 
 /** Range bounds for every key that starts with `prefix`. */
@@ -56,6 +71,18 @@ export const ranges = {
     gt: keys.accountEvent(accountId, afterSeq),
     lt: `ea/${accountId}/\xff`,
   }),
+  /** Queue index entries due at or before `until` (ms), earliest first. */
+  queueDue: (until: number) => ({ gte: 'q/', lt: `q/${hex(until + 1, SEQ)}` }),
+  queueIndex: () => prefixRange('q/'),
+  queueJobs: (afterJobId?: string) => (afterJobId ? { gt: keys.queueJob(afterJobId), lt: 'qj/\xff' } : prefixRange('qj/')),
+  relays: () => prefixRange('rl/'),
+  relayGroups: () => prefixRange('rg/'),
+  accountAliases: (accountId: string) => prefixRange(`ua/${accountId}/`),
+  teamLists: (teamId: string) => prefixRange(`tl/${teamId}/`),
+  /** Idempotency records that expired at or before `until` (ms). */
+  idempotencyExpired: (until: number) => ({ gte: 'ix/', lt: `ix/${hex(until + 1, SEQ)}` }),
+  /** Tokens are any UTF-8, so the bound is the next character after '/', not '\xff'. */
+  spamTokens: (scope: string) => ({ gte: `sp/${scope}/t/`, lt: `sp/${scope}/t0` }),
 };
 
 /** Last fixed-width hex segment of a key, as a number. */
