@@ -12,6 +12,11 @@ import { bind, type BoundListener, type Listenable } from './listeners.ts';
 import { createResolver, type DnsResolver } from './dns/resolver.ts';
 import { LoginService } from './security/login.ts';
 import { createMxServer } from './smtp/mx.ts';
+import { createImapServer } from './imap/server.ts';
+import { createSubmissionServer } from './smtp/submission.ts';
+import { createQueueRunner } from './outbound/queue-runner.ts';
+import { deliverLocal, type PipelineOptions } from './inbound/pipeline.ts';
+import { serverSecret } from './security/secrets.ts';
 
 export interface RunningServer {
   store: Store;
@@ -58,6 +63,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   const store = await Store.open(resolve(dataDir, 'store'), { groupCommit: config.server.group_commit });
   const services: Service[] = [];
+  let stopQueue = async (): Promise<void> => {};
   const listeners: BoundListener[] = [];
   let ready = false;
   try {
@@ -84,6 +90,26 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       windowMs: config.auth.failure_window_ms,
     });
 
+    const srsSecret = serverSecret(dataDir, 'srs');
+    const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score };
+    const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret, logger: logger.child({ component: 'inbound' }) };
+    const queueRunner = createQueueRunner({
+      store,
+      resolver,
+      hostname: config.hostname,
+      deliverLocal: (raw, envelope) => deliverLocal(raw, envelope, pipeline),
+      smtpPort: config.outbound.smtp_port,
+      localAddress: config.outbound.local_address || undefined,
+      concurrency: config.outbound.concurrency,
+      perDomainConcurrency: config.outbound.per_domain_concurrency,
+      retryScheduleMs: config.outbound.retry_schedule_seconds.map((s) => s * 1000),
+      expiryMs: config.outbound.expiry_seconds * 1000,
+      delayNoticeAfterMs: config.outbound.delay_notice_seconds * 1000,
+      pollIntervalMs: config.outbound.poll_interval_seconds * 1000,
+      logger: logger.child({ component: 'outbound' }),
+    });
+    stopQueue = () => queueRunner.stop();
+
     await start('smtp-mx', 'smtp.mx_listen', config.smtp.mx_listen, () =>
       createMxServer({
         store,
@@ -97,14 +123,80 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           messagesPerIpPerMinute: config.smtp.messages_per_ip_per_minute,
           idleTimeoutMs: config.smtp.idle_timeout_ms,
         },
-        spam: { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score },
+        spam,
+        srsSecret,
         logger: logger.child({ listener: 'smtp-mx' }),
       }),
     );
+    const submission = (implicitTls: boolean, name: string) => () =>
+      createSubmissionServer({
+        store,
+        login,
+        queue: store.queue,
+        tls,
+        hostname: config.hostname,
+        implicitTls,
+        maxMessageBytes: config.smtp.max_message_bytes,
+        maxRecipients: config.smtp.max_recipients,
+        limits: {
+          perHour: config.smtp.send_per_hour,
+          perDay: config.smtp.send_per_day,
+          maxConnectionsPerIp: config.smtp.max_connections_per_ip,
+          idleTimeoutMs: config.smtp.idle_timeout_ms,
+        },
+        logger: logger.child({ listener: name }),
+      });
+    await start('smtp-submission', 'smtp.submission_listen', config.smtp.submission_listen, submission(false, 'smtp-submission'));
+    await start('smtp-submissions', 'smtp.submissions_listen', config.smtp.submissions_listen, submission(true, 'smtp-submissions'));
 
-    const app = createHttpApp({ store, logger, ready: () => ready });
+    const imap = createImapServer({
+      store,
+      login,
+      tls,
+      hostname: config.hostname,
+      allowPlainAuthWithoutTls: config.imap.allow_plain_auth_loopback,
+      limits: {
+        maxLineBytes: config.imap.max_line_bytes,
+        maxLiteralBytes: config.smtp.max_message_bytes,
+        maxConnectionsPerIp: config.imap.max_connections_per_ip,
+        maxConnectionsPerAccount: config.imap.max_connections_per_account,
+        idleTimeoutMs: config.imap.idle_timeout_ms,
+      },
+      logger: logger.child({ listener: 'imap' }),
+    });
+    // One IMAP engine serves both listeners; closing it once closes both.
+    let imapClosed: Promise<void> | undefined;
+    const imapListener = (implicitTls: boolean) => (): Service => ({
+      listen: (port, host) => imap.listen(port, host, implicitTls),
+      close: () => (imapClosed ??= imap.close()),
+    });
+    await start('imap', 'imap.listen', config.imap.listen, imapListener(false));
+    await start('imaps', 'imap.tls_listen', config.imap.tls_listen, imapListener(true));
+
+    const boundPort = (name: string) => listeners.find((l) => l.name === name)?.port;
+    const app = createHttpApp({
+      store,
+      logger,
+      ready: () => ready,
+      hostname: config.hostname,
+      resolver,
+      maxBodyBytes: config.http.max_body_bytes,
+      // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
+      ports: { imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') },
+    });
     await start('http', 'http.listen', config.http.listen, () => httpService(createServer(app.callback())));
 
+    // Event retention: prune once an hour (and at start) what is older than events.retention_days.
+    const retentionMs = config.events.retention_days * 86_400_000;
+    const prune = () =>
+      Promise.all([store.events.prune(Date.now() - retentionMs), store.queue.prune(Date.now() - retentionMs)]).then(
+        ([events, jobs]) => (events || jobs) && logger.info({ events, jobs }, 'pruned old events and finished queue jobs'),
+        (err: Error) => logger.error({ err }, 'pruning failed'),
+      );
+    void prune();
+    const pruneTimer = setInterval(prune, 3_600_000).unref();
+
+    queueRunner.start();
     ready = true;
     return {
       store,
@@ -114,13 +206,17 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       tls,
       close: async () => {
         ready = false;
+        clearInterval(pruneTimer);
         const timeout = new Promise<void>((r) => setTimeout(r, config.server.shutdown_timeout_ms).unref());
+        // Listeners first (no new work), then the queue lets attempts in flight finish and record.
         await Promise.race([Promise.all(services.map((s) => s.close())), timeout]);
+        await stopQueue();
         await store.close();
       },
     };
   } catch (err) {
     await Promise.allSettled(services.map((s) => s.close()));
+    await stopQueue();
     await store.close();
     throw err;
   }

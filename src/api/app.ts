@@ -1,9 +1,23 @@
 import Koa from 'koa';
 import Router from '@koa/router';
+import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
-import { authenticate } from './middleware/auth.ts';
+import { Idempotency } from '../store/idempotency.ts';
+import { Lists } from '../store/lists.ts';
+import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
+import { IdempotencyGuard } from './middleware/idempotency.ts';
+import { RateLimiter, type RateLimitOptions } from './middleware/rate-limit.ts';
+import { buildOpenApi } from './openapi.ts';
+import type { Route } from './registry.ts';
+import { dispatch } from './router.ts';
+import { apiKeyRoutes } from './routes/api-keys.ts';
+import { dkimRoutes } from './routes/dkim.ts';
+import { domainRoutes } from './routes/domains.ts';
+import { listRoutes } from './routes/lists.ts';
+import { mailboxKeyRoutes } from './routes/mailbox-keys.ts';
+import { mailboxRoutes } from './routes/mailboxes.ts';
 import { systemRoutes } from './routes/system.ts';
 
 export interface ApiOptions {
@@ -11,6 +25,33 @@ export interface ApiOptions {
   logger: Logger;
   /** Reports readiness for /readyz (all listeners up, store open). */
   ready: () => boolean;
+  /** This server's host name: MX/SRV/CNAME targets and the `server` of credentials (config `hostname`). Default "localhost". */
+  hostname?: string;
+  /** Ports announced in SRV records and credentials. Defaults: IMAPS 993, submission 587, submissions 465. */
+  ports?: Partial<ApiDeps['ports']>;
+  /** The process's DNS resolver (src/dns/resolver.ts) for domain verification; without it verify answers 503. */
+  resolver?: DnsResolver;
+  /** Largest JSON request body (config `http.max_body_bytes` suits; default 1 MiB). */
+  maxBodyBytes?: number;
+  /** Per-key request limits (defaults: 600/60 s management, 1,800/60 s sending and mailbox keys). */
+  rateLimits?: RateLimitOptions;
+  /** Check every reply against its declared schema (tests). */
+  validateResponses?: boolean;
+}
+
+/** Every /api/v1 route, in the order the OpenAPI document lists them. */
+export function apiRoutes(deps: ApiDeps): Route[] {
+  const routes: Route[] = [];
+  routes.push(
+    ...systemRoutes(deps, () => buildOpenApi(routes, { title: 'Wren Mail API', version: '1.0.0' })),
+    ...apiKeyRoutes(deps),
+    ...domainRoutes(deps),
+    ...dkimRoutes(deps),
+    ...mailboxRoutes(deps),
+    ...mailboxKeyRoutes(deps),
+    ...listRoutes(deps),
+  );
+  return routes;
 }
 
 /** The HTTP app: health probes outside the API, `/api/v1` behind key authentication. */
@@ -31,10 +72,23 @@ export function createHttpApp(options: ApiOptions): Koa {
   });
   app.use(open.routes());
 
-  const v1 = new Router({ prefix: '/api/v1' });
-  v1.use(authenticate(options.store));
-  systemRoutes(v1, options.store);
-  app.use(v1.routes());
-  app.use(v1.allowedMethods());
+  const { store } = options;
+  const deps: ApiDeps = {
+    store,
+    logger: options.logger,
+    hostname: options.hostname ?? 'localhost',
+    ports: { imaps: 993, submission: 587, submissions: 465, ...options.ports },
+    resolver: options.resolver,
+    lists: new Lists(store.kv, store.addresses, store.directory),
+  };
+  app.use(
+    dispatch(apiRoutes(deps), {
+      store,
+      limiter: new RateLimiter(options.rateLimits),
+      idempotency: new IdempotencyGuard(new Idempotency(store.kv)),
+      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+      validateResponses: options.validateResponses ?? false,
+    }),
+  );
   return app;
 }

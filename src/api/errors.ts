@@ -1,9 +1,10 @@
-/** The API's error codes (API.md) and their HTTP statuses. */
+/** The API's error codes (API.md §A1, §B12) and their HTTP statuses. */
 export const ERROR_STATUS = {
   invalid_parameter: 400,
   missing_parameter: 400,
   authentication_required: 401,
   insufficient_permissions: 403,
+  mailbox_suspended: 403,
   not_found: 404,
   method_not_allowed: 405,
   conflict: 409,
@@ -19,14 +20,26 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** One field's problem in an accumulated validation failure (`error.errors[]`). */
+export interface FieldError {
+  field: string;
+  code: string;
+  message: string;
+}
+
 export class ApiError extends Error {
   readonly code: ErrorCode;
   readonly param: string | null;
   readonly status: number;
-  constructor(code: ErrorCode, message: string, param: string | null = null) {
+  readonly errors: FieldError[] | undefined;
+  /** Response headers the error carries (Retry-After, ETag of the current version, Allow). */
+  readonly headers: Record<string, string>;
+  constructor(code: ErrorCode, message: string, param: string | null = null, extra: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
     super(message);
     this.code = code;
     this.param = param;
     this.status = ERROR_STATUS[code];
+    this.errors = extra.errors;
+    this.headers = extra.headers ?? {};
   }
 }

@@ -27,6 +27,21 @@ export const configSchema = z
         max_connections_per_ip: z.number().int().positive().default(20),
         messages_per_ip_per_minute: z.number().int().positive().default(120),
         idle_timeout_ms: z.number().int().positive().default(300000),
+        send_per_hour: z.number().int().positive().default(300),
+        send_per_day: z.number().int().positive().default(7200),
+      })
+      .strict()
+      .prefault({}),
+    outbound: z
+      .object({
+        smtp_port: port.default(25),
+        local_address: z.string().default(''),
+        concurrency: z.number().int().positive().default(32),
+        per_domain_concurrency: z.number().int().positive().default(4),
+        retry_schedule_seconds: z.array(z.number().positive()).min(1).default([300, 900, 1800, 3600, 7200, 14400]),
+        expiry_seconds: z.number().positive().default(432000),
+        delay_notice_seconds: z.number().min(0).default(14400),
+        poll_interval_seconds: z.number().positive().default(60),
       })
       .strict()
       .prefault({}),
@@ -49,7 +64,7 @@ export const configSchema = z
     http: z
       .object({
         listen: listen.default(['0.0.0.0:8080']),
-        max_body_bytes: z.number().int().positive().default(10485760),
+        max_body_bytes: z.number().int().positive().default(1048576),
         trust_proxy: z.boolean().default(false),
       })
       .strict()

@@ -8,7 +8,8 @@ import { authenticate } from './authenticate.ts';
 import { classify, type SpamThresholds } from './classify.ts';
 import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
 import { domainOf, parseHeaders, type InboundMessage } from './message.ts';
-import { planDelivery, type Forward, type RecipientRoute } from './route.ts';
+import { planDelivery, resolveRecipient, type Forward, type RecipientRoute } from './route.ts';
+import { srsRewrite } from './srs.ts';
 
 /** pino-compatible subset. */
 export interface Logger {
@@ -24,6 +25,8 @@ export interface PipelineOptions {
   resolver: DnsResolver;
   hostname: string;
   spam?: SpamThresholds & { scorers?: SpamScorer[] };
+  /** Secret for SRS-rewriting the envelope sender of forwarded mail; without it the sender is kept. */
+  srsSecret?: string;
   logger?: Logger;
 }
 
@@ -63,15 +66,49 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
   const delivered = await deliver(store, raw, plan, meta, {
     onQuotaOvershoot: (accountId) => log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
-  // No outbound queue yet: a forward is recorded as a durable event for the queue to take over.
-  for (const forward of plan.forwards) {
-    await store.emit({
-      type: 'message.forward.pending',
-      teamId: forward.teamId,
-      data: { message_id: meta.messageId, from: msg.mailFrom, to: forward.rcpt, forward_to: forward.targets, subject: meta.subject, size: raw.length },
-    });
-  }
+  await enqueueForwards(store, raw, msg.mailFrom, plan.forwards, meta, options.srsSecret);
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
   log.info({ id: msg.id, from: msg.mailFrom, rcpts: msg.rcptTo.length, delivered: delivered.length, score: spam.score, verdict: spam.verdict, spf: auth.verdict.spf.result, dmarc: auth.verdict.dmarc.result }, 'message accepted');
   return { delivered, forwards: plan.forwards, score: spam.score, verdict: spam.verdict };
+}
+
+/** Forwards to external addresses go out through the durable queue (before the 250, like local copies). */
+async function enqueueForwards(store: Store, raw: Buffer, sender: string, forwards: Forward[], meta: { messageId: string | null; subject: string }, srsSecret?: string): Promise<void> {
+  for (const forward of forwards) {
+    const from = srsSecret ? srsRewrite(sender, domainOf(forward.rcpt), srsSecret) : sender;
+    await store.queue.enqueue({ teamId: forward.teamId, from, to: forward.targets, raw, headerMessageId: meta.messageId, subject: meta.subject });
+  }
+}
+
+/** Thrown by deliverLocal for a recipient that cannot take the message; the queue bounces on >= 500. */
+export class LocalDeliveryError extends Error {
+  readonly responseCode: number;
+  constructor(responseCode: number, message: string) {
+    super(message);
+    this.responseCode = responseCode;
+  }
+}
+
+/**
+ * Delivery of mail our own users sent to hosted addresses (the outbound queue's local path): the
+ * same routing, filters, forwards and events as MX mail, without SPF/DKIM/spam checks on ourselves.
+ */
+export async function deliverLocal(raw: Buffer, envelope: { from: string; to: string[] }, options: PipelineOptions): Promise<void> {
+  const { store } = options;
+  const routes: RecipientRoute[] = [];
+  for (const rcpt of envelope.to) {
+    const decision = await resolveRecipient(store, rcpt, raw.length);
+    if (!decision.ok) throw new LocalDeliveryError(decision.refusal.code, `${decision.refusal.code} ${decision.refusal.enhanced} ${decision.refusal.text}`);
+    routes.push(decision.route);
+  }
+  const headers = parseHeaders(raw);
+  const plan = planDelivery(store, routes, headers, false);
+  const meta = { messageId: headers.messageId, from: envelope.from, subject: headers.subject, spamScore: 0, junk: false };
+  try {
+    await deliver(store, raw, plan, meta);
+  } catch (err) {
+    if (err instanceof DeliveryRefused) throw new LocalDeliveryError(err.refusal.code, `${err.refusal.code} ${err.refusal.enhanced} ${err.refusal.text}`);
+    throw err;
+  }
+  await enqueueForwards(store, raw, envelope.from, plan.forwards, meta, options.srsSecret);
 }

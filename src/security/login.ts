@@ -1,5 +1,6 @@
 import type { Account, Store } from '../store/index.ts';
 import { verifyPassword } from './passwords.ts';
+import { hashApiKey } from './api-keys.ts';
 import { FailureThrottle } from './throttle.ts';
 
 export type LoginResult =
@@ -29,7 +30,7 @@ export class LoginService {
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byAccount.delayMs(user));
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const account = await this.store.accounts.byAddress(user);
-    const valid = await verifyPassword(password, account?.passwordHash);
+    const valid = (await this.mailboxKeyMatches(account, password)) || (await verifyPassword(password, account?.passwordHash));
     if (!account || !valid) {
       this.byIp.fail(clientIp);
       this.byAccount.fail(user);
@@ -39,5 +40,12 @@ export class LoginService {
     this.byIp.reset(clientIp);
     this.byAccount.reset(user);
     return { ok: true, account };
+  }
+
+  /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (API.md §B1), never another's. */
+  private async mailboxKeyMatches(account: Account | undefined, secret: string): Promise<boolean> {
+    if (!account || !secret.startsWith('wm_mbx_')) return false;
+    const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
+    return !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now());
   }
 }

@@ -33,6 +33,8 @@ export interface MxServerOptions {
   limits?: { maxConnections?: number; maxConnectionsPerIp?: number; messagesPerIpPerMinute?: number; idleTimeoutMs?: number };
   spam?: PipelineOptions['spam'];
   reverseLookup?: boolean;
+  /** SRS secret for forwarded mail (see src/inbound/srs.ts). */
+  srsSecret?: string;
   logger?: Logger;
 }
 
@@ -60,7 +62,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
   const counted = new Set<string>(); // sessions holding a per-IP slot
   const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
-  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, logger: log };
+  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, srsSecret: options.srsSecret, logger: log };
 
   const server = new WrenSmtpServer({
     ...baseServerOptions({

@@ -1,5 +1,5 @@
 import type { Kv } from './db.ts';
-import { keys } from './keys.ts';
+import { keys, ranges } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { AddressRoute } from './types.ts';
 
@@ -29,5 +29,21 @@ export class Addresses {
 
   remove(tx: Tx, address: string): void {
     tx.del(keys.address(normalizeAddress(address)));
+  }
+
+  /** An extra address delivering to an account, indexed under the account so it can be listed. */
+  putAccountAlias(tx: Tx, address: string, accountId: string, teamId: string): void {
+    this.put(tx, address, { kind: 'account', accountId, teamId });
+    tx.put(keys.accountAlias(accountId, normalizeAddress(address)), 1);
+  }
+
+  removeAccountAlias(tx: Tx, address: string, accountId: string): void {
+    this.remove(tx, address);
+    tx.del(keys.accountAlias(accountId, normalizeAddress(address)));
+  }
+
+  async accountAliases(accountId: string): Promise<string[]> {
+    const prefix = `ua/${accountId}/`;
+    return (await this.kv.keys(ranges.accountAliases(accountId))).map((k) => k.slice(prefix.length));
   }
 }

@@ -17,7 +17,7 @@ async function route(store: Store, address: string, r: AddressRoute): Promise<vo
 }
 
 test.before(async () => {
-  fx = await startMx({ zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } } });
+  fx = await startMx({ zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } }, mx: { srsSecret: 'test-srs-secret' } });
   teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test');
   await fx.store.domains.create(teamId, 'catch.test');
@@ -77,13 +77,18 @@ test('plus-addressing: user+tag → user; into folder "tag" only with plusFolder
   assert.match(r.rcpt[0]!.lines[0]!, /^550 5\.1\.1 /);
 });
 
-test('forwarders: the local copy is kept and the forward is recorded as a message.forward.pending event', async () => {
+test('forwarders: the local copy is kept and each forward is queued for outbound with an SRS sender', async () => {
   const r = await send(['fwd@wren.test', 'mixed@wren.test'], 'forward me');
   assert.is(r.end!.code, 250);
   assert.is((await withSubject('dave', 'forward me')).length, 1);
   assert.is((await withSubject('carol', 'forward me')).length, 1);
-  const events = (await fx.store.events.list({ teamId, limit: 1000 })).filter((e) => e.type === 'message.forward.pending' && e.data.subject === 'forward me');
-  assert.equal(events.map((e) => e.data.forward_to).sort(), [['friend@remote.test'], ['someone@remote.test']]);
+  const { jobs } = await fx.store.queue.list({ teamId });
+  const forwarded = jobs.filter((j) => j.domain === 'remote.test');
+  assert.equal(forwarded.flatMap((j) => j.recipients.map((rcpt) => rcpt.address)).sort(), ['friend@remote.test', 'someone@remote.test']);
+  for (const job of forwarded) assert.match(job.from, /^SRS0=[A-Za-z0-9]{4}=[A-Z2-7]{2}=sender\.test=ann@wren\.test$/);
+  const raw = (await fx.store.blobs.read(forwarded[0]!.blob, forwarded[0]!.size)).toString();
+  assert.match(raw, /Subject: forward me/);
+  assert.match(raw, /^Received: from /, 'the forwarded copy carries our trace header');
 });
 
 test('mailbox filters: subject → folder, from → flag, header → discard', async () => {

@@ -1,5 +1,5 @@
 import { createServer } from 'node:net';
-import { chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
+import { chmodSync, chownSync, existsSync, mkdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -123,6 +123,7 @@ const unprivileged = process.getuid?.() === 0 ? 65534 : process.getuid?.();
 test('a privileged port without privileges: moved up by the offset with a warning, or a clear error when the offset is 0', async () => {
   if (unprivileged === 0) return; // cannot drop privileges here
   const nobodyData = join(dir.path, 'nobody');
+  chmodSync(dir.path, 0o755); // mkdtemp makes it 0700: nobody could not reach its data dir
   mkdirSync(nobodyData, { recursive: true });
   chownSync(nobodyData, unprivileged!, unprivileged!);
   const nobodyEnv = { ...env, WRENMAIL_DATA_DIR: nobodyData, WRENMAIL_HTTP_LISTEN: '127.0.0.1:0', WRENMAIL_SMTP_MX_LISTEN: '127.0.0.1:25', WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: '0' };

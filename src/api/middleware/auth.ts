@@ -1,4 +1,4 @@
-import type { Context, Next } from 'koa';
+import type { Context } from 'koa';
 import { hashApiKey, looksLikeApiKey } from '../../security/api-keys.ts';
 import type { ApiKey, Store } from '../../store/index.ts';
 import { ApiError } from '../errors.ts';
@@ -6,23 +6,57 @@ import { ApiError } from '../errors.ts';
 declare module 'koa' {
   interface DefaultState {
     apiKey: ApiKey;
+    /** Why no key was identified (for the 401 message), when there is none. */
+    authProblem?: string;
   }
 }
 
+const LAST_USED_PRECISION_MS = 60_000;
+
 /**
- * Bearer-key authentication. The presented secret is hashed and looked up by its SHA-256, so no
- * stored secret is ever compared byte by byte (nothing for a timing attack to measure).
+ * Resolves the bearer key without failing (rate limits need to know who asks, even for a 401). The
+ * presented secret is hashed and looked up by its SHA-256, so no stored secret is ever compared byte
+ * by byte (nothing for a timing attack to measure).
  */
-export function authenticate(store: Store) {
-  return async (ctx: Context, next: Next): Promise<void> => {
-    const header = ctx.get('authorization');
-    const match = /^Bearer\s+(\S+)$/i.exec(header);
-    if (!match || !looksLikeApiKey(match[1]!)) throw new ApiError('authentication_required', 'a valid API key is required (Authorization: Bearer wm_…)');
-    const key = await store.apiKeys.bySecretHash(hashApiKey(match[1]!));
-    if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < Date.now())) {
-      throw new ApiError('authentication_required', 'the API key is invalid, revoked or expired');
-    }
-    ctx.state.apiKey = key;
-    await next();
-  };
+export async function identify(ctx: Context, store: Store): Promise<ApiKey | undefined> {
+  const header = ctx.get('authorization');
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  if (!match || !looksLikeApiKey(match[1]!)) {
+    ctx.state.authProblem = 'a valid API key is required (Authorization: Bearer wm_…)';
+    return undefined;
+  }
+  const key = await store.apiKeys.bySecretHash(hashApiKey(match[1]!));
+  if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < Date.now())) {
+    ctx.state.authProblem = 'the API key is invalid, revoked or expired';
+    return undefined;
+  }
+  ctx.state.apiKey = key;
+  return key;
 }
+
+/** 401 without a key; a mailbox key stops working while its mailbox is suspended or gone. */
+export async function requireKey(ctx: Context, store: Store): Promise<ApiKey> {
+  const key = ctx.state.apiKey as ApiKey | undefined;
+  if (!key) throw new ApiError('authentication_required', ctx.state.authProblem ?? 'a valid API key is required');
+  if (key.accountId) {
+    const account = await store.accounts.get(key.accountId);
+    if (!account) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
+    if (account.state !== 'active') throw new ApiError('mailbox_suspended', 'the key\'s mailbox is suspended');
+  }
+  touch(store, key);
+  return key;
+}
+
+/** Records last use at minute precision, off the request path: one write per key per minute at most. */
+function touch(store: Store, key: ApiKey): void {
+  const now = Date.now();
+  if (key.lastUsedAt && now - key.lastUsedAt < LAST_USED_PRECISION_MS) return;
+  void withKeyLock(store, key.id, async () => {
+    const current = await store.apiKeys.get(key.id);
+    if (!current || current.revokedAt || (current.lastUsedAt && now - current.lastUsedAt < LAST_USED_PRECISION_MS)) return;
+    await store.apiKeys.update({ ...current, lastUsedAt: now });
+  }).catch(() => undefined);
+}
+
+/** Serialises read-modify-write of one key record (use tracking against rotate, revoke, rename). */
+export const withKeyLock = <T>(store: Store, keyId: string, fn: () => Promise<T>): Promise<T> => store.directory.run(`apikey/${keyId}`, fn);

@@ -23,14 +23,25 @@ export function envelope(logger: Logger) {
     } catch (err) {
       const apiError = toApiError(err);
       if (apiError.status >= 500) logger.error({ err, requestId }, 'request failed');
+      for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
       ctx.status = apiError.status;
-      ctx.body = {
-        ok: false,
-        error: { code: apiError.code, message: apiError.message, param: apiError.param, retryable: apiError.status >= 500 || apiError.status === 429 },
-        meta: { request_id: requestId },
-      };
+      ctx.body = errorBody(apiError, requestId);
     }
     logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
+  };
+}
+
+function errorBody(error: ApiError, requestId: string): unknown {
+  return {
+    ok: false,
+    error: {
+      code: error.code,
+      message: error.message,
+      param: error.param,
+      retryable: error.status >= 500 || error.status === 429,
+      ...(error.errors ? { errors: error.errors } : {}),
+    },
+    meta: { request_id: requestId },
   };
 }
 
@@ -40,10 +51,4 @@ function toApiError(err: unknown): ApiError {
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
   return new ApiError('internal_error', 'internal error');
-}
-
-/** Success envelope. */
-export function ok(ctx: Context, data: unknown, status = 200): void {
-  ctx.status = status;
-  ctx.body = { ok: true, data, meta: { request_id: ctx.state.requestId } };
 }

@@ -1,0 +1,27 @@
+import type { DnsResolver } from '../dns/resolver.ts';
+import type { Logger } from '../log.ts';
+import type { Lists } from '../store/lists.ts';
+import type { Store, Team } from '../store/index.ts';
+import { ApiError } from './errors.ts';
+
+/** What the resource routes share. */
+export interface ApiDeps {
+  store: Store;
+  logger: Logger;
+  /** This server's host name (MX and SRV targets, the `server` of credentials). */
+  hostname: string;
+  ports: { imaps: number; submission: number; submissions: number };
+  /** DNS lookups for /domains/{id}/verify; without one, verification answers 503. */
+  resolver: DnsResolver | undefined;
+  lists: Lists;
+}
+
+export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {
+  const team = await deps.store.teams.get(teamId);
+  if (!team) throw new ApiError('authentication_required', 'the key belongs to no team');
+  return team;
+}
+
+/** Runs a check-then-create under a per-team lock, so concurrent creates cannot pass a limit together. */
+export const underTeamLock = <T>(deps: ApiDeps, teamId: string, what: string, fn: () => Promise<T>): Promise<T> =>
+  deps.store.directory.run(`team/${teamId}/${what}`, fn);

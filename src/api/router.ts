@@ -1,0 +1,128 @@
+import { createHash } from 'node:crypto';
+import type { Context, Next } from 'koa';
+import { z } from 'zod';
+import type { Store } from '../store/index.ts';
+import { ApiError } from './errors.ts';
+import { identify, requireKey } from './middleware/auth.ts';
+import { readJsonBody } from './middleware/body.ts';
+import { etagOf, notModified } from './middleware/etag.ts';
+import type { IdempotencyGuard } from './middleware/idempotency.ts';
+import { assertPermission } from './middleware/permissions.ts';
+import type { RateLimiter } from './middleware/rate-limit.ts';
+import { parseInput } from './middleware/validate.ts';
+import { type JsonReply, type Method, type Route, pathParams } from './registry.ts';
+
+export const API_PREFIX = '/api/v1';
+
+export interface DispatchOptions {
+  store: Store;
+  limiter: RateLimiter;
+  idempotency: IdempotencyGuard;
+  maxBodyBytes: number;
+  /** Check every reply against its declared schema (tests): a mismatch is a 500, never a silent drift. */
+  validateResponses: boolean;
+}
+
+interface Compiled {
+  route: Route;
+  pattern: RegExp;
+  names: string[];
+  literals: number;
+}
+
+function compile(route: Route): Compiled {
+  const names = pathParams(route.path);
+  const source = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[a-z_]+\\?\}/g, '([^/]+)');
+  return { route, pattern: new RegExp(`^${source}$`), names, literals: route.path.split('/').length - names.length };
+}
+
+function decodeParam(value: string, name: string): string {
+  try {
+    return decodeURIComponent(value);
+  } catch {
+    throw new ApiError('invalid_parameter', `${name} is not a valid URL path segment`, name);
+  }
+}
+
+/** Canonical JSON (sorted keys): the same request with fields in another order is the same request. */
+const canonical = (value: unknown): string =>
+  JSON.stringify(value, (_key, v: unknown) =>
+    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+  ) ?? '';
+
+/**
+ * Serves the registered routes under /api/v1: key identification and rate limit (every request, so
+ * every response carries X-RateLimit-*), route match (404/405), authentication, permission, query and
+ * body validation, idempotency, then the handler and its envelope (with ETag and 304 where declared).
+ */
+export function dispatch(routes: Route[], options: DispatchOptions) {
+  const table = routes.map(compile).sort((a, b) => b.literals - a.literals);
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (ctx.path !== API_PREFIX && !ctx.path.startsWith(`${API_PREFIX}/`)) return next();
+    const path = ctx.path.slice(API_PREFIX.length) || '/';
+    const key = await identify(ctx, options.store);
+    options.limiter.charge(ctx, key ? `key:${key.id}` : `ip:${ctx.ip}`, key && key.type !== 'root' ? 'sending' : 'management');
+
+    const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
+    const candidates = table.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m !== null);
+    const found = candidates.find((x) => x.c.route.method === method);
+    if (!found) {
+      if (candidates.length === 0) throw new ApiError('not_found', 'no such route');
+      const allow = [...new Set(candidates.map((x) => x.c.route.method))].join(', ');
+      throw new ApiError('method_not_allowed', `${ctx.method} is not allowed here (allowed: ${allow})`, null, { headers: { Allow: allow } });
+    }
+    const { route, names } = found.c;
+    const params: Record<string, string> = {};
+    names.forEach((name, i) => (params[name] = decodeParam(found.m![i + 1]!, name)));
+
+    const caller = route.public ? undefined : await requireKey(ctx, options.store);
+    if (caller && route.permission) assertPermission(caller, route.permission);
+    const query = route.query ? parseInput(route.query, { ...ctx.query }, 'query') : undefined;
+    if (!route.query && Object.keys(ctx.query).length > 0) {
+      const [name] = Object.keys(ctx.query);
+      throw new ApiError('invalid_parameter', `unknown query parameter ${JSON.stringify(name)}`, name!);
+    }
+    let body: unknown;
+    if (route.body) body = parseInput(route.body, await readJsonBody(ctx, options.maxBodyBytes), 'body');
+    else if (ctx.get('content-length') !== '' && ctx.get('content-length') !== '0') {
+      throw new ApiError('invalid_parameter', `${route.method} ${route.path} takes no request body`);
+    }
+
+    const run = async (): Promise<void> => {
+      const reply = await route.handler({ ctx, key: caller!, params, query, body });
+      if ('raw' in reply) {
+        if (reply.filename) ctx.attachment(reply.filename);
+        ctx.status = reply.status ?? 200;
+        ctx.body = reply.raw;
+        ctx.type = reply.contentType;
+        return;
+      }
+      render(ctx, route, reply, options.validateResponses);
+    };
+    if (route.idempotent && caller) {
+      const fingerprint = createHash('sha256').update(`${path}\n${canonical(body)}`).digest('hex');
+      await options.idempotency.run(ctx, caller.teamId, `${route.method} ${route.path}`, fingerprint, run);
+    } else await run();
+  };
+}
+
+function render(ctx: Context, route: Route, reply: JsonReply, validate: boolean): void {
+  if (validate && route.response) {
+    const schema = route.list ? z.array(route.response) : route.response;
+    const checked = schema.safeParse(reply.data);
+    if (!checked.success) throw new Error(`reply of ${route.method} ${route.path} does not match its schema: ${checked.error.message}`);
+  }
+  if (route.etag) {
+    const etag = etagOf(reply.data);
+    ctx.set('ETag', etag);
+    if (notModified(ctx, etag)) {
+      ctx.status = 304;
+      return;
+    }
+  }
+  if (reply.location) ctx.set('Location', reply.location);
+  const envelope = { ok: true, data: reply.data, ...(reply.pagination ? { pagination: reply.pagination } : {}), meta: { request_id: ctx.state.requestId } };
+  ctx.status = reply.status ?? route.status ?? 200;
+  ctx.type = 'application/json';
+  ctx.body = JSON.stringify(envelope);
+}

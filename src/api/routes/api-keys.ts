@@ -1,0 +1,229 @@
+import { z } from 'zod';
+import { mintApiKey, type KeyKind } from '../../security/api-keys.ts';
+import { PRESETS } from '../../security/permissions.ts';
+import type { ApiKey } from '../../store/index.ts';
+import { newId } from '../../store/teams.ts';
+import { type ApiDeps, teamOf, underTeamLock } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { parsePublicId, publicId } from '../ids.ts';
+import { withKeyLock } from '../middleware/auth.ts';
+import { checkIfMatch } from '../middleware/etag.ts';
+import { pageQuery, paginate } from '../middleware/pagination.ts';
+import { grantsCover } from '../middleware/permissions.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { domainName, iso, isoOrNull, timestamp } from '../schemas.ts';
+
+const API_TYPE = { root: 'root', sending: 'send', mailbox: 'mailbox' } as const;
+const STORE_TYPE = { root: 'root', send: 'sending', mailbox: 'mailbox' } as const;
+const KIND: Record<ApiKey['type'], KeyKind> = { root: 'root', sending: 'send', mailbox: 'mbx' };
+/** What sending and mailbox keys may hold (API.md §B2 "mailbox keys"). */
+const MAILBOX_PERMISSIONS = PRESETS['mailbox:full']!;
+const ROLES_BY_TYPE = {
+  root: ['root:full', 'root:readonly', 'root:webhook_admin', 'root:provider_admin', 'root:billing_admin', 'root:server_admin'],
+  send: ['send_only'],
+  mailbox: ['mailbox:full', 'agent_preclaim', 'send_only'],
+} as const;
+
+const permission = z.string().regex(/^(\*|\*\.[a-z_]+|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/, 'expected a permission such as domain.read or domain.*');
+
+export const apiKeySchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.enum(['root', 'send', 'mailbox']),
+  role: z.string().nullable().describe('the preset the permissions equal, if any'),
+  permissions: z.array(z.string()),
+  mailbox_id: z.string().nullable(),
+  domain: z.string().nullable(),
+  key_prefix: z.string(),
+  status: z.enum(['active', 'revoked', 'expired']),
+  created_at: timestamp,
+  last_used_at: timestamp.nullable(),
+  expires_at: timestamp.nullable(),
+  revoked_at: timestamp.nullable(),
+});
+
+const withSecret = apiKeySchema.extend({ secret: z.string().describe('shown once') });
+
+const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((p) => b.includes(p));
+
+export function apiKeyView(key: ApiKey): z.infer<typeof apiKeySchema> {
+  const role = Object.entries(PRESETS).find(([name, perms]) => (ROLES_BY_TYPE[API_TYPE[key.type]] as readonly string[]).includes(name) && sameSet(perms, key.permissions))?.[0] ?? null;
+  const status = key.revokedAt ? 'revoked' : key.expiresAt && key.expiresAt < Date.now() ? 'expired' : 'active';
+  return {
+    id: key.id,
+    name: key.name,
+    type: API_TYPE[key.type],
+    role,
+    permissions: key.permissions,
+    mailbox_id: key.accountId ? publicId('mbx', key.accountId) : null,
+    domain: key.domain,
+    key_prefix: key.prefix,
+    status,
+    created_at: iso(key.createdAt),
+    last_used_at: isoOrNull(key.lastUsedAt),
+    expires_at: isoOrNull(key.expiresAt),
+    revoked_at: isoOrNull(key.revokedAt),
+  };
+}
+
+const isActive = (key: ApiKey, now: number) => !key.revokedAt && !(key.expiresAt && key.expiresAt < now);
+
+export interface NewKey {
+  type: ApiKey['type'];
+  name: string;
+  permissions: string[];
+  accountId: string | null;
+  domain: string | null;
+  expiresAt: number | null;
+}
+
+/**
+ * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
+ * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret.
+ */
+export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey): Promise<{ key: ApiKey; secret: string }> {
+  const beyond = input.permissions.find((p) => !grantsCover(caller.permissions, p));
+  if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
+  const team = await teamOf(deps, caller.teamId);
+  return underTeamLock(deps, team.id, 'api-keys', async () => {
+    const now = Date.now();
+    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length;
+    if (active >= team.limits.maxApiKeys) {
+      throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
+    }
+    const minted = mintApiKey(KIND[input.type]);
+    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, createdAt: now, lastUsedAt: null, revokedAt: null };
+    await deps.store.apiKeys.create(key, minted.hash);
+    return { key, secret: minted.secret };
+  });
+}
+
+/** A key of the caller's team, else 404 (another team's key does not exist for this caller). */
+export async function loadKey(deps: ApiDeps, caller: ApiKey, id: string, param = 'id'): Promise<ApiKey> {
+  const key = await deps.store.apiKeys.get(publicId('key', parsePublicId('key', id, param)));
+  if (!key || key.teamId !== caller.teamId) throw new ApiError('not_found', `no API key ${id}`, param);
+  return key;
+}
+
+const createBody = z
+  .object({
+    name: z.string().trim().min(1).max(100),
+    type: z.enum(['root', 'send', 'mailbox']).default('root'),
+    role: z.string().max(64).optional().describe('a preset: root:full, root:readonly, …, send_only, mailbox:full'),
+    permissions: z.array(permission).min(1).max(100).optional().describe('explicit permissions instead of a role'),
+    mailbox_id: z.string().max(64).optional().describe('mailbox keys: the mailbox they reach'),
+    domain: domainName.optional().describe('send keys: limit to one sender domain'),
+    expires_at: timestamp.optional(),
+  })
+  .strict();
+
+type CreateBody = z.output<typeof createBody>;
+
+async function resolveNewKey(deps: ApiDeps, caller: ApiKey, body: CreateBody): Promise<NewKey> {
+  if (body.role !== undefined && body.permissions !== undefined) throw new ApiError('validation_error', 'give either role or permissions, not both', 'role');
+  const roles = ROLES_BY_TYPE[body.type] as readonly string[];
+  if (body.role !== undefined && !roles.includes(body.role)) {
+    throw new ApiError('validation_error', `role must be one of ${roles.join(', ')} for ${body.type} keys`, 'role');
+  }
+  if (body.type === 'root' && body.role === undefined && body.permissions === undefined) {
+    throw new ApiError('missing_parameter', 'root keys need a role or permissions', 'role');
+  }
+  const permissions = body.permissions ?? PRESETS[body.role ?? roles[0]!]!;
+  if (body.type !== 'root') {
+    const foreign = permissions.find((p) => !MAILBOX_PERMISSIONS.includes(p));
+    if (foreign) throw new ApiError('validation_error', `${body.type} keys may only hold ${MAILBOX_PERMISSIONS.join(', ')}`, 'permissions');
+  }
+  if ((body.type === 'mailbox') !== (body.mailbox_id !== undefined)) {
+    throw new ApiError(body.type === 'mailbox' ? 'missing_parameter' : 'validation_error', 'mailbox_id is required for mailbox keys and only for them', 'mailbox_id');
+  }
+  if (body.domain !== undefined && body.type !== 'send') throw new ApiError('validation_error', 'domain applies to send keys only', 'domain');
+  let accountId: string | null = null;
+  if (body.mailbox_id !== undefined) {
+    const account = /^mbx_[0-9a-hjkmnp-tv-z]{26}$/.test(body.mailbox_id) ? await deps.store.accounts.get(body.mailbox_id.slice(4)) : undefined;
+    if (!account || account.teamId !== caller.teamId) throw new ApiError('validation_error', `no mailbox ${body.mailbox_id} in this team`, 'mailbox_id');
+    accountId = account.id;
+  }
+  const expiresAt = body.expires_at === undefined ? null : Date.parse(body.expires_at);
+  if (expiresAt !== null && expiresAt <= Date.now()) throw new ApiError('validation_error', 'expires_at must be in the future', 'expires_at');
+  return { type: STORE_TYPE[body.type], name: body.name, permissions: [...new Set(permissions)], accountId, domain: body.domain ?? null, expiresAt };
+}
+
+const tag = 'API keys';
+
+export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
+  defineRoute({
+    method: 'GET', path: '/api-keys', summary: 'List API keys', tag, permission: 'apikey.read',
+    query: z.object(pageQuery).strict(), response: apiKeySchema, list: true,
+    handler: async ({ key, query }) => {
+      const page = paginate(await deps.store.apiKeys.listForTeam(key.teamId), (k) => ({ t: k.createdAt, id: k.id }), query);
+      return { data: page.items.map(apiKeyView), pagination: page.pagination };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/api-keys', summary: 'Create an API key (the secret is shown once)', tag, permission: 'apikey.create',
+    body: createBody, response: withSecret, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    handler: async ({ key: caller, body }) => {
+      const { key, secret } = await createKey(deps, caller, await resolveNewKey(deps, caller, body));
+      return { data: { ...apiKeyView(key), secret }, location: `/api/v1/api-keys/${key.id}` };
+    },
+  }),
+  defineRoute({
+    method: 'GET', path: '/api-keys/{id}', summary: 'Get an API key', tag, permission: 'apikey.read',
+    response: apiKeySchema, etag: true,
+    handler: async ({ key, params }) => ({ data: apiKeyView(await loadKey(deps, key, params.id!)) }),
+  }),
+  defineRoute({
+    method: 'PATCH', path: '/api-keys/{id}', summary: 'Rename an API key or change its expiry', tag, permission: 'apikey.update',
+    body: z.object({ name: z.string().trim().min(1).max(100).optional(), expires_at: timestamp.nullable().optional() }).strict(),
+    response: apiKeySchema, ifMatch: true, errors: ['validation_error'],
+    handler: async ({ ctx, key: caller, params, body }) => {
+      const found = await loadKey(deps, caller, params.id!);
+      const updated = await withKeyLock(deps.store, found.id, async () => {
+        const current = (await deps.store.apiKeys.get(found.id))!;
+        checkIfMatch(ctx, apiKeyView(current));
+        if (body.name !== undefined) current.name = body.name;
+        if (body.expires_at !== undefined) {
+          const expiresAt = body.expires_at === null ? null : Date.parse(body.expires_at);
+          if (expiresAt !== null && expiresAt <= Date.now()) throw new ApiError('validation_error', 'expires_at must be in the future', 'expires_at');
+          current.expiresAt = expiresAt;
+        }
+        await deps.store.apiKeys.update(current);
+        return current;
+      });
+      return { data: apiKeyView(updated) };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE', path: '/api-keys/{id}', summary: 'Revoke an API key (it stops working at once; the record stays)', tag, permission: 'apikey.delete',
+    response: apiKeySchema, ifMatch: true,
+    handler: async ({ ctx, key: caller, params }) => {
+      const found = await loadKey(deps, caller, params.id!);
+      const revoked = await withKeyLock(deps.store, found.id, async () => {
+        const current = (await deps.store.apiKeys.get(found.id))!;
+        checkIfMatch(ctx, apiKeyView(current));
+        if (!current.revokedAt) await deps.store.apiKeys.revoke(current);
+        return current;
+      });
+      return { data: apiKeyView(revoked) };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/api-keys/{id}/rotate', summary: 'Replace an API key\'s secret (the old one stops working at once)', tag, permission: 'apikey.update',
+    body: z.object({}).strict().optional().describe('no options yet; the old secret stops working at once'),
+    response: withSecret, idempotent: true, errors: ['conflict'],
+    handler: async ({ key: caller, params }) => {
+      const found = await loadKey(deps, caller, params.id!);
+      // Whoever sees the new secret holds the key's powers: only for keys within the caller's own.
+      const beyond = found.permissions.find((p) => !grantsCover(caller.permissions, p));
+      if (beyond) throw new ApiError('insufficient_permissions', `rotating this key would hand out ${beyond}, which the caller does not hold`);
+      return withKeyLock(deps.store, found.id, async () => {
+        const current = (await deps.store.apiKeys.get(found.id))!;
+        if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
+        const minted = mintApiKey(KIND[current.type]);
+        current.prefix = minted.prefix;
+        await deps.store.apiKeys.replaceSecret(current, minted.hash);
+        return { data: { ...apiKeyView(current), secret: minted.secret } };
+      });
+    },
+  }),
+];

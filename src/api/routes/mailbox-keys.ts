@@ -1,0 +1,77 @@
+import { z } from 'zod';
+import { PRESETS } from '../../security/permissions.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { publicId } from '../ids.ts';
+import { pageQuery, paginate } from '../middleware/pagination.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { timestamp, iso, isoOrNull } from '../schemas.ts';
+import { apiKeySchema, apiKeyView, createKey, loadKey } from './api-keys.ts';
+import { loadMailbox } from './mailboxes.ts';
+
+const mailboxKeySchema = z.object({
+  public_id: z.string(),
+  app_name: z.string(),
+  key_prefix: z.string(),
+  created_at: timestamp,
+  last_used_at: timestamp.nullable(),
+});
+
+const credentialSchema = z.object({
+  public_id: z.string(),
+  secret: z.string().describe('shown once: the bearer key, also the IMAP/SMTP password'),
+  key_prefix: z.string(),
+  username: z.string(),
+  server: z.string(),
+  imap_port: z.number().int(),
+  smtp_port: z.number().int(),
+});
+
+const tag = 'Mailboxes';
+
+/** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
+export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
+  defineRoute({
+    method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.manage',
+    query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
+    handler: async ({ key, params, query }) => {
+      const account = await loadMailbox(deps, key, params.id!);
+      const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
+      const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
+      const data = page.items.map((k) => ({ public_id: k.id, app_name: k.name, key_prefix: k.prefix, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt) }));
+      return { data, pagination: page.pagination };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/mailboxes/{id}/keys', summary: 'Create a mailbox key; its secret (shown once) is also the IMAP/SMTP password', tag, permission: 'mailbox.admin.manage',
+    body: z.object({ app_name: z.string().trim().min(1).max(100) }).strict(),
+    response: z.object({ credential: credentialSchema }), status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    handler: async ({ key: caller, params, body }) => {
+      const account = await loadMailbox(deps, caller, params.id!);
+      if (account.state !== 'active') throw new ApiError('validation_error', 'the mailbox is suspended');
+      const { key, secret } = await createKey(deps, caller, {
+        type: 'mailbox', name: body.app_name, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null,
+      });
+      return {
+        data: {
+          credential: {
+            public_id: key.id, secret, key_prefix: key.prefix, username: account.address,
+            server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission,
+          },
+        },
+        location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}`,
+      };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE', path: '/mailboxes/{id}/keys/{key_id}', summary: 'Revoke a mailbox key (idempotent)', tag, permission: 'mailbox.admin.manage',
+    response: apiKeySchema,
+    handler: async ({ key: caller, params }) => {
+      const account = await loadMailbox(deps, caller, params.id!);
+      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
+      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
+      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
+      return { data: apiKeyView(key) };
+    },
+  }),
+];

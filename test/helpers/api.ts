@@ -1,0 +1,100 @@
+// A management API served over loopback from a temp store, with a team and a root key made the way
+// bootstrap makes them, and a small fetch wrapper that returns status, headers and parsed body.
+import { createServer, type Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { pino } from 'pino';
+import { type ApiOptions, createHttpApp } from '../../src/api/app.ts';
+import { mintApiKey } from '../../src/security/api-keys.ts';
+import { PRESETS } from '../../src/security/permissions.ts';
+import { Store } from '../../src/store/index.ts';
+import { newId } from '../../src/store/teams.ts';
+import { tempDir } from './tmp.ts';
+
+export interface Reply {
+  status: number;
+  headers: Headers;
+  text: string;
+  // Replies are JSON envelopes in these tests; `any` keeps assertions short.
+  body: any;
+}
+
+export interface CallOptions {
+  key?: string | null;
+  body?: unknown;
+  /** Sent as is (no JSON encoding). */
+  raw?: string | Buffer;
+  headers?: Record<string, string>;
+}
+
+export interface ApiFixture {
+  base: string;
+  store: Store;
+  rootKey: string;
+  teamId: string;
+  call(method: string, path: string, options?: CallOptions): Promise<Reply>;
+  /** A key of `teamId` (default: the fixture's team) with these permissions, stored as bootstrap does. */
+  makeKey(permissions: string[], teamId?: string, type?: 'root' | 'sending' | 'mailbox', accountId?: string | null): Promise<string>;
+  /** Another team with its own root key. */
+  newTeam(name: string): Promise<{ teamId: string; key: string }>;
+  close(): Promise<void>;
+}
+
+export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFixture> {
+  const dir = tempDir('wrenmail-api-');
+  const store = await Store.open(dir.path);
+  const app = createHttpApp({ store, logger: pino({ level: 'silent' }), ready: () => true, validateResponses: true, hostname: 'mail.wren.test', ...options });
+  const server: Server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
+
+  const makeKey: ApiFixture['makeKey'] = async (permissions, teamId = team.id, type = 'root', accountId = null) => {
+    const minted = mintApiKey(type === 'root' ? 'root' : type === 'sending' ? 'send' : 'mbx');
+    await store.apiKeys.create(
+      { id: `key_${newId()}`, teamId, type, name: 'test', prefix: minted.prefix, permissions, accountId, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+      minted.hash,
+    );
+    return minted.secret;
+  };
+  const team = await store.teams.create('team-a');
+  const rootKey = await makeKey(PRESETS['root:full']!);
+
+  const call: ApiFixture['call'] = async (method, path, o = {}) => {
+    const headers: Record<string, string> = { ...o.headers };
+    const key = o.key === undefined ? rootKey : o.key;
+    if (key) headers.authorization = `Bearer ${key}`;
+    let body: string | Buffer | undefined;
+    if (o.raw !== undefined) body = o.raw;
+    else if (o.body !== undefined) {
+      body = JSON.stringify(o.body);
+      headers['content-type'] ??= 'application/json';
+    }
+    const response = await fetch(base + path, { method, headers, body });
+    const text = await response.text();
+    let parsed: unknown = undefined;
+    try {
+      parsed = text ? JSON.parse(text) : undefined;
+    } catch {
+      parsed = undefined;
+    }
+    return { status: response.status, headers: response.headers, text, body: parsed };
+  };
+
+  return {
+    base,
+    store,
+    rootKey,
+    teamId: team.id,
+    call,
+    makeKey,
+    async newTeam(name) {
+      const other = await store.teams.create(name);
+      return { teamId: other.id, key: await makeKey(PRESETS['root:full']!, other.id) };
+    },
+    async close() {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      await store.close();
+      dir.remove();
+    },
+  };
+}

@@ -1,0 +1,61 @@
+import { join } from 'node:path';
+import { configSchema, type Config } from '../../src/config/schema.ts';
+import { createLogger } from '../../src/log.ts';
+import { startServer, type RunningServer } from '../../src/server.ts';
+import { hashPassword } from '../../src/security/passwords.ts';
+import type { Account } from '../../src/store/index.ts';
+import { tempDir } from './tmp.ts';
+
+export interface Instance {
+  server: RunningServer;
+  config: Config;
+  host: string;
+  port(name: string): number;
+  /** A team (the bootstrap one), a hosted domain and an account with a password. */
+  addAccount(address: string, password: string): Promise<Account>;
+  stop(): Promise<void>;
+}
+
+/**
+ * A whole Wren Mail server in this process, every listener on `host` with a free port, data in a
+ * temp dir: what two-instance tests (127.0.0.2 ↔ 127.0.0.3) and client tests start.
+ */
+export async function startInstance(options: { host?: string; hostname?: string; dnsServers?: string[]; overrides?: Partial<Record<keyof Config, unknown>> } = {}): Promise<Instance> {
+  const host = options.host ?? '127.0.0.1';
+  const dir = tempDir('wrenmail-instance-');
+  const any = [`${host}:0`];
+  const config = configSchema.parse({
+    hostname: options.hostname ?? 'mail.example.test',
+    data_dir: join(dir.path, 'data'),
+    server: { log_level: process.env.TEST_LOG_LEVEL ?? 'silent', shutdown_timeout_ms: 3000 },
+    smtp: { mx_listen: any, submission_listen: any, submissions_listen: any },
+    imap: { listen: any, tls_listen: any },
+    pop3: { listen: any, tls_listen: any },
+    http: { listen: any },
+    dns: { servers: options.dnsServers ?? [] },
+    ...options.overrides,
+  });
+  const logger = createLogger(config.server.log_level);
+  const server = await startServer(config, logger);
+  return {
+    server,
+    config,
+    host,
+    port(name) {
+      const listener = server.listeners.find((l) => l.name === name);
+      if (!listener) throw new Error(`no ${name} listener (have ${server.listeners.map((l) => l.name).join(', ')})`);
+      return listener.port;
+    },
+    async addAccount(address, password) {
+      const store = server.store;
+      const [team] = await store.teams.list();
+      const domain = address.split('@')[1]!;
+      if (!(await store.domains.get(domain))) await store.domains.create(team!.id, domain);
+      return store.accounts.create({ teamId: team!.id, address, passwordHash: await hashPassword(password) });
+    },
+    async stop() {
+      await server.close();
+      dir.remove();
+    },
+  };
+}
