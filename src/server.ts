@@ -17,6 +17,9 @@ import { createSubmissionServer } from './smtp/submission.ts';
 import { createQueueRunner } from './outbound/queue-runner.ts';
 import { deliverLocal, type PipelineOptions } from './inbound/pipeline.ts';
 import { serverSecret } from './security/secrets.ts';
+import { headerRules } from './spam/rules.ts';
+import { bayesScorer } from './spam/classifier.ts';
+import { dnsblScorer } from './spam/dnsbl.ts';
 
 export interface RunningServer {
   store: Store;
@@ -91,7 +94,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
 
     const srsSecret = serverSecret(dataDir, 'srs');
-    const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score };
+    const bayes = { minSpam: config.spam.bayes_min_spam, minHam: config.spam.bayes_min_ham, perAccount: config.spam.bayes_per_account };
+    await store.spam.model('s'); // load the server model now, not on the first message
+    const dnsbl = config.spam.dnsbl_zones.length || config.spam.uribl_zones.length ? [dnsblScorer(resolver, { ipZones: config.spam.dnsbl_zones, domainZones: config.spam.uribl_zones })] : [];
+    const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score, scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl] };
     const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret, logger: logger.child({ component: 'inbound' }) };
     const queueRunner = createQueueRunner({
       store,

@@ -86,7 +86,15 @@ export const configSchema = z
       .prefault({}),
     tls: z.object({ cert: z.string().default(''), key: z.string().default('') }).strict().prefault({}),
     spam: z
-      .object({ junk_score: z.number().default(5), reject_score: z.number().default(15) })
+      .object({
+        junk_score: z.number().default(5),
+        reject_score: z.number().default(15),
+        bayes_min_spam: z.number().int().min(0).default(200),
+        bayes_min_ham: z.number().int().min(0).default(200),
+        bayes_per_account: z.boolean().default(false),
+        dnsbl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
+        uribl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
+      })
       .strict()
       .prefault({}),
     webhooks: z

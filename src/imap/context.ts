@@ -3,6 +3,7 @@ import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
 import type { Store } from '../store/index.ts';
+import type { RecentTracker } from './recent.ts';
 import type { Session } from './session.ts';
 
 export interface ImapLimits {
@@ -24,6 +25,7 @@ export interface ServerContext {
   allowPlainAuthWithoutTls: boolean;
   limits: ImapLimits;
   logger?: Logger;
+  recent: RecentTracker;
   watch(session: Session, folderId: number): void;
   unwatch(session: Session, folderId: number): void;
   addAccountSession(accountId: string): boolean;

@@ -3,7 +3,7 @@
 // at delivery; sections are byte ranges of the blob, and large ones are streamed with backpressure.
 import { bodyStructureToImap, envelopeToImap, findSection, sectionRange } from '../mime/index.ts';
 import { decodeTransfer } from '../mime/decode.ts';
-import type { MessageIndex, SectionPart } from '../mime/types.ts';
+import type { SectionPart } from '../mime/types.ts';
 import type { Message } from '../store/index.ts';
 import type { MessageStructure } from '../store/blobs.ts';
 import { Args, BadArguments } from './args.ts';
@@ -11,7 +11,7 @@ import { defineCommand, ImapError, type Reply, SELECTED } from './command.ts';
 import { uidsOf } from './messages.ts';
 import type { Token } from './parser.ts';
 import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
-import type { Session } from './session.ts';
+import type { Selected, Session } from './session.ts';
 
 type SimpleItem = 'UID' | 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'MODSEQ';
 
@@ -145,7 +145,7 @@ type Body = { bytes: Buffer } | { start: number; end: number };
 async function sectionBody(session: Session, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
   const { store } = session.ctx;
   if (item.kind === 'BODY' && item.path.length === 0 && item.part === '') return { start: 0, end: message.size };
-  const index = structure as MessageIndex; // sections use the tree only, never the search fields
+  const index = structure!; // fetch() loads the structure whenever a section names a part
   if (item.kind !== 'BODY') {
     if (item.path.length === 0) return { start: 0, end: message.size };
     const node = findSection(index, item.path);
@@ -251,7 +251,7 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
       if (session.condstore && responseItems.includes('FLAGS') && !responseItems.includes('MODSEQ')) responseItems.push('MODSEQ');
       for (const item of responseItems) {
         if (typeof item === 'string') {
-          session.write(sep() + simpleItem(item, message, structure));
+          session.write(sep() + simpleItem(item, message, structure, selected));
           continue;
         }
         const body = await sectionBody(session, message, structure, item);
@@ -273,10 +273,10 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
   return {};
 }
 
-function simpleItem(item: SimpleItem, message: Message, structure: MessageStructure | undefined): string {
+function simpleItem(item: SimpleItem, message: Message, structure: MessageStructure | undefined, selected: Selected): string {
   switch (item) {
     case 'UID': return `UID ${message.uid}`;
-    case 'FLAGS': return `FLAGS (${message.flags.join(' ')})`;
+    case 'FLAGS': return `FLAGS ${selected.flagList(message)}`;
     case 'INTERNALDATE': return `INTERNALDATE ${imapDate(message.internalDate)}`;
     case 'RFC822.SIZE': return `RFC822.SIZE ${message.size}`;
     case 'MODSEQ': return `MODSEQ (${message.modseq})`;

@@ -57,7 +57,11 @@ export async function statusItems(session: Session, folder: Folder, items: strin
   for (const item of items) {
     switch (item) {
       case 'MESSAGES': out.push(`MESSAGES ${folder.exists}`); break;
-      case 'RECENT': out.push('RECENT 0'); break;
+      case 'RECENT': {
+        const from = session.ctx.recent.unclaimedFrom(folder.id);
+        out.push(`RECENT ${from === null ? 0 : (await session.ctx.store.messages.list(folder.id, from)).length}`);
+        break;
+      }
       case 'UIDNEXT': out.push(`UIDNEXT ${folder.uidNext}`); break;
       case 'UIDVALIDITY': out.push(`UIDVALIDITY ${folder.uidValidity}`); break;
       case 'UNSEEN': out.push(`UNSEEN ${folder.unseen}`); break;

@@ -32,7 +32,8 @@ const LITERAL_AT_END = /\{(\d{1,20})(\+?)\}$/;
 /**
  * Cuts input into frames. Memory stays bounded: a line may not exceed maxLineBytes, a literal is
  * read into a buffer of exactly its announced size, and APPEND is the only command whose literals
- * may reach maxLiteralBytes (every other command is held to maxLineBytes in total).
+ * may reach maxLiteralBytes, in total over all its messages (every other command is held to
+ * maxLineBytes in total).
  */
 export class Framer {
   private pending: Buffer[] = [];
@@ -40,6 +41,7 @@ export class Framer {
   private segments: Buffer[] = [];
   private literals: Buffer[] = [];
   private frameBytes = 0;
+  private appendBytes = 0;
   private literal: { data: Buffer; filled: number } | null = null;
   private readonly limits: FramerLimits;
   private readonly events: FramerEvents;
@@ -91,7 +93,8 @@ export class Framer {
       const size = Number(marker[1]);
       const sync = marker[2] !== '+';
       const isAppend = /^\S+\s+APPEND\s/i.test(this.segments[0]!.toString('latin1'));
-      const limit = isAppend ? this.limits.maxLiteralBytes : this.limits.maxLineBytes - this.frameBytes;
+      // A MULTIAPPEND holds all its messages until it commits them at once: bound their sum too.
+      const limit = isAppend ? this.limits.maxLiteralBytes - this.appendBytes : this.limits.maxLineBytes - this.frameBytes;
       if (size > limit || (isAppend && this.frameBytes > this.limits.maxLineBytes)) {
         if (!sync) throw new FramingError(isAppend ? 'Literal exceeds APPENDLIMIT' : 'Command too long');
         const tag = /^[^\s{]*/.exec(this.segments[0]!.toString('latin1'))![0] || '*';
@@ -99,7 +102,8 @@ export class Framer {
         this.events.refuse(tag, isAppend ? '[TOOBIG] Literal exceeds APPENDLIMIT' : '[TOOBIG] Command too long');
         continue;
       }
-      if (!isAppend) this.frameBytes += size;
+      if (isAppend) this.appendBytes += size;
+      else this.frameBytes += size;
       this.literal = { data: Buffer.allocUnsafe(size), filled: 0 };
       if (sync) this.events.continuation();
     }
@@ -109,6 +113,7 @@ export class Framer {
     this.segments = [];
     this.literals = [];
     this.frameBytes = 0;
+    this.appendBytes = 0;
     this.literal = null;
   }
 

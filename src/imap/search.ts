@@ -11,8 +11,8 @@ import type { Selected, Session } from './session.ts';
 
 export type Key =
   | { op: 'all' }
-  | { op: 'none' }
   | { op: 'flag'; flag: string; has: boolean }
+  | { op: 'recent' }
   | { op: 'text'; field: 'from' | 'to' | 'cc' | 'bcc' | 'subject' | 'body' | 'text'; value: string }
   | { op: 'header'; name: string; value: string }
   | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
@@ -61,8 +61,10 @@ function parseKey(args: Args): Key {
   const field = TEXT_KEYS[name];
   if (field) return { op: 'text', field, value: args.astring('search string').toLowerCase() };
   switch (name) {
-    case 'ALL': case 'OLD': return { op: 'all' };
-    case 'NEW': case 'RECENT': return { op: 'none' };
+    case 'ALL': return { op: 'all' };
+    case 'RECENT': return { op: 'recent' };
+    case 'OLD': return { op: 'not', key: { op: 'recent' } };
+    case 'NEW': return { op: 'and', keys: [{ op: 'recent' }, { op: 'flag', flag: '\\Seen', has: false }] };
     case 'KEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: true };
     case 'UNKEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: false };
     case 'HEADER': return { op: 'header', name: args.astring('header name').toLowerCase(), value: args.astring('search string').toLowerCase() };
@@ -128,6 +130,7 @@ const INDEXED_HEADERS: Record<string, (f: SearchFields) => string> = {
 interface Candidate {
   message: Message;
   seq: number;
+  recent: boolean;
   fields?: SearchFields;
   headers?: Map<string, string | undefined>;
 }
@@ -136,7 +139,7 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
   const m = c.message;
   switch (key.op) {
     case 'all': return true;
-    case 'none': return false;
+    case 'recent': return c.recent;
     case 'flag': return m.flags.some((f) => f.toLowerCase() === key.flag.toLowerCase()) === key.has;
     case 'size': return key.larger ? m.size > key.n : m.size < key.n;
     case 'seq': return key.uid ? inRanges(m.uid, key.ranges, max.uid) : inRanges(c.seq, key.ranges, max.seq);
@@ -191,7 +194,7 @@ export async function runSearch(session: Session, key: Key): Promise<Message[]> 
     const batch: Candidate[] = [];
     for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
       const message = byUid.get(selected.uids[j]!);
-      if (message) batch.push({ message, seq: j + 1 });
+      if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
     }
     if (needsFields) {
       const fields = await store.blobs.searchFields(batch.map((c) => c.message.blob));

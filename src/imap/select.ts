@@ -53,6 +53,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   session.select(selected);
   const messages = await session.ctx.store.messages.list(folder.id);
   selected.uids = messages.map((m) => m.uid);
+  if (!session.rev2) for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 
   const keywords = new Set<string>();
   for (const m of messages) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
@@ -61,7 +62,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   session.send(`* OK [PERMANENTFLAGS (${readOnly ? '' : `${flags} \\*`})] Flags permitted`);
   session.send(`* ${messages.length} EXISTS`);
   if (!session.rev2) {
-    session.send('* 0 RECENT');
+    session.send(`* ${selected.recent.size} RECENT`);
     const firstUnseen = messages.findIndex((m) => !m.flags.includes('\\Seen'));
     if (firstUnseen >= 0) session.send(`* OK [UNSEEN ${firstUnseen + 1}] First unseen`);
   }
@@ -80,7 +81,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
       .filter((uid) => !q.knownUids || inRanges(uid, q.knownUids, max));
     if (vanished.length) session.send(`* VANISHED (EARLIER) ${formatSequenceSet([...new Set(vanished)])}`);
     messages.forEach((m, i) => {
-      if (m.modseq > q.modseq) session.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS (${m.flags.join(' ')}) MODSEQ (${m.modseq}))`);
+      if (m.modseq > q.modseq) session.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${selected.flagList(m)} MODSEQ (${m.modseq}))`);
     });
   }
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed` };

@@ -5,8 +5,9 @@ import { createServer as createNetServer, type Server, type Socket } from 'node:
 import { createSecureContext, createServer as createTlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
-import type { FolderChange, Store } from '../store/index.ts';
+import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
+import { RecentTracker } from './recent.ts';
 import { Session } from './session.ts';
 import { Transport } from './transport.ts';
 
@@ -66,6 +67,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     allowPlainAuthWithoutTls: options.allowPlainAuthWithoutTls ?? false,
     limits,
     logger: options.logger,
+    recent: new RecentTracker(),
     watch(session, folderId) {
       let set = watchers.get(folderId);
       if (!set) watchers.set(folderId, (set = new Set()));
@@ -90,9 +92,12 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   };
 
   const onChange = (change: FolderChange): void => {
+    if (change.kind === 'add') ctx.recent.added(change.folderId, change.uids);
     for (const session of watchers.get(change.folderId) ?? []) session.onChange(change);
   };
+  const onFolderDeleted = (folder: Folder): void => ctx.recent.forget(folder.id);
   options.store.notifier.on('change', onChange);
+  options.store.notifier.on('folder-deleted', onFolderDeleted);
 
   function accept(socket: Socket, secure: boolean): void {
     const ip = socket.remoteAddress ?? '';
@@ -142,6 +147,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     },
     async close() {
       options.store.notifier.off('change', onChange);
+      options.store.notifier.off('folder-deleted', onFolderDeleted);
       const closing = servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const session of sessions) session.bye('Server shutting down');
       // Give the BYEs a moment to leave, then cut whatever is still open.

@@ -1,6 +1,6 @@
 // One IMAP connection: the state machine (RFC 3501 3), the command loop, and the selected mailbox's
 // view (UID list for sequence numbers, changes from other sessions waiting to be announced).
-import type { Account, Folder, FolderChange } from '../store/index.ts';
+import type { Account, Folder, FolderChange, Message } from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply, type State, type Status } from './command.ts';
@@ -23,11 +23,18 @@ export class Selected {
   expunged = new Set<number>();
   /** MODSEQs of flag changes this session made and reported itself. */
   ownModseqs = new Set<number>();
+  /** UIDs that are \Recent in this session (IMAP4rev1 only; see recent.ts). */
+  recent = new Set<number>();
 
   constructor(folder: Folder, readOnly: boolean, uids: number[]) {
     this.folder = folder;
     this.readOnly = readOnly;
     this.uids = uids;
+  }
+
+  /** A message's parenthesised flag list as this session shows it, \Recent included. */
+  flagList(message: Message): string {
+    return `(${(this.recent.has(message.uid) ? [...message.flags, '\\Recent'] : message.flags).join(' ')})`;
   }
 
   seqOf(uid: number): number {
@@ -108,7 +115,7 @@ export class Session {
       return caps;
     }
     caps.push(
-      'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
+      'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
       'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
       'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
       'WITHIN',
@@ -266,21 +273,22 @@ export class Session {
 
   /**
    * Applies pending store changes to the session's view and tells the client: FETCH for flags
-   * changed elsewhere, EXPUNGE (VANISHED under QRESYNC) when allowed, then EXISTS for new messages.
+   * changed elsewhere, EXPUNGE (VANISHED under QRESYNC) when allowed, then EXISTS (and RECENT for
+   * IMAP4rev1) for new messages.
    */
   async announce(allowExpunges: boolean): Promise<void> {
     const sel = this.selected;
     if (!sel) return;
     const changes = sel.pending.splice(0);
     const knownCount = sel.uids.length;
-    let added = false;
+    const added: number[] = [];
     const flagged = new Set<number>();
     for (const change of changes) {
       if (change.kind === 'add') {
         for (const uid of change.uids) {
           if (uid > (sel.uids[sel.uids.length - 1] ?? 0)) {
             sel.uids.push(uid);
-            added = true;
+            added.push(uid);
           }
         }
       } else if (change.kind === 'expunge') {
@@ -294,7 +302,7 @@ export class Session {
       const messages = await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b));
       for (const message of messages) {
         if (!message) continue;
-        const items = [`FLAGS (${message.flags.join(' ')})`];
+        const items = [`FLAGS ${sel.flagList(message)}`];
         if (this.qresync) items.unshift(`UID ${message.uid}`);
         if (this.condstore) items.push(`MODSEQ (${message.modseq})`);
         this.send(`* ${sel.seqOf(message.uid)} FETCH (${items.join(' ')})`);
@@ -303,6 +311,7 @@ export class Session {
     if (allowExpunges && sel.expunged.size) {
       const gone = [...sel.expunged].sort((a, b) => a - b);
       sel.expunged.clear();
+      for (const uid of gone) sel.recent.delete(uid);
       if (this.qresync) {
         this.send(`* VANISHED ${formatSequenceSet(gone)}`);
         const set = new Set(gone);
@@ -316,7 +325,13 @@ export class Session {
         }
       }
     }
-    if (added) this.send(`* ${sel.uids.length} EXISTS`);
+    if (added.length) {
+      this.send(`* ${sel.uids.length} EXISTS`);
+      if (!this.rev2) {
+        for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);
+        this.send(`* ${sel.recent.size} RECENT`);
+      }
+    }
   }
 
   select(selected: Selected | null): void {
@@ -339,7 +354,12 @@ export class Session {
 
   armIdleTimer(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
-    this.idleTimer = setTimeout(() => this.bye('Idle timeout, closing connection'), this.ctx.limits.idleTimeoutMs);
+    this.idleTimer = setTimeout(() => {
+      // Time the server spends on a command is not the client's idleness; a client that stops
+      // reading our output is, though.
+      if (this.processing && !this.transport.congested) this.armIdleTimer();
+      else this.bye('Idle timeout, closing connection');
+    }, this.ctx.limits.idleTimeoutMs);
     this.idleTimer.unref();
   }
 

@@ -48,7 +48,7 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
     const items: string[] = [];
     if (byUid || session.qresync) items.push(`UID ${message.uid}`);
     // .SILENT still reports the new MODSEQ to a client that asked for conditional stores
-    if (!args.silent) items.push(`FLAGS (${message.flags.join(' ')})`);
+    if (!args.silent) items.push(`FLAGS ${selected.flagList(message)}`);
     if (session.condstore) items.push(`MODSEQ (${message.modseq})`);
     if (items.length > (byUid || session.qresync ? 1 : 0)) session.send(`* ${selected.seqOf(message.uid)} FETCH (${items.join(' ')})`);
   }

@@ -58,6 +58,11 @@ export class Transport {
     if (this.deflate && !this.closed) this.deflate.flush(constants.Z_SYNC_FLUSH);
   }
 
+  /** Output is waiting for the client to read. */
+  get congested(): boolean {
+    return this.output.writableNeedDrain || this.socket.writableNeedDrain;
+  }
+
   /** Resolves once the outgoing buffers are below their high-water mark again (or the peer is gone). */
   drain(): Promise<void> {
     this.flush();

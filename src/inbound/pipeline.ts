@@ -54,6 +54,7 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
       mailFrom: msg.mailFrom,
       fromHosted: fromDomain !== null && !!(await store.domains.get(fromDomain)),
       accountIds: [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))],
+      clientIp: msg.client.ip,
     },
     { scorers: options.spam?.scorers ?? [headerRules], junkScore: options.spam?.junkScore, rejectScore: options.spam?.rejectScore },
   );

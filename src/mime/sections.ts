@@ -11,7 +11,7 @@ function partsOf(container: MimeNode): MimeNode[] {
  * The node a numeric section path names; [] is the whole message. A non-multipart message's part 1
  * is its body; below a message/rfc822 part, numbers count in the embedded message.
  */
-export function findSection(index: MessageIndex, path: readonly number[]): MimeNode | null {
+export function findSection(index: Omit<MessageIndex, 'search'>, path: readonly number[]): MimeNode | null {
   let node: MimeNode = index.root;
   for (let i = 0; i < path.length; i++) {
     const n = path[i]!;
@@ -32,7 +32,7 @@ export function findSection(index: MessageIndex, path: readonly number[]): MimeN
  * and TEXT the header and body of a message (top level, or a message/rfc822 part), MIME the header
  * of a numbered part. HEADER.FIELDS[.NOT] are taken from the HEADER range by the caller.
  */
-export function sectionRange(index: MessageIndex, path: readonly number[], part: SectionPart = ''): ByteRange | null {
+export function sectionRange(index: Omit<MessageIndex, 'search'>, path: readonly number[], part: SectionPart = ''): ByteRange | null {
   const node = findSection(index, path);
   if (!node) return null;
   switch (part) {

@@ -33,6 +33,42 @@ export const RULES: readonly Rule[] = [
   },
 ];
 
+/** The GTUBE test string (SpamAssassin's), split so this file is not itself a GTUBE match. */
+const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*' + 'GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
+const RISKY_ATTACHMENT = /(?:file)?name\*?=\s*"?[^"\r\n;]*\.(?:exe|scr|pif|com|bat|cmd|vbs|vbe|js|jse|wsf|hta|jar|lnk|iso|img|msi|ps1)"?\s*(?:;|\r?\n)/i;
+const body = (i: SpamInput) => i.raw.subarray(i.headers.bodyStart);
+const domainPart = (value: string | null) => /@([^>\s,;]+)/.exec(value ?? '')?.[1]?.toLowerCase() ?? null;
+
+/** Header and content rules of issue 8 beyond authentication (scores after SpamAssassin's defaults, rounded). */
+export const CONTENT_RULES: readonly Rule[] = [
+  { rule: 'GTUBE', score: 1000, description: 'The GTUBE spam test string', test: (i) => body(i).includes(GTUBE) },
+  {
+    rule: 'MALFORMED_DATE',
+    score: 1,
+    description: 'Date header that does not parse',
+    test: (i) => i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
+  },
+  {
+    rule: 'REPLYTO_DIFFERS_FROM',
+    score: 1,
+    description: 'Reply-To points to another domain than From',
+    test: (i) => {
+      const replyTo = domainPart(i.headers.get('reply-to'));
+      const from = i.headers.from[0]?.split('@')[1] ?? null;
+      return replyTo !== null && from !== null && replyTo !== from && !replyTo.endsWith(`.${from}`) && !from.endsWith(`.${replyTo}`);
+    },
+  },
+  {
+    rule: 'SUBJECT_ALL_CAPS',
+    score: 1,
+    description: 'Subject is all capitals',
+    test: (i) => (i.headers.subject.match(/\p{L}/gu) ?? []).length >= 10 && i.headers.subject === i.headers.subject.toUpperCase(),
+  },
+  { rule: 'HTML_ONLY', score: 0.7, description: 'HTML body with no text alternative', test: (i) => /^\s*text\/html\b/i.test(i.headers.get('content-type') ?? '') },
+  { rule: 'RISKY_ATTACHMENT', score: 3, description: 'Executable or script attachment', test: (i) => RISKY_ATTACHMENT.test(body(i).toString('latin1')) },
+  { rule: 'BULK_PRECEDENCE', score: 0.5, description: 'Precedence: bulk or junk', test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? '') },
+];
+
 function spfAligned(i: SpamInput): boolean {
   const from = i.headers.from[0];
   const spfDomain = i.auth.spf.domain?.toLowerCase();
@@ -41,5 +77,7 @@ function spfAligned(i: SpamInput): boolean {
 
 export const headerRules: SpamScorer = {
   name: 'rules',
-  score: (input): SpamHit[] => RULES.filter((r) => r.test(input)).map(({ rule, score, description }) => ({ rule, score, description })),
+  score: (input): SpamHit[] =>
+    [...RULES, ...CONTENT_RULES].filter((r) => r.test(input)).map(({ rule, score, description }) => ({ rule, score, description })),
 };
+

@@ -12,6 +12,8 @@ export interface SpamInput {
   fromHosted: boolean;
   /** Account ids the message is for (per-user models can use them). */
   accountIds: string[];
+  /** The connecting client's address (DNSBL lookups); absent for mail we did not receive over SMTP. */
+  clientIp?: string;
 }
 
 export interface SpamHit {

@@ -30,6 +30,9 @@ export interface DeliveryTarget {
 
 export interface Delivered { folder: Folder; message: Message }
 
+/** One message of an appendMany batch. */
+export interface Upload { raw: Buffer; flags?: string[]; internalDate?: number }
+
 export interface DeliveryOptions {
   internalDate?: number;
   index?: MessageIndex; // when the caller already parsed the message
@@ -103,6 +106,29 @@ export class Store {
     const events = (options.events?.(delivered) ?? []).map((e) => this.events.append(tx, e));
     await this.kv.commit(tx);
     return { delivered, events };
+  }
+
+  /**
+   * Appends several messages to one folder in a single durable batch (IMAP MULTIAPPEND): all of them
+   * get consecutive UIDs in the given order, or, on a quota error or a failed write, none is stored.
+   */
+  async appendMany(folder: Folder, uploads: Upload[], quotaBytes = 0): Promise<Message[]> {
+    const shas = uploads.map((u) => blobHash(u.raw));
+    await Promise.all([...new Set(shas)].map((sha) => this.blobs.load(sha)));
+    // From here to commit() nothing awaits, as in deliver().
+    const bytes = uploads.reduce((n, u) => n + u.raw.length, 0);
+    if (quotaBytes && this.folders.usage(folder.accountId).bytes + bytes > quotaBytes) {
+      throw new StoreError('quota', `mailbox ${folder.accountId} is over quota`);
+    }
+    const tx = new Tx();
+    const messages = uploads.map((upload, i) => {
+      const sha = shas[i]!;
+      const index = this.blobs.refCount(sha) === 0 ? indexMessage(upload.raw) : undefined;
+      this.blobs.addRef(tx, sha, index && { raw: upload.raw, index });
+      return this.messages.append(tx, folder, { sha, size: upload.raw.length }, upload.flags ?? [], upload.internalDate ?? Date.now());
+    });
+    await this.kv.commit(tx);
+    return messages;
   }
 
   /** Raw bytes of a stored message, or a byte range of it. */

@@ -35,7 +35,12 @@ out['idle_start'] = m.readline().decode().strip()
 print('IDLING', flush=True)
 out['idle_event'] = m.readline().decode().strip()
 m.send(b'DONE\r\n')
-out['idle_end'] = m.readline().decode().strip()
+out['idle_more'] = []
+line = m.readline().decode().strip()
+while not line.startswith(tag + ' '):
+    out['idle_more'].append(line)
+    line = m.readline().decode().strip()
+out['idle_end'] = line
 m.logout()
 print(json.dumps(out), flush=True)
 `;
@@ -71,10 +76,11 @@ test('imaplib session', async () => {
     assert.is(out.exists, 1);
     assert.is(out.search, '1');
     assert.is(out.rfc822, raw.toString('latin1'));
-    assert.match(out.store, /FLAGS \(\\Seen \\Flagged\)/); // RFC822 without PEEK set \Seen
+    assert.match(out.store, /FLAGS \(\\Seen \\Flagged \\Recent\)/); // RFC822 without PEEK set \Seen; first session: \Recent
     assert.is(out.flagged, '1');
     assert.match(out.idle_start, /^\+/);
     assert.is(out.idle_event, '* 2 EXISTS');
+    assert.equal(out.idle_more, ['* 2 RECENT']); // imaplib speaks IMAP4rev1: it was first to see both
     assert.match(out.idle_end, / OK /);
   } finally {
     await f.close();

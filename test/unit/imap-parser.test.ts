@@ -54,6 +54,20 @@ test('limits: long line throws, oversized sync literal is refused, oversized LIT
   assert.equal(d.events, ['+']);
 });
 
+test('MULTIAPPEND: each literal under APPENDLIMIT, but their sum is bounded by it too', () => {
+  const a = framer();
+  a.f.feed(Buffer.from(`t1 APPEND INBOX {3000}\r\n${'x'.repeat(3000)} {2000}\r\n${'y'.repeat(2000)}\r\n`));
+  const ok = frames(a.f);
+  assert.is(ok.length, 1);
+  assert.equal(ok[0]!.literals.map((l) => l.length), [3000, 2000]);
+  const b = framer();
+  b.f.feed(Buffer.from(`t1 APPEND INBOX {3000}\r\n${'x'.repeat(3000)} {2001}\r\nt2 NOOP\r\n`));
+  const out = frames(b.f);
+  assert.equal(b.events, ['+', 't1 [TOOBIG] Literal exceeds APPENDLIMIT']);
+  assert.is(out.length, 1);
+  assert.is(parseCommand(out[0]!).tag, 't2');
+});
+
 test('tokens: quoted escapes, nested lists, sections kept in atoms, UID commands', () => {
   const { f } = framer();
   f.feed(Buffer.from('x UID FETCH 1:*,4 (FLAGS BODY.PEEK[HEADER.FIELDS (From "To")]<0.10> (a (b))) "q\\"s\\\\"\r\n'));

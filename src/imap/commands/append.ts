@@ -8,7 +8,7 @@ import { StoreError } from '../../store/index.ts';
 
 interface Upload {
   flags: string[];
-  date: number | null;
+  date: number | undefined;
   raw: Buffer;
 }
 
@@ -28,7 +28,7 @@ export default defineCommand({
     const mailbox = args.astring('mailbox');
     const uploads: Upload[] = [];
     while (args.remaining) {
-      const upload: Upload = { flags: [], date: null, raw: Buffer.alloc(0) };
+      const upload: Upload = { flags: [], date: undefined, raw: Buffer.alloc(0) };
       if (args.peek()?.kind === 'list') upload.flags = args.list('flags').map((t) => tokenText(t, 'flag'));
       const next = args.peek();
       if (next?.kind === 'string' && !next.literal) upload.date = parseDateTime(args.astring('date-time'));
@@ -48,21 +48,18 @@ export default defineCommand({
   },
   async run(session, { mailbox, uploads }) {
     const folder = findTarget(session, mailbox);
-    const { store } = session.ctx;
-    const uids: number[] = [];
-    for (const upload of uploads) {
-      if (upload.raw.length === 0) throw new ImapError('NO', 'Empty message', 'CANNOT');
-      try {
-        const flags = upload.flags.filter((f) => f.toLowerCase() !== '\\recent');
-        const { delivered } = await store.deliver(upload.raw, [{ folder, flags, quotaBytes: session.account!.quotaBytes }], {
-          internalDate: upload.date ?? Date.now(),
-        });
-        uids.push(delivered[0]!.message.uid);
-      } catch (err) {
-        if (err instanceof StoreError && err.code === 'quota') throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
-        throw err;
-      }
+    if (uploads.some((u) => u.raw.length === 0)) throw new ImapError('NO', 'Empty message', 'CANNOT');
+    try {
+      // One batch: with MULTIAPPEND either every message is stored or none is (RFC 3502 6.3.11).
+      const messages = await session.ctx.store.appendMany(
+        folder,
+        uploads.map((u) => ({ raw: u.raw, flags: u.flags.filter((f) => f.toLowerCase() !== '\\recent'), internalDate: u.date })),
+        session.account!.quotaBytes,
+      );
+      return { code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(messages.map((m) => m.uid))}`, text: 'APPEND completed' };
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'quota') throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
+      throw err;
     }
-    return { code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(uids)}`, text: 'APPEND completed' };
   },
 });

@@ -1,0 +1,36 @@
+// \Recent (IMAP4rev1; gone in IMAP4rev2), kept in memory as Dovecot does: per folder, a watermark
+// UID up to which some session has already been told about the messages. The first read-write
+// session to see messages above it gets them as \Recent and moves it up. Only messages that arrive
+// while this process runs can be recent: after a restart nothing is, until new mail comes.
+
+export class RecentTracker {
+  /** folderId → highest UID already claimed; absent: no message has arrived since start. */
+  private readonly watermarks = new Map<number, number>();
+
+  /** A store 'add' change: the first one since start sets where recent messages begin. */
+  added(folderId: number, uids: number[]): void {
+    if (!this.watermarks.has(folderId) && uids.length) this.watermarks.set(folderId, uids.reduce((a, b) => Math.min(a, b)) - 1);
+  }
+
+  /**
+   * The UIDs among `uids` (ascending) that are recent for a session seeing them now; with `take`
+   * (a read-write session), they are recent for it alone from here on.
+   */
+  claim(folderId: number, uids: number[], take: boolean): number[] {
+    const last = uids[uids.length - 1] ?? 0;
+    const watermark = this.watermarks.get(folderId);
+    if (watermark === undefined) return [];
+    if (take && last > watermark) this.watermarks.set(folderId, last);
+    return uids.filter((uid) => uid > watermark);
+  }
+
+  /** Lowest UID nobody has claimed yet (STATUS RECENT counts from there); null when none can be recent. */
+  unclaimedFrom(folderId: number): number | null {
+    const watermark = this.watermarks.get(folderId);
+    return watermark === undefined ? null : watermark + 1;
+  }
+
+  forget(folderId: number): void {
+    this.watermarks.delete(folderId);
+  }
+}

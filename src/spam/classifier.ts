@@ -1,0 +1,122 @@
+// The Bayesian classifier as the rest of the server uses it: train / untrain / classify a message,
+// and a SpamScorer for the inbound classify stage. Counts live in the store (store.spam), one
+// server-wide model and, with `perAccount`, one per account.
+//
+// Training records: the server model keys them by the message's sha256 alone, so mail that 500 users
+// report counts once and the last verdict wins; an account model keys them by account and sha256.
+// Either way a message trained twice as the same class counts once, and trained as the other class
+// moves its counts.
+import { blobHash } from '../store/blobs.ts';
+import type { Store } from '../store/index.ts';
+import { SERVER_SCOPE, accountScope, type SpamClass, type SpamTotals, type TrainingResult } from '../store/spam.ts';
+import { DEFAULT_BAYES, bandRule, chiCombine, scoreFor, selectClues, type BayesOptions, type Clue } from './bayes.ts';
+import { tokenize, type MailInput } from './tokenize.ts';
+import type { SpamHit, SpamScorer } from './types.ts';
+
+export type { MailInput } from './tokenize.ts';
+export type { SpamClass, TrainingResult } from '../store/spam.ts';
+
+export interface ClassifierOptions extends Partial<BayesOptions> {
+  /** Keep a model per account besides the server's, and classify with it once it has enough data. */
+  perAccount?: boolean;
+}
+
+export interface MessageOptions extends ClassifierOptions {
+  /** The account that trains or receives the message. */
+  accountId?: string;
+}
+
+export interface BayesVerdict {
+  /** The indicator I in [0, 1]; null when the classifier abstains. */
+  probability: number | null;
+  /** Points this adds to the rule score: 0 when abstaining. */
+  score: number;
+  /** BAYES_00 … BAYES_999, or null when abstaining. */
+  rule: string | null;
+  /** Why it abstained. */
+  reason: string | null;
+  /** The strongest clues, strongest first. */
+  clues: Clue[];
+  model: 'server' | 'account';
+  trained: SpamTotals;
+}
+
+const TOP_CLUES = 12;
+
+const settings = (options: ClassifierOptions): BayesOptions => {
+  const o = { ...DEFAULT_BAYES };
+  for (const key of Object.keys(o) as (keyof BayesOptions)[]) if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key];
+  return o;
+};
+
+const rawOf = (input: MailInput): Buffer => (Buffer.isBuffer(input) ? input : input.raw);
+
+function scopes(options: MessageOptions): string[] {
+  return options.perAccount && options.accountId ? [SERVER_SCOPE, accountScope(options.accountId)] : [SERVER_SCOPE];
+}
+
+/** Trains (or untrains, class null) a batch of messages: one durable write per model. */
+export async function trainMany(store: Store, items: { input: MailInput; class: SpamClass | null }[], options: MessageOptions = {}): Promise<TrainingResult> {
+  const changes = items.map((item) => ({
+    sha: blobHash(rawOf(item.input)),
+    class: item.class,
+    tokens: item.class === null ? [] : tokenize(item.input),
+  }));
+  const results = await Promise.all(scopes(options).map((scope) => store.spam.apply(scope, changes)));
+  return results[0]!; // the server model's; an account model takes the same changes
+}
+
+/** Trains one message as spam or ham; again as the same class changes nothing. */
+export function train(store: Store, input: MailInput, cls: SpamClass, options: MessageOptions = {}): Promise<TrainingResult> {
+  return trainMany(store, [{ input, class: cls }], options);
+}
+
+/** Forgets what one message taught, if it was trained. */
+export function untrain(store: Store, input: MailInput, options: MessageOptions = {}): Promise<TrainingResult> {
+  return trainMany(store, [{ input, class: null }], options);
+}
+
+/** Spam probability of a message, its score points and the clues, or an abstention. */
+export async function classify(store: Store, input: MailInput, options: MessageOptions = {}): Promise<BayesVerdict> {
+  const o = settings(options);
+  const enough = (t: SpamTotals) => t.spam >= o.minSpam && t.ham >= o.minHam;
+  let model = await store.spam.model(SERVER_SCOPE);
+  let which: BayesVerdict['model'] = 'server';
+  if (options.perAccount && options.accountId) {
+    const own = await store.spam.model(accountScope(options.accountId));
+    if (enough(own.totals)) {
+      model = own;
+      which = 'account';
+    }
+  }
+  const trained = { ...model.totals };
+  if (!enough(trained)) {
+    const reason = `not enough training: ${trained.spam} spam and ${trained.ham} ham of ${o.minSpam} and ${o.minHam}`;
+    return { probability: null, score: 0, rule: null, reason, clues: [], model: which, trained };
+  }
+  const clues = selectClues(tokenize(input), (t) => model.get(t), trained.spam, trained.ham, o);
+  const probability = chiCombine(clues.map((c) => c.probability)).indicator;
+  return {
+    probability,
+    score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10,
+    rule: bandRule(probability),
+    reason: null,
+    clues: clues.slice(0, TOP_CLUES),
+    model: which,
+    trained,
+  };
+}
+
+/** The classifier as a scorer of the inbound classify stage; no hit while it abstains. */
+export function bayesScorer(store: Store, options: ClassifierOptions = {}): SpamScorer {
+  return {
+    name: 'bayes',
+    async score(input): Promise<SpamHit[]> {
+      // One recipient account: its own model may apply; several: the server's.
+      const accountId = input.accountIds.length === 1 ? input.accountIds[0] : undefined;
+      const verdict = await classify(store, input.raw, { ...options, accountId });
+      if (verdict.probability === null || verdict.rule === null) return [];
+      return [{ rule: verdict.rule, score: verdict.score, description: `Bayesian spam probability ${(verdict.probability * 100).toFixed(1)}%` }];
+    },
+  };
+}

@@ -1,0 +1,309 @@
+// Mail to tokens for the Bayesian classifier, in the manner of SpamBayes and bogofilter: body words
+// lower-cased and bounded in length, header evidence prefixed by where it came from ("subject:free",
+// "from:domain:example.com"), URLs reduced to their hosts and path words, MIME structure and
+// attachment types as features. A message yields a set: each token counts once per message.
+import { decodeCharset, decodeTransfer } from '../mime/decode.ts';
+import { readHeader, type HeaderField } from '../mime/headers.ts';
+import { indexMessage } from '../mime/index.ts';
+import { safeDecodeWords } from '../mime/search-text.ts';
+import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
+
+/** A message as callers hold it: raw bytes, plus the index when it was already parsed. */
+export type MailInput = Buffer | { raw: Buffer; index?: MessageIndex };
+
+const MIN_WORD = 3;
+const MAX_WORD = 12;
+/** Longer tokens are cut: keys stay short and a 10 kB header value is not one giant token. */
+const MAX_TOKEN = 64;
+/** Longer whitespace-free runs are not looked into. */
+const MAX_SCANNED = 256;
+/** Bounds the work (and the training record) of one message; real mail stays far below. */
+export const MAX_TOKENS = 3000;
+const MAX_HTML_SOURCE = 1 << 20;
+const MAX_RECEIVED = 6;
+
+// Verdicts of other filters on the way (TREC and SpamAssassin corpora carry them) and our own
+// X-Spam-* fields: learning from them would learn someone else's filter, or our own last guess.
+const IGNORED_HEADER = /^(x-spam|x-dspam|x-bogosity|x-spambayes|x-bayes|x-virus|x-amavis|x-quarantine)/;
+// Evidence our own authentication stage already scores as rules; counted there, not twice.
+const AUTH_HEADER = /^(authentication-results|arc-|received-spf|dkim-signature|domainkey-signature)/;
+
+const LEADING_PUNCT = /^[("'<[{*`_~|,.;:?!-]+/;
+const TRAILING_PUNCT = /[)"'>\]}*`_~|,.;:?-]+$/;
+const URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`{}|\\^\]\[]+|\bwww\.[a-z0-9-]+\.[a-z0-9.-]+[^\s<>"'`{}|\\^\]\[]*/gi;
+const LOOKS_LIKE_URL = /^(?:(?:https?|ftp):\/\/|www\.)/;
+const HREF_RE = /\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi;
+const HTML_TAG_RE = /<(img|font|table|form|script|iframe|center|map|area|object|embed|input|style|base)\b/gi;
+
+class TokenSet {
+  readonly tokens = new Set<string>();
+
+  add(token: string): void {
+    if (this.tokens.size >= MAX_TOKENS) return;
+    this.tokens.add(token.length > MAX_TOKEN ? token.slice(0, MAX_TOKEN) : token);
+  }
+
+  get full(): boolean {
+    return this.tokens.size >= MAX_TOKENS;
+  }
+}
+
+/** Tokens of a message, each once, in the order first seen. */
+export function tokenize(input: MailInput): string[] {
+  const raw = Buffer.isBuffer(input) ? input : input.raw;
+  const index = (Buffer.isBuffer(input) ? undefined : input.index) ?? indexMessage(raw);
+  const out = new TokenSet();
+  const { fields } = readHeader(raw, 0, index.headerSize || raw.length);
+  headerTokens(fields, index, out);
+  const parts = { html: false, plain: false };
+  mimeTokens(raw, index.root, out, parts, 0);
+  if (parts.html && !parts.plain) out.add('mime:html-only');
+  for (const a of index.search.attachments) attachmentTokens(a.filename, a.contentType, out);
+  bodyTokens(index.search.text, out);
+  return [...out.tokens];
+}
+
+// ---------------------------------------------------------------------------------------------
+// Words
+
+/**
+ * Whitespace-separated words, lower-cased, outer punctuation trimmed; long ones become a length class.
+ * With `pairs`, also each two adjacent words: random dictionary words added to beat filters ("hash
+ * busters") make single words ambiguous, word pairs much less (measured: spam caught 82% → 87%).
+ */
+function words(text: string, prefix: string, out: TokenSet, pairs = false): void {
+  let previous = '';
+  for (const piece of text.toLowerCase().split(/\s+/)) {
+    if (out.full) return;
+    if (piece.length > MAX_SCANNED) {
+      // Regexes below would backtrack over a huge run of punctuation: a size class says enough.
+      out.add(`${prefix}skip:${piece[0]} 100`);
+      previous = '';
+      continue;
+    }
+    const w = piece.replace(LEADING_PUNCT, '').replace(TRAILING_PUNCT, '');
+    const n = w.length;
+    if (n < MIN_WORD) continue;
+    if (n <= MAX_WORD) {
+      out.add(prefix + w);
+      if (pairs && previous) out.add(`${prefix}${previous} ${w}`);
+      previous = w;
+      continue;
+    }
+    previous = '';
+    if (w.includes('@') && /^[^@\s]+@[^@\s]+\.[a-z]{2,}$/.test(w)) {
+      out.add(`${prefix}email:${domainTail(w.slice(w.indexOf('@') + 1), 2)}`);
+    } else if (!LOOKS_LIKE_URL.test(w)) {
+      // SpamBayes' "skip" tokens: long strings say something by their first character and size.
+      out.add(`${prefix}skip:${w[0]} ${Math.min(Math.floor(n / 10) * 10, 100)}`);
+    }
+  }
+}
+
+function bodyTokens(text: string, out: TokenSet): void {
+  for (const m of text.matchAll(URL_RE)) urlTokens(m[0], out);
+  words(text.replace(URL_RE, ' '), '', out, true);
+  const letters = text.replace(/[^\p{L}]/gu, '');
+  if (letters.length >= 20) {
+    // The share of non-ASCII letters: a script the user never gets mail in is strong evidence.
+    const nonAscii = letters.replace(/[a-zA-Z]/g, '').length / letters.length;
+    if (nonAscii > 0.05) out.add(`8bit%:${Math.round(nonAscii * 10) * 10}`);
+  }
+  if (text.length === 0) out.add('body:empty');
+}
+
+// ---------------------------------------------------------------------------------------------
+// URLs
+
+/** Last `labels` labels of a host name: "a.b.example.co.uk", 2 → "co.uk". */
+function domainTail(host: string, labels: number): string {
+  const parts = host.split('.');
+  return parts.slice(-labels).join('.');
+}
+
+function hostTokens(prefix: string, host: string, out: TokenSet): void {
+  const h = host.toLowerCase().replace(/\.$/, '');
+  if (!h) return;
+  if (/^\d+\.\d+\.\d+\.\d+$/.test(h) || h.startsWith('[')) {
+    out.add(`${prefix}ip`);
+    return;
+  }
+  const parts = h.split('.');
+  // The host and each parent down to two labels: "url:mail.example.com", "url:example.com".
+  for (let i = 0; i <= parts.length - 2 && i < 4; i++) out.add(`${prefix}${parts.slice(i).join('.')}`);
+  if (parts.length === 1) out.add(`${prefix}${h}`);
+}
+
+function urlTokens(url: string, out: TokenSet): void {
+  const m = /^(?:([a-z]+):\/\/)?([^/?#:]*)(?::(\d+))?([^\s]*)$/i.exec(url.replace(/[.,;:!?)]+$/, ''));
+  if (!m) return;
+  const [, scheme = 'http', rawHost = '', port, rest = ''] = m;
+  out.add(`proto:${scheme.toLowerCase()}`);
+  const host = rawHost.includes('@') ? rawHost.slice(rawHost.lastIndexOf('@') + 1) : rawHost;
+  if (rawHost.includes('@')) out.add('url:userinfo'); // http://bank.com@evil.example/
+  if (port) out.add('url:port');
+  if (/%[0-9a-f]{2}/i.test(host)) out.add('url:escaped-host');
+  hostTokens('url:', decodeURIComponentSafe(host), out);
+  if (/%[0-9a-f]{2}/i.test(rest)) out.add('url:escaped');
+  for (const piece of rest.toLowerCase().split(/[/?&=#.\-_~+%:;,]+/)) {
+    if (piece.length >= MIN_WORD && piece.length <= MAX_WORD) out.add(`url:${piece}`);
+  }
+}
+
+function decodeURIComponentSafe(s: string): string {
+  try {
+    return decodeURIComponent(s);
+  } catch {
+    return s;
+  }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Headers
+
+function addressTokens(prefix: string, list: Address[] | null, out: TokenSet): string | null {
+  const first = list?.find((a) => a.host !== null);
+  if (!first) {
+    out.add(`${prefix}none`);
+    return null;
+  }
+  const host = (first.host ?? '').toLowerCase();
+  hostTokens(`${prefix}domain:`, host, out);
+  out.add(`${prefix}addr:${(first.mailbox ?? '').toLowerCase()}@${host}`);
+  if (first.name) {
+    words(safeDecodeWords(first.name), `${prefix}name:`, out);
+  } else out.add(`${prefix}no-name`);
+  return host;
+}
+
+function countBucket(n: number): string {
+  return n <= 2 ? String(n) : n <= 5 ? '3-5' : n <= 10 ? '6-10' : n <= 50 ? '11-50' : '>50';
+}
+
+function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet): void {
+  const env = index.envelope;
+  const subject = index.search.subject;
+  words(subject, 'subject:', out);
+  const letters = subject.replace(/[^\p{L}]/gu, '');
+  if (letters.length >= 6 && letters.replace(/[^\p{Lu}]/gu, '').length / letters.length > 0.7) out.add('subject:all-caps');
+  for (const m of subject.matchAll(/[!$%?]{1,}/g)) out.add(`subject:${m[0].slice(0, 3)}`);
+  if (!subject) out.add('subject:none');
+
+  const fromHost = addressTokens('from:', env.from, out);
+  const replyTo = fields.some((f) => f.name === 'reply-to') ? env.replyTo : null;
+  if (replyTo) {
+    const host = addressTokens('reply-to:', replyTo, out);
+    if (host && fromHost && domainTail(host, 2) !== domainTail(fromHost, 2)) out.add('reply-to:other-domain');
+  }
+  const recipients = (env.to?.length ?? 0) + (env.cc?.length ?? 0);
+  out.add(`to:count:${countBucket(recipients)}`);
+  if (!env.date) out.add('missing:date');
+  if (!env.messageId) out.add('missing:message-id');
+  else {
+    const host = /@([^>\s]+)>?\s*$/.exec(env.messageId)?.[1];
+    if (host) hostTokens('message-id:', host.toLowerCase(), out);
+    else out.add('message-id:no-domain');
+  }
+
+  let received = 0;
+  const seen = new Set<string>();
+  for (const f of fields) {
+    const name = f.name;
+    if (IGNORED_HEADER.test(name) || AUTH_HEADER.test(name)) continue;
+    if (!seen.has(name)) {
+      seen.add(name);
+      out.add(`header:${name}`);
+    }
+    const value = f.value.toLowerCase();
+    switch (name) {
+      case 'received':
+        if (received++ < MAX_RECEIVED) receivedTokens(value, out);
+        break;
+      case 'x-mailer':
+      case 'user-agent':
+      case 'x-newsreader':
+        // The program, with version digits blurred: "outlook express 6.00.2800.1106" → "outlook express #.#.#.#".
+        out.add(`${name}:${value.replace(/\d+/g, '#').replace(/\s+/g, ' ').trim()}`);
+        words(value.replace(/[()[\];/]/g, ' '), `${name}:w:`, out);
+        break;
+      case 'content-type':
+        out.add(`content-type:${value.split(';')[0]!.trim()}`);
+        break;
+      case 'precedence':
+      case 'x-priority':
+      case 'x-msmail-priority':
+      case 'importance':
+        out.add(`${name}:${value.slice(0, 20)}`);
+        break;
+      case 'list-id':
+        out.add(`list-id:${value.replace(/^.*</, '').replace(/>.*$/, '')}`);
+        break;
+      case 'organization':
+        words(value, 'organization:', out);
+        break;
+    }
+  }
+}
+
+/** "from helo (rdns [ip]) by host": the relay names and network prefixes the message came through. */
+function receivedTokens(value: string, out: TokenSet): void {
+  const from = /^\s*from\s+(\S+)/.exec(value)?.[1];
+  if (from && from.includes('.')) hostTokens('received:', from.replace(/[()[\]]/g, ''), out);
+  for (const m of value.matchAll(/\(([^()]*)\)/g)) {
+    for (const host of m[1]!.split(/[\s[\]]+/)) {
+      if (/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(host) && /[a-z]/.test(host)) out.add(`received:${domainTail(host, 2)}`);
+    }
+  }
+  for (const m of value.matchAll(/\[(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}\]/g)) {
+    out.add(`received:ip:${m[1]}.${m[2]}`);
+    out.add(`received:ip:${m[1]}.${m[2]}.${m[3]}`);
+  }
+  if (value.includes('unknown')) out.add('received:unknown');
+}
+
+// ---------------------------------------------------------------------------------------------
+// MIME structure
+
+function attachmentTokens(filename: string | null, contentType: string, out: TokenSet): void {
+  out.add(`attachment:type:${contentType}`);
+  const ext = filename && /\.([a-z0-9]{1,8})$/i.exec(filename)?.[1];
+  if (ext) out.add(`attachment:ext:${ext.toLowerCase()}`);
+  if (filename && /\.[a-z0-9]{2,4}\.[a-z0-9]{2,4}$/i.test(filename)) out.add('attachment:double-ext');
+}
+
+function mimeTokens(raw: Buffer, node: MimeNode, out: TokenSet, parts: { html: boolean; plain: boolean }, depth: number): void {
+  if (depth > 8 || out.full) return;
+  out.add(`mime:${node.type}/${node.subtype}`);
+  if (node.params.charset) out.add(`charset:${node.params.charset.toLowerCase()}`);
+  if (node.encoding.toUpperCase() !== '7BIT') out.add(`encoding:${node.encoding.toLowerCase()}`);
+  if (node.children) {
+    for (const child of node.children) mimeTokens(raw, child, out, parts, depth + 1);
+    return;
+  }
+  if (node.message) {
+    mimeTokens(raw, node.message.node, out, parts, depth + 1);
+    return;
+  }
+  const attached = node.disposition?.type === 'attachment';
+  if (node.type === 'text' && node.subtype === 'plain' && !attached) parts.plain = true;
+  if (node.type === 'text' && node.subtype === 'html' && !attached) {
+    parts.html = true;
+    htmlTokens(raw, node, out);
+  }
+}
+
+/** What HTML-to-text drops: link and image targets, and the tags spam likes (images, fonts, forms). */
+function htmlTokens(raw: Buffer, node: MimeNode, out: TokenSet): void {
+  const source = raw.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + MAX_HTML_SOURCE));
+  const html = decodeCharset(decodeTransfer(source, node.encoding), node.params.charset);
+  for (const m of html.matchAll(HREF_RE)) {
+    if (out.full) return;
+    const target = m[1]!;
+    if (/^(https?|ftp):/i.test(target)) urlTokens(target, out);
+    else if (/^mailto:/i.test(target)) out.add('html:mailto');
+    else if (/^cid:/i.test(target)) out.add('html:cid');
+  }
+  for (const m of html.matchAll(HTML_TAG_RE)) out.add(`html:${m[1]!.toLowerCase()}`);
+  if (/(display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01]px)/i.test(html)) out.add('html:hidden-text');
+  if (/color\s*=\s*["']?#?(fff|ffffff|white)\b/i.test(html)) out.add('html:white-text');
+}

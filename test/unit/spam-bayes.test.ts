@@ -1,0 +1,196 @@
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import type { AuthVerdict } from '../../src/inbound/authenticate.ts';
+import { classify as classifyStage } from '../../src/inbound/classify.ts';
+import { parseHeaders } from '../../src/inbound/message.ts';
+import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, tokenProbability } from '../../src/spam/bayes.ts';
+import { bayesScorer, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
+import { headerRules } from '../../src/spam/rules.ts';
+import { tokenize } from '../../src/spam/tokenize.ts';
+import { normalizeMessage, readMessages, trainFromPaths } from '../../src/spam/train.ts';
+import { Store } from '../../src/store/index.ts';
+import { SERVER_SCOPE, accountScope } from '../../src/store/spam.ts';
+
+const tmp = mkdtempSync(join(tmpdir(), 'wrenmail-spam-bayes-'));
+let dirs = 0;
+const openStore = () => Store.open(join(tmp, `db${++dirs}`));
+
+function mail(subject: string, body: string, extra = ''): Buffer {
+  return Buffer.from(
+    `From: Sender <someone@sender.test>\r\nTo: you@example.test\r\nSubject: ${subject}\r\n` +
+      `Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@sender.test>\r\n${extra}\r\n${body}\r\n`,
+  );
+}
+const spamMail = (i: number) => mail(`cheap pills offer ${i}`, `buy cheap viagra pills now, limited offer ${i} http://pills.example/buy`);
+const hamMail = (i: number) => mail(`meeting notes ${i}`, `the quarterly report meeting moved to thursday, agenda item ${i}`);
+const small = { minSpam: 3, minHam: 3 };
+
+test('chi-square combining follows SpamBayes', () => {
+  assert.ok(Math.abs(chi2Q(2, 2) - Math.exp(-1)) < 1e-12, 'v=2: Q = exp(-x/2)');
+  assert.equal(chi2Q(0, 10), 1);
+  assert.ok(chiCombine(Array(20).fill(0.99)).indicator > 0.99);
+  assert.ok(chiCombine(Array(20).fill(0.01)).indicator < 0.01);
+  const mixed = chiCombine([...Array(20).fill(0.99), ...Array(20).fill(0.01)]).indicator;
+  assert.ok(Math.abs(mixed - 0.5) < 0.01, `conflicting evidence is unsure, got ${mixed}`);
+  assert.equal(chiCombine([]).indicator, 0.5);
+  // Robinson's f(w): unknown → x; seen once, in spam only → (s*x + 1) / (s + 1)
+  assert.equal(tokenProbability(0, 0, 10, 10, DEFAULT_BAYES), 0.5);
+  assert.ok(Math.abs(tokenProbability(1, 0, 10, 10, DEFAULT_BAYES) - (0.45 * 0.5 + 1) / 1.45) < 1e-12);
+  // equal shares of each class's mail: neutral, whatever the class sizes
+  assert.ok(Math.abs(tokenProbability(10, 40, 100, 400, DEFAULT_BAYES) - 0.5) < 1e-12);
+});
+
+test('score curve: -3 for certain ham, 0 when unsure, +5 at 0.7, +6 for certain spam', () => {
+  const curve = DEFAULT_BAYES.scoreCurve;
+  assert.equal(scoreFor(0, curve), -3);
+  assert.ok(Math.abs(scoreFor(0.1, curve) + 1.5) < 1e-9);
+  assert.equal(scoreFor(0.3, curve), 0);
+  assert.equal(scoreFor(0.7, curve), 5);
+  assert.equal(scoreFor(1, curve), 6);
+});
+
+test('tokenizer: prefixed header evidence, body words and pairs, URLs from HTML, attachments', () => {
+  const raw = Buffer.from(
+    'From: "Best Deals" <promo@mail.deals.example>\r\nReply-To: <x@other.example>\r\nTo: a@b.test\r\n' +
+      'Subject: FREE MONEY NOW!!!\r\nX-Mailer: SuperMailer 5.2.1\r\nX-Spam-Status: Yes, score=99\r\n' +
+      'Received: from relay.deals.example (relay.deals.example [203.0.113.9]) by mx.test\r\n' +
+      'MIME-Version: 1.0\r\nContent-Type: multipart/mixed; boundary="b"\r\n\r\n' +
+      '--b\r\nContent-Type: text/html; charset=utf-8\r\n\r\n<p>Click <a href="https://www.win.example/claim?id=1">here</a> to claim your prize</p><img src="http://img.example/x.gif">\r\n' +
+      '--b\r\nContent-Type: application/octet-stream; name="invoice.pdf.exe"\r\nContent-Transfer-Encoding: base64\r\n\r\nAAAA\r\n--b--\r\n',
+  );
+  const tokens = new Set(tokenize(raw));
+  for (const t of [
+    'subject:free', 'subject:money', 'subject:all-caps', 'subject:!!!', 'from:domain:deals.example', 'from:name:deals',
+    'reply-to:domain:other.example', 'reply-to:other-domain', 'x-mailer:supermailer #.#.#', 'received:deals.example',
+    'received:ip:203.0', 'url:www.win.example', 'url:win.example', 'url:claim', 'url:img.example', 'html:img',
+    'claim', 'prize', 'claim your', 'attachment:ext:exe', 'attachment:double-ext', 'mime:multipart/mixed', 'mime:html-only',
+  ]) assert.ok(tokens.has(t), `has ${t}`);
+  assert.not.ok([...tokens].some((t) => t.includes('x-spam') || t.includes('score=99')), 'other filters\' verdicts are not learned');
+  assert.equal(tokenize(raw), tokenize({ raw }), 'same tokens from bytes or bytes + index');
+});
+
+test('abstains below the minimum of each class, then classifies', async () => {
+  const store = await openStore();
+  await trainMany(store, [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })));
+  await trainMany(store, [0, 1].map((i) => ({ input: hamMail(i), class: 'ham' as const })));
+  const before = await classify(store, spamMail(9), small);
+  assert.is(before.probability, null);
+  assert.is(before.score, 0);
+  assert.match(before.reason ?? '', /not enough training: 3 spam and 2 ham/);
+  assert.is((await classify(store, spamMail(9))).probability, null, 'default minimum is 200 of each');
+  await train(store, hamMail(2), 'ham');
+  const spam = await classify(store, spamMail(9), small);
+  const ham = await classify(store, hamMail(9), small);
+  assert.ok(spam.probability! > 0.9, `spam ${spam.probability}`);
+  assert.ok(ham.probability! < 0.1, `ham ${ham.probability}`);
+  assert.ok(spam.score > 5 && ham.score < 0);
+  assert.ok(spam.clues.length > 0 && spam.clues[0]!.probability > 0.5);
+  await store.close();
+});
+
+test('retraining is not double counted; the other class moves the counts; untrain removes them', async () => {
+  const store = await openStore();
+  const model = await store.spam.model(SERVER_SCOPE);
+  const msg = spamMail(1);
+  assert.equal(await train(store, msg, 'spam'), { trained: 1, moved: 0, unchanged: 0, untrained: 0 });
+  const once = model.get('viagra');
+  assert.equal(once, [1, 0]);
+  assert.equal(await train(store, msg, 'spam'), { trained: 0, moved: 0, unchanged: 1, untrained: 0 });
+  assert.equal(model.get('viagra'), [1, 0], 'same message twice counts once');
+  assert.equal(model.totals, { spam: 1, ham: 0 });
+  assert.equal(await train(store, msg, 'ham'), { trained: 0, moved: 1, unchanged: 0, untrained: 0 });
+  assert.equal(model.get('viagra'), [0, 1]);
+  assert.equal(model.totals, { spam: 0, ham: 1 });
+  // the same message twice in one batch counts once too
+  await trainMany(store, [{ input: hamMail(1), class: 'ham' }, { input: hamMail(1), class: 'ham' }]);
+  assert.equal(model.get('quarterly'), [0, 1]);
+  assert.equal(await untrain(store, msg), { trained: 0, moved: 0, unchanged: 0, untrained: 1 });
+  assert.equal(model.get('viagra'), [0, 0]);
+  assert.equal(await untrain(store, msg), { trained: 0, moved: 0, unchanged: 1, untrained: 0 });
+  await store.close();
+  // durable: a reopened store has the same counts
+  const again = await Store.open(join(tmp, `db${dirs}`));
+  const reloaded = await again.spam.model(SERVER_SCOPE);
+  assert.equal(reloaded.totals, { spam: 0, ham: 1 });
+  assert.equal(reloaded.get('quarterly'), [0, 1]);
+  assert.equal(reloaded.get('viagra'), [0, 0]);
+  await again.close();
+});
+
+test('per-account models: trained besides the server model, used once they have enough data', async () => {
+  const store = await openStore();
+  const acct = { perAccount: true, accountId: 'acc1', ...small };
+  for (let i = 0; i < 3; i++) {
+    await train(store, spamMail(i), 'spam', acct);
+    await train(store, hamMail(i), 'ham', acct);
+  }
+  // this account calls the meeting notes spam; the server model still has them as ham
+  await trainMany(store, [10, 11, 12, 13].map((i) => ({ input: hamMail(i), class: 'spam' as const })), { perAccount: true, accountId: 'acc2' });
+  await trainMany(store, [10, 11, 12].map((i) => ({ input: spamMail(i), class: 'ham' as const })), { perAccount: true, accountId: 'acc2' });
+  assert.equal((await store.spam.model(accountScope('acc1'))).totals, { spam: 3, ham: 3 });
+  const mine = await classify(store, hamMail(20), { ...small, perAccount: true, accountId: 'acc2' });
+  assert.is(mine.model, 'account');
+  assert.ok(mine.probability! > 0.9);
+  // the server model has both accounts' votes on meeting notes: unsure
+  const server = await classify(store, hamMail(20), small);
+  assert.is(server.model, 'server');
+  assert.ok(Math.abs(server.probability! - 0.5) < 0.3, `server ${server.probability}`);
+  assert.is((await classify(store, hamMail(20), { ...small, perAccount: true, accountId: 'acc3' })).model, 'server', 'an untrained account uses the server model');
+  await store.close();
+});
+
+test('the classify stage takes it as one more scorer', async () => {
+  const store = await openStore();
+  await trainMany(store, [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })));
+  await trainMany(store, [0, 1, 2].map((i) => ({ input: hamMail(i), class: 'ham' as const })));
+  const auth: AuthVerdict = {
+    spf: { result: 'pass', domain: 'sender.test' }, dkim: [], dmarc: { result: 'none', domain: null, policy: null },
+    arc: 'none', bimi: 'none', action: 'none',
+  };
+  const run = (raw: Buffer) =>
+    classifyStage(
+      { raw, headers: parseHeaders(raw), auth, mailFrom: 'someone@sender.test', fromHosted: false, accountIds: ['acc1'] },
+      { scorers: [headerRules, bayesScorer(store, small)] },
+    );
+  const spam = await run(spamMail(7));
+  assert.is(spam.verdict, 'junk');
+  assert.match(spam.headers, /tests=BAYES_99/);
+  const ham = await run(hamMail(7));
+  assert.is(ham.verdict, 'ham');
+  assert.ok(ham.score < 0);
+  await store.close();
+});
+
+test('bulk training: mbox files split at From lines, Enron-style files become messages', async () => {
+  const dir = join(tmp, 'files');
+  const spamDir = join(dir, 'spam');
+  const hamDir = join(dir, 'ham', 'cur');
+  for (const d of [spamDir, hamDir]) mkdirSync(d, { recursive: true });
+  const mbox = [0, 1, 2].map((i) => `From someone@sender.test Mon Jan  1 00:00:00 2024\n${spamMail(i).toString().replace(/\r\n/g, '\n')}\n`).join('');
+  writeFileSync(join(spamDir, 'spam.mbox'), mbox.replace('limited offer 1', 'limited offer 1\n\n>From the desk of'));
+  writeFileSync(join(hamDir, '1.msg'), 'Subject: meeting notes\nthe quarterly report meeting moved to thursday\nagenda follows\n');
+  writeFileSync(join(hamDir, '.hidden'), 'x');
+  const found = [];
+  for await (const m of readMessages(dir)) found.push(m);
+  assert.equal(found.map((m) => m.source.slice(dir.length + 1)), ['ham/cur/1.msg', 'spam/spam.mbox', 'spam/spam.mbox#2', 'spam/spam.mbox#3']);
+  assert.ok(found[2]!.raw.toString().includes('\nFrom the desk of'), 'mboxrd >From unquoted');
+  assert.not.ok(found[1]!.raw.toString().startsWith('From '), 'separator line dropped');
+  const enron = normalizeMessage(Buffer.from('Subject: hello there\nbody line one\n'));
+  assert.is(enron.toString(), 'Subject: hello there\n\nbody line one\n');
+  assert.ok(new Set(tokenize(enron)).has('subject:hello') && new Set(tokenize(enron)).has('body'));
+  assert.ok(normalizeMessage(spamMail(1)).equals(spamMail(1)), 'a real message is left alone');
+  const store = await openStore();
+  const result = await trainFromPaths(store, { spam: [spamDir], ham: [join(dir, 'ham')] }, { batchSize: 2 });
+  assert.equal([result.spam.trained, result.ham.trained], [3, 1]);
+  assert.equal((await store.spam.model(SERVER_SCOPE)).totals, { spam: 3, ham: 1 });
+  const again = await trainFromPaths(store, { spam: [spamDir], ham: [join(dir, 'ham')] });
+  assert.equal([again.spam.unchanged, again.ham.unchanged], [3, 1], 'the same files again change nothing');
+  await store.close();
+});
+
+test.after(() => rmSync(tmp, { recursive: true, force: true }));
+
+test.run();
