@@ -20,6 +20,7 @@ import { serverSecret } from './security/secrets.ts';
 import { headerRules } from './spam/rules.ts';
 import { bayesScorer } from './spam/classifier.ts';
 import { dnsblScorer } from './spam/dnsbl.ts';
+import { learnFromMove } from './spam/feedback.ts';
 
 export interface RunningServer {
   store: Store;
@@ -169,6 +170,9 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         idleTimeoutMs: config.imap.idle_timeout_ms,
       },
       logger: logger.child({ listener: 'imap' }),
+      onCopy: (accountId, source, target, uids) => {
+        learnFromMove(store, accountId, source, target, uids, bayes).catch((err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'));
+      },
     });
     // One IMAP engine serves both listeners; closing it once closes both.
     let imapClosed: Promise<void> | undefined;

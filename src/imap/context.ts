@@ -2,7 +2,7 @@
 import type { SecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
-import type { Store } from '../store/index.ts';
+import type { Folder, Store } from '../store/index.ts';
 import type { RecentTracker } from './recent.ts';
 import type { Session } from './session.ts';
 
@@ -25,6 +25,8 @@ export interface ServerContext {
   allowPlainAuthWithoutTls: boolean;
   limits: ImapLimits;
   logger?: Logger;
+  /** Told after a COPY/MOVE is durable (spam training from moves into and out of Junk). */
+  onCopy?: (accountId: string, source: Folder, target: Folder, targetUids: number[]) => void;
   recent: RecentTracker;
   watch(session: Session, folderId: number): void;
   unwatch(session: Session, folderId: number): void;

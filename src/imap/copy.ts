@@ -26,6 +26,7 @@ export async function copy(session: Session, args: { ranges: Range[]; mailbox: s
   try {
     const mapping = await session.ctx.store.messages.copy(selected.folder.id, uids, target.id, move);
     if (!mapping.from.length) return { text: 'No messages' };
+    session.ctx.onCopy?.(session.account!.id, selected.folder, target, mapping.to);
     const code = `COPYUID ${target.uidValidity} ${formatSequenceSet(mapping.from, false)} ${formatSequenceSet(mapping.to, false)}`;
     if (move) {
       session.send(`* OK [${code}] Moved`);

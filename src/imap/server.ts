@@ -32,6 +32,8 @@ export interface ImapServerOptions {
   allowPlainAuthWithoutTls?: boolean;
   limits?: Partial<ImapLimits>;
   logger?: Logger;
+  /** Called after each durable COPY/MOVE with the new UIDs (the server trains the spam filter from it). */
+  onCopy?: ServerContext['onCopy'];
 }
 
 export interface ImapServer {
@@ -67,6 +69,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     allowPlainAuthWithoutTls: options.allowPlainAuthWithoutTls ?? false,
     limits,
     logger: options.logger,
+    onCopy: options.onCopy,
     recent: new RecentTracker(),
     watch(session, folderId) {
       let set = watchers.get(folderId);

@@ -1,0 +1,26 @@
+import type { Folder, Store } from '../store/index.ts';
+import { train, type ClassifierOptions } from './classifier.ts';
+
+/** What a user's move or copy says about messages: into Junk is spam, out of Junk (not to Trash) is ham. */
+export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | null {
+  const junk = (f: Folder) => f.specialUse === '\\Junk';
+  if (junk(target) && !junk(source)) return 'spam';
+  if (junk(source) && !junk(target) && target.specialUse !== '\\Trash') return 'ham';
+  return null;
+}
+
+/**
+ * Trains the classifier from messages a user moved or copied (IMAP COPY/MOVE, the mailbox API).
+ * The classifier keys training by content hash, so moving the same message twice counts once.
+ */
+export async function learnFromMove(store: Store, accountId: string, source: Folder, target: Folder, targetUids: number[], options: ClassifierOptions = {}): Promise<number> {
+  const verdict = verdictOfMove(source, target);
+  if (!verdict || targetUids.length === 0) return 0;
+  let trained = 0;
+  for (const message of await store.messages.getMany(target.id, targetUids)) {
+    if (!message) continue;
+    await train(store, await store.read(message), verdict, { ...options, accountId });
+    trained += 1;
+  }
+  return trained;
+}

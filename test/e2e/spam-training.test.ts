@@ -1,0 +1,84 @@
+// Users teach the classifier by moving mail over IMAP: into Junk is spam, out of Junk is ham; the
+// same message moved twice counts once. And forged mail from a hosted domain is spam before any training.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
+import { startInstance, type Instance } from '../helpers/instance.ts';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { makeMessage } from '../helpers/tmp.ts';
+
+let instance: Instance;
+let dns: TestDnsServer;
+
+test.before(async () => {
+  dns = await startDnsServer({ '_dmarc.example.test': { TXT: ['v=DMARC1; p=quarantine'] }, 'example.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] } });
+  instance = await startInstance({ dnsServers: dns.servers });
+  await instance.addAccount('user@example.test', 'training password');
+});
+test.after(async () => {
+  await instance.stop();
+  await dns.close();
+});
+
+async function waitUntil(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counted once', async () => {
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  await store.deliver(makeMessage({ subject: 'cheap pills zyxwvut offer', body: 'zyxwvut discount pharmacy now\r\n' }), [{ folder: inbox }]);
+  const model = await store.spam.model('s');
+  const token = [...model.counts.keys()].find((t) => t.includes('zyxwvut'));
+  assert.is(token, undefined, 'nothing learned yet');
+
+  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'user@example.test', pass: 'training password' }, logger: false });
+  await client.connect();
+  try {
+    await client.mailboxOpen('INBOX');
+    await client.messageMove('1:*', 'Junk');
+    await waitUntil(() => model.totals.spam === 1, 'spam training');
+    const learned = [...model.counts.keys()].filter((t) => t.includes('zyxwvut'));
+    assert.ok(learned.length > 0, 'tokens of the message were learned');
+    assert.equal(model.get(learned[0]!), [1, 0]);
+
+    // a copy of the same message into Junk again: the same content is not counted twice
+    await client.mailboxOpen('Junk');
+    await client.messageCopy('1:*', 'INBOX');
+    await waitUntil(() => model.totals.ham === 1, 'ham retraining');
+    assert.equal(model.get(learned[0]!), [0, 1], 'out of Junk: the counts moved from spam to ham');
+    await client.mailboxOpen('INBOX');
+    await client.messageCopy('1:*', 'Junk');
+    await waitUntil(() => model.totals.spam === 1, 'spam again');
+    await client.messageCopy('1:*', 'Junk');
+    await new Promise((r) => setTimeout(r, 300));
+    assert.equal(model.totals, { spam: 1, ham: 0 }, 'the same message trained twice counts once');
+  } finally {
+    await client.logout();
+  }
+});
+
+test('forged From of a hosted domain failing DMARC lands in Junk before any training, with the rules named', async () => {
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
+  await transport.sendMail({ from: 'ceo@example.test', to: 'user@example.test', subject: 'Urgent wire transfer', text: 'Please pay now.\n', envelope: { from: 'ceo@example.test', to: 'user@example.test' } });
+  transport.close();
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const junk = store.folders.byName(account.id, 'Junk')!;
+  const messages = await store.messages.list(junk.id);
+  const raw = await Promise.all(messages.map(async (m) => (await store.read(m)).toString()));
+  const forged = raw.find((r) => r.includes('Urgent wire transfer'));
+  assert.ok(forged, 'delivered to Junk');
+  assert.match(forged!, /X-Spam-Status: Yes, score=\d+(\.\d+)? required=5\.0 tests=[^\r\n]*FORGED_HOSTED_FROM/);
+  assert.match(forged!, /DMARC_FAIL|SPF_FAIL/);
+  const events = await store.events.list({ accountId: account.id, limit: 100 });
+  assert.ok(events.some((e) => e.type === 'message.received.spam'), 'a message.received.spam event');
+});
+
+test.run();
