@@ -8,9 +8,9 @@ import { ConfigError, loadConfig } from './config/load.ts';
 import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
 import { ListenError } from './listeners.ts';
-import { startServer } from './server.ts';
 import { restoreSnapshot } from './store/backup.ts';
-import { apiRequest } from './cli/client.ts';
+import { apiRequest, CLIENT_ENV } from './cli/client.ts';
+import { ADMIN_COMMANDS, ADMIN_OPTIONS, ADMIN_USAGE, runAdmin } from './cli/admin.ts';
 
 const USAGE = `usage: wrenmail <command> [--config FILE]
 
@@ -18,23 +18,36 @@ const USAGE = `usage: wrenmail <command> [--config FILE]
   backup FILE           save a consistent snapshot of the running server's store (gzip)
   restore FILE          load a snapshot into an empty data directory (server stopped)
 
+Admin commands (call the running server's API with the bootstrap key, or $WRENMAIL_API_KEY):
+${ADMIN_USAGE}
+
   --config FILE         settings (default: $WRENMAIL_CONFIG, else built-in defaults);
                         WRENMAIL_<SECTION>_<KEY> environment variables override any setting`;
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' } },
-    allowPositionals: true,
-  });
+  let parsed;
+  try {
+    parsed = parseArgs({
+      args: argv,
+      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...ADMIN_OPTIONS },
+      allowPositionals: true,
+    });
+  } catch (err) {
+    return usageError((err as Error).message);
+  }
+  const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
+  const { config: _config, help: _help, ...adminValues } = values;
+  if (!(command && ADMIN_COMMANDS.includes(command)) && Object.keys(adminValues).length > 0) return usageError(`unknown option --${Object.keys(adminValues)[0]}`);
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 64;
   }
   let config: Config;
   try {
-    config = loadConfig(values.config ?? process.env.WRENMAIL_CONFIG);
+    const env = { ...process.env };
+    for (const name of CLIENT_ENV) delete env[name];
+    config = loadConfig(values.config ?? process.env.WRENMAIL_CONFIG, env);
   } catch (err) {
     if (err instanceof ConfigError) {
       process.stderr.write(`wrenmail: ${err.message}\n`);
@@ -52,6 +65,11 @@ async function main(argv: string[]): Promise<number> {
       process.stdout.write(`backup written to ${rest[0]}\n`);
       return 0;
     }
+    case 'domain':
+    case 'mailbox':
+    case 'key':
+    case 'queue':
+      return runAdmin(config, command, rest, adminValues);
     case 'restore': {
       if (!rest[0]) return usageError('restore needs a FILE');
       const { records } = await restoreSnapshot(resolve(config.data_dir, 'store'), createReadStream(rest[0]).pipe(createGunzip()));
@@ -70,6 +88,8 @@ function usageError(message: string): number {
 
 async function serve(config: Config): Promise<number> {
   const logger = createLogger(config.server.log_level);
+  // Loaded here, not at the top: the admin commands then start without the whole server (~2 s less).
+  const { startServer } = await import('./server.ts');
   let server;
   try {
     server = await startServer(config, logger);

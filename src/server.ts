@@ -13,6 +13,7 @@ import { createResolver, type DnsResolver } from './dns/resolver.ts';
 import { LoginService } from './security/login.ts';
 import { createMxServer } from './smtp/mx.ts';
 import { createImapServer } from './imap/server.ts';
+import { createPop3Server } from './pop3/server.ts';
 import { createSubmissionServer } from './smtp/submission.ts';
 import { createQueueRunner } from './outbound/queue-runner.ts';
 import { deliverLocal, type PipelineOptions } from './inbound/pipeline.ts';
@@ -21,6 +22,7 @@ import { headerRules } from './spam/rules.ts';
 import { bayesScorer } from './spam/classifier.ts';
 import { dnsblScorer } from './spam/dnsbl.ts';
 import { learnFromMove } from './spam/feedback.ts';
+import { createWebhookDispatcher } from './events/webhook-dispatcher.ts';
 
 export interface RunningServer {
   store: Store;
@@ -68,6 +70,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const store = await Store.open(resolve(dataDir, 'store'), { groupCommit: config.server.group_commit });
   const services: Service[] = [];
   let stopQueue = async (): Promise<void> => {};
+  let stopWebhooks = async (): Promise<void> => {};
   const listeners: BoundListener[] = [];
   let ready = false;
   try {
@@ -183,7 +186,35 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await start('imap', 'imap.listen', config.imap.listen, imapListener(false));
     await start('imaps', 'imap.tls_listen', config.imap.tls_listen, imapListener(true));
 
+    const pop3 = createPop3Server({
+      store,
+      login,
+      tls,
+      hostname: config.hostname,
+      allowPlainAuthWithoutTls: config.imap.allow_plain_auth_loopback,
+      limits: { maxConnectionsPerIp: config.pop3.max_connections_per_ip, idleTimeoutMs: config.pop3.idle_timeout_ms },
+      logger: logger.child({ listener: 'pop3' }),
+    });
+    let pop3Closed: Promise<void> | undefined;
+    const pop3Listener = (implicitTls: boolean) => (): Service => ({
+      listen: (port, host) => pop3.listen(port, host, implicitTls),
+      close: () => (pop3Closed ??= pop3.close()),
+    });
+    await start('pop3', 'pop3.listen', config.pop3.listen, pop3Listener(false));
+    await start('pop3s', 'pop3.tls_listen', config.pop3.tls_listen, pop3Listener(true));
+
+    // Before the HTTP app takes requests: it also tells the API which webhook URLs to accept.
+    const webhooks = createWebhookDispatcher({
+      store,
+      logger: logger.child({ component: 'webhooks' }),
+      allowHttp: config.webhooks.allow_http,
+      allowPrivateAddresses: config.webhooks.allow_private_addresses,
+      retentionMs: config.events.retention_days * 86_400_000,
+    });
+    stopWebhooks = () => webhooks.stop();
     const boundPort = (name: string) => listeners.find((l) => l.name === name)?.port;
+    const definedPorts = <T extends Record<string, number | undefined>>(ports: T) =>
+      Object.fromEntries(Object.entries(ports).filter(([, port]) => port !== undefined)) as { [K in keyof T]?: number };
     const app = createHttpApp({
       store,
       logger,
@@ -191,8 +222,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       hostname: config.hostname,
       resolver,
       maxBodyBytes: config.http.max_body_bytes,
+      spam: { ...spam, bayes },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
-      ports: { imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') },
+      ports: definedPorts({ imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') }),
+      // Autoconfig offers only the listeners that are on (null: off).
+      clientPorts: {
+        imaps: boundPort('imaps') ?? null,
+        imap: boundPort('imap') ?? null,
+        pop3s: boundPort('pop3s') ?? null,
+        pop3: boundPort('pop3') ?? null,
+        submission: boundPort('smtp-submission') ?? null,
+        submissions: boundPort('smtp-submissions') ?? null,
+      },
     });
     await start('http', 'http.listen', config.http.listen, () => httpService(createServer(app.callback())));
 
@@ -207,6 +248,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const pruneTimer = setInterval(prune, 3_600_000).unref();
 
     queueRunner.start();
+    webhooks.start();
     ready = true;
     return {
       store,
@@ -221,12 +263,14 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         // Listeners first (no new work), then the queue lets attempts in flight finish and record.
         await Promise.race([Promise.all(services.map((s) => s.close())), timeout]);
         await stopQueue();
+        await stopWebhooks();
         await store.close();
       },
     };
   } catch (err) {
     await Promise.allSettled(services.map((s) => s.close()));
     await stopQueue();
+    await stopWebhooks();
     await store.close();
     throw err;
   }

@@ -5,6 +5,8 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
+import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
+import { metricsEndpoint } from '../http/metrics.ts';
 import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
 import { IdempotencyGuard } from './middleware/idempotency.ts';
@@ -13,12 +15,22 @@ import { buildOpenApi } from './openapi.ts';
 import type { Route } from './registry.ts';
 import { dispatch } from './router.ts';
 import { apiKeyRoutes } from './routes/api-keys.ts';
+import { deliveryGroupRoutes } from './routes/delivery-groups.ts';
 import { dkimRoutes } from './routes/dkim.ts';
 import { domainRoutes } from './routes/domains.ts';
+import { emailRoutes } from './routes/emails.ts';
+import { eventRoutes } from './routes/events.ts';
 import { listRoutes } from './routes/lists.ts';
+import { logRoutes } from './routes/logs.ts';
 import { mailboxKeyRoutes } from './routes/mailbox-keys.ts';
+import { mailboxMessageRoutes } from './routes/mailbox-messages.ts';
 import { mailboxRoutes } from './routes/mailboxes.ts';
+import { providerRoutes } from './routes/providers.ts';
+import { queueRoutes } from './routes/queue.ts';
 import { systemRoutes } from './routes/system.ts';
+import { usageRoutes } from './routes/usage.ts';
+import { spamRoutes, type SpamSettings } from './routes/spam.ts';
+import { webhookRoutes } from './routes/webhooks.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -29,6 +41,8 @@ export interface ApiOptions {
   hostname?: string;
   /** Ports announced in SRV records and credentials. Defaults: IMAPS 993, submission 587, submissions 465. */
   ports?: Partial<ApiDeps['ports']>;
+  /** Ports offered by mail-client autoconfig (null: listener off); imaps/submission/submissions default to `ports`. */
+  clientPorts?: Partial<ClientPorts>;
   /** The process's DNS resolver (src/dns/resolver.ts) for domain verification; without it verify answers 503. */
   resolver?: DnsResolver;
   /** Largest JSON request body (config `http.max_body_bytes` suits; default 1 MiB). */
@@ -37,6 +51,8 @@ export interface ApiOptions {
   rateLimits?: RateLimitOptions;
   /** Check every reply against its declared schema (tests). */
   validateResponses?: boolean;
+  /** The MX's spam settings for /spam/classify (default: header rules + Bayes, Junk at 5, reject at 15). */
+  spam?: SpamSettings;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -50,6 +66,16 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...mailboxRoutes(deps),
     ...mailboxKeyRoutes(deps),
     ...listRoutes(deps),
+    ...webhookRoutes(deps),
+    ...eventRoutes(deps),
+    ...emailRoutes(deps),
+    ...mailboxMessageRoutes(deps),
+    ...providerRoutes(deps),
+    ...deliveryGroupRoutes(deps),
+    ...queueRoutes(deps),
+    ...logRoutes(deps),
+    ...usageRoutes(deps),
+    ...spamRoutes(deps),
   );
   return routes;
 }
@@ -71,6 +97,8 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.body = { ok: ready, status: ready ? 'ready' : broken ? 'store unavailable' : 'starting' };
   });
   app.use(open.routes());
+  app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
+  app.use(metricsEndpoint(options.store));
 
   const { store } = options;
   const deps: ApiDeps = {
@@ -80,6 +108,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ports: { imaps: 993, submission: 587, submissions: 465, ...options.ports },
     resolver: options.resolver,
     lists: new Lists(store.kv, store.addresses, store.directory),
+    spam: options.spam,
   };
   app.use(
     dispatch(apiRoutes(deps), {

@@ -1,3 +1,4 @@
+import type { SpamSettings } from './routes/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { Lists } from '../store/lists.ts';
@@ -14,6 +15,8 @@ export interface ApiDeps {
   /** DNS lookups for /domains/{id}/verify; without one, verification answers 503. */
   resolver: DnsResolver | undefined;
   lists: Lists;
+  /** Scorers, thresholds and Bayes options for /spam routes (the MX's own). */
+  spam?: SpamSettings;
 }
 
 export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {

@@ -58,7 +58,12 @@ export const configSchema = z
       .strict()
       .prefault({}),
     pop3: z
-      .object({ listen: listen.default(['0.0.0.0:110']), tls_listen: listen.default(['0.0.0.0:995']) })
+      .object({
+        listen: listen.default(['0.0.0.0:110']),
+        tls_listen: listen.default(['0.0.0.0:995']),
+        max_connections_per_ip: z.number().int().positive().default(20),
+        idle_timeout_ms: z.number().int().positive().default(600000),
+      })
       .strict()
       .prefault({}),
     http: z

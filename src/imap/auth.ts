@@ -1,5 +1,6 @@
 // The end of LOGIN and AUTHENTICATE: the shared password check (LoginService throttles failures)
 // and the per-account connection limit.
+import { metrics } from '../metrics/registry.ts';
 import type { Reply } from './command.ts';
 import { ImapError } from './command.ts';
 import type { Session } from './session.ts';
@@ -10,6 +11,7 @@ export function requirePrivacy(session: Session): void {
 
 export async function logIn(session: Session, username: string, password: string): Promise<Reply> {
   const result = await session.ctx.login.login(username, password, session.clientIp);
+  metrics.login('imap', result.ok ? 'ok' : result.reason);
   if (!result.ok) {
     session.ctx.logger?.info({ session: session.id, user: username, reason: result.reason }, 'imap login failed');
     if (result.reason === 'throttled') return { status: 'NO', code: 'UNAVAILABLE', text: 'Too many failed logins, try again later' };

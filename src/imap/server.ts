@@ -7,6 +7,7 @@ import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
 import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
+import { metrics } from '../metrics/registry.ts';
 import { RecentTracker } from './recent.ts';
 import { Session } from './session.ts';
 import { Transport } from './transport.ts';
@@ -111,10 +112,12 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       return;
     }
     perIp.set(ip, count + 1);
+    const closeMetric = metrics.connectionOpened('imap');
     let session: Session | null = null;
     const transport = new Transport(socket, secure, {
       data: (chunk) => session?.onData(chunk),
       close: () => {
+        closeMetric();
         const n = (perIp.get(ip) ?? 1) - 1;
         if (n > 0) perIp.set(ip, n);
         else perIp.delete(ip);

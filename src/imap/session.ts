@@ -1,5 +1,7 @@
 // One IMAP connection: the state machine (RFC 3501 3), the command loop, and the selected mailbox's
 // view (UID list for sequence numbers, changes from other sessions waiting to be announced).
+import { isLoopback } from '../security/net.ts';
+import { metrics } from '../metrics/registry.ts';
 import type { Account, Folder, FolderChange, Message } from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
@@ -211,6 +213,7 @@ export class Session {
       const command = parseCommand(frame);
       tag = command.tag;
       const spec = COMMANDS.get(command.name);
+      metrics.command('imap', spec ? command.name : 'unknown');
       if (!spec) throw new ImapError('BAD', `Unknown command ${command.name.slice(0, 40)}`);
       if (!spec.states.includes(this.state)) throw new ImapError('BAD', `${command.name} not allowed now`);
       const args = new Args(command.args);
@@ -383,4 +386,3 @@ export class Session {
   }
 }
 
-const isLoopback = (ip: string): boolean => ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.');

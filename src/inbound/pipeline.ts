@@ -1,5 +1,6 @@
 // The inbound pipeline: authenticate → classify → route → deliver (+ events). The MX session calls
 // processMessage() at end of DATA and answers with what it returns or throws.
+import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamScorer } from '../spam/types.ts';
@@ -67,6 +68,7 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
   const delivered = await deliver(store, raw, plan, meta, {
     onQuotaOvershoot: (accountId) => log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
+  metrics.delivery('inbound', spam.verdict === 'junk' ? 'junk' : 'delivered', delivered.length);
   await enqueueForwards(store, raw, msg.mailFrom, plan.forwards, meta, options.srsSecret);
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
   log.info({ id: msg.id, from: msg.mailFrom, rcpts: msg.rcptTo.length, delivered: delivered.length, score: spam.score, verdict: spam.verdict, spf: auth.verdict.spf.result, dmarc: auth.verdict.dmarc.result }, 'message accepted');

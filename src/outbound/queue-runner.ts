@@ -2,6 +2,7 @@
 // to a hosted domain (deliverLocal), through a relay group, or to the destination's MX hosts, and
 // records the outcome per recipient with its events, retry time and any DSN in one batch.
 // stop() lets attempts in flight finish and record, so a clean restart never delivers twice.
+import { metrics } from '../metrics/registry.ts';
 import { pino, type Logger } from 'pino';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Store } from '../store/index.ts';
@@ -144,7 +145,8 @@ export function createQueueRunner(options: QueueRunnerOptions): QueueRunner {
         if (stopping || running.size >= o.concurrency) break;
         if (running.has(jobId)) continue;
         const job = await queue.get(jobId);
-        if (!job || job.state !== 'queued' || running.has(jobId)) continue;
+        // The index read above may predate an attempt that just finished and rescheduled the job.
+        if (!job || job.state !== 'queued' || running.has(jobId) || job.dueAt > Date.now()) continue;
         if ((perDomain.get(job.domain) ?? 0) >= o.perDomainConcurrency) continue;
         start(job);
       }
@@ -186,7 +188,7 @@ export function createQueueRunner(options: QueueRunnerOptions): QueueRunner {
       try {
         if (await store.domains.get(job.domain)) outcomes = await deliverHosted(job, pending, raw);
         else {
-          const group = await queue.relays.routeFor({ domain: domainOfAddress(job.from), apiKeyId: job.apiKeyId });
+          const group = await queue.relays.routeFor({ domain: domainOfAddress(job.from), apiKeyId: job.apiKeyId, teamId: job.teamId });
           if (group) {
             relay = await chooseRelay(queue.relays, group);
             outcomes = relay
@@ -413,6 +415,7 @@ export function createQueueRunner(options: QueueRunnerOptions): QueueRunner {
       for (const dsn of dsns) queue.stage(tx, dsnMessage(job, dsn));
       if (relayUsed) queue.relays.countUse(tx, relay.id, day);
       await store.kv.commit(tx);
+      for (const c of changed) metrics.delivery('outbound', c.outcome.status);
       for (const c of changed) log.info({ job: job.id, rcpt: c.r.address, status: c.outcome.status, mx: c.outcome.mx, tls: c.outcome.tls, response: c.outcome.response, attempt }, `outbound ${c.outcome.status}`);
     });
   }

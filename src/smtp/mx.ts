@@ -1,5 +1,6 @@
 // The MX listener (port 25): accepts mail for hosted domains only and hands each message to the
 // inbound pipeline; replies 250 only once every recipient's copy is durably stored.
+import { metrics } from '../metrics/registry.ts';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerEnvelope, SMTPServerSession } from 'smtp-server';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { DeliveryRefused } from '../inbound/deliver.ts';
@@ -61,6 +62,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const perIp = new ConnectionCounter(limits.maxConnectionsPerIp);
   const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
   const counted = new Set<string>(); // sessions holding a per-IP slot
+  const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
   const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, srsSecret: options.srsSecret, logger: log };
 
@@ -85,10 +87,13 @@ export function createMxServer(options: MxServerOptions): MxServer {
         return callback(smtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
       }
       counted.add(session.id);
+      closers.set(session.id, metrics.connectionOpened('smtp-mx'));
       callback();
     },
 
     onClose(session) {
+      closers.get(session.id)?.();
+      closers.delete(session.id);
       if (counted.delete(session.id)) perIp.release(session.remoteAddress);
     },
 
@@ -153,6 +158,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
       return `Ok: delivered as ${message.id}${result.verdict === 'junk' ? ' (junk)' : ''}`;
     } catch (err) {
       if (err instanceof DeliveryRefused) {
+        metrics.delivery('inbound', 'rejected');
         log.info({ id: message.id, code: err.refusal.code, reason: err.refusal.text }, 'message refused');
         throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
       }

@@ -1,19 +1,18 @@
 // The submission listeners (587 with STARTTLS, 465 with implicit TLS): authenticated accounts send
 // as their own addresses and aliases only, within their sending limits. Each message is DKIM-signed
 // with its From domain's keys and queued; the 250 comes only once the queue batch is on disk.
-import { randomBytes } from 'node:crypto';
+import { metrics } from '../metrics/registry.ts';
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { parseHeaders, domainOf } from '../inbound/message.ts';
+import { parseHeaders } from '../inbound/message.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import type { LoginService } from '../security/login.ts';
 import type { Account, Store } from '../store/index.ts';
-import { StoreError } from '../store/index.ts';
-import { normalizeAddress, splitAddress } from '../store/addresses.ts';
+import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
-import { signForDomain } from '../outbound/dkim.ts';
+import { canonicalLineEnds, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
@@ -56,25 +55,7 @@ export const SUBMISSION_DEFAULTS = {
   idleTimeoutMs: 300_000,
 };
 
-/** Bare LF (or CR) line ends become CRLF: what goes out must be canonical, whatever the client wrote. */
-export const canonicalLineEnds = (raw: Buffer): Buffer => {
-  const text = raw.toString('latin1');
-  return /\r(?!\n)|(?<!\r)\n/.test(text) ? Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'latin1') : raw;
-};
-
-/** May `account` use `address` as its sender? Its own address (with +tags) or an alias that includes it. */
-export async function mayUseAddress(store: Store, account: Account, address: string): Promise<boolean> {
-  const wanted = normalizeAddress(address);
-  const { local, domain } = splitAddress(wanted);
-  const base = local.includes('+') ? `${local.slice(0, local.indexOf('+'))}@${domain}` : wanted;
-  for (const candidate of new Set([wanted, base])) {
-    if (candidate === account.address) return true;
-    const route = await store.addresses.get(candidate);
-    if (route?.kind === 'account' && route.accountId === account.id) return true;
-    if (route?.kind === 'alias' && route.targets.map(normalizeAddress).includes(account.address)) return true;
-  }
-  return false;
-}
+export { canonicalLineEnds, mayUseAddress };
 
 /**
  * With AUTH withheld before TLS, smtp-server answers an AUTH command there with "500 unrecognized";
@@ -103,6 +84,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
   });
   const perIp = new ConnectionCounter(options.limits?.maxConnectionsPerIp ?? SUBMISSION_DEFAULTS.maxConnectionsPerIp);
   const counted = new Set<string>();
+  const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const accounts = new Map<string, Account>(); // session id → authenticated account
 
   const server = new SubmissionSmtpServer({
@@ -124,6 +106,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
         return callback(smtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
       }
       counted.add(session.id);
+      closers.set(session.id, metrics.connectionOpened('smtp-submission'));
       // AUTH is neither offered nor accepted before TLS: credentials never cross in plain text.
       if (!session.secure) session.disabledCommands = ['AUTH'];
       callback();
@@ -135,6 +118,8 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     },
 
     onClose(session) {
+      closers.get(session.id)?.();
+      closers.delete(session.id);
       accounts.delete(session.id);
       if (counted.delete(session.id)) perIp.release(session.remoteAddress);
     },
@@ -142,6 +127,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     onAuth(auth, session, callback) {
       login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress).then(
         (result) => {
+          metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {
             accounts.set(session.id, result.account);
             log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
@@ -203,56 +189,21 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
 
-    let raw = completeHeader(canonicalLineEnds(received), hostname);
+    const raw = completeHeader(canonicalLineEnds(received), hostname);
     const headers = parseHeaders(raw);
     if (headers.from.length === 0) throw smtpError(550, '5.6.0', 'Message has no valid From address');
     const sender = parseAddressList(headers.get('sender') ?? '').map((a) => `${a.mailbox}@${a.host}`);
     for (const from of [...headers.from, ...sender]) {
       if (!(await mayUseAddress(store, account, from))) throw smtpError(553, '5.7.1', `From address <${from}> is not yours`);
     }
-    const submitted = raw;
-    raw = await signForDomain(store, raw, domainOf(headers.from[0]!));
-    // Queue and Sent copy are written side by side so that they share one group-commit fsync.
-    const [queued] = await Promise.all([
-      queue.enqueue({
-        teamId: account.teamId,
-        accountId: account.id,
-        from: mailFrom,
-        to: rcpts,
-        raw,
-        headerMessageId: headers.messageId,
-        subject: headers.subject,
-      }),
-      account.settings.saveSent ? saveSent(account, submitted) : undefined,
-    ]);
+    const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw }, log);
     limiter.record(account.id);
     log.info({ session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length }, 'message submitted');
     return `Ok: queued as ${queued.messageId}`;
-  }
-
-  async function saveSent(account: Account, raw: Buffer): Promise<void> {
-    const folder = store.folders.bySpecialUse(account.id, '\\Sent');
-    if (!folder) return;
-    try {
-      await store.deliver(raw, [{ folder, flags: ['\\Seen'], quotaBytes: account.quotaBytes }]);
-    } catch (err) {
-      // The message is queued already: a full mailbox costs the Sent copy, not the sending.
-      if (err instanceof StoreError && err.code === 'quota') log.warn({ account: account.id }, 'Sent copy skipped: mailbox over quota');
-      else log.error({ err, account: account.id }, 'Sent copy failed');
-    }
   }
 
   return {
     listen: (port, host = '0.0.0.0') => listenServer(server, port, host),
     close: () => closeServer(server),
   };
-}
-
-/** Adds Date and Message-ID when the client left them out (RFC 6409 §8.2, §8.3). */
-function completeHeader(raw: Buffer, hostname: string): Buffer {
-  const headers = parseHeaders(raw);
-  let extra = '';
-  if (!headers.get('date')) extra += `Date: ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`;
-  if (!headers.messageId) extra += `Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
-  return extra ? Buffer.concat([Buffer.from(extra), raw]) : raw;
 }

@@ -7,7 +7,7 @@ import { blobHash } from './blobs.ts';
 import type { Counters } from './counters.ts';
 import type { Kv, Notifier } from './db.ts';
 import type { Events } from './events.ts';
-import { hex, keys, ranges } from './keys.ts';
+import { hex, keys, prefixRange, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Relays } from './relays.ts';
 import { newId } from './teams.ts';
@@ -200,6 +200,23 @@ export class Queue {
       jobs.push(job);
     }
     return { jobs, next: null };
+  }
+
+  /**
+   * Newest jobs first (ids follow creation), starting before job `before`, keeping those `match`
+   * accepts, up to `limit`; `more` says whether another accepted job follows. A selective filter
+   * scans the finished jobs kept for the retention period.
+   */
+  async listRecent(options: { before?: string; limit: number; match: (job: QueueJob) => boolean }): Promise<{ jobs: QueueJob[]; more: boolean }> {
+    const range = { ...prefixRange(keys.queueJob('')), ...(options.before ? { lt: keys.queueJob(options.before) } : {}), reverse: true };
+    const jobs: QueueJob[] = [];
+    for await (const value of this.kv.db.values(range)) {
+      const job = JSON.parse(value.toString('utf8')) as QueueJob;
+      if (!options.match(job)) continue;
+      if (jobs.length === options.limit) return { jobs, more: true };
+      jobs.push(job);
+    }
+    return { jobs, more: false };
   }
 
   /** Ids of queued jobs due at or before `until`, earliest first. */

@@ -3,7 +3,7 @@
 // group. Daily use is counted per relay and UTC day, written in the batch that records the delivery.
 import type { Kv } from './db.ts';
 import { StoreError } from './folders.ts';
-import { keys, ranges } from './keys.ts';
+import { keys, prefixRange, ranges } from './keys.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
 
@@ -22,6 +22,19 @@ export interface Relay {
   /** Share of a group's traffic relative to the other members. */
   weight: number;
   createdAt: number;
+  /** The team that made it through the management API (absent: set up by the operator for everyone). */
+  teamId?: string;
+  /** What the management API shows and edits besides delivery settings (absent for operator relays). */
+  profile?: RelayProfile;
+}
+
+/** A relay as an API "provider" (API.md §B3): `weight` is `percentage` while active, 0 while not. */
+export interface RelayProfile {
+  /** The protocol as the API was told it (tls and ssl both mean implicit TLS). */
+  protocol: 'tls' | 'ssl' | 'starttls' | 'none';
+  percentage: number;
+  active: boolean;
+  lastTest: { at: number; ok: boolean; message: string } | null;
 }
 
 export type NewRelay = Omit<Relay, 'id' | 'createdAt' | 'verifyCertificate' | 'auth' | 'dailyLimit' | 'weight'> &
@@ -32,6 +45,9 @@ export interface RelayGroup {
   name: string;
   relayIds: string[];
   createdAt: number;
+  /** As for relays: the owning team when made through the API. */
+  teamId?: string;
+  description?: string | null;
 }
 
 /** What a route applies to: a sender domain or a sending API key. */
@@ -113,11 +129,23 @@ export class Relays {
     await this.kv.commit(tx);
   }
 
+  /** Every route: its scope and the group it names. */
+  async listRoutes(): Promise<{ scope: RouteScope; groupId: string }[]> {
+    const prefix = keys.relayRoute('');
+    return (await this.kv.entries<string>(prefixRange(prefix))).map(([key, groupId]) => {
+      const scope = key.slice(prefix.length);
+      return { scope: scope.startsWith('domain:') ? { domain: scope.slice(7) } : { apiKeyId: scope.slice(4) }, groupId };
+    });
+  }
+
   /** The group for a message: its sending key's route first, then its sender domain's. */
-  async routeFor(message: { domain: string; apiKeyId: string | null }): Promise<RelayGroup | undefined> {
+  async routeFor(message: { domain: string; apiKeyId: string | null; teamId?: string }): Promise<RelayGroup | undefined> {
     const byKey = message.apiKeyId ? await this.kv.get<string>(scopeKey({ apiKeyId: message.apiKeyId })) : undefined;
     const groupId = byKey ?? (await this.kv.get<string>(scopeKey({ domain: message.domain })));
-    return groupId ? this.getGroup(groupId) : undefined;
+    const group = groupId ? await this.getGroup(groupId) : undefined;
+    // A route left behind by another team (a deleted and re-added domain) must not carry this team's mail.
+    if (group?.teamId && message.teamId && group.teamId !== message.teamId) return undefined;
+    return group;
   }
 
   /** Messages sent through a relay on a UTC day (YYYYMMDD). */

@@ -32,6 +32,8 @@ const ok = (reply: Reply, status = 200, label = '') => {
   assert.is(reply.status, status, `${label} ${reply.text.slice(0, 300)}`);
   return reply.body.data;
 };
+const RESOURCES = /^\/(me|openapi\.json|admin|api-keys|domains|mailboxes|lists)(\/|$)/;
+
 const fails = (reply: Reply, status: number, code: string, label = '') => {
   assert.is(reply.status, status, `${label} ${reply.text.slice(0, 300)}`);
   assert.is(reply.body.error.code, code, label);
@@ -41,7 +43,8 @@ const fails = (reply: Reply, status: number, code: string, label = '') => {
 test.before(async () => {
   dns = await startDnsServer();
   api = await startApi({ resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }), ports: { imaps: 10993, submission: 10587 } });
-  routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never });
+  // The route groups this file covers; webhooks, events, sending, mailbox, ops and spam routes have their own files.
+  routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never }).filter((r) => RESOURCES.test(r.path));
 });
 test.after(async () => {
   await api.close();

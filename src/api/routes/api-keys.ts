@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { mintApiKey, type KeyKind } from '../../security/api-keys.ts';
+import { mintApiKey, type KeyKind, type MintedKey } from '../../security/api-keys.ts';
 import { PRESETS } from '../../security/permissions.ts';
 import type { ApiKey } from '../../store/index.ts';
 import { newId } from '../../store/teams.ts';
@@ -79,9 +79,10 @@ export interface NewKey {
 
 /**
  * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
- * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret.
+ * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret
+ * (`minted`: a secret the client generated in the same format, for compatibility routes).
  */
-export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey): Promise<{ key: ApiKey; secret: string }> {
+export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type])): Promise<{ key: ApiKey; secret: string }> {
   const beyond = input.permissions.find((p) => !grantsCover(caller.permissions, p));
   if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
   const team = await teamOf(deps, caller.teamId);
@@ -91,7 +92,6 @@ export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey): P
     if (active >= team.limits.maxApiKeys) {
       throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
     }
-    const minted = mintApiKey(KIND[input.type]);
     const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, createdAt: now, lastUsedAt: null, revokedAt: null };
     await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };

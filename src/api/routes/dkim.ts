@@ -10,7 +10,7 @@ import { dkimKeySchema, dkimView } from './dkim-view.ts';
 import { loadDomain, updateDomain } from './domains.ts';
 
 const MAX_KEYS_PER_DOMAIN = 10;
-const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+export const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
 
 function findKey(domain: Domain, keyId: string): DkimKey {
   const selector = /^dkim_(.+)$/.exec(keyId)?.[1];
@@ -23,7 +23,7 @@ function findKey(domain: Domain, keyId: string): DkimKey {
  * Adds a generated key: it signs at once when its algorithm has no signing key yet, else it waits
  * (pending) until verify finds it in DNS, so a rotation never signs with an unpublished key.
  */
-async function addKey(deps: ApiDeps, domainName: string, algorithm: DkimKey['algorithm'], selector?: string): Promise<{ domain: Domain; key: DkimKey }> {
+export async function addKey(deps: ApiDeps, domainName: string, algorithm: DkimKey['algorithm'], selector?: string): Promise<{ domain: Domain; key: DkimKey }> {
   const key = await generateDkimKey(algorithm, selector ?? newSelector(algorithm));
   const domain = await updateDomain(deps, domainName, (d) => {
     if (d.dkim.length >= MAX_KEYS_PER_DOMAIN) throw new ApiError('limit_exceeded', `a domain holds at most ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete one first`);

@@ -93,6 +93,32 @@ export async function updateDomain(deps: ApiDeps, name: string, change: (domain:
   });
 }
 
+/** Adds a domain to a team: within the team's limit (409 `limit_exceeded`), once per server (409 `conflict`). */
+export async function createDomain(deps: ApiDeps, teamId: string, name: string): Promise<Domain> {
+  const team = await teamOf(deps, teamId);
+  return underTeamLock(deps, team.id, 'domains', async () => {
+    const count = (await deps.store.domains.listForTeam(team.id)).length;
+    if (count >= team.limits.maxDomains) throw new ApiError('limit_exceeded', `the team has ${count} domains (limit ${team.limits.maxDomains})`);
+    try {
+      return await deps.store.domains.create(team.id, name);
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'exists') throw new ApiError('conflict', `${name} is already hosted here`, 'domain');
+      throw err;
+    }
+  });
+}
+
+/** Removes a domain that no mailbox, alias or list uses any more (409 `conflict` otherwise); `accounts` are its team's. */
+export async function deleteDomain(deps: ApiDeps, domain: Domain, accounts: Account[]): Promise<void> {
+  const mailboxes = accounts.filter((a) => inDomain(a.address, domain.name)).length;
+  if (mailboxes) throw new ApiError('conflict', `${domain.name} still has ${mailboxes} mailboxes; delete them first`);
+  const aliases = (await Promise.all(accounts.map((a) => deps.store.addresses.accountAliases(a.id)))).flat().filter((a) => inDomain(a, domain.name));
+  const lists = (await deps.lists.listForTeam(domain.teamId)).filter((l) => inDomain(l.address, domain.name));
+  if (aliases.length || lists.length) throw new ApiError('conflict', `${domain.name} still has aliases or lists; remove them first`);
+  await deps.store.domains.remove(domain);
+  await deps.store.queue.relays.setRoute({ domain: domain.name }, null); // a later owner of the name starts unrouted
+}
+
 const tag = 'Domains';
 
 export const domainRoutes = (deps: ApiDeps): Route[] => {
@@ -113,19 +139,9 @@ export const domainRoutes = (deps: ApiDeps): Route[] => {
       body: z.object({ domain: domainName, mode: z.literal('send_receive').optional() }).strict(),
       response: domainSchema, status: 201, idempotent: true, errors: ['conflict', 'limit_exceeded'],
       handler: async ({ key, body }) => {
-        const team = await teamOf(deps, key.teamId);
         const dkim = await generateDkimKey('rsa-sha256', newSelector('rsa-sha256'));
         dkim.active = true;
-        const domain = await underTeamLock(deps, team.id, 'domains', async () => {
-          const count = (await deps.store.domains.listForTeam(team.id)).length;
-          if (count >= team.limits.maxDomains) throw new ApiError('limit_exceeded', `the team has ${count} domains (limit ${team.limits.maxDomains})`);
-          try {
-            return await deps.store.domains.create(team.id, body.domain);
-          } catch (err) {
-            if (err instanceof StoreError && err.code === 'exists') throw new ApiError('conflict', `${body.domain} is already hosted here`, 'domain');
-            throw err;
-          }
-        });
+        const domain = await createDomain(deps, key.teamId, body.domain);
         const saved = await updateDomain(deps, domain.name, (d) => void d.dkim.push(dkim));
         return { data: await view(saved), location: `/api/v1/domains/${domainPublicId(saved.name)}` };
       },
@@ -162,12 +178,7 @@ export const domainRoutes = (deps: ApiDeps): Route[] => {
         const domain = await loadDomain(deps, key, params.id!);
         const accounts = await deps.store.accounts.listForTeam(key.teamId);
         checkIfMatch(ctx, domainView(deps, domain, accounts));
-        const mailboxes = accounts.filter((a) => inDomain(a.address, domain.name)).length;
-        if (mailboxes) throw new ApiError('conflict', `${domain.name} still has ${mailboxes} mailboxes; delete them first`);
-        const aliases = (await Promise.all(accounts.map((a) => deps.store.addresses.accountAliases(a.id)))).flat().filter((a) => inDomain(a, domain.name));
-        const lists = (await deps.lists.listForTeam(key.teamId)).filter((l) => inDomain(l.address, domain.name));
-        if (aliases.length || lists.length) throw new ApiError('conflict', `${domain.name} still has aliases or lists; remove them first`);
-        await deps.store.domains.remove(domain);
+        await deleteDomain(deps, domain, accounts);
         return { data: { id: params.id!, deleted: true as const } };
       },
     }),

@@ -42,6 +42,9 @@ const fields = {
   external_members: z.array(emailAddress).max(MAX_MEMBERS),
 };
 
+export const createListBody = z.object({ ...fields, description: fields.description.optional(), members: fields.members.default([]), external_members: fields.external_members.default([]) }).strict();
+export const patchListBody = z.object(fields).partial().strict();
+
 async function loadList(deps: ApiDeps, caller: ApiKey, id: string): Promise<MailList> {
   const list = await deps.lists.get(parsePublicId('lst', id));
   if (!list || list.teamId !== caller.teamId) throw new ApiError('not_found', `no list ${id}`, 'id');
@@ -62,6 +65,33 @@ async function memberIds(deps: ApiDeps, teamId: string, ids: string[]): Promise<
 const taken = (err: unknown, address: string): unknown =>
   err instanceof StoreError && err.code === 'exists' ? new ApiError('conflict', `${address} is taken`, 'email') : err;
 
+/** Creates a list at a free address (409 `conflict`) of a team domain (422), with at least one member (422). */
+export async function createList(deps: ApiDeps, teamId: string, body: z.output<typeof createListBody>): Promise<MailList> {
+  await assertTeamDomain(deps, teamId, body.email, 'email');
+  if (body.members.length + body.external_members.length === 0) throw new ApiError('validation_error', 'a list needs at least one member', 'members');
+  const input = {
+    teamId, name: body.name, address: body.email, description: body.description ?? null,
+    members: await memberIds(deps, teamId, body.members), externalMembers: [...new Set(body.external_members)],
+  };
+  return deps.lists.create(input, await listTargets(deps, input)).catch((err) => Promise.reject(taken(err, body.email)));
+}
+
+/** Applies the given fields (members replace the current ones) under the same rules as creation; returns the saved list. */
+export async function updateList(deps: ApiDeps, list: MailList, body: z.output<typeof patchListBody>): Promise<MailList> {
+  if (body.email !== undefined) await assertTeamDomain(deps, list.teamId, body.email, 'email');
+  const next: MailList = {
+    ...list,
+    name: body.name ?? list.name,
+    address: body.email ?? list.address,
+    description: body.description === undefined ? list.description : body.description,
+    members: body.members === undefined ? list.members : await memberIds(deps, list.teamId, body.members),
+    externalMembers: body.external_members === undefined ? list.externalMembers : [...new Set(body.external_members)],
+  };
+  if (next.members.length + next.externalMembers.length === 0) throw new ApiError('validation_error', 'a list needs at least one member', 'members');
+  await deps.lists.update(list, next, await listTargets(deps, next)).catch((err) => Promise.reject(taken(err, next.address)));
+  return next;
+}
+
 const tag = 'Lists';
 
 /** Distribution lists and forwarders: one address delivering to local mailboxes and/or external addresses. */
@@ -76,16 +106,10 @@ export const listRoutes = (deps: ApiDeps): Route[] => [
   }),
   defineRoute({
     method: 'POST', path: '/lists', summary: 'Create a list or forwarder', tag, permission: 'list.create',
-    body: z.object({ ...fields, description: fields.description.optional(), members: fields.members.default([]), external_members: fields.external_members.default([]) }).strict(),
+    body: createListBody,
     response: listSchema, status: 201, idempotent: true, errors: ['conflict', 'validation_error'],
     handler: async ({ key, body }) => {
-      await assertTeamDomain(deps, key.teamId, body.email, 'email');
-      if (body.members.length + body.external_members.length === 0) throw new ApiError('validation_error', 'a list needs at least one member', 'members');
-      const input = {
-        teamId: key.teamId, name: body.name, address: body.email, description: body.description ?? null,
-        members: await memberIds(deps, key.teamId, body.members), externalMembers: [...new Set(body.external_members)],
-      };
-      const list = await deps.lists.create(input, await listTargets(deps, input)).catch((err) => Promise.reject(taken(err, body.email)));
+      const list = await createList(deps, key.teamId, body);
       return { data: listView(list), location: `/api/v1/lists/${publicId('lst', list.id)}` };
     },
   }),
@@ -95,22 +119,11 @@ export const listRoutes = (deps: ApiDeps): Route[] => [
   }),
   defineRoute({
     method: 'PATCH', path: '/lists/{id}', summary: 'Update a list (members replace the current ones)', tag, permission: 'list.update',
-    body: z.object(fields).partial().strict(), response: listSchema, ifMatch: true, errors: ['conflict', 'validation_error'],
+    body: patchListBody, response: listSchema, ifMatch: true, errors: ['conflict', 'validation_error'],
     handler: async ({ ctx, key, params, body }) => {
       const list = await loadList(deps, key, params.id!);
       checkIfMatch(ctx, listView(list));
-      if (body.email !== undefined) await assertTeamDomain(deps, key.teamId, body.email, 'email');
-      const next: MailList = {
-        ...list,
-        name: body.name ?? list.name,
-        address: body.email ?? list.address,
-        description: body.description === undefined ? list.description : body.description,
-        members: body.members === undefined ? list.members : await memberIds(deps, key.teamId, body.members),
-        externalMembers: body.external_members === undefined ? list.externalMembers : [...new Set(body.external_members)],
-      };
-      if (next.members.length + next.externalMembers.length === 0) throw new ApiError('validation_error', 'a list needs at least one member', 'members');
-      await deps.lists.update(list, next, await listTargets(deps, next)).catch((err) => Promise.reject(taken(err, next.address)));
-      return { data: listView(next) };
+      return { data: listView(await updateList(deps, list, body)) };
     },
   }),
   defineRoute({

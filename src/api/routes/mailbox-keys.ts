@@ -1,5 +1,7 @@
 import { z } from 'zod';
+import type { MintedKey } from '../../security/api-keys.ts';
 import { PRESETS } from '../../security/permissions.ts';
+import type { Account, ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { publicId } from '../ids.ts';
@@ -29,6 +31,12 @@ const credentialSchema = z.object({
 
 const tag = 'Mailboxes';
 
+/** A key for an active mailbox (422 when suspended), with a mailbox key's permissions; `minted`: see createKey. */
+export async function createMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string, minted?: MintedKey): Promise<{ key: ApiKey; secret: string }> {
+  if (account.state !== 'active') throw new ApiError('validation_error', 'the mailbox is suspended');
+  return createKey(deps, caller, { type: 'mailbox', name: appName, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null }, minted);
+}
+
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
 export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
@@ -48,10 +56,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: z.object({ credential: credentialSchema }), status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
-      if (account.state !== 'active') throw new ApiError('validation_error', 'the mailbox is suspended');
-      const { key, secret } = await createKey(deps, caller, {
-        type: 'mailbox', name: body.app_name, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null,
-      });
+      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
       return {
         data: {
           credential: {

@@ -60,7 +60,7 @@ export async function loadMailbox(deps: ApiDeps, caller: ApiKey, id: string): Pr
 }
 
 /** Read-modify-write of one account record, serialised per account. */
-async function updateAccount(deps: ApiDeps, id: string, change: (account: Account) => Promise<void> | void): Promise<Account> {
+export async function updateAccount(deps: ApiDeps, id: string, change: (account: Account) => Promise<void> | void): Promise<Account> {
   return deps.store.directory.run(`account/${id}`, async () => {
     const current = await deps.store.accounts.get(id);
     if (!current) throw new ApiError('not_found', `no mailbox mbx_${id}`, 'id');
@@ -76,7 +76,109 @@ export async function assertTeamDomain(deps: ApiDeps, teamId: string, address: s
   if (!domain || domain.teamId !== teamId) throw new ApiError('validation_error', `${splitAddress(address).domain} is not a domain of this team`, param);
 }
 
+export const createMailboxBody = z.object({
+  email: emailAddress,
+  display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').optional(),
+  quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0 or absent: unlimited'),
+  password: password.optional(),
+}).strict();
+
+export const patchMailboxBody = z.object({
+  display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').nullable().optional(),
+  quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0: unlimited; not below what is stored'),
+}).strict();
+
 const generatedPassword = (): string => randomBytes(18).toString('base64url');
+
+/**
+ * Creates a mailbox in a team's domain (422 otherwise), within the team's limit, at a free address
+ * (409 `conflict`); without a password one is generated and returned (shown once).
+ */
+export async function createMailbox(deps: ApiDeps, teamId: string, body: z.output<typeof createMailboxBody>): Promise<{ account: Account; generated: string | null }> {
+  const team = await teamOf(deps, teamId);
+  await assertTeamDomain(deps, team.id, body.email, 'email');
+  const generated = body.password === undefined ? generatedPassword() : null;
+  const passwordHash = await hashPassword(body.password ?? generated!);
+  const account = await underTeamLock(deps, team.id, 'mailboxes', async () => {
+    const count = (await deps.store.accounts.listForTeam(team.id)).length;
+    if (count >= team.limits.maxMailboxes) throw new ApiError('limit_exceeded', `the team has ${count} mailboxes (limit ${team.limits.maxMailboxes})`);
+    try {
+      return await deps.store.accounts.create({ teamId: team.id, address: body.email, name: body.display_name ?? '', passwordHash, quotaBytes: body.quota_bytes ?? 0 });
+    } catch (err) {
+      if (err instanceof StoreError && err.code === 'exists') throw new ApiError('conflict', `${body.email} is taken`, 'email');
+      throw err;
+    }
+  });
+  return { account, generated };
+}
+
+/** Display name and quota (not below what is stored: 422); `check` sees the current record first (If-Match). */
+export function patchMailbox(
+  deps: ApiDeps, id: string, body: z.output<typeof patchMailboxBody>, check?: (a: Account) => Promise<void>,
+): Promise<Account> {
+  return updateAccount(deps, id, async (a) => {
+    await check?.(a);
+    if (body.quota_bytes) {
+      const used = deps.store.folders.usage(a.id).bytes;
+      if (body.quota_bytes < used) throw new ApiError('validation_error', `quota_bytes is below the ${used} bytes already stored`, 'quota_bytes');
+    }
+    if (body.quota_bytes !== undefined) a.quotaBytes = body.quota_bytes;
+    if (body.display_name !== undefined) a.name = body.display_name ?? '';
+  });
+}
+
+/** Sets the IMAP/SMTP password (null: password login off; mailbox keys still work). */
+export async function setMailboxPassword(deps: ApiDeps, id: string, password: string | null): Promise<void> {
+  const passwordHash = password === null ? null : await hashPassword(password);
+  await updateAccount(deps, id, (a) => void (a.passwordHash = passwordHash));
+}
+
+/** An extra address delivering to the mailbox: in a team domain (422), free (409 `conflict`). */
+export async function addAlias(deps: ApiDeps, account: Account, address: string): Promise<void> {
+  await assertTeamDomain(deps, account.teamId, address, 'address');
+  await deps.store.directory.run('directory', async () => {
+    if (await deps.store.addresses.get(address)) throw new ApiError('conflict', `${address} is taken`, 'address');
+    const tx = new Tx();
+    deps.store.addresses.putAccountAlias(tx, address, account.id, account.teamId);
+    await deps.store.kv.commit(tx);
+  });
+}
+
+/** Removes one of the mailbox's extra addresses (404 if it is not one). */
+export async function removeAlias(deps: ApiDeps, account: Account, alias: string): Promise<void> {
+  const address = normalizeAddress(alias);
+  await deps.store.directory.run('directory', async () => {
+    if (!(await deps.store.addresses.accountAliases(account.id)).includes(address)) {
+      throw new ApiError('not_found', `${JSON.stringify(address.slice(0, 254))} is not an alias of this mailbox`, 'address');
+    }
+    const tx = new Tx();
+    deps.store.addresses.removeAccountAlias(tx, address, account.id);
+    await deps.store.kv.commit(tx);
+  });
+}
+
+/** Deletes a mailbox with its mail, aliases and keys; lists and catch-alls stop pointing at it. */
+export async function deleteMailbox(deps: ApiDeps, account: Account): Promise<void> {
+  for (const k of await deps.store.apiKeys.listForTeam(account.teamId)) if (k.accountId === account.id && !k.revokedAt) await deps.store.apiKeys.revoke(k);
+  for (const list of await deps.lists.listForTeam(account.teamId)) {
+    if (!list.members.includes(account.id)) continue;
+    const members = list.members.filter((m) => m !== account.id);
+    const next = { ...list, members };
+    await deps.lists.update(list, next, await listTargets(deps, next));
+  }
+  for (const domain of await deps.store.domains.listForTeam(account.teamId)) {
+    if (domain.catchAll === account.id) await deps.store.directory.run(`domain/${domain.name}`, async () => {
+      const current = await deps.store.domains.get(domain.name);
+      if (current?.catchAll === account.id) await deps.store.domains.update({ ...current, catchAll: null });
+    });
+  }
+  await deps.store.directory.run('directory', async () => {
+    const tx = new Tx();
+    for (const alias of await deps.store.addresses.accountAliases(account.id)) deps.store.addresses.removeAccountAlias(tx, alias, account.id);
+    await deps.store.kv.commit(tx);
+  });
+  await deps.store.accounts.remove(account);
+}
 
 const tag = 'Mailboxes';
 
@@ -105,29 +207,11 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
     }),
     defineRoute({
       method: 'POST', path: '/mailboxes', summary: 'Create a mailbox (with the given password, or a generated one shown once)', tag, permission: 'mailbox.admin.create',
-      body: z.object({
-        email: emailAddress,
-        display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').optional(),
-        quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0 or absent: unlimited'),
-        password: password.optional(),
-      }).strict(),
+      body: createMailboxBody,
       response: z.object({ mailbox: mailboxSchema, credential: credentialSchema }), status: 201, idempotent: true,
       errors: ['conflict', 'limit_exceeded', 'validation_error'],
       handler: async ({ key, body }) => {
-        const team = await teamOf(deps, key.teamId);
-        await assertTeamDomain(deps, team.id, body.email, 'email');
-        const generated = body.password === undefined ? generatedPassword() : null;
-        const passwordHash = await hashPassword(body.password ?? generated!);
-        const account = await underTeamLock(deps, team.id, 'mailboxes', async () => {
-          const count = (await deps.store.accounts.listForTeam(team.id)).length;
-          if (count >= team.limits.maxMailboxes) throw new ApiError('limit_exceeded', `the team has ${count} mailboxes (limit ${team.limits.maxMailboxes})`);
-          try {
-            return await deps.store.accounts.create({ teamId: team.id, address: body.email, name: body.display_name ?? '', passwordHash, quotaBytes: body.quota_bytes ?? 0 });
-          } catch (err) {
-            if (err instanceof StoreError && err.code === 'exists') throw new ApiError('conflict', `${body.email} is taken`, 'email');
-            throw err;
-          }
-        });
+        const { account, generated } = await createMailbox(deps, key.teamId, body);
         return {
           data: { mailbox: await mailboxView(deps, account), credential: credential(account, generated) },
           location: `/api/v1/mailboxes/${publicId('mbx', account.id)}`,
@@ -152,22 +236,11 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
     }),
     defineRoute({
       method: 'PATCH', path: '/mailboxes/{id}', summary: 'Update a mailbox (display name, quota)', tag, permission: 'mailbox.admin.manage',
-      body: z.object({
-        display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').nullable().optional(),
-        quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0: unlimited; not below what is stored'),
-      }).strict(),
+      body: patchMailboxBody,
       response: mailboxSchema, ifMatch: true, errors: ['validation_error'],
       handler: async ({ ctx, key, params, body }) => {
         const found = await loadMailbox(deps, key, params.id!);
-        const saved = await updateAccount(deps, found.id, async (a) => {
-          checkIfMatch(ctx, await mailboxView(deps, a));
-          if (body.quota_bytes) {
-            const used = deps.store.folders.usage(a.id).bytes;
-            if (body.quota_bytes < used) throw new ApiError('validation_error', `quota_bytes is below the ${used} bytes already stored`, 'quota_bytes');
-          }
-          if (body.quota_bytes !== undefined) a.quotaBytes = body.quota_bytes;
-          if (body.display_name !== undefined) a.name = body.display_name ?? '';
-        });
+        const saved = await patchMailbox(deps, found.id, body, async (a) => checkIfMatch(ctx, await mailboxView(deps, a)));
         return { data: await mailboxView(deps, saved) };
       },
     }),
@@ -177,25 +250,7 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
       handler: async ({ ctx, key, params }) => {
         const account = await loadMailbox(deps, key, params.id!);
         checkIfMatch(ctx, await mailboxView(deps, account));
-        for (const k of await deps.store.apiKeys.listForTeam(account.teamId)) if (k.accountId === account.id && !k.revokedAt) await deps.store.apiKeys.revoke(k);
-        for (const list of await deps.lists.listForTeam(account.teamId)) {
-          if (!list.members.includes(account.id)) continue;
-          const members = list.members.filter((m) => m !== account.id);
-          const next = { ...list, members };
-          await deps.lists.update(list, next, await listTargets(deps, next));
-        }
-        for (const domain of await deps.store.domains.listForTeam(account.teamId)) {
-          if (domain.catchAll === account.id) await deps.store.directory.run(`domain/${domain.name}`, async () => {
-            const current = await deps.store.domains.get(domain.name);
-            if (current?.catchAll === account.id) await deps.store.domains.update({ ...current, catchAll: null });
-          });
-        }
-        await deps.store.directory.run('directory', async () => {
-          const tx = new Tx();
-          for (const alias of await deps.store.addresses.accountAliases(account.id)) deps.store.addresses.removeAccountAlias(tx, alias, account.id);
-          await deps.store.kv.commit(tx);
-        });
-        await deps.store.accounts.remove(account);
+        await deleteMailbox(deps, account);
         return { data: { id: params.id!, deleted: true as const } };
       },
     }),
@@ -214,8 +269,7 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
       body: z.object({ password }).strict(), response: z.object({ id: z.string(), password_set: z.literal(true) }),
       handler: async ({ key, params, body }) => {
         const found = await loadMailbox(deps, key, params.id!);
-        const passwordHash = await hashPassword(body.password);
-        await updateAccount(deps, found.id, (a) => void (a.passwordHash = passwordHash));
+        await setMailboxPassword(deps, found.id, body.password);
         return { data: { id: params.id!, password_set: true as const } };
       },
     }),
@@ -232,13 +286,7 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
       body: z.object({ address: emailAddress }).strict(), response: mailboxSchema, status: 201, idempotent: true, errors: ['conflict', 'validation_error'],
       handler: async ({ key, params, body }) => {
         const account = await loadMailbox(deps, key, params.id!);
-        await assertTeamDomain(deps, key.teamId, body.address, 'address');
-        await deps.store.directory.run('directory', async () => {
-          if (await deps.store.addresses.get(body.address)) throw new ApiError('conflict', `${body.address} is taken`, 'address');
-          const tx = new Tx();
-          deps.store.addresses.putAccountAlias(tx, body.address, account.id, account.teamId);
-          await deps.store.kv.commit(tx);
-        });
+        await addAlias(deps, account, body.address);
         return { data: await mailboxView(deps, account), location: `/api/v1/mailboxes/${params.id!}/aliases/${encodeURIComponent(body.address)}` };
       },
     }),
@@ -247,15 +295,7 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
       response: mailboxSchema,
       handler: async ({ key, params }) => {
         const account = await loadMailbox(deps, key, params.id!);
-        const address = normalizeAddress(params.address!);
-        await deps.store.directory.run('directory', async () => {
-          if (!(await deps.store.addresses.accountAliases(account.id)).includes(address)) {
-            throw new ApiError('not_found', `${JSON.stringify(address.slice(0, 254))} is not an alias of this mailbox`, 'address');
-          }
-          const tx = new Tx();
-          deps.store.addresses.removeAccountAlias(tx, address, account.id);
-          await deps.store.kv.commit(tx);
-        });
+        await removeAlias(deps, account, params.address!);
         return { data: await mailboxView(deps, account) };
       },
     }),

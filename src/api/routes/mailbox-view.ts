@@ -1,0 +1,161 @@
+// What the mailbox API and the SSE stream show of folders and messages, and which mailbox a key
+// reaches. Message ids name the folder and UID (`msg_<folder><uid>`, hex), as IMAP does: a move
+// gives the message a new id in its new folder.
+import libmime from 'libmime';
+import { z } from 'zod';
+import type { Address } from '../../mime/types.ts';
+import type { Account, ApiKey, Folder, Message } from '../../store/index.ts';
+import { hex } from '../../store/keys.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { iso, timestamp } from '../schemas.ts';
+
+export const messageId = (folderId: number, uid: number): string => `msg_${hex(folderId, 8)}${hex(uid, 8)}`;
+export const folderPublicId = (folderId: number): string => `fld_${hex(folderId, 8)}`;
+
+export function parseMessageId(value: string, param = 'id'): { folderId: number; uid: number } {
+  const match = /^msg_([0-9a-f]{8})([0-9a-f]{8})$/.exec(value);
+  if (!match) throw new ApiError('not_found', `no message ${JSON.stringify(value.slice(0, 64))}`, param);
+  return { folderId: parseInt(match[1]!, 16), uid: parseInt(match[2]!, 16) };
+}
+
+export function parseFolderId(value: string, param = 'folder_id'): number {
+  const match = /^fld_([0-9a-f]{8})$/.exec(value);
+  if (!match) throw new ApiError('not_found', `no folder ${JSON.stringify(value.slice(0, 64))}`, param);
+  return parseInt(match[1]!, 16);
+}
+
+/**
+ * The mailbox a request is about: a mailbox key's own (another `mailbox_id` is 403); a root key's
+ * `mailbox_id` in its team, or none (null) when `required` is false; sending keys reach none.
+ */
+export async function mailboxScope(deps: ApiDeps, key: ApiKey, mailboxId: string | undefined, required: boolean): Promise<Account | null> {
+  if (key.accountId) {
+    if (mailboxId !== undefined && mailboxId !== `mbx_${key.accountId}`) throw new ApiError('insufficient_permissions', 'this key reaches only its own mailbox', 'mailbox_id');
+    const own = await deps.store.accounts.get(key.accountId);
+    if (!own) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
+    return own;
+  }
+  if (key.type !== 'root') throw new ApiError('insufficient_permissions', 'a mailbox key (or a root key with mailbox_id) is required');
+  if (mailboxId === undefined) {
+    if (required) throw new ApiError('missing_parameter', 'mailbox_id is required with a root key', 'mailbox_id');
+    return null;
+  }
+  const account = /^mbx_/.test(mailboxId) ? await deps.store.accounts.get(mailboxId.slice(4)) : undefined;
+  if (!account || account.teamId !== key.teamId) throw new ApiError('not_found', `no mailbox ${JSON.stringify(mailboxId.slice(0, 64))}`, 'mailbox_id');
+  return account;
+}
+
+/** A folder of this account by public id, else 404. */
+export function loadFolder(deps: ApiDeps, account: Account, id: string, param = 'folder_id'): Folder {
+  const folder = deps.store.folders.get(parseFolderId(id, param));
+  if (!folder || folder.accountId !== account.id) throw new ApiError('not_found', `no folder ${id}`, param);
+  return folder;
+}
+
+/** A message of this account by public id, else 404. */
+export async function loadMessage(deps: ApiDeps, account: Account, id: string): Promise<{ folder: Folder; message: Message }> {
+  const { folderId, uid } = parseMessageId(id);
+  const folder = deps.store.folders.get(folderId);
+  const message = folder && folder.accountId === account.id ? await deps.store.messages.get(folderId, uid) : undefined;
+  if (!folder || !message) throw new ApiError('not_found', `no message ${id}`, 'id');
+  return { folder, message };
+}
+
+export const folderSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  role: z.string().nullable().describe('inbox, drafts, sent, junk, trash, archive'),
+  total: z.number().int(),
+  unread: z.number().int(),
+  size_bytes: z.number().int(),
+  subscribed: z.boolean(),
+  state: z.string().describe('changes whenever the folder changes (its highest modseq)'),
+});
+
+export const folderView = (f: Folder): z.infer<typeof folderSchema> => ({
+  id: folderPublicId(f.id),
+  name: f.name,
+  role: f.name === 'INBOX' ? 'inbox' : f.specialUse ? f.specialUse.slice(1).toLowerCase() : null,
+  total: f.exists,
+  unread: f.unseen,
+  size_bytes: f.size,
+  subscribed: f.subscribed,
+  state: `${f.uidValidity}.${f.highestModSeq}`,
+});
+
+const addressSchema = z.object({ name: z.string().nullable(), email: z.string() });
+export const messageSummarySchema = z.object({
+  id: z.string(),
+  folder_id: z.string(),
+  folder: z.string(),
+  uid: z.number().int(),
+  subject: z.string(),
+  from: z.array(addressSchema),
+  to: z.array(addressSchema),
+  cc: z.array(addressSchema),
+  reply_to: z.array(addressSchema),
+  message_id: z.string().nullable(),
+  in_reply_to: z.string().nullable(),
+  sent_at: timestamp.nullable(),
+  received_at: timestamp,
+  size_bytes: z.number().int(),
+  seen: z.boolean(),
+  flagged: z.boolean(),
+  keywords: z.array(z.string()).describe('IMAP flags and keywords as stored'),
+  has_attachments: z.boolean(),
+  attachments: z.array(z.object({ filename: z.string().nullable(), content_type: z.string(), size_bytes: z.number().int() })),
+  preview: z.string().describe('start of the body text'),
+});
+export type MessageSummary = z.infer<typeof messageSummarySchema>;
+
+const addresses = (list: Address[] | null): { name: string | null; email: string }[] =>
+  (list ?? [])
+    .filter((a) => a.mailbox !== null && a.host !== null)
+    .map((a) => ({ name: a.name ? libmime.decodeWords(a.name) : null, email: `${a.mailbox}@${a.host}` }));
+
+/** Cuts text to at most `bytes` of UTF-8 without splitting a character. */
+export function capUtf8(text: string, bytes: number): { text: string; truncated: boolean } {
+  if (Buffer.byteLength(text) <= bytes) return { text, truncated: false };
+  const cut = Buffer.from(text).subarray(0, bytes).toString('utf8');
+  return { text: cut.endsWith('\ufffd') ? cut.slice(0, -1) : cut, truncated: true };
+}
+
+/** Summaries of messages of one folder, from the parsed index stored at delivery (no message bytes read). */
+export async function messageSummaries(deps: ApiDeps, folder: Folder, messages: Message[]): Promise<MessageSummary[]> {
+  const shas = messages.map((m) => m.blob);
+  const [structures, fields] = await Promise.all([deps.store.blobs.structures(shas), deps.store.blobs.searchFields(shas)]);
+  return messages.map((m, i) => {
+    const env = structures[i]!.envelope;
+    const f = fields[i]!;
+    return {
+      id: messageId(folder.id, m.uid),
+      folder_id: folderPublicId(folder.id),
+      folder: folder.name,
+      uid: m.uid,
+      subject: f.subject,
+      from: addresses(env.from),
+      to: addresses(env.to),
+      cc: addresses(env.cc),
+      reply_to: addresses(env.replyTo),
+      message_id: f.messageId,
+      in_reply_to: f.inReplyTo,
+      sent_at: f.date === null ? null : iso(f.date),
+      received_at: iso(m.internalDate),
+      size_bytes: m.size,
+      seen: m.flags.includes('\\Seen'),
+      flagged: m.flags.includes('\\Flagged'),
+      keywords: m.flags,
+      has_attachments: f.attachments.length > 0,
+      attachments: f.attachments.map((a) => ({ filename: a.filename, content_type: a.contentType, size_bytes: a.size })),
+      preview: capUtf8(f.text.replace(/\s+/g, ' ').trim(), 256).text,
+    };
+  });
+}
+
+/** The decoded body text of a message, capped. */
+export async function bodyText(deps: ApiDeps, message: Message, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  const [fields] = await deps.store.blobs.searchFields([message.blob]);
+  return capUtf8(fields!.text, maxBytes);
+}
+

@@ -1,0 +1,297 @@
+// Providers (API.md §B3): SMTP relays a team sends through, stored as store.queue.relays records
+// owned by the team. A provider's `percentage` is its relay weight while active and 0 while not, so
+// the queue runner needs to know nothing of activation.
+import { isIP } from 'node:net';
+import { z } from 'zod';
+import { SmtpFailure, SmtpSession } from '../../outbound/deliver.ts';
+import type { ApiKey } from '../../store/index.ts';
+import { type Relay, type RelayGroup, type RelayProfile, utcDay } from '../../store/relays.ts';
+import type { ApiDeps } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { parsePublicId, publicId } from '../ids.ts';
+import { checkIfMatch } from '../middleware/etag.ts';
+import { pageQuery, paginate } from '../middleware/pagination.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { deleted, iso, isDomainName, isoOrNull, timestamp } from '../schemas.ts';
+
+/** Providers a team may hold, and groups (Sendmux caps sending accounts per team too). */
+export const MAX_PER_TEAM = 100;
+const PROBE_TIMEOUT_MS = 10_000;
+
+const PROTOCOL_TLS: Record<RelayProfile['protocol'], Relay['tls']> = { tls: 'implicit', ssl: 'implicit', starttls: 'starttls', none: 'none' };
+
+export const providerSchema = z.object({
+  id: z.string(),
+  name: z.string(),
+  type: z.literal('smtp'),
+  status: z.enum(['active', 'inactive', 'error']).describe('error: active, but the last test failed'),
+  status_reason: z.string().nullable(),
+  smtp_host: z.string(),
+  smtp_port: z.number().int(),
+  smtp_protocol: z.enum(['tls', 'ssl', 'starttls', 'none']),
+  smtp_username: z.string().nullable(),
+  has_smtp_password: z.boolean(),
+  verify_certificate: z.boolean(),
+  percentage: z.number().int().describe('share of its group\'s traffic'),
+  quotas: z.object({ per_day: z.number().int().nullable() }),
+  group_id: z.string().nullable(),
+  sent_today: z.number().int(),
+  is_shared: z.literal(false),
+  is_editable: z.literal(true),
+  allowed_actions: z.object({ activate: z.boolean(), deactivate: z.boolean(), delete: z.boolean(), test: z.boolean(), update: z.boolean() }),
+  last_tested_at: timestamp.nullable(),
+  created_at: timestamp,
+});
+
+const testSchema = z.object({ success: z.boolean(), message: z.string(), latency_ms: z.number().int(), tested_at: timestamp });
+
+const text = (max: number) => z.string().trim().min(1).max(max).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
+const host = z
+  .string()
+  .trim()
+  .toLowerCase()
+  .max(253)
+  .refine((h) => isIP(h) !== 0 || isDomainName(h), 'expected a host name or an IP address');
+
+const fields = {
+  name: text(200),
+  smtp_host: host,
+  smtp_port: z.number().int().min(1).max(65535),
+  smtp_protocol: z.enum(['tls', 'ssl', 'starttls', 'none']).describe('tls and ssl: implicit TLS; starttls: STARTTLS required; none: plain text'),
+  smtp_username: text(320).nullable(),
+  smtp_password: z.string().min(1).max(1024).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').nullable(),
+  verify_certificate: z.boolean().describe('check the relay\'s certificate (default true)'),
+  percentage: z.number().int().min(0).max(100),
+  quotas: z.object({ per_day: z.number().int().min(1).nullable().describe('messages per UTC day; null: no limit') }).strict(),
+  group_id: z.string().max(64).nullable().describe('delivery group to put it in (it leaves any other)'),
+};
+
+type Fields = { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
+
+/** A relay made through the API: it has an owner and a profile (operator relays have neither). */
+export type TeamRelay = Relay & { teamId: string; profile: RelayProfile };
+const isTeamRelay = (relay: Relay | undefined, teamId: string): relay is TeamRelay => !!relay && relay.teamId === teamId && !!relay.profile;
+
+export const teamRelays = async (deps: ApiDeps, teamId: string): Promise<TeamRelay[]> =>
+  (await deps.store.queue.relays.list()).filter((r) => isTeamRelay(r, teamId));
+
+export async function providerView(deps: ApiDeps, relay: TeamRelay, groups: RelayGroup[]): Promise<z.infer<typeof providerSchema>> {
+  const { active, lastTest: test } = relay.profile;
+  const group = groups.find((g) => g.relayIds.includes(relay.id));
+  return {
+    id: publicId('prv', relay.id),
+    name: relay.name,
+    type: 'smtp',
+    status: !active ? 'inactive' : test && !test.ok ? 'error' : 'active',
+    status_reason: test && !test.ok ? test.message : null,
+    smtp_host: relay.host,
+    smtp_port: relay.port,
+    smtp_protocol: relay.profile.protocol,
+    smtp_username: relay.auth?.user ?? null,
+    has_smtp_password: !!relay.auth?.pass,
+    verify_certificate: relay.verifyCertificate,
+    percentage: relay.profile.percentage,
+    quotas: { per_day: relay.dailyLimit || null },
+    group_id: group ? publicId('grp', group.id) : null,
+    sent_today: await deps.store.queue.relays.usage(relay.id, utcDay(Date.now())),
+    is_shared: false,
+    is_editable: true,
+    allowed_actions: { activate: !active, deactivate: active, delete: true, test: true, update: true },
+    last_tested_at: isoOrNull(test?.at ?? null),
+    created_at: iso(relay.createdAt),
+  };
+}
+
+/** The team's delivery groups. */
+export const teamGroups = async (deps: ApiDeps, teamId: string): Promise<RelayGroup[]> =>
+  (await deps.store.queue.relays.listGroups()).filter((g) => g.teamId === teamId);
+
+/** A provider of the caller's team by public id, else 404. */
+export async function loadRelay(deps: ApiDeps, caller: ApiKey, id: string, param = 'id'): Promise<TeamRelay> {
+  const relay = await deps.store.queue.relays.get(parsePublicId('prv', id, param));
+  if (!isTeamRelay(relay, caller.teamId)) throw new ApiError('not_found', `no provider ${id.slice(0, 64)}`, param);
+  return relay;
+}
+
+/** A group of the caller's team by public id: 404 in a path, 422 when a body names it. */
+export async function loadGroup(deps: ApiDeps, caller: ApiKey, id: string, param = 'id', inBody = false): Promise<RelayGroup> {
+  const match = /^grp_([0-9a-hjkmnp-tv-z]{26})$/.exec(id);
+  const group = match ? await deps.store.queue.relays.getGroup(match[1]!) : undefined;
+  if (!group || group.teamId !== caller.teamId) throw new ApiError(inBody ? 'validation_error' : 'not_found', `no delivery group ${id.slice(0, 64)} in this team`, param);
+  return group;
+}
+
+/** Serialises a team's provider and group changes (membership moves touch several records). */
+export const underRelayLock = <T>(deps: ApiDeps, teamId: string, fn: () => Promise<T>): Promise<T> => deps.store.directory.run(`relays/${teamId}`, fn);
+
+/** Puts relays in `groupId` (null: in no group), taking them out of the team's other groups. Call under the relay lock. */
+export async function moveRelays(deps: ApiDeps, teamId: string, relayIds: string[], groupId: string | null): Promise<void> {
+  for (const group of await teamGroups(deps, teamId)) {
+    const kept = group.relayIds.filter((id) => !relayIds.includes(id));
+    const next = group.id === groupId ? [...kept, ...relayIds] : kept;
+    if (next.length !== group.relayIds.length || next.some((id, i) => id !== group.relayIds[i])) {
+      await deps.store.queue.relays.putGroup({ ...group, relayIds: next });
+    }
+  }
+}
+
+/** Connects, says EHLO, upgrades to TLS as configured and logs in; the session is closed at once. */
+async function probe(deps: ApiDeps, relay: Relay): Promise<{ ok: boolean; message: string; ms: number }> {
+  const started = performance.now();
+  let session: SmtpSession | undefined;
+  try {
+    session = await SmtpSession.open({
+      host: relay.host,
+      port: relay.port,
+      servername: relay.host,
+      tls: relay.tls === 'starttls' ? 'required' : relay.tls,
+      verifyCertificate: relay.verifyCertificate,
+      auth: relay.auth,
+      helo: deps.hostname,
+      connectTimeoutMs: PROBE_TIMEOUT_MS,
+      socketTimeoutMs: PROBE_TIMEOUT_MS,
+    });
+    const how = session.tls ? 'TLS' : 'plain text';
+    const message = `connected to ${relay.host}:${relay.port} over ${how}${relay.auth ? ', logged in' : ''}`;
+    return { ok: true, message, ms: Math.round(performance.now() - started) };
+  } catch (err) {
+    const message = err instanceof SmtpFailure ? err.response : (err as Error).message;
+    return { ok: false, message: message.slice(0, 500), ms: Math.round(performance.now() - started) };
+  } finally {
+    session?.close();
+  }
+}
+
+function applyFields(relay: TeamRelay, body: Partial<Fields>): void {
+  const { profile } = relay;
+  if (body.name !== undefined) relay.name = body.name;
+  if (body.smtp_host !== undefined) relay.host = body.smtp_host;
+  if (body.smtp_port !== undefined) relay.port = body.smtp_port;
+  if (body.smtp_protocol !== undefined) {
+    profile.protocol = body.smtp_protocol;
+    relay.tls = PROTOCOL_TLS[body.smtp_protocol];
+  }
+  if (body.verify_certificate !== undefined) relay.verifyCertificate = body.verify_certificate;
+  if (body.percentage !== undefined) profile.percentage = body.percentage;
+  if (body.quotas !== undefined) relay.dailyLimit = body.quotas.per_day ?? 0;
+  const user = body.smtp_username === undefined ? relay.auth?.user ?? null : body.smtp_username;
+  const pass = body.smtp_password === undefined ? relay.auth?.pass ?? null : body.smtp_password;
+  if ((user === null) !== (pass === null)) {
+    throw new ApiError('missing_parameter', 'smtp_username and smtp_password go together', user === null ? 'smtp_username' : 'smtp_password');
+  }
+  relay.auth = user !== null && pass !== null ? { user, pass } : null;
+  relay.weight = profile.active ? profile.percentage : 0;
+}
+
+const tag = 'Providers';
+
+export const providerRoutes = (deps: ApiDeps): Route[] => {
+  const relays = deps.store.queue.relays;
+  const view = async (relay: TeamRelay) => providerView(deps, relay, await teamGroups(deps, relay.teamId));
+  /** Read-modify-write of one provider under the team's relay lock. */
+  const update = (caller: ApiKey, id: string, change: (relay: TeamRelay) => Promise<void> | void) =>
+    underRelayLock(deps, caller.teamId, async () => {
+      const relay = await loadRelay(deps, caller, id);
+      await change(relay);
+      await relays.put(relay);
+      return relay;
+    });
+  const toggle = (path: string, summary: string, active: boolean) =>
+    defineRoute({
+      method: 'POST', path, summary, tag, permission: 'provider.update', response: providerSchema, idempotent: true,
+      handler: async ({ key, params }) => {
+        const relay = await update(key, params.id!, (r) => {
+          r.profile.active = active;
+          r.weight = active ? r.profile.percentage : 0;
+        });
+        return { data: await view(relay) };
+      },
+    });
+  const groupParam = async (caller: ApiKey, id: string | null | undefined) => (id ? (await loadGroup(deps, caller, id, 'group_id', true)).id : id);
+
+  return [
+    defineRoute({
+      method: 'GET', path: '/providers', summary: 'List providers (SMTP relays)', tag, permission: 'provider.read',
+      query: z.object({ ...pageQuery, status: z.enum(['active', 'inactive', 'error']).optional(), type: z.literal('smtp').optional() }).strict(),
+      response: providerSchema, list: true,
+      handler: async ({ key, query }) => {
+        const groups = await teamGroups(deps, key.teamId);
+        const views = await Promise.all((await teamRelays(deps, key.teamId)).map(async (r) => ({ r, v: await providerView(deps, r, groups) })));
+        const page = paginate(views.filter(({ v }) => !query.status || v.status === query.status), ({ r }) => ({ t: r.createdAt, id: r.id }), query);
+        return { data: page.items.map(({ v }) => v), pagination: page.pagination };
+      },
+    }),
+    defineRoute({
+      method: 'POST', path: '/providers', summary: 'Add an SMTP relay', tag, permission: 'provider.create',
+      body: z.object({
+        ...fields,
+        smtp_username: fields.smtp_username.optional(),
+        smtp_password: fields.smtp_password.optional(),
+        verify_certificate: fields.verify_certificate.default(true),
+        percentage: fields.percentage.default(100),
+        quotas: fields.quotas.optional(),
+        group_id: fields.group_id.optional(),
+      }).strict(),
+      response: providerSchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+      handler: async ({ key, body }) => {
+        const groupId = await groupParam(key, body.group_id);
+        const relay = await underRelayLock(deps, key.teamId, async () => {
+          const count = (await teamRelays(deps, key.teamId)).length;
+          if (count >= MAX_PER_TEAM) throw new ApiError('limit_exceeded', `the team has ${count} providers (limit ${MAX_PER_TEAM})`);
+          const draft: TeamRelay = {
+            id: '', name: '', host: '', port: 0, tls: 'none', verifyCertificate: true, auth: null, dailyLimit: 0, weight: 0, createdAt: 0,
+            teamId: key.teamId, profile: { protocol: body.smtp_protocol, percentage: 100, active: true, lastTest: null },
+          };
+          applyFields(draft, body);
+          const { id: _id, createdAt: _at, ...input } = draft;
+          const created = await relays.create(input);
+          if (groupId) await moveRelays(deps, key.teamId, [created.id], groupId);
+          return { ...created, teamId: key.teamId, profile: draft.profile };
+        });
+        return { data: await view(relay), location: `/api/v1/providers/${publicId('prv', relay.id)}` };
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/providers/{id}', summary: 'Get a provider', tag, permission: 'provider.read', response: providerSchema, etag: true,
+      handler: async ({ key, params }) => ({ data: await view(await loadRelay(deps, key, params.id!)) }),
+    }),
+    defineRoute({
+      method: 'PATCH', path: '/providers/{id}', summary: 'Update a provider (a null password or user name removes the login)', tag, permission: 'provider.update',
+      body: z.object(fields).partial().strict(), response: providerSchema, ifMatch: true, errors: ['validation_error'],
+      handler: async ({ ctx, key, params, body }) => {
+        const groupId = await groupParam(key, body.group_id);
+        const relay = await update(key, params.id!, async (r) => {
+          checkIfMatch(ctx, await view(r));
+          applyFields(r, body);
+          if (groupId !== undefined) await moveRelays(deps, key.teamId, [r.id], groupId);
+        });
+        return { data: await view(relay) };
+      },
+    }),
+    defineRoute({
+      method: 'DELETE', path: '/providers/{id}', summary: 'Delete a provider (it leaves its delivery group)', tag, permission: 'provider.delete',
+      response: deleted, ifMatch: true,
+      handler: async ({ ctx, key, params }) => {
+        await underRelayLock(deps, key.teamId, async () => {
+          const relay = await loadRelay(deps, key, params.id!);
+          checkIfMatch(ctx, await view(relay));
+          await moveRelays(deps, key.teamId, [relay.id], null);
+          await relays.remove(relay.id);
+        });
+        return { data: { id: params.id!, deleted: true as const } };
+      },
+    }),
+    toggle('/providers/{id}/activate', 'Send through this provider again', true),
+    toggle('/providers/{id}/deactivate', 'Stop sending through this provider (its group uses the others)', false),
+    defineRoute({
+      method: 'POST', path: '/providers/{id}/test', summary: 'Probe the relay: connect, EHLO, TLS as configured, AUTH', tag, permission: 'provider.update',
+      response: testSchema, idempotent: true,
+      handler: async ({ key, params }) => {
+        const result = await probe(deps, await loadRelay(deps, key, params.id!));
+        const at = Date.now();
+        await update(key, params.id!, (r) => void (r.profile.lastTest = { at, ok: result.ok, message: result.message }));
+        return { data: { success: result.ok, message: result.message, latency_ms: result.ms, tested_at: iso(at) } };
+      },
+    }),
+  ];
+};

@@ -1,0 +1,73 @@
+// Process-wide Prometheus metrics (prom-client). Protocol and pipeline code records what happens
+// through the small functions of `metrics`; values that live in the store (queue depth, size on
+// disk) are read when /metrics is scraped (store-gauges.ts), never kept up to date by hand.
+import { collectDefaultMetrics, Counter, Gauge, Registry } from 'prom-client';
+
+/** Listener families; a fixed set so that label values stay bounded. */
+export type Protocol = 'smtp-mx' | 'smtp-submission' | 'imap' | 'pop3' | 'http';
+export type DeliveryDirection = 'inbound' | 'outbound';
+/** inbound: delivered | junk | rejected; outbound (per recipient attempt): delivered | deferred | bounced | failed. */
+export type DeliveryOutcome = 'delivered' | 'junk' | 'rejected' | 'deferred' | 'bounced' | 'failed';
+/** One webhook POST: success (2xx), failure (non-2xx, network error, timeout), gave_up (retries exhausted). */
+export type WebhookOutcome = 'success' | 'failure' | 'gave_up';
+export type LoginOutcome = 'ok' | 'invalid' | 'suspended' | 'throttled';
+
+export class Metrics {
+  readonly registry = new Registry();
+  private defaultsOn = false;
+  private readonly connectionsTotal: Counter<'protocol'>;
+  private readonly connectionsOpen: Gauge<'protocol'>;
+  private readonly commands: Counter<'protocol' | 'command'>;
+  private readonly logins: Counter<'protocol' | 'outcome'>;
+  private readonly deliveries: Counter<'direction' | 'outcome'>;
+  private readonly webhooks: Counter<'outcome'>;
+
+  constructor() {
+    const registers = [this.registry];
+    this.connectionsTotal = new Counter({ name: 'wrenmail_connections_total', help: 'Connections accepted, by protocol', labelNames: ['protocol'], registers });
+    this.connectionsOpen = new Gauge({ name: 'wrenmail_connections_open', help: 'Connections open now, by protocol', labelNames: ['protocol'], registers });
+    this.commands = new Counter({ name: 'wrenmail_commands_total', help: 'Protocol commands handled, by protocol and command', labelNames: ['protocol', 'command'], registers });
+    this.logins = new Counter({ name: 'wrenmail_logins_total', help: 'Password logins, by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
+    this.deliveries = new Counter({ name: 'wrenmail_deliveries_total', help: 'Message deliveries, by direction and outcome', labelNames: ['direction', 'outcome'], registers });
+    this.webhooks = new Counter({ name: 'wrenmail_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'], registers });
+  }
+
+  /** Node's process metrics (CPU, memory, GC, handles, event-loop lag); once, when /metrics is first served. */
+  enableProcessMetrics(): void {
+    if (this.defaultsOn) return;
+    this.defaultsOn = true;
+    collectDefaultMetrics({ register: this.registry, eventLoopMonitoringPrecision: 10 });
+  }
+
+  /** Counts a new connection and returns the function to call (once) when it closes. */
+  connectionOpened(protocol: Protocol): () => void {
+    this.connectionsTotal.inc({ protocol });
+    this.connectionsOpen.inc({ protocol });
+    let open = true;
+    return () => {
+      if (!open) return;
+      open = false;
+      this.connectionsOpen.dec({ protocol });
+    };
+  }
+
+  /** `command` must come from the protocol's command table (unknown input → "unknown"), never raw client text. */
+  command(protocol: Protocol, command: string): void {
+    this.commands.inc({ protocol, command });
+  }
+
+  login(protocol: Protocol, outcome: LoginOutcome): void {
+    this.logins.inc({ protocol, outcome });
+  }
+
+  delivery(direction: DeliveryDirection, outcome: DeliveryOutcome, count = 1): void {
+    this.deliveries.inc({ direction, outcome }, count);
+  }
+
+  webhook(outcome: WebhookOutcome): void {
+    this.webhooks.inc({ outcome });
+  }
+}
+
+/** The process's metrics: import it and call its methods; /metrics serves it. */
+export const metrics = new Metrics();

@@ -1,0 +1,87 @@
+// The one path a message submitted here takes out (SMTP submission and the Sending API alike):
+// canonical line ends, Date and Message-ID when missing, DKIM with the From domain's keys, then the
+// durable queue (with its message.queued event) and the sender's Sent copy in the same fsync.
+// Who may send as whom is the caller's check: it differs between an SMTP login and an API key.
+import { randomBytes } from 'node:crypto';
+import type { Logger } from 'pino';
+import { domainOf, parseHeaders } from '../inbound/message.ts';
+import { normalizeAddress, splitAddress } from '../store/addresses.ts';
+import type { Account, Store } from '../store/index.ts';
+import { StoreError } from '../store/index.ts';
+import type { Enqueued, Queue } from '../store/queue.ts';
+import { signForDomain } from './dkim.ts';
+
+/** Bare LF (or CR) line ends become CRLF: what goes out must be canonical, whatever the client wrote. */
+export const canonicalLineEnds = (raw: Buffer): Buffer => {
+  const text = raw.toString('latin1');
+  return /\r(?!\n)|(?<!\r)\n/.test(text) ? Buffer.from(text.replace(/\r\n|\r|\n/g, '\r\n'), 'latin1') : raw;
+};
+
+/** May `account` use `address` as its sender? Its own address (with +tags) or an alias that includes it. */
+export async function mayUseAddress(store: Store, account: Account, address: string): Promise<boolean> {
+  const wanted = normalizeAddress(address);
+  const { local, domain } = splitAddress(wanted);
+  const base = local.includes('+') ? `${local.slice(0, local.indexOf('+'))}@${domain}` : wanted;
+  for (const candidate of new Set([wanted, base])) {
+    if (candidate === account.address) return true;
+    const route = await store.addresses.get(candidate);
+    if (route?.kind === 'account' && route.accountId === account.id) return true;
+    if (route?.kind === 'alias' && route.targets.map(normalizeAddress).includes(account.address)) return true;
+  }
+  return false;
+}
+
+/** Adds Date and Message-ID when the client left them out (RFC 6409 §8.2, §8.3). */
+export function completeHeader(raw: Buffer, hostname: string): Buffer {
+  const headers = parseHeaders(raw);
+  let extra = '';
+  if (!headers.get('date')) extra += `Date: ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`;
+  if (!headers.messageId) extra += `Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
+  return extra ? Buffer.concat([Buffer.from(extra), raw]) : raw;
+}
+
+export interface Submission {
+  teamId: string;
+  /** The sending mailbox: events are tied to it and it gets the Sent copy (when its settings say so). */
+  account: Account | null;
+  apiKeyId?: string | null;
+  /** Envelope sender and recipients. */
+  from: string;
+  to: string[];
+  /** The message as submitted, after completeHeader; must have a From. */
+  raw: Buffer;
+}
+
+/** Signs and queues a submitted message, with the Sent copy; resolves once both are durable. */
+export async function submitMessage(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
+  const { account, raw } = submission;
+  const headers = parseHeaders(raw);
+  const signed = await signForDomain(store, raw, domainOf(headers.from[0]!));
+  // Queue and Sent copy are written side by side so that they share one group-commit fsync.
+  const [queued] = await Promise.all([
+    queue.enqueue({
+      teamId: submission.teamId,
+      accountId: account?.id ?? null,
+      apiKeyId: submission.apiKeyId ?? null,
+      from: submission.from,
+      to: submission.to,
+      raw: signed,
+      headerMessageId: headers.messageId,
+      subject: headers.subject,
+    }),
+    account?.settings.saveSent ? saveSent(store, account, raw, log) : undefined,
+  ]);
+  return queued;
+}
+
+async function saveSent(store: Store, account: Account, raw: Buffer, log: Logger): Promise<void> {
+  const folder = store.folders.bySpecialUse(account.id, '\\Sent');
+  if (!folder) return;
+  try {
+    await store.deliver(raw, [{ folder, flags: ['\\Seen'], quotaBytes: account.quotaBytes }]);
+  } catch (err) {
+    // The message is queued already: a full mailbox costs the Sent copy, not the sending.
+    if (err instanceof StoreError && err.code === 'quota') log.warn({ account: account.id }, 'Sent copy skipped: mailbox over quota');
+    else log.error({ err, account: account.id }, 'Sent copy failed');
+  }
+}

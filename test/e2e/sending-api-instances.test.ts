@@ -1,0 +1,93 @@
+// The Sending API across two whole servers: a message with an attachment sent over HTTP on A
+// (127.0.0.2) arrives at B (127.0.0.3) over SMTP with DKIM, SPF and DMARC passing.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { simpleParser } from 'mailparser';
+import { mintApiKey } from '../../src/security/api-keys.ts';
+import { PRESETS } from '../../src/security/permissions.ts';
+import { newId } from '../../src/store/teams.ts';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { startInstance, type Instance } from '../helpers/instance.ts';
+import { dkimZone, makeDkimKeys } from '../helpers/outbound.ts';
+
+const MX_PORT = 20000 + Math.floor(Math.random() * 20000);
+let dns: TestDnsServer;
+let a: Instance;
+let b: Instance;
+const dkim = makeDkimKeys();
+
+const startOn = (host: string, hostname: string) =>
+  startInstance({
+    host,
+    hostname,
+    dnsServers: dns.servers,
+    overrides: {
+      smtp: { mx_listen: [`${host}:${MX_PORT}`], submission_listen: [], submissions_listen: [] },
+      imap: { listen: [], tls_listen: [] },
+      outbound: { smtp_port: MX_PORT, local_address: host, retry_schedule_seconds: [1] },
+    } as never,
+  });
+
+test.before(async () => {
+  dns = await startDnsServer({
+    'a.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.2 -all'] },
+    'b.test': { MX: [{ exchange: 'mx.b.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.3 -all'] },
+    'mx.a.test': { A: ['127.0.0.2'] },
+    'mx.b.test': { A: ['127.0.0.3'] },
+    '_dmarc.a.test': { TXT: ['v=DMARC1; p=reject'] },
+    ...dkimZone('a.test', dkim),
+  });
+  a = await startOn('127.0.0.2', 'mx.a.test');
+  b = await startOn('127.0.0.3', 'mx.b.test');
+  await a.addAccount('alice@a.test', 'a long enough password');
+  await a.server.store.domains.update({ ...(await a.server.store.domains.get('a.test'))!, dkim });
+  await b.addAccount('bob@b.test', 'a long enough password');
+});
+test.after(async () => {
+  await Promise.allSettled([a?.stop(), b?.stop()]);
+  await dns?.close();
+});
+
+test('POST /emails/send on A with an attachment: at B with dkim=pass, spf=pass, dmarc=pass, attachment intact', async () => {
+  const store = a.server.store;
+  const alice = (await store.accounts.byAddress('alice@a.test'))!;
+  const minted = mintApiKey('mbx');
+  await store.apiKeys.create(
+    { id: `key_${newId()}`, teamId: alice.teamId, type: 'mailbox', name: 'app', prefix: minted.prefix, permissions: PRESETS['mailbox:full']!, accountId: alice.id, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+    minted.hash,
+  );
+  const attachment = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
+  const response = await fetch(`http://127.0.0.2:${a.port('http')}/api/v1/emails/send`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${minted.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify({
+      from: { email: 'alice@a.test', name: 'Alice' },
+      to: { email: 'bob@b.test' },
+      subject: 'Sent over HTTP',
+      text_body: 'With a binary attachment.',
+      attachments: [{ filename: 'data.bin', content: attachment.toString('base64'), type: 'application/octet-stream' }],
+    }),
+  });
+  assert.is(response.status, 200, await response.clone().text());
+
+  const bob = (await b.server.store.accounts.byAddress('bob@b.test'))!;
+  const inbox = b.server.store.folders.byName(bob.id, 'INBOX')!;
+  const deadline = Date.now() + 15_000;
+  let raw: Buffer | undefined;
+  while (!raw && Date.now() < deadline) {
+    const [message] = await b.server.store.messages.list(inbox.id);
+    if (message) raw = await b.server.store.read(message);
+    else await new Promise((r) => setTimeout(r, 100));
+  }
+  assert.ok(raw, 'the message reached B');
+  const text = raw!.toString();
+  const header = text.slice(0, text.indexOf('\r\n\r\n'));
+  assert.match(header, /dkim=pass header\.i=@a\.test/);
+  assert.match(header, /spf=pass/);
+  assert.match(header, /dmarc=pass/);
+  const parsed = await simpleParser(raw!);
+  assert.is(parsed.subject, 'Sent over HTTP');
+  assert.ok(parsed.attachments[0]!.content.equals(attachment), 'attachment bytes intact');
+});
+
+test.run();
