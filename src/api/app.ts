@@ -7,6 +7,7 @@ import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
+import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
 import { IdempotencyGuard } from './middleware/idempotency.ts';
@@ -119,5 +120,6 @@ export function createHttpApp(options: ApiOptions): Koa {
       validateResponses: options.validateResponses ?? false,
     }),
   );
+  app.use(compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits }));
   return app;
 }

@@ -1,0 +1,147 @@
+// Helpers shared by the side-by-side benches: temp dirs the daemons' users can enter, free loopback
+// ports, running Debian's tools, polling with a bound, process memory, and printing a table.
+import { execFile } from 'node:child_process';
+import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { connect, createServer } from 'node:net';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+
+/** A fresh temp dir, mode 0755: Postfix and Dovecot run their workers as unprivileged users. */
+export function benchDir(prefix: string): { path: string; remove: () => void } {
+  const path = mkdtempSync(join(tmpdir(), prefix));
+  chmodSync(path, 0o755);
+  return { path, remove: () => rmSync(path, { recursive: true, force: true }) };
+}
+
+/** A loopback port that was free a moment ago (for daemons that cannot report the port they bound). */
+export async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve, reject) => server.once('error', reject).listen(0, '127.0.0.1', resolve));
+  const address = server.address();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  if (typeof address !== 'object' || !address) throw new Error('no port');
+  return address.port;
+}
+
+/** uid and gid of a system user (the packages' postfix and dovecot users). */
+export function userIds(name: string): { uid: number; gid: number } {
+  const entry = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  if (!entry) throw new Error(`no user ${name}: run bench/compare/setup.sh`);
+  const [, , uid, gid] = entry.split(':');
+  return { uid: Number(uid), gid: Number(gid) };
+}
+
+/** Whether a server on the loopback port greets with a line starting with `prefix` (within 1 s). */
+export function greets(port: number, prefix: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect(port, '127.0.0.1');
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('data', (d) => done(d.toString('latin1').startsWith(prefix)));
+    socket.once('error', () => done(false));
+    socket.setTimeout(1000, () => done(false));
+  });
+}
+
+/** Runs a command to completion; rejects with its output when it exits non-zero or overruns. */
+export function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+  return new Promise((resolve, reject) => {
+    execFile(file, args, { env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
+      if (err) reject(new Error(`${file} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
+      else resolve(stdout);
+    });
+  });
+}
+
+export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Polls until `done()` is true or `timeoutMs` passes; returns whether it became true. */
+export async function waitUntil(done: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<boolean> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    if (await done()) return true;
+    if (Date.now() >= deadline) return false;
+    await sleep(everyMs);
+  }
+}
+
+/** Number of entries in a directory (0 when it does not exist yet). */
+export function countEntries(dir: string): number {
+  try {
+    return readdirSync(dir).length;
+  } catch {
+    return 0;
+  }
+}
+
+export interface Memory { processes: number; rssKiB: number; pssKiB: number }
+
+/** RSS and PSS (shared pages split between their users) of the given processes, from /proc. */
+export function memoryOf(pids: number[]): Memory {
+  const total = { processes: 0, rssKiB: 0, pssKiB: 0 };
+  for (const pid of pids) {
+    try {
+      const rollup = readFileSync(`/proc/${pid}/smaps_rollup`, 'utf8');
+      total.rssKiB += Number(/^Rss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      total.pssKiB += Number(/^Pss:\s+(\d+)/m.exec(rollup)?.[1] ?? 0);
+      total.processes++;
+    } catch {
+      // the process ended between listing and reading
+    }
+  }
+  return total;
+}
+
+/** A process and all its descendants, from /proc (Dovecot's master forks one imap process per client). */
+export function processTree(root: number): number[] {
+  const children = new Map<number, number[]>();
+  for (const entry of readdirSync('/proc')) {
+    if (!/^\d+$/.test(entry)) continue;
+    try {
+      const stat = readFileSync(`/proc/${entry}/stat`, 'utf8');
+      const ppid = Number(stat.slice(stat.lastIndexOf(')') + 2).split(' ')[1]);
+      const list = children.get(ppid) ?? [];
+      list.push(Number(entry));
+      children.set(ppid, list);
+    } catch {
+      // gone already
+    }
+  }
+  const out: number[] = [];
+  for (const queue = [root]; queue.length; ) {
+    const pid = queue.shift()!;
+    out.push(pid);
+    queue.push(...(children.get(pid) ?? []));
+  }
+  return out;
+}
+
+/** Soft limit on open files of this process. */
+export function openFileLimit(): number {
+  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  return Number(line?.split(/\s{2,}/)[1] ?? 1024);
+}
+
+/** One line on the machine and its load, printed with every result so figures can be judged. */
+export function machineLine(): string {
+  const [one, five, fifteen] = loadavg().map((n) => n.toFixed(2));
+  const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+  return `${cpus} CPUs, load average ${one} ${five} ${fifteen} (1/5/15 min), node ${process.version}`;
+}
+
+/** Wren's figure over the other's; `higherIsBetter` flips it so that > 1 always means Wren is ahead. */
+export function ratio(wren: number, other: number, higherIsBetter: boolean): string {
+  if (!(wren > 0) || !(other > 0)) return '-';
+  return `${(higherIsBetter ? wren / other : other / wren).toFixed(2)}x`;
+}
+
+/** Prints rows as an aligned plain-text table (first column left-aligned, the rest right-aligned). */
+export function printTable(header: string[], rows: string[][]): void {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  console.log(line(header));
+  console.log(widths.map((w) => '-'.repeat(w)).join('  '));
+  for (const row of rows) console.log(line(row));
+}

@@ -1,0 +1,346 @@
+// Side by side: Wren Mail's IMAP server and Dovecot (Debian) holding the same 10,000-message INBOX,
+// timed with the same imapflow client: SELECT, FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE),
+// FETCH BODY.PEEK[] of 1,000 messages, SEARCH TEXT, SEARCH FROM, SORT (DATE); then the server's
+// memory with 1,000 idle connections in IDLE. Each command runs twice: Dovecot's first run fills its
+// cache (it parses headers on demand), Wren parsed everything at delivery.
+// Wren runs in a child process (bench/compare/wren-imap-server.ts) so its memory is its own; Dovecot
+// gets the same bytes as maildir files, then `doveadm index`, as a delivery would leave it.
+// Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
+// (then the per-connection figures hold for the connections opened, and the total is extrapolated).
+// Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
+// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000).
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { ImapFlow } from 'imapflow';
+import { benchDir, machineLine, memoryOf, openFileLimit, printTable, processTree, ratio, sleep, waitUntil, type Memory } from './common.ts';
+import { loadCorpus } from './corpus.ts';
+import { RawImap } from './raw-imap.ts';
+import { startDovecot, writeMaildir } from './dovecot.ts';
+
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
+const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 1000);
+const FETCH_BODIES = Math.min(MESSAGES, Number(process.env.BENCH_FETCH_BODIES ?? 1000));
+const COMMAND_TIMEOUT_MS = 60_000;
+const IDLE_PHASE_LIMIT_MS = 180_000;
+const TEXT_WORD = 'meeting';
+const FROM_WORD = 'hotmail';
+const USER = 'bench@wren.test';
+const PASSWORD = randomBytes(12).toString('hex');
+
+// Two sockets per idle connection in this process and in Wren's; raise the soft limit to the hard
+// one by starting again under a shell that does so (Node cannot set rlimits itself).
+if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500 && !process.env.WREN_BENCH_ULIMIT_RAISED) {
+  const again = spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
+    stdio: 'inherit',
+    env: { ...process.env, WREN_BENCH_ULIMIT_RAISED: '1' },
+  });
+  process.exit(again.status ?? 1);
+}
+if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500) throw new Error(`open file limit ${openFileLimit()} too low for ${IDLE_CONNECTIONS} connections; raise the hard limit or set BENCH_IDLE`);
+
+interface Server { name: string; port: number; pids(): number[]; loadMs: number }
+
+function client(port: number): ImapFlow {
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: USER, pass: PASSWORD },
+    logger: false,
+    disableAutoIdle: true, // no IDLE slipped in between the timed commands
+    connectionTimeout: COMMAND_TIMEOUT_MS,
+    socketTimeout: COMMAND_TIMEOUT_MS * 2,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
+  c.on('error', () => {});
+  return c;
+}
+
+function bounded<T>(what: string, p: Promise<T>): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${COMMAND_TIMEOUT_MS / 1000} s`)), COMMAND_TIMEOUT_MS)));
+  return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
+}
+
+/** SORT is not in imapflow's API; its command runner sends it and collects the untagged reply. */
+async function sortByDate(c: ImapFlow): Promise<number> {
+  let n = 0;
+  const exec = (c as unknown as { exec: (cmd: string, attrs: unknown[], opts: unknown) => Promise<{ next(): void }> }).exec.bind(c);
+  const response = await exec('SORT', [[{ type: 'ATOM', value: 'DATE' }], { type: 'ATOM', value: 'UTF-8' }, { type: 'ATOM', value: 'ALL' }], {
+    untagged: { SORT: async (u: { attributes?: unknown[] }) => void (n += u.attributes?.length ?? 0) },
+  });
+  response.next();
+  return n;
+}
+
+interface Op { name: string; command: string; run(c: ImapFlow): Promise<string> }
+
+const ops: Op[] = [
+  {
+    name: 'SELECT INBOX',
+    command: 'SELECT INBOX',
+    async run(c) {
+      const box = await c.mailboxOpen('INBOX');
+      return `${box.exists} exist`;
+    },
+  },
+  {
+    name: 'FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE)',
+    command: 'FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE)',
+    async run(c) {
+      let n = 0;
+      for await (const m of c.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true })) if (m.envelope && m.bodyStructure) n++;
+      return `${n} msgs`;
+    },
+  },
+  {
+    name: `FETCH ${MESSAGES - FETCH_BODIES + 1}:${MESSAGES} BODY.PEEK[]`,
+    command: `FETCH ${MESSAGES - FETCH_BODIES + 1}:${MESSAGES} BODY.PEEK[]`,
+    async run(c) {
+      let bytes = 0;
+      for await (const m of c.fetch(`${MESSAGES - FETCH_BODIES + 1}:${MESSAGES}`, { source: true })) bytes += m.source?.length ?? 0;
+      return `${(bytes / 1048576).toFixed(1)} MiB`;
+    },
+  },
+  {
+    name: `SEARCH TEXT "${TEXT_WORD}"`,
+    command: `SEARCH TEXT "${TEXT_WORD}"`,
+    async run(c) {
+      const found = await c.search({ text: TEXT_WORD });
+      return `${found ? found.length : 'failed'} hits`;
+    },
+  },
+  {
+    name: `SEARCH FROM "${FROM_WORD}"`,
+    command: `SEARCH FROM "${FROM_WORD}"`,
+    async run(c) {
+      const found = await c.search({ from: FROM_WORD });
+      return `${found ? found.length : 'failed'} hits`;
+    },
+  },
+  {
+    name: 'SORT (DATE) UTF-8 ALL',
+    command: 'SORT (DATE) UTF-8 ALL',
+    async run(c) {
+      if (!c.capabilities.has('SORT')) return 'no SORT';
+      return `${await sortByDate(c)} msgs`;
+    },
+  },
+];
+
+interface Timing { first: number; repeat: number; result: string }
+
+async function timeCommands(server: Server): Promise<Map<string, Timing>> {
+  const c = client(server.port);
+  await bounded('login', c.connect());
+  const out = new Map<string, Timing>();
+  try {
+    for (const op of ops) {
+      const times: number[] = [];
+      let result = '';
+      for (let i = 0; i < 2; i++) {
+        if (op.name.startsWith('SELECT') && c.mailbox) await c.mailboxClose();
+        const t = performance.now();
+        result = await bounded(op.name, op.run(c));
+        times.push(performance.now() - t);
+      }
+      out.set(op.name, { first: times[0]!, repeat: times[1]!, result });
+      console.log(`  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times.map((t) => `${t.toFixed(0)} ms`).join(' / ').padStart(18)}  ${result}`);
+    }
+  } finally {
+    await c.logout().catch(() => c.close());
+  }
+  return out;
+}
+
+const WIRE_RUNS = 3;
+
+/** The same commands over a raw socket (no client-side parsing), warm: the median of WIRE_RUNS. */
+async function timeWire(server: Server): Promise<Map<string, { ms: number; bytes: number }>> {
+  const c = await RawImap.login(server.port, USER, PASSWORD);
+  const out = new Map<string, { ms: number; bytes: number }>();
+  let selected = false;
+  try {
+    for (const op of ops) {
+      const times: number[] = [];
+      let bytes = 0;
+      for (let i = 0; i < WIRE_RUNS; i++) {
+        if (op.command.startsWith('SELECT') && selected) await c.command('UNSELECT');
+        const t = performance.now();
+        const r = await c.command(op.command, COMMAND_TIMEOUT_MS);
+        times.push(performance.now() - t);
+        if (r.status !== 'OK') throw new Error(`${server.name}: ${op.command}: ${r.status}`);
+        selected ||= op.command.startsWith('SELECT');
+        bytes = r.bytes;
+      }
+      times.sort((a, b) => a - b);
+      out.set(op.name, { ms: times[Math.floor(WIRE_RUNS / 2)]!, bytes });
+    }
+  } finally {
+    c.close();
+  }
+  return out;
+}
+
+interface IdleResult { opened: number; seconds: number; loginMs: number; selectMs: number; before: Memory; after: Memory }
+
+const IDLE_LANES = 25;
+
+/**
+ * Opens IDLE_CONNECTIONS sessions (LOGIN, SELECT INBOX, IDLE), IDLE_LANES in flight at a time, and
+ * reads the server's memory once they all idle. LOGIN and SELECT times are means per connection.
+ */
+async function idleMemory(server: Server): Promise<IdleResult> {
+  const before = memoryOf(server.pids());
+  const clients: ImapFlow[] = [];
+  const started = performance.now();
+  const within = () => performance.now() - started < IDLE_PHASE_LIMIT_MS;
+  let pending = IDLE_CONNECTIONS;
+  let failures = 0;
+  let loginMs = 0;
+  let selectMs = 0;
+  const lane = async () => {
+    while (pending > 0 && within() && failures < 20) {
+      pending--;
+      const c = client(server.port);
+      try {
+        let t = performance.now();
+        await c.connect();
+        loginMs += performance.now() - t;
+        t = performance.now();
+        await c.mailboxOpen('INBOX');
+        selectMs += performance.now() - t;
+        void c.idle().catch(() => undefined);
+        clients.push(c);
+      } catch (err) {
+        if (++failures === 1) console.log(`  ${server.name}: connection failed: ${(err as Error).message}`);
+        c.close();
+      }
+    }
+  };
+  try {
+    await Promise.all(Array.from({ length: IDLE_LANES }, lane));
+    const seconds = (performance.now() - started) / 1000;
+    await waitUntil(() => clients.every((c) => (c as unknown as { idling: boolean }).idling), 30_000, 100);
+    await sleep(2000); // let the server settle (Dovecot's login processes exit after handing over)
+    const after = memoryOf(server.pids());
+    const n = Math.max(1, clients.length);
+    return { opened: clients.length, seconds, loginMs: loginMs / n, selectMs: selectMs / n, before, after };
+  } finally {
+    for (const c of clients) c.close();
+  }
+}
+
+async function startWren(): Promise<Server & { stop(): Promise<void> }> {
+  const child: ChildProcess = spawn(process.execPath, [new URL('./wren-imap-server.ts', import.meta.url).pathname, USER, PASSWORD, String(MESSAGES), String(IDLE_CONNECTIONS + 10)], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
+  const ready = await new Promise<{ port: number; messages: number; loadMs: number }>((resolve, reject) => {
+    let out = '';
+    child.stdout!.on('data', (d: Buffer) => {
+      out += d.toString();
+      const line = out.split('\n').find((l) => l.startsWith('{'));
+      if (line) resolve(JSON.parse(line) as { port: number; messages: number; loadMs: number });
+    });
+    void exited.then(() => reject(new Error('wren-imap-server exited before listening')));
+  });
+  return {
+    name: 'Wren',
+    port: ready.port,
+    loadMs: ready.loadMs,
+    pids: () => [child.pid!],
+    async stop() {
+      child.kill('SIGTERM');
+      await Promise.race([exited, sleep(10_000)]);
+      if (child.exitCode === null) child.kill('SIGKILL');
+    },
+  };
+}
+
+const root = benchDir('wren-compare-imap-');
+const stops: (() => Promise<void>)[] = [];
+async function cleanup(): Promise<void> {
+  for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+  root.remove();
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+
+try {
+  console.log(`IMAP side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client, ${IDLE_CONNECTIONS} IDLE connections`);
+  console.log(`before: ${machineLine()}`);
+  // Wren's child loads its store while Dovecot's maildir is written and indexed here.
+  const wrenStarting = startWren();
+  wrenStarting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
+  stops.push(() => wrenStarting.then((w) => w.stop(), () => undefined));
+  const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }], maxImapConnections: IDLE_CONNECTIONS + 10 });
+  stops.push(dovecot.stop);
+  const t = performance.now();
+  writeMaildir(dovecot.maildir(USER), loadCorpus(MESSAGES));
+  await dovecot.doveadm(['index', '-u', USER, 'INBOX']);
+  const dovecotServer: Server = { name: 'Dovecot', port: dovecot.imapPort, loadMs: performance.now() - t, pids: () => processTree(dovecot.pid) };
+  const wren = await wrenStarting;
+  console.log(`loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each); Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`);
+
+  const servers = [wren, dovecotServer];
+  const timings = new Map<string, Map<string, Timing>>();
+  const idle = new Map<string, IdleResult>();
+  console.log('command timings (first / repeat):');
+  for (const server of servers) timings.set(server.name, await timeCommands(server));
+  const wire = new Map<string, Map<string, { ms: number; bytes: number }>>();
+  for (const server of servers) wire.set(server.name, await timeWire(server));
+  for (const server of servers) {
+    const r = await idleMemory(server);
+    idle.set(server.name, r);
+    console.log(`  ${server.name.padEnd(7)} ${r.opened} IDLE connections in ${r.seconds.toFixed(1)} s (per connection: LOGIN ${r.loginMs.toFixed(0)} ms, SELECT ${r.selectMs.toFixed(0)} ms); ${r.before.processes} -> ${r.after.processes} processes, RSS ${(r.before.rssKiB / 1024).toFixed(0)} -> ${(r.after.rssKiB / 1024).toFixed(0)} MiB, PSS ${(r.before.pssKiB / 1024).toFixed(0)} -> ${(r.after.pssKiB / 1024).toFixed(0)} MiB`);
+  }
+
+  console.log();
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  const rows: string[][] = [];
+  for (const op of ops) {
+    const w = timings.get('Wren')!.get(op.name)!;
+    const d = timings.get('Dovecot')!.get(op.name)!;
+    rows.push([op.name, ms(w.first), ms(w.repeat), ms(d.first), ms(d.repeat), ratio(w.first, d.first, false), ratio(w.repeat, d.repeat, false), w.result === d.result ? w.result : `${w.result} vs ${d.result}`]);
+  }
+  printTable(['command', 'Wren 1st', 'Wren 2nd', 'Dovecot 1st', 'Dovecot 2nd', 'ratio 1st', 'ratio 2nd', 'result (Wren vs Dovecot)'], rows);
+  console.log('(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)');
+  console.log();
+  const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
+  printTable(
+    ['command (raw socket, warm)', 'Wren', 'Dovecot', 'ratio', 'reply Wren', 'reply Dovecot'],
+    ops.map((op) => {
+      const w = wire.get('Wren')!.get(op.name)!;
+      const d = wire.get('Dovecot')!.get(op.name)!;
+      return [op.command, ms(w.ms), ms(d.ms), ratio(w.ms, d.ms, false), kib(w.bytes), kib(d.bytes)];
+    }),
+  );
+  console.log(`(median of ${WIRE_RUNS}; time from sending the command to the last byte of its tagged reply, nothing parsed)`);
+  console.log();
+  const w = idle.get('Wren')!;
+  const d = idle.get('Dovecot')!;
+  const perConn = (r: IdleResult, k: 'rssKiB' | 'pssKiB') => (r.opened ? `${((r.after[k] - r.before[k]) / r.opened).toFixed(0)} KiB` : '-');
+  const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
+  printTable(
+    ['memory with IDLE connections', 'Wren', 'Dovecot', 'Dovecot/Wren'],
+    [
+      ['connections open', String(w.opened), String(d.opened), ''],
+      ['time to open (LOGIN+SELECT+IDLE)', `${w.seconds.toFixed(1)} s`, `${d.seconds.toFixed(1)} s`, ratio(w.seconds, d.seconds, false)],
+      [`LOGIN, mean (${IDLE_LANES} in flight)`, ms(w.loginMs), ms(d.loginMs), ratio(w.loginMs, d.loginMs, false)],
+      [`SELECT INBOX, mean (${IDLE_LANES} in flight)`, ms(w.selectMs), ms(d.selectMs), ratio(w.selectMs, d.selectMs, false)],
+      ['server processes', String(w.after.processes), String(d.after.processes), ''],
+      ['RSS total (sum over processes)', mib(w.after.rssKiB), mib(d.after.rssKiB), ratio(w.after.rssKiB, d.after.rssKiB, false)],
+      ['PSS total (shared pages split)', mib(w.after.pssKiB), mib(d.after.pssKiB), ratio(w.after.pssKiB, d.after.pssKiB, false)],
+      ['PSS added per connection', perConn(w, 'pssKiB'), perConn(d, 'pssKiB'), ratio(w.after.pssKiB - w.before.pssKiB, d.after.pssKiB - d.before.pssKiB, false)],
+      ['RSS added per connection', perConn(w, 'rssKiB'), perConn(d, 'rssKiB'), ratio(w.after.rssKiB - w.before.rssKiB, d.after.rssKiB - d.before.rssKiB, false)],
+    ],
+  );
+  for (const [name, r] of idle) {
+    if (r.opened >= IDLE_CONNECTIONS || !r.opened) continue;
+    const at = r.before.pssKiB + ((r.after.pssKiB - r.before.pssKiB) / r.opened) * IDLE_CONNECTIONS;
+    console.log(`${name} opened ${r.opened} of ${IDLE_CONNECTIONS} within ${IDLE_PHASE_LIMIT_MS / 1000} s; at ${IDLE_CONNECTIONS}, linearly: ~${mib(at)} PSS`);
+  }
+  console.log(`after: ${machineLine()}`);
+} finally {
+  await cleanup();
+}

@@ -1,0 +1,69 @@
+// Who calls a compatibility route. Every credential ends up as one of the native ones, checked by the
+// native code: a root or mailbox API key (identify/requireKey), or a mailbox password (LoginService).
+//   Authorization: Bearer wm_root_…                 the key itself
+//   Authorization: Bearer api_<base64(name:secret)>  Stalwart's API-key principal form; name = the key's name
+//   Authorization: Basic admin:<root key>            Stalwart's admin login: user "admin", the key as password
+//   Authorization: Basic <address>:<password>        a mailbox (its password or one of its app passwords)
+import type { Context } from 'koa';
+import type { LoginService } from '../../security/login.ts';
+import { PRESETS } from '../../security/permissions.ts';
+import type { Account, ApiKey, Store } from '../../store/index.ts';
+import { ApiError } from '../errors.ts';
+import { identify, requireKey } from '../middleware/auth.ts';
+
+export interface Caller {
+  /** The key's powers and team; a mailbox login acts with a mailbox key's permissions. */
+  key: ApiKey;
+  /** Authenticated with Basic: Stalwart allows password changes only then. */
+  basic: boolean;
+}
+
+export const ADMIN_USER = 'admin';
+
+function decodeBase64Pair(encoded: string): [string, string] | undefined {
+  const text = Buffer.from(encoded, 'base64').toString('utf8');
+  const colon = text.indexOf(':');
+  return colon < 0 ? undefined : [text.slice(0, colon), text.slice(colon + 1)];
+}
+
+/** Checks a key secret the native way (the Authorization header is restated as `Bearer <secret>`). */
+async function bearer(ctx: Context, store: Store, secret: string): Promise<ApiKey> {
+  ctx.request.header.authorization = `Bearer ${secret}`;
+  await identify(ctx, store);
+  return requireKey(ctx, store);
+}
+
+/** A mailbox password login acts as that mailbox, with what a mailbox key may do. */
+const standIn = (account: Account): ApiKey => ({
+  id: `login:${account.id}`, teamId: account.teamId, type: 'mailbox', name: account.address, prefix: '', permissions: PRESETS['mailbox:full']!,
+  accountId: account.id, domain: null, createdAt: account.createdAt, lastUsedAt: null, revokedAt: null, expiresAt: null,
+});
+
+const unauthorized = (message: string) => new ApiError('authentication_required', message);
+
+export async function authenticate(ctx: Context, store: Store, login: LoginService): Promise<Caller> {
+  const header = ctx.get('authorization');
+  const basic = /^Basic\s+(\S+)$/i.exec(header);
+  if (basic) {
+    const pair = decodeBase64Pair(basic[1]!);
+    if (!pair) throw unauthorized('malformed Basic credentials');
+    const [user, password] = pair;
+    if (user === ADMIN_USER) return { key: await bearer(ctx, store, password), basic: true };
+    const result = await login.login(user, password, ctx.ip);
+    if (result.ok) return { key: standIn(result.account), basic: true };
+    if (result.reason === 'throttled') {
+      throw new ApiError('rate_limit_exceeded', 'too many failed logins; try later', null, { headers: { 'Retry-After': String(result.retryAfterSeconds ?? 60) } });
+    }
+    throw unauthorized(result.reason === 'suspended' ? 'the mailbox is suspended' : 'invalid user name or password');
+  }
+  const token = /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (!token) throw unauthorized('credentials are required (Bearer <API key>, or Basic admin:<API key>)');
+  if (token.startsWith('api_')) {
+    const pair = decodeBase64Pair(token.slice(4));
+    if (!pair) throw unauthorized('malformed API key');
+    const key = await bearer(ctx, store, pair[1]);
+    if (key.name !== pair[0]) throw unauthorized('the API key is invalid, revoked or expired');
+    return { key, basic: false };
+  }
+  return { key: await bearer(ctx, store, token), basic: false };
+}
