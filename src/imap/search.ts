@@ -157,7 +157,8 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     case 'text': {
       const f = c.fields!;
       if (key.field === 'body') return f.text.toLowerCase().includes(key.value);
-      if (key.field === 'text') return [f.from, f.to, f.cc, f.bcc, f.subject, f.text].some((s) => s.toLowerCase().includes(key.value));
+      // Messages indexed before `headers` existed fall back to the address and subject fields.
+      if (key.field === 'text') return [f.headers ?? [f.from, f.to, f.cc, f.bcc, f.subject].join('\n'), f.text].some((s) => s.toLowerCase().includes(key.value));
       return f[key.field].toLowerCase().includes(key.value);
     }
     case 'header': {

@@ -23,6 +23,8 @@ export class Transport {
   private readonly onData = (chunk: Buffer): void => this.events.data(chunk);
 
   constructor(socket: Socket, secure: boolean, events: TransportEvents) {
+    // Replies go out in several writes; Nagle would hold each tail back ~40 ms waiting for an ACK.
+    socket.setNoDelay(true);
     this.socket = socket;
     this.secure = secure;
     this.events = events;

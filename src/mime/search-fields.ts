@@ -22,6 +22,8 @@ export function messageIds(value: string | null): string[] {
   return ids;
 }
 
+const HEADER_TEXT_MAX = 64 * 1024;
+
 export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: MimeNode, env: Envelope): SearchFields {
   return {
     from: addressText(env.from).toLowerCase(),
@@ -34,6 +36,7 @@ export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: Mime
     inReplyTo: messageIds(env.inReplyTo)[0] ?? null,
     references: messageIds(firstField(fields, 'references')),
     text: extractText(buf, root),
+    headers: fields.map((f) => `${f.name}: ${safeDecodeWords(f.value)}`).join('\n').toLowerCase().slice(0, HEADER_TEXT_MAX),
     attachments: listAttachments(buf, root),
   };
 }

@@ -81,6 +81,8 @@ export interface SearchFields {
   references: string[];
   /** Decoded body text (text parts, HTML converted to text), at most 256 KiB of UTF-8. */
   text: string;
+  /** Every header field as "name: decoded value" lines, lower-cased, at most 64 KiB: SEARCH TEXT covers all headers (RFC 3501). */
+  headers?: string;
   attachments: AttachmentInfo[];
 }
 

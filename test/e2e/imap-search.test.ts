@@ -34,6 +34,8 @@ const search = async (q: string): Promise<string> => /^\* (?:SEARCH|SORT|THREAD)
 test('search keys: text, flags, OR/NOT/lists, sizes, dates, header, sequence and UID sets', async () => {
   assert.is(await search('SEARCH BODY whale'), '1');
   assert.is(await search('SEARCH TEXT WHALE'), '1');
+  assert.is(await search('SEARCH TEXT high'), '1', 'TEXT covers every header field (X-Priority), not only the indexed ones');
+  assert.is(await search('SEARCH TEXT "team@wren.test"'), '1 2 3 4 5');
   assert.is(await search('SEARCH FROM amy'), '2 4');
   assert.is(await search('SEARCH CHARSET UTF-8 SUBJECT "re: topic"'), '2 4 5');
   assert.is(await search('SEARCH OR SEEN FLAGGED'), '3 4');
