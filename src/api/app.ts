@@ -30,6 +30,7 @@ import { providerRoutes } from './routes/providers.ts';
 import { queueRoutes } from './routes/queue.ts';
 import { systemRoutes } from './routes/system.ts';
 import { usageRoutes } from './routes/usage.ts';
+import { sieveRoutes } from './routes/sieve.ts';
 import { spamRoutes, type SpamSettings } from './routes/spam.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -77,6 +78,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...logRoutes(deps),
     ...usageRoutes(deps),
     ...spamRoutes(deps),
+    ...sieveRoutes(deps),
   );
   return routes;
 }

@@ -37,15 +37,16 @@ export interface DeliverOptions {
  * message for everyone else on the retry.
  */
 export async function deliver(store: Store, raw: Buffer, plan: DeliveryPlan, meta: MessageMeta, options: DeliverOptions = {}): Promise<Delivered[]> {
-  for (const { account } of plan.deliveries) {
-    if (account.quotaBytes && store.folders.usage(account.id).bytes + raw.length > account.quotaBytes) {
+  for (const { account, targets } of plan.deliveries) {
+    if (account.quotaBytes && store.folders.usage(account.id).bytes + raw.length * (targets?.length ?? 1) > account.quotaBytes) {
       throw new DeliveryRefused({ code: 452, enhanced: '4.2.2', text: `Mailbox full: ${account.address}` });
     }
   }
   const internalDate = Date.now();
   const deliverOne = (i: number, quota: boolean) => {
     const d = plan.deliveries[i]!;
-    return store.deliver(raw, [{ folder: d.folder, flags: d.flags, quotaBytes: quota ? d.account.quotaBytes : 0 }], {
+    const targets = d.targets ?? [{ folder: d.folder, flags: d.flags }];
+    return store.deliver(raw, targets.map((t) => ({ ...t, quotaBytes: quota ? d.account.quotaBytes : 0 })), {
       internalDate,
       events: (delivered) =>
         delivered.map(({ folder, message }) => ({
@@ -78,8 +79,7 @@ export async function deliver(store: Store, raw: Buffer, plan: DeliveryPlan, met
       options.onQuotaOvershoot?.(d.account.id);
       value = await deliverOne(i, false);
     }
-    const message = value!.delivered[0]!.message;
-    out.push({ accountId: d.account.id, folder: d.folder.name, uid: message.uid });
+    for (const { folder, message } of value!.delivered) out.push({ accountId: d.account.id, folder: folder.name, uid: message.uid });
   }
   return out;
 }

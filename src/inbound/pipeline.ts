@@ -11,6 +11,7 @@ import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
 import { domainOf, parseHeaders, type InboundMessage } from './message.ts';
 import { planDelivery, resolveRecipient, type Forward, type RecipientRoute } from './route.ts';
 import { srsRewrite } from './srs.ts';
+import { planSieve, sendSieveReplies } from '../sieve/apply.ts';
 
 /** pino-compatible subset. */
 export interface Logger {
@@ -64,12 +65,16 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
   }
   const raw = Buffer.concat([Buffer.from(auth.traceHeaders + spam.headers, 'utf8'), auth.raw]);
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
+  const sieveInput = { raw, mailFrom: msg.mailFrom, junk: spam.verdict === 'junk', hostname: options.hostname, log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m) };
+  const sieve = await planSieve(store, plan, sieveInput);
+  if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
   const meta = { messageId: headers.messageId, from: msg.mailFrom, subject: headers.subject, spamScore: spam.score, junk: spam.verdict === 'junk' };
   const delivered = await deliver(store, raw, plan, meta, {
     onQuotaOvershoot: (accountId) => log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
   metrics.delivery('inbound', spam.verdict === 'junk' ? 'junk' : 'delivered', delivered.length);
   await enqueueForwards(store, raw, msg.mailFrom, plan.forwards, meta, options.srsSecret);
+  await sendSieveReplies(store, sieve, sieveInput);
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
   log.info({ id: msg.id, from: msg.mailFrom, rcpts: msg.rcptTo.length, delivered: delivered.length, score: spam.score, verdict: spam.verdict, spf: auth.verdict.spf.result, dmarc: auth.verdict.dmarc.result }, 'message accepted');
   return { delivered, forwards: plan.forwards, score: spam.score, verdict: spam.verdict };
@@ -79,7 +84,7 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
 async function enqueueForwards(store: Store, raw: Buffer, sender: string, forwards: Forward[], meta: { messageId: string | null; subject: string }, srsSecret?: string): Promise<void> {
   for (const forward of forwards) {
     const from = srsSecret ? srsRewrite(sender, domainOf(forward.rcpt), srsSecret) : sender;
-    await store.queue.enqueue({ teamId: forward.teamId, from, to: forward.targets, raw, headerMessageId: meta.messageId, subject: meta.subject });
+    await store.queue.enqueue({ teamId: forward.teamId, from, to: forward.targets, raw: forward.raw ?? raw, headerMessageId: meta.messageId, subject: meta.subject });
   }
 }
 
@@ -106,12 +111,17 @@ export async function deliverLocal(raw: Buffer, envelope: { from: string; to: st
   }
   const headers = parseHeaders(raw);
   const plan = planDelivery(store, routes, headers, false);
+  const log = options.logger ?? silentLogger;
+  const sieveInput = { raw, mailFrom: envelope.from, junk: false, hostname: options.hostname, log: (o: object, m: string) => log.info(o, m) };
+  const sieve = await planSieve(store, plan, sieveInput);
   const meta = { messageId: headers.messageId, from: envelope.from, subject: headers.subject, spamScore: 0, junk: false };
   try {
+    if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
     await deliver(store, raw, plan, meta);
   } catch (err) {
     if (err instanceof DeliveryRefused) throw new LocalDeliveryError(err.refusal.code, `${err.refusal.code} ${err.refusal.enhanced} ${err.refusal.text}`);
     throw err;
   }
   await enqueueForwards(store, raw, envelope.from, plan.forwards, meta, options.srsSecret);
+  await sendSieveReplies(store, sieve, sieveInput);
 }

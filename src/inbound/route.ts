@@ -19,7 +19,13 @@ export interface RoutedAccount {
   plusFolder: string | null;
 }
 
-export interface Forward { teamId: string; rcpt: string; targets: string[] }
+export interface Forward {
+  teamId: string;
+  rcpt: string;
+  targets: string[];
+  /** The bytes to send when they differ from the message received (a Sieve redirect's loop marker). */
+  raw?: Buffer;
+}
 
 export interface RecipientRoute {
   rcpt: string;
@@ -140,8 +146,11 @@ function ruleMatches(rule: FilterRule, headers: ParsedHeaders): boolean {
 export interface AccountDelivery {
   account: Account;
   rcpts: string[];
+  /** Where the message goes without a Sieve script (and where a script's keep puts it). */
   folder: Folder;
   flags: string[];
+  /** Set by the account's Sieve script: every folder to store into, replacing folder and flags. */
+  targets?: { folder: Folder; flags: string[] }[];
 }
 
 export interface DeliveryPlan {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import { sieveScripts } from '../../store/sieve.ts';
 import { z } from 'zod';
 import { hashPassword } from '../../security/passwords.ts';
 import { normalizeAddress, splitAddress } from '../../store/addresses.ts';
@@ -178,6 +179,7 @@ export async function deleteMailbox(deps: ApiDeps, account: Account): Promise<vo
     await deps.store.kv.commit(tx);
   });
   await deps.store.accounts.remove(account);
+  await sieveScripts(deps.store.kv).remove(account.id);
 }
 
 const tag = 'Mailboxes';
