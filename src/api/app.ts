@@ -31,6 +31,7 @@ import { queueRoutes } from './routes/queue.ts';
 import { systemRoutes } from './routes/system.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { sieveRoutes } from './routes/sieve.ts';
+import { filterRoutes } from './routes/filters.ts';
 import { spamRoutes, type SpamSettings } from './routes/spam.ts';
 import { webhookRoutes } from './routes/webhooks.ts';
 
@@ -79,6 +80,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...usageRoutes(deps),
     ...spamRoutes(deps),
     ...sieveRoutes(deps),
+    ...filterRoutes(deps),
   );
   return routes;
 }

@@ -1,5 +1,7 @@
 // The MX listener (port 25): accepts mail for hosted domains only and hands each message to the
 // inbound pipeline; replies 250 only once every recipient's copy is durably stored.
+import { senderAllowed } from '../inbound/sender-filter.ts';
+import { domainOf } from '../inbound/message.ts';
 import { metrics } from '../metrics/registry.ts';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerEnvelope, SMTPServerSession } from 'smtp-server';
 import type { DnsResolver } from '../dns/resolver.ts';
@@ -111,8 +113,17 @@ export function createMxServer(options: MxServerOptions): MxServer {
       resolveRecipient(store, address.address, declared).then(
         (decision) => {
           if (!decision.ok) return callback(smtpError(decision.refusal.code, decision.refusal.enhanced, decision.refusal.text));
-          transactions.get(session.envelope)?.set(decision.route.rcpt, decision.route);
-          callback();
+          return applySenderFilters(decision.route, session.envelope.mailFrom ? session.envelope.mailFrom.address : '').then(
+            (route) => {
+              if (!route) return callback(smtpError(550, '5.7.1', 'Sender not accepted by this recipient'));
+              transactions.get(session.envelope)?.set(route.rcpt, route);
+              callback();
+            },
+            (err: Error) => {
+              log.error({ err, rcpt: address.address }, 'sender filter lookup failed');
+              callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
+            },
+          );
         },
         (err: Error) => {
           log.error({ err, rcpt: address.address }, 'recipient lookup failed');
@@ -130,6 +141,17 @@ export function createMxServer(options: MxServerOptions): MxServer {
     },
   });
   server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+
+  /** Drops the accounts whose sender filters refuse `sender`; null when nobody is left to deliver to. */
+  async function applySenderFilters(route: RecipientRoute, sender: string): Promise<RecipientRoute | null> {
+    const accounts = [];
+    for (const routed of route.accounts) {
+      const domain = await store.domains.get(domainOf(routed.account.address));
+      if (senderAllowed(routed.account, domain, sender)) accounts.push(routed);
+    }
+    if (accounts.length === 0 && route.forwards.length === 0) return null;
+    return { ...route, accounts };
+  }
 
   async function handleData(stream: SMTPServerDataStream, session: SMTPServerSession, receivedAt: number): Promise<string> {
     const { raw, bareNewline } = await readMessage(stream, maxMessageBytes);

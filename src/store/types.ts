@@ -16,6 +16,12 @@ export interface DkimKey {
   active: boolean;
 }
 
+/** Sender allow/deny lists (API.md FilterState): patterns are addresses, `@domain`, `domain` or `*` wildcards. */
+export interface SenderFilter {
+  mode: 'off' | 'allowlist' | 'denylist';
+  rules: { pattern: string; type: 'allow' | 'deny'; note?: string }[];
+}
+
 export interface Domain {
   name: string; // lower-case ASCII (A-label)
   teamId: string;
@@ -23,6 +29,7 @@ export interface Domain {
   dkim: DkimKey[];
   verifiedAt: number | null;
   createdAt: number;
+  senderFilter?: SenderFilter;
 }
 
 /** What an address resolves to. */
@@ -47,7 +54,7 @@ export interface Account {
   passwordHash: string | null;
   quotaBytes: number; // 0: unlimited
   state: 'active' | 'suspended';
-  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[] };
+  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[]; senderFilter?: SenderFilter };
   createdAt: number;
 }
 
