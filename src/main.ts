@@ -1,4 +1,5 @@
 // The `wrenmail` command: `serve` runs the server; the others are operator tools.
+import { reloadOnSighup } from './tls/certificate-store.ts';
 import { createReadStream, createWriteStream } from 'node:fs';
 import { resolve } from 'node:path';
 import { pipeline } from 'node:stream/promises';
@@ -11,6 +12,13 @@ import { ListenError } from './listeners.ts';
 import { restoreSnapshot } from './store/backup.ts';
 import { apiRequest, CLIENT_ENV } from './cli/client.ts';
 import { ADMIN_COMMANDS, ADMIN_OPTIONS, ADMIN_USAGE, runAdmin } from './cli/admin.ts';
+import { IMPORT_OPTIONS, IMPORT_USAGE, runImport, TARGET_USAGE } from './cli/import.ts';
+import { EXPORT_USAGE, runExport } from './cli/export.ts';
+import { DOCTOR_USAGE, runDoctor } from './cli/doctor.ts';
+import { SPAM_OPTIONS, SPAM_USAGE, runSpam } from './cli/spam.ts';
+
+const OPERATOR_COMMANDS = ['import', 'export', 'doctor', 'spam'];
+const OPTIONS = { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...ADMIN_OPTIONS, ...IMPORT_OPTIONS, ...SPAM_OPTIONS } as const;
 
 const USAGE = `usage: wrenmail <command> [--config FILE]
 
@@ -21,6 +29,13 @@ const USAGE = `usage: wrenmail <command> [--config FILE]
 Admin commands (call the running server's API with the bootstrap key, or $WRENMAIL_API_KEY):
 ${ADMIN_USAGE}
 
+Operator commands (mail in and out through the running server, checks, training):
+${IMPORT_USAGE}
+${EXPORT_USAGE}
+${TARGET_USAGE}
+${DOCTOR_USAGE}
+${SPAM_USAGE}
+
   --config FILE         settings (default: $WRENMAIL_CONFIG, else built-in defaults);
                         WRENMAIL_<SECTION>_<KEY> environment variables override any setting`;
 
@@ -29,7 +44,7 @@ async function main(argv: string[]): Promise<number> {
   try {
     parsed = parseArgs({
       args: argv,
-      options: { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...ADMIN_OPTIONS },
+      options: OPTIONS,
       allowPositionals: true,
     });
   } catch (err) {
@@ -38,7 +53,7 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   const { config: _config, help: _help, ...adminValues } = values;
-  if (!(command && ADMIN_COMMANDS.includes(command)) && Object.keys(adminValues).length > 0) return usageError(`unknown option --${Object.keys(adminValues)[0]}`);
+  if (!(command && [...ADMIN_COMMANDS, ...OPERATOR_COMMANDS].includes(command)) && Object.keys(adminValues).length > 0) return usageError(`unknown option --${Object.keys(adminValues)[0]}`);
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 64;
@@ -70,6 +85,14 @@ async function main(argv: string[]): Promise<number> {
     case 'key':
     case 'queue':
       return runAdmin(config, command, rest, adminValues);
+    case 'import':
+      return runImport(config, rest, adminValues);
+    case 'export':
+      return runExport(config, rest, adminValues);
+    case 'doctor':
+      return runDoctor(config, rest, adminValues);
+    case 'spam':
+      return runSpam(config, argv, OPTIONS);
     case 'restore': {
       if (!rest[0]) return usageError('restore needs a FILE');
       const { records } = await restoreSnapshot(resolve(config.data_dir, 'store'), createReadStream(rest[0]).pipe(createGunzip()));
@@ -102,6 +125,7 @@ async function serve(config: Config): Promise<number> {
     throw err;
   }
   logger.info({ hostname: config.hostname, data_dir: resolve(config.data_dir) }, 'wrenmail ready');
+  const stopReloading = reloadOnSighup(server.tls, logger); // new certificates without dropping connections
   await new Promise<void>((done) => {
     const stop = (signal: string) => {
       logger.info({ signal }, 'shutting down');
@@ -113,6 +137,7 @@ async function serve(config: Config): Promise<number> {
     process.once('SIGTERM', () => stop('SIGTERM'));
     process.once('SIGINT', () => stop('SIGINT'));
   });
+  stopReloading();
   logger.info('stopped');
   return 0;
 }

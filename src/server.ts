@@ -1,4 +1,6 @@
 import { createServer, type Server as HttpServer } from 'node:http';
+import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
+import { followReloads, tlsServerOptions } from './tls/source.ts';
 import { resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import type { Socket } from 'node:net';
@@ -6,7 +8,9 @@ import type { Config } from './config/schema.ts';
 import type { Logger } from './log.ts';
 import { Store } from './store/index.ts';
 import { bootstrap } from './bootstrap.ts';
-import { loadCertificate, type KeyPair } from './tls/certificates.ts';
+import { CertificateStore } from './tls/certificate-store.ts';
+import { createAcme, acmeTargets, AcmeChallenges, challengeResponder, type AcmeManager } from './tls/acme.ts';
+import { createReportCollector } from './reports/collector.ts';
 import { createHttpApp } from './api/app.ts';
 import { bind, type BoundListener, type Listenable } from './listeners.ts';
 import { createResolver, type DnsResolver } from './dns/resolver.ts';
@@ -29,7 +33,8 @@ export interface RunningServer {
   resolver: DnsResolver;
   login: LoginService;
   listeners: BoundListener[];
-  tls: KeyPair;
+  /** Certificates by SNI name, reloadable (SIGHUP): every TLS listener reads from it. */
+  tls: CertificateStore;
   /** Stops accepting, lets in-flight work finish (up to the shutdown timeout), closes the store. */
   close(): Promise<void>;
 }
@@ -39,7 +44,7 @@ interface Service extends Listenable {
 }
 
 /** An HTTP server as a Service: close() waits for requests in flight, then cuts idle keep-alives. */
-function httpService(server: HttpServer): Service {
+function httpService(server: HttpServer | HttpsServer): Service {
   const sockets = new Set<Socket>();
   server.on('connection', (socket) => {
     sockets.add(socket);
@@ -71,12 +76,16 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const services: Service[] = [];
   let stopQueue = async (): Promise<void> => {};
   let stopWebhooks = async (): Promise<void> => {};
+  // Background work stopped on close, after the listeners and before the store.
+  const stoppers: (() => Promise<void> | void)[] = [];
   const listeners: BoundListener[] = [];
   let ready = false;
   try {
     await bootstrap(store, dataDir, logger);
-    const tls = await loadCertificate(config.tls, dataDir, config.hostname);
-    if (tls.selfSigned) logger.warn({ hostname: config.hostname }, 'using a self-signed certificate (set tls.cert and tls.key for a trusted one)');
+    const tls = await CertificateStore.open({ dataDir, hostname: config.hostname, settings: config.tls, logger: logger.child({ component: 'tls' }) });
+    if (tls.defaultCertificate.file === 'self-signed') {
+      logger.warn({ hostname: config.hostname }, 'using a self-signed certificate (set tls.cert and tls.key, or enable ACME, for a trusted one)');
+    }
 
     const offset = config.server.unprivileged_port_offset;
     const start = async (name: string, setting: string, addresses: string[], make: () => Service) => {
@@ -223,6 +232,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       resolver,
       maxBodyBytes: config.http.max_body_bytes,
       spam: { ...spam, bayes },
+      mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
       ports: definedPorts({ imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') }),
       // Autoconfig offers only the listeners that are on (null: off).
@@ -236,6 +246,33 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
     });
     await start('http', 'http.listen', config.http.listen, () => httpService(createServer(app.callback())));
+    const httpsServers: HttpsServer[] = [];
+    await start('https', 'http.tls_listen', config.http.tls_listen, () => {
+      const server = createHttpsServer(tlsServerOptions(tls), app.callback());
+      httpsServers.push(server);
+      return httpService(server);
+    });
+    stoppers.push(followReloads(tls, httpsServers));
+
+    // Parses DMARC aggregate and TLS-RPT reports as they are delivered.
+    const reports = createReportCollector({ store, logger: logger.child({ component: 'reports' }) });
+    stoppers.push(() => reports.stop());
+
+    let acme: AcmeManager | undefined;
+    if (config.tls.acme) {
+      const challenges = new AcmeChallenges();
+      await start('acme-http', 'tls.acme_http_listen', config.tls.acme_http_listen, () => httpService(createServer(challengeResponder(challenges, app.callback()))));
+      acme = createAcme({
+        directoryUrl: config.tls.acme_directory_url,
+        email: config.tls.acme_email || undefined,
+        certificates: tls,
+        challenges,
+        targets: () => acmeTargets(store, config.hostname),
+        renewBeforeDays: config.tls.acme_renew_before_days,
+        logger: logger.child({ component: 'acme' }),
+      });
+      stoppers.push(() => acme!.stop());
+    }
 
     // Event retention: prune once an hour (and at start) what is older than events.retention_days.
     const retentionMs = config.events.retention_days * 86_400_000;
@@ -248,6 +285,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const pruneTimer = setInterval(prune, 3_600_000).unref();
 
     queueRunner.start();
+    acme?.start();
     webhooks.start();
     ready = true;
     return {
@@ -264,6 +302,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         await Promise.race([Promise.all(services.map((s) => s.close())), timeout]);
         await stopQueue();
         await stopWebhooks();
+        for (const stop of stoppers) await stop();
         await store.close();
       },
     };
@@ -271,6 +310,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     await Promise.allSettled(services.map((s) => s.close()));
     await stopQueue();
     await stopWebhooks();
+    for (const stop of stoppers) await stop();
     await store.close();
     throw err;
   }

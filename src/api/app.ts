@@ -7,6 +7,7 @@ import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
+import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
 import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
@@ -28,6 +29,7 @@ import { mailboxMessageRoutes } from './routes/mailbox-messages.ts';
 import { mailboxRoutes } from './routes/mailboxes.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { queueRoutes } from './routes/queue.ts';
+import { reportRoutes } from './routes/reports.ts';
 import { systemRoutes } from './routes/system.ts';
 import { usageRoutes } from './routes/usage.ts';
 import { sieveRoutes } from './routes/sieve.ts';
@@ -56,6 +58,8 @@ export interface ApiOptions {
   validateResponses?: boolean;
   /** The MX's spam settings for /spam/classify (default: header rules + Bayes, Junk at 5, reject at 15). */
   spam?: SpamSettings;
+  /** MTA-STS policy settings (default mode 'testing', max_age one week). */
+  mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -79,6 +83,7 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...logRoutes(deps),
     ...usageRoutes(deps),
     ...spamRoutes(deps),
+    ...reportRoutes(deps),
     ...sieveRoutes(deps),
     ...filterRoutes(deps),
   );
@@ -102,6 +107,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.body = { ok: ready, status: ready ? 'ready' : broken ? 'store unavailable' : 'starting' };
   });
   app.use(open.routes());
+  app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
   app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
   app.use(metricsEndpoint(options.store));
 

@@ -69,6 +69,7 @@ export const configSchema = z
     http: z
       .object({
         listen: listen.default(['0.0.0.0:8080']),
+        tls_listen: listen.default([]),
         max_body_bytes: z.number().int().positive().default(1048576),
         trust_proxy: z.boolean().default(false),
       })
@@ -89,7 +90,25 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
-    tls: z.object({ cert: z.string().default(''), key: z.string().default('') }).strict().prefault({}),
+    tls: z
+      .object({
+        cert: z.string().default(''),
+        key: z.string().default(''),
+        acme: z.boolean().default(false),
+        acme_directory_url: z.string().url().default('https://acme-v02.api.letsencrypt.org/directory'),
+        acme_email: z.string().default(''),
+        acme_http_listen: listen.default(['0.0.0.0:80']),
+        acme_renew_before_days: z.number().int().positive().default(30),
+      })
+      .strict()
+      .prefault({}),
+    mta_sts: z
+      .object({
+        mode: z.enum(['enforce', 'testing', 'none']).default('testing'),
+        max_age_seconds: z.number().int().positive().max(31557600).default(604800),
+      })
+      .strict()
+      .prefault({}),
     spam: z
       .object({
         junk_score: z.number().default(5),

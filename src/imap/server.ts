@@ -2,9 +2,10 @@
 // fan-out of store changes to the sessions that have a folder selected.
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
+import { followReloads, tlsServerOptions, type TlsSource } from '../tls/source.ts';
 import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
 import { metrics } from '../metrics/registry.ts';
@@ -17,7 +18,8 @@ export type { ImapLimits };
 /**
  * Options of createImapServer:
  * - store, login: the data and the shared password check (with its failure throttling).
- * - tls: PEM key and certificate, for implicit TLS listeners and STARTTLS.
+ * - tls: PEM key and certificate, for implicit TLS listeners and STARTTLS; or a TlsSource (the
+ *   certificate store) for SNI and certificates reloaded without a restart.
  * - hostname: named in the greeting.
  * - allowPlainAuthWithoutTls: allow LOGIN/AUTHENTICATE on an unencrypted connection (default false;
  *   meant for loopback and tests). Otherwise they answer NO [PRIVACYREQUIRED] until STARTTLS.
@@ -28,7 +30,7 @@ export type { ImapLimits };
 export interface ImapServerOptions {
   store: Store;
   login: LoginService;
-  tls: { key: string; cert: string };
+  tls: TlsSource;
   hostname: string;
   allowPlainAuthWithoutTls?: boolean;
   limits?: Partial<ImapLimits>;
@@ -60,6 +62,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   const perAccount = new Map<string, number>();
   const watchers = new Map<number, Set<Session>>();
   const servers: Server[] = [];
+  const tlsServers = new Set<TlsServer>();
   const tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
 
   const ctx: ServerContext = {
@@ -102,6 +105,9 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   const onFolderDeleted = (folder: Folder): void => ctx.recent.forget(folder.id);
   options.store.notifier.on('change', onChange);
   options.store.notifier.on('folder-deleted', onFolderDeleted);
+  const stopFollowing = followReloads(options.tls, tlsServers, () => {
+    ctx.tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
+  });
 
   function accept(socket: Socket, secure: boolean): void {
     const ip = socket.remoteAddress ?? '';
@@ -126,7 +132,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
           session.closed();
         }
       },
-    });
+    }, options.tls.SNICallback);
     session = new Session(ctx, transport, randomBytes(6).toString('hex'));
     sessions.add(session);
     options.logger?.debug({ session: session.id, ip, secure }, 'imap connection');
@@ -136,10 +142,13 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   return {
     async listen(port, host, implicitTls) {
       const server = implicitTls
-        ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, (socket) => accept(socket, true))
+        ? createTlsServer(tlsServerOptions(options.tls), (socket) => accept(socket, true))
         : createNetServer((socket) => accept(socket, false));
       server.on('error', (err) => options.logger?.error({ err }, 'imap listener error'));
-      if (implicitTls) server.on('tlsClientError', () => {});
+      if (implicitTls) {
+        server.on('tlsClientError', () => {});
+        tlsServers.add(server as TlsServer);
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -154,6 +163,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     async close() {
       options.store.notifier.off('change', onChange);
       options.store.notifier.off('folder-deleted', onFolderDeleted);
+      stopFollowing();
+      tlsServers.clear();
       const closing = servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const session of sessions) session.bye('Server shutting down');
       // Give the BYEs a moment to leave, then cut whatever is still open.

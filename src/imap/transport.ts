@@ -2,6 +2,7 @@
 // (RFC 4978). Writes report backpressure so that a slow reader only ever slows its own session.
 import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
+import type { SniCallback } from '../tls/source.ts';
 import type { Readable, Writable } from 'node:stream';
 import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
 
@@ -20,14 +21,17 @@ export class Transport {
   private deflate: DeflateRaw | null = null;
   private flushScheduled = false;
   private readonly events: TransportEvents;
+  private readonly sni: SniCallback | undefined;
   private readonly onData = (chunk: Buffer): void => this.events.data(chunk);
 
-  constructor(socket: Socket, secure: boolean, events: TransportEvents) {
+  /** sni: picks the certificate by the client's server name at STARTTLS (else the given context). */
+  constructor(socket: Socket, secure: boolean, events: TransportEvents, sni?: SniCallback) {
     // Replies go out in several writes; Nagle would hold each tail back ~40 ms waiting for an ACK.
     socket.setNoDelay(true);
     this.socket = socket;
     this.secure = secure;
     this.events = events;
+    this.sni = sni;
     this.input = socket;
     this.output = socket;
     socket.on('data', this.onData);
@@ -96,7 +100,7 @@ export class Transport {
     plain.off('data', this.onData);
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context });
+    const secure = new TLSSocket(plain, { isServer: true, secureContext: context, ...(this.sni ? { SNICallback: this.sni } : {}) });
     this.socket = secure;
     this.input = secure;
     this.output = secure;

@@ -2,11 +2,12 @@
 // the maildrop locks. The byte stream (plain, TLS, STARTTLS upgrade, backpressure) is IMAP's Transport.
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer } from 'node:tls';
+import { createSecureContext, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
 import { Transport } from '../imap/transport.ts';
 import { metrics } from '../metrics/registry.ts';
 import type { LoginService } from '../security/login.ts';
+import { followReloads, tlsServerOptions, type TlsSource } from '../tls/source.ts';
 import type { Store } from '../store/index.ts';
 import type { Pop3Context, Pop3Limits } from './context.ts';
 import { Pop3Session } from './session.ts';
@@ -16,7 +17,8 @@ export type { Pop3Limits };
 /**
  * Options of createPop3Server:
  * - store, login: the data and the shared password check (with its failure throttling).
- * - tls: PEM key and certificate, for implicit TLS listeners (995) and STLS (110).
+ * - tls: PEM key and certificate, for implicit TLS listeners (995) and STLS (110); or a TlsSource
+ *   (the certificate store) for SNI and certificates reloaded without a restart.
  * - hostname: named in the greeting and the sign-off.
  * - allowPlainAuthWithoutTls: allow USER/PASS and AUTH on an unencrypted connection from loopback
  *   (default false; meant for local tools and tests). Otherwise they answer -ERR [AUTH] until STLS.
@@ -27,7 +29,7 @@ export type { Pop3Limits };
 export interface Pop3ServerOptions {
   store: Store;
   login: LoginService;
-  tls: { key: string; cert: string };
+  tls: TlsSource;
   hostname: string;
   allowPlainAuthWithoutTls?: boolean;
   limits?: Partial<Pop3Limits>;
@@ -50,6 +52,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   const perIp = new Map<string, number>();
   const locks = new Map<string, object>();
   const servers: Server[] = [];
+  const tlsServers = new Set<TlsServer>();
 
   const ctx: Pop3Context = {
     store: options.store,
@@ -69,6 +72,9 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       if (locks.get(accountId) === owner) locks.delete(accountId);
     },
   };
+  const stopFollowing = followReloads(options.tls, tlsServers, () => {
+    ctx.tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
+  });
 
   function accept(socket: Socket, secure: boolean): void {
     const ip = socket.remoteAddress ?? '';
@@ -93,7 +99,7 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
           session.closed();
         }
       },
-    });
+    }, options.tls.SNICallback);
     session = new Pop3Session(ctx, transport, randomBytes(6).toString('hex'));
     sessions.add(session);
     options.logger?.debug({ session: session.id, ip, secure }, 'pop3 connection');
@@ -103,10 +109,13 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   return {
     async listen(port, host, implicitTls) {
       const server = implicitTls
-        ? createTlsServer({ key: options.tls.key, cert: options.tls.cert }, (socket) => accept(socket, true))
+        ? createTlsServer(tlsServerOptions(options.tls), (socket) => accept(socket, true))
         : createNetServer((socket) => accept(socket, false));
       server.on('error', (err) => options.logger?.error({ err }, 'pop3 listener error'));
-      if (implicitTls) server.on('tlsClientError', () => {});
+      if (implicitTls) {
+        server.on('tlsClientError', () => {});
+        tlsServers.add(server as TlsServer);
+      }
       await new Promise<void>((resolve, reject) => {
         server.once('error', reject);
         server.listen(port, host, () => {
@@ -119,6 +128,8 @@ export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
       return { port: typeof address === 'object' && address ? address.port : port };
     },
     async close() {
+      stopFollowing();
+      tlsServers.clear();
       const closing = servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
       for (const session of sessions) session.close('Server shutting down', 'SYS/TEMP');
       // Give the goodbyes a moment to leave, then cut whatever is still open.

@@ -4,6 +4,7 @@
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions } from 'smtp-server';
+import type { TlsSource } from '../tls/source.ts';
 
 /** A handler error whose text starts with its own enhanced status code ("5.7.1 Relaying denied"). */
 export interface SmtpReplyError extends Error {
@@ -22,6 +23,14 @@ const ENHANCED = /^([245]\.\d{1,3}\.\d{1,3}) /;
  * a reply whose text already starts with an enhanced code goes out as given.
  */
 export class WrenSmtpServer extends SMTPServer {
+  constructor(options: WrenSmtpOptions) {
+    super(options);
+    // A certificate reload replaces the default context (clients without SNI) for new handshakes.
+    const source = options.tlsSource;
+    const stop = source?.onChange?.(() => this.updateSecureContext({ key: source.key, cert: source.cert }));
+    if (stop) this.server.once('close', stop);
+  }
+
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
     let connection;
@@ -37,7 +46,8 @@ export class WrenSmtpServer extends SMTPServer {
 
 export interface SmtpBaseOptions {
   hostname: string;
-  tls: { key: string; cert: string };
+  /** {key, cert}, or the certificate store (SNI, reloads). */
+  tls: TlsSource;
   maxMessageBytes: number;
   maxRecipients: number;
   idleTimeoutMs: number;
@@ -48,12 +58,16 @@ export interface SmtpBaseOptions {
 }
 
 /** smtp-server options both listeners share: STARTTLS with our certificate, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDSTATUSCODES. */
-export function baseServerOptions(o: SmtpBaseOptions): SMTPServerOptions {
+export type WrenSmtpOptions = SMTPServerOptions & { tlsSource?: TlsSource };
+
+export function baseServerOptions(o: SmtpBaseOptions): WrenSmtpOptions {
   return {
     name: o.hostname,
     banner: 'Wren Mail ESMTP',
     key: o.tls.key,
     cert: o.tls.cert,
+    ...(o.tls.SNICallback ? { SNICallback: o.tls.SNICallback } : {}),
+    tlsSource: o.tls,
     size: o.maxMessageBytes,
     rejectOversized: true,
     maxRecipients: o.maxRecipients,

@@ -1,6 +1,7 @@
 // Bulk training from files, for `wrenmail spam train --spam DIR --ham DIR`: directories (Maildir's
 // cur/new or any tree of one-message files) and mbox files, read as a stream and trained in batches
 // of durable writes.
+import { splitMbox } from '../migrate/mbox.ts';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -73,40 +74,9 @@ export async function* readMessages(path: string): AsyncGenerator<{ source: stri
   }
 }
 
-/**
- * Splits a file at mbox "From " separator lines (a line starting "From " at the start of the file or
- * after an empty line), undoing mboxrd ">From " quoting. A file without them is one message, so
- * Maildir files and single mbox-style files (SpamAssassin, TREC corpora) take the same path.
- */
+/** One Buffer per message of a file (mbox or single message). */
 async function* mboxEntries(path: string): AsyncGenerator<Buffer> {
-  let lines: Buffer[] = [];
-  let carry: Buffer | null = null;
-  let previousBlank = true;
-  let started = false;
-  const separator = (line: Buffer) => previousBlank && line.length >= 5 && line.toString('latin1', 0, 5) === 'From ';
-  function* take(line: Buffer): Generator<Buffer> {
-    if (separator(line)) {
-      if (started || lines.length) yield Buffer.concat(lines);
-      lines = [];
-      started = true;
-    } else {
-      let gt = 0;
-      while (gt < line.length && line[gt] === 0x3e) gt++;
-      lines.push(gt > 0 && line.toString('latin1', gt, gt + 5) === 'From ' ? line.subarray(1) : line);
-    }
-    previousBlank = line.length === 1 || (line.length === 2 && line[0] === 0x0d);
-  }
-  for await (const chunk of createReadStream(path)) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    let pos = 0;
-    for (let nl = buf.indexOf(LF, pos); nl !== -1; nl = buf.indexOf(LF, pos)) {
-      yield* take(buf.subarray(pos, nl + 1));
-      pos = nl + 1;
-    }
-    carry = pos < buf.length ? buf.subarray(pos) : null;
-  }
-  if (carry) yield* take(carry);
-  if (started || lines.length) yield Buffer.concat(lines);
+  for await (const { lines } of splitMbox(path)) yield Buffer.concat(lines);
 }
 
 const HEADER_LINE = /^[\x21-\x39\x3b-\x7e]+[ \t]*:/;

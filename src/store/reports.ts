@@ -1,0 +1,66 @@
+// Parsed DMARC aggregate and TLS-RPT reports, per team (the team hosting the reported domain). A
+// report that arrives twice (several reporting addresses, a reporter's resend) is kept once.
+import { createHash } from 'node:crypto';
+import type { Kv } from './db.ts';
+import { hex } from './keys.ts';
+import { newId } from './teams.ts';
+import { Tx } from './tx.ts';
+import type { ParsedReport } from '../reports/extract.ts';
+
+export type ReportKind = ParsedReport['kind'];
+
+export interface StoredReport<R extends ParsedReport = ParsedReport> {
+  id: string;
+  teamId: string;
+  /** The mailbox it was delivered to. */
+  accountId: string;
+  receivedAt: number;
+  report: R;
+}
+
+const key = {
+  report: (id: string) => `rpt/${id}`,
+  team: (kind: ReportKind, teamId: string, receivedAt: number, id: string) => `rptt/${kind}/${teamId}/${hex(receivedAt, 12)}/${id}`,
+  teamRange: (kind: ReportKind, teamId: string) => ({ gt: `rptt/${kind}/${teamId}/`, lt: `rptt/${kind}/${teamId}/\xff` }),
+  // Reporter and report id name a report (RFC 7489 §7.2.1.1, RFC 8460 §4.3); the domain too, since
+  // ids are only unique per reporter.
+  identity: (r: ParsedReport) => `rpti/${r.kind}/${createHash('sha256').update(`${r.reporter}\n${r.reportId}\n${r.domain}`).digest('hex')}`,
+};
+
+export class Reports {
+  private readonly kv: Kv;
+  private writing: Promise<unknown> = Promise.resolve();
+
+  constructor(kv: Kv) {
+    this.kv = kv;
+  }
+
+  /** Stores a report unless the same one is already there; resolves to the stored one either way. */
+  add(teamId: string, accountId: string, report: ParsedReport, receivedAt = Date.now()): Promise<{ stored: StoredReport; duplicate: boolean }> {
+    // One add at a time, so the duplicate check and the write cannot interleave.
+    const result = this.writing.then(async () => {
+      const existing = await this.kv.get<string>(key.identity(report));
+      const found = existing ? await this.get(existing) : undefined;
+      if (found) return { stored: found, duplicate: true };
+      const stored: StoredReport = { id: newId(receivedAt), teamId, accountId, receivedAt, report };
+      const tx = new Tx();
+      tx.put(key.report(stored.id), stored);
+      tx.put(key.team(report.kind, teamId, receivedAt, stored.id), 1);
+      tx.put(key.identity(report), stored.id);
+      await this.kv.commit(tx);
+      return { stored, duplicate: false };
+    });
+    this.writing = result.catch(() => undefined);
+    return result;
+  }
+
+  get(id: string): Promise<StoredReport | undefined> {
+    return this.kv.get<StoredReport>(key.report(id));
+  }
+
+  /** A team's reports of one kind, oldest first. */
+  async list<K extends ReportKind>(kind: K, teamId: string): Promise<StoredReport<Extract<ParsedReport, { kind: K }>>[]> {
+    const ids = (await this.kv.keys(key.teamRange(kind, teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
+    return (await this.kv.getMany<StoredReport<Extract<ParsedReport, { kind: K }>>>(ids.map(key.report))).filter((r) => r !== undefined);
+  }
+}
