@@ -120,6 +120,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     resolver: options.resolver,
     lists: new Lists(store.kv, store.addresses, store.directory),
     spam: options.spam,
+    mtaSts: options.mtaSts,
   };
   app.use(
     dispatch(apiRoutes(deps), {

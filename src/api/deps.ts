@@ -1,3 +1,4 @@
+import type { MtaStsMode } from '../http/mta-sts.ts';
 import type { SpamSettings } from './routes/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
@@ -17,6 +18,8 @@ export interface ApiDeps {
   lists: Lists;
   /** Scorers, thresholds and Bayes options for /spam routes (the MX's own). */
   spam?: SpamSettings;
+  /** The MTA-STS policy served for hosted domains: its id goes in the `_mta-sts` TXT record. */
+  mtaSts?: { defaultMode?: MtaStsMode; maxAgeSeconds?: number };
 }
 
 export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {

@@ -26,6 +26,8 @@ export interface MtaStsOptions {
 }
 
 export const POLICY_PATH = '/.well-known/mta-sts.txt';
+/** One week: long enough to matter, short enough to change course. */
+export const DEFAULT_MAX_AGE = 604_800;
 const PREFIX = 'mta-sts.';
 
 export function policyText(mode: MtaStsMode, hostname: string, maxAgeSeconds: number): string {
@@ -40,7 +42,7 @@ export async function domainPolicy(options: MtaStsOptions, name: string): Promis
   const domain = await options.store.domains.get(name);
   if (!domain) return undefined;
   const mode = options.modeFor?.(domain) ?? options.defaultMode ?? 'testing';
-  return policyText(mode, options.hostname, options.maxAgeSeconds ?? 604_800);
+  return policyText(mode, options.hostname, options.maxAgeSeconds ?? DEFAULT_MAX_AGE);
 }
 
 /** Koa middleware answering the policy path; every other request passes through. */

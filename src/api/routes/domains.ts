@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto';
+import { DEFAULT_MAX_AGE, policyId, policyText } from '../../http/mta-sts.ts';
 import { z } from 'zod';
 import { dkimStatus, generateDkimKey, newSelector } from '../../dns/dkim.ts';
 import { checkRecords, type DnsRecord, domainRecords, zoneFile } from '../../dns/records.ts';
@@ -50,7 +51,8 @@ export function recordsFor(deps: ApiDeps, domain: Domain): DnsRecord[] {
     hostname: deps.hostname,
     dkim: domain.dkim,
     verificationToken: verificationToken(domain.teamId, domain.name),
-    mtaStsId: createHash('sha256').update(deps.hostname).digest('hex').slice(0, 16),
+    // The id changes exactly when the served policy does, so senders refetch it then and only then.
+    mtaStsId: policyId(policyText(deps.mtaSts?.defaultMode ?? 'testing', deps.hostname, deps.mtaSts?.maxAgeSeconds ?? DEFAULT_MAX_AGE)),
     ports: deps.ports,
   });
 }
