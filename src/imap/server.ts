@@ -1,17 +1,14 @@
 // The IMAP server (IMAP4rev1 + IMAP4rev2) on top of the store: listeners, connection limits and the
 // fan-out of store changes to the sessions that have a folder selected.
-import { randomBytes } from 'node:crypto';
-import { createServer as createNetServer, type Server, type Socket } from 'node:net';
-import { createSecureContext, createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
+import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
-import { followReloads, tlsServerOptions, type TlsSource } from '../tls/source.ts';
+import type { TlsSource } from '../tls/source.ts';
+import { createSessionServer } from '../net/session-server.ts';
 import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
-import { metrics } from '../metrics/registry.ts';
 import { RecentTracker } from './recent.ts';
 import { Session } from './session.ts';
-import { Transport } from './transport.ts';
 
 export type { ImapLimits };
 
@@ -57,12 +54,8 @@ export const DEFAULT_LIMITS: ImapLimits = {
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
   const limits: ImapLimits = { ...DEFAULT_LIMITS, ...options.limits };
-  const sessions = new Set<Session>();
-  const perIp = new Map<string, number>();
   const perAccount = new Map<string, number>();
   const watchers = new Map<number, Set<Session>>();
-  const servers: Server[] = [];
-  const tlsServers = new Set<TlsServer>();
   const tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
 
   const ctx: ServerContext = {
@@ -105,75 +98,28 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   const onFolderDeleted = (folder: Folder): void => ctx.recent.forget(folder.id);
   options.store.notifier.on('change', onChange);
   options.store.notifier.on('folder-deleted', onFolderDeleted);
-  const stopFollowing = followReloads(options.tls, tlsServers, () => {
-    ctx.tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
+  const base = createSessionServer<Session>({
+    protocol: 'imap',
+    tls: options.tls,
+    maxConnectionsPerIp: limits.maxConnectionsPerIp,
+    tooManyConnections: '* BYE Too many connections from your address',
+    createSession: (transport, id) => new Session(ctx, transport, id),
+    farewell: (session) => session.bye('Server shutting down'),
+    onCertificateReload: () => {
+      ctx.tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
+    },
+    logger: options.logger,
   });
 
-  function accept(socket: Socket, secure: boolean): void {
-    const ip = socket.remoteAddress ?? '';
-    const count = perIp.get(ip) ?? 0;
-    if (count >= limits.maxConnectionsPerIp) {
-      socket.on('error', () => {});
-      socket.end('* BYE Too many connections from your address\r\n');
-      return;
-    }
-    perIp.set(ip, count + 1);
-    const closeMetric = metrics.connectionOpened('imap');
-    let session: Session | null = null;
-    const transport = new Transport(socket, secure, {
-      data: (chunk) => session?.onData(chunk),
-      close: () => {
-        closeMetric();
-        const n = (perIp.get(ip) ?? 1) - 1;
-        if (n > 0) perIp.set(ip, n);
-        else perIp.delete(ip);
-        if (session) {
-          sessions.delete(session);
-          session.closed();
-        }
-      },
-    }, options.tls.SNICallback);
-    session = new Session(ctx, transport, randomBytes(6).toString('hex'));
-    sessions.add(session);
-    options.logger?.debug({ session: session.id, ip, secure }, 'imap connection');
-    session.greet();
-  }
-
   return {
-    async listen(port, host, implicitTls) {
-      const server = implicitTls
-        ? createTlsServer(tlsServerOptions(options.tls), (socket) => accept(socket, true))
-        : createNetServer((socket) => accept(socket, false));
-      server.on('error', (err) => options.logger?.error({ err }, 'imap listener error'));
-      if (implicitTls) {
-        server.on('tlsClientError', () => {});
-        tlsServers.add(server as TlsServer);
-      }
-      await new Promise<void>((resolve, reject) => {
-        server.once('error', reject);
-        server.listen(port, host, () => {
-          server.off('error', reject);
-          resolve();
-        });
-      });
-      servers.push(server);
-      const address = server.address();
-      return { port: typeof address === 'object' && address ? address.port : port };
-    },
+    listen: (port, host, implicitTls) => base.listen(port, host, implicitTls),
     async close() {
       options.store.notifier.off('change', onChange);
       options.store.notifier.off('folder-deleted', onFolderDeleted);
-      stopFollowing();
-      tlsServers.clear();
-      const closing = servers.splice(0).map((s) => new Promise<void>((resolve) => s.close(() => resolve())));
-      for (const session of sessions) session.bye('Server shutting down');
-      // Give the BYEs a moment to leave, then cut whatever is still open.
-      for (let waited = 0; sessions.size && waited < 500; waited += 20) await new Promise((r) => setTimeout(r, 20));
-      for (const session of sessions) session.transport.destroy();
-      await Promise.all(closing);
+      await base.close();
     },
     get connections() {
-      return sessions.size;
+      return base.sessions.size;
     },
   };
 }

@@ -11,7 +11,7 @@ import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.ts';
 import { Framer, FramingError, parseCommand, ParseError, type Frame } from './parser.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { ServerContext } from './context.ts';
-import type { Transport } from './transport.ts';
+import type { Transport } from '../net/transport.ts';
 
 /** The mailbox a session has selected, as this session has announced it to the client. */
 export class Selected {

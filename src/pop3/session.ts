@@ -3,7 +3,7 @@
 import { isLoopback } from '../security/net.ts';
 import type { Account, Message } from '../store/index.ts';
 import { BLOB_CHUNK } from '../store/blobs.ts';
-import type { Transport } from '../imap/transport.ts';
+import type { Transport } from '../net/transport.ts';
 import { metrics } from '../metrics/registry.ts';
 import { COMMANDS } from './commands.ts';
 import type { Pop3Context } from './context.ts';
