@@ -214,9 +214,14 @@ test('an unreachable MX: deferred, a delay notice, then bounced at the configure
   assert.ok(r.attempts >= 3, `attempts: ${r.attempts}`);
   assert.ok(r.log.slice(0, -1).every((l) => l.status === 'deferred'));
   assert.match(r.lastResponse!, /ECONNREFUSED|refused/i);
-  const inbox = await messagesIn(storeA, 'alice@a.test');
-  const delay = inbox.find((m) => m.text.includes('Delayed Mail') && m.text.includes('x@gone.test'));
-  const bounce = inbox.find((m) => m.text.includes('Undelivered Mail') && m.text.includes('x@gone.test'));
+  // The notices are jobs of their own (null sender), delivered locally by the runner a moment later.
+  const notices = async () => {
+    const inbox = await messagesIn(storeA, 'alice@a.test');
+    const delay = inbox.find((m) => m.text.includes('Delayed Mail') && m.text.includes('x@gone.test'));
+    const bounce = inbox.find((m) => m.text.includes('Undelivered Mail') && m.text.includes('x@gone.test'));
+    return delay && bounce ? { delay, bounce } : null;
+  };
+  const { delay, bounce } = await waitFor(notices, 10_000, 'the delay notice and the bounce');
   assert.ok(delay, 'a delay notice');
   assert.match(delay!.text, /Action: delayed/);
   assert.match(delay!.text, /Will-Retry-Until: /);
