@@ -105,7 +105,7 @@ export async function deliverLocal(raw: Buffer, envelope: { from: string; to: st
   const { store } = options;
   const routes: RecipientRoute[] = [];
   for (const rcpt of envelope.to) {
-    const decision = await resolveRecipient(store, rcpt, raw.length);
+    const decision = await resolveRecipient(store, rcpt, raw.length, { srsSecret: options.srsSecret });
     if (!decision.ok) throw new LocalDeliveryError(decision.refusal.code, `${decision.refusal.code} ${decision.refusal.enhanced} ${decision.refusal.text}`);
     routes.push(decision.route);
   }

@@ -2,6 +2,7 @@
 // members, nested up to MAX_ALIAS_DEPTH, loops refused), forwarders, plus-addressing and the domain's
 // catch-all, and checked (suspended, over quota). At end of DATA each account's filters and the spam
 // verdict pick the folder.
+import { srsReverse } from './srs.ts';
 import type { Account, AddressRoute, FilterRule, Folder, Store } from '../store/index.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { ParsedHeaders } from './message.ts';
@@ -50,12 +51,20 @@ class RouteError extends Error {
  * Resolves one RCPT address. `size` is the SIZE= the client declared (0 if none): a mailbox that
  * cannot take it is refused now with 452 4.2.2, so DATA normally succeeds for every accepted recipient.
  */
-export async function resolveRecipient(store: Store, rcpt: string, size = 0): Promise<RecipientDecision> {
+export async function resolveRecipient(store: Store, rcpt: string, size = 0, options: { srsSecret?: string } = {}): Promise<RecipientDecision> {
   const address = normalizeAddress(rcpt);
   const { local, domain } = splitAddress(address);
   if (!local || !domain) return refuse(550, '5.1.3', 'Bad recipient address syntax');
-  if (!(await store.domains.get(domain))) return refuse(550, '5.7.1', 'Relaying denied: we do not accept mail for this domain');
+  const hosted = await store.domains.get(domain);
+  if (!hosted) return refuse(550, '5.7.1', 'Relaying denied: we do not accept mail for this domain');
   const route: RecipientRoute = { rcpt: address, accounts: [], forwards: [] };
+  if (options.srsSecret && /^srs0=/i.test(local)) {
+    // A bounce (or reply) to mail we forwarded: back to the original sender, or refused if forged.
+    const original = srsReverse(local, options.srsSecret);
+    if (!original) return refuse(550, '5.1.1', 'No such user here');
+    route.forwards.push({ teamId: hosted.teamId, rcpt: address, targets: [original] });
+    return { ok: true, route };
+  }
   try {
     const found = await expand(store, address, route, new Set(), 0);
     if (!found) return refuse(550, '5.1.1', 'No such user here');

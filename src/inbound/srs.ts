@@ -20,6 +20,27 @@ export function srsRewrite(sender: string, forwardingDomain: string, secret: str
   const local = sender.slice(0, at);
   const domain = sender.slice(at + 1);
   const tt = timestamp(now);
-  const hash = createHmac('sha256', secret).update(`${tt}${domain}${local}`.toLowerCase()).digest('base64').replace(/[+/=]/g, '').slice(0, 4);
-  return `SRS0=${hash}=${tt}=${domain}=${local}@${forwardingDomain}`;
+  return `SRS0=${srsHash(secret, tt, domain, local)}=${tt}=${domain}=${local}@${forwardingDomain}`;
+}
+
+const srsHash = (secret: string, tt: string, domain: string, local: string): string =>
+  createHmac('sha256', secret).update(`${tt}${domain}${local}`.toLowerCase()).digest('base64').replace(/[+/=]/g, '').slice(0, 4);
+
+/** SRS addresses stay valid this many days (enough for the slowest bounce). */
+const SRS_MAX_AGE_DAYS = 21;
+
+/**
+ * The original sender behind an SRS0 local part we made, so a bounce to a forwarded message reaches
+ * them; null when the hash is wrong or the address is too old (then it is refused: no backscatter).
+ */
+export function srsReverse(localPart: string, secret: string, now = Date.now()): string | null {
+  const match = /^SRS0=([^=]{4})=([A-Z2-7]{2})=([^=]+)=(.+)$/i.exec(localPart);
+  if (!match) return null;
+  const [, hash, tt, domain, local] = match as unknown as [string, string, string, string, string];
+  // Mail systems may case-fold local parts, so the hash is compared without case (as other SRS implementations do).
+  if (hash.toLowerCase() !== srsHash(secret, tt.toUpperCase(), domain, local).toLowerCase()) return null;
+  const day = BASE32.indexOf(tt[0]!.toUpperCase()) * 32 + BASE32.indexOf(tt[1]!.toUpperCase());
+  const today = Math.floor(now / 86_400_000) % 1024;
+  if ((today - day + 1024) % 1024 > SRS_MAX_AGE_DAYS) return null;
+  return `${local}@${domain}`;
 }

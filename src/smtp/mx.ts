@@ -110,7 +110,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
       const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
-      resolveRecipient(store, address.address, declared).then(
+      resolveRecipient(store, address.address, declared, { srsSecret: options.srsSecret }).then(
         (decision) => {
           if (!decision.ok) return callback(smtpError(decision.refusal.code, decision.refusal.enhanced, decision.refusal.text));
           return applySenderFilters(decision.route, session.envelope.mailFrom ? session.envelope.mailFrom.address : '').then(

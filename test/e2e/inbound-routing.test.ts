@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Tx, type Account, type AddressRoute, type Store } from '../../src/store/index.ts';
 import { messagesIn, plainMessage, sendRaw, startMx, type MxFixture } from '../helpers/smtp.ts';
+import { srsRewrite } from '../../src/inbound/srs.ts';
 
 let fx: MxFixture;
 let teamId: string;
@@ -89,6 +90,18 @@ test('forwarders: the local copy is kept and each forward is queued for outbound
   const raw = (await fx.store.blobs.read(forwarded[0]!.blob, forwarded[0]!.size)).toString();
   assert.match(raw, /Subject: forward me/);
   assert.match(raw, /^Received: from /, 'the forwarded copy carries our trace header');
+});
+
+test('a bounce to an SRS address goes back to the original sender; a forged one is refused', async () => {
+  const srs = srsRewrite('ann@sender.test', 'wren.test', 'test-srs-secret');
+  const bounce = await sendRaw(fx.port, '', [srs.toLowerCase()], plainMessage({ from: 'MAILER-DAEMON@remote.test', to: srs, subject: 'bounce back' }));
+  assert.is(bounce.end!.code, 250, 'the SRS address is accepted, even case-folded');
+  const { jobs } = await fx.store.queue.list({ teamId });
+  const back = jobs.find((j) => j.domain === 'sender.test' && j.recipients.some((r) => r.address === 'ann@sender.test'));
+  assert.ok(back, 'queued back to the original sender');
+  assert.is(back!.from, '', 'with the null sender: never a bounce for a bounce');
+  const forged = await sendRaw(fx.port, '', ['SRS0=AAAA=AA=victim.test=bob@wren.test'], plainMessage({ from: 'x@remote.test', to: 'x', subject: 'forged' }));
+  assert.match(forged.rcpt[0]!.lines[0]!, /^550 5\.1\.1 /);
 });
 
 test('mailbox filters: subject → folder, from → flag, header → discard', async () => {
