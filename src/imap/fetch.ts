@@ -114,7 +114,9 @@ export function imapDate(ms: number): string {
 /** Above this, a section is streamed from the store in chunks rather than read at once. */
 const STREAM_THRESHOLD = 256 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
-const BATCH = 100;
+const BATCH = 500;
+/** Collected response text is written once it reaches this many characters. */
+const OUTPUT_CHUNK = 64 * 1024;
 
 /** Raw header fields (with their continuation lines) of a header block, filtered by name. */
 export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
@@ -220,10 +222,28 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
   const marksSeen = !selected.readOnly && sections.some((s) => !s.peek);
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   const { store } = session.ctx;
+  // Response text is collected and written in large pieces: a socket write per item cost more than
+  // formatting the items.
+  let out = '';
+  const flush = (): boolean => {
+    const ok = out ? session.write(out) : true;
+    out = '';
+    return ok;
+  };
 
-  for (let i = 0; i < uids.length; i += BATCH) {
-    let messages = (await store.messages.getMany(selected.folder.id, uids.slice(i, i + BATCH))).filter((m): m is Message => !!m);
+  const load = async (from: number): Promise<{ messages: Message[]; structures: MessageStructure[] }> => {
+    let messages = await readMessages(session, uids.slice(from, from + BATCH));
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
+    return { messages, structures: needsStructure ? await store.blobs.structures(messages.map((m) => m.blob)) : [] };
+  };
+  let next = uids.length ? load(0) : null;
+  for (let i = 0; next; i += BATCH) {
+    const loaded = await next;
+    // The next batch is read while this one is written out (its UIDs are not touched by this one).
+    next = i + BATCH < uids.length ? load(i + BATCH) : null;
+    next?.catch(() => {}); // if the client goes away first, nobody awaits it
+    let { messages } = loaded;
+    const { structures } = loaded;
     const seen = new Set<number>();
     if (marksSeen) {
       const unseen = messages.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
@@ -234,16 +254,15 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
           seen.add(m.uid);
         }
         const fresh = new Map(update.updated.map((m) => [m.uid, m]));
-        messages = messages.map((m) => fresh.get(m.uid) ?? m);
+        messages = messages.map((m) => fresh.get(m.uid) ?? m); // same order, so `structures` still lines up
       }
     }
-    const structures = needsStructure ? await store.blobs.structures(messages.map((m) => m.blob)) : [];
     for (let j = 0; j < messages.length; j++) {
       const message = messages[j]!;
       const seq = selected.seqOf(message.uid);
       if (!seq) continue;
       const structure = structures[j];
-      session.write(`* ${seq} FETCH (`);
+      out += `* ${seq} FETCH (`;
       let first = true;
       const sep = (): string => (first ? ((first = false), '') : ' ');
       const responseItems: Item[] = [...items];
@@ -251,26 +270,42 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
       if (session.condstore && responseItems.includes('FLAGS') && !responseItems.includes('MODSEQ')) responseItems.push('MODSEQ');
       for (const item of responseItems) {
         if (typeof item === 'string') {
-          session.write(sep() + simpleItem(item, message, structure, selected));
+          out += sep() + simpleItem(item, message, structure, selected);
           continue;
         }
         const body = await sectionBody(session, message, structure, item);
         const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
         if (item.kind === 'BINARY.SIZE') {
           const size = !body ? 0 : 'bytes' in body ? body.bytes.length : body.end - body.start;
-          session.write(`${sep()}${item.label} ${size}`);
+          out += `${sep()}${item.label} ${size}`;
         } else if (!body) {
-          session.write(`${sep()}${label} NIL`);
+          out += `${sep()}${label} NIL`;
         } else {
-          session.write(`${sep()}${label} `);
+          out += `${sep()}${label} `;
+          flush();
           await writeBody(session, message, body, item.partial, item.kind === 'BINARY');
         }
       }
-      if (!session.write(')\r\n')) await session.drain();
+      out += ')\r\n';
+      if (out.length >= OUTPUT_CHUNK && !flush()) await session.drain();
       if (session.transport.closed) return {};
     }
   }
+  if (!flush()) await session.drain();
   return {};
+}
+
+/** The stored records of `uids` (ascending), in that order; those expunged meanwhile are left out. */
+async function readMessages(session: Session, uids: number[]): Promise<Message[]> {
+  const { store } = session.ctx;
+  const folderId = session.selected!.folder.id;
+  if (!uids.length) return [];
+  const first = uids[0]!;
+  const last = uids[uids.length - 1]!;
+  // Dense sets (1:*, most ranges) read as one scan; sparse ones key by key.
+  if (last - first + 1 > uids.length * 2) return (await store.messages.getMany(folderId, uids)).filter((m): m is Message => !!m);
+  const wanted = new Set(uids);
+  return (await store.messages.range(folderId, first, last)).filter((m) => wanted.has(m.uid));
 }
 
 function simpleItem(item: SimpleItem, message: Message, structure: MessageStructure | undefined, selected: Selected): string {

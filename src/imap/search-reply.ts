@@ -6,8 +6,8 @@ import type { Session } from './session.ts';
 
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
-  const numbers = found.map((m) => (byUid ? m.uid : session.selected!.seqOf(m.uid)));
-  const modseq = session.condstore && usesModseq(request) ? found.reduce((n, m) => Math.max(n, m.modseq), 0) : 0;
+  const numbers = found.map((f) => (byUid ? f.message.uid : f.seq));
+  const modseq = session.condstore && usesModseq(request) ? found.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
   const returns = request.returns ?? (session.rev2 ? [] : null);
   if (returns === null) {
     session.send(`* SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);

@@ -3,6 +3,7 @@
 // only read for HEADER on a field the index does not keep, and then only its header block.
 import type { SearchFields } from '../mime/types.ts';
 import type { Message } from '../store/index.ts';
+import type { HeaderFields } from '../store/blobs.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
 import type { Token } from './parser.ts';
@@ -122,7 +123,7 @@ function uses(key: Key, test: (k: Key) => boolean): boolean {
   return false;
 }
 
-const INDEXED_HEADERS: Record<string, (f: SearchFields) => string> = {
+const INDEXED_HEADERS: Record<string, (f: HeaderFields) => string> = {
   from: (f) => f.from, to: (f) => f.to, cc: (f) => f.cc, bcc: (f) => f.bcc, subject: (f) => f.subject,
   'message-id': (f) => f.messageId ?? '', 'in-reply-to': (f) => f.inReplyTo ?? '', references: (f) => f.references.join(' '),
 };
@@ -131,7 +132,8 @@ interface Candidate {
   message: Message;
   seq: number;
   recent: boolean;
-  fields?: SearchFields;
+  /** The full search fields when a key searches body text, else only the header fields. */
+  fields?: HeaderFields | SearchFields;
   headers?: Map<string, string | undefined>;
 }
 
@@ -155,11 +157,13 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
       return key.cmp === 'before' ? day < key.day : key.cmp === 'on' ? day === key.day : day >= key.day;
     }
     case 'text': {
-      const f = c.fields!;
+      if (key.field !== 'body' && key.field !== 'text') return c.fields![key.field].toLowerCase().includes(key.value);
+      const f = c.fields as SearchFields; // runSearch reads the full fields for BODY and TEXT
       if (key.field === 'body') return f.text.toLowerCase().includes(key.value);
-      // Messages indexed before `headers` existed fall back to the address and subject fields.
-      if (key.field === 'text') return [f.headers ?? [f.from, f.to, f.cc, f.bcc, f.subject].join('\n'), f.text].some((s) => s.toLowerCase().includes(key.value));
-      return f[key.field].toLowerCase().includes(key.value);
+      // `headers` is lower-cased at delivery; messages indexed before it existed fall back to the
+      // address and subject fields.
+      const headers = f.headers ?? [f.from, f.to, f.cc, f.bcc, f.subject].join('\n').toLowerCase();
+      return headers.includes(key.value) || f.text.toLowerCase().includes(key.value);
     }
     case 'header': {
       const indexed = INDEXED_HEADERS[key.name];
@@ -178,19 +182,27 @@ function headerValues(block: string, name: string): string | undefined {
 
 const BATCH = 500;
 
+export interface Found {
+  message: Message;
+  seq: number;
+  /** Present when the search read them (any key on a header or body field). */
+  fields?: HeaderFields;
+}
+
 /** Messages of the selected mailbox matching `key`, in sequence order. */
-export async function runSearch(session: Session, key: Key): Promise<Message[]> {
+export async function runSearch(session: Session, key: Key): Promise<Found[]> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
-  const needsFields = uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
+  const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
+  const needsFields = needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
   const headerNames: string[] = [];
   uses(key, (k) => (k.op === 'header' && !(k.name in INDEXED_HEADERS) && headerNames.push(k.name), false));
   const all = await store.messages.list(selected.folder.id);
   const byUid = new Map(all.map((m) => [m.uid, m]));
   const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
   const now = Date.now();
-  const out: Message[] = [];
+  const out: Found[] = [];
   for (let i = 0; i < selected.uids.length; i += BATCH) {
     const batch: Candidate[] = [];
     for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
@@ -198,7 +210,8 @@ export async function runSearch(session: Session, key: Key): Promise<Message[]> 
       if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
     }
     if (needsFields) {
-      const fields = await store.blobs.searchFields(batch.map((c) => c.message.blob));
+      const shas = batch.map((c) => c.message.blob);
+      const fields = needsText ? await store.blobs.searchFields(shas) : await store.blobs.headerFields(shas);
       batch.forEach((c, n) => (c.fields = fields[n]));
     }
     if (headerNames.length) {
@@ -208,7 +221,7 @@ export async function runSearch(session: Session, key: Key): Promise<Message[]> 
         batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
       }
     }
-    for (const c of batch) if (matches(key, c, max, now)) out.push(c.message);
+    for (const c of batch) if (matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
   }
   return out;
 }

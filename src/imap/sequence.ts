@@ -20,9 +20,11 @@ function bounded(ranges: Range[], max: number): Range[] {
 
 /** Indexes (0-based, ascending, unique) of the messages a sequence-number set names. */
 export function resolveSequence(ranges: Range[], count: number): number[] {
-  const hit = new Set<number>();
-  for (const [a, b] of bounded(ranges, count)) for (let n = Math.max(a, 1); n <= Math.min(b, count); n++) hit.add(n - 1);
-  return [...hit].sort((x, y) => x - y);
+  const hit = new Uint8Array(count);
+  for (const [a, b] of bounded(ranges, count)) for (let n = Math.max(a, 1); n <= Math.min(b, count); n++) hit[n - 1] = 1;
+  const out: number[] = [];
+  for (let i = 0; i < count; i++) if (hit[i]) out.push(i);
+  return out;
 }
 
 /** Indexes of the messages whose UIDs a UID set names (uids ascending). */

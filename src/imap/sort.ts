@@ -1,6 +1,6 @@
 // SORT (RFC 5256): keys from the stored search fields; ties fall back to sequence order.
-import type { SearchFields } from '../mime/types.ts';
 import type { Message } from '../store/index.ts';
+import type { HeaderFields } from '../store/blobs.ts';
 import { atomsOf, BadArguments, type Args } from './args.ts';
 import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
@@ -53,7 +53,7 @@ function firstMailbox(list: string): string {
 export interface Sortable {
   message: Message;
   seq: number;
-  fields: SearchFields;
+  fields: HeaderFields;
 }
 
 export function sortMessages(items: Sortable[], criteria: SortRequest['criteria']): Sortable[] {
@@ -68,15 +68,18 @@ export function sortMessages(items: Sortable[], criteria: SortRequest['criteria'
       default: return firstMailbox(item.fields.cc);
     }
   };
-  return [...items].sort((a, b) => {
-    for (const { name, reverse } of criteria) {
-      const x = value(a, name);
-      const y = value(b, name);
+  // Keys computed once per message, not once per comparison (base subjects take several regexps).
+  const keyed = items.map((item) => ({ item, keys: criteria.map(({ name }) => value(item, name)) }));
+  keyed.sort((a, b) => {
+    for (let i = 0; i < criteria.length; i++) {
+      const x = a.keys[i]!;
+      const y = b.keys[i]!;
       const order = x < y ? -1 : x > y ? 1 : 0;
-      if (order) return reverse ? -order : order;
+      if (order) return criteria[i]!.reverse ? -order : order;
     }
-    return a.seq - b.seq;
+    return a.item.seq - b.item.seq;
   });
+  return keyed.map((k) => k.item);
 }
 
 export const sortCommand = (byUid: boolean) =>

@@ -7,6 +7,19 @@ import type { MessageIndex, SearchFields } from '../mime/types.ts';
 /** What FETCH needs (tree, ENVELOPE); kept apart from the search fields, which can be large. */
 export type MessageStructure = Omit<MessageIndex, 'search'>;
 
+/** The search fields without body text, header block and attachments: all SORT and THREAD use, and most SEARCH keys. */
+export type HeaderFields = Omit<SearchFields, 'text' | 'headers' | 'attachments'>;
+
+// Kept beside the full search fields so header-only searches and sorts do not decode every body's
+// text. Blobs stored before it existed have none; headerFields() falls back to the full record.
+
+function pickHeaderFields(f: SearchFields): HeaderFields {
+  return {
+    from: f.from, to: f.to, cc: f.cc, bcc: f.bcc, subject: f.subject, date: f.date,
+    messageId: f.messageId, inReplyTo: f.inReplyTo, references: f.references,
+  };
+}
+
 /** Raw messages are stored once per content (sha256) in chunks, so a byte range reads only what it needs. */
 export const BLOB_CHUNK = 1 << 20;
 
@@ -55,6 +68,7 @@ export class Blobs {
       const { search, ...structure } = content.index;
       tx.put(keys.blobIndex(sha), structure);
       tx.put(keys.blobSearch(sha), search);
+      tx.put(keys.blobHeaders(sha), pickHeaderFields(search));
     }
     this.refs.set(sha, count + 1);
     tx.put(keys.blobRefs(sha), count + 1);
@@ -71,6 +85,7 @@ export class Blobs {
     tx.del(keys.blobRefs(sha));
     tx.del(keys.blobIndex(sha));
     tx.del(keys.blobSearch(sha));
+    tx.del(keys.blobHeaders(sha));
     for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
   }
 
@@ -99,6 +114,17 @@ export class Blobs {
 
   async searchFields(shas: string[]): Promise<SearchFields[]> {
     return required(shas, await this.kv.getMany<SearchFields>(shas.map(keys.blobSearch)));
+  }
+
+  async headerFields(shas: string[]): Promise<HeaderFields[]> {
+    const found: (HeaderFields | undefined)[] = await this.kv.getMany<HeaderFields>(shas.map(keys.blobHeaders));
+    const missing = shas.filter((_, i) => found[i] === undefined);
+    if (missing.length) {
+      const full = await this.searchFields(missing);
+      let next = 0;
+      for (let i = 0; i < found.length; i++) if (found[i] === undefined) found[i] = pickHeaderFields(full[next++]!);
+    }
+    return found as HeaderFields[];
   }
 }
 

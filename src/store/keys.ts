@@ -24,6 +24,8 @@ export const keys = {
   blobRefs: (sha: string) => `br/${sha}`,
   blobIndex: (sha: string) => `bi/${sha}`,
   blobSearch: (sha: string) => `bs/${sha}`,
+  /** The search fields without the body text: what SEARCH FROM/SUBJECT, SORT and THREAD read. */
+  blobHeaders: (sha: string) => `bh/${sha}`,
   apiKey: (publicId: string) => `k/${publicId}`,
   apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
   teamApiKey: (teamId: string, publicId: string) => `tk/${teamId}/${publicId}`,

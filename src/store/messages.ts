@@ -68,6 +68,11 @@ export class Messages {
     return this.kv.values<Message>(ranges.folderMessages(folderId, fromUid));
   }
 
+  /** Messages with UIDs in [fromUid, toUid], in UID order: one range scan, cheaper than getMany for dense UID sets. */
+  async range(folderId: number, fromUid: number, toUid: number): Promise<Message[]> {
+    return this.kv.values<Message>({ gte: keys.message(folderId, fromUid), lte: keys.message(folderId, toUid) });
+  }
+
   /** Changes with modseq above `afterModseq`, oldest first (CONDSTORE/QRESYNC, sync APIs). */
   async changesSince(folderId: number, afterModseq: number): Promise<Change[]> {
     return this.kv.values<Change>(ranges.folderChanges(folderId, afterModseq));
