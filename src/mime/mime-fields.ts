@@ -2,19 +2,10 @@
 // syntax (quoting, comments, RFC 2231 continuations and charsets); this module decides defaults.
 import libmime from 'libmime';
 import { firstField, type HeaderField } from './headers.ts';
+import type { MimeNode } from './types.ts';
 
-export interface MimeFields {
-  type: string;
-  subtype: string;
-  params: Record<string, string>;
-  id: string | null;
-  description: string | null;
-  encoding: string;
-  disposition: { type: string; params: Record<string, string> } | null;
-  language: string[] | null;
-  location: string | null;
-  md5: string | null;
-}
+/** What the Content-* fields say about a part: the MimeNode fields that are not byte offsets or counts. */
+export type MimeFields = Pick<MimeNode, 'type' | 'subtype' | 'params' | 'id' | 'description' | 'encoding' | 'disposition' | 'language' | 'location' | 'md5'>;
 
 const TOKEN = /^[a-z0-9!#$%&'*+\-.^_`{|}~]+$/;
 
