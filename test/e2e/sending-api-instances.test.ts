@@ -6,47 +6,18 @@ import { simpleParser } from 'mailparser';
 import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import { newId } from '../../src/store/teams.ts';
-import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
-import { dkimZone, makeDkimKeys } from '../helpers/outbound.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { startMailPair, type MailPair } from '../helpers/pair.ts';
 
-const MX_PORT = 20000 + Math.floor(Math.random() * 20000);
-let dns: TestDnsServer;
+let pair: MailPair;
 let a: Instance;
 let b: Instance;
-const dkim = makeDkimKeys();
-
-const startOn = (host: string, hostname: string) =>
-  startInstance({
-    host,
-    hostname,
-    dnsServers: dns.servers,
-    overrides: {
-      smtp: { mx_listen: [`${host}:${MX_PORT}`], submission_listen: [], submissions_listen: [] },
-      imap: { listen: [], tls_listen: [] },
-      outbound: { smtp_port: MX_PORT, local_address: host, retry_schedule_seconds: [1] },
-    } as never,
-  });
 
 test.before(async () => {
-  dns = await startDnsServer({
-    'a.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.2 -all'] },
-    'b.test': { MX: [{ exchange: 'mx.b.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.3 -all'] },
-    'mx.a.test': { A: ['127.0.0.2'] },
-    'mx.b.test': { A: ['127.0.0.3'] },
-    '_dmarc.a.test': { TXT: ['v=DMARC1; p=reject'] },
-    ...dkimZone('a.test', dkim),
-  });
-  a = await startOn('127.0.0.2', 'mx.a.test');
-  b = await startOn('127.0.0.3', 'mx.b.test');
-  await a.addAccount('alice@a.test', 'a long enough password');
-  await a.server.store.domains.update({ ...(await a.server.store.domains.get('a.test'))!, dkim });
-  await b.addAccount('bob@b.test', 'a long enough password');
+  pair = await startMailPair();
+  ({ a, b } = pair);
 });
-test.after(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop()]);
-  await dns?.close();
-});
+test.after(() => pair.stop());
 
 test('POST /emails/send on A with an attachment: at B with dkim=pass, spf=pass, dmarc=pass, attachment intact', async () => {
   const store = a.server.store;

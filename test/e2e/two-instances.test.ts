@@ -5,30 +5,14 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { dkimZone, makeDkimKeys } from '../helpers/outbound.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { PAIR_PASSWORD, startMailPair, type MailPair } from '../helpers/pair.ts';
 import { Tx } from '../../src/store/index.ts';
 
-const MX_PORT = 20000 + Math.floor(Math.random() * 20000);
-const PASSWORD = 'a long enough password';
-let dns: TestDnsServer;
+const PASSWORD = PAIR_PASSWORD;
+let pair: MailPair;
 let a: Instance;
 let b: Instance;
-const dkim = makeDkimKeys();
-
-async function startOn(host: string, hostname: string): Promise<Instance> {
-  return startInstance({
-    host,
-    hostname,
-    dnsServers: dns.servers,
-    overrides: {
-      smtp: { mx_listen: [`${host}:${MX_PORT}`], submission_listen: [`${host}:0`], submissions_listen: [] },
-      imap: { listen: [], tls_listen: [`${host}:0`] },
-      outbound: { smtp_port: MX_PORT, local_address: host, retry_schedule_seconds: [1] },
-    } as never,
-  });
-}
 
 async function waitFor<T>(what: string, probe: () => Promise<T | undefined>, ms = 15_000): Promise<T> {
   const deadline = Date.now() + ms;
@@ -48,28 +32,12 @@ async function inbox(instance: Instance, address: string, folder = 'INBOX'): Pro
 }
 
 test.before(async () => {
-  dns = await startDnsServer({
-    'a.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.2 -all'] },
-    'b.test': { MX: [{ exchange: 'mx.b.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.3 -all'] },
-    'mx.a.test': { A: ['127.0.0.2'] },
-    'mx.b.test': { A: ['127.0.0.3'] },
-    '_dmarc.a.test': { TXT: ['v=DMARC1; p=reject'] },
-    '_dmarc.b.test': { TXT: ['v=DMARC1; p=reject'] },
-    ...dkimZone('a.test', dkim),
-  });
-  a = await startOn('127.0.0.2', 'mx.a.test');
-  b = await startOn('127.0.0.3', 'mx.b.test');
-  await a.addAccount('alice@a.test', PASSWORD);
+  pair = await startMailPair({ clientListeners: true });
+  ({ a, b } = pair);
   await a.addAccount('carol@a.test', PASSWORD);
-  const domain = (await a.server.store.domains.get('a.test'))!;
-  await a.server.store.domains.update({ ...domain, dkim });
-  await b.addAccount('bob@b.test', PASSWORD);
 });
 
-test.after(async () => {
-  await Promise.allSettled([a?.stop(), b?.stop()]);
-  await dns?.close();
-});
+test.after(() => pair.stop());
 
 test('submitted on A (587, STARTTLS, AUTH): delivered to B with dkim, spf and dmarc pass; local copy and Sent copy on A', async () => {
   const transport = nodemailer.createTransport({
