@@ -1,4 +1,5 @@
 import type { Blobs } from './blobs.ts';
+import { MessageListCache, copyMessages } from './message-cache.ts';
 import type { Kv, Notifier } from './db.ts';
 import type { Folders } from './folders.ts';
 import { StoreError } from './folders.ts';
@@ -24,6 +25,7 @@ export interface FlagUpdate {
  */
 export class Messages {
   private readonly locks = new KeyedMutex();
+  private readonly cache = new MessageListCache();
   private readonly kv: Kv;
   private readonly folders: Folders;
   private readonly blobs: Blobs;
@@ -50,6 +52,8 @@ export class Messages {
     folder.size += blob.size;
     if (!message.flags.includes(SEEN)) folder.unseen += 1;
     tx.put(keys.message(folder.id, message.uid), message);
+    const cached = { ...message, flags: [...message.flags] };
+    tx.onCommit(() => this.cache.added(folder.id, cached));
     this.recordChange(tx, folder, { modseq: message.modseq, kind: 'add', uids: [message.uid] });
     this.folders.save(tx, folder);
     return message;
@@ -65,7 +69,12 @@ export class Messages {
 
   /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
   async list(folderId: number, fromUid = 1): Promise<Message[]> {
-    return this.kv.values<Message>(ranges.folderMessages(folderId, fromUid));
+    const cached = this.cache.get(folderId);
+    if (cached) return copyMessages(cached, fromUid);
+    const version = this.cache.version(folderId); // taken before the read's snapshot: see MessageListCache
+    const all = await this.kv.values<Message>(ranges.folderMessages(folderId));
+    this.cache.keep(folderId, version, copyMessages(all, 1));
+    return fromUid > 1 ? all.filter((m) => m.uid >= fromUid) : all;
   }
 
   /** Messages with UIDs in [fromUid, toUid], in UID order: one range scan, cheaper than getMany for dense UID sets. */
@@ -111,6 +120,8 @@ export class Messages {
         result.updated.push(message);
       }
       if (result.updated.length) {
+        const changed = copyMessages(result.updated, 1);
+        tx.onCommit(() => this.cache.changed(folderId, changed));
         this.recordChange(tx, folder, { modseq, kind: 'flags', uids: result.updated.map((m) => m.uid) });
         this.folders.save(tx, folder);
         await this.kv.commit(tx);
@@ -168,6 +179,7 @@ export class Messages {
       this.blobs.release(tx, message.blob, message.size);
     }
     for (const key of await this.kv.keys(ranges.folderChanges(folder.id, 0))) tx.del(key);
+    tx.onCommit(() => this.cache.dropped(folder.id));
   }
 
   private removeMessages(tx: Tx, folder: Folder, messages: Message[]): void {
@@ -179,7 +191,9 @@ export class Messages {
       folder.size -= message.size;
       if (!message.flags.includes(SEEN)) folder.unseen -= 1;
     }
-    this.recordChange(tx, folder, { modseq, kind: 'expunge', uids: messages.map((m) => m.uid) });
+    const uids = messages.map((m) => m.uid);
+    tx.onCommit(() => this.cache.removed(folder.id, uids));
+    this.recordChange(tx, folder, { modseq, kind: 'expunge', uids });
     this.folders.save(tx, folder);
   }
 

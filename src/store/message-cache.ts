@@ -1,0 +1,94 @@
+import type { Message } from './types.ts';
+
+/**
+ * The message lists of recently used folders, so SELECT, STATUS and POP3 need not decode every
+ * record of a large folder each time. Messages.ts is the only writer of messages and updates the
+ * cached lists when its batches commit. A list read from disk is kept only if no commit touched
+ * that folder while it was being read (the version check), so it cannot go stale.
+ */
+export class MessageListCache {
+  private lists = new Map<number, Message[]>(); // insertion order = least recently used first
+  private versions = new Map<number, number>();
+  private total = 0;
+  private readonly maxMessages: number;
+
+  constructor(maxMessages = 200_000) {
+    this.maxMessages = maxMessages;
+  }
+
+  version(folderId: number): number {
+    return this.versions.get(folderId) ?? 0;
+  }
+
+  get(folderId: number): Message[] | undefined {
+    const list = this.lists.get(folderId);
+    if (list) {
+      this.lists.delete(folderId);
+      this.lists.set(folderId, list);
+    }
+    return list;
+  }
+
+  /** Keeps a list read from disk, unless the folder changed since `version` was taken. */
+  keep(folderId: number, version: number, list: Message[]): void {
+    if (this.version(folderId) !== version || list.length > this.maxMessages) return;
+    this.forget(folderId);
+    this.lists.set(folderId, list);
+    this.total += list.length;
+    for (const [id, old] of this.lists) {
+      if (this.total <= this.maxMessages) break;
+      this.lists.delete(id);
+      this.total -= old.length;
+    }
+  }
+
+  added(folderId: number, message: Message): void {
+    this.bump(folderId);
+    const list = this.lists.get(folderId);
+    if (!list) return;
+    const at = list.length && list[list.length - 1]!.uid > message.uid ? list.findIndex((m) => m.uid > message.uid) : list.length;
+    list.splice(at, 0, message);
+    this.total += 1;
+  }
+
+  changed(folderId: number, messages: Message[]): void {
+    this.bump(folderId);
+    const list = this.lists.get(folderId);
+    if (!list) return;
+    const byUid = new Map(messages.map((m) => [m.uid, m]));
+    for (let i = 0; i < list.length; i++) {
+      const next = byUid.get(list[i]!.uid);
+      if (next) list[i] = next;
+    }
+  }
+
+  removed(folderId: number, uids: number[]): void {
+    this.bump(folderId);
+    const list = this.lists.get(folderId);
+    if (!list) return;
+    const gone = new Set(uids);
+    const kept = list.filter((m) => !gone.has(m.uid));
+    this.total -= list.length - kept.length;
+    this.lists.set(folderId, kept);
+  }
+
+  /** The folder is gone (or its list can no longer be trusted). */
+  dropped(folderId: number): void {
+    this.bump(folderId);
+    this.forget(folderId);
+  }
+
+  private forget(folderId: number): void {
+    const old = this.lists.get(folderId);
+    if (old) this.total -= old.length;
+    this.lists.delete(folderId);
+  }
+
+  private bump(folderId: number): void {
+    this.versions.set(folderId, this.version(folderId) + 1);
+  }
+}
+
+/** Callers get their own copies: a session that edits flags in place must not edit the cache. */
+export const copyMessages = (list: Message[], fromUid: number): Message[] =>
+  list.filter((m) => m.uid >= fromUid).map((m) => ({ ...m, flags: [...m.flags] }));
