@@ -55,6 +55,9 @@ export class SmtpFailure extends Error {
 const replyCode = (response: string | undefined): number => Number(/^(\d{3})/.exec(response ?? '')?.[1] ?? 0);
 
 function failure(err: NodemailerError, beforeTransaction: boolean): SmtpFailure {
+  // A refused STARTTLS where TLS is required is a TLS failure, not the server's reply code (often a
+  // 500 "command not recognized"), and the log has to say so.
+  if (err.code === 'ETLS') return new SmtpFailure(err.message, null, `ETLS ${err.message}`, beforeTransaction);
   const response = err.response?.trim() || `${err.code ?? 'ERROR'} ${err.message}`;
   // A reply at connection setup (421 greeting, refused EHLO) ends this host's session, not the message.
   return new SmtpFailure(err.message, err.responseCode ?? null, response, beforeTransaction);

@@ -5,6 +5,7 @@ import { SMTPServer, type SMTPServerOptions } from 'smtp-server';
 import type { DeliverLocal } from '../../src/outbound/queue-runner.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import type { Account, DkimKey, Store } from '../../src/store/index.ts';
+import type { KeyPair } from '../../src/tls/certificates.ts';
 import type { Zone } from './dns-server.ts';
 import { testCertificate } from './smtp.ts';
 
@@ -57,6 +58,8 @@ export interface Sink {
   messages: SinkMessage[];
   /** Transactions seen (also those refused). */
   attempts: number;
+  /** SMTP connections accepted. */
+  connections: number;
   close(): Promise<void>;
 }
 
@@ -71,6 +74,8 @@ export interface SinkOptions {
   auth?: { user: string; pass: string };
   /** Milliseconds to wait before answering DATA (for in-flight tests). */
   delayMs?: number;
+  /** Certificate offered with STARTTLS (default the shared test certificate); false offers no STARTTLS. */
+  tls?: KeyPair | false;
 }
 
 const reply = ([code, text]: [number, string]) => Object.assign(new Error(text), { responseCode: code });
@@ -78,16 +83,20 @@ const reply = ([code, text]: [number, string]) => Object.assign(new Error(text),
 /** A scriptable SMTP receiver with STARTTLS (the shared test certificate). */
 export async function startSink(options: SinkOptions = {}): Promise<Sink> {
   const messages: SinkMessage[] = [];
-  const state = { attempts: 0 };
-  const tls = await testCertificate();
+  const state = { attempts: 0, connections: 0 };
+  const tls = options.tls ?? (await testCertificate());
+  const disabledCommands = [...(options.auth ? [] : ['AUTH']), ...(tls ? [] : ['STARTTLS'])];
   const serverOptions: SMTPServerOptions = {
-    key: tls.key,
-    cert: tls.cert,
+    ...(tls ? { key: tls.key, cert: tls.cert } : {}),
     logger: false,
     disableReverseLookup: true,
     authOptional: !options.auth,
     authMethods: ['PLAIN', 'LOGIN'],
-    ...(options.auth ? {} : { disabledCommands: ['AUTH'] }),
+    disabledCommands,
+    onConnect(_session, callback) {
+      state.connections++;
+      callback();
+    },
     onAuth(auth, _session, callback) {
       const ok = auth.username === options.auth?.user && auth.password === options.auth?.pass;
       callback(ok ? null : reply([535, 'Authentication failed']), ok ? { user: auth.username } : undefined);
@@ -135,6 +144,9 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
     messages,
     get attempts() {
       return state.attempts;
+    },
+    get connections() {
+      return state.connections;
     },
     close: () => new Promise<void>((resolve) => server.close(() => resolve())),
   };
