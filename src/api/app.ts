@@ -26,6 +26,10 @@ import { listRoutes } from './routes/lists.ts';
 import { logRoutes } from './routes/logs.ts';
 import { mailboxKeyRoutes } from './routes/mailbox-keys.ts';
 import { mailboxMessageRoutes } from './routes/mailbox-messages.ts';
+import { mailboxExtraRoutes } from './routes/mailbox-extra.ts';
+import { mailboxSyncRoutes } from './routes/mailbox-sync.ts';
+import { mailboxThreadRoutes } from './routes/mailbox-threads.ts';
+import { mailboxIdentityRoutes } from './routes/mailbox-identity.ts';
 import { mailboxRoutes } from './routes/mailboxes.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { queueRoutes } from './routes/queue.ts';
@@ -77,6 +81,10 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...eventRoutes(deps),
     ...emailRoutes(deps),
     ...mailboxMessageRoutes(deps),
+    ...mailboxExtraRoutes(deps),
+    ...mailboxSyncRoutes(deps),
+    ...mailboxThreadRoutes(deps),
+    ...mailboxIdentityRoutes(deps),
     ...providerRoutes(deps),
     ...deliveryGroupRoutes(deps),
     ...queueRoutes(deps),

@@ -46,6 +46,13 @@ export interface FilterRule {
   value?: string; // folder name or flag
 }
 
+/** The sending identity apps show: display name and signatures. */
+export interface Identity {
+  name?: string;
+  textSignature?: string | null;
+  htmlSignature?: string | null;
+}
+
 export interface Account {
   id: string;
   teamId: string;
@@ -54,7 +61,7 @@ export interface Account {
   passwordHash: string | null;
   quotaBytes: number; // 0: unlimited
   state: 'active' | 'suspended';
-  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[]; senderFilter?: SenderFilter };
+  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[]; senderFilter?: SenderFilter; identity?: Identity };
   createdAt: number;
 }
 

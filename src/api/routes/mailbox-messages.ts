@@ -15,7 +15,7 @@ import {
 
 const mailboxId = z.string().max(40).optional().describe('root keys: the mailbox (mbx_…); mailbox keys: their own or absent');
 const KEYWORD = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
-const keywordsSchema = z
+export const keywordsSchema = z
   .record(z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'), z.boolean())
   .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
 
