@@ -3,24 +3,16 @@
 // finds by every word and highlights it; keys still reach only their own mailbox.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
-import { createImapServer, type ImapServer } from '../../src/imap/server.ts';
-import { LoginService } from '../../src/security/login.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
-import { PRESETS } from '../../src/security/permissions.ts';
 import type { Account } from '../../src/store/index.ts';
-import { type ApiFixture, startApi } from '../helpers/api.ts';
-import { imapCertificate } from '../helpers/imap.ts';
-import { makeMessage } from '../helpers/tmp.ts';
+import type { ApiFixture } from '../helpers/api.ts';
+import { imapCount, startMailboxFixture, type MailboxFixture } from '../helpers/mailbox-api.ts';
 
 let api: ApiFixture;
-let imap: ImapServer;
-let imapPort: number;
+let fixture: MailboxFixture;
 let alice: Account;
 let bob: Account;
 let aliceKey: string;
 let bobKey: string;
-const PASSWORD = 'alice-imap-password';
 const BINARY = Buffer.from(Array.from({ length: 1024 }, (_, i) => (i * 7) % 256));
 
 /** A multipart message with a base64 binary attachment and a quoted-printable CSV one. */
@@ -38,37 +30,16 @@ const withAttachments = (subject: string): Buffer =>
   );
 
 test.before(async () => {
-  api = await startApi();
-  await api.store.domains.create(api.teamId, 'wren.test');
-  alice = await api.store.accounts.create({ teamId: api.teamId, address: 'alice@wren.test', name: 'Alice', passwordHash: await hashPassword(PASSWORD) });
-  bob = await api.store.accounts.create({ teamId: api.teamId, address: 'bob@wren.test' });
-  aliceKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', alice.id);
-  bobKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', bob.id);
-  imap = createImapServer({ store: api.store, login: new LoginService(api.store), tls: await imapCertificate(), hostname: 'imap.wren.test', allowPlainAuthWithoutTls: true });
-  imapPort = (await imap.listen(0, '127.0.0.1', false)).port;
+  fixture = await startMailboxFixture();
+  ({ api, alice, bob, aliceKey, bobKey } = fixture);
   for (const n of [1, 2, 3]) await deliver(alice, { subject: `alice ${n}`, body: `Body number ${n}.\r\n` });
   await deliver(bob, { subject: 'bob private quarterly report' });
 });
-test.after(async () => {
-  await imap.close();
-  await api.close();
-});
+test.after(() => fixture.close());
 
-const deliver = (account: Account, o: { subject: string; body?: string; raw?: Buffer }) =>
-  api.store.deliver(o.raw ?? makeMessage({ from: 'Carol <carol@sender.test>', to: account.address, subject: o.subject, body: o.body }), [
-    { folder: api.store.folders.byName(account.id, 'INBOX')! },
-  ]);
+const deliver: MailboxFixture['deliver'] = (account, o) => fixture.deliver(account, o);
 
-const imapClient = async () => {
-  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, doSTARTTLS: false, auth: { user: 'alice@wren.test', pass: PASSWORD }, logger: false });
-  await client.connect();
-  return client;
-};
-/** Message count of a folder, by IMAP STATUS. */
-const imapCount = async (client: ImapFlow, folder: string): Promise<number> => {
-  const status = await client.status(folder, { messages: true });
-  return status ? status.messages ?? -1 : -1;
-};
+const imapClient = () => fixture.imapClient();
 const inboxList = async (key = aliceKey) => (await api.call('GET', '/mailbox/messages?sort_direction=asc', { key })).body.data as any[];
 const changes = async (since: string, extra = '') => {
   const reply = await api.call('GET', `/mailbox/changes?since=${since}${extra}`, { key: aliceKey });

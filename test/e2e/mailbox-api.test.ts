@@ -2,54 +2,26 @@
 // IMAP FETCH, a move made over IMAP shows in the API's listing; keys reach only their own mailbox.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
-import { createImapServer, type ImapServer } from '../../src/imap/server.ts';
-import { LoginService } from '../../src/security/login.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
-import { PRESETS } from '../../src/security/permissions.ts';
 import type { Account } from '../../src/store/index.ts';
-import { type ApiFixture, startApi } from '../helpers/api.ts';
-import { imapCertificate } from '../helpers/imap.ts';
-import { makeMessage } from '../helpers/tmp.ts';
+import type { ApiFixture } from '../helpers/api.ts';
+import { imapCount, startMailboxFixture, type MailboxFixture } from '../helpers/mailbox-api.ts';
 
 let api: ApiFixture;
-let imap: ImapServer;
-let imapPort: number;
+let fixture: MailboxFixture;
 let alice: Account;
 let bob: Account;
 let aliceKey: string;
 let bobKey: string;
-const PASSWORD = 'alice-imap-password';
 
 test.before(async () => {
-  api = await startApi();
-  await api.store.domains.create(api.teamId, 'wren.test');
-  alice = await api.store.accounts.create({ teamId: api.teamId, address: 'alice@wren.test', name: 'Alice', passwordHash: await hashPassword(PASSWORD) });
-  bob = await api.store.accounts.create({ teamId: api.teamId, address: 'bob@wren.test' });
-  aliceKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', alice.id);
-  bobKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', bob.id);
-  imap = createImapServer({ store: api.store, login: new LoginService(api.store), tls: await imapCertificate(), hostname: 'imap.wren.test', allowPlainAuthWithoutTls: true });
-  imapPort = (await imap.listen(0, '127.0.0.1', false)).port;
-  const inbox = (id: string) => api.store.folders.byName(id, 'INBOX')!;
-  for (const n of [1, 2, 3]) await api.store.deliver(makeMessage({ from: 'Carol <carol@sender.test>', to: 'alice@wren.test', subject: `alice ${n}`, body: `Body number ${n}.\r\n` }), [{ folder: inbox(alice.id) }]);
-  await api.store.deliver(makeMessage({ to: 'bob@wren.test', subject: 'bob private' }), [{ folder: inbox(bob.id) }]);
+  fixture = await startMailboxFixture();
+  ({ api, alice, bob, aliceKey, bobKey } = fixture);
+  for (const n of [1, 2, 3]) await fixture.deliver(alice, { subject: `alice ${n}`, body: `Body number ${n}.\r\n` });
+  await fixture.deliver(bob, { subject: 'bob private' });
 });
-test.after(async () => {
-  await imap.close();
-  await api.close();
-});
+test.after(() => fixture.close());
 
-/** Message count of a folder, by IMAP STATUS. */
-const imapCount = async (client: ImapFlow, folder: string): Promise<number> => {
-  const status = await client.status(folder, { messages: true });
-  return status ? status.messages ?? -1 : -1;
-};
-
-const imapClient = async () => {
-  const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, doSTARTTLS: false, auth: { user: 'alice@wren.test', pass: PASSWORD }, logger: false });
-  await client.connect();
-  return client;
-};
+const imapClient = () => fixture.imapClient();
 const folderId = async (key: string, name: string) => (await api.call('GET', '/mailbox/folders', { key })).body.data.find((f: any) => f.name === name).id as string;
 
 test('me, folders and the message list (newest first, paged)', async () => {
