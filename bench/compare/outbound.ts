@@ -16,25 +16,19 @@ import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import nodemailer, { type Transporter } from 'nodemailer';
-import { createResolver } from '../../src/dns/resolver.ts';
 import { signForDomain } from '../../src/outbound/dkim.ts';
-import { createQueueRunner } from '../../src/outbound/queue-runner.ts';
-import { LoginService } from '../../src/security/login.ts';
-import { createSubmissionServer } from '../../src/smtp/submission.ts';
-import { Store } from '../../src/store/index.ts';
-import { startDnsServer } from '../../test/helpers/dns-server.ts';
-import { dkimZone, inboxDelivery, makeDkimKeys, sendingAccount } from '../../test/helpers/outbound.ts';
 import { testCertificate } from '../../test/helpers/smtp.ts';
 import { makeMessage } from '../../test/helpers/tmp.ts';
+import { BENCH_PASSWORD, BENCH_RECIPIENT, BENCH_SENDER, startWrenOutbound } from '../lib/wren-outbound.ts';
 import { benchDir, freePort, greets, machineLine, printTable, ratio, run, waitUntil } from './common.ts';
 import { startPostfix, type Postfix } from './postfix.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const LIMIT_MS = 60_000;
 const SUBMITTERS = [10, 50];
-const SENDER = 'bench@a.test';
-const RECIPIENT = 'rcpt@sink.test';
-const PASSWORD = 'bench password';
+const SENDER = BENCH_SENDER;
+const RECIPIENT = BENCH_RECIPIENT;
+const PASSWORD = BENCH_PASSWORD;
 
 interface ClientPlan { port: number; submitters: number; messages: number; auth: boolean }
 interface ClientReport { startedAt: number; submittedAt: number; submitted: number; errors: string[] }
@@ -126,37 +120,13 @@ function stopChild(child: ChildProcess): Promise<void> {
   });
 }
 
-/** Wren as bench/outbound.ts sets it up: submission with STARTTLS+AUTH, queue runner to the sink's port. */
+/** Wren's sending path (bench/lib/wren-outbound.ts) to the sink, and how many DKIM signatures it adds. */
 async function startWren(dir: string, sinkPort: number): Promise<{ port: number; dkimSignatures: number; close(): Promise<void> }> {
   mkdirSync(dir, { recursive: true });
-  const store = await Store.open(dir);
-  const dkim = makeDkimKeys();
-  await sendingAccount(store, SENDER, PASSWORD, dkim);
-  const dns = await startDnsServer({ 'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] }, 'mx.sink.test': { A: ['127.0.0.1'] }, ...dkimZone('a.test', dkim) });
-  const submission = createSubmissionServer({ store, login: new LoginService(store), queue: store.queue, tls: await testCertificate(), hostname: 'mx.a.test', limits: { perHour: 0, perDay: 0, maxConnectionsPerIp: 200 } });
-  const { port } = await submission.listen(0, '127.0.0.1');
-  const runner = createQueueRunner({
-    store,
-    resolver: createResolver({ servers: dns.servers }),
-    hostname: 'mx.a.test',
-    deliverLocal: inboxDelivery(store),
-    smtpPort: sinkPort,
-    mtaSts: false,
-    perDomainConcurrency: 32,
-  });
-  runner.start();
+  const wren = await startWrenOutbound(dir, sinkPort);
   // The sink discards messages, so show here that the submission path signs (same function, same keys).
-  const signed = await signForDomain(store, makeMessage({ from: SENDER, to: RECIPIENT }), 'a.test');
-  return {
-    port,
-    dkimSignatures: signed.toString().match(/^DKIM-Signature:/gim)?.length ?? 0,
-    async close() {
-      await runner.stop();
-      await submission.close();
-      await dns.close();
-      await store.close();
-    },
-  };
+  const signed = await signForDomain(wren.store, makeMessage({ from: SENDER, to: RECIPIENT }), 'a.test');
+  return { port: wren.port, dkimSignatures: signed.toString().match(/^DKIM-Signature:/gim)?.length ?? 0, close: () => wren.close() };
 }
 
 /**
