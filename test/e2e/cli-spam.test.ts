@@ -2,10 +2,9 @@
 // and the Bayes verdict the API reports follows the training.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
 import { runCli } from '../helpers/process.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
@@ -30,11 +29,7 @@ async function classify(raw: Buffer): Promise<number | null> {
 
 test.before(async () => {
   server = await startInstance({ overrides: { spam: { bayes_min_spam: 5, bayes_min_ham: 5 } } });
-  env = {
-    WRENMAIL_DATA_DIR: server.config.data_dir,
-    WRENMAIL_API_URL: `http://127.0.0.1:${server.port('http')}`,
-    WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(server.config.data_dir), 'utf8').trim(),
-  };
+  env = cliEnv(server);
   // Spam as a Maildir and an mbox file, ham as a directory of files.
   mkdirSync(join(dir.path, 'junk', 'cur'), { recursive: true });
   for (let i = 0; i < 6; i++) writeFileSync(join(dir.path, 'junk', 'cur', `${i}.msg:2,S`), spam(i));

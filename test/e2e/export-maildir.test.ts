@@ -5,9 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import type { Account, Store } from '../../src/store/index.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
 import { runCli } from '../helpers/process.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
@@ -35,12 +34,7 @@ test.before(async () => {
       await store.deliver(makeMessage({ subject: `${name} ${i}`, bytes: 200 + n * 50 }), [{ folder, flags: flagSets[n % flagSets.length] }], { internalDate: Date.UTC(2022, 5, 1 + n, 8, 30, 15) });
     }
   }
-  env = {
-    WRENMAIL_DATA_DIR: server.config.data_dir,
-    WRENMAIL_API_URL: `http://127.0.0.1:${server.port('http')}`,
-    WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(server.config.data_dir), 'utf8').trim(),
-    WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.1:0',
-  };
+  env = { ...cliEnv(server), WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.1:0' };
 });
 
 test.after(async () => {

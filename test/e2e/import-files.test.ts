@@ -2,11 +2,10 @@
 // flags, internal dates, folder hierarchy and bytes arrive; a second run copies nothing.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { mkdirSync, readFileSync, utimesSync, writeFileSync } from 'node:fs';
+import { mkdirSync, utimesSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import type { Account } from '../../src/store/index.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
 import { runCli } from '../helpers/process.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -19,12 +18,7 @@ const dir = tempDir('wrenmail-import-files-');
 test.before(async () => {
   server = await startInstance();
   account = await server.addAccount(USER, 'a long enough password');
-  env = {
-    WRENMAIL_DATA_DIR: server.config.data_dir,
-    WRENMAIL_API_URL: `http://127.0.0.1:${server.port('http')}`,
-    WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(server.config.data_dir), 'utf8').trim(),
-    WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.1:0',
-  };
+  env = { ...cliEnv(server), WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.1:0' };
 });
 
 test.after(async () => {

@@ -1,4 +1,6 @@
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
@@ -57,5 +59,14 @@ export async function startInstance(options: { host?: string; hostname?: string;
       await server.close();
       dir.remove();
     },
+  };
+}
+
+/** What the `wrenmail` commands need to reach this instance's API as its operator. */
+export function cliEnv(instance: Instance): Record<string, string> {
+  return {
+    WRENMAIL_DATA_DIR: instance.config.data_dir,
+    WRENMAIL_API_URL: `http://127.0.0.1:${instance.port('http')}`,
+    WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim(),
   };
 }

@@ -11,7 +11,7 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { keywordsSchema } from './mailbox-messages.ts';
+import { flagChanges, keywordsSchema } from './mailbox-messages.ts';
 import {
   bodyText, capUtf8, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
 } from './mailbox-view.ts';
@@ -159,12 +159,7 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
 
         if (body.action === 'update') {
           const target = body.folder_id === undefined ? null : loadFolder(deps, account, body.folder_id);
-          const add: string[] = [];
-          const remove: string[] = [];
-          const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
-          want('\\Seen', body.seen);
-          want('\\Flagged', body.flagged);
-          for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
+          const { add, remove } = flagChanges(body);
           const newIds = new Map<string, string>();
           const where = new Map<number, number[]>();
           for (const [folderId, group] of found) {

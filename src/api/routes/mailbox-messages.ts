@@ -113,12 +113,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       handler: async ({ key, params, query, body }) => {
         const account = await scope(key, query.mailbox_id);
         let { folder, message } = await loadMessage(deps, account, params.id!);
-        const add: string[] = [];
-        const remove: string[] = [];
-        const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
-        want('\\Seen', body.seen);
-        want('\\Flagged', body.flagged);
-        for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
+        const { add, remove } = flagChanges(body);
         if (add.length) await store.messages.updateFlags(folder.id, [message.uid], 'add', add);
         if (remove.length) await store.messages.updateFlags(folder.id, [message.uid], 'remove', remove);
         if (body.folder_id !== undefined) {
@@ -153,3 +148,14 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
     }),
   ];
 };
+
+/** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
+export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): { add: string[]; remove: string[] } {
+  const add: string[] = [];
+  const remove: string[] = [];
+  const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
+  want('\\Seen', body.seen);
+  want('\\Flagged', body.flagged);
+  for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
+  return { add, remove };
+}
