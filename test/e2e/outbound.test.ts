@@ -119,8 +119,11 @@ test('a message submitted to A on 587 reaches B with dkim=pass and spf=pass for 
   assert.match(text, /spf=pass[^;]*smtp\.mailfrom=alice@a\.test/);
   assert.match(text, /Subject: Across the loopback/);
 
-  const [job] = await jobsFor('b.test');
-  assert.is(job!.state, 'done');
+  // B's 250 reaches the store before A records the outcome: wait for the record, not just the mail.
+  const [job] = await waitFor(async () => {
+    const jobs = await jobsFor('b.test');
+    return jobs[0]?.state === 'done' ? jobs : null;
+  }, 15_000, 'the job recorded as done');
   const rcpt = job!.recipients[0]!;
   assert.is(rcpt.status, 'delivered');
   const last = rcpt.log.at(-1)!;
