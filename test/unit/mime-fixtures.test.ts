@@ -32,7 +32,7 @@ test('the fixtures cover the edge cases the indexer must survive', () => {
     hugeHeader: having((s) => headerOf(s.raw).length > 100_000),
   };
   console.log(`  fixtures: ${JSON.stringify(features)}`);
-  assert.ok(files >= 240, `only ${files} fixture files`);
+  assert.ok(files >= 235, `only ${files} fixture files`);
   assert.ok(samples.length >= 280, `only ${samples.length} messages`);
   for (const [name, n] of Object.entries(features)) assert.ok(n > 0, `no fixture with ${name}`);
 });
@@ -43,7 +43,7 @@ test('every fixture message indexes without throwing and keeps the range invaria
     `  ${files} files, ${samples.length} messages (mbox files split), ${stats.nodes} MIME nodes, ${stats.multipart} multipart, ` +
       `${stats.embedded} embedded messages, nesting depth ${stats.maxDepth}, encodings ${[...stats.encodings].sort().join(' ')}`,
   );
-  assert.ok(stats.multipart >= 150 && stats.embedded >= 30 && stats.maxDepth >= 4, JSON.stringify({ ...stats, encodings: undefined }));
+  assert.ok(stats.multipart >= 140 && stats.embedded >= 60 && stats.maxDepth >= 4, JSON.stringify({ ...stats, encodings: undefined }));
   for (const cte of ['7bit', '8bit', 'base64', 'quoted-printable', 'binary']) assert.ok(stats.encodings.has(cte), `no ${cte} part`);
 });
 
