@@ -1,13 +1,14 @@
-// The shared spam/ham corpus (../shared/corpus, see its README.md) split into training and test
-// sets by a hash of each file's path: fixed, so runs, the e2e test and the SpamAssassin comparison
-// all see the same split. Used by test/e2e/spam-corpus.test.ts and bench/spam.ts.
+// A labelled spam/ham folder (spam/ and ham/ below it) split into training and test sets by a hash
+// of each file's path: fixed, so runs and the SpamAssassin comparison all see the same split. The
+// shared corpus (../shared/corpus, see its README.md) for bench/spam.ts; the in-repo fixtures
+// (test/fixtures/spamassassin) for test/e2e/spam-classifier.test.ts.
 import { createHash } from 'node:crypto';
-import { existsSync } from 'node:fs';
 import { relative } from 'node:path';
 import type { SpamClass } from '../src/store/spam.ts';
 import { readMessages } from '../src/spam/train.ts';
+import { SHARED_CORPUS } from './lib/corpus.ts';
 
-export const CORPUS_DIR = process.env.WRENMAIL_SPAM_CORPUS ?? new URL('../../shared/corpus', import.meta.url).pathname;
+export const CORPUS_DIR = process.env.WRENMAIL_SPAM_CORPUS ?? SHARED_CORPUS;
 
 export interface Sample {
   /** Path relative to the corpus directory. */
@@ -22,14 +23,12 @@ export function splitPoint(source: string): number {
   return createHash('sha256').update(source).digest().readUInt32BE(0) / 2 ** 32;
 }
 
-export const corpusAvailable = (): boolean => existsSync(`${CORPUS_DIR}/spam`) && existsSync(`${CORPUS_DIR}/ham`);
-
-/** Every corpus message, `testShare` of them (by path hash) marked as test, the rest as training. */
-export async function loadCorpus(testShare: number): Promise<Sample[]> {
+/** Every message of `dir`, `testShare` of them (by path hash) marked as test, the rest as training. */
+export async function loadCorpus(testShare: number, dir = CORPUS_DIR): Promise<Sample[]> {
   const out: Sample[] = [];
   for (const cls of ['spam', 'ham'] as SpamClass[]) {
-    for await (const { source, raw } of readMessages(`${CORPUS_DIR}/${cls}`)) {
-      const rel = relative(CORPUS_DIR, source);
+    for await (const { source, raw } of readMessages(`${dir}/${cls}`)) {
+      const rel = relative(dir, source);
       if (rel.endsWith('.md')) continue;
       out.push({ source: rel, raw, class: cls, test: splitPoint(rel) < testShare });
     }

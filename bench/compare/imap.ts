@@ -13,10 +13,11 @@ import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import { benchDir, machineLine, memoryOf, openFileLimit, printTable, processTree, ratio, sleep, waitUntil, type Memory } from './common.ts';
-import { loadCorpus } from './corpus.ts';
+import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { RawImap } from './raw-imap.ts';
 import { startDovecot, writeMaildir } from './dovecot.ts';
 
+requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
 const IDLE_CONNECTIONS = Number(process.env.BENCH_IDLE ?? 1000);
 const FETCH_BODIES = Math.min(MESSAGES, Number(process.env.BENCH_FETCH_BODIES ?? 1000));

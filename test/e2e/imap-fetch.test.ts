@@ -1,26 +1,33 @@
-// FETCH byte-exactness against corpus messages: BODY[], HEADER, TEXT, part MIME headers, partials,
-// HEADER.FIELDS, BINARY; compared with slices of the raw files.
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join } from 'node:path';
+// FETCH byte-exactness against real third-party messages (the in-repo MIME fixtures): BODY[], HEADER,
+// TEXT, part MIME headers, partials, HEADER.FIELDS, BINARY; compared with slices of the raw files.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findSection, indexMessage } from '../../src/mime/index.ts';
+import { fixtureMessages, MIME_FIXTURES } from '../helpers/fixtures.ts';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 
-const CORPUS = '/work/shared/corpus/mime';
-const NAMED = ['mailsplit/mimetorture.eml', 'mikel-mail/attachment_emails/attachment_message_rfc822.eml', 'mailparser/nodemailer.eml'];
+// Nested multiparts first: a forwarded message with its own multipart (CRLF), an attached message,
+// base64 attachments, then five levels of multipart and message/rfc822 inside each other.
+const NAMED = [
+  'flanker/enclosed.eml',
+  'mikel-mail/attachment_emails/attachment_message_rfc822.eml',
+  'mailparser/nodemailer.eml',
+  'stalwart-mail-parser/thirdparty/008.eml',
+];
+const SPREAD = 40;
 
-function corpusFiles(limit: number): string[] {
-  const out: string[] = [];
-  const walk = (dir: string): void => {
-    for (const name of readdirSync(dir).sort()) {
-      const path = join(dir, name);
-      if (statSync(path).isDirectory()) walk(path);
-      else if (/\.(eml|msg)$/.test(name) && statSync(path).size < 200_000 && out.length < limit) out.push(path);
-    }
-  };
-  walk(CORPUS);
-  return out;
+/** The named messages, then SPREAD more taken evenly across every fixture source. */
+function messages(): Buffer[] {
+  const all = fixtureMessages(MIME_FIXTURES);
+  const byName = new Map(all.map((s) => [s.name, s.raw]));
+  const rest = all.filter((s) => !NAMED.includes(s.name));
+  const spread = Array.from({ length: SPREAD }, (_, i) => rest[Math.floor((i * rest.length) / SPREAD)]!.raw);
+  const named = NAMED.map((n) => {
+    const raw = byName.get(n);
+    if (!raw) throw new Error(`fixture ${n} missing`);
+    return raw;
+  });
+  return [...named, ...spread];
 }
 
 let f: ImapFixture;
@@ -29,10 +36,9 @@ const raws: Buffer[] = [];
 
 test.before(async () => {
   f = await startImap();
-  const files = [...NAMED.map((n) => join(CORPUS, n)), ...corpusFiles(40)];
-  for (const file of files) {
-    raws.push(readFileSync(file));
-    await f.deliver(raws[raws.length - 1]!);
+  for (const raw of messages()) {
+    raws.push(raw);
+    await f.deliver(raw);
   }
   c = await RawClient.connect(f.port);
   await c.command('l', `LOGIN ${USER} "${PASSWORD}"`);
@@ -86,7 +92,7 @@ test('HEADER, TEXT and partials are slices of the raw file', async () => {
 });
 
 test('part MIME headers and bodies of nested parts match the indexer offsets', async () => {
-  for (let i = 0; i < 3; i++) {
+  for (let i = 0; i < NAMED.length; i++) {
     const raw = raws[i]!;
     const index = indexMessage(raw);
     const paths: number[][] = [];

@@ -1,10 +1,9 @@
-// The indexer over the shared MIME corpus (real-world and third-party test messages): nothing
-// throws, every node's byte range is consistent, section numbers find every node, and each
-// node's body re-indexed on its own (and mangled copies of each message) never throws either.
-import { existsSync, readdirSync, readFileSync, statSync } from 'node:fs';
+// Invariant checks of the MIME indexer over a folder of real-world messages: nothing throws, every
+// node's byte range is consistent, section numbers find every node, and each node's body re-indexed
+// on its own (and mangled copies of each message) never throws either. Shared by the unit test on
+// the in-repo fixtures (test/unit/mime-fixtures.test.ts) and the corpus-wide run (bench/mime-corpus.ts).
+import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative } from 'node:path';
-import { fileURLToPath } from 'node:url';
-import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import {
   bodyStructureToImap,
@@ -16,11 +15,10 @@ import {
   type MimeNode,
 } from '../../src/mime/index.ts';
 
-const CORPUS = fileURLToPath(new URL('../../../shared/corpus/mime/', import.meta.url));
-// Keys, images, suites, licences and notes: not messages.
-const NOT_MESSAGE = /\.(md|json|ya?ml|dat|pub|py|pem|asc|png|jpe?g|gif|doc|CHANGES|LICENSE)$|(^|\/)(LICENSE|COPYING|README)[^/]*$/;
+// Notices, licences, keys, images, conformance suites: not messages.
+const NOT_MESSAGE = /\.(md|json|ya?ml|dat|pub|py|pem|asc|png|jpe?g|gif|doc|CHANGES|LICENSE)$|(^|\/)(LICENSE|COPYING|README|NOTICE)[^/]*$/;
 
-interface Sample {
+export interface Sample {
   name: string;
   raw: Buffer;
 }
@@ -50,11 +48,12 @@ function splitMbox(raw: Buffer): Buffer[] {
   return out;
 }
 
-function loadCorpus(): { files: number; samples: Sample[] } {
+/** Every message file under `dir` (mbox files split into their messages), in path order. */
+export function loadMessages(dir: string): { files: number; samples: Sample[] } {
   const samples: Sample[] = [];
   let files = 0;
-  for (const path of listFiles(CORPUS)) {
-    const name = relative(CORPUS, path);
+  for (const path of listFiles(dir)) {
+    const name = relative(dir, path);
     if (NOT_MESSAGE.test(name)) continue;
     files++;
     const raw = readFileSync(path);
@@ -110,7 +109,8 @@ function* sectionPaths(container: MimeNode, prefix: number[]): Generator<[number
   }
 }
 
-function checkIndex(raw: Buffer, idx: MessageIndex, name: string): number {
+/** All invariants of one index against its raw bytes; returns the number of MIME nodes. */
+export function checkIndex(raw: Buffer, idx: MessageIndex, name: string): number {
   assert.is(idx.size, raw.length, name);
   assert.is(idx.headerSize, idx.root.bodyStart, name);
   assert.equal([idx.root.start, idx.root.end], [0, raw.length], name);
@@ -133,34 +133,33 @@ function checkIndex(raw: Buffer, idx: MessageIndex, name: string): number {
   return nodes;
 }
 
-function* allNodes(node: MimeNode): Generator<MimeNode> {
+export function* allNodes(node: MimeNode): Generator<MimeNode> {
   yield node;
   for (const child of node.children ?? []) yield* allNodes(child);
   if (node.message) yield* allNodes(node.message.node);
 }
 
-// Deterministic PRNG (mulberry32) so a failing mangled case can be reproduced.
-function prng(seed: number): () => number {
-  return () => {
-    seed = (seed + 0x6d2b79f5) | 0;
-    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
-    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+/** What the indexed messages hold, to show (and assert) what a set of samples exercises. */
+export interface IndexedStats {
+  nodes: number;
+  multipart: number;
+  embedded: number;
+  /** Deepest nesting of parts and embedded messages (the root is depth 0). */
+  maxDepth: number;
+  /** Content-Transfer-Encoding values seen, lower-cased. */
+  encodings: Set<string>;
 }
 
-const corpusPresent = existsSync(CORPUS);
-const { files, samples } = corpusPresent ? loadCorpus() : { files: 0, samples: [] as Sample[] };
+function depth(node: MimeNode): number {
+  let d = 0;
+  for (const child of node.children ?? []) d = Math.max(d, 1 + depth(child));
+  if (node.message) d = Math.max(d, 1 + depth(node.message.node));
+  return d;
+}
 
-test('the MIME corpus is present', () => {
-  if (!corpusPresent) console.log(`  (corpus not found at ${CORPUS}: corpus checks skipped)`);
-  else assert.ok(files > 500, `only ${files} corpus files`);
-});
-
-test('every corpus message indexes without throwing and keeps the range invariants', () => {
-  let nodes = 0;
-  let multipart = 0;
-  let embedded = 0;
+/** Indexes every sample, checks every invariant, and the JSON round trip of the index. */
+export function checkAll(samples: Sample[]): IndexedStats {
+  const stats: IndexedStats = { nodes: 0, multipart: 0, embedded: 0, maxDepth: 0, encodings: new Set() };
   for (const { name, raw } of samples) {
     let idx: MessageIndex;
     try {
@@ -168,19 +167,21 @@ test('every corpus message indexes without throwing and keeps the range invarian
     } catch (err) {
       throw new Error(`${name}: ${(err as Error).stack}`);
     }
-    nodes += checkIndex(raw, idx, name);
-    if (idx.root.children) multipart++;
-    for (const n of allNodes(idx.root)) if (n.message) embedded++;
+    stats.nodes += checkIndex(raw, idx, name);
+    if (idx.root.children) stats.multipart++;
+    stats.maxDepth = Math.max(stats.maxDepth, depth(idx.root));
+    for (const n of allNodes(idx.root)) {
+      if (n.message) stats.embedded++;
+      stats.encodings.add(n.encoding.toLowerCase());
+    }
     const copy = JSON.parse(JSON.stringify(idx)) as MessageIndex;
     assert.is(bodyStructureToImap(copy.root, true), bodyStructureToImap(idx.root, true), name);
   }
-  console.log(
-    `  corpus: ${files} files checked, ${samples.length} messages (mbox files split), ${nodes} MIME nodes, ` +
-      `${multipart} multipart, ${embedded} embedded messages`,
-  );
-});
+  return stats;
+}
 
-test("every node's body, indexed on its own, never throws", () => {
+/** Each part's body indexed on its own; returns how many were. */
+export function checkPartBodies(samples: Sample[]): number {
   let reparsed = 0;
   for (const { name, raw } of samples) {
     const idx = buildIndex(raw);
@@ -195,11 +196,22 @@ test("every node's body, indexed on its own, never throws", () => {
       reparsed++;
     }
   }
-  console.log(`  re-indexed ${reparsed} part bodies standalone`);
-});
+  return reparsed;
+}
 
-test('mangled corpus messages (truncated, bytes overwritten) never throw', () => {
-  const random = prng(20240229);
+// Deterministic PRNG (mulberry32) so a failing mangled case can be reproduced.
+function prng(seed: number): () => number {
+  return () => {
+    seed = (seed + 0x6d2b79f5) | 0;
+    let t = Math.imul(seed ^ (seed >>> 15), 1 | seed);
+    t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t;
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Each message truncated at a random point and with bytes overwritten by MIME syntax; returns the cases. */
+export function checkMangled(samples: Sample[], seed = 20240229): number {
+  const random = prng(seed);
   const noise = [0x0a, 0x0d, 0x2d, 0x3a, 0x3b, 0x22, 0x3d, 0x20, 0x00, 0xff, 0x3c, 0x28];
   let cases = 0;
   for (const { name, raw } of samples) {
@@ -217,21 +229,19 @@ test('mangled corpus messages (truncated, bytes overwritten) never throw', () =>
       cases++;
     }
   }
-  console.log(`  ${cases} mangled messages indexed`);
-});
+  return cases;
+}
 
-test('timing (printed, not asserted)', () => {
-  if (samples.length === 0) return;
+/** Indexing speed over the samples, as one printable line (a figure, not a check). */
+export function indexingSpeed(samples: Sample[]): string {
   let bytes = 0;
   for (const { raw } of samples) bytes += raw.length;
   for (const { raw } of samples.slice(0, 50)) buildIndex(raw); // warm up
   const t0 = performance.now();
   for (const { raw } of samples) buildIndex(raw);
   const ms = performance.now() - t0;
-  console.log(
-    `  indexed ${samples.length} messages (${(bytes / 1048576).toFixed(1)} MiB) in ${ms.toFixed(0)} ms: ` +
-      `${Math.round((samples.length / ms) * 1000)} messages/s, ${((bytes / 1048576 / ms) * 1000).toFixed(1)} MiB/s`,
+  return (
+    `indexed ${samples.length} messages (${(bytes / 1048576).toFixed(1)} MiB) in ${ms.toFixed(0)} ms: ` +
+    `${Math.round((samples.length / ms) * 1000)} messages/s, ${((bytes / 1048576 / ms) * 1000).toFixed(1)} MiB/s`
   );
-});
-
-test.run();
+}
