@@ -180,6 +180,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         maxConnectionsPerIp: config.imap.max_connections_per_ip,
         maxConnectionsPerAccount: config.imap.max_connections_per_account,
         idleTimeoutMs: config.imap.idle_timeout_ms,
+        maxKeywordsPerMailbox: config.imap.max_keywords_per_mailbox,
       },
       logger: logger.child({ listener: 'imap' }),
       onCopy: (accountId, source, target, uids) => {
