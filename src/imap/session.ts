@@ -170,6 +170,7 @@ export class Session {
   // ---- input ----
 
   onData(chunk: Buffer): void {
+    if (this.state === 'logout') return; // after BYE nothing more is read (a framing error, LOGOUT)
     this.armIdleTimer();
     this.framer.feed(chunk);
     if (this.processing && this.framer.buffered > this.ctx.limits.maxLineBytes * 2) this.transport.pause();
