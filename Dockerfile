@@ -9,7 +9,7 @@ FROM node:24-bookworm-slim
 WORKDIR /opt/wrenmail
 COPY --from=build /opt/wrenmail /opt/wrenmail
 ENV NODE_ENV=production WRENMAIL_DATA_DIR=/var/lib/wrenmail
-RUN mkdir -p /var/lib/wrenmail && chown node:node /var/lib/wrenmail
+RUN mkdir -p /var/lib/wrenmail && chown node:node /var/lib/wrenmail && chmod 0700 /var/lib/wrenmail
 USER node
 VOLUME ["/var/lib/wrenmail"]
 # SMTP 25/587/465, IMAP 143/993, POP3 110/995, HTTP API 8080. In the container the process binds the

@@ -22,6 +22,7 @@ import { createSubmissionServer } from './smtp/submission.ts';
 import { createQueueRunner } from './outbound/queue-runner.ts';
 import { deliverLocal, type PipelineOptions } from './inbound/pipeline.ts';
 import { serverSecret } from './security/secrets.ts';
+import { PRIVATE_UMASK, restrictTree } from './security/files.ts';
 import { headerRules } from './spam/rules.ts';
 import { bayesScorer } from './spam/classifier.ts';
 import { dnsblScorer } from './spam/dnsbl.ts';
@@ -71,7 +72,11 @@ function httpService(server: HttpServer | HttpsServer): Service {
 /** Opens the store, bootstraps a first start, and binds every configured listener. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const dataDir = resolve(config.data_dir);
+  // Everything the server writes from here on is private; what an earlier start (or a Dockerfile's
+  // mkdir) left readable to others is closed up before the store opens.
+  process.umask(PRIVATE_UMASK);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+  restrictTree(dataDir);
   const store = await Store.open(resolve(dataDir, 'store'), { groupCommit: config.server.group_commit });
   const services: Service[] = [];
   let stopQueue = async (): Promise<void> => {};
@@ -180,6 +185,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         maxConnectionsPerIp: config.imap.max_connections_per_ip,
         maxConnectionsPerAccount: config.imap.max_connections_per_account,
         idleTimeoutMs: config.imap.idle_timeout_ms,
+        maxKeywordsPerMailbox: config.imap.max_keywords_per_mailbox,
       },
       logger: logger.child({ listener: 'imap' }),
       onCopy: (accountId, source, target, uids) => {

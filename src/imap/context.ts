@@ -13,6 +13,8 @@ export interface ImapLimits {
   maxLiteralBytes: number;
   maxConnectionsPerIp: number;
   maxConnectionsPerAccount: number;
+  /** Distinct keywords a mailbox (and so each message) may hold; adding more is NO [LIMIT]. */
+  maxKeywordsPerMailbox: number;
   /** A connection with no input for this long is closed (RFC 9051 asks for at least 30 minutes). */
   idleTimeoutMs: number;
 }

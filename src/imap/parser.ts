@@ -182,6 +182,14 @@ export interface Command {
   args: Token[];
 }
 
+/**
+ * Deepest nesting of parenthesised lists (and of SEARCH's NOT/OR/groups, search.ts) a command may
+ * have. Real clients nest a handful of levels; the parsers recurse per level, so without a bound a
+ * 64 KiB line of "(" would overflow the stack.
+ */
+export const MAX_NESTING = 100;
+export const NESTING_ERROR = `Arguments nested too deeply (more than ${MAX_NESTING} levels)`;
+
 const TAG = /^[\x21\x23\x24\x26\x27\x2c-\x5b\x5e-\x7a\x7c\x7e]+$/; // ASTRING-CHAR minus "+", no "%*(){ \"\\]"
 
 /** Parses one frame into its tag, command name and argument tokens. */
@@ -208,6 +216,7 @@ export function parseCommand(frame: Frame): Command {
 class TokenReader {
   private seg = 0;
   private pos = 0;
+  private depth = 0;
   private readonly frame: Frame;
   private readonly texts: string[];
 
@@ -267,8 +276,11 @@ class TokenReader {
   private token(): Token {
     const c = this.text[this.pos];
     if (c === '(') {
+      if (++this.depth > MAX_NESTING) throw new Error(NESTING_ERROR);
       this.pos++;
-      return { kind: 'list', items: this.tokens(true) };
+      const items = this.tokens(true);
+      this.depth--;
+      return { kind: 'list', items };
     }
     if (c === '"') return this.quoted();
     if (c === '{' || (c === '~' && this.text[this.pos + 1] === '{')) return this.literal();

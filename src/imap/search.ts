@@ -6,7 +6,7 @@ import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
-import type { Token } from './parser.ts';
+import { MAX_NESTING, NESTING_ERROR, type Token } from './parser.ts';
 import { inRanges, parseSequenceSet, SequenceError, type Range } from './sequence.ts';
 import type { Selected, Session } from './session.ts';
 
@@ -45,16 +45,18 @@ function parseDay(text: string): number {
 const DAY = 86_400_000;
 
 /** Reads search keys until the arguments (or a parenthesised group) end. */
-export function parseKeys(args: Args): Key {
+export function parseKeys(args: Args, depth = 0): Key {
   const keys: Key[] = [];
-  while (args.remaining) keys.push(parseKey(args));
+  while (args.remaining) keys.push(parseKey(args, depth));
   if (!keys.length) throw new BadArguments('Missing search key');
   return keys.length === 1 ? keys[0]! : { op: 'and', keys };
 }
 
-function parseKey(args: Args): Key {
+// NOT, OR and groups each add a level: parsing and matching recurse per level (parser.ts MAX_NESTING).
+function parseKey(args: Args, depth: number): Key {
+  if (depth >= MAX_NESTING) throw new BadArguments(NESTING_ERROR);
   const token = args.next('search key');
-  if (token.kind === 'list') return parseKeys(new Args(token.items));
+  if (token.kind === 'list') return parseKeys(new Args(token.items), depth + 1);
   if (token.kind !== 'atom') throw new BadArguments('Expected a search key');
   const name = token.value.toUpperCase();
   const flag = FLAG_KEYS[name];
@@ -75,8 +77,8 @@ function parseKey(args: Args): Key {
       return { op: 'date', sent: true, cmp: name.slice(4).toLowerCase() as 'before', day: parseDay(args.astring('date')) };
     case 'LARGER': case 'SMALLER': return { op: 'size', larger: name === 'LARGER', n: args.number() };
     case 'UID': return { op: 'seq', ranges: args.sequenceSet('UID set'), uid: true };
-    case 'NOT': return { op: 'not', key: parseKey(args) };
-    case 'OR': return { op: 'or', a: parseKey(args), b: parseKey(args) };
+    case 'NOT': return { op: 'not', key: parseKey(args, depth + 1) };
+    case 'OR': return { op: 'or', a: parseKey(args, depth + 1), b: parseKey(args, depth + 1) };
     case 'YOUNGER': case 'OLDER': return { op: 'age', younger: name === 'YOUNGER', seconds: args.number('interval') };
     case 'MODSEQ': {
       // optional entry name and type (per-flag modseqs are not kept: every entry is the message's)

@@ -59,7 +59,9 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   for (const m of messages) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
   const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
   session.send(`* FLAGS (${flags})`);
-  session.send(`* OK [PERMANENTFLAGS (${readOnly ? '' : `${flags} \\*`})] Flags permitted`);
+  // \* (new keywords allowed) only while the mailbox is under its keyword cap (store-flags.ts).
+  const more = keywords.size < session.ctx.limits.maxKeywordsPerMailbox ? ' \\*' : '';
+  session.send(`* OK [PERMANENTFLAGS (${readOnly ? '' : `${flags}${more}`})] Flags permitted`);
   session.send(`* ${messages.length} EXISTS`);
   if (!session.rev2) {
     session.send(`* ${selected.recent.size} RECENT`);

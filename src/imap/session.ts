@@ -2,7 +2,7 @@
 // view (UID list for sequence numbers, changes from other sessions waiting to be announced).
 import { isLoopback } from '../security/net.ts';
 import { metrics } from '../metrics/registry.ts';
-import type { Account, Folder, FolderChange, Message } from '../store/index.ts';
+import { StoreUnavailableError, type Account, type Folder, type FolderChange, type Message } from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply, type State, type Status } from './command.ts';
@@ -170,6 +170,7 @@ export class Session {
   // ---- input ----
 
   onData(chunk: Buffer): void {
+    if (this.state === 'logout') return; // after BYE nothing more is read (a framing error, LOGOUT)
     this.armIdleTimer();
     this.framer.feed(chunk);
     if (this.processing && this.framer.buffered > this.ctx.limits.maxLineBytes * 2) this.transport.pause();
@@ -227,6 +228,9 @@ export class Session {
         await this.error(err.message, err instanceof ParseError ? err.tag : tag, 'BAD');
       } else if (err instanceof ImapError) {
         await this.error(err.message, tag, err.status, err.code);
+      } else if (err instanceof StoreUnavailableError) {
+        // Disk full or failing: nothing was stored; the store recovers by itself (RFC 5530 3).
+        await this.error('Mail storage is temporarily unavailable, try again later', tag, 'NO', 'SERVERUNAVAILABLE');
       } else {
         this.ctx.logger?.error({ err, session: this.id }, 'imap command failed');
         await this.error('Internal server error', tag, 'NO', 'SERVERBUG');

@@ -15,6 +15,41 @@ export interface StoreArgs {
 
 const FLAG = /^(\\?[^\s()\\{"%*\]\x00-\x1f\x7f]+)$/;
 
+/**
+ * A STORE or APPEND flag list. \Recent is the server's session flag (RFC 3501 2.3.2) and the `flag`
+ * grammar excludes it (RFC 3501 9): a tagged BAD, as Dovecot answers ("Invalid system flag").
+ */
+export function checkFlags(flags: string[]): string[] {
+  for (const flag of flags) {
+    if (!FLAG.test(flag)) throw new BadArguments('Invalid flag');
+    if (flag.toLowerCase() === '\\recent') throw new BadArguments(`Invalid system flag ${flag}: \\Recent is set by the server only`);
+  }
+  return flags;
+}
+
+const isKeyword = (flag: string): boolean => !flag.startsWith('\\');
+
+/** The keywords the folder's messages carry (lower case: flags compare case-insensitively). */
+export async function folderKeywords(session: Session, folderId: number): Promise<Set<string>> {
+  const keywords = new Set<string>();
+  for (const m of await session.ctx.store.messages.list(folderId)) for (const f of m.flags) if (isKeyword(f)) keywords.add(f.toLowerCase());
+  return keywords;
+}
+
+/**
+ * Keywords are state every client of the mailbox downloads (FLAGS, PERMANENTFLAGS): a mailbox holds
+ * at most limits.maxKeywordsPerMailbox (Cyrus caps user flags at 128 per mailbox), and so does each
+ * message. Adding a new one past the cap is NO [LIMIT] (RFC 5530 3).
+ */
+export async function checkKeywordLimit(session: Session, folderId: number, flags: string[]): Promise<void> {
+  const adding = flags.filter(isKeyword).map((f) => f.toLowerCase());
+  if (!adding.length) return;
+  const keywords = await folderKeywords(session, folderId);
+  for (const k of adding) keywords.add(k);
+  const max = session.ctx.limits.maxKeywordsPerMailbox;
+  if (keywords.size > max) throw new ImapError('NO', `A mailbox may hold at most ${max} keywords`, 'LIMIT');
+}
+
 export function parseStore(args: Args): StoreArgs {
   const ranges = args.sequenceSet();
   let unchangedSince: number | null = null;
@@ -30,7 +65,7 @@ export function parseStore(args: Args): StoreArgs {
   if (!m) throw new BadArguments('Expected FLAGS, +FLAGS or -FLAGS');
   const flags: string[] = [];
   while (args.remaining) for (const t of args.listOrOne('flags')) flags.push(tokenText(t, 'flag'));
-  if (flags.some((f) => !FLAG.test(f))) throw new BadArguments('Invalid flag');
+  checkFlags(flags);
   return { ranges, unchangedSince, operation: m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set', silent: !!m[2], flags };
 }
 
@@ -38,9 +73,10 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
   const selected = session.selected!;
   if (selected.readOnly) throw new ImapError('NO', 'Mailbox is read-only', 'READ-ONLY');
   if (args.unchangedSince !== null) session.enabled.add('CONDSTORE');
-  const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
+  const flags = args.flags;
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   if (!uids.length) return {};
+  if (args.operation !== 'remove') await checkKeywordLimit(session, selected.folder.id, flags);
   const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);

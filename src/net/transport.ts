@@ -4,7 +4,14 @@ import type { Socket } from 'node:net';
 import { TLSSocket, type SecureContext } from 'node:tls';
 import type { SniCallback } from '../tls/source.ts';
 import type { Readable, Writable } from 'node:stream';
-import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw } from 'node:zlib';
+import { constants, createDeflateRaw, createInflateRaw, type DeflateRaw, type InflateRaw } from 'node:zlib';
+
+/**
+ * Inflated input is made in chunks this small and only as fast as the session reads them: a pause()
+ * stops the inflater within one chunk, so a deflate bomb costs the server no more than its parser
+ * holds (zlib streams honour backpressure inside a single input chunk).
+ */
+const INFLATE_CHUNK = 16 * 1024;
 
 export interface TransportEvents {
   data(chunk: Buffer): void;
@@ -19,6 +26,9 @@ export class Transport {
   private input: Readable;
   private output: Writable;
   private deflate: DeflateRaw | null = null;
+  private inflate: InflateRaw | null = null;
+  /** No more input is wanted (the session is saying goodbye). */
+  private ended = false;
   private flushScheduled = false;
   private readonly events: TransportEvents;
   private readonly sni: SniCallback | undefined;
@@ -115,7 +125,7 @@ export class Transport {
 
   /** From here on both directions are raw DEFLATE; the caller has already sent the OK in clear. */
   startCompression(): void {
-    const inflate = createInflateRaw();
+    const inflate = createInflateRaw({ chunkSize: INFLATE_CHUNK });
     const deflate = createDeflateRaw({ flush: constants.Z_NO_FLUSH });
     this.socket.off('data', this.onData);
     this.socket.pipe(inflate);
@@ -126,12 +136,15 @@ export class Transport {
     this.input = inflate;
     this.output = deflate;
     this.deflate = deflate;
+    this.inflate = inflate;
     this.compressed = true;
   }
 
-  /** Sends what is queued, then closes. */
+  /** Sends what is queued, then closes. Input stops at once: nothing more is read or inflated. */
   end(): void {
-    if (this.closed) return;
+    if (this.closed || this.ended) return;
+    this.ended = true;
+    this.stopInput();
     this.flush();
     if (this.deflate) this.deflate.end();
     else this.socket.end();
@@ -141,8 +154,22 @@ export class Transport {
   destroy(): void {
     if (this.closed) return;
     this.closed = true;
+    this.stopInput();
     this.socket.destroy();
     this.deflate?.destroy();
     this.events.close();
+  }
+
+  /** Stops taking input: the inflater (and its zlib memory) is released, raw bytes still arriving are dropped unread. */
+  private stopInput(): void {
+    this.socket.off('data', this.onData);
+    if (this.inflate) {
+      this.socket.unpipe(this.inflate);
+      this.inflate.off('data', this.onData);
+      this.inflate.destroy();
+      this.inflate = null;
+    }
+    // Keep the socket flowing (into nothing) so that the peer's close is seen at once.
+    this.socket.resume();
   }
 }

@@ -9,7 +9,7 @@ import { DeliveryRefused } from '../inbound/deliver.ts';
 import type { InboundMessage } from '../inbound/message.ts';
 import { processMessage, silentLogger, type Logger, type PipelineOptions } from '../inbound/pipeline.ts';
 import { resolveRecipient, type RecipientRoute } from '../inbound/route.ts';
-import type { Store } from '../store/index.ts';
+import { StoreUnavailableError, type Store } from '../store/index.ts';
 import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 
@@ -185,6 +185,8 @@ export function createMxServer(options: MxServerOptions): MxServer {
         throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
       }
       log.error({ err, id: message.id }, 'delivery failed');
+      // Disk full or failing: nothing was stored (RFC 3463 4.3.1 "mail system full").
+      if (err instanceof StoreUnavailableError) throw smtpError(452, '4.3.1', 'Insufficient system storage, try again later');
       throw smtpError(451, '4.3.0', 'Temporary failure while storing the message, try again later');
     }
   }

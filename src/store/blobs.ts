@@ -51,6 +51,16 @@ export class Blobs {
     return count;
   }
 
+  /** The blobs whose reference counts are held in memory. */
+  loaded(): string[] {
+    return [...this.refs.keys()];
+  }
+
+  /** Replaces the counts held in memory with the disk's (after a failed write: Store.recover). */
+  reset(shas: string[], counts: (number | undefined)[]): void {
+    this.refs = new Map(shas.map((sha, i) => [sha, counts[i] ?? 0]));
+  }
+
   refCount(sha: string): number {
     const count = this.refs.get(sha);
     if (count === undefined) throw new Error(`blob ${sha} used before Blobs.load`);

@@ -6,6 +6,25 @@ export type Op =
 
 interface Pending { ops: Op[]; resolve: () => void; reject: (err: Error) => void }
 
+/**
+ * A write was refused because the store cannot write right now (disk full, I/O error): nothing of it
+ * was acknowledged, and the client should try again later (IMAP NO [SERVERUNAVAILABLE], SMTP 452
+ * 4.3.1, API 503 with Retry-After).
+ */
+export class StoreUnavailableError extends Error {
+  override readonly cause: Error;
+  constructor(cause: Error) {
+    super(`store is temporarily unavailable: ${cause.message}`);
+    this.cause = cause;
+  }
+}
+
+/** Brings the store back after a failed write; rejects while it still cannot write. */
+export type Recover = () => Promise<void>;
+
+const RETRY_FIRST_MS = 200;
+const RETRY_MAX_MS = 5000;
+
 export interface CommitStats { batches: number; writes: number; ops: number }
 
 /**
@@ -18,6 +37,9 @@ export class Committer {
   private queue: Pending[] = [];
   private flushing = false;
   private failure: Error | null = null;
+  private recover: Recover | null = null;
+  private retryTimer: NodeJS.Timeout | null = null;
+  private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
   private readonly db: Db;
   private readonly grouped: boolean;
@@ -27,13 +49,22 @@ export class Committer {
     this.grouped = grouped;
   }
 
-  /** Why the store stopped accepting writes, if it did: after a failed write memory and disk may differ. */
+  /** Why the store is refusing writes, if it is (until `recover` has succeeded). */
   get broken(): Error | null {
     return this.failure;
   }
 
+  /**
+   * After a failed write, memory (UIDs, counters, refcounts) may be ahead of the disk: every write is
+   * refused until `recover` (reopen the database, probe a write, reload what memory keeps) succeeds;
+   * it is retried with backoff, so the store comes back by itself once space returns.
+   */
+  onFailure(recover: Recover): void {
+    this.recover = recover;
+  }
+
   write(ops: Op[]): Promise<void> {
-    if (this.failure) return Promise.reject(new Error(`store is unavailable after a write error: ${this.failure.message}`));
+    if (this.failure) return Promise.reject(new StoreUnavailableError(this.failure));
     if (ops.length === 0) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, resolve, reject });
@@ -55,8 +86,11 @@ export class Committer {
         try {
           await this.db.batch(ops as never, { sync: true });
         } catch (err) {
+          // The later batches were built on memory that counted this one in: all of them fail.
           this.failure = err as Error;
-          for (const p of [...group, ...this.queue.splice(0)]) p.reject(err as Error);
+          const refused = new StoreUnavailableError(err as Error);
+          for (const p of [...group, ...this.queue.splice(0)]) p.reject(refused);
+          this.scheduleRecovery(RETRY_FIRST_MS);
           return;
         }
         this.stats.batches += 1;
@@ -67,5 +101,29 @@ export class Committer {
     } finally {
       this.flushing = false;
     }
+  }
+
+  private scheduleRecovery(delayMs: number): void {
+    if (!this.recover || this.closed || this.retryTimer) return;
+    this.retryTimer = setTimeout(() => {
+      this.retryTimer = null;
+      this.recover!().then(
+        () => {
+          this.failure = null;
+        },
+        (err: Error) => {
+          this.failure = err;
+          this.scheduleRecovery(Math.min(delayMs * 2, RETRY_MAX_MS));
+        },
+      );
+    }, delayMs);
+    this.retryTimer.unref();
+  }
+
+  /** Stops recovery attempts (the store is closing). */
+  stop(): void {
+    this.closed = true;
+    if (this.retryTimer) clearTimeout(this.retryTimer);
+    this.retryTimer = null;
   }
 }

@@ -19,6 +19,11 @@ export class Counters {
     for (const [key, value] of await this.kv.entries<number>(prefixRange('n/'))) this.values.set(key.slice(2), value);
   }
 
+  /** Replaces every value with what the disk has (after a failed write: Store.recover). */
+  reset(entries: [string, number][]): void {
+    this.values = new Map(entries.map(([key, value]) => [key.slice(2), value]));
+  }
+
   current(name: string): number {
     return this.values.get(name) ?? 0;
   }

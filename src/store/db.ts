@@ -1,10 +1,15 @@
 import { EventEmitter } from 'node:events';
-import { mkdirSync } from 'node:fs';
+import { mkdirSync, statfsSync } from 'node:fs';
 import { Level } from 'level';
 import { Committer } from './committer.ts';
+import { keys } from './keys.ts';
 import { Tx, decode } from './tx.ts';
 
 export type Db = Level<string, Buffer>;
+
+// After a write failure, writing this much (then deleting it) is the sign the disk takes writes again.
+const PROBE_BYTES = 256 * 1024;
+const REOPEN_FREE_BYTES = 2 * 1024 * 1024;
 
 export interface RangeOptions { gt?: string; gte?: string; lt?: string; lte?: string; limit?: number; reverse?: boolean }
 
@@ -57,7 +62,23 @@ export class Kv {
     for (const fn of tx.afterCommit) fn();
   }
 
+  /**
+   * Makes the database writable again after a failed write: reopening starts a fresh log (a torn
+   * record of the failed batch stays at the old log's tail, where recovery drops it, and is never
+   * followed by acknowledged records), then a synced probe write shows there is room again.
+   */
+  async reopen(): Promise<void> {
+    // Closing is only worth it with room to reopen (a new log and table): until then reads go on.
+    const { bavail, bsize } = statfsSync(this.db.location);
+    if (bavail * bsize < REOPEN_FREE_BYTES) throw new Error(`still no space where the store is (${bavail * bsize} bytes free)`);
+    await this.db.close();
+    await this.db.open();
+    await this.db.batch([{ type: 'put', key: keys.writeProbe(), value: Buffer.alloc(PROBE_BYTES) }], { sync: true });
+    await this.db.batch([{ type: 'del', key: keys.writeProbe() }], { sync: true });
+  }
+
   async close(): Promise<void> {
+    this.committer.stop();
     await this.committer.drain();
     await this.db.close();
   }

@@ -38,6 +38,20 @@ export class Folders {
     for (const folder of await this.kv.values<Folder>(ranges.allFolders())) this.remember(folder);
   }
 
+  /**
+   * Makes memory what the disk has (after a failed write: Store.recover). Folder objects are updated
+   * in place: sessions hold them.
+   */
+  reset(stored: Folder[]): void {
+    const ids = new Set(stored.map((f) => f.id));
+    for (const folder of [...this.byId.values()]) if (!ids.has(folder.id)) this.forget(folder);
+    for (const folder of stored) {
+      const current = this.byId.get(folder.id);
+      if (current) this.forget(current);
+      this.remember(current ? Object.assign(current, folder) : folder);
+    }
+  }
+
   private remember(folder: Folder): void {
     this.byId.set(folder.id, folder);
     let names = this.byAccount.get(folder.accountId);

@@ -15,12 +15,14 @@ import { Queue } from './queue.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx } from './tx.ts';
+import { keys, prefixRange, ranges } from './keys.ts';
+import { StoreUnavailableError } from './committer.ts';
 import type { Folder, Message, StoredEvent } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
 import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
-export { StoreError, Tx };
+export { StoreError, StoreUnavailableError, Tx };
 
 export interface DeliveryTarget {
   folder: Folder;
@@ -72,6 +74,28 @@ export class Store {
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
+    kv.committer.onFailure(() => this.recover());
+  }
+
+  /**
+   * After a failed write: reopens the database, then makes what memory keeps (counters, folders,
+   * refcounts, cached lists, spam models) what the disk has, since memory counted in batches that
+   * never reached it. The reads come first; the replacement happens at once, with no await between
+   * it and the committer taking writes again, so every later batch starts from the disk's state.
+   */
+  private async recover(): Promise<void> {
+    await this.kv.reopen();
+    const shas = this.blobs.loaded();
+    const [counters, folders, refs] = await Promise.all([
+      this.kv.entries<number>(prefixRange('n/')),
+      this.kv.values<Folder>(ranges.allFolders()),
+      this.kv.getMany<number>(shas.map(keys.blobRefs)),
+    ]);
+    this.counters.reset(counters);
+    this.folders.reset(folders);
+    this.blobs.reset(shas, refs);
+    this.messages.forgetCached();
+    this.spam.forget();
   }
 
   static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {

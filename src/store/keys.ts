@@ -10,6 +10,8 @@ const FOLDER = 8;
 
 export const keys = {
   counter: (name: string) => `n/${name}`,
+  /** Written and deleted to see whether the disk takes writes again after a failure (db.ts). */
+  writeProbe: () => 'x/write-probe',
   team: (teamId: string) => `t/${teamId}`,
   domain: (domain: string) => `d/${domain}`,
   teamDomain: (teamId: string, domain: string) => `td/${teamId}/${domain}`,

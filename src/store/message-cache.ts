@@ -72,6 +72,11 @@ export class MessageListCache {
     this.lists.set(folderId, kept);
   }
 
+  /** No cached list can be trusted any more (a write failed after some were updated). */
+  clear(): void {
+    for (const folderId of [...this.lists.keys()]) this.dropped(folderId);
+  }
+
   /** The folder is gone (or its list can no longer be trusted). */
   dropped(folderId: number): void {
     this.bump(folderId);

@@ -68,6 +68,11 @@ export class Messages {
   }
 
   /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
+  /** Forgets the cached lists: after a failed write they may hold changes the disk does not. */
+  forgetCached(): void {
+    this.cache.clear();
+  }
+
   async list(folderId: number, fromUid = 1): Promise<Message[]> {
     const cached = this.cache.get(folderId);
     if (cached) return copyMessages(cached, fromUid);

@@ -80,6 +80,11 @@ export class SpamCounts {
     this.kv = kv;
   }
 
+  /** Forgets the loaded models (reloaded from disk on next use): a failed write may have changed them. */
+  forget(): void {
+    this.models.clear();
+  }
+
   /** The scope's model, loaded from disk on first use. */
   model(scope: string): Promise<SpamModel> {
     let model = this.models.get(scope);

@@ -1,6 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
 import { ApiError } from '../errors.ts';
+import { StoreUnavailableError } from '../../store/index.ts';
+
+const STORE_RETRY_AFTER_SECONDS = 30;
 import type { Logger } from '../../log.ts';
 
 declare module 'koa' {
@@ -47,6 +50,10 @@ function errorBody(error: ApiError, requestId: string): unknown {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  // Disk full or failing: nothing was written and the store recovers by itself.
+  if (err instanceof StoreUnavailableError) {
+    return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later', null, { headers: { 'Retry-After': String(STORE_RETRY_AFTER_SECONDS) } });
+  }
   const status = (err as { status?: number }).status;
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
