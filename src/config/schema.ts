@@ -29,6 +29,11 @@ export const configSchema = z
         idle_timeout_ms: z.number().int().positive().default(300000),
         send_per_hour: z.number().int().positive().default(300),
         send_per_day: z.number().int().positive().default(7200),
+        bad_rcpt_per_connection: z.number().int().positive().default(10),
+        bad_rcpt_per_ip: z.number().int().positive().default(30),
+        bad_rcpt_window_ms: z.number().int().positive().default(600000),
+        bad_rcpt_tarpit_ms: z.number().int().min(0).default(500),
+        postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').optional(),
       })
       .strict()
       .prefault({}),
