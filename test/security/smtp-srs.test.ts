@@ -21,7 +21,7 @@ test.before(async () => {
   await fx.store.domains.create(teamId, 'hosted.test');
   await fx.store.accounts.create({ teamId, address: 'alice@hosted.test' });
   const tx = new Tx();
-  fx.store.addresses.put(tx, 'fwd@hosted.test', { kind: 'forward', targets: ['someone@remote.test'], teamId });
+  fx.store.addresses.put(tx, 'fwd@hosted.test', { kind: 'forward', targets: ['someone@remote.test'], keepCopy: null, teamId });
   await fx.store.kv.commit(tx);
 });
 test.after(() => fx.close());
