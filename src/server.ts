@@ -103,6 +103,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const login = new LoginService(store, {
       maxFailuresPerIp: config.auth.max_failures_per_ip,
       maxFailuresPerAccount: config.auth.max_failures_per_account,
+      accountSlowdownAfter: config.auth.account_slowdown_after,
+      accountSlowdownMs: config.auth.account_slowdown_ms,
       windowMs: config.auth.failure_window_ms,
     });
 

@@ -84,6 +84,8 @@ export const configSchema = z
       .object({
         max_failures_per_ip: z.number().int().positive().default(20),
         max_failures_per_account: z.number().int().positive().default(10),
+        account_slowdown_after: z.number().int().positive().default(100),
+        account_slowdown_ms: z.number().int().min(0).default(2000),
         failure_window_ms: z.number().int().positive().default(900000),
       })
       .strict()

@@ -125,7 +125,8 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     },
 
     onAuth(auth, session, callback) {
-      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress).then(
+      const authzid = auth.method === 'PLAIN' ? (auth as { authzid?: string }).authzid ?? '' : '';
+      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, authzid).then(
         (result) => {
           metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {
@@ -138,6 +139,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
             return callback(smtpError(454, '4.7.0', `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`));
           }
           if (result.reason === 'suspended') return callback(smtpError(535, '5.7.13', 'Account suspended'));
+          if (result.reason === 'authzid') return callback(smtpError(535, '5.7.8', 'Authorization identity must be empty or your own user name'));
           callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
         },
         (err: Error) => {
