@@ -7,12 +7,11 @@ import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { parseHeaders } from '../inbound/message.ts';
-import { parseAddressList } from '../mime/addresses.ts';
 import type { LoginService } from '../security/login.ts';
 import type { Account, Store } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
-import { canonicalLineEnds, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
+import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
@@ -192,11 +191,10 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
 
     const raw = completeHeader(canonicalLineEnds(received), hostname);
-    const headers = parseHeaders(raw);
-    if (headers.from.length === 0) throw smtpError(550, '5.6.0', 'Message has no valid From address');
-    const sender = parseAddressList(headers.get('sender') ?? '').map((a) => `${a.mailbox}@${a.host}`);
-    for (const from of [...headers.from, ...sender]) {
-      if (!(await mayUseAddress(store, account, from))) throw smtpError(553, '5.7.1', `From address <${from}> is not yours`);
+    const refusal = await checkSubmittedHeader(store, account, parseHeaders(raw));
+    if (refusal) {
+      log.info({ session: session.id, account: account.id, reason: refusal.text }, 'submitted message refused');
+      throw smtpError(refusal.code, refusal.enhanced, refusal.text);
     }
     const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw }, log);
     limiter.record(account.id);
