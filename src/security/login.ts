@@ -7,6 +7,9 @@ export type LoginResult =
   | { ok: true; account: Account }
   | { ok: false; reason: 'invalid' | 'suspended' | 'throttled' | 'authzid'; retryAfterSeconds?: number };
 
+/** The byPair throttle's key of an account (as logged in with) and a client address. */
+export const pairKey = (username: string, clientIp: string): string => `${username.trim().toLowerCase()}\0${clientIp}`;
+
 export interface LoginThrottleOptions {
   /** Failures from one client address, whatever the accounts, before that address is refused (default 20). */
   maxFailuresPerIp?: number;
@@ -51,7 +54,7 @@ export class LoginService {
   async login(username: string, password: string, clientIp: string, authzid = ''): Promise<LoginResult> {
     const user = username.trim().toLowerCase();
     if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
-    const pair = `${user}\0${clientIp}`;
+    const pair = pairKey(user, clientIp);
     for (const [throttle, key] of [[this.byIp, clientIp], [this.byPair, pair]] as const) {
       if (throttle.blocked(key)) return { ok: false, reason: 'throttled', retryAfterSeconds: throttle.retryAfterSeconds(key) };
     }
