@@ -108,6 +108,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const login = new LoginService(store, {
       maxFailuresPerIp: config.auth.max_failures_per_ip,
       maxFailuresPerAccount: config.auth.max_failures_per_account,
+      accountSlowdownAfter: config.auth.account_slowdown_after,
+      accountSlowdownMs: config.auth.account_slowdown_ms,
       windowMs: config.auth.failure_window_ms,
     });
 
@@ -146,7 +148,12 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
           maxConnectionsPerIp: config.smtp.max_connections_per_ip,
           messagesPerIpPerMinute: config.smtp.messages_per_ip_per_minute,
           idleTimeoutMs: config.smtp.idle_timeout_ms,
+          badRcptPerConnection: config.smtp.bad_rcpt_per_connection,
+          badRcptPerIp: config.smtp.bad_rcpt_per_ip,
+          badRcptWindowMs: config.smtp.bad_rcpt_window_ms,
+          badRcptTarpitMs: config.smtp.bad_rcpt_tarpit_ms,
         },
+        postmaster: config.smtp.postmaster,
         spam,
         srsSecret,
         logger: logger.child({ listener: 'smtp-mx' }),

@@ -29,6 +29,11 @@ export const configSchema = z
         idle_timeout_ms: z.number().int().positive().default(300000),
         send_per_hour: z.number().int().positive().default(300),
         send_per_day: z.number().int().positive().default(7200),
+        bad_rcpt_per_connection: z.number().int().positive().default(10),
+        bad_rcpt_per_ip: z.number().int().positive().default(30),
+        bad_rcpt_window_ms: z.number().int().positive().default(600000),
+        bad_rcpt_tarpit_ms: z.number().int().min(0).default(500),
+        postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').optional(),
       })
       .strict()
       .prefault({}),
@@ -80,6 +85,8 @@ export const configSchema = z
       .object({
         max_failures_per_ip: z.number().int().positive().default(20),
         max_failures_per_account: z.number().int().positive().default(10),
+        account_slowdown_after: z.number().int().positive().default(100),
+        account_slowdown_ms: z.number().int().min(0).default(2000),
         failure_window_ms: z.number().int().positive().default(900000),
       })
       .strict()

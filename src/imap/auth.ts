@@ -9,12 +9,14 @@ export function requirePrivacy(session: Session): void {
   if (!session.plainAuthAllowed()) throw new ImapError('NO', 'Use STARTTLS first', 'PRIVACYREQUIRED');
 }
 
-export async function logIn(session: Session, username: string, password: string): Promise<Reply> {
-  const result = await session.ctx.login.login(username, password, session.clientIp);
+/** `authzid`: AUTHENTICATE PLAIN's authorization identity (LoginService refuses anyone but the user). */
+export async function logIn(session: Session, username: string, password: string, authzid = ''): Promise<Reply> {
+  const result = await session.ctx.login.login(username, password, session.clientIp, authzid);
   metrics.login('imap', result.ok ? 'ok' : result.reason);
   if (!result.ok) {
     session.ctx.logger?.info({ session: session.id, user: username, reason: result.reason }, 'imap login failed');
     if (result.reason === 'throttled') return { status: 'NO', code: 'UNAVAILABLE', text: 'Too many failed logins, try again later' };
+    if (result.reason === 'authzid') return { status: 'NO', code: 'AUTHORIZATIONFAILED', text: 'Authorization identity must be empty or your own user name' };
     if (result.reason === 'suspended') return { status: 'NO', code: 'CONTACTADMIN', text: 'Account suspended' };
     return { status: 'NO', code: 'AUTHENTICATIONFAILED', text: 'Invalid credentials' };
   }

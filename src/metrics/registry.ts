@@ -10,7 +10,7 @@ export type DeliveryDirection = 'inbound' | 'outbound';
 export type DeliveryOutcome = 'delivered' | 'junk' | 'rejected' | 'deferred' | 'bounced' | 'failed';
 /** One webhook POST: success (2xx), failure (non-2xx, network error, timeout), gave_up (retries exhausted). */
 export type WebhookOutcome = 'success' | 'failure' | 'gave_up';
-export type LoginOutcome = 'ok' | 'invalid' | 'suspended' | 'throttled';
+export type LoginOutcome = 'ok' | 'invalid' | 'suspended' | 'throttled' | 'authzid';
 
 export class Metrics {
   readonly registry = new Registry();

@@ -4,7 +4,8 @@
 // Who may send as whom is the caller's check: it differs between an SMTP login and an API key.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { domainOf, parseHeaders } from '../inbound/message.ts';
+import { domainOf, parseHeaders, type ParsedHeaders } from '../inbound/message.ts';
+import { parseAddressList } from '../mime/addresses.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { Account, Store } from '../store/index.ts';
 import { StoreError } from '../store/index.ts';
@@ -29,6 +30,38 @@ export async function mayUseAddress(store: Store, account: Account, address: str
     if (route?.kind === 'alias' && route.targets.map(normalizeAddress).includes(account.address)) return true;
   }
   return false;
+}
+
+/** RFC 5322 §3.6: the fields a message has at most once (Date and From exactly once). */
+const SINGLE_FIELDS = ['date', 'from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'message-id', 'in-reply-to', 'references', 'subject'];
+/** The fields that name who sent (or resent) the message: each address must be the sender's own. */
+const SENDER_FIELDS = ['from', 'sender', 'resent-from', 'resent-sender'];
+
+export interface HeaderRefusal { code: number; enhanced: string; text: string }
+
+/**
+ * What a submitted message's header may say about its origin. A second From (or Sender …) is
+ * refused outright: software downstream disagrees on which one counts (a DKIM signer, a DMARC check
+ * and a mail reader may each pick a different one), which is how one user sends as another. Every
+ * address in From, Sender, Resent-From and Resent-Sender (all occurrences) must be one `account`
+ * may use.
+ */
+const fieldName = (name: string) => name.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase());
+
+export async function checkSubmittedHeader(store: Store, account: Account, headers: ParsedHeaders): Promise<HeaderRefusal | null> {
+  for (const name of SINGLE_FIELDS) {
+    const count = headers.fields.filter((f) => f.name === name).length;
+    if (count > 1) return { code: 550, enhanced: '5.6.0', text: `Message has ${count} ${fieldName(name)} fields; RFC 5322 section 3.6 allows one` };
+  }
+  if (headers.from.length === 0) return { code: 550, enhanced: '5.6.0', text: 'Message has no valid From address' };
+  for (const field of headers.fields.filter((f) => SENDER_FIELDS.includes(f.name))) {
+    for (const a of parseAddressList(field.value)) {
+      const address = `${a.mailbox}@${a.host}`;
+      if (!a.mailbox || !a.host) return { code: 550, enhanced: '5.6.0', text: `Message has an invalid ${fieldName(field.name)} address` };
+      if (!(await mayUseAddress(store, account, address))) return { code: 553, enhanced: '5.7.1', text: `${fieldName(field.name)} address <${address}> is not yours` };
+    }
+  }
+  return null;
 }
 
 /** Adds Date and Message-ID when the client left them out (RFC 6409 §8.2, §8.3). */

@@ -66,8 +66,8 @@ async function plain(session: Pop3Session, response: string): Promise<void> {
   if (response === '*') return session.fail('Authentication cancelled');
   if (response !== '=' && !b64.test(response)) return session.fail('Invalid base64 in SASL response');
   const parts = Buffer.from(response === '=' ? '' : response, 'base64').toString('utf8').split('\0');
-  if (parts.length !== 3 || (parts[0] !== '' && parts[0] !== parts[1])) return session.fail('Malformed PLAIN response', 'AUTH');
-  await session.logIn(parts[1]!, parts[2]!);
+  if (parts.length !== 3) return session.fail('Malformed PLAIN response', 'AUTH');
+  await session.logIn(parts[1]!, parts[2]!, parts[0]!);
 }
 
 function requirePrivacy(session: Pop3Session): boolean {

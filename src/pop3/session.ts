@@ -168,14 +168,15 @@ export class Pop3Session {
   // ---- authentication and the maildrop ----
 
   /** The end of USER/PASS and AUTH PLAIN: password check, maildrop lock, snapshot of INBOX. */
-  async logIn(username: string, password: string): Promise<void> {
+  async logIn(username: string, password: string, authzid = ''): Promise<void> {
     this.user = null;
-    const result = await this.ctx.login.login(username, password, this.clientIp);
+    const result = await this.ctx.login.login(username, password, this.clientIp, authzid);
     metrics.login('pop3', result.ok ? 'ok' : result.reason);
     if (!result.ok) {
       this.ctx.logger?.info({ session: this.id, user: username, reason: result.reason }, 'pop3 login failed');
       if (result.reason === 'throttled') return this.fail('Too many failed logins, try again later', 'SYS/TEMP');
       if (result.reason === 'suspended') return this.fail('Account suspended', 'SYS/PERM');
+      if (result.reason === 'authzid') return this.fail('Authorization identity must be empty or your own user name', 'AUTH');
       return this.fail('Invalid credentials', 'AUTH');
     }
     const account = result.account;

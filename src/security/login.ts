@@ -5,40 +5,72 @@ import { FailureThrottle } from './throttle.ts';
 
 export type LoginResult =
   | { ok: true; account: Account }
-  | { ok: false; reason: 'invalid' | 'suspended' | 'throttled'; retryAfterSeconds?: number };
+  | { ok: false; reason: 'invalid' | 'suspended' | 'throttled' | 'authzid'; retryAfterSeconds?: number };
+
+/** The byPair throttle's key of an account (as logged in with) and a client address. */
+export const pairKey = (username: string, clientIp: string): string => `${username.trim().toLowerCase()}\0${clientIp}`;
+
+export interface LoginThrottleOptions {
+  /** Failures from one client address, whatever the accounts, before that address is refused (default 20). */
+  maxFailuresPerIp?: number;
+  /** Failures for one account from one client address before that pair is refused (default 10). */
+  maxFailuresPerAccount?: number;
+  /** Failures for one account from all addresses after which its logins are slowed, never refused (default 100). */
+  accountSlowdownAfter?: number;
+  /** The wait added to each login of such an account (default 2 s). */
+  accountSlowdownMs?: number;
+  windowMs?: number;
+}
 
 /**
- * Password login shared by IMAP, POP3 and SMTP submission: one throttle per client IP and one per
- * account, so neither a single source nor a distributed guess at one mailbox gets far.
+ * Password login shared by IMAP, POP3 and SMTP submission. Failures are counted three ways:
+ * - per client address (all accounts): a guesser is refused, whoever it aims at;
+ * - per (account, client address): that pair is refused, so a stranger who fails 10 times cannot
+ *   lock the owner out: the right password from an address that has not failed still works;
+ * - per account (all addresses), with a much higher threshold past which every login to the
+ *   account waits (a distributed guess slows down) but is never refused.
+ * A success clears only its own pair: logging in to one's own account must not reset the counter of
+ * the address that guessed at others.
  */
 export class LoginService {
   readonly byIp: FailureThrottle;
+  readonly byPair: FailureThrottle;
   readonly byAccount: FailureThrottle;
   private readonly store: Store;
+  private readonly accountSlowdownMs: number;
 
-  constructor(store: Store, options: { maxFailuresPerIp?: number; maxFailuresPerAccount?: number; windowMs?: number } = {}) {
+  constructor(store: Store, options: LoginThrottleOptions = {}) {
     this.store = store;
     this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? 20, options.windowMs);
-    this.byAccount = new FailureThrottle(options.maxFailuresPerAccount ?? 10, options.windowMs);
+    this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? 10, options.windowMs);
+    this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? 100, options.windowMs);
+    this.accountSlowdownMs = options.accountSlowdownMs ?? 2000;
   }
 
-  async login(username: string, password: string, clientIp: string): Promise<LoginResult> {
+  /**
+   * `authzid` is a SASL PLAIN authorization identity (RFC 4616 §2): acting as another user is not
+   * offered, so one that names anyone but the authenticating user is refused, not ignored.
+   */
+  async login(username: string, password: string, clientIp: string, authzid = ''): Promise<LoginResult> {
     const user = username.trim().toLowerCase();
-    for (const [throttle, key] of [[this.byIp, clientIp], [this.byAccount, user]] as const) {
+    if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
+    const pair = pairKey(user, clientIp);
+    for (const [throttle, key] of [[this.byIp, clientIp], [this.byPair, pair]] as const) {
       if (throttle.blocked(key)) return { ok: false, reason: 'throttled', retryAfterSeconds: throttle.retryAfterSeconds(key) };
     }
-    const delay = Math.max(this.byIp.delayMs(clientIp), this.byAccount.delayMs(user));
+    const slowed = this.byAccount.blocked(user) ? this.accountSlowdownMs : 0;
+    const delay = Math.max(this.byIp.delayMs(clientIp), this.byPair.delayMs(pair), slowed);
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const account = await this.store.accounts.byAddress(user);
     const valid = (await this.mailboxKeyMatches(account, password)) || (await verifyPassword(password, account?.passwordHash));
     if (!account || !valid) {
       this.byIp.fail(clientIp);
+      this.byPair.fail(pair);
       this.byAccount.fail(user);
       return { ok: false, reason: 'invalid' };
     }
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
-    this.byIp.reset(clientIp);
-    this.byAccount.reset(user);
+    this.byPair.reset(pair);
     return { ok: true, account };
   }
 

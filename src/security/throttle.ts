@@ -4,6 +4,7 @@
  */
 export class FailureThrottle {
   private failures = new Map<string, number[]>();
+  private sweeps = 0;
   readonly limit: number;
   readonly windowMs: number;
 
@@ -20,9 +21,16 @@ export class FailureThrottle {
   }
 
   fail(key: string): void {
+    // Forget idle keys now and then so the map does not grow with every address ever seen.
+    if (++this.sweeps % 1000 === 0) for (const k of [...this.failures.keys()]) this.recent(k);
     const times = this.recent(key);
     times.push(Date.now());
     this.failures.set(key, times);
+  }
+
+  /** Failures of `key` within the window. */
+  count(key: string): number {
+    return this.recent(key).length;
   }
 
   blocked(key: string): boolean {

@@ -10,6 +10,7 @@ import type { InboundMessage } from '../inbound/message.ts';
 import { processMessage, silentLogger, type Logger, type PipelineOptions } from '../inbound/pipeline.ts';
 import { resolveRecipient, type RecipientRoute } from '../inbound/route.ts';
 import { StoreUnavailableError, type Store } from '../store/index.ts';
+import { FailureThrottle } from '../security/throttle.ts';
 import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 
@@ -22,6 +23,14 @@ import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, W
  * - limits.maxConnectionsPerIp: default 20 (more → 421 4.7.0 at connect)
  * - limits.messagesPerIpPerMinute: MAIL FROM commands per client IP per minute, default 300 (more → 450 4.7.1)
  * - limits.idleTimeoutMs: default 300 s (RFC 5321 §4.5.3.2.7 server timeout)
+ * - limits.badRcptPerConnection: refused recipients (unknown user, bad SRS hash, relaying) one
+ *   connection may try, default 10; the one that reaches it gets 421 4.7.0 and the connection closes
+ * - limits.badRcptPerIp / badRcptWindowMs: the same across connections of one client address, default
+ *   30 per 10 min; beyond it every RCPT gets 421 4.7.0 until the window frees
+ * - limits.badRcptTarpitMs: each refused recipient is answered after k × this (k-th of the connection,
+ *   at most 5 s), default 500 ms: enumeration and hash guessing crawl
+ * - postmaster: where RCPT TO:<postmaster> (no domain, RFC 5321 §4.5.1) goes; default postmaster@ the
+ *   hosted domain of `hostname` (or a parent of it), else of the oldest hosted domain
  * - spam: { junkScore = 5, rejectScore = 15, scorers = [header rules] }
  * - reverseLookup: PTR lookup of clients through the resolver, default true
  * - logger: pino-compatible, default silent
@@ -33,7 +42,8 @@ export interface MxServerOptions {
   hostname: string;
   maxMessageBytes?: number;
   maxRecipients?: number;
-  limits?: { maxConnections?: number; maxConnectionsPerIp?: number; messagesPerIpPerMinute?: number; idleTimeoutMs?: number };
+  limits?: Partial<typeof MX_DEFAULTS>;
+  postmaster?: string;
   spam?: PipelineOptions['spam'];
   reverseLookup?: boolean;
   /** SRS secret for forwarded mail (see src/inbound/srs.ts). */
@@ -54,7 +64,14 @@ export const MX_DEFAULTS = {
   maxConnectionsPerIp: 20,
   messagesPerIpPerMinute: 300,
   idleTimeoutMs: 300_000,
+  badRcptPerConnection: 10,
+  badRcptPerIp: 30,
+  badRcptWindowMs: 10 * 60_000,
+  badRcptTarpitMs: 500,
 };
+
+/** Longest wait before answering a refused recipient. */
+const MAX_TARPIT_MS = 5000;
 
 export function createMxServer(options: MxServerOptions): MxServer {
   const { store, resolver, hostname } = options;
@@ -63,6 +80,8 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const limits = { ...MX_DEFAULTS, ...options.limits };
   const perIp = new ConnectionCounter(limits.maxConnectionsPerIp);
   const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
+  const badRcptByIp = new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs);
+  const badRcpts = new Map<string, number>(); // session id → refused recipients so far
   const counted = new Set<string>(); // sessions holding a per-IP slot
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
@@ -96,6 +115,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
     onClose(session) {
       closers.get(session.id)?.();
       closers.delete(session.id);
+      badRcpts.delete(session.id);
       if (counted.delete(session.id)) perIp.release(session.remoteAddress);
     },
 
@@ -109,10 +129,19 @@ export function createMxServer(options: MxServerOptions): MxServer {
     },
 
     onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
+      const ip = session.remoteAddress;
+      if (badRcptByIp.blocked(ip)) {
+        log.warn({ session: session.id, ip }, 'too many refused recipients from this address, closing');
+        return callback(smtpError(421, '4.7.0', `Too many invalid recipients from your address, try again in ${badRcptByIp.retryAfterSeconds(ip)} s`));
+      }
       const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
-      resolveRecipient(store, address.address, declared, { srsSecret: options.srsSecret }).then(
+      resolveMxRecipient(address.address, declared).then(
         (decision) => {
-          if (!decision.ok) return callback(smtpError(decision.refusal.code, decision.refusal.enhanced, decision.refusal.text));
+          if (!decision.ok) {
+            const { code, enhanced, text } = decision.refusal;
+            if (code < 500) return callback(smtpError(code, enhanced, text));
+            return refuseRecipient(session, address.address, smtpError(code, enhanced, text), callback);
+          }
           return applySenderFilters(decision.route, session.envelope.mailFrom ? session.envelope.mailFrom.address : '').then(
             (route) => {
               if (!route) return callback(smtpError(550, '5.7.1', 'Sender not accepted by this recipient'));
@@ -141,6 +170,45 @@ export function createMxServer(options: MxServerOptions): MxServer {
     },
   });
   server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
+
+  /**
+   * Every permanently refused recipient (no such user, forged SRS, relaying) counts against the
+   * connection and the client address, and is answered late: the delay grows with each one, and the
+   * one that reaches a limit gets 421 4.7.0 and the connection is closed. This is what stops both
+   * mailbox enumeration and guessing an SRS hash (each guess is a refused RCPT).
+   */
+  function refuseRecipient(session: SMTPServerSession, rcpt: string, refusal: Error, callback: (err?: Error | null) => void): void {
+    const ip = session.remoteAddress;
+    const count = (badRcpts.get(session.id) ?? 0) + 1;
+    badRcpts.set(session.id, count);
+    badRcptByIp.fail(ip);
+    const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
+    if (limited) log.warn({ session: session.id, ip, rcpt, refused: count, refusedFromIp: badRcptByIp.count(ip) }, 'too many refused recipients, closing');
+    else log.info({ session: session.id, ip, rcpt }, 'recipient refused');
+    const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
+    setTimeout(() => callback(reply), Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs));
+  }
+
+  /** resolveRecipient, plus the bare "postmaster" that RFC 5321 §4.5.1 requires every server to accept. */
+  async function resolveMxRecipient(rcpt: string, size: number) {
+    const address = rcpt.toLowerCase() === 'postmaster' ? await postmasterAddress() : rcpt;
+    const decision = await resolveRecipient(store, address, size, { srsSecret: options.srsSecret });
+    if (address !== rcpt && !decision.ok) log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
+    return decision;
+  }
+
+  async function postmasterAddress(): Promise<string> {
+    if (options.postmaster) return options.postmaster;
+    const labels = hostname.toLowerCase().split('.');
+    for (let i = 0; i < labels.length - 1; i++) {
+      const domain = labels.slice(i).join('.');
+      if (await store.domains.get(domain)) return `postmaster@${domain}`;
+    }
+    const domains = [];
+    for (const team of await store.teams.list()) domains.push(...(await store.domains.listForTeam(team.id)));
+    const oldest = domains.sort((a, b) => a.createdAt - b.createdAt)[0];
+    return `postmaster@${oldest?.name ?? hostname}`;
+  }
 
   /** Drops the accounts whose sender filters refuse `sender`; null when nobody is left to deliver to. */
   async function applySenderFilters(route: RecipientRoute, sender: string): Promise<RecipientRoute | null> {

@@ -41,7 +41,55 @@ export class WrenSmtpServer extends SMTPServer {
       if (typeof data === 'string' && ENHANCED.test(data)) return send(code, data, false);
       return send(code, data, context);
     };
+    strictCommandLines(connection as unknown as Connection);
   }
+}
+
+/** The parts of smtp-server's SMTPConnection and SMTPStream (its command parser) used below. */
+interface CommandParser {
+  _dataMode: boolean;
+  _remainder: string;
+  _write(chunk: Buffer, encoding: string, next: (err?: Error) => void): void;
+  oncommand(line: Buffer, callback?: () => void): void;
+}
+interface Connection {
+  _parser: CommandParser | false;
+  _upgrading: boolean;
+  _createParser(): CommandParser;
+  send(code: number, data?: unknown, context?: unknown): void;
+}
+
+/**
+ * RFC 5321 §2.3.8: a command line ends in CRLF. smtp-server's parser also ends one at a bare LF (only
+ * DATA is strict), so "RSET\n" would run; a client (or a proxy in between) that reads lines
+ * differently from us is how command smuggling starts. Each parser of the connection (a new one
+ * after STARTTLS) is wrapped: its input is scanned for the line ends it is about to split on, in
+ * the same order, and a command whose line ended in a bare LF (or in nothing, at end of input) gets
+ * 500 5.5.2 instead of running.
+ */
+function strictCommandLines(connection: Connection): void {
+  const guard = (parser: CommandParser): CommandParser => {
+    const bare: boolean[] = []; // for each complete line of the chunk being parsed: did it end in a bare LF?
+    const write = parser._write.bind(parser);
+    parser._write = (chunk, encoding, next) => {
+      if (!parser._dataMode) {
+        // The parser splits remainder + chunk on /\r?\n/ and hands over one line per oncommand call.
+        bare.length = 0;
+        for (const end of (parser._remainder + chunk.toString('binary')).matchAll(/\r?\n/g)) bare.push(end[0] === '\n');
+      }
+      write(chunk, encoding, next);
+    };
+    const oncommand = parser.oncommand.bind(parser);
+    parser.oncommand = (line, callback) => {
+      if (bare.shift() === false || connection._upgrading) return oncommand(line, callback);
+      connection.send(500, '5.5.2 Syntax error: command lines must end with CRLF', false);
+      if (callback) setImmediate(callback);
+    };
+    return parser;
+  };
+  if (connection._parser) guard(connection._parser);
+  const create = connection._createParser.bind(connection);
+  connection._createParser = () => guard(create());
 }
 
 export interface SmtpBaseOptions {

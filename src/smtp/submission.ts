@@ -7,12 +7,11 @@ import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { parseHeaders } from '../inbound/message.ts';
-import { parseAddressList } from '../mime/addresses.ts';
 import type { LoginService } from '../security/login.ts';
 import type { Account, Store } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
-import { canonicalLineEnds, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
+import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
@@ -125,7 +124,8 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     },
 
     onAuth(auth, session, callback) {
-      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress).then(
+      const authzid = auth.method === 'PLAIN' ? (auth as { authzid?: string }).authzid ?? '' : '';
+      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, authzid).then(
         (result) => {
           metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {
@@ -138,6 +138,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
             return callback(smtpError(454, '4.7.0', `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`));
           }
           if (result.reason === 'suspended') return callback(smtpError(535, '5.7.13', 'Account suspended'));
+          if (result.reason === 'authzid') return callback(smtpError(535, '5.7.8', 'Authorization identity must be empty or your own user name'));
           callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
         },
         (err: Error) => {
@@ -190,11 +191,10 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
 
     const raw = completeHeader(canonicalLineEnds(received), hostname);
-    const headers = parseHeaders(raw);
-    if (headers.from.length === 0) throw smtpError(550, '5.6.0', 'Message has no valid From address');
-    const sender = parseAddressList(headers.get('sender') ?? '').map((a) => `${a.mailbox}@${a.host}`);
-    for (const from of [...headers.from, ...sender]) {
-      if (!(await mayUseAddress(store, account, from))) throw smtpError(553, '5.7.1', `From address <${from}> is not yours`);
+    const refusal = await checkSubmittedHeader(store, account, parseHeaders(raw));
+    if (refusal) {
+      log.info({ session: session.id, account: account.id, reason: refusal.text }, 'submitted message refused');
+      throw smtpError(refusal.code, refusal.enhanced, refusal.text);
     }
     const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw }, log);
     limiter.record(account.id);

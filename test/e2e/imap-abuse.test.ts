@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { pairKey } from '../../src/security/login.ts';
 
 let f: ImapFixture;
 let strict: ImapFixture;
@@ -70,11 +71,11 @@ test('LOGIN is refused before TLS unless allowed; LOGINDISABLED advertised', asy
 test('bad credentials: AUTHENTICATIONFAILED, then UNAVAILABLE when throttled', async () => {
   const c = await RawClient.connect(f.port);
   assert.match(await c.command('d1', `LOGIN ${USER} wrong`), /^d1 NO \[AUTHENTICATIONFAILED\]/m);
-  for (let i = 0; i < 10; i++) f.login.byAccount.fail('nobody@wren.test');
+  for (let i = 0; i < 10; i++) f.login.byPair.fail(pairKey('nobody@wren.test', '127.0.0.1'));
   assert.match(await c.command('d2', 'LOGIN nobody@wren.test wrong'), /^d2 NO \[UNAVAILABLE\]/m);
-  f.login.byAccount.reset('nobody@wren.test');
+  f.login.byPair.reset(pairKey('nobody@wren.test', '127.0.0.1'));
   f.login.byIp.reset('127.0.0.1');
-  f.login.byAccount.reset(USER);
+  f.login.byPair.reset(pairKey(USER, '127.0.0.1'));
   c.close();
 });
 

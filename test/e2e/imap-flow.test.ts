@@ -4,6 +4,7 @@ import * as assert from 'uvu/assert';
 import { ImapFlow } from 'imapflow';
 import { startImap, USER, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { pairKey } from '../../src/security/login.ts';
 
 let f: ImapFixture;
 
@@ -48,7 +49,7 @@ test('wrong password is refused with AUTHENTICATIONFAILED', async () => {
     assert.ok(e.authenticationFailed || e.serverResponseCode === 'AUTHENTICATIONFAILED', JSON.stringify(e));
   }
   f.login.byIp.reset('127.0.0.1');
-  f.login.byAccount.reset(USER);
+  f.login.byPair.reset(pairKey(USER, '127.0.0.1'));
 });
 
 test('list with special-use, status, create/rename/delete', async () => {

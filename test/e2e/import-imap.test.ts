@@ -12,6 +12,7 @@ import type { Account, Store } from '../../src/store/index.ts';
 import { startInstance, type Instance } from '../helpers/instance.ts';
 import { repoRoot, runCli } from '../helpers/process.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
+import { pairKey } from '../../src/security/login.ts';
 
 const SOURCE_USER = 'old@example.org';
 const SOURCE_PASSWORD = 'old provider password';
@@ -153,7 +154,7 @@ test('a wrong source password fails with the IMAP answer and exit 77', async () 
   assert.match(refused.stderr, /IMAP login refused/);
   source.server.login.byIp.reset('127.0.0.2');
   source.server.login.byIp.reset('127.0.0.3');
-  source.server.login.byAccount.reset(SOURCE_USER);
+  for (const ip of ['127.0.0.2', '127.0.0.3']) source.server.login.byPair.reset(pairKey(SOURCE_USER, ip));
 });
 
 test.run();

@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { CLOSED, PASSWORD, RawPop3, startPop3, USER, type Pop3Fixture } from '../helpers/pop3.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { pairKey } from '../../src/security/login.ts';
 
 const plainAuth = Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64');
 
@@ -164,7 +165,7 @@ test('failed logins: throttled with [SYS/TEMP], a suspended account with [SYS/PE
     }
     await c.command(`USER ${USER}`);
     assert.is(await c.command(`PASS ${PASSWORD}`), '-ERR [SYS/TEMP] Too many failed logins, try again later');
-    f.login.byAccount.reset(USER);
+    f.login.byPair.reset(pairKey(USER, '127.0.0.1'));
     await f.store.accounts.update({ ...f.account, state: 'suspended' });
     assert.is(await c.command(`AUTH PLAIN ${plainAuth}`), '-ERR [SYS/PERM] Account suspended');
   } finally {

@@ -100,8 +100,10 @@ export class RawClient {
     socket.on('error', () => {});
   }
 
-  static async connect(port: number, tls = false): Promise<RawClient> {
-    const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : netConnect(port, '127.0.0.1');
+  /** `localAddress` (127.0.0.2 …) makes the session come from another loopback client address. */
+  static async connect(port: number, tls = false, localAddress?: string): Promise<RawClient> {
+    const at = { port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) };
+    const socket = tls ? tlsConnect({ ...at, rejectUnauthorized: false }) : netConnect(at);
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

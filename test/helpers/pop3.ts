@@ -88,8 +88,10 @@ export class RawPop3 {
     for (const w of this.waiters.splice(0)) w();
   }
 
-  static async connect(port: number, tls = false): Promise<RawPop3> {
-    const socket = tls ? tlsConnect({ port, host: '127.0.0.1', rejectUnauthorized: false }) : netConnect(port, '127.0.0.1');
+  /** `localAddress` (127.0.0.2 …) makes the session come from another loopback client address. */
+  static async connect(port: number, tls = false, localAddress?: string): Promise<RawPop3> {
+    const at = { port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) };
+    const socket = tls ? tlsConnect({ ...at, rejectUnauthorized: false }) : netConnect(at);
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
       socket.once('error', reject);

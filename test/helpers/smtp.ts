@@ -88,8 +88,9 @@ export class SmtpClient {
     socket.on('error', () => undefined);
   }
 
-  static async connect(port: number, host = '127.0.0.1'): Promise<{ client: SmtpClient; greeting: Reply }> {
-    const socket = connect(port, host);
+  /** `localAddress` (127.0.0.2 …) makes the session come from another loopback client address. */
+  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<{ client: SmtpClient; greeting: Reply }> {
+    const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new SmtpClient(socket);
     return { client, greeting: await client.reply() };

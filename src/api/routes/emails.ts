@@ -26,6 +26,7 @@ type Party = z.infer<typeof party>;
 /** Fields MailComposer writes itself or that only the server may set: custom headers cannot override them. */
 const RESERVED_HEADERS = new Set([
   'from', 'to', 'cc', 'bcc', 'subject', 'date', 'message-id', 'reply-to', 'sender', 'mime-version', 'in-reply-to', 'references',
+  'resent-from', 'resent-sender', // who sent the message, like From and Sender: not for a custom header to claim
   'dkim-signature', 'received', 'return-path', 'content-type', 'content-transfer-encoding', 'content-disposition', 'content-id',
   'authentication-results', 'arc-seal', 'arc-message-signature', 'arc-authentication-results',
 ]);

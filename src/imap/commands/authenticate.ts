@@ -15,9 +15,10 @@ function decode(text: string): Buffer {
 
 function complete(session: Session, mechanism: string, responses: Buffer[]): Promise<Reply> {
   if (mechanism === 'LOGIN') return logIn(session, responses[0]!.toString('utf8'), responses[1]!.toString('utf8'));
-  const [, user, password] = responses[0]!.toString('utf8').split('\0');
-  if (user === undefined || password === undefined) return Promise.resolve({ status: 'BAD', text: 'Malformed PLAIN response' });
-  return logIn(session, user, password);
+  const parts = responses[0]!.toString('utf8').split('\0');
+  if (parts.length !== 3) return Promise.resolve({ status: 'BAD', text: 'Malformed PLAIN response' });
+  const [authzid, user, password] = parts as [string, string, string];
+  return logIn(session, user, password, authzid);
 }
 
 /** Sends the next challenge and reads the answer through session.lineHandler, or completes. */
