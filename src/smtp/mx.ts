@@ -189,11 +189,21 @@ export function createMxServer(options: MxServerOptions): MxServer {
     setTimeout(() => callback(reply), Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs));
   }
 
-  /** resolveRecipient, plus the bare "postmaster" that RFC 5321 §4.5.1 requires every server to accept. */
+  /**
+   * resolveRecipient, plus the postmaster RFC 5321 §4.5.1 requires every server to accept: the bare
+   * "postmaster", and postmaster@ any hosted domain that has no such mailbox or alias of its own.
+   */
   async function resolveMxRecipient(rcpt: string, size: number) {
-    const address = rcpt.toLowerCase() === 'postmaster' ? await postmasterAddress() : rcpt;
-    const decision = await resolveRecipient(store, address, size, { srsSecret: options.srsSecret });
-    if (address !== rcpt && !decision.ok) log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
+    const resolve = (address: string) => resolveRecipient(store, address, size, { srsSecret: options.srsSecret });
+    const [local, domain] = rcpt.toLowerCase().split('@');
+    if (local !== 'postmaster') return resolve(rcpt);
+    if (domain !== undefined) {
+      const own = await resolve(rcpt);
+      if (own.ok || !(await store.domains.get(domain))) return own;
+    }
+    const address = await postmasterAddress();
+    const decision = await resolve(address);
+    if (!decision.ok) log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
     return decision;
   }
 

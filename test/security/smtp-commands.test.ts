@@ -1,6 +1,7 @@
 // Issue 13: SMTP command lines ending in a bare LF were executed (only DATA was strict): now 500
 // 5.5.2 and not run (RFC 5321 §2.3.8), on MX and submission, before and after STARTTLS. And
-// RCPT TO:<postmaster> without a domain was refused though RFC 5321 §4.5.1 requires it.
+// RCPT TO:<postmaster> without a domain, or postmaster@ a hosted domain with no such mailbox, was refused
+// though RFC 5321 §4.5.1 requires it.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
@@ -134,6 +135,21 @@ test('a configured postmaster address takes the bare postmaster', async () => {
   } finally {
     await other.close();
   }
+});
+
+test('postmaster@ a hosted domain without a postmaster mailbox reaches the server postmaster; other unknowns stay 550', async () => {
+  const { client } = await SmtpClient.connect(fx.port);
+  try {
+    await client.command('EHLO client.test');
+    const r = await transaction(client, 'ann@sender.test', ['PostMaster@other.test', 'nobody@other.test'], plainMessage({ from: 'ann@sender.test', to: 'postmaster@other.test', subject: 'for other.test' }));
+    assert.is(r.rcpt[0]!.code, 250, r.rcpt[0]!.text);
+    assert.is(r.rcpt[1]!.code, 550, r.rcpt[1]!.text);
+    assert.is(r.end?.code, 250);
+  } finally {
+    client.close();
+  }
+  const got = await messagesIn(fx.store, 'postmaster@wren.test');
+  assert.ok(got.some((m) => m.text.includes('Subject: for other.test')));
 });
 
 test.run();
