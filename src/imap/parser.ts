@@ -31,7 +31,7 @@ const LITERAL_AT_END = /\{(\d{1,20})(\+?)\}$/;
 
 /**
  * Cuts input into frames. Memory stays bounded: a line may not exceed maxLineBytes, a literal is
- * read into a buffer of exactly its announced size, and APPEND is the only command whose literals
+ * kept as the pieces that have arrived (announcing 50 MiB and sending nothing costs nothing), and APPEND is the only command whose literals
  * may reach maxLiteralBytes, in total over all its messages (every other command is held to
  * maxLineBytes in total).
  */
@@ -42,7 +42,8 @@ export class Framer {
   private literals: Buffer[] = [];
   private frameBytes = 0;
   private appendBytes = 0;
-  private literal: { data: Buffer; filled: number } | null = null;
+  /** The literal being read: its pieces as they arrive, so memory follows bytes sent, not bytes announced. */
+  private literal: { size: number; pieces: Buffer[]; filled: number } | null = null;
   private readonly limits: FramerLimits;
   private readonly events: FramerEvents;
 
@@ -104,7 +105,7 @@ export class Framer {
       }
       if (isAppend) this.appendBytes += size;
       else this.frameBytes += size;
-      this.literal = { data: Buffer.allocUnsafe(size), filled: 0 };
+      this.literal = { size, pieces: [], filled: 0 };
       if (sync) this.events.continuation();
     }
   }
@@ -119,15 +120,15 @@ export class Framer {
 
   private fillLiteral(): boolean {
     const literal = this.literal!;
-    while (literal.filled < literal.data.length && this.pending.length) {
+    while (literal.filled < literal.size && this.pending.length) {
       const chunk = this.pending[0]!;
-      const n = Math.min(chunk.length, literal.data.length - literal.filled);
-      chunk.copy(literal.data, literal.filled, 0, n);
+      const n = Math.min(chunk.length, literal.size - literal.filled);
+      literal.pieces.push(chunk.subarray(0, n));
       literal.filled += n;
       this.consume(n);
     }
-    if (literal.filled < literal.data.length) return false;
-    this.literals.push(literal.data);
+    if (literal.filled < literal.size) return false;
+    this.literals.push(literal.pieces.length === 1 ? literal.pieces[0]! : Buffer.concat(literal.pieces, literal.size));
     this.literal = null;
     return true;
   }
