@@ -15,6 +15,8 @@ export interface ImapLimits {
   maxConnectionsPerAccount: number;
   /** A connection with no input for this long is closed (RFC 9051 asks for at least 30 minutes). */
   idleTimeoutMs: number;
+  /** In IDLE, an untagged OK this often: NATs and mobile networks drop connections that stay silent. */
+  idleKeepaliveMs: number;
 }
 
 export interface ServerContext {

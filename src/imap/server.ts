@@ -21,7 +21,7 @@ export type { ImapLimits };
  * - allowPlainAuthWithoutTls: allow LOGIN/AUTHENTICATE on an unencrypted connection (default false;
  *   meant for loopback and tests). Otherwise they answer NO [PRIVACYREQUIRED] until STARTTLS.
  * - limits: maxLineBytes (64 KiB), maxLiteralBytes = APPENDLIMIT (50 MiB), maxConnectionsPerIp (50),
- *   maxConnectionsPerAccount (50), idleTimeoutMs (30 min).
+ *   maxConnectionsPerAccount (50), idleTimeoutMs (30 min), idleKeepaliveMs (2 min: "* OK Still here" in IDLE).
  * - logger: pino logger (optional); never given passwords.
  */
 export interface ImapServerOptions {
@@ -50,6 +50,7 @@ export const DEFAULT_LIMITS: ImapLimits = {
   maxConnectionsPerIp: 50,
   maxConnectionsPerAccount: 50,
   idleTimeoutMs: 30 * 60_000,
+  idleKeepaliveMs: 2 * 60_000,
 };
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
