@@ -13,6 +13,7 @@ import { createAcme, acmeTargets, AcmeChallenges, challengeResponder, type AcmeM
 import { createReportCollector } from './reports/collector.ts';
 import { createHttpApp } from './api/app.ts';
 import { bind, type BoundListener, type Listenable } from './listeners.ts';
+import { keepConnectionsAlive } from './net/keepalive.ts';
 import { createResolver, type DnsResolver } from './dns/resolver.ts';
 import { LoginService } from './security/login.ts';
 import { createMxServer } from './smtp/mx.ts';
@@ -47,6 +48,7 @@ interface Service extends Listenable {
 /** An HTTP server as a Service: close() waits for requests in flight, then cuts idle keep-alives. */
 function httpService(server: HttpServer | HttpsServer): Service {
   const sockets = new Set<Socket>();
+  keepConnectionsAlive(server);
   server.on('connection', (socket) => {
     sockets.add(socket);
     socket.on('close', () => sockets.delete(socket));
@@ -193,6 +195,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         maxConnectionsPerAccount: config.imap.max_connections_per_account,
         idleTimeoutMs: config.imap.idle_timeout_ms,
         maxKeywordsPerMailbox: config.imap.max_keywords_per_mailbox,
+        idleKeepaliveMs: config.imap.idle_keepalive_seconds * 1000,
       },
       logger: logger.child({ listener: 'imap' }),
       onCopy: (accountId, source, target, uids) => {

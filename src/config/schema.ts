@@ -57,6 +57,7 @@ export const configSchema = z
         max_connections_per_ip: z.number().int().positive().default(50),
         max_connections_per_account: z.number().int().positive().default(30),
         idle_timeout_ms: z.number().int().positive().default(1800000),
+        idle_keepalive_seconds: z.number().positive().default(120),
         max_line_bytes: z.number().int().min(1024).default(65536),
         max_keywords_per_mailbox: z.number().int().positive().default(100),
         allow_plain_auth_loopback: z.boolean().default(false),

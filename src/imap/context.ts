@@ -17,6 +17,8 @@ export interface ImapLimits {
   maxKeywordsPerMailbox: number;
   /** A connection with no input for this long is closed (RFC 9051 asks for at least 30 minutes). */
   idleTimeoutMs: number;
+  /** In IDLE, an untagged OK this often: NATs and mobile networks drop connections that stay silent. */
+  idleKeepaliveMs: number;
 }
 
 export interface ServerContext {

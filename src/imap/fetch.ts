@@ -4,7 +4,7 @@
 import { bodyStructureToImap, envelopeToImap, findSection, sectionRange } from '../mime/index.ts';
 import { decodeTransfer } from '../mime/decode.ts';
 import type { SectionPart } from '../mime/types.ts';
-import type { Message } from '../store/index.ts';
+import type { Message, StoreView } from '../store/index.ts';
 import type { MessageStructure } from '../store/blobs.ts';
 import { Args, BadArguments } from './args.ts';
 import { defineCommand, ImapError, type Reply, SELECTED } from './command.ts';
@@ -144,30 +144,31 @@ export function filterHeader(header: Buffer, names: string[], exclude: boolean):
 /** What a section item resolves to: bytes in hand, or a blob range to stream. */
 type Body = { bytes: Buffer } | { start: number; end: number };
 
-async function sectionBody(session: Session, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
-  const { store } = session.ctx;
+async function sectionBody(view: StoreView, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
   if (item.kind === 'BODY' && item.path.length === 0 && item.part === '') return { start: 0, end: message.size };
   const index = structure!; // fetch() loads the structure whenever a section names a part
   if (item.kind !== 'BODY') {
     if (item.path.length === 0) return { start: 0, end: message.size };
     const node = findSection(index, item.path);
     if (!node || node.children) return null;
-    const raw = await store.read(message, node.bodyStart, node.end);
     const encoding = node.encoding.trim().toLowerCase();
     if (!['7bit', '8bit', 'binary', 'base64', 'quoted-printable'].includes(encoding)) {
       throw new ImapError('NO', `Unknown Content-Transfer-Encoding ${node.encoding}`, 'UNKNOWN-CTE');
     }
-    return { bytes: decodeTransfer(raw, encoding) };
+    return { bytes: decodeTransfer(await view.read(message, node.bodyStart, node.end), encoding) };
   }
   const isFields = item.part === 'HEADER.FIELDS' || item.part === 'HEADER.FIELDS.NOT';
   const range = sectionRange(index, item.path, isFields ? 'HEADER' : (item.part as SectionPart));
   if (!range) return null;
-  if (isFields) return { bytes: filterHeader(await store.read(message, range.start, range.end), item.fields, item.part === 'HEADER.FIELDS.NOT') };
+  if (isFields) return { bytes: filterHeader(await view.read(message, range.start, range.end), item.fields, item.part === 'HEADER.FIELDS.NOT') };
   return range;
 }
 
-/** Writes one literal, reading a blob range chunk by chunk and waiting whenever the client lags. */
-async function writeBody(session: Session, message: Message, body: Body, partial: SectionItem['partial'], binary: boolean): Promise<void> {
+/** A literal of a FETCH response: bytes read already, or a large blob range read while it is written. */
+type Literal = { bytes: Buffer; binary: boolean } | { start: number; end: number; binary: boolean };
+
+/** Narrows a section to its <partial> and reads it unless it is large enough to stream. */
+async function literalOf(view: StoreView, message: Message, body: Body, partial: SectionItem['partial'], binary: boolean): Promise<Literal> {
   let start: number;
   let end: number;
   if ('bytes' in body) {
@@ -181,29 +182,49 @@ async function writeBody(session: Session, message: Message, body: Body, partial
     end = Math.min(from + partial.length, end);
     start = from;
   }
-  const length = end - start;
-  if ('bytes' in body) {
-    const bytes = body.bytes.subarray(start, end);
-    session.write(`${binary && bytes.includes(0) ? '~' : ''}{${length}}\r\n`);
-    session.write(bytes);
+  if ('bytes' in body) return { bytes: body.bytes.subarray(start, end), binary };
+  if (end - start <= STREAM_THRESHOLD) return { bytes: await view.read(message, start, end), binary };
+  return { start, end, binary };
+}
+
+/** Writes one literal, reading a large one chunk by chunk (from the same view) and waiting whenever the client lags. */
+async function writeLiteral(session: Session, view: StoreView, message: Message, literal: Literal): Promise<void> {
+  if ('bytes' in literal) {
+    session.write(`${literal.binary && literal.bytes.includes(0) ? '~' : ''}{${literal.bytes.length}}\r\n`);
+    session.write(literal.bytes);
     return;
   }
-  if (length <= STREAM_THRESHOLD) {
-    const bytes = await session.ctx.store.read(message, start, end);
-    session.write(`${binary && bytes.includes(0) ? '~' : ''}{${length}}\r\n`);
-    session.write(bytes);
-    return;
-  }
+  const { start, end } = literal;
   // literal8 when binary: a whole raw message may hold NULs we cannot check before sending
-  session.write(`${binary ? '~' : ''}{${length}}\r\n`);
+  session.write(`${literal.binary ? '~' : ''}{${end - start}}\r\n`);
   for (let pos = start; pos < end; pos += STREAM_CHUNK) {
-    const chunk = await session.ctx.store.read(message, pos, Math.min(pos + STREAM_CHUNK, end));
+    let chunk: Buffer;
+    try {
+      chunk = await view.read(message, pos, Math.min(pos + STREAM_CHUNK, end));
+    } catch (err) {
+      // Half a literal cannot be taken back, and anything sent now would be read as its bytes:
+      // the only honest end is to drop the connection.
+      session.ctx.logger?.error({ err, session: session.id }, 'imap fetch failed inside a literal; closing the connection');
+      session.transport.destroy();
+      return;
+    }
     if (!session.write(chunk)) await session.drain();
     if (session.transport.closed) return;
   }
 }
 
 export async function fetch(session: Session, args: FetchArgs, byUid: boolean): Promise<Reply> {
+  // One snapshot for the whole command: every record it reads has its blob in the same snapshot,
+  // so an expunge by another session (which frees the blob) cannot break a response half-way.
+  const view = session.ctx.store.view();
+  try {
+    return await fetchFrom(view, session, args, byUid);
+  } finally {
+    await view.close();
+  }
+}
+
+async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byUid: boolean): Promise<Reply> {
   const selected = session.selected!;
   const items = [...args.items];
   const has = (name: SimpleItem): boolean => items.includes(name);
@@ -220,7 +241,11 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
   const sections = items.filter((i): i is SectionItem => typeof i !== 'string');
   const needsStructure = has('ENVELOPE') || has('BODY') || has('BODYSTRUCTURE') || sections.some((s) => s.path.length || s.part);
   const marksSeen = !selected.readOnly && sections.some((s) => !s.peek);
-  const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
+  // Messages expunged by another session but not yet announced are still in the client's view; once
+  // gone from the store they get no FETCH response and the command ends NO [EXPUNGEISSUED]
+  // (RFC 2180 4.1.2, RFC 5530 3).
+  const uids = uidsOf(selected, args.ranges, byUid);
+  let gone = 0;
   const { store } = session.ctx;
   // Response text is collected and written in large pieces: a socket write per item cost more than
   // formatting the items.
@@ -231,10 +256,12 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
     return ok;
   };
 
-  const load = async (from: number): Promise<{ messages: Message[]; structures: MessageStructure[] }> => {
-    let messages = await readMessages(session, uids.slice(from, from + BATCH));
+  const load = async (from: number): Promise<{ messages: Message[]; structures: MessageStructure[]; missing: number }> => {
+    const batch = uids.slice(from, from + BATCH);
+    let messages = await readMessages(view, selected.folder.id, batch);
+    const missing = batch.length - messages.length;
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
-    return { messages, structures: needsStructure ? await store.blobs.structures(messages.map((m) => m.blob)) : [] };
+    return { messages, structures: needsStructure ? await view.structures(messages.map((m) => m.blob)) : [], missing };
   };
   let next = uids.length ? load(0) : null;
   for (let i = 0; next; i += BATCH) {
@@ -244,6 +271,7 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
     next?.catch(() => {}); // if the client goes away first, nobody awaits it
     let { messages } = loaded;
     const { structures } = loaded;
+    gone += loaded.missing;
     const seen = new Set<number>();
     if (marksSeen) {
       const unseen = messages.filter((m) => !m.flags.includes('\\Seen')).map((m) => m.uid);
@@ -261,30 +289,26 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
       const message = messages[j]!;
       const seq = selected.seqOf(message.uid);
       if (!seq) continue;
-      const structure = structures[j];
-      out += `* ${seq} FETCH (`;
-      let first = true;
-      const sep = (): string => (first ? ((first = false), '') : ' ');
       const responseItems: Item[] = [...items];
       if (seen.has(message.uid) && !has('FLAGS')) responseItems.push('FLAGS');
       if (session.condstore && responseItems.includes('FLAGS') && !responseItems.includes('MODSEQ')) responseItems.push('MODSEQ');
-      for (const item of responseItems) {
-        if (typeof item === 'string') {
-          out += sep() + simpleItem(item, message, structure, selected);
+      // The whole response is resolved before its first byte is written, so an error (an unknown
+      // transfer encoding, say) can only end the command, never leave a response half-written.
+      let pieces: (string | Literal)[];
+      try {
+        pieces = await responsePieces(view, session, message, structures[j], responseItems);
+      } catch (err) {
+        flush(); // the responses before this one are whole
+        throw err;
+      }
+      out += `* ${seq} FETCH (`;
+      for (const piece of pieces) {
+        if (typeof piece === 'string') {
+          out += piece;
           continue;
         }
-        const body = await sectionBody(session, message, structure, item);
-        const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
-        if (item.kind === 'BINARY.SIZE') {
-          const size = !body ? 0 : 'bytes' in body ? body.bytes.length : body.end - body.start;
-          out += `${sep()}${item.label} ${size}`;
-        } else if (!body) {
-          out += `${sep()}${label} NIL`;
-        } else {
-          out += `${sep()}${label} `;
-          flush();
-          await writeBody(session, message, body, item.partial, item.kind === 'BINARY');
-        }
+        flush();
+        await writeLiteral(session, view, message, piece);
       }
       out += ')\r\n';
       if (out.length >= OUTPUT_CHUNK && !flush()) await session.drain();
@@ -292,20 +316,46 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
     }
   }
   if (!flush()) await session.drain();
+  if (gone) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };
   return {};
 }
 
+/** One message's FETCH items: text, and literals (read already unless streamed). */
+async function responsePieces(view: StoreView, session: Session, message: Message, structure: MessageStructure | undefined, items: Item[]): Promise<(string | Literal)[]> {
+  const pieces: (string | Literal)[] = [];
+  let text = '';
+  const sep = (): string => (pieces.length || text ? ' ' : '');
+  for (const item of items) {
+    if (typeof item === 'string') {
+      text += sep() + simpleItem(item, message, structure, session.selected!);
+      continue;
+    }
+    const body = await sectionBody(view, message, structure, item);
+    const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
+    if (item.kind === 'BINARY.SIZE') {
+      const size = !body ? 0 : 'bytes' in body ? body.bytes.length : body.end - body.start;
+      text += `${sep()}${item.label} ${size}`;
+    } else if (!body) {
+      text += `${sep()}${label} NIL`;
+    } else {
+      text += `${sep()}${label} `;
+      pieces.push(text, await literalOf(view, message, body, item.partial, item.kind === 'BINARY'));
+      text = '';
+    }
+  }
+  if (text) pieces.push(text);
+  return pieces;
+}
+
 /** The stored records of `uids` (ascending), in that order; those expunged meanwhile are left out. */
-async function readMessages(session: Session, uids: number[]): Promise<Message[]> {
-  const { store } = session.ctx;
-  const folderId = session.selected!.folder.id;
+async function readMessages(view: StoreView, folderId: number, uids: number[]): Promise<Message[]> {
   if (!uids.length) return [];
   const first = uids[0]!;
   const last = uids[uids.length - 1]!;
   // Dense sets (1:*, most ranges) read as one scan; sparse ones key by key.
-  if (last - first + 1 > uids.length * 2) return (await store.messages.getMany(folderId, uids)).filter((m): m is Message => !!m);
+  if (last - first + 1 > uids.length * 2) return (await view.getMany(folderId, uids)).filter((m): m is Message => !!m);
   const wanted = new Set(uids);
-  return (await store.messages.range(folderId, first, last)).filter((m) => wanted.has(m.uid));
+  return (await view.range(folderId, first, last)).filter((m) => wanted.has(m.uid));
 }
 
 function simpleItem(item: SimpleItem, message: Message, structure: MessageStructure | undefined, selected: Selected): string {

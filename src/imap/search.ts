@@ -191,39 +191,54 @@ export interface Found {
   fields?: HeaderFields;
 }
 
-/** Messages of the selected mailbox matching `key`, in sequence order. */
-export async function runSearch(session: Session, key: Key): Promise<Found[]> {
+/**
+ * Messages of the selected mailbox matching `key`, in sequence order. With `withFields` every match
+ * carries its header fields (SORT, THREAD). Message content is read from one snapshot (StoreView),
+ * so another session's expunge cannot free a blob between the record and its fields; a message
+ * already gone from the store does not match (RFC 2180 4.3).
+ */
+export async function runSearch(session: Session, key: Key, withFields = false): Promise<Found[]> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
   const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
-  const needsFields = needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
+  const needsFields = withFields || needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
   const headerNames: string[] = [];
   uses(key, (k) => (k.op === 'header' && !(k.name in INDEXED_HEADERS) && headerNames.push(k.name), false));
   const all = await store.messages.list(selected.folder.id);
-  const byUid = new Map(all.map((m) => [m.uid, m]));
-  const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
-  const now = Date.now();
-  const out: Found[] = [];
-  for (let i = 0; i < selected.uids.length; i += BATCH) {
-    const batch: Candidate[] = [];
-    for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
-      const message = byUid.get(selected.uids[j]!);
-      if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
-    }
-    if (needsFields) {
-      const shas = batch.map((c) => c.message.blob);
-      const fields = needsText ? await store.blobs.searchFields(shas) : await store.blobs.headerFields(shas);
-      batch.forEach((c, n) => (c.fields = fields[n]));
-    }
-    if (headerNames.length) {
-      const structures = await store.blobs.structures(batch.map((c) => c.message.blob));
-      for (let n = 0; n < batch.length; n++) {
-        const block = (await store.read(batch[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
-        batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
+  const view = needsFields || headerNames.length ? store.view() : null;
+  try {
+    const byUid = new Map(all.map((m) => [m.uid, m]));
+    const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
+    const now = Date.now();
+    const out: Found[] = [];
+    for (let i = 0; i < selected.uids.length; i += BATCH) {
+      let batch: Candidate[] = [];
+      for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
+        const message = byUid.get(selected.uids[j]!);
+        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
       }
+      if (view) {
+        // The records as the snapshot has them: their blobs are in it too.
+        const records = await view.getMany(selected.folder.id, batch.map((c) => c.message.uid));
+        batch = batch.flatMap((c, n) => (records[n] ? [{ ...c, message: records[n] }] : []));
+      }
+      if (view && needsFields) {
+        const shas = batch.map((c) => c.message.blob);
+        const fields = needsText ? await view.searchFields(shas) : await view.headerFields(shas);
+        batch.forEach((c, n) => (c.fields = fields[n]));
+      }
+      if (view && headerNames.length) {
+        const structures = await view.structures(batch.map((c) => c.message.blob));
+        for (let n = 0; n < batch.length; n++) {
+          const block = (await view.read(batch[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
+          batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
+        }
+      }
+      for (const c of batch) if (matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
-    for (const c of batch) if (matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+    return out;
+  } finally {
+    await view?.close();
   }
-  return out;
 }

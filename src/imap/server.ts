@@ -21,7 +21,8 @@ export type { ImapLimits };
  * - allowPlainAuthWithoutTls: allow LOGIN/AUTHENTICATE on an unencrypted connection (default false;
  *   meant for loopback and tests). Otherwise they answer NO [PRIVACYREQUIRED] until STARTTLS.
  * - limits: maxLineBytes (64 KiB), maxLiteralBytes = APPENDLIMIT (50 MiB), maxConnectionsPerIp (50),
- *   maxConnectionsPerAccount (50), idleTimeoutMs (30 min), maxKeywordsPerMailbox (100).
+ *   maxConnectionsPerAccount (50), idleTimeoutMs (30 min), maxKeywordsPerMailbox (100),
+ *   idleKeepaliveMs (2 min: "* OK Still here" in IDLE).
  * - logger: pino logger (optional); never given passwords.
  */
 export interface ImapServerOptions {
@@ -51,6 +52,7 @@ export const DEFAULT_LIMITS: ImapLimits = {
   maxConnectionsPerAccount: 50,
   idleTimeoutMs: 30 * 60_000,
   maxKeywordsPerMailbox: 100,
+  idleKeepaliveMs: 2 * 60_000,
 };
 
 export function createImapServer(options: ImapServerOptions): ImapServer {

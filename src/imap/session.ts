@@ -73,6 +73,7 @@ export class Session {
   private processing = false;
   private badCommands = 0;
   private idleTimer: NodeJS.Timeout | null = null;
+  private keepaliveTimer: NodeJS.Timeout | null = null;
   private announcing: Promise<void> = Promise.resolve();
   private onCloseHooks: (() => void)[] = [];
 
@@ -370,6 +371,23 @@ export class Session {
     this.idleTimer.unref();
   }
 
+  /**
+   * While in IDLE, an untagged OK every few minutes: NAT and mobile-network middleboxes forget
+   * connections that stay silent, and the client would stop getting pushes without knowing.
+   */
+  startKeepalive(): void {
+    this.stopKeepalive();
+    this.keepaliveTimer = setInterval(() => {
+      if (this.idleTag) this.send('* OK Still here');
+    }, this.ctx.limits.idleKeepaliveMs);
+    this.keepaliveTimer.unref();
+  }
+
+  stopKeepalive(): void {
+    if (this.keepaliveTimer) clearInterval(this.keepaliveTimer);
+    this.keepaliveTimer = null;
+  }
+
   onClose(fn: () => void): void {
     this.onCloseHooks.push(fn);
   }
@@ -384,6 +402,7 @@ export class Session {
   /** The transport is gone: release everything the session holds. */
   closed(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.stopKeepalive();
     if (this.selected) this.ctx.unwatch(this, this.selected.folder.id);
     this.state = 'logout';
     for (const fn of this.onCloseHooks.splice(0)) fn();

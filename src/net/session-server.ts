@@ -4,6 +4,7 @@ import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';
 import type { Logger } from 'pino';
+import { keepConnectionsAlive } from './keepalive.ts';
 import { Transport } from './transport.ts';
 import { metrics, type Protocol } from '../metrics/registry.ts';
 import { followReloads, tlsServerOptions, type TlsSource } from '../tls/source.ts';
@@ -85,6 +86,7 @@ export function createSessionServer<S extends ProtocolSession>(options: SessionS
         ? createTlsServer(tlsServerOptions(options.tls), (socket) => accept(socket, true))
         : createNetServer((socket) => accept(socket, false));
       server.on('error', (err) => options.logger?.error({ err }, `${options.protocol} listener error`));
+      keepConnectionsAlive(server);
       if (implicitTls) {
         server.on('tlsClientError', () => {});
         tlsServers.add(server as TlsServer);

@@ -1,7 +1,7 @@
 // One POP3 connection (RFC 1939): AUTHORIZATION → TRANSACTION → UPDATE, one command at a time
 // (pipelined input waits in the line reader, RFC 2449 PIPELINING).
 import { isLoopback } from '../security/net.ts';
-import type { Account, Message } from '../store/index.ts';
+import type { Account, Message, StoreView } from '../store/index.ts';
 import { BLOB_CHUNK } from '../store/blobs.ts';
 import type { Transport } from '../net/transport.ts';
 import { metrics } from '../metrics/registry.ts';
@@ -78,14 +78,23 @@ export class Pop3Session {
 
   /**
    * RETR (bodyLines Infinity) and TOP: streams the message in slices, waiting for the client to
-   * take each one, so a large message never sits in memory whole nor floods a slow reader.
+   * take each one, so a large message never sits in memory whole nor floods a slow reader. All
+   * slices come from one snapshot (StoreView): an IMAP EXPUNGE meanwhile cannot cut the message off.
    */
   async sendMessage(message: Message, bodyLines: number, status: string): Promise<boolean> {
-    const { store } = this.ctx;
+    const view = this.ctx.store.view();
+    try {
+      return await this.sendFrom(view, message, bodyLines, status);
+    } finally {
+      await view.close();
+    }
+  }
+
+  private async sendFrom(view: StoreView, message: Message, bodyLines: number, status: string): Promise<boolean> {
     let start = 0;
     let data: Buffer;
     try {
-      data = await store.read(message, 0, Math.min(message.size, BLOB_CHUNK));
+      data = await view.read(message, 0, Math.min(message.size, BLOB_CHUNK));
     } catch {
       // Removed by another client (IMAP EXPUNGE) since this session's login.
       this.err('Message was removed by another session', 'SYS/TEMP');
@@ -101,7 +110,7 @@ export class Pop3Session {
       }
       start += data.length;
       if (stuffer.done || start >= message.size) break;
-      data = await store.read(message, start, Math.min(message.size, start + BLOB_CHUNK));
+      data = await view.read(message, start, Math.min(message.size, start + BLOB_CHUNK));
     }
     this.transport.write(stuffer.end());
     return true;

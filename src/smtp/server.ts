@@ -5,6 +5,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions } from 'smtp-server';
 import type { TlsSource } from '../tls/source.ts';
+import { keepConnectionsAlive } from '../net/keepalive.ts';
 
 /** A handler error whose text starts with its own enhanced status code ("5.7.1 Relaying denied"). */
 export interface SmtpReplyError extends Error {
@@ -25,6 +26,7 @@ const ENHANCED = /^([245]\.\d{1,3}\.\d{1,3}) /;
 export class WrenSmtpServer extends SMTPServer {
   constructor(options: WrenSmtpOptions) {
     super(options);
+    keepConnectionsAlive(this.server);
     // A certificate reload replaces the default context (clients without SNI) for new handshakes.
     const source = options.tlsSource;
     const stop = source?.onChange?.(() => this.updateSecureContext({ key: source.key, cert: source.cert }));

@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import type { Kv } from './db.ts';
+import type { Kv, Reader } from './db.ts';
 import { keys } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { MessageIndex, SearchFields } from '../mime/types.ts';
@@ -99,15 +99,18 @@ export class Blobs {
     for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
   }
 
+  // Reads take `from`, a snapshot, when they must agree with a message record read from it: a blob
+  // can be freed by an expunge committed between two live reads.
+
   /** Bytes [start, end) of a blob of `size` bytes. */
-  async read(sha: string, size: number, start = 0, end = size): Promise<Buffer> {
+  async read(sha: string, size: number, start = 0, end = size, from: Reader = this.kv): Promise<Buffer> {
     end = Math.min(end, size);
     if (start >= end) return Buffer.alloc(0);
     const first = Math.floor(start / BLOB_CHUNK);
     const last = Math.floor((end - 1) / BLOB_CHUNK);
     const chunkKeys = [];
     for (let chunk = first; chunk <= last; chunk++) chunkKeys.push(keys.blobChunk(sha, chunk));
-    const chunks = await this.kv.db.getMany(chunkKeys);
+    const chunks = await from.getManyBytes(chunkKeys);
     if (chunks.some((c) => c === undefined)) throw new Error(`blob ${sha} is missing chunks`);
     const joined = chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks as Buffer[]);
     const offset = first * BLOB_CHUNK;
@@ -118,19 +121,19 @@ export class Blobs {
     return (await this.structures([sha]))[0]!;
   }
 
-  async structures(shas: string[]): Promise<MessageStructure[]> {
-    return required(shas, await this.kv.getMany<MessageStructure>(shas.map(keys.blobIndex)));
+  async structures(shas: string[], from: Reader = this.kv): Promise<MessageStructure[]> {
+    return required(shas, await from.getMany<MessageStructure>(shas.map(keys.blobIndex)));
   }
 
-  async searchFields(shas: string[]): Promise<SearchFields[]> {
-    return required(shas, await this.kv.getMany<SearchFields>(shas.map(keys.blobSearch)));
+  async searchFields(shas: string[], from: Reader = this.kv): Promise<SearchFields[]> {
+    return required(shas, await from.getMany<SearchFields>(shas.map(keys.blobSearch)));
   }
 
-  async headerFields(shas: string[]): Promise<HeaderFields[]> {
-    const found: (HeaderFields | undefined)[] = await this.kv.getMany<HeaderFields>(shas.map(keys.blobHeaders));
+  async headerFields(shas: string[], from: Reader = this.kv): Promise<HeaderFields[]> {
+    const found: (HeaderFields | undefined)[] = await from.getMany<HeaderFields>(shas.map(keys.blobHeaders));
     const missing = shas.filter((_, i) => found[i] === undefined);
     if (missing.length) {
-      const full = await this.searchFields(missing);
+      const full = await this.searchFields(missing, from);
       let next = 0;
       for (let i = 0; i < found.length; i++) if (found[i] === undefined) found[i] = pickHeaderFields(full[next++]!);
     }

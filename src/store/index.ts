@@ -17,12 +17,13 @@ import { Teams } from './teams.ts';
 import { Tx } from './tx.ts';
 import { keys, prefixRange, ranges } from './keys.ts';
 import { StoreUnavailableError } from './committer.ts';
+import { StoreView } from './view.ts';
 import type { Folder, Message, StoredEvent } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
 import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
-export { StoreError, StoreUnavailableError, Tx };
+export { StoreError, StoreUnavailableError, StoreView, Tx };
 
 export interface DeliveryTarget {
   folder: Folder;
@@ -158,6 +159,21 @@ export class Store {
   /** Raw bytes of a stored message, or a byte range of it. */
   read(message: Message, start = 0, end = message.size): Promise<Buffer> {
     return this.blobs.read(message.blob, message.size, start, end);
+  }
+
+  /** A consistent view for reads that span several awaits (see StoreView); close it when done. */
+  view(): StoreView {
+    return new StoreView(this.kv.snapshot(), this.messages, this.blobs);
+  }
+
+  /** Runs `fn` with a view and closes the view afterwards, whatever happens. */
+  async withView<T>(fn: (view: StoreView) => Promise<T>): Promise<T> {
+    const view = this.view();
+    try {
+      return await fn(view);
+    } finally {
+      await view.close();
+    }
   }
 
   async createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {

@@ -1,6 +1,6 @@
 import type { Blobs } from './blobs.ts';
 import { MessageListCache, copyMessages } from './message-cache.ts';
-import type { Kv, Notifier } from './db.ts';
+import type { Kv, Notifier, Reader } from './db.ts';
 import type { Folders } from './folders.ts';
 import { StoreError } from './folders.ts';
 import { keys, ranges } from './keys.ts';
@@ -59,12 +59,14 @@ export class Messages {
     return message;
   }
 
-  async get(folderId: number, uid: number): Promise<Message | undefined> {
-    return this.kv.get<Message>(keys.message(folderId, uid));
+  // `from`: a snapshot (Kv.snapshot) when the records must agree with blob reads that follow.
+
+  async get(folderId: number, uid: number, from: Reader = this.kv): Promise<Message | undefined> {
+    return from.get<Message>(keys.message(folderId, uid));
   }
 
-  async getMany(folderId: number, uids: number[]): Promise<(Message | undefined)[]> {
-    return this.kv.getMany<Message>(uids.map((uid) => keys.message(folderId, uid)));
+  async getMany(folderId: number, uids: number[], from: Reader = this.kv): Promise<(Message | undefined)[]> {
+    return from.getMany<Message>(uids.map((uid) => keys.message(folderId, uid)));
   }
 
   /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
@@ -83,8 +85,8 @@ export class Messages {
   }
 
   /** Messages with UIDs in [fromUid, toUid], in UID order: one range scan, cheaper than getMany for dense UID sets. */
-  async range(folderId: number, fromUid: number, toUid: number): Promise<Message[]> {
-    return this.kv.values<Message>({ gte: keys.message(folderId, fromUid), lte: keys.message(folderId, toUid) });
+  async range(folderId: number, fromUid: number, toUid: number, from: Reader = this.kv): Promise<Message[]> {
+    return from.values<Message>({ gte: keys.message(folderId, fromUid), lte: keys.message(folderId, toUid) });
   }
 
   /** Changes with modseq above `afterModseq`, oldest first (CONDSTORE/QRESYNC, sync APIs). */

@@ -51,8 +51,9 @@ test('without IDLE, changes wait for NOOP; FETCH does not announce expunges', as
   await a.command('a2', 'EXPUNGE');
   assert.not.match(b.buffer, /EXPUNGE/);
   const fetched = await b.command('b1', 'FETCH 1:* (UID)');
-  assert.not.match(fetched, /EXPUNGE/);
+  assert.not.match(fetched, /^\* \d+ EXPUNGE/m);
   assert.match(fetched, /^\* 2 FETCH \(UID 3\)/m); // still numbered as before
+  assert.match(fetched, /^b1 NO \[EXPUNGEISSUED\] /m); // message 1 is gone: RFC 2180 4.1.2
   assert.match(await b.command('b2', 'NOOP'), /^\* 1 EXPUNGE/m);
   assert.match(await b.command('b3', 'FETCH 1 (UID)'), /^\* 1 FETCH \(UID 3\)/m);
   a.close();

@@ -43,6 +43,7 @@ export async function startImap(options: Partial<Omit<ImapServerOptions, 'store'
     hostname: 'imap.wren.test',
     allowPlainAuthWithoutTls: options.allowPlainAuthWithoutTls ?? true,
     limits: options.limits,
+    logger: options.logger,
   });
   const { port } = await server.listen(0, '127.0.0.1', false);
   const { port: tlsPort } = await server.listen(0, '127.0.0.1', true);

@@ -1,0 +1,52 @@
+import type { Blobs, HeaderFields, MessageStructure } from './blobs.ts';
+import type { Snapshot } from './db.ts';
+import type { Messages } from './messages.ts';
+import type { Message } from './types.ts';
+import type { SearchFields } from '../mime/types.ts';
+
+/**
+ * Reads of message records and their content that all see one instant. A record read here always
+ * has its blob (chunks, index, search fields) here too, even if another session expunges the
+ * message and frees the blob meanwhile: the free is a later commit the snapshot does not see.
+ * Hold one for the length of a command at most, and close() it (finally).
+ */
+export class StoreView {
+  private readonly snapshot: Snapshot;
+  private readonly messages: Messages;
+  private readonly blobs: Blobs;
+
+  constructor(snapshot: Snapshot, messages: Messages, blobs: Blobs) {
+    this.snapshot = snapshot;
+    this.messages = messages;
+    this.blobs = blobs;
+  }
+
+  getMany(folderId: number, uids: number[]): Promise<(Message | undefined)[]> {
+    return this.messages.getMany(folderId, uids, this.snapshot);
+  }
+
+  range(folderId: number, fromUid: number, toUid: number): Promise<Message[]> {
+    return this.messages.range(folderId, fromUid, toUid, this.snapshot);
+  }
+
+  structures(shas: string[]): Promise<MessageStructure[]> {
+    return this.blobs.structures(shas, this.snapshot);
+  }
+
+  searchFields(shas: string[]): Promise<SearchFields[]> {
+    return this.blobs.searchFields(shas, this.snapshot);
+  }
+
+  headerFields(shas: string[]): Promise<HeaderFields[]> {
+    return this.blobs.headerFields(shas, this.snapshot);
+  }
+
+  /** Raw bytes of a message read through this view, or a byte range of it. */
+  read(message: Message, start = 0, end = message.size): Promise<Buffer> {
+    return this.blobs.read(message.blob, message.size, start, end, this.snapshot);
+  }
+
+  close(): Promise<void> {
+    return this.snapshot.close();
+  }
+}
