@@ -79,7 +79,7 @@ test.before(async () => {
   routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never }).filter((r) => OPS.test(r.path));
   ids.domain = ok(await call('POST', '/domains', { body: { domain: 'alpha.test' } }), 201).id;
   ids.mailbox = ok(await call('POST', '/mailboxes', { body: { email: 'sender@alpha.test', password: 'correct horse battery' } }), 201).mailbox.id;
-  ids.mailboxSecret = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'client' } }), 201).credential.secret;
+  ids.mailboxSecret = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'client' } }), 201).api_key.key;
 });
 test.after(async () => {
   await runner.stop();
