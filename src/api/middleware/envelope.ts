@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { ApiError } from '../errors.ts';
+import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, isRetryable } from '../errors.ts';
 import type { Logger } from '../../log.ts';
 
 declare module 'koa' {
@@ -24,21 +24,29 @@ export function envelope(logger: Logger) {
       const apiError = toApiError(err);
       if (apiError.status >= 500) logger.error({ err, requestId }, 'request failed');
       for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
+      // Sendmux: 429 and 503 say when to come back; a 503 without its own hint gets a short one.
+      if (apiError.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
       ctx.status = apiError.status;
-      ctx.body = errorBody(apiError, requestId);
+      ctx.body = errorBody(apiError, requestId, `${ctx.origin}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
     logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
   };
 }
 
-function errorBody(error: ApiError, requestId: string): unknown {
+const SERVICE_RETRY_SECONDS = 30;
+
+/** Where the error codes are described (served by errorDocs). */
+export const ERROR_DOCS_PATH = '/docs/api/errors';
+
+function errorBody(error: ApiError, requestId: string, docUrl: string): unknown {
   return {
     ok: false,
     error: {
       code: error.code,
       message: error.message,
       param: error.param,
-      retryable: error.status >= 500 || error.status === 429,
+      doc_url: docUrl,
+      retryable: isRetryable(error.status),
       ...(error.errors ? { errors: error.errors } : {}),
     },
     meta: { request_id: requestId },
@@ -51,4 +59,14 @@ function toApiError(err: unknown): ApiError {
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
   return new ApiError('internal_error', 'internal error');
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page `doc_url` points at: each code with its status, whether to retry, and what it means. */
+export function errorDocsPage(): string {
+  const rows = (Object.keys(ERROR_STATUS) as ErrorCode[]).map(
+    (code) => `<h2 id="${code}">${code}</h2>\n<p>HTTP ${ERROR_STATUS[code]} · retryable: ${isRetryable(ERROR_STATUS[code])}</p>\n<p>${escapeHtml(ERROR_DOCS[code])}</p>`,
+  );
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>Wren Mail API errors</title>\n<h1>Wren Mail API errors</h1>\n${rows.join('\n')}\n`;
 }
