@@ -154,8 +154,7 @@ async function render(deps: ApiDeps, found: Found, withSecrets: boolean): Promis
         name: l.name,
         ...(l.description ? { description: l.description } : {}),
         emails: [l.address],
-        // Mailbux lists both kinds as members; Stalwart's externalMembers stays for its clients.
-        members: [...members.filter((m): m is Account => m !== undefined).map((m) => m.address), ...l.externalMembers],
+        members: members.filter((m): m is Account => m !== undefined).map((m) => m.address),
         externalMembers: l.externalMembers,
       };
     }
@@ -469,11 +468,10 @@ async function updateListPrincipal(deps: ApiDeps, l: MailList, change: Change): 
       break;
     }
     case 'members': {
-      // `members` holds local and external addresses alike (as rendered); split again after the change.
-      const current = [...(await memberAddresses()), ...l.externalMembers.map((m) => m.toLowerCase())];
-      const split = await splitMembers(deps, l.teamId, apply(current, strings(value, 'members').map((m) => m.toLowerCase())));
+      // An address elsewhere given as a member (Mailbux's forwarders) joins externalMembers.
+      const split = await splitMembers(deps, l.teamId, apply(await memberAddresses(), strings(value, 'members').map((m) => m.toLowerCase())));
       body.members = split.members;
-      body.external_members = split.external;
+      if (split.external.length) body.external_members = [...new Set([...l.externalMembers, ...split.external])];
       break;
     }
     case 'externalMembers':
@@ -514,11 +512,23 @@ async function renameKey(deps: ApiDeps, key: ApiKey, name: string): Promise<void
 
 // ── delete ───────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Mailbux: "Deleting a domain removes all associated email accounts, aliases, and forwarders" —
+ * its lists, the other mailboxes' aliases in it, then its mailboxes (with their mail), then itself.
+ */
+async function removeDomain(deps: ApiDeps, domain: Domain): Promise<void> {
+  const inDomain = (address: string) => splitAddress(address).domain === domain.name;
+  for (const list of await deps.lists.listForTeam(domain.teamId)) if (inDomain(list.address)) await deps.lists.remove(list);
+  for (const account of await deps.store.accounts.listForTeam(domain.teamId)) {
+    if (inDomain(account.address)) await deleteMailbox(deps, account);
+    else for (const alias of (await deps.store.addresses.accountAliases(account.id)).filter(inDomain)) await removeAlias(deps, account, alias);
+  }
+  const accounts = await deps.store.accounts.listForTeam(domain.teamId);
+  await translated({}, () => deleteDomain(deps, domain, accounts));
+}
+
 async function remove(deps: ApiDeps, found: Found): Promise<void> {
-  if (found.kind === 'domain') {
-    const accounts = await deps.store.accounts.listForTeam(found.domain.teamId);
-    await translated({}, () => deleteDomain(deps, found.domain, accounts));
-  } else if (found.kind === 'individual') await deleteMailbox(deps, found.account);
+  if (found.kind === 'domain') await removeDomain(deps, found.domain); else if (found.kind === 'individual') await deleteMailbox(deps, found.account);
   else if (found.kind === 'list') await deps.lists.remove(found.list);
   else {
     await withKeyLock(deps.store, found.key.id, async () => {
@@ -539,7 +549,7 @@ async function removeMany(deps: ApiDeps, req: CompatRequest): Promise<boolean> {
   const matching = [];
   for (const f of candidates) if (!req.query.filter || matches(await render(deps, f, false), req.query.filter)) matching.push(f);
   for (const f of matching) {
-    // A domain still in use stays, as a failed delete does in Stalwart's background job.
+    // A domain that cannot go stays, as a failed delete does in Stalwart's background job.
     await remove(deps, f).catch((err) => {
       if (!(err instanceof CompatError)) throw err;
     });
