@@ -27,7 +27,7 @@ export function envelope(logger: Logger) {
       // Sendmux: 429 and 503 say when to come back; a 503 without its own hint gets a short one.
       if (apiError.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
       ctx.status = apiError.status;
-      ctx.body = errorBody(apiError, requestId, `${ctx.origin}${ERROR_DOCS_PATH}#${apiError.code}`);
+      ctx.body = errorBody(apiError, requestId, `${ctx.protocol}://${ctx.host}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
     logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
   };
