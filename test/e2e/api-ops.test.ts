@@ -347,6 +347,7 @@ test('metrics and usage: counts from the delivery events, storage per mailbox, l
   assert.is(reader.used_bytes, api.store.folders.usage(readerId).bytes);
   assert.is(usage.storage.used_bytes, usage.storage.mailboxes.reduce((n: number, m: { used_bytes: number }) => n + m.used_bytes, 0));
   assert.is(ok(await call('GET', '/usage')).period_days, 30);
+  assert.equal({ ...ok(await call('GET', '/billing/usage')), to: null }, { ...ok(await call('GET', '/usage')), to: null }, 'the Sendmux path answers the same');
   fails(await call('GET', '/usage?days=8'), 400, 'invalid_parameter');
 
   const summary = ok(await call('GET', '/usage/summary?days=90'));

@@ -27,13 +27,19 @@ export function envelope(logger: Logger) {
       // Sendmux: 429 and 503 say when to come back; a 503 without its own hint gets a short one.
       if (apiError.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
       ctx.status = apiError.status;
-      ctx.body = errorBody(apiError, requestId, `${ctx.protocol}://${ctx.host}${ERROR_DOCS_PATH}#${apiError.code}`);
+      ctx.body = errorBody(apiError, requestId, `${originOf(ctx)}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
     logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
   };
 }
 
 const SERVICE_RETRY_SECONDS = 30;
+
+/** The origin the client used; Koa reads the protocol from the socket, gone once an oversized upload was cut off. */
+function originOf(ctx: Context): string {
+  const encrypted = (ctx.req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  return `${encrypted ? 'https' : 'http'}://${ctx.host}`;
+}
 
 /** Where the error codes are described (served by errorDocs). */
 export const ERROR_DOCS_PATH = '/docs/api/errors';
