@@ -23,6 +23,7 @@ export async function bootstrap(store: Store, dataDir: string, logger: Logger): 
       type: 'root',
       name: 'bootstrap',
       prefix: minted.prefix,
+      suffix: minted.suffix,
       permissions: PRESETS['root:full']!,
       accountId: null,
       domain: null,

@@ -71,6 +71,16 @@ function httpService(server: HttpServer | HttpsServer): Service {
   };
 }
 
+/** The specific hosts (names and addresses, not wildcards) the listeners are configured on: the self-signed certificate carries them. */
+function listenHosts(config: Config): string[] {
+  const all = [
+    config.smtp.mx_listen, config.smtp.submission_listen, config.smtp.submissions_listen, config.imap.listen, config.imap.tls_listen,
+    config.pop3.listen, config.pop3.tls_listen, config.http.listen, config.http.tls_listen,
+  ].flat();
+  const hosts = all.map((address) => address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, ''));
+  return [...new Set(hosts.filter((h) => h && h !== '0.0.0.0' && h !== '::'))];
+}
+
 /** Opens the store, bootstraps a first start, and binds every configured listener. */
 export async function startServer(config: Config, logger: Logger): Promise<RunningServer> {
   const dataDir = resolve(config.data_dir);
@@ -89,7 +99,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let ready = false;
   try {
     await bootstrap(store, dataDir, logger);
-    const tls = await CertificateStore.open({ dataDir, hostname: config.hostname, settings: config.tls, logger: logger.child({ component: 'tls' }) });
+    const tls = await CertificateStore.open({ dataDir, hostname: config.hostname, settings: config.tls, altNames: listenHosts(config), logger: logger.child({ component: 'tls' }) });
     if (tls.defaultCertificate.file === 'self-signed') {
       logger.warn({ hostname: config.hostname }, 'using a self-signed certificate (set tls.cert and tls.key, or enable ACME, for a trusted one)');
     }
@@ -247,6 +257,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       hostname: config.hostname,
       resolver,
       maxBodyBytes: config.http.max_body_bytes,
+      rateLimits: {
+        management: { limit: config.http.management_rate_limit, windowMs: config.http.rate_limit_window_seconds * 1000 },
+        sending: { limit: config.http.sending_rate_limit, windowMs: config.http.rate_limit_window_seconds * 1000 },
+      },
       spam: { ...spam, bayes },
       mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).

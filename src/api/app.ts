@@ -10,7 +10,7 @@ import { metricsEndpoint } from '../http/metrics.ts';
 import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
 import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
-import { envelope } from './middleware/envelope.ts';
+import { ERROR_DOCS_PATH, envelope, errorDocsPage } from './middleware/envelope.ts';
 import { IdempotencyGuard } from './middleware/idempotency.ts';
 import { RateLimiter, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { buildOpenApi } from './openapi.ts';
@@ -113,6 +113,10 @@ export function createHttpApp(options: ApiOptions): Koa {
     const ready = options.ready() && !broken;
     ctx.status = ready ? 200 : 503;
     ctx.body = { ok: ready, status: ready ? 'ready' : broken ? 'store unavailable' : 'starting' };
+  });
+  open.get(ERROR_DOCS_PATH, (ctx) => {
+    ctx.type = 'text/html; charset=utf-8';
+    ctx.body = errorDocsPage();
   });
   app.use(open.routes());
   app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));

@@ -20,6 +20,29 @@ export const ERROR_STATUS = {
 
 export type ErrorCode = keyof typeof ERROR_STATUS;
 
+/** What each code means, served at `/docs/api/errors#<code>` (the envelope's `doc_url`). */
+export const ERROR_DOCS: Record<ErrorCode, string> = {
+  invalid_parameter: 'Bad query parameter format or syntactic body validation failure. `errors[]` lists every field at fault.',
+  missing_parameter: 'A required parameter is missing. `errors[]` lists every field at fault.',
+  authentication_required: 'No API key, or one that is unknown, revoked or expired.',
+  insufficient_permissions: 'The key lacks the permission the endpoint requires.',
+  mailbox_suspended: 'The key belongs to a suspended mailbox; it works again once the mailbox is resumed.',
+  not_found: 'The resource does not exist or belongs to a different team.',
+  method_not_allowed: 'The path exists but not with this method; `Allow` lists the ones it has.',
+  conflict: 'The resource\'s state forbids the operation (for example an If-Match mismatch): re-fetch, reapply, retry.',
+  limit_exceeded: 'A team resource limit is reached (for example 100 active API keys); remove one first.',
+  idempotency_conflict: 'The Idempotency-Key was used with a different body, or its first request is still in flight.',
+  payload_too_large: 'The request body exceeds the server\'s size limit.',
+  unsupported_media_type: 'The body is not JSON: send `Content-Type: application/json`.',
+  validation_error: 'The body parsed but violates a semantic rule.',
+  rate_limit_exceeded: 'The key\'s request limit is reached; wait `Retry-After` seconds.',
+  internal_error: 'An unexpected server error; retry later and quote X-Request-Id when reporting it.',
+  service_unavailable: 'A component the request needs is briefly unavailable; retry after `Retry-After` seconds.',
+};
+
+/** The transient failures a client should back off and retry (the envelope's `retryable`). */
+export const isRetryable = (status: number): boolean => status >= 500 || status === 429;
+
 /** One field's problem in an accumulated validation failure (`error.errors[]`). */
 export interface FieldError {
   field: string;

@@ -114,11 +114,12 @@ export function buildOpenApi(routes: Route[], info: { title: string; version: st
             meta: { $ref: '#/components/schemas/Meta' },
             error: {
               type: 'object',
-              required: ['code', 'message', 'param', 'retryable'],
+              required: ['code', 'message', 'param', 'doc_url', 'retryable'],
               properties: {
                 code: { type: 'string', enum: Object.keys(ERROR_STATUS) },
                 message: { type: 'string' },
                 param: { type: ['string', 'null'] },
+                doc_url: { type: 'string', format: 'uri' },
                 retryable: { type: 'boolean' },
                 errors: {
                   type: 'array',

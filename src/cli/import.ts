@@ -43,7 +43,9 @@ export const TARGET_USAGE = `  --target-password P              log in to the ma
 export const IMPORT_USAGE = `  import imap --host H [--port P] [--tls|--starttls] [--insecure] --user U
               (--password P | --password-stdin) --mailbox EMAIL [--state FILE]
                                    copy every folder, flag and internal date of another IMAP
-                                   account; resumable (state in --state, default under data_dir)
+                                   account; resumable (state in --state, default under data_dir).
+                                   Without --tls, STARTTLS is used whenever the server offers it
+                                   (--starttls: required)
   import mbox FILE --mailbox EMAIL [--folder F]
                                    flags from Status/X-Status, dates from the "From " lines
   import maildir DIR --mailbox EMAIL
@@ -79,7 +81,7 @@ export async function runImport(config: Config, args: string[], values: ImportVa
       if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port ${values.port}: expected a port number`);
       const { connectSource, importImap, sourceName } = await import('../migrate/imap.ts');
       const { loadState } = await import('../migrate/state.ts');
-      const source = { host: values.host, port, security: values.tls ? 'tls' : values.starttls ? 'starttls' : 'none', user: values.user, password: await sourcePassword(values), insecure: values.insecure } as const;
+      const source = { host: values.host, port, security: values.tls ? 'tls' : values.starttls ? 'starttls' : 'auto', user: values.user, password: await sourcePassword(values), insecure: values.insecure } as const;
       const name = sourceName(source);
       const statePath = values.state ?? resolve(config.data_dir, 'imports', `${name.replace(/[^A-Za-z0-9@._-]+/g, '_')}-to-${target.mailbox.toLowerCase()}.json`);
       const state = await loadState(statePath, name);

@@ -79,6 +79,10 @@ export const configSchema = z
         tls_listen: listen.default([]),
         max_body_bytes: z.number().int().positive().default(1048576),
         trust_proxy: z.boolean().default(false),
+        // Per-key API request limits (Sendmux: 600 per 60 s for management keys, 1,800 for sending).
+        management_rate_limit: z.number().int().positive().default(600),
+        sending_rate_limit: z.number().int().positive().default(1800),
+        rate_limit_window_seconds: z.number().int().positive().max(86400).default(60),
       })
       .strict()
       .prefault({}),

@@ -11,8 +11,11 @@ import type { Target } from './target.ts';
 export interface ImapSource {
   host: string;
   port: number;
-  /** tls: implicit TLS (993); starttls: upgrade a plain connection; none: plain text. */
-  security: 'tls' | 'starttls' | 'none';
+  /**
+   * tls: implicit TLS (993); starttls: upgrade a plain connection or fail; auto: upgrade whenever the
+   * server offers STARTTLS (as imapsync and mbsync do), else plain text; none: plain text.
+   */
+  security: 'tls' | 'starttls' | 'auto' | 'none';
   user: string;
   password: string;
   /** Accept any certificate (self-signed test servers). */
@@ -26,13 +29,25 @@ export async function connectSource(s: ImapSource): Promise<ImapFlow> {
     host: s.host,
     port: s.port,
     secure: s.security === 'tls',
+    // undefined: imapflow upgrades when STARTTLS is advertised.
     doSTARTTLS: s.security === 'starttls' ? true : s.security === 'none' ? false : undefined,
     tls: { rejectUnauthorized: !s.insecure },
     auth: { user: s.user, pass: s.password },
     logger: false,
   });
   client.on('error', () => {}); // surfaces as the failing command's rejection
-  await client.connect();
+  try {
+    await client.connect();
+  } catch (err) {
+    // RFC 9051 §6.2.3 / RFC 3501 §6.2.3: LOGINDISABLED forbids LOGIN on this connection; say so rather than "login refused".
+    if (!client.secureConnection && client.capabilities?.has('LOGINDISABLED')) {
+      throw new Error(
+        `${s.host}:${s.port} refuses LOGIN on an unencrypted connection (it announces LOGINDISABLED) and offers no STARTTLS: use --tls (usually port 993)`,
+        { cause: err },
+      );
+    }
+    throw err;
+  }
   return client;
 }
 

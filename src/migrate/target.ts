@@ -33,7 +33,7 @@ export interface Target {
 }
 
 interface Mailbox { id: string; email: string }
-interface Credential { public_id: string; secret: string; imap_port: number }
+interface MintedKey { api_key: { public_id: string }; imap_smtp_credentials: { password: string; imap_port: number } }
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
@@ -56,11 +56,11 @@ export async function openTarget(config: Config, options: TargetOptions): Promis
   if (password === undefined) {
     const mailbox = (await apiList<Mailbox>(config, '/api/v1/mailboxes')).find((m) => m.email === email);
     if (!mailbox) throw new Error(`no mailbox ${email} on this server`);
-    const { data } = await apiCall<{ credential: Credential }>(config, 'POST', `/api/v1/mailboxes/${mailbox.id}/keys`, { app_name: 'wrenmail import/export' });
-    password = data.credential.secret;
-    boundPort = data.credential.imap_port;
+    const { data } = await apiCall<MintedKey>(config, 'POST', `/api/v1/mailboxes/${mailbox.id}/keys`, { app_name: 'wrenmail import/export' });
+    password = data.imap_smtp_credentials.password;
+    boundPort = data.imap_smtp_credentials.imap_port;
     revoke = async () => {
-      await apiCall(config, 'DELETE', `/api/v1/mailboxes/${mailbox.id}/keys/${data.credential.public_id}`);
+      await apiCall(config, 'DELETE', `/api/v1/mailboxes/${mailbox.id}/keys/${data.api_key.public_id}`);
     };
   }
   const { host, port } = imapsAddress(config, boundPort, options.imapAddress);

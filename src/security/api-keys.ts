@@ -13,13 +13,15 @@ function base62(length: number): string {
   return out;
 }
 
-/** A new key: the secret is shown once; only its SHA-256 is stored. */
-export interface MintedKey { secret: string; hash: string; prefix: string }
+/** A new key: the secret is shown once; only its SHA-256 is stored, with its first 12 and last 4 characters for display. */
+export interface MintedKey { secret: string; hash: string; prefix: string; suffix: string }
+
+/** The stored forms of a secret. */
+export const mintedFrom = (secret: string): MintedKey => ({ secret, hash: hashApiKey(secret), prefix: secret.slice(0, 12), suffix: secret.slice(-4) });
 
 /** `wm_<kind>_<32 base62>` (190 bits): the kind is visible to people and to secret scanners alike. */
 export function mintApiKey(kind: KeyKind): MintedKey {
-  const secret = `wm_${kind}_${base62(32)}`;
-  return { secret, hash: hashApiKey(secret), prefix: secret.slice(0, 12) };
+  return mintedFrom(`wm_${kind}_${base62(32)}`);
 }
 
 export const hashApiKey = (secret: string): string => createHash('sha256').update(secret).digest('hex');

@@ -104,6 +104,7 @@ export interface ApiKey {
   type: 'root' | 'sending' | 'mailbox';
   name: string;
   prefix: string; // first characters of the secret, shown in listings
+  suffix?: string; // its last 4 characters (keys made before suffixes were kept have none)
   permissions: string[];
   accountId: string | null; // mailbox keys: the one mailbox they reach
   domain: string | null; // sending keys may be limited to a domain

@@ -38,6 +38,8 @@ export interface CertificateStoreOptions {
   dataDir: string;
   hostname: string;
   settings?: TlsSettings;
+  /** More names (and IPs) the self-signed fallback carries: the hosts the listeners are configured on. */
+  altNames?: string[];
   logger?: Logger;
 }
 
@@ -160,7 +162,7 @@ export class CertificateStore implements TlsSource {
     if (settings?.cert || settings?.key) {
       fallback = entryOf('configured', await loadCertificate(settings, this.options.dataDir, hostname));
     } else {
-      fallback = this.fallback ?? entryOf(SELF_SIGNED, await loadCertificate({ cert: '', key: '' }, this.options.dataDir, hostname));
+      fallback = this.fallback ?? entryOf(SELF_SIGNED, await loadCertificate({ cert: '', key: '' }, this.options.dataDir, hostname, this.options.altNames));
     }
     this.byName = byName;
     this.fallback = fallback;

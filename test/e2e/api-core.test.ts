@@ -51,14 +51,14 @@ test('revoked, expired and unknown keys are 401; a suspended mailbox\'s key is 4
   assert.is((await api.call('GET', '/me', { key: 'wm_root_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).status, 401);
 
   const box = await mailbox('suspendme@core.test');
-  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.credential;
-  assert.is((await api.call('GET', '/me', { key: credential.secret })).status, 200);
+  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.api_key;
+  assert.is((await api.call('GET', '/me', { key: credential.key })).status, 200);
   await api.call('POST', `/mailboxes/${box.id}/suspend`);
-  const refused = await api.call('GET', '/me', { key: credential.secret });
+  const refused = await api.call('GET', '/me', { key: credential.key });
   assert.is(refused.status, 403);
   assert.is(refused.body.error.code, 'mailbox_suspended');
   await api.call('POST', `/mailboxes/${box.id}/resume`);
-  assert.is((await api.call('GET', '/me', { key: credential.secret })).status, 200);
+  assert.is((await api.call('GET', '/me', { key: credential.key })).status, 200);
 });
 
 test('rate limit: the 601st request in a window is 429 with Retry-After; sending keys get 1,800', async () => {
@@ -84,8 +84,8 @@ test('rate limit: the 601st request in a window is 429 with Retry-After; sending
   assert.is((await api.call('GET', '/domains')).status, 200);
 
   const box = await mailbox('ratelimited@core.test');
-  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.credential;
-  assert.is((await api.call('GET', '/me', { key: credential.secret })).headers.get('x-ratelimit-limit'), '1800');
+  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.api_key;
+  assert.is((await api.call('GET', '/me', { key: credential.key })).headers.get('x-ratelimit-limit'), '1800');
 });
 
 test('rate limit windows reset: short injected window, real limiter', async () => {

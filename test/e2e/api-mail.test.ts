@@ -84,7 +84,7 @@ test('API-made mailbox: IMAP with the returned password and with a mailbox key; 
   const password: string = credential.password;
   const minted = await api('POST', `/mailboxes/${mailbox.id}/keys`, { app_name: 'Mail app' });
   assert.is(minted.status, 201);
-  const secret: string = minted.body.data.credential.secret;
+  const secret: string = minted.body.data.imap_smtp_credentials.password;
 
   const first = await toMx('First over SMTP');
   assert.match(first.response, /^250 /);

@@ -79,7 +79,7 @@ test.before(async () => {
   routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never }).filter((r) => OPS.test(r.path));
   ids.domain = ok(await call('POST', '/domains', { body: { domain: 'alpha.test' } }), 201).id;
   ids.mailbox = ok(await call('POST', '/mailboxes', { body: { email: 'sender@alpha.test', password: 'correct horse battery' } }), 201).mailbox.id;
-  ids.mailboxSecret = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'client' } }), 201).credential.secret;
+  ids.mailboxSecret = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'client' } }), 201).api_key.key;
 });
 test.after(async () => {
   await runner.stop();
@@ -347,6 +347,7 @@ test('metrics and usage: counts from the delivery events, storage per mailbox, l
   assert.is(reader.used_bytes, api.store.folders.usage(readerId).bytes);
   assert.is(usage.storage.used_bytes, usage.storage.mailboxes.reduce((n: number, m: { used_bytes: number }) => n + m.used_bytes, 0));
   assert.is(ok(await call('GET', '/usage')).period_days, 30);
+  assert.equal({ ...ok(await call('GET', '/billing/usage')), to: null }, { ...ok(await call('GET', '/usage')), to: null }, 'the Sendmux path answers the same');
   fails(await call('GET', '/usage?days=8'), 400, 'invalid_parameter');
 
   const summary = ok(await call('GET', '/usage/summary?days=90'));

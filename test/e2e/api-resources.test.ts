@@ -257,25 +257,26 @@ test('mailbox aliases and keys: add, list, remove; credentials once with Locatio
   fails(await call('DELETE', `/mailboxes/${ids.mailbox}/aliases/temp@alpha.test`), 404, 'not_found');
 
   const created = await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'Thunderbird' } });
-  const { credential } = ok(created, 201);
-  ids.mailboxKey = credential.public_id;
-  ids.mailboxSecret = credential.secret;
-  assert.match(credential.secret, /^wm_mbx_[A-Za-z0-9]{32}$/);
-  assert.is(created.headers.get('location'), `/api/v1/mailboxes/${ids.mailbox}/keys/${credential.public_id}`);
-  assert.equal({ ...credential, secret: '', public_id: '', key_prefix: '' }, { public_id: '', secret: '', key_prefix: '', username: 'alice@alpha.test', server: 'mail.wren.test', imap_port: 10993, smtp_port: 10587 });
+  const { api_key: apiKey, imap_smtp_credentials: login } = ok(created, 201);
+  ids.mailboxKey = apiKey.public_id;
+  ids.mailboxSecret = apiKey.key;
+  assert.match(apiKey.key, /^wm_mbx_[A-Za-z0-9]{32}$/);
+  assert.equal([apiKey.key_prefix, apiKey.key_suffix], [apiKey.key.slice(0, 12), apiKey.key.slice(-4)]);
+  assert.is(created.headers.get('location'), `/api/v1/mailboxes/${ids.mailbox}/keys/${apiKey.public_id}`);
+  assert.equal(login, { server: 'mail.wren.test', imap_port: 10993, smtp_port: 10587, username: 'alice@alpha.test', password: apiKey.key });
   const listed = ok(await call('GET', `/mailboxes/${ids.mailbox}/keys`));
-  assert.equal(listed.map((k: { public_id: string; app_name: string }) => [k.public_id, k.app_name]), [[credential.public_id, 'Thunderbird']]);
-  assert.not.ok(JSON.stringify(listed).includes(credential.secret));
-  const me = ok(await call('GET', '/me', { key: credential.secret }));
+  assert.equal(listed.map((k: { public_id: string; app_name: string; key_suffix: string }) => [k.public_id, k.app_name, k.key_suffix]), [[apiKey.public_id, 'Thunderbird', apiKey.key_suffix]]);
+  assert.not.ok(JSON.stringify(listed).includes(apiKey.key));
+  const me = ok(await call('GET', '/me', { key: apiKey.key }));
   assert.is(me.key.mailbox_id, ids.mailbox);
   assert.equal(me.permissions, PRESETS['mailbox:full']);
 
-  const other = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'phone' } }), 201).credential;
+  const other = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'phone' } }), 201).api_key;
   assert.is(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/keys/${other.public_id}`)).status, 'revoked');
   assert.is(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/keys/${other.public_id}`)).status, 'revoked', 'idempotent');
-  fails(await call('GET', '/me', { key: other.secret }), 401, 'authentication_required');
+  fails(await call('GET', '/me', { key: other.key }), 401, 'authentication_required');
   const gen = ok(await call('GET', '/mailboxes?limit=100')).find((m: { email: string }) => m.email === 'gen@alpha.test');
-  fails(await call('DELETE', `/mailboxes/${gen.id}/keys/${credential.public_id}`), 404, 'not_found', 'key of another mailbox');
+  fails(await call('DELETE', `/mailboxes/${gen.id}/keys/${apiKey.public_id}`), 404, 'not_found', 'key of another mailbox');
   ok(await call('POST', `/mailboxes/${gen.id}/suspend`));
   fails(await call('POST', `/mailboxes/${gen.id}/keys`, { body: { app_name: 'x' } }), 422, 'validation_error', 'suspended');
   ok(await call('POST', `/mailboxes/${gen.id}/resume`));

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn } from 'node:child_process';
 import { createHash } from 'node:crypto';
+import { createServer } from 'node:net';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
@@ -146,6 +147,38 @@ test('the mailbox key minted for the run is revoked afterwards', async () => {
   assert.ok(keys.length >= 3);
   // The killed run could not revoke its key; every finished run did.
   assert.is(keys.filter((k) => !k.revokedAt).length, 1);
+});
+
+test('port 143 without --starttls: STARTTLS is negotiated because the server offers it (LOGIN is disabled in clear text)', async () => {
+  const plain = ['--port', String(source.port('imap'))];
+  const run = await runCli([...args.filter((a) => a !== '--tls').map((a) => (a === String(source.port('imaps')) ? plain[1]! : a === statePath ? join(dir.path, 'plain-state.json') : a))], env);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, /\(0 copied, 1000 already there\)/);
+});
+
+test('a server with LOGINDISABLED and no STARTTLS: the error says so and what to do', async () => {
+  // A peer that greets like such a server and refuses everything else (RFC 9051 §6.2.3).
+  const server = createServer((socket) => {
+    socket.write('* OK [CAPABILITY IMAP4rev1 LOGINDISABLED] plain only\r\n');
+    socket.on('data', (data) => {
+      for (const line of data.toString().split('\r\n').filter(Boolean)) {
+        const tag = line.split(' ')[0];
+        if (/ CAPABILITY$/i.test(line)) socket.write(`* CAPABILITY IMAP4rev1 LOGINDISABLED\r\n${tag} OK done\r\n`);
+        else if (/ LOGOUT$/i.test(line)) socket.end(`* BYE\r\n${tag} OK bye\r\n`);
+        else socket.write(`${tag} NO [PRIVACYREQUIRED] not in clear text\r\n`);
+      }
+    });
+  });
+  await new Promise<void>((r) => server.listen(0, '127.0.0.4', r));
+  try {
+    const port = (server.address() as { port: number }).port;
+    const run = await runCli(['import', 'imap', '--host', '127.0.0.4', '--port', String(port), '--user', SOURCE_USER, '--password', SOURCE_PASSWORD, '--mailbox', TARGET_USER, '--state', join(dir.path, 'x.json')], env);
+    assert.is(run.code, 1, run.stderr);
+    assert.match(run.stderr, /LOGINDISABLED/);
+    assert.match(run.stderr, /use --tls/);
+  } finally {
+    server.close();
+  }
 });
 
 test('a wrong source password fails with the IMAP answer and exit 77', async () => {

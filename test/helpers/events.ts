@@ -85,9 +85,9 @@ export function verifyStandardWebhook(secret: string, headers: IncomingHttpHeade
     });
 }
 
-/** X-Wrenmail-Signature: sha256=<hex HMAC-SHA256 of the raw body>, same key. */
+/** X-Wrenmail-Signature: sha256=<hex HMAC-SHA256 of the raw body> keyed with the secret string as shown (the Sendmux overview's snippet). */
 export function verifyWrenSignature(secret: string, headers: IncomingHttpHeaders, body: string): boolean {
-  const expected = `sha256=${createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(body).digest('hex')}`;
+  const expected = `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`;
   const given = header(headers, 'x-wrenmail-signature');
   return given.length === expected.length && timingSafeEqual(Buffer.from(given), Buffer.from(expected));
 }

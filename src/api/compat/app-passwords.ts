@@ -3,7 +3,7 @@
 // (only a SHA-256 is stored), so a client-chosen app password must have the key format; without
 // one the server mints it. Stalwart's `$app$<name>$<secret>` secret strings map onto them.
 import { z } from 'zod';
-import { hashApiKey, looksLikeApiKey, type MintedKey } from '../../security/api-keys.ts';
+import { looksLikeApiKey, mintedFrom, type MintedKey } from '../../security/api-keys.ts';
 import type { Account, ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { createMailboxKey } from '../routes/mailbox-keys.ts';
@@ -34,9 +34,9 @@ export async function clientKey(deps: ApiDeps, secret: string, kind: 'root' | 'm
   if (!looksLikeApiKey(secret) || !secret.startsWith(`wm_${kind}_`)) {
     throw new CompatError({ error: 'other', details: `expected a secret of the form wm_${kind}_<32 letters or digits>`, reason: field });
   }
-  const hash = hashApiKey(secret);
-  if (await deps.store.apiKeys.bySecretHash(hash)) throw new CompatError({ error: 'fieldAlreadyExists', field, value: `${secret.slice(0, 12)}…` });
-  return { secret, hash, prefix: secret.slice(0, 12) };
+  const minted = mintedFrom(secret);
+  if (await deps.store.apiKeys.bySecretHash(minted.hash)) throw new CompatError({ error: 'fieldAlreadyExists', field, value: `${minted.prefix}…` });
+  return minted;
 }
 
 /** Adds an app password (a mailbox key named `name`); returns its secret. `caller` must hold what a mailbox key holds. */

@@ -9,7 +9,9 @@ import { domainName } from '../schemas.ts';
 import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, translated } from './errors.ts';
 import { type CompatRoute, need } from './router.ts';
 
-const ALGORITHMS: Record<string, DkimKey['algorithm']> = { rsa: 'rsa-sha256', ed25519: 'ed25519-sha256' };
+// Stalwart names the algorithms `Rsa` and `Ed25519`; the Mailbux guide uses the DKIM tags of RFC 6376
+// §3.3 / RFC 8463 (`rsa-sha256`, `ed25519-sha256`). Matched case-insensitively.
+const ALGORITHMS: Record<string, DkimKey['algorithm']> = { rsa: 'rsa-sha256', ed25519: 'ed25519-sha256', 'rsa-sha256': 'rsa-sha256', 'ed25519-sha256': 'ed25519-sha256' };
 const prefixOf = (algorithm: DkimKey['algorithm']): string => (algorithm === 'rsa-sha256' ? 'rsa' : 'ed25519');
 
 async function teamDomain(deps: ApiDeps, teamId: string, name: string): Promise<Domain | undefined> {
@@ -34,7 +36,7 @@ export const dkimRoutes = (deps: ApiDeps): CompatRoute[] => [
       if (typeof body.domain !== 'string' || !body.domain) throw fieldMissing('domain');
       if (typeof body.algorithm !== 'string' || !body.algorithm) throw fieldMissing('algorithm');
       const algorithm = ALGORITHMS[body.algorithm.toLowerCase()];
-      if (!algorithm) throw badParameters('algorithm must be Rsa or Ed25519');
+      if (!algorithm) throw badParameters('algorithm must be Rsa, Ed25519, rsa-sha256 or ed25519-sha256');
       const selector = body.selector === undefined || body.selector === null ? undefined : String(body.selector).toLowerCase();
       if (selector !== undefined && (selector.length > 63 || !SELECTOR.test(selector))) {
         throw new CompatError({ error: 'other', details: 'the selector must be a DNS label (a-z, 0-9, -)', reason: 'selector' });

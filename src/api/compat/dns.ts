@@ -1,4 +1,4 @@
-// `/api/dns/records/{domain}` (Stalwart): the native record set as `[{type, name, content}]`, names
+// `/api/dns/records/{domain}` (Stalwart) and `/api/dns/{domain}` (the Mailbux guide): the native record set as `[{type, name, content}]`, names
 // and host targets fully qualified with the trailing dot.
 import type { DnsRecord } from '../../dns/records.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -20,7 +20,7 @@ function content(r: DnsRecord): string {
 
 export const dnsRoutes = (deps: ApiDeps): CompatRoute[] => [
   {
-    method: 'GET', path: /^\/dns\/records\/([^/]+)$/,
+    method: 'GET', path: /^\/dns\/(?:records\/)?([^/]+)$/,
     handler: async (req) => {
       const key = need(req, 'domain.read');
       const name = req.params[0]!.toLowerCase().replace(/\.$/, '');

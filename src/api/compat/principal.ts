@@ -105,15 +105,21 @@ async function findOrFail(deps: ApiDeps, teamId: string, name: string): Promise<
   return found;
 }
 
-/** Member names → mailbox public ids (the native list body's `members`). */
-async function memberIds(deps: ApiDeps, teamId: string, names: string[]): Promise<string[]> {
-  const ids: string[] = [];
+/**
+ * A list's member names → the native body's `members` (mailbox public ids) and `external_members`:
+ * a mailbox of the team by address or unique local part is local; an address in a domain not hosted
+ * here is external, which makes the list a forwarder (Mailbux guide §4); anything else is notFound.
+ */
+async function splitMembers(deps: ApiDeps, teamId: string, names: string[]): Promise<{ members: string[]; external: string[] }> {
+  const members: string[] = [];
+  const external: string[] = [];
   for (const name of names) {
     const found = await find(deps, teamId, name);
-    if (found?.kind !== 'individual') throw notFound(name);
-    ids.push(publicId('mbx', found.account.id));
+    if (found?.kind === 'individual') members.push(publicId('mbx', found.account.id));
+    else if (name.includes('@') && !(await deps.store.domains.get(splitAddress(name.trim().toLowerCase()).domain))) external.push(name.trim());
+    else throw notFound(name);
   }
-  return ids;
+  return { members, external };
 }
 
 /** Stalwart's principal JSON. */
@@ -270,14 +276,17 @@ async function assertFreeListName(deps: ApiDeps, teamId: string, name: string): 
 
 async function createListPrincipal(deps: ApiDeps, req: CompatRequest, name: string, body: Body): Promise<number> {
   const key = need(req, PERMISSION.list.create);
+  // Mailbux names a list by its address and sends no `emails`: the name is then the address.
   const emails = strings(body.emails, 'emails');
+  if (emails.length === 0 && name.includes('@')) emails.push(name);
   if (emails.length === 0) throw fieldMissing('emails');
   if (emails.length > 1) throw unsupported('a list has one address');
   await assertFreeListName(deps, key.teamId, name);
-  const members = await memberIds(deps, key.teamId, strings(body.members, 'members'));
-  const fields = { email: ['emails', emails[0]], name: ['name', name], description: ['description', body.description], external_members: ['externalMembers', body.externalMembers] } as Record<string, [string, unknown]>;
+  const { members, external } = await splitMembers(deps, key.teamId, strings(body.members, 'members'));
+  const fields = { email: ['emails', emails[0]], name: ['name', name], description: ['description', body.description], external_members: ['externalMembers', body.externalMembers ?? body.members] } as Record<string, [string, unknown]>;
+  const externalMembers = [...new Set([...external, ...strings(body.externalMembers, 'externalMembers')])];
   const parsed = await native(fields, () =>
-    parseInput(createListBody, { name, email: emails[0], description: text(body, 'description') ?? null, members, external_members: strings(body.externalMembers, 'externalMembers') }, 'body'),
+    parseInput(createListBody, { name, email: emails[0], description: text(body, 'description') ?? null, members, external_members: externalMembers }, 'body'),
   );
   await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(() => Promise.reject(notFound(splitAddress(parsed.email).domain)));
   const created = await translated(fields, () => createList(deps, key.teamId, parsed));
@@ -332,7 +341,12 @@ async function create(deps: ApiDeps, req: CompatRequest): Promise<number> {
 interface Change { action: 'set' | 'addItem' | 'removeItem'; field: string; value: unknown }
 
 function parseChanges(body: unknown): Change[] {
-  if (!Array.isArray(body)) throw badParameters('expected a list of {"action", "field", "value"} changes');
+  // Mailbux's guide sends the new values as an object (`{"secrets": […], "description": …}`): each
+  // field is a `set`, as Stalwart's change list would say it.
+  if (body && typeof body === 'object' && !Array.isArray(body)) {
+    return Object.entries(body).map(([field, value]) => ({ action: 'set' as const, field, value }));
+  }
+  if (!Array.isArray(body)) throw badParameters('expected a list of {"action", "field", "value"} changes or an object of new values');
   return body.map((c) => {
     if (!c || typeof c !== 'object' || !['set', 'addItem', 'removeItem'].includes(c.action) || typeof c.field !== 'string') {
       throw badParameters('each change needs action (set, addItem or removeItem) and field');
@@ -453,9 +467,13 @@ async function updateListPrincipal(deps: ApiDeps, l: MailList, change: Change): 
       body.email = values[0];
       break;
     }
-    case 'members':
-      body.members = await memberIds(deps, l.teamId, apply(await memberAddresses(), strings(value, 'members').map((m) => m.toLowerCase())));
+    case 'members': {
+      // An address elsewhere given as a member (Mailbux's forwarders) joins externalMembers.
+      const split = await splitMembers(deps, l.teamId, apply(await memberAddresses(), strings(value, 'members').map((m) => m.toLowerCase())));
+      body.members = split.members;
+      if (split.external.length) body.external_members = [...new Set([...l.externalMembers, ...split.external])];
       break;
+    }
     case 'externalMembers':
       body.external_members = apply(l.externalMembers, strings(value, 'externalMembers'));
       break;
@@ -494,11 +512,23 @@ async function renameKey(deps: ApiDeps, key: ApiKey, name: string): Promise<void
 
 // ── delete ───────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Mailbux: "Deleting a domain removes all associated email accounts, aliases, and forwarders" —
+ * its lists, the other mailboxes' aliases in it, then its mailboxes (with their mail), then itself.
+ */
+async function removeDomain(deps: ApiDeps, domain: Domain): Promise<void> {
+  const inDomain = (address: string) => splitAddress(address).domain === domain.name;
+  for (const list of await deps.lists.listForTeam(domain.teamId)) if (inDomain(list.address)) await deps.lists.remove(list);
+  for (const account of await deps.store.accounts.listForTeam(domain.teamId)) {
+    if (inDomain(account.address)) await deleteMailbox(deps, account);
+    else for (const alias of (await deps.store.addresses.accountAliases(account.id)).filter(inDomain)) await removeAlias(deps, account, alias);
+  }
+  const accounts = await deps.store.accounts.listForTeam(domain.teamId);
+  await translated({}, () => deleteDomain(deps, domain, accounts));
+}
+
 async function remove(deps: ApiDeps, found: Found): Promise<void> {
-  if (found.kind === 'domain') {
-    const accounts = await deps.store.accounts.listForTeam(found.domain.teamId);
-    await translated({}, () => deleteDomain(deps, found.domain, accounts));
-  } else if (found.kind === 'individual') await deleteMailbox(deps, found.account);
+  if (found.kind === 'domain') await removeDomain(deps, found.domain); else if (found.kind === 'individual') await deleteMailbox(deps, found.account);
   else if (found.kind === 'list') await deps.lists.remove(found.list);
   else {
     await withKeyLock(deps.store, found.key.id, async () => {
@@ -519,7 +549,7 @@ async function removeMany(deps: ApiDeps, req: CompatRequest): Promise<boolean> {
   const matching = [];
   for (const f of candidates) if (!req.query.filter || matches(await render(deps, f, false), req.query.filter)) matching.push(f);
   for (const f of matching) {
-    // A domain still in use stays, as a failed delete does in Stalwart's background job.
+    // A domain that cannot go stays, as a failed delete does in Stalwart's background job.
     await remove(deps, f).catch((err) => {
       if (!(err instanceof CompatError)) throw err;
     });

@@ -1,10 +1,8 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { ApiError } from '../errors.ts';
-import { StoreUnavailableError } from '../../store/index.ts';
-
-const STORE_RETRY_AFTER_SECONDS = 30;
+import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, isRetryable } from '../errors.ts';
 import type { Logger } from '../../log.ts';
+import { StoreUnavailableError } from '../../store/index.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -27,21 +25,35 @@ export function envelope(logger: Logger) {
       const apiError = toApiError(err);
       if (apiError.status >= 500) logger.error({ err, requestId }, 'request failed');
       for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
+      // Sendmux: 429 and 503 say when to come back; a 503 without its own hint gets a short one.
+      if (apiError.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
       ctx.status = apiError.status;
-      ctx.body = errorBody(apiError, requestId);
+      ctx.body = errorBody(apiError, requestId, `${originOf(ctx)}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
     logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
   };
 }
 
-function errorBody(error: ApiError, requestId: string): unknown {
+const SERVICE_RETRY_SECONDS = 30;
+
+/** The origin the client used; Koa reads the protocol from the socket, gone once an oversized upload was cut off. */
+function originOf(ctx: Context): string {
+  const encrypted = (ctx.req.socket as { encrypted?: boolean } | null)?.encrypted === true;
+  return `${encrypted ? 'https' : 'http'}://${ctx.host}`;
+}
+
+/** Where the error codes are described (served by errorDocs). */
+export const ERROR_DOCS_PATH = '/docs/api/errors';
+
+function errorBody(error: ApiError, requestId: string, docUrl: string): unknown {
   return {
     ok: false,
     error: {
       code: error.code,
       message: error.message,
       param: error.param,
-      retryable: error.status >= 500 || error.status === 429,
+      doc_url: docUrl,
+      retryable: isRetryable(error.status),
       ...(error.errors ? { errors: error.errors } : {}),
     },
     meta: { request_id: requestId },
@@ -50,12 +62,20 @@ function errorBody(error: ApiError, requestId: string): unknown {
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
-  // Disk full or failing: nothing was written and the store recovers by itself.
-  if (err instanceof StoreUnavailableError) {
-    return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later', null, { headers: { 'Retry-After': String(STORE_RETRY_AFTER_SECONDS) } });
-  }
+  // Disk full or failing: nothing was written and the store recovers by itself (503 + Retry-After).
+  if (err instanceof StoreUnavailableError) return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
   const status = (err as { status?: number }).status;
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
   return new ApiError('internal_error', 'internal error');
+}
+
+const escapeHtml = (text: string): string => text.replace(/[&<>"]/g, (c) => `&#${c.charCodeAt(0)};`);
+
+/** The page `doc_url` points at: each code with its status, whether to retry, and what it means. */
+export function errorDocsPage(): string {
+  const rows = (Object.keys(ERROR_STATUS) as ErrorCode[]).map(
+    (code) => `<h2 id="${code}">${code}</h2>\n<p>HTTP ${ERROR_STATUS[code]} · retryable: ${isRetryable(ERROR_STATUS[code])}</p>\n<p>${escapeHtml(ERROR_DOCS[code])}</p>`,
+  );
+  return `<!doctype html>\n<meta charset="utf-8">\n<title>Wren Mail API errors</title>\n<h1>Wren Mail API errors</h1>\n${rows.join('\n')}\n`;
 }

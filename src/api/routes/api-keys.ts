@@ -92,7 +92,7 @@ export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, mi
     if (active >= team.limits.maxApiKeys) {
       throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
     }
-    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, createdAt: now, lastUsedAt: null, revokedAt: null };
+    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null };
     await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };
   });
@@ -221,6 +221,7 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
         if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
         const minted = mintApiKey(KIND[current.type]);
         current.prefix = minted.prefix;
+        current.suffix = minted.suffix;
         await deps.store.apiKeys.replaceSecret(current, minted.hash);
         return { data: { ...apiKeyView(current), secret: minted.secret } };
       });

@@ -15,18 +15,27 @@ const mailboxKeySchema = z.object({
   public_id: z.string(),
   app_name: z.string(),
   key_prefix: z.string(),
+  key_suffix: z.string().nullable(),
   created_at: timestamp,
   last_used_at: timestamp.nullable(),
 });
 
-const credentialSchema = z.object({
-  public_id: z.string(),
-  secret: z.string().describe('shown once: the bearer key, also the IMAP/SMTP password'),
-  key_prefix: z.string(),
-  username: z.string(),
-  server: z.string(),
-  imap_port: z.number().int(),
-  smtp_port: z.number().int(),
+// The Sendmux shape (seed: sendmux-mailbox-keys): the bearer key, and the same secret as the password
+// of an IMAP/SMTP login (IMAPS and submission ports of this server).
+const createdKeySchema = z.object({
+  api_key: z.object({
+    public_id: z.string(),
+    key: z.string().describe('shown once: the bearer key'),
+    key_prefix: z.string(),
+    key_suffix: z.string(),
+  }),
+  imap_smtp_credentials: z.object({
+    server: z.string(),
+    imap_port: z.number().int(),
+    smtp_port: z.number().int(),
+    username: z.string(),
+    password: z.string().describe('shown once: the same secret as api_key.key'),
+  }),
 });
 
 const tag = 'Mailboxes';
@@ -40,28 +49,28 @@ export async function createMailboxKey(deps: ApiDeps, caller: ApiKey, account: A
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
 export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.manage',
+    method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.read',
     query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
     handler: async ({ key, params, query }) => {
       const account = await loadMailbox(deps, key, params.id!);
       const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
       const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
-      const data = page.items.map((k) => ({ public_id: k.id, app_name: k.name, key_prefix: k.prefix, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt) }));
+      const data = page.items.map((k) => ({ public_id: k.id, app_name: k.name, key_prefix: k.prefix, key_suffix: k.suffix ?? null, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt) }));
       return { data, pagination: page.pagination };
     },
   }),
   defineRoute({
     method: 'POST', path: '/mailboxes/{id}/keys', summary: 'Create a mailbox key; its secret (shown once) is also the IMAP/SMTP password', tag, permission: 'mailbox.admin.manage',
     body: z.object({ app_name: z.string().trim().min(1).max(100) }).strict(),
-    response: z.object({ credential: credentialSchema }), status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
       const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
       return {
         data: {
-          credential: {
-            public_id: key.id, secret, key_prefix: key.prefix, username: account.address,
-            server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission,
+          api_key: { public_id: key.id, key: secret, key_prefix: key.prefix, key_suffix: key.suffix! },
+          imap_smtp_credentials: {
+            server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission, username: account.address, password: secret,
           },
         },
         location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}`,

@@ -112,9 +112,9 @@ export const usageRoutes = (deps: ApiDeps): Route[] => {
       handler: async ({ key }) => ({ data: { balance: null, currency: null, quotas: await quotas(deps, await teamOf(deps, key.teamId)) } }),
     });
 
-  return [
+  const usage = (path: string) =>
     defineRoute({
-      method: 'GET', path: '/usage', summary: 'Messages sent and received per day, storage per mailbox', tag, permission: 'billing.read',
+      method: 'GET', path, summary: 'Messages sent and received per day, storage per mailbox', tag, permission: 'billing.read',
       query: z.object({ days }).strict(), response: usageSchema,
       handler: async ({ key, query }) => {
         const counts = await dailyCounts(deps, key.teamId, query.days);
@@ -132,7 +132,12 @@ export const usageRoutes = (deps: ApiDeps): Route[] => {
           },
         };
       },
-    }),
+    });
+
+  return [
+    usage('/usage'),
+    // The Sendmux overview's example reads `GET /billing/usage`.
+    usage('/billing/usage'),
     summary('/usage/summary'),
     summary('/billing/summary'),
     balance('/usage/balance'),

@@ -1,0 +1,80 @@
+// docs/seeds/sendmux-api-keys.txt: the three key types, the mailbox permissions (email.send over
+// SMTP, mailbox.read/email.receive/mailbox.settings.update over the API), rotation, immediate
+// revocation, mailbox keys pausing with a suspended mailbox, and 100 active keys per team.
+import nodemailer from 'nodemailer';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { startSendmuxSeedServer, type SendmuxSeedServer } from '../helpers/seed-instance.ts';
+
+let s: SendmuxSeedServer;
+
+test.before(async () => {
+  s = await startSendmuxSeedServer();
+});
+test.after(() => s?.stop());
+
+const create = async (body: Record<string, unknown>) => {
+  const reply = await s.api('POST', '/api-keys', body);
+  assert.is(reply.status, 201, JSON.stringify(reply.body));
+  return reply.body.data as { id: string; secret: string; type: string; permissions: string[] };
+};
+
+test('key types: infrastructure (root), sending and mailbox keys, each holding what the table says', async () => {
+  const root = await create({ name: 'infra', role: 'root:full' });
+  assert.match(root.secret, /^wm_root_/);
+  const sending = await create({ name: 'worker', type: 'send', role: 'send_only' });
+  assert.match(sending.secret, /^wm_send_/);
+  assert.equal(sending.permissions, ['email.send']);
+  const mailbox = await create({ name: 'client', type: 'mailbox', mailbox_id: s.mailbox.id, role: 'mailbox:full' });
+  assert.match(mailbox.secret, /^wm_mbx_/);
+  assert.equal(mailbox.permissions.sort(), ['email.receive', 'email.send', 'mailbox.read', 'mailbox.settings.update']);
+  // mailbox.read: folders and messages; mailbox.settings.update: identity
+  assert.is((await s.api('GET', '/mailbox/folders', undefined, mailbox.secret)).status, 200);
+  assert.is((await s.api('PATCH', '/mailbox/identity', { name: 'Agent' }, mailbox.secret)).status, 200);
+  const readOnly = await create({ name: 'reader', type: 'mailbox', mailbox_id: s.mailbox.id, permissions: ['mailbox.read'] });
+  assert.is((await s.api('PATCH', '/mailbox/identity', { name: 'x' }, readOnly.secret)).status, 403);
+  // email.send over SMTP: the mailbox key is the submission password
+  const smtp = nodemailer.createTransport({ host: '127.0.0.1', port: s.instance.port('smtp-submission'), requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: s.mailbox.email, pass: mailbox.secret } });
+  try {
+    assert.equal((await smtp.sendMail({ from: s.mailbox.email, to: s.mailbox.email, subject: 'key', text: 'x\n' })).rejected, []);
+  } finally {
+    smtp.close();
+  }
+  assert.is((await s.api('GET', '/domains', undefined, sending.secret)).status, 403, 'a sending key manages nothing');
+});
+
+test('rotate: a new secret that works; revoke: immediate', async () => {
+  const key = await create({ name: 'rotating', role: 'root:readonly' });
+  const rotated = await s.api('POST', `/api-keys/${key.id}/rotate`);
+  assert.is(rotated.status, 200, JSON.stringify(rotated.body));
+  assert.is.not(rotated.body.data.secret, key.secret);
+  assert.is((await s.api('GET', '/domains', undefined, rotated.body.data.secret)).status, 200);
+  assert.is((await s.api('DELETE', `/api-keys/${key.id}`)).status, 200);
+  assert.is((await s.api('GET', '/domains', undefined, rotated.body.data.secret)).status, 401);
+});
+
+test('mailbox keys stop working while their mailbox is suspended and work again after it is resumed', async () => {
+  const key = (await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: 'pausing' })).body.data.api_key.key;
+  assert.is((await s.api('GET', '/mailbox/me', undefined, key)).status, 200);
+  assert.is((await s.api('POST', `/mailboxes/${s.mailbox.id}/suspend`)).status, 200);
+  assert.is((await s.api('GET', '/mailbox/me', undefined, key)).status, 403);
+  assert.is((await s.api('POST', `/mailboxes/${s.mailbox.id}/resume`)).status, 200);
+  assert.is((await s.api('GET', '/mailbox/me', undefined, key)).status, 200);
+});
+
+test('100 active API keys per team across root and mailbox-class keys: the 101st is 409 limit_exceeded; revoking frees a place', async () => {
+  const active = (await s.api('GET', '/api-keys?limit=100')).body.data.filter((k: { status: string }) => k.status === 'active').length;
+  let lastId = '';
+  for (let n = active; n < 100; n++) {
+    lastId = n % 2 ? (await create({ name: `k${n}`, role: 'root:readonly' })).id : (await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: `k${n}` })).body.data.api_key.public_id;
+    assert.ok(lastId, `key ${n + 1}`);
+  }
+  const over = await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: 'one too many' });
+  assert.equal([over.status, over.body.error.code], [409, 'limit_exceeded']);
+  const overRoot = await s.api('POST', '/api-keys', { name: 'one too many', role: 'root:readonly' });
+  assert.equal([overRoot.status, overRoot.body.error.code], [409, 'limit_exceeded']);
+  assert.is((await s.api('DELETE', `/api-keys/${lastId}`)).status, 200);
+  assert.is((await s.api('POST', '/api-keys', { name: 'fits again', role: 'root:readonly' })).status, 201);
+});
+
+test.run();
