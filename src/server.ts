@@ -218,6 +218,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger: logger.child({ component: 'webhooks' }),
       allowHttp: config.webhooks.allow_http,
       allowPrivateAddresses: config.webhooks.allow_private_addresses,
+      resolver,
       retentionMs: config.events.retention_days * 86_400_000,
     });
     stopWebhooks = () => webhooks.stop();
