@@ -12,6 +12,7 @@ import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
 import { IdempotencyGuard } from './middleware/idempotency.ts';
+import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredentialsOptions } from './middleware/plain-credentials.ts';
 import { RateLimiter, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { buildOpenApi } from './openapi.ts';
 import type { Route } from './registry.ts';
@@ -64,6 +65,8 @@ export interface ApiOptions {
   spam?: SpamSettings;
   /** MTA-STS policy settings (default mode 'testing', max_age one week). */
   mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
+  /** Credentials over plain HTTP (default: from loopback only; config http.allow_plain_credentials, http.plain_credentials_from). */
+  plainCredentials?: PlainCredentialsOptions;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -103,6 +106,7 @@ export function createHttpApp(options: ApiOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   app.use(envelope(options.logger));
+  app.use(plainCredentialsGuard(options.plainCredentials ?? PLAIN_CREDENTIALS_DEFAULTS));
 
   const open = new Router();
   open.get('/healthz', (ctx) => {

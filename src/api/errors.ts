@@ -4,6 +4,7 @@ export const ERROR_STATUS = {
   missing_parameter: 400,
   authentication_required: 401,
   insufficient_permissions: 403,
+  tls_required: 403,
   mailbox_suspended: 403,
   not_found: 404,
   method_not_allowed: 405,

@@ -72,6 +72,10 @@ export const configSchema = z
         tls_listen: listen.default([]),
         max_body_bytes: z.number().int().positive().default(1048576),
         trust_proxy: z.boolean().default(false),
+        allow_plain_credentials: z.boolean().default(false),
+        plain_credentials_from: z
+          .array(z.string().regex(/^([0-9.]+|[0-9a-fA-F:.]+)(\/\d{1,3})?$/, 'expected an address or network such as "127.0.0.0/8" or "::1/128"'))
+          .default(['127.0.0.0/8', '::1/128']),
       })
       .strict()
       .prefault({}),
