@@ -232,6 +232,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       hostname: config.hostname,
       resolver,
       maxBodyBytes: config.http.max_body_bytes,
+      sendLimits: { perHour: config.smtp.send_per_hour, perDay: config.smtp.send_per_day },
       plainCredentials: { allow: config.http.allow_plain_credentials, from: config.http.plain_credentials_from },
       spam: { ...spam, bayes },
       mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
+import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
 import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
@@ -65,6 +66,8 @@ export interface ApiOptions {
   spam?: SpamSettings;
   /** MTA-STS policy settings (default mode 'testing', max_age one week). */
   mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
+  /** Messages per sender per hour/day, as SMTP submission (config smtp.send_per_hour/day; default 300 / 7,200). */
+  sendLimits?: SendingLimits;
   /** Credentials over plain HTTP (default: from loopback only; config http.allow_plain_credentials, http.plain_credentials_from). */
   plainCredentials?: PlainCredentialsOptions;
 }
@@ -131,6 +134,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ports: { imaps: 993, submission: 587, submissions: 465, ...options.ports },
     resolver: options.resolver,
     lists: new Lists(store.kv, store.addresses, store.directory),
+    sendLimits: options.sendLimits ?? SEND_LIMIT_DEFAULTS,
     spam: options.spam,
     mtaSts: options.mtaSts,
   };

@@ -12,6 +12,7 @@ import { Folders, StoreError } from './folders.ts';
 import { Messages } from './messages.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Queue } from './queue.ts';
+import { Sends } from './sends.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx } from './tx.ts';
@@ -55,6 +56,8 @@ export class Store {
   readonly events: Events;
   readonly queue: Queue;
   readonly spam: SpamCounts;
+  /** Per-sender sending budgets, shared by SMTP submission and the Sending API. */
+  readonly sends: Sends;
   /** Serialises directory changes (domains, addresses, accounts) so uniqueness checks hold. */
   readonly directory = new KeyedMutex();
 
@@ -72,6 +75,7 @@ export class Store {
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
+    this.sends = new Sends(kv);
   }
 
   static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {
