@@ -1,6 +1,7 @@
 // One POP3 connection (RFC 1939): AUTHORIZATION → TRANSACTION → UPDATE, one command at a time
 // (pipelined input waits in the line reader, RFC 2449 PIPELINING).
 import { isLoopback } from '../security/net.ts';
+import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Message } from '../store/index.ts';
 import { BLOB_CHUNK } from '../store/blobs.ts';
 import type { Transport } from '../net/transport.ts';
@@ -35,6 +36,7 @@ export class Pop3Session {
   private processing = false;
   private errors = 0;
   private idleTimer: NodeJS.Timeout | null = null;
+  private unregister: (() => void) | null = null;
 
   constructor(ctx: Pop3Context, transport: Transport, id: string) {
     this.ctx = ctx;
@@ -191,6 +193,11 @@ export class Pop3Session {
     this.account = account;
     this.maildrop = maildrop;
     this.state = 'transaction';
+    // A revoked key, a new password or a suspension ends the session (without UPDATE).
+    this.unregister = sessionRegistry(this.ctx.store).register({
+      protocol: 'pop3', accountId: account.id, credential: result.credential, expiresAt: result.expiresAt,
+      end: (reason) => this.close(`Session ended: ${reason}`, 'AUTH'),
+    });
     this.ctx.logger?.info({ session: this.id, account: account.id }, 'pop3 login');
     const { count, bytes } = maildrop.stat();
     this.ok(`Maildrop has ${count} messages (${bytes} octets)`);
@@ -234,6 +241,8 @@ export class Pop3Session {
   /** The transport is gone: release the maildrop lock and timers. */
   closed(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.unregister?.();
+    this.unregister = null;
     this.state = 'update';
     this.release();
   }

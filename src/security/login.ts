@@ -1,10 +1,11 @@
-import type { Account, Store } from '../store/index.ts';
+import type { Account, ApiKey, Store } from '../store/index.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
 import { FailureThrottle } from './throttle.ts';
 
 export type LoginResult =
-  | { ok: true; account: Account }
+  /** credential: the mailbox key's id, or 'password'; expiresAt: the key's expiry (sessions end then). */
+  | { ok: true; account: Account; credential: string; expiresAt: number | null }
   | { ok: false; reason: 'invalid' | 'suspended' | 'throttled'; retryAfterSeconds?: number };
 
 /**
@@ -30,7 +31,8 @@ export class LoginService {
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byAccount.delayMs(user));
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const account = await this.store.accounts.byAddress(user);
-    const valid = (await this.mailboxKeyMatches(account, password)) || (await verifyPassword(password, account?.passwordHash));
+    const key = await this.mailboxKey(account, password);
+    const valid = !!key || (await verifyPassword(password, account?.passwordHash));
     if (!account || !valid) {
       this.byIp.fail(clientIp);
       this.byAccount.fail(user);
@@ -39,13 +41,14 @@ export class LoginService {
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
     this.byIp.reset(clientIp);
     this.byAccount.reset(user);
-    return { ok: true, account };
+    return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
   /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (API.md §B1), never another's. */
-  private async mailboxKeyMatches(account: Account | undefined, secret: string): Promise<boolean> {
-    if (!account || !secret.startsWith('wm_mbx_')) return false;
+  private async mailboxKey(account: Account | undefined, secret: string): Promise<ApiKey | undefined> {
+    if (!account || !secret.startsWith('wm_mbx_')) return undefined;
     const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
-    return !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now());
+    const valid = !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now());
+    return valid ? key : undefined;
   }
 }

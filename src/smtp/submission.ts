@@ -9,6 +9,7 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import { parseHeaders } from '../inbound/message.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import type { LoginService } from '../security/login.ts';
+import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Store } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
@@ -62,6 +63,16 @@ export { canonicalLineEnds, mayUseAddress };
  * RFC 4954 §4 has the proper reply, which tells the client what to do.
  */
 class SubmissionSmtpServer extends WrenSmtpServer {
+  /** Says 421 to one connection and closes it (RFC 5321 §3.8). */
+  endSession(sessionId: string, text: string): void {
+    for (const connection of this.connections) {
+      const c = connection as unknown as { id: string; send: (code: number, data: string) => void; close: () => void };
+      if (c.id !== sessionId) continue;
+      c.send(421, text);
+      c.close();
+    }
+  }
+
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<WrenSmtpServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
     let connection;
@@ -87,6 +98,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
   const counted = new Set<string>();
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const accounts = new Map<string, Account>(); // session id → authenticated account
+  const unregisters = new Map<string, () => void>(); // session id → its live-session registration
 
   const server = new SubmissionSmtpServer({
     ...baseServerOptions({
@@ -122,6 +134,8 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       closers.get(session.id)?.();
       closers.delete(session.id);
       accounts.delete(session.id);
+      unregisters.get(session.id)?.();
+      unregisters.delete(session.id);
       if (counted.delete(session.id)) perIp.release(session.remoteAddress);
     },
 
@@ -131,6 +145,11 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
           metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {
             accounts.set(session.id, result.account);
+            // A revoked key, a new password or a suspension ends the session: 421 4.7.0, then close.
+            unregisters.set(session.id, sessionRegistry(store).register({
+              protocol: 'smtp-submission', accountId: result.account.id, credential: result.credential, expiresAt: result.expiresAt,
+              end: (reason) => server.endSession(session.id, `4.7.0 Session ended: ${reason}`),
+            }));
             log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
             return callback(null, { user: result.account.id });
           }

@@ -70,8 +70,8 @@ export class Store {
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);
-    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory);
-    this.apiKeys = new ApiKeys(kv);
+    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory, this.notifier);
+    this.apiKeys = new ApiKeys(kv, this.notifier);
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
