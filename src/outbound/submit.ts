@@ -76,6 +76,7 @@ export const sendingSubject = (account: Account | null, apiKeyId?: string | null
  * counted slot back.
  */
 export async function submitMessage(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
+  if (submission.limits.perHour <= 0 && submission.limits.perDay <= 0) return signAndQueue(store, queue, submission, log); // no budget to keep
   const reservation = await store.sends.reserve(sendingSubject(submission.account, submission.apiKeyId), submission.limits);
   if (!reservation.ok) throw new SendLimitExceeded(reservation.limit, reservation.retryAfterSeconds);
   try {
