@@ -11,7 +11,7 @@ export function requirePrivacy(session: Session): void {
 }
 
 export async function logIn(session: Session, username: string, password: string): Promise<Reply> {
-  const result = await session.ctx.login.login(username, password, session.clientIp);
+  const result = await session.ctx.login.login(username, password, session.clientIp, 'mailbox.read');
   metrics.login('imap', result.ok ? 'ok' : result.reason);
   if (!result.ok) {
     session.ctx.logger?.info({ session: session.id, user: username, reason: result.reason }, 'imap login failed');

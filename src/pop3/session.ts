@@ -172,7 +172,7 @@ export class Pop3Session {
   /** The end of USER/PASS and AUTH PLAIN: password check, maildrop lock, snapshot of INBOX. */
   async logIn(username: string, password: string): Promise<void> {
     this.user = null;
-    const result = await this.ctx.login.login(username, password, this.clientIp);
+    const result = await this.ctx.login.login(username, password, this.clientIp, 'mailbox.read');
     metrics.login('pop3', result.ok ? 'ok' : result.reason);
     if (!result.ok) {
       this.ctx.logger?.info({ session: this.id, user: username, reason: result.reason }, 'pop3 login failed');

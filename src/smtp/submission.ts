@@ -140,7 +140,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     },
 
     onAuth(auth, session, callback) {
-      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress).then(
+      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, 'email.send').then(
         (result) => {
           metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {

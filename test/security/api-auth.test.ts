@@ -7,6 +7,10 @@ import { LoginService } from '../../src/security/login.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import { basic, type CompatFixture, startCompat } from '../helpers/compat.ts';
+import { RawClient } from '../helpers/imap.ts';
+import { startInstance } from '../helpers/instance.ts';
+import { RawPop3 } from '../helpers/pop3.ts';
+import nodemailer from 'nodemailer';
 
 let f: CompatFixture;
 let annId: string;
@@ -61,6 +65,62 @@ test('Basic and Bearer resolve a key to the same principal: no permissions gaine
   const readOnly = await f.makeKey(['domain.read']);
   assert.is((await f.compat('GET', '/principal?types=individual', { auth: basic('admin', readOnly) })).status, 403);
   assert.is((await f.compat('GET', '/principal?types=domain', { auth: basic('admin', readOnly) })).status, 200);
+});
+
+test('a mailbox key as an IMAP, POP3 or SMTP password carries its own permissions: reading needs mailbox.read, sending email.send', async () => {
+  const any = ['127.0.0.1:0'];
+  const server = await startInstance({
+    overrides: {
+      smtp: { mx_listen: [], submission_listen: [], submissions_listen: any },
+      imap: { listen: any, tls_listen: [], allow_plain_auth_loopback: true },
+      pop3: { listen: any, tls_listen: [] },
+    },
+  });
+  const clients: { close(): void }[] = [];
+  try {
+    const eve = await server.addAccount('eve@scope.test', 'eve-password-123');
+    const makeKey = async (permissions: string[]) => {
+      const { mintApiKey } = await import('../../src/security/api-keys.ts');
+      const minted = mintApiKey('mbx');
+      await server.server.store.apiKeys.create({ id: `key_${minted.prefix}${Math.random().toString(36).slice(2, 8)}`, teamId: eve.teamId, type: 'mailbox', name: 'k', prefix: minted.prefix, permissions, accountId: eve.id, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null }, minted.hash);
+      return minted.secret;
+    };
+    const readOnly = await makeKey(PRESETS.agent_preclaim!);
+    const sendOnly = await makeKey(PRESETS.send_only!);
+    const imapLogin = async (password: string) => {
+      const client = await RawClient.connect(server.port('imap'));
+      clients.push(client);
+      return client.command('a1', `LOGIN "eve@scope.test" "${password}"`);
+    };
+    const pop3Login = async (password: string) => {
+      const client = await RawPop3.connect(server.port('pop3'));
+      clients.push(client);
+      await client.line();
+      await client.command('USER eve@scope.test');
+      return client.command(`PASS ${password}`);
+    };
+    const smtpLogin = async (password: string) => {
+      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('smtp-submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'eve@scope.test', pass: password } });
+      try {
+        await transport.verify();
+        return 'accepted';
+      } catch (err) {
+        return String((err as { response?: string }).response ?? err);
+      } finally {
+        transport.close();
+      }
+    };
+    assert.match(await imapLogin(readOnly), /^a1 OK/m);
+    assert.match(await pop3Login(readOnly), /^\+OK/);
+    assert.match(await smtpLogin(readOnly), /^535 5\.7\.8/);
+    assert.match(await imapLogin(sendOnly), /^a1 NO \[AUTHENTICATIONFAILED\]/m);
+    assert.match(await pop3Login(sendOnly), /^-ERR/);
+    assert.is(await smtpLogin(sendOnly), 'accepted');
+    assert.is(await smtpLogin('eve-password-123'), 'accepted');
+  } finally {
+    for (const c of clients) c.close();
+    await server.stop();
+  }
 });
 
 test.run();
