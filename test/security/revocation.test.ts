@@ -170,4 +170,17 @@ test('an app password minted by a mailbox key is its child: revoked with it, and
   byOther.close();
 });
 
+test('a key that expires ends its sessions when it does', async () => {
+  const eve = await mailbox('eve@revoke.test');
+  const expiresAt = new Date(Date.now() + 2500).toISOString();
+  const created = await api('POST', '/api/v1/api-keys', { name: 'short-lived', type: 'mailbox', role: 'mailbox:full', mailbox_id: `mbx_${eve.id}`, expires_at: expiresAt });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  const client = await imap('eve@revoke.test', created.body.data.secret);
+  await alive(client);
+  const text = await client.until(/^\* BYE [^\r\n]*\r\n/m, 6000);
+  assert.match(text, /Session ended: key expired/);
+  assert.ok(Date.now() >= Date.parse(expiresAt));
+  await client.waitClosed(3000);
+});
+
 test.run();
