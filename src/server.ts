@@ -244,6 +244,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       logger: logger.child({ component: 'webhooks' }),
       allowHttp: config.webhooks.allow_http,
       allowPrivateAddresses: config.webhooks.allow_private_addresses,
+      resolver,
       retentionMs: config.events.retention_days * 86_400_000,
     });
     stopWebhooks = () => webhooks.stop();
@@ -261,6 +262,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         management: { limit: config.http.management_rate_limit, windowMs: config.http.rate_limit_window_seconds * 1000 },
         sending: { limit: config.http.sending_rate_limit, windowMs: config.http.rate_limit_window_seconds * 1000 },
       },
+      sendLimits: { perHour: config.smtp.send_per_hour, perDay: config.smtp.send_per_day },
+      plainCredentials: { allow: config.http.allow_plain_credentials, from: config.http.plain_credentials_from },
       spam: { ...spam, bayes },
       mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).

@@ -5,6 +5,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../store/index.ts';
 import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
+import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
 import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
@@ -12,6 +13,7 @@ import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { ERROR_DOCS_PATH, envelope, errorDocsPage } from './middleware/envelope.ts';
 import { IdempotencyGuard } from './middleware/idempotency.ts';
+import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredentialsOptions } from './middleware/plain-credentials.ts';
 import { RateLimiter, type RateLimitOptions } from './middleware/rate-limit.ts';
 import { buildOpenApi } from './openapi.ts';
 import type { Route } from './registry.ts';
@@ -64,6 +66,10 @@ export interface ApiOptions {
   spam?: SpamSettings;
   /** MTA-STS policy settings (default mode 'testing', max_age one week). */
   mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
+  /** Messages per sender per hour/day, as SMTP submission (config smtp.send_per_hour/day; default 300 / 7,200). */
+  sendLimits?: SendingLimits;
+  /** Credentials over plain HTTP (default: from loopback only; config http.allow_plain_credentials, http.plain_credentials_from). */
+  plainCredentials?: PlainCredentialsOptions;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -103,6 +109,7 @@ export function createHttpApp(options: ApiOptions): Koa {
   const app = new Koa();
   app.proxy = false;
   app.use(envelope(options.logger));
+  app.use(plainCredentialsGuard(options.plainCredentials ?? PLAIN_CREDENTIALS_DEFAULTS));
 
   const open = new Router();
   open.get('/healthz', (ctx) => {
@@ -131,6 +138,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ports: { imaps: 993, submission: 587, submissions: 465, ...options.ports },
     resolver: options.resolver,
     lists: new Lists(store.kv, store.addresses, store.directory),
+    sendLimits: options.sendLimits ?? SEND_LIMIT_DEFAULTS,
     spam: options.spam,
     mtaSts: options.mtaSts,
   };

@@ -4,6 +4,7 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { Lists } from '../store/lists.ts';
 import type { Store, Team } from '../store/index.ts';
+import type { SendingLimits } from '../store/sends.ts';
 import { ApiError } from './errors.ts';
 
 /** What the resource routes share. */
@@ -16,6 +17,8 @@ export interface ApiDeps {
   /** DNS lookups for /domains/{id}/verify; without one, verification answers 503. */
   resolver: DnsResolver | undefined;
   lists: Lists;
+  /** Per-sender hourly/daily budgets, the same numbers SMTP submission applies (config smtp.send_per_*). */
+  sendLimits: SendingLimits;
   /** Scorers, thresholds and Bayes options for /spam routes (the MX's own). */
   spam?: SpamSettings;
   /** The MTA-STS policy served for hosted domains: its id goes in the `_mta-sts` TXT record. */

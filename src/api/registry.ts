@@ -79,7 +79,10 @@ export const pathParams = (path: string): string[] => [...path.matchAll(/\{([a-z
 /** The errors a route can return: those its shape implies, plus its own. */
 export function routeErrors(route: Route): ErrorCode[] {
   const codes = new Set<ErrorCode>();
-  if (!route.public) codes.add('authentication_required');
+  if (!route.public) {
+    codes.add('authentication_required');
+    codes.add('tls_required');
+  }
   if (route.permission) codes.add('insufficient_permissions');
   if (route.query || route.body) codes.add('invalid_parameter');
   if (route.body) {

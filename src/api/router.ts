@@ -101,7 +101,7 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     };
     if (route.idempotent && caller) {
       const fingerprint = createHash('sha256').update(`${path}\n${canonical(body)}`).digest('hex');
-      await options.idempotency.run(ctx, caller.teamId, `${route.method} ${route.path}`, fingerprint, run);
+      await options.idempotency.run(ctx, caller.id, fingerprint, run);
     } else await run();
   };
 }

@@ -83,6 +83,10 @@ export const configSchema = z
         management_rate_limit: z.number().int().positive().default(600),
         sending_rate_limit: z.number().int().positive().default(1800),
         rate_limit_window_seconds: z.number().int().positive().max(86400).default(60),
+        allow_plain_credentials: z.boolean().default(false),
+        plain_credentials_from: z
+          .array(z.string().regex(/^([0-9.]+|[0-9a-fA-F:.]+)(\/\d{1,3})?$/, 'expected an address or network such as "127.0.0.0/8" or "::1/128"'))
+          .default(['127.0.0.0/8', '::1/128']),
       })
       .strict()
       .prefault({}),

@@ -12,7 +12,8 @@ import type { StoredEvent, Store } from '../store/index.ts';
 import { Tx } from '../store/index.ts';
 import { type Webhook, type WebhookAttempt, type WebhookDelivery, Webhooks } from '../store/webhooks.ts';
 import { signatureHeaders } from './signature.ts';
-import { setUrlPolicy, vetTarget, type UrlPolicy } from './ssrf.ts';
+import type { DnsResolver } from '../dns/resolver.ts';
+import { resolverLookup, setUrlPolicy, vetTarget, type UrlPolicy } from './ssrf.ts';
 import { eventPayload, typeMatches } from './types.ts';
 
 /**
@@ -26,6 +27,8 @@ import { eventPayload, typeMatches } from './types.ts';
  * - concurrency: POSTs in flight, default 16
  * - pollIntervalMs: safety rescan of the due index, default 30 s
  * - retentionMs: finished deliveries older than this are pruned (hourly), default 7 days
+ * - resolver: the process's DNS resolver for webhook host names (default: the system's lookup); each
+ *   attempt resolves anew and refuses private answers (DNS rebinding)
  */
 export interface WebhookDispatcherOptions {
   store: Store;
@@ -37,6 +40,7 @@ export interface WebhookDispatcherOptions {
   concurrency?: number;
   pollIntervalMs?: number;
   retentionMs?: number;
+  resolver?: Pick<DnsResolver, 'a' | 'aaaa'>;
 }
 
 export interface WebhookDispatcher {
@@ -73,6 +77,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   const log = options.logger ?? pino({ level: 'silent' });
   const policy: UrlPolicy = { allowHttp: options.allowHttp ?? false, allowPrivateAddresses: options.allowPrivateAddresses ?? false };
   setUrlPolicy(store, policy);
+  const hostLookup = options.resolver ? resolverLookup(options.resolver) : undefined;
   const schedule = options.retryScheduleMs ?? WEBHOOK_DEFAULTS.retryScheduleMs;
   const timeoutMs = options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs;
   const concurrency = options.concurrency ?? WEBHOOK_DEFAULTS.concurrency;
@@ -229,7 +234,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     });
     try {
       const url = new URL(webhook.url);
-      const target = await vetTarget(url, policy);
+      const target = await vetTarget(url, policy, hostLookup);
       const headers = {
         'Content-Type': 'application/json',
         'User-Agent': 'WrenMail-Webhooks/1.0',

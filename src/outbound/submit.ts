@@ -1,7 +1,8 @@
 // The one path a message submitted here takes out (SMTP submission and the Sending API alike):
 // canonical line ends, Date and Message-ID when missing, DKIM with the From domain's keys, then the
 // durable queue (with its message.queued event) and the sender's Sent copy in the same fsync.
-// Who may send as whom is the caller's check: it differs between an SMTP login and an API key.
+// Who may send as whom is the caller's check: it differs between an SMTP login and an API key. How
+// much a sender may send is checked here, once for every way in (issue 13 §8).
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { domainOf, parseHeaders, type ParsedHeaders } from '../inbound/message.ts';
@@ -9,6 +10,7 @@ import { parseAddressList } from '../mime/addresses.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { Account, Store } from '../store/index.ts';
 import { StoreError } from '../store/index.ts';
+import type { SendingLimits } from '../store/sends.ts';
 import type { Enqueued, Queue } from '../store/queue.ts';
 import { signForDomain } from './dkim.ts';
 
@@ -83,10 +85,42 @@ export interface Submission {
   to: string[];
   /** The message as submitted, after completeHeader; must have a From. */
   raw: Buffer;
+  /** The sender's budget: the mailbox's when there is one, else the API key's. */
+  limits: SendingLimits;
 }
 
-/** Signs and queues a submitted message, with the Sent copy; resolves once both are durable. */
+/** The sender's budget is spent: SMTP answers 451 4.7.1, the API 429, both with the wait. */
+export class SendLimitExceeded extends Error {
+  readonly limit: string;
+  readonly retryAfterSeconds: number;
+  constructor(limit: string, retryAfterSeconds: number) {
+    super(`Sending limit reached (${limit}), try again in ${retryAfterSeconds} s`);
+    this.limit = limit;
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
+/** Whose budget a message is counted against: its mailbox, or the API key that sent it for none. */
+export const sendingSubject = (account: Account | null, apiKeyId?: string | null): string => (account ? `account:${account.id}` : `key:${apiKeyId ?? 'none'}`);
+
+/**
+ * Counts the message against the sender's hourly and daily budget (SendLimitExceeded when spent),
+ * then signs and queues it with the Sent copy; resolves once all is durable. A failure gives the
+ * counted slot back.
+ */
 export async function submitMessage(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
+  if (submission.limits.perHour <= 0 && submission.limits.perDay <= 0) return signAndQueue(store, queue, submission, log); // no budget to keep
+  const reservation = await store.sends.reserve(sendingSubject(submission.account, submission.apiKeyId), submission.limits);
+  if (!reservation.ok) throw new SendLimitExceeded(reservation.limit, reservation.retryAfterSeconds);
+  try {
+    return await signAndQueue(store, queue, submission, log);
+  } catch (err) {
+    await reservation.release().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function signAndQueue(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
   const { account, raw } = submission;
   const headers = parseHeaders(raw);
   const signed = await signForDomain(store, raw, domainOf(headers.from[0]!));

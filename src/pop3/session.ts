@@ -1,6 +1,7 @@
 // One POP3 connection (RFC 1939): AUTHORIZATION → TRANSACTION → UPDATE, one command at a time
 // (pipelined input waits in the line reader, RFC 2449 PIPELINING).
 import { isLoopback } from '../security/net.ts';
+import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Message, StoreView } from '../store/index.ts';
 import { BLOB_CHUNK } from '../store/blobs.ts';
 import type { Transport } from '../net/transport.ts';
@@ -35,6 +36,7 @@ export class Pop3Session {
   private processing = false;
   private errors = 0;
   private idleTimer: NodeJS.Timeout | null = null;
+  private unregister: (() => void) | null = null;
 
   constructor(ctx: Pop3Context, transport: Transport, id: string) {
     this.ctx = ctx;
@@ -179,7 +181,7 @@ export class Pop3Session {
   /** The end of USER/PASS and AUTH PLAIN: password check, maildrop lock, snapshot of INBOX. */
   async logIn(username: string, password: string, authzid = ''): Promise<void> {
     this.user = null;
-    const result = await this.ctx.login.login(username, password, this.clientIp, authzid);
+    const result = await this.ctx.login.login(username, password, this.clientIp, { permission: 'mailbox.read', authzid });
     metrics.login('pop3', result.ok ? 'ok' : result.reason);
     if (!result.ok) {
       this.ctx.logger?.info({ session: this.id, user: username, reason: result.reason }, 'pop3 login failed');
@@ -201,6 +203,11 @@ export class Pop3Session {
     this.account = account;
     this.maildrop = maildrop;
     this.state = 'transaction';
+    // A revoked key, a new password or a suspension ends the session (without UPDATE).
+    this.unregister = sessionRegistry(this.ctx.store).register({
+      protocol: 'pop3', accountId: account.id, credential: result.credential, expiresAt: result.expiresAt,
+      end: (reason) => this.close(`Session ended: ${reason}`, 'AUTH'),
+    });
     this.ctx.logger?.info({ session: this.id, account: account.id }, 'pop3 login');
     const { count, bytes } = maildrop.stat();
     this.ok(`Maildrop has ${count} messages (${bytes} octets)`);
@@ -244,6 +251,8 @@ export class Pop3Session {
   /** The transport is gone: release the maildrop lock and timers. */
   closed(): void {
     if (this.idleTimer) clearTimeout(this.idleTimer);
+    this.unregister?.();
+    this.unregister = null;
     this.state = 'update';
     this.release();
   }

@@ -1,10 +1,12 @@
-import type { Account, Store } from '../store/index.ts';
+import type { Account, ApiKey, Store } from '../store/index.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
+import { hasPermission } from './permissions.ts';
 import { FailureThrottle } from './throttle.ts';
 
 export type LoginResult =
-  | { ok: true; account: Account }
+  /** credential: the mailbox key's id, or 'password'; expiresAt: the key's expiry (sessions end then). */
+  | { ok: true; account: Account; credential: string; expiresAt: number | null }
   | { ok: false; reason: 'invalid' | 'suspended' | 'throttled' | 'authzid'; retryAfterSeconds?: number };
 
 /** The byPair throttle's key of an account (as logged in with) and a client address. */
@@ -48,10 +50,14 @@ export class LoginService {
   }
 
   /**
+   * `permission`: what the protocol does with the login (IMAP/POP3 `mailbox.read`, SMTP submission
+   * `email.send`). A mailbox key used as the password must hold it: a key is a key however it is
+   * presented (issue 13 §1). The mailbox's own password may do everything a mailbox may.
    * `authzid` is a SASL PLAIN authorization identity (RFC 4616 §2): acting as another user is not
    * offered, so one that names anyone but the authenticating user is refused, not ignored.
    */
-  async login(username: string, password: string, clientIp: string, authzid = ''): Promise<LoginResult> {
+  async login(username: string, password: string, clientIp: string, options: { permission?: string; authzid?: string } = {}): Promise<LoginResult> {
+    const { permission, authzid = '' } = options;
     const user = username.trim().toLowerCase();
     if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
     const pair = pairKey(user, clientIp);
@@ -62,7 +68,8 @@ export class LoginService {
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byPair.delayMs(pair), slowed);
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const account = await this.store.accounts.byAddress(user);
-    const valid = (await this.mailboxKeyMatches(account, password)) || (await verifyPassword(password, account?.passwordHash));
+    const key = await this.mailboxKey(account, password, permission);
+    const valid = !!key || (await verifyPassword(password, account?.passwordHash));
     if (!account || !valid) {
       this.byIp.fail(clientIp);
       this.byPair.fail(pair);
@@ -71,13 +78,16 @@ export class LoginService {
     }
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
     this.byPair.reset(pair);
-    return { ok: true, account };
+    return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
   /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (API.md §B1), never another's. */
-  private async mailboxKeyMatches(account: Account | undefined, secret: string): Promise<boolean> {
-    if (!account || !secret.startsWith('wm_mbx_')) return false;
+  private async mailboxKey(account: Account | undefined, secret: string, permission: string | undefined): Promise<ApiKey | undefined> {
+    if (!account || !secret.startsWith('wm_mbx_')) return undefined;
     const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
-    return !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now());
+    const valid =
+      !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now()) &&
+      (permission === undefined || hasPermission(key.permissions, permission));
+    return valid ? key : undefined;
   }
 }

@@ -8,13 +8,14 @@ import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
 import { parseHeaders } from '../inbound/message.ts';
 import type { LoginService } from '../security/login.ts';
+import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Store } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
-import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress, submitMessage } from '../outbound/submit.ts';
+import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress, SendLimitExceeded, sendingSubject, submitMessage } from '../outbound/submit.ts';
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
-import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
+import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
 
 /**
  * Options of createSubmissionServer:
@@ -23,7 +24,8 @@ import { SendingLimiter, type SendingLimits } from './submission-limits.ts';
  * - tls {key, cert}; hostname (banner, Message-ID of messages that lack one)
  * - implicitTls: true for 465 (TLS from the first byte), false for 587 (STARTTLS required before AUTH)
  * - maxMessageBytes: default 50 MiB; maxRecipients: per message, default 100
- * - limits.perHour / limits.perDay: messages per account, defaults 300 / 7,200 (0: none; over → 451 4.7.1)
+ * - limits.perHour / limits.perDay: messages per account, defaults 300 / 7,200 (0: none; over → 451 4.7.1);
+ *   one budget in the store, shared with every other listener and the Sending API
  * - limits.maxConnectionsPerIp: default 20; limits.idleTimeoutMs: default 300 s
  * - logger: pino, default silent
  */
@@ -48,8 +50,7 @@ export interface SubmissionServer {
 export const SUBMISSION_DEFAULTS = {
   maxMessageBytes: 50 * 1024 * 1024,
   maxRecipients: 100,
-  perHour: 300,
-  perDay: 7200,
+  ...SEND_LIMIT_DEFAULTS,
   maxConnectionsPerIp: 20,
   idleTimeoutMs: 300_000,
 };
@@ -61,6 +62,16 @@ export { canonicalLineEnds, mayUseAddress };
  * RFC 4954 §4 has the proper reply, which tells the client what to do.
  */
 class SubmissionSmtpServer extends WrenSmtpServer {
+  /** Says 421 to one connection and closes it (RFC 5321 §3.8). */
+  endSession(sessionId: string, text: string): void {
+    for (const connection of this.connections) {
+      const c = connection as unknown as { id: string; send: (code: number, data: string) => void; close: () => void };
+      if (c.id !== sessionId) continue;
+      c.send(421, text);
+      c.close();
+    }
+  }
+
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<WrenSmtpServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
     let connection;
@@ -77,14 +88,16 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
   const { store, login, queue, hostname } = options;
   const log = options.logger ?? pino({ level: 'silent' });
   const maxMessageBytes = options.maxMessageBytes ?? SUBMISSION_DEFAULTS.maxMessageBytes;
-  const limiter = new SendingLimiter({
+  const sendLimits: SendingLimits = {
     perHour: options.limits?.perHour ?? SUBMISSION_DEFAULTS.perHour,
     perDay: options.limits?.perDay ?? SUBMISSION_DEFAULTS.perDay,
-  });
+  };
+  const limitReply = (limit: string, retryAfterSeconds: number) => smtpError(451, '4.7.1', `Sending limit reached (${limit}), try again in ${retryAfterSeconds} s`);
   const perIp = new ConnectionCounter(options.limits?.maxConnectionsPerIp ?? SUBMISSION_DEFAULTS.maxConnectionsPerIp);
   const counted = new Set<string>();
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const accounts = new Map<string, Account>(); // session id → authenticated account
+  const unregisters = new Map<string, () => void>(); // session id → its live-session registration
 
   const server = new SubmissionSmtpServer({
     ...baseServerOptions({
@@ -120,16 +133,23 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       closers.get(session.id)?.();
       closers.delete(session.id);
       accounts.delete(session.id);
+      unregisters.get(session.id)?.();
+      unregisters.delete(session.id);
       if (counted.delete(session.id)) perIp.release(session.remoteAddress);
     },
 
     onAuth(auth, session, callback) {
       const authzid = auth.method === 'PLAIN' ? (auth as { authzid?: string }).authzid ?? '' : '';
-      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, authzid).then(
+      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, { permission: 'email.send', authzid }).then(
         (result) => {
           metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
           if (result.ok) {
             accounts.set(session.id, result.account);
+            // A revoked key, a new password or a suspension ends the session: 421 4.7.0, then close.
+            unregisters.set(session.id, sessionRegistry(store).register({
+              protocol: 'smtp-submission', accountId: result.account.id, credential: result.credential, expiresAt: result.expiresAt,
+              end: (reason) => server.endSession(session.id, `4.7.0 Session ended: ${reason}`),
+            }));
             log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
             return callback(null, { user: result.account.id });
           }
@@ -151,14 +171,16 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback) {
       const account = accounts.get(session.id);
       if (!account) return callback(smtpError(530, '5.7.0', 'Authentication required'));
-      const limit = limiter.check(account.id);
-      if (!limit.ok) {
-        log.info({ account: account.id, limit: limit.limit }, 'sending limit reached');
-        return callback(smtpError(451, '4.7.1', `Sending limit reached (${limit.limit}), try again in ${limit.retryAfterSeconds} s`));
-      }
       if (!address.address) return callback(smtpError(553, '5.7.1', 'The null sender is not accepted on submission'));
-      mayUseAddress(store, account, address.address).then(
-        (ok) => callback(ok ? null : smtpError(553, '5.7.1', `Sender address <${address.address}> is not yours`)),
+      // An early answer; the message is counted (atomically) when it is queued.
+      Promise.all([store.sends.check(sendingSubject(account), sendLimits), mayUseAddress(store, account, address.address)]).then(
+        ([limit, ok]) => {
+          if (!limit.ok) {
+            log.info({ account: account.id, limit: limit.limit }, 'sending limit reached');
+            return callback(limitReply(limit.limit, limit.retryAfterSeconds));
+          }
+          callback(ok ? null : smtpError(553, '5.7.1', `Sender address <${address.address}> is not yours`));
+        },
         (err: Error) => {
           log.error({ err }, 'sender check failed');
           callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
@@ -196,8 +218,10 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       log.info({ session: session.id, account: account.id, reason: refusal.text }, 'submitted message refused');
       throw smtpError(refusal.code, refusal.enhanced, refusal.text);
     }
-    const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw }, log);
-    limiter.record(account.id);
+    const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw, limits: sendLimits }, log).catch((err: unknown) => {
+      if (err instanceof SendLimitExceeded) throw limitReply(err.limit, err.retryAfterSeconds);
+      throw err;
+    });
     log.info({ session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length }, 'message submitted');
     return `Ok: queued as ${queued.messageId}`;
   }

@@ -1,6 +1,6 @@
 import type { Addresses } from './addresses.ts';
 import { normalizeAddress, splitAddress } from './addresses.ts';
-import type { Kv } from './db.ts';
+import type { Kv, Notifier } from './db.ts';
 import type { Folders } from './folders.ts';
 import { DEFAULT_FOLDERS, StoreError } from './folders.ts';
 import { keys, ranges } from './keys.ts';
@@ -8,7 +8,7 @@ import type { Messages } from './messages.ts';
 import type { KeyedMutex } from './mutex.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
-import type { Account } from './types.ts';
+import type { Account, CredentialEnded } from './types.ts';
 
 export interface NewAccount {
   teamId: string;
@@ -25,13 +25,20 @@ export class Accounts {
   private readonly folders: Folders;
   private readonly messages: Messages;
   private readonly directory: KeyedMutex;
+  private readonly notifier: Notifier;
 
-  constructor(kv: Kv, addresses: Addresses, folders: Folders, messages: Messages, directory: KeyedMutex) {
+  constructor(kv: Kv, addresses: Addresses, folders: Folders, messages: Messages, directory: KeyedMutex, notifier: Notifier) {
     this.kv = kv;
     this.addresses = addresses;
     this.folders = folders;
     this.messages = messages;
     this.directory = directory;
+    this.notifier = notifier;
+  }
+
+  private ended(tx: Tx, accountId: string, credential: string | null, reason: string): void {
+    const ended: CredentialEnded = { accountId, credential, reason };
+    tx.onCommit(() => this.notifier.emit('credential-ended', ended));
   }
 
   get(accountId: string): Promise<Account | undefined> {
@@ -73,9 +80,16 @@ export class Accounts {
     });
   }
 
+  /**
+   * Writes the account. A new password ends the sessions that logged in with the old one; a
+   * suspension ends all of them ('credential-ended', issue 13 §6).
+   */
   async update(account: Account): Promise<void> {
+    const before = await this.get(account.id);
     const tx = new Tx();
     tx.put(keys.account(account.id), account);
+    if (before && before.state === 'active' && account.state !== 'active') this.ended(tx, account.id, null, 'mailbox suspended');
+    else if (before && before.passwordHash !== account.passwordHash) this.ended(tx, account.id, 'password', 'password changed');
     await this.kv.commit(tx);
   }
 
@@ -90,6 +104,7 @@ export class Accounts {
       this.addresses.remove(tx, account.address);
       tx.del(keys.account(account.id));
       tx.del(keys.teamAccount(account.teamId, account.id));
+      this.ended(tx, account.id, null, 'mailbox deleted');
       await this.kv.commit(tx);
     });
   }

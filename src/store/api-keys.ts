@@ -1,14 +1,24 @@
-import type { Kv } from './db.ts';
+import type { Kv, Notifier } from './db.ts';
 import { keys, ranges } from './keys.ts';
 import { Tx } from './tx.ts';
-import type { ApiKey } from './types.ts';
+import type { ApiKey, CredentialEnded } from './types.ts';
 
-/** API keys by public id, and the SHA-256 of their secret → public id for authentication. */
+/**
+ * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking or
+ * rotating a key announces 'credential-ended' so that sessions logged in with it end (issue 13 §6).
+ */
 export class ApiKeys {
   private readonly kv: Kv;
+  private readonly notifier: Notifier;
 
-  constructor(kv: Kv) {
+  constructor(kv: Kv, notifier: Notifier) {
     this.kv = kv;
+    this.notifier = notifier;
+  }
+
+  private ended(tx: Tx, key: ApiKey, reason: string): void {
+    const ended: CredentialEnded = { accountId: key.accountId, credential: key.id, reason };
+    tx.onCommit(() => this.notifier.emit('credential-ended', ended));
   }
 
   async create(key: ApiKey, secretHash: string): Promise<void> {
@@ -47,16 +57,33 @@ export class ApiKeys {
     tx.put(keys.apiKeyHash(newSecretHash), key.id);
     tx.put(keys.teamApiKey(key.teamId, key.id), newSecretHash);
     tx.put(keys.apiKey(key.id), key);
+    await this.revokeChildren(tx, key, Date.now());
+    this.ended(tx, key, 'key rotated');
     await this.kv.commit(tx);
   }
 
-  /** Revoked keys keep their record (for listings and audit) but no longer authenticate. */
+  /**
+   * Revoked keys keep their record (for listings and audit) but no longer authenticate. The keys it
+   * minted as their parent go with it, in the same batch.
+   */
   async revoke(key: ApiKey): Promise<void> {
-    const hash = await this.kv.get<string>(keys.teamApiKey(key.teamId, key.id));
-    key.revokedAt = Date.now();
     const tx = new Tx();
+    await this.revokeIn(tx, key, Date.now());
+    await this.kv.commit(tx);
+  }
+
+  private async revokeIn(tx: Tx, key: ApiKey, now: number): Promise<void> {
+    const hash = await this.kv.get<string>(keys.teamApiKey(key.teamId, key.id));
+    key.revokedAt = now;
     if (hash) tx.del(keys.apiKeyHash(hash));
     tx.put(keys.apiKey(key.id), key);
-    await this.kv.commit(tx);
+    this.ended(tx, key, 'key revoked');
+    await this.revokeChildren(tx, key, now);
+  }
+
+  private async revokeChildren(tx: Tx, parent: ApiKey, now: number): Promise<void> {
+    for (const child of await this.listForTeam(parent.teamId)) {
+      if (child.parentKeyId === parent.id && !child.revokedAt) await this.revokeIn(tx, child, now);
+    }
   }
 }

@@ -1,11 +1,13 @@
-// Stored replies for Idempotency-Key (API.md §B1): one record per team + route + key for 24 h, with an
-// expiry index so old records are pruned by a range scan instead of a full one.
+// Stored replies for Idempotency-Key (API.md §B1): one record per calling API key + method + path +
+// Idempotency-Key for 24 h, with an expiry index so old records are pruned by a range scan instead of a full one.
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
 import { Tx } from './tx.ts';
 
 export interface IdempotentReply {
+  /** The API key whose request this was: a reply is never served to another caller. */
+  keyId: string;
   /** sha256 of the request (path and canonical body): a different request under the same key is a conflict. */
   fingerprint: string;
   status: number;
@@ -15,9 +17,13 @@ export interface IdempotentReply {
   expiresAt: number;
 }
 
-/** The key's scope as a fixed-length store key: team, route and the client's key, hashed together. */
-export const idempotencyScope = (teamId: string, route: string, key: string): string =>
-  createHash('sha256').update(`${teamId}\n${route}\n${key}`).digest('hex');
+/**
+ * The scope as a fixed-length store key: the calling API key, the request's method and path, and the
+ * client's Idempotency-Key, hashed together. Scoped by the calling key (not the team) so one key
+ * cannot collect another's stored reply, such as a freshly minted secret (issue 13 §2).
+ */
+export const idempotencyScope = (apiKeyId: string, methodAndPath: string, key: string): string =>
+  createHash('sha256').update(`${apiKeyId}\n${methodAndPath}\n${key}`).digest('hex');
 
 export class Idempotency {
   private readonly kv: Kv;
@@ -27,9 +33,10 @@ export class Idempotency {
     this.kv = kv;
   }
 
-  async get(scope: string, now = Date.now()): Promise<IdempotentReply | undefined> {
+  /** The stored reply for `scope`, only when `apiKeyId` made it (records from before keyId existed: never). */
+  async get(scope: string, apiKeyId: string, now = Date.now()): Promise<IdempotentReply | undefined> {
     const reply = await this.kv.get<IdempotentReply>(keys.idempotency(scope));
-    return reply && reply.expiresAt > now ? reply : undefined;
+    return reply && reply.expiresAt > now && reply.keyId === apiKeyId ? reply : undefined;
   }
 
   async put(scope: string, reply: IdempotentReply): Promise<void> {

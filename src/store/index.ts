@@ -12,6 +12,7 @@ import { Folders, StoreError } from './folders.ts';
 import { Messages } from './messages.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Queue } from './queue.ts';
+import { Sends } from './sends.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx } from './tx.ts';
@@ -58,6 +59,8 @@ export class Store {
   readonly events: Events;
   readonly queue: Queue;
   readonly spam: SpamCounts;
+  /** Per-sender sending budgets, shared by SMTP submission and the Sending API. */
+  readonly sends: Sends;
   /** Serialises directory changes (domains, addresses, accounts) so uniqueness checks hold. */
   readonly directory = new KeyedMutex();
 
@@ -70,17 +73,18 @@ export class Store {
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);
-    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory);
-    this.apiKeys = new ApiKeys(kv);
+    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory, this.notifier);
+    this.apiKeys = new ApiKeys(kv, this.notifier);
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
+    this.sends = new Sends(kv);
     kv.committer.onFailure(() => this.recover());
   }
 
   /**
    * After a failed write: reopens the database, then makes what memory keeps (counters, folders,
-   * refcounts, cached lists, spam models) what the disk has, since memory counted in batches that
+   * refcounts, cached lists, spam models, send counts) what the disk has, since memory counted in batches that
    * never reached it. The reads come first; the replacement happens at once, with no await between
    * it and the committer taking writes again, so every later batch starts from the disk's state.
    */
@@ -97,6 +101,7 @@ export class Store {
     this.blobs.reset(shas, refs);
     this.messages.forgetCached();
     this.spam.forget();
+    this.sends.forgetAll();
   }
 
   static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {

@@ -112,6 +112,22 @@ export interface ApiKey {
   lastUsedAt: number | null;
   revokedAt: number | null;
   expiresAt: number | null;
+  /**
+   * The key that minted this one, when that key lacked `mailbox.admin.manage` (a mailbox key adding
+   * an app password): revoking or rotating the parent revokes it too, so no key outlives its maker.
+   */
+  parentKeyId?: string | null;
+}
+
+/**
+ * A credential stopped being valid (notifier event 'credential-ended'): live sessions that logged in
+ * with it must end. `credential` is an API key id, 'password' (the account's password changed), or
+ * null for every session of the account (suspended or deleted).
+ */
+export interface CredentialEnded {
+  accountId: string | null;
+  credential: string | null;
+  reason: string;
 }
 
 export interface StoredEvent {

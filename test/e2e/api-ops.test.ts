@@ -4,13 +4,12 @@
 // success, its own errors, permission denial, team isolation, a mailbox key kept out.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apiRoutes } from '../../src/api/app.ts';
 import type { Route } from '../../src/api/registry.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { deliverLocal } from '../../src/inbound/pipeline.ts';
 import { createQueueRunner, type QueueRunner } from '../../src/outbound/queue-runner.ts';
 import type { QueueJob } from '../../src/store/queue.ts';
-import { type ApiFixture, type CallOptions, type Reply, startApi } from '../helpers/api.ts';
+import { type ApiFixture, type CallOptions, type Reply, routeTable, startApi } from '../helpers/api.ts';
 import { type Sink, startSink } from '../helpers/outbound.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
@@ -76,7 +75,7 @@ test.before(async () => {
     connectTimeoutMs: 2000,
   });
   runner.start();
-  routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never }).filter((r) => OPS.test(r.path));
+  routes = routeTable(api).filter((r) => OPS.test(r.path));
   ids.domain = ok(await call('POST', '/domains', { body: { domain: 'alpha.test' } }), 201).id;
   ids.mailbox = ok(await call('POST', '/mailboxes', { body: { email: 'sender@alpha.test', password: 'correct horse battery' } }), 201).mailbox.id;
   ids.mailboxSecret = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'client' } }), 201).api_key.key;

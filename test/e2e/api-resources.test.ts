@@ -3,12 +3,11 @@
 // errors, permission denial, authentication, team isolation, and a mailbox key kept out of admin routes.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { apiRoutes } from '../../src/api/app.ts';
 import type { Route } from '../../src/api/registry.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { LoginService } from '../../src/security/login.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
-import { type ApiFixture, type CallOptions, type Reply, startApi } from '../helpers/api.ts';
+import { type ApiFixture, type CallOptions, type Reply, routeTable, startApi } from '../helpers/api.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
@@ -45,7 +44,7 @@ test.before(async () => {
   dns = await startDnsServer();
   api = await startApi({ resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }), ports: { imaps: 10993, submission: 10587 } });
   // The route groups this file covers; webhooks, events, sending, mailbox, ops and spam routes have their own files.
-  routes = apiRoutes({ store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never }).filter((r) => RESOURCES.test(r.path) && !OWN_FILES.test(r.path));
+  routes = routeTable(api).filter((r) => RESOURCES.test(r.path) && !OWN_FILES.test(r.path));
 });
 test.after(async () => {
   await api.close();

@@ -3,7 +3,9 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { type ApiOptions, createHttpApp } from '../../src/api/app.ts';
+import { type ApiOptions, apiRoutes, createHttpApp } from '../../src/api/app.ts';
+import type { Route } from '../../src/api/registry.ts';
+import { SEND_LIMIT_DEFAULTS } from '../../src/store/sends.ts';
 import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import { Store } from '../../src/store/index.ts';
@@ -98,3 +100,10 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
     },
   };
 }
+
+/** The /api/v1 route declarations over a fixture's store (for tests that walk every route). */
+export const routeTable = (api: ApiFixture): Route[] =>
+  apiRoutes({
+    store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never,
+    sendLimits: SEND_LIMIT_DEFAULTS,
+  });

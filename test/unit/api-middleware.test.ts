@@ -97,14 +97,15 @@ test('Idempotency store: records expire and are pruned by their expiry index', a
   const store = await Store.open(dir.path);
   try {
     const repo = new Idempotency(store.kv);
-    const reply = { fingerprint: 'f', status: 201, headers: { 'content-type': 'application/json' }, body: '{}', createdAt: 1000, expiresAt: 5000 };
+    const reply = { keyId: 'key_a', fingerprint: 'f', status: 201, headers: { 'content-type': 'application/json' }, body: '{}', createdAt: 1000, expiresAt: 5000 };
     await repo.put('scope1', reply);
-    assert.equal(await repo.get('scope1', 4999), reply);
-    assert.is(await repo.get('scope1', 5000), undefined, 'expired');
+    assert.equal(await repo.get('scope1', 'key_a', 4999), reply);
+    assert.is(await repo.get('scope1', 'key_b', 4999), undefined, 'never served to another key');
+    assert.is(await repo.get('scope1', 'key_a', 5000), undefined, 'expired');
     await repo.put('scope2', { ...reply, expiresAt: 9000 });
     assert.is(await repo.prune(6000), 1);
     assert.is(await store.kv.get('i/scope1'), undefined);
-    assert.ok(await repo.get('scope2', 6000));
+    assert.ok(await repo.get('scope2', 'key_a', 6000));
   } finally {
     await store.close();
     dir.remove();

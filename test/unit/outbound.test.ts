@@ -6,7 +6,6 @@ import { createResolver } from '../../src/dns/resolver.ts';
 import { buildDsn, enhancedStatus } from '../../src/outbound/dsn.ts';
 import { mxAllowed } from '../../src/outbound/mta-sts.ts';
 import { chooseRelay, resolveMx } from '../../src/outbound/route.ts';
-import { SendingLimiter } from '../../src/smtp/submission-limits.ts';
 import { canonicalLineEnds } from '../../src/smtp/submission.ts';
 import { Store, Tx } from '../../src/store/index.ts';
 import { utcDay } from '../../src/store/relays.ts';
@@ -74,18 +73,31 @@ test('MTA-STS host matching: exact and wildcard', () => {
   assert.not.ok(mxAllowed(policy, 'evil.test'));
 });
 
-test('sending limits: per hour and per day, with the wait until a slot frees', () => {
-  const limiter = new SendingLimiter({ perHour: 2, perDay: 3 });
-  const t0 = 1_000_000_000;
-  limiter.record('u', t0);
-  limiter.record('u', t0 + 1000);
-  const hour = limiter.check('u', t0 + 2000);
-  assert.equal(hour, { ok: false, limit: '2 messages per hour', retryAfterSeconds: 3598 });
-  assert.ok(limiter.check('u', t0 + 3_600_001).ok);
-  limiter.record('u', t0 + 3_600_001);
-  const day = limiter.check('u', t0 + 7_300_000);
-  assert.is(day.ok ? '' : day.limit, '3 messages per day');
-  assert.ok(limiter.check('other', t0).ok);
+test('sending limits: per hour and per day, with the wait until a slot frees; kept in the store across a reopen', async () => {
+  const dir = tempDir();
+  let store = await Store.open(dir.path);
+  try {
+    const limits = { perHour: 2, perDay: 3 };
+    const t0 = 1_000_000_000;
+    assert.ok((await store.sends.reserve('u', limits, t0)).ok);
+    const second = await store.sends.reserve('u', limits, t0 + 1000);
+    assert.ok(second.ok);
+    assert.equal(await store.sends.reserve('u', limits, t0 + 2000), { ok: false, limit: '2 messages per hour', retryAfterSeconds: 3598 });
+    // a released slot (the message was not sent) is free again
+    if (second.ok) await second.release();
+    const again = await store.sends.reserve('u', limits, t0 + 2000);
+    assert.ok(again.ok);
+    await store.close();
+    store = await Store.open(dir.path);
+    assert.equal(await store.sends.check('u', limits, t0 + 3000), { ok: false, limit: '2 messages per hour', retryAfterSeconds: 3597 });
+    assert.ok((await store.sends.reserve('u', limits, t0 + 3_600_001)).ok);
+    const day = await store.sends.check('u', limits, t0 + 7_300_000);
+    assert.is(day.ok ? '' : day.limit, '3 messages per day');
+    assert.ok((await store.sends.check('other', limits, t0)).ok);
+  } finally {
+    await store.close();
+    dir.remove();
+  }
 });
 
 test('line ends: bare LF and CR become CRLF, CRLF stays byte-identical', () => {

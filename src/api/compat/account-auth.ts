@@ -1,6 +1,7 @@
 // `/api/account/auth`: the caller's own password and app passwords (Stalwart's self-service). The
 // caller is a mailbox: Basic <address>:<password>, or one of its mailbox keys. Password changes need
-// Basic, as in Stalwart; OTP is unsupported until 2FA exists.
+// the current password (Basic <address>:<password>; Stalwart too wants Basic), never a key: a stolen
+// app password must not become the mailbox. OTP is unsupported until 2FA exists.
 import type { Account } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { setMailboxPassword } from '../routes/mailboxes.ts';
@@ -34,8 +35,8 @@ export const accountAuthRoutes = (deps: ApiDeps): CompatRoute[] => [
         throw badParameters('expected a non-empty list of {"type": …} requests');
       }
       const requests = body as AuthRequest[];
-      if (requests.some((r) => /^(setPassword|enableOtpAuth|disableOtpAuth)$/.test(r.type)) && !req.caller.basic) {
-        throw new CompatError({ error: 'other', details: 'Password changes only allowed using Basic auth', reason: null });
+      if (requests.some((r) => /^(setPassword|enableOtpAuth|disableOtpAuth)$/.test(r.type)) && !req.caller.password) {
+        throw new CompatError({ error: 'other', details: 'Password changes need the current password: authenticate with Basic <address>:<current password>, not a key', reason: null });
       }
       const account = await ownAccount(deps, req);
       if (!account) throw noMailbox();

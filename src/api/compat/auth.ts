@@ -2,10 +2,15 @@
 // native code: a root or mailbox API key (identify/requireKey), or a mailbox password (LoginService).
 //   Authorization: Bearer wm_root_…                 the key itself
 //   Authorization: Bearer api_<base64(name:secret)>  Stalwart's API-key principal form; name = the key's name
-//   Authorization: Basic admin:<root key>            Stalwart's admin login: user "admin", the key as password
-//   Authorization: Basic <address>:<password>        a mailbox (its password or one of its app passwords)
+//   Authorization: Basic admin:<root key>            Stalwart's admin login: user "admin", a root key as password
+//   Authorization: Basic <address>:<password>        a mailbox's own password
+//   Authorization: Basic <address>:<mailbox key>     an app password: that mailbox's key, as that key
+// A key is a key however it is presented: every form resolves to the same principal with the same
+// permissions (issue 13: a mailbox key sent as `admin:` or as an address's password once became a
+// password login with full mailbox powers).
 import type { Context } from 'koa';
 import type { LoginService } from '../../security/login.ts';
+import { looksLikeApiKey } from '../../security/api-keys.ts';
 import { PRESETS } from '../../security/permissions.ts';
 import type { Account, ApiKey, Store } from '../../store/index.ts';
 import { ApiError } from '../errors.ts';
@@ -14,8 +19,8 @@ import { identify, requireKey } from '../middleware/auth.ts';
 export interface Caller {
   /** The key's powers and team; a mailbox login acts with a mailbox key's permissions. */
   key: ApiKey;
-  /** Authenticated with Basic: Stalwart allows password changes only then. */
-  basic: boolean;
+  /** Authenticated with the mailbox's own password (Basic), not a key: only then may it change that password. */
+  password: boolean;
 }
 
 export const ADMIN_USER = 'admin';
@@ -40,6 +45,19 @@ const standIn = (account: Account): ApiKey => ({
 });
 
 const unauthorized = (message: string) => new ApiError('authentication_required', message);
+const ADMIN_NEEDS_ROOT = 'Basic admin:<key> takes a root key (wm_root_…)';
+
+/** A key sent as a Basic password: `admin` needs a root key, an address only that mailbox's own key. */
+async function basicKey(ctx: Context, store: Store, user: string, secret: string): Promise<ApiKey> {
+  const key = await bearer(ctx, store, secret);
+  if (user === ADMIN_USER) {
+    if (key.type !== 'root') throw unauthorized(ADMIN_NEEDS_ROOT);
+    return key;
+  }
+  const account = key.accountId ? await store.accounts.get(key.accountId) : undefined;
+  if (!account || account.address !== user.trim().toLowerCase()) throw unauthorized('invalid user name or password');
+  return key;
+}
 
 export async function authenticate(ctx: Context, store: Store, login: LoginService): Promise<Caller> {
   const header = ctx.get('authorization');
@@ -48,9 +66,10 @@ export async function authenticate(ctx: Context, store: Store, login: LoginServi
     const pair = decodeBase64Pair(basic[1]!);
     if (!pair) throw unauthorized('malformed Basic credentials');
     const [user, password] = pair;
-    if (user === ADMIN_USER) return { key: await bearer(ctx, store, password), basic: true };
+    if (looksLikeApiKey(password)) return { key: await basicKey(ctx, store, user, password), password: false };
+    if (user === ADMIN_USER) throw unauthorized(ADMIN_NEEDS_ROOT);
     const result = await login.login(user, password, ctx.ip);
-    if (result.ok) return { key: standIn(result.account), basic: true };
+    if (result.ok) return { key: standIn(result.account), password: true };
     if (result.reason === 'throttled') {
       throw new ApiError('rate_limit_exceeded', 'too many failed logins; try later', null, { headers: { 'Retry-After': String(result.retryAfterSeconds ?? 60) } });
     }
@@ -63,7 +82,7 @@ export async function authenticate(ctx: Context, store: Store, login: LoginServi
     if (!pair) throw unauthorized('malformed API key');
     const key = await bearer(ctx, store, pair[1]);
     if (key.name !== pair[0]) throw unauthorized('the API key is invalid, revoked or expired');
-    return { key, basic: false };
+    return { key, password: false };
   }
-  return { key: await bearer(ctx, store, token), basic: false };
+  return { key: await bearer(ctx, store, token), password: false };
 }

@@ -8,8 +8,9 @@ const MAX_KEY_LENGTH = 255;
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag', 'x-request-id'];
 
 /**
- * `Idempotency-Key` on POST (API.md §A1): the first 2xx reply is stored for 24 h per team + route +
- * key; the same request again gets that reply byte for byte, another request under the same key, or
+ * `Idempotency-Key` on POST (API.md §A1): the first 2xx reply is stored for 24 h per calling API key +
+ * method + path + Idempotency-Key; the same request again from the same key gets that reply byte for
+ * byte (another key's request is its own, however alike: issue 13 §2), another request under the same key, or
  * one while the first is still running, gets `409 idempotency_conflict`. Failures are not stored, so
  * a client may retry them with the same key. Blank or oversized keys are ignored, as Sendmux does.
  */
@@ -23,17 +24,17 @@ export class IdempotencyGuard {
     this.now = now;
   }
 
-  async run(ctx: Context, teamId: string, route: string, fingerprint: string, handle: () => Promise<void>): Promise<void> {
+  async run(ctx: Context, apiKeyId: string, fingerprint: string, handle: () => Promise<void>): Promise<void> {
     const key = ctx.get('idempotency-key').trim();
     if (key === '' || key.length > MAX_KEY_LENGTH) return handle();
-    const scope = idempotencyScope(teamId, route, key);
+    const scope = idempotencyScope(apiKeyId, `${ctx.method} ${ctx.path}`, key);
     // Checked and claimed in one synchronous step: two concurrent requests cannot both pass.
     if (this.inFlight.has(scope)) {
       throw new ApiError('idempotency_conflict', 'a request with this Idempotency-Key is still in progress; retry later', null, { headers: { 'Retry-After': '1' } });
     }
     this.inFlight.add(scope);
     try {
-      const stored = await this.repo.get(scope, this.now());
+      const stored = await this.repo.get(scope, apiKeyId, this.now());
       if (stored) {
         if (stored.fingerprint !== fingerprint) {
           throw new ApiError('idempotency_conflict', 'this Idempotency-Key was used with a different request');
@@ -53,7 +54,7 @@ export class IdempotencyGuard {
           if (value) headers[name] = value;
         }
         const now = this.now();
-        await this.repo.put(scope, { fingerprint, status: ctx.status, headers, body: ctx.body, createdAt: now, expiresAt: now + TTL_MS });
+        await this.repo.put(scope, { keyId: apiKeyId, fingerprint, status: ctx.status, headers, body: ctx.body, createdAt: now, expiresAt: now + TTL_MS });
       }
     } finally {
       this.inFlight.delete(scope);

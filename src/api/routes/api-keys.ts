@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { mintApiKey, type KeyKind, type MintedKey } from '../../security/api-keys.ts';
-import { PRESETS } from '../../security/permissions.ts';
+import { hasPermission, PRESETS } from '../../security/permissions.ts';
 import type { ApiKey } from '../../store/index.ts';
 import { newId } from '../../store/teams.ts';
 import { type ApiDeps, teamOf, underTeamLock } from '../deps.ts';
@@ -78,6 +78,14 @@ export interface NewKey {
 }
 
 /**
+ * A key minted by a key that may not manage mailbox credentials (a mailbox key adding an app
+ * password) is that key's child: revoked or rotated with it, so it cannot outlive its maker (issue
+ * 13 §6). Keys made by managers, or by a mailbox password login, stand on their own.
+ */
+const parentOf = (caller: ApiKey): string | null =>
+  caller.id.startsWith('login:') || hasPermission(caller.permissions, 'mailbox.admin.manage') ? null : caller.id;
+
+/**
  * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
  * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret
  * (`minted`: a secret the client generated in the same format, for compatibility routes).
@@ -92,7 +100,7 @@ export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, mi
     if (active >= team.limits.maxApiKeys) {
       throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
     }
-    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null };
+    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null, parentKeyId: parentOf(caller) };
     await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };
   });

@@ -4,7 +4,7 @@
 import { randomBytes } from 'node:crypto';
 import MailComposer from 'nodemailer/lib/mail-composer';
 import { z } from 'zod';
-import { canonicalLineEnds, completeHeader, mayUseAddress, submitMessage } from '../../outbound/submit.ts';
+import { canonicalLineEnds, completeHeader, mayUseAddress, SendLimitExceeded, submitMessage } from '../../outbound/submit.ts';
 import { splitAddress } from '../../store/addresses.ts';
 import type { Account, ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -132,7 +132,13 @@ export const emailRoutes = (deps: ApiDeps): Route[] => {
     const account = await authorise(key, request);
     const raw = await compose(request);
     const rcpts = [[request.to].flat(), request.cc ?? [], request.bcc ?? []].flat().map(emailOf);
-    const queued = await submitMessage(store, store.queue, { teamId: key.teamId, account, apiKeyId: key.id, from: request.return_path ?? emailOf(request.from), to: [...new Set(rcpts)], raw }, deps.logger);
+    const submission = { teamId: key.teamId, account, apiKeyId: key.id, from: request.return_path ?? emailOf(request.from), to: [...new Set(rcpts)], raw, limits: deps.sendLimits };
+    const queued = await submitMessage(store, store.queue, submission, deps.logger).catch((err: unknown) => {
+      if (err instanceof SendLimitExceeded) {
+        throw new ApiError('rate_limit_exceeded', `sending limit reached (${err.limit}); try again in ${err.retryAfterSeconds} s`, null, { headers: { 'Retry-After': String(err.retryAfterSeconds) } });
+      }
+      throw err;
+    });
     return { message_id: `eml_${queued.messageId}`, status: 'queued', header_message_id: queued.jobs[0]!.headerMessageId ?? '' };
   }
 
@@ -140,7 +146,7 @@ export const emailRoutes = (deps: ApiDeps): Route[] => {
   return [
     defineRoute({
       method: 'POST', path: '/emails/send', summary: 'Send one message (built here, DKIM-signed, queued)', tag, permission: 'email.send',
-      body: sendSchema, response: sent, idempotent: true, errors: ['validation_error'],
+      body: sendSchema, response: sent, idempotent: true, errors: ['validation_error', 'payload_too_large'],
       handler: async ({ key, body }) => ({ data: await send(key, body) }),
     }),
     defineRoute({

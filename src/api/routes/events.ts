@@ -3,6 +3,7 @@
 // that arrive during the replay wait in a buffer and every frame must have a higher seq than the last.
 import { z } from 'zod';
 import { canonicalType, eventPayload, typeMatches } from '../../events/types.ts';
+import { sessionRegistry } from '../../security/sessions.ts';
 import { eventSeq } from '../../store/events.ts';
 import type { Account, StoredEvent } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -94,10 +95,18 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         deps.store.notifier.on('event', onEvent);
         const ping = setInterval(() => stream.write(': ping\n\n'), query.ping * 1000);
         const closer = query.close_after ? setTimeout(() => stream.end(), query.close_after * 1000) : null;
+        // A revoked or rotated key (or a suspended mailbox) ends the stream, with a frame that says why.
+        const unregister = sessionRegistry(deps.store).register({
+          protocol: 'sse', accountId: key.accountId, credential: key.id, expiresAt: key.expiresAt,
+          end: (reason) => {
+            if (!stream.destroyed) stream.end(`event: session_ended\ndata: ${JSON.stringify({ reason })}\n\n`);
+          },
+        });
         let cleaned = false;
         const cleanup = () => {
           if (cleaned) return;
           cleaned = true;
+          unregister();
           deps.store.notifier.off('event', onEvent);
           clearInterval(ping);
           if (closer) clearTimeout(closer);

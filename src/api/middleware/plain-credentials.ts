@@ -1,0 +1,35 @@
+import type { Context, Next } from 'koa';
+import { addressMatcher } from '../../security/net.ts';
+import { ApiError } from '../errors.ts';
+
+export interface PlainCredentialsOptions {
+  /** Accept credentials over plain HTTP from anywhere (config http.allow_plain_credentials). */
+  allow: boolean;
+  /** Peers that may send credentials over plain HTTP anyway (http.plain_credentials_from; default loopback). */
+  from: string[];
+}
+
+export const PLAIN_CREDENTIALS_DEFAULTS: PlainCredentialsOptions = { allow: false, from: ['127.0.0.0/8', '::1/128'] };
+
+/**
+ * Keys and passwords never cross a network in clear (issue 13 §15): over plain HTTP, a request that
+ * carries an Authorization header is refused unless its peer is trusted (loopback by default, such
+ * as a TLS-terminating proxy on this host) or the operator opted in, as LOGINDISABLED does for IMAP
+ * (RFC 3501 §6.2.3). The refusal comes before any key lookup; the peer is the socket's address.
+ */
+export function plainCredentialsGuard(options: PlainCredentialsOptions) {
+  const trusted = addressMatcher(options.from);
+  return async (ctx: Context, next: Next): Promise<void> => {
+    if (!options.allow && !ctx.secure && ctx.get('authorization') !== '') {
+      const peer = ctx.req.socket.remoteAddress ?? '';
+      if (!trusted(peer)) {
+        throw new ApiError(
+          'tls_required',
+          `credentials are not accepted over plain HTTP from ${peer}: they would cross the network in clear (treat this key or password as exposed). ` +
+            'Use HTTPS (http.tls_listen), or have the operator add your network to http.plain_credentials_from or set http.allow_plain_credentials = true',
+        );
+      }
+    }
+    await next();
+  };
+}

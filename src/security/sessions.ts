@@ -1,0 +1,92 @@
+// The live sessions of every protocol (IMAP, POP3, SMTP submission, SSE streams), by account and by
+// the credential they logged in with, so that a credential that stops being valid ends them at once
+// (issue 13 §6): a revoked or rotated API key, a changed password, a suspended or deleted mailbox.
+// The store announces those ('credential-ended', src/store/api-keys.ts and accounts.ts); every
+// protocol server registers its authenticated sessions here. One registry per store, in process.
+import type { CredentialEnded, Store } from '../store/index.ts';
+
+export interface LiveSession {
+  protocol: string;
+  /** The mailbox it acts for (null: a root key's SSE stream). */
+  accountId: string | null;
+  /** The API key id it authenticated with, or 'password'. */
+  credential: string;
+  /** When the key expires, the session ends too (null: never). */
+  expiresAt?: number | null;
+  /** Ends the session with its protocol's goodbye (IMAP `* BYE`, SMTP 421, POP3 -ERR, an SSE frame). */
+  end(reason: string): void;
+}
+
+/** setTimeout's longest delay; a key expiring later is checked again when the session is not over by then. */
+const MAX_TIMER_MS = 2 ** 31 - 1;
+
+export class SessionRegistry {
+  private readonly byCredential = new Map<string, Set<LiveSession>>();
+  private readonly byAccount = new Map<string, Set<LiveSession>>();
+
+  /** Adds a session; call the returned function when it closes. */
+  register(session: LiveSession): () => void {
+    const credential = this.credentialKey(session.accountId, session.credential);
+    const add = (map: Map<string, Set<LiveSession>>, key: string) => {
+      let set = map.get(key);
+      if (!set) map.set(key, (set = new Set()));
+      set.add(session);
+    };
+    add(this.byCredential, credential);
+    if (session.accountId) add(this.byAccount, session.accountId);
+    let timer: NodeJS.Timeout | undefined;
+    const armExpiry = () => {
+      if (!session.expiresAt) return;
+      const wait = session.expiresAt - Date.now();
+      if (wait <= 0) return void session.end('key expired');
+      timer = setTimeout(armExpiry, Math.min(wait, MAX_TIMER_MS));
+      timer.unref();
+    };
+    armExpiry();
+    return () => {
+      if (timer) clearTimeout(timer);
+      const remove = (map: Map<string, Set<LiveSession>>, key: string) => {
+        const set = map.get(key);
+        set?.delete(session);
+        if (set?.size === 0) map.delete(key);
+      };
+      remove(this.byCredential, credential);
+      if (session.accountId) remove(this.byAccount, session.accountId);
+    };
+  }
+
+  /** Ends the sessions a credential change concerns; returns how many. */
+  end(event: CredentialEnded): number {
+    const sessions =
+      event.credential === null
+        ? (event.accountId ? this.byAccount.get(event.accountId) : undefined)
+        : this.byCredential.get(this.credentialKey(event.accountId, event.credential));
+    const ending = [...(sessions ?? [])];
+    for (const session of ending) session.end(event.reason);
+    return ending.length;
+  }
+
+  get size(): number {
+    let n = 0;
+    for (const set of this.byCredential.values()) n += set.size;
+    return n;
+  }
+
+  /** Password sessions are per account; a key id is unique on its own. */
+  private credentialKey(accountId: string | null, credential: string): string {
+    return credential === 'password' ? `password:${accountId}` : credential;
+  }
+}
+
+const registries = new WeakMap<Store, SessionRegistry>();
+
+/** The registry of the sessions over this store, fed by its 'credential-ended' announcements. */
+export function sessionRegistry(store: Store): SessionRegistry {
+  let registry = registries.get(store);
+  if (!registry) {
+    const created = new SessionRegistry();
+    store.notifier.on('credential-ended', (event: CredentialEnded) => created.end(event));
+    registries.set(store, (registry = created));
+  }
+  return registry;
+}

@@ -1,0 +1,132 @@
+// Per-sender sending budgets (messages per rolling hour and per rolling day), shared by every way of
+// sending (SMTP submission on any listener, the Sending API) and kept in the store, so neither a
+// second listener nor a restart forgives what was sent (issue 13 §8). One record per message sent,
+// `sl/<subject>/<time><n>`, read once per sender into memory, pruned as it leaves the day window.
+import type { Kv } from './db.ts';
+import { hex, prefixRange } from './keys.ts';
+import { Tx } from './tx.ts';
+
+export interface SendingLimits {
+  /** Messages per rolling hour; 0: no limit. */
+  perHour: number;
+  /** Messages per rolling day; 0: no limit. */
+  perDay: number;
+}
+
+export const SEND_LIMIT_DEFAULTS: SendingLimits = { perHour: 300, perDay: 7200 };
+
+export type LimitCheck = { ok: true } | { ok: false; limit: string; retryAfterSeconds: number };
+
+/** A counted message: `release()` gives the slot back when the message was not sent after all. */
+export type Reservation = { ok: true; release(): Promise<void> } | { ok: false; limit: string; retryAfterSeconds: number };
+
+const HOUR = 3_600_000;
+const DAY = 24 * HOUR;
+
+interface Sent {
+  time: number;
+  key: string;
+}
+
+/** The verdict for one more message, from the send times of the last day (ascending). */
+function verdict(times: number[], limits: SendingLimits, now: number): LimitCheck {
+  for (const [limit, windowMs, name] of [[limits.perHour, HOUR, 'hour'], [limits.perDay, DAY, 'day']] as const) {
+    if (limit <= 0) continue;
+    const inWindow = times.filter((t) => now - t < windowMs);
+    if (inWindow.length >= limit) {
+      // The window frees a slot when its oldest counted send leaves it.
+      const oldest = inWindow[inWindow.length - limit]!;
+      return { ok: false, limit: `${limit} messages per ${name}`, retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)) };
+    }
+  }
+  return { ok: true };
+}
+
+export class Sends {
+  private readonly kv: Kv;
+  private readonly sent = new Map<string, Sent[]>();
+  private readonly loading = new Map<string, Promise<void>>();
+  private counter = 0;
+
+  constructor(kv: Kv) {
+    this.kv = kv;
+  }
+
+  /** After a failed write: drops what memory counted, so each sender is read again from the disk. */
+  forgetAll(): void {
+    this.sent.clear();
+    this.loading.clear();
+  }
+
+  /** May `subject` send one more message now? (An early answer, e.g. at MAIL FROM; reserve() decides.) */
+  async check(subject: string, limits: SendingLimits, now = Date.now()): Promise<LimitCheck> {
+    await this.load(subject);
+    return verdict(this.recent(subject, now).map((s) => s.time), limits, now);
+  }
+
+  /**
+   * Checks and counts one message in one step (nothing awaits in between), so concurrent senders
+   * cannot pass the limit together; resolves once the count is durable.
+   */
+  async reserve(subject: string, limits: SendingLimits, now = Date.now()): Promise<Reservation> {
+    await this.load(subject);
+    const list = this.recent(subject, now);
+    const check = verdict(list.map((s) => s.time), limits, now);
+    if (!check.ok) return check;
+    const entry = { time: now, key: `${this.prefix(subject)}${hex(now, 12)}${hex(this.counter++ & 0xffff, 4)}` };
+    list.push(entry);
+    list.sort((a, b) => a.time - b.time);
+    const tx = new Tx();
+    tx.put(entry.key, 1);
+    for (const old of this.expired.splice(0)) tx.del(old);
+    try {
+      await this.kv.commit(tx);
+    } catch (err) {
+      this.forget(subject, entry);
+      throw err;
+    }
+    return {
+      ok: true,
+      release: async () => {
+        this.forget(subject, entry);
+        const undo = new Tx();
+        undo.del(entry.key);
+        await this.kv.commit(undo);
+      },
+    };
+  }
+
+  /** Keys of sends that left the day window, deleted with the next write. */
+  private readonly expired: string[] = [];
+
+  private prefix(subject: string): string {
+    return `sl/${subject}/`;
+  }
+
+  private forget(subject: string, entry: Sent): void {
+    const list = this.sent.get(subject);
+    const i = list?.indexOf(entry) ?? -1;
+    if (i >= 0) list!.splice(i, 1);
+  }
+
+  private recent(subject: string, now: number): Sent[] {
+    const list = this.sent.get(subject) ?? [];
+    while (list.length && now - list[0]!.time >= DAY) this.expired.push(list.shift()!.key);
+    this.sent.set(subject, list);
+    return list;
+  }
+
+  private load(subject: string): Promise<void> {
+    if (this.sent.has(subject)) return Promise.resolve();
+    let loading = this.loading.get(subject);
+    if (!loading) {
+      loading = this.kv.keys(prefixRange(this.prefix(subject))).then((found) => {
+        const at = this.prefix(subject).length;
+        if (!this.sent.has(subject)) this.sent.set(subject, found.map((key) => ({ time: parseInt(key.slice(at, at + 12), 16), key })));
+        this.loading.delete(subject);
+      });
+      this.loading.set(subject, loading);
+    }
+    return loading;
+  }
+}

@@ -1,0 +1,186 @@
+// Issue 13 §6: revocation reaches live sessions. Revoking or rotating a key ends the IMAP, POP3, SMTP
+// submission sessions and SSE streams that logged in with it (IMAP: `* BYE`, then close); a new
+// password ends the password sessions; a suspension ends them all. Keys a mailbox key minted (app
+// passwords) are its children and die with it. One whole server, real clients over real sockets.
+import { readFileSync } from 'node:fs';
+import SMTPConnection from 'nodemailer/lib/smtp-connection';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import type { Account } from '../../src/store/index.ts';
+import { openSse } from '../helpers/events.ts';
+import { RawClient } from '../helpers/imap.ts';
+import { RawPop3 } from '../helpers/pop3.ts';
+import { type Instance, startInstance } from '../helpers/instance.ts';
+
+const PASSWORD = 'ann-password-123';
+let server: Instance;
+let rootKey: string;
+let base: string;
+
+test.before(async () => {
+  const any = ['127.0.0.1:0'];
+  server = await startInstance({
+    overrides: {
+      smtp: { mx_listen: [], submission_listen: [], submissions_listen: any },
+      imap: { listen: any, tls_listen: [], allow_plain_auth_loopback: true },
+      pop3: { listen: any, tls_listen: [] },
+    },
+  });
+  rootKey = readFileSync(bootstrapKeyPath(server.config.data_dir), 'utf8').trim();
+  base = `http://127.0.0.1:${server.port('http')}`;
+});
+/** Every client opened, closed before the server stops (on old code sessions outlive the test). */
+const opened: (() => void)[] = [];
+test.after(async () => {
+  for (const close of opened) close();
+  await server.stop();
+});
+
+async function api(method: string, path: string, body?: unknown, key = rootKey): Promise<any> {
+  const reply = await fetch(`${base}${path}`, {
+    method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await reply.text();
+  return { status: reply.status, body: text ? JSON.parse(text) : undefined };
+}
+
+async function mailbox(address: string): Promise<Account> {
+  return server.addAccount(address, PASSWORD);
+}
+
+async function mintKey(account: Account, name: string): Promise<{ id: string; secret: string }> {
+  const reply = await api('POST', `/api/v1/mailboxes/mbx_${account.id}/keys`, { app_name: name });
+  assert.is(reply.status, 201, JSON.stringify(reply.body));
+  return { id: reply.body.data.credential.public_id, secret: reply.body.data.credential.secret };
+}
+
+async function imap(user: string, password: string): Promise<RawClient> {
+  const client = await RawClient.connect(server.port('imap'));
+  opened.push(() => client.close());
+  assert.match(await client.command('a1', `LOGIN "${user}" "${password}"`), /^a1 OK/m);
+  return client;
+}
+
+const alive = async (client: RawClient) => assert.match(await client.command('n1', 'NOOP'), /^n1 OK/m);
+
+async function ended(client: RawClient, reason: RegExp): Promise<void> {
+  const text = await client.until(/^\* BYE [^\r\n]*\r\n/m, 3000);
+  assert.match(text, reason);
+  await client.waitClosed(3000);
+}
+
+async function pop3(user: string, password: string): Promise<RawPop3> {
+  const client = await RawPop3.connect(server.port('pop3'));
+  opened.push(() => client.close());
+  await client.line();
+  client.send(`USER ${user}`);
+  assert.match(await client.line(), /^\+OK/);
+  client.send(`PASS ${password}`);
+  assert.match(await client.line(), /^\+OK/);
+  return client;
+}
+
+/** An authenticated SMTP submission session (nodemailer's connection, implicit TLS); resolves its 'end'. */
+async function smtp(user: string, password: string): Promise<{ ended: Promise<void>; connection: SMTPConnection }> {
+  const connection = new SMTPConnection({ host: '127.0.0.1', port: server.port('smtp-submissions'), secure: true, tls: { rejectUnauthorized: false }, socketTimeout: 10_000 });
+  const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
+  connection.on('error', () => undefined);
+  opened.push(() => connection.close());
+  await new Promise<void>((resolve, reject) => connection.connect((err?: Error) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) => connection.login({ user, pass: password }, (err?: Error | null) => (err ? reject(err) : resolve())));
+  return { ended, connection };
+}
+
+const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
+  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+
+test('revoking a key ends its IMAP, POP3, SMTP and SSE sessions at once; password sessions go on', async () => {
+  const ann = await mailbox('ann@revoke.test');
+  const key = await mintKey(ann, 'phone');
+  const byKey = await imap('ann@revoke.test', key.secret);
+  const byPassword = await imap('ann@revoke.test', PASSWORD);
+  const pop = await pop3('ann@revoke.test', key.secret);
+  const submission = await smtp('ann@revoke.test', key.secret);
+  const sse = await openSse(`${base}/api/v1/mailbox/events`, key.secret);
+  opened.push(() => sse.close());
+  assert.is(sse.status, 200);
+  await alive(byKey);
+
+  assert.is((await api('DELETE', `/api/v1/api-keys/${key.id}`)).status, 200);
+  await ended(byKey, /^\* BYE Session ended: key revoked/m);
+  assert.match(await pop.line(), /^-ERR \[AUTH\] Session ended: key revoked/);
+  await within(submission.ended, 3000, 'the SMTP session\'s end');
+  await within(sse.ended, 3000, 'the SSE stream\'s end');
+  assert.equal(sse.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'key revoked']]);
+  await alive(byPassword);
+  byPassword.close();
+});
+
+test('rotating a key ends the sessions of the old secret; a new password ends password sessions, not key sessions', async () => {
+  const bob = await mailbox('bob@revoke.test');
+  const key = await mintKey(bob, 'laptop');
+  const old = await imap('bob@revoke.test', key.secret);
+  const rotated = await api('POST', `/api/v1/api-keys/${key.id}/rotate`);
+  assert.is(rotated.status, 200);
+  await ended(old, /Session ended: key rotated/);
+
+  const byKey = await imap('bob@revoke.test', rotated.body.data.secret);
+  const byPassword = await imap('bob@revoke.test', PASSWORD);
+  const submission = await smtp('bob@revoke.test', PASSWORD);
+  assert.is((await api('PUT', `/api/v1/mailboxes/mbx_${bob.id}/password`, { password: 'a brand new password' })).status, 200);
+  await ended(byPassword, /Session ended: password changed/);
+  await within(submission.ended, 3000, 'the SMTP session\'s end');
+  await alive(byKey);
+  byKey.close();
+});
+
+test('suspending a mailbox ends every session of it, whatever the credential', async () => {
+  const cat = await mailbox('cat@revoke.test');
+  const key = await mintKey(cat, 'tablet');
+  const byKey = await imap('cat@revoke.test', key.secret);
+  const byPassword = await imap('cat@revoke.test', PASSWORD);
+  const pop = await pop3('cat@revoke.test', PASSWORD);
+  assert.is((await api('POST', `/api/v1/mailboxes/mbx_${cat.id}/suspend`)).status, 200);
+  await ended(byKey, /Session ended: mailbox suspended/);
+  await ended(byPassword, /Session ended: mailbox suspended/);
+  assert.match(await pop.line(), /^-ERR \[AUTH\] Session ended: mailbox suspended/);
+});
+
+test('an app password minted by a mailbox key is its child: revoked with it, and its sessions end', async () => {
+  const dan = await mailbox('dan@revoke.test');
+  const parent = await mintKey(dan, 'mail app');
+  const added = await fetch(`${base}/api/account/auth`, {
+    method: 'POST', headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
+    body: JSON.stringify([{ type: 'addAppPassword', name: 'minted by a key', password: '' }]),
+  });
+  const child: string = ((await added.json()) as any).data.appPasswords[0].password;
+  const byChild = await imap('dan@revoke.test', child);
+  assert.is((await api('DELETE', `/api/v1/api-keys/${parent.id}`)).status, 200);
+  await ended(byChild, /Session ended: key revoked/);
+  const keys = (await api('GET', '/api/v1/api-keys?limit=100')).body.data;
+  assert.equal(keys.filter((k: any) => k.mailbox_id === `mbx_${dan.id}`).map((k: any) => [k.name, k.status]).sort(), [['mail app', 'revoked'], ['minted by a key', 'revoked']]);
+  const refused = await RawClient.connect(server.port('imap'));
+  assert.match(await refused.command('a1', `LOGIN "dan@revoke.test" "${child}"`), /^a1 NO \[AUTHENTICATIONFAILED\]/m);
+  refused.close();
+  // a manager's keys stand on their own: revoking one key of dan leaves the others
+  const other = await mintKey(dan, 'desktop');
+  const byOther = await imap('dan@revoke.test', other.secret);
+  await alive(byOther);
+  byOther.close();
+});
+
+test('a key that expires ends its sessions when it does', async () => {
+  const eve = await mailbox('eve@revoke.test');
+  const expiresAt = new Date(Date.now() + 2500).toISOString();
+  const created = await api('POST', '/api/v1/api-keys', { name: 'short-lived', type: 'mailbox', role: 'mailbox:full', mailbox_id: `mbx_${eve.id}`, expires_at: expiresAt });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  const client = await imap('eve@revoke.test', created.body.data.secret);
+  await alive(client);
+  const text = await client.until(/^\* BYE [^\r\n]*\r\n/m, 6000);
+  assert.match(text, /Session ended: key expired/);
+  assert.ok(Date.now() >= Date.parse(expiresAt));
+  await client.waitClosed(3000);
+});
+
+test.run();
