@@ -8,6 +8,8 @@ import { Lists } from '../store/lists.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
 import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
+import { consoleApp } from '../console/index.ts';
+import { LoginService } from '../security/login.ts';
 import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { envelope } from './middleware/envelope.ts';
@@ -64,6 +66,8 @@ export interface ApiOptions {
   spam?: SpamSettings;
   /** MTA-STS policy settings (default mode 'testing', max_age one week). */
   mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
+  /** The password login IMAP/POP3/SMTP share, so console logins count against the same throttles (default: a fresh one). */
+  login?: LoginService;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -115,6 +119,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.body = { ok: ready, status: ready ? 'ready' : broken ? 'store unavailable' : 'starting' };
   });
   app.use(open.routes());
+  app.use(consoleApp({ store: options.store, login: options.login ?? new LoginService(options.store) }));
   app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
   app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
   app.use(metricsEndpoint(options.store));
