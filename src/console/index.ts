@@ -86,7 +86,9 @@ export function consoleApp(options: ConsoleOptions) {
     const site = ctx.get('sec-fetch-site');
     if (site && site !== 'same-origin' && site !== 'none') throw new ApiError('insufficient_permissions', `cross-site request refused (Sec-Fetch-Site: ${site})`);
     const origin = ctx.get('origin');
-    if (origin && origin !== ctx.origin) throw new ApiError('insufficient_permissions', `cross-origin request refused (Origin ${origin} is not ${ctx.origin})`);
+    // Our own origin from the request line (Koa 3's ctx.origin echoes the Origin header, so it cannot be the reference).
+    const own = `${ctx.protocol}://${ctx.host}`;
+    if (origin && origin !== own) throw new ApiError('insufficient_permissions', `cross-origin request refused (Origin ${origin} is not ${own})`);
   };
   const assertCsrf = (ctx: Context, session: ResolvedSession, presented: string | undefined): void => {
     assertSameOrigin(ctx);
@@ -97,7 +99,8 @@ export function consoleApp(options: ConsoleOptions) {
     ctx.set('Content-Security-Policy', CONSOLE_CSP);
     ctx.set('X-Content-Type-Options', 'nosniff');
     ctx.set('X-Frame-Options', 'DENY');
-    ctx.set('Referrer-Policy', 'no-referrer');
+    // same-origin, not no-referrer: with no-referrer Chromium sends `Origin: null` on form posts, which the origin check refuses.
+    ctx.set('Referrer-Policy', 'same-origin');
     ctx.set('Cross-Origin-Opener-Policy', 'same-origin');
   };
 
@@ -112,7 +115,7 @@ export function consoleApp(options: ConsoleOptions) {
     const operator = area === 'admin';
     page(ctx, status, `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
-<title>${operator ? 'Operator' : 'Account'} login · Wren Mail</title><link rel="stylesheet" href="/console/assets/console.css"></head>
+<title>${operator ? 'Operator' : 'Account'} login · Wren Mail</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/console/assets/console.css"></head>
 <body class="login"><main class="login-box">
 <h1>Wren Mail</h1><p class="muted">${operator ? 'Operator console' : 'Your mailbox'}</p>
 ${message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : ''}

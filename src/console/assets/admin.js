@@ -113,8 +113,8 @@ async function mailboxes(el) {
       const created = await attempt(() => api('POST', '/mailboxes', body), `Created ${v.email}`);
       if (!created) return;
       formEl.reset();
-      const c = created.data.credentials;
-      shown.replaceChildren(secretBox(`Mailbox ${created.data.email} created${c.password ? ': the password is shown once' : ''}`, [
+      const c = created.data.credential;
+      shown.replaceChildren(secretBox(`Mailbox ${created.data.mailbox.email} created${c.password ? ': the password is shown once' : ''}`, [
         ['Username', c.username], ...(c.password ? [['Password', c.password]] : []), ['Server', c.server], ['IMAP port (TLS)', c.imap_port], ['SMTP port (STARTTLS)', c.smtp_port],
       ]));
       await render();
