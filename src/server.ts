@@ -254,6 +254,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     const app = createHttpApp({
       store,
       logger,
+      login,
       ready: () => ready,
       hostname: config.hostname,
       resolver,

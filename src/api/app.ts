@@ -9,6 +9,8 @@ import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
 import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
 import { metricsEndpoint } from '../http/metrics.ts';
 import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
+import { consoleApp } from '../console/index.ts';
+import { LoginService } from '../security/login.ts';
 import { compatApi } from './compat/router.ts';
 import type { ApiDeps } from './deps.ts';
 import { ERROR_DOCS_PATH, envelope, errorDocsPage } from './middleware/envelope.ts';
@@ -70,6 +72,8 @@ export interface ApiOptions {
   sendLimits?: SendingLimits;
   /** Credentials over plain HTTP (default: from loopback only; config http.allow_plain_credentials, http.plain_credentials_from). */
   plainCredentials?: PlainCredentialsOptions;
+  /** The password login IMAP/POP3/SMTP share, so console logins count against the same throttles (default: a fresh one). */
+  login?: LoginService;
 }
 
 /** Every /api/v1 route, in the order the OpenAPI document lists them. */
@@ -126,6 +130,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.body = errorDocsPage();
   });
   app.use(open.routes());
+  app.use(consoleApp({ store: options.store, login: options.login ?? new LoginService(options.store) }));
   app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
   app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
   app.use(metricsEndpoint(options.store));

@@ -12,6 +12,8 @@ export const keys = {
   counter: (name: string) => `n/${name}`,
   /** Written and deleted to see whether the disk takes writes again after a failure (db.ts). */
   writeProbe: () => 'x/write-probe',
+  /** The console's admin password hash (`wrenmail admin passwd`). */
+  adminPassword: () => 'cfg/admin-password',
   team: (teamId: string) => `t/${teamId}`,
   domain: (domain: string) => `d/${domain}`,
   teamDomain: (teamId: string, domain: string) => `td/${teamId}/${domain}`,

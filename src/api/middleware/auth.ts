@@ -20,6 +20,11 @@ const LAST_USED_PRECISION_MS = 60_000;
  */
 export async function identify(ctx: Context, store: Store): Promise<ApiKey | undefined> {
   const header = ctx.get('authorization');
+  // A web console session (src/console): its principal was resolved, and any write's CSRF token checked, before dispatch.
+  if (!header && ctx.state.consoleKey) {
+    ctx.state.apiKey = ctx.state.consoleKey;
+    return ctx.state.consoleKey;
+  }
   const match = /^Bearer\s+(\S+)$/i.exec(header);
   if (!match || !looksLikeApiKey(match[1]!)) {
     ctx.state.authProblem = 'a valid API key is required (Authorization: Bearer wm_…)';

@@ -9,7 +9,9 @@ import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { timestamp, iso, isoOrNull } from '../schemas.ts';
 import { apiKeySchema, apiKeyView, createKey, loadKey } from './api-keys.ts';
-import { loadMailbox } from './mailboxes.ts';
+import { verifyPassword } from '../../security/passwords.ts';
+import { password } from '../schemas.ts';
+import { loadMailbox, setMailboxPassword } from './mailboxes.ts';
 
 const mailboxKeySchema = z.object({
   public_id: z.string(),
@@ -46,6 +48,26 @@ export async function createMailboxKey(deps: ApiDeps, caller: ApiKey, account: A
   return createKey(deps, caller, { type: 'mailbox', name: appName, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null }, minted);
 }
 
+/** The caller's own mailbox: these self-service routes are for a mailbox's own keys (and its owner's console session). */
+async function ownMailbox(deps: ApiDeps, key: ApiKey): Promise<Account> {
+  if (!key.accountId) throw new ApiError('insufficient_permissions', 'this route is for a mailbox key; operators use /mailboxes/{id}/…');
+  const account = await deps.store.accounts.get(key.accountId);
+  if (!account) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
+  return account;
+}
+
+/** A key just minted, in the Sendmux shape: the bearer key and the IMAP/SMTP login it also is. */
+const mintedView = (deps: ApiDeps, account: Account, key: ApiKey, secret: string) => ({
+  api_key: { public_id: key.id, key: secret, key_prefix: key.prefix, key_suffix: key.suffix! },
+  imap_smtp_credentials: {
+    server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission, username: account.address, password: secret,
+  },
+});
+
+const keyView = (k: ApiKey) => ({
+  public_id: k.id, app_name: k.name, key_prefix: k.prefix, key_suffix: k.suffix ?? null, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt),
+});
+
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
 export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
@@ -55,8 +77,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
       const account = await loadMailbox(deps, key, params.id!);
       const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
       const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
-      const data = page.items.map((k) => ({ public_id: k.id, app_name: k.name, key_prefix: k.prefix, key_suffix: k.suffix ?? null, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt) }));
-      return { data, pagination: page.pagination };
+      return { data: page.items.map(keyView), pagination: page.pagination };
     },
   }),
   defineRoute({
@@ -66,15 +87,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
       const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
-      return {
-        data: {
-          api_key: { public_id: key.id, key: secret, key_prefix: key.prefix, key_suffix: key.suffix! },
-          imap_smtp_credentials: {
-            server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission, username: account.address, password: secret,
-          },
-        },
-        location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}`,
-      };
+      return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}` };
     },
   }),
   defineRoute({
@@ -86,6 +99,49 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
       if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
       if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
       return { data: apiKeyView(key) };
+    },
+  }),
+  // Self-service: a mailbox's owner (a mailbox key, or the owner's console session) manages its own app passwords.
+  defineRoute({
+    method: 'GET', path: '/mailbox/keys', summary: 'List the calling mailbox\'s app keys', tag, permission: 'mailbox.read',
+    query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
+    handler: async ({ key, query }) => {
+      const account = await ownMailbox(deps, key);
+      const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
+      const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
+      return { data: page.items.map(keyView), pagination: page.pagination };
+    },
+  }),
+  defineRoute({
+    method: 'POST', path: '/mailbox/keys', summary: 'Create an app key for the calling mailbox (its secret, shown once, is the IMAP/SMTP password)', tag, permission: 'mailbox.settings.update',
+    body: z.object({ app_name: z.string().trim().min(1).max(100) }).strict(),
+    response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    handler: async ({ key: caller, body }) => {
+      const account = await ownMailbox(deps, caller);
+      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
+      return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailbox/keys/${key.id}` };
+    },
+  }),
+  defineRoute({
+    method: 'DELETE', path: '/mailbox/keys/{key_id}', summary: 'Revoke one of the calling mailbox\'s app keys (idempotent)', tag, permission: 'mailbox.settings.update',
+    response: apiKeySchema,
+    handler: async ({ key: caller, params }) => {
+      const account = await ownMailbox(deps, caller);
+      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
+      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
+      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
+      return { data: apiKeyView(key) };
+    },
+  }),
+  defineRoute({
+    method: 'PUT', path: '/mailbox/password', summary: 'Change the calling mailbox\'s password (the current one is required); console sessions on the old one end', tag, permission: 'mailbox.settings.update',
+    body: z.object({ current_password: z.string().max(1024), new_password: password }).strict(),
+    response: z.object({ changed: z.literal(true) }), errors: ['validation_error'],
+    handler: async ({ key, body }) => {
+      const account = await ownMailbox(deps, key);
+      if (!(await verifyPassword(body.current_password, account.passwordHash))) throw new ApiError('validation_error', 'the current password is wrong', 'current_password');
+      await setMailboxPassword(deps, account.id, body.new_password);
+      return { data: { changed: true as const } };
     },
   }),
 ];
