@@ -6,7 +6,12 @@
 // as junk at the default threshold (5). X-Spam-* fields of other filters are removed first.
 // Targets (issue 18): ≥ 95% of spam caught with ≤ 0.5% of ham junked on every real split.
 //
-//   node bench/spam-loso.ts [--only NAME] [--misses N]
+// With --rspamd, a private rspamd (test/helpers/rspamd.ts: Debian's package, its default rules, no
+// network, Bayes in SQLite) is trained on the same split through its controller (/learnspam,
+// /learnham) and asked /checkv2 for each test message; junk when its action is "add header",
+// "rewrite subject" or "reject" (score ≥ 6 by default).
+//
+//   node bench/spam-loso.ts [--only NAME] [--misses N] [--rspamd]
 //     --only: run the splits whose name contains NAME; --misses: print up to N wrong verdicts per split
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -17,11 +22,13 @@ import { bayesScorer, trainMany } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';
 import { Store } from '../src/store/index.ts';
 import { requireCorpus } from './lib/corpus.ts';
+import { startRspamd } from '../test/helpers/rspamd.ts';
 import { CORPUS_DIR, loadCorpus, losoSplits, pct, withoutSpamHeaders, type Sample } from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const misses = args.includes('--misses') ? Number(args[args.indexOf('--misses') + 1]) : 0;
+const withRspamd = args.includes('--rspamd');
 const JUNK = 5;
 const TARGET_CATCH = 0.95;
 const TARGET_FP = 0.005;
@@ -75,6 +82,7 @@ try {
         const wrong = scored.filter((x) => (x.score >= JUNK) !== (x.s.class === 'spam'));
         for (const x of wrong.slice(0, misses)) console.log(`    ${x.s.class} ${x.score.toFixed(1).padStart(6)} ${x.s.source}  ${x.rules}`);
       }
+      if (withRspamd) await rspamdSplit(split.name, split.train, split.test);
       if (split.real && (r.caught / r.spam < TARGET_CATCH || r.falsePositives / r.ham > TARGET_FP)) failed = true;
     } finally {
       await store.close();
@@ -117,4 +125,38 @@ function summarize(name: string, scored: { s: Sample; score: number }[], times: 
     auc: ordered / (spam.length * ham.length),
     p99Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!,
   };
+}
+
+/** The same split through a private rspamd: trained via its controller, then asked per message. */
+async function rspamdSplit(name: string, train: Sample[], test: Sample[]): Promise<void> {
+  const rspamd = await startRspamd({ minLearns: 200, fullTldList: true });
+  try {
+    const post = (url: string, s: Sample) =>
+      fetch(url, { method: 'POST', body: s.raw, headers: { Password: rspamd.password } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+    const pool = async <T>(items: T[], n: number, fn: (x: T) => Promise<void>) => {
+      let next = 0;
+      await Promise.all(Array.from({ length: n }, async () => {
+        while (next < items.length) await fn(items[next++]!);
+      }));
+    };
+    let learned = 0;
+    await pool(train, 2, async (s) => {
+      const r = await post(`${rspamd.controllerUrl}/${s.class === 'spam' ? 'learnspam' : 'learnham'}`, s);
+      if (r.status === 200) learned++;
+    });
+    const scored: { s: Sample; score: number }[] = [];
+    const times: number[] = [];
+    await pool(test, 2, async (s) => {
+      const t = performance.now();
+      const r = await post(`${rspamd.url}/checkv2`, s);
+      times.push(performance.now() - t);
+      const json = JSON.parse(r.body) as { action: string };
+      // On Wren's scale: junk is ≥ JUNK, so map rspamd's junk actions onto it.
+      scored.push({ s, score: ['add header', 'rewrite subject', 'reject'].includes(json.action) ? JUNK : 0 });
+    });
+    const r = summarize(`  rspamd: ${name}`, scored, times);
+    console.log(`${r.name.padEnd(34)} learned ${learned} of ${train.length}           caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | p99 ${r.p99Ms.toFixed(2)} ms (HTTP, 2 at a time)`);
+  } finally {
+    await rspamd.stop();
+  }
 }
