@@ -55,3 +55,46 @@ export function rates(c: Confusion): { accuracy: number; falsePositiveRate: numb
 }
 
 export const pct = (x: number): string => `${(x * 100).toFixed(2)}%`;
+
+/** The message without X-Spam-* header fields (other filters' verdicts), body untouched. */
+export function withoutSpamHeaders(raw: Buffer): Buffer {
+  const text = raw.toString('latin1');
+  const blank = /^\r?\n|\n\r?\n/.exec(text);
+  const end = blank ? blank.index + (blank[0][0] === '\n' ? 1 : 0) : text.length;
+  const header = text.slice(0, end).replace(/^X-Spam-[^:\n]*:[^\n]*(?:\n[ \t][^\n]*)*\n?/gim, '');
+  return header.length === end ? raw : Buffer.from(header + text.slice(end), 'latin1');
+}
+
+/** A sample's source: the corpus folder under spam/ or ham/ ("trec07p", "enron-spam"). */
+export const sourceOf = (s: Sample): string => s.source.split('/')[1]!;
+
+/** Sources whose files are not RFC 5322 messages (Enron-Spam: subject and lower-cased body only). */
+export const BODY_ONLY_SOURCES = new Set(['enron-spam']);
+
+export interface LosoSplit {
+  name: string;
+  /** Tested on real RFC 5322 mail (the targets apply); false for the body-only Enron files. */
+  real: boolean;
+  train: Sample[];
+  test: Sample[];
+}
+
+/**
+ * Leave-one-source-out: for each real source with both spam and ham (at least 20 of each), trained on
+ * the other real sources and tested on it; then the body-only files, trained on every real source.
+ */
+export function losoSplits(samples: Sample[]): LosoSplit[] {
+  const real = samples.filter((s) => !BODY_ONLY_SOURCES.has(sourceOf(s)));
+  const sources = [...new Set(real.map(sourceOf))].sort();
+  const splits: LosoSplit[] = [];
+  for (const source of sources) {
+    const test = real.filter((s) => sourceOf(s) === source);
+    if (test.filter((s) => s.class === 'spam').length < 20 || test.filter((s) => s.class === 'ham').length < 20) continue;
+    splits.push({ name: `${source} (left out)`, real: true, train: real.filter((s) => sourceOf(s) !== source), test });
+  }
+  for (const source of BODY_ONLY_SOURCES) {
+    const test = samples.filter((s) => sourceOf(s) === source);
+    if (test.length) splits.push({ name: `${source} (body-only)`, real: false, train: real, test });
+  }
+  return splits;
+}

@@ -20,7 +20,7 @@ import { classify, trainMany } from '../src/spam/classifier.ts';
 import { Store } from '../src/store/index.ts';
 import { SERVER_SCOPE } from '../src/store/spam.ts';
 import { requireCorpus } from './lib/corpus.ts';
-import { CORPUS_DIR, loadCorpus, pct, rates, splitPoint, type Confusion, type Sample } from './spam-corpus.ts';
+import { CORPUS_DIR, loadCorpus, pct, rates, splitPoint, withoutSpamHeaders, type Confusion, type Sample } from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) => (args.includes(name) ? Number(args[args.indexOf(name) + 1]) || fallback : fallback);
@@ -124,15 +124,6 @@ try {
 } finally {
   spamd?.kill();
   rmSync(tmp, { recursive: true, force: true });
-}
-
-/** The message without X-Spam-* header fields (other filters' verdicts), body untouched. */
-function withoutSpamHeaders(raw: Buffer): Buffer {
-  const text = raw.toString('latin1');
-  const blank = /^\r?\n|\n\r?\n/.exec(text);
-  const end = blank ? blank.index + (blank[0][0] === '\n' ? 1 : 0) : text.length;
-  const header = text.slice(0, end).replace(/^X-Spam-[^:\n]*:[^\n]*(?:\n[ \t][^\n]*)*\n?/gim, '');
-  return header.length === end ? raw : Buffer.from(header + text.slice(end), 'latin1');
 }
 
 /** About n messages evenly spread over the test split in corpus order: each class and source in proportion. */

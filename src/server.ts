@@ -28,6 +28,7 @@ import { headerRules } from './spam/rules.ts';
 import { bayesScorer } from './spam/classifier.ts';
 import { dnsblScorer } from './spam/dnsbl.ts';
 import { learnFromMove } from './spam/feedback.ts';
+import { RspamdClient, rspamdScorer } from './spam/rspamd.ts';
 import { createWebhookDispatcher } from './events/webhook-dispatcher.ts';
 
 export interface RunningServer {
@@ -126,10 +127,13 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     });
 
     const srsSecret = serverSecret(dataDir, 'srs');
-    const bayes = { minSpam: config.spam.bayes_min_spam, minHam: config.spam.bayes_min_ham, perAccount: config.spam.bayes_per_account };
+    const bayes = { minSpam: config.spam.bayes_min_spam, minHam: config.spam.bayes_min_ham, perAccount: config.spam.bayes_per_account, maxTokens: config.spam.bayes_max_tokens };
     await store.spam.model('s'); // load the server model now, not on the first message
     const dnsbl = config.spam.dnsbl_zones.length || config.spam.uribl_zones.length ? [dnsblScorer(resolver, { ipZones: config.spam.dnsbl_zones, domainZones: config.spam.uribl_zones })] : [];
-    const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score, scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl] };
+    const rspamd = config.spam.rspamd_url
+      ? new RspamdClient({ url: config.spam.rspamd_url, controllerUrl: config.spam.rspamd_controller_url, password: config.spam.rspamd_password, timeoutMs: config.spam.rspamd_timeout_ms, weight: config.spam.rspamd_weight })
+      : undefined;
+    const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score, scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl, ...(rspamd ? [rspamdScorer(rspamd)] : [])] };
     const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret, logger: logger.child({ component: 'inbound' }) };
     const queueRunner = createQueueRunner({
       store,
@@ -209,7 +213,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
       logger: logger.child({ listener: 'imap' }),
       onCopy: (accountId, source, target, uids) => {
-        learnFromMove(store, accountId, source, target, uids, bayes).catch((err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'));
+        learnFromMove(store, accountId, source, target, uids, { ...bayes, rspamd }).catch((err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'));
       },
     });
     // One IMAP engine serves both listeners; closing it once closes both.
@@ -265,7 +269,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       },
       sendLimits: { perHour: config.smtp.send_per_hour, perDay: config.smtp.send_per_day },
       plainCredentials: { allow: config.http.allow_plain_credentials, from: config.http.plain_credentials_from },
-      spam: { ...spam, bayes },
+      spam: { ...spam, bayes, rspamd },
       mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
       ports: definedPorts({ imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') }),

@@ -135,6 +135,12 @@ export const configSchema = z
         bayes_per_account: z.boolean().default(false),
         dnsbl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
         uribl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
+        bayes_max_tokens: z.number().int().min(1000).default(500_000),
+        rspamd_url: z.url({ protocol: /^https?$/ }).optional(),
+        rspamd_controller_url: z.url({ protocol: /^https?$/ }).optional(),
+        rspamd_password: z.string().min(1).optional(),
+        rspamd_timeout_ms: z.number().int().positive().max(30_000).default(2000),
+        rspamd_weight: z.number().min(0).max(10).default(1),
       })
       .strict()
       .prefault({}),

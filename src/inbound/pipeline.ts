@@ -57,6 +57,7 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
       fromHosted: fromDomain !== null && !!(await store.domains.get(fromDomain)),
       accountIds: [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))],
       clientIp: msg.client.ip,
+      envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
     },
     { scorers: options.spam?.scorers ?? [headerRules], junkScore: options.spam?.junkScore, rejectScore: options.spam?.rejectScore },
   );

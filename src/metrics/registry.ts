@@ -11,6 +11,8 @@ export type DeliveryOutcome = 'delivered' | 'junk' | 'rejected' | 'deferred' | '
 /** One webhook POST: success (2xx), failure (non-2xx, network error, timeout), gave_up (retries exhausted). */
 export type WebhookOutcome = 'success' | 'failure' | 'gave_up';
 export type LoginOutcome = 'ok' | 'invalid' | 'suspended' | 'throttled' | 'authzid';
+/** An external spam scanner's answer: ok, or why Wren's own verdict stood alone (timeout, error). */
+export type ScannerOutcome = 'ok' | 'timeout' | 'error';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -21,6 +23,7 @@ export class Metrics {
   private readonly logins: Counter<'protocol' | 'outcome'>;
   private readonly deliveries: Counter<'direction' | 'outcome'>;
   private readonly webhooks: Counter<'outcome'>;
+  private readonly scanners: Counter<'scanner' | 'request' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -30,6 +33,12 @@ export class Metrics {
     this.logins = new Counter({ name: 'wrenmail_logins_total', help: 'Password logins, by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
     this.deliveries = new Counter({ name: 'wrenmail_deliveries_total', help: 'Message deliveries, by direction and outcome', labelNames: ['direction', 'outcome'], registers });
     this.webhooks = new Counter({ name: 'wrenmail_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'], registers });
+    this.scanners = new Counter({
+      name: 'wrenmail_spam_scanner_requests_total',
+      help: 'Requests to external spam scanners (rspamd), by scanner, request (check, learn) and outcome; timeout and error mean Wren decided alone',
+      labelNames: ['scanner', 'request', 'outcome'],
+      registers,
+    });
   }
 
   /** Node's process metrics (CPU, memory, GC, handles, event-loop lag); once, when /metrics is first served. */
@@ -66,6 +75,10 @@ export class Metrics {
 
   webhook(outcome: WebhookOutcome): void {
     this.webhooks.inc({ outcome });
+  }
+
+  spamScanner(scanner: 'rspamd', request: 'check' | 'learn', outcome: ScannerOutcome): void {
+    this.scanners.inc({ scanner, request, outcome });
   }
 }
 

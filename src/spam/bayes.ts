@@ -23,6 +23,8 @@ export interface BayesOptions {
    * 0.9 cutoff would let a fifth of the hash-buster spam through.
    */
   scoreCurve: [number, number][];
+  /** The model's memory cap: past this many tokens the rarest are pruned (about 60 bytes each in memory). */
+  maxTokens: number;
 }
 
 export const DEFAULT_BAYES: BayesOptions = {
@@ -33,6 +35,7 @@ export const DEFAULT_BAYES: BayesOptions = {
   minSpam: 200,
   minHam: 200,
   scoreCurve: [[0, -3], [0.2, 0], [0.4, 0], [0.7, 5], [1, 6]],
+  maxTokens: 500_000,
 };
 
 export interface Clue {

@@ -62,7 +62,8 @@ export async function trainMany(store: Store, items: { input: MailInput; class: 
     class: item.class,
     tokens: item.class === null ? [] : tokenize(item.input),
   }));
-  const results = await Promise.all(scopes(options).map((scope) => store.spam.apply(scope, changes)));
+  const maxTokens = settings(options).maxTokens;
+  const results = await Promise.all(scopes(options).map((scope) => store.spam.apply(scope, changes, maxTokens)));
   return results[0]!; // the server model's; an account model takes the same changes
 }
 

@@ -1,5 +1,11 @@
 import type { Folder, Store } from '../store/index.ts';
 import { train, type ClassifierOptions } from './classifier.ts';
+import type { RspamdClient } from './rspamd.ts';
+
+export interface FeedbackOptions extends ClassifierOptions {
+  /** Also teach this rspamd (its controller's /learnspam, /learnham); a failure there is counted, not thrown. */
+  rspamd?: RspamdClient;
+}
 
 /** What a user's move or copy says about messages: into Junk is spam, out of Junk (not to Trash) is ham. */
 export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | null {
@@ -11,15 +17,18 @@ export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | 
 
 /**
  * Trains the classifier from messages a user moved or copied (IMAP COPY/MOVE, the mailbox API).
- * The classifier keys training by content hash, so moving the same message twice counts once.
+ * The classifier keys training by content hash, so moving the same message twice counts once (rspamd
+ * too: it answers "already learned").
  */
-export async function learnFromMove(store: Store, accountId: string, source: Folder, target: Folder, targetUids: number[], options: ClassifierOptions = {}): Promise<number> {
+export async function learnFromMove(store: Store, accountId: string, source: Folder, target: Folder, targetUids: number[], options: FeedbackOptions = {}): Promise<number> {
   const verdict = verdictOfMove(source, target);
   if (!verdict || targetUids.length === 0) return 0;
   let trained = 0;
   for (const message of await store.messages.getMany(target.id, targetUids)) {
     if (!message) continue;
-    await train(store, await store.read(message), verdict, { ...options, accountId });
+    const raw = await store.read(message);
+    await train(store, raw, verdict, { ...options, accountId });
+    await options.rspamd?.learn(raw, verdict);
     trained += 1;
   }
   return trained;

@@ -14,6 +14,8 @@ export interface SpamInput {
   accountIds: string[];
   /** The connecting client's address (DNSBL lookups); absent for mail we did not receive over SMTP. */
   clientIp?: string;
+  /** The SMTP envelope beyond MAIL FROM, for scanners that take it (rspamd); absent for API dry runs. */
+  envelope?: { rcptTo: string[]; helo?: string; hostname?: string | null; user?: string; queueId?: string };
 }
 
 export interface SpamHit {

@@ -111,8 +111,12 @@ export class SpamCounts {
     return this.kv.get<TrainingRecord>(keys.spamRecord(scope, sha));
   }
 
-  /** Applies a batch of training changes to one scope in one durable write. */
-  apply(scope: string, changes: TrainingChange[]): Promise<TrainingResult> {
+  /**
+   * Applies a batch of training changes to one scope in one durable write. With `maxTokens`, a model
+   * that grows past it is pruned in the same write to 90% of it: the tokens seen in the fewest
+   * messages go first (a token seen once or twice is no clue), the oldest first among equals.
+   */
+  apply(scope: string, changes: TrainingChange[], maxTokens = Infinity): Promise<TrainingResult> {
     return this.lock.run(scope, async () => {
       const model = await this.model(scope);
       const shas = [...new Set(changes.map((c) => c.sha))];
@@ -164,6 +168,7 @@ export class SpamCounts {
         if (s === 0 && h === 0) tx.del(keys.spamToken(scope, token));
         else tx.putBytes(keys.spamToken(scope, token), encodeCounts(s, h));
       }
+      if (model.counts.size > maxTokens) for (const token of prune(model, Math.floor(maxTokens * 0.9))) tx.del(keys.spamToken(scope, token));
       model.totals.spam = Math.max(0, totals.spam);
       model.totals.ham = Math.max(0, totals.ham);
       tx.put(keys.spamTotals(scope), model.totals);
@@ -171,4 +176,32 @@ export class SpamCounts {
       return result;
     });
   }
+}
+
+/** Removes the rarest tokens (fewest messages; insertion order, i.e. oldest, among equals) down to `target`. */
+function prune(model: SpamModel, target: number): string[] {
+  const excess = model.counts.size - target;
+  if (excess <= 0) return [];
+  // Tokens per message count, to find the count up to which tokens go.
+  const histogram = new Map<number, number>();
+  for (const token of model.counts.keys()) {
+    const [spam, ham] = model.get(token);
+    histogram.set(spam + ham, (histogram.get(spam + ham) ?? 0) + 1);
+  }
+  let cutoff = 0;
+  let below = 0;
+  for (const n of [...histogram.keys()].sort((a, b) => a - b)) {
+    cutoff = n;
+    if (below + histogram.get(n)! >= excess) break;
+    below += histogram.get(n)!;
+  }
+  const removed: string[] = [];
+  let atCutoff = excess - below; // how many of the tokens with exactly `cutoff` messages go
+  for (const token of model.counts.keys()) {
+    const [spam, ham] = model.get(token);
+    const n = spam + ham;
+    if (n < cutoff || (n === cutoff && atCutoff-- > 0)) removed.push(token);
+  }
+  for (const token of removed) model.counts.delete(token);
+  return removed;
 }

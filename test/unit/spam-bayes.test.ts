@@ -164,6 +164,31 @@ test('the classify stage takes it as one more scorer', async () => {
   await store.close();
 });
 
+test('model memory is capped: past maxTokens the rarest tokens are pruned, in memory and on disk', async () => {
+  const path = join(tmp, `db${++dirs}`);
+  let store = await Store.open(path);
+  const maxTokens = 1500;
+  // Every message brings about 40 tokens of its own (seen once) and shares the rest with the others.
+  const unique = (i: number) => Array.from({ length: 40 }, (_, k) => `rare${i}x${k}`).join(' ');
+  for (let i = 0; i < 200; i += 20) {
+    await trainMany(store, Array.from({ length: 20 }, (_, k) => ({ input: (i + k) % 2 ? spamMail(i + k) : hamMail(i + k), class: (i + k) % 2 ? ('spam' as const) : ('ham' as const) })).map((x, k) => ({ ...x, input: Buffer.concat([x.input, Buffer.from(` ${unique(i + k)}\r\n`)]) })), { maxTokens });
+  }
+  const model = await store.spam.model(SERVER_SCOPE);
+  assert.ok(model.counts.size <= maxTokens, `${model.counts.size} tokens`);
+  assert.ok(model.counts.size >= maxTokens * 0.8, `pruned to about 90% of the cap, not emptied: ${model.counts.size}`);
+  // The common evidence survives; what went were tokens seen once.
+  assert.equal(model.get('cheap'), [100, 0]);
+  assert.equal(model.get('meeting'), [0, 100]);
+  assert.ok(model.get('rare199x0')[0] + model.get('rare0x0')[1] <= 1);
+  const size = model.counts.size;
+  await store.close();
+  store = await Store.open(path);
+  assert.is((await store.spam.model(SERVER_SCOPE)).counts.size, size, 'the pruned tokens are gone from disk too');
+  const v = await classify(store, spamMail(999), small);
+  assert.ok(v.probability! > 0.9, `still classifies: ${v.probability}`);
+  await store.close();
+});
+
 test('bulk training: mbox files split at From lines, Enron-style files become messages', async () => {
   const dir = join(tmp, 'files');
   const spamDir = join(dir, 'spam');

@@ -6,6 +6,7 @@ import { classify as bayes, train, type ClassifierOptions } from '../../spam/cla
 import type { SpamScorer } from '../../spam/types.ts';
 import { headerRules } from '../../spam/rules.ts';
 import { bayesScorer } from '../../spam/classifier.ts';
+import type { RspamdClient } from '../../spam/rspamd.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -17,6 +18,8 @@ export interface SpamSettings {
   junkScore: number;
   rejectScore: number;
   bayes: ClassifierOptions;
+  /** The operator's rspamd, taught what the API is taught. */
+  rspamd?: RspamdClient;
 }
 
 const messageBody = z
@@ -45,6 +48,7 @@ export const spamSettings = (deps: ApiDeps): SpamSettings =>
 /** Trains the server model (and `accountId`'s own, when per-mailbox models are on) with one raw message. */
 export async function trainMessage(deps: ApiDeps, settings: SpamSettings, raw: Buffer, cls: 'spam' | 'ham', accountId?: string) {
   const result = await train(deps.store, raw, cls, { ...settings.bayes, accountId });
+  await settings.rspamd?.learn(raw, cls);
   const model = await deps.store.spam.model('s');
   return { class: cls, trained: result.trained > 0, moved: result.moved > 0, unchanged: result.unchanged > 0, totals: { ...model.totals } };
 }
