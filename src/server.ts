@@ -124,6 +124,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       accountSlowdownAfter: config.auth.account_slowdown_after,
       accountSlowdownMs: config.auth.account_slowdown_ms,
       windowMs: config.auth.failure_window_ms,
+      credentialCache: { ttlMs: config.auth.credential_cache_seconds * 1000 },
     });
 
     const srsSecret = serverSecret(dataDir, 'srs');

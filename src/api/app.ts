@@ -72,7 +72,7 @@ export interface ApiOptions {
   sendLimits?: SendingLimits;
   /** Credentials over plain HTTP (default: from loopback only; config http.allow_plain_credentials, http.plain_credentials_from). */
   plainCredentials?: PlainCredentialsOptions;
-  /** The password login IMAP/POP3/SMTP share, so console logins count against the same throttles (default: a fresh one). */
+  /** The password login IMAP/POP3/SMTP share, so console and compat Basic logins count against the same throttles (default: a fresh one). */
   login?: LoginService;
 }
 
@@ -130,7 +130,9 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.body = errorDocsPage();
   });
   app.use(open.routes());
-  app.use(consoleApp({ store: options.store, login: options.login ?? new LoginService(options.store) }));
+  // One login service for the console, the compat Basic form and the mail protocols: one set of throttles.
+  const login = options.login ?? new LoginService(options.store);
+  app.use(consoleApp({ store: options.store, login }));
   app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
   app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
   app.use(metricsEndpoint(options.store));
@@ -156,6 +158,6 @@ export function createHttpApp(options: ApiOptions): Koa {
       validateResponses: options.validateResponses ?? false,
     }),
   );
-  app.use(compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits }));
+  app.use(compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits, login }));
   return app;
 }

@@ -97,6 +97,8 @@ export const configSchema = z
         account_slowdown_after: z.number().int().positive().default(100),
         account_slowdown_ms: z.number().int().min(0).default(2000),
         failure_window_ms: z.number().int().positive().default(900000),
+        // Dovecot's auth cache: a password that verified is remembered (as a keyed digest) this long.
+        credential_cache_seconds: z.number().int().min(0).max(3600).default(300),
       })
       .strict()
       .prefault({}),

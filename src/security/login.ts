@@ -1,4 +1,5 @@
 import type { Account, ApiKey, Store } from '../store/index.ts';
+import { CredentialCache, type CredentialCacheOptions } from './credential-cache.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
 import { hasPermission } from './permissions.ts';
@@ -22,6 +23,8 @@ export interface LoginThrottleOptions {
   /** The wait added to each login of such an account (default 2 s). */
   accountSlowdownMs?: number;
   windowMs?: number;
+  /** The verified-password cache (default 5 min, 10,000 entries); `ttlMs: 0` turns it off. */
+  credentialCache?: CredentialCacheOptions;
 }
 
 /**
@@ -40,6 +43,7 @@ export class LoginService {
   readonly byAccount: FailureThrottle;
   private readonly store: Store;
   private readonly accountSlowdownMs: number;
+  private readonly verified: CredentialCache | null;
 
   constructor(store: Store, options: LoginThrottleOptions = {}) {
     this.store = store;
@@ -47,6 +51,7 @@ export class LoginService {
     this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? 10, options.windowMs);
     this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? 100, options.windowMs);
     this.accountSlowdownMs = options.accountSlowdownMs ?? 2000;
+    this.verified = options.credentialCache?.ttlMs === 0 ? null : new CredentialCache(options.credentialCache);
   }
 
   /**
@@ -69,7 +74,7 @@ export class LoginService {
     if (delay) await new Promise((r) => setTimeout(r, delay));
     const account = await this.store.accounts.byAddress(user);
     const key = await this.mailboxKey(account, password, permission);
-    const valid = !!key || (await verifyPassword(password, account?.passwordHash));
+    const valid = !!key || (await this.verifyPassword(user, password, account?.passwordHash));
     if (!account || !valid) {
       this.byIp.fail(clientIp);
       this.byPair.fail(pair);
@@ -79,6 +84,15 @@ export class LoginService {
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
     this.byPair.reset(pair);
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
+  }
+
+  /** scrypt, unless this very password verified against this very hash within the cache's TTL. */
+  private async verifyPassword(user: string, password: string, storedHash: string | null | undefined): Promise<boolean> {
+    if (!storedHash || !this.verified) return verifyPassword(password, storedHash);
+    if (this.verified.has(user, password, storedHash)) return true;
+    const valid = await verifyPassword(password, storedHash);
+    if (valid) this.verified.remember(user, password, storedHash);
+    return valid;
   }
 
   /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (API.md §B1), never another's. */

@@ -26,7 +26,7 @@ export async function startInstance(options: { host?: string; hostname?: string;
   const host = options.host ?? '127.0.0.1';
   const dir = tempDir('wrenmail-instance-');
   const any = [`${host}:0`];
-  const config = configSchema.parse({
+  const base: Record<string, unknown> = {
     hostname: options.hostname ?? 'mail.example.test',
     data_dir: join(dir.path, 'data'),
     server: { log_level: process.env.TEST_LOG_LEVEL ?? 'silent', shutdown_timeout_ms: 3000 },
@@ -35,8 +35,14 @@ export async function startInstance(options: { host?: string; hostname?: string;
     pop3: { listen: any, tls_listen: any },
     http: { listen: any },
     dns: { servers: options.dnsServers ?? [] },
-    ...options.overrides,
-  });
+  };
+  // Overrides merge into a section (an `imap: {…}` override keeps the free-port listeners: without
+  // them a test would bind the real port 143 and collide with any other test doing the same).
+  for (const [name, value] of Object.entries(options.overrides ?? {})) {
+    const section = base[name];
+    base[name] = isSection(section) && isSection(value) ? { ...section, ...value } : value;
+  }
+  const config = configSchema.parse(base);
   const logger = createLogger(config.server.log_level);
   const server = await startServer(config, logger);
   return {
@@ -61,6 +67,8 @@ export async function startInstance(options: { host?: string; hostname?: string;
     },
   };
 }
+
+const isSection = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What the `wrenmail` commands need to reach this instance's API as its operator. */
 export function cliEnv(instance: Instance): Record<string, string> {

@@ -21,7 +21,7 @@ test.before(async () => {
   await instance.addAccount(ALICE, PASSWORD);
   await instance.addAccount('bob@lock.test', 'bob password');
 });
-test.after(() => instance.stop());
+test.after(() => instance?.stop());
 
 /** One IMAP LOGIN from `ip` (plain: loopback is allowed here, and it keeps the parallel guesses quick). */
 async function imapLogin(ip: string, user: string, password: string): Promise<string> {

@@ -3,7 +3,7 @@
 // authenticates, rate-limits, routes and renders (`{"data": …}` on success, tagged errors with HTTP
 // 200, problem+json for the rest).
 import type { Context, Next } from 'koa';
-import { LoginService } from '../../security/login.ts';
+import type { LoginService } from '../../security/login.ts';
 import type { ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -49,6 +49,8 @@ export interface CompatOptions {
   maxBodyBytes: number;
   /** Per-caller request limits, as for /api/v1 (a separate budget). */
   rateLimits?: RateLimitOptions | undefined;
+  /** The login service the mail protocols use, so Basic password guesses count against the same throttles. */
+  login: LoginService;
 }
 
 async function readBody(ctx: Context, maxBytes: number): Promise<Buffer> {
@@ -89,7 +91,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
     ...accountAuthRoutes(deps),
   ];
   const limiter = new RateLimiter(options.rateLimits);
-  const login = new LoginService(deps.store);
+  const { login } = options;
 
   return async (ctx: Context, next: Next): Promise<void> => {
     if (!isCompatPath(ctx.path)) return next();
