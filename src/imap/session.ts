@@ -2,7 +2,7 @@
 // view (UID list for sequence numbers, changes from other sessions waiting to be announced).
 import { isLoopback } from '../security/net.ts';
 import { metrics } from '../metrics/registry.ts';
-import type { Account, Folder, FolderChange, Message } from '../store/index.ts';
+import { SYSTEM_FLAGS, type Account, type Folder, type FolderChange, type Message } from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply, type State, type Status } from './command.ts';
@@ -27,6 +27,8 @@ export class Selected {
   ownModseqs = new Set<number>();
   /** UIDs that are \Recent in this session (IMAP4rev1 only; see recent.ts). */
   recent = new Set<number>();
+  /** Keywords announced in FLAGS so far, by lower-case name (flags compare case-insensitively). */
+  keywords = new Map<string, string>();
 
   constructor(folder: Folder, readOnly: boolean, uids: number[]) {
     this.folder = folder;
@@ -37,6 +39,25 @@ export class Selected {
   /** A message's parenthesised flag list as this session shows it, \Recent included. */
   flagList(message: Message): string {
     return `(${(this.recent.has(message.uid) ? [...message.flags, '\\Recent'] : message.flags).join(' ')})`;
+  }
+
+  /** The untagged FLAGS and PERMANENTFLAGS responses for the keywords known so far (RFC 3501 7.2.6, 7.1). */
+  flagsResponses(): string[] {
+    const flags = [...SYSTEM_FLAGS, ...this.keywords.values()].join(' ');
+    return [`* FLAGS (${flags})`, `* OK [PERMANENTFLAGS (${this.readOnly ? '' : `${flags} \\*`})] Flags permitted`];
+  }
+
+  /** Adds the messages' keywords; true when one was new (the client must get a fresh FLAGS first). */
+  learnKeywords(messages: Iterable<Message>): boolean {
+    let added = false;
+    for (const m of messages) {
+      for (const f of m.flags) {
+        if (f.startsWith('\\') || this.keywords.has(f.toLowerCase())) continue;
+        this.keywords.set(f.toLowerCase(), f);
+        added = true;
+      }
+    }
+    return added;
   }
 
   seqOf(uid: number): number {
@@ -302,9 +323,9 @@ export class Session {
     }
     if (flagged.size) {
       const uids = [...flagged].filter((uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount);
-      const messages = await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b));
+      const messages = (await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b))).filter((m) => m !== undefined);
+      this.announceKeywords(messages);
       for (const message of messages) {
-        if (!message) continue;
         const items = [`FLAGS ${sel.flagList(message)}`];
         if (this.qresync) items.unshift(`UID ${message.uid}`);
         if (this.condstore) items.push(`MODSEQ (${message.modseq})`);
@@ -329,12 +350,19 @@ export class Session {
       }
     }
     if (added.length) {
+      this.announceKeywords((await this.ctx.store.messages.getMany(sel.folder.id, added)).filter((m) => m !== undefined));
       this.send(`* ${sel.uids.length} EXISTS`);
       if (!this.rev2) {
         for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);
         this.send(`* ${sel.recent.size} RECENT`);
       }
     }
+  }
+
+  /** Sends FLAGS and PERMANENTFLAGS again when the messages carry a keyword the client was not told of. */
+  announceKeywords(messages: Iterable<Message>): void {
+    const sel = this.selected;
+    if (sel?.learnKeywords(messages)) for (const line of sel.flagsResponses()) this.send(line);
   }
 
   select(selected: Selected | null): void {

@@ -43,6 +43,7 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
   if (!uids.length) return {};
   const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
+  session.announceKeywords(result.updated);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
   for (const message of report) {
     const items: string[] = [];

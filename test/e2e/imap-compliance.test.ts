@@ -1,0 +1,56 @@
+// RFC details that Dovecot's imaptest found missing, each checked over a real socket where the
+// imaptest group alone would not make the cause obvious.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
+
+let f: ImapFixture;
+let c: RawClient;
+
+test.before(async () => {
+  f = await startImap();
+  c = await RawClient.connect(f.port);
+  await c.command('l', `LOGIN ${USER} "${PASSWORD}"`);
+});
+test.after(async () => {
+  c.close();
+  await f.close();
+});
+
+/** A fresh folder holding `messages`, selected. */
+async function folderWith(name: string, ...messages: string[]): Promise<void> {
+  await c.command('c', `CREATE ${name}`);
+  const folder = f.store.folders.byName(f.account.id, name)!;
+  for (const raw of messages) await f.deliver(raw, folder);
+  await c.command('s', `SELECT ${name}`);
+}
+
+const plain = (subject: string, extra = ''): string => `From: a@example.org\r\nSubject: ${subject}\r\n${extra}\r\nbody\r\n`;
+
+test('system flags are case-insensitive: \\deleted is \\Deleted for EXPUNGE, STATUS and SEARCH (RFC 3501 2.3.2)', async () => {
+  await folderWith('Flags', plain('one'), plain('two'), plain('three'));
+  assert.match(await c.command('a', 'STORE 1 +FLAGS (\\deleted)'), /\* 1 FETCH \(FLAGS \(\\Deleted \\Recent\)\)/);
+  await c.command('b', 'STORE 2 +FLAGS (\\SEEN)');
+  assert.match(await c.command('q', 'SEARCH DELETED'), /\* SEARCH 1\r\n/);
+  assert.match(await c.command('q', 'STATUS Flags (UNSEEN)'), /UNSEEN 2\)/);
+  assert.match(await c.command('e', 'EXPUNGE'), /\* 1 EXPUNGE\r\n/);
+  assert.match(await c.command('q', 'FETCH 1:* FLAGS'), /\* 1 FETCH \(FLAGS \(\\Seen \\Recent\)\)\r\n\* 2 FETCH \(FLAGS \(\\Recent\)\)/);
+});
+
+test('a new keyword is announced in FLAGS and PERMANENTFLAGS before it is used (RFC 3501 7.2.6)', async () => {
+  await folderWith('Keywords', plain('one'), plain('two'));
+  const other = await RawClient.connect(f.port);
+  try {
+    await other.command('l', `LOGIN ${USER} "${PASSWORD}"`);
+    await other.command('s', 'SELECT Keywords');
+    const own = await c.command('a', 'STORE 1 +FLAGS ($Label1)');
+    assert.match(own, /\* FLAGS \([^)]*\$Label1\)\r\n\* OK \[PERMANENTFLAGS \([^)]*\$Label1 \\\*\)\][^\r]*\r\n\* 1 FETCH/);
+    assert.not.match(await c.command('b', 'STORE 2 +FLAGS ($label1)'), /\* FLAGS/, 'a known keyword in another case is not new');
+    const seen = await other.command('n', 'NOOP');
+    assert.match(seen, /\* FLAGS \([^)]*\$Label1\)\r\n(.*\r\n)*\* 1 FETCH \(FLAGS \(\$Label1\)\)/);
+  } finally {
+    other.close();
+  }
+});
+
+test.run();
