@@ -128,6 +128,13 @@ const INDEXED_HEADERS: Record<string, (f: HeaderFields) => string> = {
   'message-id': (f) => f.messageId ?? '', 'in-reply-to': (f) => f.inReplyTo ?? '', references: (f) => f.references.join(' '),
 };
 
+/**
+ * Whether a HEADER key reads the raw header block: for fields the index does not keep, and for an
+ * empty string, which matches every message that has the field at all (RFC 3501 6.4.4) where the
+ * index cannot tell an absent field from an empty one.
+ */
+const readsRawHeader = (k: Key): k is Extract<Key, { op: 'header' }> => k.op === 'header' && (!(k.name in INDEXED_HEADERS) || k.value === '');
+
 interface Candidate {
   message: Message;
   seq: number;
@@ -151,7 +158,8 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     case 'modseq': return m.modseq >= key.n;
     case 'age': return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
     case 'date': {
-      const time = key.sent ? c.fields!.date : m.internalDate;
+      // SENT*: the Date: header's own calendar day, "disregarding time and timezone" (RFC 3501 6.4.4)
+      const time = key.sent ? c.fields!.date && c.fields!.date + (c.fields!.dateOffset ?? 0) * 60_000 : m.internalDate;
       if (time === null) return false;
       const day = Math.floor(time / DAY) * DAY;
       return key.cmp === 'before' ? day < key.day : key.cmp === 'on' ? day === key.day : day >= key.day;
@@ -167,7 +175,7 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     }
     case 'header': {
       const indexed = INDEXED_HEADERS[key.name];
-      if (indexed) return indexed(c.fields!).toLowerCase().includes(key.value);
+      if (indexed && key.value !== '') return indexed(c.fields!).toLowerCase().includes(key.value);
       return c.headers?.get(key.name)?.includes(key.value) ?? false;
     }
   }
@@ -195,9 +203,9 @@ export async function runSearch(session: Session, key: Key): Promise<Found[]> {
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
   const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
-  const needsFields = needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
+  const needsFields = needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
   const headerNames: string[] = [];
-  uses(key, (k) => (k.op === 'header' && !(k.name in INDEXED_HEADERS) && headerNames.push(k.name), false));
+  uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
   const all = await store.messages.list(selected.folder.id);
   const byUid = new Map(all.map((m) => [m.uid, m]));
   const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };

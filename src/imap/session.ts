@@ -179,7 +179,8 @@ export class Session {
       try {
         name = decodeMutf7(raw);
       } catch (err) {
-        if (err instanceof Mutf7Error) throw new BadArguments(err.message);
+        // a well-formed astring naming no possible mailbox: NO, as for any other missing name
+        if (err instanceof Mutf7Error) throw new ImapError('NO', err.message, 'NONEXISTENT');
         throw err;
       }
     }

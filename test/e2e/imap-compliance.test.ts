@@ -53,4 +53,36 @@ test('a new keyword is announced in FLAGS and PERMANENTFLAGS before it is used (
   }
 });
 
+test("SENTON/SENTBEFORE/SENTSINCE take the Date: header's own day, whatever its zone (RFC 3501 6.4.4)", async () => {
+  await folderWith(
+    'Sent',
+    plain('late', 'Date: Sat, 24 Mar 2007 23:00:00 +0200\r\n'), // 21:00 UTC on the 24th
+    plain('midnight', 'Date: Sun, 25 Mar 2007 00:30:00 +0200\r\n'), // 22:30 UTC on the 24th
+    plain('west', 'Date: Sun, 25 Mar 2007 20:00:00 -0800\r\n'), // 04:00 UTC on the 26th
+  );
+  assert.match(await c.command('q', 'SEARCH SENTON 25-Mar-2007'), /\* SEARCH 2 3\r\n/);
+  assert.match(await c.command('q', 'SEARCH SENTBEFORE 25-Mar-2007'), /\* SEARCH 1\r\n/);
+  assert.match(await c.command('q', 'SEARCH SENTSINCE 26-Mar-2007'), /\* SEARCH\r\n/);
+});
+
+test('SEARCH HEADER name "" matches the messages that have the field, indexed or not (RFC 3501 6.4.4)', async () => {
+  await folderWith('Headers', plain('with cc', 'Cc: b@example.org\r\nX-Tag: x\r\n'), 'From: a@example.org\r\n\r\nno subject\r\n');
+  assert.match(await c.command('q', 'SEARCH HEADER SUBJECT ""'), /\* SEARCH 1\r\n/);
+  assert.match(await c.command('q', 'SEARCH NOT HEADER CC ""'), /\* SEARCH 2\r\n/);
+  assert.match(await c.command('q', 'SEARCH HEADER X-Tag ""'), /\* SEARCH 1\r\n/);
+  assert.match(await c.command('q', 'SEARCH HEADER FROM ""'), /\* SEARCH 1 2\r\n/);
+});
+
+test('ENVELOPE keeps a source route as the address adl (RFC 3501 7.4.2)', async () => {
+  await folderWith('Route', 'From: <@relay.example,@hop.example:user@example.org>\r\nSubject: r\r\n\r\nx\r\n');
+  assert.match(await c.command('q', 'FETCH 1 ENVELOPE'), /\(\(NIL "@relay\.example,@hop\.example" "user" "example\.org"\)\)/);
+});
+
+test('"[" is an atom character and a name that is not modified UTF-7 is a missing mailbox (NO), not a syntax error', async () => {
+  assert.match(await c.command('d', 'FETCH 1 BODY.PEEK[HEADER.FIELDS (FROM)]'), /^d OK/m, 'a section in brackets still holds spaces');
+  assert.match(await c.command('a', 'SELECT foo[bar'), /^a NO \[NONEXISTENT\]/m);
+  assert.match(await c.command('b', "SELECT &'+,-x"), /^b NO \[NONEXISTENT\]/m);
+  assert.match(await c.command('c', "LIST \"\" &'+,-[%*"), /^c OK/m);
+});
+
 test.run();

@@ -2,7 +2,7 @@
 // LIST-STATUS (RFC 5819).
 import { atomsOf, tokenText, type Args } from '../args.ts';
 import { BadArguments } from '../args.ts';
-import { AUTHENTICATED, defineCommand } from '../command.ts';
+import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
 import { DELIMITER, hierarchy, patternMatcher, STATUS_ITEMS, statusItems } from '../mailboxes.ts';
 import type { Session } from '../session.ts';
 
@@ -60,7 +60,14 @@ export async function list(session: Session, request: ListRequest, verb: 'LIST' 
     session.send(`* ${verb} (\\Noselect) "${DELIMITER}" ""`);
     return;
   }
-  const matchers = request.patterns.map((p) => patternMatcher(session.parseMailboxName(request.reference + p)));
+  const matchers = request.patterns.map((p) => {
+    try {
+      return patternMatcher(session.parseMailboxName(request.reference + p));
+    } catch (err) {
+      if (err instanceof ImapError) return () => false; // not valid modified UTF-7: matches no mailbox
+      throw err;
+    }
+  });
   const entries = hierarchy(session.ctx.store.folders.list(session.account!.id));
   const subscribedNames = new Set(entries.filter((e) => e.folder?.subscribed).map((e) => e.name));
   for (const entry of entries) {
