@@ -85,4 +85,17 @@ test('"[" is an atom character and a name that is not modified UTF-7 is a missin
   assert.match(await c.command('c', "LIST \"\" &'+,-[%*"), /^c OK/m);
 });
 
+test('SORT compares base subjects and mailboxes case-mapped (RFC 5256 2.1); THREAD puts a reply under its original (RFC 5256 5)', async () => {
+  await folderWith(
+    'Ordered',
+    'Message-ID: <a@x>\r\nSubject: foo\r\nCc: user2@example.org\r\n\r\nx\r\n',
+    'Message-ID: <b@x>\r\nReferences: <gone@x>\r\nSubject: Re: foo\r\nCc: user2: blah@example.org;\r\n\r\nx\r\n',
+    'Message-ID: <c@x>\r\nSubject: _under\r\nCc: user1@example.org\r\n\r\nx\r\n',
+    'Message-ID: <d@x>\r\nSubject: re: [fwd: [fwd: re: [fwd: babylon]]]\r\n\r\nx\r\n',
+  );
+  assert.match(await c.command('q', 'SORT (SUBJECT) UTF-8 ALL'), /\* SORT 4 1 2 3\r\n/, '"_" sorts after letters; [fwd: ...] wrappers go');
+  assert.match(await c.command('q', 'SORT (REVERSE CC) UTF-8 1:3'), /\* SORT 1 2 3\r\n/, 'a group sorts by its name; ties keep sequence order');
+  assert.match(await c.command('q', 'THREAD REFERENCES UTF-8 1:2'), /\* THREAD \(1 2\)\r\n/);
+});
+
 test.run();
