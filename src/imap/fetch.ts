@@ -208,7 +208,7 @@ export async function fetch(session: Session, args: FetchArgs, byUid: boolean): 
   const items = [...args.items];
   const has = (name: SimpleItem): boolean => items.includes(name);
   if (byUid && !has('UID')) items.unshift('UID');
-  if (args.changedSince !== null || has('MODSEQ')) session.enabled.add('CONDSTORE');
+  if (args.changedSince !== null || has('MODSEQ')) session.useCondstore();
   if (args.changedSince !== null && !has('MODSEQ')) items.push('MODSEQ');
   if (args.vanished) {
     if (!byUid || !session.qresync) throw new ImapError('BAD', 'VANISHED needs UID FETCH and QRESYNC');

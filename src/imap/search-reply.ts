@@ -7,13 +7,17 @@ import type { Session } from './session.ts';
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
   const numbers = found.map((f) => (byUid ? f.message.uid : f.seq));
-  const modseq = session.condstore && usesModseq(request) ? found.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
   const returns = request.returns ?? (session.rev2 ? [] : null);
+  const wanted = returns?.length ? returns : ['ALL'];
+  // MODSEQ: the highest of the messages the answer reports; only the MIN/MAX one when that is all it reports (RFC 4731 3.2)
+  const reported = returns === null || wanted.includes('ALL') || wanted.includes('COUNT')
+    ? found
+    : [wanted.includes('MIN') ? found[0] : undefined, wanted.includes('MAX') ? found.at(-1) : undefined].filter((f) => f !== undefined);
+  const modseq = session.condstore && usesModseq(request) ? reported.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
   if (returns === null) {
     session.send(`* SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
     return {};
   }
-  const wanted = returns.length ? returns : ['ALL'];
   const parts = [`* ESEARCH (TAG "${tag}")`];
   if (byUid) parts.push('UID');
   if (numbers.length) {

@@ -201,7 +201,7 @@ export interface Found {
 export async function runSearch(session: Session, key: Key): Promise<Found[]> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
-  if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
+  if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
   const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
   const needsFields = needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
   const headerNames: string[] = [];

@@ -121,6 +121,15 @@ export class Session {
     return this.enabled.has('CONDSTORE') || this.enabled.has('QRESYNC');
   }
 
+  /**
+   * A CONDSTORE-enabling command (FETCH MODSEQ, SEARCH MODSEQ, STORE UNCHANGEDSINCE...) turns CONDSTORE
+   * on; the first one in the selected state is told the mailbox's HIGHESTMODSEQ (RFC 7162 3.1).
+   */
+  useCondstore(): void {
+    if (!this.condstore && this.selected) this.send(`* OK [HIGHESTMODSEQ ${this.selected.folder.highestModSeq}] Highest`);
+    this.enabled.add('CONDSTORE');
+  }
+
   get qresync(): boolean {
     return this.enabled.has('QRESYNC');
   }

@@ -37,7 +37,7 @@ export function parseStore(args: Args): StoreArgs {
 export async function store(session: Session, args: StoreArgs, byUid: boolean): Promise<Reply> {
   const selected = session.selected!;
   if (selected.readOnly) throw new ImapError('NO', 'Mailbox is read-only', 'READ-ONLY');
-  if (args.unchangedSince !== null) session.enabled.add('CONDSTORE');
+  if (args.unchangedSince !== null) session.useCondstore();
   const flags = args.flags.filter((f) => f.toLowerCase() !== '\\recent');
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   if (!uids.length) return {};

@@ -98,4 +98,20 @@ test('SORT compares base subjects and mailboxes case-mapped (RFC 5256 2.1); THRE
   assert.match(await c.command('q', 'THREAD REFERENCES UTF-8 1:2'), /\* THREAD \(1 2\)\r\n/);
 });
 
+test('the first CONDSTORE-enabling command reports HIGHESTMODSEQ; ESEARCH MODSEQ is that of the MIN/MAX message (RFC 7162 3.1, RFC 4731 3.2)', async () => {
+  await folderWith('Modseq', plain('one'), plain('two'), plain('three'));
+  assert.match(await c.command('a', 'FETCH 1 MODSEQ'), /\* OK \[HIGHESTMODSEQ \d+\]/);
+  const modseqOf = async (n: number): Promise<string> => /MODSEQ \((\d+)\)/.exec(await c.command('s', `STORE ${n} +FLAGS (\\Seen)`))![1]!;
+  const one = await modseqOf(1);
+  const three = await modseqOf(3);
+  await modseqOf(2); // the highest modseq now belongs to neither MIN nor MAX
+  assert.match(await c.command('q', 'SEARCH RETURN (MIN) MODSEQ 1'), new RegExp(`ESEARCH \\(TAG "q"\\) MIN 1 MODSEQ ${one}\r\n`));
+  assert.match(await c.command('q', 'SEARCH RETURN (MAX) MODSEQ 1'), new RegExp(`ESEARCH \\(TAG "q"\\) MAX 3 MODSEQ ${three}\r\n`));
+});
+
+test('decoded quoted-printable drops blanks at line ends (RFC 2045 6.7 rule 3)', async () => {
+  await folderWith('Qp', 'Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\nhello  \r\nfoo=09 \t\r\nkeep=20\r\nend\t');
+  assert.match(await c.command('q', 'FETCH 1 BINARY.PEEK[1]'), /BINARY\[1\] \{23\}\r\nhello\r\nfoo\t\r\nkeep \r\nend\)/);
+});
+
 test.run();
