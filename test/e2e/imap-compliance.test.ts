@@ -114,4 +114,21 @@ test('decoded quoted-printable drops blanks at line ends (RFC 2045 6.7 rule 3)',
   assert.match(await c.command('q', 'FETCH 1 BINARY.PEEK[1]'), /BINARY\[1\] \{23\}\r\nhello\r\nfoo\t\r\nkeep \r\nend\)/);
 });
 
+test('subscriptions outlive DELETE and need no folder; LIST-EXTENDED \\NonExistent and CHILDINFO, LSUB \\Noselect parents (RFC 3501 6.3.4/6.3.9, RFC 5258)', async () => {
+  await c.command('a', 'CREATE Subs/Kept');
+  await c.command('b', 'CREATE Subs/Gone');
+  await c.command('c', 'CREATE Subs/Deep/Child');
+  assert.not.match(await c.command('d', 'LIST (SUBSCRIBED) "" Subs/*'), /\* LIST/, 'CREATE does not subscribe');
+  for (const name of ['Subs/Kept', 'Subs/Gone', 'Subs/Deep/Child', 'Subs/Later']) assert.match(await c.command('e', `SUBSCRIBE ${name}`), /^e OK/m);
+  await c.command('f', 'DELETE Subs/Gone');
+  const subscribed = await c.command('g', 'LIST (SUBSCRIBED) "" Subs/*');
+  assert.match(subscribed, /\* LIST \(\\NonExistent \\HasNoChildren \\Subscribed\) "\/" "Subs\/Gone"\r\n/);
+  assert.match(subscribed, /\* LIST \(\\NonExistent \\HasNoChildren \\Subscribed\) "\/" "Subs\/Later"\r\n/);
+  assert.match(await c.command('h', 'LIST (SUBSCRIBED RECURSIVEMATCH) "" Subs/%'), /\* LIST \(\\HasChildren\) "\/" "Subs\/Deep" \("CHILDINFO" \("SUBSCRIBED"\)\)\r\n/);
+  assert.match(await c.command('i', 'LSUB "" Subs/%'), /\* LSUB \(\\Noselect\) "\/" "Subs\/Deep"\r\n/);
+  assert.match(await c.command('j', 'LIST "" Subs/% RETURN (SUBSCRIBED)'), /\* LIST \(\\HasNoChildren \\Subscribed\) "\/" "Subs\/Kept"\r\n/);
+  await c.command('k', 'CREATE Subs/Gone');
+  assert.match(await c.command('l', 'LIST "" Subs/Gone RETURN (SUBSCRIBED)'), /\(\\HasNoChildren \\Subscribed\)/, 'a re-created name is still subscribed');
+});
+
 test.run();

@@ -32,7 +32,7 @@ export default defineCommand({
     const parts = newName.split(DELIMITER);
     for (let i = 1; i < parts.length; i++) {
       const path = parts.slice(0, i).join(DELIMITER);
-      if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path);
+      if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path, null, false); // CREATE does not subscribe (as Dovecot)
     }
     await store.kv.commit(tx);
   },
