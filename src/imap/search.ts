@@ -95,20 +95,40 @@ function parseKey(args: Args): Key {
   }
 }
 
-export interface SearchRequest {
-  returns: string[] | null; // ESEARCH RETURN options; [] means the default (ALL)
+export interface ReturnOptions {
+  /** ESEARCH RETURN options (RFC 4731, ESORT RFC 5267); [] means the default (ALL); null: no RETURN. */
+  returns: string[] | null;
+  /** PARTIAL low:high, 1-based positions in the result (RFC 5267 4.4). */
+  partial: [number, number] | null;
+}
+
+export interface SearchRequest extends ReturnOptions {
   key: Key;
+}
+
+/** The optional `RETURN (...)` of SEARCH and SORT. */
+export function parseReturnOptions(args: Args): ReturnOptions {
+  if (!args.accept('RETURN')) return { returns: null, partial: null };
+  const out: ReturnOptions = { returns: [], partial: null };
+  const items = new Args(args.list('return options'));
+  while (items.remaining) {
+    const name = tokenText(items.next('return option')).toUpperCase();
+    if (name === 'PARTIAL') {
+      const m = /^(\d+):(\d+)$/.exec(items.atom('partial range'));
+      if (!m || m[1] === '0' || m[2] === '0') throw new BadArguments('PARTIAL needs a range low:high of positions from 1');
+      const [a, b] = [Number(m[1]), Number(m[2])];
+      out.partial = [Math.min(a, b), Math.max(a, b)];
+    } else if (!['MIN', 'MAX', 'COUNT', 'ALL'].includes(name)) throw new BadArguments('Unknown RETURN option');
+    out.returns!.push(name);
+  }
+  return out;
 }
 
 /** [RETURN (...)] [CHARSET x] keys */
 export function parseSearch(args: Args): SearchRequest {
-  let returns: string[] | null = null;
-  if (args.accept('RETURN')) {
-    returns = args.list('return options').map((t: Token) => tokenText(t).toUpperCase());
-    if (returns.some((r) => !['MIN', 'MAX', 'COUNT', 'ALL'].includes(r))) throw new BadArguments('Unknown RETURN option');
-  }
+  const returns = parseReturnOptions(args);
   if (args.accept('CHARSET')) checkCharset(args.astring('charset'));
-  return { returns, key: parseKeys(args) };
+  return { ...returns, key: parseKeys(args) };
 }
 
 export function checkCharset(charset: string): void {

@@ -4,16 +4,19 @@ import type { HeaderFields } from '../store/blobs.ts';
 import { atomsOf, BadArguments, type Args } from './args.ts';
 import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
-import { checkCharset, parseKeys, type Key } from './search.ts';
+import { checkCharset, parseKeys, parseReturnOptions, type SearchRequest } from './search.ts';
+import { sendResult } from './search-reply.ts';
 
-const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+// DISPLAYFROM/DISPLAYTO: RFC 5957 (SORT=DISPLAY)
+const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
 
-export interface SortRequest {
+export interface SortRequest extends SearchRequest {
   criteria: { name: string; reverse: boolean }[];
-  key: Key;
 }
 
+/** [RETURN (...)] (criteria) charset keys: RETURN is ESORT's (RFC 5267 3). */
 export function parseSort(args: Args): SortRequest {
+  const returns = parseReturnOptions(args);
   const words = atomsOf(args.list('sort criteria'), 'sort criterion').map((w) => w.toUpperCase());
   const criteria: SortRequest['criteria'] = [];
   for (let i = 0; i < words.length; i++) {
@@ -24,7 +27,7 @@ export function parseSort(args: Args): SortRequest {
   }
   if (!criteria.length) throw new BadArguments('Missing sort criteria');
   checkCharset(args.astring('charset'));
-  return { criteria, key: parseKeys(args) };
+  return { ...returns, criteria, key: parseKeys(args) };
 }
 
 const BLOB = String.raw`\[[^[\]]*\]\s*`;
@@ -64,6 +67,15 @@ export function subjectInfo(subject: string): { base: string; reply: boolean } {
   }
 }
 
+/** RFC 5957 display name of the first address: its phrase, else its addr-spec (a group: its name). */
+function displayName(list: string): string {
+  const first = list.split(',')[0] ?? '';
+  const group = /^([^<>@"]*):/.exec(first);
+  if (group) return group[1]!.trim().toUpperCase();
+  const angle = /^(.*?)<([^>]*)>?/.exec(first);
+  return (angle ? angle[1]!.trim() || angle[2]! : first).trim().toUpperCase();
+}
+
 /** The mailbox of the first address (or the name of a group) in a "name <local@host>, ..." search field, for comparison. */
 function firstMailbox(list: string): string {
   const first = list.split(',')[0] ?? '';
@@ -87,6 +99,8 @@ export function sortMessages(items: Sortable[], criteria: SortRequest['criteria'
       case 'SUBJECT': return baseSubject(item.fields.subject);
       case 'FROM': return firstMailbox(item.fields.from);
       case 'TO': return firstMailbox(item.fields.to);
+      case 'DISPLAYFROM': return displayName(item.fields.from);
+      case 'DISPLAYTO': return displayName(item.fields.to);
       default: return firstMailbox(item.fields.cc);
     }
   };
@@ -109,8 +123,8 @@ export const sortCommand = (byUid: boolean) =>
     states: SELECTED,
     holdsExpunges: true,
     parse: parseSort,
-    async run(session, request) {
+    async run(session, request, tag) {
       const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
-      session.send(`* SORT${sorted.map((s) => ` ${byUid ? s.message.uid : s.seq}`).join('')}`);
+      sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
     },
   });

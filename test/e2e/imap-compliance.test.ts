@@ -131,4 +131,19 @@ test('subscriptions outlive DELETE and need no folder; LIST-EXTENDED \\NonExiste
   assert.match(await c.command('l', 'LIST "" Subs/Gone RETURN (SUBSCRIBED)'), /\(\\HasNoChildren \\Subscribed\)/, 'a re-created name is still subscribed');
 });
 
+test('ESORT answers in ESEARCH with the sort order kept; PARTIAL pages a result; DISPLAYFROM sorts by display name (RFC 5267, RFC 5957)', async () => {
+  await folderWith(
+    'Esort',
+    'From: Zed <a@example.org>\r\nSubject: c\r\n\r\nx\r\n',
+    'From: b@example.org\r\nSubject: a\r\n\r\nx\r\n',
+    'From: "Amy" <z@example.org>\r\nSubject: b\r\n\r\nx\r\n',
+  );
+  assert.match(await c.command('q', 'SORT (DISPLAYFROM) UTF-8 ALL'), /\* SORT 3 2 1\r\n/);
+  assert.match(await c.command('q', 'SORT RETURN (MIN MAX COUNT ALL) (SUBJECT) UTF-8 ALL'), /\* ESEARCH \(TAG "q"\) MIN 2 MAX 1 COUNT 3 ALL 2:3,1\r\n/);
+  assert.match(await c.command('q', 'SORT RETURN (PARTIAL 3:2) (REVERSE SUBJECT) UTF-8 ALL'), /\* ESEARCH \(TAG "q"\) PARTIAL \(2:3 3,2\)\r\n/);
+  assert.match(await c.command('q', 'SEARCH RETURN (PARTIAL 2:9) ALL'), /\* ESEARCH \(TAG "q"\) PARTIAL \(2:9 2:3\)\r\n/);
+  assert.match(await c.command('q', 'SEARCH RETURN (PARTIAL 4:5) ALL'), /\* ESEARCH \(TAG "q"\) PARTIAL \(4:5 NIL\)\r\n/);
+  assert.match(await c.command('q', 'SEARCH RETURN (PARTIAL 1:*) ALL'), /^q BAD/m);
+});
+
 test.run();
