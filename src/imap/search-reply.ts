@@ -1,6 +1,7 @@
 // SEARCH and UID SEARCH answers: classic "* SEARCH" or ESEARCH (RFC 4731, default under IMAP4rev2).
 import { defineCommand, type Reply, SELECTED } from './command.ts';
 import { parseSearch, runSearch, type SearchRequest } from './search.ts';
+import { keepContext } from './search-context.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { Session } from './session.ts';
 import type { Message } from '../store/index.ts';
@@ -8,6 +9,7 @@ import type { Message } from '../store/index.ts';
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
   sendResult(session, { verb: 'SEARCH', tag, byUid, request, found, ordered: false });
+  keepContext(session, tag, byUid, request, found.map((f) => f.message.uid));
   return {};
 }
 

@@ -118,7 +118,7 @@ export function parseReturnOptions(args: Args): ReturnOptions {
       if (!m || m[1] === '0' || m[2] === '0') throw new BadArguments('PARTIAL needs a range low:high of positions from 1');
       const [a, b] = [Number(m[1]), Number(m[2])];
       out.partial = [Math.min(a, b), Math.max(a, b)];
-    } else if (!['MIN', 'MAX', 'COUNT', 'ALL'].includes(name)) throw new BadArguments('Unknown RETURN option');
+    } else if (!['MIN', 'MAX', 'COUNT', 'ALL', 'UPDATE'].includes(name)) throw new BadArguments('Unknown RETURN option');
     out.returns!.push(name);
   }
   return out;

@@ -10,6 +10,7 @@ import { COMMANDS } from './commands/index.ts';
 import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.ts';
 import { Framer, FramingError, parseCommand, ParseError, type Frame } from './parser.ts';
 import { formatSequenceSet } from './sequence.ts';
+import { reportAdditions, reportRemovals, type SearchContext } from './search-context.ts';
 import type { ServerContext } from './context.ts';
 import type { Transport } from '../net/transport.ts';
 
@@ -27,6 +28,8 @@ export class Selected {
   ownModseqs = new Set<number>();
   /** UIDs that are \Recent in this session (IMAP4rev1 only; see recent.ts). */
   recent = new Set<number>();
+  /** Live SEARCH/SORT results (RETURN (UPDATE), RFC 5267). */
+  contexts: SearchContext[] = [];
   /** Keywords announced in FLAGS so far, by lower-case name (flags compare case-insensitively). */
   keywords = new Map<string, string>();
 
@@ -148,7 +151,7 @@ export class Session {
     }
     caps.push(
       'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
-      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
+      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
       'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
       'WITHIN',
     );
@@ -342,6 +345,8 @@ export class Session {
         this.send(`* ${sel.seqOf(message.uid)} FETCH (${items.join(' ')})`);
       }
     }
+    const recheck = sel.contexts.length > 0 && changes.length > 0;
+    if (recheck) await reportRemovals(this, sel);
     if (allowExpunges && sel.expunged.size) {
       const gone = [...sel.expunged].sort((a, b) => a - b);
       sel.expunged.clear();
@@ -367,6 +372,7 @@ export class Session {
         this.send(`* ${sel.recent.size} RECENT`);
       }
     }
+    if (recheck) reportAdditions(this, sel);
   }
 
   /** Sends FLAGS and PERMANENTFLAGS again when the messages carry a keyword the client was not told of. */

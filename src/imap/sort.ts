@@ -6,6 +6,7 @@ import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
 import { checkCharset, parseKeys, parseReturnOptions, type SearchRequest } from './search.ts';
 import { sendResult } from './search-reply.ts';
+import { keepContext } from './search-context.ts';
 
 // DISPLAYFROM/DISPLAYTO: RFC 5957 (SORT=DISPLAY)
 const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
@@ -126,5 +127,6 @@ export const sortCommand = (byUid: boolean) =>
     async run(session, request, tag) {
       const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
       sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
+      keepContext(session, tag, byUid, request, sorted.map((s) => s.message.uid));
     },
   });

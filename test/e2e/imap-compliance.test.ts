@@ -146,4 +146,19 @@ test('ESORT answers in ESEARCH with the sort order kept; PARTIAL pages a result;
   assert.match(await c.command('q', 'SEARCH RETURN (PARTIAL 1:*) ALL'), /^q BAD/m);
 });
 
+test('RETURN (UPDATE) keeps SEARCH and SORT results live: ADDTO/REMOVEFROM until CANCELUPDATE (RFC 5267 4)', async () => {
+  await folderWith('Live', plain('b'), plain('c'), plain('a'));
+  assert.match(await c.command('s1', 'SEARCH RETURN (UPDATE) SEEN'), /\* ESEARCH \(TAG "s1"\)\r\n/);
+  assert.match(await c.command('s2', 'UID SORT RETURN (UPDATE ALL) (SUBJECT) UTF-8 SEEN'), /\* ESEARCH \(TAG "s2"\) UID\r\n/);
+  const added = await c.command('a', 'STORE 1,3 +FLAGS (\\Seen)');
+  assert.match(added, /\* ESEARCH \(TAG "s1"\) ADDTO \(0 1,3\)\r\n/);
+  assert.match(added, /\* ESEARCH \(TAG "s2"\) UID ADDTO \(1 3\)\r\n\* ESEARCH \(TAG "s2"\) UID ADDTO \(2 1\)\r\n/, 'in sort order, each at its position');
+  await c.command('b', 'STORE 1 +FLAGS (\\Deleted)');
+  const expunged = await c.command('e', 'EXPUNGE');
+  assert.match(expunged, /\* ESEARCH \(TAG "s1"\) REMOVEFROM \(0 1\)\r\n(.*\r\n)*\* 1 EXPUNGE\r\n/, 'removal before the EXPUNGE, with the old number');
+  assert.match(expunged, /\* ESEARCH \(TAG "s2"\) UID REMOVEFROM \(2 1\)\r\n/);
+  await c.command('x', 'CANCELUPDATE "s1" "s2"');
+  assert.not.match(await c.command('f', 'STORE 1 +FLAGS (\\Seen)'), /ESEARCH/);
+});
+
 test.run();

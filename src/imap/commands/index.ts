@@ -2,6 +2,7 @@
 import type { CommandSpec } from '../command.ts';
 import append from './append.ts';
 import authenticate from './authenticate.ts';
+import cancelupdate from './cancelupdate.ts';
 import capability from './capability.ts';
 import check from './check.ts';
 import close from './close.ts';
@@ -48,6 +49,7 @@ import unsubscribe from './unsubscribe.ts';
 export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['APPEND', append],
   ['AUTHENTICATE', authenticate],
+  ['CANCELUPDATE', cancelupdate],
   ['CAPABILITY', capability],
   ['CHECK', check],
   ['CLOSE', close],
