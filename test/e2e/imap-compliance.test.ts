@@ -161,4 +161,19 @@ test('RETURN (UPDATE) keeps SEARCH and SORT results live: ADDTO/REMOVEFROM until
   assert.not.match(await c.command('f', 'STORE 1 +FLAGS (\\Seen)'), /ESEARCH/);
 });
 
+test('APPEND stores a binary part as base64: BODY[] carries no NUL, BINARY[] gives the octets back (RFC 3516 4.3)', async () => {
+  await c.command('c', 'CREATE Binary');
+  const message = Buffer.concat([
+    Buffer.from('From: a@example.org\r\nContent-Type: multipart/mixed; boundary=b\r\n\r\n--b\r\nContent-Type: application/octet-stream\r\nContent-Transfer-Encoding: binary\r\n\r\n'),
+    Buffer.from([0, 0x2d, 0xe4, 0x0a, 0x0d, 0x0a]),
+    Buffer.from('\r\n--b--\r\n'),
+  ]);
+  assert.match(await c.command('a', Buffer.concat([Buffer.from(`a APPEND Binary ~{${message.length}+}\r\n`), message, Buffer.from('\r\n')])), /^a OK/m);
+  await c.command('s', 'SELECT Binary');
+  const body = await c.command('f', 'FETCH 1 (BODY.PEEK[1.MIME] BODY.PEEK[1] BINARY.SIZE[1] BINARY.PEEK[1])');
+  assert.match(body, /Content-Transfer-Encoding: base64\r\n/);
+  assert.match(body, /BODY\[1\] \{8\}\r\nAC3kCg0K /);
+  assert.match(body, /BINARY.SIZE\[1\] 6 BINARY\[1\] ~\{6\}\r\n\x00-\xe4\n\r\n\)/);
+});
+
 test.run();

@@ -5,6 +5,7 @@ import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
 import { findTarget } from '../mailboxes.ts';
 import { formatSequenceSet } from '../sequence.ts';
 import { StoreError } from '../../store/index.ts';
+import { binaryPartsToBase64 } from '../../mime/binary.ts';
 
 interface Upload {
   flags: string[];
@@ -53,7 +54,7 @@ export default defineCommand({
       // One batch: with MULTIAPPEND either every message is stored or none is (RFC 3502 6.3.11).
       const messages = await session.ctx.store.appendMany(
         folder,
-        uploads.map((u) => ({ raw: u.raw, flags: u.flags.filter((f) => f.toLowerCase() !== '\\recent'), internalDate: u.date })),
+        uploads.map((u) => ({ raw: binaryPartsToBase64(u.raw), flags: u.flags.filter((f) => f.toLowerCase() !== '\\recent'), internalDate: u.date })),
         session.account!.quotaBytes,
       );
       return { code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(messages.map((m) => m.uid))}`, text: 'APPEND completed' };
