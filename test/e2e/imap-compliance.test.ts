@@ -176,4 +176,20 @@ test('APPEND stores a binary part as base64: BODY[] carries no NUL, BINARY[] giv
   assert.match(body, /BINARY.SIZE\[1\] 6 BINARY\[1\] ~\{6\}\r\n\x00-\xe4\n\r\n\)/);
 });
 
+test('CATENATE builds a message from TEXT and URL parts of the own mailboxes only (RFC 4469, RFC 5092)', async () => {
+  await folderWith('Cat', 'From: a@example.org\r\nSubject: src\r\n\r\nsource body\r\n');
+  const uid = /UID (\d+)/.exec(await c.command('u', 'FETCH 1 UID'))![1];
+  const text = (s: string): string => `TEXT {${Buffer.byteLength(s)}+}\r\n${s}`;
+  const append = (parts: string): Promise<string> => c.command('a', Buffer.from(`a APPEND Cat CATENATE (${parts})\r\n`));
+  assert.match(await append(`URL "/Cat/;uid=${uid}/;section=HEADER" ${text('new body\r\n')}`), /^a OK \[APPENDUID/m);
+  assert.match(await append(`${text('X: y\r\n\r\n')} URL "imap://${USER.replace('@', '%40')}@imap.wren.test/Cat/;uid=${uid}/;section=TEXT/;partial=7.4"`), /^a OK/m);
+  assert.match(await append(`URL "imap://someone@imap.wren.test/Cat/;uid=${uid}"`), /^a NO \[BADURL "imap:\/\/someone@/m, "another user's mailbox is not read");
+  assert.match(await append(`URL "/Cat;uidvalidity=1/;uid=${uid}"`), /^a NO \[BADURL/m);
+  assert.match(await c.command('n', 'APPEND Nowhere CATENATE (URL "/Cat/;uid=999")'), /^n NO \[TRYCREATE\]/m);
+  const bodies = await c.command('f', 'FETCH 2:* BODY.PEEK[]');
+  assert.match(bodies, /\* 2 FETCH \(BODY\[\] \{\d+\}\r\nFrom: a@example.org\r\nSubject: src\r\n\r\nnew body\r\n\)/);
+  assert.match(bodies, /\* 3 FETCH \(BODY\[\] \{12\}\r\nX: y\r\n\r\nbody\)/);
+  assert.not.match(bodies, /\* 4 FETCH/);
+});
+
 test.run();

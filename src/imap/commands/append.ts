@@ -1,7 +1,8 @@
 // APPEND with MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315), the UTF8 (literal) form (RFC 6855) and
-// APPENDLIMIT (RFC 7889, enforced by the framer on the literal's announced size).
+// APPENDLIMIT (RFC 7889, enforced by the framer on the literal's announced size) and CATENATE (RFC 4469).
 import { Args, BadArguments, tokenText } from '../args.ts';
 import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
+import { catenate, parseCatenate, type CatenatePart } from '../catenate.ts';
 import { findTarget } from '../mailboxes.ts';
 import { formatSequenceSet } from '../sequence.ts';
 import { StoreError } from '../../store/index.ts';
@@ -11,6 +12,8 @@ interface Upload {
   flags: string[];
   date: number | undefined;
   raw: Buffer;
+  /** CATENATE (RFC 4469): the parts the message is made of, resolved when the command runs. */
+  parts?: CatenatePart[];
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -33,7 +36,9 @@ export default defineCommand({
       if (args.peek()?.kind === 'list') upload.flags = args.list('flags').map((t) => tokenText(t, 'flag'));
       const next = args.peek();
       if (next?.kind === 'string' && !next.literal) upload.date = parseDateTime(args.astring('date-time'));
-      if (args.accept('UTF8')) {
+      if (args.accept('CATENATE')) {
+        upload.parts = parseCatenate(args.list('CATENATE parts'));
+      } else if (args.accept('UTF8')) {
         const inner = new Args(args.list('UTF8 literal'));
         upload.raw = inner.bytes('message');
         inner.end();
@@ -49,6 +54,7 @@ export default defineCommand({
   },
   async run(session, { mailbox, uploads }) {
     const folder = findTarget(session, mailbox);
+    for (const u of uploads) if (u.parts) u.raw = await catenate(session, u.parts, session.ctx.limits.maxLiteralBytes);
     if (uploads.some((u) => u.raw.length === 0)) throw new ImapError('NO', 'Empty message', 'CANNOT');
     try {
       // One batch: with MULTIAPPEND either every message is stored or none is (RFC 3502 6.3.11).
