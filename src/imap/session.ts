@@ -11,6 +11,7 @@ import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.ts';
 import { Framer, FramingError, parseCommand, ParseError, type Frame } from './parser.ts';
 import { formatSequenceSet } from './sequence.ts';
 import { reportAdditions, reportRemovals, type SearchContext } from './search-context.ts';
+import type { NotifySettings } from './notify.ts';
 import type { ServerContext } from './context.ts';
 import type { Transport } from '../net/transport.ts';
 
@@ -94,6 +95,10 @@ export class Session {
   lineHandler: ((line: string) => Promise<void>) | null = null;
   /** Tag of the IDLE in progress. */
   idleTag: string | null = null;
+  /** NOTIFY settings (RFC 5465); null: only the responses of RFC 3501. */
+  notify: NotifySettings | null = null;
+  /** NOTIFY output waiting for the command in progress to finish (never written into its responses). */
+  private notifyQueue: (() => Promise<void> | void)[] = [];
   private processing = false;
   private badCommands = 0;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -150,7 +155,7 @@ export class Session {
       return caps;
     }
     caps.push(
-      'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'CATENATE', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
+      'IDLE', 'NOTIFY', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'CATENATE', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
       'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
       'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
       'WITHIN',
@@ -224,6 +229,7 @@ export class Session {
           return;
         }
         if (!frame) break;
+        await this.announcing; // unsolicited output already under way finishes before the command starts
         await this.handleFrame(frame);
       }
     } catch (err) {
@@ -271,6 +277,7 @@ export class Session {
   async finish(tag: string, name: string, reply: Reply, allowExpunges: boolean): Promise<void> {
     if (reply.done) return;
     await this.announce(allowExpunges);
+    await this.flushNotify();
     const status = reply.status ?? 'OK';
     if (status === 'OK') this.badCommands = 0;
     this.send(`${tag} ${status} ${reply.code ? `[${reply.code}] ` : ''}${reply.text ?? `${name} completed`}`);
@@ -297,10 +304,23 @@ export class Session {
     if (this.idleTag) this.announceSoon();
   }
 
-  announceSoon(): void {
-    this.announcing = this.announcing.then(() => this.announce(true)).catch((err) => {
+  announceSoon(allowExpunges = true): void {
+    this.announcing = this.announcing.then(() => this.announce(allowExpunges)).catch((err) => {
       this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed');
     });
+  }
+
+  /** Unsolicited NOTIFY output: now when no command is running, else after the running one's responses. */
+  queueNotify(fn: () => Promise<void> | void): void {
+    this.notifyQueue.push(fn);
+    if (this.processing) return;
+    this.announcing = this.announcing.then(() => this.flushNotify()).catch((err) => {
+      this.ctx.logger?.error({ err, session: this.id }, 'imap notify failed');
+    });
+  }
+
+  private async flushNotify(): Promise<void> {
+    for (const fn of this.notifyQueue.splice(0)) if (!this.transport.closed) await fn();
   }
 
   /** Waits for announcements started while idling. */
@@ -390,10 +410,10 @@ export class Session {
 
   /** Registers the session's account (per-account connection limit); false when it is over the limit. */
   authenticate(account: Account): boolean {
-    if (!this.ctx.addAccountSession(account.id)) return false;
+    if (!this.ctx.addAccountSession(this, account.id)) return false;
     this.account = account;
     this.state = 'authenticated';
-    this.onClose(() => this.ctx.removeAccountSession(account.id));
+    this.onClose(() => this.ctx.removeAccountSession(this, account.id));
     return true;
   }
 

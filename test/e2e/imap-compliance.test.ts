@@ -192,4 +192,31 @@ test('CATENATE builds a message from TEXT and URL parts of the own mailboxes onl
   assert.not.match(bodies, /\* 4 FETCH/);
 });
 
+test('NOTIFY: STATUS for watched mailboxes, LIST for mailbox changes, the selected mailbox announced as it changes (RFC 5465)', async () => {
+  await folderWith('Watched', plain('one'));
+  const other = await RawClient.connect(f.port);
+  try {
+    await other.command('l', `LOGIN ${USER} "${PASSWORD}"`);
+    await other.command('s', 'SELECT INBOX');
+    assert.match(await other.command('n', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge FlagChange)) (PERSONAL (MessageNew MessageExpunge MailboxName SubscriptionChange))'), /^n OK/m);
+    assert.match(await other.command('b', 'NOTIFY SET (PERSONAL (AnnotationChange))'), /^b NO \[BADEVENT \(/m);
+    assert.match(await other.command('n', 'NOTIFY SET STATUS (MAILBOXES Watched (MessageNew MessageExpunge)) (SELECTED (MessageNew MessageExpunge))'), /\* STATUS "Watched" \(MESSAGES 1 UIDNEXT 2 UIDVALIDITY \d+\)\r\n/);
+    assert.match(await other.command('n', 'NOTIFY SET (SELECTED (MessageNew MessageExpunge FlagChange)) (PERSONAL (MessageNew MessageExpunge MailboxName SubscriptionChange))'), /^n OK/m);
+    await f.deliver(plain('two'), f.store.folders.byName(f.account.id, 'Watched'));
+    assert.match(await other.until(/\* STATUS "Watched" \(MESSAGES 2 UIDNEXT 3 UIDVALIDITY \d+\)\r\n/), /STATUS/, 'no command needed');
+    await f.deliver(plain('new in inbox'));
+    await other.until(/\* \d+ EXISTS\r\n/);
+    await c.command('c', 'CREATE Announced');
+    await other.until(/\* LIST \(\) "\/" "Announced"\r\n/);
+    await c.command('c', 'DELETE Announced');
+    await other.until(/\* LIST \(\\NonExistent\) "\/" "Announced"\r\n/);
+    assert.match(await other.command('n', 'NOTIFY NONE'), /^n OK/m);
+    other.buffer = '';
+    await c.command('c', 'CREATE Quiet');
+    assert.not.match(await other.command('z', 'NOOP'), /LIST/);
+  } finally {
+    other.close();
+  }
+});
+
 test.run();

@@ -29,5 +29,6 @@ export default defineCommand({
       throw err;
     }
     await store.kv.commit(tx);
+    session.ctx.mailboxEvent(session, { kind: 'name', name });
   },
 });

@@ -25,6 +25,7 @@ import lsub from './lsub.ts';
 import move from './move.ts';
 import namespace from './namespace.ts';
 import noop from './noop.ts';
+import notify from './notify.ts';
 import rename from './rename.ts';
 import search from './search.ts';
 import select from './select.ts';
@@ -72,6 +73,7 @@ export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['MOVE', move],
   ['NAMESPACE', namespace],
   ['NOOP', noop],
+  ['NOTIFY', notify],
   ['RENAME', rename],
   ['SEARCH', search],
   ['SELECT', select],

@@ -6,8 +6,10 @@ import type { Session } from '../session.ts';
 /** Any name may be subscribed, existing or not (RFC 3501 6.3.6); a folder's subscription is a flag on it. */
 export async function setSubscribed(session: Session, rawName: string, subscribed: boolean): Promise<void> {
   const tx = new Tx();
-  session.ctx.store.folders.subscribe(tx, session.account!.id, session.parseMailboxName(rawName), subscribed);
+  const name = session.parseMailboxName(rawName);
+  session.ctx.store.folders.subscribe(tx, session.account!.id, name, subscribed);
   await session.ctx.store.kv.commit(tx);
+  session.ctx.mailboxEvent(session, { kind: 'subscription', name, subscribed });
 }
 
 export default defineCommand({
