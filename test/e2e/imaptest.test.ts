@@ -14,6 +14,7 @@ const repoRoot = new URL('../..', import.meta.url).pathname;
 const BIN = process.env.IMAPTEST_BIN ?? join(repoRoot, '.cache/tools/imaptest/imaptest/src/imaptest');
 const TESTS = process.env.IMAPTEST_TESTS ?? join(repoRoot, '.cache/tools/imaptest/imaptest/src/tests');
 const USER = 'u1@test.example';
+const USER2 = 'u2@test.example'; // the groups that share between users (urlauth2) log in as both
 const PASSWORD = 'imaptest password';
 const RUN_TIMEOUT_MS = 180_000;
 
@@ -29,6 +30,7 @@ test.before(async () => {
   // LOGIN on plain 143 from loopback, as imaptest speaks it
   instance = await startInstance({ overrides: { imap: { listen: any, tls_listen: any, allow_plain_auth_loopback: true } } });
   await instance.addAccount(USER, PASSWORD);
+  await instance.addAccount(USER2, PASSWORD);
 });
 test.after(async () => {
   await instance?.stop();
@@ -49,7 +51,7 @@ function requiredCapabilities(): Map<string, string[]> {
 
 function runImaptest(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const args = ['host=127.0.0.1', `port=${port}`, `user=${USER}`, `pass=${PASSWORD}`, `test=${TESTS}`];
+    const args = ['host=127.0.0.1', `port=${port}`, `user=${USER}`, `user2=${USER2}`, `pass=${PASSWORD}`, `test=${TESTS}`];
     const child = spawn(BIN, args, { env: { ...process.env, LD_LIBRARY_PATH: [process.env.LD_LIBRARY_PATH, '/usr/lib/dovecot'].filter(Boolean).join(':') } });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
@@ -63,14 +65,19 @@ function runImaptest(port: number): Promise<string> {
   });
 }
 
+// Extensions not implemented yet (issue 15): their groups do not run. Each entry must still be
+// missing from our CAPABILITY (the test fails once one is advertised, so the list only shrinks).
+const NOT_YET = new Set(['URLAUTH', 'URLAUTH=BINARY']);
+
 test('every extension group imaptest has runs: Wren advertises each capability the groups need', async () => {
   const client = await RawClient.connect(instance.port('imap'));
   try {
     await client.command('l', `LOGIN ${USER} "${PASSWORD}"`);
     const reply = await client.command('c', 'CAPABILITY');
     const ours = new Set(/^\* CAPABILITY (.*)\r$/m.exec(reply)![1]!.toUpperCase().split(' '));
-    const missing = [...requiredCapabilities()].filter(([, caps]) => caps.some((cap) => !ours.has(cap.toUpperCase())));
+    const missing = [...requiredCapabilities()].filter(([, caps]) => caps.some((cap) => !ours.has(cap.toUpperCase()) && !NOT_YET.has(cap.toUpperCase())));
     assert.equal(missing.map(([group, caps]) => `${group}: ${caps.join(' ')}`), [], 'groups imaptest would skip');
+    assert.equal([...NOT_YET].filter((cap) => ours.has(cap)), [], 'advertised now: take it off NOT_YET');
   } finally {
     client.close();
   }
