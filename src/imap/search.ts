@@ -6,7 +6,6 @@ import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
-import type { Token } from './parser.ts';
 import { inRanges, parseSequenceSet, SequenceError, type Range } from './sequence.ts';
 import type { Selected, Session } from './session.ts';
 
