@@ -5,6 +5,7 @@ import type { LoginService } from '../security/login.ts';
 import type { Folder, Store } from '../store/index.ts';
 import type { RecentTracker } from './recent.ts';
 import type { Session } from './session.ts';
+import type { MailboxEvent } from './notify.ts';
 
 export interface ImapLimits {
   /** Longest command line, and the most a non-APPEND command may carry in literals. */
@@ -34,6 +35,8 @@ export interface ServerContext {
   recent: RecentTracker;
   watch(session: Session, folderId: number): void;
   unwatch(session: Session, folderId: number): void;
-  addAccountSession(accountId: string): boolean;
-  removeAccountSession(accountId: string): void;
+  /** Tells the account's other sessions that have NOTIFY set of a mailbox event made over IMAP. */
+  mailboxEvent(origin: Session, event: MailboxEvent): void;
+  addAccountSession(session: Session, accountId: string): boolean;
+  removeAccountSession(session: Session, accountId: string): void;
 }

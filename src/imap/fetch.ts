@@ -229,7 +229,7 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   const items = [...args.items];
   const has = (name: SimpleItem): boolean => items.includes(name);
   if (byUid && !has('UID')) items.unshift('UID');
-  if (args.changedSince !== null || has('MODSEQ')) session.enabled.add('CONDSTORE');
+  if (args.changedSince !== null || has('MODSEQ')) session.useCondstore();
   if (args.changedSince !== null && !has('MODSEQ')) items.push('MODSEQ');
   if (args.vanished) {
     if (!byUid || !session.qresync) throw new ImapError('BAD', 'VANISHED needs UID FETCH and QRESYNC');

@@ -33,12 +33,13 @@ export interface ListEntry {
   hasChildren: boolean;
 }
 
-/** Every folder plus the parents its name implies, in name order. */
-export function hierarchy(folders: Folder[]): ListEntry[] {
+/** Every folder plus the parents its name implies, in name order; `extra` names (subscriptions without a folder) too. */
+export function hierarchy(folders: Folder[], extra: Iterable<string> = []): ListEntry[] {
   const byName = new Map<string, ListEntry>();
   for (const folder of folders) byName.set(folder.name, { name: folder.name, folder, hasChildren: false });
-  for (const folder of folders) {
-    const parts = folder.name.split(DELIMITER);
+  for (const name of extra) if (!byName.has(name)) byName.set(name, { name, folder: null, hasChildren: false });
+  for (const name of [...byName.keys()]) {
+    const parts = name.split(DELIMITER);
     for (let i = 1; i < parts.length; i++) {
       const parent = parts.slice(0, i).join(DELIMITER);
       const entry = byName.get(parent) ?? { name: parent, folder: null, hasChildren: false };

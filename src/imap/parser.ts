@@ -322,9 +322,9 @@ class TokenReader {
     while (this.pos < text.length) {
       const c = text[this.pos]!;
       if (c === '[') {
+        // "[" is an ATOM-CHAR (only "]" is a resp-special): without a "]" it is part of a plain atom
         const close = text.indexOf(']', this.pos);
-        if (close < 0) throw new Error('Unclosed "["');
-        this.pos = close + 1;
+        this.pos = close < 0 ? this.pos + 1 : close + 1;
         continue;
       }
       if (c === ' ' || c === '(' || c === ')' || c === '"' || c === '{' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) break;

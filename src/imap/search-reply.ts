@@ -1,31 +1,58 @@
 // SEARCH and UID SEARCH answers: classic "* SEARCH" or ESEARCH (RFC 4731, default under IMAP4rev2).
 import { defineCommand, type Reply, SELECTED } from './command.ts';
 import { parseSearch, runSearch, type SearchRequest } from './search.ts';
+import { keepContext } from './search-context.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { Session } from './session.ts';
+import type { Message } from '../store/index.ts';
 
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
-  const numbers = found.map((f) => (byUid ? f.message.uid : f.seq));
-  const modseq = session.condstore && usesModseq(request) ? found.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
-  const returns = request.returns ?? (session.rev2 ? [] : null);
+  sendResult(session, { verb: 'SEARCH', tag, byUid, request, found, ordered: false });
+  keepContext(session, tag, byUid, request, found.map((f) => f.message.uid));
+  return {};
+}
+
+/**
+ * A SEARCH or SORT answer: the classic "* SEARCH"/"* SORT" list, or ESEARCH (RFC 4731, RFC 5267
+ * ESORT, default under IMAP4rev2) with its MIN/MAX/COUNT/ALL/PARTIAL and, under CONDSTORE, MODSEQ.
+ * `found` is in answer order: ascending for SEARCH, the sort order for SORT.
+ */
+export function sendResult(
+  session: Session,
+  r: { verb: 'SEARCH' | 'SORT'; tag: string; byUid: boolean; request: SearchRequest; found: { message: Message; seq: number }[]; ordered: boolean },
+): void {
+  const { found, request } = r;
+  const numberOf = (f: { message: Message; seq: number }): number => (r.byUid ? f.message.uid : f.seq);
+  const numbers = found.map(numberOf);
+  const returns = request.returns ?? (session.rev2 && r.verb === 'SEARCH' ? [] : null);
+  const wanted = returns?.length ? returns : ['ALL'];
+  const partial = request.partial ? found.slice(request.partial[0] - 1, request.partial[1]) : [];
+  // MODSEQ: the highest of the messages the answer reports; only the MIN/MAX one when that is all it reports (RFC 4731 3.2)
+  const reported = returns === null || wanted.includes('ALL') || wanted.includes('COUNT')
+    ? found
+    : [wanted.includes('MIN') ? found[0] : undefined, wanted.includes('MAX') ? found.at(-1) : undefined, ...partial].filter((f) => f !== undefined);
+  const modseq = session.condstore && usesModseq(request) ? reported.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
   if (returns === null) {
-    session.send(`* SEARCH${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
-    return {};
+    session.send(`* ${r.verb}${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
+    return;
   }
-  const wanted = returns.length ? returns : ['ALL'];
-  const parts = [`* ESEARCH (TAG "${tag}")`];
-  if (byUid) parts.push('UID');
+  const parts = [`* ESEARCH (TAG "${r.tag}")`];
+  if (r.byUid) parts.push('UID');
   if (numbers.length) {
-    // found is in sequence order, so both numberings ascend
+    // in answer order: the lowest for SEARCH, the first in sort order for SORT
     if (wanted.includes('MIN')) parts.push(`MIN ${numbers[0]}`);
     if (wanted.includes('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);
   }
   if (wanted.includes('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  if (wanted.includes('ALL') && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers)}`);
+  // a SORT result keeps its order: only ascending runs are shortened to ranges
+  if (wanted.includes('ALL') && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers, !r.ordered)}`);
+  if (request.partial) {
+    const [low, high] = request.partial;
+    parts.push(`PARTIAL (${low}:${high} ${partial.length ? formatSequenceSet(partial.map(numberOf), !r.ordered) : 'NIL'})`);
+  }
   if (modseq) parts.push(`MODSEQ ${modseq}`);
   session.send(parts.join(' '));
-  return {};
 }
 
 const usesModseq = (request: SearchRequest): boolean => JSON.stringify(request.key).includes('"op":"modseq"');

@@ -97,20 +97,40 @@ function parseKey(args: Args, depth: number): Key {
   }
 }
 
-export interface SearchRequest {
-  returns: string[] | null; // ESEARCH RETURN options; [] means the default (ALL)
+export interface ReturnOptions {
+  /** ESEARCH RETURN options (RFC 4731, ESORT RFC 5267); [] means the default (ALL); null: no RETURN. */
+  returns: string[] | null;
+  /** PARTIAL low:high, 1-based positions in the result (RFC 5267 4.4). */
+  partial: [number, number] | null;
+}
+
+export interface SearchRequest extends ReturnOptions {
   key: Key;
+}
+
+/** The optional `RETURN (...)` of SEARCH and SORT. */
+export function parseReturnOptions(args: Args): ReturnOptions {
+  if (!args.accept('RETURN')) return { returns: null, partial: null };
+  const out: ReturnOptions = { returns: [], partial: null };
+  const items = new Args(args.list('return options'));
+  while (items.remaining) {
+    const name = tokenText(items.next('return option')).toUpperCase();
+    if (name === 'PARTIAL') {
+      const m = /^(\d+):(\d+)$/.exec(items.atom('partial range'));
+      if (!m || m[1] === '0' || m[2] === '0') throw new BadArguments('PARTIAL needs a range low:high of positions from 1');
+      const [a, b] = [Number(m[1]), Number(m[2])];
+      out.partial = [Math.min(a, b), Math.max(a, b)];
+    } else if (!['MIN', 'MAX', 'COUNT', 'ALL', 'UPDATE'].includes(name)) throw new BadArguments('Unknown RETURN option');
+    out.returns!.push(name);
+  }
+  return out;
 }
 
 /** [RETURN (...)] [CHARSET x] keys */
 export function parseSearch(args: Args): SearchRequest {
-  let returns: string[] | null = null;
-  if (args.accept('RETURN')) {
-    returns = args.list('return options').map((t: Token) => tokenText(t).toUpperCase());
-    if (returns.some((r) => !['MIN', 'MAX', 'COUNT', 'ALL'].includes(r))) throw new BadArguments('Unknown RETURN option');
-  }
+  const returns = parseReturnOptions(args);
   if (args.accept('CHARSET')) checkCharset(args.astring('charset'));
-  return { returns, key: parseKeys(args) };
+  return { ...returns, key: parseKeys(args) };
 }
 
 export function checkCharset(charset: string): void {
@@ -129,6 +149,13 @@ const INDEXED_HEADERS: Record<string, (f: HeaderFields) => string> = {
   from: (f) => f.from, to: (f) => f.to, cc: (f) => f.cc, bcc: (f) => f.bcc, subject: (f) => f.subject,
   'message-id': (f) => f.messageId ?? '', 'in-reply-to': (f) => f.inReplyTo ?? '', references: (f) => f.references.join(' '),
 };
+
+/**
+ * Whether a HEADER key reads the raw header block: for fields the index does not keep, and for an
+ * empty string, which matches every message that has the field at all (RFC 3501 6.4.4) where the
+ * index cannot tell an absent field from an empty one.
+ */
+const readsRawHeader = (k: Key): k is Extract<Key, { op: 'header' }> => k.op === 'header' && (!(k.name in INDEXED_HEADERS) || k.value === '');
 
 interface Candidate {
   message: Message;
@@ -153,7 +180,8 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     case 'modseq': return m.modseq >= key.n;
     case 'age': return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
     case 'date': {
-      const time = key.sent ? c.fields!.date : m.internalDate;
+      // SENT*: the Date: header's own calendar day, "disregarding time and timezone" (RFC 3501 6.4.4)
+      const time = key.sent ? c.fields!.date && c.fields!.date + (c.fields!.dateOffset ?? 0) * 60_000 : m.internalDate;
       if (time === null) return false;
       const day = Math.floor(time / DAY) * DAY;
       return key.cmp === 'before' ? day < key.day : key.cmp === 'on' ? day === key.day : day >= key.day;
@@ -169,7 +197,7 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     }
     case 'header': {
       const indexed = INDEXED_HEADERS[key.name];
-      if (indexed) return indexed(c.fields!).toLowerCase().includes(key.value);
+      if (indexed && key.value !== '') return indexed(c.fields!).toLowerCase().includes(key.value);
       return c.headers?.get(key.name)?.includes(key.value) ?? false;
     }
   }
@@ -200,11 +228,11 @@ export interface Found {
 export async function runSearch(session: Session, key: Key, withFields = false): Promise<Found[]> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
-  if (uses(key, (k) => k.op === 'modseq')) session.enabled.add('CONDSTORE');
+  if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
   const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
-  const needsFields = withFields || needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && k.name in INDEXED_HEADERS));
+  const needsFields = withFields || needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
   const headerNames: string[] = [];
-  uses(key, (k) => (k.op === 'header' && !(k.name in INDEXED_HEADERS) && headerNames.push(k.name), false));
+  uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
   const all = await store.messages.list(selected.folder.id);
   const view = needsFields || headerNames.length ? store.view() : null;
   try {

@@ -5,7 +5,6 @@ import { findFolder } from './mailboxes.ts';
 import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
 import { Selected, type Session } from './session.ts';
 
-export const SYSTEM_FLAGS = ['\\Answered', '\\Flagged', '\\Deleted', '\\Seen', '\\Draft'];
 
 interface Qresync {
   uidValidity: number;
@@ -55,13 +54,8 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   selected.uids = messages.map((m) => m.uid);
   if (!session.rev2) for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 
-  const keywords = new Set<string>();
-  for (const m of messages) for (const f of m.flags) if (!f.startsWith('\\')) keywords.add(f);
-  const flags = [...SYSTEM_FLAGS, ...keywords].join(' ');
-  session.send(`* FLAGS (${flags})`);
-  // \* (new keywords allowed) only while the mailbox is under its keyword cap (store-flags.ts).
-  const more = keywords.size < session.ctx.limits.maxKeywordsPerMailbox ? ' \\*' : '';
-  session.send(`* OK [PERMANENTFLAGS (${readOnly ? '' : `${flags}${more}`})] Flags permitted`);
+  selected.learnKeywords(messages);
+  for (const line of selected.flagsResponses(session.ctx.limits.maxKeywordsPerMailbox)) session.send(line);
   session.send(`* ${messages.length} EXISTS`);
   if (!session.rev2) {
     session.send(`* ${selected.recent.size} RECENT`);

@@ -9,6 +9,7 @@ import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
 import { RecentTracker } from './recent.ts';
 import { Session } from './session.ts';
+import { notifyChange, notifyMailbox } from './notify.ts';
 
 export type { ImapLimits };
 
@@ -59,6 +60,9 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
   const limits: ImapLimits = { ...DEFAULT_LIMITS, ...options.limits };
   const perAccount = new Map<string, number>();
   const watchers = new Map<number, Set<Session>>();
+  /** Sessions by account, for NOTIFY (events of folders other than the selected one). */
+  const byAccount = new Map<string, Set<Session>>();
+  const notifying = (accountId: string): Session[] => [...(byAccount.get(accountId) ?? [])].filter((s) => s.notify);
   const tlsContext = createSecureContext({ key: options.tls.key, cert: options.tls.cert });
 
   const ctx: ServerContext = {
@@ -81,22 +85,32 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       set?.delete(session);
       if (set?.size === 0) watchers.delete(folderId);
     },
-    addAccountSession(accountId) {
+    mailboxEvent(origin, event) {
+      for (const session of notifying(origin.account!.id)) if (session !== origin) session.queueNotify(() => notifyMailbox(session, event));
+    },
+    addAccountSession(session, accountId) {
       const n = perAccount.get(accountId) ?? 0;
       if (n >= limits.maxConnectionsPerAccount) return false;
       perAccount.set(accountId, n + 1);
+      let set = byAccount.get(accountId);
+      if (!set) byAccount.set(accountId, (set = new Set()));
+      set.add(session);
       return true;
     },
-    removeAccountSession(accountId) {
+    removeAccountSession(session, accountId) {
       const n = (perAccount.get(accountId) ?? 1) - 1;
       if (n > 0) perAccount.set(accountId, n);
       else perAccount.delete(accountId);
+      const set = byAccount.get(accountId);
+      set?.delete(session);
+      if (set?.size === 0) byAccount.delete(accountId);
     },
   };
 
   const onChange = (change: FolderChange): void => {
     if (change.kind === 'add') ctx.recent.added(change.folderId, change.uids);
     for (const session of watchers.get(change.folderId) ?? []) session.onChange(change);
+    for (const session of notifying(change.accountId)) session.queueNotify(() => notifyChange(session, change));
   };
   const onFolderDeleted = (folder: Folder): void => ctx.recent.forget(folder.id);
   options.store.notifier.on('change', onChange);

@@ -2,7 +2,7 @@
 // view (UID list for sequence numbers, changes from other sessions waiting to be announced).
 import { isLoopback } from '../security/net.ts';
 import { metrics } from '../metrics/registry.ts';
-import { StoreUnavailableError, type Account, type Folder, type FolderChange, type Message } from '../store/index.ts';
+import { StoreUnavailableError, SYSTEM_FLAGS, type Account, type Folder, type FolderChange, type Message } from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply, type State, type Status } from './command.ts';
@@ -10,6 +10,8 @@ import { COMMANDS } from './commands/index.ts';
 import { decodeMutf7, encodeMutf7, Mutf7Error } from './mutf7.ts';
 import { Framer, FramingError, parseCommand, ParseError, type Frame } from './parser.ts';
 import { formatSequenceSet } from './sequence.ts';
+import { reportAdditions, reportRemovals, type SearchContext } from './search-context.ts';
+import type { NotifySettings } from './notify.ts';
 import type { ServerContext } from './context.ts';
 import type { Transport } from '../net/transport.ts';
 
@@ -27,6 +29,10 @@ export class Selected {
   ownModseqs = new Set<number>();
   /** UIDs that are \Recent in this session (IMAP4rev1 only; see recent.ts). */
   recent = new Set<number>();
+  /** Live SEARCH/SORT results (RETURN (UPDATE), RFC 5267). */
+  contexts: SearchContext[] = [];
+  /** Keywords announced in FLAGS so far, by lower-case name (flags compare case-insensitively). */
+  keywords = new Map<string, string>();
 
   constructor(folder: Folder, readOnly: boolean, uids: number[]) {
     this.folder = folder;
@@ -37,6 +43,27 @@ export class Selected {
   /** A message's parenthesised flag list as this session shows it, \Recent included. */
   flagList(message: Message): string {
     return `(${(this.recent.has(message.uid) ? [...message.flags, '\\Recent'] : message.flags).join(' ')})`;
+  }
+
+  /** The untagged FLAGS and PERMANENTFLAGS responses for the keywords known so far (RFC 3501 7.2.6, 7.1). */
+  flagsResponses(maxKeywords: number): string[] {
+    const flags = [...SYSTEM_FLAGS, ...this.keywords.values()].join(' ');
+    // \* (new keywords allowed) only while the mailbox is under its keyword cap (store-flags.ts).
+    const more = this.keywords.size < maxKeywords ? ' \\*' : '';
+    return [`* FLAGS (${flags})`, `* OK [PERMANENTFLAGS (${this.readOnly ? '' : `${flags}${more}`})] Flags permitted`];
+  }
+
+  /** Adds the messages' keywords; true when one was new (the client must get a fresh FLAGS first). */
+  learnKeywords(messages: Iterable<Message>): boolean {
+    let added = false;
+    for (const m of messages) {
+      for (const f of m.flags) {
+        if (f.startsWith('\\') || this.keywords.has(f.toLowerCase())) continue;
+        this.keywords.set(f.toLowerCase(), f);
+        added = true;
+      }
+    }
+    return added;
   }
 
   seqOf(uid: number): number {
@@ -70,6 +97,10 @@ export class Session {
   lineHandler: ((line: string) => Promise<void>) | null = null;
   /** Tag of the IDLE in progress. */
   idleTag: string | null = null;
+  /** NOTIFY settings (RFC 5465); null: only the responses of RFC 3501. */
+  notify: NotifySettings | null = null;
+  /** NOTIFY output waiting for the command in progress to finish (never written into its responses). */
+  private notifyQueue: (() => Promise<void> | void)[] = [];
   private processing = false;
   private badCommands = 0;
   private idleTimer: NodeJS.Timeout | null = null;
@@ -101,6 +132,15 @@ export class Session {
     return this.enabled.has('CONDSTORE') || this.enabled.has('QRESYNC');
   }
 
+  /**
+   * A CONDSTORE-enabling command (FETCH MODSEQ, SEARCH MODSEQ, STORE UNCHANGEDSINCE...) turns CONDSTORE
+   * on; the first one in the selected state is told the mailbox's HIGHESTMODSEQ (RFC 7162 3.1).
+   */
+  useCondstore(): void {
+    if (!this.condstore && this.selected) this.send(`* OK [HIGHESTMODSEQ ${this.selected.folder.highestModSeq}] Highest`);
+    this.enabled.add('CONDSTORE');
+  }
+
   get qresync(): boolean {
     return this.enabled.has('QRESYNC');
   }
@@ -118,8 +158,8 @@ export class Session {
       return caps;
     }
     caps.push(
-      'IDLE', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
-      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
+      'IDLE', 'NOTIFY', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'CATENATE', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
+      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
       'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
       'WITHIN',
     );
@@ -159,7 +199,8 @@ export class Session {
       try {
         name = decodeMutf7(raw);
       } catch (err) {
-        if (err instanceof Mutf7Error) throw new BadArguments(err.message);
+        // a well-formed astring naming no possible mailbox: NO, as for any other missing name
+        if (err instanceof Mutf7Error) throw new ImapError('NO', err.message, 'NONEXISTENT');
         throw err;
       }
     }
@@ -192,6 +233,7 @@ export class Session {
           return;
         }
         if (!frame) break;
+        await this.announcing; // unsolicited output already under way finishes before the command starts
         await this.handleFrame(frame);
       }
     } catch (err) {
@@ -242,6 +284,7 @@ export class Session {
   async finish(tag: string, name: string, reply: Reply, allowExpunges: boolean): Promise<void> {
     if (reply.done) return;
     await this.announce(allowExpunges);
+    await this.flushNotify();
     const status = reply.status ?? 'OK';
     if (status === 'OK') this.badCommands = 0;
     this.send(`${tag} ${status} ${reply.code ? `[${reply.code}] ` : ''}${reply.text ?? `${name} completed`}`);
@@ -268,10 +311,23 @@ export class Session {
     if (this.idleTag) this.announceSoon();
   }
 
-  announceSoon(): void {
-    this.announcing = this.announcing.then(() => this.announce(true)).catch((err) => {
+  announceSoon(allowExpunges = true): void {
+    this.announcing = this.announcing.then(() => this.announce(allowExpunges)).catch((err) => {
       this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed');
     });
+  }
+
+  /** Unsolicited NOTIFY output: now when no command is running, else after the running one's responses. */
+  queueNotify(fn: () => Promise<void> | void): void {
+    this.notifyQueue.push(fn);
+    if (this.processing) return;
+    this.announcing = this.announcing.then(() => this.flushNotify()).catch((err) => {
+      this.ctx.logger?.error({ err, session: this.id }, 'imap notify failed');
+    });
+  }
+
+  private async flushNotify(): Promise<void> {
+    for (const fn of this.notifyQueue.splice(0)) if (!this.transport.closed) await fn();
   }
 
   /** Waits for announcements started while idling. */
@@ -307,15 +363,17 @@ export class Session {
     }
     if (flagged.size) {
       const uids = [...flagged].filter((uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount);
-      const messages = await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b));
+      const messages = (await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b))).filter((m) => m !== undefined);
+      this.announceKeywords(messages);
       for (const message of messages) {
-        if (!message) continue;
         const items = [`FLAGS ${sel.flagList(message)}`];
         if (this.qresync) items.unshift(`UID ${message.uid}`);
         if (this.condstore) items.push(`MODSEQ (${message.modseq})`);
         this.send(`* ${sel.seqOf(message.uid)} FETCH (${items.join(' ')})`);
       }
     }
+    const recheck = sel.contexts.length > 0 && changes.length > 0;
+    if (recheck) await reportRemovals(this, sel);
     if (allowExpunges && sel.expunged.size) {
       const gone = [...sel.expunged].sort((a, b) => a - b);
       sel.expunged.clear();
@@ -334,12 +392,20 @@ export class Session {
       }
     }
     if (added.length) {
+      this.announceKeywords((await this.ctx.store.messages.getMany(sel.folder.id, added)).filter((m) => m !== undefined));
       this.send(`* ${sel.uids.length} EXISTS`);
       if (!this.rev2) {
         for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);
         this.send(`* ${sel.recent.size} RECENT`);
       }
     }
+    if (recheck) reportAdditions(this, sel);
+  }
+
+  /** Sends FLAGS and PERMANENTFLAGS again when the messages carry a keyword the client was not told of. */
+  announceKeywords(messages: Iterable<Message>): void {
+    const sel = this.selected;
+    if (sel?.learnKeywords(messages)) for (const line of sel.flagsResponses(this.ctx.limits.maxKeywordsPerMailbox)) this.send(line);
   }
 
   select(selected: Selected | null): void {
@@ -351,10 +417,10 @@ export class Session {
 
   /** Registers the session's account (per-account connection limit); false when it is over the limit. */
   authenticate(account: Account): boolean {
-    if (!this.ctx.addAccountSession(account.id)) return false;
+    if (!this.ctx.addAccountSession(this, account.id)) return false;
     this.account = account;
     this.state = 'authenticated';
-    this.onClose(() => this.ctx.removeAccountSession(account.id));
+    this.onClose(() => this.ctx.removeAccountSession(this, account.id));
     return true;
   }
 

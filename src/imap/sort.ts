@@ -4,16 +4,20 @@ import type { HeaderFields } from '../store/blobs.ts';
 import { atomsOf, BadArguments, type Args } from './args.ts';
 import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
-import { checkCharset, parseKeys, type Key } from './search.ts';
+import { checkCharset, parseKeys, parseReturnOptions, type SearchRequest } from './search.ts';
+import { sendResult } from './search-reply.ts';
+import { keepContext } from './search-context.ts';
 
-const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO']);
+// DISPLAYFROM/DISPLAYTO: RFC 5957 (SORT=DISPLAY)
+const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
 
-export interface SortRequest {
+export interface SortRequest extends SearchRequest {
   criteria: { name: string; reverse: boolean }[];
-  key: Key;
 }
 
+/** [RETURN (...)] (criteria) charset keys: RETURN is ESORT's (RFC 5267 3). */
 export function parseSort(args: Args): SortRequest {
+  const returns = parseReturnOptions(args);
   const words = atomsOf(args.list('sort criteria'), 'sort criterion').map((w) => w.toUpperCase());
   const criteria: SortRequest['criteria'] = [];
   for (let i = 0; i < words.length; i++) {
@@ -24,30 +28,61 @@ export function parseSort(args: Args): SortRequest {
   }
   if (!criteria.length) throw new BadArguments('Missing sort criteria');
   checkCharset(args.astring('charset'));
-  return { criteria, key: parseKeys(args) };
+  return { ...returns, criteria, key: parseKeys(args) };
 }
 
-/** RFC 5256 base subject: without Re:/Fwd: prefixes, [tags] and (fwd) trailers, lower-case. */
+const BLOB = String.raw`\[[^[\]]*\]\s*`;
+const LEADER = new RegExp(String.raw`^(?:(?:${BLOB})*(?:re|fwd?)\s*(?:${BLOB})?:|\s+)`, 'i');
+const LEADING_BLOB = new RegExp(`^${BLOB}`);
+
+/**
+ * RFC 5256 2.1 base subject, upper-cased for the i;unicode-casemap comparison SORT and THREAD use
+ * (so "_" and "[" sort after letters, as in Dovecot): trailing "(fwd)"s, leading "Re:", "Fwd:" and
+ * [blob]s (a blob only while something follows it), and "[fwd: ...]" wrappers removed.
+ */
 export function baseSubject(subject: string): string {
-  let s = subject.replace(/\s+/g, ' ').trim().toLowerCase();
-  for (let changed = true; changed; ) {
-    const before = s;
-    s = s.replace(/\s*\(fwd\)$/, '').trim();
-    s = s.replace(/^(\[[^\]]*\]\s*)*(re|fwd?)\s*(\[[^\]]*\])?\s*:\s*/, '');
-    const tag = /^\[[^\]]*\]\s*(.+)$/.exec(s);
-    if (tag) s = tag[1]!;
-    const wrapped = /^\[fwd:\s*(.*)\]$/.exec(s);
-    if (wrapped) s = wrapped[1]!.trim();
-    changed = s !== before;
-  }
-  return s;
+  return subjectInfo(subject).base;
 }
 
-/** The local part of the first address in a "name <local@host>, ..." search field. */
+/** The base subject, and whether the subject was a reply or forward (THREAD REFERENCES groups by it, RFC 5256 5). */
+export function subjectInfo(subject: string): { base: string; reply: boolean } {
+  let s = subject.replace(/[\t\r\n ]+/g, ' ');
+  let reply = false;
+  for (;;) {
+    const trimmed = s.replace(/(?:\s|\(fwd\))+$/i, ''); // (2) subj-trailer
+    reply ||= /\(fwd\)/i.test(s.slice(trimmed.length));
+    s = trimmed;
+    for (let before = ''; before !== s; ) {
+      before = s;
+      for (let m = LEADER.exec(s); m; m = LEADER.exec(s)) { // (3) subj-leader
+        reply ||= m[0].trim() !== '';
+        s = s.slice(m[0].length);
+      }
+      const blob = LEADING_BLOB.exec(s); // (4)
+      if (blob && blob[0].length < s.length) s = s.slice(blob[0].length);
+    }
+    const wrapped = /^\[fwd:(.*)\]$/is.exec(s); // (6) subj-fwd-hdr ... subj-fwd-trl
+    if (!wrapped) return { base: s.toUpperCase(), reply };
+    reply = true;
+    s = wrapped[1]!;
+  }
+}
+
+/** RFC 5957 display name of the first address: its phrase, else its addr-spec (a group: its name). */
+function displayName(list: string): string {
+  const first = list.split(',')[0] ?? '';
+  const group = /^([^<>@"]*):/.exec(first);
+  if (group) return group[1]!.trim().toUpperCase();
+  const angle = /^(.*?)<([^>]*)>?/.exec(first);
+  return (angle ? angle[1]!.trim() || angle[2]! : first).trim().toUpperCase();
+}
+
+/** The mailbox of the first address (or the name of a group) in a "name <local@host>, ..." search field, for comparison. */
 function firstMailbox(list: string): string {
   const first = list.split(',')[0] ?? '';
+  const group = /^([^<>@"]*):/.exec(first);
   const angle = /<([^>@]*)/.exec(first);
-  return (angle ? angle[1]! : first.split('@')[0]!).trim().toLowerCase();
+  return (group ? group[1]! : angle ? angle[1]! : first.split('@')[0]!).trim().toUpperCase();
 }
 
 export interface Sortable {
@@ -65,6 +100,8 @@ export function sortMessages(items: Sortable[], criteria: SortRequest['criteria'
       case 'SUBJECT': return baseSubject(item.fields.subject);
       case 'FROM': return firstMailbox(item.fields.from);
       case 'TO': return firstMailbox(item.fields.to);
+      case 'DISPLAYFROM': return displayName(item.fields.from);
+      case 'DISPLAYTO': return displayName(item.fields.to);
       default: return firstMailbox(item.fields.cc);
     }
   };
@@ -87,8 +124,9 @@ export const sortCommand = (byUid: boolean) =>
     states: SELECTED,
     holdsExpunges: true,
     parse: parseSort,
-    async run(session, request) {
+    async run(session, request, tag) {
       const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
-      session.send(`* SORT${sorted.map((s) => ` ${byUid ? s.message.uid : s.seq}`).join('')}`);
+      sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
+      keepContext(session, tag, byUid, request, sorted.map((s) => s.message.uid));
     },
   });

@@ -72,13 +72,14 @@ export function parseStore(args: Args): StoreArgs {
 export async function store(session: Session, args: StoreArgs, byUid: boolean): Promise<Reply> {
   const selected = session.selected!;
   if (selected.readOnly) throw new ImapError('NO', 'Mailbox is read-only', 'READ-ONLY');
-  if (args.unchangedSince !== null) session.enabled.add('CONDSTORE');
+  if (args.unchangedSince !== null) session.useCondstore();
   const flags = args.flags;
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   if (!uids.length) return {};
   if (args.operation !== 'remove') await checkKeywordLimit(session, selected.folder.id, flags);
   const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
+  session.announceKeywords(result.updated);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
   for (const message of report) {
     const items: string[] = [];

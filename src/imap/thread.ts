@@ -4,7 +4,7 @@ import { BadArguments, type Args } from './args.ts';
 import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
 import { checkCharset, parseKeys, type Key } from './search.ts';
-import { baseSubject, type Sortable } from './sort.ts';
+import { baseSubject, subjectInfo, type Sortable } from './sort.ts';
 
 interface Node {
   item: Sortable | null;
@@ -97,23 +97,44 @@ function references(items: Sortable[]): Node[] {
     });
   const roots = prune([...byId.values()].filter((n) => !n.parent), true);
   for (const r of roots) r.parent = null;
-  // Group the roots by base subject.
-  const bySubject = new Map<string, Node>();
-  const out: Node[] = [];
+  return groupBySubject(roots);
+}
+
+/** RFC 5256 REFERENCES step 5: roots whose base subjects match are gathered under one thread. */
+function groupBySubject(roots: Node[]): Node[] {
+  const info = new Map<Node, { base: string; reply: boolean }>();
   for (const root of roots) {
-    const item = first(root);
-    const subject = item ? baseSubject(item.fields.subject) : '';
-    const other = subject ? bySubject.get(subject) : undefined;
-    if (!other) {
-      if (subject) bySubject.set(subject, root);
-      out.push(root);
-    } else if (!other.item) {
-      other.children.push(...(root.item ? [root] : root.children));
-    } else {
-      const holder: Node = { item: null, parent: null, children: [other, root] };
-      out[out.indexOf(other)] = holder;
-      bySubject.set(subject, holder);
-    }
+    const item = root.item ?? root.children[0]?.item;
+    info.set(root, item ? subjectInfo(item.fields.subject) : { base: '', reply: false });
+  }
+  // (B) one container per subject: a dummy, else a non-reply, is preferred
+  const table = new Map<string, Node>();
+  for (const root of roots) {
+    const { base, reply } = info.get(root)!;
+    if (!base) continue;
+    const old = table.get(base);
+    if (!old || (!root.item && old.item) || (old.item && root.item && info.get(old)!.reply && !reply)) table.set(base, root);
+  }
+  // (C) merge every other root with that subject into it
+  const isKept = (root: Node): boolean => !info.get(root)!.base || table.get(info.get(root)!.base) === root;
+  const out = roots.filter(isKept);
+  const replaced = new Map<Node, Node>(); // a table entry → the dummy that now holds it
+  const replace = (first: Node, old: Node, now: Node): void => {
+    out[out.indexOf(old)] = now;
+    replaced.set(first, now);
+  };
+  for (const root of roots) {
+    if (isKept(root)) continue;
+    const { base, reply } = info.get(root)!;
+    const first = table.get(base)!;
+    const target = replaced.get(first) ?? first;
+    if (!target.item && !root.item) target.children.push(...root.children);
+    else if (!target.item) target.children.push(root);
+    else if (!root.item) {
+      root.children.push(target);
+      replace(first, target, root);
+    } else if (!info.get(target)!.reply && reply) target.children.push(root);
+    else replace(first, target, { item: null, parent: null, children: [target, root] });
   }
   return out;
 }

@@ -139,12 +139,16 @@ function firstComment(tokens: Token[]): string | null {
   return null;
 }
 
-function addrSpec(tokens: Token[]): { mailbox: string; host: string } {
-  // obs-route inside angle brackets (<@a,@b:user@host>) is dropped: the index has no adl.
+function addrSpec(tokens: Token[]): { mailbox: string; host: string; adl: string | null } {
+  // obs-route inside angle brackets (<@a,@b:user@host>) is ENVELOPE's "at-domain-list" (RFC 3501 7.4.2).
   let from = 0;
+  let adl: string | null = null;
   if (isSpecial(tokens[0], '@')) {
     const colon = tokens.findIndex((t) => isSpecial(t, ':'));
-    if (colon >= 0) from = colon + 1;
+    if (colon >= 0) {
+      from = colon + 1;
+      adl = tokens.slice(0, colon).filter((t) => t.kind !== 'comment').map((t) => t.raw).join('');
+    }
   }
   const rest = tokens.slice(from);
   let at = -1;
@@ -156,7 +160,7 @@ function addrSpec(tokens: Token[]): { mailbox: string; host: string } {
   }
   const local = spec(at === -1 ? rest : rest.slice(0, at));
   const host = at === -1 ? '' : spec(rest.slice(at + 1));
-  return { mailbox: local || MISSING_MAILBOX, host: host || MISSING_DOMAIN };
+  return { mailbox: local || MISSING_MAILBOX, host: host || MISSING_DOMAIN, adl };
 }
 
 function mailbox(tokens: Token[]): Address | null {
@@ -165,10 +169,10 @@ function mailbox(tokens: Token[]): Address | null {
   if (open >= 0) {
     let close = tokens.findIndex((t, i) => i > open && isSpecial(t, '>'));
     if (close === -1) close = tokens.length;
-    const { mailbox, host } = addrSpec(tokens.slice(open + 1, close));
+    const { mailbox, host, adl } = addrSpec(tokens.slice(open + 1, close));
     const before = tokens.slice(0, open);
     const name = phrase(before) ?? firstComment(before) ?? firstComment(tokens.slice(close + 1));
-    return { name, adl: null, mailbox, host };
+    return { name, adl, mailbox, host };
   }
   const { mailbox, host } = addrSpec(tokens);
   return { name: firstComment(tokens), adl: null, mailbox, host };

@@ -10,6 +10,11 @@ const RFC5322 =
   /(\d{1,2})[\s-]*([A-Za-z]{3})[A-Za-z]*\.?[\s-]*(\d{2,4})\s+(\d{1,2})[:.](\d{1,2})(?:[:.](\d{1,2}))?\s*([+-]\d{2}:?\d{2}|[A-Za-z]{1,5})?/;
 
 export function parseDate(value: string | null): number | null {
+  return parseDateZone(value)?.time ?? null;
+}
+
+/** The instant (epoch ms) and the zone the date was written in (minutes east of UTC). */
+export function parseDateZone(value: string | null): { time: number; offset: number } | null {
   if (!value) return null;
   const v = value.slice(0, 256).replace(/\([^()]*\)/g, ' ');
   const m = RFC5322.exec(v);
@@ -31,9 +36,9 @@ export function parseDate(value: string | null): number | null {
       offset = (ZONES[zone.toLowerCase()] ?? 0) * 60;
     }
     if (month >= 0 && day >= 1 && day <= 31 && hour <= 24 && minute <= 59 && second <= 60) {
-      return Date.UTC(year, month, day, hour, minute, second) - offset * 60_000;
+      return { time: Date.UTC(year, month, day, hour, minute, second) - offset * 60_000, offset };
     }
   }
   const parsed = Date.parse(v);
-  return Number.isFinite(parsed) ? parsed : null;
+  return Number.isFinite(parsed) ? { time: parsed, offset: 0 } : null;
 }

@@ -11,21 +11,35 @@ function hex(c: number): number {
   return -1;
 }
 
-/** Quoted-printable, keeping stray "=" that start no valid escape (as most decoders do). */
+const isBlank = (c: number | undefined): boolean => c === 0x20 || c === 0x09;
+const lineEndsAt = (input: Buffer, j: number): boolean => j >= input.length || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a);
+
+/**
+ * Quoted-printable, keeping stray "=" that start no valid escape (as most decoders do). Blanks at
+ * the end of a line are dropped: transports may have added them (RFC 2045 6.7 rule 3).
+ */
 export function decodeQuotedPrintable(input: Buffer): Buffer {
   const out = Buffer.allocUnsafe(input.length);
   let o = 0;
   const n = input.length;
   for (let i = 0; i < n; i++) {
     const c = input[i]!;
+    if (isBlank(c)) {
+      let j = i + 1;
+      while (isBlank(input[j])) j++;
+      if (lineEndsAt(input, j)) {
+        i = j - 1;
+        continue;
+      }
+    }
     if (c !== 0x3d) {
       out[o++] = c;
       continue;
     }
     // soft line break: "=" then optional blanks then a line break (or the end)
     let j = i + 1;
-    while (j < n && (input[j] === 0x20 || input[j] === 0x09)) j++;
-    if (j >= n || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a)) {
+    while (isBlank(input[j])) j++;
+    if (lineEndsAt(input, j)) {
       i = j >= n ? n : input[j] === 0x0d ? j + 1 : j;
       continue;
     }

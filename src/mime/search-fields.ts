@@ -1,5 +1,5 @@
 // Search fields: what SEARCH, SORT and THREAD need, decoded once at delivery.
-import { parseDate } from './date.ts';
+import { parseDateZone } from './date.ts';
 import { firstField, type HeaderField } from './headers.ts';
 import { addressText, extractText, listAttachments, safeDecodeWords } from './search-text.ts';
 import type { Envelope, MimeNode, SearchFields } from './types.ts';
@@ -25,13 +25,15 @@ export function messageIds(value: string | null): string[] {
 const HEADER_TEXT_MAX = 64 * 1024;
 
 export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: MimeNode, env: Envelope): SearchFields {
+  const date = parseDateZone(env.date);
   return {
     from: addressText(env.from).toLowerCase(),
     to: addressText(env.to).toLowerCase(),
     cc: addressText(env.cc).toLowerCase(),
     bcc: addressText(env.bcc).toLowerCase(),
     subject: safeDecodeWords(env.subject),
-    date: parseDate(env.date),
+    date: date?.time ?? null,
+    dateOffset: date?.offset ?? 0,
     messageId: messageIds(env.messageId)[0] ?? null,
     inReplyTo: messageIds(env.inReplyTo)[0] ?? null,
     references: messageIds(firstField(fields, 'references')),

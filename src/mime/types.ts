@@ -36,7 +36,7 @@ export interface MimeNode {
  *  host null, end marker is all null. */
 export interface Address {
   name: string | null;
-  adl: null;
+  adl: string | null;
   mailbox: string | null;
   host: string | null;
 }
@@ -75,6 +75,8 @@ export interface SearchFields {
   subject: string;
   /** Date: header as ms since the epoch; null when absent or unparseable. */
   date: number | null;
+  /** The zone the Date: header was written in, minutes east of UTC (SENTON compares the date as written); absent before it was kept. */
+  dateOffset?: number;
   /** First msg-id of each header, with angle brackets; references in header order. */
   messageId: string | null;
   inReplyTo: string | null;

@@ -16,7 +16,7 @@ import { buildDsn } from '../outbound/dsn.ts';
 import { signForDomain } from '../outbound/dkim.ts';
 import { mayUseAddress } from '../outbound/submit.ts';
 import type { DeliveryPlan } from '../inbound/route.ts';
-import type { Account, Folder, Store } from '../store/index.ts';
+import { hasFlag, SYSTEM_FLAGS, uniqueFlags, type Account, type Folder, type Store } from '../store/index.ts';
 import { sieveScripts } from '../store/sieve.ts';
 import { SieveMessage } from './message.ts';
 import { run, type SieveResult } from './run.ts';
@@ -56,16 +56,10 @@ function compileCached(text: string): Script {
   return script;
 }
 
-const SYSTEM_FLAGS = ['\\Seen', '\\Answered', '\\Flagged', '\\Deleted', '\\Draft'];
 /** IMAP flags as the store takes them: system flags in their usual case, keywords that are atoms. */
 export function storeFlags(flags: string[]): string[] {
-  const out: string[] = [];
-  for (const flag of flags) {
-    const system = SYSTEM_FLAGS.find((s) => s.toLowerCase() === flag.toLowerCase());
-    const value = system ?? (/^[^\\\s(){%*"\]\x00-\x1f\x7f]+$/.test(flag) ? flag : null);
-    if (value && !out.some((f) => f.toLowerCase() === value.toLowerCase())) out.push(value);
-  }
-  return out;
+  const isFlag = (flag: string): boolean => hasFlag(SYSTEM_FLAGS, flag) || /^[^\\\s(){%*"\]\x00-\x1f\x7f]+$/.test(flag);
+  return uniqueFlags(flags.filter(isFlag));
 }
 
 /** A copy of the message with the redirect mark of `address` on top. */

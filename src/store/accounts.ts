@@ -99,8 +99,9 @@ export class Accounts {
       const tx = new Tx();
       for (const folder of this.folders.list(account.id)) {
         await this.messages.removeAll(tx, folder);
-        this.folders.remove(tx, folder);
+        this.folders.remove(tx, folder, false);
       }
+      this.folders.dropSubscriptions(tx, account.id);
       this.addresses.remove(tx, account.address);
       tx.del(keys.account(account.id));
       tx.del(keys.teamAccount(account.teamId, account.id));

@@ -24,6 +24,8 @@ export const normalizeFolderName = (name: string): string => (name.toUpperCase()
 export class Folders {
   private byId = new Map<number, Folder>();
   private byAccount = new Map<string, Map<string, Folder>>();
+  /** Subscribed names without a folder, per account (RFC 3501 6.3.4: DELETE does not unsubscribe). */
+  private orphans = new Map<string, Set<string>>();
   private readonly kv: Kv;
   private readonly counters: Counters;
   private readonly notifier: Notifier;
@@ -36,6 +38,38 @@ export class Folders {
 
   async load(): Promise<void> {
     for (const folder of await this.kv.values<Folder>(ranges.allFolders())) this.remember(folder);
+    for (const key of await this.kv.keys(ranges.allSubscriptions())) {
+      const rest = key.slice('fs/'.length);
+      const slash = rest.indexOf('/');
+      this.orphanSet(rest.slice(0, slash)).add(rest.slice(slash + 1));
+    }
+  }
+
+  private orphanSet(accountId: string): Set<string> {
+    let set = this.orphans.get(accountId);
+    if (!set) this.orphans.set(accountId, (set = new Set()));
+    return set;
+  }
+
+  /** Every subscribed name of the account: subscribed folders and subscribed names that have no folder. */
+  subscriptions(accountId: string): Set<string> {
+    const names = new Set(this.orphans.get(accountId));
+    for (const folder of this.byAccount.get(accountId)?.values() ?? []) if (folder.subscribed) names.add(folder.name);
+    return names;
+  }
+
+  /** SUBSCRIBE/UNSUBSCRIBE by name; a name without a folder may be subscribed (RFC 3501 6.3.6). */
+  subscribe(tx: Tx, accountId: string, name: string, subscribed: boolean): void {
+    name = normalizeFolderName(name);
+    const folder = this.byName(accountId, name);
+    if (folder) return this.setSubscribed(tx, folder, subscribed);
+    if (subscribed) {
+      this.orphanSet(accountId).add(name);
+      tx.put(keys.subscription(accountId, name), 1);
+    } else {
+      this.orphans.get(accountId)?.delete(name);
+      tx.del(keys.subscription(accountId, name));
+    }
   }
 
   /**
@@ -92,16 +126,21 @@ export class Folders {
     return { bytes, messages };
   }
 
-  create(tx: Tx, accountId: string, name: string, specialUse: SpecialUse = null): Folder {
+  /** A new folder; `subscribed` unless told otherwise, and always when its name was still subscribed. */
+  create(tx: Tx, accountId: string, name: string, specialUse: SpecialUse = null, subscribed = true): Folder {
     name = normalizeFolderName(name);
     if (this.byName(accountId, name)) throw new StoreError('exists', `folder ${name} exists`);
+    if (this.orphans.get(accountId)?.delete(name)) {
+      tx.del(keys.subscription(accountId, name));
+      subscribed = true;
+    }
     const now = Date.now();
     const folder: Folder = {
       id: this.counters.next(tx, 'folder'),
       accountId,
       name,
       specialUse,
-      subscribed: true,
+      subscribed,
       uidValidity: this.counters.atLeast(tx, 'uidvalidity', Math.floor(now / 1000)) >>> 0,
       uidNext: 1,
       highestModSeq: 1,
@@ -137,12 +176,25 @@ export class Folders {
     this.save(tx, folder);
   }
 
-  /** Removes the folder record; its messages must be removed in the same batch (Messages.removeFolder). */
-  remove(tx: Tx, folder: Folder): void {
+  /**
+   * Removes the folder record; its messages must be removed in the same batch (Messages.removeFolder).
+   * A subscribed name stays subscribed unless the whole account goes (`keepSubscription` false).
+   */
+  remove(tx: Tx, folder: Folder, keepSubscription = true): void {
     this.forget(folder);
+    if (folder.subscribed && keepSubscription) {
+      this.orphanSet(folder.accountId).add(folder.name);
+      tx.put(keys.subscription(folder.accountId, folder.name), 1);
+    }
     tx.del(keys.folder(folder.accountId, folder.id));
     tx.del(keys.folderName(folder.accountId, folder.name));
     tx.onCommit(() => this.notifier.emit('folder-deleted', folder));
+  }
+
+  /** Forgets the subscribed names without folders of an account being removed. */
+  dropSubscriptions(tx: Tx, accountId: string): void {
+    for (const name of this.orphans.get(accountId) ?? []) tx.del(keys.subscription(accountId, name));
+    this.orphans.delete(accountId);
   }
 }
 

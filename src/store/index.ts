@@ -24,6 +24,7 @@ import { indexMessage } from '../mime/index.ts';
 import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
+export { canonicalFlag, hasFlag, SYSTEM_FLAGS, uniqueFlags } from './flags.ts';
 export { StoreError, StoreUnavailableError, StoreView, Tx };
 
 export interface DeliveryTarget {

@@ -22,6 +22,8 @@ export const keys = {
   teamAccount: (teamId: string, accountId: string) => `tu/${teamId}/${accountId}`,
   folder: (accountId: string, folderId: number) => `f/${accountId}/${hex(folderId, FOLDER)}`,
   folderName: (accountId: string, name: string) => `fn/${accountId}/${name}`,
+  /** A subscribed name with no folder (deleted while subscribed, or subscribed before it existed). */
+  subscription: (accountId: string, name: string) => `fs/${accountId}/${name}`,
   message: (folderId: number, uid: number) => `m/${hex(folderId, FOLDER)}/${hex(uid, UID)}`,
   change: (folderId: number, modseq: number) => `c/${hex(folderId, FOLDER)}/${hex(modseq, SEQ)}`,
   blobChunk: (sha: string, chunk: number) => `b/${sha}/${hex(chunk, 4)}`,
@@ -62,6 +64,7 @@ export const ranges = {
   teamApiKeys: (teamId: string) => prefixRange(`tk/${teamId}/`),
   accountFolders: (accountId: string) => prefixRange(`f/${accountId}/`),
   allFolders: () => prefixRange('f/'),
+  allSubscriptions: () => prefixRange('fs/'),
   blobChunks: (sha: string) => prefixRange(`b/${sha}/`),
   folderMessages: (folderId: number, fromUid = 1) => ({
     gte: keys.message(folderId, fromUid),

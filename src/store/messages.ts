@@ -6,6 +6,7 @@ import { StoreError } from './folders.ts';
 import { keys, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
+import { uniqueFlags } from './flags.ts';
 import type { Change, Folder, FolderChange, Message } from './types.ts';
 
 const SEEN = '\\Seen';
@@ -222,13 +223,6 @@ export function applyFlags(current: string[], operation: FlagOperation, flags: s
   if (operation === 'add') return uniqueFlags([...current, ...flags]);
   const removing = new Set(flags.map((f) => f.toLowerCase()));
   return current.filter((f) => !removing.has(f.toLowerCase()));
-}
-
-/** Flags compare case-insensitively (RFC 3501 2.3.2); the first spelling seen is kept. */
-function uniqueFlags(flags: string[]): string[] {
-  const seen = new Map<string, string>();
-  for (const flag of flags) if (!seen.has(flag.toLowerCase())) seen.set(flag.toLowerCase(), flag);
-  return [...seen.values()];
 }
 
 const sameFlags = (a: string[], b: string[]): boolean =>

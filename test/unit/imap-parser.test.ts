@@ -118,8 +118,11 @@ test('modified UTF-7 round trips', () => {
 });
 
 test('base subject and header field filtering', () => {
-  assert.is(baseSubject('Re: [list] Fwd: Hello (fwd)'), 'hello');
-  assert.is(baseSubject('[fwd: Re: Topic]'), 'topic');
+  assert.is(baseSubject('Re: [list] Fwd: Hello (fwd)'), 'HELLO');
+  assert.is(baseSubject('[fwd: Re: Topic]'), 'TOPIC');
+  assert.is(baseSubject('re: [fwd: [fwd: re: [fwd: babylon]]]'), 'BABYLON');
+  assert.is(baseSubject('[xyz]'), '[XYZ]', 'a blob alone stays');
+  assert.is(baseSubject('[foo] Fwd: [bar] Re: fw: b (fWd)  (fwd)'), 'B');
   const header = Buffer.from('From: a\r\nSubject: x\r\n  folded\r\nTo: b\r\n\r\n');
   assert.is(filterHeader(header, ['subject'], false).toString(), 'Subject: x\r\n  folded\r\n\r\n');
   assert.is(filterHeader(header, ['subject'], true).toString(), 'From: a\r\nTo: b\r\n\r\n');

@@ -1,16 +1,20 @@
 // APPEND with MULTIAPPEND (RFC 3502), APPENDUID (RFC 4315), the UTF8 (literal) form (RFC 6855) and
-// APPENDLIMIT (RFC 7889, enforced by the framer on the literal's announced size).
+// APPENDLIMIT (RFC 7889, enforced by the framer on the literal's announced size) and CATENATE (RFC 4469).
 import { Args, BadArguments, tokenText } from '../args.ts';
 import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
+import { catenate, parseCatenate, type CatenatePart } from '../catenate.ts';
 import { findTarget } from '../mailboxes.ts';
 import { formatSequenceSet } from '../sequence.ts';
 import { checkFlags, checkKeywordLimit } from '../store-flags.ts';
 import { StoreError } from '../../store/index.ts';
+import { binaryPartsToBase64 } from '../../mime/binary.ts';
 
 interface Upload {
   flags: string[];
   date: number | undefined;
   raw: Buffer;
+  /** CATENATE (RFC 4469): the parts the message is made of, resolved when the command runs. */
+  parts?: CatenatePart[];
 }
 
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
@@ -42,7 +46,9 @@ export default defineCommand({
       if (args.peek()?.kind === 'list') upload.flags = checkFlags(args.list('flags').map((t) => tokenText(t, 'flag')));
       const next = args.peek();
       if (next?.kind === 'string' && !next.literal) upload.date = parseDateTime(args.astring('date-time'));
-      if (args.accept('UTF8')) {
+      if (args.accept('CATENATE')) {
+        upload.parts = parseCatenate(args.list('CATENATE parts'));
+      } else if (args.accept('UTF8')) {
         const inner = new Args(args.list('UTF8 literal'));
         upload.raw = inner.bytes('message');
         inner.end();
@@ -58,13 +64,14 @@ export default defineCommand({
   },
   async run(session, { mailbox, uploads }) {
     const folder = findTarget(session, mailbox);
+    for (const u of uploads) if (u.parts) u.raw = await catenate(session, u.parts, session.ctx.limits.maxLiteralBytes);
     if (uploads.some((u) => u.raw.length === 0)) throw new ImapError('NO', 'Empty message', 'CANNOT');
     await checkKeywordLimit(session, folder.id, uploads.flatMap((u) => u.flags));
     try {
       // One batch: with MULTIAPPEND either every message is stored or none is (RFC 3502 6.3.11).
       const messages = await session.ctx.store.appendMany(
         folder,
-        uploads.map((u) => ({ raw: u.raw, flags: u.flags, internalDate: u.date })),
+        uploads.map((u) => ({ raw: binaryPartsToBase64(u.raw), flags: u.flags, internalDate: u.date })),
         session.account!.quotaBytes,
       );
       return { code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(messages.map((m) => m.uid))}`, text: 'APPEND completed' };

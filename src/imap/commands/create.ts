@@ -22,12 +22,13 @@ export default defineCommand({
     try {
       for (let i = 1; i <= parts.length; i++) {
         const path = parts.slice(0, i).join(DELIMITER);
-        if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path);
+        if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path, null, false); // CREATE does not subscribe (as Dovecot)
       }
     } catch (err) {
       if (err instanceof StoreError && err.code === 'exists') throw new ImapError('NO', 'Mailbox already exists', 'ALREADYEXISTS');
       throw err;
     }
     await store.kv.commit(tx);
+    session.ctx.mailboxEvent(session, { kind: 'name', name });
   },
 });

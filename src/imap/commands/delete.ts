@@ -10,5 +10,6 @@ export default defineCommand({
     if (folder.name === 'INBOX') throw new ImapError('NO', 'INBOX cannot be deleted', 'CANNOT');
     if (session.selected?.folder.id === folder.id) session.select(null);
     await session.ctx.store.deleteFolder(folder);
+    session.ctx.mailboxEvent(session, { kind: 'name', name: folder.name, deleted: true });
   },
 });

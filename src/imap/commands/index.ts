@@ -2,6 +2,7 @@
 import type { CommandSpec } from '../command.ts';
 import append from './append.ts';
 import authenticate from './authenticate.ts';
+import cancelupdate from './cancelupdate.ts';
 import capability from './capability.ts';
 import check from './check.ts';
 import close from './close.ts';
@@ -24,6 +25,7 @@ import lsub from './lsub.ts';
 import move from './move.ts';
 import namespace from './namespace.ts';
 import noop from './noop.ts';
+import notify from './notify.ts';
 import rename from './rename.ts';
 import search from './search.ts';
 import select from './select.ts';
@@ -48,6 +50,7 @@ import unsubscribe from './unsubscribe.ts';
 export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['APPEND', append],
   ['AUTHENTICATE', authenticate],
+  ['CANCELUPDATE', cancelupdate],
   ['CAPABILITY', capability],
   ['CHECK', check],
   ['CLOSE', close],
@@ -70,6 +73,7 @@ export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['MOVE', move],
   ['NAMESPACE', namespace],
   ['NOOP', noop],
+  ['NOTIFY', notify],
   ['RENAME', rename],
   ['SEARCH', search],
   ['SELECT', select],

@@ -2,7 +2,7 @@
 // LIST-STATUS (RFC 5819).
 import { atomsOf, tokenText, type Args } from '../args.ts';
 import { BadArguments } from '../args.ts';
-import { AUTHENTICATED, defineCommand } from '../command.ts';
+import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
 import { DELIMITER, hierarchy, patternMatcher, STATUS_ITEMS, statusItems } from '../mailboxes.ts';
 import type { Session } from '../session.ts';
 
@@ -60,21 +60,36 @@ export async function list(session: Session, request: ListRequest, verb: 'LIST' 
     session.send(`* ${verb} (\\Noselect) "${DELIMITER}" ""`);
     return;
   }
-  const matchers = request.patterns.map((p) => patternMatcher(session.parseMailboxName(request.reference + p)));
-  const entries = hierarchy(session.ctx.store.folders.list(session.account!.id));
-  const subscribedNames = new Set(entries.filter((e) => e.folder?.subscribed).map((e) => e.name));
+  const matchers = request.patterns.map((p) => {
+    try {
+      return patternMatcher(session.parseMailboxName(request.reference + p));
+    } catch (err) {
+      if (err instanceof ImapError) return () => false; // not valid modified UTF-7: matches no mailbox
+      throw err;
+    }
+  });
+  const accountId = session.account!.id;
+  const subscribed = session.ctx.store.folders.subscriptions(accountId);
+  const entries = hierarchy(session.ctx.store.folders.list(accountId), request.subscribedOnly ? subscribed : new Set());
+  const matches = (name: string): boolean => matchers.some((m) => m(name));
+  /** A subscribed name below `name` that the patterns do not return themselves (RFC 5258 3.5 CHILDINFO, RFC 3501 6.3.9 LSUB). */
+  const hiddenSubscribedChild = (name: string): boolean => [...subscribed].some((n) => n.startsWith(name + DELIMITER) && !matches(n));
   for (const entry of entries) {
-    if (!matchers.some((m) => m(entry.name))) continue;
-    const subscribed = subscribedNames.has(entry.name);
-    const childSubscribed = request.recursiveMatch && [...subscribedNames].some((n) => n.startsWith(entry.name + DELIMITER));
-    if (request.subscribedOnly && !subscribed && !childSubscribed) continue;
+    if (!matches(entry.name)) continue;
+    const isSubscribed = subscribed.has(entry.name);
+    const childInfo = !isSubscribed && (request.recursiveMatch || verb === 'LSUB') && hiddenSubscribedChild(entry.name);
+    if (request.subscribedOnly && !isSubscribed && !childInfo) continue;
     if (request.specialUseOnly && !entry.folder?.specialUse) continue;
     const attributes: string[] = [];
-    if (!entry.folder) attributes.push(request.extended ? '\\NonExistent' : '\\Noselect');
-    attributes.push(entry.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
-    if (entry.folder?.specialUse) attributes.push(entry.folder.specialUse);
-    if (subscribed && (request.subscribedOnly || request.returnSubscribed)) attributes.push('\\Subscribed');
-    const extra = childSubscribed && !subscribed ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
+    if (verb === 'LSUB') {
+      if (!isSubscribed) attributes.push('\\Noselect'); // only a parent of subscribed names
+    } else {
+      if (!entry.folder) attributes.push(request.extended ? '\\NonExistent' : '\\Noselect');
+      attributes.push(entry.hasChildren ? '\\HasChildren' : '\\HasNoChildren');
+      if (entry.folder?.specialUse) attributes.push(entry.folder.specialUse);
+      if (isSubscribed && (request.subscribedOnly || request.returnSubscribed)) attributes.push('\\Subscribed');
+    }
+    const extra = childInfo && verb === 'LIST' ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     session.send(`* ${verb} (${attributes.join(' ')}) "${DELIMITER}" ${session.mailboxName(entry.name)}${extra}`);
     if (request.status && entry.folder) {
       session.send(`* STATUS ${session.mailboxName(entry.name)} ${await statusItems(session, entry.folder, request.status)}`);

@@ -12,6 +12,7 @@ export default defineCommand({
     const { store } = session.ctx;
     const accountId = session.account!.id;
     const folder = findFolder(session, from);
+    const oldName = folder.name;
     const newName = session.parseMailboxName(to);
     if (!newName || newName.split(DELIMITER).some((p) => p === '')) throw new ImapError('NO', 'Invalid mailbox name', 'CANNOT');
     if (store.folders.byName(accountId, newName)) throw new ImapError('NO', 'Target mailbox exists', 'ALREADYEXISTS');
@@ -20,6 +21,7 @@ export default defineCommand({
       const target = await store.createFolder(accountId, newName);
       const uids = (await store.messages.list(folder.id)).map((m) => m.uid);
       if (uids.length) await store.messages.copy(folder.id, uids, target.id, true);
+      session.ctx.mailboxEvent(session, { kind: 'name', name: newName });
       return;
     }
     const tx = new Tx();
@@ -32,8 +34,9 @@ export default defineCommand({
     const parts = newName.split(DELIMITER);
     for (let i = 1; i < parts.length; i++) {
       const path = parts.slice(0, i).join(DELIMITER);
-      if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path);
+      if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path, null, false); // CREATE does not subscribe (as Dovecot)
     }
     await store.kv.commit(tx);
+    session.ctx.mailboxEvent(session, { kind: 'name', name: newName, oldName });
   },
 });

@@ -1,15 +1,15 @@
 import type { Args } from '../args.ts';
 import { AUTHENTICATED, defineCommand } from '../command.ts';
-import { findFolder } from '../mailboxes.ts';
 import { Tx } from '../../store/index.ts';
 import type { Session } from '../session.ts';
 
-/** Subscriptions are a flag on existing folders; a name without a folder cannot be subscribed. */
+/** Any name may be subscribed, existing or not (RFC 3501 6.3.6); a folder's subscription is a flag on it. */
 export async function setSubscribed(session: Session, rawName: string, subscribed: boolean): Promise<void> {
-  const folder = findFolder(session, rawName);
   const tx = new Tx();
-  session.ctx.store.folders.setSubscribed(tx, folder, subscribed);
+  const name = session.parseMailboxName(rawName);
+  session.ctx.store.folders.subscribe(tx, session.account!.id, name, subscribed);
   await session.ctx.store.kv.commit(tx);
+  session.ctx.mailboxEvent(session, { kind: 'subscription', name, subscribed });
 }
 
 export default defineCommand({
