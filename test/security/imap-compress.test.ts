@@ -62,7 +62,7 @@ async function attack(): Promise<string> {
   for (let off = 0; off < bomb.length && !socket.destroyed; off += 4096) {
     if (!socket.write(bomb.subarray(off, off + 4096))) await new Promise((r) => { socket.once('drain', r); socket.once('close', r); });
   }
-  const timeout = setTimeout(() => socket.destroy(), 10_000);
+  const timeout = setTimeout(() => socket.destroy(), 30_000); // generous: a loaded machine inflates slowly
   await closed;
   clearTimeout(timeout);
   return replies;
