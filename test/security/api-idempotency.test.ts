@@ -44,12 +44,12 @@ test('mailbox key mint: another manager replaying the request gets its own key, 
   const headers = { 'idempotency-key': 'laptop-1' };
   const first = await api.call('POST', path, { body: { app_name: 'laptop' }, headers });
   assert.is(first.status, 201, first.text);
-  const firstSecret: string = first.body.data.credential.secret;
+  const firstSecret: string = first.body.data.api_key.key;
   const manager = await api.makeKey(['mailbox.admin.manage', ...PRESETS['mailbox:full']!]);
   const other = await api.call('POST', path, { key: manager, body: { app_name: 'laptop' }, headers });
   assert.is(other.status, 201, other.text);
   assert.is(other.headers.get('idempotent-replayed'), null);
-  assert.is.not(other.body.data.credential.secret, firstSecret);
+  assert.is.not(other.body.data.api_key.key, firstSecret);
   assert.not.ok(other.text.includes(firstSecret));
   // the same key on another path is another request, not a conflict or a replay
   const elsewhere = await api.call('POST', `/mailboxes/mbx_${bob.id}/keys`, { body: { app_name: 'laptop' }, headers });

@@ -52,7 +52,7 @@ async function mailbox(address: string): Promise<Account> {
 async function mintKey(account: Account, name: string): Promise<{ id: string; secret: string }> {
   const reply = await api('POST', `/api/v1/mailboxes/mbx_${account.id}/keys`, { app_name: name });
   assert.is(reply.status, 201, JSON.stringify(reply.body));
-  return { id: reply.body.data.credential.public_id, secret: reply.body.data.credential.secret };
+  return { id: reply.body.data.api_key.public_id, secret: reply.body.data.api_key.key };
 }
 
 async function imap(user: string, password: string): Promise<RawClient> {

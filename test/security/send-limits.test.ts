@@ -55,7 +55,7 @@ async function boot(mailboxKey?: string): Promise<Running> {
   const minted = await fetch(`http://127.0.0.1:${instance.port('http')}/api/v1/mailboxes/mbx_${account.id}/keys`, {
     method: 'POST', headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' }, body: JSON.stringify({ app_name: 'app' }),
   });
-  return { instance, key, mailboxKey: ((await minted.json()) as any).data.credential.secret };
+  return { instance, key, mailboxKey: ((await minted.json()) as any).data.api_key.key };
 }
 
 const apiSend = async (r: Running, i: number) => {
