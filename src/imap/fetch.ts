@@ -285,6 +285,9 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
         messages = messages.map((m) => fresh.get(m.uid) ?? m); // same order, so `structures` still lines up
       }
     }
+    // Another session may have added a keyword since this one last said FLAGS: announce it before
+    // a FETCH shows it (RFC 3501 7.2.6).
+    if (has('FLAGS') || seen.size) session.announceKeywords(messages);
     for (let j = 0; j < messages.length; j++) {
       const message = messages[j]!;
       const seq = selected.seqOf(message.uid);
