@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { wrenmail } from '../helpers/cli.ts';
 import { launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
 
 let instance: Instance;
@@ -277,6 +278,34 @@ test('revoking the key behind a session ends the session', async () => {
   const res = await fetch(`${base}/api/v1/me`, { headers: { Cookie: `wm_console=${cookie!.value}` } });
   assert.is(res.status, 401);
   await temp.context.close();
+});
+
+test('`wrenmail admin passwd` sets the admin password: it opens the console; a new one ends that session; a readonly key cannot set it', async () => {
+  const env = cliEnv(instance);
+  const set = await wrenmail(['admin', 'passwd', '--password-stdin'], env, 'operator password one\n');
+  assert.is(set.code, 0, set.stderr);
+  const session = await login('operator password one');
+  assert.match(await session.page.textContent('#who') ?? '', /admin password/);
+  await openPage(session.page, base, 'admin', 'domains');
+  assert.ok((await session.page.$$('[data-write]')).length > 0, 'the admin password is root:full');
+
+  // Generated when none is given, printed once; the session opened with the old one ends.
+  const generated = await wrenmail(['admin', 'passwd'], env);
+  assert.is(generated.code, 0, generated.stderr);
+  const password = /password: (\S+)/.exec(generated.stdout)?.[1];
+  assert.ok(password && password.length >= 20, generated.stdout);
+  const [cookie] = await session.context.cookies();
+  assert.is((await fetch(`${base}/api/v1/me`, { headers: { Cookie: `wm_console=${cookie!.value}` } })).status, 401, 'the old password\'s session ended');
+  await session.context.close();
+  const again = await login(password!);
+  await again.context.close();
+
+  const short = await wrenmail(['admin', 'passwd', '--password', 'short'], env);
+  assert.is(short.code, 1, 'a short password is refused by the API');
+  assert.match(short.stderr, /password/);
+  const readonly = await api('POST', '/api-keys', { name: 'ro-passwd', type: 'root', role: 'root:readonly' });
+  const refused = await wrenmail(['admin', 'passwd', '--password', 'readonly cannot set this'], { ...env, WRENMAIL_API_KEY: readonly.json.data.secret });
+  assert.is(refused.code, 77, 'a readonly key is refused (server.manage)');
 });
 
 test('logging out ends the session on the server', async () => {
