@@ -6,6 +6,7 @@ import { writeSnapshot } from '../../store/backup.ts';
 import { keys } from '../../store/keys.ts';
 import { Tx } from '../../store/tx.ts';
 import { type ApiDeps, teamOf } from '../deps.ts';
+import { ApiError } from '../errors.ts';
 import { etagOf, notModified } from '../middleware/etag.ts';
 import { publicId } from '../ids.ts';
 import { iso, timestamp } from '../schemas.ts';
@@ -16,6 +17,15 @@ const meSchema = z.object({
   key: apiKeySchema,
   team: z.object({ id: z.string(), name: z.string() }),
   permissions: z.array(z.string()),
+});
+
+const certificateSchema = z.object({
+  names: z.array(z.string()).describe('the DNS names it covers'),
+  issuer: z.string(),
+  not_before: timestamp,
+  not_after: timestamp,
+  days_left: z.number().int().describe('whole days until not_after (negative: expired)'),
+  default: z.boolean().describe('served when a client names no host this store has a certificate for'),
 });
 
 const adminPasswordBody = z.object({
@@ -46,6 +56,22 @@ export const systemRoutes = (deps: ApiDeps, openapi: () => Record<string, unknow
           return { raw: '', contentType: 'application/json', status: 304 };
         }
         return { raw: document.text, contentType: 'application/json; charset=utf-8' };
+      },
+    }),
+    defineRoute({
+      method: 'GET', path: '/server/certificates', summary: 'The TLS certificates the listeners serve, soonest expiry first', tag: 'System',
+      permission: 'server.read', response: certificateSchema, list: true, errors: ['service_unavailable'],
+      handler: async () => {
+        const store = deps.certificates;
+        if (!store) throw new ApiError('service_unavailable', 'this server has no TLS certificate store');
+        const fallback = store.defaultCertificate;
+        const all = store.list();
+        if (!all.some((c) => c.file === fallback.file)) all.push(fallback); // the configured or self-signed default
+        const data = all.sort((a, b) => a.notAfter.getTime() - b.notAfter.getTime()).map((c) => ({
+          names: c.names, issuer: c.issuer, not_before: iso(c.notBefore.getTime()), not_after: iso(c.notAfter.getTime()),
+          days_left: Math.floor((c.notAfter.getTime() - Date.now()) / 86_400_000), default: c.file === fallback.file,
+        }));
+        return { data, pagination: { has_more: false } };
       },
     }),
     // The operator console's password (`wrenmail admin passwd`): only its hash is kept; setting a new
