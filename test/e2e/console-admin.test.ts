@@ -270,10 +270,10 @@ test('lists and forwarders, key rotation, spam check and training, reports, filt
   await openPage(page, base, 'admin', 'spam');
   const spammy = 'From: winner@lottery.example\nTo: owner@console.test\nSubject: You WON a FREE prize\n\nClaim your free money now viagra casino\n';
   await page.fill('textarea[name=message]', spammy);
-  await page.click('text=Check');
+  await page.click('button:text-is("Check")');
   await page.waitForSelector('[data-verdict]');
   assert.match(await page.textContent('[data-verdict] h2') ?? '', /score/);
-  await page.click('text=Train as spam');
+  await page.click('button:text-is("Train as spam")');
   await page.waitForSelector('[data-trained="spam"]');
   assert.match(await page.textContent('[data-trained="spam"]') ?? '', /[1-9]\d* spam/);
   assert.ok(await page.$('[data-recent-spam]'), 'recent verdicts are listed');
