@@ -84,6 +84,7 @@ async function main(argv: string[]): Promise<number> {
     case 'mailbox':
     case 'key':
     case 'queue':
+    case 'admin':
       return runAdmin(config, command, rest, adminValues);
     case 'import':
       return runImport(config, rest, adminValues);

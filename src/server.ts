@@ -271,6 +271,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       sendLimits: { perHour: config.smtp.send_per_hour, perDay: config.smtp.send_per_day },
       plainCredentials: { allow: config.http.allow_plain_credentials, from: config.http.plain_credentials_from },
       spam: { ...spam, bayes, rspamd },
+      certificates: tls,
       mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
       // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
       ports: definedPorts({ imaps: boundPort('imaps'), submission: boundPort('smtp-submission'), submissions: boundPort('smtp-submissions') }),

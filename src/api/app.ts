@@ -64,6 +64,8 @@ export interface ApiOptions {
   rateLimits?: RateLimitOptions;
   /** Check every reply against its declared schema (tests). */
   validateResponses?: boolean;
+  /** The TLS certificates the listeners serve, for GET /server/certificates (expiry on the console). */
+  certificates?: ApiDeps['certificates'];
   /** The MX's spam settings for /spam/classify (default: header rules + Bayes, Junk at 5, reject at 15). */
   spam?: SpamSettings;
   /** MTA-STS policy settings (default mode 'testing', max_age one week). */
@@ -148,6 +150,7 @@ export function createHttpApp(options: ApiOptions): Koa {
     sendLimits: options.sendLimits ?? SEND_LIMIT_DEFAULTS,
     spam: options.spam,
     mtaSts: options.mtaSts,
+    certificates: options.certificates,
   };
   app.use(
     dispatch(apiRoutes(deps), {

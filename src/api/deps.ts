@@ -1,4 +1,5 @@
 import type { MtaStsMode } from '../http/mta-sts.ts';
+import type { CertificateInfo } from '../tls/certificate-store.ts';
 import type { SpamSettings } from './routes/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
@@ -23,6 +24,8 @@ export interface ApiDeps {
   spam?: SpamSettings;
   /** The MTA-STS policy served for hosted domains: its id goes in the `_mta-sts` TXT record. */
   mtaSts?: { defaultMode?: MtaStsMode; maxAgeSeconds?: number };
+  /** The certificate store (src/tls): which certificates are served, until when. */
+  certificates?: { list(): CertificateInfo[]; readonly defaultCertificate: CertificateInfo };
 }
 
 export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {

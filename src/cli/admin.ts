@@ -24,7 +24,7 @@ export const ADMIN_OPTIONS = {
 
 export type AdminValues = { [K in keyof typeof ADMIN_OPTIONS]?: (typeof ADMIN_OPTIONS)[K]['type'] extends 'boolean' ? boolean : string };
 
-export const ADMIN_COMMANDS = ['domain', 'mailbox', 'key', 'queue'];
+export const ADMIN_COMMANDS = ['domain', 'mailbox', 'key', 'queue', 'admin'];
 
 export const ADMIN_USAGE = `  domain add NAME                  host a domain (a DKIM key is made with it)
   domain list
@@ -41,6 +41,9 @@ export const ADMIN_USAGE = `  domain add NAME                  host a domain (a 
   key list
   key revoke KEY_ID
   queue list [--status queued|done|cancelled] [--domain NAME]
+  admin passwd [--password P | --password-stdin]
+                                   the web console's admin password (/admin); without one,
+                                   one is generated and printed once; old console sessions end
 
   --json                           print the API's data as JSON (for scripts)`;
 
@@ -168,6 +171,15 @@ export async function runAdmin(config: Config, command: string, args: string[], 
       revoke: async ([id]) => {
         const { data } = await apiCall<Key>(config, 'DELETE', `/api/v1/api-keys/${encodeURIComponent(need(id, 'a KEY_ID'))}`);
         print(data, () => `${data.id} (${data.name}) is ${data.status}\n`);
+        return 0;
+      },
+    },
+    admin: {
+      passwd: async () => {
+        const given = await newPassword();
+        const password = given ?? randomBytes(18).toString('base64url');
+        const { data } = await apiCall<{ updated_at: string }>(config, 'PUT', '/api/v1/admin/password', { password });
+        print(given ? data : { ...data, password }, () => `admin password set: log in at /admin${given ? '' : `\npassword: ${password}  (shown once)`}\n`);
         return 0;
       },
     },

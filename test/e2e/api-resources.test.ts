@@ -394,6 +394,7 @@ const SAMPLE_BODIES: Record<string, unknown> = {
   'POST /mailboxes/{id}/keys': { app_name: 'sample' },
   'POST /lists': { name: 'sample', email: 'sample-list@alpha.test', external_members: ['x@example.org'] },
   'PATCH /lists/{id}': { name: 'renamed' },
+  'PUT /admin/password': { password: 'sample admin password' },
 };
 const sampleBody = (route: Route) => SAMPLE_BODIES[`${route.method} ${route.path}`];
 
@@ -465,6 +466,11 @@ test('every registered route answered 2xx somewhere in this file', async () => {
   ok(await call('GET', '/me'));
   const backup = await call('GET', '/admin/backup');
   assert.is(backup.headers.get('content-type'), 'application/gzip');
+  // The console's admin password: too short is a 400; set, then removed (and removing again says so).
+  fails(await call('PUT', '/admin/password', { body: { password: 'short' } }), 400, 'invalid_parameter', 'PUT /admin/password short');
+  ok(await call('PUT', '/admin/password', { body: SAMPLE_BODIES['PUT /admin/password'] }));
+  assert.is(ok(await call('DELETE', '/admin/password')).deleted, true);
+  assert.is(ok(await call('DELETE', '/admin/password')).deleted, false);
   const missing = routes.filter((r) => !succeeded.has(r)).map((r) => `${r.method} ${r.path}`);
   assert.equal(missing, []);
 });

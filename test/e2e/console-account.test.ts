@@ -4,8 +4,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
-import { startInstance, type Instance } from '../helpers/instance.ts';
-import { launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
+import nodemailer from 'nodemailer';
+import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
 
 const USER = 'owner@account.test';
 const OLD = 'first password 1';
@@ -35,7 +36,8 @@ async function login(page: Page, email: string, password: string): Promise<numbe
 }
 
 test.before(async () => {
-  instance = await startInstance({ overrides: { auth: { max_failures_per_account: 3 } } as never });
+  // An HTTPS listener too (http.tls_listen), for the Secure cookie flag.
+  instance = await startInstance({ overrides: { auth: { max_failures_per_account: 3 }, http: { listen: ['127.0.0.1:0'], tls_listen: ['127.0.0.1:0'] } } as never });
   base = `http://127.0.0.1:${instance.port('http')}`;
   await instance.addAccount(USER, OLD);
   await instance.addAccount('other@account.test', 'other password 3');
@@ -99,6 +101,94 @@ test('an owner session reaches only its own mailbox, and cannot open the operato
   assert.is(status, 403, 'operator routes refuse a mailbox principal');
   await page.goto(`${base}/admin`);
   assert.match(page.url(), /\/admin\/login$/);
+  await context.close();
+});
+
+const rootApi = async (path: string) => (await (await fetch(`${base}/api/v1${path}`, { headers: { Authorization: `Bearer ${cliEnv(instance).WRENMAIL_API_KEY}` } })).json()) as { data: any };
+
+test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbox/…, and mail follows them', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const problems = pageProblems(page);
+  assert.is(await login(page, USER, NEW), 303);
+  await page.waitForSelector('main[data-ready="overview"]');
+  const id = (await rootApi('/mailboxes')).data.find((m: { email: string }) => m.email === USER).id;
+
+  await openPage(page, base, 'account', 'vacation');
+  await page.check('input[name=on]');
+  await page.fill('input[name=subject]', 'Out of "office"');
+  await page.fill('textarea[name=message]', 'Back on Monday.\nUrgent? Call \\ the desk.');
+  await page.click('form[aria-label="Vacation reply"] button[type=submit]');
+  await page.waitForSelector('#toast >> text=Saved');
+  await screenshot(page, 'account-vacation');
+  await openPage(page, base, 'account', 'forwarding');
+  await page.check('input[name=on]');
+  await page.fill('input[name=to]', 'elsewhere@remote.test');
+  await page.click('form[aria-label="Forwarding"] button[type=submit]');
+  await page.waitForSelector('#toast >> text=Saved');
+  await screenshot(page, 'account-forwarding');
+  const script = (await rootApi(`/mailboxes/${id}/sieve`)).data.script as string;
+  assert.match(script, /vacation :days 7 :subject "Out of \\"office\\""/, script);
+  assert.match(script, /redirect :copy "elsewhere@remote\.test";/, 'forwarding kept the vacation reply: one script holds both');
+  // Reload: both pages read their settings back.
+  await openPage(page, base, 'account', 'vacation');
+  assert.ok(await page.isChecked('input[name=on]'));
+  assert.is(await page.inputValue('textarea[name=message]'), 'Back on Monday.\nUrgent? Call \\ the desk.');
+
+  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
+  await transport.sendMail({ from: 'friend@faraway.test', to: USER, subject: 'Hello', text: 'hi\n' });
+  const until = Date.now() + 20_000;
+  let jobs: { recipients: { address: string }[] }[] = [];
+  const to = () => jobs.flatMap((j) => j.recipients.map((r) => r.address));
+  while (!(to().includes('elsewhere@remote.test') && to().includes('friend@faraway.test'))) {
+    assert.ok(Date.now() < until, `the forward and the vacation reply are queued (queue: ${to().join(', ')})`);
+    await new Promise((r) => setTimeout(r, 200));
+    jobs = (await rootApi('/queue/messages?limit=100')).data;
+  }
+
+  await openPage(page, base, 'account', 'spam');
+  await page.selectOption('select[name=mode]', 'denylist');
+  await page.fill('textarea[name=deny]', '@spammy.test');
+  await page.click('form[aria-label="Spam settings"] button[type=submit]');
+  await page.waitForSelector('#toast >> text=Saved');
+  await screenshot(page, 'account-spam');
+  assert.equal((await rootApi(`/mailboxes/${id}/filters`)).data, { mode: 'denylist', rules: [{ pattern: '@spammy.test', type: 'deny' }] });
+  const refused = await transport.sendMail({ from: 'x@spammy.test', to: USER, subject: 'Buy', text: 'now\n' }).then(() => null, (err: { responseCode?: number }) => err.responseCode);
+  transport.close();
+  assert.is(refused, 550, 'a blocked sender is refused at RCPT');
+  assert.equal(problems.filter((p) => !/status of 404/.test(p)), [], 'no console error (Chromium logs the 404 of "no Sieve script yet")');
+  await context.close();
+});
+
+test('axe-core finds no serious or critical violation on any owner page', async () => {
+  const context = await browser.newContext();
+  const page = await context.newPage();
+  const found: string[] = [];
+  await page.goto(`${base}/account/login`);
+  found.push(...(await accessibilityProblems(page)).map((p) => `login: ${p}`));
+  assert.is(await login(page, USER, NEW), 303);
+  for (const name of ['overview', 'password', 'apps', 'vacation', 'forwarding', 'spam', 'setup']) {
+    await openPage(page, base, 'account', name);
+    found.push(...(await accessibilityProblems(page)).map((p) => `${name}: ${p}`));
+  }
+  assert.equal(found, []);
+  await context.close();
+});
+
+test('over the HTTPS listener (http.tls_listen) the session cookie is Secure', async () => {
+  const context = await browser.newContext({ ignoreHTTPSErrors: true });
+  const page = await context.newPage();
+  const https = `https://127.0.0.1:${instance.port('https')}`;
+  await page.goto(`${https}/account/login`);
+  await page.fill('#email', USER);
+  await page.fill('#password', NEW);
+  await Promise.all([page.waitForURL(`${https}/account`), page.click('button[type=submit]')]);
+  await page.waitForSelector('main[data-ready="overview"]');
+  const [cookie] = await context.cookies();
+  assert.is(cookie!.name, 'wm_console');
+  assert.ok(cookie!.secure, 'Secure on TLS (RFC 6265bis §4.1.2.5)');
+  assert.ok(cookie!.httpOnly);
+  assert.is(cookie!.sameSite, 'Strict');
   await context.close();
 });
 

@@ -27,10 +27,10 @@ const keys: Record<string, string> = {};
 const accounts: Record<string, Account> = {};
 const mbx = (name: string) => `mbx_${accounts[name]!.id}`;
 
-async function makeKey(permissions: string[], team = teamId): Promise<string> {
-  const minted = mintApiKey('root');
+async function makeKey(permissions: string[], team = teamId, accountId: string | null = null): Promise<string> {
+  const minted = mintApiKey(accountId ? 'mbx' : 'root');
   await fx.store.apiKeys.create(
-    { id: `key_${newId()}`, teamId: team, type: 'root', name: 'test', prefix: minted.prefix, permissions, accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+    { id: `key_${newId()}`, teamId: team, type: accountId ? 'mailbox' : 'root', name: 'test', prefix: minted.prefix, permissions, accountId, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
     minted.hash,
   );
   return minted.secret;
@@ -122,6 +122,32 @@ test('API: PUT validates (422 with line and column), GET, activate/deactivate, p
   assert.is((await call('GET', `/mailboxes/${mbx('carol')}/sieve`)).status, 404);
   assert.is((await call('DELETE', `/mailboxes/${mbx('carol')}/sieve`)).status, 404);
   assert.is((await call('POST', `/mailboxes/${mbx('carol')}/sieve/activate`)).status, 404);
+});
+
+test('API: the owner\'s own script and sender lists (/mailbox/sieve, /mailbox/filters): a mailbox key reaches only its mailbox', async () => {
+  const own = await makeKey(PRESETS['mailbox:full']!, teamId, accounts.carol!.id);
+  const readOnly = await makeKey(PRESETS.agent_preclaim!, teamId, accounts.carol!.id);
+  assert.is((await call('GET', '/mailbox/sieve', undefined, own)).status, 404, 'no script yet');
+  const bad = await call('PUT', '/mailbox/sieve', { script: 'keep' }, own);
+  assert.is(bad.status, 422);
+  assert.match(bad.body.error.message, /line 1/);
+  const put = await call('PUT', '/mailbox/sieve', { script: 'require ["vacation"];\nvacation "away";\n' }, own);
+  assert.is(put.status, 200, JSON.stringify(put.body));
+  assert.is(put.body.data.mailbox_id, mbx('carol'));
+  assert.match((await call('GET', `/mailboxes/${mbx('carol')}/sieve`)).body.data.script, /vacation "away"/, 'the operator sees what the owner set');
+  assert.is((await call('PUT', '/mailbox/sieve', { script: 'keep;' }, readOnly)).status, 403, 'mailbox.settings.update is needed to write');
+  assert.is((await call('GET', '/mailbox/sieve', undefined, readOnly)).status, 200);
+  assert.is((await call('GET', `/mailbox/sieve?mailbox_id=${mbx('alice')}`, undefined, own)).status, 403, 'only its own mailbox');
+  assert.is((await call('GET', '/mailbox/sieve')).status, 400, 'a root key names the mailbox');
+  assert.match((await call('GET', `/mailbox/sieve?mailbox_id=${mbx('carol')}`)).body.data.script, /away/);
+  assert.is((await call('DELETE', '/mailbox/sieve', undefined, own)).status, 200);
+  assert.is((await call('DELETE', '/mailbox/sieve', undefined, own)).status, 404);
+
+  const filter = { mode: 'denylist', rules: [{ pattern: '@pest.test', type: 'deny' }] };
+  assert.equal((await call('PUT', '/mailbox/filters', filter, own)).body.data, filter);
+  assert.equal((await call('GET', `/mailboxes/${mbx('carol')}/filters`)).body.data, filter);
+  assert.is((await call('PUT', '/mailbox/filters', { mode: 'off', rules: [] }, readOnly)).status, 403);
+  assert.is((await call('PUT', '/mailbox/filters', { mode: 'off', rules: [] }, own)).status, 200);
 });
 
 test('fileinto :create files into a new folder; addflag flags the INBOX copy', async () => {

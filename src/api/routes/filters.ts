@@ -5,6 +5,7 @@ import { checkIfMatch } from '../middleware/etag.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { loadDomain, updateDomain } from './domains.ts';
 import { loadMailbox, updateAccount } from './mailboxes.ts';
+import { mailboxScope } from './mailbox-view.ts';
 
 // API.md FilterState: the whole list is replaced at once (PUT), at most 1,000 rules.
 const filterState = z
@@ -27,8 +28,28 @@ const filterState = z
 const OFF: SenderFilter = { mode: 'off', rules: [] };
 const view = (filter: SenderFilter | undefined): z.infer<typeof filterState> => filter ?? OFF;
 
+const ownQuery = z.object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') }).strict();
+
 /** Sender allow/deny lists of a domain and of a mailbox (the mailbox's, when on, overrides the domain's). */
 export const filterRoutes = (deps: ApiDeps): Route[] => [
+  // The owner's own lists (a mailbox key or a console owner session): the account page's spam settings.
+  defineRoute({
+    method: 'GET', path: '/mailbox/filters', summary: 'The calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.read',
+    query: ownQuery, response: filterState, etag: true,
+    handler: async ({ key, query }) => ({ data: view((await mailboxScope(deps, key, query.mailbox_id, true))!.settings.senderFilter) }),
+  }),
+  defineRoute({
+    method: 'PUT', path: '/mailbox/filters', summary: 'Replace the calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.settings.update',
+    query: ownQuery, body: filterState, response: filterState, ifMatch: true,
+    handler: async ({ ctx, key, query, body }) => {
+      const account = (await mailboxScope(deps, key, query.mailbox_id, true))!;
+      const saved = await updateAccount(deps, account.id, (a) => {
+        checkIfMatch(ctx, view(a.settings.senderFilter));
+        a.settings.senderFilter = body;
+      });
+      return { data: view(saved.settings.senderFilter) };
+    },
+  }),
   defineRoute({
     method: 'GET', path: '/domains/{id}/filters', summary: 'A domain\'s sender allow/deny lists', tag: 'Domains', permission: 'domain.read',
     response: filterState, etag: true,

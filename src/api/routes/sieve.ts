@@ -10,6 +10,7 @@ import { publicId } from '../ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, iso, timestamp } from '../schemas.ts';
 import { loadMailbox } from './mailboxes.ts';
+import { mailboxScope } from './mailbox-view.ts';
 
 const sieveSchema = z.object({
   mailbox_id: z.string(),
@@ -55,7 +56,54 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
       },
     });
 
+  /** Validates and stores a script (422 names the line and column of the first problem). */
+  const put = async (accountId: string, body: z.infer<typeof putBody>) => {
+    try {
+      compile(body.script);
+    } catch (err) {
+      if (!(err instanceof SieveError)) throw err;
+      throw new ApiError('validation_error', `script: ${err.message}`, 'script', {
+        errors: [{ field: 'script', code: 'sieve_error', message: err.message }],
+      });
+    }
+    return deps.store.directory.run(`sieve/${accountId}`, async () => {
+      const previous = await scripts.get(accountId);
+      const record: SieveScriptRecord = { accountId, script: body.script, active: body.active ?? previous?.active ?? true, updatedAt: Date.now() };
+      await scripts.put(record);
+      return { data: view(record) };
+    });
+  };
+  const remove = async (accountId: string, id: string) => {
+    const existed = await deps.store.directory.run(`sieve/${accountId}`, () => scripts.remove(accountId));
+    if (!existed) throw new ApiError('not_found', `mailbox ${id} has no Sieve script`, 'id');
+    return { data: { id, deleted: true as const } };
+  };
+  // The owner's own script (a mailbox key, or a console owner session): vacation replies and forwarding.
+  const ownQuery = z.object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') }).strict();
+  const own = async (key: Parameters<typeof mailboxScope>[1], mailboxId: string | undefined) => (await mailboxScope(deps, key, mailboxId, true))!;
+
   return [
+    defineRoute({
+      method: 'GET', path: '/mailbox/sieve', summary: 'The calling mailbox\'s Sieve script (404 when it has none)', tag, permission: 'mailbox.read',
+      query: ownQuery, response: sieveSchema, etag: true,
+      handler: async ({ key, query }) => {
+        const account = await own(key, query.mailbox_id);
+        return { data: view(await load(account.id, publicId('mbx', account.id))) };
+      },
+    }),
+    defineRoute({
+      method: 'PUT', path: '/mailbox/sieve', summary: 'Set the calling mailbox\'s Sieve script (validated: 422 names the line and column)', tag,
+      permission: 'mailbox.settings.update', query: ownQuery, body: putBody, response: sieveSchema, errors: ['validation_error'],
+      handler: async ({ key, query, body }) => put((await own(key, query.mailbox_id)).id, body),
+    }),
+    defineRoute({
+      method: 'DELETE', path: '/mailbox/sieve', summary: 'Delete the calling mailbox\'s Sieve script', tag,
+      permission: 'mailbox.settings.update', query: ownQuery, response: deleted, errors: ['not_found'],
+      handler: async ({ key, query }) => {
+        const account = await own(key, query.mailbox_id);
+        return remove(account.id, publicId('mbx', account.id));
+      },
+    }),
     defineRoute({
       method: 'GET', path: '/mailboxes/{id}/sieve', summary: 'Get the mailbox\'s Sieve script', tag, permission: 'mailbox.admin.read', response: sieveSchema, etag: true,
       handler: async ({ key, params }) => {
@@ -66,33 +114,12 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
     defineRoute({
       method: 'PUT', path: '/mailboxes/{id}/sieve', summary: 'Set the mailbox\'s Sieve script (validated: 422 names the line and column)', tag,
       permission: 'mailbox.admin.manage', body: putBody, response: sieveSchema, errors: ['validation_error'],
-      handler: async ({ key, params, body }) => {
-        const account = await loadMailbox(deps, key, params.id!);
-        try {
-          compile(body.script);
-        } catch (err) {
-          if (!(err instanceof SieveError)) throw err;
-          throw new ApiError('validation_error', `script: ${err.message}`, 'script', {
-            errors: [{ field: 'script', code: 'sieve_error', message: err.message }],
-          });
-        }
-        return deps.store.directory.run(`sieve/${account.id}`, async () => {
-          const previous = await scripts.get(account.id);
-          const record: SieveScriptRecord = { accountId: account.id, script: body.script, active: body.active ?? previous?.active ?? true, updatedAt: Date.now() };
-          await scripts.put(record);
-          return { data: view(record) };
-        });
-      },
+      handler: async ({ key, params, body }) => put((await loadMailbox(deps, key, params.id!)).id, body),
     }),
     defineRoute({
       method: 'DELETE', path: '/mailboxes/{id}/sieve', summary: 'Delete the mailbox\'s Sieve script (and its vacation reply records)', tag,
       permission: 'mailbox.admin.manage', response: deleted,
-      handler: async ({ key, params }) => {
-        const account = await loadMailbox(deps, key, params.id!);
-        const existed = await deps.store.directory.run(`sieve/${account.id}`, () => scripts.remove(account.id));
-        if (!existed) throw new ApiError('not_found', `mailbox ${params.id!} has no Sieve script`, 'id');
-        return { data: { id: params.id!, deleted: true as const } };
-      },
+      handler: async ({ key, params }) => remove((await loadMailbox(deps, key, params.id!)).id, params.id!),
     }),
     toggle('activate'),
     toggle('deactivate'),

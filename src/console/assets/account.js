@@ -84,5 +84,109 @@ async function setup(el) {
     h('p', {}, 'Thunderbird finds the settings by itself (autoconfig); Outlook asks the server (autodiscover). The document: ', h('a.mono', { href: links.thunderbird }, links.thunderbird), ' ', copyButton(links.thunderbird))));
 }
 
-const pages = { overview: { title: 'Mailbox', render: overview }, password: { title: 'Password', render: password }, apps: { title: 'App passwords', render: apps }, setup: { title: 'Client setup', render: setup } };
+// Vacation and forwarding are one Sieve script (RFC 5228) made here from a small settings object kept
+// in its first line, so the two pages edit it without parsing Sieve. A script written some other
+// way (the operator's, or ManageSieve's) is shown and replaced only when the owner agrees.
+const MARK = '# wrenmail-console ';
+/** Renders the current page again (after a save). */
+const reload = () => window.dispatchEvent(new HashChangeEvent('hashchange'));
+const quote = (text) => `"${String(text).replace(/[\\"]/g, (c) => `\\${c}`)}"`;
+
+async function sieveSettings() {
+  const current = await api('GET', '/mailbox/sieve').catch((err) => { if (err.status === 404) return null; throw err; });
+  const script = current?.data.script ?? '';
+  if (!script) return { settings: {}, custom: null };
+  if (script.startsWith(MARK)) {
+    try { return { settings: JSON.parse(script.slice(MARK.length, script.indexOf('\n'))), custom: null }; } catch { /* hand-edited: treat as custom */ }
+  }
+  return { settings: {}, custom: script };
+}
+
+function scriptOf(settings) {
+  const { vacation, forward } = settings;
+  const needs = [];
+  const body = [];
+  if (vacation?.on) {
+    needs.push('"vacation"');
+    body.push(`vacation :days ${Math.max(1, Number(vacation.days) || 7)} :subject ${quote(vacation.subject || 'Away')} ${quote(vacation.message)};`);
+  }
+  if (forward?.on && forward.to.length) {
+    if (forward.keep) needs.push('"copy"');
+    for (const to of forward.to) body.push(`redirect${forward.keep ? ' :copy' : ''} ${quote(to)};`);
+  }
+  if (!body.length) return null;
+  return `${MARK}${JSON.stringify(settings)}\n${needs.length ? `require [${needs.join(', ')}];\n` : ''}${body.join('\n')}\n`;
+}
+
+/** Saves the settings (or deletes the script when nothing is on); false when the owner kept a custom script. */
+async function saveSieve(settings, custom) {
+  if (custom && !confirm('Your mailbox has a Sieve script written elsewhere. Replace it?')) return false;
+  const script = scriptOf(settings);
+  if (script) return !!(await attempt(() => api('PUT', '/mailbox/sieve', { script, active: true }), 'Saved'));
+  return !!(await attempt(() => api('DELETE', '/mailbox/sieve').catch((err) => { if (err.status !== 404) throw err; }), 'Saved'));
+}
+
+const customNotice = (custom) => (custom ? h('section.panel', {}, h('h2', {}, 'Your current filter script'), h('p.muted', {}, 'Saving here replaces it.'), h('pre', { tabindex: 0 }, custom)) : '');
+
+async function vacation(el) {
+  const { settings, custom } = await sieveSettings();
+  const v = settings.vacation ?? { on: false, subject: 'Away', message: '', days: 7 };
+  const message = h('textarea', { name: 'message', rows: 5, required: true });
+  message.value = v.message;
+  el.append(h('h1', {}, 'Vacation reply'), h('p.muted', {}, 'An automatic answer to people who write to you, at most once per sender in the days you choose (RFC 5230).'),
+    form([
+      h('label.check', {}, h('input', { type: 'checkbox', name: 'on', checked: v.on }), h('span', {}, 'Send a vacation reply')),
+      field('Subject', 'subject', { value: v.subject, required: true }),
+      h('label', {}, 'Message', message),
+      field('Days between replies to one sender', 'days', { type: 'number', min: 1, max: 365, value: String(v.days) }),
+    ], 'Save', async (f) => {
+      const next = { ...settings, vacation: { on: f.on === 'on', subject: f.subject, message: f.message, days: Number(f.days) || 7 } };
+      if (await saveSieve(next, custom)) reload();
+    }, { 'aria-label': 'Vacation reply', class: 'stack' }), customNotice(custom));
+}
+
+async function forwarding(el) {
+  const { settings, custom } = await sieveSettings();
+  const fw = settings.forward ?? { on: false, to: [], keep: true };
+  el.append(h('h1', {}, 'Forwarding'), h('p.muted', {}, 'Send a copy of each new message on to other addresses.'),
+    form([
+      h('label.check', {}, h('input', { type: 'checkbox', name: 'on', checked: fw.on }), h('span', {}, 'Forward my mail')),
+      field('To (addresses, comma-separated)', 'to', { value: fw.to.join(', '), size: 40 }),
+      h('label.check', {}, h('input', { type: 'checkbox', name: 'keep', checked: fw.keep }), h('span', {}, 'Keep a copy here')),
+    ], 'Save', async (f) => {
+      const to = (f.to ?? '').split(/[\s,]+/).map((a) => a.trim()).filter(Boolean);
+      if (f.on === 'on' && !to.length) return toast('Give at least one address to forward to', true);
+      const next = { ...settings, forward: { on: f.on === 'on', to, keep: f.keep === 'on' } };
+      if (await saveSieve(next, custom)) reload();
+    }, { 'aria-label': 'Forwarding', class: 'stack' }), customNotice(custom));
+}
+
+/** Sender allow/deny lists of this mailbox (refused at RCPT, so nothing bounces). */
+async function spam(el) {
+  const current = (await api('GET', '/mailbox/filters')).data;
+  const listOf = (type) => current.rules.filter((r) => r.type === type).map((r) => r.pattern).join('\n');
+  const deny = h('textarea', { name: 'deny', rows: 5, placeholder: 'spammer@example.com\n@annoying.example' });
+  deny.value = listOf('deny');
+  const allow = h('textarea', { name: 'allow', rows: 5, placeholder: 'friend@example.com' });
+  allow.value = listOf('allow');
+  el.append(h('h1', {}, 'Spam settings'), h('p.muted', {}, 'Messages the server thinks are spam go to your Junk folder. Here you can refuse senders outright, or accept only the ones you list. A pattern is an address, @domain (and its subdomains), or uses * as a wildcard.'),
+    form([
+      h('label', {}, 'Mode', h('select', { name: 'mode' },
+        h('option', { value: 'off', selected: current.mode === 'off' }, 'Off (the domain\'s rules apply)'),
+        h('option', { value: 'denylist', selected: current.mode === 'denylist' }, 'Refuse the blocked senders'),
+        h('option', { value: 'allowlist', selected: current.mode === 'allowlist' }, 'Accept only the allowed senders'))),
+      h('label', {}, 'Blocked senders (one per line)', deny),
+      h('label', {}, 'Allowed senders (one per line, always accepted)', allow),
+    ], 'Save', async (f) => {
+      const lines = (text) => (text ?? '').split(/\s+/).map((p) => p.trim()).filter(Boolean);
+      const rules = [...lines(f.allow).map((pattern) => ({ pattern, type: 'allow' })), ...lines(f.deny).map((pattern) => ({ pattern, type: 'deny' }))];
+      await attempt(() => api('PUT', '/mailbox/filters', { mode: f.mode, rules }), 'Saved');
+    }, { 'aria-label': 'Spam settings', class: 'stack' }));
+}
+
+const pages = {
+  overview: { title: 'Mailbox', render: overview }, password: { title: 'Password', render: password }, apps: { title: 'App passwords', render: apps },
+  vacation: { title: 'Vacation', render: vacation }, forwarding: { title: 'Forwarding', render: forwarding }, spam: { title: 'Spam', render: spam },
+  setup: { title: 'Client setup', render: setup },
+};
 await router(pages, 'overview');
