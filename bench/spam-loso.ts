@@ -12,8 +12,9 @@
 // "rewrite subject" or "reject" (score ≥ 6 by default).
 //
 //   node bench/spam-loso.ts [--only NAME] [--misses N] [--rspamd]
-//     --only: run the splits whose name contains NAME; --misses: print up to N wrong verdicts per split
-import { mkdtempSync, rmSync } from 'node:fs';
+//     --only: run the splits whose name contains NAME; --misses: print up to N wrong verdicts per split;
+//     --dump FILE: write each test message's class, Bayes probability and rule hits (JSON lines) to study combinations
+import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { classifyMessage, type SpamSettings } from '../src/api/routes/spam.ts';
@@ -29,6 +30,7 @@ const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const misses = args.includes('--misses') ? Number(args[args.indexOf('--misses') + 1]) : 0;
 const withRspamd = args.includes('--rspamd');
+const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1]! : '';
 const JUNK = 5;
 const TARGET_CATCH = 0.95;
 const TARGET_FP = 0.005;
@@ -67,8 +69,9 @@ try {
       const times: number[] = [];
       for (const s of split.test) {
         const t = performance.now();
-        const { result } = await classifyMessage(deps, settings, s.raw);
+        const { result, bayes } = await classifyMessage(deps, settings, s.raw);
         times.push(performance.now() - t);
+        if (dump) appendFileSync(dump, JSON.stringify({ split: split.name, class: s.class, source: s.source, p: bayes.probability, hits: result.hits.filter((h) => !h.rule.startsWith('BAYES_')).map((h) => [h.rule, h.score]) }) + '\n');
         scored.push({ s, score: result.score, rules: result.hits.map((h) => `${h.rule}=${h.score}`).join(' ') });
       }
       const r = summarize(split.name, scored, times);

@@ -10,7 +10,11 @@ export interface BayesOptions {
   unknownWordProb: number;
   /** Tokens whose |f(w) - 0.5| is below this are not clues (0.1). */
   minimumProbStrength: number;
-  /** At most this many clues, the strongest (150). */
+  /**
+   * At most this many clues, the strongest (30; SpamBayes 150). Across sources, 150 lets a crowd of
+   * tokens seen a few times in one corpus outvote the strong ones: leave-one-source-out AUC of the
+   * Bayes probability 0.912 → 0.944 (SA public left out) and 0.936 → 0.944 (trec07p left out).
+   */
   maxDiscriminators: number;
   /** Abstain until this many spam and this many ham messages were trained (200 each). */
   minSpam: number;
@@ -31,7 +35,7 @@ export const DEFAULT_BAYES: BayesOptions = {
   unknownWordStrength: 0.45,
   unknownWordProb: 0.5,
   minimumProbStrength: 0.1,
-  maxDiscriminators: 150,
+  maxDiscriminators: 30,
   minSpam: 200,
   minHam: 200,
   scoreCurve: [[0, -3], [0.2, 0], [0.4, 0], [0.7, 5], [1, 6]],

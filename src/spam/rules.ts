@@ -1,5 +1,6 @@
 // Header and authentication rules with fixed scores. Thresholds (classify.ts): Junk at 5, reject at 15,
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
+import { FEATURES, contentFeatures } from './content.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
 interface Rule {
@@ -77,7 +78,9 @@ function spfAligned(i: SpamInput): boolean {
 
 export const headerRules: SpamScorer = {
   name: 'rules',
-  score: (input): SpamHit[] =>
-    [...RULES, ...CONTENT_RULES].filter((r) => r.test(input)).map(({ rule, score, description }) => ({ rule, score, description })),
+  score: (input): SpamHit[] => [
+    ...[...RULES, ...CONTENT_RULES].filter((r) => r.test(input)).map(({ rule, score, description }) => ({ rule, score, description })),
+    ...contentFeatures(input.raw).map((rule) => ({ rule, ...FEATURES[rule] })),
+  ],
 };
 

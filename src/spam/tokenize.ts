@@ -21,6 +21,8 @@ const MAX_SCANNED = 256;
 export const MAX_TOKENS = 3000;
 const MAX_HTML_SOURCE = 1 << 20;
 const MAX_RECEIVED = 6;
+/** Header fields whose presence is kept as a token: how the message was written, not where it was collected. */
+const WRITER_HEADER = new Set(['in-reply-to', 'references', 'mime-version', 'x-mailer', 'user-agent', 'x-priority', 'x-msmail-priority', 'importance', 'reply-to', 'organization', 'disposition-notification-to']);
 
 // Verdicts of other filters on the way (TREC and SpamAssassin corpora carry them) and our own
 // X-Spam-* fields: learning from them would learn someone else's filter, or our own last guess.
@@ -85,9 +87,11 @@ function words(text: string, prefix: string, out: TokenSet, pairs = false): void
     const n = w.length;
     if (n < MIN_WORD) continue;
     if (n <= MAX_WORD) {
-      out.add(prefix + w);
-      if (pairs && previous) out.add(`${prefix}${previous} ${w}`);
-      previous = w;
+      const t = wordToken(w);
+      out.add(prefix + t);
+      if (t !== w) out.add(`${prefix}obfuscated`);
+      if (pairs && previous) out.add(`${prefix}${previous} ${t}`);
+      previous = t;
       continue;
     }
     previous = '';
@@ -98,6 +102,24 @@ function words(text: string, prefix: string, out: TokenSet, pairs = false): void
       out.add(`${prefix}skip:${w[0]} ${Math.min(Math.floor(n / 10) * 10, 100)}`);
     }
   }
+}
+
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's' };
+
+/**
+ * A word as a token, with what ties it to one source or one spam run blurred: numbers (dates, years,
+ * prices, ids: "2002", "4.99") become their shape, and words with digits or symbols standing in for
+ * letters ("0ffice", "v1agra", "c@sh") are read as the letters; the caller notes the obfuscation.
+ */
+export function wordToken(w: string): string {
+  if (/^[\d.,:/$%-]+$/.test(w)) return `num:${w.replace(/\d+/g, '#')}`;
+  // Letters with a digit or symbol standing in for some, not a product code (two digits in a row, a
+  // trailing digit), a variable ($name, @list) or an address (a@b, only short words take "@").
+  if (/\p{L}/u.test(w) && /^\p{L}*[\p{L}01345@$]*$/u.test(w) && /^[\p{L}0]/u.test(w) && /[013457@$]/.test(w) && !/\d\d|\d$/.test(w) && !/\$./.test(w) && !(w.includes('@') && w.length > 8)) {
+    const letters = w.replace(/[^\p{L}]/gu, '').length;
+    if (letters >= w.length - 2 && letters >= 3) return w.replace(/[013457@$]/g, (c) => LEET[c]!);
+  }
+  return w;
 }
 
 function bodyTokens(text: string, out: TokenSet): void {
@@ -200,9 +222,11 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
   if (!env.date) out.add('missing:date');
   if (!env.messageId) out.add('missing:message-id');
   else {
-    const host = /@([^>\s]+)>?\s*$/.exec(env.messageId)?.[1];
-    if (host) hostTokens('message-id:', host.toLowerCase(), out);
-    else out.add('message-id:no-domain');
+    // Its shape, not its host (a host names the source's own relays): does it name the From domain?
+    const host = /@([^>\s]+)>?\s*$/.exec(env.messageId)?.[1]?.toLowerCase();
+    if (!host) out.add('message-id:no-domain');
+    else if (fromHost && domainTail(host, 2) === domainTail(fromHost, 2)) out.add('message-id:from-domain');
+    else out.add('message-id:other-domain');
   }
 
   let received = 0;
@@ -210,14 +234,18 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
   for (const f of fields) {
     const name = f.name;
     if (IGNORED_HEADER.test(name) || AUTH_HEADER.test(name)) continue;
-    if (!seen.has(name)) {
+    // Which fields are present says more about the corpus a message was collected in (its relays,
+    // list software, archive) than about spam; the few that say how a message was written stay.
+    if (!seen.has(name) && WRITER_HEADER.has(name)) {
       seen.add(name);
       out.add(`header:${name}`);
     }
     const value = f.value.toLowerCase();
     switch (name) {
       case 'received':
-        if (received++ < MAX_RECEIVED) receivedTokens(value, out);
+        // Relay names and networks are where the corpus was collected, not what the mail is: only
+        // a relay that did not know its client's name is kept.
+        if (received++ < MAX_RECEIVED && value.includes('unknown')) out.add('received:unknown');
         break;
       case 'x-mailer':
       case 'user-agent':
@@ -229,36 +257,16 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
       case 'content-type':
         out.add(`content-type:${value.split(';')[0]!.trim()}`);
         break;
-      case 'precedence':
       case 'x-priority':
       case 'x-msmail-priority':
       case 'importance':
         out.add(`${name}:${value.slice(0, 20)}`);
-        break;
-      case 'list-id':
-        out.add(`list-id:${value.replace(/^.*</, '').replace(/>.*$/, '')}`);
         break;
       case 'organization':
         words(value, 'organization:', out);
         break;
     }
   }
-}
-
-/** "from helo (rdns [ip]) by host": the relay names and network prefixes the message came through. */
-function receivedTokens(value: string, out: TokenSet): void {
-  const from = /^\s*from\s+(\S+)/.exec(value)?.[1];
-  if (from && from.includes('.')) hostTokens('received:', from.replace(/[()[\]]/g, ''), out);
-  for (const m of value.matchAll(/\(([^()]*)\)/g)) {
-    for (const host of m[1]!.split(/[\s[\]]+/)) {
-      if (/^[a-z0-9-]+(\.[a-z0-9-]+)+$/.test(host) && /[a-z]/.test(host)) out.add(`received:${domainTail(host, 2)}`);
-    }
-  }
-  for (const m of value.matchAll(/\[(\d{1,3})\.(\d{1,3})\.(\d{1,3})\.\d{1,3}\]/g)) {
-    out.add(`received:ip:${m[1]}.${m[2]}`);
-    out.add(`received:ip:${m[1]}.${m[2]}.${m[3]}`);
-  }
-  if (value.includes('unknown')) out.add('received:unknown');
 }
 
 // ---------------------------------------------------------------------------------------------
