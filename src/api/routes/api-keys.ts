@@ -40,6 +40,7 @@ export const apiKeySchema = z.object({
   last_used_at: timestamp.nullable(),
   expires_at: timestamp.nullable(),
   revoked_at: timestamp.nullable(),
+  rotated_from: z.string().nullable().describe('the key this one was rotated from; it works until revoked'),
 });
 
 const withSecret = apiKeySchema.extend({ secret: z.string().describe('shown once') });
@@ -63,6 +64,7 @@ export function apiKeyView(key: ApiKey): z.infer<typeof apiKeySchema> {
     last_used_at: isoOrNull(key.lastUsedAt),
     expires_at: isoOrNull(key.expiresAt),
     revoked_at: isoOrNull(key.revokedAt),
+    rotated_from: key.rotatedFrom ?? null,
   };
 }
 
@@ -79,29 +81,43 @@ export interface NewKey {
 
 /**
  * A key minted by a key that may not manage mailbox credentials (a mailbox key adding an app
- * password) is that key's child: revoked or rotated with it, so it cannot outlive its maker (issue
- * 13 §6). Keys made by managers, or by a mailbox password login, stand on their own.
+ * password) is that key's child: revoked with it, so it cannot outlive its maker (issue 13 §6). Keys
+ * made by managers, or by a mailbox password login, stand on their own.
  */
 const parentOf = (caller: ApiKey): string | null =>
   caller.id.startsWith('login:') || hasPermission(caller.permissions, 'mailbox.admin.manage') ? null : caller.id;
 
+/** Rotation: the key being replaced, and whether it is revoked at once rather than when callers have moved. */
+export interface Rotation {
+  from: ApiKey;
+  revokeOld: boolean;
+}
+
 /**
  * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
  * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret
- * (`minted`: a secret the client generated in the same format, for compatibility routes).
+ * (`minted`: a secret the client generated in the same format, for compatibility routes). A rotation's
+ * successor stands where the old key stood (same parent) and counts as a new active key unless the
+ * old one is revoked with it.
  */
-export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type])): Promise<{ key: ApiKey; secret: string }> {
+export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type]), rotation?: Rotation): Promise<{ key: ApiKey; secret: string }> {
   const beyond = input.permissions.find((p) => !grantsCover(caller.permissions, p));
   if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
   const team = await teamOf(deps, caller.teamId);
   return underTeamLock(deps, team.id, 'api-keys', async () => {
     const now = Date.now();
-    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length;
+    const freed = rotation?.revokeOld && isActive(rotation.from, now) ? 1 : 0;
+    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length - freed;
     if (active >= team.limits.maxApiKeys) {
       throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
     }
-    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null, parentKeyId: parentOf(caller) };
-    await deps.store.apiKeys.create(key, minted.hash);
+    const key: ApiKey = {
+      id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null,
+      parentKeyId: rotation ? (rotation.from.parentKeyId ?? null) : parentOf(caller),
+      rotatedFrom: rotation?.from.id ?? null,
+    };
+    if (rotation) await deps.store.apiKeys.rotate(rotation.from, key, minted.hash, rotation.revokeOld);
+    else await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };
   });
 }
@@ -216,23 +232,26 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/api-keys/{id}/rotate', summary: 'Replace an API key\'s secret (the old one stops working at once)', tag, permission: 'apikey.update',
-    body: z.object({}).strict().optional().describe('no options yet; the old secret stops working at once'),
-    response: withSecret, idempotent: true, errors: ['conflict'],
-    handler: async ({ key: caller, params }) => {
+    method: 'POST', path: '/api-keys/{id}/rotate', summary: 'Rotate an API key: a new key with the same settings; the old one works until revoked', tag, permission: 'apikey.update',
+    body: z.object({
+      revoke_old: z.boolean().default(false).describe('revoke the old key in the same step (a leaked key); by default it works until DELETE /api-keys/{id}'),
+    }).strict().optional(),
+    response: withSecret, status: 201, idempotent: true, errors: ['conflict', 'limit_exceeded'],
+    handler: async ({ key: caller, params, body }) => {
       const found = await loadKey(deps, caller, params.id!);
       // Whoever sees the new secret holds the key's powers: only for keys within the caller's own.
       const beyond = found.permissions.find((p) => !grantsCover(caller.permissions, p));
       if (beyond) throw new ApiError('insufficient_permissions', `rotating this key would hand out ${beyond}, which the caller does not hold`);
-      return withKeyLock(deps.store, found.id, async () => {
+      // docs/seeds/sendmux-api-keys.txt: copy the new secret, deploy it everywhere, then "revoke the
+      // old key once all callers have moved" — so the old key keeps working (and its sessions live).
+      const { key } = await withKeyLock(deps.store, found.id, async () => {
         const current = (await deps.store.apiKeys.get(found.id))!;
         if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
-        const minted = mintApiKey(KIND[current.type]);
-        current.prefix = minted.prefix;
-        current.suffix = minted.suffix;
-        await deps.store.apiKeys.replaceSecret(current, minted.hash);
-        return { data: { ...apiKeyView(current), secret: minted.secret } };
+        if (!isActive(current, Date.now())) throw new ApiError('conflict', 'an expired key cannot be rotated (its successor would outlive the expiry)');
+        const { type, name, permissions, accountId, domain, expiresAt } = current;
+        return { key: await createKey(deps, caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false }) };
       });
+      return { data: { ...apiKeyView(key.key), secret: key.secret }, location: `/api/v1/api-keys/${key.key.id}` };
     },
   }),
 ];
