@@ -8,6 +8,8 @@ import { ImapFlow } from 'imapflow';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import { mintApiKey } from '../../src/security/api-keys.ts';
+import { PRESETS } from '../../src/security/permissions.ts';
 import { messagesIn, SmtpClient, transaction } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/outbound.ts';
 import { startMailPair, type MailPair } from '../helpers/pair.ts';
@@ -297,17 +299,48 @@ print("Email sent!")`);
   assert.match(received!.text, /DKIM-Signature:[^]*d=example\.com;[^]*s=mailbux;/);
 });
 
-test('error codes: 401 for a wrong token; deleting an account, then the domain with everything in it', async () => {
+/** A root key of a second team (another tenant of the same server). */
+async function otherTenantKey(): Promise<string> {
+  const store = pair.a.server.store;
+  const team = await store.teams.create('other tenant');
+  const minted = mintApiKey('root');
+  await store.apiKeys.create({ id: 'key_othertenant', teamId: team.id, type: 'root', name: 'other', prefix: minted.prefix, suffix: minted.suffix, permissions: PRESETS['root:full']!, accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null }, minted.hash);
+  return minted.secret;
+}
+
+test('the error table, row by row (401, 403 wrong tenant, 404, 409, 429, 200); deleting an account, then the domain with everything in it', async () => {
   const refused = await runCurl(CURL[0]!, [['https://mail.mailbux.com', origin], ['YOUR_TOKEN', 'wm_root_wrong']]);
-  assert.is(refused.status, 401);
+  assert.is(refused.status, 401, '401 Invalid or expired token');
+  // 409 Resource already exists: the guide's "add a domain" once more (Stalwart's tagged body kept)
+  const again = await curl(1);
+  assert.equal([again.status, again.body], [409, { error: 'fieldAlreadyExists', field: 'name', value: 'example.com' }]);
+  // 403 Permission denied (wrong tenant): another tenant's token on this tenant's domain
+  const other = await otherTenantKey();
+  const foreign = await runCurl(CURL[11]!, [['https://mail.mailbux.com', origin], ['YOUR_TOKEN', other]]);
+  assert.is(foreign.status, 403, foreign.text);
   const deleted = await curl(7);
-  assert.equal(deleted.body, { data: null });
+  assert.equal([deleted.status, deleted.body], [200, { data: null }], '200 Success');
+  // 404 Resource not found: the account just deleted, by the guide's GET and DELETE
+  const gone = await curl(5);
+  assert.equal([gone.status, gone.body], [404, { error: 'notFound', item: 'agent@example.com' }]);
+  assert.is((await curl(7)).status, 404);
   assert.is((await mail('agent@example.com', 'gone')).rcpt[0]!.code, 550);
   const domain = await curl(2);
   assert.equal(domain.body, { data: null }, domain.text);
   const left = await runCurl(`curl -X GET "https://mail.mailbux.com/api/principal?types=domain,individual,list" -H "Authorization: Bearer YOUR_TOKEN"`, replace);
   assert.ok(left.body.data.items.every((p: { name: string }) => !p.name.endsWith('example.com')), JSON.stringify(left.body));
   assert.is((await mail('forward@example.com', 'gone')).rcpt[0]!.code, 550);
+  // 429 Rate limited: the other tenant spends its own budget (600 management requests per 60 s)
+  let limited: Response | undefined;
+  for (let n = 0; n < 700 && !limited; n++) {
+    const reply = await fetch(`${origin}/api/principal?types=domain`, { headers: { authorization: `Bearer ${other}` } });
+    await reply.arrayBuffer();
+    if (reply.status === 429) limited = reply;
+    else assert.is(reply.status, 200);
+  }
+  assert.ok(limited, 'no 429 within 700 requests');
+  assert.ok(Number(limited!.headers.get('retry-after')) > 0);
+  assert.is((await curl(0)).status, 200, 'the budget is per token');
 });
 
 test.run();
