@@ -5,6 +5,7 @@
 // What the examples promise is then checked with real SMTP and IMAP clients.
 import { readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
@@ -297,6 +298,43 @@ print("Email sent!")`);
   assert.ok((await subjects(imapOf('b').port, imapOf('b').host, 'customer@gmail.com', 'customer password')).includes('AI Agent Response'));
   const [received] = await messagesIn(pair.b.server.store, 'customer@gmail.com');
   assert.match(received!.text, /DKIM-Signature:[^]*d=example\.com;[^]*s=mailbux;/);
+});
+
+test('rate limits: 300 emails per hour per account (the 301st is refused 451 4.7.1), per account and not per tenant; 7,200 per day is the day budget', async () => {
+  // ai-agent@example.com sent one message in §7; the guide's smtplib session goes on to the limit.
+  const run = await runPython(`import smtplib
+from email.mime.text import MIMEText
+sent, refused = 1, None
+with smtplib.SMTP("${pair.a.host}", ${pair.a.port('smtp-submission')}) as server:
+    server.starttls()
+    server.login("ai-agent@example.com", "SecurePassword123!")
+    for n in range(300):
+        msg = MIMEText("Hello from your AI agent!")
+        msg["Subject"] = "AI Agent Response %d" % n
+        msg["From"] = "ai-agent@example.com"
+        msg["To"] = "ai-agent@example.com"
+        try:
+            server.send_message(msg)
+            sent += 1
+        except smtplib.SMTPException as e:
+            refused = repr(e)
+            break
+print(sent)
+print(refused)`);
+  assert.is(run.code, 0, run.stderr);
+  const [sent, refused] = run.stdout.trim().split('\n');
+  assert.is(sent, '300');
+  assert.match(refused!, /451.*4\.7\.1/);
+  // "spread sending across multiple accounts": another account of the same tenant still sends
+  const other = nodemailer.createTransport({ host: pair.a.host, port: pair.a.port('smtp-submission'), requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'agent@example.com', pass: 'NewSecurePassword456!' } });
+  try {
+    assert.equal((await other.sendMail({ from: 'agent@example.com', to: 'agent@example.com', subject: 'another account', text: 'x\n' })).rejected, []);
+  } finally {
+    other.close();
+  }
+  // 7,200 a day: the day budget of the same counter (300 × 24 h, so the hour's limit meets it first);
+  // its enforcement with small numbers: test/security/send-limits.test.ts
+  assert.equal([pair.a.config.smtp.send_per_hour, pair.a.config.smtp.send_per_day], [300, 7200]);
 });
 
 /** A root key of a second team (another tenant of the same server). */
