@@ -44,6 +44,7 @@ test('the curl example: GET /providers with a root key, the success envelope, ra
 // Permission table: each endpoint with the permission the document names for it.
 const TABLE: [permission: string, method: string, path: string][] = [
   ['provider.read', 'GET', '/providers'],
+  ['provider.read', 'GET', '/providers/usage'],
   ['provider.create', 'POST', '/providers'],
   ['provider.update', 'PATCH', '/providers/prv_x'],
   ['provider.update', 'POST', '/providers/prv_x/activate'],
