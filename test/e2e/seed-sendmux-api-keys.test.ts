@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient } from '../helpers/imap.ts';
+import { startSink, waitFor } from '../helpers/outbound.ts';
 import { startSendmuxSeedServer, type SendmuxSeedServer } from '../helpers/seed-instance.ts';
 
 let s: SendmuxSeedServer;
@@ -85,6 +86,31 @@ test('rotate with revoke_old (a leaked key): the old key stops in the same step;
   assert.equal([again.status, again.body.error.code], [409, 'conflict']);
   assert.is((await s.api('DELETE', `/api-keys/${rotated.body.data.id}`)).status, 200);
   assert.is((await s.api('GET', '/domains', undefined, rotated.body.data.secret)).status, 401);
+});
+
+test('sending keys route through chosen providers or a delivery group (Create a key): their mail goes out through the group', async () => {
+  const sink = await startSink();
+  try {
+    const provider = await s.api('POST', '/providers', { name: 'loopback relay', smtp_host: '127.0.0.1', smtp_port: sink.port, smtp_protocol: 'starttls', verify_certificate: false });
+    assert.is(provider.status, 201, JSON.stringify(provider.body));
+    const group = (await s.api('POST', '/delivery-groups', { name: 'Chosen providers', provider_ids: [provider.body.data.id] })).body.data;
+    const worker = await create({ name: 'routed worker', type: 'send', delivery_group_id: group.id });
+    assert.equal((await s.api('GET', `/delivery-groups/${group.id}`)).body.data.api_key_ids, [worker.id]);
+    const sent = await s.api('POST', '/emails/send', { from: s.mailbox.email, to: 'erin@remote.example', subject: 'Routed by key', text_body: 'hello' }, worker.secret);
+    assert.is(sent.status, 200, JSON.stringify(sent.body));
+    await waitFor(() => sink.messages.some((m) => m.to.includes('erin@remote.example')), 15_000, 'the key\'s mail through its group');
+    // its successor sends the same way; a revoked key no longer counts
+    const next = (await s.api('POST', `/api-keys/${worker.id}/rotate`, { revoke_old: true })).body.data;
+    assert.equal((await s.api('GET', `/delivery-groups/${group.id}`)).body.data.api_key_ids, [next.id]);
+    const mailboxKey = await s.api('POST', '/api-keys', { name: 'x', type: 'mailbox', mailbox_id: s.mailbox.id, delivery_group_id: group.id });
+    assert.equal([mailboxKey.status, mailboxKey.body.error.param], [422, 'delivery_group_id']);
+    // the group stays while a key sends through it, unless forced
+    assert.equal((await s.api('DELETE', `/delivery-groups/${group.id}`)).body.error.code, 'conflict');
+    assert.is((await s.api('DELETE', `/delivery-groups/${group.id}?force=true`)).status, 200);
+    assert.equal((await s.api('GET', '/delivery-groups')).body.data, []);
+  } finally {
+    await sink.close();
+  }
 });
 
 test('mailbox keys stop working while their mailbox is suspended and work again after it is resumed', async () => {

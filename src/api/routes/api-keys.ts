@@ -12,6 +12,7 @@ import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { grantsCover } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { domainName, iso, isoOrNull, timestamp } from '../schemas.ts';
+import { loadGroup } from './providers.ts';
 
 const API_TYPE = { root: 'root', sending: 'send', mailbox: 'mailbox' } as const;
 const STORE_TYPE = { root: 'root', send: 'sending', mailbox: 'mailbox' } as const;
@@ -137,6 +138,7 @@ const createBody = z
     permissions: z.array(permission).min(1).max(100).optional().describe('explicit permissions instead of a role'),
     mailbox_id: z.string().max(64).optional().describe('mailbox keys: the mailbox they reach'),
     domain: domainName.optional().describe('send keys: limit to one sender domain'),
+    delivery_group_id: z.string().max(64).optional().describe('send keys: send their mail through this delivery group (the providers chosen); default: as the sender domain is routed'),
     expires_at: timestamp.optional(),
   })
   .strict();
@@ -161,6 +163,7 @@ async function resolveNewKey(deps: ApiDeps, caller: ApiKey, body: CreateBody): P
     throw new ApiError(body.type === 'mailbox' ? 'missing_parameter' : 'validation_error', 'mailbox_id is required for mailbox keys and only for them', 'mailbox_id');
   }
   if (body.domain !== undefined && body.type !== 'send') throw new ApiError('validation_error', 'domain applies to send keys only', 'domain');
+  if (body.delivery_group_id !== undefined && body.type !== 'send') throw new ApiError('validation_error', 'delivery_group_id applies to send keys only', 'delivery_group_id');
   let accountId: string | null = null;
   if (body.mailbox_id !== undefined) {
     const account = /^mbx_[0-9a-hjkmnp-tv-z]{26}$/.test(body.mailbox_id) ? await deps.store.accounts.get(body.mailbox_id.slice(4)) : undefined;
@@ -187,7 +190,12 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
     method: 'POST', path: '/api-keys', summary: 'Create an API key (the secret is shown once)', tag, permission: 'apikey.create',
     body: createBody, response: withSecret, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, body }) => {
-      const { key, secret } = await createKey(deps, caller, await resolveNewKey(deps, caller, body));
+      const input = await resolveNewKey(deps, caller, body);
+      // docs/seeds/sendmux-api-keys.txt: "Sending keys can route through all providers, selected
+      // providers, or delivery groups" (selected providers: a delivery group of them).
+      const group = body.delivery_group_id === undefined ? null : await loadGroup(deps, caller, body.delivery_group_id, 'delivery_group_id', true);
+      const { key, secret } = await createKey(deps, caller, input);
+      if (group) await deps.store.queue.relays.setRoute({ apiKeyId: key.id }, group.id);
       return { data: { ...apiKeyView(key), secret }, location: `/api/v1/api-keys/${key.id}` };
     },
   }),
@@ -249,7 +257,11 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
         if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
         if (!isActive(current, Date.now())) throw new ApiError('conflict', 'an expired key cannot be rotated (its successor would outlive the expiry)');
         const { type, name, permissions, accountId, domain, expiresAt } = current;
-        return { key: await createKey(deps, caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false }) };
+        const successor = await createKey(deps, caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false });
+        // the successor sends the way the old key did
+        const route = (await deps.store.queue.relays.listRoutes()).find(({ scope }) => 'apiKeyId' in scope && scope.apiKeyId === current.id);
+        if (route) await deps.store.queue.relays.setRoute({ apiKeyId: successor.key.id }, route.groupId);
+        return { key: successor };
       });
       return { data: { ...apiKeyView(key.key), secret: key.secret }, location: `/api/v1/api-keys/${key.key.id}` };
     },
