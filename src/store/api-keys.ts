@@ -4,8 +4,8 @@ import { Tx } from './tx.ts';
 import type { ApiKey, CredentialEnded } from './types.ts';
 
 /**
- * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking or
- * rotating a key announces 'credential-ended' so that sessions logged in with it end (issue 13 §6).
+ * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking a
+ * key announces 'credential-ended' so that sessions logged in with it end (issue 13 §6).
  */
 export class ApiKeys {
   private readonly kv: Kv;
@@ -49,16 +49,17 @@ export class ApiKeys {
     await this.kv.commit(tx);
   }
 
-  /** Replaces the secret (rotation): the old one stops working in the same batch. */
-  async replaceSecret(key: ApiKey, newSecretHash: string): Promise<void> {
-    const oldHash = await this.kv.get<string>(keys.teamApiKey(key.teamId, key.id));
+  /**
+   * Rotation (docs/seeds/sendmux-api-keys.txt "Rotate a key"): the successor is stored beside the old
+   * key, which keeps working, and its sessions with it, until it is revoked once every caller has
+   * moved. `revokeOld` revokes it in the same batch instead (a leaked key).
+   */
+  async rotate(old: ApiKey, successor: ApiKey, secretHash: string, revokeOld: boolean): Promise<void> {
     const tx = new Tx();
-    if (oldHash) tx.del(keys.apiKeyHash(oldHash));
-    tx.put(keys.apiKeyHash(newSecretHash), key.id);
-    tx.put(keys.teamApiKey(key.teamId, key.id), newSecretHash);
-    tx.put(keys.apiKey(key.id), key);
-    await this.revokeChildren(tx, key, Date.now());
-    this.ended(tx, key, 'key rotated');
+    tx.put(keys.apiKey(successor.id), successor);
+    tx.put(keys.apiKeyHash(secretHash), successor.id);
+    tx.put(keys.teamApiKey(successor.teamId, successor.id), secretHash);
+    if (revokeOld) await this.revokeIn(tx, old, Date.now());
     await this.kv.commit(tx);
   }
 

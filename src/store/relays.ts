@@ -160,6 +160,12 @@ export class Relays {
     return count;
   }
 
+  /** usage() for reports: reads without caching (past days are never counted again). */
+  async usageOn(relayId: string, day: string): Promise<number> {
+    const key = keys.relayUsage(relayId, day);
+    return this.used.get(key) ?? (await this.kv.get<number>(key)) ?? 0;
+  }
+
   /** Counts messages sent in a transaction; usage(relayId, day) must have been awaited. */
   countUse(tx: Tx, relayId: string, day: string, messages = 1): void {
     const key = keys.relayUsage(relayId, day);

@@ -114,9 +114,11 @@ export interface ApiKey {
   expiresAt: number | null;
   /**
    * The key that minted this one, when that key lacked `mailbox.admin.manage` (a mailbox key adding
-   * an app password): revoking or rotating the parent revokes it too, so no key outlives its maker.
+   * an app password): revoking the parent revokes it too, so no key outlives its maker.
    */
   parentKeyId?: string | null;
+  /** The key this one was rotated from (which works until it is revoked). */
+  rotatedFrom?: string | null;
 }
 
 /**

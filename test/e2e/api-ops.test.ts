@@ -180,11 +180,17 @@ test('delivery groups: providers and a routed domain; mail of the domain goes ou
   await waitFor(async () => (await api.store.queue.get(job!.id))?.state === 'done', 10_000, 'delivery through the relay');
   assert.equal(relay.messages.map((m) => [m.user, m.secure, m.to]), [['relayuser', true, ['dave@remote.test']]]);
   assert.is(ok(await call('GET', `/providers/${ids.provider}`)).sent_today, 1);
+  // the seed's "usage" flow: per provider and UTC day over 7 days, today last
+  const usage = ok(await call('GET', '/providers/usage'));
+  assert.is(usage.window_days, 7);
+  const mine = usage.providers.find((p: { provider_id: string }) => p.provider_id === ids.provider);
+  assert.equal([mine.sent_today, mine.sent_7d, mine.daily_limit, mine.days.length, mine.days.at(-1)], [1, 1, 100, 7, { date: new Date().toISOString().slice(0, 10), sent: 1 }]);
 
   // validation: foreign or unknown providers and domains
   const { key: other } = await api.newTeam('other-groups');
   ok(await call('POST', '/domains', { key: other, body: { domain: 'bravo.test' } }), 201);
   const foreign = ok(await call('POST', '/providers', { key: other, body: { name: 'b', smtp_host: 'relay.bravo.test', smtp_port: 25, smtp_protocol: 'none' } }), 201);
+  assert.equal(ok(await call('GET', '/providers/usage', { key: other })).providers.map((p: { provider_id: string }) => p.provider_id), [foreign.id], 'a team sees its own providers only');
   fails(await call('POST', '/delivery-groups', { body: { name: 'x', provider_ids: [foreign.id] } }), 422, 'validation_error', 'another team\'s provider');
   fails(await call('POST', '/delivery-groups', { body: { name: 'x', domains: ['bravo.test'] } }), 422, 'validation_error', 'another team\'s domain');
   fails(await call('POST', '/delivery-groups', { body: { name: '' } }), 400, 'invalid_parameter');

@@ -328,9 +328,14 @@ test('API keys: create by role or permissions, secret once, get, list, update, r
   fails(await call('GET', '/api-keys', { key: key.secret }), 403, 'insufficient_permissions');
   fails(await call('POST', '/domains', { key: key.secret, body: { domain: 'nope.test' } }), 403, 'insufficient_permissions');
 
-  const rotated = ok(await call('POST', `/api-keys/${key.id}/rotate`));
-  assert.is(rotated.id, key.id);
+  // rotation makes a successor; the old key works until revoked (docs/seeds/sendmux-api-keys.txt)
+  const rotated = ok(await call('POST', `/api-keys/${key.id}/rotate`), 201);
+  assert.is.not(rotated.id, key.id);
+  assert.equal([rotated.rotated_from, rotated.name, rotated.permissions], [key.id, 'ci-2', key.permissions]);
   assert.is.not(rotated.secret, key.secret);
+  assert.is((await call('GET', '/mailboxes', { key: key.secret })).status, 200, 'old secret until revoked');
+  assert.is((await call('GET', '/mailboxes', { key: rotated.secret })).status, 200);
+  ok(await call('DELETE', `/api-keys/${key.id}`));
   fails(await call('GET', '/mailboxes', { key: key.secret }), 401, 'authentication_required', 'old secret');
   assert.is((await call('GET', '/mailboxes', { key: rotated.secret })).status, 200);
 

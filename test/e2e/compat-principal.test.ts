@@ -1,5 +1,6 @@
-// Stalwart/Mailbux compatibility (`/api/principal`, `/api/dkim`, `/api/dns/records`): every
-// management error answers HTTP 200 with a tagged body, principals are found by name, PATCH takes
+// Stalwart/Mailbux compatibility (`/api/principal`, `/api/dkim`, `/api/dns/records`): management
+// errors answer Stalwart's tagged body, with the Mailbux guide's 404 (notFound) and 409
+// (fieldAlreadyExists) and HTTP 200 for the other tags; principals are found by name, PATCH takes
 // set/addItem/removeItem actions, and what the routes change is what the native resources see.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -22,10 +23,14 @@ async function ok(method: string, path: string, body?: unknown, auth?: string | 
   return reply.body.data;
 }
 
-/** HTTP 200 with a tagged error; returns the body. */
+/** The Mailbux guide's error table: 404 "Resource not found", 409 "Resource already exists"; Stalwart's 200 for the rest. */
+const GUIDE_STATUS: Record<string, number> = { notFound: 404, fieldAlreadyExists: 409 };
+
+/** A tagged error with the guide's status; returns the body. */
 async function tagged(method: string, path: string, body: unknown, error: string): Promise<any> {
   const reply = await f.compat(method, path, { body });
-  assert.is(reply.status, 200, reply.text);
+  assert.is(reply.status, GUIDE_STATUS[error] ?? 200, reply.text);
+  assert.match(reply.headers.get('content-type') ?? '', /^application\/json/);
   assert.is(reply.body.error, error, `${method} ${path}: ${reply.text}`);
   assert.not.ok('data' in reply.body);
   return reply.body;
@@ -197,17 +202,23 @@ test('dkim: create with Stalwart defaults, duplicate → fieldAlreadyExists, get
   await tagged('GET', '/dns/records/unknown.test', undefined, 'notFound');
 });
 
-test('team scoping: another team sees none of these principals and cannot touch them', async () => {
+test('team scoping: another team sees none of these principals and cannot touch them (403 wrong tenant)', async () => {
   const other = await f.newTeam('team-b');
   const auth = `Bearer ${other.key}`;
   assert.equal(await ok('GET', '/principal?types=domain,individual,list', undefined, auth), { items: [], total: 0 });
   assert.equal((await ok('GET', '/principal?types=apiKey', undefined, auth)).items.map((k: { name: string }) => k.name), ['test']);
   for (const [method, path] of [['GET', '/principal/jane@compat.test'], ['DELETE', '/principal/compat.test'], ['GET', '/dkim/ed25519-compat.test'], ['GET', '/dns/records/compat.test']]) {
+    // the Mailbux guide's error table: 403 "Permission denied (wrong tenant)"
     const reply = await f.compat(method!, path!, { auth });
-    assert.is(reply.body.error, 'notFound', `${method} ${path}: ${reply.text}`);
+    assert.equal([reply.status, reply.body.status], [403, 403], `${method} ${path}: ${reply.text}`);
+    assert.not.ok('data' in reply.body);
   }
+  assert.is((await f.compat('POST', '/principal', { auth, body: { type: 'individual', name: 'eve@compat.test', secrets: ['eve-password-1'] } })).status, 403);
+  assert.is((await f.compat('POST', '/dkim', { auth, body: { algorithm: 'Rsa', domain: 'compat.test' } })).status, 403);
+  // a name no tenant has is still notFound; a local part is looked up in the caller's own team only
+  assert.equal((await f.compat('GET', '/principal/ghost@nowhere.test', { auth })).status, 404);
   const patch = await f.compat('PATCH', '/principal/jane', { auth, body: [{ action: 'set', field: 'description', value: 'pwned' }] });
-  assert.is(patch.body.error, 'notFound');
+  assert.equal([patch.status, patch.body.error], [404, 'notFound']);
   assert.is((await ok('GET', '/principal/jane')).description, 'Jane Doe');
 });
 

@@ -1,55 +1,29 @@
 // The Mailbux developer guide's workflow (API.md §A6/§A7), written as an operator's Python script
-// would be — requests-style calls (a small urllib wrapper: `requests` is not installed here) against
+// would be — requests calls (test/helpers/python/requests.py: `requests` is not installed here) against
 // a whole server: add a domain, create DKIM keys, fetch the DNS records, create three accounts with
 // passwords, add an alias. Then the accounts receive mail over SMTP at the MX and log in over IMAPS
 // with those passwords.
-import { spawn } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startInstance, type Instance } from '../helpers/instance.ts';
+import { runPython } from '../helpers/seeds.ts';
 
 const SCRIPT = String.raw`
-import base64, imaplib, json, smtplib, ssl, sys, time, urllib.error, urllib.parse, urllib.request
+import base64, imaplib, json, smtplib, ssl, sys, time
+
+import requests  # test/helpers/python/requests.py
 
 http_port, mx_port, imaps_port, token = int(sys.argv[1]), int(sys.argv[2]), int(sys.argv[3]), sys.argv[4]
-
-class Response:
-    def __init__(self, status, headers, text):
-        self.status_code, self.headers, self.text = status, headers, text
-    def json(self):
-        return json.loads(self.text)
-
-class requests:
-    """The few calls of the requests library the guide's examples use."""
-    @staticmethod
-    def request(method, url, headers=None, json=None, params=None, data=None):
-        if params:
-            url += '?' + urllib.parse.urlencode(params)
-        body = data
-        headers = dict(headers or {})
-        if json is not None:
-            body = __import__('json').dumps(json).encode()
-            headers.setdefault('Content-Type', 'application/json')
-        req = urllib.request.Request(url, data=body, method=method, headers=headers)
-        try:
-            with urllib.request.urlopen(req, timeout=30) as r:
-                return Response(r.status, dict(r.headers), r.read().decode())
-        except urllib.error.HTTPError as e:
-            return Response(e.code, dict(e.headers), e.read().decode())
-    get = staticmethod(lambda url, **kw: requests.request('GET', url, **kw))
-    post = staticmethod(lambda url, **kw: requests.request('POST', url, **kw))
-    patch = staticmethod(lambda url, **kw: requests.request('PATCH', url, **kw))
-    delete = staticmethod(lambda url, **kw: requests.request('DELETE', url, **kw))
 
 BASE_URL = 'http://127.0.0.1:%d' % http_port
 HEADERS = {'Authorization': 'Bearer ' + token, 'Content-Type': 'application/json'}
 out = {}
 
-def call(method, path, **kw):
+def call(method, path, status=200, **kw):
     r = getattr(requests, method)(BASE_URL + path, headers=HEADERS, **kw)
-    assert r.status_code == 200, (method, path, r.status_code, r.text)
+    assert r.status_code == status, (method, path, r.status_code, r.text)
     return r.json()
 
 # 1. Managing domains: list, add, list again
@@ -58,7 +32,8 @@ domain_id = call('post', '/api/principal', json={'type': 'domain', 'name': 'acme
 assert isinstance(domain_id, int), domain_id
 listed = call('get', '/api/principal', params={'types': 'domain'})['data']
 assert listed['total'] == 1 and [(d['name'], d['type']) for d in listed['items']] == [('acme.test', 'domain')], listed
-dup = call('post', '/api/principal', json={'type': 'domain', 'name': 'acme.test'})
+# the guide's error table: 409 "Resource already exists", 404 "Resource not found" (Stalwart's body)
+dup = call('post', '/api/principal', 409, json={'type': 'domain', 'name': 'acme.test'})
 assert dup == {'error': 'fieldAlreadyExists', 'field': 'name', 'value': 'acme.test'}, dup
 
 # 2. DKIM signing: Ed25519 and RSA (as Stalwart's web admin does), then the public key
@@ -101,7 +76,7 @@ assert people['total'] == 3, people
 assert call('patch', '/api/principal/alice@acme.test', json=[{'action': 'addItem', 'field': 'emails', 'value': 'sales@acme.test'}]) == {'data': None}
 alice = call('get', '/api/principal/alice@acme.test')['data']
 assert alice['emails'] == ['alice@acme.test', 'sales@acme.test'], alice
-missing = call('get', '/api/principal/dave@acme.test')
+missing = call('get', '/api/principal/dave@acme.test', 404)
 assert missing == {'error': 'notFound', 'item': 'dave@acme.test'}, missing
 
 # 6. Mail arrives at the MX ...
@@ -149,25 +124,9 @@ test.before(async () => {
 });
 test.after(() => instance.stop());
 
-function python(args: string[]): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', SCRIPT, ...args]);
-    let stdout = '';
-    let stderr = '';
-    child.stdout.on('data', (d) => (stdout += d));
-    child.stderr.on('data', (d) => (stderr += d));
-    const timer = setTimeout(() => child.kill('SIGKILL'), 120_000);
-    child.on('error', reject);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code, stdout, stderr });
-    });
-  });
-}
-
 test('the Mailbux guide workflow in Python: each step answers as documented; the accounts get mail and log in over IMAP', async () => {
   const token = readFileSync(join(instance.config.data_dir, 'bootstrap-root.key'), 'utf8').trim();
-  const run = await python([String(instance.port('http')), String(instance.port('smtp-mx')), String(instance.port('imaps')), token]);
+  const run = await runPython(SCRIPT, [String(instance.port('http')), String(instance.port('smtp-mx')), String(instance.port('imaps')), token]);
   assert.is(run.code, 0, run.stderr);
   const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
   assert.equal(out.inbox, {

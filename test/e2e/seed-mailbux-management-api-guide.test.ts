@@ -5,9 +5,12 @@
 // What the examples promise is then checked with real SMTP and IMAP clients.
 import { readFileSync } from 'node:fs';
 import { ImapFlow } from 'imapflow';
+import nodemailer from 'nodemailer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import { mintApiKey } from '../../src/security/api-keys.ts';
+import { PRESETS } from '../../src/security/permissions.ts';
 import { messagesIn, SmtpClient, transaction } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/outbound.ts';
 import { startMailPair, type MailPair } from '../helpers/pair.ts';
@@ -297,17 +300,85 @@ print("Email sent!")`);
   assert.match(received!.text, /DKIM-Signature:[^]*d=example\.com;[^]*s=mailbux;/);
 });
 
-test('error codes: 401 for a wrong token; deleting an account, then the domain with everything in it', async () => {
+test('rate limits: 300 emails per hour per account (the 301st is refused 451 4.7.1), per account and not per tenant; 7,200 per day is the day budget', async () => {
+  // ai-agent@example.com sent one message in §7; the guide's smtplib session goes on to the limit.
+  const run = await runPython(`import smtplib
+from email.mime.text import MIMEText
+sent, refused = 1, None
+with smtplib.SMTP("${pair.a.host}", ${pair.a.port('smtp-submission')}) as server:
+    server.starttls()
+    server.login("ai-agent@example.com", "SecurePassword123!")
+    for n in range(300):
+        msg = MIMEText("Hello from your AI agent!")
+        msg["Subject"] = "AI Agent Response %d" % n
+        msg["From"] = "ai-agent@example.com"
+        msg["To"] = "ai-agent@example.com"
+        try:
+            server.send_message(msg)
+            sent += 1
+        except smtplib.SMTPException as e:
+            refused = repr(e)
+            break
+print(sent)
+print(refused)`);
+  assert.is(run.code, 0, run.stderr);
+  const [sent, refused] = run.stdout.trim().split('\n');
+  assert.is(sent, '300');
+  assert.match(refused!, /451.*4\.7\.1/);
+  // "spread sending across multiple accounts": another account of the same tenant still sends
+  const other = nodemailer.createTransport({ host: pair.a.host, port: pair.a.port('smtp-submission'), requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'agent@example.com', pass: 'NewSecurePassword456!' } });
+  try {
+    assert.equal((await other.sendMail({ from: 'agent@example.com', to: 'agent@example.com', subject: 'another account', text: 'x\n' })).rejected, []);
+  } finally {
+    other.close();
+  }
+  // 7,200 a day: the day budget of the same counter (300 × 24 h, so the hour's limit meets it first);
+  // its enforcement with small numbers: test/security/send-limits.test.ts
+  assert.equal([pair.a.config.smtp.send_per_hour, pair.a.config.smtp.send_per_day], [300, 7200]);
+});
+
+/** A root key of a second team (another tenant of the same server). */
+async function otherTenantKey(): Promise<string> {
+  const store = pair.a.server.store;
+  const team = await store.teams.create('other tenant');
+  const minted = mintApiKey('root');
+  await store.apiKeys.create({ id: 'key_othertenant', teamId: team.id, type: 'root', name: 'other', prefix: minted.prefix, suffix: minted.suffix, permissions: PRESETS['root:full']!, accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null }, minted.hash);
+  return minted.secret;
+}
+
+test('the error table, row by row (401, 403 wrong tenant, 404, 409, 429, 200); deleting an account, then the domain with everything in it', async () => {
   const refused = await runCurl(CURL[0]!, [['https://mail.mailbux.com', origin], ['YOUR_TOKEN', 'wm_root_wrong']]);
-  assert.is(refused.status, 401);
+  assert.is(refused.status, 401, '401 Invalid or expired token');
+  // 409 Resource already exists: the guide's "add a domain" once more (Stalwart's tagged body kept)
+  const again = await curl(1);
+  assert.equal([again.status, again.body], [409, { error: 'fieldAlreadyExists', field: 'name', value: 'example.com' }]);
+  // 403 Permission denied (wrong tenant): another tenant's token on this tenant's domain
+  const other = await otherTenantKey();
+  const foreign = await runCurl(CURL[11]!, [['https://mail.mailbux.com', origin], ['YOUR_TOKEN', other]]);
+  assert.is(foreign.status, 403, foreign.text);
   const deleted = await curl(7);
-  assert.equal(deleted.body, { data: null });
+  assert.equal([deleted.status, deleted.body], [200, { data: null }], '200 Success');
+  // 404 Resource not found: the account just deleted, by the guide's GET and DELETE
+  const gone = await curl(5);
+  assert.equal([gone.status, gone.body], [404, { error: 'notFound', item: 'agent@example.com' }]);
+  assert.is((await curl(7)).status, 404);
   assert.is((await mail('agent@example.com', 'gone')).rcpt[0]!.code, 550);
   const domain = await curl(2);
   assert.equal(domain.body, { data: null }, domain.text);
   const left = await runCurl(`curl -X GET "https://mail.mailbux.com/api/principal?types=domain,individual,list" -H "Authorization: Bearer YOUR_TOKEN"`, replace);
   assert.ok(left.body.data.items.every((p: { name: string }) => !p.name.endsWith('example.com')), JSON.stringify(left.body));
   assert.is((await mail('forward@example.com', 'gone')).rcpt[0]!.code, 550);
+  // 429 Rate limited: the other tenant spends its own budget (600 management requests per 60 s)
+  let limited: Response | undefined;
+  for (let n = 0; n < 700 && !limited; n++) {
+    const reply = await fetch(`${origin}/api/principal?types=domain`, { headers: { authorization: `Bearer ${other}` } });
+    await reply.arrayBuffer();
+    if (reply.status === 429) limited = reply;
+    else assert.is(reply.status, 200);
+  }
+  assert.ok(limited, 'no 429 within 700 requests');
+  assert.ok(Number(limited!.headers.get('retry-after')) > 0);
+  assert.is((await curl(0)).status, 200, 'the budget is per token');
 });
 
 test.run();

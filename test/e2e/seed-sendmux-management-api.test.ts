@@ -1,11 +1,14 @@
 // docs/seeds/sendmux-management-api.txt: the curl example, the permission table and presets, the
-// envelope (success, paginated, error with errors[], doc_url, retryable), the error codes that can be
-// caused on demand, the rate-limit headers (limits from config) with 429 + Retry-After, conditional
+// envelope (success, paginated, error with errors[], doc_url, retryable), every error code of the table
+// (500 and 503 from real faults on a tmpfs server), the rate-limit headers (limits from config) with 429 + Retry-After, conditional
 // requests, the conventions and the OpenAPI document.
+import { mkdirSync } from 'node:fs';
+import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startSendmuxSeedServer, type SendmuxSeedServer } from '../helpers/seed-instance.ts';
 import { curlCommands, runCurl, seedText } from '../helpers/seeds.ts';
+import { mountTmpfs } from '../helpers/tmpfs.ts';
 
 const DOC = seedText('sendmux-management-api.txt');
 let s: SendmuxSeedServer;
@@ -41,6 +44,7 @@ test('the curl example: GET /providers with a root key, the success envelope, ra
 // Permission table: each endpoint with the permission the document names for it.
 const TABLE: [permission: string, method: string, path: string][] = [
   ['provider.read', 'GET', '/providers'],
+  ['provider.read', 'GET', '/providers/usage'],
   ['provider.create', 'POST', '/providers'],
   ['provider.update', 'PATCH', '/providers/prv_x'],
   ['provider.update', 'POST', '/providers/prv_x/activate'],
@@ -164,6 +168,46 @@ test('conventions: snake_case, UTC RFC 3339 timestamps, public ids, JSON only; t
   assert.is(form.status, 415);
   const openapi = (await (await fetch(`${s.origin}/api/v1/openapi.json`)).json()) as { openapi: string };
   assert.match(openapi.openapi, /^3\.1\./);
+});
+
+/** The error table's 500 and 503 rows: the envelope, retryable, X-Request-Id = meta.request_id. */
+async function serverError(origin: string, rootKey: string, method: string, path: string, body?: unknown) {
+  const reply = await fetch(`${origin}/api/v1${path}`, { method, headers: { authorization: `Bearer ${rootKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
+  const json = (await reply.json()) as { ok: boolean; error: { code: string; retryable: boolean; doc_url: string }; meta: { request_id: string } };
+  assert.is(json.ok, false);
+  assert.is(json.error.retryable, true);
+  assert.is(json.error.doc_url, `${origin}/docs/api/errors#${json.error.code}`);
+  assert.is(json.meta.request_id, reply.headers.get('x-request-id'));
+  return { status: reply.status, code: json.error.code, retryAfter: reply.headers.get('retry-after') };
+}
+
+test('500 internal_error and 503 service_unavailable (+ Retry-After), from real faults: a full disk, then a store closed under the server', async () => {
+  // A second server whose data directory is an 8 MiB tmpfs (as test/security/store-enospc.test.ts).
+  const disk = mountTmpfs(8, 'wren-seed-faults-');
+  let faulty: SendmuxSeedServer | undefined;
+  try {
+    mkdirSync(join(disk.path, 'data'));
+    faulty = await startSendmuxSeedServer({ data_dir: join(disk.path, 'data') });
+    disk.fill();
+    // "Downstream component briefly unavailable. May include Retry-After." — the store cannot write
+    const full = await serverError(faulty.origin, faulty.rootKey, 'POST', '/domains', { domain: 'full.example' });
+    assert.equal([full.status, full.code], [503, 'service_unavailable']);
+    assert.ok(Number(full.retryAfter) > 0, 'Retry-After');
+    disk.free();
+    // ... and it is brief: the write goes through once space returns, without a restart
+    const deadline = Date.now() + 20_000;
+    while ((await faulty.api('POST', '/domains', { domain: 'back.example' })).status !== 201) {
+      assert.ok(Date.now() < deadline, 'still refused 20 s after space returned');
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    // "Unexpected server error.": the database closed under a running server
+    await faulty.instance.server.store.close();
+    const broken = await serverError(faulty.origin, faulty.rootKey, 'GET', '/domains');
+    assert.equal([broken.status, broken.code], [500, 'internal_error']);
+  } finally {
+    await faulty?.instance.server.close().catch(() => {});
+    disk.remove();
+  }
 });
 
 test.run();

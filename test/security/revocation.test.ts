@@ -1,6 +1,6 @@
-// Issue 13 §6: revocation reaches live sessions. Revoking or rotating a key ends the IMAP, POP3, SMTP
-// submission sessions and SSE streams that logged in with it (IMAP: `* BYE`, then close); a new
-// password ends the password sessions; a suspension ends them all. Keys a mailbox key minted (app
+// Issue 13 §6: revocation reaches live sessions. Revoking a key (or rotating it with revoke_old) ends
+// the IMAP, POP3, SMTP submission sessions and SSE streams that logged in with it (IMAP: `* BYE`, then
+// close); a new password ends the password sessions; a suspension ends them all. Keys a mailbox key minted (app
 // passwords) are its children and die with it. One whole server, real clients over real sockets.
 import { readFileSync } from 'node:fs';
 import SMTPConnection from 'nodemailer/lib/smtp-connection';
@@ -117,15 +117,21 @@ test('revoking a key ends its IMAP, POP3, SMTP and SSE sessions at once; passwor
   byPassword.close();
 });
 
-test('rotating a key ends the sessions of the old secret; a new password ends password sessions, not key sessions', async () => {
+test('rotating a key leaves the old key\'s sessions until it is revoked (revoke_old: at once); a new password ends password sessions, not key sessions', async () => {
   const bob = await mailbox('bob@revoke.test');
   const key = await mintKey(bob, 'laptop');
   const old = await imap('bob@revoke.test', key.secret);
   const rotated = await api('POST', `/api/v1/api-keys/${key.id}/rotate`);
-  assert.is(rotated.status, 200);
-  await ended(old, /Session ended: key rotated/);
+  assert.is(rotated.status, 201);
+  await alive(old);
+  assert.is((await api('DELETE', `/api/v1/api-keys/${key.id}`)).status, 200);
+  await ended(old, /Session ended: key revoked/);
+  const leaked = await imap('bob@revoke.test', rotated.body.data.secret);
+  const replaced = await api('POST', `/api/v1/api-keys/${rotated.body.data.id}/rotate`, { revoke_old: true });
+  assert.is(replaced.status, 201);
+  await ended(leaked, /Session ended: key revoked/);
 
-  const byKey = await imap('bob@revoke.test', rotated.body.data.secret);
+  const byKey = await imap('bob@revoke.test', replaced.body.data.secret);
   const byPassword = await imap('bob@revoke.test', PASSWORD);
   const submission = await smtp('bob@revoke.test', PASSWORD);
   assert.is((await api('PUT', `/api/v1/mailboxes/mbx_${bob.id}/password`, { password: 'a brand new password' })).status, 200);

@@ -2,20 +2,19 @@
 // refused cleanly (IMAP NO [SERVERUNAVAILABLE], SMTP 452 4.3.1, API 503 + Retry-After, /readyz 503),
 // and once space returns every protocol works again without a restart; nothing acknowledged is lost.
 // The data directory is a real 8 MiB tmpfs, filled up by a filler file.
-import { execFileSync } from 'node:child_process';
-import { closeSync, mkdirSync, openSync, rmSync, writeSync } from 'node:fs';
+import { mkdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient } from '../helpers/imap.ts';
 import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
 import { sendRaw } from '../helpers/smtp.ts';
-import { makeMessage, tempDir } from '../helpers/tmp.ts';
+import { makeMessage } from '../helpers/tmp.ts';
+import { mountTmpfs, type Tmpfs } from '../helpers/tmpfs.ts';
 
 const USER = 'full@disk.test';
 const PASS = 'a long enough password';
-const mount = tempDir('wren-enospc-');
-const filler = join(mount.path, 'filler');
+let disk: Tmpfs;
 let instance: Instance;
 let api: { url: string; key: string };
 /** Subjects of every message the server acknowledged (SMTP 250, APPEND OK). */
@@ -25,18 +24,6 @@ const overrides = (dataDir: string) => ({
   data_dir: dataDir,
   imap: { listen: ['127.0.0.1:0'], tls_listen: [], allow_plain_auth_loopback: true },
 });
-
-function fill(): void {
-  const fd = openSync(filler, 'w');
-  const block = Buffer.alloc(64 * 1024, 1);
-  try {
-    for (;;) writeSync(fd, block);
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code !== 'ENOSPC') throw err;
-  } finally {
-    closeSync(fd);
-  }
-}
 
 async function http(method: string, path: string, body?: unknown): Promise<Response> {
   return fetch(`${api.url}${path}`, {
@@ -74,12 +61,8 @@ async function subjectsInInbox(): Promise<string[]> {
 }
 
 test.before(async () => {
-  try {
-    execFileSync('mount', ['-t', 'tmpfs', '-o', 'size=8m', 'tmpfs', mount.path], { stdio: 'pipe' });
-  } catch (err) {
-    throw new Error(`this test needs a small tmpfs (run as root): mount -t tmpfs failed: ${(err as Error).message}`);
-  }
-  const dataDir = join(mount.path, 'data');
+  disk = mountTmpfs(8, 'wren-enospc-');
+  const dataDir = join(disk.path, 'data');
   mkdirSync(dataDir);
   instance = await startInstance({ overrides: overrides(dataDir) });
   await instance.addAccount(USER, PASS);
@@ -89,12 +72,7 @@ test.before(async () => {
 
 test.after(async () => {
   await instance?.server.close().catch(() => {});
-  rmSync(filler, { force: true });
-  try {
-    execFileSync('umount', [mount.path], { stdio: 'pipe' });
-  } finally {
-    mount.remove();
-  }
+  disk?.remove();
 });
 
 test('writes work before the disk fills', async () => {
@@ -107,7 +85,7 @@ test('writes work before the disk fills', async () => {
 
 test('with the disk full every write is refused cleanly, and /readyz says so', async () => {
   const c = await imap(); // logged in before the disk fills
-  fill();
+  disk.fill();
   assert.match(await append(c, 'during append'), /^a NO \[SERVERUNAVAILABLE\]/m);
   assert.match(await append(c, 'during append 2'), /^a NO \[SERVERUNAVAILABLE\]/m);
   assert.is(await smtp('during smtp'), 452);
@@ -125,7 +103,7 @@ test('with the disk full every write is refused cleanly, and /readyz says so', a
 });
 
 test('once space returns everything recovers without a restart, and nothing acknowledged is lost', async () => {
-  rmSync(filler);
+  disk.free();
   const deadline = Date.now() + 20_000;
   while ((await fetch(`${api.url}/readyz`)).status !== 200) {
     assert.ok(Date.now() < deadline, '/readyz still not ready 20 s after space returned');

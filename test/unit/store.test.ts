@@ -227,7 +227,7 @@ test('events: ordered ids, per-team and per-account listing, prune', async () =>
   assert.is((await store.events.list({})).length, 0);
 });
 
-test('api keys: stored by hash only, found by secret, rotated, revoked', async () => {
+test('api keys: stored by hash only, found by secret, rotated (the old key stays until revoked), revoked', async () => {
   const minted = mintApiKey('root');
   assert.match(minted.secret, /^wm_root_[A-Za-z0-9]{32}$/);
   const key = { id: 'key_test', teamId, type: 'root' as const, name: 'ci', prefix: minted.prefix, permissions: ['*'], accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null };
@@ -237,13 +237,19 @@ test('api keys: stored by hash only, found by secret, rotated, revoked', async (
   assert.not.ok(raw.some((entry) => entry.includes(minted.secret)), 'the secret itself is never stored');
   assert.is((await store.apiKeys.bySecretHash(hashApiKey(minted.secret)))?.id, 'key_test');
   const rotated = mintApiKey('root');
-  await store.apiKeys.replaceSecret(key, rotated.hash);
-  assert.is(await store.apiKeys.bySecretHash(minted.hash), undefined);
-  assert.is((await store.apiKeys.bySecretHash(rotated.hash))?.id, 'key_test');
+  const successor = { ...key, id: 'key_next', prefix: rotated.prefix, rotatedFrom: key.id };
+  await store.apiKeys.rotate(key, successor, rotated.hash, false);
+  assert.is((await store.apiKeys.bySecretHash(minted.hash))?.id, 'key_test');
+  assert.is((await store.apiKeys.bySecretHash(rotated.hash))?.id, 'key_next');
   await store.apiKeys.revoke(key);
-  assert.is(await store.apiKeys.bySecretHash(rotated.hash), undefined);
+  assert.is(await store.apiKeys.bySecretHash(minted.hash), undefined);
+  assert.is((await store.apiKeys.bySecretHash(rotated.hash))?.id, 'key_next');
   assert.ok((await store.apiKeys.get('key_test'))?.revokedAt);
-  assert.is((await store.apiKeys.listForTeam(teamId)).length, 1);
+  const third = mintApiKey('root');
+  await store.apiKeys.rotate(successor, { ...successor, id: 'key_third', rotatedFrom: successor.id }, third.hash, true);
+  assert.is(await store.apiKeys.bySecretHash(rotated.hash), undefined, 'revoke_old: gone in the same batch');
+  assert.is((await store.apiKeys.bySecretHash(third.hash))?.id, 'key_third');
+  assert.is((await store.apiKeys.listForTeam(teamId)).length, 3);
 });
 
 test('reopen: counters and folders come back as they were', async () => {

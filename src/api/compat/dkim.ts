@@ -6,7 +6,7 @@ import type { DkimKey, Domain } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { SELECTOR, addKey } from '../routes/dkim.ts';
 import { domainName } from '../schemas.ts';
-import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, translated } from './errors.ts';
+import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated } from './errors.ts';
 import { type CompatRoute, need } from './router.ts';
 
 // Stalwart names the algorithms `Rsa` and `Ed25519`; the Mailbux guide uses the DKIM tags of RFC 6376
@@ -42,7 +42,7 @@ export const dkimRoutes = (deps: ApiDeps): CompatRoute[] => [
         throw new CompatError({ error: 'other', details: 'the selector must be a DNS label (a-z, 0-9, -)', reason: 'selector' });
       }
       const domain = await teamDomain(deps, key.teamId, body.domain);
-      if (!domain) throw notFound(body.domain);
+      if (!domain) throw await notFoundHere(deps, key.teamId, body.domain, body.domain);
       const id = typeof body.id === 'string' && body.id ? body.id : `${prefixOf(algorithm)}-${domain.name}`;
       if (keyOf(domain, algorithm)) throw alreadyExists('id', id);
       await translated({ selector: ['selector', selector] }, () => addKey(deps, domain.name, algorithm, selector));
@@ -57,6 +57,7 @@ export const dkimRoutes = (deps: ApiDeps): CompatRoute[] => [
       const match = /^(rsa|ed25519)-(.+)$/i.exec(id);
       const domain = match ? await teamDomain(deps, key.teamId, match[2]!) : undefined;
       const dkim = domain && keyOf(domain, ALGORITHMS[match![1]!.toLowerCase()]!);
+      if (!domain) throw match ? await notFoundHere(deps, key.teamId, id, match[2]!) : notFound(id);
       if (!dkim) throw notFound(id);
       return dkim.publicKey;
     },

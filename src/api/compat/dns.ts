@@ -3,7 +3,7 @@
 import type { DnsRecord } from '../../dns/records.ts';
 import type { ApiDeps } from '../deps.ts';
 import { recordsFor } from '../routes/domains.ts';
-import { notFound } from './errors.ts';
+import { notFoundHere } from './errors.ts';
 import { type CompatRoute, need } from './router.ts';
 
 const fqdn = (host: string): string => (host.endsWith('.') ? host : `${host}.`);
@@ -25,7 +25,7 @@ export const dnsRoutes = (deps: ApiDeps): CompatRoute[] => [
       const key = need(req, 'domain.read');
       const name = req.params[0]!.toLowerCase().replace(/\.$/, '');
       const domain = await deps.store.domains.get(name);
-      if (!domain || domain.teamId !== key.teamId) throw notFound(req.params[0]!);
+      if (!domain || domain.teamId !== key.teamId) throw await notFoundHere(deps, key.teamId, req.params[0]!, name);
       return recordsFor(deps, domain).map((r) => ({ type: r.type, name: fqdn(r.name), content: content(r) }));
     },
   },

@@ -1,5 +1,9 @@
-// Stalwart's two kinds of failure (API.md §A7, §B12): management errors answer HTTP 200 with a
-// tagged body; everything else is RFC 7807 problem+json with its real status.
+// Stalwart's two kinds of failure (API.md §A7, §B12): management errors answer a tagged body;
+// everything else is RFC 7807 problem+json with its real status. The Mailbux guide's error table
+// (docs/seeds/mailbux-management-api-guide.txt, "Error Handling") is the requirement: 404 "Resource
+// not found" and 409 "Resource already exists" carry those statuses, with Stalwart's tagged body so
+// that clients reading the body still work; the other tags keep Stalwart's HTTP 200.
+import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 
 export type Tagged =
@@ -10,12 +14,16 @@ export type Tagged =
   | { error: 'assertFailed' }
   | { error: 'other'; details: string; reason: string | null };
 
-/** A management error: rendered as `{"error": …}` with HTTP 200. */
+const STATUS: Partial<Record<Tagged['error'], number>> = { notFound: 404, fieldAlreadyExists: 409 };
+
+/** A management error: rendered as `{"error": …}`, with the guide's status (else HTTP 200). */
 export class CompatError extends Error {
   readonly body: Tagged;
+  readonly status: number;
   constructor(body: Tagged) {
     super(body.error);
     this.body = body;
+    this.status = STATUS[body.error] ?? 200;
   }
 }
 
@@ -23,6 +31,17 @@ export const notFound = (item: string) => new CompatError({ error: 'notFound', i
 export const fieldMissing = (field: string) => new CompatError({ error: 'fieldMissing', field });
 export const unsupported = (details: string) => new CompatError({ error: 'unsupported', details });
 export const alreadyExists = (field: string, value: unknown) => new CompatError({ error: 'fieldAlreadyExists', field, value });
+
+/**
+ * What the caller's tenant does not have: 403 "Permission denied (wrong tenant)" (the Mailbux guide's
+ * error table) when `domain` is hosted here by another team — a hosted domain is public in DNS
+ * anyway — else notFound(`item`).
+ */
+export async function notFoundHere(deps: ApiDeps, teamId: string, item: string, domain: string): Promise<Error> {
+  const owner = await deps.store.domains.get(domain.trim().toLowerCase().replace(/\.$/, ''));
+  if (owner && owner.teamId !== teamId) return new ApiError('insufficient_permissions', `${item} belongs to another tenant`);
+  return notFound(item);
+}
 
 /** A request Stalwart would refuse as bad parameters (HTTP 400 problem). */
 export const badParameters = (detail: string) => new ApiError('invalid_parameter', detail);

@@ -24,7 +24,7 @@ import {
 } from '../routes/mailboxes.ts';
 import { domainName, emailAddress, password as passwordSchema } from '../schemas.ts';
 import { addAppPassword, appPasswordNames, clientKey, isAppSecret, parseAppSecret, removeAppPasswords } from './app-passwords.ts';
-import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, translated, unsupported } from './errors.ts';
+import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated, unsupported } from './errors.ts';
 import { type CompatRequest, type CompatRoute, need } from './router.ts';
 
 type Kind = 'domain' | 'individual' | 'list' | 'apiKey';
@@ -101,7 +101,7 @@ async function find(deps: ApiDeps, teamId: string, name: string): Promise<Found 
 
 async function findOrFail(deps: ApiDeps, teamId: string, name: string): Promise<Found> {
   const found = await find(deps, teamId, name);
-  if (!found) throw notFound(name);
+  if (!found) throw await notFoundHere(deps, teamId, name, name.includes('@') ? splitAddress(name).domain : name);
   return found;
 }
 
@@ -237,8 +237,8 @@ async function createIndividualPrincipal(deps: ApiDeps, req: CompatRequest, name
   const parsed = await native(fields, () =>
     parseInput(createMailboxBody, { email: address, display_name: text(body, 'description') || undefined, quota_bytes: body.quota ?? undefined, password }, 'body'),
   );
-  // Stalwart: an address in a domain that is not here is notFound.
-  await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(() => Promise.reject(notFound(splitAddress(parsed.email).domain)));
+  // Stalwart: an address in a domain that is not here is notFound (another tenant's: 403).
+  await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(async () => Promise.reject(await notFoundHere(deps, key.teamId, splitAddress(parsed.email).domain, splitAddress(parsed.email).domain)));
   const { account } = await translated({ email: ['emails', parsed.email] }, () => createMailbox(deps, key.teamId, parsed));
   await orUndo(() => deleteMailbox(deps, account), async () => {
     for (const alias of emails.slice(1)) await addEmail(deps, account, alias);
@@ -288,7 +288,7 @@ async function createListPrincipal(deps: ApiDeps, req: CompatRequest, name: stri
   const parsed = await native(fields, () =>
     parseInput(createListBody, { name, email: emails[0], description: text(body, 'description') ?? null, members, external_members: externalMembers }, 'body'),
   );
-  await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(() => Promise.reject(notFound(splitAddress(parsed.email).domain)));
+  await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(async () => Promise.reject(await notFoundHere(deps, key.teamId, splitAddress(parsed.email).domain, splitAddress(parsed.email).domain)));
   const created = await translated(fields, () => createList(deps, key.teamId, parsed));
   return numericId('list', created.id);
 }

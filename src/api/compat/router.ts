@@ -1,7 +1,7 @@
 // The Stalwart/Mailbux-compatible management API (API.md §A7, §B13): `/api/*` paths whose first
 // segment is not `v1`. Each resource module translates to and from the native services; this one
-// authenticates, rate-limits, routes and renders (`{"data": …}` on success, tagged errors with HTTP
-// 200, problem+json for the rest).
+// authenticates, rate-limits, routes and renders (`{"data": …}` on success, tagged errors — 404 and
+// 409 as the Mailbux guide says, else HTTP 200 — and problem+json for the rest).
 import type { Context, Next } from 'koa';
 import type { LoginService } from '../../security/login.ts';
 import type { ApiKey } from '../../store/index.ts';
@@ -133,7 +133,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
       ctx.body = JSON.stringify({ data: data ?? null });
     } catch (err) {
       if (err instanceof CompatError) {
-        ctx.status = 200;
+        ctx.status = err.status;
         ctx.type = 'application/json';
         ctx.body = JSON.stringify(err.body);
         return;

@@ -12,6 +12,7 @@ import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { grantsCover } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { domainName, iso, isoOrNull, timestamp } from '../schemas.ts';
+import { loadGroup } from './providers.ts';
 
 const API_TYPE = { root: 'root', sending: 'send', mailbox: 'mailbox' } as const;
 const STORE_TYPE = { root: 'root', send: 'sending', mailbox: 'mailbox' } as const;
@@ -40,6 +41,7 @@ export const apiKeySchema = z.object({
   last_used_at: timestamp.nullable(),
   expires_at: timestamp.nullable(),
   revoked_at: timestamp.nullable(),
+  rotated_from: z.string().nullable().describe('the key this one was rotated from; it works until revoked'),
 });
 
 const withSecret = apiKeySchema.extend({ secret: z.string().describe('shown once') });
@@ -63,6 +65,7 @@ export function apiKeyView(key: ApiKey): z.infer<typeof apiKeySchema> {
     last_used_at: isoOrNull(key.lastUsedAt),
     expires_at: isoOrNull(key.expiresAt),
     revoked_at: isoOrNull(key.revokedAt),
+    rotated_from: key.rotatedFrom ?? null,
   };
 }
 
@@ -79,29 +82,43 @@ export interface NewKey {
 
 /**
  * A key minted by a key that may not manage mailbox credentials (a mailbox key adding an app
- * password) is that key's child: revoked or rotated with it, so it cannot outlive its maker (issue
- * 13 §6). Keys made by managers, or by a mailbox password login, stand on their own.
+ * password) is that key's child: revoked with it, so it cannot outlive its maker (issue 13 §6). Keys
+ * made by managers, or by a mailbox password login, stand on their own.
  */
 const parentOf = (caller: ApiKey): string | null =>
   caller.id.startsWith('login:') || hasPermission(caller.permissions, 'mailbox.admin.manage') ? null : caller.id;
 
+/** Rotation: the key being replaced, and whether it is revoked at once rather than when callers have moved. */
+export interface Rotation {
+  from: ApiKey;
+  revokeOld: boolean;
+}
+
 /**
  * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
  * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret
- * (`minted`: a secret the client generated in the same format, for compatibility routes).
+ * (`minted`: a secret the client generated in the same format, for compatibility routes). A rotation's
+ * successor stands where the old key stood (same parent) and counts as a new active key unless the
+ * old one is revoked with it.
  */
-export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type])): Promise<{ key: ApiKey; secret: string }> {
+export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type]), rotation?: Rotation): Promise<{ key: ApiKey; secret: string }> {
   const beyond = input.permissions.find((p) => !grantsCover(caller.permissions, p));
   if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
   const team = await teamOf(deps, caller.teamId);
   return underTeamLock(deps, team.id, 'api-keys', async () => {
     const now = Date.now();
-    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length;
+    const freed = rotation?.revokeOld && isActive(rotation.from, now) ? 1 : 0;
+    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length - freed;
     if (active >= team.limits.maxApiKeys) {
       throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
     }
-    const key: ApiKey = { id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null, parentKeyId: parentOf(caller) };
-    await deps.store.apiKeys.create(key, minted.hash);
+    const key: ApiKey = {
+      id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null,
+      parentKeyId: rotation ? (rotation.from.parentKeyId ?? null) : parentOf(caller),
+      rotatedFrom: rotation?.from.id ?? null,
+    };
+    if (rotation) await deps.store.apiKeys.rotate(rotation.from, key, minted.hash, rotation.revokeOld);
+    else await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };
   });
 }
@@ -121,6 +138,7 @@ const createBody = z
     permissions: z.array(permission).min(1).max(100).optional().describe('explicit permissions instead of a role'),
     mailbox_id: z.string().max(64).optional().describe('mailbox keys: the mailbox they reach'),
     domain: domainName.optional().describe('send keys: limit to one sender domain'),
+    delivery_group_id: z.string().max(64).optional().describe('send keys: send their mail through this delivery group (the providers chosen); default: as the sender domain is routed'),
     expires_at: timestamp.optional(),
   })
   .strict();
@@ -145,6 +163,7 @@ async function resolveNewKey(deps: ApiDeps, caller: ApiKey, body: CreateBody): P
     throw new ApiError(body.type === 'mailbox' ? 'missing_parameter' : 'validation_error', 'mailbox_id is required for mailbox keys and only for them', 'mailbox_id');
   }
   if (body.domain !== undefined && body.type !== 'send') throw new ApiError('validation_error', 'domain applies to send keys only', 'domain');
+  if (body.delivery_group_id !== undefined && body.type !== 'send') throw new ApiError('validation_error', 'delivery_group_id applies to send keys only', 'delivery_group_id');
   let accountId: string | null = null;
   if (body.mailbox_id !== undefined) {
     const account = /^mbx_[0-9a-hjkmnp-tv-z]{26}$/.test(body.mailbox_id) ? await deps.store.accounts.get(body.mailbox_id.slice(4)) : undefined;
@@ -171,7 +190,12 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
     method: 'POST', path: '/api-keys', summary: 'Create an API key (the secret is shown once)', tag, permission: 'apikey.create',
     body: createBody, response: withSecret, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, body }) => {
-      const { key, secret } = await createKey(deps, caller, await resolveNewKey(deps, caller, body));
+      const input = await resolveNewKey(deps, caller, body);
+      // docs/seeds/sendmux-api-keys.txt: "Sending keys can route through all providers, selected
+      // providers, or delivery groups" (selected providers: a delivery group of them).
+      const group = body.delivery_group_id === undefined ? null : await loadGroup(deps, caller, body.delivery_group_id, 'delivery_group_id', true);
+      const { key, secret } = await createKey(deps, caller, input);
+      if (group) await deps.store.queue.relays.setRoute({ apiKeyId: key.id }, group.id);
       return { data: { ...apiKeyView(key), secret }, location: `/api/v1/api-keys/${key.id}` };
     },
   }),
@@ -216,23 +240,30 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'POST', path: '/api-keys/{id}/rotate', summary: 'Replace an API key\'s secret (the old one stops working at once)', tag, permission: 'apikey.update',
-    body: z.object({}).strict().optional().describe('no options yet; the old secret stops working at once'),
-    response: withSecret, idempotent: true, errors: ['conflict'],
-    handler: async ({ key: caller, params }) => {
+    method: 'POST', path: '/api-keys/{id}/rotate', summary: 'Rotate an API key: a new key with the same settings; the old one works until revoked', tag, permission: 'apikey.update',
+    body: z.object({
+      revoke_old: z.boolean().default(false).describe('revoke the old key in the same step (a leaked key); by default it works until DELETE /api-keys/{id}'),
+    }).strict().optional(),
+    response: withSecret, status: 201, idempotent: true, errors: ['conflict', 'limit_exceeded'],
+    handler: async ({ key: caller, params, body }) => {
       const found = await loadKey(deps, caller, params.id!);
       // Whoever sees the new secret holds the key's powers: only for keys within the caller's own.
       const beyond = found.permissions.find((p) => !grantsCover(caller.permissions, p));
       if (beyond) throw new ApiError('insufficient_permissions', `rotating this key would hand out ${beyond}, which the caller does not hold`);
-      return withKeyLock(deps.store, found.id, async () => {
+      // docs/seeds/sendmux-api-keys.txt: copy the new secret, deploy it everywhere, then "revoke the
+      // old key once all callers have moved" — so the old key keeps working (and its sessions live).
+      const { key } = await withKeyLock(deps.store, found.id, async () => {
         const current = (await deps.store.apiKeys.get(found.id))!;
         if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
-        const minted = mintApiKey(KIND[current.type]);
-        current.prefix = minted.prefix;
-        current.suffix = minted.suffix;
-        await deps.store.apiKeys.replaceSecret(current, minted.hash);
-        return { data: { ...apiKeyView(current), secret: minted.secret } };
+        if (!isActive(current, Date.now())) throw new ApiError('conflict', 'an expired key cannot be rotated (its successor would outlive the expiry)');
+        const { type, name, permissions, accountId, domain, expiresAt } = current;
+        const successor = await createKey(deps, caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false });
+        // the successor sends the way the old key did
+        const route = (await deps.store.queue.relays.listRoutes()).find(({ scope }) => 'apiKeyId' in scope && scope.apiKeyId === current.id);
+        if (route) await deps.store.queue.relays.setRoute({ apiKeyId: successor.key.id }, route.groupId);
+        return { key: successor };
       });
+      return { data: { ...apiKeyView(key.key), secret: key.secret }, location: `/api/v1/api-keys/${key.key.id}` };
     },
   }),
 ];

@@ -20,6 +20,7 @@ const groupSchema = z.object({
   provider_ids: z.array(z.string()),
   active_provider_count: z.number().int(),
   domains: z.array(z.string()).describe('sender domains whose outbound mail goes through this group'),
+  api_key_ids: z.array(z.string()).describe('sending keys whose mail goes through this group (POST /api-keys delivery_group_id)'),
   created_at: timestamp,
 });
 
@@ -31,19 +32,35 @@ const fields = {
   domains: z.array(domainName).max(1000).describe('the team\'s domains to route through the group (replaces the list)'),
 };
 
-/** Domains routed through each of these groups (a route left by a deleted domain does not count for the team). */
-async function routedDomains(deps: ApiDeps, groups: RelayGroup[]): Promise<Map<string, string[]>> {
-  const out = new Map<string, string[]>(groups.map((g) => [g.id, []]));
+interface Routed {
+  domains: string[];
+  apiKeyIds: string[];
+}
+
+/**
+ * Domains and active sending keys routed through each of these groups (a route left by a deleted
+ * domain or a revoked key does not count for the team).
+ */
+async function routedThrough(deps: ApiDeps, groups: RelayGroup[]): Promise<Map<string, Routed>> {
+  const out = new Map<string, Routed>(groups.map((g) => [g.id, { domains: [], apiKeyIds: [] }]));
   for (const { scope, groupId } of await deps.store.queue.relays.listRoutes()) {
     const group = groups.find((g) => g.id === groupId);
-    if (!group || !('domain' in scope)) continue;
-    if ((await deps.store.domains.get(scope.domain))?.teamId === group.teamId) out.get(groupId)!.push(scope.domain);
+    if (!group) continue;
+    if ('domain' in scope) {
+      if ((await deps.store.domains.get(scope.domain))?.teamId === group.teamId) out.get(groupId)!.domains.push(scope.domain);
+    } else {
+      const key = await deps.store.apiKeys.get(scope.apiKeyId);
+      if (key && key.teamId === group.teamId && !key.revokedAt) out.get(groupId)!.apiKeyIds.push(key.id);
+    }
   }
-  for (const list of out.values()) list.sort();
+  for (const routed of out.values()) {
+    routed.domains.sort();
+    routed.apiKeyIds.sort();
+  }
   return out;
 }
 
-async function groupView(deps: ApiDeps, group: RelayGroup, domains: string[]): Promise<z.infer<typeof groupSchema>> {
+async function groupView(deps: ApiDeps, group: RelayGroup, routed: Routed): Promise<z.infer<typeof groupSchema>> {
   const relays = await teamRelays(deps, group.teamId!);
   return {
     id: publicId('grp', group.id),
@@ -51,7 +68,8 @@ async function groupView(deps: ApiDeps, group: RelayGroup, domains: string[]): P
     description: group.description ?? null,
     provider_ids: group.relayIds.map((id) => publicId('prv', id)),
     active_provider_count: relays.filter((r) => group.relayIds.includes(r.id) && r.weight > 0).length,
-    domains,
+    domains: routed.domains,
+    api_key_ids: routed.apiKeyIds,
     created_at: iso(group.createdAt),
   };
 }
@@ -87,7 +105,7 @@ const tag = 'Delivery groups';
 
 export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
   const relays = deps.store.queue.relays;
-  const view = async (group: RelayGroup) => groupView(deps, group, (await routedDomains(deps, [group])).get(group.id)!);
+  const view = async (group: RelayGroup) => groupView(deps, group, (await routedThrough(deps, [group])).get(group.id)!);
 
   return [
     defineRoute({
@@ -95,9 +113,9 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
       query: z.object(pageQuery).strict(), response: groupSchema, list: true,
       handler: async ({ key, query }) => {
         const groups = await teamGroups(deps, key.teamId);
-        const domains = await routedDomains(deps, groups);
+        const routed = await routedThrough(deps, groups);
         const page = paginate(groups, (g) => ({ t: g.createdAt, id: g.id }), query);
-        return { data: await Promise.all(page.items.map((g) => groupView(deps, g, domains.get(g.id)!))), pagination: page.pagination };
+        return { data: await Promise.all(page.items.map((g) => groupView(deps, g, routed.get(g.id)!))), pagination: page.pagination };
       },
     }),
     defineRoute({
@@ -147,8 +165,8 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/delivery-groups/{id}', summary: 'Delete a delivery group (its providers stay, in no group); 409 while domains route through it unless force=true', tag, permission: 'routing.manage',
-      query: z.object({ force: z.enum(['true', 'false']).optional().describe('also send its domains back to direct delivery') }).strict(),
+      method: 'DELETE', path: '/delivery-groups/{id}', summary: 'Delete a delivery group (its providers stay, in no group); 409 while domains or sending keys route through it unless force=true', tag, permission: 'routing.manage',
+      query: z.object({ force: z.enum(['true', 'false']).optional().describe('also send its domains and keys back to direct delivery') }).strict(),
       response: deleted, ifMatch: true, errors: ['conflict'],
       handler: async ({ ctx, key, params, query }) => {
         await underRelayLock(deps, key.teamId, async () => {
@@ -158,7 +176,11 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
           if (current.domains.length && query.force !== 'true') {
             throw new ApiError('conflict', `${current.domains.length} domains route through this group (${current.domains.slice(0, 3).join(', ')}); move them or pass force=true`);
           }
+          if (current.api_key_ids.length && query.force !== 'true') {
+            throw new ApiError('conflict', `${current.api_key_ids.length} sending keys route through this group (${current.api_key_ids.slice(0, 3).join(', ')}); revoke them or pass force=true`);
+          }
           await setDomains(deps, group.id, current.domains, []);
+          for (const apiKeyId of current.api_key_ids) await relays.setRoute({ apiKeyId }, null);
           await relays.removeGroup(group.id);
         });
         return { data: { id: params.id!, deleted: true as const } };

@@ -95,7 +95,7 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         deps.store.notifier.on('event', onEvent);
         const ping = setInterval(() => stream.write(': ping\n\n'), query.ping * 1000);
         const closer = query.close_after ? setTimeout(() => stream.end(), query.close_after * 1000) : null;
-        // A revoked or rotated key (or a suspended mailbox) ends the stream, with a frame that says why.
+        // A revoked key (or a suspended mailbox) ends the stream, with a frame that says why.
         const unregister = sessionRegistry(deps.store).register({
           protocol: 'sse', accountId: key.accountId, credential: key.id, expiresAt: key.expiresAt,
           end: (reason) => {

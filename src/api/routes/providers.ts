@@ -43,6 +43,21 @@ export const providerSchema = z.object({
   created_at: timestamp,
 });
 
+const USAGE_WINDOW_DAYS = 7;
+const DAY_MS = 86_400_000;
+
+const usageSchema = z.object({
+  window_days: z.number().int(),
+  providers: z.array(z.object({
+    provider_id: z.string(),
+    name: z.string(),
+    sent_today: z.number().int().describe('messages sent through it this UTC day'),
+    sent_7d: z.number().int().describe('over the window\'s UTC days, today included'),
+    daily_limit: z.number().int().nullable(),
+    days: z.array(z.object({ date: z.string(), sent: z.number().int() })).describe('oldest first'),
+  })),
+});
+
 const testSchema = z.object({ success: z.boolean(), message: z.string(), latency_ms: z.number().int(), tested_at: timestamp });
 
 const text = (max: number) => z.string().trim().min(1).max(max).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
@@ -249,6 +264,28 @@ export const providerRoutes = (deps: ApiDeps): Route[] => {
           return { ...created, teamId: key.teamId, profile: draft.profile };
         });
         return { data: await view(relay), location: `/api/v1/providers/${publicId('prv', relay.id)}` };
+      },
+    }),
+    defineRoute({
+      // The seed's "usage" flow of custom SMTP accounts (docs/seeds/sendmux-management-api.txt,
+      // "Sending account management"): what each sent per UTC day, from the counters its daily quota uses.
+      method: 'GET', path: '/providers/usage', summary: 'Messages each provider sent per UTC day over the last 7 days', tag, permission: 'provider.read',
+      response: usageSchema,
+      handler: async ({ key }) => {
+        const now = Date.now();
+        const days = Array.from({ length: USAGE_WINDOW_DAYS }, (_, i) => utcDay(now - (USAGE_WINDOW_DAYS - 1 - i) * DAY_MS));
+        const providers = await Promise.all((await teamRelays(deps, key.teamId)).map(async (relay) => {
+          const sent = await Promise.all(days.map((day) => relays.usageOn(relay.id, day)));
+          return {
+            provider_id: publicId('prv', relay.id),
+            name: relay.name,
+            sent_today: sent.at(-1)!,
+            sent_7d: sent.reduce((a, b) => a + b, 0),
+            daily_limit: relay.dailyLimit || null,
+            days: days.map((day, i) => ({ date: `${day.slice(0, 4)}-${day.slice(4, 6)}-${day.slice(6)}`, sent: sent[i]! })),
+          };
+        }));
+        return { data: { window_days: USAGE_WINDOW_DAYS, providers } };
       },
     }),
     defineRoute({
