@@ -46,10 +46,14 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
     const { folder: name, uid } = event.data as { folder?: unknown; uid?: unknown };
     if (!event.accountId || typeof name !== 'string' || typeof uid !== 'number') return eventPayload(event);
     const folder = deps.store.folders.byName(event.accountId, name);
-    const message = folder && (await deps.store.messages.get(folder.id, uid));
-    if (!folder || !message) return eventPayload(event, { message: null });
-    const [summary] = await messageSummaries(deps, folder, [message]);
-    return eventPayload(event, { message: { ...summary, body: await bodyText(deps, message, snapshotBytes) } });
+    if (!folder) return eventPayload(event, { message: null });
+    // One view for the record and its content: a message expunged meanwhile is `message: null`.
+    return deps.store.withView(async (view) => {
+      const [message] = await view.getMany(folder.id, [uid]);
+      const [summary] = message ? await messageSummaries(deps, folder, [message], view) : [];
+      if (!message || !summary) return eventPayload(event, { message: null });
+      return eventPayload(event, { message: { ...summary, body: await bodyText(view, message, snapshotBytes) } });
+    });
   }
 
   return [
