@@ -100,8 +100,10 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         const ping = setInterval(() => stream.write(': ping\n\n'), query.ping * 1000);
         const closer = query.close_after ? setTimeout(() => stream.end(), query.close_after * 1000) : null;
         // A revoked or rotated key (or a suspended mailbox) ends the stream, with a frame that says why.
+        // A root key's stream for one mailbox is that mailbox's session too: it ends when the mailbox is
+        // suspended or deleted, like the mailbox's own sessions.
         const unregister = sessionRegistry(deps.store).register({
-          protocol: 'sse', accountId: key.accountId, credential: key.id, expiresAt: key.expiresAt,
+          protocol: 'sse', accountId: key.accountId ?? account?.id ?? null, credential: key.id, expiresAt: key.expiresAt,
           end: (reason) => {
             if (!stream.destroyed) stream.end(`event: session_ended\ndata: ${JSON.stringify({ reason })}\n\n`);
           },
