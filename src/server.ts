@@ -135,7 +135,8 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
       ? new RspamdClient({ url: config.spam.rspamd_url, controllerUrl: config.spam.rspamd_controller_url, password: config.spam.rspamd_password, timeoutMs: config.spam.rspamd_timeout_ms, weight: config.spam.rspamd_weight })
       : undefined;
     const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score, scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl, ...(rspamd ? [rspamdScorer(rspamd)] : [])] };
-    const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret, logger: logger.child({ component: 'inbound' }) };
+    const forwardLimits = { perHour: config.smtp.forward_per_hour, perDay: config.smtp.forward_per_day };
+    const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret, forwardLimits, logger: logger.child({ component: 'inbound' }) };
     const queueRunner = createQueueRunner({
       store,
       resolver,
@@ -173,6 +174,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
         postmaster: config.smtp.postmaster,
         spam,
         srsSecret,
+        forwardLimits,
         logger: logger.child({ listener: 'smtp-mx' }),
       }),
     );

@@ -29,6 +29,8 @@ export const configSchema = z
         idle_timeout_ms: z.number().int().positive().default(300000),
         send_per_hour: z.number().int().positive().default(300),
         send_per_day: z.number().int().positive().default(7200),
+        forward_per_hour: z.number().int().positive().default(200),
+        forward_per_day: z.number().int().positive().default(2000),
         bad_rcpt_per_connection: z.number().int().positive().default(10),
         bad_rcpt_per_ip: z.number().int().positive().default(30),
         bad_rcpt_window_ms: z.number().int().positive().default(600000),

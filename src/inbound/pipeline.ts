@@ -5,6 +5,8 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Store } from '../store/index.ts';
+import type { SendingLimits } from '../store/sends.ts';
+import { FORWARD_LIMIT_DEFAULTS, reserveForward } from './forward-budget.ts';
 import { authenticate } from './authenticate.ts';
 import { classify, type SpamThresholds } from './classify.ts';
 import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
@@ -29,6 +31,8 @@ export interface PipelineOptions {
   spam?: SpamThresholds & { scorers?: SpamScorer[] };
   /** Secret for SRS-rewriting the envelope sender of forwarded mail; without it the sender is kept. */
   srsSecret?: string;
+  /** Each forwarder's budget of outside recipients (src/inbound/forward-budget.ts; default FORWARD_LIMIT_DEFAULTS). */
+  forwardLimits?: SendingLimits;
   logger?: Logger;
 }
 
@@ -66,10 +70,11 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
   }
   const raw = Buffer.concat([Buffer.from(auth.traceHeaders + spam.headers, 'utf8'), auth.raw]);
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
-  const sieveInput = { raw, mailFrom: msg.mailFrom, junk: spam.verdict === 'junk', hostname: options.hostname, log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m) };
+  const sieveInput = { raw, mailFrom: msg.mailFrom, junk: spam.verdict === 'junk', hostname: options.hostname, forwardLimits: options.forwardLimits, log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m) };
   const sieve = await planSieve(store, plan, sieveInput);
   if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
   const meta = { messageId: headers.messageId, from: msg.mailFrom, subject: headers.subject, spamScore: spam.score, junk: spam.verdict === 'junk' };
+  await reserveForwarders(store, plan.forwards, options.forwardLimits);
   const delivered = await deliver(store, raw, plan, meta, {
     onQuotaOvershoot: (accountId) => log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
@@ -79,6 +84,24 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
   log.info({ id: msg.id, from: msg.mailFrom, rcpts: msg.rcptTo.length, delivered: delivered.length, score: spam.score, verdict: spam.verdict, spf: auth.verdict.spf.result, dmarc: auth.verdict.dmarc.result }, 'message accepted');
   return { delivered, forwards: plan.forwards, score: spam.score, verdict: spam.verdict };
+}
+
+/**
+ * Counts the forwarding addresses' outside recipients against their budgets before anything is
+ * stored: a forwarder over its budget defers the whole message (451 4.7.1, the sender retries
+ * later), so nothing is lost and no recipient gets it twice.
+ */
+async function reserveForwarders(store: Store, forwards: Forward[], limits = FORWARD_LIMIT_DEFAULTS): Promise<void> {
+  const made: (() => Promise<void>)[] = [];
+  for (const forward of forwards) {
+    if (!forward.forwarder) continue;
+    const r = await reserveForward(store, forward.forwarder, forward.targets.length, limits);
+    if (!r.ok) {
+      for (const release of made) await release();
+      throw new DeliveryRefused({ code: 451, enhanced: '4.7.1', text: `Forwarding limit of ${forward.rcpt} reached (${r.limit}); try again in ${r.retryAfterSeconds} s` });
+    }
+    made.push(r.release);
+  }
 }
 
 /** Forwards to external addresses go out through the durable queue (before the 250, like local copies). */
@@ -113,11 +136,12 @@ export async function deliverLocal(raw: Buffer, envelope: { from: string; to: st
   const headers = parseHeaders(raw);
   const plan = planDelivery(store, routes, headers, false);
   const log = options.logger ?? silentLogger;
-  const sieveInput = { raw, mailFrom: envelope.from, junk: false, hostname: options.hostname, log: (o: object, m: string) => log.info(o, m) };
+  const sieveInput = { raw, mailFrom: envelope.from, junk: false, hostname: options.hostname, forwardLimits: options.forwardLimits, log: (o: object, m: string) => log.info(o, m) };
   const sieve = await planSieve(store, plan, sieveInput);
   const meta = { messageId: headers.messageId, from: envelope.from, subject: headers.subject, spamScore: 0, junk: false };
   try {
     if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
+    await reserveForwarders(store, plan.forwards, options.forwardLimits);
     await deliver(store, raw, plan, meta);
   } catch (err) {
     if (err instanceof DeliveryRefused) throw new LocalDeliveryError(err.refusal.code, `${err.refusal.code} ${err.refusal.enhanced} ${err.refusal.text}`);

@@ -26,6 +26,8 @@ export interface Forward {
   targets: string[];
   /** The bytes to send when they differ from the message received (a Sieve redirect's loop marker). */
   raw?: Buffer;
+  /** The forwarding address whose budget this counts against (src/inbound/forward-budget.ts); none for SRS returns. */
+  forwarder?: string;
 }
 
 export interface RecipientRoute {
@@ -115,7 +117,7 @@ async function expand(store: Store, address: string, out: RecipientRoute, path: 
     // A member that no longer exists is skipped; the alias as a whole still delivers.
     else await expand(store, target, out, inner, depth + 1);
   }
-  if (external.length) out.forwards.push({ teamId: route.teamId, rcpt: out.rcpt, targets: external });
+  if (external.length) out.forwards.push({ teamId: route.teamId, rcpt: out.rcpt, targets: external, forwarder: `addr:${address}` });
   return true;
 }
 

@@ -47,10 +47,16 @@ export function createReportCollector(options: ReportCollectorOptions): ReportCo
     const uid = event.data.uid;
     if (!accountId || typeof folderName !== 'string' || typeof uid !== 'number') return;
     const folder = store.folders.byName(accountId, folderName);
-    const message = folder && (await store.messages.get(folder.id, uid));
-    if (!message || message.size > maxBytes) return; // moved or expunged since, or too big to be a report
-    if (!hasReportPart((await store.blobs.structure(message.blob)).root)) return;
-    const { reports: found, errors } = await extractReports(await store.read(message));
+    if (!folder) return;
+    // Record, structure and bytes from one view: an expunge meanwhile cannot free the blob under the read.
+    const raw = await store.withView(async (view) => {
+      const [message] = await view.getMany(folder.id, [uid]);
+      if (!message || message.size > maxBytes) return null; // moved or expunged since, or too big to be a report
+      const [structure] = await view.structures([message.blob]);
+      return hasReportPart(structure!.root) ? view.read(message) : null;
+    });
+    if (!raw) return;
+    const { reports: found, errors } = await extractReports(raw);
     for (const error of errors) logger?.info({ accountId, uid, error }, 'an attachment looking like a report did not parse');
     for (const report of found) {
       const domain = await store.domains.get(report.domain);

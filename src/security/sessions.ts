@@ -1,14 +1,14 @@
 // The live sessions of every protocol (IMAP, POP3, SMTP submission, SSE streams), by account and by
 // the credential they logged in with, so that a credential that stops being valid ends them at once
 // (issue 13 §6): a revoked API key (a rotated one lives until it is revoked), a changed password, a
-// suspended or deleted mailbox.
-// The store announces those ('credential-ended', src/store/api-keys.ts and accounts.ts); every
-// protocol server registers its authenticated sessions here. One registry per store, in process.
-import type { CredentialEnded, Store } from '../store/index.ts';
+// suspended or deleted mailbox. The store announces those ('credential-ended', src/store/api-keys.ts
+// and accounts.ts) and a key's new expiry ('credential-expiry'); every protocol server registers its
+// authenticated sessions here. One registry per store, in process.
+import type { CredentialEnded, CredentialExpiry, Store } from '../store/index.ts';
 
 export interface LiveSession {
   protocol: string;
-  /** The mailbox it acts for (null: a root key's SSE stream). */
+  /** The mailbox it acts for (null: a root key's team-wide SSE stream). */
   accountId: string | null;
   /** The API key id it authenticated with, or 'password'. */
   credential: string;
@@ -24,6 +24,7 @@ const MAX_TIMER_MS = 2 ** 31 - 1;
 export class SessionRegistry {
   private readonly byCredential = new Map<string, Set<LiveSession>>();
   private readonly byAccount = new Map<string, Set<LiveSession>>();
+  private readonly timers = new Map<LiveSession, NodeJS.Timeout>();
 
   /** Adds a session; call the returned function when it closes. */
   register(session: LiveSession): () => void {
@@ -35,17 +36,10 @@ export class SessionRegistry {
     };
     add(this.byCredential, credential);
     if (session.accountId) add(this.byAccount, session.accountId);
-    let timer: NodeJS.Timeout | undefined;
-    const armExpiry = () => {
-      if (!session.expiresAt) return;
-      const wait = session.expiresAt - Date.now();
-      if (wait <= 0) return void session.end('key expired');
-      timer = setTimeout(armExpiry, Math.min(wait, MAX_TIMER_MS));
-      timer.unref();
-    };
-    armExpiry();
+    this.armExpiry(session);
     return () => {
-      if (timer) clearTimeout(timer);
+      clearTimeout(this.timers.get(session));
+      this.timers.delete(session);
       const remove = (map: Map<string, Set<LiveSession>>, key: string) => {
         const set = map.get(key);
         set?.delete(session);
@@ -54,6 +48,28 @@ export class SessionRegistry {
       remove(this.byCredential, credential);
       if (session.accountId) remove(this.byAccount, session.accountId);
     };
+  }
+
+  /** Ends the session when its key expires (checked again when that is past setTimeout's reach). */
+  private armExpiry(session: LiveSession): void {
+    clearTimeout(this.timers.get(session));
+    this.timers.delete(session);
+    if (!session.expiresAt) return;
+    const wait = session.expiresAt - Date.now();
+    if (wait <= 0) return void session.end('key expired');
+    const timer = setTimeout(() => this.armExpiry(session), Math.min(wait, MAX_TIMER_MS));
+    timer.unref();
+    this.timers.set(session, timer);
+  }
+
+  /** A key's expiry changed (PATCH expires_at): its sessions end at the new time, or now if it is past. */
+  expiryChanged(change: CredentialExpiry): number {
+    const sessions = [...(this.byCredential.get(change.credential) ?? [])];
+    for (const session of sessions) {
+      session.expiresAt = change.expiresAt;
+      this.armExpiry(session);
+    }
+    return sessions.length;
   }
 
   /** Ends the sessions a credential change concerns; returns how many. */
@@ -87,6 +103,7 @@ export function sessionRegistry(store: Store): SessionRegistry {
   if (!registry) {
     const created = new SessionRegistry();
     store.notifier.on('credential-ended', (event: CredentialEnded) => created.end(event));
+    store.notifier.on('credential-expiry', (change: CredentialExpiry) => created.expiryChanged(change));
     registries.set(store, (registry = created));
   }
   return registry;

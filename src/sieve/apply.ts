@@ -17,7 +17,9 @@ import { signForDomain } from '../outbound/dkim.ts';
 import { mayUseAddress } from '../outbound/submit.ts';
 import type { DeliveryPlan } from '../inbound/route.ts';
 import { hasFlag, SYSTEM_FLAGS, uniqueFlags, type Account, type Folder, type Store } from '../store/index.ts';
+import type { SendingLimits } from '../store/sends.ts';
 import { sieveScripts } from '../store/sieve.ts';
+import { FORWARD_LIMIT_DEFAULTS, reserveForward } from '../inbound/forward-budget.ts';
 import { SieveMessage } from './message.ts';
 import { run, type SieveResult } from './run.ts';
 import { compile, type Script, type Vacation } from './validate.ts';
@@ -34,6 +36,8 @@ export interface SieveInput {
   mailFrom: string;
   junk: boolean;
   hostname: string;
+  /** Each mailbox's budget for redirects to outside addresses (default FORWARD_LIMIT_DEFAULTS). */
+  forwardLimits?: SendingLimits;
   /** Receives what scripts did that is worth a log line. */
   log?: (fields: Record<string, unknown>, msg: string) => void;
 }
@@ -89,7 +93,15 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
       input.log?.({ accountId: account.id, redirect: result.redirect }, 'sieve redirect loop: kept instead');
       result.keep ??= { flags: [] };
     } else if (result.redirect.length) {
-      plan.forwards.push({ teamId: account.teamId, rcpt: account.address, targets: result.redirect, raw: markRedirect(input.raw, account.address) });
+      const outside = await outsideCount(store, result.redirect);
+      const budget = outside ? await reserveForward(store, `mbx:${account.id}`, outside, input.forwardLimits ?? FORWARD_LIMIT_DEFAULTS) : null;
+      if (budget && !budget.ok) {
+        // A redirect that cannot be done is an implicit keep (RFC 5228 §2.10.6, §4.2): nothing is lost.
+        input.log?.({ accountId: account.id, redirect: result.redirect, limit: budget.limit }, 'sieve redirect over the forwarding budget: kept instead');
+        result.keep ??= { flags: [] };
+      } else {
+        plan.forwards.push({ teamId: account.teamId, rcpt: account.address, targets: result.redirect, raw: markRedirect(input.raw, account.address) });
+      }
     }
 
     const targets: { folder: Folder; flags: string[] }[] = [];
@@ -111,6 +123,13 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
     outcome.refuseAll = { reason: oneLineAscii(outcome.rejected[0]!.reason) };
   }
   return outcome;
+}
+
+/** How many of these addresses are outside the domains hosted here. */
+async function outsideCount(store: Store, addresses: string[]): Promise<number> {
+  let n = 0;
+  for (const a of addresses) if (!(await store.domains.get(a.slice(a.lastIndexOf('@') + 1).toLowerCase()))) n++;
+  return n;
 }
 
 /** A reason fit for an SMTP reply line. */

@@ -48,6 +48,8 @@ export interface MxServerOptions {
   reverseLookup?: boolean;
   /** SRS secret for forwarded mail (see src/inbound/srs.ts). */
   srsSecret?: string;
+  /** Forwarding budgets (see src/inbound/forward-budget.ts). */
+  forwardLimits?: PipelineOptions['forwardLimits'];
   logger?: Logger;
 }
 
@@ -85,7 +87,7 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const counted = new Set<string>(); // sessions holding a per-IP slot
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
-  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, srsSecret: options.srsSecret, logger: log };
+  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, srsSecret: options.srsSecret, forwardLimits: options.forwardLimits, logger: log };
 
   const server = new WrenSmtpServer({
     ...baseServerOptions({

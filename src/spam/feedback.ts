@@ -24,9 +24,14 @@ export async function learnFromMove(store: Store, accountId: string, source: Fol
   const verdict = verdictOfMove(source, target);
   if (!verdict || targetUids.length === 0) return 0;
   let trained = 0;
-  for (const message of await store.messages.getMany(target.id, targetUids)) {
-    if (!message) continue;
-    const raw = await store.read(message);
+  for (const uid of targetUids) {
+    // The record and its bytes from one view: a message expunged right after the move is read whole
+    // or skipped, never a "missing chunks" error. One view per message: training may be slow.
+    const raw = await store.withView(async (view) => {
+      const [message] = await view.getMany(target.id, [uid]);
+      return message ? view.read(message) : null;
+    });
+    if (!raw) continue;
     await train(store, raw, verdict, { ...options, accountId });
     await options.rspamd?.learn(raw, verdict);
     trained += 1;

@@ -1,7 +1,7 @@
 import type { Kv, Notifier } from './db.ts';
 import { keys, ranges } from './keys.ts';
 import { Tx } from './tx.ts';
-import type { ApiKey, CredentialEnded } from './types.ts';
+import type { ApiKey, CredentialEnded, CredentialExpiry } from './types.ts';
 
 /**
  * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking a
@@ -43,9 +43,15 @@ export class ApiKeys {
     return (await this.kv.getMany<ApiKey>(ids.map(keys.apiKey))).filter((k): k is ApiKey => k !== undefined);
   }
 
+  /** Writes the key; a new expiry moves the end of the sessions already logged in with it ('credential-expiry'). */
   async update(key: ApiKey): Promise<void> {
+    const before = await this.get(key.id);
     const tx = new Tx();
     tx.put(keys.apiKey(key.id), key);
+    if (before && (before.expiresAt ?? null) !== (key.expiresAt ?? null)) {
+      const change: CredentialExpiry = { credential: key.id, expiresAt: key.expiresAt ?? null };
+      tx.onCommit(() => this.notifier.emit('credential-expiry', change));
+    }
     await this.kv.commit(tx);
   }
 

@@ -132,6 +132,12 @@ export interface CredentialEnded {
   reason: string;
 }
 
+/** An API key's expiry changed (notifier event 'credential-expiry'): its live sessions end at the new time. */
+export interface CredentialExpiry {
+  credential: string;
+  expiresAt: number | null;
+}
+
 export interface StoredEvent {
   seq: number;
   id: string; // evt_…

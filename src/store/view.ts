@@ -29,6 +29,11 @@ export class StoreView {
     return this.messages.range(folderId, fromUid, toUid, this.snapshot);
   }
 
+  /** Every message of the folder in UID order, as of the view. */
+  list(folderId: number): Promise<Message[]> {
+    return this.messages.range(folderId, 1, 0xffffffff, this.snapshot);
+  }
+
   structures(shas: string[]): Promise<MessageStructure[]> {
     return this.blobs.structures(shas, this.snapshot);
   }

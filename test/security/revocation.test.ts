@@ -189,4 +189,63 @@ test('a key that expires ends its sessions when it does', async () => {
   await client.waitClosed(3000);
 });
 
+test('shortening a key\'s expires_at (PATCH) moves the end of the sessions already logged in with it', async () => {
+  const fay = await mailbox('fay@revoke.test');
+  const key = await mintKey(fay, 'to be shortened');
+  const client = await imap('fay@revoke.test', key.secret);
+  const sse = await openSse(`${base}/api/v1/mailbox/events`, key.secret);
+  opened.push(() => sse.close());
+  assert.is(sse.status, 200);
+  const expiresAt = new Date(Date.now() + 1500).toISOString();
+  assert.is((await api('PATCH', `/api/v1/api-keys/${key.id}`, { expires_at: expiresAt })).status, 200);
+  await alive(client);
+  const text = await client.until(/^\* BYE [^\r\n]*\r\n/m, 5000);
+  assert.match(text, /Session ended: key expired/);
+  assert.ok(Date.now() >= Date.parse(expiresAt));
+  await within(sse.ended, 3000, 'the SSE stream\'s end');
+  assert.equal(sse.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'key expired']]);
+});
+
+test('a root key\'s SSE stream for one mailbox ends when that mailbox is suspended or deleted; its team-wide stream goes on', async () => {
+  const gus = await mailbox('gus@revoke.test');
+  const hal = await mailbox('hal@revoke.test');
+  const open = async (query: string) => {
+    const sse = await openSse(`${base}/api/v1/mailbox/events${query}`, rootKey);
+    opened.push(() => sse.close());
+    assert.is(sse.status, 200);
+    return sse;
+  };
+  const forGus = await open(`?mailbox_id=mbx_${gus.id}`);
+  const forHal = await open(`?mailbox_id=mbx_${hal.id}`);
+  const teamWide = await open('');
+  assert.is((await api('POST', `/api/v1/mailboxes/mbx_${gus.id}/suspend`)).status, 200);
+  await within(forGus.ended, 3000, 'the suspended mailbox\'s stream end');
+  assert.equal(forGus.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'mailbox suspended']]);
+  assert.is((await api('DELETE', `/api/v1/mailboxes/mbx_${hal.id}`)).status, 200);
+  await within(forHal.ended, 3000, 'the deleted mailbox\'s stream end');
+  assert.equal(forHal.frames.filter((f) => f.event === 'session_ended').map((f) => f.data.reason), ['mailbox deleted']);
+  let teamWideEnded = false;
+  void teamWide.ended.then(() => (teamWideEnded = true));
+  await new Promise((r) => setTimeout(r, 200));
+  assert.not.ok(teamWideEnded, 'the team-wide stream is no session of either mailbox');
+  teamWide.close();
+});
+
+test('a console session opened with a root key ends (401) once a PATCH has moved the key\'s expiry past', async () => {
+  const created = await api('POST', '/api/v1/api-keys', { name: 'console operator', type: 'root', role: 'root:full' });
+  assert.is(created.status, 201, JSON.stringify(created.body));
+  const login = await fetch(`${base}/admin/login`, {
+    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `secret=${encodeURIComponent(created.body.data.secret)}`,
+  });
+  assert.is(login.status, 303, await login.text());
+  const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
+  const domains = () => fetch(`${base}/api/v1/domains`, { headers: { cookie } }).then((r) => r.status);
+  assert.is(await domains(), 200);
+  const expiresAt = Date.now() + 1500;
+  assert.is((await api('PATCH', `/api/v1/api-keys/${created.body.data.id}`, { expires_at: new Date(expiresAt).toISOString() })).status, 200);
+  assert.is(await domains(), 200, 'still valid until then');
+  await new Promise((r) => setTimeout(r, expiresAt - Date.now() + 50));
+  assert.is(await domains(), 401);
+});
+
 test.run();

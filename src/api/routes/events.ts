@@ -46,10 +46,14 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
     const { folder: name, uid } = event.data as { folder?: unknown; uid?: unknown };
     if (!event.accountId || typeof name !== 'string' || typeof uid !== 'number') return eventPayload(event);
     const folder = deps.store.folders.byName(event.accountId, name);
-    const message = folder && (await deps.store.messages.get(folder.id, uid));
-    if (!folder || !message) return eventPayload(event, { message: null });
-    const [summary] = await messageSummaries(deps, folder, [message]);
-    return eventPayload(event, { message: { ...summary, body: await bodyText(deps, message, snapshotBytes) } });
+    if (!folder) return eventPayload(event, { message: null });
+    // One view for the record and its content: a message expunged meanwhile is `message: null`.
+    return deps.store.withView(async (view) => {
+      const [message] = await view.getMany(folder.id, [uid]);
+      const [summary] = message ? await messageSummaries(deps, folder, [message], view) : [];
+      if (!message || !summary) return eventPayload(event, { message: null });
+      return eventPayload(event, { message: { ...summary, body: await bodyText(view, message, snapshotBytes) } });
+    });
   }
 
   return [
@@ -96,8 +100,10 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         const ping = setInterval(() => stream.write(': ping\n\n'), query.ping * 1000);
         const closer = query.close_after ? setTimeout(() => stream.end(), query.close_after * 1000) : null;
         // A revoked key (or a suspended mailbox) ends the stream, with a frame that says why.
+        // A root key's stream for one mailbox is that mailbox's session too: it ends when the mailbox is
+        // suspended or deleted, like the mailbox's own sessions.
         const unregister = sessionRegistry(deps.store).register({
-          protocol: 'sse', accountId: key.accountId, credential: key.id, expiresAt: key.expiresAt,
+          protocol: 'sse', accountId: key.accountId ?? account?.id ?? null, credential: key.id, expiresAt: key.expiresAt,
           end: (reason) => {
             if (!stream.destroyed) stream.end(`event: session_ended\ndata: ${JSON.stringify({ reason })}\n\n`);
           },

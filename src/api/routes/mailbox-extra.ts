@@ -7,6 +7,7 @@ import { decodeTransfer } from '../../mime/decode.ts';
 import { listAttachments } from '../../mime/search-text.ts';
 import type { MimeNode, SearchFields } from '../../mime/types.ts';
 import type { Account, Folder, Message } from '../../store/index.ts';
+import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
@@ -43,8 +44,8 @@ interface Found {
   messages: Map<number, Message>;
 }
 
-/** The messages of this account the ids name, grouped by folder; ids that name nothing are absent. */
-async function resolveIds(deps: ApiDeps, account: Account, list: string[]): Promise<Map<number, Found>> {
+/** The messages of this account the ids name (read from `view` if given), grouped by folder; ids that name nothing are absent. */
+async function resolveIds(deps: ApiDeps, account: Account, list: string[], view?: StoreView): Promise<Map<number, Found>> {
   const wanted = new Map<number, number[]>();
   for (const id of list) {
     const parsed = /^msg_[0-9a-f]{16}$/.test(id) ? parseMessageId(id) : null;
@@ -54,20 +55,20 @@ async function resolveIds(deps: ApiDeps, account: Account, list: string[]): Prom
   for (const [folderId, uids] of wanted) {
     const folder = deps.store.folders.get(folderId);
     if (!folder || folder.accountId !== account.id) continue;
-    const messages = (await deps.store.messages.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
+    const messages = (await (view ? view.getMany(folderId, uids) : deps.store.messages.getMany(folderId, uids))).filter((m): m is Message => m !== undefined);
     found.set(folderId, { folder, messages: new Map(messages.map((m) => [m.uid, m])) });
   }
   return found;
 }
 
 /** Summaries of messages by folder and UID, read fresh from the store. */
-async function summariesOf(deps: ApiDeps, where: Map<number, number[]>): Promise<Map<string, MessageSummary>> {
+async function summariesOf(deps: ApiDeps, where: Map<number, number[]>, view?: StoreView): Promise<Map<string, MessageSummary>> {
   const out = new Map<string, MessageSummary>();
   for (const [folderId, uids] of where) {
     const folder = deps.store.folders.get(folderId);
     if (!folder) continue;
     const messages = (await deps.store.messages.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
-    for (const summary of await messageSummaries(deps, folder, messages)) out.set(summary.id, summary);
+    for (const summary of await messageSummaries(deps, folder, messages, view)) out.set(summary.id, summary);
   }
   return out;
 }
@@ -135,7 +136,7 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
         if (body.action !== 'get') assertPermission(key, 'email.receive');
         const account = await scope(key, query.mailbox_id);
         const unique = [...new Set(body.ids)];
-        const found = await resolveIds(deps, account, unique);
+        let found = await resolveIds(deps, account, unique);
         const locate = (id: string): { folder: Folder; message: Message } | null => {
           if (!/^msg_[0-9a-f]{16}$/.test(id)) return null;
           const { folderId, uid } = parseMessageId(id);
@@ -146,15 +147,19 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
         const missing = (id: string) => failure(id, 'not_found', `no message ${id}`);
 
         if (body.action === 'get') {
-          const summaries = await summariesOf(deps, new Map([...found].map(([id, g]) => [id, [...g.messages.keys()]])));
-          const results: BatchItem[] = [];
-          for (const id of unique) {
-            const hit = locate(id);
-            const summary = summaries.get(id);
-            if (!hit || !summary) results.push(missing(id));
-            else results.push(success(id, { message: summary, body: body.max_body_chars > 0 ? await bodyText(deps, hit.message, body.max_body_chars) : null }));
-          }
-          return { data: { action: body.action, results } };
+          // Records, summaries and bodies from one view: a message expunged meanwhile is a not_found item.
+          return store.withView(async (view) => {
+            found = await resolveIds(deps, account, unique, view);
+            const summaries = await summariesOf(deps, new Map([...found].map(([id, g]) => [id, [...g.messages.keys()]])), view);
+            const results: BatchItem[] = [];
+            for (const id of unique) {
+              const hit = locate(id);
+              const summary = summaries.get(id);
+              if (!hit || !summary) results.push(missing(id));
+              else results.push(success(id, { message: summary, body: body.max_body_chars > 0 ? await bodyText(view, hit.message, body.max_body_chars) : null }));
+            }
+            return { data: { action: body.action, results } };
+          });
         }
 
         if (body.action === 'update') {
@@ -201,11 +206,15 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
       method: 'GET', path: '/mailbox/messages/{id}/attachments/{n}', summary: 'An attachment, decoded (n: its position in the message\'s attachments, from 0); honours Range', tag,
       permission: 'mailbox.read', query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'application/octet-stream',
       handler: async ({ ctx, key, params, query }) => {
-        const { message } = await loadMessage(deps, await scope(key, query.mailbox_id), params.id!);
-        const nodes = attachmentNodes((await store.blobs.structure(message.blob)).root);
-        const node = /^\d{1,4}$/.test(params.n!) ? nodes[Number(params.n)] : undefined;
-        if (!node) throw new ApiError('not_found', `no attachment ${params.n!.slice(0, 16)} in ${params.id!}`, 'n');
-        const content = decodeTransfer(await store.read(message, node.bodyStart, node.end), node.encoding);
+        const account = await scope(key, query.mailbox_id);
+        // The record, its structure and the part's bytes from one view (see loadMessage).
+        const { node, content } = await store.withView(async (view) => {
+          const { message } = await loadMessage(deps, account, params.id!, view);
+          const [structure] = await view.structures([message.blob]);
+          const node = /^\d{1,4}$/.test(params.n!) ? attachmentNodes(structure!.root)[Number(params.n)] : undefined;
+          if (!node) throw new ApiError('not_found', `no attachment ${params.n!.slice(0, 16)} in ${params.id!}`, 'n');
+          return { node, content: decodeTransfer(await view.read(message, node.bodyStart, node.end), node.encoding) };
+        });
         const name = node.disposition?.params.filename ?? node.params.name;
         const contentType = `${node.type}/${node.subtype}`;
         ctx.set('Accept-Ranges', 'bytes');
@@ -237,27 +246,30 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
         const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
         const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
         const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');
-        const all: { folder: Folder; message: Message }[] = [];
-        for (const folder of folders) for (const message of await store.messages.list(folder.id)) all.push({ folder, message });
-        all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
-        // Search fields are read in chunks and the scan stops once a page (and one more) is found.
-        const hits: { folder: Folder; message: Message; fields: SearchFields }[] = [];
-        for (let i = 0; i < all.length && hits.length <= query.limit; i += 200) {
-          const chunk = all.slice(i, i + 200);
-          const fields = await store.blobs.searchFields(chunk.map((c) => c.message.blob));
-          chunk.forEach((c, j) => {
-            const haystack = searchable(fields[j]!);
-            if (words.every((w) => haystack.includes(w))) hits.push({ ...c, fields: fields[j]! });
-          });
-        }
-        const page = hits.slice(0, query.limit);
-        const data = [];
-        for (const hit of page) {
-          const [summary] = await messageSummaries(deps, hit.folder, [hit.message]);
-          const text = capUtf8(hit.fields.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
-          data.push({ ...summary!, snippet: { subject: highlight(hit.fields.subject, terms), preview: highlight(text, terms, 200) } });
-        }
-        return { data, pagination: { has_more: hits.length > query.limit } };
+        // The records, their search fields and the summaries from one view: no expunge in between.
+        return store.withView(async (view) => {
+          const all: { folder: Folder; message: Message }[] = [];
+          for (const folder of folders) for (const message of await view.list(folder.id)) all.push({ folder, message });
+          all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
+          // Search fields are read in chunks and the scan stops once a page (and one more) is found.
+          const hits: { folder: Folder; message: Message; fields: SearchFields }[] = [];
+          for (let i = 0; i < all.length && hits.length <= query.limit; i += 200) {
+            const chunk = all.slice(i, i + 200);
+            const fields = await view.searchFields(chunk.map((c) => c.message.blob));
+            chunk.forEach((c, j) => {
+              const haystack = searchable(fields[j]!);
+              if (words.every((w) => haystack.includes(w))) hits.push({ ...c, fields: fields[j]! });
+            });
+          }
+          const page = hits.slice(0, query.limit);
+          const data = [];
+          for (const hit of page) {
+            const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
+            const text = capUtf8(hit.fields.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
+            data.push({ ...summary!, snippet: { subject: highlight(hit.fields.subject, terms), preview: highlight(text, terms, 200) } });
+          }
+          return { data, pagination: { has_more: hits.length > query.limit } };
+        });
       },
     }),
   ];

@@ -5,6 +5,7 @@
 import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Account, Folder, Message } from '../../store/index.ts';
+import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -26,7 +27,11 @@ const tag = 'Mailbox';
 export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
   const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
-  const summary = async (folder: Folder, message: Message) => (await messageSummaries(deps, folder, [message]))[0]!;
+  const summary = async (folder: Folder, message: Message, view?: StoreView) => {
+    const [found] = await messageSummaries(deps, folder, [message], view);
+    if (!found) throw new ApiError('not_found', `no message ${messageId(folder.id, message.uid)}`, 'id'); // expunged meanwhile
+    return found;
+  };
   const special = (account: Account, use: '\\Trash') => {
     const folder = store.folders.bySpecialUse(account.id, use);
     if (!folder) throw new ApiError('conflict', 'the mailbox has no Trash folder');
@@ -92,17 +97,21 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       query: z.object({ mailbox_id: mailboxId, max_body_chars: z.coerce.number().int().min(0).max(1_000_000).default(100_000) }).strict(),
       response: messageDetail, etag: true,
       handler: async ({ key, params, query }) => {
-        const { folder, message } = await loadMessage(deps, await scope(key, query.mailbox_id), params.id!);
-        return { data: { ...(await summary(folder, message)), body: await bodyText(deps, message, query.max_body_chars) } };
+        const account = await scope(key, query.mailbox_id);
+        return store.withView(async (view) => {
+          const { folder, message } = await loadMessage(deps, account, params.id!, view);
+          return { data: { ...(await summary(folder, message, view)), body: await bodyText(view, message, query.max_body_chars) } };
+        });
       },
     }),
     defineRoute({
       method: 'GET', path: '/mailbox/messages/{id}/raw', summary: 'The message as stored (RFC 5322)', tag, permission: 'mailbox.read',
       query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'message/rfc822',
       handler: async ({ key, params, query }) => {
-        const { message } = await loadMessage(deps, await scope(key, query.mailbox_id), params.id!);
+        const account = await scope(key, query.mailbox_id);
+        const raw = await store.withView(async (view) => view.read((await loadMessage(deps, account, params.id!, view)).message));
         // A stream keeps the bytes as they are (a string body would be re-encoded as UTF-8).
-        return { raw: Readable.from([await store.read(message)]), contentType: 'message/rfc822' };
+        return { raw: Readable.from([raw]), contentType: 'message/rfc822' };
       },
     }),
     defineRoute({

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import type { HeaderFields } from '../../store/blobs.ts';
 import type { Account, Folder, Message } from '../../store/index.ts';
+import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -45,13 +46,13 @@ const sentAt = (e: Entry): number => e.fields.date ?? e.message.internalDate;
  * Every thread of the account. A thread's id hashes the conversation root as its oldest message names
  * it (first References entry, else In-Reply-To, else its own Message-ID), so replies keep the id.
  */
-async function threadsOf(deps: ApiDeps, account: Account): Promise<Thread[]> {
+async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Promise<Thread[]> {
   const entries: Entry[] = [];
   for (const folder of deps.store.folders.list(account.id)) {
-    const messages = await deps.store.messages.list(folder.id);
+    const messages = await view.list(folder.id);
     for (let i = 0; i < messages.length; i += 500) {
       const chunk = messages.slice(i, i + 500);
-      const fields = await deps.store.blobs.headerFields(chunk.map((m) => m.blob));
+      const fields = await view.headerFields(chunk.map((m) => m.blob));
       chunk.forEach((message, j) => entries.push({ folder, message, fields: fields[j]! }));
     }
   }
@@ -87,17 +88,20 @@ export const mailboxThreadRoutes = (deps: ApiDeps): Route[] => [
     handler: async ({ key, params, query }) => {
       const account = (await mailboxScope(deps, key, query.mailbox_id, true))!;
       const byMessage = params.id!.startsWith('msg_');
-      if (byMessage) await loadMessage(deps, account, params.id!);
-      const thread = (await threadsOf(deps, account)).find((t) =>
-        byMessage ? t.entries.some((e) => messageId(e.folder.id, e.message.uid) === params.id) : t.id === params.id,
-      );
-      if (!thread) throw new ApiError('not_found', `no thread ${params.id!.slice(0, 64)}`, 'id');
-      const shown = thread.entries.slice(0, MAX_MESSAGES);
-      const messages = [];
-      for (const e of shown) messages.push(...(await messageSummaries(deps, e.folder, [e.message])));
-      return {
-        data: { id: thread.id, subject: thread.entries[0]!.fields.subject, message_ids: thread.entries.map((e) => messageId(e.folder.id, e.message.uid)), messages },
-      };
+      // The whole mailbox's records and header fields from one view: no expunge in between.
+      return deps.store.withView(async (view) => {
+        if (byMessage) await loadMessage(deps, account, params.id!, view);
+        const thread = (await threadsOf(deps, account, view)).find((t) =>
+          byMessage ? t.entries.some((e) => messageId(e.folder.id, e.message.uid) === params.id) : t.id === params.id,
+        );
+        if (!thread) throw new ApiError('not_found', `no thread ${params.id!.slice(0, 64)}`, 'id');
+        const shown = thread.entries.slice(0, MAX_MESSAGES);
+        const messages = [];
+        for (const e of shown) messages.push(...(await messageSummaries(deps, e.folder, [e.message], view)));
+        return {
+          data: { id: thread.id, subject: thread.entries[0]!.fields.subject, message_ids: thread.entries.map((e) => messageId(e.folder.id, e.message.uid)), messages },
+        };
+      });
     },
   }),
 ];

@@ -5,6 +5,7 @@ import libmime from 'libmime';
 import { z } from 'zod';
 import type { Address } from '../../mime/types.ts';
 import type { Account, ApiKey, Folder, Message } from '../../store/index.ts';
+import type { StoreView } from '../../store/view.ts';
 import { hex } from '../../store/keys.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -53,11 +54,16 @@ export function loadFolder(deps: ApiDeps, account: Account, id: string, param = 
   return folder;
 }
 
-/** A message of this account by public id, else 404. */
-export async function loadMessage(deps: ApiDeps, account: Account, id: string): Promise<{ folder: Folder; message: Message }> {
+/**
+ * A message of this account by public id, else 404. Routes that go on to read its content pass a
+ * `view` (store.withView) and read the content from it too: an expunge in between then cannot free
+ * the blob under them (no "missing chunks" 500), the message is either whole or a 404.
+ */
+export async function loadMessage(deps: ApiDeps, account: Account, id: string, view?: StoreView): Promise<{ folder: Folder; message: Message }> {
   const { folderId, uid } = parseMessageId(id);
   const folder = deps.store.folders.get(folderId);
-  const message = folder && folder.accountId === account.id ? await deps.store.messages.get(folderId, uid) : undefined;
+  const owned = folder && folder.accountId === account.id;
+  const message = !owned ? undefined : view ? (await view.getMany(folderId, [uid]))[0] : await deps.store.messages.get(folderId, uid);
   if (!folder || !message) throw new ApiError('not_found', `no message ${id}`, 'id');
   return { folder, message };
 }
@@ -121,10 +127,16 @@ export function capUtf8(text: string, bytes: number): { text: string; truncated:
   return { text: cut.endsWith('\ufffd') ? cut.slice(0, -1) : cut, truncated: true };
 }
 
-/** Summaries of messages of one folder, from the parsed index stored at delivery (no message bytes read). */
-export async function messageSummaries(deps: ApiDeps, folder: Folder, messages: Message[]): Promise<MessageSummary[]> {
+/**
+ * Summaries of messages of one folder, from the parsed index stored at delivery (no message bytes
+ * read). The records are read again through `view` (a view of its own when none is given), with
+ * their indexes: a message expunged since the caller listed it is left out, never a 500.
+ */
+export async function messageSummaries(deps: ApiDeps, folder: Folder, listed: Message[], view?: StoreView): Promise<MessageSummary[]> {
+  if (!view) return deps.store.withView((own) => messageSummaries(deps, folder, listed, own));
+  const messages = (await view.getMany(folder.id, listed.map((m) => m.uid))).filter((m): m is Message => m !== undefined);
   const shas = messages.map((m) => m.blob);
-  const [structures, fields] = await Promise.all([deps.store.blobs.structures(shas), deps.store.blobs.searchFields(shas)]);
+  const [structures, fields] = await Promise.all([view.structures(shas), view.searchFields(shas)]);
   return messages.map((m, i) => {
     const env = structures[i]!.envelope;
     const f = fields[i]!;
@@ -153,9 +165,9 @@ export async function messageSummaries(deps: ApiDeps, folder: Folder, messages: 
   });
 }
 
-/** The decoded body text of a message, capped. */
-export async function bodyText(deps: ApiDeps, message: Message, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
-  const [fields] = await deps.store.blobs.searchFields([message.blob]);
+/** The decoded body text of a message read from `view`, capped. */
+export async function bodyText(view: StoreView, message: Message, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+  const [fields] = await view.searchFields([message.blob]);
   return capUtf8(fields!.text, maxBytes);
 }
 
