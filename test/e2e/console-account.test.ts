@@ -2,10 +2,10 @@
 // like IMAP), change it, and check from outside with IMAP; app passwords; client setup with a QR code.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
 import type { Browser, Page } from 'playwright-core';
 import nodemailer from 'nodemailer';
 import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { canLogInImaps } from '../helpers/imap.ts';
 import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
 
 const USER = 'owner@account.test';
@@ -16,16 +16,7 @@ let instance: Instance;
 let browser: Browser;
 let base: string;
 
-const imapLogin = async (user: string, pass: string): Promise<boolean> => {
-  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
-  try {
-    await client.connect();
-    await client.logout();
-    return true;
-  } catch {
-    return false;
-  }
-};
+const imapLogin = (user: string, pass: string): Promise<boolean> => canLogInImaps(instance.port('imaps'), user, pass);
 
 async function login(page: Page, email: string, password: string): Promise<number> {
   await page.goto(`${base}/account/login`);

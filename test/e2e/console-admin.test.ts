@@ -8,6 +8,7 @@ import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { canLogInImaps } from '../helpers/imap.ts';
 import { wrenmail } from '../helpers/cli.ts';
 import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
 
@@ -39,16 +40,7 @@ async function login(secret: string): Promise<{ context: BrowserContext; page: P
   return { context, page, problems };
 }
 
-const imapLogin = async (user: string, pass: string): Promise<boolean> => {
-  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
-  try {
-    await client.connect();
-    await client.logout();
-    return true;
-  } catch {
-    return false;
-  }
-};
+const imapLogin = (user: string, pass: string): Promise<boolean> => canLogInImaps(instance.port('imaps'), user, pass);
 
 /** node:http, not fetch: fetch would not send Origin or Sec-Fetch-Site as given. */
 const rawPost = (path: string, headers: Record<string, string>, body: string) => new Promise<{ status: number; body: string; setCookie: string[] | undefined }>((resolve, reject) => {

@@ -2,7 +2,7 @@
 // stored all together with consecutive UIDs, or not at all.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
+import { loggedInRaw, RawClient, startImap, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let f: ImapFixture;
@@ -14,11 +14,7 @@ test.after(async () => {
   await f.close();
 });
 
-async function loggedIn(): Promise<RawClient> {
-  const c = await RawClient.connect(f.port);
-  assert.match(await c.command('l', `LOGIN ${USER} "${PASSWORD}"`), /^l OK/m);
-  return c;
-}
+const loggedIn = (): Promise<RawClient> => loggedInRaw(f.port);
 
 interface Part { flags?: string; date?: string; raw: Buffer }
 

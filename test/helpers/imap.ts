@@ -160,3 +160,23 @@ export class RawClient {
     this.socket.destroy();
   }
 }
+
+/** A raw session logged in as the fixture's user (LOGIN over plain loopback). */
+export async function loggedInRaw(port: number): Promise<RawClient> {
+  const client = await RawClient.connect(port);
+  const reply = await client.command('l', `LOGIN ${USER} "${PASSWORD}"`);
+  if (!/^l OK/m.test(reply)) throw new Error(`LOGIN refused: ${reply}`);
+  return client;
+}
+
+/** Whether `user`/`pass` log in over IMAPS (imapflow, a real client) on `port`. */
+export async function canLogInImaps(port: number, user: string, pass: string): Promise<boolean> {
+  const client = new ImapFlow({ host: '127.0.0.1', port, secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
+  try {
+    await client.connect();
+    await client.logout();
+    return true;
+  } catch {
+    return false;
+  }
+}

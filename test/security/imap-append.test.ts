@@ -4,7 +4,7 @@
 // no longer offers \*.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
+import { loggedInRaw, RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 const KEYWORD_CAP = 12;
@@ -18,11 +18,7 @@ test.after(async () => {
   await f.close();
 });
 
-async function loggedIn(): Promise<RawClient> {
-  const c = await RawClient.connect(f.port);
-  assert.match(await c.command('l', `LOGIN ${USER} "${PASSWORD}"`), /^l OK/m);
-  return c;
-}
+const loggedIn = (): Promise<RawClient> => loggedInRaw(f.port);
 
 const MSG = 'Subject: x\r\n\r\nbody\r\n';
 const append = (c: RawClient, args: string) => c.command('a', `APPEND INBOX ${args} {${MSG.length}+}\r\n${MSG}`);
