@@ -256,8 +256,11 @@ test('lists and forwarders, key rotation, spam check and training, reports, filt
     throw new Error(`${err.message}; page says: ${await page.textContent('#toast')}`);
   });
   const fresh = (await page.$$eval('.secret dd', (dds) => dds.map((d) => d.firstChild!.textContent!.trim())))[0]!;
-  assert.is((await api('GET', '/me', undefined, created.json.data.secret)).status, 401, 'the old secret stopped working');
+  // The seed's rotation: the old key keeps working until the operator revokes it, once callers moved.
   assert.is((await api('GET', '/me', undefined, fresh)).status, 200, 'the new one works');
+  assert.is((await api('GET', '/me', undefined, created.json.data.secret)).status, 200, 'the old one still works');
+  assert.ok((await api('DELETE', `/api-keys/${created.json.data.id}`)).status < 300, 'revoking the old key');
+  assert.is((await api('GET', '/me', undefined, created.json.data.secret)).status, 401, 'the old secret stopped working once revoked');
 
   await openPage(page, base, 'admin', 'spam');
   const spammy = 'From: winner@lottery.example\nTo: owner@console.test\nSubject: You WON a FREE prize\n\nClaim your free money now viagra casino\n';

@@ -251,7 +251,7 @@ async function keys(el) {
           if (!confirm(`Rotate ${k.name}? The old secret stops working at once.`)) return;
           const rotated = await attempt(() => api('POST', `/api-keys/${k.id}/rotate`));
           if (!rotated) return;
-          shown.replaceChildren(secretBox(`Key ${k.name} rotated: the new secret is shown once`, [['Secret', rotated.data.secret]]));
+          shown.replaceChildren(secretBox(`Key ${k.name} rotated: the new secret is shown once; the old one works until you revoke it`, [['Secret', rotated.data.secret]]));
           await list();
         }) : '',
         can('apikey.delete') ? writeButton('Revoke', async () => {
