@@ -1,14 +1,14 @@
 // URLAUTH mailbox access keys (RFC 4467 7): one random secret per account and mailbox
 // (`uak/<accountId>/<folderId>`), made on the first GENURLAUTH for the mailbox and thrown away by
 // RESETKEY, which revokes every URL made with it. Keyed by folder id, so a mailbox deleted and
-// created again under the same name never honours the old URLs.
+// created again under the same name never honours the old URLs; DELETE drops it (Folders.remove).
 import { randomBytes } from 'node:crypto';
 import type { Kv } from './db.ts';
-import { hex, prefixRange } from './keys.ts';
+import { keys, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
 
-const keyOf = (accountId: string, folderId: number) => `uak/${accountId}/${hex(folderId, 8)}`;
+const keyOf = keys.urlAuthKey;
 
 export class UrlAuthKeys {
   private readonly kv: Kv;
@@ -41,7 +41,7 @@ export class UrlAuthKeys {
   async reset(accountId: string, folderId?: number): Promise<void> {
     const tx = new Tx();
     if (folderId !== undefined) tx.del(keyOf(accountId, folderId));
-    else for (const key of await this.kv.keys(prefixRange(`uak/${accountId}/`))) tx.del(key);
+    else for (const key of await this.kv.keys(ranges.accountUrlAuthKeys(accountId))) tx.del(key);
     await this.kv.commit(tx);
   }
 }

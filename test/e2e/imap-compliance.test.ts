@@ -4,6 +4,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
+import { keys } from '../../src/store/keys.ts';
 
 let f: ImapFixture;
 let c: RawClient;
@@ -199,9 +200,9 @@ test('URLAUTH: GENURLAUTH grants a message to another user, URLFETCH honours the
   const bob = 'bob@wren.test';
   await f.store.accounts.create({ teamId: f.account.teamId, address: bob, passwordHash: await hashPassword(PASSWORD), quotaBytes: 0 });
   const rump = (access: string, owner = USER, mailbox = 'Ua'): string => `imap://${encodeURIComponent(owner)}@imap.wren.test/${mailbox}/;uid=${uid};urlauth=${access}`;
-  const generate = async (access: string): Promise<string> => {
-    const reply = await c.command('g', `GENURLAUTH "${rump(access)}" INTERNAL`);
-    return new RegExp(`^\\* GENURLAUTH "(${rump(access).replace(/[.+?]/g, '\\$&')}:internal:[0-9a-f]{32,})"`, 'm').exec(reply)![1]!;
+  const generate = async (access: string, url = rump(access)): Promise<string> => {
+    const reply = await c.command('g', `GENURLAUTH "${url}" INTERNAL`);
+    return new RegExp(`^\\* GENURLAUTH "(${url.replace(/[.+?]/g, '\\$&')}:internal:[0-9a-f]{32,})"`, 'm').exec(reply)![1]!;
   };
   const forAnyone = await generate('authuser');
   const forBob = await generate(`user+${bob}`);
@@ -225,8 +226,20 @@ test('URLAUTH: GENURLAUTH grants a message to another user, URLFETCH honours the
     const fresh = await generate('authuser');
     assert.is.not(fresh, forAnyone, 'a new key makes new tokens');
     assert.match(await fetch(other, fresh), body(fresh));
+    // ;EXPIRE= (RFC 4467 3): honoured until then, refused after, whatever the token
+    const [past, future] = ['2001-01-01T00:00:00Z', '2999-01-01T00:00:00Z'].map((at) => rump('authuser').replace(';urlauth=', `;expire=${at};urlauth=`));
+    assert.match(await fetch(other, await generate('authuser', past)), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'expired');
+    const lasting = await generate('authuser', future);
+    assert.match(await fetch(other, lasting), body(lasting));
     assert.match(await c.command('r', 'RESETKEY'), /^r OK/m);
     assert.match(await fetch(other, fresh), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'RESETKEY without a mailbox revokes every key');
+    // the key lives in the store with its mailbox: DELETE drops it
+    await generate('authuser');
+    const folderId = f.store.folders.byName(f.account.id, 'Ua')!.id;
+    assert.ok(await f.store.kv.get(keys.urlAuthKey(f.account.id, folderId)));
+    await c.command('x', 'UNSELECT');
+    assert.match(await c.command('d', 'DELETE Ua'), /^d OK/m);
+    assert.is(await f.store.kv.get(keys.urlAuthKey(f.account.id, folderId)), undefined);
   } finally {
     other.close();
   }
