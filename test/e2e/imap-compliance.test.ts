@@ -198,7 +198,8 @@ test('URLAUTH: GENURLAUTH grants a message to another user, URLFETCH honours the
   await folderWith('Ua', 'From: a@example.org\r\nSubject: shared\r\n\r\nshared body\r\n');
   const uid = /UID (\d+)/.exec(await c.command('u', 'FETCH 1 UID'))![1];
   const bob = 'bob@wren.test';
-  await f.store.accounts.create({ teamId: f.account.teamId, address: bob, passwordHash: await hashPassword(PASSWORD), quotaBytes: 0 });
+  const bobAccount = await f.store.accounts.create({ teamId: f.account.teamId, address: bob, passwordHash: await hashPassword(PASSWORD), quotaBytes: 0 });
+  const bobUid = await f.deliver(plain('private'), f.store.folders.byName(bobAccount.id, 'INBOX')!);
   const rump = (access: string, owner = USER, mailbox = 'Ua'): string => `imap://${encodeURIComponent(owner)}@imap.wren.test/${mailbox}/;uid=${uid};urlauth=${access}`;
   const generate = async (access: string, url = rump(access)): Promise<string> => {
     const reply = await c.command('g', `GENURLAUTH "${url}" INTERNAL`);
@@ -216,6 +217,8 @@ test('URLAUTH: GENURLAUTH grants a message to another user, URLFETCH honours the
     assert.match(await fetch(c, forBob), /^\* URLFETCH "[^"]+" NIL\r\nf OK/m, 'user+bob is for bob only');
     assert.match(await fetch(other, forAnyone.replace(/.$/, (d) => (d === '0' ? '1' : '0'))), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'a forged token');
     assert.match(await fetch(other, rump('authuser')), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'no token');
+    assert.match(await fetch(other, `/INBOX/;uid=${bobUid}`), /^\* URLFETCH "[^"]+" \{\d+\}\r\nFrom: a@example.org\r\nSubject: private/m);
+    assert.match(await fetch(c, `imap://${encodeURIComponent(bob)}@imap.wren.test/INBOX/;uid=${bobUid}`), /^\* URLFETCH "[^"]+" NIL\r\n/m, "a plain URL reads only one's own mailboxes");
     // bob cannot authorize URLs to alice's mailbox, nor alice to bob's
     assert.match(await other.command('g', `GENURLAUTH "${rump('anonymous')}" INTERNAL`), /^g NO \[BADURL /m);
     assert.match(await c.command('g', `GENURLAUTH "${rump('anonymous', bob, 'INBOX')}" INTERNAL`), /^g NO \[BADURL /m);

@@ -4,7 +4,7 @@ import { bodyStructureToImap, decodeTransfer } from '../../mime/index.ts';
 import { decodedStructure, decodeLeaves } from '../../mime/binary.ts';
 import { imapString } from '../../mime/imap-syntax.ts';
 import { Args, BadArguments, tokenText } from '../args.ts';
-import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
+import { AUTHENTICATED, defineCommand } from '../command.ts';
 import { authorizedTarget, parseImapUrl, type UrlTarget } from '../imap-url.ts';
 import type { Session } from '../session.ts';
 
@@ -84,11 +84,7 @@ export default defineCommand({
   async run(session, requests) {
     const pieces: Buffer[] = [Buffer.from('* URLFETCH')];
     for (const request of requests) {
-      const parts = await answer(session, request).catch((err: unknown) => {
-        if (err instanceof ImapError) return [Buffer.from(`${imapString(request.url)} NIL`)]; // e.g. unknown CTE
-        throw err;
-      });
-      pieces.push(Buffer.from(' '), ...parts);
+      pieces.push(Buffer.from(' '), ...(await answer(session, request)));
     }
     pieces.push(Buffer.from('\r\n'));
     session.write(Buffer.concat(pieces));
