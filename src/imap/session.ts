@@ -161,7 +161,7 @@ export class Session {
       'IDLE', 'NOTIFY', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'CATENATE', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
       'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
       'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
-      'WITHIN',
+      'WITHIN', 'URLAUTH', 'URLAUTH=BINARY',
     );
     if (!this.transport.compressed) caps.push('COMPRESS=DEFLATE');
     return caps;

@@ -188,6 +188,7 @@ export class Folders {
     }
     tx.del(keys.folder(folder.accountId, folder.id));
     tx.del(keys.folderName(folder.accountId, folder.name));
+    tx.del(keys.urlAuthKey(folder.accountId, folder.id)); // URLAUTH URLs to it die with it
     tx.onCommit(() => this.notifier.emit('folder-deleted', folder));
   }
 

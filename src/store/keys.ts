@@ -53,6 +53,8 @@ export const keys = {
   spamTotals: (scope: string) => `sp/${scope}/n`,
   spamToken: (scope: string, token: string) => `sp/${scope}/t/${token}`,
   spamRecord: (scope: string, sha: string) => `sp/${scope}/r/${sha}`,
+  /** A mailbox's URLAUTH access key (RFC 4467 7; urlauth-keys.ts). */
+  urlAuthKey: (accountId: string, folderId: number) => `uak/${accountId}/${hex(folderId, FOLDER)}`,
 };
 
 /** Range bounds for every key that starts with `prefix`. */
@@ -91,6 +93,7 @@ export const ranges = {
   /** Idempotency records that expired at or before `until` (ms). */
   idempotencyExpired: (until: number) => ({ gte: 'ix/', lt: `ix/${hex(until + 1, SEQ)}` }),
   /** Tokens are any UTF-8, so the bound is the next character after '/', not '\xff'. */
+  accountUrlAuthKeys: (accountId: string) => prefixRange(`uak/${accountId}/`),
   spamTokens: (scope: string) => ({ gte: `sp/${scope}/t/`, lt: `sp/${scope}/t0` }),
 };
 

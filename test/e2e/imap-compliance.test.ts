@@ -3,6 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
+import { hashPassword } from '../../src/security/passwords.ts';
+import { keys } from '../../src/store/keys.ts';
 
 let f: ImapFixture;
 let c: RawClient;
@@ -190,6 +192,60 @@ test('CATENATE builds a message from TEXT and URL parts of the own mailboxes onl
   assert.match(bodies, /\* 2 FETCH \(BODY\[\] \{\d+\}\r\nFrom: a@example.org\r\nSubject: src\r\n\r\nnew body\r\n\)/);
   assert.match(bodies, /\* 3 FETCH \(BODY\[\] \{12\}\r\nX: y\r\n\r\nbody\)/);
   assert.not.match(bodies, /\* 4 FETCH/);
+});
+
+test('URLAUTH: GENURLAUTH grants a message to another user, URLFETCH honours the access identifier, RESETKEY revokes (RFC 4467)', async () => {
+  await folderWith('Ua', 'From: a@example.org\r\nSubject: shared\r\n\r\nshared body\r\n');
+  const uid = /UID (\d+)/.exec(await c.command('u', 'FETCH 1 UID'))![1];
+  const bob = 'bob@wren.test';
+  const bobAccount = await f.store.accounts.create({ teamId: f.account.teamId, address: bob, passwordHash: await hashPassword(PASSWORD), quotaBytes: 0 });
+  const bobUid = await f.deliver(plain('private'), f.store.folders.byName(bobAccount.id, 'INBOX')!);
+  const rump = (access: string, owner = USER, mailbox = 'Ua'): string => `imap://${encodeURIComponent(owner)}@imap.wren.test/${mailbox}/;uid=${uid};urlauth=${access}`;
+  const generate = async (access: string, url = rump(access)): Promise<string> => {
+    const reply = await c.command('g', `GENURLAUTH "${url}" INTERNAL`);
+    return new RegExp(`^\\* GENURLAUTH "(${url.replace(/[.+?]/g, '\\$&')}:internal:[0-9a-f]{32,})"`, 'm').exec(reply)![1]!;
+  };
+  const forAnyone = await generate('authuser');
+  const forBob = await generate(`user+${bob}`);
+  const other = await RawClient.connect(f.port);
+  try {
+    await other.command('l', `LOGIN ${bob} "${PASSWORD}"`);
+    const fetch = (client: RawClient, url: string): Promise<string> => client.command('f', `URLFETCH "${url}"`);
+    const body = (url: string): RegExp => new RegExp(`^\\* URLFETCH "${url.replace(/[.+?]/g, '\\$&')}" \\{\\d+\\}\r\nFrom: a@example.org\r\nSubject: shared\r\n\r\nshared body\r\n\r\n`, 'm');
+    assert.match(await fetch(other, forAnyone), body(forAnyone));
+    assert.match(await fetch(other, forBob), body(forBob));
+    assert.match(await fetch(c, forBob), /^\* URLFETCH "[^"]+" NIL\r\nf OK/m, 'user+bob is for bob only');
+    assert.match(await fetch(other, forAnyone.replace(/.$/, (d) => (d === '0' ? '1' : '0'))), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'a forged token');
+    assert.match(await fetch(other, rump('authuser')), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'no token');
+    assert.match(await fetch(other, `/INBOX/;uid=${bobUid}`), /^\* URLFETCH "[^"]+" \{\d+\}\r\nFrom: a@example.org\r\nSubject: private/m);
+    assert.match(await fetch(c, `imap://${encodeURIComponent(bob)}@imap.wren.test/INBOX/;uid=${bobUid}`), /^\* URLFETCH "[^"]+" NIL\r\n/m, "a plain URL reads only one's own mailboxes");
+    // bob cannot authorize URLs to alice's mailbox, nor alice to bob's
+    assert.match(await other.command('g', `GENURLAUTH "${rump('anonymous')}" INTERNAL`), /^g NO \[BADURL /m);
+    assert.match(await c.command('g', `GENURLAUTH "${rump('anonymous', bob, 'INBOX')}" INTERNAL`), /^g NO \[BADURL /m);
+    assert.match(await c.command('g', `GENURLAUTH "${rump('anonymous')}" XSECRET`), /^g NO \[URLMECH INTERNAL\]/m);
+    assert.match(await c.command('r', 'RESETKEY Ua'), /^r OK \[URLMECH INTERNAL\]/m);
+    assert.match(await fetch(other, forAnyone), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'revoked by RESETKEY');
+    assert.match(await fetch(other, forBob), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'revoked by RESETKEY');
+    const fresh = await generate('authuser');
+    assert.is.not(fresh, forAnyone, 'a new key makes new tokens');
+    assert.match(await fetch(other, fresh), body(fresh));
+    // ;EXPIRE= (RFC 4467 3): honoured until then, refused after, whatever the token
+    const [past, future] = ['2001-01-01T00:00:00Z', '2999-01-01T00:00:00Z'].map((at) => rump('authuser').replace(';urlauth=', `;expire=${at};urlauth=`));
+    assert.match(await fetch(other, await generate('authuser', past)), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'expired');
+    const lasting = await generate('authuser', future);
+    assert.match(await fetch(other, lasting), body(lasting));
+    assert.match(await c.command('r', 'RESETKEY'), /^r OK/m);
+    assert.match(await fetch(other, fresh), /^\* URLFETCH "[^"]+" NIL\r\n/m, 'RESETKEY without a mailbox revokes every key');
+    // the key lives in the store with its mailbox: DELETE drops it
+    await generate('authuser');
+    const folderId = f.store.folders.byName(f.account.id, 'Ua')!.id;
+    assert.ok(await f.store.kv.get(keys.urlAuthKey(f.account.id, folderId)));
+    await c.command('x', 'UNSELECT');
+    assert.match(await c.command('d', 'DELETE Ua'), /^d OK/m);
+    assert.is(await f.store.kv.get(keys.urlAuthKey(f.account.id, folderId)), undefined);
+  } finally {
+    other.close();
+  }
 });
 
 test('NOTIFY: STATUS for watched mailboxes, LIST for mailbox changes, the selected mailbox announced as it changes (RFC 5465)', async () => {

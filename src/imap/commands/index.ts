@@ -14,6 +14,7 @@ import enable from './enable.ts';
 import examine from './examine.ts';
 import expunge from './expunge.ts';
 import fetch from './fetch.ts';
+import genurlauth from './genurlauth.ts';
 import getquota from './getquota.ts';
 import getquotaroot from './getquotaroot.ts';
 import id from './id.ts';
@@ -27,6 +28,7 @@ import namespace from './namespace.ts';
 import noop from './noop.ts';
 import notify from './notify.ts';
 import rename from './rename.ts';
+import resetkey from './resetkey.ts';
 import search from './search.ts';
 import select from './select.ts';
 import sort from './sort.ts';
@@ -45,6 +47,7 @@ import uidStore from './uid-store.ts';
 import uidThread from './uid-thread.ts';
 import unselect from './unselect.ts';
 import unsubscribe from './unsubscribe.ts';
+import urlfetch from './urlfetch.ts';
 
 // Each module fixes its own argument type; the table only needs to call parse and run together.
 export const COMMANDS = new Map<string, CommandSpec<any>>([
@@ -62,6 +65,7 @@ export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['EXAMINE', examine],
   ['EXPUNGE', expunge],
   ['FETCH', fetch],
+  ['GENURLAUTH', genurlauth],
   ['GETQUOTA', getquota],
   ['GETQUOTAROOT', getquotaroot],
   ['ID', id],
@@ -75,6 +79,7 @@ export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['NOOP', noop],
   ['NOTIFY', notify],
   ['RENAME', rename],
+  ['RESETKEY', resetkey],
   ['SEARCH', search],
   ['SELECT', select],
   ['SORT', sort],
@@ -93,4 +98,5 @@ export const COMMANDS = new Map<string, CommandSpec<any>>([
   ['UID THREAD', uidThread],
   ['UNSELECT', unselect],
   ['UNSUBSCRIBE', unsubscribe],
+  ['URLFETCH', urlfetch],
 ]);
