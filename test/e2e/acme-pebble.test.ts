@@ -30,9 +30,13 @@ let pebbleCa = '';
 let managementPort = 0;
 let directoryUrl = '';
 
+// Pebble and its DNS take their ports from a config file, so the ports are picked before they are
+// bound: on an address of their own no other test's listener can take one in between.
+const PEBBLE_HOST = '127.0.0.77';
+
 const freePort = (): Promise<number> =>
   new Promise((resolve) => {
-    const s = createNetServer().listen(0, '127.0.0.1', () => {
+    const s = createNetServer().listen(0, PEBBLE_HOST, () => {
       const { port } = s.address() as { port: number };
       s.close(() => resolve(port));
     });
@@ -79,14 +83,14 @@ test.before(async () => {
   const httpPort = (challengeServer.address() as { port: number }).port;
 
   // Pebble serves its directory over HTTPS with a certificate we make and trust.
-  const directoryCert = await makeSelfSigned('localhost');
+  const directoryCert = await makeSelfSigned('localhost', [PEBBLE_HOST]);
   pebbleCa = directoryCert.cert;
   writeFileSync(join(dir.path, 'pebble.crt'), directoryCert.cert);
   writeFileSync(join(dir.path, 'pebble.key'), directoryCert.key);
   writeFileSync(join(dir.path, 'pebble.json'), JSON.stringify({
     pebble: {
-      listenAddress: `127.0.0.1:${acmePort}`,
-      managementListenAddress: `127.0.0.1:${mgmtPort}`,
+      listenAddress: `${PEBBLE_HOST}:${acmePort}`,
+      managementListenAddress: `${PEBBLE_HOST}:${mgmtPort}`,
       certificate: join(dir.path, 'pebble.crt'),
       privateKey: join(dir.path, 'pebble.key'),
       httpPort,
@@ -95,9 +99,9 @@ test.before(async () => {
       externalAccountBindingRequired: false,
     },
   }));
-  start('pebble-challtestsrv', ['-dns01', `127.0.0.1:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `127.0.0.1:${await freePort()}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '']);
-  start('pebble', ['-config', join(dir.path, 'pebble.json'), '-dnsserver', `127.0.0.1:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
-  directoryUrl = `https://127.0.0.1:${acmePort}/dir`;
+  start('pebble-challtestsrv', ['-dns01', `${PEBBLE_HOST}:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `${PEBBLE_HOST}:${await freePort()}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '']);
+  start('pebble', ['-config', join(dir.path, 'pebble.json'), '-dnsserver', `${PEBBLE_HOST}:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
+  directoryUrl = `https://${PEBBLE_HOST}:${acmePort}/dir`;
   for (let i = 0; ; i++) {
     const ok = await fetchText(directoryUrl, pebbleCa).then((r) => r.status === 200, () => false);
     if (ok) break;
@@ -138,7 +142,7 @@ test('first run obtains every certificate over HTTP-01, and listeners serve them
   const results = await acmeManager.run();
   assert.equal(byFile(results), { [HOST]: 'issued', 'mta-sts.example.test': 'issued' }, JSON.stringify(results));
   // The chain verifies against pebble's root (fetched from its management interface).
-  const root = (await fetchText(`https://127.0.0.1:${managementPort}/roots/0`, pebbleCa)).body;
+  const root = (await fetchText(`https://${PEBBLE_HOST}:${managementPort}/roots/0`, pebbleCa)).body;
   for (const name of ['autodiscover.example.test', 'mta-sts.example.test', HOST]) {
     const { cert, authorized, error } = await peer(name, root);
     assert.ok(authorized, `${name}: ${error}`);
