@@ -1,11 +1,14 @@
 // A real rspamd (Debian package `rspamd`, see tools.ts) for tests and benches: the packaged rules and
 // modules from /etc/rspamd, but a private top-level config in a temp dir (its own local.d, database,
-// run and log dirs), workers on free 127.0.0.1 ports, Bayes in SQLite files there (no Redis), and no
+// run and log dirs), workers on free ports of 127.0.0.79 (an address of their own: the ports are picked
+// before rspamd binds them, and no other test's listener can take one in between), Bayes in SQLite files there (no Redis), and no
 // network lookups: the DNS modules are off and the resolver points at a closed loopback port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { createServer } from 'node:net';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+
+const HOST = '127.0.0.79';
 import { tempDir } from './tmp.ts';
 
 export interface Rspamd {
@@ -37,7 +40,7 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
   const tlds = join(dir.path, 'tld.dat');
   writeFileSync(tlds, ['com', 'org', 'net', 'test', 'example', 'invalid', 'uk', 'co.uk', 'de', 'io', ''].join('\n'));
   const tld = options.fullTldList ? '' : `url_tld = "${tlds}";\n`;
-  file('options.inc', `dns { nameserver = ["127.0.0.1:${closedDns}"]; timeout = 0.1s; retransmits = 0; }\nfilters = "chartable,regexp";\ndisable_hyperscan = true;\n${tld}`);
+  file('options.inc', `dns { nameserver = ["${HOST}:${closedDns}"]; timeout = 0.1s; retransmits = 0; }\nfilters = "chartable,regexp";\ndisable_hyperscan = true;\n${tld}`);
   file('logging.inc', `level = "${process.env.RSPAMD_LOG_LEVEL ?? 'error'}";\n`);
   file('classifier-bayes.conf', [
     'backend = "sqlite3";',
@@ -59,10 +62,10 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
     '  .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/options.inc"',
     '}',
     'logging { type = "console"; .include "$CONFDIR/logging.inc"; .include(try=true; priority=1,duplicate=merge) "$LOCAL_CONFDIR/local.d/logging.inc" }',
-    `worker "normal" { bind_socket = "127.0.0.1:${normal}"; .include "$CONFDIR/worker-normal.inc"; count = 1; }`,
+    `worker "normal" { bind_socket = "${HOST}:${normal}"; .include "$CONFDIR/worker-normal.inc"; count = 1; }`,
     // Not the packaged controller settings: they trust 127.0.0.1 without a password, and Wren must send it.
-    `worker "controller" { bind_socket = "127.0.0.1:${controller}"; count = 1; password = "${password}"; static_dir = "\${WWWDIR}"; }`,
-    `worker "rspamd_proxy" { bind_socket = "127.0.0.1:${proxy}"; .include "$CONFDIR/worker-proxy.inc"; count = 0; }`,
+    `worker "controller" { bind_socket = "${HOST}:${controller}"; count = 1; password = "${password}"; static_dir = "\${WWWDIR}"; }`,
+    `worker "rspamd_proxy" { bind_socket = "${HOST}:${proxy}"; .include "$CONFDIR/worker-proxy.inc"; count = 0; }`,
     '',
   ].join('\n'));
   const root = process.getuid?.() === 0;
@@ -88,8 +91,8 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
     }
     dir.remove();
   };
-  const url = `http://127.0.0.1:${normal}`;
-  const controllerUrl = `http://127.0.0.1:${controller}`;
+  const url = `http://${HOST}:${normal}`;
+  const controllerUrl = `http://${HOST}:${controller}`;
   // Compiling the rules (hyperscan) takes a few seconds the first time.
   const deadline = Date.now() + 120_000;
   for (;;) {
@@ -104,11 +107,11 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
   return { url, controllerUrl, password, log: () => log, stop };
 }
 
-/** A loopback TCP port free right now (the OS picks it). */
+/** A TCP port of HOST free right now (the OS picks it). */
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer().once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.listen(0, HOST, () => {
       const { port } = server.address() as { port: number };
       server.close(() => resolve(port));
     });
