@@ -86,12 +86,17 @@ export class Blobs {
 
   release(tx: Tx, sha: string, size: number): void {
     const count = this.refCount(sha) - 1;
+    if (count < 0) throw new Error(`blob ${sha} released more often than it was referenced`);
     if (count > 0) {
       this.refs.set(sha, count);
       tx.put(keys.blobRefs(sha), count);
       return;
     }
-    this.refs.delete(sha);
+    // The count stays in memory at 0, never deleted: memory is the truth until the batch is durable
+    // (a load() in between would read the disk's old count), and a caller that loaded this blob and
+    // has not used it yet (an APPEND of the same content racing an EXPUNGE of its last copy) must
+    // still find it loaded. The cost is one small entry per blob this process has freed.
+    this.refs.set(sha, 0);
     tx.del(keys.blobRefs(sha));
     tx.del(keys.blobIndex(sha));
     tx.del(keys.blobSearch(sha));

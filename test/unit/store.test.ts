@@ -144,6 +144,22 @@ test('blobs: deduplicated across folders and refcounted; the last expunge delete
   assert.is(expunges.length, 2);
 });
 
+test('blobs: an APPEND of content whose last copy is expunged while it waits still finds the blob loaded', async () => {
+  // imaptest stress found this: APPEND loaded the blob's count, an EXPUNGE of the last copy then
+  // dropped it from memory, and the APPEND failed with "used before Blobs.load" (SERVERBUG).
+  const account = (await store.accounts.byAddress('bob@example.test'))!;
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const raw = makeMessage({ subject: 'appended again' });
+  const sha = blobHash(raw);
+  const [first] = await store.appendMany(inbox, [{ raw }]);
+  assert.is(await store.blobs.load(sha), 1, 'the APPEND of the second copy has loaded the count');
+  await store.messages.expunge(inbox.id, [first!.uid]);
+  assert.is(store.blobs.refCount(sha), 0, 'still loaded, at 0');
+  const [second] = await store.appendMany(inbox, [{ raw }]);
+  assert.equal(await store.read(second!), raw, 'stored again, whole');
+  assert.is(await store.kv.get<number>(`br/${sha}`), 1);
+});
+
 test('blobs: a message larger than a chunk is split and ranges across chunks read correctly', async () => {
   const account = (await store.accounts.byAddress('bob@example.test'))!;
   const inbox = store.folders.byName(account.id, 'INBOX')!;
