@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { writeFileSync } from 'node:fs';
 import { createServer as createHttpServer, type Server } from 'node:http';
 import { get as httpsGet } from 'node:https';
-import { createServer as createNetServer } from 'node:net';
+import { freePortOn } from '../helpers/ports.ts';
 import { join } from 'node:path';
 import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { createImapServer, type ImapServer } from '../../src/imap/server.ts';
@@ -34,13 +34,7 @@ let directoryUrl = '';
 // bound: on an address of their own no other test's listener can take one in between.
 const PEBBLE_HOST = '127.0.0.77';
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve) => {
-    const s = createNetServer().listen(0, PEBBLE_HOST, () => {
-      const { port } = s.address() as { port: number };
-      s.close(() => resolve(port));
-    });
-  });
+const freePort = (): Promise<number> => freePortOn(PEBBLE_HOST);
 
 function fetchText(url: string, ca: string): Promise<{ status: number; body: string }> {
   return new Promise((resolve, reject) => {

@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readFileSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePortOn } from '../helpers/ports.ts';
 import { join } from 'node:path';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { makeSelfSigned } from '../../src/tls/certificates.ts';
@@ -24,13 +24,7 @@ interface RecordView { purpose: string; type: string; name: string; value: strin
 
 /** A port free right now on an address no other test listens on, so it stays closed. */
 const CLOSED_HOST = '127.0.0.78';
-const freePort = () =>
-  new Promise<number>((resolve) => {
-    const probe = createServer().listen(0, CLOSED_HOST, () => {
-      const { port } = probe.address() as { port: number };
-      probe.close(() => resolve(port));
-    });
-  });
+const freePort = (): Promise<number> => freePortOn(CLOSED_HOST);
 
 async function api<T>(method: string, path: string, body?: unknown): Promise<T> {
   const response = await fetch(`${env.WRENMAIL_API_URL}/api/v1${path}`, {

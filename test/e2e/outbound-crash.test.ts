@@ -4,7 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
+import { freePortOn } from '../helpers/ports.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { startSink, waitFor, type Sink } from '../helpers/outbound.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -36,13 +36,7 @@ function runChild(env: Record<string, string>): Child {
 }
 
 /** A port nothing listens on yet (the destination is "down" until the sink binds it). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((r) => server.listen(0, SINK_IP, r));
-  const { port: p } = server.address() as { port: number };
-  await new Promise((r) => server.close(r));
-  return p;
-}
+const freePort = (): Promise<number> => freePortOn(SINK_IP);
 
 const ids = (s: Sink) => s.messages.map((m) => /Message-ID: <([^>]+)>/.exec(m.raw.toString())![1]!);
 

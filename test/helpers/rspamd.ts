@@ -4,9 +4,9 @@
 // before rspamd binds them, and no other test's listener can take one in between), Bayes in SQLite files there (no Redis), and no
 // network lookups: the DNS modules are off and the resolver points at a closed loopback port.
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 import { chmodSync, chownSync, mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { freePortOn } from './ports.ts';
 
 const HOST = '127.0.0.79';
 import { tempDir } from './tmp.ts';
@@ -29,7 +29,7 @@ const OFF = ['multimap', 'rbl', 'surbl', 'spf', 'dkim', 'dmarc', 'arc', 'asn', '
 /** Starts rspamd and resolves once both workers answer; `minLearns` is Bayes's minimum per class before it speaks. */
 export async function startRspamd(options: { minLearns?: number; fullTldList?: boolean } = {}): Promise<Rspamd> {
   const dir = tempDir('wrenmail-rspamd-');
-  const [normal, controller, proxy, closedDns] = [await freePort(), await freePort(), await freePort(), await freePort()];
+  const [normal, controller, proxy, closedDns] = [await freePortOn(HOST), await freePortOn(HOST), await freePortOn(HOST), await freePortOn(HOST)];
   const password = 'wren-test';
   const local = join(dir.path, 'local');
   mkdirSync(join(local, 'local.d'), { recursive: true });
@@ -107,16 +107,6 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
   return { url, controllerUrl, password, log: () => log, stop };
 }
 
-/** A TCP port of HOST free right now (the OS picks it). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer().once('error', reject);
-    server.listen(0, HOST, () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 const uid = (name: string) => Number(execFileSync('id', ['-u', name], { encoding: 'utf8' }).trim());
 const gid = (name: string) => Number(execFileSync('id', ['-g', name], { encoding: 'utf8' }).trim());

@@ -68,6 +68,13 @@ const keyView = (k: ApiKey) => ({
   public_id: k.id, app_name: k.name, key_prefix: k.prefix, key_suffix: k.suffix ?? null, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt),
 });
 
+/** One page of a mailbox's live keys, for the operator's route and the owner's alike. */
+async function keyPage(deps: ApiDeps, teamId: string, account: Account, query: Parameters<typeof paginate>[2]) {
+  const keys = (await deps.store.apiKeys.listForTeam(teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
+  const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
+  return { data: page.items.map(keyView), pagination: page.pagination };
+}
+
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
 export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
@@ -75,9 +82,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
     handler: async ({ key, params, query }) => {
       const account = await loadMailbox(deps, key, params.id!);
-      const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
-      const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
-      return { data: page.items.map(keyView), pagination: page.pagination };
+      return keyPage(deps, key.teamId, account, query);
     },
   }),
   defineRoute({
@@ -107,9 +112,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
     handler: async ({ key, query }) => {
       const account = await ownMailbox(deps, key);
-      const keys = (await deps.store.apiKeys.listForTeam(key.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt);
-      const page = paginate(keys, (k) => ({ t: k.createdAt, id: k.id }), query);
-      return { data: page.items.map(keyView), pagination: page.pagination };
+      return keyPage(deps, key.teamId, account, query);
     },
   }),
   defineRoute({
