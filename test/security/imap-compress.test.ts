@@ -65,6 +65,15 @@ async function attack(): Promise<string> {
   const timeout = setTimeout(() => socket.destroy(), 30_000); // generous: a loaded machine inflates slowly
   await closed;
   clearTimeout(timeout);
+  // The inflater works asynchronously: let it finish what arrived before the close (the BYE).
+  if (!inflate.writableEnded) inflate.end();
+  if (!inflate.readableEnded) {
+    await new Promise<void>((resolve) => {
+      const done = () => resolve();
+      inflate.once('end', done).once('close', done).once('error', done);
+      setTimeout(done, 5000);
+    });
+  }
   return replies;
 }
 
