@@ -1,4 +1,4 @@
-// The process's one DNS resolver (DESIGN.md §7): every lookup (SPF, DKIM, DMARC, MX, PTR) goes
+// The process's one DNS resolver (docs/ARCHITECTURE.md §10): every lookup (SPF, DKIM, DMARC, MX, PTR) goes
 // through it, so its servers are configurable and tests point it at a DNS server on loopback.
 import { Resolver } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';

@@ -1,4 +1,4 @@
-// Where a webhook may be POSTed (API.md §B7): https unless allowed otherwise, and never to loopback,
+// Where a webhook may be POSTed (docs/API.md §11): https unless allowed otherwise, and never to loopback,
 // private, link-local or other special-purpose addresses unless allowed (SSRF). The host is resolved
 // once per attempt and the connection goes to the vetted address, so DNS cannot swap it in between.
 import { lookup } from 'node:dns/promises';

@@ -1,4 +1,4 @@
-// Delivers events to webhook subscriptions (API.md §B7, DESIGN.md §6). Two stages, both durable:
+// Delivers events to webhook subscriptions (docs/API.md §11, docs/ARCHITECTURE.md §9). Two stages, both durable:
 // fan-out turns each logged event into one delivery record per matching subscription (the cursor of
 // the last event fanned out is written in the same batch, so a crash neither loses nor doubles one);
 // the sender POSTs due deliveries and records every attempt with the next retry time, so retries

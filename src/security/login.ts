@@ -95,7 +95,7 @@ export class LoginService {
     return valid;
   }
 
-  /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (API.md §B1), never another's. */
+  /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (docs/API.md §5), never another's. */
   private async mailboxKey(account: Account | undefined, secret: string, permission: string | undefined): Promise<ApiKey | undefined> {
     if (!account || !secret.startsWith('wm_mbx_')) return undefined;
     const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));

@@ -1,4 +1,4 @@
-/** Role presets of API.md §B2, as permission patterns (`ns.*` and `*` are wildcards). */
+/** Role presets of docs/API.md §6, as permission patterns (`ns.*` and `*` are wildcards). */
 export const PRESETS: Record<string, string[]> = {
   'root:full': ['*'],
   'root:readonly': ['*.read'],

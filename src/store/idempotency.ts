@@ -1,4 +1,4 @@
-// Stored replies for Idempotency-Key (API.md §B1): one record per calling API key + method + path +
+// Stored replies for Idempotency-Key (docs/API.md §8): one record per calling API key + method + path +
 // Idempotency-Key for 24 h, with an expiry index so old records are pruned by a range scan instead of a full one.
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';

@@ -1,4 +1,4 @@
-// The keyspace (DESIGN.md §3). Keys are UTF-8 strings: a short prefix per record kind, then
+// The keyspace (docs/ARCHITECTURE.md §4.1). Keys are UTF-8 strings: a short prefix per record kind, then
 // fixed-width lower-case hex numbers so that LevelDB's byte order is numeric order in range scans.
 
 export const hex = (n: number, width: number): string => n.toString(16).padStart(width, '0');

@@ -1,4 +1,4 @@
-// Distribution lists (API.md §B5 `/lists`, Mailbux "forwarders"): a named record plus an alias route
+// Distribution lists (docs/API.md §12.5 `/lists`, Mailbux "forwarders"): a named record plus an alias route
 // for its address whose targets are the members' addresses (local mailboxes or external), in one batch.
 import type { Addresses } from './addresses.ts';
 import { normalizeAddress } from './addresses.ts';

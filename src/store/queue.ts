@@ -1,4 +1,4 @@
-// The durable outbound queue (DESIGN.md §3): one job per destination domain, its recipients each with
+// The durable outbound queue (docs/ARCHITECTURE.md §6): one job per destination domain, its recipients each with
 // their own status and delivery log. `qj/<jobId>` holds the job, `q/<dueAt>/<jobId>` indexes the
 // jobs still to try by due time. The message bytes are a blob referenced once per job (released when
 // the job ends), and every change is written in one batch with the event that reports it.

@@ -28,7 +28,7 @@ export interface Relay {
   profile?: RelayProfile;
 }
 
-/** A relay as an API "provider" (API.md §B3): `weight` is `percentage` while active, 0 while not. */
+/** A relay as an API "provider" (docs/API.md §12.3): `weight` is `percentage` while active, 0 while not. */
 export interface RelayProfile {
   /** The protocol as the API was told it (tls and ssl both mean implicit TLS). */
   protocol: 'tls' | 'ssl' | 'starttls' | 'none';

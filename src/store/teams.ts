@@ -6,7 +6,7 @@ import type { Team } from './types.ts';
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
 
-/** A ULID in lower case (48-bit time, 80 random bits): ids sort by creation time, as API.md asks. */
+/** A ULID in lower case (48-bit time, 80 random bits): ids sort by creation time (docs/API.md §2). */
 export function newId(now = Date.now()): string {
   let time = '';
   for (let t = now, i = 0; i < 10; i++, t = Math.floor(t / 32)) time = CROCKFORD[t % 32]! + time;

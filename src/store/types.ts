@@ -16,7 +16,7 @@ export interface DkimKey {
   active: boolean;
 }
 
-/** Sender allow/deny lists (API.md FilterState): patterns are addresses, `@domain`, `domain` or `*` wildcards. */
+/** Sender allow/deny lists (docs/API.md §12.5): patterns are addresses, `@domain`, `domain` or `*` wildcards. */
 export interface SenderFilter {
   mode: 'off' | 'allowlist' | 'denylist';
   rules: { pattern: string; type: 'allow' | 'deny'; note?: string }[];

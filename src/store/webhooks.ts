@@ -1,4 +1,4 @@
-// Webhook subscriptions and their deliveries (API.md §B7). `wh/<id>` is a subscription, `wt/<team>/<id>`
+// Webhook subscriptions and their deliveries (docs/API.md §11). `wh/<id>` is a subscription, `wt/<team>/<id>`
 // its team index; `wd/<id>` a delivery (one event to one subscription, with every attempt), `wx/<webhook>/<id>`
 // the per-subscription index, `w/<dueAt>/<id>` the deliveries still to try by due time, and `wc` the
 // last event sequence fanned out. Delivery ids are time-ordered, so listings and pruning are range scans.

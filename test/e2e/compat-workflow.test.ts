@@ -1,4 +1,4 @@
-// The Mailbux developer guide's workflow (API.md §A6/§A7), written as an operator's Python script
+// The Mailbux developer guide's workflow (docs/API.md §13), written as an operator's Python script
 // would be — requests calls (test/helpers/python/requests.py: `requests` is not installed here) against
 // a whole server: add a domain, create DKIM keys, fetch the DNS records, create three accounts with
 // passwords, add an alias. Then the accounts receive mail over SMTP at the MX and log in over IMAPS

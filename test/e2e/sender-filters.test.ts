@@ -1,4 +1,4 @@
-// Sender allow/deny lists (API.md FilterState) set over the API and enforced by the MX at RCPT.
+// Sender allow/deny lists (docs/API.md §12.5) set over the API and enforced by the MX at RCPT.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
