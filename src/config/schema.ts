@@ -1,3 +1,7 @@
+// Package config implements the settings: this schema (zod) is the one source of every setting and its
+// default; config/default.toml mirrors it (test/unit/config-defaults.test.ts), and load.ts reads the TOML
+// file, then WRENMAIL_<SECTION>_<KEY> overrides (docs/ARCHITECTURE.md §10). Names in the contract list of
+// §10 are never renamed. Imports nothing of the project.
 import { z } from 'zod';
 
 const listen = z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port" or "[v6]:port"'));

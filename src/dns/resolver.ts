@@ -1,5 +1,7 @@
-// The process's one DNS resolver (docs/ARCHITECTURE.md §10): every lookup (SPF, DKIM, DMARC, MX, PTR) goes
-// through it, so its servers are configurable and tests point it at a DNS server on loopback.
+// Package dns implements the process's one DNS resolver (docs/ARCHITECTURE.md §10): every lookup (SPF,
+// DKIM, DMARC, MX, PTR) goes through it, so its servers are configurable and tests point it at a DNS
+// server on loopback; plus the records a hosted domain should publish (records.ts) and DKIM keys
+// (dkim.ts). May import store and base.
 import { Resolver } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
 

@@ -1,5 +1,9 @@
-// Event type names as apps use them (API.md §B7, §B11, DESIGN.md §6). Events are stored and sent under
-// their stored name; the Sendmux names of the same events are accepted in filters as aliases.
+// Package events implements what apps hear of the event log (docs/ARCHITECTURE.md §9, docs/API.md §11):
+// type names (this file), webhook fan-out and delivery, signatures and the SSRF guard. Invariant: each
+// event is written in the batch of the change it reports (`webhook.failing` here, with the subscription);
+// the fan-out cursor and delivery records are durable: no event is lost or fanned out twice, and
+// each delivery is POSTed at least once. Events are stored and sent under their stored name; filters
+// also accept the Sendmux names as aliases. May import foundation and base.
 import { publicId } from '../api/ids.ts';
 import type { StoredEvent } from '../store/index.ts';
 

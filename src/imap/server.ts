@@ -1,5 +1,9 @@
-// The IMAP server (IMAP4rev1 + IMAP4rev2) on top of the store: listeners, connection limits and the
-// fan-out of store changes to the sessions that have a folder selected.
+// Package imap implements IMAP4rev1 and IMAP4rev2 (RFC 3501, RFC 9051) on top of the store; this file is
+// the server: listeners, connection limits and the fan-out of store changes to the sessions that have a
+// folder selected. Invariants: one module per command in commands/index.ts; a session's view of its
+// selected folder changes only when it announces (after each command, at once in IDLE), and expunges wait
+// past FETCH, STORE, SEARCH, SORT and THREAD (docs/ARCHITECTURE.md §7, §11.3). May import services,
+// pipelines, foundation and base; knows nothing of HTTP.
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';

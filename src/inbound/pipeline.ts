@@ -1,5 +1,9 @@
-// The inbound pipeline: authenticate → classify → route → deliver (+ events). The MX session calls
-// processMessage() at end of DATA and answers with what it returns or throws.
+// Package inbound implements delivery of received mail; this file is the pipeline: authenticate →
+// classify → route (+ Sieve) → deliver (+ events), docs/ARCHITECTURE.md §5, §11.1. The MX session calls
+// processMessage() at end of DATA and answers with what it returns or throws (DeliveryRefused carries
+// the SMTP reply). Invariant: when it resolves, every recipient's copy with its event, and every
+// forward on the queue, is on disk, so the 250 that follows is a promise kept. May import the other
+// pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { headerRules } from '../spam/rules.ts';

@@ -1,3 +1,6 @@
+// Package metrics implements the process-wide Prometheus metrics served at /metrics. May import store
+// (for gauges read at scrape time) and base.
+//
 // Process-wide Prometheus metrics (prom-client). Protocol and pipeline code records what happens
 // through the small functions of `metrics`; values that live in the store (queue depth, size on
 // disk) are read when /metrics is scraped (store-gauges.ts), never kept up to date by hand.

@@ -1,6 +1,8 @@
-// A mailbox of the running server as the import/export commands reach it: over its own IMAP (the CLI
-// cannot open the store while the server holds its lock), logged in with a mailbox key minted through
-// the API for this run and revoked at the end, or with the mailbox's password.
+// Package migrate implements `wrenmail import` (IMAP, mbox, Maildir) and `export maildir`: resumable and
+// idempotent (a second run copies nothing twice). This file is a mailbox of the running server as those
+// commands reach it: over its own IMAP (the CLI cannot open the store while the server holds its lock),
+// logged in with a mailbox key minted through the API for this run and revoked at the end, or with the
+// mailbox's password. Never opens the store. May import services, pipelines, foundation and base.
 import { isIP } from 'node:net';
 import { ImapFlow, type ListResponse } from 'imapflow';
 import type { Config } from '../config/schema.ts';

@@ -1,3 +1,7 @@
+// Package mime implements the message indexer and the RFC 5322/MIME helpers every protocol shares.
+// Invariants: pure functions over bytes (no I/O, no store); a message is parsed once, and the index
+// (stored beside the blob, docs/ARCHITECTURE.md §4.1) is all FETCH and SEARCH read. Imports npm packages only.
+//
 // Message indexer: parse a raw RFC 5322 message once, at delivery, into everything IMAP FETCH and
 // SEARCH need; the IMAP side serialises from the stored index and slices the stored blob.
 //

@@ -1,5 +1,8 @@
-// What the IMAP and POP3 servers share: listeners (plain or implicit TLS, with SNI and certificate
-// reloads), per-IP connection limits, a metric per connection, and shutdown that says goodbye first.
+// Package net implements what the line-based protocol servers share. This file: listeners (plain or
+// implicit TLS, with SNI and certificate reloads), per-IP connection limits, a metric per connection,
+// and shutdown that says goodbye first, for IMAP and POP3; transport.ts is one client's byte stream
+// (TLS, STARTTLS, DEFLATE, backpressure). Invariant: a slow client only ever slows its own session.
+// May import the rest of the foundation and base.
 import { randomBytes } from 'node:crypto';
 import { createServer as createNetServer, type Server, type Socket } from 'node:net';
 import { createServer as createTlsServer, type Server as TlsServer } from 'node:tls';

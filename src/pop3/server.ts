@@ -1,5 +1,8 @@
-// The POP3 server (RFC 1939 + CAPA, STLS, AUTH PLAIN) over INBOX: listeners, connection limits and
-// the maildrop locks. The byte stream (plain, TLS, STARTTLS upgrade, backpressure) is net/transport.ts.
+// Package pop3 implements POP3 (RFC 1939 + CAPA, STLS, AUTH PLAIN) over INBOX; this file is the server:
+// listeners, connection limits and the maildrop locks. The byte stream (plain, TLS, STARTTLS upgrade,
+// backpressure) is net/transport.ts. Invariants: one session per mailbox at a time; a session changes
+// the store only at QUIT (UPDATE state), so a dropped connection changes nothing (docs/ARCHITECTURE.md
+// §7). May import services, pipelines, foundation and base.
 import { createSecureContext } from 'node:tls';
 import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';

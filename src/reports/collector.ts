@@ -1,6 +1,7 @@
-// Watches deliveries for DMARC aggregate and TLS-RPT reports: each received message whose stored
-// structure has a report-like part is parsed (after delivery, off the SMTP path) and its reports are
-// kept for the team hosting the reported domain.
+// Package reports implements DMARC aggregate (RFC 7489) and TLS-RPT (RFC 8460) report parsing. This file
+// watches deliveries: each received message whose stored structure has a report-like part is parsed
+// (after delivery, off the SMTP path) and its reports are kept for the team hosting the reported domain.
+// Invariant: a report that arrives twice is kept once. May import foundation and base.
 import type { Logger } from 'pino';
 import type { MimeNode } from '../mime/types.ts';
 import type { Store, StoredEvent } from '../store/index.ts';

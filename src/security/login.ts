@@ -1,3 +1,9 @@
+// Package security implements who may do what: passwords (scrypt), API keys (`wm_…`, stored as SHA-256),
+// permissions and presets, failure throttles, a credential cache, live sessions that end with their
+// credential, and the data directory's file modes (docs/API.md §5, §6). This file is the LoginService,
+// one per process, shared by IMAP, POP3, SMTP AUTH, the console and the compat API's Basic logins.
+// Invariants: no secret is stored in clear; an unknown user costs the time of a wrong password; a key is
+// a key however it is presented. May import store and base.
 import type { Account, ApiKey, Store } from '../store/index.ts';
 import { CredentialCache, type CredentialCacheOptions } from './credential-cache.ts';
 import { verifyPassword } from './passwords.ts';

@@ -1,3 +1,7 @@
+// Package sieve implements Sieve (RFC 5228 and the fileinto, reject, vacation, imap4flags, body,
+// envelope extensions): parse, validate, run, and apply.ts, which the inbound pipeline calls to plan a
+// delivery and send replies (docs/ARCHITECTURE.md §5). May import the other pipelines, foundation and base.
+//
 // Executes a validated script against one message for one mailbox (RFC 5228 §2.10): collects the
 // actions, applies implicit keep, and enforces the action conflicts of RFC 5429 and RFC 5230. A
 // runtime error (too many actions, a conflict, the time budget) falls back to implicit keep alone.

@@ -1,6 +1,9 @@
-// What every Wren SMTP listener shares (MX now, submission later): the smtp-server setup with the
-// extensions we advertise, replies that carry our own enhanced status codes, bounded DATA reading
-// with bare-newline (SMTP smuggling) detection, and promise-based listen/close.
+// Package smtp implements the MX (mx.ts) and submission (submission.ts) listeners on smtp-server. This
+// file is what they share: the smtp-server setup with the extensions we advertise, replies that carry
+// our own enhanced status codes, bounded DATA reading with bare-newline (SMTP smuggling) detection, and
+// promise-based listen/close. Invariant: a 250 for DATA only once the message is on disk (inbound
+// pipeline or outbound queue, docs/ARCHITECTURE.md §5, §6). May import services, pipelines, foundation
+// and base.
 import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions } from 'smtp-server';

@@ -1,3 +1,8 @@
+// Package spam implements the scorers of the inbound classify stage (SpamScorer in types.ts: header
+// rules, Bayes, DNSBL/URIBL, rspamd) and training (docs/ARCHITECTURE.md §11.2). Invariant: token counts
+// are loaded once per scope and owned in memory (store.spam), so classifying reads no LevelDB per token.
+// May import the other pipelines' types, foundation and base.
+//
 // The Bayesian classifier as the rest of the server uses it: train / untrain / classify a message,
 // and a SpamScorer for the inbound classify stage. Counts live in the store (store.spam), one
 // server-wide model and, with `perAccount`, one per account.

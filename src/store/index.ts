@@ -1,4 +1,9 @@
-// The store's narrow interface: repositories over LevelDB (DESIGN.md §3). Nothing here knows a protocol.
+// Package store implements all persistence: repositories over one LevelDB (docs/ARCHITECTURE.md §4), a
+// narrow interface that another engine could stand behind. Nothing here knows a protocol.
+// Invariants: a write is one Tx built without an await and committed durably (sync, group commit) in
+// submission order; UIDs, MODSEQs, global sequences and blob refcounts are owned in memory and written
+// in the batch that uses them; an event is written in the batch of the change it reports; notifications
+// fire only after commit; reads that must agree go through one view (snapshot). May import mime and base.
 import { Accounts } from './accounts.ts';
 import { Addresses } from './addresses.ts';
 import { ApiKeys } from './api-keys.ts';

@@ -1,3 +1,8 @@
+// Package tls implements the server's certificates: files from the config or a self-signed one made at
+// first start and kept in the data directory (this file), per-name selection by SNI with reload on
+// SIGHUP (certificate-store.ts), and ACME HTTP-01 orders and renewals (acme.ts). Invariant: every TLS
+// listener reads from one CertificateStore, so a reload reaches new handshakes everywhere while open
+// connections keep theirs. May import store and base.
 import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createSecureContext, type SecureContext } from 'node:tls';
