@@ -1,6 +1,6 @@
 // Architecture: dependencies in src/ point down the layer table below, and no module loads itself
-// again through its own imports. The table is the one place the layer order is written; README and
-// DESIGN point here. The check reads the import lines with TypeScript's parser (no type checking).
+// again through its own imports. LAYERS is the one place the layer order is written (docs point
+// here). The import lines are read with TypeScript's parser (no type checking, no module loading).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { readdirSync, readFileSync, statSync, existsSync } from 'node:fs';
