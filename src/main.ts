@@ -10,7 +10,7 @@ import type { Config } from './config/schema.ts';
 import { createLogger } from './log.ts';
 import { ListenError } from './listeners.ts';
 import { restoreSnapshot } from './store/backup.ts';
-import { apiRequest, CLIENT_ENV } from './cli/client.ts';
+import { apiRequest, CLIENT_ENV } from './client/api.ts';
 import { ADMIN_COMMANDS, ADMIN_OPTIONS, ADMIN_USAGE, runAdmin } from './cli/admin.ts';
 import { IMPORT_OPTIONS, IMPORT_USAGE, runImport, TARGET_USAGE } from './cli/import.ts';
 import { EXPORT_USAGE, runExport } from './cli/export.ts';

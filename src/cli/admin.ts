@@ -6,8 +6,8 @@ import { randomBytes } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import { domainPublicId } from '../api/ids.ts';
 import type { Config } from '../config/schema.ts';
-import { ApiCallError, ApiUnreachableError, apiCall, apiList, apiRequest } from './client.ts';
-import { bytes, parseBytes, table, when } from './format.ts';
+import { ApiCallError, ApiUnreachableError, apiCall, apiList, apiRequest } from '../client/api.ts';
+import { bytes, parseBytes, table, when } from '../client/format.ts';
 
 /** Options the admin commands take (main.ts parses them with its own). */
 export const ADMIN_OPTIONS = {

@@ -9,8 +9,8 @@ import { domainToASCII } from 'node:url';
 import type { Config } from '../config/schema.ts';
 import { createResolver } from '../dns/resolver.ts';
 import { parseListen } from '../listeners.ts';
-import { apiCall, apiList } from './client.ts';
-import { reportFailure } from './progress.ts';
+import { apiCall, apiList } from '../client/api.ts';
+import { reportFailure } from '../client/progress.ts';
 
 export const DOCTOR_USAGE = `  doctor [--domain NAME] [--json]  check DNS records of every hosted domain (or one), open ports,
                                    TLS certificates and reverse DNS; prints what to fix,

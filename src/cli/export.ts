@@ -2,7 +2,7 @@
 // a Maildir++ tree, through the server's own IMAP (see src/migrate/target.ts).
 import type { Config } from '../config/schema.ts';
 import { targetOf, TARGET_USAGE, type ImportValues } from './import.ts';
-import { Progress, reportFailure, UsageError } from './progress.ts';
+import { Progress, reportFailure, UsageError } from '../client/progress.ts';
 
 export const EXPORT_USAGE = `  export maildir --mailbox EMAIL DIR
                                    every folder into a Maildir++ tree (flags in the file names,

@@ -3,7 +3,7 @@
 // again: what the mailbox already holds is skipped. Exit codes as the admin commands (admin.ts).
 import { resolve } from 'node:path';
 import type { Config } from '../config/schema.ts';
-import { Progress, reportFailure, UsageError } from './progress.ts';
+import { Progress, reportFailure, UsageError } from '../client/progress.ts';
 
 /** Options of import and export (main.ts parses them with its own). */
 export const IMPORT_OPTIONS = {

@@ -3,8 +3,8 @@
 // POST /api/v1/spam/train/{class} each, a few in flight, waiting out the API's rate limit.
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/schema.ts';
-import { ApiCallError, apiCall } from './client.ts';
-import { Progress, reportFailure, UsageError } from './progress.ts';
+import { ApiCallError, apiCall } from '../client/api.ts';
+import { Progress, reportFailure, UsageError } from '../client/progress.ts';
 
 export const SPAM_OPTIONS = {
   spam: { type: 'string', multiple: true },

@@ -11,7 +11,8 @@ import { defineCommand, ImapError, type Reply, SELECTED } from './command.ts';
 import { uidsOf } from './messages.ts';
 import type { Token } from './parser.ts';
 import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
-import type { Selected, Session } from './session.ts';
+import type { Selected } from './selected.ts';
+import type { Session } from './session.ts';
 
 type SimpleItem = 'UID' | 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'MODSEQ';
 

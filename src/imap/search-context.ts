@@ -5,7 +5,8 @@
 import { runSearch, type SearchRequest } from './search.ts';
 import { searchWithFields } from './ordered.ts';
 import { formatSequenceSet } from './sequence.ts';
-import type { Selected, Session } from './session.ts';
+import type { Selected } from './selected.ts';
+import type { Session } from './session.ts';
 import { sortMessages, type SortRequest } from './sort.ts';
 
 export interface SearchContext {

@@ -1,7 +1,10 @@
 // SEARCH and UID SEARCH answers: classic "* SEARCH" or ESEARCH (RFC 4731, default under IMAP4rev2).
+// SORT's command is here too (sort.ts is the ordering only), as it keeps its result like SEARCH.
 import { defineCommand, type Reply, SELECTED } from './command.ts';
 import { parseSearch, runSearch, type SearchRequest } from './search.ts';
 import { keepContext } from './search-context.ts';
+import { searchWithFields } from './ordered.ts';
+import { parseSort, sortMessages } from './sort.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { Session } from './session.ts';
 import type { Message } from '../store/index.ts';
@@ -59,3 +62,15 @@ const usesModseq = (request: SearchRequest): boolean => JSON.stringify(request.k
 
 export const searchCommand = (byUid: boolean) =>
   defineCommand({ states: SELECTED, holdsExpunges: true, parse: parseSearch, run: (session, request: SearchRequest, tag) => search(session, request, byUid, tag) });
+
+export const sortCommand = (byUid: boolean) =>
+  defineCommand({
+    states: SELECTED,
+    holdsExpunges: true,
+    parse: parseSort,
+    async run(session, request, tag) {
+      const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
+      sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
+      keepContext(session, tag, byUid, request, sorted.map((s) => s.message.uid));
+    },
+  });

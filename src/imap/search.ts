@@ -8,7 +8,8 @@ import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
 import { MAX_NESTING, NESTING_ERROR, type Token } from './parser.ts';
 import { inRanges, parseSequenceSet, SequenceError, type Range } from './sequence.ts';
-import type { Selected, Session } from './session.ts';
+import type { Selected } from './selected.ts';
+import type { Session } from './session.ts';
 
 export type Key =
   | { op: 'all' }

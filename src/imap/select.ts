@@ -3,7 +3,8 @@ import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply } from './command.ts';
 import { findFolder } from './mailboxes.ts';
 import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
-import { Selected, type Session } from './session.ts';
+import { Selected } from './selected.ts';
+import type { Session } from './session.ts';
 
 
 interface Qresync {

@@ -2,11 +2,7 @@
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { atomsOf, BadArguments, type Args } from './args.ts';
-import { defineCommand, SELECTED } from './command.ts';
-import { searchWithFields } from './ordered.ts';
 import { checkCharset, parseKeys, parseReturnOptions, type SearchRequest } from './search.ts';
-import { sendResult } from './search-reply.ts';
-import { keepContext } from './search-context.ts';
 
 // DISPLAYFROM/DISPLAYTO: RFC 5957 (SORT=DISPLAY)
 const CRITERIA = new Set(['ARRIVAL', 'CC', 'DATE', 'FROM', 'SIZE', 'SUBJECT', 'TO', 'DISPLAYFROM', 'DISPLAYTO']);
@@ -118,15 +114,3 @@ export function sortMessages(items: Sortable[], criteria: SortRequest['criteria'
   });
   return keyed.map((k) => k.item);
 }
-
-export const sortCommand = (byUid: boolean) =>
-  defineCommand({
-    states: SELECTED,
-    holdsExpunges: true,
-    parse: parseSort,
-    async run(session, request, tag) {
-      const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
-      sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
-      keepContext(session, tag, byUid, request, sorted.map((s) => s.message.uid));
-    },
-  });

@@ -2,21 +2,10 @@
 // and the trace headers we prepend (Received, Authentication-Results, Received-SPF).
 import { authenticate as mailauth } from 'mailauth';
 import type { DnsResolver } from '../dns/resolver.ts';
+import type { AuthResult, AuthVerdict, DmarcPolicy } from '../dns/auth-verdict.ts';
 import { stripFields, type InboundMessage } from './message.ts';
 
-export type AuthResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'skipped';
-export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
-
-export interface AuthVerdict {
-  spf: { result: AuthResult; domain: string | null };
-  /** One entry per DKIM-Signature; empty when the message is unsigned. */
-  dkim: { result: AuthResult; domain: string; selector: string | null; aligned: boolean; comment: string | null }[];
-  dmarc: { result: AuthResult; domain: string | null; policy: DmarcPolicy | null };
-  arc: AuthResult;
-  bimi: AuthResult;
-  /** What DMARC asks of this message: reject, quarantine (Junk) or nothing. pct is honoured. */
-  action: DmarcPolicy;
-}
+export type { AuthResult, AuthVerdict, DmarcPolicy } from '../dns/auth-verdict.ts';
 
 export interface Authenticated {
   verdict: AuthVerdict;

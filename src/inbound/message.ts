@@ -1,9 +1,8 @@
 // What the inbound pipeline passes between its stages, and the header helpers they share.
-import libmime from 'libmime';
-import { parseAddressList } from '../mime/addresses.ts';
-import { firstField, readHeader, type HeaderField } from '../mime/headers.ts';
+import { readHeader, type HeaderField } from '../mime/headers.ts';
 
 export type { HeaderField };
+export { parseHeaders, type ParsedHeaders } from '../mime/parsed-headers.ts';
 
 /** A message as the MX session received it. */
 export interface InboundMessage {
@@ -22,32 +21,6 @@ export interface InboundMessage {
     protocol: string;
   };
   receivedAt: number;
-}
-
-/** The header fields a stage reads (parsed once, with the `mime/` reader). */
-export interface ParsedHeaders {
-  fields: HeaderField[];
-  bodyStart: number;
-  get(name: string): string | null;
-  /** Lower-case addr-specs of the From field. */
-  from: string[];
-  subject: string; // encoded-words decoded
-  messageId: string | null;
-}
-
-export function parseHeaders(raw: Buffer): ParsedHeaders {
-  const { fields, bodyStart } = readHeader(raw, 0, raw.length);
-  const get = (name: string) => firstField(fields, name);
-  const from = parseAddressList(get('from') ?? '')
-    .filter((a) => a.mailbox && a.host)
-    .map((a) => `${a.mailbox}@${a.host}`.toLowerCase());
-  let subject = get('subject') ?? '';
-  try {
-    subject = libmime.decodeWords(subject);
-  } catch {
-    // keep the raw value: a broken encoded-word is not worth refusing mail over
-  }
-  return { fields, bodyStart, get, from, subject, messageId: get('message-id') };
 }
 
 export const domainOf = (address: string): string => address.slice(address.lastIndexOf('@') + 1).toLowerCase();

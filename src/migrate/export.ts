@@ -1,6 +1,6 @@
 // Writes every folder of a mailbox into a Maildir++ tree, flags in the file names and each file's
 // mtime set to the internal date; a second export into the same tree writes only what changed.
-import type { Progress } from '../cli/progress.ts';
+import type { Progress } from '../client/progress.ts';
 import { MaildirWriter } from './maildir.ts';
 import type { Target } from './target.ts';
 

@@ -1,6 +1,6 @@
 // Imports messages read from files (mbox, Maildir) into one folder of a target mailbox, skipping
 // those the folder already holds, so running the same import twice copies nothing twice.
-import type { Progress } from '../cli/progress.ts';
+import type { Progress } from '../client/progress.ts';
 import { messageIdOf, messageKey, toCrlf } from './identity.ts';
 import type { Target } from './target.ts';
 

@@ -3,7 +3,7 @@
 // last UID handled, and each message is matched against what the target folder already holds
 // (Message-ID + internal date + size), so neither a second run nor a resumed one copies twice.
 import { ImapFlow, type FetchMessageObject, type ListResponse } from 'imapflow';
-import type { Progress } from '../cli/progress.ts';
+import type { Progress } from '../client/progress.ts';
 import { messageIdOf, messageKey } from './identity.ts';
 import { saveState, type ImportState } from './state.ts';
 import type { Target } from './target.ts';

@@ -4,7 +4,7 @@
 import { existsSync } from 'node:fs';
 import { mkdir, readdir, readFile, rename, stat, utimes, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { decodeMutf7, encodeMutf7 } from '../imap/mutf7.ts';
+import { decodeMutf7, encodeMutf7 } from '../mime/mutf7.ts';
 import type { SourceMessage } from './files.ts';
 
 const LETTER_FLAGS: Record<string, string> = { D: '\\Draft', F: '\\Flagged', P: '$Forwarded', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };

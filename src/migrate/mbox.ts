@@ -1,11 +1,10 @@
 // Messages of an mbox file (mboxo/mboxrd as mutt, Thunderbird and Dovecot write them), with the
 // internal date from the "From " line and flags from the Status/X-Status/X-Keywords headers those
 // programs keep; those bookkeeping headers are dropped from the imported bytes.
-import { createReadStream } from 'node:fs';
 import { stat } from 'node:fs/promises';
 import type { SourceMessage } from './files.ts';
+import { splitMbox } from '../mime/mbox.ts';
 
-const LF = 0x0a;
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 /** "From sender Sat Jan  3 01:05:34 1996" (asctime, in UTC by convention; a zone may follow). */
 const ASCTIME = /\s([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s+(?:[A-Z]{3,4}\s+|[+-]\d{4}\s+)?(\d{4})/;
@@ -49,41 +48,6 @@ export function takeMboxHeaders(raw: Buffer): { raw: Buffer; flags: string[]; da
     if (!dropping) kept.push(line);
   }
   return { raw: Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headerEnd)]), flags: [...flags], date };
-}
-
-/**
- * Splits a file at mbox "From " lines that start the file or follow an empty line, undoing mboxrd
- * ">From " quoting. A file without such lines is one message (Maildir files, single-message corpora).
- * Each part keeps its trailing lines as they were; `fromLine` is its separator, if it had one.
- */
-export async function* splitMbox(path: string): AsyncGenerator<{ fromLine: string | undefined; lines: Buffer[] }> {
-  let lines: Buffer[] = [];
-  let fromLine: string | undefined;
-  let previousBlank = true;
-  function* take(line: Buffer): Generator<{ fromLine: string | undefined; lines: Buffer[] }> {
-    if (previousBlank && line.length >= 5 && line.toString('latin1', 0, 5) === 'From ') {
-      if (fromLine !== undefined || lines.length) yield { fromLine, lines };
-      lines = [];
-      fromLine = line.toString('latin1');
-    } else {
-      let gt = 0;
-      while (gt < line.length && line[gt] === 0x3e) gt++;
-      lines.push(gt > 0 && line.toString('latin1', gt, gt + 5) === 'From ' ? line.subarray(1) : line);
-    }
-    previousBlank = line.length === 1 || (line.length === 2 && line[0] === 0x0d);
-  }
-  let carry: Buffer | null = null;
-  for await (const chunk of createReadStream(path)) {
-    const buf: Buffer = carry ? Buffer.concat([carry, chunk as Buffer]) : (chunk as Buffer);
-    let pos = 0;
-    for (let nl = buf.indexOf(LF, pos); nl !== -1; nl = buf.indexOf(LF, pos)) {
-      yield* take(buf.subarray(pos, nl + 1));
-      pos = nl + 1;
-    }
-    carry = pos < buf.length ? buf.subarray(pos) : null;
-  }
-  if (carry) yield* take(carry);
-  if (fromLine !== undefined || lines.length) yield { fromLine, lines };
 }
 
 /** The messages of an mbox with their flags (Status/X-Status/X-Keywords) and internal dates. */

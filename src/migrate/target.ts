@@ -6,7 +6,7 @@
 import { isIP } from 'node:net';
 import { ImapFlow, type ListResponse } from 'imapflow';
 import type { Config } from '../config/schema.ts';
-import { apiCall, apiList } from '../cli/client.ts';
+import { apiCall, apiList } from '../client/api.ts';
 import { parseListen } from '../listeners.ts';
 import { messageIdOf, messageKey, TargetIndex } from './identity.ts';
 

@@ -1,30 +1,8 @@
 // DMARC aggregate reports (RFC 7489 §7.2 and Appendix C): the summary we keep of one <feedback>.
+import type { DmarcRecordSummary, DmarcReport } from '../store/reports.ts';
 import { child, children, parseXml, textAt } from './xml.ts';
 
-export interface DmarcRecordSummary {
-  sourceIp: string;
-  count: number;
-  disposition: string;
-  /** DMARC-aligned results as the reporter evaluated them. */
-  dkim: string;
-  spf: string;
-  headerFrom: string;
-}
-
-export interface DmarcReport {
-  kind: 'dmarc';
-  reporter: string;
-  reporterEmail: string;
-  reportId: string;
-  /** The domain the report is about (policy_published). */
-  domain: string;
-  period: { begin: number; end: number };
-  policy: { p: string; sp: string; pct: number; adkim: string; aspf: string };
-  /** Messages counted; passed: DKIM or SPF aligned pass, failed: neither. */
-  counts: { messages: number; passed: number; failed: number; dkimPass: number; spfPass: number };
-  /** Per source row, the largest first (at most MAX_ROWS). */
-  records: DmarcRecordSummary[];
-}
+export type { DmarcRecordSummary, DmarcReport } from '../store/reports.ts';
 
 const MAX_ROWS = 200;
 

@@ -1,11 +1,12 @@
 // Finds DMARC aggregate and TLS-RPT reports among a message's attachments (RFC 7489 §7.2.1.1: XML,
 // gzip or zip; RFC 8460 §5.3: application/tlsrpt+json or +gzip), and parses them.
 import { simpleParser, type Attachment } from 'mailparser';
-import { parseDmarcReport, type DmarcReport } from './dmarc.ts';
-import { parseTlsReport, type TlsReport } from './tls-rpt.ts';
+import type { ParsedReport } from '../store/reports.ts';
+import { parseDmarcReport } from './dmarc.ts';
+import { parseTlsReport } from './tls-rpt.ts';
 import { unpack } from './unpack.ts';
 
-export type ParsedReport = DmarcReport | TlsReport;
+export type { ParsedReport } from '../store/reports.ts';
 
 // Types reporters give the report file; octet-stream and text/plain only go with a report file name.
 const REPORT_TYPE = /^(application\/(tlsrpt\+(json|gzip)|(x-)?(zip|gzip)|x-zip-compressed|xml|json)|text\/xml)$/;

@@ -1,27 +1,7 @@
 // SMTP TLS reports (RFC 8460 §4): the summary we keep of one JSON report.
+import type { TlsPolicySummary, TlsReport } from '../store/reports.ts';
 
-export interface TlsPolicySummary {
-  policyType: string;
-  policyDomain: string;
-  /** The policy text lines (MTA-STS policy / TLSA records) as reported. */
-  policyString: string[];
-  mxHosts: string[];
-  success: number;
-  failure: number;
-  /** Failed sessions by result-type (certificate-expired, starttls-not-supported, …). */
-  failures: Record<string, number>;
-}
-
-export interface TlsReport {
-  kind: 'tls';
-  reporter: string;
-  reporterContact: string;
-  reportId: string;
-  domain: string;
-  period: { begin: number; end: number };
-  counts: { success: number; failure: number };
-  policies: TlsPolicySummary[];
-}
+export type { TlsPolicySummary, TlsReport } from '../store/reports.ts';
 
 const MAX_POLICIES = 100;
 

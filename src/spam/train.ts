@@ -1,7 +1,7 @@
 // Bulk training from files, for `wrenmail spam train --spam DIR --ham DIR`: directories (Maildir's
 // cur/new or any tree of one-message files) and mbox files, read as a stream and trained in batches
 // of durable writes.
-import { splitMbox } from '../migrate/mbox.ts';
+import { splitMbox } from '../mime/mbox.ts';
 import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';

@@ -1,7 +1,7 @@
 // The classifier's plug-in interface: each scorer looks at a message and names the rules it hit.
 // The header/auth rules are one scorer; a Bayesian classifier (later issue) is another.
-import type { AuthVerdict } from '../inbound/authenticate.ts';
-import type { ParsedHeaders } from '../inbound/message.ts';
+import type { AuthVerdict } from '../dns/auth-verdict.ts';
+import type { ParsedHeaders } from '../mime/parsed-headers.ts';
 
 export interface SpamInput {
   raw: Buffer;

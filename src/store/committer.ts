@@ -1,8 +1,5 @@
-import type { Db } from './db.ts';
-
-export type Op =
-  | { type: 'put'; key: string; value: Buffer }
-  | { type: 'del'; key: string };
+import type { Level } from 'level';
+import type { Op } from './tx.ts';
 
 interface Pending { ops: Op[]; resolve: () => void; reject: (err: Error) => void }
 
@@ -41,10 +38,10 @@ export class Committer {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
-  private readonly db: Db;
+  private readonly db: Level<string, Buffer>;
   private readonly grouped: boolean;
 
-  constructor(db: Db, grouped = true) {
+  constructor(db: Level<string, Buffer>, grouped = true) {
     this.db = db;
     this.grouped = grouped;
   }

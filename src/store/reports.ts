@@ -5,7 +5,58 @@ import type { Kv } from './db.ts';
 import { hex } from './keys.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
-import type { ParsedReport } from '../reports/extract.ts';
+
+/** The shapes reports/ parses reports into, kept here as stored. DMARC aggregate (RFC 7489 §7.2): */
+export interface DmarcRecordSummary {
+  sourceIp: string;
+  count: number;
+  disposition: string;
+  /** DMARC-aligned results as the reporter evaluated them. */
+  dkim: string;
+  spf: string;
+  headerFrom: string;
+}
+
+export interface DmarcReport {
+  kind: 'dmarc';
+  reporter: string;
+  reporterEmail: string;
+  reportId: string;
+  /** The domain the report is about (policy_published). */
+  domain: string;
+  period: { begin: number; end: number };
+  policy: { p: string; sp: string; pct: number; adkim: string; aspf: string };
+  /** Messages counted; passed: DKIM or SPF aligned pass, failed: neither. */
+  counts: { messages: number; passed: number; failed: number; dkimPass: number; spfPass: number };
+  /** Per source row, the largest first (at most MAX_ROWS of reports/dmarc.ts). */
+  records: DmarcRecordSummary[];
+}
+
+/** SMTP TLS report (RFC 8460 §4): */
+export interface TlsPolicySummary {
+  policyType: string;
+  policyDomain: string;
+  /** The policy text lines (MTA-STS policy / TLSA records) as reported. */
+  policyString: string[];
+  mxHosts: string[];
+  success: number;
+  failure: number;
+  /** Failed sessions by result-type (certificate-expired, starttls-not-supported, …). */
+  failures: Record<string, number>;
+}
+
+export interface TlsReport {
+  kind: 'tls';
+  reporter: string;
+  reporterContact: string;
+  reportId: string;
+  domain: string;
+  period: { begin: number; end: number };
+  counts: { success: number; failure: number };
+  policies: TlsPolicySummary[];
+}
+
+export type ParsedReport = DmarcReport | TlsReport;
 
 export type ReportKind = ParsedReport['kind'];
 

@@ -2,7 +2,7 @@
 // modified UTF-7, base subjects.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { decodeMutf7, encodeMutf7 } from '../../src/imap/mutf7.ts';
+import { decodeMutf7, encodeMutf7 } from '../../src/mime/mutf7.ts';
 import { Framer, FramingError, parseCommand, ParseError, type Frame } from '../../src/imap/parser.ts';
 import { formatSequenceSet, parseSequenceSet, resolveSequence, resolveUids } from '../../src/imap/sequence.ts';
 import { baseSubject } from '../../src/imap/sort.ts';

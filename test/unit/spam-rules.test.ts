@@ -1,8 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import type { AuthVerdict } from '../../src/inbound/authenticate.ts';
+import type { AuthVerdict } from '../../src/dns/auth-verdict.ts';
 import { classify } from '../../src/inbound/classify.ts';
-import { parseHeaders } from '../../src/inbound/message.ts';
+import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import type { SpamInput, SpamScorer } from '../../src/spam/types.ts';
 

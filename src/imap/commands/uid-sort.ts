@@ -1,3 +1,3 @@
-import { sortCommand } from '../sort.ts';
+import { sortCommand } from '../search-reply.ts';
 
 export default sortCommand(true);

@@ -1,7 +1,7 @@
 // Terminal output of the long-running operator commands (import, export, spam train): a progress
 // line rewritten in place on a terminal, plain lines every few seconds otherwise (logs, pipes), and
 // the failures they end with turned into a message and an exit code.
-import { ApiCallError, ApiUnreachableError } from './client.ts';
+import { ApiCallError, ApiUnreachableError } from './api.ts';
 import { bytes } from './format.ts';
 
 export interface ProgressOptions {
