@@ -10,33 +10,23 @@ import { recordOutcomes, type Outcome, type RecordPolicy } from '../../src/outbo
 import { MxCache } from '../../src/outbound/route.ts';
 import { createScheduler } from '../../src/outbound/scheduler.ts';
 import { SessionPool } from '../../src/outbound/session-pool.ts';
-import { Store, Tx } from '../../src/store/index.ts';
+import { Tx, type Store } from '../../src/store/index.ts';
 import type { QueueJob } from '../../src/store/queue.ts';
 import { startDnsServer } from '../helpers/dns-server.ts';
 import { startSink, waitFor } from '../helpers/outbound.ts';
-import { makeMessage, tempDir } from '../helpers/tmp.ts';
+import { withTempStore } from '../helpers/store.ts';
+import { makeMessage } from '../helpers/tmp.ts';
 
 const logger = pino({ level: 'silent' });
 const MINUTE = 60_000;
 const policy = (over: Partial<RecordPolicy> = {}): RecordPolicy => ({ hostname: 'mx.a.test', retryScheduleMs: [MINUTE, 5 * MINUTE], expiryMs: 24 * 60 * MINUTE, delayNoticeAfterMs: 0, logger, ...over });
 const deferred = (response = '451 4.4.1 try later'): Outcome => ({ status: 'deferred', response, mx: 'mx.b.test', tls: true });
 
-async function withStore(run: (store: Store) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const store = await Store.open(dir.path);
-  try {
-    await run(store);
-  } finally {
-    await store.close();
-    dir.remove();
-  }
-}
-
 const enqueue = async (store: Store, from: string, to: string[]): Promise<QueueJob> => (await store.queue.enqueue({ teamId: 't', from, to, raw: makeMessage({ subject: 'stages' }), subject: 'stages' })).jobs[0]!;
 const dsnsTo = async (store: Store, sender: string) => (await store.queue.list({ domain: sender.slice(sender.indexOf('@') + 1) })).jobs.filter((j) => j.from === '' && j.recipients[0]!.address === sender);
 
 test('outcome: deferred recipients retry on the schedule (the last wait repeats); the job is done once none is open', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const job = await enqueue(store, 'a@a.test', ['x@b.test', 'y@b.test']);
     const p = policy();
     let before = Date.now();
@@ -67,7 +57,7 @@ test('outcome: deferred recipients retry on the schedule (the last wait repeats)
 });
 
 test('outcome: past the expiry a deferral bounces (giving up), with one failure DSN; never a DSN to the null sender', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const job = await enqueue(store, 'a@a.test', ['x@b.test']);
     const bounceJob = await enqueue(store, '', ['z@b.test']);
     await new Promise((r) => setTimeout(r, 5));
@@ -88,7 +78,7 @@ test('outcome: past the expiry a deferral bounces (giving up), with one failure 
 });
 
 test('outcome: a delay notice goes once, after delayNoticeAfterMs, while the job stays queued', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const job = await enqueue(store, 'a@a.test', ['x@b.test']);
     await recordOutcomes(store, policy({ delayNoticeAfterMs: 60 * MINUTE }), job.id, new Map([['x@b.test', deferred()]]), undefined);
     assert.is((await dsnsTo(store, 'a@a.test')).length, 0, 'not before its time');
@@ -107,7 +97,7 @@ test('attempt: per-recipient results from the MX; a finished session is reused f
   const sink = await startSink({ tls: false, rcpt: (address) => (address.startsWith('gone') ? [550, '5.1.1 No such user'] : address.startsWith('full') ? [452, '4.2.2 Mailbox full'] : null) });
   const dns = await startDnsServer({ 'b.test': { MX: [{ exchange: 'mx.b.test', priority: 10 }] }, 'mx.b.test': { A: ['127.0.0.1'] } });
   try {
-    await withStore(async (store) => {
+    await withTempStore(async (store) => {
       const resolver = createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 });
       const pool = new SessionPool(4);
       const ctx: AttemptContext = { store, resolver, hostname: 'mx.a.test', deliverLocal: async () => undefined, mxCache: new MxCache(resolver, 0), mtaSts: null, pool, smtpPort: sink.port, logger };
@@ -135,7 +125,7 @@ test('attempt: per-recipient results from the MX; a finished session is reused f
 });
 
 test('attempt: a hosted domain goes to deliverLocal; its 5xx bounces, other failures defer', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     const team = await store.teams.create('t');
     await store.domains.create(team.id, 'hosted.test');
     let answer: Error | null = null;
@@ -159,7 +149,7 @@ test('attempt: a hosted domain goes to deliverLocal; its 5xx bounces, other fail
 });
 
 test('scheduler: at most perDomainConcurrency attempts to one domain, the rest start as those finish; stop waits for them', async () => {
-  await withStore(async (store) => {
+  await withTempStore(async (store) => {
     for (let i = 0; i < 3; i++) await enqueue(store, 'a@a.test', [`u${i}@b.test`]);
     await enqueue(store, 'a@a.test', ['v@c.test']);
     const releases: (() => void)[] = [];

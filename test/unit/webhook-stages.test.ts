@@ -7,24 +7,15 @@ import { pino } from 'pino';
 import { fanOutPending } from '../../src/events/webhook-fanout.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from '../../src/events/webhook-outcome.ts';
 import { WebhookSender } from '../../src/events/webhook-sender.ts';
-import { Store, Tx } from '../../src/store/index.ts';
+import { Tx, type Store } from '../../src/store/index.ts';
 import { Webhooks, type Webhook, type WebhookAttempt, type WebhookDelivery } from '../../src/store/webhooks.ts';
 import { startReceiver, verifyWrenSignature } from '../helpers/events.ts';
 import { freePortOn } from '../helpers/ports.ts';
-import { tempDir } from '../helpers/tmp.ts';
+import { withTempStore } from '../helpers/store.ts';
 
 const logger = pino({ level: 'silent' });
 
-async function withStore(run: (store: Store, webhooks: Webhooks) => Promise<void>): Promise<void> {
-  const dir = tempDir();
-  const store = await Store.open(dir.path);
-  try {
-    await run(store, new Webhooks(store.kv, store.notifier));
-  } finally {
-    await store.close();
-    dir.remove();
-  }
-}
+const withStore = (run: (store: Store, webhooks: Webhooks) => Promise<void>) => withTempStore((store) => run(store, new Webhooks(store.kv, store.notifier)));
 
 async function hook(webhooks: Webhooks, over: Partial<Webhook> = {}): Promise<Webhook> {
   const now = Date.now() - 1000;
