@@ -2,7 +2,8 @@
 // fan-out turns each logged event into one delivery record per matching subscription
 // (webhook-fanout.ts); the sender POSTs due deliveries (webhook-sender.ts) and records every attempt
 // with the next retry time (webhook-outcome.ts), so retries survive restarts and kill -9 (a POST cut
-// off by a crash is simply tried again: at least once). This module only schedules them.
+// off by a crash is simply tried again: at least once), as often as webhook-pump.ts starts them.
+// This module wires the stages and runs fan-out, polling and pruning.
 import { pino, type Logger } from 'pino';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { Store } from '../store/index.ts';
@@ -10,6 +11,7 @@ import { Webhooks } from '../store/webhooks.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { resolverLookup, setUrlPolicy, type UrlPolicy } from './ssrf.ts';
 import { fanOutPending } from './webhook-fanout.ts';
+import { createDeliveryPump } from './webhook-pump.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from './webhook-outcome.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
@@ -57,9 +59,6 @@ export const WEBHOOK_DEFAULTS = {
   pollIntervalMs: 30_000,
   retentionMs: CONFIG_DEFAULTS.events.retention_days * 24 * HOUR,
 };
-/** With attempts in flight and the earliest due entry possibly theirs: look again this soon. */
-const BUSY_RESCAN_MS = 250;
-
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { store } = options;
   const log = options.logger ?? pino({ level: 'silent' });
@@ -77,18 +76,16 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   });
   const outcome: OutcomeContext = { store, webhooks, retryScheduleMs: options.retryScheduleMs ?? WEBHOOK_DEFAULTS.retryScheduleMs, logger: log };
 
+  const pump = createDeliveryPump({ webhooks, concurrency, pollIntervalMs, attempt, logger: log });
+
   let running = false;
   let fanning: Promise<void> | null = null;
   let fanAgain = false;
-  let pumping = false;
-  let pumpAgain = false;
-  let timer: NodeJS.Timeout | null = null;
   let poller: NodeJS.Timeout | null = null;
   let lastPrune = 0;
-  const inFlight = new Map<string, Promise<void>>();
 
   const onEvent = () => void fanOut();
-  const onDue = () => void pump();
+  const onDue = () => void pump.pump();
 
   function fanOut(): Promise<void> {
     if (fanning) {
@@ -106,52 +103,6 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     return fanning;
   }
 
-  async function pump(): Promise<void> {
-    if (!running) return;
-    if (pumping) {
-      pumpAgain = true;
-      return;
-    }
-    pumping = true;
-    try {
-      do {
-        pumpAgain = false;
-        for (const id of inFlight.size >= concurrency ? [] : await webhooks.due(Date.now(), concurrency * 2)) {
-          if (inFlight.size >= concurrency || !running) break;
-          if (inFlight.has(id)) continue;
-          const job = attempt(id)
-            .catch((err: Error) => log.error({ err, delivery: id }, 'webhook attempt failed to record'))
-            .finally(() => {
-              inFlight.delete(id);
-              void pump();
-            });
-          inFlight.set(id, job);
-        }
-        // Inside the loop: a pump asked for while the timer is armed must not be lost.
-        await armTimer();
-      } while (pumpAgain && running);
-    } catch (err) {
-      log.error({ err }, 'webhook pump failed');
-    } finally {
-      pumping = false;
-    }
-  }
-
-  async function armTimer(): Promise<void> {
-    if (timer) clearTimeout(timer);
-    timer = null;
-    const next = await webhooks.nextDueAt();
-    if (next === null || !running) return;
-    // Due by now and nothing in flight: it came due since the scan, so scan again. With attempts in
-    // flight the earliest entry may be theirs: look again shortly rather than spin on it.
-    if (next <= Date.now() && inFlight.size === 0) {
-      pumpAgain = true;
-      return;
-    }
-    timer = setTimeout(() => void pump(), next <= Date.now() ? BUSY_RESCAN_MS : Math.min(next - Date.now(), pollIntervalMs));
-    timer.unref();
-  }
-
   async function attempt(id: string): Promise<void> {
     const delivery = await webhooks.getDelivery(id);
     // A due list read before the previous attempt was recorded may name it again: the record decides.
@@ -164,7 +115,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
 
   function poll(): void {
     void fanOut();
-    void pump();
+    void pump.pump();
     if (Date.now() - lastPrune > HOUR) {
       lastPrune = Date.now();
       webhooks.prune(Date.now() - retentionMs).catch((err: Error) => log.error({ err }, 'webhook delivery pruning failed'));
@@ -175,6 +126,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     start() {
       if (running) return;
       running = true;
+      pump.start();
       store.notifier.on('event', onEvent);
       store.notifier.on('webhook-due', onDue);
       poller = setInterval(poll, pollIntervalMs);
@@ -186,10 +138,10 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       running = false;
       store.notifier.off('event', onEvent);
       store.notifier.off('webhook-due', onDue);
-      if (timer) clearTimeout(timer);
       if (poller) clearInterval(poller);
+      const pumped = pump.stop(); // no attempt starts from here on
       await fanning;
-      await Promise.all(inFlight.values());
+      await pumped;
       sender.close();
     },
   };

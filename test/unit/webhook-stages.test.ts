@@ -6,10 +6,12 @@ import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { fanOutPending } from '../../src/events/webhook-fanout.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from '../../src/events/webhook-outcome.ts';
+import { createDeliveryPump } from '../../src/events/webhook-pump.ts';
 import { WebhookSender } from '../../src/events/webhook-sender.ts';
 import { Tx, type Store } from '../../src/store/index.ts';
 import { Webhooks, type Webhook, type WebhookAttempt, type WebhookDelivery } from '../../src/store/webhooks.ts';
 import { startReceiver, verifyWrenSignature } from '../helpers/events.ts';
+import { waitFor } from '../helpers/outbound.ts';
 import { freePortOn } from '../helpers/ports.ts';
 import { withTempStore } from '../helpers/store.ts';
 
@@ -24,9 +26,9 @@ async function hook(webhooks: Webhooks, over: Partial<Webhook> = {}): Promise<We
   return webhook;
 }
 
-async function addDelivery(store: Store, webhooks: Webhooks, webhook: Webhook, eventType = 'message.received'): Promise<WebhookDelivery> {
+async function addDelivery(store: Store, webhooks: Webhooks, webhook: Webhook, eventType = 'message.received', dueAt = Date.now()): Promise<WebhookDelivery> {
   const tx = new Tx();
-  const delivery = webhooks.addDelivery(tx, { webhookId: webhook.id, teamId: webhook.teamId, eventId: 'evt_1', eventType, body: '{"type":"x"}', dueAt: Date.now() });
+  const delivery = webhooks.addDelivery(tx, { webhookId: webhook.id, teamId: webhook.teamId, eventId: 'evt_1', eventType, body: '{"type":"x"}', dueAt });
   await store.kv.commit(tx);
   return delivery;
 }
@@ -142,6 +144,48 @@ test('outcome: success ends the delivery; a disabled or failing subscription ski
     await skipDelivery(ctx, other);
     assert.is((await webhooks.getDelivery(other.id))!.status, 'skipped');
     assert.not.ok((await webhooks.due(Date.now() + 10_000, 10)).includes(other.id));
+  });
+});
+
+test('pump: at most `concurrency` attempts at once, one per delivery; a delivery due later is started when due, unasked', async () => {
+  await withStore(async (store, webhooks) => {
+    const webhook = await hook(webhooks);
+    const ctx: OutcomeContext = { store, webhooks, retryScheduleMs: [1000], logger };
+    for (let i = 0; i < 5; i++) await addDelivery(store, webhooks, webhook);
+    const later = await addDelivery(store, webhooks, webhook, 'message.received', Date.now() + 400);
+    const releases: (() => void)[] = [];
+    const started: { id: string; at: number }[] = [];
+    let active = 0;
+    let most = 0;
+    const pump = createDeliveryPump({
+      webhooks, concurrency: 2, pollIntervalMs: 60_000, logger,
+      attempt: async (id) => {
+        started.push({ id, at: Date.now() });
+        most = Math.max(most, ++active);
+        if (id !== later.id) await new Promise<void>((r) => releases.push(r));
+        const delivery = (await webhooks.getDelivery(id))!;
+        await recordAttempt(ctx, webhook, delivery, { ...failure(1), statusCode: 200, error: null, success: true });
+        active--;
+      },
+    });
+    pump.start();
+    await pump.pump();
+    await waitFor(() => started.length === 2, 5000, 'two attempts');
+    await pump.pump(); // asking again while both slots are taken starts nothing
+    assert.is(started.length, 2);
+    assert.is(pump.inFlight, 2);
+    while (started.length < 5 || releases.length) {
+      releases.shift()?.();
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    assert.is(most, 2);
+    assert.is(new Set(started.map((s) => s.id)).size, started.length, 'no delivery attempted twice');
+    // Nothing asks for the later one: the pump's own timer starts it once it is due.
+    const late = await waitFor(() => started.find((s) => s.id === later.id), 5000, 'the later delivery');
+    assert.ok(late.at >= later.dueAt, 'not before it was due');
+    await pump.stop();
+    assert.is((await webhooks.getDelivery(later.id))!.status, 'succeeded');
+    assert.is(started.length, 6);
   });
 });
 
