@@ -4,7 +4,7 @@
 // separately: trained on the real sources, tested on Enron. Each message goes the way of the API's
 // POST /spam/train/{class} and POST /spam/classify (rules + Bayes, authentication "none"), and counts
 // as junk at the default threshold (5). X-Spam-* fields of other filters are removed first.
-// Targets (issue 18): ≥ 95% of spam caught with ≤ 0.5% of ham junked on every real split.
+// Targets: ≥ 95% of spam caught with ≤ 0.5% of ham junked on every real split.
 //
 // With --rspamd, a private rspamd (test/helpers/rspamd.ts: Debian's package, its default rules, no
 // network, Bayes in SQLite) is trained on the same split through its controller (/learnspam,

@@ -1,4 +1,4 @@
-// The web console (issue 19): `/admin` for operators, `/account` for mailbox owners, served by the
+// The web console: `/admin` for operators, `/account` for mailbox owners, served by the
 // HTTP(S) listener. Pages are static HTML shells plus ES modules that call the same /api/v1 routes
 // as any client; this module only logs people in and out, serves the files, and lets a session
 // cookie stand in for a bearer key on /api/v1 and /metrics, with a CSRF token on every write.

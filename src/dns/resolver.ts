@@ -4,6 +4,7 @@
 // (dkim.ts). May import store and base.
 import { Resolver } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface ResolverOptions {
   /** "127.0.0.1:5353", "[::1]:53" or plain addresses; empty or absent: the system's resolvers. */
@@ -55,7 +56,7 @@ async function orEmpty<T>(lookup: Promise<T[]>): Promise<T[]> {
 }
 
 export function createResolver(options: ResolverOptions = {}): DnsResolver {
-  const resolver = new Resolver({ timeout: options.timeoutMs ?? 3000, tries: options.tries ?? 2 });
+  const resolver = new Resolver({ timeout: options.timeoutMs ?? CONFIG_DEFAULTS.dns.timeout_ms, tries: options.tries ?? 2 });
   const servers = (options.servers ?? []).filter((s) => s.trim() !== '');
   if (servers.length) resolver.setServers(servers);
   return {

@@ -50,7 +50,7 @@ const dotted = (hi: number, lo: number): string => `${hi >> 8}.${hi & 255}.${lo 
  * The IPv4 address an IPv6 address stands for, where one is embedded: IPv4-compatible (::/96),
  * IPv4-mapped (::ffff:0:0/96), IPv4-translated (::ffff:0:0:0/96, RFC 2765), NAT64 (64:ff9b::/96,
  * RFC 6052) and 6to4 (2002::/16, RFC 3056). Each is judged by the IPv4 rules, so no spelling of
- * 127.0.0.1 or 169.254.169.254 gets past them (issue 13 §13).
+ * 127.0.0.1 or 169.254.169.254 gets past them.
  */
 export function embeddedIpv4(address: string): string | null {
   const g = ipv6Groups(address);

@@ -12,6 +12,8 @@ import { createSessionServer } from '../net/session-server.ts';
 import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
 import { RecentTracker } from './recent.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
+import type { Config } from '../config/schema.ts';
 import { Session } from './session.ts';
 import { notifyChange, notifyMailbox } from './notify.ts';
 
@@ -25,9 +27,9 @@ export type { ImapLimits };
  * - hostname: named in the greeting.
  * - allowPlainAuthWithoutTls: allow LOGIN/AUTHENTICATE on an unencrypted connection (default false;
  *   meant for loopback and tests). Otherwise they answer NO [PRIVACYREQUIRED] until STARTTLS.
- * - limits: maxLineBytes (64 KiB), maxLiteralBytes = APPENDLIMIT (50 MiB), maxConnectionsPerIp (50),
- *   maxConnectionsPerAccount (50), idleTimeoutMs (30 min), maxKeywordsPerMailbox (100),
- *   idleKeepaliveMs (2 min: "* OK Still here" in IDLE).
+ * - limits: maxLineBytes, maxLiteralBytes = APPENDLIMIT, maxConnectionsPerIp, maxConnectionsPerAccount,
+ *   idleTimeoutMs, maxKeywordsPerMailbox, idleKeepaliveMs ("* OK Still here" in IDLE); defaults: the
+ *   [imap] config section's, through imapLimits.
  * - logger: pino logger (optional); never given passwords.
  */
 export interface ImapServerOptions {
@@ -50,15 +52,21 @@ export interface ImapServer {
   readonly connections: number;
 }
 
-export const DEFAULT_LIMITS: ImapLimits = {
-  maxLineBytes: 64 * 1024,
-  maxLiteralBytes: 50 * 1024 * 1024,
-  maxConnectionsPerIp: 50,
-  maxConnectionsPerAccount: 50,
-  idleTimeoutMs: 30 * 60_000,
-  maxKeywordsPerMailbox: 100,
-  idleKeepaliveMs: 2 * 60_000,
-};
+/** The [imap] config section as limits (an APPEND may be as large as a message SMTP accepts). */
+export function imapLimits(config: Pick<Config, 'imap' | 'smtp'>): ImapLimits {
+  const c = config.imap;
+  return {
+    maxLineBytes: c.max_line_bytes,
+    maxLiteralBytes: config.smtp.max_message_bytes,
+    maxConnectionsPerIp: c.max_connections_per_ip,
+    maxConnectionsPerAccount: c.max_connections_per_account,
+    idleTimeoutMs: c.idle_timeout_ms,
+    maxKeywordsPerMailbox: c.max_keywords_per_mailbox,
+    idleKeepaliveMs: c.idle_keepalive_seconds * 1000,
+  };
+}
+
+export const DEFAULT_LIMITS: ImapLimits = imapLimits(CONFIG_DEFAULTS);
 
 export function createImapServer(options: ImapServerOptions): ImapServer {
   const limits: ImapLimits = { ...DEFAULT_LIMITS, ...options.limits };

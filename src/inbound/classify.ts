@@ -1,6 +1,7 @@
 // Stage 2: spam score from the scorers (rules now, Bayesian later) → ham, junk or reject, and the
 // X-Spam-Score / X-Spam-Status fields that say why.
 import type { SpamHit, SpamInput, SpamScorer } from '../spam/types.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface SpamThresholds {
   /** Score from which a message goes to Junk (default 5). */
@@ -22,8 +23,8 @@ export interface Classification {
 }
 
 export async function classify(input: SpamInput, options: ClassifyOptions): Promise<Classification> {
-  const junkAt = options.junkScore ?? 5;
-  const rejectAt = options.rejectScore ?? 15;
+  const junkAt = options.junkScore ?? CONFIG_DEFAULTS.spam.junk_score;
+  const rejectAt = options.rejectScore ?? CONFIG_DEFAULTS.spam.reject_score;
   const hits = (await Promise.all(options.scorers.map((s) => s.score(input)))).flat();
   const score = Math.round(hits.reduce((sum, h) => sum + h.score, 0) * 10) / 10;
   // DMARC quarantine sends a message to Junk whatever its score.

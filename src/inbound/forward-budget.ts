@@ -9,9 +9,10 @@
 // per message that failed, to its sender).
 import type { Store } from '../store/index.ts';
 import type { Reservation, SendingLimits } from '../store/sends.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 /** Outside recipients per forwarder per rolling hour and day (config smtp.forward_per_hour / forward_per_day). */
-export const FORWARD_LIMIT_DEFAULTS: SendingLimits = { perHour: 200, perDay: 2000 };
+export const FORWARD_LIMIT_DEFAULTS: SendingLimits = { perHour: CONFIG_DEFAULTS.smtp.forward_per_hour, perDay: CONFIG_DEFAULTS.smtp.forward_per_day };
 
 /** `forwarder`: `mbx:<account id>` for Sieve redirects, `addr:<address>` for forwarding addresses. */
 export const forwardSubject = (forwarder: string): string => `fwd:${forwarder}`;

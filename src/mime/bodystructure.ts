@@ -1,6 +1,7 @@
 // BODY / BODYSTRUCTURE (RFC 3501 section 7.4.2, RFC 9051 section 7.5.2) from the stored tree.
-// Style follows the brief: upper-case type, subtype, parameter names and disposition type;
-// values as stored; text/* without a charset gets ("CHARSET" "us-ascii") as Dovecot adds it.
+// Upper-case type, subtype, parameter names and disposition type, as Dovecot writes them (clients
+// compare them without regard to case, RFC 3501 §7.4.2); values as stored; text/* without a
+// charset gets ("CHARSET" "us-ascii") as Dovecot adds it.
 import { envelopeToImap } from './envelope.ts';
 import { imapList, imapParams, imapString } from './imap-syntax.ts';
 import type { MimeNode } from './types.ts';

@@ -2,7 +2,7 @@
 // canonical line ends, Date and Message-ID when missing, DKIM with the From domain's keys, then the
 // durable queue (with its message.queued event) and the sender's Sent copy in the same fsync.
 // Who may send as whom is the caller's check: it differs between an SMTP login and an API key. How
-// much a sender may send is checked here, once for every way in (issue 13 §8).
+// much a sender may send is checked here, once for every way in.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
 import { domainOf, parseHeaders, type ParsedHeaders } from '../inbound/message.ts';

@@ -11,6 +11,8 @@ import { createSessionServer } from '../net/session-server.ts';
 import type { Store } from '../store/index.ts';
 import type { Pop3Context, Pop3Limits } from './context.ts';
 import { Pop3Session } from './session.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
+import type { Config } from '../config/schema.ts';
 
 export type { Pop3Limits };
 
@@ -22,7 +24,7 @@ export type { Pop3Limits };
  * - hostname: named in the greeting and the sign-off.
  * - allowPlainAuthWithoutTls: allow USER/PASS and AUTH on an unencrypted connection from loopback
  *   (default false; meant for local tools and tests). Otherwise they answer -ERR [AUTH] until STLS.
- * - limits: maxConnectionsPerIp (20), idleTimeoutMs (10 min, the RFC 1939 minimum).
+ * - limits: maxConnectionsPerIp, idleTimeoutMs (RFC 1939 asks for at least 10 min); defaults: the [pop3] config section's.
  * - logger: pino logger (optional); never given passwords.
  * One session per mailbox at a time (RFC 1939 8 maildrop lock): a second login gets -ERR [IN-USE].
  */
@@ -44,7 +46,10 @@ export interface Pop3Server {
   readonly connections: number;
 }
 
-export const DEFAULT_POP3_LIMITS: Pop3Limits = { maxConnectionsPerIp: 20, idleTimeoutMs: 10 * 60_000 };
+/** The [pop3] config section as limits. */
+export const pop3Limits = (c: Config['pop3']): Pop3Limits => ({ maxConnectionsPerIp: c.max_connections_per_ip, idleTimeoutMs: c.idle_timeout_ms });
+
+export const DEFAULT_POP3_LIMITS: Pop3Limits = pop3Limits(CONFIG_DEFAULTS.pop3);
 
 export function createPop3Server(options: Pop3ServerOptions): Pop3Server {
   const limits: Pop3Limits = { ...DEFAULT_POP3_LIMITS, ...options.limits };

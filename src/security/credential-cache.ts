@@ -4,9 +4,10 @@
 // kept, under a key that lives in this process alone: a memory dump yields nothing to replay or
 // crack offline. A changed password changes the stored hash, so the old entry can never match.
 import { createHmac, randomBytes } from 'node:crypto';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface CredentialCacheOptions {
-  /** How long a verified password is remembered (default 5 min). */
+  /** How long a verified password is remembered (default auth.credential_cache_seconds). */
   ttlMs?: number;
   /** Entries kept at most; the oldest go first (default 10,000). */
   maxEntries?: number;
@@ -22,7 +23,7 @@ export class CredentialCache {
   private readonly now: () => number;
 
   constructor(options: CredentialCacheOptions = {}) {
-    this.ttlMs = options.ttlMs ?? 5 * 60_000;
+    this.ttlMs = options.ttlMs ?? CONFIG_DEFAULTS.auth.credential_cache_seconds * 1000;
     this.maxEntries = options.maxEntries ?? 10_000;
     this.now = options.now ?? Date.now;
   }

@@ -10,6 +10,7 @@ import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
 import { hasPermission } from './permissions.ts';
 import { FailureThrottle } from './throttle.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export type LoginResult =
   /** credential: the mailbox key's id, or 'password'; expiresAt: the key's expiry (sessions end then). */
@@ -20,16 +21,16 @@ export type LoginResult =
 export const pairKey = (username: string, clientIp: string): string => `${username.trim().toLowerCase()}\0${clientIp}`;
 
 export interface LoginThrottleOptions {
-  /** Failures from one client address, whatever the accounts, before that address is refused (default 20). */
+  /** Failures from one client address, whatever the accounts, before that address is refused (default auth.max_failures_per_ip). */
   maxFailuresPerIp?: number;
-  /** Failures for one account from one client address before that pair is refused (default 10). */
+  /** Failures for one account from one client address before that pair is refused (default auth.max_failures_per_account). */
   maxFailuresPerAccount?: number;
-  /** Failures for one account from all addresses after which its logins are slowed, never refused (default 100). */
+  /** Failures for one account from all addresses after which its logins are slowed, never refused (default auth.account_slowdown_after). */
   accountSlowdownAfter?: number;
-  /** The wait added to each login of such an account (default 2 s). */
+  /** The wait added to each login of such an account (default auth.account_slowdown_ms). */
   accountSlowdownMs?: number;
   windowMs?: number;
-  /** The verified-password cache (default 5 min, 10,000 entries); `ttlMs: 0` turns it off. */
+  /** The verified-password cache (default auth.credential_cache_seconds, 10,000 entries); `ttlMs: 0` turns it off. */
   credentialCache?: CredentialCacheOptions;
 }
 
@@ -53,17 +54,19 @@ export class LoginService {
 
   constructor(store: Store, options: LoginThrottleOptions = {}) {
     this.store = store;
-    this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? 20, options.windowMs);
-    this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? 10, options.windowMs);
-    this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? 100, options.windowMs);
-    this.accountSlowdownMs = options.accountSlowdownMs ?? 2000;
+    const d = CONFIG_DEFAULTS.auth;
+    const windowMs = options.windowMs ?? d.failure_window_ms;
+    this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? d.max_failures_per_ip, windowMs);
+    this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? d.max_failures_per_account, windowMs);
+    this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? d.account_slowdown_after, windowMs);
+    this.accountSlowdownMs = options.accountSlowdownMs ?? d.account_slowdown_ms;
     this.verified = options.credentialCache?.ttlMs === 0 ? null : new CredentialCache(options.credentialCache);
   }
 
   /**
    * `permission`: what the protocol does with the login (IMAP/POP3 `mailbox.read`, SMTP submission
    * `email.send`). A mailbox key used as the password must hold it: a key is a key however it is
-   * presented (issue 13 §1). The mailbox's own password may do everything a mailbox may.
+   * presented. The mailbox's own password may do everything a mailbox may.
    * `authzid` is a SASL PLAIN authorization identity (RFC 4616 §2): acting as another user is not
    * offered, so one that names anyone but the authenticating user is refused, not ignored.
    */

@@ -1,6 +1,6 @@
 // The live sessions of every protocol (IMAP, POP3, SMTP submission, SSE streams), by account and by
-// the credential they logged in with, so that a credential that stops being valid ends them at once
-// (issue 13 §6): a revoked API key (a rotated one lives until it is revoked), a changed password, a
+// the credential they logged in with, so that a credential that stops being valid ends them at once:
+// a revoked API key (a rotated one lives until it is revoked), a changed password, a
 // suspended or deleted mailbox. The store announces those ('credential-ended', src/store/api-keys.ts
 // and accounts.ts) and a key's new expiry ('credential-expiry'); every protocol server registers its
 // authenticated sessions here. One registry per store, in process.

@@ -12,23 +12,26 @@ import { resolveRecipient, type RecipientRoute } from '../inbound/route.ts';
 import { StoreUnavailableError, type Store } from '../store/index.ts';
 import { FailureThrottle } from '../security/throttle.ts';
 import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
+import type { Config } from '../config/schema.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 
 /**
  * Options of createMxServer:
  * - store, resolver (the process's one resolver), tls {key, cert} (STARTTLS), hostname (banner, Received, Authentication-Results)
- * - maxMessageBytes: default 50 MiB (SIZE is advertised; over it → 552 5.3.4)
- * - maxRecipients: default 1000 per transaction (RFC 5321 asks for at least 100); more → 452 4.5.3
+ * - maxMessageBytes (SIZE is advertised; over it → 552 5.3.4)
+ * - maxRecipients per transaction (RFC 5321 asks for at least 100); more → 452 4.5.3
  * - limits.maxConnections: whole listener, default 1000
- * - limits.maxConnectionsPerIp: default 20 (more → 421 4.7.0 at connect)
- * - limits.messagesPerIpPerMinute: MAIL FROM commands per client IP per minute, default 300 (more → 450 4.7.1)
- * - limits.idleTimeoutMs: default 300 s (RFC 5321 §4.5.3.2.7 server timeout)
+ * - limits.maxConnectionsPerIp (more → 421 4.7.0 at connect)
+ * - limits.messagesPerIpPerMinute: MAIL FROM commands per client IP per minute (more → 450 4.7.1)
+ * - limits.idleTimeoutMs (RFC 5321 §4.5.3.2.7 server timeout)
  * - limits.badRcptPerConnection: refused recipients (unknown user, bad SRS hash, relaying) one
- *   connection may try, default 10; the one that reaches it gets 421 4.7.0 and the connection closes
- * - limits.badRcptPerIp / badRcptWindowMs: the same across connections of one client address, default
- *   30 per 10 min; beyond it every RCPT gets 421 4.7.0 until the window frees
+ *   connection may try; the one that reaches it gets 421 4.7.0 and the connection closes
+ * - limits.badRcptPerIp / badRcptWindowMs: the same across connections of one client address;
+ *   beyond it every RCPT gets 421 4.7.0 until the window frees
  * - limits.badRcptTarpitMs: each refused recipient is answered after k × this (k-th of the connection,
- *   at most 5 s), default 500 ms: enumeration and hash guessing crawl
+ *   at most 5 s): enumeration and hash guessing crawl
+ *   (defaults of these: the [smtp] config section's, through mxSettings)
  * - postmaster: where RCPT TO:<postmaster> (no domain, RFC 5321 §4.5.1) goes; default postmaster@ the
  *   hosted domain of `hostname` (or a parent of it), else of the oldest hosted domain
  * - spam: { junkScore = 5, rejectScore = 15, scorers = [header rules] }
@@ -59,17 +62,31 @@ export interface MxServer {
   close(): Promise<void>;
 }
 
+/** The [smtp] config section as MX options: the server's settings and the defaults alike. */
+export function mxSettings(c: Config['smtp']) {
+  return {
+    maxMessageBytes: c.max_message_bytes,
+    maxRecipients: c.max_recipients,
+    limits: {
+      maxConnectionsPerIp: c.max_connections_per_ip,
+      messagesPerIpPerMinute: c.messages_per_ip_per_minute,
+      idleTimeoutMs: c.idle_timeout_ms,
+      badRcptPerConnection: c.bad_rcpt_per_connection,
+      badRcptPerIp: c.bad_rcpt_per_ip,
+      badRcptWindowMs: c.bad_rcpt_window_ms,
+      badRcptTarpitMs: c.bad_rcpt_tarpit_ms,
+    },
+    postmaster: c.postmaster,
+  };
+}
+
+const configured = mxSettings(CONFIG_DEFAULTS.smtp);
 export const MX_DEFAULTS = {
-  maxMessageBytes: 50 * 1024 * 1024,
-  maxRecipients: 1000,
+  maxMessageBytes: configured.maxMessageBytes,
+  maxRecipients: configured.maxRecipients,
+  /** All clients together (no config setting): smtp-server's guard against running out of sockets. */
   maxConnections: 1000,
-  maxConnectionsPerIp: 20,
-  messagesPerIpPerMinute: 300,
-  idleTimeoutMs: 300_000,
-  badRcptPerConnection: 10,
-  badRcptPerIp: 30,
-  badRcptWindowMs: 10 * 60_000,
-  badRcptTarpitMs: 500,
+  ...configured.limits,
 };
 
 /** Longest wait before answering a refused recipient. */

@@ -16,6 +16,7 @@ import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress,
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 /**
  * Options of createSubmissionServer:
@@ -23,10 +24,11 @@ import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
  * - queue: where accepted messages go (store.queue)
  * - tls {key, cert}; hostname (banner, Message-ID of messages that lack one)
  * - implicitTls: true for 465 (TLS from the first byte), false for 587 (STARTTLS required before AUTH)
- * - maxMessageBytes: default 50 MiB; maxRecipients: per message, default 100
- * - limits.perHour / limits.perDay: messages per account, defaults 300 / 7,200 (0: none; over → 451 4.7.1);
+ * - maxMessageBytes; maxRecipients: per message
+ * - limits.perHour / limits.perDay: messages per account (0: none; over → 451 4.7.1);
  *   one budget in the store, shared with every other listener and the Sending API
- * - limits.maxConnectionsPerIp: default 20; limits.idleTimeoutMs: default 300 s
+ * - limits.maxConnectionsPerIp; limits.idleTimeoutMs
+ *   (defaults of these: the [smtp] config section's, as the server passes them)
  * - logger: pino, default silent
  */
 export interface SubmissionServerOptions {
@@ -48,11 +50,11 @@ export interface SubmissionServer {
 }
 
 export const SUBMISSION_DEFAULTS = {
-  maxMessageBytes: 50 * 1024 * 1024,
-  maxRecipients: 100,
+  maxMessageBytes: CONFIG_DEFAULTS.smtp.max_message_bytes,
+  maxRecipients: CONFIG_DEFAULTS.smtp.max_recipients,
   ...SEND_LIMIT_DEFAULTS,
-  maxConnectionsPerIp: 20,
-  idleTimeoutMs: 300_000,
+  maxConnectionsPerIp: CONFIG_DEFAULTS.smtp.max_connections_per_ip,
+  idleTimeoutMs: CONFIG_DEFAULTS.smtp.idle_timeout_ms,
 };
 
 export { canonicalLineEnds, mayUseAddress };

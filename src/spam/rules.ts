@@ -40,7 +40,7 @@ const RISKY_ATTACHMENT = /(?:file)?name\*?=\s*"?[^"\r\n;]*\.(?:exe|scr|pif|com|b
 const body = (i: SpamInput) => i.raw.subarray(i.headers.bodyStart);
 const domainPart = (value: string | null) => /@([^>\s,;]+)/.exec(value ?? '')?.[1]?.toLowerCase() ?? null;
 
-/** Header and content rules of issue 8 beyond authentication (scores after SpamAssassin's defaults, rounded). */
+/** Header and content rules beyond authentication (scores after SpamAssassin's defaults, rounded). */
 export const CONTENT_RULES: readonly Rule[] = [
   { rule: 'GTUBE', score: 1000, description: 'The GTUBE spam test string', test: (i) => body(i).includes(GTUBE) },
   {

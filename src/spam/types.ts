@@ -1,5 +1,5 @@
 // The classifier's plug-in interface: each scorer looks at a message and names the rules it hit.
-// The header/auth rules are one scorer; a Bayesian classifier (later issue) is another.
+// The header/auth rules are one scorer; the Bayesian classifier, DNSBLs and rspamd are others.
 import type { AuthVerdict } from '../dns/auth-verdict.ts';
 import type { ParsedHeaders } from '../mime/parsed-headers.ts';
 

@@ -82,7 +82,7 @@ export class Accounts {
 
   /**
    * Writes the account. A new password ends the sessions that logged in with the old one; a
-   * suspension ends all of them ('credential-ended', issue 13 §6).
+   * suspension ends all of them ('credential-ended').
    */
   async update(account: Account): Promise<void> {
     const before = await this.get(account.id);

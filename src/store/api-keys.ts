@@ -5,7 +5,7 @@ import type { ApiKey, CredentialEnded, CredentialExpiry } from './types.ts';
 
 /**
  * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking a
- * key announces 'credential-ended' so that sessions logged in with it end (issue 13 §6).
+ * key announces 'credential-ended' so that sessions logged in with it end.
  */
 export class ApiKeys {
   private readonly kv: Kv;

@@ -20,7 +20,7 @@ export interface IdempotentReply {
 /**
  * The scope as a fixed-length store key: the calling API key, the request's method and path, and the
  * client's Idempotency-Key, hashed together. Scoped by the calling key (not the team) so one key
- * cannot collect another's stored reply, such as a freshly minted secret (issue 13 §2).
+ * cannot collect another's stored reply, such as a freshly minted secret.
  */
 export const idempotencyScope = (apiKeyId: string, methodAndPath: string, key: string): string =>
   createHash('sha256').update(`${apiKeyId}\n${methodAndPath}\n${key}`).digest('hex');

@@ -1,10 +1,11 @@
 // Per-sender sending budgets (messages per rolling hour and per rolling day), shared by every way of
 // sending (SMTP submission on any listener, the Sending API) and kept in the store, so neither a
-// second listener nor a restart forgives what was sent (issue 13 §8). One record per message sent,
+// second listener nor a restart forgives what was sent. One record per message sent,
 // `sl/<subject>/<time><n>`, read once per sender into memory, pruned as it leaves the day window.
 import type { Kv } from './db.ts';
 import { hex, prefixRange } from './keys.ts';
 import { Tx } from './tx.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface SendingLimits {
   /** Messages per rolling hour; 0: no limit. */
@@ -13,7 +14,8 @@ export interface SendingLimits {
   perDay: number;
 }
 
-export const SEND_LIMIT_DEFAULTS: SendingLimits = { perHour: 300, perDay: 7200 };
+/** smtp.send_per_hour / send_per_day. */
+export const SEND_LIMIT_DEFAULTS: SendingLimits = { perHour: CONFIG_DEFAULTS.smtp.send_per_hour, perDay: CONFIG_DEFAULTS.smtp.send_per_day };
 
 export type LimitCheck = { ok: true } | { ok: false; limit: string; retryAfterSeconds: number };
 

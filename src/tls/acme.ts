@@ -7,6 +7,7 @@ import { join } from 'node:path';
 import acme from 'acme-client';
 import type { Logger } from 'pino';
 import type { Store } from '../store/index.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { CertificateStore } from './certificate-store.ts';
 
 export interface AcmeTarget {
@@ -111,7 +112,7 @@ export interface AcmeManager {
 
 export function createAcme(options: AcmeOptions): AcmeManager {
   const { certificates, challenges } = options;
-  const renewMs = (options.renewBeforeDays ?? 30) * 86_400_000;
+  const renewMs = (options.renewBeforeDays ?? CONFIG_DEFAULTS.tls.acme_renew_before_days) * 86_400_000;
   const log = options.logger;
   if (options.caCert) acme.axios.defaults.httpsAgent = new Agent({ ca: options.caCert });
   let running: Promise<AcmeResult[]> | undefined;

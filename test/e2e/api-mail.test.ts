@@ -1,4 +1,4 @@
-// Issue 6 end to end, on a whole server: a domain and a mailbox made through the API; the password
+// Mailbox management end to end, on a whole server: a domain and a mailbox made through the API; the password
 // the API returned and a minted mailbox key both log in over IMAP (and the key over submission);
 // mail sent to the MX arrives. Suspending through the API refuses IMAP logins and defers inbound
 // mail with 450 4.2.1; resuming restores both.

@@ -92,7 +92,7 @@ function runImaptest(port: number): Promise<string> {
   });
 }
 
-// Extensions not implemented yet (issue 15): their groups do not run. Each entry must still be
+// Extensions not implemented yet: their groups do not run. Each entry must still be
 // missing from our CAPABILITY (the test fails once one is advertised, so the list only shrinks).
 const NOT_YET = new Set<string>([]);
 

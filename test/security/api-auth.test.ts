@@ -1,4 +1,4 @@
-// Issue 13 §1: credentials on the compatibility API. A key is a key however it is presented (Bearer,
+// Credentials on the compatibility API. A key is a key however it is presented (Bearer,
 // Basic admin:<key>, Basic <address>:<key>): the same principal and permissions; `admin:` takes a
 // root key only; changing a mailbox password needs the current password, never a key.
 import { test } from 'uvu';

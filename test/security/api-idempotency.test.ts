@@ -1,4 +1,4 @@
-// Issue 13 §2: an Idempotency-Key replay is the caller's own. Another key sending the same body under
+// An Idempotency-Key replay is the caller's own. Another key sending the same body under
 // the same Idempotency-Key must not receive the stored reply (a new key's secret, a mailbox key's
 // secret, another sender's message ids): its request is its own, checked against its own powers.
 import { test } from 'uvu';

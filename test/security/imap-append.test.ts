@@ -1,4 +1,4 @@
-// Issue 13 #12: APPEND's date-time must be a real date (RFC 3501 §9 date-time), \Recent is not a
+// APPEND's date-time must be a real date (RFC 3501 §9 date-time), \Recent is not a
 // flag a client can set (RFC 3501 §2.3.2 and §9: `flag` excludes "\Recent"), and a mailbox's
 // keywords are capped: past the cap STORE/APPEND answer NO [LIMIT] (RFC 5530) and PERMANENTFLAGS
 // no longer offers \*.

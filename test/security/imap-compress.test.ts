@@ -1,4 +1,4 @@
-// Issue 13 #5: a COMPRESS=DEFLATE bomb (about 1 KB on the wire per MiB inflated). The server may
+// A COMPRESS=DEFLATE bomb (about 1 KB on the wire per MiB inflated). The server may
 // inflate no more than its parser will hold: the connection gets BYE and closes, the server's
 // memory stays bounded (server and attacker run in this process: RSS is sampled while it lasts),
 // and the next session works.

@@ -1,4 +1,4 @@
-// Issue 13 #11: deeply nested IMAP grammar (SEARCH NOT/OR/parentheses, nested lists in any command)
+// Deeply nested IMAP grammar (SEARCH NOT/OR/parentheses, nested lists in any command)
 // must get a tagged BAD naming the nesting limit, never a stack overflow (NO [SERVERBUG]); the
 // session and the server go on working.
 import { test } from 'uvu';

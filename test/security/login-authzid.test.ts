@@ -1,4 +1,4 @@
-// Issue 13: a SASL PLAIN authorization identity (RFC 4616 §2) naming another user was ignored: alice
+// A SASL PLAIN authorization identity (RFC 4616 §2) naming another user was once ignored: alice
 // logged in "as bob" got alice's session, and a client or proxy that trusts the authzid believed it
 // was bob's. Acting as another user is not offered, so such an authzid is refused on SMTP AUTH PLAIN
 // (535 5.7.8), IMAP AUTHENTICATE PLAIN (NO [AUTHORIZATIONFAILED]) and POP3 AUTH PLAIN (-ERR [AUTH]);

@@ -1,4 +1,4 @@
-// Issue 13, finding 10: ten wrong passwords from anywhere locked an account out of SMTP, IMAP and
+// Ten wrong passwords from anywhere once locked an account out of SMTP, IMAP and
 // POP3 for 15 minutes. Now the (account, client address) pair is what gets refused; the right
 // password from an address that has not failed still works, a guessing address is still cut off
 // (per pair, and per address across accounts), and past a much higher count for the account as a

@@ -1,4 +1,4 @@
-// Issue 13 §15: API keys and passwords must not cross a network in clear. Over plain HTTP, a request
+// API keys and passwords must not cross a network in clear. Over plain HTTP, a request
 // that carries credentials is refused unless its peer is in http.plain_credentials_from (default:
 // loopback, 127.0.0.0/8 and ::1) or the operator opted in (http.allow_plain_credentials), as
 // LOGINDISABLED does for IMAP. To exercise the refusal over real sockets, the server trusts only its

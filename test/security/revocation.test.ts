@@ -1,4 +1,4 @@
-// Issue 13 §6: revocation reaches live sessions. Revoking a key (or rotating it with revoke_old) ends
+// Revocation reaches live sessions. Revoking a key (or rotating it with revoke_old) ends
 // the IMAP, POP3, SMTP submission sessions and SSE streams that logged in with it (IMAP: `* BYE`, then
 // close); a new password ends the password sessions; a suspension ends them all. Keys a mailbox key minted (app
 // passwords) are its children and die with it. One whole server, real clients over real sockets.

@@ -1,4 +1,4 @@
-// Issue 13 §8: one sending budget per account for every way out (SMTP submission on 587 and 465, the
+// One sending budget per account for every way out (SMTP submission on 587 and 465, the
 // Sending API's single and batch routes), held in the store so a restart forgives nothing, and
 // reserved atomically so a burst of concurrent requests cannot all slip under the limit.
 import { readFileSync } from 'node:fs';

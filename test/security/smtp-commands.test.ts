@@ -1,4 +1,4 @@
-// Issue 13: SMTP command lines ending in a bare LF were executed (only DATA was strict): now 500
+// SMTP command lines ending in a bare LF were once executed (only DATA was strict): now 500
 // 5.5.2 and not run (RFC 5321 §2.3.8), on MX and submission, before and after STARTTLS. And
 // RCPT TO:<postmaster> without a domain, or postmaster@ a hosted domain with no such mailbox, was refused
 // though RFC 5321 §4.5.1 requires it.

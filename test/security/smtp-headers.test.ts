@@ -1,4 +1,4 @@
-// Issue 13, finding 4: submission accepted a message with two From fields (the second another
+// Submission once accepted a message with two From fields (the second another
 // user's) and DKIM-signed it. RFC 5322 §3.6 allows one From, Date, Sender, Reply-To, To, Cc, Bcc,
 // Message-ID, In-Reply-To, References and Subject: more is refused at end of DATA with 550 5.6.0.
 // Resent-From and Resent-Sender must be the user's own addresses, like From and Sender. Client: nodemailer.

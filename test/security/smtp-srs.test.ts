@@ -1,4 +1,4 @@
-// Issue 13, finding 3: the SRS form was an open-relay oracle (a 4-character hash, 550 for a wrong
+// The SRS form was once an open-relay oracle (a 4-character hash, 550 for a wrong
 // guess, 250 for the right one, no limit on guesses). Now: a 10-character keyed hash, and refused
 // recipients are tarpitted and cut off per connection and per client address (421 4.7.0), which
 // also stops mailbox enumeration. Forwarded-mail bounces keep working (see also inbound-routing).

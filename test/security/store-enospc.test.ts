@@ -1,4 +1,4 @@
-// Issue 13 #7: one ENOSPC must not wedge the store until a restart. With the disk full, writes are
+// One ENOSPC must not wedge the store until a restart. With the disk full, writes are
 // refused cleanly (IMAP NO [SERVERUNAVAILABLE], SMTP 452 4.3.1, API 503 + Retry-After, /readyz 503),
 // and once space returns every protocol works again without a restart; nothing acknowledged is lost.
 // The data directory is a real 8 MiB tmpfs, filled up by a filler file.

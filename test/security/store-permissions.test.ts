@@ -1,4 +1,4 @@
-// Issue 13 #14: a data_dir that exists before the first start (the Dockerfile creates it, 0755) and
+// A data_dir that exists before the first start (the Dockerfile creates it, 0755) and
 // a permissive umask (022) must still give a store nobody else can read: every directory under
 // data_dir 0700, every file 0600 (store, bootstrap key, TLS key, secrets), also after a restart.
 import { chmodSync, lstatSync, mkdirSync, readdirSync, writeFileSync } from 'node:fs';

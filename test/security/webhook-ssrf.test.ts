@@ -1,4 +1,4 @@
-// Issue 13 §13: the webhook SSRF guard and IPv6 addresses that carry an IPv4 address. Each form is
+// The webhook SSRF guard and IPv6 addresses that carry an IPv4 address. Each form is
 // normalised, its IPv4 address extracted and judged by the IPv4 rules; ranges that only exist
 // locally (NAT64 local use, discard-only) are refused outright. Checked where it matters: creating a
 // webhook through the API, and delivering to a name whose DNS answer (at delivery time) is such an

@@ -1,5 +1,5 @@
 // Hand-checked expectations for the message indexer: BODYSTRUCTURE, ENVELOPE and section byte
-// ranges for structurally different messages. Strings follow RFC 3501 with the brief's style
+// ranges for structurally different messages. Strings follow RFC 3501 in Dovecot's style
 // (upper-case type/subtype/parameter names, values as sent, "7BIT" default), as Dovecot would.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';

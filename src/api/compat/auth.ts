@@ -6,7 +6,7 @@
 //   Authorization: Basic <address>:<password>        a mailbox's own password
 //   Authorization: Basic <address>:<mailbox key>     an app password: that mailbox's key, as that key
 // A key is a key however it is presented: every form resolves to the same principal with the same
-// permissions (issue 13: a mailbox key sent as `admin:` or as an address's password once became a
+// permissions (a mailbox key sent as `admin:` or as an address's password must not become a
 // password login with full mailbox powers).
 import type { Context } from 'koa';
 import type { LoginService } from '../../security/login.ts';

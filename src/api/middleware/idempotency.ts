@@ -10,7 +10,7 @@ const REPLAYED_HEADERS = ['content-type', 'location', 'etag', 'x-request-id'];
 /**
  * `Idempotency-Key` on POST (API.md §A1): the first 2xx reply is stored for 24 h per calling API key +
  * method + path + Idempotency-Key; the same request again from the same key gets that reply byte for
- * byte (another key's request is its own, however alike: issue 13 §2), another request under the same key, or
+ * byte (another key's request is its own, however alike), another request under the same key, or
  * one while the first is still running, gets `409 idempotency_conflict`. Failures are not stored, so
  * a client may retry them with the same key. Blank or oversized keys are ignored, as Sendmux does.
  */

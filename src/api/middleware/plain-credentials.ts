@@ -12,7 +12,7 @@ export interface PlainCredentialsOptions {
 export const PLAIN_CREDENTIALS_DEFAULTS: PlainCredentialsOptions = { allow: false, from: ['127.0.0.0/8', '::1/128'] };
 
 /**
- * Keys and passwords never cross a network in clear (issue 13 §15): over plain HTTP, a request that
+ * Keys and passwords never cross a network in clear: over plain HTTP, a request that
  * carries an Authorization header is refused unless its peer is trusted (loopback by default, such
  * as a TLS-terminating proxy on this host) or the operator opted in, as LOGINDISABLED does for IMAP
  * (RFC 3501 §6.2.3). The refusal comes before any key lookup; the peer is the socket's address.

@@ -82,7 +82,7 @@ export interface NewKey {
 
 /**
  * A key minted by a key that may not manage mailbox credentials (a mailbox key adding an app
- * password) is that key's child: revoked with it, so it cannot outlive its maker (issue 13 §6). Keys
+ * password) is that key's child: revoked with it, so it cannot outlive its maker. Keys
  * made by managers, or by a mailbox password login, stand on their own.
  */
 const parentOf = (caller: ApiKey): string | null =>

@@ -61,7 +61,7 @@ export async function classifyMessage(deps: ApiDeps, settings: SpamSettings, raw
   return { result: await scoreMessage(input, settings), bayes: await bayes(deps.store, raw, settings.bayes) };
 }
 
-/** Training from raw messages and a dry-run classification (issue 8). */
+/** Training from raw messages and a dry-run classification. */
 export function spamRoutes(deps: ApiDeps): Route[] {
   const settings = spamSettings(deps);
   return [
