@@ -11,7 +11,7 @@ import { bootstrap } from './bootstrap.ts';
 import { CertificateStore } from './tls/certificate-store.ts';
 import { createAcme, acmeTargets, AcmeChallenges, challengeResponder, type AcmeManager } from './tls/acme.ts';
 import { createReportCollector } from './reports/collector.ts';
-import { createHttpApp } from './api/app.ts';
+import { createHttpApp } from './http/app.ts';
 import { bind, type BoundListener, type Listenable } from './listeners.ts';
 import { keepConnectionsAlive } from './net/keepalive.ts';
 import { createResolver, type DnsResolver } from './dns/resolver.ts';

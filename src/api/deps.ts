@@ -1,4 +1,4 @@
-import type { MtaStsMode } from '../http/mta-sts.ts';
+import type { MtaStsMode } from '../dns/mta-sts.ts';
 import type { CertificateInfo } from '../tls/certificate-store.ts';
 import type { SpamSettings } from './routes/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';

@@ -1,6 +1,6 @@
 // Event type names as apps use them (API.md §B7, §B11, DESIGN.md §6). Events are stored and sent under
 // their stored name; the Sendmux names of the same events are accepted in filters as aliases.
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { StoredEvent } from '../store/index.ts';
 
 export const EVENT_TYPES = [

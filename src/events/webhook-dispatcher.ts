@@ -7,7 +7,7 @@ import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
 import { pino, type Logger } from 'pino';
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { StoredEvent, Store } from '../store/index.ts';
 import { Tx } from '../store/index.ts';
 import { type Webhook, type WebhookAttempt, type WebhookDelivery, Webhooks } from '../store/webhooks.ts';

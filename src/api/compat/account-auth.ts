@@ -8,7 +8,7 @@ import { setMailboxPassword } from '../routes/mailboxes.ts';
 import { password as passwordSchema } from '../schemas.ts';
 import { addAppPassword, appPasswordNames, removeAppPasswords } from './app-passwords.ts';
 import { CompatError, badParameters, unsupported } from './errors.ts';
-import { type CompatRequest, type CompatRoute, need } from './router.ts';
+import { type CompatRequest, type CompatRoute, need } from './route.ts';
 
 async function ownAccount(deps: ApiDeps, req: CompatRequest): Promise<Account | undefined> {
   const key = need(req, 'mailbox.settings.update');

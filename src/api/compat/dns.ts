@@ -4,7 +4,7 @@ import type { DnsRecord } from '../../dns/records.ts';
 import type { ApiDeps } from '../deps.ts';
 import { recordsFor } from '../routes/domains.ts';
 import { notFoundHere } from './errors.ts';
-import { type CompatRoute, need } from './router.ts';
+import { type CompatRoute, need } from './route.ts';
 
 const fqdn = (host: string): string => (host.endsWith('.') ? host : `${host}.`);
 

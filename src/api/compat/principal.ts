@@ -13,7 +13,7 @@ import { splitAddress } from '../../store/addresses.ts';
 import type { Account, ApiKey, Domain } from '../../store/index.ts';
 import type { MailList } from '../../store/lists.ts';
 import type { ApiDeps } from '../deps.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { withKeyLock } from '../middleware/auth.ts';
 import { parseInput } from '../middleware/validate.ts';
 import { createKey } from '../routes/api-keys.ts';
@@ -25,7 +25,7 @@ import {
 import { domainName, emailAddress, password as passwordSchema } from '../schemas.ts';
 import { addAppPassword, appPasswordNames, clientKey, isAppSecret, parseAppSecret, removeAppPasswords } from './app-passwords.ts';
 import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated, unsupported } from './errors.ts';
-import { type CompatRequest, type CompatRoute, need } from './router.ts';
+import { type CompatRequest, type CompatRoute, need } from './route.ts';
 
 type Kind = 'domain' | 'individual' | 'list' | 'apiKey';
 type Found =

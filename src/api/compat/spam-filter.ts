@@ -4,7 +4,7 @@
 import type { ApiDeps } from '../deps.ts';
 import { classifyMessage, spamSettings, trainMessage } from '../routes/spam.ts';
 import { badParameters, notFound, unsupported } from './errors.ts';
-import { type CompatRoute, need } from './router.ts';
+import { type CompatRoute, need } from './route.ts';
 
 export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
   const settings = spamSettings(deps);

@@ -6,7 +6,7 @@ import type { RelayGroup } from '../../store/relays.ts';
 import { newId } from '../../store/teams.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';

@@ -3,7 +3,7 @@ import { generateDkimKey, newSelector } from '../../dns/dkim.ts';
 import type { DkimKey, Domain } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { domainPublicId } from '../ids.ts';
+import { domainPublicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted } from '../schemas.ts';
 import { dkimKeySchema, dkimView } from './dkim-view.ts';

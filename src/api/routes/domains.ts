@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto';
-import { DEFAULT_MAX_AGE, policyId, policyText } from '../../http/mta-sts.ts';
+import { DEFAULT_MAX_AGE, policyId, policyText } from '../../dns/mta-sts.ts';
 import { z } from 'zod';
 import { dkimStatus, generateDkimKey, newSelector } from '../../dns/dkim.ts';
 import { checkRecords, type DnsRecord, domainRecords, zoneFile } from '../../dns/records.ts';
@@ -7,7 +7,8 @@ import { splitAddress } from '../../store/addresses.ts';
 import { type Account, type ApiKey, type Domain, StoreError } from '../../store/index.ts';
 import { type ApiDeps, teamOf, underTeamLock } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { domainPublicId, parsePublicId, publicId } from '../ids.ts';
+import { parsePublicId } from '../ids.ts';
+import { domainPublicId, publicId } from '../../store/public-ids.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';

@@ -4,7 +4,7 @@ import { PRESETS } from '../../security/permissions.ts';
 import type { Account, ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { timestamp, iso, isoOrNull } from '../schemas.ts';

@@ -5,7 +5,7 @@ import type { ApiKey } from '../../store/index.ts';
 import type { QueueJob } from '../../store/queue.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { pageQuery } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { domainName, iso, isoOrNull, timestamp } from '../schemas.ts';

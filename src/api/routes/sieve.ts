@@ -6,7 +6,7 @@ import { CAPABILITIES, compile, MAX_SCRIPT_BYTES } from '../../sieve/validate.ts
 import { sieveScripts, type SieveScriptRecord } from '../../store/sieve.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, iso, timestamp } from '../schemas.ts';
 import { loadMailbox } from './mailboxes.ts';

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import type { Team } from '../../store/index.ts';
 import { type ApiDeps, teamOf } from '../deps.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { iso, timestamp } from '../schemas.ts';
 import { countOf, eventsNewestFirst, retainedSince } from './logs.ts';
