@@ -21,7 +21,7 @@ import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredential
 import { RateLimiter, type RateLimitOptions } from '../api/middleware/rate-limit.ts';
 import { apiRoutes } from '../api/index.ts';
 import { dispatch } from '../api/router.ts';
-import type { SpamSettings } from '../api/routes/spam.ts';
+import type { SpamSettings } from '../services/spam.ts';
 
 export interface ApiOptions {
   store: Store;

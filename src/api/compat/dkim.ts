@@ -4,7 +4,7 @@
 import { dkimStatus } from '../../dns/dkim.ts';
 import type { DkimKey, Domain } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { SELECTOR, addKey } from '../routes/dkim.ts';
+import { SELECTOR, addKey } from '../../services/dkim.ts';
 import { domainName } from '../schemas.ts';
 import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated } from './errors.ts';
 import { type CompatRoute, need } from './route.ts';

@@ -11,7 +11,7 @@ import { accountAuthRoutes } from './account-auth.ts';
 import { authenticate, type Caller } from './auth.ts';
 import { dkimRoutes } from './dkim.ts';
 import { dnsRoutes } from './dns.ts';
-import { CompatError, badParameters, problem } from './errors.ts';
+import { CompatError, badParameters, nativeError, problem } from './errors.ts';
 import { principalRoutes } from './principal.ts';
 import type { CompatRequest, CompatRoute } from './route.ts';
 import { queueRoutes } from './queue.ts';
@@ -111,7 +111,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
         ctx.body = JSON.stringify(err.body);
         return;
       }
-      const error = err instanceof ApiError ? err : new ApiError('internal_error', 'internal error');
+      const error = nativeError(err) ?? new ApiError('internal_error', 'internal error');
       if (error.status >= 500) deps.logger.error({ err, requestId: ctx.state.requestId }, 'compat request failed');
       for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
       if (error.status === 401) ctx.set('WWW-Authenticate', ['Bearer realm="Wren Mail"', 'Basic realm="Wren Mail"']);

@@ -3,9 +3,11 @@ import type { SenderFilter } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { loadDomain, updateDomain } from './domains.ts';
-import { loadMailbox, updateAccount } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { updateDomain } from '../../services/domains.ts';
+import { updateAccount } from '../../services/mailboxes.ts';
+import { loadDomain } from '../views/domains.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
+import { mailboxScope } from '../views/messages.ts';
 
 // API.md FilterState: the whole list is replaced at once (PUT), at most 1,000 rules.
 const filterState = z

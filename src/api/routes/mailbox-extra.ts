@@ -12,10 +12,9 @@ import type { ApiDeps } from '../deps.ts';
 import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { flagChanges, keywordsSchema } from './mailbox-messages.ts';
 import {
-  bodyText, capUtf8, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
-} from './mailbox-view.ts';
+  bodyText, capUtf8, flagChanges, keywordsSchema, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
+} from '../views/messages.ts';
 
 const tag = 'Mailbox';
 const mailboxId = z.string().max(40).optional();

@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { Account, Identity } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { updateAccount } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { updateAccount } from '../../services/mailboxes.ts';
+import { mailboxScope } from '../views/messages.ts';
 
 const identityOf = (account: Account): Identity => account.settings.identity ?? {};
 

@@ -1,17 +1,17 @@
 import { z } from 'zod';
-import type { MintedKey } from '../../security/api-keys.ts';
-import { PRESETS } from '../../security/permissions.ts';
-import type { Account, ApiKey } from '../../store/index.ts';
-import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
-import { publicId } from '../../store/public-ids.ts';
-import { pageQuery, paginate } from '../middleware/pagination.ts';
-import { defineRoute, type Route } from '../registry.ts';
-import { timestamp, iso, isoOrNull } from '../schemas.ts';
-import { apiKeySchema, apiKeyView, createKey, loadKey } from './api-keys.ts';
 import { verifyPassword } from '../../security/passwords.ts';
-import { password } from '../schemas.ts';
-import { loadMailbox, setMailboxPassword } from './mailboxes.ts';
+import { createMailboxKey, MAILBOX_PERMISSIONS } from '../../services/api-keys.ts';
+import { setMailboxPassword } from '../../services/mailboxes.ts';
+import type { Account, ApiKey } from '../../store/index.ts';
+import { publicId } from '../../store/public-ids.ts';
+import { type ApiDeps, teamOf } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { pageQuery, paginate } from '../middleware/pagination.ts';
+import { assertGrantable } from '../middleware/permissions.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { iso, isoOrNull, password, timestamp } from '../schemas.ts';
+import { apiKeySchema, apiKeyView, loadKey } from '../views/api-keys.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
 
 const mailboxKeySchema = z.object({
   public_id: z.string(),
@@ -42,10 +42,10 @@ const createdKeySchema = z.object({
 
 const tag = 'Mailboxes';
 
-/** A key for an active mailbox (422 when suspended), with a mailbox key's permissions; `minted`: see createKey. */
-export async function createMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string, minted?: MintedKey): Promise<{ key: ApiKey; secret: string }> {
-  if (account.state !== 'active') throw new ApiError('validation_error', 'the mailbox is suspended');
-  return createKey(deps, caller, { type: 'mailbox', name: appName, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null }, minted);
+/** A mailbox key made by `caller`, who must hold what a mailbox key holds. */
+async function mintMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string): Promise<{ key: ApiKey; secret: string }> {
+  assertGrantable(caller, MAILBOX_PERMISSIONS);
+  return createMailboxKey(deps, await teamOf(deps, caller.teamId), caller, account, appName);
 }
 
 /** The caller's own mailbox: these self-service routes are for a mailbox's own keys (and its owner's console session). */
@@ -91,7 +91,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
-      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
+      const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
       return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}` };
     },
   }),
@@ -121,7 +121,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, body }) => {
       const account = await ownMailbox(deps, caller);
-      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
+      const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
       return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailbox/keys/${key.id}` };
     },
   }),

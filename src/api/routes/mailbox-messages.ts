@@ -9,17 +9,13 @@ import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { mailboxSchema, mailboxView } from './mailboxes.ts';
+import { mailboxSchema, mailboxView } from '../views/mailboxes.ts';
 import {
-  bodyText, folderSchema, folderView, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId,
-} from './mailbox-view.ts';
+  bodyText, flagChanges, folderSchema, folderView, KEYWORD, keywordsSchema, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema,
+  parseMessageId,
+} from '../views/messages.ts';
 
 const mailboxId = z.string().max(40).optional().describe('root keys: the mailbox (mbx_…); mailbox keys: their own or absent');
-const KEYWORD = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
-export const keywordsSchema = z
-  .record(z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'), z.boolean())
-  .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
-
 const messageDetail = messageSummarySchema.extend({ body: z.object({ text: z.string(), truncated: z.boolean() }) });
 
 const tag = 'Mailbox';
@@ -157,14 +153,3 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
     }),
   ];
 };
-
-/** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
-export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): { add: string[]; remove: string[] } {
-  const add: string[] = [];
-  const remove: string[] = [];
-  const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
-  want('\\Seen', body.seen);
-  want('\\Flagged', body.flagged);
-  for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
-  return { add, remove };
-}

@@ -7,7 +7,7 @@ import { ranges } from '../../store/keys.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { mailboxScope, messageId } from './mailbox-view.ts';
+import { mailboxScope, messageId } from '../views/messages.ts';
 
 /** folder id → [uidValidity, last modseq seen]. */
 type SyncState = Map<number, [number, number]>;

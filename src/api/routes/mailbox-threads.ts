@@ -9,7 +9,7 @@ import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema } from './mailbox-view.ts';
+import { loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema } from '../views/messages.ts';
 
 interface Entry {
   folder: Folder;

@@ -9,8 +9,8 @@ import { ApiError } from '../errors.ts';
 import { publicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, iso, timestamp } from '../schemas.ts';
-import { loadMailbox } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
+import { mailboxScope } from '../views/messages.ts';
 
 const sieveSchema = z.object({
   mailbox_id: z.string(),

@@ -11,7 +11,7 @@ import { etagOf, notModified } from '../middleware/etag.ts';
 import { publicId } from '../../store/public-ids.ts';
 import { iso, timestamp } from '../schemas.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { apiKeySchema, apiKeyView } from './api-keys.ts';
+import { apiKeySchema, apiKeyView } from '../views/api-keys.ts';
 
 const meSchema = z.object({
   key: apiKeySchema,
