@@ -10,12 +10,14 @@ import { emailRoutes } from './routes/emails.ts';
 import { eventRoutes } from './routes/events.ts';
 import { listRoutes } from './routes/lists.ts';
 import { logRoutes } from './routes/logs.ts';
-import { mailboxKeyRoutes } from './routes/mailbox-keys.ts';
-import { mailboxMessageRoutes } from './routes/mailbox-messages.ts';
-import { mailboxExtraRoutes } from './routes/mailbox-extra.ts';
-import { mailboxSyncRoutes } from './routes/mailbox-sync.ts';
-import { mailboxThreadRoutes } from './routes/mailbox-threads.ts';
-import { mailboxIdentityRoutes } from './routes/mailbox-identity.ts';
+import { credentialRoutes } from './routes/credentials.ts';
+import { messageRoutes } from './routes/messages.ts';
+import { messageBatchRoutes } from './routes/message-batch.ts';
+import { attachmentRoutes } from './routes/attachments.ts';
+import { searchRoutes } from './routes/search.ts';
+import { syncRoutes } from './routes/sync.ts';
+import { threadRoutes } from './routes/threads.ts';
+import { identityRoutes } from './routes/identity.ts';
 import { mailboxRoutes } from './routes/mailboxes.ts';
 import { providerRoutes } from './routes/providers.ts';
 import { queueRoutes } from './routes/queue.ts';
@@ -36,16 +38,18 @@ export function apiRoutes(deps: ApiDeps): Route[] {
     ...domainRoutes(deps),
     ...dkimRoutes(deps),
     ...mailboxRoutes(deps),
-    ...mailboxKeyRoutes(deps),
+    ...credentialRoutes(deps),
     ...listRoutes(deps),
     ...webhookRoutes(deps),
     ...eventRoutes(deps),
     ...emailRoutes(deps),
-    ...mailboxMessageRoutes(deps),
-    ...mailboxExtraRoutes(deps),
-    ...mailboxSyncRoutes(deps),
-    ...mailboxThreadRoutes(deps),
-    ...mailboxIdentityRoutes(deps),
+    ...messageRoutes(deps),
+    ...messageBatchRoutes(deps),
+    ...attachmentRoutes(deps),
+    ...searchRoutes(deps),
+    ...syncRoutes(deps),
+    ...threadRoutes(deps),
+    ...identityRoutes(deps),
     ...providerRoutes(deps),
     ...deliveryGroupRoutes(deps),
     ...queueRoutes(deps),

@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11), a first part: who am I, folders, messages
+// The mailbox API for apps and agents (API.md §A4, §B11): who am I, folders, messages
 // (list, get, raw), flags and keywords, move, delete to Trash. Every change goes through the store
 // calls IMAP uses (updateFlags, copy with move, expunge), so IMAP sessions see it at once, and what
 // an IMAP client changes is what the next request here reads.
@@ -20,7 +20,7 @@ const messageDetail = messageSummarySchema.extend({ body: z.object({ text: z.str
 
 const tag = 'Mailbox';
 
-export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
+export const messageRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
   const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
   const summary = async (folder: Folder, message: Message, view?: StoreView) => {

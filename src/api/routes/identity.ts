@@ -23,7 +23,7 @@ const view = (account: Account): z.infer<typeof identitySchema> => {
 
 const mailboxId = z.string().max(40).optional();
 
-export const mailboxIdentityRoutes = (deps: ApiDeps): Route[] => [
+export const identityRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/identity', summary: 'The mailbox\'s sending identity: name and signatures', tag: 'Mailbox', permission: 'mailbox.read',
     query: z.object({ mailbox_id: mailboxId }).strict(), response: identitySchema, etag: true,

@@ -75,7 +75,7 @@ async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Prom
   });
 }
 
-export const mailboxThreadRoutes = (deps: ApiDeps): Route[] => [
+export const threadRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/threads/{id}', summary: 'A conversation: by thread id (thr_…) or by the id of one of its messages', tag: 'Mailbox', permission: 'mailbox.read',
     query: z.object({ mailbox_id: z.string().max(40).optional() }).strict(),

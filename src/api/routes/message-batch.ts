@@ -1,11 +1,7 @@
-// The mailbox API for apps and agents (API.md §A4, §B11), more of it: batch get/update/delete,
-// attachment download with Range, and search with highlighted snippets. Like the first part, every
-// change goes through the store calls IMAP uses, one call per folder rather than per message.
-import { Readable } from 'node:stream';
+// The mailbox API for apps and agents (API.md §A4, §B11): get, update or delete up to 100 messages
+// in one request, with a result per id. Like the single-message routes, every change goes through the
+// store calls IMAP uses, one call per folder rather than per message.
 import { z } from 'zod';
-import { decodeTransfer } from '../../mime/decode.ts';
-import { listAttachments } from '../../mime/search-text.ts';
-import type { MimeNode, SearchFields } from '../../mime/types.ts';
 import type { Account, Folder, Message } from '../../store/index.ts';
 import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -13,11 +9,12 @@ import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import {
-  bodyText, capUtf8, flagChanges, keywordsSchema, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
+  bodyText, flagChanges, keywordsSchema, loadFolder, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
 } from '../views/messages.ts';
 
 const tag = 'Mailbox';
 const mailboxId = z.string().max(40).optional();
+
 const ids = z.array(z.string().max(40)).min(1).max(100).describe('message ids, at most 100');
 
 const batchBody = z.discriminatedUnion('action', [
@@ -75,53 +72,7 @@ async function summariesOf(deps: ApiDeps, where: Map<number, number[]>, view?: S
 const failure = (id: string, code: ErrorCode, message: string): BatchItem => ({ id, ok: false, error: { code, message }, message: null, body: null, new_id: null });
 const success = (id: string, extra: Partial<BatchItem> = {}): BatchItem => ({ id, ok: true, error: null, message: null, body: null, new_id: null, ...extra });
 
-/** Leaf parts that are attachments, in the order of the summary's `attachments` (listAttachments decides). */
-function attachmentNodes(node: MimeNode, out: MimeNode[] = []): MimeNode[] {
-  if (node.children) for (const child of node.children) attachmentNodes(child, out);
-  // An empty buffer: only the part's headers decide, the bytes only feed a size estimate.
-  else if (listAttachments(Buffer.alloc(0), node).length > 0) out.push(node);
-  return out;
-}
-
-/** One `bytes=` range of RFC 9110 against a length: a range, 'unsatisfiable', or null (ignore the header). */
-function parseRange(header: string | undefined, size: number): { start: number; end: number } | 'unsatisfiable' | null {
-  const match = header === undefined ? null : /^bytes=(\d*)-(\d*)$/.exec(header.trim());
-  if (!match || (match[1] === '' && match[2] === '')) return null;
-  if (match[1] === '') {
-    const suffix = Number(match[2]);
-    if (suffix === 0 || size === 0) return 'unsatisfiable';
-    return { start: Math.max(0, size - suffix), end: size };
-  }
-  const start = Number(match[1]);
-  if (match[2] !== '' && Number(match[2]) < start) return null;
-  if (start >= size) return 'unsatisfiable';
-  const last = match[2] === '' ? size - 1 : Number(match[2]);
-  return { start, end: Math.min(last, size - 1) + 1 };
-}
-
-const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
-const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
-
-/** `text` HTML-escaped with every term in `<mark>`; around the first hit when `window` is set. */
-function highlight(text: string, terms: RegExp, window?: number): string {
-  let slice = text;
-  if (window !== undefined) {
-    const at = Math.max(0, text.search(terms));
-    const from = Math.max(0, at - window / 4);
-    slice = (from > 0 ? '…' : '') + text.slice(from, from + window) + (from + window < text.length ? '…' : '');
-  }
-  let out = '';
-  let last = 0;
-  for (const hit of slice.matchAll(terms)) {
-    out += `${escapeHtml(slice.slice(last, hit.index))}<mark>${escapeHtml(hit[0])}</mark>`;
-    last = hit.index + hit[0].length;
-  }
-  return out + escapeHtml(slice.slice(last));
-}
-
-const searchable = (f: SearchFields): string => `${f.subject}\n${f.from}\n${f.to}\n${f.cc}\n${f.text}`.toLowerCase();
-
-export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
+export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
   const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
 
@@ -199,76 +150,6 @@ export const mailboxExtraRoutes = (deps: ApiDeps): Route[] => {
         }
         const results = unique.map((id) => (done.has(id) ? success(id, { new_id: done.get(id)! }) : missing(id)));
         return { data: { action: body.action, results } };
-      },
-    }),
-    defineRoute({
-      method: 'GET', path: '/mailbox/messages/{id}/attachments/{n}', summary: 'An attachment, decoded (n: its position in the message\'s attachments, from 0); honours Range', tag,
-      permission: 'mailbox.read', query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'application/octet-stream',
-      handler: async ({ ctx, key, params, query }) => {
-        const account = await scope(key, query.mailbox_id);
-        // The record, its structure and the part's bytes from one view (see loadMessage).
-        const { node, content } = await store.withView(async (view) => {
-          const { message } = await loadMessage(deps, account, params.id!, view);
-          const [structure] = await view.structures([message.blob]);
-          const node = /^\d{1,4}$/.test(params.n!) ? attachmentNodes(structure!.root)[Number(params.n)] : undefined;
-          if (!node) throw new ApiError('not_found', `no attachment ${params.n!.slice(0, 16)} in ${params.id!}`, 'n');
-          return { node, content: decodeTransfer(await view.read(message, node.bodyStart, node.end), node.encoding) };
-        });
-        const name = node.disposition?.params.filename ?? node.params.name;
-        const contentType = `${node.type}/${node.subtype}`;
-        ctx.set('Accept-Ranges', 'bytes');
-        const range = parseRange(ctx.get('range') || undefined, content.length);
-        if (range === 'unsatisfiable') {
-          ctx.set('Content-Range', `bytes */${content.length}`);
-          return { raw: `range not satisfiable: the attachment has ${content.length} bytes\n`, contentType: 'text/plain', status: 416 };
-        }
-        const filename = name ? name.replace(/[\r\n"]/g, '_') : undefined;
-        if (range === null) return { raw: Readable.from([content]), contentType, filename };
-        ctx.set('Content-Range', `bytes ${range.start}-${range.end - 1}/${content.length}`);
-        return { raw: Readable.from([content.subarray(range.start, range.end)]), contentType, filename, status: 206 };
-      },
-    }),
-    defineRoute({
-      method: 'GET', path: '/mailbox/search', summary: 'Messages matching every word of q (subject, addresses, body), newest first, with <mark> snippets', tag,
-      permission: 'mailbox.read',
-      query: z
-        .object({
-          mailbox_id: mailboxId,
-          q: z.string().trim().min(1).max(200),
-          folder_id: z.string().max(40).optional().describe('default: every folder'),
-          limit: z.coerce.number().int().min(1).max(100).default(25),
-        })
-        .strict(),
-      response: messageSummarySchema.extend({ snippet: z.object({ subject: z.string(), preview: z.string() }).describe('HTML-escaped, hits in <mark>') }), list: true,
-      handler: async ({ key, query }) => {
-        const account = await scope(key, query.mailbox_id);
-        const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
-        const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
-        const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');
-        // The records, their search fields and the summaries from one view: no expunge in between.
-        return store.withView(async (view) => {
-          const all: { folder: Folder; message: Message }[] = [];
-          for (const folder of folders) for (const message of await view.list(folder.id)) all.push({ folder, message });
-          all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
-          // Search fields are read in chunks and the scan stops once a page (and one more) is found.
-          const hits: { folder: Folder; message: Message; fields: SearchFields }[] = [];
-          for (let i = 0; i < all.length && hits.length <= query.limit; i += 200) {
-            const chunk = all.slice(i, i + 200);
-            const fields = await view.searchFields(chunk.map((c) => c.message.blob));
-            chunk.forEach((c, j) => {
-              const haystack = searchable(fields[j]!);
-              if (words.every((w) => haystack.includes(w))) hits.push({ ...c, fields: fields[j]! });
-            });
-          }
-          const page = hits.slice(0, query.limit);
-          const data = [];
-          for (const hit of page) {
-            const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
-            const text = capUtf8(hit.fields.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
-            data.push({ ...summary!, snippet: { subject: highlight(hit.fields.subject, terms), preview: highlight(text, terms, 200) } });
-          }
-          return { data, pagination: { has_more: hits.length > query.limit } };
-        });
       },
     }),
   ];

@@ -72,7 +72,7 @@ const changesSchema = z.object({
   sync_required: z.boolean().describe('the state cannot be followed (a folder was deleted or its UIDVALIDITY changed): reload everything, then use new_state'),
 });
 
-export const mailboxSyncRoutes = (deps: ApiDeps): Route[] => [
+export const syncRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/changes', summary: 'Message ids created, updated and destroyed since a state token', tag: 'Mailbox', permission: 'mailbox.read',
     query: z

@@ -1,3 +1,6 @@
+// A mailbox's credentials (API.md §B2 "mailbox keys", seed sendmux-mailbox-keys): its keys (`wm_mbx_…`),
+// each both an API key and an IMAP/SMTP password, managed by operators (/mailboxes/{id}/keys) and by
+// the owner (/mailbox/keys), and the owner's own password change (/mailbox/password).
 import { z } from 'zod';
 import { verifyPassword } from '../../security/passwords.ts';
 import { createMailboxKey, MAILBOX_PERMISSIONS } from '../../services/api-keys.ts';
@@ -76,7 +79,7 @@ async function keyPage(deps: ApiDeps, teamId: string, account: Account, query: P
 }
 
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
-export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
+export const credentialRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.read',
     query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
