@@ -5,11 +5,10 @@ import { z } from 'zod';
 import { decodeTransfer } from '../../mime/decode.ts';
 import { listAttachments } from '../../mime/search-text.ts';
 import type { MimeNode } from '../../mime/types.ts';
-import type { Account } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { loadMessage, mailboxScope } from '../views/messages.ts';
+import { loadMessage, requiredMailbox } from '../views/messages.ts';
 
 const tag = 'Mailbox';
 const mailboxId = z.string().max(40).optional();
@@ -40,14 +39,13 @@ function parseRange(header: string | undefined, size: number): { start: number; 
 
 export const attachmentRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
-  const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
 
   return [
     defineRoute({
       method: 'GET', path: '/mailbox/messages/{id}/attachments/{n}', summary: 'An attachment, decoded (n: its position in the message\'s attachments, from 0); honours Range', tag,
       permission: 'mailbox.read', query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'application/octet-stream',
       handler: async ({ ctx, key, params, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         // The record, its structure and the part's bytes from one view (see loadMessage).
         const { node, content } = await store.withView(async (view) => {
           const { message } = await loadMessage(deps, account, params.id!, view);

@@ -51,6 +51,14 @@ async function mintMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, a
   return createMailboxKey(deps, await teamOf(deps, caller.teamId), caller, account, appName);
 }
 
+/** Revokes one of the mailbox's keys (404 if the id names another's); idempotent. */
+async function revokeMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, keyId: string): Promise<ApiKey> {
+  const key = await loadKey(deps, caller, keyId, 'key_id');
+  if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${keyId} on this mailbox`, 'key_id');
+  if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
+  return key;
+}
+
 /** The caller's own mailbox: these self-service routes are for a mailbox's own keys (and its owner's console session). */
 async function ownMailbox(deps: ApiDeps, key: ApiKey): Promise<Account> {
   if (!key.accountId) throw new ApiError('insufficient_permissions', 'this route is for a mailbox key; operators use /mailboxes/{id}/…');
@@ -103,10 +111,7 @@ export const credentialRoutes = (deps: ApiDeps): Route[] => [
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await loadMailbox(deps, caller, params.id!);
-      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
-      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
-      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
-      return { data: apiKeyView(key) };
+      return { data: apiKeyView(await revokeMailboxKey(deps, caller, account, params.key_id!)) };
     },
   }),
   // Self-service: a mailbox's owner (a mailbox key, or the owner's console session) manages its own app passwords.
@@ -133,10 +138,7 @@ export const credentialRoutes = (deps: ApiDeps): Route[] => [
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await ownMailbox(deps, caller);
-      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
-      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
-      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
-      return { data: apiKeyView(key) };
+      return { data: apiKeyView(await revokeMailboxKey(deps, caller, account, params.key_id!)) };
     },
   }),
   defineRoute({

@@ -9,7 +9,7 @@ import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import {
-  bodyText, flagChanges, keywordsSchema, loadFolder, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
+  bodyText, flagChanges, keywordsSchema, loadFolder, requiredMailbox, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
 } from '../views/messages.ts';
 
 const tag = 'Mailbox';
@@ -74,7 +74,6 @@ const success = (id: string, extra: Partial<BatchItem> = {}): BatchItem => ({ id
 
 export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
-  const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
 
   return [
     defineRoute({
@@ -84,7 +83,7 @@ export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
       handler: async ({ key, query, body }) => {
         // Reading needs mailbox.read (the route's permission); changing needs what PATCH and DELETE need.
         if (body.action !== 'get') assertPermission(key, 'email.receive');
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         const unique = [...new Set(body.ids)];
         let found = await resolveIds(deps, account, unique);
         const locate = (id: string): { folder: Folder; message: Message } | null => {

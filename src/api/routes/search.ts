@@ -2,10 +2,10 @@
 // addresses and body, newest first, with highlighted snippets.
 import { z } from 'zod';
 import type { SearchFields } from '../../mime/types.ts';
-import type { Account, Folder, Message } from '../../store/index.ts';
+import type { Folder, Message } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { capUtf8, loadFolder, mailboxScope, messageSummaries, messageSummarySchema } from '../views/messages.ts';
+import { capUtf8, loadFolder, requiredMailbox, messageSummaries, messageSummarySchema } from '../views/messages.ts';
 
 const tag = 'Mailbox';
 const mailboxId = z.string().max(40).optional();
@@ -34,7 +34,6 @@ const searchable = (f: SearchFields): string => `${f.subject}\n${f.from}\n${f.to
 
 export const searchRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
-  const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
 
   return [
     defineRoute({
@@ -50,7 +49,7 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
         .strict(),
       response: messageSummarySchema.extend({ snippet: z.object({ subject: z.string(), preview: z.string() }).describe('HTML-escaped, hits in <mark>') }), list: true,
       handler: async ({ key, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
         const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
         const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');

@@ -47,6 +47,10 @@ export async function mailboxScope(deps: ApiDeps, key: ApiKey, mailboxId: string
   return account;
 }
 
+/** The mailbox a request is about, which it must name (see mailboxScope). */
+export const requiredMailbox = async (deps: ApiDeps, key: ApiKey, mailboxId: string | undefined): Promise<Account> =>
+  (await mailboxScope(deps, key, mailboxId, true))!;
+
 /** A folder of this account by public id, else 404. */
 export function loadFolder(deps: ApiDeps, account: Account, id: string, param = 'folder_id'): Folder {
   const folder = deps.store.folders.get(parseFolderId(id, param));
