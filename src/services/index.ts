@@ -1,8 +1,8 @@
 // Package services implements Wren Mail's domain operations, the layer under every protocol edge:
 // creating and deleting mailboxes, domains, aliases, lists and keys, setting passwords, adding DKIM
 // keys, training and asking the spam classifier, reading the event log. The native API
-// (src/api/routes), the compatibility API (src/api/compat), the console and the CLI call it; it calls
-// the store.
+// (src/api/routes) and the compatibility API (src/api/compat) call it (the console and the CLI reach
+// it through the native API); it calls the store, src/dns, src/security and the spam classifier.
 //
 // Invariants:
 // - A service takes plain arguments (store ids, addresses, numbers, records already loaded) and its
@@ -12,7 +12,8 @@
 // - The business rules live here: team limits, addresses in the team's own domains and free, quotas
 //   not below what is stored, list members of the list's team, DKIM keys per domain. A rule refusing
 //   an operation throws ServiceError; each edge maps it to its own error body in one place
-//   (src/api/errors.ts for /api/v1, translated() in src/api/compat/errors.ts for the compat API).
+//   (fromServiceError in src/api/errors.ts for /api/v1, nativeError in src/api/compat/errors.ts for
+//   the compat API, whose translated() turns it into Stalwart's tagged bodies).
 // - A read-modify-write of one record runs under that record's lock (store.directory), and a check
 //   against a team limit under the team's lock, so concurrent requests cannot pass a rule together.
 // - Nothing here imports src/api, src/http, src/console, src/cli or a mail protocol (src/imap,
