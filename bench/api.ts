@@ -8,7 +8,7 @@ import { Agent, request } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { createHttpApp } from '../src/api/app.ts';
+import { createHttpApp } from '../src/http/app.ts';
 import { mintApiKey } from '../src/security/api-keys.ts';
 import { Store } from '../src/store/index.ts';
 import { newId } from '../src/store/teams.ts';

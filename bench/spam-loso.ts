@@ -17,7 +17,7 @@
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { classifyMessage, type SpamSettings } from '../src/api/routes/spam.ts';
+import { classifyMessage, type SpamSettings } from '../src/services/spam.ts';
 import type { ApiDeps } from '../src/api/deps.ts';
 import { bayesScorer, trainMany } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';

@@ -1,6 +1,6 @@
-import type { MtaStsMode } from '../http/mta-sts.ts';
+import type { MtaStsMode } from '../dns/mta-sts.ts';
 import type { CertificateInfo } from '../tls/certificate-store.ts';
-import type { SpamSettings } from './routes/spam.ts';
+import type { SpamSettings } from '../services/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { Lists } from '../store/lists.ts';
@@ -33,7 +33,3 @@ export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {
   if (!team) throw new ApiError('authentication_required', 'the key belongs to no team');
   return team;
 }
-
-/** Runs a check-then-create under a per-team lock, so concurrent creates cannot pass a limit together. */
-export const underTeamLock = <T>(deps: ApiDeps, teamId: string, what: string, fn: () => Promise<T>): Promise<T> =>
-  deps.store.directory.run(`team/${teamId}/${what}`, fn);

@@ -1,3 +1,5 @@
+import type { ServiceError, ServiceErrorCode } from '../services/index.ts';
+
 /** The API's error codes (API.md §A1, §B12) and their HTTP statuses. */
 export const ERROR_STATUS = {
   invalid_parameter: 400,
@@ -68,3 +70,13 @@ export class ApiError extends Error {
     this.headers = extra.headers ?? {};
   }
 }
+
+const SERVICE_CODES: Record<ServiceErrorCode, ErrorCode> = {
+  not_found: 'not_found',
+  conflict: 'conflict',
+  invalid: 'validation_error',
+  limit_exceeded: 'limit_exceeded',
+};
+
+/** A service's refusal (src/services) as the API says it: the one place the two sets of codes meet. */
+export const fromServiceError = (err: ServiceError): ApiError => new ApiError(SERVICE_CODES[err.code], err.message, err.field);

@@ -1,35 +1,8 @@
-import { createHash } from 'node:crypto';
 import { ApiError } from './errors.ts';
 
-/** Public ids are the store id with a type prefix (API.md §B1): `mbx_01h…`. */
-export const publicId = (prefix: string, id: string): string => `${prefix}_${id}`;
-
+/** The store id inside a public id of type `prefix` (src/store/public-ids.ts), else 404 naming `param`. */
 export function parsePublicId(prefix: string, value: string, param = 'id'): string {
   const match = new RegExp(`^${prefix}_([0-9a-hjkmnp-tv-z]{26})$`).exec(value);
   if (!match) throw new ApiError('not_found', `no ${prefix} with id ${JSON.stringify(value.slice(0, 64))}`, param);
   return match[1]!;
-}
-
-const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';
-const domainIds = new Map<string, string>();
-
-/**
- * Domains are stored by name; their public id is derived from it (130 bits of SHA-256 in the same
- * 26-character alphabet as other ids), so it is stable and needs no index.
- */
-export function domainPublicId(name: string): string {
-  let id = domainIds.get(name);
-  if (!id) {
-    const digest = createHash('sha256').update(`domain:${name}`).digest();
-    id = '';
-    for (let bit = 0; bit < 130; bit += 5) {
-      const byte = bit >> 3;
-      const word = (digest[byte]! << 8) | digest[byte + 1]!;
-      id += CROCKFORD[(word >> (11 - (bit & 7))) & 31];
-    }
-    id = `dom_${id}`;
-    if (domainIds.size > 100_000) domainIds.clear();
-    domainIds.set(name, id);
-  }
-  return id;
 }

@@ -4,7 +4,7 @@
 // 2 `domain verify` found records missing; 64 usage; 69 server unreachable; 77 key refused.
 import { randomBytes } from 'node:crypto';
 import { domainToASCII } from 'node:url';
-import { domainPublicId } from '../api/ids.ts';
+import { domainPublicId } from '../store/public-ids.ts';
 import type { Config } from '../config/schema.ts';
 import { ApiCallError, ApiUnreachableError, apiCall, apiList, apiRequest } from '../client/api.ts';
 import { bytes, parseBytes, table, when } from '../client/format.ts';

@@ -4,7 +4,7 @@
 // the fan-out cursor and delivery records are durable: no event is lost or fanned out twice, and
 // each delivery is POSTed at least once. Events are stored and sent under their stored name; filters
 // also accept the Sendmux names as aliases. May import foundation and base.
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { StoredEvent } from '../store/index.ts';
 
 export const EVENT_TYPES = [

@@ -1,7 +1,7 @@
 // The first stage of webhook delivery: each logged event becomes one delivery record per matching
 // subscription. The cursor of the last event fanned out is written in the same batch as the records,
 // so a crash neither loses nor doubles a delivery.
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { StoredEvent, Store } from '../store/index.ts';
 import { Tx } from '../store/index.ts';
 import type { Webhook, Webhooks } from '../store/webhooks.ts';

@@ -3,7 +3,7 @@
 // all in the batch that records the attempt. A delivery whose subscription was disabled, removed or
 // turned failing meanwhile is skipped without a POST.
 import type { Logger } from 'pino';
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { Store } from '../store/index.ts';
 import { Tx } from '../store/index.ts';
 import type { Webhook, WebhookAttempt, WebhookDelivery, Webhooks } from '../store/webhooks.ts';

@@ -4,7 +4,7 @@
 import http from 'node:http';
 import https from 'node:https';
 import type { LookupFunction } from 'node:net';
-import { publicId } from '../api/ids.ts';
+import { publicId } from '../store/public-ids.ts';
 import type { Webhook, WebhookAttempt, WebhookDelivery } from '../store/webhooks.ts';
 import { signatureHeaders } from './signature.ts';
 import { vetTarget, type HostLookup, type UrlPolicy } from './ssrf.ts';

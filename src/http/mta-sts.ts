@@ -1,12 +1,10 @@
 // The MTA-STS policy (RFC 8461 §3.2) of each hosted domain, at
 // https://mta-sts.<domain>/.well-known/mta-sts.txt, routed by the Host header. Senders fetch it over
 // HTTPS with a certificate valid for mta-sts.<domain> (the certificate store and ACME provide it).
-import { createHash } from 'node:crypto';
 import { domainToASCII } from 'node:url';
 import type { Context, Next } from 'koa';
+import { DEFAULT_MAX_AGE, type MtaStsMode, policyText } from '../dns/mta-sts.ts';
 import type { Domain, Store } from '../store/index.ts';
-
-export type MtaStsMode = 'enforce' | 'testing' | 'none';
 
 /**
  * Options of mtaStsPolicy:
@@ -26,16 +24,7 @@ export interface MtaStsOptions {
 }
 
 export const POLICY_PATH = '/.well-known/mta-sts.txt';
-/** One week: long enough to matter, short enough to change course. */
-export const DEFAULT_MAX_AGE = 604_800;
 const PREFIX = 'mta-sts.';
-
-export function policyText(mode: MtaStsMode, hostname: string, maxAgeSeconds: number): string {
-  return `version: STSv1\r\nmode: ${mode}\r\nmx: ${hostname.toLowerCase()}\r\nmax_age: ${maxAgeSeconds}\r\n`;
-}
-
-/** The `id=` of the `_mta-sts` TXT record: changes whenever the policy text does. */
-export const policyId = (text: string): string => createHash('sha256').update(text).digest('hex').slice(0, 20);
 
 /** The policy a domain serves, or undefined when it is not hosted here. */
 export async function domainPolicy(options: MtaStsOptions, name: string): Promise<string | undefined> {

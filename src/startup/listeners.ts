@@ -3,7 +3,7 @@
 // and returns what must be stopped besides the listeners themselves.
 import { createServer } from 'node:http';
 import { createServer as createHttpsServer, type Server as HttpsServer } from 'node:https';
-import { createHttpApp } from '../api/app.ts';
+import { createHttpApp } from '../http/app.ts';
 import type { Config } from '../config/schema.ts';
 import { createImapServer, imapLimits } from '../imap/server.ts';
 import { httpService, sharedEngine, type ListenerSet } from '../listeners.ts';

@@ -7,7 +7,7 @@ import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { createHttpApp } from '../../src/api/app.ts';
+import { createHttpApp } from '../../src/http/app.ts';
 import { deliverLocal, LocalDeliveryError } from '../../src/inbound/pipeline.ts';
 import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';

@@ -3,7 +3,8 @@
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
-import { type ApiOptions, apiRoutes, createHttpApp } from '../../src/api/app.ts';
+import { apiRoutes } from '../../src/api/index.ts';
+import { type ApiOptions, createHttpApp } from '../../src/http/app.ts';
 import type { Route } from '../../src/api/registry.ts';
 import { SEND_LIMIT_DEFAULTS } from '../../src/store/sends.ts';
 import { mintApiKey } from '../../src/security/api-keys.ts';

@@ -6,7 +6,7 @@ import { newWebhookSecret, signatureHeaders } from '../../src/events/signature.t
 import { BlockedAddress, isPrivateAddress, urlProblem, vetTarget } from '../../src/events/ssrf.ts';
 import { typeMatches } from '../../src/events/types.ts';
 import { subscribed } from '../../src/events/webhook-dispatcher.ts';
-import { capUtf8 } from '../../src/api/routes/mailbox-view.ts';
+import { capUtf8 } from '../../src/api/views/messages.ts';
 import type { StoredEvent } from '../../src/store/index.ts';
 import type { Webhook } from '../../src/store/webhooks.ts';
 import { rejects } from '../helpers/assert.ts';

@@ -4,11 +4,11 @@
 // app password must not become the mailbox. OTP is unsupported until 2FA exists.
 import type { Account } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { setMailboxPassword } from '../routes/mailboxes.ts';
+import { setMailboxPassword } from '../../services/mailboxes.ts';
 import { password as passwordSchema } from '../schemas.ts';
 import { addAppPassword, appPasswordNames, removeAppPasswords } from './app-passwords.ts';
 import { CompatError, badParameters, unsupported } from './errors.ts';
-import { type CompatRequest, type CompatRoute, need } from './router.ts';
+import { type CompatRequest, type CompatRoute, need } from './route.ts';
 
 async function ownAccount(deps: ApiDeps, req: CompatRequest): Promise<Account | undefined> {
   const key = need(req, 'mailbox.settings.update');

@@ -6,7 +6,9 @@ import { z } from 'zod';
 import { looksLikeApiKey, mintedFrom, type MintedKey } from '../../security/api-keys.ts';
 import type { Account, ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { createMailboxKey } from '../routes/mailbox-keys.ts';
+import { createMailboxKey, MAILBOX_PERMISSIONS } from '../../services/api-keys.ts';
+import { teamOf } from '../deps.ts';
+import { assertGrantable } from '../middleware/permissions.ts';
 import { CompatError, translated } from './errors.ts';
 
 const APP_PREFIX = '$app$';
@@ -44,7 +46,10 @@ export async function addAppPassword(deps: ApiDeps, caller: ApiKey, account: Acc
   const parsed = appName.safeParse(name);
   if (!parsed.success) throw new CompatError({ error: 'other', details: 'an app password needs a name of 1–100 characters', reason: 'name' });
   const minted = password ? await clientKey(deps, password, 'mbx', 'secrets') : undefined;
-  const { secret } = await translated({}, () => createMailboxKey(deps, caller, account, parsed.data, minted));
+  const { secret } = await translated({}, async () => {
+    assertGrantable(caller, MAILBOX_PERMISSIONS);
+    return createMailboxKey(deps, await teamOf(deps, caller.teamId), caller, account, parsed.data, minted);
+  });
   return secret;
 }
 

@@ -4,10 +4,10 @@
 import { dkimStatus } from '../../dns/dkim.ts';
 import type { DkimKey, Domain } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
-import { SELECTOR, addKey } from '../routes/dkim.ts';
+import { SELECTOR, addKey } from '../../services/dkim.ts';
 import { domainName } from '../schemas.ts';
 import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated } from './errors.ts';
-import { type CompatRoute, need } from './router.ts';
+import { type CompatRoute, need } from './route.ts';
 
 // Stalwart names the algorithms `Rsa` and `Ed25519`; the Mailbux guide uses the DKIM tags of RFC 6376
 // §3.3 / RFC 8463 (`rsa-sha256`, `ed25519-sha256`). Matched case-insensitively.

@@ -2,9 +2,9 @@
 // and host targets fully qualified with the trailing dot.
 import type { DnsRecord } from '../../dns/records.ts';
 import type { ApiDeps } from '../deps.ts';
-import { recordsFor } from '../routes/domains.ts';
+import { recordsFor } from '../../services/domains.ts';
 import { notFoundHere } from './errors.ts';
-import { type CompatRoute, need } from './router.ts';
+import { type CompatRoute, need } from './route.ts';
 
 const fqdn = (host: string): string => (host.endsWith('.') ? host : `${host}.`);
 

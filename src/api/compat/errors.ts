@@ -4,7 +4,8 @@
 // not found" and 409 "Resource already exists" carry those statuses, with Stalwart's tagged body so
 // that clients reading the body still work; the other tags keep Stalwart's HTTP 200.
 import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
+import { ServiceError } from '../../services/index.ts';
+import { ApiError, fromServiceError } from '../errors.ts';
 
 export type Tagged =
   | { error: 'fieldAlreadyExists'; field: string; value: unknown }
@@ -46,6 +47,10 @@ export async function notFoundHere(deps: ApiDeps, teamId: string, item: string, 
 /** A request Stalwart would refuse as bad parameters (HTTP 400 problem). */
 export const badParameters = (detail: string) => new ApiError('invalid_parameter', detail);
 
+/** A native failure as the native API states it (a service's refusal included), else undefined. */
+export const nativeError = (err: unknown): ApiError | undefined =>
+  err instanceof ApiError ? err : err instanceof ServiceError ? fromServiceError(err) : undefined;
+
 /**
  * Runs a native service call and turns its management-level failures into tagged errors: a taken
  * name or address → fieldAlreadyExists, a missing field → fieldMissing, an unknown one → notFound,
@@ -55,8 +60,9 @@ export const badParameters = (detail: string) => new ApiError('invalid_parameter
 export async function translated<T>(fields: Record<string, [field: string, value: unknown]>, run: () => Promise<T>): Promise<T> {
   try {
     return await run();
-  } catch (err) {
-    if (!(err instanceof ApiError)) throw err;
+  } catch (caught) {
+    const err = nativeError(caught);
+    if (!err) throw caught;
     const [field, value] = (err.param && fields[err.param.split('.')[0]!]) || [err.param ?? 'unknown', null];
     switch (err.code) {
       case 'conflict':

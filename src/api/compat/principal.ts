@@ -13,19 +13,23 @@ import { splitAddress } from '../../store/addresses.ts';
 import type { Account, ApiKey, Domain } from '../../store/index.ts';
 import type { MailList } from '../../store/lists.ts';
 import type { ApiDeps } from '../deps.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { withKeyLock } from '../middleware/auth.ts';
 import { parseInput } from '../middleware/validate.ts';
-import { createKey } from '../routes/api-keys.ts';
-import { createDomain, deleteDomain } from '../routes/domains.ts';
-import { createList, createListBody, patchListBody, updateList } from '../routes/lists.ts';
+import { createKey } from '../../services/api-keys.ts';
+import { createDomain, deleteDomain } from '../../services/domains.ts';
+import { createList, updateList } from '../../services/lists.ts';
 import {
-  addAlias, assertTeamDomain, createMailbox, createMailboxBody, deleteMailbox, patchMailbox, patchMailboxBody, removeAlias, setMailboxPassword,
-} from '../routes/mailboxes.ts';
+  addAlias, assertTeamDomain, createMailbox, deleteMailbox, patchMailbox, removeAlias, setMailboxPassword,
+} from '../../services/mailboxes.ts';
+import { teamOf } from '../deps.ts';
+import { assertGrantable } from '../middleware/permissions.ts';
+import { createListBody, patchListBody } from '../views/lists.ts';
+import { createMailboxBody, patchMailboxBody } from '../views/mailboxes.ts';
 import { domainName, emailAddress, password as passwordSchema } from '../schemas.ts';
 import { addAppPassword, appPasswordNames, clientKey, isAppSecret, parseAppSecret, removeAppPasswords } from './app-passwords.ts';
 import { CompatError, alreadyExists, badParameters, fieldMissing, notFound, notFoundHere, translated, unsupported } from './errors.ts';
-import { type CompatRequest, type CompatRoute, need } from './router.ts';
+import { type CompatRequest, type CompatRoute, need } from './route.ts';
 
 type Kind = 'domain' | 'individual' | 'list' | 'apiKey';
 type Found =
@@ -239,7 +243,7 @@ async function createIndividualPrincipal(deps: ApiDeps, req: CompatRequest, name
   );
   // Stalwart: an address in a domain that is not here is notFound (another tenant's: 403).
   await assertTeamDomain(deps, key.teamId, parsed.email, 'email').catch(async () => Promise.reject(await notFoundHere(deps, key.teamId, splitAddress(parsed.email).domain, splitAddress(parsed.email).domain)));
-  const { account } = await translated({ email: ['emails', parsed.email] }, () => createMailbox(deps, key.teamId, parsed));
+  const { account } = await translated({ email: ['emails', parsed.email] }, async () => createMailbox(deps, await teamOf(deps, key.teamId), parsed));
   await orUndo(() => deleteMailbox(deps, account), async () => {
     for (const alias of emails.slice(1)) await addEmail(deps, account, alias);
     for (const secret of secrets.filter(isAppSecret)) await addAppSecret(deps, key, account, secret);
@@ -296,7 +300,7 @@ async function createListPrincipal(deps: ApiDeps, req: CompatRequest, name: stri
 async function createDomainPrincipal(deps: ApiDeps, req: CompatRequest, name: string): Promise<number> {
   const key = need(req, PERMISSION.domain.create);
   const parsed = await native({ body: ['name', name] }, () => parseInput(domainName, name, 'body'));
-  const domain = await translated({ domain: ['name', parsed] }, () => createDomain(deps, key.teamId, parsed));
+  const domain = await translated({ domain: ['name', parsed] }, async () => createDomain(deps, await teamOf(deps, key.teamId), parsed));
   return numericId('domain', domain.name);
 }
 
@@ -315,7 +319,10 @@ async function createApiKeyPrincipal(deps: ApiDeps, req: CompatRequest, name: st
   if ((await deps.store.apiKeys.listForTeam(caller.teamId)).some((k) => isRootKey(k) && k.name === name)) throw alreadyExists('name', name);
   const minted = await clientKey(deps, secret, 'root', 'secrets');
   const input = { type: 'root' as const, name, permissions: keyPermissions(strings(body.roles, 'roles')), accountId: null, domain: null, expiresAt: null };
-  const { key } = await translated({ permissions: ['roles', body.roles] }, () => createKey(deps, caller, input, minted));
+  const { key } = await translated({ permissions: ['roles', body.roles] }, async () => {
+    assertGrantable(caller, input.permissions);
+    return createKey(deps, await teamOf(deps, caller.teamId), caller, input, minted);
+  });
   return numericId('apiKey', key.id);
 }
 

@@ -5,7 +5,7 @@ import { Tx } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { badParameters, unsupported } from './errors.ts';
-import { type CompatRequest, type CompatRoute, need } from './router.ts';
+import { type CompatRequest, type CompatRoute, need } from './route.ts';
 
 /** Jobs scanned for one listing or bulk operation. */
 const MAX_SCAN = 10_000;

@@ -4,45 +4,18 @@
 // 409 as the Mailbux guide says, else HTTP 200 — and problem+json for the rest).
 import type { Context, Next } from 'koa';
 import type { LoginService } from '../../security/login.ts';
-import type { ApiKey } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { RateLimiter, type RateLimitOptions } from '../middleware/rate-limit.ts';
-import { assertPermission } from '../middleware/permissions.ts';
 import { accountAuthRoutes } from './account-auth.ts';
 import { authenticate, type Caller } from './auth.ts';
 import { dkimRoutes } from './dkim.ts';
 import { dnsRoutes } from './dns.ts';
-import { CompatError, badParameters, problem } from './errors.ts';
+import { CompatError, badParameters, nativeError, problem } from './errors.ts';
 import { principalRoutes } from './principal.ts';
+import type { CompatRequest, CompatRoute } from './route.ts';
 import { queueRoutes } from './queue.ts';
 import { spamFilterRoutes } from './spam-filter.ts';
-
-export interface CompatRequest {
-  ctx: Context;
-  caller: Caller;
-  /** The path pattern's capture groups, URL-decoded. */
-  params: string[];
-  /** First value of each query parameter. */
-  query: Record<string, string | undefined>;
-  /** The body as JSON (undefined when empty; 400 when not JSON). */
-  json(): Promise<unknown>;
-  /** The body's bytes (raw messages). */
-  raw(): Promise<Buffer>;
-}
-
-export interface CompatRoute {
-  method: 'GET' | 'POST' | 'PATCH' | 'DELETE';
-  /** Matched against the path after `/api`. */
-  path: RegExp;
-  handler: (req: CompatRequest) => Promise<unknown>;
-}
-
-/** 403 unless the caller's key holds `permission` (native permission names). */
-export function need(req: CompatRequest, permission: string): ApiKey {
-  assertPermission(req.caller.key, permission);
-  return req.caller.key;
-}
 
 export interface CompatOptions {
   /** Largest request body (JSON or raw message); Stalwart's is 1 MiB, spam samples may need more. */
@@ -138,7 +111,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
         ctx.body = JSON.stringify(err.body);
         return;
       }
-      const error = err instanceof ApiError ? err : new ApiError('internal_error', 'internal error');
+      const error = nativeError(err) ?? new ApiError('internal_error', 'internal error');
       if (error.status >= 500) deps.logger.error({ err, requestId: ctx.state.requestId }, 'compat request failed');
       for (const [name, value] of Object.entries(error.headers)) ctx.set(name, value);
       if (error.status === 401) ctx.set('WWW-Authenticate', ['Bearer realm="Wren Mail"', 'Basic realm="Wren Mail"']);

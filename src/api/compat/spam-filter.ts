@@ -2,9 +2,9 @@
 // `train` and the `upload` generation), and a dry-run classification, through the native spam routes'
 // functions. Training happens at once (no background task to start or stop).
 import type { ApiDeps } from '../deps.ts';
-import { classifyMessage, spamSettings, trainMessage } from '../routes/spam.ts';
+import { classifyMessage, spamSettings, trainMessage } from '../../services/spam.ts';
 import { badParameters, notFound, unsupported } from './errors.ts';
-import { type CompatRoute, need } from './router.ts';
+import { type CompatRoute, need } from './route.ts';
 
 export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
   const settings = spamSettings(deps);

@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import type { Context, Next } from 'koa';
-import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, isRetryable } from '../errors.ts';
+import { ServiceError } from '../../services/index.ts';
+import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, fromServiceError, isRetryable } from '../errors.ts';
 import type { Logger } from '../../log.ts';
 import { StoreUnavailableError } from '../../store/index.ts';
 
@@ -62,6 +63,7 @@ function errorBody(error: ApiError, requestId: string, docUrl: string): unknown 
 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
+  if (err instanceof ServiceError) return fromServiceError(err);
   // Disk full or failing: nothing was written and the store recovers by itself (503 + Retry-After).
   if (err instanceof StoreUnavailableError) return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
   const status = (err as { status?: number }).status;

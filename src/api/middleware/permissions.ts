@@ -19,3 +19,9 @@ export function grantsCover(granted: string[], pattern: string): boolean {
   if (pattern.endsWith('.*')) return granted.some((g) => g.endsWith('.*') && pattern.startsWith(g.slice(0, -1)));
   return hasPermission(granted, pattern);
 }
+
+/** 403 unless `caller` may hand out every one of `permissions` to a new key: no key mints one more powerful than itself. */
+export function assertGrantable(caller: ApiKey, permissions: string[]): void {
+  const beyond = permissions.find((p) => !grantsCover(caller.permissions, p));
+  if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
+}

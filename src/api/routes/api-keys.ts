@@ -1,134 +1,24 @@
 import { z } from 'zod';
-import { mintApiKey, type KeyKind, type MintedKey } from '../../security/api-keys.ts';
-import { hasPermission, PRESETS } from '../../security/permissions.ts';
+import { mintApiKey } from '../../security/api-keys.ts';
+import { PRESETS } from '../../security/permissions.ts';
+import { createKey, isActive, KIND, MAILBOX_PERMISSIONS, type NewKey } from '../../services/api-keys.ts';
 import type { ApiKey } from '../../store/index.ts';
-import { newId } from '../../store/teams.ts';
-import { type ApiDeps, teamOf, underTeamLock } from '../deps.ts';
+import { type ApiDeps, teamOf } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { parsePublicId, publicId } from '../ids.ts';
 import { withKeyLock } from '../middleware/auth.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
-import { grantsCover } from '../middleware/permissions.ts';
+import { assertGrantable, grantsCover } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { domainName, iso, isoOrNull, timestamp } from '../schemas.ts';
-import { loadGroup } from './providers.ts';
+import { domainName, timestamp } from '../schemas.ts';
+import { apiKeySchema, apiKeyView, loadKey, ROLES_BY_TYPE } from '../views/api-keys.ts';
+import { loadGroup } from '../views/providers.ts';
 
-const API_TYPE = { root: 'root', sending: 'send', mailbox: 'mailbox' } as const;
 const STORE_TYPE = { root: 'root', send: 'sending', mailbox: 'mailbox' } as const;
-const KIND: Record<ApiKey['type'], KeyKind> = { root: 'root', sending: 'send', mailbox: 'mbx' };
-/** What sending and mailbox keys may hold (API.md §B2 "mailbox keys"). */
-const MAILBOX_PERMISSIONS = PRESETS['mailbox:full']!;
-const ROLES_BY_TYPE = {
-  root: ['root:full', 'root:readonly', 'root:webhook_admin', 'root:provider_admin', 'root:billing_admin', 'root:server_admin'],
-  send: ['send_only'],
-  mailbox: ['mailbox:full', 'agent_preclaim', 'send_only'],
-} as const;
 
 const permission = z.string().regex(/^(\*|\*\.[a-z_]+|[a-z_]+(\.[a-z_]+)*(\.\*)?)$/, 'expected a permission such as domain.read or domain.*');
 
-export const apiKeySchema = z.object({
-  id: z.string(),
-  name: z.string(),
-  type: z.enum(['root', 'send', 'mailbox']),
-  role: z.string().nullable().describe('the preset the permissions equal, if any'),
-  permissions: z.array(z.string()),
-  mailbox_id: z.string().nullable(),
-  domain: z.string().nullable(),
-  key_prefix: z.string(),
-  status: z.enum(['active', 'revoked', 'expired']),
-  created_at: timestamp,
-  last_used_at: timestamp.nullable(),
-  expires_at: timestamp.nullable(),
-  revoked_at: timestamp.nullable(),
-  rotated_from: z.string().nullable().describe('the key this one was rotated from; it works until revoked'),
-});
-
 const withSecret = apiKeySchema.extend({ secret: z.string().describe('shown once') });
-
-const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((p) => b.includes(p));
-
-export function apiKeyView(key: ApiKey): z.infer<typeof apiKeySchema> {
-  const role = Object.entries(PRESETS).find(([name, perms]) => (ROLES_BY_TYPE[API_TYPE[key.type]] as readonly string[]).includes(name) && sameSet(perms, key.permissions))?.[0] ?? null;
-  const status = key.revokedAt ? 'revoked' : key.expiresAt && key.expiresAt < Date.now() ? 'expired' : 'active';
-  return {
-    id: key.id,
-    name: key.name,
-    type: API_TYPE[key.type],
-    role,
-    permissions: key.permissions,
-    mailbox_id: key.accountId ? publicId('mbx', key.accountId) : null,
-    domain: key.domain,
-    key_prefix: key.prefix,
-    status,
-    created_at: iso(key.createdAt),
-    last_used_at: isoOrNull(key.lastUsedAt),
-    expires_at: isoOrNull(key.expiresAt),
-    revoked_at: isoOrNull(key.revokedAt),
-    rotated_from: key.rotatedFrom ?? null,
-  };
-}
-
-const isActive = (key: ApiKey, now: number) => !key.revokedAt && !(key.expiresAt && key.expiresAt < now);
-
-export interface NewKey {
-  type: ApiKey['type'];
-  name: string;
-  permissions: string[];
-  accountId: string | null;
-  domain: string | null;
-  expiresAt: number | null;
-}
-
-/**
- * A key minted by a key that may not manage mailbox credentials (a mailbox key adding an app
- * password) is that key's child: revoked with it, so it cannot outlive its maker. Keys
- * made by managers, or by a mailbox password login, stand on their own.
- */
-const parentOf = (caller: ApiKey): string | null =>
-  caller.id.startsWith('login:') || hasPermission(caller.permissions, 'mailbox.admin.manage') ? null : caller.id;
-
-/** Rotation: the key being replaced, and whether it is revoked at once rather than when callers have moved. */
-export interface Rotation {
-  from: ApiKey;
-  revokeOld: boolean;
-}
-
-/**
- * Mints and stores a key for the caller's team: never with more than the caller holds (403), never
- * past the team's active-key limit (409 `limit_exceeded`). Returns the record and its one-time secret
- * (`minted`: a secret the client generated in the same format, for compatibility routes). A rotation's
- * successor stands where the old key stood (same parent) and counts as a new active key unless the
- * old one is revoked with it.
- */
-export async function createKey(deps: ApiDeps, caller: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type]), rotation?: Rotation): Promise<{ key: ApiKey; secret: string }> {
-  const beyond = input.permissions.find((p) => !grantsCover(caller.permissions, p));
-  if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
-  const team = await teamOf(deps, caller.teamId);
-  return underTeamLock(deps, team.id, 'api-keys', async () => {
-    const now = Date.now();
-    const freed = rotation?.revokeOld && isActive(rotation.from, now) ? 1 : 0;
-    const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length - freed;
-    if (active >= team.limits.maxApiKeys) {
-      throw new ApiError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
-    }
-    const key: ApiKey = {
-      id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null,
-      parentKeyId: rotation ? (rotation.from.parentKeyId ?? null) : parentOf(caller),
-      rotatedFrom: rotation?.from.id ?? null,
-    };
-    if (rotation) await deps.store.apiKeys.rotate(rotation.from, key, minted.hash, rotation.revokeOld);
-    else await deps.store.apiKeys.create(key, minted.hash);
-    return { key, secret: minted.secret };
-  });
-}
-
-/** A key of the caller's team, else 404 (another team's key does not exist for this caller). */
-export async function loadKey(deps: ApiDeps, caller: ApiKey, id: string, param = 'id'): Promise<ApiKey> {
-  const key = await deps.store.apiKeys.get(publicId('key', parsePublicId('key', id, param)));
-  if (!key || key.teamId !== caller.teamId) throw new ApiError('not_found', `no API key ${id}`, param);
-  return key;
-}
 
 const createBody = z
   .object({
@@ -194,7 +84,8 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
       // docs/seeds/sendmux-api-keys.txt: "Sending keys can route through all providers, selected
       // providers, or delivery groups" (selected providers: a delivery group of them).
       const group = body.delivery_group_id === undefined ? null : await loadGroup(deps, caller, body.delivery_group_id, 'delivery_group_id', true);
-      const { key, secret } = await createKey(deps, caller, input);
+      assertGrantable(caller, input.permissions);
+      const { key, secret } = await createKey(deps, await teamOf(deps, caller.teamId), caller, input);
       if (group) await deps.store.queue.relays.setRoute({ apiKeyId: key.id }, group.id);
       return { data: { ...apiKeyView(key), secret }, location: `/api/v1/api-keys/${key.id}` };
     },
@@ -257,7 +148,7 @@ export const apiKeyRoutes = (deps: ApiDeps): Route[] => [
         if (current.revokedAt) throw new ApiError('conflict', 'a revoked key cannot be rotated');
         if (!isActive(current, Date.now())) throw new ApiError('conflict', 'an expired key cannot be rotated (its successor would outlive the expiry)');
         const { type, name, permissions, accountId, domain, expiresAt } = current;
-        const successor = await createKey(deps, caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false });
+        const successor = await createKey(deps, await teamOf(deps, caller.teamId), caller, { type, name, permissions, accountId, domain, expiresAt }, mintApiKey(KIND[type]), { from: current, revokeOld: body?.revoke_old ?? false });
         // the successor sends the way the old key did
         const route = (await deps.store.queue.relays.listRoutes()).find(({ scope }) => 'apiKeyId' in scope && scope.apiKeyId === current.id);
         if (route) await deps.store.queue.relays.setRoute({ apiKeyId: successor.key.id }, route.groupId);

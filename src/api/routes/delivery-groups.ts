@@ -4,14 +4,15 @@ import { z } from 'zod';
 import type { ApiKey } from '../../store/index.ts';
 import type { RelayGroup } from '../../store/relays.ts';
 import { newId } from '../../store/teams.ts';
+import { MAX_PER_TEAM, moveRelays, teamGroups, teamRelays, underRelayLock } from '../../services/relays.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, domainName, iso, timestamp } from '../schemas.ts';
-import { loadGroup, loadRelay, MAX_PER_TEAM, moveRelays, teamGroups, teamRelays, underRelayLock } from './providers.ts';
+import { loadGroup, loadRelay } from '../views/providers.ts';
 
 const groupSchema = z.object({
   id: z.string(),

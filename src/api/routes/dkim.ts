@@ -1,37 +1,19 @@
 import { z } from 'zod';
-import { generateDkimKey, newSelector } from '../../dns/dkim.ts';
+import { addKey, removeKey, SELECTOR } from '../../services/dkim.ts';
 import type { DkimKey, Domain } from '../../store/index.ts';
+import { domainPublicId } from '../../store/public-ids.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { domainPublicId } from '../ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted } from '../schemas.ts';
-import { dkimKeySchema, dkimView } from './dkim-view.ts';
-import { loadDomain, updateDomain } from './domains.ts';
-
-const MAX_KEYS_PER_DOMAIN = 10;
-export const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
+import { dkimKeySchema, dkimView } from '../views/dkim.ts';
+import { loadDomain } from '../views/domains.ts';
 
 function findKey(domain: Domain, keyId: string): DkimKey {
   const selector = /^dkim_(.+)$/.exec(keyId)?.[1];
   const key = selector === undefined ? undefined : domain.dkim.find((k) => k.selector === selector);
   if (!key) throw new ApiError('not_found', `no DKIM key ${JSON.stringify(keyId.slice(0, 80))} on ${domain.name}`, 'key_id');
   return key;
-}
-
-/**
- * Adds a generated key: it signs at once when its algorithm has no signing key yet, else it waits
- * (pending) until verify finds it in DNS, so a rotation never signs with an unpublished key.
- */
-export async function addKey(deps: ApiDeps, domainName: string, algorithm: DkimKey['algorithm'], selector?: string): Promise<{ domain: Domain; key: DkimKey }> {
-  const key = await generateDkimKey(algorithm, selector ?? newSelector(algorithm));
-  const domain = await updateDomain(deps, domainName, (d) => {
-    if (d.dkim.length >= MAX_KEYS_PER_DOMAIN) throw new ApiError('limit_exceeded', `a domain holds at most ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete one first`);
-    if (d.dkim.some((k) => k.selector === key.selector)) throw new ApiError('conflict', `selector ${key.selector} is in use`, 'selector');
-    key.active = !d.dkim.some((k) => k.active && k.algorithm === algorithm);
-    d.dkim.push(key);
-  });
-  return { domain, key };
 }
 
 const tag = 'DKIM';
@@ -74,9 +56,7 @@ export const dkimRoutes = (deps: ApiDeps): Route[] => [
     handler: async ({ key: caller, params }) => {
       const found = await loadDomain(deps, caller, params.id!);
       const { selector } = findKey(found, params.key_id!);
-      await updateDomain(deps, found.name, (d) => {
-        d.dkim = d.dkim.filter((k) => k.selector !== selector);
-      });
+      await removeKey(deps, found.name, selector);
       return { data: { id: params.key_id!, deleted: true as const } };
     },
   }),

@@ -9,7 +9,7 @@ import type { Account, StoredEvent } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { bodyText, mailboxScope, messageSummaries } from './mailbox-view.ts';
+import { bodyText, mailboxScope, messageSummaries } from '../views/messages.ts';
 
 /** Options of eventRoutes (defaults suit the server). */
 export interface EventStreamOptions {

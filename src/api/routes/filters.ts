@@ -3,9 +3,11 @@ import type { SenderFilter } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { loadDomain, updateDomain } from './domains.ts';
-import { loadMailbox, updateAccount } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { updateDomain } from '../../services/domains.ts';
+import { updateAccount } from '../../services/mailboxes.ts';
+import { loadDomain } from '../views/domains.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
+import { requiredMailbox } from '../views/messages.ts';
 
 // API.md FilterState: the whole list is replaced at once (PUT), at most 1,000 rules.
 const filterState = z
@@ -36,13 +38,13 @@ export const filterRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/filters', summary: 'The calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.read',
     query: ownQuery, response: filterState, etag: true,
-    handler: async ({ key, query }) => ({ data: view((await mailboxScope(deps, key, query.mailbox_id, true))!.settings.senderFilter) }),
+    handler: async ({ key, query }) => ({ data: view((await requiredMailbox(deps, key, query.mailbox_id)).settings.senderFilter) }),
   }),
   defineRoute({
     method: 'PUT', path: '/mailbox/filters', summary: 'Replace the calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.settings.update',
     query: ownQuery, body: filterState, response: filterState, ifMatch: true,
     handler: async ({ ctx, key, query, body }) => {
-      const account = (await mailboxScope(deps, key, query.mailbox_id, true))!;
+      const account = await requiredMailbox(deps, key, query.mailbox_id);
       const saved = await updateAccount(deps, account.id, (a) => {
         checkIfMatch(ctx, view(a.settings.senderFilter));
         a.settings.senderFilter = body;

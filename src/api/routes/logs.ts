@@ -2,57 +2,17 @@
 // per-recipient attempts; inbound logs are the message.received(.spam) events; metrics count the
 // delivery and receipt events. Both sources are kept for `events.retention_days`, which bounds them.
 import { z } from 'zod';
-import { keys, ranges } from '../../store/keys.ts';
+import { countOf, eventsNewestFirst, RECEIVED, retainedSince } from '../../services/event-log.ts';
 import type { QueueJob } from '../../store/queue.ts';
 import type { Account, ApiKey, StoredEvent } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { parsePublicId, publicId } from '../ids.ts';
+import { parsePublicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { pageQuery } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { iso, isoOrNull, timestamp } from '../schemas.ts';
-import { jobPage, loadJob, jobPublicId, recipientSchema, recipientView } from './queue.ts';
-
-const SCAN_CHUNK = 500;
-
-/**
- * A team's (or one mailbox's) events, newest first, from before `beforeSeq`. Reads the store's
- * per-team and per-account event indexes backwards (Events.list only reads forwards).
- */
-export async function* eventsNewestFirst(deps: ApiDeps, scope: { teamId: string; accountId?: string }, beforeSeq?: number): AsyncGenerator<StoredEvent> {
-  const range = scope.accountId ? ranges.accountEvents(scope.accountId, 0) : ranges.teamEvents(scope.teamId, 0);
-  let lt = beforeSeq === undefined ? range.lt : scope.accountId ? keys.accountEvent(scope.accountId, beforeSeq) : keys.teamEvent(scope.teamId, beforeSeq);
-  for (;;) {
-    const found = await deps.store.kv.keys({ gt: range.gt, lt, reverse: true, limit: SCAN_CHUNK });
-    if (found.length === 0) return;
-    const seqs = found.map((k) => parseInt(k.slice(k.lastIndexOf('/') + 1), 16));
-    for (const event of await deps.store.kv.getMany<StoredEvent>(seqs.map(keys.event))) {
-      if (event && event.teamId === scope.teamId) yield event;
-    }
-    if (found.length < SCAN_CHUNK) return;
-    lt = found.at(-1)!;
-  }
-}
-
-export const RECEIVED = ['message.received', 'message.received.spam'];
-
-/** What one event adds to the counts (a cancel or a failure event names several recipients). */
-export function countOf(event: StoredEvent): { sent: number; failed: number; deferred: number; received: number } {
-  const recipients = Array.isArray(event.data.recipients) ? event.data.recipients.length : 1;
-  return {
-    sent: event.type === 'message.delivered' ? 1 : 0,
-    failed: event.type === 'message.bounced' ? 1 : event.type === 'message.failed' ? recipients : 0,
-    deferred: event.type === 'message.deferred' ? 1 : 0,
-    received: RECEIVED.includes(event.type) ? 1 : 0,
-  };
-}
-
-/** Time of the oldest event still kept (counts before it are gone), or null with an empty log. */
-export async function retainedSince(deps: ApiDeps): Promise<string | null> {
-  const seq = await deps.store.events.oldestSeq();
-  const oldest = seq ? await deps.store.events.get(seq) : undefined;
-  return oldest ? iso(oldest.time) : null;
-}
+import { jobPage, loadJob, jobPublicId, recipientSchema, recipientView } from '../views/queue.ts';
 
 const dateQuery = {
   from_date: z.iso.datetime({ offset: true }).optional().describe('RFC 3339; only entries at or after it'),
@@ -309,7 +269,7 @@ export const logRoutes = (deps: ApiDeps): Route[] => [
           granularity,
           from: iso(from),
           to: iso(to),
-          data_since: await retainedSince(deps),
+          data_since: isoOrNull(await retainedSince(deps)),
           summary,
           comparison: { previous, change_pct },
           timeseries: [...series].map(([t, counts]) => ({ timestamp: iso(t), ...counts })),

@@ -6,16 +6,17 @@ import { z } from 'zod';
 import { SmtpFailure, SmtpSession } from '../../outbound/deliver.ts';
 import type { ApiKey } from '../../store/index.ts';
 import { type Relay, type RelayGroup, type RelayProfile, utcDay } from '../../store/relays.ts';
+import { MAX_PER_TEAM, moveRelays, teamGroups, teamRelays, type TeamRelay, underRelayLock } from '../../services/relays.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { parsePublicId, publicId } from '../ids.ts';
+import { parsePublicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
+import { loadGroup, loadRelay } from '../views/providers.ts';
 import { deleted, iso, isDomainName, isoOrNull, timestamp } from '../schemas.ts';
 
-/** Providers a team may hold, and groups (Sendmux caps sending accounts per team too). */
-export const MAX_PER_TEAM = 100;
 const PROBE_TIMEOUT_MS = 10_000;
 
 const PROTOCOL_TLS: Record<RelayProfile['protocol'], Relay['tls']> = { tls: 'implicit', ssl: 'implicit', starttls: 'starttls', none: 'none' };
@@ -83,13 +84,6 @@ const fields = {
 
 type Fields = { [K in keyof typeof fields]: z.output<(typeof fields)[K]> };
 
-/** A relay made through the API: it has an owner and a profile (operator relays have neither). */
-export type TeamRelay = Relay & { teamId: string; profile: RelayProfile };
-const isTeamRelay = (relay: Relay | undefined, teamId: string): relay is TeamRelay => !!relay && relay.teamId === teamId && !!relay.profile;
-
-export const teamRelays = async (deps: ApiDeps, teamId: string): Promise<TeamRelay[]> =>
-  (await deps.store.queue.relays.list()).filter((r) => isTeamRelay(r, teamId));
-
 export async function providerView(deps: ApiDeps, relay: TeamRelay, groups: RelayGroup[]): Promise<z.infer<typeof providerSchema>> {
   const { active, lastTest: test } = relay.profile;
   const group = groups.find((g) => g.relayIds.includes(relay.id));
@@ -115,39 +109,6 @@ export async function providerView(deps: ApiDeps, relay: TeamRelay, groups: Rela
     last_tested_at: isoOrNull(test?.at ?? null),
     created_at: iso(relay.createdAt),
   };
-}
-
-/** The team's delivery groups. */
-export const teamGroups = async (deps: ApiDeps, teamId: string): Promise<RelayGroup[]> =>
-  (await deps.store.queue.relays.listGroups()).filter((g) => g.teamId === teamId);
-
-/** A provider of the caller's team by public id, else 404. */
-export async function loadRelay(deps: ApiDeps, caller: ApiKey, id: string, param = 'id'): Promise<TeamRelay> {
-  const relay = await deps.store.queue.relays.get(parsePublicId('prv', id, param));
-  if (!isTeamRelay(relay, caller.teamId)) throw new ApiError('not_found', `no provider ${id.slice(0, 64)}`, param);
-  return relay;
-}
-
-/** A group of the caller's team by public id: 404 in a path, 422 when a body names it. */
-export async function loadGroup(deps: ApiDeps, caller: ApiKey, id: string, param = 'id', inBody = false): Promise<RelayGroup> {
-  const match = /^grp_([0-9a-hjkmnp-tv-z]{26})$/.exec(id);
-  const group = match ? await deps.store.queue.relays.getGroup(match[1]!) : undefined;
-  if (!group || group.teamId !== caller.teamId) throw new ApiError(inBody ? 'validation_error' : 'not_found', `no delivery group ${id.slice(0, 64)} in this team`, param);
-  return group;
-}
-
-/** Serialises a team's provider and group changes (membership moves touch several records). */
-export const underRelayLock = <T>(deps: ApiDeps, teamId: string, fn: () => Promise<T>): Promise<T> => deps.store.directory.run(`relays/${teamId}`, fn);
-
-/** Puts relays in `groupId` (null: in no group), taking them out of the team's other groups. Call under the relay lock. */
-export async function moveRelays(deps: ApiDeps, teamId: string, relayIds: string[], groupId: string | null): Promise<void> {
-  for (const group of await teamGroups(deps, teamId)) {
-    const kept = group.relayIds.filter((id) => !relayIds.includes(id));
-    const next = group.id === groupId ? [...kept, ...relayIds] : kept;
-    if (next.length !== group.relayIds.length || next.some((id, i) => id !== group.relayIds[i])) {
-      await deps.store.queue.relays.putGroup({ ...group, relayIds: next });
-    }
-  }
 }
 
 /** Connects, says EHLO, upgrades to TLS as configured and logs in; the session is closed at once. */

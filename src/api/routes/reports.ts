@@ -5,7 +5,7 @@ import type { DmarcReport } from '../../reports/dmarc.ts';
 import type { TlsReport } from '../../reports/tls-rpt.ts';
 import { Reports, type StoredReport } from '../../store/reports.ts';
 import type { ApiDeps } from '../deps.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { domainName, iso, timestamp } from '../schemas.ts';

@@ -3,14 +3,15 @@
 import { z } from 'zod';
 import { SieveError } from '../../sieve/parse.ts';
 import { CAPABILITIES, compile, MAX_SCRIPT_BYTES } from '../../sieve/validate.ts';
+import type { ApiKey } from '../../store/index.ts';
 import { sieveScripts, type SieveScriptRecord } from '../../store/sieve.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, iso, timestamp } from '../schemas.ts';
-import { loadMailbox } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
+import { requiredMailbox } from '../views/messages.ts';
 
 const sieveSchema = z.object({
   mailbox_id: z.string(),
@@ -80,7 +81,7 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
   };
   // The owner's own script (a mailbox key, or a console owner session): vacation replies and forwarding.
   const ownQuery = z.object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') }).strict();
-  const own = async (key: Parameters<typeof mailboxScope>[1], mailboxId: string | undefined) => (await mailboxScope(deps, key, mailboxId, true))!;
+  const own = (key: ApiKey, mailboxId: string | undefined) => requiredMailbox(deps, key, mailboxId);
 
   return [
     defineRoute({

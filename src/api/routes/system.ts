@@ -8,10 +8,10 @@ import { Tx } from '../../store/tx.ts';
 import { type ApiDeps, teamOf } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { etagOf, notModified } from '../middleware/etag.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { iso, timestamp } from '../schemas.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { apiKeySchema, apiKeyView } from './api-keys.ts';
+import { apiKeySchema, apiKeyView } from '../views/api-keys.ts';
 
 const meSchema = z.object({
   key: apiKeySchema,

@@ -3,10 +3,10 @@
 import { z } from 'zod';
 import type { Team } from '../../store/index.ts';
 import { type ApiDeps, teamOf } from '../deps.ts';
-import { publicId } from '../ids.ts';
+import { publicId } from '../../store/public-ids.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { iso, timestamp } from '../schemas.ts';
-import { countOf, eventsNewestFirst, retainedSince } from './logs.ts';
+import { iso, isoOrNull, timestamp } from '../schemas.ts';
+import { countOf, eventsNewestFirst, retainedSince } from '../../services/event-log.ts';
 
 const DAY = 86_400_000;
 const days = z.enum(['7', '30', '90']).default('30').transform(Number).describe('period in days (7, 30 or 90)');
@@ -97,7 +97,7 @@ export const usageRoutes = (deps: ApiDeps): Route[] => {
         return {
           data: {
             period_days: query.days,
-            data_since: await retainedSince(deps),
+            data_since: isoOrNull(await retainedSince(deps)),
             outbound_accepted_recipients: counts.sent,
             inbound_deliveries: counts.received,
             storage_bytes: (await storage(deps, key.teamId)).used_bytes,
@@ -124,7 +124,7 @@ export const usageRoutes = (deps: ApiDeps): Route[] => {
             period_days: query.days,
             from: iso(counts.from),
             to: iso(counts.to),
-            data_since: await retainedSince(deps),
+            data_since: isoOrNull(await retainedSince(deps)),
             sent: counts.sent,
             received: counts.received,
             days: counts.days,

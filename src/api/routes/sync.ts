@@ -2,12 +2,12 @@
 // destroyed since a state token. The token is the per-folder position in the store's change log
 // (the records IMAP CONDSTORE/QRESYNC read), so changes made over IMAP and over this API both show.
 import { z } from 'zod';
-import type { Account, Change, Folder } from '../../store/index.ts';
+import type { Change, Folder } from '../../store/index.ts';
 import { ranges } from '../../store/keys.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { mailboxScope, messageId } from './mailbox-view.ts';
+import { messageId, requiredMailbox } from '../views/messages.ts';
 
 /** folder id → [uidValidity, last modseq seen]. */
 type SyncState = Map<number, [number, number]>;
@@ -72,7 +72,7 @@ const changesSchema = z.object({
   sync_required: z.boolean().describe('the state cannot be followed (a folder was deleted or its UIDVALIDITY changed): reload everything, then use new_state'),
 });
 
-export const mailboxSyncRoutes = (deps: ApiDeps): Route[] => [
+export const syncRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/changes', summary: 'Message ids created, updated and destroyed since a state token', tag: 'Mailbox', permission: 'mailbox.read',
     query: z
@@ -84,7 +84,7 @@ export const mailboxSyncRoutes = (deps: ApiDeps): Route[] => [
       .strict(),
     response: changesSchema,
     handler: async ({ key, query }) => {
-      const account = (await mailboxScope(deps, key, query.mailbox_id, true)) as Account;
+      const account = await requiredMailbox(deps, key, query.mailbox_id);
       const folders = deps.store.folders.list(account.id).sort((a, b) => a.id - b.id);
       const empty = { has_more: false, created: [], updated: [], destroyed: [] };
       if (query.since === undefined) {

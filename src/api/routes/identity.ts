@@ -4,8 +4,8 @@ import { z } from 'zod';
 import type { Account, Identity } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { updateAccount } from './mailboxes.ts';
-import { mailboxScope } from './mailbox-view.ts';
+import { updateAccount } from '../../services/mailboxes.ts';
+import { requiredMailbox } from '../views/messages.ts';
 
 const identityOf = (account: Account): Identity => account.settings.identity ?? {};
 
@@ -23,11 +23,11 @@ const view = (account: Account): z.infer<typeof identitySchema> => {
 
 const mailboxId = z.string().max(40).optional();
 
-export const mailboxIdentityRoutes = (deps: ApiDeps): Route[] => [
+export const identityRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/identity', summary: 'The mailbox\'s sending identity: name and signatures', tag: 'Mailbox', permission: 'mailbox.read',
     query: z.object({ mailbox_id: mailboxId }).strict(), response: identitySchema, etag: true,
-    handler: async ({ key, query }) => ({ data: view((await mailboxScope(deps, key, query.mailbox_id, true))!) }),
+    handler: async ({ key, query }) => ({ data: view(await requiredMailbox(deps, key, query.mailbox_id)) }),
   }),
   defineRoute({
     method: 'PATCH', path: '/mailbox/identity', summary: 'Change the display name or signatures (null clears a signature)', tag: 'Mailbox', permission: 'mailbox.settings.update',
@@ -41,7 +41,7 @@ export const mailboxIdentityRoutes = (deps: ApiDeps): Route[] => [
       .strict(),
     response: identitySchema,
     handler: async ({ key, query, body }) => {
-      const account = (await mailboxScope(deps, key, query.mailbox_id, true))!;
+      const account = await requiredMailbox(deps, key, query.mailbox_id);
       const saved = await updateAccount(deps, account.id, (a) => {
         const identity = { ...identityOf(a) };
         if (body.name !== undefined) identity.name = body.name;

@@ -47,6 +47,10 @@ export async function mailboxScope(deps: ApiDeps, key: ApiKey, mailboxId: string
   return account;
 }
 
+/** The mailbox a request is about, which it must name (see mailboxScope). */
+export const requiredMailbox = async (deps: ApiDeps, key: ApiKey, mailboxId: string | undefined): Promise<Account> =>
+  (await mailboxScope(deps, key, mailboxId, true))!;
+
 /** A folder of this account by public id, else 404. */
 export function loadFolder(deps: ApiDeps, account: Account, id: string, param = 'folder_id'): Folder {
   const folder = deps.store.folders.get(parseFolderId(id, param));
@@ -171,3 +175,18 @@ export async function bodyText(view: StoreView, message: Message, maxBytes: numb
   return capUtf8(fields!.text, maxBytes);
 }
 
+export const KEYWORD = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
+export const keywordsSchema = z
+  .record(z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'), z.boolean())
+  .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
+
+/** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
+export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): { add: string[]; remove: string[] } {
+  const add: string[] = [];
+  const remove: string[] = [];
+  const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
+  want('\\Seen', body.seen);
+  want('\\Flagged', body.flagged);
+  for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
+  return { add, remove };
+}

@@ -1,3 +1,5 @@
+// The HTTP server's app: health probes, the console, MTA-STS, autoconfig and metrics, then the
+// native API (/api/v1) and the compatibility API (/api/*). It sits above src/api and src/console.
 import Koa from 'koa';
 import Router from '@koa/router';
 import type { DnsResolver } from '../dns/resolver.ts';
@@ -6,44 +8,20 @@ import type { Store } from '../store/index.ts';
 import { Idempotency } from '../store/idempotency.ts';
 import { Lists } from '../store/lists.ts';
 import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
-import { mailClientSetup, type ClientPorts } from '../http/autoconfig.ts';
-import { metricsEndpoint } from '../http/metrics.ts';
-import { mtaStsPolicy, type MtaStsOptions } from '../http/mta-sts.ts';
+import { mailClientSetup, type ClientPorts } from './autoconfig.ts';
+import { metricsEndpoint } from './metrics.ts';
+import { mtaStsPolicy, type MtaStsOptions } from './mta-sts.ts';
 import { consoleApp } from '../console/index.ts';
 import { LoginService } from '../security/login.ts';
-import { compatApi } from './compat/router.ts';
-import type { ApiDeps } from './deps.ts';
-import { ERROR_DOCS_PATH, envelope, errorDocsPage } from './middleware/envelope.ts';
-import { IdempotencyGuard } from './middleware/idempotency.ts';
-import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredentialsOptions } from './middleware/plain-credentials.ts';
-import { RateLimiter, type RateLimitOptions } from './middleware/rate-limit.ts';
-import { buildOpenApi } from './openapi.ts';
-import type { Route } from './registry.ts';
-import { dispatch } from './router.ts';
-import { apiKeyRoutes } from './routes/api-keys.ts';
-import { deliveryGroupRoutes } from './routes/delivery-groups.ts';
-import { dkimRoutes } from './routes/dkim.ts';
-import { domainRoutes } from './routes/domains.ts';
-import { emailRoutes } from './routes/emails.ts';
-import { eventRoutes } from './routes/events.ts';
-import { listRoutes } from './routes/lists.ts';
-import { logRoutes } from './routes/logs.ts';
-import { mailboxKeyRoutes } from './routes/mailbox-keys.ts';
-import { mailboxMessageRoutes } from './routes/mailbox-messages.ts';
-import { mailboxExtraRoutes } from './routes/mailbox-extra.ts';
-import { mailboxSyncRoutes } from './routes/mailbox-sync.ts';
-import { mailboxThreadRoutes } from './routes/mailbox-threads.ts';
-import { mailboxIdentityRoutes } from './routes/mailbox-identity.ts';
-import { mailboxRoutes } from './routes/mailboxes.ts';
-import { providerRoutes } from './routes/providers.ts';
-import { queueRoutes } from './routes/queue.ts';
-import { reportRoutes } from './routes/reports.ts';
-import { systemRoutes } from './routes/system.ts';
-import { usageRoutes } from './routes/usage.ts';
-import { sieveRoutes } from './routes/sieve.ts';
-import { filterRoutes } from './routes/filters.ts';
-import { spamRoutes, type SpamSettings } from './routes/spam.ts';
-import { webhookRoutes } from './routes/webhooks.ts';
+import { compatApi } from '../api/compat/router.ts';
+import type { ApiDeps } from '../api/deps.ts';
+import { ERROR_DOCS_PATH, envelope, errorDocsPage } from '../api/middleware/envelope.ts';
+import { IdempotencyGuard } from '../api/middleware/idempotency.ts';
+import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredentialsOptions } from '../api/middleware/plain-credentials.ts';
+import { RateLimiter, type RateLimitOptions } from '../api/middleware/rate-limit.ts';
+import { apiRoutes } from '../api/index.ts';
+import { dispatch } from '../api/router.ts';
+import type { SpamSettings } from '../services/spam.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -76,38 +54,6 @@ export interface ApiOptions {
   plainCredentials?: PlainCredentialsOptions;
   /** The password login IMAP/POP3/SMTP share, so console and compat Basic logins count against the same throttles (default: a fresh one). */
   login?: LoginService;
-}
-
-/** Every /api/v1 route, in the order the OpenAPI document lists them. */
-export function apiRoutes(deps: ApiDeps): Route[] {
-  const routes: Route[] = [];
-  routes.push(
-    ...systemRoutes(deps, () => buildOpenApi(routes, { title: 'Wren Mail API', version: '1.0.0' })),
-    ...apiKeyRoutes(deps),
-    ...domainRoutes(deps),
-    ...dkimRoutes(deps),
-    ...mailboxRoutes(deps),
-    ...mailboxKeyRoutes(deps),
-    ...listRoutes(deps),
-    ...webhookRoutes(deps),
-    ...eventRoutes(deps),
-    ...emailRoutes(deps),
-    ...mailboxMessageRoutes(deps),
-    ...mailboxExtraRoutes(deps),
-    ...mailboxSyncRoutes(deps),
-    ...mailboxThreadRoutes(deps),
-    ...mailboxIdentityRoutes(deps),
-    ...providerRoutes(deps),
-    ...deliveryGroupRoutes(deps),
-    ...queueRoutes(deps),
-    ...logRoutes(deps),
-    ...usageRoutes(deps),
-    ...spamRoutes(deps),
-    ...reportRoutes(deps),
-    ...sieveRoutes(deps),
-    ...filterRoutes(deps),
-  );
-  return routes;
 }
 
 /** The HTTP app: health probes outside the API, `/api/v1` behind key authentication. */

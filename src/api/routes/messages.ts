@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11), a first part: who am I, folders, messages
+// The mailbox API for apps and agents (API.md §A4, §B11): who am I, folders, messages
 // (list, get, raw), flags and keywords, move, delete to Trash. Every change goes through the store
 // calls IMAP uses (updateFlags, copy with move, expunge), so IMAP sessions see it at once, and what
 // an IMAP client changes is what the next request here reads.
@@ -9,24 +9,18 @@ import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { mailboxSchema, mailboxView } from './mailboxes.ts';
+import { mailboxSchema, mailboxView } from '../views/mailboxes.ts';
 import {
-  bodyText, folderSchema, folderView, loadFolder, loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema, parseMessageId,
-} from './mailbox-view.ts';
+  bodyText, flagChanges, folderSchema, folderView, KEYWORD, keywordsSchema, loadFolder, loadMessage, requiredMailbox, messageId, messageSummaries, messageSummarySchema, parseMessageId,
+} from '../views/messages.ts';
 
 const mailboxId = z.string().max(40).optional().describe('root keys: the mailbox (mbx_…); mailbox keys: their own or absent');
-const KEYWORD = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
-export const keywordsSchema = z
-  .record(z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'), z.boolean())
-  .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
-
 const messageDetail = messageSummarySchema.extend({ body: z.object({ text: z.string(), truncated: z.boolean() }) });
 
 const tag = 'Mailbox';
 
-export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
+export const messageRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
-  const scope = async (key: Parameters<typeof mailboxScope>[1], id: string | undefined): Promise<Account> => (await mailboxScope(deps, key, id, true))!;
   const summary = async (folder: Folder, message: Message, view?: StoreView) => {
     const [found] = await messageSummaries(deps, folder, [message], view);
     if (!found) throw new ApiError('not_found', `no message ${messageId(folder.id, message.uid)}`, 'id'); // expunged meanwhile
@@ -43,7 +37,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       method: 'GET', path: '/mailbox/me', summary: 'The mailbox this key reaches', tag, permission: 'mailbox.read',
       query: z.object({ mailbox_id: mailboxId }).strict(), response: mailboxSchema.extend({ quota_used_bytes: z.number().int() }), etag: true,
       handler: async ({ key, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         return { data: { ...(await mailboxView(deps, account)), quota_used_bytes: store.folders.usage(account.id).bytes } };
       },
     }),
@@ -51,7 +45,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       method: 'GET', path: '/mailbox/folders', summary: 'List folders with their counts', tag, permission: 'mailbox.read',
       query: z.object({ mailbox_id: mailboxId }).strict(), response: folderSchema, list: true,
       handler: async ({ key, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         return { data: store.folders.list(account.id).map(folderView), pagination: { has_more: false } };
       },
     }),
@@ -71,7 +65,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
         .strict(),
       response: messageSummarySchema, list: true,
       handler: async ({ key, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         const folder = query.folder_id ? loadFolder(deps, account, query.folder_id) : store.folders.byName(account.id, 'INBOX')!;
         const after = query.cursor ? parseMessageId(query.cursor, 'cursor').uid : null;
         const asc = query.sort_direction === 'asc';
@@ -97,7 +91,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       query: z.object({ mailbox_id: mailboxId, max_body_chars: z.coerce.number().int().min(0).max(1_000_000).default(100_000) }).strict(),
       response: messageDetail, etag: true,
       handler: async ({ key, params, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         return store.withView(async (view) => {
           const { folder, message } = await loadMessage(deps, account, params.id!, view);
           return { data: { ...(await summary(folder, message, view)), body: await bodyText(view, message, query.max_body_chars) } };
@@ -108,7 +102,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       method: 'GET', path: '/mailbox/messages/{id}/raw', summary: 'The message as stored (RFC 5322)', tag, permission: 'mailbox.read',
       query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'message/rfc822',
       handler: async ({ key, params, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         const raw = await store.withView(async (view) => view.read((await loadMessage(deps, account, params.id!, view)).message));
         // A stream keeps the bytes as they are (a string body would be re-encoded as UTF-8).
         return { raw: Readable.from([raw]), contentType: 'message/rfc822' };
@@ -120,7 +114,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       body: z.object({ seen: z.boolean().optional(), flagged: z.boolean().optional(), keywords: keywordsSchema.optional(), folder_id: z.string().max(40).optional() }).strict(),
       response: messageSummarySchema, errors: ['conflict'],
       handler: async ({ key, params, query, body }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         let { folder, message } = await loadMessage(deps, account, params.id!);
         const { add, remove } = flagChanges(body);
         if (add.length) await store.messages.updateFlags(folder.id, [message.uid], 'add', add);
@@ -144,7 +138,7 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
       query: z.object({ mailbox_id: mailboxId, permanent: z.enum(['true', 'false']).default('false') }).strict(),
       response: z.object({ id: z.string(), deleted: z.literal(true), permanent: z.boolean(), trash_id: z.string().nullable() }), errors: ['conflict'],
       handler: async ({ key, params, query }) => {
-        const account = await scope(key, query.mailbox_id);
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
         const { folder, message } = await loadMessage(deps, account, params.id!);
         const trash = special(account, '\\Trash');
         if (query.permanent === 'true' || folder.id === trash.id) {
@@ -157,14 +151,3 @@ export const mailboxMessageRoutes = (deps: ApiDeps): Route[] => {
     }),
   ];
 };
-
-/** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
-export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): { add: string[]; remove: string[] } {
-  const add: string[] = [];
-  const remove: string[] = [];
-  const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);
-  want('\\Seen', body.seen);
-  want('\\Flagged', body.flagged);
-  for (const [name, on] of Object.entries(body.keywords ?? {})) want(name, on);
-  return { add, remove };
-}

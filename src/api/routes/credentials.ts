@@ -1,17 +1,20 @@
+// A mailbox's credentials (API.md §B2 "mailbox keys", seed sendmux-mailbox-keys): its keys (`wm_mbx_…`),
+// each both an API key and an IMAP/SMTP password, managed by operators (/mailboxes/{id}/keys) and by
+// the owner (/mailbox/keys), and the owner's own password change (/mailbox/password).
 import { z } from 'zod';
-import type { MintedKey } from '../../security/api-keys.ts';
-import { PRESETS } from '../../security/permissions.ts';
-import type { Account, ApiKey } from '../../store/index.ts';
-import type { ApiDeps } from '../deps.ts';
-import { ApiError } from '../errors.ts';
-import { publicId } from '../ids.ts';
-import { pageQuery, paginate } from '../middleware/pagination.ts';
-import { defineRoute, type Route } from '../registry.ts';
-import { timestamp, iso, isoOrNull } from '../schemas.ts';
-import { apiKeySchema, apiKeyView, createKey, loadKey } from './api-keys.ts';
 import { verifyPassword } from '../../security/passwords.ts';
-import { password } from '../schemas.ts';
-import { loadMailbox, setMailboxPassword } from './mailboxes.ts';
+import { createMailboxKey, MAILBOX_PERMISSIONS } from '../../services/api-keys.ts';
+import { setMailboxPassword } from '../../services/mailboxes.ts';
+import type { Account, ApiKey } from '../../store/index.ts';
+import { publicId } from '../../store/public-ids.ts';
+import { type ApiDeps, teamOf } from '../deps.ts';
+import { ApiError } from '../errors.ts';
+import { pageQuery, paginate } from '../middleware/pagination.ts';
+import { assertGrantable } from '../middleware/permissions.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { iso, isoOrNull, password, timestamp } from '../schemas.ts';
+import { apiKeySchema, apiKeyView, loadKey } from '../views/api-keys.ts';
+import { loadMailbox } from '../views/mailboxes.ts';
 
 const mailboxKeySchema = z.object({
   public_id: z.string(),
@@ -42,10 +45,18 @@ const createdKeySchema = z.object({
 
 const tag = 'Mailboxes';
 
-/** A key for an active mailbox (422 when suspended), with a mailbox key's permissions; `minted`: see createKey. */
-export async function createMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string, minted?: MintedKey): Promise<{ key: ApiKey; secret: string }> {
-  if (account.state !== 'active') throw new ApiError('validation_error', 'the mailbox is suspended');
-  return createKey(deps, caller, { type: 'mailbox', name: appName, permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, expiresAt: null }, minted);
+/** A mailbox key made by `caller`, who must hold what a mailbox key holds. */
+async function mintMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string): Promise<{ key: ApiKey; secret: string }> {
+  assertGrantable(caller, MAILBOX_PERMISSIONS);
+  return createMailboxKey(deps, await teamOf(deps, caller.teamId), caller, account, appName);
+}
+
+/** Revokes one of the mailbox's keys (404 if the id names another's); idempotent. */
+async function revokeMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, keyId: string): Promise<ApiKey> {
+  const key = await loadKey(deps, caller, keyId, 'key_id');
+  if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${keyId} on this mailbox`, 'key_id');
+  if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
+  return key;
 }
 
 /** The caller's own mailbox: these self-service routes are for a mailbox's own keys (and its owner's console session). */
@@ -76,7 +87,7 @@ async function keyPage(deps: ApiDeps, teamId: string, account: Account, query: P
 }
 
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
-export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
+export const credentialRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.read',
     query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
@@ -91,7 +102,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
-      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
+      const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
       return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}` };
     },
   }),
@@ -100,10 +111,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await loadMailbox(deps, caller, params.id!);
-      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
-      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
-      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
-      return { data: apiKeyView(key) };
+      return { data: apiKeyView(await revokeMailboxKey(deps, caller, account, params.key_id!)) };
     },
   }),
   // Self-service: a mailbox's owner (a mailbox key, or the owner's console session) manages its own app passwords.
@@ -121,7 +129,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, body }) => {
       const account = await ownMailbox(deps, caller);
-      const { key, secret } = await createMailboxKey(deps, caller, account, body.app_name);
+      const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
       return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailbox/keys/${key.id}` };
     },
   }),
@@ -130,10 +138,7 @@ export const mailboxKeyRoutes = (deps: ApiDeps): Route[] => [
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await ownMailbox(deps, caller);
-      const key = await loadKey(deps, caller, params.key_id!, 'key_id');
-      if (key.accountId !== account.id) throw new ApiError('not_found', `no key ${params.key_id!} on this mailbox`, 'key_id');
-      if (!key.revokedAt) await deps.store.apiKeys.revoke(key);
-      return { data: apiKeyView(key) };
+      return { data: apiKeyView(await revokeMailboxKey(deps, caller, account, params.key_id!)) };
     },
   }),
   defineRoute({

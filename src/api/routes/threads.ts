@@ -9,7 +9,7 @@ import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
-import { loadMessage, mailboxScope, messageId, messageSummaries, messageSummarySchema } from './mailbox-view.ts';
+import { loadMessage, requiredMailbox, messageId, messageSummaries, messageSummarySchema } from '../views/messages.ts';
 
 interface Entry {
   folder: Folder;
@@ -75,7 +75,7 @@ async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Prom
   });
 }
 
-export const mailboxThreadRoutes = (deps: ApiDeps): Route[] => [
+export const threadRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
     method: 'GET', path: '/mailbox/threads/{id}', summary: 'A conversation: by thread id (thr_…) or by the id of one of its messages', tag: 'Mailbox', permission: 'mailbox.read',
     query: z.object({ mailbox_id: z.string().max(40).optional() }).strict(),
@@ -86,7 +86,7 @@ export const mailboxThreadRoutes = (deps: ApiDeps): Route[] => [
       messages: z.array(messageSummarySchema).describe(`the oldest ${MAX_MESSAGES}`),
     }),
     handler: async ({ key, params, query }) => {
-      const account = (await mailboxScope(deps, key, query.mailbox_id, true))!;
+      const account = await requiredMailbox(deps, key, query.mailbox_id);
       const byMessage = params.id!.startsWith('msg_');
       // The whole mailbox's records and header fields from one view: no expunge in between.
       return deps.store.withView(async (view) => {

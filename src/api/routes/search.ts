@@ -1,0 +1,83 @@
+// The mailbox API for apps and agents (API.md §A4, §B11): search every word of a query in subject,
+// addresses and body, newest first, with highlighted snippets.
+import { z } from 'zod';
+import type { SearchFields } from '../../mime/types.ts';
+import type { Folder, Message } from '../../store/index.ts';
+import type { ApiDeps } from '../deps.ts';
+import { defineRoute, type Route } from '../registry.ts';
+import { capUtf8, loadFolder, requiredMailbox, messageSummaries, messageSummarySchema } from '../views/messages.ts';
+
+const tag = 'Mailbox';
+const mailboxId = z.string().max(40).optional();
+
+const escapeHtml = (s: string): string => s.replace(/[&<>"']/g, (c) => `&#${c.charCodeAt(0)};`);
+const escapeRegExp = (s: string): string => s.replace(/[.*+?^${}()|[\]\\]/g, '\\$&');
+
+/** `text` HTML-escaped with every term in `<mark>`; around the first hit when `window` is set. */
+function highlight(text: string, terms: RegExp, window?: number): string {
+  let slice = text;
+  if (window !== undefined) {
+    const at = Math.max(0, text.search(terms));
+    const from = Math.max(0, at - window / 4);
+    slice = (from > 0 ? '…' : '') + text.slice(from, from + window) + (from + window < text.length ? '…' : '');
+  }
+  let out = '';
+  let last = 0;
+  for (const hit of slice.matchAll(terms)) {
+    out += `${escapeHtml(slice.slice(last, hit.index))}<mark>${escapeHtml(hit[0])}</mark>`;
+    last = hit.index + hit[0].length;
+  }
+  return out + escapeHtml(slice.slice(last));
+}
+
+const searchable = (f: SearchFields): string => `${f.subject}\n${f.from}\n${f.to}\n${f.cc}\n${f.text}`.toLowerCase();
+
+export const searchRoutes = (deps: ApiDeps): Route[] => {
+  const { store } = deps;
+
+  return [
+    defineRoute({
+      method: 'GET', path: '/mailbox/search', summary: 'Messages matching every word of q (subject, addresses, body), newest first, with <mark> snippets', tag,
+      permission: 'mailbox.read',
+      query: z
+        .object({
+          mailbox_id: mailboxId,
+          q: z.string().trim().min(1).max(200),
+          folder_id: z.string().max(40).optional().describe('default: every folder'),
+          limit: z.coerce.number().int().min(1).max(100).default(25),
+        })
+        .strict(),
+      response: messageSummarySchema.extend({ snippet: z.object({ subject: z.string(), preview: z.string() }).describe('HTML-escaped, hits in <mark>') }), list: true,
+      handler: async ({ key, query }) => {
+        const account = await requiredMailbox(deps, key, query.mailbox_id);
+        const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
+        const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
+        const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');
+        // The records, their search fields and the summaries from one view: no expunge in between.
+        return store.withView(async (view) => {
+          const all: { folder: Folder; message: Message }[] = [];
+          for (const folder of folders) for (const message of await view.list(folder.id)) all.push({ folder, message });
+          all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
+          // Search fields are read in chunks and the scan stops once a page (and one more) is found.
+          const hits: { folder: Folder; message: Message; fields: SearchFields }[] = [];
+          for (let i = 0; i < all.length && hits.length <= query.limit; i += 200) {
+            const chunk = all.slice(i, i + 200);
+            const fields = await view.searchFields(chunk.map((c) => c.message.blob));
+            chunk.forEach((c, j) => {
+              const haystack = searchable(fields[j]!);
+              if (words.every((w) => haystack.includes(w))) hits.push({ ...c, fields: fields[j]! });
+            });
+          }
+          const page = hits.slice(0, query.limit);
+          const data = [];
+          for (const hit of page) {
+            const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
+            const text = capUtf8(hit.fields.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
+            data.push({ ...summary!, snippet: { subject: highlight(hit.fields.subject, terms), preview: highlight(text, terms, 200) } });
+          }
+          return { data, pagination: { has_more: hits.length > query.limit } };
+        });
+      },
+    }),
+  ];
+};
