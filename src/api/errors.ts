@@ -1,6 +1,6 @@
 import type { ServiceError, ServiceErrorCode } from '../services/index.ts';
 
-/** The API's error codes (API.md §A1, §B12) and their HTTP statuses. */
+/** The API's error codes (docs/API.md §4) and their HTTP statuses. */
 export const ERROR_STATUS = {
   invalid_parameter: 400,
   missing_parameter: 400,

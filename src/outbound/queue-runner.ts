@@ -1,3 +1,10 @@
+// Package outbound implements sending: submit.ts is the one path in for SMTP submission and the Sending
+// API (budget, DKIM, queue + Sent copy in one fsync); the queue runner delivers each job to a hosted
+// domain, a relay of its delivery group or the destination's MX hosts (MTA-STS), with retries and RFC 3464
+// DSNs (docs/ARCHITECTURE.md §6). Invariant: an attempt's outcome (recipient states, events, DSNs, relay
+// use) is recorded in one durable batch, so a crash or restart never loses or repeats a delivery it
+// recorded. May import the other pipelines (inbound's header helpers), foundation and base.
+//
 // Works the durable queue in three stages, each its own module: the scheduler picks due jobs within
 // the concurrency limits (scheduler.ts), one attempt delivers to a hosted domain, a relay group or the
 // destination's MX hosts (attempt.ts, reusing sessions from session-pool.ts), and the outcome is

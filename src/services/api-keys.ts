@@ -9,7 +9,7 @@ import { type ServiceDeps, ServiceError, underTeamLock } from './index.ts';
 
 /** The secret's kind (`wm_<kind>_…`) of each key type. */
 export const KIND: Record<ApiKey['type'], KeyKind> = { root: 'root', sending: 'send', mailbox: 'mbx' };
-/** What sending and mailbox keys may hold (API.md §B2 "mailbox keys"). */
+/** What sending and mailbox keys may hold (docs/API.md §5, §6). */
 export const MAILBOX_PERMISSIONS = PRESETS['mailbox:full']!;
 
 export const isActive = (key: ApiKey, now: number): boolean => !key.revokedAt && !(key.expiresAt && key.expiresAt < now);

@@ -1,8 +1,8 @@
-// The ids the outside world sees (API.md §B1): the store id with a type prefix, and a domain's id
+// The ids the outside world sees (docs/API.md §2): the store id with a type prefix, and a domain's id
 // derived from its name. They live below the API because events and webhooks name records by them too.
 import { createHash } from 'node:crypto';
 
-/** Public ids are the store id with a type prefix (API.md §B1): `mbx_01h…`. */
+/** Public ids are the store id with a type prefix (docs/API.md §2): `mbx_01h…`. */
 export const publicId = (prefix: string, id: string): string => `${prefix}_${id}`;
 
 const CROCKFORD = '0123456789abcdefghjkmnpqrstvwxyz';

@@ -163,7 +163,6 @@ function chain(component: string[], edges: Edge[]): string[] {
   return component;
 }
 
-const key = (e: { from: string; to: string }): string => `${e.from} → ${e.to}`;
 
 test('the import reader sees every form of import and tells type-only ones apart', () => {
   const text = [

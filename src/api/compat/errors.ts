@@ -1,4 +1,4 @@
-// Stalwart's two kinds of failure (API.md §A7, §B12): management errors answer a tagged body;
+// Stalwart's two kinds of failure (docs/API.md §13): management errors answer a tagged body;
 // everything else is RFC 7807 problem+json with its real status. The Mailbux guide's error table
 // (docs/seeds/mailbux-management-api-guide.txt, "Error Handling") is the requirement: 404 "Resource
 // not found" and 409 "Resource already exists" carry those statuses, with Stalwart's tagged body so

@@ -1,4 +1,4 @@
-// The Stalwart/Mailbux-compatible management API (API.md §A7, §B13): `/api/*` paths whose first
+// The Stalwart/Mailbux-compatible management API (docs/API.md §13): `/api/*` paths whose first
 // segment is not `v1`. Each resource module translates to and from the native services; this one
 // authenticates, rate-limits, routes and renders (`{"data": …}` on success, tagged errors — 404 and
 // 409 as the Mailbux guide says, else HTTP 200 — and problem+json for the rest).

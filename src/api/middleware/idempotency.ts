@@ -8,7 +8,7 @@ const MAX_KEY_LENGTH = 255;
 const REPLAYED_HEADERS = ['content-type', 'location', 'etag', 'x-request-id'];
 
 /**
- * `Idempotency-Key` on POST (API.md §A1): the first 2xx reply is stored for 24 h per calling API key +
+ * `Idempotency-Key` on POST (docs/API.md §8): the first 2xx reply is stored for 24 h per calling API key +
  * method + path + Idempotency-Key; the same request again from the same key gets that reply byte for
  * byte (another key's request is its own, however alike), another request under the same key, or
  * one while the first is still running, gets `409 idempotency_conflict`. Failures are not stored, so

@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11): one attachment of a message, decoded, with
+// The mailbox API for apps and agents (docs/API.md §12.2): one attachment of a message, decoded, with
 // Range requests (RFC 9110 §14).
 import { Readable } from 'node:stream';
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// A mailbox's credentials (API.md §B2 "mailbox keys", seed sendmux-mailbox-keys): its keys (`wm_mbx_…`),
+// A mailbox's credentials (docs/API.md §5, §6; seed sendmux-mailbox-keys): its keys (`wm_mbx_…`),
 // each both an API key and an IMAP/SMTP password, managed by operators (/mailboxes/{id}/keys) and by
 // the owner (/mailbox/keys), and the owner's own password change (/mailbox/password).
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Delivery groups (API.md §B3, ext): a team's providers grouped, and the sender domains whose
+// Delivery groups (docs/API.md §12.3): a team's providers grouped, and the sender domains whose
 // outbound mail goes through the group (store.queue.relays routes) instead of straight to MX hosts.
 import { z } from 'zod';
 import type { ApiKey } from '../../store/index.ts';

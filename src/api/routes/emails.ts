@@ -1,4 +1,4 @@
-// The Sending API (API.md §A3, §B10): `POST /emails/send` and `/emails/send/batch`. The message is
+// The Sending API (docs/API.md §12.1): `POST /emails/send` and `/emails/send/batch`. The message is
 // built with nodemailer's MailComposer, then takes the same way out as SMTP submission
 // (src/outbound/submit.ts: DKIM, queue, message.queued event, Sent copy).
 import { randomBytes } from 'node:crypto';

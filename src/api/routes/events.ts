@@ -1,4 +1,4 @@
-// The SSE mailbox stream (API.md §B11): `GET /mailbox/events`. Events are replayed from the stored log
+// The SSE mailbox stream (docs/API.md §11): `GET /mailbox/events`. Events are replayed from the stored log
 // after Last-Event-ID, then followed live; one ordered, duplicate-free sequence because live events
 // that arrive during the replay wait in a buffer and every frame must have a higher seq than the last.
 import { z } from 'zod';

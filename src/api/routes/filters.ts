@@ -9,7 +9,7 @@ import { loadDomain } from '../views/domains.ts';
 import { loadMailbox } from '../views/mailboxes.ts';
 import { requiredMailbox } from '../views/messages.ts';
 
-// API.md FilterState: the whole list is replaced at once (PUT), at most 1,000 rules.
+// FilterState (docs/API.md §12.5): the whole list is replaced at once (PUT), at most 1,000 rules.
 const filterState = z
   .object({
     mode: z.enum(['off', 'allowlist', 'denylist']),

@@ -1,4 +1,4 @@
-// The sending identity of a mailbox (API.md §A4 "Identity/session"): display name and signatures,
+// The sending identity of a mailbox (docs/API.md §12.2): display name and signatures,
 // kept in the account's settings next to the other per-mailbox preferences.
 import { z } from 'zod';
 import type { Account, Identity } from '../../store/index.ts';

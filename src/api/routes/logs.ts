@@ -1,4 +1,4 @@
-// Logs and metrics (API.md §A2, §B8): outbound delivery logs are the queue jobs with their
+// Logs and metrics (docs/API.md §12.4): outbound delivery logs are the queue jobs with their
 // per-recipient attempts; inbound logs are the message.received(.spam) events; metrics count the
 // delivery and receipt events. Both sources are kept for `events.retention_days`, which bounds them.
 import { z } from 'zod';

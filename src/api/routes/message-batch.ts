@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11): get, update or delete up to 100 messages
+// The mailbox API for apps and agents (docs/API.md §12.2): get, update or delete up to 100 messages
 // in one request, with a result per id. Like the single-message routes, every change goes through the
 // store calls IMAP uses, one call per folder rather than per message.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11): who am I, folders, messages
+// The mailbox API for apps and agents (docs/API.md §12.2): who am I, folders, messages
 // (list, get, raw), flags and keywords, move, delete to Trash. Every change goes through the store
 // calls IMAP uses (updateFlags, copy with move, expunge), so IMAP sessions see it at once, and what
 // an IMAP client changes is what the next request here reads.

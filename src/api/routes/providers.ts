@@ -1,4 +1,4 @@
-// Providers (API.md §B3): SMTP relays a team sends through, stored as store.queue.relays records
+// Providers (docs/API.md §12.3): SMTP relays a team sends through, stored as store.queue.relays records
 // owned by the team. A provider's `percentage` is its relay weight while active and 0 while not, so
 // the queue runner needs to know nothing of activation.
 import { isIP } from 'node:net';

@@ -1,4 +1,4 @@
-// The outbound queue (API.md §B9): a team's jobs (one per message and destination domain) with each
+// The outbound queue (docs/API.md §12.4): a team's jobs (one per message and destination domain) with each
 // recipient's status and delivery log; retry now, cancel.
 import { z } from 'zod';
 import type { ApiKey } from '../../store/index.ts';

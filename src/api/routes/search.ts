@@ -1,4 +1,4 @@
-// The mailbox API for apps and agents (API.md §A4, §B11): search every word of a query in subject,
+// The mailbox API for apps and agents (docs/API.md §12.2): search every word of a query in subject,
 // addresses and body, newest first, with highlighted snippets.
 import { z } from 'zod';
 import type { SearchFields } from '../../mime/types.ts';

@@ -1,4 +1,4 @@
-// Mailbox sync for apps and agents (API.md §A4 "Sync"): which message ids were created, updated or
+// Mailbox sync for apps and agents (docs/API.md §12.2): which message ids were created, updated or
 // destroyed since a state token. The token is the per-folder position in the store's change log
 // (the records IMAP CONDSTORE/QRESYNC read), so changes made over IMAP and over this API both show.
 import { z } from 'zod';

@@ -1,4 +1,4 @@
-// Threads for the mailbox API (API.md §A4 "Threads"): the messages of a mailbox linked by
+// Threads for the mailbox API (docs/API.md §12.2): the messages of a mailbox linked by
 // Message-ID, In-Reply-To and References, across folders. There is no stored thread index yet, so a
 // request groups the whole mailbox from the small header-fields records (no message bytes read).
 import { createHash } from 'node:crypto';

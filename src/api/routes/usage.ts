@@ -1,4 +1,4 @@
-// Usage and quotas (API.md §B8): what a team sent, received and stores. Without credits there is no
+// Usage and quotas (docs/API.md §12.4): what a team sent, received and stores. Without credits there is no
 // balance, so `/billing/*` answer the same usage figures under Sendmux's paths.
 import { z } from 'zod';
 import type { Team } from '../../store/index.ts';

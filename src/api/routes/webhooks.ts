@@ -1,4 +1,4 @@
-// Webhook subscriptions (API.md §B7): CRUD, rotate-secret, test, deliveries with their attempts, the
+// Webhook subscriptions (docs/API.md §11): CRUD, rotate-secret, test, deliveries with their attempts, the
 // payload sent, and replay. Sending is the dispatcher's job (src/events/webhook-dispatcher.ts).
 import { z } from 'zod';
 import { newWebhookSecret } from '../../events/signature.ts';
