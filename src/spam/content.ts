@@ -19,7 +19,8 @@ export const FEATURES = {
   URI_SHORTENER: { score: 1, description: 'Link through a URL shortener' },
   URI_TEXT_MISMATCH: { score: 3, description: 'Link text names another domain than the link goes to' },
   URI_USERINFO: { score: 2.5, description: 'Link with user@ before the host (http://bank@evil/)' },
-  URI_MANY_ONE_DOMAIN: { score: 0.2, description: 'Many links, all to one domain' },
+  // Named, not scored: newsletters link to their own site throughout (3.7% of trec07p ham, 2.5% of its spam).
+  URI_MANY_ONE_DOMAIN: { score: 0, description: 'Many links, all to one domain' },
   HTML_HIDDEN_TEXT: { score: 1.5, description: 'HTML text hidden or in a tiny font' },
   HTML_IMAGE_ONLY: { score: 2, description: 'HTML that is mostly images, with little text' },
   HTML_SHOUTING: { score: 1, description: 'HTML with large or coloured fonts throughout' },

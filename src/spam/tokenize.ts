@@ -7,6 +7,7 @@ import { readHeader, type HeaderField } from '../mime/headers.ts';
 import { indexMessage } from '../mime/index.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
+import { contentFeatures, registeredDomain } from './content.ts';
 
 /** A message as callers hold it: raw bytes, plus the index when it was already parsed. */
 export type MailInput = Buffer | { raw: Buffer; index?: MessageIndex };
@@ -23,6 +24,12 @@ const MAX_HTML_SOURCE = 1 << 20;
 const MAX_RECEIVED = 6;
 /** Header fields whose presence is kept as a token: how the message was written, not where it was collected. */
 const WRITER_HEADER = new Set(['in-reply-to', 'references', 'mime-version', 'x-mailer', 'user-agent', 'x-priority', 'x-msmail-priority', 'importance', 'reply-to', 'organization', 'disposition-notification-to']);
+/**
+ * Of those, the ones whose value is a token of its own: their presence is not a second clue, and the
+ * program's name is one token, not one per word (with 30 clues, one Outlook Express header filled six:
+ * SA public left out, Bayes alone at ≤0.5% ham 24.4% → 37.3%, mixed sources 89.9% → 93.4%).
+ */
+const VALUED_HEADER = new Set(['x-mailer', 'user-agent', 'x-priority', 'x-msmail-priority']);
 
 // Verdicts of other filters on the way (TREC and SpamAssassin corpora carry them) and our own
 // X-Spam-* fields: learning from them would learn someone else's filter, or our own last guess.
@@ -61,6 +68,9 @@ export function tokenize(input: MailInput): string[] {
   mimeTokens(raw, index.root, out, parts, 0);
   if (parts.html && !parts.plain) out.add('mime:html-only');
   for (const a of index.search.attachments) attachmentTokens(a.filename, a.contentType, out);
+  // The content rules as tokens too: what each is worth in the user's own mail is learnt with the
+  // words (leave-one-source-out: caught at ≤0.5% ham 38.9% → 41.8% with SA public left out).
+  for (const f of contentFeatures(raw, index)) out.add(`rule:${f}`);
   bodyTokens(index.search.text, out);
   return [...out.tokens];
 }
@@ -151,9 +161,10 @@ function hostTokens(prefix: string, host: string, out: TokenSet): void {
     return;
   }
   const parts = h.split('.');
-  // The host and each parent down to two labels: "url:mail.example.com", "url:example.com".
-  for (let i = 0; i <= parts.length - 2 && i < 4; i++) out.add(`${prefix}${parts.slice(i).join('.')}`);
-  if (parts.length === 1) out.add(`${prefix}${h}`);
+  // The host and its registered domain: "url:mail.example.co.uk", "url:example.co.uk". The labels
+  // between are the same evidence again, and with 30 clues one link must not fill several.
+  out.add(`${prefix}${h}`);
+  if (parts.length > 2) out.add(`${prefix}${registeredDomain(h)}`);
 }
 
 function urlTokens(url: string, out: TokenSet): void {
@@ -198,6 +209,34 @@ function addressTokens(prefix: string, list: Address[] | null, out: TokenSet): s
   return host;
 }
 
+/**
+ * How the writing program builds a Message-ID's local part, its host left out (that names the
+ * collecting site's relays): "20020823.1234.ab12cd34ef@x" → "9.9.h", "CAB=x5-Q@mail" → "a=a9-a".
+ */
+export function messageIdShape(messageId: string): string {
+  const local = /^<?([^@>]*)/.exec(messageId.trim())?.[1] ?? '';
+  return local
+    .replace(/[0-9]+/g, '9')
+    .replace(/[a-f9]*[a-f][a-f9]*/gi, (m) => (m.length > 6 ? 'h' : m))
+    .replace(/[a-z]+/gi, 'a')
+    .slice(0, 24);
+}
+
+/**
+ * The layout of a Date field, values left out: mail programs write it their own way, bulk mailers
+ * often another ("Tue, 3 Sep 2002 10:01:02 -0700" → "D, 9 M 9 9:9:9 Z").
+ */
+export function dateShape(date: string): string {
+  return date
+    .trim()
+    .replace(/\b(mon|tue|wed|thu|fri|sat|sun)[a-z]*/i, 'D')
+    .replace(/\b(jan|feb|mar|apr|may|jun|jul|aug|sep|oct|nov|dec)[a-z]*/i, 'M')
+    .replace(/[+-]\d{4}\b/, 'Z')
+    .replace(/\d+/g, '9')
+    .replace(/\s+/g, ' ')
+    .slice(0, 40);
+}
+
 function countBucket(n: number): string {
   return n <= 2 ? String(n) : n <= 5 ? '3-5' : n <= 10 ? '6-10' : n <= 50 ? '11-50' : '>50';
 }
@@ -227,7 +266,10 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
     if (!host) out.add('message-id:no-domain');
     else if (fromHost && domainTail(host, 2) === domainTail(fromHost, 2)) out.add('message-id:from-domain');
     else out.add('message-id:other-domain');
+    out.add(`message-id:shape:${messageIdShape(env.messageId)}`);
   }
+  const date = fields.find((f) => f.name === 'date')?.value;
+  if (date) out.add(`date:shape:${dateShape(date)}`);
 
   let received = 0;
   const seen = new Set<string>();
@@ -236,7 +278,7 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
     if (IGNORED_HEADER.test(name) || AUTH_HEADER.test(name)) continue;
     // Which fields are present says more about the corpus a message was collected in (its relays,
     // list software, archive) than about spam; the few that say how a message was written stay.
-    if (!seen.has(name) && WRITER_HEADER.has(name)) {
+    if (!seen.has(name) && WRITER_HEADER.has(name) && !VALUED_HEADER.has(name)) {
       seen.add(name);
       out.add(`header:${name}`);
     }
@@ -252,7 +294,6 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
       case 'x-newsreader':
         // The program, with version digits blurred: "outlook express 6.00.2800.1106" → "outlook express #.#.#.#".
         out.add(`${name}:${value.replace(/\d+/g, '#').replace(/\s+/g, ' ').trim()}`);
-        words(value.replace(/[()[\];/]/g, ' '), `${name}:w:`, out);
         break;
       case 'content-type':
         out.add(`content-type:${value.split(';')[0]!.trim()}`);
