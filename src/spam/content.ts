@@ -93,8 +93,20 @@ function htmlParts(raw: Buffer, node: MimeNode, out: string[], depth = 0): void 
 
 const stripTags = (html: string) => html.replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;|&#160;/gi, ' ');
 
+// The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
+const found = new WeakMap<Buffer, FeatureName[]>();
+
 /** The features a message shows, each once. */
-export function contentFeatures(raw: Buffer, index: MessageIndex = indexMessage(raw)): FeatureName[] {
+export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {
+  let hits = found.get(raw);
+  if (!hits) {
+    hits = findFeatures(raw, index ?? indexMessage(raw));
+    found.set(raw, hits);
+  }
+  return [...hits];
+}
+
+function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const hits = new Set<FeatureName>();
   const text = index.search.text.slice(0, TEXT_SCAN);
   const html: string[] = [];

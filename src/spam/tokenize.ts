@@ -211,7 +211,8 @@ function addressTokens(prefix: string, list: Address[] | null, out: TokenSet): s
 
 /**
  * How the writing program builds a Message-ID's local part, its host left out (that names the
- * collecting site's relays): "20020823.1234.ab12cd34ef@x" → "9.9.h", "CAB=x5-Q@mail" → "a=a9-a".
+ * collecting site's relays): digit runs become 9, hex ids (7+ characters) and letter runs become a,
+ * so "20020823.1234.ab12cd34ef@x" → "9.9.a", "3D5C2F1E.5060604@x" → "a.9", "CAB=x5-Q@x" → "a=a9-a".
  */
 export function messageIdShape(messageId: string): string {
   const local = /^<?([^@>]*)/.exec(messageId.trim())?.[1] ?? '';
