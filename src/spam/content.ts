@@ -2,10 +2,9 @@
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
 import { decodeCharset, decodeTransfer } from '../mime/decode.ts';
-import { indexMessage } from '../mime/index.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
-import { wordToken } from './tokenize.ts';
+import { messageIndex, wordToken } from './tokenize.ts';
 
 export interface ContentFeature {
   rule: string;
@@ -100,7 +99,7 @@ const found = new WeakMap<Buffer, FeatureName[]>();
 export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {
   let hits = found.get(raw);
   if (!hits) {
-    hits = findFeatures(raw, index ?? indexMessage(raw));
+    hits = findFeatures(raw, index ?? messageIndex(raw));
     found.set(raw, hits);
   }
   return [...hits];

@@ -57,10 +57,33 @@ class TokenSet {
   }
 }
 
+// One classification reads a message several times (the rules, the content features, the Bayes
+// scorer and the verdict the API reports): it is parsed and tokenized once. Kept while the bytes are.
+const indexes = new WeakMap<Buffer, MessageIndex>();
+const tokenSets = new WeakMap<Buffer, string[]>();
+
+/** The message's index, parsed once per Buffer. */
+export function messageIndex(raw: Buffer): MessageIndex {
+  let index = indexes.get(raw);
+  if (!index) {
+    index = indexMessage(raw);
+    indexes.set(raw, index);
+  }
+  return index;
+}
+
 /** Tokens of a message, each once, in the order first seen. */
 export function tokenize(input: MailInput): string[] {
   const raw = Buffer.isBuffer(input) ? input : input.raw;
-  const index = (Buffer.isBuffer(input) ? undefined : input.index) ?? indexMessage(raw);
+  let tokens = tokenSets.get(raw);
+  if (!tokens) {
+    tokens = tokensOf(raw, (Buffer.isBuffer(input) ? undefined : input.index) ?? messageIndex(raw));
+    tokenSets.set(raw, tokens);
+  }
+  return [...tokens];
+}
+
+function tokensOf(raw: Buffer, index: MessageIndex): string[] {
   const out = new TokenSet();
   const { fields } = readHeader(raw, 0, index.headerSize || raw.length);
   headerTokens(fields, index, out);
