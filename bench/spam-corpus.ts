@@ -71,22 +71,22 @@ export const sourceOf = (s: Sample): string => s.source.split('/')[1]!;
 /** Sources whose files are not RFC 5322 messages (Enron-Spam: subject and lower-cased body only). */
 export const BODY_ONLY_SOURCES = new Set(['enron-spam']);
 
-export interface LosoSplit {
+export interface LosoSplit<T extends Sample = Sample> {
   name: string;
   /** Tested on real RFC 5322 mail (the targets apply); false for the body-only Enron files. */
   real: boolean;
-  train: Sample[];
-  test: Sample[];
+  train: T[];
+  test: T[];
 }
 
 /**
  * Leave-one-source-out: for each real source with both spam and ham (at least 20 of each), trained on
  * the other real sources and tested on it; then the body-only files, trained on every real source.
  */
-export function losoSplits(samples: Sample[]): LosoSplit[] {
+export function losoSplits<T extends Sample>(samples: T[]): LosoSplit<T>[] {
   const real = samples.filter((s) => !BODY_ONLY_SOURCES.has(sourceOf(s)));
   const sources = [...new Set(real.map(sourceOf))].sort();
-  const splits: LosoSplit[] = [];
+  const splits: LosoSplit<T>[] = [];
   for (const source of sources) {
     const test = real.filter((s) => sourceOf(s) === source);
     if (test.filter((s) => s.class === 'spam').length < 20 || test.filter((s) => s.class === 'ham').length < 20) continue;

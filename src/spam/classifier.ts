@@ -100,17 +100,15 @@ export async function classify(store: Store, input: MailInput, options: MessageO
     const reason = `not enough training: ${trained.spam} spam and ${trained.ham} ham of ${o.minSpam} and ${o.minHam}`;
     return { probability: null, score: 0, rule: null, reason, clues: [], model: which, trained };
   }
-  const clues = selectClues(tokenize(input), (t) => model.get(t), trained.spam, trained.ham, o);
+  const { probability, score, clues } = bayesVerdict(tokenize(input), (t) => model.get(t), trained, o);
+  return { probability, score, rule: bandRule(probability), reason: null, clues: clues.slice(0, TOP_CLUES), model: which, trained };
+}
+
+/** The Bayes probability and score points of a message's tokens under a model's counts (the model trained enough). */
+export function bayesVerdict(tokens: string[], counts: (token: string) => [number, number], trained: SpamTotals, o: BayesOptions): { probability: number; score: number; clues: Clue[] } {
+  const clues = selectClues(tokens, counts, trained.spam, trained.ham, o);
   const probability = chiCombine(clues.map((c) => c.probability)).indicator;
-  return {
-    probability,
-    score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10,
-    rule: bandRule(probability),
-    reason: null,
-    clues: clues.slice(0, TOP_CLUES),
-    model: which,
-    trained,
-  };
+  return { probability, score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10, clues };
 }
 
 /** The classifier as a scorer of the inbound classify stage; no hit while it abstains. */

@@ -2,10 +2,9 @@
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
 import { decodeCharset, decodeTransfer } from '../mime/decode.ts';
-import { indexMessage } from '../mime/index.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
-import { wordToken } from './tokenize.ts';
+import { messageIndex, wordToken } from './normalize.ts';
 
 export interface ContentFeature {
   rule: string;
@@ -19,7 +18,8 @@ export const FEATURES = {
   URI_SHORTENER: { score: 1, description: 'Link through a URL shortener' },
   URI_TEXT_MISMATCH: { score: 3, description: 'Link text names another domain than the link goes to' },
   URI_USERINFO: { score: 2.5, description: 'Link with user@ before the host (http://bank@evil/)' },
-  URI_MANY_ONE_DOMAIN: { score: 0.2, description: 'Many links, all to one domain' },
+  // Named, not scored: newsletters link to their own site throughout (3.7% of trec07p ham, 2.5% of its spam).
+  URI_MANY_ONE_DOMAIN: { score: 0, description: 'Many links, all to one domain' },
   HTML_HIDDEN_TEXT: { score: 1.5, description: 'HTML text hidden or in a tiny font' },
   HTML_IMAGE_ONLY: { score: 2, description: 'HTML that is mostly images, with little text' },
   HTML_SHOUTING: { score: 1, description: 'HTML with large or coloured fonts throughout' },
@@ -92,8 +92,20 @@ function htmlParts(raw: Buffer, node: MimeNode, out: string[], depth = 0): void 
 
 const stripTags = (html: string) => html.replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;|&#160;/gi, ' ');
 
+// The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
+const found = new WeakMap<Buffer, FeatureName[]>();
+
 /** The features a message shows, each once. */
-export function contentFeatures(raw: Buffer, index: MessageIndex = indexMessage(raw)): FeatureName[] {
+export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {
+  let hits = found.get(raw);
+  if (!hits) {
+    hits = findFeatures(raw, index ?? messageIndex(raw));
+    found.set(raw, hits);
+  }
+  return [...hits];
+}
+
+function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const hits = new Set<FeatureName>();
   const text = index.search.text.slice(0, TEXT_SCAN);
   const html: string[] = [];

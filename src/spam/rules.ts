@@ -50,8 +50,10 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
   },
   {
+    // Named, not scored: mailing lists set Reply-To to the list, so in both real sources of the shared
+    // corpus more ham than spam has it (SA public 18% of ham, 12% of spam; trec07p 7.9%, 0.4%).
     rule: 'REPLYTO_DIFFERS_FROM',
-    score: 1,
+    score: 0,
     description: 'Reply-To points to another domain than From',
     test: (i) => {
       const replyTo = domainPart(i.headers.get('reply-to'));
@@ -67,7 +69,8 @@ export const CONTENT_RULES: readonly Rule[] = [
   },
   { rule: 'HTML_ONLY', score: 0.7, description: 'HTML body with no text alternative', test: (i) => /^\s*text\/html\b/i.test(i.headers.get('content-type') ?? '') },
   { rule: 'RISKY_ATTACHMENT', score: 3, description: 'Executable or script attachment', test: (i) => RISKY_ATTACHMENT.test(body(i).toString('latin1')) },
-  { rule: 'BULK_PRECEDENCE', score: 0.5, description: 'Precedence: bulk or junk', test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? '') },
+  // Named, not scored: lists set it on ham (SA public 72% of ham, 18% of spam; trec07p 22%, 1.9%).
+  { rule: 'BULK_PRECEDENCE', score: 0, description: 'Precedence: bulk or junk', test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? '') },
 ];
 
 function spfAligned(i: SpamInput): boolean {

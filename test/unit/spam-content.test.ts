@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { contentFeatures, registeredDomain } from '../../src/spam/content.ts';
-import { tokenize, wordToken } from '../../src/spam/tokenize.ts';
+import { tokenize } from '../../src/spam/tokenize.ts';
+import { wordToken } from '../../src/spam/normalize.ts';
 
 const head = (subject: string, from = 'Sales <sales@shop.example>', type = 'text/plain; charset=us-ascii') =>
   `From: ${from}\r\nTo: you@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +

@@ -3,6 +3,8 @@ import * as assert from 'uvu/assert';
 import type { AuthVerdict } from '../../src/dns/auth-verdict.ts';
 import { classify } from '../../src/inbound/classify.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
 import { headerRules } from '../../src/spam/rules.ts';
 import type { SpamInput, SpamScorer } from '../../src/spam/types.ts';
 
@@ -62,6 +64,15 @@ test('another scorer (the future Bayesian classifier) plugs in and its hits add 
   assert.is(result.score, 15.5);
   assert.is(result.verdict, 'reject');
   assert.equal(result.hits.map((h) => h.rule), ['SPF_FAIL', 'BAYES_99']);
+});
+
+test('list headers are named, not scored: Reply-To to the list and Precedence: bulk are ham more often than spam', () => {
+  // Real mailing-list mail (Apache SpamAssassin's t/data/nice/mailman_message.txt, see the fixture folder's NOTICE.md).
+  const raw = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'spamassassin', 'ham', 'mailman_message.txt'));
+  const hits = headerRules.score({ raw, headers: parseHeaders(raw), auth: clean, mailFrom: '', fromHosted: false, accountIds: [] }) as { rule: string; score: number }[];
+  const listed = hits.filter((h) => h.rule === 'BULK_PRECEDENCE' || h.rule === 'REPLYTO_DIFFERS_FROM');
+  assert.ok(listed.some((h) => h.rule === 'BULK_PRECEDENCE'), hits.map((h) => h.rule).join(' '));
+  assert.equal(listed.map((h) => h.score), listed.map(() => 0));
 });
 
 test.run();

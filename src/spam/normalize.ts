@@ -1,0 +1,36 @@
+// What the rules, the content features and the tokenizer share: one parse of a message per Buffer,
+// and the normal form of a word.
+import { indexMessage } from '../mime/index.ts';
+import type { MessageIndex } from '../mime/types.ts';
+
+// One classification reads a message several times (the rules, the content features, the Bayes
+// scorer and the verdict the API reports): it is parsed and tokenized once. Kept while the bytes are.
+const indexes = new WeakMap<Buffer, MessageIndex>();
+
+/** The message's index, parsed once per Buffer. */
+export function messageIndex(raw: Buffer): MessageIndex {
+  let index = indexes.get(raw);
+  if (!index) {
+    index = indexMessage(raw);
+    indexes.set(raw, index);
+  }
+  return index;
+}
+
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's' };
+
+/**
+ * A word as a token, with what ties it to one source or one spam run blurred: numbers (dates, years,
+ * prices, ids: "2002", "4.99") become their shape, and words with digits or symbols standing in for
+ * letters ("0ffice", "v1agra", "c@sh") are read as the letters; the caller notes the obfuscation.
+ */
+export function wordToken(w: string): string {
+  if (/^[\d.,:/$%-]+$/.test(w)) return `num:${w.replace(/\d+/g, '#')}`;
+  // Letters with a digit or symbol standing in for some, not a product code (two digits in a row, a
+  // trailing digit), a variable ($name, @list) or an address (a@b, only short words take "@").
+  if (/\p{L}/u.test(w) && /^\p{L}*[\p{L}01345@$]*$/u.test(w) && /^[\p{L}0]/u.test(w) && /[013457@$]/.test(w) && !/\d\d|\d$/.test(w) && !/\$./.test(w) && !(w.includes('@') && w.length > 8)) {
+    const letters = w.replace(/[^\p{L}]/gu, '').length;
+    if (letters >= w.length - 2 && letters >= 3) return w.replace(/[013457@$]/g, (c) => LEET[c]!);
+  }
+  return w;
+}
