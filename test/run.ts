@@ -18,9 +18,11 @@ function findTests(dir: string): string[] {
   return out;
 }
 
+// Filters match the path below the checkout (test/e2e/…), so a checkout whose own path contains a
+// filter word (a worktree named after it) does not select every file.
 const filter = process.argv.slice(2);
 const files = findTests(join(root, 'test')).filter(
-  (f) => filter.length === 0 || filter.some((pattern) => f.includes(pattern)),
+  (f) => filter.length === 0 || filter.some((pattern) => relative(root, f).includes(pattern)),
 );
 
 interface FileResult { file: string; passed: number; failed: number; output: string; ms: number }
