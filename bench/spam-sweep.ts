@@ -6,12 +6,12 @@
 //   node bench/spam-sweep.ts [--only NAME] ['{"maxDiscriminators":50}' ...]
 //     each JSON argument is one set of Bayes options (merged over the defaults); none: the defaults
 import { join } from 'node:path';
-import { parseHeaders } from '../src/inbound/message.ts';
+import { parseHeaders } from '../src/mime/parsed-headers.ts';
 import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';
 import { tokenize } from '../src/spam/tokenize.ts';
-import type { AuthVerdict } from '../src/inbound/authenticate.ts';
+import type { AuthVerdict } from '../src/dns/auth-verdict.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import { BODY_ONLY_SOURCES, CORPUS_DIR, loadCorpus, losoSplits, pct, sourceOf, splitPoint, withoutSpamHeaders } from './spam-corpus.ts';
 

@@ -15,7 +15,6 @@ import { createDeliveryPump } from './webhook-pump.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from './webhook-outcome.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
-export { subscribed } from './webhook-fanout.ts';
 
 /**
  * Options of createWebhookDispatcher:

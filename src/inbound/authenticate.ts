@@ -5,7 +5,6 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import type { AuthResult, AuthVerdict, DmarcPolicy } from '../dns/auth-verdict.ts';
 import { stripFields, type InboundMessage } from './message.ts';
 
-export type { AuthResult, AuthVerdict, DmarcPolicy } from '../dns/auth-verdict.ts';
 
 export interface Authenticated {
   verdict: AuthVerdict;

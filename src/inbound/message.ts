@@ -2,7 +2,6 @@
 import { readHeader, type HeaderField } from '../mime/headers.ts';
 
 export type { HeaderField };
-export { parseHeaders, type ParsedHeaders } from '../mime/parsed-headers.ts';
 
 /** A message as the MX session received it. */
 export interface InboundMessage {

@@ -5,7 +5,7 @@
 import { srsReverse } from './srs.ts';
 import type { Account, AddressRoute, FilterRule, Folder, Store } from '../store/index.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
-import type { ParsedHeaders } from './message.ts';
+import type { ParsedHeaders } from '../mime/parsed-headers.ts';
 
 export const MAX_ALIAS_DEPTH = 5;
 

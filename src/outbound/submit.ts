@@ -5,7 +5,8 @@
 // much a sender may send is checked here, once for every way in.
 import { randomBytes } from 'node:crypto';
 import type { Logger } from 'pino';
-import { domainOf, parseHeaders, type ParsedHeaders } from '../inbound/message.ts';
+import { domainOf } from '../inbound/message.ts';
+import { parseHeaders, type ParsedHeaders } from '../mime/parsed-headers.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { Account, Store } from '../store/index.ts';

@@ -2,7 +2,6 @@
 import type { DmarcRecordSummary, DmarcReport } from '../store/reports.ts';
 import { child, children, parseXml, textAt } from './xml.ts';
 
-export type { DmarcRecordSummary, DmarcReport } from '../store/reports.ts';
 
 const MAX_ROWS = 200;
 

@@ -6,7 +6,6 @@ import { parseDmarcReport } from './dmarc.ts';
 import { parseTlsReport } from './tls-rpt.ts';
 import { unpack } from './unpack.ts';
 
-export type { ParsedReport } from '../store/reports.ts';
 
 // Types reporters give the report file; octet-stream and text/plain only go with a report file name.
 const REPORT_TYPE = /^(application\/(tlsrpt\+(json|gzip)|(x-)?(zip|gzip)|x-zip-compressed|xml|json)|text\/xml)$/;

@@ -1,7 +1,6 @@
 // SMTP TLS reports (RFC 8460 §4): the summary we keep of one JSON report.
 import type { TlsPolicySummary, TlsReport } from '../store/reports.ts';
 
-export type { TlsPolicySummary, TlsReport } from '../store/reports.ts';
 
 const MAX_POLICIES = 100;
 

@@ -1,8 +1,9 @@
 // The spam classifier as the API and the compat layer use it: training with raw messages and
 // scoring one as the MX would, with the MX's own settings.
 import { classify as scoreMessage } from '../inbound/classify.ts';
-import type { AuthVerdict } from '../inbound/authenticate.ts';
-import { parseHeaders, domainOf } from '../inbound/message.ts';
+import type { AuthVerdict } from '../dns/auth-verdict.ts';
+import { domainOf } from '../inbound/message.ts';
+import { parseHeaders } from '../mime/parsed-headers.ts';
 import { bayesScorer, classify as bayes, train, type ClassifierOptions } from '../spam/classifier.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';

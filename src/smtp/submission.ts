@@ -6,7 +6,7 @@ import type { Socket } from 'node:net';
 import type { TLSSocket } from 'node:tls';
 import { pino, type Logger } from 'pino';
 import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 'smtp-server';
-import { parseHeaders } from '../inbound/message.ts';
+import { parseHeaders } from '../mime/parsed-headers.ts';
 import type { LoginService } from '../security/login.ts';
 import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Store } from '../store/index.ts';

@@ -5,7 +5,7 @@ import * as assert from 'uvu/assert';
 import { newWebhookSecret, signatureHeaders } from '../../src/events/signature.ts';
 import { BlockedAddress, isPrivateAddress, urlProblem, vetTarget } from '../../src/events/ssrf.ts';
 import { typeMatches } from '../../src/events/types.ts';
-import { subscribed } from '../../src/events/webhook-dispatcher.ts';
+import { subscribed } from '../../src/events/webhook-fanout.ts';
 import { capUtf8 } from '../../src/api/views/messages.ts';
 import type { StoredEvent } from '../../src/store/index.ts';
 import type { Webhook } from '../../src/store/webhooks.ts';

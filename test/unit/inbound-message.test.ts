@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { claimsHost, receivedHeader } from '../../src/inbound/authenticate.ts';
-import { parseHeaders, stripFields, type InboundMessage } from '../../src/inbound/message.ts';
+import { stripFields, type InboundMessage } from '../../src/inbound/message.ts';
+import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { applyFilters } from '../../src/inbound/route.ts';
 
 const raw = Buffer.from(

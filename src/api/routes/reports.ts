@@ -1,8 +1,7 @@
 // DMARC aggregate and TLS-RPT reports received by mail (src/reports/collector.ts), per team: the
 // summaries, newest first, optionally for one domain.
 import { z } from 'zod';
-import type { DmarcReport } from '../../reports/dmarc.ts';
-import type { TlsReport } from '../../reports/tls-rpt.ts';
+import type { DmarcReport, TlsReport } from '../../store/reports.ts';
 import { Reports, type StoredReport } from '../../store/reports.ts';
 import type { ApiDeps } from '../deps.ts';
 import { publicId } from '../../store/public-ids.ts';
