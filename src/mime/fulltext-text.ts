@@ -68,7 +68,13 @@ function walk(buf: Buffer, node: MimeNode, heads: string[], bodies: string[], bu
 export function fulltextText(buf: Buffer, root: MimeNode): Buffer {
   const heads: string[] = [];
   const bodies: string[] = [];
-  walk(buf, root, heads, bodies, { left: FULLTEXT_CAP });
+  try {
+    walk(buf, root, heads, bodies, { left: FULLTEXT_CAP });
+  } catch {
+    // Never lose a delivery over search text: at worst the whole message is one body.
+    heads.length = 0;
+    bodies.splice(0, bodies.length, decodeCharset(buf.subarray(0, PART_SOURCE_CAP), undefined));
+  }
   // NUL marks the section break only: one inside the content (an encoded-word can carry it) is a space.
   const clean = (parts: string[]) => foldCase(parts.join('\n')).replaceAll('\0', ' ');
   const out = Buffer.from(`${clean(heads)}\0${clean(bodies)}`, 'utf8');
