@@ -246,6 +246,7 @@ async function candidatesFor(session: Session, key: Key): Promise<Candidates | n
 }
 
 const BATCH = 500;
+const TEXT_SLICE = 125;
 
 export interface Found {
   message: Message;
@@ -297,7 +298,10 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         batch.forEach((c, n) => (c.fields = fields[n]));
       }
       if (view && needsText) {
-        const texts = await view.fulltext(batch.map((c) => c.message));
+        // Slices read at once: LevelDB serves each getMany on one thread of the pool.
+        const slices: Promise<Buffer[]>[] = [];
+        for (let s = 0; s < batch.length; s += TEXT_SLICE) slices.push(view.fulltext(batch.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+        const texts = (await Promise.all(slices)).flat();
         batch.forEach((c, n) => (c.text = texts[n]));
       }
       if (view && headerNames.length) {
