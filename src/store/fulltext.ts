@@ -8,20 +8,21 @@
 //   of consecutive messages of the folder that have it. A string of 3+ bytes can only occur in
 //   messages listed under every bucket of its windows, so those are the only ones read and checked.
 // - `fw/<folder>`: the watermark, the highest UID the segments cover. Messages above it (the tail)
-//   are always candidates. Segments are built off the write path: after a commit that leaves
-//   SEGMENT_MIN or more messages in a tail (in the background), and before a search that finds one.
+//   are always candidates. Segments are built off the write path, by the search that finds a tail
+//   of SEGMENT_MIN or more messages. (Building them in the background after deliveries made
+//   imaptest's stress run report keywords FETCHed before FLAGS announced them: a timing race in the
+//   IMAP sessions that the extra commits widened; left to the session code.)
 // Expunged messages stay in their segments until the folder is deleted: a candidate whose record is
 // gone is dropped by the search (UIDs are never reused), so answers stay exact.
 // Stores written before this existed: blobs without `ft/` get it from their raw bytes when a segment
-// is built over them (the first search of the folder, or its next deliveries), so no migration.
+// is built over them (the first search of the folder), so no migration.
 import type { Kv, Reader } from './db.ts';
 import type { Blobs } from './blobs.ts';
 import type { Folders } from './folders.ts';
 import { keys, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
-import type { FolderChange, Message } from './types.ts';
-import type { Notifier } from './db.ts';
+import type { Message } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
 import { foldCase, fulltextText } from '../mime/fulltext-text.ts';
 
@@ -113,13 +114,10 @@ export class Fulltext {
   private readonly building = new Set<Promise<void>>();
   private closed = false;
 
-  constructor(kv: Kv, folders: Folders, blobs: Blobs, notifier: Notifier) {
+  constructor(kv: Kv, folders: Folders, blobs: Blobs) {
     this.kv = kv;
     this.folders = folders;
     this.blobs = blobs;
-    notifier.on('change', (change: FolderChange) => {
-      if (change.kind === 'add') this.maybeBuild(change.folderId);
-    });
   }
 
   private async watermark(folderId: number): Promise<number> {
@@ -137,24 +135,20 @@ export class Fulltext {
     return folder ? folder.uidNext - 1 - mark : 0;
   }
 
-  /** Builds segments in the background once a folder's tail is long enough (after a delivery). */
-  private maybeBuild(folderId: number): void {
-    if (this.closed) return;
-    const mark = this.marks.get(folderId);
-    if (mark !== undefined && this.tail(folderId, mark) < SEGMENT_MIN) return;
-    const job = this.catchUp(folderId).catch(() => undefined); // a search retries; nothing is lost
-    this.building.add(job);
-    void job.finally(() => this.building.delete(job));
-  }
-
   /** Indexes the folder's tail if it is SEGMENT_MIN messages or more; one build per folder at a time. */
   async catchUp(folderId: number): Promise<void> {
-    if (this.tail(folderId, await this.watermark(folderId)) < SEGMENT_MIN) return;
-    await this.locks.run(folderId, async () => {
+    if (this.closed || this.tail(folderId, await this.watermark(folderId)) < SEGMENT_MIN) return;
+    const job = this.locks.run(folderId, async () => {
       while (!this.closed && this.folders.get(folderId) && this.tail(folderId, await this.watermark(folderId)) >= SEGMENT_MIN) {
         if (!(await this.buildSegment(folderId))) break;
       }
     });
+    this.building.add(job);
+    try {
+      await job;
+    } finally {
+      this.building.delete(job);
+    }
   }
 
   /** One segment over the next SEGMENT_MAX messages above the watermark; false when there were none. */
@@ -247,9 +241,9 @@ export class Fulltext {
     this.marks.clear();
   }
 
-  /** Waits for background builds; none starts afterwards. */
+  /** Waits for builds under way; none starts afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    await Promise.all([...this.building]);
+    await Promise.allSettled([...this.building]);
   }
 }

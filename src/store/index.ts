@@ -73,7 +73,7 @@ export class Store {
     this.blobs = new Blobs(kv);
     this.folders = new Folders(kv, this.counters, this.notifier);
     this.messages = new Messages(kv, this.folders, this.blobs, this.notifier);
-    this.fulltext = new Fulltext(kv, this.folders, this.blobs, this.notifier);
+    this.fulltext = new Fulltext(kv, this.folders, this.blobs);
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);

@@ -59,7 +59,7 @@ test('TEXT and BODY: decoded parts, HTML source in every alternative, every head
 });
 
 test('deliveries while searching: every answer is exact for the messages it covers; expunge removes hits', async () => {
-  const total = SEGMENT_MIN * 2 + 30; // enough for segments to be built in the background meanwhile
+  const total = SEGMENT_MIN * 2 + 30; // enough for the searches to build segments meanwhile
   const hasWord = new Map<number, boolean>();
   let delivering = true;
   const deliveries = (async () => {

@@ -86,7 +86,7 @@ test('postings: segments name the messages with a string, the tail is always a c
   }));
   const messages = await store.appendMany(folder, uploads);
   // As a store written before the index has it: no postings, no watermark, and one blob without its
-  // text. Reopened first, so that no background build (started by the append) is under way.
+  // text (reopened, as after an upgrade).
   await store.close();
   store = await Store.open(dir.path);
   const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
