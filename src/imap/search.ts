@@ -3,7 +3,6 @@
 // only read for HEADER on a field the index does not keep, and then only its header block. BODY and
 // TEXT match the full-text index's stored text (store/fulltext.ts), and only the messages its
 // trigram postings name are read when the key requires such a match.
-import type { SearchFields } from '../mime/types.ts';
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { isCandidate, type Candidates } from '../store/fulltext.ts';
@@ -216,7 +215,8 @@ function needle(value: string): Buffer {
   let bytes = needles.get(value);
   if (!bytes) {
     if (needles.size > 100) needles.clear();
-    needles.set(value, (bytes = Buffer.from(value, 'utf8')));
+    bytes = Buffer.from(value, 'utf8');
+    needles.set(value, bytes);
   }
   return bytes;
 }
@@ -302,7 +302,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         const slices: Promise<Buffer[]>[] = [];
         for (let s = 0; s < batch.length; s += TEXT_SLICE) slices.push(view.fulltext(batch.slice(s, s + TEXT_SLICE).map((c) => c.message)));
         const texts = (await Promise.all(slices)).flat();
-        batch.forEach((c, n) => (c.text = texts[n]));
+        for (const [n, c] of batch.entries()) c.text = texts[n];
       }
       if (view && headerNames.length) {
         const structures = await view.structures(batch.map((c) => c.message.blob));

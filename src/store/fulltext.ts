@@ -169,7 +169,10 @@ export class Fulltext {
     const postings: (number[] | undefined)[] = new Array(BUCKETS);
     const seen = new Uint8Array(BUCKETS);
     messages.forEach((m, i) => {
-      for (const k of buckets(texts[i]!, seen)) (postings[k] ??= []).push(m.uid);
+      for (const k of buckets(texts[i]!, seen)) {
+        postings[k] ??= [];
+        postings[k].push(m.uid);
+      }
     });
     const tx = new Tx();
     const first = messages[0]!.uid;

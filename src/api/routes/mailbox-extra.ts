@@ -6,7 +6,7 @@ import { z } from 'zod';
 import { decodeTransfer } from '../../mime/decode.ts';
 import { listAttachments } from '../../mime/search-text.ts';
 import { fulltextMatch } from '../../mime/fulltext-text.ts';
-import type { MimeNode, SearchFields } from '../../mime/types.ts';
+import type { MimeNode } from '../../mime/types.ts';
 import type { Account, Folder, Message } from '../../store/index.ts';
 import type { StoreView } from '../../store/view.ts';
 import type { ApiDeps } from '../deps.ts';
