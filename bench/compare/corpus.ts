@@ -36,6 +36,11 @@ export function normalise(raw: Buffer): Buffer {
  * messages come first; the Enron-Spam files (a Subject line and a body only) fill up the rest.
  */
 export function loadCorpus(count: number): Buffer[] {
+  return corpusPaths(count).map((p) => normalise(readFileSync(p)));
+}
+
+/** The files loadCorpus reads, in its order (to name the messages a comparison found different). */
+export function corpusPaths(count: number): string[] {
   const all = [...files(join(CORPUS_DIR, 'ham')), ...files(join(CORPUS_DIR, 'spam'))].sort();
   const enron = (p: string) => p.includes('/enron-spam/');
   const paths = [...all.filter((p) => !enron(p)), ...all.filter(enron)].slice(0, count);
@@ -46,5 +51,5 @@ export function loadCorpus(count: number): Buffer[] {
     const j = Math.floor(next() * (i + 1));
     [paths[i], paths[j]] = [paths[j]!, paths[i]!];
   }
-  return paths.map((p) => normalise(readFileSync(p)));
+  return paths;
 }

@@ -1,9 +1,12 @@
 // SEARCH keys (RFC 3501 6.4.4, RFC 9051, MODSEQ from RFC 7162, YOUNGER/OLDER from RFC 5032),
 // evaluated over the message records and the search fields stored at delivery; a blob's bytes are
-// only read for HEADER on a field the index does not keep, and then only its header block.
-import type { SearchFields } from '../mime/types.ts';
+// only read for HEADER on a field the index does not keep, and then only its header block. BODY and
+// TEXT match the full-text index's stored text (store/fulltext.ts), and only the messages its
+// trigram postings name are read when the key requires such a match.
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
+import { isCandidate, type Candidates } from '../store/fulltext.ts';
+import { fulltextMatch } from '../mime/fulltext-text.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
 import { MAX_NESTING, NESTING_ERROR, type Token } from './parser.ts';
@@ -162,8 +165,9 @@ interface Candidate {
   message: Message;
   seq: number;
   recent: boolean;
-  /** The full search fields when a key searches body text, else only the header fields. */
-  fields?: HeaderFields | SearchFields;
+  fields?: HeaderFields;
+  /** The stored full-text (header section, NUL, body section) when a key is BODY or TEXT. */
+  text?: Buffer;
   headers?: Map<string, string | undefined>;
 }
 
@@ -189,12 +193,7 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     }
     case 'text': {
       if (key.field !== 'body' && key.field !== 'text') return c.fields![key.field].toLowerCase().includes(key.value);
-      const f = c.fields as SearchFields; // runSearch reads the full fields for BODY and TEXT
-      if (key.field === 'body') return f.text.toLowerCase().includes(key.value);
-      // `headers` is lower-cased at delivery; messages indexed before it existed fall back to the
-      // address and subject fields.
-      const headers = f.headers ?? [f.from, f.to, f.cc, f.bcc, f.subject].join('\n').toLowerCase();
-      return headers.includes(key.value) || f.text.toLowerCase().includes(key.value);
+      return fulltextMatch(c.text!, needle(key.value), key.field === 'body');
     }
     case 'header': {
       const indexed = INDEXED_HEADERS[key.name];
@@ -211,7 +210,44 @@ function headerValues(block: string, name: string): string | undefined {
   return values.length ? values.join('\n') : undefined;
 }
 
+const needles = new Map<string, Buffer>();
+/** A search string as the bytes the stored text is matched with (kept for the few strings in use). */
+function needle(value: string): Buffer {
+  let bytes = needles.get(value);
+  if (!bytes) {
+    if (needles.size > 100) needles.clear();
+    bytes = Buffer.from(value, 'utf8');
+    needles.set(value, bytes);
+  }
+  return bytes;
+}
+
+const isFulltext = (k: Key): k is Extract<Key, { op: 'text' }> => k.op === 'text' && (k.field === 'body' || k.field === 'text');
+
+/**
+ * UIDs that can match `key` at all, from the full-text postings: a BODY/TEXT key can only match
+ * its candidates, AND only those of any of its parts, OR those of either side; null: no such bound.
+ */
+async function candidatesFor(session: Session, key: Key): Promise<Candidates | null> {
+  const folderId = session.selected!.folder.id;
+  if (isFulltext(key)) return session.ctx.store.fulltext.candidates(folderId, [key.value]);
+  if (key.op === 'and') {
+    let best: Candidates | null = null;
+    for (const k of key.keys) {
+      const c = await candidatesFor(session, k);
+      if (c && (!best || c.uids.size < best.uids.size)) best = c;
+    }
+    return best;
+  }
+  if (key.op === 'or') {
+    const [a, b] = [await candidatesFor(session, key.a), await candidatesFor(session, key.b)];
+    return a && b ? { uids: new Set([...a.uids, ...b.uids]), above: Math.min(a.above, b.above) } : null;
+  }
+  return null;
+}
+
 const BATCH = 500;
+const TEXT_SLICE = 125;
 
 export interface Found {
   message: Message;
@@ -230,22 +266,28 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
-  const needsText = uses(key, (k) => k.op === 'text' && (k.field === 'body' || k.field === 'text'));
-  const needsFields = withFields || needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
+  const needsText = uses(key, isFulltext);
+  const needsFields = withFields || uses(key, (k) => (k.op === 'text' && !isFulltext(k)) || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
   const headerNames: string[] = [];
   uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
-  const all = await store.messages.list(selected.folder.id);
-  const view = needsFields || headerNames.length ? store.view() : null;
+  const candidates = needsText ? await candidatesFor(session, key) : null;
+  // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
+  const positions: number[] = [];
+  for (let j = 0; j < selected.uids.length; j++) if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
+  const all = candidates ? [] : await store.messages.list(selected.folder.id);
+  const view = needsFields || needsText || headerNames.length ? store.view() : null;
   try {
     const byUid = new Map(all.map((m) => [m.uid, m]));
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
     const now = Date.now();
     const out: Found[] = [];
-    for (let i = 0; i < selected.uids.length; i += BATCH) {
+    for (let i = 0; i < positions.length; i += BATCH) {
       let batch: Candidate[] = [];
-      for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
-        const message = byUid.get(selected.uids[j]!);
-        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
+      for (const j of positions.slice(i, i + BATCH)) {
+        const uid = selected.uids[j]!;
+        // With candidates the records come from the view below; the placeholder only carries the UID.
+        const message = candidates ? ({ uid } as Message) : byUid.get(uid);
+        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(uid) });
       }
       if (view) {
         // The records as the snapshot has them: their blobs are in it too.
@@ -253,9 +295,15 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         batch = batch.flatMap((c, n) => (records[n] ? [{ ...c, message: records[n] }] : []));
       }
       if (view && needsFields) {
-        const shas = batch.map((c) => c.message.blob);
-        const fields = needsText ? await view.searchFields(shas) : await view.headerFields(shas);
+        const fields = await view.headerFields(batch.map((c) => c.message.blob));
         batch.forEach((c, n) => (c.fields = fields[n]));
+      }
+      if (view && needsText) {
+        // Slices read at once: LevelDB serves each getMany on one thread of the pool.
+        const slices: Promise<Buffer[]>[] = [];
+        for (let s = 0; s < batch.length; s += TEXT_SLICE) slices.push(view.fulltext(batch.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+        const texts = (await Promise.all(slices)).flat();
+        for (const [n, c] of batch.entries()) c.text = texts[n];
       }
       if (view && headerNames.length) {
         const structures = await view.structures(batch.map((c) => c.message.blob));

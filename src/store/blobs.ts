@@ -3,6 +3,7 @@ import type { Kv, Reader } from './db.ts';
 import { keys } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { MessageIndex, SearchFields } from '../mime/types.ts';
+import { fulltextText } from '../mime/fulltext-text.ts';
 
 /** What FETCH needs (tree, ENVELOPE); kept apart from the search fields, which can be large. */
 export type MessageStructure = Omit<MessageIndex, 'search'>;
@@ -79,6 +80,7 @@ export class Blobs {
       tx.put(keys.blobIndex(sha), structure);
       tx.put(keys.blobSearch(sha), search);
       tx.put(keys.blobHeaders(sha), pickHeaderFields(search));
+      tx.putBytes(keys.fulltext(sha), fulltextText(content.raw, content.index.root)); // fulltext.ts
     }
     this.refs.set(sha, count + 1);
     tx.put(keys.blobRefs(sha), count + 1);
@@ -101,6 +103,7 @@ export class Blobs {
     tx.del(keys.blobIndex(sha));
     tx.del(keys.blobSearch(sha));
     tx.del(keys.blobHeaders(sha));
+    tx.del(keys.fulltext(sha));
     for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
   }
 

@@ -14,6 +14,7 @@ import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
 import { Folders, StoreError } from './folders.ts';
+import { Fulltext } from './fulltext.ts';
 import { Messages } from './messages.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Queue } from './queue.ts';
@@ -57,6 +58,7 @@ export class Store {
   readonly blobs: Blobs;
   readonly folders: Folders;
   readonly messages: Messages;
+  readonly fulltext: Fulltext;
   readonly teams: Teams;
   readonly domains: Domains;
   readonly addresses: Addresses;
@@ -76,6 +78,7 @@ export class Store {
     this.blobs = new Blobs(kv);
     this.folders = new Folders(kv, this.counters, this.notifier);
     this.messages = new Messages(kv, this.folders, this.blobs, this.notifier);
+    this.fulltext = new Fulltext(kv, this.folders, this.blobs);
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);
@@ -106,6 +109,7 @@ export class Store {
     this.folders.reset(folders);
     this.blobs.reset(shas, refs);
     this.messages.forgetCached();
+    this.fulltext.forget();
     this.spam.forget();
     this.sends.forgetAll();
   }
@@ -174,7 +178,7 @@ export class Store {
 
   /** A consistent view for reads that span several awaits (see StoreView); close it when done. */
   view(): StoreView {
-    return new StoreView(this.kv.snapshot(), this.messages, this.blobs);
+    return new StoreView(this.kv.snapshot(), this.messages, this.blobs, this.fulltext);
   }
 
   /** Runs `fn` with a view and closes the view afterwards, whatever happens. */
@@ -197,6 +201,7 @@ export class Store {
   async deleteFolder(folder: Folder): Promise<void> {
     const tx = new Tx();
     await this.messages.removeAll(tx, folder);
+    await this.fulltext.removeFolder(tx, folder.id);
     this.folders.remove(tx, folder);
     await this.kv.commit(tx);
   }
@@ -209,7 +214,8 @@ export class Store {
     return stored;
   }
 
-  close(): Promise<void> {
+  async close(): Promise<void> {
+    await this.fulltext.close();
     return this.kv.close();
   }
 }

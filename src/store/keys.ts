@@ -32,6 +32,10 @@ export const keys = {
   blobSearch: (sha: string) => `bs/${sha}`,
   /** The search fields without the body text: what SEARCH FROM/SUBJECT, SORT and THREAD read. */
   blobHeaders: (sha: string) => `bh/${sha}`,
+  /** Full-text index (fulltext.ts): a content's folded searchable text, posting segments, watermark. */
+  fulltext: (sha: string) => `ft/${sha}`,
+  fulltextPostings: (folderId: number, bucket: number, firstUid: number) => `fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
+  fulltextMark: (folderId: number) => `fw/${hex(folderId, FOLDER)}`,
   apiKey: (publicId: string) => `k/${publicId}`,
   apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
   teamApiKey: (teamId: string, publicId: string) => `tk/${teamId}/${publicId}`,
@@ -72,6 +76,8 @@ export const ranges = {
     gte: keys.message(folderId, fromUid),
     lt: `m/${hex(folderId, FOLDER)}/\xff`,
   }),
+  fulltextBucket: (folderId: number, bucket: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/`),
+  fulltextFolder: (folderId: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/`),
   folderChanges: (folderId: number, afterModseq: number) => ({
     gt: keys.change(folderId, afterModseq),
     lt: `c/${hex(folderId, FOLDER)}/\xff`,

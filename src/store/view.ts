@@ -1,4 +1,5 @@
 import type { Blobs, HeaderFields, MessageStructure } from './blobs.ts';
+import type { Fulltext } from './fulltext.ts';
 import type { Snapshot } from './db.ts';
 import type { Messages } from './messages.ts';
 import type { Message } from './types.ts';
@@ -14,11 +15,13 @@ export class StoreView {
   private readonly snapshot: Snapshot;
   private readonly messages: Messages;
   private readonly blobs: Blobs;
+  private readonly fulltexts: Fulltext;
 
-  constructor(snapshot: Snapshot, messages: Messages, blobs: Blobs) {
+  constructor(snapshot: Snapshot, messages: Messages, blobs: Blobs, fulltext: Fulltext) {
     this.snapshot = snapshot;
     this.messages = messages;
     this.blobs = blobs;
+    this.fulltexts = fulltext;
   }
 
   getMany(folderId: number, uids: number[]): Promise<(Message | undefined)[]> {
@@ -44,6 +47,11 @@ export class StoreView {
 
   headerFields(shas: string[]): Promise<HeaderFields[]> {
     return this.blobs.headerFields(shas, this.snapshot);
+  }
+
+  /** The full-text index's stored text of each message (SEARCH BODY/TEXT, mailbox search). */
+  fulltext(messages: Message[]): Promise<Buffer[]> {
+    return this.fulltexts.texts(messages, this.snapshot);
   }
 
   /** Raw bytes of a message read through this view, or a byte range of it. */

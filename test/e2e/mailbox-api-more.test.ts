@@ -218,6 +218,21 @@ const conversation = (id: string, subject: string, parents: string[] = []): Buff
       'MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThread body.\r\n',
   );
 
+test('search matches what IMAP SEARCH TEXT matches: the HTML alternative, every header, not attachments (issue 17)', async () => {
+  const html =
+    'From: news@example.org\r\nTo: alice@wren.test\r\nSubject: newsletter\r\nX-Campaign: springtide\r\nMIME-Version: 1.0\r\n' +
+    'Content-Type: multipart/alternative; boundary="alt"\r\n\r\n--alt\r\nContent-Type: text/plain\r\n\r\nPlain version.\r\n' +
+    '--alt\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>Vernissage caf=E9 tonight</p>\r\n--alt--\r\n';
+  await deliver(alice, { subject: 'newsletter', raw: Buffer.from(html) });
+  await deliver(alice, { subject: 'attachment', raw: withAttachments('files for the vernissage') });
+  const search = async (q: string) => (await api.call('GET', `/mailbox/search?q=${encodeURIComponent(q)}`, { key: aliceKey })).body.data.map((m: any) => m.subject);
+  assert.equal(await search('vernissage tonight'), ['newsletter'], 'the HTML alternative');
+  assert.equal(await search('CAFÉ vernissage'), ['files for the vernissage', 'newsletter'], 'QP ISO-8859-1 HTML; QP UTF-8 text/csv');
+  assert.equal(await search('springtide'), ['newsletter'], 'a header field the summary does not show');
+  assert.equal(await search('vernissage'), ['files for the vernissage', 'newsletter']);
+  assert.equal(await search('data.bin vernissage'), ['files for the vernissage'], 'a MIME part header');
+});
+
 test('threads link messages by References and In-Reply-To, across folders', async () => {
   await deliver(alice, { subject: 'plan', raw: conversation('root.1@sender.test', 'Plan') });
   await deliver(alice, { subject: 'plan', raw: conversation('reply.2@sender.test', 'Re: Plan', ['root.1@sender.test']) });

@@ -1,7 +1,7 @@
 // The mailbox API for apps and agents (docs/API.md §12.2): search every word of a query in subject,
 // addresses and body, newest first, with highlighted snippets.
 import { z } from 'zod';
-import type { SearchFields } from '../../mime/types.ts';
+import { fulltextMatch } from '../../mime/fulltext-text.ts';
 import type { Folder, Message } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -30,8 +30,6 @@ function highlight(text: string, terms: RegExp, window?: number): string {
   return out + escapeHtml(slice.slice(last));
 }
 
-const searchable = (f: SearchFields): string => `${f.subject}\n${f.from}\n${f.to}\n${f.cc}\n${f.text}`.toLowerCase();
-
 export const searchRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
 
@@ -53,29 +51,38 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
         const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
         const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
         const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');
-        // The records, their search fields and the summaries from one view: no expunge in between.
+        // The records, their texts and the summaries from one view: no expunge in between. Each word
+        // must occur in the message's headers or body as SEARCH TEXT finds it (store/fulltext.ts):
+        // only the messages the full-text postings name for every word are read.
         return store.withView(async (view) => {
           const all: { folder: Folder; message: Message }[] = [];
-          for (const folder of folders) for (const message of await view.list(folder.id)) all.push({ folder, message });
+          for (const folder of folders) {
+            const candidates = await store.fulltext.candidates(folder.id, words);
+            const messages = candidates
+              ? [...(await view.getMany(folder.id, [...candidates.uids].sort((a, b) => a - b))).filter((m) => m !== undefined), ...(await view.range(folder.id, candidates.above + 1, 0xffffffff))]
+              : await view.list(folder.id);
+            for (const message of messages) all.push({ folder, message });
+          }
           all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
-          // Search fields are read in chunks and the scan stops once a page (and one more) is found.
-          const hits: { folder: Folder; message: Message; fields: SearchFields }[] = [];
-          for (let i = 0; i < all.length && hits.length <= query.limit; i += 200) {
+          // Texts are read in chunks and the scan stops once a page (and one more) is found.
+          const needles = words.map((w) => Buffer.from(w, 'utf8'));
+          const found: { folder: Folder; message: Message }[] = [];
+          for (let i = 0; i < all.length && found.length <= query.limit; i += 200) {
             const chunk = all.slice(i, i + 200);
-            const fields = await view.searchFields(chunk.map((c) => c.message.blob));
+            const texts = await view.fulltext(chunk.map((c) => c.message));
             chunk.forEach((c, j) => {
-              const haystack = searchable(fields[j]!);
-              if (words.every((w) => haystack.includes(w))) hits.push({ ...c, fields: fields[j]! });
+              if (needles.every((n) => fulltextMatch(texts[j]!, n, false))) found.push(c);
             });
           }
-          const page = hits.slice(0, query.limit);
+          const page = found.slice(0, query.limit);
+          const fields = await view.searchFields(page.map((c) => c.message.blob));
           const data = [];
-          for (const hit of page) {
+          for (const [j, hit] of page.entries()) {
             const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
-            const text = capUtf8(hit.fields.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
-            data.push({ ...summary!, snippet: { subject: highlight(hit.fields.subject, terms), preview: highlight(text, terms, 200) } });
+            const text = capUtf8(fields[j]!.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
+            data.push({ ...summary!, snippet: { subject: highlight(fields[j]!.subject, terms), preview: highlight(text, terms, 200) } });
           }
-          return { data, pagination: { has_more: hits.length > query.limit } };
+          return { data, pagination: { has_more: found.length > query.limit } };
         });
       },
     }),

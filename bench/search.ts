@@ -1,0 +1,105 @@
+// SEARCH TEXT on a large folder, Wren alone (issue 17): BENCH_MESSAGES (100,000) messages from the
+// shared corpus (../shared/corpus ham+spam, the order of bench/compare/corpus.ts, repeated as needed,
+// each copy made distinct by an X-Bench-Copy header so every message has its own blob and text) are
+// stored in one INBOX with appendMany (1,000 per durable batch). The full-text index's segments are
+// then built (what the first search would do), timed apart. Then, over IMAP
+// (imapflow, in this process, server in this process too): UID SEARCH TEXT for a few strings, the
+// median of 3 runs each after one untimed run, with the hit count; and the index's size on disk.
+// Bounded: loading stops after BENCH_LOAD_SECONDS (900) with what was stored; 60 s per command.
+// Usage: npx node bench/search.ts [string ...]
+import { randomBytes } from 'node:crypto';
+import { ImapFlow } from 'imapflow';
+import { createImapServer } from '../src/imap/server.ts';
+import { LoginService } from '../src/security/login.ts';
+import { hashPassword } from '../src/security/passwords.ts';
+import { Store } from '../src/store/index.ts';
+import { makeSelfSigned } from '../src/tls/certificates.ts';
+import { benchDir, machineLine, printTable } from './compare/common.ts';
+import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
+
+requireImapCorpus();
+const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
+const LOAD_SECONDS = Number(process.env.BENCH_LOAD_SECONDS ?? 900);
+const TERMS = process.argv.length > 2 ? process.argv.slice(2) : ['meeting', 'money', 'für', 'unsubscribe', 'the', 'zq'];
+const RUNS = 3;
+const USER = 'bench@wren.test';
+const PASSWORD = randomBytes(12).toString('hex');
+
+const dir = benchDir('wren-bench-search-');
+const store = await Store.open(dir.path);
+let server: ReturnType<typeof createImapServer> | undefined;
+let client: ImapFlow | undefined;
+async function cleanup(): Promise<void> {
+  await client?.logout().catch(() => client?.close());
+  await server?.close();
+  await store.close();
+  dir.remove();
+}
+for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+
+try {
+  console.log(`SEARCH TEXT on one folder of ${MESSAGES} messages (shared/corpus ham+spam repeated, CRLF), Wren alone`);
+  console.log(`before: ${machineLine()}`);
+  const team = await store.teams.create('bench');
+  await store.domains.create(team.id, 'wren.test');
+  const account = await store.accounts.create({ teamId: team.id, address: USER, passwordHash: await hashPassword(PASSWORD) });
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const corpus = loadCorpus(Math.min(MESSAGES, 20_000));
+  const started = performance.now();
+  let stored = 0;
+  while (stored < MESSAGES && performance.now() - started < LOAD_SECONDS * 1000) {
+    const batch = Array.from({ length: Math.min(1000, MESSAGES - stored) }, (_, i) => {
+      const n = stored + i;
+      const raw = corpus[n % corpus.length]!;
+      return { raw: n < corpus.length ? raw : Buffer.concat([Buffer.from(`X-Bench-Copy: ${n}\r\n`), raw]) };
+    });
+    await store.appendMany(inbox, batch);
+    stored += batch.length;
+  }
+  const loadS = (performance.now() - started) / 1000;
+  let t = performance.now();
+  await store.fulltext.catchUp(inbox.id);
+  const tailS = (performance.now() - t) / 1000;
+  console.log(`stored ${stored} messages in ${loadS.toFixed(0)} s (appendMany, 1,000 per batch); postings segments built in ${tailS.toFixed(1)} s`);
+  const size = (prefix: string) => (store.kv.db as unknown as { approximateSize(a: string, b: string): Promise<number> }).approximateSize(prefix, `${prefix}\xff`);
+  const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
+  console.log(`on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))}, postings fp/ ${mib(await size('fp/'))}`);
+
+  server = createImapServer({
+    store,
+    login: new LoginService(store),
+    tls: await makeSelfSigned('imap.wren.test'),
+    hostname: 'imap.wren.test',
+    allowPlainAuthWithoutTls: true,
+  });
+  const { port } = await server.listen(0, '127.0.0.1', false);
+  client = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user: USER, pass: PASSWORD }, logger: false, disableAutoIdle: true, socketTimeout: 120_000 } as ConstructorParameters<typeof ImapFlow>[0]);
+  client.on('error', () => {});
+  await client.connect();
+  t = performance.now();
+  const box = await client.mailboxOpen('INBOX');
+  console.log(`SELECT INBOX: ${box.exists} messages, ${(performance.now() - t).toFixed(0)} ms`);
+  const rows: string[][] = [];
+  for (const term of TERMS) {
+    const times: number[] = [];
+    let hits = 0;
+    for (let i = 0; i <= RUNS; i++) {
+      t = performance.now();
+      const found = await client.search({ text: term }, { uid: true });
+      if (!found) throw new Error(`SEARCH TEXT ${term} failed`);
+      if (i > 0) times.push(performance.now() - t);
+      hits = found.length;
+    }
+    times.sort((a, b) => a - b);
+    t = performance.now();
+    const candidates = await store.fulltext.candidates(inbox.id, [term]);
+    const lookup = performance.now() - t;
+    rows.push([`UID SEARCH TEXT "${term}"`, `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`, String(hits), candidates ? String(candidates.uids.size) : 'all (< 3 bytes)', `${lookup.toFixed(1)} ms`]);
+    console.log(`  ${rows.at(-1)!.join('  ')}`);
+  }
+  console.log();
+  printTable(['command', `median of ${RUNS}`, 'hits', 'postings candidates', 'postings lookup'], rows);
+  console.log(`after: ${machineLine()}`);
+} finally {
+  await cleanup();
+}
