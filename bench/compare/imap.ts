@@ -8,14 +8,16 @@
 // Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
 // (then the per-connection figures hold for the connections opened, and the total is extrapolated).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
-// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000); BENCH_CPU_PROF=<dir>
+// profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import { benchDir, machineLine, memoryOf, openFileLimit, printTable, processTree, ratio, sleep, waitUntil, type Memory } from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { RawImap } from './raw-imap.ts';
 import { startDovecot, writeMaildir } from './dovecot.ts';
+import { startWren } from './imap-wren.ts';
 
 requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -232,33 +234,6 @@ async function idleMemory(server: Server): Promise<IdleResult> {
   }
 }
 
-async function startWren(): Promise<Server & { stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./wren-imap-server.ts', import.meta.url).pathname, USER, PASSWORD, String(MESSAGES), String(IDLE_CONNECTIONS + 10)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<{ port: number; messages: number; loadMs: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as { port: number; messages: number; loadMs: number });
-    });
-    void exited.then(() => reject(new Error('wren-imap-server exited before listening')));
-  });
-  return {
-    name: 'Wren',
-    port: ready.port,
-    loadMs: ready.loadMs,
-    pids: () => [child.pid!],
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
 const root = benchDir('wren-compare-imap-');
 const stops: (() => Promise<void>)[] = [];
 async function cleanup(): Promise<void> {
@@ -271,7 +246,7 @@ try {
   console.log(`IMAP side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client, ${IDLE_CONNECTIONS} IDLE connections`);
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
-  const wrenStarting = startWren();
+  const wrenStarting = startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10);
   wrenStarting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   stops.push(() => wrenStarting.then((w) => w.stop(), () => undefined));
   const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }], maxImapConnections: IDLE_CONNECTIONS + 10 });

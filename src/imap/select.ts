@@ -50,7 +50,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   const selected = new Selected(folder, readOnly, []);
   // Watch before reading so no change falls between the snapshot and the subscription.
   session.select(selected);
-  const messages = await session.ctx.store.messages.list(folder.id);
+  const messages = await session.ctx.store.messages.listShared(folder.id); // read only here: no copies
   selected.uids = messages.map((m) => m.uid);
   if (!session.rev2) for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 
