@@ -8,7 +8,7 @@
 // Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
 // (then the per-connection figures hold for the connections opened, and the total is extrapolated).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
-// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000); BENCH_CPU_PROF=<dir>
+// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -26,7 +26,7 @@ const FETCH_BODIES = Math.min(MESSAGES, Number(process.env.BENCH_FETCH_BODIES ??
 const COMMAND_TIMEOUT_MS = 60_000;
 const IDLE_PHASE_LIMIT_MS = 180_000;
 const TEXT_WORD = 'meeting';
-const FROM_WORD = 'hotmail';
+const FROM_WORD = process.env.BENCH_FROM ?? 'hotmail';
 const USER = 'bench@wren.test';
 const PASSWORD = randomBytes(12).toString('hex');
 
@@ -78,6 +78,10 @@ async function sortByDate(c: ImapFlow): Promise<number> {
 
 interface Op { name: string; command: string; run(c: ImapFlow): Promise<string> }
 
+/** Sequence numbers each SEARCH found, by server and command: where the servers disagree, the bench names the messages. */
+const hits = new Map<string, number[]>();
+let lastHits: number[] | null = null;
+
 const ops: Op[] = [
   {
     name: 'SELECT INBOX',
@@ -110,6 +114,7 @@ const ops: Op[] = [
     command: `SEARCH TEXT "${TEXT_WORD}"`,
     async run(c) {
       const found = await c.search({ text: TEXT_WORD });
+      lastHits = found || null;
       return `${found ? found.length : 'failed'} hits`;
     },
   },
@@ -118,6 +123,7 @@ const ops: Op[] = [
     command: `SEARCH FROM "${FROM_WORD}"`,
     async run(c) {
       const found = await c.search({ from: FROM_WORD });
+      lastHits = found || null;
       return `${found ? found.length : 'failed'} hits`;
     },
   },
@@ -144,8 +150,10 @@ async function timeCommands(server: Server): Promise<Map<string, Timing>> {
       for (let i = 0; i < 2; i++) {
         if (op.name.startsWith('SELECT') && c.mailbox) await c.mailboxClose();
         const t = performance.now();
+        lastHits = null;
         result = await bounded(op.name, op.run(c));
         times.push(performance.now() - t);
+        if (lastHits) hits.set(`${server.name} ${op.name}`, lastHits);
       }
       out.set(op.name, { first: times[0]!, repeat: times[1]!, result });
       console.log(`  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times.map((t) => `${t.toFixed(0)} ms`).join(' / ').padStart(18)}  ${result}`);
@@ -281,6 +289,20 @@ try {
   }
   printTable(['command', 'Wren 1st', 'Wren 2nd', 'Dovecot 1st', 'Dovecot 2nd', 'ratio 1st', 'ratio 2nd', 'result (Wren vs Dovecot)'], rows);
   console.log('(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)');
+  const corpus = loadCorpus(MESSAGES); // UIDs and sequence numbers follow the corpus order on both servers
+  const fromLine = (seq: number) => /^from:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im.exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0].replace(/\r\n/g, ' ').slice(0, 140) ?? '(no From)';
+  for (const op of ops) {
+    const w = hits.get(`Wren ${op.name}`);
+    const d = hits.get(`Dovecot ${op.name}`);
+    if (!w || !d) continue;
+    const onlyWren = w.filter((n) => !d.includes(n));
+    const onlyDovecot = d.filter((n) => !w.includes(n));
+    if (!onlyWren.length && !onlyDovecot.length) continue;
+    console.log(`${op.command}: ${onlyWren.length} found by Wren only, ${onlyDovecot.length} by Dovecot only`);
+    if (!op.command.includes('FROM')) continue;
+    for (const n of onlyWren.slice(0, 10)) console.log(`  Wren only    #${n}: ${fromLine(n)}`);
+    for (const n of onlyDovecot.slice(0, 10)) console.log(`  Dovecot only #${n}: ${fromLine(n)}`);
+  }
   console.log();
   const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
   printTable(

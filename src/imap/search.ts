@@ -233,7 +233,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const needsFields = withFields || needsText || uses(key, (k) => k.op === 'text' || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
   const headerNames: string[] = [];
   uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
-  const all = await store.messages.list(selected.folder.id);
+  const all = await store.messages.listShared(selected.folder.id); // read only here
   const view = needsFields || headerNames.length ? store.view() : null;
   try {
     const byUid = new Map(all.map((m) => [m.uid, m]));
@@ -241,29 +241,38 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     const now = Date.now();
     const out: Found[] = [];
     for (let i = 0; i < selected.uids.length; i += BATCH) {
-      let batch: Candidate[] = [];
+      const batch: Candidate[] = [];
       for (let j = i; j < Math.min(i + BATCH, selected.uids.length); j++) {
         const message = byUid.get(selected.uids[j]!);
         if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
       }
-      if (view) {
-        // The records as the snapshot has them: their blobs are in it too.
-        const records = await view.getMany(selected.folder.id, batch.map((c) => c.message.uid));
-        batch = batch.flatMap((c, n) => (records[n] ? [{ ...c, message: records[n] }] : []));
+      // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
+      const cached = needsFields && !needsText && !headerNames.length ? store.blobs.cachedHeaderFields(batch.map((c) => c.message.blob)) : [];
+      let unread = batch;
+      if (cached.length) {
+        unread = [];
+        batch.forEach((c, n) => (cached[n] ? (c.fields = cached[n]) : unread.push(c)));
       }
-      if (view && needsFields) {
-        const shas = batch.map((c) => c.message.blob);
+      const gone = new Set<Candidate>();
+      if (view && unread.length) {
+        // The records as the snapshot has them: their blobs are in it too.
+        const records = await view.getMany(selected.folder.id, unread.map((c) => c.message.uid));
+        unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
+        if (gone.size) unread = unread.filter((c) => !gone.has(c));
+      }
+      if (view && needsFields && unread.length) {
+        const shas = unread.map((c) => c.message.blob);
         const fields = needsText ? await view.searchFields(shas) : await view.headerFields(shas);
-        batch.forEach((c, n) => (c.fields = fields[n]));
+        unread.forEach((c, n) => (c.fields = fields[n]));
       }
       if (view && headerNames.length) {
-        const structures = await view.structures(batch.map((c) => c.message.blob));
-        for (let n = 0; n < batch.length; n++) {
-          const block = (await view.read(batch[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
-          batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
+        const structures = await view.structures(unread.map((c) => c.message.blob));
+        for (let n = 0; n < unread.length; n++) {
+          const block = (await view.read(unread[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
+          unread[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
         }
       }
-      for (const c of batch) if (matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+      for (const c of batch) if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
     return out;
   } finally {

@@ -3,28 +3,33 @@
  * SEARCH, ENVELOPE and BODYSTRUCTURE as IMAP sends them), kept in memory by content hash. A blob's
  * content never changes, so an entry can never be stale: no invalidation, nothing to coordinate
  * with writers or snapshots. Whether the message still exists is for the caller to know (message
- * records), never for this cache. Least recently used entries go first once `max` is reached.
+ * records), never for this cache.
+ * Two generations instead of an exact LRU (a reorder per read cost as much as the read): entries
+ * read or set go to the young one; when it is full it becomes the old one and the old one is dropped,
+ * so at most `max` entries are held and the recently used ones survive.
  */
 export class ContentCache<T> {
-  private readonly entries = new Map<string, T>();
-  private readonly max: number;
+  private young = new Map<string, T>();
+  private old = new Map<string, T>();
+  private readonly half: number;
 
   constructor(max: number) {
-    this.max = max;
+    this.half = Math.max(1, Math.floor(max / 2));
   }
 
   get(sha: string): T | undefined {
-    const value = this.entries.get(sha);
-    if (value !== undefined) {
-      this.entries.delete(sha);
-      this.entries.set(sha, value);
-    }
-    return value;
+    const value = this.young.get(sha);
+    if (value !== undefined) return value;
+    const older = this.old.get(sha);
+    if (older !== undefined) this.set(sha, older);
+    return older;
   }
 
   set(sha: string, value: T): void {
-    this.entries.delete(sha);
-    this.entries.set(sha, value);
-    if (this.entries.size > this.max) this.entries.delete(this.entries.keys().next().value!);
+    if (this.young.size >= this.half && !this.young.has(sha)) {
+      this.old = this.young;
+      this.young = new Map();
+    }
+    this.young.set(sha, value);
   }
 }
