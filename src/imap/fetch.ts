@@ -134,41 +134,50 @@ function encode(item: (typeof ENCODED)[number], structure: MessageStructure): st
 
 /**
  * FETCH output gathered into large writes: a socket write per response, or per literal, cost
- * more than formatting them. Text runs are joined as strings, and turned into bytes only beside a literal.
+ * more than formatting them. Text is encoded straight into the buffer (building one long string
+ * and encoding it at the end cost more, in copies and garbage, than the formatting itself).
  */
 class Output {
-  private parts: (string | Buffer)[] = [];
-  private size = 0;
+  private buf = Buffer.alloc(0); // allocated on first use: most FETCHes are a few short lines
+  private length = 0;
+  /** The size to start the next buffer at: what the last one grew to, within bounds. */
+  private start = 4096;
   private readonly session: Session;
 
   constructor(session: Session) {
     this.session = session;
   }
 
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.start, this.buf.length * 2, this.length + bytes));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
   text(text: string): void {
-    const last = this.parts.length - 1;
-    if (typeof this.parts[last] === 'string') this.parts[last] += text;
-    else this.parts.push(text);
-    this.size += text.length;
+    this.room(text.length * 3); // a UTF-16 unit is at most 3 bytes of UTF-8
+    this.length += this.buf.write(text, this.length, 'utf8');
   }
 
   bytes(bytes: Buffer): void {
-    this.parts.push(bytes);
-    this.size += bytes.length;
+    this.room(bytes.length);
+    this.length += bytes.copy(this.buf, this.length);
   }
 
   get full(): boolean {
-    return this.size >= OUTPUT_CHUNK;
+    return this.length >= OUTPUT_CHUNK;
   }
 
   /** Writes what is gathered; false when the client is not keeping up (await drain()). */
   flush(): boolean {
-    const parts = this.parts;
-    this.parts = [];
-    this.size = 0;
-    if (!parts.length) return true;
-    if (parts.length === 1) return this.session.write(parts[0]!);
-    return this.session.write(Buffer.concat(parts.map((p) => (typeof p === 'string' ? Buffer.from(p, 'utf8') : p))));
+    if (!this.length) return true;
+    const data = this.buf.subarray(0, this.length);
+    // The socket holds on to what it was given until it is sent: the next output goes elsewhere.
+    this.start = Math.min(this.buf.length, OUTPUT_CHUNK * 2);
+    this.buf = Buffer.alloc(0);
+    this.length = 0;
+    return this.session.write(data);
   }
 }
 
