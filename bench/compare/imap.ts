@@ -290,7 +290,7 @@ try {
   printTable(['command', 'Wren 1st', 'Wren 2nd', 'Dovecot 1st', 'Dovecot 2nd', 'ratio 1st', 'ratio 2nd', 'result (Wren vs Dovecot)'], rows);
   console.log('(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)');
   const corpus = loadCorpus(MESSAGES); // UIDs and sequence numbers follow the corpus order on both servers
-  const fromLine = (seq: number) => /^from:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im.exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0].replace(/\r\n/g, ' ').slice(0, 140) ?? '(no From)';
+  const fromLine = (seq: number) => /^from[ \t]*:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im.exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0].replace(/\r\n/g, ' ').slice(0, 140) ?? '(no From)';
   for (const op of ops) {
     const w = hits.get(`Wren ${op.name}`);
     const d = hits.get(`Dovecot ${op.name}`);
