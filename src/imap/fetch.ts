@@ -376,6 +376,15 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     return { messages: present, structures, content: new Content(view, prefetched), missing };
   };
   const encodings = new Map<number, Encoded>();
+  // The items of each response: FLAGS added where this FETCH set \Seen, MODSEQ beside FLAGS under CONDSTORE.
+  const itemsFor = (flags: boolean): Item[] => {
+    const list: Item[] = [...items];
+    if (flags && !has('FLAGS')) list.push('FLAGS');
+    if (session.condstore && list.includes('FLAGS') && !list.includes('MODSEQ')) list.push('MODSEQ');
+    return list;
+  };
+  const plain = itemsFor(false);
+  const withFlags = itemsFor(true);
   let next = uids.length ? load(0) : null;
   for (let i = 0; next; i += BATCH) {
     const loaded = await next;
@@ -407,9 +416,17 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     for (const message of messages) {
       const seq = selected.seqOf(message.uid);
       if (!seq) continue;
-      const responseItems: Item[] = [...items];
-      if (seen.has(message.uid) && !has('FLAGS')) responseItems.push('FLAGS');
-      if (session.condstore && responseItems.includes('FLAGS') && !responseItems.includes('MODSEQ')) responseItems.push('MODSEQ');
+      const responseItems = seen.has(message.uid) ? withFlags : plain;
+      if (!sections.length) {
+        // Nothing to read: formatted at once, without the promise per message of responsePieces.
+        let line = `* ${seq} FETCH (`;
+        const encoded = encodings.get(message.uid)!;
+        for (let k = 0; k < responseItems.length; k++) line += (k ? ' ' : '') + simpleItem(responseItems[k] as SimpleItem, message, encoded, selected);
+        out.text(`${line})\r\n`);
+        if (out.full && !out.flush()) await session.drain();
+        if (session.transport.closed) return {};
+        continue;
+      }
       // The whole response is resolved before its first byte is written, so an error (an unknown
       // transfer encoding, say) can only end the command, never leave a response half-written.
       let pieces: (string | Literal)[];
