@@ -8,7 +8,8 @@
 // Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
 // (then the per-connection figures hold for the connections opened, and the total is extrapolated).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
-// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail); BENCH_CPU_PROF=<dir>
+// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail),
+// BENCH_WIRE_RUNS (3, the raw-socket runs per command); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
@@ -164,7 +165,7 @@ async function timeCommands(server: Server): Promise<Map<string, Timing>> {
   return out;
 }
 
-const WIRE_RUNS = 3;
+const WIRE_RUNS = Number(process.env.BENCH_WIRE_RUNS ?? 3); // odd: the median is one of the runs
 
 /** The same commands over a raw socket (no client-side parsing), warm: the median of WIRE_RUNS. */
 async function timeWire(server: Server): Promise<Map<string, { ms: number; bytes: number }>> {
