@@ -4,6 +4,7 @@
 import type { SearchFields } from '../mime/types.ts';
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
+import type { StoreView } from '../store/view.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
 import { MAX_NESTING, NESTING_ERROR, type Token } from './parser.ts';
@@ -234,7 +235,10 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const headerNames: string[] = [];
   uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
   const all = await store.messages.listShared(selected.folder.id); // read only here
-  const view = needsFields || headerNames.length ? store.view() : null;
+  // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
+  let snapshot: StoreView | null = null;
+  const reads = needsFields || headerNames.length > 0;
+  const viewOf = (): StoreView => (snapshot ??= store.view());
   try {
     const byUid = new Map(all.map((m) => [m.uid, m]));
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
@@ -254,7 +258,8 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         batch.forEach((c, n) => (cached[n] ? (c.fields = cached[n]) : unread.push(c)));
       }
       const gone = new Set<Candidate>();
-      if (view && unread.length) {
+      const view = reads && unread.length ? viewOf() : null;
+      if (view) {
         // The records as the snapshot has them: their blobs are in it too.
         const records = await view.getMany(selected.folder.id, unread.map((c) => c.message.uid));
         unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
@@ -276,6 +281,6 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     }
     return out;
   } finally {
-    await view?.close();
+    await (snapshot as StoreView | null)?.close();
   }
 }
