@@ -79,8 +79,9 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
   if (args.operation !== 'remove') await checkKeywordLimit(session, selected.folder.id, flags);
   const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
-  session.announceKeywords(result.updated);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
+  // Unchanged messages are shown too, with keywords another session may have added (RFC 3501 7.2.6).
+  session.announceKeywords(report);
   for (const message of report) {
     const items: string[] = [];
     if (byUid || session.qresync) items.push(`UID ${message.uid}`);
