@@ -8,14 +8,17 @@
 // Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
 // (then the per-connection figures hold for the connections opened, and the total is extrapolated).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
-// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000).
-import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+// Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail),
+// BENCH_WIRE_RUNS (3, the raw-socket runs per command); BENCH_CPU_PROF=<dir>
+// profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
+import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import { benchDir, machineLine, memoryOf, openFileLimit, printTable, processTree, ratio, sleep, waitUntil, type Memory } from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { RawImap } from './raw-imap.ts';
 import { startDovecot, writeMaildir } from './dovecot.ts';
+import { startWren } from './imap-wren.ts';
 
 requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 10_000);
@@ -24,7 +27,7 @@ const FETCH_BODIES = Math.min(MESSAGES, Number(process.env.BENCH_FETCH_BODIES ??
 const COMMAND_TIMEOUT_MS = 60_000;
 const IDLE_PHASE_LIMIT_MS = 180_000;
 const TEXT_WORD = 'meeting';
-const FROM_WORD = 'hotmail';
+const FROM_WORD = process.env.BENCH_FROM ?? 'hotmail';
 const USER = 'bench@wren.test';
 const PASSWORD = randomBytes(12).toString('hex');
 
@@ -50,6 +53,9 @@ function client(port: number): ImapFlow {
     auth: { user: USER, pass: PASSWORD },
     logger: false,
     disableAutoIdle: true, // no IDLE slipped in between the timed commands
+    // imapflow turns COMPRESS=DEFLATE on where offered: Wren offers it, Dovecot here does not, and
+    // deflating 4 MiB replies (and inflating them) made Wren's imapflow times several times its wire times.
+    disableCompression: true,
     connectionTimeout: COMMAND_TIMEOUT_MS,
     socketTimeout: COMMAND_TIMEOUT_MS * 2,
   } as ConstructorParameters<typeof ImapFlow>[0]);
@@ -75,6 +81,10 @@ async function sortByDate(c: ImapFlow): Promise<number> {
 }
 
 interface Op { name: string; command: string; run(c: ImapFlow): Promise<string> }
+
+/** Sequence numbers each SEARCH found, by server and command: where the servers disagree, the bench names the messages. */
+const hits = new Map<string, number[]>();
+let lastHits: number[] | null = null;
 
 const ops: Op[] = [
   {
@@ -108,6 +118,7 @@ const ops: Op[] = [
     command: `SEARCH TEXT "${TEXT_WORD}"`,
     async run(c) {
       const found = await c.search({ text: TEXT_WORD });
+      lastHits = found || null;
       return `${found ? found.length : 'failed'} hits`;
     },
   },
@@ -116,6 +127,7 @@ const ops: Op[] = [
     command: `SEARCH FROM "${FROM_WORD}"`,
     async run(c) {
       const found = await c.search({ from: FROM_WORD });
+      lastHits = found || null;
       return `${found ? found.length : 'failed'} hits`;
     },
   },
@@ -142,8 +154,10 @@ async function timeCommands(server: Server): Promise<Map<string, Timing>> {
       for (let i = 0; i < 2; i++) {
         if (op.name.startsWith('SELECT') && c.mailbox) await c.mailboxClose();
         const t = performance.now();
+        lastHits = null;
         result = await bounded(op.name, op.run(c));
         times.push(performance.now() - t);
+        if (lastHits) hits.set(`${server.name} ${op.name}`, lastHits);
       }
       out.set(op.name, { first: times[0]!, repeat: times[1]!, result });
       console.log(`  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times.map((t) => `${t.toFixed(0)} ms`).join(' / ').padStart(18)}  ${result}`);
@@ -154,7 +168,7 @@ async function timeCommands(server: Server): Promise<Map<string, Timing>> {
   return out;
 }
 
-const WIRE_RUNS = 3;
+const WIRE_RUNS = Number(process.env.BENCH_WIRE_RUNS ?? 3); // odd: the median is one of the runs
 
 /** The same commands over a raw socket (no client-side parsing), warm: the median of WIRE_RUNS. */
 async function timeWire(server: Server): Promise<Map<string, { ms: number; bytes: number }>> {
@@ -232,33 +246,6 @@ async function idleMemory(server: Server): Promise<IdleResult> {
   }
 }
 
-async function startWren(): Promise<Server & { stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./wren-imap-server.ts', import.meta.url).pathname, USER, PASSWORD, String(MESSAGES), String(IDLE_CONNECTIONS + 10)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-  });
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<{ port: number; messages: number; loadMs: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as { port: number; messages: number; loadMs: number });
-    });
-    void exited.then(() => reject(new Error('wren-imap-server exited before listening')));
-  });
-  return {
-    name: 'Wren',
-    port: ready.port,
-    loadMs: ready.loadMs,
-    pids: () => [child.pid!],
-    async stop() {
-      child.kill('SIGTERM');
-      await Promise.race([exited, sleep(10_000)]);
-      if (child.exitCode === null) child.kill('SIGKILL');
-    },
-  };
-}
-
 const root = benchDir('wren-compare-imap-');
 const stops: (() => Promise<void>)[] = [];
 async function cleanup(): Promise<void> {
@@ -271,7 +258,7 @@ try {
   console.log(`IMAP side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client, ${IDLE_CONNECTIONS} IDLE connections`);
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
-  const wrenStarting = startWren();
+  const wrenStarting = startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10);
   wrenStarting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
   stops.push(() => wrenStarting.then((w) => w.stop(), () => undefined));
   const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }], maxImapConnections: IDLE_CONNECTIONS + 10 });
@@ -306,6 +293,20 @@ try {
   }
   printTable(['command', 'Wren 1st', 'Wren 2nd', 'Dovecot 1st', 'Dovecot 2nd', 'ratio 1st', 'ratio 2nd', 'result (Wren vs Dovecot)'], rows);
   console.log('(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)');
+  const corpus = loadCorpus(MESSAGES); // UIDs and sequence numbers follow the corpus order on both servers
+  const fromLine = (seq: number) => /^from[ \t]*:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im.exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0].replace(/\r\n/g, ' ').slice(0, 140) ?? '(no From)';
+  for (const op of ops) {
+    const w = hits.get(`Wren ${op.name}`);
+    const d = hits.get(`Dovecot ${op.name}`);
+    if (!w || !d) continue;
+    const onlyWren = w.filter((n) => !d.includes(n));
+    const onlyDovecot = d.filter((n) => !w.includes(n));
+    if (!onlyWren.length && !onlyDovecot.length) continue;
+    console.log(`${op.command}: ${onlyWren.length} found by Wren only, ${onlyDovecot.length} by Dovecot only`);
+    if (!op.command.includes('FROM')) continue;
+    for (const n of onlyWren.slice(0, 10)) console.log(`  Wren only    #${n}: ${fromLine(n)}`);
+    for (const n of onlyDovecot.slice(0, 10)) console.log(`  Dovecot only #${n}: ${fromLine(n)}`);
+  }
   console.log();
   const kib = (n: number) => `${(n / 1024).toFixed(0)} KiB`;
   printTable(

@@ -5,7 +5,8 @@ import { bodyStructureToImap, envelopeToImap, findSection, sectionRange } from '
 import { decodeTransfer } from '../mime/decode.ts';
 import type { SectionPart } from '../mime/types.ts';
 import type { Message, StoreView } from '../store/index.ts';
-import type { MessageStructure } from '../store/blobs.ts';
+import { BLOB_CHUNK, type MessageStructure } from '../store/blobs.ts';
+import { ContentCache } from '../store/content-cache.ts';
 import { Args, BadArguments } from './args.ts';
 import { defineCommand, ImapError, type Reply, SELECTED } from './command.ts';
 import { uidsOf } from './messages.ts';
@@ -116,8 +117,87 @@ export function imapDate(ms: number): string {
 const STREAM_THRESHOLD = 256 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 const BATCH = 500;
-/** Collected response text is written once it reaches this many characters. */
-const OUTPUT_CHUNK = 64 * 1024;
+/** Collected responses (text and literals) are written once they reach this many bytes. */
+const OUTPUT_CHUNK = 256 * 1024;
+/** Messages up to STREAM_THRESHOLD are read a batch at a time, up to this many bytes per batch. */
+const PREFETCH_BYTES = 8 * 1024 * 1024;
+
+/** ENVELOPE, BODY and BODYSTRUCTURE as sent, by blob: formatting them cost more than the rest of a FETCH. */
+type Encoded = Partial<Record<'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE', string>>;
+const ENCODED = ['ENVELOPE', 'BODY', 'BODYSTRUCTURE'] as const;
+// By content hash, so never stale and shared by every session (store/content-cache.ts).
+const encodedCache = new ContentCache<Encoded>(50_000);
+
+function encode(item: (typeof ENCODED)[number], structure: MessageStructure): string {
+  if (item === 'ENVELOPE') return envelopeToImap(structure.envelope);
+  return bodyStructureToImap(structure.root, item === 'BODYSTRUCTURE');
+}
+
+/**
+ * FETCH output gathered into large writes: a socket write per response, or per literal, cost
+ * more than formatting them. Text is encoded straight into the buffer (building one long string
+ * and encoding it at the end cost more, in copies and garbage, than the formatting itself).
+ */
+class Output {
+  private buf = Buffer.alloc(0); // allocated on first use: most FETCHes are a few short lines
+  private length = 0;
+  /** The size to start the next buffer at: what the last one grew to, within bounds. */
+  private start = 4096;
+  private readonly session: Session;
+
+  constructor(session: Session) {
+    this.session = session;
+  }
+
+  private room(bytes: number): void {
+    if (this.length + bytes <= this.buf.length) return;
+    const bigger = Buffer.allocUnsafe(Math.max(this.start, this.buf.length * 2, this.length + bytes));
+    this.buf.copy(bigger, 0, 0, this.length);
+    this.buf = bigger;
+  }
+
+  text(text: string): void {
+    this.room(text.length * 3); // a UTF-16 unit is at most 3 bytes of UTF-8
+    this.length += this.buf.write(text, this.length, 'utf8');
+  }
+
+  bytes(bytes: Buffer): void {
+    this.room(bytes.length);
+    this.length += bytes.copy(this.buf, this.length);
+  }
+
+  get full(): boolean {
+    return this.length >= OUTPUT_CHUNK;
+  }
+
+  /** Writes what is gathered; false when the client is not keeping up (await drain()). */
+  flush(): boolean {
+    if (!this.length) return true;
+    const data = this.buf.subarray(0, this.length);
+    // The socket holds on to what it was given until it is sent: the next output goes elsewhere.
+    this.start = Math.min(this.buf.length, OUTPUT_CHUNK * 2);
+    this.buf = Buffer.alloc(0);
+    this.length = 0;
+    return this.session.write(data);
+  }
+}
+
+/** Reads of one message's content: whole small messages read with their batch, the rest from the view. */
+class Content {
+  private readonly view: StoreView;
+  private readonly prefetched: Map<number, Buffer>;
+
+  constructor(view: StoreView, prefetched: Map<number, Buffer>) {
+    this.view = view;
+    this.prefetched = prefetched;
+  }
+
+  read(message: Message, start = 0, end = message.size): Promise<Buffer> | Buffer {
+    const whole = this.prefetched.get(message.uid);
+    if (whole) return whole.subarray(Math.min(start, whole.length), Math.min(end, whole.length));
+    return this.view.read(message, start, end);
+  }
+}
 
 /** Raw header fields (with their continuation lines) of a header block, filtered by name. */
 export function filterHeader(header: Buffer, names: string[], exclude: boolean): Buffer {
@@ -145,7 +225,7 @@ export function filterHeader(header: Buffer, names: string[], exclude: boolean):
 /** What a section item resolves to: bytes in hand, or a blob range to stream. */
 type Body = { bytes: Buffer } | { start: number; end: number };
 
-async function sectionBody(view: StoreView, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
+async function sectionBody(view: Content, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
   if (item.kind === 'BODY' && item.path.length === 0 && item.part === '') return { start: 0, end: message.size };
   const index = structure!; // fetch() loads the structure whenever a section names a part
   if (item.kind !== 'BODY') {
@@ -165,11 +245,15 @@ async function sectionBody(view: StoreView, message: Message, structure: Message
   return range;
 }
 
-/** A literal of a FETCH response: bytes read already, or a large blob range read while it is written. */
-type Literal = { bytes: Buffer; binary: boolean } | { start: number; end: number; binary: boolean };
+/**
+ * A literal of a FETCH response: bytes read already, or a large blob range read while it is
+ * written, whose first chunk is read before anything is written (so a blob freed meanwhile shows
+ * before the response starts, not half-way through its literal).
+ */
+type Literal = { bytes: Buffer; binary: boolean } | { start: number; end: number; first: Buffer; binary: boolean };
 
 /** Narrows a section to its <partial> and reads it unless it is large enough to stream. */
-async function literalOf(view: StoreView, message: Message, body: Body, partial: SectionItem['partial'], binary: boolean): Promise<Literal> {
+async function literalOf(view: Content, message: Message, body: Body, partial: SectionItem['partial'], binary: boolean): Promise<Literal> {
   let start: number;
   let end: number;
   if ('bytes' in body) {
@@ -185,20 +269,22 @@ async function literalOf(view: StoreView, message: Message, body: Body, partial:
   }
   if ('bytes' in body) return { bytes: body.bytes.subarray(start, end), binary };
   if (end - start <= STREAM_THRESHOLD) return { bytes: await view.read(message, start, end), binary };
-  return { start, end, binary };
+  return { start, end, first: await view.read(message, start, Math.min(start + STREAM_CHUNK, end)), binary };
 }
 
 /** Writes one literal, reading a large one chunk by chunk (from the same view) and waiting whenever the client lags. */
-async function writeLiteral(session: Session, view: StoreView, message: Message, literal: Literal): Promise<void> {
+async function writeLiteral(session: Session, out: Output, view: Content, message: Message, literal: Literal): Promise<void> {
   if ('bytes' in literal) {
-    session.write(`${literal.binary && literal.bytes.includes(0) ? '~' : ''}{${literal.bytes.length}}\r\n`);
-    session.write(literal.bytes);
+    out.text(`${literal.binary && literal.bytes.includes(0) ? '~' : ''}{${literal.bytes.length}}\r\n`);
+    out.bytes(literal.bytes);
     return;
   }
   const { start, end } = literal;
   // literal8 when binary: a whole raw message may hold NULs we cannot check before sending
-  session.write(`${literal.binary ? '~' : ''}{${end - start}}\r\n`);
-  for (let pos = start; pos < end; pos += STREAM_CHUNK) {
+  out.text(`${literal.binary ? '~' : ''}{${end - start}}\r\n`);
+  out.bytes(literal.first);
+  if (!out.flush()) await session.drain();
+  for (let pos = start + literal.first.length; pos < end; pos += STREAM_CHUNK) {
     let chunk: Buffer;
     try {
       chunk = await view.read(message, pos, Math.min(pos + STREAM_CHUNK, end));
@@ -240,7 +326,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     if (gone.length) session.send(`* VANISHED (EARLIER) ${formatSequenceSet([...new Set(gone)])}`);
   }
   const sections = items.filter((i): i is SectionItem => typeof i !== 'string');
-  const needsStructure = has('ENVELOPE') || has('BODY') || has('BODYSTRUCTURE') || sections.some((s) => s.path.length || s.part);
+  const encodedItems = ENCODED.filter((name) => has(name));
+  const needsTree = sections.some((s) => s.path.length || s.part);
   const marksSeen = !selected.readOnly && sections.some((s) => !s.peek);
   // Messages expunged by another session but not yet announced are still in the client's view; once
   // gone from the store they get no FETCH response and the command ends NO [EXPUNGEISSUED]
@@ -248,22 +335,57 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   const uids = uidsOf(selected, args.ranges, byUid);
   let gone = 0;
   const { store } = session.ctx;
-  // Response text is collected and written in large pieces: a socket write per item cost more than
-  // formatting the items.
-  let out = '';
-  const flush = (): boolean => {
-    const ok = out ? session.write(out) : true;
-    out = '';
-    return ok;
-  };
+  // The records come from the store's cached list (no decoding); it follows commits, so one may
+  // outlive its blob by a moment: content missing from the view means the message is gone.
+  const records = uids.length ? await store.messages.listShared(selected.folder.id) : [];
+  const out = new Output(session);
 
-  const load = async (from: number): Promise<{ messages: Message[]; structures: MessageStructure[]; missing: number }> => {
+  const load = async (from: number) => {
     const batch = uids.slice(from, from + BATCH);
-    let messages = await readMessages(view, selected.folder.id, batch);
-    const missing = batch.length - messages.length;
+    let messages = recordsOf(records, batch);
+    let missing = batch.length - messages.length;
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
-    return { messages, structures: needsStructure ? await view.structures(messages.map((m) => m.blob)) : [], missing };
+    // Structures only where the tree is needed or an encoding is not cached yet.
+    const encoded = messages.map((m) => (encodedItems.length ? encodedCache.get(m.blob) : undefined));
+    const reading = messages.filter((_, i) => needsTree || encodedItems.some((name) => encoded[i]?.[name] === undefined));
+    const read = await view.structuresIfPresent(reading.map((m) => m.blob));
+    const structures = new Map<number, MessageStructure>();
+    reading.forEach((m, i) => read[i] && structures.set(m.uid, read[i]));
+    // Small messages read whole, in one read per batch, when a section wants their bytes.
+    const small: Message[] = [];
+    let budget = PREFETCH_BYTES;
+    if (sections.some((s) => s.kind !== 'BINARY.SIZE' || s.path.length)) {
+      for (const m of messages) if (m.size <= Math.min(STREAM_THRESHOLD, BLOB_CHUNK) && (budget -= m.size) >= 0) small.push(m);
+    }
+    const bytes = await view.readSmall(small);
+    const prefetched = new Map<number, Buffer>();
+    small.forEach((m, i) => bytes[i] && prefetched.set(m.uid, bytes[i]));
+    const readFor = new Set(reading.map((m) => m.uid));
+    const smallOnes = new Set(small.map((m) => m.uid));
+    const present = messages.filter((m, i) => {
+      const absent = (readFor.has(m.uid) && !structures.has(m.uid)) || (smallOnes.has(m.uid) && !prefetched.has(m.uid));
+      if (absent) return false;
+      const e = encoded[i] ?? {};
+      const structure = structures.get(m.uid);
+      let added = false;
+      for (const name of encodedItems) if (e[name] === undefined) (e[name] = encode(name, structure!)), (added = true);
+      if (added) encodedCache.set(m.blob, e);
+      encodings.set(m.uid, e);
+      return true;
+    });
+    missing += messages.length - present.length;
+    return { messages: present, structures, content: new Content(view, prefetched), missing };
   };
+  const encodings = new Map<number, Encoded>();
+  // The items of each response: FLAGS added where this FETCH set \Seen, MODSEQ beside FLAGS under CONDSTORE.
+  const itemsFor = (flags: boolean): Item[] => {
+    const list: Item[] = [...items];
+    if (flags && !has('FLAGS')) list.push('FLAGS');
+    if (session.condstore && list.includes('FLAGS') && !list.includes('MODSEQ')) list.push('MODSEQ');
+    return list;
+  };
+  const plain = itemsFor(false);
+  const withFlags = itemsFor(true);
   let next = uids.length ? load(0) : null;
   for (let i = 0; next; i += BATCH) {
     const loaded = await next;
@@ -271,7 +393,7 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     next = i + BATCH < uids.length ? load(i + BATCH) : null;
     next?.catch(() => {}); // if the client goes away first, nobody awaits it
     let { messages } = loaded;
-    const { structures } = loaded;
+    const { structures, content } = loaded;
     gone += loaded.missing;
     const seen = new Set<number>();
     if (marksSeen) {
@@ -283,58 +405,69 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
           seen.add(m.uid);
         }
         const fresh = new Map(update.updated.map((m) => [m.uid, m]));
-        messages = messages.map((m) => fresh.get(m.uid) ?? m); // same order, so `structures` still lines up
+        messages = messages.map((m) => fresh.get(m.uid) ?? m);
       }
     }
     // Another session may have added a keyword since this one last said FLAGS: announce it before
     // a FETCH shows it (RFC 3501 7.2.6).
-    if (has('FLAGS') || seen.size) session.announceKeywords(messages);
-    for (let j = 0; j < messages.length; j++) {
-      const message = messages[j]!;
+    if (has('FLAGS') || seen.size) {
+      out.flush();
+      session.announceKeywords(messages);
+    }
+    for (const message of messages) {
       const seq = selected.seqOf(message.uid);
       if (!seq) continue;
-      const responseItems: Item[] = [...items];
-      if (seen.has(message.uid) && !has('FLAGS')) responseItems.push('FLAGS');
-      if (session.condstore && responseItems.includes('FLAGS') && !responseItems.includes('MODSEQ')) responseItems.push('MODSEQ');
+      const responseItems = seen.has(message.uid) ? withFlags : plain;
+      if (!sections.length) {
+        // Nothing to read: formatted at once, without the promise per message of responsePieces.
+        let line = `* ${seq} FETCH (`;
+        const encoded = encodings.get(message.uid)!;
+        for (let k = 0; k < responseItems.length; k++) line += (k ? ' ' : '') + simpleItem(responseItems[k] as SimpleItem, message, encoded, selected);
+        out.text(`${line})\r\n`);
+        if (out.full && !out.flush()) await session.drain();
+        if (session.transport.closed) return {};
+        continue;
+      }
       // The whole response is resolved before its first byte is written, so an error (an unknown
       // transfer encoding, say) can only end the command, never leave a response half-written.
       let pieces: (string | Literal)[];
       try {
-        pieces = await responsePieces(view, session, message, structures[j], responseItems);
+        pieces = await responsePieces(content, session, message, structures.get(message.uid), encodings.get(message.uid)!, responseItems);
       } catch (err) {
-        flush(); // the responses before this one are whole
-        throw err;
-      }
-      out += `* ${seq} FETCH (`;
-      for (const piece of pieces) {
-        if (typeof piece === 'string') {
-          out += piece;
+        // Content missing because another session's expunge freed it meanwhile: the message is gone.
+        if (!(err instanceof ImapError) && !(await view.getMany(selected.folder.id, [message.uid]))[0]) {
+          gone++;
           continue;
         }
-        flush();
-        await writeLiteral(session, view, message, piece);
+        out.flush(); // the responses before this one are whole
+        throw err;
       }
-      out += ')\r\n';
-      if (out.length >= OUTPUT_CHUNK && !flush()) await session.drain();
+      out.text(`* ${seq} FETCH (`);
+      for (const piece of pieces) {
+        if (typeof piece === 'string') out.text(piece);
+        else await writeLiteral(session, out, content, message, piece);
+      }
+      out.text(')\r\n');
+      if (out.full && !out.flush()) await session.drain();
       if (session.transport.closed) return {};
     }
   }
-  if (!flush()) await session.drain();
+  if (!out.flush()) await session.drain();
   if (gone) return { status: 'NO', code: 'EXPUNGEISSUED', text: 'Some of the requested messages no longer exist' };
   return {};
 }
 
 /** One message's FETCH items: text, and literals (read already unless streamed). */
-async function responsePieces(view: StoreView, session: Session, message: Message, structure: MessageStructure | undefined, items: Item[]): Promise<(string | Literal)[]> {
+async function responsePieces(content: Content, session: Session, message: Message, structure: MessageStructure | undefined, encoded: Encoded, items: Item[]): Promise<(string | Literal)[]> {
   const pieces: (string | Literal)[] = [];
   let text = '';
   const sep = (): string => (pieces.length || text ? ' ' : '');
   for (const item of items) {
     if (typeof item === 'string') {
-      text += sep() + simpleItem(item, message, structure, session.selected!);
+      text += sep() + simpleItem(item, message, encoded, session.selected!);
       continue;
     }
-    const body = await sectionBody(view, message, structure, item);
+    const body = await sectionBody(content, message, structure, item);
     const label = item.partial ? `${item.label}<${item.partial.start}>` : item.label;
     if (item.kind === 'BINARY.SIZE') {
       const size = !body ? 0 : 'bytes' in body ? body.bytes.length : body.end - body.start;
@@ -343,7 +476,7 @@ async function responsePieces(view: StoreView, session: Session, message: Messag
       text += `${sep()}${label} NIL`;
     } else {
       text += `${sep()}${label} `;
-      pieces.push(text, await literalOf(view, message, body, item.partial, item.kind === 'BINARY'));
+      pieces.push(text, await literalOf(content, message, body, item.partial, item.kind === 'BINARY'));
       text = '';
     }
   }
@@ -351,27 +484,37 @@ async function responsePieces(view: StoreView, session: Session, message: Messag
   return pieces;
 }
 
-/** The stored records of `uids` (ascending), in that order; those expunged meanwhile are left out. */
-async function readMessages(view: StoreView, folderId: number, uids: number[]): Promise<Message[]> {
-  if (!uids.length) return [];
-  const first = uids[0]!;
-  const last = uids[uids.length - 1]!;
-  // Dense sets (1:*, most ranges) read as one scan; sparse ones key by key.
-  if (last - first + 1 > uids.length * 2) return (await view.getMany(folderId, uids)).filter((m): m is Message => !!m);
-  const wanted = new Set(uids);
-  return (await view.range(folderId, first, last)).filter((m) => wanted.has(m.uid));
+/** The records of `uids` (ascending) from the folder's list (in UID order), in that order; those not in it are left out. */
+function recordsOf(records: readonly Message[], uids: number[]): Message[] {
+  const out: Message[] = [];
+  if (!uids.length) return out;
+  let lo = 0;
+  let hi = records.length;
+  while (lo < hi) {
+    const mid = (lo + hi) >> 1;
+    if (records[mid]!.uid < uids[0]!) lo = mid + 1;
+    else hi = mid;
+  }
+  for (let i = lo, j = 0; i < records.length && j < uids.length; ) {
+    const uid = records[i]!.uid;
+    if (uid === uids[j]) {
+      out.push(records[i]!);
+      i++;
+      j++;
+    } else if (uid < uids[j]!) i++;
+    else j++;
+  }
+  return out;
 }
 
-function simpleItem(item: SimpleItem, message: Message, structure: MessageStructure | undefined, selected: Selected): string {
+function simpleItem(item: SimpleItem, message: Message, encoded: Encoded, selected: Selected): string {
   switch (item) {
     case 'UID': return `UID ${message.uid}`;
     case 'FLAGS': return `FLAGS ${selected.flagList(message)}`;
     case 'INTERNALDATE': return `INTERNALDATE ${imapDate(message.internalDate)}`;
     case 'RFC822.SIZE': return `RFC822.SIZE ${message.size}`;
     case 'MODSEQ': return `MODSEQ (${message.modseq})`;
-    case 'ENVELOPE': return `ENVELOPE ${envelopeToImap(structure!.envelope)}`;
-    case 'BODY': return `BODY ${bodyStructureToImap(structure!.root, false)}`;
-    case 'BODYSTRUCTURE': return `BODYSTRUCTURE ${bodyStructureToImap(structure!.root, true)}`;
+    case 'ENVELOPE': case 'BODY': case 'BODYSTRUCTURE': return `${item} ${encoded[item]!}`;
   }
 }
 

@@ -6,6 +6,7 @@
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { isCandidate, type Candidates } from '../store/fulltext.ts';
+import type { StoreView } from '../store/view.ts';
 import { fulltextMatch } from '../mime/fulltext-text.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
@@ -274,48 +275,59 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
   const positions: number[] = [];
   for (let j = 0; j < selected.uids.length; j++) if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
-  const all = candidates ? [] : await store.messages.list(selected.folder.id);
-  const view = needsFields || needsText || headerNames.length ? store.view() : null;
+  const all = await store.messages.listShared(selected.folder.id); // read only here
+  // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
+  let snapshot: StoreView | null = null;
+  const reads = needsFields || needsText || headerNames.length > 0;
+  const viewOf = (): StoreView => (snapshot ??= store.view());
   try {
     const byUid = new Map(all.map((m) => [m.uid, m]));
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
     const now = Date.now();
     const out: Found[] = [];
     for (let i = 0; i < positions.length; i += BATCH) {
-      let batch: Candidate[] = [];
+      const batch: Candidate[] = [];
       for (const j of positions.slice(i, i + BATCH)) {
-        const uid = selected.uids[j]!;
-        // With candidates the records come from the view below; the placeholder only carries the UID.
-        const message = candidates ? ({ uid } as Message) : byUid.get(uid);
-        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(uid) });
+        const message = byUid.get(selected.uids[j]!);
+        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
       }
+      // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
+      const cached = needsFields && !needsText && !headerNames.length ? store.blobs.cachedHeaderFields(batch.map((c) => c.message.blob)) : [];
+      let unread = batch;
+      if (cached.length) {
+        unread = [];
+        batch.forEach((c, n) => (cached[n] ? (c.fields = cached[n]) : unread.push(c)));
+      }
+      const gone = new Set<Candidate>();
+      const view = reads && unread.length ? viewOf() : null;
       if (view) {
         // The records as the snapshot has them: their blobs are in it too.
-        const records = await view.getMany(selected.folder.id, batch.map((c) => c.message.uid));
-        batch = batch.flatMap((c, n) => (records[n] ? [{ ...c, message: records[n] }] : []));
+        const records = await view.getMany(selected.folder.id, unread.map((c) => c.message.uid));
+        unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
+        if (gone.size) unread = unread.filter((c) => !gone.has(c));
       }
-      if (view && needsFields) {
-        const fields = await view.headerFields(batch.map((c) => c.message.blob));
-        batch.forEach((c, n) => (c.fields = fields[n]));
+      if (view && needsFields && unread.length) {
+        const fields = await view.headerFields(unread.map((c) => c.message.blob));
+        unread.forEach((c, n) => (c.fields = fields[n]));
       }
-      if (view && needsText) {
+      if (view && needsText && unread.length) {
         // Slices read at once: LevelDB serves each getMany on one thread of the pool.
         const slices: Promise<Buffer[]>[] = [];
-        for (let s = 0; s < batch.length; s += TEXT_SLICE) slices.push(view.fulltext(batch.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+        for (let s = 0; s < unread.length; s += TEXT_SLICE) slices.push(view.fulltext(unread.slice(s, s + TEXT_SLICE).map((c) => c.message)));
         const texts = (await Promise.all(slices)).flat();
-        for (const [n, c] of batch.entries()) c.text = texts[n];
+        for (const [n, c] of unread.entries()) c.text = texts[n];
       }
       if (view && headerNames.length) {
-        const structures = await view.structures(batch.map((c) => c.message.blob));
-        for (let n = 0; n < batch.length; n++) {
-          const block = (await view.read(batch[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
-          batch[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
+        const structures = await view.structures(unread.map((c) => c.message.blob));
+        for (let n = 0; n < unread.length; n++) {
+          const block = (await view.read(unread[n]!.message, 0, structures[n]!.headerSize)).toString('utf8');
+          unread[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
         }
       }
-      for (const c of batch) if (matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+      for (const c of batch) if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
     return out;
   } finally {
-    await view?.close();
+    await (snapshot as StoreView | null)?.close();
   }
 }

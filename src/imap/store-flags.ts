@@ -80,7 +80,7 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
   const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
-  // An unchanged message may carry a keyword another session added after this one's last FLAGS.
+  // Unchanged messages are shown too, with keywords another session may have added (RFC 3501 7.2.6).
   session.announceKeywords(report);
   for (const message of report) {
     const items: string[] = [];

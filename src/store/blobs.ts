@@ -1,5 +1,6 @@
 import { createHash } from 'node:crypto';
 import type { Kv, Reader } from './db.ts';
+import { ContentCache } from './content-cache.ts';
 import { keys } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { MessageIndex, SearchFields } from '../mime/types.ts';
@@ -21,6 +22,9 @@ function pickHeaderFields(f: SearchFields): HeaderFields {
   };
 }
 
+/** Header fields kept in memory (a few hundred bytes each): a 100,000-message folder sorts without a disk read. */
+const HEADER_CACHE_ENTRIES = 100_000;
+
 /** Raw messages are stored once per content (sha256) in chunks, so a byte range reads only what it needs. */
 export const BLOB_CHUNK = 1 << 20;
 
@@ -35,6 +39,7 @@ export const blobHash = (raw: Buffer): string => createHash('sha256').update(raw
 export class Blobs {
   private refs = new Map<string, number>();
   private readonly kv: Kv;
+  private readonly headerCache = new ContentCache<HeaderFields>(HEADER_CACHE_ENTRIES);
 
   constructor(kv: Kv) {
     this.kv = kv;
@@ -79,7 +84,9 @@ export class Blobs {
       const { search, ...structure } = content.index;
       tx.put(keys.blobIndex(sha), structure);
       tx.put(keys.blobSearch(sha), search);
-      tx.put(keys.blobHeaders(sha), pickHeaderFields(search));
+      const headers = pickHeaderFields(search);
+      tx.put(keys.blobHeaders(sha), headers);
+      this.headerCache.set(sha, headers); // by content: right whether or not this batch commits
       tx.putBytes(keys.fulltext(sha), fulltextText(content.raw, content.index.root)); // fulltext.ts
     }
     this.refs.set(sha, count + 1);
@@ -125,6 +132,20 @@ export class Blobs {
     return joined.subarray(start - offset, end - offset);
   }
 
+  /**
+   * Whole blobs, each in one read (every blob here is at most one chunk long); undefined for a
+   * blob the reader does not have (freed: its message is gone from that reader too).
+   */
+  async readSmall(blobs: { sha: string; size: number }[], from: Reader = this.kv): Promise<(Buffer | undefined)[]> {
+    if (blobs.some((b) => b.size > BLOB_CHUNK)) throw new Error('readSmall takes blobs of one chunk');
+    return from.getManyBytes(blobs.map((b) => keys.blobChunk(b.sha, 0)));
+  }
+
+  /** As structures(), with undefined for a blob the reader does not have. */
+  async structuresIfPresent(shas: string[], from: Reader = this.kv): Promise<(MessageStructure | undefined)[]> {
+    return from.getMany<MessageStructure>(shas.map(keys.blobIndex));
+  }
+
   async structure(sha: string): Promise<MessageStructure> {
     return (await this.structures([sha]))[0]!;
   }
@@ -137,13 +158,25 @@ export class Blobs {
     return required(shas, await from.getMany<SearchFields>(shas.map(keys.blobSearch)));
   }
 
+  /** Header fields held in memory (undefined where not): no read, so no snapshot to agree with. */
+  cachedHeaderFields(shas: string[]): (HeaderFields | undefined)[] {
+    return shas.map((sha) => this.headerCache.get(sha));
+  }
+
   async headerFields(shas: string[], from: Reader = this.kv): Promise<HeaderFields[]> {
-    const found: (HeaderFields | undefined)[] = await from.getMany<HeaderFields>(shas.map(keys.blobHeaders));
-    const missing = shas.filter((_, i) => found[i] === undefined);
-    if (missing.length) {
-      const full = await this.searchFields(missing, from);
-      let next = 0;
-      for (let i = 0; i < found.length; i++) if (found[i] === undefined) found[i] = pickHeaderFields(full[next++]!);
+    const found = this.cachedHeaderFields(shas);
+    const unread = shas.filter((_, i) => found[i] === undefined);
+    if (!unread.length) return found as HeaderFields[];
+    const read: (HeaderFields | undefined)[] = await from.getMany<HeaderFields>(unread.map(keys.blobHeaders));
+    const missing = unread.filter((_, i) => read[i] === undefined);
+    const full = missing.length ? await this.searchFields(missing, from) : [];
+    let r = 0;
+    let m = 0;
+    for (let i = 0; i < found.length; i++) {
+      if (found[i] !== undefined) continue;
+      const fields = read[r++] ?? pickHeaderFields(full[m++]!);
+      this.headerCache.set(shas[i]!, fields);
+      found[i] = fields;
     }
     return found as HeaderFields[];
   }

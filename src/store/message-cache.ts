@@ -95,5 +95,5 @@ export class MessageListCache {
 }
 
 /** Callers get their own copies: a session that edits flags in place must not edit the cache. */
-export const copyMessages = (list: Message[], fromUid: number): Message[] =>
+export const copyMessages = (list: readonly Message[], fromUid: number): Message[] =>
   list.filter((m) => m.uid >= fromUid).map((m) => ({ ...m, flags: [...m.flags] }));

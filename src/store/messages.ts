@@ -70,19 +70,29 @@ export class Messages {
     return from.getMany<Message>(uids.map((uid) => keys.message(folderId, uid)));
   }
 
-  /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
   /** Forgets the cached lists: after a failed write they may hold changes the disk does not. */
   forgetCached(): void {
     this.cache.clear();
   }
 
+  /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
   async list(folderId: number, fromUid = 1): Promise<Message[]> {
+    return copyMessages(await this.listShared(folderId), fromUid);
+  }
+
+  /**
+   * As list(), without copying the records: they are the cache's own, which it replaces rather
+   * than changes (MessageListCache), so they stay as read; the caller must not change them either.
+   * The cache follows commits, so a record may outlive its blob by a moment (until the commit's
+   * callbacks run): content read for it may be gone from a snapshot taken meanwhile.
+   */
+  async listShared(folderId: number): Promise<readonly Message[]> {
     const cached = this.cache.get(folderId);
-    if (cached) return copyMessages(cached, fromUid);
+    if (cached) return cached.slice();
     const version = this.cache.version(folderId); // taken before the read's snapshot: see MessageListCache
     const all = await this.kv.values<Message>(ranges.folderMessages(folderId));
-    this.cache.keep(folderId, version, copyMessages(all, 1));
-    return fromUid > 1 ? all.filter((m) => m.uid >= fromUid) : all;
+    this.cache.keep(folderId, version, all);
+    return all.slice();
   }
 
   /** Messages with UIDs in [fromUid, toUid], in UID order: one range scan, cheaper than getMany for dense UID sets. */

@@ -41,6 +41,16 @@ export class StoreView {
     return this.blobs.structures(shas, this.snapshot);
   }
 
+  /** As structures(), with undefined for a blob this view does not have (its message is gone here too). */
+  structuresIfPresent(shas: string[]): Promise<(MessageStructure | undefined)[]> {
+    return this.blobs.structuresIfPresent(shas, this.snapshot);
+  }
+
+  /** Whole messages of at most one blob chunk, in one read; undefined where this view has no blob. */
+  readSmall(messages: Message[]): Promise<(Buffer | undefined)[]> {
+    return this.blobs.readSmall(messages.map((m) => ({ sha: m.blob, size: m.size })), this.snapshot);
+  }
+
   searchFields(shas: string[]): Promise<SearchFields[]> {
     return this.blobs.searchFields(shas, this.snapshot);
   }

@@ -55,6 +55,25 @@ test('a new keyword is announced in FLAGS and PERMANENTFLAGS before it is used (
   }
 });
 
+test("STORE announces a keyword another session added before its FETCH shows it on a message it left unchanged (RFC 3501 7.2.6)", async () => {
+  await folderWith('KeywordsElsewhere', plain('one'));
+  await c.command('a', 'STORE 1 +FLAGS (\\Seen)');
+  const other = await RawClient.connect(f.port);
+  try {
+    await other.command('l', `LOGIN ${USER} "${PASSWORD}"`);
+    await other.command('s', 'SELECT KeywordsElsewhere');
+    await other.command('k', 'STORE 1 +FLAGS ($Elsewhere)');
+  } finally {
+    other.close();
+  }
+  // \Seen is there already: the message is unchanged, but its FETCH shows $Elsewhere, new to this session.
+  const reply = await c.command('b', 'STORE 1 +FLAGS (\\Seen)');
+  const fetchAt = reply.search(/\* 1 FETCH \(FLAGS \([^)]*\$Elsewhere/);
+  const flagsAt = reply.search(/\* FLAGS \([^)]*\$Elsewhere/);
+  assert.ok(fetchAt >= 0, reply);
+  assert.ok(flagsAt >= 0 && flagsAt < fetchAt, `FLAGS before the FETCH that uses the keyword:\n${reply}`);
+});
+
 test("SENTON/SENTBEFORE/SENTSINCE take the Date: header's own day, whatever its zone (RFC 3501 6.4.4)", async () => {
   await folderWith(
     'Sent',

@@ -5,6 +5,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { keys } from '../../src/store/keys.ts';
 
 let f: ImapFixture;
 
@@ -121,6 +122,38 @@ test('an error on a later item of a FETCH leaves no half-written response', asyn
   assert.not.match(reply, /^\* 2 FETCH/m, 'nothing of message 2 was written');
   assert.match(await a.command('a2', 'NOOP'), /^a2 OK/m, 'the connection is still in step');
   a.close();
+});
+
+test('a record the cached folder list still holds after its blob is gone: no response for it, NO [EXPUNGEISSUED]', async () => {
+  // FETCH takes records from the folder's cached list, which follows commits: between an expunge's
+  // commit and its callbacks, the list still has a record whose blob is gone. Made here by deleting
+  // the record and blob underneath the cache, as that commit would.
+  await emptyInbox();
+  for (let i = 1; i <= 3; i++) await f.deliver(makeMessage({ subject: `ghost ${i}` }));
+  await f.deliver(makeMessage({ subject: 'ghost 4', bytes: 600 * 1024 })); // streamed, not read with its batch
+  const a = await session();
+  const records = await f.store.messages.list(f.inbox.id); // the list is cached now
+  for (const gone of [records[1]!, records[3]!]) {
+    const chunks = Math.max(1, Math.ceil(gone.size / (1 << 20)));
+    await f.store.kv.db.batch([
+      { type: 'del', key: keys.message(f.inbox.id, gone.uid) },
+      { type: 'del', key: keys.blobIndex(gone.blob) },
+      ...Array.from({ length: chunks }, (_, n) => ({ type: 'del' as const, key: keys.blobChunk(gone.blob, n) })),
+    ]);
+  }
+  try {
+    const reply = await a.command('a1', 'FETCH 1:4 (UID ENVELOPE BODY.PEEK[])');
+    assert.match(reply, /^\* 1 FETCH \(UID \d+ ENVELOPE \(.*"ghost 1".*\) BODY\[\] \{\d+\}\r\n/m);
+    assert.match(reply, /^\* 3 FETCH \(UID \d+ ENVELOPE \(.*"ghost 3"/m);
+    assert.not.match(reply, /^\* [24] FETCH/m);
+    assert.not.match(reply, /SERVERBUG/);
+    assert.match(reply, /^a1 NO \[EXPUNGEISSUED\] /m);
+    assert.match(await a.command('a2', 'FETCH 4 (BODY.PEEK[])'), /^a2 NO \[EXPUNGEISSUED\] /m, 'a streamed literal is never started');
+    assert.match(await a.command('a3', 'NOOP'), /^a3 OK/m, 'the connection is still in step');
+  } finally {
+    a.close();
+    f.store.messages.forgetCached(); // the list held records the disk has not
+  }
 });
 
 test.run();
