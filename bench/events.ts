@@ -10,7 +10,8 @@ import { plainMessage, SmtpClient, transaction } from '../test/helpers/smtp.ts';
 const EVENTS = 1000;
 const MESSAGES = Number(process.argv[2] ?? 200);
 
-const percentile = (sorted: number[], p: number) => sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
+const percentile = (sorted: number[], p: number) =>
+  sorted[Math.min(sorted.length - 1, Math.floor((sorted.length * p) / 100))]!;
 const summary = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return `median ${percentile(sorted, 50).toFixed(1)} ms, p99 ${percentile(sorted, 99).toFixed(1)} ms (n=${sorted.length})`;
@@ -21,12 +22,20 @@ const receiver = await startReceiver();
 try {
   // Throughput: the events are logged first (all durable), then a webhook subscribes and the
   // dispatcher's fan-out and sender work through them.
-  const hook = await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['domain.verified'] } });
-  await Promise.all(Array.from({ length: EVENTS }, (_, i) => fx.api.store.emit({ type: 'domain.verified', teamId: fx.api.teamId, data: { n: i } })));
+  const hook = await fx.api.call('POST', '/webhooks', {
+    body: { url: receiver.url, event_types: ['domain.verified'] },
+  });
+  await Promise.all(
+    Array.from({ length: EVENTS }, (_, i) =>
+      fx.api.store.emit({ type: 'domain.verified', teamId: fx.api.teamId, data: { n: i } }),
+    ),
+  );
   const started = performance.now();
   await receiver.waitFor(EVENTS, 120_000);
   const seconds = (performance.now() - started) / 1000;
-  console.log(`webhook throughput: ${EVENTS} events in ${seconds.toFixed(2)} s = ${(EVENTS / seconds).toFixed(0)} events/s`);
+  console.log(
+    `webhook throughput: ${EVENTS} events in ${seconds.toFixed(2)} s = ${(EVENTS / seconds).toFixed(0)} events/s`,
+  );
   await fx.api.call('DELETE', `/webhooks/${hook.body.data.id}`);
 
   // Latency: one message at a time over one SMTP session; the clock starts at the 250.
@@ -39,7 +48,12 @@ try {
   const toSse: number[] = [];
   const toHook: number[] = [];
   for (let i = 0; i < MESSAGES; i++) {
-    const result = await transaction(client, 'carol@sender.test', ['alice@wren.test'], plainMessage({ from: 'carol@sender.test', to: 'alice@wren.test', subject: `latency ${i}` }));
+    const result = await transaction(
+      client,
+      'carol@sender.test',
+      ['alice@wren.test'],
+      plainMessage({ from: 'carol@sender.test', to: 'alice@wren.test', subject: `latency ${i}` }),
+    );
     const accepted = Date.now();
     if (result.end?.code !== 250) throw new Error(`SMTP ${result.end?.code}`);
     const [frame] = (await sse.waitFor(i + 1)).slice(i);

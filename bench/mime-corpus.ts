@@ -13,7 +13,9 @@ requireCorpus('WRENMAIL_MIME_CORPUS', CORPUS);
 const { files, samples } = loadMessages(CORPUS);
 console.log(`MIME corpus at ${CORPUS}: ${files} files, ${samples.length} messages (mbox files split)`);
 const stats = checkAll(samples);
-console.log(`invariants hold: ${stats.nodes} MIME nodes, ${stats.multipart} multipart, ${stats.embedded} embedded messages, nesting depth ${stats.maxDepth}`);
+console.log(
+  `invariants hold: ${stats.nodes} MIME nodes, ${stats.multipart} multipart, ${stats.embedded} embedded messages, nesting depth ${stats.maxDepth}`,
+);
 console.log(`part bodies re-indexed standalone: ${checkPartBodies(samples)}`);
 console.log(`mangled copies indexed (truncated, bytes overwritten): ${checkMangled(samples)}`);
 console.log(indexingSpeed(samples));

@@ -21,9 +21,21 @@ async function run(submitters: number): Promise<void> {
   let submitted = 0;
   await Promise.all(
     Array.from({ length: submitters }, async (_, s) => {
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: BENCH_SENDER, pass: BENCH_PASSWORD }, pool: true, maxConnections: 1, maxMessages: Infinity });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port,
+        requireTLS: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: BENCH_SENDER, pass: BENCH_PASSWORD },
+        pool: true,
+        maxConnections: 1,
+        maxMessages: Infinity,
+      });
       for (let i = 0; i < perSubmitter && Date.now() < deadline; i++) {
-        await transport.sendMail({ envelope: { from: BENCH_SENDER, to: [BENCH_RECIPIENT] }, raw: body.replace('Subject: Test message', `Subject: bench ${s}.${i}`) });
+        await transport.sendMail({
+          envelope: { from: BENCH_SENDER, to: [BENCH_RECIPIENT] },
+          raw: body.replace('Subject: Test message', `Subject: bench ${s}.${i}`),
+        });
         submitted++;
       }
       transport.close();

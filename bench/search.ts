@@ -35,14 +35,19 @@ async function cleanup(): Promise<void> {
   await store.close();
   dir.remove();
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 try {
   console.log(`SEARCH TEXT on one folder of ${MESSAGES} messages (shared/corpus ham+spam repeated, CRLF), Wren alone`);
   console.log(`before: ${machineLine()}`);
   const team = await store.teams.create('bench');
   await store.domains.create(team.id, 'wren.test');
-  const account = await store.accounts.create({ teamId: team.id, address: USER, passwordHash: await hashPassword(PASSWORD) });
+  const account = await store.accounts.create({
+    teamId: team.id,
+    address: USER,
+    passwordHash: await hashPassword(PASSWORD),
+  });
   const inbox = store.folders.byName(account.id, 'INBOX')!;
   const corpus = loadCorpus(Math.min(MESSAGES, 20_000));
   const started = performance.now();
@@ -60,10 +65,18 @@ try {
   let t = performance.now();
   await store.fulltext.catchUp(inbox.id);
   const tailS = (performance.now() - t) / 1000;
-  console.log(`stored ${stored} messages in ${loadS.toFixed(0)} s (appendMany, 1,000 per batch); postings segments built in ${tailS.toFixed(1)} s`);
-  const size = (prefix: string) => (store.kv.db as unknown as { approximateSize(a: string, b: string): Promise<number> }).approximateSize(prefix, `${prefix}\xff`);
+  console.log(
+    `stored ${stored} messages in ${loadS.toFixed(0)} s (appendMany, 1,000 per batch); postings segments built in ${tailS.toFixed(1)} s`,
+  );
+  const size = (prefix: string) =>
+    (store.kv.db as unknown as { approximateSize(a: string, b: string): Promise<number> }).approximateSize(
+      prefix,
+      `${prefix}\xff`,
+    );
   const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
-  console.log(`on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))}, postings fp/ ${mib(await size('fp/'))}`);
+  console.log(
+    `on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))}, postings fp/ ${mib(await size('fp/'))}`,
+  );
 
   server = createImapServer({
     store,
@@ -73,7 +86,16 @@ try {
     allowPlainAuthWithoutTls: true,
   });
   const { port } = await server.listen(0, '127.0.0.1', false);
-  client = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user: USER, pass: PASSWORD }, logger: false, disableAutoIdle: true, socketTimeout: 120_000 } as ConstructorParameters<typeof ImapFlow>[0]);
+  client = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: USER, pass: PASSWORD },
+    logger: false,
+    disableAutoIdle: true,
+    socketTimeout: 120_000,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
   client.on('error', () => {});
   await client.connect();
   t = performance.now();
@@ -94,7 +116,13 @@ try {
     t = performance.now();
     const candidates = await store.fulltext.candidates(inbox.id, [term]);
     const lookup = performance.now() - t;
-    rows.push([`UID SEARCH TEXT "${term}"`, `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`, String(hits), candidates ? String(candidates.uids.size) : 'all (< 3 bytes)', `${lookup.toFixed(1)} ms`]);
+    rows.push([
+      `UID SEARCH TEXT "${term}"`,
+      `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
+      String(hits),
+      candidates ? String(candidates.uids.size) : 'all (< 3 bytes)',
+      `${lookup.toFixed(1)} ms`,
+    ]);
     console.log(`  ${rows.at(-1)!.join('  ')}`);
   }
   console.log();

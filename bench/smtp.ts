@@ -26,9 +26,17 @@ async function run(size: number, connections: number): Promise<void> {
       await client.command('EHLO bench.test');
       for (let n = next++; n < MESSAGES && Date.now() - started < TIME_LIMIT_MS; n = next++) {
         const to = rcpts[n % rcpts.length]!;
-        const body = `${size}/${connections}/${n}\r\n` + 'x'.repeat(76).concat('\r\n').repeat(Math.ceil(size / 78));
+        const body = `${size}/${connections}/${n}\r\n${'x'
+          .repeat(76)
+          .concat('\r\n')
+          .repeat(Math.ceil(size / 78))}`;
         const t = performance.now();
-        const r = await transaction(client, 'ann@sender.test', [to], plainMessage({ from: 'ann@sender.test', to, subject: `bench ${n}`, body }));
+        const r = await transaction(
+          client,
+          'ann@sender.test',
+          [to],
+          plainMessage({ from: 'ann@sender.test', to, subject: `bench ${n}`, body }),
+        );
         if (r.end?.code !== 250) throw new Error(`unexpected reply ${r.end?.lines.join(' ')}`);
         latencies.push(performance.now() - t);
         done++;
@@ -45,7 +53,9 @@ async function run(size: number, connections: number): Promise<void> {
   );
 }
 
-console.log(`MX bench: ${MESSAGES} messages per run (or ${TIME_LIMIT_MS / 1000} s), SPF+DMARC+DKIM verify (unsigned mail)+spam+routing+events, fsync per batch (group commit)`);
+console.log(
+  `MX bench: ${MESSAGES} messages per run (or ${TIME_LIMIT_MS / 1000} s), SPF+DMARC+DKIM verify (unsigned mail)+spam+routing+events, fsync per batch (group commit)`,
+);
 for (const size of [4 * 1024, 100 * 1024]) for (const connections of [1, 10, 50]) await run(size, connections);
 const stats = fx.store.kv.committer.stats;
 console.log(`store: ${stats.writes} writes in ${stats.batches} fsync'd batches`);

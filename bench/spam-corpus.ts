@@ -45,7 +45,12 @@ export interface Confusion {
   unsureHam: number;
 }
 
-export function rates(c: Confusion): { accuracy: number; falsePositiveRate: number; falseNegativeRate: number; catchRate: number } {
+export function rates(c: Confusion): {
+  accuracy: number;
+  falsePositiveRate: number;
+  falseNegativeRate: number;
+  catchRate: number;
+} {
   return {
     accuracy: (c.caught + c.ham - c.falsePositives) / (c.spam + c.ham),
     falsePositiveRate: c.falsePositives / c.ham,
@@ -89,7 +94,8 @@ export function losoSplits<T extends Sample>(samples: T[]): LosoSplit<T>[] {
   const splits: LosoSplit<T>[] = [];
   for (const source of sources) {
     const test = real.filter((s) => sourceOf(s) === source);
-    if (test.filter((s) => s.class === 'spam').length < 20 || test.filter((s) => s.class === 'ham').length < 20) continue;
+    if (test.filter((s) => s.class === 'spam').length < 20 || test.filter((s) => s.class === 'ham').length < 20)
+      continue;
     splits.push({ name: `${source} (left out)`, real: true, train: real.filter((s) => sourceOf(s) !== source), test });
   }
   for (const source of BODY_ONLY_SOURCES) {

@@ -62,8 +62,17 @@ try {
     if (only && !split.name.includes(only)) continue;
     const store = await Store.open(join(tmp, split.name.replace(/\W+/g, '-')));
     try {
-      for (let i = 0; i < split.train.length; i += 200) await trainMany(store, split.train.slice(i, i + 200).map((s) => ({ input: s.raw, class: s.class })));
-      const settings: SpamSettings = { scorers: [headerRules, bayesScorer(store)], junkScore: JUNK, rejectScore: 15, bayes: {} };
+      for (let i = 0; i < split.train.length; i += 200)
+        await trainMany(
+          store,
+          split.train.slice(i, i + 200).map((s) => ({ input: s.raw, class: s.class })),
+        );
+      const settings: SpamSettings = {
+        scorers: [headerRules, bayesScorer(store)],
+        junkScore: JUNK,
+        rejectScore: 15,
+        bayes: {},
+      };
       const deps = { store } as ApiDeps;
       const scored: { s: Sample; score: number; rules: string }[] = [];
       const times: number[] = [];
@@ -76,7 +85,11 @@ try {
         // This process's CPU time: what the classification costs, whatever else the machine runs.
         const used = process.cpuUsage(cpu);
         cpuTimes.push((used.user + used.system) / 1000);
-        if (dump) appendFileSync(dump, JSON.stringify({ split: split.name, class: s.class, source: s.source, p: bayes.probability, hits: result.hits.filter((h) => !h.rule.startsWith('BAYES_')).map((h) => [h.rule, h.score]) }) + '\n');
+        if (dump)
+          appendFileSync(
+            dump,
+            `${JSON.stringify({ split: split.name, class: s.class, source: s.source, p: bayes.probability, hits: result.hits.filter((h) => !h.rule.startsWith('BAYES_')).map((h) => [h.rule, h.score]) })}\n`,
+          );
         scored.push({ s, score: result.score, rules: result.hits.map((h) => `${h.rule}=${h.score}`).join(' ') });
       }
       const r = summarize(split.name, scored, times);
@@ -87,8 +100,9 @@ try {
           ` caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | at ≤0.5% FP: ${pct(r.catchAtTargetFp).padStart(7)}  AUC ${r.auc.toFixed(4)}  p99 ${r.p99Ms.toFixed(2)} ms (CPU ${percentile(cpuTimes, 0.99).toFixed(2)} ms)`,
       );
       if (misses) {
-        const wrong = scored.filter((x) => (x.score >= JUNK) !== (x.s.class === 'spam'));
-        for (const x of wrong.slice(0, misses)) console.log(`    ${x.s.class} ${x.score.toFixed(1).padStart(6)} ${x.s.source}  ${x.rules}`);
+        const wrong = scored.filter((x) => x.score >= JUNK !== (x.s.class === 'spam'));
+        for (const x of wrong.slice(0, misses))
+          console.log(`    ${x.s.class} ${x.score.toFixed(1).padStart(6)} ${x.s.source}  ${x.rules}`);
       }
       if (withRspamd) await rspamdSplit(split.name, split.train, split.test);
       if (split.real && (r.caught / r.spam < TARGET_CATCH || r.falsePositives / r.ham > TARGET_FP)) failed = true;
@@ -96,7 +110,9 @@ try {
       await store.close();
     }
   }
-  console.log(failed ? 'TARGETS MISSED on a real split (≥ 95% caught, ≤ 0.5% ham junked)' : 'targets met on every real split');
+  console.log(
+    failed ? 'TARGETS MISSED on a real split (≥ 95% caught, ≤ 0.5% ham junked)' : 'targets met on every real split',
+  );
   if (failed) process.exitCode = 1;
 } finally {
   rmSync(tmp, { recursive: true, force: true });
@@ -109,7 +125,10 @@ function percentile(xs: number[], q: number): number {
 
 function summarize(name: string, scored: { s: Sample; score: number }[], times: number[]): SplitResult {
   const spam = scored.filter((x) => x.s.class === 'spam').map((x) => x.score);
-  const ham = scored.filter((x) => x.s.class === 'ham').map((x) => x.score).sort((a, b) => b - a);
+  const ham = scored
+    .filter((x) => x.s.class === 'ham')
+    .map((x) => x.score)
+    .sort((a, b) => b - a);
   // The lowest threshold above the scores of all but 0.5% of ham.
   const allowed = Math.floor(ham.length * TARGET_FP);
   const threshold = ham.length > allowed ? ham[allowed]! : -Infinity;
@@ -145,12 +164,17 @@ async function rspamdSplit(name: string, train: Sample[], test: Sample[]): Promi
   const rspamd = await startRspamd({ minLearns: 200, fullTldList: true });
   try {
     const post = (url: string, s: Sample) =>
-      fetch(url, { method: 'POST', body: s.raw, headers: { Password: rspamd.password } }).then(async (r) => ({ status: r.status, body: await r.text() }));
+      fetch(url, { method: 'POST', body: s.raw, headers: { Password: rspamd.password } }).then(async (r) => ({
+        status: r.status,
+        body: await r.text(),
+      }));
     const pool = async <T>(items: T[], n: number, fn: (x: T) => Promise<void>) => {
       let next = 0;
-      await Promise.all(Array.from({ length: n }, async () => {
-        while (next < items.length) await fn(items[next++]!);
-      }));
+      await Promise.all(
+        Array.from({ length: n }, async () => {
+          while (next < items.length) await fn(items[next++]!);
+        }),
+      );
     };
     let learned = 0;
     await pool(train, 2, async (s) => {
@@ -168,7 +192,9 @@ async function rspamdSplit(name: string, train: Sample[], test: Sample[]): Promi
       scored.push({ s, score: ['add header', 'rewrite subject', 'reject'].includes(json.action) ? JUNK : 0 });
     });
     const r = summarize(`  rspamd: ${name}`, scored, times);
-    console.log(`${r.name.padEnd(34)} learned ${learned} of ${train.length}           caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | p99 ${r.p99Ms.toFixed(2)} ms (HTTP, 2 at a time)`);
+    console.log(
+      `${r.name.padEnd(34)} learned ${learned} of ${train.length}           caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | p99 ${r.p99Ms.toFixed(2)} ms (HTTP, 2 at a time)`,
+    );
   } finally {
     await rspamd.stop();
   }

@@ -13,17 +13,35 @@ import { headerRules } from '../src/spam/rules.ts';
 import { tokenize } from '../src/spam/tokenize.ts';
 import type { AuthVerdict } from '../src/dns/auth-verdict.ts';
 import { requireCorpus } from './lib/corpus.ts';
-import { BODY_ONLY_SOURCES, CORPUS_DIR, loadCorpus, losoSplits, pct, sourceOf, splitPoint, withoutSpamHeaders } from './spam-corpus.ts';
+import {
+  BODY_ONLY_SOURCES,
+  CORPUS_DIR,
+  loadCorpus,
+  losoSplits,
+  pct,
+  sourceOf,
+  splitPoint,
+  withoutSpamHeaders,
+} from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const cluesOf = args.includes('--clues') ? Number(args[args.indexOf('--clues') + 1]) : 0;
 // ruleScale (sweep only): the rule points multiplied by this before the Bayes points are added.
 // ruleScores (sweep only): points for the named rules instead of theirs.
-const variants: (Partial<BayesOptions> & { ruleScale?: number; ruleScores?: Record<string, number> })[] = args.filter((a) => a.startsWith('{')).map((a) => JSON.parse(a) as Partial<BayesOptions>);
+const variants: (Partial<BayesOptions> & { ruleScale?: number; ruleScores?: Record<string, number> })[] = args
+  .filter((a) => a.startsWith('{'))
+  .map((a) => JSON.parse(a) as Partial<BayesOptions>);
 if (variants.length === 0) variants.push({});
 const JUNK = 5;
-const NONE: AuthVerdict = { spf: { result: 'none', domain: null }, dkim: [], dmarc: { result: 'none', domain: null, policy: null }, arc: 'none', bimi: 'none', action: 'none' };
+const NONE: AuthVerdict = {
+  spf: { result: 'none', domain: null },
+  dkim: [],
+  dmarc: { result: 'none', domain: null, policy: null },
+  arc: 'none',
+  bimi: 'none',
+  action: 'none',
+};
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const t0 = performance.now();
@@ -38,7 +56,11 @@ console.log(`tokenized ${samples.length} messages in ${((performance.now() - t0)
 // Besides the splits: the real sources mixed, a third (by path hash) tested, as a held-out third of
 // the same sources would be: a change that helps across sources must not cost this.
 const real = samples.filter((s) => !BODY_ONLY_SOURCES.has(sourceOf(s)));
-const mixed = { name: 'mixed real sources (1/3 test)', train: real.filter((s) => splitPoint(s.source) >= 1 / 3), test: real.filter((s) => splitPoint(s.source) < 1 / 3) };
+const mixed = {
+  name: 'mixed real sources (1/3 test)',
+  train: real.filter((s) => splitPoint(s.source) >= 1 / 3),
+  test: real.filter((s) => splitPoint(s.source) < 1 / 3),
+};
 for (const split of [...losoSplits(samples), mixed]) {
   if (only && !split.name.includes(only)) continue;
   const counts = new Map<string, [number, number]>();
@@ -56,18 +78,40 @@ for (const split of [...losoSplits(samples), mixed]) {
     const o = { ...DEFAULT_BAYES, ...v };
     const scored = split.test.map((s) => {
       const verdict = bayesVerdict(s.tokens, (t) => counts.get(t) ?? [0, 0], totals, o);
-      return { spam: s.class === 'spam', score: Math.round((rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1) + verdict.score) * 10) / 10, p: verdict.probability ?? 0.5 };
+      return {
+        spam: s.class === 'spam',
+        score: Math.round((rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1) + verdict.score) * 10) / 10,
+        p: verdict.probability ?? 0.5,
+      };
     });
     if (cluesOf) {
       // The strongest clues of the spam Bayes called hammiest and the ham it called spammiest.
-      const shown = (cls: 'spam' | 'ham') => split.test.filter((s) => s.class === cls).map((s) => ({ s, v: bayesVerdict(s.tokens, (t) => counts.get(t) ?? [0, 0], totals, o) }))
-        .sort((a, b) => (cls === 'spam' ? a.v.probability - b.v.probability : b.v.probability - a.v.probability)).slice(0, cluesOf);
-      for (const cls of ['spam', 'ham'] as const) for (const { s, v } of shown(cls)) console.log(`  ${cls} p=${v.probability.toFixed(3)} rules=${rulePoints(s.hits)} ${s.source}\n     ${v.clues.slice(0, 14).map((c) => `${c.token}=${c.probability.toFixed(2)}`).join('  ')}`);
+      const shown = (cls: 'spam' | 'ham') =>
+        split.test
+          .filter((s) => s.class === cls)
+          .map((s) => ({ s, v: bayesVerdict(s.tokens, (t) => counts.get(t) ?? [0, 0], totals, o) }))
+          .sort((a, b) => (cls === 'spam' ? a.v.probability - b.v.probability : b.v.probability - a.v.probability))
+          .slice(0, cluesOf);
+      for (const cls of ['spam', 'ham'] as const)
+        for (const { s, v } of shown(cls))
+          console.log(
+            `  ${cls} p=${v.probability.toFixed(3)} rules=${rulePoints(s.hits)} ${s.source}\n     ${v.clues
+              .slice(0, 14)
+              .map((c) => `${c.token}=${c.probability.toFixed(2)}`)
+              .join('  ')}`,
+          );
     }
-    if (args.includes('--fp')) for (const [i, x] of scored.entries()) if (!x.spam && x.score >= JUNK) console.log(`  ham ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`);
+    if (args.includes('--fp'))
+      for (const [i, x] of scored.entries())
+        if (!x.spam && x.score >= JUNK)
+          console.log(
+            `  ham ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`,
+          );
     const r = summary(scored.map((x) => ({ spam: x.spam, score: x.score })));
     const b = summary(scored.map((x) => ({ spam: x.spam, score: x.p })));
-    console.log(`${split.name.slice(0, 26).padEnd(26)} ${JSON.stringify(v).slice(0, 60).padEnd(60)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`);
+    console.log(
+      `${split.name.slice(0, 26).padEnd(26)} ${JSON.stringify(v).slice(0, 60).padEnd(60)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
+    );
   }
 }
 
@@ -77,7 +121,10 @@ function rulePoints(hits: { rule: string; score: number }[], scores: Record<stri
 
 function summary(xs: { spam: boolean; score: number }[]) {
   const spam = xs.filter((x) => x.spam).map((x) => x.score);
-  const ham = xs.filter((x) => !x.spam).map((x) => x.score).sort((a, b) => b - a);
+  const ham = xs
+    .filter((x) => !x.spam)
+    .map((x) => x.score)
+    .sort((a, b) => b - a);
   const threshold = ham[Math.floor(ham.length * 0.005)]!;
   let ordered = 0;
   for (const s of spam) for (const h of ham) ordered += s > h ? 1 : s === h ? 0.5 : 0;

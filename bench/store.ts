@@ -23,7 +23,11 @@ function fsyncsPerSecond(dir: string): number {
   return n / ((performance.now() - started) / 1000);
 }
 
-async function run(groupCommit: boolean, writers: number, folderCount: number): Promise<{ rate: number; fsyncs: number; n: number }> {
+async function run(
+  groupCommit: boolean,
+  writers: number,
+  folderCount: number,
+): Promise<{ rate: number; fsyncs: number; n: number }> {
   const dir = tempDir('wrenmail-bench-');
   const store = await Store.open(dir.path, { groupCommit });
   const team = await store.teams.create('bench');
@@ -33,7 +37,9 @@ async function run(groupCommit: boolean, writers: number, folderCount: number): 
     folders.push(...store.folders.list(account.id));
   }
   folders.length = folderCount;
-  const messages = Array.from({ length: 200 }, (_, i) => makeMessage({ bytes: 4096, subject: `bench ${i}`, id: `${i}@bench` }));
+  const messages = Array.from({ length: 200 }, (_, i) =>
+    makeMessage({ bytes: 4096, subject: `bench ${i}`, id: `${i}@bench` }),
+  );
   const batchesBefore = store.kv.committer.stats.batches;
   let sent = 0;
   const started = performance.now();
@@ -64,7 +70,9 @@ for (const groupCommit of [true, false]) {
   for (const folders of [1, 100]) {
     for (const writers of [1, 10, 100]) {
       const r = await run(groupCommit, writers, folders);
-      console.log(`${groupCommit ? 'on ' : 'off'}          | ${String(folders).padStart(7)} | ${String(writers).padStart(7)} | ${r.rate.toFixed(0).padStart(12)} | ${r.fsyncs.toFixed(0).padStart(8)} | ${r.n}`);
+      console.log(
+        `${groupCommit ? 'on ' : 'off'}          | ${String(folders).padStart(7)} | ${String(writers).padStart(7)} | ${r.rate.toFixed(0).padStart(12)} | ${r.fsyncs.toFixed(0).padStart(8)} | ${r.n}`,
+      );
     }
   }
 }

@@ -9,7 +9,12 @@ export interface Listenable {
   listen(port: number, host: string): Promise<{ port: number }>;
 }
 
-export interface BoundListener { name: string; host: string; port: number; setting: string }
+export interface BoundListener {
+  name: string;
+  host: string;
+  port: number;
+  setting: string;
+}
 
 export class ListenError extends Error {
   readonly exitCode: number;
@@ -45,12 +50,21 @@ export async function bind(
   } catch (err) {
     const code = (err as NodeJS.ErrnoException).code;
     if (code === 'EACCES' && port < 1024 && offset > 0) {
-      logger.warn({ listener: name, port, fallback: port + offset }, `${name}: port ${port} needs privileges this process lacks; listening on ${port + offset} instead (set ${setting} or grant CAP_NET_BIND_SERVICE)`);
+      logger.warn(
+        { listener: name, port, fallback: port + offset },
+        `${name}: port ${port} needs privileges this process lacks; listening on ${port + offset} instead (set ${setting} or grant CAP_NET_BIND_SERVICE)`,
+      );
       return bind(name, setting, `${host.includes(':') ? `[${host}]` : host}:${port + offset}`, server, logger, 0);
     }
-    if (code === 'EADDRINUSE') throw new ListenError(`${name}: ${address} is already in use by another process (setting ${setting})`, 75);
-    if (code === 'EACCES') throw new ListenError(`${name}: no permission to listen on ${address} (setting ${setting}); run with CAP_NET_BIND_SERVICE or choose a port ≥ 1024`, 77);
-    if (code === 'EADDRNOTAVAIL') throw new ListenError(`${name}: ${address} is not an address of this machine (setting ${setting})`, 78);
+    if (code === 'EADDRINUSE')
+      throw new ListenError(`${name}: ${address} is already in use by another process (setting ${setting})`, 75);
+    if (code === 'EACCES')
+      throw new ListenError(
+        `${name}: no permission to listen on ${address} (setting ${setting}); run with CAP_NET_BIND_SERVICE or choose a port ≥ 1024`,
+        77,
+      );
+    if (code === 'EADDRNOTAVAIL')
+      throw new ListenError(`${name}: ${address} is not an address of this machine (setting ${setting})`, 78);
     throw err;
   }
 }
@@ -90,7 +104,10 @@ export function httpService(server: HttpServer | HttpsServer): Service {
  * One protocol engine behind several listeners (IMAP on 143 and 993): each listener is a Service of
  * its own, and closing any of them closes the engine once.
  */
-export function sharedEngine(engine: { listen(port: number, host: string, implicitTls: boolean): Promise<{ port: number }>; close(): Promise<void> }) {
+export function sharedEngine(engine: {
+  listen(port: number, host: string, implicitTls: boolean): Promise<{ port: number }>;
+  close(): Promise<void>;
+}) {
   let closed: Promise<void> | undefined;
   return (implicitTls: boolean) => (): Service => ({
     listen: (port, host) => engine.listen(port, host, implicitTls),

@@ -18,7 +18,13 @@ import { DOCTOR_USAGE, runDoctor } from './cli/doctor.ts';
 import { SPAM_OPTIONS, SPAM_USAGE, runSpam } from './cli/spam.ts';
 
 const OPERATOR_COMMANDS = ['import', 'export', 'doctor', 'spam'];
-const OPTIONS = { config: { type: 'string', short: 'c' }, help: { type: 'boolean', short: 'h' }, ...ADMIN_OPTIONS, ...IMPORT_OPTIONS, ...SPAM_OPTIONS } as const;
+const OPTIONS = {
+  config: { type: 'string', short: 'c' },
+  help: { type: 'boolean', short: 'h' },
+  ...ADMIN_OPTIONS,
+  ...IMPORT_OPTIONS,
+  ...SPAM_OPTIONS,
+} as const;
 
 const USAGE = `usage: wrenmail <command> [--config FILE]
 
@@ -40,7 +46,7 @@ ${SPAM_USAGE}
                         WRENMAIL_<SECTION>_<KEY> environment variables override any setting`;
 
 async function main(argv: string[]): Promise<number> {
-  let parsed;
+  let parsed: ReturnType<typeof parseArgs<{ args: string[]; options: typeof OPTIONS; allowPositionals: true }>>;
   try {
     parsed = parseArgs({
       args: argv,
@@ -53,7 +59,8 @@ async function main(argv: string[]): Promise<number> {
   const { values, positionals } = parsed;
   const [command, ...rest] = positionals;
   const { config: _config, help: _help, ...adminValues } = values;
-  if (!(command && [...ADMIN_COMMANDS, ...OPERATOR_COMMANDS].includes(command)) && Object.keys(adminValues).length > 0) return usageError(`unknown option --${Object.keys(adminValues)[0]}`);
+  if (!(command && [...ADMIN_COMMANDS, ...OPERATOR_COMMANDS].includes(command)) && Object.keys(adminValues).length > 0)
+    return usageError(`unknown option --${Object.keys(adminValues)[0]}`);
   if (values.help || !command) {
     process.stdout.write(`${USAGE}\n`);
     return command || values.help ? 0 : 64;
@@ -96,7 +103,10 @@ async function main(argv: string[]): Promise<number> {
       return runSpam(config, argv, OPTIONS);
     case 'restore': {
       if (!rest[0]) return usageError('restore needs a FILE');
-      const { records } = await restoreSnapshot(resolve(config.data_dir, 'store'), createReadStream(rest[0]).pipe(createGunzip()));
+      const { records } = await restoreSnapshot(
+        resolve(config.data_dir, 'store'),
+        createReadStream(rest[0]).pipe(createGunzip()),
+      );
       process.stdout.write(`restored ${records} records into ${resolve(config.data_dir, 'store')}\n`);
       return 0;
     }
@@ -114,7 +124,7 @@ async function serve(config: Config): Promise<number> {
   const logger = createLogger(config.server.log_level);
   // Loaded here, not at the top: the admin commands then start without the whole server (~2 s less).
   const { startServer } = await import('./server.ts');
-  let server;
+  let server: Awaited<ReturnType<typeof startServer>>;
   try {
     server = await startServer(config, logger);
   } catch (err) {

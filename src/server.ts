@@ -27,8 +27,15 @@ export interface RunningServer {
 /** The specific hosts (names and addresses, not wildcards) the listeners are configured on: the self-signed certificate carries them. */
 function listenHosts(config: Config): string[] {
   const all = [
-    config.smtp.mx_listen, config.smtp.submission_listen, config.smtp.submissions_listen, config.imap.listen, config.imap.tls_listen,
-    config.pop3.listen, config.pop3.tls_listen, config.http.listen, config.http.tls_listen,
+    config.smtp.mx_listen,
+    config.smtp.submission_listen,
+    config.smtp.submissions_listen,
+    config.imap.listen,
+    config.imap.tls_listen,
+    config.pop3.listen,
+    config.pop3.tls_listen,
+    config.http.listen,
+    config.http.tls_listen,
   ].flat();
   const hosts = all.map((address) => address.slice(0, address.lastIndexOf(':')).replace(/^\[|\]$/g, ''));
   return [...new Set(hosts.filter((h) => h && h !== '0.0.0.0' && h !== '::'))];
@@ -54,9 +61,18 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   let ready = false;
   try {
     await bootstrap(store, dataDir, logger);
-    const tls = await CertificateStore.open({ dataDir, hostname: config.hostname, settings: config.tls, altNames: listenHosts(config), logger: logger.child({ component: 'tls' }) });
+    const tls = await CertificateStore.open({
+      dataDir,
+      hostname: config.hostname,
+      settings: config.tls,
+      altNames: listenHosts(config),
+      logger: logger.child({ component: 'tls' }),
+    });
     if (tls.defaultCertificate.file === 'self-signed') {
-      logger.warn({ hostname: config.hostname }, 'using a self-signed certificate (set tls.cert and tls.key, or enable ACME, for a trusted one)');
+      logger.warn(
+        { hostname: config.hostname },
+        'using a self-signed certificate (set tls.cert and tls.key, or enable ACME, for a trusted one)',
+      );
     }
     services = await createServices(config, store, dataDir, logger);
     const context = { config, store, tls, services, logger };

@@ -25,7 +25,13 @@ const files = findTests(join(root, 'test')).filter(
   (f) => filter.length === 0 || filter.some((pattern) => relative(root, f).includes(pattern)),
 );
 
-interface FileResult { file: string; passed: number; failed: number; output: string; ms: number }
+interface FileResult {
+  file: string;
+  passed: number;
+  failed: number;
+  output: string;
+  ms: number;
+}
 
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
@@ -59,8 +65,10 @@ async function worker(): Promise<void> {
     const result = await runFile(file);
     results.push(result);
     const mark = result.failed ? 'FAIL' : 'ok  ';
-    process.stdout.write(`${mark} ${result.file}  (${result.passed} passed, ${result.failed} failed, ${result.ms} ms)\n`);
-    if (result.failed || process.env.TEST_VERBOSE) process.stdout.write(result.output.replace(/^/gm, '    ') + '\n');
+    process.stdout.write(
+      `${mark} ${result.file}  (${result.passed} passed, ${result.failed} failed, ${result.ms} ms)\n`,
+    );
+    if (result.failed || process.env.TEST_VERBOSE) process.stdout.write(`${result.output.replace(/^/gm, '    ')}\n`);
   }
 }
 await Promise.all(Array.from({ length: PARALLEL }, worker));

@@ -13,10 +13,21 @@ const root = new URL('..', import.meta.url).pathname;
 
 function missingPackages(): string[] {
   const names = DEBIAN_PACKAGES.map((p) => p.name);
-  const result = spawnSync('dpkg-query', ['-W', '-f=${Package} ${db:Status-Status}\n', ...names], { encoding: 'utf8' });
+  const result = spawnSync(
+    'dpkg-query',
+    [
+      '-W', // biome-ignore lint/suspicious/noTemplateCurlyInString: dpkg-query's own format syntax
+      '-f=${Package} ${db:Status-Status}\n',
+      ...names,
+    ],
+    { encoding: 'utf8' },
+  );
   if (result.error) return names; // no dpkg: nothing can be confirmed
   const installed = new Set(
-    result.stdout.split('\n').filter((line) => line.endsWith(' installed')).map((line) => line.split(' ')[0]),
+    result.stdout
+      .split('\n')
+      .filter((line) => line.endsWith(' installed'))
+      .map((line) => line.split(' ')[0]),
   );
   return names.filter((name) => !installed.has(name));
 }
@@ -35,7 +46,10 @@ function install(packages: string[]): void {
   if (!hadPolicy) writeFileSync(policy, '#!/bin/sh\nexit 101\n', { mode: 0o755 });
   try {
     const apt = (...args: string[]) =>
-      execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], { env, stdio: ['ignore', 'ignore', 'inherit'] });
+      execFileSync('apt-get', ['-o', 'DPkg::Lock::Timeout=300', ...args], {
+        env,
+        stdio: ['ignore', 'ignore', 'inherit'],
+      });
     apt('update', '-qq');
     apt('install', '-y', '-qq', '--no-install-recommends', ...packages);
   } finally {

@@ -25,7 +25,9 @@ export async function freePort(): Promise<number> {
 
 /** uid and gid of a system user (the packages' postfix and dovecot users). */
 export function userIds(name: string): { uid: number; gid: number } {
-  const entry = readFileSync('/etc/passwd', 'utf8').split('\n').find((l) => l.startsWith(`${name}:`));
+  const entry = readFileSync('/etc/passwd', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith(`${name}:`));
   if (!entry) throw new Error(`no user ${name}: run bench/compare/setup.sh`);
   const [, , uid, gid] = entry.split(':');
   return { uid: Number(uid), gid: Number(gid) };
@@ -46,19 +48,32 @@ export function greets(port: number, prefix: string): Promise<boolean> {
 }
 
 /** Runs a command to completion; rejects with its output when it exits non-zero or overruns. */
-export function run(file: string, args: string[], options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {}): Promise<string> {
+export function run(
+  file: string,
+  args: string[],
+  options: { env?: NodeJS.ProcessEnv; timeoutMs?: number } = {},
+): Promise<string> {
   return new Promise((resolve, reject) => {
-    execFile(file, args, { env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 }, (err, stdout, stderr) => {
-      if (err) reject(new Error(`${file} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
-      else resolve(stdout);
-    });
+    execFile(
+      file,
+      args,
+      { env: options.env ?? process.env, timeout: options.timeoutMs ?? 60_000, maxBuffer: 64 * 1024 * 1024 },
+      (err, stdout, stderr) => {
+        if (err) reject(new Error(`${file} ${args.join(' ')}: ${err.message}\n${stdout}${stderr}`));
+        else resolve(stdout);
+      },
+    );
   });
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls until `done()` is true or `timeoutMs` passes; returns whether it became true. */
-export async function waitUntil(done: () => boolean | Promise<boolean>, timeoutMs: number, everyMs = 20): Promise<boolean> {
+export async function waitUntil(
+  done: () => boolean | Promise<boolean>,
+  timeoutMs: number,
+  everyMs = 20,
+): Promise<boolean> {
   const deadline = Date.now() + timeoutMs;
   for (;;) {
     if (await done()) return true;
@@ -76,7 +91,11 @@ export function countEntries(dir: string): number {
   }
 }
 
-export interface Memory { processes: number; rssKiB: number; pssKiB: number }
+export interface Memory {
+  processes: number;
+  rssKiB: number;
+  pssKiB: number;
+}
 
 /** RSS and PSS (shared pages split between their users) of the given processes, from /proc. */
 export function memoryOf(pids: number[]): Memory {
@@ -120,14 +139,18 @@ export function processTree(root: number): number[] {
 
 /** Soft limit on open files of this process. */
 export function openFileLimit(): number {
-  const line = readFileSync('/proc/self/limits', 'utf8').split('\n').find((l) => l.startsWith('Max open files'));
+  const line = readFileSync('/proc/self/limits', 'utf8')
+    .split('\n')
+    .find((l) => l.startsWith('Max open files'));
   return Number(line?.split(/\s{2,}/)[1] ?? 1024);
 }
 
 /** One line on the machine and its load, printed with every result so figures can be judged. */
 export function machineLine(): string {
   const [one, five, fifteen] = loadavg().map((n) => n.toFixed(2));
-  const cpus = readFileSync('/proc/cpuinfo', 'utf8').split('\n').filter((l) => l.startsWith('processor')).length;
+  const cpus = readFileSync('/proc/cpuinfo', 'utf8')
+    .split('\n')
+    .filter((l) => l.startsWith('processor')).length;
   return `${cpus} CPUs, load average ${one} ${five} ${fifteen} (1/5/15 min), node ${process.version}`;
 }
 
@@ -140,7 +163,8 @@ export function ratio(wren: number, other: number, higherIsBetter: boolean): str
 /** Prints rows as an aligned plain-text table (first column left-aligned, the rest right-aligned). */
 export function printTable(header: string[], rows: string[][]): void {
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const line = (cells: string[]) =>
+    cells.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));

@@ -7,7 +7,8 @@ import { requireCorpus, SHARED_CORPUS } from '../lib/corpus.ts';
 export const CORPUS_DIR = process.env.BENCH_CORPUS ?? SHARED_CORPUS;
 
 /** Ends the bench with a plain message when the corpus is not there. */
-export const requireImapCorpus = (): void => requireCorpus('BENCH_CORPUS', join(CORPUS_DIR, 'ham'), join(CORPUS_DIR, 'spam'));
+export const requireImapCorpus = (): void =>
+  requireCorpus('BENCH_CORPUS', join(CORPUS_DIR, 'ham'), join(CORPUS_DIR, 'spam'));
 
 function files(dir: string): string[] {
   const out: string[] = [];

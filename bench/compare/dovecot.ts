@@ -93,7 +93,7 @@ export async function startDovecot(dir: string, options: DovecotOptions): Promis
     lines.push(`${user}:${hash}::::::`);
   }
   // Read by the auth process, which runs as the package's dovecot user.
-  writeFileSync(join(dir, 'passwd'), lines.join('\n') + '\n', { mode: 0o640 });
+  writeFileSync(join(dir, 'passwd'), `${lines.join('\n')}\n`, { mode: 0o640 });
   const auth = userIds('dovecot');
   chownSync(join(dir, 'passwd'), 0, auth.gid);
   const conf = join(dir, 'dovecot.conf');
@@ -101,15 +101,23 @@ export async function startDovecot(dir: string, options: DovecotOptions): Promis
 
   // -F: stay in the foreground as our child, so it is ours to stop by pid. The shell raises the
   // open-file limit to the hard limit first: the master holds a few descriptors per imap process.
-  const child: ChildProcess = spawn('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)"; exec /usr/sbin/dovecot -F -c "$0"', conf], { stdio: ['ignore', 'ignore', 'pipe'] });
+  const child: ChildProcess = spawn(
+    '/bin/sh',
+    ['-c', 'ulimit -n "$(ulimit -Hn)"; exec /usr/sbin/dovecot -F -c "$0"', conf],
+    { stdio: ['ignore', 'ignore', 'pipe'] },
+  );
   let stderr = '';
   child.stderr!.on('data', (d: Buffer) => (stderr += d.toString()));
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const lmtpSocket = join(dir, 'run', 'lmtp');
-  const up = await waitUntil(async () => {
-    if (child.exitCode !== null) return true;
-    return countEntries(join(dir, 'run')) > 0 && (await greets(imapPort, '* OK'));
-  }, 15_000, 50);
+  const up = await waitUntil(
+    async () => {
+      if (child.exitCode !== null) return true;
+      return countEntries(join(dir, 'run')) > 0 && (await greets(imapPort, '* OK'));
+    },
+    15_000,
+    50,
+  );
   if (!up || child.exitCode !== null) {
     child.kill('SIGKILL');
     throw new Error(`dovecot did not start: ${stderr}`);

@@ -13,8 +13,17 @@ import { requireImapCorpus } from './corpus.ts';
 import { startWren } from './imap-wren.ts';
 import { RawImap } from './raw-imap.ts';
 
-interface Node { id: number; callFrame: { functionName: string; url: string; lineNumber: number }; children?: number[] }
-interface Profile { nodes: Node[]; startTime: number; samples: number[]; timeDeltas: number[] }
+interface Node {
+  id: number;
+  callFrame: { functionName: string; url: string; lineNumber: number };
+  children?: number[];
+}
+interface Profile {
+  nodes: Node[];
+  startTime: number;
+  samples: number[];
+  timeDeltas: number[];
+}
 
 const TOP = Number(process.env.PROFILE_TOP ?? 15);
 
@@ -23,7 +32,8 @@ export function summarise(profile: Profile, from = -Infinity, to = Infinity): st
   const byId = new Map(profile.nodes.map((n) => [n.id, n]));
   const parent = new Map<number, number>();
   for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
-  const name = (n: Node) => `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules|bench)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
+  const name = (n: Node) =>
+    `${n.callFrame.functionName || '(anonymous)'} ${n.callFrame.url.replace(/^.*\/(src|node_modules|bench)\//, '$1/')}:${n.callFrame.lineNumber + 1}`;
   const self = new Map<string, number>();
   const inclusive = new Map<string, number>();
   let t = profile.startTime;
@@ -45,7 +55,12 @@ export function summarise(profile: Profile, from = -Infinity, to = Infinity): st
     }
   }
   const top = (m: Map<string, number>) =>
-    [...m].filter(([k]) => !k.startsWith('(root)')).sort((a, b) => b[1] - a[1]).slice(0, TOP).map(([k, n]) => `    ${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${k}`).join('\n');
+    [...m]
+      .filter(([k]) => !k.startsWith('(root)'))
+      .sort((a, b) => b[1] - a[1])
+      .slice(0, TOP)
+      .map(([k, n]) => `    ${((100 * n) / Math.max(1, total)).toFixed(1).padStart(5)}%  ${k}`)
+      .join('\n');
   return `  ${total} busy samples\n  self:\n${top(self)}\n  inclusive:\n${top(inclusive)}`;
 }
 

@@ -3,13 +3,35 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { sleep } from './common.ts';
 
-export interface WrenChild { name: string; port: number; loadMs: number; pids(): number[]; stop(): Promise<void> }
+export interface WrenChild {
+  name: string;
+  port: number;
+  loadMs: number;
+  pids(): number[];
+  stop(): Promise<void>;
+}
 
-export async function startWren(user: string, password: string, messages: number, maxConnections: number, env: NodeJS.ProcessEnv = process.env): Promise<WrenChild> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./wren-imap-server.ts', import.meta.url).pathname, user, password, String(messages), String(maxConnections)], {
-    stdio: ['ignore', 'pipe', 'inherit'],
-    env,
-  });
+export async function startWren(
+  user: string,
+  password: string,
+  messages: number,
+  maxConnections: number,
+  env: NodeJS.ProcessEnv = process.env,
+): Promise<WrenChild> {
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [
+      new URL('./wren-imap-server.ts', import.meta.url).pathname,
+      user,
+      password,
+      String(messages),
+      String(maxConnections),
+    ],
+    {
+      stdio: ['ignore', 'pipe', 'inherit'],
+      env,
+    },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ port: number; messages: number; loadMs: number }>((resolve, reject) => {
     let out = '';

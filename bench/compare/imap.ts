@@ -14,7 +14,18 @@
 import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
-import { benchDir, machineLine, memoryOf, openFileLimit, printTable, processTree, ratio, sleep, waitUntil, type Memory } from './common.ts';
+import {
+  benchDir,
+  machineLine,
+  memoryOf,
+  openFileLimit,
+  printTable,
+  processTree,
+  ratio,
+  sleep,
+  waitUntil,
+  type Memory,
+} from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { RawImap } from './raw-imap.ts';
 import { startDovecot, writeMaildir } from './dovecot.ts';
@@ -34,15 +45,34 @@ const PASSWORD = randomBytes(12).toString('hex');
 // Two sockets per idle connection in this process and in Wren's; raise the soft limit to the hard
 // one by starting again under a shell that does so (Node cannot set rlimits itself).
 if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500 && !process.env.WREN_BENCH_ULIMIT_RAISED) {
-  const again = spawnSync('/bin/sh', ['-c', 'ulimit -n "$(ulimit -Hn)" && exec "$@"', 'sh', process.execPath, ...process.execArgv, ...process.argv.slice(1)], {
-    stdio: 'inherit',
-    env: { ...process.env, WREN_BENCH_ULIMIT_RAISED: '1' },
-  });
+  const again = spawnSync(
+    '/bin/sh',
+    [
+      '-c',
+      'ulimit -n "$(ulimit -Hn)" && exec "$@"',
+      'sh',
+      process.execPath,
+      ...process.execArgv,
+      ...process.argv.slice(1),
+    ],
+    {
+      stdio: 'inherit',
+      env: { ...process.env, WREN_BENCH_ULIMIT_RAISED: '1' },
+    },
+  );
   process.exit(again.status ?? 1);
 }
-if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500) throw new Error(`open file limit ${openFileLimit()} too low for ${IDLE_CONNECTIONS} connections; raise the hard limit or set BENCH_IDLE`);
+if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500)
+  throw new Error(
+    `open file limit ${openFileLimit()} too low for ${IDLE_CONNECTIONS} connections; raise the hard limit or set BENCH_IDLE`,
+  );
 
-interface Server { name: string; port: number; pids(): number[]; loadMs: number }
+interface Server {
+  name: string;
+  port: number;
+  pids(): number[];
+  loadMs: number;
+}
 
 function client(port: number): ImapFlow {
   const c = new ImapFlow({
@@ -65,22 +95,38 @@ function client(port: number): ImapFlow {
 
 function bounded<T>(what: string, p: Promise<T>): Promise<T> {
   let timer: NodeJS.Timeout | undefined;
-  const timeout = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(`${what}: no answer in ${COMMAND_TIMEOUT_MS / 1000} s`)), COMMAND_TIMEOUT_MS)));
+  const timeout = new Promise<never>(
+    (_, reject) =>
+      (timer = setTimeout(
+        () => reject(new Error(`${what}: no answer in ${COMMAND_TIMEOUT_MS / 1000} s`)),
+        COMMAND_TIMEOUT_MS,
+      )),
+  );
   return Promise.race([p, timeout]).finally(() => clearTimeout(timer));
 }
 
 /** SORT is not in imapflow's API; its command runner sends it and collects the untagged reply. */
 async function sortByDate(c: ImapFlow): Promise<number> {
   let n = 0;
-  const exec = (c as unknown as { exec: (cmd: string, attrs: unknown[], opts: unknown) => Promise<{ next(): void }> }).exec.bind(c);
-  const response = await exec('SORT', [[{ type: 'ATOM', value: 'DATE' }], { type: 'ATOM', value: 'UTF-8' }, { type: 'ATOM', value: 'ALL' }], {
-    untagged: { SORT: async (u: { attributes?: unknown[] }) => void (n += u.attributes?.length ?? 0) },
-  });
+  const exec = (
+    c as unknown as { exec: (cmd: string, attrs: unknown[], opts: unknown) => Promise<{ next(): void }> }
+  ).exec.bind(c);
+  const response = await exec(
+    'SORT',
+    [[{ type: 'ATOM', value: 'DATE' }], { type: 'ATOM', value: 'UTF-8' }, { type: 'ATOM', value: 'ALL' }],
+    {
+      untagged: { SORT: async (u: { attributes?: unknown[] }) => void (n += u.attributes?.length ?? 0) },
+    },
+  );
   response.next();
   return n;
 }
 
-interface Op { name: string; command: string; run(c: ImapFlow): Promise<string> }
+interface Op {
+  name: string;
+  command: string;
+  run(c: ImapFlow): Promise<string>;
+}
 
 /** Sequence numbers each SEARCH found, by server and command: where the servers disagree, the bench names the messages. */
 const hits = new Map<string, number[]>();
@@ -100,7 +146,8 @@ const ops: Op[] = [
     command: 'FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE)',
     async run(c) {
       let n = 0;
-      for await (const m of c.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true })) if (m.envelope && m.bodyStructure) n++;
+      for await (const m of c.fetch('1:*', { uid: true, flags: true, envelope: true, bodyStructure: true }))
+        if (m.envelope && m.bodyStructure) n++;
       return `${n} msgs`;
     },
   },
@@ -109,7 +156,8 @@ const ops: Op[] = [
     command: `FETCH ${MESSAGES - FETCH_BODIES + 1}:${MESSAGES} BODY.PEEK[]`,
     async run(c) {
       let bytes = 0;
-      for await (const m of c.fetch(`${MESSAGES - FETCH_BODIES + 1}:${MESSAGES}`, { source: true })) bytes += m.source?.length ?? 0;
+      for await (const m of c.fetch(`${MESSAGES - FETCH_BODIES + 1}:${MESSAGES}`, { source: true }))
+        bytes += m.source?.length ?? 0;
       return `${(bytes / 1048576).toFixed(1)} MiB`;
     },
   },
@@ -141,7 +189,11 @@ const ops: Op[] = [
   },
 ];
 
-interface Timing { first: number; repeat: number; result: string }
+interface Timing {
+  first: number;
+  repeat: number;
+  result: string;
+}
 
 async function timeCommands(server: Server): Promise<Map<string, Timing>> {
   const c = client(server.port);
@@ -160,7 +212,12 @@ async function timeCommands(server: Server): Promise<Map<string, Timing>> {
         if (lastHits) hits.set(`${server.name} ${op.name}`, lastHits);
       }
       out.set(op.name, { first: times[0]!, repeat: times[1]!, result });
-      console.log(`  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times.map((t) => `${t.toFixed(0)} ms`).join(' / ').padStart(18)}  ${result}`);
+      console.log(
+        `  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times
+          .map((t) => `${t.toFixed(0)} ms`)
+          .join(' / ')
+          .padStart(18)}  ${result}`,
+      );
     }
   } finally {
     await c.logout().catch(() => c.close());
@@ -197,7 +254,14 @@ async function timeWire(server: Server): Promise<Map<string, { ms: number; bytes
   return out;
 }
 
-interface IdleResult { opened: number; seconds: number; loginMs: number; selectMs: number; before: Memory; after: Memory }
+interface IdleResult {
+  opened: number;
+  seconds: number;
+  loginMs: number;
+  selectMs: number;
+  before: Memory;
+  after: Memory;
+}
 
 const IDLE_LANES = 25;
 
@@ -249,26 +313,45 @@ async function idleMemory(server: Server): Promise<IdleResult> {
 const root = benchDir('wren-compare-imap-');
 const stops: (() => Promise<void>)[] = [];
 async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+  for (const stop of stops.splice(0).reverse())
+    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
   root.remove();
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 try {
-  console.log(`IMAP side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client, ${IDLE_CONNECTIONS} IDLE connections`);
+  console.log(
+    `IMAP side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client, ${IDLE_CONNECTIONS} IDLE connections`,
+  );
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
   const wrenStarting = startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10);
   wrenStarting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  stops.push(() => wrenStarting.then((w) => w.stop(), () => undefined));
-  const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }], maxImapConnections: IDLE_CONNECTIONS + 10 });
+  stops.push(() =>
+    wrenStarting.then(
+      (w) => w.stop(),
+      () => undefined,
+    ),
+  );
+  const dovecot = await startDovecot(`${root.path}/dovecot`, {
+    users: [{ user: USER, password: PASSWORD }],
+    maxImapConnections: IDLE_CONNECTIONS + 10,
+  });
   stops.push(dovecot.stop);
   const t = performance.now();
   writeMaildir(dovecot.maildir(USER), loadCorpus(MESSAGES));
   await dovecot.doveadm(['index', '-u', USER, 'INBOX']);
-  const dovecotServer: Server = { name: 'Dovecot', port: dovecot.imapPort, loadMs: performance.now() - t, pids: () => processTree(dovecot.pid) };
+  const dovecotServer: Server = {
+    name: 'Dovecot',
+    port: dovecot.imapPort,
+    loadMs: performance.now() - t,
+    pids: () => processTree(dovecot.pid),
+  };
   const wren = await wrenStarting;
-  console.log(`loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each); Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`);
+  console.log(
+    `loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each); Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`,
+  );
 
   const servers = [wren, dovecotServer];
   const timings = new Map<string, Map<string, Timing>>();
@@ -280,7 +363,9 @@ try {
   for (const server of servers) {
     const r = await idleMemory(server);
     idle.set(server.name, r);
-    console.log(`  ${server.name.padEnd(7)} ${r.opened} IDLE connections in ${r.seconds.toFixed(1)} s (per connection: LOGIN ${r.loginMs.toFixed(0)} ms, SELECT ${r.selectMs.toFixed(0)} ms); ${r.before.processes} -> ${r.after.processes} processes, RSS ${(r.before.rssKiB / 1024).toFixed(0)} -> ${(r.after.rssKiB / 1024).toFixed(0)} MiB, PSS ${(r.before.pssKiB / 1024).toFixed(0)} -> ${(r.after.pssKiB / 1024).toFixed(0)} MiB`);
+    console.log(
+      `  ${server.name.padEnd(7)} ${r.opened} IDLE connections in ${r.seconds.toFixed(1)} s (per connection: LOGIN ${r.loginMs.toFixed(0)} ms, SELECT ${r.selectMs.toFixed(0)} ms); ${r.before.processes} -> ${r.after.processes} processes, RSS ${(r.before.rssKiB / 1024).toFixed(0)} -> ${(r.after.rssKiB / 1024).toFixed(0)} MiB, PSS ${(r.before.pssKiB / 1024).toFixed(0)} -> ${(r.after.pssKiB / 1024).toFixed(0)} MiB`,
+    );
   }
 
   console.log();
@@ -289,12 +374,39 @@ try {
   for (const op of ops) {
     const w = timings.get('Wren')!.get(op.name)!;
     const d = timings.get('Dovecot')!.get(op.name)!;
-    rows.push([op.name, ms(w.first), ms(w.repeat), ms(d.first), ms(d.repeat), ratio(w.first, d.first, false), ratio(w.repeat, d.repeat, false), w.result === d.result ? w.result : `${w.result} vs ${d.result}`]);
+    rows.push([
+      op.name,
+      ms(w.first),
+      ms(w.repeat),
+      ms(d.first),
+      ms(d.repeat),
+      ratio(w.first, d.first, false),
+      ratio(w.repeat, d.repeat, false),
+      w.result === d.result ? w.result : `${w.result} vs ${d.result}`,
+    ]);
   }
-  printTable(['command', 'Wren 1st', 'Wren 2nd', 'Dovecot 1st', 'Dovecot 2nd', 'ratio 1st', 'ratio 2nd', 'result (Wren vs Dovecot)'], rows);
-  console.log('(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)');
+  printTable(
+    [
+      'command',
+      'Wren 1st',
+      'Wren 2nd',
+      'Dovecot 1st',
+      'Dovecot 2nd',
+      'ratio 1st',
+      'ratio 2nd',
+      'result (Wren vs Dovecot)',
+    ],
+    rows,
+  );
+  console.log(
+    '(imapflow client, which parses every reply; ratio = Dovecot time / Wren time: above 1 means Wren is faster)',
+  );
   const corpus = loadCorpus(MESSAGES); // UIDs and sequence numbers follow the corpus order on both servers
-  const fromLine = (seq: number) => /^from[ \t]*:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im.exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0].replace(/\r\n/g, ' ').slice(0, 140) ?? '(no From)';
+  const fromLine = (seq: number) =>
+    /^from[ \t]*:[^\r\n]*(?:\r\n[ \t][^\r\n]*)*/im
+      .exec(corpus[seq - 1]!.toString('latin1').split('\r\n\r\n')[0]!)?.[0]
+      .replace(/\r\n/g, ' ')
+      .slice(0, 140) ?? '(no From)';
   for (const op of ops) {
     const w = hits.get(`Wren ${op.name}`);
     const d = hits.get(`Dovecot ${op.name}`);
@@ -317,30 +429,65 @@ try {
       return [op.command, ms(w.ms), ms(d.ms), ratio(w.ms, d.ms, false), kib(w.bytes), kib(d.bytes)];
     }),
   );
-  console.log(`(median of ${WIRE_RUNS}; time from sending the command to the last byte of its tagged reply, nothing parsed)`);
+  console.log(
+    `(median of ${WIRE_RUNS}; time from sending the command to the last byte of its tagged reply, nothing parsed)`,
+  );
   console.log();
   const w = idle.get('Wren')!;
   const d = idle.get('Dovecot')!;
-  const perConn = (r: IdleResult, k: 'rssKiB' | 'pssKiB') => (r.opened ? `${((r.after[k] - r.before[k]) / r.opened).toFixed(0)} KiB` : '-');
+  const perConn = (r: IdleResult, k: 'rssKiB' | 'pssKiB') =>
+    r.opened ? `${((r.after[k] - r.before[k]) / r.opened).toFixed(0)} KiB` : '-';
   const mib = (kib: number) => `${(kib / 1024).toFixed(0)} MiB`;
   printTable(
     ['memory with IDLE connections', 'Wren', 'Dovecot', 'Dovecot/Wren'],
     [
       ['connections open', String(w.opened), String(d.opened), ''],
-      ['time to open (LOGIN+SELECT+IDLE)', `${w.seconds.toFixed(1)} s`, `${d.seconds.toFixed(1)} s`, ratio(w.seconds, d.seconds, false)],
+      [
+        'time to open (LOGIN+SELECT+IDLE)',
+        `${w.seconds.toFixed(1)} s`,
+        `${d.seconds.toFixed(1)} s`,
+        ratio(w.seconds, d.seconds, false),
+      ],
       [`LOGIN, mean (${IDLE_LANES} in flight)`, ms(w.loginMs), ms(d.loginMs), ratio(w.loginMs, d.loginMs, false)],
-      [`SELECT INBOX, mean (${IDLE_LANES} in flight)`, ms(w.selectMs), ms(d.selectMs), ratio(w.selectMs, d.selectMs, false)],
+      [
+        `SELECT INBOX, mean (${IDLE_LANES} in flight)`,
+        ms(w.selectMs),
+        ms(d.selectMs),
+        ratio(w.selectMs, d.selectMs, false),
+      ],
       ['server processes', String(w.after.processes), String(d.after.processes), ''],
-      ['RSS total (sum over processes)', mib(w.after.rssKiB), mib(d.after.rssKiB), ratio(w.after.rssKiB, d.after.rssKiB, false)],
-      ['PSS total (shared pages split)', mib(w.after.pssKiB), mib(d.after.pssKiB), ratio(w.after.pssKiB, d.after.pssKiB, false)],
-      ['PSS added per connection', perConn(w, 'pssKiB'), perConn(d, 'pssKiB'), ratio(w.after.pssKiB - w.before.pssKiB, d.after.pssKiB - d.before.pssKiB, false)],
-      ['RSS added per connection', perConn(w, 'rssKiB'), perConn(d, 'rssKiB'), ratio(w.after.rssKiB - w.before.rssKiB, d.after.rssKiB - d.before.rssKiB, false)],
+      [
+        'RSS total (sum over processes)',
+        mib(w.after.rssKiB),
+        mib(d.after.rssKiB),
+        ratio(w.after.rssKiB, d.after.rssKiB, false),
+      ],
+      [
+        'PSS total (shared pages split)',
+        mib(w.after.pssKiB),
+        mib(d.after.pssKiB),
+        ratio(w.after.pssKiB, d.after.pssKiB, false),
+      ],
+      [
+        'PSS added per connection',
+        perConn(w, 'pssKiB'),
+        perConn(d, 'pssKiB'),
+        ratio(w.after.pssKiB - w.before.pssKiB, d.after.pssKiB - d.before.pssKiB, false),
+      ],
+      [
+        'RSS added per connection',
+        perConn(w, 'rssKiB'),
+        perConn(d, 'rssKiB'),
+        ratio(w.after.rssKiB - w.before.rssKiB, d.after.rssKiB - d.before.rssKiB, false),
+      ],
     ],
   );
   for (const [name, r] of idle) {
     if (r.opened >= IDLE_CONNECTIONS || !r.opened) continue;
     const at = r.before.pssKiB + ((r.after.pssKiB - r.before.pssKiB) / r.opened) * IDLE_CONNECTIONS;
-    console.log(`${name} opened ${r.opened} of ${IDLE_CONNECTIONS} within ${IDLE_PHASE_LIMIT_MS / 1000} s; at ${IDLE_CONNECTIONS}, linearly: ~${mib(at)} PSS`);
+    console.log(
+      `${name} opened ${r.opened} of ${IDLE_CONNECTIONS} within ${IDLE_PHASE_LIMIT_MS / 1000} s; at ${IDLE_CONNECTIONS}, linearly: ~${mib(at)} PSS`,
+    );
   }
   console.log(`after: ${machineLine()}`);
 } finally {

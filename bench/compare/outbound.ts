@@ -30,8 +30,18 @@ const SENDER = BENCH_SENDER;
 const RECIPIENT = BENCH_RECIPIENT;
 const PASSWORD = BENCH_PASSWORD;
 
-interface ClientPlan { port: number; submitters: number; messages: number; auth: boolean }
-interface ClientReport { startedAt: number; submittedAt: number; submitted: number; errors: string[] }
+interface ClientPlan {
+  port: number;
+  submitters: number;
+  messages: number;
+  auth: boolean;
+}
+interface ClientReport {
+  startedAt: number;
+  submittedAt: number;
+  submitted: number;
+  errors: string[];
+}
 
 /**
  * Child-process side: `submitters` nodemailer connections. Each first sends one untimed message (so
@@ -40,7 +50,11 @@ interface ClientReport { startedAt: number; submittedAt: number; submitted: numb
  */
 async function client(plan: ClientPlan): Promise<void> {
   const body = makeMessage({ from: SENDER, to: RECIPIENT, bytes: 4096 }).toString();
-  const send = (transport: Transporter, subject: string) => transport.sendMail({ envelope: { from: SENDER, to: [RECIPIENT] }, raw: body.replace('Subject: Test message', `Subject: ${subject}`) });
+  const send = (transport: Transporter, subject: string) =>
+    transport.sendMail({
+      envelope: { from: SENDER, to: [RECIPIENT] },
+      raw: body.replace('Subject: Test message', `Subject: ${subject}`),
+    });
   const transports = Array.from({ length: plan.submitters }, () =>
     nodemailer.createTransport({
       host: '127.0.0.1',
@@ -76,18 +90,30 @@ async function client(plan: ClientPlan): Promise<void> {
       transport.close();
     }),
   );
-  const report: ClientReport = { startedAt, submittedAt: performance.timeOrigin + performance.now(), submitted, errors: [...errors].slice(0, 3) };
-  process.stdout.write(JSON.stringify(report) + '\n');
+  const report: ClientReport = {
+    startedAt,
+    submittedAt: performance.timeOrigin + performance.now(),
+    submitted,
+    errors: [...errors].slice(0, 3),
+  };
+  process.stdout.write(`${JSON.stringify(report)}\n`);
   process.stdin.destroy();
 }
 
-interface Sink { port: number; delivered(): number; lastAt(): number; stop(): Promise<void> }
+interface Sink {
+  port: number;
+  delivered(): number;
+  lastAt(): number;
+  stop(): Promise<void>;
+}
 
 /** Debian's smtp-sink on a free loopback port; `-c` prints "sess=N quit=N mesg=N\r" on each change. */
 async function startSmtpSink(): Promise<Sink> {
   const port = await freePort();
   // -a: no AUTH offered (neither server has credentials for it); -m: connections served at once.
-  const child = spawn('/usr/sbin/smtp-sink', ['-c', '-a', '-u', 'nobody', '-m', '512', `127.0.0.1:${port}`, '1024'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn('/usr/sbin/smtp-sink', ['-c', '-a', '-u', 'nobody', '-m', '512', `127.0.0.1:${port}`, '1024'], {
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const state = { delivered: 0, lastAt: 0, stderr: '' };
   let partial = '';
   child.stdout.on('data', (chunk: Buffer) => {
@@ -121,12 +147,19 @@ function stopChild(child: ChildProcess): Promise<void> {
 }
 
 /** Wren's sending path (bench/lib/wren-outbound.ts) to the sink, and how many DKIM signatures it adds. */
-async function startWren(dir: string, sinkPort: number): Promise<{ port: number; dkimSignatures: number; close(): Promise<void> }> {
+async function startWren(
+  dir: string,
+  sinkPort: number,
+): Promise<{ port: number; dkimSignatures: number; close(): Promise<void> }> {
   mkdirSync(dir, { recursive: true });
   const wren = await startWrenOutbound(dir, sinkPort);
   // The sink discards messages, so show here that the submission path signs (same function, same keys).
   const signed = await signForDomain(wren.store, makeMessage({ from: SENDER, to: RECIPIENT }), 'a.test');
-  return { port: wren.port, dkimSignatures: signed.toString().match(/^DKIM-Signature:/gim)?.length ?? 0, close: () => wren.close() };
+  return {
+    port: wren.port,
+    dkimSignatures: signed.toString().match(/^DKIM-Signature:/gim)?.length ?? 0,
+    close: () => wren.close(),
+  };
 }
 
 /**
@@ -134,21 +167,44 @@ async function startWren(dir: string, sinkPort: number): Promise<{ port: number;
  * goes to relayhost = the sink, and smtpd requires STARTTLS with the same test certificate as Wren.
  */
 async function startPostfixRelay(dir: string, sinkPort: number): Promise<Postfix> {
-  const postfix = await startPostfix(dir, { domain: 'unused.test', recipients: ['nobody@unused.test'], lmtpSocket: join(dir, 'unused-lmtp') });
+  const postfix = await startPostfix(dir, {
+    domain: 'unused.test',
+    recipients: ['nobody@unused.test'],
+    lmtpSocket: join(dir, 'unused-lmtp'),
+  });
   const tls = await testCertificate();
   writeFileSync(join(dir, 'tls-key.pem'), tls.key, { mode: 0o600 });
   writeFileSync(join(dir, 'tls-cert.pem'), tls.cert);
   const conf = join(dir, 'etc');
-  await run('/usr/sbin/postconf', ['-c', conf, '-e', `relayhost = [127.0.0.1]:${sinkPort}`, 'smtpd_tls_security_level = encrypt', `smtpd_tls_key_file = ${dir}/tls-key.pem`, `smtpd_tls_cert_file = ${dir}/tls-cert.pem`]);
+  await run('/usr/sbin/postconf', [
+    '-c',
+    conf,
+    '-e',
+    `relayhost = [127.0.0.1]:${sinkPort}`,
+    'smtpd_tls_security_level = encrypt',
+    `smtpd_tls_key_file = ${dir}/tls-key.pem`,
+    `smtpd_tls_cert_file = ${dir}/tls-cert.pem`,
+  ]);
   await run('/usr/sbin/postconf', ['-c', conf, '-M', 'tlsmgr/unix = tlsmgr unix - - n 1000? 1 tlsmgr']);
   await run('/usr/sbin/postfix', ['-c', conf, 'reload']);
   return postfix;
 }
 
-interface Result { warmUp: number; submitted: number; delivered: number; acceptedPerSecond: number; deliveredPerSecond: number; timedOut: boolean; errors: string[]; load1: number }
+interface Result {
+  warmUp: number;
+  submitted: number;
+  delivered: number;
+  acceptedPerSecond: number;
+  deliveredPerSecond: number;
+  timedOut: boolean;
+  errors: string[];
+  load1: number;
+}
 
 async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
-  const child = spawn(process.execPath, [import.meta.filename, 'client', JSON.stringify(plan)], { stdio: ['pipe', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [import.meta.filename, 'client', JSON.stringify(plan)], {
+    stdio: ['pipe', 'pipe', 'inherit'],
+  });
   const lines: string[] = [];
   let partial = '';
   child.stdout!.on('data', (d: Buffer) => {
@@ -169,7 +225,9 @@ async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
   await closed;
   clearTimeout(guard);
   const last = lines.at(-1);
-  const report: ClientReport = last?.startsWith('{') ? JSON.parse(last) : { startedAt: Date.now(), submittedAt: Date.now(), submitted: 0, errors: ['client produced no report'] };
+  const report: ClientReport = last?.startsWith('{')
+    ? JSON.parse(last)
+    : { startedAt: Date.now(), submittedAt: Date.now(), submitted: 0, errors: ['client produced no report'] };
   const endBy = report.startedAt + LIMIT_MS;
   await waitUntil(() => sink.delivered() - base >= report.submitted, Math.max(0, endBy - Date.now()), 10);
   const delivered = sink.delivered() - base;
@@ -190,10 +248,12 @@ async function main(): Promise<void> {
   const root = benchDir('wren-compare-out-');
   const stops: (() => Promise<void>)[] = [];
   const cleanup = async () => {
-    for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+    for (const stop of stops.splice(0).reverse())
+      await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
     root.remove();
   };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanup().finally(() => process.exit(130)));
   try {
     const sink = await startSmtpSink();
     stops.push(sink.stop);
@@ -202,17 +262,32 @@ async function main(): Promise<void> {
     const postfix = await startPostfixRelay(join(root.path, 'postfix'), sink.port);
     stops.push(postfix.stop);
 
-    console.log(`Outbound side by side: ${MESSAGES} messages of 4 KB per run (or 60 s), one sink: smtp-sink -c on 127.0.0.1:${sink.port} (counts each ".", discards)`);
-    console.log(`Wren: submission (STARTTLS+AUTH) -> durable queue -> runner (concurrency 32) -> sink; DKIM ${wren.dkimSignatures} signatures (rsa-sha256 + ed25519-sha256)`);
-    console.log(`Postfix: smtpd ${postfix.smtpPort} (STARTTLS, no AUTH: relays for 127.0.0.0/8) -> relayhost [127.0.0.1]:${sink.port}; no DKIM; defaults otherwise (queue fsync, smtp concurrency 20, connection cache)`);
-    console.log(`Client for both: nodemailer in a child process, one pooled connection per submitter, one untimed warm-up message each`);
+    console.log(
+      `Outbound side by side: ${MESSAGES} messages of 4 KB per run (or 60 s), one sink: smtp-sink -c on 127.0.0.1:${sink.port} (counts each ".", discards)`,
+    );
+    console.log(
+      `Wren: submission (STARTTLS+AUTH) -> durable queue -> runner (concurrency 32) -> sink; DKIM ${wren.dkimSignatures} signatures (rsa-sha256 + ed25519-sha256)`,
+    );
+    console.log(
+      `Postfix: smtpd ${postfix.smtpPort} (STARTTLS, no AUTH: relays for 127.0.0.0/8) -> relayhost [127.0.0.1]:${sink.port}; no DKIM; defaults otherwise (queue fsync, smtp concurrency 20, connection cache)`,
+    );
+    console.log(
+      `Client for both: nodemailer in a child process, one pooled connection per submitter, one untimed warm-up message each`,
+    );
     console.log(`before: ${machineLine()}`);
     const rows: string[][] = [];
     for (const submitters of SUBMITTERS) {
       const w = await load(sink, { port: wren.port, submitters, messages: MESSAGES, auth: true });
       const p = await load(sink, { port: postfix.smtpPort, submitters, messages: MESSAGES, auth: false });
-      for (const [name, r] of [['wren', w], ['postfix', p]] as const) if (r.errors.length) console.log(`  ${name} client: ${r.errors.join(' | ')}`);
-      if (p.delivered < p.submitted) console.log(`  postfix: ${p.submitted - p.delivered} not at the sink (queued ${postfix.queued()}, deferred ${postfix.deferred()})\n${postfix.logTail(5)}`);
+      for (const [name, r] of [
+        ['wren', w],
+        ['postfix', p],
+      ] as const)
+        if (r.errors.length) console.log(`  ${name} client: ${r.errors.join(' | ')}`);
+      if (p.delivered < p.submitted)
+        console.log(
+          `  postfix: ${p.submitted - p.delivered} not at the sink (queued ${postfix.queued()}, deferred ${postfix.deferred()})\n${postfix.logTail(5)}`,
+        );
       const mark = (r: Result) => (r.timedOut ? '*' : '');
       rows.push([
         String(submitters),
@@ -229,8 +304,24 @@ async function main(): Promise<void> {
       console.log(`  ${rows.at(-1)!.join('  ')}`);
     }
     console.log();
-    printTable(['submitters', 'Wren delivered', 'Wren accepted/s', 'Wren msg/s', 'Postfix delivered', 'Postfix accepted/s', 'Postfix msg/s', 'Wren/Postfix', 'warm-up s (W / P)', 'load 1m (W / P)'], rows);
-    console.log('(msg/s = messages counted at the sink / time from the first submission to the last one counted; * = limit hit or not all delivered)');
+    printTable(
+      [
+        'submitters',
+        'Wren delivered',
+        'Wren accepted/s',
+        'Wren msg/s',
+        'Postfix delivered',
+        'Postfix accepted/s',
+        'Postfix msg/s',
+        'Wren/Postfix',
+        'warm-up s (W / P)',
+        'load 1m (W / P)',
+      ],
+      rows,
+    );
+    console.log(
+      '(msg/s = messages counted at the sink / time from the first submission to the last one counted; * = limit hit or not all delivered)',
+    );
     console.log(`after: ${machineLine()}`);
   } finally {
     await cleanup();

@@ -7,7 +7,11 @@ export class RawImap {
   private socket: Socket;
   private tail = '';
   private bytes = 0;
-  private waiting: { tag: string; resolve: (r: { bytes: number; status: string }) => void; reject: (e: Error) => void } | null = null;
+  private waiting: {
+    tag: string;
+    resolve: (r: { bytes: number; status: string }) => void;
+    reject: (e: Error) => void;
+  } | null = null;
   private seq = 0;
 
   private constructor(socket: Socket) {
@@ -36,7 +40,10 @@ export class RawImap {
     if (!this.tail.endsWith('\r\n')) return;
     const before = this.tail.lastIndexOf('\r\n', this.tail.length - 3);
     const last = this.tail.slice(before < 0 ? 0 : before + 2, -2);
-    if (this.lineWaiter) return this.lineWaiter(last);
+    if (this.lineWaiter) {
+      this.lineWaiter(last);
+      return;
+    }
     if (this.waiting && last.startsWith(`${this.waiting.tag} `)) {
       const { resolve } = this.waiting;
       this.waiting = null;

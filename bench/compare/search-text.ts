@@ -26,13 +26,26 @@ const USER = 'bench@wren.test';
 const PASSWORD = randomBytes(12).toString('hex');
 
 function client(port: number): ImapFlow {
-  const c = new ImapFlow({ host: '127.0.0.1', port, secure: false, doSTARTTLS: false, auth: { user: USER, pass: PASSWORD }, logger: false, disableAutoIdle: true, socketTimeout: TIMEOUT_MS } as ConstructorParameters<typeof ImapFlow>[0]);
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: USER, pass: PASSWORD },
+    logger: false,
+    disableAutoIdle: true,
+    socketTimeout: TIMEOUT_MS,
+  } as ConstructorParameters<typeof ImapFlow>[0]);
   c.on('error', () => {});
   return c;
 }
 
 async function startWren(): Promise<{ port: number; loadMs: number; stop(): Promise<void> }> {
-  const child: ChildProcess = spawn(process.execPath, [new URL('./wren-imap-server.ts', import.meta.url).pathname, USER, PASSWORD, String(MESSAGES), '10'], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child: ChildProcess = spawn(
+    process.execPath,
+    [new URL('./wren-imap-server.ts', import.meta.url).pathname, USER, PASSWORD, String(MESSAGES), '10'],
+    { stdio: ['ignore', 'pipe', 'inherit'] },
+  );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
   const ready = await new Promise<{ port: number; loadMs: number }>((resolve, reject) => {
     let out = '';
@@ -79,11 +92,17 @@ function whereIs(raw: Buffer, term: string): string[] {
     return ['unparseable'];
   }
   const rawHeader = raw.subarray(0, root.bodyStart).toString('utf8');
-  if (has(rawHeader, term)) out.push(/\r?\n[ \t]/.test(rawHeader) && !has(rawHeader.replace(/\r?\n([ \t])/g, '$1'), term) ? 'header (only folded)' : 'header (raw)');
+  if (has(rawHeader, term))
+    out.push(
+      /\r?\n[ \t]/.test(rawHeader) && !has(rawHeader.replace(/\r?\n([ \t])/g, '$1'), term)
+        ? 'header (only folded)'
+        : 'header (raw)',
+    );
   else if (has(libmime.decodeWords(rawHeader.replace(/\r?\n([ \t])/g, '$1')), term)) out.push('header (encoded-word)');
   const walk = (node: MimeNode, inAlt: boolean, depth: number) => {
     if (depth > 0 && has(raw.subarray(node.start, node.bodyStart).toString('utf8'), term)) out.push('part MIME header');
-    if (node.children) for (const child of node.children) walk(child, inAlt || node.subtype === 'alternative', depth + 1);
+    if (node.children)
+      for (const child of node.children) walk(child, inAlt || node.subtype === 'alternative', depth + 1);
     else if (node.message) walk(node.message.node, inAlt, depth + 1);
     else {
       const body = raw.subarray(node.bodyStart, node.end);
@@ -100,17 +119,26 @@ function whereIs(raw: Buffer, term: string): string[] {
 const root = benchDir('wren-compare-search-');
 const stops: (() => Promise<void>)[] = [];
 async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+  for (const stop of stops.splice(0).reverse())
+    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
   root.remove();
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 try {
-  console.log(`SEARCH TEXT side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client`);
+  console.log(
+    `SEARCH TEXT side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client`,
+  );
   console.log(`before: ${machineLine()}`);
   const wrenStarting = startWren();
   wrenStarting.catch(() => undefined);
-  stops.push(() => wrenStarting.then((w) => w.stop(), () => undefined));
+  stops.push(() =>
+    wrenStarting.then(
+      (w) => w.stop(),
+      () => undefined,
+    ),
+  );
   const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }] });
   stops.push(dovecot.stop);
   const corpus = loadCorpus(MESSAGES);
@@ -129,21 +157,39 @@ try {
     const d = await searchText(clients.Dovecot, term);
     const onlyW = [...w.hits].filter((n) => !d.hits.has(n));
     const onlyD = [...d.hits].filter((n) => !w.hits.has(n));
-    rows.push([`TEXT "${term}"`, `${w.ms[0]!.toFixed(0)} / ${w.ms[1]!.toFixed(0)} ms`, `${d.ms[0]!.toFixed(0)} / ${d.ms[1]!.toFixed(0)} ms`, String(w.hits.size), String(d.hits.size), String(onlyW.length), String(onlyD.length)]);
-    for (const [who, list] of [['Wren only', onlyW], ['Dovecot only', onlyD]] as const) {
+    rows.push([
+      `TEXT "${term}"`,
+      `${w.ms[0]!.toFixed(0)} / ${w.ms[1]!.toFixed(0)} ms`,
+      `${d.ms[0]!.toFixed(0)} / ${d.ms[1]!.toFixed(0)} ms`,
+      String(w.hits.size),
+      String(d.hits.size),
+      String(onlyW.length),
+      String(onlyD.length),
+    ]);
+    for (const [who, list] of [
+      ['Wren only', onlyW],
+      ['Dovecot only', onlyD],
+    ] as const) {
       const causes = new Map<string, number>();
       for (const n of list) {
         const where = whereIs(corpus[n - 1]!, term.toLowerCase()).join(' + ');
         causes.set(where, (causes.get(where) ?? 0) + 1);
       }
       if (list.length) console.log(`"${term}", ${who}: ${list.length} messages; where the term is:`);
-      for (const [where, count] of [...causes].sort((a, b) => b[1] - a[1])) console.log(`  ${String(count).padStart(5)}  ${where}`);
-      for (const n of list.slice(0, SHOW)) console.log(`    #${n} ${relative(CORPUS_DIR, paths[n - 1]!)}: ${whereIs(corpus[n - 1]!, term.toLowerCase()).join(' + ')}`);
+      for (const [where, count] of [...causes].sort((a, b) => b[1] - a[1]))
+        console.log(`  ${String(count).padStart(5)}  ${where}`);
+      for (const n of list.slice(0, SHOW))
+        console.log(
+          `    #${n} ${relative(CORPUS_DIR, paths[n - 1]!)}: ${whereIs(corpus[n - 1]!, term.toLowerCase()).join(' + ')}`,
+        );
     }
   }
   for (const c of Object.values(clients)) await c.logout().catch(() => c.close());
   console.log();
-  printTable(['command', 'Wren 1st / 2nd', 'Dovecot 1st / 2nd', 'Wren hits', 'Dovecot hits', 'Wren only', 'Dovecot only'], rows);
+  printTable(
+    ['command', 'Wren 1st / 2nd', 'Dovecot 1st / 2nd', 'Wren hits', 'Dovecot hits', 'Wren only', 'Dovecot only'],
+    rows,
+  );
   console.log(`after: ${machineLine()}`);
 } finally {
   await cleanup();

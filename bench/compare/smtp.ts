@@ -25,7 +25,14 @@ const DOMAIN = 'wren.test';
 const SENDER = 'ann@sender.test';
 const RECIPIENTS = Array.from({ length: 10 }, (_, i) => `u${i}@${DOMAIN}`);
 
-interface Result { accepted: number; stored: number; acceptedPerSecond: number; storedPerSecond: number; timedOut: boolean; errors: string[] }
+interface Result {
+  accepted: number;
+  stored: number;
+  acceptedPerSecond: number;
+  storedPerSecond: number;
+  timedOut: boolean;
+  errors: string[];
+}
 
 /**
  * One run: `connections` smtp-source processes of one session each (recipients spread over the ten
@@ -46,7 +53,23 @@ async function load(port: number, size: number, connections: number, stored: () 
   const counters = await Promise.all(
     Array.from({ length: connections }, (_, i) => {
       const share = Math.floor(MESSAGES / connections) + (i < MESSAGES % connections ? 1 : 0);
-      const args = ['-c', '-d', '-s', '1', '-m', String(share), '-l', String(size), '-M', 'client.sender.test', '-f', SENDER, '-t', RECIPIENTS[i % RECIPIENTS.length]!, `127.0.0.1:${port}`];
+      const args = [
+        '-c',
+        '-d',
+        '-s',
+        '1',
+        '-m',
+        String(share),
+        '-l',
+        String(size),
+        '-M',
+        'client.sender.test',
+        '-f',
+        SENDER,
+        '-t',
+        RECIPIENTS[i % RECIPIENTS.length]!,
+        `127.0.0.1:${port}`,
+      ];
       const child = spawn('/usr/sbin/smtp-source', args, { stdio: ['ignore', 'pipe', 'pipe'] });
       let out = '';
       child.stdout.on('data', (d: Buffer) => (out += d.toString()));
@@ -83,10 +106,12 @@ async function load(port: number, size: number, connections: number, stored: () 
 const root = benchDir('wren-compare-smtp-');
 const stops: (() => Promise<void>)[] = [];
 async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse()) await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+  for (const stop of stops.splice(0).reverse())
+    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
   root.remove();
 }
-for (const signal of ['SIGINT', 'SIGTERM'] as const) process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+for (const signal of ['SIGINT', 'SIGTERM'] as const)
+  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
 
 try {
   const wren = await startMx({
@@ -98,9 +123,15 @@ try {
     mx: { limits: { maxConnectionsPerIp: 100, messagesPerIpPerMinute: 1_000_000 } },
   });
   stops.push(() => wren.close());
-  const dovecot = await startDovecot(`${root.path}/dovecot`, { users: RECIPIENTS.map((user) => ({ user, password: 'unused' })) });
+  const dovecot = await startDovecot(`${root.path}/dovecot`, {
+    users: RECIPIENTS.map((user) => ({ user, password: 'unused' })),
+  });
   stops.push(dovecot.stop);
-  const postfix = await startPostfix(`${root.path}/postfix`, { domain: DOMAIN, recipients: RECIPIENTS, lmtpSocket: dovecot.lmtpSocket });
+  const postfix = await startPostfix(`${root.path}/postfix`, {
+    domain: DOMAIN,
+    recipients: RECIPIENTS,
+    lmtpSocket: dovecot.lmtpSocket,
+  });
   stops.push(postfix.stop);
 
   const team = await wren.store.teams.create('bench');
@@ -108,22 +139,38 @@ try {
   const folders: Folder[] = [];
   for (const address of RECIPIENTS) {
     const account = await wren.store.accounts.create({ teamId: team.id, address });
-    folders.push(wren.store.folders.byName(account.id, 'INBOX')!, wren.store.folders.bySpecialUse(account.id, '\\Junk')!);
+    folders.push(
+      wren.store.folders.byName(account.id, 'INBOX')!,
+      wren.store.folders.bySpecialUse(account.id, '\\Junk')!,
+    );
   }
   const wrenStored = () => folders.reduce((n, f) => n + wren.store.folders.get(f.id)!.exists, 0);
   const postfixStored = () => RECIPIENTS.reduce((n, r) => n + dovecot.count(r), 0);
 
-  console.log(`SMTP side by side: ${MESSAGES} messages per run (or ${TIME_LIMIT_MS / 1000} s), smtp-source (one session per connection, -d) against each server, 10 mailboxes`);
-  console.log(`Wren: MX in-process, SPF+DKIM+DMARC (loopback DNS)+spam rules+routing+events, 250 after fsync (group commit)`);
-  console.log(`Postfix ${postfix.smtpPort} -> Dovecot LMTP (unix socket), defaults: no SPF/DKIM/DMARC, queue fsync, mail_fsync=optimized; stored = file in maildir`);
+  console.log(
+    `SMTP side by side: ${MESSAGES} messages per run (or ${TIME_LIMIT_MS / 1000} s), smtp-source (one session per connection, -d) against each server, 10 mailboxes`,
+  );
+  console.log(
+    `Wren: MX in-process, SPF+DKIM+DMARC (loopback DNS)+spam rules+routing+events, 250 after fsync (group commit)`,
+  );
+  console.log(
+    `Postfix ${postfix.smtpPort} -> Dovecot LMTP (unix socket), defaults: no SPF/DKIM/DMARC, queue fsync, mail_fsync=optimized; stored = file in maildir`,
+  );
   console.log(`before: ${machineLine()}`);
   const rows: string[][] = [];
   for (const size of SIZES) {
     for (const connections of CONNECTIONS) {
       const w = await load(wren.port, size, connections, wrenStored);
       const p = await load(postfix.smtpPort, size, connections, postfixStored);
-      if (p.stored < p.accepted) console.log(`  postfix: ${p.accepted - p.stored} accepted but not in the maildir after ${DRAIN_LIMIT_MS / 1000} s (deferred: ${postfix.deferred()})\n${postfix.logTail(5)}`);
-      for (const [name, r] of [['wren', w], ['postfix', p]] as const) if (r.errors.length) console.log(`  ${name} smtp-source: ${r.errors.join(' | ')}`);
+      if (p.stored < p.accepted)
+        console.log(
+          `  postfix: ${p.accepted - p.stored} accepted but not in the maildir after ${DRAIN_LIMIT_MS / 1000} s (deferred: ${postfix.deferred()})\n${postfix.logTail(5)}`,
+        );
+      for (const [name, r] of [
+        ['wren', w],
+        ['postfix', p],
+      ] as const)
+        if (r.errors.length) console.log(`  ${name} smtp-source: ${r.errors.join(' | ')}`);
       const mark = (r: Result) => (r.timedOut ? '*' : '');
       rows.push([
         `${size / 1024} KB`,
@@ -139,7 +186,10 @@ try {
     }
   }
   console.log();
-  printTable(['size', 'conns', 'Wren stored', 'Wren msg/s', 'P+D stored', 'P+D accepted/s', 'P+D stored/s', 'Wren/P+D'], rows);
+  printTable(
+    ['size', 'conns', 'Wren stored', 'Wren msg/s', 'P+D stored', 'P+D accepted/s', 'P+D stored/s', 'Wren/P+D'],
+    rows,
+  );
   console.log('(* = stopped at the time limit; msg/s = stored messages / time until the last one was stored)');
   console.log(`after: ${machineLine()}`);
 } finally {

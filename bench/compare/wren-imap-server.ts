@@ -21,7 +21,11 @@ const dir = benchDir('wren-compare-imap-');
 const store = await Store.open(dir.path);
 const team = await store.teams.create('bench');
 await store.domains.create(team.id, user.split('@')[1]!);
-const account = await store.accounts.create({ teamId: team.id, address: user, passwordHash: await hashPassword(password) });
+const account = await store.accounts.create({
+  teamId: team.id,
+  address: user,
+  passwordHash: await hashPassword(password),
+});
 const inbox = store.folders.byName(account.id, 'INBOX')!;
 
 const started = performance.now();

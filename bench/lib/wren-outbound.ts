@@ -25,8 +25,19 @@ export async function startWrenOutbound(storeDir: string, sinkPort: number): Pro
   const store = await Store.open(storeDir);
   const dkim = makeDkimKeys();
   await sendingAccount(store, BENCH_SENDER, BENCH_PASSWORD, dkim);
-  const dns = await startDnsServer({ 'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] }, 'mx.sink.test': { A: ['127.0.0.1'] }, ...dkimZone('a.test', dkim) });
-  const submission = createSubmissionServer({ store, login: new LoginService(store), queue: store.queue, tls: await testCertificate(), hostname: 'mx.a.test', limits: { perHour: 0, perDay: 0, maxConnectionsPerIp: 200 } });
+  const dns = await startDnsServer({
+    'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] },
+    'mx.sink.test': { A: ['127.0.0.1'] },
+    ...dkimZone('a.test', dkim),
+  });
+  const submission = createSubmissionServer({
+    store,
+    login: new LoginService(store),
+    queue: store.queue,
+    tls: await testCertificate(),
+    hostname: 'mx.a.test',
+    limits: { perHour: 0, perDay: 0, maxConnectionsPerIp: 200 },
+  });
   const { port } = await submission.listen(0, '127.0.0.1');
   const runner = createQueueRunner({
     store,

@@ -25,21 +25,23 @@ export type ErrorCode = keyof typeof ERROR_STATUS;
 
 /** What each code means, served at `/docs/api/errors#<code>` (the envelope's `doc_url`). */
 export const ERROR_DOCS: Record<ErrorCode, string> = {
-  invalid_parameter: 'Bad query parameter format or syntactic body validation failure. `errors[]` lists every field at fault.',
+  invalid_parameter:
+    'Bad query parameter format or syntactic body validation failure. `errors[]` lists every field at fault.',
   missing_parameter: 'A required parameter is missing. `errors[]` lists every field at fault.',
   authentication_required: 'No API key, or one that is unknown, revoked or expired.',
   insufficient_permissions: 'The key lacks the permission the endpoint requires.',
-  tls_required: 'Credentials were sent over plain HTTP from an address the server does not trust: use HTTPS, or have the operator list the address in `http.plain_credentials_from`.',
+  tls_required:
+    'Credentials were sent over plain HTTP from an address the server does not trust: use HTTPS, or have the operator list the address in `http.plain_credentials_from`.',
   mailbox_suspended: 'The key belongs to a suspended mailbox; it works again once the mailbox is resumed.',
   not_found: 'The resource does not exist or belongs to a different team.',
   method_not_allowed: 'The path exists but not with this method; `Allow` lists the ones it has.',
-  conflict: 'The resource\'s state forbids the operation (for example an If-Match mismatch): re-fetch, reapply, retry.',
+  conflict: "The resource's state forbids the operation (for example an If-Match mismatch): re-fetch, reapply, retry.",
   limit_exceeded: 'A team resource limit is reached (for example 100 active API keys); remove one first.',
   idempotency_conflict: 'The Idempotency-Key was used with a different body, or its first request is still in flight.',
-  payload_too_large: 'The request body exceeds the server\'s size limit.',
+  payload_too_large: "The request body exceeds the server's size limit.",
   unsupported_media_type: 'The body is not JSON: send `Content-Type: application/json`.',
   validation_error: 'The body parsed but violates a semantic rule.',
-  rate_limit_exceeded: 'The key\'s request limit is reached; wait `Retry-After` seconds.',
+  rate_limit_exceeded: "The key's request limit is reached; wait `Retry-After` seconds.",
   internal_error: 'An unexpected server error; retry later and quote X-Request-Id when reporting it.',
   service_unavailable: 'A component the request needs is briefly unavailable; retry after `Retry-After` seconds.',
 };
@@ -61,7 +63,12 @@ export class ApiError extends Error {
   readonly errors: FieldError[] | undefined;
   /** Response headers the error carries (Retry-After, ETag of the current version, Allow). */
   readonly headers: Record<string, string>;
-  constructor(code: ErrorCode, message: string, param: string | null = null, extra: { errors?: FieldError[]; headers?: Record<string, string> } = {}) {
+  constructor(
+    code: ErrorCode,
+    message: string,
+    param: string | null = null,
+    extra: { errors?: FieldError[]; headers?: Record<string, string> } = {},
+  ) {
     super(message);
     this.code = code;
     this.param = param;
@@ -79,4 +86,5 @@ const SERVICE_CODES: Record<ServiceErrorCode, ErrorCode> = {
 };
 
 /** A service's refusal (src/services) as the API says it: the one place the two sets of codes meet. */
-export const fromServiceError = (err: ServiceError): ApiError => new ApiError(SERVICE_CODES[err.code], err.message, err.field);
+export const fromServiceError = (err: ServiceError): ApiError =>
+  new ApiError(SERVICE_CODES[err.code], err.message, err.field);

@@ -22,35 +22,56 @@ const operationId = (route: Route): string =>
     .join('');
 
 function parameters(route: Route): Json[] {
-  const out: Json[] = pathParams(route.path).map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }));
+  const out: Json[] = pathParams(route.path).map((name) => ({
+    name,
+    in: 'path',
+    required: true,
+    schema: { type: 'string' },
+  }));
   if (route.query) {
     const schema = jsonSchema(route.query, 'input') as { properties?: Record<string, Json>; required?: string[] };
     for (const [name, property] of Object.entries(schema.properties ?? {})) {
       const { description, ...rest } = property as Json & { description?: string };
-      out.push({ name, in: 'query', required: schema.required?.includes(name) ?? false, ...(description ? { description } : {}), schema: rest });
+      out.push({
+        name,
+        in: 'query',
+        required: schema.required?.includes(name) ?? false,
+        ...(description ? { description } : {}),
+        schema: rest,
+      });
     }
   }
   return out;
 }
 
 function success(route: Route): Json {
-  if (route.raw) return { description: 'OK', content: { [route.raw]: { schema: route.raw === 'application/json' ? { type: 'object' } : { type: 'string' } } } };
+  if (route.raw)
+    return {
+      description: 'OK',
+      content: { [route.raw]: { schema: route.raw === 'application/json' ? { type: 'object' } : { type: 'string' } } },
+    };
   const data = route.response ? jsonSchema(route.list ? z.array(route.response) : route.response, 'output') : {};
   const properties: Json = { ok: { const: true }, data, meta: { $ref: '#/components/schemas/Meta' } };
   if (route.list) properties.pagination = { $ref: '#/components/schemas/Pagination' };
   const headers: Json = {};
   if (route.etag) headers.ETag = { $ref: '#/components/headers/ETag' };
-  if (route.status === 201) headers.Location = { description: 'URL of the created resource', schema: { type: 'string' } };
+  if (route.status === 201)
+    headers.Location = { description: 'URL of the created resource', schema: { type: 'string' } };
   return {
     description: route.status === 201 ? 'Created' : 'OK',
     ...(Object.keys(headers).length ? { headers } : {}),
-    content: { 'application/json': { schema: { type: 'object', properties, required: ['ok', 'data', 'meta', ...(route.list ? ['pagination'] : [])] } } },
+    content: {
+      'application/json': {
+        schema: { type: 'object', properties, required: ['ok', 'data', 'meta', ...(route.list ? ['pagination'] : [])] },
+      },
+    },
   };
 }
 
 function errorResponses(route: Route): Json {
   const byStatus = new Map<number, ErrorCode[]>();
-  for (const code of routeErrors(route)) byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
+  for (const code of routeErrors(route))
+    byStatus.set(ERROR_STATUS[code], [...(byStatus.get(ERROR_STATUS[code]) ?? []), code]);
   const out: Json = {};
   for (const [status, codes] of [...byStatus].sort(([a], [b]) => a - b)) {
     out[String(status)] = {
@@ -77,7 +98,14 @@ export function buildOpenApi(routes: Route[], info: { title: string; version: st
         ...(route.etag ? [{ $ref: '#/components/parameters/IfNoneMatch' }] : []),
         ...(route.ifMatch ? [{ $ref: '#/components/parameters/IfMatch' }] : []),
       ],
-      ...(route.body ? { requestBody: { required: !route.body.safeParse(undefined).success, content: { 'application/json': { schema: jsonSchema(route.body, 'input') } } } } : {}),
+      ...(route.body
+        ? {
+            requestBody: {
+              required: !route.body.safeParse(undefined).success,
+              content: { 'application/json': { schema: jsonSchema(route.body, 'input') } },
+            },
+          }
+        : {}),
       responses: {
         [String(route.status ?? 200)]: success(route),
         ...(route.etag ? { '304': { description: 'Not Modified (If-None-Match matched)' } } : {}),
@@ -88,14 +116,25 @@ export function buildOpenApi(routes: Route[], info: { title: string; version: st
   }
   return {
     openapi: '3.1.0',
-    info: { ...info, description: 'Wren Mail management API. Every response carries X-Request-Id and X-RateLimit-Limit/Remaining/Reset.' },
+    info: {
+      ...info,
+      description:
+        'Wren Mail management API. Every response carries X-Request-Id and X-RateLimit-Limit/Remaining/Reset.',
+    },
     servers: [{ url: API_PREFIX }],
     security: [{ bearer: [] }],
     paths,
     components: {
-      securitySchemes: { bearer: { type: 'http', scheme: 'bearer', description: 'API key: wm_root_…, wm_send_… or wm_mbx_…' } },
+      securitySchemes: {
+        bearer: { type: 'http', scheme: 'bearer', description: 'API key: wm_root_…, wm_send_… or wm_mbx_…' },
+      },
       parameters: {
-        IdempotencyKey: { name: 'Idempotency-Key', in: 'header', required: false, schema: { type: 'string', minLength: 1, maxLength: 255 } },
+        IdempotencyKey: {
+          name: 'Idempotency-Key',
+          in: 'header',
+          required: false,
+          schema: { type: 'string', minLength: 1, maxLength: 255 },
+        },
         IfNoneMatch: { name: 'If-None-Match', in: 'header', required: false, schema: { type: 'string' } },
         IfMatch: { name: 'If-Match', in: 'header', required: false, schema: { type: 'string' } },
       },
@@ -105,7 +144,11 @@ export function buildOpenApi(routes: Route[], info: { title: string; version: st
       },
       schemas: {
         Meta: { type: 'object', properties: { request_id: { type: 'string' } }, required: ['request_id'] },
-        Pagination: { type: 'object', properties: { has_more: { type: 'boolean' }, next_cursor: { type: 'string' } }, required: ['has_more'] },
+        Pagination: {
+          type: 'object',
+          properties: { has_more: { type: 'boolean' }, next_cursor: { type: 'string' } },
+          required: ['has_more'],
+        },
         ErrorEnvelope: {
           type: 'object',
           required: ['ok', 'error', 'meta'],
@@ -123,7 +166,11 @@ export function buildOpenApi(routes: Route[], info: { title: string; version: st
                 retryable: { type: 'boolean' },
                 errors: {
                   type: 'array',
-                  items: { type: 'object', required: ['field', 'code', 'message'], properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } } },
+                  items: {
+                    type: 'object',
+                    required: ['field', 'code', 'message'],
+                    properties: { field: { type: 'string' }, code: { type: 'string' }, message: { type: 'string' } },
+                  },
                 },
               },
             },

@@ -69,7 +69,9 @@ export interface RouteSpec<QS extends z.ZodType | undefined, BS extends z.ZodTyp
 
 export type Route = RouteSpec<z.ZodType | undefined, z.ZodType | undefined>;
 
-export function defineRoute<QS extends z.ZodType | undefined = undefined, BS extends z.ZodType | undefined = undefined>(spec: RouteSpec<QS, BS>): Route {
+export function defineRoute<QS extends z.ZodType | undefined = undefined, BS extends z.ZodType | undefined = undefined>(
+  spec: RouteSpec<QS, BS>,
+): Route {
   return spec as unknown as Route;
 }
 

@@ -47,7 +47,9 @@ function decodeParam(value: string, name: string): string {
 /** Canonical JSON (sorted keys): the same request with fields in another order is the same request. */
 const canonical = (value: unknown): string =>
   JSON.stringify(value, (_key, v: unknown) =>
-    v && typeof v === 'object' && !Array.isArray(v) ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1))) : v,
+    v && typeof v === 'object' && !Array.isArray(v)
+      ? Object.fromEntries(Object.entries(v).sort(([a], [b]) => (a < b ? -1 : 1)))
+      : v,
   ) ?? '';
 
 /**
@@ -61,7 +63,11 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     if (ctx.path !== API_PREFIX && !ctx.path.startsWith(`${API_PREFIX}/`)) return next();
     const path = ctx.path.slice(API_PREFIX.length) || '/';
     const key = await identify(ctx, options.store);
-    options.limiter.charge(ctx, key ? `key:${key.id}` : `ip:${ctx.ip}`, key && key.type !== 'root' ? 'sending' : 'management');
+    options.limiter.charge(
+      ctx,
+      key ? `key:${key.id}` : `ip:${ctx.ip}`,
+      key && key.type !== 'root' ? 'sending' : 'management',
+    );
 
     const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
     const candidates = table.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m !== null);
@@ -69,7 +75,9 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     if (!found) {
       if (candidates.length === 0) throw new ApiError('not_found', 'no such route');
       const allow = [...new Set(candidates.map((x) => x.c.route.method))].join(', ');
-      throw new ApiError('method_not_allowed', `${ctx.method} is not allowed here (allowed: ${allow})`, null, { headers: { Allow: allow } });
+      throw new ApiError('method_not_allowed', `${ctx.method} is not allowed here (allowed: ${allow})`, null, {
+        headers: { Allow: allow },
+      });
     }
     const { route, names } = found.c;
     const params: Record<string, string> = {};
@@ -100,7 +108,9 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
       render(ctx, route, reply, options.validateResponses);
     };
     if (route.idempotent && caller) {
-      const fingerprint = createHash('sha256').update(`${path}\n${canonical(body)}`).digest('hex');
+      const fingerprint = createHash('sha256')
+        .update(`${path}\n${canonical(body)}`)
+        .digest('hex');
       await options.idempotency.run(ctx, caller.id, fingerprint, run);
     } else await run();
   };
@@ -110,7 +120,8 @@ function render(ctx: Context, route: Route, reply: JsonReply, validate: boolean)
   if (validate && route.response) {
     const schema = route.list ? z.array(route.response) : route.response;
     const checked = schema.safeParse(reply.data);
-    if (!checked.success) throw new Error(`reply of ${route.method} ${route.path} does not match its schema: ${checked.error.message}`);
+    if (!checked.success)
+      throw new Error(`reply of ${route.method} ${route.path} does not match its schema: ${checked.error.message}`);
   }
   if (route.etag) {
     const etag = etagOf(reply.data);
@@ -121,7 +132,12 @@ function render(ctx: Context, route: Route, reply: JsonReply, validate: boolean)
     }
   }
   if (reply.location) ctx.set('Location', reply.location);
-  const envelope = { ok: true, data: reply.data, ...(reply.pagination ? { pagination: reply.pagination } : {}), meta: { request_id: ctx.state.requestId } };
+  const envelope = {
+    ok: true,
+    data: reply.data,
+    ...(reply.pagination ? { pagination: reply.pagination } : {}),
+    meta: { request_id: ctx.state.requestId },
+  };
   ctx.status = reply.status ?? route.status ?? 200;
   ctx.type = 'application/json';
   ctx.body = JSON.stringify(envelope);

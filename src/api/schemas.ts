@@ -11,7 +11,12 @@ const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
 
 /** A host name in A-label form (IDNs are converted), at least two labels, no trailing dot. */
 export function isDomainName(value: string): boolean {
-  return value.length <= 253 && value.split('.').length >= 2 && value.split('.').every((label) => LABEL.test(label)) && !/^[0-9.]+$/.test(value);
+  return (
+    value.length <= 253 &&
+    value.split('.').length >= 2 &&
+    value.split('.').every((label) => LABEL.test(label)) &&
+    !/^[0-9.]+$/.test(value)
+  );
 }
 
 export const domainName = z
@@ -43,6 +48,11 @@ export const emailAddress = z
   .refine(isEmailAddress, 'expected an email address such as alice@example.com')
   .describe('email address');
 
-export const password = z.string().min(8).max(1024).refine((p) => !/[\r\n\0]/.test(p), 'must not contain CR, LF or NUL').describe('8–1,024 characters');
+export const password = z
+  .string()
+  .min(8)
+  .max(1024)
+  .refine((p) => !/[\r\n\0]/.test(p), 'must not contain CR, LF or NUL')
+  .describe('8–1,024 characters');
 
 export const deleted = z.object({ id: z.string(), deleted: z.literal(true) });

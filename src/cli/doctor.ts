@@ -27,8 +27,19 @@ export interface Finding {
   detail: string;
 }
 
-interface Domain { id: string; domain: string }
-interface RecordView { purpose: string; type: string; name: string; value: string; priority: number | null; required: boolean; status: string | null }
+interface Domain {
+  id: string;
+  domain: string;
+}
+interface RecordView {
+  purpose: string;
+  type: string;
+  name: string;
+  value: string;
+  priority: number | null;
+  required: boolean;
+  status: string | null;
+}
 
 /** Certificates expiring sooner than this are to be renewed now. */
 const RENEW_DAYS = 14;
@@ -45,7 +56,8 @@ const LISTENERS: { setting: string; addresses: (c: Config) => string[]; tls: boo
   { setting: 'http.listen', addresses: (c) => c.http.listen, tls: false },
 ];
 
-const zoneLine = (r: RecordView): string => `${r.name}. IN ${r.type} ${r.type === 'TXT' ? JSON.stringify(r.value) : `${r.priority ?? ''} ${r.value}.`.trim()}`;
+const zoneLine = (r: RecordView): string =>
+  `${r.name}. IN ${r.type} ${r.type === 'TXT' ? JSON.stringify(r.value) : `${r.priority ?? ''} ${r.value}.`.trim()}`;
 
 /** One finding per record: published and matching, or the zone line to publish. */
 export async function domainFindings(config: Config, only?: string): Promise<Finding[]> {
@@ -53,7 +65,15 @@ export async function domainFindings(config: Config, only?: string): Promise<Fin
   if (only) {
     const wanted = domainToASCII(only.toLowerCase().replace(/\.$/, ''));
     domains = domains.filter((d) => d.domain === wanted);
-    if (domains.length === 0) return [{ scope: wanted || only, check: 'domain', severity: 'fix', detail: 'not hosted on this server (wrenmail domain add)' }];
+    if (domains.length === 0)
+      return [
+        {
+          scope: wanted || only,
+          check: 'domain',
+          severity: 'fix',
+          detail: 'not hosted on this server (wrenmail domain add)',
+        },
+      ];
   }
   const findings: Finding[] = [];
   for (const domain of domains) {
@@ -63,8 +83,14 @@ export async function domainFindings(config: Config, only?: string): Promise<Fin
       const check = `${purpose === r.type ? '' : `${purpose} `}${r.type} ${r.name}`;
       if (r.status === 'ok') findings.push({ scope: domain.domain, check, severity: 'ok', detail: 'published' });
       else {
-        const what = r.status === 'mismatch' ? 'published but different' : r.status === 'error' ? 'lookup failed' : 'missing';
-        findings.push({ scope: domain.domain, check, severity: r.required ? 'fix' : 'recommend', detail: `${what}; publish: ${zoneLine(r)}` });
+        const what =
+          r.status === 'mismatch' ? 'published but different' : r.status === 'error' ? 'lookup failed' : 'missing';
+        findings.push({
+          scope: domain.domain,
+          check,
+          severity: r.required ? 'fix' : 'recommend',
+          detail: `${what}; publish: ${zoneLine(r)}`,
+        });
       }
     }
   }
@@ -86,11 +112,19 @@ function probe(host: string, port: number): Promise<string | undefined> {
   });
 }
 
-function peerCertificate(host: string, port: number, servername: string): Promise<{ cert: PeerCertificate; authorized: boolean; error?: string }> {
+function peerCertificate(
+  host: string,
+  port: number,
+  servername: string,
+): Promise<{ cert: PeerCertificate; authorized: boolean; error?: string }> {
   return new Promise((resolve, reject) => {
     const socket = connectTls({ host, port, servername, rejectUnauthorized: false, timeout: TIMEOUT_MS });
     socket.once('secureConnect', () => {
-      const result = { cert: socket.getPeerCertificate(), authorized: socket.authorized, error: socket.authorizationError?.message };
+      const result = {
+        cert: socket.getPeerCertificate(),
+        authorized: socket.authorized,
+        error: socket.authorizationError?.message,
+      };
       socket.destroy();
       resolve(result);
     });
@@ -112,14 +146,21 @@ export async function listenerFindings(config: Config): Promise<Finding[]> {
       const host = reachable(bound);
       const check = `port ${address} (${listener.setting})`;
       if (port === 0) {
-        findings.push({ scope: 'server', check, severity: 'recommend', detail: 'port 0 is chosen anew at every start: clients cannot find it; set a fixed port' });
+        findings.push({
+          scope: 'server',
+          check,
+          severity: 'recommend',
+          detail: 'port 0 is chosen anew at every start: clients cannot find it; set a fixed port',
+        });
         continue;
       }
       const refused = await probe(host, port);
       if (refused) {
         const moved = port < 1024 && offset > 0 && !(await probe(host, port + offset));
         findings.push({
-          scope: 'server', check, severity: 'fix',
+          scope: 'server',
+          check,
+          severity: 'fix',
           detail: moved
             ? `closed (${refused}), but ${port + offset} is open: the server lacked the privilege for ${port}; grant CAP_NET_BIND_SERVICE (systemd AmbientCapabilities) and restart`
             : `closed (${refused}): is the server running, and is a firewall in the way?`,
@@ -133,12 +174,36 @@ export async function listenerFindings(config: Config): Promise<Finding[]> {
         const { cert, authorized, error } = await peerCertificate(host, port, config.hostname);
         const days = Math.floor((new Date(cert.valid_to).getTime() - Date.now()) / 86_400_000);
         const expiry = `expires ${new Date(cert.valid_to).toISOString().slice(0, 10)} (${days} days)`;
-        if (days < 0) findings.push({ scope: 'server', check: tlsCheck, severity: 'fix', detail: `expired ${-days} days ago: renew it (tls.cert, tls.key) and send SIGHUP or restart` });
-        else if (!authorized) findings.push({ scope: 'server', check: tlsCheck, severity: 'fix', detail: `not trusted for ${config.hostname} (${error}); ${expiry}: install a certificate from a public CA (tls.cert, tls.key)` });
-        else if (days < RENEW_DAYS) findings.push({ scope: 'server', check: tlsCheck, severity: 'fix', detail: `${expiry}: renew it now` });
-        else findings.push({ scope: 'server', check: tlsCheck, severity: 'ok', detail: `trusted for ${config.hostname}, ${expiry}` });
+        if (days < 0)
+          findings.push({
+            scope: 'server',
+            check: tlsCheck,
+            severity: 'fix',
+            detail: `expired ${-days} days ago: renew it (tls.cert, tls.key) and send SIGHUP or restart`,
+          });
+        else if (!authorized)
+          findings.push({
+            scope: 'server',
+            check: tlsCheck,
+            severity: 'fix',
+            detail: `not trusted for ${config.hostname} (${error}); ${expiry}: install a certificate from a public CA (tls.cert, tls.key)`,
+          });
+        else if (days < RENEW_DAYS)
+          findings.push({ scope: 'server', check: tlsCheck, severity: 'fix', detail: `${expiry}: renew it now` });
+        else
+          findings.push({
+            scope: 'server',
+            check: tlsCheck,
+            severity: 'ok',
+            detail: `trusted for ${config.hostname}, ${expiry}`,
+          });
       } catch (err) {
-        findings.push({ scope: 'server', check: tlsCheck, severity: 'fix', detail: `TLS handshake failed: ${(err as Error).message}` });
+        findings.push({
+          scope: 'server',
+          check: tlsCheck,
+          severity: 'fix',
+          detail: `TLS handshake failed: ${(err as Error).message}`,
+        });
       }
     }
   }
@@ -154,19 +219,46 @@ export async function reverseDnsFindings(config: Config): Promise<Finding[]> {
   try {
     addresses = [...(await resolver.a(hostname)), ...(await resolver.aaaa(hostname))];
   } catch (err) {
-    return [{ scope: 'server', check: `A ${hostname}`, severity: 'fix', detail: `lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` }];
+    return [
+      {
+        scope: 'server',
+        check: `A ${hostname}`,
+        severity: 'fix',
+        detail: `lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      },
+    ];
   }
-  if (addresses.length === 0) return [{ scope: 'server', check: `A ${hostname}`, severity: 'fix', detail: `${hostname} has no A or AAAA record: publish one with this server's public address` }];
+  if (addresses.length === 0)
+    return [
+      {
+        scope: 'server',
+        check: `A ${hostname}`,
+        severity: 'fix',
+        detail: `${hostname} has no A or AAAA record: publish one with this server's public address`,
+      },
+    ];
   findings.push({ scope: 'server', check: `A ${hostname}`, severity: 'ok', detail: addresses.join(', ') });
-  if (config.outbound.local_address && !addresses.includes(config.outbound.local_address)) addresses.push(config.outbound.local_address);
+  if (config.outbound.local_address && !addresses.includes(config.outbound.local_address))
+    addresses.push(config.outbound.local_address);
   for (const address of addresses) {
     const check = `PTR ${address}`;
     try {
       const names = (await resolver.ptr(address)).map((n) => n.toLowerCase().replace(/\.$/, ''));
       if (names.includes(hostname)) findings.push({ scope: 'server', check, severity: 'ok', detail: hostname });
-      else findings.push({ scope: 'server', check, severity: 'fix', detail: `${names.length ? `names ${names.join(', ')}` : 'missing'}; receivers distrust mail from it: ask the address's provider to set its reverse DNS to ${hostname}` });
+      else
+        findings.push({
+          scope: 'server',
+          check,
+          severity: 'fix',
+          detail: `${names.length ? `names ${names.join(', ')}` : 'missing'}; receivers distrust mail from it: ask the address's provider to set its reverse DNS to ${hostname}`,
+        });
     } catch (err) {
-      findings.push({ scope: 'server', check, severity: 'fix', detail: `lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})` });
+      findings.push({
+        scope: 'server',
+        check,
+        severity: 'fix',
+        detail: `lookup failed (${(err as NodeJS.ErrnoException).code ?? (err as Error).message})`,
+      });
     }
   }
   return findings;
@@ -174,13 +266,21 @@ export async function reverseDnsFindings(config: Config): Promise<Finding[]> {
 
 const MARK: { [S in Severity]: string } = { ok: 'ok ', fix: 'FIX', recommend: 'rec' };
 
-export async function runDoctor(config: Config, args: string[], values: { domain?: string; json?: boolean }): Promise<number> {
+export async function runDoctor(
+  config: Config,
+  args: string[],
+  values: { domain?: string; json?: boolean },
+): Promise<number> {
   try {
     if (args.length) {
       process.stderr.write(`wrenmail: unexpected ${args.join(' ')}\n\n${DOCTOR_USAGE}\n`);
       return 64;
     }
-    const findings = [...(await domainFindings(config, values.domain)), ...(await listenerFindings(config)), ...(await reverseDnsFindings(config))];
+    const findings = [
+      ...(await domainFindings(config, values.domain)),
+      ...(await listenerFindings(config)),
+      ...(await reverseDnsFindings(config)),
+    ];
     const fixes = findings.filter((f) => f.severity === 'fix').length;
     const recommendations = findings.filter((f) => f.severity === 'recommend').length;
     if (values.json) process.stdout.write(`${JSON.stringify(findings, null, 2)}\n`);
@@ -191,9 +291,17 @@ export async function runDoctor(config: Config, args: string[], values: { domain
         if (f.scope !== scope) lines.push(`${lines.length ? '\n' : ''}${(scope = f.scope)}`);
         lines.push(`  ${MARK[f.severity]}  ${f.check}: ${f.detail}`);
       }
-      const domains = [...new Set(findings.filter((f) => f.severity !== 'ok' && f.scope !== 'server').map((f) => f.scope))];
-      if (domains.length) lines.push('', ...domains.map((d) => `all records of ${d} as a zone fragment: wrenmail domain dns ${d}`));
-      lines.push('', fixes ? `${fixes} to fix, ${recommendations} recommended` : `nothing to fix${recommendations ? `, ${recommendations} recommended` : ''}`);
+      const domains = [
+        ...new Set(findings.filter((f) => f.severity !== 'ok' && f.scope !== 'server').map((f) => f.scope)),
+      ];
+      if (domains.length)
+        lines.push('', ...domains.map((d) => `all records of ${d} as a zone fragment: wrenmail domain dns ${d}`));
+      lines.push(
+        '',
+        fixes
+          ? `${fixes} to fix, ${recommendations} recommended`
+          : `nothing to fix${recommendations ? `, ${recommendations} recommended` : ''}`,
+      );
       process.stdout.write(`${lines.join('\n')}\n`);
     }
     return fixes ? 2 : 0;

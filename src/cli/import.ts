@@ -53,7 +53,8 @@ export const IMPORT_USAGE = `  import imap --host H [--port P] [--tls|--starttls
 
 /** What the source password is: --password, or the first line of stdin. */
 async function sourcePassword(values: ImportValues): Promise<string> {
-  if (values.password !== undefined && values['password-stdin']) throw new UsageError('give --password or --password-stdin, not both');
+  if (values.password !== undefined && values['password-stdin'])
+    throw new UsageError('give --password or --password-stdin, not both');
   if (values.password !== undefined) return values.password;
   if (!values['password-stdin']) throw new UsageError('import imap needs --password or --password-stdin');
   const chunks: Buffer[] = [];
@@ -78,12 +79,26 @@ export async function runImport(config: Config, args: string[], values: ImportVa
       if (!values.host || !values.user) throw new UsageError('import imap needs --host and --user');
       if (values.tls && values.starttls) throw new UsageError('give --tls or --starttls, not both');
       const port = values.port === undefined ? (values.tls ? 993 : 143) : Number(values.port);
-      if (!Number.isInteger(port) || port < 1 || port > 65535) throw new UsageError(`--port ${values.port}: expected a port number`);
+      if (!Number.isInteger(port) || port < 1 || port > 65535)
+        throw new UsageError(`--port ${values.port}: expected a port number`);
       const { connectSource, importImap, sourceName } = await import('../migrate/imap.ts');
       const { loadState } = await import('../migrate/state.ts');
-      const source = { host: values.host, port, security: values.tls ? 'tls' : values.starttls ? 'starttls' : 'auto', user: values.user, password: await sourcePassword(values), insecure: values.insecure } as const;
+      const source = {
+        host: values.host,
+        port,
+        security: values.tls ? 'tls' : values.starttls ? 'starttls' : 'auto',
+        user: values.user,
+        password: await sourcePassword(values),
+        insecure: values.insecure,
+      } as const;
       const name = sourceName(source);
-      const statePath = values.state ?? resolve(config.data_dir, 'imports', `${name.replace(/[^A-Za-z0-9@._-]+/g, '_')}-to-${target.mailbox.toLowerCase()}.json`);
+      const statePath =
+        values.state ??
+        resolve(
+          config.data_dir,
+          'imports',
+          `${name.replace(/[^A-Za-z0-9@._-]+/g, '_')}-to-${target.mailbox.toLowerCase()}.json`,
+        );
       const state = await loadState(statePath, name);
       const client = await connectSource(source);
       try {
@@ -100,7 +115,8 @@ export async function runImport(config: Config, args: string[], values: ImportVa
       }
       return 0;
     }
-    if (kind !== 'mbox' && kind !== 'maildir') throw new UsageError(`import ${kind ?? ''}: expected import imap, import mbox FILE or import maildir DIR`);
+    if (kind !== 'mbox' && kind !== 'maildir')
+      throw new UsageError(`import ${kind ?? ''}: expected import imap, import mbox FILE or import maildir DIR`);
     if (!path) throw new UsageError(`import ${kind} needs a ${kind === 'mbox' ? 'FILE' : 'DIR'}`);
     const { importMessages } = await import('../migrate/files.ts');
     const progress = new Progress('copied');
@@ -113,7 +129,8 @@ export async function runImport(config: Config, args: string[], values: ImportVa
         if (values.folder) throw new UsageError('import maildir takes its folders from the Maildir: no --folder');
         const { maildirFolders, maildirMessages } = await import('../migrate/maildir.ts');
         const folders = await maildirFolders(path);
-        if (folders.length === 0) throw new UsageError(`${path} is no Maildir (no cur/ or new/, no .Folder directories)`);
+        if (folders.length === 0)
+          throw new UsageError(`${path} is no Maildir (no cur/ or new/, no .Folder directories)`);
         for (const folder of folders) await importMessages(into, folder.path, maildirMessages(folder.dir), progress);
       }
       progress.done();

@@ -18,10 +18,17 @@ export const SPAM_USAGE = `  spam train [--spam PATH...] [--ham PATH...]
 const IN_FLIGHT = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface TrainReply { trained: boolean; unchanged: boolean; totals: { spam: number; ham: number } }
+interface TrainReply {
+  trained: boolean;
+  unchanged: boolean;
+  totals: { spam: number; ham: number };
+}
 
 /** --spam and --ham each take every path up to the next option ("--spam a b --ham c"). */
-function pathsOf(argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): { positionals: string[]; spam: string[]; ham: string[] } {
+function pathsOf(
+  argv: string[],
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'],
+): { positionals: string[]; spam: string[]; ham: string[] } {
   const { tokens } = parseArgs({ args: argv, options, allowPositionals: true, tokens: true, strict: false });
   const out = { positionals: [] as string[], spam: [] as string[], ham: [] as string[] };
   let current: 'spam' | 'ham' | undefined;
@@ -35,7 +42,11 @@ function pathsOf(argv: string[], options: NonNullable<Parameters<typeof parseArg
 }
 
 /** `argv`: the whole command line, `options`: every option main.ts knows (so their values are not taken for paths). */
-export async function runSpam(config: Config, argv: string[], options: NonNullable<Parameters<typeof parseArgs>[0]>['options']): Promise<number> {
+export async function runSpam(
+  config: Config,
+  argv: string[],
+  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'],
+): Promise<number> {
   try {
     const { positionals, spam, ham } = pathsOf(argv, options);
     const [, sub, ...extra] = positionals;
@@ -48,7 +59,9 @@ export async function runSpam(config: Config, argv: string[], options: NonNullab
     const train = async (cls: 'spam' | 'ham', source: string, raw: Buffer): Promise<void> => {
       for (let wait = 1000; ; wait = Math.min(wait * 2, 15_000)) {
         try {
-          const { data } = await apiCall<TrainReply>(config, 'POST', `/api/v1/spam/train/${cls}`, { message: raw.toString('utf8') });
+          const { data } = await apiCall<TrainReply>(config, 'POST', `/api/v1/spam/train/${cls}`, {
+            message: raw.toString('utf8'),
+          });
           totals = data.totals;
           progress.add(data.trained ? 'copied' : 'skipped', raw.length);
           return;
@@ -62,7 +75,10 @@ export async function runSpam(config: Config, argv: string[], options: NonNullab
         }
       }
     };
-    for (const [cls, paths] of [['spam', spam], ['ham', ham]] as const) {
+    for (const [cls, paths] of [
+      ['spam', spam],
+      ['ham', ham],
+    ] as const) {
       for (const path of paths) {
         progress.stage(`${cls} ${path}`);
         const running = new Set<Promise<void>>();

@@ -28,7 +28,8 @@ export class ApiUnreachableError extends Error {}
  */
 function endpoint(config: Config): { base: string; key: string } {
   const [address] = config.http.listen;
-  if (!address && !process.env.WRENMAIL_API_URL) throw new ApiUnreachableError('http.listen is empty: the admin commands need the HTTP API');
+  if (!address && !process.env.WRENMAIL_API_URL)
+    throw new ApiUnreachableError('http.listen is empty: the admin commands need the HTTP API');
   let base = process.env.WRENMAIL_API_URL;
   if (!base) {
     const { host, port } = parseListen(address!);
@@ -41,7 +42,9 @@ function endpoint(config: Config): { base: string; key: string } {
     try {
       key = readFileSync(path, 'utf8').trim();
     } catch (err) {
-      throw new ApiUnreachableError(`cannot read the API key from ${path} (${(err as NodeJS.ErrnoException).code}); set WRENMAIL_API_KEY or run as the server's user`);
+      throw new ApiUnreachableError(
+        `cannot read the API key from ${path} (${(err as NodeJS.ErrnoException).code}); set WRENMAIL_API_KEY or run as the server's user`,
+      );
     }
   }
   return { base, key };
@@ -54,12 +57,17 @@ export async function apiRequest(config: Config, method: string, path: string, b
   try {
     response = await fetch(base + path, {
       method,
-      headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+      headers: {
+        authorization: `Bearer ${key}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
       body: body === undefined ? undefined : JSON.stringify(body),
     });
   } catch (err) {
     const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-    throw new ApiUnreachableError(`cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`);
+    throw new ApiUnreachableError(
+      `cannot reach the API at ${base}: ${cause?.code ?? cause?.message ?? (err as Error).message}`,
+    );
   }
   if (response.ok) return response;
   const text = await response.text();
@@ -69,10 +77,17 @@ export async function apiRequest(config: Config, method: string, path: string, b
   } catch {
     // not the API's envelope (a proxy's page): reported by status below
   }
-  throw new ApiCallError(response.status, error?.code ?? `http_${response.status}`, error?.message ?? `${method} ${path}: HTTP ${response.status}`);
+  throw new ApiCallError(
+    response.status,
+    error?.code ?? `http_${response.status}`,
+    error?.message ?? `${method} ${path}: HTTP ${response.status}`,
+  );
 }
 
-export interface Envelope<T> { data: T; pagination?: { has_more: boolean; next_cursor?: string } }
+export interface Envelope<T> {
+  data: T;
+  pagination?: { has_more: boolean; next_cursor?: string };
+}
 
 /** One JSON call: the envelope's data (and pagination). */
 export async function apiCall<T>(config: Config, method: string, path: string, body?: unknown): Promise<Envelope<T>> {
@@ -85,7 +100,11 @@ export async function apiList<T>(config: Config, path: string): Promise<T[]> {
   let cursor: string | undefined;
   do {
     const separator = path.includes('?') ? '&' : '?';
-    const page = await apiCall<T[]>(config, 'GET', `${path}${separator}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`);
+    const page = await apiCall<T[]>(
+      config,
+      'GET',
+      `${path}${separator}limit=100${cursor ? `&cursor=${encodeURIComponent(cursor)}` : ''}`,
+    );
     items.push(...page.data);
     cursor = page.pagination?.has_more ? page.pagination.next_cursor : undefined;
   } while (cursor);

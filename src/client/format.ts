@@ -4,7 +4,11 @@
 export function table(header: string[], rows: string[][]): string {
   if (rows.length === 0) return '(none)\n';
   const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join('  ').trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join('  ')
+      .trimEnd();
   return `${[line(header), ...rows.map(line)].join('\n')}\n`;
 }
 
@@ -30,4 +34,5 @@ export function parseBytes(text: string): number | undefined {
 }
 
 /** RFC 3339 → "2025-01-02 13:04 UTC"; "-" for null. */
-export const when = (iso: string | null | undefined): string => (iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '-');
+export const when = (iso: string | null | undefined): string =>
+  iso ? `${iso.slice(0, 16).replace('T', ' ')} UTC` : '-';

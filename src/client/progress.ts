@@ -110,6 +110,8 @@ export function reportFailure(err: unknown, usage: string): number {
     process.stderr.write(`wrenmail: IMAP login refused${e.responseText ? `: ${e.responseText}` : ''}\n`);
     return 77;
   }
-  process.stderr.write(`wrenmail: ${e.responseText ?? e.message ?? String(err)}${e.code && !e.responseText ? ` (${e.code})` : ''}\n`);
+  process.stderr.write(
+    `wrenmail: ${e.responseText ?? e.message ?? String(err)}${e.code && !e.responseText ? ` (${e.code})` : ''}\n`,
+  );
   return 1;
 }

@@ -47,7 +47,8 @@ function applyEnvironment(base: Record<string, unknown>, env: NodeJS.ProcessEnv)
     if (!section) throw new ConfigError(`environment variable ${name} names no setting`);
     const key = rest.slice(section.length + 1);
     const fields = sectionShape(shape[section]!);
-    if (!(key in fields)) throw new ConfigError(`environment variable ${name} names no setting: [${section}] has no key "${key}"`);
+    if (!(key in fields))
+      throw new ConfigError(`environment variable ${name} names no setting: [${section}] has no key "${key}"`);
     const target = (config[section] ??= {}) as Record<string, unknown>;
     target[key] = coerce(raw, fields[key]!);
   }
@@ -61,7 +62,8 @@ function unwrap(type: z.ZodType): z.ZodType {
 }
 
 const isSection = (type: z.ZodType): boolean => unwrap(type) instanceof z.ZodObject;
-const sectionShape = (type: z.ZodType): Record<string, z.ZodType> => (unwrap(type) as z.ZodObject).shape as Record<string, z.ZodType>;
+const sectionShape = (type: z.ZodType): Record<string, z.ZodType> =>
+  (unwrap(type) as z.ZodObject).shape as Record<string, z.ZodType>;
 
 /** Environment values are strings: turn them into the type the schema expects, leaving bad ones for it to name. */
 function coerce(raw: string, type: z.ZodType): unknown {
@@ -77,16 +79,23 @@ function coerce(raw: string, type: z.ZodType): unknown {
     return raw.trim() === '' ? [] : raw.split(',').map((s) => s.trim());
   }
   if (inner instanceof z.ZodNumber) return raw.trim() !== '' && !Number.isNaN(Number(raw)) ? Number(raw) : raw;
-  if (inner instanceof z.ZodBoolean) return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
+  if (inner instanceof z.ZodBoolean)
+    return raw === 'true' || raw === '1' ? true : raw === 'false' || raw === '0' ? false : raw;
   return raw;
 }
 
 function describeIssues(error: z.ZodError, input: Record<string, unknown>, path: string | undefined): string {
   const lines = error.issues.map((issue) => {
     const setting = issue.path.join('.');
-    const value = issue.path.reduce<unknown>((node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey], input);
+    const value = issue.path.reduce<unknown>(
+      (node, key) => (node as Record<PropertyKey, unknown> | undefined)?.[key as PropertyKey],
+      input,
+    );
     const shown = issue.code === 'unrecognized_keys' ? issue.keys.join(', ') : JSON.stringify(value);
-    const where = issue.code === 'unrecognized_keys' ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${shown}${setting ? ` in [${setting}]` : ''}` : `${setting || '(root)'} = ${shown}: ${issue.message}`;
+    const where =
+      issue.code === 'unrecognized_keys'
+        ? `unknown setting${issue.keys.length > 1 ? 's' : ''} ${shown}${setting ? ` in [${setting}]` : ''}`
+        : `${setting || '(root)'} = ${shown}: ${issue.message}`;
     return `  - ${where}`;
   });
   return `invalid configuration${path ? ` in ${path}` : ''}:\n${lines.join('\n')}`;

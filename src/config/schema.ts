@@ -4,13 +4,19 @@
 // §10 are never renamed. Imports nothing of the project.
 import { z } from 'zod';
 
-const listen = z.array(z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port" or "[v6]:port"'));
+const listen = z.array(
+  z.string().regex(/^(\[[0-9a-fA-F:.]+\]|[^:\s]+):\d{1,5}$/, 'expected "host:port" or "[v6]:port"'),
+);
 const port = z.number().int().min(0).max(65535);
 
 /** Every setting with its default: `config/default.toml` documents the same values. */
 export const configSchema = z
   .object({
-    hostname: z.string().min(1).regex(/^[A-Za-z0-9.-]+$/, 'expected a host name').default('localhost'),
+    hostname: z
+      .string()
+      .min(1)
+      .regex(/^[A-Za-z0-9.-]+$/, 'expected a host name')
+      .default('localhost'),
     data_dir: z.string().min(1).default('./data'),
     server: z
       .object({
@@ -39,7 +45,10 @@ export const configSchema = z
         bad_rcpt_per_ip: z.number().int().positive().default(30),
         bad_rcpt_window_ms: z.number().int().positive().default(600000),
         bad_rcpt_tarpit_ms: z.number().int().min(0).default(500),
-        postmaster: z.string().regex(/^[^@\s]+@[^@\s]+$/, 'expected an address').optional(),
+        postmaster: z
+          .string()
+          .regex(/^[^@\s]+@[^@\s]+$/, 'expected an address')
+          .optional(),
       })
       .strict()
       .prefault({}),
@@ -91,7 +100,14 @@ export const configSchema = z
         rate_limit_window_seconds: z.number().int().positive().max(86400).default(60),
         allow_plain_credentials: z.boolean().default(false),
         plain_credentials_from: z
-          .array(z.string().regex(/^([0-9.]+|[0-9a-fA-F:.]+)(\/\d{1,3})?$/, 'expected an address or network such as "127.0.0.0/8" or "::1/128"'))
+          .array(
+            z
+              .string()
+              .regex(
+                /^([0-9.]+|[0-9a-fA-F:.]+)(\/\d{1,3})?$/,
+                'expected an address or network such as "127.0.0.0/8" or "::1/128"',
+              ),
+          )
           .default(['127.0.0.0/8', '::1/128']),
       })
       .strict()
@@ -110,7 +126,9 @@ export const configSchema = z
       .prefault({}),
     dns: z
       .object({
-        servers: z.array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$/, 'expected "ip" or "ip:port"')).default([]),
+        servers: z
+          .array(z.string().regex(/^(\[[0-9a-fA-F:]+\]|[0-9.]+)(:\d{1,5})?$/, 'expected "ip" or "ip:port"'))
+          .default([]),
         timeout_ms: z.number().int().positive().default(5000),
       })
       .strict()
@@ -156,7 +174,10 @@ export const configSchema = z
       .object({ allow_http: z.boolean().default(false), allow_private_addresses: z.boolean().default(false) })
       .strict()
       .prefault({}),
-    events: z.object({ retention_days: z.number().positive().default(7) }).strict().prefault({}),
+    events: z
+      .object({ retention_days: z.number().positive().default(7) })
+      .strict()
+      .prefault({}),
   })
   .strict();
 

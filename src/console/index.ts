@@ -29,7 +29,12 @@ export interface ConsoleOptions {
 }
 
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), 'assets');
-const TYPES: Record<string, string> = { '.js': 'text/javascript; charset=utf-8', '.css': 'text/css; charset=utf-8', '.html': 'text/html; charset=utf-8', '.svg': 'image/svg+xml' };
+const TYPES: Record<string, string> = {
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.html': 'text/html; charset=utf-8',
+  '.svg': 'image/svg+xml',
+};
 
 /** uPlot and qrcode-generator, served from node_modules (no CDN: the console works offline). */
 const VENDOR: Record<string, string> = {
@@ -42,7 +47,8 @@ const VENDOR: Record<string, string> = {
  * No inline script or style, nothing from elsewhere, no framing; `data:` images for the QR code.
  * CSP Level 3 (W3C), https://www.w3.org/TR/CSP3/.
  */
-export const CONSOLE_CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
+export const CONSOLE_CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; form-action 'self'; frame-ancestors 'none'; base-uri 'none'";
 
 const UNSAFE = new Set(['POST', 'PUT', 'PATCH', 'DELETE']);
 
@@ -60,8 +66,11 @@ export function consoleApp(options: ConsoleOptions) {
     return hash === null ? null : passwordStamp(hash);
   });
   const files = new Map<string, { path: string; type: string }>();
-  for (const name of readdirSync(ASSETS)) if (TYPES[extname(name)]) files.set(`/console/assets/${name}`, { path: join(ASSETS, name), type: TYPES[extname(name)]! });
-  for (const [name, path] of Object.entries(VENDOR)) files.set(`/console/vendor/${name}`, { path, type: TYPES[extname(name)]! });
+  for (const name of readdirSync(ASSETS))
+    if (TYPES[extname(name)])
+      files.set(`/console/assets/${name}`, { path: join(ASSETS, name), type: TYPES[extname(name)]! });
+  for (const [name, path] of Object.entries(VENDOR))
+    files.set(`/console/vendor/${name}`, { path, type: TYPES[extname(name)]! });
   const cache = new Map<string, Buffer>();
   const shell = readFileSync(join(ASSETS, 'shell.html'), 'utf8');
 
@@ -74,7 +83,10 @@ export function consoleApp(options: ConsoleOptions) {
   };
   const setCookie = (ctx: Context, value: string, maxAge: number) => {
     // Secure whenever the request came over TLS (RFC 6265bis §4.1.2.5); SameSite=Strict keeps the cookie off cross-site requests.
-    ctx.append('Set-Cookie', `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${ctx.secure ? '; Secure' : ''}`);
+    ctx.append(
+      'Set-Cookie',
+      `${SESSION_COOKIE}=${value}; Path=/; HttpOnly; SameSite=Strict; Max-Age=${maxAge}${ctx.secure ? '; Secure' : ''}`,
+    );
   };
   const current = async (ctx: Context): Promise<ResolvedSession | undefined> => {
     const id = cookieOf(ctx);
@@ -84,15 +96,21 @@ export function consoleApp(options: ConsoleOptions) {
   /** A write from another site is refused whatever it carries (Fetch Metadata, then Origin, RFC 6454 §7). */
   const assertSameOrigin = (ctx: Context): void => {
     const site = ctx.get('sec-fetch-site');
-    if (site && site !== 'same-origin' && site !== 'none') throw new ApiError('insufficient_permissions', `cross-site request refused (Sec-Fetch-Site: ${site})`);
+    if (site && site !== 'same-origin' && site !== 'none')
+      throw new ApiError('insufficient_permissions', `cross-site request refused (Sec-Fetch-Site: ${site})`);
     const origin = ctx.get('origin');
     // Our own origin from the request line (Koa 3's ctx.origin echoes the Origin header, so it cannot be the reference).
     const own = `${ctx.protocol}://${ctx.host}`;
-    if (origin && origin !== own) throw new ApiError('insufficient_permissions', `cross-origin request refused (Origin ${origin} is not ${own})`);
+    if (origin && origin !== own)
+      throw new ApiError('insufficient_permissions', `cross-origin request refused (Origin ${origin} is not ${own})`);
   };
   const assertCsrf = (ctx: Context, session: ResolvedSession, presented: string | undefined): void => {
     assertSameOrigin(ctx);
-    if (!presented || !ConsoleSessions.csrfMatches(session, presented)) throw new ApiError('insufficient_permissions', 'a write from a console session needs its CSRF token (X-CSRF-Token)');
+    if (!presented || !ConsoleSessions.csrfMatches(session, presented))
+      throw new ApiError(
+        'insufficient_permissions',
+        'a write from a console session needs its CSRF token (X-CSRF-Token)',
+      );
   };
 
   const secureHeaders = (ctx: Context) => {
@@ -113,28 +131,41 @@ export function consoleApp(options: ConsoleOptions) {
 
   const loginPage = (ctx: Context, area: Area, status: number, message?: string) => {
     const operator = area === 'admin';
-    page(ctx, status, `<!doctype html>
+    page(
+      ctx,
+      status,
+      `<!doctype html>
 <html lang="en"><head><meta charset="utf-8"><meta name="viewport" content="width=device-width, initial-scale=1">
 <title>${operator ? 'Operator' : 'Account'} login · Wren Mail</title><link rel="icon" href="data:,"><link rel="stylesheet" href="/console/assets/console.css"></head>
 <body class="login"><main class="login-box">
 <h1>Wren Mail</h1><p class="muted">${operator ? 'Operator console' : 'Your mailbox'}</p>
 ${message ? `<p class="error" role="alert">${escapeHtml(message)}</p>` : ''}
 <form method="post" action="/${area}/login">
-${operator
+${
+  operator
     ? `<label for="secret">Root API key or admin password</label>
 <input id="secret" name="secret" type="password" autocomplete="current-password" required autofocus>`
     : `<label for="email">Email address</label>
 <input id="email" name="email" type="email" autocomplete="username" required autofocus>
 <label for="password">Password</label>
-<input id="password" name="password" type="password" autocomplete="current-password" required>`}
+<input id="password" name="password" type="password" autocomplete="current-password" required>`
+}
 <button type="submit">Log in</button>
 </form>
 <p class="muted small">${operator ? '<a href="/account">Mailbox owner? Log in here.</a>' : '<a href="/admin">Operator? Log in here.</a>'}</p>
-</main></body></html>`);
+</main></body></html>`,
+    );
   };
 
   const shellPage = (ctx: Context, area: Area, session: ResolvedSession) => {
-    page(ctx, 200, shell.replaceAll('{{AREA}}', area).replaceAll('{{CSRF}}', escapeHtml(session.csrf)).replaceAll('{{KIND}}', session.kind));
+    page(
+      ctx,
+      200,
+      shell
+        .replaceAll('{{AREA}}', area)
+        .replaceAll('{{CSRF}}', escapeHtml(session.csrf))
+        .replaceAll('{{KIND}}', session.kind),
+    );
   };
 
   const startSession = (ctx: Context, area: Area, source: Parameters<ConsoleSessions['create']>[0]) => {
@@ -148,7 +179,8 @@ ${operator
   const operatorLogin = async (ctx: Context, form: URLSearchParams) => {
     const secret = form.get('secret') ?? '';
     const ip = ctx.ip;
-    if (login.byIp.blocked(ip)) return loginPage(ctx, 'admin', 429, `Too many failed logins, try again in ${login.byIp.retryAfterSeconds(ip)} s`);
+    if (login.byIp.blocked(ip))
+      return loginPage(ctx, 'admin', 429, `Too many failed logins, try again in ${login.byIp.retryAfterSeconds(ip)} s`);
     const delay = login.byIp.delayMs(ip);
     if (delay) await new Promise((r) => setTimeout(r, delay));
     if (looksLikeApiKey(secret)) {
@@ -174,10 +206,21 @@ ${operator
     const email = form.get('email') ?? '';
     const password = form.get('password') ?? '';
     // The mailbox password only: an app key is for mail clients, and a session must end when the password changes.
-    const result = password.startsWith('wm_') ? ({ ok: false, reason: 'invalid' } as const) : await login.login(email, password, ctx.ip);
-    if (result.ok) return startSession(ctx, 'account', { kind: 'owner', accountId: result.account.id, stamp: passwordStamp(result.account.passwordHash) });
-    const message = result.reason === 'throttled' ? `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`
-      : result.reason === 'suspended' ? 'This mailbox is suspended.' : 'Wrong email address or password.';
+    const result = password.startsWith('wm_')
+      ? ({ ok: false, reason: 'invalid' } as const)
+      : await login.login(email, password, ctx.ip);
+    if (result.ok)
+      return startSession(ctx, 'account', {
+        kind: 'owner',
+        accountId: result.account.id,
+        stamp: passwordStamp(result.account.passwordHash),
+      });
+    const message =
+      result.reason === 'throttled'
+        ? `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`
+        : result.reason === 'suspended'
+          ? 'This mailbox is suspended.'
+          : 'Wrong email address or password.';
     return loginPage(ctx, 'account', result.reason === 'throttled' ? 429 : 401, message);
   };
 
@@ -214,7 +257,8 @@ ${operator
     const fits = session && (area === 'admin' ? session.kind !== 'owner' : session.kind === 'owner');
 
     if (action === '/logout') {
-      if (ctx.method !== 'POST') throw new ApiError('method_not_allowed', 'log out with POST', null, { headers: { Allow: 'POST' } });
+      if (ctx.method !== 'POST')
+        throw new ApiError('method_not_allowed', 'log out with POST', null, { headers: { Allow: 'POST' } });
       if (session) {
         assertCsrf(ctx, session, (await readForm(ctx)).get('csrf') ?? undefined);
         sessions.end(session.id);
@@ -224,13 +268,16 @@ ${operator
       return ctx.redirect(`/${area}/login`);
     }
     if (action === '/login') {
-      if (ctx.method === 'GET' || ctx.method === 'HEAD') return fits ? ctx.redirect(`/${area}`) : loginPage(ctx, area, 200);
-      if (ctx.method !== 'POST') throw new ApiError('method_not_allowed', 'use GET or POST', null, { headers: { Allow: 'GET, POST' } });
+      if (ctx.method === 'GET' || ctx.method === 'HEAD')
+        return fits ? ctx.redirect(`/${area}`) : loginPage(ctx, area, 200);
+      if (ctx.method !== 'POST')
+        throw new ApiError('method_not_allowed', 'use GET or POST', null, { headers: { Allow: 'GET, POST' } });
       assertSameOrigin(ctx); // login CSRF: no other site may log a browser in as someone else
       const form = await readForm(ctx);
       return area === 'admin' ? operatorLogin(ctx, form) : ownerLogin(ctx, form);
     }
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError('method_not_allowed', 'use GET', null, { headers: { Allow: 'GET' } });
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD')
+      throw new ApiError('method_not_allowed', 'use GET', null, { headers: { Allow: 'GET' } });
     if (!fits) return ctx.redirect(`/${area}/login`);
     return shellPage(ctx, area, session!);
   };
@@ -238,7 +285,8 @@ ${operator
 
 /** A small urlencoded form (a login): at most 8 KiB. */
 async function readForm(ctx: Context): Promise<URLSearchParams> {
-  if (!ctx.is('application/x-www-form-urlencoded')) throw new ApiError('unsupported_media_type', 'post the form as application/x-www-form-urlencoded');
+  if (!ctx.is('application/x-www-form-urlencoded'))
+    throw new ApiError('unsupported_media_type', 'post the form as application/x-www-form-urlencoded');
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of ctx.req as AsyncIterable<Buffer>) {

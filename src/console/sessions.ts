@@ -25,21 +25,44 @@ interface Session {
 }
 
 /** What a stored password hash (or its absence) stands for, without keeping the hash itself. */
-export const passwordStamp = (hash: string | null | undefined): string => createHash('sha256').update(hash ?? '').digest('base64url');
+export const passwordStamp = (hash: string | null | undefined): string =>
+  createHash('sha256')
+    .update(hash ?? '')
+    .digest('base64url');
 
 /** The principal of an admin-password session: a root:full key that exists only for this request. */
 export function adminPrincipal(id: string, teamId: string, createdAt: number): ApiKey {
   return {
-    id, teamId, type: 'root', name: 'console (admin password)', prefix: '', permissions: PRESETS['root:full']!,
-    accountId: null, domain: null, createdAt, lastUsedAt: null, revokedAt: null, expiresAt: null,
+    id,
+    teamId,
+    type: 'root',
+    name: 'console (admin password)',
+    prefix: '',
+    permissions: PRESETS['root:full']!,
+    accountId: null,
+    domain: null,
+    createdAt,
+    lastUsedAt: null,
+    revokedAt: null,
+    expiresAt: null,
   };
 }
 
 /** The principal of a mailbox owner's session: exactly what a mailbox key of that mailbox may do. */
 export function ownerPrincipal(id: string, account: Account, createdAt: number): ApiKey {
   return {
-    id, teamId: account.teamId, type: 'mailbox', name: 'console (mailbox password)', prefix: '',
-    permissions: PRESETS['mailbox:full']!, accountId: account.id, domain: null, createdAt, lastUsedAt: null, revokedAt: null, expiresAt: null,
+    id,
+    teamId: account.teamId,
+    type: 'mailbox',
+    name: 'console (mailbox password)',
+    prefix: '',
+    permissions: PRESETS['mailbox:full']!,
+    accountId: account.id,
+    domain: null,
+    createdAt,
+    lastUsedAt: null,
+    revokedAt: null,
+    expiresAt: null,
   };
 }
 
@@ -63,7 +86,13 @@ export class ConsoleSessions {
 
   create(source: SessionSource): { id: string; csrf: string } {
     this.sweep();
-    const session: Session = { id: randomBytes(32).toString('base64url'), csrf: randomBytes(32).toString('base64url'), source, createdAt: Date.now(), seenAt: Date.now() };
+    const session: Session = {
+      id: randomBytes(32).toString('base64url'),
+      csrf: randomBytes(32).toString('base64url'),
+      source,
+      createdAt: Date.now(),
+      seenAt: Date.now(),
+    };
     this.sessions.set(session.id, session);
     return { id: session.id, csrf: session.csrf };
   }
@@ -97,14 +126,17 @@ export class ConsoleSessions {
     switch (source.kind) {
       case 'key': {
         const key = await this.store.apiKeys.get(source.keyId);
-        if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < Date.now()) || key.type !== 'root') return undefined;
+        if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < Date.now()) || key.type !== 'root')
+          return undefined;
         return key;
       }
       case 'admin':
-        return (await this.adminStamp()) === source.stamp ? adminPrincipal(principalId, source.teamId, createdAt) : undefined;
+        return (await this.adminStamp()) === source.stamp
+          ? adminPrincipal(principalId, source.teamId, createdAt)
+          : undefined;
       case 'owner': {
         const account = await this.store.accounts.get(source.accountId);
-        if (!account || account.state !== 'active' || passwordStamp(account.passwordHash) !== source.stamp) return undefined;
+        if (account?.state !== 'active' || passwordStamp(account.passwordHash) !== source.stamp) return undefined;
         return ownerPrincipal(principalId, account, createdAt);
       }
     }
@@ -117,6 +149,7 @@ export class ConsoleSessions {
 
   private sweep(): void {
     const now = Date.now();
-    for (const [id, s] of this.sessions) if (now - s.seenAt > IDLE_MS || now - s.createdAt > MAX_AGE_MS) this.sessions.delete(id);
+    for (const [id, s] of this.sessions)
+      if (now - s.seenAt > IDLE_MS || now - s.createdAt > MAX_AGE_MS) this.sessions.delete(id);
   }
 }

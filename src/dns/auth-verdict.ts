@@ -1,7 +1,16 @@
 // What sender authentication concluded about a message (SPF, DKIM, DMARC, ARC, BIMI: policies the
 // sender publishes in DNS): produced by inbound/authenticate.ts, read by spam scoring and the API.
 
-export type AuthResult = 'pass' | 'fail' | 'softfail' | 'neutral' | 'none' | 'temperror' | 'permerror' | 'policy' | 'skipped';
+export type AuthResult =
+  | 'pass'
+  | 'fail'
+  | 'softfail'
+  | 'neutral'
+  | 'none'
+  | 'temperror'
+  | 'permerror'
+  | 'policy'
+  | 'skipped';
 export type DmarcPolicy = 'none' | 'quarantine' | 'reject';
 
 export interface AuthVerdict {

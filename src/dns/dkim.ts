@@ -14,8 +14,15 @@ const ED25519_SPKI_HEADER = 12;
 export async function generateDkimKey(algorithm: DkimAlgorithm, selector: string, now = Date.now()): Promise<DkimKey> {
   const pair =
     algorithm === 'rsa-sha256'
-      ? await generate('rsa', { modulusLength: 2048, publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } })
-      : await generate('ed25519', { publicKeyEncoding: { type: 'spki', format: 'der' }, privateKeyEncoding: { type: 'pkcs8', format: 'pem' } });
+      ? await generate('rsa', {
+          modulusLength: 2048,
+          publicKeyEncoding: { type: 'spki', format: 'der' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        })
+      : await generate('ed25519', {
+          publicKeyEncoding: { type: 'spki', format: 'der' },
+          privateKeyEncoding: { type: 'pkcs8', format: 'pem' },
+        });
   const der = pair.publicKey as Buffer;
   const publicKey = (algorithm === 'rsa-sha256' ? der : der.subarray(ED25519_SPKI_HEADER)).toString('base64');
   return { selector, algorithm, privateKey: pair.privateKey as string, publicKey, createdAt: now, active: false };
@@ -40,6 +47,9 @@ export type DkimStatus = 'active' | 'pending' | 'retiring';
  */
 export function dkimStatus(key: DkimKey, all: DkimKey[]): DkimStatus {
   if (key.active) return 'active';
-  const newestActive = Math.max(-1, ...all.filter((k) => k.active && k.algorithm === key.algorithm).map((k) => k.createdAt));
+  const newestActive = Math.max(
+    -1,
+    ...all.filter((k) => k.active && k.algorithm === key.algorithm).map((k) => k.createdAt),
+  );
   return key.createdAt > newestActive ? 'pending' : 'retiring';
 }

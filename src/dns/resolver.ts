@@ -14,13 +14,17 @@ export interface ResolverOptions {
   tries?: number;
 }
 
-export interface MxRecord { exchange: string; priority: number }
+export interface MxRecord {
+  exchange: string;
+  priority: number;
+}
 
 /** Shapes as dns.promises.resolve returns them, which is what mailauth's `resolver` option expects. */
 export type ResolveResult = string[] | string[][] | MxRecord[] | unknown[];
 
 export interface DnsResolver {
   /** mailauth-compatible `(name, rrtype) => Promise<…>`; errors carry dns codes (ENOTFOUND, ENODATA, ETIMEOUT …). */
+  // biome-ignore lint/suspicious/noExplicitAny: mailauth types its resolver's answer as any
   readonly resolve: (name: string, rrtype: string) => Promise<any>;
   /** MX hosts ordered by priority (ties keep DNS order). */
   mx(domain: string): Promise<MxRecord[]>;
@@ -40,7 +44,12 @@ export function reverseName(ip: string): string {
   const groups = (s: string) => (s ? s.split(':') : []);
   const zeros = ip.includes('::') ? 8 - groups(head).length - groups(tail).length : 0;
   const full = [...groups(head), ...Array<string>(zeros).fill('0'), ...groups(tail)];
-  return `${full.map((g) => g.padStart(4, '0')).join('').split('').reverse().join('.')}.ip6.arpa`;
+  return `${full
+    .map((g) => g.padStart(4, '0'))
+    .join('')
+    .split('')
+    .reverse()
+    .join('.')}.ip6.arpa`;
 }
 
 const NOT_FOUND = new Set(['ENOTFOUND', 'ENODATA']);
@@ -56,7 +65,10 @@ async function orEmpty<T>(lookup: Promise<T[]>): Promise<T[]> {
 }
 
 export function createResolver(options: ResolverOptions = {}): DnsResolver {
-  const resolver = new Resolver({ timeout: options.timeoutMs ?? CONFIG_DEFAULTS.dns.timeout_ms, tries: options.tries ?? 2 });
+  const resolver = new Resolver({
+    timeout: options.timeoutMs ?? CONFIG_DEFAULTS.dns.timeout_ms,
+    tries: options.tries ?? 2,
+  });
   const servers = (options.servers ?? []).filter((s) => s.trim() !== '');
   if (servers.length) resolver.setServers(servers);
   return {
@@ -64,7 +76,10 @@ export function createResolver(options: ResolverOptions = {}): DnsResolver {
     resolve: (name, rrtype) => resolver.resolve(name, rrtype as 'A'),
     async mx(domain) {
       const records = await orEmpty(resolver.resolveMx(domain));
-      return records.map((r, i) => ({ r, i })).sort((x, y) => x.r.priority - y.r.priority || x.i - y.i).map((x) => x.r);
+      return records
+        .map((r, i) => ({ r, i }))
+        .sort((x, y) => x.r.priority - y.r.priority || x.i - y.i)
+        .map((x) => x.r);
     },
     txt: async (name) => (await orEmpty(resolver.resolveTxt(name))).map((chunks) => chunks.join('')),
     a: (name) => orEmpty(resolver.resolve4(name)),

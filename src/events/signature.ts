@@ -11,8 +11,15 @@ export const newWebhookSecret = (): string => `whsec_${randomBytes(24).toString(
 
 const secretKey = (secret: string): Buffer => Buffer.from(secret.replace(/^whsec_/, ''), 'base64');
 
-export function signatureHeaders(secret: string, messageId: string, timestampSeconds: number, body: string): Record<string, string> {
-  const standard = createHmac('sha256', secretKey(secret)).update(`${messageId}.${timestampSeconds}.${body}`).digest('base64');
+export function signatureHeaders(
+  secret: string,
+  messageId: string,
+  timestampSeconds: number,
+  body: string,
+): Record<string, string> {
+  const standard = createHmac('sha256', secretKey(secret))
+    .update(`${messageId}.${timestampSeconds}.${body}`)
+    .digest('base64');
   return {
     'X-Wrenmail-Signature': `sha256=${createHmac('sha256', secret).update(body).digest('hex')}`,
     'webhook-id': messageId,

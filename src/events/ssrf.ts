@@ -12,20 +12,43 @@ export interface UrlPolicy {
 
 const blockedV4 = new BlockList();
 for (const [net, bits] of [
-  ['0.0.0.0', 8], ['10.0.0.0', 8], ['100.64.0.0', 10], ['127.0.0.0', 8], ['169.254.0.0', 16], ['172.16.0.0', 12],
-  ['192.0.0.0', 24], ['192.0.2.0', 24], ['192.88.99.0', 24], ['192.168.0.0', 16], ['198.18.0.0', 15], ['198.51.100.0', 24],
-  ['203.0.113.0', 24], ['224.0.0.0', 4], ['240.0.0.0', 4],
-] as const) blockedV4.addSubnet(net, bits, 'ipv4');
+  ['0.0.0.0', 8],
+  ['10.0.0.0', 8],
+  ['100.64.0.0', 10],
+  ['127.0.0.0', 8],
+  ['169.254.0.0', 16],
+  ['172.16.0.0', 12],
+  ['192.0.0.0', 24],
+  ['192.0.2.0', 24],
+  ['192.88.99.0', 24],
+  ['192.168.0.0', 16],
+  ['198.18.0.0', 15],
+  ['198.51.100.0', 24],
+  ['203.0.113.0', 24],
+  ['224.0.0.0', 4],
+  ['240.0.0.0', 4],
+] as const)
+  blockedV4.addSubnet(net, bits, 'ipv4');
 
 /** IPv6 ranges refused whatever follows the prefix (IANA special-purpose registry, RFC 6890 and later). */
 const blockedV6 = new BlockList();
 for (const [net, bits] of [
-  ['::1', 128], ['fc00::', 7], ['fe80::', 10], ['fec0::', 10], ['ff00::', 8], ['2001:db8::', 32], ['3fff::', 20],
+  ['::1', 128],
+  ['fc00::', 7],
+  ['fe80::', 10],
+  ['fec0::', 10],
+  ['ff00::', 8],
+  ['2001:db8::', 32],
+  ['3fff::', 20],
   ['64:ff9b:1::', 48], // NAT64 local use (RFC 8215): only ever reaches this site's own translator
   ['100::', 64], // discard-only (RFC 6666)
   ['2001::', 32], // Teredo: the IPv4 client address inside is obfuscated, and nothing legitimate needs it here
-  ['2001:2::', 48], ['2001:10::', 28], ['2001:20::', 28], ['5f00::', 16],
-] as const) blockedV6.addSubnet(net, bits, 'ipv6');
+  ['2001:2::', 48],
+  ['2001:10::', 28],
+  ['2001:20::', 28],
+  ['5f00::', 16],
+] as const)
+  blockedV6.addSubnet(net, bits, 'ipv6');
 
 /** The eight 16-bit groups of an IPv6 address (any spelling: `::`, a dotted-quad tail, a zone id), or null. */
 function ipv6Groups(address: string): number[] | null {
@@ -82,10 +105,14 @@ export function urlProblem(value: string, policy: UrlPolicy): string | null {
   } catch {
     return 'not a valid URL';
   }
-  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp)) return policy.allowHttp ? 'must be an http or https URL' : 'must be an https URL';
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && policy.allowHttp))
+    return policy.allowHttp ? 'must be an http or https URL' : 'must be an https URL';
   if (url.username || url.password) return 'must not carry credentials';
   const host = url.hostname.replace(/^\[|\]$/g, '');
-  if (!policy.allowPrivateAddresses && ((isIP(host) && isPrivateAddress(host)) || host === 'localhost' || host.endsWith('.localhost'))) {
+  if (
+    !policy.allowPrivateAddresses &&
+    ((isIP(host) && isPrivateAddress(host)) || host === 'localhost' || host.endsWith('.localhost'))
+  ) {
     return 'points at a private, loopback or link-local address';
   }
   return null;
@@ -99,13 +126,19 @@ export type HostLookup = (host: string) => Promise<{ address: string; family: nu
 const systemLookup: HostLookup = (host) => lookup(host, { all: true });
 
 /** Lookups through the process's DNS resolver (its configured servers) instead of the system's. */
-export const resolverLookup = (resolver: Pick<DnsResolver, 'a' | 'aaaa'>): HostLookup => async (host) => {
-  const [v4, v6] = await Promise.all([resolver.a(host), resolver.aaaa(host)]);
-  return [...v4.map((address) => ({ address, family: 4 })), ...v6.map((address) => ({ address, family: 6 }))];
-};
+export const resolverLookup =
+  (resolver: Pick<DnsResolver, 'a' | 'aaaa'>): HostLookup =>
+  async (host) => {
+    const [v4, v6] = await Promise.all([resolver.a(host), resolver.aaaa(host)]);
+    return [...v4.map((address) => ({ address, family: 4 })), ...v6.map((address) => ({ address, family: 6 }))];
+  };
 
 /** The address to connect to for `url`, after the policy checks; throws BlockedAddress when refused. */
-export async function vetTarget(url: URL, policy: UrlPolicy, resolve: HostLookup = systemLookup): Promise<{ address: string; family: number }> {
+export async function vetTarget(
+  url: URL,
+  policy: UrlPolicy,
+  resolve: HostLookup = systemLookup,
+): Promise<{ address: string; family: number }> {
   const problem = urlProblem(url.href, policy);
   if (problem) throw new BlockedAddress(`URL ${problem}`);
   const host = url.hostname.replace(/^\[|\]$/g, '');
@@ -124,4 +157,5 @@ export async function vetTarget(url: URL, policy: UrlPolicy, resolve: HostLookup
  */
 const policies = new WeakMap<object, UrlPolicy>();
 export const setUrlPolicy = (store: object, policy: UrlPolicy): void => void policies.set(store, policy);
-export const urlPolicyOf = (store: object): UrlPolicy => policies.get(store) ?? { allowHttp: false, allowPrivateAddresses: false };
+export const urlPolicyOf = (store: object): UrlPolicy =>
+  policies.get(store) ?? { allowHttp: false, allowPrivateAddresses: false };

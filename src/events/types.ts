@@ -8,9 +8,20 @@ import { publicId } from '../store/public-ids.ts';
 import type { StoredEvent } from '../store/index.ts';
 
 export const EVENT_TYPES = [
-  'message.received', 'message.received.spam', 'message.queued', 'message.delivered', 'message.deferred',
-  'message.bounced', 'message.failed', 'message.rejected', 'message.complained', 'domain.verified',
-  'domain.verification_failed', 'mailbox.quota_warning', 'webhook.failing', 'test',
+  'message.received',
+  'message.received.spam',
+  'message.queued',
+  'message.delivered',
+  'message.deferred',
+  'message.bounced',
+  'message.failed',
+  'message.rejected',
+  'message.complained',
+  'domain.verified',
+  'domain.verification_failed',
+  'mailbox.quota_warning',
+  'webhook.failing',
+  'test',
 ] as const;
 
 /** Sendmux name → stored name. */
@@ -25,7 +36,8 @@ export const FILTER_TYPES = [...EVENT_TYPES, ...Object.keys(EVENT_ALIASES)];
 export const canonicalType = (type: string): string => EVENT_ALIASES[type] ?? type;
 
 /** Does a filter list (stored names or aliases; "*" for all) take this event type? */
-export const typeMatches = (filter: string[], type: string): boolean => filter.includes('*') || filter.some((t) => canonicalType(t) === type);
+export const typeMatches = (filter: string[], type: string): boolean =>
+  filter.includes('*') || filter.some((t) => canonicalType(t) === type);
 
 /** The JSON an app receives for an event (webhook body, and the envelope of an SSE frame). */
 export function eventPayload(event: StoredEvent, extra: Record<string, unknown> = {}): Record<string, unknown> {

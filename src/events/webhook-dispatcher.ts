@@ -15,7 +15,6 @@ import { createDeliveryPump } from './webhook-pump.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from './webhook-outcome.ts';
 import { WebhookSender } from './webhook-sender.ts';
 
-
 /**
  * Options of createWebhookDispatcher:
  * - store; logger (pino, default silent)
@@ -61,7 +60,10 @@ export const WEBHOOK_DEFAULTS = {
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { store } = options;
   const log = options.logger ?? pino({ level: 'silent' });
-  const policy: UrlPolicy = { allowHttp: options.allowHttp ?? false, allowPrivateAddresses: options.allowPrivateAddresses ?? false };
+  const policy: UrlPolicy = {
+    allowHttp: options.allowHttp ?? false,
+    allowPrivateAddresses: options.allowPrivateAddresses ?? false,
+  };
   setUrlPolicy(store, policy);
   const concurrency = options.concurrency ?? WEBHOOK_DEFAULTS.concurrency;
   const pollIntervalMs = options.pollIntervalMs ?? WEBHOOK_DEFAULTS.pollIntervalMs;
@@ -73,7 +75,12 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     timeoutMs: options.timeoutMs ?? WEBHOOK_DEFAULTS.timeoutMs,
     maxSockets: concurrency,
   });
-  const outcome: OutcomeContext = { store, webhooks, retryScheduleMs: options.retryScheduleMs ?? WEBHOOK_DEFAULTS.retryScheduleMs, logger: log };
+  const outcome: OutcomeContext = {
+    store,
+    webhooks,
+    retryScheduleMs: options.retryScheduleMs ?? WEBHOOK_DEFAULTS.retryScheduleMs,
+    logger: log,
+  };
 
   const pump = createDeliveryPump({ webhooks, concurrency, pollIntervalMs, attempt, logger: log });
 
@@ -105,7 +112,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   async function attempt(id: string): Promise<void> {
     const delivery = await webhooks.getDelivery(id);
     // A due list read before the previous attempt was recorded may name it again: the record decides.
-    if (!delivery || delivery.status !== 'pending' || delivery.dueAt > Date.now()) return;
+    if (delivery?.status !== 'pending' || delivery.dueAt > Date.now()) return;
     const webhook = await webhooks.get(delivery.webhookId);
     if (!deliverable(webhook, delivery)) return skipDelivery(outcome, delivery);
     const result = await sender.post(webhook, delivery, delivery.attempts.length + 1);
@@ -117,7 +124,9 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     void pump.pump();
     if (Date.now() - lastPrune > HOUR) {
       lastPrune = Date.now();
-      webhooks.prune(Date.now() - retentionMs).catch((err: Error) => log.error({ err }, 'webhook delivery pruning failed'));
+      webhooks
+        .prune(Date.now() - retentionMs)
+        .catch((err: Error) => log.error({ err }, 'webhook delivery pruning failed'));
     }
   }
 

@@ -31,7 +31,14 @@ export async function fanOutPending(store: Store, webhooks: Webhooks): Promise<v
     for (const event of events) {
       for (const webhook of byTeam.get(event.teamId)!) {
         if (!subscribed(webhook, event)) continue;
-        webhooks.addDelivery(tx, { webhookId: webhook.id, teamId: event.teamId, eventId: event.id, eventType: event.type, body: JSON.stringify(eventPayload(event)), dueAt: Date.now() });
+        webhooks.addDelivery(tx, {
+          webhookId: webhook.id,
+          teamId: event.teamId,
+          eventId: event.id,
+          eventType: event.type,
+          body: JSON.stringify(eventPayload(event)),
+          dueAt: Date.now(),
+        });
       }
     }
     webhooks.setCursor(tx, events.at(-1)!.seq);

@@ -27,7 +27,12 @@ export async function skipDelivery(ctx: OutcomeContext, delivery: WebhookDeliver
   await ctx.store.kv.commit(tx);
 }
 
-export async function recordAttempt(ctx: OutcomeContext, webhook: Webhook, delivery: WebhookDelivery, result: WebhookAttempt): Promise<void> {
+export async function recordAttempt(
+  ctx: OutcomeContext,
+  webhook: Webhook,
+  delivery: WebhookDelivery,
+  result: WebhookAttempt,
+): Promise<void> {
   const { store, webhooks } = ctx;
   const number = result.attempt;
   const schedule = ctx.retryScheduleMs;
@@ -52,13 +57,25 @@ export async function recordAttempt(ctx: OutcomeContext, webhook: Webhook, deliv
   await store.kv.commit(tx);
 }
 
-function markFailing(ctx: OutcomeContext, tx: Tx, hook: Webhook, delivery: WebhookDelivery, result: WebhookAttempt): void {
+function markFailing(
+  ctx: OutcomeContext,
+  tx: Tx,
+  hook: Webhook,
+  delivery: WebhookDelivery,
+  result: WebhookAttempt,
+): void {
   const now = Date.now();
   ctx.webhooks.put(tx, { ...hook, failing: true, failingSince: now, updatedAt: now });
   ctx.store.events.append(tx, {
     type: 'webhook.failing',
     teamId: hook.teamId,
-    data: { webhook_id: publicId('whk', hook.id), url: hook.url, delivery_id: publicId('whda', delivery.id), event_id: delivery.eventId, last_error: result.error ?? `HTTP ${result.statusCode}` },
+    data: {
+      webhook_id: publicId('whk', hook.id),
+      url: hook.url,
+      delivery_id: publicId('whda', delivery.id),
+      event_id: delivery.eventId,
+      last_error: result.error ?? `HTTP ${result.statusCode}`,
+    },
   });
   ctx.logger.warn({ webhook: hook.id, url: hook.url }, 'webhook marked failing');
 }

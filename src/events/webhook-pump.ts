@@ -76,7 +76,10 @@ export function createDeliveryPump(o: DeliveryPumpOptions): DeliveryPump {
       pumpAgain = true;
       return;
     }
-    timer = setTimeout(() => void pump(), next <= Date.now() ? BUSY_RESCAN_MS : Math.min(next - Date.now(), o.pollIntervalMs));
+    timer = setTimeout(
+      () => void pump(),
+      next <= Date.now() ? BUSY_RESCAN_MS : Math.min(next - Date.now(), o.pollIntervalMs),
+    );
     timer.unref();
   }
 

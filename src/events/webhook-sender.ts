@@ -29,14 +29,22 @@ export class WebhookSender {
 
   constructor(options: WebhookSenderOptions) {
     this.options = options;
-    this.agents = { http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }), https: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }) };
+    this.agents = {
+      http: new http.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+      https: new https.Agent({ keepAlive: true, maxSockets: options.maxSockets }),
+    };
   }
 
   /** POSTs the delivery's body as attempt `number`; a refused target, a connection failure or a timeout is a failed attempt, never a throw. */
   async post(webhook: Webhook, delivery: WebhookDelivery, number: number): Promise<WebhookAttempt> {
     const started = Date.now();
     const done = (statusCode: number | null, error: string | null, responseBody = ''): WebhookAttempt => ({
-      attempt: number, time: started, durationMs: Date.now() - started, statusCode, error, responseBody,
+      attempt: number,
+      time: started,
+      durationMs: Date.now() - started,
+      statusCode,
+      error,
+      responseBody,
       success: statusCode !== null && statusCode >= 200 && statusCode < 300,
     });
     try {
@@ -64,29 +72,47 @@ export class WebhookSender {
     this.agents.https.destroy();
   }
 
-  private send(url: URL, target: { address: string; family: number }, headers: Record<string, string>, body: string): Promise<{ status: number; body: string }> {
+  private send(
+    url: URL,
+    target: { address: string; family: number },
+    headers: Record<string, string>,
+    body: string,
+  ): Promise<{ status: number; body: string }> {
     // The connection goes to the vetted address; Host, SNI and certificate checks still use the name.
     const lookup: LookupFunction = (_host, opts, callback) => {
-      if (opts.all) (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
+      if (opts.all)
+        (callback as unknown as (e: null, a: { address: string; family: number }[]) => void)(null, [target]);
       else callback(null, target.address, target.family);
     };
     const secure = url.protocol === 'https:';
     const client = secure ? https : http;
     const { timeoutMs } = this.options;
     return new Promise((resolve, reject) => {
-      const req = client.request(url, { method: 'POST', headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) }, lookup, agent: secure ? this.agents.https : this.agents.http }, (res) => {
-        const chunks: Buffer[] = [];
-        let size = 0;
-        res.on('data', (chunk: Buffer) => {
-          if (size < RESPONSE_BODY_BYTES) chunks.push(chunk);
-          size += chunk.length;
-        });
-        res.on('end', () => {
-          clearTimeout(timeout);
-          resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).subarray(0, RESPONSE_BODY_BYTES).toString('utf8') });
-        });
-        res.on('error', reject);
-      });
+      const req = client.request(
+        url,
+        {
+          method: 'POST',
+          headers: { ...headers, 'Content-Length': String(Buffer.byteLength(body)) },
+          lookup,
+          agent: secure ? this.agents.https : this.agents.http,
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          let size = 0;
+          res.on('data', (chunk: Buffer) => {
+            if (size < RESPONSE_BODY_BYTES) chunks.push(chunk);
+            size += chunk.length;
+          });
+          res.on('end', () => {
+            clearTimeout(timeout);
+            resolve({
+              status: res.statusCode ?? 0,
+              body: Buffer.concat(chunks).subarray(0, RESPONSE_BODY_BYTES).toString('utf8'),
+            });
+          });
+          res.on('error', reject);
+        },
+      );
       const timeout = setTimeout(() => req.destroy(new Error(`no response within ${timeoutMs} ms`)), timeoutMs);
       req.on('error', (err) => {
         clearTimeout(timeout);

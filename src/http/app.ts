@@ -17,7 +17,11 @@ import { compatApi } from '../api/compat/router.ts';
 import type { ApiDeps } from '../api/deps.ts';
 import { ERROR_DOCS_PATH, envelope, errorDocsPage } from '../api/middleware/envelope.ts';
 import { IdempotencyGuard } from '../api/middleware/idempotency.ts';
-import { PLAIN_CREDENTIALS_DEFAULTS, plainCredentialsGuard, type PlainCredentialsOptions } from '../api/middleware/plain-credentials.ts';
+import {
+  PLAIN_CREDENTIALS_DEFAULTS,
+  plainCredentialsGuard,
+  type PlainCredentialsOptions,
+} from '../api/middleware/plain-credentials.ts';
 import { RateLimiter, type RateLimitOptions } from '../api/middleware/rate-limit.ts';
 import { apiRoutes } from '../api/index.ts';
 import { dispatch } from '../api/router.ts';
@@ -82,7 +86,13 @@ export function createHttpApp(options: ApiOptions): Koa {
   const login = options.login ?? new LoginService(options.store);
   app.use(consoleApp({ store: options.store, login }));
   app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
-  app.use(mailClientSetup({ store: options.store, hostname: options.hostname ?? 'localhost', ports: { ...options.ports, ...options.clientPorts } }));
+  app.use(
+    mailClientSetup({
+      store: options.store,
+      hostname: options.hostname ?? 'localhost',
+      ports: { ...options.ports, ...options.clientPorts },
+    }),
+  );
   app.use(metricsEndpoint(options.store));
 
   const { store } = options;
@@ -107,6 +117,8 @@ export function createHttpApp(options: ApiOptions): Koa {
       validateResponses: options.validateResponses ?? false,
     }),
   );
-  app.use(compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits, login }));
+  app.use(
+    compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits, login }),
+  );
   return app;
 }

@@ -5,7 +5,13 @@ import { domainToASCII } from 'node:url';
 import type { Context, Next } from 'koa';
 import { ApiError } from '../api/errors.ts';
 import type { Store } from '../store/index.ts';
-import { appleProfile, autodiscoverResponse, STANDARD_PORTS, thunderbirdConfig, type ClientPorts } from './mail-clients.ts';
+import {
+  appleProfile,
+  autodiscoverResponse,
+  STANDARD_PORTS,
+  thunderbirdConfig,
+  type ClientPorts,
+} from './mail-clients.ts';
 
 export type { ClientPorts };
 
@@ -67,7 +73,10 @@ export function mailClientSetup(options: MailClientSetupOptions) {
   };
 
   const autodiscover = async (ctx: Context): Promise<void> => {
-    const email = ctx.method === 'POST' ? requestedAddress(await readBody(ctx)) : (query(ctx, 'emailaddress') ?? query(ctx, 'email'));
+    const email =
+      ctx.method === 'POST'
+        ? requestedAddress(await readBody(ctx))
+        : (query(ctx, 'emailaddress') ?? query(ctx, 'email'));
     const { address } = await hostedDomain(ctx, email);
     ctx.type = XML_TYPE;
     ctx.body = autodiscoverResponse(address, hostname, ports);
@@ -96,7 +105,10 @@ export function mailClientSetup(options: MailClientSetupOptions) {
     const route = routes.find(([path]) => path === ctx.path.toLowerCase());
     if (!route) return next();
     const [, methods, handler] = route;
-    if (!methods.includes(ctx.method)) throw new ApiError('method_not_allowed', `use ${methods.join(' or ')}`, null, { headers: { Allow: methods.join(', ') } });
+    if (!methods.includes(ctx.method))
+      throw new ApiError('method_not_allowed', `use ${methods.join(' or ')}`, null, {
+        headers: { Allow: methods.join(', ') },
+      });
     await handler(ctx);
   };
 }

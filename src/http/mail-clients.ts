@@ -13,7 +13,14 @@ export interface ClientPorts {
   submission: number | null;
 }
 
-export const STANDARD_PORTS: ClientPorts = { imaps: 993, imap: 143, pop3s: 995, pop3: 110, submissions: 465, submission: 587 };
+export const STANDARD_PORTS: ClientPorts = {
+  imaps: 993,
+  imap: 143,
+  pop3s: 995,
+  pop3: 110,
+  submissions: 465,
+  submission: 587,
+};
 
 export interface MailService {
   protocol: 'imap' | 'pop3' | 'smtp';
@@ -32,7 +39,9 @@ export function services(ports: ClientPorts): MailService[] {
     ['smtp', ports.submissions, 'SSL'],
     ['smtp', ports.submission, 'STARTTLS'],
   ];
-  return list.filter(([, port]) => port !== null).map(([protocol, port, socket]) => ({ protocol, port: port!, socket }));
+  return list
+    .filter(([, port]) => port !== null)
+    .map(([protocol, port, socket]) => ({ protocol, port: port!, socket }));
 }
 
 const ESCAPES: Record<string, string> = { '&': '&amp;', '<': '&lt;', '>': '&gt;', '"': '&quot;', "'": '&apos;' };
@@ -59,7 +68,9 @@ export function thunderbirdConfig(domain: string, hostname: string, ports: Clien
           `<socketType>${s.socket}</socketType>`,
           '<username>%EMAILADDRESS%</username>',
           '<authentication>password-cleartext</authentication>',
-          ...(s.protocol === 'pop3' ? ['<pop3>', '  <leaveMessagesOnServer>true</leaveMessagesOnServer>', '</pop3>'] : []),
+          ...(s.protocol === 'pop3'
+            ? ['<pop3>', '  <leaveMessagesOnServer>true</leaveMessagesOnServer>', '</pop3>']
+            : []),
         ],
         1,
       ),
@@ -70,7 +81,15 @@ export function thunderbirdConfig(domain: string, hostname: string, ports: Clien
     '<?xml version="1.0" encoding="UTF-8"?>',
     '<clientConfig version="1.1">',
     `  <emailProvider id="${xml(domain)}">`,
-    ...indent([`<domain>${xml(domain)}</domain>`, `<displayName>${xml(domain)} mail</displayName>`, `<displayShortName>${xml(domain)}</displayShortName>`, ...servers], 2),
+    ...indent(
+      [
+        `<domain>${xml(domain)}</domain>`,
+        `<displayName>${xml(domain)} mail</displayName>`,
+        `<displayShortName>${xml(domain)}</displayShortName>`,
+        ...servers,
+      ],
+      2,
+    ),
     '  </emailProvider>',
     '</clientConfig>',
     '',
@@ -108,7 +127,16 @@ export function autodiscoverResponse(address: string | null, hostname: string, p
     '<?xml version="1.0" encoding="utf-8"?>',
     '<Autodiscover xmlns="http://schemas.microsoft.com/exchange/autodiscover/responseschema/2006">',
     '  <Response xmlns="http://schemas.microsoft.com/exchange/autodiscover/outlook/responseschema/2006a">',
-    ...indent(['<Account>', '  <AccountType>email</AccountType>', '  <Action>settings</Action>', ...indent(protocols, 1), '</Account>'], 2),
+    ...indent(
+      [
+        '<Account>',
+        '  <AccountType>email</AccountType>',
+        '  <Action>settings</Action>',
+        ...indent(protocols, 1),
+        '</Account>',
+      ],
+      2,
+    ),
     '  </Response>',
     '</Autodiscover>',
     '',
@@ -128,7 +156,15 @@ function plist(value: PlistValue): string[] {
   if (typeof value === 'boolean') return [value ? '<true/>' : '<false/>'];
   if (typeof value === 'number') return [`<integer>${Math.trunc(value)}</integer>`];
   if (typeof value === 'string') return [`<string>${xml(value)}</string>`];
-  if (Array.isArray(value)) return ['<array>', ...indent(value.flatMap((v) => plist(v)), 1), '</array>'];
+  if (Array.isArray(value))
+    return [
+      '<array>',
+      ...indent(
+        value.flatMap((v) => plist(v)),
+        1,
+      ),
+      '</array>',
+    ];
   const entries = Object.entries(value).flatMap(([k, v]) => [`<key>${xml(k)}</key>`, ...plist(v)]);
   return ['<dict>', ...indent(entries, 1), '</dict>'];
 }

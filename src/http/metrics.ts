@@ -21,7 +21,8 @@ export function metricsEndpoint(store: Store, options: StoreGaugeOptions = {}) {
   const local = storeGauges(store, options);
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path !== '/metrics') return next();
-    if (ctx.method !== 'GET' && ctx.method !== 'HEAD') throw new ApiError('method_not_allowed', 'use GET', null, { headers: { Allow: 'GET, HEAD' } });
+    if (ctx.method !== 'GET' && ctx.method !== 'HEAD')
+      throw new ApiError('method_not_allowed', 'use GET', null, { headers: { Allow: 'GET, HEAD' } });
     await identify(ctx, store);
     const key = await requireKey(ctx, store);
     if (key.type !== 'root') throw new ApiError('insufficient_permissions', 'metrics need a root key');

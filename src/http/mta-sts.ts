@@ -39,7 +39,10 @@ export function mtaStsPolicy(options: MtaStsOptions) {
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path !== POLICY_PATH) return next();
     const host = domainToASCII(ctx.hostname.toLowerCase().replace(/\.$/, ''));
-    const policy = host.startsWith(PREFIX) && (ctx.method === 'GET' || ctx.method === 'HEAD') ? await domainPolicy(options, host.slice(PREFIX.length)) : undefined;
+    const policy =
+      host.startsWith(PREFIX) && (ctx.method === 'GET' || ctx.method === 'HEAD')
+        ? await domainPolicy(options, host.slice(PREFIX.length))
+        : undefined;
     ctx.set('cache-control', 'no-cache');
     if (policy === undefined) {
       ctx.status = 404;

@@ -28,7 +28,8 @@ export function parseCatenate(tokens: Token[]): CatenatePart[] {
 /** The bytes a URL names, or NO [BADURL] (RFC 4469 5); a URLAUTH URL (RFC 4467) may name another user's. */
 async function fetchUrl(session: Session, url: string): Promise<Buffer> {
   const parsed = parseImapUrl(url);
-  const found = parsed && (await authorizedTarget(session.ctx.store, parsed, { account: session.account!, submitter: false }));
+  const found =
+    parsed && (await authorizedTarget(session.ctx.store, parsed, { account: session.account!, submitter: false }));
   if (!found) throw new ImapError('NO', 'Invalid or inaccessible URL', `BADURL ${JSON.stringify(url)}`);
   return session.ctx.store.read(found.target.message, found.target.start, found.target.end);
 }
@@ -45,4 +46,3 @@ export async function catenate(session: Session, parts: CatenatePart[], limit: n
   }
   return Buffer.concat(pieces);
 }
-

@@ -12,7 +12,12 @@ export const parseCopy = (args: Args): { ranges: Range[]; mailbox: string } => (
   mailbox: args.astring('mailbox'),
 });
 
-export async function copy(session: Session, args: { ranges: Range[]; mailbox: string }, byUid: boolean, move: boolean): Promise<Reply> {
+export async function copy(
+  session: Session,
+  args: { ranges: Range[]; mailbox: string },
+  byUid: boolean,
+  move: boolean,
+): Promise<Reply> {
   const selected = session.selected!;
   if (move && selected.readOnly) throw new ImapError('NO', 'Mailbox is read-only', 'READ-ONLY');
   const target = findTarget(session, args.mailbox);
@@ -20,8 +25,12 @@ export async function copy(session: Session, args: { ranges: Range[]; mailbox: s
   if (!uids.length) return { text: 'No messages' };
   const quota = session.account!.quotaBytes;
   if (quota && target.id !== selected.folder.id && !move) {
-    const adding = (await session.ctx.store.messages.getMany(selected.folder.id, uids)).reduce((n, m) => n + (m?.size ?? 0), 0);
-    if (session.ctx.store.folders.usage(session.account!.id).bytes + adding > quota) throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
+    const adding = (await session.ctx.store.messages.getMany(selected.folder.id, uids)).reduce(
+      (n, m) => n + (m?.size ?? 0),
+      0,
+    );
+    if (session.ctx.store.folders.usage(session.account!.id).bytes + adding > quota)
+      throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
   }
   try {
     const mapping = await session.ctx.store.messages.copy(selected.folder.id, uids, target.id, move);
@@ -34,10 +43,15 @@ export async function copy(session: Session, args: { ranges: Range[]; mailbox: s
     }
     return { code };
   } catch (err) {
-    if (err instanceof StoreError && err.code === 'not_found') throw new ImapError('NO', 'Mailbox does not exist', 'TRYCREATE');
+    if (err instanceof StoreError && err.code === 'not_found')
+      throw new ImapError('NO', 'Mailbox does not exist', 'TRYCREATE');
     throw err;
   }
 }
 
 export const copyCommand = (byUid: boolean, move: boolean) =>
-  defineCommand({ states: SELECTED, parse: parseCopy, run: (session, args: { ranges: Range[]; mailbox: string }) => copy(session, args, byUid, move) });
+  defineCommand({
+    states: SELECTED,
+    parse: parseCopy,
+    run: (session, args: { ranges: Range[]; mailbox: string }) => copy(session, args, byUid, move),
+  });

@@ -42,7 +42,16 @@ const MACROS: Record<string, SimpleItem[]> = {
   FAST: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE'],
   FULL: ['FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY'],
 };
-const SIMPLE = new Set<string>(['UID', 'FLAGS', 'INTERNALDATE', 'RFC822.SIZE', 'ENVELOPE', 'BODY', 'BODYSTRUCTURE', 'MODSEQ']);
+const SIMPLE = new Set<string>([
+  'UID',
+  'FLAGS',
+  'INTERNALDATE',
+  'RFC822.SIZE',
+  'ENVELOPE',
+  'BODY',
+  'BODYSTRUCTURE',
+  'MODSEQ',
+]);
 const SECTION_ITEM = /^(BODY|BODY\.PEEK|BINARY|BINARY\.PEEK|BINARY\.SIZE)\[([^\]]*)\](?:<(\d+)\.(\d+)>)?$/i;
 const PARTS = new Set(['', 'HEADER', 'TEXT', 'MIME', 'HEADER.FIELDS', 'HEADER.FIELDS.NOT']);
 
@@ -61,8 +70,15 @@ function parseItem(token: Token): Item {
   if (token.kind !== 'atom') throw new BadArguments('Invalid fetch item');
   const upper = token.value.toUpperCase();
   if (SIMPLE.has(upper)) return upper as SimpleItem;
-  const plain = (label: string, part: SectionItem['part'], peek: boolean): SectionItem =>
-    ({ kind: 'BODY', label, peek, path: [], part, fields: [], partial: null });
+  const plain = (label: string, part: SectionItem['part'], peek: boolean): SectionItem => ({
+    kind: 'BODY',
+    label,
+    peek,
+    path: [],
+    part,
+    fields: [],
+    partial: null,
+  });
   if (upper === 'RFC822') return plain('RFC822', '', false);
   if (upper === 'RFC822.HEADER') return plain('RFC822.HEADER', 'HEADER', true);
   if (upper === 'RFC822.TEXT') return plain('RFC822.TEXT', 'TEXT', false);
@@ -78,11 +94,25 @@ function parseItem(token: Token): Item {
   if (path.some((n) => n < 1)) throw new BadArguments('Invalid part number');
   const isFields = part === 'HEADER.FIELDS' || part === 'HEADER.FIELDS.NOT';
   if (isFields !== (s.fields !== undefined)) throw new BadArguments('HEADER.FIELDS needs a list of field names');
-  const fields = s.fields === undefined ? [] : s.fields.split(/\s+/).filter(Boolean).map((f) => f.replace(/^"(.*)"$/, '$1').toLowerCase());
+  const fields =
+    s.fields === undefined
+      ? []
+      : s.fields
+          .split(/\s+/)
+          .filter(Boolean)
+          .map((f) => f.replace(/^"(.*)"$/, '$1').toLowerCase());
   const partial = m[3] === undefined ? null : { start: Number(m[3]), length: Number(m[4]) };
   if (partial && partial.length === 0) throw new BadArguments('Partial length must be positive');
   const labelName = kind === 'BODY' ? 'BODY' : kind;
-  return { kind, label: `${labelName}[${m[2]}]`, peek: name.endsWith('.PEEK') || kind === 'BINARY.SIZE', path, part, fields, partial };
+  return {
+    kind,
+    label: `${labelName}[${m[2]}]`,
+    peek: name.endsWith('.PEEK') || kind === 'BINARY.SIZE',
+    path,
+    part,
+    fields,
+    partial,
+  };
 }
 
 export function parseFetch(args: Args): FetchArgs {
@@ -225,7 +255,12 @@ export function filterHeader(header: Buffer, names: string[], exclude: boolean):
 /** What a section item resolves to: bytes in hand, or a blob range to stream. */
 type Body = { bytes: Buffer } | { start: number; end: number };
 
-async function sectionBody(view: Content, message: Message, structure: MessageStructure | undefined, item: SectionItem): Promise<Body | null> {
+async function sectionBody(
+  view: Content,
+  message: Message,
+  structure: MessageStructure | undefined,
+  item: SectionItem,
+): Promise<Body | null> {
   if (item.kind === 'BODY' && item.path.length === 0 && item.part === '') return { start: 0, end: message.size };
   const index = structure!; // fetch() loads the structure whenever a section names a part
   if (item.kind !== 'BODY') {
@@ -241,7 +276,14 @@ async function sectionBody(view: Content, message: Message, structure: MessageSt
   const isFields = item.part === 'HEADER.FIELDS' || item.part === 'HEADER.FIELDS.NOT';
   const range = sectionRange(index, item.path, isFields ? 'HEADER' : (item.part as SectionPart));
   if (!range) return null;
-  if (isFields) return { bytes: filterHeader(await view.read(message, range.start, range.end), item.fields, item.part === 'HEADER.FIELDS.NOT') };
+  if (isFields)
+    return {
+      bytes: filterHeader(
+        await view.read(message, range.start, range.end),
+        item.fields,
+        item.part === 'HEADER.FIELDS.NOT',
+      ),
+    };
   return range;
 }
 
@@ -253,7 +295,13 @@ async function sectionBody(view: Content, message: Message, structure: MessageSt
 type Literal = { bytes: Buffer; binary: boolean } | { start: number; end: number; first: Buffer; binary: boolean };
 
 /** Narrows a section to its <partial> and reads it unless it is large enough to stream. */
-async function literalOf(view: Content, message: Message, body: Body, partial: SectionItem['partial'], binary: boolean): Promise<Literal> {
+async function literalOf(
+  view: Content,
+  message: Message,
+  body: Body,
+  partial: SectionItem['partial'],
+  binary: boolean,
+): Promise<Literal> {
   let start: number;
   let end: number;
   if ('bytes' in body) {
@@ -273,7 +321,13 @@ async function literalOf(view: Content, message: Message, body: Body, partial: S
 }
 
 /** Writes one literal, reading a large one chunk by chunk (from the same view) and waiting whenever the client lags. */
-async function writeLiteral(session: Session, out: Output, view: Content, message: Message, literal: Literal): Promise<void> {
+async function writeLiteral(
+  session: Session,
+  out: Output,
+  view: Content,
+  message: Message,
+  literal: Literal,
+): Promise<void> {
   if ('bytes' in literal) {
     out.text(`${literal.binary && literal.bytes.includes(0) ? '~' : ''}{${literal.bytes.length}}\r\n`);
     out.bytes(literal.bytes);
@@ -291,7 +345,10 @@ async function writeLiteral(session: Session, out: Output, view: Content, messag
     } catch (err) {
       // Half a literal cannot be taken back, and anything sent now would be read as its bytes:
       // the only honest end is to drop the connection.
-      session.ctx.logger?.error({ err, session: session.id }, 'imap fetch failed inside a literal; closing the connection');
+      session.ctx.logger?.error(
+        { err, session: session.id },
+        'imap fetch failed inside a literal; closing the connection',
+      );
       session.transport.destroy();
       return;
     }
@@ -322,7 +379,10 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     if (!byUid || !session.qresync) throw new ImapError('BAD', 'VANISHED needs UID FETCH and QRESYNC');
     const changes = await session.ctx.store.messages.changesSince(selected.folder.id, args.changedSince!);
     const max = selected.folder.uidNext - 1;
-    const gone = changes.filter((c) => c.kind === 'expunge').flatMap((c) => c.uids).filter((uid) => inRanges(uid, args.ranges, max));
+    const gone = changes
+      .filter((c) => c.kind === 'expunge')
+      .flatMap((c) => c.uids)
+      .filter((uid) => inRanges(uid, args.ranges, max));
     if (gone.length) session.send(`* VANISHED (EARLIER) ${formatSequenceSet([...new Set(gone)])}`);
   }
   const sections = items.filter((i): i is SectionItem => typeof i !== 'string');
@@ -347,7 +407,9 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
     // Structures only where the tree is needed or an encoding is not cached yet.
     const encoded = messages.map((m) => (encodedItems.length ? encodedCache.get(m.blob) : undefined));
-    const reading = messages.filter((_, i) => needsTree || encodedItems.some((name) => encoded[i]?.[name] === undefined));
+    const reading = messages.filter(
+      (_, i) => needsTree || encodedItems.some((name) => encoded[i]?.[name] === undefined),
+    );
     const read = await view.structuresIfPresent(reading.map((m) => m.blob));
     const structures = new Map<number, MessageStructure>();
     reading.forEach((m, i) => read[i] && structures.set(m.uid, read[i]));
@@ -355,7 +417,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     const small: Message[] = [];
     let budget = PREFETCH_BYTES;
     if (sections.some((s) => s.kind !== 'BINARY.SIZE' || s.path.length)) {
-      for (const m of messages) if (m.size <= Math.min(STREAM_THRESHOLD, BLOB_CHUNK) && (budget -= m.size) >= 0) small.push(m);
+      for (const m of messages)
+        if (m.size <= Math.min(STREAM_THRESHOLD, BLOB_CHUNK) && (budget -= m.size) >= 0) small.push(m);
     }
     const bytes = await view.readSmall(small);
     const prefetched = new Map<number, Buffer>();
@@ -368,7 +431,11 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
       const e = encoded[i] ?? {};
       const structure = structures.get(m.uid);
       let added = false;
-      for (const name of encodedItems) if (e[name] === undefined) (e[name] = encode(name, structure!)), (added = true);
+      for (const name of encodedItems) {
+        if (e[name] !== undefined) continue;
+        e[name] = encode(name, structure!);
+        added = true;
+      }
       if (added) encodedCache.set(m.blob, e);
       encodings.set(m.uid, e);
       return true;
@@ -422,7 +489,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
         // Nothing to read: formatted at once, without the promise per message of responsePieces.
         let line = `* ${seq} FETCH (`;
         const encoded = encodings.get(message.uid)!;
-        for (let k = 0; k < responseItems.length; k++) line += (k ? ' ' : '') + simpleItem(responseItems[k] as SimpleItem, message, encoded, selected);
+        for (let k = 0; k < responseItems.length; k++)
+          line += (k ? ' ' : '') + simpleItem(responseItems[k] as SimpleItem, message, encoded, selected);
         out.text(`${line})\r\n`);
         if (out.full && !out.flush()) await session.drain();
         if (session.transport.closed) return {};
@@ -432,7 +500,14 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
       // transfer encoding, say) can only end the command, never leave a response half-written.
       let pieces: (string | Literal)[];
       try {
-        pieces = await responsePieces(content, session, message, structures.get(message.uid), encodings.get(message.uid)!, responseItems);
+        pieces = await responsePieces(
+          content,
+          session,
+          message,
+          structures.get(message.uid),
+          encodings.get(message.uid)!,
+          responseItems,
+        );
       } catch (err) {
         // Content missing because another session's expunge freed it meanwhile: the message is gone.
         if (!(err instanceof ImapError) && !(await view.getMany(selected.folder.id, [message.uid]))[0]) {
@@ -458,7 +533,14 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
 }
 
 /** One message's FETCH items: text, and literals (read already unless streamed). */
-async function responsePieces(content: Content, session: Session, message: Message, structure: MessageStructure | undefined, encoded: Encoded, items: Item[]): Promise<(string | Literal)[]> {
+async function responsePieces(
+  content: Content,
+  session: Session,
+  message: Message,
+  structure: MessageStructure | undefined,
+  encoded: Encoded,
+  items: Item[],
+): Promise<(string | Literal)[]> {
   const pieces: (string | Literal)[] = [];
   let text = '';
   const sep = (): string => (pieces.length || text ? ' ' : '');
@@ -509,14 +591,27 @@ function recordsOf(records: readonly Message[], uids: number[]): Message[] {
 
 function simpleItem(item: SimpleItem, message: Message, encoded: Encoded, selected: Selected): string {
   switch (item) {
-    case 'UID': return `UID ${message.uid}`;
-    case 'FLAGS': return `FLAGS ${selected.flagList(message)}`;
-    case 'INTERNALDATE': return `INTERNALDATE ${imapDate(message.internalDate)}`;
-    case 'RFC822.SIZE': return `RFC822.SIZE ${message.size}`;
-    case 'MODSEQ': return `MODSEQ (${message.modseq})`;
-    case 'ENVELOPE': case 'BODY': case 'BODYSTRUCTURE': return `${item} ${encoded[item]!}`;
+    case 'UID':
+      return `UID ${message.uid}`;
+    case 'FLAGS':
+      return `FLAGS ${selected.flagList(message)}`;
+    case 'INTERNALDATE':
+      return `INTERNALDATE ${imapDate(message.internalDate)}`;
+    case 'RFC822.SIZE':
+      return `RFC822.SIZE ${message.size}`;
+    case 'MODSEQ':
+      return `MODSEQ (${message.modseq})`;
+    case 'ENVELOPE':
+    case 'BODY':
+    case 'BODYSTRUCTURE':
+      return `${item} ${encoded[item]!}`;
   }
 }
 
 export const fetchCommand = (byUid: boolean) =>
-  defineCommand({ states: SELECTED, holdsExpunges: true, parse: parseFetch, run: (session, args: FetchArgs) => fetch(session, args, byUid) });
+  defineCommand({
+    states: SELECTED,
+    holdsExpunges: true,
+    parse: parseFetch,
+    run: (session, args: FetchArgs) => fetch(session, args, byUid),
+  });

@@ -51,11 +51,15 @@ export function parseImapUrl(url: string): ImapUrl | null {
     if (m[4] !== undefined) {
       const s = SECTION.exec(decodeURIComponent(m[4]));
       if (!s) return null;
-      section = { path: s[1] ? s[1].split('.').map(Number) : [], part: (s[2] ?? s[3] ?? '').toUpperCase() as SectionPart };
+      section = {
+        path: s[1] ? s[1].split('.').map(Number) : [],
+        part: (s[2] ?? s[3] ?? '').toUpperCase() as SectionPart,
+      };
     }
     const expire = m[7] !== undefined ? Date.parse(decodeURIComponent(m[7])) : null;
     if (expire !== null && Number.isNaN(expire)) return null;
-    const rumpEnd = m[8] !== undefined ? url.length - (m[9] !== undefined ? m[9].length + m[10]!.length + 2 : 0) : url.length;
+    const rumpEnd =
+      m[8] !== undefined ? url.length - (m[9] !== undefined ? m[9].length + m[10]!.length + 2 : 0) : url.length;
     return {
       user,
       host,
@@ -141,7 +145,12 @@ function accessAllows(access: string, fetcher: UrlFetcher): boolean {
  * INTERNAL, the token the mailbox key's, not expired, and the fetcher admitted by the access
  * identifier. A URL without URLAUTH is read only from the fetcher's own mailboxes.
  */
-export async function authorizedTarget(store: Store, url: ImapUrl, fetcher: UrlFetcher, now = Date.now()): Promise<{ owner: Account; target: UrlTarget } | null> {
+export async function authorizedTarget(
+  store: Store,
+  url: ImapUrl,
+  fetcher: UrlFetcher,
+  now = Date.now(),
+): Promise<{ owner: Account; target: UrlTarget } | null> {
   if (url.access === null) {
     if (url.user !== null && (await urlOwner(store, url))?.id !== fetcher.account.id) return null;
     const target = await resolveUrl(store, fetcher.account, url);

@@ -22,7 +22,10 @@ export function findTarget(session: Session, rawName: string): Folder {
 /** "*" matches anything, "%" anything but the delimiter; the INBOX prefix is case-insensitive. */
 export function patternMatcher(pattern: string): (name: string) => boolean {
   if (/^inbox(?=$|[/*%])/i.test(pattern)) pattern = `INBOX${pattern.slice(5)}`;
-  const source = pattern.replace(/[.+?^${}()|[\]\\]/g, '\\$&').replace(/\*/g, '.*').replace(/%/g, `[^${DELIMITER}]*`);
+  const source = pattern
+    .replace(/[.+?^${}()|[\]\\]/g, '\\$&')
+    .replace(/\*/g, '.*')
+    .replace(/%/g, `[^${DELIMITER}]*`);
   const re = new RegExp(`^${source}$`, 'su');
   return (name) => re.test(name);
 }
@@ -47,28 +50,54 @@ export function hierarchy(folders: Folder[], extra: Iterable<string> = []): List
       byName.set(parent, entry);
     }
   }
-  return [...byName.values()].sort((a, b) => (a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0));
+  return [...byName.values()].sort((a, b) =>
+    a.name === 'INBOX' ? -1 : b.name === 'INBOX' ? 1 : a.name < b.name ? -1 : a.name > b.name ? 1 : 0,
+  );
 }
 
-export const STATUS_ITEMS = new Set(['MESSAGES', 'RECENT', 'UIDNEXT', 'UIDVALIDITY', 'UNSEEN', 'SIZE', 'HIGHESTMODSEQ', 'DELETED', 'APPENDLIMIT']);
+export const STATUS_ITEMS = new Set([
+  'MESSAGES',
+  'RECENT',
+  'UIDNEXT',
+  'UIDVALIDITY',
+  'UNSEEN',
+  'SIZE',
+  'HIGHESTMODSEQ',
+  'DELETED',
+  'APPENDLIMIT',
+]);
 
 /** The parenthesised STATUS attribute list for a folder. */
 export async function statusItems(session: Session, folder: Folder, items: string[]): Promise<string> {
   const out: string[] = [];
   for (const item of items) {
     switch (item) {
-      case 'MESSAGES': out.push(`MESSAGES ${folder.exists}`); break;
+      case 'MESSAGES':
+        out.push(`MESSAGES ${folder.exists}`);
+        break;
       case 'RECENT': {
         const from = session.ctx.recent.unclaimedFrom(folder.id);
         out.push(`RECENT ${from === null ? 0 : (await session.ctx.store.messages.list(folder.id, from)).length}`);
         break;
       }
-      case 'UIDNEXT': out.push(`UIDNEXT ${folder.uidNext}`); break;
-      case 'UIDVALIDITY': out.push(`UIDVALIDITY ${folder.uidValidity}`); break;
-      case 'UNSEEN': out.push(`UNSEEN ${folder.unseen}`); break;
-      case 'SIZE': out.push(`SIZE ${folder.size}`); break;
-      case 'HIGHESTMODSEQ': out.push(`HIGHESTMODSEQ ${folder.highestModSeq}`); break;
-      case 'APPENDLIMIT': out.push(`APPENDLIMIT ${session.ctx.limits.maxLiteralBytes}`); break;
+      case 'UIDNEXT':
+        out.push(`UIDNEXT ${folder.uidNext}`);
+        break;
+      case 'UIDVALIDITY':
+        out.push(`UIDVALIDITY ${folder.uidValidity}`);
+        break;
+      case 'UNSEEN':
+        out.push(`UNSEEN ${folder.unseen}`);
+        break;
+      case 'SIZE':
+        out.push(`SIZE ${folder.size}`);
+        break;
+      case 'HIGHESTMODSEQ':
+        out.push(`HIGHESTMODSEQ ${folder.highestModSeq}`);
+        break;
+      case 'APPENDLIMIT':
+        out.push(`APPENDLIMIT ${session.ctx.limits.maxLiteralBytes}`);
+        break;
       case 'DELETED': {
         const messages = await session.ctx.store.messages.list(folder.id);
         out.push(`DELETED ${messages.filter((m) => m.flags.includes('\\Deleted')).length}`);

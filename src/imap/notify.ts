@@ -45,7 +45,8 @@ export function parseNotify(args: Args, session: Session): NotifySettings | null
       const list = new Args(group.list('events'));
       while (list.remaining) {
         const name = list.atom('event').toUpperCase();
-        if (!EVENTS.includes(name as Event)) throw new ImapError('NO', `Unsupported event ${name.slice(0, 30)}`, `BADEVENT ${SUPPORTED}`);
+        if (!EVENTS.includes(name as Event))
+          throw new ImapError('NO', `Unsupported event ${name.slice(0, 30)}`, `BADEVENT ${SUPPORTED}`);
         if (name === 'MESSAGENEW' && list.peek()?.kind === 'list') list.list(); // fetch attributes: the client FETCHes itself
         events.add(name as Event);
       }
@@ -58,7 +59,7 @@ export function parseNotify(args: Args, session: Session): NotifySettings | null
 }
 
 /** The events a folder other than the selected one is watched for. */
-function eventsFor(session: Session, settings: NotifySettings, folder: Folder): Set<Event> | null {
+function eventsFor(settings: NotifySettings, folder: Folder): Set<Event> | null {
   for (const f of settings.filters) {
     const hit =
       f.kind === 'PERSONAL' ||
@@ -87,7 +88,8 @@ function statusFor(events: Set<Event>): string[] {
 
 async function sendStatus(session: Session, folder: Folder, events: Set<Event>): Promise<void> {
   const items = statusFor(events);
-  if (items.length) session.send(`* STATUS ${session.mailboxName(folder.name)} ${await statusItems(session, folder, items)}`);
+  if (items.length)
+    session.send(`* STATUS ${session.mailboxName(folder.name)} ${await statusItems(session, folder, items)}`);
 }
 
 /** Takes the new settings; with STATUS, the current state of each watched mailbox first. */
@@ -96,7 +98,7 @@ export async function applyNotify(session: Session, settings: NotifySettings | n
   if (!settings?.status) return;
   for (const folder of session.ctx.store.folders.list(session.account!.id)) {
     if (folder.id === session.selected?.folder.id) continue;
-    const events = eventsFor(session, settings, folder);
+    const events = eventsFor(settings, folder);
     if (events) await sendStatus(session, folder, events);
   }
 }
@@ -107,14 +109,16 @@ export async function notifyChange(session: Session, change: FolderChange): Prom
   if (!settings) return;
   if (change.folderId === session.selected?.folder.id) {
     const filter = selectedFilter(settings);
-    const event: Event = change.kind === 'add' ? 'MESSAGENEW' : change.kind === 'expunge' ? 'MESSAGEEXPUNGE' : 'FLAGCHANGE';
+    const event: Event =
+      change.kind === 'add' ? 'MESSAGENEW' : change.kind === 'expunge' ? 'MESSAGEEXPUNGE' : 'FLAGCHANGE';
     if (filter?.events.has(event)) await session.announce(filter.kind === 'SELECTED');
     return;
   }
   const folder = session.ctx.store.folders.get(change.folderId);
   if (!folder) return;
-  const events = eventsFor(session, settings, folder);
-  const event: Event = change.kind === 'add' ? 'MESSAGENEW' : change.kind === 'expunge' ? 'MESSAGEEXPUNGE' : 'FLAGCHANGE';
+  const events = eventsFor(settings, folder);
+  const event: Event =
+    change.kind === 'add' ? 'MESSAGENEW' : change.kind === 'expunge' ? 'MESSAGEEXPUNGE' : 'FLAGCHANGE';
   if (events?.has(event)) await sendStatus(session, folder, new Set([event]));
 }
 
@@ -135,7 +139,11 @@ export function notifyMailbox(session: Session, e: MailboxEvent): void {
   const folder = session.ctx.store.folders.byName(session.account!.id, e.name);
   // a deleted mailbox is matched by name, as a stand-in record
   const subject = folder ?? ({ name: e.name, subscribed: false } as Folder);
-  if (!settings.filters.some((f) => f.kind !== 'SELECTED' && f.kind !== 'SELECTED-DELAYED' && f.events.has(wanted)) || !eventsFor(session, settings, subject)?.has(wanted)) return;
+  if (
+    !settings.filters.some((f) => f.kind !== 'SELECTED' && f.kind !== 'SELECTED-DELAYED' && f.events.has(wanted)) ||
+    !eventsFor(settings, subject)?.has(wanted)
+  )
+    return;
   const attributes = e.deleted ? '\\NonExistent' : e.subscribed ? '\\Subscribed' : '';
   const oldName = e.oldName ? ` ("OLDNAME" (${session.mailboxName(e.oldName)}))` : '';
   session.send(`* LIST (${attributes}) "${DELIMITER}" ${session.mailboxName(e.name)}${oldName}`);

@@ -95,7 +95,9 @@ export class Framer {
       const sync = marker[2] !== '+';
       const isAppend = /^\S+\s+APPEND\s/i.test(this.segments[0]!.toString('latin1'));
       // A MULTIAPPEND holds all its messages until it commits them at once: bound their sum too.
-      const limit = isAppend ? this.limits.maxLiteralBytes - this.appendBytes : this.limits.maxLineBytes - this.frameBytes;
+      const limit = isAppend
+        ? this.limits.maxLiteralBytes - this.appendBytes
+        : this.limits.maxLineBytes - this.frameBytes;
       if (size > limit || (isAppend && this.frameBytes > this.limits.maxLineBytes)) {
         if (!sync) throw new FramingError(isAppend ? 'Literal exceeds APPENDLIMIT' : 'Command too long');
         const tag = /^[^\s{]*/.exec(this.segments[0]!.toString('latin1'))![0] || '*';
@@ -327,7 +329,16 @@ class TokenReader {
         this.pos = close < 0 ? this.pos + 1 : close + 1;
         continue;
       }
-      if (c === ' ' || c === '(' || c === ')' || c === '"' || c === '{' || c.charCodeAt(0) < 0x20 || c.charCodeAt(0) === 0x7f) break;
+      if (
+        c === ' ' ||
+        c === '(' ||
+        c === ')' ||
+        c === '"' ||
+        c === '{' ||
+        c.charCodeAt(0) < 0x20 ||
+        c.charCodeAt(0) === 0x7f
+      )
+        break;
       this.pos++;
     }
     if (this.pos === start) throw new Error(`Unexpected character ${JSON.stringify(text[this.pos] ?? '')}`);

@@ -9,7 +9,8 @@ export class RecentTracker {
 
   /** A store 'add' change: the first one since start sets where recent messages begin. */
   added(folderId: number, uids: number[]): void {
-    if (!this.watermarks.has(folderId) && uids.length) this.watermarks.set(folderId, uids.reduce((a, b) => Math.min(a, b)) - 1);
+    if (!this.watermarks.has(folderId) && uids.length)
+      this.watermarks.set(folderId, uids.reduce((a, b) => Math.min(a, b)) - 1);
   }
 
   /**

@@ -22,7 +22,13 @@ export interface SearchContext {
 const isSort = (request: SearchRequest | SortRequest): request is SortRequest => 'criteria' in request;
 
 /** Keeps a result live when its RETURN options ask for UPDATE. */
-export function keepContext(session: Session, tag: string, byUid: boolean, request: SearchRequest | SortRequest, uids: number[]): void {
+export function keepContext(
+  session: Session,
+  tag: string,
+  byUid: boolean,
+  request: SearchRequest | SortRequest,
+  uids: number[],
+): void {
   if (request.returns?.includes('UPDATE')) session.selected!.contexts.push({ tag, byUid, request, uids });
 }
 
@@ -54,7 +60,8 @@ export function reportAdditions(session: Session, sel: Selected): void {
     const added = context.next.filter((uid) => !known.has(uid));
     if (added.length) {
       // SEARCH results are unordered sets: position 0; SORT ones go in at their place in the new order
-      if (isSort(context.request)) context.next.forEach((uid, i) => !known.has(uid) && send(session, sel, context, 'ADDTO', i + 1, [uid]));
+      if (isSort(context.request))
+        context.next.forEach((uid, i) => !known.has(uid) && send(session, sel, context, 'ADDTO', i + 1, [uid]));
       else send(session, sel, context, 'ADDTO', 0, added);
     }
     context.uids = context.next.filter((uid) => sel.seqOf(uid));
@@ -62,7 +69,16 @@ export function reportAdditions(session: Session, sel: Selected): void {
   }
 }
 
-function send(session: Session, sel: Selected, context: SearchContext, what: 'ADDTO' | 'REMOVEFROM', position: number, uids: number[]): void {
+function send(
+  session: Session,
+  sel: Selected,
+  context: SearchContext,
+  what: 'ADDTO' | 'REMOVEFROM',
+  position: number,
+  uids: number[],
+): void {
   const numbers = context.byUid ? uids : uids.map((uid) => sel.seqOf(uid));
-  session.send(`* ESEARCH (TAG "${context.tag}")${context.byUid ? ' UID' : ''} ${what} (${position} ${formatSequenceSet(numbers, !isSort(context.request))})`);
+  session.send(
+    `* ESEARCH (TAG "${context.tag}")${context.byUid ? ' UID' : ''} ${what} (${position} ${formatSequenceSet(numbers, !isSort(context.request))})`,
+  );
 }

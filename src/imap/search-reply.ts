@@ -12,7 +12,13 @@ import type { Message } from '../store/index.ts';
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
   sendResult(session, { verb: 'SEARCH', tag, byUid, request, found, ordered: false });
-  keepContext(session, tag, byUid, request, found.map((f) => f.message.uid));
+  keepContext(
+    session,
+    tag,
+    byUid,
+    request,
+    found.map((f) => f.message.uid),
+  );
   return {};
 }
 
@@ -23,7 +29,14 @@ export async function search(session: Session, request: SearchRequest, byUid: bo
  */
 export function sendResult(
   session: Session,
-  r: { verb: 'SEARCH' | 'SORT'; tag: string; byUid: boolean; request: SearchRequest; found: { message: Message; seq: number }[]; ordered: boolean },
+  r: {
+    verb: 'SEARCH' | 'SORT';
+    tag: string;
+    byUid: boolean;
+    request: SearchRequest;
+    found: { message: Message; seq: number }[];
+    ordered: boolean;
+  },
 ): void {
   const { found, request } = r;
   const numberOf = (f: { message: Message; seq: number }): number => (r.byUid ? f.message.uid : f.seq);
@@ -32,10 +45,16 @@ export function sendResult(
   const wanted = returns?.length ? returns : ['ALL'];
   const partial = request.partial ? found.slice(request.partial[0] - 1, request.partial[1]) : [];
   // MODSEQ: the highest of the messages the answer reports; only the MIN/MAX one when that is all it reports (RFC 4731 3.2)
-  const reported = returns === null || wanted.includes('ALL') || wanted.includes('COUNT')
-    ? found
-    : [wanted.includes('MIN') ? found[0] : undefined, wanted.includes('MAX') ? found.at(-1) : undefined, ...partial].filter((f) => f !== undefined);
-  const modseq = session.condstore && usesModseq(request) ? reported.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
+  const reported =
+    returns === null || wanted.includes('ALL') || wanted.includes('COUNT')
+      ? found
+      : [
+          wanted.includes('MIN') ? found[0] : undefined,
+          wanted.includes('MAX') ? found.at(-1) : undefined,
+          ...partial,
+        ].filter((f) => f !== undefined);
+  const modseq =
+    session.condstore && usesModseq(request) ? reported.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
   if (returns === null) {
     session.send(`* ${r.verb}${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
     return;
@@ -52,7 +71,9 @@ export function sendResult(
   if (wanted.includes('ALL') && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers, !r.ordered)}`);
   if (request.partial) {
     const [low, high] = request.partial;
-    parts.push(`PARTIAL (${low}:${high} ${partial.length ? formatSequenceSet(partial.map(numberOf), !r.ordered) : 'NIL'})`);
+    parts.push(
+      `PARTIAL (${low}:${high} ${partial.length ? formatSequenceSet(partial.map(numberOf), !r.ordered) : 'NIL'})`,
+    );
   }
   if (modseq) parts.push(`MODSEQ ${modseq}`);
   session.send(parts.join(' '));
@@ -61,7 +82,12 @@ export function sendResult(
 const usesModseq = (request: SearchRequest): boolean => JSON.stringify(request.key).includes('"op":"modseq"');
 
 export const searchCommand = (byUid: boolean) =>
-  defineCommand({ states: SELECTED, holdsExpunges: true, parse: parseSearch, run: (session, request: SearchRequest, tag) => search(session, request, byUid, tag) });
+  defineCommand({
+    states: SELECTED,
+    holdsExpunges: true,
+    parse: parseSearch,
+    run: (session, request: SearchRequest, tag) => search(session, request, byUid, tag),
+  });
 
 export const sortCommand = (byUid: boolean) =>
   defineCommand({
@@ -71,6 +97,12 @@ export const sortCommand = (byUid: boolean) =>
     async run(session, request, tag) {
       const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
       sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
-      keepContext(session, tag, byUid, request, sorted.map((s) => s.message.uid));
+      keepContext(
+        session,
+        tag,
+        byUid,
+        request,
+        sorted.map((s) => s.message.uid),
+      );
     },
   });

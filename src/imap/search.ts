@@ -10,7 +10,7 @@ import type { StoreView } from '../store/view.ts';
 import { fulltextMatch } from '../mime/fulltext-text.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
 import { ImapError } from './command.ts';
-import { MAX_NESTING, NESTING_ERROR, type Token } from './parser.ts';
+import { MAX_NESTING, NESTING_ERROR } from './parser.ts';
 import { inRanges, parseSequenceSet, SequenceError, type Range } from './sequence.ts';
 import type { Selected } from './selected.ts';
 import type { Session } from './session.ts';
@@ -31,12 +31,25 @@ export type Key =
   | { op: 'age'; younger: boolean; seconds: number };
 
 const FLAG_KEYS: Record<string, [string, boolean]> = {
-  ANSWERED: ['\\Answered', true], DELETED: ['\\Deleted', true], DRAFT: ['\\Draft', true], FLAGGED: ['\\Flagged', true],
-  SEEN: ['\\Seen', true], UNANSWERED: ['\\Answered', false], UNDELETED: ['\\Deleted', false], UNDRAFT: ['\\Draft', false],
-  UNFLAGGED: ['\\Flagged', false], UNSEEN: ['\\Seen', false],
+  ANSWERED: ['\\Answered', true],
+  DELETED: ['\\Deleted', true],
+  DRAFT: ['\\Draft', true],
+  FLAGGED: ['\\Flagged', true],
+  SEEN: ['\\Seen', true],
+  UNANSWERED: ['\\Answered', false],
+  UNDELETED: ['\\Deleted', false],
+  UNDRAFT: ['\\Draft', false],
+  UNFLAGGED: ['\\Flagged', false],
+  UNSEEN: ['\\Seen', false],
 };
 const TEXT_KEYS: Record<string, Extract<Key, { op: 'text' }>['field']> = {
-  FROM: 'from', TO: 'to', CC: 'cc', BCC: 'bcc', SUBJECT: 'subject', BODY: 'body', TEXT: 'text',
+  FROM: 'from',
+  TO: 'to',
+  CC: 'cc',
+  BCC: 'bcc',
+  SUBJECT: 'subject',
+  BODY: 'body',
+  TEXT: 'text',
 };
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
@@ -69,25 +82,55 @@ function parseKey(args: Args, depth: number): Key {
   const field = TEXT_KEYS[name];
   if (field) return { op: 'text', field, value: args.astring('search string').toLowerCase() };
   switch (name) {
-    case 'ALL': return { op: 'all' };
-    case 'RECENT': return { op: 'recent' };
-    case 'OLD': return { op: 'not', key: { op: 'recent' } };
-    case 'NEW': return { op: 'and', keys: [{ op: 'recent' }, { op: 'flag', flag: '\\Seen', has: false }] };
-    case 'KEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: true };
-    case 'UNKEYWORD': return { op: 'flag', flag: args.atom('keyword'), has: false };
-    case 'HEADER': return { op: 'header', name: args.astring('header name').toLowerCase(), value: args.astring('search string').toLowerCase() };
-    case 'BEFORE': case 'ON': case 'SINCE':
+    case 'ALL':
+      return { op: 'all' };
+    case 'RECENT':
+      return { op: 'recent' };
+    case 'OLD':
+      return { op: 'not', key: { op: 'recent' } };
+    case 'NEW':
+      return { op: 'and', keys: [{ op: 'recent' }, { op: 'flag', flag: '\\Seen', has: false }] };
+    case 'KEYWORD':
+      return { op: 'flag', flag: args.atom('keyword'), has: true };
+    case 'UNKEYWORD':
+      return { op: 'flag', flag: args.atom('keyword'), has: false };
+    case 'HEADER':
+      return {
+        op: 'header',
+        name: args.astring('header name').toLowerCase(),
+        value: args.astring('search string').toLowerCase(),
+      };
+    case 'BEFORE':
+    case 'ON':
+    case 'SINCE':
       return { op: 'date', sent: false, cmp: name.toLowerCase() as 'before', day: parseDay(args.astring('date')) };
-    case 'SENTBEFORE': case 'SENTON': case 'SENTSINCE':
-      return { op: 'date', sent: true, cmp: name.slice(4).toLowerCase() as 'before', day: parseDay(args.astring('date')) };
-    case 'LARGER': case 'SMALLER': return { op: 'size', larger: name === 'LARGER', n: args.number() };
-    case 'UID': return { op: 'seq', ranges: args.sequenceSet('UID set'), uid: true };
-    case 'NOT': return { op: 'not', key: parseKey(args, depth + 1) };
-    case 'OR': return { op: 'or', a: parseKey(args, depth + 1), b: parseKey(args, depth + 1) };
-    case 'YOUNGER': case 'OLDER': return { op: 'age', younger: name === 'YOUNGER', seconds: args.number('interval') };
+    case 'SENTBEFORE':
+    case 'SENTON':
+    case 'SENTSINCE':
+      return {
+        op: 'date',
+        sent: true,
+        cmp: name.slice(4).toLowerCase() as 'before',
+        day: parseDay(args.astring('date')),
+      };
+    case 'LARGER':
+    case 'SMALLER':
+      return { op: 'size', larger: name === 'LARGER', n: args.number() };
+    case 'UID':
+      return { op: 'seq', ranges: args.sequenceSet('UID set'), uid: true };
+    case 'NOT':
+      return { op: 'not', key: parseKey(args, depth + 1) };
+    case 'OR':
+      return { op: 'or', a: parseKey(args, depth + 1), b: parseKey(args, depth + 1) };
+    case 'YOUNGER':
+    case 'OLDER':
+      return { op: 'age', younger: name === 'YOUNGER', seconds: args.number('interval') };
     case 'MODSEQ': {
       // optional entry name and type (per-flag modseqs are not kept: every entry is the message's)
-      if (args.peek()?.kind === 'string' || (args.peek()?.kind === 'atom' && !/^\d+$/.test((args.peek() as { value: string }).value))) {
+      if (
+        args.peek()?.kind === 'string' ||
+        (args.peek()?.kind === 'atom' && !/^\d+$/.test((args.peek() as { value: string }).value))
+      ) {
         args.astring('entry name');
         args.atom('entry type');
       }
@@ -122,10 +165,12 @@ export function parseReturnOptions(args: Args): ReturnOptions {
     const name = tokenText(items.next('return option')).toUpperCase();
     if (name === 'PARTIAL') {
       const m = /^(\d+):(\d+)$/.exec(items.atom('partial range'));
-      if (!m || m[1] === '0' || m[2] === '0') throw new BadArguments('PARTIAL needs a range low:high of positions from 1');
+      if (!m || m[1] === '0' || m[2] === '0')
+        throw new BadArguments('PARTIAL needs a range low:high of positions from 1');
       const [a, b] = [Number(m[1]), Number(m[2])];
       out.partial = [Math.min(a, b), Math.max(a, b)];
-    } else if (!['MIN', 'MAX', 'COUNT', 'ALL', 'UPDATE'].includes(name)) throw new BadArguments('Unknown RETURN option');
+    } else if (!['MIN', 'MAX', 'COUNT', 'ALL', 'UPDATE'].includes(name))
+      throw new BadArguments('Unknown RETURN option');
     out.returns!.push(name);
   }
   return out;
@@ -139,7 +184,8 @@ export function parseSearch(args: Args): SearchRequest {
 }
 
 export function checkCharset(charset: string): void {
-  if (!['UTF-8', 'US-ASCII'].includes(charset.toUpperCase())) throw new ImapError('NO', 'Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
+  if (!['UTF-8', 'US-ASCII'].includes(charset.toUpperCase()))
+    throw new ImapError('NO', 'Unsupported charset', 'BADCHARSET (UTF-8 US-ASCII)');
 }
 
 function uses(key: Key, test: (k: Key) => boolean): boolean {
@@ -151,8 +197,14 @@ function uses(key: Key, test: (k: Key) => boolean): boolean {
 }
 
 const INDEXED_HEADERS: Record<string, (f: HeaderFields) => string> = {
-  from: (f) => f.from, to: (f) => f.to, cc: (f) => f.cc, bcc: (f) => f.bcc, subject: (f) => f.subject,
-  'message-id': (f) => f.messageId ?? '', 'in-reply-to': (f) => f.inReplyTo ?? '', references: (f) => f.references.join(' '),
+  from: (f) => f.from,
+  to: (f) => f.to,
+  cc: (f) => f.cc,
+  bcc: (f) => f.bcc,
+  subject: (f) => f.subject,
+  'message-id': (f) => f.messageId ?? '',
+  'in-reply-to': (f) => f.inReplyTo ?? '',
+  references: (f) => f.references.join(' '),
 };
 
 /**
@@ -160,7 +212,8 @@ const INDEXED_HEADERS: Record<string, (f: HeaderFields) => string> = {
  * empty string, which matches every message that has the field at all (RFC 3501 6.4.4) where the
  * index cannot tell an absent field from an empty one.
  */
-const readsRawHeader = (k: Key): k is Extract<Key, { op: 'header' }> => k.op === 'header' && (!(k.name in INDEXED_HEADERS) || k.value === '');
+const readsRawHeader = (k: Key): k is Extract<Key, { op: 'header' }> =>
+  k.op === 'header' && (!(k.name in INDEXED_HEADERS) || k.value === '');
 
 interface Candidate {
   message: Message;
@@ -175,16 +228,26 @@ interface Candidate {
 function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now: number): boolean {
   const m = c.message;
   switch (key.op) {
-    case 'all': return true;
-    case 'recent': return c.recent;
-    case 'flag': return m.flags.some((f) => f.toLowerCase() === key.flag.toLowerCase()) === key.has;
-    case 'size': return key.larger ? m.size > key.n : m.size < key.n;
-    case 'seq': return key.uid ? inRanges(m.uid, key.ranges, max.uid) : inRanges(c.seq, key.ranges, max.seq);
-    case 'not': return !matches(key.key, c, max, now);
-    case 'or': return matches(key.a, c, max, now) || matches(key.b, c, max, now);
-    case 'and': return key.keys.every((k) => matches(k, c, max, now));
-    case 'modseq': return m.modseq >= key.n;
-    case 'age': return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
+    case 'all':
+      return true;
+    case 'recent':
+      return c.recent;
+    case 'flag':
+      return m.flags.some((f) => f.toLowerCase() === key.flag.toLowerCase()) === key.has;
+    case 'size':
+      return key.larger ? m.size > key.n : m.size < key.n;
+    case 'seq':
+      return key.uid ? inRanges(m.uid, key.ranges, max.uid) : inRanges(c.seq, key.ranges, max.seq);
+    case 'not':
+      return !matches(key.key, c, max, now);
+    case 'or':
+      return matches(key.a, c, max, now) || matches(key.b, c, max, now);
+    case 'and':
+      return key.keys.every((k) => matches(k, c, max, now));
+    case 'modseq':
+      return m.modseq >= key.n;
+    case 'age':
+      return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
     case 'date': {
       // SENT*: the Date: header's own calendar day, "disregarding time and timezone" (RFC 3501 6.4.4)
       const time = key.sent ? c.fields!.date && c.fields!.date + (c.fields!.dateOffset ?? 0) * 60_000 : m.internalDate;
@@ -223,7 +286,8 @@ function needle(value: string): Buffer {
   return bytes;
 }
 
-const isFulltext = (k: Key): k is Extract<Key, { op: 'text' }> => k.op === 'text' && (k.field === 'body' || k.field === 'text');
+const isFulltext = (k: Key): k is Extract<Key, { op: 'text' }> =>
+  k.op === 'text' && (k.field === 'body' || k.field === 'text');
 
 /**
  * UIDs that can match `key` at all, from the full-text postings: a BODY/TEXT key can only match
@@ -268,13 +332,23 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
   const needsText = uses(key, isFulltext);
-  const needsFields = withFields || uses(key, (k) => (k.op === 'text' && !isFulltext(k)) || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)));
+  const needsFields =
+    withFields ||
+    uses(
+      key,
+      (k) =>
+        (k.op === 'text' && !isFulltext(k)) || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)),
+    );
   const headerNames: string[] = [];
-  uses(key, (k) => (readsRawHeader(k) && headerNames.push(k.name), false));
+  uses(key, (k) => {
+    if (readsRawHeader(k)) headerNames.push(k.name);
+    return false;
+  });
   const candidates = needsText ? await candidatesFor(session, key) : null;
   // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
   const positions: number[] = [];
-  for (let j = 0; j < selected.uids.length; j++) if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
+  for (let j = 0; j < selected.uids.length; j++)
+    if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
   const all = await store.messages.listShared(selected.folder.id); // read only here
   // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
   let snapshot: StoreView | null = null;
@@ -292,7 +366,10 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
       }
       // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
-      const cached = needsFields && !needsText && !headerNames.length ? store.blobs.cachedHeaderFields(batch.map((c) => c.message.blob)) : [];
+      const cached =
+        needsFields && !needsText && !headerNames.length
+          ? store.blobs.cachedHeaderFields(batch.map((c) => c.message.blob))
+          : [];
       let unread = batch;
       if (cached.length) {
         unread = [];
@@ -302,7 +379,10 @@ export async function runSearch(session: Session, key: Key, withFields = false):
       const view = reads && unread.length ? viewOf() : null;
       if (view) {
         // The records as the snapshot has them: their blobs are in it too.
-        const records = await view.getMany(selected.folder.id, unread.map((c) => c.message.uid));
+        const records = await view.getMany(
+          selected.folder.id,
+          unread.map((c) => c.message.uid),
+        );
         unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
         if (gone.size) unread = unread.filter((c) => !gone.has(c));
       }
@@ -313,7 +393,8 @@ export async function runSearch(session: Session, key: Key, withFields = false):
       if (view && needsText && unread.length) {
         // Slices read at once: LevelDB serves each getMany on one thread of the pool.
         const slices: Promise<Buffer[]>[] = [];
-        for (let s = 0; s < unread.length; s += TEXT_SLICE) slices.push(view.fulltext(unread.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+        for (let s = 0; s < unread.length; s += TEXT_SLICE)
+          slices.push(view.fulltext(unread.slice(s, s + TEXT_SLICE).map((c) => c.message)));
         const texts = (await Promise.all(slices)).flat();
         for (const [n, c] of unread.entries()) c.text = texts[n];
       }
@@ -324,7 +405,8 @@ export async function runSearch(session: Session, key: Key, withFields = false):
           unread[n]!.headers = new Map(headerNames.map((h) => [h, headerValues(block, h)]));
         }
       }
-      for (const c of batch) if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+      for (const c of batch)
+        if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
     return out;
   } finally {

@@ -6,7 +6,6 @@ import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
 import { Selected } from './selected.ts';
 import type { Session } from './session.ts';
 
-
 interface Qresync {
   uidValidity: number;
   modseq: number;
@@ -53,7 +52,8 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   session.select(selected);
   const messages = await session.ctx.store.messages.listShared(folder.id); // read only here: no copies
   selected.uids = messages.map((m) => m.uid);
-  if (!session.rev2) for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
+  if (!session.rev2)
+    for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 
   selected.learnKeywords(messages);
   // One write for the whole untagged block: a socket write per line cost more than the SELECT.
@@ -81,7 +81,8 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
       .filter((uid) => !q.knownUids || inRanges(uid, q.knownUids, max));
     if (vanished.length) session.send(`* VANISHED (EARLIER) ${formatSequenceSet([...new Set(vanished)])}`);
     messages.forEach((m, i) => {
-      if (m.modseq > q.modseq) session.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${selected.flagList(m)} MODSEQ (${m.modseq}))`);
+      if (m.modseq > q.modseq)
+        session.send(`* ${i + 1} FETCH (UID ${m.uid} FLAGS ${selected.flagList(m)} MODSEQ (${m.modseq}))`);
     });
   }
   return { code: readOnly ? 'READ-ONLY' : 'READ-WRITE', text: `${readOnly ? 'EXAMINE' : 'SELECT'} completed` };

@@ -5,7 +5,8 @@ export type Range = [number, number]; // inclusive; Infinity stands for "*"
 export class SequenceError extends Error {}
 
 export function parseSequenceSet(text: string): Range[] {
-  if (!/^(\d+|\*)(:(\d+|\*))?(,(\d+|\*)(:(\d+|\*))?)*$/.test(text)) throw new SequenceError(`Invalid sequence set ${text}`);
+  if (!/^(\d+|\*)(:(\d+|\*))?(,(\d+|\*)(:(\d+|\*))?)*$/.test(text))
+    throw new SequenceError(`Invalid sequence set ${text}`);
   return text.split(',').map((part) => {
     const [a, b = a] = part.split(':').map((n) => (n === '*' ? Infinity : Number(n)));
     if (a === 0 || b === 0) throw new SequenceError('Sequence numbers start at 1');
@@ -21,7 +22,8 @@ function bounded(ranges: Range[], max: number): Range[] {
 /** Indexes (0-based, ascending, unique) of the messages a sequence-number set names. */
 export function resolveSequence(ranges: Range[], count: number): number[] {
   const hit = new Uint8Array(count);
-  for (const [a, b] of bounded(ranges, count)) for (let n = Math.max(a, 1); n <= Math.min(b, count); n++) hit[n - 1] = 1;
+  for (const [a, b] of bounded(ranges, count))
+    for (let n = Math.max(a, 1); n <= Math.min(b, count); n++) hit[n - 1] = 1;
   const out: number[] = [];
   for (let i = 0; i < count; i++) if (hit[i]) out.push(i);
   return out;

@@ -98,7 +98,8 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
       if (set?.size === 0) watchers.delete(folderId);
     },
     mailboxEvent(origin, event) {
-      for (const session of notifying(origin.account!.id)) if (session !== origin) session.queueNotify(() => notifyMailbox(session, event));
+      for (const session of notifying(origin.account!.id))
+        if (session !== origin) session.queueNotify(() => notifyMailbox(session, event));
     },
     addAccountSession(session, accountId) {
       const n = perAccount.get(accountId) ?? 0;

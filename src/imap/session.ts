@@ -73,7 +73,8 @@ export class Session {
    * on; the first one in the selected state is told the mailbox's HIGHESTMODSEQ (RFC 7162 3.1).
    */
   useCondstore(): void {
-    if (!this.condstore && this.selected) this.send(`* OK [HIGHESTMODSEQ ${this.selected.folder.highestModSeq}] Highest`);
+    if (!this.condstore && this.selected)
+      this.send(`* OK [HIGHESTMODSEQ ${this.selected.folder.highestModSeq}] Highest`);
     this.enabled.add('CONDSTORE');
   }
 
@@ -94,10 +95,37 @@ export class Session {
       return caps;
     }
     caps.push(
-      'IDLE', 'NOTIFY', 'NAMESPACE', 'UNSELECT', 'UIDPLUS', 'MULTIAPPEND', 'CATENATE', 'MOVE', 'CHILDREN', 'SPECIAL-USE', 'LIST-EXTENDED', 'LIST-STATUS',
-      'STATUS=SIZE', 'CONDSTORE', 'QRESYNC', 'ESEARCH', 'SORT', 'SORT=DISPLAY', 'ESORT', 'CONTEXT=SEARCH', 'CONTEXT=SORT', 'THREAD=ORDEREDSUBJECT', 'THREAD=REFERENCES',
-      'QUOTA', 'QUOTA=RES-STORAGE', `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`, 'BINARY', 'UTF8=ACCEPT',
-      'WITHIN', 'URLAUTH', 'URLAUTH=BINARY',
+      'IDLE',
+      'NOTIFY',
+      'NAMESPACE',
+      'UNSELECT',
+      'UIDPLUS',
+      'MULTIAPPEND',
+      'CATENATE',
+      'MOVE',
+      'CHILDREN',
+      'SPECIAL-USE',
+      'LIST-EXTENDED',
+      'LIST-STATUS',
+      'STATUS=SIZE',
+      'CONDSTORE',
+      'QRESYNC',
+      'ESEARCH',
+      'SORT',
+      'SORT=DISPLAY',
+      'ESORT',
+      'CONTEXT=SEARCH',
+      'CONTEXT=SORT',
+      'THREAD=ORDEREDSUBJECT',
+      'THREAD=REFERENCES',
+      'QUOTA',
+      'QUOTA=RES-STORAGE',
+      `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`,
+      'BINARY',
+      'UTF8=ACCEPT',
+      'WITHIN',
+      'URLAUTH',
+      'URLAUTH=BINARY',
     );
     if (!this.transport.compressed) caps.push('COMPRESS=DEFLATE');
     return caps;
@@ -248,18 +276,22 @@ export class Session {
   }
 
   announceSoon(allowExpunges = true): void {
-    this.announcing = this.announcing.then(() => this.announce(allowExpunges)).catch((err) => {
-      this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed');
-    });
+    this.announcing = this.announcing
+      .then(() => this.announce(allowExpunges))
+      .catch((err) => {
+        this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed');
+      });
   }
 
   /** Unsolicited NOTIFY output: now when no command is running, else after the running one's responses. */
   queueNotify(fn: () => Promise<void> | void): void {
     this.notifyQueue.push(fn);
     if (this.processing) return;
-    this.announcing = this.announcing.then(() => this.flushNotify()).catch((err) => {
-      this.ctx.logger?.error({ err, session: this.id }, 'imap notify failed');
-    });
+    this.announcing = this.announcing
+      .then(() => this.flushNotify())
+      .catch((err) => {
+        this.ctx.logger?.error({ err, session: this.id }, 'imap notify failed');
+      });
   }
 
   private async flushNotify(): Promise<void> {
@@ -298,8 +330,15 @@ export class Session {
       }
     }
     if (flagged.size) {
-      const uids = [...flagged].filter((uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount);
-      const messages = (await this.ctx.store.messages.getMany(sel.folder.id, uids.sort((a, b) => a - b))).filter((m) => m !== undefined);
+      const uids = [...flagged].filter(
+        (uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount,
+      );
+      const messages = (
+        await this.ctx.store.messages.getMany(
+          sel.folder.id,
+          uids.sort((a, b) => a - b),
+        )
+      ).filter((m) => m !== undefined);
       this.announceKeywords(messages);
       for (const message of messages) {
         const items = [`FLAGS ${sel.flagList(message)}`];
@@ -328,7 +367,9 @@ export class Session {
       }
     }
     if (added.length) {
-      this.announceKeywords((await this.ctx.store.messages.getMany(sel.folder.id, added)).filter((m) => m !== undefined));
+      this.announceKeywords(
+        (await this.ctx.store.messages.getMany(sel.folder.id, added)).filter((m) => m !== undefined),
+      );
       this.send(`* ${sel.uids.length} EXISTS`);
       if (!this.rev2) {
         for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);
@@ -341,7 +382,8 @@ export class Session {
   /** Sends FLAGS and PERMANENTFLAGS again when the messages carry a keyword the client was not told of. */
   announceKeywords(messages: Iterable<Message>): void {
     const sel = this.selected;
-    if (sel?.learnKeywords(messages)) for (const line of sel.flagsResponses(this.ctx.limits.maxKeywordsPerMailbox)) this.send(line);
+    if (sel?.learnKeywords(messages))
+      for (const line of sel.flagsResponses(this.ctx.limits.maxKeywordsPerMailbox)) this.send(line);
   }
 
   select(selected: Selected | null): void {
@@ -410,4 +452,3 @@ export class Session {
     for (const fn of this.onCloseHooks.splice(0)) fn();
   }
 }
-

@@ -50,7 +50,8 @@ export function subjectInfo(subject: string): { base: string; reply: boolean } {
     s = trimmed;
     for (let before = ''; before !== s; ) {
       before = s;
-      for (let m = LEADER.exec(s); m; m = LEADER.exec(s)) { // (3) subj-leader
+      for (let m = LEADER.exec(s); m; m = LEADER.exec(s)) {
+        // (3) subj-leader
         reply ||= m[0].trim() !== '';
         s = s.slice(m[0].length);
       }
@@ -90,15 +91,24 @@ export interface Sortable {
 export function sortMessages(items: Sortable[], criteria: SortRequest['criteria']): Sortable[] {
   const value = (item: Sortable, name: string): string | number => {
     switch (name) {
-      case 'ARRIVAL': return item.message.internalDate;
-      case 'DATE': return item.fields.date ?? item.message.internalDate;
-      case 'SIZE': return item.message.size;
-      case 'SUBJECT': return baseSubject(item.fields.subject);
-      case 'FROM': return firstMailbox(item.fields.from);
-      case 'TO': return firstMailbox(item.fields.to);
-      case 'DISPLAYFROM': return displayName(item.fields.from);
-      case 'DISPLAYTO': return displayName(item.fields.to);
-      default: return firstMailbox(item.fields.cc);
+      case 'ARRIVAL':
+        return item.message.internalDate;
+      case 'DATE':
+        return item.fields.date ?? item.message.internalDate;
+      case 'SIZE':
+        return item.message.size;
+      case 'SUBJECT':
+        return baseSubject(item.fields.subject);
+      case 'FROM':
+        return firstMailbox(item.fields.from);
+      case 'TO':
+        return firstMailbox(item.fields.to);
+      case 'DISPLAYFROM':
+        return displayName(item.fields.from);
+      case 'DISPLAYTO':
+        return displayName(item.fields.to);
+      default:
+        return firstMailbox(item.fields.cc);
     }
   };
   // Keys computed once per message, not once per comparison (base subjects take several regexps).

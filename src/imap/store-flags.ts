@@ -22,7 +22,8 @@ const FLAG = /^(\\?[^\s()\\{"%*\]\x00-\x1f\x7f]+)$/;
 export function checkFlags(flags: string[]): string[] {
   for (const flag of flags) {
     if (!FLAG.test(flag)) throw new BadArguments('Invalid flag');
-    if (flag.toLowerCase() === '\\recent') throw new BadArguments(`Invalid system flag ${flag}: \\Recent is set by the server only`);
+    if (flag.toLowerCase() === '\\recent')
+      throw new BadArguments(`Invalid system flag ${flag}: \\Recent is set by the server only`);
   }
   return flags;
 }
@@ -32,7 +33,8 @@ const isKeyword = (flag: string): boolean => !flag.startsWith('\\');
 /** The keywords the folder's messages carry (lower case: flags compare case-insensitively). */
 export async function folderKeywords(session: Session, folderId: number): Promise<Set<string>> {
   const keywords = new Set<string>();
-  for (const m of await session.ctx.store.messages.list(folderId)) for (const f of m.flags) if (isKeyword(f)) keywords.add(f.toLowerCase());
+  for (const m of await session.ctx.store.messages.list(folderId))
+    for (const f of m.flags) if (isKeyword(f)) keywords.add(f.toLowerCase());
   return keywords;
 }
 
@@ -66,7 +68,13 @@ export function parseStore(args: Args): StoreArgs {
   const flags: string[] = [];
   while (args.remaining) for (const t of args.listOrOne('flags')) flags.push(tokenText(t, 'flag'));
   checkFlags(flags);
-  return { ranges, unchangedSince, operation: m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set', silent: !!m[2], flags };
+  return {
+    ranges,
+    unchangedSince,
+    operation: m[1] === '+' ? 'add' : m[1] === '-' ? 'remove' : 'set',
+    silent: !!m[2],
+    flags,
+  };
 }
 
 export async function store(session: Session, args: StoreArgs, byUid: boolean): Promise<Reply> {
@@ -77,7 +85,13 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   if (!uids.length) return {};
   if (args.operation !== 'remove') await checkKeywordLimit(session, selected.folder.id, flags);
-  const result = await session.ctx.store.messages.updateFlags(selected.folder.id, uids, args.operation, flags, args.unchangedSince ?? undefined);
+  const result = await session.ctx.store.messages.updateFlags(
+    selected.folder.id,
+    uids,
+    args.operation,
+    flags,
+    args.unchangedSince ?? undefined,
+  );
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
   // Unchanged messages are shown too, with keywords another session may have added (RFC 3501 7.2.6).
@@ -88,7 +102,8 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
     // .SILENT still reports the new MODSEQ to a client that asked for conditional stores
     if (!args.silent) items.push(`FLAGS ${selected.flagList(message)}`);
     if (session.condstore) items.push(`MODSEQ (${message.modseq})`);
-    if (items.length > (byUid || session.qresync ? 1 : 0)) session.send(`* ${selected.seqOf(message.uid)} FETCH (${items.join(' ')})`);
+    if (items.length > (byUid || session.qresync ? 1 : 0))
+      session.send(`* ${selected.seqOf(message.uid)} FETCH (${items.join(' ')})`);
   }
   if (result.conflicts.length) {
     const numbers = byUid ? result.conflicts : result.conflicts.map((uid) => selected.seqOf(uid));
@@ -98,4 +113,9 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
 }
 
 export const storeCommand = (byUid: boolean) =>
-  defineCommand({ states: SELECTED, holdsExpunges: true, parse: parseStore, run: (session, args: StoreArgs) => store(session, args, byUid) });
+  defineCommand({
+    states: SELECTED,
+    holdsExpunges: true,
+    parse: parseStore,
+    run: (session, args: StoreArgs) => store(session, args, byUid),
+  });

@@ -76,7 +76,11 @@ function references(items: Sortable[]): Node[] {
     if (!id || byId.get(id)?.item) id = `<unique-${i}>`; // duplicate or missing Message-ID
     const own = node(id);
     own.item = item;
-    const refs = item.fields.references.length ? item.fields.references : item.fields.inReplyTo ? [item.fields.inReplyTo] : [];
+    const refs = item.fields.references.length
+      ? item.fields.references
+      : item.fields.inReplyTo
+        ? [item.fields.inReplyTo]
+        : [];
     for (let r = 1; r < refs.length; r++) link(node(refs[r - 1]!), node(refs[r]!));
     const parent = refs.length ? node(refs[refs.length - 1]!) : null;
     if (own.parent && own.parent !== parent) {
@@ -95,7 +99,10 @@ function references(items: Sortable[]): Node[] {
       if (!atRoot || n.children.length === 1) return n.children;
       return [n];
     });
-  const roots = prune([...byId.values()].filter((n) => !n.parent), true);
+  const roots = prune(
+    [...byId.values()].filter((n) => !n.parent),
+    true,
+  );
   for (const r of roots) r.parent = null;
   return groupBySubject(roots);
 }
@@ -113,7 +120,8 @@ function groupBySubject(roots: Node[]): Node[] {
     const { base, reply } = info.get(root)!;
     if (!base) continue;
     const old = table.get(base);
-    if (!old || (!root.item && old.item) || (old.item && root.item && info.get(old)!.reply && !reply)) table.set(base, root);
+    if (!old || (!root.item && old.item) || (old.item && root.item && info.get(old)!.reply && !reply))
+      table.set(base, root);
   }
   // (C) merge every other root with that subject into it
   const isKept = (root: Node): boolean => !info.get(root)!.base || table.get(info.get(root)!.base) === root;
@@ -146,7 +154,8 @@ export interface ThreadRequest {
 
 export function parseThread(args: Args): ThreadRequest {
   const algorithm = args.atom('threading algorithm').toUpperCase();
-  if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES') throw new BadArguments('Unknown threading algorithm');
+  if (algorithm !== 'ORDEREDSUBJECT' && algorithm !== 'REFERENCES')
+    throw new BadArguments('Unknown threading algorithm');
   checkCharset(args.astring('charset'));
   return { algorithm, key: parseKeys(args) };
 }

@@ -5,7 +5,6 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import type { AuthResult, AuthVerdict, DmarcPolicy } from '../dns/auth-verdict.ts';
 import { stripFields, type InboundMessage } from './message.ts';
 
-
 export interface Authenticated {
   verdict: AuthVerdict;
   /** The message minus forged Authentication-Results for our host and incoming X-Spam-* fields. */
@@ -36,7 +35,12 @@ export function receivedHeader(msg: InboundMessage, hostname: string): string {
 
 /** True for an Authentication-Results field whose authserv-id is our host: only we may write those. */
 export function claimsHost(value: string, hostname: string): boolean {
-  const id = value.replace(/\([^)]*\)/g, ' ').split(';')[0]!.trim().split(/\s+/)[0] ?? '';
+  const id =
+    value
+      .replace(/\([^)]*\)/g, ' ')
+      .split(';')[0]!
+      .trim()
+      .split(/\s+/)[0] ?? '';
   return id.toLowerCase() === hostname.toLowerCase();
 }
 
@@ -57,7 +61,10 @@ export async function authenticate(msg: InboundMessage, options: AuthenticateOpt
     action = action === 'reject' ? 'quarantine' : 'none';
   }
   const verdict: AuthVerdict = {
-    spf: { result: norm(result.spf ? result.spf.status.result : 'none'), domain: result.spf ? result.spf.domain : null },
+    spf: {
+      result: norm(result.spf ? result.spf.status.result : 'none'),
+      domain: result.spf ? result.spf.domain : null,
+    },
     dkim: (result.dkim.results ?? [])
       .filter((r) => r.signingDomain)
       .map((r) => ({
@@ -74,7 +81,10 @@ export async function authenticate(msg: InboundMessage, options: AuthenticateOpt
   };
   const raw = stripFields(
     msg.raw,
-    (name, value) => (name === 'authentication-results' && claimsHost(value, options.hostname)) || name === 'x-spam-score' || name === 'x-spam-status',
+    (name, value) =>
+      (name === 'authentication-results' && claimsHost(value, options.hostname)) ||
+      name === 'x-spam-score' ||
+      name === 'x-spam-status',
   );
   return { verdict, raw, traceHeaders: receivedHeader(msg, options.hostname) + result.headers };
 }

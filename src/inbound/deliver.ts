@@ -13,7 +13,11 @@ export interface MessageMeta {
   junk: boolean;
 }
 
-export interface Delivered { accountId: string; folder: string; uid: number }
+export interface Delivered {
+  accountId: string;
+  folder: string;
+  uid: number;
+}
 
 export class DeliveryRefused extends Error {
   readonly refusal: Refusal;
@@ -36,9 +40,18 @@ export interface DeliverOptions {
  * (reported via onQuotaOvershoot): the only other choices would drop it silently or duplicate the
  * message for everyone else on the retry.
  */
-export async function deliver(store: Store, raw: Buffer, plan: DeliveryPlan, meta: MessageMeta, options: DeliverOptions = {}): Promise<Delivered[]> {
+export async function deliver(
+  store: Store,
+  raw: Buffer,
+  plan: DeliveryPlan,
+  meta: MessageMeta,
+  options: DeliverOptions = {},
+): Promise<Delivered[]> {
   for (const { account, targets } of plan.deliveries) {
-    if (account.quotaBytes && store.folders.usage(account.id).bytes + raw.length * (targets?.length ?? 1) > account.quotaBytes) {
+    if (
+      account.quotaBytes &&
+      store.folders.usage(account.id).bytes + raw.length * (targets?.length ?? 1) > account.quotaBytes
+    ) {
       throw new DeliveryRefused({ code: 452, enhanced: '4.2.2', text: `Mailbox full: ${account.address}` });
     }
   }
@@ -46,25 +59,29 @@ export async function deliver(store: Store, raw: Buffer, plan: DeliveryPlan, met
   const deliverOne = (i: number, quota: boolean) => {
     const d = plan.deliveries[i]!;
     const targets = d.targets ?? [{ folder: d.folder, flags: d.flags }];
-    return store.deliver(raw, targets.map((t) => ({ ...t, quotaBytes: quota ? d.account.quotaBytes : 0 })), {
-      internalDate,
-      events: (delivered) =>
-        delivered.map(({ folder, message }) => ({
-          type: meta.junk ? 'message.received.spam' : 'message.received',
-          teamId: d.account.teamId,
-          accountId: d.account.id,
-          data: {
-            message_id: meta.messageId,
-            from: meta.from,
-            to: d.rcpts,
-            subject: meta.subject,
-            folder: folder.name,
-            uid: message.uid,
-            size: message.size,
-            spam_score: meta.spamScore,
-          },
-        })),
-    });
+    return store.deliver(
+      raw,
+      targets.map((t) => ({ ...t, quotaBytes: quota ? d.account.quotaBytes : 0 })),
+      {
+        internalDate,
+        events: (delivered) =>
+          delivered.map(({ folder, message }) => ({
+            type: meta.junk ? 'message.received.spam' : 'message.received',
+            teamId: d.account.teamId,
+            accountId: d.account.id,
+            data: {
+              message_id: meta.messageId,
+              from: meta.from,
+              to: d.rcpts,
+              subject: meta.subject,
+              folder: folder.name,
+              uid: message.uid,
+              size: message.size,
+              spam_score: meta.spamScore,
+            },
+          })),
+      },
+    );
   };
   const results = await Promise.allSettled(plan.deliveries.map((_, i) => deliverOne(i, true)));
   const anyStored = results.some((r) => r.status === 'fulfilled');
@@ -75,11 +92,13 @@ export async function deliver(store: Store, raw: Buffer, plan: DeliveryPlan, met
     if (result.status === 'rejected') {
       const quota = result.reason instanceof StoreError && result.reason.code === 'quota';
       if (!quota) throw result.reason;
-      if (!anyStored) throw new DeliveryRefused({ code: 452, enhanced: '4.2.2', text: `Mailbox full: ${d.account.address}` });
+      if (!anyStored)
+        throw new DeliveryRefused({ code: 452, enhanced: '4.2.2', text: `Mailbox full: ${d.account.address}` });
       options.onQuotaOvershoot?.(d.account.id);
       value = await deliverOne(i, false);
     }
-    for (const { folder, message } of value!.delivered) out.push({ accountId: d.account.id, folder: folder.name, uid: message.uid });
+    for (const { folder, message } of value!.delivered)
+      out.push({ accountId: d.account.id, folder: folder.name, uid: message.uid });
   }
   return out;
 }

@@ -12,13 +12,21 @@ import type { Reservation, SendingLimits } from '../store/sends.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 /** Outside recipients per forwarder per rolling hour and day (config smtp.forward_per_hour / forward_per_day). */
-export const FORWARD_LIMIT_DEFAULTS: SendingLimits = { perHour: CONFIG_DEFAULTS.smtp.forward_per_hour, perDay: CONFIG_DEFAULTS.smtp.forward_per_day };
+export const FORWARD_LIMIT_DEFAULTS: SendingLimits = {
+  perHour: CONFIG_DEFAULTS.smtp.forward_per_hour,
+  perDay: CONFIG_DEFAULTS.smtp.forward_per_day,
+};
 
 /** `forwarder`: `mbx:<account id>` for Sieve redirects, `addr:<address>` for forwarding addresses. */
 export const forwardSubject = (forwarder: string): string => `fwd:${forwarder}`;
 
 /** Counts one message to `recipients` outside recipients against the forwarder's budget: all of them or none. */
-export async function reserveForward(store: Store, forwarder: string, recipients: number, limits: SendingLimits): Promise<Reservation> {
+export async function reserveForward(
+  store: Store,
+  forwarder: string,
+  recipients: number,
+  limits: SendingLimits,
+): Promise<Reservation> {
   const made: Extract<Reservation, { ok: true }>[] = [];
   for (let i = 0; i < recipients; i++) {
     const r = await store.sends.reserve(forwardSubject(forwarder), limits);
@@ -28,5 +36,10 @@ export async function reserveForward(store: Store, forwarder: string, recipients
     }
     made.push(r);
   }
-  return { ok: true, release: async () => { for (const m of made) await m.release(); } };
+  return {
+    ok: true,
+    release: async () => {
+      for (const m of made) await m.release();
+    },
+  };
 }

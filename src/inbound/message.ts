@@ -44,7 +44,15 @@ export function stripFields(raw: Buffer, drop: (name: string, value: string) => 
     const colon = raw.indexOf(0x3a, start);
     if (colon > start && colon < end) {
       const name = raw.toString('latin1', start, colon).trim().toLowerCase();
-      if (drop(name, raw.toString('utf8', colon + 1, end).replace(/\r?\n[ \t]/g, ' ').trim())) {
+      if (
+        drop(
+          name,
+          raw
+            .toString('utf8', colon + 1, end)
+            .replace(/\r?\n[ \t]/g, ' ')
+            .trim(),
+        )
+      ) {
         changed = true;
         return;
       }

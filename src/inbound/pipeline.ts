@@ -48,12 +48,20 @@ export interface PipelineResult {
   verdict: 'ham' | 'junk';
 }
 
-export async function processMessage(msg: InboundMessage, routes: RecipientRoute[], options: PipelineOptions): Promise<PipelineResult> {
+export async function processMessage(
+  msg: InboundMessage,
+  routes: RecipientRoute[],
+  options: PipelineOptions,
+): Promise<PipelineResult> {
   const { store } = options;
   const log = options.logger ?? silentLogger;
   const auth = await authenticate(msg, { resolver: options.resolver, hostname: options.hostname });
   if (auth.verdict.action === 'reject') {
-    throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Rejected by the DMARC policy of ${auth.verdict.dmarc.domain}` });
+    throw new DeliveryRefused({
+      code: 550,
+      enhanced: '5.7.1',
+      text: `Rejected by the DMARC policy of ${auth.verdict.dmarc.domain}`,
+    });
   }
   const headers = parseHeaders(auth.raw);
   const fromDomain = headers.from.length === 1 ? domainOf(headers.from[0]!) : null;
@@ -68,26 +76,56 @@ export async function processMessage(msg: InboundMessage, routes: RecipientRoute
       clientIp: msg.client.ip,
       envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
     },
-    { scorers: options.spam?.scorers ?? [headerRules], junkScore: options.spam?.junkScore, rejectScore: options.spam?.rejectScore },
+    {
+      scorers: options.spam?.scorers ?? [headerRules],
+      junkScore: options.spam?.junkScore,
+      rejectScore: options.spam?.rejectScore,
+    },
   );
   if (spam.verdict === 'reject') {
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
   const raw = Buffer.concat([Buffer.from(auth.traceHeaders + spam.headers, 'utf8'), auth.raw]);
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
-  const sieveInput = { raw, mailFrom: msg.mailFrom, junk: spam.verdict === 'junk', hostname: options.hostname, forwardLimits: options.forwardLimits, log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m) };
+  const sieveInput = {
+    raw,
+    mailFrom: msg.mailFrom,
+    junk: spam.verdict === 'junk',
+    hostname: options.hostname,
+    forwardLimits: options.forwardLimits,
+    log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m),
+  };
   const sieve = await planSieve(store, plan, sieveInput);
   if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
-  const meta = { messageId: headers.messageId, from: msg.mailFrom, subject: headers.subject, spamScore: spam.score, junk: spam.verdict === 'junk' };
+  const meta = {
+    messageId: headers.messageId,
+    from: msg.mailFrom,
+    subject: headers.subject,
+    spamScore: spam.score,
+    junk: spam.verdict === 'junk',
+  };
   await reserveForwarders(store, plan.forwards, options.forwardLimits);
   const delivered = await deliver(store, raw, plan, meta, {
-    onQuotaOvershoot: (accountId) => log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
+    onQuotaOvershoot: (accountId) =>
+      log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
   metrics.delivery('inbound', spam.verdict === 'junk' ? 'junk' : 'delivered', delivered.length);
   await enqueueForwards(store, raw, msg.mailFrom, plan.forwards, meta, options.srsSecret);
   await sendSieveReplies(store, sieve, sieveInput);
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
-  log.info({ id: msg.id, from: msg.mailFrom, rcpts: msg.rcptTo.length, delivered: delivered.length, score: spam.score, verdict: spam.verdict, spf: auth.verdict.spf.result, dmarc: auth.verdict.dmarc.result }, 'message accepted');
+  log.info(
+    {
+      id: msg.id,
+      from: msg.mailFrom,
+      rcpts: msg.rcptTo.length,
+      delivered: delivered.length,
+      score: spam.score,
+      verdict: spam.verdict,
+      spf: auth.verdict.spf.result,
+      dmarc: auth.verdict.dmarc.result,
+    },
+    'message accepted',
+  );
   return { delivered, forwards: plan.forwards, score: spam.score, verdict: spam.verdict };
 }
 
@@ -103,17 +141,35 @@ async function reserveForwarders(store: Store, forwards: Forward[], limits = FOR
     const r = await reserveForward(store, forward.forwarder, forward.targets.length, limits);
     if (!r.ok) {
       for (const release of made) await release();
-      throw new DeliveryRefused({ code: 451, enhanced: '4.7.1', text: `Forwarding limit of ${forward.rcpt} reached (${r.limit}); try again in ${r.retryAfterSeconds} s` });
+      throw new DeliveryRefused({
+        code: 451,
+        enhanced: '4.7.1',
+        text: `Forwarding limit of ${forward.rcpt} reached (${r.limit}); try again in ${r.retryAfterSeconds} s`,
+      });
     }
     made.push(r.release);
   }
 }
 
 /** Forwards to external addresses go out through the durable queue (before the 250, like local copies). */
-async function enqueueForwards(store: Store, raw: Buffer, sender: string, forwards: Forward[], meta: { messageId: string | null; subject: string }, srsSecret?: string): Promise<void> {
+async function enqueueForwards(
+  store: Store,
+  raw: Buffer,
+  sender: string,
+  forwards: Forward[],
+  meta: { messageId: string | null; subject: string },
+  srsSecret?: string,
+): Promise<void> {
   for (const forward of forwards) {
     const from = srsSecret ? srsRewrite(sender, domainOf(forward.rcpt), srsSecret) : sender;
-    await store.queue.enqueue({ teamId: forward.teamId, from, to: forward.targets, raw: forward.raw ?? raw, headerMessageId: meta.messageId, subject: meta.subject });
+    await store.queue.enqueue({
+      teamId: forward.teamId,
+      from,
+      to: forward.targets,
+      raw: forward.raw ?? raw,
+      headerMessageId: meta.messageId,
+      subject: meta.subject,
+    });
   }
 }
 
@@ -130,26 +186,48 @@ export class LocalDeliveryError extends Error {
  * Delivery of mail our own users sent to hosted addresses (the outbound queue's local path): the
  * same routing, filters, forwards and events as MX mail, without SPF/DKIM/spam checks on ourselves.
  */
-export async function deliverLocal(raw: Buffer, envelope: { from: string; to: string[] }, options: PipelineOptions): Promise<void> {
+export async function deliverLocal(
+  raw: Buffer,
+  envelope: { from: string; to: string[] },
+  options: PipelineOptions,
+): Promise<void> {
   const { store } = options;
   const routes: RecipientRoute[] = [];
   for (const rcpt of envelope.to) {
     const decision = await resolveRecipient(store, rcpt, raw.length, { srsSecret: options.srsSecret });
-    if (!decision.ok) throw new LocalDeliveryError(decision.refusal.code, `${decision.refusal.code} ${decision.refusal.enhanced} ${decision.refusal.text}`);
+    if (!decision.ok)
+      throw new LocalDeliveryError(
+        decision.refusal.code,
+        `${decision.refusal.code} ${decision.refusal.enhanced} ${decision.refusal.text}`,
+      );
     routes.push(decision.route);
   }
   const headers = parseHeaders(raw);
   const plan = planDelivery(store, routes, headers, false);
   const log = options.logger ?? silentLogger;
-  const sieveInput = { raw, mailFrom: envelope.from, junk: false, hostname: options.hostname, forwardLimits: options.forwardLimits, log: (o: object, m: string) => log.info(o, m) };
+  const sieveInput = {
+    raw,
+    mailFrom: envelope.from,
+    junk: false,
+    hostname: options.hostname,
+    forwardLimits: options.forwardLimits,
+    log: (o: object, m: string) => log.info(o, m),
+  };
   const sieve = await planSieve(store, plan, sieveInput);
-  const meta = { messageId: headers.messageId, from: envelope.from, subject: headers.subject, spamScore: 0, junk: false };
+  const meta = {
+    messageId: headers.messageId,
+    from: envelope.from,
+    subject: headers.subject,
+    spamScore: 0,
+    junk: false,
+  };
   try {
     if (sieve.refuseAll) throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: sieve.refuseAll.reason });
     await reserveForwarders(store, plan.forwards, options.forwardLimits);
     await deliver(store, raw, plan, meta);
   } catch (err) {
-    if (err instanceof DeliveryRefused) throw new LocalDeliveryError(err.refusal.code, `${err.refusal.code} ${err.refusal.enhanced} ${err.refusal.text}`);
+    if (err instanceof DeliveryRefused)
+      throw new LocalDeliveryError(err.refusal.code, `${err.refusal.code} ${err.refusal.enhanced} ${err.refusal.text}`);
     throw err;
   }
   await enqueueForwards(store, raw, envelope.from, plan.forwards, meta, options.srsSecret);

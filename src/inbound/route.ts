@@ -10,7 +10,11 @@ import type { ParsedHeaders } from '../mime/parsed-headers.ts';
 export const MAX_ALIAS_DEPTH = 5;
 
 /** An SMTP refusal decided by a stage: code, enhanced status and text. */
-export interface Refusal { code: number; enhanced: string; text: string }
+export interface Refusal {
+  code: number;
+  enhanced: string;
+  text: string;
+}
 
 export interface RoutedAccount {
   account: Account;
@@ -39,7 +43,10 @@ export interface RecipientRoute {
 
 export type RecipientDecision = { ok: true; route: RecipientRoute } | { ok: false; refusal: Refusal };
 
-const refuse = (code: number, enhanced: string, text: string): RecipientDecision => ({ ok: false, refusal: { code, enhanced, text } });
+const refuse = (code: number, enhanced: string, text: string): RecipientDecision => ({
+  ok: false,
+  refusal: { code, enhanced, text },
+});
 
 class RouteError extends Error {
   readonly refusal: Refusal;
@@ -53,7 +60,12 @@ class RouteError extends Error {
  * Resolves one RCPT address. `size` is the SIZE= the client declared (0 if none): a mailbox that
  * cannot take it is refused now with 452 4.2.2, so DATA normally succeeds for every accepted recipient.
  */
-export async function resolveRecipient(store: Store, rcpt: string, size = 0, options: { srsSecret?: string } = {}): Promise<RecipientDecision> {
+export async function resolveRecipient(
+  store: Store,
+  rcpt: string,
+  size = 0,
+  options: { srsSecret?: string } = {},
+): Promise<RecipientDecision> {
   const address = normalizeAddress(rcpt);
   const { local, domain } = splitAddress(address);
   if (!local || !domain) return refuse(550, '5.1.3', 'Bad recipient address syntax');
@@ -94,12 +106,19 @@ async function lookup(store: Store, address: string): Promise<{ route: AddressRo
     if (base) return { route: base, tag: local.slice(plus + 1) || null };
   }
   const hosted = await store.domains.get(domain);
-  if (hosted?.catchAll) return { route: { kind: 'account', accountId: hosted.catchAll, teamId: hosted.teamId }, tag: null };
+  if (hosted?.catchAll)
+    return { route: { kind: 'account', accountId: hosted.catchAll, teamId: hosted.teamId }, tag: null };
   return null;
 }
 
 /** Adds what `address` reaches to `out`; false when the address does not exist here. */
-async function expand(store: Store, address: string, out: RecipientRoute, path: Set<string>, depth: number): Promise<boolean> {
+async function expand(
+  store: Store,
+  address: string,
+  out: RecipientRoute,
+  path: Set<string>,
+  depth: number,
+): Promise<boolean> {
   if (path.has(address)) throw new RouteError({ code: 550, enhanced: '5.4.6', text: `Alias loop at ${address}` });
   if (depth > MAX_ALIAS_DEPTH) throw new RouteError({ code: 550, enhanced: '5.4.6', text: 'Aliases nested too deep' });
   const found = await lookup(store, address);
@@ -117,7 +136,8 @@ async function expand(store: Store, address: string, out: RecipientRoute, path: 
     // A member that no longer exists is skipped; the alias as a whole still delivers.
     else await expand(store, target, out, inner, depth + 1);
   }
-  if (external.length) out.forwards.push({ teamId: route.teamId, rcpt: out.rcpt, targets: external, forwarder: `addr:${address}` });
+  if (external.length)
+    out.forwards.push({ teamId: route.teamId, rcpt: out.rcpt, targets: external, forwarder: `addr:${address}` });
   return true;
 }
 
@@ -129,7 +149,11 @@ async function addAccount(store: Store, out: RecipientRoute, accountId: string, 
   out.accounts.push({ account, rcpt: out.rcpt, plusFolder });
 }
 
-export interface FilterOutcome { folder: string | null; flags: string[]; discard: boolean }
+export interface FilterOutcome {
+  folder: string | null;
+  flags: string[];
+  discard: boolean;
+}
 
 /** Applies an account's filter rules in order: the first folder rule wins, flags add up, discard ends it. */
 export function applyFilters(rules: FilterRule[], headers: ParsedHeaders): FilterOutcome {
@@ -147,10 +171,13 @@ function ruleMatches(rule: FilterRule, headers: ParsedHeaders): boolean {
   const needle = rule.contains.toLowerCase();
   if (!needle) return false;
   const values =
-    rule.field === 'subject' ? [headers.subject]
-    : rule.field === 'from' ? [headers.get('from') ?? '']
-    : rule.field === 'to' ? [headers.get('to') ?? '', headers.get('cc') ?? '']
-    : headers.fields.filter((f) => f.name === (rule.header ?? '').toLowerCase()).map((f) => f.value);
+    rule.field === 'subject'
+      ? [headers.subject]
+      : rule.field === 'from'
+        ? [headers.get('from') ?? '']
+        : rule.field === 'to'
+          ? [headers.get('to') ?? '', headers.get('cc') ?? '']
+          : headers.fields.filter((f) => f.name === (rule.header ?? '').toLowerCase()).map((f) => f.value);
   return values.some((v) => v.toLowerCase().includes(needle));
 }
 
@@ -175,7 +202,12 @@ export interface DeliveryPlan {
  * One delivery per account however many recipients led to it. Junk (spam verdict or DMARC
  * quarantine) overrides folder rules; flags and discard still apply.
  */
-export function planDelivery(store: Store, routes: RecipientRoute[], headers: ParsedHeaders, junk: boolean): DeliveryPlan {
+export function planDelivery(
+  store: Store,
+  routes: RecipientRoute[],
+  headers: ParsedHeaders,
+  junk: boolean,
+): DeliveryPlan {
   const byAccount = new Map<string, { first: RoutedAccount; rcpts: string[] }>();
   for (const route of routes) {
     for (const routed of route.accounts) {
@@ -195,7 +227,9 @@ export function planDelivery(store: Store, routes: RecipientRoute[], headers: Pa
     }
     const inbox = store.folders.byName(account.id, 'INBOX');
     const named = (name: string | null) => (name ? store.folders.byName(account.id, name) : undefined);
-    const folder = (junk ? store.folders.bySpecialUse(account.id, '\\Junk') : named(filtered.folder) ?? named(first.plusFolder)) ?? inbox;
+    const folder =
+      (junk ? store.folders.bySpecialUse(account.id, '\\Junk') : (named(filtered.folder) ?? named(first.plusFolder))) ??
+      inbox;
     if (!folder) throw new Error(`account ${account.id} has no INBOX`);
     plan.deliveries.push({ account, rcpts, folder, flags: filtered.flags });
   }

@@ -7,7 +7,12 @@ export function patternMatches(pattern: string, sender: string): boolean {
   const p = pattern.trim().toLowerCase();
   const s = sender.toLowerCase();
   if (p.includes('*')) {
-    const re = new RegExp(`^${p.split('*').map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&')).join('.*')}$`);
+    const re = new RegExp(
+      `^${p
+        .split('*')
+        .map((part) => part.replace(/[.+?^${}()|[\]\\]/g, '\\$&'))
+        .join('.*')}$`,
+    );
     return re.test(s);
   }
   if (p.includes('@') && !p.startsWith('@')) return s === p;
@@ -19,7 +24,8 @@ export function patternMatches(pattern: string, sender: string): boolean {
 /** Does this filter let `sender` in? (The null sender of bounces is judged like any other address: "".) */
 export function filterAllows(filter: SenderFilter | undefined, sender: string): boolean {
   if (!filter || filter.mode === 'off') return true;
-  const matching = (type: 'allow' | 'deny') => filter.rules.some((r) => r.type === type && patternMatches(r.pattern, sender));
+  const matching = (type: 'allow' | 'deny') =>
+    filter.rules.some((r) => r.type === type && patternMatches(r.pattern, sender));
   if (matching('allow')) return true;
   if (filter.mode === 'allowlist') return false;
   return !matching('deny');

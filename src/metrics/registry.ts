@@ -30,12 +30,42 @@ export class Metrics {
 
   constructor() {
     const registers = [this.registry];
-    this.connectionsTotal = new Counter({ name: 'wrenmail_connections_total', help: 'Connections accepted, by protocol', labelNames: ['protocol'], registers });
-    this.connectionsOpen = new Gauge({ name: 'wrenmail_connections_open', help: 'Connections open now, by protocol', labelNames: ['protocol'], registers });
-    this.commands = new Counter({ name: 'wrenmail_commands_total', help: 'Protocol commands handled, by protocol and command', labelNames: ['protocol', 'command'], registers });
-    this.logins = new Counter({ name: 'wrenmail_logins_total', help: 'Password logins, by protocol and outcome', labelNames: ['protocol', 'outcome'], registers });
-    this.deliveries = new Counter({ name: 'wrenmail_deliveries_total', help: 'Message deliveries, by direction and outcome', labelNames: ['direction', 'outcome'], registers });
-    this.webhooks = new Counter({ name: 'wrenmail_webhook_deliveries_total', help: 'Webhook delivery attempts, by outcome', labelNames: ['outcome'], registers });
+    this.connectionsTotal = new Counter({
+      name: 'wrenmail_connections_total',
+      help: 'Connections accepted, by protocol',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.connectionsOpen = new Gauge({
+      name: 'wrenmail_connections_open',
+      help: 'Connections open now, by protocol',
+      labelNames: ['protocol'],
+      registers,
+    });
+    this.commands = new Counter({
+      name: 'wrenmail_commands_total',
+      help: 'Protocol commands handled, by protocol and command',
+      labelNames: ['protocol', 'command'],
+      registers,
+    });
+    this.logins = new Counter({
+      name: 'wrenmail_logins_total',
+      help: 'Password logins, by protocol and outcome',
+      labelNames: ['protocol', 'outcome'],
+      registers,
+    });
+    this.deliveries = new Counter({
+      name: 'wrenmail_deliveries_total',
+      help: 'Message deliveries, by direction and outcome',
+      labelNames: ['direction', 'outcome'],
+      registers,
+    });
+    this.webhooks = new Counter({
+      name: 'wrenmail_webhook_deliveries_total',
+      help: 'Webhook delivery attempts, by outcome',
+      labelNames: ['outcome'],
+      registers,
+    });
     this.scanners = new Counter({
       name: 'wrenmail_spam_scanner_requests_total',
       help: 'Requests to external spam scanners (rspamd), by scanner, request (check, learn) and outcome; timeout and error mean Wren decided alone',

@@ -56,7 +56,10 @@ export async function directoryBytes(dir: string): Promise<number> {
   for (const entry of await readdir(dir, { withFileTypes: true, recursive: true })) {
     if (!entry.isFile()) continue;
     // A compaction may delete a table file between the listing and the stat.
-    total += await stat(join(entry.parentPath, entry.name)).then((s) => s.size, () => 0);
+    total += await stat(join(entry.parentPath, entry.name)).then(
+      (s) => s.size,
+      () => 0,
+    );
   }
   return total;
 }

@@ -10,7 +10,12 @@ export interface SourceMessage {
   internalDate: Date;
 }
 
-export async function importMessages(target: Target, folder: string, messages: AsyncIterable<SourceMessage>, progress: Progress): Promise<void> {
+export async function importMessages(
+  target: Target,
+  folder: string,
+  messages: AsyncIterable<SourceMessage>,
+  progress: Progress,
+): Promise<void> {
   progress.stage(folder);
   await target.ensureFolder(folder);
   const { index } = await target.index(folder);

@@ -61,14 +61,16 @@ export interface ImapImportOptions {
 }
 
 /** Flags a client may set on APPEND (\Recent is the server's own). */
-const appendable = (flags: Set<string> | undefined): string[] => [...(flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent');
+const appendable = (flags: Set<string> | undefined): string[] =>
+  [...(flags ?? [])].filter((f) => f.toLowerCase() !== '\\recent');
 
 /** Where a source folder lands: the target's folder of the same special use, else the same path with "/". */
 function targetPaths(sources: ListResponse[], targets: ListResponse[]): Map<string, string> {
   const bySpecialUse = new Map(targets.filter((t) => t.specialUse).map((t) => [t.specialUse!, t.path]));
   return new Map(
     sources.map((s) => {
-      const path = s.path.toUpperCase() === 'INBOX' ? 'INBOX' : s.delimiter ? s.path.split(s.delimiter).join('/') : s.path;
+      const path =
+        s.path.toUpperCase() === 'INBOX' ? 'INBOX' : s.delimiter ? s.path.split(s.delimiter).join('/') : s.path;
       return [s.path, (s.specialUse && bySpecialUse.get(s.specialUse)) || path];
     }),
   );
@@ -78,7 +80,9 @@ export async function importImap(source: ImapFlow, target: Target, options: Imap
   const { state, progress } = options;
   const batchMessages = options.batchMessages ?? 100;
   const batchBytes = options.batchBytes ?? 20 * 1024 * 1024;
-  const folders = (await source.list({ statusQuery: { messages: true } })).filter((f) => !f.flags.has('\\Noselect') && !f.flags.has('\\NonExistent'));
+  const folders = (await source.list({ statusQuery: { messages: true } })).filter(
+    (f) => !f.flags.has('\\Noselect') && !f.flags.has('\\NonExistent'),
+  );
   progress.total = folders.reduce((sum, f) => sum + (f.status?.messages ?? 0), 0);
   const destinations = targetPaths(folders, await target.folders());
 
@@ -90,13 +94,20 @@ export async function importImap(source: ImapFlow, target: Target, options: Imap
     await target.ensureFolder(to);
     const saved = state.folders[folder.path];
     const resumable = saved && saved.uidValidity === uidValidity && saved.target === to ? saved : undefined;
-    const scan = await target.index(to, resumable && { uidValidity: resumable.targetUidValidity, uid: resumable.targetMark });
+    const scan = await target.index(
+      to,
+      resumable && { uidValidity: resumable.targetUidValidity, uid: resumable.targetMark },
+    );
     let lastUid = scan.resumed ? resumable!.lastUid : 0;
     let appendMark = scan.uidNext;
 
     const metas: FetchMessageObject[] = [];
     if (box.exists > 0) {
-      for await (const m of source.fetch(`${lastUid + 1}:*`, { uid: true, flags: true, internalDate: true, size: true, headers: ['message-id'] }, { uid: true })) {
+      for await (const m of source.fetch(
+        `${lastUid + 1}:*`,
+        { uid: true, flags: true, internalDate: true, size: true, headers: ['message-id'] },
+        { uid: true },
+      )) {
         if (m.uid > lastUid) metas.push(m);
       }
     }
@@ -110,7 +121,9 @@ export async function importImap(source: ImapFlow, target: Target, options: Imap
       let size = 0;
       while (i < metas.length && copies < batchMessages && size < batchBytes) {
         const meta = metas[i++]!;
-        const copy = !scan.index.take(messageKey(messageIdOf(meta.headers ?? Buffer.alloc(0)), new Date(meta.internalDate!), meta.size!));
+        const copy = !scan.index.take(
+          messageKey(messageIdOf(meta.headers ?? Buffer.alloc(0)), new Date(meta.internalDate!), meta.size!),
+        );
         batch.push({ meta, copy });
         if (copy) {
           copies++;
@@ -119,11 +132,14 @@ export async function importImap(source: ImapFlow, target: Target, options: Imap
       }
       const bodies = new Map<number, Buffer>();
       const wanted = batch.filter((b) => b.copy).map((b) => b.meta.uid);
-      if (wanted.length) for await (const m of source.fetch(wanted.join(','), { uid: true, source: true }, { uid: true })) bodies.set(m.uid, m.source!);
+      if (wanted.length)
+        for await (const m of source.fetch(wanted.join(','), { uid: true, source: true }, { uid: true }))
+          bodies.set(m.uid, m.source!);
       for (const { meta, copy } of batch) {
         const raw = copy ? bodies.get(meta.uid) : undefined;
         if (!copy) progress.add('skipped');
-        else if (!raw) progress.note(`${folder.path}: UID ${meta.uid} was expunged on the source meanwhile; not copied`);
+        else if (!raw)
+          progress.note(`${folder.path}: UID ${meta.uid} was expunged on the source meanwhile; not copied`);
         else {
           const { uid } = await target.append(to, raw, appendable(meta.flags), new Date(meta.internalDate!));
           if (uid !== undefined) appendMark = Math.max(appendMark, uid + 1);
@@ -133,7 +149,13 @@ export async function importImap(source: ImapFlow, target: Target, options: Imap
       }
       // Only at batch ends: every match taken from the index is then for a message handled.
       const mark = Math.min(scan.index.lowestUnmatched() ?? Infinity, appendMark);
-      state.folders[folder.path] = { uidValidity, lastUid, target: to, targetUidValidity: scan.uidValidity, targetMark: mark };
+      state.folders[folder.path] = {
+        uidValidity,
+        lastUid,
+        target: to,
+        targetUidValidity: scan.uidValidity,
+        targetMark: mark,
+      };
       await saveState(options.statePath, state);
     }
     await source.mailboxClose();

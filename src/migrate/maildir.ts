@@ -7,7 +7,14 @@ import { join } from 'node:path';
 import { decodeMutf7, encodeMutf7 } from '../mime/mutf7.ts';
 import type { SourceMessage } from './files.ts';
 
-const LETTER_FLAGS: Record<string, string> = { D: '\\Draft', F: '\\Flagged', P: '$Forwarded', R: '\\Answered', S: '\\Seen', T: '\\Deleted' };
+const LETTER_FLAGS: Record<string, string> = {
+  D: '\\Draft',
+  F: '\\Flagged',
+  P: '$Forwarded',
+  R: '\\Answered',
+  S: '\\Seen',
+  T: '\\Deleted',
+};
 const FLAG_LETTERS = new Map(Object.entries(LETTER_FLAGS).map(([letter, flag]) => [flag.toLowerCase(), letter]));
 const KEYWORD_LETTERS = 'abcdefghijklmnopqrstuvwxyz';
 
@@ -90,7 +97,8 @@ export class MaildirWriter {
     const writer = new MaildirWriter(folderDir(root, path));
     for (const sub of ['cur', 'new', 'tmp']) await mkdir(join(writer.dir, sub), { recursive: true, mode: 0o700 });
     if (writer.dir !== root) await writeFile(join(writer.dir, 'maildirfolder'), '');
-    for (const name of await readdir(join(writer.dir, 'cur'))) writer.#existing.set(name.replace(/:2,[^:]*$/, ''), name);
+    for (const name of await readdir(join(writer.dir, 'cur')))
+      writer.#existing.set(name.replace(/:2,[^:]*$/, ''), name);
     writer.#keywords.push(...(await readKeywords(writer.dir)));
     return writer;
   }

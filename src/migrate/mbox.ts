@@ -9,7 +9,13 @@ const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', '
 /** "From sender Sat Jan  3 01:05:34 1996" (asctime, in UTC by convention; a zone may follow). */
 const ASCTIME = /\s([A-Za-z]{3})\s+(\d{1,2})\s+(\d{1,2}):(\d{2})(?::(\d{2}))?\s+(?:[A-Z]{3,4}\s+|[+-]\d{4}\s+)?(\d{4})/;
 const BOOKKEEPING = /^(status|x-status|x-keywords|x-uid|x-imap|x-imapbase|content-length)$/i;
-const STATUS_FLAGS: Record<string, string> = { R: '\\Seen', A: '\\Answered', F: '\\Flagged', D: '\\Deleted', T: '\\Draft' };
+const STATUS_FLAGS: Record<string, string> = {
+  R: '\\Seen',
+  A: '\\Answered',
+  F: '\\Flagged',
+  D: '\\Deleted',
+  T: '\\Draft',
+};
 
 export function fromLineDate(line: string): Date | undefined {
   const m = ASCTIME.exec(line);
@@ -47,7 +53,11 @@ export function takeMboxHeaders(raw: Buffer): { raw: Buffer; flags: string[]; da
     }
     if (!dropping) kept.push(line);
   }
-  return { raw: Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headerEnd)]), flags: [...flags], date };
+  return {
+    raw: Buffer.concat([Buffer.from(kept.join(''), 'latin1'), raw.subarray(headerEnd)]),
+    flags: [...flags],
+    date,
+  };
 }
 
 /** The messages of an mbox with their flags (Status/X-Status/X-Keywords) and internal dates. */

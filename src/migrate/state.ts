@@ -28,7 +28,8 @@ export async function loadState(path: string, source: string): Promise<ImportSta
     throw err;
   }
   const state = JSON.parse(text) as ImportState;
-  if (state.source !== source) throw new Error(`${path} records an import from ${state.source}, not ${source}: give another --state file`);
+  if (state.source !== source)
+    throw new Error(`${path} records an import from ${state.source}, not ${source}: give another --state file`);
   return state;
 }
 

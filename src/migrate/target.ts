@@ -29,24 +29,38 @@ export interface Target {
    * The target folder's messages by identity: all of them, or (`since`, while the folder's
    * UIDVALIDITY is still that one) those from `since.uid` on; `resumed` says which.
    */
-  index(path: string, since?: { uidValidity: string; uid: number }): Promise<{ index: TargetIndex; uidValidity: string; uidNext: number; resumed: boolean }>;
+  index(
+    path: string,
+    since?: { uidValidity: string; uid: number },
+  ): Promise<{ index: TargetIndex; uidValidity: string; uidNext: number; resumed: boolean }>;
   append(path: string, raw: Buffer, flags: string[], internalDate: Date): Promise<{ uid?: number }>;
   close(): Promise<void>;
 }
 
-interface Mailbox { id: string; email: string }
-interface MintedKey { api_key: { public_id: string }; imap_smtp_credentials: { password: string; imap_port: number } }
+interface Mailbox {
+  id: string;
+  email: string;
+}
+interface MintedKey {
+  api_key: { public_id: string };
+  imap_smtp_credentials: { password: string; imap_port: number };
+}
 
 const LOOPBACK = /^(127\.|::1$|localhost$)/;
 
 /** Where this server's IMAPS listener is reached from here (a wildcard bind means this machine). */
-function imapsAddress(config: Config, boundPort: number | undefined, override: string | undefined): { host: string; port: number } {
+function imapsAddress(
+  config: Config,
+  boundPort: number | undefined,
+  override: string | undefined,
+): { host: string; port: number } {
   if (override) return parseListen(override);
   const [address] = config.imap.tls_listen;
   if (!address) throw new Error('imap.tls_listen is empty: give --target-imap HOST:PORT');
   const { host, port } = parseListen(address);
   const reachable = host === '0.0.0.0' ? '127.0.0.1' : host === '::' ? '::1' : host;
-  if (!boundPort && port === 0) throw new Error('imap.tls_listen has port 0 (chosen at start): give --target-imap HOST:PORT');
+  if (!boundPort && port === 0)
+    throw new Error('imap.tls_listen has port 0 (chosen at start): give --target-imap HOST:PORT');
   return { host: reachable, port: boundPort ?? port };
 }
 
@@ -58,7 +72,9 @@ export async function openTarget(config: Config, options: TargetOptions): Promis
   if (password === undefined) {
     const mailbox = (await apiList<Mailbox>(config, '/api/v1/mailboxes')).find((m) => m.email === email);
     if (!mailbox) throw new Error(`no mailbox ${email} on this server`);
-    const { data } = await apiCall<MintedKey>(config, 'POST', `/api/v1/mailboxes/${mailbox.id}/keys`, { app_name: 'wrenmail import/export' });
+    const { data } = await apiCall<MintedKey>(config, 'POST', `/api/v1/mailboxes/${mailbox.id}/keys`, {
+      app_name: 'wrenmail import/export',
+    });
     password = data.imap_smtp_credentials.password;
     boundPort = data.imap_smtp_credentials.imap_port;
     revoke = async () => {
@@ -101,7 +117,11 @@ export async function openTarget(config: Config, options: TargetOptions): Promis
       const fromUid = resumed ? since.uid : 1;
       const index = new TargetIndex();
       if (box.exists > 0 && fromUid < box.uidNext) {
-        for await (const m of client.fetch(`${fromUid}:*`, { uid: true, internalDate: true, size: true, headers: ['message-id'] }, { uid: true })) {
+        for await (const m of client.fetch(
+          `${fromUid}:*`,
+          { uid: true, internalDate: true, size: true, headers: ['message-id'] },
+          { uid: true },
+        )) {
           if (m.uid < fromUid) continue; // "N:*" includes the last message even below N
           index.add(messageKey(messageIdOf(m.headers ?? Buffer.alloc(0)), new Date(m.internalDate!), m.size!), m.uid);
         }

@@ -147,7 +147,11 @@ function addrSpec(tokens: Token[]): { mailbox: string; host: string; adl: string
     const colon = tokens.findIndex((t) => isSpecial(t, ':'));
     if (colon >= 0) {
       from = colon + 1;
-      adl = tokens.slice(0, colon).filter((t) => t.kind !== 'comment').map((t) => t.raw).join('');
+      adl = tokens
+        .slice(0, colon)
+        .filter((t) => t.kind !== 'comment')
+        .map((t) => t.raw)
+        .join('');
     }
   }
   const rest = tokens.slice(from);

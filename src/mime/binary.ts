@@ -22,8 +22,15 @@ export function binaryPartsToBase64(raw: Buffer): Buffer {
   let pos = raw.length;
   for (const leaf of leaves.sort((a, b) => b.start - a.start)) {
     const header = raw.subarray(leaf.start, leaf.bodyStart).toString('latin1').replace(CTE, '$1 base64');
-    const encoded = raw.subarray(leaf.bodyStart, leaf.end).toString('base64').replace(/.{76}(?=.)/g, '$&\r\n');
-    pieces.unshift(Buffer.from(header, 'latin1'), Buffer.from(encoded + (leaf.end === raw.length ? '\r\n' : '')), raw.subarray(leaf.end, pos));
+    const encoded = raw
+      .subarray(leaf.bodyStart, leaf.end)
+      .toString('base64')
+      .replace(/.{76}(?=.)/g, '$&\r\n');
+    pieces.unshift(
+      Buffer.from(header, 'latin1'),
+      Buffer.from(encoded + (leaf.end === raw.length ? '\r\n' : '')),
+      raw.subarray(leaf.end, pos),
+    );
     pos = leaf.start;
   }
   pieces.unshift(raw.subarray(0, pos));
@@ -62,13 +69,21 @@ export function decodeLeaves(raw: Buffer, node: MimeNode, end: number): Buffer {
  */
 export function decodedStructure(node: MimeNode, decoded: Buffer): MimeNode {
   const out: MimeNode = { ...node, size: decoded.length, lines: countLines(decoded, 0, decoded.length) };
-  if (node.message) out.message = { envelope: node.message.envelope, node: keepEncodings(parseMessage(decoded).node, node.message.node) };
+  if (node.message)
+    out.message = {
+      envelope: node.message.envelope,
+      node: keepEncodings(parseMessage(decoded).node, node.message.node),
+    };
   return out;
 }
 
 function keepEncodings(decoded: MimeNode, original: MimeNode): MimeNode {
   const out: MimeNode = { ...decoded, encoding: original.encoding };
-  if (decoded.children && original.children) out.children = decoded.children.map((c, i) => (original.children![i] ? keepEncodings(c, original.children![i]!) : c));
-  if (decoded.message && original.message) out.message = { ...decoded.message, node: keepEncodings(decoded.message.node, original.message.node) };
+  if (decoded.children && original.children)
+    out.children = decoded.children.map((c, i) =>
+      original.children![i] ? keepEncodings(c, original.children![i]!) : c,
+    );
+  if (decoded.message && original.message)
+    out.message = { ...decoded.message, node: keepEncodings(decoded.message.node, original.message.node) };
   return out;
 }

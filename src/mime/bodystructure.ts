@@ -8,8 +8,21 @@ import type { MimeNode } from './types.ts';
 
 // What Dovecot writes for a multipart that has no parts: the grammar needs at least one body.
 const EMPTY_PART: MimeNode = {
-  start: 0, bodyStart: 0, end: 0, type: 'text', subtype: 'plain', params: {}, id: null, description: null,
-  encoding: '7BIT', disposition: null, language: null, location: null, md5: null, size: 0, lines: 0,
+  start: 0,
+  bodyStart: 0,
+  end: 0,
+  type: 'text',
+  subtype: 'plain',
+  params: {},
+  id: null,
+  description: null,
+  encoding: '7BIT',
+  disposition: null,
+  language: null,
+  location: null,
+  md5: null,
+  size: 0,
+  lines: 0,
 };
 
 function disposition(node: MimeNode): string {
@@ -42,9 +55,10 @@ export function bodyStructureToImap(node: MimeNode, extended: boolean): string {
     const children = node.children && node.children.length > 0 ? node.children : [EMPTY_PART];
     let out = '(';
     for (const child of children) out += bodyStructureToImap(child, extended);
-    out += ' ' + imapString(node.subtype.toUpperCase());
-    if (extended) out += ` ${imapParams(nonEmpty(node.params))} ${disposition(node)} ${language(node)} ${imapString(node.location)}`;
-    return out + ')';
+    out += ` ${imapString(node.subtype.toUpperCase())}`;
+    if (extended)
+      out += ` ${imapParams(nonEmpty(node.params))} ${disposition(node)} ${language(node)} ${imapString(node.location)}`;
+    return `${out})`;
   }
 
   let out =
@@ -56,5 +70,5 @@ export function bodyStructureToImap(node: MimeNode, extended: boolean): string {
     out += ` ${node.lines}`;
   }
   if (extended) out += ` ${imapString(node.md5)} ${disposition(node)} ${language(node)} ${imapString(node.location)}`;
-  return out + ')';
+  return `${out})`;
 }

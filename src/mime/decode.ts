@@ -12,7 +12,8 @@ function hex(c: number): number {
 }
 
 const isBlank = (c: number | undefined): boolean => c === 0x20 || c === 0x09;
-const lineEndsAt = (input: Buffer, j: number): boolean => j >= input.length || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a);
+const lineEndsAt = (input: Buffer, j: number): boolean =>
+  j >= input.length || input[j] === 0x0a || (input[j] === 0x0d && input[j + 1] === 0x0a);
 
 /**
  * Quoted-printable, keeping stray "=" that start no valid escape (as most decoders do). Blanks at
@@ -67,7 +68,8 @@ export function decodeTransfer(input: Buffer, encoding: string): Buffer {
 /** Bytes to text. Missing, ASCII or UTF-8 labels: lenient UTF-8 (8-bit "us-ascii" mail is common). */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
   const cs = (charset ?? '').trim().toLowerCase();
-  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8') return decodeUtf8Lenient(bytes);
+  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8')
+    return decodeUtf8Lenient(bytes);
   try {
     return charsets.decode(bytes, cs);
   } catch {

@@ -34,7 +34,7 @@ function addressListToImap(list: Address[] | null): string {
   for (const a of list) {
     out += `(${imapString(a.name)} ${imapString(a.adl)} ${imapString(a.mailbox)} ${imapString(a.host)})`;
   }
-  return out + ')';
+  return `${out})`;
 }
 
 /** The parenthesised ENVELOPE structure of RFC 3501 section 7.4.2. */

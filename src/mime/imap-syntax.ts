@@ -18,14 +18,14 @@ export function imapString(value: string | null | undefined): string {
       break;
     }
   }
-  if (quotable) return '"' + s.replace(/["\\]/g, '\\$&') + '"';
+  if (quotable) return `"${s.replace(/["\\]/g, '\\$&')}"`;
   return `{${Buffer.byteLength(s, 'utf8')}}\r\n${s}`;
 }
 
 /** Parenthesised list of already-serialised items; NIL when null or empty. */
 export function imapList(items: readonly string[] | null | undefined, separator = ' '): string {
   if (!items || items.length === 0) return 'NIL';
-  return '(' + items.join(separator) + ')';
+  return `(${items.join(separator)})`;
 }
 
 /** body-fld-param: ("NAME" "value" ...) with upper-case names, or NIL when there are none. */

@@ -18,7 +18,14 @@ import { buildSearchFields } from './search-fields.ts';
 import type { Envelope, MessageIndex, MimeNode, SearchFields } from './types.ts';
 
 export type {
-  Address, AttachmentInfo, ByteRange, Envelope, MessageIndex, MimeNode, SearchFields, SectionPart,
+  Address,
+  AttachmentInfo,
+  ByteRange,
+  Envelope,
+  MessageIndex,
+  MimeNode,
+  SearchFields,
+  SectionPart,
 } from './types.ts';
 export { envelopeToImap } from './envelope.ts';
 export { bodyStructureToImap } from './bodystructure.ts';
@@ -27,14 +34,31 @@ export { imapList, imapParams, imapString } from './imap-syntax.ts';
 export { decodeTransfer } from './decode.ts';
 
 const EMPTY_ENVELOPE: Envelope = {
-  date: null, subject: null, from: null, sender: null, replyTo: null, to: null, cc: null, bcc: null,
-  inReplyTo: null, messageId: null,
+  date: null,
+  subject: null,
+  from: null,
+  sender: null,
+  replyTo: null,
+  to: null,
+  cc: null,
+  bcc: null,
+  inReplyTo: null,
+  messageId: null,
 };
 
 function emptySearch(): SearchFields {
   return {
-    from: '', to: '', cc: '', bcc: '', subject: '', date: null, messageId: null, inReplyTo: null, references: [],
-    text: '', attachments: [],
+    from: '',
+    to: '',
+    cc: '',
+    bcc: '',
+    subject: '',
+    date: null,
+    messageId: null,
+    inReplyTo: null,
+    references: [],
+    text: '',
+    attachments: [],
   };
 }
 
@@ -58,9 +82,21 @@ export function indexMessage(raw: Buffer): MessageIndex {
     return buildIndex(buf);
   } catch {
     const root: MimeNode = {
-      start: 0, bodyStart: 0, end: buf.length, type: 'text', subtype: 'plain', params: {}, id: null,
-      description: null, encoding: '7BIT', disposition: null, language: null, location: null, md5: null,
-      size: buf.length, lines: countLines(buf, 0, buf.length),
+      start: 0,
+      bodyStart: 0,
+      end: buf.length,
+      type: 'text',
+      subtype: 'plain',
+      params: {},
+      id: null,
+      description: null,
+      encoding: '7BIT',
+      disposition: null,
+      language: null,
+      location: null,
+      md5: null,
+      size: buf.length,
+      lines: countLines(buf, 0, buf.length),
     };
     return { size: buf.length, headerSize: 0, root, envelope: { ...EMPTY_ENVELOPE }, search: emptySearch() };
   }

@@ -5,7 +5,10 @@ import { firstField, type HeaderField } from './headers.ts';
 import type { MimeNode } from './types.ts';
 
 /** What the Content-* fields say about a part: the MimeNode fields that are not byte offsets or counts. */
-export type MimeFields = Pick<MimeNode, 'type' | 'subtype' | 'params' | 'id' | 'description' | 'encoding' | 'disposition' | 'language' | 'location' | 'md5'>;
+export type MimeFields = Pick<
+  MimeNode,
+  'type' | 'subtype' | 'params' | 'id' | 'description' | 'encoding' | 'disposition' | 'language' | 'location' | 'md5'
+>;
 
 const TOKEN = /^[a-z0-9!#$%&'*+\-.^_`{|}~]+$/;
 
@@ -56,7 +59,13 @@ export function readMimeFields(fields: HeaderField[], digest: boolean): MimeFiel
     if (dtype) disposition = { type: dtype, params: parsed.params };
   }
   const lang = firstField(fields, 'content-language');
-  const language = lang === null ? null : lang.split(',').map((l) => l.replace(/\([^)]*\)/g, '').trim()).filter(Boolean);
+  const language =
+    lang === null
+      ? null
+      : lang
+          .split(',')
+          .map((l) => l.replace(/\([^)]*\)/g, '').trim())
+          .filter(Boolean);
   const location = firstField(fields, 'content-location');
 
   return {
@@ -67,7 +76,7 @@ export function readMimeFields(fields: HeaderField[], digest: boolean): MimeFiel
     description: nonEmpty(firstField(fields, 'content-description')),
     encoding: nonEmpty(cte) ?? '7BIT',
     disposition,
-    language: language && language.length ? language : null,
+    language: language?.length ? language : null,
     // RFC 2557: a folded Content-Location is unfolded by removing the whitespace.
     location: location === null ? null : nonEmpty(location.replace(/\s+/g, '')),
     md5: nonEmpty(firstField(fields, 'content-md5')),

@@ -84,10 +84,10 @@ function parseMultipart(ctx: Context, node: MimeNode, depth: number): MimeNode[]
   if (!boundary) return [];
   const body = ctx.buf.subarray(node.bodyStart, node.end);
   const limit = MAX_NODES - ctx.nodes + 1;
-  let delimiters = findDelimiters(body, Buffer.from('--' + boundary, 'utf8'), limit);
+  let delimiters = findDelimiters(body, Buffer.from(`--${boundary}`, 'utf8'), limit);
   // A header read as Windows-1252 gave a boundary whose bytes are Latin-1, not UTF-8.
   if (delimiters.length === 0 && /[^\x00-\x7f]/.test(boundary)) {
-    delimiters = findDelimiters(body, Buffer.from('--' + boundary, 'latin1'), limit);
+    delimiters = findDelimiters(body, Buffer.from(`--${boundary}`, 'latin1'), limit);
   }
   const digest = node.subtype === 'digest';
   const children: MimeNode[] = [];

@@ -38,7 +38,11 @@ export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: Mime
     inReplyTo: messageIds(env.inReplyTo)[0] ?? null,
     references: messageIds(firstField(fields, 'references')),
     text: extractText(buf, root),
-    headers: fields.map((f) => `${f.name}: ${safeDecodeWords(f.value)}`).join('\n').toLowerCase().slice(0, HEADER_TEXT_MAX),
+    headers: fields
+      .map((f) => `${f.name}: ${safeDecodeWords(f.value)}`)
+      .join('\n')
+      .toLowerCase()
+      .slice(0, HEADER_TEXT_MAX),
     attachments: listAttachments(buf, root),
   };
 }

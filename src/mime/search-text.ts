@@ -107,7 +107,10 @@ export function extractText(buf: Buffer, root: MimeNode): string {
   const text = acc.parts.join('\n\n');
   if (Buffer.byteLength(text, 'utf8') <= TEXT_CAP) return text;
   // Cut on a character boundary: drop the U+FFFD a split multi-byte character decodes to.
-  return Buffer.from(text, 'utf8').subarray(0, TEXT_CAP).toString('utf8').replace(/\uFFFD$/, '');
+  return Buffer.from(text, 'utf8')
+    .subarray(0, TEXT_CAP)
+    .toString('utf8')
+    .replace(/\uFFFD$/, '');
 }
 
 /** Decoded size of a base64 body, estimated from its size and line count (line breaks excluded). */
@@ -117,7 +120,8 @@ function base64Size(buf: Buffer, node: MimeNode): number {
   let chars = node.size - node.lines * (crlf ? 2 : 1);
   for (let i = node.end - 1, k = 0; i >= node.bodyStart && k < 6; i--, k++) {
     const c = buf[i];
-    if (c === 0x3d) chars--; // padding
+    if (c === 0x3d)
+      chars--; // padding
     else if (c !== 0x0a && c !== 0x0d && c !== 0x20 && c !== 0x09) break;
   }
   return Math.max(0, Math.floor((chars * 3) / 4));

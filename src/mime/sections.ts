@@ -32,7 +32,11 @@ export function findSection(index: Omit<MessageIndex, 'search'>, path: readonly 
  * and TEXT the header and body of a message (top level, or a message/rfc822 part), MIME the header
  * of a numbered part. HEADER.FIELDS[.NOT] are taken from the HEADER range by the caller.
  */
-export function sectionRange(index: Omit<MessageIndex, 'search'>, path: readonly number[], part: SectionPart = ''): ByteRange | null {
+export function sectionRange(
+  index: Omit<MessageIndex, 'search'>,
+  path: readonly number[],
+  part: SectionPart = '',
+): ByteRange | null {
   const node = findSection(index, path);
   if (!node) return null;
   switch (part) {

@@ -110,7 +110,11 @@ export class Transport {
     plain.off('data', this.onData);
     plain.removeAllListeners('close');
     plain.removeAllListeners('error');
-    const secure = new TLSSocket(plain, { isServer: true, secureContext: context, ...(this.sni ? { SNICallback: this.sni } : {}) });
+    const secure = new TLSSocket(plain, {
+      isServer: true,
+      secureContext: context,
+      ...(this.sni ? { SNICallback: this.sni } : {}),
+    });
     this.socket = secure;
     this.input = secure;
     this.output = secure;

@@ -10,7 +10,7 @@ import type { Relay } from '../store/relays.ts';
 import { SmtpFailure, SmtpSession, type SmtpTarget } from './deliver.ts';
 import { mxAllowed, type MtaStsLookup } from './mta-sts.ts';
 import { isPending, outcomeForAll, type Outcomes } from './outcome.ts';
-import { chooseRelay, hostAddresses, MxCache, TemporaryRouteError } from './route.ts';
+import { chooseRelay, hostAddresses, type MxCache, TemporaryRouteError } from './route.ts';
 import type { SessionPool } from './session-pool.ts';
 
 /** Hands a message for hosted recipients to the inbound pipeline. Throw an error with `responseCode` 5xx to bounce. */
@@ -39,7 +39,10 @@ export interface AttemptContext {
 type Target = SmtpTarget & { label: string };
 
 /** Attempts the job's pending recipients. Failures of the route itself defer every recipient. */
-export async function attemptDelivery(ctx: AttemptContext, job: QueueJob): Promise<{ outcomes: Outcomes; relay?: Relay }> {
+export async function attemptDelivery(
+  ctx: AttemptContext,
+  job: QueueJob,
+): Promise<{ outcomes: Outcomes; relay?: Relay }> {
   const pending = job.recipients.filter(isPending).map((r) => r.address);
   if (!pending.length) return { outcomes: new Map() };
   const { store } = ctx;
@@ -47,13 +50,29 @@ export async function attemptDelivery(ctx: AttemptContext, job: QueueJob): Promi
   const raw = await store.blobs.read(job.blob, job.size);
   try {
     if (await store.domains.get(job.domain)) return { outcomes: await deliverHosted(ctx, job, pending, raw) };
-    const group = await queue.relays.routeFor({ domain: domainOfAddress(job.from), apiKeyId: job.apiKeyId, teamId: job.teamId });
+    const group = await queue.relays.routeFor({
+      domain: domainOfAddress(job.from),
+      apiKeyId: job.apiKeyId,
+      teamId: job.teamId,
+    });
     if (!group) return { outcomes: await deliverMx(ctx, job, pending, raw) };
     const relay = await chooseRelay(queue.relays, group);
-    if (!relay) return { outcomes: outcomeForAll(pending, { status: 'deferred', response: `451 4.4.5 Every relay of group ${group.name} reached its daily limit`, mx: null, tls: false }) };
-    return { outcomes: await deliverSmtp(ctx, job, pending, raw, [relayTarget(ctx, relay)], `relay ${relay.name}`), relay };
+    if (!relay)
+      return {
+        outcomes: outcomeForAll(pending, {
+          status: 'deferred',
+          response: `451 4.4.5 Every relay of group ${group.name} reached its daily limit`,
+          mx: null,
+          tls: false,
+        }),
+      };
+    return {
+      outcomes: await deliverSmtp(ctx, job, pending, raw, [relayTarget(ctx, relay)], `relay ${relay.name}`),
+      relay,
+    };
   } catch (err) {
-    const response = err instanceof TemporaryRouteError ? `451 4.4.3 ${err.message}` : `451 4.3.0 ${(err as Error).message}`;
+    const response =
+      err instanceof TemporaryRouteError ? `451 4.4.3 ${err.message}` : `451 4.3.0 ${(err as Error).message}`;
     if (!(err instanceof TemporaryRouteError)) ctx.logger.error({ err, job: job.id }, 'delivery attempt error');
     return { outcomes: outcomeForAll(pending, { status: 'deferred', response, mx: null, tls: false }) };
   }
@@ -62,10 +81,17 @@ export async function attemptDelivery(ctx: AttemptContext, job: QueueJob): Promi
 async function deliverHosted(ctx: AttemptContext, job: QueueJob, pending: string[], raw: Buffer): Promise<Outcomes> {
   try {
     await ctx.deliverLocal(raw, { from: job.from, to: pending });
-    return outcomeForAll(pending, { status: 'delivered', response: '250 2.0.0 Delivered to a local mailbox', mx: 'local', tls: false });
+    return outcomeForAll(pending, {
+      status: 'delivered',
+      response: '250 2.0.0 Delivered to a local mailbox',
+      mx: 'local',
+      tls: false,
+    });
   } catch (err) {
     const code = (err as { responseCode?: number }).responseCode ?? 451;
-    const response = /^\d{3} /.test((err as Error).message) ? (err as Error).message : `${code} ${(err as Error).message}`;
+    const response = /^\d{3} /.test((err as Error).message)
+      ? (err as Error).message
+      : `${code} ${(err as Error).message}`;
     return outcomeForAll(pending, { status: code >= 500 ? 'bounced' : 'deferred', response, mx: 'local', tls: false });
   }
 }
@@ -89,12 +115,18 @@ function relayTarget(ctx: AttemptContext, relay: Relay): Target {
 
 async function deliverMx(ctx: AttemptContext, job: QueueJob, pending: string[], raw: Buffer): Promise<Outcomes> {
   const route = await ctx.mxCache.mx(job.domain);
-  if (route.kind === 'none') return outcomeForAll(pending, { status: 'bounced', response: `550 5.1.10 ${route.reason}`, mx: null, tls: false });
+  if (route.kind === 'none')
+    return outcomeForAll(pending, { status: 'bounced', response: `550 5.1.10 ${route.reason}`, mx: null, tls: false });
   const policy = ctx.mtaSts ? await ctx.mtaSts(job.domain).catch(() => null) : null;
   const enforce = policy?.mode === 'enforce';
   const hosts = enforce ? route.hosts.filter((h) => mxAllowed(policy, h.host)) : route.hosts;
   if (hosts.length === 0) {
-    return outcomeForAll(pending, { status: 'deferred', response: `451 4.7.5 No MX host of ${job.domain} matches its MTA-STS policy`, mx: null, tls: false });
+    return outcomeForAll(pending, {
+      status: 'deferred',
+      response: `451 4.7.5 No MX host of ${job.domain} matches its MTA-STS policy`,
+      mx: null,
+      tls: false,
+    });
   }
   const targets: Target[] = [];
   const dnsFailures: string[] = [];
@@ -123,12 +155,25 @@ async function deliverMx(ctx: AttemptContext, job: QueueJob, pending: string[], 
       });
     }
   }
-  if (targets.length === 0) return outcomeForAll(pending, { status: 'deferred', response: `451 4.4.3 ${dnsFailures.join('; ')}`, mx: null, tls: false });
+  if (targets.length === 0)
+    return outcomeForAll(pending, {
+      status: 'deferred',
+      response: `451 4.4.3 ${dnsFailures.join('; ')}`,
+      mx: null,
+      tls: false,
+    });
   return deliverSmtp(ctx, job, pending, raw, targets);
 }
 
 /** Tries the targets in order until one takes the transaction; connection-level failures move on. */
-async function deliverSmtp(ctx: AttemptContext, job: QueueJob, pending: string[], raw: Buffer, targets: Target[], via?: string): Promise<Outcomes> {
+async function deliverSmtp(
+  ctx: AttemptContext,
+  job: QueueJob,
+  pending: string[],
+  raw: Buffer,
+  targets: Target[],
+  via?: string,
+): Promise<Outcomes> {
   let last = '451 4.4.1 No answer from any mail exchanger';
   for (const target of targets) {
     const mx = via ?? target.label;
@@ -147,9 +192,15 @@ async function deliverSmtp(ctx: AttemptContext, job: QueueJob, pending: string[]
       try {
         const result = await session.send({ from: job.from, to: pending }, raw);
         const outcomes: Outcomes = new Map();
-        for (const address of result.accepted) outcomes.set(address, { status: 'delivered', response: result.response, mx, tls: session.tls });
+        for (const address of result.accepted)
+          outcomes.set(address, { status: 'delivered', response: result.response, mx, tls: session.tls });
         for (const r of result.rejected) {
-          outcomes.set(r.address, { status: r.code >= 500 ? 'bounced' : 'deferred', response: r.response, mx, tls: session.tls });
+          outcomes.set(r.address, {
+            status: r.code >= 500 ? 'bounced' : 'deferred',
+            response: r.response,
+            mx,
+            tls: session.tls,
+          });
         }
         // A finished transaction leaves the session ready for the next MAIL FROM.
         if (result.accepted.length) ctx.pool.park(target, session);
@@ -163,7 +214,12 @@ async function deliverSmtp(ctx: AttemptContext, job: QueueJob, pending: string[]
           continue;
         }
         if (err instanceof SmtpFailure && !err.beforeTransaction) {
-          return outcomeForAll(pending, { status: err.permanent ? 'bounced' : 'deferred', response: err.response, mx, tls: session.tls });
+          return outcomeForAll(pending, {
+            status: err.permanent ? 'bounced' : 'deferred',
+            response: err.response,
+            mx,
+            tls: session.tls,
+          });
         }
         last = describe(err, target);
         break;

@@ -25,7 +25,11 @@ export interface SmtpTarget {
   socketTimeoutMs?: number;
 }
 
-export interface RecipientReply { address: string; code: number; response: string }
+export interface RecipientReply {
+  address: string;
+  code: number;
+  response: string;
+}
 
 export interface SendResult {
   accepted: string[];
@@ -142,26 +146,46 @@ export class SmtpSession {
 
   /** Sends one message; per-recipient refusals come back in the result, a refused transaction throws. */
   send(envelope: { from: string; to: string[] }, raw: Buffer): Promise<SendResult> {
-    if (this.closed) return Promise.reject(failure(this.lastError ?? (Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }) as NodemailerError), true));
+    if (this.closed)
+      return Promise.reject(
+        failure(
+          this.lastError ?? (Object.assign(new Error('Connection closed'), { code: 'ECONNECTION' }) as NodemailerError),
+          true,
+        ),
+      );
     return new Promise((resolve, reject) => {
-      this.connection.send({ from: envelope.from || false, to: envelope.to, size: raw.length, use8BitMime: true }, raw, (err, info) => {
-        if (err) {
-          const e = err as NodemailerError;
-          // Every recipient refused: report them one by one, as a partial refusal would be.
-          if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
-            return resolve({ accepted: [], rejected: rejectedReplies(e.rejectedErrors), response: e.response ?? '' });
+      this.connection.send(
+        { from: envelope.from || false, to: envelope.to, size: raw.length, use8BitMime: true },
+        raw,
+        (err, info) => {
+          if (err) {
+            const e = err as NodemailerError;
+            // Every recipient refused: report them one by one, as a partial refusal would be.
+            if (e.command === 'RCPT TO' && e.rejectedErrors?.length) {
+              return resolve({ accepted: [], rejected: rejectedReplies(e.rejectedErrors), response: e.response ?? '' });
+            }
+            return reject(failure(e, false));
           }
-          return reject(failure(e, false));
-        }
-        const result = info as unknown as { accepted: string[]; rejectedErrors?: NodemailerError[]; response: string };
-        resolve({ accepted: result.accepted, rejected: rejectedReplies(result.rejectedErrors ?? []), response: String(result.response ?? '').trim() });
-      });
+          const result = info as unknown as {
+            accepted: string[];
+            rejectedErrors?: NodemailerError[];
+            response: string;
+          };
+          resolve({
+            accepted: result.accepted,
+            rejected: rejectedReplies(result.rejectedErrors ?? []),
+            response: String(result.response ?? '').trim(),
+          });
+        },
+      );
     });
   }
 
   /** RSET between messages on a reused session. */
   reset(): Promise<void> {
-    return new Promise((resolve, reject) => this.connection.reset((err) => (err ? reject(failure(err as NodemailerError, true)) : resolve())));
+    return new Promise((resolve, reject) =>
+      this.connection.reset((err) => (err ? reject(failure(err as NodemailerError, true)) : resolve())),
+    );
   }
 
   close(): void {
@@ -174,5 +198,9 @@ export class SmtpSession {
 }
 
 function rejectedReplies(errors: NodemailerError[]): RecipientReply[] {
-  return errors.map((e) => ({ address: e.recipient ?? '', code: e.responseCode ?? replyCode(e.response), response: (e.response ?? e.message).trim() }));
+  return errors.map((e) => ({
+    address: e.recipient ?? '',
+    code: e.responseCode ?? replyCode(e.response),
+    response: (e.response ?? e.message).trim(),
+  }));
 }

@@ -5,9 +5,24 @@ import type { DkimKey, Store } from '../store/index.ts';
 
 /** Fields signed (and over-signed where a second copy would change meaning), after RFC 6376 §5.4.1. */
 const SIGNED_HEADERS = [
-  'from', 'sender', 'reply-to', 'subject', 'date', 'message-id', 'to', 'cc', 'mime-version', 'content-type',
-  'content-transfer-encoding', 'content-id', 'content-description', 'in-reply-to', 'references', 'list-id',
-  'list-unsubscribe', 'list-unsubscribe-post',
+  'from',
+  'sender',
+  'reply-to',
+  'subject',
+  'date',
+  'message-id',
+  'to',
+  'cc',
+  'mime-version',
+  'content-type',
+  'content-transfer-encoding',
+  'content-id',
+  'content-description',
+  'in-reply-to',
+  'references',
+  'list-id',
+  'list-unsubscribe',
+  'list-unsubscribe-post',
 ];
 
 /** Returns the signature fields (CRLF-terminated) for `raw` signed by `domain` with `keys`, or "" when none. */
@@ -21,7 +36,13 @@ export async function dkimSignatures(raw: Buffer, domain: string, keys: DkimKey[
     canonicalization: 'relaxed/relaxed',
     headerList: SIGNED_HEADERS,
     signTime: new Date(now),
-    signatureData: active.map((k) => ({ signingDomain: domain, selector: k.selector, privateKey: k.privateKey, algorithm: k.algorithm, canonicalization: 'relaxed/relaxed' })),
+    signatureData: active.map((k) => ({
+      signingDomain: domain,
+      selector: k.selector,
+      privateKey: k.privateKey,
+      algorithm: k.algorithm,
+      canonicalization: 'relaxed/relaxed',
+    })),
   });
   if (result.errors?.length) throw result.errors[0]!;
   return result.signatures.trim() ? result.signatures : '';

@@ -49,7 +49,11 @@ export function buildDsn(input: DsnInput): Buffer {
   const failed = input.recipients.some((r) => r.action === 'failed');
   const subject = failed ? 'Undelivered Mail Returned to Sender' : 'Delayed Mail (still being retried)';
   const { bodyStart } = readHeader(input.original, 0, input.original.length);
-  const originalHeader = input.original.subarray(0, bodyStart).toString('utf8').replace(/\r?\n/g, '\r\n').replace(/(\r\n)*$/, '\r\n');
+  const originalHeader = input.original
+    .subarray(0, bodyStart)
+    .toString('utf8')
+    .replace(/\r?\n/g, '\r\n')
+    .replace(/(\r\n)*$/, '\r\n');
   const human = failed
     ? `This is the mail system at ${input.hostname}.\r\n\r\nYour message could not be delivered to one or more recipients. It has been given up on.\r\n\r\n`
     : `This is the mail system at ${input.hostname}.\r\n\r\nYour message has not been delivered yet to one or more recipients. Delivery will be retried` +

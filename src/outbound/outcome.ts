@@ -41,7 +41,13 @@ export interface RecordPolicy {
 }
 
 /** Applies an attempt's outcomes to the job, with events, DSNs and relay use, in one durable batch. */
-export async function recordOutcomes(store: Store, policy: RecordPolicy, jobId: string, outcomes: Outcomes, relay: Relay | undefined): Promise<void> {
+export async function recordOutcomes(
+  store: Store,
+  policy: RecordPolicy,
+  jobId: string,
+  outcomes: Outcomes,
+  relay: Relay | undefined,
+): Promise<void> {
   const { queue } = store;
   const { hostname } = policy;
   await queue.lock(jobId, async () => {
@@ -57,14 +63,21 @@ export async function recordOutcomes(store: Store, policy: RecordPolicy, jobId: 
       if (!found || !isPending(r)) return r;
       const outcome: Outcome =
         found.status === 'deferred' && expired
-          ? { ...found, status: 'bounced', response: `${found.response} (giving up: in the queue since ${new Date(job.createdAt).toISOString()})` }
+          ? {
+              ...found,
+              status: 'bounced',
+              response: `${found.response} (giving up: in the queue since ${new Date(job.createdAt).toISOString()})`,
+            }
           : found;
       const next: QueueRecipient = {
         ...r,
         status: outcome.status,
         attempts: r.attempts + 1,
         lastResponse: outcome.response,
-        log: [...r.log, { time: now, attempt, mx: outcome.mx, tls: outcome.tls, response: outcome.response, status: outcome.status }],
+        log: [
+          ...r.log,
+          { time: now, attempt, mx: outcome.mx, tls: outcome.tls, response: outcome.response, status: outcome.status },
+        ],
       };
       changed.push({ r: next, outcome });
       return next;
@@ -86,10 +99,34 @@ export async function recordOutcomes(store: Store, policy: RecordPolicy, jobId: 
     if (job.from) {
       const original = () => store.blobs.read(job.blob, job.size);
       const bounced = changed.filter((c) => c.outcome.status === 'bounced');
-      if (bounced.length) dsns.push(buildDsn({ hostname, to: job.from, recipients: bounced.map((c) => dsnRecipient(c, 'failed', now)), arrivalDate: job.createdAt, original: await original() }));
+      if (bounced.length)
+        dsns.push(
+          buildDsn({
+            hostname,
+            to: job.from,
+            recipients: bounced.map((c) => dsnRecipient(c, 'failed', now)),
+            arrivalDate: job.createdAt,
+            original: await original(),
+          }),
+        );
       const deferred = changed.filter((c) => c.outcome.status === 'deferred');
-      if (deferred.length && !job.delayNotified && policy.delayNoticeAfterMs > 0 && now - job.createdAt >= policy.delayNoticeAfterMs && next.state === 'queued') {
-        dsns.push(buildDsn({ hostname, to: job.from, recipients: deferred.map((c) => dsnRecipient(c, 'delayed', now)), arrivalDate: job.createdAt, willRetryUntil: job.createdAt + policy.expiryMs, original: await original() }));
+      if (
+        deferred.length &&
+        !job.delayNotified &&
+        policy.delayNoticeAfterMs > 0 &&
+        now - job.createdAt >= policy.delayNoticeAfterMs &&
+        next.state === 'queued'
+      ) {
+        dsns.push(
+          buildDsn({
+            hostname,
+            to: job.from,
+            recipients: deferred.map((c) => dsnRecipient(c, 'delayed', now)),
+            arrivalDate: job.createdAt,
+            willRetryUntil: job.createdAt + policy.expiryMs,
+            original: await original(),
+          }),
+        );
         next.delayNotified = true;
       }
     }
@@ -105,11 +142,27 @@ export async function recordOutcomes(store: Store, policy: RecordPolicy, jobId: 
     if (relayUsed) queue.relays.countUse(tx, relay.id, day);
     await store.kv.commit(tx);
     for (const c of changed) metrics.delivery('outbound', c.outcome.status);
-    for (const c of changed) policy.logger.info({ job: job.id, rcpt: c.r.address, status: c.outcome.status, mx: c.outcome.mx, tls: c.outcome.tls, response: c.outcome.response, attempt }, `outbound ${c.outcome.status}`);
+    for (const c of changed)
+      policy.logger.info(
+        {
+          job: job.id,
+          rcpt: c.r.address,
+          status: c.outcome.status,
+          mx: c.outcome.mx,
+          tls: c.outcome.tls,
+          response: c.outcome.response,
+          attempt,
+        },
+        `outbound ${c.outcome.status}`,
+      );
   });
 }
 
-function dsnRecipient(c: { r: QueueRecipient; outcome: Outcome }, action: 'failed' | 'delayed', now: number): DsnRecipient {
+function dsnRecipient(
+  c: { r: QueueRecipient; outcome: Outcome },
+  action: 'failed' | 'delayed',
+  now: number,
+): DsnRecipient {
   return {
     address: c.r.address,
     action,
@@ -121,7 +174,15 @@ function dsnRecipient(c: { r: QueueRecipient; outcome: Outcome }, action: 'faile
 }
 
 function dsnMessage(job: QueueJob, raw: Buffer): NewOutboundMessage {
-  return { teamId: job.teamId, accountId: job.accountId, from: '', to: [job.from], raw, subject: 'Delivery Status Notification', headerMessageId: null };
+  return {
+    teamId: job.teamId,
+    accountId: job.accountId,
+    from: '',
+    to: [job.from],
+    raw,
+    subject: 'Delivery Status Notification',
+    headerMessageId: null,
+  };
 }
 
 function outcomeEvent(job: QueueJob, r: QueueRecipient, outcome: Outcome): NewEvent {

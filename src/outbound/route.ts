@@ -5,7 +5,10 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import type { Relay, RelayGroup, Relays } from '../store/relays.ts';
 import { utcDay } from '../store/relays.ts';
 
-export interface MxHost { host: string; priority: number }
+export interface MxHost {
+  host: string;
+  priority: number;
+}
 
 export type MxRoute =
   | { kind: 'mx'; hosts: MxHost[]; implicit: boolean }
@@ -19,15 +22,20 @@ async function orTemporary<T>(lookup: Promise<T>, what: string): Promise<T> {
   try {
     return await lookup;
   } catch (err) {
-    throw new TemporaryRouteError(`DNS lookup of ${what} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`);
+    throw new TemporaryRouteError(
+      `DNS lookup of ${what} failed: ${(err as NodeJS.ErrnoException).code ?? (err as Error).message}`,
+    );
   }
 }
 
 export async function resolveMx(resolver: DnsResolver, domain: string): Promise<MxRoute> {
   const records = await orTemporary(resolver.mx(domain), `MX ${domain}`);
   const isNull = (exchange: string) => exchange === '' || exchange === '.';
-  if (records.length === 1 && isNull(records[0]!.exchange)) return { kind: 'none', reason: `${domain} does not accept mail (null MX)` };
-  const hosts = records.filter((r) => !isNull(r.exchange)).map((r) => ({ host: r.exchange.replace(/\.$/, '').toLowerCase(), priority: r.priority }));
+  if (records.length === 1 && isNull(records[0]!.exchange))
+    return { kind: 'none', reason: `${domain} does not accept mail (null MX)` };
+  const hosts = records
+    .filter((r) => !isNull(r.exchange))
+    .map((r) => ({ host: r.exchange.replace(/\.$/, '').toLowerCase(), priority: r.priority }));
   if (hosts.length) return { kind: 'mx', hosts, implicit: false };
   const addresses = await hostAddresses(resolver, domain);
   if (addresses.length) return { kind: 'mx', hosts: [{ host: domain, priority: 0 }], implicit: true };
@@ -67,7 +75,12 @@ export class MxCache {
  * Picks a relay of a group by weight among those under their daily limit; undefined when every
  * member is used up (or the group is empty) for today.
  */
-export async function chooseRelay(relays: Relays, group: RelayGroup, now = Date.now(), random = Math.random): Promise<Relay | undefined> {
+export async function chooseRelay(
+  relays: Relays,
+  group: RelayGroup,
+  now = Date.now(),
+  random = Math.random,
+): Promise<Relay | undefined> {
   const day = utcDay(now);
   const candidates: Relay[] = [];
   for (const id of group.relayIds) {

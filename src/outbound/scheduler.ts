@@ -60,7 +60,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
         if (running.has(jobId)) continue;
         const job = await queue.get(jobId);
         // The index read above may predate an attempt that just finished and rescheduled the job.
-        if (!job || job.state !== 'queued' || running.has(jobId) || job.dueAt > Date.now()) continue;
+        if (job?.state !== 'queued' || running.has(jobId) || job.dueAt > Date.now()) continue;
         if ((perDomain.get(job.domain) ?? 0) >= o.perDomainConcurrency) continue;
         begin(job);
       }

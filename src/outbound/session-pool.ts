@@ -33,7 +33,10 @@ export class SessionPool {
   park(target: SmtpTarget, session: SmtpSession): void {
     const key = poolKey(target);
     const list = this.idle.get(key) ?? [];
-    if (this.closed || list.length >= this.maxPerTarget) return session.close();
+    if (this.closed || list.length >= this.maxPerTarget) {
+      session.close();
+      return;
+    }
     const entry = {
       session,
       timer: setTimeout(() => {
@@ -57,12 +60,14 @@ export class SessionPool {
   /** Closes every parked session; sessions parked from now on are closed at once. */
   close(): void {
     this.closed = true;
-    for (const list of this.idle.values()) for (const { session, timer } of list.splice(0)) {
-      clearTimeout(timer);
-      session.close();
-    }
+    for (const list of this.idle.values())
+      for (const { session, timer } of list.splice(0)) {
+        clearTimeout(timer);
+        session.close();
+      }
     this.idle.clear();
   }
 }
 
-const poolKey = (t: SmtpTarget) => [t.host, t.port, t.tls, t.verifyCertificate, t.servername ?? '', t.auth?.user ?? ''].join('|');
+const poolKey = (t: SmtpTarget) =>
+  [t.host, t.port, t.tls, t.verifyCertificate, t.servername ?? '', t.auth?.user ?? ''].join('|');

@@ -36,11 +36,27 @@ export async function mayUseAddress(store: Store, account: Account, address: str
 }
 
 /** RFC 5322 §3.6: the fields a message has at most once (Date and From exactly once). */
-const SINGLE_FIELDS = ['date', 'from', 'sender', 'reply-to', 'to', 'cc', 'bcc', 'message-id', 'in-reply-to', 'references', 'subject'];
+const SINGLE_FIELDS = [
+  'date',
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'message-id',
+  'in-reply-to',
+  'references',
+  'subject',
+];
 /** The fields that name who sent (or resent) the message: each address must be the sender's own. */
 const SENDER_FIELDS = ['from', 'sender', 'resent-from', 'resent-sender'];
 
-export interface HeaderRefusal { code: number; enhanced: string; text: string }
+export interface HeaderRefusal {
+  code: number;
+  enhanced: string;
+  text: string;
+}
 
 /**
  * What a submitted message's header may say about its origin. A second From (or Sender …) is
@@ -51,17 +67,28 @@ export interface HeaderRefusal { code: number; enhanced: string; text: string }
  */
 const fieldName = (name: string) => name.replace(/(^|-)[a-z]/g, (c) => c.toUpperCase());
 
-export async function checkSubmittedHeader(store: Store, account: Account, headers: ParsedHeaders): Promise<HeaderRefusal | null> {
+export async function checkSubmittedHeader(
+  store: Store,
+  account: Account,
+  headers: ParsedHeaders,
+): Promise<HeaderRefusal | null> {
   for (const name of SINGLE_FIELDS) {
     const count = headers.fields.filter((f) => f.name === name).length;
-    if (count > 1) return { code: 550, enhanced: '5.6.0', text: `Message has ${count} ${fieldName(name)} fields; RFC 5322 section 3.6 allows one` };
+    if (count > 1)
+      return {
+        code: 550,
+        enhanced: '5.6.0',
+        text: `Message has ${count} ${fieldName(name)} fields; RFC 5322 section 3.6 allows one`,
+      };
   }
   if (headers.from.length === 0) return { code: 550, enhanced: '5.6.0', text: 'Message has no valid From address' };
   for (const field of headers.fields.filter((f) => SENDER_FIELDS.includes(f.name))) {
     for (const a of parseAddressList(field.value)) {
       const address = `${a.mailbox}@${a.host}`;
-      if (!a.mailbox || !a.host) return { code: 550, enhanced: '5.6.0', text: `Message has an invalid ${fieldName(field.name)} address` };
-      if (!(await mayUseAddress(store, account, address))) return { code: 553, enhanced: '5.7.1', text: `${fieldName(field.name)} address <${address}> is not yours` };
+      if (!a.mailbox || !a.host)
+        return { code: 550, enhanced: '5.6.0', text: `Message has an invalid ${fieldName(field.name)} address` };
+      if (!(await mayUseAddress(store, account, address)))
+        return { code: 553, enhanced: '5.7.1', text: `${fieldName(field.name)} address <${address}> is not yours` };
     }
   }
   return null;
@@ -72,7 +99,8 @@ export function completeHeader(raw: Buffer, hostname: string): Buffer {
   const headers = parseHeaders(raw);
   let extra = '';
   if (!headers.get('date')) extra += `Date: ${new Date().toUTCString().replace(/GMT$/, '+0000')}\r\n`;
-  if (!headers.messageId) extra += `Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
+  if (!headers.messageId)
+    extra += `Message-ID: <${Date.now().toString(36)}.${randomBytes(8).toString('hex')}@${hostname}>\r\n`;
   return extra ? Buffer.concat([Buffer.from(extra), raw]) : raw;
 }
 
@@ -102,16 +130,26 @@ export class SendLimitExceeded extends Error {
 }
 
 /** Whose budget a message is counted against: its mailbox, or the API key that sent it for none. */
-export const sendingSubject = (account: Account | null, apiKeyId?: string | null): string => (account ? `account:${account.id}` : `key:${apiKeyId ?? 'none'}`);
+export const sendingSubject = (account: Account | null, apiKeyId?: string | null): string =>
+  account ? `account:${account.id}` : `key:${apiKeyId ?? 'none'}`;
 
 /**
  * Counts the message against the sender's hourly and daily budget (SendLimitExceeded when spent),
  * then signs and queues it with the Sent copy; resolves once all is durable. A failure gives the
  * counted slot back.
  */
-export async function submitMessage(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
-  if (submission.limits.perHour <= 0 && submission.limits.perDay <= 0) return signAndQueue(store, queue, submission, log); // no budget to keep
-  const reservation = await store.sends.reserve(sendingSubject(submission.account, submission.apiKeyId), submission.limits);
+export async function submitMessage(
+  store: Store,
+  queue: Pick<Queue, 'enqueue'>,
+  submission: Submission,
+  log: Logger,
+): Promise<Enqueued> {
+  if (submission.limits.perHour <= 0 && submission.limits.perDay <= 0)
+    return signAndQueue(store, queue, submission, log); // no budget to keep
+  const reservation = await store.sends.reserve(
+    sendingSubject(submission.account, submission.apiKeyId),
+    submission.limits,
+  );
   if (!reservation.ok) throw new SendLimitExceeded(reservation.limit, reservation.retryAfterSeconds);
   try {
     return await signAndQueue(store, queue, submission, log);
@@ -121,7 +159,12 @@ export async function submitMessage(store: Store, queue: Pick<Queue, 'enqueue'>,
   }
 }
 
-async function signAndQueue(store: Store, queue: Pick<Queue, 'enqueue'>, submission: Submission, log: Logger): Promise<Enqueued> {
+async function signAndQueue(
+  store: Store,
+  queue: Pick<Queue, 'enqueue'>,
+  submission: Submission,
+  log: Logger,
+): Promise<Enqueued> {
   const { account, raw } = submission;
   const headers = parseHeaders(raw);
   const signed = await signForDomain(store, raw, domainOf(headers.from[0]!));
@@ -149,7 +192,8 @@ async function saveSent(store: Store, account: Account, raw: Buffer, log: Logger
     await store.deliver(raw, [{ folder, flags: ['\\Seen'], quotaBytes: account.quotaBytes }]);
   } catch (err) {
     // The message is queued already: a full mailbox costs the Sent copy, not the sending.
-    if (err instanceof StoreError && err.code === 'quota') log.warn({ account: account.id }, 'Sent copy skipped: mailbox over quota');
+    if (err instanceof StoreError && err.code === 'quota')
+      log.warn({ account: account.id }, 'Sent copy skipped: mailbox over quota');
     else log.error({ err, account: account.id }, 'Sent copy failed');
   }
 }

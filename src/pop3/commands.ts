@@ -33,7 +33,12 @@ function message(session: Pop3Session, text: string | undefined): { n: number; m
 }
 
 /** One listing: every message (LIST, UIDL without argument) or the one named. */
-async function listing(session: Pop3Session, args: string, describe: (n: number, m: Message) => string, heading: string): Promise<void> {
+async function listing(
+  session: Pop3Session,
+  args: string,
+  describe: (n: number, m: Message) => string,
+  heading: string,
+): Promise<void> {
   const list = words(args, 0, 1);
   if (!list) return session.fail('Expected at most one message number');
   if (list.length === 1) {
@@ -65,7 +70,9 @@ const b64 = /^(?:[A-Za-z0-9+/]{4})*(?:[A-Za-z0-9+/]{2}==|[A-Za-z0-9+/]{3}=)?$/;
 async function plain(session: Pop3Session, response: string): Promise<void> {
   if (response === '*') return session.fail('Authentication cancelled');
   if (response !== '=' && !b64.test(response)) return session.fail('Invalid base64 in SASL response');
-  const parts = Buffer.from(response === '=' ? '' : response, 'base64').toString('utf8').split('\0');
+  const parts = Buffer.from(response === '=' ? '' : response, 'base64')
+    .toString('utf8')
+    .split('\0');
   if (parts.length !== 3) return session.fail('Malformed PLAIN response', 'AUTH');
   await session.logIn(parts[1]!, parts[2]!, parts[0]!);
 }
@@ -170,7 +177,13 @@ export const COMMANDS = new Map<string, Pop3Command>([
       },
     },
   ],
-  ['UIDL', { states: TRANSACTION, run: (s, args) => listing(s, args, (n) => s.maildrop!.uniqueId(n), 'Unique-id listing follows') }],
+  [
+    'UIDL',
+    {
+      states: TRANSACTION,
+      run: (s, args) => listing(s, args, (n) => s.maildrop!.uniqueId(n), 'Unique-id listing follows'),
+    },
+  ],
   [
     'RETR',
     {

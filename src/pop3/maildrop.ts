@@ -58,8 +58,11 @@ export class Maildrop {
 
   /** UPDATE state: messages retrieved and kept become \Seen (as IMAP clients then show them), deleted ones are expunged. */
   async commit(store: Store): Promise<{ removed: number }> {
-    const uidsOf = (numbers: Iterable<number>) => [...numbers].map((n) => this.messages[n - 1]!.uid).sort((a, b) => a - b);
-    const seen = uidsOf([...this.retrieved].filter((n) => !this.deleted.has(n) && !this.messages[n - 1]!.flags.includes('\\Seen')));
+    const uidsOf = (numbers: Iterable<number>) =>
+      [...numbers].map((n) => this.messages[n - 1]!.uid).sort((a, b) => a - b);
+    const seen = uidsOf(
+      [...this.retrieved].filter((n) => !this.deleted.has(n) && !this.messages[n - 1]!.flags.includes('\\Seen')),
+    );
     if (seen.length) await store.messages.updateFlags(this.folder.id, seen, 'add', ['\\Seen']);
     const gone = uidsOf(this.deleted);
     const removed = gone.length ? await store.messages.expunge(this.folder.id, gone) : [];

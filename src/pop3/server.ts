@@ -47,7 +47,10 @@ export interface Pop3Server {
 }
 
 /** The [pop3] config section as limits. */
-export const pop3Limits = (c: Config['pop3']): Pop3Limits => ({ maxConnectionsPerIp: c.max_connections_per_ip, idleTimeoutMs: c.idle_timeout_ms });
+export const pop3Limits = (c: Config['pop3']): Pop3Limits => ({
+  maxConnectionsPerIp: c.max_connections_per_ip,
+  idleTimeoutMs: c.idle_timeout_ms,
+});
 
 export const DEFAULT_POP3_LIMITS: Pop3Limits = pop3Limits(CONFIG_DEFAULTS.pop3);
 

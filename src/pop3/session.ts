@@ -172,7 +172,10 @@ export class Pop3Session {
 
   /** A client error: -ERR, and the connection closed after too many in a row. */
   fail(text: string, code?: string): void {
-    if (++this.errors > MAX_ERRORS) return this.close('Too many errors, closing connection');
+    if (++this.errors > MAX_ERRORS) {
+      this.close('Too many errors, closing connection');
+      return;
+    }
     this.err(text, code);
   }
 
@@ -181,13 +184,17 @@ export class Pop3Session {
   /** The end of USER/PASS and AUTH PLAIN: password check, maildrop lock, snapshot of INBOX. */
   async logIn(username: string, password: string, authzid = ''): Promise<void> {
     this.user = null;
-    const result = await this.ctx.login.login(username, password, this.clientIp, { permission: 'mailbox.read', authzid });
+    const result = await this.ctx.login.login(username, password, this.clientIp, {
+      permission: 'mailbox.read',
+      authzid,
+    });
     metrics.login('pop3', result.ok ? 'ok' : result.reason);
     if (!result.ok) {
       this.ctx.logger?.info({ session: this.id, user: username, reason: result.reason }, 'pop3 login failed');
       if (result.reason === 'throttled') return this.fail('Too many failed logins, try again later', 'SYS/TEMP');
       if (result.reason === 'suspended') return this.fail('Account suspended', 'SYS/PERM');
-      if (result.reason === 'authzid') return this.fail('Authorization identity must be empty or your own user name', 'AUTH');
+      if (result.reason === 'authzid')
+        return this.fail('Authorization identity must be empty or your own user name', 'AUTH');
       return this.fail('Invalid credentials', 'AUTH');
     }
     const account = result.account;
@@ -205,7 +212,10 @@ export class Pop3Session {
     this.state = 'transaction';
     // A revoked key, a new password or a suspension ends the session (without UPDATE).
     this.unregister = sessionRegistry(this.ctx.store).register({
-      protocol: 'pop3', accountId: account.id, credential: result.credential, expiresAt: result.expiresAt,
+      protocol: 'pop3',
+      accountId: account.id,
+      credential: result.credential,
+      expiresAt: result.expiresAt,
       end: (reason) => this.close(`Session ended: ${reason}`, 'AUTH'),
     });
     this.ctx.logger?.info({ session: this.id, account: account.id }, 'pop3 login');
@@ -257,5 +267,3 @@ export class Pop3Session {
     this.release();
   }
 }
-
-

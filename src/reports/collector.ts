@@ -58,22 +58,31 @@ export function createReportCollector(options: ReportCollectorOptions): ReportCo
     });
     if (!raw) return;
     const { reports: found, errors } = await extractReports(raw);
-    for (const error of errors) logger?.info({ accountId, uid, error }, 'an attachment looking like a report did not parse');
+    for (const error of errors)
+      logger?.info({ accountId, uid, error }, 'an attachment looking like a report did not parse');
     for (const report of found) {
       const domain = await store.domains.get(report.domain);
       // Only the team hosting the domain learns about it: a report sent elsewhere is ignored.
       if (domain?.teamId !== teamId) {
-        logger?.info({ accountId, kind: report.kind, domain: report.domain }, 'ignoring a report about a domain this team does not host');
+        logger?.info(
+          { accountId, kind: report.kind, domain: report.domain },
+          'ignoring a report about a domain this team does not host',
+        );
         continue;
       }
       const { stored, duplicate } = await reports.add(teamId, accountId, report);
-      logger?.info({ kind: report.kind, domain: report.domain, reporter: report.reporter, id: stored.id, duplicate }, 'report received');
+      logger?.info(
+        { kind: report.kind, domain: report.domain, reporter: report.reporter, id: stored.id, duplicate },
+        'report received',
+      );
     }
   }
 
   const onEvent = (event: StoredEvent): void => {
     if (!RECEIVED.has(event.type)) return;
-    queue = queue.then(() => look(event)).catch((err: Error) => logger?.error({ err, event: event.id }, 'reading a report failed'));
+    queue = queue
+      .then(() => look(event))
+      .catch((err: Error) => logger?.error({ err, event: event.id }, 'reading a report failed'));
   };
   store.notifier.on('event', onEvent);
 

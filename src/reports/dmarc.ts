@@ -2,7 +2,6 @@
 import type { DmarcRecordSummary, DmarcReport } from '../store/reports.ts';
 import { child, children, parseXml, textAt } from './xml.ts';
 
-
 const MAX_ROWS = 200;
 
 const seconds = (s: string): number => {
@@ -33,7 +32,14 @@ export function parseDmarcReport(xml: string): DmarcReport {
     if (spf === 'pass') counts.spfPass += count;
     if (dkim === 'pass' || spf === 'pass') counts.passed += count;
     else counts.failed += count;
-    records.push({ sourceIp: textAt(row, 'source_ip'), count, disposition: textAt(evaluated, 'disposition').toLowerCase(), dkim, spf, headerFrom: textAt(record, 'identifiers', 'header_from').toLowerCase() });
+    records.push({
+      sourceIp: textAt(row, 'source_ip'),
+      count,
+      disposition: textAt(evaluated, 'disposition').toLowerCase(),
+      dkim,
+      spf,
+      headerFrom: textAt(record, 'identifiers', 'header_from').toLowerCase(),
+    });
   }
   records.sort((a, b) => b.count - a.count);
   return {

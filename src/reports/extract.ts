@@ -6,7 +6,6 @@ import { parseDmarcReport } from './dmarc.ts';
 import { parseTlsReport } from './tls-rpt.ts';
 import { unpack } from './unpack.ts';
 
-
 // Types reporters give the report file; octet-stream and text/plain only go with a report file name.
 const REPORT_TYPE = /^(application\/(tlsrpt\+(json|gzip)|(x-)?(zip|gzip)|x-zip-compressed|xml|json)|text\/xml)$/;
 const REPORT_NAME = /\.(xml|json|zip|gz)$/i;
@@ -21,7 +20,10 @@ export function mayBeReport(type: string, filename = ''): boolean {
 function parseAttachment(attachment: Attachment): ParsedReport | null {
   const type = attachment.contentType.toLowerCase();
   if (!mayBeReport(type, attachment.filename)) return null;
-  const text = unpack(attachment.content).toString('utf8').replace(/^\uFEFF/, '').trimStart();
+  const text = unpack(attachment.content)
+    .toString('utf8')
+    .replace(/^\uFEFF/, '')
+    .trimStart();
   if (type.startsWith('application/tlsrpt') || text.startsWith('{')) return parseTlsReport(text);
   if (text.startsWith('<')) return parseDmarcReport(text);
   return null;
@@ -32,7 +34,12 @@ function parseAttachment(attachment: Attachment): ParsedReport | null {
  * `errors` (a broken report is worth a log line, not a delivery failure).
  */
 export async function extractReports(raw: Buffer): Promise<{ reports: ParsedReport[]; errors: string[] }> {
-  const parsed = await simpleParser(raw, { skipHtmlToText: true, skipTextToHtml: true, skipTextLinks: true, skipImageLinks: true });
+  const parsed = await simpleParser(raw, {
+    skipHtmlToText: true,
+    skipTextToHtml: true,
+    skipTextLinks: true,
+    skipImageLinks: true,
+  });
   const reports: ParsedReport[] = [];
   const errors: string[] = [];
   for (const attachment of parsed.attachments) {

@@ -1,7 +1,6 @@
 // SMTP TLS reports (RFC 8460 §4): the summary we keep of one JSON report.
 import type { TlsPolicySummary, TlsReport } from '../store/reports.ts';
 
-
 const MAX_POLICIES = 100;
 
 type Json = Record<string, unknown>;
@@ -40,15 +39,22 @@ export function parseTlsReport(json: string): TlsReport {
     };
   });
   const domain = policies.find((p) => p.policyDomain)?.policyDomain ?? '';
-  if (!reporter || !reportId || !domain) throw new Error('TLS report lacks organization-name, report-id or a policy-domain');
+  if (!reporter || !reportId || !domain)
+    throw new Error('TLS report lacks organization-name, report-id or a policy-domain');
   return {
     kind: 'tls',
     reporter,
     reporterContact: str(report['contact-info']),
     reportId,
     domain,
-    period: { begin: time(range['start-datetime'], 'start-datetime'), end: time(range['end-datetime'], 'end-datetime') },
-    counts: { success: policies.reduce((n, p) => n + p.success, 0), failure: policies.reduce((n, p) => n + p.failure, 0) },
+    period: {
+      begin: time(range['start-datetime'], 'start-datetime'),
+      end: time(range['end-datetime'], 'end-datetime'),
+    },
+    counts: {
+      success: policies.reduce((n, p) => n + p.success, 0),
+      failure: policies.reduce((n, p) => n + p.failure, 0),
+    },
     policies: policies.slice(0, MAX_POLICIES),
   };
 }

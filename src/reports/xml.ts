@@ -71,9 +71,11 @@ export function parseXml(source: string): XmlElement {
 const localName = (name: string): string => name.slice(name.indexOf(':') + 1);
 
 /** The first child element named `name`. */
-export const child = (e: XmlElement | undefined, name: string): XmlElement | undefined => e?.children.find((c) => c.name === name);
+export const child = (e: XmlElement | undefined, name: string): XmlElement | undefined =>
+  e?.children.find((c) => c.name === name);
 
-export const children = (e: XmlElement | undefined, name: string): XmlElement[] => e?.children.filter((c) => c.name === name) ?? [];
+export const children = (e: XmlElement | undefined, name: string): XmlElement[] =>
+  e?.children.filter((c) => c.name === name) ?? [];
 
 /** Trimmed text of the element at a path of child names ('' when absent). */
 export const textAt = (e: XmlElement | undefined, ...path: string[]): string => {

@@ -14,10 +14,20 @@ function base62(length: number): string {
 }
 
 /** A new key: the secret is shown once; only its SHA-256 is stored, with its first 12 and last 4 characters for display. */
-export interface MintedKey { secret: string; hash: string; prefix: string; suffix: string }
+export interface MintedKey {
+  secret: string;
+  hash: string;
+  prefix: string;
+  suffix: string;
+}
 
 /** The stored forms of a secret. */
-export const mintedFrom = (secret: string): MintedKey => ({ secret, hash: hashApiKey(secret), prefix: secret.slice(0, 12), suffix: secret.slice(-4) });
+export const mintedFrom = (secret: string): MintedKey => ({
+  secret,
+  hash: hashApiKey(secret),
+  prefix: secret.slice(0, 12),
+  suffix: secret.slice(-4),
+});
 
 /** `wm_<kind>_<32 base62>` (190 bits): the kind is visible to people and to secret scanners alike. */
 export function mintApiKey(kind: KeyKind): MintedKey {

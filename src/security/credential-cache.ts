@@ -29,7 +29,10 @@ export class CredentialCache {
   }
 
   private digest(account: string, password: string, storedHash: string): string {
-    return createHmac('sha256', this.key).update(`${account}\0${storedHash}\0`).update(password.normalize('NFC')).digest('base64');
+    return createHmac('sha256', this.key)
+      .update(`${account}\0${storedHash}\0`)
+      .update(password.normalize('NFC'))
+      .digest('base64');
   }
 
   /** Did this password verify against this stored hash within the TTL? */

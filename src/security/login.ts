@@ -70,13 +70,22 @@ export class LoginService {
    * `authzid` is a SASL PLAIN authorization identity (RFC 4616 §2): acting as another user is not
    * offered, so one that names anyone but the authenticating user is refused, not ignored.
    */
-  async login(username: string, password: string, clientIp: string, options: { permission?: string; authzid?: string } = {}): Promise<LoginResult> {
+  async login(
+    username: string,
+    password: string,
+    clientIp: string,
+    options: { permission?: string; authzid?: string } = {},
+  ): Promise<LoginResult> {
     const { permission, authzid = '' } = options;
     const user = username.trim().toLowerCase();
     if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
     const pair = pairKey(user, clientIp);
-    for (const [throttle, key] of [[this.byIp, clientIp], [this.byPair, pair]] as const) {
-      if (throttle.blocked(key)) return { ok: false, reason: 'throttled', retryAfterSeconds: throttle.retryAfterSeconds(key) };
+    for (const [throttle, key] of [
+      [this.byIp, clientIp],
+      [this.byPair, pair],
+    ] as const) {
+      if (throttle.blocked(key))
+        return { ok: false, reason: 'throttled', retryAfterSeconds: throttle.retryAfterSeconds(key) };
     }
     const slowed = this.byAccount.blocked(user) ? this.accountSlowdownMs : 0;
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byPair.delayMs(pair), slowed);
@@ -96,7 +105,11 @@ export class LoginService {
   }
 
   /** scrypt, unless this very password verified against this very hash within the cache's TTL. */
-  private async verifyPassword(user: string, password: string, storedHash: string | null | undefined): Promise<boolean> {
+  private async verifyPassword(
+    user: string,
+    password: string,
+    storedHash: string | null | undefined,
+  ): Promise<boolean> {
     if (!storedHash || !this.verified) return verifyPassword(password, storedHash);
     if (this.verified.has(user, password, storedHash)) return true;
     const valid = await verifyPassword(password, storedHash);
@@ -105,11 +118,19 @@ export class LoginService {
   }
 
   /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (docs/API.md §5), never another's. */
-  private async mailboxKey(account: Account | undefined, secret: string, permission: string | undefined): Promise<ApiKey | undefined> {
+  private async mailboxKey(
+    account: Account | undefined,
+    secret: string,
+    permission: string | undefined,
+  ): Promise<ApiKey | undefined> {
     if (!account || !secret.startsWith('wm_mbx_')) return undefined;
     const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
     const valid =
-      !!key && key.type === 'mailbox' && key.accountId === account.id && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now()) &&
+      !!key &&
+      key.type === 'mailbox' &&
+      key.accountId === account.id &&
+      !key.revokedAt &&
+      !(key.expiresAt && key.expiresAt < Date.now()) &&
       (permission === undefined || hasPermission(key.permissions, permission));
     return valid ? key : undefined;
   }

@@ -19,7 +19,8 @@ export function addressMatcher(networks: string[]): (ip: string) => boolean {
     if (family === 0) throw new Error(`not an address or network: ${network}`);
     const type = family === 4 ? 'ipv4' : 'ipv6';
     const prefix = bits === undefined ? (family === 4 ? 32 : 128) : Number(bits);
-    if (!Number.isInteger(prefix) || prefix > (family === 4 ? 32 : 128)) throw new Error(`bad prefix length in ${network}`);
+    if (!Number.isInteger(prefix) || prefix > (family === 4 ? 32 : 128))
+      throw new Error(`bad prefix length in ${network}`);
     list.addSubnet(address, prefix, type);
   }
   return (ip) => {

@@ -19,6 +19,7 @@ function covers(pattern: string, permission: string): boolean {
   return false;
 }
 
-export const hasPermission = (granted: string[], permission: string): boolean => granted.some((p) => covers(p, permission));
+export const hasPermission = (granted: string[], permission: string): boolean =>
+  granted.some((p) => covers(p, permission));
 
 export const expandRole = (role: string): string[] | undefined => PRESETS[role];

@@ -76,7 +76,9 @@ export class SessionRegistry {
   end(event: CredentialEnded): number {
     const sessions =
       event.credential === null
-        ? (event.accountId ? this.byAccount.get(event.accountId) : undefined)
+        ? event.accountId
+          ? this.byAccount.get(event.accountId)
+          : undefined
         : this.byCredential.get(this.credentialKey(event.accountId, event.credential));
     const ending = [...(sessions ?? [])];
     for (const session of ending) session.end(event.reason);

@@ -12,7 +12,8 @@ export const KIND: Record<ApiKey['type'], KeyKind> = { root: 'root', sending: 's
 /** What sending and mailbox keys may hold (docs/API.md §5, §6). */
 export const MAILBOX_PERMISSIONS = PRESETS['mailbox:full']!;
 
-export const isActive = (key: ApiKey, now: number): boolean => !key.revokedAt && !(key.expiresAt && key.expiresAt < now);
+export const isActive = (key: ApiKey, now: number): boolean =>
+  !key.revokedAt && !(key.expiresAt && key.expiresAt < now);
 
 export interface NewKey {
   type: ApiKey['type'];
@@ -45,17 +46,32 @@ export interface Rotation {
  * counts as a new active key unless the old one is revoked with it.
  */
 export async function createKey(
-  deps: Pick<ServiceDeps, 'store'>, team: Team, maker: ApiKey, input: NewKey, minted: MintedKey = mintApiKey(KIND[input.type]), rotation?: Rotation,
+  deps: Pick<ServiceDeps, 'store'>,
+  team: Team,
+  maker: ApiKey,
+  input: NewKey,
+  minted: MintedKey = mintApiKey(KIND[input.type]),
+  rotation?: Rotation,
 ): Promise<{ key: ApiKey; secret: string }> {
   return underTeamLock(deps, team.id, 'api-keys', async () => {
     const now = Date.now();
     const freed = rotation?.revokeOld && isActive(rotation.from, now) ? 1 : 0;
     const active = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => isActive(k, now)).length - freed;
     if (active >= team.limits.maxApiKeys) {
-      throw new ServiceError('limit_exceeded', `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`);
+      throw new ServiceError(
+        'limit_exceeded',
+        `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`,
+      );
     }
     const key: ApiKey = {
-      id: publicId('key', newId(now)), teamId: team.id, ...input, prefix: minted.prefix, suffix: minted.suffix, createdAt: now, lastUsedAt: null, revokedAt: null,
+      id: publicId('key', newId(now)),
+      teamId: team.id,
+      ...input,
+      prefix: minted.prefix,
+      suffix: minted.suffix,
+      createdAt: now,
+      lastUsedAt: null,
+      revokedAt: null,
       parentKeyId: rotation ? (rotation.from.parentKeyId ?? null) : parentOf(maker),
       rotatedFrom: rotation?.from.id ?? null,
     };
@@ -67,8 +83,26 @@ export async function createKey(
 
 /** A key for an active mailbox (`invalid` when suspended), with a mailbox key's permissions; `minted`: see createKey. */
 export async function createMailboxKey(
-  deps: Pick<ServiceDeps, 'store'>, team: Team, maker: ApiKey, account: Account, appName: string, minted?: MintedKey,
+  deps: Pick<ServiceDeps, 'store'>,
+  team: Team,
+  maker: ApiKey,
+  account: Account,
+  appName: string,
+  minted?: MintedKey,
 ): Promise<{ key: ApiKey; secret: string }> {
   if (account.state !== 'active') throw new ServiceError('invalid', 'the mailbox is suspended');
-  return createKey(deps, team, maker, { type: 'mailbox', name: appName, permissions: MAILBOX_PERMISSIONS, accountId: account.id, domain: null, expiresAt: null }, minted);
+  return createKey(
+    deps,
+    team,
+    maker,
+    {
+      type: 'mailbox',
+      name: appName,
+      permissions: MAILBOX_PERMISSIONS,
+      accountId: account.id,
+      domain: null,
+      expiresAt: null,
+    },
+    minted,
+  );
 }

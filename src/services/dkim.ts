@@ -13,11 +13,21 @@ export const SELECTOR = /^[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?$/;
  * (pending) until verify finds it in DNS, so a rotation never signs with an unpublished key. At most
  * MAX_KEYS_PER_DOMAIN (`limit_exceeded`), each selector once (`conflict`).
  */
-export async function addKey(deps: Pick<ServiceDeps, 'store'>, domainName: string, algorithm: DkimKey['algorithm'], selector?: string): Promise<{ domain: Domain; key: DkimKey }> {
+export async function addKey(
+  deps: Pick<ServiceDeps, 'store'>,
+  domainName: string,
+  algorithm: DkimKey['algorithm'],
+  selector?: string,
+): Promise<{ domain: Domain; key: DkimKey }> {
   const key = await generateDkimKey(algorithm, selector ?? newSelector(algorithm));
   const domain = await updateDomain(deps, domainName, (d) => {
-    if (d.dkim.length >= MAX_KEYS_PER_DOMAIN) throw new ServiceError('limit_exceeded', `a domain holds at most ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete one first`);
-    if (d.dkim.some((k) => k.selector === key.selector)) throw new ServiceError('conflict', `selector ${key.selector} is in use`, 'selector');
+    if (d.dkim.length >= MAX_KEYS_PER_DOMAIN)
+      throw new ServiceError(
+        'limit_exceeded',
+        `a domain holds at most ${MAX_KEYS_PER_DOMAIN} DKIM keys; delete one first`,
+      );
+    if (d.dkim.some((k) => k.selector === key.selector))
+      throw new ServiceError('conflict', `selector ${key.selector} is in use`, 'selector');
     key.active = !d.dkim.some((k) => k.active && k.algorithm === algorithm);
     d.dkim.push(key);
   });

@@ -19,7 +19,8 @@ export interface DnsSettings {
 export const inDomain = (address: string, domain: string): boolean => splitAddress(address).domain === domain;
 
 /** The team's proof of ownership: only the team that asked for the domain can be told this value. */
-const verificationToken = (teamId: string, domain: string) => createHash('sha256').update(`wrenmail-verify/${teamId}/${domain}`).digest('hex').slice(0, 32);
+const verificationToken = (teamId: string, domain: string) =>
+  createHash('sha256').update(`wrenmail-verify/${teamId}/${domain}`).digest('hex').slice(0, 32);
 
 /** The records a hosted domain needs (MX, SPF, DKIM, DMARC, MTA-STS, autoconfig, ownership). */
 export function recordsFor(settings: DnsSettings, domain: Domain): DnsRecord[] {
@@ -29,13 +30,23 @@ export function recordsFor(settings: DnsSettings, domain: Domain): DnsRecord[] {
     dkim: domain.dkim,
     verificationToken: verificationToken(domain.teamId, domain.name),
     // The id changes exactly when the served policy does, so senders refetch it then and only then.
-    mtaStsId: policyId(policyText(settings.mtaSts?.defaultMode ?? 'testing', settings.hostname, settings.mtaSts?.maxAgeSeconds ?? DEFAULT_MAX_AGE)),
+    mtaStsId: policyId(
+      policyText(
+        settings.mtaSts?.defaultMode ?? 'testing',
+        settings.hostname,
+        settings.mtaSts?.maxAgeSeconds ?? DEFAULT_MAX_AGE,
+      ),
+    ),
     ports: settings.ports,
   });
 }
 
 /** Read-modify-write of one domain record, serialised per domain; `change` sees the current record. */
-export async function updateDomain(deps: Pick<ServiceDeps, 'store'>, name: string, change: (domain: Domain) => Promise<void> | void): Promise<Domain> {
+export async function updateDomain(
+  deps: Pick<ServiceDeps, 'store'>,
+  name: string,
+  change: (domain: Domain) => Promise<void> | void,
+): Promise<Domain> {
   return deps.store.directory.run(`domain/${name}`, async () => {
     const current = await deps.store.domains.get(name);
     if (!current) throw new ServiceError('not_found', `no domain ${name}`, 'id');
@@ -49,11 +60,13 @@ export async function updateDomain(deps: Pick<ServiceDeps, 'store'>, name: strin
 export async function createDomain(deps: ServiceDeps, team: Team, name: string): Promise<Domain> {
   return underTeamLock(deps, team.id, 'domains', async () => {
     const count = (await deps.store.domains.listForTeam(team.id)).length;
-    if (count >= team.limits.maxDomains) throw new ServiceError('limit_exceeded', `the team has ${count} domains (limit ${team.limits.maxDomains})`);
+    if (count >= team.limits.maxDomains)
+      throw new ServiceError('limit_exceeded', `the team has ${count} domains (limit ${team.limits.maxDomains})`);
     try {
       return await deps.store.domains.create(team.id, name);
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'exists') throw new ServiceError('conflict', `${name} is already hosted here`, 'domain');
+      if (err instanceof StoreError && err.code === 'exists')
+        throw new ServiceError('conflict', `${name} is already hosted here`, 'domain');
       throw err;
     }
   });
@@ -62,10 +75,14 @@ export async function createDomain(deps: ServiceDeps, team: Team, name: string):
 /** Removes a domain that no mailbox, alias or list uses any more (`conflict` otherwise); `accounts` are its team's. */
 export async function deleteDomain(deps: ServiceDeps, domain: Domain, accounts: Account[]): Promise<void> {
   const mailboxes = accounts.filter((a) => inDomain(a.address, domain.name)).length;
-  if (mailboxes) throw new ServiceError('conflict', `${domain.name} still has ${mailboxes} mailboxes; delete them first`);
-  const aliases = (await Promise.all(accounts.map((a) => deps.store.addresses.accountAliases(a.id)))).flat().filter((a) => inDomain(a, domain.name));
+  if (mailboxes)
+    throw new ServiceError('conflict', `${domain.name} still has ${mailboxes} mailboxes; delete them first`);
+  const aliases = (await Promise.all(accounts.map((a) => deps.store.addresses.accountAliases(a.id))))
+    .flat()
+    .filter((a) => inDomain(a, domain.name));
   const lists = (await deps.lists.listForTeam(domain.teamId)).filter((l) => inDomain(l.address, domain.name));
-  if (aliases.length || lists.length) throw new ServiceError('conflict', `${domain.name} still has aliases or lists; remove them first`);
+  if (aliases.length || lists.length)
+    throw new ServiceError('conflict', `${domain.name} still has aliases or lists; remove them first`);
   await deps.store.domains.remove(domain);
   await deps.store.queue.relays.setRoute({ domain: domain.name }, null); // a later owner of the name starts unrouted
 }
@@ -85,11 +102,16 @@ function promoteDkim(domain: Domain, published: Set<string | undefined>): void {
  * domain.verification_failed when the state changes.
  */
 export async function verifyDomain(
-  deps: Pick<ServiceDeps, 'store'>, settings: DnsSettings, resolver: DnsResolver, domain: Domain,
+  deps: Pick<ServiceDeps, 'store'>,
+  settings: DnsSettings,
+  resolver: DnsResolver,
+  domain: Domain,
 ): Promise<{ domain: Domain; passed: boolean; checks: RecordCheck[] }> {
   const checks = await checkRecords(recordsFor(settings, domain), resolver, settings.hostname);
   const passed = checks.every((c) => !c.record.required || c.status === 'ok');
-  const published = new Set(checks.filter((c) => c.record.purpose === 'dkim' && c.status === 'ok').map((c) => c.record.selector));
+  const published = new Set(
+    checks.filter((c) => c.record.purpose === 'dkim' && c.status === 'ok').map((c) => c.record.selector),
+  );
   let transition: 'domain.verified' | 'domain.verification_failed' | null = null;
   const saved = await updateDomain(deps, domain.name, (d) => {
     promoteDkim(d, published);
@@ -97,6 +119,11 @@ export async function verifyDomain(
     if (!passed && d.verifiedAt) transition = 'domain.verification_failed';
     d.verifiedAt = passed ? (d.verifiedAt ?? Date.now()) : null;
   });
-  if (transition) await deps.store.emit({ type: transition, teamId: saved.teamId, data: { domain_id: domainPublicId(saved.name), domain: saved.name } });
+  if (transition)
+    await deps.store.emit({
+      type: transition,
+      teamId: saved.teamId,
+      data: { domain_id: domainPublicId(saved.name), domain: saved.name },
+    });
   return { domain: saved, passed, checks };
 }

@@ -9,9 +9,18 @@ const SCAN_CHUNK = 500;
  * A team's (or one mailbox's) events, newest first, from before `beforeSeq`. Reads the store's
  * per-team and per-account event indexes backwards (Events.list only reads forwards).
  */
-export async function* eventsNewestFirst(deps: { store: Store }, scope: { teamId: string; accountId?: string }, beforeSeq?: number): AsyncGenerator<StoredEvent> {
+export async function* eventsNewestFirst(
+  deps: { store: Store },
+  scope: { teamId: string; accountId?: string },
+  beforeSeq?: number,
+): AsyncGenerator<StoredEvent> {
   const range = scope.accountId ? ranges.accountEvents(scope.accountId, 0) : ranges.teamEvents(scope.teamId, 0);
-  let lt = beforeSeq === undefined ? range.lt : scope.accountId ? keys.accountEvent(scope.accountId, beforeSeq) : keys.teamEvent(scope.teamId, beforeSeq);
+  let lt =
+    beforeSeq === undefined
+      ? range.lt
+      : scope.accountId
+        ? keys.accountEvent(scope.accountId, beforeSeq)
+        : keys.teamEvent(scope.teamId, beforeSeq);
   for (;;) {
     const found = await deps.store.kv.keys({ gt: range.gt, lt, reverse: true, limit: SCAN_CHUNK });
     if (found.length === 0) return;

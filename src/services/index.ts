@@ -45,5 +45,9 @@ export class ServiceError extends Error {
 }
 
 /** Runs a check-then-create under a per-team lock, so concurrent creates cannot pass a limit together. */
-export const underTeamLock = <T>(deps: { store: Store }, teamId: string, what: string, fn: () => Promise<T>): Promise<T> =>
-  deps.store.directory.run(`team/${teamId}/${what}`, fn);
+export const underTeamLock = <T>(
+  deps: { store: Store },
+  teamId: string,
+  what: string,
+  fn: () => Promise<T>,
+): Promise<T> => deps.store.directory.run(`team/${teamId}/${what}`, fn);

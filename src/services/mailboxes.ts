@@ -24,7 +24,11 @@ export interface MailboxChange {
 }
 
 /** Read-modify-write of one account record, serialised per account. */
-export async function updateAccount(deps: Pick<ServiceDeps, 'store'>, id: string, change: (account: Account) => Promise<void> | void): Promise<Account> {
+export async function updateAccount(
+  deps: Pick<ServiceDeps, 'store'>,
+  id: string,
+  change: (account: Account) => Promise<void> | void,
+): Promise<Account> {
   return deps.store.directory.run(`account/${id}`, async () => {
     const current = await deps.store.accounts.get(id);
     if (!current) throw new ServiceError('not_found', `no mailbox mbx_${id}`, 'id');
@@ -35,9 +39,15 @@ export async function updateAccount(deps: Pick<ServiceDeps, 'store'>, id: string
 }
 
 /** A new address must be in one of the team's domains (`invalid` otherwise, naming `field`). */
-export async function assertTeamDomain(deps: Pick<ServiceDeps, 'store'>, teamId: string, address: string, field: string): Promise<void> {
+export async function assertTeamDomain(
+  deps: Pick<ServiceDeps, 'store'>,
+  teamId: string,
+  address: string,
+  field: string,
+): Promise<void> {
   const domain = await deps.store.domains.get(splitAddress(address).domain);
-  if (!domain || domain.teamId !== teamId) throw new ServiceError('invalid', `${splitAddress(address).domain} is not a domain of this team`, field);
+  if (!domain || domain.teamId !== teamId)
+    throw new ServiceError('invalid', `${splitAddress(address).domain} is not a domain of this team`, field);
 }
 
 const generatedPassword = (): string => randomBytes(18).toString('base64url');
@@ -46,17 +56,29 @@ const generatedPassword = (): string => randomBytes(18).toString('base64url');
  * Creates a mailbox in one of the team's domains (`invalid` otherwise), within the team's limit, at a
  * free address (`conflict`); without a password one is generated and returned (shown once).
  */
-export async function createMailbox(deps: ServiceDeps, team: Team, input: NewMailbox): Promise<{ account: Account; generated: string | null }> {
+export async function createMailbox(
+  deps: ServiceDeps,
+  team: Team,
+  input: NewMailbox,
+): Promise<{ account: Account; generated: string | null }> {
   await assertTeamDomain(deps, team.id, input.email, 'email');
   const generated = input.password === undefined ? generatedPassword() : null;
   const passwordHash = await hashPassword(input.password ?? generated!);
   const account = await underTeamLock(deps, team.id, 'mailboxes', async () => {
     const count = (await deps.store.accounts.listForTeam(team.id)).length;
-    if (count >= team.limits.maxMailboxes) throw new ServiceError('limit_exceeded', `the team has ${count} mailboxes (limit ${team.limits.maxMailboxes})`);
+    if (count >= team.limits.maxMailboxes)
+      throw new ServiceError('limit_exceeded', `the team has ${count} mailboxes (limit ${team.limits.maxMailboxes})`);
     try {
-      return await deps.store.accounts.create({ teamId: team.id, address: input.email, name: input.display_name ?? '', passwordHash, quotaBytes: input.quota_bytes ?? 0 });
+      return await deps.store.accounts.create({
+        teamId: team.id,
+        address: input.email,
+        name: input.display_name ?? '',
+        passwordHash,
+        quotaBytes: input.quota_bytes ?? 0,
+      });
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'exists') throw new ServiceError('conflict', `${input.email} is taken`, 'email');
+      if (err instanceof StoreError && err.code === 'exists')
+        throw new ServiceError('conflict', `${input.email} is taken`, 'email');
       throw err;
     }
   });
@@ -64,12 +86,18 @@ export async function createMailbox(deps: ServiceDeps, team: Team, input: NewMai
 }
 
 /** Display name and quota (not below what is stored: `invalid`); `check` sees the current record first (If-Match). */
-export function patchMailbox(deps: ServiceDeps, id: string, change: MailboxChange, check?: (a: Account) => Promise<void>): Promise<Account> {
+export function patchMailbox(
+  deps: ServiceDeps,
+  id: string,
+  change: MailboxChange,
+  check?: (a: Account) => Promise<void>,
+): Promise<Account> {
   return updateAccount(deps, id, async (a) => {
     await check?.(a);
     if (change.quota_bytes) {
       const used = deps.store.folders.usage(a.id).bytes;
-      if (change.quota_bytes < used) throw new ServiceError('invalid', `quota_bytes is below the ${used} bytes already stored`, 'quota_bytes');
+      if (change.quota_bytes < used)
+        throw new ServiceError('invalid', `quota_bytes is below the ${used} bytes already stored`, 'quota_bytes');
     }
     if (change.quota_bytes !== undefined) a.quotaBytes = change.quota_bytes;
     if (change.display_name !== undefined) a.name = change.display_name ?? '';
@@ -81,7 +109,11 @@ export const setMailboxState = (deps: ServiceDeps, id: string, state: Account['s
   updateAccount(deps, id, (a) => void (a.state = state));
 
 /** Sets the IMAP/SMTP password (null: password login off; mailbox keys still work). */
-export async function setMailboxPassword(deps: Pick<ServiceDeps, 'store'>, id: string, password: string | null): Promise<void> {
+export async function setMailboxPassword(
+  deps: Pick<ServiceDeps, 'store'>,
+  id: string,
+  password: string | null,
+): Promise<void> {
   const passwordHash = password === null ? null : await hashPassword(password);
   await updateAccount(deps, id, (a) => void (a.passwordHash = passwordHash));
 }
@@ -102,7 +134,11 @@ export async function removeAlias(deps: ServiceDeps, account: Account, alias: st
   const address = normalizeAddress(alias);
   await deps.store.directory.run('directory', async () => {
     if (!(await deps.store.addresses.accountAliases(account.id)).includes(address)) {
-      throw new ServiceError('not_found', `${JSON.stringify(address.slice(0, 254))} is not an alias of this mailbox`, 'address');
+      throw new ServiceError(
+        'not_found',
+        `${JSON.stringify(address.slice(0, 254))} is not an alias of this mailbox`,
+        'address',
+      );
     }
     const tx = new Tx();
     deps.store.addresses.removeAccountAlias(tx, address, account.id);
@@ -112,7 +148,8 @@ export async function removeAlias(deps: ServiceDeps, account: Account, alias: st
 
 /** Deletes a mailbox with its mail, aliases and keys; lists and catch-alls stop pointing at it. */
 export async function deleteMailbox(deps: ServiceDeps, account: Account): Promise<void> {
-  for (const k of await deps.store.apiKeys.listForTeam(account.teamId)) if (k.accountId === account.id && !k.revokedAt) await deps.store.apiKeys.revoke(k);
+  for (const k of await deps.store.apiKeys.listForTeam(account.teamId))
+    if (k.accountId === account.id && !k.revokedAt) await deps.store.apiKeys.revoke(k);
   for (const list of await deps.lists.listForTeam(account.teamId)) {
     if (!list.members.includes(account.id)) continue;
     const members = list.members.filter((m) => m !== account.id);
@@ -120,14 +157,16 @@ export async function deleteMailbox(deps: ServiceDeps, account: Account): Promis
     await deps.lists.update(list, next, await listTargets(deps, next));
   }
   for (const domain of await deps.store.domains.listForTeam(account.teamId)) {
-    if (domain.catchAll === account.id) await deps.store.directory.run(`domain/${domain.name}`, async () => {
-      const current = await deps.store.domains.get(domain.name);
-      if (current?.catchAll === account.id) await deps.store.domains.update({ ...current, catchAll: null });
-    });
+    if (domain.catchAll === account.id)
+      await deps.store.directory.run(`domain/${domain.name}`, async () => {
+        const current = await deps.store.domains.get(domain.name);
+        if (current?.catchAll === account.id) await deps.store.domains.update({ ...current, catchAll: null });
+      });
   }
   await deps.store.directory.run('directory', async () => {
     const tx = new Tx();
-    for (const alias of await deps.store.addresses.accountAliases(account.id)) deps.store.addresses.removeAccountAlias(tx, alias, account.id);
+    for (const alias of await deps.store.addresses.accountAliases(account.id))
+      deps.store.addresses.removeAccountAlias(tx, alias, account.id);
     await deps.store.kv.commit(tx);
   });
   await deps.store.accounts.remove(account);
@@ -135,7 +174,10 @@ export async function deleteMailbox(deps: ServiceDeps, account: Account): Promis
 }
 
 /** The addresses a list's route expands to: its local members' current addresses, then external ones. */
-export async function listTargets(deps: Pick<ServiceDeps, 'store'>, list: { members: string[]; externalMembers: string[] }): Promise<string[]> {
+export async function listTargets(
+  deps: Pick<ServiceDeps, 'store'>,
+  list: { members: string[]; externalMembers: string[] },
+): Promise<string[]> {
   const accounts = await Promise.all(list.members.map((id) => deps.store.accounts.get(id)));
   return [...accounts.filter((a): a is Account => a !== undefined).map((a) => a.address), ...list.externalMembers];
 }

@@ -7,7 +7,8 @@ import type { ServiceDeps } from './index.ts';
 export const MAX_PER_TEAM = 100;
 /** A relay made through the API: it has an owner and a profile (operator relays have neither). */
 export type TeamRelay = Relay & { teamId: string; profile: RelayProfile };
-export const isTeamRelay = (relay: Relay | undefined, teamId: string): relay is TeamRelay => !!relay && relay.teamId === teamId && !!relay.profile;
+export const isTeamRelay = (relay: Relay | undefined, teamId: string): relay is TeamRelay =>
+  !!relay && relay.teamId === teamId && !!relay.profile;
 
 export const teamRelays = async (deps: Pick<ServiceDeps, 'store'>, teamId: string): Promise<TeamRelay[]> =>
   (await deps.store.queue.relays.list()).filter((r) => isTeamRelay(r, teamId));
@@ -17,10 +18,16 @@ export const teamGroups = async (deps: Pick<ServiceDeps, 'store'>, teamId: strin
   (await deps.store.queue.relays.listGroups()).filter((g) => g.teamId === teamId);
 
 /** Serialises a team's provider and group changes (membership moves touch several records). */
-export const underRelayLock = <T>(deps: Pick<ServiceDeps, 'store'>, teamId: string, fn: () => Promise<T>): Promise<T> => deps.store.directory.run(`relays/${teamId}`, fn);
+export const underRelayLock = <T>(deps: Pick<ServiceDeps, 'store'>, teamId: string, fn: () => Promise<T>): Promise<T> =>
+  deps.store.directory.run(`relays/${teamId}`, fn);
 
 /** Puts relays in `groupId` (null: in no group), taking them out of the team's other groups. Call under the relay lock. */
-export async function moveRelays(deps: Pick<ServiceDeps, 'store'>, teamId: string, relayIds: string[], groupId: string | null): Promise<void> {
+export async function moveRelays(
+  deps: Pick<ServiceDeps, 'store'>,
+  teamId: string,
+  relayIds: string[],
+  groupId: string | null,
+): Promise<void> {
   for (const group of await teamGroups(deps, teamId)) {
     const kept = group.relayIds.filter((id) => !relayIds.includes(id));
     const next = group.id === groupId ? [...kept, ...relayIds] : kept;

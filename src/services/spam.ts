@@ -35,17 +35,36 @@ export const spamSettings = (deps: Pick<ServiceDeps, 'store'> & { spam?: SpamSet
   deps.spam ?? { scorers: [headerRules, bayesScorer(deps.store)], junkScore: 5, rejectScore: 15, bayes: {} };
 
 /** Trains the server model (and `accountId`'s own, when per-mailbox models are on) with one raw message. */
-export async function trainMessage(deps: Pick<ServiceDeps, 'store'>, settings: SpamSettings, raw: Buffer, cls: 'spam' | 'ham', accountId?: string) {
+export async function trainMessage(
+  deps: Pick<ServiceDeps, 'store'>,
+  settings: SpamSettings,
+  raw: Buffer,
+  cls: 'spam' | 'ham',
+  accountId?: string,
+) {
   const result = await train(deps.store, raw, cls, { ...settings.bayes, accountId });
   await settings.rspamd?.learn(raw, cls);
   const model = await deps.store.spam.model('s');
-  return { class: cls, trained: result.trained > 0, moved: result.moved > 0, unchanged: result.unchanged > 0, totals: { ...model.totals } };
+  return {
+    class: cls,
+    trained: result.trained > 0,
+    moved: result.moved > 0,
+    unchanged: result.unchanged > 0,
+    totals: { ...model.totals },
+  };
 }
 
 /** Scores a raw message as the MX would, minus the SMTP session (authentication results "none"). */
 export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings: SpamSettings, raw: Buffer) {
   const headers = parseHeaders(raw);
   const fromDomain = headers.from.length === 1 ? domainOf(headers.from[0]!) : null;
-  const input = { raw, headers, auth: UNAUTHENTICATED, mailFrom: '', fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)), accountIds: [] };
+  const input = {
+    raw,
+    headers,
+    auth: UNAUTHENTICATED,
+    mailFrom: '',
+    fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
+    accountIds: [],
+  };
   return { result: await scoreMessage(input, settings), bayes: await bayes(deps.store, raw, settings.bayes) };
 }

@@ -67,7 +67,8 @@ export function storeFlags(flags: string[]): string[] {
 }
 
 /** A copy of the message with the redirect mark of `address` on top. */
-const markRedirect = (raw: Buffer, address: string): Buffer => Buffer.concat([Buffer.from(`${REDIRECT_MARK}: ${address}\r\n`), raw]);
+const markRedirect = (raw: Buffer, address: string): Buffer =>
+  Buffer.concat([Buffer.from(`${REDIRECT_MARK}: ${address}\r\n`), raw]);
 
 export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveInput): Promise<SieveOutcome> {
   const outcome: SieveOutcome = { rejected: [], vacations: [], refuseAll: null };
@@ -94,13 +95,23 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
       result.keep ??= { flags: [] };
     } else if (result.redirect.length) {
       const outside = await outsideCount(store, result.redirect);
-      const budget = outside ? await reserveForward(store, `mbx:${account.id}`, outside, input.forwardLimits ?? FORWARD_LIMIT_DEFAULTS) : null;
+      const budget = outside
+        ? await reserveForward(store, `mbx:${account.id}`, outside, input.forwardLimits ?? FORWARD_LIMIT_DEFAULTS)
+        : null;
       if (budget && !budget.ok) {
         // A redirect that cannot be done is an implicit keep (RFC 5228 §2.10.6, §4.2): nothing is lost.
-        input.log?.({ accountId: account.id, redirect: result.redirect, limit: budget.limit }, 'sieve redirect over the forwarding budget: kept instead');
+        input.log?.(
+          { accountId: account.id, redirect: result.redirect, limit: budget.limit },
+          'sieve redirect over the forwarding budget: kept instead',
+        );
         result.keep ??= { flags: [] };
       } else {
-        plan.forwards.push({ teamId: account.teamId, rcpt: account.address, targets: result.redirect, raw: markRedirect(input.raw, account.address) });
+        plan.forwards.push({
+          teamId: account.teamId,
+          rcpt: account.address,
+          targets: result.redirect,
+          raw: markRedirect(input.raw, account.address),
+        });
       }
     }
 
@@ -117,7 +128,8 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
     if (targets.length) plan.deliveries.push({ ...delivery, targets });
     else if (result.reject) outcome.rejected.push({ account, rcpts: delivery.rcpts, reason: result.reject.reason });
     else plan.discarded.push({ accountId: account.id, rcpts: delivery.rcpts });
-    if (result.vacation && !input.junk) outcome.vacations.push({ account, rcpts: delivery.rcpts, vacation: result.vacation, message });
+    if (result.vacation && !input.junk)
+      outcome.vacations.push({ account, rcpts: delivery.rcpts, vacation: result.vacation, message });
   }
   if (outcome.rejected.length && !plan.deliveries.length && !plan.discarded.length && !plan.forwards.length) {
     outcome.refuseAll = { reason: oneLineAscii(outcome.rejected[0]!.reason) };
@@ -133,11 +145,23 @@ async function outsideCount(store: Store, addresses: string[]): Promise<number> 
 }
 
 /** A reason fit for an SMTP reply line. */
-const oneLineAscii = (s: string): string => s.replace(/\s+/g, ' ').replace(/[^\x20-\x7e]/g, '?').trim().slice(0, 200) || 'Message rejected by the recipient';
+const oneLineAscii = (s: string): string =>
+  s
+    .replace(/\s+/g, ' ')
+    .replace(/[^\x20-\x7e]/g, '?')
+    .trim()
+    .slice(0, 200) || 'Message rejected by the recipient';
 
 /** The folder a fileinto names; created when :create says so, else INBOX when it does not exist. */
-async function fileintoFolder(store: Store, account: Account, name: string, create: boolean, input: SieveInput): Promise<Folder> {
-  const existing = name.toUpperCase() === 'INBOX' ? store.folders.byName(account.id, 'INBOX') : store.folders.byName(account.id, name);
+async function fileintoFolder(
+  store: Store,
+  account: Account,
+  name: string,
+  create: boolean,
+  input: SieveInput,
+): Promise<Folder> {
+  const existing =
+    name.toUpperCase() === 'INBOX' ? store.folders.byName(account.id, 'INBOX') : store.folders.byName(account.id, name);
   if (existing) return existing;
   if (create) {
     try {
@@ -146,7 +170,10 @@ async function fileintoFolder(store: Store, account: Account, name: string, crea
       // a concurrent delivery created it first, or the name is not allowed
       const raced = store.folders.byName(account.id, name);
       if (raced) return raced;
-      input.log?.({ accountId: account.id, folder: name, err: String(err) }, 'sieve fileinto :create failed; delivered to INBOX');
+      input.log?.(
+        { accountId: account.id, folder: name, err: String(err) },
+        'sieve fileinto :create failed; delivered to INBOX',
+      );
     }
   }
   const inbox = store.folders.byName(account.id, 'INBOX');
@@ -170,18 +197,38 @@ export async function sendSieveReplies(store: Store, outcome: SieveOutcome, inpu
     const dsn = buildDsn({
       hostname: input.hostname,
       to: input.mailFrom,
-      recipients: r.rcpts.map((address) => ({ address, action: 'failed', status: '5.7.1', diagnostic: `550 5.7.1 ${oneLineAscii(r.reason)}`, remoteMta: null, lastAttemptAt: now })),
+      recipients: r.rcpts.map((address) => ({
+        address,
+        action: 'failed',
+        status: '5.7.1',
+        diagnostic: `550 5.7.1 ${oneLineAscii(r.reason)}`,
+        remoteMta: null,
+        lastAttemptAt: now,
+      })),
       arrivalDate: now,
       original: input.raw,
       now,
     });
-    await store.queue.enqueue({ teamId: r.account.teamId, accountId: r.account.id, from: '', to: [input.mailFrom], raw: dsn, subject: 'Undelivered Mail Returned to Sender' });
+    await store.queue.enqueue({
+      teamId: r.account.teamId,
+      accountId: r.account.id,
+      from: '',
+      to: [input.mailFrom],
+      raw: dsn,
+      subject: 'Undelivered Mail Returned to Sender',
+    });
   }
 }
 
 async function sendVacation(store: Store, v: SieveOutcome['vacations'][number], input: SieveInput): Promise<void> {
   const { account, vacation, message } = v;
-  const mine = [...new Set([account.address, ...(await store.addresses.accountAliases(account.id)), ...v.rcpts, ...vacation.addresses].map((a) => a.toLowerCase()))];
+  const mine = [
+    ...new Set(
+      [account.address, ...(await store.addresses.accountAliases(account.id)), ...v.rcpts, ...vacation.addresses].map(
+        (a) => a.toLowerCase(),
+      ),
+    ),
+  ];
   const refusal = refusalReason(message, mine);
   if (refusal) {
     input.log?.({ accountId: account.id, reason: refusal }, 'vacation: no reply');
@@ -198,10 +245,23 @@ async function sendVacation(store: Store, v: SieveOutcome['vacations'][number], 
   const wantedAddress = wanted ? `${wanted.mailbox}@${wanted.host}`.toLowerCase() : null;
   const allowed = wantedAddress !== null && (await mayUseAddress(store, account, wantedAddress));
   const from = allowed ? wantedAddress : (addressedTo(message, mine) ?? account.address);
-  const reply = buildReply({ message, vacation: allowed ? vacation : { ...vacation, from: null }, from, hostname: input.hostname, now });
+  const reply = buildReply({
+    message,
+    vacation: allowed ? vacation : { ...vacation, from: null },
+    from,
+    hostname: input.hostname,
+    now,
+  });
   const signed = await signForDomain(store, reply, from.slice(from.lastIndexOf('@') + 1));
   // Recorded first: a crash in between loses one reply rather than sending it twice.
   await scripts.recordReply(account.id, handle, sender, now);
-  await store.queue.enqueue({ teamId: account.teamId, accountId: account.id, from: '', to: [input.mailFrom], raw: signed, subject: vacation.subject ?? 'vacation reply' });
+  await store.queue.enqueue({
+    teamId: account.teamId,
+    accountId: account.id,
+    from: '',
+    to: [input.mailFrom],
+    raw: signed,
+    subject: vacation.subject ?? 'vacation reply',
+  });
   input.log?.({ accountId: account.id, to: input.mailFrom }, 'vacation reply queued');
 }

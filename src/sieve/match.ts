@@ -10,7 +10,8 @@ export function matchAny(m: Matcher, values: string[], keys: string[]): boolean 
   for (const raw of values) {
     const value = fold(raw);
     for (const key of folded) {
-      if (m.match === 'is' ? value === key : m.match === 'contains' ? value.includes(key) : glob(key, value)) return true;
+      if (m.match === 'is' ? value === key : m.match === 'contains' ? value.includes(key) : glob(key, value))
+        return true;
     }
   }
   return false;

@@ -56,7 +56,8 @@ export class SieveMessage {
 
   /** The texts a body test compares against, one per part (RFC 5173 §5). */
   body(transform: BodyTransform): string[] {
-    if (transform.kind === 'raw') return [decodeUtf8Lenient(this.raw.subarray(this.bodyStart, this.bodyStart + MAX_BODY_CHARS))];
+    if (transform.kind === 'raw')
+      return [decodeUtf8Lenient(this.raw.subarray(this.bodyStart, this.bodyStart + MAX_BODY_CHARS))];
     this.root ??= parseMessage(this.raw).node;
     const out: string[] = [];
     let budget = MAX_BODY_CHARS;

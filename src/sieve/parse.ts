@@ -12,7 +12,10 @@ export class SieveError extends Error {
   }
 }
 
-export interface Position { line: number; column: number }
+export interface Position {
+  line: number;
+  column: number;
+}
 
 export type Argument =
   | ({ kind: 'tag'; name: string } & Position) // lower case, without the colon
@@ -138,7 +141,8 @@ export function tokenize(text: string): Token[] {
     i++;
     const lines: string[] = [];
     for (;;) {
-      if (i >= text.length) throw new SieveError('unterminated multi-line string (missing "." line)', start.line, start.column);
+      if (i >= text.length)
+        throw new SieveError('unterminated multi-line string (missing "." line)', start.line, start.column);
       const nl = text.indexOf('\n', i);
       const end = nl < 0 ? text.length : nl;
       const content = text.slice(i, end).replace(/\r$/, '');
@@ -160,7 +164,14 @@ export function parse(text: string): CommandNode[] {
   const fail = (message: string, t: Token = peek()): never => {
     throw new SieveError(message, t.line, t.column);
   };
-  const describe = (t: Token) => (t.type === 'eof' ? 'end of script' : t.type === 'string' ? 'a string' : t.type === 'number' ? `number ${t.value}` : `"${t.type === 'tag' ? ':' : ''}${t.value}"`);
+  const describe = (t: Token) =>
+    t.type === 'eof'
+      ? 'end of script'
+      : t.type === 'string'
+        ? 'a string'
+        : t.type === 'number'
+          ? `number ${t.value}`
+          : `"${t.type === 'tag' ? ':' : ''}${t.value}"`;
   const isPunct = (t: Token, v: string) => t.type === 'punct' && t.value === v;
   const expect = (v: string) => {
     const t = next();
@@ -191,7 +202,8 @@ export function parse(text: string): CommandNode[] {
       const t = peek();
       if (t.type === 'tag') args.push({ kind: 'tag', name: t.value, line: t.line, column: t.column });
       else if (t.type === 'number') args.push({ kind: 'number', value: t.value, line: t.line, column: t.column });
-      else if (t.type === 'string') args.push({ kind: 'strings', values: [t.value], list: false, line: t.line, column: t.column });
+      else if (t.type === 'string')
+        args.push({ kind: 'strings', values: [t.value], list: false, line: t.line, column: t.column });
       else if (isPunct(t, '[')) {
         p++;
         const values: string[] = [];

@@ -47,7 +47,8 @@ export function run(script: Script, message: SieveMessage, limits = LIMITS): Sie
   try {
     block(script.commands, state, message, limits);
   } catch (err) {
-    if (err instanceof RuntimeError) return { keep: { flags: [] }, fileinto: [], redirect: [], reject: null, vacation: null, error: err.message };
+    if (err instanceof RuntimeError)
+      return { keep: { flags: [] }, fileinto: [], redirect: [], reject: null, vacation: null, error: err.message };
     if (!(err instanceof Stop)) throw err;
   }
   if (state.implicitKeep && !result.keep) result.keep = { flags: state.flags };
@@ -60,7 +61,8 @@ function block(commands: Command[], state: State, message: SieveMessage, limits:
     const { result } = state;
     const action = () => {
       if (++state.actions > limits.maxActions) throw new RuntimeError(`more than ${limits.maxActions} actions`);
-      if (result.reject && cmd.type !== 'discard') throw new RuntimeError(`line ${cmd.line}: ${cmd.type} cannot be combined with reject`);
+      if (result.reject && cmd.type !== 'discard')
+        throw new RuntimeError(`line ${cmd.line}: ${cmd.type} cannot be combined with reject`);
     };
     switch (cmd.type) {
       case 'if':
@@ -93,7 +95,8 @@ function block(commands: Command[], state: State, message: SieveMessage, limits:
         action();
         const address = cmd.address.toLowerCase();
         if (!result.redirect.includes(address)) {
-          if (result.redirect.length >= limits.maxRedirects) throw new RuntimeError(`more than ${limits.maxRedirects} redirects`);
+          if (result.redirect.length >= limits.maxRedirects)
+            throw new RuntimeError(`more than ${limits.maxRedirects} redirects`);
           result.redirect.push(address);
         }
         if (!cmd.copy) state.implicitKeep = false;
@@ -101,7 +104,9 @@ function block(commands: Command[], state: State, message: SieveMessage, limits:
       }
       case 'reject':
         if (result.keep || result.fileinto.length || result.redirect.length || result.vacation) {
-          throw new RuntimeError(`line ${cmd.line}: reject cannot be combined with keep, fileinto, redirect or vacation`);
+          throw new RuntimeError(
+            `line ${cmd.line}: reject cannot be combined with keep, fileinto, redirect or vacation`,
+          );
         }
         if (result.reject) throw new RuntimeError(`line ${cmd.line}: only one reject per message`);
         action();
@@ -116,9 +121,12 @@ function block(commands: Command[], state: State, message: SieveMessage, limits:
         break;
       }
       case 'flags':
-        state.flags = cmd.op === 'set' ? addFlags([], cmd.flags)
-          : cmd.op === 'add' ? addFlags(state.flags, cmd.flags)
-          : state.flags.filter((f) => !cmd.flags.some((r) => r.toLowerCase() === f.toLowerCase()));
+        state.flags =
+          cmd.op === 'set'
+            ? addFlags([], cmd.flags)
+            : cmd.op === 'add'
+              ? addFlags(state.flags, cmd.flags)
+              : state.flags.filter((f) => !cmd.flags.some((r) => r.toLowerCase() === f.toLowerCase()));
         break;
     }
   }
@@ -159,11 +167,24 @@ function test(t: Test, state: State, message: SieveMessage): boolean {
     case 'size':
       return t.over ? message.size > t.limit : message.size < t.limit;
     case 'header':
-      return matchAny(t, t.headers.flatMap((h) => message.header(h)), t.keys);
+      return matchAny(
+        t,
+        t.headers.flatMap((h) => message.header(h)),
+        t.keys,
+      );
     case 'address':
-      return matchAny(t, addressParts(t.headers.flatMap((h) => message.rawHeader(h)), t.part), t.keys);
+      return matchAny(
+        t,
+        addressParts(
+          t.headers.flatMap((h) => message.rawHeader(h)),
+          t.part,
+        ),
+        t.keys,
+      );
     case 'envelope': {
-      const values = t.fields.flatMap((f) => (f === 'from' ? [message.envelope.from] : message.envelope.to)).map((a) => envelopePart(a, t.part));
+      const values = t.fields
+        .flatMap((f) => (f === 'from' ? [message.envelope.from] : message.envelope.to))
+        .map((a) => envelopePart(a, t.part));
       return matchAny(t, values, t.keys);
     }
     case 'body':

@@ -21,13 +21,20 @@ export function refusalReason(message: SieveMessage, mine: string[]): string | n
   const sender = message.envelope.from.toLowerCase();
   if (sender === '') return 'null envelope sender';
   const local = sender.slice(0, sender.lastIndexOf('@'));
-  if (local === 'mailer-daemon' || local.startsWith('owner-') || local.endsWith('-request') || local === 'listserv' || local === 'majordomo') {
+  if (
+    local === 'mailer-daemon' ||
+    local.startsWith('owner-') ||
+    local.endsWith('-request') ||
+    local === 'listserv' ||
+    local === 'majordomo'
+  ) {
     return `sender ${sender} is a list or mail system address`;
   }
   if (mine.includes(sender)) return 'message from the recipient itself';
   const auto = message.rawHeader('auto-submitted')[0];
   if (auto !== undefined && auto.split(';')[0]!.trim().toLowerCase() !== 'no') return 'Auto-Submitted message';
-  for (const list of ['list-id', 'list-unsubscribe', 'list-post']) if (message.rawHeader(list).length) return `mailing list message (${list})`;
+  for (const list of ['list-id', 'list-unsubscribe', 'list-post'])
+    if (message.rawHeader(list).length) return `mailing list message (${list})`;
   const precedence = (message.rawHeader('precedence')[0] ?? '').trim().toLowerCase();
   if (['bulk', 'list', 'junk'].includes(precedence)) return `Precedence: ${precedence}`;
   if (!addressedTo(message, mine)) return 'recipient not in To/Cc';
@@ -50,7 +57,10 @@ export function addressedTo(message: SieveMessage, mine: string[]): string | nul
 /** :handle, or one derived from the arguments so that a changed reply counts anew (RFC 5230 §4.2). */
 export function vacationHandle(v: Vacation): string {
   if (v.handle !== null) return `h:${v.handle}`;
-  return `d:${createHash('sha256').update(JSON.stringify([v.reason, v.subject, v.from, v.mime])).digest('hex').slice(0, 32)}`;
+  return `d:${createHash('sha256')
+    .update(JSON.stringify([v.reason, v.subject, v.from, v.mime]))
+    .digest('hex')
+    .slice(0, 32)}`;
 }
 
 const oneLine = (s: string): string => s.replace(/[\r\n]+/g, ' ').trim();
@@ -62,13 +72,22 @@ const date = (ms: number): string => new Date(ms).toUTCString().replace(/GMT$/, 
  * Message-ID in In-Reply-To and References, `Auto-Submitted: auto-replied`. With :mime the reason
  * is a MIME entity whose own header fields lead its body; otherwise plain UTF-8 text.
  */
-export function buildReply(input: { message: SieveMessage; vacation: Vacation; from: string; hostname: string; now?: number }): Buffer {
+export function buildReply(input: {
+  message: SieveMessage;
+  vacation: Vacation;
+  from: string;
+  hostname: string;
+  now?: number;
+}): Buffer {
   const { message, vacation } = input;
   const now = input.now ?? Date.now();
   const original = message.header('subject')[0] ?? '';
   const subject = vacation.subject ?? `Auto: ${original}`;
   const messageId = message.rawHeader('message-id')[0]?.trim();
-  const references = [...(message.rawHeader('references')[0] ?? '').split(/\s+/).filter((r) => /^<[^<>\s]+>$/.test(r)), ...(messageId ? [messageId] : [])];
+  const references = [
+    ...(message.rawHeader('references')[0] ?? '').split(/\s+/).filter((r) => /^<[^<>\s]+>$/.test(r)),
+    ...(messageId ? [messageId] : []),
+  ];
   const lines = [
     `From: ${oneLine(vacation.from ?? input.from)}`,
     `To: <${message.envelope.from}>`,
@@ -90,7 +109,9 @@ export function buildReply(input: { message: SieveMessage; vacation: Vacation; f
     lines.push(...(fields.length ? fields : ['Content-Type: text/plain; charset=utf-8']));
   } else {
     lines.push('Content-Type: text/plain; charset=utf-8', 'Content-Transfer-Encoding: base64');
-    body = Buffer.from(vacation.reason.replace(/\r?\n/g, '\r\n').replace(/(\r\n)?$/, '\r\n'), 'utf8').toString('base64').replace(/.{76}/g, '$&\r\n');
+    body = Buffer.from(vacation.reason.replace(/\r?\n/g, '\r\n').replace(/(\r\n)?$/, '\r\n'), 'utf8')
+      .toString('base64')
+      .replace(/.{76}/g, '$&\r\n');
   }
   return Buffer.from(`${lines.join('\r\n')}\r\n\r\n${body.replace(/(\r\n)?$/, '\r\n')}`, 'utf8');
 }

@@ -4,8 +4,17 @@
 import { parse, SieveError, type Argument, type CommandNode, type Position, type TestNode } from './parse.ts';
 
 export const CAPABILITIES = [
-  'fileinto', 'reject', 'ereject', 'vacation', 'imap4flags', 'envelope', 'body', 'copy', 'mailbox',
-  'comparator-i;octet', 'comparator-i;ascii-casemap',
+  'fileinto',
+  'reject',
+  'ereject',
+  'vacation',
+  'imap4flags',
+  'envelope',
+  'body',
+  'copy',
+  'mailbox',
+  'comparator-i;octet',
+  'comparator-i;ascii-casemap',
 ] as const;
 const COMPARATORS = ['i;octet', 'i;ascii-casemap'];
 
@@ -14,21 +23,25 @@ export const MAX_SCRIPT_BYTES = 64 * 1024;
 
 export type MatchType = 'is' | 'contains' | 'matches';
 export type AddressPart = 'all' | 'localpart' | 'domain';
-export interface Matcher { comparator: string; match: MatchType }
+export interface Matcher {
+  comparator: string;
+  match: MatchType;
+}
 export type BodyTransform = { kind: 'raw' } | { kind: 'text' } | { kind: 'content'; types: string[] };
 
-export type Test = Position & (
-  | ({ type: 'address'; part: AddressPart; headers: string[]; keys: string[] } & Matcher)
-  | ({ type: 'envelope'; part: AddressPart; fields: string[]; keys: string[] } & Matcher)
-  | ({ type: 'header'; headers: string[]; keys: string[] } & Matcher)
-  | ({ type: 'body'; transform: BodyTransform; keys: string[] } & Matcher)
-  | ({ type: 'hasflag'; keys: string[] } & Matcher)
-  | { type: 'exists'; headers: string[] }
-  | { type: 'size'; over: boolean; limit: number }
-  | { type: 'allof' | 'anyof'; tests: Test[] }
-  | { type: 'not'; test: Test }
-  | { type: 'true' | 'false' }
-);
+export type Test = Position &
+  (
+    | ({ type: 'address'; part: AddressPart; headers: string[]; keys: string[] } & Matcher)
+    | ({ type: 'envelope'; part: AddressPart; fields: string[]; keys: string[] } & Matcher)
+    | ({ type: 'header'; headers: string[]; keys: string[] } & Matcher)
+    | ({ type: 'body'; transform: BodyTransform; keys: string[] } & Matcher)
+    | ({ type: 'hasflag'; keys: string[] } & Matcher)
+    | { type: 'exists'; headers: string[] }
+    | { type: 'size'; over: boolean; limit: number }
+    | { type: 'allof' | 'anyof'; tests: Test[] }
+    | { type: 'not'; test: Test }
+    | { type: 'true' | 'false' }
+  );
 
 export interface Vacation {
   days: number;
@@ -40,26 +53,47 @@ export interface Vacation {
   reason: string;
 }
 
-export type Command = Position & (
-  | { type: 'if'; branches: { test: Test | null; block: Command[] }[] }
-  | { type: 'stop' | 'discard' }
-  | { type: 'keep'; flags: string[] | null }
-  | { type: 'fileinto'; folder: string; flags: string[] | null; create: boolean; copy: boolean }
-  | { type: 'redirect'; address: string; copy: boolean }
-  | { type: 'reject'; reason: string; extended: boolean }
-  | ({ type: 'vacation' } & Vacation)
-  | { type: 'flags'; op: 'set' | 'add' | 'remove'; flags: string[] }
-);
+export type Command = Position &
+  (
+    | { type: 'if'; branches: { test: Test | null; block: Command[] }[] }
+    | { type: 'stop' | 'discard' }
+    | { type: 'keep'; flags: string[] | null }
+    | { type: 'fileinto'; folder: string; flags: string[] | null; create: boolean; copy: boolean }
+    | { type: 'redirect'; address: string; copy: boolean }
+    | { type: 'reject'; reason: string; extended: boolean }
+    | ({ type: 'vacation' } & Vacation)
+    | { type: 'flags'; op: 'set' | 'add' | 'remove'; flags: string[] }
+  );
 
-export interface Script { requires: string[]; commands: Command[] }
+export interface Script {
+  requires: string[];
+  commands: Command[];
+}
 
 type ArgKind = 'string' | 'strings' | 'number';
-interface TagSpec { arg?: ArgKind; group?: string; ext?: string }
-interface Signature { ext?: string; tags?: Record<string, TagSpec>; positional: ArgKind[]; tests?: 'none' | 'one' | 'list' }
+interface TagSpec {
+  arg?: ArgKind;
+  group?: string;
+  ext?: string;
+}
+interface Signature {
+  ext?: string;
+  tags?: Record<string, TagSpec>;
+  positional: ArgKind[];
+  tests?: 'none' | 'one' | 'list';
+}
 
 const COMPARATOR: Record<string, TagSpec> = { comparator: { arg: 'string' } };
-const MATCH: Record<string, TagSpec> = { is: { group: 'match type' }, contains: { group: 'match type' }, matches: { group: 'match type' } };
-const PART: Record<string, TagSpec> = { all: { group: 'address part' }, localpart: { group: 'address part' }, domain: { group: 'address part' } };
+const MATCH: Record<string, TagSpec> = {
+  is: { group: 'match type' },
+  contains: { group: 'match type' },
+  matches: { group: 'match type' },
+};
+const PART: Record<string, TagSpec> = {
+  all: { group: 'address part' },
+  localpart: { group: 'address part' },
+  domain: { group: 'address part' },
+};
 const FLAGS: Record<string, TagSpec> = { flags: { arg: 'strings', ext: 'imap4flags' } };
 
 const TESTS: Record<string, Signature> = {
@@ -68,7 +102,13 @@ const TESTS: Record<string, Signature> = {
   header: { tags: { ...COMPARATOR, ...MATCH }, positional: ['strings', 'strings'] },
   body: {
     ext: 'body',
-    tags: { ...COMPARATOR, ...MATCH, raw: { group: 'body transform' }, text: { group: 'body transform' }, content: { group: 'body transform', arg: 'strings' } },
+    tags: {
+      ...COMPARATOR,
+      ...MATCH,
+      raw: { group: 'body transform' },
+      text: { group: 'body transform' },
+      content: { group: 'body transform', arg: 'strings' },
+    },
     positional: ['strings'],
   },
   hasflag: { ext: 'imap4flags', tags: { ...COMPARATOR, ...MATCH }, positional: ['strings'] },
@@ -90,12 +130,23 @@ const COMMANDS: Record<string, Signature> = {
   keep: { tags: FLAGS, positional: [] },
   discard: { positional: [] },
   redirect: { tags: { copy: { ext: 'copy' } }, positional: ['string'] },
-  fileinto: { ext: 'fileinto', tags: { ...FLAGS, copy: { ext: 'copy' }, create: { ext: 'mailbox' } }, positional: ['string'] },
+  fileinto: {
+    ext: 'fileinto',
+    tags: { ...FLAGS, copy: { ext: 'copy' }, create: { ext: 'mailbox' } },
+    positional: ['string'],
+  },
   reject: { ext: 'reject', positional: ['string'] },
   ereject: { ext: 'ereject', positional: ['string'] },
   vacation: {
     ext: 'vacation',
-    tags: { days: { arg: 'number' }, subject: { arg: 'string' }, from: { arg: 'string' }, addresses: { arg: 'strings' }, mime: {}, handle: { arg: 'string' } },
+    tags: {
+      days: { arg: 'number' },
+      subject: { arg: 'string' },
+      from: { arg: 'string' },
+      addresses: { arg: 'strings' },
+      mime: {},
+      handle: { arg: 'string' },
+    },
     positional: ['string'],
   },
   setflag: { ext: 'imap4flags', positional: ['strings'] },
@@ -126,7 +177,8 @@ function bind(node: CommandNode | TestNode, sig: Signature, requires: Set<string
       positional.push(arg);
       continue;
     }
-    if (positional.length) throw err(`tagged argument ":${arg.name}" must come before the positional arguments of ${node.name}`, arg);
+    if (positional.length)
+      throw err(`tagged argument ":${arg.name}" must come before the positional arguments of ${node.name}`, arg);
     const spec = sig.tags?.[arg.name];
     if (!spec) throw err(`${node.name} has no argument ":${arg.name}"`, arg);
     if (spec.ext && !requires.has(spec.ext)) throw err(`":${arg.name}" needs require "${spec.ext}"`, arg);
@@ -138,17 +190,28 @@ function bind(node: CommandNode | TestNode, sig: Signature, requires: Set<string
     }
     if (spec.arg) {
       const value = args[i + 1];
-      if (!value || !fits(value, spec.arg)) throw err(`":${arg.name}" needs a ${spec.arg === 'number' ? 'number' : spec.arg === 'string' ? 'string' : 'string list'} after it`, value ?? arg);
+      if (!value || !fits(value, spec.arg))
+        throw err(
+          `":${arg.name}" needs a ${spec.arg === 'number' ? 'number' : spec.arg === 'string' ? 'string' : 'string list'} after it`,
+          value ?? arg,
+        );
       tags.set(arg.name, value);
       i++;
     } else tags.set(arg.name, true);
   }
   if (positional.length !== sig.positional.length) {
     const at = positional[sig.positional.length] ?? node;
-    throw err(`${node.name} takes ${sig.positional.length} positional argument${sig.positional.length === 1 ? '' : 's'} (${sig.positional.join(', ') || 'none'}), got ${positional.length}`, at);
+    throw err(
+      `${node.name} takes ${sig.positional.length} positional argument${sig.positional.length === 1 ? '' : 's'} (${sig.positional.join(', ') || 'none'}), got ${positional.length}`,
+      at,
+    );
   }
   sig.positional.forEach((kind, i) => {
-    if (!fits(positional[i]!, kind)) throw err(`argument ${i + 1} of ${node.name} must be a ${kind === 'strings' ? 'string list' : kind}`, positional[i]!);
+    if (!fits(positional[i]!, kind))
+      throw err(
+        `argument ${i + 1} of ${node.name} must be a ${kind === 'strings' ? 'string list' : kind}`,
+        positional[i]!,
+      );
   });
   const tests = node.tests;
   const wanted = sig.tests ?? 'none';
@@ -164,9 +227,12 @@ function fits(arg: Argument, kind: ArgKind): boolean {
   return arg.kind === 'strings';
 }
 
-const str = (a: Argument | true | undefined): string | null => (a && a !== true && a.kind === 'strings' ? a.values[0]! : null);
-const strs = (a: Argument | true | undefined): string[] | null => (a && a !== true && a.kind === 'strings' ? a.values : null);
-const num = (a: Argument | true | undefined): number | null => (a && a !== true && a.kind === 'number' ? a.value : null);
+const str = (a: Argument | true | undefined): string | null =>
+  a && a !== true && a.kind === 'strings' ? a.values[0]! : null;
+const strs = (a: Argument | true | undefined): string[] | null =>
+  a && a !== true && a.kind === 'strings' ? a.values : null;
+const num = (a: Argument | true | undefined): number | null =>
+  a && a !== true && a.kind === 'number' ? a.value : null;
 
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 export const ADDRESS = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.?[^\s@<>()",;]*$/;
@@ -179,11 +245,13 @@ function matcher(b: Bound): Matcher {
   return { comparator, match };
 }
 
-const addressPart = (b: Bound): AddressPart => (['localpart', 'domain', 'all'] as const).find((p) => b.tags.has(p)) ?? 'all';
+const addressPart = (b: Bound): AddressPart =>
+  (['localpart', 'domain', 'all'] as const).find((p) => b.tags.has(p)) ?? 'all';
 
 function headerNames(arg: Argument): string[] {
   const names = strs(arg)!;
-  for (const n of names) if (!FIELD_NAME.test(n)) throw err(`${JSON.stringify(n)} is not a valid header field name`, arg);
+  for (const n of names)
+    if (!FIELD_NAME.test(n)) throw err(`${JSON.stringify(n)} is not a valid header field name`, arg);
   return names.map((n) => n.toLowerCase());
 }
 
@@ -195,17 +263,29 @@ function compileTest(node: TestNode, requires: Set<string>): Test {
   const [p0, p1] = b.positional;
   switch (node.name) {
     case 'address':
-      return { ...at, type: 'address', ...matcher(b), part: addressPart(b), headers: headerNames(p0!), keys: strs(p1)! };
+      return {
+        ...at,
+        type: 'address',
+        ...matcher(b),
+        part: addressPart(b),
+        headers: headerNames(p0!),
+        keys: strs(p1)!,
+      };
     case 'envelope': {
       const fields = strs(p0)!.map((f) => f.toLowerCase());
-      for (const f of fields) if (f !== 'from' && f !== 'to') throw err(`unsupported envelope part "${f}" (from or to)`, p0!);
+      for (const f of fields)
+        if (f !== 'from' && f !== 'to') throw err(`unsupported envelope part "${f}" (from or to)`, p0!);
       return { ...at, type: 'envelope', ...matcher(b), part: addressPart(b), fields, keys: strs(p1)! };
     }
     case 'header':
       return { ...at, type: 'header', ...matcher(b), headers: headerNames(p0!), keys: strs(p1)! };
     case 'body': {
       const content = strs(b.tags.get('content'));
-      const transform: BodyTransform = content ? { kind: 'content', types: content.map((t) => t.toLowerCase()) } : b.tags.has('raw') ? { kind: 'raw' } : { kind: 'text' };
+      const transform: BodyTransform = content
+        ? { kind: 'content', types: content.map((t) => t.toLowerCase()) }
+        : b.tags.has('raw')
+          ? { kind: 'raw' }
+          : { kind: 'text' };
       return { ...at, type: 'body', ...matcher(b), transform, keys: strs(p0)! };
     }
     case 'hasflag':
@@ -236,7 +316,11 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
   for (let i = 0; i < nodes.length; i++) {
     const node = nodes[i]!;
     const sig = COMMANDS[node.name];
-    if (!sig) throw err(`unknown command "${node.name}"${CAPABILITIES.includes(node.name as never) ? ` (needs require "${node.name}")` : ''}`, node);
+    if (!sig)
+      throw err(
+        `unknown command "${node.name}"${CAPABILITIES.includes(node.name as never) ? ` (needs require "${node.name}")` : ''}`,
+        node,
+      );
     if (BLOCK_COMMANDS.has(node.name) && !node.block) throw err(`${node.name} needs a block in braces`, node);
     if (!BLOCK_COMMANDS.has(node.name) && node.block) throw err(`${node.name} takes no block (missing ";"?)`, node);
     if (node.name === 'require') {
@@ -255,12 +339,20 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
     const p0 = b.positional[0];
     switch (node.name) {
       case 'if': {
-        const branches = [{ test: compileTest(b.tests[0]!, requires) as Test | null, block: compileBlock(node.block!, requires, false) }];
+        const branches = [
+          {
+            test: compileTest(b.tests[0]!, requires) as Test | null,
+            block: compileBlock(node.block!, requires, false),
+          },
+        ];
         while (nodes[i + 1]?.name === 'elsif' || nodes[i + 1]?.name === 'else') {
           const next = nodes[++i]!;
           const nb = bind(next, COMMANDS[next.name]!, requires, 'command');
           if (!next.block) throw err(`${next.name} needs a block in braces`, next);
-          branches.push({ test: next.name === 'elsif' ? compileTest(nb.tests[0]!, requires) : null, block: compileBlock(next.block, requires, false) });
+          branches.push({
+            test: next.name === 'elsif' ? compileTest(nb.tests[0]!, requires) : null,
+            block: compileBlock(next.block, requires, false),
+          });
           if (next.name === 'else') break;
         }
         out.push({ ...at, type: 'if', branches });
@@ -276,11 +368,20 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
       case 'fileinto': {
         const folder = str(p0)!;
         if (!folder || /[\0\r\n]/.test(folder)) throw err(`invalid folder name ${JSON.stringify(folder)}`, p0!);
-        out.push({ ...at, type: 'fileinto', folder, flags: flagList(b.tags.get('flags')), create: b.tags.has('create'), copy: b.tags.has('copy') });
+        out.push({
+          ...at,
+          type: 'fileinto',
+          folder,
+          flags: flagList(b.tags.get('flags')),
+          create: b.tags.has('create'),
+          copy: b.tags.has('copy'),
+        });
         break;
       }
       case 'redirect': {
-        const address = str(p0)!.trim().replace(/^<(.*)>$/, '$1');
+        const address = str(p0)!
+          .trim()
+          .replace(/^<(.*)>$/, '$1');
         if (!ADDRESS.test(address)) throw err(`redirect needs an email address, not ${JSON.stringify(str(p0))}`, p0!);
         out.push({ ...at, type: 'redirect', address, copy: b.tags.has('copy') });
         break;
@@ -293,15 +394,36 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
         const days = num(b.tags.get('days'));
         const from = str(b.tags.get('from'));
         const addresses = strs(b.tags.get('addresses')) ?? [];
-        for (const a of addresses) if (!ADDRESS.test(a)) throw err(`:addresses holds ${JSON.stringify(a)}, not an email address`, b.tags.get('addresses') as Argument);
+        for (const a of addresses)
+          if (!ADDRESS.test(a))
+            throw err(
+              `:addresses holds ${JSON.stringify(a)}, not an email address`,
+              b.tags.get('addresses') as Argument,
+            );
         if (from !== null && !/@/.test(from)) throw err(':from needs an email address', b.tags.get('from') as Argument);
         const subject = str(b.tags.get('subject'));
-        if (subject !== null && /[\r\n]/.test(subject)) throw err(':subject must be one line', b.tags.get('subject') as Argument);
-        out.push({ ...at, type: 'vacation', days: days ?? 7, subject, from, addresses, mime: b.tags.has('mime'), handle: str(b.tags.get('handle')), reason: str(p0)! });
+        if (subject !== null && /[\r\n]/.test(subject))
+          throw err(':subject must be one line', b.tags.get('subject') as Argument);
+        out.push({
+          ...at,
+          type: 'vacation',
+          days: days ?? 7,
+          subject,
+          from,
+          addresses,
+          mime: b.tags.has('mime'),
+          handle: str(b.tags.get('handle')),
+          reason: str(p0)!,
+        });
         break;
       }
       default:
-        out.push({ ...at, type: 'flags', op: node.name === 'setflag' ? 'set' : node.name === 'addflag' ? 'add' : 'remove', flags: flagList(p0)! });
+        out.push({
+          ...at,
+          type: 'flags',
+          op: node.name === 'setflag' ? 'set' : node.name === 'addflag' ? 'add' : 'remove',
+          flags: flagList(p0)!,
+        });
     }
   }
   return out;
@@ -309,7 +431,8 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
 
 /** Parses and validates a script; throws SieveError with the line and column of the first problem. */
 export function compile(text: string): Script {
-  if (Buffer.byteLength(text, 'utf8') > MAX_SCRIPT_BYTES) throw new SieveError(`script larger than ${MAX_SCRIPT_BYTES} bytes`, 1, 1);
+  if (Buffer.byteLength(text, 'utf8') > MAX_SCRIPT_BYTES)
+    throw new SieveError(`script larger than ${MAX_SCRIPT_BYTES} bytes`, 1, 1);
   const requires = new Set<string>();
   const commands = compileBlock(parse(text), requires, true);
   return { requires: [...requires], commands };

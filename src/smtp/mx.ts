@@ -104,7 +104,15 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const counted = new Set<string>(); // sessions holding a per-IP slot
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
   const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
-  const pipeline: PipelineOptions = { store, resolver, hostname, spam: options.spam, srsSecret: options.srsSecret, forwardLimits: options.forwardLimits, logger: log };
+  const pipeline: PipelineOptions = {
+    store,
+    resolver,
+    hostname,
+    spam: options.spam,
+    srsSecret: options.srsSecret,
+    forwardLimits: options.forwardLimits,
+    logger: log,
+  };
 
   const server = new WrenSmtpServer({
     ...baseServerOptions({
@@ -118,7 +126,11 @@ export function createMxServer(options: MxServerOptions): MxServer {
     disabledCommands: ['AUTH'],
     disableReverseLookup: options.reverseLookup === false,
     resolver: {
-      reverse: (ip, callback) => void resolver.ptr(ip).then((names) => callback(null, names), (err: Error) => callback(err)),
+      reverse: (ip, callback) =>
+        void resolver.ptr(ip).then(
+          (names) => callback(null, names),
+          (err: Error) => callback(err),
+        ),
     },
 
     onConnect(session, callback) {
@@ -151,9 +163,17 @@ export function createMxServer(options: MxServerOptions): MxServer {
       const ip = session.remoteAddress;
       if (badRcptByIp.blocked(ip)) {
         log.warn({ session: session.id, ip }, 'too many refused recipients from this address, closing');
-        return callback(smtpError(421, '4.7.0', `Too many invalid recipients from your address, try again in ${badRcptByIp.retryAfterSeconds(ip)} s`));
+        return callback(
+          smtpError(
+            421,
+            '4.7.0',
+            `Too many invalid recipients from your address, try again in ${badRcptByIp.retryAfterSeconds(ip)} s`,
+          ),
+        );
       }
-      const declared = Number((session.envelope.mailFrom && session.envelope.mailFrom.args && session.envelope.mailFrom.args.SIZE) || 0);
+      const { mailFrom } = session.envelope;
+      const args = mailFrom ? mailFrom.args : false; // smtp-server types both as `false | …`
+      const declared = Number((args ? args.SIZE : 0) || 0);
       resolveMxRecipient(address.address, declared).then(
         (decision) => {
           if (!decision.ok) {
@@ -161,7 +181,10 @@ export function createMxServer(options: MxServerOptions): MxServer {
             if (code < 500) return callback(smtpError(code, enhanced, text));
             return refuseRecipient(session, address.address, smtpError(code, enhanced, text), callback);
           }
-          return applySenderFilters(decision.route, session.envelope.mailFrom ? session.envelope.mailFrom.address : '').then(
+          return applySenderFilters(
+            decision.route,
+            session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+          ).then(
             (route) => {
               if (!route) return callback(smtpError(550, '5.7.1', 'Sender not accepted by this recipient'));
               transactions.get(session.envelope)?.set(route.rcpt, route);
@@ -196,13 +219,22 @@ export function createMxServer(options: MxServerOptions): MxServer {
    * one that reaches a limit gets 421 4.7.0 and the connection is closed. This is what stops both
    * mailbox enumeration and guessing an SRS hash (each guess is a refused RCPT).
    */
-  function refuseRecipient(session: SMTPServerSession, rcpt: string, refusal: Error, callback: (err?: Error | null) => void): void {
+  function refuseRecipient(
+    session: SMTPServerSession,
+    rcpt: string,
+    refusal: Error,
+    callback: (err?: Error | null) => void,
+  ): void {
     const ip = session.remoteAddress;
     const count = (badRcpts.get(session.id) ?? 0) + 1;
     badRcpts.set(session.id, count);
     badRcptByIp.fail(ip);
     const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
-    if (limited) log.warn({ session: session.id, ip, rcpt, refused: count, refusedFromIp: badRcptByIp.count(ip) }, 'too many refused recipients, closing');
+    if (limited)
+      log.warn(
+        { session: session.id, ip, rcpt, refused: count, refusedFromIp: badRcptByIp.count(ip) },
+        'too many refused recipients, closing',
+      );
     else log.info({ session: session.id, ip, rcpt }, 'recipient refused');
     const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
     setTimeout(() => callback(reply), Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs));
@@ -222,7 +254,8 @@ export function createMxServer(options: MxServerOptions): MxServer {
     }
     const address = await postmasterAddress();
     const decision = await resolve(address);
-    if (!decision.ok) log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
+    if (!decision.ok)
+      log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
     return decision;
   }
 
@@ -250,7 +283,11 @@ export function createMxServer(options: MxServerOptions): MxServer {
     return { ...route, accounts };
   }
 
-  async function handleData(stream: SMTPServerDataStream, session: SMTPServerSession, receivedAt: number): Promise<string> {
+  async function handleData(
+    stream: SMTPServerDataStream,
+    session: SMTPServerSession,
+    receivedAt: number,
+  ): Promise<string> {
     const { raw, bareNewline } = await readMessage(stream, maxMessageBytes);
     if (!raw) return 'over size'; // smtp-server answers 552 5.3.4 itself (rejectOversized)
     if (bareNewline) {
@@ -283,7 +320,8 @@ export function createMxServer(options: MxServerOptions): MxServer {
       }
       log.error({ err, id: message.id }, 'delivery failed');
       // Disk full or failing: nothing was stored (RFC 3463 4.3.1 "mail system full").
-      if (err instanceof StoreUnavailableError) throw smtpError(452, '4.3.1', 'Insufficient system storage, try again later');
+      if (err instanceof StoreUnavailableError)
+        throw smtpError(452, '4.3.1', 'Insufficient system storage, try again later');
       throw smtpError(451, '4.3.0', 'Temporary failure while storing the message, try again later');
     }
   }

@@ -38,8 +38,7 @@ export class WrenSmtpServer extends SMTPServer {
 
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<SMTPServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
-    let connection;
-    for (connection of this.connections);
+    const connection = [...this.connections].at(-1); // the one super.connect just added
     if (!connection) return;
     const send = connection.send.bind(connection) as (code: number, data?: unknown, context?: unknown) => void;
     (connection as { send: typeof send }).send = (code, data, context) => {

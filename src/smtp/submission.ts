@@ -12,7 +12,15 @@ import { sessionRegistry } from '../security/sessions.ts';
 import type { Account, Store } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
-import { canonicalLineEnds, checkSubmittedHeader, completeHeader, mayUseAddress, SendLimitExceeded, sendingSubject, submitMessage } from '../outbound/submit.ts';
+import {
+  canonicalLineEnds,
+  checkSubmittedHeader,
+  completeHeader,
+  mayUseAddress,
+  SendLimitExceeded,
+  sendingSubject,
+  submitMessage,
+} from '../outbound/submit.ts';
 import { ConnectionCounter } from './limits.ts';
 import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
 import { SEND_LIMIT_DEFAULTS, type SendingLimits } from '../store/sends.ts';
@@ -76,13 +84,17 @@ class SubmissionSmtpServer extends WrenSmtpServer {
 
   override connect(socket: Socket | TLSSocket, socketOptions?: Parameters<WrenSmtpServer['connect']>[1]): void {
     super.connect(socket, socketOptions);
-    let connection;
-    for (connection of this.connections);
+    const connection = [...this.connections].at(-1); // the one super.connect just added
     if (!connection) return;
-    const state = connection as unknown as { secure: boolean; send: (code: number, data?: unknown, context?: unknown) => void };
+    const state = connection as unknown as {
+      secure: boolean;
+      send: (code: number, data?: unknown, context?: unknown) => void;
+    };
     const send = state.send.bind(connection);
     state.send = (code, data, context) =>
-      code === 500 && context === 'AUTH' && !state.secure ? send(538, '5.7.11 Encryption required: issue STARTTLS first', false) : send(code, data, context);
+      code === 500 && context === 'AUTH' && !state.secure
+        ? send(538, '5.7.11 Encryption required: issue STARTTLS first', false)
+        : send(code, data, context);
   }
 }
 
@@ -94,7 +106,8 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     perHour: options.limits?.perHour ?? SUBMISSION_DEFAULTS.perHour,
     perDay: options.limits?.perDay ?? SUBMISSION_DEFAULTS.perDay,
   };
-  const limitReply = (limit: string, retryAfterSeconds: number) => smtpError(451, '4.7.1', `Sending limit reached (${limit}), try again in ${retryAfterSeconds} s`);
+  const limitReply = (limit: string, retryAfterSeconds: number) =>
+    smtpError(451, '4.7.1', `Sending limit reached (${limit}), try again in ${retryAfterSeconds} s`);
   const perIp = new ConnectionCounter(options.limits?.maxConnectionsPerIp ?? SUBMISSION_DEFAULTS.maxConnectionsPerIp);
   const counted = new Set<string>();
   const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
@@ -141,33 +154,47 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     },
 
     onAuth(auth, session, callback) {
-      const authzid = auth.method === 'PLAIN' ? (auth as { authzid?: string }).authzid ?? '' : '';
-      login.login(auth.username ?? '', auth.password ?? '', session.remoteAddress, { permission: 'email.send', authzid }).then(
-        (result) => {
-          metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
-          if (result.ok) {
-            accounts.set(session.id, result.account);
-            // A revoked key, a new password or a suspension ends the session: 421 4.7.0, then close.
-            unregisters.set(session.id, sessionRegistry(store).register({
-              protocol: 'smtp-submission', accountId: result.account.id, credential: result.credential, expiresAt: result.expiresAt,
-              end: (reason) => server.endSession(session.id, `4.7.0 Session ended: ${reason}`),
-            }));
-            log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
-            return callback(null, { user: result.account.id });
-          }
-          log.info({ session: session.id, ip: session.remoteAddress, reason: result.reason }, 'submission login refused');
-          if (result.reason === 'throttled') {
-            return callback(smtpError(454, '4.7.0', `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`));
-          }
-          if (result.reason === 'suspended') return callback(smtpError(535, '5.7.13', 'Account suspended'));
-          if (result.reason === 'authzid') return callback(smtpError(535, '5.7.8', 'Authorization identity must be empty or your own user name'));
-          callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
-        },
-        (err: Error) => {
-          log.error({ err }, 'login failed');
-          callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
-        },
-      );
+      const authzid = auth.method === 'PLAIN' ? ((auth as { authzid?: string }).authzid ?? '') : '';
+      login
+        .login(auth.username ?? '', auth.password ?? '', session.remoteAddress, { permission: 'email.send', authzid })
+        .then(
+          (result) => {
+            metrics.login('smtp-submission', result.ok ? 'ok' : result.reason);
+            if (result.ok) {
+              accounts.set(session.id, result.account);
+              // A revoked key, a new password or a suspension ends the session: 421 4.7.0, then close.
+              unregisters.set(
+                session.id,
+                sessionRegistry(store).register({
+                  protocol: 'smtp-submission',
+                  accountId: result.account.id,
+                  credential: result.credential,
+                  expiresAt: result.expiresAt,
+                  end: (reason) => server.endSession(session.id, `4.7.0 Session ended: ${reason}`),
+                }),
+              );
+              log.info({ session: session.id, account: result.account.id, method: auth.method }, 'submission login');
+              return callback(null, { user: result.account.id });
+            }
+            log.info(
+              { session: session.id, ip: session.remoteAddress, reason: result.reason },
+              'submission login refused',
+            );
+            if (result.reason === 'throttled') {
+              return callback(
+                smtpError(454, '4.7.0', `Too many failed logins, try again in ${result.retryAfterSeconds ?? 60} s`),
+              );
+            }
+            if (result.reason === 'suspended') return callback(smtpError(535, '5.7.13', 'Account suspended'));
+            if (result.reason === 'authzid')
+              return callback(smtpError(535, '5.7.8', 'Authorization identity must be empty or your own user name'));
+            callback(smtpError(535, '5.7.8', 'Authentication credentials invalid'));
+          },
+          (err: Error) => {
+            log.error({ err }, 'login failed');
+            callback(smtpError(454, '4.7.0', 'Temporary authentication failure'));
+          },
+        );
     },
 
     onMailFrom(address: SMTPServerAddress, session: SMTPServerSession, callback) {
@@ -175,7 +202,10 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       if (!account) return callback(smtpError(530, '5.7.0', 'Authentication required'));
       if (!address.address) return callback(smtpError(553, '5.7.1', 'The null sender is not accepted on submission'));
       // An early answer; the message is counted (atomically) when it is queued.
-      Promise.all([store.sends.check(sendingSubject(account), sendLimits), mayUseAddress(store, account, address.address)]).then(
+      Promise.all([
+        store.sends.check(sendingSubject(account), sendLimits),
+        mayUseAddress(store, account, address.address),
+      ]).then(
         ([limit, ok]) => {
           if (!limit.ok) {
             log.info({ account: account.id, limit: limit.limit }, 'sending limit reached');
@@ -192,7 +222,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
 
     onRcptTo(address: SMTPServerAddress, _session, callback) {
       const { local, domain } = splitAddress(address.address);
-      if (!local || !domain || !domain.includes('.')) return callback(smtpError(501, '5.1.3', 'Bad recipient address syntax'));
+      if (!local || !domain?.includes('.')) return callback(smtpError(501, '5.1.3', 'Bad recipient address syntax'));
       callback();
     },
 
@@ -210,7 +240,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
     if (!received) return 'over size'; // smtp-server answers 552 itself (rejectOversized)
     const known = accounts.get(session.id);
     const account = known && (await store.accounts.get(known.id));
-    if (!account || account.state !== 'active') throw smtpError(535, '5.7.13', 'Account suspended');
+    if (account?.state !== 'active') throw smtpError(535, '5.7.13', 'Account suspended');
     const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
     const rcpts = session.envelope.rcptTo.map((r) => r.address);
 
@@ -220,11 +250,19 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       log.info({ session: session.id, account: account.id, reason: refusal.text }, 'submitted message refused');
       throw smtpError(refusal.code, refusal.enhanced, refusal.text);
     }
-    const queued = await submitMessage(store, queue, { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw, limits: sendLimits }, log).catch((err: unknown) => {
+    const queued = await submitMessage(
+      store,
+      queue,
+      { teamId: account.teamId, account, from: mailFrom, to: rcpts, raw, limits: sendLimits },
+      log,
+    ).catch((err: unknown) => {
       if (err instanceof SendLimitExceeded) throw limitReply(err.limit, err.retryAfterSeconds);
       throw err;
     });
-    log.info({ session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length }, 'message submitted');
+    log.info(
+      { session: session.id, account: account.id, message: queued.messageId, rcpts: rcpts.length, size: raw.length },
+      'message submitted',
+    );
     return `Ok: queued as ${queued.messageId}`;
   }
 

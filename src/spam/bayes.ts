@@ -40,7 +40,14 @@ export const DEFAULT_BAYES: BayesOptions = {
   maxDiscriminators: 30,
   minSpam: 200,
   minHam: 200,
-  scoreCurve: [[0, -3], [0.2, 0], [0.4, 0], [0.7, 5], [0.95, 5.5], [1, 7]],
+  scoreCurve: [
+    [0, -3],
+    [0.2, 0],
+    [0.4, 0],
+    [0.7, 5],
+    [0.95, 5.5],
+    [1, 7],
+  ],
   maxTokens: 500_000,
 };
 
@@ -90,7 +97,13 @@ export function chiCombine(probabilities: number[]): { indicator: number; spammi
 }
 
 /** The strongest clues among `tokens`, by distance of f(w) from 0.5, strongest first. */
-export function selectClues(tokens: Iterable<string>, counts: (token: string) => [number, number], nspam: number, nham: number, o: BayesOptions): Clue[] {
+export function selectClues(
+  tokens: Iterable<string>,
+  counts: (token: string) => [number, number],
+  nspam: number,
+  nham: number,
+  o: BayesOptions,
+): Clue[] {
   const clues: Clue[] = [];
   for (const token of tokens) {
     const [spam, ham] = counts(token);
@@ -98,7 +111,11 @@ export function selectClues(tokens: Iterable<string>, counts: (token: string) =>
     if (Math.abs(probability - 0.5) >= o.minimumProbStrength) clues.push({ token, probability });
   }
   // Ties broken by token so the same message always gets the same clues.
-  clues.sort((a, b) => Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) || (a.token < b.token ? -1 : a.token > b.token ? 1 : 0));
+  clues.sort(
+    (a, b) =>
+      Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) ||
+      (a.token < b.token ? -1 : a.token > b.token ? 1 : 0),
+  );
   return clues.slice(0, o.maxDiscriminators);
 }
 
@@ -116,7 +133,17 @@ export function scoreFor(probability: number, curve: [number, number][]): number
 
 /** SpamAssassin-style rule name for a probability band, so X-Spam-Status reads the same way. */
 export function bandRule(probability: number): string {
-  const bands: [number, string][] = [[0.01, '00'], [0.05, '05'], [0.2, '20'], [0.4, '40'], [0.6, '50'], [0.8, '60'], [0.95, '80'], [0.99, '95'], [0.999, '99']];
+  const bands: [number, string][] = [
+    [0.01, '00'],
+    [0.05, '05'],
+    [0.2, '20'],
+    [0.4, '40'],
+    [0.6, '50'],
+    [0.8, '60'],
+    [0.95, '80'],
+    [0.99, '95'],
+    [0.999, '99'],
+  ];
   for (const [upTo, name] of bands) if (probability < upTo) return `BAYES_${name}`;
   return 'BAYES_999';
 }

@@ -50,7 +50,8 @@ const TOP_CLUES = 12;
 
 const settings = (options: ClassifierOptions): BayesOptions => {
   const o = { ...DEFAULT_BAYES };
-  for (const key of Object.keys(o) as (keyof BayesOptions)[]) if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key];
+  for (const key of Object.keys(o) as (keyof BayesOptions)[])
+    if (options[key] !== undefined) (o as Record<string, unknown>)[key] = options[key];
   return o;
 };
 
@@ -61,7 +62,11 @@ function scopes(options: MessageOptions): string[] {
 }
 
 /** Trains (or untrains, class null) a batch of messages: one durable write per model. */
-export async function trainMany(store: Store, items: { input: MailInput; class: SpamClass | null }[], options: MessageOptions = {}): Promise<TrainingResult> {
+export async function trainMany(
+  store: Store,
+  items: { input: MailInput; class: SpamClass | null }[],
+  options: MessageOptions = {},
+): Promise<TrainingResult> {
   const changes = items.map((item) => ({
     sha: blobHash(rawOf(item.input)),
     class: item.class,
@@ -73,7 +78,12 @@ export async function trainMany(store: Store, items: { input: MailInput; class: 
 }
 
 /** Trains one message as spam or ham; again as the same class changes nothing. */
-export function train(store: Store, input: MailInput, cls: SpamClass, options: MessageOptions = {}): Promise<TrainingResult> {
+export function train(
+  store: Store,
+  input: MailInput,
+  cls: SpamClass,
+  options: MessageOptions = {},
+): Promise<TrainingResult> {
   return trainMany(store, [{ input, class: cls }], options);
 }
 
@@ -101,11 +111,24 @@ export async function classify(store: Store, input: MailInput, options: MessageO
     return { probability: null, score: 0, rule: null, reason, clues: [], model: which, trained };
   }
   const { probability, score, clues } = bayesVerdict(tokenize(input), (t) => model.get(t), trained, o);
-  return { probability, score, rule: bandRule(probability), reason: null, clues: clues.slice(0, TOP_CLUES), model: which, trained };
+  return {
+    probability,
+    score,
+    rule: bandRule(probability),
+    reason: null,
+    clues: clues.slice(0, TOP_CLUES),
+    model: which,
+    trained,
+  };
 }
 
 /** The Bayes probability and score points of a message's tokens under a model's counts (the model trained enough). */
-export function bayesVerdict(tokens: string[], counts: (token: string) => [number, number], trained: SpamTotals, o: BayesOptions): { probability: number; score: number; clues: Clue[] } {
+export function bayesVerdict(
+  tokens: string[],
+  counts: (token: string) => [number, number],
+  trained: SpamTotals,
+  o: BayesOptions,
+): { probability: number; score: number; clues: Clue[] } {
   const clues = selectClues(tokens, counts, trained.spam, trained.ham, o);
   const probability = chiCombine(clues.map((c) => c.probability)).indicator;
   return { probability, score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10, clues };
@@ -120,7 +143,13 @@ export function bayesScorer(store: Store, options: ClassifierOptions = {}): Spam
       const accountId = input.accountIds.length === 1 ? input.accountIds[0] : undefined;
       const verdict = await classify(store, input.raw, { ...options, accountId });
       if (verdict.probability === null || verdict.rule === null) return [];
-      return [{ rule: verdict.rule, score: verdict.score, description: `Bayesian spam probability ${(verdict.probability * 100).toFixed(1)}%` }];
+      return [
+        {
+          rule: verdict.rule,
+          score: verdict.score,
+          description: `Bayesian spam probability ${(verdict.probability * 100).toFixed(1)}%`,
+        },
+      ];
     },
   };
 }

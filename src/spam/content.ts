@@ -23,7 +23,10 @@ export const FEATURES = {
   HTML_HIDDEN_TEXT: { score: 1.5, description: 'HTML text hidden or in a tiny font' },
   HTML_IMAGE_ONLY: { score: 2, description: 'HTML that is mostly images, with little text' },
   HTML_SHOUTING: { score: 1, description: 'HTML with large or coloured fonts throughout' },
-  OBFUSCATED_WORDS: { score: 2.5, description: 'Words with digits or symbols standing in for letters (V1agra, 0ffice)' },
+  OBFUSCATED_WORDS: {
+    score: 2.5,
+    description: 'Words with digits or symbols standing in for letters (V1agra, 0ffice)',
+  },
   SPACED_LETTERS: { score: 2, description: 'Words spelt out letter by letter (V I A G R A)' },
   FROM_BRAND_MISMATCH: { score: 2, description: 'From name names a brand its address does not belong to' },
   PHISH_CREDENTIALS: { score: 2, description: 'Asks to verify an account or password, with a link' },
@@ -34,25 +37,107 @@ export const FEATURES = {
 
 export type FeatureName = keyof typeof FEATURES;
 
-const SHORTENERS = new Set(['bit.ly', 'tinyurl.com', 'goo.gl', 't.co', 'ow.ly', 'is.gd', 'buff.ly', 'rebrand.ly', 'cutt.ly', 'shorturl.at', 'tiny.cc', 'rb.gy', 'bl.ink', 't.ly', 's.id', 'lnkd.in', 'tr.im', 'snipurl.com', 'x.co']);
+const SHORTENERS = new Set([
+  'bit.ly',
+  'tinyurl.com',
+  'goo.gl',
+  't.co',
+  'ow.ly',
+  'is.gd',
+  'buff.ly',
+  'rebrand.ly',
+  'cutt.ly',
+  'shorturl.at',
+  'tiny.cc',
+  'rb.gy',
+  'bl.ink',
+  't.ly',
+  's.id',
+  'lnkd.in',
+  'tr.im',
+  'snipurl.com',
+  'x.co',
+]);
 // Second-level labels under which registrations sit one level deeper (example.co.uk).
 const SLD = /^(co|com|net|org|gov|ac|edu|ne|or)$/;
-const BRANDS = ['paypal', 'ebay', 'amazon', 'apple', 'microsoft', 'google', 'netflix', 'facebook', 'chase', 'wellsfargo', 'citibank', 'bankofamerica', 'hsbc', 'barclays', 'dhl', 'fedex', 'ups', 'usps', 'visa', 'mastercard', 'americanexpress', 'irs', 'outlook', 'office365', 'docusign', 'dropbox', 'linkedin', 'instagram', 'whatsapp'];
-const CREDENTIALS = /\b(verify|confirm|update|validate|reactivate|unlock|restore)\s+(your\s+)?(account|password|identity|billing|login|information|details|mailbox)|\b(account|mailbox)\s+(has\s+been|will\s+be|is)\s+(suspended|locked|limited|closed|deactivated|disabled)|\b(password\s+(expires?|expired)|unusual\s+(sign-?in|activity|login)|security\s+(alert|notice))\b/i;
+const BRANDS = [
+  'paypal',
+  'ebay',
+  'amazon',
+  'apple',
+  'microsoft',
+  'google',
+  'netflix',
+  'facebook',
+  'chase',
+  'wellsfargo',
+  'citibank',
+  'bankofamerica',
+  'hsbc',
+  'barclays',
+  'dhl',
+  'fedex',
+  'ups',
+  'usps',
+  'visa',
+  'mastercard',
+  'americanexpress',
+  'irs',
+  'outlook',
+  'office365',
+  'docusign',
+  'dropbox',
+  'linkedin',
+  'instagram',
+  'whatsapp',
+];
+const CREDENTIALS =
+  /\b(verify|confirm|update|validate|reactivate|unlock|restore)\s+(your\s+)?(account|password|identity|billing|login|information|details|mailbox)|\b(account|mailbox)\s+(has\s+been|will\s+be|is)\s+(suspended|locked|limited|closed|deactivated|disabled)|\b(password\s+(expires?|expired)|unusual\s+(sign-?in|activity|login)|security\s+(alert|notice))\b/i;
 // Stock phrases of bulk advertising, through the years (SpamAssassin's body rules name many of them).
 const PHRASES = [
-  /\bclick\s+here\b/i, /\b100%\s+(free|guaranteed|satisfaction)\b/i, /\bact\s+now\b/i, /\blimited\s+time\b/i, /\bmoney[-\s]back\b/i,
-  /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i, /\brisk[-\s]free\b/i, /\bspecial\s+(offer|promotion)\b/i,
-  /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i, /\bthis\s+is\s+not\s+spam\b/i,
-  /\bunsolicited\b/i, /\b(lowest|best)\s+(price|rates?)\b/i, /\bfree\s+(gift|trial|quote|consultation|info)\b/i, /\bonce\s+in\s+a\s+lifetime\b/i,
-  /\b(earn|make)\s+(\$|money|extra|cash)/i, /\bwork(ing)?\s+(from|at)\s+home\b/i, /\b(lose|losing)\s+weight\b/i, /\bcredit\s+card\s+debt\b/i,
-  /\bmortgage\s+rates?\b/i, /\bdear\s+(friend|sir|madam|valued|customer)\b/i, /\border\s+(now|today)\b/i, /\bcall\s+(now|today|toll[-\s]free)\b/i,
-  /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i, /\b(casino|replica|rolex)\b/i, /\bguaranteed?\b/i, /\bapply\s+(now|online)\b/i,
-  /\bincrease\s+your\b/i, /\bsatisfaction\s+guaranteed\b/i, /\bdouble\s+your\b/i, /\bextra\s+income\b/i, /\bmillions?\s+of\s+(dollars|people|email)/i,
-  /\b(buy|shop)\s+(now|online)\b/i, /\bno\s+(hidden|setup)\s+fees?\b/i, /\bwhile\s+(supplies|stocks?)\s+last\b/i, /\bopt[-\s]?in\b/i,
-  /\bmeet\s+(singles|hot|local)\b/i, /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i, /\bunsubscribe\b/i, /\bdiscount\b/i, /\bsave\s+(up\s+to\s+)?\d+%/i,
+  /\bclick\s+here\b/i,
+  /\b100%\s+(free|guaranteed|satisfaction)\b/i,
+  /\bact\s+now\b/i,
+  /\blimited\s+time\b/i,
+  /\bmoney[-\s]back\b/i,
+  /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i,
+  /\brisk[-\s]free\b/i,
+  /\bspecial\s+(offer|promotion)\b/i,
+  /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i,
+  /\bthis\s+is\s+not\s+spam\b/i,
+  /\bunsolicited\b/i,
+  /\b(lowest|best)\s+(price|rates?)\b/i,
+  /\bfree\s+(gift|trial|quote|consultation|info)\b/i,
+  /\bonce\s+in\s+a\s+lifetime\b/i,
+  /\b(earn|make)\s+(\$|money|extra|cash)/i,
+  /\bwork(ing)?\s+(from|at)\s+home\b/i,
+  /\b(lose|losing)\s+weight\b/i,
+  /\bcredit\s+card\s+debt\b/i,
+  /\bmortgage\s+rates?\b/i,
+  /\bdear\s+(friend|sir|madam|valued|customer)\b/i,
+  /\border\s+(now|today)\b/i,
+  /\bcall\s+(now|today|toll[-\s]free)\b/i,
+  /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i,
+  /\b(casino|replica|rolex)\b/i,
+  /\bguaranteed?\b/i,
+  /\bapply\s+(now|online)\b/i,
+  /\bincrease\s+your\b/i,
+  /\bsatisfaction\s+guaranteed\b/i,
+  /\bdouble\s+your\b/i,
+  /\bextra\s+income\b/i,
+  /\bmillions?\s+of\s+(dollars|people|email)/i,
+  /\b(buy|shop)\s+(now|online)\b/i,
+  /\bno\s+(hidden|setup)\s+fees?\b/i,
+  /\bwhile\s+(supplies|stocks?)\s+last\b/i,
+  /\bopt[-\s]?in\b/i,
+  /\bmeet\s+(singles|hot|local)\b/i,
+  /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i,
+  /\bunsubscribe\b/i,
+  /\bdiscount\b/i,
+  /\bsave\s+(up\s+to\s+)?\d+%/i,
 ];
-const BRAND_LOOKALIKE = /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
+const BRAND_LOOKALIKE =
+  /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
 
 const MAX_HTML = 512 * 1024;
 const TEXT_SCAN = 64 * 1024;
@@ -64,7 +149,11 @@ export function registeredDomain(host: string): string {
   return parts.slice(-n).join('.');
 }
 
-const isIpHost = (host: string) => /^\d{1,3}(\.\d{1,3}){3}$/.test(host) || /^\d{8,10}$/.test(host) || host.startsWith('[') || /^0x[0-9a-f]+$/i.test(host);
+const isIpHost = (host: string) =>
+  /^\d{1,3}(\.\d{1,3}){3}$/.test(host) ||
+  /^\d{8,10}$/.test(host) ||
+  host.startsWith('[') ||
+  /^0x[0-9a-f]+$/i.test(host);
 
 /** "http://user@host:port/…" → { host, userinfo }, or null when it is not a web link. */
 export function parseLink(href: string): { host: string; userinfo: boolean } | null {
@@ -73,7 +162,9 @@ export function parseLink(href: string): { host: string; userinfo: boolean } | n
   let authority = m[1]!;
   try {
     authority = decodeURIComponent(authority);
-  } catch { /* keep as is */ }
+  } catch {
+    /* keep as is */
+  }
   const at = authority.lastIndexOf('@');
   const host = (at >= 0 ? authority.slice(at + 1) : authority).replace(/:\d*$/, '').toLowerCase().replace(/\.$/, '');
   return host ? { host, userinfo: at >= 0 } : null;
@@ -90,7 +181,12 @@ function htmlParts(raw: Buffer, node: MimeNode, out: string[], depth = 0): void 
   }
 }
 
-const stripTags = (html: string) => html.replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ').replace(/<!--[\s\S]*?-->/g, ' ').replace(/<[^>]*>/g, ' ').replace(/&nbsp;|&#160;/gi, ' ');
+const stripTags = (html: string) =>
+  html
+    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
+    .replace(/<!--[\s\S]*?-->/g, ' ')
+    .replace(/<[^>]*>/g, ' ')
+    .replace(/&nbsp;|&#160;/gi, ' ');
 
 // The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
 const found = new WeakMap<Buffer, FeatureName[]>();
@@ -123,11 +219,14 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     return l;
   };
   for (const h of html) {
-    for (const m of h.slice(0, MAX_HTML).matchAll(/<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
+    for (const m of h
+      .slice(0, MAX_HTML)
+      .matchAll(/<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
       const l = link(m[1]!);
       // The text shows a domain (www.bank.com, https://bank.com/...) that is not where the link goes.
       const shown = /(?:https?:\/\/|\bwww\.)([a-z0-9-]+(?:\.[a-z0-9-]+)+)/i.exec(stripTags(m[2]!))?.[1];
-      if (l && shown && !isIpHost(l.host) && registeredDomain(shown) !== registeredDomain(l.host)) hits.add('URI_TEXT_MISMATCH');
+      if (l && shown && !isIpHost(l.host) && registeredDomain(shown) !== registeredDomain(l.host))
+        hits.add('URI_TEXT_MISMATCH');
       if (l && shown && isIpHost(l.host)) hits.add('URI_TEXT_MISMATCH');
     }
   }
@@ -136,8 +235,16 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // HTML structure.
   for (const h of html) {
-    if (/display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(h)) hits.add('HTML_HIDDEN_TEXT');
-    const visible = stripTags(h).replace(/&[a-z#0-9]+;/gi, ' ').replace(/\s+/g, ' ').trim();
+    if (
+      /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(
+        h,
+      )
+    )
+      hits.add('HTML_HIDDEN_TEXT');
+    const visible = stripTags(h)
+      .replace(/&[a-z#0-9]+;/gi, ' ')
+      .replace(/\s+/g, ' ')
+      .trim();
     const images = (h.match(/<img\b/gi) ?? []).length;
     if (images >= 1 && visible.length < 200 * images && visible.length < 400) hits.add('HTML_IMAGE_ONLY');
     const fonts = (h.match(/<font\b[^>]*\b(size\s*=\s*["']?\+?[4-7]|color\s*=)/gi) ?? []).length;
@@ -149,18 +256,31 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const words = `${subject} ${text}`.split(/\s+/);
   let obfuscated = 0;
   for (const piece of words) {
-    const w = piece.toLowerCase().replace(/^[("'<[{*`_~|,.;:?!-]+/, '').replace(/[)"'>\]}*`_~|,.;:?!-]+$/, '');
+    const w = piece
+      .toLowerCase()
+      .replace(/^[("'<[{*`_~|,.;:?!-]+/, '')
+      .replace(/[)"'>\]}*`_~|,.;:?!-]+$/, '');
     if (w.length < 4 || w.length > 20 || !/[\d@$|]/.test(w)) continue;
     const t = wordToken(w);
     if (t !== w && !t.startsWith('num:')) obfuscated++;
   }
-  const lookalikes = [...`${subject} ${text}`.matchAll(BRAND_LOOKALIKE)].filter((m) => /[0-9|@]|ml|m1|mi?cr[o0]s[o0]ft/i.test(m[0]) && !/^(microsoft|office|adobe|viagra|cialis|paypal|rolex|pharmacy|windows)$/i.test(m[0])).length;
+  const lookalikes = [...`${subject} ${text}`.matchAll(BRAND_LOOKALIKE)].filter(
+    (m) =>
+      /[0-9|@]|ml|m1|mi?cr[o0]s[o0]ft/i.test(m[0]) &&
+      !/^(microsoft|office|adobe|viagra|cialis|paypal|rolex|pharmacy|windows)$/i.test(m[0]),
+  ).length;
   if (obfuscated >= 2 || lookalikes >= 1) hits.add('OBFUSCATED_WORDS');
-  if (/(?:^|\s)(?:[a-z][ .*_-]){4,}[a-z](?:\s|$)/i.test(subject) || ((text.match(/(?:^|\s)(?:[a-z][.*_-]){4,}[a-z](?=\s|$)/gim) ?? []).length >= 1)) hits.add('SPACED_LETTERS');
+  if (
+    /(?:^|\s)(?:[a-z][ .*_-]){4,}[a-z](?:\s|$)/i.test(subject) ||
+    (text.match(/(?:^|\s)(?:[a-z][.*_-]){4,}[a-z](?=\s|$)/gim) ?? []).length >= 1
+  )
+    hits.add('SPACED_LETTERS');
 
   // Headers: a brand in the From name from an address outside it.
   const from = index.envelope.from?.[0];
-  const name = safeDecodeWords(from?.name ?? '').toLowerCase().replace(/[^a-z0-9]/g, '');
+  const name = safeDecodeWords(from?.name ?? '')
+    .toLowerCase()
+    .replace(/[^a-z0-9]/g, '');
   const fromDomain = (from?.host ?? '').toLowerCase();
   const brand = BRANDS.find((b) => name.includes(b) && (b.length >= 5 || name === b));
   if (brand && !fromDomain.replace(/[^a-z0-9]/g, '').includes(brand)) hits.add('FROM_BRAND_MISMATCH');
@@ -173,7 +293,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const phrases = PHRASES.filter((re) => re.test(all)).length;
   if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
   else if (phrases >= 3) hits.add('SPAM_PHRASES');
-  if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3) hits.add('MONEY_SHOUTING');
+  if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)
+    hits.add('MONEY_SHOUTING');
 
   return [...hits];
 }

@@ -20,7 +20,14 @@ export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | 
  * The classifier keys training by content hash, so moving the same message twice counts once (rspamd
  * too: it answers "already learned").
  */
-export async function learnFromMove(store: Store, accountId: string, source: Folder, target: Folder, targetUids: number[], options: FeedbackOptions = {}): Promise<number> {
+export async function learnFromMove(
+  store: Store,
+  accountId: string,
+  source: Folder,
+  target: Folder,
+  targetUids: number[],
+  options: FeedbackOptions = {},
+): Promise<number> {
   const verdict = verdictOfMove(source, target);
   if (!verdict || targetUids.length === 0) return 0;
   let trained = 0;

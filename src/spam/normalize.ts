@@ -17,7 +17,7 @@ export function messageIndex(raw: Buffer): MessageIndex {
   return index;
 }
 
-const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', '$': 's' };
+const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
 
 /**
  * A word as a token, with what ties it to one source or one spam run blurred: numbers (dates, years,
@@ -28,7 +28,15 @@ export function wordToken(w: string): string {
   if (/^[\d.,:/$%-]+$/.test(w)) return `num:${w.replace(/\d+/g, '#')}`;
   // Letters with a digit or symbol standing in for some, not a product code (two digits in a row, a
   // trailing digit), a variable ($name, @list) or an address (a@b, only short words take "@").
-  if (/\p{L}/u.test(w) && /^\p{L}*[\p{L}01345@$]*$/u.test(w) && /^[\p{L}0]/u.test(w) && /[013457@$]/.test(w) && !/\d\d|\d$/.test(w) && !/\$./.test(w) && !(w.includes('@') && w.length > 8)) {
+  if (
+    /\p{L}/u.test(w) &&
+    /^\p{L}*[\p{L}01345@$]*$/u.test(w) &&
+    /^[\p{L}0]/u.test(w) &&
+    /[013457@$]/.test(w) &&
+    !/\d\d|\d$/.test(w) &&
+    !/\$./.test(w) &&
+    !(w.includes('@') && w.length > 8)
+  ) {
     const letters = w.replace(/[^\p{L}]/gu, '').length;
     if (letters >= w.length - 2 && letters >= 3) return w.replace(/[013457@$]/g, (c) => LEET[c]!);
   }

@@ -44,7 +44,11 @@ function post(url: URL, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: n
     const send = url.protocol === 'https:' ? httpsRequest : httpRequest;
     const req = send(url, { method: 'POST', headers: { ...headers, 'Content-Length': body.length }, agent: false });
     // One timer for the whole exchange (connect, send, answer), not per socket inactivity.
-    const timer = setTimeout(() => req.destroy(Object.assign(new Error(`no answer from ${url.origin} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })), timeoutMs);
+    const timer = setTimeout(
+      () =>
+        req.destroy(Object.assign(new Error(`no answer from ${url.origin} in ${timeoutMs} ms`), { code: 'ETIMEDOUT' })),
+      timeoutMs,
+    );
     req.on('error', (err) => {
       clearTimeout(timer);
       reject(err);
@@ -70,7 +74,8 @@ function post(url: URL, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: n
   });
 }
 
-const outcomeOf = (err: unknown): 'timeout' | 'error' => ((err as { code?: string }).code === 'ETIMEDOUT' ? 'timeout' : 'error');
+const outcomeOf = (err: unknown): 'timeout' | 'error' =>
+  (err as { code?: string }).code === 'ETIMEDOUT' ? 'timeout' : 'error';
 
 export class RspamdClient {
   readonly options: RspamdOptions;
@@ -86,18 +91,24 @@ export class RspamdClient {
     // The envelope as rspamd's protocol names it; one Rcpt line per recipient (node sends arrays as repeated fields).
     const headers: OutgoingHttpHeaders = { 'Content-Type': 'message/rfc822' };
     const env = input.envelope;
-    headers['From'] = input.mailFrom === '' ? '<>' : input.mailFrom;
-    if (env?.rcptTo.length) headers['Rcpt'] = env.rcptTo;
-    if (input.clientIp) headers['IP'] = input.clientIp.replace(/^::ffff:/, '');
-    if (env?.helo) headers['Helo'] = env.helo;
-    if (env?.hostname) headers['Hostname'] = env.hostname;
-    if (env?.user) headers['User'] = env.user;
+    headers.From = input.mailFrom === '' ? '<>' : input.mailFrom;
+    if (env?.rcptTo.length) headers.Rcpt = env.rcptTo;
+    if (input.clientIp) headers.IP = input.clientIp.replace(/^::ffff:/, '');
+    if (env?.helo) headers.Helo = env.helo;
+    if (env?.hostname) headers.Hostname = env.hostname;
+    if (env?.user) headers.User = env.user;
     if (env?.queueId) headers['Queue-Id'] = env.queueId;
     try {
       const reply = await post(new URL('/checkv2', this.options.url), headers, input.raw, this.timeoutMs);
       if (reply.status !== 200) throw new Error(`rspamd answered ${reply.status}: ${reply.body.slice(0, 200)}`);
-      const json = JSON.parse(reply.body) as { score?: unknown; required_score?: unknown; action?: unknown; symbols?: Record<string, unknown> };
-      if (typeof json.score !== 'number' || typeof json.action !== 'string') throw new Error(`rspamd answer without score/action: ${reply.body.slice(0, 200)}`);
+      const json = JSON.parse(reply.body) as {
+        score?: unknown;
+        required_score?: unknown;
+        action?: unknown;
+        symbols?: Record<string, unknown>;
+      };
+      if (typeof json.score !== 'number' || typeof json.action !== 'string')
+        throw new Error(`rspamd answer without score/action: ${reply.body.slice(0, 200)}`);
       metrics.spamScanner('rspamd', 'check', 'ok');
       return {
         score: json.score,
@@ -118,12 +129,18 @@ export class RspamdClient {
   async learn(raw: Buffer, cls: SpamClass): Promise<boolean> {
     if (!this.options.controllerUrl) return false;
     const headers: OutgoingHttpHeaders = { 'Content-Type': 'message/rfc822' };
-    if (this.options.password) headers['Password'] = this.options.password;
+    if (this.options.password) headers.Password = this.options.password;
     try {
-      const reply = await post(new URL(cls === 'spam' ? '/learnspam' : '/learnham', this.options.controllerUrl), headers, raw, this.timeoutMs);
+      const reply = await post(
+        new URL(cls === 'spam' ? '/learnspam' : '/learnham', this.options.controllerUrl),
+        headers,
+        raw,
+        this.timeoutMs,
+      );
       // {"success":true}; "already learned" is rspamd's way of saying the message taught it this
       // before: nothing to redo. Anything else (a 204 for a message too short to learn) is no lesson.
-      const ok = (reply.status === 200 && /"success"\s*:\s*true/.test(reply.body)) || /already learned/i.test(reply.body);
+      const ok =
+        (reply.status === 200 && /"success"\s*:\s*true/.test(reply.body)) || /already learned/i.test(reply.body);
       if (!ok) throw new Error(`rspamd learn answered ${reply.status}: ${reply.body.slice(0, 200)}`);
       metrics.spamScanner('rspamd', 'learn', 'ok');
       return true;
@@ -144,7 +161,13 @@ export function rspamdScorer(client: RspamdClient): SpamScorer {
       if (!verdict) return []; // Wren's own verdict stands
       const rule = `RSPAMD_${verdict.action.toUpperCase().replace(/[^A-Z0-9]+/g, '_')}`;
       const top = verdict.symbols.slice(0, 12).join(',');
-      return [{ rule, score: Math.round(verdict.score * weight * 10) / 10, description: `rspamd ${verdict.score.toFixed(2)}/${verdict.requiredScore} ${verdict.action}: ${top}` }];
+      return [
+        {
+          rule,
+          score: Math.round(verdict.score * weight * 10) / 10,
+          description: `rspamd ${verdict.score.toFixed(2)}/${verdict.requiredScore} ${verdict.action}: ${top}`,
+        },
+      ];
     },
   };
 }

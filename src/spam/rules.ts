@@ -14,29 +14,55 @@ const dkimSigned = (i: SpamInput) => i.auth.dkim.length > 0;
 const dkimPassed = (i: SpamInput) => i.auth.dkim.some((d) => d.result === 'pass');
 
 export const RULES: readonly Rule[] = [
-  { rule: 'SPF_FAIL', score: 3.5, description: 'SPF: sender host not permitted (-all)', test: (i) => i.auth.spf.result === 'fail' },
-  { rule: 'SPF_SOFTFAIL', score: 1.5, description: 'SPF: sender host discouraged (~all)', test: (i) => i.auth.spf.result === 'softfail' },
+  {
+    rule: 'SPF_FAIL',
+    score: 3.5,
+    description: 'SPF: sender host not permitted (-all)',
+    test: (i) => i.auth.spf.result === 'fail',
+  },
+  {
+    rule: 'SPF_SOFTFAIL',
+    score: 1.5,
+    description: 'SPF: sender host discouraged (~all)',
+    test: (i) => i.auth.spf.result === 'softfail',
+  },
   {
     rule: 'DKIM_FAIL',
     score: 3,
     description: 'DKIM: signed, but no signature verifies',
-    test: (i) => dkimSigned(i) && !dkimPassed(i) && i.auth.dkim.some((d) => d.result === 'fail' || d.result === 'neutral'),
+    test: (i) =>
+      dkimSigned(i) && !dkimPassed(i) && i.auth.dkim.some((d) => d.result === 'fail' || d.result === 'neutral'),
   },
-  { rule: 'DMARC_FAIL', score: 3, description: 'DMARC: From domain not authenticated', test: (i) => i.auth.dmarc.result === 'fail' },
+  {
+    rule: 'DMARC_FAIL',
+    score: 3,
+    description: 'DMARC: From domain not authenticated',
+    test: (i) => i.auth.dmarc.result === 'fail',
+  },
   { rule: 'MISSING_DATE', score: 1, description: 'No Date header', test: (i) => i.headers.get('date') === null },
-  { rule: 'MISSING_MESSAGE_ID', score: 1, description: 'No Message-ID header', test: (i) => i.headers.get('message-id') === null },
+  {
+    rule: 'MISSING_MESSAGE_ID',
+    score: 1,
+    description: 'No Message-ID header',
+    test: (i) => i.headers.get('message-id') === null,
+  },
   {
     // Someone outside claims to be one of our own domains and cannot prove it (SPF or DKIM aligned).
     rule: 'FORGED_HOSTED_FROM',
     score: 6,
     description: 'From a hosted domain without passing authentication',
-    test: (i) => i.fromHosted && i.auth.dmarc.result !== 'pass' && !(i.auth.spf.result === 'pass' && spfAligned(i)) && !i.auth.dkim.some((d) => d.result === 'pass' && d.aligned),
+    test: (i) =>
+      i.fromHosted &&
+      i.auth.dmarc.result !== 'pass' &&
+      !(i.auth.spf.result === 'pass' && spfAligned(i)) &&
+      !i.auth.dkim.some((d) => d.result === 'pass' && d.aligned),
   },
 ];
 
 /** The GTUBE test string (SpamAssassin's), split so this file is not itself a GTUBE match. */
 const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*' + 'GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
-const RISKY_ATTACHMENT = /(?:file)?name\*?=\s*"?[^"\r\n;]*\.(?:exe|scr|pif|com|bat|cmd|vbs|vbe|js|jse|wsf|hta|jar|lnk|iso|img|msi|ps1)"?\s*(?:;|\r?\n)/i;
+const RISKY_ATTACHMENT =
+  /(?:file)?name\*?=\s*"?[^"\r\n;]*\.(?:exe|scr|pif|com|bat|cmd|vbs|vbe|js|jse|wsf|hta|jar|lnk|iso|img|msi|ps1)"?\s*(?:;|\r?\n)/i;
 const body = (i: SpamInput) => i.raw.subarray(i.headers.bodyStart);
 const domainPart = (value: string | null) => /@([^>\s,;]+)/.exec(value ?? '')?.[1]?.toLowerCase() ?? null;
 
@@ -47,7 +73,8 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'MALFORMED_DATE',
     score: 1,
     description: 'Date header that does not parse',
-    test: (i) => i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
+    test: (i) =>
+      i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
   },
   {
     // Named, not scored: mailing lists set Reply-To to the list, so in both real sources of the shared
@@ -58,19 +85,41 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => {
       const replyTo = domainPart(i.headers.get('reply-to'));
       const from = i.headers.from[0]?.split('@')[1] ?? null;
-      return replyTo !== null && from !== null && replyTo !== from && !replyTo.endsWith(`.${from}`) && !from.endsWith(`.${replyTo}`);
+      return (
+        replyTo !== null &&
+        from !== null &&
+        replyTo !== from &&
+        !replyTo.endsWith(`.${from}`) &&
+        !from.endsWith(`.${replyTo}`)
+      );
     },
   },
   {
     rule: 'SUBJECT_ALL_CAPS',
     score: 1,
     description: 'Subject is all capitals',
-    test: (i) => (i.headers.subject.match(/\p{L}/gu) ?? []).length >= 10 && i.headers.subject === i.headers.subject.toUpperCase(),
+    test: (i) =>
+      (i.headers.subject.match(/\p{L}/gu) ?? []).length >= 10 && i.headers.subject === i.headers.subject.toUpperCase(),
   },
-  { rule: 'HTML_ONLY', score: 0.7, description: 'HTML body with no text alternative', test: (i) => /^\s*text\/html\b/i.test(i.headers.get('content-type') ?? '') },
-  { rule: 'RISKY_ATTACHMENT', score: 3, description: 'Executable or script attachment', test: (i) => RISKY_ATTACHMENT.test(body(i).toString('latin1')) },
+  {
+    rule: 'HTML_ONLY',
+    score: 0.7,
+    description: 'HTML body with no text alternative',
+    test: (i) => /^\s*text\/html\b/i.test(i.headers.get('content-type') ?? ''),
+  },
+  {
+    rule: 'RISKY_ATTACHMENT',
+    score: 3,
+    description: 'Executable or script attachment',
+    test: (i) => RISKY_ATTACHMENT.test(body(i).toString('latin1')),
+  },
   // Named, not scored: lists set it on ham (SA public 72% of ham, 18% of spam; trec07p 22%, 1.9%).
-  { rule: 'BULK_PRECEDENCE', score: 0, description: 'Precedence: bulk or junk', test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? '') },
+  {
+    rule: 'BULK_PRECEDENCE',
+    score: 0,
+    description: 'Precedence: bulk or junk',
+    test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? ''),
+  },
 ];
 
 function spfAligned(i: SpamInput): boolean {
@@ -82,8 +131,9 @@ function spfAligned(i: SpamInput): boolean {
 export const headerRules: SpamScorer = {
   name: 'rules',
   score: (input): SpamHit[] => [
-    ...[...RULES, ...CONTENT_RULES].filter((r) => r.test(input)).map(({ rule, score, description }) => ({ rule, score, description })),
+    ...[...RULES, ...CONTENT_RULES]
+      .filter((r) => r.test(input))
+      .map(({ rule, score, description }) => ({ rule, score, description })),
     ...contentFeatures(input.raw).map((rule) => ({ rule, ...FEATURES[rule] })),
   ],
 };
-

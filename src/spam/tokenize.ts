@@ -23,7 +23,19 @@ export const MAX_TOKENS = 3000;
 const MAX_HTML_SOURCE = 1 << 20;
 const MAX_RECEIVED = 6;
 /** Header fields whose presence is kept as a token: how the message was written, not where it was collected. */
-const WRITER_HEADER = new Set(['in-reply-to', 'references', 'mime-version', 'x-mailer', 'user-agent', 'x-priority', 'x-msmail-priority', 'importance', 'reply-to', 'organization', 'disposition-notification-to']);
+const WRITER_HEADER = new Set([
+  'in-reply-to',
+  'references',
+  'mime-version',
+  'x-mailer',
+  'user-agent',
+  'x-priority',
+  'x-msmail-priority',
+  'importance',
+  'reply-to',
+  'organization',
+  'disposition-notification-to',
+]);
 /**
  * Of those, the ones whose value is a token of its own: their presence is not a second clue, and the
  * program's name is one token, not one per word (with 30 clues, one Outlook Express header filled six:
@@ -39,7 +51,7 @@ const AUTH_HEADER = /^(authentication-results|arc-|received-spf|dkim-signature|d
 
 const LEADING_PUNCT = /^[("'<[{*`_~|,.;:?!-]+/;
 const TRAILING_PUNCT = /[)"'>\]}*`_~|,.;:?-]+$/;
-const URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`{}|\\^\]\[]+|\bwww\.[a-z0-9-]+\.[a-z0-9.-]+[^\s<>"'`{}|\\^\]\[]*/gi;
+const URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`{}|\\^\][]+|\bwww\.[a-z0-9-]+\.[a-z0-9.-]+[^\s<>"'`{}|\\^\][]*/gi;
 const LOOKS_LIKE_URL = /^(?:(?:https?|ftp):\/\/|www\.)/;
 const HREF_RE = /\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi;
 const HTML_TAG_RE = /<(img|font|table|form|script|iframe|center|map|area|object|embed|input|style|base)\b/gi;
@@ -240,7 +252,8 @@ function headerTokens(fields: HeaderField[], index: MessageIndex, out: TokenSet)
   const subject = index.search.subject;
   words(subject, 'subject:', out);
   const letters = subject.replace(/[^\p{L}]/gu, '');
-  if (letters.length >= 6 && letters.replace(/[^\p{Lu}]/gu, '').length / letters.length > 0.7) out.add('subject:all-caps');
+  if (letters.length >= 6 && letters.replace(/[^\p{Lu}]/gu, '').length / letters.length > 0.7)
+    out.add('subject:all-caps');
   for (const m of subject.matchAll(/[!$%?]{1,}/g)) out.add(`subject:${m[0].slice(0, 3)}`);
   if (!subject) out.add('subject:none');
 
@@ -314,7 +327,13 @@ function attachmentTokens(filename: string | null, contentType: string, out: Tok
   if (filename && /\.[a-z0-9]{2,4}\.[a-z0-9]{2,4}$/i.test(filename)) out.add('attachment:double-ext');
 }
 
-function mimeTokens(raw: Buffer, node: MimeNode, out: TokenSet, parts: { html: boolean; plain: boolean }, depth: number): void {
+function mimeTokens(
+  raw: Buffer,
+  node: MimeNode,
+  out: TokenSet,
+  parts: { html: boolean; plain: boolean },
+  depth: number,
+): void {
   if (depth > 8 || out.full) return;
   out.add(`mime:${node.type}/${node.subtype}`);
   if (node.params.charset) out.add(`charset:${node.params.charset.toLowerCase()}`);

@@ -2,7 +2,6 @@
 // cur/new or any tree of one-message files) and mbox files, read as a stream and trained in batches
 // of durable writes.
 import { splitMbox } from '../mime/mbox.ts';
-import { createReadStream } from 'node:fs';
 import { readdir, stat } from 'node:fs/promises';
 import { join } from 'node:path';
 import type { Store } from '../store/index.ts';
@@ -28,7 +27,11 @@ const LF = 0x0a;
 const emptyResult = (): TrainingResult => ({ trained: 0, moved: 0, unchanged: 0, untrained: 0 });
 
 /** Trains every message found under the spam paths as spam and under the ham paths as ham. */
-export async function trainFromPaths(store: Store, paths: { spam?: string[]; ham?: string[] }, options: BulkTrainOptions = {}): Promise<BulkTrainResult> {
+export async function trainFromPaths(
+  store: Store,
+  paths: { spam?: string[]; ham?: string[] },
+  options: BulkTrainOptions = {},
+): Promise<BulkTrainResult> {
   const batchSize = options.batchSize ?? 200;
   const maxBytes = options.maxMessageBytes ?? 10 * 1024 * 1024;
   const result: BulkTrainResult = { spam: emptyResult(), ham: emptyResult(), skipped: [] };
@@ -37,7 +40,11 @@ export async function trainFromPaths(store: Store, paths: { spam?: string[]; ham
     let batch: Buffer[] = [];
     const flush = async () => {
       if (batch.length === 0) return;
-      const r = await trainMany(store, batch.map((input) => ({ input, class: cls })), options);
+      const r = await trainMany(
+        store,
+        batch.map((input) => ({ input, class: cls })),
+        options,
+      );
       for (const key of Object.keys(r) as (keyof TrainingResult)[]) result[cls][key] += r[key];
       progress[cls] += batch.length;
       batch = [];

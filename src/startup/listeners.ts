@@ -61,8 +61,18 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
       },
       logger: logger.child({ listener: name }),
     });
-  await listeners.start('smtp-submission', 'smtp.submission_listen', config.smtp.submission_listen, submission(false, 'smtp-submission'));
-  await listeners.start('smtp-submissions', 'smtp.submissions_listen', config.smtp.submissions_listen, submission(true, 'smtp-submissions'));
+  await listeners.start(
+    'smtp-submission',
+    'smtp.submission_listen',
+    config.smtp.submission_listen,
+    submission(false, 'smtp-submission'),
+  );
+  await listeners.start(
+    'smtp-submissions',
+    'smtp.submissions_listen',
+    config.smtp.submissions_listen,
+    submission(true, 'smtp-submissions'),
+  );
 
   const imap = sharedEngine(
     createImapServer({
@@ -74,7 +84,9 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
       limits: imapLimits(config),
       logger: logger.child({ listener: 'imap' }),
       onCopy: (accountId, source, target, uids) => {
-        learnFromMove(store, accountId, source, target, uids, { ...services.bayes, rspamd: services.rspamd }).catch((err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'));
+        learnFromMove(store, accountId, source, target, uids, { ...services.bayes, rspamd: services.rspamd }).catch(
+          (err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'),
+        );
       },
     }),
   );
@@ -101,7 +113,10 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
  * on, the HTTP-01 responder and the certificate manager. Returns the ACME manager (to start) and
  * what stops certificate reloads and renewals.
  */
-export async function startHttpListeners(listeners: ListenerSet, ctx: ListenerContext & { ready: () => boolean }): Promise<{ acme?: AcmeManager; stop(): Promise<void> }> {
+export async function startHttpListeners(
+  listeners: ListenerSet,
+  ctx: ListenerContext & { ready: () => boolean },
+): Promise<{ acme?: AcmeManager; stop(): Promise<void> }> {
   const { config, store, tls, services, logger } = ctx;
   const definedPorts = <T extends Record<string, number | undefined>>(ports: T) =>
     Object.fromEntries(Object.entries(ports).filter(([, port]) => port !== undefined)) as { [K in keyof T]?: number };
@@ -123,7 +138,11 @@ export async function startHttpListeners(listeners: ListenerSet, ctx: ListenerCo
     certificates: tls,
     mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
     // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).
-    ports: definedPorts({ imaps: listeners.port('imaps'), submission: listeners.port('smtp-submission'), submissions: listeners.port('smtp-submissions') }),
+    ports: definedPorts({
+      imaps: listeners.port('imaps'),
+      submission: listeners.port('smtp-submission'),
+      submissions: listeners.port('smtp-submissions'),
+    }),
     // Autoconfig offers only the listeners that are on (null: off).
     clientPorts: {
       imaps: listeners.port('imaps') ?? null,
@@ -146,7 +165,9 @@ export async function startHttpListeners(listeners: ListenerSet, ctx: ListenerCo
   let acme: AcmeManager | undefined;
   if (config.tls.acme) {
     const challenges = new AcmeChallenges();
-    await listeners.start('acme-http', 'tls.acme_http_listen', config.tls.acme_http_listen, () => httpService(createServer(challengeResponder(challenges, app.callback()))));
+    await listeners.start('acme-http', 'tls.acme_http_listen', config.tls.acme_http_listen, () =>
+      httpService(createServer(challengeResponder(challenges, app.callback()))),
+    );
     acme = createAcme({
       directoryUrl: config.tls.acme_directory_url,
       email: config.tls.acme_email || undefined,

@@ -48,15 +48,41 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     credentialCache: { ttlMs: config.auth.credential_cache_seconds * 1000 },
   });
 
-  const bayes = { minSpam: config.spam.bayes_min_spam, minHam: config.spam.bayes_min_ham, perAccount: config.spam.bayes_per_account, maxTokens: config.spam.bayes_max_tokens };
+  const bayes = {
+    minSpam: config.spam.bayes_min_spam,
+    minHam: config.spam.bayes_min_ham,
+    perAccount: config.spam.bayes_per_account,
+    maxTokens: config.spam.bayes_max_tokens,
+  };
   await store.spam.model('s'); // load the server model now, not on the first message
-  const dnsbl = config.spam.dnsbl_zones.length || config.spam.uribl_zones.length ? [dnsblScorer(resolver, { ipZones: config.spam.dnsbl_zones, domainZones: config.spam.uribl_zones })] : [];
+  const dnsbl =
+    config.spam.dnsbl_zones.length || config.spam.uribl_zones.length
+      ? [dnsblScorer(resolver, { ipZones: config.spam.dnsbl_zones, domainZones: config.spam.uribl_zones })]
+      : [];
   const rspamd = config.spam.rspamd_url
-    ? new RspamdClient({ url: config.spam.rspamd_url, controllerUrl: config.spam.rspamd_controller_url, password: config.spam.rspamd_password, timeoutMs: config.spam.rspamd_timeout_ms, weight: config.spam.rspamd_weight })
+    ? new RspamdClient({
+        url: config.spam.rspamd_url,
+        controllerUrl: config.spam.rspamd_controller_url,
+        password: config.spam.rspamd_password,
+        timeoutMs: config.spam.rspamd_timeout_ms,
+        weight: config.spam.rspamd_weight,
+      })
     : undefined;
-  const spam = { junkScore: config.spam.junk_score, rejectScore: config.spam.reject_score, scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl, ...(rspamd ? [rspamdScorer(rspamd)] : [])] };
+  const spam = {
+    junkScore: config.spam.junk_score,
+    rejectScore: config.spam.reject_score,
+    scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl, ...(rspamd ? [rspamdScorer(rspamd)] : [])],
+  };
   const forwardLimits = { perHour: config.smtp.forward_per_hour, perDay: config.smtp.forward_per_day };
-  const pipeline: PipelineOptions = { store, resolver, hostname: config.hostname, spam, srsSecret: serverSecret(dataDir, 'srs'), forwardLimits, logger: logger.child({ component: 'inbound' }) };
+  const pipeline: PipelineOptions = {
+    store,
+    resolver,
+    hostname: config.hostname,
+    spam,
+    srsSecret: serverSecret(dataDir, 'srs'),
+    forwardLimits,
+    logger: logger.child({ component: 'inbound' }),
+  };
 
   const queueRunner = createQueueRunner({
     store,
@@ -107,7 +133,8 @@ export async function createServices(config: Config, store: Store, dataDir: stri
 function pruneOldEvents(store: Store, retentionMs: number, logger: Logger): () => void {
   const prune = () =>
     Promise.all([store.events.prune(Date.now() - retentionMs), store.queue.prune(Date.now() - retentionMs)]).then(
-      ([events, jobs]) => (events || jobs) && logger.info({ events, jobs }, 'pruned old events and finished queue jobs'),
+      ([events, jobs]) =>
+        (events || jobs) && logger.info({ events, jobs }, 'pruned old events and finished queue jobs'),
       (err: Error) => logger.error({ err }, 'pruning failed'),
     );
   void prune();

@@ -27,7 +27,14 @@ export class Accounts {
   private readonly directory: KeyedMutex;
   private readonly notifier: Notifier;
 
-  constructor(kv: Kv, addresses: Addresses, folders: Folders, messages: Messages, directory: KeyedMutex, notifier: Notifier) {
+  constructor(
+    kv: Kv,
+    addresses: Addresses,
+    folders: Folders,
+    messages: Messages,
+    directory: KeyedMutex,
+    notifier: Notifier,
+  ) {
     this.kv = kv;
     this.addresses = addresses;
     this.folders = folders;
@@ -88,8 +95,10 @@ export class Accounts {
     const before = await this.get(account.id);
     const tx = new Tx();
     tx.put(keys.account(account.id), account);
-    if (before && before.state === 'active' && account.state !== 'active') this.ended(tx, account.id, null, 'mailbox suspended');
-    else if (before && before.passwordHash !== account.passwordHash) this.ended(tx, account.id, 'password', 'password changed');
+    if (before && before.state === 'active' && account.state !== 'active')
+      this.ended(tx, account.id, null, 'mailbox suspended');
+    else if (before && before.passwordHash !== account.passwordHash)
+      this.ended(tx, account.id, 'password', 'password changed');
     await this.kv.commit(tx);
   }
 

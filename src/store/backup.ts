@@ -18,7 +18,10 @@ export async function writeSnapshot(kv: Kv, out: Writable): Promise<{ records: n
     if (!out.write(chunk)) await once(out, 'drain');
   };
   await send(MAGIC);
-  for await (const [key, value] of kv.db.iterator({ keyEncoding: 'buffer', valueEncoding: 'buffer' } as never) as AsyncIterable<[Buffer, Buffer]>) {
+  for await (const [key, value] of kv.db.iterator({
+    keyEncoding: 'buffer',
+    valueEncoding: 'buffer',
+  } as never) as AsyncIterable<[Buffer, Buffer]>) {
     const header = Buffer.alloc(8);
     header.writeUInt32BE(key.length, 0);
     header.writeUInt32BE(value.length, 4);
@@ -40,7 +43,8 @@ export async function restoreSnapshot(dir: string, input: Readable): Promise<{ r
   let batch: { type: 'put'; key: Buffer; value: Buffer }[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
-    if (batch.length) await kv.db.batch(batch as never, { keyEncoding: 'buffer', valueEncoding: 'buffer', sync: true } as never);
+    if (batch.length)
+      await kv.db.batch(batch as never, { keyEncoding: 'buffer', valueEncoding: 'buffer', sync: true } as never);
     batch = [];
     batchBytes = 0;
   };

@@ -17,8 +17,16 @@ export type HeaderFields = Omit<SearchFields, 'text' | 'headers' | 'attachments'
 
 function pickHeaderFields(f: SearchFields): HeaderFields {
   return {
-    from: f.from, to: f.to, cc: f.cc, bcc: f.bcc, subject: f.subject, date: f.date, dateOffset: f.dateOffset,
-    messageId: f.messageId, inReplyTo: f.inReplyTo, references: f.references,
+    from: f.from,
+    to: f.to,
+    cc: f.cc,
+    bcc: f.bcc,
+    subject: f.subject,
+    date: f.date,
+    dateOffset: f.dateOffset,
+    messageId: f.messageId,
+    inReplyTo: f.inReplyTo,
+    references: f.references,
   };
 }
 

@@ -1,7 +1,11 @@
 import type { Level } from 'level';
 import type { Op } from './tx.ts';
 
-interface Pending { ops: Op[]; resolve: () => void; reject: (err: Error) => void }
+interface Pending {
+  ops: Op[];
+  resolve: () => void;
+  reject: (err: Error) => void;
+}
 
 /**
  * A write was refused because the store cannot write right now (disk full, I/O error): nothing of it
@@ -22,7 +26,11 @@ export type Recover = () => Promise<void>;
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 5000;
 
-export interface CommitStats { batches: number; writes: number; ops: number }
+export interface CommitStats {
+  batches: number;
+  writes: number;
+  ops: number;
+}
 
 /**
  * Group commit: every write is durable (`sync: true`) before its promise resolves, but writers that

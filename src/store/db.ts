@@ -3,7 +3,7 @@ import { mkdirSync, statfsSync } from 'node:fs';
 import { Level } from 'level';
 import { Committer } from './committer.ts';
 import { keys } from './keys.ts';
-import { Tx, decode } from './tx.ts';
+import { type Tx, decode } from './tx.ts';
 
 export type Db = Level<string, Buffer>;
 
@@ -11,7 +11,14 @@ export type Db = Level<string, Buffer>;
 const PROBE_BYTES = 256 * 1024;
 const REOPEN_FREE_BYTES = 2 * 1024 * 1024;
 
-export interface RangeOptions { gt?: string; gte?: string; lt?: string; lte?: string; limit?: number; reverse?: boolean }
+export interface RangeOptions {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  limit?: number;
+  reverse?: boolean;
+}
 
 type LevelSnapshot = ReturnType<Db['snapshot']>;
 
@@ -54,7 +61,10 @@ export class Reader {
   }
 
   async entries<T>(range: RangeOptions): Promise<[string, T][]> {
-    return (await this.db.iterator({ ...range, ...this.options }).all()).map(([key, value]) => [key, decode<T>(value)!]);
+    return (await this.db.iterator({ ...range, ...this.options }).all()).map(([key, value]) => [
+      key,
+      decode<T>(value)!,
+    ]);
   }
 
   async keys(range: RangeOptions): Promise<string[]> {
@@ -110,7 +120,8 @@ export class Kv extends Reader {
   async reopen(): Promise<void> {
     // Closing is only worth it with room to reopen (a new log and table): until then reads go on.
     const { bavail, bsize } = statfsSync(this.db.location);
-    if (bavail * bsize < REOPEN_FREE_BYTES) throw new Error(`still no space where the store is (${bavail * bsize} bytes free)`);
+    if (bavail * bsize < REOPEN_FREE_BYTES)
+      throw new Error(`still no space where the store is (${bavail * bsize} bytes free)`);
     await this.db.close();
     await this.db.open();
     await this.db.batch([{ type: 'put', key: keys.writeProbe(), value: Buffer.alloc(PROBE_BYTES) }], { sync: true });

@@ -27,7 +27,14 @@ export class Domains {
   }
 
   async create(teamId: string, name: string): Promise<Domain> {
-    const domain: Domain = { name: normalizeDomain(name), teamId, catchAll: null, dkim: [], verifiedAt: null, createdAt: Date.now() };
+    const domain: Domain = {
+      name: normalizeDomain(name),
+      teamId,
+      catchAll: null,
+      dkim: [],
+      verifiedAt: null,
+      createdAt: Date.now(),
+    };
     return this.directory.run('directory', async () => {
       if (await this.get(domain.name)) throw new StoreError('exists', `domain ${domain.name} exists`);
       const tx = new Tx();

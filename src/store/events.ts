@@ -12,7 +12,8 @@ export interface NewEvent {
 }
 
 export const eventId = (seq: number): string => `evt_${hex(seq, 12)}`;
-export const eventSeq = (id: string): number | null => (/^evt_[0-9a-f]{12}$/.test(id) ? parseInt(id.slice(4), 16) : null);
+export const eventSeq = (id: string): number | null =>
+  /^evt_[0-9a-f]{12}$/.test(id) ? parseInt(id.slice(4), 16) : null;
 
 /**
  * The event log: one ordered sequence, with per-team and per-account indexes, appended in the same
@@ -52,11 +53,18 @@ export class Events {
   }
 
   /** Events after `afterSeq`, oldest first, optionally only a team's or an account's. */
-  async list(options: { afterSeq?: number; teamId?: string; accountId?: string; limit?: number }): Promise<StoredEvent[]> {
+  async list(options: {
+    afterSeq?: number;
+    teamId?: string;
+    accountId?: string;
+    limit?: number;
+  }): Promise<StoredEvent[]> {
     const after = options.afterSeq ?? 0;
     const limit = options.limit ?? 100;
     if (!options.teamId && !options.accountId) return this.kv.values<StoredEvent>({ ...ranges.events(after), limit });
-    const range = options.accountId ? ranges.accountEvents(options.accountId, after) : ranges.teamEvents(options.teamId!, after);
+    const range = options.accountId
+      ? ranges.accountEvents(options.accountId, after)
+      : ranges.teamEvents(options.teamId!, after);
     const seqs = (await this.kv.keys({ ...range, limit })).map((k) => parseInt(k.slice(k.lastIndexOf('/') + 1), 16));
     return (await this.kv.getMany<StoredEvent>(seqs.map(keys.event))).filter((e): e is StoredEvent => e !== undefined);
   }
@@ -71,7 +79,9 @@ export class Events {
   async prune(before: number, batchSize = 1000): Promise<number> {
     let removed = 0;
     for (;;) {
-      const old = (await this.kv.values<StoredEvent>({ ...ranges.events(0), limit: batchSize })).filter((e) => e.time < before);
+      const old = (await this.kv.values<StoredEvent>({ ...ranges.events(0), limit: batchSize })).filter(
+        (e) => e.time < before,
+      );
       if (old.length === 0) return removed;
       const ops = old.flatMap((e) => [
         { type: 'del' as const, key: keys.event(e.seq) },

@@ -21,4 +21,5 @@ export function uniqueFlags(flags: Iterable<string>): string[] {
 }
 
 /** Whether `flags` holds `flag`, compared case-insensitively. */
-export const hasFlag = (flags: readonly string[], flag: string): boolean => flags.some((f) => f.toLowerCase() === flag.toLowerCase());
+export const hasFlag = (flags: readonly string[], flag: string): boolean =>
+  flags.some((f) => f.toLowerCase() === flag.toLowerCase());

@@ -62,7 +62,10 @@ export class Folders {
   subscribe(tx: Tx, accountId: string, name: string, subscribed: boolean): void {
     name = normalizeFolderName(name);
     const folder = this.byName(accountId, name);
-    if (folder) return this.setSubscribed(tx, folder, subscribed);
+    if (folder) {
+      this.setSubscribed(tx, folder, subscribed);
+      return;
+    }
     if (subscribed) {
       this.orphanSet(accountId).add(name);
       tx.put(keys.subscription(accountId, name), 1);

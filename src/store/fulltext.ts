@@ -33,7 +33,8 @@ const SEGMENT_MAX = 2000;
 const BUCKETS = 1 << 16;
 
 /** The bucket of the 3 bytes at `i`. */
-const bucketAt = (b: Buffer, i: number): number => Math.imul((b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!, 0x9e3779b1) >>> 16;
+const bucketAt = (b: Buffer, i: number): number =>
+  Math.imul((b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!, 0x9e3779b1) >>> 16;
 
 /** Distinct buckets of a text's 3-byte windows. */
 export function buckets(text: Buffer, seen = new Uint8Array(BUCKETS)): number[] {
@@ -139,7 +140,11 @@ export class Fulltext {
   async catchUp(folderId: number): Promise<void> {
     if (this.closed || this.tail(folderId, await this.watermark(folderId)) < SEGMENT_MIN) return;
     const job = this.locks.run(folderId, async () => {
-      while (!this.closed && this.folders.get(folderId) && this.tail(folderId, await this.watermark(folderId)) >= SEGMENT_MIN) {
+      while (
+        !this.closed &&
+        this.folders.get(folderId) &&
+        this.tail(folderId, await this.watermark(folderId)) >= SEGMENT_MIN
+      ) {
         if (!(await this.buildSegment(folderId))) break;
       }
     });
@@ -159,7 +164,11 @@ export class Fulltext {
     let texts: Buffer[];
     const missing = new Map<string, Buffer>();
     try {
-      messages = await snapshot.values<Message>({ gte: keys.message(folderId, mark + 1), lt: ranges.folderMessages(folderId).lt, limit: SEGMENT_MAX });
+      messages = await snapshot.values<Message>({
+        gte: keys.message(folderId, mark + 1),
+        lt: ranges.folderMessages(folderId).lt,
+        limit: SEGMENT_MAX,
+      });
       if (messages.length === 0) return false;
       texts = await this.texts(messages, snapshot, missing);
     } finally {
@@ -177,7 +186,8 @@ export class Fulltext {
     const tx = new Tx();
     const first = messages[0]!.uid;
     const last = messages[messages.length - 1]!.uid;
-    for (let k = 0; k < BUCKETS; k++) if (postings[k]) tx.putBytes(keys.fulltextPostings(folderId, k, first), encodeUids(postings[k]!));
+    for (let k = 0; k < BUCKETS; k++)
+      if (postings[k]) tx.putBytes(keys.fulltextPostings(folderId, k, first), encodeUids(postings[k]!));
     // Texts computed for blobs stored before the index existed; only while the blob is still stored.
     for (const [sha, text] of missing) if (this.blobs.refCount(sha) > 0) tx.putBytes(keys.fulltext(sha), text);
     tx.put(keys.fulltextMark(folderId), last);

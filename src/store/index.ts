@@ -39,10 +39,17 @@ export interface DeliveryTarget {
   quotaBytes?: number; // 0 or absent: unlimited
 }
 
-export interface Delivered { folder: Folder; message: Message }
+export interface Delivered {
+  folder: Folder;
+  message: Message;
+}
 
 /** One message of an appendMany batch. */
-export interface Upload { raw: Buffer; flags?: string[]; internalDate?: number }
+export interface Upload {
+  raw: Buffer;
+  flags?: string[];
+  internalDate?: number;
+}
 
 export interface DeliveryOptions {
   internalDate?: number;
@@ -126,7 +133,11 @@ export class Store {
    * message record per folder, folder counters, change records and the events the caller asks for.
    * Resolves only when the batch is on disk. Throws StoreError('quota') if a target is over quota.
    */
-  async deliver(raw: Buffer, targets: DeliveryTarget[], options: DeliveryOptions = {}): Promise<{ delivered: Delivered[]; events: StoredEvent[] }> {
+  async deliver(
+    raw: Buffer,
+    targets: DeliveryTarget[],
+    options: DeliveryOptions = {},
+  ): Promise<{ delivered: Delivered[]; events: StoredEvent[] }> {
     const sha = blobHash(raw);
     await this.blobs.load(sha);
     // From here to commit() nothing awaits: allocation, refcounts and the batch stay in step.
@@ -140,7 +151,13 @@ export class Store {
     }
     for (const target of targets) {
       this.blobs.addRef(tx, sha, index && { raw, index });
-      const message = this.messages.append(tx, target.folder, { sha, size: raw.length }, target.flags ?? [], options.internalDate ?? Date.now());
+      const message = this.messages.append(
+        tx,
+        target.folder,
+        { sha, size: raw.length },
+        target.flags ?? [],
+        options.internalDate ?? Date.now(),
+      );
       delivered.push({ folder: target.folder, message });
     }
     const events = (options.events?.(delivered) ?? []).map((e) => this.events.append(tx, e));
@@ -165,7 +182,13 @@ export class Store {
       const sha = shas[i]!;
       const index = this.blobs.refCount(sha) === 0 ? indexMessage(upload.raw) : undefined;
       this.blobs.addRef(tx, sha, index && { raw: upload.raw, index });
-      return this.messages.append(tx, folder, { sha, size: upload.raw.length }, upload.flags ?? [], upload.internalDate ?? Date.now());
+      return this.messages.append(
+        tx,
+        folder,
+        { sha, size: upload.raw.length },
+        upload.flags ?? [],
+        upload.internalDate ?? Date.now(),
+      );
     });
     await this.kv.commit(tx);
     return messages;

@@ -34,7 +34,8 @@ export const keys = {
   blobHeaders: (sha: string) => `bh/${sha}`,
   /** Full-text index (fulltext.ts): a content's folded searchable text, posting segments, watermark. */
   fulltext: (sha: string) => `ft/${sha}`,
-  fulltextPostings: (folderId: number, bucket: number, firstUid: number) => `fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
+  fulltextPostings: (folderId: number, bucket: number, firstUid: number) =>
+    `fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
   fulltextMark: (folderId: number) => `fw/${hex(folderId, FOLDER)}`,
   apiKey: (publicId: string) => `k/${publicId}`,
   apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
@@ -62,7 +63,7 @@ export const keys = {
 };
 
 /** Range bounds for every key that starts with `prefix`. */
-export const prefixRange = (prefix: string) => ({ gte: prefix, lt: prefix + '\xff' });
+export const prefixRange = (prefix: string) => ({ gte: prefix, lt: `${prefix}\xff` });
 
 export const ranges = {
   teamDomains: (teamId: string) => prefixRange(`td/${teamId}/`),
@@ -91,7 +92,8 @@ export const ranges = {
   /** Queue index entries due at or before `until` (ms), earliest first. */
   queueDue: (until: number) => ({ gte: 'q/', lt: `q/${hex(until + 1, SEQ)}` }),
   queueIndex: () => prefixRange('q/'),
-  queueJobs: (afterJobId?: string) => (afterJobId ? { gt: keys.queueJob(afterJobId), lt: 'qj/\xff' } : prefixRange('qj/')),
+  queueJobs: (afterJobId?: string) =>
+    afterJobId ? { gt: keys.queueJob(afterJobId), lt: 'qj/\xff' } : prefixRange('qj/'),
   relays: () => prefixRange('rl/'),
   relayGroups: () => prefixRange('rg/'),
   accountAliases: (accountId: string) => prefixRange(`ua/${accountId}/`),

@@ -46,7 +46,10 @@ export class MessageListCache {
     this.bump(folderId);
     const list = this.lists.get(folderId);
     if (!list) return;
-    const at = list.length && list[list.length - 1]!.uid > message.uid ? list.findIndex((m) => m.uid > message.uid) : list.length;
+    const at =
+      list.length && list[list.length - 1]!.uid > message.uid
+        ? list.findIndex((m) => m.uid > message.uid)
+        : list.length;
     list.splice(at, 0, message);
     this.total += 1;
   }

@@ -168,7 +168,12 @@ export class Messages {
    * Copies messages to another folder (sharing their blobs); with `move`, removes them from the
    * source in the same batch. Returns the UID pairs for COPYUID.
    */
-  async copy(sourceId: number, uids: number[], targetId: number, move = false): Promise<{ from: number[]; to: number[] }> {
+  async copy(
+    sourceId: number,
+    uids: number[],
+    targetId: number,
+    move = false,
+  ): Promise<{ from: number[]; to: number[] }> {
     return this.locks.run(sourceId, async () => {
       const source = this.requireFolder(sourceId);
       const target = this.requireFolder(targetId);
@@ -178,7 +183,13 @@ export class Messages {
       const mapping = { from: [] as number[], to: [] as number[] };
       for (const message of messages) {
         this.blobs.addRef(tx, message.blob);
-        const copy = this.append(tx, target, { sha: message.blob, size: message.size }, without(message.flags, '\\Recent'), message.internalDate);
+        const copy = this.append(
+          tx,
+          target,
+          { sha: message.blob, size: message.size },
+          without(message.flags, '\\Recent'),
+          message.internalDate,
+        );
         mapping.from.push(message.uid);
         mapping.to.push(copy.uid);
       }

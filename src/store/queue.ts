@@ -77,7 +77,11 @@ export interface NewOutboundMessage {
   dueAt?: number;
 }
 
-export interface Enqueued { messageId: string; jobs: QueueJob[]; event: StoredEvent }
+export interface Enqueued {
+  messageId: string;
+  jobs: QueueJob[];
+  event: StoredEvent;
+}
 
 export interface QueueListOptions {
   state?: QueueJob['state'];
@@ -160,7 +164,11 @@ export class Queue {
         lastAttemptAt: null,
         delayNotified: false,
       };
-      this.blobs.addRef(tx, sha, this.blobs.refCount(sha) === 0 ? { raw: input.raw, index: indexMessage(input.raw) } : undefined);
+      this.blobs.addRef(
+        tx,
+        sha,
+        this.blobs.refCount(sha) === 0 ? { raw: input.raw, index: indexMessage(input.raw) } : undefined,
+      );
       tx.put(keys.queueJob(job.id), job);
       tx.put(keys.queue(job.dueAt, job.id), 1);
       jobs.push(job);
@@ -207,8 +215,16 @@ export class Queue {
    * accepts, up to `limit`; `more` says whether another accepted job follows. A selective filter
    * scans the finished jobs kept for the retention period.
    */
-  async listRecent(options: { before?: string; limit: number; match: (job: QueueJob) => boolean }): Promise<{ jobs: QueueJob[]; more: boolean }> {
-    const range = { ...prefixRange(keys.queueJob('')), ...(options.before ? { lt: keys.queueJob(options.before) } : {}), reverse: true };
+  async listRecent(options: {
+    before?: string;
+    limit: number;
+    match: (job: QueueJob) => boolean;
+  }): Promise<{ jobs: QueueJob[]; more: boolean }> {
+    const range = {
+      ...prefixRange(keys.queueJob('')),
+      ...(options.before ? { lt: keys.queueJob(options.before) } : {}),
+      reverse: true,
+    };
     const jobs: QueueJob[] = [];
     for await (const value of this.kv.db.values(range)) {
       const job = JSON.parse(value.toString('utf8')) as QueueJob;
@@ -257,7 +273,7 @@ export class Queue {
   retryNow(jobId: string): Promise<QueueJob | undefined> {
     return this.lock(jobId, async () => {
       const job = await this.get(jobId);
-      if (!job || job.state !== 'queued') return job;
+      if (job?.state !== 'queued') return job;
       const tx = new Tx();
       const next = { ...job, dueAt: Date.now() };
       this.update(tx, job, next);
@@ -270,9 +286,11 @@ export class Queue {
   cancel(jobId: string): Promise<QueueJob | undefined> {
     return this.lock(jobId, async () => {
       const job = await this.get(jobId);
-      if (!job || job.state !== 'queued') return job;
+      if (job?.state !== 'queued') return job;
       await this.loadBlob(job);
-      const cancelled = job.recipients.filter((r) => r.status === 'queued' || r.status === 'deferred').map((r) => r.address);
+      const cancelled = job.recipients
+        .filter((r) => r.status === 'queued' || r.status === 'deferred')
+        .map((r) => r.address);
       const next: QueueJob = {
         ...job,
         state: 'cancelled',

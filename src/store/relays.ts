@@ -54,7 +54,9 @@ export interface RelayGroup {
 export type RouteScope = { domain: string } | { apiKeyId: string };
 
 const scopeKey = (scope: RouteScope): string =>
-  'domain' in scope ? keys.relayRoute(`domain:${scope.domain.toLowerCase()}`) : keys.relayRoute(`key:${scope.apiKeyId}`);
+  'domain' in scope
+    ? keys.relayRoute(`domain:${scope.domain.toLowerCase()}`)
+    : keys.relayRoute(`key:${scope.apiKeyId}`);
 
 export const utcDay = (ms: number): string => new Date(ms).toISOString().slice(0, 10).replaceAll('-', '');
 
@@ -68,7 +70,15 @@ export class Relays {
   }
 
   async create(input: NewRelay): Promise<Relay> {
-    const relay: Relay = { verifyCertificate: true, auth: null, dailyLimit: 0, weight: 1, ...input, id: newId(), createdAt: Date.now() };
+    const relay: Relay = {
+      verifyCertificate: true,
+      auth: null,
+      dailyLimit: 0,
+      weight: 1,
+      ...input,
+      id: newId(),
+      createdAt: Date.now(),
+    };
     await this.put(relay);
     return relay;
   }
@@ -134,12 +144,19 @@ export class Relays {
     const prefix = keys.relayRoute('');
     return (await this.kv.entries<string>(prefixRange(prefix))).map(([key, groupId]) => {
       const scope = key.slice(prefix.length);
-      return { scope: scope.startsWith('domain:') ? { domain: scope.slice(7) } : { apiKeyId: scope.slice(4) }, groupId };
+      return {
+        scope: scope.startsWith('domain:') ? { domain: scope.slice(7) } : { apiKeyId: scope.slice(4) },
+        groupId,
+      };
     });
   }
 
   /** The group for a message: its sending key's route first, then its sender domain's. */
-  async routeFor(message: { domain: string; apiKeyId: string | null; teamId?: string }): Promise<RelayGroup | undefined> {
+  async routeFor(message: {
+    domain: string;
+    apiKeyId: string | null;
+    teamId?: string;
+  }): Promise<RelayGroup | undefined> {
     const byKey = message.apiKeyId ? await this.kv.get<string>(scopeKey({ apiKeyId: message.apiKeyId })) : undefined;
     const groupId = byKey ?? (await this.kv.get<string>(scopeKey({ domain: message.domain })));
     const group = groupId ? await this.getGroup(groupId) : undefined;

@@ -71,11 +71,16 @@ export interface StoredReport<R extends ParsedReport = ParsedReport> {
 
 const key = {
   report: (id: string) => `rpt/${id}`,
-  team: (kind: ReportKind, teamId: string, receivedAt: number, id: string) => `rptt/${kind}/${teamId}/${hex(receivedAt, 12)}/${id}`,
-  teamRange: (kind: ReportKind, teamId: string) => ({ gt: `rptt/${kind}/${teamId}/`, lt: `rptt/${kind}/${teamId}/\xff` }),
+  team: (kind: ReportKind, teamId: string, receivedAt: number, id: string) =>
+    `rptt/${kind}/${teamId}/${hex(receivedAt, 12)}/${id}`,
+  teamRange: (kind: ReportKind, teamId: string) => ({
+    gt: `rptt/${kind}/${teamId}/`,
+    lt: `rptt/${kind}/${teamId}/\xff`,
+  }),
   // Reporter and report id name a report (RFC 7489 §7.2.1.1, RFC 8460 §4.3); the domain too, since
   // ids are only unique per reporter.
-  identity: (r: ParsedReport) => `rpti/${r.kind}/${createHash('sha256').update(`${r.reporter}\n${r.reportId}\n${r.domain}`).digest('hex')}`,
+  identity: (r: ParsedReport) =>
+    `rpti/${r.kind}/${createHash('sha256').update(`${r.reporter}\n${r.reportId}\n${r.domain}`).digest('hex')}`,
 };
 
 export class Reports {
@@ -87,7 +92,12 @@ export class Reports {
   }
 
   /** Stores a report unless the same one is already there; resolves to the stored one either way. */
-  add(teamId: string, accountId: string, report: ParsedReport, receivedAt = Date.now()): Promise<{ stored: StoredReport; duplicate: boolean }> {
+  add(
+    teamId: string,
+    accountId: string,
+    report: ParsedReport,
+    receivedAt = Date.now(),
+  ): Promise<{ stored: StoredReport; duplicate: boolean }> {
     // One add at a time, so the duplicate check and the write cannot interleave.
     const result = this.writing.then(async () => {
       const existing = await this.kv.get<string>(key.identity(report));
@@ -110,8 +120,13 @@ export class Reports {
   }
 
   /** A team's reports of one kind, oldest first. */
-  async list<K extends ReportKind>(kind: K, teamId: string): Promise<StoredReport<Extract<ParsedReport, { kind: K }>>[]> {
+  async list<K extends ReportKind>(
+    kind: K,
+    teamId: string,
+  ): Promise<StoredReport<Extract<ParsedReport, { kind: K }>>[]> {
     const ids = (await this.kv.keys(key.teamRange(kind, teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
-    return (await this.kv.getMany<StoredReport<Extract<ParsedReport, { kind: K }>>>(ids.map(key.report))).filter((r) => r !== undefined);
+    return (await this.kv.getMany<StoredReport<Extract<ParsedReport, { kind: K }>>>(ids.map(key.report))).filter(
+      (r) => r !== undefined,
+    );
   }
 }

@@ -15,12 +15,17 @@ export interface SendingLimits {
 }
 
 /** smtp.send_per_hour / send_per_day. */
-export const SEND_LIMIT_DEFAULTS: SendingLimits = { perHour: CONFIG_DEFAULTS.smtp.send_per_hour, perDay: CONFIG_DEFAULTS.smtp.send_per_day };
+export const SEND_LIMIT_DEFAULTS: SendingLimits = {
+  perHour: CONFIG_DEFAULTS.smtp.send_per_hour,
+  perDay: CONFIG_DEFAULTS.smtp.send_per_day,
+};
 
 export type LimitCheck = { ok: true } | { ok: false; limit: string; retryAfterSeconds: number };
 
 /** A counted message: `release()` gives the slot back when the message was not sent after all. */
-export type Reservation = { ok: true; release(): Promise<void> } | { ok: false; limit: string; retryAfterSeconds: number };
+export type Reservation =
+  | { ok: true; release(): Promise<void> }
+  | { ok: false; limit: string; retryAfterSeconds: number };
 
 const HOUR = 3_600_000;
 const DAY = 24 * HOUR;
@@ -32,13 +37,20 @@ interface Sent {
 
 /** The verdict for one more message, from the send times of the last day (ascending). */
 function verdict(times: number[], limits: SendingLimits, now: number): LimitCheck {
-  for (const [limit, windowMs, name] of [[limits.perHour, HOUR, 'hour'], [limits.perDay, DAY, 'day']] as const) {
+  for (const [limit, windowMs, name] of [
+    [limits.perHour, HOUR, 'hour'],
+    [limits.perDay, DAY, 'day'],
+  ] as const) {
     if (limit <= 0) continue;
     const inWindow = times.filter((t) => now - t < windowMs);
     if (inWindow.length >= limit) {
       // The window frees a slot when its oldest counted send leaves it.
       const oldest = inWindow[inWindow.length - limit]!;
-      return { ok: false, limit: `${limit} messages per ${name}`, retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)) };
+      return {
+        ok: false,
+        limit: `${limit} messages per ${name}`,
+        retryAfterSeconds: Math.max(1, Math.ceil((oldest + windowMs - now) / 1000)),
+      };
     }
   }
   return { ok: true };
@@ -63,7 +75,11 @@ export class Sends {
   /** May `subject` send one more message now? (An early answer, e.g. at MAIL FROM; reserve() decides.) */
   async check(subject: string, limits: SendingLimits, now = Date.now()): Promise<LimitCheck> {
     await this.load(subject);
-    return verdict(this.recent(subject, now).map((s) => s.time), limits, now);
+    return verdict(
+      this.recent(subject, now).map((s) => s.time),
+      limits,
+      now,
+    );
   }
 
   /**
@@ -73,7 +89,11 @@ export class Sends {
   async reserve(subject: string, limits: SendingLimits, now = Date.now()): Promise<Reservation> {
     await this.load(subject);
     const list = this.recent(subject, now);
-    const check = verdict(list.map((s) => s.time), limits, now);
+    const check = verdict(
+      list.map((s) => s.time),
+      limits,
+      now,
+    );
     if (!check.ok) return check;
     const entry = { time: now, key: `${this.prefix(subject)}${hex(now, 12)}${hex(this.counter++ & 0xffff, 4)}` };
     list.push(entry);
@@ -124,7 +144,11 @@ export class Sends {
     if (!loading) {
       loading = this.kv.keys(prefixRange(this.prefix(subject))).then((found) => {
         const at = this.prefix(subject).length;
-        if (!this.sent.has(subject)) this.sent.set(subject, found.map((key) => ({ time: parseInt(key.slice(at, at + 12), 16), key })));
+        if (!this.sent.has(subject))
+          this.sent.set(
+            subject,
+            found.map((key) => ({ time: parseInt(key.slice(at, at + 12), 16), key })),
+          );
         this.loading.delete(subject);
       });
       this.loading.set(subject, loading);

@@ -168,7 +168,8 @@ export class SpamCounts {
         if (s === 0 && h === 0) tx.del(keys.spamToken(scope, token));
         else tx.putBytes(keys.spamToken(scope, token), encodeCounts(s, h));
       }
-      if (model.counts.size > maxTokens) for (const token of prune(model, Math.floor(maxTokens * 0.9))) tx.del(keys.spamToken(scope, token));
+      if (model.counts.size > maxTokens)
+        for (const token of prune(model, Math.floor(maxTokens * 0.9))) tx.del(keys.spamToken(scope, token));
       model.totals.spam = Math.max(0, totals.spam);
       model.totals.ham = Math.max(0, totals.ham);
       tx.put(keys.spamTotals(scope), model.totals);

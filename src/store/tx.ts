@@ -1,7 +1,5 @@
 /** One write of a batch, as LevelDB's batch() takes it. */
-export type Op =
-  | { type: 'put'; key: string; value: Buffer }
-  | { type: 'del'; key: string };
+export type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; key: string };
 
 /**
  * The ops of one atomic write, built synchronously (so in-memory counters and the batch agree), then

@@ -61,7 +61,13 @@ export interface Account {
   passwordHash: string | null;
   quotaBytes: number; // 0: unlimited
   state: 'active' | 'suspended';
-  settings: { saveSent: boolean; plusFolders: boolean; filters: FilterRule[]; senderFilter?: SenderFilter; identity?: Identity };
+  settings: {
+    saveSent: boolean;
+    plusFolders: boolean;
+    filters: FilterRule[];
+    senderFilter?: SenderFilter;
+    identity?: Identity;
+  };
   createdAt: number;
 }
 

@@ -48,7 +48,10 @@ export class StoreView {
 
   /** Whole messages of at most one blob chunk, in one read; undefined where this view has no blob. */
   readSmall(messages: Message[]): Promise<(Buffer | undefined)[]> {
-    return this.blobs.readSmall(messages.map((m) => ({ sha: m.blob, size: m.size })), this.snapshot);
+    return this.blobs.readSmall(
+      messages.map((m) => ({ sha: m.blob, size: m.size })),
+      this.snapshot,
+    );
   }
 
   searchFields(shas: string[]): Promise<SearchFields[]> {

@@ -113,15 +113,36 @@ export class Webhooks {
 
   /** A subscription's deliveries, newest first; `before` is a delivery id to continue after. */
   async deliveriesOf(webhookId: string, options: { before?: string; limit: number }): Promise<WebhookDelivery[]> {
-    const range = { gte: `wx/${webhookId}/`, lt: options.before ? wkeys.webhookDelivery(webhookId, options.before) : `wx/${webhookId}/\xff`, reverse: true, limit: options.limit };
+    const range = {
+      gte: `wx/${webhookId}/`,
+      lt: options.before ? wkeys.webhookDelivery(webhookId, options.before) : `wx/${webhookId}/\xff`,
+      reverse: true,
+      limit: options.limit,
+    };
     const ids = (await this.kv.keys(range)).map(lastSegment);
-    return (await this.kv.getMany<WebhookDelivery>(ids.map(wkeys.delivery))).filter((d): d is WebhookDelivery => d !== undefined);
+    return (await this.kv.getMany<WebhookDelivery>(ids.map(wkeys.delivery))).filter(
+      (d): d is WebhookDelivery => d !== undefined,
+    );
   }
 
   /** A new pending delivery, due at `dueAt`, in the caller's batch. */
-  addDelivery(tx: Tx, input: Pick<WebhookDelivery, 'webhookId' | 'teamId' | 'eventId' | 'eventType' | 'body'> & { dueAt: number; replayOf?: string }): WebhookDelivery {
+  addDelivery(
+    tx: Tx,
+    input: Pick<WebhookDelivery, 'webhookId' | 'teamId' | 'eventId' | 'eventType' | 'body'> & {
+      dueAt: number;
+      replayOf?: string;
+    },
+  ): WebhookDelivery {
     const now = Date.now();
-    const delivery: WebhookDelivery = { ...input, id: newId(now), status: 'pending', attempts: [], replayOf: input.replayOf ?? null, createdAt: now, updatedAt: now };
+    const delivery: WebhookDelivery = {
+      ...input,
+      id: newId(now),
+      status: 'pending',
+      attempts: [],
+      replayOf: input.replayOf ?? null,
+      createdAt: now,
+      updatedAt: now,
+    };
     tx.put(wkeys.delivery(delivery.id), delivery);
     tx.put(wkeys.webhookDelivery(delivery.webhookId, delivery.id), 1);
     tx.put(wkeys.due(delivery.dueAt, delivery.id), 1);

@@ -136,7 +136,10 @@ export function createAcme(options: AcmeOptions): AcmeManager {
   const accountClient = (): Promise<acme.Client> =>
     (account ??= (async () => {
       const client = new acme.Client({ directoryUrl: options.directoryUrl, accountKey: await accountKey() });
-      await client.createAccount({ termsOfServiceAgreed: true, ...(options.email ? { contact: [`mailto:${options.email}`] } : {}) });
+      await client.createAccount({
+        termsOfServiceAgreed: true,
+        ...(options.email ? { contact: [`mailto:${options.email}`] } : {}),
+      });
       return client;
     })().catch((err: unknown) => {
       account = undefined;
@@ -162,7 +165,10 @@ export function createAcme(options: AcmeOptions): AcmeManager {
         challenges.delete(challenge.token);
       }
     }
-    const [key, csr] = await acme.forge.createCsr({ commonName: target.names[0]!, altNames: target.names }, await acme.crypto.createPrivateKey());
+    const [key, csr] = await acme.forge.createCsr(
+      { commonName: target.names[0]!, altNames: target.names },
+      await acme.crypto.createPrivateKey(),
+    );
     const cert = await client.getCertificate(await client.finalizeOrder(order, csr));
     await certificates.install(target.file, { key: key.toString(), cert });
     const installed = certificates.find(target.names[0]!);

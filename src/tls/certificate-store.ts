@@ -136,7 +136,12 @@ export class CertificateStore implements TlsSource {
       const stem = file.endsWith('.crt') ? file.slice(0, -4) : null;
       if (!stem || stem === SELF_SIGNED || !files.has(`${stem}.key`)) continue;
       try {
-        entries.push(entryOf(stem, { cert: readFileSync(join(this.dir, file), 'utf8'), key: readFileSync(join(this.dir, `${stem}.key`), 'utf8') }));
+        entries.push(
+          entryOf(stem, {
+            cert: readFileSync(join(this.dir, file), 'utf8'),
+            key: readFileSync(join(this.dir, `${stem}.key`), 'utf8'),
+          }),
+        );
       } catch (err) {
         skipped.push(stem);
         this.options.logger?.error({ err, file: stem }, 'skipping a certificate that does not load');
@@ -162,7 +167,12 @@ export class CertificateStore implements TlsSource {
     if (settings?.cert || settings?.key) {
       fallback = entryOf('configured', await loadCertificate(settings, this.options.dataDir, hostname));
     } else {
-      fallback = this.fallback ?? entryOf(SELF_SIGNED, await loadCertificate({ cert: '', key: '' }, this.options.dataDir, hostname, this.options.altNames));
+      fallback =
+        this.fallback ??
+        entryOf(
+          SELF_SIGNED,
+          await loadCertificate({ cert: '', key: '' }, this.options.dataDir, hostname, this.options.altNames),
+        );
     }
     this.byName = byName;
     this.fallback = fallback;
@@ -173,7 +183,8 @@ export class CertificateStore implements TlsSource {
 
   /** Writes a pair as `<file>.crt`/`.key` (key 0600; each file replaced atomically), then reloads. */
   async install(file: string, pair: KeyPair): Promise<void> {
-    if (!/^[a-z0-9*][a-z0-9.*-]*$/i.test(file) || file === SELF_SIGNED) throw new Error(`bad certificate file name ${file}`);
+    if (!/^[a-z0-9*][a-z0-9.*-]*$/i.test(file) || file === SELF_SIGNED)
+      throw new Error(`bad certificate file name ${file}`);
     entryOf(file, pair); // refuse a pair that does not load before replacing a good one
     const write = (name: string, data: string, mode: number) => {
       const tmp = join(this.dir, `.${name}.tmp`);
@@ -195,7 +206,13 @@ function lookupIn(byName: Map<string, Entry>, name: string): Entry | undefined {
   return byName.get(name) ?? (dot > 0 ? byName.get(`*${name.slice(dot)}`) : undefined);
 }
 
-const info = (e: Entry): CertificateInfo => ({ file: e.file, names: e.names, notBefore: e.notBefore, notAfter: e.notAfter, issuer: e.issuer });
+const info = (e: Entry): CertificateInfo => ({
+  file: e.file,
+  names: e.names,
+  notBefore: e.notBefore,
+  notAfter: e.notAfter,
+  issuer: e.issuer,
+});
 
 /** Reloads the certificates on SIGHUP (after an operator or certbot replaced files); returns the unsubscribe. */
 export function reloadOnSighup(certificates: CertificateStore, logger?: Logger): () => void {

@@ -10,24 +10,43 @@ import { X509Certificate } from 'node:crypto';
 import { isIP } from 'node:net';
 import selfsigned from 'selfsigned';
 
-export interface KeyPair { key: string; cert: string }
+export interface KeyPair {
+  key: string;
+  cert: string;
+}
 
-export interface TlsSettings { cert: string; key: string }
+export interface TlsSettings {
+  cert: string;
+  key: string;
+}
 
 /** Every name a self-signed certificate carries: the hostname, `localhost`, loopback and `altNames` (names and IPs), once each. */
 export function selfSignedNames(hostname: string, altNames: string[] = []): string[] {
-  const names = [hostname, 'localhost', '127.0.0.1', '::1', ...altNames].map((n) => n.trim().toLowerCase().replace(/^\[|\]$/g, '')).filter(Boolean);
+  const names = [hostname, 'localhost', '127.0.0.1', '::1', ...altNames]
+    .map((n) =>
+      n
+        .trim()
+        .toLowerCase()
+        .replace(/^\[|\]$/g, ''),
+    )
+    .filter(Boolean);
   return [...new Set(names)];
 }
 
-const covers = (cert: X509Certificate, name: string): boolean => (isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined);
+const covers = (cert: X509Certificate, name: string): boolean =>
+  isIP(name) ? cert.checkIP(name) !== undefined : cert.checkHost(name) !== undefined;
 
 /**
  * The server certificate: the configured PEM files, or else a self-signed one for the hostname and
  * `altNames` (the addresses the listeners are configured on), made at first start and kept in the
  * data folder so clients can pin it across restarts; made again when a configured name is missing.
  */
-export async function loadCertificate(settings: TlsSettings, dataDir: string, hostname: string, altNames: string[] = []): Promise<KeyPair & { selfSigned: boolean }> {
+export async function loadCertificate(
+  settings: TlsSettings,
+  dataDir: string,
+  hostname: string,
+  altNames: string[] = [],
+): Promise<KeyPair & { selfSigned: boolean }> {
   if (settings.cert || settings.key) {
     if (!settings.cert || !settings.key) throw new Error('tls.cert and tls.key must be set together');
     return { cert: readFileSync(settings.cert, 'utf8'), key: readFileSync(settings.key, 'utf8'), selfSigned: false };
@@ -38,7 +57,8 @@ export async function loadCertificate(settings: TlsSettings, dataDir: string, ho
   if (existsSync(certPath) && existsSync(keyPath)) {
     const cert = readFileSync(certPath, 'utf8');
     const x509 = new X509Certificate(cert);
-    if (selfSignedNames(hostname, altNames).every((name) => covers(x509, name))) return { cert, key: readFileSync(keyPath, 'utf8'), selfSigned: true };
+    if (selfSignedNames(hostname, altNames).every((name) => covers(x509, name)))
+      return { cert, key: readFileSync(keyPath, 'utf8'), selfSigned: true };
   }
   const pair = await makeSelfSigned(hostname, altNames);
   mkdirSync(dir, { recursive: true, mode: 0o700 });
@@ -60,7 +80,12 @@ export async function makeSelfSigned(hostname: string, altNames: string[] = [], 
       { name: 'keyUsage', digitalSignature: true, keyEncipherment: true },
       { name: 'extKeyUsage', serverAuth: true },
       // RFC 5280 §4.2.1.6: dNSName (2) for names, iPAddress (7) for addresses.
-      { name: 'subjectAltName', altNames: selfSignedNames(hostname, altNames).map((n) => (isIP(n) ? { type: 7, ip: n } : { type: 2, value: n })) },
+      {
+        name: 'subjectAltName',
+        altNames: selfSignedNames(hostname, altNames).map((n) =>
+          isIP(n) ? { type: 7, ip: n } : { type: 2, value: n },
+        ),
+      },
     ],
   });
   return { key: pems.private, cert: pems.cert };

@@ -12,7 +12,14 @@ import { connect as tlsConnect, type PeerCertificate } from 'node:tls';
 import { createImapServer, type ImapServer } from '../../src/imap/server.ts';
 import { LoginService } from '../../src/security/login.ts';
 import { Store } from '../../src/store/index.ts';
-import { AcmeChallenges, acmeTargets, challengeResponder, createAcme, type AcmeManager, type AcmeResult } from '../../src/tls/acme.ts';
+import {
+  AcmeChallenges,
+  acmeTargets,
+  challengeResponder,
+  createAcme,
+  type AcmeManager,
+  type AcmeResult,
+} from '../../src/tls/acme.ts';
 import { CertificateStore } from '../../src/tls/certificate-store.ts';
 import { makeSelfSigned } from '../../src/tls/certificates.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -47,21 +54,42 @@ function fetchText(url: string, ca: string): Promise<{ status: number; body: str
 }
 
 function start(command: string, args: string[], env: Record<string, string> = {}): ChildProcess {
-  const child = spawn(command, args, { cwd: dir.path, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(command, args, {
+    cwd: dir.path,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   let output = '';
   const keep = (d: Buffer) => (output = (output + d.toString()).slice(-4000));
   child.stdout!.on('data', keep);
   child.stderr!.on('data', keep);
-  child.on('error', (err) => { throw new Error(`${command} did not start (apt-get install pebble): ${err.message}`); });
-  child.on('exit', (code) => { if (code !== null && code !== 0) console.error(`${command} exited ${code}:\n${output}`); });
+  child.on('error', (err) => {
+    throw new Error(`${command} did not start (apt-get install pebble): ${err.message}`);
+  });
+  child.on('exit', (code) => {
+    if (code !== null && code !== 0) console.error(`${command} exited ${code}:\n${output}`);
+  });
   children.push(child);
   return child;
 }
 
-async function peer(servername: string, ca?: string): Promise<{ cert: PeerCertificate; authorized: boolean; error: string | null }> {
-  const socket = tlsConnect({ host: '127.0.0.1', port: imapsPort, servername, rejectUnauthorized: false, ...(ca ? { ca } : {}) });
+async function peer(
+  servername: string,
+  ca?: string,
+): Promise<{ cert: PeerCertificate; authorized: boolean; error: string | null }> {
+  const socket = tlsConnect({
+    host: '127.0.0.1',
+    port: imapsPort,
+    servername,
+    rejectUnauthorized: false,
+    ...(ca ? { ca } : {}),
+  });
   await new Promise<void>((resolve, reject) => socket.once('secureConnect', resolve).once('error', reject));
-  const out = { cert: socket.getPeerCertificate(), authorized: socket.authorized, error: socket.authorizationError ? String(socket.authorizationError) : null };
+  const out = {
+    cert: socket.getPeerCertificate(),
+    authorized: socket.authorized,
+    error: socket.authorizationError ? String(socket.authorizationError) : null,
+  };
   socket.destroy();
   return out;
 }
@@ -81,23 +109,47 @@ test.before(async () => {
   pebbleCa = directoryCert.cert;
   writeFileSync(join(dir.path, 'pebble.crt'), directoryCert.cert);
   writeFileSync(join(dir.path, 'pebble.key'), directoryCert.key);
-  writeFileSync(join(dir.path, 'pebble.json'), JSON.stringify({
-    pebble: {
-      listenAddress: `${PEBBLE_HOST}:${acmePort}`,
-      managementListenAddress: `${PEBBLE_HOST}:${mgmtPort}`,
-      certificate: join(dir.path, 'pebble.crt'),
-      privateKey: join(dir.path, 'pebble.key'),
-      httpPort,
-      tlsPort: 1, // TLS-ALPN-01 is not used
-      ocspResponderURL: '',
-      externalAccountBindingRequired: false,
-    },
-  }));
-  start('pebble-challtestsrv', ['-dns01', `${PEBBLE_HOST}:${dnsPort}`, '-http01', '', '-https01', '', '-tlsalpn01', '', '-management', `${PEBBLE_HOST}:${await freePort()}`, '-defaultIPv4', '127.0.0.1', '-defaultIPv6', '']);
-  start('pebble', ['-config', join(dir.path, 'pebble.json'), '-dnsserver', `${PEBBLE_HOST}:${dnsPort}`], { PEBBLE_VA_NOSLEEP: '1', PEBBLE_WFE_NONCEREJECT: '0' });
+  writeFileSync(
+    join(dir.path, 'pebble.json'),
+    JSON.stringify({
+      pebble: {
+        listenAddress: `${PEBBLE_HOST}:${acmePort}`,
+        managementListenAddress: `${PEBBLE_HOST}:${mgmtPort}`,
+        certificate: join(dir.path, 'pebble.crt'),
+        privateKey: join(dir.path, 'pebble.key'),
+        httpPort,
+        tlsPort: 1, // TLS-ALPN-01 is not used
+        ocspResponderURL: '',
+        externalAccountBindingRequired: false,
+      },
+    }),
+  );
+  start('pebble-challtestsrv', [
+    '-dns01',
+    `${PEBBLE_HOST}:${dnsPort}`,
+    '-http01',
+    '',
+    '-https01',
+    '',
+    '-tlsalpn01',
+    '',
+    '-management',
+    `${PEBBLE_HOST}:${await freePort()}`,
+    '-defaultIPv4',
+    '127.0.0.1',
+    '-defaultIPv6',
+    '',
+  ]);
+  start('pebble', ['-config', join(dir.path, 'pebble.json'), '-dnsserver', `${PEBBLE_HOST}:${dnsPort}`], {
+    PEBBLE_VA_NOSLEEP: '1',
+    PEBBLE_WFE_NONCEREJECT: '0',
+  });
   directoryUrl = `https://${PEBBLE_HOST}:${acmePort}/dir`;
   for (let i = 0; ; i++) {
-    const ok = await fetchText(directoryUrl, pebbleCa).then((r) => r.status === 200, () => false);
+    const ok = await fetchText(directoryUrl, pebbleCa).then(
+      (r) => r.status === 200,
+      () => false,
+    );
     if (ok) break;
     if (i > 100) throw new Error('pebble did not come up');
     await new Promise((r) => setTimeout(r, 100));
@@ -111,7 +163,14 @@ test.before(async () => {
   certs = await CertificateStore.open({ dataDir: dir.path, hostname: HOST });
   imap = createImapServer({ store, login: new LoginService(store), tls: certs, hostname: HOST });
   imapsPort = (await imap.listen(0, '127.0.0.1', true)).port;
-  acmeManager = createAcme({ directoryUrl, certificates: certs, targets: () => acmeTargets(store, HOST), challenges, caCert: pebbleCa, selfCheck: false });
+  acmeManager = createAcme({
+    directoryUrl,
+    certificates: certs,
+    targets: () => acmeTargets(store, HOST),
+    challenges,
+    caCert: pebbleCa,
+    selfCheck: false,
+  });
 });
 
 test.after(async () => {
@@ -127,7 +186,10 @@ test.after(async () => {
 test('targets: the hostname and each verified domain’s client names', async () => {
   assert.equal(await acmeTargets(store, HOST), [
     { file: HOST, names: [HOST] },
-    { file: 'mta-sts.example.test', names: ['mta-sts.example.test', 'autoconfig.example.test', 'autodiscover.example.test'] },
+    {
+      file: 'mta-sts.example.test',
+      names: ['mta-sts.example.test', 'autoconfig.example.test', 'autodiscover.example.test'],
+    },
   ]);
 });
 
@@ -168,14 +230,23 @@ test('a certificate with under 30 days left is renewed; concurrent runs share on
 
 test('a target whose challenge fails is reported and does not stop the others', async () => {
   const results = await createAcme({
-    directoryUrl: 'unused', certificates: certs, challenges: new AcmeChallenges(), selfCheck: false,
+    directoryUrl: 'unused',
+    certificates: certs,
+    challenges: new AcmeChallenges(),
+    selfCheck: false,
     targets: async () => [{ file: HOST, names: [HOST] }],
   }).run();
   assert.is(results[0]!.status, 'valid');
   // A manager whose challenge server answers nothing: pebble's validation fails for the new name.
   const failing = createAcme({
-    directoryUrl, certificates: certs, challenges: new AcmeChallenges(), selfCheck: false,
-    targets: async () => [{ file: 'new.example.test', names: ['new.example.test'] }, { file: HOST, names: [HOST] }],
+    directoryUrl,
+    certificates: certs,
+    challenges: new AcmeChallenges(),
+    selfCheck: false,
+    targets: async () => [
+      { file: 'new.example.test', names: ['new.example.test'] },
+      { file: HOST, names: [HOST] },
+    ],
   });
   const out = await failing.run();
   assert.is(out[0]!.status, 'failed');

@@ -13,7 +13,8 @@ test.before(async () => {
 });
 test.after(async () => api.close());
 
-const mailbox = async (email: string) => (await api.call('POST', '/mailboxes', { body: { email, password: 'correct horse battery' } })).body.data.mailbox;
+const mailbox = async (email: string) =>
+  (await api.call('POST', '/mailboxes', { body: { email, password: 'correct horse battery' } })).body.data.mailbox;
 
 test('envelope, request id, no-store, rate-limit headers on success and on errors', async () => {
   const ok = await api.call('GET', '/me');
@@ -26,7 +27,11 @@ test('envelope, request id, no-store, rate-limit headers on success and on error
   assert.ok(Number(ok.headers.get('x-ratelimit-remaining')) < 600);
   assert.ok(Number(ok.headers.get('x-ratelimit-reset')) > Date.now() / 1000);
 
-  for (const reply of [await api.call('GET', '/me', { key: null }), await api.call('GET', '/nowhere'), await api.call('PUT', '/domains')]) {
+  for (const reply of [
+    await api.call('GET', '/me', { key: null }),
+    await api.call('GET', '/nowhere'),
+    await api.call('PUT', '/domains'),
+  ]) {
     assert.is(reply.body.ok, false);
     assert.is(reply.headers.get('x-request-id'), reply.body.meta.request_id);
     assert.ok(reply.headers.get('x-ratelimit-limit'));
@@ -42,7 +47,7 @@ test('envelope, request id, no-store, rate-limit headers on success and on error
   assert.is(wrongMethod.headers.get('allow'), 'GET, POST');
 });
 
-test('revoked, expired and unknown keys are 401; a suspended mailbox\'s key is 403 mailbox_suspended', async () => {
+test("revoked, expired and unknown keys are 401; a suspended mailbox's key is 403 mailbox_suspended", async () => {
   const created = await api.call('POST', '/api-keys', { body: { name: 'short-lived', role: 'root:readonly' } });
   assert.is((await api.call('GET', '/domains', { key: created.body.data.secret })).status, 200);
   await api.call('DELETE', `/api-keys/${created.body.data.id}`);
@@ -50,7 +55,8 @@ test('revoked, expired and unknown keys are 401; a suspended mailbox\'s key is 4
   assert.is((await api.call('GET', '/me', { key: 'wm_root_AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).status, 401);
 
   const box = await mailbox('suspendme@core.test');
-  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.api_key;
+  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data
+    .api_key;
   assert.is((await api.call('GET', '/me', { key: credential.key })).status, 200);
   await api.call('POST', `/mailboxes/${box.id}/suspend`);
   const refused = await api.call('GET', '/me', { key: credential.key });
@@ -68,7 +74,10 @@ test('rate limit: the 601st request in a window is 429 with Retry-After; sending
     const replies = await Promise.all(Array.from({ length: 50 }, () => api.call('GET', '/domains', { key })));
     statuses.push(...replies.map((r) => r.status));
   }
-  assert.ok(statuses.every((s) => s === 200), 'the first 600 pass');
+  assert.ok(
+    statuses.every((s) => s === 200),
+    'the first 600 pass',
+  );
   const limited = await api.call('GET', '/domains', { key });
   assert.is(limited.status, 429);
   assert.is(limited.body.error.code, 'rate_limit_exceeded');
@@ -83,7 +92,8 @@ test('rate limit: the 601st request in a window is 429 with Retry-After; sending
   assert.is((await api.call('GET', '/domains')).status, 200);
 
   const box = await mailbox('ratelimited@core.test');
-  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data.api_key;
+  const credential = (await api.call('POST', `/mailboxes/${box.id}/keys`, { body: { app_name: 'agent' } })).body.data
+    .api_key;
   assert.is((await api.call('GET', '/me', { key: credential.key })).headers.get('x-ratelimit-limit'), '1800');
 });
 
@@ -111,27 +121,54 @@ test('Idempotency-Key: byte-identical replay, conflict on another body, concurre
   const again = await api.call('POST', '/mailboxes', { body: { email: 'bob@core.test' }, headers });
   assert.is(again.status, 201);
   assert.is(again.text, first.text, 'same bytes, including the generated password and request id');
-  for (const name of ['content-type', 'location', 'x-request-id']) assert.is(again.headers.get(name), first.headers.get(name), name);
+  for (const name of ['content-type', 'location', 'x-request-id'])
+    assert.is(again.headers.get(name), first.headers.get(name), name);
   assert.is(again.headers.get('idempotent-replayed'), 'true');
   // field order does not make another request
-  const reordered = await api.call('POST', '/mailboxes', { raw: '{ "email" : "bob@core.test" }', headers: { ...headers, 'content-type': 'application/json' } });
+  const reordered = await api.call('POST', '/mailboxes', {
+    raw: '{ "email" : "bob@core.test" }',
+    headers: { ...headers, 'content-type': 'application/json' },
+  });
   assert.is(reordered.text, first.text);
 
   const other = await api.call('POST', '/mailboxes', { body: { email: 'carol@core.test' }, headers });
   assert.is(other.status, 409);
   assert.is(other.body.error.code, 'idempotency_conflict');
-  assert.is((await api.call('GET', '/mailboxes/availability?email=carol@core.test')).body.data.available, true, 'nothing stored');
+  assert.is(
+    (await api.call('GET', '/mailboxes/availability?email=carol@core.test')).body.data.available,
+    true,
+    'nothing stored',
+  );
 
   // the same key on another route, or from another team, is another scope
-  assert.is((await api.call('POST', '/lists', { body: { name: 'l', email: 'l@core.test', external_members: ['x@example.org'] }, headers })).status, 201);
+  assert.is(
+    (
+      await api.call('POST', '/lists', {
+        body: { name: 'l', email: 'l@core.test', external_members: ['x@example.org'] },
+        headers,
+      })
+    ).status,
+    201,
+  );
 
   const race = { 'idempotency-key': 'race-1' };
-  const replies = await Promise.all(Array.from({ length: 8 }, () => api.call('POST', '/mailboxes', { body: { email: 'dave@core.test' }, headers: race })));
+  const replies = await Promise.all(
+    Array.from({ length: 8 }, () =>
+      api.call('POST', '/mailboxes', { body: { email: 'dave@core.test' }, headers: race }),
+    ),
+  );
   const created = replies.filter((r) => r.status === 201);
   assert.ok(created.length >= 1);
-  assert.ok(replies.every((r) => r.status === 201 || (r.status === 409 && r.body.error.code === 'idempotency_conflict')));
-  assert.ok(created.every((r) => r.text === created[0]!.text), 'every 201 is the same reply');
-  const all = (await api.call('GET', '/mailboxes?limit=100')).body.data.filter((m: { email: string }) => m.email === 'dave@core.test');
+  assert.ok(
+    replies.every((r) => r.status === 201 || (r.status === 409 && r.body.error.code === 'idempotency_conflict')),
+  );
+  assert.ok(
+    created.every((r) => r.text === created[0]!.text),
+    'every 201 is the same reply',
+  );
+  const all = (await api.call('GET', '/mailboxes?limit=100')).body.data.filter(
+    (m: { email: string }) => m.email === 'dave@core.test',
+  );
   assert.is(all.length, 1);
 
   // without a key, a duplicate is a plain conflict
@@ -150,10 +187,16 @@ test('ETag / If-None-Match → 304; If-Match stale → 409 with the current ETag
   assert.is(cached.text, '');
   assert.is((await api.call('GET', `/mailboxes/${box.id}`, { headers: { 'if-none-match': 'W/"other"' } })).status, 200);
 
-  const patched = await api.call('PATCH', `/mailboxes/${box.id}`, { body: { display_name: 'E. Tag' }, headers: { 'if-match': etag } });
+  const patched = await api.call('PATCH', `/mailboxes/${box.id}`, {
+    body: { display_name: 'E. Tag' },
+    headers: { 'if-match': etag },
+  });
   assert.is(patched.status, 200);
   assert.is(patched.body.data.display_name, 'E. Tag');
-  const stale = await api.call('PATCH', `/mailboxes/${box.id}`, { body: { display_name: 'Lost update' }, headers: { 'if-match': etag } });
+  const stale = await api.call('PATCH', `/mailboxes/${box.id}`, {
+    body: { display_name: 'Lost update' },
+    headers: { 'if-match': etag },
+  });
   assert.is(stale.status, 409);
   assert.is(stale.body.error.code, 'conflict');
   const current = (await api.call('GET', `/mailboxes/${box.id}`)).headers.get('etag');
@@ -168,7 +211,8 @@ test('cursor pagination: limit 1–100, opaque cursor, newest first, no duplicat
   const { key } = await api.newTeam('paging');
   const teamApi = (method: string, path: string, body?: unknown) => api.call(method, path, { key, body });
   await teamApi('POST', '/domains', { domain: 'paging.test' });
-  for (let i = 0; i < 7; i++) await teamApi('POST', '/mailboxes', { email: `user${i}@paging.test`, password: 'correct horse battery' });
+  for (let i = 0; i < 7; i++)
+    await teamApi('POST', '/mailboxes', { email: `user${i}@paging.test`, password: 'correct horse battery' });
   const seen: string[] = [];
   let cursor: string | undefined;
   for (let pages = 0; pages < 10; pages++) {
@@ -181,7 +225,10 @@ test('cursor pagination: limit 1–100, opaque cursor, newest first, no duplicat
     }
     cursor = page.body.pagination.next_cursor;
   }
-  assert.equal(seen, Array.from({ length: 7 }, (_, i) => `user${6 - i}@paging.test`));
+  assert.equal(
+    seen,
+    Array.from({ length: 7 }, (_, i) => `user${6 - i}@paging.test`),
+  );
   for (const bad of ['limit=0', 'limit=101', 'limit=abc', 'cursor=not-a-cursor', 'color=red']) {
     const reply = await teamApi('GET', `/mailboxes?${bad}`);
     assert.is(reply.status, 400, bad);
@@ -190,14 +237,27 @@ test('cursor pagination: limit 1–100, opaque cursor, newest first, no duplicat
 });
 
 /** A raw HTTP/1.1 request, for bodies fetch will not send (declared sizes, chunked streams). */
-function rawRequest(path: string, headers: Record<string, string | number>, chunks: Buffer[]): Promise<{ status: number; body: string }> {
+function rawRequest(
+  path: string,
+  headers: Record<string, string | number>,
+  chunks: Buffer[],
+): Promise<{ status: number; body: string }> {
   const url = new URL(api.base + path);
   return new Promise((resolve, reject) => {
-    const req = httpRequest({ host: url.hostname, port: url.port, path: url.pathname, method: 'POST', headers: { authorization: `Bearer ${api.rootKey}`, 'content-type': 'application/json', ...headers } }, (res) => {
-      let body = '';
-      res.on('data', (d) => (body += d));
-      res.on('end', () => resolve({ status: res.statusCode!, body }));
-    });
+    const req = httpRequest(
+      {
+        host: url.hostname,
+        port: url.port,
+        path: url.pathname,
+        method: 'POST',
+        headers: { authorization: `Bearer ${api.rootKey}`, 'content-type': 'application/json', ...headers },
+      },
+      (res) => {
+        let body = '';
+        res.on('data', (d) => (body += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body }));
+      },
+    );
     req.on('error', reject);
     const write = async () => {
       for (const chunk of chunks) if (!req.write(chunk)) await new Promise((r) => req.once('drain', r));
@@ -209,16 +269,36 @@ function rawRequest(path: string, headers: Record<string, string | number>, chun
 
 test('bad input: malformed JSON, wrong types, unknown fields, non-UTF-8, wrong media type, oversized bodies → clean 4xx, nothing stored', async () => {
   const before = (await api.call('GET', '/mailboxes?limit=100')).body.data.length;
-  const expect = async (reply: Awaited<ReturnType<ApiFixture['call']>>, status: number, code: string, label: string) => {
+  const expect = async (
+    reply: Awaited<ReturnType<ApiFixture['call']>>,
+    status: number,
+    code: string,
+    label: string,
+  ) => {
     assert.is(reply.status, status, label);
     assert.is(reply.body.ok, false, label);
     assert.is(reply.body.error.code, code, label);
     assert.is(reply.headers.get('x-request-id'), reply.body.meta.request_id, label);
   };
   const json = { 'content-type': 'application/json' };
-  await expect(await api.call('POST', '/mailboxes', { raw: '{"email": "x@core.test",', headers: json }), 400, 'invalid_parameter', 'truncated JSON');
-  await expect(await api.call('POST', '/mailboxes', { raw: 'null', headers: json }), 400, 'invalid_parameter', 'null body');
-  await expect(await api.call('POST', '/mailboxes', { raw: '[]', headers: json }), 400, 'invalid_parameter', 'array body');
+  await expect(
+    await api.call('POST', '/mailboxes', { raw: '{"email": "x@core.test",', headers: json }),
+    400,
+    'invalid_parameter',
+    'truncated JSON',
+  );
+  await expect(
+    await api.call('POST', '/mailboxes', { raw: 'null', headers: json }),
+    400,
+    'invalid_parameter',
+    'null body',
+  );
+  await expect(
+    await api.call('POST', '/mailboxes', { raw: '[]', headers: json }),
+    400,
+    'invalid_parameter',
+    'array body',
+  );
   const types = await api.call('POST', '/mailboxes', { body: { email: 42, quota_bytes: 'lots' } });
   await expect(types, 400, 'invalid_parameter', 'wrong types');
   assert.equal(types.body.error.errors.map((e: { field: string }) => e.field).sort(), ['email', 'quota_bytes']);
@@ -227,16 +307,46 @@ test('bad input: malformed JSON, wrong types, unknown fields, non-UTF-8, wrong m
   await expect(unknown, 400, 'invalid_parameter', 'unknown field');
   assert.is(unknown.body.error.param, 'is_admin');
   await expect(await api.call('POST', '/mailboxes', { body: {} }), 400, 'missing_parameter', 'missing email');
-  await expect(await api.call('POST', '/mailboxes', { raw: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]), headers: json }), 400, 'invalid_parameter', 'non-UTF-8');
-  await expect(await api.call('POST', '/mailboxes', { raw: 'email=x@core.test', headers: { 'content-type': 'application/x-www-form-urlencoded' } }), 415, 'unsupported_media_type', 'form body');
-  await expect(await api.call('POST', '/mailboxes/mbx_01m87czr3vadhmry2m0h0gjemj/suspend', { raw: '{}', headers: json }), 400, 'invalid_parameter', 'body on a bodiless route');
+  await expect(
+    await api.call('POST', '/mailboxes', {
+      raw: Buffer.from([0x7b, 0x22, 0x65, 0xff, 0xfe, 0x22, 0x3a, 0x31, 0x7d]),
+      headers: json,
+    }),
+    400,
+    'invalid_parameter',
+    'non-UTF-8',
+  );
+  await expect(
+    await api.call('POST', '/mailboxes', {
+      raw: 'email=x@core.test',
+      headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    }),
+    415,
+    'unsupported_media_type',
+    'form body',
+  );
+  await expect(
+    await api.call('POST', '/mailboxes/mbx_01m87czr3vadhmry2m0h0gjemj/suspend', { raw: '{}', headers: json }),
+    400,
+    'invalid_parameter',
+    'body on a bodiless route',
+  );
 
   const tenMegabytes = Buffer.alloc(10_000_000, 0x20);
-  await expect(await api.call('POST', '/mailboxes', { raw: tenMegabytes, headers: json }), 413, 'payload_too_large', '10 MB body');
+  await expect(
+    await api.call('POST', '/mailboxes', { raw: tenMegabytes, headers: json }),
+    413,
+    'payload_too_large',
+    '10 MB body',
+  );
   // declared too large: refused before reading; chunked with no length: refused once the limit passes
   const declared = await rawRequest('/mailboxes', { 'content-length': 50_000_000 }, []);
   assert.is(declared.status, 413);
-  const chunked = await rawRequest('/mailboxes', { 'transfer-encoding': 'chunked' }, Array.from({ length: 20 }, () => Buffer.alloc(100_000, 0x20)));
+  const chunked = await rawRequest(
+    '/mailboxes',
+    { 'transfer-encoding': 'chunked' },
+    Array.from({ length: 20 }, () => Buffer.alloc(100_000, 0x20)),
+  );
   assert.is(chunked.status, 413);
   assert.is(JSON.parse(chunked.body).error.code, 'payload_too_large');
   // the server is still fine
@@ -246,9 +356,22 @@ test('bad input: malformed JSON, wrong types, unknown fields, non-UTF-8, wrong m
 
 test('path traversal and header injection in ids and addresses → clean 4xx, nothing stored', async () => {
   const box = await mailbox('safe@core.test');
-  const hostile = ['..%2F..%2Fetc%2Fpasswd', '%2e%2e', 'mbx_%0d%0aSet-Cookie:%20x=1', '%E0%A4%A', `${box.id}%00`, `${box.id}%2F..`];
+  const hostile = [
+    '..%2F..%2Fetc%2Fpasswd',
+    '%2e%2e',
+    'mbx_%0d%0aSet-Cookie:%20x=1',
+    '%E0%A4%A',
+    `${box.id}%00`,
+    `${box.id}%2F..`,
+  ];
   for (const id of hostile) {
-    for (const path of [`/mailboxes/${id}`, `/domains/${id}`, `/api-keys/${id}`, `/lists/${id}`, `/mailboxes/${box.id}/aliases/${id}`]) {
+    for (const path of [
+      `/mailboxes/${id}`,
+      `/domains/${id}`,
+      `/api-keys/${id}`,
+      `/lists/${id}`,
+      `/mailboxes/${box.id}/aliases/${id}`,
+    ]) {
       const reply = await api.call('GET', path);
       assert.ok(reply.status === 404 || reply.status === 400 || reply.status === 405, `${path}: ${reply.status}`);
       assert.is(reply.body.ok, false, path);
@@ -257,7 +380,14 @@ test('path traversal and header injection in ids and addresses → clean 4xx, no
   }
   const deleteAlias = await api.call('DELETE', `/mailboxes/${box.id}/aliases/..%2F..%2Fetc`);
   assert.is(deleteAlias.status, 404);
-  for (const address of ['evil\r\nBcc: x@y.z@core.test', '../../x@core.test', 'a/b@core.test', 'x\r\n@core.test', 'x@../core.test', 'x@core.test\u0000']) {
+  for (const address of [
+    'evil\r\nBcc: x@y.z@core.test',
+    '../../x@core.test',
+    'a/b@core.test',
+    'x\r\n@core.test',
+    'x@../core.test',
+    'x@core.test\u0000',
+  ]) {
     for (const [method, path, body] of [
       ['POST', '/mailboxes', { email: address }],
       ['POST', `/mailboxes/${box.id}/aliases`, { address }],
@@ -269,7 +399,9 @@ test('path traversal and header injection in ids and addresses → clean 4xx, no
       assert.is(reply.body.error.code, 'invalid_parameter');
     }
   }
-  const display = await api.call('PATCH', `/mailboxes/${box.id}`, { body: { display_name: 'Eve\r\nBcc: all@core.test' } });
+  const display = await api.call('PATCH', `/mailboxes/${box.id}`, {
+    body: { display_name: 'Eve\r\nBcc: all@core.test' },
+  });
   assert.is(display.status, 400);
   assert.is((await api.call('GET', `/mailboxes/${box.id}`)).body.data.aliases.length, 0);
   assert.is((await api.call('GET', '/mailboxes/availability?email=ok-list@core.test')).body.data.available, true);
@@ -281,7 +413,11 @@ test('OpenAPI 3.1 document: every registered route, structurally valid, public w
   const reply = await api.call('GET', '/openapi.json', { key: null });
   assert.is(reply.status, 200);
   assert.match(reply.headers.get('cache-control')!, /public/);
-  assert.is((await api.call('GET', '/openapi.json', { key: null, headers: { 'if-none-match': reply.headers.get('etag')! } })).status, 304);
+  assert.is(
+    (await api.call('GET', '/openapi.json', { key: null, headers: { 'if-none-match': reply.headers.get('etag')! } }))
+      .status,
+    304,
+  );
   const doc = reply.body;
   assert.match(doc.openapi, /^3\.1\.\d+$/);
   assert.type(doc.info.title, 'string');
@@ -293,14 +429,23 @@ test('OpenAPI 3.1 document: every registered route, structurally valid, public w
     const operation = doc.paths[route.path]?.[route.method.toLowerCase()];
     assert.ok(operation, `${route.method} ${route.path} is documented`);
   }
-  const operations = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) => Object.entries(item).map(([method, op]) => ({ path, method, op })));
+  const operations = Object.entries(doc.paths as Record<string, Record<string, any>>).flatMap(([path, item]) =>
+    Object.entries(item).map(([method, op]) => ({ path, method, op })),
+  );
   assert.is(operations.length, routes.length, 'nothing documented that is not served');
 
   // structure: OpenAPI 3.1 rules that tools rely on
   const ids = new Set<string>();
-  const resolve = (ref: string) => ref.slice(2).split('/').reduce((node: any, part) => node?.[part], doc);
+  const resolve = (ref: string) =>
+    ref
+      .slice(2)
+      .split('/')
+      .reduce((node: any, part) => node?.[part], doc);
   const refs: string[] = [];
-  JSON.stringify(doc, (k, v) => (k === '$ref' && refs.push(v), v));
+  JSON.stringify(doc, (k, v) => {
+    if (k === '$ref') refs.push(v);
+    return v;
+  });
   for (const ref of refs) assert.ok(ref.startsWith('#/') && resolve(ref) !== undefined, `${ref} resolves`);
   for (const { path, method, op } of operations) {
     assert.ok(path.startsWith('/'), path);
@@ -310,16 +455,25 @@ test('OpenAPI 3.1 document: every registered route, structurally valid, public w
     ids.add(op.operationId);
     assert.ok(Object.keys(op.responses).length > 0);
     for (const status of Object.keys(op.responses)) assert.match(status, /^[1-5]\d\d$/);
-    for (const response of Object.values(op.responses) as { description?: string }[]) assert.type(response.description, 'string');
-    const declared = (op.parameters as { name?: string; in?: string; required?: boolean; $ref?: string }[]).filter((p) => p.in === 'path');
+    for (const response of Object.values(op.responses) as { description?: string }[])
+      assert.type(response.description, 'string');
+    const declared = (op.parameters as { name?: string; in?: string; required?: boolean; $ref?: string }[]).filter(
+      (p) => p.in === 'path',
+    );
     assert.equal(declared.map((p) => p.name).sort(), pathParams(path).sort(), `${path} path parameters`);
     assert.ok(declared.every((p) => p.required === true));
-    const keys = (op.parameters as { name?: string; in?: string }[]).filter((p) => p.name).map((p) => `${p.in}:${p.name}`);
+    const keys = (op.parameters as { name?: string; in?: string }[])
+      .filter((p) => p.name)
+      .map((p) => `${p.in}:${p.name}`);
     assert.is(new Set(keys).size, keys.length, 'parameters unique');
     if (op.requestBody) assert.ok(op.requestBody.content['application/json'].schema);
   }
   const create = doc.paths['/mailboxes'].post;
-  assert.is(create.requestBody.content['application/json'].schema.additionalProperties, false, 'unknown fields are rejected, and documented so');
+  assert.is(
+    create.requestBody.content['application/json'].schema.additionalProperties,
+    false,
+    'unknown fields are rejected, and documented so',
+  );
   assert.ok(create.responses['409'] && create.responses['401'] && create.responses['429']);
 });
 

@@ -21,7 +21,12 @@ test.before(async () => {
 });
 test.after(async () => instance.stop());
 
-async function api(method: string, path: string, body?: unknown, key = rootKey): Promise<{ status: number; body: any }> {
+async function api(
+  method: string,
+  path: string,
+  body?: unknown,
+  key = rootKey,
+): Promise<{ status: number; body: any }> {
   const response = await fetch(base + path, {
     method,
     headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
@@ -31,7 +36,14 @@ async function api(method: string, path: string, body?: unknown, key = rootKey):
 }
 
 const imap = (user: string, pass: string) =>
-  new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
+  new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user, pass },
+    logger: false,
+  });
 
 /** Subjects in INBOX, read over IMAP with these credentials. */
 async function inboxSubjects(user: string, pass: string): Promise<string[]> {
@@ -61,8 +73,15 @@ async function loginRefused(user: string, pass: string): Promise<boolean> {
 }
 
 const toMx = (subject: string) => {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
-  return transport.sendMail({ from: 'someone@elsewhere.test', to: 'ann@wren.example', subject, text: 'Hello Ann.\n' }).finally(() => transport.close());
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  return transport
+    .sendMail({ from: 'someone@elsewhere.test', to: 'ann@wren.example', subject, text: 'Hello Ann.\n' })
+    .finally(() => transport.close());
 };
 
 async function waitForSubjects(user: string, pass: string, count: number): Promise<string[]> {
@@ -80,7 +99,10 @@ test('API-made mailbox: IMAP with the returned password and with a mailbox key; 
   const created = await api('POST', '/mailboxes', { email: 'ann@wren.example', display_name: 'Ann' });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const { mailbox, credential } = created.body.data;
-  assert.equal([credential.username, credential.imap_port, credential.server], ['ann@wren.example', instance.port('imaps'), 'mail.example.test']);
+  assert.equal(
+    [credential.username, credential.imap_port, credential.server],
+    ['ann@wren.example', instance.port('imaps'), 'mail.example.test'],
+  );
   const password: string = credential.password;
   const minted = await api('POST', `/mailboxes/${mailbox.id}/keys`, { app_name: 'Mail app' });
   assert.is(minted.status, 201);
@@ -93,15 +115,27 @@ test('API-made mailbox: IMAP with the returned password and with a mailbox key; 
   assert.ok(await loginRefused('ann@wren.example', 'not the password'));
 
   // the key is an SMTP password too: submission to herself, delivered through the queue
-  const submission = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-submission'), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'ann@wren.example', pass: secret } });
-  await submission.sendMail({ from: 'ann@wren.example', to: 'ann@wren.example', subject: 'Note to self', text: 'x\n' }).finally(() => submission.close());
+  const submission = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-submission'),
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'ann@wren.example', pass: secret },
+  });
+  await submission
+    .sendMail({ from: 'ann@wren.example', to: 'ann@wren.example', subject: 'Note to self', text: 'x\n' })
+    .finally(() => submission.close());
   assert.equal((await waitForSubjects('ann@wren.example', password, 2)).sort(), ['First over SMTP', 'Note to self']);
 
   const suspended = await api('POST', `/mailboxes/${mailbox.id}/suspend`);
   assert.is(suspended.body.data.status, 'suspended');
   assert.ok(await loginRefused('ann@wren.example', password), 'password refused while suspended');
   assert.ok(await loginRefused('ann@wren.example', secret), 'key refused while suspended');
-  const deferred = await toMx('While suspended').then(() => null, (err: { responseCode?: number; response?: string }) => err);
+  const deferred = await toMx('While suspended').then(
+    () => null,
+    (err: { responseCode?: number; response?: string }) => err,
+  );
   assert.ok(deferred, 'inbound mail is refused');
   assert.is(deferred!.responseCode, 450);
   assert.match(deferred!.response!, /^450 4\.2\.1 /);
@@ -109,9 +143,17 @@ test('API-made mailbox: IMAP with the returned password and with a mailbox key; 
 
   assert.is((await api('POST', `/mailboxes/${mailbox.id}/resume`)).body.data.status, 'active');
   assert.match((await toMx('After resume')).response, /^250 /);
-  assert.equal((await inboxSubjects('ann@wren.example', secret)).sort(), ['After resume', 'First over SMTP', 'Note to self']);
+  assert.equal((await inboxSubjects('ann@wren.example', secret)).sort(), [
+    'After resume',
+    'First over SMTP',
+    'Note to self',
+  ]);
   const logs = await api('GET', `/inboxes/logs?mailbox_id=${mailbox.id}`);
-  assert.equal(logs.body.data.map((l: { subject: string }) => l.subject).sort(), ['After resume', 'First over SMTP', 'Note to self'], 'inbound logs of the mailbox');
+  assert.equal(
+    logs.body.data.map((l: { subject: string }) => l.subject).sort(),
+    ['After resume', 'First over SMTP', 'Note to self'],
+    'inbound logs of the mailbox',
+  );
 });
 
 test.run();

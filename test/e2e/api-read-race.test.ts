@@ -50,7 +50,10 @@ function expungeBeforeNextContentRead(folderId: number, uid: number): Promise<vo
 /** A message in Alice's INBOX: its API id and UID. */
 async function delivered(raw: Buffer): Promise<{ id: string; uid: number }> {
   await api.store.deliver(raw, [{ folder: inbox() }]);
-  const list = (await api.call('GET', '/mailbox/messages', { key: aliceKey })).body.data as { id: string; uid: number }[];
+  const list = (await api.call('GET', '/mailbox/messages', { key: aliceKey })).body.data as {
+    id: string;
+    uid: number;
+  }[];
   return list[0]!;
 }
 
@@ -63,11 +66,31 @@ const withAttachment = (subject: string): Buffer =>
   );
 
 for (const route of [
-  { name: 'raw download', path: (id: string) => `/mailbox/messages/${id}/raw`, check: (text: string, raw: Buffer) => assert.is(text, raw.toString()) },
-  { name: 'message view', path: (id: string) => `/mailbox/messages/${id}`, check: (text: string) => assert.match(JSON.parse(text).data.body.text, /See attached/) },
-  { name: 'attachment', path: (id: string) => `/mailbox/messages/${id}/attachments/0`, check: (text: string, _: Buffer, subject: string) => assert.is(text, `payload of ${subject}`) },
-  { name: 'thread', path: (id: string) => `/mailbox/threads/${id}`, check: (text: string) => assert.is(JSON.parse(text).data.messages.length, 1) },
-  { name: 'search', path: () => '/mailbox/search?q=attached', check: (text: string) => assert.is(JSON.parse(text).data.length, 1) },
+  {
+    name: 'raw download',
+    path: (id: string) => `/mailbox/messages/${id}/raw`,
+    check: (text: string, raw: Buffer) => assert.is(text, raw.toString()),
+  },
+  {
+    name: 'message view',
+    path: (id: string) => `/mailbox/messages/${id}`,
+    check: (text: string) => assert.match(JSON.parse(text).data.body.text, /See attached/),
+  },
+  {
+    name: 'attachment',
+    path: (id: string) => `/mailbox/messages/${id}/attachments/0`,
+    check: (text: string, _: Buffer, subject: string) => assert.is(text, `payload of ${subject}`),
+  },
+  {
+    name: 'thread',
+    path: (id: string) => `/mailbox/threads/${id}`,
+    check: (text: string) => assert.is(JSON.parse(text).data.messages.length, 1),
+  },
+  {
+    name: 'search',
+    path: () => '/mailbox/search?q=attached',
+    check: (text: string) => assert.is(JSON.parse(text).data.length, 1),
+  },
 ]) {
   test(`${route.name}: an expunge between the record and its content gives the whole message, not a 500`, async () => {
     const subject = `race ${route.name}`;
@@ -90,7 +113,10 @@ test('batch get: an expunge between the records and their content still answers 
   const raw = withAttachment('race batch');
   const { id, uid } = await delivered(raw);
   const expunged = expungeBeforeNextContentRead(inbox().id, uid);
-  const reply = await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'get', ids: [id], max_body_chars: 100 } });
+  const reply = await api.call('POST', '/mailbox/messages/batch', {
+    key: aliceKey,
+    body: { action: 'get', ids: [id], max_body_chars: 100 },
+  });
   await expunged;
   assert.is(reply.status, 200, reply.text);
   assert.is(reply.body.data.results[0].ok, true, reply.text);
@@ -106,12 +132,21 @@ test('the report collector reads a report expunged right after delivery from its
     const expunged = expungeBeforeNextContentRead(inbox().id, inbox().uidNext);
     // The event inbound delivery writes with the message (src/inbound/deliver.ts), which the collector watches.
     await api.store.deliver(raw, [{ folder: inbox() }], {
-      events: (stored) => stored.map(({ folder, message }) => ({ type: 'message.received', teamId: api.teamId, accountId: alice.id, data: { folder: folder.name, uid: message.uid } })),
+      events: (stored) =>
+        stored.map(({ folder, message }) => ({
+          type: 'message.received',
+          teamId: api.teamId,
+          accountId: alice.id,
+          data: { folder: folder.name, uid: message.uid },
+        })),
     });
     await expunged;
     await collector.idle();
     const kept = await reports.list('dmarc', api.teamId);
-    assert.ok(kept.some((r) => r.report.reportId === 'race-1'), 'the report was read and kept');
+    assert.ok(
+      kept.some((r) => r.report.reportId === 'race-1'),
+      'the report was read and kept',
+    );
   } finally {
     await collector.stop();
   }

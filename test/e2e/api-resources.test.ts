@@ -21,7 +21,12 @@ async function call(method: string, path: string, options?: CallOptions): Promis
   const reply = await api.call(method, path, options);
   if (reply.status < 300) {
     const bare = path.split('?')[0]!;
-    const route = routes.find((r) => r.method === method && new RegExp(`^${r.path.replace(/\{[a-z_]+\}/g, '[^/]+')}$`).test(bare) && !(r.path.includes('{') && routes.some((o) => o !== r && o.method === method && o.path === bare)));
+    const route = routes.find(
+      (r) =>
+        r.method === method &&
+        new RegExp(`^${r.path.replace(/\{[a-z_]+\}/g, '[^/]+')}$`).test(bare) &&
+        !(r.path.includes('{') && routes.some((o) => o !== r && o.method === method && o.path === bare)),
+    );
     if (route) succeeded.add(route);
   }
   return reply;
@@ -42,7 +47,10 @@ const fails = (reply: Reply, status: number, code: string, label = '') => {
 
 test.before(async () => {
   dns = await startDnsServer();
-  api = await startApi({ resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }), ports: { imaps: 10993, submission: 10587 } });
+  api = await startApi({
+    resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }),
+    ports: { imaps: 10993, submission: 10587 },
+  });
   // The route groups this file covers; webhooks, events, sending, mailbox, ops and spam routes have their own files.
   routes = routeTable(api).filter((r) => RESOURCES.test(r.path) && !OWN_FILES.test(r.path));
 });
@@ -86,17 +94,37 @@ test('domains: create, get, list, update, records, zone file; duplicates, bad na
   ok(await call('POST', '/mailboxes', { body: { email: 'one@small.test' }, key: smallKey }), 201);
   fails(await call('POST', '/mailboxes', { body: { email: 'two@small.test' }, key: smallKey }), 409, 'limit_exceeded');
   ok(await call('POST', '/api-keys', { body: { name: 'second', role: 'root:readonly' }, key: smallKey }), 201);
-  fails(await call('POST', '/api-keys', { body: { name: 'third', role: 'root:readonly' }, key: smallKey }), 409, 'limit_exceeded');
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'third', role: 'root:readonly' }, key: smallKey }),
+    409,
+    'limit_exceeded',
+  );
 
   const records = ok(await call('GET', `/domains/${domain.id}/dns-records`));
   const byPurpose = (p: string) => records.filter((r: { purpose: string }) => r.purpose === p);
-  assert.equal(byPurpose('mx')[0], { purpose: 'mx', type: 'MX', name: 'alpha.test', value: 'mail.wren.test', priority: 10, required: true, status: null });
+  assert.equal(byPurpose('mx')[0], {
+    purpose: 'mx',
+    type: 'MX',
+    name: 'alpha.test',
+    value: 'mail.wren.test',
+    priority: 10,
+    required: true,
+    status: null,
+  });
   assert.is(byPurpose('spf')[0].value, 'v=spf1 mx -all');
   assert.match(byPurpose('dkim')[0].value, /^v=DKIM1; k=rsa; p=MII/);
   assert.match(byPurpose('dmarc')[0].value, /^v=DMARC1; p=quarantine/);
   assert.match(byPurpose('mta_sts')[0].value, /^v=STSv1; id=/);
   assert.match(byPurpose('tls_rpt')[0].value, /^v=TLSRPTv1; rua=mailto:/);
-  assert.equal(byPurpose('srv_imaps')[0], { purpose: 'srv_imaps', type: 'SRV', name: '_imaps._tcp.alpha.test', value: '1 10993 mail.wren.test', priority: 0, required: false, status: null });
+  assert.equal(byPurpose('srv_imaps')[0], {
+    purpose: 'srv_imaps',
+    type: 'SRV',
+    name: '_imaps._tcp.alpha.test',
+    value: '1 10993 mail.wren.test',
+    priority: 0,
+    required: false,
+    status: null,
+  });
   assert.is(byPurpose('srv_submission')[0].value, '1 10587 mail.wren.test');
   assert.is(byPurpose('autoconfig')[0].value, 'mail.wren.test');
   assert.is(byPurpose('verification')[0].name, '_wrenmail.alpha.test');
@@ -107,7 +135,11 @@ test('domains: create, get, list, update, records, zone file; duplicates, bad na
   assert.match(zone.headers.get('content-disposition')!, /attachment; filename="alpha.test.zone"/);
   assert.match(zone.text, /^alpha\.test\.\tIN\tMX\t10 mail\.wren\.test\.$/m);
   assert.match(zone.text, /^_imaps\._tcp\.alpha\.test\.\tIN\tSRV\t0 1 10993 mail\.wren\.test\.\t; optional$/m);
-  assert.match(zone.text, /_domainkey\.alpha\.test\.\tIN\tTXT\t\( "v=DKIM1; k=rsa; p=[^"]{200,}" "[^"]+" \)/, 'long TXT split into 255-byte strings');
+  assert.match(
+    zone.text,
+    /_domainkey\.alpha\.test\.\tIN\tTXT\t\( "v=DKIM1; k=rsa; p=[^"]{200,}" "[^"]+" \)/,
+    'long TXT split into 255-byte strings',
+  );
 });
 
 test('domains: verify through the resolver, per-check results; DKIM create, rotate (pending → active on verify), delete', async () => {
@@ -145,29 +177,54 @@ test('domains: verify through the resolver, per-check results; DKIM create, rota
   assert.is(fresh.status, 'pending');
   assert.is(fresh.algorithm, 'rsa-sha256');
   assert.is(rotated.headers.get('location'), `/api/v1/domains/${ids.domain}/dkim/${fresh.id}`);
-  assert.is(ok(await call('POST', `/domains/${ids.domain}/verify`)).status, 'verified', 'pending keys are not required');
-  assert.is(ok(await call('GET', `/domains/${ids.domain}/dkim`)).find((k: { id: string }) => k.id === fresh.id).status, 'pending');
+  assert.is(
+    ok(await call('POST', `/domains/${ids.domain}/verify`)).status,
+    'verified',
+    'pending keys are not required',
+  );
+  assert.is(
+    ok(await call('GET', `/domains/${ids.domain}/dkim`)).find((k: { id: string }) => k.id === fresh.id).status,
+    'pending',
+  );
   dns.zone = { ...dns.zone, [fresh.dns.name]: { TXT: [fresh.dns.value] } };
   ok(await call('POST', `/domains/${ids.domain}/verify`));
   const keys = ok(await call('GET', `/domains/${ids.domain}/dkim`));
   assert.is(keys.find((k: { id: string }) => k.id === fresh.id).status, 'active');
   assert.is(keys.find((k: { id: string }) => k.id === ids.dkim).status, 'retiring');
-  assert.ok((await api.store.domains.get('alpha.test'))!.dkim.find((k) => k.active)!.privateKey.includes('PRIVATE KEY'));
+  assert.ok(
+    (await api.store.domains.get('alpha.test'))!.dkim.find((k) => k.active)!.privateKey.includes('PRIVATE KEY'),
+  );
 
-  const ed = await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256', selector: 'ed1' } });
+  const ed = await call('POST', `/domains/${ids.domain}/dkim`, {
+    body: { algorithm: 'ed25519-sha256', selector: 'ed1' },
+  });
   const edKey = ok(ed, 201);
   assert.is(edKey.status, 'active', 'first key of its algorithm signs at once');
   assert.match(edKey.dns.value, /^v=DKIM1; k=ed25519; p=[A-Za-z0-9+/]{43}=$/);
-  fails(await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256', selector: 'ed1' } }), 409, 'conflict', 'selector in use');
-  fails(await call('POST', `/domains/${ids.domain}/dkim`, { body: { selector: 'Bad_Selector' } }), 400, 'invalid_parameter');
+  fails(
+    await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256', selector: 'ed1' } }),
+    409,
+    'conflict',
+    'selector in use',
+  );
+  fails(
+    await call('POST', `/domains/${ids.domain}/dkim`, { body: { selector: 'Bad_Selector' } }),
+    400,
+    'invalid_parameter',
+  );
   fails(await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'dsa' } }), 400, 'invalid_parameter');
   ok(await call('DELETE', `/domains/${ids.domain}/dkim/${edKey.id}`));
   fails(await call('DELETE', `/domains/${ids.domain}/dkim/${edKey.id}`), 404, 'not_found');
-  for (let i = (await api.store.domains.get('alpha.test'))!.dkim.length; i < 10; i++) ok(await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256' } }), 201);
-  fails(await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256' } }), 409, 'limit_exceeded');
+  for (let i = (await api.store.domains.get('alpha.test'))!.dkim.length; i < 10; i++)
+    ok(await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256' } }), 201);
+  fails(
+    await call('POST', `/domains/${ids.domain}/dkim`, { body: { algorithm: 'ed25519-sha256' } }),
+    409,
+    'limit_exceeded',
+  );
 
   // losing a required record un-verifies
-  const { ['alpha.test']: _apex, ...rest } = dns.zone;
+  const { 'alpha.test': _apex, ...rest } = dns.zone;
   dns.zone = rest;
   const lost = ok(await call('POST', `/domains/${ids.domain}/verify`));
   assert.is(lost.status, 'failed');
@@ -188,25 +245,54 @@ test('domains: verify through the resolver, per-check results; DKIM create, rota
 
 test('mailboxes: create (password or generated), availability, get, list, update, quota, password, suspend/resume', async () => {
   const login = new LoginService(api.store);
-  const created = await call('POST', '/mailboxes', { body: { email: 'Alice@ALPHA.test', display_name: 'Alice', quota_bytes: 1_000_000, password: 'correct horse battery' } });
+  const created = await call('POST', '/mailboxes', {
+    body: {
+      email: 'Alice@ALPHA.test',
+      display_name: 'Alice',
+      quota_bytes: 1_000_000,
+      password: 'correct horse battery',
+    },
+  });
   const { mailbox, credential } = ok(created, 201);
   ids.mailbox = mailbox.id;
   assert.is(created.headers.get('location'), `/api/v1/mailboxes/${mailbox.id}`);
-  assert.equal(credential, { username: 'alice@alpha.test', password: null, server: 'mail.wren.test', imap_port: 10993, smtp_port: 10587 });
+  assert.equal(credential, {
+    username: 'alice@alpha.test',
+    password: null,
+    server: 'mail.wren.test',
+    imap_port: 10993,
+    smtp_port: 10587,
+  });
   assert.is(mailbox.status, 'active');
   assert.ok((await login.login('alice@alpha.test', 'correct horse battery', '127.0.0.1')).ok);
 
   const generated = ok(await call('POST', '/mailboxes', { body: { email: 'gen@alpha.test' } }), 201);
   assert.match(generated.credential.password, /^[A-Za-z0-9_-]{24}$/);
   assert.ok((await login.login('gen@alpha.test', generated.credential.password, '127.0.0.1')).ok);
-  assert.not.ok(JSON.stringify(ok(await call('GET', `/mailboxes/${generated.mailbox.id}`))).includes(generated.credential.password));
+  assert.not.ok(
+    JSON.stringify(ok(await call('GET', `/mailboxes/${generated.mailbox.id}`))).includes(generated.credential.password),
+  );
 
   fails(await call('POST', '/mailboxes', { body: { email: 'alice@alpha.test' } }), 409, 'conflict', 'taken');
-  fails(await call('POST', '/mailboxes', { body: { email: 'x@unknown.test' } }), 422, 'validation_error', 'not a team domain');
-  fails(await call('POST', '/mailboxes', { body: { email: 'x@alpha.test', password: 'short' } }), 400, 'invalid_parameter');
-  fails(await call('POST', '/mailboxes', { body: { email: 'x@alpha.test', quota_bytes: -1 } }), 400, 'invalid_parameter');
+  fails(
+    await call('POST', '/mailboxes', { body: { email: 'x@unknown.test' } }),
+    422,
+    'validation_error',
+    'not a team domain',
+  );
+  fails(
+    await call('POST', '/mailboxes', { body: { email: 'x@alpha.test', password: 'short' } }),
+    400,
+    'invalid_parameter',
+  );
+  fails(
+    await call('POST', '/mailboxes', { body: { email: 'x@alpha.test', quota_bytes: -1 } }),
+    400,
+    'invalid_parameter',
+  );
 
-  const availability = async (email: string) => ok(await call('GET', `/mailboxes/availability?email=${encodeURIComponent(email)}`));
+  const availability = async (email: string) =>
+    ok(await call('GET', `/mailboxes/availability?email=${encodeURIComponent(email)}`));
   assert.equal(await availability('new@alpha.test'), { email: 'new@alpha.test', available: true, reason: 'available' });
   assert.is((await availability('ALICE@alpha.test')).reason, 'taken');
   assert.is((await availability('nobody@elsewhere.test')).reason, 'domain_not_available');
@@ -232,7 +318,11 @@ test('mailboxes: create (password or generated), availability, get, list, update
   ok(await call('PUT', `/mailboxes/${mailbox.id}/password`, { body: { password: 'new password here' } }));
   assert.not.ok((await login.login('alice@alpha.test', 'correct horse battery', '127.0.0.2')).ok);
   assert.ok((await login.login('alice@alpha.test', 'new password here', '127.0.0.3')).ok);
-  fails(await call('PUT', `/mailboxes/${mailbox.id}/password`, { body: { password: 'has\r\nnewline' } }), 400, 'invalid_parameter');
+  fails(
+    await call('PUT', `/mailboxes/${mailbox.id}/password`, { body: { password: 'has\r\nnewline' } }),
+    400,
+    'invalid_parameter',
+  );
 
   assert.is(ok(await call('POST', `/mailboxes/${mailbox.id}/suspend`)).status, 'suspended');
   assert.is((await api.store.accounts.get(mailbox.id.slice(4)))!.state, 'suspended');
@@ -246,12 +336,27 @@ test('mailbox aliases and keys: add, list, remove; credentials once with Locatio
   const added = await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'Ally@alpha.test' } });
   assert.equal(ok(added, 201).aliases, ['ally@alpha.test']);
   ids.alias = 'ally@alpha.test';
-  assert.equal(await api.store.addresses.get('ally@alpha.test'), { kind: 'account', accountId: ids.mailbox!.slice(4), teamId: api.teamId });
+  assert.equal(await api.store.addresses.get('ally@alpha.test'), {
+    kind: 'account',
+    accountId: ids.mailbox!.slice(4),
+    teamId: api.teamId,
+  });
   assert.equal(ok(await call('GET', `/mailboxes/${ids.mailbox}/aliases`)), [{ address: 'ally@alpha.test' }]);
-  fails(await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'gen@alpha.test' } }), 409, 'conflict');
-  fails(await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'ally@small.test' } }), 422, 'validation_error', 'another team\'s domain');
+  fails(
+    await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'gen@alpha.test' } }),
+    409,
+    'conflict',
+  );
+  fails(
+    await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'ally@small.test' } }),
+    422,
+    'validation_error',
+    "another team's domain",
+  );
   ok(await call('POST', `/mailboxes/${ids.mailbox}/aliases`, { body: { address: 'temp@alpha.test' } }), 201);
-  assert.equal(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/aliases/TEMP%40alpha.test`)).aliases, ['ally@alpha.test']);
+  assert.equal(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/aliases/TEMP%40alpha.test`)).aliases, [
+    'ally@alpha.test',
+  ]);
   assert.is(await api.store.addresses.get('temp@alpha.test'), undefined);
   fails(await call('DELETE', `/mailboxes/${ids.mailbox}/aliases/temp@alpha.test`), 404, 'not_found');
 
@@ -262,9 +367,22 @@ test('mailbox aliases and keys: add, list, remove; credentials once with Locatio
   assert.match(apiKey.key, /^wm_mbx_[A-Za-z0-9]{32}$/);
   assert.equal([apiKey.key_prefix, apiKey.key_suffix], [apiKey.key.slice(0, 12), apiKey.key.slice(-4)]);
   assert.is(created.headers.get('location'), `/api/v1/mailboxes/${ids.mailbox}/keys/${apiKey.public_id}`);
-  assert.equal(login, { server: 'mail.wren.test', imap_port: 10993, smtp_port: 10587, username: 'alice@alpha.test', password: apiKey.key });
+  assert.equal(login, {
+    server: 'mail.wren.test',
+    imap_port: 10993,
+    smtp_port: 10587,
+    username: 'alice@alpha.test',
+    password: apiKey.key,
+  });
   const listed = ok(await call('GET', `/mailboxes/${ids.mailbox}/keys`));
-  assert.equal(listed.map((k: { public_id: string; app_name: string; key_suffix: string }) => [k.public_id, k.app_name, k.key_suffix]), [[apiKey.public_id, 'Thunderbird', apiKey.key_suffix]]);
+  assert.equal(
+    listed.map((k: { public_id: string; app_name: string; key_suffix: string }) => [
+      k.public_id,
+      k.app_name,
+      k.key_suffix,
+    ]),
+    [[apiKey.public_id, 'Thunderbird', apiKey.key_suffix]],
+  );
   assert.not.ok(JSON.stringify(listed).includes(apiKey.key));
   const me = ok(await call('GET', '/me', { key: apiKey.key }));
   assert.is(me.key.mailbox_id, ids.mailbox);
@@ -272,46 +390,108 @@ test('mailbox aliases and keys: add, list, remove; credentials once with Locatio
 
   const other = ok(await call('POST', `/mailboxes/${ids.mailbox}/keys`, { body: { app_name: 'phone' } }), 201).api_key;
   assert.is(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/keys/${other.public_id}`)).status, 'revoked');
-  assert.is(ok(await call('DELETE', `/mailboxes/${ids.mailbox}/keys/${other.public_id}`)).status, 'revoked', 'idempotent');
+  assert.is(
+    ok(await call('DELETE', `/mailboxes/${ids.mailbox}/keys/${other.public_id}`)).status,
+    'revoked',
+    'idempotent',
+  );
   fails(await call('GET', '/me', { key: other.key }), 401, 'authentication_required');
-  const gen = ok(await call('GET', '/mailboxes?limit=100')).find((m: { email: string }) => m.email === 'gen@alpha.test');
-  fails(await call('DELETE', `/mailboxes/${gen.id}/keys/${apiKey.public_id}`), 404, 'not_found', 'key of another mailbox');
+  const gen = ok(await call('GET', '/mailboxes?limit=100')).find(
+    (m: { email: string }) => m.email === 'gen@alpha.test',
+  );
+  fails(
+    await call('DELETE', `/mailboxes/${gen.id}/keys/${apiKey.public_id}`),
+    404,
+    'not_found',
+    'key of another mailbox',
+  );
   ok(await call('POST', `/mailboxes/${gen.id}/suspend`));
-  fails(await call('POST', `/mailboxes/${gen.id}/keys`, { body: { app_name: 'x' } }), 422, 'validation_error', 'suspended');
+  fails(
+    await call('POST', `/mailboxes/${gen.id}/keys`, { body: { app_name: 'x' } }),
+    422,
+    'validation_error',
+    'suspended',
+  );
   ok(await call('POST', `/mailboxes/${gen.id}/resume`));
 });
 
 test('lists: create with local and external members, get, list, update, delete; the address routes to members', async () => {
-  const gen = ok(await call('GET', '/mailboxes?limit=100')).find((m: { email: string }) => m.email === 'gen@alpha.test');
-  const created = await call('POST', '/lists', { body: { name: 'Team', email: 'team@alpha.test', members: [ids.mailbox, gen.id], external_members: ['partner@example.org'], description: 'everyone' } });
+  const gen = ok(await call('GET', '/mailboxes?limit=100')).find(
+    (m: { email: string }) => m.email === 'gen@alpha.test',
+  );
+  const created = await call('POST', '/lists', {
+    body: {
+      name: 'Team',
+      email: 'team@alpha.test',
+      members: [ids.mailbox, gen.id],
+      external_members: ['partner@example.org'],
+      description: 'everyone',
+    },
+  });
   const list = ok(created, 201);
   ids.list = list.id;
   assert.match(list.id, /^lst_/);
   assert.is(created.headers.get('location'), `/api/v1/lists/${list.id}`);
-  assert.equal(await api.store.addresses.get('team@alpha.test'), { kind: 'alias', targets: ['alice@alpha.test', 'gen@alpha.test', 'partner@example.org'], teamId: api.teamId });
+  assert.equal(await api.store.addresses.get('team@alpha.test'), {
+    kind: 'alias',
+    targets: ['alice@alpha.test', 'gen@alpha.test', 'partner@example.org'],
+    teamId: api.teamId,
+  });
   assert.is(ok(await call('GET', `/lists/${list.id}`)).description, 'everyone');
   assert.ok(ok(await call('GET', '/lists')).some((l: { id: string }) => l.id === list.id));
 
-  fails(await call('POST', '/lists', { body: { name: 'x', email: 'alice@alpha.test', external_members: ['a@example.org'] } }), 409, 'conflict');
-  fails(await call('POST', '/lists', { body: { name: 'x', email: 'empty@alpha.test' } }), 422, 'validation_error', 'no members');
+  fails(
+    await call('POST', '/lists', {
+      body: { name: 'x', email: 'alice@alpha.test', external_members: ['a@example.org'] },
+    }),
+    409,
+    'conflict',
+  );
+  fails(
+    await call('POST', '/lists', { body: { name: 'x', email: 'empty@alpha.test' } }),
+    422,
+    'validation_error',
+    'no members',
+  );
   const { key: otherTeam } = await api.newTeam('lists-b');
   await call('POST', '/domains', { body: { domain: 'bravo-lists.test' }, key: otherTeam });
-  const foreign = ok(await call('POST', '/mailboxes', { body: { email: 'b@bravo-lists.test' }, key: otherTeam }), 201).mailbox;
-  fails(await call('POST', '/lists', { body: { name: 'x', email: 'steal@alpha.test', members: [foreign.id] } }), 422, 'validation_error', 'another team\'s mailbox');
+  const foreign = ok(
+    await call('POST', '/mailboxes', { body: { email: 'b@bravo-lists.test' }, key: otherTeam }),
+    201,
+  ).mailbox;
+  fails(
+    await call('POST', '/lists', { body: { name: 'x', email: 'steal@alpha.test', members: [foreign.id] } }),
+    422,
+    'validation_error',
+    "another team's mailbox",
+  );
 
-  const patched = ok(await call('PATCH', `/lists/${list.id}`, { body: { email: 'staff@alpha.test', members: [ids.mailbox] } }));
+  const patched = ok(
+    await call('PATCH', `/lists/${list.id}`, { body: { email: 'staff@alpha.test', members: [ids.mailbox] } }),
+  );
   assert.is(patched.email, 'staff@alpha.test');
   assert.is(await api.store.addresses.get('team@alpha.test'), undefined);
-  assert.equal(await api.store.addresses.get('staff@alpha.test'), { kind: 'alias', targets: ['alice@alpha.test', 'partner@example.org'], teamId: api.teamId });
+  assert.equal(await api.store.addresses.get('staff@alpha.test'), {
+    kind: 'alias',
+    targets: ['alice@alpha.test', 'partner@example.org'],
+    teamId: api.teamId,
+  });
 
-  const temp = ok(await call('POST', '/lists', { body: { name: 'tmp', email: 'tmp@alpha.test', external_members: ['x@example.org'] } }), 201);
+  const temp = ok(
+    await call('POST', '/lists', {
+      body: { name: 'tmp', email: 'tmp@alpha.test', external_members: ['x@example.org'] },
+    }),
+    201,
+  );
   ok(await call('DELETE', `/lists/${temp.id}`));
   assert.is(await api.store.addresses.get('tmp@alpha.test'), undefined);
   fails(await call('GET', `/lists/${temp.id}`), 404, 'not_found');
 });
 
 test('API keys: create by role or permissions, secret once, get, list, update, rotate, revoke; escalation and rules', async () => {
-  const created = await call('POST', '/api-keys', { body: { name: 'ci', permissions: ['domain.read', 'mailbox.admin.*'] } });
+  const created = await call('POST', '/api-keys', {
+    body: { name: 'ci', permissions: ['domain.read', 'mailbox.admin.*'] },
+  });
   const key = ok(created, 201);
   ids.apiKey = key.id;
   assert.match(key.secret, /^wm_root_/);
@@ -326,7 +506,11 @@ test('API keys: create by role or permissions, secret once, get, list, update, r
   // what the key may do
   assert.is((await call('GET', '/mailboxes', { key: key.secret })).status, 200);
   fails(await call('GET', '/api-keys', { key: key.secret }), 403, 'insufficient_permissions');
-  fails(await call('POST', '/domains', { key: key.secret, body: { domain: 'nope.test' } }), 403, 'insufficient_permissions');
+  fails(
+    await call('POST', '/domains', { key: key.secret, body: { domain: 'nope.test' } }),
+    403,
+    'insufficient_permissions',
+  );
 
   // rotation makes a successor; the old key works until revoked (docs/seeds/sendmux-api-keys.txt)
   const rotated = ok(await call('POST', `/api-keys/${key.id}/rotate`), 201);
@@ -342,27 +526,77 @@ test('API keys: create by role or permissions, secret once, get, list, update, r
   const ro = ok(await call('POST', '/api-keys', { body: { name: 'ro', role: 'root:readonly' } }), 201);
   assert.equal(ro.permissions, ['*.read']);
   assert.is(ro.role, 'root:readonly');
-  const send = ok(await call('POST', '/api-keys', { body: { name: 'sender', type: 'send', domain: 'alpha.test' } }), 201);
+  const send = ok(
+    await call('POST', '/api-keys', { body: { name: 'sender', type: 'send', domain: 'alpha.test' } }),
+    201,
+  );
   assert.match(send.secret, /^wm_send_/);
   assert.equal(send.permissions, ['email.send']);
   assert.is((await call('GET', '/me', { key: send.secret })).headers.get('x-ratelimit-limit'), '1800');
-  const mbx = ok(await call('POST', '/api-keys', { body: { name: 'agent', type: 'mailbox', mailbox_id: ids.mailbox, role: 'agent_preclaim' } }), 201);
+  const mbx = ok(
+    await call('POST', '/api-keys', {
+      body: { name: 'agent', type: 'mailbox', mailbox_id: ids.mailbox, role: 'agent_preclaim' },
+    }),
+    201,
+  );
   assert.is(mbx.mailbox_id, ids.mailbox);
 
   // a key cannot hand out more than it holds, nor rotate a stronger key
-  const keyAdmin = ok(await call('POST', '/api-keys', { body: { name: 'key admin', permissions: ['apikey.*', 'domain.read'] } }), 201);
-  fails(await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'escalate', role: 'root:full' } }), 403, 'insufficient_permissions');
-  fails(await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'escalate', permissions: ['domain.*'] } }), 403, 'insufficient_permissions');
-  ok(await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'narrow', permissions: ['domain.read'] } }), 201);
+  const keyAdmin = ok(
+    await call('POST', '/api-keys', { body: { name: 'key admin', permissions: ['apikey.*', 'domain.read'] } }),
+    201,
+  );
+  fails(
+    await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'escalate', role: 'root:full' } }),
+    403,
+    'insufficient_permissions',
+  );
+  fails(
+    await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'escalate', permissions: ['domain.*'] } }),
+    403,
+    'insufficient_permissions',
+  );
+  ok(
+    await call('POST', '/api-keys', { key: keyAdmin.secret, body: { name: 'narrow', permissions: ['domain.read'] } }),
+    201,
+  );
   fails(await call('POST', `/api-keys/${ro.id}/rotate`, { key: keyAdmin.secret }), 403, 'insufficient_permissions');
 
-  fails(await call('POST', '/api-keys', { body: { name: 'x', role: 'root:full', permissions: ['*'] } }), 422, 'validation_error', 'role and permissions');
-  fails(await call('POST', '/api-keys', { body: { name: 'x', role: 'root:god' } }), 422, 'validation_error', 'unknown role');
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', role: 'root:full', permissions: ['*'] } }),
+    422,
+    'validation_error',
+    'role and permissions',
+  );
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', role: 'root:god' } }),
+    422,
+    'validation_error',
+    'unknown role',
+  );
   fails(await call('POST', '/api-keys', { body: { name: 'x' } }), 400, 'missing_parameter', 'root key without role');
-  fails(await call('POST', '/api-keys', { body: { name: 'x', type: 'mailbox' } }), 400, 'missing_parameter', 'mailbox key without mailbox');
-  fails(await call('POST', '/api-keys', { body: { name: 'x', type: 'send', permissions: ['domain.read'] } }), 422, 'validation_error', 'send key with admin permission');
-  fails(await call('POST', '/api-keys', { body: { name: 'x', permissions: ['DROP TABLE'] } }), 400, 'invalid_parameter');
-  fails(await call('POST', '/api-keys', { body: { name: 'x', role: 'root:readonly', expires_at: '2001-01-01T00:00:00Z' } }), 422, 'validation_error');
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', type: 'mailbox' } }),
+    400,
+    'missing_parameter',
+    'mailbox key without mailbox',
+  );
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', type: 'send', permissions: ['domain.read'] } }),
+    422,
+    'validation_error',
+    'send key with admin permission',
+  );
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', permissions: ['DROP TABLE'] } }),
+    400,
+    'invalid_parameter',
+  );
+  fails(
+    await call('POST', '/api-keys', { body: { name: 'x', role: 'root:readonly', expires_at: '2001-01-01T00:00:00Z' } }),
+    422,
+    'validation_error',
+  );
 
   const revoked = ok(await call('DELETE', `/api-keys/${ro.id}`));
   assert.is(revoked.status, 'revoked');
@@ -374,14 +608,27 @@ test('API keys: create by role or permissions, secret once, get, list, update, r
   const { key: busy, teamId } = await api.newTeam('busy');
   const active = (await api.store.apiKeys.listForTeam(teamId)).length;
   for (let i = active; i < 100; i++) await api.makeKey(['domain.read'], teamId);
-  fails(await call('POST', '/api-keys', { key: busy, body: { name: 'one too many', role: 'root:readonly' } }), 409, 'limit_exceeded');
+  fails(
+    await call('POST', '/api-keys', { key: busy, body: { name: 'one too many', role: 'root:readonly' } }),
+    409,
+    'limit_exceeded',
+  );
 });
 
 /** A concrete path for a route, aimed at team A's resources. */
 function concrete(route: Route): string {
-  const base = route.path.startsWith('/domains') ? ids.domain : route.path.startsWith('/lists') ? ids.list : route.path.startsWith('/api-keys') ? ids.apiKey : ids.mailbox;
+  const base = route.path.startsWith('/domains')
+    ? ids.domain
+    : route.path.startsWith('/lists')
+      ? ids.list
+      : route.path.startsWith('/api-keys')
+        ? ids.apiKey
+        : ids.mailbox;
   const keyId = route.path.startsWith('/domains') ? ids.dkim : ids.mailboxKey;
-  const path = route.path.replace('{id}', base!).replace('{key_id}', keyId!).replace('{address}', encodeURIComponent(ids.alias!));
+  const path = route.path
+    .replace('{id}', base!)
+    .replace('{key_id}', keyId!)
+    .replace('{address}', encodeURIComponent(ids.alias!));
   return route.path === '/mailboxes/availability' ? `${path}?email=x@alpha.test` : path;
 }
 
@@ -408,23 +655,42 @@ test('every route: 401 without a key, 403 for a key without its permission, and 
   for (const route of routes) {
     const label = `${route.method} ${route.path}`;
     if (route.public) continue;
-    fails(await call(route.method, concrete(route), { key: null, body: sampleBody(route) }), 401, 'authentication_required', label);
+    fails(
+      await call(route.method, concrete(route), { key: null, body: sampleBody(route) }),
+      401,
+      'authentication_required',
+      label,
+    );
     if (!route.permission) continue;
-    fails(await call(route.method, concrete(route), { key: unrelated, body: sampleBody(route) }), 403, 'insufficient_permissions', label);
-    fails(await call(route.method, concrete(route), { key: ids.mailboxSecret!, body: sampleBody(route) }), 403, 'insufficient_permissions', `mailbox key: ${label}`);
+    fails(
+      await call(route.method, concrete(route), { key: unrelated, body: sampleBody(route) }),
+      403,
+      'insufficient_permissions',
+      label,
+    );
+    fails(
+      await call(route.method, concrete(route), { key: ids.mailboxSecret!, body: sampleBody(route) }),
+      403,
+      'insufficient_permissions',
+      `mailbox key: ${label}`,
+    );
   }
-  assert.ok(routes.filter((r) => sampleBody(r) === undefined && r.body && !r.body.safeParse(undefined).success).length === 0, 'every body route has a sample');
+  assert.ok(
+    routes.filter((r) => sampleBody(r) === undefined && r.body && !r.body.safeParse(undefined).success).length === 0,
+    'every body route has a sample',
+  );
 });
 
-test('team isolation: team B sees and changes nothing of team A\'s (404 for every id), lists only its own', async () => {
+test("team isolation: team B sees and changes nothing of team A's (404 for every id), lists only its own", async () => {
   const { key } = await api.newTeam('bravo');
-  const snapshot = async () => JSON.stringify([
-    (await call('GET', `/domains/${ids.domain}`)).body.data,
-    (await call('GET', `/mailboxes/${ids.mailbox}`)).body.data,
-    (await call('GET', `/lists/${ids.list}`)).body.data,
-    (await call('GET', `/api-keys/${ids.apiKey}`)).body.data,
-    (await call('GET', `/domains/${ids.domain}/dkim`)).body.data,
-  ]);
+  const snapshot = async () =>
+    JSON.stringify([
+      (await call('GET', `/domains/${ids.domain}`)).body.data,
+      (await call('GET', `/mailboxes/${ids.mailbox}`)).body.data,
+      (await call('GET', `/lists/${ids.list}`)).body.data,
+      (await call('GET', `/api-keys/${ids.apiKey}`)).body.data,
+      (await call('GET', `/domains/${ids.domain}/dkim`)).body.data,
+    ]);
   const before = await snapshot();
   for (const route of routes) {
     if (!route.path.includes('{')) continue;
@@ -436,18 +702,34 @@ test('team isolation: team B sees and changes nothing of team A\'s (404 for ever
     const mine = ok(await call('GET', path, { key }));
     assert.not.ok(JSON.stringify(mine).includes('alpha.test'), path);
   }
-  assert.is((await call('GET', '/mailboxes/availability?email=zed@alpha.test', { key })).body.data.reason, 'domain_not_available');
+  assert.is(
+    (await call('GET', '/mailboxes/availability?email=zed@alpha.test', { key })).body.data.reason,
+    'domain_not_available',
+  );
   fails(await call('POST', '/domains', { key, body: { domain: 'alpha.test' } }), 409, 'conflict');
   fails(await call('POST', '/mailboxes', { key, body: { email: 'zed@alpha.test' } }), 422, 'validation_error');
-  fails(await call('POST', '/api-keys', { key, body: { name: 'x', type: 'mailbox', mailbox_id: ids.mailbox } }), 422, 'validation_error');
+  fails(
+    await call('POST', '/api-keys', { key, body: { name: 'x', type: 'mailbox', mailbox_id: ids.mailbox } }),
+    422,
+    'validation_error',
+  );
   assert.is(await snapshot(), before, 'team A unchanged');
 });
 
 test('deletes: a domain with mailboxes is 409; a mailbox delete removes its aliases, keys and list membership', async () => {
   const domainReply = await call('GET', `/domains/${ids.domain}`);
   fails(await call('DELETE', `/domains/${ids.domain}`), 409, 'conflict');
-  fails(await call('PATCH', `/domains/${ids.domain}`, { body: { catch_all_mailbox_id: 'mbx_00000000000000000000000000' } }), 422, 'validation_error');
-  const withCatchAll = ok(await call('PATCH', `/domains/${ids.domain}`, { body: { catch_all_mailbox_id: ids.mailbox }, headers: { 'if-match': domainReply.headers.get('etag')! } }));
+  fails(
+    await call('PATCH', `/domains/${ids.domain}`, { body: { catch_all_mailbox_id: 'mbx_00000000000000000000000000' } }),
+    422,
+    'validation_error',
+  );
+  const withCatchAll = ok(
+    await call('PATCH', `/domains/${ids.domain}`, {
+      body: { catch_all_mailbox_id: ids.mailbox },
+      headers: { 'if-match': domainReply.headers.get('etag')! },
+    }),
+  );
   assert.is(withCatchAll.catch_all_mailbox_id, ids.mailbox);
 
   ok(await call('DELETE', `/mailboxes/${ids.mailbox}`));
@@ -456,10 +738,15 @@ test('deletes: a domain with mailboxes is 409; a mailbox delete removes its alia
   assert.is(await api.store.addresses.get('alice@alpha.test'), undefined);
   fails(await call('GET', '/me', { key: ids.mailboxSecret }), 401, 'authentication_required');
   assert.equal(ok(await call('GET', `/lists/${ids.list}`)).members, []);
-  assert.equal(await api.store.addresses.get('staff@alpha.test'), { kind: 'alias', targets: ['partner@example.org'], teamId: api.teamId });
+  assert.equal(await api.store.addresses.get('staff@alpha.test'), {
+    kind: 'alias',
+    targets: ['partner@example.org'],
+    teamId: api.teamId,
+  });
   assert.is(ok(await call('GET', `/domains/${ids.domain}`)).catch_all_mailbox_id, null);
 
-  for (const m of ok(await call('GET', '/mailboxes?limit=100'))) if (m.email.endsWith('@alpha.test')) ok(await call('DELETE', `/mailboxes/${m.id}`));
+  for (const m of ok(await call('GET', '/mailboxes?limit=100')))
+    if (m.email.endsWith('@alpha.test')) ok(await call('DELETE', `/mailboxes/${m.id}`));
   fails(await call('DELETE', `/domains/${ids.domain}`), 409, 'conflict', 'the list still uses it');
   ok(await call('DELETE', `/lists/${ids.list}`));
   ok(await call('DELETE', `/domains/${ids.domain}`));
@@ -472,7 +759,12 @@ test('every registered route answered 2xx somewhere in this file', async () => {
   const backup = await call('GET', '/admin/backup');
   assert.is(backup.headers.get('content-type'), 'application/gzip');
   // The console's admin password: too short is a 400; set, then removed (and removing again says so).
-  fails(await call('PUT', '/admin/password', { body: { password: 'short' } }), 400, 'invalid_parameter', 'PUT /admin/password short');
+  fails(
+    await call('PUT', '/admin/password', { body: { password: 'short' } }),
+    400,
+    'invalid_parameter',
+    'PUT /admin/password short',
+  );
   ok(await call('PUT', '/admin/password', { body: SAMPLE_BODIES['PUT /admin/password'] }));
   assert.is(ok(await call('DELETE', '/admin/password')).deleted, true);
   assert.is(ok(await call('DELETE', '/admin/password')).deleted, false);

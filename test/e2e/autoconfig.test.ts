@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { startApi, type ApiFixture } from '../helpers/api.ts';
 
-const PARSE = String.raw`
+const PARSE = `
 import sys, json, plistlib, xml.etree.ElementTree as ET
 data = sys.stdin.buffer.read()
 if sys.argv[1] == 'plist':
@@ -19,7 +19,13 @@ else:
     print(json.dumps(conv(ET.fromstring(data))))
 `;
 
-interface XmlNode { tag: string; ns: string; attrib: Record<string, string>; text: string; children: XmlNode[] }
+interface XmlNode {
+  tag: string;
+  ns: string;
+  attrib: Record<string, string>;
+  text: string;
+  children: XmlNode[];
+}
 
 /** Parses with Python (a parser that rejects anything not well-formed); plist → plain JSON values. */
 function parse(kind: 'xml' | 'plist', body: string): Promise<any> {
@@ -29,7 +35,9 @@ function parse(kind: 'xml' | 'plist', body: string): Promise<any> {
     let err = '';
     child.stdout.on('data', (d) => (out += d));
     child.stderr.on('data', (d) => (err += d));
-    child.on('close', (code) => (code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`not well-formed ${kind}: ${err}`))));
+    child.on('close', (code) =>
+      code === 0 ? resolve(JSON.parse(out)) : reject(new Error(`not well-formed ${kind}: ${err}`)),
+    );
     child.stdin.end(body);
   });
 }
@@ -37,16 +45,31 @@ function parse(kind: 'xml' | 'plist', body: string): Promise<any> {
 const children = (node: XmlNode, tag: string): XmlNode[] => node.children.filter((c) => c.tag === tag);
 const child = (node: XmlNode, tag: string): XmlNode => children(node, tag)[0]!;
 /** An element's child elements as {tag: text}. */
-const fields = (node: XmlNode): Record<string, string> => Object.fromEntries(node.children.filter((c) => !c.children.length).map((c) => [c.tag, c.text]));
+const fields = (node: XmlNode): Record<string, string> =>
+  Object.fromEntries(node.children.filter((c) => !c.children.length).map((c) => [c.tag, c.text]));
 
-interface HttpReply { status: number; headers: Record<string, string | string[] | undefined>; body: string }
+interface HttpReply {
+  status: number;
+  headers: Record<string, string | string[] | undefined>;
+  body: string;
+}
 
 /** HTTP with a chosen Host header (fetch forbids setting it). */
-function http(f: ApiFixture, path: string, options: { method?: string; host?: string; body?: string; headers?: Record<string, string> } = {}): Promise<HttpReply> {
+function http(
+  f: ApiFixture,
+  path: string,
+  options: { method?: string; host?: string; body?: string; headers?: Record<string, string> } = {},
+): Promise<HttpReply> {
   const url = new URL(f.base);
   return new Promise((resolve, reject) => {
     const req = request(
-      { host: '127.0.0.1', port: url.port, path, method: options.method ?? 'GET', headers: { host: options.host ?? `127.0.0.1:${url.port}`, ...options.headers } },
+      {
+        host: '127.0.0.1',
+        port: url.port,
+        path,
+        method: options.method ?? 'GET',
+        headers: { host: options.host ?? `127.0.0.1:${url.port}`, ...options.headers },
+      },
       (res) => {
         let body = '';
         res.setEncoding('utf8');
@@ -122,7 +145,11 @@ test('Thunderbird autoconfig: every service with hostname, port, socketType and 
 test('Outlook autodiscover (POX): POST and GET, one Protocol per type, LoginName the address', async () => {
   const f = await fixture();
   try {
-    const reply = await http(f, '/Autodiscover/Autodiscover.xml', { method: 'POST', body: autodiscoverRequest('Pat@wren.test'), headers: { 'content-type': 'text/xml' } });
+    const reply = await http(f, '/Autodiscover/Autodiscover.xml', {
+      method: 'POST',
+      body: autodiscoverRequest('Pat@wren.test'),
+      headers: { 'content-type': 'text/xml' },
+    });
     assert.is(reply.status, 200, reply.body);
     const doc: XmlNode = await parse('xml', reply.body);
     assert.is(doc.tag, 'Autodiscover');
@@ -132,7 +159,14 @@ test('Outlook autodiscover (POX): POST and GET, one Protocol per type, LoginName
     const account = child(response, 'Account');
     assert.is(child(account, 'AccountType').text, 'email');
     assert.is(child(account, 'Action').text, 'settings');
-    const common = { Server: 'mail.wren.test', DomainRequired: 'off', LoginName: 'Pat@wren.test', SPA: 'off', SSL: 'on', AuthRequired: 'on' };
+    const common = {
+      Server: 'mail.wren.test',
+      DomainRequired: 'off',
+      LoginName: 'Pat@wren.test',
+      SPA: 'off',
+      SSL: 'on',
+      AuthRequired: 'on',
+    };
     assert.equal(children(account, 'Protocol').map(fields), [
       { Type: 'IMAP', Port: '10993', Encryption: 'SSL', ...common },
       { Type: 'POP3', Port: '10995', Encryption: 'SSL', ...common },
@@ -141,10 +175,19 @@ test('Outlook autodiscover (POX): POST and GET, one Protocol per type, LoginName
 
     const viaGet = await http(f, '/autodiscover/autodiscover.xml?email=Pat%40wren.test');
     assert.is(viaGet.body, reply.body);
-    const unknown = await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: autodiscoverRequest('pat@elsewhere.test') });
+    const unknown = await http(f, '/autodiscover/autodiscover.xml', {
+      method: 'POST',
+      body: autodiscoverRequest('pat@elsewhere.test'),
+    });
     assert.is(unknown.status, 404);
-    assert.is((await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: '<Autodiscover/>' })).status, 400);
-    const huge = await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: autodiscoverRequest('pat@wren.test') + ' '.repeat(20_000) });
+    assert.is(
+      (await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: '<Autodiscover/>' })).status,
+      400,
+    );
+    const huge = await http(f, '/autodiscover/autodiscover.xml', {
+      method: 'POST',
+      body: autodiscoverRequest('pat@wren.test') + ' '.repeat(20_000),
+    });
     assert.is(huge.status, 413);
   } finally {
     await f.close();
@@ -157,14 +200,31 @@ test('XML injection: addresses and the host name are escaped, entities are never
   try {
     // Legal atext characters that are XML specials: ' and &.
     const address = "o'brien&co@wren.test";
-    const reply = await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: autodiscoverRequest("o&apos;brien&amp;co@wren.test") });
+    const reply = await http(f, '/autodiscover/autodiscover.xml', {
+      method: 'POST',
+      body: autodiscoverRequest('o&apos;brien&amp;co@wren.test'),
+    });
     assert.is(reply.status, 200, reply.body);
-    const protocols = children(child(child(await parse('xml', reply.body), 'Response'), 'Account'), 'Protocol').map(fields);
-    assert.equal(protocols.map((p) => [p.Type, p.Server, p.LoginName]), [['POP3', hostile, address], ['SMTP', hostile, address]]);
+    const protocols = children(child(child(await parse('xml', reply.body), 'Response'), 'Account'), 'Protocol').map(
+      fields,
+    );
+    assert.equal(
+      protocols.map((p) => [p.Type, p.Server, p.LoginName]),
+      [
+        ['POP3', hostile, address],
+        ['SMTP', hostile, address],
+      ],
+    );
 
-    const tb: XmlNode = await parse('xml', (await http(f, `/mail/config-v1.1.xml?emailaddress=${encodeURIComponent(address)}`)).body);
+    const tb: XmlNode = await parse(
+      'xml',
+      (await http(f, `/mail/config-v1.1.xml?emailaddress=${encodeURIComponent(address)}`)).body,
+    );
     const incoming = children(child(tb, 'emailProvider'), 'incomingServer');
-    assert.equal(incoming.map((s) => [s.attrib.type, fields(s).hostname]), [['pop3', hostile]]);
+    assert.equal(
+      incoming.map((s) => [s.attrib.type, fields(s).hostname]),
+      [['pop3', hostile]],
+    );
 
     const profile = await http(f, `/apple/mobileconfig?email=${encodeURIComponent(address)}`);
     const plist = await parse('plist', profile.body);
@@ -174,7 +234,10 @@ test('XML injection: addresses and the host name are escaped, entities are never
     assert.is(plist.PayloadContent[0].IncomingMailServerPortNumber, 10995);
 
     // Markup in the address is refused outright; an entity bomb stays unexpanded text (and is no address).
-    assert.is((await http(f, `/mail/config-v1.1.xml?emailaddress=${encodeURIComponent('"><x>@wren.test')}`)).status, 400);
+    assert.is(
+      (await http(f, `/mail/config-v1.1.xml?emailaddress=${encodeURIComponent('"><x>@wren.test')}`)).status,
+      400,
+    );
     const bomb = `<?xml version="1.0"?><!DOCTYPE r [<!ENTITY a "aaaaaaaaaa"><!ENTITY b "&a;&a;&a;&a;&a;&a;&a;&a;">]>
       <Autodiscover><Request><EMailAddress>&b;@wren.test</EMailAddress></Request></Autodiscover>`;
     assert.is((await http(f, '/autodiscover/autodiscover.xml', { method: 'POST', body: bomb })).status, 400);

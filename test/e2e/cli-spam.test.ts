@@ -12,10 +12,32 @@ let server: Instance;
 let env: Record<string, string>;
 const dir = tempDir('wrenmail-cli-spam-');
 
-const SPAMMY = ['cheap replica watches', 'casino bonus winner', 'viagra pharmacy discount', 'lottery prize claim now', 'crypto investment guaranteed'];
-const HAMMY = ['quarterly planning meeting agenda', 'code review for the parser change', 'lunch on thursday with the team', 'invoice for the consulting project', 'minutes of the architecture review'];
-const spam = (i: number) => makeMessage({ from: 'Winner <promo@spam.example>', subject: `${SPAMMY[i % 5]} ${i}`, body: `${SPAMMY[i % 5]} ${SPAMMY[(i + 1) % 5]} click here unsubscribe\r\n` });
-const ham = (i: number) => makeMessage({ from: 'Colleague <dev@work.example>', subject: `${HAMMY[i % 5]} ${i}`, body: `${HAMMY[i % 5]} ${HAMMY[(i + 2) % 5]} see you there\r\n` });
+const SPAMMY = [
+  'cheap replica watches',
+  'casino bonus winner',
+  'viagra pharmacy discount',
+  'lottery prize claim now',
+  'crypto investment guaranteed',
+];
+const HAMMY = [
+  'quarterly planning meeting agenda',
+  'code review for the parser change',
+  'lunch on thursday with the team',
+  'invoice for the consulting project',
+  'minutes of the architecture review',
+];
+const spam = (i: number) =>
+  makeMessage({
+    from: 'Winner <promo@spam.example>',
+    subject: `${SPAMMY[i % 5]} ${i}`,
+    body: `${SPAMMY[i % 5]} ${SPAMMY[(i + 1) % 5]} click here unsubscribe\r\n`,
+  });
+const ham = (i: number) =>
+  makeMessage({
+    from: 'Colleague <dev@work.example>',
+    subject: `${HAMMY[i % 5]} ${i}`,
+    body: `${HAMMY[i % 5]} ${HAMMY[(i + 2) % 5]} see you there\r\n`,
+  });
 
 async function classify(raw: Buffer): Promise<number | null> {
   const response = await fetch(`${env.WRENMAIL_API_URL}/api/v1/spam/classify`, {
@@ -33,7 +55,10 @@ test.before(async () => {
   // Spam as a Maildir and an mbox file, ham as a directory of files.
   mkdirSync(join(dir.path, 'junk', 'cur'), { recursive: true });
   for (let i = 0; i < 6; i++) writeFileSync(join(dir.path, 'junk', 'cur', `${i}.msg:2,S`), spam(i));
-  writeFileSync(join(dir.path, 'more-spam.mbox'), [6, 7, 8, 9].map((i) => `From promo@spam.example Mon Jan  1 00:00:00 2024\n${spam(i).toString()}\n`).join(''));
+  writeFileSync(
+    join(dir.path, 'more-spam.mbox'),
+    [6, 7, 8, 9].map((i) => `From promo@spam.example Mon Jan  1 00:00:00 2024\n${spam(i).toString()}\n`).join(''),
+  );
   mkdirSync(join(dir.path, 'ham'));
   for (let i = 0; i < 10; i++) writeFileSync(join(dir.path, 'ham', `${i}.eml`), ham(i));
 });
@@ -46,7 +71,18 @@ test.after(async () => {
 test('spam train sends every message to the running server and the model learns', async () => {
   const probe = spam(42);
   assert.is(await classify(probe), null, 'no verdict before any training');
-  const run = await runCli(['spam', 'train', '--spam', join(dir.path, 'junk'), join(dir.path, 'more-spam.mbox'), '--ham', join(dir.path, 'ham')], env);
+  const run = await runCli(
+    [
+      'spam',
+      'train',
+      '--spam',
+      join(dir.path, 'junk'),
+      join(dir.path, 'more-spam.mbox'),
+      '--ham',
+      join(dir.path, 'ham'),
+    ],
+    env,
+  );
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /done: 20 messages \(20 trained, 0 known already\)/);
   assert.match(run.stdout, /model: 10 spam, 10 ham messages trained/);

@@ -11,11 +11,19 @@ let f: CompatFixture;
 test.before(async () => {
   f = await startCompat();
   await f.store.domains.create(f.teamId, 'ops.test');
-  await f.store.accounts.create({ teamId: f.teamId, address: 'ann@ops.test', passwordHash: await hashPassword('ann-password-1') });
+  await f.store.accounts.create({
+    teamId: f.teamId,
+    address: 'ann@ops.test',
+    passwordHash: await hashPassword('ann-password-1'),
+  });
 });
 test.after(() => f.close());
 
-async function data(method: string, path: string, options: { body?: unknown; raw?: string; auth?: string } = {}): Promise<any> {
+async function data(
+  method: string,
+  path: string,
+  options: { body?: unknown; raw?: string; auth?: string } = {},
+): Promise<any> {
   const reply = await f.compat(method, path, options);
   assert.is(reply.status, 200, `${method} ${path}: ${reply.text}`);
   assert.ok(reply.body && 'data' in reply.body, `${method} ${path}: ${reply.text}`);
@@ -23,7 +31,15 @@ async function data(method: string, path: string, options: { body?: unknown; raw
 }
 
 test('queue: list ids or values, get in the 0.15 shape, reschedule, cancel; other teams and unknown ids → 404', async () => {
-  const { jobs: [job] } = await f.store.queue.enqueue({ teamId: f.teamId, from: 'ann@ops.test', to: ['x@far.test', 'y@far.test'], raw: makeMessage({ subject: 'queued' }), dueAt: Date.now() + 60_000 });
+  const {
+    jobs: [job],
+  } = await f.store.queue.enqueue({
+    teamId: f.teamId,
+    from: 'ann@ops.test',
+    to: ['x@far.test', 'y@far.test'],
+    raw: makeMessage({ subject: 'queued' }),
+    dueAt: Date.now() + 60_000,
+  });
   const id = parseInt(job!.id, 16);
   assert.equal(await data('GET', '/queue/messages'), { items: [id], total: 1, status: true });
   assert.equal((await data('GET', '/queue/messages?to=nobody')).total, 0);
@@ -32,7 +48,13 @@ test('queue: list ids or values, get in the 0.15 shape, reschedule, cancel; othe
   const message = await data('GET', `/queue/messages/${id}`);
   assert.is(message.return_path, 'ann@ops.test');
   assert.match(message.created, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$/);
-  assert.equal(message.recipients.map((r: { address: string; status: string; queue: string }) => [r.address, r.status, r.queue]), [['x@far.test', 'scheduled', 'default'], ['y@far.test', 'scheduled', 'default']]);
+  assert.equal(
+    message.recipients.map((r: { address: string; status: string; queue: string }) => [r.address, r.status, r.queue]),
+    [
+      ['x@far.test', 'scheduled', 'default'],
+      ['y@far.test', 'scheduled', 'default'],
+    ],
+  );
 
   const at = new Date(Date.now() + 3_600_000);
   assert.is(await data('PATCH', `/queue/messages/${id}?at=${encodeURIComponent(at.toISOString())}`), true);
@@ -43,7 +65,11 @@ test('queue: list ids or values, get in the 0.15 shape, reschedule, cancel; othe
 
   const other = await f.newTeam('team-b');
   assert.is((await f.compat('GET', `/queue/messages/${id}`, { auth: `Bearer ${other.key}` })).status, 404);
-  assert.equal(await data('GET', '/queue/messages', { auth: `Bearer ${other.key}` }), { items: [], total: 0, status: true });
+  assert.equal(await data('GET', '/queue/messages', { auth: `Bearer ${other.key}` }), {
+    items: [],
+    total: 0,
+    status: true,
+  });
   assert.is((await f.compat('GET', '/queue/messages/999999')).status, 404);
 
   const partial = await f.compat('DELETE', `/queue/messages/${id}?filter=x@far`);
@@ -56,8 +82,11 @@ test('queue: list ids or values, get in the 0.15 shape, reschedule, cancel; othe
   assert.is((await f.compat('PATCH', '/queue/status/stop')).body.error, 'unsupported');
 });
 
-test('spam-filter: train (0.14) and upload (0.15) raw samples, per account; classify in Stalwart\'s shape', async () => {
-  const spam = makeMessage({ subject: 'WIN A FREE CRUISE TODAY', body: 'claim your qwertyprize at http://cheap.example/\r\n' }).toString();
+test("spam-filter: train (0.14) and upload (0.15) raw samples, per account; classify in Stalwart's shape", async () => {
+  const spam = makeMessage({
+    subject: 'WIN A FREE CRUISE TODAY',
+    body: 'claim your qwertyprize at http://cheap.example/\r\n',
+  }).toString();
   const ham = makeMessage({ subject: 'minutes of Tuesday', body: 'notes attached\r\n' }).toString();
   assert.is(await data('POST', '/spam-filter/train/spam', { raw: spam }), null);
   assert.is(await data('POST', '/spam-filter/upload/ham/ann@ops.test', { raw: ham }), null);
@@ -68,35 +97,72 @@ test('spam-filter: train (0.14) and upload (0.15) raw samples, per account; clas
   assert.is((await f.compat('POST', '/spam-filter/train/spam', { raw: '' })).status, 400);
   assert.is(await data('GET', '/spam-filter/train/status'), false);
 
-  const classified = await data('POST', '/spam-filter/classify', { body: { message: spam, remoteIp: '192.0.2.1', ehloDomain: 'x.test', envFrom: 'a@x.test', envFromFlags: 0, envRcptTo: ['ann@ops.test'] } });
+  const classified = await data('POST', '/spam-filter/classify', {
+    body: {
+      message: spam,
+      remoteIp: '192.0.2.1',
+      ehloDomain: 'x.test',
+      envFrom: 'a@x.test',
+      envFromFlags: 0,
+      envRcptTo: ['ann@ops.test'],
+    },
+  });
   assert.type(classified.score, 'number');
   assert.ok('SUBJECT_ALL_CAPS' in classified.tags, JSON.stringify(classified.tags));
   assert.is(classified.tags.SUBJECT_ALL_CAPS.action, 'allow');
   assert.is(classified.disposition.action, 'allow');
   assert.match(classified.disposition.value, /^X-Spam-Score: /);
-  const gtube = await data('POST', '/spam-filter/classify', { body: { message: makeMessage({ body: 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n' }).toString() } });
+  const gtube = await data('POST', '/spam-filter/classify', {
+    body: {
+      message: makeMessage({
+        body: 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n',
+      }).toString(),
+    },
+  });
   assert.equal(gtube.disposition, { action: 'reject' });
   const readOnly = await f.makeKey(['domain.read']);
-  assert.is((await f.compat('POST', '/spam-filter/classify', { auth: `Bearer ${readOnly}`, body: { message: spam } })).status, 403);
+  assert.is(
+    (await f.compat('POST', '/spam-filter/classify', { auth: `Bearer ${readOnly}`, body: { message: spam } })).status,
+    403,
+  );
 });
 
-test('account/auth: a mailbox\'s app passwords (mailbox keys, also IMAP/SMTP passwords) and its own password (Basic only)', async () => {
+test("account/auth: a mailbox's app passwords (mailbox keys, also IMAP/SMTP passwords) and its own password (Basic only)", async () => {
   const login = new LoginService(f.store);
   const me = basic('ann@ops.test', 'ann-password-1');
   assert.equal(await data('GET', '/account/auth', { auth: me }), { otpEnabled: false, appPasswords: [] });
-  const added = await data('POST', '/account/auth', { auth: me, body: [{ type: 'addAppPassword', name: 'laptop', password: '' }] });
+  const added = await data('POST', '/account/auth', {
+    auth: me,
+    body: [{ type: 'addAppPassword', name: 'laptop', password: '' }],
+  });
   const secret: string = added.appPasswords[0].password;
   assert.match(secret, /^wm_mbx_/);
   assert.ok((await login.login('ann@ops.test', secret, '127.0.0.8')).ok);
-  assert.equal(await data('GET', '/account/auth', { auth: `Bearer ${secret}` }), { otpEnabled: false, appPasswords: ['laptop'] });
+  assert.equal(await data('GET', '/account/auth', { auth: `Bearer ${secret}` }), {
+    otpEnabled: false,
+    appPasswords: ['laptop'],
+  });
   // password changes need Basic
-  const viaKey = await f.compat('POST', '/account/auth', { auth: `Bearer ${secret}`, body: [{ type: 'setPassword', password: 'ann-password-2' }] });
+  const viaKey = await f.compat('POST', '/account/auth', {
+    auth: `Bearer ${secret}`,
+    body: [{ type: 'setPassword', password: 'ann-password-2' }],
+  });
   assert.is(viaKey.body.error, 'other');
-  assert.is(await data('POST', '/account/auth', { auth: me, body: [{ type: 'setPassword', password: 'ann-password-2' }] }), null);
+  assert.is(
+    await data('POST', '/account/auth', { auth: me, body: [{ type: 'setPassword', password: 'ann-password-2' }] }),
+    null,
+  );
   assert.ok((await login.login('ann@ops.test', 'ann-password-2', '127.0.0.8')).ok);
   const me2 = basic('ann@ops.test', 'ann-password-2');
-  assert.is((await f.compat('POST', '/account/auth', { auth: me2, body: [{ type: 'enableOtpAuth', url: 'otpauth://totp/x' }] })).body.error, 'unsupported');
-  assert.is(await data('POST', '/account/auth', { auth: me2, body: [{ type: 'removeAppPassword', name: 'laptop' }] }), null);
+  assert.is(
+    (await f.compat('POST', '/account/auth', { auth: me2, body: [{ type: 'enableOtpAuth', url: 'otpauth://totp/x' }] }))
+      .body.error,
+    'unsupported',
+  );
+  assert.is(
+    await data('POST', '/account/auth', { auth: me2, body: [{ type: 'removeAppPassword', name: 'laptop' }] }),
+    null,
+  );
   assert.not.ok((await login.login('ann@ops.test', secret, '127.0.0.8')).ok);
   assert.is((await f.compat('GET', '/account/auth', { auth: basic('ann@ops.test', 'wrong-password') })).status, 401);
   // a mailbox login reaches nothing else

@@ -126,7 +126,12 @@ test.after(() => instance.stop());
 
 test('the Mailbux guide workflow in Python: each step answers as documented; the accounts get mail and log in over IMAP', async () => {
   const token = readFileSync(join(instance.config.data_dir, 'bootstrap-root.key'), 'utf8').trim();
-  const run = await runPython(SCRIPT, [String(instance.port('http')), String(instance.port('smtp-mx')), String(instance.port('imaps')), token]);
+  const run = await runPython(SCRIPT, [
+    String(instance.port('http')),
+    String(instance.port('smtp-mx')),
+    String(instance.port('imaps')),
+    token,
+  ]);
   assert.is(run.code, 0, run.stderr);
   const out = JSON.parse(run.stdout.trim().split('\n').at(-1)!);
   assert.equal(out.inbox, {
@@ -138,7 +143,10 @@ test('the Mailbux guide workflow in Python: each step answers as documented; the
   assert.ok(out.records >= 8, String(out.records));
   // what the script made is what the native API shows
   const store = instance.server.store;
-  assert.equal((await store.domains.get('acme.test'))!.dkim.map((k) => k.algorithm).sort(), ['ed25519-sha256', 'rsa-sha256']);
+  assert.equal((await store.domains.get('acme.test'))!.dkim.map((k) => k.algorithm).sort(), [
+    'ed25519-sha256',
+    'rsa-sha256',
+  ]);
   assert.equal((await store.addresses.get('sales@acme.test'))?.kind, 'account');
 });
 

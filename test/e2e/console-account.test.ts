@@ -22,13 +22,21 @@ async function login(page: Page, email: string, password: string): Promise<numbe
   await page.goto(`${base}/account/login`);
   await page.fill('#email', email);
   await page.fill('#password', password);
-  const [response] = await Promise.all([page.waitForResponse((r) => r.url().endsWith('/account/login') && r.request().method() === 'POST'), page.click('button[type=submit]')]);
+  const [response] = await Promise.all([
+    page.waitForResponse((r) => r.url().endsWith('/account/login') && r.request().method() === 'POST'),
+    page.click('button[type=submit]'),
+  ]);
   return response.status();
 }
 
 test.before(async () => {
   // An HTTPS listener too (http.tls_listen), for the Secure cookie flag.
-  instance = await startInstance({ overrides: { auth: { max_failures_per_account: 3 }, http: { listen: ['127.0.0.1:0'], tls_listen: ['127.0.0.1:0'] } } as never });
+  instance = await startInstance({
+    overrides: {
+      auth: { max_failures_per_account: 3 },
+      http: { listen: ['127.0.0.1:0'], tls_listen: ['127.0.0.1:0'] },
+    } as never,
+  });
   base = `http://127.0.0.1:${instance.port('http')}`;
   await instance.addAccount(USER, OLD);
   await instance.addAccount('other@account.test', 'other password 3');
@@ -74,12 +82,19 @@ test('the owner logs in, sees each page, changes the password; IMAP takes the ne
   assert.ok(await imapLogin(USER, OLD), 'a wrong current password changed nothing');
 
   await page.fill('input[name=current_password]', OLD);
-  await Promise.all([page.waitForURL(/\/account\/login$/), page.click('form[aria-label="Change password"] button[type=submit]')]);
+  await Promise.all([
+    page.waitForURL(/\/account\/login$/),
+    page.click('form[aria-label="Change password"] button[type=submit]'),
+  ]);
   assert.ok(await imapLogin(USER, NEW), 'IMAP takes the new password');
   assert.not.ok(await imapLogin(USER, OLD), 'and refuses the old one');
   const res = await fetch(`${base}/api/v1/mailbox/me`, { headers: { Cookie: `wm_console=${cookie!.value}` } });
   assert.is(res.status, 401, 'the session opened with the old password has ended');
-  assert.equal(problems.filter((p) => !/status of 422/.test(p)), [], 'no console error or CSP violation (the refused change is a 422)');
+  assert.equal(
+    problems.filter((p) => !/status of 422/.test(p)),
+    [],
+    'no console error or CSP violation (the refused change is a 422)',
+  );
   await context.close();
 });
 
@@ -95,7 +110,10 @@ test('an owner session reaches only its own mailbox, and cannot open the operato
   await context.close();
 });
 
-const rootApi = async (path: string) => (await (await fetch(`${base}/api/v1${path}`, { headers: { Authorization: `Bearer ${cliEnv(instance).WRENMAIL_API_KEY}` } })).json()) as { data: any };
+const rootApi = async (path: string) =>
+  (await (
+    await fetch(`${base}/api/v1${path}`, { headers: { Authorization: `Bearer ${cliEnv(instance).WRENMAIL_API_KEY}` } })
+  ).json()) as { data: any };
 
 test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbox/…, and mail follows them', async () => {
   const context = await browser.newContext();
@@ -120,13 +138,22 @@ test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbo
   await screenshot(page, 'account-forwarding');
   const script = (await rootApi(`/mailboxes/${id}/sieve`)).data.script as string;
   assert.match(script, /vacation :days 7 :subject "Out of \\"office\\""/, script);
-  assert.match(script, /redirect :copy "elsewhere@remote\.test";/, 'forwarding kept the vacation reply: one script holds both');
+  assert.match(
+    script,
+    /redirect :copy "elsewhere@remote\.test";/,
+    'forwarding kept the vacation reply: one script holds both',
+  );
   // Reload: both pages read their settings back.
   await openPage(page, base, 'account', 'vacation');
   assert.ok(await page.isChecked('input[name=on]'));
   assert.is(await page.inputValue('textarea[name=message]'), 'Back on Monday.\nUrgent? Call \\ the desk.');
 
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
   await transport.sendMail({ from: 'friend@faraway.test', to: USER, subject: 'Hello', text: 'hi\n' });
   const until = Date.now() + 20_000;
   let jobs: { recipients: { address: string }[] }[] = [];
@@ -143,11 +170,21 @@ test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbo
   await page.click('form[aria-label="Spam settings"] button[type=submit]');
   await page.waitForSelector('#toast >> text=Saved');
   await screenshot(page, 'account-spam');
-  assert.equal((await rootApi(`/mailboxes/${id}/filters`)).data, { mode: 'denylist', rules: [{ pattern: '@spammy.test', type: 'deny' }] });
-  const refused = await transport.sendMail({ from: 'x@spammy.test', to: USER, subject: 'Buy', text: 'now\n' }).then(() => null, (err: { responseCode?: number }) => err.responseCode);
+  assert.equal((await rootApi(`/mailboxes/${id}/filters`)).data, {
+    mode: 'denylist',
+    rules: [{ pattern: '@spammy.test', type: 'deny' }],
+  });
+  const refused = await transport.sendMail({ from: 'x@spammy.test', to: USER, subject: 'Buy', text: 'now\n' }).then(
+    () => null,
+    (err: { responseCode?: number }) => err.responseCode,
+  );
   transport.close();
   assert.is(refused, 550, 'a blocked sender is refused at RCPT');
-  assert.equal(problems.filter((p) => !/status of 404/.test(p)), [], 'no console error (Chromium logs the 404 of "no Sieve script yet")');
+  assert.equal(
+    problems.filter((p) => !/status of 404/.test(p)),
+    [],
+    'no console error (Chromium logs the 404 of "no Sieve script yet")',
+  );
   await context.close();
 });
 
@@ -187,8 +224,12 @@ test('owner logins are throttled like IMAP (the same per-account counter), and a
   const context = await browser.newContext();
   const page = await context.newPage();
   for (let i = 0; i < 3; i++) assert.is(await login(page, 'other@account.test', `wrong ${i}`), 401);
-  assert.is(await login(page, 'other@account.test', 'other password 3'), 429, 'blocked after the limit, even with the right password');
-  assert.match(await page.textContent('[role=alert]') ?? '', /Too many failed logins/);
+  assert.is(
+    await login(page, 'other@account.test', 'other password 3'),
+    429,
+    'blocked after the limit, even with the right password',
+  );
+  assert.match((await page.textContent('[role=alert]')) ?? '', /Too many failed logins/);
   assert.not.ok(await imapLogin('other@account.test', 'other password 3'), 'IMAP is blocked for the account too');
   await context.close();
 });

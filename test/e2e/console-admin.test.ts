@@ -23,7 +23,11 @@ let receiver: Server;
 const hooks: string[] = [];
 
 const api = async (method: string, path: string, body?: unknown, key = rootKey) => {
-  const res = await fetch(`${base}/api/v1${path}`, { method, headers: { Authorization: `Bearer ${key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : undefined });
+  const res = await fetch(`${base}/api/v1${path}`, {
+    method,
+    headers: { Authorization: `Bearer ${key}`, ...(body ? { 'Content-Type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : undefined,
+  });
   return { status: res.status, json: (await res.json()) as { ok: boolean; data: any } };
 };
 
@@ -43,15 +47,16 @@ async function login(secret: string): Promise<{ context: BrowserContext; page: P
 const imapLogin = (user: string, pass: string): Promise<boolean> => canLogInImaps(instance.port('imaps'), user, pass);
 
 /** node:http, not fetch: fetch would not send Origin or Sec-Fetch-Site as given. */
-const rawPost = (path: string, headers: Record<string, string>, body: string) => new Promise<{ status: number; body: string; setCookie: string[] | undefined }>((resolve, reject) => {
-  const req = request(`${base}${path}`, { method: 'POST', headers }, (res) => {
-    let text = '';
-    res.on('data', (c) => (text += c));
-    res.on('end', () => resolve({ status: res.statusCode!, body: text, setCookie: res.headers['set-cookie'] }));
+const rawPost = (path: string, headers: Record<string, string>, body: string) =>
+  new Promise<{ status: number; body: string; setCookie: string[] | undefined }>((resolve, reject) => {
+    const req = request(`${base}${path}`, { method: 'POST', headers }, (res) => {
+      let text = '';
+      res.on('data', (c) => (text += c));
+      res.on('end', () => resolve({ status: res.statusCode!, body: text, setCookie: res.headers['set-cookie'] }));
+    });
+    req.on('error', reject);
+    req.end(body);
   });
-  req.on('error', reject);
-  req.end(body);
-});
 
 const counter = async (name: string) => Number(await page.textContent(`[data-counter="${name}"] .n`));
 
@@ -65,7 +70,10 @@ test.before(async () => {
     });
   });
   await new Promise<void>((r) => receiver.listen(0, '127.0.0.1', r));
-  instance = await startInstance({ hostname: 'mail.example.test', overrides: { webhooks: { allow_http: true, allow_private_addresses: true } } as never });
+  instance = await startInstance({
+    hostname: 'mail.example.test',
+    overrides: { webhooks: { allow_http: true, allow_private_addresses: true } } as never,
+  });
   base = `http://127.0.0.1:${instance.port('http')}`;
   rootKey = cliEnv(instance).WRENMAIL_API_KEY;
   browser = await launchBrowser();
@@ -83,9 +91,12 @@ test('the login page refuses a wrong key; the session cookie is HttpOnly and Sam
   const p = await other.newPage();
   await p.goto(`${base}/admin/login`);
   await p.fill('#secret', 'wm_root_wrong');
-  const [response] = await Promise.all([p.waitForResponse((r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST'), p.click('button[type=submit]')]);
+  const [response] = await Promise.all([
+    p.waitForResponse((r) => r.url().endsWith('/admin/login') && r.request().method() === 'POST'),
+    p.click('button[type=submit]'),
+  ]);
   assert.is(response.status(), 401);
-  assert.match(await p.textContent('[role=alert]') ?? '', /not valid/);
+  assert.match((await p.textContent('[role=alert]')) ?? '', /not valid/);
   await other.close();
 
   const [cookie] = await context.cookies();
@@ -110,13 +121,16 @@ test('add a domain and see its DNS records, zone file and DKIM key', async () =>
   await page.waitForSelector('main[data-ready="domain"] [data-records]');
   const records = await page.$$eval('[data-record]', (rows) => rows.map((r) => r.getAttribute('data-record')));
   assert.ok(records.includes('MX') && records.includes('TXT'), `records: ${records.join(',')}`);
-  assert.match(await page.textContent('[data-record="MX"]') ?? '', /mail\.example\.test/);
-  assert.match(await page.textContent('[data-zone]') ?? '', /console\.test\.\s.*MX/);
-  assert.ok(await page.$('text=rsa-sha256') || await page.$('text=ed25519-sha256'), 'a DKIM key is listed');
+  assert.match((await page.textContent('[data-record="MX"]')) ?? '', /mail\.example\.test/);
+  assert.match((await page.textContent('[data-zone]')) ?? '', /console\.test\.\s.*MX/);
+  assert.ok((await page.$('text=rsa-sha256')) || (await page.$('text=ed25519-sha256')), 'a DKIM key is listed');
   assert.ok((await page.$$('[data-copy]')).length >= records.length, 'a copy button per record');
   await screenshot(page, 'admin-domain');
   const listed = await api('GET', '/domains');
-  assert.ok(listed.json.data.some((d: { domain: string }) => d.domain === 'console.test'), 'the API sees the domain the console added');
+  assert.ok(
+    listed.json.data.some((d: { domain: string }) => d.domain === 'console.test'),
+    'the API sees the domain the console added',
+  );
 });
 
 let generatedPassword = '';
@@ -134,8 +148,18 @@ test('create a mailbox (password shown once), receive a message over SMTP, and s
   await page.waitForSelector('[data-mailbox="owner@console.test"]');
   await screenshot(page, 'admin-mailboxes');
 
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
-  await transport.sendMail({ from: 'someone@elsewhere.test', to: 'owner@console.test', subject: 'Counted', text: 'hello\n' });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await transport.sendMail({
+    from: 'someone@elsewhere.test',
+    to: 'owner@console.test',
+    subject: 'Counted',
+    text: 'hello\n',
+  });
   transport.close();
   await openPage(page, base, 'admin', 'overview');
   assert.is(await counter('received'), before + 1, 'the Received counter moved');
@@ -143,8 +167,11 @@ test('create a mailbox (password shown once), receive a message over SMTP, and s
   // Certificate expiry, from GET /server/certificates (the self-signed default here).
   const certs = await api('GET', '/server/certificates');
   assert.is(certs.status, 200);
-  assert.match(await page.textContent('[data-counter="certificate"] .n') ?? '', new RegExp(`^${certs.json.data[0].days_left} days$`));
-  assert.match(await page.textContent('[data-certificates]') ?? '', /mail\.example\.test/);
+  assert.match(
+    (await page.textContent('[data-counter="certificate"] .n')) ?? '',
+    new RegExp(`^${certs.json.data[0].days_left} days$`),
+  );
+  assert.match((await page.textContent('[data-certificates]')) ?? '', /mail\.example\.test/);
   assert.ok(await page.$('.uplot canvas'), 'the chart is drawn');
   assert.ok(await imapLogin('owner@console.test', generatedPassword), 'the generated password works over IMAP');
   await openPage(page, base, 'admin', 'logs');
@@ -195,7 +222,13 @@ test('create a webhook, trigger a delivery, replay it', async () => {
   assert.is(hooks.length, 1);
   assert.match(hooks[0]!, /"type":"test"/);
   await page.click('[data-delivery] >> text=Payload');
-  await page.waitForFunction(() => /"type"/.test((globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }).document.querySelector('main pre:last-of-type')?.textContent ?? ''));
+  await page.waitForFunction(() =>
+    /"type"/.test(
+      (
+        globalThis as unknown as { document: { querySelector(s: string): { textContent: string } | null } }
+      ).document.querySelector('main pre:last-of-type')?.textContent ?? '',
+    ),
+  );
   await page.click('[data-delivery] >> text=Replay');
   while (hooks.length < 2) {
     assert.ok(Date.now() < until, 'the replay arrived in time');
@@ -207,32 +240,62 @@ test('create a webhook, trigger a delivery, replay it', async () => {
 });
 
 test('a mailbox page: add an alias (mail to it arrives), save a Sieve script (a bad one is refused with its line), app keys with last use', async () => {
-  const mailbox = (await api('GET', '/mailboxes')).json.data.find((m: { email: string }) => m.email === 'owner@console.test');
+  const mailbox = (await api('GET', '/mailboxes')).json.data.find(
+    (m: { email: string }) => m.email === 'owner@console.test',
+  );
   await openPage(page, base, 'admin', 'mailboxes');
   await page.click('a >> text=owner@console.test');
   await page.waitForSelector('main[data-ready="mailbox"] [data-aliases]');
   await page.fill('input[name=address]', 'alias@console.test');
   await page.click('form[aria-label="Add an alias"] button[type=submit]');
   await page.waitForSelector('[data-alias="alias@console.test"]');
-  assert.ok((await api('GET', `/mailboxes/${mailbox.id}/aliases`)).json.data.some((a: { address: string }) => a.address === 'alias@console.test'));
+  assert.ok(
+    (await api('GET', `/mailboxes/${mailbox.id}/aliases`)).json.data.some(
+      (a: { address: string }) => a.address === 'alias@console.test',
+    ),
+  );
   assert.ok(await page.$('[data-app-key="Thunderbird"]'), 'the app key minted earlier is listed with its last use');
 
   await page.fill('textarea[name=script]', 'require ["fileinto"];\nfileinto "Archive"\n');
   await page.click('form[aria-label="Sieve script"] button[type=submit]');
   await page.waitForSelector('#toast >> text=line');
   assert.is((await api('GET', `/mailboxes/${mailbox.id}/sieve`)).status, 404, 'nothing saved');
-  await page.fill('textarea[name=script]', 'require ["fileinto", "mailbox"];\nif header :contains "subject" "invoice" { fileinto :create "Invoices"; }\n');
+  await page.fill(
+    'textarea[name=script]',
+    'require ["fileinto", "mailbox"];\nif header :contains "subject" "invoice" { fileinto :create "Invoices"; }\n',
+  );
   await page.click('form[aria-label="Sieve script"] button[type=submit]');
   await page.waitForSelector('[data-sieve] >> text=Active');
   assert.match((await api('GET', `/mailboxes/${mailbox.id}/sieve`)).json.data.script, /Invoices/);
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
-  await transport.sendMail({ from: 'billing@elsewhere.test', to: 'alias@console.test', subject: 'Your invoice', text: 'pay\n' });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await transport.sendMail({
+    from: 'billing@elsewhere.test',
+    to: 'alias@console.test',
+    subject: 'Your invoice',
+    text: 'pay\n',
+  });
   transport.close();
-  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'owner@console.test', pass: generatedPassword }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'owner@console.test', pass: generatedPassword },
+    logger: false,
+  });
   await client.connect();
   const st = await client.status('Invoices', { messages: true });
   await client.logout();
-  assert.is((st as { messages?: number }).messages, 1, 'the alias delivered, and the script the console saved filed it');
+  assert.is(
+    (st as { messages?: number }).messages,
+    1,
+    'the alias delivered, and the script the console saved filed it',
+  );
   await screenshot(page, 'admin-mailbox');
 });
 
@@ -260,37 +323,54 @@ test('lists and forwarders, key rotation, spam check and training, reports, filt
   assert.is((await api('GET', '/me', undefined, fresh)).status, 200, 'the new one works');
   assert.is((await api('GET', '/me', undefined, created.json.data.secret)).status, 200, 'the old one still works');
   assert.ok((await api('DELETE', `/api-keys/${created.json.data.id}`)).status < 300, 'revoking the old key');
-  assert.is((await api('GET', '/me', undefined, created.json.data.secret)).status, 401, 'the old secret stopped working once revoked');
+  assert.is(
+    (await api('GET', '/me', undefined, created.json.data.secret)).status,
+    401,
+    'the old secret stopped working once revoked',
+  );
 
   await openPage(page, base, 'admin', 'spam');
-  const spammy = 'From: winner@lottery.example\nTo: owner@console.test\nSubject: You WON a FREE prize\n\nClaim your free money now viagra casino\n';
+  const spammy =
+    'From: winner@lottery.example\nTo: owner@console.test\nSubject: You WON a FREE prize\n\nClaim your free money now viagra casino\n';
   await page.fill('textarea[name=message]', spammy);
   await page.click('button:text-is("Check")');
   await page.waitForSelector('[data-verdict]');
-  assert.match(await page.textContent('[data-verdict] h2') ?? '', /score/);
+  assert.match((await page.textContent('[data-verdict] h2')) ?? '', /score/);
   await page.click('button:text-is("Train as spam")');
   await page.waitForSelector('[data-trained="spam"]');
-  assert.match(await page.textContent('[data-trained="spam"]') ?? '', /[1-9]\d* spam/);
+  assert.match((await page.textContent('[data-trained="spam"]')) ?? '', /[1-9]\d* spam/);
   assert.ok(await page.$('[data-recent-spam]'), 'recent verdicts are listed');
   await screenshot(page, 'admin-spam');
 
   await openPage(page, base, 'admin', 'reports');
-  assert.ok(await page.$('[data-reports="dmarc"]') && await page.$('[data-reports="tls"]'));
+  assert.ok((await page.$('[data-reports="dmarc"]')) && (await page.$('[data-reports="tls"]')));
 
   await openPage(page, base, 'admin', 'logs');
   await page.fill('input[name=search]', 'invoice');
   await page.click('form[aria-label="Filter the logs"] button[type=submit]');
-  await page.waitForFunction(() => !/Counted/.test((globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent));
+  await page.waitForFunction(
+    () =>
+      !/Counted/.test(
+        (globalThis as unknown as { document: { body: { textContent: string } } }).document.body.textContent,
+      ),
+  );
   assert.ok(await page.$('[data-log="received"] >> text=Your invoice'), 'the search keeps the matching message');
   await page.selectOption('select[name=direction]', 'out');
   await page.click('form[aria-label="Filter the logs"] button[type=submit]');
   // The table is replaced when the answer comes: wait for the new one, not for a row the old one had.
   const sentOnly = await page
-    .waitForFunction(() => {
-      const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
-      return !!doc.querySelector('[data-log="sent"]') && !doc.querySelector('[data-log="received"]');
-    }, undefined, { timeout: 15_000 })
-    .then(() => true, () => false);
+    .waitForFunction(
+      () => {
+        const doc = (globalThis as unknown as { document: { querySelector(s: string): unknown } }).document;
+        return !!doc.querySelector('[data-log="sent"]') && !doc.querySelector('[data-log="received"]');
+      },
+      undefined,
+      { timeout: 15_000 },
+    )
+    .then(
+      () => true,
+      () => false,
+    );
   assert.ok(sentOnly, 'sent only');
 });
 
@@ -321,7 +401,11 @@ test('a root:readonly key sees every page and no write control (the full key see
     await openPage(readonly.page, base, 'admin', name);
     assert.not.ok(await readonly.page.$('main .error'), `${name} renders for a readonly key`);
     assert.is((await readonly.page.$$('[data-write]')).length, 0, `no write control on ${name}`);
-    assert.is((await readonly.page.$$('main form:not([role=search])')).length, 0, `no form on ${name} (a log filter is not a write)`);
+    assert.is(
+      (await readonly.page.$$('main form:not([role=search])')).length,
+      0,
+      `no form on ${name} (a log filter is not a write)`,
+    );
     await screenshot(readonly.page, `admin-readonly-${name}`);
   }
   const mailbox = (await api('GET', '/mailboxes')).json.data[0];
@@ -338,7 +422,11 @@ test('a root:readonly key sees every page and no write control (the full key see
   // The API, not the page, is what refuses: a readonly session's write is 403 even with its CSRF token.
   const token = await readonly.page.getAttribute('meta[name="wm-csrf"]', 'content');
   const refused = await readonly.page.evaluate(async (csrf) => {
-    const res = await fetch('/api/v1/domains', { method: 'POST', headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf! }, body: '{"domain":"nope.test"}' });
+    const res = await fetch('/api/v1/domains', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'X-CSRF-Token': csrf! },
+      body: '{"domain":"nope.test"}',
+    });
     return [res.status, ((await res.json()) as { error: { code: string } }).error.code];
   }, token);
   assert.equal(refused, [403, 'insufficient_permissions']);
@@ -348,16 +436,28 @@ test('a root:readonly key sees every page and no write control (the full key see
 test('no page logged a console error or CSP violation', async () => {
   for (const name of PAGES) await openPage(page, base, 'admin', name);
   // Chromium logs every 4xx fetch: the 404 of a mailbox with no Sieve script yet, the 422 of the refused one.
-  assert.equal(problems.filter((p) => !/status of (404|422)/.test(p)), []);
+  assert.equal(
+    problems.filter((p) => !/status of (404|422)/.test(p)),
+    [],
+  );
 });
 
 test('writes without the CSRF token, or from another origin, are refused; with both right they pass', async () => {
   const [cookie] = await context.cookies();
   const csrf = await page.getAttribute('meta[name="wm-csrf"]', 'content');
-  const post = (headers: Record<string, string>) => rawPost('/api/v1/domains', { Cookie: `wm_console=${cookie!.value}`, 'Content-Type': 'application/json', ...headers }, '{"domain":"csrf.test"}');
+  const post = (headers: Record<string, string>) =>
+    rawPost(
+      '/api/v1/domains',
+      { Cookie: `wm_console=${cookie!.value}`, 'Content-Type': 'application/json', ...headers },
+      '{"domain":"csrf.test"}',
+    );
   // From the page itself, without the token.
   const bare = await page.evaluate(async () => {
-    const res = await fetch('/api/v1/domains', { method: 'POST', headers: { 'Content-Type': 'application/json' }, body: '{"domain":"csrf.test"}' });
+    const res = await fetch('/api/v1/domains', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json' },
+      body: '{"domain":"csrf.test"}',
+    });
     return [res.status, ((await res.json()) as { error: { message: string } }).error.message] as const;
   });
   assert.is(bare[0], 403);
@@ -366,11 +466,27 @@ test('writes without the CSRF token, or from another origin, are refused; with b
   const foreign = await post({ 'X-CSRF-Token': csrf!, Origin: 'https://evil.example' });
   assert.is(foreign.status, 403, foreign.body);
   assert.match(foreign.body, /cross-origin/);
-  assert.is((await post({ 'X-CSRF-Token': csrf!, 'Sec-Fetch-Site': 'cross-site' })).status, 403, 'Fetch Metadata: cross-site');
-  assert.is((await api('GET', '/domains')).json.data.some((d: { domain: string }) => d.domain === 'csrf.test'), false, 'nothing was created');
-  assert.is((await post({ 'X-CSRF-Token': csrf!, Origin: base })).status, 201, 'the same request with the token from the same origin works');
+  assert.is(
+    (await post({ 'X-CSRF-Token': csrf!, 'Sec-Fetch-Site': 'cross-site' })).status,
+    403,
+    'Fetch Metadata: cross-site',
+  );
+  assert.is(
+    (await api('GET', '/domains')).json.data.some((d: { domain: string }) => d.domain === 'csrf.test'),
+    false,
+    'nothing was created',
+  );
+  assert.is(
+    (await post({ 'X-CSRF-Token': csrf!, Origin: base })).status,
+    201,
+    'the same request with the token from the same origin works',
+  );
   // A login form posted from another site is refused too (login CSRF).
-  const crossLogin = await rawPost('/admin/login', { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'https://evil.example' }, `secret=${rootKey}`);
+  const crossLogin = await rawPost(
+    '/admin/login',
+    { 'Content-Type': 'application/x-www-form-urlencoded', Origin: 'https://evil.example' },
+    `secret=${rootKey}`,
+  );
   assert.is(crossLogin.status, 403);
   assert.is(crossLogin.setCookie, undefined);
 });
@@ -392,7 +508,7 @@ test('`wrenmail admin passwd` sets the admin password: it opens the console; a n
   const set = await wrenmail(['admin', 'passwd', '--password-stdin'], env, 'operator password one\n');
   assert.is(set.code, 0, set.stderr);
   const session = await login('operator password one');
-  assert.match(await session.page.textContent('#who') ?? '', /admin password/);
+  assert.match((await session.page.textContent('#who')) ?? '', /admin password/);
   await openPage(session.page, base, 'admin', 'domains');
   assert.ok((await session.page.$$('[data-write]')).length > 0, 'the admin password is root:full');
 
@@ -402,7 +518,11 @@ test('`wrenmail admin passwd` sets the admin password: it opens the console; a n
   const password = /password: (\S+)/.exec(generated.stdout)?.[1];
   assert.ok(password && password.length >= 20, generated.stdout);
   const [cookie] = await session.context.cookies();
-  assert.is((await fetch(`${base}/api/v1/me`, { headers: { Cookie: `wm_console=${cookie!.value}` } })).status, 401, 'the old password\'s session ended');
+  assert.is(
+    (await fetch(`${base}/api/v1/me`, { headers: { Cookie: `wm_console=${cookie!.value}` } })).status,
+    401,
+    "the old password's session ended",
+  );
   await session.context.close();
   const again = await login(password!);
   await again.context.close();
@@ -411,7 +531,10 @@ test('`wrenmail admin passwd` sets the admin password: it opens the console; a n
   assert.is(short.code, 1, 'a short password is refused by the API');
   assert.match(short.stderr, /password/);
   const readonly = await api('POST', '/api-keys', { name: 'ro-passwd', type: 'root', role: 'root:readonly' });
-  const refused = await wrenmail(['admin', 'passwd', '--password', 'readonly cannot set this'], { ...env, WRENMAIL_API_KEY: readonly.json.data.secret });
+  const refused = await wrenmail(['admin', 'passwd', '--password', 'readonly cannot set this'], {
+    ...env,
+    WRENMAIL_API_KEY: readonly.json.data.secret,
+  });
   assert.is(refused.code, 77, 'a readonly key is refused (server.manage)');
 });
 

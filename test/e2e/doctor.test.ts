@@ -20,7 +20,13 @@ let env: Record<string, string>;
 const dir = tempDir('wrenmail-doctor-');
 const certFile = join(dir.path, 'cert.pem');
 
-interface RecordView { purpose: string; type: string; name: string; value: string; priority: number | null }
+interface RecordView {
+  purpose: string;
+  type: string;
+  name: string;
+  value: string;
+  priority: number | null;
+}
 
 /** A port free right now on an address no other test listens on, so it stays closed. */
 const CLOSED_HOST = '127.0.0.78';
@@ -55,7 +61,11 @@ test.before(async () => {
   writeFileSync(join(dir.path, 'key.pem'), pair.key);
   // Every listener on a port the kernel picks; the doctor is then told the ports it got (picking free
   // ports first and binding them later raced with other tests).
-  server = await startInstance({ hostname: HOSTNAME, dnsServers: dns.servers, overrides: { tls: { cert: certFile, key: join(dir.path, 'key.pem') } } });
+  server = await startInstance({
+    hostname: HOSTNAME,
+    dnsServers: dns.servers,
+    overrides: { tls: { cert: certFile, key: join(dir.path, 'key.pem') } },
+  });
   env = {
     WRENMAIL_HOSTNAME: HOSTNAME,
     WRENMAIL_DATA_DIR: server.config.data_dir,
@@ -94,15 +104,24 @@ test('a domain published completely on a sound server: nothing to fix, exit 0', 
 test('missing DKIM and DMARC are named with the records to publish, exit 2', async () => {
   const run = await runCli(['doctor', '--domain', 'bad.example'], env);
   assert.is(run.code, 2, run.stdout + run.stderr);
-  assert.match(run.stdout, /FIX {2}DKIM TXT \S+\._domainkey\.bad\.example: missing; publish: \S+\._domainkey\.bad\.example\. IN TXT "v=DKIM1; k=rsa; p=/);
-  assert.match(run.stdout, /FIX {2}DMARC TXT _dmarc\.bad\.example: missing; publish: _dmarc\.bad\.example\. IN TXT "v=DMARC1;/);
+  assert.match(
+    run.stdout,
+    /FIX {2}DKIM TXT \S+\._domainkey\.bad\.example: missing; publish: \S+\._domainkey\.bad\.example\. IN TXT "v=DKIM1; k=rsa; p=/,
+  );
+  assert.match(
+    run.stdout,
+    /FIX {2}DMARC TXT _dmarc\.bad\.example: missing; publish: _dmarc\.bad\.example\. IN TXT "v=DMARC1;/,
+  );
   assert.match(run.stdout, /ok {3}MX bad\.example: published/);
   assert.match(run.stdout, /zone fragment: wrenmail domain dns bad\.example/);
   assert.match(run.stdout, /2 to fix/);
   const all = await runCli(['doctor', '--json'], env);
   assert.is(all.code, 2);
   const findings = JSON.parse(all.stdout) as { scope: string; check: string; severity: string }[];
-  assert.equal(findings.filter((f) => f.severity === 'fix').map((f) => `${f.scope} ${f.check.split(' ')[0]}`), ['bad.example DKIM', 'bad.example DMARC']);
+  assert.equal(
+    findings.filter((f) => f.severity === 'fix').map((f) => `${f.scope} ${f.check.split(' ')[0]}`),
+    ['bad.example DKIM', 'bad.example DMARC'],
+  );
 });
 
 test('an untrusted certificate and a PTR naming another host must be fixed', async () => {
@@ -113,7 +132,10 @@ test('an untrusted certificate and a PTR naming another host must be fixed', asy
     const run = await runCli(['doctor', '--domain', 'good.example'], untrusting);
     assert.is(run.code, 2, run.stdout + run.stderr);
     assert.match(run.stdout, /FIX {2}certificate on 127\.0\.0\.1:\d+: not trusted for mail\.example\.test/);
-    assert.match(run.stdout, /FIX {2}PTR 127\.0\.0\.1: names vps-127-0-0-1\.provider\.example; .*set its reverse DNS to mail\.example\.test/);
+    assert.match(
+      run.stdout,
+      /FIX {2}PTR 127\.0\.0\.1: names vps-127-0-0-1\.provider\.example; .*set its reverse DNS to mail\.example\.test/,
+    );
   } finally {
     dns.zone[ptr] = { PTR: [HOSTNAME] };
   }
@@ -121,9 +143,15 @@ test('an untrusted certificate and a PTR naming another host must be fixed', asy
 
 test('a stopped listener is reported closed', async () => {
   const port = await freePort();
-  const run = await runCli(['doctor', '--domain', 'good.example'], { ...env, WRENMAIL_POP3_LISTEN: `${CLOSED_HOST}:${port}` });
+  const run = await runCli(['doctor', '--domain', 'good.example'], {
+    ...env,
+    WRENMAIL_POP3_LISTEN: `${CLOSED_HOST}:${port}`,
+  });
   assert.is(run.code, 2);
-  assert.match(run.stdout, new RegExp(`FIX  port 127\\.0\\.0\\.78:${port} \\(pop3\\.listen\\): closed \\(ECONNREFUSED\\)`));
+  assert.match(
+    run.stdout,
+    new RegExp(`FIX  port 127\\.0\\.0\\.78:${port} \\(pop3\\.listen\\): closed \\(ECONNREFUSED\\)`),
+  );
 });
 
 test.run();

@@ -36,7 +36,7 @@ test('message.received arrives within a second of the SMTP 250, with the summary
   assert.match(frame!.data.message.body.text, /Body of the live message\./);
   assert.is(frame!.data.message.body.truncated, false);
   await new Promise((r) => setTimeout(r, 100));
-  assert.is(sse.frames.length, 1, 'bob\'s mail is not in alice\'s stream');
+  assert.is(sse.frames.length, 1, "bob's mail is not in alice's stream");
   sse.close();
 });
 
@@ -50,12 +50,18 @@ test('reconnect with Last-Event-ID: exactly the missed events, in order, then li
 
   const again = await openSse(url, aliceKey, { 'last-event-id': seen!.id! });
   const replayed = await again.waitFor(3);
-  assert.equal(replayed.map((f) => f.data.message.subject), ['missed 1', 'missed 2', 'missed 3']);
+  assert.equal(
+    replayed.map((f) => f.data.message.subject),
+    ['missed 1', 'missed 2', 'missed 3'],
+  );
   assert.is(await fx.mail('alice@wren.test', 'live after replay'), 250);
   const all = await again.waitFor(4);
   assert.is(all[3]!.data.message.subject, 'live after replay');
   const seqs = all.map((f) => parseInt(f.id!.slice(4), 16));
-  assert.equal(seqs, [...seqs].sort((a, b) => a - b));
+  assert.equal(
+    seqs,
+    [...seqs].sort((a, b) => a - b),
+  );
   assert.ok(seqs[0]! > parseInt(seen!.id!.slice(4), 16));
   await new Promise((r) => setTimeout(r, 100));
   assert.is(again.frames.length, 4, 'no duplicates');
@@ -63,7 +69,10 @@ test('reconnect with Last-Event-ID: exactly the missed events, in order, then li
 
   // The query parameter works the same way.
   const byQuery = await openSse(`${url}?last_event_id=${seen!.id}`, aliceKey);
-  assert.equal((await byQuery.waitFor(4)).map((f) => f.data.message.subject), ['missed 1', 'missed 2', 'missed 3', 'live after replay']);
+  assert.equal(
+    (await byQuery.waitFor(4)).map((f) => f.data.message.subject),
+    ['missed 1', 'missed 2', 'missed 3', 'live after replay'],
+  );
   byQuery.close();
 });
 

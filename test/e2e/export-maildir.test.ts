@@ -26,12 +26,22 @@ test.before(async () => {
   into = await server.addAccount(INTO, 'another long password');
   const store = server.server.store;
   for (const name of ['Work', 'Work/Projects', 'Archiv', 'Archiv/Übersicht']) await store.createFolder(from.id, name);
-  const flagSets = [['\\Seen'], ['\\Seen', '\\Answered', '$Label1'], [], ['\\Flagged', '\\Draft', '$Forwarded'], ['\\Deleted', 'Custom']];
+  const flagSets = [
+    ['\\Seen'],
+    ['\\Seen', '\\Answered', '$Label1'],
+    [],
+    ['\\Flagged', '\\Draft', '$Forwarded'],
+    ['\\Deleted', 'Custom'],
+  ];
   let n = 0;
   for (const name of FOLDERS) {
     for (let i = 0; i < 3; i++, n++) {
       const folder = store.folders.byName(from.id, name)!;
-      await store.deliver(makeMessage({ subject: `${name} ${i}`, bytes: 200 + n * 50 }), [{ folder, flags: flagSets[n % flagSets.length] }], { internalDate: Date.UTC(2022, 5, 1 + n, 8, 30, 15) });
+      await store.deliver(
+        makeMessage({ subject: `${name} ${i}`, bytes: 200 + n * 50 }),
+        [{ folder, flags: flagSets[n % flagSets.length] }],
+        { internalDate: Date.UTC(2022, 5, 1 + n, 8, 30, 15) },
+      );
     }
   }
   env = { ...cliEnv(server), WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.1:0' };
@@ -45,7 +55,14 @@ test.after(async () => {
 async function contents(store: Store, account: Account, name: string) {
   const folder = store.folders.byName(account.id, name);
   if (!folder) return [];
-  return Promise.all((await store.messages.list(folder.id)).map(async (m) => ({ flags: [...m.flags].sort().join(' '), date: m.internalDate, size: m.size, raw: (await store.read(m)).toString('base64') })));
+  return Promise.all(
+    (await store.messages.list(folder.id)).map(async (m) => ({
+      flags: [...m.flags].sort().join(' '),
+      date: m.internalDate,
+      size: m.size,
+      raw: (await store.read(m)).toString('base64'),
+    })),
+  );
 }
 
 test('every folder lands in Maildir++ with flags in the names and mtime = internal date', async () => {
@@ -76,7 +93,10 @@ test('a second export writes nothing; a changed flag renames the one file', asyn
   assert.match(changed.stdout, /\(1 exported, 8 unchanged\)/);
   const names = readdirSync(join(root, 'cur'));
   assert.is(names.length, 3);
-  assert.ok(names.some((n) => n.endsWith(':2,FS')), names.join(' '));
+  assert.ok(
+    names.some((n) => n.endsWith(':2,FS')),
+    names.join(' '),
+  );
 });
 
 test('importing the export into another mailbox gives identical folders', async () => {

@@ -10,7 +10,9 @@ let f: ImapFixture;
 let strict: ImapFixture;
 
 test.before(async () => {
-  f = await startImap({ limits: { maxLineBytes: 8192, maxLiteralBytes: 100_000, idleTimeoutMs: 2000, maxConnectionsPerIp: 8 } });
+  f = await startImap({
+    limits: { maxLineBytes: 8192, maxLiteralBytes: 100_000, idleTimeoutMs: 2000, maxConnectionsPerIp: 8 },
+  });
   strict = await startImap({ allowPlainAuthWithoutTls: false, limits: { maxConnectionsPerAccount: 1 } });
   await f.deliver(makeMessage({ subject: 'one' }));
 });
@@ -26,7 +28,8 @@ async function loggedIn(fixture = f): Promise<RawClient> {
 }
 
 async function connectionsReach(n: number, timeoutMs = 5000): Promise<boolean> {
-  for (const deadline = Date.now() + timeoutMs; f.server.connections !== n && Date.now() < deadline; ) await new Promise((r) => setTimeout(r, 50));
+  for (const deadline = Date.now() + timeoutMs; f.server.connections !== n && Date.now() < deadline; )
+    await new Promise((r) => setTimeout(r, 50));
   return f.server.connections === n;
 }
 
@@ -63,7 +66,10 @@ test('LOGIN is refused before TLS unless allowed; LOGINDISABLED advertised', asy
   assert.match(await t.command('c4', `LOGIN ${USER} "${PASSWORD}"`), /^c4 OK/m);
   // a second session for the same account is over maxConnectionsPerAccount = 1
   const t2 = await RawClient.connect(strict.tlsPort, true);
-  assert.match(await t2.command('c5', `AUTHENTICATE PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64')}`), /^c5 NO \[LIMIT\]/m);
+  assert.match(
+    await t2.command('c5', `AUTHENTICATE PLAIN ${Buffer.from(`\0${USER}\0${PASSWORD}`).toString('base64')}`),
+    /^c5 NO \[LIMIT\]/m,
+  );
   t.close();
   t2.close();
 });
@@ -113,7 +119,11 @@ test('too many connections from one address', async () => {
   const clients: RawClient[] = [];
   for (let i = 0; i < 8; i++) clients.push(await RawClient.connect(f.port));
   const extra = await RawClient.connect(f.port).catch((err: Error) => err);
-  assert.ok(extra instanceof Error ? /BYE/.test(extra.message) || /closed/.test(extra.message) : /BYE Too many/.test(extra.buffer));
+  assert.ok(
+    extra instanceof Error
+      ? /BYE/.test(extra.message) || /closed/.test(extra.message)
+      : /BYE Too many/.test(extra.buffer),
+  );
   for (const c of clients) c.close();
   if (!(extra instanceof Error)) extra.close();
   await new Promise((r) => setTimeout(r, 100));

@@ -82,7 +82,10 @@ test('HEADER, TEXT and partials are slices of the raw file', async () => {
   for (let i = 0; i < raws.length; i += 3) {
     const raw = raws[i]!;
     const end = headerEnd(raw);
-    assert.ok((await fetchItem(i + 1, 'BODY.PEEK[HEADER]', 'BODY[HEADER]'))!.equals(raw.subarray(0, end)), `header ${i + 1}`);
+    assert.ok(
+      (await fetchItem(i + 1, 'BODY.PEEK[HEADER]', 'BODY[HEADER]'))!.equals(raw.subarray(0, end)),
+      `header ${i + 1}`,
+    );
     assert.ok((await fetchItem(i + 1, 'BODY.PEEK[TEXT]', 'BODY[TEXT]'))!.equals(raw.subarray(end)), `text ${i + 1}`);
     const partial = await fetchItem(i + 1, 'BODY.PEEK[]<10.50>', 'BODY[]<10>');
     assert.ok(partial!.equals(raw.subarray(10, 60)));
@@ -119,9 +122,16 @@ test('HEADER.FIELDS and HEADER.FIELDS.NOT select raw field lines', async () => {
   const raw = raws[0]!;
   const header = raw.subarray(0, headerEnd(raw)).toString('latin1');
   const fields = await fetchItem(1, 'BODY.PEEK[HEADER.FIELDS (Subject FROM)]', 'BODY[HEADER.FIELDS (Subject FROM)]');
-  const expected = header.split(/(?<=\n)(?![ \t])/).filter((l) => /^(subject|from)\s*:/i.test(l)).join('') + '\r\n';
+  const expected = `${header
+    .split(/(?<=\n)(?![ \t])/)
+    .filter((l) => /^(subject|from)\s*:/i.test(l))
+    .join('')}\r\n`;
   assert.is(fields!.toString('latin1'), expected);
-  const not = (await fetchItem(1, 'BODY.PEEK[HEADER.FIELDS.NOT (Subject)]', 'BODY[HEADER.FIELDS.NOT (Subject)]'))!.toString('latin1');
+  const not = (await fetchItem(
+    1,
+    'BODY.PEEK[HEADER.FIELDS.NOT (Subject)]',
+    'BODY[HEADER.FIELDS.NOT (Subject)]',
+  ))!.toString('latin1');
   assert.not.match(not, /^subject:/im);
   assert.match(not, /^from:/im);
 });

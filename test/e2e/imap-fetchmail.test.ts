@@ -17,22 +17,31 @@ const seeded: { raw: Buffer; seen: boolean }[] = [];
 /** Runs fetchmail once; resolves with its exit code (0: mail fetched, 1: no mail). */
 function fetchmail(options: string): Promise<number> {
   const rc = join(dir.path, 'fetchmailrc');
-  writeFileSync(rc, [
-    'set no syslog',
-    'set no bouncemail',
-    `poll 127.0.0.1 service ${f.tlsPort} protocol IMAP timeout 30`,
-    `  user "${USER}" there with password "${PASSWORD}" is "local" here`,
-    `  ssl sslcertck sslcertfile "${join(dir.path, 'cert.pem')}" sslcommonname "imap.wren.test"`,
-    `  no rewrite ${options}`,
-    `  mda "/bin/sh -c 'cat > $(mktemp ${out()}/msg.XXXXXX)'"`,
-    '',
-  ].join('\n'), { mode: 0o600 });
+  writeFileSync(
+    rc,
+    [
+      'set no syslog',
+      'set no bouncemail',
+      `poll 127.0.0.1 service ${f.tlsPort} protocol IMAP timeout 30`,
+      `  user "${USER}" there with password "${PASSWORD}" is "local" here`,
+      `  ssl sslcertck sslcertfile "${join(dir.path, 'cert.pem')}" sslcommonname "imap.wren.test"`,
+      `  no rewrite ${options}`,
+      `  mda "/bin/sh -c 'cat > $(mktemp ${out()}/msg.XXXXXX)'"`,
+      '',
+    ].join('\n'),
+    { mode: 0o600 },
+  );
   return new Promise((resolve, reject) => {
-    execFile('fetchmail', ['-f', rc, '--nosyslog'], { timeout: 60_000, env: { ...process.env, HOME: dir.path } }, (err, stdout, stderr) => {
-      const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
-      if (code > 1) reject(new Error(`fetchmail exited ${code}: ${stdout}\n${stderr}`));
-      else resolve(code);
-    });
+    execFile(
+      'fetchmail',
+      ['-f', rc, '--nosyslog'],
+      { timeout: 60_000, env: { ...process.env, HOME: dir.path } },
+      (err, stdout, stderr) => {
+        const code = err ? (typeof err.code === 'number' ? err.code : -1) : 0;
+        if (code > 1) reject(new Error(`fetchmail exited ${code}: ${stdout}\n${stderr}`));
+        else resolve(code);
+      },
+    );
   });
 }
 

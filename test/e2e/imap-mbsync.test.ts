@@ -30,7 +30,8 @@ function fixtureMail(): Buffer[] {
     if (crlf.includes('\r\n\r\n')) out.push(crlf);
   }
   assert.ok(out.length > 250, `only ${out.length} fixture messages`);
-  while (out.length < COUNT) out.push(makeMessage({ subject: `Generated ${out.length}`, bytes: 200 + (out.length % 7) * 300 }));
+  while (out.length < COUNT)
+    out.push(makeMessage({ subject: `Generated ${out.length}`, bytes: 200 + (out.length % 7) * 300 }));
   return out;
 }
 
@@ -96,34 +97,37 @@ test.before(async () => {
   }
   mkdirSync(join(dir.path, 'mail'));
   rc = join(dir.path, 'mbsyncrc');
-  writeFileSync(rc, [
-    'IMAPAccount wren',
-    'Host 127.0.0.1',
-    `Port ${f.tlsPort}`,
-    `User ${USER}`,
-    `Pass "${PASSWORD}"`,
-    'SSLType IMAPS',
-    `CertificateFile ${cert}`,
-    '',
-    'IMAPStore wren-far',
-    'Account wren',
-    '',
-    'MaildirStore wren-near',
-    `Path ${dir.path}/mail/`,
-    `Inbox ${dir.path}/mail/INBOX`,
-    'SubFolders Verbatim',
-    '',
-    'Channel wren',
-    'Far :wren-far:',
-    'Near :wren-near:',
-    'Patterns *',
-    'Sync All',
-    'Create Both',
-    'Expunge Both',
-    'SyncState *',
-    'CopyArrivalDate yes',
-    '',
-  ].join('\n'));
+  writeFileSync(
+    rc,
+    [
+      'IMAPAccount wren',
+      'Host 127.0.0.1',
+      `Port ${f.tlsPort}`,
+      `User ${USER}`,
+      `Pass "${PASSWORD}"`,
+      'SSLType IMAPS',
+      `CertificateFile ${cert}`,
+      '',
+      'IMAPStore wren-far',
+      'Account wren',
+      '',
+      'MaildirStore wren-near',
+      `Path ${dir.path}/mail/`,
+      `Inbox ${dir.path}/mail/INBOX`,
+      'SubFolders Verbatim',
+      '',
+      'Channel wren',
+      'Far :wren-far:',
+      'Near :wren-near:',
+      'Patterns *',
+      'Sync All',
+      'Create Both',
+      'Expunge Both',
+      'SyncState *',
+      'CopyArrivalDate yes',
+      '',
+    ].join('\n'),
+  );
 });
 
 test.after(async () => {
@@ -149,7 +153,12 @@ test('first sync: every message down to the Maildir, byte for byte, with its fla
 });
 
 /** What the second sync must carry to the server, by UID. */
-const expected = { seen: new Set<number>(), unseen: new Set<number>(), flagged: new Set<number>(), gone: new Set<number>() };
+const expected = {
+  seen: new Set<number>(),
+  unseen: new Set<number>(),
+  flagged: new Set<number>(),
+  gone: new Set<number>(),
+};
 const NEW_SUBJECT = 'Written in the Maildir';
 const ARRIVED = Date.UTC(2021, 4, 6, 7, 8, 9);
 const LOCAL_FOLDER = 'Lists/Local';
@@ -184,12 +193,18 @@ test('second sync: local flags, deletions and new messages reach the server', as
       expected.seen.add(uid);
     }
   });
-  assert.ok(expected.unseen.size > 5 && expected.gone.size === 40, JSON.stringify({ unseen: expected.unseen.size, gone: expected.gone.size }));
+  assert.ok(
+    expected.unseen.size > 5 && expected.gone.size === 40,
+    JSON.stringify({ unseen: expected.unseen.size, gone: expected.gone.size }),
+  );
   const newFile = join(dir.path, 'mail', 'INBOX', 'new', '1700000000.local1.host');
   writeFileSync(newFile, asMaildir(makeMessage({ subject: NEW_SUBJECT, bytes: 3000 })));
   utimesSync(newFile, ARRIVED / 1000, ARRIVED / 1000); // CopyArrivalDate: the file's mtime becomes INTERNALDATE
   for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(dir.path, 'mail', LOCAL_FOLDER, sub), { recursive: true });
-  writeFileSync(join(dir.path, 'mail', LOCAL_FOLDER, 'cur', '1700000001.local2.host:2,S'), asMaildir(makeMessage({ subject: 'In a new folder' })));
+  writeFileSync(
+    join(dir.path, 'mail', LOCAL_FOLDER, 'cur', '1700000001.local2.host:2,S'),
+    asMaildir(makeMessage({ subject: 'In a new folder' })),
+  );
 
   await mbsync();
 
@@ -226,24 +241,38 @@ test('second sync: local flags, deletions and new messages reach the server', as
 });
 
 test('third sync: nothing left to do', async () => {
-  const folders = () => f.store.folders.list(f.account.id).map((x) => `${x.name} ${x.uidNext} ${x.highestModSeq} ${x.exists}`).sort();
+  const folders = () =>
+    f.store.folders
+      .list(f.account.id)
+      .map((x) => `${x.name} ${x.uidNext} ${x.highestModSeq} ${x.exists}`)
+      .sort();
   const before = { folders: folders(), files: [...maildirFiles('INBOX').keys()].sort() };
   await mbsync();
   assert.equal(folders(), before.folders);
   assert.equal([...maildirFiles('INBOX').keys()].sort(), before.files);
 });
 
-
 test('server-side changes come down (STARTTLS this time)', async () => {
-  writeFileSync(rc, readFileSync(rc, 'utf8').replace(`Port ${f.tlsPort}`, `Port ${f.port}`).replace('SSLType IMAPS', 'SSLType STARTTLS'));
+  writeFileSync(
+    rc,
+    readFileSync(rc, 'utf8')
+      .replace(`Port ${f.tlsPort}`, `Port ${f.port}`)
+      .replace('SSLType IMAPS', 'SSLType STARTTLS'),
+  );
   const messages = await f.store.messages.list(f.inbox.id);
   const answered = messages.slice(10, 15).map((m) => m.uid);
-  const unseen = messages.filter((m) => m.flags.includes('\\Seen')).slice(0, 5).map((m) => m.uid);
+  const unseen = messages
+    .filter((m) => m.flags.includes('\\Seen'))
+    .slice(0, 5)
+    .map((m) => m.uid);
   const expunged = messages.slice(20, 23).map((m) => m.uid);
   await f.store.messages.updateFlags(f.inbox.id, answered, 'add', ['\\Answered']);
   await f.store.messages.updateFlags(f.inbox.id, unseen, 'remove', ['\\Seen']);
   await f.store.messages.expunge(f.inbox.id, expunged);
-  const fresh = [makeMessage({ subject: 'Arrived later 1' }), makeMessage({ subject: 'Arrived later 2', bytes: 400_000 })];
+  const fresh = [
+    makeMessage({ subject: 'Arrived later 1' }),
+    makeMessage({ subject: 'Arrived later 2', bytes: 400_000 }),
+  ];
   const freshUids = [await f.deliver(fresh[0]!), await f.deliver(fresh[1]!, f.inbox, ['\\Flagged'])];
 
   await mbsync();

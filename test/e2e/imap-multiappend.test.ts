@@ -2,7 +2,7 @@
 // stored all together with consecutive UIDs, or not at all.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { loggedInRaw, RawClient, startImap, type ImapFixture } from '../helpers/imap.ts';
+import { loggedInRaw, type RawClient, startImap, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let f: ImapFixture;
@@ -16,14 +16,19 @@ test.after(async () => {
 
 const loggedIn = (): Promise<RawClient> => loggedInRaw(f.port);
 
-interface Part { flags?: string; date?: string; raw: Buffer }
+interface Part {
+  flags?: string;
+  date?: string;
+  raw: Buffer;
+}
 
 /**
  * Sends one APPEND with several messages. With synchronising literals it waits for each "+" (and
  * stops when the server answers instead); with LITERAL+ it sends everything in one write.
  */
 async function multiappend(c: RawClient, tag: string, mailbox: string, parts: Part[], plus = false): Promise<string> {
-  const head = (p: Part): string => `${p.flags ? ` ${p.flags}` : ''}${p.date ? ` "${p.date}"` : ''} {${p.raw.length}${plus ? '+' : ''}}\r\n`;
+  const head = (p: Part): string =>
+    `${p.flags ? ` ${p.flags}` : ''}${p.date ? ` "${p.date}"` : ''} {${p.raw.length}${plus ? '+' : ''}}\r\n`;
   if (plus) {
     const chunks: Buffer[] = [Buffer.from(`${tag} APPEND ${mailbox}`)];
     for (const p of parts) chunks.push(Buffer.from(head(p)), p.raw);
@@ -73,10 +78,17 @@ test('three messages in one APPEND: consecutive UIDs, each with its flags, date 
   assert.is(Number(m[1]), f.inbox.uidValidity);
   assert.is(Number(m[3]) - Number(m[2]), 2);
   const stored = (await inboxMessages()).slice(before);
-  assert.equal(stored.map((x) => x.uid), [Number(m[2]), Number(m[2]) + 1, Number(m[3])]);
-  assert.equal(stored.map((x) => x.flags), [['\\Seen'], [], ['\\Flagged', '$Label1']]);
+  assert.equal(
+    stored.map((x) => x.uid),
+    [Number(m[2]), Number(m[2]) + 1, Number(m[3])],
+  );
+  assert.equal(
+    stored.map((x) => x.flags),
+    [['\\Seen'], [], ['\\Flagged', '$Label1']],
+  );
   assert.is(stored[0]!.internalDate, Date.UTC(2024, 2, 5, 9, 11, 12));
-  for (let i = 0; i < parts.length; i++) assert.ok((await f.store.read(stored[i]!)).equals(parts[i]!.raw), `bytes of message ${i + 1}`);
+  for (let i = 0; i < parts.length; i++)
+    assert.ok((await f.store.read(stored[i]!)).equals(parts[i]!.raw), `bytes of message ${i + 1}`);
   // Another session on the folder hears of all three.
   assert.match(await watcher.command('n', 'NOOP'), new RegExp(`^\\* ${before + 3} EXISTS`, 'm'));
   c.close();
@@ -86,9 +98,18 @@ test('three messages in one APPEND: consecutive UIDs, each with its flags, date 
 test('LITERAL+ form, and into another folder', async () => {
   const c = await loggedIn();
   const archive = f.store.folders.byName(f.account.id, 'Archive')!;
-  const reply = await multiappend(c, 'a2', 'Archive', [{ raw: makeMessage({ subject: 'p1' }) }, { flags: '(\\Draft)', raw: makeMessage({ subject: 'p2' }) }], true);
+  const reply = await multiappend(
+    c,
+    'a2',
+    'Archive',
+    [{ raw: makeMessage({ subject: 'p1' }) }, { flags: '(\\Draft)', raw: makeMessage({ subject: 'p2' }) }],
+    true,
+  );
   assert.match(reply, /^a2 OK \[APPENDUID \d+ 1:2\]/m);
-  assert.equal((await f.store.messages.list(archive.id)).map((x) => x.flags), [[], ['\\Draft']]);
+  assert.equal(
+    (await f.store.messages.list(archive.id)).map((x) => x.flags),
+    [[], ['\\Draft']],
+  );
   c.close();
 });
 
@@ -101,7 +122,10 @@ test('all or nothing: over quota, a bad date, an empty message, a literal over t
   const half = Math.ceil((20_000 - used) / 2) + 500;
   const big = (): Part => ({ raw: makeMessage({ subject: 'big', bytes: half }) });
   assert.match(await multiappend(c, 'q1', 'INBOX', [small(), big(), big()]), /^q1 NO \[OVERQUOTA\]/m);
-  assert.match(await multiappend(c, 'q2', 'INBOX', [small(), { date: '31-Foo-2024 00:00:00 +0000', raw: small().raw }]), /^q2 BAD /m);
+  assert.match(
+    await multiappend(c, 'q2', 'INBOX', [small(), { date: '31-Foo-2024 00:00:00 +0000', raw: small().raw }]),
+    /^q2 BAD /m,
+  );
   assert.match(await multiappend(c, 'q3', 'INBOX', [small(), { raw: Buffer.alloc(0) }, small()], true), /^q3 NO /m);
   // The third literal would take the command past APPENDLIMIT (30,000 bytes in all): refused at "+".
   const large = (): Part => ({ raw: makeMessage({ subject: 'large', bytes: 11_000 }) });

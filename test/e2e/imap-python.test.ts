@@ -66,7 +66,9 @@ test('imaplib session', async () => {
     });
     const code = await Promise.race([
       new Promise<number>((resolve) => child.on('close', resolve)),
-      new Promise<number>((_, reject) => setTimeout(() => reject(new Error(`python timed out: ${stdout} ${stderr}`)), 15_000)),
+      new Promise<number>((_, reject) =>
+        setTimeout(() => reject(new Error(`python timed out: ${stdout} ${stderr}`)), 15_000),
+      ),
     ]);
     await delivered;
     assert.is(code, 0, stderr);

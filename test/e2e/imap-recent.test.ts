@@ -25,7 +25,10 @@ async function session(): Promise<RawClient> {
 
 test('first SELECT takes the new messages as \\Recent, the next one sees none', async () => {
   const observer = await session();
-  assert.match(await observer.command('st', 'STATUS INBOX (MESSAGES RECENT)'), /^\* STATUS "?INBOX"? \(MESSAGES 2 RECENT 2\)/m);
+  assert.match(
+    await observer.command('st', 'STATUS INBOX (MESSAGES RECENT)'),
+    /^\* STATUS "?INBOX"? \(MESSAGES 2 RECENT 2\)/m,
+  );
   const peek = await session();
   assert.match(await peek.command('e', 'EXAMINE INBOX'), /^\* 2 RECENT/m); // looks without taking
   assert.match(await peek.command('f', 'FETCH 1 FLAGS'), /^\* 1 FETCH \(FLAGS \(\\Recent\)\)/m);

@@ -54,8 +54,16 @@ test('TEXT and BODY: decoded parts, HTML source in every alternative, every head
   assert.is(await text('lorem ipsum'), '', 'a base64 application/octet-stream attachment is not text');
   assert.is(await text('filename=favourite.gif'), '1', 'MIME part headers are part of TEXT');
   assert.is(await text('Õ'), '1', 'a 2-byte string scans the stored text');
-  assert.is(await c.search({ or: [{ body: 'budget' }, { text: 'すみません' }] }, { uid: true }).then((r) => (r || []).join(' ')), '2 4');
-  assert.is(await c.search({ body: 'budget', not: { text: 'café' } } as never, { uid: true }).then((r) => (r || []).join(' ')), '');
+  assert.is(
+    await c
+      .search({ or: [{ body: 'budget' }, { text: 'すみません' }] }, { uid: true })
+      .then((r) => (r || []).join(' ')),
+    '2 4',
+  );
+  assert.is(
+    await c.search({ body: 'budget', not: { text: 'café' } } as never, { uid: true }).then((r) => (r || []).join(' ')),
+    '',
+  );
 });
 
 test('deliveries while searching: every answer is exact for the messages it covers; expunge removes hits', async () => {
@@ -65,7 +73,9 @@ test('deliveries while searching: every answer is exact for the messages it cove
   const deliveries = (async () => {
     for (let i = 0; i < total; i++) {
       const word = i % 7 === 3;
-      const uid = await f.deliver(makeMessage({ subject: `n${i}`, body: word ? `about the zeppelin ${i}\r\n` : `about nothing ${i}\r\n` }));
+      const uid = await f.deliver(
+        makeMessage({ subject: `n${i}`, body: word ? `about the zeppelin ${i}\r\n` : `about nothing ${i}\r\n` }),
+      );
       hasWord.set(uid, word);
     }
     delivering = false;
@@ -78,7 +88,9 @@ test('deliveries while searching: every answer is exact for the messages it cove
     const known = new Set([...hasWord].filter(([, w]) => w).map(([uid]) => uid));
     const found = (await searcher.search({ text: 'Zeppelin' }, { uid: true })) || [];
     for (const uid of found) assert.ok(hasWord.get(uid), `uid ${uid} has no zeppelin`);
-    const missing = [...known].filter((uid) => !found.includes(uid) && uid <= (searcher.mailbox as { uidNext: number }).uidNext - 1);
+    const missing = [...known].filter(
+      (uid) => !found.includes(uid) && uid <= (searcher.mailbox as { uidNext: number }).uidNext - 1,
+    );
     assert.equal(missing, [], 'every zeppelin the session can see was found');
     rounds++;
   }

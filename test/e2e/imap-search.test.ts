@@ -17,9 +17,17 @@ test.before(async () => {
   f = await startImap();
   await f.deliver(msg('a@x', 'Topic', 'Zed <zed@example.org>', 'Mon, 1 Jan 2024 10:00:00 +0000', '', 'the blue whale'));
   await f.deliver(msg('b@x', 'Re: Topic', 'Amy <amy@example.org>', 'Mon, 1 Jan 2024 11:00:00 +0000', '<a@x>'));
-  await f.deliver(msg('c@x', 'Other', 'Bob <bob@example.org>', 'Sun, 31 Dec 2023 09:00:00 +0000'), undefined, ['\\Seen']);
-  await f.deliver(msg('d@x', 'Re: Topic', 'Amy <amy@example.org>', 'Mon, 1 Jan 2024 12:00:00 +0000', '<a@x> <b@x>'), undefined, ['\\Flagged']);
-  await f.deliver(msg('e@x', 'Re: Topic', 'Cy <cy@example.org>', 'Mon, 1 Jan 2024 13:00:00 +0000', '<a@x>', 'x'.repeat(3000)));
+  await f.deliver(msg('c@x', 'Other', 'Bob <bob@example.org>', 'Sun, 31 Dec 2023 09:00:00 +0000'), undefined, [
+    '\\Seen',
+  ]);
+  await f.deliver(
+    msg('d@x', 'Re: Topic', 'Amy <amy@example.org>', 'Mon, 1 Jan 2024 12:00:00 +0000', '<a@x> <b@x>'),
+    undefined,
+    ['\\Flagged'],
+  );
+  await f.deliver(
+    msg('e@x', 'Re: Topic', 'Cy <cy@example.org>', 'Mon, 1 Jan 2024 13:00:00 +0000', '<a@x>', 'x'.repeat(3000)),
+  );
   c = await RawClient.connect(f.port);
   await c.command('l', `LOGIN ${USER} "${PASSWORD}"`);
   await c.command('s', 'SELECT INBOX');
@@ -29,12 +37,17 @@ test.after(async () => {
   await f.close();
 });
 
-const search = async (q: string): Promise<string> => /^\* (?:SEARCH|SORT|THREAD)(.*)\r$/m.exec(await c.command('q', q))![1]!.trim();
+const search = async (q: string): Promise<string> =>
+  /^\* (?:SEARCH|SORT|THREAD)(.*)\r$/m.exec(await c.command('q', q))![1]!.trim();
 
 test('search keys: text, flags, OR/NOT/lists, sizes, dates, header, sequence and UID sets', async () => {
   assert.is(await search('SEARCH BODY whale'), '1');
   assert.is(await search('SEARCH TEXT WHALE'), '1');
-  assert.is(await search('SEARCH TEXT high'), '1', 'TEXT covers every header field (X-Priority), not only the indexed ones');
+  assert.is(
+    await search('SEARCH TEXT high'),
+    '1',
+    'TEXT covers every header field (X-Priority), not only the indexed ones',
+  );
   assert.is(await search('SEARCH TEXT "team@wren.test"'), '1 2 3 4 5');
   assert.is(await search('SEARCH FROM amy'), '2 4');
   assert.is(await search('SEARCH CHARSET UTF-8 SUBJECT "re: topic"'), '2 4 5');
@@ -52,7 +65,10 @@ test('search keys: text, flags, OR/NOT/lists, sizes, dates, header, sequence and
 });
 
 test('ESEARCH return options', async () => {
-  assert.match(await c.command('q', 'UID SEARCH RETURN (MIN MAX COUNT) FROM amy'), /\* ESEARCH \(TAG "q"\) UID MIN 2 MAX 4 COUNT 2/);
+  assert.match(
+    await c.command('q', 'UID SEARCH RETURN (MIN MAX COUNT) FROM amy'),
+    /\* ESEARCH \(TAG "q"\) UID MIN 2 MAX 4 COUNT 2/,
+  );
   assert.match(await c.command('q', 'SEARCH RETURN () ALL'), /\* ESEARCH \(TAG "q"\) ALL 1:5/);
 });
 

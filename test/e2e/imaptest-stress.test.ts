@@ -20,7 +20,15 @@ test('imaptest stress, 10 clients for 60 s: no errors, no SERVERBUG, no broken r
   try {
     const mbox = join(dir, 'stress.mbox');
     assert.ok(writeStressMbox(mbox) >= 30);
-    const result = await runImaptestStress({ port: f.port, user: USER, pass: PASSWORD, mbox, dir, clients: 10, secs: 60 });
+    const result = await runImaptestStress({
+      port: f.port,
+      user: USER,
+      pass: PASSWORD,
+      mbox,
+      dir,
+      clients: 10,
+      secs: 60,
+    });
     const summary = `${bin} exited ${result.exitCode}; ${result.commands} commands; errors:\n${result.errors.slice(0, 20).join('\n')}`;
     assert.is(result.exitCode, 0, summary);
     assert.ok(result.commands >= 100, `the run did work: ${summary}`);
@@ -29,9 +37,21 @@ test('imaptest stress, 10 clients for 60 s: no errors, no SERVERBUG, no broken r
     assert.ok(logs.length >= 10, 'a rawlog per session');
     const bugs = logs.filter((l) => /\bSERVERBUG\b|BYE Internal error/.test(l.text));
     const first = bugs[0] ? /.*(SERVERBUG|BYE Internal error).*/.exec(bugs[0].text)![0] : '';
-    assert.equal(bugs.map((l) => l.name), [], `SERVERBUG in ${bugs.length} sessions; the first: ${first}`);
-    assert.equal(result.errors.filter((e) => /error parsing input|Missing '\)'|Disconnected|BYE/i.test(e)), [], summary);
-    assert.equal(serverErrors.map((l) => (JSON.parse(l) as { msg: string }).msg), [], 'the server logged no errors');
+    assert.equal(
+      bugs.map((l) => l.name),
+      [],
+      `SERVERBUG in ${bugs.length} sessions; the first: ${first}`,
+    );
+    assert.equal(
+      result.errors.filter((e) => /error parsing input|Missing '\)'|Disconnected|BYE/i.test(e)),
+      [],
+      summary,
+    );
+    assert.equal(
+      serverErrors.map((l) => (JSON.parse(l) as { msg: string }).msg),
+      [],
+      'the server logged no errors',
+    );
     // And everything else imaptest checks (flags and new keywords announced in FLAGS first, RFC 3501
     // 7.2.6; EXISTS/EXPUNGE bookkeeping; ENVELOPE stability).
     assert.equal(result.errors, [], summary);

@@ -20,8 +20,14 @@ const PASSWORD = 'imaptest password';
 const RUN_TIMEOUT_MS = 180_000;
 
 // Never skipped: without the tool this file fails (uvu would swallow an error thrown in a hook).
-for (const [what, path] of [['binary', BIN], ['tests directory', TESTS]] as const) {
-  if (!existsSync(path)) throw new Error(`imaptest ${what} not found at ${path}: run \`npm run test:setup\` (or set IMAPTEST_BIN / IMAPTEST_TESTS)`);
+for (const [what, path] of [
+  ['binary', BIN],
+  ['tests directory', TESTS],
+] as const) {
+  if (!existsSync(path))
+    throw new Error(
+      `imaptest ${what} not found at ${path}: run \`npm run test:setup\` (or set IMAPTEST_BIN / IMAPTEST_TESTS)`,
+    );
 }
 
 let instance: Instance;
@@ -46,7 +52,9 @@ const GROUPS = judgeTests();
 test.before(async () => {
   const any = ['127.0.0.1:0'];
   // LOGIN on plain 143 from loopback, as imaptest speaks it
-  instance = await startInstance({ overrides: { imap: { listen: any, tls_listen: any, allow_plain_auth_loopback: true } } });
+  instance = await startInstance({
+    overrides: { imap: { listen: any, tls_listen: any, allow_plain_auth_loopback: true } },
+  });
   await instance.addAccount(USER, PASSWORD);
   await instance.addAccount(USER2, PASSWORD);
   // imaptest SELECTs the test mailbox on every connection, but creates it only as the first user
@@ -78,8 +86,20 @@ function requiredCapabilities(): Map<string, string[]> {
 
 function runImaptest(port: number): Promise<string> {
   return new Promise((resolve, reject) => {
-    const args = ['host=127.0.0.1', `port=${port}`, `user=${USER}`, `user2=${USER2}`, `pass=${PASSWORD}`, `test=${GROUPS}`];
-    const child = spawn(BIN, args, { env: { ...process.env, LD_LIBRARY_PATH: [process.env.LD_LIBRARY_PATH, '/usr/lib/dovecot'].filter(Boolean).join(':') } });
+    const args = [
+      'host=127.0.0.1',
+      `port=${port}`,
+      `user=${USER}`,
+      `user2=${USER2}`,
+      `pass=${PASSWORD}`,
+      `test=${GROUPS}`,
+    ];
+    const child = spawn(BIN, args, {
+      env: {
+        ...process.env,
+        LD_LIBRARY_PATH: [process.env.LD_LIBRARY_PATH, '/usr/lib/dovecot'].filter(Boolean).join(':'),
+      },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));
@@ -102,9 +122,19 @@ test('every extension group imaptest has runs: Wren advertises each capability t
     await client.command('l', `LOGIN ${USER} "${PASSWORD}"`);
     const reply = await client.command('c', 'CAPABILITY');
     const ours = new Set(/^\* CAPABILITY (.*)\r$/m.exec(reply)![1]!.toUpperCase().split(' '));
-    const missing = [...requiredCapabilities()].filter(([, caps]) => caps.some((cap) => !ours.has(cap.toUpperCase()) && !NOT_YET.has(cap.toUpperCase())));
-    assert.equal(missing.map(([group, caps]) => `${group}: ${caps.join(' ')}`), [], 'groups imaptest would skip');
-    assert.equal([...NOT_YET].filter((cap) => ours.has(cap)), [], 'advertised now: take it off NOT_YET');
+    const missing = [...requiredCapabilities()].filter(([, caps]) =>
+      caps.some((cap) => !ours.has(cap.toUpperCase()) && !NOT_YET.has(cap.toUpperCase())),
+    );
+    assert.equal(
+      missing.map(([group, caps]) => `${group}: ${caps.join(' ')}`),
+      [],
+      'groups imaptest would skip',
+    );
+    assert.equal(
+      [...NOT_YET].filter((cap) => ours.has(cap)),
+      [],
+      'advertised now: take it off NOT_YET',
+    );
   } finally {
     client.close();
   }
@@ -112,10 +142,15 @@ test('every extension group imaptest has runs: Wren advertises each capability t
 
 test('imaptest scripted compliance: no group fails', async () => {
   const output = await runImaptest(instance.port('imap'));
-  const summary = /^(\d+) test groups: (\d+) failed, (\d+) skipped due to missing capabilities\n.*?(\d+)\/(\d+) individual commands failed\n.*?(\d+)\/(\d+) individual commands failed/ms.exec(output);
+  const summary =
+    /^(\d+) test groups: (\d+) failed, (\d+) skipped due to missing capabilities\n.*?(\d+)\/(\d+) individual commands failed\n.*?(\d+)\/(\d+) individual commands failed/ms.exec(
+      output,
+    );
   if (!summary) assert.unreachable(`imaptest printed no summary:\n${output.slice(-4000)}`);
   const [, groups, failedGroups, skipped, baseFailed, base, extFailed, ext] = summary!.map(Number);
-  console.log(`imaptest: ${groups} groups, ${failedGroups} failed, ${skipped} skipped; base ${baseFailed}/${base}, extensions ${extFailed}/${ext} commands failed`);
+  console.log(
+    `imaptest: ${groups} groups, ${failedGroups} failed, ${skipped} skipped; base ${baseFailed}/${base}, extensions ${extFailed}/${ext} commands failed`,
+  );
   // imaptest's own diff for each failed command, and its protocol errors, so a failure explains itself
   const problems = output.split('\n').filter((line) => /^(\*\*\* Test|Error:)/.test(line)).length;
   if (failedGroups || problems) console.log(output.slice(0, 20_000));

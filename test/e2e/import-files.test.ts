@@ -30,7 +30,13 @@ async function messagesIn(name: string) {
   const store = server.server.store;
   const folder = store.folders.byName(account.id, name);
   assert.ok(folder, `folder ${name} exists`);
-  return Promise.all((await store.messages.list(folder.id)).map(async (m) => ({ flags: [...m.flags].sort(), date: m.internalDate, raw: (await store.read(m)).toString('latin1') })));
+  return Promise.all(
+    (await store.messages.list(folder.id)).map(async (m) => ({
+      flags: [...m.flags].sort(),
+      date: m.internalDate,
+      raw: (await store.read(m)).toString('latin1'),
+    })),
+  );
 }
 
 const MBOX = [
@@ -70,7 +76,10 @@ test('mbox: messages, flags from Status/X-Status/X-Keywords, dates from the From
   );
   assert.equal(two!.flags, []);
   assert.is(two!.date, Date.UTC(2015, 1, 16, 12));
-  assert.is(two!.raw, 'From: Bob <bob@example.org>\r\nSubject: second, unread\r\nMessage-ID: <mbox-2@example.org>\r\n\r\nBody two.\r\n');
+  assert.is(
+    two!.raw,
+    'From: Bob <bob@example.org>\r\nSubject: second, unread\r\nMessage-ID: <mbox-2@example.org>\r\n\r\nBody two.\r\n',
+  );
 
   const again = await runCli(['import', 'mbox', file, '--mailbox', USER, '--folder', 'Old/Mail'], env);
   assert.is(again.code, 0, again.stderr);
@@ -86,10 +95,23 @@ test('maildir: INBOX and .Sub.Folder folders, flags and keywords from file names
     writeFileSync(join(at, name), body);
     utimesSync(join(at, name), mtime, mtime);
   };
-  for (const folder of ['', '.Work.Projects']) for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(root, folder, sub), { recursive: true });
-  put('', 'cur', '1700000000.M1P1.old,S=60:2,FS', 'Subject: read and flagged\nMessage-ID: <md-1@example.org>\n\nOne.\n', 1_700_000_000);
+  for (const folder of ['', '.Work.Projects'])
+    for (const sub of ['cur', 'new', 'tmp']) mkdirSync(join(root, folder, sub), { recursive: true });
+  put(
+    '',
+    'cur',
+    '1700000000.M1P1.old,S=60:2,FS',
+    'Subject: read and flagged\nMessage-ID: <md-1@example.org>\n\nOne.\n',
+    1_700_000_000,
+  );
   put('', 'new', '1700000100.M2P1.old', 'Subject: new\nMessage-ID: <md-2@example.org>\n\nTwo.\n', 1_700_000_100);
-  put('.Work.Projects', 'cur', '1700000200.M3P1.old:2,RSTa', 'Subject: replied\r\nMessage-ID: <md-3@example.org>\r\n\r\nThree.\r\n', 1_700_000_200);
+  put(
+    '.Work.Projects',
+    'cur',
+    '1700000200.M3P1.old:2,RSTa',
+    'Subject: replied\r\nMessage-ID: <md-3@example.org>\r\n\r\nThree.\r\n',
+    1_700_000_200,
+  );
   writeFileSync(join(root, '.Work.Projects', 'dovecot-keywords'), '0 $Important\n');
   const first = await runCli(['import', 'maildir', root, '--mailbox', USER], env);
   assert.is(first.code, 0, first.stderr);

@@ -19,8 +19,21 @@ const SOURCE_USER = 'old@example.org';
 const SOURCE_PASSWORD = 'old provider password';
 const TARGET_USER = 'new@example.test';
 // Folder (as the source names it) → messages in it: 1,000 in all.
-const FOLDERS: [string, number][] = [['INBOX', 300], ['Sent', 200], ['Archive/2023', 200], ['Projects/Alpha/Notes', 150], ['Lists', 150]];
-const FLAG_RULES: [number, string][] = [[2, '\\Seen'], [5, '\\Answered'], [7, '\\Flagged'], [11, '\\Draft'], [13, '\\Deleted'], [17, '$Label1']];
+const FOLDERS: [string, number][] = [
+  ['INBOX', 300],
+  ['Sent', 200],
+  ['Archive/2023', 200],
+  ['Projects/Alpha/Notes', 150],
+  ['Lists', 150],
+];
+const FLAG_RULES: [number, string][] = [
+  [2, '\\Seen'],
+  [5, '\\Answered'],
+  [7, '\\Flagged'],
+  [11, '\\Draft'],
+  [13, '\\Deleted'],
+  [17, '$Label1'],
+];
 
 let source: Instance;
 let target: Instance;
@@ -45,17 +58,31 @@ async function seed(store: Store, account: Account): Promise<void> {
       const flags = FLAG_RULES.filter(([every]) => i % every === 0).map(([, flag]) => flag);
       // Two exact duplicates (same bytes, same date) in Lists: both must arrive, once each.
       const n = name === 'Lists' && i === 11 ? 10 : i;
-      let raw = makeMessage({ subject: `${name} #${n}`, id: `${name.replace(/\W/g, '-')}-${n}@example.org`, bytes: 300 + ((n * 37) % 4000) });
+      let raw = makeMessage({
+        subject: `${name} #${n}`,
+        id: `${name.replace(/\W/g, '-')}-${n}@example.org`,
+        bytes: 300 + ((n * 37) % 4000),
+      });
       // One message without a Message-ID, matched by date and size alone.
-      if (name === 'INBOX' && i === 3) raw = Buffer.from(raw.toString('latin1').replace(/^Message-ID:.*\r\n/m, ''), 'latin1');
-      deliveries.push(store.deliver(raw, [{ folder: store.folders.get(folder.id)!, flags }], { internalDate: (base + n * 3607) * 1000 }));
+      if (name === 'INBOX' && i === 3)
+        raw = Buffer.from(raw.toString('latin1').replace(/^Message-ID:.*\r\n/m, ''), 'latin1');
+      deliveries.push(
+        store.deliver(raw, [{ folder: store.folders.get(folder.id)!, flags }], {
+          internalDate: (base + n * 3607) * 1000,
+        }),
+      );
       if (deliveries.length === 50) await Promise.all(deliveries.splice(0));
     }
     await Promise.all(deliveries);
   }
 }
 
-interface Summary { size: number; date: number; flags: string; sha: string }
+interface Summary {
+  size: number;
+  date: number;
+  flags: string;
+  sha: string;
+}
 
 async function contents(store: Store, account: Account, name: string): Promise<Summary[]> {
   const folder = store.folders.byName(account.id, name);
@@ -63,7 +90,12 @@ async function contents(store: Store, account: Account, name: string): Promise<S
   const out: Summary[] = [];
   for (const m of await store.messages.list(folder.id)) {
     const bytes = await store.read(m);
-    out.push({ size: m.size, date: m.internalDate, flags: [...m.flags].sort().join(' '), sha: createHash('sha256').update(bytes).digest('hex') });
+    out.push({
+      size: m.size,
+      date: m.internalDate,
+      flags: [...m.flags].sort().join(' '),
+      sha: createHash('sha256').update(bytes).digest('hex'),
+    });
   }
   return out;
 }
@@ -88,7 +120,10 @@ const targetTotal = async () => {
 };
 
 test.before(async () => {
-  [source, target] = await Promise.all([startInstance({ host: '127.0.0.2' }), startInstance({ host: '127.0.0.3', hostname: 'mail.example.test' })]);
+  [source, target] = await Promise.all([
+    startInstance({ host: '127.0.0.2' }),
+    startInstance({ host: '127.0.0.3', hostname: 'mail.example.test' }),
+  ]);
   sourceAccount = await source.addAccount(SOURCE_USER, SOURCE_PASSWORD);
   targetAccount = await target.addAccount(TARGET_USER, 'new server password');
   await seed(source.server.store, sourceAccount);
@@ -99,7 +134,24 @@ test.before(async () => {
     WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(target.config.data_dir), 'utf8').trim(),
     WRENMAIL_IMAP_TLS_LISTEN: '127.0.0.3:0',
   };
-  args = ['import', 'imap', '--host', '127.0.0.2', '--port', String(source.port('imaps')), '--tls', '--insecure', '--user', SOURCE_USER, '--password', SOURCE_PASSWORD, '--mailbox', TARGET_USER, '--state', statePath];
+  args = [
+    'import',
+    'imap',
+    '--host',
+    '127.0.0.2',
+    '--port',
+    String(source.port('imaps')),
+    '--tls',
+    '--insecure',
+    '--user',
+    SOURCE_USER,
+    '--password',
+    SOURCE_PASSWORD,
+    '--mailbox',
+    TARGET_USER,
+    '--state',
+    statePath,
+  ];
 });
 
 test.after(async () => {
@@ -108,7 +160,10 @@ test.after(async () => {
 });
 
 test('a run killed halfway, then resumed, leaves the target identical to the source', async () => {
-  const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], { cwd: repoRoot, env: { ...process.env, ...env } });
+  const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], {
+    cwd: repoRoot,
+    env: { ...process.env, ...env },
+  });
   let output = '';
   child.stdout.on('data', (d) => (output += d));
   child.stderr.on('data', (d) => (output += d));
@@ -143,7 +198,9 @@ test('without the state file, matching by Message-ID, date and size still copies
 });
 
 test('the mailbox key minted for the run is revoked afterwards', async () => {
-  const keys = (await target.server.store.apiKeys.listForTeam(targetAccount.teamId)).filter((k) => k.accountId === targetAccount.id);
+  const keys = (await target.server.store.apiKeys.listForTeam(targetAccount.teamId)).filter(
+    (k) => k.accountId === targetAccount.id,
+  );
   assert.ok(keys.length >= 3);
   // The killed run could not revoke its key; every finished run did.
   assert.is(keys.filter((k) => !k.revokedAt).length, 1);
@@ -151,7 +208,16 @@ test('the mailbox key minted for the run is revoked afterwards', async () => {
 
 test('port 143 without --starttls: STARTTLS is negotiated because the server offers it (LOGIN is disabled in clear text)', async () => {
   const plain = ['--port', String(source.port('imap'))];
-  const run = await runCli([...args.filter((a) => a !== '--tls').map((a) => (a === String(source.port('imaps')) ? plain[1]! : a === statePath ? join(dir.path, 'plain-state.json') : a))], env);
+  const run = await runCli(
+    [
+      ...args
+        .filter((a) => a !== '--tls')
+        .map((a) =>
+          a === String(source.port('imaps')) ? plain[1]! : a === statePath ? join(dir.path, 'plain-state.json') : a,
+        ),
+    ],
+    env,
+  );
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /\(0 copied, 1000 already there\)/);
 });
@@ -172,7 +238,25 @@ test('a server with LOGINDISABLED and no STARTTLS: the error says so and what to
   await new Promise<void>((r) => server.listen(0, '127.0.0.4', r));
   try {
     const port = (server.address() as { port: number }).port;
-    const run = await runCli(['import', 'imap', '--host', '127.0.0.4', '--port', String(port), '--user', SOURCE_USER, '--password', SOURCE_PASSWORD, '--mailbox', TARGET_USER, '--state', join(dir.path, 'x.json')], env);
+    const run = await runCli(
+      [
+        'import',
+        'imap',
+        '--host',
+        '127.0.0.4',
+        '--port',
+        String(port),
+        '--user',
+        SOURCE_USER,
+        '--password',
+        SOURCE_PASSWORD,
+        '--mailbox',
+        TARGET_USER,
+        '--state',
+        join(dir.path, 'x.json'),
+      ],
+      env,
+    );
     assert.is(run.code, 1, run.stderr);
     assert.match(run.stderr, /LOGINDISABLED/);
     assert.match(run.stderr, /use --tls/);
@@ -182,7 +266,10 @@ test('a server with LOGINDISABLED and no STARTTLS: the error says so and what to
 });
 
 test('a wrong source password fails with the IMAP answer and exit 77', async () => {
-  const refused = await runCli(args.map((a) => (a === SOURCE_PASSWORD ? 'wrong' : a)), env);
+  const refused = await runCli(
+    args.map((a) => (a === SOURCE_PASSWORD ? 'wrong' : a)),
+    env,
+  );
   assert.is(refused.code, 77, refused.stderr);
   assert.match(refused.stderr, /IMAP login refused/);
   source.server.login.byIp.reset('127.0.0.2');

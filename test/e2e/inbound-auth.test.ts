@@ -9,7 +9,8 @@ import { HOSTNAME, messagesIn, plainMessage, sendRaw, startMx, type MxFixture } 
 const key = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const otherKey = generateKeyPairSync('rsa', { modulusLength: 2048 });
 const pem = (k: typeof key) => k.privateKey.export({ type: 'pkcs8', format: 'pem' }).toString();
-const dkimRecord = (k: typeof key) => `v=DKIM1; k=rsa; p=${k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
+const dkimRecord = (k: typeof key) =>
+  `v=DKIM1; k=rsa; p=${k.publicKey.export({ type: 'spki', format: 'der' }).toString('base64')}`;
 
 const zone = {
   'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] },
@@ -34,19 +35,35 @@ test.before(async () => {
 });
 test.after(() => fx.close());
 
-async function signed(message: string, privateKey = pem(key), signingDomain = 'sender.test', selector = 's1'): Promise<string> {
-  const { signatures, errors } = await dkimSign(message, { signingDomain, selector, privateKey, signatureData: [{ signingDomain, selector, privateKey }] });
+async function signed(
+  message: string,
+  privateKey = pem(key),
+  signingDomain = 'sender.test',
+  selector = 's1',
+): Promise<string> {
+  const { signatures, errors } = await dkimSign(message, {
+    signingDomain,
+    selector,
+    privateKey,
+    signatureData: [{ signingDomain, selector, privateKey }],
+  });
   assert.equal(errors, []);
   assert.ok(signatures.startsWith('DKIM-Signature:'));
   return signatures + message;
 }
 
 /** Sends and returns the stored copy (INBOX or Junk) whose Subject is unique to this test. */
-async function deliverAndRead(from: string, message: string, subject: string): Promise<{ text: string; folder: string; end: string }> {
+async function deliverAndRead(
+  from: string,
+  message: string,
+  subject: string,
+): Promise<{ text: string; folder: string; end: string }> {
   const r = await sendRaw(fx.port, from, ['alice@wren.test'], message);
   assert.is(r.end!.code, 250, r.end!.text);
   for (const folder of ['INBOX', 'Junk']) {
-    const hit = (await messagesIn(fx.store, 'alice@wren.test', folder)).find((m) => m.text.includes(`Subject: ${subject}\r\n`));
+    const hit = (await messagesIn(fx.store, 'alice@wren.test', folder)).find((m) =>
+      m.text.includes(`Subject: ${subject}\r\n`),
+    );
     if (hit) return { text: hit.text, folder, end: r.end!.lines[0]! };
   }
   throw new Error(`message ${subject} not stored`);
@@ -75,22 +92,35 @@ test('spf=pass dkim=pass dmarc=pass (p=reject) → INBOX, trace headers on top',
 });
 
 test('spf=fail, spf=softfail and spf=none', async () => {
-  const cases: [string, string][] = [['spffail.test', 'fail'], ['soft.test', 'softfail'], ['nospf.test', 'none']];
+  const cases: [string, string][] = [
+    ['spffail.test', 'fail'],
+    ['soft.test', 'softfail'],
+    ['nospf.test', 'none'],
+  ];
   for (const [domain, result] of cases) {
     const subject = `spf ${result}`;
-    const { text } = await deliverAndRead(`someone@${domain}`, plainMessage({ from: `someone@${domain}`, to: 'alice@wren.test', subject }), subject);
+    const { text } = await deliverAndRead(
+      `someone@${domain}`,
+      plainMessage({ from: `someone@${domain}`, to: 'alice@wren.test', subject }),
+      subject,
+    );
     assert.match(ourResults(text), new RegExp(`spf=${result} `));
   }
 });
 
 test('dkim=fail for a signature made with another key, and for a body changed after signing (bad body hash)', async () => {
-  const wrongKey = await signed(plainMessage({ from: 'ann@sender.test', to: 'alice@wren.test', subject: 'wrong key' }), pem(otherKey));
+  const wrongKey = await signed(
+    plainMessage({ from: 'ann@sender.test', to: 'alice@wren.test', subject: 'wrong key' }),
+    pem(otherKey),
+  );
   // SPF passes for sender.test, so DMARC (p=reject) still passes through SPF alignment: the DKIM verdict shows on its own.
   const a = await deliverAndRead('ann@sender.test', wrongKey, 'wrong key');
   assert.match(ourResults(a.text), /dkim=fail \(signature error|dkim=fail/);
   assert.match(a.text, /^X-Spam-Status: .*DKIM_FAIL/m);
 
-  const good = await signed(plainMessage({ from: 'ann@sender.test', to: 'alice@wren.test', subject: 'tampered', body: 'original body' }));
+  const good = await signed(
+    plainMessage({ from: 'ann@sender.test', to: 'alice@wren.test', subject: 'tampered', body: 'original body' }),
+  );
   const tampered = good.replace('original body', 'changed body!');
   const b = await deliverAndRead('ann@sender.test', tampered, 'tampered');
   const ar = ourResults(b.text);
@@ -98,21 +128,38 @@ test('dkim=fail for a signature made with another key, and for a body changed af
 });
 
 test('dmarc: p=reject failing → 550 5.7.1 at end of DATA, nothing stored', async () => {
-  const before = (await messagesIn(fx.store, 'alice@wren.test')).length + (await messagesIn(fx.store, 'alice@wren.test', 'Junk')).length;
-  const r = await sendRaw(fx.port, 'boss@strict.test', ['alice@wren.test'], plainMessage({ from: 'boss@strict.test', to: 'alice@wren.test', subject: 'forged' }));
+  const before =
+    (await messagesIn(fx.store, 'alice@wren.test')).length +
+    (await messagesIn(fx.store, 'alice@wren.test', 'Junk')).length;
+  const r = await sendRaw(
+    fx.port,
+    'boss@strict.test',
+    ['alice@wren.test'],
+    plainMessage({ from: 'boss@strict.test', to: 'alice@wren.test', subject: 'forged' }),
+  );
   assert.match(r.end!.lines[0]!, /^550 5\.7\.1 .*DMARC/);
-  const after = (await messagesIn(fx.store, 'alice@wren.test')).length + (await messagesIn(fx.store, 'alice@wren.test', 'Junk')).length;
+  const after =
+    (await messagesIn(fx.store, 'alice@wren.test')).length +
+    (await messagesIn(fx.store, 'alice@wren.test', 'Junk')).length;
   assert.is(after, before);
 });
 
 test('dmarc: p=quarantine failing → Junk; p=none failing → INBOX; both show dmarc=fail', async () => {
-  const q = await deliverAndRead('x@quar.test', plainMessage({ from: 'x@quar.test', to: 'alice@wren.test', subject: 'quarantined' }), 'quarantined');
+  const q = await deliverAndRead(
+    'x@quar.test',
+    plainMessage({ from: 'x@quar.test', to: 'alice@wren.test', subject: 'quarantined' }),
+    'quarantined',
+  );
   assert.is(q.folder, 'Junk');
   assert.match(ourResults(q.text), /dmarc=fail \(p=QUARANTINE/);
   assert.match(q.text, /^X-Spam-Status: Yes, .*dmarc=quarantine/m);
   assert.match(q.end, /\(junk\)/);
 
-  const n = await deliverAndRead('x@lax.test', plainMessage({ from: 'x@lax.test', to: 'alice@wren.test', subject: 'lax policy' }), 'lax policy');
+  const n = await deliverAndRead(
+    'x@lax.test',
+    plainMessage({ from: 'x@lax.test', to: 'alice@wren.test', subject: 'lax policy' }),
+    'lax policy',
+  );
   assert.is(n.folder, 'INBOX');
   assert.match(ourResults(n.text), /dmarc=fail \(p=NONE/);
   assert.match(n.text, /^X-Spam-Status: No, score=3\.0 .*tests=DMARC_FAIL/m);
@@ -123,7 +170,11 @@ test('forged Authentication-Results and X-Spam fields claiming our host are remo
     from: 'ann@sender.test',
     to: 'alice@wren.test',
     subject: 'forged results',
-    extra: [`Authentication-Results: ${HOSTNAME.toUpperCase()};\r\n\tspf=pass smtp.mailfrom=evil@sender.test`, 'Authentication-Results: other.example; spf=pass', 'X-Spam-Status: No, score=-100'],
+    extra: [
+      `Authentication-Results: ${HOSTNAME.toUpperCase()};\r\n\tspf=pass smtp.mailfrom=evil@sender.test`,
+      'Authentication-Results: other.example; spf=pass',
+      'X-Spam-Status: No, score=-100',
+    ],
   });
   const { text } = await deliverAndRead('ann@sender.test', msg, 'forged results');
   assert.is(text.match(/^Authentication-Results: /gm)!.length, 2, 'ours + the other host');
@@ -134,22 +185,41 @@ test('forged Authentication-Results and X-Spam fields claiming our host are remo
 
 test('spam rules: missing Date and Message-ID, SPF fail → score in X-Spam-Score; forged hosted From → Junk', async () => {
   const subject = 'bare';
-  const { text, folder } = await deliverAndRead('x@spffail.test', plainMessage({ from: 'x@spffail.test', to: 'alice@wren.test', subject, date: false, messageId: false }), subject);
+  const { text, folder } = await deliverAndRead(
+    'x@spffail.test',
+    plainMessage({ from: 'x@spffail.test', to: 'alice@wren.test', subject, date: false, messageId: false }),
+    subject,
+  );
   assert.match(text, /^X-Spam-Score: 5\.5\r\n/m);
   assert.match(text, /tests=SPF_FAIL,MISSING_DATE,MISSING_MESSAGE_ID/);
   assert.is(folder, 'Junk');
 
-  const forged = await deliverAndRead('ceo@wren.test', plainMessage({ from: 'ceo@wren.test', to: 'alice@wren.test', subject: 'urgent wire' }), 'urgent wire');
+  const forged = await deliverAndRead(
+    'ceo@wren.test',
+    plainMessage({ from: 'ceo@wren.test', to: 'alice@wren.test', subject: 'urgent wire' }),
+    'urgent wire',
+  );
   assert.is(forged.folder, 'Junk');
   assert.match(forged.text, /FORGED_HOSTED_FROM/);
 });
 
 test('score at or over 15 → 550 5.7.1', async () => {
   // SPF fail 3.5 + DKIM fail 3 + DMARC fail 3 + no Date 1 + no Message-ID 1 + forged hosted From 6 = 17.5
-  const msg = plainMessage({ from: 'ceo@wren.test', to: 'alice@wren.test', subject: 'spam', date: false, messageId: false });
+  const msg = plainMessage({
+    from: 'ceo@wren.test',
+    to: 'alice@wren.test',
+    subject: 'spam',
+    date: false,
+    messageId: false,
+  });
   fx.dns.zone['_dmarc.wren.test'] = { TXT: ['v=DMARC1; p=none'] };
   fx.dns.zone['s1._domainkey.wren.test'] = { TXT: [dkimRecord(key)] };
-  const r = await sendRaw(fx.port, 'x@spffail.test', ['alice@wren.test'], await signed(msg, pem(otherKey), 'wren.test', 's1'));
+  const r = await sendRaw(
+    fx.port,
+    'x@spffail.test',
+    ['alice@wren.test'],
+    await signed(msg, pem(otherKey), 'wren.test', 's1'),
+  );
   assert.match(r.end!.lines[0]!, /^550 5\.7\.1 Message refused as spam \(score 1[5-9]/);
 });
 

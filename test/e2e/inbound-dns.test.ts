@@ -3,7 +3,7 @@ import * as assert from 'uvu/assert';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { reverseName, startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 
-const longKey = 'v=DKIM1; k=rsa; p=' + 'A'.repeat(1400);
+const longKey = `v=DKIM1; k=rsa; p=${'A'.repeat(1400)}`;
 let dns: TestDnsServer;
 
 test.before(async () => {
@@ -11,7 +11,10 @@ test.before(async () => {
     'example.test': {
       A: ['192.0.2.1'],
       AAAA: ['2001:db8::1'],
-      MX: [{ exchange: 'mx2.example.test', priority: 20 }, { exchange: 'mx1.example.test', priority: 10 }],
+      MX: [
+        { exchange: 'mx2.example.test', priority: 20 },
+        { exchange: 'mx1.example.test', priority: 10 },
+      ],
       TXT: ['v=spf1 ip4:127.0.0.1 -all', ['two ', 'strings']],
     },
     'sel._domainkey.example.test': { TXT: [longKey] },
@@ -25,7 +28,10 @@ test('helpers resolve A, AAAA, MX (by priority), TXT (joined), PTR', async () =>
   const r = createResolver({ servers: dns.servers });
   assert.equal(await r.a('example.test'), ['192.0.2.1']);
   assert.equal(await r.aaaa('EXAMPLE.test'), ['2001:db8::1']);
-  assert.equal((await r.mx('example.test')).map((m) => m.exchange), ['mx1.example.test', 'mx2.example.test']);
+  assert.equal(
+    (await r.mx('example.test')).map((m) => m.exchange),
+    ['mx1.example.test', 'mx2.example.test'],
+  );
   assert.equal(await r.txt('example.test'), ['v=spf1 ip4:127.0.0.1 -all', 'two strings']);
   assert.equal(await r.ptr('127.0.0.1'), ['localhost.example.test']);
   assert.equal(await r.ptr('2001:db8::1'), ['v6.example.test']);
@@ -42,7 +48,11 @@ test('missing names and types: helpers give [], resolve() rejects with ENOTFOUND
   const r = createResolver({ servers: dns.servers });
   assert.equal(await r.txt('nothing.example.test'), []);
   assert.equal(await r.mx('sel._domainkey.example.test'), []);
-  const codeOf = (p: Promise<unknown>) => p.then(() => 'ok', (e: NodeJS.ErrnoException) => e.code);
+  const codeOf = (p: Promise<unknown>) =>
+    p.then(
+      () => 'ok',
+      (e: NodeJS.ErrnoException) => e.code,
+    );
   assert.is(await codeOf(r.resolve('nothing.example.test', 'TXT')), 'ENOTFOUND');
   assert.is(await codeOf(r.resolve('sel._domainkey.example.test', 'MX')), 'ENODATA');
 });

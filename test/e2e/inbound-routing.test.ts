@@ -18,18 +18,40 @@ async function route(store: Store, address: string, r: AddressRoute): Promise<vo
 }
 
 test.before(async () => {
-  fx = await startMx({ zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } }, mx: { srsSecret: 'test-srs-secret' } });
+  fx = await startMx({
+    zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } },
+    mx: { srsSecret: 'test-srs-secret' },
+  });
   teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test');
   await fx.store.domains.create(teamId, 'catch.test');
-  for (const name of ['alice', 'bob', 'carol', 'dave']) accounts[name] = await fx.store.accounts.create({ teamId, address: `${name}@wren.test` });
+  for (const name of ['alice', 'bob', 'carol', 'dave'])
+    accounts[name] = await fx.store.accounts.create({ teamId, address: `${name}@wren.test` });
   await route(fx.store, 'devs@wren.test', { kind: 'alias', targets: ['alice@wren.test', 'bob@wren.test'], teamId });
-  await route(fx.store, 'team@wren.test', { kind: 'alias', targets: ['devs@wren.test', 'carol@wren.test', 'alice@wren.test'], teamId });
+  await route(fx.store, 'team@wren.test', {
+    kind: 'alias',
+    targets: ['devs@wren.test', 'carol@wren.test', 'alice@wren.test'],
+    teamId,
+  });
   await route(fx.store, 'loop1@wren.test', { kind: 'alias', targets: ['loop2@wren.test'], teamId });
   await route(fx.store, 'loop2@wren.test', { kind: 'alias', targets: ['carol@wren.test', 'loop1@wren.test'], teamId });
-  await route(fx.store, 'fwd@wren.test', { kind: 'forward', targets: ['someone@remote.test'], keepCopy: accounts.dave!.id, teamId });
-  await route(fx.store, 'mixed@wren.test', { kind: 'alias', targets: ['carol@wren.test', 'friend@remote.test'], teamId });
-  for (let i = 0; i < 7; i++) await route(fx.store, `deep${i}@wren.test`, { kind: 'alias', targets: [i < 6 ? `deep${i + 1}@wren.test` : 'carol@wren.test'], teamId });
+  await route(fx.store, 'fwd@wren.test', {
+    kind: 'forward',
+    targets: ['someone@remote.test'],
+    keepCopy: accounts.dave!.id,
+    teamId,
+  });
+  await route(fx.store, 'mixed@wren.test', {
+    kind: 'alias',
+    targets: ['carol@wren.test', 'friend@remote.test'],
+    teamId,
+  });
+  for (let i = 0; i < 7; i++)
+    await route(fx.store, `deep${i}@wren.test`, {
+      kind: 'alias',
+      targets: [i < 6 ? `deep${i + 1}@wren.test` : 'carol@wren.test'],
+      teamId,
+    });
   const domain = (await fx.store.domains.get('catch.test'))!;
   await fx.store.domains.update({ ...domain, catchAll: accounts.dave!.id });
 });
@@ -44,7 +66,10 @@ test('an alias with several members, nested aliases: each account gets exactly o
   const r = await send(['team@wren.test', 'devs@wren.test', 'alice@wren.test'], 'nested');
   assert.is(r.end!.code, 250);
   const copies = await Promise.all(['alice', 'bob', 'carol'].map((n) => withSubject(n, 'nested')));
-  assert.equal(copies.map((c) => c.length), [1, 1, 1]);
+  assert.equal(
+    copies.map((c) => c.length),
+    [1, 1, 1],
+  );
   assert.is(new Set(copies.map((c) => c[0]!.message.blob)).size, 1, 'one blob for every copy');
   assert.equal(await withSubject('dave', 'nested'), []);
 });
@@ -85,7 +110,10 @@ test('forwarders: the local copy is kept and each forward is queued for outbound
   assert.is((await withSubject('carol', 'forward me')).length, 1);
   const { jobs } = await fx.store.queue.list({ teamId });
   const forwarded = jobs.filter((j) => j.domain === 'remote.test');
-  assert.equal(forwarded.flatMap((j) => j.recipients.map((rcpt) => rcpt.address)).sort(), ['friend@remote.test', 'someone@remote.test']);
+  assert.equal(forwarded.flatMap((j) => j.recipients.map((rcpt) => rcpt.address)).sort(), [
+    'friend@remote.test',
+    'someone@remote.test',
+  ]);
   for (const job of forwarded) assert.match(job.from, /^SRS0=[A-Z2-7]{10}=[A-Z2-7]{2}=sender\.test=ann@wren\.test$/);
   const raw = (await fx.store.blobs.read(forwarded[0]!.blob, forwarded[0]!.size)).toString();
   assert.match(raw, /Subject: forward me/);
@@ -94,13 +122,25 @@ test('forwarders: the local copy is kept and each forward is queued for outbound
 
 test('a bounce to an SRS address goes back to the original sender; a forged one is refused', async () => {
   const srs = srsRewrite('ann@sender.test', 'wren.test', 'test-srs-secret');
-  const bounce = await sendRaw(fx.port, '', [srs.toLowerCase()], plainMessage({ from: 'MAILER-DAEMON@remote.test', to: srs, subject: 'bounce back' }));
+  const bounce = await sendRaw(
+    fx.port,
+    '',
+    [srs.toLowerCase()],
+    plainMessage({ from: 'MAILER-DAEMON@remote.test', to: srs, subject: 'bounce back' }),
+  );
   assert.is(bounce.end!.code, 250, 'the SRS address is accepted, even case-folded');
   const { jobs } = await fx.store.queue.list({ teamId });
-  const back = jobs.find((j) => j.domain === 'sender.test' && j.recipients.some((r) => r.address === 'ann@sender.test'));
+  const back = jobs.find(
+    (j) => j.domain === 'sender.test' && j.recipients.some((r) => r.address === 'ann@sender.test'),
+  );
   assert.ok(back, 'queued back to the original sender');
   assert.is(back!.from, '', 'with the null sender: never a bounce for a bounce');
-  const forged = await sendRaw(fx.port, '', ['SRS0=AAAA=AA=victim.test=bob@wren.test'], plainMessage({ from: 'x@remote.test', to: 'x', subject: 'forged' }));
+  const forged = await sendRaw(
+    fx.port,
+    '',
+    ['SRS0=AAAA=AA=victim.test=bob@wren.test'],
+    plainMessage({ from: 'x@remote.test', to: 'x', subject: 'forged' }),
+  );
   assert.match(forged.rcpt[0]!.lines[0]!, /^550 5\.1\.1 /);
 });
 
@@ -146,7 +186,12 @@ test('message.received events are written with the delivery: one per account, wi
 test('a 1,000-recipient message (800 accounts + 200 aliases of two) is stored once per account', async () => {
   const many: Account[] = [];
   for (let i = 0; i < 800; i++) many.push(await fx.store.accounts.create({ teamId, address: `u${i}@wren.test` }));
-  for (let i = 0; i < 200; i++) await route(fx.store, `g${i}@wren.test`, { kind: 'alias', targets: [`u${i}@wren.test`, `u${799 - i}@wren.test`], teamId });
+  for (let i = 0; i < 200; i++)
+    await route(fx.store, `g${i}@wren.test`, {
+      kind: 'alias',
+      targets: [`u${i}@wren.test`, `u${799 - i}@wren.test`],
+      teamId,
+    });
   const rcpts = [...many.map((a) => a.address), ...Array.from({ length: 200 }, (_, i) => `g${i}@wren.test`)];
   const r = await send(rcpts, 'thousand');
   assert.ok(r.rcpt.every((x) => x.code === 250));

@@ -53,7 +53,14 @@ test('every listener (SMTP, IMAP, POP3, HTTP; plain and TLS) enables TCP keepali
       let row = '';
       for (let i = 0; i < 50 && !row; i++) {
         await new Promise((r) => setTimeout(r, 20));
-        row = execFileSync('ss', ['-tnoH', 'state', 'established', `( sport = :${port} and dport = :${socket.localPort} )`]).toString().trim();
+        row = execFileSync('ss', [
+          '-tnoH',
+          'state',
+          'established',
+          `( sport = :${port} and dport = :${socket.localPort} )`,
+        ])
+          .toString()
+          .trim();
       }
       socket.destroy();
       assert.match(row, /timer:\(keepalive,/, `${name}: ${row || 'no socket found'}`);

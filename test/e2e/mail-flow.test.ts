@@ -9,7 +9,9 @@ import { startInstance, type Instance } from '../helpers/instance.ts';
 let instance: Instance;
 
 test.before(async () => {
-  instance = await startInstance({ overrides: { smtp: { submission_listen: [], submissions_listen: [], mx_listen: ['127.0.0.1:0'] } } as never });
+  instance = await startInstance({
+    overrides: { smtp: { submission_listen: [], submissions_listen: [], mx_listen: ['127.0.0.1:0'] } } as never,
+  });
   await instance.addAccount('reader@example.test', 'correct horse battery');
 });
 test.after(async () => instance.stop());
@@ -26,7 +28,12 @@ function imapClient(secure: boolean): ImapFlow {
 }
 
 test('SMTP to the MX, then IMAP over STARTTLS and over implicit TLS: the same bytes', async () => {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
   const info = await transport.sendMail({
     from: 'Sender <sender@elsewhere.test>',
     to: 'reader@example.test',
@@ -63,7 +70,14 @@ test('SMTP to the MX, then IMAP over STARTTLS and over implicit TLS: the same by
 });
 
 test('a wrong password is refused over IMAP, and plain LOGIN without TLS is refused', async () => {
-  const wrong = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'reader@example.test', pass: 'nope' }, logger: false });
+  const wrong = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'reader@example.test', pass: 'nope' },
+    logger: false,
+  });
   let failed = false;
   try {
     await wrong.connect();
@@ -71,8 +85,21 @@ test('a wrong password is refused over IMAP, and plain LOGIN without TLS is refu
     failed = (err as { authenticationFailed?: boolean }).authenticationFailed === true;
   }
   assert.ok(failed, 'authentication failed');
-  const plain = new ImapFlow({ host: '127.0.0.1', port: instance.port('imap'), secure: false, doSTARTTLS: false, auth: { user: 'reader@example.test', pass: 'correct horse battery' }, logger: false });
-  await assert.not.ok(await plain.connect().then(() => true, () => false), 'LOGIN over plain text is refused');
+  const plain = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imap'),
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user: 'reader@example.test', pass: 'correct horse battery' },
+    logger: false,
+  });
+  await assert.not.ok(
+    await plain.connect().then(
+      () => true,
+      () => false,
+    ),
+    'LOGIN over plain text is refused',
+  );
 });
 
 test.run();

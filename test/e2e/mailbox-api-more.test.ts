@@ -40,7 +40,8 @@ test.after(() => fixture.close());
 const deliver: MailboxFixture['deliver'] = (account, o) => fixture.deliver(account, o);
 
 const imapClient = () => fixture.imapClient();
-const inboxList = async (key = aliceKey) => (await api.call('GET', '/mailbox/messages?sort_direction=asc', { key })).body.data as any[];
+const inboxList = async (key = aliceKey) =>
+  (await api.call('GET', '/mailbox/messages?sort_direction=asc', { key })).body.data as any[];
 const changes = async (since: string, extra = '') => {
   const reply = await api.call('GET', `/mailbox/changes?since=${since}${extra}`, { key: aliceKey });
   assert.is(reply.status, 200, reply.text);
@@ -50,7 +51,10 @@ const changes = async (since: string, extra = '') => {
 test('changes made over IMAP (flag, move, expunge) show in /mailbox/changes; nothing changed, nothing listed', async () => {
   const start = (await api.call('GET', '/mailbox/changes', { key: aliceKey })).body.data.new_state as string;
   const quiet = await changes(start);
-  assert.equal([quiet.created, quiet.updated, quiet.destroyed, quiet.has_more, quiet.sync_required], [[], [], [], false, false]);
+  assert.equal(
+    [quiet.created, quiet.updated, quiet.destroyed, quiet.has_more, quiet.sync_required],
+    [[], [], [], false, false],
+  );
   assert.is(quiet.new_state, start);
 
   const [one, two, three] = await inboxList();
@@ -106,22 +110,33 @@ test('changes page with limit and has_more; a bad token is a 400; a deleted fold
   assert.is((await changes(broken.new_state)).sync_required, false);
 });
 
-test('batch get, update and delete answer per id; other mailboxes\' ids are not found', async () => {
+test("batch get, update and delete answer per id; other mailboxes' ids are not found", async () => {
   const list = await inboxList();
   const [bobs] = await inboxList(bobKey);
-  const got = await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'get', ids: [list[0].id, 'msg_nonsense', bobs.id, list[1].id], max_body_chars: 100 } });
+  const got = await api.call('POST', '/mailbox/messages/batch', {
+    key: aliceKey,
+    body: { action: 'get', ids: [list[0].id, 'msg_nonsense', bobs.id, list[1].id], max_body_chars: 100 },
+  });
   assert.is(got.status, 200, got.text);
   const results = got.body.data.results;
-  assert.equal(results.map((r: any) => r.ok), [true, false, false, true]);
+  assert.equal(
+    results.map((r: any) => r.ok),
+    [true, false, false, true],
+  );
   assert.is(results[1].error.code, 'not_found');
   assert.is(results[2].error.code, 'not_found');
   assert.is(results[0].message.subject, list[0].subject);
   assert.type(results[0].body.text, 'string');
 
   const ids = [list[0].id, list[1].id];
-  const updated = await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'update', ids, flagged: true, keywords: { $Batch: true } } });
+  const updated = await api.call('POST', '/mailbox/messages/batch', {
+    key: aliceKey,
+    body: { action: 'update', ids, flagged: true, keywords: { $Batch: true } },
+  });
   assert.is(updated.status, 200, updated.text);
-  assert.ok(updated.body.data.results.every((r: any) => r.ok && r.message.flagged && r.message.keywords.includes('$Batch')));
+  assert.ok(
+    updated.body.data.results.every((r: any) => r.ok && r.message.flagged && r.message.keywords.includes('$Batch')),
+  );
   const client = await imapClient();
   try {
     await client.mailboxOpen('INBOX');
@@ -129,37 +144,71 @@ test('batch get, update and delete answer per id; other mailboxes\' ids are not 
       const fetched = await client.fetchOne(String(m.uid), { flags: true }, { uid: true });
       assert.ok(fetched && fetched.flags!.has('\\Flagged') && fetched.flags!.has('$Batch'));
     }
-    const junk = (await api.call('GET', '/mailbox/folders', { key: aliceKey })).body.data.find((f: any) => f.name === 'Junk').id;
-    const moved = (await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'update', ids: [list[0].id], folder_id: junk } })).body.data.results;
+    const junk = (await api.call('GET', '/mailbox/folders', { key: aliceKey })).body.data.find(
+      (f: any) => f.name === 'Junk',
+    ).id;
+    const moved = (
+      await api.call('POST', '/mailbox/messages/batch', {
+        key: aliceKey,
+        body: { action: 'update', ids: [list[0].id], folder_id: junk },
+      })
+    ).body.data.results;
     assert.is(moved[0].message.folder, 'Junk');
     assert.is(moved[0].new_id, moved[0].message.id);
     assert.is(await imapCount(client, 'Junk'), 1);
 
-    const deleted = (await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'delete', ids: [moved[0].new_id, list[1].id, bobs.id] } })).body.data.results;
-    assert.equal(deleted.map((r: any) => r.ok), [true, true, false]);
+    const deleted = (
+      await api.call('POST', '/mailbox/messages/batch', {
+        key: aliceKey,
+        body: { action: 'delete', ids: [moved[0].new_id, list[1].id, bobs.id] },
+      })
+    ).body.data.results;
+    assert.equal(
+      deleted.map((r: any) => r.ok),
+      [true, true, false],
+    );
     assert.ok(deleted[0].new_id.startsWith('msg_'));
     assert.is(await imapCount(client, 'Trash'), 2);
-    const purged = (await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'delete', ids: [deleted[0].new_id], permanent: true } })).body.data.results;
+    const purged = (
+      await api.call('POST', '/mailbox/messages/batch', {
+        key: aliceKey,
+        body: { action: 'delete', ids: [deleted[0].new_id], permanent: true },
+      })
+    ).body.data.results;
     assert.equal([purged[0].ok, purged[0].new_id], [true, null]);
     assert.is(await imapCount(client, 'Trash'), 1);
   } finally {
     await client.logout();
   }
-  assert.is((await inboxList(bobKey)).length, 1, 'bob\'s message untouched');
+  assert.is((await inboxList(bobKey)).length, 1, "bob's message untouched");
 
   const tooMany = Array.from({ length: 101 }, (_, i) => `msg_${String(i).padStart(16, '0')}`);
-  assert.is((await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'get', ids: tooMany } })).status, 400);
+  assert.is(
+    (await api.call('POST', '/mailbox/messages/batch', { key: aliceKey, body: { action: 'get', ids: tooMany } }))
+      .status,
+    400,
+  );
   const readOnly = await api.makeKey(['mailbox.read'], api.teamId, 'mailbox', alice.id);
-  assert.is((await api.call('POST', '/mailbox/messages/batch', { key: readOnly, body: { action: 'get', ids } })).status, 200);
-  assert.is((await api.call('POST', '/mailbox/messages/batch', { key: readOnly, body: { action: 'delete', ids } })).status, 403);
+  assert.is(
+    (await api.call('POST', '/mailbox/messages/batch', { key: readOnly, body: { action: 'get', ids } })).status,
+    200,
+  );
+  assert.is(
+    (await api.call('POST', '/mailbox/messages/batch', { key: readOnly, body: { action: 'delete', ids } })).status,
+    403,
+  );
 });
 
 test('attachments download decoded, with Range (206) and 416 past the end', async () => {
   await deliver(alice, { subject: 'files', raw: withAttachments('files') });
   const message = (await inboxList()).find((m) => m.subject === 'files');
-  assert.equal(message.attachments.map((a: any) => a.filename), ['data.bin', 't.csv']);
+  assert.equal(
+    message.attachments.map((a: any) => a.filename),
+    ['data.bin', 't.csv'],
+  );
   const url = `${api.base}/mailbox/messages/${message.id}/attachments`;
-  const get = (n: number, headers: Record<string, string> = {}) => fetch(`${url}/${n}`, { headers: { authorization: `Bearer ${aliceKey}`, ...headers } });
+  const get = (n: number, headers: Record<string, string> = {}) =>
+    fetch(`${url}/${n}`, { headers: { authorization: `Bearer ${aliceKey}`, ...headers } });
 
   const full = await get(0);
   assert.is(full.status, 200);
@@ -189,15 +238,22 @@ test('attachments download decoded, with Range (206) and 416 past the end', asyn
   assert.is(bobView.status, 404);
 });
 
-test('search finds messages with every word, newest first, with escaped <mark> snippets; only in the key\'s mailbox', async () => {
-  await deliver(alice, { subject: 'Quarterly <report> draft', body: 'Numbers for the quarterly review are attached & final.\r\n' });
+test("search finds messages with every word, newest first, with escaped <mark> snippets; only in the key's mailbox", async () => {
+  await deliver(alice, {
+    subject: 'Quarterly <report> draft',
+    body: 'Numbers for the quarterly review are attached & final.\r\n',
+  });
   await deliver(alice, { subject: 'Lunch', body: 'About the quarterly report: see you at noon.\r\n' });
   await deliver(alice, { subject: 'quarterly only', body: 'Nothing else here.\r\n' });
-  const search = (q: string, extra = '') => api.call('GET', `/mailbox/search?q=${encodeURIComponent(q)}${extra}`, { key: aliceKey });
+  const search = (q: string, extra = '') =>
+    api.call('GET', `/mailbox/search?q=${encodeURIComponent(q)}${extra}`, { key: aliceKey });
 
   const found = await search('quarterly REPORT');
   assert.is(found.status, 200, found.text);
-  assert.equal(found.body.data.map((m: any) => m.subject), ['Lunch', 'Quarterly <report> draft']);
+  assert.equal(
+    found.body.data.map((m: any) => m.subject),
+    ['Lunch', 'Quarterly <report> draft'],
+  );
   assert.is(found.body.data[1].snippet.subject, '<mark>Quarterly</mark> &#60;<mark>report</mark>&#62; draft');
   assert.match(found.body.data[0].snippet.preview, /About the <mark>quarterly<\/mark> <mark>report<\/mark>: see you/);
   assert.match(found.body.data[1].snippet.preview, /&#38; final/);
@@ -207,14 +263,16 @@ test('search finds messages with every word, newest first, with escaped <mark> s
   assert.is(paged.body.pagination.has_more, true);
   assert.equal((await search('zebra')).body.data, []);
   assert.is((await search('')).status, 400);
-  assert.ok(!(await search('private')).body.data.length, 'bob\'s mail is not searched');
+  assert.ok(!(await search('private')).body.data.length, "bob's mail is not searched");
 });
 
 /** A message in a conversation: its own Message-ID and, for replies, the ones it answers. */
 const conversation = (id: string, subject: string, parents: string[] = []): Buffer =>
   Buffer.from(
     `From: Erin <erin@sender.test>\r\nTo: alice@wren.test\r\nSubject: ${subject}\r\nMessage-ID: <${id}>\r\n` +
-      (parents.length ? `In-Reply-To: <${parents.at(-1)}>\r\nReferences: ${parents.map((p) => `<${p}>`).join(' ')}\r\n` : '') +
+      (parents.length
+        ? `In-Reply-To: <${parents.at(-1)}>\r\nReferences: ${parents.map((p) => `<${p}>`).join(' ')}\r\n`
+        : '') +
       'MIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\nThread body.\r\n',
   );
 
@@ -225,9 +283,16 @@ test('search matches what IMAP SEARCH TEXT matches: the HTML alternative, every 
     '--alt\r\nContent-Type: text/html; charset=iso-8859-1\r\nContent-Transfer-Encoding: quoted-printable\r\n\r\n<p>Vernissage caf=E9 tonight</p>\r\n--alt--\r\n';
   await deliver(alice, { subject: 'newsletter', raw: Buffer.from(html) });
   await deliver(alice, { subject: 'attachment', raw: withAttachments('files for the vernissage') });
-  const search = async (q: string) => (await api.call('GET', `/mailbox/search?q=${encodeURIComponent(q)}`, { key: aliceKey })).body.data.map((m: any) => m.subject);
+  const search = async (q: string) =>
+    (await api.call('GET', `/mailbox/search?q=${encodeURIComponent(q)}`, { key: aliceKey })).body.data.map(
+      (m: any) => m.subject,
+    );
   assert.equal(await search('vernissage tonight'), ['newsletter'], 'the HTML alternative');
-  assert.equal(await search('CAFÉ vernissage'), ['files for the vernissage', 'newsletter'], 'QP ISO-8859-1 HTML; QP UTF-8 text/csv');
+  assert.equal(
+    await search('CAFÉ vernissage'),
+    ['files for the vernissage', 'newsletter'],
+    'QP ISO-8859-1 HTML; QP UTF-8 text/csv',
+  );
   assert.equal(await search('springtide'), ['newsletter'], 'a header field the summary does not show');
   assert.equal(await search('vernissage'), ['files for the vernissage', 'newsletter']);
   assert.equal(await search('data.bin vernissage'), ['files for the vernissage'], 'a MIME part header');
@@ -235,8 +300,14 @@ test('search matches what IMAP SEARCH TEXT matches: the HTML alternative, every 
 
 test('threads link messages by References and In-Reply-To, across folders', async () => {
   await deliver(alice, { subject: 'plan', raw: conversation('root.1@sender.test', 'Plan') });
-  await deliver(alice, { subject: 'plan', raw: conversation('reply.2@sender.test', 'Re: Plan', ['root.1@sender.test']) });
-  await deliver(alice, { subject: 'plan', raw: conversation('reply.3@sender.test', 'Re: Re: Plan', ['root.1@sender.test', 'reply.2@sender.test']) });
+  await deliver(alice, {
+    subject: 'plan',
+    raw: conversation('reply.2@sender.test', 'Re: Plan', ['root.1@sender.test']),
+  });
+  await deliver(alice, {
+    subject: 'plan',
+    raw: conversation('reply.3@sender.test', 'Re: Re: Plan', ['root.1@sender.test', 'reply.2@sender.test']),
+  });
   await deliver(alice, { subject: 'other', raw: conversation('alone.4@sender.test', 'Unrelated') });
   const list = await inboxList();
   const [root, second, third] = ['Plan', 'Re: Plan', 'Re: Re: Plan'].map((s) => list.find((m) => m.subject === s));
@@ -253,7 +324,10 @@ test('threads link messages by References and In-Reply-To, across folders', asyn
   const thread = bySecond.body.data;
   assert.is(thread.subject, 'Plan');
   assert.is(thread.message_ids.length, 3);
-  assert.equal(thread.messages.map((m: any) => m.folder), ['INBOX', 'INBOX', 'Archive']);
+  assert.equal(
+    thread.messages.map((m: any) => m.folder),
+    ['INBOX', 'INBOX', 'Archive'],
+  );
   assert.is(thread.message_ids[0], root.id);
   const byId = await api.call('GET', `/mailbox/threads/${thread.id}`, { key: aliceKey });
   assert.equal(byId.body.data.message_ids, thread.message_ids);
@@ -266,13 +340,30 @@ test('threads link messages by References and In-Reply-To, across folders', asyn
 
 test('identity: name and signatures kept per mailbox', async () => {
   const before = await api.call('GET', '/mailbox/identity', { key: aliceKey });
-  assert.equal(before.body.data, { email: 'alice@wren.test', name: 'Alice', text_signature: null, html_signature: null });
-  const patched = await api.call('PATCH', '/mailbox/identity', { key: aliceKey, body: { name: 'Alice W.', text_signature: '-- \nAlice' } });
+  assert.equal(before.body.data, {
+    email: 'alice@wren.test',
+    name: 'Alice',
+    text_signature: null,
+    html_signature: null,
+  });
+  const patched = await api.call('PATCH', '/mailbox/identity', {
+    key: aliceKey,
+    body: { name: 'Alice W.', text_signature: '-- \nAlice' },
+  });
   assert.is(patched.status, 200, patched.text);
-  assert.equal((await api.call('GET', '/mailbox/identity', { key: aliceKey })).body.data, { email: 'alice@wren.test', name: 'Alice W.', text_signature: '-- \nAlice', html_signature: null });
+  assert.equal((await api.call('GET', '/mailbox/identity', { key: aliceKey })).body.data, {
+    email: 'alice@wren.test',
+    name: 'Alice W.',
+    text_signature: '-- \nAlice',
+    html_signature: null,
+  });
   const cleared = await api.call('PATCH', '/mailbox/identity', { key: aliceKey, body: { text_signature: null } });
   assert.equal([cleared.body.data.name, cleared.body.data.text_signature], ['Alice W.', null]);
-  assert.is((await api.call('PATCH', '/mailbox/identity', { key: aliceKey, body: { html_signature: 'x'.repeat(2048) } })).status, 400);
+  assert.is(
+    (await api.call('PATCH', '/mailbox/identity', { key: aliceKey, body: { html_signature: 'x'.repeat(2048) } }))
+      .status,
+    400,
+  );
   assert.is((await api.call('GET', '/mailbox/identity', { key: bobKey })).body.data.email, 'bob@wren.test');
   assert.is((await api.call('GET', '/mailbox/identity', { key: bobKey })).body.data.text_signature, null);
   const readOnly = await api.makeKey(['mailbox.read'], api.teamId, 'mailbox', alice.id);

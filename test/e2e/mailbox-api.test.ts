@@ -22,7 +22,8 @@ test.before(async () => {
 test.after(() => fixture.close());
 
 const imapClient = () => fixture.imapClient();
-const folderId = async (key: string, name: string) => (await api.call('GET', '/mailbox/folders', { key })).body.data.find((f: any) => f.name === name).id as string;
+const folderId = async (key: string, name: string) =>
+  (await api.call('GET', '/mailbox/folders', { key })).body.data.find((f: any) => f.name === name).id as string;
 
 test('me, folders and the message list (newest first, paged)', async () => {
   const me = await api.call('GET', '/mailbox/me', { key: aliceKey });
@@ -33,10 +34,18 @@ test('me, folders and the message list (newest first, paged)', async () => {
   assert.equal(folders.map((f: any) => f.name).sort(), ['Archive', 'Drafts', 'INBOX', 'Junk', 'Sent', 'Trash']);
   assert.is(folders.find((f: any) => f.name === 'INBOX').total, 3);
   const page1 = await api.call('GET', '/mailbox/messages?limit=2', { key: aliceKey });
-  assert.equal(page1.body.data.map((m: any) => m.subject), ['alice 3', 'alice 2']);
+  assert.equal(
+    page1.body.data.map((m: any) => m.subject),
+    ['alice 3', 'alice 2'],
+  );
   assert.equal(page1.body.data[0].from, [{ name: 'Carol', email: 'carol@sender.test' }]);
-  const page2 = await api.call('GET', `/mailbox/messages?limit=2&cursor=${page1.body.pagination.next_cursor}`, { key: aliceKey });
-  assert.equal(page2.body.data.map((m: any) => m.subject), ['alice 1']);
+  const page2 = await api.call('GET', `/mailbox/messages?limit=2&cursor=${page1.body.pagination.next_cursor}`, {
+    key: aliceKey,
+  });
+  assert.equal(
+    page2.body.data.map((m: any) => m.subject),
+    ['alice 1'],
+  );
   assert.is(page2.body.pagination.has_more, false);
   const one = await api.call('GET', `/mailbox/messages/${page2.body.data[0].id}`, { key: aliceKey });
   assert.match(one.body.data.body.text, /Body number 1\./);
@@ -47,35 +56,56 @@ test('me, folders and the message list (newest first, paged)', async () => {
 
 test('a flag set over the API shows in an IMAP FETCH; one set over IMAP shows in the API', async () => {
   const [newest] = (await api.call('GET', '/mailbox/messages?limit=1', { key: aliceKey })).body.data;
-  const patched = await api.call('PATCH', `/mailbox/messages/${newest.id}`, { key: aliceKey, body: { seen: true, flagged: true, keywords: { $Important: true } } });
+  const patched = await api.call('PATCH', `/mailbox/messages/${newest.id}`, {
+    key: aliceKey,
+    body: { seen: true, flagged: true, keywords: { $Important: true } },
+  });
   assert.is(patched.status, 200, patched.text);
   assert.ok(patched.body.data.seen && patched.body.data.flagged);
   const client = await imapClient();
   try {
     await client.mailboxOpen('INBOX');
     const fetched = await client.fetchOne(String(newest.uid), { flags: true }, { uid: true });
-    assert.ok(fetched && fetched.flags!.has('\\Flagged') && fetched.flags!.has('\\Seen') && fetched.flags!.has('$Important'), JSON.stringify([...(fetched ? fetched.flags! : [])]));
+    assert.ok(
+      fetched && fetched.flags!.has('\\Flagged') && fetched.flags!.has('\\Seen') && fetched.flags!.has('$Important'),
+      JSON.stringify([...(fetched ? fetched.flags! : [])]),
+    );
     await client.messageFlagsRemove(String(newest.uid), ['\\Seen'], { uid: true });
   } finally {
     await client.logout();
   }
   const after = await api.call('GET', `/mailbox/messages/${newest.id}`, { key: aliceKey });
   assert.is(after.body.data.seen, false);
-  assert.ok((await api.call('GET', '/mailbox/messages?is_unread=true', { key: aliceKey })).body.data.some((m: any) => m.id === newest.id));
+  assert.ok(
+    (await api.call('GET', '/mailbox/messages?is_unread=true', { key: aliceKey })).body.data.some(
+      (m: any) => m.id === newest.id,
+    ),
+  );
 });
 
 test('a message moved over IMAP shows in the API listing of its new folder; API moves and deletes show in IMAP', async () => {
   const client = await imapClient();
   try {
     await client.mailboxOpen('INBOX');
-    const [oldest] = (await api.call('GET', '/mailbox/messages?sort_direction=asc&limit=1', { key: aliceKey })).body.data;
+    const [oldest] = (await api.call('GET', '/mailbox/messages?sort_direction=asc&limit=1', { key: aliceKey })).body
+      .data;
     await client.messageMove(String(oldest.uid), 'Archive', { uid: true });
     const archive = await folderId(aliceKey, 'Archive');
     const listed = (await api.call('GET', `/mailbox/messages?folder_id=${archive}`, { key: aliceKey })).body.data;
-    assert.equal(listed.map((m: any) => m.subject), ['alice 1']);
-    assert.is((await api.call('GET', `/mailbox/messages/${oldest.id}`, { key: aliceKey })).status, 404, 'the old id is gone');
+    assert.equal(
+      listed.map((m: any) => m.subject),
+      ['alice 1'],
+    );
+    assert.is(
+      (await api.call('GET', `/mailbox/messages/${oldest.id}`, { key: aliceKey })).status,
+      404,
+      'the old id is gone',
+    );
 
-    const moved = await api.call('PATCH', `/mailbox/messages/${listed[0].id}`, { key: aliceKey, body: { folder_id: await folderId(aliceKey, 'Junk') } });
+    const moved = await api.call('PATCH', `/mailbox/messages/${listed[0].id}`, {
+      key: aliceKey,
+      body: { folder_id: await folderId(aliceKey, 'Junk') },
+    });
     assert.is(moved.body.data.folder, 'Junk');
     assert.is(await imapCount(client, 'Junk'), 1);
 
@@ -95,7 +125,10 @@ test('a mailbox key of mailbox A cannot read mailbox B', async () => {
   assert.is(bobs.subject, 'bob private');
   assert.is((await api.call('GET', `/mailbox/messages/${bobs.id}`, { key: aliceKey })).status, 404);
   assert.is((await api.call('GET', `/mailbox/messages/${bobs.id}/raw`, { key: aliceKey })).status, 404);
-  assert.is((await api.call('PATCH', `/mailbox/messages/${bobs.id}`, { key: aliceKey, body: { seen: true } })).status, 404);
+  assert.is(
+    (await api.call('PATCH', `/mailbox/messages/${bobs.id}`, { key: aliceKey, body: { seen: true } })).status,
+    404,
+  );
   assert.is((await api.call('DELETE', `/mailbox/messages/${bobs.id}`, { key: aliceKey })).status, 404);
   assert.is((await api.call('GET', `/mailbox/messages?mailbox_id=mbx_${bob.id}`, { key: aliceKey })).status, 403);
   const bobInbox = await folderId(bobKey, 'INBOX');

@@ -23,7 +23,12 @@ const dir = tempDir('wren-mta-sts-');
 let https: Server;
 let httpsPort = 0;
 
-interface Reply { status: number; type: string; body: string; peer?: string }
+interface Reply {
+  status: number;
+  type: string;
+  body: string;
+  peer?: string;
+}
 
 function get(host: string, options: { method?: string; path?: string; tls?: boolean } = {}): Promise<Reply> {
   const port = options.tls ? httpsPort : Number(new URL(f.base).port);
@@ -31,14 +36,20 @@ function get(host: string, options: { method?: string; path?: string; tls?: bool
   return new Promise((resolve, reject) => {
     const req = request(
       {
-        host: '127.0.0.1', port, path: options.path ?? '/.well-known/mta-sts.txt', method: options.method ?? 'GET', headers: { host },
+        host: '127.0.0.1',
+        port,
+        path: options.path ?? '/.well-known/mta-sts.txt',
+        method: options.method ?? 'GET',
+        headers: { host },
         ...(options.tls ? { servername: host.split(':')[0], rejectUnauthorized: false } : {}),
       },
       (res) => {
         const peer = options.tls ? ((res.socket as TLSSocket).getPeerCertificate().subject?.CN as string) : undefined;
         let body = '';
         res.on('data', (d: Buffer) => (body += d.toString()));
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, peer }));
+        res.on('end', () =>
+          resolve({ status: res.statusCode ?? 0, type: String(res.headers['content-type']), body, peer }),
+        );
       },
     );
     req.on('error', reject);
@@ -47,7 +58,9 @@ function get(host: string, options: { method?: string; path?: string; tls?: bool
 }
 
 test.before(async () => {
-  f = await startApi({ mtaSts: { modeFor: (d) => (d.name === 'strict.test' ? 'enforce' : undefined), maxAgeSeconds: 86_400 } });
+  f = await startApi({
+    mtaSts: { modeFor: (d) => (d.name === 'strict.test' ? 'enforce' : undefined), maxAgeSeconds: 86_400 },
+  });
   await f.store.domains.create(f.teamId, 'example.test');
   await f.store.domains.create(f.teamId, 'strict.test');
 
@@ -56,7 +69,12 @@ test.before(async () => {
   writeFileSync(join(dir.path, 'tls', 'mta-sts.example.test.crt'), pair.cert);
   writeFileSync(join(dir.path, 'tls', 'mta-sts.example.test.key'), pair.key);
   const certs = await CertificateStore.open({ dataDir: dir.path, hostname: 'mail.wren.test' });
-  const app = createHttpApp({ store: f.store, logger: pino({ level: 'silent' }), ready: () => true, hostname: 'mail.wren.test' });
+  const app = createHttpApp({
+    store: f.store,
+    logger: pino({ level: 'silent' }),
+    ready: () => true,
+    hostname: 'mail.wren.test',
+  });
   https = createHttpsServer(tlsServerOptions(certs), app.callback());
   await new Promise<void>((resolve) => https.listen(0, '127.0.0.1', resolve));
   httpsPort = (https.address() as { port: number }).port;
@@ -95,7 +113,10 @@ test('unknown domains, other hosts, other methods: 404', async () => {
   assert.is((await get('mta-sts.')).status, 404);
   assert.is((await get('mta-sts.example.test', { method: 'POST' })).status, 404);
   // Other paths on the mta-sts host are not the policy.
-  assert.is.not((await get('mta-sts.example.test', { path: '/.well-known/mta-sts.txt.bak' })).body.startsWith('version'), true);
+  assert.is.not(
+    (await get('mta-sts.example.test', { path: '/.well-known/mta-sts.txt.bak' })).body.startsWith('version'),
+    true,
+  );
 });
 
 test('over HTTPS the mta-sts.<domain> certificate is chosen by SNI', async () => {
@@ -103,7 +124,11 @@ test('over HTTPS the mta-sts.<domain> certificate is chosen by SNI', async () =>
   assert.is(r.status, 200);
   assert.is(r.peer, 'mta-sts.example.test');
   assert.match(r.body, /^version: STSv1\r\n/);
-  assert.is((await get('mta-sts.strict.test', { tls: true })).peer, 'mail.wren.test', 'no certificate for it: the default');
+  assert.is(
+    (await get('mta-sts.strict.test', { tls: true })).peer,
+    'mail.wren.test',
+    'no certificate for it: the default',
+  );
 });
 
 test('the policy id changes with the policy text', () => {

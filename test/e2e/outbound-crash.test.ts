@@ -18,7 +18,11 @@ let port: number;
 let sink: Sink | undefined;
 const children = new Set<ChildProcess>();
 
-interface Child { process: ChildProcess; lines: string[]; exited: Promise<number | null> }
+interface Child {
+  process: ChildProcess;
+  lines: string[];
+  exited: Promise<number | null>;
+}
 
 function runChild(env: Record<string, string>): Child {
   const child = spawn(process.execPath, [CHILD], {
@@ -28,10 +32,12 @@ function runChild(env: Record<string, string>): Child {
   children.add(child);
   const lines: string[] = [];
   child.stdout!.on('data', (d: Buffer) => lines.push(...d.toString().split('\n').filter(Boolean)));
-  const exited = new Promise<number | null>((resolve) => child.once('exit', (code) => {
-    children.delete(child);
-    resolve(code);
-  }));
+  const exited = new Promise<number | null>((resolve) =>
+    child.once('exit', (code) => {
+      children.delete(child);
+      resolve(code);
+    }),
+  );
   return { process: child, lines, exited };
 }
 
@@ -41,7 +47,10 @@ const freePort = (): Promise<number> => freePortOn(SINK_IP);
 const ids = (s: Sink) => s.messages.map((m) => /Message-ID: <([^>]+)>/.exec(m.raw.toString())![1]!);
 
 test.before(async () => {
-  dns = await startDnsServer({ 'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] }, 'mx.sink.test': { A: [SINK_IP] } });
+  dns = await startDnsServer({
+    'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] },
+    'mx.sink.test': { A: [SINK_IP] },
+  });
   dir = tempDir('wren-out-crash-');
   port = await freePort();
 });

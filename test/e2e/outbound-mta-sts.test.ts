@@ -77,16 +77,26 @@ async function sink(host: string, options: SinkOptions): Promise<Sink> {
 async function send(to: string): Promise<QueueJob> {
   const alice = (await store.accounts.byAddress('alice@a.test'))!;
   const raw = Buffer.from(`From: alice@a.test\r\nTo: ${to}\r\nSubject: MTA-STS\r\n\r\nHello.\r\n`);
-  const { jobs } = await store.queue.enqueue({ teamId: alice.teamId, accountId: alice.id, from: 'alice@a.test', to: [to], raw });
+  const { jobs } = await store.queue.enqueue({
+    teamId: alice.teamId,
+    accountId: alice.id,
+    from: 'alice@a.test',
+    to: [to],
+    raw,
+  });
   return jobs[0]!;
 }
 
 /** The recipient once the first attempt is recorded. */
 async function firstAttempt(job: QueueJob): Promise<QueueRecipient> {
-  const done = await waitFor(async () => {
-    const j = await store.queue.get(job.id);
-    return j && j.attempts > 0 ? j : null;
-  }, 10_000, `an attempt for ${job.domain}`);
+  const done = await waitFor(
+    async () => {
+      const j = await store.queue.get(job.id);
+      return j && j.attempts > 0 ? j : null;
+    },
+    10_000,
+    `an attempt for ${job.domain}`,
+  );
   return done.recipients[0]!;
 }
 
@@ -108,7 +118,14 @@ test.before(async () => {
   destination('selfsigned.test', [['mx.selfsigned.test', '127.0.1.3']], enforce('*.selfsigned.test'));
   destination('wrongname.test', [['mx.wrongname.test', '127.0.1.4']], enforce('mx.wrongname.test'));
   // The preferred MX is not in the policy; the listed one behind it must take the mail.
-  destination('listed.test', [['mx1.listed.test', '127.0.1.5'], ['mx2.listed.test', '127.0.1.6']], enforce('mx2.listed.test'));
+  destination(
+    'listed.test',
+    [
+      ['mx1.listed.test', '127.0.1.5'],
+      ['mx2.listed.test', '127.0.1.6'],
+    ],
+    enforce('mx2.listed.test'),
+  );
   destination('unlisted.test', [['mx.unlisted.test', '127.0.1.7']], enforce('mx.elsewhere.test', '*.mx.unlisted.test'));
   destination('testing.test', [['mx.testing.test', '127.0.1.8']], { mode: 'testing', mx: ['mx.elsewhere.test'] });
 

@@ -12,7 +12,15 @@ import { createSubmissionServer, type SubmissionServer } from '../../src/smtp/su
 import { Store } from '../../src/store/index.ts';
 import type { QueueJob } from '../../src/store/queue.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { dkimZone, inboxDelivery, makeDkimKeys, sendingAccount, startSink, waitFor, type Sink } from '../helpers/outbound.ts';
+import {
+  dkimZone,
+  inboxDelivery,
+  makeDkimKeys,
+  sendingAccount,
+  startSink,
+  waitFor,
+  type Sink,
+} from '../helpers/outbound.ts';
 import { messagesIn, testCertificate } from '../helpers/smtp.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -33,7 +41,14 @@ let mxPort: number;
 const sinks: Sink[] = [];
 
 const transport = (user = 'alice@a.test', pass = PASSWORD) =>
-  nodemailer.createTransport({ host: A_IP, port: submissionPort, secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user, pass } });
+  nodemailer.createTransport({
+    host: A_IP,
+    port: submissionPort,
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user, pass },
+  });
 
 async function jobsFor(domain: string): Promise<QueueJob[]> {
   return (await storeA.queue.list({ domain, limit: 1000 })).jobs;
@@ -47,7 +62,12 @@ test.before(async () => {
     ...dkimZone('a.test', dkim),
     'r.test': { MX: [{ exchange: 'mx.a.test', priority: 10 }], TXT: ['v=spf1 ip4:127.0.0.0/8 -all'] },
     // B: its MX first in a list whose better-preference host is down (tries the next one).
-    'b.test': { MX: [{ exchange: 'down.b.test', priority: 5 }, { exchange: 'mx.b.test', priority: 10 }] },
+    'b.test': {
+      MX: [
+        { exchange: 'down.b.test', priority: 5 },
+        { exchange: 'mx.b.test', priority: 10 },
+      ],
+    },
     'down.b.test': { A: ['127.0.0.9'] },
     'mx.b.test': { A: [B_IP] },
     'flaky.test': { MX: [{ exchange: 'mx.flaky.test', priority: 10 }] },
@@ -72,11 +92,21 @@ test.before(async () => {
   storeA = await Store.open(dirA.path);
   const alice = await sendingAccount(storeA, 'alice@a.test', PASSWORD, dkim);
   const tx = new (await import('../../src/store/index.ts')).Tx();
-  storeA.addresses.put(tx, 'sales@a.test', { kind: 'alias', targets: ['alice@a.test', 'else@b.test'], teamId: alice.teamId });
+  storeA.addresses.put(tx, 'sales@a.test', {
+    kind: 'alias',
+    targets: ['alice@a.test', 'else@b.test'],
+    teamId: alice.teamId,
+  });
   await storeA.kv.commit(tx);
   await sendingAccount(storeA, 'carol@r.test', PASSWORD);
 
-  submission = createSubmissionServer({ store: storeA, login: new LoginService(storeA), queue: storeA.queue, tls, hostname: 'mx.a.test' });
+  submission = createSubmissionServer({
+    store: storeA,
+    login: new LoginService(storeA),
+    queue: storeA.queue,
+    tls,
+    hostname: 'mx.a.test',
+  });
   submissionPort = (await submission.listen(0, A_IP)).port;
   runner = createQueueRunner({
     store: storeA,
@@ -106,24 +136,44 @@ test.after(async () => {
 });
 
 test('a message submitted to A on 587 reaches B with dkim=pass and spf=pass for a.test', async () => {
-  const info = await transport().sendMail({ from: 'Alice <alice@a.test>', to: 'bob@b.test', subject: 'Across the loopback', text: 'Hello Bob.' });
+  const info = await transport().sendMail({
+    from: 'Alice <alice@a.test>',
+    to: 'bob@b.test',
+    subject: 'Across the loopback',
+    text: 'Hello Bob.',
+  });
   assert.match(info.response, /^250 .*queued as/);
-  const [received] = await waitFor(async () => {
-    const list = await messagesIn(storeB, 'bob@b.test');
-    return list.length ? list : null;
-  }, 15_000, 'delivery to B');
+  const [received] = await waitFor(
+    async () => {
+      const list = await messagesIn(storeB, 'bob@b.test');
+      return list.length ? list : null;
+    },
+    15_000,
+    'delivery to B',
+  );
   const text = received!.text;
-  const results = text.slice(text.indexOf('Authentication-Results:'), text.indexOf('\r\n', text.indexOf('Authentication-Results:') + 200));
+  const results = text.slice(
+    text.indexOf('Authentication-Results:'),
+    text.indexOf('\r\n', text.indexOf('Authentication-Results:') + 200),
+  );
   assert.match(text, /dkim=pass header\.i=@a\.test header\.s=rsa1 header\.a=rsa-sha256/, results);
-  assert.match(text, /dkim=pass header\.i=@a\.test header\.s=ed1 header\.a=ed25519-sha256/, 'Ed25519 signature verifies too');
+  assert.match(
+    text,
+    /dkim=pass header\.i=@a\.test header\.s=ed1 header\.a=ed25519-sha256/,
+    'Ed25519 signature verifies too',
+  );
   assert.match(text, /spf=pass[^;]*smtp\.mailfrom=alice@a\.test/);
   assert.match(text, /Subject: Across the loopback/);
 
   // B's 250 reaches the store before A records the outcome: wait for the record, not just the mail.
-  const [job] = await waitFor(async () => {
-    const jobs = await jobsFor('b.test');
-    return jobs[0]?.state === 'done' ? jobs : null;
-  }, 15_000, 'the job recorded as done');
+  const [job] = await waitFor(
+    async () => {
+      const jobs = await jobsFor('b.test');
+      return jobs[0]?.state === 'done' ? jobs : null;
+    },
+    15_000,
+    'the job recorded as done',
+  );
   const rcpt = job!.recipients[0]!;
   assert.is(rcpt.status, 'delivered');
   const last = rcpt.log.at(-1)!;
@@ -139,13 +189,26 @@ test('a message submitted to A on 587 reaches B with dkim=pass and spf=pass for 
 });
 
 test('an alias whose targets include the account may be the sender', async () => {
-  const info = await transport().sendMail({ from: 'sales@a.test', to: 'bob@b.test', subject: 'From the alias', text: 'x' });
+  const info = await transport().sendMail({
+    from: 'sales@a.test',
+    to: 'bob@b.test',
+    subject: 'From the alias',
+    text: 'x',
+  });
   assert.match(info.response, /^250/);
-  await waitFor(async () => (await messagesIn(storeB, 'bob@b.test')).some((m) => m.text.includes('Subject: From the alias')), 10_000, 'alias mail');
+  await waitFor(
+    async () => (await messagesIn(storeB, 'bob@b.test')).some((m) => m.text.includes('Subject: From the alias')),
+    10_000,
+    'alias mail',
+  );
 });
 
 test('a destination answering 4xx then 250 gets the message on the retry', async () => {
-  const sink = await startSink({ host: '127.0.0.4', port: mxPort, data: (n) => (n === 1 ? [451, '4.3.0 Try again later'] : null) });
+  const sink = await startSink({
+    host: '127.0.0.4',
+    port: mxPort,
+    data: (n) => (n === 1 ? [451, '4.3.0 Try again later'] : null),
+  });
   sinks.push(sink);
   await transport().sendMail({ from: 'alice@a.test', to: 'x@flaky.test', subject: 'Flaky', text: 'x' });
   await waitFor(() => sink.messages.length === 1, 10_000, 'delivery on retry');
@@ -154,18 +217,37 @@ test('a destination answering 4xx then 250 gets the message on the retry', async
     return jobs[0]?.state === 'done' ? jobs : null;
   });
   const log = job!.recipients[0]!.log;
-  assert.equal(log.map((l) => l.status), ['deferred', 'delivered']);
+  assert.equal(
+    log.map((l) => l.status),
+    ['deferred', 'delivered'],
+  );
   assert.match(log[0]!.response, /^451 4\.3\.0/);
   assert.is(sink.attempts, 2);
-  const deferred = (await storeA.events.list({ limit: 1000 })).filter((e) => e.type === 'message.deferred' && e.data.recipient === 'x@flaky.test');
+  const deferred = (await storeA.events.list({ limit: 1000 })).filter(
+    (e) => e.type === 'message.deferred' && e.data.recipient === 'x@flaky.test',
+  );
   assert.is(deferred.length, 1);
 });
 
 test('5xx: the refused recipient bounces with a DSN in the sender INBOX carrying the original headers; the other is delivered', async () => {
-  const sink = await startSink({ host: '127.0.0.5', port: mxPort, rcpt: (a) => (a.startsWith('nobody@') ? [550, '5.1.1 No such user'] : null) });
+  const sink = await startSink({
+    host: '127.0.0.5',
+    port: mxPort,
+    rcpt: (a) => (a.startsWith('nobody@') ? [550, '5.1.1 No such user'] : null),
+  });
   sinks.push(sink);
-  await transport().sendMail({ from: 'alice@a.test', to: ['nobody@strict.test', 'someone@strict.test'], subject: 'Will bounce', text: 'x', messageId: '<bounce-me@a.test>' });
-  const dsn = await waitFor(async () => (await messagesIn(storeA, 'alice@a.test')).find((m) => m.text.includes('Undelivered Mail Returned')), 10_000, 'the DSN');
+  await transport().sendMail({
+    from: 'alice@a.test',
+    to: ['nobody@strict.test', 'someone@strict.test'],
+    subject: 'Will bounce',
+    text: 'x',
+    messageId: '<bounce-me@a.test>',
+  });
+  const dsn = await waitFor(
+    async () => (await messagesIn(storeA, 'alice@a.test')).find((m) => m.text.includes('Undelivered Mail Returned')),
+    10_000,
+    'the DSN',
+  );
   const text = dsn.text;
   assert.match(text, /Content-Type: multipart\/report; report-type=delivery-status/);
   assert.match(text, /Final-Recipient: rfc822; nobody@strict\.test\r\nAction: failed\r\nStatus: 5\.1\.1/);
@@ -177,14 +259,26 @@ test('5xx: the refused recipient bounces with a DSN in the sender INBOX carrying
   assert.is(sink.messages.length, 1);
   assert.equal(sink.messages[0]!.to, ['someone@strict.test']);
   const [job] = await jobsFor('strict.test');
-  assert.equal(job!.recipients.map((r) => r.status), ['bounced', 'delivered']);
+  assert.equal(
+    job!.recipients.map((r) => r.status),
+    ['bounced', 'delivered'],
+  );
 });
 
 test('a bounce is never bounced: the null sender gets no DSN', async () => {
   const before = (await messagesIn(storeA, 'alice@a.test')).length;
   const alice = (await storeA.accounts.byAddress('alice@a.test'))!;
-  await storeA.queue.enqueue({ teamId: alice.teamId, from: '', to: ['nobody@strict.test'], raw: Buffer.from('From: MAILER-DAEMON@a.test\r\nSubject: a bounce\r\n\r\nx\r\n') });
-  const job = await waitFor(async () => (await jobsFor('strict.test')).find((j) => j.from === '' && j.state === 'done'), 10_000, 'the null-sender job');
+  await storeA.queue.enqueue({
+    teamId: alice.teamId,
+    from: '',
+    to: ['nobody@strict.test'],
+    raw: Buffer.from('From: MAILER-DAEMON@a.test\r\nSubject: a bounce\r\n\r\nx\r\n'),
+  });
+  const job = await waitFor(
+    async () => (await jobsFor('strict.test')).find((j) => j.from === '' && j.state === 'done'),
+    10_000,
+    'the null-sender job',
+  );
   assert.is(job.recipients[0]!.status, 'bounced');
   await new Promise((r) => setTimeout(r, 300));
   assert.is((await messagesIn(storeA, 'alice@a.test')).length, before);
@@ -207,10 +301,14 @@ test('null MX bounces at once; no MX falls back to the A record', async () => {
 test('an unreachable MX: deferred, a delay notice, then bounced at the configured expiry', async () => {
   const started = Date.now();
   await transport().sendMail({ from: 'alice@a.test', to: 'x@gone.test', subject: 'Into the void', text: 'x' });
-  const [job] = await waitFor(async () => {
-    const jobs = await jobsFor('gone.test');
-    return jobs[0]?.state === 'done' ? jobs : null;
-  }, 10_000, 'expiry');
+  const [job] = await waitFor(
+    async () => {
+      const jobs = await jobsFor('gone.test');
+      return jobs[0]?.state === 'done' ? jobs : null;
+    },
+    10_000,
+    'expiry',
+  );
   assert.ok(Date.now() - started >= 1400, 'not before the expiry');
   const r = job!.recipients[0]!;
   assert.is(r.status, 'bounced');
@@ -236,19 +334,43 @@ test('a relay that requires AUTH: mail of a routed domain goes through it with t
   const relaySink = await startSink({ host: '127.0.0.8', auth: { user: 'relayuser', pass: 'relaypass' } });
   sinks.push(relaySink);
   const relays = storeA.queue.relays;
-  const wrong = await relays.create({ name: 'wrong', host: '127.0.0.8', port: relaySink.port, tls: 'starttls', verifyCertificate: false, auth: { user: 'relayuser', pass: 'nope' } });
+  const wrong = await relays.create({
+    name: 'wrong',
+    host: '127.0.0.8',
+    port: relaySink.port,
+    tls: 'starttls',
+    verifyCertificate: false,
+    auth: { user: 'relayuser', pass: 'nope' },
+  });
   const group = await relays.createGroup('outbound', [wrong.id]);
   await relays.setRoute({ domain: 'r.test' }, group.id);
-  await transport('carol@r.test').sendMail({ from: 'carol@r.test', to: 'dave@b.test', subject: 'Via relay', text: 'x' });
-  const [job] = await waitFor(async () => {
-    const jobs = (await jobsFor('b.test')).filter((j) => j.from === 'carol@r.test');
-    return jobs[0]?.attempts ? jobs : null;
-  }, 5000, 'first relay attempt');
+  await transport('carol@r.test').sendMail({
+    from: 'carol@r.test',
+    to: 'dave@b.test',
+    subject: 'Via relay',
+    text: 'x',
+  });
+  const [job] = await waitFor(
+    async () => {
+      const jobs = (await jobsFor('b.test')).filter((j) => j.from === 'carol@r.test');
+      return jobs[0]?.attempts ? jobs : null;
+    },
+    5000,
+    'first relay attempt',
+  );
   assert.is(job!.recipients[0]!.status, 'deferred', 'a refused login is the relay setup, not the message: retried');
   assert.match(job!.recipients[0]!.lastResponse!, /535/);
   assert.is(relaySink.messages.length, 0);
 
-  const right = await relays.create({ name: 'right', host: '127.0.0.8', port: relaySink.port, tls: 'starttls', verifyCertificate: false, auth: { user: 'relayuser', pass: 'relaypass' }, dailyLimit: 10 });
+  const right = await relays.create({
+    name: 'right',
+    host: '127.0.0.8',
+    port: relaySink.port,
+    tls: 'starttls',
+    verifyCertificate: false,
+    auth: { user: 'relayuser', pass: 'relaypass' },
+    dailyLimit: 10,
+  });
   await relays.putGroup({ ...group, relayIds: [right.id] });
   await waitFor(() => relaySink.messages.length === 1, 10_000, 'delivery through the relay');
   const m = relaySink.messages[0]!;
@@ -259,13 +381,24 @@ test('a relay that requires AUTH: mail of a routed domain goes through it with t
   assert.match((await storeA.queue.get(job!.id))!.recipients[0]!.log.at(-1)!.mx!, /^relay right/);
   const { utcDay } = await import('../../src/store/relays.ts');
   assert.is(await relays.usage(right.id, utcDay(Date.now())), 1, 'daily use counted');
-  assert.is((await messagesIn(storeB, 'bob@b.test')).filter((x) => x.text.includes('Via relay')).length, 0, 'not sent directly');
+  assert.is(
+    (await messagesIn(storeB, 'bob@b.test')).filter((x) => x.text.includes('Via relay')).length,
+    0,
+    'not sent directly',
+  );
 });
 
 test('queue operations: list, inspect, retry now, cancel', async () => {
   const alice = (await storeA.accounts.byAddress('alice@a.test'))!;
   const future = Date.now() + 3_600_000;
-  const { jobs } = await storeA.queue.enqueue({ teamId: alice.teamId, accountId: alice.id, from: 'alice@a.test', to: ['x@flaky.test', 'y@implicit.test'], raw: Buffer.from('From: alice@a.test\r\nSubject: later\r\n\r\nx\r\n'), dueAt: future });
+  const { jobs } = await storeA.queue.enqueue({
+    teamId: alice.teamId,
+    accountId: alice.id,
+    from: 'alice@a.test',
+    to: ['x@flaky.test', 'y@implicit.test'],
+    raw: Buffer.from('From: alice@a.test\r\nSubject: later\r\n\r\nx\r\n'),
+    dueAt: future,
+  });
   assert.is(jobs.length, 2, 'one job per destination domain');
   const queued = (await storeA.queue.list({ state: 'queued' })).jobs.map((j) => j.id);
   assert.ok(jobs.every((j) => queued.includes(j.id)));

@@ -18,13 +18,16 @@ function fetchmail(dir: string, poll: string): Promise<{ code: number; output: s
       'fetchmail',
       ['-f', rc, '--idfile', join(dir, 'ids'), '--pidfile', join(dir, 'pid'), '-v', '--nosyslog'],
       { env: { ...process.env, HOME: dir, FETCHMAILHOME: dir }, timeout: 30_000 },
-      (err, stdout, stderr) => resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, output: stdout + stderr }),
+      (err, stdout, stderr) =>
+        resolve({ code: err ? Number((err as { code?: number }).code ?? -1) : 0, output: stdout + stderr }),
     );
   });
 }
 
 const delivered = (dir: string): string[] =>
-  readdirSync(dir).filter((n) => n.startsWith('msg.')).map((n) => readFileSync(join(dir, n), 'latin1'));
+  readdirSync(dir)
+    .filter((n) => n.startsWith('msg.'))
+    .map((n) => readFileSync(join(dir, n), 'latin1'));
 
 test('fetchmail: STLS keep runs fetch each message once (UIDL), POP3S run fetches and deletes', async () => {
   const f = await startPop3();

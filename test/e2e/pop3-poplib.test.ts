@@ -21,7 +21,9 @@ def text(lines):
     return '\r\n'.join(l.decode('latin1') for l in lines)
 `;
 
-const STLS_SESSION = PRELUDE + String.raw`
+const STLS_SESSION =
+  PRELUDE +
+  `
 p = poplib.POP3('127.0.0.1', port, timeout=10)
 out['welcome'] = p.getwelcome().decode()
 out['capa_plain'] = p.capa()
@@ -59,7 +61,9 @@ p.quit()
 print(json.dumps(out))
 `;
 
-const SSL_SESSION = PRELUDE + String.raw`
+const SSL_SESSION =
+  PRELUDE +
+  String.raw`
 p = poplib.POP3_SSL('127.0.0.1', port, context=ctx, timeout=10)
 out['capa'] = p.capa()
 ir = base64.b64encode(b'\0' + user.encode() + b'\0' + password.encode()).decode()
@@ -105,7 +109,10 @@ test('poplib over STLS: USER/PASS, STAT, LIST, UIDL, RETR (dot-stuffed), TOP, DE
     assert.equal(out.list, [`1 ${m1.length}`, `2 ${m2.length}`, `3 ${m3.length}`]);
     assert.is(out.list2, `+OK 2 ${m2.length}`);
     const uidValidity = f.inbox.uidValidity;
-    assert.equal(out.uidl, uids.map((uid, i) => `${i + 1} ${uidValidity}.${uid}`));
+    assert.equal(
+      out.uidl,
+      uids.map((uid, i) => `${i + 1} ${uidValidity}.${uid}`),
+    );
     assert.is(out.uidl1, `+OK 1 ${uidValidity}.${uids[0]}`);
     // poplib removes the dot-stuffing; what is left must be the message, byte for byte.
     assert.is(out.retr1_status, `+OK ${m1.length} octets`);
@@ -127,7 +134,10 @@ test('poplib over STLS: USER/PASS, STAT, LIST, UIDL, RETR (dot-stuffed), TOP, DE
 
     // UPDATE state: message 2 expunged, message 1 (retrieved) \Seen, message 3 untouched.
     const left = await f.store.messages.list(f.inbox.id);
-    assert.equal(left.map((m) => m.uid), [uids[0], uids[2]]);
+    assert.equal(
+      left.map((m) => m.uid),
+      [uids[0], uids[2]],
+    );
     assert.ok(left[0]!.flags.includes('\\Seen'));
     assert.not.ok(left[1]!.flags.includes('\\Seen'));
     // Unique ids survive the deletion of others (renumbering changes only the message numbers).

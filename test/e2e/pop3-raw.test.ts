@@ -176,7 +176,10 @@ test('failed logins: throttled with [SYS/TEMP], a suspended account with [SYS/PE
 });
 
 test('connection limits: per IP, idle timeout, server close', async () => {
-  const f = await startPop3({ allowPlainAuthWithoutTls: true, limits: { maxConnectionsPerIp: 2, idleTimeoutMs: 1500 } });
+  const f = await startPop3({
+    allowPlainAuthWithoutTls: true,
+    limits: { maxConnectionsPerIp: 2, idleTimeoutMs: 1500 },
+  });
   try {
     const a = await RawPop3.connect(f.port);
     const b = await RawPop3.connect(f.tlsPort, true);

@@ -19,7 +19,12 @@ let collector: ReportCollector;
 let other: { teamId: string; key: string };
 
 async function send(to: string, raw: Buffer, from = 'reporter@reporter.example'): Promise<void> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: mxPort, secure: false, tls: { rejectUnauthorized: false } });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: mxPort,
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
   await transport.sendMail({ envelope: { from, to }, raw }).finally(() => transport.close());
   await collector.idle();
 }
@@ -33,7 +38,12 @@ test.before(async () => {
   await f.store.domains.create(other.teamId, 'other.test');
   await f.store.accounts.create({ teamId: other.teamId, address: 'postmaster@other.test' });
   dns = await startDnsServer({});
-  mx = createMxServer({ store: f.store, resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }), tls: await testCertificate(), hostname: 'mx.wren.test' });
+  mx = createMxServer({
+    store: f.store,
+    resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }),
+    tls: await testCertificate(),
+    hostname: 'mx.wren.test',
+  });
   mxPort = (await mx.listen(0, '127.0.0.1')).port;
   collector = createReportCollector({ store: f.store });
 });
@@ -66,13 +76,23 @@ test('a zipped DMARC report to postmaster is listed with its summary; the mail i
 test('the same report again (another address, gzip this time) is kept once; a new report id is a new entry', async () => {
   await send('ann@example.test', dmarcGzipMail('ann@example.test', dmarcXml()));
   assert.is((await f.call('GET', '/reports/dmarc')).body.data.length, 1);
-  await send('postmaster@example.test', dmarcZipMail('postmaster@example.test', dmarcXml({ reportId: 'r-2', org: 'Yahoo' }), true));
+  await send(
+    'postmaster@example.test',
+    dmarcZipMail('postmaster@example.test', dmarcXml({ reportId: 'r-2', org: 'Yahoo' }), true),
+  );
   const list = (await f.call('GET', '/reports/dmarc')).body.data;
-  assert.equal(list.map((x: { reporter: string }) => x.reporter), ['Yahoo', 'google.com'], 'newest first');
+  assert.equal(
+    list.map((x: { reporter: string }) => x.reporter),
+    ['Yahoo', 'google.com'],
+    'newest first',
+  );
 });
 
 test('a TLS-RPT report (multipart/report, application/tlsrpt+gzip) is listed under /reports/tls', async () => {
-  await send('postmaster@example.test', tlsRptMail('postmaster@example.test', tlsRptJson({ domain: 'example.test' }), 'example.test'));
+  await send(
+    'postmaster@example.test',
+    tlsRptMail('postmaster@example.test', tlsRptJson({ domain: 'example.test' }), 'example.test'),
+  );
   const r = await f.call('GET', '/reports/tls');
   assert.is(r.status, 200, r.text);
   assert.is(r.body.data.length, 1);
@@ -80,17 +100,30 @@ test('a TLS-RPT report (multipart/report, application/tlsrpt+gzip) is listed und
   assert.is(report.domain, 'example.test');
   assert.is(report.reporter, 'Company-X');
   assert.equal(report.counts, { success: 5326, failure: 303 });
-  assert.equal(report.policies[0].failures, { 'certificate-expired': 100, 'starttls-not-supported': 200, 'validation-failure': 3 });
+  assert.equal(report.policies[0].failures, {
+    'certificate-expired': 100,
+    'starttls-not-supported': 200,
+    'validation-failure': 3,
+  });
   assert.is((await f.call('GET', '/reports/dmarc')).body.data.length, 2, 'kinds are listed apart');
 });
 
 test('team scoping: a report about another team’s domain sent here is ignored; each team sees its own', async () => {
-  await send('postmaster@example.test', dmarcZipMail('postmaster@example.test', dmarcXml({ domain: 'other.test', reportId: 'cross' })));
+  await send(
+    'postmaster@example.test',
+    dmarcZipMail('postmaster@example.test', dmarcXml({ domain: 'other.test', reportId: 'cross' })),
+  );
   assert.is((await f.call('GET', '/reports/dmarc')).body.data.length, 2);
   assert.equal((await f.call('GET', '/reports/dmarc', { key: other.key })).body.data, []);
-  await send('postmaster@other.test', dmarcGzipMail('postmaster@other.test', dmarcXml({ domain: 'other.test', reportId: 'b-1' })));
+  await send(
+    'postmaster@other.test',
+    dmarcGzipMail('postmaster@other.test', dmarcXml({ domain: 'other.test', reportId: 'b-1' })),
+  );
   const b = (await f.call('GET', '/reports/dmarc', { key: other.key })).body.data;
-  assert.equal(b.map((x: { domain: string }) => x.domain), ['other.test']);
+  assert.equal(
+    b.map((x: { domain: string }) => x.domain),
+    ['other.test'],
+  );
   assert.is((await f.call('GET', '/reports/dmarc')).body.data.length, 2);
 });
 
@@ -108,8 +141,28 @@ test('domain filter, pagination, permission', async () => {
 
 test('ordinary mail and broken report attachments are delivered and stored as mail only', async () => {
   const before = (await messagesIn(f.store, 'ann@example.test')).length;
-  await send('ann@example.test', reportMail({ from: 'x@reporter.example', to: 'ann@example.test', subject: 'not a report', type: 'application/gzip', filename: 'r.xml.gz', content: Buffer.from([0x1f, 0x8b, 8, 0, 1, 2]) }));
-  await send('ann@example.test', reportMail({ from: 'x@reporter.example', to: 'ann@example.test', subject: 'photo', type: 'image/jpeg', filename: 'p.jpg', content: Buffer.from('jpeg') }));
+  await send(
+    'ann@example.test',
+    reportMail({
+      from: 'x@reporter.example',
+      to: 'ann@example.test',
+      subject: 'not a report',
+      type: 'application/gzip',
+      filename: 'r.xml.gz',
+      content: Buffer.from([0x1f, 0x8b, 8, 0, 1, 2]),
+    }),
+  );
+  await send(
+    'ann@example.test',
+    reportMail({
+      from: 'x@reporter.example',
+      to: 'ann@example.test',
+      subject: 'photo',
+      type: 'image/jpeg',
+      filename: 'p.jpg',
+      content: Buffer.from('jpeg'),
+    }),
+  );
   assert.is((await messagesIn(f.store, 'ann@example.test')).length, before + 2);
   assert.is((await f.call('GET', '/reports/dmarc')).body.data.length, 2);
 });

@@ -33,19 +33,33 @@ test('key types: infrastructure (root), sending and mailbox keys, each holding w
   // mailbox.read: folders and messages; mailbox.settings.update: identity
   assert.is((await s.api('GET', '/mailbox/folders', undefined, mailbox.secret)).status, 200);
   assert.is((await s.api('PATCH', '/mailbox/identity', { name: 'Agent' }, mailbox.secret)).status, 200);
-  const readOnly = await create({ name: 'reader', type: 'mailbox', mailbox_id: s.mailbox.id, permissions: ['mailbox.read'] });
+  const readOnly = await create({
+    name: 'reader',
+    type: 'mailbox',
+    mailbox_id: s.mailbox.id,
+    permissions: ['mailbox.read'],
+  });
   assert.is((await s.api('PATCH', '/mailbox/identity', { name: 'x' }, readOnly.secret)).status, 403);
   // email.send over SMTP: the mailbox key is the submission password
-  const smtp = nodemailer.createTransport({ host: '127.0.0.1', port: s.instance.port('smtp-submission'), requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: s.mailbox.email, pass: mailbox.secret } });
+  const smtp = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: s.instance.port('smtp-submission'),
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: s.mailbox.email, pass: mailbox.secret },
+  });
   try {
-    assert.equal((await smtp.sendMail({ from: s.mailbox.email, to: s.mailbox.email, subject: 'key', text: 'x\n' })).rejected, []);
+    assert.equal(
+      (await smtp.sendMail({ from: s.mailbox.email, to: s.mailbox.email, subject: 'key', text: 'x\n' })).rejected,
+      [],
+    );
   } finally {
     smtp.close();
   }
   assert.is((await s.api('GET', '/domains', undefined, sending.secret)).status, 403, 'a sending key manages nothing');
 });
 
-test('rotate, as the page\'s four steps: a new secret appears; both work while callers move; revoking the old key ends it and its sessions', async () => {
+test("rotate, as the page's four steps: a new secret appears; both work while callers move; revoking the old key ends it and its sessions", async () => {
   const key = (await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: 'rotating' })).body.data.api_key;
   // a caller logged in with the old key (IMAP: the key is the password)
   const caller = await RawClient.connect(s.instance.port('imaps'), true);
@@ -58,11 +72,18 @@ test('rotate, as the page\'s four steps: a new secret appears; both work while c
     assert.match(next.secret, /^wm_mbx_/);
     assert.is.not(next.secret, key.key);
     assert.is(next.rotated_from, key.public_id);
-    assert.equal([next.name, next.mailbox_id, next.permissions.sort()], ['rotating', s.mailbox.id, ['email.receive', 'email.send', 'mailbox.read', 'mailbox.settings.update']]);
+    assert.equal(
+      [next.name, next.mailbox_id, next.permissions.sort()],
+      ['rotating', s.mailbox.id, ['email.receive', 'email.send', 'mailbox.read', 'mailbox.settings.update']],
+    );
     assert.is(rotated.headers.get('location'), `/api/v1/api-keys/${next.id}`);
     // 3. "Deploy the new secret to every system that uses it." Meanwhile the old key still works.
     assert.is((await s.api('GET', '/mailbox/me', undefined, next.secret)).status, 200);
-    assert.is((await s.api('GET', '/mailbox/me', undefined, key.key)).status, 200, 'the old key works until it is revoked');
+    assert.is(
+      (await s.api('GET', '/mailbox/me', undefined, key.key)).status,
+      200,
+      'the old key works until it is revoked',
+    );
     assert.match(await caller.command('a2', 'NOOP'), /^a2 OK/m, 'and so does its live session');
     assert.is((await s.api('GET', `/api-keys/${key.public_id}`)).body.data.status, 'active');
     // 4. "Revoke the old key once all callers have moved." — "Revocation is immediate."
@@ -91,18 +112,40 @@ test('rotate with revoke_old (a leaked key): the old key stops in the same step;
 test('sending keys route through chosen providers or a delivery group (Create a key): their mail goes out through the group', async () => {
   const sink = await startSink();
   try {
-    const provider = await s.api('POST', '/providers', { name: 'loopback relay', smtp_host: '127.0.0.1', smtp_port: sink.port, smtp_protocol: 'starttls', verify_certificate: false });
+    const provider = await s.api('POST', '/providers', {
+      name: 'loopback relay',
+      smtp_host: '127.0.0.1',
+      smtp_port: sink.port,
+      smtp_protocol: 'starttls',
+      verify_certificate: false,
+    });
     assert.is(provider.status, 201, JSON.stringify(provider.body));
-    const group = (await s.api('POST', '/delivery-groups', { name: 'Chosen providers', provider_ids: [provider.body.data.id] })).body.data;
+    const group = (
+      await s.api('POST', '/delivery-groups', { name: 'Chosen providers', provider_ids: [provider.body.data.id] })
+    ).body.data;
     const worker = await create({ name: 'routed worker', type: 'send', delivery_group_id: group.id });
     assert.equal((await s.api('GET', `/delivery-groups/${group.id}`)).body.data.api_key_ids, [worker.id]);
-    const sent = await s.api('POST', '/emails/send', { from: s.mailbox.email, to: 'erin@remote.example', subject: 'Routed by key', text_body: 'hello' }, worker.secret);
+    const sent = await s.api(
+      'POST',
+      '/emails/send',
+      { from: s.mailbox.email, to: 'erin@remote.example', subject: 'Routed by key', text_body: 'hello' },
+      worker.secret,
+    );
     assert.is(sent.status, 200, JSON.stringify(sent.body));
-    await waitFor(() => sink.messages.some((m) => m.to.includes('erin@remote.example')), 15_000, 'the key\'s mail through its group');
+    await waitFor(
+      () => sink.messages.some((m) => m.to.includes('erin@remote.example')),
+      15_000,
+      "the key's mail through its group",
+    );
     // its successor sends the same way; a revoked key no longer counts
     const next = (await s.api('POST', `/api-keys/${worker.id}/rotate`, { revoke_old: true })).body.data;
     assert.equal((await s.api('GET', `/delivery-groups/${group.id}`)).body.data.api_key_ids, [next.id]);
-    const mailboxKey = await s.api('POST', '/api-keys', { name: 'x', type: 'mailbox', mailbox_id: s.mailbox.id, delivery_group_id: group.id });
+    const mailboxKey = await s.api('POST', '/api-keys', {
+      name: 'x',
+      type: 'mailbox',
+      mailbox_id: s.mailbox.id,
+      delivery_group_id: group.id,
+    });
     assert.equal([mailboxKey.status, mailboxKey.body.error.param], [422, 'delivery_group_id']);
     // the group stays while a key sends through it, unless forced
     assert.equal((await s.api('DELETE', `/delivery-groups/${group.id}`)).body.error.code, 'conflict');
@@ -123,10 +166,15 @@ test('mailbox keys stop working while their mailbox is suspended and work again 
 });
 
 test('100 active API keys per team across root and mailbox-class keys: the 101st is 409 limit_exceeded; revoking frees a place', async () => {
-  const active = (await s.api('GET', '/api-keys?limit=100')).body.data.filter((k: { status: string }) => k.status === 'active').length;
+  const active = (await s.api('GET', '/api-keys?limit=100')).body.data.filter(
+    (k: { status: string }) => k.status === 'active',
+  ).length;
   let lastId = '';
   for (let n = active; n < 100; n++) {
-    lastId = n % 2 ? (await create({ name: `k${n}`, role: 'root:readonly' })).id : (await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: `k${n}` })).body.data.api_key.public_id;
+    lastId =
+      n % 2
+        ? (await create({ name: `k${n}`, role: 'root:readonly' })).id
+        : (await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: `k${n}` })).body.data.api_key.public_id;
     assert.ok(lastId, `key ${n + 1}`);
   }
   const over = await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: 'one too many' });

@@ -12,7 +12,8 @@ const DOC = seedText('sendmux-mailbox-keys.txt');
 const [COMMAND, AGAIN] = curlCommands(DOC);
 let s: SendmuxSeedServer;
 
-const run = (command: string, appName: string) => runCurl(command, [...s.replace, ['{public_id}', s.mailbox.id], ['<string>', appName]]);
+const run = (command: string, appName: string) =>
+  runCurl(command, [...s.replace, ['{public_id}', s.mailbox.id], ['<string>', appName]]);
 
 test.before(async () => {
   s = await startSendmuxSeedServer();
@@ -36,20 +37,41 @@ test('the response has the documented shape and a Location; the key is a bearer 
   assert.equal(Object.keys(login).sort(), ['imap_port', 'password', 'server', 'smtp_port', 'username']);
   assert.match(key.key, /^wm_mbx_[A-Za-z0-9]{32}$/);
   assert.equal([key.key_prefix, key.key_suffix], [key.key.slice(0, 12), key.key.slice(-4)]);
-  assert.equal([login.server, login.imap_port, login.smtp_port, login.username], ['mail.wren.test', s.instance.port('imaps'), s.instance.port('smtp-submission'), s.mailbox.email]);
+  assert.equal(
+    [login.server, login.imap_port, login.smtp_port, login.username],
+    ['mail.wren.test', s.instance.port('imaps'), s.instance.port('smtp-submission'), s.mailbox.email],
+  );
   assert.is(reply.headers.location, `/api/v1/mailboxes/${s.mailbox.id}/keys/${key.public_id}`);
 
   const me = await s.api('GET', '/mailbox/me', undefined, key.key);
   assert.is(me.status, 200, JSON.stringify(me.body));
 
-  const imap = new ImapFlow({ host: '127.0.0.1', port: login.imap_port, secure: true, tls: { rejectUnauthorized: false }, auth: { user: login.username, pass: login.password }, logger: false });
+  const imap = new ImapFlow({
+    host: '127.0.0.1',
+    port: login.imap_port,
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: login.username, pass: login.password },
+    logger: false,
+  });
   await imap.connect();
   const status = await imap.status('INBOX', { messages: true });
   await imap.logout();
   assert.ok(status && typeof status.messages === 'number');
-  const smtp = nodemailer.createTransport({ host: '127.0.0.1', port: login.smtp_port, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: login.username, pass: login.password } });
+  const smtp = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: login.smtp_port,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: login.username, pass: login.password },
+  });
   try {
-    const sent = await smtp.sendMail({ from: login.username, to: login.username, subject: 'through the app password', text: 'hi\n' });
+    const sent = await smtp.sendMail({
+      from: login.username,
+      to: login.username,
+      subject: 'through the app password',
+      text: 'hi\n',
+    });
     assert.equal(sent.rejected, []);
   } finally {
     smtp.close();

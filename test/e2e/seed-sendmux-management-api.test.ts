@@ -80,7 +80,10 @@ test('every permission of the table exists and guards its endpoints: held → al
     const path = template.replace('{mbx}', s.mailbox.id);
     const body = method === 'GET' || method === 'DELETE' ? undefined : {};
     const allowed = await s.api(method, path, body, keys.get(permission));
-    assert.not.ok([401, 403].includes(allowed.status), `${permission} → ${method} ${path}: ${allowed.status} ${JSON.stringify(allowed.body)}`);
+    assert.not.ok(
+      [401, 403].includes(allowed.status),
+      `${permission} → ${method} ${path}: ${allowed.status} ${JSON.stringify(allowed.body)}`,
+    );
     const other = permissions.find((p) => p.split('.')[0] !== permission.split('.')[0])!;
     const refused = await s.api(method, path, body, keys.get(other));
     assert.is(refused.status, 403, `${other} → ${method} ${path}`);
@@ -93,20 +96,47 @@ test('every permission of the table exists and guards its endpoints: held → al
 
 test('presets: root:readonly reads everything *.read; root:webhook_admin only webhooks; root:provider_admin sending accounts, routing, domains, logs', async () => {
   const readonly = await key(null, 'root:readonly');
-  for (const path of ['/providers', '/delivery-groups', '/domains', '/mailboxes', `/mailboxes/${s.mailbox.id}/keys`, '/webhooks', '/emails/logs', '/inboxes/logs', '/emails/metrics', '/billing/usage', '/api-keys', '/lists', '/queue/messages', '/reports/dmarc']) {
+  for (const path of [
+    '/providers',
+    '/delivery-groups',
+    '/domains',
+    '/mailboxes',
+    `/mailboxes/${s.mailbox.id}/keys`,
+    '/webhooks',
+    '/emails/logs',
+    '/inboxes/logs',
+    '/emails/metrics',
+    '/billing/usage',
+    '/api-keys',
+    '/lists',
+    '/queue/messages',
+    '/reports/dmarc',
+  ]) {
     assert.is((await s.api('GET', path, undefined, readonly)).status, 200, `root:readonly GET ${path}`);
   }
-  assert.is((await s.api('POST', '/webhooks', { url: 'https://hooks.example/x', event_types: ['message.received'] }, readonly)).status, 403);
+  assert.is(
+    (await s.api('POST', '/webhooks', { url: 'https://hooks.example/x', event_types: ['message.received'] }, readonly))
+      .status,
+    403,
+  );
 
   const webhookAdmin = await key(null, 'root:webhook_admin');
-  const hook = await s.api('POST', '/webhooks', { url: 'https://hooks.example/x', event_types: ['message.received'] }, webhookAdmin);
+  const hook = await s.api(
+    'POST',
+    '/webhooks',
+    { url: 'https://hooks.example/x', event_types: ['message.received'] },
+    webhookAdmin,
+  );
   assert.is(hook.status, 201, JSON.stringify(hook.body));
   assert.is((await s.api('POST', `/webhooks/${hook.body.data.id}/rotate-secret`, undefined, webhookAdmin)).status, 200);
-  for (const path of ['/domains', '/providers', '/mailboxes', '/emails/logs']) assert.is((await s.api('GET', path, undefined, webhookAdmin)).status, 403, path);
+  for (const path of ['/domains', '/providers', '/mailboxes', '/emails/logs'])
+    assert.is((await s.api('GET', path, undefined, webhookAdmin)).status, 403, path);
 
   const providerAdmin = await key(null, 'root:provider_admin');
-  for (const path of ['/providers', '/delivery-groups', '/domains', '/emails/logs']) assert.is((await s.api('GET', path, undefined, providerAdmin)).status, 200, path);
-  for (const path of ['/webhooks', '/mailboxes', '/billing/usage']) assert.is((await s.api('GET', path, undefined, providerAdmin)).status, 403, path);
+  for (const path of ['/providers', '/delivery-groups', '/domains', '/emails/logs'])
+    assert.is((await s.api('GET', path, undefined, providerAdmin)).status, 200, path);
+  for (const path of ['/webhooks', '/mailboxes', '/billing/usage'])
+    assert.is((await s.api('GET', path, undefined, providerAdmin)).status, 403, path);
 });
 
 test('the error envelope: code, message, param, doc_url (a page that describes the code), retryable; errors[] on validation failures', async () => {
@@ -121,11 +151,28 @@ test('the error envelope: code, message, param, doc_url (a page that describes t
   const page = await fetch(bad.body.error.doc_url);
   assert.is(page.status, 200);
   const html = await page.text();
-  for (const code of ['invalid_parameter', 'missing_parameter', 'authentication_required', 'insufficient_permissions', 'not_found', 'conflict', 'limit_exceeded', 'idempotency_conflict', 'payload_too_large', 'validation_error', 'rate_limit_exceeded', 'internal_error', 'service_unavailable']) {
+  for (const code of [
+    'invalid_parameter',
+    'missing_parameter',
+    'authentication_required',
+    'insufficient_permissions',
+    'not_found',
+    'conflict',
+    'limit_exceeded',
+    'idempotency_conflict',
+    'payload_too_large',
+    'validation_error',
+    'rate_limit_exceeded',
+    'internal_error',
+    'service_unavailable',
+  ]) {
     assert.match(html, `id="${code}"`);
   }
   const missing = await s.api('POST', '/domains', {});
-  assert.equal([missing.status, missing.body.error.code, missing.body.error.param], [400, 'missing_parameter', 'domain']);
+  assert.equal(
+    [missing.status, missing.body.error.code, missing.body.error.param],
+    [400, 'missing_parameter', 'domain'],
+  );
   assert.equal([(await s.api('GET', '/domains', undefined, 'wm_root_not_a_key')).status], [401]);
   const unknown = await s.api('GET', '/domains/nothing.example');
   assert.equal([unknown.status, unknown.body.error.code], [404, 'not_found']);
@@ -138,7 +185,7 @@ test('the error envelope: code, message, param, doc_url (a page that describes t
 test('rate limits from config: past the limit 429 rate_limit_exceeded, retryable, with Retry-After', async () => {
   const minted = await s.api('POST', `/mailboxes/${s.mailbox.id}/keys`, { app_name: 'burst' });
   const mailboxKey = minted.body.data.api_key.key;
-  let last;
+  let last: Awaited<ReturnType<typeof s.api>> | undefined;
   for (let i = 0; i < 6; i++) last = await s.api('GET', '/mailbox/me', undefined, mailboxKey);
   assert.is(last!.status, 429);
   assert.is(last!.headers.get('x-ratelimit-limit'), '5');
@@ -151,11 +198,19 @@ test('conditional requests: weak ETag, If-None-Match → 304 without a body, sta
   const first = await s.api('GET', `/mailboxes/${s.mailbox.id}`);
   const etag = first.headers.get('etag')!;
   assert.match(etag, /^W\/"/);
-  const cached = await fetch(`${s.origin}/api/v1/mailboxes/${s.mailbox.id}`, { headers: { authorization: `Bearer ${s.rootKey}`, 'if-none-match': etag } });
+  const cached = await fetch(`${s.origin}/api/v1/mailboxes/${s.mailbox.id}`, {
+    headers: { authorization: `Bearer ${s.rootKey}`, 'if-none-match': etag },
+  });
   assert.is(cached.status, 304);
   assert.is(await cached.text(), '');
-  assert.is((await s.api('PATCH', `/mailboxes/${s.mailbox.id}`, { display_name: 'Agent' }, undefined, { 'if-match': etag })).status, 200);
-  const stale = await s.api('PATCH', `/mailboxes/${s.mailbox.id}`, { display_name: 'Again' }, undefined, { 'if-match': etag });
+  assert.is(
+    (await s.api('PATCH', `/mailboxes/${s.mailbox.id}`, { display_name: 'Agent' }, undefined, { 'if-match': etag }))
+      .status,
+    200,
+  );
+  const stale = await s.api('PATCH', `/mailboxes/${s.mailbox.id}`, { display_name: 'Again' }, undefined, {
+    'if-match': etag,
+  });
   assert.equal([stale.status, stale.body.error.code], [409, 'conflict']);
 });
 
@@ -164,7 +219,11 @@ test('conventions: snake_case, UTC RFC 3339 timestamps, public ids, JSON only; t
   for (const field of Object.keys(mailbox)) assert.match(field, /^[a-z0-9_]+$/);
   assert.match(mailbox.created_at, /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?Z$/);
   assert.match(mailbox.id, /^mbx_/);
-  const form = await fetch(`${s.origin}/api/v1/domains`, { method: 'POST', headers: { authorization: `Bearer ${s.rootKey}`, 'content-type': 'application/x-www-form-urlencoded' }, body: 'domain=x.example' });
+  const form = await fetch(`${s.origin}/api/v1/domains`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${s.rootKey}`, 'content-type': 'application/x-www-form-urlencoded' },
+    body: 'domain=x.example',
+  });
   assert.is(form.status, 415);
   const openapi = (await (await fetch(`${s.origin}/api/v1/openapi.json`)).json()) as { openapi: string };
   assert.match(openapi.openapi, /^3\.1\./);
@@ -172,8 +231,16 @@ test('conventions: snake_case, UTC RFC 3339 timestamps, public ids, JSON only; t
 
 /** The error table's 500 and 503 rows: the envelope, retryable, X-Request-Id = meta.request_id. */
 async function serverError(origin: string, rootKey: string, method: string, path: string, body?: unknown) {
-  const reply = await fetch(`${origin}/api/v1${path}`, { method, headers: { authorization: `Bearer ${rootKey}`, 'content-type': 'application/json' }, body: body === undefined ? undefined : JSON.stringify(body) });
-  const json = (await reply.json()) as { ok: boolean; error: { code: string; retryable: boolean; doc_url: string }; meta: { request_id: string } };
+  const reply = await fetch(`${origin}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${rootKey}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const json = (await reply.json()) as {
+    ok: boolean;
+    error: { code: string; retryable: boolean; doc_url: string };
+    meta: { request_id: string };
+  };
   assert.is(json.ok, false);
   assert.is(json.error.retryable, true);
   assert.is(json.error.doc_url, `${origin}/docs/api/errors#${json.error.code}`);

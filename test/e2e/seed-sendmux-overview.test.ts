@@ -16,7 +16,12 @@ let s: SendmuxSeedServer;
 let mailboxKey: string;
 
 const deliver = (subject: string) =>
-  sendRaw(s.instance.port('smtp-mx'), 'partner@elsewhere.test', [s.mailbox.email], `From: partner@elsewhere.test\r\nTo: ${s.mailbox.email}\r\nSubject: ${subject}\r\n\r\nhi\r\n`);
+  sendRaw(
+    s.instance.port('smtp-mx'),
+    'partner@elsewhere.test',
+    [s.mailbox.email],
+    `From: partner@elsewhere.test\r\nTo: ${s.mailbox.email}\r\nSubject: ${subject}\r\n\r\nhi\r\n`,
+  );
 
 test.before(async () => {
   s = await startSendmuxSeedServer({ webhooks: { allow_http: true, allow_private_addresses: true } });
@@ -39,16 +44,33 @@ test('curl -N on /mailbox/events with event_types streams message.received as ma
 
   // Stream controls: Last-Event-ID resumes after it; ping 10–300 s; close_after 30–3,600 s.
   await deliver('while away');
-  const resumed = await runCurl(`${command!} -H "Last-Event-ID: ${id}"`, [...s.replace, ['smx_mbx_your_key_here', mailboxKey]], 2);
+  const resumed = await runCurl(
+    `${command!} -H "Last-Event-ID: ${id}"`,
+    [...s.replace, ['smx_mbx_your_key_here', mailboxKey]],
+    2,
+  );
   assert.match(resumed.text, /"subject":"while away"/);
   assert.not.match(resumed.text, /"subject":"streamed"/);
-  for (const [query, status] of [['ping=10', 200], ['ping=300', 200], ['ping=9', 400], ['ping=301', 400], ['close_after=30', 200], ['close_after=3600', 200], ['close_after=29', 400], ['close_after=3601', 400]] as const) {
-    const r = await runCurl(`curl -N "${s.origin}/api/v1/mailbox/events?${query}" -H "Authorization: Bearer ${mailboxKey}"`, [], 1);
+  for (const [query, status] of [
+    ['ping=10', 200],
+    ['ping=300', 200],
+    ['ping=9', 400],
+    ['ping=301', 400],
+    ['close_after=30', 200],
+    ['close_after=3600', 200],
+    ['close_after=29', 400],
+    ['close_after=3601', 400],
+  ] as const) {
+    const r = await runCurl(
+      `curl -N "${s.origin}/api/v1/mailbox/events?${query}" -H "Authorization: Bearer ${mailboxKey}"`,
+      [],
+      1,
+    );
     assert.is(r.status, status, query);
   }
 });
 
-test('the webhook verification snippet, run as printed in a receiver, trusts Wren\'s deliveries and refuses a tampered body', async () => {
+test("the webhook verification snippet, run as printed in a receiver, trusts Wren's deliveries and refuses a tampered body", async () => {
   // The page prints the snippet on one line; here it is with its line breaks, `x-sendmux-signature` → `x-wrenmail-signature`.
   const snippet = `// verify X-Sendmux-Signature before parsing the body
 const body = await req.text();
@@ -59,7 +81,12 @@ const expected = \`sha256=\${mac}\`;
 const ok = expected.length === sig.length && crypto.timingSafeEqual(Buffer.from(expected), Buffer.from(sig));`;
   assertInDocument(DOC, snippet);
   const AsyncFunction = Object.getPrototypeOf(async () => {}).constructor;
-  const verify = new AsyncFunction('crypto', 'req', 'secret', `${snippet.replaceAll('x-sendmux-signature', 'x-wrenmail-signature')}\nreturn { ok, body };`);
+  const verify = new AsyncFunction(
+    'crypto',
+    'req',
+    'secret',
+    `${snippet.replaceAll('x-sendmux-signature', 'x-wrenmail-signature')}\nreturn { ok, body };`,
+  );
 
   const received: { headers: IncomingHttpHeaders; body: string }[] = [];
   const server = createServer((req, res) => {
@@ -82,7 +109,11 @@ const ok = expected.length === sig.length && crypto.timingSafeEqual(Buffer.from(
     const verified = await verify(crypto, req, secret);
     assert.is(verified.ok, true, 'the snippet trusts the delivery');
     assert.is(JSON.parse(verified.body).type, 'message.received');
-    const tampered = await verify(crypto, { ...req, text: async () => delivery!.body.replace('signed', 'forged') }, secret);
+    const tampered = await verify(
+      crypto,
+      { ...req, text: async () => delivery!.body.replace('signed', 'forged') },
+      secret,
+    );
     assert.is(tampered.ok, false);
     assert.is((await verify(crypto, req, `${secret}x`)).ok, false, 'another secret fails');
     // The documented identity headers, branded.
@@ -102,7 +133,9 @@ res = requests.get(
 )
 print(res.json())`;
   assertInDocument(DOC, code);
-  const run = await runPython(code.replace('https://app.sendmux.ai', s.origin).replace('smx_infrastructure_key_here', s.rootKey));
+  const run = await runPython(
+    code.replace('https://app.sendmux.ai', s.origin).replace('smx_infrastructure_key_here', s.rootKey),
+  );
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /^\{'ok': True, 'data': \{/);
   assert.match(run.stdout, /'received': \d+/);

@@ -21,12 +21,25 @@ test.before(async () => {
 test.after(() => instance.stop());
 
 const api = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
-  const response = await fetch(base + path, { method, headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers }, body: body ? JSON.stringify(body) : undefined });
-  return { status: response.status, etag: response.headers.get('etag'), body: (await response.json()) as { data: any; error: { code: string } } };
+  const response = await fetch(base + path, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json', ...headers },
+    body: body ? JSON.stringify(body) : undefined,
+  });
+  return {
+    status: response.status,
+    etag: response.headers.get('etag'),
+    body: (await response.json()) as { data: any; error: { code: string } },
+  };
 };
 
 async function send(from: string, to: string): Promise<string> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
   try {
     return (await transport.sendMail({ from, to, subject: 'filters', text: 'hi\n' })).response;
   } catch (err) {
@@ -46,19 +59,41 @@ test('patterns: exact address, domain with subdomains, wildcards', () => {
 });
 
 test('domain denylist refuses at RCPT with 550 5.7.1; a mailbox allowlist overrides its domain', async () => {
-  const domainId = (await api('GET', '/domains')).body.data.find((d: { domain: string }) => d.domain === 'example.test').id;
-  const put = await api('PUT', `/domains/${domainId}/filters`, { mode: 'denylist', rules: [{ pattern: '@spammy.test', type: 'deny', note: 'known junk' }] });
+  const domainId = (await api('GET', '/domains')).body.data.find(
+    (d: { domain: string }) => d.domain === 'example.test',
+  ).id;
+  const put = await api('PUT', `/domains/${domainId}/filters`, {
+    mode: 'denylist',
+    rules: [{ pattern: '@spammy.test', type: 'deny', note: 'known junk' }],
+  });
   assert.is(put.status, 200);
   assert.equal(put.body.data.rules[0].pattern, '@spammy.test');
   assert.match(await send('x@spammy.test', 'desk@example.test'), /^550 5\.7\.1 /);
   assert.match(await send('x@fine.test', 'desk@example.test'), /^250 /);
 
-  const boss = (await api('GET', '/mailboxes')).body.data.find((m: { email: string }) => m.email === 'boss@example.test');
+  const boss = (await api('GET', '/mailboxes')).body.data.find(
+    (m: { email: string }) => m.email === 'boss@example.test',
+  );
   const got = await api('GET', `/mailboxes/${boss.id}/filters`);
   assert.equal(got.body.data, { mode: 'off', rules: [] });
-  const stale = await api('PUT', `/mailboxes/${boss.id}/filters`, { mode: 'allowlist', rules: [] }, { 'if-match': 'W/"stale"' });
+  const stale = await api(
+    'PUT',
+    `/mailboxes/${boss.id}/filters`,
+    { mode: 'allowlist', rules: [] },
+    { 'if-match': 'W/"stale"' },
+  );
   assert.is(stale.status, 409, 'If-Match with a stale ETag is a conflict');
-  assert.is((await api('PUT', `/mailboxes/${boss.id}/filters`, { mode: 'allowlist', rules: [{ pattern: 'partner.test', type: 'allow' }] }, { 'if-match': got.etag! })).status, 200);
+  assert.is(
+    (
+      await api(
+        'PUT',
+        `/mailboxes/${boss.id}/filters`,
+        { mode: 'allowlist', rules: [{ pattern: 'partner.test', type: 'allow' }] },
+        { 'if-match': got.etag! },
+      )
+    ).status,
+    200,
+  );
   assert.match(await send('x@partner.test', 'boss@example.test'), /^250 /);
   assert.match(await send('x@fine.test', 'boss@example.test'), /^550 5\.7\.1 /, 'allowlist: others are refused');
   assert.match(await send('x@spammy.test', 'boss@example.test'), /^550 5\.7\.1 /);

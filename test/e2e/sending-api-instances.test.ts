@@ -24,7 +24,20 @@ test('POST /emails/send on A with an attachment: at B with dkim=pass, spf=pass, 
   const alice = (await store.accounts.byAddress('alice@a.test'))!;
   const minted = mintApiKey('mbx');
   await store.apiKeys.create(
-    { id: `key_${newId()}`, teamId: alice.teamId, type: 'mailbox', name: 'app', prefix: minted.prefix, permissions: PRESETS['mailbox:full']!, accountId: alice.id, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+    {
+      id: `key_${newId()}`,
+      teamId: alice.teamId,
+      type: 'mailbox',
+      name: 'app',
+      prefix: minted.prefix,
+      permissions: PRESETS['mailbox:full']!,
+      accountId: alice.id,
+      domain: null,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    },
     minted.hash,
   );
   const attachment = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));

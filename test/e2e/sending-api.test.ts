@@ -27,7 +27,8 @@ test.before(async () => {
 });
 test.after(() => api.close());
 
-const jobsOf = async (messageId: string): Promise<QueueJob[]> => (await api.store.queue.list({ limit: 10_000 })).jobs.filter((j) => `eml_${j.messageId}` === messageId);
+const jobsOf = async (messageId: string): Promise<QueueJob[]> =>
+  (await api.store.queue.list({ limit: 10_000 })).jobs.filter((j) => `eml_${j.messageId}` === messageId);
 const rawOf = (job: QueueJob) => api.store.blobs.read(job.blob, job.size);
 const resolver = async (name: string, type: string) => {
   if (type === 'TXT' && name === 'sel1._domainkey.wren.test') return [[dkimRecordValue(dkim)]];
@@ -57,7 +58,11 @@ test('a message with an attachment, custom header and reply-to is built, DKIM-si
   assert.is(reply.body.data.status, 'queued');
   const jobs = await jobsOf(reply.body.data.message_id);
   assert.equal(jobs.map((j) => j.domain).sort(), ['elsewhere.test', 'other.test']);
-  assert.equal(jobs.flatMap((j) => j.recipients.map((r) => r.address)).sort(), ['carol@elsewhere.test', 'dave@elsewhere.test', 'erin@other.test']);
+  assert.equal(jobs.flatMap((j) => j.recipients.map((r) => r.address)).sort(), [
+    'carol@elsewhere.test',
+    'dave@elsewhere.test',
+    'erin@other.test',
+  ]);
   assert.is(jobs[0]!.from, 'alice@wren.test');
   assert.is(jobs[0]!.accountId, alice.id);
 
@@ -76,14 +81,16 @@ test('a message with an attachment, custom header and reply-to is built, DKIM-si
   assert.match(parsed.html as string, /<b>attached<\/b>/);
 
   const events = await api.store.events.list({ accountId: alice.id });
-  assert.ok(events.some((e) => e.type === 'message.queued' && `eml_${e.data.message_id}` === reply.body.data.message_id));
+  assert.ok(
+    events.some((e) => e.type === 'message.queued' && `eml_${e.data.message_id}` === reply.body.data.message_id),
+  );
   const sent = api.store.folders.bySpecialUse(alice.id, '\\Sent')!;
   const [copy] = await api.store.messages.list(sent.id);
   assert.ok(copy, 'a Sent copy');
   assert.ok((await api.store.read(copy!)).toString().includes('Subject: =?UTF-8?'));
 });
 
-test('header injection and bad input are refused; senders outside the key\'s scope are 403', async () => {
+test("header injection and bad input are refused; senders outside the key's scope are 403", async () => {
   const base = { from: 'alice@wren.test', to: 'carol@elsewhere.test', subject: 'x', text_body: 'x' };
   const bad = [
     { ...base, subject: 'hi\r\nBcc: victim@elsewhere.test' },
@@ -100,10 +107,19 @@ test('header injection and bad input are refused; senders outside the key\'s sco
     const reply = await api.call('POST', '/emails/send', { key: aliceKey, body });
     assert.is(reply.status, 400, JSON.stringify(body));
   }
-  assert.is((await api.call('POST', '/emails/send', { key: aliceKey, body: { ...base, from: 'bob@wren.test' } })).status, 403);
-  assert.is((await api.call('POST', '/emails/send', { key: aliceKey, body: { ...base, return_path: 'bounces@foreign.test' } })).status, 403);
+  assert.is(
+    (await api.call('POST', '/emails/send', { key: aliceKey, body: { ...base, from: 'bob@wren.test' } })).status,
+    403,
+  );
+  assert.is(
+    (await api.call('POST', '/emails/send', { key: aliceKey, body: { ...base, return_path: 'bounces@foreign.test' } }))
+      .status,
+    403,
+  );
   assert.is((await api.call('POST', '/emails/send', { body: { ...base, from: 'ceo@foreign.test' } })).status, 403);
-  const asBob = await api.call('POST', '/emails/send', { body: { ...base, from: 'bob@wren.test', return_path: 'bounces+x@wren.test' } });
+  const asBob = await api.call('POST', '/emails/send', {
+    body: { ...base, from: 'bob@wren.test', return_path: 'bounces+x@wren.test' },
+  });
   assert.is(asBob.status, 200, 'a root key sends as any address of a team domain');
   const [job] = await jobsOf(asBob.body.data.message_id);
   assert.is(job!.from, 'bounces+x@wren.test', 'return_path is the envelope sender');
@@ -114,7 +130,12 @@ test('header injection and bad input are refused; senders outside the key\'s sco
 
 test('batch of 100 with 3 invalid items: 97 queued, 3 errors with their index', async () => {
   const sendKey = await api.makeKey(PRESETS.send_only!, api.teamId, 'sending');
-  const messages: unknown[] = Array.from({ length: 100 }, (_, i) => ({ from: 'alice@wren.test', to: `r${i}@elsewhere.test`, subject: `batch ${i}`, text_body: `n ${i}` }));
+  const messages: unknown[] = Array.from({ length: 100 }, (_, i) => ({
+    from: 'alice@wren.test',
+    to: `r${i}@elsewhere.test`,
+    subject: `batch ${i}`,
+    text_body: `n ${i}`,
+  }));
   messages[7] = { from: 'alice@wren.test', to: 'r7@elsewhere.test', subject: 'no body' };
   messages[42] = { from: 'mallory@foreign.test', to: 'r42@elsewhere.test', subject: 'spoof', text_body: 'x' };
   messages[99] = { from: 'alice@wren.test', to: 'r99@elsewhere.test', subject: 'x\nBcc: y@z.test', text_body: 'x' };
@@ -123,13 +144,29 @@ test('batch of 100 with 3 invalid items: 97 queued, 3 errors with their index', 
   assert.is(reply.status, 200, reply.text);
   assert.equal(reply.body.data.summary, { total: 100, queued: 97, failed: 3 });
   const failed = reply.body.data.results.filter((r: any) => r.status === 'failed');
-  assert.equal(failed.map((r: any) => [r.index, r.error.code]), [[7, 'invalid_parameter'], [42, 'insufficient_permissions'], [99, 'invalid_parameter']]);
-  assert.ok(reply.body.data.results.filter((r: any) => r.status === 'queued').every((r: any) => /^eml_/.test(r.message_id)));
+  assert.equal(
+    failed.map((r: any) => [r.index, r.error.code]),
+    [
+      [7, 'invalid_parameter'],
+      [42, 'insufficient_permissions'],
+      [99, 'invalid_parameter'],
+    ],
+  );
+  assert.ok(
+    reply.body.data.results.filter((r: any) => r.status === 'queued').every((r: any) => /^eml_/.test(r.message_id)),
+  );
   assert.is((await api.store.queue.list({ limit: 10_000 })).jobs.length - before, 97);
 
-  const allBad = await api.call('POST', '/emails/send/batch', { key: sendKey, body: { messages: [messages[7], messages[42]] } });
+  const allBad = await api.call('POST', '/emails/send/batch', {
+    key: sendKey,
+    body: { messages: [messages[7], messages[42]] },
+  });
   assert.is(allBad.status, 422);
-  assert.is((await api.call('POST', '/emails/send/batch', { key: sendKey, body: { messages: Array(101).fill(messages[0]) } })).status, 400);
+  assert.is(
+    (await api.call('POST', '/emails/send/batch', { key: sendKey, body: { messages: Array(101).fill(messages[0]) } }))
+      .status,
+    400,
+  );
 });
 
 test('Idempotency-Key: the same send twice queues once and replays the reply', async () => {
@@ -141,7 +178,11 @@ test('Idempotency-Key: the same send twice queues once and replays the reply', a
   assert.is(second.text, first.text);
   assert.is(second.headers.get('idempotent-replayed'), 'true');
   assert.is((await jobsOf(first.body.data.message_id)).length, 1);
-  const other = await api.call('POST', '/emails/send', { key: aliceKey, body: { ...body, subject: 'different' }, headers });
+  const other = await api.call('POST', '/emails/send', {
+    key: aliceKey,
+    body: { ...body, subject: 'different' },
+    headers,
+  });
   assert.is(other.status, 409);
 });
 

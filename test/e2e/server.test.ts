@@ -33,7 +33,10 @@ test('first start: bootstrap key (0600), self-signed certificate kept, /healthz,
     assert.is(statSync(keyFile).mode & 0o777, 0o600);
     const key = readFileSync(keyFile, 'utf8').trim();
     assert.match(key, /^wm_root_[A-Za-z0-9]{32}$/);
-    assert.not.ok(server.logs.some((line) => line.includes(key)), 'the key never appears in the logs');
+    assert.not.ok(
+      server.logs.some((line) => line.includes(key)),
+      'the key never appears in the logs',
+    );
     assert.ok(existsSync(join(data, 'tls', 'self-signed.crt')));
 
     const health = await fetch(`${base}/healthz`);
@@ -43,7 +46,11 @@ test('first start: bootstrap key (0600), self-signed certificate kept, /healthz,
     const me = await fetch(`${base}/api/v1/me`, { headers: { authorization: `Bearer ${key}` } });
     assert.is(me.status, 200);
     assert.is(me.headers.get('cache-control'), 'no-store');
-    const body = (await me.json()) as { ok: boolean; data: { permissions: string[]; team: { id: string } }; meta: { request_id: string } };
+    const body = (await me.json()) as {
+      ok: boolean;
+      data: { permissions: string[]; team: { id: string } };
+      meta: { request_id: string };
+    };
     assert.ok(body.ok);
     assert.equal(body.data.permissions, ['*']);
     assert.match(body.data.team.id, /^team_[0-9a-z]{26}$/);
@@ -62,7 +69,10 @@ test('first start: bootstrap key (0600), self-signed certificate kept, /healthz,
 
     // backup while running, then restore into an empty directory and find the same records
     const backupFile = join(dir.path, 'backup.gz');
-    const backup = await runCli(['backup', backupFile], { ...env, WRENMAIL_HTTP_LISTEN: `127.0.0.1:${server.ports.get('http')}` });
+    const backup = await runCli(['backup', backupFile], {
+      ...env,
+      WRENMAIL_HTTP_LISTEN: `127.0.0.1:${server.ports.get('http')}`,
+    });
     assert.is(backup.code, 0, backup.stderr);
     const restoredData = join(dir.path, 'restored');
     const restore = await runCli(['restore', backupFile], { ...env, WRENMAIL_DATA_DIR: restoredData });
@@ -126,15 +136,28 @@ test('a privileged port without privileges: moved up by the offset with a warnin
   chmodSync(dir.path, 0o755); // mkdtemp makes it 0700: nobody could not reach its data dir
   mkdirSync(nobodyData, { recursive: true });
   chownSync(nobodyData, unprivileged!, unprivileged!);
-  const nobodyEnv = { ...env, WRENMAIL_DATA_DIR: nobodyData, WRENMAIL_HTTP_LISTEN: '127.0.0.1:0', WRENMAIL_SMTP_MX_LISTEN: '127.0.0.1:25', WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: '0' };
+  const nobodyEnv = {
+    ...env,
+    WRENMAIL_DATA_DIR: nobodyData,
+    WRENMAIL_HTTP_LISTEN: '127.0.0.1:0',
+    WRENMAIL_SMTP_MX_LISTEN: '127.0.0.1:25',
+    WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: '0',
+  };
   const refused = await runCli(['serve'], nobodyEnv, unprivileged);
   assert.is(refused.code, 77, refused.stderr);
   assert.match(refused.stderr, /no permission to listen on 127\.0\.0\.1:25 \(setting smtp\.mx_listen\)/);
   const offset = 20000 + Math.floor(Math.random() * 20000);
-  const server = await startServerProcess({ ...nobodyEnv, WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: String(offset) }, ['serve'], unprivileged);
+  const server = await startServerProcess(
+    { ...nobodyEnv, WRENMAIL_SERVER_UNPRIVILEGED_PORT_OFFSET: String(offset) },
+    ['serve'],
+    unprivileged,
+  );
   try {
     assert.is(server.ports.get('smtp-mx'), 25 + offset);
-    assert.ok(server.logs.some((line) => line.includes('needs privileges')), 'the log says why the port moved');
+    assert.ok(
+      server.logs.some((line) => line.includes('needs privileges')),
+      'the log says why the port moved',
+    );
   } finally {
     await server.stop();
   }

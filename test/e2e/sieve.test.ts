@@ -30,16 +30,38 @@ const mbx = (name: string) => `mbx_${accounts[name]!.id}`;
 async function makeKey(permissions: string[], team = teamId, accountId: string | null = null): Promise<string> {
   const minted = mintApiKey(accountId ? 'mbx' : 'root');
   await fx.store.apiKeys.create(
-    { id: `key_${newId()}`, teamId: team, type: accountId ? 'mailbox' : 'root', name: 'test', prefix: minted.prefix, permissions, accountId, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+    {
+      id: `key_${newId()}`,
+      teamId: team,
+      type: accountId ? 'mailbox' : 'root',
+      name: 'test',
+      prefix: minted.prefix,
+      permissions,
+      accountId,
+      domain: null,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    },
     minted.hash,
   );
   return minted.secret;
 }
 
-async function call(method: string, path: string, body?: unknown, key = keys.root!): Promise<{ status: number; body: any }> {
+async function call(
+  method: string,
+  path: string,
+  body?: unknown,
+  key = keys.root!,
+): Promise<{ status: number; body: any }> {
   const headers: Record<string, string> = { authorization: `Bearer ${key}` };
   if (body !== undefined) headers['content-type'] = 'application/json';
-  const response = await fetch(base + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const response = await fetch(base + path, {
+    method,
+    headers,
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
   const text = await response.text();
   return { status: response.status, body: text ? JSON.parse(text) : undefined };
 }
@@ -65,11 +87,20 @@ vacation :days 3 :subject "Out of office" "I am away until Monday.";
 `;
 
 test.before(async () => {
-  fx = await startMx({ zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } }, mx: { srsSecret: 'sieve-test-srs' } });
+  fx = await startMx({
+    zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } },
+    mx: { srsSecret: 'sieve-test-srs' },
+  });
   teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test');
-  for (const name of ['alice', 'bob', 'carol']) accounts[name] = await fx.store.accounts.create({ teamId, address: `${name}@wren.test` });
-  const app = createHttpApp({ store: fx.store, logger: pino({ level: 'silent' }), ready: () => true, validateResponses: true });
+  for (const name of ['alice', 'bob', 'carol'])
+    accounts[name] = await fx.store.accounts.create({ teamId, address: `${name}@wren.test` });
+  const app = createHttpApp({
+    store: fx.store,
+    logger: pino({ level: 'silent' }),
+    ready: () => true,
+    validateResponses: true,
+  });
   http = createServer(app.callback());
   await new Promise<void>((resolve) => http.listen(0, '127.0.0.1', resolve));
   base = `http://127.0.0.1:${(http.address() as AddressInfo).port}/api/v1`;
@@ -88,10 +119,13 @@ const withSubject = async (who: string, subject: string, folder = 'INBOX') =>
 const jobs = async (): Promise<QueueJob[]> => (await fx.store.queue.list({ limit: 1000 })).jobs;
 const jobText = (job: QueueJob) => fx.store.blobs.read(job.blob, job.size).then((b) => b.toString('utf8'));
 /** Queued messages with the null sender to `to` (vacation replies, rejection notices). */
-const nullSenderJobsTo = async (to: string) => (await jobs()).filter((j) => j.from === '' && j.recipients.some((r) => r.address === to));
+const nullSenderJobsTo = async (to: string) =>
+  (await jobs()).filter((j) => j.from === '' && j.recipients.some((r) => r.address === to));
 
 test('API: PUT validates (422 with line and column), GET, activate/deactivate, permissions, DELETE', async () => {
-  const bad = await call('PUT', `/mailboxes/${mbx('alice')}/sieve`, { script: 'require "fileinto";\nif header :is "subject" "x" {\n  fileinto;\n}' });
+  const bad = await call('PUT', `/mailboxes/${mbx('alice')}/sieve`, {
+    script: 'require "fileinto";\nif header :is "subject" "x" {\n  fileinto;\n}',
+  });
   assert.is(bad.status, 422);
   assert.is(bad.body.error.code, 'validation_error');
   assert.match(bad.body.error.message, /line 3, column 3: fileinto takes 1 positional argument/);
@@ -99,13 +133,20 @@ test('API: PUT validates (422 with line and column), GET, activate/deactivate, p
 
   const put = await call('PUT', `/mailboxes/${mbx('alice')}/sieve`, { script: ALICE_SCRIPT });
   assert.is(put.status, 200, JSON.stringify(put.body));
-  assert.equal([put.body.data.active, put.body.data.mailbox_id, put.body.data.script], [true, mbx('alice'), ALICE_SCRIPT]);
+  assert.equal(
+    [put.body.data.active, put.body.data.mailbox_id, put.body.data.script],
+    [true, mbx('alice'), ALICE_SCRIPT],
+  );
   assert.ok(put.body.data.extensions.includes('vacation'));
 
   const off = await call('POST', `/mailboxes/${mbx('alice')}/sieve/deactivate`);
   assert.is(off.body.data.active, false);
   assert.is((await call('GET', `/mailboxes/${mbx('alice')}/sieve`)).body.data.active, false);
-  assert.is((await call('PUT', `/mailboxes/${mbx('alice')}/sieve`, { script: ALICE_SCRIPT })).body.data.active, false, 'PUT keeps the state');
+  assert.is(
+    (await call('PUT', `/mailboxes/${mbx('alice')}/sieve`, { script: ALICE_SCRIPT })).body.data.active,
+    false,
+    'PUT keeps the state',
+  );
   assert.is((await call('POST', `/mailboxes/${mbx('alice')}/sieve/activate`)).body.data.active, true);
 
   assert.is((await call('GET', `/mailboxes/${mbx('alice')}/sieve`, undefined, keys.reader)).status, 200);
@@ -115,7 +156,11 @@ test('API: PUT validates (422 with line and column), GET, activate/deactivate, p
 
   const other = await fx.store.teams.create('other');
   const otherKey = await makeKey(PRESETS['root:full']!, other.id);
-  assert.is((await call('GET', `/mailboxes/${mbx('alice')}/sieve`, undefined, otherKey)).status, 404, 'another team sees no such mailbox');
+  assert.is(
+    (await call('GET', `/mailboxes/${mbx('alice')}/sieve`, undefined, otherKey)).status,
+    404,
+    'another team sees no such mailbox',
+  );
 
   assert.is((await call('PUT', `/mailboxes/${mbx('carol')}/sieve`, { script: 'discard;', active: false })).status, 200);
   assert.is((await call('DELETE', `/mailboxes/${mbx('carol')}/sieve`)).status, 200);
@@ -124,7 +169,7 @@ test('API: PUT validates (422 with line and column), GET, activate/deactivate, p
   assert.is((await call('POST', `/mailboxes/${mbx('carol')}/sieve/activate`)).status, 404);
 });
 
-test('API: the owner\'s own script and sender lists (/mailbox/sieve, /mailbox/filters): a mailbox key reaches only its mailbox', async () => {
+test("API: the owner's own script and sender lists (/mailbox/sieve, /mailbox/filters): a mailbox key reaches only its mailbox", async () => {
   const own = await makeKey(PRESETS['mailbox:full']!, teamId, accounts.carol!.id);
   const readOnly = await makeKey(PRESETS.agent_preclaim!, teamId, accounts.carol!.id);
   assert.is((await call('GET', '/mailbox/sieve', undefined, own)).status, 404, 'no script yet');
@@ -134,10 +179,22 @@ test('API: the owner\'s own script and sender lists (/mailbox/sieve, /mailbox/fi
   const put = await call('PUT', '/mailbox/sieve', { script: 'require ["vacation"];\nvacation "away";\n' }, own);
   assert.is(put.status, 200, JSON.stringify(put.body));
   assert.is(put.body.data.mailbox_id, mbx('carol'));
-  assert.match((await call('GET', `/mailboxes/${mbx('carol')}/sieve`)).body.data.script, /vacation "away"/, 'the operator sees what the owner set');
-  assert.is((await call('PUT', '/mailbox/sieve', { script: 'keep;' }, readOnly)).status, 403, 'mailbox.settings.update is needed to write');
+  assert.match(
+    (await call('GET', `/mailboxes/${mbx('carol')}/sieve`)).body.data.script,
+    /vacation "away"/,
+    'the operator sees what the owner set',
+  );
+  assert.is(
+    (await call('PUT', '/mailbox/sieve', { script: 'keep;' }, readOnly)).status,
+    403,
+    'mailbox.settings.update is needed to write',
+  );
   assert.is((await call('GET', '/mailbox/sieve', undefined, readOnly)).status, 200);
-  assert.is((await call('GET', `/mailbox/sieve?mailbox_id=${mbx('alice')}`, undefined, own)).status, 403, 'only its own mailbox');
+  assert.is(
+    (await call('GET', `/mailbox/sieve?mailbox_id=${mbx('alice')}`, undefined, own)).status,
+    403,
+    'only its own mailbox',
+  );
   assert.is((await call('GET', '/mailbox/sieve')).status, 400, 'a root key names the mailbox');
   assert.match((await call('GET', `/mailbox/sieve?mailbox_id=${mbx('carol')}`)).body.data.script, /away/);
   assert.is((await call('DELETE', '/mailbox/sieve', undefined, own)).status, 200);
@@ -151,7 +208,11 @@ test('API: the owner\'s own script and sender lists (/mailbox/sieve, /mailbox/fi
 });
 
 test('fileinto :create files into a new folder; addflag flags the INBOX copy', async () => {
-  assert.is((await send('lists@sender.test', ['alice@wren.test'], '[news] weekly digest', ['List-Id: <news.sender.test>'])).end!.code, 250);
+  assert.is(
+    (await send('lists@sender.test', ['alice@wren.test'], '[news] weekly digest', ['List-Id: <news.sender.test>'])).end!
+      .code,
+    250,
+  );
   assert.is((await withSubject('alice', '[news] weekly digest', 'Lists/News')).length, 1);
   assert.equal(await withSubject('alice', '[news] weekly digest'), []);
 
@@ -177,7 +238,12 @@ test('vacation: queued once per sender within :days, with the RFC 3834 fields an
 
   // the record is what counts: made 4 days old, the next message gets a reply again (:days 3)
   const handle = vacationHandle(compile(ALICE_SCRIPT).commands.flatMap((c) => (c.type === 'vacation' ? [c] : []))[0]!);
-  await sieveScripts(fx.store.kv).recordReply(accounts.alice!.id, handle, 'ann@sender.test', Date.now() - 4 * 86_400_000);
+  await sieveScripts(fx.store.kv).recordReply(
+    accounts.alice!.id,
+    handle,
+    'ann@sender.test',
+    Date.now() - 4 * 86_400_000,
+  );
   assert.is((await send('ann@sender.test', ['alice@wren.test'], 'third note')).end!.code, 250);
   assert.is((await nullSenderJobsTo('ann@sender.test')).length, 2);
 });
@@ -195,17 +261,31 @@ test('vacation: never for list, bulk or auto-submitted mail, nor when alice is n
     assert.is((await withSubject('alice', `no reply for ${from}`)).length, 1, 'still delivered');
     assert.equal(await nullSenderJobsTo(from), [], from);
   }
-  const bcc = await sendRaw(fx.port, 'hidden@sender.test', ['alice@wren.test'], plainMessage({ from: 'hidden@sender.test', to: 'someone@else.test', subject: 'bcc to alice' }));
+  const bcc = await sendRaw(
+    fx.port,
+    'hidden@sender.test',
+    ['alice@wren.test'],
+    plainMessage({ from: 'hidden@sender.test', to: 'someone@else.test', subject: 'bcc to alice' }),
+  );
   assert.is(bcc.end!.code, 250);
   assert.equal(await nullSenderJobsTo('hidden@sender.test'), [], 'alice only in Bcc: no reply');
-  const bounce = await sendRaw(fx.port, '', ['alice@wren.test'], plainMessage({ from: 'MAILER-DAEMON@sender.test', to: 'alice@wren.test', subject: 'null sender' }));
+  const bounce = await sendRaw(
+    fx.port,
+    '',
+    ['alice@wren.test'],
+    plainMessage({ from: 'MAILER-DAEMON@sender.test', to: 'alice@wren.test', subject: 'null sender' }),
+  );
   assert.is(bounce.end!.code, 250);
-  assert.equal((await jobs()).filter((j) => j.from === '' && j.recipients.some((r) => r.address === 'mailer-daemon@sender.test')), []);
+  assert.equal(
+    (await jobs()).filter((j) => j.from === '' && j.recipients.some((r) => r.address === 'mailer-daemon@sender.test')),
+    [],
+  );
 });
 
 test('discard: accepted, stored nowhere, no reply', async () => {
   assert.is((await send('dan@sender.test', ['alice@wren.test'], 'spam me please')).end!.code, 250);
-  for (const folder of ['INBOX', 'Junk', 'Lists/News']) assert.equal(await withSubject('alice', 'spam me please', folder), []);
+  for (const folder of ['INBOX', 'Junk', 'Lists/News'])
+    assert.equal(await withSubject('alice', 'spam me please', folder), []);
   assert.equal(await nullSenderJobsTo('dan@sender.test'), []);
 });
 
@@ -228,7 +308,12 @@ test('reject: 550 5.7.1 at DATA when every recipient rejects; a DSN when another
 });
 
 test('redirect: queued with the SRS sender and a loop mark; a copy that comes back is kept', async () => {
-  await sieveScripts(fx.store.kv).put({ accountId: accounts.bob!.id, script: 'redirect "bob@elsewhere.test";', active: true, updatedAt: Date.now() });
+  await sieveScripts(fx.store.kv).put({
+    accountId: accounts.bob!.id,
+    script: 'redirect "bob@elsewhere.test";',
+    active: true,
+    updatedAt: Date.now(),
+  });
   assert.is((await send('ann@sender.test', ['bob@wren.test'], 'for bob, moved')).end!.code, 250);
   assert.equal(await withSubject('bob', 'for bob, moved'), [], 'redirect cancels the implicit keep');
   const job = (await jobs()).find((j) => j.recipients.some((r) => r.address === 'bob@elsewhere.test'));
@@ -236,29 +321,53 @@ test('redirect: queued with the SRS sender and a loop mark; a copy that comes ba
   assert.match(job!.from, /^SRS0=/i);
   assert.match(await jobText(job!), /^X-Wren-Sieve-Redirected-By: bob@wren\.test\r\n/);
 
-  const back = plainMessage({ from: 'ann@sender.test', to: 'bob@wren.test', subject: 'came back', extra: ['X-Wren-Sieve-Redirected-By: bob@wren.test'] });
+  const back = plainMessage({
+    from: 'ann@sender.test',
+    to: 'bob@wren.test',
+    subject: 'came back',
+    extra: ['X-Wren-Sieve-Redirected-By: bob@wren.test'],
+  });
   assert.is((await sendRaw(fx.port, 'ann@sender.test', ['bob@wren.test'], back)).end!.code, 250);
   assert.is((await withSubject('bob', 'came back')).length, 1, 'kept instead of redirected again');
   assert.is((await jobs()).filter((j) => j.recipients.some((r) => r.address === 'bob@elsewhere.test')).length, 1);
   await sieveScripts(fx.store.kv).remove(accounts.bob!.id);
 });
 
-test('simple filters run first: their folder is where a script\'s keep goes; an inactive script does nothing', async () => {
+test("simple filters run first: their folder is where a script's keep goes; an inactive script does nothing", async () => {
   const carol = (await fx.store.accounts.get(accounts.carol!.id))!;
-  await fx.store.accounts.update({ ...carol, settings: { ...carol.settings, filters: [{ field: 'subject', contains: 'invoice', action: 'folder', value: 'Archive' }] } });
-  await sieveScripts(fx.store.kv).put({ accountId: carol.id, script: 'require "imap4flags";\naddflag "$Invoice";', active: true, updatedAt: Date.now() });
+  await fx.store.accounts.update({
+    ...carol,
+    settings: {
+      ...carol.settings,
+      filters: [{ field: 'subject', contains: 'invoice', action: 'folder', value: 'Archive' }],
+    },
+  });
+  await sieveScripts(fx.store.kv).put({
+    accountId: carol.id,
+    script: 'require "imap4flags";\naddflag "$Invoice";',
+    active: true,
+    updatedAt: Date.now(),
+  });
   assert.is((await send('ann@sender.test', ['carol@wren.test'], 'invoice 42')).end!.code, 250);
   const [archived] = await withSubject('carol', 'invoice 42', 'Archive');
   assert.equal(archived!.message.flags, ['$Invoice']);
-  await sieveScripts(fx.store.kv).put({ accountId: carol.id, script: 'discard;', active: false, updatedAt: Date.now() });
+  await sieveScripts(fx.store.kv).put({
+    accountId: carol.id,
+    script: 'discard;',
+    active: false,
+    updatedAt: Date.now(),
+  });
   assert.is((await send('ann@sender.test', ['carol@wren.test'], 'not discarded')).end!.code, 250);
   assert.is((await withSubject('carol', 'not discarded')).length, 1);
 });
 
-test('local delivery (the queue\'s path) runs scripts too: a reject of every recipient is a 550 the queue bounces', async () => {
+test("local delivery (the queue's path) runs scripts too: a reject of every recipient is a 550 the queue bounces", async () => {
   const options = { store: fx.store, resolver: fx.resolver, hostname: 'mx.wren.test' };
   const raw = Buffer.from(plainMessage({ from: 'pest@sender.test', to: 'alice@wren.test', subject: 'local pest' }));
-  const err = await deliverLocal(raw, { from: 'pest@sender.test', to: ['alice@wren.test'] }, options).then(() => null, (e: unknown) => e);
+  const err = await deliverLocal(raw, { from: 'pest@sender.test', to: ['alice@wren.test'] }, options).then(
+    () => null,
+    (e: unknown) => e,
+  );
   assert.ok(err instanceof LocalDeliveryError, String(err));
   assert.is((err as LocalDeliveryError).responseCode, 550);
   assert.match((err as Error).message, /^550 5\.7\.1 Go away, pest\./);

@@ -42,7 +42,12 @@ test('50 concurrent connections × 20 messages: all 1,000 stored exactly once', 
         for (let m = 0; m < 20; m++) {
           const subject = `load c${c} m${m}`;
           const to = rcpts[(c + m) % rcpts.length]!;
-          const r = await transaction(client, 'ann@sender.test', [to], plainMessage({ from: 'ann@sender.test', to, subject, body: `${subject}\r\n${'x'.repeat(2000)}` }));
+          const r = await transaction(
+            client,
+            'ann@sender.test',
+            [to],
+            plainMessage({ from: 'ann@sender.test', to, subject, body: `${subject}\r\n${'x'.repeat(2000)}` }),
+          );
           assert.is(r.end?.code, 250, r.end?.text);
           accepted.push(subject);
         }
@@ -51,11 +56,16 @@ test('50 concurrent connections × 20 messages: all 1,000 stored exactly once', 
       }),
     );
     const seconds = (Date.now() - started) / 1000;
-    console.log(`  1,000 messages over 50 connections in ${seconds.toFixed(2)} s (${Math.round(1000 / seconds)} msg/s)`);
+    console.log(
+      `  1,000 messages over 50 connections in ${seconds.toFixed(2)} s (${Math.round(1000 / seconds)} msg/s)`,
+    );
     const counts = await storedSubjects(fx.store, rcpts);
     assert.is(accepted.length, 1000);
     assert.is(counts.size, 1000);
-    assert.ok([...counts.values()].every((n) => n === 1), 'no duplicates');
+    assert.ok(
+      [...counts.values()].every((n) => n === 1),
+      'no duplicates',
+    );
   } finally {
     await fx.close();
   }
@@ -72,7 +82,11 @@ test('SIGKILL during load: every message that got 250 is in the reopened store',
     for (const address of rcpts) await setup.accounts.create({ teamId: team.id, address });
     await setup.close();
 
-    const child = spawn(process.execPath, [join(import.meta.dirname, '../helpers/smtp-mx-process.ts'), join(dir, 'db'), dns.servers.join(',')], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(
+      process.execPath,
+      [join(import.meta.dirname, '../helpers/smtp-mx-process.ts'), join(dir, 'db'), dns.servers.join(',')],
+      { stdio: ['ignore', 'pipe', 'inherit'] },
+    );
     const exited = new Promise((r) => child.once('exit', r));
     const line = await new Promise<string>((resolve, reject) => {
       createInterface({ input: child.stdout! }).once('line', resolve);
@@ -91,7 +105,12 @@ test('SIGKILL during load: every message that got 250 is in the reopened store',
           const subject = `kill c${c} m${m}`;
           const to = rcpts[m % 2]!;
           sent++;
-          const r = await transaction(client, 'ann@sender.test', [to], plainMessage({ from: 'ann@sender.test', to, subject }));
+          const r = await transaction(
+            client,
+            'ann@sender.test',
+            [to],
+            plainMessage({ from: 'ann@sender.test', to, subject }),
+          );
           if (r.end?.code === 250) accepted.push(subject);
         }
       } catch {
@@ -114,7 +133,9 @@ test('SIGKILL during load: every message that got 250 is in the reopened store',
       const missing = accepted.filter((s) => !counts.has(s));
       assert.equal(missing, [], 'every acknowledged message survived');
       assert.ok([...counts.values()].every((n) => n === 1));
-      console.log(`  killed after ${accepted.length} acknowledged (${sent} attempted); ${counts.size} in the reopened store`);
+      console.log(
+        `  killed after ${accepted.length} acknowledged (${sent} attempted); ${counts.size} in the reopened store`,
+      );
     } finally {
       await store.close();
     }

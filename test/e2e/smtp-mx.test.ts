@@ -9,10 +9,21 @@ let fx: MxFixture;
 const SPF = { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } };
 
 test.before(async () => {
-  fx = await startMx({ zone: SPF, mx: { maxMessageBytes: 64 * 1024, maxRecipients: 5, limits: { maxConnectionsPerIp: 8, messagesPerIpPerMinute: 1000, idleTimeoutMs: 1500 } } });
+  fx = await startMx({
+    zone: SPF,
+    mx: {
+      maxMessageBytes: 64 * 1024,
+      maxRecipients: 5,
+      limits: { maxConnectionsPerIp: 8, messagesPerIpPerMinute: 1000, idleTimeoutMs: 1500 },
+    },
+  });
   const team = await fx.store.teams.create('t');
   await fx.store.domains.create(team.id, 'wren.test');
-  await fx.store.accounts.create({ teamId: team.id, address: 'alice@wren.test', passwordHash: await hashPassword('pw') });
+  await fx.store.accounts.create({
+    teamId: team.id,
+    address: 'alice@wren.test',
+    passwordHash: await hashPassword('pw'),
+  });
   const bob = await fx.store.accounts.create({ teamId: team.id, address: 'bob@wren.test' });
   await fx.store.accounts.update({ ...bob, state: 'suspended' });
   await fx.store.accounts.create({ teamId: team.id, address: 'full@wren.test', quotaBytes: 2000 });
@@ -25,7 +36,10 @@ test('EHLO advertises STARTTLS, SIZE, PIPELINING, 8BITMIME, SMTPUTF8, ENHANCEDST
   assert.ok(greeting.text.includes(HOSTNAME));
   const ehlo = await client.command('EHLO client.test');
   for (const ext of ['STARTTLS', 'SIZE 65536', 'PIPELINING', '8BITMIME', 'SMTPUTF8', 'ENHANCEDSTATUSCODES']) {
-    assert.ok(ehlo.lines.some((l) => l.slice(4) === ext), `${ext} in ${ehlo.text}`);
+    assert.ok(
+      ehlo.lines.some((l) => l.slice(4) === ext),
+      `${ext} in ${ehlo.text}`,
+    );
   }
   assert.not.ok(ehlo.text.includes('AUTH'));
   assert.ok((await client.command('AUTH PLAIN AGFsaWNlAHB3')).code >= 500, 'AUTH is not offered on MX');
@@ -42,22 +56,29 @@ test('STARTTLS upgrades with the configured certificate, mail is accepted over T
   assert.ok(secure.getPeerCertificate().subject.CN === HOSTNAME);
   const lines: string[] = [];
   secure.setEncoding('latin1');
-  const next = () => new Promise<string>((resolve) => {
-    const onData = (d: string) => {
-      lines.push(d);
-      if (/^\d{3} /m.test(d)) {
-        secure.off('data', onData);
-        resolve(lines.splice(0).join(''));
-      }
-    };
-    secure.on('data', onData);
-  });
-  const say = (line: string) => { secure.write(`${line}\r\n`); return next(); };
+  const next = () =>
+    new Promise<string>((resolve) => {
+      const onData = (d: string) => {
+        lines.push(d);
+        if (/^\d{3} /m.test(d)) {
+          secure.off('data', onData);
+          resolve(lines.splice(0).join(''));
+        }
+      };
+      secure.on('data', onData);
+    });
+  const say = (line: string) => {
+    secure.write(`${line}\r\n`);
+    return next();
+  };
   assert.match(await say('EHLO client.test'), /^250/);
   assert.match(await say('MAIL FROM:<x@sender.test>'), /^250/);
   assert.match(await say('RCPT TO:<alice@wren.test>'), /^250/);
   assert.match(await say('DATA'), /^354/);
-  assert.match(await say(plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', subject: 'over tls' }) + '.'), /^250 2\.6\.0/);
+  assert.match(
+    await say(`${plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', subject: 'over tls' })}.`),
+    /^250 2\.6\.0/,
+  );
   secure.destroy();
   const stored = await messagesIn(fx.store, 'alice@wren.test');
   const last = stored.at(-1)!.text;
@@ -66,7 +87,12 @@ test('STARTTLS upgrades with the configured certificate, mail is accepted over T
 });
 
 test('refusals: unknown user 550 5.1.1, other domain 550 5.7.1, suspended 450 4.2.1, full mailbox 452 4.2.2', async () => {
-  const r = await sendRaw(fx.port, 'x@sender.test', ['nobody@wren.test', 'someone@elsewhere.test', 'bob@wren.test', 'full@wren.test', 'alice@wren.test'], plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', body: 'x'.repeat(3000) }));
+  const r = await sendRaw(
+    fx.port,
+    'x@sender.test',
+    ['nobody@wren.test', 'someone@elsewhere.test', 'bob@wren.test', 'full@wren.test', 'alice@wren.test'],
+    plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', body: 'x'.repeat(3000) }),
+  );
   assert.match(r.rcpt[0]!.lines[0]!, /^550 5\.1\.1 /);
   assert.match(r.rcpt[1]!.lines[0]!, /^550 5\.7\.1 Relaying denied/);
   assert.match(r.rcpt[2]!.lines[0]!, /^450 4\.2\.1 /);
@@ -77,7 +103,11 @@ test('refusals: unknown user 550 5.1.1, other domain 550 5.7.1, suspended 450 4.
   const { client } = await SmtpClient.connect(fx.port);
   await client.command('EHLO client.test');
   assert.match((await client.command('MAIL FROM:<x@sender.test> SIZE=3000')).lines[0]!, /^250/);
-  assert.match((await client.command('RCPT TO:<full@wren.test>')).lines[0]!, /^452 4\.2\.2 /, 'declared SIZE over quota: refused at RCPT');
+  assert.match(
+    (await client.command('RCPT TO:<full@wren.test>')).lines[0]!,
+    /^452 4\.2\.2 /,
+    'declared SIZE over quota: refused at RCPT',
+  );
   assert.is((await client.command('RCPT TO:<alice@wren.test>')).code, 250);
   client.close();
 });
@@ -88,14 +118,29 @@ test('over the size limit: 552 at MAIL FROM SIZE= and 552 5.3.4 at end of DATA',
   assert.match((await client.command('MAIL FROM:<x@sender.test> SIZE=999999')).lines[0]!, /^552 5\.3\.4 /);
   client.close();
   const before = (await messagesIn(fx.store, 'alice@wren.test')).length;
-  const r = await sendRaw(fx.port, 'x@sender.test', ['alice@wren.test'], plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', body: 'y'.repeat(70 * 1024) }));
+  const r = await sendRaw(
+    fx.port,
+    'x@sender.test',
+    ['alice@wren.test'],
+    plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', body: 'y'.repeat(70 * 1024) }),
+  );
   assert.match(r.end!.lines[0]!, /^552 5\.3\.4 /);
   assert.is((await messagesIn(fx.store, 'alice@wren.test')).length, before);
 });
 
 test('too many recipients: 452 4.5.3 past maxRecipients', async () => {
-  const r = await sendRaw(fx.port, 'x@sender.test', Array.from({ length: 6 }, () => 'alice@wren.test').map((a, i) => a.replace('alice', i < 5 ? `alice+${i}` : 'alice')), plainMessage({ from: 'x@sender.test', to: 'alice@wren.test' }));
-  assert.equal(r.rcpt.slice(0, 5).map((x) => x.code), [250, 250, 250, 250, 250]);
+  const r = await sendRaw(
+    fx.port,
+    'x@sender.test',
+    Array.from({ length: 6 }, () => 'alice@wren.test').map((a, i) =>
+      a.replace('alice', i < 5 ? `alice+${i}` : 'alice'),
+    ),
+    plainMessage({ from: 'x@sender.test', to: 'alice@wren.test' }),
+  );
+  assert.equal(
+    r.rcpt.slice(0, 5).map((x) => x.code),
+    [250, 250, 250, 250, 250],
+  );
   assert.match(r.rcpt[5]!.lines[0]!, /^452 4\.5\.3 /);
   assert.is(r.end!.code, 250, 'the accepted recipients still get the message');
 });
@@ -125,7 +170,12 @@ test('SMTP smuggling: a bare-LF "." line never ends the message; such a message 
 
 test('a message whose lines all end in CRLF and contain a dot-stuffed "." line is stored intact', async () => {
   const body = 'line one\r\n.\r\n..two dots\r\nend';
-  const r = await sendRaw(fx.port, 'x@sender.test', ['alice@wren.test'], plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', subject: 'dots', body }));
+  const r = await sendRaw(
+    fx.port,
+    'x@sender.test',
+    ['alice@wren.test'],
+    plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', subject: 'dots', body }),
+  );
   assert.is(r.end!.code, 250);
   const last = (await messagesIn(fx.store, 'alice@wren.test')).at(-1)!.text;
   assert.ok(last.endsWith(`\r\n\r\n${body}\r\n`));
@@ -134,7 +184,10 @@ test('a message whose lines all end in CRLF and contain a dot-stuffed "." line i
 test('per-IP connection limit: the extra connection gets 421 4.7.0', async () => {
   await new Promise((r) => setTimeout(r, 200)); // earlier tests' connections finish closing
   const open = await Promise.all(Array.from({ length: 8 }, () => SmtpClient.connect(fx.port)));
-  assert.equal(open.map((o) => o.greeting.code), Array(8).fill(220));
+  assert.equal(
+    open.map((o) => o.greeting.code),
+    Array(8).fill(220),
+  );
   const extra = await SmtpClient.connect(fx.port);
   assert.match(extra.greeting.lines[0]!, /^421 4\.7\.0 /);
   extra.client.close();

@@ -11,17 +11,32 @@ test.before(async () => {
 });
 test.after(() => api.close());
 
-const spammy = makeMessage({ subject: 'FREE MONEY WAITING FOR YOU NOW', body: 'Click http://cheap.example/ for qwertyprize\r\n' }).toString();
+const spammy = makeMessage({
+  subject: 'FREE MONEY WAITING FOR YOU NOW',
+  body: 'Click http://cheap.example/ for qwertyprize\r\n',
+}).toString();
 
 test('train as spam, again (no double count), then as ham (moved)', async () => {
   const first = await api.call('POST', '/spam/train/spam', { body: { message: spammy } });
   assert.is(first.status, 200, first.text);
-  assert.equal(first.body.data, { class: 'spam', trained: true, moved: false, unchanged: false, totals: { spam: 1, ham: 0 } });
+  assert.equal(first.body.data, {
+    class: 'spam',
+    trained: true,
+    moved: false,
+    unchanged: false,
+    totals: { spam: 1, ham: 0 },
+  });
   const again = await api.call('POST', '/spam/train/spam', { body: { message: spammy } });
   assert.equal(again.body.data.totals, { spam: 1, ham: 0 });
   assert.is(again.body.data.unchanged, true);
   const ham = await api.call('POST', '/spam/train/ham', { body: { message: spammy } });
-  assert.equal(ham.body.data, { class: 'ham', trained: false, moved: true, unchanged: false, totals: { spam: 0, ham: 1 } });
+  assert.equal(ham.body.data, {
+    class: 'ham',
+    trained: false,
+    moved: true,
+    unchanged: false,
+    totals: { spam: 0, ham: 1 },
+  });
 });
 
 test('classify: score, verdict and the rules that fired; the Bayes part abstains while untrained', async () => {
@@ -31,7 +46,11 @@ test('classify: score, verdict and the rules that fired; the Bayes part abstains
   assert.ok(rules.includes('SUBJECT_ALL_CAPS'), rules.join(','));
   assert.is(reply.body.data.bayes_probability, null);
   const gtube = await api.call('POST', '/spam/classify', {
-    body: { message: makeMessage({ body: 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n' }).toString() },
+    body: {
+      message: makeMessage({
+        body: 'XJS*C4JDBQADN1.NSBN3*2IDNEN*GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X\r\n',
+      }).toString(),
+    },
   });
   assert.is(gtube.body.data.verdict, 'reject');
 });

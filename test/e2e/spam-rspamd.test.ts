@@ -20,7 +20,14 @@ let instance: Instance;
 test.before(async () => {
   rspamd = await startRspamd({ minLearns: 1 });
   instance = await startInstance({
-    overrides: { spam: { rspamd_url: rspamd.url, rspamd_controller_url: rspamd.controllerUrl, rspamd_password: rspamd.password, rspamd_timeout_ms: 5000 } },
+    overrides: {
+      spam: {
+        rspamd_url: rspamd.url,
+        rspamd_controller_url: rspamd.controllerUrl,
+        rspamd_password: rspamd.password,
+        rspamd_timeout_ms: 5000,
+      },
+    },
   });
   await instance.addAccount('user@example.test', 'rspamd password');
 });
@@ -42,14 +49,29 @@ async function inboxMessages(inst: Instance, folder = 'INBOX'): Promise<string[]
 }
 
 async function send(inst: Instance, subject: string): Promise<number> {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: inst.port('smtp-mx'), secure: false, ignoreTLS: true, name: 'relay.sender.example' });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: inst.port('smtp-mx'),
+    secure: false,
+    ignoreTLS: true,
+    name: 'relay.sender.example',
+  });
   const t = performance.now();
-  await transport.sendMail({ from: 'someone@sender.example', to: 'user@example.test', subject, text: 'A plain note about the meeting on Thursday.\n', envelope: { from: 'bounce@sender.example', to: 'user@example.test' } });
+  await transport.sendMail({
+    from: 'someone@sender.example',
+    to: 'user@example.test',
+    subject,
+    text: 'A plain note about the meeting on Thursday.\n',
+    envelope: { from: 'bounce@sender.example', to: 'user@example.test' },
+  });
   transport.close();
   return performance.now() - t;
 }
 
-const controller = (path: string) => fetch(`${rspamd.controllerUrl}${path}`, { headers: { Password: rspamd.password } }).then((r) => r.json() as Promise<Record<string, unknown>>);
+const controller = (path: string) =>
+  fetch(`${rspamd.controllerUrl}${path}`, { headers: { Password: rspamd.password } }).then(
+    (r) => r.json() as Promise<Record<string, unknown>>,
+  );
 
 test('each inbound message is scanned by rspamd with its envelope, and its score is part of ours', async () => {
   const checked = await scannerCount('check', 'ok');
@@ -60,23 +82,42 @@ test('each inbound message is scanned by rspamd with its envelope, and its score
   assert.is(await scannerCount('check', 'ok'), checked + 1);
   // rspamd's history of the scan: the client address, and the rules that compare the SMTP envelope
   // with the header (envelope sender ≠ From, envelope recipients = To), which only fire when it got them.
-  const history = (await fetch(`${rspamd.controllerUrl}/history`, { headers: { Password: rspamd.password } }).then((r) => r.json())) as { ip: string; symbols: Record<string, unknown> }[];
+  const history = (await fetch(`${rspamd.controllerUrl}/history`, { headers: { Password: rspamd.password } }).then(
+    (r) => r.json(),
+  )) as { ip: string; symbols: Record<string, unknown> }[];
   assert.is(history.length, 1, JSON.stringify(history).slice(0, 500));
   assert.is(history[0]!.ip, '127.0.0.1');
-  for (const rule of ['FROM_NEQ_ENVFROM', 'TO_MATCH_ENVRCPT_ALL', 'RCPT_COUNT_ONE']) assert.ok(rule in history[0]!.symbols, `${rule}: ${Object.keys(history[0]!.symbols)}`);
+  for (const rule of ['FROM_NEQ_ENVFROM', 'TO_MATCH_ENVRCPT_ALL', 'RCPT_COUNT_ONE'])
+    assert.ok(rule in history[0]!.symbols, `${rule}: ${Object.keys(history[0]!.symbols)}`);
 });
 
 test('training through the API and IMAP moves into and out of Junk is forwarded to rspamd', async () => {
   const learned = async () => Number((await controller('/stat')).total_learns ?? 0);
   const before = await learned();
   const key = readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim();
-  const message = makeMessage({ subject: 'Cheap replica watches online', body: 'Genuine replica watches at discount prices, order today and get free shipping worldwide on every order.\r\n'.repeat(3) }).toString();
-  const r = await fetch(`http://127.0.0.1:${instance.port('http')}/api/v1/spam/train/spam`, { method: 'POST', headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' }, body: JSON.stringify({ message }) });
+  const message = makeMessage({
+    subject: 'Cheap replica watches online',
+    body: 'Genuine replica watches at discount prices, order today and get free shipping worldwide on every order.\r\n'.repeat(
+      3,
+    ),
+  }).toString();
+  const r = await fetch(`http://127.0.0.1:${instance.port('http')}/api/v1/spam/train/spam`, {
+    method: 'POST',
+    headers: { Authorization: `Bearer ${key}`, 'Content-Type': 'application/json' },
+    body: JSON.stringify({ message }),
+  });
   assert.is(r.status, 200, await r.clone().text());
   assert.is(await learned(), before + 1, 'rspamd learned the API-trained message');
 
   // The meeting note delivered by the first test, moved to Junk and back.
-  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'user@example.test', pass: 'rspamd password' }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'user@example.test', pass: 'rspamd password' },
+    logger: false,
+  });
   await client.connect();
   try {
     await client.mailboxOpen('INBOX');
@@ -85,7 +126,10 @@ test('training through the API and IMAP moves into and out of Junk is forwarded 
     await waitUntil(async () => (await scannerCount('learn', 'ok')) > spamLearns, 'learnspam after the move into Junk');
     await client.mailboxOpen('Junk');
     await client.messageMove('1:*', 'INBOX');
-    await waitUntil(async () => (await scannerCount('learn', 'ok')) > spamLearns + 1, 'learnham after the move out of Junk');
+    await waitUntil(
+      async () => (await scannerCount('learn', 'ok')) > spamLearns + 1,
+      'learnham after the move out of Junk',
+    );
   } finally {
     await client.logout();
   }

@@ -12,7 +12,10 @@ let instance: Instance;
 let dns: TestDnsServer;
 
 test.before(async () => {
-  dns = await startDnsServer({ '_dmarc.example.test': { TXT: ['v=DMARC1; p=quarantine'] }, 'example.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] } });
+  dns = await startDnsServer({
+    '_dmarc.example.test': { TXT: ['v=DMARC1; p=quarantine'] },
+    'example.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+  });
   instance = await startInstance({ dnsServers: dns.servers });
   await instance.addAccount('user@example.test', 'training password');
 });
@@ -33,12 +36,22 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
   const store = instance.server.store;
   const account = (await store.accounts.byAddress('user@example.test'))!;
   const inbox = store.folders.byName(account.id, 'INBOX')!;
-  await store.deliver(makeMessage({ subject: 'cheap pills zyxwvut offer', body: 'zyxwvut discount pharmacy now\r\n' }), [{ folder: inbox }]);
+  await store.deliver(
+    makeMessage({ subject: 'cheap pills zyxwvut offer', body: 'zyxwvut discount pharmacy now\r\n' }),
+    [{ folder: inbox }],
+  );
   const model = await store.spam.model('s');
   const token = [...model.counts.keys()].find((t) => t.includes('zyxwvut'));
   assert.is(token, undefined, 'nothing learned yet');
 
-  const client = new ImapFlow({ host: '127.0.0.1', port: instance.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'user@example.test', pass: 'training password' }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'user@example.test', pass: 'training password' },
+    logger: false,
+  });
   await client.connect();
   try {
     await client.mailboxOpen('INBOX');
@@ -65,8 +78,19 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
 });
 
 test('forged From of a hosted domain failing DMARC lands in Junk before any training, with the rules named', async () => {
-  const transport = nodemailer.createTransport({ host: '127.0.0.1', port: instance.port('smtp-mx'), secure: false, tls: { rejectUnauthorized: false } });
-  await transport.sendMail({ from: 'ceo@example.test', to: 'user@example.test', subject: 'Urgent wire transfer', text: 'Please pay now.\n', envelope: { from: 'ceo@example.test', to: 'user@example.test' } });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.1',
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  await transport.sendMail({
+    from: 'ceo@example.test',
+    to: 'user@example.test',
+    subject: 'Urgent wire transfer',
+    text: 'Please pay now.\n',
+    envelope: { from: 'ceo@example.test', to: 'user@example.test' },
+  });
   transport.close();
   const store = instance.server.store;
   const account = (await store.accounts.byAddress('user@example.test'))!;
@@ -78,7 +102,10 @@ test('forged From of a hosted domain failing DMARC lands in Junk before any trai
   assert.match(forged!, /X-Spam-Status: Yes, score=\d+(\.\d+)? required=5\.0 tests=[^\r\n]*FORGED_HOSTED_FROM/);
   assert.match(forged!, /DMARC_FAIL|SPF_FAIL/);
   const events = await store.events.list({ accountId: account.id, limit: 100 });
-  assert.ok(events.some((e) => e.type === 'message.received.spam'), 'a message.received.spam event');
+  assert.ok(
+    events.some((e) => e.type === 'message.received.spam'),
+    'a message.received.spam event',
+  );
 });
 
 test.run();

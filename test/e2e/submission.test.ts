@@ -51,7 +51,15 @@ test.before(async () => {
   const tls = await testCertificate();
   const login = new LoginService(store);
   const make = async (implicitTls: boolean, limits?: { perHour: number; perDay: number }) => {
-    const server = createSubmissionServer({ store, login, queue: store.queue, tls, hostname: 'mail.a.test', implicitTls, limits });
+    const server = createSubmissionServer({
+      store,
+      login,
+      queue: store.queue,
+      tls,
+      hostname: 'mail.a.test',
+      implicitTls,
+      limits,
+    });
     servers.push(server);
     return (await server.listen(0, HOST)).port;
   };
@@ -134,24 +142,74 @@ test('Python smtplib on 587: no AUTH before STARTTLS, wrong password, foreign se
 });
 
 test('swaks: AUTH without STARTTLS is refused on 587', async () => {
-  const { code, out } = await swaks(port587, ['--from', 'alice@a.test', '--to', 'bob@b.test', '--auth', 'PLAIN', '--auth-user', 'alice@a.test', '--auth-password', PASSWORD]);
+  const { code, out } = await swaks(port587, [
+    '--from',
+    'alice@a.test',
+    '--to',
+    'bob@b.test',
+    '--auth',
+    'PLAIN',
+    '--auth-user',
+    'alice@a.test',
+    '--auth-password',
+    PASSWORD,
+  ]);
   assert.is.not(code, 0, out);
   assert.match(out, /did not advertise authentication|not supported|5\d\d/i);
 });
 
 test('swaks: wrong password → 535 5.7.8; right one over STARTTLS → 250', async () => {
-  const bad = await swaks(port587, ['--tls', '--from', 'alice@a.test', '--to', 'bob@b.test', '--auth', 'LOGIN', '--auth-user', 'alice@a.test', '--auth-password', 'nope']);
+  const bad = await swaks(port587, [
+    '--tls',
+    '--from',
+    'alice@a.test',
+    '--to',
+    'bob@b.test',
+    '--auth',
+    'LOGIN',
+    '--auth-user',
+    'alice@a.test',
+    '--auth-password',
+    'nope',
+  ]);
   assert.is.not(bad.code, 0);
   assert.match(bad.out, /535 5\.7\.8/);
-  const good = await swaks(port587, ['--tls', '--from', 'alice@a.test', '--to', 'bob@b.test', '--auth', 'LOGIN', '--auth-user', 'alice@a.test', '--auth-password', PASSWORD, '--header', 'Subject: swaks ok']);
+  const good = await swaks(port587, [
+    '--tls',
+    '--from',
+    'alice@a.test',
+    '--to',
+    'bob@b.test',
+    '--auth',
+    'LOGIN',
+    '--auth-user',
+    'alice@a.test',
+    '--auth-password',
+    PASSWORD,
+    '--header',
+    'Subject: swaks ok',
+  ]);
   assert.is(good.code, 0, good.out);
   assert.match(good.out, /250 2\.6\.0 Ok: queued as/);
   const sent = await messagesIn(store, 'alice@a.test', 'Sent');
-  assert.ok(sent.some((m) => m.text.includes('Subject: swaks ok')), 'Sent copy');
+  assert.ok(
+    sent.some((m) => m.text.includes('Subject: swaks ok')),
+    'Sent copy',
+  );
 });
 
 test('swaks: a From that is not the account’s → 553 5.7.1; an alias of the account is fine', async () => {
-  const auth = ['--tls', '--auth', 'PLAIN', '--auth-user', 'alice@a.test', '--auth-password', PASSWORD, '--to', 'bob@b.test'];
+  const auth = [
+    '--tls',
+    '--auth',
+    'PLAIN',
+    '--auth-user',
+    'alice@a.test',
+    '--auth-password',
+    PASSWORD,
+    '--to',
+    'bob@b.test',
+  ];
   const foreign = await swaks(port587, [...auth, '--from', 'other@a.test']);
   assert.is.not(foreign.code, 0);
   assert.match(foreign.out, /553 5\.7\.1/);
@@ -169,7 +227,19 @@ test('swaks: no AUTH at all → 530 5.7.0', async () => {
 });
 
 test('swaks: the sending limit (3 per hour here) → 451 4.7.1 with the time to wait', async () => {
-  const args = ['--tls', '--auth', 'PLAIN', '--auth-user', 'limited@a.test', '--auth-password', PASSWORD, '--from', 'limited@a.test', '--to', 'bob@b.test'];
+  const args = [
+    '--tls',
+    '--auth',
+    'PLAIN',
+    '--auth-user',
+    'limited@a.test',
+    '--auth-password',
+    PASSWORD,
+    '--from',
+    'limited@a.test',
+    '--to',
+    'bob@b.test',
+  ];
   for (let i = 0; i < 3; i++) assert.is((await swaks(limitedPort, args)).code, 0);
   const { code, out } = await swaks(limitedPort, args);
   assert.is.not(code, 0);
@@ -180,8 +250,20 @@ test('swaks: the sending limit (3 per hour here) → 451 4.7.1 with the time to 
 
 test('465: implicit TLS with nodemailer, AUTH PLAIN; the message is queued', async () => {
   const before = await queued();
-  const transport = nodemailer.createTransport({ host: HOST, port: port465, secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@a.test', pass: PASSWORD }, authMethod: 'PLAIN' });
-  const info = await transport.sendMail({ from: 'alice@a.test', to: ['x@b.test', 'y@c.test'], subject: 'implicit', text: 'x' });
+  const transport = nodemailer.createTransport({
+    host: HOST,
+    port: port465,
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'alice@a.test', pass: PASSWORD },
+    authMethod: 'PLAIN',
+  });
+  const info = await transport.sendMail({
+    from: 'alice@a.test',
+    to: ['x@b.test', 'y@c.test'],
+    subject: 'implicit',
+    text: 'x',
+  });
   assert.match(info.response, /^250 /);
   assert.is(await queued(), before + 2, 'one job per destination domain');
 });

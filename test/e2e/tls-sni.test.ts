@@ -96,7 +96,14 @@ test.before(async () => {
   port.imap = (await imap.listen(0, '127.0.0.1', false)).port;
   pop3 = createPop3Server({ store: mx.store, login, tls: certs, hostname: HOST });
   port.pop3s = (await pop3.listen(0, '127.0.0.1', true)).port;
-  submissions = createSubmissionServer({ store: mx.store, login, queue: mx.store.queue, tls: certs, hostname: HOST, implicitTls: true });
+  submissions = createSubmissionServer({
+    store: mx.store,
+    login,
+    queue: mx.store.queue,
+    tls: certs,
+    hostname: HOST,
+    implicitTls: true,
+  });
   port.smtps = (await submissions.listen(0, '127.0.0.1')).port;
 });
 
@@ -109,7 +116,12 @@ test.after(async () => {
 
 test('each listener presents the certificate of the name asked for, the default otherwise', async () => {
   for (const [listener, connect] of Object.entries(via)) {
-    for (const [asked, expected] of [['a.example.test', 'a.example.test'], ['B.Example.Test', 'b.example.test'], ['other.example.test', HOST], ['', HOST]] as const) {
+    for (const [asked, expected] of [
+      ['a.example.test', 'a.example.test'],
+      ['B.Example.Test', 'b.example.test'],
+      ['other.example.test', HOST],
+      ['', HOST],
+    ] as const) {
       const s = await connect(asked);
       assert.is(names(s), expected, `${listener} asked for "${asked}"`);
       s.destroy();
@@ -118,7 +130,13 @@ test('each listener presents the certificate of the name asked for, the default 
 });
 
 test('the store lists what it loaded and finds names', () => {
-  assert.equal(certs.list().map((c) => c.names[0]).sort(), ['a.example.test', 'b.example.test']);
+  assert.equal(
+    certs
+      .list()
+      .map((c) => c.names[0])
+      .sort(),
+    ['a.example.test', 'b.example.test'],
+  );
   assert.is(certs.find('A.EXAMPLE.TEST.')?.file, 'a.example.test');
   assert.is(certs.find('c.example.test'), undefined);
   assert.is(certs.defaultCertificate.names[0], HOST);

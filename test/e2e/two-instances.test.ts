@@ -48,26 +48,47 @@ test('submitted on A (587, STARTTLS, AUTH): delivered to B with dkim, spf and dm
     tls: { rejectUnauthorized: false },
     auth: { user: 'alice@a.test', pass: PASSWORD },
   });
-  const info = await transport.sendMail({ from: 'Alice <alice@a.test>', to: ['bob@b.test', 'carol@a.test'], subject: 'Across the loopback', text: 'Hello Bob and Carol.\n' });
+  const info = await transport.sendMail({
+    from: 'Alice <alice@a.test>',
+    to: ['bob@b.test', 'carol@a.test'],
+    subject: 'Across the loopback',
+    text: 'Hello Bob and Carol.\n',
+  });
   transport.close();
   assert.equal(info.accepted.sort(), ['bob@b.test', 'carol@a.test']);
 
-  const atBob = await waitFor('the message at B', async () => (await inbox(b, 'bob@b.test')).find((m) => m.includes('Across the loopback')));
+  const atBob = await waitFor('the message at B', async () =>
+    (await inbox(b, 'bob@b.test')).find((m) => m.includes('Across the loopback')),
+  );
   const results = atBob.slice(0, atBob.indexOf('\r\n\r\n'));
   assert.match(results, /Authentication-Results: mx\.b\.test;/);
   assert.match(results, /dkim=pass header\.i=@a\.test header\.s=rsa1/);
   assert.match(results, /spf=pass/);
   assert.match(results, /dmarc=pass/);
-  const atCarol = await waitFor('the local copy', async () => (await inbox(a, 'carol@a.test')).find((m) => m.includes('Across the loopback')));
+  const atCarol = await waitFor('the local copy', async () =>
+    (await inbox(a, 'carol@a.test')).find((m) => m.includes('Across the loopback')),
+  );
   assert.match(atCarol, /DKIM-Signature: /);
-  assert.ok((await inbox(a, 'alice@a.test', 'Sent')).some((m) => m.includes('Across the loopback')), 'a copy in Sent');
+  assert.ok(
+    (await inbox(a, 'alice@a.test', 'Sent')).some((m) => m.includes('Across the loopback')),
+    'a copy in Sent',
+  );
 
   const events = await a.server.store.events.list({ limit: 1000 });
   assert.ok(events.some((e) => e.type === 'message.queued'));
-  await waitFor('message.delivered', async () => ((await a.server.store.events.list({ limit: 1000 })).some((e) => e.type === 'message.delivered') ? true : undefined));
+  await waitFor('message.delivered', async () =>
+    (await a.server.store.events.list({ limit: 1000 })).some((e) => e.type === 'message.delivered') ? true : undefined,
+  );
 
   // Bob reads it with a real IMAP client on B
-  const client = new ImapFlow({ host: '127.0.0.3', port: b.port('imaps'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'bob@b.test', pass: PASSWORD }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.3',
+    port: b.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'bob@b.test', pass: PASSWORD },
+    logger: false,
+  });
   await client.connect();
   const lock = await client.getMailboxLock('INBOX');
   try {
@@ -82,12 +103,31 @@ test('submitted on A (587, STARTTLS, AUTH): delivered to B with dkim, spf and dm
 test('a forwarder on B sends to A with an SRS sender: SPF passes for B at A, the original DKIM still verifies', async () => {
   const tx = new Tx();
   const [team] = await b.server.store.teams.list();
-  b.server.store.addresses.put(tx, 'fwd@b.test', { kind: 'forward', targets: ['carol@a.test'], keepCopy: null, teamId: team!.id });
+  b.server.store.addresses.put(tx, 'fwd@b.test', {
+    kind: 'forward',
+    targets: ['carol@a.test'],
+    keepCopy: null,
+    teamId: team!.id,
+  });
   await b.server.store.kv.commit(tx);
-  const transport = nodemailer.createTransport({ host: '127.0.0.2', port: a.port('smtp-submission'), secure: false, requireTLS: true, tls: { rejectUnauthorized: false }, auth: { user: 'alice@a.test', pass: PASSWORD } });
-  await transport.sendMail({ from: 'alice@a.test', to: 'fwd@b.test', subject: 'Forward me home', text: 'Round trip.\n' });
+  const transport = nodemailer.createTransport({
+    host: '127.0.0.2',
+    port: a.port('smtp-submission'),
+    secure: false,
+    requireTLS: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'alice@a.test', pass: PASSWORD },
+  });
+  await transport.sendMail({
+    from: 'alice@a.test',
+    to: 'fwd@b.test',
+    subject: 'Forward me home',
+    text: 'Round trip.\n',
+  });
   transport.close();
-  const forwarded = await waitFor('the forwarded copy at A', async () => (await inbox(a, 'carol@a.test')).find((m) => m.includes('Forward me home')));
+  const forwarded = await waitFor('the forwarded copy at A', async () =>
+    (await inbox(a, 'carol@a.test')).find((m) => m.includes('Forward me home')),
+  );
   const head = forwarded.slice(0, forwarded.indexOf('\r\n\r\n'));
   assert.match(head, /smtp\.mailfrom="?SRS0=[^ ;"]+@b\.test/);
   assert.match(head, /spf=pass/);

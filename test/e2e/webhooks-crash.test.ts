@@ -24,7 +24,8 @@ function startChild(dir: string): Promise<ChildProcess> {
     child.once('exit', (code) => reject(new Error(`child exited with ${code}`)));
   });
 }
-const exited = (child: ChildProcess) => new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
+const exited = (child: ChildProcess) =>
+  new Promise((r) => (child.exitCode !== null || child.signalCode !== null ? r(null) : child.once('exit', r)));
 
 test('kill -9 while a retry is pending: the retry happens after restart', async () => {
   const dir = tempDir('wrenmail-webhook-crash-');
@@ -35,7 +36,20 @@ test('kill -9 while a retry is pending: the retry happens after restart', async 
     const webhooks = new Webhooks(store.kv, store.notifier);
     const now = Date.now();
     const secret = newWebhookSecret();
-    await webhooks.save({ id: newId(), teamId: team.id, url: receiver.url, description: '', eventTypes: ['domain.verified'], accountIds: [], secret, enabled: true, failing: false, failingSince: null, createdAt: now - 1000, updatedAt: now });
+    await webhooks.save({
+      id: newId(),
+      teamId: team.id,
+      url: receiver.url,
+      description: '',
+      eventTypes: ['domain.verified'],
+      accountIds: [],
+      secret,
+      enabled: true,
+      failing: false,
+      failingSince: null,
+      createdAt: now - 1000,
+      updatedAt: now,
+    });
     const event = await store.emit({ type: 'domain.verified', teamId: team.id, data: { domain: 'a.test' } });
     await store.close();
 
@@ -60,7 +74,10 @@ test('kill -9 while a retry is pending: the retry happens after restart', async 
     const [hook] = await new Webhooks(reopened.kv, reopened.notifier).listForTeam(team.id);
     const [delivery] = await new Webhooks(reopened.kv, reopened.notifier).deliveriesOf(hook!.id, { limit: 10 });
     assert.is(delivery!.status, 'succeeded');
-    assert.equal(delivery!.attempts.map((a) => a.statusCode), [500, 200]);
+    assert.equal(
+      delivery!.attempts.map((a) => a.statusCode),
+      [500, 200],
+    );
     await new Promise((r) => setTimeout(r, 300));
     assert.is(receiver.received.length, 2, 'no extra delivery');
     await reopened.close();

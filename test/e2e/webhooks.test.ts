@@ -32,7 +32,7 @@ test('an SMTP delivery reaches the webhook, signed both ways, with the event hea
   const [req] = await receiver.waitFor(1);
   assert.ok(verifyStandardWebhook(hook.secret, req!.headers, req!.body), 'Standard Webhooks signature');
   assert.ok(verifyWrenSignature(hook.secret, req!.headers, req!.body), 'X-Wrenmail-Signature');
-  assert.not.ok(verifyWrenSignature('whsec_' + Buffer.from('wrong').toString('base64'), req!.headers, req!.body));
+  assert.not.ok(verifyWrenSignature(`whsec_${Buffer.from('wrong').toString('base64')}`, req!.headers, req!.body));
   const payload = JSON.parse(req!.body);
   assert.is(payload.type, 'message.received');
   assert.is(req!.headers['x-wrenmail-event-type'], 'message.received');
@@ -51,9 +51,12 @@ test('500 twice then 200: three attempts recorded, one success', async () => {
   const hook = await createWebhook({ event_types: ['message.received'] });
   assert.is(await fx.mail('alice@wren.test', 'retry me'), 250);
   const requests = await receiver.waitFor(3);
-  assert.equal(requests.map((r) => r.headers['x-wrenmail-delivery-attempt']), ['1', '2', '3']);
+  assert.equal(
+    requests.map((r) => r.headers['x-wrenmail-delivery-attempt']),
+    ['1', '2', '3'],
+  );
   assert.is(new Set(requests.map((r) => r.headers['webhook-id'])).size, 1, 'the same message id on every attempt');
-  let deliveries;
+  let deliveries: any;
   for (let i = 0; i < 50; i++) {
     deliveries = (await fx.api.call('GET', `/webhooks/${hook.id}/deliveries`)).body.data;
     if (deliveries[0]?.status === 'succeeded') break;
@@ -61,7 +64,14 @@ test('500 twice then 200: three attempts recorded, one success', async () => {
   }
   assert.is(deliveries.length, 1);
   assert.is(deliveries[0].status, 'succeeded');
-  assert.equal(deliveries[0].attempts.map((a: any) => [a.attempt, a.status_code, a.success]), [[1, 500, false], [2, 500, false], [3, 200, true]]);
+  assert.equal(
+    deliveries[0].attempts.map((a: any) => [a.attempt, a.status_code, a.success]),
+    [
+      [1, 500, false],
+      [2, 500, false],
+      [3, 200, true],
+    ],
+  );
   const one = await fx.api.call('GET', `/webhooks/${hook.id}/deliveries/${deliveries[0].id}`);
   assert.is(one.body.data.attempt_count, 3);
   const payload = await fx.api.call('GET', `/webhooks/${hook.id}/deliveries/${deliveries[0].id}/payload`);
@@ -96,13 +106,15 @@ test('filters: event types and mailboxes; a test event goes only to its webhook'
   assert.is(await fx.mail('bob@wren.test', 'for bob'), 250);
   const [req] = await receiver.waitFor(1);
   await new Promise((r) => setTimeout(r, 300));
-  assert.is(receiver.received.length, 1, 'only bob\'s message, only once');
+  assert.is(receiver.received.length, 1, "only bob's message, only once");
   assert.is(JSON.parse(req!.body).data.subject, 'for bob');
   await fx.api.call('POST', `/webhooks/${spamOnly.id}/test`);
   await receiver.waitFor(2);
   await new Promise((r) => setTimeout(r, 200));
   assert.is(receiver.received.length, 2);
-  const bad = await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['message.received'], mailbox_ids: ['mbx_nope'] } });
+  const bad = await fx.api.call('POST', '/webhooks', {
+    body: { url: receiver.url, event_types: ['message.received'], mailbox_ids: ['mbx_nope'] },
+  });
   assert.is(bad.status, 422);
   await deleteWebhook(bobOnly.id);
   await deleteWebhook(spamOnly.id);
@@ -114,7 +126,9 @@ test('retries run out: the webhook is failing, a webhook.failing event goes to o
   try {
     receiver.script = [500, 500, 500, 500];
     const hook = await createWebhook({ event_types: ['message.received'] });
-    const watch = (await fx.api.call('POST', '/webhooks', { body: { url: watcher.url, event_types: ['webhook.failing'] } })).body.data;
+    const watch = (
+      await fx.api.call('POST', '/webhooks', { body: { url: watcher.url, event_types: ['webhook.failing'] } })
+    ).body.data;
     assert.is(await fx.mail('alice@wren.test', 'doomed'), 250);
     await receiver.waitFor(4);
     const [notice] = await watcher.waitFor(1);
@@ -160,18 +174,43 @@ test('outbound: a queued message, its delivery and a bounce reach the webhook', 
     hostname: 'mx.wren.test',
     mtaSts: false,
     deliverLocal: async (_raw, envelope) => {
-      if (envelope.to.includes('nobody@wren.test')) throw Object.assign(new Error('no such user'), { responseCode: 550 });
+      if (envelope.to.includes('nobody@wren.test'))
+        throw Object.assign(new Error('no such user'), { responseCode: 550 });
     },
   });
   runner.start();
   try {
-    const raw = Buffer.from('From: alice@wren.test\r\nTo: bob@wren.test\r\nSubject: outbound\r\nMessage-ID: <out-1@wren.test>\r\n\r\nhi\r\n');
-    await fx.api.store.queue.enqueue({ teamId: fx.api.teamId, accountId: fx.alice.id, from: 'alice@wren.test', to: ['bob@wren.test'], raw, subject: 'outbound' });
-    await fx.api.store.queue.enqueue({ teamId: fx.api.teamId, accountId: fx.alice.id, from: 'alice@wren.test', to: ['nobody@wren.test'], raw, subject: 'outbound' });
+    const raw = Buffer.from(
+      'From: alice@wren.test\r\nTo: bob@wren.test\r\nSubject: outbound\r\nMessage-ID: <out-1@wren.test>\r\n\r\nhi\r\n',
+    );
+    await fx.api.store.queue.enqueue({
+      teamId: fx.api.teamId,
+      accountId: fx.alice.id,
+      from: 'alice@wren.test',
+      to: ['bob@wren.test'],
+      raw,
+      subject: 'outbound',
+    });
+    await fx.api.store.queue.enqueue({
+      teamId: fx.api.teamId,
+      accountId: fx.alice.id,
+      from: 'alice@wren.test',
+      to: ['nobody@wren.test'],
+      raw,
+      subject: 'outbound',
+    });
     const requests = await receiver.waitFor(4);
     await new Promise((r) => setTimeout(r, 200));
-    const types = receiver.received.map((r) => JSON.parse(r.body)).filter((e) => e.data.subject === 'outbound').map((e) => `${e.type}:${e.data.recipient ?? e.data.to}`);
-    assert.equal(types.sort(), ['message.bounced:nobody@wren.test', 'message.delivered:bob@wren.test', 'message.queued:bob@wren.test', 'message.queued:nobody@wren.test']);
+    const types = receiver.received
+      .map((r) => JSON.parse(r.body))
+      .filter((e) => e.data.subject === 'outbound')
+      .map((e) => `${e.type}:${e.data.recipient ?? e.data.to}`);
+    assert.equal(types.sort(), [
+      'message.bounced:nobody@wren.test',
+      'message.delivered:bob@wren.test',
+      'message.queued:bob@wren.test',
+      'message.queued:nobody@wren.test',
+    ]);
     for (const r of requests) assert.ok(verifyStandardWebhook(hook.secret, r.headers, r.body));
   } finally {
     await runner.stop();
@@ -181,14 +220,25 @@ test('outbound: a queued message, its delivery and a bounce reach the webhook', 
 
 test('URLs: https required unless allowed, private targets refused unless allowed (API check)', async () => {
   const { createWebhookDispatcher } = await import('../../src/events/webhook-dispatcher.ts');
-  const strict = createWebhookDispatcher({ store: fx.api.store });
+  const _strict = createWebhookDispatcher({ store: fx.api.store });
   try {
-    for (const url of ['http://example.com/hook', 'https://127.0.0.1/hook', 'https://[::1]/x', 'https://10.1.2.3/x', 'https://169.254.169.254/latest', 'https://localhost/x', 'ftp://example.com/', 'https://user:pw@example.com/']) {
+    for (const url of [
+      'http://example.com/hook',
+      'https://127.0.0.1/hook',
+      'https://[::1]/x',
+      'https://10.1.2.3/x',
+      'https://169.254.169.254/latest',
+      'https://localhost/x',
+      'ftp://example.com/',
+      'https://user:pw@example.com/',
+    ]) {
       const reply = await fx.api.call('POST', '/webhooks', { body: { url, event_types: ['message.received'] } });
       assert.is(reply.status, 422, url);
       assert.is(reply.body.error.param, 'url');
     }
-    const ok = await fx.api.call('POST', '/webhooks', { body: { url: 'https://hooks.example.com/in', event_types: ['*'] } });
+    const ok = await fx.api.call('POST', '/webhooks', {
+      body: { url: 'https://hooks.example.com/in', event_types: ['*'] },
+    });
     assert.is(ok.status, 201);
     await deleteWebhook(ok.body.data.id);
   } finally {
@@ -199,8 +249,14 @@ test('URLs: https required unless allowed, private targets refused unless allowe
 
 test('CRUD, permissions, another team cannot see it, Idempotency-Key on create', async () => {
   const headers = { 'idempotency-key': 'create-1' };
-  const a = await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['message.delivered', 'message.sent'], description: 'ci' }, headers });
-  const b = await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['message.delivered', 'message.sent'], description: 'ci' }, headers });
+  const a = await fx.api.call('POST', '/webhooks', {
+    body: { url: receiver.url, event_types: ['message.delivered', 'message.sent'], description: 'ci' },
+    headers,
+  });
+  const b = await fx.api.call('POST', '/webhooks', {
+    body: { url: receiver.url, event_types: ['message.delivered', 'message.sent'], description: 'ci' },
+    headers,
+  });
   assert.is(a.status, 201);
   assert.is(b.text, a.text, 'the replay returns the same webhook and secret');
   const id = a.body.data.id;
@@ -211,11 +267,16 @@ test('CRUD, permissions, another team cannot see it, Idempotency-Key on create',
   const readonly = await fx.api.makeKey(['webhook.read']);
   assert.is((await fx.api.call('GET', `/webhooks/${id}`, { key: readonly })).status, 200);
   assert.is((await fx.api.call('POST', `/webhooks/${id}/rotate-secret`, { key: readonly })).status, 403);
-  const patched = await fx.api.call('PATCH', `/webhooks/${id}`, { body: { event_types: ['message.bounced'], enabled: false } });
+  const patched = await fx.api.call('PATCH', `/webhooks/${id}`, {
+    body: { event_types: ['message.bounced'], enabled: false },
+  });
   assert.equal(patched.body.data.event_types, ['message.bounced']);
   assert.is(patched.body.data.enabled, false);
   assert.is((await fx.api.call('POST', `/webhooks/${id}/test`)).status, 409, 'no test to a disabled webhook');
-  assert.is((await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['no.such'] } })).status, 400);
+  assert.is(
+    (await fx.api.call('POST', '/webhooks', { body: { url: receiver.url, event_types: ['no.such'] } })).status,
+    400,
+  );
   await deleteWebhook(id);
   assert.is((await fx.api.call('GET', `/webhooks/${id}`)).status, 404);
 });

@@ -36,7 +36,12 @@ export interface ApiFixture {
   teamId: string;
   call(method: string, path: string, options?: CallOptions): Promise<Reply>;
   /** A key of `teamId` (default: the fixture's team) with these permissions, stored as bootstrap does. */
-  makeKey(permissions: string[], teamId?: string, type?: 'root' | 'sending' | 'mailbox', accountId?: string | null): Promise<string>;
+  makeKey(
+    permissions: string[],
+    teamId?: string,
+    type?: 'root' | 'sending' | 'mailbox',
+    accountId?: string | null,
+  ): Promise<string>;
   /** Another team with its own root key. */
   newTeam(name: string): Promise<{ teamId: string; key: string }>;
   close(): Promise<void>;
@@ -45,7 +50,14 @@ export interface ApiFixture {
 export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFixture> {
   const dir = tempDir('wrenmail-api-');
   const store = await Store.open(dir.path);
-  const app = createHttpApp({ store, logger: pino({ level: 'silent' }), ready: () => true, validateResponses: true, hostname: 'mail.wren.test', ...options });
+  const app = createHttpApp({
+    store,
+    logger: pino({ level: 'silent' }),
+    ready: () => true,
+    validateResponses: true,
+    hostname: 'mail.wren.test',
+    ...options,
+  });
   const server: Server = createServer(app.callback());
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
@@ -53,7 +65,20 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
   const makeKey: ApiFixture['makeKey'] = async (permissions, teamId = team.id, type = 'root', accountId = null) => {
     const minted = mintApiKey(type === 'root' ? 'root' : type === 'sending' ? 'send' : 'mbx');
     await store.apiKeys.create(
-      { id: `key_${newId()}`, teamId, type, name: 'test', prefix: minted.prefix, permissions, accountId, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null },
+      {
+        id: `key_${newId()}`,
+        teamId,
+        type,
+        name: 'test',
+        prefix: minted.prefix,
+        permissions,
+        accountId,
+        domain: null,
+        createdAt: Date.now(),
+        lastUsedAt: null,
+        revokedAt: null,
+        expiresAt: null,
+      },
       minted.hash,
     );
     return minted.secret;
@@ -73,7 +98,7 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
     }
     const response = await fetch(base + path, { method, headers, body });
     const text = await response.text();
-    let parsed: unknown = undefined;
+    let parsed: unknown;
     try {
       parsed = text ? JSON.parse(text) : undefined;
     } catch {
@@ -105,6 +130,11 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
 /** The /api/v1 route declarations over a fixture's store (for tests that walk every route). */
 export const routeTable = (api: ApiFixture): Route[] =>
   apiRoutes({
-    store: api.store, logger: undefined as never, hostname: 'h', ports: { imaps: 1, submission: 2, submissions: 3 }, resolver: undefined, lists: undefined as never,
+    store: api.store,
+    logger: undefined as never,
+    hostname: 'h',
+    ports: { imaps: 1, submission: 2, submissions: 3 },
+    resolver: undefined,
+    lists: undefined as never,
     sendLimits: SEND_LIMIT_DEFAULTS,
   });

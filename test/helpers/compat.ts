@@ -15,7 +15,8 @@ export interface CompatFixture extends ApiFixture {
   compat(method: string, path: string, options?: CompatCall): Promise<Reply>;
 }
 
-export const basic = (user: string, password: string): string => `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
+export const basic = (user: string, password: string): string =>
+  `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
 export async function startCompat(): Promise<CompatFixture> {
   const api = await startApi();

@@ -51,7 +51,8 @@ const TTL = 60;
 
 function lookup(zone: Zone, name: string): ZoneRecords | undefined {
   const wanted = name.toLowerCase().replace(/\.$/, '');
-  for (const [owner, records] of Object.entries(zone)) if (owner.toLowerCase().replace(/\.$/, '') === wanted) return records;
+  for (const [owner, records] of Object.entries(zone))
+    if (owner.toLowerCase().replace(/\.$/, '') === wanted) return records;
   return undefined;
 }
 
@@ -64,7 +65,9 @@ function answers(name: string, type: keyof ZoneRecords, records: ZoneRecords): d
     case 'MX':
       return (records.MX ?? []).map((mx) => ({ ...base, ...mx }) as dns2.Packet.Resource);
     case 'TXT':
-      return (records.TXT ?? []).map((txt) => ({ ...base, data: Array.isArray(txt) ? txt : splitTxt(txt) }) as dns2.Packet.Resource);
+      return (records.TXT ?? []).map(
+        (txt) => ({ ...base, data: Array.isArray(txt) ? txt : splitTxt(txt) }) as dns2.Packet.Resource,
+      );
     case 'PTR':
       return (records.PTR ?? []).map((domain) => ({ ...base, domain }) as dns2.Packet.Resource);
     case 'CNAME':

@@ -1,7 +1,11 @@
 // One store behind the API, a real MX listener and (optionally) the webhook dispatcher: mail arrives
 // over SMTP and its events reach webhooks and SSE streams, as in the server.
 import { createResolver } from '../../src/dns/resolver.ts';
-import { createWebhookDispatcher, type WebhookDispatcher, type WebhookDispatcherOptions } from '../../src/events/webhook-dispatcher.ts';
+import {
+  createWebhookDispatcher,
+  type WebhookDispatcher,
+  type WebhookDispatcherOptions,
+} from '../../src/events/webhook-dispatcher.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { createMxServer, type MxServer } from '../../src/smtp/mx.ts';
 import type { Account } from '../../src/store/index.ts';
@@ -23,7 +27,9 @@ export interface EventsFixture {
   close(): Promise<void>;
 }
 
-export async function startEventsFixture(dispatcher?: Partial<WebhookDispatcherOptions> | false): Promise<EventsFixture> {
+export async function startEventsFixture(
+  dispatcher?: Partial<WebhookDispatcherOptions> | false,
+): Promise<EventsFixture> {
   const api = await startApi();
   const dns = await startDnsServer({ 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } });
   const mx = createMxServer({
@@ -36,12 +42,27 @@ export async function startEventsFixture(dispatcher?: Partial<WebhookDispatcherO
   });
   const { port } = await mx.listen(0, '127.0.0.1');
   await api.store.domains.create(api.teamId, 'wren.test');
-  const alice = await api.store.accounts.create({ teamId: api.teamId, address: 'alice@wren.test', passwordHash: await hashPassword('alice-password') });
-  const bob = await api.store.accounts.create({ teamId: api.teamId, address: 'bob@wren.test', passwordHash: await hashPassword('bob-password') });
+  const alice = await api.store.accounts.create({
+    teamId: api.teamId,
+    address: 'alice@wren.test',
+    passwordHash: await hashPassword('alice-password'),
+  });
+  const bob = await api.store.accounts.create({
+    teamId: api.teamId,
+    address: 'bob@wren.test',
+    passwordHash: await hashPassword('bob-password'),
+  });
   const running =
     dispatcher === false
       ? null
-      : createWebhookDispatcher({ store: api.store, allowHttp: true, allowPrivateAddresses: true, retryScheduleMs: [100, 100, 100], timeoutMs: 2000, ...dispatcher });
+      : createWebhookDispatcher({
+          store: api.store,
+          allowHttp: true,
+          allowPrivateAddresses: true,
+          retryScheduleMs: [100, 100, 100],
+          timeoutMs: 2000,
+          ...dispatcher,
+        });
   running?.start();
   return {
     api,
@@ -52,7 +73,12 @@ export async function startEventsFixture(dispatcher?: Partial<WebhookDispatcherO
     alice,
     bob,
     async mail(to, subject, body) {
-      const result = await sendRaw(port, 'carol@sender.test', [to], plainMessage({ from: 'Carol <carol@sender.test>', to, subject, body }));
+      const result = await sendRaw(
+        port,
+        'carol@sender.test',
+        [to],
+        plainMessage({ from: 'Carol <carol@sender.test>', to, subject, body }),
+      );
       return result.end?.code ?? 0;
     },
     async close() {

@@ -71,11 +71,18 @@ const header = (headers: IncomingHttpHeaders, name: string): string => {
 };
 
 /** Standard Webhooks verification (spec: HMAC-SHA256 of "id.timestamp.body" keyed with the base64 secret after whsec_, any of the space-separated v1 signatures). */
-export function verifyStandardWebhook(secret: string, headers: IncomingHttpHeaders, body: string, toleranceSeconds = 300): boolean {
+export function verifyStandardWebhook(
+  secret: string,
+  headers: IncomingHttpHeaders,
+  body: string,
+  toleranceSeconds = 300,
+): boolean {
   const id = header(headers, 'webhook-id');
   const timestamp = header(headers, 'webhook-timestamp');
   if (Math.abs(Date.now() / 1000 - Number(timestamp)) > toleranceSeconds) return false;
-  const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64')).update(`${id}.${timestamp}.${body}`).digest();
+  const expected = createHmac('sha256', Buffer.from(secret.slice('whsec_'.length), 'base64'))
+    .update(`${id}.${timestamp}.${body}`)
+    .digest();
   return header(headers, 'webhook-signature')
     .split(' ')
     .some((sig) => {
@@ -112,15 +119,31 @@ export interface SseClient {
 }
 
 /** Opens an SSE stream with fetch; non-200 replies are returned with no frames. */
-export async function openSse(url: string, key: string, headers: Record<string, string> = {}): Promise<SseClient & { body?: any }> {
+export async function openSse(
+  url: string,
+  key: string,
+  headers: Record<string, string> = {},
+): Promise<SseClient & { body?: any }> {
   const abort = new AbortController();
-  const response = await fetch(url, { headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream', ...headers }, signal: abort.signal });
+  const response = await fetch(url, {
+    headers: { authorization: `Bearer ${key}`, accept: 'text/event-stream', ...headers },
+    signal: abort.signal,
+  });
   const frames: SseFrame[] = [];
   const comments: string[] = [];
   const waiters: (() => void)[] = [];
   if (response.status !== 200) {
     const text = await response.text();
-    return { status: response.status, headers: response.headers, frames, comments, body: JSON.parse(text), waitFor: async () => [], ended: Promise.resolve(), close: () => abort.abort() };
+    return {
+      status: response.status,
+      headers: response.headers,
+      frames,
+      comments,
+      body: JSON.parse(text),
+      waitFor: async () => [],
+      ended: Promise.resolve(),
+      close: () => abort.abort(),
+    };
   }
   const ended = (async () => {
     const decoder = new TextDecoder();
@@ -169,7 +192,10 @@ export async function openSse(url: string, key: string, headers: Record<string, 
     async waitFor(count, timeoutMs = 5000) {
       const deadline = Date.now() + timeoutMs;
       while (frames.length < count) {
-        if (Date.now() > deadline) throw new Error(`expected ${count} SSE frames, got ${frames.length}: ${JSON.stringify(frames.map((f) => f.event))}`);
+        if (Date.now() > deadline)
+          throw new Error(
+            `expected ${count} SSE frames, got ${frames.length}: ${JSON.stringify(frames.map((f) => f.event))}`,
+          );
         await new Promise<void>((resolve) => {
           waiters.push(resolve);
           setTimeout(resolve, 25);

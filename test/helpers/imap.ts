@@ -29,12 +29,19 @@ export interface ImapFixture {
   close(): Promise<void>;
 }
 
-export async function startImap(options: Partial<Omit<ImapServerOptions, 'store' | 'login' | 'tls' | 'hostname'>> & { quotaBytes?: number } = {}): Promise<ImapFixture> {
+export async function startImap(
+  options: Partial<Omit<ImapServerOptions, 'store' | 'login' | 'tls' | 'hostname'>> & { quotaBytes?: number } = {},
+): Promise<ImapFixture> {
   const dir = tempDir('wren-imap-');
   const store = await Store.open(dir.path);
   const team = await store.teams.create('Team');
   await store.domains.create(team.id, 'wren.test');
-  const account = await store.accounts.create({ teamId: team.id, address: USER, passwordHash: await hashPassword(PASSWORD), quotaBytes: options.quotaBytes ?? 0 });
+  const account = await store.accounts.create({
+    teamId: team.id,
+    address: USER,
+    passwordHash: await hashPassword(PASSWORD),
+    quotaBytes: options.quotaBytes ?? 0,
+  });
   const login = new LoginService(store);
   const server = createImapServer({
     store,
@@ -50,7 +57,13 @@ export async function startImap(options: Partial<Omit<ImapServerOptions, 'store'
   const inbox = store.folders.byName(account.id, 'INBOX')!;
   const clients: ImapFlow[] = [];
   return {
-    store, account, server, login, port, tlsPort, inbox,
+    store,
+    account,
+    server,
+    login,
+    port,
+    tlsPort,
+    inbox,
     async deliver(raw, folder = inbox, flags = []) {
       const { delivered } = await store.deliver(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), [{ folder, flags }]);
       return delivered[0]!.message.uid;
@@ -171,7 +184,14 @@ export async function loggedInRaw(port: number): Promise<RawClient> {
 
 /** Whether `user`/`pass` log in over IMAPS (imapflow, a real client) on `port`. */
 export async function canLogInImaps(port: number, user: string, pass: string): Promise<boolean> {
-  const client = new ImapFlow({ host: '127.0.0.1', port, secure: true, tls: { rejectUnauthorized: false }, auth: { user, pass }, logger: false });
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user, pass },
+    logger: false,
+  });
   try {
     await client.connect();
     await client.logout();

@@ -11,7 +11,8 @@ export const STRESS_FIXTURES = join(repoRoot, 'test/fixtures/stress');
 /** The imaptest binary; throws (never skips) when it was not built. */
 export function imaptestBinary(): string {
   const bin = process.env.IMAPTEST_BIN ?? join(repoRoot, '.cache/tools/imaptest/imaptest/src/imaptest');
-  if (!existsSync(bin)) throw new Error(`imaptest not found at ${bin}: run \`npm run test:setup\` (or set IMAPTEST_BIN)`);
+  if (!existsSync(bin))
+    throw new Error(`imaptest not found at ${bin}: run \`npm run test:setup\` (or set IMAPTEST_BIN)`);
   return bin;
 }
 
@@ -21,7 +22,9 @@ export function imaptestBinary(): string {
  * reported as server errors. `copies` repeats the set (with new IDs) for a larger mailbox.
  */
 export function writeStressMbox(path: string, copies = 1): number {
-  const files = readdirSync(STRESS_FIXTURES).filter((f) => f.endsWith('.eml')).sort();
+  const files = readdirSync(STRESS_FIXTURES)
+    .filter((f) => f.endsWith('.eml'))
+    .sort();
   const parts: string[] = [];
   let n = 0;
   for (let copy = 0; copy < copies; copy++) {
@@ -53,15 +56,32 @@ export interface StressResult {
 
 /** Runs imaptest stress mode; rawlogs land in `dir` (rawlog.<pid>.<n>.in/out). */
 export async function runImaptestStress(opts: {
-  port: number; user: string; pass: string; mbox: string; dir: string; clients: number; secs: number; extra?: string[];
+  port: number;
+  user: string;
+  pass: string;
+  mbox: string;
+  dir: string;
+  clients: number;
+  secs: number;
+  extra?: string[];
 }): Promise<StressResult> {
   const args = [
-    'host=127.0.0.1', `port=${opts.port}`, `user=${opts.user}`, `pass=${opts.pass}`, `mbox=${opts.mbox}`,
-    `clients=${opts.clients}`, `secs=${opts.secs}`, 'rawlog', ...(opts.extra ?? []),
+    'host=127.0.0.1',
+    `port=${opts.port}`,
+    `user=${opts.user}`,
+    `pass=${opts.pass}`,
+    `mbox=${opts.mbox}`,
+    `clients=${opts.clients}`,
+    `secs=${opts.secs}`,
+    'rawlog',
+    ...(opts.extra ?? []),
   ];
   const child = spawn(imaptestBinary(), args, {
     cwd: opts.dir,
-    env: { ...process.env, LD_LIBRARY_PATH: ['/usr/lib/dovecot', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':') },
+    env: {
+      ...process.env,
+      LD_LIBRARY_PATH: ['/usr/lib/dovecot', process.env.LD_LIBRARY_PATH].filter(Boolean).join(':'),
+    },
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   let output = '';
@@ -78,8 +98,15 @@ export async function runImaptestStress(opts: {
 function summaryTotal(output: string): number {
   const at = output.lastIndexOf('Totals:');
   if (at < 0) return 0;
-  const counts = output.slice(at).split('\n').filter((line) => /^\s*\d+(\s+\d+)+\s*$/.test(line));
-  return (counts[0] ?? '').trim().split(/\s+/).filter(Boolean).reduce((n, t) => n + Number(t), 0);
+  const counts = output
+    .slice(at)
+    .split('\n')
+    .filter((line) => /^\s*\d+(\s+\d+)+\s*$/.test(line));
+  return (counts[0] ?? '')
+    .trim()
+    .split(/\s+/)
+    .filter(Boolean)
+    .reduce((n, t) => n + Number(t), 0);
 }
 
 /** Every rawlog file of a run (what the server sent, `.in`, and what the client sent, `.out`). */

@@ -22,7 +22,14 @@ export interface Instance {
  * A whole Wren Mail server in this process, every listener on `host` with a free port, data in a
  * temp dir: what two-instance tests (127.0.0.2 ↔ 127.0.0.3) and client tests start.
  */
-export async function startInstance(options: { host?: string; hostname?: string; dnsServers?: string[]; overrides?: Partial<Record<keyof Config, unknown>> } = {}): Promise<Instance> {
+export async function startInstance(
+  options: {
+    host?: string;
+    hostname?: string;
+    dnsServers?: string[];
+    overrides?: Partial<Record<keyof Config, unknown>>;
+  } = {},
+): Promise<Instance> {
   const host = options.host ?? '127.0.0.1';
   const dir = tempDir('wrenmail-instance-');
   const any = [`${host}:0`];
@@ -68,7 +75,8 @@ export async function startInstance(options: { host?: string; hostname?: string;
   };
 }
 
-const isSection = (value: unknown): value is Record<string, unknown> => typeof value === 'object' && value !== null && !Array.isArray(value);
+const isSection = (value: unknown): value is Record<string, unknown> =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
 
 /** What the `wrenmail` commands need to reach this instance's API as its operator. */
 export function cliEnv(instance: Instance): Record<string, string> {

@@ -28,11 +28,22 @@ export interface MailboxFixture {
 export async function startMailboxFixture(): Promise<MailboxFixture> {
   const api = await startApi();
   await api.store.domains.create(api.teamId, 'wren.test');
-  const alice = await api.store.accounts.create({ teamId: api.teamId, address: 'alice@wren.test', name: 'Alice', passwordHash: await hashPassword(PASSWORD) });
+  const alice = await api.store.accounts.create({
+    teamId: api.teamId,
+    address: 'alice@wren.test',
+    name: 'Alice',
+    passwordHash: await hashPassword(PASSWORD),
+  });
   const bob = await api.store.accounts.create({ teamId: api.teamId, address: 'bob@wren.test' });
   const aliceKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', alice.id);
   const bobKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', bob.id);
-  const imap: ImapServer = createImapServer({ store: api.store, login: new LoginService(api.store), tls: await imapCertificate(), hostname: 'imap.wren.test', allowPlainAuthWithoutTls: true });
+  const imap: ImapServer = createImapServer({
+    store: api.store,
+    login: new LoginService(api.store),
+    tls: await imapCertificate(),
+    hostname: 'imap.wren.test',
+    allowPlainAuthWithoutTls: true,
+  });
   const imapPort = (await imap.listen(0, '127.0.0.1', false)).port;
   return {
     api,
@@ -41,11 +52,20 @@ export async function startMailboxFixture(): Promise<MailboxFixture> {
     aliceKey,
     bobKey,
     deliver: (account, o) =>
-      api.store.deliver(o.raw ?? makeMessage({ from: 'Carol <carol@sender.test>', to: account.address, subject: o.subject, body: o.body }), [
-        { folder: api.store.folders.byName(account.id, 'INBOX')! },
-      ]),
+      api.store.deliver(
+        o.raw ??
+          makeMessage({ from: 'Carol <carol@sender.test>', to: account.address, subject: o.subject, body: o.body }),
+        [{ folder: api.store.folders.byName(account.id, 'INBOX')! }],
+      ),
     async imapClient() {
-      const client = new ImapFlow({ host: '127.0.0.1', port: imapPort, secure: false, doSTARTTLS: false, auth: { user: 'alice@wren.test', pass: PASSWORD }, logger: false });
+      const client = new ImapFlow({
+        host: '127.0.0.1',
+        port: imapPort,
+        secure: false,
+        doSTARTTLS: false,
+        auth: { user: 'alice@wren.test', pass: PASSWORD },
+        logger: false,
+      });
       await client.connect();
       return client;
     },
@@ -59,5 +79,5 @@ export async function startMailboxFixture(): Promise<MailboxFixture> {
 /** Message count of a folder, by IMAP STATUS. */
 export async function imapCount(client: ImapFlow, folder: string): Promise<number> {
   const status = await client.status(folder, { messages: true });
-  return status ? status.messages ?? -1 : -1;
+  return status ? (status.messages ?? -1) : -1;
 }

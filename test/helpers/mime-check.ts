@@ -16,7 +16,8 @@ import {
 } from '../../src/mime/index.ts';
 
 // Notices, licences, keys, images, conformance suites: not messages.
-const NOT_MESSAGE = /\.(md|json|ya?ml|dat|pub|py|pem|asc|png|jpe?g|gif|doc|CHANGES|LICENSE)$|(^|\/)(LICENSE|COPYING|README|NOTICE)[^/]*$/;
+const NOT_MESSAGE =
+  /\.(md|json|ya?ml|dat|pub|py|pem|asc|png|jpe?g|gif|doc|CHANGES|LICENSE)$|(^|\/)(LICENSE|COPYING|README|NOTICE)[^/]*$/;
 
 export interface Sample {
   name: string;
@@ -73,7 +74,10 @@ function countLf(raw: Buffer, start: number, end: number): number {
 /** Range invariants of one node and everything below it; returns the number of nodes checked. */
 function checkNode(raw: Buffer, node: MimeNode, size: number, where: string): number {
   const at = `${where} [${node.start},${node.bodyStart},${node.end}] ${node.type}/${node.subtype}`;
-  assert.ok(0 <= node.start && node.start <= node.bodyStart && node.bodyStart <= node.end && node.end <= size, `range ${at}`);
+  assert.ok(
+    0 <= node.start && node.start <= node.bodyStart && node.bodyStart <= node.end && node.end <= size,
+    `range ${at}`,
+  );
   assert.is(node.size, node.end - node.bodyStart, `size ${at}`);
   assert.is(node.lines, countLf(raw, node.bodyStart, node.end), `lines ${at}`);
   assert.ok(/^[a-z0-9!#$%&'*+\-.^_`{|}~]+$/.test(node.type + node.subtype), `type ${at}`);
@@ -220,7 +224,10 @@ export function checkMangled(samples: Sample[], seed = 20240229): number {
     for (let i = 0; i < 1 + Math.min(20, raw.length >> 6); i++) {
       flipped[Math.floor(random() * flipped.length)] = noise[Math.floor(random() * noise.length)]!;
     }
-    for (const [kind, buf] of [['truncated', truncated], ['flipped', flipped]] as const) {
+    for (const [kind, buf] of [
+      ['truncated', truncated],
+      ['flipped', flipped],
+    ] as const) {
       try {
         checkIndex(buf, buildIndex(buf), `${name} ${kind}`);
       } catch (err) {

@@ -35,7 +35,9 @@ if (count) {
         teamId: 'team',
         from: 'alice@a.test',
         to: ['rcpt@sink.test'],
-        raw: Buffer.from(`From: alice@a.test\r\nTo: rcpt@sink.test\r\nSubject: n${first + i}\r\nMessage-ID: <crash-${first + i}@a.test>\r\n\r\nbody ${first + i}\r\n`),
+        raw: Buffer.from(
+          `From: alice@a.test\r\nTo: rcpt@sink.test\r\nSubject: n${first + i}\r\nMessage-ID: <crash-${first + i}@a.test>\r\n\r\nbody ${first + i}\r\n`,
+        ),
       }),
     ),
   );

@@ -15,20 +15,42 @@ export function makeDkimKeys(): DkimKey[] {
   const pem = (k: typeof rsa.privateKey) => k.export({ type: 'pkcs8', format: 'pem' }) as string;
   const der = (k: typeof rsa.publicKey) => k.export({ type: 'spki', format: 'der' });
   return [
-    { selector: 'rsa1', algorithm: 'rsa-sha256', privateKey: pem(rsa.privateKey), publicKey: der(rsa.publicKey).toString('base64'), createdAt: Date.now(), active: true },
+    {
+      selector: 'rsa1',
+      algorithm: 'rsa-sha256',
+      privateKey: pem(rsa.privateKey),
+      publicKey: der(rsa.publicKey).toString('base64'),
+      createdAt: Date.now(),
+      active: true,
+    },
     // RFC 8463: the Ed25519 p= is the raw 32-byte key, the tail of its SPKI encoding.
-    { selector: 'ed1', algorithm: 'ed25519-sha256', privateKey: pem(ed.privateKey), publicKey: der(ed.publicKey).subarray(-32).toString('base64'), createdAt: Date.now(), active: true },
+    {
+      selector: 'ed1',
+      algorithm: 'ed25519-sha256',
+      privateKey: pem(ed.privateKey),
+      publicKey: der(ed.publicKey).subarray(-32).toString('base64'),
+      createdAt: Date.now(),
+      active: true,
+    },
   ];
 }
 
 export function dkimZone(domain: string, keys: DkimKey[]): Zone {
   const zone: Zone = {};
-  for (const k of keys) zone[`${k.selector}._domainkey.${domain}`] = { TXT: [`v=DKIM1; k=${k.algorithm.startsWith('rsa') ? 'rsa' : 'ed25519'}; p=${k.publicKey}`] };
+  for (const k of keys)
+    zone[`${k.selector}._domainkey.${domain}`] = {
+      TXT: [`v=DKIM1; k=${k.algorithm.startsWith('rsa') ? 'rsa' : 'ed25519'}; p=${k.publicKey}`],
+    };
   return zone;
 }
 
 /** A hosted domain (with DKIM keys when given) and an account with a password. */
-export async function sendingAccount(store: Store, address: string, password: string, dkim: DkimKey[] = []): Promise<Account> {
+export async function sendingAccount(
+  store: Store,
+  address: string,
+  password: string,
+  dkim: DkimKey[] = [],
+): Promise<Account> {
   const domain = address.slice(address.indexOf('@') + 1);
   let hosted = await store.domains.get(domain);
   if (!hosted) {
@@ -51,7 +73,13 @@ export function inboxDelivery(store: Store): DeliverLocal {
   };
 }
 
-export interface SinkMessage { from: string; to: string[]; raw: Buffer; secure: boolean; user: string | null }
+export interface SinkMessage {
+  from: string;
+  to: string[];
+  raw: Buffer;
+  secure: boolean;
+  user: string | null;
+}
 
 export interface Sink {
   port: number;
@@ -153,7 +181,11 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
 }
 
 /** Polls `check` until it returns a truthy value or `timeoutMs` passes. */
-export async function waitFor<T>(check: () => T | Promise<T>, timeoutMs = 10_000, what = 'condition'): Promise<NonNullable<T>> {
+export async function waitFor<T>(
+  check: () => T | Promise<T>,
+  timeoutMs = 10_000,
+  what = 'condition',
+): Promise<NonNullable<T>> {
   const until = Date.now() + timeoutMs;
   for (;;) {
     const value = await check();

@@ -33,7 +33,11 @@ export async function startMailPair(options: { clientListeners?: boolean } = {})
       hostname,
       dnsServers: dns.servers,
       overrides: {
-        smtp: { mx_listen: [`${host}:${mxPort}`], submission_listen: options.clientListeners ? [`${host}:0`] : [], submissions_listen: [] },
+        smtp: {
+          mx_listen: [`${host}:${mxPort}`],
+          submission_listen: options.clientListeners ? [`${host}:0`] : [],
+          submissions_listen: [],
+        },
         imap: { listen: [], tls_listen: options.clientListeners ? [`${host}:0`] : [] },
         outbound: { smtp_port: mxPort, local_address: host, retry_schedule_seconds: [1] },
       } as never,

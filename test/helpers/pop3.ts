@@ -37,14 +37,31 @@ export async function startPop3(
   const store = await Store.open(dir.path);
   const team = await store.teams.create('Team');
   await store.domains.create(team.id, 'wren.test');
-  const account = await store.accounts.create({ teamId: team.id, address: USER, passwordHash: await hashPassword(PASSWORD), quotaBytes: 0 });
+  const account = await store.accounts.create({
+    teamId: team.id,
+    address: USER,
+    passwordHash: await hashPassword(PASSWORD),
+    quotaBytes: 0,
+  });
   const login = new LoginService(store, loginLimits);
-  const server = createPop3Server({ store, login, tls: await pop3Certificate(), hostname: 'pop.wren.test', ...options });
+  const server = createPop3Server({
+    store,
+    login,
+    tls: await pop3Certificate(),
+    hostname: 'pop.wren.test',
+    ...options,
+  });
   const { port } = await server.listen(0, '127.0.0.1', false);
   const { port: tlsPort } = await server.listen(0, '127.0.0.1', true);
   const inbox = store.folders.byName(account.id, 'INBOX')!;
   return {
-    store, account, server, login, port, tlsPort, inbox,
+    store,
+    account,
+    server,
+    login,
+    port,
+    tlsPort,
+    inbox,
     async deliver(raw, flags = [], folder = inbox) {
       const { delivered } = await store.deliver(Buffer.isBuffer(raw) ? raw : Buffer.from(raw), [{ folder, flags }]);
       return delivered[0]!.message.uid;
@@ -114,7 +131,8 @@ export class RawPop3 {
         return out;
       }
       if (this.closed) return null;
-      if (Date.now() > deadline) throw new Error(`timed out; buffered: ${this.buffer.toString('latin1').slice(0, 200)}`);
+      if (Date.now() > deadline)
+        throw new Error(`timed out; buffered: ${this.buffer.toString('latin1').slice(0, 200)}`);
       await new Promise<void>((resolve) => {
         this.waiters.push(resolve);
         setTimeout(resolve, 100);
@@ -132,7 +150,8 @@ export class RawPop3 {
   async multiline(): Promise<{ status: string; body: Buffer }> {
     const status = await this.line();
     if (!status.startsWith('+OK')) return { status, body: Buffer.alloc(0) };
-    const end = (b: Buffer) => (b.subarray(0, 3).toString() === '.\r\n' ? 3 : b.indexOf('\r\n.\r\n') >= 0 ? b.indexOf('\r\n.\r\n') + 5 : 0);
+    const end = (b: Buffer) =>
+      b.subarray(0, 3).toString() === '.\r\n' ? 3 : b.indexOf('\r\n.\r\n') >= 0 ? b.indexOf('\r\n.\r\n') + 5 : 0;
     const got = await this.take(end);
     if (!got) throw new Error('connection closed inside a multi-line reply');
     return { status, body: got.length === 3 ? Buffer.alloc(0) : got.subarray(0, -3) };
@@ -169,7 +188,11 @@ export class RawPop3 {
 }
 
 /** Runs a Python script with args; resolves with its exit code, stdout and stderr (kills it after `timeoutMs`). */
-export function runPython(script: string, args: string[], timeoutMs = 20_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runPython(
+  script: string,
+  args: string[],
+  timeoutMs = 20_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     const child = spawn('python3', ['-c', script, ...args]);
     let stdout = '';

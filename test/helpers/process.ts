@@ -15,7 +15,11 @@ export interface ServerProcess {
  * Runs `wrenmail serve` as a real process (Node 24, the repo's entry point) with settings given as
  * WRENMAIL_* environment variables, and waits until it logs "wrenmail ready" (or exits).
  */
-export async function startServerProcess(env: Record<string, string>, args: string[] = ['serve'], uid?: number): Promise<ServerProcess> {
+export async function startServerProcess(
+  env: Record<string, string>,
+  args: string[] = ['serve'],
+  uid?: number,
+): Promise<ServerProcess> {
   const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], {
     cwd: repoRoot,
     uid,
@@ -37,7 +41,9 @@ export async function startServerProcess(env: Record<string, string>, args: stri
         try {
           const entry = JSON.parse(line) as { msg?: string; listener?: string; port?: number };
           if (entry.msg?.endsWith(' listening') && entry.listener && entry.port) {
-            const name = ports.has(entry.listener) ? `${entry.listener}#${[...ports.keys()].filter((k) => k.startsWith(entry.listener!)).length}` : entry.listener;
+            const name = ports.has(entry.listener)
+              ? `${entry.listener}#${[...ports.keys()].filter((k) => k.startsWith(entry.listener!)).length}`
+              : entry.listener;
             ports.set(name, entry.port);
           }
           if (entry.msg === 'wrenmail ready') resolve();
@@ -64,9 +70,18 @@ export async function startServerProcess(env: Record<string, string>, args: stri
 }
 
 /** Runs the wrenmail command to completion. */
-export function runCli(args: string[], env: Record<string, string>, uid?: number): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runCli(
+  args: string[],
+  env: Record<string, string>,
+  uid?: number,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], { cwd: repoRoot, env: { ...process.env, ...env }, uid, gid: uid });
+    const child = spawn(process.execPath, [`${repoRoot}src/main.ts`, ...args], {
+      cwd: repoRoot,
+      env: { ...process.env, ...env },
+      uid,
+      gid: uid,
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

@@ -53,21 +53,52 @@ export function dmarcXml(o: { domain?: string; reportId?: string; org?: string; 
 /** The RFC 8460 §4.8 example report (5326 successful, 303 failed sessions), for `domain`. */
 export function tlsRptJson(o: { domain?: string; reportId?: string } = {}): string {
   const domain = o.domain ?? 'company-y.example';
-  return JSON.stringify({
-    'organization-name': 'Company-X',
-    'date-range': { 'start-datetime': '2016-04-01T00:00:00Z', 'end-datetime': '2016-04-01T23:59:59Z' },
-    'contact-info': 'sts-reporting@company-x.example',
-    'report-id': o.reportId ?? '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
-    policies: [{
-      policy: { 'policy-type': 'sts', 'policy-string': ['version: STSv1', 'mode: testing', `mx: *.mail.${domain}`, 'max_age: 86400'], 'policy-domain': domain, 'mx-host': [`*.mail.${domain}`] },
-      summary: { 'total-successful-session-count': 5326, 'total-failure-session-count': 303 },
-      'failure-details': [
-        { 'result-type': 'certificate-expired', 'sending-mta-ip': '2001:db8:abcd:0012::1', 'receiving-mx-hostname': `mx1.mail.${domain}`, 'failed-session-count': 100 },
-        { 'result-type': 'starttls-not-supported', 'sending-mta-ip': '2001:db8:abcd:0013::1', 'receiving-mx-hostname': `mx2.mail.${domain}`, 'receiving-ip': '203.0.113.56', 'failed-session-count': 200, 'additional-information': 'https://reports.company-x.example/report_info?id=5065427c-23d3#StarttlsNotSupported' },
-        { 'result-type': 'validation-failure', 'sending-mta-ip': '198.51.100.62', 'receiving-ip': '203.0.113.58', 'receiving-mx-hostname': `mx-backup.mail.${domain}`, 'failed-session-count': 3, 'failure-reason-code': 'X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED' },
+  return JSON.stringify(
+    {
+      'organization-name': 'Company-X',
+      'date-range': { 'start-datetime': '2016-04-01T00:00:00Z', 'end-datetime': '2016-04-01T23:59:59Z' },
+      'contact-info': 'sts-reporting@company-x.example',
+      'report-id': o.reportId ?? '5065427c-23d3-47ca-b6e0-946ea0e8c4be',
+      policies: [
+        {
+          policy: {
+            'policy-type': 'sts',
+            'policy-string': ['version: STSv1', 'mode: testing', `mx: *.mail.${domain}`, 'max_age: 86400'],
+            'policy-domain': domain,
+            'mx-host': [`*.mail.${domain}`],
+          },
+          summary: { 'total-successful-session-count': 5326, 'total-failure-session-count': 303 },
+          'failure-details': [
+            {
+              'result-type': 'certificate-expired',
+              'sending-mta-ip': '2001:db8:abcd:0012::1',
+              'receiving-mx-hostname': `mx1.mail.${domain}`,
+              'failed-session-count': 100,
+            },
+            {
+              'result-type': 'starttls-not-supported',
+              'sending-mta-ip': '2001:db8:abcd:0013::1',
+              'receiving-mx-hostname': `mx2.mail.${domain}`,
+              'receiving-ip': '203.0.113.56',
+              'failed-session-count': 200,
+              'additional-information':
+                'https://reports.company-x.example/report_info?id=5065427c-23d3#StarttlsNotSupported',
+            },
+            {
+              'result-type': 'validation-failure',
+              'sending-mta-ip': '198.51.100.62',
+              'receiving-ip': '203.0.113.58',
+              'receiving-mx-hostname': `mx-backup.mail.${domain}`,
+              'failed-session-count': 3,
+              'failure-reason-code': 'X509_V_ERR_PROXY_PATH_LENGTH_EXCEEDED',
+            },
+          ],
+        },
       ],
-    }],
-  }, null, 2);
+    },
+    null,
+    2,
+  );
 }
 
 /** A one-file zip made by Python; `streamed` writes to a pipe, so sizes go in a data descriptor. */
@@ -81,7 +112,15 @@ export function zipOf(name: string, data: string, streamed = false): Buffer {
 const wrap = (b: Buffer): string => b.toString('base64').replace(/.{76}/g, '$&\r\n');
 
 /** A report mail: one attachment as the reporter sends it. */
-export function reportMail(o: { from: string; to: string; subject: string; type: string; filename: string; content: Buffer; tlsrpt?: { domain: string } }): Buffer {
+export function reportMail(o: {
+  from: string;
+  to: string;
+  subject: string;
+  type: string;
+  filename: string;
+  content: Buffer;
+  tlsrpt?: { domain: string };
+}): Buffer {
   const boundary = `----=_report_${Math.random().toString(36).slice(2)}`;
   const head = [
     `From: ${o.from}`,
@@ -90,7 +129,13 @@ export function reportMail(o: { from: string; to: string; subject: string; type:
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     `Message-ID: <${Math.random().toString(36).slice(2)}@reporter.example>`,
     'MIME-Version: 1.0',
-    ...(o.tlsrpt ? [`TLS-Report-Domain: ${o.tlsrpt.domain}`, 'TLS-Report-Submitter: Company-X', `Content-Type: multipart/report; report-type="tlsrpt"; boundary="${boundary}"`] : [`Content-Type: multipart/mixed; boundary="${boundary}"`]),
+    ...(o.tlsrpt
+      ? [
+          `TLS-Report-Domain: ${o.tlsrpt.domain}`,
+          'TLS-Report-Submitter: Company-X',
+          `Content-Type: multipart/report; report-type="tlsrpt"; boundary="${boundary}"`,
+        ]
+      : [`Content-Type: multipart/mixed; boundary="${boundary}"`]),
   ];
   return Buffer.from(
     `${head.join('\r\n')}\r\n\r\n--${boundary}\r\nContent-Type: text/plain; charset=utf-8\r\n\r\nThis is an aggregate report.\r\n` +
@@ -99,10 +144,32 @@ export function reportMail(o: { from: string; to: string; subject: string; type:
 }
 
 export const dmarcZipMail = (to: string, xml: string, streamed = false) =>
-  reportMail({ from: 'noreply-dmarc-support@google.com', to, subject: 'Report domain: example.test Submitter: google.com Report-ID: 5717107811868587391', type: 'application/zip', filename: 'google.com!example.test!1706659200!1706745599.zip', content: zipOf('google.com!example.test!1706659200!1706745599.xml', xml, streamed) });
+  reportMail({
+    from: 'noreply-dmarc-support@google.com',
+    to,
+    subject: 'Report domain: example.test Submitter: google.com Report-ID: 5717107811868587391',
+    type: 'application/zip',
+    filename: 'google.com!example.test!1706659200!1706745599.zip',
+    content: zipOf('google.com!example.test!1706659200!1706745599.xml', xml, streamed),
+  });
 
 export const dmarcGzipMail = (to: string, xml: string) =>
-  reportMail({ from: 'dmarcreport@microsoft.com', to, subject: '[Preview] Report Domain: example.test Submitter: enterprise.protection.outlook.com', type: 'application/gzip', filename: 'enterprise.protection.outlook.com!example.test!1706659200!1706745599.xml.gz', content: gzipSync(xml) });
+  reportMail({
+    from: 'dmarcreport@microsoft.com',
+    to,
+    subject: '[Preview] Report Domain: example.test Submitter: enterprise.protection.outlook.com',
+    type: 'application/gzip',
+    filename: 'enterprise.protection.outlook.com!example.test!1706659200!1706745599.xml.gz',
+    content: gzipSync(xml),
+  });
 
 export const tlsRptMail = (to: string, json: string, domain: string) =>
-  reportMail({ from: 'sts-reporting@company-x.example', to, subject: `Report Domain: ${domain} Submitter: company-x.example Report-ID: <5065427c-23d3@company-x.example>`, type: 'application/tlsrpt+gzip', filename: `company-x.example!${domain}!1470013207!1470186007!001.json.gz`, content: gzipSync(json), tlsrpt: { domain } });
+  reportMail({
+    from: 'sts-reporting@company-x.example',
+    to,
+    subject: `Report Domain: ${domain} Submitter: company-x.example Report-ID: <5065427c-23d3@company-x.example>`,
+    type: 'application/tlsrpt+gzip',
+    filename: `company-x.example!${domain}!1470013207!1470186007!001.json.gz`,
+    content: gzipSync(json),
+    tlsrpt: { domain },
+  });

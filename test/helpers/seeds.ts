@@ -99,9 +99,15 @@ export function runCurl(command: string, replacements: [string, string][], maxSe
 }
 
 /** Runs Python code with the `requests` stand-in importable; bounded in time. */
-export function runPython(code: string, args: string[] = [], timeoutMs = 120_000): Promise<{ code: number | null; stdout: string; stderr: string }> {
+export function runPython(
+  code: string,
+  args: string[] = [],
+  timeoutMs = 120_000,
+): Promise<{ code: number | null; stdout: string; stderr: string }> {
   return new Promise((resolve, reject) => {
-    const child = spawn('python3', ['-c', code, ...args], { env: { ...process.env, PYTHONPATH: join(repoRoot, 'test/helpers/python') } });
+    const child = spawn('python3', ['-c', code, ...args], {
+      env: { ...process.env, PYTHONPATH: join(repoRoot, 'test/helpers/python') },
+    });
     let stdout = '';
     let stderr = '';
     child.stdout.on('data', (d) => (stdout += d));

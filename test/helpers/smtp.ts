@@ -50,7 +50,11 @@ export async function startMx(options: { zone?: Zone; mx?: Partial<MxServerOptio
 }
 
 /** Every stored message of an account's folder, with its bytes. */
-export async function messagesIn(store: Store, address: string, folder = 'INBOX'): Promise<{ message: Message; raw: Buffer; text: string }[]> {
+export async function messagesIn(
+  store: Store,
+  address: string,
+  folder = 'INBOX',
+): Promise<{ message: Message; raw: Buffer; text: string }[]> {
   const account = await store.accounts.byAddress(address);
   if (!account) throw new Error(`no account ${address}`);
   const f = store.folders.byName(account.id, folder);
@@ -70,7 +74,11 @@ export function withoutTrace(raw: Buffer): Buffer {
   return raw.subarray(raw.indexOf('\r\n', marker + 2) + 2);
 }
 
-export interface Reply { code: number; text: string; lines: string[] }
+export interface Reply {
+  code: number;
+  text: string;
+  lines: string[];
+}
 
 /** A raw SMTP client: one command, one reply; write() sends bytes unmodified. */
 export class SmtpClient {
@@ -89,7 +97,11 @@ export class SmtpClient {
   }
 
   /** `localAddress` (127.0.0.2 …) makes the session come from another loopback client address. */
-  static async connect(port: number, host = '127.0.0.1', localAddress?: string): Promise<{ client: SmtpClient; greeting: Reply }> {
+  static async connect(
+    port: number,
+    host = '127.0.0.1',
+    localAddress?: string,
+  ): Promise<{ client: SmtpClient; greeting: Reply }> {
     const socket = connect({ port, host, ...(localAddress ? { localAddress } : {}) });
     await new Promise<void>((resolve, reject) => socket.once('connect', resolve).once('error', reject));
     const client = new SmtpClient(socket);
@@ -107,7 +119,11 @@ export class SmtpClient {
     for (const line of lines) {
       pending.push(line);
       if (line[3] !== '-') {
-        const reply = { code: Number(line.slice(0, 3)), text: pending.map((l) => l.slice(4)).join('\n'), lines: pending };
+        const reply = {
+          code: Number(line.slice(0, 3)),
+          text: pending.map((l) => l.slice(4)).join('\n'),
+          lines: pending,
+        };
         pending = [];
         const waiter = this.waiters.shift();
         if (waiter) waiter(reply);
@@ -152,7 +168,15 @@ export class SmtpClient {
 }
 
 /** A plain message with CRLF line ends. */
-export function plainMessage(fields: { from: string; to: string; subject?: string; body?: string; extra?: string[]; date?: boolean; messageId?: boolean }): string {
+export function plainMessage(fields: {
+  from: string;
+  to: string;
+  subject?: string;
+  body?: string;
+  extra?: string[];
+  date?: boolean;
+  messageId?: boolean;
+}): string {
   const lines = [`From: ${fields.from}`, `To: ${fields.to}`, `Subject: ${fields.subject ?? 'Hello'}`];
   if (fields.date !== false) lines.push(`Date: ${new Date().toUTCString()}`);
   if (fields.messageId !== false) lines.push(`Message-ID: <${Math.random().toString(36).slice(2)}@test>`);
@@ -161,7 +185,12 @@ export function plainMessage(fields: { from: string; to: string; subject?: strin
 }
 
 /** One mail transaction on an open session (after EHLO); returns every reply. */
-export async function transaction(client: SmtpClient, from: string, rcpts: string[], data: string | Buffer): Promise<{ mail: Reply; rcpt: Reply[]; data: Reply | null; end: Reply | null }> {
+export async function transaction(
+  client: SmtpClient,
+  from: string,
+  rcpts: string[],
+  data: string | Buffer,
+): Promise<{ mail: Reply; rcpt: Reply[]; data: Reply | null; end: Reply | null }> {
   const mail = await client.command(`MAIL FROM:<${from}>`);
   const rcpt = [];
   for (const r of rcpts) rcpt.push(await client.command(`RCPT TO:<${r}>`));
@@ -172,13 +201,21 @@ export async function transaction(client: SmtpClient, from: string, rcpts: strin
   const dataReply = await client.command('DATA');
   if (dataReply.code !== 354) return { mail, rcpt, data: dataReply, end: null };
   // dot-stuffing (RFC 5321 §4.5.2), as every real client does
-  const body = Buffer.from((Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')).toString('latin1').replace(/(^|\r\n)\./g, '$1..'), 'latin1');
+  const body = Buffer.from(
+    (Buffer.isBuffer(data) ? data : Buffer.from(data, 'utf8')).toString('latin1').replace(/(^|\r\n)\./g, '$1..'),
+    'latin1',
+  );
   client.write(Buffer.concat([body, Buffer.from(body.subarray(-2).toString() === '\r\n' ? '.\r\n' : '\r\n.\r\n')]));
   return { mail, rcpt, data: dataReply, end: await client.reply(30_000) };
 }
 
 /** Sends one message over a new raw session (EHLO, MAIL, RCPT…, DATA, QUIT). */
-export async function sendRaw(port: number, from: string, rcpts: string[], data: string | Buffer): ReturnType<typeof transaction> {
+export async function sendRaw(
+  port: number,
+  from: string,
+  rcpts: string[],
+  data: string | Buffer,
+): ReturnType<typeof transaction> {
   const { client } = await SmtpClient.connect(port);
   try {
     await client.command('EHLO client.test');

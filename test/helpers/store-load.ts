@@ -15,7 +15,11 @@ async function writer(id: number): Promise<void> {
   for (let i = 0; i < 100_000; i++) {
     const folder = folders[(id + i) % folders.length]!;
     // every fifth message repeats an earlier body, so refcounts are exercised too
-    const raw = makeMessage({ subject: `load ${i % 5 === 0 ? 'dup' : `${id}-${i}`}`, id: i % 5 === 0 ? 'dup@test' : `${id}.${i}@test`, bytes: 4096 });
+    const raw = makeMessage({
+      subject: `load ${i % 5 === 0 ? 'dup' : `${id}-${i}`}`,
+      id: i % 5 === 0 ? 'dup@test' : `${id}.${i}@test`,
+      bytes: 4096,
+    });
     const { delivered } = await store.deliver(raw, [{ folder }]);
     process.stdout.write(`ack ${folder.id} ${delivered[0]!.message.uid} ${++n}\n`);
   }

@@ -9,10 +9,13 @@ export function tempDir(prefix = 'wrenmail-test-'): { path: string; remove: () =
 }
 
 /** A small RFC 5322 message; `body` is padded to about `bytes` bytes when given. */
-export function makeMessage(opts: { from?: string; to?: string; subject?: string; body?: string; bytes?: number; id?: string } = {}): Buffer {
+export function makeMessage(
+  opts: { from?: string; to?: string; subject?: string; body?: string; bytes?: number; id?: string } = {},
+): Buffer {
   const id = opts.id ?? `${Date.now()}.${Math.random().toString(36).slice(2)}@test`;
   let body = opts.body ?? 'Hello from the test suite.\r\n';
-  if (opts.bytes) while (body.length < opts.bytes) body += 'The quick brown fox jumps over the lazy dog 0123456789.\r\n';
+  if (opts.bytes)
+    while (body.length < opts.bytes) body += 'The quick brown fox jumps over the lazy dog 0123456789.\r\n';
   return Buffer.from(
     `From: ${opts.from ?? 'Alice <alice@example.org>'}\r\n` +
       `To: ${opts.to ?? 'bob@example.test'}\r\n` +

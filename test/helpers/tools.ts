@@ -5,7 +5,10 @@ import { join } from 'node:path';
 
 const root = new URL('../..', import.meta.url).pathname;
 
-export interface DebianPackage { name: string; why: string }
+export interface DebianPackage {
+  name: string;
+  why: string;
+}
 
 export const DEBIAN_PACKAGES: DebianPackage[] = [
   { name: 'python3', why: "Python's smtplib, imaplib and poplib as real clients" },

@@ -17,13 +17,25 @@ let annId: string;
 test.before(async () => {
   f = await startCompat();
   await f.store.domains.create(f.teamId, 'auth.test');
-  annId = (await f.store.accounts.create({ teamId: f.teamId, address: 'ann@auth.test', passwordHash: await hashPassword('ann-password-1') })).id;
-  await f.store.accounts.create({ teamId: f.teamId, address: 'bob@auth.test', passwordHash: await hashPassword('bob-password-1') });
+  annId = (
+    await f.store.accounts.create({
+      teamId: f.teamId,
+      address: 'ann@auth.test',
+      passwordHash: await hashPassword('ann-password-1'),
+    })
+  ).id;
+  await f.store.accounts.create({
+    teamId: f.teamId,
+    address: 'bob@auth.test',
+    passwordHash: await hashPassword('bob-password-1'),
+  });
 });
 test.after(() => f.close());
 
-const canLogin = async (user: string, password: string) => (await new LoginService(f.store).login(user, password, '127.0.0.9')).ok;
-const setPassword = (auth: string, password: string) => f.compat('POST', '/account/auth', { auth, body: [{ type: 'setPassword', password }] });
+const canLogin = async (user: string, password: string) =>
+  (await new LoginService(f.store).login(user, password, '127.0.0.9')).ok;
+const setPassword = (auth: string, password: string) =>
+  f.compat('POST', '/account/auth', { auth, body: [{ type: 'setPassword', password }] });
 
 test('Basic admin:<mailbox key> is not a login: no password change, no account takeover', async () => {
   const key = await f.makeKey(PRESETS['mailbox:full']!, f.teamId, 'mailbox', annId);
@@ -82,7 +94,23 @@ test('a mailbox key as an IMAP, POP3 or SMTP password carries its own permission
     const makeKey = async (permissions: string[]) => {
       const { mintApiKey } = await import('../../src/security/api-keys.ts');
       const minted = mintApiKey('mbx');
-      await server.server.store.apiKeys.create({ id: `key_${minted.prefix}${Math.random().toString(36).slice(2, 8)}`, teamId: eve.teamId, type: 'mailbox', name: 'k', prefix: minted.prefix, permissions, accountId: eve.id, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null }, minted.hash);
+      await server.server.store.apiKeys.create(
+        {
+          id: `key_${minted.prefix}${Math.random().toString(36).slice(2, 8)}`,
+          teamId: eve.teamId,
+          type: 'mailbox',
+          name: 'k',
+          prefix: minted.prefix,
+          permissions,
+          accountId: eve.id,
+          domain: null,
+          createdAt: Date.now(),
+          lastUsedAt: null,
+          revokedAt: null,
+          expiresAt: null,
+        },
+        minted.hash,
+      );
       return minted.secret;
     };
     const readOnly = await makeKey(PRESETS.agent_preclaim!);
@@ -100,7 +128,13 @@ test('a mailbox key as an IMAP, POP3 or SMTP password carries its own permission
       return client.command(`PASS ${password}`);
     };
     const smtpLogin = async (password: string) => {
-      const transport = nodemailer.createTransport({ host: '127.0.0.1', port: server.port('smtp-submissions'), secure: true, tls: { rejectUnauthorized: false }, auth: { user: 'eve@scope.test', pass: password } });
+      const transport = nodemailer.createTransport({
+        host: '127.0.0.1',
+        port: server.port('smtp-submissions'),
+        secure: true,
+        tls: { rejectUnauthorized: false },
+        auth: { user: 'eve@scope.test', pass: password },
+      });
       try {
         await transport.verify();
         return 'accepted';

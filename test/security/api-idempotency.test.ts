@@ -20,7 +20,7 @@ test.after(() => api.close());
 
 const secrets = (text: string) => text.match(/wm_(root|send|mbx)_[A-Za-z0-9]{32}/g) ?? [];
 
-test('api key create: a key holding only apikey.create cannot collect root\'s new root:full secret', async () => {
+test("api key create: a key holding only apikey.create cannot collect root's new root:full secret", async () => {
   const body = { name: 'ops', type: 'root', role: 'root:full' };
   const headers = { 'idempotency-key': 'create-ops-1' };
   const first = await api.call('POST', '/api-keys', { body, headers });
@@ -39,7 +39,7 @@ test('api key create: a key holding only apikey.create cannot collect root\'s ne
   assert.equal(secrets(stolen.text), []);
 });
 
-test('mailbox key mint: another manager replaying the request gets its own key, never the first one\'s secret', async () => {
+test("mailbox key mint: another manager replaying the request gets its own key, never the first one's secret", async () => {
   const path = `/mailboxes/mbx_${ann.id}/keys`;
   const headers = { 'idempotency-key': 'laptop-1' };
   const first = await api.call('POST', path, { body: { app_name: 'laptop' }, headers });
@@ -57,7 +57,7 @@ test('mailbox key mint: another manager replaying the request gets its own key, 
   assert.is(elsewhere.headers.get('idempotent-replayed'), null);
 });
 
-test('send: a mailbox key replaying another sender\'s request is checked as itself (403), not handed the message ids', async () => {
+test("send: a mailbox key replaying another sender's request is checked as itself (403), not handed the message ids", async () => {
   const annKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', ann.id);
   const bobKey = await api.makeKey(PRESETS['mailbox:full']!, api.teamId, 'mailbox', bob.id);
   const body = { from: 'ann@idem.test', to: 'x@far.test', subject: 'private', text_body: 'hello' };
@@ -70,7 +70,11 @@ test('send: a mailbox key replaying another sender\'s request is checked as itse
   // ann's own retry is a replay: one message queued
   const retry = await api.call('POST', '/emails/send', { key: annKey, body, headers });
   assert.is(retry.body.data.message_id, sent.body.data.message_id);
-  assert.is((await api.store.queue.list({ limit: 100 })).jobs.filter((j) => `eml_${j.messageId}` === sent.body.data.message_id).length, 1);
+  assert.is(
+    (await api.store.queue.list({ limit: 100 })).jobs.filter((j) => `eml_${j.messageId}` === sent.body.data.message_id)
+      .length,
+    1,
+  );
 });
 
 test.run();

@@ -18,7 +18,11 @@ const OUTSIDE = ['one@remote.test', 'two@remote.test', 'three@remote.test'];
 test.before(async () => {
   fx = await startMx({
     zone: { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } },
-    mx: { srsSecret: 'fwd-budget-secret', forwardLimits: { perHour: 7, perDay: 100 }, limits: { messagesPerIpPerMinute: 1000 } },
+    mx: {
+      srsSecret: 'fwd-budget-secret',
+      forwardLimits: { perHour: 7, perDay: 100 },
+      limits: { messagesPerIpPerMinute: 1000 },
+    },
   });
   teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test');
@@ -31,8 +35,15 @@ test.before(async () => {
 test.after(() => fx.close());
 
 const send = (rcpts: string[], subject: string) =>
-  sendRaw(fx.port, 'ann@sender.test', rcpts, plainMessage({ from: 'Ann <ann@sender.test>', to: rcpts.join(', '), subject }));
-const queuedTo = async (address: string) => (await fx.store.queue.list({ limit: 1000 })).jobs.filter((j) => j.recipients.some((r) => r.address === address)).length;
+  sendRaw(
+    fx.port,
+    'ann@sender.test',
+    rcpts,
+    plainMessage({ from: 'Ann <ann@sender.test>', to: rcpts.join(', '), subject }),
+  );
+const queuedTo = async (address: string) =>
+  (await fx.store.queue.list({ limit: 1000 })).jobs.filter((j) => j.recipients.some((r) => r.address === address))
+    .length;
 
 test('a forwarding address to three outside recipients forwards two messages (6 of 7), then defers with 451 4.7.1', async () => {
   for (const n of [1, 2]) assert.is((await send(['fwd@wren.test'], `fan-out ${n}`)).end!.code, 250);
@@ -47,7 +58,12 @@ test('a forwarding address to three outside recipients forwards two messages (6 
 });
 
 test('a mailbox Sieve redirect over its forwarding budget keeps the message instead', async () => {
-  await sieveScripts(fx.store.kv).put({ accountId: alice.id, script: `redirect "${OUTSIDE[0]}"; redirect "${OUTSIDE[1]}";`, active: true, updatedAt: Date.now() });
+  await sieveScripts(fx.store.kv).put({
+    accountId: alice.id,
+    script: `redirect "${OUTSIDE[0]}"; redirect "${OUTSIDE[1]}";`,
+    active: true,
+    updatedAt: Date.now(),
+  });
   const before = await queuedTo('two@remote.test');
   for (let n = 1; n <= 4; n++) assert.is((await send(['alice@wren.test'], `redirected ${n}`)).end!.code, 250);
   // Seven outside recipients an hour: three messages of two each go, the fourth stays in the INBOX.

@@ -45,7 +45,10 @@ test('impossible date-times are a tagged BAD', async () => {
   }
   const selected = await c.command('s', 'SELECT INBOX');
   const count = Number(/^\* (\d+) EXISTS/m.exec(selected)![1]);
-  assert.match(await c.command('f', `FETCH ${count} INTERNALDATE`), /INTERNALDATE "31-Dec-1999 07:00:00 \+0000"|INTERNALDATE "31-Dec-1999 12:30:00 \+0530"/);
+  assert.match(
+    await c.command('f', `FETCH ${count} INTERNALDATE`),
+    /INTERNALDATE "31-Dec-1999 07:00:00 \+0000"|INTERNALDATE "31-Dec-1999 12:30:00 \+0530"/,
+  );
   c.close();
 });
 
@@ -66,7 +69,10 @@ test('keywords per mailbox are capped: NO [LIMIT], and PERMANENTFLAGS drops \\*'
   const create = await c.command('c', 'CREATE Tags');
   assert.match(create, /^c OK/m);
   const kw = (from: number, n: number) => Array.from({ length: n }, (_, i) => `kw${from + i}`).join(' ');
-  assert.match(await c.command('a', `APPEND Tags (${kw(0, KEYWORD_CAP + 1)}) {${MSG.length}+}\r\n${MSG}`), /^a NO \[LIMIT\]/m);
+  assert.match(
+    await c.command('a', `APPEND Tags (${kw(0, KEYWORD_CAP + 1)}) {${MSG.length}+}\r\n${MSG}`),
+    /^a NO \[LIMIT\]/m,
+  );
   assert.match(await c.command('a', `APPEND Tags (${kw(0, KEYWORD_CAP - 2)}) {${MSG.length}+}\r\n${MSG}`), /^a OK/m);
   assert.match(await c.command('a', `APPEND Tags (\\Seen) {${MSG.length}+}\r\n${MSG}`), /^a OK/m);
   let selected = await c.command('s', 'SELECT Tags');

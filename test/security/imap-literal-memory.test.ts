@@ -32,7 +32,10 @@ test('ten APPENDs announcing 40 MiB each and sending nothing hold no such memory
       c.write('Subject: only the start\r\n');
     }
     const grown = process.memoryUsage().arrayBuffers - before;
-    assert.ok(grown < 16 * MiB, `Buffer memory grew by ${(grown / MiB).toFixed(1)} MiB for ${CONNECTIONS} idle literals`);
+    assert.ok(
+      grown < 16 * MiB,
+      `Buffer memory grew by ${(grown / MiB).toFixed(1)} MiB for ${CONNECTIONS} idle literals`,
+    );
   } finally {
     for (const c of clients) c.close();
   }

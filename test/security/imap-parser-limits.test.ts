@@ -40,7 +40,10 @@ test('SEARCH OR chains and parenthesised groups beyond the limit are BAD', async
   assert.match(await c.command('t', `SEARCH ${'('.repeat(20000)}ALL${')'.repeat(20000)}`), NESTING_BAD);
   assert.match(await c.command('t', `SORT (DATE) UTF-8 ${'NOT '.repeat(5000)}ALL`), NESTING_BAD);
   // A reasonable nesting still works.
-  assert.match(await c.command('n', `SEARCH ${'('.repeat(20)}NOT ${'OR ALL '.repeat(20)}ALL${')'.repeat(20)}`), /^n OK/m);
+  assert.match(
+    await c.command('n', `SEARCH ${'('.repeat(20)}NOT ${'OR ALL '.repeat(20)}ALL${')'.repeat(20)}`),
+    /^n OK/m,
+  );
   c.close();
 });
 

@@ -53,10 +53,15 @@ async function attempts(authzids: string[]): Promise<Map<string, string>> {
   const ports = [instance.port('smtp-submissions'), instance.port('imap'), instance.port('pop3s')].map(String);
   const { code, stdout, stderr } = await runPython(SCRIPT, [...ports, ALICE, PASSWORD, ...authzids], 60_000);
   assert.is(code, 0, stderr);
-  return new Map(stdout.trim().split('\n').map((line) => {
-    const [protocol, authzid, ...rest] = line.split(' ');
-    return [`${protocol} ${authzid}`, rest.join(' ')] as [string, string];
-  }));
+  return new Map(
+    stdout
+      .trim()
+      .split('\n')
+      .map((line) => {
+        const [protocol, authzid, ...rest] = line.split(' ');
+        return [`${protocol} ${authzid}`, rest.join(' ')] as [string, string];
+      }),
+  );
 }
 
 test('PLAIN with another user as authorization identity is refused on SMTP, IMAP and POP3', async () => {
@@ -66,7 +71,7 @@ test('PLAIN with another user as authorization identity is refused on SMTP, IMAP
   assert.match(got.get('pop3 bob@authz.test')!, /^-ERR \[AUTH\]/);
 });
 
-test('PLAIN with the user\'s own name (any case) as authorization identity logs in everywhere', async () => {
+test("PLAIN with the user's own name (any case) as authorization identity logs in everywhere", async () => {
   const got = await attempts(['Alice@Authz.test']);
   for (const protocol of ['smtp', 'imap', 'pop3']) assert.is(got.get(`${protocol} Alice@Authz.test`), 'ok', protocol);
 });

@@ -26,7 +26,9 @@ test.after(() => instance.stop());
 
 const api = (method: string, path: string, auth: string, body?: unknown) =>
   fetch(`http://127.0.0.1:${instance.port('http')}${path}`, {
-    method, headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) }, body: body ? JSON.stringify(body) : null,
+    method,
+    headers: { authorization: auth, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : null,
   });
 
 async function imapLogin(password: string, ip = '127.0.0.1'): Promise<string> {
@@ -54,7 +56,11 @@ test('the credential cache lets neither an old password nor a suspended mailbox 
   assert.match(await imapLogin('a brand new password', '127.0.0.5'), /^a1 OK/);
   const suspended = await api('POST', `${mailbox}/suspend`, `Bearer ${rootKey}`);
   assert.ok(suspended.status < 300, `suspend: ${suspended.status} ${await suspended.text()}`);
-  assert.match(await imapLogin('a brand new password', '127.0.0.5'), /^a1 NO/, 'a suspended mailbox is refused though its password is cached');
+  assert.match(
+    await imapLogin('a brand new password', '127.0.0.5'),
+    /^a1 NO/,
+    'a suspended mailbox is refused though its password is cached',
+  );
 });
 
 test.run();

@@ -14,7 +14,10 @@ import { loadConfig } from '../../src/config/load.ts';
 import { configSchema } from '../../src/config/schema.ts';
 import { type Instance, startInstance } from '../helpers/instance.ts';
 
-interface Answer { status: number; body: any }
+interface Answer {
+  status: number;
+  body: any;
+}
 
 /** One request from a chosen local address (fetch cannot pick its source address). */
 function call(url: string, from: string, headers: Record<string, string> = {}): Promise<Answer> {
@@ -32,11 +35,21 @@ function call(url: string, from: string, headers: Record<string, string> = {}): 
   });
 }
 
-async function start(env: Record<string, string>): Promise<{ instance: Instance; key: string; http: string; https: string }> {
+async function start(
+  env: Record<string, string>,
+): Promise<{ instance: Instance; key: string; http: string; https: string }> {
   const { http } = loadConfig(undefined, env);
-  const instance = await startInstance({ host: '127.0.0.2', overrides: { http: { ...http, listen: ['127.0.0.2:0'], tls_listen: ['127.0.0.2:0'] } } });
+  const instance = await startInstance({
+    host: '127.0.0.2',
+    overrides: { http: { ...http, listen: ['127.0.0.2:0'], tls_listen: ['127.0.0.2:0'] } },
+  });
   const key = readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim();
-  return { instance, key, http: `http://127.0.0.2:${instance.port('http')}`, https: `https://127.0.0.2:${instance.port('https')}` };
+  return {
+    instance,
+    key,
+    http: `http://127.0.0.2:${instance.port('http')}`,
+    https: `https://127.0.0.2:${instance.port('https')}`,
+  };
 }
 
 test('loopback is 127.0.0.0/8 and ::1 by default; plain credentials are off by default', () => {
@@ -57,7 +70,9 @@ test('over plain HTTP from an untrusted address: credentials refused with the re
     assert.match(refused.body.error.message, /HTTPS/);
     assert.match(refused.body.error.message, /http\.allow_plain_credentials/);
     // Basic on the compatibility API is a credential too
-    const basic = await call(`${s.http}/api/principal`, '127.0.0.3', { authorization: `Basic ${Buffer.from(`admin:${s.key}`).toString('base64')}` });
+    const basic = await call(`${s.http}/api/principal`, '127.0.0.3', {
+      authorization: `Basic ${Buffer.from(`admin:${s.key}`).toString('base64')}`,
+    });
     assert.is(basic.status, 403);
     assert.is(basic.body.error.code, 'tls_required');
     // without credentials nothing changes
@@ -71,8 +86,11 @@ test('over plain HTTP from an untrusted address: credentials refused with the re
   }
 });
 
-test('the operator\'s opt-in (WRENMAIL_HTTP_ALLOW_PLAIN_CREDENTIALS=true) lets plain-HTTP credentials in from anywhere', async () => {
-  const s = await start({ WRENMAIL_HTTP_PLAIN_CREDENTIALS_FROM: '127.0.0.2/32', WRENMAIL_HTTP_ALLOW_PLAIN_CREDENTIALS: 'true' });
+test("the operator's opt-in (WRENMAIL_HTTP_ALLOW_PLAIN_CREDENTIALS=true) lets plain-HTTP credentials in from anywhere", async () => {
+  const s = await start({
+    WRENMAIL_HTTP_PLAIN_CREDENTIALS_FROM: '127.0.0.2/32',
+    WRENMAIL_HTTP_ALLOW_PLAIN_CREDENTIALS: 'true',
+  });
   try {
     assert.is((await call(`${s.http}/api/v1/domains`, '127.0.0.3', { authorization: `Bearer ${s.key}` })).status, 200);
   } finally {

@@ -39,7 +39,9 @@ test.after(async () => {
 
 async function api(method: string, path: string, body?: unknown, key = rootKey): Promise<any> {
   const reply = await fetch(`${base}${path}`, {
-    method, headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) }, body: body === undefined ? undefined : JSON.stringify(body),
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body === undefined ? undefined : JSON.stringify(body),
   });
   const text = await reply.text();
   return { status: reply.status, body: text ? JSON.parse(text) : undefined };
@@ -83,17 +85,28 @@ async function pop3(user: string, password: string): Promise<RawPop3> {
 
 /** An authenticated SMTP submission session (nodemailer's connection, implicit TLS); resolves its 'end'. */
 async function smtp(user: string, password: string): Promise<{ ended: Promise<void>; connection: SMTPConnection }> {
-  const connection = new SMTPConnection({ host: '127.0.0.1', port: server.port('smtp-submissions'), secure: true, tls: { rejectUnauthorized: false }, socketTimeout: 10_000 });
+  const connection = new SMTPConnection({
+    host: '127.0.0.1',
+    port: server.port('smtp-submissions'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    socketTimeout: 10_000,
+  });
   const ended = new Promise<void>((resolve) => connection.once('end', () => resolve()));
   connection.on('error', () => undefined);
   opened.push(() => connection.close());
   await new Promise<void>((resolve, reject) => connection.connect((err?: Error) => (err ? reject(err) : resolve())));
-  await new Promise<void>((resolve, reject) => connection.login({ user, pass: password }, (err?: Error | null) => (err ? reject(err) : resolve())));
+  await new Promise<void>((resolve, reject) =>
+    connection.login({ user, pass: password }, (err?: Error | null) => (err ? reject(err) : resolve())),
+  );
   return { ended, connection };
 }
 
 const within = <T>(promise: Promise<T>, ms: number, what: string): Promise<T> =>
-  Promise.race([promise, new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms))]);
+  Promise.race([
+    promise,
+    new Promise<T>((_, reject) => setTimeout(() => reject(new Error(`${what} did not happen within ${ms} ms`)), ms)),
+  ]);
 
 test('revoking a key ends its IMAP, POP3, SMTP and SSE sessions at once; password sessions go on', async () => {
   const ann = await mailbox('ann@revoke.test');
@@ -110,14 +123,17 @@ test('revoking a key ends its IMAP, POP3, SMTP and SSE sessions at once; passwor
   assert.is((await api('DELETE', `/api/v1/api-keys/${key.id}`)).status, 200);
   await ended(byKey, /^\* BYE Session ended: key revoked/m);
   assert.match(await pop.line(), /^-ERR \[AUTH\] Session ended: key revoked/);
-  await within(submission.ended, 3000, 'the SMTP session\'s end');
-  await within(sse.ended, 3000, 'the SSE stream\'s end');
-  assert.equal(sse.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'key revoked']]);
+  await within(submission.ended, 3000, "the SMTP session's end");
+  await within(sse.ended, 3000, "the SSE stream's end");
+  assert.equal(
+    sse.frames.map((f) => [f.event, f.data.reason]),
+    [['session_ended', 'key revoked']],
+  );
   await alive(byPassword);
   byPassword.close();
 });
 
-test('rotating a key leaves the old key\'s sessions until it is revoked (revoke_old: at once); a new password ends password sessions, not key sessions', async () => {
+test("rotating a key leaves the old key's sessions until it is revoked (revoke_old: at once); a new password ends password sessions, not key sessions", async () => {
   const bob = await mailbox('bob@revoke.test');
   const key = await mintKey(bob, 'laptop');
   const old = await imap('bob@revoke.test', key.secret);
@@ -134,9 +150,12 @@ test('rotating a key leaves the old key\'s sessions until it is revoked (revoke_
   const byKey = await imap('bob@revoke.test', replaced.body.data.secret);
   const byPassword = await imap('bob@revoke.test', PASSWORD);
   const submission = await smtp('bob@revoke.test', PASSWORD);
-  assert.is((await api('PUT', `/api/v1/mailboxes/mbx_${bob.id}/password`, { password: 'a brand new password' })).status, 200);
+  assert.is(
+    (await api('PUT', `/api/v1/mailboxes/mbx_${bob.id}/password`, { password: 'a brand new password' })).status,
+    200,
+  );
   await ended(byPassword, /Session ended: password changed/);
-  await within(submission.ended, 3000, 'the SMTP session\'s end');
+  await within(submission.ended, 3000, "the SMTP session's end");
   await alive(byKey);
   byKey.close();
 });
@@ -157,7 +176,8 @@ test('an app password minted by a mailbox key is its child: revoked with it, and
   const dan = await mailbox('dan@revoke.test');
   const parent = await mintKey(dan, 'mail app');
   const added = await fetch(`${base}/api/account/auth`, {
-    method: 'POST', headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
+    method: 'POST',
+    headers: { authorization: `Bearer ${parent.secret}`, 'content-type': 'application/json' },
     body: JSON.stringify([{ type: 'addAppPassword', name: 'minted by a key', password: '' }]),
   });
   const child: string = ((await added.json()) as any).data.appPasswords[0].password;
@@ -165,7 +185,16 @@ test('an app password minted by a mailbox key is its child: revoked with it, and
   assert.is((await api('DELETE', `/api/v1/api-keys/${parent.id}`)).status, 200);
   await ended(byChild, /Session ended: key revoked/);
   const keys = (await api('GET', '/api/v1/api-keys?limit=100')).body.data;
-  assert.equal(keys.filter((k: any) => k.mailbox_id === `mbx_${dan.id}`).map((k: any) => [k.name, k.status]).sort(), [['mail app', 'revoked'], ['minted by a key', 'revoked']]);
+  assert.equal(
+    keys
+      .filter((k: any) => k.mailbox_id === `mbx_${dan.id}`)
+      .map((k: any) => [k.name, k.status])
+      .sort(),
+    [
+      ['mail app', 'revoked'],
+      ['minted by a key', 'revoked'],
+    ],
+  );
   const refused = await RawClient.connect(server.port('imap'));
   assert.match(await refused.command('a1', `LOGIN "dan@revoke.test" "${child}"`), /^a1 NO \[AUTHENTICATIONFAILED\]/m);
   refused.close();
@@ -179,7 +208,13 @@ test('an app password minted by a mailbox key is its child: revoked with it, and
 test('a key that expires ends its sessions when it does', async () => {
   const eve = await mailbox('eve@revoke.test');
   const expiresAt = new Date(Date.now() + 2500).toISOString();
-  const created = await api('POST', '/api/v1/api-keys', { name: 'short-lived', type: 'mailbox', role: 'mailbox:full', mailbox_id: `mbx_${eve.id}`, expires_at: expiresAt });
+  const created = await api('POST', '/api/v1/api-keys', {
+    name: 'short-lived',
+    type: 'mailbox',
+    role: 'mailbox:full',
+    mailbox_id: `mbx_${eve.id}`,
+    expires_at: expiresAt,
+  });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const client = await imap('eve@revoke.test', created.body.data.secret);
   await alive(client);
@@ -189,7 +224,7 @@ test('a key that expires ends its sessions when it does', async () => {
   await client.waitClosed(3000);
 });
 
-test('shortening a key\'s expires_at (PATCH) moves the end of the sessions already logged in with it', async () => {
+test("shortening a key's expires_at (PATCH) moves the end of the sessions already logged in with it", async () => {
   const fay = await mailbox('fay@revoke.test');
   const key = await mintKey(fay, 'to be shortened');
   const client = await imap('fay@revoke.test', key.secret);
@@ -202,11 +237,14 @@ test('shortening a key\'s expires_at (PATCH) moves the end of the sessions alrea
   const text = await client.until(/^\* BYE [^\r\n]*\r\n/m, 5000);
   assert.match(text, /Session ended: key expired/);
   assert.ok(Date.now() >= Date.parse(expiresAt));
-  await within(sse.ended, 3000, 'the SSE stream\'s end');
-  assert.equal(sse.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'key expired']]);
+  await within(sse.ended, 3000, "the SSE stream's end");
+  assert.equal(
+    sse.frames.map((f) => [f.event, f.data.reason]),
+    [['session_ended', 'key expired']],
+  );
 });
 
-test('a root key\'s SSE stream for one mailbox ends when that mailbox is suspended or deleted; its team-wide stream goes on', async () => {
+test("a root key's SSE stream for one mailbox ends when that mailbox is suspended or deleted; its team-wide stream goes on", async () => {
   const gus = await mailbox('gus@revoke.test');
   const hal = await mailbox('hal@revoke.test');
   const open = async (query: string) => {
@@ -219,11 +257,17 @@ test('a root key\'s SSE stream for one mailbox ends when that mailbox is suspend
   const forHal = await open(`?mailbox_id=mbx_${hal.id}`);
   const teamWide = await open('');
   assert.is((await api('POST', `/api/v1/mailboxes/mbx_${gus.id}/suspend`)).status, 200);
-  await within(forGus.ended, 3000, 'the suspended mailbox\'s stream end');
-  assert.equal(forGus.frames.map((f) => [f.event, f.data.reason]), [['session_ended', 'mailbox suspended']]);
+  await within(forGus.ended, 3000, "the suspended mailbox's stream end");
+  assert.equal(
+    forGus.frames.map((f) => [f.event, f.data.reason]),
+    [['session_ended', 'mailbox suspended']],
+  );
   assert.is((await api('DELETE', `/api/v1/mailboxes/mbx_${hal.id}`)).status, 200);
-  await within(forHal.ended, 3000, 'the deleted mailbox\'s stream end');
-  assert.equal(forHal.frames.filter((f) => f.event === 'session_ended').map((f) => f.data.reason), ['mailbox deleted']);
+  await within(forHal.ended, 3000, "the deleted mailbox's stream end");
+  assert.equal(
+    forHal.frames.filter((f) => f.event === 'session_ended').map((f) => f.data.reason),
+    ['mailbox deleted'],
+  );
   let teamWideEnded = false;
   void teamWide.ended.then(() => (teamWideEnded = true));
   await new Promise((r) => setTimeout(r, 200));
@@ -231,18 +275,25 @@ test('a root key\'s SSE stream for one mailbox ends when that mailbox is suspend
   teamWide.close();
 });
 
-test('a console session opened with a root key ends (401) once a PATCH has moved the key\'s expiry past', async () => {
+test("a console session opened with a root key ends (401) once a PATCH has moved the key's expiry past", async () => {
   const created = await api('POST', '/api/v1/api-keys', { name: 'console operator', type: 'root', role: 'root:full' });
   assert.is(created.status, 201, JSON.stringify(created.body));
   const login = await fetch(`${base}/admin/login`, {
-    method: 'POST', redirect: 'manual', headers: { 'content-type': 'application/x-www-form-urlencoded' }, body: `secret=${encodeURIComponent(created.body.data.secret)}`,
+    method: 'POST',
+    redirect: 'manual',
+    headers: { 'content-type': 'application/x-www-form-urlencoded' },
+    body: `secret=${encodeURIComponent(created.body.data.secret)}`,
   });
   assert.is(login.status, 303, await login.text());
   const cookie = login.headers.get('set-cookie')!.split(';')[0]!;
   const domains = () => fetch(`${base}/api/v1/domains`, { headers: { cookie } }).then((r) => r.status);
   assert.is(await domains(), 200);
   const expiresAt = Date.now() + 1500;
-  assert.is((await api('PATCH', `/api/v1/api-keys/${created.body.data.id}`, { expires_at: new Date(expiresAt).toISOString() })).status, 200);
+  assert.is(
+    (await api('PATCH', `/api/v1/api-keys/${created.body.data.id}`, { expires_at: new Date(expiresAt).toISOString() }))
+      .status,
+    200,
+  );
   assert.is(await domains(), 200, 'still valid until then');
   await new Promise((r) => setTimeout(r, expiresAt - Date.now() + 50));
   assert.is(await domains(), 401);

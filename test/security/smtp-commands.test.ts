@@ -7,7 +7,15 @@ import * as assert from 'uvu/assert';
 import { connect as tlsConnect, type TLSSocket } from 'node:tls';
 import { LoginService } from '../../src/security/login.ts';
 import { createSubmissionServer, type SubmissionServer } from '../../src/smtp/submission.ts';
-import { messagesIn, plainMessage, SmtpClient, startMx, testCertificate, transaction, type MxFixture } from '../helpers/smtp.ts';
+import {
+  messagesIn,
+  plainMessage,
+  SmtpClient,
+  startMx,
+  testCertificate,
+  transaction,
+  type MxFixture,
+} from '../helpers/smtp.ts';
 
 let fx: MxFixture;
 let submission: SubmissionServer;
@@ -18,8 +26,15 @@ test.before(async () => {
   const teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test'); // the hosted domain of mx.wren.test
   await fx.store.domains.create(teamId, 'other.test');
-  for (const address of ['alice@wren.test', 'postmaster@wren.test']) await fx.store.accounts.create({ teamId, address });
-  submission = createSubmissionServer({ store: fx.store, login: new LoginService(fx.store), queue: fx.store.queue, tls: await testCertificate(), hostname: 'mx.wren.test' });
+  for (const address of ['alice@wren.test', 'postmaster@wren.test'])
+    await fx.store.accounts.create({ teamId, address });
+  submission = createSubmissionServer({
+    store: fx.store,
+    login: new LoginService(fx.store),
+    queue: fx.store.queue,
+    tls: await testCertificate(),
+    hostname: 'mx.wren.test',
+  });
   submissionPort = (await submission.listen(0, '127.0.0.1')).port;
 });
 test.after(async () => {
@@ -52,7 +67,11 @@ test('MX: in a pipelined group only the CRLF-terminated commands run', async () 
   const { client } = await SmtpClient.connect(fx.port);
   try {
     await client.command('EHLO client.test');
-    const replies = await exchange(client, 'MAIL FROM:<ann@sender.test>\r\nRSET\nRCPT TO:<alice@wren.test>\r\nNOOP\r\n', 4);
+    const replies = await exchange(
+      client,
+      'MAIL FROM:<ann@sender.test>\r\nRSET\nRCPT TO:<alice@wren.test>\r\nNOOP\r\n',
+      4,
+    );
     assert.match(replies[0]!, /^250 /);
     assert.match(replies[1]!, /^500 5\.5\.2 /, 'the bare-LF RSET is refused');
     assert.match(replies[2]!, /^250 /, 'so the transaction is still open for RCPT');
@@ -109,7 +128,12 @@ test('RCPT TO:<postmaster> without a domain is accepted and delivered to the pos
   const { client } = await SmtpClient.connect(fx.port);
   try {
     await client.command('EHLO client.test');
-    const r = await transaction(client, 'ann@sender.test', ['Postmaster'], plainMessage({ from: 'ann@sender.test', to: 'postmaster', subject: 'to the postmaster' }));
+    const r = await transaction(
+      client,
+      'ann@sender.test',
+      ['Postmaster'],
+      plainMessage({ from: 'ann@sender.test', to: 'postmaster', subject: 'to the postmaster' }),
+    );
     assert.is(r.rcpt[0]!.code, 250, r.rcpt[0]!.text);
     assert.is(r.end?.code, 250);
   } finally {
@@ -128,7 +152,12 @@ test('a configured postmaster address takes the bare postmaster', async () => {
     await other.store.accounts.create({ teamId, address: 'alice@wren.test' });
     const { client } = await SmtpClient.connect(other.port);
     await client.command('EHLO client.test');
-    const r = await transaction(client, 'ann@sender.test', ['postmaster'], plainMessage({ from: 'ann@sender.test', to: 'postmaster', subject: 'configured' }));
+    const r = await transaction(
+      client,
+      'ann@sender.test',
+      ['postmaster'],
+      plainMessage({ from: 'ann@sender.test', to: 'postmaster', subject: 'configured' }),
+    );
     client.close();
     assert.is(r.end?.code, 250);
     assert.is((await messagesIn(other.store, 'alice@wren.test')).length, 1);
@@ -141,7 +170,12 @@ test('postmaster@ a hosted domain without a postmaster mailbox reaches the serve
   const { client } = await SmtpClient.connect(fx.port);
   try {
     await client.command('EHLO client.test');
-    const r = await transaction(client, 'ann@sender.test', ['PostMaster@other.test', 'nobody@other.test'], plainMessage({ from: 'ann@sender.test', to: 'postmaster@other.test', subject: 'for other.test' }));
+    const r = await transaction(
+      client,
+      'ann@sender.test',
+      ['PostMaster@other.test', 'nobody@other.test'],
+      plainMessage({ from: 'ann@sender.test', to: 'postmaster@other.test', subject: 'for other.test' }),
+    );
     assert.is(r.rcpt[0]!.code, 250, r.rcpt[0]!.text);
     assert.is(r.rcpt[1]!.code, 550, r.rcpt[1]!.text);
     assert.is(r.end?.code, 250);

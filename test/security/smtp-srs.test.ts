@@ -21,7 +21,12 @@ test.before(async () => {
   await fx.store.domains.create(teamId, 'hosted.test');
   await fx.store.accounts.create({ teamId, address: 'alice@hosted.test' });
   const tx = new Tx();
-  fx.store.addresses.put(tx, 'fwd@hosted.test', { kind: 'forward', targets: ['someone@remote.test'], keepCopy: null, teamId });
+  fx.store.addresses.put(tx, 'fwd@hosted.test', {
+    kind: 'forward',
+    targets: ['someone@remote.test'],
+    keepCopy: null,
+    teamId,
+  });
   await fx.store.kv.commit(tx);
 });
 test.after(() => fx.close());
@@ -35,13 +40,22 @@ async function session(ip: string): Promise<SmtpClient> {
 }
 
 test('forwarded mail gets an SRS sender with a 10-character base32 hash of a keyed HMAC', async () => {
-  const r = await sendRaw(fx.port, 'ann@sender.test', ['fwd@hosted.test'], plainMessage({ from: 'ann@sender.test', to: 'fwd@hosted.test', subject: 'fw' }));
+  const r = await sendRaw(
+    fx.port,
+    'ann@sender.test',
+    ['fwd@hosted.test'],
+    plainMessage({ from: 'ann@sender.test', to: 'fwd@hosted.test', subject: 'fw' }),
+  );
   assert.is(r.end?.code, 250);
   const job = (await fx.store.queue.list({ teamId })).jobs.find((j) => j.domain === 'remote.test');
   assert.ok(job);
   assert.match(job!.from, /^SRS0=[A-Z2-7]{10}=[A-Z2-7]{2}=sender\.test=ann@hosted\.test$/);
   assert.is(job!.from, srsRewrite('ann@sender.test', 'hosted.test', SECRET));
-  assert.is.not(srsRewrite('ann@sender.test', 'hosted.test', 'another secret'), job!.from, 'the hash depends on the secret');
+  assert.is.not(
+    srsRewrite('ann@sender.test', 'hosted.test', 'another secret'),
+    job!.from,
+    'the hash depends on the secret',
+  );
 });
 
 test('the real SRS address is accepted (case-folded too); its 4-character prefix and a one-character change are not', async () => {
@@ -70,7 +84,10 @@ test('refused recipients are tarpitted, and the 10th on one connection gets 421 
       replies.push(await client.command(`RCPT TO:<SRS0=AAAA${i}AAAAA=AA=example.com=victim@hosted.test>`));
       timings.push(Date.now() - started);
     }
-    assert.equal(replies.slice(0, 9).map((r) => r.code), Array(9).fill(550));
+    assert.equal(
+      replies.slice(0, 9).map((r) => r.code),
+      Array(9).fill(550),
+    );
     assert.match(replies[9]!.lines[0]!, /^421 4\.7\.0 /);
     await new Promise((r) => setTimeout(r, 200));
     assert.ok(client.closed, 'the server closed the connection');
@@ -90,9 +107,17 @@ test('refused recipients add up per client address across connections: then 421 
   }
   const client = await session('127.0.0.3');
   try {
-    assert.match((await client.command('RCPT TO:<nobody-last@hosted.test>')).lines[0]!, /^421 4\.7\.0 /, 'the 15th from this address');
+    assert.match(
+      (await client.command('RCPT TO:<nobody-last@hosted.test>')).lines[0]!,
+      /^421 4\.7\.0 /,
+      'the 15th from this address',
+    );
     const again = await session('127.0.0.3');
-    assert.match((await again.command('RCPT TO:<alice@hosted.test>')).lines[0]!, /^421 4\.7\.0 /, 'no answer at all while the address is throttled: no oracle');
+    assert.match(
+      (await again.command('RCPT TO:<alice@hosted.test>')).lines[0]!,
+      /^421 4\.7\.0 /,
+      'no answer at all while the address is throttled: no oracle',
+    );
     again.close();
     const other = await session('127.0.0.4');
     assert.is((await other.command('RCPT TO:<alice@hosted.test>')).code, 250, 'other clients are not affected');
@@ -104,7 +129,12 @@ test('refused recipients add up per client address across connections: then 421 
 
 test('a bounce to a forwarded message still reaches the original sender', async () => {
   const srs = srsRewrite('ann@sender.test', 'hosted.test', SECRET);
-  const bounce = await sendRaw(fx.port, '', [srs], plainMessage({ from: 'MAILER-DAEMON@remote.test', to: srs, subject: 'bounce' }));
+  const bounce = await sendRaw(
+    fx.port,
+    '',
+    [srs],
+    plainMessage({ from: 'MAILER-DAEMON@remote.test', to: srs, subject: 'bounce' }),
+  );
   assert.is(bounce.end?.code, 250);
   const back = (await fx.store.queue.list({ teamId })).jobs.find((j) => j.domain === 'sender.test');
   assert.ok(back?.recipients.some((r) => r.address === 'ann@sender.test'));

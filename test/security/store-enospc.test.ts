@@ -34,7 +34,12 @@ async function http(method: string, path: string, body?: unknown): Promise<Respo
 }
 
 async function smtp(subject: string): Promise<number | undefined> {
-  const result = await sendRaw(instance.port('smtp-mx'), 'sender@example.org', [USER], makeMessage({ to: USER, subject, bytes: 2000 }));
+  const result = await sendRaw(
+    instance.port('smtp-mx'),
+    'sender@example.org',
+    [USER],
+    makeMessage({ to: USER, subject, bytes: 2000 }),
+  );
   if (result.end?.code === 250) acknowledged.push(subject);
   return result.end?.code ?? result.data?.code;
 }
@@ -47,7 +52,10 @@ async function imap(): Promise<RawClient> {
 
 async function append(c: RawClient, subject: string): Promise<string> {
   const raw = makeMessage({ to: USER, subject, bytes: 2000 });
-  const out = await c.command('a', Buffer.concat([Buffer.from(`a APPEND INBOX {${raw.length}+}\r\n`), raw, Buffer.from('\r\n')]));
+  const out = await c.command(
+    'a',
+    Buffer.concat([Buffer.from(`a APPEND INBOX {${raw.length}+}\r\n`), raw, Buffer.from('\r\n')]),
+  );
   if (/^a OK/m.test(out)) acknowledged.push(subject);
   return out;
 }
@@ -89,7 +97,12 @@ test('with the disk full every write is refused cleanly, and /readyz says so', a
   assert.match(await append(c, 'during append'), /^a NO \[SERVERUNAVAILABLE\]/m);
   assert.match(await append(c, 'during append 2'), /^a NO \[SERVERUNAVAILABLE\]/m);
   assert.is(await smtp('during smtp'), 452);
-  const refused = await sendRaw(instance.port('smtp-mx'), 'sender@example.org', [USER], makeMessage({ to: USER, subject: 'during smtp 2' }));
+  const refused = await sendRaw(
+    instance.port('smtp-mx'),
+    'sender@example.org',
+    [USER],
+    makeMessage({ to: USER, subject: 'during smtp 2' }),
+  );
   assert.match(refused.end?.text ?? JSON.stringify(refused), /4\.3\.1/, JSON.stringify(refused));
   const created = await http('POST', '/api/v1/domains', { domain: 'during.test' });
   assert.is(created.status, 503);
@@ -125,7 +138,10 @@ test('once space returns everything recovers without a restart, and nothing ackn
     s.close();
     return /^\* SEARCH ([\d ]+)/m.exec(out)![1]!.split(' ').map(Number);
   })();
-  assert.equal(uids, acknowledged.map((_, i) => i + 1));
+  assert.equal(
+    uids,
+    acknowledged.map((_, i) => i + 1),
+  );
 });
 
 test('after a restart the same messages are there', async () => {

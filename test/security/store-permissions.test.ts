@@ -33,7 +33,12 @@ test('a pre-created 0755 data_dir under umask 022 ends up 0700/0600 throughout',
     process.umask(0o022);
     let instance = await startInstance({ overrides: { data_dir: dataDir } });
     await instance.addAccount('alice@perms.test', 'pw-pw-pw-pw');
-    const sent = await sendRaw(instance.port('smtp-mx'), 'x@example.org', ['alice@perms.test'], makeMessage({ to: 'alice@perms.test' }));
+    const sent = await sendRaw(
+      instance.port('smtp-mx'),
+      'x@example.org',
+      ['alice@perms.test'],
+      makeMessage({ to: 'alice@perms.test' }),
+    );
     assert.is(sent.end?.code, 250, JSON.stringify(sent));
     await instance.stop().catch(() => {});
     const files = readdirSync(dataDir);

@@ -25,13 +25,22 @@ test.after(async () => {
 
 /** IPv6 forms of loopback, private and metadata IPv4 addresses, and IPv6 ranges that are never a public target. */
 const HIDDEN = [
-  '[::127.0.0.1]', '[::7f00:1]', // ::/96, IPv4-compatible
-  '[::ffff:127.0.0.1]', '[::ffff:7f00:1]', '[::ffff:a9fe:a9fe]', '[0:0:0:0:0:ffff:10.0.0.1]', // ::ffff:0:0/96, IPv4-mapped
-  '[::ffff:0:127.0.0.1]', '[::ffff:0:a00:1]', // ::ffff:0:0:0/96, IPv4-translated
-  '[64:ff9b::127.0.0.1]', '[64:ff9b::c0a8:101]', // 64:ff9b::/96, NAT64
-  '[64:ff9b:1::a00:1]', '[64:ff9b:1:abcd::1]', // 64:ff9b:1::/48, local-use NAT64
+  '[::127.0.0.1]',
+  '[::7f00:1]', // ::/96, IPv4-compatible
+  '[::ffff:127.0.0.1]',
+  '[::ffff:7f00:1]',
+  '[::ffff:a9fe:a9fe]',
+  '[0:0:0:0:0:ffff:10.0.0.1]', // ::ffff:0:0/96, IPv4-mapped
+  '[::ffff:0:127.0.0.1]',
+  '[::ffff:0:a00:1]', // ::ffff:0:0:0/96, IPv4-translated
+  '[64:ff9b::127.0.0.1]',
+  '[64:ff9b::c0a8:101]', // 64:ff9b::/96, NAT64
+  '[64:ff9b:1::a00:1]',
+  '[64:ff9b:1:abcd::1]', // 64:ff9b:1::/48, local-use NAT64
   '[100::1]', // 100::/64, discard-only
-  '[2002:7f00:1::1]', '[2002:a9fe:a9fe::1]', '[2002:c0a8:101::]', // 6to4 around private IPv4
+  '[2002:7f00:1::1]',
+  '[2002:a9fe:a9fe::1]',
+  '[2002:c0a8:101::]', // 6to4 around private IPv4
 ];
 
 test('creating a webhook: every IPv6 form that embeds a private IPv4 address is refused (422 on url)', async () => {
@@ -44,7 +53,9 @@ test('creating a webhook: every IPv6 form that embeds a private IPv4 address is 
   }
   // public IPv4 behind the same IPv6 forms is fine
   for (const host of ['[64:ff9b::8.8.8.8]', '[2002:808:808::1]', '[2606:4700::1111]']) {
-    const reply = await fx.api.call('POST', '/webhooks', { body: { url: `https://${host}/hook`, event_types: ['message.received'] } });
+    const reply = await fx.api.call('POST', '/webhooks', {
+      body: { url: `https://${host}/hook`, event_types: ['message.received'] },
+    });
     assert.is(reply.status, 201, `${host}: ${reply.text}`);
     assert.is((await fx.api.call('DELETE', `/webhooks/${reply.body.data.id}`)).status, 200);
   }
@@ -56,12 +67,17 @@ test('delivering: a name that resolves (at delivery) to an IPv4-mapped or 6to4 l
   fx.dns.zone['rebind.test'] = { AAAA: ['::ffff:127.0.0.1'] };
   fx.dns.zone['rebind6to4.test'] = { AAAA: ['2002:7f00:1::1'] };
   strict = createWebhookDispatcher({
-    store: fx.api.store, allowHttp: true, retryScheduleMs: [50], timeoutMs: 1000,
+    store: fx.api.store,
+    allowHttp: true,
+    retryScheduleMs: [50],
+    timeoutMs: 1000,
     resolver: createResolver({ servers: fx.dns.servers, timeoutMs: 500, tries: 1 }),
   });
   strict.start();
   for (const name of ['rebind.test', 'rebind6to4.test']) {
-    const hook = await fx.api.call('POST', '/webhooks', { body: { url: `http://${name}:${port}/hook`, event_types: ['message.received'] } });
+    const hook = await fx.api.call('POST', '/webhooks', {
+      body: { url: `http://${name}:${port}/hook`, event_types: ['message.received'] },
+    });
     assert.is(hook.status, 201, hook.text);
     assert.is(await fx.mail('alice@wren.test', `to ${name}`), 250);
     let attempts: any[] = [];

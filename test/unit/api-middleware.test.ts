@@ -3,7 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from 'koa';
-import { ApiError } from '../../src/api/errors.ts';
+import type { ApiError } from '../../src/api/errors.ts';
 import { etagOf } from '../../src/api/middleware/etag.ts';
 import { paginate } from '../../src/api/middleware/pagination.ts';
 import { grantsCover } from '../../src/api/middleware/permissions.ts';
@@ -28,19 +28,37 @@ test('grantsCover: a key hands out only what it holds', () => {
 });
 
 test('paginate: newest first, ties broken by id, cursor continues after the last item', () => {
-  const items = [{ t: 1, id: 'a' }, { t: 3, id: 'b' }, { t: 2, id: 'c' }, { t: 3, id: 'd' }];
+  const items = [
+    { t: 1, id: 'a' },
+    { t: 3, id: 'b' },
+    { t: 2, id: 'c' },
+    { t: 3, id: 'd' },
+  ];
   const first = paginate(items, (x) => x, { limit: 2 });
-  assert.equal(first.items.map((x) => x.id), ['d', 'b']);
+  assert.equal(
+    first.items.map((x) => x.id),
+    ['d', 'b'],
+  );
   assert.is(first.pagination.has_more, true);
   const second = paginate(items, (x) => x, { limit: 2, cursor: first.pagination.next_cursor });
-  assert.equal(second.items.map((x) => x.id), ['c', 'a']);
+  assert.equal(
+    second.items.map((x) => x.id),
+    ['c', 'a'],
+  );
   assert.equal(second.pagination, { has_more: false });
-  assert.throws(() => paginate(items, (x) => x, { limit: 2, cursor: 'garbage' }), (err: ApiError) => err.code === 'invalid_parameter' && err.param === 'cursor');
+  assert.throws(
+    () => paginate(items, (x) => x, { limit: 2, cursor: 'garbage' }),
+    (err: ApiError) => err.code === 'invalid_parameter' && err.param === 'cursor',
+  );
 });
 
 test('RateLimiter: limit per window, headers, Retry-After from the window start, separate subjects and classes', () => {
   let now = 1_000_000;
-  const limiter = new RateLimiter({ management: { limit: 2, windowMs: 60_000 }, sending: { limit: 3, windowMs: 60_000 }, now: () => now });
+  const limiter = new RateLimiter({
+    management: { limit: 2, windowMs: 60_000 },
+    sending: { limit: 3, windowMs: 60_000 },
+    now: () => now,
+  });
   const headers: Record<string, string> = {};
   const ctx = { set: (name: string, value: string) => (headers[name] = value) } as unknown as Context;
   limiter.charge(ctx, 'key:a', 'management');
@@ -81,15 +99,27 @@ test('DNS records and zone file; DKIM keys: RSA-2048 SPKI and raw Ed25519, rotat
   rsa.active = false;
   assert.is(dkimStatus(rsa, [rsa, next]), 'retiring');
 
-  const records = domainRecords({ domain: 'ex.test', hostname: 'MX.Host.test.', dkim: [rsa, next, ed], verificationToken: 'tok', mtaStsId: 'id1', ports: { imaps: 993, submission: 587, submissions: 465 } });
-  assert.equal(records.filter((r) => r.purpose === 'dkim').map((r) => r.selector), ['r2', 'e1'], 'retiring keys are not asked for');
+  const records = domainRecords({
+    domain: 'ex.test',
+    hostname: 'MX.Host.test.',
+    dkim: [rsa, next, ed],
+    verificationToken: 'tok',
+    mtaStsId: 'id1',
+    ports: { imaps: 993, submission: 587, submissions: 465 },
+  });
+  assert.equal(
+    records.filter((r) => r.purpose === 'dkim').map((r) => r.selector),
+    ['r2', 'e1'],
+    'retiring keys are not asked for',
+  );
   assert.ok(records.every((r) => !r.name.endsWith('.') && r.name.endsWith('ex.test')));
   assert.is(records.find((r) => r.type === 'MX')!.value, 'mx.host.test');
   const zone = zoneFile('ex.test', records);
   assert.match(zone, /^\$TTL 3600$/m);
   assert.match(zone, /^_submission\._tcp\.ex\.test\.\tIN\tSRV\t0 1 587 mx\.host\.test\.\t; optional$/m);
   assert.match(zone, /^_dmarc\.ex\.test\.\tIN\tTXT\t"v=DMARC1; p=quarantine;[^"]*"$/m);
-  for (const line of zone.split('\n')) for (const s of line.match(/"[^"]*"/g) ?? []) assert.ok(s.length - 2 <= 255, 'character-strings ≤ 255');
+  for (const line of zone.split('\n'))
+    for (const s of line.match(/"[^"]*"/g) ?? []) assert.ok(s.length - 2 <= 255, 'character-strings ≤ 255');
 });
 
 test('Idempotency store: records expire and are pruned by their expiry index', async () => {
@@ -97,7 +127,15 @@ test('Idempotency store: records expire and are pruned by their expiry index', a
   const store = await Store.open(dir.path);
   try {
     const repo = new Idempotency(store.kv);
-    const reply = { keyId: 'key_a', fingerprint: 'f', status: 201, headers: { 'content-type': 'application/json' }, body: '{}', createdAt: 1000, expiresAt: 5000 };
+    const reply = {
+      keyId: 'key_a',
+      fingerprint: 'f',
+      status: 201,
+      headers: { 'content-type': 'application/json' },
+      body: '{}',
+      createdAt: 1000,
+      expiresAt: 5000,
+    };
     await repo.put('scope1', reply);
     assert.equal(await repo.get('scope1', 'key_a', 4999), reply);
     assert.is(await repo.get('scope1', 'key_b', 4999), undefined, 'never served to another key');

@@ -22,34 +22,116 @@ interface Layer {
  * only the cycle check leaves them out, as they vanish at run time.
  */
 const LAYERS: Layer[] = [
-  { name: 'entry', units: ['main.ts'], peers: false, why: 'the `wrenmail` command: parses argv and hands over to cli/ or server.ts' },
-  { name: 'cli', units: ['cli/'], peers: false, why: 'operator commands; only main.ts dispatches to them, nothing else imports cli/' },
-  { name: 'server', units: ['server.ts', 'startup/'], peers: true, why: 'wires the store, pipelines and every listener for `serve`; startup/ holds its stages (services, listeners, shutdown)' },
-  { name: 'http', units: ['http/'], peers: false, why: 'the Koa app (http/app.ts) that mounts the API and the console, and the autoconfig, MTA-STS and metrics endpoints' },
-  { name: 'console', units: ['console/'], peers: false, why: 'the web console: pages and its session login, over the same API routes' },
-  { name: 'api', units: ['api/'], peers: false, why: 'the REST and compat routes, their middleware, views and OpenAPI document' },
-  { name: 'protocols', units: ['smtp/', 'imap/', 'pop3/', 'migrate/'], peers: false, why: 'each protocol server or migration tool stands alone; what two of them share lives lower' },
-  { name: 'client', units: ['client/'], peers: false, why: "the operator's side of the API (HTTP client, progress lines, terminal formats), used by cli/ and migrate/" },
-  { name: 'services', units: ['services/', 'bootstrap.ts'], peers: true, why: 'operations the protocols share (accounts, keys, domains, ...) and the first-start root key' },
-  { name: 'delivery', units: ['inbound/', 'sieve/', 'outbound/'], peers: true, why: 'the mail pipelines: inbound runs sieve, sieve redirects and replies through outbound, outbound reuses inbound header parsing' },
-  { name: 'analysis', units: ['spam/', 'reports/', 'events/'], peers: false, why: 'what the pipelines consult or emit (spam verdicts, DMARC/TLS reports, webhooks); never calls back into delivery' },
-  { name: 'net', units: ['net/', 'listeners.ts'], peers: true, why: 'socket servers and listen addresses (use tls and metrics); listeners.ts binds them with net/ keepalive' },
-  { name: 'support', units: ['security/', 'dns/', 'tls/', 'metrics/'], peers: false, why: 'credentials and sessions, DNS, certificates, metrics: each keeps its state in or reads it from the store' },
+  {
+    name: 'entry',
+    units: ['main.ts'],
+    peers: false,
+    why: 'the `wrenmail` command: parses argv and hands over to cli/ or server.ts',
+  },
+  {
+    name: 'cli',
+    units: ['cli/'],
+    peers: false,
+    why: 'operator commands; only main.ts dispatches to them, nothing else imports cli/',
+  },
+  {
+    name: 'server',
+    units: ['server.ts', 'startup/'],
+    peers: true,
+    why: 'wires the store, pipelines and every listener for `serve`; startup/ holds its stages (services, listeners, shutdown)',
+  },
+  {
+    name: 'http',
+    units: ['http/'],
+    peers: false,
+    why: 'the Koa app (http/app.ts) that mounts the API and the console, and the autoconfig, MTA-STS and metrics endpoints',
+  },
+  {
+    name: 'console',
+    units: ['console/'],
+    peers: false,
+    why: 'the web console: pages and its session login, over the same API routes',
+  },
+  {
+    name: 'api',
+    units: ['api/'],
+    peers: false,
+    why: 'the REST and compat routes, their middleware, views and OpenAPI document',
+  },
+  {
+    name: 'protocols',
+    units: ['smtp/', 'imap/', 'pop3/', 'migrate/'],
+    peers: false,
+    why: 'each protocol server or migration tool stands alone; what two of them share lives lower',
+  },
+  {
+    name: 'client',
+    units: ['client/'],
+    peers: false,
+    why: "the operator's side of the API (HTTP client, progress lines, terminal formats), used by cli/ and migrate/",
+  },
+  {
+    name: 'services',
+    units: ['services/', 'bootstrap.ts'],
+    peers: true,
+    why: 'operations the protocols share (accounts, keys, domains, ...) and the first-start root key',
+  },
+  {
+    name: 'delivery',
+    units: ['inbound/', 'sieve/', 'outbound/'],
+    peers: true,
+    why: 'the mail pipelines: inbound runs sieve, sieve redirects and replies through outbound, outbound reuses inbound header parsing',
+  },
+  {
+    name: 'analysis',
+    units: ['spam/', 'reports/', 'events/'],
+    peers: false,
+    why: 'what the pipelines consult or emit (spam verdicts, DMARC/TLS reports, webhooks); never calls back into delivery',
+  },
+  {
+    name: 'net',
+    units: ['net/', 'listeners.ts'],
+    peers: true,
+    why: 'socket servers and listen addresses (use tls and metrics); listeners.ts binds them with net/ keepalive',
+  },
+  {
+    name: 'support',
+    units: ['security/', 'dns/', 'tls/', 'metrics/'],
+    peers: false,
+    why: 'credentials and sessions, DNS, certificates, metrics: each keeps its state in or reads it from the store',
+  },
   { name: 'store', units: ['store/'], peers: false, why: 'LevelDB repositories; stores what mime/ indexes' },
-  { name: 'mime', units: ['mime/'], peers: false, why: 'message formats and codecs (MIME, headers, mbox, modified UTF-7) every layer above shares; knows no store' },
-  { name: 'base', units: ['config/', 'log.ts'], peers: false, why: 'configuration schema and the logger, imported from anywhere' },
+  {
+    name: 'mime',
+    units: ['mime/'],
+    peers: false,
+    why: 'message formats and codecs (MIME, headers, mbox, modified UTF-7) every layer above shares; knows no store',
+  },
+  {
+    name: 'base',
+    units: ['config/', 'log.ts'],
+    peers: false,
+    why: 'configuration schema and the logger, imported from anywhere',
+  },
 ];
 
 const SRC = new URL('../../src/', import.meta.url).pathname;
 
-interface Edge { from: string; to: string; typeOnly: boolean; line: number }
+interface Edge {
+  from: string;
+  to: string;
+  typeOnly: boolean;
+  line: number;
+}
 
 function sourceFiles(dir: string): string[] {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return sourceFiles(path);
-    return name.endsWith('.ts') ? [path] : [];
-  });
+  return readdirSync(dir)
+    .sort()
+    .flatMap((name) => {
+      const path = join(dir, name);
+      if (statSync(path).isDirectory()) return sourceFiles(path);
+      return name.endsWith('.ts') ? [path] : [];
+    });
 }
 
 /**
@@ -68,7 +150,8 @@ function importsOf(file: string, text: string): Omit<Edge, 'from'>[] {
   const visit = (node: ts.Node): void => {
     if (ts.isImportDeclaration(node)) add(node, node.moduleSpecifier, node.importClause?.isTypeOnly === true);
     else if (ts.isExportDeclaration(node)) add(node, node.moduleSpecifier, node.isTypeOnly);
-    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword) add(node, node.arguments[0], false);
+    else if (ts.isCallExpression(node) && node.expression.kind === ts.SyntaxKind.ImportKeyword)
+      add(node, node.arguments[0], false);
     else if (ts.isImportTypeNode(node) && ts.isLiteralTypeNode(node.argument)) add(node, node.argument.literal, true);
     ts.forEachChild(node, visit);
   };
@@ -100,7 +183,10 @@ function layerProblem(edge: Edge): string | undefined {
   const to = layerOf(edge.to)!;
   if (from.unit === to.unit || to.index > from.index) return undefined;
   if (to.index === from.index && LAYERS[from.index]!.peers) return undefined;
-  const where = to.index === from.index ? `a peer in layer '${LAYERS[to.index]!.name}'` : `layer '${LAYERS[to.index]!.name}' above '${LAYERS[from.index]!.name}'`;
+  const where =
+    to.index === from.index
+      ? `a peer in layer '${LAYERS[to.index]!.name}'`
+      : `layer '${LAYERS[to.index]!.name}' above '${LAYERS[from.index]!.name}'`;
   return `${where}${edge.typeOnly ? ' (type-only)' : ''}`;
 }
 
@@ -163,7 +249,6 @@ function chain(component: string[], edges: Edge[]): string[] {
   return component;
 }
 
-
 test('the import reader sees every form of import and tells type-only ones apart', () => {
   const text = [
     "import { a } from './a.ts';",
@@ -178,10 +263,21 @@ test('the import reader sees every form of import and tells type-only ones apart
     "let k: import('./k.ts').K;",
     "import { readFileSync } from 'node:fs';",
     "// import { z } from './commented.ts';",
-    "const s = \"import { y } from './in-a-string.ts'\";",
+    'const s = "import { y } from \'./in-a-string.ts\'";',
   ].join('\n');
   const found = importsOf('/x/src/m.ts', text).map((e) => `${e.to.replace('/x/', '')}${e.typeOnly ? ' type' : ''}`);
-  assert.equal(found, ['src/a.ts', 'src/b.ts type', 'src/c.ts', 'src/d.ts', 'src/e.ts', 'src/f.ts type', 'src/g.ts', 'h.ts', 'src/j.ts', 'src/k.ts type']);
+  assert.equal(found, [
+    'src/a.ts',
+    'src/b.ts type',
+    'src/c.ts',
+    'src/d.ts',
+    'src/e.ts',
+    'src/f.ts type',
+    'src/g.ts',
+    'h.ts',
+    'src/j.ts',
+    'src/k.ts type',
+  ]);
 });
 
 test('every src file has a layer and every relative import resolves to a file', () => {
@@ -190,7 +286,9 @@ test('every src file has a layer and every relative import resolves to a file', 
   const files = sourceFiles(SRC).map(rel);
   const homeless = files.filter((f) => !layerOf(f));
   assert.equal(homeless, [], `files outside the layer table in ${import.meta.url}: ${homeless.join(', ')}`);
-  const dangling = edges.filter((e) => !existsSync(join(SRC, e.to)) || !e.to.endsWith('.ts')).map((e) => `${e.from}:${e.line} → ${e.to}`);
+  const dangling = edges
+    .filter((e) => !existsSync(join(SRC, e.to)) || !e.to.endsWith('.ts'))
+    .map((e) => `${e.from}:${e.line} → ${e.to}`);
   assert.equal(dangling, [], `imports that do not name a .ts file under src/:\n${dangling.join('\n')}`);
 });
 
@@ -199,7 +297,10 @@ test('imports point down the layer table (type-only ones too)', () => {
     .map((e) => ({ e, problem: layerProblem(e) }))
     .filter(({ problem }) => problem)
     .map(({ e, problem }) => `  ${e.from}:${e.line} → ${e.to}: imports ${problem}`);
-  assert.ok(offenders.length === 0, `${offenders.length} import(s) point up or sideways (fix the import, or the layer table if the design changed):\n${offenders.join('\n')}\n`);
+  assert.ok(
+    offenders.length === 0,
+    `${offenders.length} import(s) point up or sideways (fix the import, or the layer table if the design changed):\n${offenders.join('\n')}\n`,
+  );
 });
 
 test('no import loops among runtime imports', () => {

@@ -30,7 +30,10 @@ test('config/default.toml states every setting, each with exactly the schema def
 test('library defaults are the ones the server passes from config/default.toml', () => {
   const config = loadConfig(path, {});
   const mx = mxSettings(config.smtp);
-  assert.equal({ ...MX_DEFAULTS, maxConnections: undefined }, { maxMessageBytes: mx.maxMessageBytes, maxRecipients: mx.maxRecipients, maxConnections: undefined, ...mx.limits });
+  assert.equal(
+    { ...MX_DEFAULTS, maxConnections: undefined },
+    { maxMessageBytes: mx.maxMessageBytes, maxRecipients: mx.maxRecipients, maxConnections: undefined, ...mx.limits },
+  );
   assert.equal(SUBMISSION_DEFAULTS, {
     maxMessageBytes: config.smtp.max_message_bytes,
     maxRecipients: config.smtp.max_recipients,

@@ -26,7 +26,11 @@ test('holds at most maxEntries, dropping the oldest; keeps no password or plain 
   assert.not.match(dump, /secret-/);
   const other = new CredentialCache();
   other.remember('u4@x.test', 'secret-4', 'h');
-  assert.not.equal([...(other as unknown as { entries: Map<string, number> }).entries.keys()], JSON.parse(dump).slice(-1), 'digests are keyed per process');
+  assert.not.equal(
+    [...(other as unknown as { entries: Map<string, number> }).entries.keys()],
+    JSON.parse(dump).slice(-1),
+    'digests are keyed per process',
+  );
 });
 
 test.run();

@@ -51,16 +51,19 @@ test('normalization: a base64 application/octet-stream attachment is not searche
 });
 
 test('normalization: a header block that never ends (body-only files) is searched, every line', () => {
-  const raw = Buffer.from('Subject: re : weekly call\r\nplease come to the meeting at noon\r\nno colon on this line either\r\n');
+  const raw = Buffer.from(
+    'Subject: re : weekly call\r\nplease come to the meeting at noon\r\nno colon on this line either\r\n',
+  );
   const t = fulltextText(raw, indexMessage(raw).root);
   assert.ok(has(t, 'the meeting at noon'));
   assert.ok(has(t, 'no colon on this line'));
 });
 
-test('buckets: every 3-byte window of a string is among its text\'s buckets', () => {
+test("buckets: every 3-byte window of a string is among its text's buckets", () => {
   const text = Buffer.from(foldCase('Hello Wörld, meeting at noon'));
   const all = new Set(buckets(text));
-  for (const s of ['meeting', 'wörld', 'lo w', 'noo']) for (const k of buckets(Buffer.from(s))) assert.ok(all.has(k), s);
+  for (const s of ['meeting', 'wörld', 'lo w', 'noo'])
+    for (const k of buckets(Buffer.from(s))) assert.ok(all.has(k), s);
   assert.equal(buckets(Buffer.from('ab')), []);
 });
 
@@ -72,7 +75,11 @@ test.before(async () => {
   store = await Store.open(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
-  ({ id: accountId } = await store.accounts.create({ teamId: team.id, address: 'ft@example.test', passwordHash: await hashPassword('pw-fulltext') }));
+  ({ id: accountId } = await store.accounts.create({
+    teamId: team.id,
+    address: 'ft@example.test',
+    passwordHash: await hashPassword('pw-fulltext'),
+  }));
 });
 test.after(async () => {
   await store.close();
@@ -82,7 +89,10 @@ test.after(async () => {
 test('postings: segments name the messages with a string, the tail is always a candidate, old blobs get their text', async () => {
   const folder = store.folders.byName(accountId, 'INBOX')!;
   const uploads = Array.from({ length: SEGMENT_MIN + 10 }, (_, i) => ({
-    raw: makeMessage({ subject: `note ${i}`, body: i % 50 === 7 ? `the zeppelin number ${i}\r\n` : `plain words ${i}\r\n` }),
+    raw: makeMessage({
+      subject: `note ${i}`,
+      body: i % 50 === 7 ? `the zeppelin number ${i}\r\n` : `plain words ${i}\r\n`,
+    }),
   }));
   const messages = await store.appendMany(folder, uploads);
   // As a store written before the index has it: no postings, no watermark, and one blob without its
@@ -90,8 +100,17 @@ test('postings: segments name the messages with a string, the tail is always a c
   await store.close();
   store = await Store.open(dir.path);
   const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
-  await store.kv.db.batch([...stale, 'fw/' + folder.id.toString(16).padStart(8, '0'), `ft/${messages[57]!.blob}`].map((key) => ({ type: 'del' as const, key })));
-  assert.is((await store.fulltext.candidates(folder.id, ['zeppelin']))!.above, messages.at(-1)!.uid, 'the first search builds the folder');
+  await store.kv.db.batch(
+    [...stale, `fw/${folder.id.toString(16).padStart(8, '0')}`, `ft/${messages[57]!.blob}`].map((key) => ({
+      type: 'del' as const,
+      key,
+    })),
+  );
+  assert.is(
+    (await store.fulltext.candidates(folder.id, ['zeppelin']))!.above,
+    messages.at(-1)!.uid,
+    'the first search builds the folder',
+  );
   const c = (await store.fulltext.candidates(folder.id, ['Zeppelin']))!;
   const expected = messages.filter((_, i) => i % 50 === 7).map((m) => m.uid);
   for (const uid of expected) assert.ok(isCandidate(c, uid), `uid ${uid}`);

@@ -33,7 +33,10 @@ async function waitFor(what: string, check: () => boolean, timeoutMs = 30_000): 
 
 /** Removes every message of the inbox, so each test starts from an empty folder. */
 async function emptyInbox(): Promise<void> {
-  await f.store.messages.expunge(f.inbox.id, (await f.store.messages.list(f.inbox.id)).map((m) => m.uid));
+  await f.store.messages.expunge(
+    f.inbox.id,
+    (await f.store.messages.list(f.inbox.id)).map((m) => m.uid),
+  );
 }
 
 test('a store view keeps reading a message whose blob an expunge freed after the view was taken', async () => {
@@ -46,7 +49,10 @@ test('a store view keeps reading a message whose blob an expunge freed after the
     const [message] = await view.getMany(f.inbox.id, [uid]);
     assert.ok(message, 'the view still has the record');
     assert.is(await f.store.messages.get(f.inbox.id, uid), undefined, 'the live store has not');
-    await f.store.read(message!).then(() => assert.unreachable('the live store freed the blob'), (err: Error) => assert.match(err.message, /missing chunks/));
+    await f.store.read(message!).then(
+      () => assert.unreachable('the live store freed the blob'),
+      (err: Error) => assert.match(err.message, /missing chunks/),
+    );
     assert.ok((await view.read(message!)).equals(raw));
     assert.is((await view.structures([message!.blob]))[0]!.envelope.subject, 'Test message');
   } finally {
@@ -85,7 +91,10 @@ test('an expunge by another session in the middle of a streamed BODY[] leaves th
   const start = text.indexOf(`* 1 FETCH (UID ${uid} BODY[] {${raw.length}}\r\n`);
   assert.ok(start >= 0, 'one FETCH response with the whole size');
   const literalAt = text.indexOf('\r\n', start) + 2;
-  assert.ok(text.slice(literalAt, literalAt + raw.length) === raw.toString('latin1'), 'the literal is the message, byte for byte');
+  assert.ok(
+    text.slice(literalAt, literalAt + raw.length) === raw.toString('latin1'),
+    'the literal is the message, byte for byte',
+  );
   assert.is(text.slice(literalAt + raw.length), ')\r\na1 OK FETCH completed\r\n');
   a.buffer = '';
   // The expunge is announced at the next command that may announce it.
@@ -101,7 +110,10 @@ test('a message expunged before the FETCH but not yet announced: no response for
   const a = await session();
   await f.store.messages.expunge(f.inbox.id, [second!]); // another session's EXPUNGE; `a` has not been told
   const reply = await a.command('a1', 'FETCH 1:3 (UID ENVELOPE BODY.PEEK[HEADER.FIELDS (SUBJECT)])');
-  assert.match(reply, /^\* 1 FETCH \(UID \d+ ENVELOPE \(.*"race 1".*\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: race 1\r\n\r\n\)\r\n/m);
+  assert.match(
+    reply,
+    /^\* 1 FETCH \(UID \d+ ENVELOPE \(.*"race 1".*\) BODY\[HEADER\.FIELDS \(SUBJECT\)\] \{\d+\}\r\nSubject: race 1\r\n\r\n\)\r\n/m,
+  );
   assert.match(reply, /^\* 3 FETCH \(UID \d+ ENVELOPE \(.*"race 3"/m);
   assert.not.match(reply, /^\* 2 FETCH/m);
   assert.match(reply, /^a1 NO \[EXPUNGEISSUED\] /m);
@@ -118,7 +130,11 @@ test('an error on a later item of a FETCH leaves no half-written response', asyn
   );
   const a = await session();
   const reply = await a.command('a1', 'FETCH 1:2 (BODY.PEEK[] BINARY.PEEK[2])');
-  assert.match(reply, /^\* 1 FETCH \(BODY\[\] \{\d+\}\r\n[\s\S]*\)\r\na1 NO \[UNKNOWN-CTE\] /m, 'message 1 whole, then the tagged NO');
+  assert.match(
+    reply,
+    /^\* 1 FETCH \(BODY\[\] \{\d+\}\r\n[\s\S]*\)\r\na1 NO \[UNKNOWN-CTE\] /m,
+    'message 1 whole, then the tagged NO',
+  );
   assert.not.match(reply, /^\* 2 FETCH/m, 'nothing of message 2 was written');
   assert.match(await a.command('a2', 'NOOP'), /^a2 OK/m, 'the connection is still in step');
   a.close();
@@ -148,7 +164,11 @@ test('a record the cached folder list still holds after its blob is gone: no res
     assert.not.match(reply, /^\* [24] FETCH/m);
     assert.not.match(reply, /SERVERBUG/);
     assert.match(reply, /^a1 NO \[EXPUNGEISSUED\] /m);
-    assert.match(await a.command('a2', 'FETCH 4 (BODY.PEEK[])'), /^a2 NO \[EXPUNGEISSUED\] /m, 'a streamed literal is never started');
+    assert.match(
+      await a.command('a2', 'FETCH 4 (BODY.PEEK[])'),
+      /^a2 NO \[EXPUNGEISSUED\] /m,
+      'a streamed literal is never started',
+    );
     assert.match(await a.command('a3', 'NOOP'), /^a3 OK/m, 'the connection is still in step');
   } finally {
     a.close();

@@ -3,14 +3,17 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeMutf7, encodeMutf7 } from '../../src/mime/mutf7.ts';
-import { Framer, FramingError, parseCommand, ParseError, type Frame } from '../../src/imap/parser.ts';
+import { Framer, FramingError, parseCommand, type ParseError, type Frame } from '../../src/imap/parser.ts';
 import { formatSequenceSet, parseSequenceSet, resolveSequence, resolveUids } from '../../src/imap/sequence.ts';
 import { baseSubject } from '../../src/imap/sort.ts';
 import { filterHeader } from '../../src/imap/fetch.ts';
 
 function framer(limits = { maxLineBytes: 1000, maxLiteralBytes: 5000 }) {
   const events: string[] = [];
-  const f = new Framer(limits, { continuation: () => events.push('+'), refuse: (tag, text) => events.push(`${tag} ${text}`) });
+  const f = new Framer(limits, {
+    continuation: () => events.push('+'),
+    refuse: (tag, text) => events.push(`${tag} ${text}`),
+  });
   return { f, events };
 }
 
@@ -32,14 +35,20 @@ test('frames lines and literals fed byte by byte', () => {
   assert.equal(events, ['+']); // only the synchronising literal asks for "+"
   const cmd = parseCommand(out[0]!);
   assert.is(cmd.name, 'LOGIN');
-  assert.equal(cmd.args.map((t) => (t.kind === 'string' ? t.value.toString() : '')), ['alice', 'pwd']);
+  assert.equal(
+    cmd.args.map((t) => (t.kind === 'string' ? t.value.toString() : '')),
+    ['alice', 'pwd'],
+  );
   assert.is(parseCommand(out[1]!).name, 'NOOP');
 });
 
 test('limits: long line throws, oversized sync literal is refused, oversized LITERAL+ throws', () => {
   const a = framer();
   a.f.feed(Buffer.alloc(2000, 0x61));
-  assert.throws(() => a.f.next(), (err: unknown) => err instanceof FramingError);
+  assert.throws(
+    () => a.f.next(),
+    (err: unknown) => err instanceof FramingError,
+  );
   const b = framer();
   b.f.feed(Buffer.from('t1 APPEND INBOX {6000}\r\nt2 NOOP\r\n'));
   const out = frames(b.f);
@@ -47,7 +56,10 @@ test('limits: long line throws, oversized sync literal is refused, oversized LIT
   assert.is(parseCommand(out[0]!).tag, 't2');
   const c = framer();
   c.f.feed(Buffer.from('t1 LOGIN {2000+}\r\n'));
-  assert.throws(() => c.f.next(), (err: unknown) => err instanceof FramingError);
+  assert.throws(
+    () => c.f.next(),
+    (err: unknown) => err instanceof FramingError,
+  );
   const d = framer();
   d.f.feed(Buffer.from('t1 LOGIN {900}\r\n')); // non-APPEND literals count against the line limit
   frames(d.f);
@@ -59,7 +71,10 @@ test('MULTIAPPEND: each literal under APPENDLIMIT, but their sum is bounded by i
   a.f.feed(Buffer.from(`t1 APPEND INBOX {3000}\r\n${'x'.repeat(3000)} {2000}\r\n${'y'.repeat(2000)}\r\n`));
   const ok = frames(a.f);
   assert.is(ok.length, 1);
-  assert.equal(ok[0]!.literals.map((l) => l.length), [3000, 2000]);
+  assert.equal(
+    ok[0]!.literals.map((l) => l.length),
+    [3000, 2000],
+  );
   const b = framer();
   b.f.feed(Buffer.from(`t1 APPEND INBOX {3000}\r\n${'x'.repeat(3000)} {2001}\r\nt2 NOOP\r\n`));
   const out = frames(b.f);
@@ -100,7 +115,11 @@ test('parse errors carry the tag when there is one', () => {
 });
 
 test('sequence sets', () => {
-  assert.equal(parseSequenceSet('1:3,7,9:*'), [[1, 3], [7, 7], [9, Infinity]]);
+  assert.equal(parseSequenceSet('1:3,7,9:*'), [
+    [1, 3],
+    [7, 7],
+    [9, Infinity],
+  ]);
   assert.throws(() => parseSequenceSet('0'));
   assert.throws(() => parseSequenceSet('1,,2'));
   assert.equal(resolveSequence(parseSequenceSet('2:*'), 4), [1, 2, 3]);

@@ -16,7 +16,11 @@ test('stripFields removes whole folded fields and keeps every other byte (body i
     out.toString(),
     'From: "Ann" <Ann@Sender.TEST>\r\nSubject: =?UTF-8?Q?gr=C3=BC=C3=9Fe?=\r\nAuthentication-Results: other.host; dkim=pass\r\nX-Spam-Status: No\r\nList-Id: <news.example>\r\n\r\nbody\r\nAuthentication-Results: mx.wren.test; in the body\r\n',
   );
-  assert.is(stripFields(raw, () => false), raw, 'nothing dropped: the same buffer');
+  assert.is(
+    stripFields(raw, () => false),
+    raw,
+    'nothing dropped: the same buffer',
+  );
 });
 
 test('claimsHost reads the authserv-id, ignoring case, comments and a version', () => {
@@ -34,8 +38,18 @@ test('parseHeaders: lower-case From addresses, decoded Subject', () => {
 });
 
 test('Received names the single recipient only', () => {
-  const msg: InboundMessage = { id: 'abc.1', raw, mailFrom: 'a@b.test', rcptTo: ['x@wren.test'], client: { ip: '192.0.2.1', helo: 'h.test', hostname: null, protocol: 'ESMTPS' }, receivedAt: 0 };
-  assert.is(receivedHeader(msg, 'mx.wren.test'), 'Received: from h.test (unknown [192.0.2.1])\r\n\tby mx.wren.test (Wren Mail) with ESMTPS id abc.1\r\n\tfor <x@wren.test>;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n');
+  const msg: InboundMessage = {
+    id: 'abc.1',
+    raw,
+    mailFrom: 'a@b.test',
+    rcptTo: ['x@wren.test'],
+    client: { ip: '192.0.2.1', helo: 'h.test', hostname: null, protocol: 'ESMTPS' },
+    receivedAt: 0,
+  };
+  assert.is(
+    receivedHeader(msg, 'mx.wren.test'),
+    'Received: from h.test (unknown [192.0.2.1])\r\n\tby mx.wren.test (Wren Mail) with ESMTPS id abc.1\r\n\tfor <x@wren.test>;\r\n\tThu, 01 Jan 1970 00:00:00 +0000\r\n',
+  );
   assert.not.match(receivedHeader({ ...msg, rcptTo: ['x@wren.test', 'y@wren.test'] }, 'mx.wren.test'), /for </);
 });
 
@@ -54,8 +68,15 @@ test('applyFilters: first folder wins, flags add up, discard ends; matching is c
     ),
     { folder: 'German', flags: ['\\Flagged', 'list'], discard: false },
   );
-  assert.is(applyFilters([{ field: 'header', header: 'list-id', contains: 'NEWS', action: 'discard' }], h).discard, true);
-  assert.is(applyFilters([{ field: 'subject', contains: '', action: 'discard' }], h).discard, false, 'an empty pattern matches nothing');
+  assert.is(
+    applyFilters([{ field: 'header', header: 'list-id', contains: 'NEWS', action: 'discard' }], h).discard,
+    true,
+  );
+  assert.is(
+    applyFilters([{ field: 'subject', contains: '', action: 'discard' }], h).discard,
+    false,
+    'an empty pattern matches nothing',
+  );
 });
 
 test.run();

@@ -6,7 +6,14 @@
 import { fileURLToPath } from 'node:url';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { checkAll, checkMangled, checkPartBodies, indexingSpeed, loadMessages, type Sample } from '../helpers/mime-check.ts';
+import {
+  checkAll,
+  checkMangled,
+  checkPartBodies,
+  indexingSpeed,
+  loadMessages,
+  type Sample,
+} from '../helpers/mime-check.ts';
 
 const FIXTURES = fileURLToPath(new URL('../fixtures/mime/', import.meta.url));
 const { files, samples } = loadMessages(FIXTURES);
@@ -14,7 +21,10 @@ const { files, samples } = loadMessages(FIXTURES);
 const headerOf = (raw: Buffer): Buffer => {
   const lf = raw.indexOf('\n\n');
   const crlf = raw.indexOf('\r\n\r\n');
-  return raw.subarray(0, [lf, crlf].filter((i) => i >= 0).reduce((a, b) => Math.min(a, b), raw.length));
+  return raw.subarray(
+    0,
+    [lf, crlf].filter((i) => i >= 0).reduce((a, b) => Math.min(a, b), raw.length),
+  );
 };
 const having = (test: (s: Sample) => boolean): number => samples.filter(test).length;
 
@@ -43,8 +53,12 @@ test('every fixture message indexes without throwing and keeps the range invaria
     `  ${files} files, ${samples.length} messages (mbox files split), ${stats.nodes} MIME nodes, ${stats.multipart} multipart, ` +
       `${stats.embedded} embedded messages, nesting depth ${stats.maxDepth}, encodings ${[...stats.encodings].sort().join(' ')}`,
   );
-  assert.ok(stats.multipart >= 140 && stats.embedded >= 60 && stats.maxDepth >= 4, JSON.stringify({ ...stats, encodings: undefined }));
-  for (const cte of ['7bit', '8bit', 'base64', 'quoted-printable', 'binary']) assert.ok(stats.encodings.has(cte), `no ${cte} part`);
+  assert.ok(
+    stats.multipart >= 140 && stats.embedded >= 60 && stats.maxDepth >= 4,
+    JSON.stringify({ ...stats, encodings: undefined }),
+  );
+  for (const cte of ['7bit', '8bit', 'base64', 'quoted-printable', 'binary'])
+    assert.ok(stats.encodings.has(cte), `no ${cte} part`);
 });
 
 test("every node's body, indexed on its own, never throws", () => {

@@ -218,7 +218,10 @@ test('nested multipart/mixed > alternative > related: numbering and BODY', () =>
   assert.is(findSection(idx, [1, 2])!.subtype, 'related');
   assert.is(section(raw, idx, [1, 2, 1]), '<img src="cid:logo">');
   assert.is(section(raw, idx, [1, 2, 2]), 'iVBORw0KGgo=');
-  assert.is(section(raw, idx, [1, 2, 2], 'MIME'), 'Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\n');
+  assert.is(
+    section(raw, idx, [1, 2, 2], 'MIME'),
+    'Content-Type: image/png\r\nContent-ID: <logo>\r\nContent-Transfer-Encoding: base64\r\n\r\n',
+  );
   assert.is(section(raw, idx, [2]), 'a,b\r\n1,2');
   assert.is(findSection(idx, [1, 2, 3]), null);
   assert.is(findSection(idx, [1, 1, 1]), null); // below a text part
@@ -443,11 +446,25 @@ test('missing boundary parameter, boundary never present, boundary never closed'
 
   const absent = crlf('Content-Type: multipart/mixed; boundary=nope; charset=utf-8', '', 'just text', '');
   const b = indexMessage(absent);
-  assert.is(bodyStructureToImap(b.root, true), '("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 11 1 NIL NIL NIL NIL)');
+  assert.is(
+    bodyStructureToImap(b.root, true),
+    '("TEXT" "PLAIN" ("CHARSET" "utf-8") NIL NIL "7BIT" 11 1 NIL NIL NIL NIL)',
+  );
   assert.is(b.search.text, 'just text');
 
   // the last part runs to the end of the message when the close delimiter is missing
-  const unclosed = crlf('Content-Type: multipart/mixed; boundary=u', '', '--u', '', 'first', '--u', '', 'second', 'more', '');
+  const unclosed = crlf(
+    'Content-Type: multipart/mixed; boundary=u',
+    '',
+    '--u',
+    '',
+    'first',
+    '--u',
+    '',
+    'second',
+    'more',
+    '',
+  );
   const c = indexMessage(unclosed);
   assert.is(c.root.children!.length, 2);
   assert.is(section(unclosed, c, [1]), 'first');
@@ -469,8 +486,10 @@ test('missing boundary parameter, boundary never present, boundary never closed'
     '--outer--',
   );
   const d = indexMessage(nested);
-  assert.is(bodyStructureToImap(d.root, false),
-    '((("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 9 0) "ALTERNATIVE")("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 9 0) "MIXED")');
+  assert.is(
+    bodyStructureToImap(d.root, false),
+    '((("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 9 0) "ALTERNATIVE")("TEXT" "PLAIN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 9 0) "MIXED")',
+  );
   assert.is(section(nested, d, [1, 1]), 'inner one');
   assert.is(section(nested, d, [2]), 'outer two');
 });
@@ -498,7 +517,16 @@ test('boundary lines: transport padding, look-alike prefixes, quoted boundary wi
 });
 
 test('bare LF multipart: offsets are exact bytes', () => {
-  const raw = lf('Content-Type: multipart/mixed; boundary=q', '', '--q', 'Content-Type: text/plain', '', 'lf body', '--q--', '');
+  const raw = lf(
+    'Content-Type: multipart/mixed; boundary=q',
+    '',
+    '--q',
+    'Content-Type: text/plain',
+    '',
+    'lf body',
+    '--q--',
+    '',
+  );
   // header 41+1, blank 1 -> 43; "--q\n" -> part at 47; MIME header 24+1+1 -> body at 73; "lf body" -> 80
   const idx = indexMessage(raw);
   assert.is(idx.headerSize, 43);
@@ -626,7 +654,9 @@ test('duplicate headers: the first wins; an invalid Content-Type falls back to t
   assert.equal([a.root.type, a.root.subtype], ['text', 'html']);
   assert.is(a.search.text, 'x');
 
-  const bad = indexMessage(crlf('Content-Type: garbage; charset=koi8-r', '', Buffer.from([0xf0, 0xd2, 0xc9]).toString('latin1')));
+  const bad = indexMessage(
+    crlf('Content-Type: garbage; charset=koi8-r', '', Buffer.from([0xf0, 0xd2, 0xc9]).toString('latin1')),
+  );
   assert.equal([bad.root.type, bad.root.subtype, bad.root.params.charset], ['text', 'plain', 'koi8-r']);
 });
 
@@ -643,7 +673,14 @@ test('HTML only: converted to text for search, scripts and styles dropped, entit
 });
 
 test('format=flowed text is unwrapped for search', () => {
-  const raw = crlf('Content-Type: text/plain; charset=utf-8; format=flowed', '', 'This is a long ', 'line that was wrapped.', '> quoted', '');
+  const raw = crlf(
+    'Content-Type: text/plain; charset=utf-8; format=flowed',
+    '',
+    'This is a long ',
+    'line that was wrapped.',
+    '> quoted',
+    '',
+  );
   assert.is(indexMessage(raw).search.text, 'This is a long line that was wrapped.\n> quoted');
 });
 
@@ -735,7 +772,7 @@ test('hostile nesting and part counts are bounded, never thrown', () => {
 
   let rfc822 = '';
   for (let i = 0; i < 300; i++) rfc822 += 'Content-Type: message/rfc822\r\n\r\n';
-  const c = indexMessage(Buffer.from(rfc822 + 'end'));
+  const c = indexMessage(Buffer.from(`${rfc822}end`));
   assert.ok(bodyStructureToImap(c.root, false).includes('"APPLICATION" "OCTET-STREAM"'));
 });
 
@@ -798,7 +835,10 @@ test('Dovecot (imaptest fetch-body-mime): sections of a multipart with message/r
   assert.is(section(raw, idx, [2, 2]), 'Hello another world\n');
   // imaptest fetch-bodystructure: ("TEXT" "x-MYOWN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 7 1) -- 7 is Dovecot's
   // CRLF-normalised size of "hello\n"; this index counts the stored bytes.
-  assert.is(bodyStructureToImap(findSection(idx, [1])!, false), '("TEXT" "X-MYOWN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 6 1)');
+  assert.is(
+    bodyStructureToImap(findSection(idx, [1])!, false),
+    '("TEXT" "X-MYOWN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 6 1)',
+  );
 });
 
 test.run();

@@ -15,7 +15,10 @@ function stuff(input: string, bodyLines = Infinity, step = input.length || 1): s
 }
 
 test('dot-stuffing: leading dots doubled, terminator added', () => {
-  assert.is(stuff('A: b\r\n\r\n.hidden\r\n..two\r\n.\r\nend\r\n'), 'A: b\r\n\r\n..hidden\r\n...two\r\n..\r\nend\r\n.\r\n');
+  assert.is(
+    stuff('A: b\r\n\r\n.hidden\r\n..two\r\n.\r\nend\r\n'),
+    'A: b\r\n\r\n..hidden\r\n...two\r\n..\r\nend\r\n.\r\n',
+  );
   assert.is(stuff('.first line\r\n'), '..first line\r\n.\r\n');
   assert.is(stuff(''), '.\r\n');
 });
@@ -55,7 +58,10 @@ test('line reader: CRLF and LF lines, partial input kept, limit enforced', () =>
   r.feed(Buffer.from('0123456789abcdef'));
   assert.is(r.next(), null); // exactly at the limit, still waiting for its end
   r.feed(Buffer.from('X'));
-  assert.throws(() => r.next(), (e: unknown) => e instanceof LineTooLong);
+  assert.throws(
+    () => r.next(),
+    (e: unknown) => e instanceof LineTooLong,
+  );
   const s = new LineReader(16);
   s.feed(Buffer.from('STLS\r\nUSER injected\r\n'));
   assert.is(s.next(), 'STLS');

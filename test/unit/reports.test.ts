@@ -8,7 +8,15 @@ import { extractReports } from '../../src/reports/extract.ts';
 import { parseTlsReport } from '../../src/reports/tls-rpt.ts';
 import { unpack, unzipFirst } from '../../src/reports/unpack.ts';
 import { parseXml, textAt } from '../../src/reports/xml.ts';
-import { dmarcGzipMail, dmarcXml, dmarcZipMail, reportMail, tlsRptJson, tlsRptMail, zipOf } from '../helpers/reports.ts';
+import {
+  dmarcGzipMail,
+  dmarcXml,
+  dmarcZipMail,
+  reportMail,
+  tlsRptJson,
+  tlsRptMail,
+  zipOf,
+} from '../helpers/reports.ts';
 
 test('DMARC: reporter, domain, period, policy and pass/fail counts', () => {
   const r = parseDmarcReport(dmarcXml());
@@ -19,19 +27,32 @@ test('DMARC: reporter, domain, period, policy and pass/fail counts', () => {
   assert.equal(r.period, { begin: 1706659200_000, end: 1706745599_000 });
   assert.equal(r.policy, { p: 'quarantine', sp: 'quarantine', pct: 100, adkim: 'r', aspf: 'r' });
   assert.equal(r.counts, { messages: 17, passed: 14, failed: 3, dkimPass: 12, spfPass: 14 });
-  assert.equal(r.records.map((x) => [x.sourceIp, x.count, x.disposition]), [['203.0.113.5', 12, 'none'], ['198.51.100.7', 3, 'quarantine'], ['192.0.2.44', 2, 'none']]);
+  assert.equal(
+    r.records.map((x) => [x.sourceIp, x.count, x.disposition]),
+    [
+      ['203.0.113.5', 12, 'none'],
+      ['198.51.100.7', 3, 'quarantine'],
+      ['192.0.2.44', 2, 'none'],
+    ],
+  );
 });
 
 test('DMARC: the DMARCbis namespace, comments, CDATA and entities', () => {
   assert.is(parseDmarcReport(dmarcXml({ namespace: true })).counts.messages, 17);
-  const xml = dmarcXml({ org: 'A &amp; B <![CDATA[Mail]]>' }).replace('<report_metadata>', '<!-- generated --><report_metadata>');
+  const xml = dmarcXml({ org: 'A &amp; B <![CDATA[Mail]]>' }).replace(
+    '<report_metadata>',
+    '<!-- generated --><report_metadata>',
+  );
   assert.is(parseDmarcReport(xml).reporter, 'A & B Mail');
 });
 
 test('DMARC: not a report, or malformed, throws', () => {
   assert.throws(() => parseDmarcReport('<html><body/></html>'), /not a DMARC/);
   assert.throws(() => parseDmarcReport(dmarcXml().replace('</feedback>', '')), /unclosed/);
-  assert.throws(() => parseDmarcReport(dmarcXml().replace('<report_id>5717107811868587391</report_id>', '')), /report_id/);
+  assert.throws(
+    () => parseDmarcReport(dmarcXml().replace('<report_id>5717107811868587391</report_id>', '')),
+    /report_id/,
+  );
   assert.throws(() => parseXml('<a><b></a></b>'), /unexpected/);
   assert.throws(() => parseXml('<a/><b/>'), /one document element/);
   assert.is(textAt(parseXml('<a><b> x &#x41;&#66; </b></a>'), 'b'), 'x AB');
@@ -47,13 +68,23 @@ test('TLS-RPT: the RFC 8460 example', () => {
   assert.equal(r.counts, { success: 5326, failure: 303 });
   assert.is(r.policies[0]!.policyType, 'sts');
   assert.equal(r.policies[0]!.mxHosts, ['*.mail.company-y.example']);
-  assert.equal(r.policies[0]!.failures, { 'certificate-expired': 100, 'starttls-not-supported': 200, 'validation-failure': 3 });
+  assert.equal(r.policies[0]!.failures, {
+    'certificate-expired': 100,
+    'starttls-not-supported': 200,
+    'validation-failure': 3,
+  });
 });
 
 test('TLS-RPT: missing fields and bad dates throw', () => {
   const report = JSON.parse(tlsRptJson());
   assert.throws(() => parseTlsReport(JSON.stringify({ ...report, 'report-id': undefined })), /report-id/);
-  assert.throws(() => parseTlsReport(JSON.stringify({ ...report, 'date-range': { 'start-datetime': 'yesterday', 'end-datetime': 'today' } })), /RFC 3339/);
+  assert.throws(
+    () =>
+      parseTlsReport(
+        JSON.stringify({ ...report, 'date-range': { 'start-datetime': 'yesterday', 'end-datetime': 'today' } }),
+      ),
+    /RFC 3339/,
+  );
   assert.throws(() => parseTlsReport('{'));
 });
 
@@ -82,10 +113,28 @@ test('extractReports: zip and gzip DMARC mails, a TLS-RPT mail, and a broken att
   const tls = await extractReports(tlsRptMail('postmaster@example.test', tlsRptJson(), 'company-y.example'));
   assert.is(tls.reports[0]!.kind, 'tls');
   assert.is(tls.reports[0]!.domain, 'company-y.example');
-  const broken = await extractReports(reportMail({ from: 'a@b.example', to: 'c@d.example', subject: 'x', type: 'application/gzip', filename: 'r.xml.gz', content: Buffer.from([0x1f, 0x8b, 1, 2, 3]) }));
+  const broken = await extractReports(
+    reportMail({
+      from: 'a@b.example',
+      to: 'c@d.example',
+      subject: 'x',
+      type: 'application/gzip',
+      filename: 'r.xml.gz',
+      content: Buffer.from([0x1f, 0x8b, 1, 2, 3]),
+    }),
+  );
   assert.equal(broken.reports, []);
   assert.is(broken.errors.length, 1);
-  const image = await extractReports(reportMail({ from: 'a@b.example', to: 'c@d.example', subject: 'x', type: 'image/png', filename: 'a.png', content: Buffer.from('png') }));
+  const image = await extractReports(
+    reportMail({
+      from: 'a@b.example',
+      to: 'c@d.example',
+      subject: 'x',
+      type: 'image/png',
+      filename: 'a.png',
+      content: Buffer.from('png'),
+    }),
+  );
   assert.equal(image, { reports: [], errors: [] });
 });
 

@@ -31,7 +31,13 @@ test('listener set: one service per configured address, ports by name, an empty 
   };
   await listeners.start('http', 'http.listen', ['127.0.0.1:0', '[::1]:0'], make);
   await listeners.start('https', 'http.tls_listen', [], make);
-  assert.equal(listeners.bound.map((l) => [l.name, l.host, l.setting]), [['http', '127.0.0.1', 'http.listen'], ['http', '::1', 'http.listen']]);
+  assert.equal(
+    listeners.bound.map((l) => [l.name, l.host, l.setting]),
+    [
+      ['http', '127.0.0.1', 'http.listen'],
+      ['http', '::1', 'http.listen'],
+    ],
+  );
   assert.is(made.length, 2);
   assert.is(listeners.port('http'), listeners.bound[0]!.port);
   assert.ok(listeners.port('http')! > 0);
@@ -67,7 +73,12 @@ test('shutdown: listeners finish first, background services stop in order while 
   try {
     const listeners = new ListenerSet(logger, 0);
     const order: string[] = [];
-    await listeners.start('http', 'http.listen', ['127.0.0.1:0'], () => slowService(100, () => order.push('answered')).service);
+    await listeners.start(
+      'http',
+      'http.listen',
+      ['127.0.0.1:0'],
+      () => slowService(100, () => order.push('answered')).service,
+    );
     const reply = fetch(`http://127.0.0.1:${listeners.port('http')}/`).then((r) => r.text());
     await new Promise((r) => setTimeout(r, 30));
     const write = (what: string) => async () => {

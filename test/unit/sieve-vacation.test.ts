@@ -65,7 +65,11 @@ test('RFC 5230 §4.2: the derived handle changes with the reply and not otherwis
 
 test('RFC 3834 / RFC 5230 §4.5-4.6: who never gets a vacation reply', () => {
   assert.is(refusalReason(message(base), ME), null, 'a personal message gets one');
-  assert.is(refusalReason(message(base.replace('To: me@example.edu', 'Cc: Me <ME@example.edu>')), ME), null, 'Cc counts, case-insensitively');
+  assert.is(
+    refusalReason(message(base.replace('To: me@example.edu', 'Cc: Me <ME@example.edu>')), ME),
+    null,
+    'Cc counts, case-insensitively',
+  );
   const cases: [string, string, RegExp][] = [
     [base, '', /null envelope sender/],
     [base, 'MAILER-DAEMON@example.org', /mail system/],
@@ -81,15 +85,26 @@ test('RFC 3834 / RFC 5230 §4.5-4.6: who never gets a vacation reply', () => {
     [base.replace('To: me@example.edu', 'To: someone@example.edu'), 'sender@example.org', /not in To\/Cc/],
     [base, 'me@example.edu', /recipient itself/],
   ];
-  for (const [header, from, reason] of cases) assert.match(refusalReason(message(header, from), ME) ?? 'null', reason, `${from} ${header}`);
+  for (const [header, from, reason] of cases)
+    assert.match(refusalReason(message(header, from), ME) ?? 'null', reason, `${from} ${header}`);
   assert.is(refusalReason(message(`${base}\nAuto-Submitted: no`), ME), null, 'Auto-Submitted: no is a person');
-  assert.is(refusalReason(message(base.replace('To: me@example.edu', 'To: alias@example.edu')), [...ME, 'alias@example.edu']), null, ':addresses widen the check');
+  assert.is(
+    refusalReason(message(base.replace('To: me@example.edu', 'To: alias@example.edu')), [...ME, 'alias@example.edu']),
+    null,
+    ':addresses widen the check',
+  );
 });
 
 test('RFC 5230 §5: the reply has the threading fields, Auto-Submitted and the right subject', () => {
   const msg = message(`${base}\nReferences: <m0@example.org>`);
   const v = vacationOf('require "vacation";\nvacation "Away until Monday. Déjà vu.";', msg);
-  const raw = buildReply({ message: msg, vacation: v, from: 'me@example.edu', hostname: 'mx.example.edu', now: Date.UTC(2024, 0, 1) });
+  const raw = buildReply({
+    message: msg,
+    vacation: v,
+    from: 'me@example.edu',
+    hostname: 'mx.example.edu',
+    now: Date.UTC(2024, 0, 1),
+  });
   const { fields, bodyStart } = readHeader(raw, 0, raw.length);
   const get = (n: string) => fields.find((f) => f.name === n)?.value;
   assert.is(get('from'), 'me@example.edu');
@@ -99,7 +114,10 @@ test('RFC 5230 §5: the reply has the threading fields, Auto-Submitted and the r
   assert.is(get('references'), '<m0@example.org> <m1@example.org>');
   assert.is(get('auto-submitted'), 'auto-replied');
   assert.match(get('message-id')!, /@mx\.example\.edu>$/);
-  assert.is(Buffer.from(raw.subarray(bodyStart).toString(), 'base64').toString('utf8'), 'Away until Monday. Déjà vu.\r\n');
+  assert.is(
+    Buffer.from(raw.subarray(bodyStart).toString(), 'base64').toString('utf8'),
+    'Away until Monday. Déjà vu.\r\n',
+  );
   assert.not.match(raw.toString('latin1'), /(^|[^\r])\n/, 'CRLF line ends only');
 });
 
@@ -124,7 +142,12 @@ Content-Type: text/html; charset=us-ascii
   const msg = message(base);
   const v = vacationOf(script, msg);
   assert.ok(v.mime);
-  const raw = buildReply({ message: msg, vacation: { ...v, subject: 'Fériés' }, from: 'me@example.edu', hostname: 'mx.example.edu' });
+  const raw = buildReply({
+    message: msg,
+    vacation: { ...v, subject: 'Fériés' },
+    from: 'me@example.edu',
+    hostname: 'mx.example.edu',
+  });
   const text = raw.toString('utf8');
   const { fields } = readHeader(raw, 0, raw.length);
   assert.is(fields.find((f) => f.name === 'content-type')?.value, 'multipart/alternative; boundary=foo');

@@ -8,8 +8,11 @@ import { SieveError } from '../../src/sieve/parse.ts';
 import { LIMITS, run, type SieveResult } from '../../src/sieve/run.ts';
 import { compile, MAX_SCRIPT_BYTES } from '../../src/sieve/validate.ts';
 
-const message = (header: string, body = 'Hello.\r\n', envelope = { from: 'sender@example.org', to: ['me@example.com'] }) =>
-  new SieveMessage(Buffer.from(`${header.trim().replace(/\r?\n/g, '\r\n')}\r\n\r\n${body}`), envelope);
+const message = (
+  header: string,
+  body = 'Hello.\r\n',
+  envelope = { from: 'sender@example.org', to: ['me@example.com'] },
+) => new SieveMessage(Buffer.from(`${header.trim().replace(/\r?\n/g, '\r\n')}\r\n\r\n${body}`), envelope);
 const exec = (script: string, msg: SieveMessage): SieveResult => run(compile(script), msg);
 /** The folders a result stores into: "keep" for (implicit or explicit) keep. */
 const folders = (r: SieveResult): string[] => [...(r.keep ? ['keep'] : []), ...r.fileinto.map((f) => f.folder)];
@@ -72,7 +75,9 @@ test('RFC 5228 §9: the extended example files each kind of message where its co
   assert.equal(folders(exec(RFC5228_S9, company)), ['keep']);
   const notToMe = message('From: x@other.org\nTo: you@other.org');
   assert.equal(folders(exec(RFC5228_S9, notToMe)), ['spam']);
-  const spam = message('From: x@other.org\nTo: list@other.org\nCc: "Me" <me@example.com>\nSubject: MAKE lots of Money really FAST');
+  const spam = message(
+    'From: x@other.org\nTo: list@other.org\nCc: "Me" <me@example.com>\nSubject: MAKE lots of Money really FAST',
+  );
   assert.equal(folders(exec(RFC5228_S9, spam)), ['spam']);
   const diploma = message('From: x@other.org\nCc: me@example.com\nSubject: university diplomas');
   assert.equal(folders(exec(RFC5228_S9, diploma)), ['spam']);
@@ -99,7 +104,10 @@ test('RFC 5228 §4.3, §4.4, §5.1, §5.4, §5.5, §5.9: keep, discard, address,
   const sizeScript = 'if size :under 1M { keep; } else { discard; }';
   assert.equal(folders(exec(sizeScript, message('From: a@b.example'))), ['keep']);
   assert.equal(folders(exec(sizeScript, message('From: a@b.example', 'x'.repeat(1024 * 1024)))), []);
-  assert.equal(folders(exec('if size :over 500K { discard; }', message('From: a@b.example', 'y'.repeat(600 * 1024)))), []);
+  assert.equal(
+    folders(exec('if size :over 500K { discard; }', message('From: a@b.example', 'y'.repeat(600 * 1024)))),
+    [],
+  );
 
   const idiot = 'if header :contains ["from"] ["idiot@example.com"] { discard; }';
   assert.equal(folders(exec(idiot, message('From: The Idiot <IDIOT@example.com>'))), []);
@@ -110,12 +118,22 @@ test('RFC 5228 §4.3, §4.4, §5.1, §5.4, §5.5, §5.9: keep, discard, address,
   assert.equal(folders(exec(tim, message('From: tim@example.com.evil'))), ['keep']);
 
   const env = 'require "envelope";\nif envelope :all :is "from" "tim@example.com" { discard; }';
-  assert.equal(folders(exec(env, message('From: x@y.example', 'b', { from: 'tim@example.com', to: ['me@example.com'] }))), []);
-  assert.equal(folders(exec(env, message('From: tim@example.com', 'b', { from: 'other@example.com', to: ['me@example.com'] }))), ['keep']);
+  assert.equal(
+    folders(exec(env, message('From: x@y.example', 'b', { from: 'tim@example.com', to: ['me@example.com'] }))),
+    [],
+  );
+  assert.equal(
+    folders(exec(env, message('From: tim@example.com', 'b', { from: 'other@example.com', to: ['me@example.com'] }))),
+    ['keep'],
+  );
   const envTo = 'require "envelope";\nif envelope :domain :is "to" "example.com" { discard; }';
   assert.equal(folders(exec(envTo, message('From: x@y.example'))), []);
   const nullSender = 'require "envelope";\nif envelope :localpart :is "from" "" { discard; }';
-  assert.equal(folders(exec(nullSender, message('From: x@y.example', 'b', { from: '', to: ['me@example.com'] }))), [], 'the null sender matches ""');
+  assert.equal(
+    folders(exec(nullSender, message('From: x@y.example', 'b', { from: '', to: ['me@example.com'] }))),
+    [],
+    'the null sender matches ""',
+  );
 
   const exists = 'if not exists ["From","Date"] { discard; }';
   assert.equal(folders(exec(exists, message('From: a@b.example\nDate: Mon, 1 Jan 2024 00:00:00 +0000'))), ['keep']);
@@ -137,12 +155,27 @@ test('RFC 5228 §2.7.1: :is, :contains, :matches with wildcards and escapes; com
   assert.ok(Date.now() - started < 1000);
 
   const m = message('Subject: Hello World');
-  assert.equal(folders(exec('if header :is "subject" "hello world" { discard; }', m)), [], 'i;ascii-casemap is the default');
+  assert.equal(
+    folders(exec('if header :is "subject" "hello world" { discard; }', m)),
+    [],
+    'i;ascii-casemap is the default',
+  );
   assert.equal(folders(exec('if header :comparator "i;octet" :is "subject" "hello world" { discard; }', m)), ['keep']);
   assert.equal(folders(exec('if header :comparator "i;octet" :contains "subject" "World" { discard; }', m)), []);
-  assert.equal(folders(exec('if header :contains "x-missing" "" { discard; }', m)), ['keep'], 'an absent header matches nothing');
-  assert.equal(folders(exec('if header :matches "subject" "*" { discard; }', message('Subject: =?utf-8?q?caf=C3=A9?='))), []);
-  assert.equal(folders(exec('if header :is "subject" "café" { discard; }', message('Subject: =?utf-8?q?caf=C3=A9?='))), [], 'encoded-words are decoded');
+  assert.equal(
+    folders(exec('if header :contains "x-missing" "" { discard; }', m)),
+    ['keep'],
+    'an absent header matches nothing',
+  );
+  assert.equal(
+    folders(exec('if header :matches "subject" "*" { discard; }', message('Subject: =?utf-8?q?caf=C3=A9?='))),
+    [],
+  );
+  assert.equal(
+    folders(exec('if header :is "subject" "café" { discard; }', message('Subject: =?utf-8?q?caf=C3=A9?='))),
+    [],
+    'encoded-words are decoded',
+  );
 });
 
 test('RFC 5228 §2.4: strings, multi-line text: with dot-stuffing, numbers with K/M/G, comments', () => {
@@ -159,10 +192,21 @@ want your birdseed, either!
 ;
 }`;
   const r = exec(script, message('From: coyote@desert.example.org'));
-  assert.is(r.reject?.reason, "I am not taking mail from you, and I don't\r\nwant your birdseed, either!\r\n.and a line that began with a dot\r\n");
+  assert.is(
+    r.reject?.reason,
+    "I am not taking mail from you, and I don't\r\nwant your birdseed, either!\r\n.and a line that began with a dot\r\n",
+  );
   assert.is(r.keep, null);
   const quoted = compile('require "fileinto";\nfileinto "a\\"b\\\\c\\d";');
-  assert.equal(quoted.commands[0], { type: 'fileinto', folder: 'a"b\\cd', flags: null, create: false, copy: false, line: 2, column: 1 });
+  assert.equal(quoted.commands[0], {
+    type: 'fileinto',
+    folder: 'a"b\\cd',
+    flags: null,
+    create: false,
+    copy: false,
+    line: 2,
+    column: 1,
+  });
 });
 
 test('validation errors name the line and column', () => {
@@ -204,13 +248,19 @@ if header :contains "from" "boss@frobnitzm.example.edu" {
   setflag "\\\\Flagged";
   fileinto "From Boss";
 }`;
-  assert.equal(exec(boss, message('From: boss@frobnitzm.example.edu')).fileinto, [{ folder: 'From Boss', flags: ['\\Flagged'], create: false }]);
+  assert.equal(exec(boss, message('From: boss@frobnitzm.example.edu')).fileinto, [
+    { folder: 'From Boss', flags: ['\\Flagged'], create: false },
+  ]);
   const big = `require "imap4flags";
 if size :over 1K { addflag ["\\\\Deleted", "Big"]; }
 addflag "\\\\Seen Junk";
 removeflag "junk";
 if hasflag :contains "big" { addflag "HasBig"; }`;
-  assert.equal(exec(big, message('From: a@b.example', 'z'.repeat(2000))).keep, { flags: ['\\Deleted', 'Big', '\\Seen', 'HasBig'] }, 'implicit keep takes the current flags');
+  assert.equal(
+    exec(big, message('From: a@b.example', 'z'.repeat(2000))).keep,
+    { flags: ['\\Deleted', 'Big', '\\Seen', 'HasBig'] },
+    'implicit keep takes the current flags',
+  );
   assert.equal(exec(big, message('From: a@b.example')).keep, { flags: ['\\Seen'] });
   const explicit = `require ["imap4flags", "fileinto"];
 setflag "\\\\Seen";
@@ -218,7 +268,10 @@ fileinto :flags "Archived" "Archive";
 keep :flags ["\\\\Answered"];
 fileinto "Other";`;
   const r = exec(explicit, message('From: a@b.example'));
-  assert.equal(r.fileinto, [{ folder: 'Archive', flags: ['Archived'], create: false }, { folder: 'Other', flags: ['\\Seen'], create: false }]);
+  assert.equal(r.fileinto, [
+    { folder: 'Archive', flags: ['Archived'], create: false },
+    { folder: 'Other', flags: ['\\Seen'], create: false },
+  ]);
   assert.equal(r.keep, { flags: ['\\Answered'] });
   const has = 'require "imap4flags";\nsetflag "A B";\nif hasflag :is "b" { discard; }';
   assert.equal(folders(exec(has, message('From: a@b.example'))), []);
@@ -249,11 +302,19 @@ Content-Type: multipart/alternative; boundary="b1"`;
   ].join('\r\n');
   const msg = message(mime, body);
   const t = (s: string) => folders(exec(`require ["body", "fileinto"];\n${s}`, msg));
-  assert.equal(t('if body :text :contains "project schedule" { fileinto "project/schedule"; }'), ['project/schedule'], 'quoted-printable decoded');
+  assert.equal(
+    t('if body :text :contains "project schedule" { fileinto "project/schedule"; }'),
+    ['project/schedule'],
+    'quoted-printable decoded',
+  );
   assert.equal(t('if body :contains "café" { discard; }'), [], ':text is the default, charset decoded');
   assert.equal(t('if body :text :contains "make money fast" { discard; }'), [], 'HTML is reduced to text');
   assert.equal(t('if body :text :contains "secret attachment" { discard; }'), ['keep'], ':text skips non-text parts');
-  assert.equal(t('if body :content "application" :contains "secret attachment" { discard; }'), [], ':content decodes base64');
+  assert.equal(
+    t('if body :content "application" :contains "secret attachment" { discard; }'),
+    [],
+    ':content decodes base64',
+  );
   assert.equal(t('if body :content "text/html" :contains "project" { discard; }'), ['keep']);
   assert.equal(t('if body :content "text/html" :contains "<b>" { discard; }'), [], ':content keeps HTML markup');
   assert.equal(t('if body :raw :contains "sched=" { discard; }'), [], ':raw is undecoded');
@@ -261,7 +322,10 @@ Content-Type: multipart/alternative; boundary="b1"`;
 });
 
 test('RFC 5429: reject and ereject cancel keep; reject with keep or fileinto is a runtime error → implicit keep', () => {
-  const r = exec('require "ereject";\nif address :domain :is "from" "example.com" { ereject "I no longer accept mail from this domain"; }', message('From: x@example.com'));
+  const r = exec(
+    'require "ereject";\nif address :domain :is "from" "example.com" { ereject "I no longer accept mail from this domain"; }',
+    message('From: x@example.com'),
+  );
   assert.equal(r.reject, { reason: 'I no longer accept mail from this domain', extended: true });
   assert.is(r.keep, null);
   const conflict = exec('require ["reject", "fileinto"];\nfileinto "x";\nreject "no";', message('From: x@example.com'));
@@ -275,10 +339,25 @@ test('RFC 5429: reject and ereject cancel keep; reject with keep or fileinto is 
 
 test('RFC 5228 §2.10: implicit keep, stop, :copy, duplicate fileinto once, action and redirect limits', () => {
   assert.equal(folders(exec('', message('From: a@b.example'))), ['keep'], 'an empty script keeps');
-  assert.equal(folders(exec('require "fileinto";\nfileinto "A";\nstop;\nfileinto "B";', message('From: a@b.example'))), ['A']);
-  assert.equal(folders(exec('require ["fileinto", "copy"];\nfileinto :copy "A";\nredirect :copy "x@y.example";', message('From: a@b.example'))), ['keep', 'A']);
+  assert.equal(
+    folders(exec('require "fileinto";\nfileinto "A";\nstop;\nfileinto "B";', message('From: a@b.example'))),
+    ['A'],
+  );
+  assert.equal(
+    folders(
+      exec(
+        'require ["fileinto", "copy"];\nfileinto :copy "A";\nredirect :copy "x@y.example";',
+        message('From: a@b.example'),
+      ),
+    ),
+    ['keep', 'A'],
+  );
   assert.equal(folders(exec('require "fileinto";\nfileinto "A";\nfileinto "A";', message('From: a@b.example'))), ['A']);
-  assert.equal(folders(exec('discard;\nkeep;', message('From: a@b.example'))), ['keep'], 'explicit keep after discard still keeps');
+  assert.equal(
+    folders(exec('discard;\nkeep;', message('From: a@b.example'))),
+    ['keep'],
+    'explicit keep after discard still keeps',
+  );
   const many = Array.from({ length: LIMITS.maxRedirects + 1 }, (_, i) => `redirect "r${i}@example.org";`).join('\n');
   const r = exec(many, message('From: a@b.example'));
   assert.match(r.error!, /redirects/);
@@ -286,7 +365,10 @@ test('RFC 5228 §2.10: implicit keep, stop, :copy, duplicate fileinto once, acti
   assert.equal(r.keep, { flags: [] });
   const actions = Array.from({ length: LIMITS.maxActions + 1 }, (_, i) => `fileinto "f${i}";`).join('\n');
   assert.match(exec(`require "fileinto";\n${actions}`, message('From: a@b.example')).error!, /actions/);
-  const slow = run(compile('if header :contains "subject" "x" { keep; }'), message('Subject: y'), { ...LIMITS, timeMs: -1 });
+  const slow = run(compile('if header :contains "subject" "x" { keep; }'), message('Subject: y'), {
+    ...LIMITS,
+    timeMs: -1,
+  });
   assert.match(slow.error!, /out of time/);
 });
 

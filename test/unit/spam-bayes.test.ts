@@ -25,8 +25,10 @@ function mail(subject: string, body: string, extra = ''): Buffer {
       `Date: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <${subject.replace(/\W/g, '')}@sender.test>\r\n${extra}\r\n${body}\r\n`,
   );
 }
-const spamMail = (i: number) => mail(`cheap pills offer ${i}`, `buy cheap viagra pills now, limited offer ${i} http://pills.example/buy`);
-const hamMail = (i: number) => mail(`meeting notes ${i}`, `the quarterly report meeting moved to thursday, agenda item ${i}`);
+const spamMail = (i: number) =>
+  mail(`cheap pills offer ${i}`, `buy cheap viagra pills now, limited offer ${i} http://pills.example/buy`);
+const hamMail = (i: number) =>
+  mail(`meeting notes ${i}`, `the quarterly report meeting moved to thursday, agenda item ${i}`);
 const small = { minSpam: 3, minHam: 3 };
 
 test('chi-square combining follows SpamBayes', () => {
@@ -60,19 +62,36 @@ test('tokenizer: a writer program is one token, a link its host and registered d
   const squirrel = new Set(tokenize(readFileSync(join(FIXTURES, 'ham', '002'))));
   assert.ok(squirrel.has('x-mailer:squirrelmail (version #.#.#)'));
   // Its words and its presence would be more clues for the same fact, crowding out others among 30.
-  assert.not.ok([...squirrel].some((t) => t.startsWith('x-mailer:w:') || t === 'header:x-mailer'), [...squirrel].filter((t) => t.includes('x-mailer')).join(' '));
+  assert.not.ok(
+    [...squirrel].some((t) => t.startsWith('x-mailer:w:') || t === 'header:x-mailer'),
+    [...squirrel].filter((t) => t.includes('x-mailer')).join(' '),
+  );
   const raw = Buffer.from(
     'From: Shop <news@shop.example>\r\nTo: a@b.test\r\nSubject: deals\r\nDate: Tue, 3 Sep 2002 10:01:02 -0700\r\n' +
       'Message-ID: <20020903.1001.ab12cd34ef@relay.example>\r\nX-Priority: 3\r\nContent-Type: text/html\r\n\r\n' +
       '<p>Offer at <a href="http://a.b.deals.example.co.uk/x">http://www.shop.example/</a> and <a href="http://203.0.113.9/y">here</a></p>\r\n',
   );
   const tokens = new Set(tokenize(raw));
-  for (const t of ['url:a.b.deals.example.co.uk', 'url:example.co.uk', 'url:ip', 'message-id:shape:9.9.a', 'date:shape:D, 9 M 9 9:9:9 Z', 'x-priority:3', 'rule:URI_TEXT_MISMATCH', 'rule:URI_IP_HOST']) {
+  for (const t of [
+    'url:a.b.deals.example.co.uk',
+    'url:example.co.uk',
+    'url:ip',
+    'message-id:shape:9.9.a',
+    'date:shape:D, 9 M 9 9:9:9 Z',
+    'x-priority:3',
+    'rule:URI_TEXT_MISMATCH',
+    'rule:URI_IP_HOST',
+  ]) {
     assert.ok(tokens.has(t), `has ${t}`);
   }
-  for (const t of ['url:b.deals.example.co.uk', 'url:deals.example.co.uk', 'url:co.uk', 'header:x-priority']) assert.not.ok(tokens.has(t), `no ${t}`);
+  for (const t of ['url:b.deals.example.co.uk', 'url:deals.example.co.uk', 'url:co.uk', 'header:x-priority'])
+    assert.not.ok(tokens.has(t), `no ${t}`);
   assert.is(messageIdShape('<CAB=x5-Q@mail.example>'), 'a=a9-a');
-  assert.is(messageIdShape('<3D5C2F1E.5060604@foo.example>'), 'a.9', 'a hex id is one class, not its digits and letters');
+  assert.is(
+    messageIdShape('<3D5C2F1E.5060604@foo.example>'),
+    'a.9',
+    'a hex id is one class, not its digits and letters',
+  );
   assert.is(dateShape('Sat, 17 Aug 2002 16:45:08 +0100 (IST)'), 'D, 9 M 9 9:9:9 Z (IST)');
 });
 
@@ -87,20 +106,53 @@ test('tokenizer: prefixed header evidence, body words and pairs, URLs from HTML,
   );
   const tokens = new Set(tokenize(raw));
   for (const t of [
-    'subject:free', 'subject:money', 'subject:all-caps', 'subject:!!!', 'from:domain:deals.example', 'from:name:deals',
-    'reply-to:domain:other.example', 'reply-to:other-domain', 'x-mailer:supermailer #.#.#', 'url:www.win.example', 'url:win.example', 'url:claim', 'url:img.example', 'html:img',
-    'claim', 'prize', 'claim your', 'attachment:ext:exe', 'attachment:double-ext', 'mime:multipart/mixed', 'mime:html-only',
-  ]) assert.ok(tokens.has(t), `has ${t}`);
-  assert.not.ok([...tokens].some((t) => t.includes('x-spam') || t.includes('score=99')), 'other filters\' verdicts are not learned');
+    'subject:free',
+    'subject:money',
+    'subject:all-caps',
+    'subject:!!!',
+    'from:domain:deals.example',
+    'from:name:deals',
+    'reply-to:domain:other.example',
+    'reply-to:other-domain',
+    'x-mailer:supermailer #.#.#',
+    'url:www.win.example',
+    'url:win.example',
+    'url:claim',
+    'url:img.example',
+    'html:img',
+    'claim',
+    'prize',
+    'claim your',
+    'attachment:ext:exe',
+    'attachment:double-ext',
+    'mime:multipart/mixed',
+    'mime:html-only',
+  ])
+    assert.ok(tokens.has(t), `has ${t}`);
+  assert.not.ok(
+    [...tokens].some((t) => t.includes('x-spam') || t.includes('score=99')),
+    "other filters' verdicts are not learned",
+  );
   // Where a corpus was collected (its relays, networks, field names) is not learned: it does not carry to other mail.
-  assert.not.ok([...tokens].some((t) => t.startsWith('received:') || t.startsWith('header:received') || t.startsWith('header:x-spam')), 'no relay tokens');
+  assert.not.ok(
+    [...tokens].some(
+      (t) => t.startsWith('received:') || t.startsWith('header:received') || t.startsWith('header:x-spam'),
+    ),
+    'no relay tokens',
+  );
   assert.equal(tokenize(raw), tokenize({ raw }), 'same tokens from bytes or bytes + index');
 });
 
 test('abstains below the minimum of each class, then classifies', async () => {
   const store = await openStore();
-  await trainMany(store, [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })));
-  await trainMany(store, [0, 1].map((i) => ({ input: hamMail(i), class: 'ham' as const })));
+  await trainMany(
+    store,
+    [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })),
+  );
+  await trainMany(
+    store,
+    [0, 1].map((i) => ({ input: hamMail(i), class: 'ham' as const })),
+  );
   const before = await classify(store, spamMail(9), small);
   assert.is(before.probability, null);
   assert.is(before.score, 0);
@@ -130,7 +182,10 @@ test('retraining is not double counted; the other class moves the counts; untrai
   assert.equal(model.get('viagra'), [0, 1]);
   assert.equal(model.totals, { spam: 0, ham: 1 });
   // the same message twice in one batch counts once too
-  await trainMany(store, [{ input: hamMail(1), class: 'ham' }, { input: hamMail(1), class: 'ham' }]);
+  await trainMany(store, [
+    { input: hamMail(1), class: 'ham' },
+    { input: hamMail(1), class: 'ham' },
+  ]);
   assert.equal(model.get('quarterly'), [0, 1]);
   assert.equal(await untrain(store, msg), { trained: 0, moved: 0, unchanged: 0, untrained: 1 });
   assert.equal(model.get('viagra'), [0, 0]);
@@ -153,8 +208,16 @@ test('per-account models: trained besides the server model, used once they have 
     await train(store, hamMail(i), 'ham', acct);
   }
   // this account calls the meeting notes spam; the server model still has them as ham
-  await trainMany(store, [10, 11, 12, 13].map((i) => ({ input: hamMail(i), class: 'spam' as const })), { perAccount: true, accountId: 'acc2' });
-  await trainMany(store, [10, 11, 12].map((i) => ({ input: spamMail(i), class: 'ham' as const })), { perAccount: true, accountId: 'acc2' });
+  await trainMany(
+    store,
+    [10, 11, 12, 13].map((i) => ({ input: hamMail(i), class: 'spam' as const })),
+    { perAccount: true, accountId: 'acc2' },
+  );
+  await trainMany(
+    store,
+    [10, 11, 12].map((i) => ({ input: spamMail(i), class: 'ham' as const })),
+    { perAccount: true, accountId: 'acc2' },
+  );
   assert.equal((await store.spam.model(accountScope('acc1'))).totals, { spam: 3, ham: 3 });
   const mine = await classify(store, hamMail(20), { ...small, perAccount: true, accountId: 'acc2' });
   assert.is(mine.model, 'account');
@@ -163,21 +226,42 @@ test('per-account models: trained besides the server model, used once they have 
   const server = await classify(store, hamMail(20), small);
   assert.is(server.model, 'server');
   assert.ok(Math.abs(server.probability! - 0.5) < 0.3, `server ${server.probability}`);
-  assert.is((await classify(store, hamMail(20), { ...small, perAccount: true, accountId: 'acc3' })).model, 'server', 'an untrained account uses the server model');
+  assert.is(
+    (await classify(store, hamMail(20), { ...small, perAccount: true, accountId: 'acc3' })).model,
+    'server',
+    'an untrained account uses the server model',
+  );
   await store.close();
 });
 
 test('the classify stage takes it as one more scorer', async () => {
   const store = await openStore();
-  await trainMany(store, [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })));
-  await trainMany(store, [0, 1, 2].map((i) => ({ input: hamMail(i), class: 'ham' as const })));
+  await trainMany(
+    store,
+    [0, 1, 2].map((i) => ({ input: spamMail(i), class: 'spam' as const })),
+  );
+  await trainMany(
+    store,
+    [0, 1, 2].map((i) => ({ input: hamMail(i), class: 'ham' as const })),
+  );
   const auth: AuthVerdict = {
-    spf: { result: 'pass', domain: 'sender.test' }, dkim: [], dmarc: { result: 'none', domain: null, policy: null },
-    arc: 'none', bimi: 'none', action: 'none',
+    spf: { result: 'pass', domain: 'sender.test' },
+    dkim: [],
+    dmarc: { result: 'none', domain: null, policy: null },
+    arc: 'none',
+    bimi: 'none',
+    action: 'none',
   };
   const run = (raw: Buffer) =>
     classifyStage(
-      { raw, headers: parseHeaders(raw), auth, mailFrom: 'someone@sender.test', fromHosted: false, accountIds: ['acc1'] },
+      {
+        raw,
+        headers: parseHeaders(raw),
+        auth,
+        mailFrom: 'someone@sender.test',
+        fromHosted: false,
+        accountIds: ['acc1'],
+      },
       { scorers: [headerRules, bayesScorer(store, small)] },
     );
   const spam = await run(spamMail(7));
@@ -196,7 +280,14 @@ test('model memory is capped: past maxTokens the rarest tokens are pruned, in me
   // Every message brings about 40 tokens of its own (seen once) and shares the rest with the others.
   const unique = (i: number) => Array.from({ length: 40 }, (_, k) => `rare${i}x${k}`).join(' ');
   for (let i = 0; i < 200; i += 20) {
-    await trainMany(store, Array.from({ length: 20 }, (_, k) => ({ input: (i + k) % 2 ? spamMail(i + k) : hamMail(i + k), class: (i + k) % 2 ? ('spam' as const) : ('ham' as const) })).map((x, k) => ({ ...x, input: Buffer.concat([x.input, Buffer.from(` ${unique(i + k)}\r\n`)]) })), { maxTokens });
+    await trainMany(
+      store,
+      Array.from({ length: 20 }, (_, k) => ({
+        input: (i + k) % 2 ? spamMail(i + k) : hamMail(i + k),
+        class: (i + k) % 2 ? ('spam' as const) : ('ham' as const),
+      })).map((x, k) => ({ ...x, input: Buffer.concat([x.input, Buffer.from(` ${unique(i + k)}\r\n`)]) })),
+      { maxTokens },
+    );
   }
   const model = await store.spam.model(SERVER_SCOPE);
   assert.ok(model.counts.size <= maxTokens, `${model.counts.size} tokens`);
@@ -219,13 +310,21 @@ test('bulk training: mbox files split at From lines, Enron-style files become me
   const spamDir = join(dir, 'spam');
   const hamDir = join(dir, 'ham', 'cur');
   for (const d of [spamDir, hamDir]) mkdirSync(d, { recursive: true });
-  const mbox = [0, 1, 2].map((i) => `From someone@sender.test Mon Jan  1 00:00:00 2024\n${spamMail(i).toString().replace(/\r\n/g, '\n')}\n`).join('');
+  const mbox = [0, 1, 2]
+    .map((i) => `From someone@sender.test Mon Jan  1 00:00:00 2024\n${spamMail(i).toString().replace(/\r\n/g, '\n')}\n`)
+    .join('');
   writeFileSync(join(spamDir, 'spam.mbox'), mbox.replace('limited offer 1', 'limited offer 1\n\n>From the desk of'));
-  writeFileSync(join(hamDir, '1.msg'), 'Subject: meeting notes\nthe quarterly report meeting moved to thursday\nagenda follows\n');
+  writeFileSync(
+    join(hamDir, '1.msg'),
+    'Subject: meeting notes\nthe quarterly report meeting moved to thursday\nagenda follows\n',
+  );
   writeFileSync(join(hamDir, '.hidden'), 'x');
   const found = [];
   for await (const m of readMessages(dir)) found.push(m);
-  assert.equal(found.map((m) => m.source.slice(dir.length + 1)), ['ham/cur/1.msg', 'spam/spam.mbox', 'spam/spam.mbox#2', 'spam/spam.mbox#3']);
+  assert.equal(
+    found.map((m) => m.source.slice(dir.length + 1)),
+    ['ham/cur/1.msg', 'spam/spam.mbox', 'spam/spam.mbox#2', 'spam/spam.mbox#3'],
+  );
   assert.ok(found[2]!.raw.toString().includes('\nFrom the desk of'), 'mboxrd >From unquoted');
   assert.not.ok(found[1]!.raw.toString().startsWith('From '), 'separator line dropped');
   const enron = normalizeMessage(Buffer.from('Subject: hello there\nbody line one\n'));

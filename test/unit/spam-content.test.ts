@@ -7,16 +7,24 @@ import { wordToken } from '../../src/spam/normalize.ts';
 const head = (subject: string, from = 'Sales <sales@shop.example>', type = 'text/plain; charset=us-ascii') =>
   `From: ${from}\r\nTo: you@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
   `Message-ID: <a1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: ${type}\r\n\r\n`;
-const mail = (subject: string, body: string, from?: string, type?: string) => Buffer.from(head(subject, from, type) + body.replace(/\n/g, '\r\n') + '\r\n');
-const html = (subject: string, body: string, from?: string) => mail(subject, body, from, 'text/html; charset=iso-8859-1');
+const mail = (subject: string, body: string, from?: string, type?: string) =>
+  Buffer.from(`${head(subject, from, type) + body.replace(/\n/g, '\r\n')}\r\n`);
+const html = (subject: string, body: string, from?: string) =>
+  mail(subject, body, from, 'text/html; charset=iso-8859-1');
 const features = (raw: Buffer) => contentFeatures(raw);
 
 test('obfuscated words: digits for letters (0ffice, v1agra) and lookalike brand names (Mlcrosoft)', () => {
-  const spam = mail('Mlcrosoft 0ffice 2007 for $79', 'Get Ad0be and Mlcr0s0ft 0ffice XP Pr0fessional at 90% off!\nWind0ws Vista, 0rder t0day.');
+  const spam = mail(
+    'Mlcrosoft 0ffice 2007 for $79',
+    'Get Ad0be and Mlcr0s0ft 0ffice XP Pr0fessional at 90% off!\nWind0ws Vista, 0rder t0day.',
+  );
   assert.ok(features(spam).includes('OBFUSCATED_WORDS'));
   assert.ok(features(mail('Re: v1agra', 'buy v1agra and c1alis here')).includes('OBFUSCATED_WORDS'));
   // Product codes, versions, code and prices are not obfuscation.
-  const ham = mail('Re: build on win32', 'The mp3 player on ipv4 hosts: $self->{args} and df$x in R, md5sums of the 3ware 9500 driver cost $79.99 on 2007-04-03.\nsee x86_64 and H2O.');
+  const ham = mail(
+    'Re: build on win32',
+    'The mp3 player on ipv4 hosts: $self->{args} and df$x in R, md5sums of the 3ware 9500 driver cost $79.99 on 2007-04-03.\nsee x86_64 and H2O.',
+  );
   assert.not.ok(features(ham).includes('OBFUSCATED_WORDS'));
   assert.is(wordToken('0ffice'), 'office');
   assert.is(wordToken('v1agra'), 'viagra');
@@ -28,42 +36,70 @@ test('obfuscated words: digits for letters (0ffice, v1agra) and lookalike brand 
 });
 
 test('link text naming another domain than its href', () => {
-  const phish = html('Your account', '<p>Sign in at <a href="http://203.0.113.7/login.php">https://www.paypal.com/signin</a> now.</p>');
+  const phish = html(
+    'Your account',
+    '<p>Sign in at <a href="http://203.0.113.7/login.php">https://www.paypal.com/signin</a> now.</p>',
+  );
   assert.ok(features(phish).includes('URI_TEXT_MISMATCH'));
   const other = html('Your account', '<p>Go to <a href="http://secure-login.example.net/x">www.paypal.com</a>.</p>');
   assert.ok(features(other).includes('URI_TEXT_MISMATCH'));
   // Same registered domain (a tracking host of the same company) is fine, and so is plain link text.
-  const fine = html('News', '<p><a href="https://click.news.example.co.uk/r?u=1">www.example.co.uk</a> and <a href="http://elsewhere.example.org/">read more</a></p>');
+  const fine = html(
+    'News',
+    '<p><a href="https://click.news.example.co.uk/r?u=1">www.example.co.uk</a> and <a href="http://elsewhere.example.org/">read more</a></p>',
+  );
   assert.not.ok(features(fine).includes('URI_TEXT_MISMATCH'));
   assert.is(registeredDomain('click.news.example.co.uk'), 'example.co.uk');
 });
 
 test('URL shape: IP-literal hosts, userinfo, shorteners', () => {
-  const f = features(mail('hi', 'See http://198.51.100.23/~shop/ and http://www.bank.example@evil.example/ and https://bit.ly/3xYz'));
+  const f = features(
+    mail('hi', 'See http://198.51.100.23/~shop/ and http://www.bank.example@evil.example/ and https://bit.ly/3xYz'),
+  );
   for (const name of ['URI_IP_HOST', 'URI_USERINFO', 'URI_SHORTENER']) assert.ok(f.includes(name as never), name);
   assert.equal(features(mail('hi', 'The patch is at https://git.example.org/r/123 (see the thread).')), []);
 });
 
 test('HTML: hidden text, image-only bodies, shouting fonts', () => {
-  const image = html('Hot stock', '<html><body><a href="http://x.example/"><img src="http://x.example/a.gif"></a><p style="display:none">dictionary words to fool filters</p></body></html>');
+  const image = html(
+    'Hot stock',
+    '<html><body><a href="http://x.example/"><img src="http://x.example/a.gif"></a><p style="display:none">dictionary words to fool filters</p></body></html>',
+  );
   const f = features(image);
   assert.ok(f.includes('HTML_IMAGE_ONLY') && f.includes('HTML_HIDDEN_TEXT'));
-  const loud = html('SAVE', '<font size=5 color=red>SAVE</font><font size="+4" color=blue>NOW</font><font color=green>BIG</font><font color=red>!!!</font>' + ' text'.repeat(100));
+  const loud = html(
+    'SAVE',
+    `<font size=5 color=red>SAVE</font><font size="+4" color=blue>NOW</font><font color=green>BIG</font><font color=red>!!!</font>${' text'.repeat(100)}`,
+  );
   assert.ok(features(loud).includes('HTML_SHOUTING'));
-  const newsletter = html('Minutes', `<p>${'The committee met on Tuesday and agreed the budget. '.repeat(20)}</p><img src="cid:logo">`);
+  const newsletter = html(
+    'Minutes',
+    `<p>${'The committee met on Tuesday and agreed the budget. '.repeat(20)}</p><img src="cid:logo">`,
+  );
   assert.equal(features(newsletter), []);
 });
 
 test('phishing: a brand in the From name from elsewhere, account words with a link', () => {
-  const phish = mail('Account suspended', 'Your account has been suspended. Verify your account at http://paypal-secure.example.net/ within 24 hours.', '"PayPal Security" <service@mail-notice.example.net>');
+  const phish = mail(
+    'Account suspended',
+    'Your account has been suspended. Verify your account at http://paypal-secure.example.net/ within 24 hours.',
+    '"PayPal Security" <service@mail-notice.example.net>',
+  );
   const f = features(phish);
   assert.ok(f.includes('FROM_BRAND_MISMATCH') && f.includes('PHISH_CREDENTIALS'));
-  const real = mail('Your receipt', 'Thanks for your payment. https://www.paypal.com/activity', '"PayPal" <service@paypal.com>');
+  const real = mail(
+    'Your receipt',
+    'Thanks for your payment. https://www.paypal.com/activity',
+    '"PayPal" <service@paypal.com>',
+  );
   assert.equal(features(real), []);
 });
 
 test('bulk advertising phrases, counted', () => {
-  const ad = mail('Lowest mortgage rates', 'Dear Friend, act now! Our mortgage rates are the lowest. No obligation, 100% free quote, limited time. Click here to apply now. To be removed from our mailing list reply REMOVE.');
+  const ad = mail(
+    'Lowest mortgage rates',
+    'Dear Friend, act now! Our mortgage rates are the lowest. No obligation, 100% free quote, limited time. Click here to apply now. To be removed from our mailing list reply REMOVE.',
+  );
   assert.ok(features(ad).includes('SPAM_PHRASES_MANY'));
   assert.equal(features(mail('Re: patch', 'Click here for the log; the discount on the conference ends Friday.')), []);
 });

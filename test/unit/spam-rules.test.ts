@@ -20,7 +20,14 @@ const full = 'From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMes
 
 function input(auth: Partial<AuthVerdict>, head = full, fromHosted = false): SpamInput {
   const raw = Buffer.from(head);
-  return { raw, headers: parseHeaders(raw), auth: { ...clean, ...auth }, mailFrom: 'a@sender.test', fromHosted, accountIds: [] };
+  return {
+    raw,
+    headers: parseHeaders(raw),
+    auth: { ...clean, ...auth },
+    mailFrom: 'a@sender.test',
+    fromHosted,
+    accountIds: [],
+  };
 }
 const rules = (i: SpamInput) => (headerRules.score(i) as { rule: string }[]).map((h) => h.rule);
 
@@ -31,14 +38,21 @@ test('a clean, authenticated message hits nothing', () => {
 test('each rule fires on its own condition', () => {
   assert.equal(rules(input({ spf: { result: 'fail', domain: 'sender.test' } })), ['SPF_FAIL']);
   assert.equal(rules(input({ spf: { result: 'softfail', domain: 'sender.test' } })), ['SPF_SOFTFAIL']);
-  assert.equal(rules(input({ dkim: [{ result: 'fail', domain: 'sender.test', selector: 's', aligned: true, comment: null }] })), ['DKIM_FAIL']);
+  assert.equal(
+    rules(input({ dkim: [{ result: 'fail', domain: 'sender.test', selector: 's', aligned: true, comment: null }] })),
+    ['DKIM_FAIL'],
+  );
   assert.equal(rules(input({ dkim: [] })), [], 'unsigned is not a DKIM failure');
   assert.equal(rules(input({ dmarc: { result: 'fail', domain: 'sender.test', policy: 'none' } })), ['DMARC_FAIL']);
   assert.equal(rules(input({}, 'From: a@sender.test\r\n\r\nx\r\n')), ['MISSING_DATE', 'MISSING_MESSAGE_ID']);
 });
 
 test('FORGED_HOSTED_FROM: a hosted From domain needs DMARC pass or aligned SPF/DKIM', () => {
-  const noAuth = { spf: { result: 'none' as const, domain: 'x.test' }, dkim: [], dmarc: { result: 'none' as const, domain: null, policy: null } };
+  const noAuth = {
+    spf: { result: 'none' as const, domain: 'x.test' },
+    dkim: [],
+    dmarc: { result: 'none' as const, domain: null, policy: null },
+  };
   assert.equal(rules(input(noAuth, full, true)), ['FORGED_HOSTED_FROM']);
   assert.equal(rules(input({}, full, true)), [], 'authenticated mail from our own domain is fine');
   assert.equal(rules(input(noAuth, full, false)), []);
@@ -48,31 +62,62 @@ test('classify: thresholds 5 (junk) and 15 (reject), DMARC quarantine → junk, 
   const ham = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), { scorers: [headerRules] });
   assert.is(ham.verdict, 'ham');
   assert.is(ham.headers, 'X-Spam-Score: 3.5\r\nX-Spam-Status: No, score=3.5 required=5.0 tests=SPF_FAIL\r\n');
-  const junk = await classify(input({ spf: { result: 'fail', domain: 'sender.test' }, dmarc: { result: 'fail', domain: 'sender.test', policy: 'none' } }), { scorers: [headerRules] });
+  const junk = await classify(
+    input({
+      spf: { result: 'fail', domain: 'sender.test' },
+      dmarc: { result: 'fail', domain: 'sender.test', policy: 'none' },
+    }),
+    { scorers: [headerRules] },
+  );
   assert.is(junk.verdict, 'junk');
   assert.is(junk.score, 6.5);
   const quarantined = await classify(input({ action: 'quarantine' }), { scorers: [headerRules] });
   assert.is(quarantined.verdict, 'junk');
   assert.match(quarantined.headers, /X-Spam-Status: Yes, score=0\.0 .* dmarc=quarantine/);
-  const lower = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), { scorers: [headerRules], junkScore: 3, rejectScore: 3.5 });
+  const lower = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), {
+    scorers: [headerRules],
+    junkScore: 3,
+    rejectScore: 3.5,
+  });
   assert.is(lower.verdict, 'reject');
 });
 
 test('another scorer (the future Bayesian classifier) plugs in and its hits add up', async () => {
-  const bayes: SpamScorer = { name: 'bayes', score: async () => [{ rule: 'BAYES_99', score: 12, description: 'Bayes spam probability 99%' }] };
-  const result = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), { scorers: [headerRules, bayes] });
+  const bayes: SpamScorer = {
+    name: 'bayes',
+    score: async () => [{ rule: 'BAYES_99', score: 12, description: 'Bayes spam probability 99%' }],
+  };
+  const result = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), {
+    scorers: [headerRules, bayes],
+  });
   assert.is(result.score, 15.5);
   assert.is(result.verdict, 'reject');
-  assert.equal(result.hits.map((h) => h.rule), ['SPF_FAIL', 'BAYES_99']);
+  assert.equal(
+    result.hits.map((h) => h.rule),
+    ['SPF_FAIL', 'BAYES_99'],
+  );
 });
 
 test('list headers are named, not scored: Reply-To to the list and Precedence: bulk are ham more often than spam', () => {
   // Real mailing-list mail (Apache SpamAssassin's t/data/nice/mailman_message.txt, see the fixture folder's NOTICE.md).
   const raw = readFileSync(join(import.meta.dirname, '..', 'fixtures', 'spamassassin', 'ham', 'mailman_message.txt'));
-  const hits = headerRules.score({ raw, headers: parseHeaders(raw), auth: clean, mailFrom: '', fromHosted: false, accountIds: [] }) as { rule: string; score: number }[];
+  const hits = headerRules.score({
+    raw,
+    headers: parseHeaders(raw),
+    auth: clean,
+    mailFrom: '',
+    fromHosted: false,
+    accountIds: [],
+  }) as { rule: string; score: number }[];
   const listed = hits.filter((h) => h.rule === 'BULK_PRECEDENCE' || h.rule === 'REPLYTO_DIFFERS_FROM');
-  assert.ok(listed.some((h) => h.rule === 'BULK_PRECEDENCE'), hits.map((h) => h.rule).join(' '));
-  assert.equal(listed.map((h) => h.score), listed.map(() => 0));
+  assert.ok(
+    listed.some((h) => h.rule === 'BULK_PRECEDENCE'),
+    hits.map((h) => h.rule).join(' '),
+  );
+  assert.equal(
+    listed.map((h) => h.score),
+    listed.map(() => 0),
+  );
 });
 
 test.run();

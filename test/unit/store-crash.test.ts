@@ -8,7 +8,9 @@ test('kill -9 mid-load: every acknowledged delivery survives and counters are co
   const dir = tempDir();
   const acked = new Map<number, Set<number>>();
   let accountId = '';
-  const child = spawn(process.execPath, [new URL('../helpers/store-load.ts', import.meta.url).pathname, dir.path], { stdio: ['ignore', 'pipe', 'inherit'] });
+  const child = spawn(process.execPath, [new URL('../helpers/store-load.ts', import.meta.url).pathname, dir.path], {
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
   let buffer = '';
   let total = 0;
   await new Promise<void>((resolve, reject) => {
@@ -44,9 +46,13 @@ test('kill -9 mid-load: every acknowledged delivery survives and counters are co
       const messages = await store.messages.list(folder.id);
       stored += messages.length;
       const uids = new Set(messages.map((m) => m.uid));
-      for (const uid of acked.get(folder.id) ?? []) assert.ok(uids.has(uid), `acknowledged UID ${uid} in ${folder.name} is missing`);
+      for (const uid of acked.get(folder.id) ?? [])
+        assert.ok(uids.has(uid), `acknowledged UID ${uid} in ${folder.name} is missing`);
       assert.is(folder.exists, messages.length, `${folder.name}: EXISTS matches the stored messages`);
-      assert.is(folder.size, messages.reduce((n, m) => n + m.size, 0));
+      assert.is(
+        folder.size,
+        messages.reduce((n, m) => n + m.size, 0),
+      );
       const maxUid = Math.max(0, ...messages.map((m) => m.uid));
       assert.ok(folder.uidNext > maxUid, `${folder.name}: UIDNEXT ${folder.uidNext} above every UID (${maxUid})`);
       assert.ok(folder.highestModSeq >= Math.max(0, ...messages.map((m) => m.modseq)));

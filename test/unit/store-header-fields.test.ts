@@ -12,7 +12,11 @@ test.before(async () => {
   store = await Store.open(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
-  const account = await store.accounts.create({ teamId: team.id, address: 'hf@example.test', passwordHash: await hashPassword('pw-header-fields') });
+  const account = await store.accounts.create({
+    teamId: team.id,
+    address: 'hf@example.test',
+    passwordHash: await hashPassword('pw-header-fields'),
+  });
   inboxId = store.folders.byName(account.id, 'INBOX')!.id;
 });
 test.after(async () => {
@@ -22,7 +26,11 @@ test.after(async () => {
 
 test('headerFields: the search fields without body text, read from their own record', async () => {
   const inbox = store.folders.get(inboxId)!;
-  const [message] = await store.appendMany(inbox, [{ raw: makeMessage({ subject: 'Quarterly numbers', from: 'Carol <carol@example.org>', body: 'long body text\r\n' }) }]);
+  const [message] = await store.appendMany(inbox, [
+    {
+      raw: makeMessage({ subject: 'Quarterly numbers', from: 'Carol <carol@example.org>', body: 'long body text\r\n' }),
+    },
+  ]);
   const [full] = await store.blobs.searchFields([message!.blob]);
   const [fields] = await store.blobs.headerFields([message!.blob]);
   const { text, headers, attachments, ...expected } = full!;
@@ -33,10 +41,16 @@ test('headerFields: the search fields without body text, read from their own rec
 
 test('headerFields: blobs stored before the record existed fall back to the full search fields', async () => {
   const inbox = store.folders.get(inboxId)!;
-  const messages = await store.appendMany(inbox, [{ raw: makeMessage({ subject: 'old one' }) }, { raw: makeMessage({ subject: 'new one' }) }]);
+  const messages = await store.appendMany(inbox, [
+    { raw: makeMessage({ subject: 'old one' }) },
+    { raw: makeMessage({ subject: 'new one' }) },
+  ]);
   await store.kv.db.del(`bh/${messages[0]!.blob}`); // as a store written by an earlier version has it
   const fields = await store.blobs.headerFields(messages.map((m) => m.blob));
-  assert.equal(fields.map((f) => f.subject), ['old one', 'new one']);
+  assert.equal(
+    fields.map((f) => f.subject),
+    ['old one', 'new one'],
+  );
 });
 
 test('headerFields: the record goes with the blob', async () => {
@@ -49,10 +63,16 @@ test('headerFields: the record goes with the blob', async () => {
 
 test('messages.range: the messages in a UID interval, in UID order', async () => {
   const inbox = store.folders.get(inboxId)!;
-  const added = await store.appendMany(inbox, [1, 2, 3, 4].map((n) => ({ raw: makeMessage({ subject: `r${n}` }) })));
+  const added = await store.appendMany(
+    inbox,
+    [1, 2, 3, 4].map((n) => ({ raw: makeMessage({ subject: `r${n}` }) })),
+  );
   await store.messages.expunge(inboxId, [added[1]!.uid]);
   const found = await store.messages.range(inboxId, added[0]!.uid, added[2]!.uid);
-  assert.equal(found.map((m) => m.uid), [added[0]!.uid, added[2]!.uid]);
+  assert.equal(
+    found.map((m) => m.uid),
+    [added[0]!.uid, added[2]!.uid],
+  );
 });
 
 test.run();

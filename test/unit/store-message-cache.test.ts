@@ -16,7 +16,11 @@ test.after(async () => {
   dir.remove();
 });
 
-const fromDisk = async (folderId: number) => store.kv.values<{ uid: number; flags: string[] }>({ gte: `m/${folderId.toString(16).padStart(8, '0')}/`, lt: `m/${folderId.toString(16).padStart(8, '0')}/\xff` });
+const fromDisk = async (folderId: number) =>
+  store.kv.values<{ uid: number; flags: string[] }>({
+    gte: `m/${folderId.toString(16).padStart(8, '0')}/`,
+    lt: `m/${folderId.toString(16).padStart(8, '0')}/\xff`,
+  });
 const same = async (folderId: number) => {
   const listed = (await store.messages.list(folderId)).map((m) => [m.uid, [...m.flags].sort()]);
   const disk = (await fromDisk(folderId)).map((m) => [m.uid, [...m.flags].sort()]);
@@ -43,7 +47,10 @@ test('every change shows in the next list, and callers cannot edit the cache', a
   await store.messages.copy(inbox.id, [4], archive.id, true);
   await same(inbox.id);
   await same(archive.id);
-  assert.equal((await store.messages.list(inbox.id, 5)).map((m) => m.uid), [5, 6]);
+  assert.equal(
+    (await store.messages.list(inbox.id, 5)).map((m) => m.uid),
+    [5, 6],
+  );
 });
 
 test('a list being read while deliveries commit is not kept stale', async () => {
@@ -76,15 +83,22 @@ test('a list read before a commit landed is not kept (the version guard)', () =>
   cache.keep(7, version, [msg(1)]); // … and the reader's list (without UID 2) must not be kept
   assert.is(cache.get(7), undefined);
   cache.keep(7, cache.version(7), [msg(1), msg(2)]);
-  assert.equal(cache.get(7)!.map((m) => m.uid), [1, 2]);
+  assert.equal(
+    cache.get(7)!.map((m) => m.uid),
+    [1, 2],
+  );
   cache.added(7, msg(3));
   cache.removed(7, [1]);
-  assert.equal(cache.get(7)!.map((m) => m.uid), [2, 3]);
+  assert.equal(
+    cache.get(7)!.map((m) => m.uid),
+    [2, 3],
+  );
 });
 
 test('the cache stays within its message budget, least recently used folders first', () => {
   const cache = new MessageListCache(5);
-  const msgs = (n: number) => Array.from({ length: n }, (_, i) => ({ uid: i + 1, blob: 'x', size: 1, internalDate: 0, flags: [], modseq: 1 }));
+  const msgs = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({ uid: i + 1, blob: 'x', size: 1, internalDate: 0, flags: [], modseq: 1 }));
   cache.keep(1, 0, msgs(3));
   cache.keep(2, 0, msgs(2));
   cache.get(1);

@@ -41,15 +41,32 @@ test('domains: create is unique, listed per team, lookup is case-insensitive', a
   }
   const other = await store.teams.create('other');
   assert.equal((await store.domains.listForTeam(other.id)).length, 0);
-  assert.equal((await store.domains.listForTeam(teamId)).map((d) => d.name), ['example.test']);
+  assert.equal(
+    (await store.domains.listForTeam(teamId)).map((d) => d.name),
+    ['example.test'],
+  );
 });
 
 test('accounts: create with default folders, unique address, password check', async () => {
-  const account = await store.accounts.create({ teamId, address: 'Bob@Example.test', passwordHash: await hashPassword('s3cret pass') });
+  const account = await store.accounts.create({
+    teamId,
+    address: 'Bob@Example.test',
+    passwordHash: await hashPassword('s3cret pass'),
+  });
   assert.is(account.address, 'bob@example.test');
   assert.equal(
-    store.folders.list(account.id).map((f) => [f.name, f.specialUse]).sort(),
-    [['Archive', '\\Archive'], ['Drafts', '\\Drafts'], ['INBOX', null], ['Junk', '\\Junk'], ['Sent', '\\Sent'], ['Trash', '\\Trash']],
+    store.folders
+      .list(account.id)
+      .map((f) => [f.name, f.specialUse])
+      .sort(),
+    [
+      ['Archive', '\\Archive'],
+      ['Drafts', '\\Drafts'],
+      ['INBOX', null],
+      ['Junk', '\\Junk'],
+      ['Sent', '\\Sent'],
+      ['Trash', '\\Trash'],
+    ],
   );
   assert.is((await store.accounts.byAddress('BOB@example.test'))?.id, account.id);
   assert.ok(await verifyPassword('s3cret pass', account.passwordHash));
@@ -60,9 +77,17 @@ test('accounts: create with default folders, unique address, password check', as
 
 test('addresses: alias and forward routes', async () => {
   const tx = new Tx();
-  store.addresses.put(tx, 'Team@example.test', { kind: 'alias', targets: ['bob@example.test', 'carol@example.org'], teamId });
+  store.addresses.put(tx, 'Team@example.test', {
+    kind: 'alias',
+    targets: ['bob@example.test', 'carol@example.org'],
+    teamId,
+  });
   await store.kv.commit(tx);
-  assert.equal(await store.addresses.get('team@EXAMPLE.test'), { kind: 'alias', targets: ['bob@example.test', 'carol@example.org'], teamId });
+  assert.equal(await store.addresses.get('team@EXAMPLE.test'), {
+    kind: 'alias',
+    targets: ['bob@example.test', 'carol@example.org'],
+    teamId,
+  });
   assert.is(await store.addresses.get('nobody@example.test'), undefined);
 });
 
@@ -118,7 +143,13 @@ test('messages: deliver, read back byte for byte, flags, modseq, changes', async
   assert.equal((await store.messages.get(inbox.id, 1))!.flags, ['\\Seen', '$Label1']);
 
   const changes = await store.messages.changesSince(inbox.id, 0);
-  assert.equal(changes.map((c) => [c.kind, c.uids]), [['add', [1]], ['flags', [1]]]);
+  assert.equal(
+    changes.map((c) => [c.kind, c.uids]),
+    [
+      ['add', [1]],
+      ['flags', [1]],
+    ],
+  );
 });
 
 test('blobs: deduplicated across folders and refcounted; the last expunge deletes them', async () => {
@@ -169,7 +200,11 @@ test('blobs: a message larger than a chunk is split and ranges across chunks rea
   assert.ok((await store.read(message)).equals(raw));
   const start = BLOB_CHUNK - 10;
   assert.ok((await store.read(message, start, start + 20)).equals(raw.subarray(start, start + 20)));
-  assert.ok((await store.read(message, 2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100)).equals(raw.subarray(2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100)));
+  assert.ok(
+    (await store.read(message, 2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100)).equals(
+      raw.subarray(2 * BLOB_CHUNK + 5, 2 * BLOB_CHUNK + 100),
+    ),
+  );
 });
 
 test('messages: move is one batch (gone from source, present in target)', async () => {
@@ -179,7 +214,8 @@ test('messages: move is one batch (gone from source, present in target)', async 
   const { delivered } = await store.deliver(makeMessage({ subject: 'move me' }), [{ folder: inbox }]);
   const uid = delivered[0]!.message.uid;
   const seenChanges: string[] = [];
-  const listener = (c: { folderId: number; kind: string }) => seenChanges.push(`${c.folderId === inbox.id ? 'inbox' : 'trash'}:${c.kind}`);
+  const listener = (c: { folderId: number; kind: string }) =>
+    seenChanges.push(`${c.folderId === inbox.id ? 'inbox' : 'trash'}:${c.kind}`);
   store.notifier.on('change', listener);
   const moved = await store.messages.copy(inbox.id, [uid], trash.id, true);
   store.notifier.off('change', listener);
@@ -206,14 +242,24 @@ test('concurrency: 100 parallel deliveries into one folder get 100 distinct, inc
   const account = await store.accounts.create({ teamId, address: 'busy@example.test' });
   const inbox = store.folders.byName(account.id, 'INBOX')!;
   const results = await Promise.all(
-    Array.from({ length: 100 }, (_, i) => store.deliver(makeMessage({ subject: `parallel ${i}` }), [{ folder: inbox }])),
+    Array.from({ length: 100 }, (_, i) =>
+      store.deliver(makeMessage({ subject: `parallel ${i}` }), [{ folder: inbox }]),
+    ),
   );
   const uids = results.map((r) => r.delivered[0]!.message.uid);
-  assert.equal([...uids].sort((a, b) => a - b), Array.from({ length: 100 }, (_, i) => i + 1), '100 distinct UIDs, 1 to 100');
+  assert.equal(
+    [...uids].sort((a, b) => a - b),
+    Array.from({ length: 100 }, (_, i) => i + 1),
+    '100 distinct UIDs, 1 to 100',
+  );
   const stored = await store.messages.list(inbox.id);
   assert.is(stored.length, 100);
-  assert.equal(stored.map((m) => m.uid), [...uids].sort((a, b) => a - b));
-  for (let i = 1; i < stored.length; i++) assert.ok(stored[i]!.modseq > stored[i - 1]!.modseq, 'a later UID has a later MODSEQ');
+  assert.equal(
+    stored.map((m) => m.uid),
+    [...uids].sort((a, b) => a - b),
+  );
+  for (let i = 1; i < stored.length; i++)
+    assert.ok(stored[i]!.modseq > stored[i - 1]!.modseq, 'a later UID has a later MODSEQ');
   const modseqs = stored.map((m) => m.modseq);
   assert.equal(new Set(modseqs).size, 100);
   assert.is(inbox.uidNext, 101);
@@ -235,9 +281,15 @@ test('events: ordered ids, per-team and per-account listing, prune', async () =>
   assert.ok(a.id < b.id, 'event ids sort in order');
   assert.is(eventSeq(b.id), b.seq);
   const forAccount = await store.events.list({ accountId: account.id, afterSeq: a.seq - 1 });
-  assert.equal(forAccount.map((e) => e.id), [a.id]);
+  assert.equal(
+    forAccount.map((e) => e.id),
+    [a.id],
+  );
   const forTeam = await store.events.list({ teamId, afterSeq: a.seq - 1 });
-  assert.equal(forTeam.map((e) => e.id), [a.id, b.id]);
+  assert.equal(
+    forTeam.map((e) => e.id),
+    [a.id, b.id],
+  );
   const removed = await store.events.prune(Date.now() + 1);
   assert.ok(removed >= 2);
   assert.is((await store.events.list({})).length, 0);
@@ -246,11 +298,27 @@ test('events: ordered ids, per-team and per-account listing, prune', async () =>
 test('api keys: stored by hash only, found by secret, rotated (the old key stays until revoked), revoked', async () => {
   const minted = mintApiKey('root');
   assert.match(minted.secret, /^wm_root_[A-Za-z0-9]{32}$/);
-  const key = { id: 'key_test', teamId, type: 'root' as const, name: 'ci', prefix: minted.prefix, permissions: ['*'], accountId: null, domain: null, createdAt: Date.now(), lastUsedAt: null, revokedAt: null, expiresAt: null };
+  const key = {
+    id: 'key_test',
+    teamId,
+    type: 'root' as const,
+    name: 'ci',
+    prefix: minted.prefix,
+    permissions: ['*'],
+    accountId: null,
+    domain: null,
+    createdAt: Date.now(),
+    lastUsedAt: null,
+    revokedAt: null,
+    expiresAt: null,
+  };
   await store.apiKeys.create(key, minted.hash);
   const raw: string[] = [];
   for await (const [k, v] of store.kv.db.iterator()) raw.push(k + v.toString());
-  assert.not.ok(raw.some((entry) => entry.includes(minted.secret)), 'the secret itself is never stored');
+  assert.not.ok(
+    raw.some((entry) => entry.includes(minted.secret)),
+    'the secret itself is never stored',
+  );
   assert.is((await store.apiKeys.bySecretHash(hashApiKey(minted.secret)))?.id, 'key_test');
   const rotated = mintApiKey('root');
   const successor = { ...key, id: 'key_next', prefix: rotated.prefix, rotatedFrom: key.id };

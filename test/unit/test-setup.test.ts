@@ -11,7 +11,10 @@ const readme = readFileSync(new URL('../../README.md', import.meta.url), 'utf8')
 test("the README's Debian table lists exactly the set-up step's packages", () => {
   const section = readme.slice(readme.indexOf('### Debian packages the tests use'));
   const table = section.slice(0, section.indexOf('\n\n', section.indexOf('| Debian package |')));
-  const firstCells = table.split('\n').slice(2).map((row) => row.split('|')[1] ?? '');
+  const firstCells = table
+    .split('\n')
+    .slice(2)
+    .map((row) => row.split('|')[1] ?? '');
   const listed = firstCells.flatMap((cell) => [...cell.matchAll(/`([^`]+)`/g)].map((m) => m[1]));
   assert.equal([...new Set(listed)].sort(), DEBIAN_PACKAGES.map((p) => p.name).sort());
 });

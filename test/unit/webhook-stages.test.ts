@@ -17,23 +17,59 @@ import { withTempStore } from '../helpers/store.ts';
 
 const logger = pino({ level: 'silent' });
 
-const withStore = (run: (store: Store, webhooks: Webhooks) => Promise<void>) => withTempStore((store) => run(store, new Webhooks(store.kv, store.notifier)));
+const withStore = (run: (store: Store, webhooks: Webhooks) => Promise<void>) =>
+  withTempStore((store) => run(store, new Webhooks(store.kv, store.notifier)));
 
 async function hook(webhooks: Webhooks, over: Partial<Webhook> = {}): Promise<Webhook> {
   const now = Date.now() - 1000;
-  const webhook: Webhook = { id: `h${Math.random().toString(36).slice(2)}`, teamId: 't', url: 'http://127.0.0.1:9/hook', description: '', eventTypes: ['*'], accountIds: [], secret: 'whsec_c2VjcmV0', enabled: true, failing: false, failingSince: null, createdAt: now, updatedAt: now, ...over };
+  const webhook: Webhook = {
+    id: `h${Math.random().toString(36).slice(2)}`,
+    teamId: 't',
+    url: 'http://127.0.0.1:9/hook',
+    description: '',
+    eventTypes: ['*'],
+    accountIds: [],
+    secret: 'whsec_c2VjcmV0',
+    enabled: true,
+    failing: false,
+    failingSince: null,
+    createdAt: now,
+    updatedAt: now,
+    ...over,
+  };
   await webhooks.save(webhook);
   return webhook;
 }
 
-async function addDelivery(store: Store, webhooks: Webhooks, webhook: Webhook, eventType = 'message.received', dueAt = Date.now()): Promise<WebhookDelivery> {
+async function addDelivery(
+  store: Store,
+  webhooks: Webhooks,
+  webhook: Webhook,
+  eventType = 'message.received',
+  dueAt = Date.now(),
+): Promise<WebhookDelivery> {
   const tx = new Tx();
-  const delivery = webhooks.addDelivery(tx, { webhookId: webhook.id, teamId: webhook.teamId, eventId: 'evt_1', eventType, body: '{"type":"x"}', dueAt });
+  const delivery = webhooks.addDelivery(tx, {
+    webhookId: webhook.id,
+    teamId: webhook.teamId,
+    eventId: 'evt_1',
+    eventType,
+    body: '{"type":"x"}',
+    dueAt,
+  });
   await store.kv.commit(tx);
   return delivery;
 }
 
-const failure = (attempt: number): WebhookAttempt => ({ attempt, time: Date.now(), durationMs: 1, statusCode: 503, error: 'HTTP 503', responseBody: '', success: false });
+const failure = (attempt: number): WebhookAttempt => ({
+  attempt,
+  time: Date.now(),
+  durationMs: 1,
+  statusCode: 503,
+  error: 'HTTP 503',
+  responseBody: '',
+  success: false,
+});
 
 test('fan-out: one delivery per matching subscription, across batches, never twice', async () => {
   await withStore(async (store, webhooks) => {
@@ -41,22 +77,34 @@ test('fan-out: one delivery per matching subscription, across batches, never twi
     const bounces = await hook(webhooks, { eventTypes: ['message.bounced'] });
     const other = await hook(webhooks, { teamId: 'u' });
     const tx = new Tx();
-    for (let i = 0; i < 501; i++) store.events.append(tx, { type: i === 500 ? 'message.bounced' : 'message.received', teamId: 't', data: { i } });
+    for (let i = 0; i < 501; i++)
+      store.events.append(tx, { type: i === 500 ? 'message.bounced' : 'message.received', teamId: 't', data: { i } });
     await store.kv.commit(tx);
     await fanOutPending(store, webhooks);
     assert.is((await webhooks.deliveriesOf(all.id, { limit: 1000 })).length, 501, 'the event past the first batch too');
     const toBounces = await webhooks.deliveriesOf(bounces.id, { limit: 1000 });
-    assert.equal(toBounces.map((d) => d.eventType), ['message.bounced']);
+    assert.equal(
+      toBounces.map((d) => d.eventType),
+      ['message.bounced'],
+    );
     assert.equal(JSON.parse(toBounces[0]!.body).data.i, 500);
     assert.is((await webhooks.deliveriesOf(other.id, { limit: 10 })).length, 0, 'another team hears nothing');
     await fanOutPending(store, webhooks);
-    assert.is((await webhooks.deliveriesOf(all.id, { limit: 1000 })).length, 501, 'the cursor keeps a second run from doubling');
+    assert.is(
+      (await webhooks.deliveriesOf(all.id, { limit: 1000 })).length,
+      501,
+      'the cursor keeps a second run from doubling',
+    );
   });
 });
 
 test('sender: a signed POST to the receiver; a 5xx, a refused connection and a private address are failed attempts', async () => {
   const receiver = await startReceiver();
-  const sender = new WebhookSender({ policy: { allowHttp: true, allowPrivateAddresses: true }, timeoutMs: 2000, maxSockets: 2 });
+  const sender = new WebhookSender({
+    policy: { allowHttp: true, allowPrivateAddresses: true },
+    timeoutMs: 2000,
+    maxSockets: 2,
+  });
   try {
     await withStore(async (store, webhooks) => {
       const webhook = await hook(webhooks, { url: receiver.url });
@@ -72,13 +120,24 @@ test('sender: a signed POST to the receiver; a 5xx, a refused connection and a p
 
       receiver.script = [503];
       const refused = await sender.post(webhook, delivery, 4);
-      assert.equal([refused.success, refused.statusCode, refused.error, refused.responseBody], [false, 503, 'HTTP 503', 'try later']);
+      assert.equal(
+        [refused.success, refused.statusCode, refused.error, refused.responseBody],
+        [false, 503, 'HTTP 503', 'try later'],
+      );
 
-      const closed = await sender.post({ ...webhook, url: `http://127.0.0.1:${await freePortOn('127.0.0.1')}/hook` }, delivery, 1);
+      const closed = await sender.post(
+        { ...webhook, url: `http://127.0.0.1:${await freePortOn('127.0.0.1')}/hook` },
+        delivery,
+        1,
+      );
       assert.equal([closed.success, closed.statusCode], [false, null]);
       assert.match(closed.error!, /ECONNREFUSED/);
 
-      const strict = new WebhookSender({ policy: { allowHttp: true, allowPrivateAddresses: false }, timeoutMs: 2000, maxSockets: 1 });
+      const strict = new WebhookSender({
+        policy: { allowHttp: true, allowPrivateAddresses: false },
+        timeoutMs: 2000,
+        maxSockets: 1,
+      });
       const blocked = await strict.post(webhook, delivery, 1);
       strict.close();
       assert.equal([blocked.success, blocked.statusCode], [false, null]);
@@ -95,7 +154,10 @@ test('outcome: failures retry on the schedule; the last one fails the delivery a
     const webhook = await hook(webhooks);
     const ctx: OutcomeContext = { store, webhooks, retryScheduleMs: [1000, 60_000], logger };
     let delivery = await addDelivery(store, webhooks, webhook);
-    for (const [n, wait] of [[1, 1000], [2, 60_000]] as const) {
+    for (const [n, wait] of [
+      [1, 1000],
+      [2, 60_000],
+    ] as const) {
       const before = Date.now();
       await recordAttempt(ctx, webhook, delivery, failure(n));
       delivery = (await webhooks.getDelivery(delivery.id))!;
@@ -107,7 +169,10 @@ test('outcome: failures retry on the schedule; the last one fails the delivery a
     delivery = (await webhooks.getDelivery(delivery.id))!;
     assert.is(delivery.status, 'failed');
     assert.is(delivery.attempts.length, 3);
-    assert.not.ok((await webhooks.due(Date.now() + 86_400_000, 10)).includes(delivery.id), 'a failed delivery leaves the due index');
+    assert.not.ok(
+      (await webhooks.due(Date.now() + 86_400_000, 10)).includes(delivery.id),
+      'a failed delivery leaves the due index',
+    );
     const failing = (await webhooks.get(webhook.id))!;
     assert.ok(failing.failing);
     const events = (await store.events.list({ afterSeq: 0, limit: 10 })).filter((e) => e.type === 'webhook.failing');
@@ -118,7 +183,10 @@ test('outcome: failures retry on the schedule; the last one fails the delivery a
     let second = await addDelivery(store, webhooks, failing);
     second = { ...second, attempts: [failure(1), failure(2)] };
     await recordAttempt(ctx, failing, second, failure(3));
-    assert.is((await store.events.list({ afterSeq: 0, limit: 10 })).filter((e) => e.type === 'webhook.failing').length, 1);
+    assert.is(
+      (await store.events.list({ afterSeq: 0, limit: 10 })).filter((e) => e.type === 'webhook.failing').length,
+      1,
+    );
     const fresh = await hook(webhooks);
     const probe = { ...(await addDelivery(store, webhooks, fresh, 'test')), attempts: [failure(1), failure(2)] };
     await recordAttempt(ctx, fresh, probe, failure(3));
@@ -158,7 +226,10 @@ test('pump: at most `concurrency` attempts at once, one per delivery; a delivery
     let active = 0;
     let most = 0;
     const pump = createDeliveryPump({
-      webhooks, concurrency: 2, pollIntervalMs: 60_000, logger,
+      webhooks,
+      concurrency: 2,
+      pollIntervalMs: 60_000,
+      logger,
       attempt: async (id) => {
         started.push({ id, at: Date.now() });
         most = Math.max(most, ++active);

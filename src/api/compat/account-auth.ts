@@ -15,28 +15,44 @@ async function ownAccount(deps: ApiDeps, req: CompatRequest): Promise<Account | 
   return key.accountId ? deps.store.accounts.get(key.accountId) : undefined;
 }
 
-const noMailbox = () => new CompatError({ error: 'other', details: 'this credential belongs to no mailbox (log in with the mailbox address and password)', reason: null });
+const noMailbox = () =>
+  new CompatError({
+    error: 'other',
+    details: 'this credential belongs to no mailbox (log in with the mailbox address and password)',
+    reason: null,
+  });
 
 type AuthRequest = { type: string; password?: unknown; name?: unknown; url?: unknown };
 
 export const accountAuthRoutes = (deps: ApiDeps): CompatRoute[] => [
   {
-    method: 'GET', path: /^\/account\/auth$/,
+    method: 'GET',
+    path: /^\/account\/auth$/,
     handler: async (req) => {
       const account = await ownAccount(deps, req);
       return { otpEnabled: false, appPasswords: account ? await appPasswordNames(deps, account) : [] };
     },
   },
   {
-    method: 'POST', path: /^\/account\/auth$/,
+    method: 'POST',
+    path: /^\/account\/auth$/,
     handler: async (req) => {
       const body = await req.json();
-      if (!Array.isArray(body) || body.length === 0 || !body.every((r) => r && typeof r === 'object' && typeof r.type === 'string')) {
+      if (
+        !Array.isArray(body) ||
+        body.length === 0 ||
+        !body.every((r) => r && typeof r === 'object' && typeof r.type === 'string')
+      ) {
         throw badParameters('expected a non-empty list of {"type": …} requests');
       }
       const requests = body as AuthRequest[];
       if (requests.some((r) => /^(setPassword|enableOtpAuth|disableOtpAuth)$/.test(r.type)) && !req.caller.password) {
-        throw new CompatError({ error: 'other', details: 'Password changes need the current password: authenticate with Basic <address>:<current password>, not a key', reason: null });
+        throw new CompatError({
+          error: 'other',
+          details:
+            'Password changes need the current password: authenticate with Basic <address>:<current password>, not a key',
+          reason: null,
+        });
       }
       const account = await ownAccount(deps, req);
       if (!account) throw noMailbox();
@@ -46,7 +62,12 @@ export const accountAuthRoutes = (deps: ApiDeps): CompatRoute[] => [
         switch (r.type) {
           case 'setPassword': {
             const parsed = passwordSchema.safeParse(r.password);
-            if (!parsed.success) throw new CompatError({ error: 'other', details: 'a password has 8–1,024 characters and no CR, LF or NUL', reason: 'password' });
+            if (!parsed.success)
+              throw new CompatError({
+                error: 'other',
+                details: 'a password has 8–1,024 characters and no CR, LF or NUL',
+                reason: 'password',
+              });
             await setMailboxPassword(deps, account.id, parsed.data);
             break;
           }

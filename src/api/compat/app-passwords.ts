@@ -24,27 +24,51 @@ export function parseAppSecret(secret: string): { name: string; password: string
 }
 
 const activeKeysOf = async (deps: ApiDeps, account: Account): Promise<ApiKey[]> =>
-  (await deps.store.apiKeys.listForTeam(account.teamId)).filter((k) => k.accountId === account.id && !k.revokedAt && !(k.expiresAt && k.expiresAt < Date.now()));
+  (await deps.store.apiKeys.listForTeam(account.teamId)).filter(
+    (k) => k.accountId === account.id && !k.revokedAt && !(k.expiresAt && k.expiresAt < Date.now()),
+  );
 
-export const appPasswordNames = async (deps: ApiDeps, account: Account): Promise<string[]> => (await activeKeysOf(deps, account)).map((k) => k.name);
+export const appPasswordNames = async (deps: ApiDeps, account: Account): Promise<string[]> =>
+  (await activeKeysOf(deps, account)).map((k) => k.name);
 
 /**
  * A client-chosen key secret (`wm_<kind>_<32 base62>`), as createKey takes it; one already in use is
  * refused, so no request can re-point a key another credential holds.
  */
-export async function clientKey(deps: ApiDeps, secret: string, kind: 'root' | 'mbx', field: string): Promise<MintedKey> {
+export async function clientKey(
+  deps: ApiDeps,
+  secret: string,
+  kind: 'root' | 'mbx',
+  field: string,
+): Promise<MintedKey> {
   if (!looksLikeApiKey(secret) || !secret.startsWith(`wm_${kind}_`)) {
-    throw new CompatError({ error: 'other', details: `expected a secret of the form wm_${kind}_<32 letters or digits>`, reason: field });
+    throw new CompatError({
+      error: 'other',
+      details: `expected a secret of the form wm_${kind}_<32 letters or digits>`,
+      reason: field,
+    });
   }
   const minted = mintedFrom(secret);
-  if (await deps.store.apiKeys.bySecretHash(minted.hash)) throw new CompatError({ error: 'fieldAlreadyExists', field, value: `${minted.prefix}…` });
+  if (await deps.store.apiKeys.bySecretHash(minted.hash))
+    throw new CompatError({ error: 'fieldAlreadyExists', field, value: `${minted.prefix}…` });
   return minted;
 }
 
 /** Adds an app password (a mailbox key named `name`); returns its secret. `caller` must hold what a mailbox key holds. */
-export async function addAppPassword(deps: ApiDeps, caller: ApiKey, account: Account, name: string, password: string | undefined): Promise<string> {
+export async function addAppPassword(
+  deps: ApiDeps,
+  caller: ApiKey,
+  account: Account,
+  name: string,
+  password: string | undefined,
+): Promise<string> {
   const parsed = appName.safeParse(name);
-  if (!parsed.success) throw new CompatError({ error: 'other', details: 'an app password needs a name of 1–100 characters', reason: 'name' });
+  if (!parsed.success)
+    throw new CompatError({
+      error: 'other',
+      details: 'an app password needs a name of 1–100 characters',
+      reason: 'name',
+    });
   const minted = password ? await clientKey(deps, password, 'mbx', 'secrets') : undefined;
   const { secret } = await translated({}, async () => {
     assertGrantable(caller, MAILBOX_PERMISSIONS);

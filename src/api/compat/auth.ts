@@ -40,8 +40,18 @@ async function bearer(ctx: Context, store: Store, secret: string): Promise<ApiKe
 
 /** A mailbox password login acts as that mailbox, with what a mailbox key may do. */
 const standIn = (account: Account): ApiKey => ({
-  id: `login:${account.id}`, teamId: account.teamId, type: 'mailbox', name: account.address, prefix: '', permissions: PRESETS['mailbox:full']!,
-  accountId: account.id, domain: null, createdAt: account.createdAt, lastUsedAt: null, revokedAt: null, expiresAt: null,
+  id: `login:${account.id}`,
+  teamId: account.teamId,
+  type: 'mailbox',
+  name: account.address,
+  prefix: '',
+  permissions: PRESETS['mailbox:full']!,
+  accountId: account.id,
+  domain: null,
+  createdAt: account.createdAt,
+  lastUsedAt: null,
+  revokedAt: null,
+  expiresAt: null,
 });
 
 const unauthorized = (message: string) => new ApiError('authentication_required', message);
@@ -71,7 +81,9 @@ export async function authenticate(ctx: Context, store: Store, login: LoginServi
     const result = await login.login(user, password, ctx.ip);
     if (result.ok) return { key: standIn(result.account), password: true };
     if (result.reason === 'throttled') {
-      throw new ApiError('rate_limit_exceeded', 'too many failed logins; try later', null, { headers: { 'Retry-After': String(result.retryAfterSeconds ?? 60) } });
+      throw new ApiError('rate_limit_exceeded', 'too many failed logins; try later', null, {
+        headers: { 'Retry-After': String(result.retryAfterSeconds ?? 60) },
+      });
     }
     throw unauthorized(result.reason === 'suspended' ? 'the mailbox is suspended' : 'invalid user name or password');
   }

@@ -20,7 +20,8 @@ function content(r: DnsRecord): string {
 
 export const dnsRoutes = (deps: ApiDeps): CompatRoute[] => [
   {
-    method: 'GET', path: /^\/dns\/(?:records\/)?([^/]+)$/,
+    method: 'GET',
+    path: /^\/dns\/(?:records\/)?([^/]+)$/,
     handler: async (req) => {
       const key = need(req, 'domain.read');
       const name = req.params[0]!.toLowerCase().replace(/\.$/, '');

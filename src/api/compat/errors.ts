@@ -31,7 +31,8 @@ export class CompatError extends Error {
 export const notFound = (item: string) => new CompatError({ error: 'notFound', item });
 export const fieldMissing = (field: string) => new CompatError({ error: 'fieldMissing', field });
 export const unsupported = (details: string) => new CompatError({ error: 'unsupported', details });
-export const alreadyExists = (field: string, value: unknown) => new CompatError({ error: 'fieldAlreadyExists', field, value });
+export const alreadyExists = (field: string, value: unknown) =>
+  new CompatError({ error: 'fieldAlreadyExists', field, value });
 
 /**
  * What the caller's tenant does not have: 403 "Permission denied (wrong tenant)" (the Mailbux guide's
@@ -40,7 +41,8 @@ export const alreadyExists = (field: string, value: unknown) => new CompatError(
  */
 export async function notFoundHere(deps: ApiDeps, teamId: string, item: string, domain: string): Promise<Error> {
   const owner = await deps.store.domains.get(domain.trim().toLowerCase().replace(/\.$/, ''));
-  if (owner && owner.teamId !== teamId) return new ApiError('insufficient_permissions', `${item} belongs to another tenant`);
+  if (owner && owner.teamId !== teamId)
+    return new ApiError('insufficient_permissions', `${item} belongs to another tenant`);
   return notFound(item);
 }
 
@@ -57,7 +59,10 @@ export const nativeError = (err: unknown): ApiError | undefined =>
  * a rule refusing the change → other. `fields` maps native parameter names to the compat field and
  * the value that was asked for. Authentication, permission and rate-limit errors pass unchanged.
  */
-export async function translated<T>(fields: Record<string, [field: string, value: unknown]>, run: () => Promise<T>): Promise<T> {
+export async function translated<T>(
+  fields: Record<string, [field: string, value: unknown]>,
+  run: () => Promise<T>,
+): Promise<T> {
   try {
     return await run();
   } catch (caught) {

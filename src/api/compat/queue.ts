@@ -16,11 +16,16 @@ const pending = (r: QueueJob['recipients'][number]) => r.status === 'queued' || 
 
 function status(r: QueueJob['recipients'][number]): unknown {
   switch (r.status) {
-    case 'queued': return 'scheduled';
-    case 'deferred': return { temp_fail: r.lastResponse ?? '' };
-    case 'delivered': return { completed: r.lastResponse ?? '' };
-    case 'bounced': return { perm_fail: r.lastResponse ?? '' };
-    case 'cancelled': return { perm_fail: 'Delivery canceled.' };
+    case 'queued':
+      return 'scheduled';
+    case 'deferred':
+      return { temp_fail: r.lastResponse ?? '' };
+    case 'delivered':
+      return { completed: r.lastResponse ?? '' };
+    case 'bounced':
+      return { perm_fail: r.lastResponse ?? '' };
+    case 'cancelled':
+      return { perm_fail: 'Delivery canceled.' };
   }
 }
 
@@ -55,11 +60,16 @@ async function matching(deps: ApiDeps, teamId: string, query: CompatRequest['que
   const { jobs } = await deps.store.queue.listRecent({
     limit: MAX_SCAN,
     match: (job) =>
-      job.teamId === teamId && job.state === 'queued' &&
+      job.teamId === teamId &&
+      job.state === 'queued' &&
       (!from || job.from.toLowerCase().includes(from)) &&
       (!to || job.recipients.some((r) => r.address.includes(to))) &&
-      (!text || job.from.toLowerCase().includes(text) || job.subject.toLowerCase().includes(text) || job.recipients.some((r) => r.address.includes(text))) &&
-      (before === undefined || job.dueAt < before) && (after === undefined || job.dueAt > after),
+      (!text ||
+        job.from.toLowerCase().includes(text) ||
+        job.subject.toLowerCase().includes(text) ||
+        job.recipients.some((r) => r.address.includes(text))) &&
+      (before === undefined || job.dueAt < before) &&
+      (after === undefined || job.dueAt > after),
   });
   return jobs;
 }
@@ -77,7 +87,7 @@ async function reschedule(deps: ApiDeps, job: QueueJob, at: number | undefined):
   const queue = deps.store.queue;
   return queue.lock(job.id, async () => {
     const current = await queue.get(job.id);
-    if (!current || current.state !== 'queued') return false;
+    if (current?.state !== 'queued') return false;
     const tx = new Tx();
     queue.update(tx, current, { ...current, dueAt: at });
     await deps.store.kv.commit(tx);
@@ -95,26 +105,34 @@ async function cancel(deps: ApiDeps, job: QueueJob, filter: string | undefined):
   return (await deps.store.queue.cancel(job.id))?.state === 'cancelled';
 }
 
-const matchesFilter = (job: QueueJob, filter: string | undefined) => !filter || job.recipients.some((r) => pending(r) && r.address.includes(filter.toLowerCase()));
+const matchesFilter = (job: QueueJob, filter: string | undefined) =>
+  !filter || job.recipients.some((r) => pending(r) && r.address.includes(filter.toLowerCase()));
 
 export const queueRoutes = (deps: ApiDeps): CompatRoute[] => [
   {
-    method: 'GET', path: /^\/queue\/messages$/,
+    method: 'GET',
+    path: /^\/queue\/messages$/,
     handler: async (req) => {
       const key = need(req, 'queue.read');
       const jobs = await matching(deps, key.teamId, req.query);
       const page = Math.max(1, Number(req.query.page) || 1);
       const limit = Number(req.query.limit) || 0;
       const slice = limit > 0 ? jobs.slice((page - 1) * limit, page * limit) : jobs;
-      return { items: req.query.values !== undefined ? slice.map(messageView) : slice.map(numericId), total: jobs.length, status: true };
+      return {
+        items: req.query.values !== undefined ? slice.map(messageView) : slice.map(numericId),
+        total: jobs.length,
+        status: true,
+      };
     },
   },
   {
-    method: 'GET', path: /^\/queue\/messages\/([^/]+)$/,
+    method: 'GET',
+    path: /^\/queue\/messages\/([^/]+)$/,
     handler: async (req) => messageView(await load(deps, need(req, 'queue.read').teamId, req.params[0]!)),
   },
   {
-    method: 'PATCH', path: /^\/queue\/messages\/([^/]+)$/,
+    method: 'PATCH',
+    path: /^\/queue\/messages\/([^/]+)$/,
     handler: async (req) => {
       const job = await load(deps, need(req, 'queue.manage').teamId, req.params[0]!);
       if (job.state !== 'queued' || !matchesFilter(job, req.query.filter)) return false;
@@ -122,11 +140,14 @@ export const queueRoutes = (deps: ApiDeps): CompatRoute[] => [
     },
   },
   {
-    method: 'DELETE', path: /^\/queue\/messages\/([^/]+)$/,
-    handler: async (req) => cancel(deps, await load(deps, need(req, 'queue.manage').teamId, req.params[0]!), req.query.filter),
+    method: 'DELETE',
+    path: /^\/queue\/messages\/([^/]+)$/,
+    handler: async (req) =>
+      cancel(deps, await load(deps, need(req, 'queue.manage').teamId, req.params[0]!), req.query.filter),
   },
   {
-    method: 'PATCH', path: /^\/queue\/messages$/,
+    method: 'PATCH',
+    path: /^\/queue\/messages$/,
     handler: async (req) => {
       const jobs = await matching(deps, need(req, 'queue.manage').teamId, req.query);
       const at = time(req.query.at, 'at');
@@ -135,7 +156,8 @@ export const queueRoutes = (deps: ApiDeps): CompatRoute[] => [
     },
   },
   {
-    method: 'DELETE', path: /^\/queue\/messages$/,
+    method: 'DELETE',
+    path: /^\/queue\/messages$/,
     handler: async (req) => {
       const jobs = await matching(deps, need(req, 'queue.manage').teamId, req.query);
       for (const job of jobs) await cancel(deps, job, undefined);
@@ -143,6 +165,20 @@ export const queueRoutes = (deps: ApiDeps): CompatRoute[] => [
     },
   },
   // The queue runner is not paused from the API: it always runs.
-  { method: 'GET', path: /^\/queue\/status$/, handler: async (req) => (need(req, 'queue.read'), true) },
-  { method: 'PATCH', path: /^\/queue\/status\/(stop|start)$/, handler: async (req) => (need(req, 'queue.manage'), Promise.reject(unsupported('the queue cannot be paused'))) },
+  {
+    method: 'GET',
+    path: /^\/queue\/status$/,
+    handler: async (req) => {
+      need(req, 'queue.read');
+      return true;
+    },
+  },
+  {
+    method: 'PATCH',
+    path: /^\/queue\/status\/(stop|start)$/,
+    handler: async (req) => {
+      need(req, 'queue.manage');
+      throw unsupported('the queue cannot be paused');
+    },
+  },
 ];

@@ -76,11 +76,17 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
       } catch (err) {
         failure = err;
       }
-      limiter.charge(ctx, caller ? `key:${caller.key.id}` : `ip:${ctx.ip}`, caller && caller.key.type !== 'root' ? 'sending' : 'management');
+      limiter.charge(
+        ctx,
+        caller ? `key:${caller.key.id}` : `ip:${ctx.ip}`,
+        caller && caller.key.type !== 'root' ? 'sending' : 'management',
+      );
       if (!caller) throw failure;
 
       const path = ctx.path.slice('/api'.length);
-      const found = routes.map((route) => ({ route, match: route.method === ctx.method ? route.path.exec(path) : null })).find((r) => r.match);
+      const found = routes
+        .map((route) => ({ route, match: route.method === ctx.method ? route.path.exec(path) : null }))
+        .find((r) => r.match);
       if (!found) throw new ApiError('not_found', `no such route: ${ctx.method} ${ctx.path}`);
       let body: Buffer | undefined;
       const raw = async () => (body ??= await readBody(ctx, options.maxBodyBytes));

@@ -10,7 +10,8 @@ export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
   const settings = spamSettings(deps);
   return [
     {
-      method: 'POST', path: /^\/spam-filter\/(?:train|upload)\/(spam|ham)(?:\/([^/]+))?$/,
+      method: 'POST',
+      path: /^\/spam-filter\/(?:train|upload)\/(spam|ham)(?:\/([^/]+))?$/,
       handler: async (req) => {
         const key = need(req, 'spam.train');
         const [cls, accountName] = req.params as ['spam' | 'ham', string];
@@ -27,7 +28,8 @@ export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
       },
     },
     {
-      method: 'GET', path: /^\/spam-filter\/train\/(start|reset|stop|delete|status)$/,
+      method: 'GET',
+      path: /^\/spam-filter\/train\/(start|reset|stop|delete|status)$/,
       handler: async (req) => {
         need(req, 'spam.train');
         if (req.params[0] === 'status') return false; // nothing runs in the background
@@ -35,11 +37,13 @@ export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
       },
     },
     {
-      method: 'POST', path: /^\/spam-filter\/classify$/,
+      method: 'POST',
+      path: /^\/spam-filter\/classify$/,
       handler: async (req) => {
         need(req, 'spam.test');
         const body = (await req.json()) as { message?: unknown } | undefined;
-        if (!body || typeof body.message !== 'string' || body.message === '') throw badParameters('message (the raw RFC 5322 message) is required');
+        if (!body || typeof body.message !== 'string' || body.message === '')
+          throw badParameters('message (the raw RFC 5322 message) is required');
         const { result } = await classifyMessage(deps, settings, Buffer.from(body.message, 'utf8'));
         return {
           score: result.score,

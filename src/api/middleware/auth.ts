@@ -45,8 +45,8 @@ export async function requireKey(ctx: Context, store: Store): Promise<ApiKey> {
   if (!key) throw new ApiError('authentication_required', ctx.state.authProblem ?? 'a valid API key is required');
   if (key.accountId) {
     const account = await store.accounts.get(key.accountId);
-    if (!account) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
-    if (account.state !== 'active') throw new ApiError('mailbox_suspended', 'the key\'s mailbox is suspended');
+    if (!account) throw new ApiError('authentication_required', "the key's mailbox no longer exists");
+    if (account.state !== 'active') throw new ApiError('mailbox_suspended', "the key's mailbox is suspended");
   }
   touch(store, key);
   return key;
@@ -58,10 +58,12 @@ function touch(store: Store, key: ApiKey): void {
   if (key.lastUsedAt && now - key.lastUsedAt < LAST_USED_PRECISION_MS) return;
   void withKeyLock(store, key.id, async () => {
     const current = await store.apiKeys.get(key.id);
-    if (!current || current.revokedAt || (current.lastUsedAt && now - current.lastUsedAt < LAST_USED_PRECISION_MS)) return;
+    if (!current || current.revokedAt || (current.lastUsedAt && now - current.lastUsedAt < LAST_USED_PRECISION_MS))
+      return;
     await store.apiKeys.update({ ...current, lastUsedAt: now });
   }).catch(() => undefined);
 }
 
 /** Serialises read-modify-write of one key record (use tracking against rotate, revoke, rename). */
-export const withKeyLock = <T>(store: Store, keyId: string, fn: () => Promise<T>): Promise<T> => store.directory.run(`apikey/${keyId}`, fn);
+export const withKeyLock = <T>(store: Store, keyId: string, fn: () => Promise<T>): Promise<T> =>
+  store.directory.run(`apikey/${keyId}`, fn);

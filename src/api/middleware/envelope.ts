@@ -27,11 +27,21 @@ export function envelope(logger: Logger) {
       if (apiError.status >= 500) logger.error({ err, requestId }, 'request failed');
       for (const [name, value] of Object.entries(apiError.headers)) ctx.set(name, value);
       // Sendmux: 429 and 503 say when to come back; a 503 without its own hint gets a short one.
-      if (apiError.status === 503 && !ctx.response.get('Retry-After')) ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
+      if (apiError.status === 503 && !ctx.response.get('Retry-After'))
+        ctx.set('Retry-After', String(SERVICE_RETRY_SECONDS));
       ctx.status = apiError.status;
       ctx.body = errorBody(apiError, requestId, `${originOf(ctx)}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
-    logger.debug({ requestId, method: ctx.method, path: ctx.path, status: ctx.status, ms: Math.round(performance.now() - started) }, 'http');
+    logger.debug(
+      {
+        requestId,
+        method: ctx.method,
+        path: ctx.path,
+        status: ctx.status,
+        ms: Math.round(performance.now() - started),
+      },
+      'http',
+    );
   };
 }
 
@@ -65,7 +75,8 @@ function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof ServiceError) return fromServiceError(err);
   // Disk full or failing: nothing was written and the store recovers by itself (503 + Retry-After).
-  if (err instanceof StoreUnavailableError) return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
+  if (err instanceof StoreUnavailableError)
+    return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
   const status = (err as { status?: number }).status;
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);
@@ -77,7 +88,8 @@ const escapeHtml = (text: string): string => text.replace(/[&<>"]/g, (c) => `&#$
 /** The page `doc_url` points at: each code with its status, whether to retry, and what it means. */
 export function errorDocsPage(): string {
   const rows = (Object.keys(ERROR_STATUS) as ErrorCode[]).map(
-    (code) => `<h2 id="${code}">${code}</h2>\n<p>HTTP ${ERROR_STATUS[code]} · retryable: ${isRetryable(ERROR_STATUS[code])}</p>\n<p>${escapeHtml(ERROR_DOCS[code])}</p>`,
+    (code) =>
+      `<h2 id="${code}">${code}</h2>\n<p>HTTP ${ERROR_STATUS[code]} · retryable: ${isRetryable(ERROR_STATUS[code])}</p>\n<p>${escapeHtml(ERROR_DOCS[code])}</p>`,
   );
   return `<!doctype html>\n<meta charset="utf-8">\n<title>Wren Mail API errors</title>\n<h1>Wren Mail API errors</h1>\n${rows.join('\n')}\n`;
 }

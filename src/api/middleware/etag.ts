@@ -23,6 +23,8 @@ export function checkIfMatch(ctx: Context, current: unknown): void {
   if (header === '') return;
   const etag = etagOf(current);
   if (!listMatches(header, etag)) {
-    throw new ApiError('conflict', 'the resource has changed since it was read (If-Match does not match)', null, { headers: { ETag: etag } });
+    throw new ApiError('conflict', 'the resource has changed since it was read (If-Match does not match)', null, {
+      headers: { ETag: etag },
+    });
   }
 }

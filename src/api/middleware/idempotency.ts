@@ -30,7 +30,12 @@ export class IdempotencyGuard {
     const scope = idempotencyScope(apiKeyId, `${ctx.method} ${ctx.path}`, key);
     // Checked and claimed in one synchronous step: two concurrent requests cannot both pass.
     if (this.inFlight.has(scope)) {
-      throw new ApiError('idempotency_conflict', 'a request with this Idempotency-Key is still in progress; retry later', null, { headers: { 'Retry-After': '1' } });
+      throw new ApiError(
+        'idempotency_conflict',
+        'a request with this Idempotency-Key is still in progress; retry later',
+        null,
+        { headers: { 'Retry-After': '1' } },
+      );
     }
     this.inFlight.add(scope);
     try {
@@ -54,7 +59,15 @@ export class IdempotencyGuard {
           if (value) headers[name] = value;
         }
         const now = this.now();
-        await this.repo.put(scope, { keyId: apiKeyId, fingerprint, status: ctx.status, headers, body: ctx.body, createdAt: now, expiresAt: now + TTL_MS });
+        await this.repo.put(scope, {
+          keyId: apiKeyId,
+          fingerprint,
+          status: ctx.status,
+          headers,
+          body: ctx.body,
+          createdAt: now,
+          expiresAt: now + TTL_MS,
+        });
       }
     } finally {
       this.inFlight.delete(scope);

@@ -12,7 +12,10 @@ export interface Page<T> {
   pagination: { has_more: boolean; next_cursor?: string };
 }
 
-interface Position { t: number; id: string }
+interface Position {
+  t: number;
+  id: string;
+}
 
 const encode = (position: Position): string => Buffer.from(JSON.stringify(position)).toString('base64url');
 
@@ -30,7 +33,11 @@ function decode(cursor: string): Position {
  * Newest first (created_at, then id, both descending); the opaque cursor is the last item's position,
  * so a page stays correct when items before it are added or removed.
  */
-export function paginate<T>(items: T[], position: (item: T) => Position, query: { limit: number; cursor?: string | undefined }): Page<T> {
+export function paginate<T>(
+  items: T[],
+  position: (item: T) => Position,
+  query: { limit: number; cursor?: string | undefined },
+): Page<T> {
   const after = query.cursor === undefined ? undefined : decode(query.cursor);
   const before = (a: Position, b: Position) => a.t > b.t || (a.t === b.t && a.id > b.id);
   const sorted = items

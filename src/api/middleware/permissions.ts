@@ -23,5 +23,10 @@ export function grantsCover(granted: string[], pattern: string): boolean {
 /** 403 unless `caller` may hand out every one of `permissions` to a new key: no key mints one more powerful than itself. */
 export function assertGrantable(caller: ApiKey, permissions: string[]): void {
   const beyond = permissions.find((p) => !grantsCover(caller.permissions, p));
-  if (beyond) throw new ApiError('insufficient_permissions', `a key cannot grant ${beyond}, which it does not hold itself`, 'permissions');
+  if (beyond)
+    throw new ApiError(
+      'insufficient_permissions',
+      `a key cannot grant ${beyond}, which it does not hold itself`,
+      'permissions',
+    );
 }

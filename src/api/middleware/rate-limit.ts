@@ -56,9 +56,14 @@ export class RateLimiter {
     ctx.set('X-RateLimit-Reset', String(Math.ceil(resetMs / 1000)));
     if (window.used > limit) {
       const retryAfter = Math.max(1, Math.ceil((resetMs - now) / 1000));
-      throw new ApiError('rate_limit_exceeded', `rate limit of ${limit} requests per ${windowMs / 1000} s exceeded`, null, {
-        headers: { 'Retry-After': String(retryAfter) },
-      });
+      throw new ApiError(
+        'rate_limit_exceeded',
+        `rate limit of ${limit} requests per ${windowMs / 1000} s exceeded`,
+        null,
+        {
+          headers: { 'Retry-After': String(retryAfter) },
+        },
+      );
     }
   }
 

@@ -11,13 +11,20 @@ export function parseInput<S extends z.ZodType>(schema: S, input: unknown, where
   const errors: FieldError[] = result.error.issues.flatMap((issue): FieldError[] => {
     const base = issue.path.map(String).join('.');
     if (issue.code === 'unrecognized_keys') {
-      return issue.keys.map((key) => ({ field: base ? `${base}.${key}` : key, code: 'unknown_field', message: `unknown field ${JSON.stringify(key)}` }));
+      return issue.keys.map((key) => ({
+        field: base ? `${base}.${key}` : key,
+        code: 'unknown_field',
+        message: `unknown field ${JSON.stringify(key)}`,
+      }));
     }
     const missing = issue.code === 'invalid_type' && issue.input === undefined;
     return [{ field: base || where, code: missing ? 'missing' : issue.code, message: issue.message }];
   });
   const first = errors[0]!;
   const code = first.code === 'missing' ? 'missing_parameter' : 'invalid_parameter';
-  const message = where === 'body' && first.field === 'body' ? `the request body is invalid: ${first.message}` : `${first.field}: ${first.message}`;
+  const message =
+    where === 'body' && first.field === 'body'
+      ? `the request body is invalid: ${first.message}`
+      : `${first.field}: ${first.message}`;
   throw new ApiError(code, message, first.field, { errors });
 }

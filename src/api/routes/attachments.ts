@@ -42,8 +42,13 @@ export const attachmentRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/mailbox/messages/{id}/attachments/{n}', summary: 'An attachment, decoded (n: its position in the message\'s attachments, from 0); honours Range', tag,
-      permission: 'mailbox.read', query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'application/octet-stream',
+      method: 'GET',
+      path: '/mailbox/messages/{id}/attachments/{n}',
+      summary: "An attachment, decoded (n: its position in the message's attachments, from 0); honours Range",
+      tag,
+      permission: 'mailbox.read',
+      query: z.object({ mailbox_id: mailboxId }).strict(),
+      raw: 'application/octet-stream',
       handler: async ({ ctx, key, params, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         // The record, its structure and the part's bytes from one view (see loadMessage).
@@ -60,7 +65,11 @@ export const attachmentRoutes = (deps: ApiDeps): Route[] => {
         const range = parseRange(ctx.get('range') || undefined, content.length);
         if (range === 'unsatisfiable') {
           ctx.set('Content-Range', `bytes */${content.length}`);
-          return { raw: `range not satisfiable: the attachment has ${content.length} bytes\n`, contentType: 'text/plain', status: 416 };
+          return {
+            raw: `range not satisfiable: the attachment has ${content.length} bytes\n`,
+            contentType: 'text/plain',
+            status: 416,
+          };
         }
         const filename = name ? name.replace(/[\r\n"]/g, '_') : undefined;
         if (range === null) return { raw: Readable.from([content]), contentType, filename };

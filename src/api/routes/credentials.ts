@@ -46,7 +46,12 @@ const createdKeySchema = z.object({
 const tag = 'Mailboxes';
 
 /** A mailbox key made by `caller`, who must hold what a mailbox key holds. */
-async function mintMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account, appName: string): Promise<{ key: ApiKey; secret: string }> {
+async function mintMailboxKey(
+  deps: ApiDeps,
+  caller: ApiKey,
+  account: Account,
+  appName: string,
+): Promise<{ key: ApiKey; secret: string }> {
   assertGrantable(caller, MAILBOX_PERMISSIONS);
   return createMailboxKey(deps, await teamOf(deps, caller.teamId), caller, account, appName);
 }
@@ -61,9 +66,10 @@ async function revokeMailboxKey(deps: ApiDeps, caller: ApiKey, account: Account,
 
 /** The caller's own mailbox: these self-service routes are for a mailbox's own keys (and its owner's console session). */
 async function ownMailbox(deps: ApiDeps, key: ApiKey): Promise<Account> {
-  if (!key.accountId) throw new ApiError('insufficient_permissions', 'this route is for a mailbox key; operators use /mailboxes/{id}/…');
+  if (!key.accountId)
+    throw new ApiError('insufficient_permissions', 'this route is for a mailbox key; operators use /mailboxes/{id}/…');
   const account = await deps.store.accounts.get(key.accountId);
-  if (!account) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
+  if (!account) throw new ApiError('authentication_required', "the key's mailbox no longer exists");
   return account;
 }
 
@@ -71,12 +77,21 @@ async function ownMailbox(deps: ApiDeps, key: ApiKey): Promise<Account> {
 const mintedView = (deps: ApiDeps, account: Account, key: ApiKey, secret: string) => ({
   api_key: { public_id: key.id, key: secret, key_prefix: key.prefix, key_suffix: key.suffix! },
   imap_smtp_credentials: {
-    server: deps.hostname, imap_port: deps.ports.imaps, smtp_port: deps.ports.submission, username: account.address, password: secret,
+    server: deps.hostname,
+    imap_port: deps.ports.imaps,
+    smtp_port: deps.ports.submission,
+    username: account.address,
+    password: secret,
   },
 });
 
 const keyView = (k: ApiKey) => ({
-  public_id: k.id, app_name: k.name, key_prefix: k.prefix, key_suffix: k.suffix ?? null, created_at: iso(k.createdAt), last_used_at: isoOrNull(k.lastUsedAt),
+  public_id: k.id,
+  app_name: k.name,
+  key_prefix: k.prefix,
+  key_suffix: k.suffix ?? null,
+  created_at: iso(k.createdAt),
+  last_used_at: isoOrNull(k.lastUsedAt),
 });
 
 /** One page of a mailbox's live keys, for the operator's route and the owner's alike. */
@@ -89,25 +104,45 @@ async function keyPage(deps: ApiDeps, teamId: string, account: Account, query: P
 /** Per-mailbox keys (`wm_mbx_…`): the mailbox's own API access, and its IMAP/SMTP credential for apps. */
 export const credentialRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/mailboxes/{id}/keys', summary: 'List a mailbox\'s keys', tag, permission: 'mailbox.admin.read',
-    query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
+    method: 'GET',
+    path: '/mailboxes/{id}/keys',
+    summary: "List a mailbox's keys",
+    tag,
+    permission: 'mailbox.admin.read',
+    query: z.object(pageQuery).strict(),
+    response: mailboxKeySchema,
+    list: true,
     handler: async ({ key, params, query }) => {
       const account = await loadMailbox(deps, key, params.id!);
       return keyPage(deps, key.teamId, account, query);
     },
   }),
   defineRoute({
-    method: 'POST', path: '/mailboxes/{id}/keys', summary: 'Create a mailbox key; its secret (shown once) is also the IMAP/SMTP password', tag, permission: 'mailbox.admin.manage',
+    method: 'POST',
+    path: '/mailboxes/{id}/keys',
+    summary: 'Create a mailbox key; its secret (shown once) is also the IMAP/SMTP password',
+    tag,
+    permission: 'mailbox.admin.manage',
     body: z.object({ app_name: z.string().trim().min(1).max(100) }).strict(),
-    response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    response: createdKeySchema,
+    status: 201,
+    idempotent: true,
+    errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, params, body }) => {
       const account = await loadMailbox(deps, caller, params.id!);
       const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
-      return { data: mintedView(deps, account, key, secret), location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}` };
+      return {
+        data: mintedView(deps, account, key, secret),
+        location: `/api/v1/mailboxes/${publicId('mbx', account.id)}/keys/${key.id}`,
+      };
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/mailboxes/{id}/keys/{key_id}', summary: 'Revoke a mailbox key (idempotent)', tag, permission: 'mailbox.admin.manage',
+    method: 'DELETE',
+    path: '/mailboxes/{id}/keys/{key_id}',
+    summary: 'Revoke a mailbox key (idempotent)',
+    tag,
+    permission: 'mailbox.admin.manage',
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await loadMailbox(deps, caller, params.id!);
@@ -116,17 +151,30 @@ export const credentialRoutes = (deps: ApiDeps): Route[] => [
   }),
   // Self-service: a mailbox's owner (a mailbox key, or the owner's console session) manages its own app passwords.
   defineRoute({
-    method: 'GET', path: '/mailbox/keys', summary: 'List the calling mailbox\'s app keys', tag, permission: 'mailbox.read',
-    query: z.object(pageQuery).strict(), response: mailboxKeySchema, list: true,
+    method: 'GET',
+    path: '/mailbox/keys',
+    summary: "List the calling mailbox's app keys",
+    tag,
+    permission: 'mailbox.read',
+    query: z.object(pageQuery).strict(),
+    response: mailboxKeySchema,
+    list: true,
     handler: async ({ key, query }) => {
       const account = await ownMailbox(deps, key);
       return keyPage(deps, key.teamId, account, query);
     },
   }),
   defineRoute({
-    method: 'POST', path: '/mailbox/keys', summary: 'Create an app key for the calling mailbox (its secret, shown once, is the IMAP/SMTP password)', tag, permission: 'mailbox.settings.update',
+    method: 'POST',
+    path: '/mailbox/keys',
+    summary: 'Create an app key for the calling mailbox (its secret, shown once, is the IMAP/SMTP password)',
+    tag,
+    permission: 'mailbox.settings.update',
     body: z.object({ app_name: z.string().trim().min(1).max(100) }).strict(),
-    response: createdKeySchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+    response: createdKeySchema,
+    status: 201,
+    idempotent: true,
+    errors: ['limit_exceeded', 'validation_error'],
     handler: async ({ key: caller, body }) => {
       const account = await ownMailbox(deps, caller);
       const { key, secret } = await mintMailboxKey(deps, caller, account, body.app_name);
@@ -134,7 +182,11 @@ export const credentialRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/mailbox/keys/{key_id}', summary: 'Revoke one of the calling mailbox\'s app keys (idempotent)', tag, permission: 'mailbox.settings.update',
+    method: 'DELETE',
+    path: '/mailbox/keys/{key_id}',
+    summary: "Revoke one of the calling mailbox's app keys (idempotent)",
+    tag,
+    permission: 'mailbox.settings.update',
     response: apiKeySchema,
     handler: async ({ key: caller, params }) => {
       const account = await ownMailbox(deps, caller);
@@ -142,12 +194,18 @@ export const credentialRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'PUT', path: '/mailbox/password', summary: 'Change the calling mailbox\'s password (the current one is required); console sessions on the old one end', tag, permission: 'mailbox.settings.update',
+    method: 'PUT',
+    path: '/mailbox/password',
+    summary: "Change the calling mailbox's password (the current one is required); console sessions on the old one end",
+    tag,
+    permission: 'mailbox.settings.update',
     body: z.object({ current_password: z.string().max(1024), new_password: password }).strict(),
-    response: z.object({ changed: z.literal(true) }), errors: ['validation_error'],
+    response: z.object({ changed: z.literal(true) }),
+    errors: ['validation_error'],
     handler: async ({ key, body }) => {
       const account = await ownMailbox(deps, key);
-      if (!(await verifyPassword(body.current_password, account.passwordHash))) throw new ApiError('validation_error', 'the current password is wrong', 'current_password');
+      if (!(await verifyPassword(body.current_password, account.passwordHash)))
+        throw new ApiError('validation_error', 'the current password is wrong', 'current_password');
       await setMailboxPassword(deps, account.id, body.new_password);
       return { data: { changed: true as const } };
     },

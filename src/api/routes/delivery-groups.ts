@@ -21,16 +21,26 @@ const groupSchema = z.object({
   provider_ids: z.array(z.string()),
   active_provider_count: z.number().int(),
   domains: z.array(z.string()).describe('sender domains whose outbound mail goes through this group'),
-  api_key_ids: z.array(z.string()).describe('sending keys whose mail goes through this group (POST /api-keys delivery_group_id)'),
+  api_key_ids: z
+    .array(z.string())
+    .describe('sending keys whose mail goes through this group (POST /api-keys delivery_group_id)'),
   created_at: timestamp,
 });
 
-const text = (max: number) => z.string().trim().max(max).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
+const text = (max: number) =>
+  z
+    .string()
+    .trim()
+    .max(max)
+    .refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL');
 const fields = {
   name: text(200).pipe(z.string().min(1)),
   description: text(1000).nullable(),
-  provider_ids: z.array(z.string().max(64)).max(MAX_PER_TEAM).describe('providers to put in the group (they leave any other group)'),
-  domains: z.array(domainName).max(1000).describe('the team\'s domains to route through the group (replaces the list)'),
+  provider_ids: z
+    .array(z.string().max(64))
+    .max(MAX_PER_TEAM)
+    .describe('providers to put in the group (they leave any other group)'),
+  domains: z.array(domainName).max(1000).describe("the team's domains to route through the group (replaces the list)"),
 };
 
 interface Routed {
@@ -48,7 +58,8 @@ async function routedThrough(deps: ApiDeps, groups: RelayGroup[]): Promise<Map<s
     const group = groups.find((g) => g.id === groupId);
     if (!group) continue;
     if ('domain' in scope) {
-      if ((await deps.store.domains.get(scope.domain))?.teamId === group.teamId) out.get(groupId)!.domains.push(scope.domain);
+      if ((await deps.store.domains.get(scope.domain))?.teamId === group.teamId)
+        out.get(groupId)!.domains.push(scope.domain);
     } else {
       const key = await deps.store.apiKeys.get(scope.apiKeyId);
       if (key && key.teamId === group.teamId && !key.revokedAt) out.get(groupId)!.apiKeyIds.push(key.id);
@@ -91,7 +102,8 @@ async function relayIds(deps: ApiDeps, caller: ApiKey, ids: string[]): Promise<s
 async function teamDomains(deps: ApiDeps, caller: ApiKey, names: string[]): Promise<string[]> {
   for (const [i, name] of names.entries()) {
     const domain = await deps.store.domains.get(name);
-    if (!domain || domain.teamId !== caller.teamId) throw new ApiError('validation_error', `${name} is not a domain of this team`, `domains.${i}`);
+    if (!domain || domain.teamId !== caller.teamId)
+      throw new ApiError('validation_error', `${name} is not a domain of this team`, `domains.${i}`);
   }
   return [...new Set(names)];
 }
@@ -99,7 +111,8 @@ async function teamDomains(deps: ApiDeps, caller: ApiKey, names: string[]): Prom
 /** Routes exactly `domains` through the group: new ones are taken from any other group, dropped ones go back to direct delivery. */
 async function setDomains(deps: ApiDeps, groupId: string, before: string[], domains: string[]): Promise<void> {
   for (const domain of before) if (!domains.includes(domain)) await deps.store.queue.relays.setRoute({ domain }, null);
-  for (const domain of domains) if (!before.includes(domain)) await deps.store.queue.relays.setRoute({ domain }, groupId);
+  for (const domain of domains)
+    if (!before.includes(domain)) await deps.store.queue.relays.setRoute({ domain }, groupId);
 }
 
 const tag = 'Delivery groups';
@@ -110,26 +123,57 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/delivery-groups', summary: 'List delivery groups', tag, permission: 'routing.read',
-      query: z.object(pageQuery).strict(), response: groupSchema, list: true,
+      method: 'GET',
+      path: '/delivery-groups',
+      summary: 'List delivery groups',
+      tag,
+      permission: 'routing.read',
+      query: z.object(pageQuery).strict(),
+      response: groupSchema,
+      list: true,
       handler: async ({ key, query }) => {
         const groups = await teamGroups(deps, key.teamId);
         const routed = await routedThrough(deps, groups);
         const page = paginate(groups, (g) => ({ t: g.createdAt, id: g.id }), query);
-        return { data: await Promise.all(page.items.map((g) => groupView(deps, g, routed.get(g.id)!))), pagination: page.pagination };
+        return {
+          data: await Promise.all(page.items.map((g) => groupView(deps, g, routed.get(g.id)!))),
+          pagination: page.pagination,
+        };
       },
     }),
     defineRoute({
-      method: 'POST', path: '/delivery-groups', summary: 'Create a delivery group, optionally with providers and routed domains', tag, permission: 'routing.manage',
-      body: z.object({ ...fields, description: fields.description.optional(), provider_ids: fields.provider_ids.default([]), domains: fields.domains.default([]) }).strict(),
-      response: groupSchema, status: 201, idempotent: true, errors: ['limit_exceeded', 'validation_error'],
+      method: 'POST',
+      path: '/delivery-groups',
+      summary: 'Create a delivery group, optionally with providers and routed domains',
+      tag,
+      permission: 'routing.manage',
+      body: z
+        .object({
+          ...fields,
+          description: fields.description.optional(),
+          provider_ids: fields.provider_ids.default([]),
+          domains: fields.domains.default([]),
+        })
+        .strict(),
+      response: groupSchema,
+      status: 201,
+      idempotent: true,
+      errors: ['limit_exceeded', 'validation_error'],
       handler: async ({ key, body }) => {
         const group = await underRelayLock(deps, key.teamId, async () => {
           const members = await relayIds(deps, key, body.provider_ids);
           const domains = await teamDomains(deps, key, body.domains);
           const count = (await teamGroups(deps, key.teamId)).length;
-          if (count >= MAX_PER_TEAM) throw new ApiError('limit_exceeded', `the team has ${count} delivery groups (limit ${MAX_PER_TEAM})`);
-          const saved: RelayGroup = { id: newId(), name: body.name, relayIds: [], createdAt: Date.now(), teamId: key.teamId, description: body.description ?? null };
+          if (count >= MAX_PER_TEAM)
+            throw new ApiError('limit_exceeded', `the team has ${count} delivery groups (limit ${MAX_PER_TEAM})`);
+          const saved: RelayGroup = {
+            id: newId(),
+            name: body.name,
+            relayIds: [],
+            createdAt: Date.now(),
+            teamId: key.teamId,
+            description: body.description ?? null,
+          };
           await relays.putGroup(saved);
           await moveRelays(deps, key.teamId, members, saved.id);
           await setDomains(deps, saved.id, [], domains);
@@ -139,12 +183,25 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'GET', path: '/delivery-groups/{id}', summary: 'Get a delivery group', tag, permission: 'routing.read', response: groupSchema, etag: true,
+      method: 'GET',
+      path: '/delivery-groups/{id}',
+      summary: 'Get a delivery group',
+      tag,
+      permission: 'routing.read',
+      response: groupSchema,
+      etag: true,
       handler: async ({ key, params }) => ({ data: await view(await loadGroup(deps, key, params.id!)) }),
     }),
     defineRoute({
-      method: 'PATCH', path: '/delivery-groups/{id}', summary: 'Update a delivery group (provider_ids and domains replace the current lists)', tag, permission: 'routing.manage',
-      body: z.object(fields).partial().strict(), response: groupSchema, ifMatch: true, errors: ['validation_error'],
+      method: 'PATCH',
+      path: '/delivery-groups/{id}',
+      summary: 'Update a delivery group (provider_ids and domains replace the current lists)',
+      tag,
+      permission: 'routing.manage',
+      body: z.object(fields).partial().strict(),
+      response: groupSchema,
+      ifMatch: true,
+      errors: ['validation_error'],
       handler: async ({ ctx, key, params, body }) => {
         const group = await underRelayLock(deps, key.teamId, async () => {
           const current = await loadGroup(deps, key, params.id!);
@@ -153,10 +210,19 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
           const members = body.provider_ids && (await relayIds(deps, key, body.provider_ids));
           const domains = body.domains && (await teamDomains(deps, key, body.domains));
           if (body.name !== undefined || body.description !== undefined) {
-            await relays.putGroup({ ...current, name: body.name ?? current.name, description: body.description === undefined ? current.description ?? null : body.description });
+            await relays.putGroup({
+              ...current,
+              name: body.name ?? current.name,
+              description: body.description === undefined ? (current.description ?? null) : body.description,
+            });
           }
           if (members) {
-            await moveRelays(deps, key.teamId, current.relayIds.filter((id) => !members.includes(id)), null);
+            await moveRelays(
+              deps,
+              key.teamId,
+              current.relayIds.filter((id) => !members.includes(id)),
+              null,
+            );
             await moveRelays(deps, key.teamId, members, current.id);
           }
           if (domains) await setDomains(deps, current.id, before.domains, domains);
@@ -166,19 +232,39 @@ export const deliveryGroupRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/delivery-groups/{id}', summary: 'Delete a delivery group (its providers stay, in no group); 409 while domains or sending keys route through it unless force=true', tag, permission: 'routing.manage',
-      query: z.object({ force: z.enum(['true', 'false']).optional().describe('also send its domains and keys back to direct delivery') }).strict(),
-      response: deleted, ifMatch: true, errors: ['conflict'],
+      method: 'DELETE',
+      path: '/delivery-groups/{id}',
+      summary:
+        'Delete a delivery group (its providers stay, in no group); 409 while domains or sending keys route through it unless force=true',
+      tag,
+      permission: 'routing.manage',
+      query: z
+        .object({
+          force: z
+            .enum(['true', 'false'])
+            .optional()
+            .describe('also send its domains and keys back to direct delivery'),
+        })
+        .strict(),
+      response: deleted,
+      ifMatch: true,
+      errors: ['conflict'],
       handler: async ({ ctx, key, params, query }) => {
         await underRelayLock(deps, key.teamId, async () => {
           const group = await loadGroup(deps, key, params.id!);
           const current = await view(group);
           checkIfMatch(ctx, current);
           if (current.domains.length && query.force !== 'true') {
-            throw new ApiError('conflict', `${current.domains.length} domains route through this group (${current.domains.slice(0, 3).join(', ')}); move them or pass force=true`);
+            throw new ApiError(
+              'conflict',
+              `${current.domains.length} domains route through this group (${current.domains.slice(0, 3).join(', ')}); move them or pass force=true`,
+            );
           }
           if (current.api_key_ids.length && query.force !== 'true') {
-            throw new ApiError('conflict', `${current.api_key_ids.length} sending keys route through this group (${current.api_key_ids.slice(0, 3).join(', ')}); revoke them or pass force=true`);
+            throw new ApiError(
+              'conflict',
+              `${current.api_key_ids.length} sending keys route through this group (${current.api_key_ids.slice(0, 3).join(', ')}); revoke them or pass force=true`,
+            );
           }
           await setDomains(deps, group.id, current.domains, []);
           for (const apiKeyId of current.api_key_ids) await relays.setRoute({ apiKeyId }, null);

@@ -20,17 +20,35 @@ export interface EventStreamOptions {
 }
 
 const SSE_TYPES = [
-  'message.received', 'message.received.spam', 'message.queued', 'message.sent', 'message.delivered', 'message.deferred',
-  'message.delivery_delayed', 'message.bounced', 'message.failed', 'mailbox.quota_warning',
+  'message.received',
+  'message.received.spam',
+  'message.queued',
+  'message.sent',
+  'message.delivered',
+  'message.deferred',
+  'message.delivery_delayed',
+  'message.bounced',
+  'message.failed',
+  'mailbox.quota_warning',
 ];
 const DEFAULT_TYPES = ['message.received', 'message.received.spam'];
 const REPLAY_PAGE = 500;
 
 const query = z
   .object({
-    event_types: z.string().max(500).optional().describe(`comma list of ${SSE_TYPES.join(', ')}; default ${DEFAULT_TYPES.join(',')}`),
+    event_types: z
+      .string()
+      .max(500)
+      .optional()
+      .describe(`comma list of ${SSE_TYPES.join(', ')}; default ${DEFAULT_TYPES.join(',')}`),
     ping: z.coerce.number().int().min(10).max(300).default(30).describe('seconds between ": ping" comments'),
-    close_after: z.coerce.number().int().min(30).max(3600).optional().describe('seconds; the server ends the stream then'),
+    close_after: z.coerce
+      .number()
+      .int()
+      .min(30)
+      .max(3600)
+      .optional()
+      .describe('seconds; the server ends the stream then'),
     last_event_id: z.string().max(40).optional().describe('resume after this event (the Last-Event-ID header wins)'),
     mailbox_id: z.string().max(40).optional().describe('root keys: one mailbox (default: the whole team)'),
   })
@@ -58,23 +76,43 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
 
   return [
     defineRoute({
-      method: 'GET', path: '/mailbox/events', summary: 'Server-sent events of a mailbox (resumable with Last-Event-ID)', tag: 'Mailbox', permission: 'mailbox.read',
-      query, raw: 'text/event-stream', errors: ['not_found', 'missing_parameter'],
+      method: 'GET',
+      path: '/mailbox/events',
+      summary: 'Server-sent events of a mailbox (resumable with Last-Event-ID)',
+      tag: 'Mailbox',
+      permission: 'mailbox.read',
+      query,
+      raw: 'text/event-stream',
+      errors: ['not_found', 'missing_parameter'],
       handler: async ({ ctx, key, query }) => {
         const account: Account | null = await mailboxScope(deps, key, query.mailbox_id, false);
-        const types = query.event_types ? query.event_types.split(',').map((t) => t.trim()).filter(Boolean) : DEFAULT_TYPES;
+        const types = query.event_types
+          ? query.event_types
+              .split(',')
+              .map((t) => t.trim())
+              .filter(Boolean)
+          : DEFAULT_TYPES;
         const unknown = types.find((t) => !SSE_TYPES.includes(t));
-        if (unknown !== undefined || types.length === 0) throw new ApiError('invalid_parameter', `event_types: unknown type ${JSON.stringify(unknown ?? '')}`, 'event_types');
+        if (unknown !== undefined || types.length === 0)
+          throw new ApiError(
+            'invalid_parameter',
+            `event_types: unknown type ${JSON.stringify(unknown ?? '')}`,
+            'event_types',
+          );
         const lastId = ctx.get('last-event-id') || query.last_event_id;
         const afterSeq = lastId ? eventSeq(lastId) : null;
-        if (lastId && afterSeq === null) throw new ApiError('invalid_parameter', 'Last-Event-ID is not an event id (evt_…)', 'last_event_id');
+        if (lastId && afterSeq === null)
+          throw new ApiError('invalid_parameter', 'Last-Event-ID is not an event id (evt_…)', 'last_event_id');
         if ((open.get(key.id) ?? 0) >= maxStreams) {
-          throw new ApiError('rate_limit_exceeded', `at most ${maxStreams} event streams per key`, null, { headers: { 'Retry-After': '30' } });
+          throw new ApiError('rate_limit_exceeded', `at most ${maxStreams} event streams per key`, null, {
+            headers: { 'Retry-After': '30' },
+          });
         }
         open.set(key.id, (open.get(key.id) ?? 0) + 1);
 
         const wanted = types.map(canonicalType);
-        const matches = (e: StoredEvent) => e.teamId === key.teamId && (!account || e.accountId === account.id) && typeMatches(wanted, e.type);
+        const matches = (e: StoredEvent) =>
+          e.teamId === key.teamId && (!account || e.accountId === account.id) && typeMatches(wanted, e.type);
         // The stream is written to the socket directly (Koa stays out of it): a client that goes away
         // is the normal end of a stream, not an error to report.
         ctx.respond = false;
@@ -85,15 +123,19 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         const buffered: StoredEvent[] = [];
         let chain = Promise.resolve();
         const send = (event: StoredEvent) => {
-          chain = chain.then(async () => {
-            if (event.seq <= lastSent || stream.destroyed) return;
-            lastSent = event.seq;
-            if (!matches(event)) return;
-            stream.write(`id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(await frameData(event))}\n\n`);
-          }).catch((err: Error) => {
-            deps.logger.error({ err }, 'event stream frame failed');
-            stream.end();
-          });
+          chain = chain
+            .then(async () => {
+              if (event.seq <= lastSent || stream.destroyed) return;
+              lastSent = event.seq;
+              if (!matches(event)) return;
+              stream.write(
+                `id: ${event.id}\nevent: ${event.type}\ndata: ${JSON.stringify(await frameData(event))}\n\n`,
+              );
+            })
+            .catch((err: Error) => {
+              deps.logger.error({ err }, 'event stream frame failed');
+              stream.end();
+            });
         };
         const onEvent = (event: StoredEvent) => (live ? send(event) : buffered.push(event));
         deps.store.notifier.on('event', onEvent);
@@ -103,7 +145,10 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         // A root key's stream for one mailbox is that mailbox's session too: it ends when the mailbox is
         // suspended or deleted, like the mailbox's own sessions.
         const unregister = sessionRegistry(deps.store).register({
-          protocol: 'sse', accountId: key.accountId ?? account?.id ?? null, credential: key.id, expiresAt: key.expiresAt,
+          protocol: 'sse',
+          accountId: key.accountId ?? account?.id ?? null,
+          credential: key.id,
+          expiresAt: key.expiresAt,
           end: (reason) => {
             if (!stream.destroyed) stream.end(`event: session_ended\ndata: ${JSON.stringify({ reason })}\n\n`);
           },
@@ -133,10 +178,16 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
             if (pruned) {
               // The missed events are gone: the client must resync its state, then follows live.
               lastSent = deps.store.counters.current('event');
-              stream.write(`event: sync_required\ndata: ${JSON.stringify({ reason: 'last_event_id is older than the retained events', last_event_id: lastId })}\n\n`);
+              stream.write(
+                `event: sync_required\ndata: ${JSON.stringify({ reason: 'last_event_id is older than the retained events', last_event_id: lastId })}\n\n`,
+              );
             } else {
               for (let after = afterSeq; ; ) {
-                const page = await deps.store.events.list({ afterSeq: after, limit: REPLAY_PAGE, ...(account ? { accountId: account.id } : { teamId: key.teamId }) });
+                const page = await deps.store.events.list({
+                  afterSeq: after,
+                  limit: REPLAY_PAGE,
+                  ...(account ? { accountId: account.id } : { teamId: key.teamId }),
+                });
                 for (const event of page) send(event);
                 if (page.length < REPLAY_PAGE) break;
                 after = page.at(-1)!.seq;

@@ -17,7 +17,12 @@ const filterState = z
       .array(
         z
           .object({
-            pattern: z.string().trim().min(1).max(320).regex(/^[^\s\r\n]+$/, 'a pattern has no spaces or line breaks'),
+            pattern: z
+              .string()
+              .trim()
+              .min(1)
+              .max(320)
+              .regex(/^[^\s\r\n]+$/, 'a pattern has no spaces or line breaks'),
             type: z.enum(['allow', 'deny']),
             note: z.string().max(255).optional(),
           })
@@ -30,19 +35,36 @@ const filterState = z
 const OFF: SenderFilter = { mode: 'off', rules: [] };
 const view = (filter: SenderFilter | undefined): z.infer<typeof filterState> => filter ?? OFF;
 
-const ownQuery = z.object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') }).strict();
+const ownQuery = z
+  .object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') })
+  .strict();
 
 /** Sender allow/deny lists of a domain and of a mailbox (the mailbox's, when on, overrides the domain's). */
 export const filterRoutes = (deps: ApiDeps): Route[] => [
   // The owner's own lists (a mailbox key or a console owner session): the account page's spam settings.
   defineRoute({
-    method: 'GET', path: '/mailbox/filters', summary: 'The calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.read',
-    query: ownQuery, response: filterState, etag: true,
-    handler: async ({ key, query }) => ({ data: view((await requiredMailbox(deps, key, query.mailbox_id)).settings.senderFilter) }),
+    method: 'GET',
+    path: '/mailbox/filters',
+    summary: "The calling mailbox's sender allow/deny lists",
+    tag: 'Mailbox',
+    permission: 'mailbox.read',
+    query: ownQuery,
+    response: filterState,
+    etag: true,
+    handler: async ({ key, query }) => ({
+      data: view((await requiredMailbox(deps, key, query.mailbox_id)).settings.senderFilter),
+    }),
   }),
   defineRoute({
-    method: 'PUT', path: '/mailbox/filters', summary: 'Replace the calling mailbox\'s sender allow/deny lists', tag: 'Mailbox', permission: 'mailbox.settings.update',
-    query: ownQuery, body: filterState, response: filterState, ifMatch: true,
+    method: 'PUT',
+    path: '/mailbox/filters',
+    summary: "Replace the calling mailbox's sender allow/deny lists",
+    tag: 'Mailbox',
+    permission: 'mailbox.settings.update',
+    query: ownQuery,
+    body: filterState,
+    response: filterState,
+    ifMatch: true,
     handler: async ({ ctx, key, query, body }) => {
       const account = await requiredMailbox(deps, key, query.mailbox_id);
       const saved = await updateAccount(deps, account.id, (a) => {
@@ -53,13 +75,24 @@ export const filterRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/domains/{id}/filters', summary: 'A domain\'s sender allow/deny lists', tag: 'Domains', permission: 'domain.read',
-    response: filterState, etag: true,
+    method: 'GET',
+    path: '/domains/{id}/filters',
+    summary: "A domain's sender allow/deny lists",
+    tag: 'Domains',
+    permission: 'domain.read',
+    response: filterState,
+    etag: true,
     handler: async ({ key, params }) => ({ data: view((await loadDomain(deps, key, params.id!)).senderFilter) }),
   }),
   defineRoute({
-    method: 'PUT', path: '/domains/{id}/filters', summary: 'Replace a domain\'s sender allow/deny lists', tag: 'Domains', permission: 'mailbox.admin.manage',
-    body: filterState, response: filterState, ifMatch: true,
+    method: 'PUT',
+    path: '/domains/{id}/filters',
+    summary: "Replace a domain's sender allow/deny lists",
+    tag: 'Domains',
+    permission: 'mailbox.admin.manage',
+    body: filterState,
+    response: filterState,
+    ifMatch: true,
     handler: async ({ ctx, key, params, body }) => {
       const domain = await loadDomain(deps, key, params.id!);
       const saved = await updateDomain(deps, domain.name, (d) => {
@@ -70,13 +103,26 @@ export const filterRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'GET', path: '/mailboxes/{id}/filters', summary: 'A mailbox\'s sender allow/deny lists', tag: 'Mailboxes', permission: 'mailbox.admin.read',
-    response: filterState, etag: true,
-    handler: async ({ key, params }) => ({ data: view((await loadMailbox(deps, key, params.id!)).settings.senderFilter) }),
+    method: 'GET',
+    path: '/mailboxes/{id}/filters',
+    summary: "A mailbox's sender allow/deny lists",
+    tag: 'Mailboxes',
+    permission: 'mailbox.admin.read',
+    response: filterState,
+    etag: true,
+    handler: async ({ key, params }) => ({
+      data: view((await loadMailbox(deps, key, params.id!)).settings.senderFilter),
+    }),
   }),
   defineRoute({
-    method: 'PUT', path: '/mailboxes/{id}/filters', summary: 'Replace a mailbox\'s sender allow/deny lists', tag: 'Mailboxes', permission: 'mailbox.admin.manage',
-    body: filterState, response: filterState, ifMatch: true,
+    method: 'PUT',
+    path: '/mailboxes/{id}/filters',
+    summary: "Replace a mailbox's sender allow/deny lists",
+    tag: 'Mailboxes',
+    permission: 'mailbox.admin.manage',
+    body: filterState,
+    response: filterState,
+    ifMatch: true,
     handler: async ({ ctx, key, params, body }) => {
       const account = await loadMailbox(deps, key, params.id!);
       const saved = await updateAccount(deps, account.id, (a) => {

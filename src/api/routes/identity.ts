@@ -18,19 +18,34 @@ const identitySchema = z.object({
 
 const view = (account: Account): z.infer<typeof identitySchema> => {
   const identity = identityOf(account);
-  return { email: account.address, name: identity.name ?? account.name, text_signature: identity.textSignature ?? null, html_signature: identity.htmlSignature ?? null };
+  return {
+    email: account.address,
+    name: identity.name ?? account.name,
+    text_signature: identity.textSignature ?? null,
+    html_signature: identity.htmlSignature ?? null,
+  };
 };
 
 const mailboxId = z.string().max(40).optional();
 
 export const identityRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/mailbox/identity', summary: 'The mailbox\'s sending identity: name and signatures', tag: 'Mailbox', permission: 'mailbox.read',
-    query: z.object({ mailbox_id: mailboxId }).strict(), response: identitySchema, etag: true,
+    method: 'GET',
+    path: '/mailbox/identity',
+    summary: "The mailbox's sending identity: name and signatures",
+    tag: 'Mailbox',
+    permission: 'mailbox.read',
+    query: z.object({ mailbox_id: mailboxId }).strict(),
+    response: identitySchema,
+    etag: true,
     handler: async ({ key, query }) => ({ data: view(await requiredMailbox(deps, key, query.mailbox_id)) }),
   }),
   defineRoute({
-    method: 'PATCH', path: '/mailbox/identity', summary: 'Change the display name or signatures (null clears a signature)', tag: 'Mailbox', permission: 'mailbox.settings.update',
+    method: 'PATCH',
+    path: '/mailbox/identity',
+    summary: 'Change the display name or signatures (null clears a signature)',
+    tag: 'Mailbox',
+    permission: 'mailbox.settings.update',
     query: z.object({ mailbox_id: mailboxId }).strict(),
     body: z
       .object({

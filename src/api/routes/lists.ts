@@ -43,29 +43,55 @@ const tag = 'Lists';
 /** Distribution lists and forwarders: one address delivering to local mailboxes and/or external addresses. */
 export const listRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/lists', summary: 'List distribution lists and forwarders', tag, permission: 'list.read',
-    query: z.object(pageQuery).strict(), response: listSchema, list: true,
+    method: 'GET',
+    path: '/lists',
+    summary: 'List distribution lists and forwarders',
+    tag,
+    permission: 'list.read',
+    query: z.object(pageQuery).strict(),
+    response: listSchema,
+    list: true,
     handler: async ({ key, query }) => {
       const page = paginate(await deps.lists.listForTeam(key.teamId), (l) => ({ t: l.createdAt, id: l.id }), query);
       return { data: page.items.map(listView), pagination: page.pagination };
     },
   }),
   defineRoute({
-    method: 'POST', path: '/lists', summary: 'Create a list or forwarder', tag, permission: 'list.create',
+    method: 'POST',
+    path: '/lists',
+    summary: 'Create a list or forwarder',
+    tag,
+    permission: 'list.create',
     body: createListBody,
-    response: listSchema, status: 201, idempotent: true, errors: ['conflict', 'validation_error'],
+    response: listSchema,
+    status: 201,
+    idempotent: true,
+    errors: ['conflict', 'validation_error'],
     handler: async ({ key, body }) => {
       const list = await createList(deps, key.teamId, body);
       return { data: listView(list), location: `/api/v1/lists/${publicId('lst', list.id)}` };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/lists/{id}', summary: 'Get a list', tag, permission: 'list.read', response: listSchema, etag: true,
+    method: 'GET',
+    path: '/lists/{id}',
+    summary: 'Get a list',
+    tag,
+    permission: 'list.read',
+    response: listSchema,
+    etag: true,
     handler: async ({ key, params }) => ({ data: listView(await loadList(deps, key, params.id!)) }),
   }),
   defineRoute({
-    method: 'PATCH', path: '/lists/{id}', summary: 'Update a list (members replace the current ones)', tag, permission: 'list.update',
-    body: patchListBody, response: listSchema, ifMatch: true, errors: ['conflict', 'validation_error'],
+    method: 'PATCH',
+    path: '/lists/{id}',
+    summary: 'Update a list (members replace the current ones)',
+    tag,
+    permission: 'list.update',
+    body: patchListBody,
+    response: listSchema,
+    ifMatch: true,
+    errors: ['conflict', 'validation_error'],
     handler: async ({ ctx, key, params, body }) => {
       const list = await loadList(deps, key, params.id!);
       checkIfMatch(ctx, listView(list));
@@ -73,7 +99,13 @@ export const listRoutes = (deps: ApiDeps): Route[] => [
     },
   }),
   defineRoute({
-    method: 'DELETE', path: '/lists/{id}', summary: 'Delete a list', tag, permission: 'list.delete', response: deleted, ifMatch: true,
+    method: 'DELETE',
+    path: '/lists/{id}',
+    summary: 'Delete a list',
+    tag,
+    permission: 'list.delete',
+    response: deleted,
+    ifMatch: true,
     handler: async ({ ctx, key, params }) => {
       const list = await loadList(deps, key, params.id!);
       checkIfMatch(ctx, listView(list));

@@ -17,7 +17,11 @@ import { jobPage, loadJob, jobPublicId, recipientSchema, recipientView } from '.
 const dateQuery = {
   from_date: z.iso.datetime({ offset: true }).optional().describe('RFC 3339; only entries at or after it'),
   to_date: z.iso.datetime({ offset: true }).optional().describe('RFC 3339; only entries before it'),
-  search: z.string().max(200).optional().describe('substring of the sender, a recipient or the subject (case-insensitive)'),
+  search: z
+    .string()
+    .max(200)
+    .optional()
+    .describe('substring of the sender, a recipient or the subject (case-insensitive)'),
 };
 
 function period(query: { from_date?: string | undefined; to_date?: string | undefined }): (t: number) => boolean {
@@ -59,7 +63,9 @@ function outboundStatus(job: QueueJob): z.infer<typeof outboundSchema>['status']
 }
 
 function outboundView(job: QueueJob): z.infer<typeof outboundSchema> {
-  const notDelivered = job.recipients.find((r) => r.status !== 'delivered' && (r.lastResponse || r.status === 'cancelled'));
+  const notDelivered = job.recipients.find(
+    (r) => r.status !== 'delivered' && (r.lastResponse || r.status === 'cancelled'),
+  );
   const deliveredAt = job.recipients.flatMap((r) => r.log.filter((a) => a.status === 'delivered').map((a) => a.time));
   return {
     id: jobPublicId('dlog', job),
@@ -101,7 +107,15 @@ const inboundSchema = z.object({
 });
 
 function inboundView(event: StoredEvent, account: Account | undefined): z.infer<typeof inboundSchema> {
-  const d = event.data as { message_id?: string | null; from?: string; to?: string[]; subject?: string; folder?: string; size?: number; spam_score?: number };
+  const d = event.data as {
+    message_id?: string | null;
+    from?: string;
+    to?: string[];
+    subject?: string;
+    folder?: string;
+    size?: number;
+    spam_score?: number;
+  };
   return {
     id: `ilog_${event.id.slice(4)}`,
     event_type: event.type as z.infer<typeof inboundSchema>['event_type'],
@@ -124,7 +138,8 @@ const ILOG = /^ilog_([0-9a-f]{12})$/;
 async function loadInbound(deps: ApiDeps, caller: ApiKey, id: string): Promise<StoredEvent> {
   const match = ILOG.exec(id);
   const event = match ? await deps.store.events.get(parseInt(match[1]!, 16)) : undefined;
-  if (!event || event.teamId !== caller.teamId || !RECEIVED.includes(event.type)) throw new ApiError('not_found', `no inbound log ${JSON.stringify(id.slice(0, 64))}`, 'id');
+  if (!event || event.teamId !== caller.teamId || !RECEIVED.includes(event.type))
+    throw new ApiError('not_found', `no inbound log ${JSON.stringify(id.slice(0, 64))}`, 'id');
   return event;
 }
 
@@ -177,32 +192,67 @@ const tag = 'Logs';
 
 export const logRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/emails/logs', summary: 'Outbound delivery logs, newest first (one per message and destination domain)', tag, permission: 'logs.read',
-    query: z.object({ ...pageQuery, ...dateQuery, status: z.enum(['pending', 'sent', 'failed']).optional(), mailbox_id: z.string().max(64).optional() }).strict(),
-    response: outboundSchema, list: true,
+    method: 'GET',
+    path: '/emails/logs',
+    summary: 'Outbound delivery logs, newest first (one per message and destination domain)',
+    tag,
+    permission: 'logs.read',
+    query: z
+      .object({
+        ...pageQuery,
+        ...dateQuery,
+        status: z.enum(['pending', 'sent', 'failed']).optional(),
+        mailbox_id: z.string().max(64).optional(),
+      })
+      .strict(),
+    response: outboundSchema,
+    list: true,
     handler: async ({ key, query }) => {
       const within = period(query);
-      const accountId = query.mailbox_id === undefined ? undefined : parsePublicId('mbx', query.mailbox_id, 'mailbox_id');
-      const { jobs, pagination } = await jobPage(deps, key.teamId, query, (job) =>
-        within(job.createdAt) &&
-        (!query.status || outboundStatus(job) === query.status) &&
-        (accountId === undefined || job.accountId === accountId) &&
-        matches(query.search, job.from, job.subject, ...job.recipients.map((r) => r.address)),
+      const accountId =
+        query.mailbox_id === undefined ? undefined : parsePublicId('mbx', query.mailbox_id, 'mailbox_id');
+      const { jobs, pagination } = await jobPage(
+        deps,
+        key.teamId,
+        query,
+        (job) =>
+          within(job.createdAt) &&
+          (!query.status || outboundStatus(job) === query.status) &&
+          (accountId === undefined || job.accountId === accountId) &&
+          matches(query.search, job.from, job.subject, ...job.recipients.map((r) => r.address)),
       );
       return { data: jobs.map(outboundView), pagination };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/emails/logs/{id}', summary: 'One outbound log with each recipient\'s attempts', tag, permission: 'logs.read', response: outboundDetail, etag: true,
+    method: 'GET',
+    path: '/emails/logs/{id}',
+    summary: "One outbound log with each recipient's attempts",
+    tag,
+    permission: 'logs.read',
+    response: outboundDetail,
+    etag: true,
     handler: async ({ key, params }) => {
       const job = await loadJob(deps, key, 'dlog', params.id!);
       return { data: { ...outboundView(job), recipients: job.recipients.map(recipientView) } };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/inboxes/logs', summary: 'Inbound deliveries to mailboxes, newest first', tag, permission: 'logs.read',
-    query: z.object({ ...pageQuery, ...dateQuery, mailbox_id: z.string().max(64).optional(), event_type: z.enum(['message.received', 'message.received.spam']).optional() }).strict(),
-    response: inboundSchema, list: true,
+    method: 'GET',
+    path: '/inboxes/logs',
+    summary: 'Inbound deliveries to mailboxes, newest first',
+    tag,
+    permission: 'logs.read',
+    query: z
+      .object({
+        ...pageQuery,
+        ...dateQuery,
+        mailbox_id: z.string().max(64).optional(),
+        event_type: z.enum(['message.received', 'message.received.spam']).optional(),
+      })
+      .strict(),
+    response: inboundSchema,
+    list: true,
     handler: async ({ key, query }) => {
       const within = period(query);
       let before: number | undefined;
@@ -211,12 +261,18 @@ export const logRoutes = (deps: ApiDeps): Route[] => [
         if (!match) throw new ApiError('invalid_parameter', 'cursor is not one this API returned', 'cursor');
         before = parseInt(match[1]!, 16);
       }
-      const accountId = query.mailbox_id === undefined ? undefined : parsePublicId('mbx', query.mailbox_id, 'mailbox_id');
+      const accountId =
+        query.mailbox_id === undefined ? undefined : parsePublicId('mbx', query.mailbox_id, 'mailbox_id');
       const account = accountCache(deps);
       const found: StoredEvent[] = [];
       let more = false;
       for await (const event of eventsNewestFirst(deps, { teamId: key.teamId, accountId }, before)) {
-        if (!RECEIVED.includes(event.type) || (query.event_type && event.type !== query.event_type) || !within(event.time)) continue;
+        if (
+          !RECEIVED.includes(event.type) ||
+          (query.event_type && event.type !== query.event_type) ||
+          !within(event.time)
+        )
+          continue;
         const d = event.data as { from?: string; to?: string[]; subject?: string };
         if (!matches(query.search, d.from ?? '', d.subject ?? '', ...(d.to ?? []))) continue;
         if (found.length === query.limit) {
@@ -226,20 +282,37 @@ export const logRoutes = (deps: ApiDeps): Route[] => [
         found.push(event);
       }
       const data = await Promise.all(found.map(async (e) => inboundView(e, await account(e.accountId))));
-      const pagination = more ? { has_more: true, next_cursor: Buffer.from(data.at(-1)!.id).toString('base64url') } : { has_more: false };
+      const pagination = more
+        ? { has_more: true, next_cursor: Buffer.from(data.at(-1)!.id).toString('base64url') }
+        : { has_more: false };
       return { data, pagination };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/inboxes/logs/{id}', summary: 'One inbound delivery', tag, permission: 'logs.read', response: inboundSchema, etag: true,
+    method: 'GET',
+    path: '/inboxes/logs/{id}',
+    summary: 'One inbound delivery',
+    tag,
+    permission: 'logs.read',
+    response: inboundSchema,
+    etag: true,
     handler: async ({ key, params }) => {
       const event = await loadInbound(deps, key, params.id!);
       return { data: inboundView(event, await deps.store.accounts.get(event.accountId ?? '')) };
     },
   }),
   defineRoute({
-    method: 'GET', path: '/emails/metrics', summary: 'Delivery and receipt counts: summary, change against the previous window, time series', tag: 'Metrics', permission: 'analytics.read',
-    query: z.object({ window: z.enum(['24h', '7d', '30d']).default('7d'), granularity: z.enum(['hourly', 'daily']).optional().describe('default: hourly for 24h, else daily') }).strict(),
+    method: 'GET',
+    path: '/emails/metrics',
+    summary: 'Delivery and receipt counts: summary, change against the previous window, time series',
+    tag: 'Metrics',
+    permission: 'analytics.read',
+    query: z
+      .object({
+        window: z.enum(['24h', '7d', '30d']).default('7d'),
+        granularity: z.enum(['hourly', 'daily']).optional().describe('default: hourly for 24h, else daily'),
+      })
+      .strict(),
     response: metricsSchema,
     handler: async ({ key, query }) => {
       const granularity = query.granularity ?? (query.window === '24h' ? 'hourly' : 'daily');
@@ -261,8 +334,11 @@ export const logRoutes = (deps: ApiDeps): Route[] => [
           add(series.get(from + Math.floor((event.time - from) / step) * step)!, event);
         }
       }
-      const change = (now: number, before: number) => (before === 0 ? null : Math.round(((now - before) / before) * 1000) / 10);
-      const change_pct = Object.fromEntries((Object.keys(summary) as (keyof Counts)[]).map((k) => [k, change(summary[k], previous[k])]));
+      const change = (now: number, before: number) =>
+        before === 0 ? null : Math.round(((now - before) / before) * 1000) / 10;
+      const change_pct = Object.fromEntries(
+        (Object.keys(summary) as (keyof Counts)[]).map((k) => [k, change(summary[k], previous[k])]),
+      );
       return {
         data: {
           window: query.window,

@@ -9,7 +9,16 @@ import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import {
-  bodyText, flagChanges, keywordsSchema, loadFolder, requiredMailbox, messageId, messageSummaries, messageSummarySchema, parseMessageId, type MessageSummary,
+  bodyText,
+  flagChanges,
+  keywordsSchema,
+  loadFolder,
+  requiredMailbox,
+  messageId,
+  messageSummaries,
+  messageSummarySchema,
+  parseMessageId,
+  type MessageSummary,
 } from '../views/messages.ts';
 
 const tag = 'Mailbox';
@@ -18,9 +27,22 @@ const mailboxId = z.string().max(40).optional();
 const ids = z.array(z.string().max(40)).min(1).max(100).describe('message ids, at most 100');
 
 const batchBody = z.discriminatedUnion('action', [
-  z.object({ action: z.literal('get'), ids, max_body_chars: z.number().int().min(0).max(1_000_000).default(0).describe('0: no body') }).strict(),
   z
-    .object({ action: z.literal('update'), ids, seen: z.boolean().optional(), flagged: z.boolean().optional(), keywords: keywordsSchema.optional(), folder_id: z.string().max(40).optional() })
+    .object({
+      action: z.literal('get'),
+      ids,
+      max_body_chars: z.number().int().min(0).max(1_000_000).default(0).describe('0: no body'),
+    })
+    .strict(),
+  z
+    .object({
+      action: z.literal('update'),
+      ids,
+      seen: z.boolean().optional(),
+      flagged: z.boolean().optional(),
+      keywords: keywordsSchema.optional(),
+      folder_id: z.string().max(40).optional(),
+    })
     .strict(),
   z.object({ action: z.literal('delete'), ids, permanent: z.boolean().default(false) }).strict(),
 ]);
@@ -41,7 +63,12 @@ interface Found {
 }
 
 /** The messages of this account the ids name (read from `view` if given), grouped by folder; ids that name nothing are absent. */
-async function resolveIds(deps: ApiDeps, account: Account, list: string[], view?: StoreView): Promise<Map<number, Found>> {
+async function resolveIds(
+  deps: ApiDeps,
+  account: Account,
+  list: string[],
+  view?: StoreView,
+): Promise<Map<number, Found>> {
   const wanted = new Map<number, number[]>();
   for (const id of list) {
     const parsed = /^msg_[0-9a-f]{16}$/.test(id) ? parseMessageId(id) : null;
@@ -51,14 +78,20 @@ async function resolveIds(deps: ApiDeps, account: Account, list: string[], view?
   for (const [folderId, uids] of wanted) {
     const folder = deps.store.folders.get(folderId);
     if (!folder || folder.accountId !== account.id) continue;
-    const messages = (await (view ? view.getMany(folderId, uids) : deps.store.messages.getMany(folderId, uids))).filter((m): m is Message => m !== undefined);
+    const messages = (await (view ? view.getMany(folderId, uids) : deps.store.messages.getMany(folderId, uids))).filter(
+      (m): m is Message => m !== undefined,
+    );
     found.set(folderId, { folder, messages: new Map(messages.map((m) => [m.uid, m])) });
   }
   return found;
 }
 
 /** Summaries of messages by folder and UID, read fresh from the store. */
-async function summariesOf(deps: ApiDeps, where: Map<number, number[]>, view?: StoreView): Promise<Map<string, MessageSummary>> {
+async function summariesOf(
+  deps: ApiDeps,
+  where: Map<number, number[]>,
+  view?: StoreView,
+): Promise<Map<string, MessageSummary>> {
   const out = new Map<string, MessageSummary>();
   for (const [folderId, uids] of where) {
     const folder = deps.store.folders.get(folderId);
@@ -69,17 +102,38 @@ async function summariesOf(deps: ApiDeps, where: Map<number, number[]>, view?: S
   return out;
 }
 
-const failure = (id: string, code: ErrorCode, message: string): BatchItem => ({ id, ok: false, error: { code, message }, message: null, body: null, new_id: null });
-const success = (id: string, extra: Partial<BatchItem> = {}): BatchItem => ({ id, ok: true, error: null, message: null, body: null, new_id: null, ...extra });
+const failure = (id: string, code: ErrorCode, message: string): BatchItem => ({
+  id,
+  ok: false,
+  error: { code, message },
+  message: null,
+  body: null,
+  new_id: null,
+});
+const success = (id: string, extra: Partial<BatchItem> = {}): BatchItem => ({
+  id,
+  ok: true,
+  error: null,
+  message: null,
+  body: null,
+  new_id: null,
+  ...extra,
+});
 
 export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
   const { store } = deps;
 
   return [
     defineRoute({
-      method: 'POST', path: '/mailbox/messages/batch', summary: 'Get, update or delete up to 100 messages, with a result per id', tag, permission: 'mailbox.read',
-      query: z.object({ mailbox_id: mailboxId }).strict(), body: batchBody,
-      response: z.object({ action: z.enum(['get', 'update', 'delete']), results: z.array(batchItem) }), errors: ['conflict'],
+      method: 'POST',
+      path: '/mailbox/messages/batch',
+      summary: 'Get, update or delete up to 100 messages, with a result per id',
+      tag,
+      permission: 'mailbox.read',
+      query: z.object({ mailbox_id: mailboxId }).strict(),
+      body: batchBody,
+      response: z.object({ action: z.enum(['get', 'update', 'delete']), results: z.array(batchItem) }),
+      errors: ['conflict'],
       handler: async ({ key, query, body }) => {
         // Reading needs mailbox.read (the route's permission); changing needs what PATCH and DELETE need.
         if (body.action !== 'get') assertPermission(key, 'email.receive');
@@ -99,13 +153,23 @@ export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
           // Records, summaries and bodies from one view: a message expunged meanwhile is a not_found item.
           return store.withView(async (view) => {
             found = await resolveIds(deps, account, unique, view);
-            const summaries = await summariesOf(deps, new Map([...found].map(([id, g]) => [id, [...g.messages.keys()]])), view);
+            const summaries = await summariesOf(
+              deps,
+              new Map([...found].map(([id, g]) => [id, [...g.messages.keys()]])),
+              view,
+            );
             const results: BatchItem[] = [];
             for (const id of unique) {
               const hit = locate(id);
               const summary = summaries.get(id);
               if (!hit || !summary) results.push(missing(id));
-              else results.push(success(id, { message: summary, body: body.max_body_chars > 0 ? await bodyText(view, hit.message, body.max_body_chars) : null }));
+              else
+                results.push(
+                  success(id, {
+                    message: summary,
+                    body: body.max_body_chars > 0 ? await bodyText(view, hit.message, body.max_body_chars) : null,
+                  }),
+                );
             }
             return { data: { action: body.action, results } };
           });

@@ -11,10 +11,26 @@ import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { mailboxSchema, mailboxView } from '../views/mailboxes.ts';
 import {
-  bodyText, flagChanges, folderSchema, folderView, KEYWORD, keywordsSchema, loadFolder, loadMessage, requiredMailbox, messageId, messageSummaries, messageSummarySchema, parseMessageId,
+  bodyText,
+  flagChanges,
+  folderSchema,
+  folderView,
+  KEYWORD,
+  keywordsSchema,
+  loadFolder,
+  loadMessage,
+  requiredMailbox,
+  messageId,
+  messageSummaries,
+  messageSummarySchema,
+  parseMessageId,
 } from '../views/messages.ts';
 
-const mailboxId = z.string().max(40).optional().describe('root keys: the mailbox (mbx_…); mailbox keys: their own or absent');
+const mailboxId = z
+  .string()
+  .max(40)
+  .optional()
+  .describe('root keys: the mailbox (mbx_…); mailbox keys: their own or absent');
 const messageDetail = messageSummarySchema.extend({ body: z.object({ text: z.string(), truncated: z.boolean() }) });
 
 const tag = 'Mailbox';
@@ -34,23 +50,41 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/mailbox/me', summary: 'The mailbox this key reaches', tag, permission: 'mailbox.read',
-      query: z.object({ mailbox_id: mailboxId }).strict(), response: mailboxSchema.extend({ quota_used_bytes: z.number().int() }), etag: true,
+      method: 'GET',
+      path: '/mailbox/me',
+      summary: 'The mailbox this key reaches',
+      tag,
+      permission: 'mailbox.read',
+      query: z.object({ mailbox_id: mailboxId }).strict(),
+      response: mailboxSchema.extend({ quota_used_bytes: z.number().int() }),
+      etag: true,
       handler: async ({ key, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
-        return { data: { ...(await mailboxView(deps, account)), quota_used_bytes: store.folders.usage(account.id).bytes } };
+        return {
+          data: { ...(await mailboxView(deps, account)), quota_used_bytes: store.folders.usage(account.id).bytes },
+        };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/mailbox/folders', summary: 'List folders with their counts', tag, permission: 'mailbox.read',
-      query: z.object({ mailbox_id: mailboxId }).strict(), response: folderSchema, list: true,
+      method: 'GET',
+      path: '/mailbox/folders',
+      summary: 'List folders with their counts',
+      tag,
+      permission: 'mailbox.read',
+      query: z.object({ mailbox_id: mailboxId }).strict(),
+      response: folderSchema,
+      list: true,
       handler: async ({ key, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         return { data: store.folders.list(account.id).map(folderView), pagination: { has_more: false } };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/mailbox/messages', summary: 'List a folder\'s messages, newest first (default INBOX)', tag, permission: 'mailbox.read',
+      method: 'GET',
+      path: '/mailbox/messages',
+      summary: "List a folder's messages, newest first (default INBOX)",
+      tag,
+      permission: 'mailbox.read',
       query: z
         .object({
           mailbox_id: mailboxId,
@@ -60,13 +94,20 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
           keyword: z.string().regex(KEYWORD).optional(),
           sort_direction: z.enum(['asc', 'desc']).default('desc'),
           limit: z.coerce.number().int().min(1).max(100).default(25),
-          cursor: z.string().regex(/^msg_[0-9a-f]{16}$/).optional().describe('next_cursor of the previous page'),
+          cursor: z
+            .string()
+            .regex(/^msg_[0-9a-f]{16}$/)
+            .optional()
+            .describe('next_cursor of the previous page'),
         })
         .strict(),
-      response: messageSummarySchema, list: true,
+      response: messageSummarySchema,
+      list: true,
       handler: async ({ key, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
-        const folder = query.folder_id ? loadFolder(deps, account, query.folder_id) : store.folders.byName(account.id, 'INBOX')!;
+        const folder = query.folder_id
+          ? loadFolder(deps, account, query.folder_id)
+          : store.folders.byName(account.id, 'INBOX')!;
         const after = query.cursor ? parseMessageId(query.cursor, 'cursor').uid : null;
         const asc = query.sort_direction === 'asc';
         let messages = await store.messages.list(folder.id);
@@ -82,37 +123,73 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
         const more = messages.length > query.limit;
         return {
           data: await messageSummaries(deps, folder, page),
-          pagination: more ? { has_more: true, next_cursor: messageId(folder.id, page.at(-1)!.uid) } : { has_more: false },
+          pagination: more
+            ? { has_more: true, next_cursor: messageId(folder.id, page.at(-1)!.uid) }
+            : { has_more: false },
         };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/mailbox/messages/{id}', summary: 'A message: summary and body text', tag, permission: 'mailbox.read',
-      query: z.object({ mailbox_id: mailboxId, max_body_chars: z.coerce.number().int().min(0).max(1_000_000).default(100_000) }).strict(),
-      response: messageDetail, etag: true,
+      method: 'GET',
+      path: '/mailbox/messages/{id}',
+      summary: 'A message: summary and body text',
+      tag,
+      permission: 'mailbox.read',
+      query: z
+        .object({
+          mailbox_id: mailboxId,
+          max_body_chars: z.coerce.number().int().min(0).max(1_000_000).default(100_000),
+        })
+        .strict(),
+      response: messageDetail,
+      etag: true,
       handler: async ({ key, params, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         return store.withView(async (view) => {
           const { folder, message } = await loadMessage(deps, account, params.id!, view);
-          return { data: { ...(await summary(folder, message, view)), body: await bodyText(view, message, query.max_body_chars) } };
+          return {
+            data: {
+              ...(await summary(folder, message, view)),
+              body: await bodyText(view, message, query.max_body_chars),
+            },
+          };
         });
       },
     }),
     defineRoute({
-      method: 'GET', path: '/mailbox/messages/{id}/raw', summary: 'The message as stored (RFC 5322)', tag, permission: 'mailbox.read',
-      query: z.object({ mailbox_id: mailboxId }).strict(), raw: 'message/rfc822',
+      method: 'GET',
+      path: '/mailbox/messages/{id}/raw',
+      summary: 'The message as stored (RFC 5322)',
+      tag,
+      permission: 'mailbox.read',
+      query: z.object({ mailbox_id: mailboxId }).strict(),
+      raw: 'message/rfc822',
       handler: async ({ key, params, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
-        const raw = await store.withView(async (view) => view.read((await loadMessage(deps, account, params.id!, view)).message));
+        const raw = await store.withView(async (view) =>
+          view.read((await loadMessage(deps, account, params.id!, view)).message),
+        );
         // A stream keeps the bytes as they are (a string body would be re-encoded as UTF-8).
         return { raw: Readable.from([raw]), contentType: 'message/rfc822' };
       },
     }),
     defineRoute({
-      method: 'PATCH', path: '/mailbox/messages/{id}', summary: 'Set seen, flagged and keywords; folder_id moves the message (its id changes)', tag, permission: 'email.receive',
+      method: 'PATCH',
+      path: '/mailbox/messages/{id}',
+      summary: 'Set seen, flagged and keywords; folder_id moves the message (its id changes)',
+      tag,
+      permission: 'email.receive',
       query: z.object({ mailbox_id: mailboxId }).strict(),
-      body: z.object({ seen: z.boolean().optional(), flagged: z.boolean().optional(), keywords: keywordsSchema.optional(), folder_id: z.string().max(40).optional() }).strict(),
-      response: messageSummarySchema, errors: ['conflict'],
+      body: z
+        .object({
+          seen: z.boolean().optional(),
+          flagged: z.boolean().optional(),
+          keywords: keywordsSchema.optional(),
+          folder_id: z.string().max(40).optional(),
+        })
+        .strict(),
+      response: messageSummarySchema,
+      errors: ['conflict'],
       handler: async ({ key, params, query, body }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         let { folder, message } = await loadMessage(deps, account, params.id!);
@@ -134,9 +211,19 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/mailbox/messages/{id}', summary: 'Move a message to Trash, or remove it for good (permanent=true, or when it is in Trash already)', tag, permission: 'email.receive',
+      method: 'DELETE',
+      path: '/mailbox/messages/{id}',
+      summary: 'Move a message to Trash, or remove it for good (permanent=true, or when it is in Trash already)',
+      tag,
+      permission: 'email.receive',
       query: z.object({ mailbox_id: mailboxId, permanent: z.enum(['true', 'false']).default('false') }).strict(),
-      response: z.object({ id: z.string(), deleted: z.literal(true), permanent: z.boolean(), trash_id: z.string().nullable() }), errors: ['conflict'],
+      response: z.object({
+        id: z.string(),
+        deleted: z.literal(true),
+        permanent: z.boolean(),
+        trash_id: z.string().nullable(),
+      }),
+      errors: ['conflict'],
       handler: async ({ key, params, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         const { folder, message } = await loadMessage(deps, account, params.id!);
@@ -146,7 +233,14 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
           return { data: { id: params.id!, deleted: true as const, permanent: true, trash_id: null } };
         }
         const { to } = await store.messages.copy(folder.id, [message.uid], trash.id, true);
-        return { data: { id: params.id!, deleted: true as const, permanent: false, trash_id: to[0] === undefined ? null : messageId(trash.id, to[0]) } };
+        return {
+          data: {
+            id: params.id!,
+            deleted: true as const,
+            permanent: false,
+            trash_id: to[0] === undefined ? null : messageId(trash.id, to[0]),
+          },
+        };
       },
     }),
   ];

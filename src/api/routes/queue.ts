@@ -61,29 +61,57 @@ export const queueRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/queue/messages', summary: 'Outbound jobs, newest first', tag, permission: 'queue.read',
-      query: z.object({
-        ...pageQuery,
-        status: z.enum(['queued', 'done', 'cancelled']).optional(),
-        domain: domainName.optional().describe('destination domain'),
-      }).strict(),
-      response: jobSchema, list: true,
+      method: 'GET',
+      path: '/queue/messages',
+      summary: 'Outbound jobs, newest first',
+      tag,
+      permission: 'queue.read',
+      query: z
+        .object({
+          ...pageQuery,
+          status: z.enum(['queued', 'done', 'cancelled']).optional(),
+          domain: domainName.optional().describe('destination domain'),
+        })
+        .strict(),
+      response: jobSchema,
+      list: true,
       handler: async ({ key, query }) => {
-        const { jobs, pagination } = await jobPage(deps, key.teamId, query, (job) => (!query.status || job.state === query.status) && (!query.domain || job.domain === query.domain));
+        const { jobs, pagination } = await jobPage(
+          deps,
+          key.teamId,
+          query,
+          (job) => (!query.status || job.state === query.status) && (!query.domain || job.domain === query.domain),
+        );
         return { data: jobs.map(jobView), pagination };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/queue/messages/{id}', summary: 'One job with its recipients\' delivery logs', tag, permission: 'queue.read', response: jobSchema, etag: true,
+      method: 'GET',
+      path: '/queue/messages/{id}',
+      summary: "One job with its recipients' delivery logs",
+      tag,
+      permission: 'queue.read',
+      response: jobSchema,
+      etag: true,
       handler: async ({ key, params }) => ({ data: jobView(await loadJob(deps, key, 'qmsg', params.id!)) }),
     }),
     defineRoute({
-      method: 'POST', path: '/queue/messages/{id}/retry', summary: 'Try the deferred recipients now', tag, permission: 'queue.manage', response: jobSchema,
+      method: 'POST',
+      path: '/queue/messages/{id}/retry',
+      summary: 'Try the deferred recipients now',
+      tag,
+      permission: 'queue.manage',
+      response: jobSchema,
       errors: ['conflict'],
       handler: async ({ key, params }) => operate(key, params.id!, 'retryNow'),
     }),
     defineRoute({
-      method: 'DELETE', path: '/queue/messages/{id}', summary: 'Cancel: recipients not yet delivered are dropped (idempotent)', tag, permission: 'queue.manage', response: jobSchema,
+      method: 'DELETE',
+      path: '/queue/messages/{id}',
+      summary: 'Cancel: recipients not yet delivered are dropped (idempotent)',
+      tag,
+      permission: 'queue.manage',
+      response: jobSchema,
       errors: ['conflict'],
       handler: async ({ key, params }) => operate(key, params.id!, 'cancel'),
     }),

@@ -35,7 +35,10 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/mailbox/search', summary: 'Messages matching every word of q (subject, addresses, body), newest first, with <mark> snippets', tag,
+      method: 'GET',
+      path: '/mailbox/search',
+      summary: 'Messages matching every word of q (subject, addresses, body), newest first, with <mark> snippets',
+      tag,
       permission: 'mailbox.read',
       query: z
         .object({
@@ -45,12 +48,21 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           limit: z.coerce.number().int().min(1).max(100).default(25),
         })
         .strict(),
-      response: messageSummarySchema.extend({ snippet: z.object({ subject: z.string(), preview: z.string() }).describe('HTML-escaped, hits in <mark>') }), list: true,
+      response: messageSummarySchema.extend({
+        snippet: z.object({ subject: z.string(), preview: z.string() }).describe('HTML-escaped, hits in <mark>'),
+      }),
+      list: true,
       handler: async ({ key, query }) => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         const folders = query.folder_id ? [loadFolder(deps, account, query.folder_id)] : store.folders.list(account.id);
         const words = [...new Set(query.q.toLowerCase().split(/\s+/))].slice(0, 10);
-        const terms = new RegExp([...words].sort((a, b) => b.length - a.length).map(escapeRegExp).join('|'), 'gi');
+        const terms = new RegExp(
+          [...words]
+            .sort((a, b) => b.length - a.length)
+            .map(escapeRegExp)
+            .join('|'),
+          'gi',
+        );
         // The records, their texts and the summaries from one view: no expunge in between. Each word
         // must occur in the message's headers or body as SEARCH TEXT finds it (store/fulltext.ts):
         // only the messages the full-text postings name for every word are read.
@@ -59,7 +71,15 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           for (const folder of folders) {
             const candidates = await store.fulltext.candidates(folder.id, words);
             const messages = candidates
-              ? [...(await view.getMany(folder.id, [...candidates.uids].sort((a, b) => a - b))).filter((m) => m !== undefined), ...(await view.range(folder.id, candidates.above + 1, 0xffffffff))]
+              ? [
+                  ...(
+                    await view.getMany(
+                      folder.id,
+                      [...candidates.uids].sort((a, b) => a - b),
+                    )
+                  ).filter((m) => m !== undefined),
+                  ...(await view.range(folder.id, candidates.above + 1, 0xffffffff)),
+                ]
               : await view.list(folder.id);
             for (const message of messages) all.push({ folder, message });
           }
@@ -80,7 +100,10 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           for (const [j, hit] of page.entries()) {
             const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
             const text = capUtf8(fields[j]!.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
-            data.push({ ...summary!, snippet: { subject: highlight(fields[j]!.subject, terms), preview: highlight(text, terms, 200) } });
+            data.push({
+              ...summary!,
+              snippet: { subject: highlight(fields[j]!.subject, terms), preview: highlight(text, terms, 200) },
+            });
           }
           return { data, pagination: { has_more: found.length > query.limit } };
         });

@@ -29,10 +29,12 @@ const view = (record: SieveScriptRecord): z.infer<typeof sieveSchema> => ({
   updated_at: iso(record.updatedAt),
 });
 
-const putBody = z.object({
-  script: z.string().max(MAX_SCRIPT_BYTES),
-  active: z.boolean().optional().describe('absent: unchanged (a new script starts active)'),
-}).strict();
+const putBody = z
+  .object({
+    script: z.string().max(MAX_SCRIPT_BYTES),
+    active: z.boolean().optional().describe('absent: unchanged (a new script starts active)'),
+  })
+  .strict();
 
 const tag = 'Sieve';
 
@@ -45,12 +47,20 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
   };
   const toggle = (action: 'activate' | 'deactivate') =>
     defineRoute({
-      method: 'POST', path: `/mailboxes/{id}/sieve/${action}`, summary: `${action === 'activate' ? 'Run' : 'Stop running'} the mailbox's Sieve script on delivery`, tag,
-      permission: 'mailbox.admin.manage', response: sieveSchema,
+      method: 'POST',
+      path: `/mailboxes/{id}/sieve/${action}`,
+      summary: `${action === 'activate' ? 'Run' : 'Stop running'} the mailbox's Sieve script on delivery`,
+      tag,
+      permission: 'mailbox.admin.manage',
+      response: sieveSchema,
       handler: async ({ key, params }) => {
         const account = await loadMailbox(deps, key, params.id!);
         return deps.store.directory.run(`sieve/${account.id}`, async () => {
-          const record = { ...(await load(account.id, params.id!)), active: action === 'activate', updatedAt: Date.now() };
+          const record = {
+            ...(await load(account.id, params.id!)),
+            active: action === 'activate',
+            updatedAt: Date.now(),
+          };
           await scripts.put(record);
           return { data: view(record) };
         });
@@ -69,7 +79,12 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
     }
     return deps.store.directory.run(`sieve/${accountId}`, async () => {
       const previous = await scripts.get(accountId);
-      const record: SieveScriptRecord = { accountId, script: body.script, active: body.active ?? previous?.active ?? true, updatedAt: Date.now() };
+      const record: SieveScriptRecord = {
+        accountId,
+        script: body.script,
+        active: body.active ?? previous?.active ?? true,
+        updatedAt: Date.now(),
+      };
       await scripts.put(record);
       return { data: view(record) };
     });
@@ -80,46 +95,83 @@ export const sieveRoutes = (deps: ApiDeps): Route[] => {
     return { data: { id, deleted: true as const } };
   };
   // The owner's own script (a mailbox key, or a console owner session): vacation replies and forwarding.
-  const ownQuery = z.object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') }).strict();
+  const ownQuery = z
+    .object({ mailbox_id: z.string().max(40).optional().describe('with a root key: the mailbox') })
+    .strict();
   const own = (key: ApiKey, mailboxId: string | undefined) => requiredMailbox(deps, key, mailboxId);
 
   return [
     defineRoute({
-      method: 'GET', path: '/mailbox/sieve', summary: 'The calling mailbox\'s Sieve script (404 when it has none)', tag, permission: 'mailbox.read',
-      query: ownQuery, response: sieveSchema, etag: true,
+      method: 'GET',
+      path: '/mailbox/sieve',
+      summary: "The calling mailbox's Sieve script (404 when it has none)",
+      tag,
+      permission: 'mailbox.read',
+      query: ownQuery,
+      response: sieveSchema,
+      etag: true,
       handler: async ({ key, query }) => {
         const account = await own(key, query.mailbox_id);
         return { data: view(await load(account.id, publicId('mbx', account.id))) };
       },
     }),
     defineRoute({
-      method: 'PUT', path: '/mailbox/sieve', summary: 'Set the calling mailbox\'s Sieve script (validated: 422 names the line and column)', tag,
-      permission: 'mailbox.settings.update', query: ownQuery, body: putBody, response: sieveSchema, errors: ['validation_error'],
+      method: 'PUT',
+      path: '/mailbox/sieve',
+      summary: "Set the calling mailbox's Sieve script (validated: 422 names the line and column)",
+      tag,
+      permission: 'mailbox.settings.update',
+      query: ownQuery,
+      body: putBody,
+      response: sieveSchema,
+      errors: ['validation_error'],
       handler: async ({ key, query, body }) => put((await own(key, query.mailbox_id)).id, body),
     }),
     defineRoute({
-      method: 'DELETE', path: '/mailbox/sieve', summary: 'Delete the calling mailbox\'s Sieve script', tag,
-      permission: 'mailbox.settings.update', query: ownQuery, response: deleted, errors: ['not_found'],
+      method: 'DELETE',
+      path: '/mailbox/sieve',
+      summary: "Delete the calling mailbox's Sieve script",
+      tag,
+      permission: 'mailbox.settings.update',
+      query: ownQuery,
+      response: deleted,
+      errors: ['not_found'],
       handler: async ({ key, query }) => {
         const account = await own(key, query.mailbox_id);
         return remove(account.id, publicId('mbx', account.id));
       },
     }),
     defineRoute({
-      method: 'GET', path: '/mailboxes/{id}/sieve', summary: 'Get the mailbox\'s Sieve script', tag, permission: 'mailbox.admin.read', response: sieveSchema, etag: true,
+      method: 'GET',
+      path: '/mailboxes/{id}/sieve',
+      summary: "Get the mailbox's Sieve script",
+      tag,
+      permission: 'mailbox.admin.read',
+      response: sieveSchema,
+      etag: true,
       handler: async ({ key, params }) => {
         const account = await loadMailbox(deps, key, params.id!);
         return { data: view(await load(account.id, params.id!)) };
       },
     }),
     defineRoute({
-      method: 'PUT', path: '/mailboxes/{id}/sieve', summary: 'Set the mailbox\'s Sieve script (validated: 422 names the line and column)', tag,
-      permission: 'mailbox.admin.manage', body: putBody, response: sieveSchema, errors: ['validation_error'],
+      method: 'PUT',
+      path: '/mailboxes/{id}/sieve',
+      summary: "Set the mailbox's Sieve script (validated: 422 names the line and column)",
+      tag,
+      permission: 'mailbox.admin.manage',
+      body: putBody,
+      response: sieveSchema,
+      errors: ['validation_error'],
       handler: async ({ key, params, body }) => put((await loadMailbox(deps, key, params.id!)).id, body),
     }),
     defineRoute({
-      method: 'DELETE', path: '/mailboxes/{id}/sieve', summary: 'Delete the mailbox\'s Sieve script (and its vacation reply records)', tag,
-      permission: 'mailbox.admin.manage', response: deleted,
+      method: 'DELETE',
+      path: '/mailboxes/{id}/sieve',
+      summary: "Delete the mailbox's Sieve script (and its vacation reply records)",
+      tag,
+      permission: 'mailbox.admin.manage',
+      response: deleted,
       handler: async ({ key, params }) => remove((await loadMailbox(deps, key, params.id!)).id, params.id!),
     }),
     toggle('activate'),

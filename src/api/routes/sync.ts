@@ -13,7 +13,9 @@ import { messageId, requiredMailbox } from '../views/messages.ts';
 type SyncState = Map<number, [number, number]>;
 
 const encodeState = (state: SyncState): string =>
-  Buffer.from(JSON.stringify([...state].sort((a, b) => a[0] - b[0]).map(([id, [v, m]]) => [id, v, m]))).toString('base64url');
+  Buffer.from(JSON.stringify([...state].sort((a, b) => a[0] - b[0]).map(([id, [v, m]]) => [id, v, m]))).toString(
+    'base64url',
+  );
 
 function decodeState(token: string): SyncState {
   try {
@@ -21,7 +23,8 @@ function decodeState(token: string): SyncState {
     if (!Array.isArray(rows) || rows.length > 10_000) throw new Error('shape');
     const state: SyncState = new Map();
     for (const row of rows) {
-      if (!Array.isArray(row) || row.length !== 3 || !row.every((n) => Number.isSafeInteger(n) && n >= 0)) throw new Error('shape');
+      if (!Array.isArray(row) || row.length !== 3 || !row.every((n) => Number.isSafeInteger(n) && n >= 0))
+        throw new Error('shape');
       state.set(row[0], [row[1], row[2]]);
     }
     return state;
@@ -37,7 +40,11 @@ function decodeState(token: string): SyncState {
 async function currentState(deps: ApiDeps, folders: Folder[]): Promise<SyncState> {
   const state: SyncState = new Map();
   for (const folder of folders) {
-    const [last] = await deps.store.kv.values<Change>({ ...ranges.folderChanges(folder.id, 0), reverse: true, limit: 1 });
+    const [last] = await deps.store.kv.values<Change>({
+      ...ranges.folderChanges(folder.id, 0),
+      reverse: true,
+      limit: 1,
+    });
     state.set(folder.id, [folder.uidValidity, last?.modseq ?? 0]);
   }
   return state;
@@ -69,17 +76,35 @@ const changesSchema = z.object({
   created: z.array(z.string()),
   updated: z.array(z.string()).describe('flags or keywords changed'),
   destroyed: z.array(z.string()).describe('expunged, or moved away (the moved copy is in created)'),
-  sync_required: z.boolean().describe('the state cannot be followed (a folder was deleted or its UIDVALIDITY changed): reload everything, then use new_state'),
+  sync_required: z
+    .boolean()
+    .describe(
+      'the state cannot be followed (a folder was deleted or its UIDVALIDITY changed): reload everything, then use new_state',
+    ),
 });
 
 export const syncRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/mailbox/changes', summary: 'Message ids created, updated and destroyed since a state token', tag: 'Mailbox', permission: 'mailbox.read',
+    method: 'GET',
+    path: '/mailbox/changes',
+    summary: 'Message ids created, updated and destroyed since a state token',
+    tag: 'Mailbox',
+    permission: 'mailbox.read',
     query: z
       .object({
         mailbox_id: z.string().max(40).optional(),
-        since: z.string().max(400_000).optional().describe('new_state of an earlier call; absent: the current state, no changes'),
-        limit: z.coerce.number().int().min(1).max(500).default(500).describe('ids per reply (a single change record larger than this comes whole)'),
+        since: z
+          .string()
+          .max(400_000)
+          .optional()
+          .describe('new_state of an earlier call; absent: the current state, no changes'),
+        limit: z.coerce
+          .number()
+          .int()
+          .min(1)
+          .max(500)
+          .default(500)
+          .describe('ids per reply (a single change record larger than this comes whole)'),
       })
       .strict(),
     response: changesSchema,
@@ -94,7 +119,15 @@ export const syncRoutes = (deps: ApiDeps): Route[] => [
       const since = decodeState(query.since);
       const live = new Map(folders.map((f) => [f.id, f]));
       const broken = [...since].some(([id, [validity]]) => live.get(id)?.uidValidity !== validity);
-      if (broken) return { data: { old_state: query.since, new_state: encodeState(await currentState(deps, folders)), ...empty, sync_required: true } };
+      if (broken)
+        return {
+          data: {
+            old_state: query.since,
+            new_state: encodeState(await currentState(deps, folders)),
+            ...empty,
+            sync_required: true,
+          },
+        };
 
       const delta = new Delta();
       const next: SyncState = new Map();

@@ -59,7 +59,8 @@ async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Prom
   const links = new Links();
   const own = (e: Entry) => `#${messageId(e.folder.id, e.message.uid)}`;
   for (const e of entries) {
-    for (const ref of [e.fields.messageId, e.fields.inReplyTo, ...e.fields.references]) if (ref) links.union(own(e), ref);
+    for (const ref of [e.fields.messageId, e.fields.inReplyTo, ...e.fields.references])
+      if (ref) links.union(own(e), ref);
     links.find(own(e));
   }
   const groups = new Map<string, Entry[]>();
@@ -71,13 +72,20 @@ async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Prom
     group.sort((a, b) => sentAt(a) - sentAt(b) || a.message.internalDate - b.message.internalDate);
     const first = group[0]!;
     const root = first.fields.references[0] ?? first.fields.inReplyTo ?? first.fields.messageId ?? own(first);
-    return { id: `thr_${createHash('sha256').update(`${account.id}\n${root}`).digest('hex').slice(0, 16)}`, entries: group };
+    return {
+      id: `thr_${createHash('sha256').update(`${account.id}\n${root}`).digest('hex').slice(0, 16)}`,
+      entries: group,
+    };
   });
 }
 
 export const threadRoutes = (deps: ApiDeps): Route[] => [
   defineRoute({
-    method: 'GET', path: '/mailbox/threads/{id}', summary: 'A conversation: by thread id (thr_…) or by the id of one of its messages', tag: 'Mailbox', permission: 'mailbox.read',
+    method: 'GET',
+    path: '/mailbox/threads/{id}',
+    summary: 'A conversation: by thread id (thr_…) or by the id of one of its messages',
+    tag: 'Mailbox',
+    permission: 'mailbox.read',
     query: z.object({ mailbox_id: z.string().max(40).optional() }).strict(),
     response: z.object({
       id: z.string(),
@@ -99,7 +107,12 @@ export const threadRoutes = (deps: ApiDeps): Route[] => [
         const messages = [];
         for (const e of shown) messages.push(...(await messageSummaries(deps, e.folder, [e.message], view)));
         return {
-          data: { id: thread.id, subject: thread.entries[0]!.fields.subject, message_ids: thread.entries.map((e) => messageId(e.folder.id, e.message.uid)), messages },
+          data: {
+            id: thread.id,
+            subject: thread.entries[0]!.fields.subject,
+            message_ids: thread.entries.map((e) => messageId(e.folder.id, e.message.uid)),
+            messages,
+          },
         };
       });
     },

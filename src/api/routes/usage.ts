@@ -11,7 +11,13 @@ import { countOf, eventsNewestFirst, retainedSince } from '../../services/event-
 const DAY = 86_400_000;
 const days = z.enum(['7', '30', '90']).default('30').transform(Number).describe('period in days (7, 30 or 90)');
 
-const mailboxUsageSchema = z.object({ mailbox_id: z.string(), email: z.string(), used_bytes: z.number().int(), messages: z.number().int(), quota_bytes: z.number().int().describe('0: unlimited') });
+const mailboxUsageSchema = z.object({
+  mailbox_id: z.string(),
+  email: z.string(),
+  used_bytes: z.number().int(),
+  messages: z.number().int(),
+  quota_bytes: z.number().int().describe('0: unlimited'),
+});
 
 const usageSchema = z.object({
   period_days: z.number().int(),
@@ -20,8 +26,14 @@ const usageSchema = z.object({
   data_since: timestamp.nullable().describe('counts cover only events kept since then (events.retention_days)'),
   sent: z.number().int().describe('outbound recipients accepted by the receiving server'),
   received: z.number().int().describe('inbound deliveries to mailboxes'),
-  days: z.array(z.object({ date: z.string().describe('UTC day, YYYY-MM-DD'), sent: z.number().int(), received: z.number().int() })),
-  storage: z.object({ used_bytes: z.number().int(), messages: z.number().int(), mailboxes: z.array(mailboxUsageSchema) }),
+  days: z.array(
+    z.object({ date: z.string().describe('UTC day, YYYY-MM-DD'), sent: z.number().int(), received: z.number().int() }),
+  ),
+  storage: z.object({
+    used_bytes: z.number().int(),
+    messages: z.number().int(),
+    mailboxes: z.array(mailboxUsageSchema),
+  }),
 });
 
 const summarySchema = z.object({
@@ -37,7 +49,13 @@ const limitSchema = z.object({ used: z.number().int(), max: z.number().int(), is
 const balanceSchema = z.object({
   balance: z.null().describe('credits are not enabled'),
   currency: z.null(),
-  quotas: z.object({ domains: limitSchema, mailboxes: limitSchema, api_keys: limitSchema, storage_bytes: z.number().int(), storage_quota_bytes: z.number().int().describe('sum of mailbox quotas; 0 if any is unlimited') }),
+  quotas: z.object({
+    domains: limitSchema,
+    mailboxes: limitSchema,
+    api_keys: limitSchema,
+    storage_bytes: z.number().int(),
+    storage_quota_bytes: z.number().int().describe('sum of mailbox quotas; 0 if any is unlimited'),
+  }),
 });
 
 /** Sent and received per UTC day over the last `period` days (today included), from the team's events. */
@@ -55,14 +73,26 @@ async function dailyCounts(deps: ApiDeps, teamId: string, period: number) {
     day.received += c.received;
   }
   const list = [...perDay].map(([t, c]) => ({ date: iso(t).slice(0, 10), ...c }));
-  return { from, to, days: list, sent: list.reduce((n, d) => n + d.sent, 0), received: list.reduce((n, d) => n + d.received, 0) };
+  return {
+    from,
+    to,
+    days: list,
+    sent: list.reduce((n, d) => n + d.sent, 0),
+    received: list.reduce((n, d) => n + d.received, 0),
+  };
 }
 
 async function storage(deps: ApiDeps, teamId: string) {
   const accounts = await deps.store.accounts.listForTeam(teamId);
   const mailboxes = accounts.map((a) => {
     const usage = deps.store.folders.usage(a.id);
-    return { mailbox_id: publicId('mbx', a.id), email: a.address, used_bytes: usage.bytes, messages: usage.messages, quota_bytes: a.quotaBytes };
+    return {
+      mailbox_id: publicId('mbx', a.id),
+      email: a.address,
+      used_bytes: usage.bytes,
+      messages: usage.messages,
+      quota_bytes: a.quotaBytes,
+    };
   });
   return {
     used_bytes: mailboxes.reduce((n, m) => n + m.used_bytes, 0),
@@ -74,7 +104,9 @@ async function storage(deps: ApiDeps, teamId: string) {
 
 async function quotas(deps: ApiDeps, team: Team): Promise<z.infer<typeof balanceSchema>['quotas']> {
   const limit = (used: number, max: number) => ({ used, max, is_at_limit: used >= max });
-  const keys = (await deps.store.apiKeys.listForTeam(team.id)).filter((k) => !k.revokedAt && !(k.expiresAt && k.expiresAt < Date.now()));
+  const keys = (await deps.store.apiKeys.listForTeam(team.id)).filter(
+    (k) => !k.revokedAt && !(k.expiresAt && k.expiresAt < Date.now()),
+  );
   const stored = await storage(deps, team.id);
   return {
     domains: limit((await deps.store.domains.listForTeam(team.id)).length, team.limits.maxDomains),
@@ -90,8 +122,13 @@ const tag = 'Usage';
 export const usageRoutes = (deps: ApiDeps): Route[] => {
   const summary = (path: string) =>
     defineRoute({
-      method: 'GET', path, summary: 'Usage totals over a period', tag, permission: 'billing.read',
-      query: z.object({ days }).strict(), response: summarySchema,
+      method: 'GET',
+      path,
+      summary: 'Usage totals over a period',
+      tag,
+      permission: 'billing.read',
+      query: z.object({ days }).strict(),
+      response: summarySchema,
       handler: async ({ key, query }) => {
         const counts = await dailyCounts(deps, key.teamId, query.days);
         return {
@@ -108,14 +145,26 @@ export const usageRoutes = (deps: ApiDeps): Route[] => {
     });
   const balance = (path: string) =>
     defineRoute({
-      method: 'GET', path, summary: 'Balance (null: no credits) and the team\'s limits and storage', tag, permission: 'billing.read', response: balanceSchema,
-      handler: async ({ key }) => ({ data: { balance: null, currency: null, quotas: await quotas(deps, await teamOf(deps, key.teamId)) } }),
+      method: 'GET',
+      path,
+      summary: "Balance (null: no credits) and the team's limits and storage",
+      tag,
+      permission: 'billing.read',
+      response: balanceSchema,
+      handler: async ({ key }) => ({
+        data: { balance: null, currency: null, quotas: await quotas(deps, await teamOf(deps, key.teamId)) },
+      }),
     });
 
   const usage = (path: string) =>
     defineRoute({
-      method: 'GET', path, summary: 'Messages sent and received per day, storage per mailbox', tag, permission: 'billing.read',
-      query: z.object({ days }).strict(), response: usageSchema,
+      method: 'GET',
+      path,
+      summary: 'Messages sent and received per day, storage per mailbox',
+      tag,
+      permission: 'billing.read',
+      query: z.object({ days }).strict(),
+      response: usageSchema,
       handler: async ({ key, query }) => {
         const counts = await dailyCounts(deps, key.teamId, query.days);
         const stored = await storage(deps, key.teamId);

@@ -57,7 +57,10 @@ const deliverySchema = z.object({
   updated_at: timestamp,
 });
 
-const eventTypes = z.array(z.enum(['*', ...FILTER_TYPES] as [string, ...string[]])).min(1).max(FILTER_TYPES.length + 1);
+const eventTypes = z
+  .array(z.enum(['*', ...FILTER_TYPES] as [string, ...string[]]))
+  .min(1)
+  .max(FILTER_TYPES.length + 1);
 const description = z.string().trim().max(500);
 const mailboxIds = z.array(z.string().max(40)).max(100);
 
@@ -82,7 +85,13 @@ const deliveryView = (d: WebhookDelivery): z.infer<typeof deliverySchema> => ({
   status: d.status,
   attempt_count: d.attempts.length,
   attempts: d.attempts.map((a) => ({
-    attempt: a.attempt, attempted_at: iso(a.time), duration_ms: a.durationMs, status_code: a.statusCode, success: a.success, error: a.error, response_body: a.responseBody,
+    attempt: a.attempt,
+    attempted_at: iso(a.time),
+    duration_ms: a.durationMs,
+    status_code: a.statusCode,
+    success: a.success,
+    error: a.error,
+    response_body: a.responseBody,
   })),
   next_attempt_at: d.status === 'pending' ? iso(d.dueAt) : null,
   replay_of: d.replayOf && publicId('whda', d.replayOf),
@@ -105,7 +114,8 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
     const accountIds: string[] = [];
     for (const [i, id] of ids.entries()) {
       const account = /^mbx_/.test(id) ? await deps.store.accounts.get(id.slice(4)) : undefined;
-      if (!account || account.teamId !== caller.teamId) throw new ApiError('validation_error', `no mailbox ${JSON.stringify(id)} in this team`, `mailbox_ids.${i}`);
+      if (!account || account.teamId !== caller.teamId)
+        throw new ApiError('validation_error', `no mailbox ${JSON.stringify(id)} in this team`, `mailbox_ids.${i}`);
       if (!accountIds.includes(account.id)) accountIds.push(account.id);
     }
     return accountIds;
@@ -119,7 +129,8 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
 
   const loadDelivery = async (webhook: Webhook, id: string): Promise<WebhookDelivery> => {
     const delivery = await webhooks.getDelivery(parsePublicId('whda', id, 'delivery_id'));
-    if (!delivery || delivery.webhookId !== webhook.id) throw new ApiError('not_found', `no delivery ${id} of this webhook`, 'delivery_id');
+    if (!delivery || delivery.webhookId !== webhook.id)
+      throw new ApiError('not_found', `no delivery ${id} of this webhook`, 'delivery_id');
     return delivery;
   };
 
@@ -136,42 +147,97 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
 
   return [
     defineRoute({
-      method: 'GET', path: '/webhooks', summary: 'List webhooks', tag, permission: 'webhook.read',
-      query: z.object(pageQuery).strict(), response: webhookSchema, list: true,
+      method: 'GET',
+      path: '/webhooks',
+      summary: 'List webhooks',
+      tag,
+      permission: 'webhook.read',
+      query: z.object(pageQuery).strict(),
+      response: webhookSchema,
+      list: true,
       handler: async ({ key, query }) => {
         const page = paginate(await webhooks.listForTeam(key.teamId), (w) => ({ t: w.createdAt, id: w.id }), query);
         return { data: page.items.map(webhookView), pagination: page.pagination };
       },
     }),
     defineRoute({
-      method: 'POST', path: '/webhooks', summary: 'Create a webhook (its signing secret is shown once)', tag, permission: 'webhook.create',
-      body: z.object({ url: z.string().max(2048), event_types: eventTypes, mailbox_ids: mailboxIds.optional(), description: description.optional(), enabled: z.boolean().optional() }).strict(),
-      response: withSecret, status: 201, idempotent: true, errors: ['validation_error', 'limit_exceeded'],
+      method: 'POST',
+      path: '/webhooks',
+      summary: 'Create a webhook (its signing secret is shown once)',
+      tag,
+      permission: 'webhook.create',
+      body: z
+        .object({
+          url: z.string().max(2048),
+          event_types: eventTypes,
+          mailbox_ids: mailboxIds.optional(),
+          description: description.optional(),
+          enabled: z.boolean().optional(),
+        })
+        .strict(),
+      response: withSecret,
+      status: 201,
+      idempotent: true,
+      errors: ['validation_error', 'limit_exceeded'],
       handler: async ({ key, body }) => {
         const url = checkUrl(body.url);
         const accountIds = await checkMailboxes(key, body.mailbox_ids ?? []);
         const webhook = await underTeamLock(deps, key.teamId, 'webhooks', async () => {
           const count = (await webhooks.listForTeam(key.teamId)).length;
-          if (count >= MAX_WEBHOOKS_PER_TEAM) throw new ApiError('limit_exceeded', `the team has ${count} webhooks (limit ${MAX_WEBHOOKS_PER_TEAM})`);
+          if (count >= MAX_WEBHOOKS_PER_TEAM)
+            throw new ApiError('limit_exceeded', `the team has ${count} webhooks (limit ${MAX_WEBHOOKS_PER_TEAM})`);
           const now = Date.now();
           const created: Webhook = {
-            id: newId(now), teamId: key.teamId, url, description: body.description ?? '', eventTypes: [...new Set(body.event_types)], accountIds,
-            secret: newWebhookSecret(), enabled: body.enabled ?? true, failing: false, failingSince: null, createdAt: now, updatedAt: now,
+            id: newId(now),
+            teamId: key.teamId,
+            url,
+            description: body.description ?? '',
+            eventTypes: [...new Set(body.event_types)],
+            accountIds,
+            secret: newWebhookSecret(),
+            enabled: body.enabled ?? true,
+            failing: false,
+            failingSince: null,
+            createdAt: now,
+            updatedAt: now,
           };
           await webhooks.save(created);
           return created;
         });
-        return { data: { ...webhookView(webhook), secret: webhook.secret }, location: `/api/v1/webhooks/${publicId('whk', webhook.id)}` };
+        return {
+          data: { ...webhookView(webhook), secret: webhook.secret },
+          location: `/api/v1/webhooks/${publicId('whk', webhook.id)}`,
+        };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/webhooks/{id}', summary: 'Get a webhook', tag, permission: 'webhook.read', response: webhookSchema, etag: true,
+      method: 'GET',
+      path: '/webhooks/{id}',
+      summary: 'Get a webhook',
+      tag,
+      permission: 'webhook.read',
+      response: webhookSchema,
+      etag: true,
       handler: async ({ key, params }) => ({ data: webhookView(await load(key, params.id!)) }),
     }),
     defineRoute({
-      method: 'PATCH', path: '/webhooks/{id}', summary: 'Update a webhook; enabled: true also clears failing', tag, permission: 'webhook.update',
-      body: z.object({ url: z.string().max(2048).optional(), event_types: eventTypes.optional(), mailbox_ids: mailboxIds.optional(), description: description.optional(), enabled: z.boolean().optional() }).strict(),
-      response: webhookSchema, ifMatch: true, errors: ['validation_error'],
+      method: 'PATCH',
+      path: '/webhooks/{id}',
+      summary: 'Update a webhook; enabled: true also clears failing',
+      tag,
+      permission: 'webhook.update',
+      body: z
+        .object({
+          url: z.string().max(2048).optional(),
+          event_types: eventTypes.optional(),
+          mailbox_ids: mailboxIds.optional(),
+          description: description.optional(),
+          enabled: z.boolean().optional(),
+        })
+        .strict(),
+      response: webhookSchema,
+      ifMatch: true,
+      errors: ['validation_error'],
       handler: async ({ ctx, key, params, body }) => {
         const found = await load(key, params.id!);
         const url = body.url === undefined ? undefined : checkUrl(body.url);
@@ -192,8 +258,13 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'DELETE', path: '/webhooks/{id}', summary: 'Delete a webhook (pending deliveries are dropped)', tag, permission: 'webhook.delete',
-      response: deleted, ifMatch: true,
+      method: 'DELETE',
+      path: '/webhooks/{id}',
+      summary: 'Delete a webhook (pending deliveries are dropped)',
+      tag,
+      permission: 'webhook.delete',
+      response: deleted,
+      ifMatch: true,
       handler: async ({ ctx, key, params }) => {
         const webhook = await load(key, params.id!);
         checkIfMatch(ctx, webhookView(webhook));
@@ -202,8 +273,13 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'POST', path: '/webhooks/{id}/rotate-secret', summary: 'Replace the signing secret (the next delivery is signed with the new one)', tag, permission: 'webhook.manage',
-      response: z.object({ id: z.string(), secret: z.string() }), idempotent: true,
+      method: 'POST',
+      path: '/webhooks/{id}/rotate-secret',
+      summary: 'Replace the signing secret (the next delivery is signed with the new one)',
+      tag,
+      permission: 'webhook.manage',
+      response: z.object({ id: z.string(), secret: z.string() }),
+      idempotent: true,
       handler: async ({ key, params }) => {
         const found = await load(key, params.id!);
         const saved = await update(found.id, (w) => void (w.secret = newWebhookSecret()));
@@ -211,18 +287,36 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
       },
     }),
     defineRoute({
-      method: 'POST', path: '/webhooks/{id}/test', summary: 'Send a test event to this webhook only', tag, permission: 'webhook.manage',
-      response: z.object({ event_id: z.string() }), idempotent: true, errors: ['conflict'],
+      method: 'POST',
+      path: '/webhooks/{id}/test',
+      summary: 'Send a test event to this webhook only',
+      tag,
+      permission: 'webhook.manage',
+      response: z.object({ event_id: z.string() }),
+      idempotent: true,
+      errors: ['conflict'],
       handler: async ({ key, params }) => {
         const webhook = await load(key, params.id!);
         if (!webhook.enabled) throw new ApiError('conflict', 'the webhook is disabled');
-        const event = await deps.store.emit({ type: 'test', teamId: key.teamId, data: { webhook_id: params.id!, message: 'This is a test event from Wren Mail.' } });
+        const event = await deps.store.emit({
+          type: 'test',
+          teamId: key.teamId,
+          data: { webhook_id: params.id!, message: 'This is a test event from Wren Mail.' },
+        });
         return { data: { event_id: event.id } };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/webhooks/{id}/deliveries', summary: 'List deliveries with their attempts, newest first', tag, permission: 'webhook.read',
-      query: z.object({ ...pageQuery, status: z.enum(['pending', 'succeeded', 'failed', 'skipped']).optional() }).strict(), response: deliverySchema, list: true,
+      method: 'GET',
+      path: '/webhooks/{id}/deliveries',
+      summary: 'List deliveries with their attempts, newest first',
+      tag,
+      permission: 'webhook.read',
+      query: z
+        .object({ ...pageQuery, status: z.enum(['pending', 'succeeded', 'failed', 'skipped']).optional() })
+        .strict(),
+      response: deliverySchema,
+      list: true,
       handler: async ({ key, params, query }) => {
         const webhook = await load(key, params.id!);
         const before = query.cursor === undefined ? undefined : parsePublicId('whda', query.cursor, 'cursor');
@@ -237,31 +331,76 @@ export const webhookRoutes = (deps: ApiDeps): Route[] => {
         }
         const page = items.slice(0, query.limit);
         const hasMore = items.length > query.limit;
-        return { data: page.map(deliveryView), pagination: hasMore ? { has_more: true, next_cursor: publicId('whda', page.at(-1)!.id) } : { has_more: false } };
+        return {
+          data: page.map(deliveryView),
+          pagination: hasMore
+            ? { has_more: true, next_cursor: publicId('whda', page.at(-1)!.id) }
+            : { has_more: false },
+        };
       },
     }),
     defineRoute({
-      method: 'GET', path: '/webhooks/{id}/deliveries/{delivery_id}', summary: 'Get a delivery with its attempts', tag, permission: 'webhook.read', response: deliverySchema,
-      handler: async ({ key, params }) => ({ data: deliveryView(await loadDelivery(await load(key, params.id!), params.delivery_id!)) }),
+      method: 'GET',
+      path: '/webhooks/{id}/deliveries/{delivery_id}',
+      summary: 'Get a delivery with its attempts',
+      tag,
+      permission: 'webhook.read',
+      response: deliverySchema,
+      handler: async ({ key, params }) => ({
+        data: deliveryView(await loadDelivery(await load(key, params.id!), params.delivery_id!)),
+      }),
     }),
     defineRoute({
-      method: 'GET', path: '/webhooks/{id}/deliveries/{delivery_id}/payload', summary: 'The exact JSON body POSTed', tag, permission: 'webhook.read',
-      response: z.object({ delivery_id: z.string(), event_id: z.string(), event_type: z.string(), payload: z.record(z.string(), z.unknown()) }),
+      method: 'GET',
+      path: '/webhooks/{id}/deliveries/{delivery_id}/payload',
+      summary: 'The exact JSON body POSTed',
+      tag,
+      permission: 'webhook.read',
+      response: z.object({
+        delivery_id: z.string(),
+        event_id: z.string(),
+        event_type: z.string(),
+        payload: z.record(z.string(), z.unknown()),
+      }),
       handler: async ({ key, params }) => {
         const delivery = await loadDelivery(await load(key, params.id!), params.delivery_id!);
-        return { data: { delivery_id: params.delivery_id!, event_id: delivery.eventId, event_type: delivery.eventType, payload: JSON.parse(delivery.body) as Record<string, unknown> } };
+        return {
+          data: {
+            delivery_id: params.delivery_id!,
+            event_id: delivery.eventId,
+            event_type: delivery.eventType,
+            payload: JSON.parse(delivery.body) as Record<string, unknown>,
+          },
+        };
       },
     }),
     defineRoute({
-      method: 'POST', path: '/webhooks/{id}/deliveries/{delivery_id}/replay', summary: 'Send a delivery\'s payload again, as a new delivery', tag, permission: 'webhook.manage',
-      response: deliverySchema, status: 201, idempotent: true,
+      method: 'POST',
+      path: '/webhooks/{id}/deliveries/{delivery_id}/replay',
+      summary: "Send a delivery's payload again, as a new delivery",
+      tag,
+      permission: 'webhook.manage',
+      response: deliverySchema,
+      status: 201,
+      idempotent: true,
       handler: async ({ key, params }) => {
         const webhook = await load(key, params.id!);
         const original = await loadDelivery(webhook, params.delivery_id!);
         const tx = new Tx();
-        const replay = webhooks.addDelivery(tx, { webhookId: webhook.id, teamId: webhook.teamId, eventId: original.eventId, eventType: original.eventType, body: original.body, dueAt: Date.now(), replayOf: original.id });
+        const replay = webhooks.addDelivery(tx, {
+          webhookId: webhook.id,
+          teamId: webhook.teamId,
+          eventId: original.eventId,
+          eventType: original.eventType,
+          body: original.body,
+          dueAt: Date.now(),
+          replayOf: original.id,
+        });
         await deps.store.kv.commit(tx);
-        return { data: deliveryView(replay), location: `/api/v1/webhooks/${params.id!}/deliveries/${publicId('whda', replay.id)}` };
+        return {
+          data: deliveryView(replay),
+          location: `/api/v1/webhooks/${params.id!}/deliveries/${publicId('whda', replay.id)}`,
+        };
       },
     }),
   ];

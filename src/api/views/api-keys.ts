@@ -10,7 +10,14 @@ import { iso, isoOrNull, timestamp } from '../schemas.ts';
 
 export const API_TYPE = { root: 'root', sending: 'send', mailbox: 'mailbox' } as const;
 export const ROLES_BY_TYPE = {
-  root: ['root:full', 'root:readonly', 'root:webhook_admin', 'root:provider_admin', 'root:billing_admin', 'root:server_admin'],
+  root: [
+    'root:full',
+    'root:readonly',
+    'root:webhook_admin',
+    'root:provider_admin',
+    'root:billing_admin',
+    'root:server_admin',
+  ],
   send: ['send_only'],
   mailbox: ['mailbox:full', 'agent_preclaim', 'send_only'],
 } as const;
@@ -35,7 +42,11 @@ export const apiKeySchema = z.object({
 const sameSet = (a: string[], b: string[]) => a.length === b.length && a.every((p) => b.includes(p));
 
 export function apiKeyView(key: ApiKey): z.infer<typeof apiKeySchema> {
-  const role = Object.entries(PRESETS).find(([name, perms]) => (ROLES_BY_TYPE[API_TYPE[key.type]] as readonly string[]).includes(name) && sameSet(perms, key.permissions))?.[0] ?? null;
+  const role =
+    Object.entries(PRESETS).find(
+      ([name, perms]) =>
+        (ROLES_BY_TYPE[API_TYPE[key.type]] as readonly string[]).includes(name) && sameSet(perms, key.permissions),
+    )?.[0] ?? null;
   const status = key.revokedAt ? 'revoked' : key.expiresAt && key.expiresAt < Date.now() ? 'expired' : 'active';
   return {
     id: key.id,

@@ -41,14 +41,35 @@ export async function loadMailbox(deps: ApiDeps, caller: ApiKey, id: string): Pr
   return account;
 }
 
-export const createMailboxBody = z.object({
-  email: emailAddress,
-  display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').optional(),
-  quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0 or absent: unlimited'),
-  password: password.optional(),
-}).strict();
+export const createMailboxBody = z
+  .object({
+    email: emailAddress,
+    display_name: z
+      .string()
+      .trim()
+      .max(200)
+      .refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL')
+      .optional(),
+    quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0 or absent: unlimited'),
+    password: password.optional(),
+  })
+  .strict();
 
-export const patchMailboxBody = z.object({
-  display_name: z.string().trim().max(200).refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL').nullable().optional(),
-  quota_bytes: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional().describe('0: unlimited; not below what is stored'),
-}).strict();
+export const patchMailboxBody = z
+  .object({
+    display_name: z
+      .string()
+      .trim()
+      .max(200)
+      .refine((s) => !/[\r\n\0]/.test(s), 'must not contain CR, LF or NUL')
+      .nullable()
+      .optional(),
+    quota_bytes: z
+      .number()
+      .int()
+      .min(0)
+      .max(Number.MAX_SAFE_INTEGER)
+      .optional()
+      .describe('0: unlimited; not below what is stored'),
+  })
+  .strict();

@@ -30,20 +30,28 @@ export function parseFolderId(value: string, param = 'folder_id'): number {
  * The mailbox a request is about: a mailbox key's own (another `mailbox_id` is 403); a root key's
  * `mailbox_id` in its team, or none (null) when `required` is false; sending keys reach none.
  */
-export async function mailboxScope(deps: ApiDeps, key: ApiKey, mailboxId: string | undefined, required: boolean): Promise<Account | null> {
+export async function mailboxScope(
+  deps: ApiDeps,
+  key: ApiKey,
+  mailboxId: string | undefined,
+  required: boolean,
+): Promise<Account | null> {
   if (key.accountId) {
-    if (mailboxId !== undefined && mailboxId !== `mbx_${key.accountId}`) throw new ApiError('insufficient_permissions', 'this key reaches only its own mailbox', 'mailbox_id');
+    if (mailboxId !== undefined && mailboxId !== `mbx_${key.accountId}`)
+      throw new ApiError('insufficient_permissions', 'this key reaches only its own mailbox', 'mailbox_id');
     const own = await deps.store.accounts.get(key.accountId);
-    if (!own) throw new ApiError('authentication_required', 'the key\'s mailbox no longer exists');
+    if (!own) throw new ApiError('authentication_required', "the key's mailbox no longer exists");
     return own;
   }
-  if (key.type !== 'root') throw new ApiError('insufficient_permissions', 'a mailbox key (or a root key with mailbox_id) is required');
+  if (key.type !== 'root')
+    throw new ApiError('insufficient_permissions', 'a mailbox key (or a root key with mailbox_id) is required');
   if (mailboxId === undefined) {
     if (required) throw new ApiError('missing_parameter', 'mailbox_id is required with a root key', 'mailbox_id');
     return null;
   }
   const account = /^mbx_/.test(mailboxId) ? await deps.store.accounts.get(mailboxId.slice(4)) : undefined;
-  if (!account || account.teamId !== key.teamId) throw new ApiError('not_found', `no mailbox ${JSON.stringify(mailboxId.slice(0, 64))}`, 'mailbox_id');
+  if (!account || account.teamId !== key.teamId)
+    throw new ApiError('not_found', `no mailbox ${JSON.stringify(mailboxId.slice(0, 64))}`, 'mailbox_id');
   return account;
 }
 
@@ -63,11 +71,20 @@ export function loadFolder(deps: ApiDeps, account: Account, id: string, param = 
  * `view` (store.withView) and read the content from it too: an expunge in between then cannot free
  * the blob under them (no "missing chunks" 500), the message is either whole or a 404.
  */
-export async function loadMessage(deps: ApiDeps, account: Account, id: string, view?: StoreView): Promise<{ folder: Folder; message: Message }> {
+export async function loadMessage(
+  deps: ApiDeps,
+  account: Account,
+  id: string,
+  view?: StoreView,
+): Promise<{ folder: Folder; message: Message }> {
   const { folderId, uid } = parseMessageId(id);
   const folder = deps.store.folders.get(folderId);
   const owned = folder && folder.accountId === account.id;
-  const message = !owned ? undefined : view ? (await view.getMany(folderId, [uid]))[0] : await deps.store.messages.get(folderId, uid);
+  const message = !owned
+    ? undefined
+    : view
+      ? (await view.getMany(folderId, [uid]))[0]
+      : await deps.store.messages.get(folderId, uid);
   if (!folder || !message) throw new ApiError('not_found', `no message ${id}`, 'id');
   return { folder, message };
 }
@@ -114,7 +131,9 @@ export const messageSummarySchema = z.object({
   flagged: z.boolean(),
   keywords: z.array(z.string()).describe('IMAP flags and keywords as stored'),
   has_attachments: z.boolean(),
-  attachments: z.array(z.object({ filename: z.string().nullable(), content_type: z.string(), size_bytes: z.number().int() })),
+  attachments: z.array(
+    z.object({ filename: z.string().nullable(), content_type: z.string(), size_bytes: z.number().int() }),
+  ),
   preview: z.string().describe('start of the body text'),
 });
 export type MessageSummary = z.infer<typeof messageSummarySchema>;
@@ -136,9 +155,19 @@ export function capUtf8(text: string, bytes: number): { text: string; truncated:
  * read). The records are read again through `view` (a view of its own when none is given), with
  * their indexes: a message expunged since the caller listed it is left out, never a 500.
  */
-export async function messageSummaries(deps: ApiDeps, folder: Folder, listed: Message[], view?: StoreView): Promise<MessageSummary[]> {
+export async function messageSummaries(
+  deps: ApiDeps,
+  folder: Folder,
+  listed: Message[],
+  view?: StoreView,
+): Promise<MessageSummary[]> {
   if (!view) return deps.store.withView((own) => messageSummaries(deps, folder, listed, own));
-  const messages = (await view.getMany(folder.id, listed.map((m) => m.uid))).filter((m): m is Message => m !== undefined);
+  const messages = (
+    await view.getMany(
+      folder.id,
+      listed.map((m) => m.uid),
+    )
+  ).filter((m): m is Message => m !== undefined);
   const shas = messages.map((m) => m.blob);
   const [structures, fields] = await Promise.all([view.structures(shas), view.searchFields(shas)]);
   return messages.map((m, i) => {
@@ -163,25 +192,39 @@ export async function messageSummaries(deps: ApiDeps, folder: Folder, listed: Me
       flagged: m.flags.includes('\\Flagged'),
       keywords: m.flags,
       has_attachments: f.attachments.length > 0,
-      attachments: f.attachments.map((a) => ({ filename: a.filename, content_type: a.contentType, size_bytes: a.size })),
+      attachments: f.attachments.map((a) => ({
+        filename: a.filename,
+        content_type: a.contentType,
+        size_bytes: a.size,
+      })),
       preview: capUtf8(f.text.replace(/\s+/g, ' ').trim(), 256).text,
     };
   });
 }
 
 /** The decoded body text of a message read from `view`, capped. */
-export async function bodyText(view: StoreView, message: Message, maxBytes: number): Promise<{ text: string; truncated: boolean }> {
+export async function bodyText(
+  view: StoreView,
+  message: Message,
+  maxBytes: number,
+): Promise<{ text: string; truncated: boolean }> {
   const [fields] = await view.searchFields([message.blob]);
   return capUtf8(fields!.text, maxBytes);
 }
 
 export const KEYWORD = /^[^\s(){%*"\\\]\x00-\x1f\x7f]{1,100}$/;
 export const keywordsSchema = z
-  .record(z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'), z.boolean())
+  .record(
+    z.string().regex(KEYWORD, 'an IMAP keyword (no spaces, parentheses, wildcards, quotes or backslash)'),
+    z.boolean(),
+  )
   .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
 
 /** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
-export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): { add: string[]; remove: string[] } {
+export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): {
+  add: string[];
+  remove: string[];
+} {
   const add: string[] = [];
   const remove: string[] = [];
   const want = (flag: string, on: boolean | undefined) => on !== undefined && (on ? add : remove).push(flag);

@@ -14,9 +14,20 @@ export async function loadRelay(deps: ApiDeps, caller: ApiKey, id: string, param
 }
 
 /** A group of the caller's team by public id: 404 in a path, 422 when a body names it. */
-export async function loadGroup(deps: ApiDeps, caller: ApiKey, id: string, param = 'id', inBody = false): Promise<RelayGroup> {
+export async function loadGroup(
+  deps: ApiDeps,
+  caller: ApiKey,
+  id: string,
+  param = 'id',
+  inBody = false,
+): Promise<RelayGroup> {
   const match = /^grp_([0-9a-hjkmnp-tv-z]{26})$/.exec(id);
   const group = match ? await deps.store.queue.relays.getGroup(match[1]!) : undefined;
-  if (!group || group.teamId !== caller.teamId) throw new ApiError(inBody ? 'validation_error' : 'not_found', `no delivery group ${id.slice(0, 64)} in this team`, param);
+  if (!group || group.teamId !== caller.teamId)
+    throw new ApiError(
+      inBody ? 'validation_error' : 'not_found',
+      `no delivery group ${id.slice(0, 64)} in this team`,
+      param,
+    );
   return group;
 }

@@ -15,7 +15,8 @@ export const jobPublicId = (prefix: string, job: QueueJob): string => `${prefix}
 export async function loadJob(deps: ApiDeps, caller: ApiKey, prefix: string, id: string): Promise<QueueJob> {
   const raw = id.startsWith(`${prefix}_`) ? id.slice(prefix.length + 1) : '';
   const job = JOB_ID.test(raw) ? await deps.store.queue.get(raw) : undefined;
-  if (!job || job.teamId !== caller.teamId) throw new ApiError('not_found', `no ${prefix} with id ${JSON.stringify(id.slice(0, 64))}`, 'id');
+  if (!job || job.teamId !== caller.teamId)
+    throw new ApiError('not_found', `no ${prefix} with id ${JSON.stringify(id.slice(0, 64))}`, 'id');
   return job;
 }
 
@@ -23,14 +24,25 @@ export async function loadJob(deps: ApiDeps, caller: ApiKey, prefix: string, id:
  * A page of the team's jobs, newest first, that `match` accepts; the cursor is the last job's id
  * (opaque to clients, as every cursor of this API).
  */
-export async function jobPage(deps: ApiDeps, teamId: string, query: { limit: number; cursor?: string | undefined }, match: (job: QueueJob) => boolean) {
+export async function jobPage(
+  deps: ApiDeps,
+  teamId: string,
+  query: { limit: number; cursor?: string | undefined },
+  match: (job: QueueJob) => boolean,
+) {
   let before: string | undefined;
   if (query.cursor !== undefined) {
     before = Buffer.from(query.cursor, 'base64url').toString('latin1');
     if (!JOB_ID.test(before)) throw new ApiError('invalid_parameter', 'cursor is not one this API returned', 'cursor');
   }
-  const { jobs, more } = await deps.store.queue.listRecent({ before, limit: query.limit, match: (job) => job.teamId === teamId && match(job) });
-  const pagination = more ? { has_more: true, next_cursor: Buffer.from(jobs.at(-1)!.id).toString('base64url') } : { has_more: false };
+  const { jobs, more } = await deps.store.queue.listRecent({
+    before,
+    limit: query.limit,
+    match: (job) => job.teamId === teamId && match(job),
+  });
+  const pagination = more
+    ? { has_more: true, next_cursor: Buffer.from(jobs.at(-1)!.id).toString('base64url') }
+    : { has_more: false };
   return { jobs, pagination };
 }
 
@@ -56,5 +68,12 @@ export const recipientView = (r: QueueJob['recipients'][number]): z.infer<typeof
   status: r.status,
   attempts: r.attempts,
   response: r.lastResponse,
-  log: r.log.map((a) => ({ time: iso(a.time), attempt: a.attempt, mx: a.mx, tls: a.tls, response: a.response, status: a.status })),
+  log: r.log.map((a) => ({
+    time: iso(a.time),
+    attempt: a.attempt,
+    mx: a.mx,
+    tls: a.tls,
+    response: a.response,
+    status: a.status,
+  })),
 });

@@ -27,9 +27,19 @@ export function parseDateTime(text: string): number {
   const m = /^\s?(\d{1,2})-([a-z]{3})-(\d{4}) (\d\d):(\d\d):(\d\d) ([+-])(\d\d)(\d\d)$/i.exec(text);
   const month = m ? MONTHS.indexOf(m[2]!.toLowerCase()) : -1;
   if (!m || month < 0) throw new BadArguments('Invalid date-time');
-  const [day, year, hour, minute, second, zoneHours, zoneMinutes] = [m[1], m[3], m[4], m[5], m[6], m[8], m[9]].map(Number) as [number, number, number, number, number, number, number];
+  const [day, year, hour, minute, second, zoneHours, zoneMinutes] = [m[1], m[3], m[4], m[5], m[6], m[8], m[9]].map(
+    Number,
+  ) as [number, number, number, number, number, number, number];
   const daysInMonth = new Date(Date.UTC(year, month + 1, 0)).getUTCDate();
-  if (day < 1 || day > daysInMonth || hour > 23 || minute > 59 || second > 60 || zoneMinutes > 59 || zoneHours > (m[7] === '-' ? 12 : 14)) {
+  if (
+    day < 1 ||
+    day > daysInMonth ||
+    hour > 23 ||
+    minute > 59 ||
+    second > 60 ||
+    zoneMinutes > 59 ||
+    zoneHours > (m[7] === '-' ? 12 : 14)
+  ) {
     throw new BadArguments(`Invalid date-time ${JSON.stringify(text)}`);
   }
   const offset = (m[7] === '-' ? -1 : 1) * (zoneHours * 60 + zoneMinutes) * 60_000;
@@ -66,7 +76,11 @@ export default defineCommand({
     const folder = findTarget(session, mailbox);
     for (const u of uploads) if (u.parts) u.raw = await catenate(session, u.parts, session.ctx.limits.maxLiteralBytes);
     if (uploads.some((u) => u.raw.length === 0)) throw new ImapError('NO', 'Empty message', 'CANNOT');
-    await checkKeywordLimit(session, folder.id, uploads.flatMap((u) => u.flags));
+    await checkKeywordLimit(
+      session,
+      folder.id,
+      uploads.flatMap((u) => u.flags),
+    );
     try {
       // One batch: with MULTIAPPEND either every message is stored or none is (RFC 3502 6.3.11).
       const messages = await session.ctx.store.appendMany(
@@ -74,7 +88,10 @@ export default defineCommand({
         uploads.map((u) => ({ raw: binaryPartsToBase64(u.raw), flags: u.flags, internalDate: u.date })),
         session.account!.quotaBytes,
       );
-      return { code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(messages.map((m) => m.uid))}`, text: 'APPEND completed' };
+      return {
+        code: `APPENDUID ${folder.uidValidity} ${formatSequenceSet(messages.map((m) => m.uid))}`,
+        text: 'APPEND completed',
+      };
     } catch (err) {
       if (err instanceof StoreError && err.code === 'quota') throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
       throw err;

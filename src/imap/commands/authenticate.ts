@@ -9,7 +9,8 @@ const CHALLENGES: Record<string, string[]> = { PLAIN: [''], LOGIN: [b64('Usernam
 
 function decode(text: string): Buffer {
   if (text === '=') return Buffer.alloc(0);
-  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4) throw new ImapError('BAD', 'Invalid base64 in SASL response');
+  if (!/^[A-Za-z0-9+/]*={0,2}$/.test(text) || text.length % 4)
+    throw new ImapError('BAD', 'Invalid base64 in SASL response');
   return Buffer.from(text, 'base64');
 }
 

@@ -1,4 +1,4 @@
-import { Args } from '../args.ts';
+import type { Args } from '../args.ts';
 import { AUTHENTICATED, defineCommand, ImapError } from '../command.ts';
 
 export default defineCommand({

@@ -14,7 +14,8 @@ export default defineCommand({
   async run(session, rawName) {
     const name = session.parseMailboxName(rawName);
     const parts = name.split(DELIMITER);
-    if (!name || parts.some((p) => p === '') || /[\x00-\x1f\x7f*%]/.test(name)) throw new ImapError('NO', 'Invalid mailbox name', 'CANNOT');
+    if (!name || parts.some((p) => p === '') || /[\x00-\x1f\x7f*%]/.test(name))
+      throw new ImapError('NO', 'Invalid mailbox name', 'CANNOT');
     const { store } = session.ctx;
     const accountId = session.account!.id;
     if (store.folders.byName(accountId, name)) throw new ImapError('NO', 'Mailbox already exists', 'ALREADYEXISTS');
@@ -25,7 +26,8 @@ export default defineCommand({
         if (!store.folders.byName(accountId, path)) store.folders.create(tx, accountId, path, null, false); // CREATE does not subscribe (as Dovecot)
       }
     } catch (err) {
-      if (err instanceof StoreError && err.code === 'exists') throw new ImapError('NO', 'Mailbox already exists', 'ALREADYEXISTS');
+      if (err instanceof StoreError && err.code === 'exists')
+        throw new ImapError('NO', 'Mailbox already exists', 'ALREADYEXISTS');
       throw err;
     }
     await store.kv.commit(tx);

@@ -11,7 +11,11 @@ export async function expunge(session: Session, uids?: number[]): Promise<void> 
     return;
   }
   const deleted = (await messages.getMany(selected.folder.id, uids)).filter((m) => m?.flags.includes('\\Deleted'));
-  if (deleted.length) await messages.expunge(selected.folder.id, deleted.map((m) => m!.uid));
+  if (deleted.length)
+    await messages.expunge(
+      selected.folder.id,
+      deleted.map((m) => m!.uid),
+    );
 }
 
 export default defineCommand({ states: SELECTED, parse: noArgs, run: (session) => expunge(session) });

@@ -18,14 +18,19 @@ export default defineCommand({
     const { store } = session.ctx;
     const urls: string[] = [];
     for (const { rump, mechanism } of requests) {
-      if (mechanism.toUpperCase() !== 'INTERNAL') throw new ImapError('NO', `Unknown URLAUTH mechanism ${mechanism.slice(0, 20)}`, 'URLMECH INTERNAL');
+      if (mechanism.toUpperCase() !== 'INTERNAL')
+        throw new ImapError('NO', `Unknown URLAUTH mechanism ${mechanism.slice(0, 20)}`, 'URLMECH INTERNAL');
       const bad = (why: string): ImapError => new ImapError('NO', why, `BADURL ${imapString(rump)}`);
       const url = parseImapUrl(rump);
       // an absolute URL with a userid and an access identifier, no token yet (RFC 4467 3, 6.1)
-      if (!url || !url.host || url.access === null || url.mechanism !== null) throw bad('Not a URLAUTH rump URL');
-      if ((await urlOwner(store, url))?.id !== session.account!.id) throw bad('The URL must name one of your own mailboxes');
+      if (!url?.host || url.access === null || url.mechanism !== null) throw bad('Not a URLAUTH rump URL');
+      if ((await urlOwner(store, url))?.id !== session.account!.id)
+        throw bad('The URL must name one of your own mailboxes');
       if (!/^(anonymous|authuser|(user|submit)\+.+)$/i.test(url.access)) throw bad('Unknown access identifier');
-      const folder = store.folders.byName(session.account!.id, url.mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : url.mailbox);
+      const folder = store.folders.byName(
+        session.account!.id,
+        url.mailbox.toUpperCase() === 'INBOX' ? 'INBOX' : url.mailbox,
+      );
       if (!folder) throw bad('Mailbox does not exist');
       const key = await urlAuthKeys(store.kv).getOrCreate(session.account!.id, folder.id);
       urls.push(`${rump}:internal:${urlAuthToken(key, rump)}`);

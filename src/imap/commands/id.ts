@@ -10,7 +10,8 @@ export default defineCommand({
     const fields: Record<string, string> = {};
     for (let i = 0; i + 1 < items.length && i < 60; i += 2) {
       const value = items[i + 1]!;
-      fields[tokenText(items[i]!).toLowerCase().slice(0, 64)] = value.kind === 'atom' && value.value.toUpperCase() === 'NIL' ? '' : tokenText(value).slice(0, 256);
+      fields[tokenText(items[i]!).toLowerCase().slice(0, 64)] =
+        value.kind === 'atom' && value.value.toUpperCase() === 'NIL' ? '' : tokenText(value).slice(0, 256);
     }
     return fields;
   },

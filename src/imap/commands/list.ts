@@ -19,8 +19,14 @@ export interface ListRequest {
 
 export function parseList(args: Args): ListRequest {
   const request: ListRequest = {
-    reference: '', patterns: [], subscribedOnly: false, specialUseOnly: false, recursiveMatch: false,
-    returnSubscribed: false, status: null, extended: false,
+    reference: '',
+    patterns: [],
+    subscribedOnly: false,
+    specialUseOnly: false,
+    recursiveMatch: false,
+    returnSubscribed: false,
+    status: null,
+    extended: false,
   };
   if (args.peek()?.kind === 'list') {
     request.extended = true;
@@ -31,7 +37,8 @@ export function parseList(args: Args): ListRequest {
       else if (name === 'RECURSIVEMATCH') request.recursiveMatch = true;
       else if (name !== 'REMOTE') throw new BadArguments(`Unknown selection option ${name}`);
     }
-    if (request.recursiveMatch && !request.subscribedOnly) throw new BadArguments('RECURSIVEMATCH needs another selection option');
+    if (request.recursiveMatch && !request.subscribedOnly)
+      throw new BadArguments('RECURSIVEMATCH needs another selection option');
   }
   request.reference = args.astring('reference');
   const patterns = args.next('mailbox pattern');
@@ -48,7 +55,8 @@ export function parseList(args: Args): ListRequest {
         if (items?.kind !== 'list') throw new BadArguments('STATUS needs a list of items');
         request.status = atomsOf(items.items, 'status item').map((s) => s.toUpperCase());
         if (request.status.some((s) => !STATUS_ITEMS.has(s))) throw new BadArguments('Unknown status item');
-      } else if (name !== 'CHILDREN' && name !== 'SPECIAL-USE' && name !== 'MYRIGHTS') throw new BadArguments(`Unknown return option ${name}`);
+      } else if (name !== 'CHILDREN' && name !== 'SPECIAL-USE' && name !== 'MYRIGHTS')
+        throw new BadArguments(`Unknown return option ${name}`);
     }
   }
   return request;
@@ -73,7 +81,8 @@ export async function list(session: Session, request: ListRequest, verb: 'LIST' 
   const entries = hierarchy(session.ctx.store.folders.list(accountId), request.subscribedOnly ? subscribed : new Set());
   const matches = (name: string): boolean => matchers.some((m) => m(name));
   /** A subscribed name below `name` that the patterns do not return themselves (RFC 5258 3.5 CHILDINFO, RFC 3501 6.3.9 LSUB). */
-  const hiddenSubscribedChild = (name: string): boolean => [...subscribed].some((n) => n.startsWith(name + DELIMITER) && !matches(n));
+  const hiddenSubscribedChild = (name: string): boolean =>
+    [...subscribed].some((n) => n.startsWith(name + DELIMITER) && !matches(n));
   for (const entry of entries) {
     if (!matches(entry.name)) continue;
     const isSubscribed = subscribed.has(entry.name);
@@ -92,7 +101,9 @@ export async function list(session: Session, request: ListRequest, verb: 'LIST' 
     const extra = childInfo && verb === 'LIST' ? ' ("CHILDINFO" ("SUBSCRIBED"))' : '';
     session.send(`* ${verb} (${attributes.join(' ')}) "${DELIMITER}" ${session.mailboxName(entry.name)}${extra}`);
     if (request.status && entry.folder) {
-      session.send(`* STATUS ${session.mailboxName(entry.name)} ${await statusItems(session, entry.folder, request.status)}`);
+      session.send(
+        `* STATUS ${session.mailboxName(entry.name)} ${await statusItems(session, entry.folder, request.status)}`,
+      );
     }
   }
 }

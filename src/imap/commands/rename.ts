@@ -14,9 +14,11 @@ export default defineCommand({
     const folder = findFolder(session, from);
     const oldName = folder.name;
     const newName = session.parseMailboxName(to);
-    if (!newName || newName.split(DELIMITER).some((p) => p === '')) throw new ImapError('NO', 'Invalid mailbox name', 'CANNOT');
+    if (!newName || newName.split(DELIMITER).some((p) => p === ''))
+      throw new ImapError('NO', 'Invalid mailbox name', 'CANNOT');
     if (store.folders.byName(accountId, newName)) throw new ImapError('NO', 'Target mailbox exists', 'ALREADYEXISTS');
-    if (newName.startsWith(folder.name + DELIMITER)) throw new ImapError('NO', 'Cannot move a mailbox into itself', 'CANNOT');
+    if (newName.startsWith(folder.name + DELIMITER))
+      throw new ImapError('NO', 'Cannot move a mailbox into itself', 'CANNOT');
     if (folder.name === 'INBOX') {
       const target = await store.createFolder(accountId, newName);
       const uids = (await store.messages.list(folder.id)).map((m) => m.uid);

@@ -1,4 +1,8 @@
 import { AUTHENTICATED, defineCommand } from '../command.ts';
 import { parseSelect, select } from '../select.ts';
 
-export default defineCommand({ states: AUTHENTICATED, parse: parseSelect, run: (session, args) => select(session, args, false) });
+export default defineCommand({
+  states: AUTHENTICATED,
+  parse: parseSelect,
+  run: (session, args) => select(session, args, false),
+});

@@ -33,28 +33,40 @@ async function binaryData(session: Session, target: UrlTarget): Promise<Buffer |
   if (node.message) data = decodeLeaves(await store.read(target.message), node.message.node, node.end);
   else data = decodeTransfer(await store.read(target.message, node.bodyStart, node.end), encoding);
   // a ;PARTIAL= range counts in the decoded octets
-  return target.start === node.bodyStart && target.end === node.end ? data : data.subarray(target.start - node.bodyStart, target.end - node.bodyStart);
+  return target.start === node.bodyStart && target.end === node.end
+    ? data
+    : data.subarray(target.start - node.bodyStart, target.end - node.bodyStart);
 }
 
 async function answer(session: Session, request: Request): Promise<Buffer[]> {
   const url = parseImapUrl(request.url);
-  const found = url && (await authorizedTarget(session.ctx.store, url, { account: session.account!, submitter: false }));
+  const found =
+    url && (await authorizedTarget(session.ctx.store, url, { account: session.account!, submitter: false }));
   const head = `${imapString(request.url)} `;
   if (!found) return [Buffer.from(`${head}NIL`)];
   const { target } = found;
-  if (!request.params) return [Buffer.from(head), literal(await session.ctx.store.read(target.message, target.start, target.end), false)];
+  if (!request.params)
+    return [Buffer.from(head), literal(await session.ctx.store.read(target.message, target.start, target.end), false)];
   const items: Buffer[] = [];
   const sep = (): string => (items.length ? ' ' : '');
   const binary = request.params.has('BINARY') ? await binaryData(session, target) : null;
   if (request.params.has('BODYPARTSTRUCTURE')) {
-    const node = target.node ?? (target.start === 0 && target.end === target.message.size ? (await session.ctx.store.blobs.structure(target.message.blob)).root : null);
+    const node =
+      target.node ??
+      (target.start === 0 && target.end === target.message.size
+        ? (await session.ctx.store.blobs.structure(target.message.blob)).root
+        : null);
     // beside BINARY, the structure describes the decoded octets sent with it
     const shown = node && binary && target.node ? decodedStructure(node, binary) : node;
     items.push(Buffer.from(`${sep()}BODYPARTSTRUCTURE ${shown ? bodyStructureToImap(shown, true) : 'NIL'}`));
   }
-  if (request.params.has('BINARY')) items.push(Buffer.from(`${sep()}BINARY `), binary ? literal(binary, true) : Buffer.from('NIL'));
+  if (request.params.has('BINARY'))
+    items.push(Buffer.from(`${sep()}BINARY `), binary ? literal(binary, true) : Buffer.from('NIL'));
   if (request.params.has('BODY')) {
-    items.push(Buffer.from(`${sep()}BODY `), literal(await session.ctx.store.read(target.message, target.start, target.end), false));
+    items.push(
+      Buffer.from(`${sep()}BODY `),
+      literal(await session.ctx.store.read(target.message, target.start, target.end), false),
+    );
   }
   return [Buffer.from(`${head}(`), ...items, Buffer.from(')')];
 }
