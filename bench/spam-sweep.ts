@@ -11,7 +11,7 @@ import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';
 import { tokenize } from '../src/spam/tokenize.ts';
-import type { AuthVerdict } from '../src/dns/auth-verdict.ts';
+import { UNAUTHENTICATED as NONE } from '../src/dns/auth-verdict.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import {
   BODY_ONLY_SOURCES,
@@ -34,14 +34,6 @@ const variants: (Partial<BayesOptions> & { ruleScale?: number; ruleScores?: Reco
   .map((a) => JSON.parse(a) as Partial<BayesOptions>);
 if (variants.length === 0) variants.push({});
 const JUNK = 5;
-const NONE: AuthVerdict = {
-  spf: { result: 'none', domain: null },
-  dkim: [],
-  dmarc: { result: 'none', domain: null, policy: null },
-  arc: 'none',
-  bimi: 'none',
-  action: 'none',
-};
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const t0 = performance.now();

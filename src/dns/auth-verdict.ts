@@ -23,3 +23,13 @@ export interface AuthVerdict {
   /** What DMARC asks of this message: reject, quarantine (Junk) or nothing. pct is honoured. */
   action: DmarcPolicy;
 }
+
+/** The verdict of a message that came without an SMTP session (API dry runs, training): nothing checked. */
+export const UNAUTHENTICATED: AuthVerdict = {
+  spf: { result: 'none', domain: null },
+  dkim: [],
+  dmarc: { result: 'none', domain: null, policy: null },
+  arc: 'none',
+  bimi: 'none',
+  action: 'none',
+};

@@ -4,26 +4,11 @@
 // charset gets ("CHARSET" "us-ascii") as Dovecot adds it.
 import { envelopeToImap } from './envelope.ts';
 import { imapList, imapParams, imapString } from './imap-syntax.ts';
+import { plainTextNode } from './parts.ts';
 import type { MimeNode } from './types.ts';
 
 // What Dovecot writes for a multipart that has no parts: the grammar needs at least one body.
-const EMPTY_PART: MimeNode = {
-  start: 0,
-  bodyStart: 0,
-  end: 0,
-  type: 'text',
-  subtype: 'plain',
-  params: {},
-  id: null,
-  description: null,
-  encoding: '7BIT',
-  disposition: null,
-  language: null,
-  location: null,
-  md5: null,
-  size: 0,
-  lines: 0,
-};
+const EMPTY_PART: MimeNode = plainTextNode(0, 0);
 
 function disposition(node: MimeNode): string {
   if (!node.disposition) return 'NIL';

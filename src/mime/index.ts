@@ -13,9 +13,9 @@
 //   RFC822.SIZE                       index.size
 // Offsets are bytes of the blob as stored: store CRLF-normalised blobs and they are IMAP octets too.
 import { buildEnvelope } from './envelope.ts';
-import { countLines, parseMessage } from './parts.ts';
+import { countLines, parseMessage, plainTextNode } from './parts.ts';
 import { buildSearchFields } from './search-fields.ts';
-import type { Envelope, MessageIndex, MimeNode, SearchFields } from './types.ts';
+import type { Envelope, MessageIndex, SearchFields } from './types.ts';
 
 export type {
   Address,
@@ -81,23 +81,7 @@ export function indexMessage(raw: Buffer): MessageIndex {
   try {
     return buildIndex(buf);
   } catch {
-    const root: MimeNode = {
-      start: 0,
-      bodyStart: 0,
-      end: buf.length,
-      type: 'text',
-      subtype: 'plain',
-      params: {},
-      id: null,
-      description: null,
-      encoding: '7BIT',
-      disposition: null,
-      language: null,
-      location: null,
-      md5: null,
-      size: buf.length,
-      lines: countLines(buf, 0, buf.length),
-    };
+    const root = plainTextNode(buf.length, countLines(buf, 0, buf.length));
     return { size: buf.length, headerSize: 0, root, envelope: { ...EMPTY_ENVELOPE }, search: emptySearch() };
   }
 }

@@ -148,6 +148,27 @@ function findDelimiters(body: Buffer, dash: Buffer, limit: number): Delimiter[] 
 }
 
 /** LF count in buf[start, end). A plain loop: 3x faster than indexOf calls on 76-column base64. */
+/** A bare text/plain body over `end` bytes: what a message that cannot be parsed, or an empty multipart, stands for. */
+export function plainTextNode(end: number, lines: number): MimeNode {
+  return {
+    start: 0,
+    bodyStart: 0,
+    end,
+    type: 'text',
+    subtype: 'plain',
+    params: {},
+    id: null,
+    description: null,
+    encoding: '7BIT',
+    disposition: null,
+    language: null,
+    location: null,
+    md5: null,
+    size: end,
+    lines,
+  };
+}
+
 export function countLines(buf: Buffer, start: number, end: number): number {
   let n = 0;
   for (let i = start; i < end; i++) if (buf[i] === LF) n++;

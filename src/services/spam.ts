@@ -1,7 +1,7 @@
 // The spam classifier as the API and the compat layer use it: training with raw messages and
 // scoring one as the MX would, with the MX's own settings.
 import { classify as scoreMessage } from '../inbound/classify.ts';
-import type { AuthVerdict } from '../dns/auth-verdict.ts';
+import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
 import { domainOf } from '../inbound/message.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
 import { bayesScorer, classify as bayes, train, type ClassifierOptions } from '../spam/classifier.ts';
@@ -19,16 +19,6 @@ export interface SpamSettings {
   /** The operator's rspamd, taught what the API is taught. */
   rspamd?: RspamdClient;
 }
-
-// No SMTP session here: authentication results are "none", so only content rules and Bayes speak.
-const UNAUTHENTICATED: AuthVerdict = {
-  spf: { result: 'none', domain: null },
-  dkim: [],
-  dmarc: { result: 'none', domain: null, policy: null },
-  arc: 'none',
-  bimi: 'none',
-  action: 'none',
-};
 
 /** The MX's spam settings, or the defaults when the server gave none. */
 export const spamSettings = (deps: Pick<ServiceDeps, 'store'> & { spam?: SpamSettings | undefined }): SpamSettings =>
@@ -61,7 +51,7 @@ export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings
   const input = {
     raw,
     headers,
-    auth: UNAUTHENTICATED,
+    auth: UNAUTHENTICATED, // no SMTP session: only content rules and Bayes speak
     mailFrom: '',
     fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
     accountIds: [],
