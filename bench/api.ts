@@ -3,7 +3,14 @@
 // in a child process (its own event loop), as in production; rate limits are raised so they do not
 // cap the measurement. Run: node bench/api.ts [seconds per scenario, default 10]
 // A third scenario, alias creation, shows the write path without the password hash that dominates POST /mailboxes.
-import { fork } from 'node:child_process';
+// Beside the API's GET, a bare Koa route (another child) serves the same bytes: the ratio between the
+// two is the API's own overhead (issue 17). The GET rows use `wrk` when installed (Debian package
+// `wrk`), so the client takes no CPU from a Node event loop; else the bench's own client.
+// Set BENCH_CPU_PROF=DIR to have the API child write a --cpu-prof profile there, BENCH_GET_ONLY=1 for the GET rows alone.
+import { execFile, fork } from 'node:child_process';
+import { loadavg } from 'node:os';
+import Koa from 'koa';
+import Router from '@koa/router';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -58,6 +65,25 @@ async function serve(): Promise<void> {
   });
 }
 
+/** A bare Koa app with one route answering the API's own reply body: the ceiling for the API's GET. */
+function serveBare(): void {
+  process.once('message', (body) => {
+    const app = new Koa();
+    const router = new Router();
+    router.get('/api/v1/mailboxes/:id', (ctx) => {
+      ctx.body = JSON.parse(body as string) as unknown;
+    });
+    app.use(router.routes());
+    const server = createServer(app.callback());
+    server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
+    process.once('message', () => {
+      server.closeAllConnections();
+      server.close();
+      process.exit(0);
+    });
+  });
+}
+
 interface Result {
   requests: number;
   errors: number;
@@ -107,21 +133,74 @@ async function load(seconds: number, next: () => Promise<number>, expected: numb
   return { requests: latencies.length, errors, seconds: (performance.now() - started) / 1000, latencies };
 }
 
-function report(name: string, r: Result): void {
+interface Row {
+  rate: number;
+  p50: number;
+  p99: number;
+  line: string;
+}
+
+function report(name: string, r: Result): Row {
   const sorted = [...r.latencies].sort((a, b) => a - b);
-  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!.toFixed(1);
-  console.log(
-    `${name.padEnd(28)} ${(r.requests / r.seconds).toFixed(0).padStart(7)} req/s   p50 ${at(0.5)} ms   p99 ${at(0.99)} ms   ${r.requests} requests, ${r.errors} errors, ${CONNECTIONS} connections, ${r.seconds.toFixed(1)} s`,
+  const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
+  const row = { rate: r.requests / r.seconds, p50: at(0.5), p99: at(0.99) };
+  const line = `${name.padEnd(28)} ${row.rate.toFixed(0).padStart(7)} req/s   p50 ${row.p50.toFixed(1)} ms   p99 ${row.p99.toFixed(1)} ms   ${r.requests} requests, ${r.errors} errors, ${CONNECTIONS} connections, ${r.seconds.toFixed(1)} s (node client)`;
+  console.log(line);
+  return { ...row, line };
+}
+
+const hasWrk = (): Promise<boolean> =>
+  new Promise((resolve) =>
+    execFile('wrk', ['--version'], (err) => resolve(!err || (err as { code?: unknown }).code !== 'ENOENT')),
+  );
+
+/** wrk's figures for one GET: 2 threads, the same 50 connections; any non-2xx reply counts as an error. */
+function wrk(name: string, seconds: number, url: string, headers: string[]): Promise<Row> {
+  const args = ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  return new Promise((resolve, reject) =>
+    execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (err, out) => {
+      if (err) return reject(err);
+      const ms = (text: string): number => {
+        const m = /^([\d.]+)(us|ms|s)$/.exec(text)!;
+        return Number(m[1]) * (m[2] === 'us' ? 0.001 : m[2] === 's' ? 1000 : 1);
+      };
+      const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
+      const p50 = ms(/ 50%\s+(\S+)/.exec(out)![1]!);
+      const p99 = ms(/ 99%\s+(\S+)/.exec(out)![1]!);
+      const requests = /(\d+) requests in/.exec(out)![1];
+      const errors =
+        Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
+        Number(
+          /Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)/
+            .exec(out)
+            ?.slice(1)
+            .reduce((a, b) => a + Number(b), 0) ?? 0,
+        );
+      const line = `${name.padEnd(28)} ${rate.toFixed(0).padStart(7)} req/s   p50 ${p50.toFixed(1)} ms   p99 ${p99.toFixed(1)} ms   ${requests} requests, ${errors} errors, ${CONNECTIONS} connections, ${seconds} s (wrk)`;
+      console.log(line);
+      resolve({ rate, p50, p99, line });
+    }),
   );
 }
 
+const load1 = (): string =>
+  loadavg()
+    .map((l) => l.toFixed(2))
+    .join(' ');
+
 async function main(): Promise<void> {
   const seconds = Number(process.argv[2] ?? 10);
-  const child = fork(new URL(import.meta.url).pathname, ['--serve'], { stdio: 'inherit' });
+  const profile = process.env.BENCH_CPU_PROF;
+  const child = fork(new URL(import.meta.url).pathname, ['--serve'], {
+    stdio: 'inherit',
+    execArgv: [...process.execArgv, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])],
+  });
+  const bare = fork(new URL(import.meta.url).pathname, ['--serve-bare'], { stdio: 'inherit' });
   const { port, key } = await new Promise<{ port: number; key: string }>((resolve) =>
     child.once('message', (m) => resolve(m as never)),
   );
   const agent = new Agent({ keepAlive: true, maxSockets: CONNECTIONS });
+  console.log(`load average before: ${load1()}`);
   try {
     await send(agent, port, key, 'POST', '/api/v1/domains', JSON.stringify({ domain: 'bench.test' }));
     const body = await new Promise<string>((resolve) => {
@@ -142,10 +221,31 @@ async function main(): Promise<void> {
       ).end(JSON.stringify({ email: 'reader@bench.test', password: 'correct horse battery' }));
     });
     const id = (JSON.parse(body) as { data: { mailbox: { id: string } } }).data.mailbox.id;
-    report(
-      'GET /mailboxes/{id}',
-      await load(seconds, () => send(agent, port, key, 'GET', `/api/v1/mailboxes/${id}`), 200),
+    const path = `/api/v1/mailboxes/${id}`;
+    const reply = await new Promise<string>((resolve) => {
+      request({ agent, host: '127.0.0.1', port, path, headers: { authorization: `Bearer ${key}` } }, (res) => {
+        let text = '';
+        res.on('data', (d) => (text += d));
+        res.on('end', () => resolve(text));
+      }).end();
+    });
+    bare.send(reply);
+    const barePort = await new Promise<number>((resolve) =>
+      bare.once('message', (m) => resolve((m as { port: number }).port)),
     );
+    const useWrk = await hasWrk();
+    if (!useWrk) console.log("wrk not installed (Debian package wrk): the GET rows use the bench's own client");
+    const get = (name: string, p: number, headers: string[]) =>
+      useWrk
+        ? wrk(name, seconds, `http://127.0.0.1:${p}${path}`, headers)
+        : load(seconds, () => send(agent, p, key, 'GET', path), 200).then((r) => report(name, r));
+    const api = await get('GET /mailboxes/{id}', port, [`authorization: Bearer ${key}`]);
+    const koa = await get('bare Koa, same JSON', barePort, []);
+    console.log(
+      `API/bare Koa: ${(api.rate / koa.rate).toFixed(2)}× req/s   p99 ${api.p99.toFixed(1)} ms vs ${koa.p99.toFixed(1)} ms`,
+    );
+    // BENCH_GET_ONLY=1: the two GET rows alone (for profiling the read path).
+    if (process.env.BENCH_GET_ONLY) return;
     let n = 0;
     // The same write path (validation, directory lock, durable batch) without the password KDF.
     report(
@@ -184,8 +284,11 @@ async function main(): Promise<void> {
   } finally {
     agent.destroy();
     child.send('stop');
+    bare.send('stop');
+    console.log(`load average after: ${load1()}`);
   }
 }
 
 if (process.argv.includes('--serve')) await serve();
+else if (process.argv.includes('--serve-bare')) serveBare();
 else await main();

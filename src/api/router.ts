@@ -5,7 +5,7 @@ import type { Store } from '../store/index.ts';
 import { ApiError } from './errors.ts';
 import { identify, requireKey } from './middleware/auth.ts';
 import { readJsonBody } from './middleware/body.ts';
-import { etagOf, notModified } from './middleware/etag.ts';
+import { etagOfJson, notModified } from './middleware/etag.ts';
 import type { IdempotencyGuard } from './middleware/idempotency.ts';
 import { assertPermission } from './middleware/permissions.ts';
 import type { RateLimiter } from './middleware/rate-limit.ts';
@@ -28,12 +28,21 @@ interface Compiled {
   pattern: RegExp;
   names: string[];
   literals: number;
+  /** The schema `data` must match (the item schema in an array for lists), built once. */
+  reply?: z.ZodType;
 }
 
 function compile(route: Route): Compiled {
   const names = pathParams(route.path);
   const source = route.path.replace(/[.*+?^$()|[\]\\]/g, '\\$&').replace(/\\?\{[a-z_]+\\?\}/g, '([^/]+)');
-  return { route, pattern: new RegExp(`^${source}$`), names, literals: route.path.split('/').length - names.length };
+  const reply = route.response && (route.list ? z.array(route.response) : route.response);
+  return {
+    route,
+    pattern: new RegExp(`^${source}$`),
+    names,
+    literals: route.path.split('/').length - names.length,
+    reply,
+  };
 }
 
 function decodeParam(value: string, name: string): string {
@@ -59,6 +68,18 @@ const canonical = (value: unknown): string =>
  */
 export function dispatch(routes: Route[], options: DispatchOptions) {
   const table = routes.map(compile).sort((a, b) => b.literals - a.literals);
+  // Routes by their first path segment (in table order), so a request tries a handful of patterns, not all.
+  const first = (path: string): string => path.split('/', 2)[1] ?? '';
+  const wild = table.filter((c) => first(c.route.path).includes('{'));
+  const bySegment = new Map<string, Compiled[]>();
+  for (const c of table) {
+    const segment = first(c.route.path);
+    if (!segment.includes('{') && !bySegment.has(segment))
+      bySegment.set(
+        segment,
+        table.filter((t) => t === c || first(t.route.path) === segment || wild.includes(t)),
+      );
+  }
   return async (ctx: Context, next: Next): Promise<void> => {
     if (ctx.path !== API_PREFIX && !ctx.path.startsWith(`${API_PREFIX}/`)) return next();
     const path = ctx.path.slice(API_PREFIX.length) || '/';
@@ -70,7 +91,9 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     );
 
     const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
-    const candidates = table.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m !== null);
+    const candidates = (bySegment.get(first(path)) ?? wild)
+      .map((c) => ({ c, m: c.pattern.exec(path) }))
+      .filter((x) => x.m !== null);
     const found = candidates.find((x) => x.c.route.method === method);
     if (!found) {
       if (candidates.length === 0) throw new ApiError('not_found', 'no such route');
@@ -105,7 +128,7 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
         ctx.type = reply.contentType;
         return;
       }
-      render(ctx, route, reply, options.validateResponses);
+      render(ctx, found.c, reply, options.validateResponses);
     };
     if (route.idempotent && caller) {
       const fingerprint = createHash('sha256')
@@ -116,15 +139,16 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
   };
 }
 
-function render(ctx: Context, route: Route, reply: JsonReply, validate: boolean): void {
-  if (validate && route.response) {
-    const schema = route.list ? z.array(route.response) : route.response;
+function render(ctx: Context, { route, reply: schema }: Compiled, reply: JsonReply, validate: boolean): void {
+  if (validate && schema) {
     const checked = schema.safeParse(reply.data);
     if (!checked.success)
       throw new Error(`reply of ${route.method} ${route.path} does not match its schema: ${checked.error.message}`);
   }
+  // The data is serialised once, for both its ETag and the envelope.
+  const data = JSON.stringify(reply.data) ?? 'null';
   if (route.etag) {
-    const etag = etagOf(reply.data);
+    const etag = etagOfJson(data);
     ctx.set('ETag', etag);
     if (notModified(ctx, etag)) {
       ctx.status = 304;
@@ -132,13 +156,8 @@ function render(ctx: Context, route: Route, reply: JsonReply, validate: boolean)
     }
   }
   if (reply.location) ctx.set('Location', reply.location);
-  const envelope = {
-    ok: true,
-    data: reply.data,
-    ...(reply.pagination ? { pagination: reply.pagination } : {}),
-    meta: { request_id: ctx.state.requestId },
-  };
+  const pagination = reply.pagination ? `,"pagination":${JSON.stringify(reply.pagination)}` : '';
   ctx.status = reply.status ?? route.status ?? 200;
   ctx.type = 'application/json';
-  ctx.body = JSON.stringify(envelope);
+  ctx.body = `{"ok":true,"data":${data}${pagination},"meta":{"request_id":${JSON.stringify(ctx.state.requestId)}}}`;
 }

@@ -3,17 +3,46 @@ import { keys, ranges } from './keys.ts';
 import { Tx } from './tx.ts';
 import type { ApiKey, CredentialEnded, CredentialExpiry } from './types.ts';
 
+/** How long a verified key is answered from memory; every write of the key drops it at once anyway. */
+const VERIFIED_TTL_MS = 10_000;
+const VERIFIED_MAX = 10_000;
+
 /**
  * API keys by public id, and the SHA-256 of their secret → public id for authentication. Revoking a
  * key announces 'credential-ended' so that sessions logged in with it end.
+ *
+ * Authentication runs on every API request, so the keys it found are kept for a few seconds by
+ * their secret's SHA-256 (the exact credential presented: an entry never answers another secret).
+ * Every write of a key through this class (update, rotate, revoke, its children's revocation) drops
+ * its entry before and again after the commit, and a lookup that raced a write is not kept, so a
+ * revocation is seen by the very next request. Revoked keys and unknown secrets are never kept.
  */
 export class ApiKeys {
   private readonly kv: Kv;
   private readonly notifier: Notifier;
+  /** secret hash → key and expiry; a Map iterates in insertion order, so the first entry is the oldest. */
+  private readonly verified = new Map<string, { key: ApiKey; expires: number }>();
+  private readonly hashOf = new Map<string, string>();
+  /** Bumped by every drop: a lookup that started before it must not fill the cache. */
+  private generation = 0;
 
   constructor(kv: Kv, notifier: Notifier) {
     this.kv = kv;
     this.notifier = notifier;
+  }
+
+  /** Forgets a key's cached verification now and once `tx` is committed (a lookup between the two reads the old record). */
+  private forget(tx: Tx, id: string): void {
+    this.drop(id);
+    tx.onCommit(() => this.drop(id));
+  }
+
+  private drop(id: string): void {
+    this.generation++;
+    const hash = this.hashOf.get(id);
+    if (hash === undefined) return;
+    this.hashOf.delete(id);
+    this.verified.delete(hash);
   }
 
   private ended(tx: Tx, key: ApiKey, reason: string): void {
@@ -33,9 +62,20 @@ export class ApiKeys {
     return this.kv.get<ApiKey>(keys.apiKey(id));
   }
 
+  /** The key whose secret has this SHA-256; each caller gets its own copy to read. */
   async bySecretHash(secretHash: string): Promise<ApiKey | undefined> {
+    const hit = this.verified.get(secretHash);
+    if (hit && hit.expires > Date.now()) return copyKey(hit.key);
+    if (hit) this.drop(hit.key.id);
+    const generation = this.generation;
     const id = await this.kv.get<string>(keys.apiKeyHash(secretHash));
-    return id === undefined ? undefined : this.get(id);
+    const key = id === undefined ? undefined : await this.get(id);
+    if (key && !key.revokedAt && generation === this.generation) {
+      this.verified.set(secretHash, { key: copyKey(key), expires: Date.now() + VERIFIED_TTL_MS });
+      this.hashOf.set(key.id, secretHash);
+      while (this.verified.size > VERIFIED_MAX) this.drop(this.verified.values().next().value!.key.id);
+    }
+    return key;
   }
 
   async listForTeam(teamId: string): Promise<ApiKey[]> {
@@ -47,6 +87,7 @@ export class ApiKeys {
   async update(key: ApiKey): Promise<void> {
     const before = await this.get(key.id);
     const tx = new Tx();
+    this.forget(tx, key.id);
     tx.put(keys.apiKey(key.id), key);
     if (before && (before.expiresAt ?? null) !== (key.expiresAt ?? null)) {
       const change: CredentialExpiry = { credential: key.id, expiresAt: key.expiresAt ?? null };
@@ -62,6 +103,7 @@ export class ApiKeys {
    */
   async rotate(old: ApiKey, successor: ApiKey, secretHash: string, revokeOld: boolean): Promise<void> {
     const tx = new Tx();
+    this.forget(tx, old.id);
     tx.put(keys.apiKey(successor.id), successor);
     tx.put(keys.apiKeyHash(secretHash), successor.id);
     tx.put(keys.teamApiKey(successor.teamId, successor.id), secretHash);
@@ -80,6 +122,7 @@ export class ApiKeys {
   }
 
   private async revokeIn(tx: Tx, key: ApiKey, now: number): Promise<void> {
+    this.forget(tx, key.id);
     const hash = await this.kv.get<string>(keys.teamApiKey(key.teamId, key.id));
     key.revokedAt = now;
     if (hash) tx.del(keys.apiKeyHash(hash));
@@ -94,3 +137,5 @@ export class ApiKeys {
     }
   }
 }
+
+const copyKey = (key: ApiKey): ApiKey => ({ ...key, permissions: [...key.permissions] });

@@ -66,6 +66,25 @@ test("revoked, expired and unknown keys are 401; a suspended mailbox's key is 40
   assert.is((await api.call('GET', '/me', { key: credential.key })).status, 200);
 });
 
+test('last_used_at: null until a key is used, then set once a burst of requests with it is over; the key goes on working', async () => {
+  const created = await api.call('POST', '/api-keys', { body: { name: 'tracked', role: 'root:readonly' } });
+  const { id, secret } = created.body.data;
+  assert.is((await api.call('GET', `/api-keys/${id}`)).body.data.last_used_at, null);
+  const before = Date.now();
+  const statuses = await Promise.all(
+    Array.from({ length: 20 }, () => api.call('GET', '/domains', { key: secret }).then((r) => r.status)),
+  );
+  assert.equal([...new Set(statuses)], [200]);
+  // Recorded off the request path, so looked for a few times.
+  let used: string | null = null;
+  for (let i = 0; i < 50 && !used; i++) {
+    used = (await api.call('GET', `/api-keys/${id}`)).body.data.last_used_at;
+    if (!used) await new Promise((r) => setTimeout(r, 20));
+  }
+  assert.ok(used && Date.parse(used) >= before - 1000, `last_used_at ${used}`);
+  assert.is((await api.call('GET', '/domains', { key: secret })).status, 200);
+});
+
 test('rate limit: the 601st request in a window is 429 with Retry-After; sending keys get 1,800', async () => {
   const key = await api.makeKey(['domain.read']);
   const started = Date.now();

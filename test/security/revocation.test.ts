@@ -275,6 +275,34 @@ test("a root key's SSE stream for one mailbox ends when that mailbox is suspende
   teamWide.close();
 });
 
+test('a key just used (its verification kept in memory) is refused on the very next request once revoked or rotated away, requests in flight or not', async () => {
+  const make = async (name: string) => {
+    const created = await api('POST', '/api/v1/api-keys', { name, type: 'root', role: 'root:full' });
+    assert.is(created.status, 201, JSON.stringify(created.body));
+    return { id: created.body.data.id as string, secret: created.body.data.secret as string };
+  };
+  const status = (secret: string): Promise<number> =>
+    api('GET', '/api/v1/domains', undefined, secret).then((r) => r.status);
+  const busy = await make('revoked while busy');
+  for (let i = 0; i < 3; i++) assert.is(await status(busy.secret), 200);
+  // Lookups under way while the key is revoked must not put it back in memory.
+  const inFlight = Array.from({ length: 20 }, () => status(busy.secret));
+  assert.is((await api('DELETE', `/api/v1/api-keys/${busy.id}`)).status, 200);
+  await Promise.all(inFlight);
+  for (let i = 0; i < 3; i++) assert.is(await status(busy.secret), 401);
+
+  const leaked = await make('rotated away');
+  assert.is(await status(leaked.secret), 200);
+  const successor = await api('POST', `/api/v1/api-keys/${leaked.id}/rotate`, { revoke_old: true });
+  assert.is(successor.status, 201, JSON.stringify(successor.body));
+  assert.is(await status(leaked.secret), 401);
+  const fresh: string = successor.body.data.secret;
+  assert.is(await status(fresh), 200);
+  // What memory holds answers the exact secret it was found by, nothing close to it.
+  const near = `${fresh.slice(0, -1)}${fresh.endsWith('A') ? 'B' : 'A'}`;
+  assert.is(await status(near), 401);
+});
+
 test("a console session opened with a root key ends (401) once a PATCH has moved the key's expiry past", async () => {
   const created = await api('POST', '/api/v1/api-keys', { name: 'console operator', type: 'root', role: 'root:full' });
   assert.is(created.status, 201, JSON.stringify(created.body));

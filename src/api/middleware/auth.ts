@@ -52,10 +52,28 @@ export async function requireKey(ctx: Context, store: Store): Promise<ApiKey> {
   return key;
 }
 
-/** Records last use at minute precision, off the request path: one write per key per minute at most. */
+/** When each key's last use was last recorded (or is being recorded), per store. */
+const touched = new WeakMap<Store, Map<string, number>>();
+
+/**
+ * Records last use at minute precision, off the request path: one write per key per minute at most.
+ * The record a request holds may predate the write under way (verified keys are kept in memory), so
+ * the minute is also tracked here: the requests behind the first one queue nothing.
+ */
 function touch(store: Store, key: ApiKey): void {
   const now = Date.now();
   if (key.lastUsedAt && now - key.lastUsedAt < LAST_USED_PRECISION_MS) return;
+  let recent = touched.get(store);
+  if (!recent) touched.set(store, (recent = new Map()));
+  const last = recent.get(key.id);
+  if (last !== undefined && now - last < LAST_USED_PRECISION_MS) return;
+  recent.delete(key.id);
+  recent.set(key.id, now);
+  // Oldest first: entries past the minute say nothing the stored lastUsedAt does not.
+  for (const [id, at] of recent) {
+    if (now - at < LAST_USED_PRECISION_MS) break;
+    recent.delete(id);
+  }
   void withKeyLock(store, key.id, async () => {
     const current = await store.apiKeys.get(key.id);
     if (!current || current.revokedAt || (current.lastUsedAt && now - current.lastUsedAt < LAST_USED_PRECISION_MS))

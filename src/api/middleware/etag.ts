@@ -1,10 +1,12 @@
-import { createHash } from 'node:crypto';
+import { hash } from 'node:crypto';
 import type { Context } from 'koa';
 import { ApiError } from '../errors.ts';
 
+/** Weak ETag of a representation already serialised (one-shot hash: no Hash object per response). */
+export const etagOfJson = (json: string): string => `W/"${hash('sha256', json, 'base64url').slice(0, 27)}"`;
+
 /** Weak ETag of a resource's representation: it changes whenever anything the client sees changes. */
-export const etagOf = (data: unknown): string =>
-  `W/"${createHash('sha256').update(JSON.stringify(data)).digest('base64url').slice(0, 27)}"`;
+export const etagOf = (data: unknown): string => etagOfJson(JSON.stringify(data) ?? 'null');
 
 const opaque = (tag: string): string => tag.trim().replace(/^W\//, '');
 

@@ -16,7 +16,14 @@ import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { deleted, emailAddress, isEmailAddress, password } from '../schemas.ts';
-import { createMailboxBody, loadMailbox, mailboxSchema, mailboxView, patchMailboxBody } from '../views/mailboxes.ts';
+import {
+  createMailboxBody,
+  loadMailbox,
+  loadMailboxView,
+  mailboxSchema,
+  mailboxView,
+  patchMailboxBody,
+} from '../views/mailboxes.ts';
 
 const credentialSchema = z.object({
   username: z.string(),
@@ -127,7 +134,7 @@ export const mailboxRoutes = (deps: ApiDeps): Route[] => {
       permission: 'mailbox.admin.read',
       response: mailboxSchema,
       etag: true,
-      handler: async ({ key, params }) => ({ data: await mailboxView(deps, await loadMailbox(deps, key, params.id!)) }),
+      handler: async ({ key, params }) => ({ data: await loadMailboxView(deps, key, params.id!) }),
     }),
     defineRoute({
       method: 'PATCH',

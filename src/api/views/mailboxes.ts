@@ -20,7 +20,11 @@ export const mailboxSchema = z.object({
   created_at: timestamp,
 });
 
-export async function mailboxView(deps: ApiDeps, account: Account): Promise<z.infer<typeof mailboxSchema>> {
+export async function mailboxView(
+  deps: ApiDeps,
+  account: Account,
+  aliases?: string[],
+): Promise<z.infer<typeof mailboxSchema>> {
   return {
     id: publicId('mbx', account.id),
     email: account.address,
@@ -28,7 +32,7 @@ export async function mailboxView(deps: ApiDeps, account: Account): Promise<z.in
     quota_bytes: account.quotaBytes,
     used_bytes: deps.store.folders.usage(account.id).bytes,
     status: account.state,
-    aliases: await deps.store.addresses.accountAliases(account.id),
+    aliases: aliases ?? (await deps.store.addresses.accountAliases(account.id)),
     login: account.address,
     created_at: iso(account.createdAt),
   };
@@ -39,6 +43,21 @@ export async function loadMailbox(deps: ApiDeps, caller: ApiKey, id: string): Pr
   const account = await deps.store.accounts.get(parsePublicId('mbx', id));
   if (!account || account.teamId !== caller.teamId) throw new ApiError('not_found', `no mailbox ${id}`, 'id');
   return account;
+}
+
+/** loadMailbox then its view, with the record and its aliases read together (one wait on the store, not two). */
+export async function loadMailboxView(
+  deps: ApiDeps,
+  caller: ApiKey,
+  id: string,
+): Promise<z.infer<typeof mailboxSchema>> {
+  const accountId = parsePublicId('mbx', id);
+  const [account, aliases] = await Promise.all([
+    deps.store.accounts.get(accountId),
+    deps.store.addresses.accountAliases(accountId),
+  ]);
+  if (!account || account.teamId !== caller.teamId) throw new ApiError('not_found', `no mailbox ${id}`, 'id');
+  return mailboxView(deps, account, aliases);
 }
 
 export const createMailboxBody = z
