@@ -69,7 +69,14 @@ async function threadsOf(deps: ApiDeps, account: Account, view: StoreView): Prom
     groups.set(root, [...(groups.get(root) ?? []), e]);
   }
   return [...groups.values()].map((group) => {
-    group.sort((a, b) => sentAt(a) - sentAt(b) || a.message.internalDate - b.message.internalDate);
+    // Same instant (no Date field, delivered in one millisecond): a reply carries more references than
+    // what it answers, so it sorts after it.
+    group.sort(
+      (a, b) =>
+        sentAt(a) - sentAt(b) ||
+        a.message.internalDate - b.message.internalDate ||
+        a.fields.references.length - b.fields.references.length,
+    );
     const first = group[0]!;
     const root = first.fields.references[0] ?? first.fields.inReplyTo ?? first.fields.messageId ?? own(first);
     return {
