@@ -26,6 +26,7 @@ import { RateLimiter, type RateLimitOptions } from '../api/middleware/rate-limit
 import { apiRoutes } from '../api/index.ts';
 import { dispatch } from '../api/router.ts';
 import type { SpamSettings } from '../services/spam.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface ApiOptions {
   store: Store;
@@ -50,7 +51,7 @@ export interface ApiOptions {
   certificates?: ApiDeps['certificates'];
   /** The MX's spam settings for /spam/classify (default: header rules + Bayes, Junk at 5, reject at 15). */
   spam?: SpamSettings;
-  /** MTA-STS policy settings (default mode 'testing', max_age one week). */
+  /** MTA-STS policy settings (defaults: the config's [mta_sts]). */
   mtaSts?: Omit<MtaStsOptions, 'store' | 'hostname'>;
   /** Messages per sender per hour/day, as SMTP submission (config smtp.send_per_hour/day; default 300 / 7,200). */
   sendLimits?: SendingLimits;
@@ -113,12 +114,16 @@ export function createHttpApp(options: ApiOptions): Koa {
       store,
       limiter: new RateLimiter(options.rateLimits),
       idempotency: new IdempotencyGuard(new Idempotency(store.kv)),
-      maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024,
+      maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
       validateResponses: options.validateResponses ?? false,
     }),
   );
   app.use(
-    compatApi(deps, { maxBodyBytes: options.maxBodyBytes ?? 1024 * 1024, rateLimits: options.rateLimits, login }),
+    compatApi(deps, {
+      maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
+      rateLimits: options.rateLimits,
+      login,
+    }),
   );
   return app;
 }

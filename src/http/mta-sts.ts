@@ -5,6 +5,7 @@ import { domainToASCII } from 'node:url';
 import type { Context, Next } from 'koa';
 import { DEFAULT_MAX_AGE, type MtaStsMode, policyText } from '../dns/mta-sts.ts';
 import type { Domain, Store } from '../store/index.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 /**
  * Options of mtaStsPolicy:
@@ -30,7 +31,7 @@ const PREFIX = 'mta-sts.';
 export async function domainPolicy(options: MtaStsOptions, name: string): Promise<string | undefined> {
   const domain = await options.store.domains.get(name);
   if (!domain) return undefined;
-  const mode = options.modeFor?.(domain) ?? options.defaultMode ?? 'testing';
+  const mode = options.modeFor?.(domain) ?? options.defaultMode ?? CONFIG_DEFAULTS.mta_sts.mode;
   return policyText(mode, options.hostname, options.maxAgeSeconds ?? DEFAULT_MAX_AGE);
 }
 

@@ -2,6 +2,7 @@
 // problem", Linux Journal 2003): a smoothed spam probability f(w) per token, the strongest clues
 // combined with Fisher's chi-square method into S (spamminess) and H (hamminess), and the indicator
 // I = (1 + S - H) / 2: near 1 spam, near 0 ham, around 0.5 when the evidence is weak or conflicting.
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface BayesOptions {
   /** Robinson's s: how much an unknown token's prior weighs against its counts (SpamBayes 0.45). */
@@ -38,8 +39,8 @@ export const DEFAULT_BAYES: BayesOptions = {
   unknownWordProb: 0.5,
   minimumProbStrength: 0.1,
   maxDiscriminators: 30,
-  minSpam: 200,
-  minHam: 200,
+  minSpam: CONFIG_DEFAULTS.spam.bayes_min_spam,
+  minHam: CONFIG_DEFAULTS.spam.bayes_min_ham,
   scoreCurve: [
     [0, -3],
     [0.2, 0],
@@ -48,7 +49,7 @@ export const DEFAULT_BAYES: BayesOptions = {
     [0.95, 5.5],
     [1, 7],
   ],
-  maxTokens: 500_000,
+  maxTokens: CONFIG_DEFAULTS.spam.bayes_max_tokens,
 };
 
 export interface Clue {

@@ -9,6 +9,7 @@ import { request as httpsRequest } from 'node:https';
 import { metrics } from '../metrics/registry.ts';
 import type { SpamClass } from '../store/spam.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
+import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export interface RspamdOptions {
   /** The normal (scanner) worker, e.g. http://127.0.0.1:11333. */
@@ -17,7 +18,7 @@ export interface RspamdOptions {
   controllerUrl?: string;
   /** The controller's password (not needed from its secure_ip addresses). */
   password?: string;
-  /** Longest wait for an answer, per request (default 2000 ms). */
+  /** Longest wait for an answer, per request (default: the config's spam.rspamd_timeout_ms). */
   timeoutMs?: number;
   /** rspamd's score × weight is added to ours (default 1: both speak SpamAssassin-like points). */
   weight?: number;
@@ -83,7 +84,7 @@ export class RspamdClient {
 
   constructor(options: RspamdOptions) {
     this.options = options;
-    this.timeoutMs = options.timeoutMs ?? 2000;
+    this.timeoutMs = options.timeoutMs ?? CONFIG_DEFAULTS.spam.rspamd_timeout_ms;
   }
 
   /** rspamd's verdict on a message, or null (counted in the metrics) when it did not answer in time or sensibly. */

@@ -1,6 +1,7 @@
 import type { Context, Next } from 'koa';
 import { addressMatcher } from '../../security/net.ts';
 import { ApiError } from '../errors.ts';
+import { CONFIG_DEFAULTS } from '../../config/defaults.ts';
 
 export interface PlainCredentialsOptions {
   /** Accept credentials over plain HTTP from anywhere (config http.allow_plain_credentials). */
@@ -9,7 +10,10 @@ export interface PlainCredentialsOptions {
   from: string[];
 }
 
-export const PLAIN_CREDENTIALS_DEFAULTS: PlainCredentialsOptions = { allow: false, from: ['127.0.0.0/8', '::1/128'] };
+export const PLAIN_CREDENTIALS_DEFAULTS: PlainCredentialsOptions = {
+  allow: CONFIG_DEFAULTS.http.allow_plain_credentials,
+  from: CONFIG_DEFAULTS.http.plain_credentials_from,
+};
 
 /**
  * Keys and passwords never cross a network in clear: over plain HTTP, a request that
