@@ -1,7 +1,8 @@
 // Helpers shared by the side-by-side benches: temp dirs the daemons' users can enter, free loopback
 // ports, running Debian's tools, polling with a bound, process memory, and printing a table.
 import { execFile } from 'node:child_process';
-import { chmodSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
+import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { Session as Inspector } from 'node:inspector/promises';
 import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -168,4 +169,23 @@ export function printTable(header: string[], rows: string[][]): void {
   console.log(line(header));
   console.log(widths.map((w) => '-'.repeat(w)).join('  '));
   for (const row of rows) console.log(line(row));
+}
+
+/** Runs `fn` under the CPU profiler when BENCH_CPU_PROF=DIR is set, writing DIR/<name>.cpuprofile
+ * (summarise with `npx node bench/compare/imap-profile.ts --summary FILE`). */
+export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const dir = process.env.BENCH_CPU_PROF;
+  if (!dir) return fn();
+  const inspector = new Inspector();
+  inspector.connect();
+  await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.start');
+  try {
+    return await fn();
+  } finally {
+    const { profile } = await inspector.post('Profiler.stop');
+    mkdirSync(dir, { recursive: true });
+    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
+    inspector.disconnect();
+  }
 }

@@ -10,7 +10,8 @@
 // login costs ~100 ms of CPU each), and the clock starts when those are all at the sink. A run then
 // sends BENCH_MESSAGES (1000) or stops submitting after 60 s, and ends when the sink has counted
 // every accepted message or 60 s after the first timed submission. Needs root and
-// bench/compare/setup.sh. Usage: npx node bench/compare/outbound.ts
+// bench/compare/setup.sh. BENCH_SUBMITTERS=10,50 picks the runs; BENCH_CPU_PROF=DIR profiles Wren's runs (Wren is
+// in this process, the client is not). Usage: npx node bench/compare/outbound.ts
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
@@ -20,12 +21,12 @@ import { signForDomain } from '../../src/outbound/dkim.ts';
 import { testCertificate } from '../../test/helpers/smtp.ts';
 import { makeMessage } from '../../test/helpers/tmp.ts';
 import { BENCH_PASSWORD, BENCH_RECIPIENT, BENCH_SENDER, startWrenOutbound } from '../lib/wren-outbound.ts';
-import { benchDir, freePort, greets, machineLine, printTable, ratio, run, waitUntil } from './common.ts';
+import { benchDir, freePort, greets, machineLine, printTable, profiled, ratio, run, waitUntil } from './common.ts';
 import { startPostfix, type Postfix } from './postfix.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
 const LIMIT_MS = 60_000;
-const SUBMITTERS = [10, 50];
+const SUBMITTERS = (process.env.BENCH_SUBMITTERS ?? '10,50').split(',').map(Number);
 const SENDER = BENCH_SENDER;
 const RECIPIENT = BENCH_RECIPIENT;
 const PASSWORD = BENCH_PASSWORD;
@@ -277,7 +278,9 @@ async function main(): Promise<void> {
     console.log(`before: ${machineLine()}`);
     const rows: string[][] = [];
     for (const submitters of SUBMITTERS) {
-      const w = await load(sink, { port: wren.port, submitters, messages: MESSAGES, auth: true });
+      const w = await profiled(`outbound-${submitters}`, () =>
+        load(sink, { port: wren.port, submitters, messages: MESSAGES, auth: true }),
+      );
       const p = await load(sink, { port: postfix.smtpPort, submitters, messages: MESSAGES, auth: false });
       for (const [name, r] of [
         ['wren', w],

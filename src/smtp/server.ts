@@ -149,6 +149,20 @@ export interface ReadMessage {
  * Postfix does with smtpd_forbid_bare_newline: a receiver that treats LF.LF or CR.CR as the end
  * would otherwise see a second, smuggled message.
  */
+/**
+ * Whether `chunk` holds an LF not after a CR or a CR not before an LF; `prev` is the byte before it
+ * (-1 at the start). A CR ending the chunk is judged with the next chunk. Jumps from line end to line
+ * end with indexOf rather than visiting every byte (a 100 KB body has ~1,500 lines).
+ */
+function bareLineEnd(chunk: Buffer, prev: number): boolean {
+  if (prev === 0x0d && chunk[0] !== 0x0a) return true;
+  for (let i = chunk.indexOf(0x0a); i !== -1; i = chunk.indexOf(0x0a, i + 1))
+    if ((i === 0 ? prev : chunk[i - 1]) !== 0x0d) return true;
+  for (let i = chunk.indexOf(0x0d); i !== -1 && i < chunk.length - 1; i = chunk.indexOf(0x0d, i + 1))
+    if (chunk[i + 1] !== 0x0a) return true;
+  return false;
+}
+
 export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Promise<ReadMessage> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
@@ -158,15 +172,9 @@ export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Pro
     let bare = false;
     stream.on('data', (chunk: Buffer) => {
       size += chunk.length;
-      if (!bare) {
-        for (let i = 0; i < chunk.length; i++) {
-          const byte = chunk[i]!;
-          if ((byte === 0x0a && prev !== 0x0d) || (prev === 0x0d && byte !== 0x0a)) {
-            bare = true;
-            break;
-          }
-          prev = byte;
-        }
+      if (!bare && chunk.length > 0) {
+        bare = bareLineEnd(chunk, prev);
+        prev = chunk[chunk.length - 1]!;
       }
       if (kept + chunk.length <= maxBytes) {
         chunks.push(chunk);
