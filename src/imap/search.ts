@@ -355,15 +355,20 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const reads = needsFields || needsText || headerNames.length > 0;
   const viewOf = (): StoreView => (snapshot ??= store.view());
   try {
-    const byUid = new Map(all.map((m) => [m.uid, m]));
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
     const now = Date.now();
     const out: Found[] = [];
+    // ALL (SORT's usual key) matches every record: no candidate to build or test.
+    const everything = key.op === 'all';
+    let at = 0; // both lists ascend by UID: one merge walk instead of a map of the folder
     for (let i = 0; i < positions.length; i += BATCH) {
       const batch: Candidate[] = [];
-      for (const j of positions.slice(i, i + BATCH)) {
-        const message = byUid.get(selected.uids[j]!);
-        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
+      for (let p = i; p < positions.length && p < i + BATCH; p++) {
+        const j = positions[p]!;
+        const uid = selected.uids[j]!;
+        while (at < all.length && all[at]!.uid < uid) at++;
+        const message = all[at];
+        if (message?.uid === uid) batch.push({ message, seq: j + 1, recent: !everything && selected.recent.has(uid) });
       }
       // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
       const cached =
@@ -406,7 +411,8 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         }
       }
       for (const c of batch)
-        if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+        if (!gone.has(c) && (everything || matches(key, c, max, now)))
+          out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
     return out;
   } finally {
