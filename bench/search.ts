@@ -80,7 +80,7 @@ try {
     );
   const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
   console.log(
-    `on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))}, postings fp/ ${mib(await size('fp/'))}`,
+    `on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))} + per folder fu/ ${mib(await size('fu/'))}, postings fq/ ${mib(await size('fq/'))} (old layout fp/ ${mib(await size('fp/'))})`,
   );
 
   server = createImapServer({

@@ -399,7 +399,12 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         // Slices read at once: LevelDB serves each getMany on one thread of the pool.
         const slices: Promise<Buffer[]>[] = [];
         for (let s = 0; s < unread.length; s += TEXT_SLICE)
-          slices.push(view.fulltext(unread.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+          slices.push(
+            view.fulltext(
+              unread.slice(s, s + TEXT_SLICE).map((c) => c.message),
+              selected.folder.id,
+            ),
+          );
         const texts = (await Promise.all(slices)).flat();
         for (const [n, c] of unread.entries()) c.text = texts[n];
       }
