@@ -118,13 +118,13 @@ interface Segment {
   count: number;
 }
 
-/** How many of the ascending `sorted` are ≤ `value`. */
-function upperBound(sorted: number[], value: number): number {
+/** How many messages of the UID-ordered `sorted` have UIDs ≤ `uid`. */
+function upperBound(sorted: readonly Message[], uid: number): number {
   let lo = 0;
   let hi = sorted.length;
   while (lo < hi) {
     const mid = (lo + hi) >>> 1;
-    if (sorted[mid]! <= value) lo = mid + 1;
+    if (sorted[mid]!.uid <= uid) lo = mid + 1;
     else hi = mid;
   }
   return lo;
@@ -167,8 +167,8 @@ export class Fulltext {
   private async sparse(folderId: number): Promise<Segment[]> {
     const segments = await this.segmentsOf(folderId);
     if (!segments.length) return [];
-    const uids = (await this.list(folderId)).map((m) => m.uid);
-    return segments.filter((s) => (upperBound(uids, s.last) - upperBound(uids, s.first - 1)) * 2 < s.count);
+    const list = await this.list(folderId);
+    return segments.filter((s) => (upperBound(list, s.last) - upperBound(list, s.first - 1)) * 2 < s.count);
   }
 
   private async watermark(folderId: number): Promise<number> {
