@@ -130,6 +130,18 @@ function upperBound(sorted: readonly Message[], uid: number): number {
   return lo;
 }
 
+/**
+ * What searches of a folder found for one string: every message with UID ≤ `upTo` that contains it
+ * is in `hits`. Content and UIDs never change (UIDs are never reused), so this stays true; an
+ * expunged message just stops being asked about.
+ */
+export interface Confirmed {
+  upTo: number;
+  hits: ReadonlySet<number>;
+}
+/** Strings whose confirmed messages are kept (per store, least recently used dropped). */
+const CONFIRMED_ENTRIES = 64;
+
 export const isCandidate = (c: Candidates, uid: number): boolean => uid > c.above || c.uids.has(uid);
 
 export class Fulltext {
@@ -142,6 +154,7 @@ export class Fulltext {
   /** Segment extents per folder, as the disk has them (loaded on first use). */
   private readonly segments = new Map<number, Segment[]>();
   private readonly building = new Set<Promise<void>>();
+  private readonly confirmedHits = new Map<string, Confirmed>();
   private readonly list: (folderId: number) => Promise<readonly Message[]>;
   private closed = false;
 
@@ -376,6 +389,27 @@ export class Fulltext {
     return { uids: new Set(uids), above };
   }
 
+  /** What earlier searches confirmed for a (folded) search string in a folder, BODY or TEXT. */
+  confirmed(folderId: number, value: string, bodyOnly: boolean): Confirmed | undefined {
+    const key = `${folderId}\0${bodyOnly}\0${value}`;
+    const found = this.confirmedHits.get(key);
+    if (found) {
+      this.confirmedHits.delete(key);
+      this.confirmedHits.set(key, found);
+    }
+    return found;
+  }
+
+  confirm(folderId: number, value: string, bodyOnly: boolean, found: Confirmed): void {
+    const key = `${folderId}\0${bodyOnly}\0${value}`;
+    this.confirmedHits.delete(key);
+    this.confirmedHits.set(key, found);
+    for (const old of this.confirmedHits.keys()) {
+      if (this.confirmedHits.size <= CONFIRMED_ENTRIES) break;
+      this.confirmedHits.delete(old);
+    }
+  }
+
   /** Deletes a removed folder's segments and watermark, in its batch. */
   async removeFolder(tx: Tx, folderId: number): Promise<void> {
     await this.locks.run(folderId, async () => {
@@ -385,6 +419,8 @@ export class Fulltext {
       tx.onCommit(() => {
         this.marks.delete(folderId);
         this.segments.delete(folderId);
+        for (const key of this.confirmedHits.keys())
+          if (key.startsWith(`${folderId}\0`)) this.confirmedHits.delete(key);
       });
     });
   }
