@@ -5,7 +5,7 @@
 // trigram postings name are read when the key requires such a match.
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
-import { isCandidate, type Candidates } from '../store/fulltext.ts';
+import { isCandidate, type Candidates, type Confirmed } from '../store/fulltext.ts';
 import type { StoreView } from '../store/view.ts';
 import { fulltextMatch } from '../mime/fulltext-text.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
@@ -222,6 +222,8 @@ interface Candidate {
   fields?: HeaderFields;
   /** The stored full-text (header section, NUL, body section) when a key is BODY or TEXT. */
   text?: Buffer;
+  /** Whether the query's one BODY/TEXT string is in the message, when an earlier search confirmed it. */
+  textHit?: boolean;
   headers?: Map<string, string | undefined>;
 }
 
@@ -257,6 +259,7 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     }
     case 'text': {
       if (key.field !== 'body' && key.field !== 'text') return c.fields![key.field].toLowerCase().includes(key.value);
+      if (c.textHit !== undefined) return c.textHit;
       return fulltextMatch(c.text!, needle(key.value), key.field === 'body');
     }
     case 'header': {
@@ -293,22 +296,35 @@ const isFulltext = (k: Key): k is Extract<Key, { op: 'text' }> =>
  * UIDs that can match `key` at all, from the full-text postings: a BODY/TEXT key can only match
  * its candidates, AND only those of any of its parts, OR those of either side; null: no such bound.
  */
-async function candidatesFor(session: Session, key: Key): Promise<Candidates | null> {
+async function candidatesFor(session: Session, key: Key, known?: Memo): Promise<Candidates | null> {
   const folderId = session.selected!.folder.id;
-  if (isFulltext(key)) return session.ctx.store.fulltext.candidates(folderId, [key.value]);
+  if (isFulltext(key)) {
+    const { confirmed, maxUid } = known ?? {};
+    if (confirmed && confirmed.upTo >= maxUid!) return { uids: confirmed.hits as Set<number>, above: confirmed.upTo };
+    const c = await session.ctx.store.fulltext.candidates(folderId, [key.value]);
+    if (!c || !confirmed) return c;
+    return { uids: new Set([...c.uids].filter((u) => u > confirmed.upTo || confirmed.hits.has(u))), above: c.above };
+  }
   if (key.op === 'and') {
     let best: Candidates | null = null;
     for (const k of key.keys) {
-      const c = await candidatesFor(session, k);
+      const c = await candidatesFor(session, k, known);
       if (c && (!best || c.uids.size < best.uids.size)) best = c;
     }
     return best;
   }
   if (key.op === 'or') {
-    const [a, b] = [await candidatesFor(session, key.a), await candidatesFor(session, key.b)];
+    const [a, b] = [await candidatesFor(session, key.a, known), await candidatesFor(session, key.b, known)];
     return a && b ? { uids: new Set([...a.uids, ...b.uids]), above: Math.min(a.above, b.above) } : null;
   }
   return null;
+}
+
+/** The query's only BODY/TEXT key and what earlier searches confirmed for it (fulltext.ts Confirmed). */
+interface Memo {
+  key: Extract<Key, { op: 'text' }>;
+  confirmed?: Confirmed;
+  maxUid: number;
 }
 
 const BATCH = 500;
@@ -344,7 +360,23 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     if (readsRawHeader(k)) headerNames.push(k.name);
     return false;
   });
-  const candidates = needsText ? await candidatesFor(session, key) : null;
+  const textKeys: Extract<Key, { op: 'text' }>[] = [];
+  uses(key, (k) => {
+    if (isFulltext(k)) textKeys.push(k);
+    return false;
+  });
+  // One BODY/TEXT string (the usual query): messages an earlier search confirmed are not read again.
+  const memo: Memo | undefined =
+    textKeys.length === 1
+      ? {
+          key: textKeys[0]!,
+          confirmed: store.fulltext.confirmed(selected.folder.id, textKeys[0]!.value, textKeys[0]!.field === 'body'),
+          maxUid: selected.uids[selected.uids.length - 1] ?? 0,
+        }
+      : undefined;
+  const candidates = needsText ? await candidatesFor(session, key, memo) : null;
+  const newHits: number[] = [];
+  let unexamined = Number.POSITIVE_INFINITY; // the lowest candidate UID whose text was not checked
   // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
   const positions: number[] = [];
   for (let j = 0; j < selected.uids.length; j++)
@@ -355,15 +387,21 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const reads = needsFields || needsText || headerNames.length > 0;
   const viewOf = (): StoreView => (snapshot ??= store.view());
   try {
-    const byUid = new Map(all.map((m) => [m.uid, m]));
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
     const now = Date.now();
     const out: Found[] = [];
+    // ALL (SORT's usual key) matches every record: no candidate to build or test.
+    const everything = key.op === 'all';
+    let at = 0; // both lists ascend by UID: one merge walk instead of a map of the folder
     for (let i = 0; i < positions.length; i += BATCH) {
       const batch: Candidate[] = [];
-      for (const j of positions.slice(i, i + BATCH)) {
-        const message = byUid.get(selected.uids[j]!);
-        if (message) batch.push({ message, seq: j + 1, recent: selected.recent.has(message.uid) });
+      for (let p = i; p < positions.length && p < i + BATCH; p++) {
+        const j = positions[p]!;
+        const uid = selected.uids[j]!;
+        while (at < all.length && all[at]!.uid < uid) at++;
+        const message = all[at];
+        if (message?.uid === uid) batch.push({ message, seq: j + 1, recent: !everything && selected.recent.has(uid) });
+        else unexamined = Math.min(unexamined, uid); // not in the cached list yet (or any more)
       }
       // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
       const cached =
@@ -384,6 +422,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
           unread.map((c) => c.message.uid),
         );
         unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
+        for (const c of gone) unexamined = Math.min(unexamined, c.message.uid);
         if (gone.size) unread = unread.filter((c) => !gone.has(c));
       }
       if (view && needsFields && unread.length) {
@@ -391,12 +430,25 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         unread.forEach((c, n) => (c.fields = fields[n]));
       }
       if (view && needsText && unread.length) {
+        const confirmed = memo?.confirmed;
+        const toRead = confirmed ? unread.filter((c) => c.message.uid > confirmed.upTo) : unread;
+        if (confirmed)
+          for (const c of unread) if (c.message.uid <= confirmed.upTo) c.textHit = confirmed.hits.has(c.message.uid);
         // Slices read at once: LevelDB serves each getMany on one thread of the pool.
         const slices: Promise<Buffer[]>[] = [];
-        for (let s = 0; s < unread.length; s += TEXT_SLICE)
-          slices.push(view.fulltext(unread.slice(s, s + TEXT_SLICE).map((c) => c.message)));
+        for (let s = 0; s < toRead.length; s += TEXT_SLICE)
+          slices.push(
+            view.fulltext(
+              toRead.slice(s, s + TEXT_SLICE).map((c) => c.message),
+              selected.folder.id,
+            ),
+          );
         const texts = (await Promise.all(slices)).flat();
-        for (const [n, c] of unread.entries()) c.text = texts[n];
+        for (const [n, c] of toRead.entries()) {
+          c.text = texts[n];
+          if (memo && fulltextMatch(c.text!, needle(memo.key.value), memo.key.field === 'body'))
+            newHits.push(c.message.uid);
+        }
       }
       if (view && headerNames.length) {
         const structures = await view.structures(unread.map((c) => c.message.blob));
@@ -406,7 +458,15 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         }
       }
       for (const c of batch)
-        if (!gone.has(c) && matches(key, c, max, now)) out.push({ message: c.message, seq: c.seq, fields: c.fields });
+        if (!gone.has(c) && (everything || matches(key, c, max, now)))
+          out.push({ message: c.message, seq: c.seq, fields: c.fields });
+    }
+    // Every message up to upTo was a non-candidate, confirmed before, or read just now.
+    const upTo = Math.min(memo?.maxUid ?? 0, unexamined - 1);
+    if (memo && upTo > (memo.confirmed?.upTo ?? 0)) {
+      const hits = new Set(memo.confirmed?.hits);
+      for (const uid of newHits) if (uid <= upTo) hits.add(uid);
+      store.fulltext.confirm(selected.folder.id, memo.key.value, memo.key.field === 'body', { upTo, hits });
     }
     return out;
   } finally {

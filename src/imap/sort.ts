@@ -88,31 +88,61 @@ export interface Sortable {
   fields: HeaderFields;
 }
 
+/** Sort keys taken from the header fields (not ARRIVAL, SIZE or DATE's fallback, which are the record's). */
+type ContentKeys = Partial<Record<'SUBJECT' | 'FROM' | 'TO' | 'CC' | 'DISPLAYFROM' | 'DISPLAYTO', string>>;
+
+const CONTENT_KEYS: Record<keyof ContentKeys, (f: HeaderFields) => string> = {
+  SUBJECT: (f) => baseSubject(f.subject),
+  FROM: (f) => firstMailbox(f.from),
+  TO: (f) => firstMailbox(f.to),
+  CC: (f) => firstMailbox(f.cc),
+  DISPLAYFROM: (f) => displayName(f.from),
+  DISPLAYTO: (f) => displayName(f.to),
+};
+
+// Kept per header-fields object: those are held by content hash (store/content-cache.ts) and a
+// blob's content never changes, so a key computed once serves every later SORT of any folder
+// holding that content, with nothing to invalidate; the entry goes when the fields object does.
+const contentKeys = new WeakMap<HeaderFields, ContentKeys>();
+
+function contentKey(fields: HeaderFields, name: keyof ContentKeys): string {
+  let keys = contentKeys.get(fields);
+  if (!keys) contentKeys.set(fields, (keys = {}));
+  return (keys[name] ??= CONTENT_KEYS[name](fields));
+}
+
+/** The base subject of `fields`, computed once per content (THREAD ORDEREDSUBJECT groups by it). */
+export const baseSubjectOf = (fields: HeaderFields): string => contentKey(fields, 'SUBJECT');
+
+function sortValue(item: Sortable, name: string): string | number {
+  switch (name) {
+    case 'ARRIVAL':
+      return item.message.internalDate;
+    case 'DATE':
+      return item.fields.date ?? item.message.internalDate;
+    case 'SIZE':
+      return item.message.size;
+    default:
+      return contentKey(item.fields, name as keyof ContentKeys);
+  }
+}
+
 export function sortMessages(items: Sortable[], criteria: SortRequest['criteria']): Sortable[] {
-  const value = (item: Sortable, name: string): string | number => {
-    switch (name) {
-      case 'ARRIVAL':
-        return item.message.internalDate;
-      case 'DATE':
-        return item.fields.date ?? item.message.internalDate;
-      case 'SIZE':
-        return item.message.size;
-      case 'SUBJECT':
-        return baseSubject(item.fields.subject);
-      case 'FROM':
-        return firstMailbox(item.fields.from);
-      case 'TO':
-        return firstMailbox(item.fields.to);
-      case 'DISPLAYFROM':
-        return displayName(item.fields.from);
-      case 'DISPLAYTO':
-        return displayName(item.fields.to);
-      default:
-        return firstMailbox(item.fields.cc);
-    }
-  };
-  // Keys computed once per message, not once per comparison (base subjects take several regexps).
-  const keyed = items.map((item) => ({ item, keys: criteria.map(({ name }) => value(item, name)) }));
+  if (criteria.length === 1) {
+    // One key (the usual SORT (DATE)): keys in an array beside the positions, a plain comparator.
+    const [{ name, reverse }] = criteria as [SortRequest['criteria'][0]];
+    const keys = items.map((item) => sortValue(item, name));
+    const order = items.map((_, i) => i);
+    const sign = reverse ? -1 : 1;
+    order.sort((a, b) => {
+      const x = keys[a]!;
+      const y = keys[b]!;
+      return x < y ? -sign : x > y ? sign : items[a]!.seq - items[b]!.seq;
+    });
+    return order.map((i) => items[i]!);
+  }
+  // Keys computed once per message, not once per comparison.
+  const keyed = items.map((item) => ({ item, keys: criteria.map(({ name }) => sortValue(item, name)) }));
   keyed.sort((a, b) => {
     for (let i = 0; i < criteria.length; i++) {
       const x = a.keys[i]!;

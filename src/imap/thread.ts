@@ -4,7 +4,7 @@ import { BadArguments, type Args } from './args.ts';
 import { defineCommand, SELECTED } from './command.ts';
 import { searchWithFields } from './ordered.ts';
 import { checkCharset, parseKeys, type Key } from './search.ts';
-import { baseSubject, subjectInfo, type Sortable } from './sort.ts';
+import { baseSubjectOf, subjectInfo, type Sortable } from './sort.ts';
 
 interface Node {
   item: Sortable | null;
@@ -45,7 +45,7 @@ function render(node: Node, id: (s: Sortable) => number): string {
 function orderedSubject(items: Sortable[]): Node[] {
   const groups = new Map<string, Sortable[]>();
   for (const item of [...items].sort(bySent)) {
-    const key = baseSubject(item.fields.subject);
+    const key = baseSubjectOf(item.fields);
     groups.set(key, [...(groups.get(key) ?? []), item]);
   }
   return [...groups.values()].map(([root, ...rest]) => ({

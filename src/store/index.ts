@@ -85,7 +85,8 @@ export class Store {
     this.blobs = new Blobs(kv);
     this.folders = new Folders(kv, this.counters, this.notifier);
     this.messages = new Messages(kv, this.folders, this.blobs, this.notifier);
-    this.fulltext = new Fulltext(kv, this.folders, this.blobs);
+    this.fulltext = new Fulltext(kv, this.folders, this.blobs, (id) => this.messages.listShared(id));
+    this.messages.onRemoveFolder = (tx, id) => this.fulltext.removeFolder(tx, id);
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);
@@ -223,8 +224,7 @@ export class Store {
 
   async deleteFolder(folder: Folder): Promise<void> {
     const tx = new Tx();
-    await this.messages.removeAll(tx, folder);
-    await this.fulltext.removeFolder(tx, folder.id);
+    await this.messages.removeAll(tx, folder); // the full-text keys too (onRemoveFolder)
     this.folders.remove(tx, folder);
     await this.kv.commit(tx);
   }

@@ -34,9 +34,15 @@ export const keys = {
   blobHeaders: (sha: string) => `bh/${sha}`,
   /** Full-text index (fulltext.ts): a content's folded searchable text, posting segments, watermark. */
   fulltext: (sha: string) => `ft/${sha}`,
+  /** The same text per folder and UID, for messages the segments cover (read in key order). */
+  fulltextText: (folderId: number, uid: number) => `fu/${hex(folderId, FOLDER)}/${hex(uid, UID)}`,
   fulltextPostings: (folderId: number, bucket: number, firstUid: number) =>
-    `fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
-  fulltextMark: (folderId: number) => `fw/${hex(folderId, FOLDER)}`,
+    `fq/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
+  /** A segment's extent: its last UID and how many messages it indexed (compaction). */
+  fulltextSegment: (folderId: number, firstUid: number) => `fx/${hex(folderId, FOLDER)}/${hex(firstUid, UID)}`,
+  fulltextMark: (folderId: number) => `fv/${hex(folderId, FOLDER)}`,
+  /** Before per-folder texts and segment extents (postings `fp/`): dropped and rebuilt on first search. */
+  legacyFulltextMark: (folderId: number) => `fw/${hex(folderId, FOLDER)}`,
   apiKey: (publicId: string) => `k/${publicId}`,
   apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
   teamApiKey: (teamId: string, publicId: string) => `tk/${teamId}/${publicId}`,
@@ -77,8 +83,12 @@ export const ranges = {
     gte: keys.message(folderId, fromUid),
     lt: `m/${hex(folderId, FOLDER)}/\xff`,
   }),
-  fulltextBucket: (folderId: number, bucket: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/`),
-  fulltextFolder: (folderId: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/`),
+  fulltextBucket: (folderId: number, bucket: number) => prefixRange(`fq/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/`),
+  fulltextSegments: (folderId: number) => prefixRange(`fx/${hex(folderId, FOLDER)}/`),
+  /** Every full-text key of a folder, legacy postings included. */
+  fulltextFolder: (folderId: number) =>
+    ['fq', 'fu', 'fx', 'fp'].map((p) => prefixRange(`${p}/${hex(folderId, FOLDER)}/`)),
+  legacyFulltextFolder: (folderId: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/`),
   folderChanges: (folderId: number, afterModseq: number) => ({
     gt: keys.change(folderId, afterModseq),
     lt: `c/${hex(folderId, FOLDER)}/\xff`,

@@ -31,6 +31,8 @@ export class Messages {
   private readonly folders: Folders;
   private readonly blobs: Blobs;
   private readonly notifier: Notifier;
+  /** Deletes a removed folder's derived keys (the full-text index) in its batch: folder or account removal. */
+  onRemoveFolder?: (tx: Tx, folderId: number) => Promise<void>;
 
   constructor(kv: Kv, folders: Folders, blobs: Blobs, notifier: Notifier) {
     this.kv = kv;
@@ -201,6 +203,7 @@ export class Messages {
 
   /** Deletes every message of a folder being removed, in the caller's batch. */
   async removeAll(tx: Tx, folder: Folder): Promise<void> {
+    await this.onRemoveFolder?.(tx, folder.id);
     const messages = await this.list(folder.id);
     for (const message of messages) await this.blobs.load(message.blob);
     for (const message of messages) {
@@ -215,6 +218,7 @@ export class Messages {
     const modseq = ++folder.highestModSeq;
     for (const message of messages) {
       tx.del(keys.message(folder.id, message.uid));
+      tx.del(keys.fulltextText(folder.id, message.uid)); // fulltext.ts: the folder's copy of its text
       this.blobs.release(tx, message.blob, message.size);
       folder.exists -= 1;
       folder.size -= message.size;

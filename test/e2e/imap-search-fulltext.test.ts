@@ -105,6 +105,13 @@ test('deliveries while searching: every answer is exact for the messages it cove
   await searcher.mailboxClose(); // CLOSE expunges
   await searcher.mailboxOpen('INBOX');
   assert.equal((await searcher.search({ text: 'zeppelin' }, { uid: true })) || [], expected.slice(3));
+  // A copy arrives above every UID the searches so far confirmed: found again, BODY and TEXT alike.
+  const copy = await searcher.messageCopy(String(expected[3]), 'INBOX', { uid: true });
+  const copyUid = copy ? copy.uidMap?.get(expected[3]!) : undefined;
+  assert.ok(copyUid, 'COPYUID');
+  await searcher.noop();
+  assert.equal((await searcher.search({ text: 'zeppelin' }, { uid: true })) || [], [...expected.slice(3), copyUid]);
+  assert.equal((await searcher.search({ body: 'zeppelin' }, { uid: true })) || [], [...expected.slice(3), copyUid]);
   await searcher.logout();
 });
 

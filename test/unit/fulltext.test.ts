@@ -7,7 +7,7 @@ import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
 import { buckets, isCandidate, SEGMENT_MIN } from '../../src/store/fulltext.ts';
-import { Store } from '../../src/store/index.ts';
+import { Store, type Message } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
@@ -118,6 +118,100 @@ test('postings: segments name the messages with a string, the tail is always a c
   assert.ok(listed < 20, `postings narrow the segment down (${listed} of ${c.above})`);
   assert.ok(await store.kv.db.get(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
   assert.is(await store.fulltext.candidates(folder.id, ['ze']), null, 'under 3 bytes: no postings to use');
+});
+
+const FOLDER_HEX = (id: number) => id.toString(16).padStart(8, '0');
+/** The folder's full-text keys under `prefix` (fq postings, fu texts, fx segments, fp the old layout). */
+const keysOf = (prefix: string, folderId: number) =>
+  store.kv.keys({ gte: `${prefix}/${FOLDER_HEX(folderId)}/`, lt: `${prefix}/${FOLDER_HEX(folderId)}/\xff` });
+/** Every UID the folder's postings name, whatever the bucket. */
+async function postedUids(folderId: number): Promise<Set<number>> {
+  const c = (await store.fulltext.candidates(folderId, ['zeppelin']))!;
+  return c.uids;
+}
+const zeppelins = (n: number, tag: string) =>
+  Array.from({ length: n }, (_, i) => ({
+    raw: makeMessage({ subject: `${tag} ${i}`, body: `the zeppelin ${tag} number ${i}\r\n` }),
+  }));
+
+test('expunge: a segment that lost most of its messages is rebuilt, its texts and postings name only the rest', async () => {
+  const folder = await store.createFolder(accountId, 'Expunged');
+  const messages = await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'gone'));
+  const all = (await postedUids(folder.id)).size;
+  assert.is(all, messages.length, 'every message has the word');
+  assert.is((await keysOf('fu', folder.id)).length, messages.length, 'a text per message the segment covers');
+  const expunged = messages.filter((_, i) => i % 4 !== 0).map((m) => m.uid);
+  await store.messages.expunge(folder.id, expunged);
+  assert.is((await keysOf('fu', folder.id)).length, messages.length - expunged.length, 'texts go with the message');
+  const left = await postedUids(folder.id);
+  for (const uid of expunged) assert.not.ok(left.has(uid), `uid ${uid} is no longer in the postings`);
+  assert.is(left.size, messages.length - expunged.length);
+  await store.messages.expunge(folder.id, [...left]);
+  assert.is((await postedUids(folder.id)).size, 0);
+  assert.is((await keysOf('fq', folder.id)).length, 0, 'an emptied segment leaves no postings');
+  assert.is((await keysOf('fx', folder.id)).length, 0);
+});
+
+test('COPY and MOVE: the target indexes its copies with texts of its own; the source keeps only what stayed', async () => {
+  const source = await store.createFolder(accountId, 'Source');
+  const target = await store.createFolder(accountId, 'Target');
+  const messages = await store.appendMany(source, zeppelins(SEGMENT_MIN + 4, 'moved'));
+  await postedUids(source.id);
+  const uids = messages.map((m) => m.uid);
+  await store.messages.copy(source.id, uids.slice(0, 10), target.id);
+  const moved = await store.messages.copy(source.id, uids.slice(10), target.id, true);
+  assert.is((await keysOf('fu', source.id)).length, 10, 'moved messages take no text of theirs along in the source');
+  const found = await postedUids(target.id);
+  assert.is(found.size, messages.length);
+  assert.is((await keysOf('fu', target.id)).length, messages.length);
+  const view = store.view();
+  try {
+    const copies = (await view.getMany(target.id, moved.to.slice(0, 3))) as Message[];
+    const texts = await view.fulltext(copies, target.id);
+    texts.forEach((t, i) => assert.ok(has(t, `zeppelin moved number ${i + 10}`), `copy ${i}`));
+  } finally {
+    await view.close();
+  }
+});
+
+test('an index in the layout before per-folder texts is dropped and built again; answers stay right', async () => {
+  const folder = await store.createFolder(accountId, 'Legacy');
+  const messages = await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'old'));
+  // The old layout: `fp/` postings naming only the first message, a `fw/` watermark over all of them.
+  const hex = FOLDER_HEX(folder.id);
+  const uid = (n: number) => n.toString(16).padStart(8, '0');
+  const legacy = buckets(Buffer.from('zeppelin')).map((k) => ({
+    type: 'put' as const,
+    key: `fp/${hex}/${k.toString(16).padStart(4, '0')}/${uid(messages[0]!.uid)}`,
+    value: Buffer.from([messages[0]!.uid]),
+  }));
+  legacy.push({ type: 'put', key: `fw/${hex}`, value: Buffer.from(String(messages.at(-1)!.uid)) });
+  await store.kv.db.batch(legacy);
+  await store.close();
+  store = await Store.open(dir.path);
+  const c = (await store.fulltext.candidates(folder.id, ['zeppelin']))!;
+  for (const m of messages) assert.ok(isCandidate(c, m.uid), `uid ${m.uid}`);
+  assert.is((await keysOf('fp', folder.id)).length, 0, 'the old postings are gone');
+  assert.is(await store.kv.db.get(`fw/${hex}`), undefined, 'and the old watermark');
+  assert.is((await keysOf('fu', folder.id)).length, messages.length);
+});
+
+test("removing an account removes its folders' postings and texts", async () => {
+  const team = await store.teams.create('gone');
+  await store.domains.create(team.id, 'gone.test');
+  const account = await store.accounts.create({
+    teamId: team.id,
+    address: 'bye@gone.test',
+    passwordHash: await hashPassword('pw-fulltext'),
+  });
+  const folder = store.folders.byName(account.id, 'INBOX')!;
+  await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'bye'));
+  assert.ok((await postedUids(folder.id)).size > 0);
+  const held = async () => (await Promise.all(['fp', 'fq', 'fu', 'fx'].map((p) => keysOf(p, folder.id)))).flat();
+  assert.ok((await held()).length > 0, 'the folder is indexed');
+  await store.accounts.remove(account);
+  assert.equal(await held(), [], 'no posting, text or segment key left');
+  assert.is(await store.kv.db.get(`fv/${FOLDER_HEX(folder.id)}`), undefined, 'the watermark');
 });
 
 test.run();
