@@ -1,6 +1,6 @@
 // Helpers shared by the side-by-side benches: temp dirs the daemons' users can enter, free loopback
 // ports, running Debian's tools, polling with a bound, process memory, and printing a table.
-import { execFile } from 'node:child_process';
+import { execFile, spawnSync } from 'node:child_process';
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { Session as Inspector } from 'node:inspector/promises';
 import { connect, createServer } from 'node:net';
@@ -144,6 +144,31 @@ export function openFileLimit(): number {
     .split('\n')
     .find((l) => l.startsWith('Max open files'));
   return Number(line?.split(/\s{2,}/)[1] ?? 1024);
+}
+
+/**
+ * Makes sure this process may open `needed` files: when the soft limit is lower, runs this script again
+ * under a shell that raises it to the hard limit (Node cannot set rlimits itself) and exits with its
+ * status; throws when even the hard limit is too low.
+ */
+export function raiseOpenFileLimit(needed: number): void {
+  if (openFileLimit() < needed && !process.env.WREN_BENCH_ULIMIT_RAISED) {
+    const again = spawnSync(
+      '/bin/sh',
+      [
+        '-c',
+        'ulimit -n "$(ulimit -Hn)" && exec "$@"',
+        'sh',
+        process.execPath,
+        ...process.execArgv,
+        ...process.argv.slice(1),
+      ],
+      { stdio: 'inherit', env: { ...process.env, WREN_BENCH_ULIMIT_RAISED: '1' } },
+    );
+    process.exit(again.status ?? 1);
+  }
+  if (openFileLimit() < needed)
+    throw new Error(`open file limit ${openFileLimit()} too low for ${needed} files; raise the hard limit`);
 }
 
 /** One line on the machine and its load, printed with every result so figures can be judged. */

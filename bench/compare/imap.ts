@@ -11,14 +11,13 @@
 // Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail),
 // BENCH_WIRE_RUNS (3, the raw-socket runs per command); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
-import { spawnSync } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import {
   benchDir,
   machineLine,
   memoryOf,
-  openFileLimit,
+  raiseOpenFileLimit,
   printTable,
   processTree,
   ratio,
@@ -42,30 +41,8 @@ const FROM_WORD = process.env.BENCH_FROM ?? 'hotmail';
 const USER = 'bench@wren.test';
 const PASSWORD = randomBytes(12).toString('hex');
 
-// Two sockets per idle connection in this process and in Wren's; raise the soft limit to the hard
-// one by starting again under a shell that does so (Node cannot set rlimits itself).
-if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500 && !process.env.WREN_BENCH_ULIMIT_RAISED) {
-  const again = spawnSync(
-    '/bin/sh',
-    [
-      '-c',
-      'ulimit -n "$(ulimit -Hn)" && exec "$@"',
-      'sh',
-      process.execPath,
-      ...process.execArgv,
-      ...process.argv.slice(1),
-    ],
-    {
-      stdio: 'inherit',
-      env: { ...process.env, WREN_BENCH_ULIMIT_RAISED: '1' },
-    },
-  );
-  process.exit(again.status ?? 1);
-}
-if (openFileLimit() < IDLE_CONNECTIONS * 2 + 500)
-  throw new Error(
-    `open file limit ${openFileLimit()} too low for ${IDLE_CONNECTIONS} connections; raise the hard limit or set BENCH_IDLE`,
-  );
+// Two sockets per idle connection in this process and in Wren's.
+raiseOpenFileLimit(IDLE_CONNECTIONS * 2 + 500);
 
 interface Server {
   name: string;

@@ -4,6 +4,7 @@ import type { Logger } from 'pino';
 import type { LoginService } from '../security/login.ts';
 import type { Folder, Store } from '../store/index.ts';
 import type { RecentTracker } from './recent.ts';
+import type { UidLists } from './uid-lists.ts';
 import type { Session } from './session.ts';
 import type { MailboxEvent } from './notify.ts';
 
@@ -33,6 +34,8 @@ export interface ServerContext {
   /** Told after a COPY/MOVE is durable (spam training from moves into and out of Junk). */
   onCopy?: (accountId: string, source: Folder, target: Folder, targetUids: number[]) => void;
   recent: RecentTracker;
+  /** Selected folders' UID lists, shared by the sessions that see the same one. */
+  uidLists: UidLists;
   watch(session: Session, folderId: number): void;
   unwatch(session: Session, folderId: number): void;
   /** Tells the account's other sessions that have NOTIFY set of a mailbox event made over IMAP. */

@@ -17,7 +17,7 @@ export class RecentTracker {
    * The UIDs among `uids` (ascending) that are recent for a session seeing them now; with `take`
    * (a read-write session), they are recent for it alone from here on.
    */
-  claim(folderId: number, uids: number[], take: boolean): number[] {
+  claim(folderId: number, uids: readonly number[], take: boolean): number[] {
     const last = uids[uids.length - 1] ?? 0;
     const watermark = this.watermarks.get(folderId);
     if (watermark === undefined) return [];

@@ -51,7 +51,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   // Watch before reading so no change falls between the snapshot and the subscription.
   session.select(selected);
   const messages = await session.ctx.store.messages.listShared(folder.id); // read only here: no copies
-  selected.uids = messages.map((m) => m.uid);
+  selected.uids = session.ctx.uidLists.ofMessages(folder.id, messages);
   if (!session.rev2)
     for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 

@@ -3,13 +3,14 @@
 // SELECT (select.ts) can build one without importing the session, which imports every command.
 import { SYSTEM_FLAGS, type Folder, type FolderChange, type Message } from '../store/index.ts';
 import type { SearchContext } from './search-context.ts';
+import type { UidList } from './uid-lists.ts';
 
 /** The mailbox a session has selected, as this session has announced it to the client. */
 export class Selected {
   readonly folder: Folder;
   readonly readOnly: boolean;
-  /** UIDs in sequence-number order. */
-  uids: number[];
+  /** UIDs in sequence-number order; shared with other sessions (uid-lists.ts), so replaced, never changed. */
+  uids: UidList;
   /** Changes from the store not yet applied to `uids` / announced. */
   pending: FolderChange[] = [];
   /** UIDs expunged in the store whose EXPUNGE may not be sent yet (during FETCH/STORE/SEARCH). */
@@ -23,7 +24,7 @@ export class Selected {
   /** Keywords announced in FLAGS so far, by lower-case name (flags compare case-insensitively). */
   keywords = new Map<string, string>();
 
-  constructor(folder: Folder, readOnly: boolean, uids: number[]) {
+  constructor(folder: Folder, readOnly: boolean, uids: UidList) {
     this.folder = folder;
     this.readOnly = readOnly;
     this.uids = uids;

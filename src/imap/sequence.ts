@@ -30,7 +30,7 @@ export function resolveSequence(ranges: Range[], count: number): number[] {
 }
 
 /** Indexes of the messages whose UIDs a UID set names (uids ascending). */
-export function resolveUids(ranges: Range[], uids: number[]): number[] {
+export function resolveUids(ranges: Range[], uids: readonly number[]): number[] {
   const max = uids.length ? uids[uids.length - 1]! : 0;
   const bounds = bounded(ranges, max);
   const out: number[] = [];

@@ -12,6 +12,7 @@ import { createSessionServer } from '../net/session-server.ts';
 import type { Folder, FolderChange, Store } from '../store/index.ts';
 import type { ImapLimits, ServerContext } from './context.ts';
 import { RecentTracker } from './recent.ts';
+import { UidLists } from './uid-lists.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { Config } from '../config/schema.ts';
 import { Session } from './session.ts';
@@ -87,6 +88,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     logger: options.logger,
     onCopy: options.onCopy,
     recent: new RecentTracker(),
+    uidLists: new UidLists(),
     watch(session, folderId) {
       let set = watchers.get(folderId);
       if (!set) watchers.set(folderId, (set = new Set()));

@@ -314,21 +314,23 @@ export class Session {
     const changes = sel.pending.splice(0);
     const knownCount = sel.uids.length;
     const added: number[] = [];
+    const addedSet = new Set<number>();
     const flagged = new Set<number>();
     for (const change of changes) {
       if (change.kind === 'add') {
-        for (const uid of change.uids) {
-          if (uid > (sel.uids[sel.uids.length - 1] ?? 0)) {
-            sel.uids.push(uid);
+        for (const uid of change.uids)
+          if (uid > (added.at(-1) ?? sel.uids.at(-1) ?? 0)) {
             added.push(uid);
+            addedSet.add(uid);
           }
-        }
       } else if (change.kind === 'expunge') {
-        for (const uid of change.uids) if (sel.seqOf(uid)) sel.expunged.add(uid);
+        for (const uid of change.uids) if (sel.seqOf(uid) || addedSet.has(uid)) sel.expunged.add(uid);
       } else if (!sel.ownModseqs.delete(change.modseq)) {
         for (const uid of change.uids) flagged.add(uid);
       }
     }
+    // Replaced, not pushed to: the list may be shared with other sessions (uid-lists.ts).
+    if (added.length) sel.uids = this.ctx.uidLists.append(sel.folder.id, sel.uids, added);
     if (flagged.size) {
       const uids = [...flagged].filter(
         (uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount,
@@ -353,18 +355,15 @@ export class Session {
       const gone = [...sel.expunged].sort((a, b) => a - b);
       sel.expunged.clear();
       for (const uid of gone) sel.recent.delete(uid);
-      if (this.qresync) {
-        this.send(`* VANISHED ${formatSequenceSet(gone)}`);
-        const set = new Set(gone);
-        sel.uids = sel.uids.filter((uid) => !set.has(uid));
-      } else {
+      if (this.qresync) this.send(`* VANISHED ${formatSequenceSet(gone)}`);
+      else {
+        // Highest first: each EXPUNGE shifts only the numbers above it, so the ones below stay as listed now.
         for (let i = gone.length - 1; i >= 0; i--) {
           const seq = sel.seqOf(gone[i]!);
-          if (!seq) continue;
-          this.send(`* ${seq} EXPUNGE`);
-          sel.uids.splice(seq - 1, 1);
+          if (seq) this.send(`* ${seq} EXPUNGE`);
         }
       }
+      sel.uids = this.ctx.uidLists.remove(sel.folder.id, sel.uids, gone);
     }
     if (added.length) {
       this.announceKeywords(

@@ -3,6 +3,7 @@
 // costs one scrypt, not one per login. Only a keyed digest of (account, password, stored hash) is
 // kept, under a key that lives in this process alone: a memory dump yields nothing to replay or
 // crack offline. A changed password changes the stored hash, so the old entry can never match.
+// Logins that arrive together (a client opening its connections at once) share one check in flight.
 import { createHmac, randomBytes } from 'node:crypto';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
@@ -18,6 +19,8 @@ export class CredentialCache {
   private readonly key = randomBytes(32);
   /** digest → expiry; a Map iterates in insertion order, so the first entry is the oldest. */
   private readonly entries = new Map<string, number>();
+  /** digest → the check under way for it: one scrypt for a burst of identical logins, not one each. */
+  private readonly checking = new Map<string, Promise<boolean>>();
   private readonly ttlMs: number;
   private readonly maxEntries: number;
   private readonly now: () => number;
@@ -37,7 +40,35 @@ export class CredentialCache {
 
   /** Did this password verify against this stored hash within the TTL? */
   has(account: string, password: string, storedHash: string): boolean {
+    return this.fresh(this.digest(account, password, storedHash));
+  }
+
+  remember(account: string, password: string, storedHash: string): void {
+    this.keep(this.digest(account, password, storedHash));
+  }
+
+  /**
+   * Whether the password is right: true from memory, else `check` (the real verification), whose
+   * result is remembered when true. Calls for the same (account, password, stored hash) while a check
+   * is under way wait for that one instead of starting their own.
+   */
+  verify(account: string, password: string, storedHash: string, check: () => Promise<boolean>): Promise<boolean> {
     const digest = this.digest(account, password, storedHash);
+    if (this.fresh(digest)) return Promise.resolve(true);
+    let pending = this.checking.get(digest);
+    if (!pending) {
+      pending = check()
+        .then((valid) => {
+          if (valid) this.keep(digest);
+          return valid;
+        })
+        .finally(() => this.checking.delete(digest));
+      this.checking.set(digest, pending);
+    }
+    return pending;
+  }
+
+  private fresh(digest: string): boolean {
     const expires = this.entries.get(digest);
     if (expires === undefined) return false;
     if (expires <= this.now()) {
@@ -47,8 +78,7 @@ export class CredentialCache {
     return true;
   }
 
-  remember(account: string, password: string, storedHash: string): void {
-    const digest = this.digest(account, password, storedHash);
+  private keep(digest: string): void {
     this.entries.delete(digest);
     this.entries.set(digest, this.now() + this.ttlMs);
     while (this.entries.size > this.maxEntries) this.entries.delete(this.entries.keys().next().value!);

@@ -104,17 +104,14 @@ export class LoginService {
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
-  /** scrypt, unless this very password verified against this very hash within the cache's TTL. */
+  /** scrypt, unless this very password verified against this very hash within the cache's TTL (or is being checked now). */
   private async verifyPassword(
     user: string,
     password: string,
     storedHash: string | null | undefined,
   ): Promise<boolean> {
     if (!storedHash || !this.verified) return verifyPassword(password, storedHash);
-    if (this.verified.has(user, password, storedHash)) return true;
-    const valid = await verifyPassword(password, storedHash);
-    if (valid) this.verified.remember(user, password, storedHash);
-    return valid;
+    return this.verified.verify(user, password, storedHash, () => verifyPassword(password, storedHash));
   }
 
   /** A mailbox API key (wm_mbx_…) is also that mailbox's IMAP/SMTP password (docs/API.md §5), never another's. */

@@ -27,6 +27,8 @@ export interface FlagUpdate {
 export class Messages {
   private readonly locks = new KeyedMutex();
   private readonly cache = new MessageListCache();
+  /** folderId → the list read from disk now, with the cache version it was started at. */
+  private readonly reading = new Map<number, { version: number; list: Promise<Message[]> }>();
   private readonly kv: Kv;
   private readonly folders: Folders;
   private readonly blobs: Blobs;
@@ -92,9 +94,19 @@ export class Messages {
     const cached = this.cache.get(folderId);
     if (cached) return cached.slice();
     const version = this.cache.version(folderId); // taken before the read's snapshot: see MessageListCache
-    const all = await this.kv.values<Message>(ranges.folderMessages(folderId));
-    this.cache.keep(folderId, version, all);
-    return all.slice();
+    // A read under way since no commit touched the folder serves this caller too: 25 clients selecting
+    // a large folder at once (a cold cache) cost one read and decode, not 25 (issue 17).
+    const reading = this.reading.get(folderId);
+    if (reading?.version === version) return (await reading.list).slice();
+    const entry = { version, list: this.kv.values<Message>(ranges.folderMessages(folderId)) };
+    this.reading.set(folderId, entry);
+    try {
+      const all = await entry.list;
+      this.cache.keep(folderId, version, all);
+      return all.slice();
+    } finally {
+      if (this.reading.get(folderId) === entry) this.reading.delete(folderId);
+    }
   }
 
   /** Messages with UIDs in [fromUid, toUid], in UID order: one range scan, cheaper than getMany for dense UID sets. */

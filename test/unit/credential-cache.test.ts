@@ -33,4 +33,31 @@ test('holds at most maxEntries, dropping the oldest; keeps no password or plain 
   );
 });
 
+test('logins that arrive together share one check; a failed one is not remembered', async () => {
+  const cache = new CredentialCache();
+  let checks = 0;
+  const check = (result: boolean) => async () => {
+    checks++;
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    return result;
+  };
+  const burst = await Promise.all(
+    Array.from({ length: 5 }, () => cache.verify('alice@x.test', 'pw', 'h', check(true))),
+  );
+  assert.equal(burst, [true, true, true, true, true]);
+  assert.is(checks, 1, 'one check for five identical logins in flight');
+  assert.ok(await cache.verify('alice@x.test', 'pw', 'h', check(false)), 'remembered afterwards');
+  assert.is(checks, 1);
+
+  const wrong = await Promise.all([
+    cache.verify('alice@x.test', 'guess', 'h', check(false)),
+    cache.verify('alice@x.test', 'guess', 'h', check(false)),
+    cache.verify('alice@x.test', 'other', 'h', check(false)),
+  ]);
+  assert.equal(wrong, [false, false, false]);
+  assert.is(checks, 3, 'different passwords are checked apart');
+  assert.not.ok(await cache.verify('alice@x.test', 'guess', 'h', check(false)), 'a failure is checked again');
+  assert.is(checks, 4);
+});
+
 test.run();

@@ -27,6 +27,21 @@ const same = async (folderId: number) => {
   assert.equal(listed, disk);
 };
 
+test('callers listing a folder together share one read from disk, each with its own copy of the list', async () => {
+  const team = await store.teams.create('t2');
+  const account = await store.accounts.create({ teamId: team.id, address: 'together@cache.test' });
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  for (let i = 0; i < 3; i++) await store.deliver(makeMessage({ subject: `m${i}` }), [{ folder: inbox }]);
+  store.messages.forgetCached();
+  const lists = await Promise.all(Array.from({ length: 5 }, () => store.messages.listShared(inbox.id)));
+  for (const list of lists.slice(1)) {
+    assert.is(list.length, 3);
+    assert.is.not(list, lists[0], 'a copy each');
+    assert.is(list[0], lists[0]![0], 'the same decoded records: one read served them all');
+  }
+  await same(inbox.id);
+});
+
 test('every change shows in the next list, and callers cannot edit the cache', async () => {
   const team = await store.teams.create('t');
   const account = await store.accounts.create({ teamId: team.id, address: 'c@cache.test' });
