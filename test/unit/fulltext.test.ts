@@ -100,7 +100,7 @@ test('postings: segments name the messages with a string, the tail is always a c
   await store.close();
   store = await Store.open(dir.path);
   const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
-  await store.kv.db.batch(
+  await store.kv.engine.batch(
     [...stale, `fw/${folder.id.toString(16).padStart(8, '0')}`, `ft/${messages[57]!.blob}`].map((key) => ({
       type: 'del' as const,
       key,
@@ -116,7 +116,7 @@ test('postings: segments name the messages with a string, the tail is always a c
   for (const uid of expected) assert.ok(isCandidate(c, uid), `uid ${uid}`);
   const listed = messages.filter((m) => m.uid <= c.above && isCandidate(c, m.uid)).length;
   assert.ok(listed < 20, `postings narrow the segment down (${listed} of ${c.above})`);
-  assert.ok(await store.kv.db.get(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
+  assert.ok(await store.kv.getBytes(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
   assert.is(await store.fulltext.candidates(folder.id, ['ze']), null, 'under 3 bytes: no postings to use');
 });
 

@@ -314,7 +314,7 @@ test('api keys: stored by hash only, found by secret, rotated (the old key stays
   };
   await store.apiKeys.create(key, minted.hash);
   const raw: string[] = [];
-  for await (const [k, v] of store.kv.db.iterator()) raw.push(k + v.toString());
+  for await (const [k, v] of store.kv.iterate()) raw.push(k + v.toString());
   assert.not.ok(
     raw.some((entry) => entry.includes(minted.secret)),
     'the secret itself is never stored',
