@@ -7,9 +7,10 @@ import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
 import { buckets, isCandidate, SEGMENT_MIN } from '../../src/store/fulltext.ts';
-import { Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
+import { openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const textOf = (path: string): Buffer => {
@@ -72,7 +73,7 @@ let store: Store;
 let accountId = '';
 
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
   ({ id: accountId } = await store.accounts.create({
@@ -98,7 +99,7 @@ test('postings: segments name the messages with a string, the tail is always a c
   // As a store written before the index has it: no postings, no watermark, and one blob without its
   // text (reopened, as after an upgrade).
   await store.close();
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
   await store.kv.engine.batch(
     [...stale, `fw/${folder.id.toString(16).padStart(8, '0')}`, `ft/${messages[57]!.blob}`].map((key) => ({

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
+import { openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir();
@@ -9,7 +10,7 @@ let store: Store;
 let inboxId: number;
 
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
   const account = await store.accounts.create({
