@@ -9,10 +9,11 @@ const FILE_TIMEOUT_MS = 10 * 60_000;
 const PARALLEL = Number(process.env.TEST_PARALLEL ?? 2);
 // Suites that run once per storage engine: again with TEST_STORE_ENGINE=postgres (test/helpers/store.ts).
 const ENGINE_SUITES = [
-  'store.test.ts',
-  'store-header-fields.test.ts',
-  'store-message-cache.test.ts',
-  'fulltext.test.ts',
+  'unit/store.test.ts',
+  'unit/store-header-fields.test.ts',
+  'unit/store-message-cache.test.ts',
+  'unit/fulltext.test.ts',
+  'e2e/mail-flow.test.ts',
 ];
 const POSTGRES = ' [postgres]';
 
@@ -30,9 +31,7 @@ function findTests(dir: string): string[] {
 // filter word (a worktree named after it) does not select every file.
 const filter = process.argv.slice(2);
 const files = findTests(join(root, 'test'))
-  .flatMap((f) =>
-    f.includes('/unit/') && ENGINE_SUITES.some((name) => f.endsWith(`/${name}`)) ? [f, f + POSTGRES] : [f],
-  )
+  .flatMap((f) => (ENGINE_SUITES.some((name) => f.endsWith(`/test/${name}`)) ? [f, f + POSTGRES] : [f]))
   .filter((f) => filter.length === 0 || filter.some((pattern) => relative(root, f).includes(pattern)));
 
 interface FileResult {

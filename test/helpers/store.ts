@@ -16,6 +16,11 @@ const databases = new Map<string, string>();
  */
 export async function openTestStore(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {
   if (TEST_ENGINE === 'leveldb') return Store.open(dir, options);
+  return Store.open(dir, { ...options, postgresUrl: await testDatabase(dir) });
+}
+
+/** The URL of a PostgreSQL database of `dir`'s own in this process's private cluster (created once). */
+export async function testDatabase(dir: string): Promise<string> {
   if (!cluster) {
     cluster = startPostgres();
     const started = await cluster;
@@ -27,7 +32,7 @@ export async function openTestStore(dir: string, options: { groupCommit?: boolea
     url = pg.createDatabase(`s${createHash('sha256').update(dir).digest('hex').slice(0, 16)}`);
     databases.set(dir, url);
   }
-  return Store.open(dir, { ...options, postgresUrl: url });
+  return url;
 }
 
 /** Runs `run` with a store opened in a fresh temp directory, then closes and removes it. */
