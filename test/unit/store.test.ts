@@ -26,6 +26,8 @@ test.after(async () => {
 test('engine: the suite runs on the engine it names; ranges in byte order, batches atomic, snapshots frozen', async () => {
   const engine = store.kv.engine;
   assert.is(engine.kind, TEST_ENGINE);
+  // One server per store: LevelDB's lock file, PostgreSQL's advisory lock.
+  await rejects(() => openTestStore(dir.path));
   // 'é' is two bytes above every ASCII byte: ordering is by UTF-8 bytes, as LevelDB compares keys.
   const names = [
     'zt/a',

@@ -4,8 +4,12 @@ import type { Op } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
 const PAGE_ROWS = 500;
-// One INSERT carries at most this many value bytes (a group commit of many 1 MiB blob chunks splits).
+// One INSERT carries at most this many value bytes (a group commit of many 1 MiB blob chunks splits),
+// and at most this many rows (two parameters a row; the protocol allows 65,535 parameters).
 const INSERT_BYTES = 8 << 20;
+const INSERT_ROWS = 1000;
+// The session advisory lock the writer connection holds while the store is open ("wren" in ASCII).
+const STORE_LOCK = 0x7772656e;
 
 /** Live reads and snapshots share nothing with the writer: a slow reader never delays a commit. */
 export interface PostgresOptions {
@@ -164,7 +168,17 @@ export class PostgresEngine extends PgReader implements Engine {
     // An idle connection that dies is replaced on next use; without a listener it would crash the process.
     for (const pool of [readers, snapshots]) pool.on('error', () => {});
     const writer = await PostgresEngine.connectWriter(url);
-    await writer.query('CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL)');
+    try {
+      // One server per database, as LevelDB's lock file has it: the memory of §4.5 is not shared yet.
+      const { rows } = await writer.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
+        STORE_LOCK,
+      ]);
+      if (!rows[0]!.locked) throw new Error(`another Wren Mail server has the store open (${redact(url)})`);
+      await writer.query('CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL)');
+    } catch (err) {
+      await Promise.all([writer.end(), readers.end(), snapshots.end()]).catch(() => {});
+      throw err;
+    }
     return new PostgresEngine(url, readers, snapshots, writer);
   }
 
@@ -198,23 +212,35 @@ export class PostgresEngine extends PgReader implements Engine {
         continue;
       }
       let group = puts.at(-1);
-      if (!group || group.bytes + op.value.length > INSERT_BYTES)
+      if (!group || group.bytes + op.value.length > INSERT_BYTES || group.keys.length === INSERT_ROWS)
         puts.push((group = { keys: [], values: [], bytes: 0 }));
       group.keys.push(toKey(op.key));
       group.values.push(op.value);
       group.bytes += op.value.length;
     }
     const db = this.writer;
+    const deleting = dels.length ? 'WITH gone AS (DELETE FROM kv WHERE key = ANY($1::bytea[])) ' : '';
+    const insert = (group: (typeof puts)[number], first: number): [string, Buffer[]] => [
+      'INSERT INTO kv (key, value) VALUES ' +
+        group.keys.map((_, i) => `($${first + 2 * i}::bytea, $${first + 2 * i + 1}::bytea)`).join(', ') +
+        ' ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+      // One parameter per key and value: Buffers go over the wire as binary, not as hex text.
+      group.keys.flatMap((key, i) => [key, group.values[i]!]),
+    ];
+    // The usual batch is one statement, atomic on its own: one round trip, one commit (one WAL flush).
+    if (puts.length <= 1) {
+      if (!puts.length) {
+        await db.query('DELETE FROM kv WHERE key = ANY($1::bytea[])', [dels]);
+        return;
+      }
+      const [sql, params] = insert(puts[0]!, deleting ? 2 : 1);
+      await db.query(deleting + sql, deleting ? [dels, ...params] : params);
+      return;
+    }
     await db.query('BEGIN');
     try {
       if (dels.length) await db.query('DELETE FROM kv WHERE key = ANY($1::bytea[])', [dels]);
-      for (const group of puts) {
-        await db.query(
-          `INSERT INTO kv (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[])
-           ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value`,
-          [group.keys, group.values],
-        );
-      }
+      for (const group of puts) await db.query(...insert(group, 1));
       await db.query('COMMIT');
     } catch (err) {
       await db.query('ROLLBACK').catch(() => {});
@@ -242,9 +268,15 @@ export class PostgresEngine extends PgReader implements Engine {
   /** A fresh writer connection (the old one may have died with the failed write). */
   async reopen(): Promise<void> {
     await this.writes;
-    const old = this.writer;
-    this.writer = await PostgresEngine.connectWriter(this.url);
-    await old.end().catch(() => {});
+    // The old connection's end releases the store lock; the new one takes it again.
+    await this.writer.end().catch(() => {});
+    const writer = await PostgresEngine.connectWriter(this.url);
+    const { rows } = await writer.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [STORE_LOCK]);
+    if (!rows[0]!.locked) {
+      await writer.end().catch(() => {});
+      throw new Error(`another Wren Mail server has taken the store (${this.location})`);
+    }
+    this.writer = writer;
   }
 
   async close(): Promise<void> {
