@@ -12,7 +12,6 @@ import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
 import type { Engine } from './engine.ts';
 import { LevelEngine } from './engines/leveldb.ts';
-import { PostgresEngine } from './engines/postgres.ts';
 import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
@@ -134,7 +133,10 @@ export class Store {
   ): Promise<Store> {
     const engine =
       options.engine ??
-      (options.postgresUrl ? await PostgresEngine.open(options.postgresUrl) : await LevelEngine.open(dir));
+      (options.postgresUrl
+        ? // Loaded only when used: a LevelDB server never loads the PostgreSQL client.
+          await (await import('./engines/postgres.ts')).PostgresEngine.open(options.postgresUrl)
+        : await LevelEngine.open(dir));
     const store = new Store(new Kv(engine, options.groupCommit ?? true));
     await store.counters.load();
     await store.folders.load();
