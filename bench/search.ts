@@ -17,6 +17,7 @@ import { createImapServer } from '../src/imap/server.ts';
 import { LoginService } from '../src/security/login.ts';
 import { hashPassword } from '../src/security/passwords.ts';
 import { Store } from '../src/store/index.ts';
+import type { LevelEngine } from '../src/store/engines/leveldb.ts';
 import { makeSelfSigned } from '../src/tls/certificates.ts';
 import { benchDir, machineLine, printTable } from './compare/common.ts';
 import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
@@ -75,10 +76,9 @@ try {
     `stored ${stored} messages in ${loadS.toFixed(0)} s (appendMany, 1,000 per batch); postings segments built in ${tailS.toFixed(1)} s`,
   );
   const size = (prefix: string) =>
-    (store.kv.db as unknown as { approximateSize(a: string, b: string): Promise<number> }).approximateSize(
-      prefix,
-      `${prefix}\xff`,
-    );
+    (
+      (store.kv.engine as LevelEngine).raw as unknown as { approximateSize(a: string, b: string): Promise<number> }
+    ).approximateSize(prefix, `${prefix}\xff`);
   const mib = (n: number) => `${(n / 1048576).toFixed(0)} MiB`;
   console.log(
     `on disk (LevelDB approximateSize, compressed): messages b/ ${mib(await size('b/'))}, texts ft/ ${mib(await size('ft/'))} + per folder fu/ ${mib(await size('fu/'))}, postings fq/ ${mib(await size('fq/'))} (old layout fp/ ${mib(await size('fp/'))})`,

@@ -1,9 +1,11 @@
 // Durable deliveries per second (4 KB messages) into one folder and into 100 folders, with 1, 10 and
 // 100 concurrent writers, group commit on and off; and this disk's raw fsyncs per second as the ceiling.
 // Each run is bounded: at most MAX_MESSAGES deliveries or MAX_SECONDS, whichever comes first.
+// TEST_STORE_ENGINE=postgres runs it on a private PostgreSQL cluster (test/helpers/postgres.ts) instead of LevelDB.
 import { closeSync, fsyncSync, openSync, writeSync } from 'node:fs';
 import { join } from 'node:path';
-import { Store, type Folder } from '../src/store/index.ts';
+import type { Folder } from '../src/store/index.ts';
+import { openTestStore, TEST_ENGINE } from '../test/helpers/store.ts';
 import { makeMessage, tempDir } from '../test/helpers/tmp.ts';
 
 const MAX_MESSAGES = Number(process.env.BENCH_MESSAGES ?? 3000);
@@ -29,7 +31,7 @@ async function run(
   folderCount: number,
 ): Promise<{ rate: number; fsyncs: number; n: number }> {
   const dir = tempDir('wrenmail-bench-');
-  const store = await Store.open(dir.path, { groupCommit });
+  const store = await openTestStore(dir.path, { groupCommit });
   const team = await store.teams.create('bench');
   const folders: Folder[] = [];
   for (let i = 0; folders.length < folderCount; i++) {
@@ -64,6 +66,7 @@ async function run(
 const probe = tempDir('wrenmail-fsync-');
 const ceiling = fsyncsPerSecond(probe.path);
 probe.remove();
+console.log(`engine: ${TEST_ENGINE}`);
 console.log(`disk: ${ceiling.toFixed(0)} fsyncs/s (4 KB append + fsync, 2 s)`);
 console.log('group commit | folders | writers | deliveries/s | fsyncs/s | messages');
 for (const groupCommit of [true, false]) {

@@ -53,7 +53,10 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   process.umask(PRIVATE_UMASK);
   mkdirSync(dataDir, { recursive: true, mode: 0o700 });
   restrictTree(dataDir);
-  const store = await Store.open(resolve(dataDir, 'store'), { groupCommit: config.server.group_commit });
+  const store = await Store.open(resolve(dataDir, 'store'), {
+    groupCommit: config.server.group_commit,
+    postgresUrl: config.store.engine === 'postgres' ? config.store.postgres_url : undefined,
+  });
   const listeners = new ListenerSet(logger, config.server.unprivileged_port_offset);
   let services: Services | undefined;
   let stopHttp = async (): Promise<void> => {};

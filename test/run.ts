@@ -7,6 +7,15 @@ import { join, relative } from 'node:path';
 const root = new URL('..', import.meta.url).pathname;
 const FILE_TIMEOUT_MS = 10 * 60_000;
 const PARALLEL = Number(process.env.TEST_PARALLEL ?? 2);
+// Suites that run once per storage engine: again with TEST_STORE_ENGINE=postgres (test/helpers/store.ts).
+const ENGINE_SUITES = [
+  'unit/store.test.ts',
+  'unit/store-header-fields.test.ts',
+  'unit/store-message-cache.test.ts',
+  'unit/fulltext.test.ts',
+  'e2e/mail-flow.test.ts',
+];
+const POSTGRES = ' [postgres]';
 
 function findTests(dir: string): string[] {
   const out: string[] = [];
@@ -21,9 +30,9 @@ function findTests(dir: string): string[] {
 // Filters match the path below the checkout (test/e2e/…), so a checkout whose own path contains a
 // filter word (a worktree named after it) does not select every file.
 const filter = process.argv.slice(2);
-const files = findTests(join(root, 'test')).filter(
-  (f) => filter.length === 0 || filter.some((pattern) => relative(root, f).includes(pattern)),
-);
+const files = findTests(join(root, 'test'))
+  .flatMap((f) => (ENGINE_SUITES.some((name) => f.endsWith(`/test/${name}`)) ? [f, f + POSTGRES] : [f]))
+  .filter((f) => filter.length === 0 || filter.some((pattern) => relative(root, f).includes(pattern)));
 
 interface FileResult {
   file: string;
@@ -35,8 +44,12 @@ interface FileResult {
 
 function runFile(file: string): Promise<FileResult> {
   const started = Date.now();
+  const engine = file.endsWith(POSTGRES) ? { TEST_STORE_ENGINE: 'postgres' } : {};
   return new Promise((resolve) => {
-    const child = spawn(process.execPath, [file], { cwd: root, env: { ...process.env, FORCE_COLOR: '0' } });
+    const child = spawn(process.execPath, [file.replace(POSTGRES, '')], {
+      cwd: root,
+      env: { ...process.env, FORCE_COLOR: '0', ...engine },
+    });
     let output = '';
     child.stdout.on('data', (d) => (output += d));
     child.stderr.on('data', (d) => (output += d));

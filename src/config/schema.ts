@@ -27,6 +27,18 @@ export const configSchema = z
       })
       .strict()
       .prefault({}),
+    // The storage engine (docs/ARCHITECTURE.md §4.8): LevelDB under data_dir, or one PostgreSQL database.
+    store: z
+      .object({
+        engine: z.enum(['leveldb', 'postgres']).default('leveldb'),
+        postgres_url: z.string().default(''),
+      })
+      .strict()
+      .refine((s) => s.engine !== 'postgres' || s.postgres_url !== '', {
+        message: 'engine = "postgres" needs postgres_url',
+        path: ['postgres_url'],
+      })
+      .prefault({}),
     smtp: z
       .object({
         mx_listen: listen.default(['0.0.0.0:25']),

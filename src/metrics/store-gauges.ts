@@ -20,8 +20,7 @@ export interface StoreGaugeOptions {
 export function storeGauges(store: Store, options: StoreGaugeOptions = {}): Registry {
   const registry = new Registry();
   const registers = [registry];
-  const dir = options.dir ?? store.kv.db.location;
-  const diskSize = cached(options.diskCacheMs ?? 60_000, () => directoryBytes(dir));
+  const dir = options.dir ?? store.kv.engine.directory;
 
   new Gauge({
     name: 'wrenmail_queue_jobs',
@@ -39,14 +38,18 @@ export function storeGauges(store: Store, options: StoreGaugeOptions = {}): Regi
       this.set((await store.queue.due(Date.now(), MAX_COUNTED_JOBS)).length);
     },
   });
-  new Gauge({
-    name: 'wrenmail_leveldb_size_bytes',
-    help: 'Bytes the LevelDB store takes on disk (measured at most once a minute)',
-    registers,
-    async collect() {
-      this.set(await diskSize());
-    },
-  });
+  // A PostgreSQL store has no directory here: the database server reports its own size.
+  if (dir !== undefined) {
+    const diskSize = cached(options.diskCacheMs ?? 60_000, () => directoryBytes(dir));
+    new Gauge({
+      name: 'wrenmail_leveldb_size_bytes',
+      help: 'Bytes the LevelDB store takes on disk (measured at most once a minute)',
+      registers,
+      async collect() {
+        this.set(await diskSize());
+      },
+    });
+  }
   return registry;
 }
 

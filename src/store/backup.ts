@@ -2,13 +2,14 @@ import { once } from 'node:events';
 import { existsSync, readdirSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
 import { Kv } from './db.ts';
+import type { Op } from './tx.ts';
 
 const MAGIC = Buffer.from('WRENBAK1');
 const BATCH_BYTES = 4 << 20;
 
 /**
- * Writes every record of a consistent snapshot (LevelDB iterators read from the snapshot taken when
- * they start, so concurrent deliveries are either wholly in or wholly out) as length-prefixed pairs.
+ * Writes every record of one snapshot (concurrent deliveries are either wholly in or wholly out) as
+ * length-prefixed pairs; keys are the keyspace's UTF-8 strings as bytes.
  */
 export async function writeSnapshot(kv: Kv, out: Writable): Promise<{ records: number; bytes: number }> {
   let records = 0;
@@ -18,15 +19,18 @@ export async function writeSnapshot(kv: Kv, out: Writable): Promise<{ records: n
     if (!out.write(chunk)) await once(out, 'drain');
   };
   await send(MAGIC);
-  for await (const [key, value] of kv.db.iterator({
-    keyEncoding: 'buffer',
-    valueEncoding: 'buffer',
-  } as never) as AsyncIterable<[Buffer, Buffer]>) {
-    const header = Buffer.alloc(8);
-    header.writeUInt32BE(key.length, 0);
-    header.writeUInt32BE(value.length, 4);
-    await send(Buffer.concat([header, key, value]));
-    records += 1;
+  const snapshot = kv.snapshot();
+  try {
+    for await (const [name, value] of snapshot.iterate()) {
+      const key = Buffer.from(name, 'utf8');
+      const header = Buffer.alloc(8);
+      header.writeUInt32BE(key.length, 0);
+      header.writeUInt32BE(value.length, 4);
+      await send(Buffer.concat([header, key, value]));
+      records += 1;
+    }
+  } finally {
+    await snapshot.close();
   }
   return { records, bytes };
 }
@@ -40,11 +44,10 @@ export async function restoreSnapshot(dir: string, input: Readable): Promise<{ r
   let pending: Buffer = Buffer.alloc(0);
   let sawMagic = false;
   let records = 0;
-  let batch: { type: 'put'; key: Buffer; value: Buffer }[] = [];
+  let batch: Op[] = [];
   let batchBytes = 0;
   const flush = async (): Promise<void> => {
-    if (batch.length)
-      await kv.db.batch(batch as never, { keyEncoding: 'buffer', valueEncoding: 'buffer', sync: true } as never);
+    if (batch.length) await kv.engine.batch(batch);
     batch = [];
     batchBytes = 0;
   };
@@ -64,7 +67,7 @@ export async function restoreSnapshot(dir: string, input: Readable): Promise<{ r
         if (pending.length - offset < 8 + keyLength + valueLength) break;
         const key = pending.subarray(offset + 8, offset + 8 + keyLength);
         const value = pending.subarray(offset + 8 + keyLength, offset + 8 + keyLength + valueLength);
-        batch.push({ type: 'put', key: Buffer.from(key), value: Buffer.from(value) });
+        batch.push({ type: 'put', key: key.toString('utf8'), value: Buffer.from(value) });
         batchBytes += keyLength + valueLength;
         offset += 8 + keyLength + valueLength;
         records += 1;

@@ -1,4 +1,4 @@
-import type { Level } from 'level';
+import type { Engine } from './engine.ts';
 import type { Op } from './tx.ts';
 
 interface Pending {
@@ -46,10 +46,10 @@ export class Committer {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
-  private readonly db: Level<string, Buffer>;
+  private readonly db: Pick<Engine, 'batch'>;
   private readonly grouped: boolean;
 
-  constructor(db: Level<string, Buffer>, grouped = true) {
+  constructor(db: Pick<Engine, 'batch'>, grouped = true) {
     this.db = db;
     this.grouped = grouped;
   }
@@ -89,7 +89,7 @@ export class Committer {
         const group = this.grouped ? this.queue.splice(0) : this.queue.splice(0, 1);
         const ops = group.length === 1 ? group[0]!.ops : group.flatMap((p) => p.ops);
         try {
-          await this.db.batch(ops as never, { sync: true });
+          await this.db.batch(ops);
         } catch (err) {
           // The later batches were built on memory that counted this one in: all of them fail.
           this.failure = err as Error;

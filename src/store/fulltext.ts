@@ -376,7 +376,7 @@ export class Fulltext {
     const lists = await Promise.all(
       wanted.map(async (k) => {
         const uids: number[] = [];
-        for (const value of await this.kv.db.values(ranges.fulltextBucket(folderId, k)).all()) decodeUids(value, uids);
+        for (const value of await this.kv.valuesBytes(ranges.fulltextBucket(folderId, k))) decodeUids(value, uids);
         return uids;
       }),
     );

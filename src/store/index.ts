@@ -10,6 +10,8 @@ import { ApiKeys } from './api-keys.ts';
 import { Blobs, blobHash } from './blobs.ts';
 import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
+import type { Engine } from './engine.ts';
+import { LevelEngine } from './engines/leveldb.ts';
 import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
@@ -122,8 +124,21 @@ export class Store {
     this.sends.forgetAll();
   }
 
-  static async open(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {
-    const store = new Store(await Kv.open(dir, options.groupCommit ?? true));
+  /**
+   * Opens the store: on LevelDB in `dir`, or, with `postgresUrl`, on that PostgreSQL database (then
+   * `dir` is unused), or over an engine already open.
+   */
+  static async open(
+    dir: string,
+    options: { groupCommit?: boolean; postgresUrl?: string; engine?: Engine } = {},
+  ): Promise<Store> {
+    const engine =
+      options.engine ??
+      (options.postgresUrl
+        ? // Loaded only when used: a LevelDB server never loads the PostgreSQL client.
+          await (await import('./engines/postgres.ts')).PostgresEngine.open(options.postgresUrl)
+        : await LevelEngine.open(dir));
+    const store = new Store(new Kv(engine, options.groupCommit ?? true));
     await store.counters.load();
     await store.folders.load();
     return store;

@@ -199,7 +199,7 @@ export class Queue {
   async list(options: QueueListOptions = {}): Promise<{ jobs: QueueJob[]; next: string | null }> {
     const limit = options.limit ?? 100;
     const jobs: QueueJob[] = [];
-    for await (const value of this.kv.db.values(ranges.queueJobs(options.after))) {
+    for await (const [, value] of this.kv.iterate(ranges.queueJobs(options.after))) {
       const job = JSON.parse(value.toString('utf8')) as QueueJob;
       if (options.state && job.state !== options.state) continue;
       if (options.teamId && job.teamId !== options.teamId) continue;
@@ -226,7 +226,7 @@ export class Queue {
       reverse: true,
     };
     const jobs: QueueJob[] = [];
-    for await (const value of this.kv.db.values(range)) {
+    for await (const [, value] of this.kv.iterate(range)) {
       const job = JSON.parse(value.toString('utf8')) as QueueJob;
       if (!options.match(job)) continue;
       if (jobs.length === options.limit) return { jobs, more: true };
@@ -313,7 +313,7 @@ export class Queue {
   async prune(before: number): Promise<number> {
     let removed = 0;
     const tx = new Tx();
-    for await (const [key, value] of this.kv.db.iterator(ranges.queueJobs())) {
+    for await (const [key, value] of this.kv.iterate(ranges.queueJobs())) {
       const job = JSON.parse(value.toString('utf8')) as QueueJob;
       if (job.createdAt >= before) break; // ids are allocated in creation order
       if (job.state === 'queued') continue;

@@ -101,7 +101,7 @@ export class SpamCounts {
     Object.assign(model.totals, await this.kv.get<SpamTotals>(keys.spamTotals(scope)));
     const range = ranges.spamTokens(scope);
     const skip = range.gte.length;
-    for await (const [key, value] of this.kv.db.iterator(range)) {
+    for await (const [key, value] of this.kv.iterate(range)) {
       model.set(key.slice(skip), value.readUInt32BE(0), value.readUInt32BE(4));
     }
     return model;

@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { startInstance, type Instance } from '../helpers/instance.ts';
+import { TEST_ENGINE } from '../helpers/store.ts';
 
 let instance: Instance;
 
@@ -13,6 +14,7 @@ test.before(async () => {
     overrides: { smtp: { submission_listen: [], submissions_listen: [], mx_listen: ['127.0.0.1:0'] } } as never,
   });
   await instance.addAccount('reader@example.test', 'correct horse battery');
+  assert.is(instance.server.store.kv.engine.kind, TEST_ENGINE, 'test/run.ts runs this file on both engines');
 });
 test.after(async () => instance.stop());
 

@@ -9,8 +9,9 @@ import type { Route } from '../../src/api/registry.ts';
 import { SEND_LIMIT_DEFAULTS } from '../../src/store/sends.ts';
 import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
-import { Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
 import { newId } from '../../src/store/teams.ts';
+import { openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export interface Reply {
@@ -49,7 +50,7 @@ export interface ApiFixture {
 
 export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFixture> {
   const dir = tempDir('wrenmail-api-');
-  const store = await Store.open(dir.path);
+  const store = await openTestStore(dir.path);
   const app = createHttpApp({
     store,
     logger: pino({ level: 'silent' }),

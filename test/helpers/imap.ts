@@ -6,8 +6,9 @@ import { ImapFlow } from 'imapflow';
 import { createImapServer, type ImapServer, type ImapServerOptions } from '../../src/imap/server.ts';
 import { LoginService } from '../../src/security/login.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
-import { Store, type Account, type Folder } from '../../src/store/index.ts';
+import type { Store, Account, Folder } from '../../src/store/index.ts';
 import { makeSelfSigned, type KeyPair } from '../../src/tls/certificates.ts';
+import { openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export const USER = 'alice@wren.test';
@@ -33,7 +34,7 @@ export async function startImap(
   options: Partial<Omit<ImapServerOptions, 'store' | 'login' | 'tls' | 'hostname'>> & { quotaBytes?: number } = {},
 ): Promise<ImapFixture> {
   const dir = tempDir('wren-imap-');
-  const store = await Store.open(dir.path);
+  const store = await openTestStore(dir.path);
   const team = await store.teams.create('Team');
   await store.domains.create(team.id, 'wren.test');
   const account = await store.accounts.create({

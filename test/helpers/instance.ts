@@ -6,6 +6,7 @@ import { createLogger } from '../../src/log.ts';
 import { startServer, type RunningServer } from '../../src/server.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import type { Account } from '../../src/store/index.ts';
+import { TEST_ENGINE, testDatabase } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export interface Instance {
@@ -42,6 +43,10 @@ export async function startInstance(
     pop3: { listen: any, tls_listen: any },
     http: { listen: any },
     dns: { servers: options.dnsServers ?? [] },
+    // The suites test/run.ts runs on both engines put the instance's store where TEST_STORE_ENGINE says.
+    ...(TEST_ENGINE === 'postgres'
+      ? { store: { engine: 'postgres', postgres_url: await testDatabase(dir.path) } }
+      : {}),
   };
   // Overrides merge into a section (an `imap: {…}` override keeps the free-port listeners: without
   // them a test would bind the real port 143 and collide with any other test doing the same).

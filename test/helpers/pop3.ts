@@ -6,8 +6,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { createPop3Server, type Pop3Server, type Pop3ServerOptions } from '../../src/pop3/server.ts';
 import { LoginService } from '../../src/security/login.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
-import { Store, type Account, type Folder } from '../../src/store/index.ts';
+import type { Store, Account, Folder } from '../../src/store/index.ts';
 import { makeSelfSigned, type KeyPair } from '../../src/tls/certificates.ts';
+import { openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export const USER = 'pat@wren.test';
@@ -34,7 +35,7 @@ export async function startPop3(
   loginLimits: ConstructorParameters<typeof LoginService>[1] = {},
 ): Promise<Pop3Fixture> {
   const dir = tempDir('wren-pop3-');
-  const store = await Store.open(dir.path);
+  const store = await openTestStore(dir.path);
   const team = await store.teams.create('Team');
   await store.domains.create(team.id, 'wren.test');
   const account = await store.accounts.create({

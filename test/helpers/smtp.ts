@@ -6,7 +6,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createResolver, type DnsResolver } from '../../src/dns/resolver.ts';
 import { createMxServer, type MxServer, type MxServerOptions } from '../../src/smtp/mx.ts';
-import { Store, type Message } from '../../src/store/index.ts';
+import type { Store, Message } from '../../src/store/index.ts';
+import { openTestStore } from './store.ts';
 import { makeSelfSigned, type KeyPair } from '../../src/tls/certificates.ts';
 import { startDnsServer, type TestDnsServer, type Zone } from './dns-server.ts';
 
@@ -28,7 +29,7 @@ export interface MxFixture {
 
 export async function startMx(options: { zone?: Zone; mx?: Partial<MxServerOptions> } = {}): Promise<MxFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'wren-mx-'));
-  const store = await Store.open(join(dir, 'db'));
+  const store = await openTestStore(join(dir, 'db'));
   const dns = await startDnsServer(options.zone ?? {});
   const resolver = createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 });
   const mx = createMxServer({ store, resolver, tls: await testCertificate(), hostname: HOSTNAME, ...options.mx });

@@ -29,6 +29,10 @@ export const DEBIAN_PACKAGES: DebianPackage[] = [
   { name: 'patch', why: "applies the Debian-headers patch to imaptest's source" },
   { name: 'chromium', why: 'a real browser for the web console tests (driven by playwright-core)' },
   { name: 'rspamd', why: 'a real rspamd for the optional scanner (its service is never started)' },
+  {
+    name: 'postgresql',
+    why: "the PostgreSQL storage engine's tests (a private cluster per test file; the service is never started)",
+  },
 ];
 
 const imaptestDir = process.env.IMAPTEST_DIR ?? join(root, '.cache/tools/imaptest');

@@ -7,9 +7,10 @@ import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
 import { buckets, isCandidate, SEGMENT_MIN } from '../../src/store/fulltext.ts';
-import { Store, type Message } from '../../src/store/index.ts';
+import type { Message, Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
+import { openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const textOf = (path: string): Buffer => {
@@ -72,7 +73,7 @@ let store: Store;
 let accountId = '';
 
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
   ({ id: accountId } = await store.accounts.create({
@@ -98,9 +99,9 @@ test('postings: segments name the messages with a string, the tail is always a c
   // As a store written before the index has it: no postings, no watermark, and one blob without its
   // text (reopened, as after an upgrade).
   await store.close();
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
-  await store.kv.db.batch(
+  await store.kv.engine.batch(
     [...stale, `fw/${folder.id.toString(16).padStart(8, '0')}`, `ft/${messages[57]!.blob}`].map((key) => ({
       type: 'del' as const,
       key,
@@ -116,7 +117,7 @@ test('postings: segments name the messages with a string, the tail is always a c
   for (const uid of expected) assert.ok(isCandidate(c, uid), `uid ${uid}`);
   const listed = messages.filter((m) => m.uid <= c.above && isCandidate(c, m.uid)).length;
   assert.ok(listed < 20, `postings narrow the segment down (${listed} of ${c.above})`);
-  assert.ok(await store.kv.db.get(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
+  assert.ok(await store.kv.getBytes(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
   assert.is(await store.fulltext.candidates(folder.id, ['ze']), null, 'under 3 bytes: no postings to use');
 });
 
@@ -186,13 +187,13 @@ test('an index in the layout before per-folder texts is dropped and built again;
     value: Buffer.from([messages[0]!.uid]),
   }));
   legacy.push({ type: 'put', key: `fw/${hex}`, value: Buffer.from(String(messages.at(-1)!.uid)) });
-  await store.kv.db.batch(legacy);
+  await store.kv.engine.batch(legacy);
   await store.close();
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const c = (await store.fulltext.candidates(folder.id, ['zeppelin']))!;
   for (const m of messages) assert.ok(isCandidate(c, m.uid), `uid ${m.uid}`);
   assert.is((await keysOf('fp', folder.id)).length, 0, 'the old postings are gone');
-  assert.is(await store.kv.db.get(`fw/${hex}`), undefined, 'and the old watermark');
+  assert.is(await store.kv.getBytes(`fw/${hex}`), undefined, 'and the old watermark');
   assert.is((await keysOf('fu', folder.id)).length, messages.length);
 });
 
@@ -211,7 +212,7 @@ test("removing an account removes its folders' postings and texts", async () => 
   assert.ok((await held()).length > 0, 'the folder is indexed');
   await store.accounts.remove(account);
   assert.equal(await held(), [], 'no posting, text or segment key left');
-  assert.is(await store.kv.db.get(`fv/${FOLDER_HEX(folder.id)}`), undefined, 'the watermark');
+  assert.is(await store.kv.getBytes(`fv/${FOLDER_HEX(folder.id)}`), undefined, 'the watermark');
 });
 
 test.run();

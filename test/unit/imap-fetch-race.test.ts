@@ -151,7 +151,7 @@ test('a record the cached folder list still holds after its blob is gone: no res
   const records = await f.store.messages.list(f.inbox.id); // the list is cached now
   for (const gone of [records[1]!, records[3]!]) {
     const chunks = Math.max(1, Math.ceil(gone.size / (1 << 20)));
-    await f.store.kv.db.batch([
+    await f.store.kv.engine.batch([
       { type: 'del', key: keys.message(f.inbox.id, gone.uid) },
       { type: 'del', key: keys.blobIndex(gone.blob) },
       ...Array.from({ length: chunks }, (_, n) => ({ type: 'del' as const, key: keys.blobChunk(gone.blob, n) })),

@@ -1,7 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
+import { openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir();
@@ -9,7 +10,7 @@ let store: Store;
 let inboxId: number;
 
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const team = await store.teams.create('acme');
   await store.domains.create(team.id, 'example.test');
   const account = await store.accounts.create({
@@ -45,7 +46,7 @@ test('headerFields: blobs stored before the record existed fall back to the full
     { raw: makeMessage({ subject: 'old one' }) },
     { raw: makeMessage({ subject: 'new one' }) },
   ]);
-  await store.kv.db.del(`bh/${messages[0]!.blob}`); // as a store written by an earlier version has it
+  await store.kv.engine.batch([{ type: 'del', key: `bh/${messages[0]!.blob}` }]); // as a store written by an earlier version has it
   const fields = await store.blobs.headerFields(messages.map((m) => m.blob));
   assert.equal(
     fields.map((f) => f.subject),
@@ -56,9 +57,9 @@ test('headerFields: blobs stored before the record existed fall back to the full
 test('headerFields: the record goes with the blob', async () => {
   const inbox = store.folders.get(inboxId)!;
   const [message] = await store.appendMany(inbox, [{ raw: makeMessage({ subject: 'short-lived' }) }]);
-  assert.ok(await store.kv.db.get(`bh/${message!.blob}`));
+  assert.ok(await store.kv.getBytes(`bh/${message!.blob}`));
   await store.messages.expunge(inboxId, [message!.uid]);
-  assert.is(await store.kv.db.get(`bh/${message!.blob}`), undefined);
+  assert.is(await store.kv.getBytes(`bh/${message!.blob}`), undefined);
 });
 
 test('messages.range: the messages in a UID interval, in UID order', async () => {

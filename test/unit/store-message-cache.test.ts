@@ -2,14 +2,15 @@
 // and folder deletion show at once, also when they commit while a list is being read from disk.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Store } from '../../src/store/index.ts';
+import type { Store } from '../../src/store/index.ts';
 import { MessageListCache } from '../../src/store/message-cache.ts';
+import { openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir();
 let store: Store;
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
 });
 test.after(async () => {
   await store.close();

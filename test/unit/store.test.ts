@@ -1,10 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { Store, StoreError, Tx } from '../../src/store/index.ts';
+import { type Store, StoreError, Tx } from '../../src/store/index.ts';
 import { eventSeq } from '../../src/store/events.ts';
 import { BLOB_CHUNK, blobHash } from '../../src/store/blobs.ts';
 import { hashPassword, verifyPassword } from '../../src/security/passwords.ts';
 import { hashApiKey, mintApiKey } from '../../src/security/api-keys.ts';
+import { openTestStore, TEST_ENGINE } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 import { rejects } from '../helpers/assert.ts';
 
@@ -13,12 +14,64 @@ let store: Store;
 let teamId: string;
 
 test.before(async () => {
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   teamId = (await store.teams.create('acme')).id;
 });
 test.after(async () => {
   await store.close();
   dir.remove();
+});
+
+// zt/ is no prefix of the keyspace (§4.1).
+test('engine: the suite runs on the engine it names; ranges in byte order, batches atomic, snapshots frozen', async () => {
+  const engine = store.kv.engine;
+  assert.is(engine.kind, TEST_ENGINE);
+  // One server per store: LevelDB's lock file, PostgreSQL's advisory lock.
+  await rejects(() => openTestStore(dir.path));
+  // 'é' is two bytes above every ASCII byte: ordering is by UTF-8 bytes, as LevelDB compares keys.
+  const names = [
+    'zt/a',
+    'zt/b',
+    'zt/z',
+    'zt/é',
+    ...Array.from({ length: 1200 }, (_, i) => `zt/p/${String(i).padStart(5, '0')}`),
+  ];
+  await engine.batch([
+    ...names.map((key) => ({ type: 'put' as const, key, value: Buffer.from(key) })),
+    { type: 'put', key: 'zt/gone', value: Buffer.from('x') },
+    { type: 'del', key: 'zt/gone' }, // the last op on a key wins
+  ]);
+  const sorted = [...names].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b)));
+  const range = { gte: 'zt/', lt: 'zt/\xff' };
+  assert.equal(await store.kv.keys(range), sorted);
+  assert.equal(await store.kv.keys({ ...range, reverse: true, limit: 2 }), ['zt/é', 'zt/z']);
+  assert.equal(await store.kv.keys({ gt: 'zt/a', lte: 'zt/z' }), sorted.slice(1, -1));
+  const iterated: string[] = [];
+  for await (const [key, value] of store.kv.iterate({ ...range, reverse: true })) {
+    assert.is(value.toString(), key);
+    iterated.push(key);
+  }
+  assert.equal(iterated, [...sorted].reverse(), 'paged iteration past one page, in reverse');
+  const limited: string[] = [];
+  for await (const [key] of store.kv.iterate({ gt: 'zt/p/00100', limit: 700 })) limited.push(key);
+  assert.equal(limited, sorted.filter((k) => k > 'zt/p/00100').slice(0, 700));
+  assert.equal(await store.kv.getManyBytes(['zt/z', 'zt/gone', 'zt/a']), [
+    Buffer.from('zt/z'),
+    undefined,
+    Buffer.from('zt/a'),
+  ]);
+
+  const snapshot = store.kv.snapshot();
+  await engine.batch([
+    { type: 'put', key: 'zt/a', value: Buffer.from('changed') },
+    { type: 'del', key: 'zt/b' },
+  ]);
+  assert.equal(await snapshot.getBytes('zt/a'), Buffer.from('zt/a'), 'a snapshot does not see later commits');
+  assert.ok(await snapshot.getBytes('zt/b'));
+  assert.is(await store.kv.getBytes('zt/b'), undefined);
+  await snapshot.close();
+  await engine.batch(names.map((key) => ({ type: 'del' as const, key })));
+  assert.equal(await store.kv.keys(range), []);
 });
 
 test('teams: create, get, list', async () => {
@@ -314,7 +367,7 @@ test('api keys: stored by hash only, found by secret, rotated (the old key stays
   };
   await store.apiKeys.create(key, minted.hash);
   const raw: string[] = [];
-  for await (const [k, v] of store.kv.db.iterator()) raw.push(k + v.toString());
+  for await (const [k, v] of store.kv.iterate()) raw.push(k + v.toString());
   assert.not.ok(
     raw.some((entry) => entry.includes(minted.secret)),
     'the secret itself is never stored',
@@ -341,7 +394,7 @@ test('reopen: counters and folders come back as they were', async () => {
   const inbox = store.folders.byName(account.id, 'INBOX')!;
   const snapshot = { ...inbox };
   await store.close();
-  store = await Store.open(dir.path);
+  store = await openTestStore(dir.path);
   const reopened = store.folders.byName(account.id, 'INBOX')!;
   assert.equal(reopened, snapshot);
   const { delivered } = await store.deliver(makeMessage(), [{ folder: reopened }]);

@@ -1,0 +1,47 @@
+// The storage engine under the repositories (docs/ARCHITECTURE.md §4.8): an ordered key-value space of
+// UTF-8 string keys (compared byte-wise) and byte values, with atomic durable batches and snapshots.
+// Everything above it (typed reads, group commit, in-memory counters, notifications) is engine-neutral.
+import type { Op } from './tx.ts';
+
+/** A key range: bounds compare in byte order of the keys' UTF-8 encoding. */
+export interface RangeOptions {
+  gt?: string;
+  gte?: string;
+  lt?: string;
+  lte?: string;
+  limit?: number;
+  reverse?: boolean;
+}
+
+/** Reads of the live keyspace (each call sees its own instant) or of one snapshot (all see one). */
+export interface EngineReader {
+  get(key: string): Promise<Buffer | undefined>;
+  /** One value (or undefined) per key, in the order asked. */
+  getMany(keys: string[]): Promise<(Buffer | undefined)[]>;
+  /** A whole range at once, in key order (reverse: descending). */
+  keys(range: RangeOptions): Promise<string[]>;
+  values(range: RangeOptions): Promise<Buffer[]>;
+  entries(range: RangeOptions): Promise<[string, Buffer][]>;
+  /** A range too big to hold at once, in pages; stopping early (break) releases it. */
+  iterate(range: RangeOptions): AsyncIterable<[string, Buffer]>;
+}
+
+/** A reader frozen at one instant; close() it when done (it holds resources: compaction, a connection). */
+export interface EngineSnapshot extends EngineReader {
+  close(): Promise<void>;
+}
+
+export interface Engine extends EngineReader {
+  readonly kind: 'leveldb' | 'postgres';
+  /** Where the data lives, for logs and metrics (a directory, or a URL without its password). */
+  readonly location: string;
+  /** The data directory when the engine keeps one on this machine (metrics measure its size). */
+  readonly directory: string | undefined;
+  /** Applies every op or none, durably (fsync / synchronous commit) before resolving. */
+  batch(ops: Op[]): Promise<void>;
+  /** Everything committed so far and nothing committed later, until closed. */
+  snapshot(): EngineSnapshot;
+  /** After a failed write: make the engine able to write again (or reject while it cannot). */
+  reopen(): Promise<void>;
+  close(): Promise<void>;
+}

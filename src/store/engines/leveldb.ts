@@ -1,0 +1,108 @@
+import { mkdirSync, statfsSync } from 'node:fs';
+import { Level } from 'level';
+import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
+import type { Op } from '../tx.ts';
+
+type Db = Level<string, Buffer>;
+type LevelSnapshot = ReturnType<Db['snapshot']>;
+
+// Reopening only helps with room for a new log and table: until then reads go on.
+const REOPEN_FREE_BYTES = 2 * 1024 * 1024;
+
+/** Reads of the live database, or of one LevelDB snapshot when `options` carries it. */
+class LevelReader implements EngineReader {
+  protected readonly db: Db;
+  private readonly options: { snapshot?: LevelSnapshot };
+
+  constructor(db: Db, snapshot?: LevelSnapshot) {
+    this.db = db;
+    this.options = snapshot ? { snapshot } : {};
+  }
+
+  get(key: string): Promise<Buffer | undefined> {
+    return this.db.get(key, this.options);
+  }
+
+  getMany(keys: string[]): Promise<(Buffer | undefined)[]> {
+    return this.db.getMany(keys, this.options);
+  }
+
+  // all(): LevelDB hands over the range in bulk, about 4x faster than an await per record.
+  keys(range: RangeOptions): Promise<string[]> {
+    return this.db.keys({ ...range, ...this.options }).all();
+  }
+
+  values(range: RangeOptions): Promise<Buffer[]> {
+    return this.db.values({ ...range, ...this.options }).all();
+  }
+
+  entries(range: RangeOptions): Promise<[string, Buffer][]> {
+    return this.db.iterator({ ...range, ...this.options }).all();
+  }
+
+  iterate(range: RangeOptions): AsyncIterable<[string, Buffer]> {
+    return this.db.iterator({ ...range, ...this.options });
+  }
+}
+
+class LevelSnapshotReader extends LevelReader implements EngineSnapshot {
+  private readonly snapshot: LevelSnapshot;
+
+  constructor(db: Db, snapshot: LevelSnapshot) {
+    super(db, snapshot);
+    this.snapshot = snapshot;
+  }
+
+  close(): Promise<void> {
+    return this.snapshot.close();
+  }
+}
+
+/** LevelDB through `level` (classic-level): one directory, a lock file keeps other processes out. */
+export class LevelEngine extends LevelReader implements Engine {
+  readonly kind = 'leveldb';
+
+  static async open(dir: string): Promise<LevelEngine> {
+    mkdirSync(dir, { recursive: true });
+    const db: Db = new Level<string, Buffer>(dir, { keyEncoding: 'utf8', valueEncoding: 'buffer' });
+    await db.open();
+    return new LevelEngine(db);
+  }
+
+  /** The `level` handle itself, for benchmarks that measure LevelDB (approximateSize). */
+  get raw(): Db {
+    return this.db;
+  }
+
+  get location(): string {
+    return this.db.location;
+  }
+
+  get directory(): string {
+    return this.db.location;
+  }
+
+  batch(ops: Op[]): Promise<void> {
+    return this.db.batch(ops as never, { sync: true });
+  }
+
+  snapshot(): EngineSnapshot {
+    return new LevelSnapshotReader(this.db, this.db.snapshot());
+  }
+
+  /**
+   * Reopening starts a fresh log: a torn record of the failed batch stays at the old log's tail, where
+   * recovery drops it, and is never followed by acknowledged records.
+   */
+  async reopen(): Promise<void> {
+    const { bavail, bsize } = statfsSync(this.db.location);
+    if (bavail * bsize < REOPEN_FREE_BYTES)
+      throw new Error(`still no space where the store is (${bavail * bsize} bytes free)`);
+    await this.db.close();
+    await this.db.open();
+  }
+
+  close(): Promise<void> {
+    return this.db.close();
+  }
+}
