@@ -13,13 +13,10 @@
 // snapshot of the server with all connections idle).
 import { fork, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
-import { Session as Inspector } from 'node:inspector/promises';
-import { join } from 'node:path';
 import { connect as netConnect } from 'node:net';
 import { connect, type TLSSocket } from 'node:tls';
 import { writeHeapSnapshot } from 'node:v8';
-import { benchDir, machineLine, raiseOpenFileLimit, sleep, waitUntil } from './compare/common.ts';
+import { benchDir, machineLine, raiseOpenFileLimit, sleep, startCpuProfile, waitUntil } from './compare/common.ts';
 
 const CONNECTIONS = Number(process.env.BENCH_CONNECTIONS ?? 1000);
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
@@ -76,15 +73,7 @@ async function serve(): Promise<void> {
   });
   const { port } = await server.listen(0, '127.0.0.1', true);
   // The serving phase only: the messages' load above is left out of the profile.
-  const profileDir = process.env.BENCH_CPU_PROF;
-  const inspector = profileDir ? new Inspector() : null;
-  if (inspector) {
-    mkdirSync(profileDir!, { recursive: true });
-    inspector.connect();
-    await inspector.post('Profiler.enable');
-    await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
-    await inspector.post('Profiler.start');
-  }
+  const stopProfile = await startCpuProfile(`wren-connections-${process.pid}`);
   const send = (m: FromServer) => process.send!(m);
   process.on('message', (m: ToServer) => {
     if (m.kind === 'snapshot') writeHeapSnapshot(m.file);
@@ -103,12 +92,7 @@ async function serve(): Promise<void> {
   });
   process.once('disconnect', () => {
     void (async () => {
-      if (inspector) {
-        const { profile } = await inspector.post('Profiler.stop');
-        const file = join(profileDir!, `wren-connections-${process.pid}.cpuprofile`);
-        writeFileSync(file, JSON.stringify(profile));
-        console.error(`CPU profile written to ${file}`);
-      }
+      await stopProfile();
       await server.close();
       await store.close();
       dir.remove();

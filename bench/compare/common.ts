@@ -196,21 +196,55 @@ export function printTable(header: string[], rows: string[][]): void {
   for (const row of rows) console.log(line(row));
 }
 
-/** Runs `fn` under the CPU profiler when BENCH_CPU_PROF=DIR is set, writing DIR/<name>.cpuprofile
- * (summarise with `npx node bench/compare/imap-profile.ts --summary FILE`). */
-export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+/**
+ * Starts the CPU profiler (200 µs samples) when BENCH_CPU_PROF=DIR is set; the returned stop writes
+ * DIR/<name>.cpuprofile (summarise with `npx node bench/compare/imap-profile.ts --summary FILE`).
+ */
+export async function startCpuProfile(name: string): Promise<() => Promise<void>> {
   const dir = process.env.BENCH_CPU_PROF;
-  if (!dir) return fn();
+  if (!dir) return async () => {};
+  mkdirSync(dir, { recursive: true });
   const inspector = new Inspector();
   inspector.connect();
   await inspector.post('Profiler.enable');
+  await inspector.post('Profiler.setSamplingInterval', { interval: 200 });
   await inspector.post('Profiler.start');
+  return async () => {
+    const { profile } = await inspector.post('Profiler.stop');
+    const file = join(dir, `${name}.cpuprofile`);
+    writeFileSync(file, JSON.stringify(profile));
+    inspector.disconnect();
+    console.error(`CPU profile written to ${file}`);
+  };
+}
+
+/** Runs `fn` under the CPU profiler when BENCH_CPU_PROF=DIR is set (startCpuProfile). */
+export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T> {
+  const stop = await startCpuProfile(name);
   try {
     return await fn();
   } finally {
-    const { profile } = await inspector.post('Profiler.stop');
-    mkdirSync(dir, { recursive: true });
-    writeFileSync(join(dir, `${name}.cpuprofile`), JSON.stringify(profile));
-    inspector.disconnect();
+    await stop();
   }
+}
+
+/**
+ * A side-by-side run's temp dir and what to stop at the end: `stops` run newest first, then the
+ * dir is removed; Ctrl-C and SIGTERM clean up too.
+ */
+export function benchRun(prefix: string): {
+  path: string;
+  stops: (() => Promise<void>)[];
+  cleanup: () => Promise<void>;
+} {
+  const root = benchDir(prefix);
+  const stops: (() => Promise<void>)[] = [];
+  const cleanup = async (): Promise<void> => {
+    for (const stop of stops.splice(0).reverse())
+      await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
+    root.remove();
+  };
+  for (const signal of ['SIGINT', 'SIGTERM'] as const)
+    process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  return { path: root.path, stops, cleanup };
 }

@@ -14,7 +14,7 @@
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
 import {
-  benchDir,
+  benchRun,
   machineLine,
   memoryOf,
   raiseOpenFileLimit,
@@ -287,15 +287,8 @@ async function idleMemory(server: Server): Promise<IdleResult> {
   }
 }
 
-const root = benchDir('wren-compare-imap-');
-const stops: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse())
-    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  root.remove();
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+const root = benchRun('wren-compare-imap-');
+const { stops, cleanup } = root;
 
 try {
   console.log(

@@ -21,7 +21,7 @@ import { signForDomain } from '../../src/outbound/dkim.ts';
 import { testCertificate } from '../../test/helpers/smtp.ts';
 import { makeMessage } from '../../test/helpers/tmp.ts';
 import { BENCH_PASSWORD, BENCH_RECIPIENT, BENCH_SENDER, startWrenOutbound } from '../lib/wren-outbound.ts';
-import { benchDir, freePort, greets, machineLine, printTable, profiled, ratio, run, waitUntil } from './common.ts';
+import { benchRun, freePort, greets, machineLine, printTable, profiled, ratio, run, waitUntil } from './common.ts';
 import { startPostfix, type Postfix } from './postfix.ts';
 
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 1000);
@@ -246,15 +246,8 @@ async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
 }
 
 async function main(): Promise<void> {
-  const root = benchDir('wren-compare-out-');
-  const stops: (() => Promise<void>)[] = [];
-  const cleanup = async () => {
-    for (const stop of stops.splice(0).reverse())
-      await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-    root.remove();
-  };
-  for (const signal of ['SIGINT', 'SIGTERM'] as const)
-    process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+  const root = benchRun('wren-compare-out-');
+  const { stops, cleanup } = root;
   try {
     const sink = await startSmtpSink();
     stops.push(sink.stop);

@@ -10,7 +10,7 @@ import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import libmime from 'libmime';
-import { benchDir, machineLine, printTable, sleep } from './common.ts';
+import { benchRun, machineLine, printTable, sleep } from './common.ts';
 import { CORPUS_DIR, corpusPaths, loadCorpus, requireImapCorpus } from './corpus.ts';
 import { startDovecot, writeMaildir } from './dovecot.ts';
 import { indexMessage } from '../../src/mime/index.ts';
@@ -116,15 +116,8 @@ function whereIs(raw: Buffer, term: string): string[] {
   return out.length ? out : ['nowhere decoded'];
 }
 
-const root = benchDir('wren-compare-search-');
-const stops: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse())
-    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  root.remove();
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+const root = benchRun('wren-compare-search-');
+const { stops, cleanup } = root;
 
 try {
   console.log(

@@ -12,7 +12,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { Folder } from '../../src/store/index.ts';
 import { startMx } from '../../test/helpers/smtp.ts';
-import { benchDir, machineLine, profiled, printTable, ratio, waitUntil } from './common.ts';
+import { benchRun, machineLine, profiled, printTable, ratio, waitUntil } from './common.ts';
 import { startDovecot } from './dovecot.ts';
 import { startPostfix } from './postfix.ts';
 
@@ -89,15 +89,8 @@ async function load(port: number, size: number, connections: number, stored: () 
   };
 }
 
-const root = benchDir('wren-compare-smtp-');
-const stops: (() => Promise<void>)[] = [];
-async function cleanup(): Promise<void> {
-  for (const stop of stops.splice(0).reverse())
-    await stop().catch((err: Error) => console.error(`cleanup: ${err.message}`));
-  root.remove();
-}
-for (const signal of ['SIGINT', 'SIGTERM'] as const)
-  process.once(signal, () => void cleanup().finally(() => process.exit(130)));
+const root = benchRun('wren-compare-smtp-');
+const { stops, cleanup } = root;
 
 try {
   const wren = await startMx({

@@ -89,10 +89,17 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           const found: { folder: Folder; message: Message }[] = [];
           for (let i = 0; i < all.length && found.length <= query.limit; i += 200) {
             const chunk = all.slice(i, i + 200);
-            const texts = await view.fulltext(chunk.map((c) => c.message));
-            chunk.forEach((c, j) => {
-              if (needles.every((n) => fulltextMatch(texts[j]!, n, false))) found.push(c);
-            });
+            // Per folder, so the texts kept by folder and UID are read in key order (store/fulltext.ts).
+            const text = new Map<(typeof chunk)[number], Buffer>();
+            for (const folder of new Set(chunk.map((c) => c.folder))) {
+              const own = chunk.filter((c) => c.folder === folder);
+              const texts = await view.fulltext(
+                own.map((c) => c.message),
+                folder.id,
+              );
+              own.forEach((c, j) => text.set(c, texts[j]!));
+            }
+            for (const c of chunk) if (needles.every((n) => fulltextMatch(text.get(c)!, n, false))) found.push(c);
           }
           const page = found.slice(0, query.limit);
           const fields = await view.searchFields(page.map((c) => c.message.blob));
