@@ -77,7 +77,9 @@ export async function statusItems(session: Session, folder: Folder, items: strin
         break;
       case 'RECENT': {
         const from = session.ctx.recent.unclaimedFrom(folder.id);
-        out.push(`RECENT ${from === null ? 0 : (await session.ctx.store.messages.list(folder.id, from)).length}`);
+        out.push(
+          `RECENT ${from === null ? 0 : (await session.ctx.store.messages.listShared(folder.id)).filter((m) => m.uid >= from).length}`,
+        );
         break;
       }
       case 'UIDNEXT':
@@ -99,7 +101,7 @@ export async function statusItems(session: Session, folder: Folder, items: strin
         out.push(`APPENDLIMIT ${session.ctx.limits.maxLiteralBytes}`);
         break;
       case 'DELETED': {
-        const messages = await session.ctx.store.messages.list(folder.id);
+        const messages = await session.ctx.store.messages.listShared(folder.id);
         out.push(`DELETED ${messages.filter((m) => m.flags.includes('\\Deleted')).length}`);
         break;
       }

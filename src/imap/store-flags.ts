@@ -33,7 +33,7 @@ const isKeyword = (flag: string): boolean => !flag.startsWith('\\');
 /** The keywords the folder's messages carry (lower case: flags compare case-insensitively). */
 export async function folderKeywords(session: Session, folderId: number): Promise<Set<string>> {
   const keywords = new Set<string>();
-  for (const m of await session.ctx.store.messages.list(folderId))
+  for (const m of await session.ctx.store.messages.listShared(folderId))
     for (const f of m.flags) if (isKeyword(f)) keywords.add(f.toLowerCase());
   return keywords;
 }

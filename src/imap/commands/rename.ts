@@ -21,7 +21,7 @@ export default defineCommand({
       throw new ImapError('NO', 'Cannot move a mailbox into itself', 'CANNOT');
     if (folder.name === 'INBOX') {
       const target = await store.createFolder(accountId, newName);
-      const uids = (await store.messages.list(folder.id)).map((m) => m.uid);
+      const uids = (await store.messages.listShared(folder.id)).map((m) => m.uid);
       if (uids.length) await store.messages.copy(folder.id, uids, target.id, true);
       session.ctx.mailboxEvent(session, { kind: 'name', name: newName });
       return;
