@@ -113,6 +113,10 @@ test('an invalid setting names the key and the value, and the server does not st
   assert.is(fromFile.code, 78);
   assert.match(fromFile.stderr, /bad\.toml/);
   assert.match(fromFile.stderr, /bogus/);
+  // The PostgreSQL engine without a database to use: refused before anything opens.
+  const noUrl = await runCli(['serve'], { ...env, WRENMAIL_STORE_ENGINE: 'postgres' });
+  assert.is(noUrl.code, 78);
+  assert.match(noUrl.stderr, /postgres_url/);
 });
 
 test('a port already taken stops the start with a message naming the setting', async () => {
