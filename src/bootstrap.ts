@@ -15,13 +15,23 @@ export const bootstrapKeyPath = (dataDir: string): string => join(dataDir, 'boot
 export async function bootstrap(store: Store, dataDir: string, logger: Logger): Promise<void> {
   if ((await store.teams.list()).length > 0) return;
   const team = await store.teams.create('default');
+  const secret = await createRootKey(store, team.id, 'bootstrap');
+  const path = bootstrapKeyPath(dataDir);
+  if (existsSync(path)) logger.warn({ path }, 'replacing a bootstrap key file from an earlier store');
+  writeFileSync(path, `${secret}\n`, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  logger.info({ path }, 'first start: wrote the bootstrap root API key (read it once, then keep it safe)');
+}
+
+/** A full root key for a team; returns the secret, which is shown only here (the store keeps its hash). */
+export async function createRootKey(store: Store, teamId: string, name: string): Promise<string> {
   const minted = mintApiKey('root');
   await store.apiKeys.create(
     {
       id: `key_${newId()}`,
-      teamId: team.id,
+      teamId,
       type: 'root',
-      name: 'bootstrap',
+      name,
       prefix: minted.prefix,
       suffix: minted.suffix,
       permissions: PRESETS['root:full']!,
@@ -34,9 +44,5 @@ export async function bootstrap(store: Store, dataDir: string, logger: Logger): 
     },
     minted.hash,
   );
-  const path = bootstrapKeyPath(dataDir);
-  if (existsSync(path)) logger.warn({ path }, 'replacing a bootstrap key file from an earlier store');
-  writeFileSync(path, `${minted.secret}\n`, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  logger.info({ path }, 'first start: wrote the bootstrap root API key (read it once, then keep it safe)');
+  return minted.secret;
 }

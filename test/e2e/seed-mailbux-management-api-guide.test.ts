@@ -8,9 +8,7 @@ import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
-import { mintApiKey } from '../../src/security/api-keys.ts';
-import { PRESETS } from '../../src/security/permissions.ts';
+import { bootstrapKeyPath, createRootKey } from '../../src/bootstrap.ts';
 import { messagesIn, SmtpClient, transaction } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/outbound.ts';
 import { startMailPair, type MailPair } from '../helpers/pair.ts';
@@ -454,26 +452,7 @@ print(refused)`);
 async function otherTenantKey(): Promise<string> {
   const store = pair.a.server.store;
   const team = await store.teams.create('other tenant');
-  const minted = mintApiKey('root');
-  await store.apiKeys.create(
-    {
-      id: 'key_othertenant',
-      teamId: team.id,
-      type: 'root',
-      name: 'other',
-      prefix: minted.prefix,
-      suffix: minted.suffix,
-      permissions: PRESETS['root:full']!,
-      accountId: null,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
-  return minted.secret;
+  return createRootKey(store, team.id, 'other');
 }
 
 test('the error table, row by row (401, 403 wrong tenant, 404, 409, 429, 200); deleting an account, then the domain with everything in it', async () => {
