@@ -2,15 +2,21 @@
 // API, mail delivered over SMTP, flags set over IMAP) moves to PostgreSQL while the server is stopped;
 // Wren started on PostgreSQL serves the same messages over IMAP with the same UIDVALIDITY, UIDs and flags;
 // the store moves back into a fresh LevelDB directory with the same checksum. Refused: a running server
-// (either engine's lock), a destination that holds records (unless --force).
-import { readFileSync } from 'node:fs';
+// (either engine's lock), a destination that holds records (unless --force). `wrenmail restore` loads a
+// backup into PostgreSQL.
+import { createWriteStream, readFileSync } from 'node:fs';
+import { pipeline } from 'node:stream/promises';
+import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
+import { writeSnapshot } from '../../src/store/backup.ts';
 import { digestStore } from '../../src/store/copy.ts';
+import { Kv } from '../../src/store/db.ts';
 import { LevelEngine } from '../../src/store/engines/leveldb.ts';
+import { PostgresEngine } from '../../src/store/engines/postgres.ts';
 import { startInstance, type Instance } from '../helpers/instance.ts';
 import { type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import { runCli } from '../helpers/process.ts';
@@ -202,6 +208,37 @@ test('back into a fresh LevelDB directory with the same checksum on both sides',
   } finally {
     await level.close();
   }
+});
+
+test('restore loads a backup into an empty PostgreSQL database, and refuses one that holds records', async () => {
+  // A backup of the stopped LevelDB store, as `wrenmail backup` writes it (gzip of writeSnapshot).
+  const file = join(dir.path, 'backup.gz');
+  const kv = await Kv.open(join(data, 'store'));
+  let expected: Awaited<ReturnType<typeof digestStore>>;
+  try {
+    expected = await digestStore(kv.engine);
+    const gzip = createGzip();
+    const written = pipeline(gzip, createWriteStream(file));
+    await writeSnapshot(kv, gzip);
+    gzip.end();
+    await written;
+  } finally {
+    await kv.close();
+  }
+  const url = cluster.createDatabase('restored');
+  const env = { WRENMAIL_DATA_DIR: data, WRENMAIL_STORE_ENGINE: 'postgres', WRENMAIL_STORE_POSTGRES_URL: url };
+  const run = await runCli(['restore', file], env);
+  assert.is(run.code, 0, run.stderr);
+  assert.match(run.stdout, new RegExp(`restored ${expected.records} records`));
+  const engine = await PostgresEngine.open(url);
+  try {
+    assert.equal(await digestStore(engine), expected);
+  } finally {
+    await engine.close();
+  }
+  const again = await runCli(['restore', file], env);
+  assert.is(again.code, 1);
+  assert.match(again.stderr, /already holds a store/);
 });
 
 test('usage errors and a missing source', async () => {
