@@ -16,21 +16,24 @@ import { IMPORT_OPTIONS, IMPORT_USAGE, runImport, TARGET_USAGE } from './cli/imp
 import { EXPORT_USAGE, runExport } from './cli/export.ts';
 import { DOCTOR_USAGE, runDoctor } from './cli/doctor.ts';
 import { SPAM_OPTIONS, SPAM_USAGE, runSpam } from './cli/spam.ts';
+import { MIGRATE_OPTIONS, MIGRATE_USAGE, runMigrateStore } from './cli/migrate-store.ts';
+import { openEngine } from './store/copy.ts';
 
-const OPERATOR_COMMANDS = ['import', 'export', 'doctor', 'spam'];
+const OPERATOR_COMMANDS = ['import', 'export', 'doctor', 'spam', 'migrate-store'];
 const OPTIONS = {
   config: { type: 'string', short: 'c' },
   help: { type: 'boolean', short: 'h' },
   ...ADMIN_OPTIONS,
   ...IMPORT_OPTIONS,
   ...SPAM_OPTIONS,
+  ...MIGRATE_OPTIONS,
 } as const;
 
 const USAGE = `usage: wrenmail <command> [--config FILE]
 
   serve                 run the server (listeners from the config)
   backup FILE           save a consistent snapshot of the running server's store (gzip)
-  restore FILE          load a snapshot into an empty data directory (server stopped)
+  restore FILE          load a snapshot into an empty store, LevelDB or [store] postgres_url (server stopped)
 
 Admin commands (call the running server's API with the bootstrap key, or $WRENMAIL_API_KEY):
 ${ADMIN_USAGE}
@@ -41,6 +44,9 @@ ${EXPORT_USAGE}
 ${TARGET_USAGE}
 ${DOCTOR_USAGE}
 ${SPAM_USAGE}
+
+Store commands (the server stopped):
+${MIGRATE_USAGE}
 
   --config FILE         settings (default: $WRENMAIL_CONFIG, else built-in defaults);
                         WRENMAIL_<SECTION>_<KEY> environment variables override any setting`;
@@ -101,13 +107,21 @@ async function main(argv: string[]): Promise<number> {
       return runDoctor(config, rest, adminValues);
     case 'spam':
       return runSpam(config, argv, OPTIONS);
+    case 'migrate-store':
+      return runMigrateStore(config, adminValues);
     case 'restore': {
       if (!rest[0]) return usageError('restore needs a FILE');
-      const { records } = await restoreSnapshot(
+      // Into the configured engine; opening it takes its lock, so a running server makes this refuse.
+      const target = await openEngine(
         resolve(config.data_dir, 'store'),
-        createReadStream(rest[0]).pipe(createGunzip()),
+        config.store.engine === 'postgres' ? config.store.postgres_url : undefined,
       );
-      process.stdout.write(`restored ${records} records into ${resolve(config.data_dir, 'store')}\n`);
+      try {
+        const { records } = await restoreSnapshot(target, createReadStream(rest[0]).pipe(createGunzip()));
+        process.stdout.write(`restored ${records} records into ${target.location}\n`);
+      } finally {
+        await target.close();
+      }
       return 0;
     }
     default:

@@ -3,11 +3,13 @@
 // (webhook-fanout.ts); the sender POSTs due deliveries (webhook-sender.ts) and records every attempt
 // with the next retry time (webhook-outcome.ts), so retries survive restarts and kill -9 (a POST cut
 // off by a crash is simply tried again: at least once), as often as webhook-pump.ts starts them.
-// This module wires the stages and runs fan-out, polling and pruning.
+// This module wires the stages and runs fan-out, polling and pruning. Each attempt and each fan-out runs
+// under a lease (src/store/leases.ts), so of several nodes on one database one does it.
 import { pino, type Logger } from 'pino';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { Store } from '../store/index.ts';
 import { Webhooks } from '../store/webhooks.ts';
+import { withLease, type LeaseOptions } from '../store/leases.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { resolverLookup, setUrlPolicy, type UrlPolicy } from './ssrf.ts';
 import { fanOutPending } from './webhook-fanout.ts';
@@ -28,6 +30,7 @@ import { WebhookSender } from './webhook-sender.ts';
  * - retentionMs: finished deliveries older than this are pruned (hourly), default events.retention_days
  * - resolver: the process's DNS resolver for webhook host names (default: the system's lookup); each
  *   attempt resolves anew and refuses private answers (DNS rebinding)
+ * - lease: the owner id of this dispatcher's leases (default this process's) and their length
  */
 export interface WebhookDispatcherOptions {
   store: Store;
@@ -40,6 +43,7 @@ export interface WebhookDispatcherOptions {
   pollIntervalMs?: number;
   retentionMs?: number;
   resolver?: Pick<DnsResolver, 'a' | 'aaaa'>;
+  lease?: { owner?: string; ttlMs?: number };
 }
 
 export interface WebhookDispatcher {
@@ -82,6 +86,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     logger: log,
   };
 
+  const lease: LeaseOptions = { leases: store.kv.engine.leases, ...options.lease };
   const pump = createDeliveryPump({ webhooks, concurrency, pollIntervalMs, attempt, logger: log });
 
   let running = false;
@@ -101,7 +106,8 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     fanning = (async () => {
       do {
         fanAgain = false;
-        await fanOutPending(store, webhooks);
+        // One node fans out at a time (the cursor is shared); the others' events wait for its next pass.
+        await withLease(lease, 'webhook-fanout', () => fanOutPending(store, webhooks));
       } while (fanAgain && running);
     })()
       .catch((err: Error) => log.error({ err }, 'webhook fan-out failed'))
@@ -109,14 +115,18 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     return fanning;
   }
 
-  async function attempt(id: string): Promise<void> {
-    const delivery = await webhooks.getDelivery(id);
-    // A due list read before the previous attempt was recorded may name it again: the record decides.
-    if (delivery?.status !== 'pending' || delivery.dueAt > Date.now()) return;
-    const webhook = await webhooks.get(delivery.webhookId);
-    if (!deliverable(webhook, delivery)) return skipDelivery(outcome, delivery);
-    const result = await sender.post(webhook, delivery, delivery.attempts.length + 1);
-    await recordAttempt(outcome, webhook, delivery, result);
+  async function attempt(id: string): Promise<void | 'elsewhere'> {
+    const claimed = await withLease(lease, `webhook/${id}`, async () => {
+      const delivery = await webhooks.getDelivery(id);
+      // A due list read before the previous attempt was recorded (here or on another node) may name it
+      // again: the record, read under the lease, decides.
+      if (delivery?.status !== 'pending' || delivery.dueAt > Date.now()) return;
+      const webhook = await webhooks.get(delivery.webhookId);
+      if (!deliverable(webhook, delivery)) return skipDelivery(outcome, delivery);
+      const result = await sender.post(webhook, delivery, delivery.attempts.length + 1);
+      await recordAttempt(outcome, webhook, delivery, result);
+    });
+    return claimed.ran ? undefined : 'elsewhere';
   }
 
   function poll(): void {

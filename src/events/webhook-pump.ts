@@ -1,8 +1,10 @@
 // Starts an attempt for each due webhook delivery, at most `concurrency` at a time and one per
 // delivery, then sleeps until the next due time (capped by the poll interval). What an attempt does
-// is the caller's `attempt`; deliveries are due again only once their attempt is recorded.
+// is the caller's `attempt`; deliveries are due again only once their attempt is recorded. A delivery whose
+// lease another node holds ('elsewhere') is left alone until the next poll.
 import type { Logger } from 'pino';
 import type { Webhooks } from '../store/webhooks.ts';
+import { forgetLapsed } from '../store/leases.ts';
 
 /** With attempts in flight and the earliest due entry possibly theirs: look again this soon. */
 const BUSY_RESCAN_MS = 250;
@@ -11,8 +13,8 @@ export interface DeliveryPumpOptions {
   webhooks: Pick<Webhooks, 'due' | 'nextDueAt'>;
   concurrency: number;
   pollIntervalMs: number;
-  /** One attempt of the delivery with this id, recorded. */
-  attempt(id: string): Promise<void>;
+  /** One attempt of the delivery with this id, recorded; 'elsewhere' when another node holds it. */
+  attempt(id: string): Promise<void | 'elsewhere'>;
   logger: Logger;
 }
 
@@ -32,6 +34,7 @@ export function createDeliveryPump(o: DeliveryPumpOptions): DeliveryPump {
   let pumpAgain = false;
   let timer: NodeJS.Timeout | null = null;
   const inFlight = new Map<string, Promise<void>>();
+  const elsewhere = new Map<string, number>(); // id → when to look at it again
 
   async function pump(): Promise<void> {
     if (!running) return;
@@ -43,11 +46,15 @@ export function createDeliveryPump(o: DeliveryPumpOptions): DeliveryPump {
     try {
       do {
         pumpAgain = false;
+        forgetLapsed(elsewhere);
         for (const id of inFlight.size >= concurrency ? [] : await webhooks.due(Date.now(), concurrency * 2)) {
           if (inFlight.size >= concurrency || !running) break;
-          if (inFlight.has(id)) continue;
+          if (inFlight.has(id) || elsewhere.has(id)) continue;
           const job = o
             .attempt(id)
+            .then((result) => {
+              if (result === 'elsewhere') elsewhere.set(id, Date.now() + o.pollIntervalMs);
+            })
             .catch((err: Error) => log.error({ err, delivery: id }, 'webhook attempt failed to record'))
             .finally(() => {
               inFlight.delete(id);
@@ -71,8 +78,8 @@ export function createDeliveryPump(o: DeliveryPumpOptions): DeliveryPump {
     const next = await webhooks.nextDueAt();
     if (next === null || !running) return;
     // Due by now and nothing in flight: it came due since the scan, so scan again. With attempts in
-    // flight the earliest entry may be theirs: look again shortly rather than spin on it.
-    if (next <= Date.now() && inFlight.size === 0) {
+    // flight (or held by another node) the earliest entry may be theirs: look again shortly, not spin.
+    if (next <= Date.now() && inFlight.size === 0 && elsewhere.size === 0) {
       pumpAgain = true;
       return;
     }

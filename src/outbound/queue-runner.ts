@@ -9,12 +9,14 @@
 // the concurrency limits (scheduler.ts), one attempt delivers to a hosted domain, a relay group or the
 // destination's MX hosts (attempt.ts, reusing sessions from session-pool.ts), and the outcome is
 // recorded per recipient with its events, retry time and any DSN in one batch (outcome.ts).
-// stop() lets attempts in flight finish and record, so a clean restart never delivers twice.
+// stop() lets attempts in flight finish and record, so a clean restart never delivers twice. Each attempt
+// runs under the job's lease (src/store/leases.ts), so of several nodes on one database one attempts it.
 import { pino, type Logger } from 'pino';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { Config } from '../config/schema.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Store } from '../store/index.ts';
+import { withLease } from '../store/leases.ts';
 import { attemptDelivery, type AttemptContext, type DeliverLocal } from './attempt.ts';
 import { mtaStsLookup, type MtaStsLookup } from './mta-sts.ts';
 import { recordOutcomes, type RecordPolicy } from './outcome.ts';
@@ -40,6 +42,7 @@ export type { DeliverLocal };
  * - mtaSts: policy lookup, default DNS + HTTPS via mailauth; false turns MTA-STS off
  * - tlsCa: extra CA certificates trusted when TLS is required (MTA-STS enforce, relays)
  * - logger: pino, default silent
+ * - lease: the owner id of this runner's leases (default this process's) and their length
  */
 export interface QueueRunnerOptions {
   store: Store;
@@ -59,6 +62,7 @@ export interface QueueRunnerOptions {
   mtaSts?: MtaStsLookup | false;
   tlsCa?: string[];
   logger?: Logger;
+  lease?: { owner?: string; ttlMs?: number };
 }
 
 export interface QueueRunner {
@@ -120,8 +124,15 @@ export function createQueueRunner(options: QueueRunnerOptions): QueueRunner {
     pollIntervalMs: options.pollIntervalMs ?? RUNNER_DEFAULTS.pollIntervalMs,
     logger: log,
     run: async (job) => {
-      const { outcomes, relay } = await attemptDelivery(attempt, job);
-      await recordOutcomes(store, policy, job.id, outcomes, relay);
+      const lease = { leases: store.kv.engine.leases, ...options.lease };
+      const claimed = await withLease(lease, `queue/${job.id}`, async () => {
+        // The job as it is now: another node may have attempted and recorded it since it was listed.
+        const current = await store.queue.get(job.id);
+        if (current?.state !== 'queued' || current.dueAt > Date.now()) return;
+        const { outcomes, relay } = await attemptDelivery(attempt, current);
+        await recordOutcomes(store, policy, current.id, outcomes, relay);
+      });
+      return claimed.ran ? undefined : 'elsewhere';
     },
   });
   let started = false;

@@ -1,8 +1,10 @@
 // Picks due queue jobs and starts an attempt for each, within the global and per-domain concurrency
 // limits; sleeps until the next due time (or the poll interval). What an attempt does is the
-// caller's `run`: the scheduler only guarantees one attempt per job at a time.
+// caller's `run`: the scheduler only guarantees one attempt per job at a time in this process (the runner
+// claims a lease for it across nodes; a job another node holds is left alone until the next poll).
 import type { Logger } from 'pino';
 import type { Queue, QueueJob } from '../store/queue.ts';
+import { forgetLapsed } from '../store/leases.ts';
 
 export interface SchedulerOptions {
   queue: Pick<Queue, 'due' | 'get' | 'nextDueAt'>;
@@ -12,8 +14,11 @@ export interface SchedulerOptions {
   perDomainConcurrency: number;
   /** Safety rescan of the queue. */
   pollIntervalMs: number;
-  /** One attempt, recorded; its failure is logged, never retried here. */
-  run(job: QueueJob): Promise<void>;
+  /**
+   * One attempt, recorded; its failure is logged, never retried here. 'elsewhere': another node holds
+   * the job's lease, so it is not picked again before the next poll.
+   */
+  run(job: QueueJob): Promise<void | 'elsewhere'>;
   logger: Logger;
 }
 
@@ -30,6 +35,7 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   const { queue, logger: log } = o;
   const running = new Map<string, Promise<void>>(); // jobId → attempt
   const perDomain = new Map<string, number>();
+  const elsewhere = new Map<string, number>(); // jobId → when to look at it again
   let started = false;
   let stopping = false;
   let pumping = false;
@@ -53,11 +59,12 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
   async function pump(): Promise<void> {
     do {
       again = false;
+      forgetLapsed(elsewhere);
       if (running.size >= o.concurrency) break;
       const due = await queue.due(Date.now(), o.concurrency * 8 + running.size);
       for (const jobId of due) {
         if (stopping || running.size >= o.concurrency) break;
-        if (running.has(jobId)) continue;
+        if (running.has(jobId) || elsewhere.has(jobId)) continue;
         const job = await queue.get(jobId);
         // The index read above may predate an attempt that just finished and rescheduled the job.
         if (job?.state !== 'queued' || running.has(jobId) || job.dueAt > Date.now()) continue;
@@ -83,6 +90,9 @@ export function createScheduler(o: SchedulerOptions): Scheduler {
     perDomain.set(job.domain, (perDomain.get(job.domain) ?? 0) + 1);
     const attempt = o
       .run(job)
+      .then((result) => {
+        if (result === 'elsewhere') elsewhere.set(job.id, Date.now() + o.pollIntervalMs);
+      })
       .catch((err: Error) => log.error({ err, job: job.id }, 'delivery attempt failed to record'))
       .finally(() => {
         running.delete(job.id);

@@ -1,11 +1,10 @@
 import { once } from 'node:events';
-import { existsSync, readdirSync } from 'node:fs';
 import type { Readable, Writable } from 'node:stream';
-import { Kv } from './db.ts';
-import type { Op } from './tx.ts';
+import { BatchWriter, isEmpty } from './copy.ts';
+import type { Kv } from './db.ts';
+import type { Engine } from './engine.ts';
 
 const MAGIC = Buffer.from('WRENBAK1');
-const BATCH_BYTES = 4 << 20;
 
 /**
  * Writes every record of one snapshot (concurrent deliveries are either wholly in or wholly out) as
@@ -35,50 +34,40 @@ export async function writeSnapshot(kv: Kv, out: Writable): Promise<{ records: n
   return { records, bytes };
 }
 
-/** Loads a snapshot into an empty data directory (refuses one that has a store). */
-export async function restoreSnapshot(dir: string, input: Readable): Promise<{ records: number }> {
-  if (existsSync(dir) && readdirSync(dir).some((name) => name === 'CURRENT')) {
-    throw new Error(`${dir} already holds a store; restore needs an empty data directory`);
+/**
+ * Loads a snapshot into an empty store on either engine (refuses one that holds records); the caller
+ * opened `target` (which takes its lock: LevelDB's lock file, PostgreSQL's advisory lock) and closes it.
+ */
+export async function restoreSnapshot(target: Engine, input: Readable): Promise<{ records: number }> {
+  if (!(await isEmpty(target))) {
+    throw new Error(`${target.location} already holds a store; restore needs an empty one`);
   }
-  const kv = await Kv.open(dir);
+  const writer = new BatchWriter(target);
   let pending: Buffer = Buffer.alloc(0);
   let sawMagic = false;
   let records = 0;
-  let batch: Op[] = [];
-  let batchBytes = 0;
-  const flush = async (): Promise<void> => {
-    if (batch.length) await kv.engine.batch(batch);
-    batch = [];
-    batchBytes = 0;
-  };
-  try {
-    for await (const chunk of input) {
-      pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
-      if (!sawMagic) {
-        if (pending.length < MAGIC.length) continue;
-        if (!pending.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a Wren Mail backup');
-        pending = pending.subarray(MAGIC.length);
-        sawMagic = true;
-      }
-      let offset = 0;
-      while (pending.length - offset >= 8) {
-        const keyLength = pending.readUInt32BE(offset);
-        const valueLength = pending.readUInt32BE(offset + 4);
-        if (pending.length - offset < 8 + keyLength + valueLength) break;
-        const key = pending.subarray(offset + 8, offset + 8 + keyLength);
-        const value = pending.subarray(offset + 8 + keyLength, offset + 8 + keyLength + valueLength);
-        batch.push({ type: 'put', key: key.toString('utf8'), value: Buffer.from(value) });
-        batchBytes += keyLength + valueLength;
-        offset += 8 + keyLength + valueLength;
-        records += 1;
-      }
-      pending = pending.subarray(offset);
-      if (batchBytes > BATCH_BYTES) await flush();
+  for await (const chunk of input) {
+    pending = pending.length ? Buffer.concat([pending, chunk as Buffer]) : (chunk as Buffer);
+    if (!sawMagic) {
+      if (pending.length < MAGIC.length) continue;
+      if (!pending.subarray(0, MAGIC.length).equals(MAGIC)) throw new Error('not a Wren Mail backup');
+      pending = pending.subarray(MAGIC.length);
+      sawMagic = true;
     }
-    if (!sawMagic || pending.length) throw new Error('backup is truncated');
-    await flush();
-  } finally {
-    await kv.close();
+    let offset = 0;
+    while (pending.length - offset >= 8) {
+      const keyLength = pending.readUInt32BE(offset);
+      const valueLength = pending.readUInt32BE(offset + 4);
+      if (pending.length - offset < 8 + keyLength + valueLength) break;
+      const key = pending.subarray(offset + 8, offset + 8 + keyLength);
+      const value = pending.subarray(offset + 8 + keyLength, offset + 8 + keyLength + valueLength);
+      await writer.put(key.toString('utf8'), Buffer.from(value));
+      offset += 8 + keyLength + valueLength;
+      records += 1;
+    }
+    pending = pending.subarray(offset);
   }
+  if (!sawMagic || pending.length) throw new Error('backup is truncated');
+  await writer.flush();
   return { records };
 }

@@ -31,6 +31,20 @@ export interface EngineSnapshot extends EngineReader {
   close(): Promise<void>;
 }
 
+/**
+ * Time-bounded claims on named work (a queue job, a webhook delivery), so that of several nodes on one
+ * database exactly one runs it, and a dead node's claims lapse when their time is up (issue 20).
+ */
+export interface EngineLeases {
+  /**
+   * Claims `name` for `owner` for `ttlMs` (extending it when `owner` holds it already). False while
+   * another owner holds a lease on it that has not expired; an expired one is taken over.
+   */
+  acquire(name: string, owner: string, ttlMs: number): Promise<boolean>;
+  /** Gives up `owner`'s lease on `name` (another owner's is left alone). */
+  release(name: string, owner: string): Promise<void>;
+}
+
 export interface Engine extends EngineReader {
   readonly kind: 'leveldb' | 'postgres';
   /** Where the data lives, for logs and metrics (a directory, or a URL without its password). */
@@ -41,6 +55,8 @@ export interface Engine extends EngineReader {
   batch(ops: Op[]): Promise<void>;
   /** Everything committed so far and nothing committed later, until closed. */
   snapshot(): EngineSnapshot;
+  /** Leases on work: in memory for LevelDB (one process is the only node), a table for PostgreSQL. */
+  readonly leases: EngineLeases;
   /** After a failed write: make the engine able to write again (or reject while it cannot). */
   reopen(): Promise<void>;
   close(): Promise<void>;

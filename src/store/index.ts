@@ -11,7 +11,7 @@ import { Blobs, blobHash } from './blobs.ts';
 import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
 import type { Engine } from './engine.ts';
-import { LevelEngine } from './engines/leveldb.ts';
+import { openEngine } from './copy.ts';
 import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
@@ -132,12 +132,7 @@ export class Store {
     dir: string,
     options: { groupCommit?: boolean; postgresUrl?: string; engine?: Engine } = {},
   ): Promise<Store> {
-    const engine =
-      options.engine ??
-      (options.postgresUrl
-        ? // Loaded only when used: a LevelDB server never loads the PostgreSQL client.
-          await (await import('./engines/postgres.ts')).PostgresEngine.open(options.postgresUrl)
-        : await LevelEngine.open(dir));
+    const engine = options.engine ?? (await openEngine(dir, options.postgresUrl));
     const store = new Store(new Kv(engine, options.groupCommit ?? true));
     await store.counters.load();
     await store.folders.load();

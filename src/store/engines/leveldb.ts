@@ -1,6 +1,6 @@
 import { mkdirSync, statfsSync } from 'node:fs';
 import { Level } from 'level';
-import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
+import type { Engine, EngineLeases, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
 import type { Op } from '../tx.ts';
 
 type Db = Level<string, Buffer>;
@@ -58,9 +58,30 @@ class LevelSnapshotReader extends LevelReader implements EngineSnapshot {
   }
 }
 
+/**
+ * Leases in this process's memory: LevelDB's lock file makes the process the only node, so claims
+ * only have to exclude the runners inside it (each with its own owner id).
+ */
+export class MemoryLeases implements EngineLeases {
+  private readonly held = new Map<string, { owner: string; expiresAt: number }>();
+
+  async acquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    const now = Date.now();
+    const lease = this.held.get(name);
+    if (lease && lease.owner !== owner && lease.expiresAt > now) return false;
+    this.held.set(name, { owner, expiresAt: now + ttlMs });
+    return true;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    if (this.held.get(name)?.owner === owner) this.held.delete(name);
+  }
+}
+
 /** LevelDB through `level` (classic-level): one directory, a lock file keeps other processes out. */
 export class LevelEngine extends LevelReader implements Engine {
   readonly kind = 'leveldb';
+  readonly leases: EngineLeases = new MemoryLeases();
 
   static async open(dir: string): Promise<LevelEngine> {
     mkdirSync(dir, { recursive: true });

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
+import type { Engine, EngineLeases, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
 import type { Op } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
@@ -282,6 +282,66 @@ export class PostgresEngine extends PgReader implements Engine {
   async close(): Promise<void> {
     await this.writes;
     await Promise.all([this.writer.end(), this.readers.end(), this.snapshots.end()]);
+  }
+
+  // ---- Leases (issue 20): claims on queue jobs and webhook deliveries, through the read pool. ----
+  private leaseTable: PgLeases | undefined;
+
+  get leases(): EngineLeases {
+    this.leaseTable ??= new PgLeases((fn) => fn(this.readers));
+    return this.leaseTable;
+  }
+  // ---- end of leases ----
+}
+
+/**
+ * Leases as rows of `leases(name, owner, expires_at)`. A claim is one atomic upsert: it inserts the row,
+ * or takes it over when it is this owner's or has expired; a concurrent claim waits on the row lock and
+ * then sees the winner's row, so exactly one owner holds a name at a time. Expiry is the database's
+ * clock, so nodes with skewed clocks agree on it. Nodes are told apart by the owner string alone.
+ */
+class PgLeases implements EngineLeases {
+  private readonly use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
+  private table: Promise<void> | undefined;
+
+  constructor(use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>) {
+    this.use = use;
+  }
+
+  /** Created on first use (every node may race to it: a lost race is a table that exists). */
+  private ready(): Promise<void> {
+    this.table ??= this.use(async (db) => {
+      try {
+        await db.query(
+          'CREATE TABLE IF NOT EXISTS leases (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)',
+        );
+      } catch (err) {
+        // Two CREATE … IF NOT EXISTS at once: the loser fails on the catalog's unique index.
+        if ((err as { code?: string }).code !== '23505') throw err;
+      }
+    }).catch((err: Error) => {
+      this.table = undefined;
+      throw err;
+    });
+    return this.table;
+  }
+
+  async acquire(name: string, owner: string, ttlMs: number): Promise<boolean> {
+    await this.ready();
+    const { rowCount } = await this.use((db) =>
+      db.query(
+        `INSERT INTO leases (name, owner, expires_at) VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+         ON CONFLICT (name) DO UPDATE SET owner = EXCLUDED.owner, expires_at = EXCLUDED.expires_at
+         WHERE leases.owner = EXCLUDED.owner OR leases.expires_at <= clock_timestamp()`,
+        [name, owner, Math.max(1, Math.round(ttlMs))],
+      ),
+    );
+    return rowCount === 1;
+  }
+
+  async release(name: string, owner: string): Promise<void> {
+    await this.ready();
+    await this.use((db) => db.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]));
   }
 }
 
