@@ -373,18 +373,23 @@ export class Store {
     }
   }
 
-  async createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {
-    const tx = new Tx();
-    const folder = this.folders.create(tx, accountId, name, specialUse);
-    await this.kv.commit(tx);
-    return folder;
+  createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {
+    // Shared store: a name another node just took shows as `exists` on the retry (§4.8).
+    return withRetries(this.messages.refresh, async () => {
+      const tx = new Tx();
+      const folder = this.folders.create(tx, accountId, name, specialUse);
+      await this.kv.commit(tx);
+      return folder;
+    });
   }
 
-  async deleteFolder(folder: Folder): Promise<void> {
-    const tx = new Tx();
-    await this.messages.removeAll(tx, folder); // the full-text keys too (onRemoveFolder)
-    this.folders.remove(tx, folder);
-    await this.kv.commit(tx);
+  deleteFolder(folder: Folder): Promise<void> {
+    return withRetries(this.messages.refresh, async () => {
+      const tx = new Tx();
+      await this.messages.removeAll(tx, folder); // the full-text keys too (onRemoveFolder)
+      this.folders.remove(tx, folder);
+      await this.kv.commit(tx);
+    });
   }
 
   /** Writes an event alone (resource changes that have no other record in the batch). */

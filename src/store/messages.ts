@@ -82,6 +82,7 @@ export class Messages {
   /** Forgets the cached lists: after a failed write they may hold changes the disk does not. */
   forgetCached(): void {
     this.cache.clear();
+    this.announced.clear(); // memory's MODSEQs went back to the disk's: they are announced again
   }
 
   /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
