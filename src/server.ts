@@ -56,6 +56,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
   const store = await Store.open(resolve(dataDir, 'store'), {
     groupCommit: config.server.group_commit,
     postgresUrl: config.store.engine === 'postgres' ? config.store.postgres_url : undefined,
+    shared: config.store.shared,
   });
   const listeners = new ListenerSet(logger, config.server.unprivileged_port_offset);
   let services: Services | undefined;

@@ -32,11 +32,17 @@ export const configSchema = z
       .object({
         engine: z.enum(['leveldb', 'postgres']).default('leveldb'),
         postgres_url: z.string().default(''),
+        // Several servers on one database (§4.8): every server of it must say so.
+        shared: z.boolean().default(false),
       })
       .strict()
       .refine((s) => s.engine !== 'postgres' || s.postgres_url !== '', {
         message: 'engine = "postgres" needs postgres_url',
         path: ['postgres_url'],
+      })
+      .refine((s) => !s.shared || s.engine === 'postgres', {
+        message: 'shared = true needs engine = "postgres"',
+        path: ['shared'],
       })
       .prefault({}),
     smtp: z

@@ -2,7 +2,13 @@
 // view (UID list for sequence numbers, changes waiting to be announced) is in selected.ts.
 import { isLoopback } from '../security/net.ts';
 import { metrics } from '../metrics/registry.ts';
-import { StoreUnavailableError, type Account, type FolderChange, type Message } from '../store/index.ts';
+import {
+  StoreConflictError,
+  StoreUnavailableError,
+  type Account,
+  type FolderChange,
+  type Message,
+} from '../store/index.ts';
 import { imapString } from '../mime/imap-syntax.ts';
 import { Args, BadArguments } from './args.ts';
 import { ImapError, type Reply, type State, type Status } from './command.ts';
@@ -238,6 +244,9 @@ export class Session {
       } else if (err instanceof StoreUnavailableError) {
         // Disk full or failing: nothing was stored; the store recovers by itself (RFC 5530 3).
         await this.error('Mail storage is temporarily unavailable, try again later', tag, 'NO', 'SERVERUNAVAILABLE');
+      } else if (err instanceof StoreConflictError) {
+        // Other servers kept changing the same mailbox and retries ran out: nothing was stored (RFC 5530 3).
+        await this.error('The mailbox is busy, try again', tag, 'NO', 'UNAVAILABLE');
       } else {
         this.ctx.logger?.error({ err, session: this.id }, 'imap command failed');
         await this.error('Internal server error', tag, 'NO', 'SERVERBUG');

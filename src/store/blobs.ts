@@ -1,6 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv, Reader } from './db.ts';
 import { ContentCache } from './content-cache.ts';
+import { StoreConflictError } from './committer.ts';
 import { keys } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { MessageIndex, SearchFields } from '../mime/types.ts';
@@ -49,8 +50,35 @@ export class Blobs {
   private readonly kv: Kv;
   private readonly headerCache = new ContentCache<HeaderFields>(HEADER_CACHE_ENTRIES);
 
+  /** Shared store: each batch that changes a count expects the stored count it was derived from. */
+  private readonly shared: boolean;
+
   constructor(kv: Kv) {
     this.kv = kv;
+    this.shared = kv.engine.shared !== undefined;
+  }
+
+  /** Shared store: another node changed the count (StoreConflictError); memory takes the stored one. */
+  async reload(sha: string, adopted: () => void): Promise<void> {
+    try {
+      this.refs.set(sha, (await this.kv.get<number>(keys.blobRefs(sha))) ?? 0);
+    } finally {
+      adopted(); // at once: no batch may be built between the read and Kv.quiesce's end
+    }
+  }
+
+  /** On a shared store memory may just be behind another node: reload and retry rather than fail. */
+  private stale(sha: string, message: string): Error {
+    return this.shared ? new StoreConflictError([keys.blobRefs(sha)]) : new Error(message);
+  }
+
+  /** Inside a commit's transaction (Kv.commitBuilt): memory takes the stored count. */
+  sync(sha: string, stored: Buffer | undefined): void {
+    this.refs.set(sha, stored ? (JSON.parse(stored.toString('utf8')) as number) : 0);
+  }
+
+  private expectCount(tx: Tx, sha: string, count: number): void {
+    if (this.shared) tx.expect(keys.blobRefs(sha), count === 0 ? null : Buffer.from(JSON.stringify(count)));
   }
 
   /** Must be awaited before addRef/release on `sha` in a transaction. */
@@ -84,8 +112,9 @@ export class Blobs {
   /** Adds one reference; writes the content and its index when this is the first one. */
   addRef(tx: Tx, sha: string, content?: { raw: Buffer; index: MessageIndex }): void {
     const count = this.refCount(sha);
+    this.expectCount(tx, sha, count);
     if (count === 0) {
-      if (!content) throw new Error(`blob ${sha} is not stored and no content was given`);
+      if (!content) throw this.stale(sha, `blob ${sha} is not stored and no content was given`);
       for (let chunk = 0; chunk * BLOB_CHUNK < content.raw.length || chunk === 0; chunk++) {
         tx.putBytes(keys.blobChunk(sha, chunk), content.raw.subarray(chunk * BLOB_CHUNK, (chunk + 1) * BLOB_CHUNK));
       }
@@ -102,8 +131,9 @@ export class Blobs {
   }
 
   release(tx: Tx, sha: string, size: number): void {
+    this.expectCount(tx, sha, this.refCount(sha));
     const count = this.refCount(sha) - 1;
-    if (count < 0) throw new Error(`blob ${sha} released more often than it was referenced`);
+    if (count < 0) throw this.stale(sha, `blob ${sha} released more often than it was referenced`);
     if (count > 0) {
       this.refs.set(sha, count);
       tx.put(keys.blobRefs(sha), count);

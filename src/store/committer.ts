@@ -1,8 +1,7 @@
-import type { Engine } from './engine.ts';
+import type { CheckedBatch, Engine } from './engine.ts';
 import type { Op } from './tx.ts';
 
-interface Pending {
-  ops: Op[];
+interface Pending extends CheckedBatch {
   resolve: () => void;
   reject: (err: Error) => void;
 }
@@ -20,8 +19,50 @@ export class StoreUnavailableError extends Error {
   }
 }
 
+/**
+ * Another server sharing the store changed what this write was derived from (docs/ARCHITECTURE.md
+ * §4.8): nothing of it was written. The operation reloads `keys` and starts again (withRetries); when
+ * retries run out the client is told to try again (SMTP 451 4.3.0, IMAP NO [UNAVAILABLE], API 503).
+ */
+export class StoreConflictError extends Error {
+  readonly keys: string[];
+  /** Per key, how many reloads memory had had when the batch was built (Kv.generation). */
+  generations = new Map<string, number>();
+  constructor(keys: string[]) {
+    super(`another server changed ${keys.slice(0, 3).join(', ')}${keys.length > 3 ? ', …' : ''}`);
+    this.keys = keys;
+  }
+}
+
+/** Reloads what memory holds of the conflict's keys from the database (Store.refresh). */
+export type Refresh = (conflict: StoreConflictError) => Promise<void>;
+
+// Enough for a few nodes writing one folder at once; each retry starts from reloaded state, after a
+// random pause of up to 2, 4, 8 … 64 ms (about 1.5 s in all at most).
+const CONFLICT_ATTEMPTS = 30;
+const CONFLICT_PAUSE_MAX_MS = 64;
+
+/**
+ * Runs a whole operation (a delivery, APPEND, STORE, EXPUNGE, COPY/MOVE) again from the top after a
+ * StoreConflictError, with what it was derived from reloaded and a short random pause that grows,
+ * so two nodes racing for one folder stop colliding. Nothing was written by a failed attempt.
+ */
+export async function withRetries<T>(refresh: Refresh | undefined, fn: () => Promise<T>): Promise<T> {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await fn();
+    } catch (err) {
+      if (!(err instanceof StoreConflictError) || !refresh || attempt >= CONFLICT_ATTEMPTS) throw err;
+      await refresh(err);
+      await new Promise((r) => setTimeout(r, Math.random() * Math.min(2 ** attempt, CONFLICT_PAUSE_MAX_MS)));
+    }
+  }
+}
+
 /** Brings the store back after a failed write; rejects while it still cannot write. */
 export type Recover = () => Promise<void>;
+
+const NONE: ReadonlyMap<string, Buffer | null> = new Map();
 
 const RETRY_FIRST_MS = 200;
 const RETRY_MAX_MS = 5000;
@@ -46,10 +87,10 @@ export class Committer {
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
-  private readonly db: Pick<Engine, 'batch'>;
+  private readonly db: Pick<Engine, 'batch' | 'shared'>;
   private readonly grouped: boolean;
 
-  constructor(db: Pick<Engine, 'batch'>, grouped = true) {
+  constructor(db: Pick<Engine, 'batch' | 'shared'>, grouped = true) {
     this.db = db;
     this.grouped = grouped;
   }
@@ -68,11 +109,15 @@ export class Committer {
     this.recover = recover;
   }
 
-  write(ops: Op[]): Promise<void> {
+  write(
+    ops: Op[],
+    expected: ReadonlyMap<string, Buffer | null> = NONE,
+    built: Pick<CheckedBatch, 'reads' | 'build'> = {},
+  ): Promise<void> {
     if (this.failure) return Promise.reject(new StoreUnavailableError(this.failure));
-    if (ops.length === 0) return Promise.resolve();
+    if (ops.length === 0 && expected.size === 0 && !built.build) return Promise.resolve();
     return new Promise((resolve, reject) => {
-      this.queue.push({ ops, resolve, reject });
+      this.queue.push({ ops, expected, ...built, resolve, reject });
       if (!this.flushing) void this.flush();
     });
   }
@@ -88,8 +133,11 @@ export class Committer {
       while (this.queue.length) {
         const group = this.grouped ? this.queue.splice(0) : this.queue.splice(0, 1);
         const ops = group.length === 1 ? group[0]!.ops : group.flatMap((p) => p.ops);
+        let conflicts: (string[] | Error | null)[] | undefined;
         try {
-          await this.db.batch(ops);
+          // Shared: one transaction still, but a batch whose expectations fail is left out, alone.
+          if (this.db.shared) conflicts = await this.db.shared.commitChecked(group);
+          else await this.db.batch(ops);
         } catch (err) {
           // The later batches were built on memory that counted this one in: all of them fail.
           this.failure = err as Error;
@@ -101,7 +149,11 @@ export class Committer {
         this.stats.batches += 1;
         this.stats.writes += group.length;
         this.stats.ops += ops.length;
-        for (const p of group) p.resolve();
+        group.forEach((p, i) => {
+          const refused = conflicts?.[i];
+          if (!refused) p.resolve();
+          else p.reject(refused instanceof Error ? refused : new StoreConflictError(refused));
+        });
       }
     } finally {
       this.flushing = false;

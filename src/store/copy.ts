@@ -12,10 +12,14 @@ const COPY_RECORDS = 1000;
 const COPY_BYTES = 8 << 20;
 
 /** The engine of a store: LevelDB in `dir`, or with `postgresUrl` that PostgreSQL database. */
-export async function openEngine(dir: string, postgresUrl?: string): Promise<Engine> {
+export async function openEngine(
+  dir: string,
+  postgresUrl?: string,
+  options: { shared?: boolean } = {},
+): Promise<Engine> {
   return postgresUrl
     ? // Loaded only when used: a LevelDB server never loads the PostgreSQL client.
-      (await import('./engines/postgres.ts')).PostgresEngine.open(postgresUrl)
+      (await import('./engines/postgres.ts')).PostgresEngine.open(postgresUrl, options)
     : LevelEngine.open(dir);
 }
 

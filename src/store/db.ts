@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Committer } from './committer.ts';
+import { Committer, StoreConflictError } from './committer.ts';
 import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from './engine.ts';
 import { LevelEngine } from './engines/leveldb.ts';
 import { keys } from './keys.ts';
@@ -100,8 +100,97 @@ export class Kv extends Reader {
   }
 
   async commit(tx: Tx): Promise<void> {
-    await this.committer.write(tx.ops);
+    if (tx.expected.size) await this.commitChecked(tx);
+    else await this.committer.write(tx.ops);
     for (const fn of tx.afterCommit) fn();
+  }
+
+  // ---- shared store (docs/ARCHITECTURE.md §4.8): batches in flight per expected key ----
+
+  /** Per expected key: this node's batches not yet settled that expect it. */
+  private readonly pending = new Map<string, number>();
+  /** Keys being reloaded: batches built on them now were built on what a conflict showed stale. */
+  private readonly stale = new Set<string>();
+  private readonly settled = new Map<string, (() => void)[]>();
+  private readonly reloads = new Map<string, number>();
+
+  /** How many times memory has reloaded `key` (a conflict older than the last reload needs no other). */
+  generation(key: string): number {
+    return this.reloads.get(key) ?? 0;
+  }
+
+  /**
+   * Shared store: a batch built inside the commit's transaction from what is stored at `reads`
+   * (locked); `build` runs there, synchronously, and returns the Tx. Its afterCommit callbacks are the
+   * caller's to run, once it has announced what it learnt of other nodes' changes.
+   */
+  async commitBuilt(reads: string[], build: (stored: ReadonlyMap<string, Buffer>) => Tx): Promise<Tx> {
+    let tx: Tx | undefined;
+    await this.tracked(reads, false, () =>
+      this.committer.write([], undefined, {
+        reads,
+        build: (stored) => {
+          tx = build(stored);
+          return tx;
+        },
+      }),
+    );
+    return tx!;
+  }
+
+  private commitChecked(tx: Tx): Promise<void> {
+    return this.tracked([...tx.expected.keys()], true, () => this.committer.write(tx.ops, tx.expected));
+  }
+
+  /** `failFast`: a batch built on memory being reloaded fails at once (a built one syncs in the transaction). */
+  private async tracked(keys: string[], failFast: boolean, write: () => Promise<void>): Promise<void> {
+    const generations = new Map(keys.map((key) => [key, this.generation(key)]));
+    const stale = failFast ? keys.filter((key) => this.stale.has(key)) : [];
+    if (stale.length) {
+      // Fails fast: its reload is under way (and counts as the one this conflict needs).
+      const conflict = new StoreConflictError(stale);
+      for (const key of stale) generations.set(key, this.generation(key) - 1);
+      conflict.generations = generations;
+      throw conflict;
+    }
+    for (const key of keys) this.pending.set(key, (this.pending.get(key) ?? 0) + 1);
+    try {
+      await write();
+    } catch (err) {
+      if (err instanceof StoreConflictError) err.generations = generations;
+      throw err;
+    } finally {
+      for (const key of keys) {
+        const left = this.pending.get(key)! - 1;
+        if (left > 0) {
+          this.pending.set(key, left);
+          continue;
+        }
+        this.pending.delete(key);
+        for (const wake of this.settled.get(key)?.splice(0) ?? []) wake();
+      }
+    }
+  }
+
+  /**
+   * Before memory reloads `key` after a conflict: new batches expecting it fail at once, and this
+   * waits until this node's batches in flight on it have settled (built on the stale chain, they
+   * fail; reloading before they do would let them undo the reload). Call the returned function right
+   * after memory took the stored value, with no await in between.
+   */
+  async quiesce(key: string): Promise<() => void> {
+    this.stale.add(key);
+    while (this.pending.has(key)) {
+      await new Promise<void>((wake) => {
+        let waiting = this.settled.get(key);
+        if (!waiting) this.settled.set(key, (waiting = []));
+        waiting.push(wake);
+      });
+    }
+    return () => {
+      this.stale.delete(key);
+      this.reloads.set(key, this.generation(key) + 1);
+    };
   }
 
   /**

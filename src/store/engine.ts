@@ -45,12 +45,44 @@ export interface EngineLeases {
   release(name: string, owner: string): Promise<void>;
 }
 
+/** One batch of a group commit on a shared engine, with what it expects to find (Tx.expected). */
+export interface CheckedBatch {
+  ops: Op[];
+  expected: ReadonlyMap<string, Buffer | null>;
+  /**
+   * A batch built inside the transaction: `reads` are locked and read first, then `build` makes the
+   * ops from what is stored (a delivery takes the next UID of the folder as stored: it never
+   * conflicts). What it expects must be among `reads`.
+   */
+  reads?: string[];
+  build?: (stored: ReadonlyMap<string, Buffer>) => { ops: Op[]; expected: ReadonlyMap<string, Buffer | null> };
+}
+
+/**
+ * What an engine several servers share offers besides Engine (docs/ARCHITECTURE.md §4.8): optimistic
+ * concurrency on commit, blocks of global sequences, and a change feed from the other servers.
+ */
+export interface SharedEngine {
+  /**
+   * Commits, in one durable transaction, every batch whose expectations hold (checked in order, each
+   * against the database plus the batches accepted before it); per batch, null (committed) or the
+   * keys found changed, or the error its `build` threw (nothing of it written).
+   */
+  commitChecked(batches: CheckedBatch[]): Promise<(string[] | Error | null)[]>;
+  /** Reserves `count` values of the sequence stored at `key` (at least `atLeast`); returns the last. */
+  reserve(key: string, count: number, atLeast?: number): Promise<number>;
+  /** Calls `onChange` with the keys (`+f/…` written, `-f/…` deleted, `*` anything) other servers committed. */
+  watch(onChange: (keys: string[]) => void): void;
+}
+
 export interface Engine extends EngineReader {
   readonly kind: 'leveldb' | 'postgres';
   /** Where the data lives, for logs and metrics (a directory, or a URL without its password). */
   readonly location: string;
   /** The data directory when the engine keeps one on this machine (metrics measure its size). */
   readonly directory: string | undefined;
+  /** Set when several servers share the store (`[store] shared`): then every commit goes through it. */
+  readonly shared?: SharedEngine;
   /** Applies every op or none, durably (fsync / synchronous commit) before resolving. */
   batch(ops: Op[]): Promise<void>;
   /** Everything committed so far and nothing committed later, until closed. */

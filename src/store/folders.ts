@@ -1,7 +1,7 @@
 import type { Counters } from './counters.ts';
 import type { Kv, Notifier } from './db.ts';
 import { keys, ranges } from './keys.ts';
-import type { Tx } from './tx.ts';
+import { type Tx, decode } from './tx.ts';
 import type { Folder, SpecialUse } from './types.ts';
 
 export const DEFAULT_FOLDERS: { name: string; specialUse: SpecialUse }[] = [
@@ -29,15 +29,21 @@ export class Folders {
   private readonly kv: Kv;
   private readonly counters: Counters;
   private readonly notifier: Notifier;
+  /**
+   * Shared store only: per folder, the stored snapshot (`f/…` bytes) memory was derived from, including
+   * this node's batches not yet committed. Each batch that saves the folder expects to find it.
+   */
+  private readonly base: Map<number, Buffer> | undefined;
 
   constructor(kv: Kv, counters: Counters, notifier: Notifier) {
     this.kv = kv;
     this.counters = counters;
     this.notifier = notifier;
+    if (kv.engine.shared) this.base = new Map();
   }
 
   async load(): Promise<void> {
-    for (const folder of await this.kv.values<Folder>(ranges.allFolders())) this.remember(folder);
+    for (const [key, bytes] of await this.kv.engine.entries(ranges.allFolders())) this.adopt(key, bytes);
     for (const key of await this.kv.keys(ranges.allSubscriptions())) {
       const rest = key.slice('fs/'.length);
       const slash = rest.indexOf('/');
@@ -79,14 +85,60 @@ export class Folders {
    * Makes memory what the disk has (after a failed write: Store.recover). Folder objects are updated
    * in place: sessions hold them.
    */
-  reset(stored: Folder[]): void {
-    const ids = new Set(stored.map((f) => f.id));
+  reset(stored: [string, Buffer][]): void {
+    const ids = new Set(stored.map(([, bytes]) => decode<Folder>(bytes)!.id));
     for (const folder of [...this.byId.values()]) if (!ids.has(folder.id)) this.forget(folder);
-    for (const folder of stored) {
-      const current = this.byId.get(folder.id);
-      if (current) this.forget(current);
-      this.remember(current ? Object.assign(current, folder) : folder);
+    for (const [key, bytes] of stored) this.adopt(key, bytes);
+  }
+
+  // ---- shared store (docs/ARCHITECTURE.md §4.8): what other nodes committed ----
+
+  /**
+   * Makes memory the stored snapshot `bytes` of the folder at `key` (undefined: it is gone); the
+   * Folder object is updated in place, since sessions hold it. Returns the folder as it was before.
+   */
+  adopt(key: string, bytes: Buffer | undefined): { before?: Folder; after?: Folder } {
+    const stored = decode<Folder>(bytes);
+    const id = stored?.id ?? Number.parseInt(key.slice(key.lastIndexOf('/') + 1), 16);
+    const current = this.byId.get(id);
+    const before = current && { ...current };
+    if (current) this.forget(current);
+    if (!stored) {
+      this.base?.delete(id);
+      return { before };
     }
+    if (this.base) this.base.set(id, bytes!);
+    const after = current ? Object.assign(current, stored) : stored;
+    this.remember(after);
+    this.orphans.get(after.accountId)?.delete(after.name);
+    return { before, after };
+  }
+
+  /**
+   * Inside a commit's transaction (Kv.commitBuilt): memory takes the folder's stored snapshot unless it
+   * was derived from it. Returns the highest MODSEQ memory had seen when another node had written it.
+   */
+  sync(folder: Folder, stored: Buffer | undefined): number | undefined {
+    if (!stored) throw new StoreError('not_found', `folder ${folder.name} does not exist`);
+    if (this.byId.get(folder.id) !== folder) throw new StoreError('not_found', `folder ${folder.name} does not exist`);
+    if (this.base?.get(folder.id)?.equals(stored)) return undefined;
+    const before = folder.highestModSeq;
+    this.adopt(keys.folder(folder.accountId, folder.id), stored);
+    return before;
+  }
+
+  /** Whether memory is at or ahead of the stored snapshot `stored` (this node wrote it, or a later one). */
+  covers(stored: Folder): boolean {
+    const current = this.byId.get(stored.id);
+    return !!current && current.highestModSeq >= stored.highestModSeq && current.name === stored.name;
+  }
+
+  /** The batch expects the stored snapshot memory was derived from (none: a new folder). */
+  private expectSnapshot(tx: Tx, folder: Folder, next: Buffer | undefined): void {
+    if (!this.base) return;
+    tx.expect(keys.folder(folder.accountId, folder.id), this.base.get(folder.id) ?? null);
+    if (next) this.base.set(folder.id, next);
+    else this.base.delete(folder.id);
   }
 
   private remember(folder: Folder): void {
@@ -112,6 +164,11 @@ export class Folders {
   bySpecialUse(accountId: string, specialUse: SpecialUse): Folder | undefined {
     for (const folder of this.list(accountId)) if (folder.specialUse === specialUse) return folder;
     return undefined;
+  }
+
+  /** Accounts with folders in memory. */
+  accounts(): string[] {
+    return [...this.byAccount.keys()];
   }
 
   list(accountId: string): Folder[] {
@@ -154,13 +211,19 @@ export class Folders {
     };
     this.remember(folder);
     this.save(tx, folder);
+    if (this.base) tx.expect(keys.folderName(accountId, name), null); // another node may have taken the name
     tx.put(keys.folderName(accountId, name), folder.id);
     return folder;
   }
 
   /** Writes the folder's current snapshot into the batch. */
   save(tx: Tx, folder: Folder): void {
-    tx.put(keys.folder(folder.accountId, folder.id), folder);
+    // Shared: another node removed it meanwhile; writing its snapshot again would bring it back.
+    if (this.base && this.byId.get(folder.id) !== folder)
+      throw new StoreError('not_found', `folder ${folder.name} does not exist`);
+    const bytes = Buffer.from(JSON.stringify(folder));
+    this.expectSnapshot(tx, folder, bytes);
+    tx.putBytes(keys.folder(folder.accountId, folder.id), bytes);
   }
 
   rename(tx: Tx, folder: Folder, newName: string): void {
@@ -170,6 +233,7 @@ export class Folders {
     this.forget(folder);
     folder.name = newName;
     this.remember(folder);
+    if (this.base) tx.expect(keys.folderName(folder.accountId, newName), null);
     tx.put(keys.folderName(folder.accountId, newName), folder.id);
     this.save(tx, folder);
   }
@@ -189,6 +253,7 @@ export class Folders {
       this.orphanSet(folder.accountId).add(folder.name);
       tx.put(keys.subscription(folder.accountId, folder.name), 1);
     }
+    this.expectSnapshot(tx, folder, undefined);
     tx.del(keys.folder(folder.accountId, folder.id));
     tx.del(keys.folderName(folder.accountId, folder.name));
     tx.del(keys.urlAuthKey(folder.accountId, folder.id)); // URLAUTH URLs to it die with it

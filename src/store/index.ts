@@ -23,9 +23,9 @@ import { Queue } from './queue.ts';
 import { Sends } from './sends.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
-import { Tx } from './tx.ts';
+import { Tx, decode } from './tx.ts';
 import { keys, prefixRange, ranges } from './keys.ts';
-import { StoreUnavailableError } from './committer.ts';
+import { StoreConflictError, StoreUnavailableError, withRetries } from './committer.ts';
 import { StoreView } from './view.ts';
 import type { Folder, Message, StoredEvent } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
@@ -33,7 +33,7 @@ import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
 export { canonicalFlag, hasFlag, SYSTEM_FLAGS, uniqueFlags } from './flags.ts';
-export { StoreError, StoreUnavailableError, StoreView, Tx };
+export { StoreConflictError, StoreError, StoreUnavailableError, StoreView, Tx };
 
 export interface DeliveryTarget {
   folder: Folder;
@@ -99,6 +99,85 @@ export class Store {
     this.spam = new SpamCounts(kv);
     this.sends = new Sends(kv);
     kv.committer.onFailure(() => this.recover());
+    if (kv.engine.shared) {
+      this.messages.refresh = (conflict) => this.refresh(conflict);
+      kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
+    }
+  }
+
+  // ---- shared store (docs/ARCHITECTURE.md §4.8): several nodes on one database ----
+
+  /** Serialises the reloads of one folder (a note and a conflict may ask at once). */
+  private readonly refreshing = new KeyedMutex();
+
+  /**
+   * After a StoreConflictError: makes memory what the database has for `stale` (folder snapshots,
+   * blob counts, sequences, folder names), so the operation starts again from there.
+   */
+  async refresh(conflict: StoreConflictError): Promise<void> {
+    let allFolders = false;
+    for (const key of conflict.keys) {
+      // Reloaded since the batch was built (another operation's conflict did it, or does it now):
+      // waiting for that reload is enough.
+      const seen = conflict.generations.get(key);
+      if (seen !== undefined && seen !== this.kv.generation(key)) {
+        await this.refreshing.run(key, async () => {});
+        continue;
+      }
+      if (key.startsWith('f/')) await this.reloadFolder(key, true);
+      else if (key.startsWith('br/'))
+        await this.refreshing.run(key, async () => this.blobs.reload(key.slice(3), await this.kv.quiesce(key)));
+      else if (key.startsWith('n/')) await this.counters.refill(key.slice(2));
+      else if (key.startsWith('fn/')) allFolders = true; // another node made a folder of that name
+    }
+    if (allFolders) await this.foreignCommit(['*']);
+  }
+
+  /** A note of the change feed: what other nodes committed (`+f/…`, `-f/…`, or `*`: anything). */
+  private async foreignCommit(changed: string[]): Promise<void> {
+    try {
+      if (changed.includes('*')) {
+        const stored = await this.kv.keys(ranges.allFolders());
+        const known = [...this.folderKeys()];
+        for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);
+        return;
+      }
+      for (const note of changed) await this.reloadFolder(note.slice(1), false);
+    } catch {
+      // The database is away: the next conflict or note reloads again.
+    }
+  }
+
+  private *folderKeys(): Iterable<string> {
+    for (const accountId of this.folders.accounts())
+      for (const folder of this.folders.list(accountId)) yield keys.folder(folder.accountId, folder.id);
+  }
+
+  /**
+   * Reads the folder's stored snapshot and adopts it unless memory is already there or ahead (this
+   * node's own commits in flight; `force` after a conflict adopts it whatever memory says), then
+   * announces the changes the other nodes made to it.
+   */
+  private reloadFolder(key: string, force: boolean): Promise<void> {
+    return this.refreshing.run(key, async () => {
+      if (!force) {
+        const bytes = await this.kv.getBytes(key);
+        if (bytes && this.folders.covers(decode<Folder>(bytes)!)) return; // this node wrote it
+      }
+      const done = await this.kv.quiesce(key);
+      let adopted: ReturnType<Folders['adopt']>;
+      try {
+        adopted = this.folders.adopt(key, await this.kv.getBytes(key));
+      } finally {
+        done();
+      }
+      const { before, after } = adopted;
+      if (after) await this.messages.foreignChanges(after, before?.highestModSeq ?? 0);
+      else if (before) {
+        this.messages.foreignRemoval(before.id);
+        this.notifier.emit('folder-deleted', before);
+      }
+    });
   }
 
   /**
@@ -112,7 +191,7 @@ export class Store {
     const shas = this.blobs.loaded();
     const [counters, folders, refs] = await Promise.all([
       this.kv.entries<number>(prefixRange('n/')),
-      this.kv.values<Folder>(ranges.allFolders()),
+      this.kv.engine.entries(ranges.allFolders()),
       this.kv.getMany<number>(shas.map(keys.blobRefs)),
     ]);
     this.counters.reset(counters);
@@ -130,9 +209,9 @@ export class Store {
    */
   static async open(
     dir: string,
-    options: { groupCommit?: boolean; postgresUrl?: string; engine?: Engine } = {},
+    options: { groupCommit?: boolean; postgresUrl?: string; shared?: boolean; engine?: Engine } = {},
   ): Promise<Store> {
-    const engine = options.engine ?? (await openEngine(dir, options.postgresUrl));
+    const engine = options.engine ?? (await openEngine(dir, options.postgresUrl, { shared: options.shared }));
     const store = new Store(new Kv(engine, options.groupCommit ?? true));
     await store.counters.load();
     await store.folders.load();
@@ -144,64 +223,126 @@ export class Store {
    * message record per folder, folder counters, change records and the events the caller asks for.
    * Resolves only when the batch is on disk. Throws StoreError('quota') if a target is over quota.
    */
-  async deliver(
+  deliver(
     raw: Buffer,
     targets: DeliveryTarget[],
     options: DeliveryOptions = {},
   ): Promise<{ delivered: Delivered[]; events: StoredEvent[] }> {
+    // Shared store: another node's commit to a target folder makes this one start again (§4.8).
+    const once = (): ReturnType<Store['deliverOnce']> => this.deliverOnce(raw, targets, options);
+    if (!this.kv.engine.shared) return once();
+    return withRetries(this.messages.refresh, () =>
+      this.messages.exclusive(
+        targets.map((t) => t.folder.id),
+        once,
+      ),
+    );
+  }
+
+  private async deliverOnce(
+    raw: Buffer,
+    targets: DeliveryTarget[],
+    options: DeliveryOptions,
+  ): Promise<{ delivered: Delivered[]; events: StoredEvent[] }> {
     const sha = blobHash(raw);
     await this.blobs.load(sha);
+    let index = this.blobs.refCount(sha) === 0 ? (options.index ?? indexMessage(raw)) : undefined;
+    let delivered: Delivered[] = [];
+    let events: StoredEvent[] = [];
     // From here to commit() nothing awaits: allocation, refcounts and the batch stay in step.
-    const index = this.blobs.refCount(sha) === 0 ? (options.index ?? indexMessage(raw)) : undefined;
-    const tx = new Tx();
-    const delivered: Delivered[] = [];
-    for (const target of targets) {
-      if (target.quotaBytes && this.folders.usage(target.folder.accountId).bytes + raw.length > target.quotaBytes) {
-        throw new StoreError('quota', `mailbox ${target.folder.accountId} is over quota`);
+    const build = (): Tx => {
+      if (this.blobs.refCount(sha) === 0) index ??= options.index ?? indexMessage(raw); // freed meanwhile
+      const tx = new Tx();
+      delivered = [];
+      for (const target of targets) {
+        if (target.quotaBytes && this.folders.usage(target.folder.accountId).bytes + raw.length > target.quotaBytes) {
+          throw new StoreError('quota', `mailbox ${target.folder.accountId} is over quota`);
+        }
       }
-    }
-    for (const target of targets) {
-      this.blobs.addRef(tx, sha, index && { raw, index });
-      const message = this.messages.append(
-        tx,
-        target.folder,
-        { sha, size: raw.length },
-        target.flags ?? [],
-        options.internalDate ?? Date.now(),
-      );
-      delivered.push({ folder: target.folder, message });
-    }
-    const events = (options.events?.(delivered) ?? []).map((e) => this.events.append(tx, e));
-    await this.kv.commit(tx);
+      for (const target of targets) {
+        this.blobs.addRef(tx, sha, index && { raw, index });
+        const message = this.messages.append(
+          tx,
+          target.folder,
+          { sha, size: raw.length },
+          target.flags ?? [],
+          options.internalDate ?? Date.now(),
+        );
+        delivered.push({ folder: target.folder, message });
+      }
+      events = (options.events?.(delivered) ?? []).map((e) => this.events.append(tx, e));
+      return tx;
+    };
+    await this.commitAppends(
+      targets.map((t) => t.folder),
+      [sha],
+      build,
+    );
     return { delivered, events };
+  }
+
+  /**
+   * Commits a batch of appends. On a shared store (§4.8) it is built inside the commit's transaction
+   * from the folders' snapshots and blob counts as stored (another node's deliveries included), so it
+   * takes the next UIDs there and cannot conflict; what it learnt of other nodes' changes is announced
+   * before its own.
+   */
+  private async commitAppends(folders: Folder[], shas: string[], build: () => Tx): Promise<void> {
+    if (!this.kv.engine.shared) {
+      await this.kv.commit(build());
+      return;
+    }
+    const folderKeys = folders.map((f) => keys.folder(f.accountId, f.id));
+    const foreign: [Folder, number, number][] = [];
+    const tx = await this.kv.commitBuilt([...folderKeys, ...shas.map(keys.blobRefs)], (stored) => {
+      foreign.length = 0;
+      folders.forEach((folder, i) => {
+        const before = this.folders.sync(folder, stored.get(folderKeys[i]!));
+        if (before !== undefined) foreign.push([folder, before, folder.highestModSeq]);
+      });
+      for (const sha of shas) this.blobs.sync(sha, stored.get(keys.blobRefs(sha)));
+      return build();
+    });
+    for (const [folder, from, to] of foreign) await this.messages.foreignChanges(folder, from, to);
+    for (const fn of tx.afterCommit) fn();
   }
 
   /**
    * Appends several messages to one folder in a single durable batch (IMAP MULTIAPPEND): all of them
    * get consecutive UIDs in the given order, or, on a quota error or a failed write, none is stored.
    */
-  async appendMany(folder: Folder, uploads: Upload[], quotaBytes = 0): Promise<Message[]> {
+  appendMany(folder: Folder, uploads: Upload[], quotaBytes = 0): Promise<Message[]> {
+    const once = (): Promise<Message[]> => this.appendOnce(folder, uploads, quotaBytes);
+    if (!this.kv.engine.shared) return once();
+    return withRetries(this.messages.refresh, () => this.messages.exclusive([folder.id], once));
+  }
+
+  private async appendOnce(folder: Folder, uploads: Upload[], quotaBytes: number): Promise<Message[]> {
     const shas = uploads.map((u) => blobHash(u.raw));
     await Promise.all([...new Set(shas)].map((sha) => this.blobs.load(sha)));
     // From here to commit() nothing awaits, as in deliver().
     const bytes = uploads.reduce((n, u) => n + u.raw.length, 0);
-    if (quotaBytes && this.folders.usage(folder.accountId).bytes + bytes > quotaBytes) {
-      throw new StoreError('quota', `mailbox ${folder.accountId} is over quota`);
-    }
-    const tx = new Tx();
-    const messages = uploads.map((upload, i) => {
-      const sha = shas[i]!;
-      const index = this.blobs.refCount(sha) === 0 ? indexMessage(upload.raw) : undefined;
-      this.blobs.addRef(tx, sha, index && { raw: upload.raw, index });
-      return this.messages.append(
-        tx,
-        folder,
-        { sha, size: upload.raw.length },
-        upload.flags ?? [],
-        upload.internalDate ?? Date.now(),
-      );
-    });
-    await this.kv.commit(tx);
+    let messages: Message[] = [];
+    const build = (): Tx => {
+      if (quotaBytes && this.folders.usage(folder.accountId).bytes + bytes > quotaBytes) {
+        throw new StoreError('quota', `mailbox ${folder.accountId} is over quota`);
+      }
+      const tx = new Tx();
+      messages = uploads.map((upload, i) => {
+        const sha = shas[i]!;
+        const index = this.blobs.refCount(sha) === 0 ? indexMessage(upload.raw) : undefined;
+        this.blobs.addRef(tx, sha, index && { raw: upload.raw, index });
+        return this.messages.append(
+          tx,
+          folder,
+          { sha, size: upload.raw.length },
+          upload.flags ?? [],
+          upload.internalDate ?? Date.now(),
+        );
+      });
+      return tx;
+    };
+    await this.commitAppends([folder], [...new Set(shas)], build);
     return messages;
   }
 
@@ -225,18 +366,23 @@ export class Store {
     }
   }
 
-  async createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {
-    const tx = new Tx();
-    const folder = this.folders.create(tx, accountId, name, specialUse);
-    await this.kv.commit(tx);
-    return folder;
+  createFolder(accountId: string, name: string, specialUse: Folder['specialUse'] = null): Promise<Folder> {
+    // Shared store: a name another node just took shows as `exists` on the retry (§4.8).
+    return withRetries(this.messages.refresh, async () => {
+      const tx = new Tx();
+      const folder = this.folders.create(tx, accountId, name, specialUse);
+      await this.kv.commit(tx);
+      return folder;
+    });
   }
 
-  async deleteFolder(folder: Folder): Promise<void> {
-    const tx = new Tx();
-    await this.messages.removeAll(tx, folder); // the full-text keys too (onRemoveFolder)
-    this.folders.remove(tx, folder);
-    await this.kv.commit(tx);
+  deleteFolder(folder: Folder): Promise<void> {
+    return withRetries(this.messages.refresh, async () => {
+      const tx = new Tx();
+      await this.messages.removeAll(tx, folder); // the full-text keys too (onRemoveFolder)
+      this.folders.remove(tx, folder);
+      await this.kv.commit(tx);
+    });
   }
 
   /** Writes an event alone (resource changes that have no other record in the batch). */

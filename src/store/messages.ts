@@ -6,6 +6,7 @@ import { StoreError } from './folders.ts';
 import { keys, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
+import { type Refresh, withRetries } from './committer.ts';
 import { uniqueFlags } from './flags.ts';
 import type { Change, Folder, FolderChange, Message } from './types.ts';
 
@@ -35,6 +36,10 @@ export class Messages {
   private readonly notifier: Notifier;
   /** Deletes a removed folder's derived keys (the full-text index) in its batch: folder or account removal. */
   onRemoveFolder?: (tx: Tx, folderId: number) => Promise<void>;
+  /** Shared store: reloads what a StoreConflictError names before an operation starts again (Store.refresh). */
+  refresh?: Refresh;
+  /** Per folder, the highest MODSEQ whose change has been announced (`change`), so none is announced twice. */
+  private readonly announced = new Map<number, number>();
 
   constructor(kv: Kv, folders: Folders, blobs: Blobs, notifier: Notifier) {
     this.kv = kv;
@@ -77,6 +82,7 @@ export class Messages {
   /** Forgets the cached lists: after a failed write they may hold changes the disk does not. */
   forgetCached(): void {
     this.cache.clear();
+    this.announced.clear(); // memory's MODSEQs went back to the disk's: they are announced again
   }
 
   /** Every message of the folder in UID order (what a session needs for its sequence-number map). */
@@ -126,56 +132,60 @@ export class Messages {
     flags: string[],
     unchangedSince?: number,
   ): Promise<FlagUpdate> {
-    return this.locks.run(folderId, async () => {
-      const folder = this.requireFolder(folderId);
-      const result: FlagUpdate = { updated: [], unchanged: [], conflicts: [] };
-      const messages = (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
-      const tx = new Tx();
-      let modseq = 0;
-      for (const message of messages) {
-        if (unchangedSince !== undefined && message.modseq > unchangedSince) {
-          result.conflicts.push(message.uid);
-          continue;
+    return this.locks.run(folderId, () =>
+      withRetries(this.refresh, async () => {
+        const folder = this.requireFolder(folderId);
+        const result: FlagUpdate = { updated: [], unchanged: [], conflicts: [] };
+        const messages = (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
+        const tx = new Tx();
+        let modseq = 0;
+        for (const message of messages) {
+          if (unchangedSince !== undefined && message.modseq > unchangedSince) {
+            result.conflicts.push(message.uid);
+            continue;
+          }
+          const next = applyFlags(message.flags, operation, flags);
+          if (sameFlags(next, message.flags)) {
+            result.unchanged.push(message);
+            continue;
+          }
+          modseq ||= ++folder.highestModSeq;
+          const wasSeen = message.flags.includes(SEEN);
+          const isSeen = next.includes(SEEN);
+          if (wasSeen !== isSeen) folder.unseen += wasSeen ? 1 : -1;
+          message.flags = next;
+          message.modseq = modseq;
+          tx.put(keys.message(folderId, message.uid), message);
+          result.updated.push(message);
         }
-        const next = applyFlags(message.flags, operation, flags);
-        if (sameFlags(next, message.flags)) {
-          result.unchanged.push(message);
-          continue;
+        if (result.updated.length) {
+          const changed = copyMessages(result.updated, 1);
+          tx.onCommit(() => this.cache.changed(folderId, changed));
+          this.recordChange(tx, folder, { modseq, kind: 'flags', uids: result.updated.map((m) => m.uid) });
+          this.folders.save(tx, folder);
+          await this.kv.commit(tx);
         }
-        modseq ||= ++folder.highestModSeq;
-        const wasSeen = message.flags.includes(SEEN);
-        const isSeen = next.includes(SEEN);
-        if (wasSeen !== isSeen) folder.unseen += wasSeen ? 1 : -1;
-        message.flags = next;
-        message.modseq = modseq;
-        tx.put(keys.message(folderId, message.uid), message);
-        result.updated.push(message);
-      }
-      if (result.updated.length) {
-        const changed = copyMessages(result.updated, 1);
-        tx.onCommit(() => this.cache.changed(folderId, changed));
-        this.recordChange(tx, folder, { modseq, kind: 'flags', uids: result.updated.map((m) => m.uid) });
-        this.folders.save(tx, folder);
-        await this.kv.commit(tx);
-      }
-      return result;
-    });
+        return result;
+      }),
+    );
   }
 
   /** Removes the given messages (or every \Deleted one when `uids` is omitted); returns the UIDs removed. */
   async expunge(folderId: number, uids?: number[]): Promise<number[]> {
-    return this.locks.run(folderId, async () => {
-      const folder = this.requireFolder(folderId);
-      const candidates = uids
-        ? (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined)
-        : (await this.list(folderId)).filter((m) => m.flags.includes('\\Deleted'));
-      if (candidates.length === 0) return [];
-      for (const message of candidates) await this.blobs.load(message.blob);
-      const tx = new Tx();
-      this.removeMessages(tx, folder, candidates);
-      await this.kv.commit(tx);
-      return candidates.map((m) => m.uid);
-    });
+    return this.locks.run(folderId, () =>
+      withRetries(this.refresh, async () => {
+        const folder = this.requireFolder(folderId);
+        const candidates = uids
+          ? (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined)
+          : (await this.list(folderId)).filter((m) => m.flags.includes('\\Deleted'));
+        if (candidates.length === 0) return [];
+        for (const message of candidates) await this.blobs.load(message.blob);
+        const tx = new Tx();
+        this.removeMessages(tx, folder, candidates);
+        await this.kv.commit(tx);
+        return candidates.map((m) => m.uid);
+      }),
+    );
   }
 
   /**
@@ -188,29 +198,33 @@ export class Messages {
     targetId: number,
     move = false,
   ): Promise<{ from: number[]; to: number[] }> {
-    return this.locks.run(sourceId, async () => {
-      const source = this.requireFolder(sourceId);
-      const target = this.requireFolder(targetId);
-      const messages = (await this.getMany(sourceId, uids)).filter((m): m is Message => m !== undefined);
-      for (const message of messages) await this.blobs.load(message.blob);
-      const tx = new Tx();
-      const mapping = { from: [] as number[], to: [] as number[] };
-      for (const message of messages) {
-        this.blobs.addRef(tx, message.blob);
-        const copy = this.append(
-          tx,
-          target,
-          { sha: message.blob, size: message.size },
-          without(message.flags, '\\Recent'),
-          message.internalDate,
-        );
-        mapping.from.push(message.uid);
-        mapping.to.push(copy.uid);
-      }
-      if (move) this.removeMessages(tx, source, messages);
-      await this.kv.commit(tx);
-      return mapping;
-    });
+    // Shared store: the target's lock too, so this node has one batch in flight on it (§4.8).
+    const locked = this.kv.engine.shared ? [sourceId, targetId] : [sourceId];
+    return this.exclusive(locked, () =>
+      withRetries(this.refresh, async () => {
+        const source = this.requireFolder(sourceId);
+        const target = this.requireFolder(targetId);
+        const messages = (await this.getMany(sourceId, uids)).filter((m): m is Message => m !== undefined);
+        for (const message of messages) await this.blobs.load(message.blob);
+        const tx = new Tx();
+        const mapping = { from: [] as number[], to: [] as number[] };
+        for (const message of messages) {
+          this.blobs.addRef(tx, message.blob);
+          const copy = this.append(
+            tx,
+            target,
+            { sha: message.blob, size: message.size },
+            without(message.flags, '\\Recent'),
+            message.internalDate,
+          );
+          mapping.from.push(message.uid);
+          mapping.to.push(copy.uid);
+        }
+        if (move) this.removeMessages(tx, source, messages);
+        await this.kv.commit(tx);
+        return mapping;
+      }),
+    );
   }
 
   /** Deletes every message of a folder being removed, in the caller's batch. */
@@ -245,7 +259,45 @@ export class Messages {
   private recordChange(tx: Tx, folder: Folder, change: Change): void {
     tx.put(keys.change(folder.id, change.modseq), change);
     const notice: FolderChange = { accountId: folder.accountId, folderId: folder.id, ...change };
-    tx.onCommit(() => this.notifier.emit('change', notice));
+    tx.onCommit(() => this.announce(notice));
+  }
+
+  private announce(notice: FolderChange): void {
+    // Shared store: a change another node's note made this node read (foreignChanges) is not told twice.
+    if (notice.modseq <= (this.announced.get(notice.folderId) ?? 0)) return;
+    this.announced.set(notice.folderId, notice.modseq);
+    this.notifier.emit('change', notice);
+  }
+
+  // ---- shared store (docs/ARCHITECTURE.md §4.8): changes other nodes committed ----
+
+  /**
+   * Runs `fn` holding the folders' locks (in one order): on a shared store appends take them too, so a
+   * node has one batch in flight per folder, and another node's commit fails one batch, not a chain.
+   */
+  exclusive<T>(folderIds: number[], fn: () => Promise<T>): Promise<T> {
+    const [first, ...rest] = [...new Set(folderIds)].sort((a, b) => a - b);
+    if (first === undefined) return fn();
+    return this.locks.run(first, () => this.exclusive(rest, fn));
+  }
+
+  /**
+   * The folder changed on another node (a change-feed note, or a conflict's reload): the cached list
+   * is dropped, and the changes recorded after those this node announced are announced now, so IDLE
+   * and NOOP sessions here tell their clients (EXISTS, EXPUNGE, FETCH FLAGS) as for local ones.
+   */
+  async foreignChanges(folder: Folder, fromModseq: number, toModseq = folder.highestModSeq): Promise<void> {
+    this.cache.dropped(folder.id);
+    const after = Math.max(fromModseq, this.announced.get(folder.id) ?? 0);
+    if (after >= toModseq) return;
+    for (const change of await this.changesSince(folder.id, after))
+      if (change.modseq <= toModseq) this.announce({ accountId: folder.accountId, folderId: folder.id, ...change });
+  }
+
+  /** The folder is gone on another node. */
+  foreignRemoval(folderId: number): void {
+    this.cache.dropped(folderId);
+    this.announced.delete(folderId);
   }
 
   private requireFolder(folderId: number): Folder {

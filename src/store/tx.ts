@@ -9,6 +9,11 @@ export type Op = { type: 'put'; key: string; value: Buffer } | { type: 'del'; ke
 export class Tx {
   readonly ops: Op[] = [];
   readonly afterCommit: (() => void)[] = [];
+  /**
+   * Shared engines only (docs/ARCHITECTURE.md §4.8): key → the bytes (null: no record) this batch was
+   * derived from. The commit fails with StoreConflictError when another node changed one of them.
+   */
+  readonly expected = new Map<string, Buffer | null>();
 
   put(key: string, value: unknown): void {
     this.ops.push({ type: 'put', key, value: Buffer.from(JSON.stringify(value)) });
@@ -20,6 +25,11 @@ export class Tx {
 
   del(key: string): void {
     this.ops.push({ type: 'del', key });
+  }
+
+  /** The first expectation on a key wins: later ones in the same batch were derived from this batch's own writes. */
+  expect(key: string, value: Buffer | null): void {
+    if (!this.expected.has(key)) this.expected.set(key, value);
   }
 
   onCommit(fn: () => void): void {

@@ -1,11 +1,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { type Store, StoreError, Tx } from '../../src/store/index.ts';
+import { Store, StoreError, Tx } from '../../src/store/index.ts';
 import { eventSeq } from '../../src/store/events.ts';
 import { BLOB_CHUNK, blobHash } from '../../src/store/blobs.ts';
 import { hashPassword, verifyPassword } from '../../src/security/passwords.ts';
 import { hashApiKey, mintApiKey } from '../../src/security/api-keys.ts';
-import { openTestStore, TEST_ENGINE } from '../helpers/store.ts';
+import { openTestStore, TEST_ENGINE, testDatabase } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 import { rejects } from '../helpers/assert.ts';
 
@@ -26,8 +26,13 @@ test.after(async () => {
 test('engine: the suite runs on the engine it names; ranges in byte order, batches atomic, snapshots frozen', async () => {
   const engine = store.kv.engine;
   assert.is(engine.kind, TEST_ENGINE);
-  // One server per store: LevelDB's lock file, PostgreSQL's advisory lock.
+  // One server per store: LevelDB's lock file, PostgreSQL's advisory lock (held exclusively: a server that
+  // would share the database with others is refused too, §4.8).
   await rejects(() => openTestStore(dir.path));
+  if (TEST_ENGINE === 'postgres') {
+    const postgresUrl = await testDatabase(dir.path);
+    await rejects(() => Store.open(dir.path, { postgresUrl, shared: true }));
+  }
   // 'é' is two bytes above every ASCII byte: ordering is by UTF-8 bytes, as LevelDB compares keys.
   const names = [
     'zt/a',

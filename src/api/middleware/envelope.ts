@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { ServiceError } from '../../services/index.ts';
 import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, fromServiceError, isRetryable } from '../errors.ts';
 import type { Logger } from '../../log.ts';
-import { StoreUnavailableError } from '../../store/index.ts';
+import { StoreConflictError, StoreUnavailableError } from '../../store/index.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -92,6 +92,8 @@ function toApiError(err: unknown): ApiError {
   // Disk full or failing: nothing was written and the store recovers by itself (503 + Retry-After).
   if (err instanceof StoreUnavailableError)
     return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
+  // Shared store: other servers kept changing the same records and retries ran out; nothing was written.
+  if (err instanceof StoreConflictError) return new ApiError('service_unavailable', 'busy, try again');
   const status = (err as { status?: number }).status;
   if (status === 413) return new ApiError('payload_too_large', 'request body is too large');
   if (status === 400) return new ApiError('invalid_parameter', (err as Error).message);

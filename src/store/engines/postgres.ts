@@ -1,5 +1,14 @@
+import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type { Engine, EngineLeases, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
+import type {
+  CheckedBatch,
+  Engine,
+  EngineLeases,
+  EngineReader,
+  EngineSnapshot,
+  RangeOptions,
+  SharedEngine,
+} from '../engine.ts';
 import type { Op } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
@@ -17,6 +26,8 @@ export interface PostgresOptions {
   readers?: number;
   /** Connections that snapshots hold for their lifetime (default 16); more open views wait for one. */
   snapshots?: number;
+  /** Several servers share the database (`[store] shared`): no store lock; checked commits, a change feed. */
+  shared?: boolean;
 }
 
 type Queryable = Pick<pg.ClientBase, 'query'>;
@@ -143,8 +154,9 @@ class PgSnapshot extends PgReader implements EngineSnapshot {
  * keyspace's UTF-8 strings as bytes. Writes go through one dedicated connection with synchronous_commit
  * on, one transaction per batch, in the order they were submitted.
  */
-export class PostgresEngine extends PgReader implements Engine {
+export class PostgresEngine extends PgReader implements Engine, SharedEngine {
   readonly kind = 'postgres';
+  readonly shared: SharedEngine | undefined;
   readonly location: string;
   readonly directory = undefined;
   private readonly url: string;
@@ -153,8 +165,9 @@ export class PostgresEngine extends PgReader implements Engine {
   private writer: pg.Client;
   private writes: Promise<unknown> = Promise.resolve();
 
-  private constructor(url: string, readers: pg.Pool, snapshots: pg.Pool, writer: pg.Client) {
+  private constructor(url: string, readers: pg.Pool, snapshots: pg.Pool, writer: pg.Client, shared: boolean) {
     super((fn) => fn(readers));
+    this.shared = shared ? this : undefined;
     this.url = url;
     this.location = redact(url);
     this.readers = readers;
@@ -168,18 +181,26 @@ export class PostgresEngine extends PgReader implements Engine {
     // An idle connection that dies is replaced on next use; without a listener it would crash the process.
     for (const pool of [readers, snapshots]) pool.on('error', () => {});
     const writer = await PostgresEngine.connectWriter(url);
+    const shared = options.shared ?? false;
     try {
-      // One server per database, as LevelDB's lock file has it: the memory of §4.5 is not shared yet.
-      const { rows } = await writer.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [
-        STORE_LOCK,
-      ]);
-      if (!rows[0]!.locked) throw new Error(`another Wren Mail server has the store open (${redact(url)})`);
+      await PostgresEngine.lockStore(writer, shared, `another Wren Mail server has the store open (${redact(url)})`);
       await writer.query('CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL)');
     } catch (err) {
       await Promise.all([writer.end(), readers.end(), snapshots.end()]).catch(() => {});
       throw err;
     }
-    return new PostgresEngine(url, readers, snapshots, writer);
+    return new PostgresEngine(url, readers, snapshots, writer, shared);
+  }
+
+  /**
+   * One server per database, as LevelDB's lock file has it, unless the servers share it: a single
+   * server holds STORE_LOCK exclusively; shared servers hold it shared, so neither kind can join the
+   * other (a single server's memory of §4.5 is not checked against anyone's writes).
+   */
+  private static async lockStore(writer: pg.Client, shared: boolean, refused: string): Promise<void> {
+    const lock = shared ? 'pg_try_advisory_lock_shared' : 'pg_try_advisory_lock';
+    const { rows } = await writer.query<{ locked: boolean }>(`SELECT ${lock}($1) AS locked`, [STORE_LOCK]);
+    if (!rows[0]!.locked) throw new Error(refused);
   }
 
   private static async connectWriter(url: string): Promise<pg.Client> {
@@ -271,17 +292,180 @@ export class PostgresEngine extends PgReader implements Engine {
     // The old connection's end releases the store lock; the new one takes it again.
     await this.writer.end().catch(() => {});
     const writer = await PostgresEngine.connectWriter(this.url);
-    const { rows } = await writer.query<{ locked: boolean }>('SELECT pg_try_advisory_lock($1) AS locked', [STORE_LOCK]);
-    if (!rows[0]!.locked) {
+    try {
+      await PostgresEngine.lockStore(
+        writer,
+        !!this.shared,
+        `another Wren Mail server has taken the store (${this.location})`,
+      );
+    } catch (err) {
       await writer.end().catch(() => {});
-      throw new Error(`another Wren Mail server has taken the store (${this.location})`);
+      throw err;
     }
     this.writer = writer;
   }
 
   async close(): Promise<void> {
     await this.writes;
-    await Promise.all([this.writer.end(), this.readers.end(), this.snapshots.end()]);
+    this.closing = true;
+    if (this.listenRetry) clearTimeout(this.listenRetry);
+    await Promise.all([this.writer.end(), this.readers.end(), this.snapshots.end(), this.listener?.end()]);
+  }
+
+  // ---- shared store (issue 20, docs/ARCHITECTURE.md §4.8): checked commits, sequences, change feed ----
+
+  /** Tells this node's notes from the others' on the shared channel. */
+  private readonly node = randomBytes(6).toString('hex');
+  private listener: pg.Client | undefined;
+  private listenRetry: NodeJS.Timeout | undefined;
+  private closing = false;
+
+  commitChecked(batches: CheckedBatch[]): Promise<(string[] | Error | null)[]> {
+    const run = this.writes.then(() => this.writeChecked(batches));
+    this.writes = run.catch(() => {});
+    return run;
+  }
+
+  /**
+   * One transaction: lock every expected key (advisory locks, in one global order, so two nodes never
+   * deadlock, and a key that has no row yet is locked too), read them, keep the batches whose
+   * expectations hold (each seeing the ones kept before it), write those, and NOTIFY the other nodes
+   * of the folders written, which LISTEN sees only once this commits.
+   */
+  private async writeChecked(batches: CheckedBatch[]): Promise<(string[] | Error | null)[]> {
+    const expectedSet = new Set(batches.flatMap((b) => [...b.expected.keys(), ...(b.reads ?? [])]));
+    const expectedKeys = [...expectedSet];
+    const db = this.writer;
+    await db.query('BEGIN');
+    try {
+      const current = new Map<string, Buffer>();
+      if (expectedKeys.length) {
+        const locks = [...new Set(expectedKeys.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+        await db.query('SELECT pg_advisory_xact_lock(l) FROM unnest($1::bigint[]) AS l', [locks.map(String)]);
+        const { rows } = await db.query<{ key: Buffer; value: Buffer }>(
+          'SELECT key, value FROM kv WHERE key = ANY($1::bytea[])',
+          [expectedKeys.map(toKey)],
+        );
+        for (const row of rows) current.set(row.key.toString('utf8'), row.value);
+      }
+      const results: (string[] | Error | null)[] = [];
+      const accepted: Op[] = [];
+      for (const batch of batches) {
+        let { ops, expected } = batch;
+        if (batch.build) {
+          try {
+            ({ ops, expected } = batch.build(current));
+          } catch (err) {
+            results.push(err as Error);
+            continue;
+          }
+          const unread = [...expected.keys()].filter((key) => !expectedSet.has(key));
+          if (unread.length) {
+            results.push(unread);
+            continue;
+          }
+        }
+        const stale = [...expected].filter(([key, value]) => !sameBytes(current.get(key), value)).map(([k]) => k);
+        results.push(stale.length ? stale : null);
+        if (stale.length) continue;
+        for (const op of ops) {
+          accepted.push(op);
+          if (!expectedSet.has(op.key)) continue;
+          if (op.type === 'put') current.set(op.key, op.value);
+          else current.delete(op.key);
+        }
+      }
+      if (accepted.length) {
+        // Rows in key order: two nodes writing overlapping keys take their row locks in one order.
+        await this.writeOps(
+          db,
+          [...lastOps(accepted)].sort((a, b) => Buffer.compare(toKey(a.key), toKey(b.key))),
+        );
+        for (const payload of notes(this.node, accepted))
+          await db.query("SELECT pg_notify('wren_changes', $1)", [payload]);
+      }
+      await db.query('COMMIT');
+      return results;
+    } catch (err) {
+      await db.query('ROLLBACK').catch(() => {});
+      throw err;
+    }
+  }
+
+  /** Puts and deletes inside the caller's transaction. */
+  private async writeOps(db: pg.Client, ops: Op[]): Promise<void> {
+    const dels = ops.filter((op) => op.type === 'del').map((op) => toKey(op.key));
+    if (dels.length) await db.query('DELETE FROM kv WHERE key = ANY($1::bytea[])', [dels]);
+    let keys: Buffer[] = [];
+    let values: Buffer[] = [];
+    let bytes = 0;
+    const flush = async (): Promise<void> => {
+      if (!keys.length) return;
+      await db.query(
+        'INSERT INTO kv (key, value) SELECT * FROM unnest($1::bytea[], $2::bytea[]) ' +
+          'ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+        [keys, values],
+      );
+      keys = [];
+      values = [];
+      bytes = 0;
+    };
+    for (const op of ops) {
+      if (op.type !== 'put') continue;
+      if (keys.length && (bytes + op.value.length > INSERT_BYTES || keys.length === INSERT_ROWS)) await flush();
+      keys.push(toKey(op.key));
+      values.push(op.value);
+      bytes += op.value.length;
+    }
+    await flush();
+  }
+
+  /** The stored counter at `key` goes up by `count` (from at least `atLeast - 1`), under the key's lock. */
+  async reserve(key: string, count: number, atLeast = 0): Promise<number> {
+    const client = await this.readers.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(key))]);
+      const { rows } = await client.query<{ value: Buffer }>('SELECT value FROM kv WHERE key = $1', [toKey(key)]);
+      const stored = rows[0] ? Number(rows[0].value.toString('utf8')) : 0;
+      const end = Math.max(stored, atLeast - 1) + count;
+      await client.query(
+        'INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
+        [toKey(key), Buffer.from(JSON.stringify(end))],
+      );
+      await client.query('SET LOCAL synchronous_commit = on');
+      await client.query('COMMIT');
+      client.release();
+      return end;
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(err as Error);
+      throw err;
+    }
+  }
+
+  /** LISTEN on a connection of its own; when it drops, it comes back and reports `*` (notes may be lost). */
+  watch(onChange: (keys: string[]) => void): void {
+    const connect = async (again: boolean): Promise<void> => {
+      const listener = new pg.Client({ connectionString: this.url });
+      listener.on('error', () => {});
+      listener.on('end', () => {
+        if (this.closing || this.listener !== listener) return;
+        this.listenRetry = setTimeout(() => void connect(true).catch(retry), 500);
+      });
+      listener.on('notification', (note) => {
+        const [node, ...changed] = (note.payload ?? '').split(' ');
+        if (node !== this.node && changed.length) onChange(changed);
+      });
+      this.listener = listener;
+      await listener.connect();
+      await listener.query('LISTEN wren_changes');
+      if (again) onChange(['*']);
+    };
+    const retry = (): void => {
+      if (!this.closing) this.listenRetry = setTimeout(() => void connect(true).catch(retry), 1000);
+    };
+    void connect(false).catch(retry);
   }
 
   // ---- Leases (issue 20): claims on queue jobs and webhook deliveries, through the read pool. ----
@@ -343,6 +527,41 @@ class PgLeases implements EngineLeases {
     await this.ready();
     await this.use((db) => db.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]));
   }
+}
+
+/** A 64-bit advisory lock id per key (a collision only makes two keys wait for each other). */
+function lockId(key: string): bigint {
+  return createHash('sha256').update(key).digest().readBigInt64BE(0);
+}
+
+const sameBytes = (stored: Buffer | undefined, expected: Buffer | null): boolean =>
+  expected === null ? stored === undefined : stored?.equals(expected) === true;
+
+/** The last op per key, as a LevelDB batch applies them. */
+function lastOps(ops: Op[]): Iterable<Op> {
+  const last = new Map<string, Op>();
+  for (const op of ops) last.set(op.key, op);
+  return last.values();
+}
+
+// NOTIFY payloads must stay under 8,000 bytes.
+const NOTE_BYTES = 7000;
+
+/** The folders a commit wrote (`+f/…`) or deleted (`-f/…`), after this node's id, in notes small enough. */
+function notes(node: string, ops: Op[]): string[] {
+  const changed = new Map<string, string>();
+  for (const op of ops) if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
+  const out: string[] = [];
+  let note = node;
+  for (const item of changed.values()) {
+    if (note.length + item.length + 1 > NOTE_BYTES) {
+      out.push(note);
+      note = node;
+    }
+    note += ` ${item}`;
+  }
+  if (note !== node) out.push(note);
+  return out;
 }
 
 /** The URL without its password, for logs and metrics. */
