@@ -228,6 +228,14 @@ export async function profiled<T>(name: string, fn: () => Promise<T>): Promise<T
   }
 }
 
+/** Runs `fn`; also returns the CPU time (user + system, ms) this process spent meanwhile. */
+export async function withCpu<T>(fn: () => Promise<T>): Promise<{ result: T; cpuMs: number }> {
+  const start = process.cpuUsage();
+  const result = await fn();
+  const used = process.cpuUsage(start);
+  return { result, cpuMs: (used.user + used.system) / 1000 };
+}
+
 /**
  * A side-by-side run's temp dir and what to stop at the end: `stops` run newest first, then the
  * dir is removed; Ctrl-C and SIGTERM clean up too.

@@ -200,6 +200,8 @@ interface Result {
   timedOut: boolean;
   errors: string[];
   load1: number;
+  /** This process's CPU (ms) from the start of the timed part to the last delivery: Wren's, for Wren's runs. */
+  cpuMs: number;
 }
 
 async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
@@ -222,6 +224,7 @@ async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
   // Start the clock only once the warm-up messages are all at the sink.
   await waitUntil(() => sink.delivered() - before >= plan.submitters, 30_000, 10);
   const base = sink.delivered();
+  const cpuStart = process.cpuUsage();
   child.stdin!.end('go\n');
   await closed;
   clearTimeout(guard);
@@ -232,6 +235,7 @@ async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
   const endBy = report.startedAt + LIMIT_MS;
   await waitUntil(() => sink.delivered() - base >= report.submitted, Math.max(0, endBy - Date.now()), 10);
   const delivered = sink.delivered() - base;
+  const cpu = process.cpuUsage(cpuStart);
   const seconds = (sink.lastAt() - report.startedAt) / 1000;
   return {
     warmUp,
@@ -242,6 +246,7 @@ async function load(sink: Sink, plan: ClientPlan): Promise<Result> {
     timedOut: report.submitted < plan.messages || delivered < report.submitted,
     errors: report.errors,
     load1: loadavg()[0]!,
+    cpuMs: (cpu.user + cpu.system) / 1000,
   };
 }
 
@@ -296,6 +301,7 @@ async function main(): Promise<void> {
         ratio(w.deliveredPerSecond, p.deliveredPerSecond, true),
         `${w.warmUp.toFixed(1)} / ${p.warmUp.toFixed(1)}`,
         `${w.load1.toFixed(2)} / ${p.load1.toFixed(2)}`,
+        (w.cpuMs / Math.max(w.delivered, 1)).toFixed(1),
       ]);
       console.log(`  ${rows.at(-1)!.join('  ')}`);
     }
@@ -312,6 +318,7 @@ async function main(): Promise<void> {
         'Wren/Postfix',
         'warm-up s (W / P)',
         'load 1m (W / P)',
+        'Wren CPU ms/msg',
       ],
       rows,
     );

@@ -5,6 +5,7 @@
 import { Resolver } from 'node:dns/promises';
 import { isIP, isIPv4 } from 'node:net';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
+import { queryTxt, TxtCache } from './txt-cache.ts';
 
 export interface ResolverOptions {
   /** "127.0.0.1:5353", "[::1]:53" or plain addresses; empty or absent: the system's resolvers. */
@@ -12,7 +13,11 @@ export interface ResolverOptions {
   /** Per-try timeout (ms); c-ares doubles it on each retry. */
   timeoutMs?: number;
   tries?: number;
+  /** Most TXT answers kept for SPF/DKIM/DMARC (default TXT_CACHE_ENTRIES; 0: no cache). */
+  txtCacheEntries?: number;
 }
+
+export const TXT_CACHE_ENTRIES = 10_000;
 
 export interface MxRecord {
   exchange: string;
@@ -23,12 +28,15 @@ export interface MxRecord {
 export type ResolveResult = string[] | string[][] | MxRecord[] | unknown[];
 
 export interface DnsResolver {
-  /** mailauth-compatible `(name, rrtype) => Promise<…>`; errors carry dns codes (ENOTFOUND, ENODATA, ETIMEOUT …). */
+  /**
+   * mailauth-compatible `(name, rrtype) => Promise<…>`; errors carry dns codes (ENOTFOUND, ENODATA, ETIMEOUT …).
+   * TXT answers (SPF, DKIM keys, DMARC) come from a cache that honours their TTLs (txt-cache.ts).
+   */
   // biome-ignore lint/suspicious/noExplicitAny: mailauth types its resolver's answer as any
   readonly resolve: (name: string, rrtype: string) => Promise<any>;
   /** MX hosts ordered by priority (ties keep DNS order). */
   mx(domain: string): Promise<MxRecord[]>;
-  /** TXT records with their character-strings joined (SPF, DKIM, DMARC, verification tokens). */
+  /** TXT records with their character-strings joined, asked afresh (domain checks want what DNS says now). */
   txt(name: string): Promise<string[]>;
   a(name: string): Promise<string[]>;
   aaaa(name: string): Promise<string[]>;
@@ -71,9 +79,15 @@ export function createResolver(options: ResolverOptions = {}): DnsResolver {
   });
   const servers = (options.servers ?? []).filter((s) => s.trim() !== '');
   if (servers.length) resolver.setServers(servers);
+  const timeoutMs = options.timeoutMs ?? CONFIG_DEFAULTS.dns.timeout_ms;
+  const tries = options.tries ?? 2;
+  const txtCache = new TxtCache(
+    (name) => queryTxt(name, resolver.getServers(), { timeoutMs, tries }),
+    options.txtCacheEntries ?? TXT_CACHE_ENTRIES,
+  );
   return {
     servers: resolver.getServers(),
-    resolve: (name, rrtype) => resolver.resolve(name, rrtype as 'A'),
+    resolve: (name, rrtype) => (rrtype === 'TXT' ? txtCache.resolve(name) : resolver.resolve(name, rrtype as 'A')),
     async mx(domain) {
       const records = await orEmpty(resolver.resolveMx(domain));
       return records

@@ -1,6 +1,7 @@
 // Stage 4 and 5: one durable store batch per recipient account (the blob is shared), with its
 // message.received / message.received.spam event in that same batch. Resolves only when every
 // batch is on disk, so the SMTP 250 that follows is a promise kept.
+import type { MessageIndex } from '../mime/types.ts';
 import { StoreError, type Store } from '../store/index.ts';
 import type { Refusal } from './route.ts';
 import type { DeliveryPlan } from './route.ts';
@@ -28,6 +29,8 @@ export class DeliveryRefused extends Error {
 }
 
 export interface DeliverOptions {
+  /** The index of `raw` when the caller has it (the store parses the message otherwise). */
+  index?: MessageIndex;
   /** Called when a recipient had to be taken over its quota (see below). */
   onQuotaOvershoot?: (accountId: string) => void;
 }
@@ -64,6 +67,7 @@ export async function deliver(
       targets.map((t) => ({ ...t, quotaBytes: quota ? d.account.quotaBytes : 0 })),
       {
         internalDate,
+        index: options.index,
         events: (delivered) =>
           delivered.map(({ folder, message }) => ({
             type: meta.junk ? 'message.received.spam' : 'message.received',

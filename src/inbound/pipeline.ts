@@ -6,6 +6,8 @@
 // pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
+import { indexPrepended } from '../mime/prepend.ts';
+import { messageIndex } from '../spam/normalize.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Store } from '../store/index.ts';
@@ -91,6 +93,8 @@ export async function processMessage(
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
   const raw = Buffer.concat([Buffer.from(auth.traceHeaders + spam.headers, 'utf8'), auth.raw]);
+  // The message is parsed once: the store's index is spam's (same Buffer) shifted past the trace fields.
+  const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw));
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
   const sieveInput = {
     raw,
@@ -111,6 +115,7 @@ export async function processMessage(
   };
   await reserveForwarders(store, plan.forwards, options.forwardLimits);
   const delivered = await deliver(store, raw, plan, meta, {
+    index,
     onQuotaOvershoot: (accountId) =>
       log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });

@@ -23,7 +23,7 @@ const COLON = 0x3a;
 
 // Past this many fields a block is only scanned for its end: nothing useful hides in field 10,001,
 // and keeping them would let one message hold a lot of memory.
-const MAX_FIELDS = 10_000;
+export const MAX_FIELDS = 10_000;
 
 /** Bytes of a header value to a string: ASCII as is, 8-bit as UTF-8 with a Windows-1252 fallback per byte. */
 export function decodeHeaderBytes(buf: Buffer, start: number, end: number): string {

@@ -22,7 +22,16 @@ export function messageIds(value: string | null): string[] {
   return ids;
 }
 
-const HEADER_TEXT_MAX = 64 * 1024;
+export const HEADER_TEXT_MAX = 64 * 1024;
+
+/** Every field as a lower-cased "name: decoded value" line, at most HEADER_TEXT_MAX characters. */
+export function headerSearchText(fields: HeaderField[]): string {
+  return fields
+    .map((f) => `${f.name}: ${safeDecodeWords(f.value)}`)
+    .join('\n')
+    .toLowerCase()
+    .slice(0, HEADER_TEXT_MAX);
+}
 
 export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: MimeNode, env: Envelope): SearchFields {
   const date = parseDateZone(env.date);
@@ -38,11 +47,7 @@ export function buildSearchFields(buf: Buffer, fields: HeaderField[], root: Mime
     inReplyTo: messageIds(env.inReplyTo)[0] ?? null,
     references: messageIds(firstField(fields, 'references')),
     text: extractText(buf, root),
-    headers: fields
-      .map((f) => `${f.name}: ${safeDecodeWords(f.value)}`)
-      .join('\n')
-      .toLowerCase()
-      .slice(0, HEADER_TEXT_MAX),
+    headers: headerSearchText(fields),
     attachments: listAttachments(buf, root),
   };
 }

@@ -28,6 +28,13 @@ export interface TestDnsServer {
   zone: Zone;
   /** Every question received, "name TYPE" (for tests that assert on lookups). */
   queries: string[];
+  /** TTL of every answer (seconds, default 60). */
+  ttl: number;
+  /**
+   * When set, "no such name / no such record" answers carry an SOA in the authority section with
+   * these TTL and MINIMUM fields (RFC 2308 §3), which is what lets resolvers cache them.
+   */
+  soa: { ttl: number; minimum: number } | null;
   close(): Promise<void>;
 }
 
@@ -47,7 +54,6 @@ const TYPE_NAMES: Record<number, keyof ZoneRecords> = {
   [Packet.TYPE.CNAME]: 'CNAME',
 };
 const NXDOMAIN = 3;
-const TTL = 60;
 
 function lookup(zone: Zone, name: string): ZoneRecords | undefined {
   const wanted = name.toLowerCase().replace(/\.$/, '');
@@ -56,8 +62,8 @@ function lookup(zone: Zone, name: string): ZoneRecords | undefined {
   return undefined;
 }
 
-function answers(name: string, type: keyof ZoneRecords, records: ZoneRecords): dns2.Packet.Resource[] {
-  const base = { name, class: Packet.CLASS.IN, ttl: TTL, type: Packet.TYPE[type] };
+function answers(name: string, type: keyof ZoneRecords, records: ZoneRecords, ttl: number): dns2.Packet.Resource[] {
+  const base = { name, class: Packet.CLASS.IN, ttl, type: Packet.TYPE[type] };
   switch (type) {
     case 'A':
     case 'AAAA':
@@ -77,7 +83,7 @@ function answers(name: string, type: keyof ZoneRecords, records: ZoneRecords): d
 
 export async function startDnsServer(zone: Zone = {}, host = '127.0.0.1'): Promise<TestDnsServer> {
   const queries: string[] = [];
-  const state = { zone };
+  const state = { zone, ttl: 60, soa: null as TestDnsServer['soa'] };
   const handle = (request: dns2.Packet, send: (r: dns2.Packet) => Promise<Buffer>): void => {
     const response = Packet.createResponseFromRequest(request);
     response.header.aa = 1;
@@ -90,7 +96,15 @@ export async function startDnsServer(zone: Zone = {}, host = '127.0.0.1'): Promi
       else if (type) {
         // A name with only a CNAME answers every type with the CNAME (no chasing: resolvers do that).
         const owned = type !== 'CNAME' && records.CNAME && !records[type] ? 'CNAME' : type;
-        response.answers.push(...answers(question.name, owned, records));
+        response.answers.push(...answers(question.name, owned, records, state.ttl));
+      }
+      if (response.answers.length === 0 && state.soa) {
+        const [ttl, minimum] = [state.soa.ttl, state.soa.minimum];
+        response.authorities.push({
+          ...{ name: question.name.split('.').slice(-1)[0], type: Packet.TYPE.SOA, class: Packet.CLASS.IN, ttl },
+          ...{ primary: 'ns.test', admin: 'hostmaster.test', serial: 1, refresh: 3600, retry: 600 },
+          ...{ expiration: 86400, minimum },
+        } as dns2.Packet.Resource);
       }
     }
     void send(response).catch(() => undefined);
@@ -127,6 +141,18 @@ export async function startDnsServer(zone: Zone = {}, host = '127.0.0.1'): Promi
       },
       set zone(z: Zone) {
         state.zone = z;
+      },
+      get ttl() {
+        return state.ttl;
+      },
+      set ttl(t: number) {
+        state.ttl = t;
+      },
+      get soa() {
+        return state.soa;
+      },
+      set soa(soa: TestDnsServer['soa']) {
+        state.soa = soa;
       },
       queries,
       close: async () => {

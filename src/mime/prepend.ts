@@ -1,0 +1,80 @@
+// The index of a message with header fields prepended, derived from the index of the message without
+// them instead of parsing it again: the inbound pipeline parses the message once for spam scoring,
+// then prepends its trace fields (Received, Authentication-Results, X-Spam-*) before storing it.
+// Prepended complete fields change no part's structure, only every offset (by their length) and the
+// all-headers search text; when anything could make the parse differ, the message is parsed again.
+import { MAX_FIELDS, readHeader } from './headers.ts';
+import { indexMessage } from './index.ts';
+import { HEADER_TEXT_MAX, headerSearchText } from './search-fields.ts';
+import type { MessageIndex, MimeNode } from './types.ts';
+
+// The fields the index reads (envelope, MIME fields, references): a prepended one would change it.
+const READ_FIELDS = new Set([
+  'date',
+  'subject',
+  'from',
+  'sender',
+  'reply-to',
+  'to',
+  'cc',
+  'bcc',
+  'in-reply-to',
+  'message-id',
+  'references',
+]);
+const LF = 0x0a;
+const SP = 0x20;
+const TAB = 0x09;
+
+function shift(node: MimeNode, by: number, top: boolean): MimeNode {
+  const out: MimeNode = {
+    ...node,
+    start: top ? 0 : node.start + by,
+    bodyStart: node.bodyStart + by,
+    end: node.end + by,
+  };
+  if (node.children) out.children = node.children.map((c) => shift(c, by, false));
+  if (node.message) out.message = { envelope: node.message.envelope, node: shift(node.message.node, by, false) };
+  return out;
+}
+
+/**
+ * The index of `raw`, given `rest`, the index of raw.subarray(prefixLength): equal to
+ * indexMessage(raw) (test/unit/mime-prepend.test.ts checks it over every fixture).
+ */
+export function indexPrepended(raw: Buffer, prefixLength: number, rest: MessageIndex): MessageIndex {
+  if (prefixLength === 0) return rest;
+  const prefix = readHeader(raw, 0, prefixLength);
+  const first = raw[prefixLength];
+  const shiftable =
+    // complete fields, no blank line among them (it would end the header there)
+    !/(^|\n)\r?\n/.test(raw.toString('latin1', 0, prefixLength)) &&
+    raw[prefixLength - 1] === LF &&
+    raw[0] !== SP &&
+    raw[0] !== TAB &&
+    // a continuation line at the start of the rest would fold into the last prepended field
+    first !== SP &&
+    first !== TAB &&
+    // 0: the rest was empty or could not be parsed (indexMessage's fallback)
+    rest.headerSize > 0 &&
+    // headers.ts keeps at most MAX_FIELDS fields; every field is at least 3 bytes ("a:\n"), so a
+    // block this small holds too few for the prepended ones to push any out of the count
+    rest.headerSize < 3 * (MAX_FIELDS - prefix.fields.length) &&
+    rest.size === raw.length - prefixLength &&
+    // absent: building the search fields failed, and would again
+    rest.search.headers !== undefined &&
+    !prefix.fields.some((f) => READ_FIELDS.has(f.name) || f.name.startsWith('content-'));
+  if (!shiftable) return indexMessage(raw);
+  const ownText = headerSearchText(prefix.fields);
+  return {
+    ...rest,
+    size: raw.length,
+    headerSize: rest.headerSize + prefixLength,
+    root: shift(rest.root, prefixLength, true),
+    // lower-casing "a\nb" is lower-casing a and b apart: a line break ends every case context
+    search: {
+      ...rest.search,
+      headers: rest.search.headers ? `${ownText}\n${rest.search.headers}`.slice(0, HEADER_TEXT_MAX) : ownText,
+    },
+  };
+}

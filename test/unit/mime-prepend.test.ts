@@ -1,0 +1,59 @@
+// indexPrepended (src/mime/prepend.ts): the index of a message with trace fields prepended, derived
+// from the index of the message without them, must equal indexing the whole message again: over
+// every in-repo fixture (MIME edge cases, real spam and ham) and the cases where it must re-parse.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { indexMessage } from '../../src/mime/index.ts';
+import { indexPrepended } from '../../src/mime/prepend.ts';
+import { MIME_FIXTURES, SPAM_FIXTURES } from '../helpers/fixtures.ts';
+import { loadMessages } from '../helpers/mime-check.ts';
+
+// What the inbound pipeline prepends: Received, Authentication-Results, Received-SPF, X-Spam-*.
+const TRACE =
+  'Received: from mx.sender.test (mx.sender.test [192.0.2.1])\r\n\tby mx.wren.test (Wren Mail) with ESMTP id abc.1\r\n\tfor <u@wren.test>; Sun, 6 Dec 2026 17:00:00 +0000\r\n' +
+  'Authentication-Results: mx.wren.test;\r\n dkim=pass header.d=sender.test; spf=pass smtp.mailfrom=sender.test\r\n' +
+  'Received-SPF: pass (mx.wren.test: domain of =?utf-8?q?=C3=A9?=@sender.test designates 192.0.2.1) client-ip=192.0.2.1;\r\n' +
+  'X-Spam-Score: 0.0\r\nX-Spam-Status: No, score=0.0 required=5.0 tests=none\r\n';
+
+function same(prefix: string, rest: Buffer, name: string): { shifted: boolean } {
+  const restIndex = indexMessage(rest);
+  const raw = Buffer.concat([Buffer.from(prefix, 'utf8'), rest]);
+  const derived = indexPrepended(raw, raw.length - rest.length, restIndex);
+  assert.equal(derived, indexMessage(raw), name);
+  // Derived without parsing again: the search fields that do not depend on the header are shared.
+  return { shifted: derived.search.attachments === restIndex.search.attachments };
+}
+
+test('equals indexing again, over every fixture message, CRLF and LF', () => {
+  const samples = [...loadMessages(MIME_FIXTURES).samples, ...loadMessages(SPAM_FIXTURES).samples];
+  let shifted = 0;
+  for (const s of samples) {
+    if (same(TRACE, s.raw, s.name).shifted) shifted++;
+    same(TRACE.replace(/\r\n/g, '\n'), s.raw, `${s.name} (LF prefix)`);
+  }
+  console.log(`  ${samples.length} messages, ${shifted} derived without a second parse`);
+  assert.ok(samples.length >= 300 && shifted > samples.length * 0.9, `${shifted} of ${samples.length}`);
+});
+
+test('re-parses where a prepended field would change the index, and still equals it', () => {
+  const msg = Buffer.from('Subject: hi\r\nFrom: a@b.test\r\n\r\nbody\r\n');
+  const cases: [string, string, Buffer][] = [
+    ['prefix with a Subject', 'Subject: injected\r\n', msg],
+    ['prefix with a Content-Type', 'Content-Type: multipart/mixed; boundary=x\r\n', msg],
+    ['rest starts with a continuation line', TRACE, Buffer.from(' folded\r\nSubject: hi\r\n\r\nbody')],
+    ['empty rest', TRACE, Buffer.alloc(0)],
+    ['prefix without its line break', 'Received: x', msg],
+    ['prefix with a blank line', 'Received: x\r\n\r\n', msg],
+  ];
+  for (const [name, prefix, rest] of cases) assert.not.ok(same(prefix, rest, name).shifted, name);
+});
+
+test('shifts messages without header fields or without a body; re-parses a header that may hit the field cap', () => {
+  assert.ok(same(TRACE, Buffer.from('\r\nonly a body\r\n'), 'no header fields').shifted);
+  assert.ok(same(TRACE, Buffer.from('Subject: no body'), 'no body').shifted);
+  assert.ok(same(TRACE, Buffer.from('junk line without colon\r\n\r\nbody'), 'junk header line').shifted);
+  const many = Buffer.from(`${'a:\r\n'.repeat(9_995)}Subject: many\r\n\r\nbody`);
+  assert.not.ok(same(TRACE, many, '10,000 fields with the prepended ones').shifted);
+});
+
+test.run();
