@@ -94,7 +94,11 @@ class ImportedKeySigner extends (DkimSigner as new (options: object) => SignerSt
   }
 }
 
-/** Fields signed (and over-signed where a second copy would change meaning), after RFC 6376 §5.4.1. */
+/**
+ * Fields signed, after RFC 6376 §5.4.1, and List-Unsubscribe-Post, which RFC 8058 §4 requires a DKIM
+ * signature to cover (mailauth's default list lacks it). mailauth takes the list colon-separated: an
+ * array is ignored in favour of its default.
+ */
 export const SIGNED_HEADERS = [
   'from',
   'sender',
@@ -114,7 +118,7 @@ export const SIGNED_HEADERS = [
   'list-id',
   'list-unsubscribe',
   'list-unsubscribe-post',
-];
+].join(':');
 
 /** Returns the signature fields (CRLF-terminated) for `raw` signed by `domain` with `keys`, or "" when none. */
 export async function dkimSignatures(raw: Buffer, domain: string, keys: DkimKey[], now = Date.now()): Promise<string> {
