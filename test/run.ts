@@ -12,6 +12,7 @@ const ENGINE_SUITES = [
   'unit/store.test.ts',
   'unit/store-header-fields.test.ts',
   'unit/store-message-cache.test.ts',
+  'unit/store-directory.test.ts',
   'unit/fulltext.test.ts',
   'e2e/mail-flow.test.ts',
 ];

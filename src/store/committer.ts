@@ -43,6 +43,7 @@ export class Committer {
   private flushing = false;
   private failure: Error | null = null;
   private recover: Recover | null = null;
+  private written: ((ops: Op[]) => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
@@ -66,6 +67,14 @@ export class Committer {
    */
   onFailure(recover: Recover): void {
     this.recover = recover;
+  }
+
+  /**
+   * Called with each batch once it is durable, before any of its writers resumes, in submission
+   * order: what memory mirrors of the disk (the directory cache) stays exactly in step with it.
+   */
+  onWritten(fn: (ops: Op[]) => void): void {
+    this.written = fn;
   }
 
   write(ops: Op[]): Promise<void> {
@@ -101,6 +110,7 @@ export class Committer {
         this.stats.batches += 1;
         this.stats.writes += group.length;
         this.stats.ops += ops.length;
+        this.written?.(ops);
         for (const p of group) p.resolve();
       }
     } finally {

@@ -103,7 +103,7 @@ export class Store {
 
   /**
    * After a failed write: reopens the database, then makes what memory keeps (counters, folders,
-   * refcounts, cached lists, spam models, send counts) what the disk has, since memory counted in batches that
+   * refcounts, cached lists, the directory, spam models, send counts) what the disk has, since memory counted in batches that
    * never reached it. The reads come first; the replacement happens at once, with no await between
    * it and the committer taking writes again, so every later batch starts from the disk's state.
    */
@@ -116,6 +116,7 @@ export class Store {
       this.kv.getMany<number>(shas.map(keys.blobRefs)),
     ]);
     this.counters.reset(counters);
+    this.kv.directory.clear();
     this.folders.reset(folders);
     this.blobs.reset(shas, refs);
     this.messages.forgetCached();
@@ -126,11 +127,11 @@ export class Store {
 
   /**
    * Opens the store: on LevelDB in `dir`, or, with `postgresUrl`, on that PostgreSQL database (then
-   * `dir` is unused), or over an engine already open.
+   * `dir` is unused), or over an engine already open. `directoryBytes` bounds the directory cache.
    */
   static async open(
     dir: string,
-    options: { groupCommit?: boolean; postgresUrl?: string; engine?: Engine } = {},
+    options: { groupCommit?: boolean; postgresUrl?: string; engine?: Engine; directoryBytes?: number } = {},
   ): Promise<Store> {
     const engine =
       options.engine ??
@@ -138,7 +139,7 @@ export class Store {
         ? // Loaded only when used: a LevelDB server never loads the PostgreSQL client.
           await (await import('./engines/postgres.ts')).PostgresEngine.open(options.postgresUrl)
         : await LevelEngine.open(dir));
-    const store = new Store(new Kv(engine, options.groupCommit ?? true));
+    const store = new Store(new Kv(engine, options.groupCommit ?? true, options.directoryBytes));
     await store.counters.load();
     await store.folders.load();
     return store;
