@@ -57,6 +57,8 @@ export async function withTempStore(run: (store: Store) => Promise<void>): Promi
 export class CountingEngine implements Engine {
   readonly inner: Engine;
   reads = 0;
+  /** Reads by key family (the key's first segment: `u`, `a`, `sieve`, ...). */
+  readonly families = new Map<string, number>();
   /** While set, each read waits for it after reading; `held` counts the reads that reached it. */
   hold: Promise<void> | null = null;
   held = 0;
@@ -83,8 +85,16 @@ export class CountingEngine implements Engine {
     return this.inner.directory;
   }
 
-  private async read<T>(run: (reader: EngineReader) => Promise<T>): Promise<T> {
+  private count(keys: (string | undefined)[]): void {
     this.reads++;
+    for (const key of keys) {
+      const family = (key ?? '').split('/')[0]!;
+      this.families.set(family, (this.families.get(family) ?? 0) + 1);
+    }
+  }
+
+  private async read<T>(keys: (string | undefined)[], run: (reader: EngineReader) => Promise<T>): Promise<T> {
+    this.count(keys);
     const answer = await run(this.inner);
     if (this.hold) {
       this.held++;
@@ -94,22 +104,22 @@ export class CountingEngine implements Engine {
   }
 
   get(key: string) {
-    return this.read((r) => r.get(key));
+    return this.read([key], (r) => r.get(key));
   }
   getMany(keys: string[]) {
-    return this.read((r) => r.getMany(keys));
+    return this.read(keys, (r) => r.getMany(keys));
   }
   keys(range: RangeOptions) {
-    return this.read((r) => r.keys(range));
+    return this.read([range.gte ?? range.gt], (r) => r.keys(range));
   }
   values(range: RangeOptions) {
-    return this.read((r) => r.values(range));
+    return this.read([range.gte ?? range.gt], (r) => r.values(range));
   }
   entries(range: RangeOptions) {
-    return this.read((r) => r.entries(range));
+    return this.read([range.gte ?? range.gt], (r) => r.entries(range));
   }
   iterate(range: RangeOptions) {
-    this.reads++;
+    this.count([range.gte ?? range.gt]);
     return this.inner.iterate(range);
   }
   batch(ops: Op[]) {
