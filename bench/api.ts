@@ -7,7 +7,9 @@
 // two is the API's own overhead (issue 17). The GET rows use `wrk` when installed (Debian package
 // `wrk`), so the client takes no CPU from a Node event loop; else the bench's own client.
 // Set BENCH_CPU_PROF=DIR to have the API child write a --cpu-prof profile there, BENCH_GET_ONLY=1 for the GET rows alone.
-import { execFile, fork } from 'node:child_process';
+// Each GET row also gives the server child's CPU time per request (user + system, process.cpuUsage()):
+// on a shared machine req/s follow the load, CPU per request much less so.
+import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { loadavg } from 'node:os';
 import Koa from 'koa';
 import Router from '@koa/router';
@@ -56,7 +58,8 @@ async function serve(): Promise<void> {
   server.listen(0, '127.0.0.1', () =>
     process.send!({ port: (server.address() as AddressInfo).port, key: minted.secret }),
   );
-  process.on('message', async () => {
+  process.on('message', async (m) => {
+    if (m === 'cpu') return void process.send!({ cpu: process.cpuUsage() });
     server.closeAllConnections();
     server.close();
     await store.close();
@@ -76,7 +79,8 @@ function serveBare(): void {
     app.use(router.routes());
     const server = createServer(app.callback());
     server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
-    process.once('message', () => {
+    process.on('message', (m) => {
+      if (m === 'cpu') return void process.send!({ cpu: process.cpuUsage() });
       server.closeAllConnections();
       server.close();
       process.exit(0);
@@ -134,6 +138,7 @@ async function load(seconds: number, next: () => Promise<number>, expected: numb
 }
 
 interface Row {
+  requests: number;
   rate: number;
   p50: number;
   p99: number;
@@ -143,7 +148,7 @@ interface Row {
 function report(name: string, r: Result): Row {
   const sorted = [...r.latencies].sort((a, b) => a - b);
   const at = (q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-  const row = { rate: r.requests / r.seconds, p50: at(0.5), p99: at(0.99) };
+  const row = { requests: r.requests, rate: r.requests / r.seconds, p50: at(0.5), p99: at(0.99) };
   const line = `${name.padEnd(28)} ${row.rate.toFixed(0).padStart(7)} req/s   p50 ${row.p50.toFixed(1)} ms   p99 ${row.p99.toFixed(1)} ms   ${r.requests} requests, ${r.errors} errors, ${CONNECTIONS} connections, ${r.seconds.toFixed(1)} s (node client)`;
   console.log(line);
   return { ...row, line };
@@ -167,7 +172,7 @@ function wrk(name: string, seconds: number, url: string, headers: string[]): Pro
       const rate = Number(/Requests\/sec:\s+([\d.]+)/.exec(out)![1]);
       const p50 = ms(/ 50%\s+(\S+)/.exec(out)![1]!);
       const p99 = ms(/ 99%\s+(\S+)/.exec(out)![1]!);
-      const requests = /(\d+) requests in/.exec(out)![1];
+      const requests = Number(/(\d+) requests in/.exec(out)![1]);
       const errors =
         Number(/Non-2xx or 3xx responses: (\d+)/.exec(out)?.[1] ?? 0) +
         Number(
@@ -178,10 +183,23 @@ function wrk(name: string, seconds: number, url: string, headers: string[]): Pro
         );
       const line = `${name.padEnd(28)} ${rate.toFixed(0).padStart(7)} req/s   p50 ${p50.toFixed(1)} ms   p99 ${p99.toFixed(1)} ms   ${requests} requests, ${errors} errors, ${CONNECTIONS} connections, ${seconds} s (wrk)`;
       console.log(line);
-      resolve({ rate, p50, p99, line });
+      resolve({ requests, rate, p50, p99, line });
     }),
   );
 }
+
+/** A server child's CPU time so far (µs, user + system). */
+const cpuOf = (child: ChildProcess): Promise<number> =>
+  new Promise((resolve) => {
+    const on = (m: unknown) => {
+      const cpu = (m as { cpu?: NodeJS.CpuUsage }).cpu;
+      if (!cpu) return;
+      child.off('message', on);
+      resolve(cpu.user + cpu.system);
+    };
+    child.on('message', on);
+    child.send('cpu');
+  });
 
 const load1 = (): string =>
   loadavg()
@@ -235,14 +253,19 @@ async function main(): Promise<void> {
     );
     const useWrk = await hasWrk();
     if (!useWrk) console.log("wrk not installed (Debian package wrk): the GET rows use the bench's own client");
-    const get = (name: string, p: number, headers: string[]) =>
-      useWrk
+    const get = async (name: string, server: ChildProcess, p: number, headers: string[]) => {
+      const before = await cpuOf(server);
+      const row = await (useWrk
         ? wrk(name, seconds, `http://127.0.0.1:${p}${path}`, headers)
-        : load(seconds, () => send(agent, p, key, 'GET', path), 200).then((r) => report(name, r));
-    const api = await get('GET /mailboxes/{id}', port, [`authorization: Bearer ${key}`]);
-    const koa = await get('bare Koa, same JSON', barePort, []);
+        : load(seconds, () => send(agent, p, key, 'GET', path), 200).then((r) => report(name, r)));
+      const cpu = ((await cpuOf(server)) - before) / row.requests;
+      console.log(`${''.padEnd(28)} ${cpu.toFixed(0).padStart(7)} µs of server CPU per request`);
+      return { ...row, cpu };
+    };
+    const api = await get('GET /mailboxes/{id}', child, port, [`authorization: Bearer ${key}`]);
+    const koa = await get('bare Koa, same JSON', bare, barePort, []);
     console.log(
-      `API/bare Koa: ${(api.rate / koa.rate).toFixed(2)}× req/s   p99 ${api.p99.toFixed(1)} ms vs ${koa.p99.toFixed(1)} ms`,
+      `API/bare Koa: ${(api.rate / koa.rate).toFixed(2)}× req/s, ${(api.cpu / koa.cpu).toFixed(2)}× CPU per request   p99 ${api.p99.toFixed(1)} ms vs ${koa.p99.toFixed(1)} ms`,
     );
     // BENCH_GET_ONLY=1: the two GET rows alone (for profiling the read path).
     if (process.env.BENCH_GET_ONLY) return;

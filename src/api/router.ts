@@ -91,11 +91,19 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     );
 
     const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
-    const candidates = (bySegment.get(first(path)) ?? wild)
-      .map((c) => ({ c, m: c.pattern.exec(path) }))
-      .filter((x) => x.m !== null);
-    const found = candidates.find((x) => x.c.route.method === method);
+    const tried = bySegment.get(first(path)) ?? wild;
+    let found: { c: Compiled; m: RegExpExecArray } | undefined;
+    for (const c of tried) {
+      if (c.route.method !== method) continue;
+      const m = c.pattern.exec(path);
+      if (m) {
+        found = { c, m };
+        break;
+      }
+    }
     if (!found) {
+      // Only a miss needs every route the path matches (404, or 405 with Allow).
+      const candidates = tried.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m !== null);
       if (candidates.length === 0) throw new ApiError('not_found', 'no such route');
       const allow = [...new Set(candidates.map((x) => x.c.route.method))].join(', ');
       throw new ApiError('method_not_allowed', `${ctx.method} is not allowed here (allowed: ${allow})`, null, {

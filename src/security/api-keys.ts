@@ -1,4 +1,4 @@
-import { createHash, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createHash, hash, randomBytes, timingSafeEqual } from 'node:crypto';
 
 export type KeyKind = 'root' | 'send' | 'mbx';
 
@@ -34,7 +34,8 @@ export function mintApiKey(kind: KeyKind): MintedKey {
   return mintedFrom(`wm_${kind}_${base62(32)}`);
 }
 
-export const hashApiKey = (secret: string): string => createHash('sha256').update(secret).digest('hex');
+/** One-shot hash (no Hash object): every API request with a key computes it. */
+export const hashApiKey = (secret: string): string => hash('sha256', secret, 'hex');
 
 export const looksLikeApiKey = (value: string): boolean => /^wm_(root|send|mbx)_[A-Za-z0-9]{32}$/.test(value);
 

@@ -3,7 +3,7 @@ import { normalizeAddress, splitAddress } from './addresses.ts';
 import type { Kv, Notifier } from './db.ts';
 import type { Folders } from './folders.ts';
 import { DEFAULT_FOLDERS, StoreError } from './folders.ts';
-import { keys, ranges } from './keys.ts';
+import { keys, listPrefixes } from './keys.ts';
 import type { Messages } from './messages.ts';
 import type { KeyedMutex } from './mutex.ts';
 import { newId } from './teams.ts';
@@ -49,7 +49,7 @@ export class Accounts {
   }
 
   get(accountId: string): Promise<Account | undefined> {
-    return this.kv.get<Account>(keys.account(accountId));
+    return this.kv.directory.get<Account>(keys.account(accountId));
   }
 
   async byAddress(address: string): Promise<Account | undefined> {
@@ -58,8 +58,12 @@ export class Accounts {
   }
 
   async listForTeam(teamId: string): Promise<Account[]> {
-    const ids = (await this.kv.keys(ranges.teamAccounts(teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
-    return (await this.kv.getMany<Account>(ids.map(keys.account))).filter((a): a is Account => a !== undefined);
+    const ids = (await this.kv.directory.list(listPrefixes.teamAccounts(teamId))).map((k) =>
+      k.slice(k.lastIndexOf('/') + 1),
+    );
+    return (await this.kv.directory.getMany<Account>(ids.map(keys.account))).filter(
+      (a): a is Account => a !== undefined,
+    );
   }
 
   async create(input: NewAccount): Promise<Account> {

@@ -1,5 +1,5 @@
 import type { Kv } from './db.ts';
-import { keys, ranges } from './keys.ts';
+import { keys, listPrefixes } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { AddressRoute } from './types.ts';
 
@@ -20,7 +20,7 @@ export class Addresses {
   }
 
   get(address: string): Promise<AddressRoute | undefined> {
-    return this.kv.get<AddressRoute>(keys.address(normalizeAddress(address)));
+    return this.kv.directory.get<AddressRoute>(keys.address(normalizeAddress(address)));
   }
 
   put(tx: Tx, address: string, route: AddressRoute): void {
@@ -43,7 +43,7 @@ export class Addresses {
   }
 
   async accountAliases(accountId: string): Promise<string[]> {
-    const prefix = `ua/${accountId}/`;
-    return (await this.kv.keys(ranges.accountAliases(accountId))).map((k) => k.slice(prefix.length));
+    const prefix = listPrefixes.accountAliases(accountId);
+    return (await this.kv.directory.list(prefix)).map((k) => k.slice(prefix.length));
   }
 }

@@ -84,6 +84,7 @@ export class Committer {
   private flushing = false;
   private failure: Error | null = null;
   private recover: Recover | null = null;
+  private written: ((ops: Op[]) => void) | null = null;
   private retryTimer: NodeJS.Timeout | null = null;
   private closed = false;
   readonly stats: CommitStats = { batches: 0, writes: 0, ops: 0 };
@@ -107,6 +108,14 @@ export class Committer {
    */
   onFailure(recover: Recover): void {
     this.recover = recover;
+  }
+
+  /**
+   * Called with each batch once it is durable, before any of its writers resumes, in submission
+   * order: what memory mirrors of the disk (the directory cache) stays exactly in step with it.
+   */
+  onWritten(fn: (ops: Op[]) => void): void {
+    this.written = fn;
   }
 
   write(
@@ -149,6 +158,8 @@ export class Committer {
         this.stats.batches += 1;
         this.stats.writes += group.length;
         this.stats.ops += ops.length;
+        // Only the batches the shared engine accepted reached the disk (all of them otherwise).
+        this.written?.(conflicts ? group.filter((_, i) => !conflicts[i]).flatMap((p) => p.ops) : ops);
         group.forEach((p, i) => {
           const refused = conflicts?.[i];
           if (!refused) p.resolve();

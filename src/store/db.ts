@@ -1,5 +1,6 @@
 import { EventEmitter } from 'node:events';
 import { Committer, StoreConflictError } from './committer.ts';
+import { DirectoryCache } from './directory.ts';
 import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from './engine.ts';
 import { LevelEngine } from './engines/leveldb.ts';
 import { keys } from './keys.ts';
@@ -82,11 +83,17 @@ export class Snapshot extends Reader {
 export class Kv extends Reader {
   readonly engine: Engine;
   readonly committer: Committer;
+  /** Accounts, domains, routes, teams, sieve scripts and their lists in memory, in step with every commit. */
+  readonly directory: DirectoryCache;
 
-  constructor(engine: Engine, groupCommit: boolean) {
+  constructor(engine: Engine, groupCommit: boolean, directoryBytes?: number) {
     super(engine);
     this.engine = engine;
     this.committer = new Committer(engine, groupCommit);
+    // Other nodes' directory writes never reach this cache (the change feed names folders only), so a
+    // shared store reads the directory from the database every time: a bound of 0 keeps nothing.
+    this.directory = new DirectoryCache(engine, engine.shared ? 0 : directoryBytes);
+    this.committer.onWritten((ops) => this.directory.apply(ops));
   }
 
   /** A store on LevelDB in `dir`. */

@@ -1,6 +1,6 @@
 import type { Kv } from './db.ts';
 import { StoreError } from './folders.ts';
-import { keys, ranges } from './keys.ts';
+import { keys, listPrefixes } from './keys.ts';
 import type { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
 import type { Domain } from './types.ts';
@@ -18,12 +18,16 @@ export class Domains {
   }
 
   get(name: string): Promise<Domain | undefined> {
-    return this.kv.get<Domain>(keys.domain(normalizeDomain(name)));
+    return this.kv.directory.get<Domain>(keys.domain(normalizeDomain(name)));
   }
 
   async listForTeam(teamId: string): Promise<Domain[]> {
-    const names = (await this.kv.keys(ranges.teamDomains(teamId))).map((k) => k.slice(k.lastIndexOf('/') + 1));
-    return (await this.kv.getMany<Domain>(names.map(keys.domain))).filter((d): d is Domain => d !== undefined);
+    const names = (await this.kv.directory.list(listPrefixes.teamDomains(teamId))).map((k) =>
+      k.slice(k.lastIndexOf('/') + 1),
+    );
+    return (await this.kv.directory.getMany<Domain>(names.map(keys.domain))).filter(
+      (d): d is Domain => d !== undefined,
+    );
   }
 
   async create(teamId: string, name: string): Promise<Domain> {

@@ -182,7 +182,7 @@ export class Store {
 
   /**
    * After a failed write: reopens the database, then makes what memory keeps (counters, folders,
-   * refcounts, cached lists, spam models, send counts) what the disk has, since memory counted in batches that
+   * refcounts, cached lists, the directory, spam models, send counts) what the disk has, since memory counted in batches that
    * never reached it. The reads come first; the replacement happens at once, with no await between
    * it and the committer taking writes again, so every later batch starts from the disk's state.
    */
@@ -195,6 +195,7 @@ export class Store {
       this.kv.getMany<number>(shas.map(keys.blobRefs)),
     ]);
     this.counters.reset(counters);
+    this.kv.directory.clear();
     this.folders.reset(folders);
     this.blobs.reset(shas, refs);
     this.messages.forgetCached();
@@ -205,14 +206,20 @@ export class Store {
 
   /**
    * Opens the store: on LevelDB in `dir`, or, with `postgresUrl`, on that PostgreSQL database (then
-   * `dir` is unused), or over an engine already open.
+   * `dir` is unused), or over an engine already open. `directoryBytes` bounds the directory cache.
    */
   static async open(
     dir: string,
-    options: { groupCommit?: boolean; postgresUrl?: string; shared?: boolean; engine?: Engine } = {},
+    options: {
+      groupCommit?: boolean;
+      postgresUrl?: string;
+      shared?: boolean;
+      engine?: Engine;
+      directoryBytes?: number;
+    } = {},
   ): Promise<Store> {
     const engine = options.engine ?? (await openEngine(dir, options.postgresUrl, { shared: options.shared }));
-    const store = new Store(new Kv(engine, options.groupCommit ?? true));
+    const store = new Store(new Kv(engine, options.groupCommit ?? true, options.directoryBytes));
     await store.counters.load();
     await store.folders.load();
     return store;

@@ -72,8 +72,6 @@ export const keys = {
 export const prefixRange = (prefix: string) => ({ gte: prefix, lt: `${prefix}\xff` });
 
 export const ranges = {
-  teamDomains: (teamId: string) => prefixRange(`td/${teamId}/`),
-  teamAccounts: (teamId: string) => prefixRange(`tu/${teamId}/`),
   teamApiKeys: (teamId: string) => prefixRange(`tk/${teamId}/`),
   accountFolders: (accountId: string) => prefixRange(`f/${accountId}/`),
   allFolders: () => prefixRange('f/'),
@@ -106,13 +104,20 @@ export const ranges = {
     afterJobId ? { gt: keys.queueJob(afterJobId), lt: 'qj/\xff' } : prefixRange('qj/'),
   relays: () => prefixRange('rl/'),
   relayGroups: () => prefixRange('rg/'),
-  accountAliases: (accountId: string) => prefixRange(`ua/${accountId}/`),
   teamLists: (teamId: string) => prefixRange(`tl/${teamId}/`),
   /** Idempotency records that expired at or before `until` (ms). */
   idempotencyExpired: (until: number) => ({ gte: 'ix/', lt: `ix/${hex(until + 1, SEQ)}` }),
   /** Tokens are any UTF-8, so the bound is the next character after '/', not '\xff'. */
   accountUrlAuthKeys: (accountId: string) => prefixRange(`uak/${accountId}/`),
   spamTokens: (scope: string) => ({ gte: `sp/${scope}/t/`, lt: `sp/${scope}/t0` }),
+};
+
+/** The prefixes of the key lists the directory cache holds whole (directory.ts), read as prefixRange(prefix). */
+export const listPrefixes = {
+  teams: () => 't/',
+  teamDomains: (teamId: string) => `td/${teamId}/`,
+  teamAccounts: (teamId: string) => `tu/${teamId}/`,
+  accountAliases: (accountId: string) => `ua/${accountId}/`,
 };
 
 /** Last fixed-width hex segment of a key, as a number. */

@@ -25,7 +25,7 @@ export class SieveScripts {
   }
 
   get(accountId: string): Promise<SieveScriptRecord | undefined> {
-    return this.kv.get<SieveScriptRecord>(scriptKey(accountId));
+    return this.kv.directory.get<SieveScriptRecord>(scriptKey(accountId));
   }
 
   /** The script to run on delivery, if the account has one switched on. */

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Kv } from './db.ts';
-import { keys, prefixRange } from './keys.ts';
+import { keys, listPrefixes } from './keys.ts';
 import { Tx } from './tx.ts';
 import type { Team } from './types.ts';
 
@@ -34,11 +34,12 @@ export class Teams {
   }
 
   get(teamId: string): Promise<Team | undefined> {
-    return this.kv.get<Team>(keys.team(teamId));
+    return this.kv.directory.get<Team>(keys.team(teamId));
   }
 
-  list(): Promise<Team[]> {
-    return this.kv.values<Team>(prefixRange('t/'));
+  async list(): Promise<Team[]> {
+    const ids = await this.kv.directory.list(listPrefixes.teams());
+    return (await this.kv.directory.getMany<Team>(ids)).filter((t): t is Team => t !== undefined);
   }
 
   async update(team: Team): Promise<void> {

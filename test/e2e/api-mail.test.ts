@@ -9,6 +9,7 @@ import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { startInstance, type Instance } from '../helpers/instance.ts';
+import { SmtpClient } from '../helpers/smtp.ts';
 
 let instance: Instance;
 let base: string;
@@ -154,6 +155,56 @@ test('API-made mailbox: IMAP with the returned password and with a mailbox key; 
     ['After resume', 'First over SMTP', 'Note to self'],
     'inbound logs of the mailbox',
   );
+});
+
+/** The MX's answer to RCPT TO `address`, in a transaction of its own on `client`. */
+async function rcpt(client: SmtpClient, address: string): Promise<number> {
+  await client.command('RSET');
+  assert.is((await client.command('MAIL FROM:<someone@elsewhere.test>')).code, 250);
+  return (await client.command(`RCPT TO:<${address}>`)).code;
+}
+
+// The store keeps the directory in memory (src/store/directory.ts): each read below comes right after
+// the write it must see, through another path than the write took.
+test('what the API, the compat API or a delete writes, the next API read and the next RCPT see', async () => {
+  const { client } = await SmtpClient.connect(instance.port('smtp-mx'));
+  try {
+    assert.is((await client.command('EHLO elsewhere.test')).code, 250);
+    assert.is(await rcpt(client, 'cy@wren.example'), 550, 'no such mailbox yet (and the MX has looked)');
+    const created = await api('POST', '/mailboxes', { email: 'cy@wren.example', display_name: 'Cy' });
+    assert.is(created.status, 201);
+    const id: string = created.body.data.mailbox.id;
+    assert.is(await rcpt(client, 'cy@wren.example'), 250);
+    assert.equal((await api('GET', `/mailboxes/${id}`)).body.data.aliases, []);
+
+    assert.is((await api('POST', `/mailboxes/${id}/aliases`, { address: 'sales@wren.example' })).status, 201);
+    assert.equal((await api('GET', `/mailboxes/${id}`)).body.data.aliases, ['sales@wren.example']);
+    assert.is(await rcpt(client, 'sales@wren.example'), 250);
+
+    // The compat API writes through its own code: the native API and the MX see it next.
+    const compat = await fetch(`http://127.0.0.1:${instance.port('http')}/api/principal/cy@wren.example`, {
+      method: 'PATCH',
+      headers: { authorization: `Bearer ${rootKey}`, 'content-type': 'application/json' },
+      body: JSON.stringify([
+        { action: 'removeItem', field: 'emails', value: 'sales@wren.example' },
+        { action: 'set', field: 'description', value: 'Cy Compat' },
+      ]),
+    });
+    assert.is(compat.status, 200, await compat.text());
+    const after = (await api('GET', `/mailboxes/${id}`)).body.data;
+    assert.equal([after.display_name, after.aliases], ['Cy Compat', []]);
+    assert.is(await rcpt(client, 'sales@wren.example'), 550);
+
+    assert.is((await api('PATCH', `/mailboxes/${id}`, { display_name: 'Cy Native' })).status, 200);
+    assert.is((await api('GET', `/mailboxes/${id}`)).body.data.display_name, 'Cy Native');
+    assert.is((await api('POST', `/mailboxes/${id}/suspend`)).status, 200);
+    assert.is(await rcpt(client, 'cy@wren.example'), 450);
+    assert.is((await api('DELETE', `/mailboxes/${id}`)).status, 200);
+    assert.is((await api('GET', `/mailboxes/${id}`)).status, 404);
+    assert.is(await rcpt(client, 'cy@wren.example'), 550);
+  } finally {
+    client.close();
+  }
 });
 
 test.run();

@@ -27,9 +27,11 @@ export interface MxFixture {
   close(): Promise<void>;
 }
 
-export async function startMx(options: { zone?: Zone; mx?: Partial<MxServerOptions> } = {}): Promise<MxFixture> {
+export async function startMx(
+  options: { zone?: Zone; mx?: Partial<MxServerOptions>; openStore?: (dir: string) => Promise<Store> } = {},
+): Promise<MxFixture> {
   const dir = mkdtempSync(join(tmpdir(), 'wren-mx-'));
-  const store = await openTestStore(join(dir, 'db'));
+  const store = await (options.openStore ?? openTestStore)(join(dir, 'db'));
   const dns = await startDnsServer(options.zone ?? {});
   const resolver = createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 });
   const mx = createMxServer({ store, resolver, tls: await testCertificate(), hostname: HOSTNAME, ...options.mx });

@@ -1,5 +1,8 @@
 import { createHash } from 'node:crypto';
+import type { Engine, EngineReader, RangeOptions } from '../../src/store/engine.ts';
+import { LevelEngine } from '../../src/store/engines/leveldb.ts';
 import { Store } from '../../src/store/index.ts';
+import type { Op } from '../../src/store/tx.ts';
 import { type PostgresCluster, startPostgres } from './postgres.ts';
 import { tempDir } from './tmp.ts';
 
@@ -44,5 +47,91 @@ export async function withTempStore(run: (store: Store) => Promise<void>): Promi
   } finally {
     await store.close();
     dir.remove();
+  }
+}
+
+/**
+ * The suite's engine for `dir`, counting the reads that reach it (how many a lookup costs), and able
+ * to hold a read's answer back after the engine gave it (`hold`), so a commit can land meanwhile.
+ */
+export class CountingEngine implements Engine {
+  readonly inner: Engine;
+  reads = 0;
+  /** Reads by key family (the key's first segment: `u`, `a`, `sieve`, ...). */
+  readonly families = new Map<string, number>();
+  /** While set, each read waits for it after reading; `held` counts the reads that reached it. */
+  hold: Promise<void> | null = null;
+  held = 0;
+
+  constructor(inner: Engine) {
+    this.inner = inner;
+  }
+
+  static async open(dir: string): Promise<CountingEngine> {
+    return new CountingEngine(
+      TEST_ENGINE === 'leveldb'
+        ? await LevelEngine.open(dir)
+        : await (await import('../../src/store/engines/postgres.ts')).PostgresEngine.open(await testDatabase(dir)),
+    );
+  }
+
+  get kind() {
+    return this.inner.kind;
+  }
+  get location() {
+    return this.inner.location;
+  }
+  get directory() {
+    return this.inner.directory;
+  }
+
+  private count(keys: (string | undefined)[]): void {
+    this.reads++;
+    for (const key of keys) {
+      const family = (key ?? '').split('/')[0]!;
+      this.families.set(family, (this.families.get(family) ?? 0) + 1);
+    }
+  }
+
+  private async read<T>(keys: (string | undefined)[], run: (reader: EngineReader) => Promise<T>): Promise<T> {
+    this.count(keys);
+    const answer = await run(this.inner);
+    if (this.hold) {
+      this.held++;
+      await this.hold;
+    }
+    return answer;
+  }
+
+  get(key: string) {
+    return this.read([key], (r) => r.get(key));
+  }
+  getMany(keys: string[]) {
+    return this.read(keys, (r) => r.getMany(keys));
+  }
+  keys(range: RangeOptions) {
+    return this.read([range.gte ?? range.gt], (r) => r.keys(range));
+  }
+  values(range: RangeOptions) {
+    return this.read([range.gte ?? range.gt], (r) => r.values(range));
+  }
+  entries(range: RangeOptions) {
+    return this.read([range.gte ?? range.gt], (r) => r.entries(range));
+  }
+  iterate(range: RangeOptions) {
+    this.count([range.gte ?? range.gt]);
+    return this.inner.iterate(range);
+  }
+  batch(ops: Op[]) {
+    return this.inner.batch(ops);
+  }
+  snapshot() {
+    return this.inner.snapshot();
+  }
+  reopen() {
+    return this.inner.reopen();
+  }
+  close() {
+    return this.inner.close();
   }
 }

@@ -47,16 +47,18 @@ export function envelope(logger: Logger) {
       ctx.status = apiError.status;
       ctx.body = errorBody(apiError, requestId, `${originOf(ctx)}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
-    logger.debug(
-      {
-        requestId,
-        method: ctx.method,
-        path: ctx.path,
-        status: ctx.status,
-        ms: Math.round(performance.now() - started),
-      },
-      'http',
-    );
+    // The fields are built only when they would be written (debug is off in production).
+    if (logger.isLevelEnabled('debug'))
+      logger.debug(
+        {
+          requestId,
+          method: ctx.method,
+          path: ctx.path,
+          status: ctx.status,
+          ms: Math.round(performance.now() - started),
+        },
+        'http',
+      );
   };
 }
 
