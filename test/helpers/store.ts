@@ -84,6 +84,12 @@ export class CountingEngine implements Engine {
   get directory() {
     return this.inner.directory;
   }
+  get leases() {
+    return this.inner.leases;
+  }
+  get shared() {
+    return this.inner.shared;
+  }
 
   private count(keys: (string | undefined)[]): void {
     this.reads++;
