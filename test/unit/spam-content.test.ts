@@ -139,6 +139,7 @@ test('phishing: lookalike domains of brands and of the recipient, punycode', () 
     assert.not.ok(lookalikeHost(host), host);
   assert.ok(lookalikeHost('examp1e-corp.test', 'example-corp.test'));
   assert.not.ok(lookalikeHost('example-corp.test', 'example-corp.test'));
+  assert.not.ok(lookalikeHost('ymail.com', 'gmail.com'), 'two mail providers a letter apart');
   const phish = html(
     'Your parcel is on hold',
     '<p>Pay the customs fee at <a href="http://dhl-parcel.paypa1.com/pay">our payment page</a>.</p>',
