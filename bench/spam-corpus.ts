@@ -4,6 +4,10 @@
 // (test/fixtures/spamassassin) for test/e2e/spam-classifier.test.ts.
 import { createHash } from 'node:crypto';
 import { relative } from 'node:path';
+import { UNAUTHENTICATED } from '../src/dns/auth-verdict.ts';
+import { parseHeaders } from '../src/mime/parsed-headers.ts';
+import { headerRules } from '../src/spam/rules.ts';
+import { tokenize } from '../src/spam/tokenize.ts';
 import type { SpamClass } from '../src/store/spam.ts';
 import { readMessages } from '../src/spam/train.ts';
 import { SHARED_CORPUS } from './lib/corpus.ts';
@@ -103,4 +107,30 @@ export function losoSplits<T extends Sample>(samples: T[]): LosoSplit<T>[] {
     if (test.length) splits.push({ name: `${source} (body-only)`, real: false, train: real, test });
   }
   return splits;
+}
+
+/** A sample tokenized and rule-scored once, for the in-memory replays (spam-sweep.ts, spam-fit.ts). */
+export interface Prepared extends Sample {
+  tokens: string[];
+  hits: { rule: string; score: number }[];
+}
+
+/** The whole corpus, X-Spam-* removed, each message tokenized and scored by the rules (authentication "none"). */
+export async function prepareCorpus(): Promise<Prepared[]> {
+  return (await loadCorpus(0)).map((s) => {
+    const raw = withoutSpamHeaders(s.raw);
+    const input = {
+      raw,
+      headers: parseHeaders(raw),
+      auth: UNAUTHENTICATED,
+      mailFrom: '',
+      fromHosted: false,
+      accountIds: [],
+    };
+    const hits = (headerRules.score(input) as { rule: string; score: number }[]).map(({ rule, score }) => ({
+      rule,
+      score,
+    }));
+    return { ...s, raw, tokens: tokenize(raw), hits };
+  });
 }

@@ -13,6 +13,8 @@
 //
 //   node bench/spam-loso.ts [--only NAME] [--misses N] [--rspamd]
 //     --only: run the splits whose name contains NAME; --misses: print up to N wrong verdicts per split;
+//     --max-tokens N: train with the model's memory cap at N tokens (the store prunes the rarest past it)
+//       and report the tokens held and the heap after training
 //     --dump FILE: write each test message's class, Bayes probability and rule hits (JSON lines) to study combinations
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -22,6 +24,7 @@ import type { ApiDeps } from '../src/api/deps.ts';
 import { bayesScorer, trainMany } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';
 import { Store } from '../src/store/index.ts';
+import { SERVER_SCOPE } from '../src/store/spam.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import { startRspamd } from '../test/helpers/rspamd.ts';
 import { CORPUS_DIR, loadCorpus, losoSplits, pct, withoutSpamHeaders, type Sample } from './spam-corpus.ts';
@@ -31,6 +34,7 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const misses = args.includes('--misses') ? Number(args[args.indexOf('--misses') + 1]) : 0;
 const withRspamd = args.includes('--rspamd');
 const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1]! : '';
+const maxTokens = args.includes('--max-tokens') ? Number(args[args.indexOf('--max-tokens') + 1]) : undefined;
 const JUNK = 5;
 const TARGET_CATCH = 0.95;
 const TARGET_FP = 0.005;
@@ -66,7 +70,9 @@ try {
         await trainMany(
           store,
           split.train.slice(i, i + 200).map((s) => ({ input: s.raw, class: s.class })),
+          { maxTokens },
         );
+      const held = (await store.spam.model(SERVER_SCOPE)).counts.size;
       const settings: SpamSettings = {
         scorers: [headerRules, bayesScorer(store)],
         junkScore: JUNK,
@@ -97,6 +103,7 @@ try {
       const trainedSpam = split.train.filter((s) => s.class === 'spam').length;
       console.log(
         `${r.name.padEnd(34)} train ${String(trainedSpam).padStart(4)}+${String(split.train.length - trainedSpam).padEnd(5)} test ${String(r.spam).padStart(4)}+${String(r.ham).padEnd(5)}` +
+          ` ${held} tokens (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB)` +
           ` caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | at ≤0.5% FP: ${pct(r.catchAtTargetFp).padStart(7)}  AUC ${r.auc.toFixed(4)}  p99 ${r.p99Ms.toFixed(2)} ms (CPU ${percentile(cpuTimes, 0.99).toFixed(2)} ms)`,
       );
       if (misses) {

@@ -6,23 +6,10 @@
 //   node bench/spam-sweep.ts [--only NAME] ['{"maxDiscriminators":50}' ...]
 //     each JSON argument is one set of Bayes options (merged over the defaults); none: the defaults
 import { join } from 'node:path';
-import { parseHeaders } from '../src/mime/parsed-headers.ts';
 import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
-import { headerRules } from '../src/spam/rules.ts';
-import { tokenize } from '../src/spam/tokenize.ts';
-import { UNAUTHENTICATED as NONE } from '../src/dns/auth-verdict.ts';
 import { requireCorpus } from './lib/corpus.ts';
-import {
-  BODY_ONLY_SOURCES,
-  CORPUS_DIR,
-  loadCorpus,
-  losoSplits,
-  pct,
-  sourceOf,
-  splitPoint,
-  withoutSpamHeaders,
-} from './spam-corpus.ts';
+import { BODY_ONLY_SOURCES, CORPUS_DIR, losoSplits, pct, prepareCorpus, sourceOf, splitPoint } from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
@@ -37,12 +24,7 @@ const JUNK = 5;
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const t0 = performance.now();
-const samples = (await loadCorpus(0)).map((s) => {
-  const raw = withoutSpamHeaders(s.raw);
-  const input = { raw, headers: parseHeaders(raw), auth: NONE, mailFrom: '', fromHosted: false, accountIds: [] };
-  const hits = headerRules.score(input) as { rule: string; score: number }[];
-  return { ...s, tokens: tokenize(raw), hits };
-});
+const samples = await prepareCorpus();
 console.log(`tokenized ${samples.length} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
 
 // Besides the splits: the real sources mixed, a third (by path hash) tested, as a held-out third of

@@ -30,6 +30,15 @@ export const FEATURES = {
   SPACED_LETTERS: { score: 2, description: 'Words spelt out letter by letter (V I A G R A)' },
   FROM_BRAND_MISMATCH: { score: 2, description: 'From name names a brand its address does not belong to' },
   PHISH_CREDENTIALS: { score: 2, description: 'Asks to verify an account or password, with a link' },
+  PHISH_LINK_ELSEWHERE: {
+    score: 1.5,
+    description: 'Account or password words, linking to another registered domain than the From address',
+  },
+  LOOKALIKE_DOMAIN: {
+    score: 2.5,
+    description: 'Link or sender domain dressed as a brand or the recipient (paypa1.com, paypal.login.example)',
+  },
+  HTML_FORM: { score: 2, description: 'A password field in the message' },
   SPAM_PHRASES: { score: 1.5, description: 'Several stock phrases of bulk advertising' },
   SPAM_PHRASES_MANY: { score: 2, description: 'Many stock phrases of bulk advertising' },
   MONEY_SHOUTING: { score: 1, description: 'Money amounts with exclamation marks' },
@@ -91,6 +100,8 @@ const BRANDS = [
   'instagram',
   'whatsapp',
 ];
+// Brands long enough that one letter off is a lookalike rather than another word (googie, arnazon).
+const LONG_BRANDS = BRANDS.filter((b) => b.length >= 6);
 const CREDENTIALS =
   /\b(verify|confirm|update|validate|reactivate|unlock|restore)\s+(your\s+)?(account|password|identity|billing|login|information|details|mailbox)|\b(account|mailbox)\s+(has\s+been|will\s+be|is)\s+(suspended|locked|limited|closed|deactivated|disabled)|\b(password\s+(expires?|expired)|unusual\s+(sign-?in|activity|login)|security\s+(alert|notice))\b/i;
 // Stock phrases of bulk advertising, through the years (SpamAssassin's body rules name many of them).
@@ -147,6 +158,60 @@ export function registeredDomain(host: string): string {
   const parts = host.toLowerCase().replace(/\.$/, '').split('.');
   const n = parts.length >= 3 && SLD.test(parts[parts.length - 2]!) ? 3 : 2;
   return parts.slice(-n).join('.');
+}
+
+// Mail providers one letter apart from each other (ymail/gmail): not a lookalike of the recipient's.
+const FREEMAIL = new Set(['gmail', 'ymail', 'email', 'hotmail', 'outlook', 'yahoo', 'gmx', 'mail', 'zmail']);
+// Hyphenated domains the brands themselves use.
+const OWNED = new Set(['google-analytics.com', 'paypal-community.com', 'microsoft-int.com', 'amazon-adsystem.com']);
+
+/** Letters a lookalike domain swaps in, read back as the letters they imitate (paypa1 → paypal, rn → m). */
+const unconfuse = (label: string) =>
+  label
+    .replace(/rn/g, 'm')
+    .replace(/vv/g, 'w')
+    .replace(/[01]/g, (d) => (d === '0' ? 'o' : 'l'));
+
+/** Levenshtein distance, stopping early once it exceeds `max`. */
+function withinEdits(a: string, b: string, max: number): boolean {
+  if (Math.abs(a.length - b.length) > max) return false;
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const row = [i];
+    for (let j = 1; j <= b.length; j++)
+      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
+    if (Math.min(...row) > max) return false;
+    prev = row;
+  }
+  return prev[b.length]! <= max;
+}
+
+/**
+ * A host that dresses as a brand it does not belong to: the brand as a label or hyphenated part of a
+ * host under another registered domain (paypal.com.account-check.example, paypal-secure.example), its
+ * registered name one edit or a digit-for-letter away (paypa1.com, arnazon.com), punycode, or one edit
+ * away from the recipient's own domain.
+ */
+export function lookalikeHost(host: string, recipient?: string): boolean {
+  if (isIpHost(host)) return false;
+  const reg = registeredDomain(host);
+  const name = reg.split('.')[0]!;
+  if (host.split('.').some((l) => l.startsWith('xn--'))) return true;
+  // A plain label (apple.slashdot.org, outlook.4team.biz) is a topic, not a disguise: the brand must come
+  // with its own TLD after it (paypal.com.x) or hyphenated to other words (paypal-secure).
+  const labels = unconfuse(host).split('.');
+  const dressed = (b: string) =>
+    labels.some(
+      (l, i) =>
+        (l === b && /^(com|net|org)$/.test(labels[i + 1] ?? '') && i + 2 < labels.length) ||
+        (l.split('-').includes(b) && l !== b),
+    );
+  if (BRANDS.some((b) => b.length >= 5 && b !== name && !OWNED.has(reg) && dressed(b))) return true;
+  const plain = unconfuse(name);
+  if (plain !== name && BRANDS.includes(plain)) return true;
+  if (LONG_BRANDS.some((b) => b !== name && withinEdits(name, b, 1))) return true;
+  const own = recipient ? registeredDomain(recipient).split('.')[0]! : '';
+  return own.length >= 5 && own !== name && !FREEMAIL.has(name) && withinEdits(name, own, 1);
 }
 
 const isIpHost = (host: string) =>
@@ -285,8 +350,17 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const brand = BRANDS.find((b) => name.includes(b) && (b.length >= 5 || name === b));
   if (brand && !fromDomain.replace(/[^a-z0-9]/g, '').includes(brand)) hits.add('FROM_BRAND_MISMATCH');
 
-  // Phishing: account or password words, and somewhere to click.
-  if (hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text))) hits.add('PHISH_CREDENTIALS');
+  // Phishing: account or password words, and somewhere to click; worse when the link leaves the sender's domain.
+  if (hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text))) {
+    hits.add('PHISH_CREDENTIALS');
+    const own = fromDomain ? registeredDomain(fromDomain) : '';
+    if (hosts.some((h) => registeredDomain(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
+  }
+  const recipient = index.envelope.to?.[0]?.host?.toLowerCase();
+  if ([...new Set([...hosts, fromDomain])].some((h) => h && lookalikeHost(h, recipient))) hits.add('LOOKALIKE_DOMAIN');
+  // A form to fill in, or a password field, inside the mail itself.
+  // (A form alone is a newsletter's search box: 4.8% of trec07p ham.)
+  if (html.some((h) => /<input\b[^>]*\btype\s*=\s*["']?password/i.test(h))) hits.add('HTML_FORM');
 
   // Advertising phrases and shouted money.
   const all = `${subject}\n${text}`;

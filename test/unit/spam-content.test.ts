@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { contentFeatures, registeredDomain } from '../../src/spam/content.ts';
+import { contentFeatures, lookalikeHost, registeredDomain } from '../../src/spam/content.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
 
@@ -93,6 +93,79 @@ test('phishing: a brand in the From name from elsewhere, account words with a li
     '"PayPal" <service@paypal.com>',
   );
   assert.equal(features(real), []);
+});
+
+test('phishing: account words linking away from the sender domain', () => {
+  // Synthetic, in the shape of a 2020s bank phish: a notice from one domain, the login on another.
+  const phish = html(
+    'Action required: unusual sign-in activity',
+    '<p>Dear customer,</p><p>We detected unusual sign-in activity. Your account will be suspended unless you ' +
+      '<a href="https://secure-verify.example.net/session?id=8f2a">verify your account</a> within 24 hours.</p>',
+    '"Northwind Bank" <alerts@northwindbank.example>',
+  );
+  assert.ok(features(phish).includes('PHISH_LINK_ELSEWHERE'));
+  // The same words from the domain the link goes to: a real password-reset mail.
+  const reset = mail(
+    'Password expires soon',
+    'Your password expires in 3 days. Change it at https://accounts.northwindbank.example/password',
+    'Northwind Bank <no-reply@northwindbank.example>',
+  );
+  const f = features(reset);
+  assert.ok(f.includes('PHISH_CREDENTIALS'));
+  assert.not.ok(f.includes('PHISH_LINK_ELSEWHERE'));
+});
+
+test('phishing: lookalike domains of brands and of the recipient, punycode', () => {
+  for (const host of [
+    'paypa1.com', // digit for letter
+    'www.arnazon.com', // rn for m
+    'rnicrosoft.com',
+    'paypal.com.account-review.example', // the brand's domain as a subdomain of another
+    'signin-paypal.example.net', // hyphenated to other words
+    'amazom.com', // one edit off
+    'xn--pypal-4ve.com', // punycode
+  ])
+    assert.ok(lookalikeHost(host), host);
+  for (const host of [
+    'paypal.com',
+    'www.paypal.com',
+    'amazon.co.uk',
+    'apple.slashdot.org', // a topic label, not a disguise
+    'outlook.4team.biz',
+    'www.google-analytics.com',
+    'lists.example.org',
+    '203.0.113.9',
+  ])
+    assert.not.ok(lookalikeHost(host), host);
+  assert.ok(lookalikeHost('examp1e-corp.test', 'example-corp.test'));
+  assert.not.ok(lookalikeHost('example-corp.test', 'example-corp.test'));
+  assert.not.ok(lookalikeHost('ymail.com', 'gmail.com'), 'two mail providers a letter apart');
+  const phish = html(
+    'Your parcel is on hold',
+    '<p>Pay the customs fee at <a href="http://dhl-parcel.paypa1.com/pay">our payment page</a>.</p>',
+    'DHL Express <notice@dhl-express-delivery.example>',
+  );
+  assert.ok(features(phish).includes('LOOKALIKE_DOMAIN'));
+  // CEO fraud: the sender's domain one letter off the recipient's.
+  const ceo = Buffer.from(
+    'From: Dana Smith <dana@examp1e-corp.test>\r\nTo: payroll@example-corp.test\r\nSubject: urgent wire\r\n' +
+      'Date: Tue, 3 Apr 2007 10:00:00 +0000\r\nMessage-ID: <x1@examp1e-corp.test>\r\n\r\nAre you at your desk?\r\n',
+  );
+  assert.ok(features(ceo).includes('LOOKALIKE_DOMAIN'));
+});
+
+test('phishing: a password field inside the mail; a search form is not one', () => {
+  const phish = html(
+    'Mailbox quota exceeded',
+    '<form action="https://mail-quota.example.net/upgrade" method="post">Email <input type="text" name="u">' +
+      ' Password <input type="password" name="p"><input type="submit" value="Upgrade"></form>',
+  );
+  assert.ok(features(phish).includes('HTML_FORM'));
+  const newsletter = html(
+    'This week on the list',
+    '<p>Archives:</p><form action="https://lists.example.org/search"><input type="text" name="q"></form>',
+  );
+  assert.not.ok(features(newsletter).includes('HTML_FORM'));
 });
 
 test('bulk advertising phrases, counted', () => {
