@@ -41,6 +41,8 @@ const RUN_MAX = 16_384;
 const MEMORY_CAP = 256 * 1024 * 1024;
 /** Work between two yields to the event loop in builds and merges (words or messages). */
 const YIELD_EVERY = 20_000;
+/** UID spans up to this are looked up in a byte array, wider ones (sparse UIDs) in a set. */
+const BITMAP_MAX = 1 << 26;
 
 const WORD = /[0-9A-Za-z\x80-\xff]+/g;
 const WORD_ONLY = /^[0-9A-Za-z\x80-\xff]+$/;
@@ -95,9 +97,7 @@ function encodeRun(first: number, last: number, count: number, words: Words): Bu
     }
   });
   offs.writeUInt32LE(at, sorted.length * 4);
-  const head = Buffer.allocUnsafe(20);
-  [first, last, count, sorted.length, dict.length].forEach((n, i) => head.writeUInt32LE(n, i * 4));
-  return Buffer.concat([head, dict, offs, post.subarray(0, at)]);
+  return Buffer.concat([head(first, last, count, sorted.length, dict.length), dict, offs, post.subarray(0, at)]);
 }
 
 function parseRun(buf: Buffer): Run {
@@ -154,14 +154,32 @@ function wordAt(run: Run, at: number): number {
   return lo;
 }
 
-/** UIDs of `run` with a word containing `part` (word bytes only, latin1), into `out`. */
-function lookupRun(run: Run, part: string, bodyOnly: boolean, out: Set<number>): void {
-  const add = bodyOnly ? (uid: number, inBody: boolean) => inBody && out.add(uid) : (uid: number) => out.add(uid);
+/** Calls `mark` for the UIDs of `run` with a word containing `part` (word bytes only, latin1). */
+function lookupRun(run: Run, part: string, bodyOnly: boolean, mark: (uid: number) => void): void {
+  const each = bodyOnly ? (uid: number, inBody: boolean) => inBody && mark(uid) : mark;
   for (let at = run.dict.indexOf(part); at !== -1; ) {
     const w = wordAt(run, at);
-    forEntry(run, w, add);
+    forEntry(run, w, each);
     at = run.dict.indexOf(part, run.starts[w + 1]!);
   }
+}
+
+/** UIDs having a word that contains `part`: marked in an array (words' postings overlap), then listed once. */
+function lookup(runs: Run[], part: string, bodyOnly: boolean): Set<number> {
+  const found = new Set<number>();
+  const base = runs[0]?.first ?? 0;
+  const span = (runs.at(-1)?.last ?? 0) - base + 1;
+  if (span > BITMAP_MAX) {
+    for (const run of runs) lookupRun(run, part, bodyOnly, (uid) => found.add(uid));
+    return found;
+  }
+  const marks = new Uint8Array(Math.max(span, 0));
+  for (const run of runs)
+    lookupRun(run, part, bodyOnly, (uid) => {
+      marks[uid - base] = 1;
+    });
+  for (let i = marks.indexOf(1); i !== -1; i = marks.indexOf(1, i + 1)) found.add(base + i);
+  return found;
 }
 
 /** Adds a message's words to `words` (distinct per message; the body bit wins over headers). */
@@ -180,23 +198,64 @@ function addWords(words: Words, uid: number, text: Buffer): void {
   }
 }
 
-/** Every entry of `runs` (consecutive, in UID order) whose message is in `live`, as Words. */
-async function decodeRuns(runs: Run[], live: Set<number>): Promise<Words> {
-  const words: Words = new Map();
+/**
+ * Consecutive runs (UID order) as one, keeping only messages in `live`: their sorted word lists are
+ * merged and each word's UIDs re-encoded straight from theirs (no text read, no per-word arrays).
+ */
+async function mergeRuns(runs: Run[], live: Set<number>, count: number): Promise<Buffer> {
+  const first = runs[0]!.first;
+  let bound = 0;
+  for (const run of runs) bound += run.post.length + 5 * (run.starts.length - 1);
+  const post = Buffer.allocUnsafe(bound);
+  const words: string[] = [];
+  const offs: number[] = [];
+  const next = runs.map(() => 0); // the next word of each run
+  const wordOf = (r: number) => {
+    const run = runs[r]!;
+    const w = next[r]!;
+    return w + 1 < run.starts.length ? run.dict.slice(run.starts[w], run.starts[w + 1]! - 1) : null;
+  };
+  const heads = runs.map((_, r) => wordOf(r));
+  let at = 0;
   let work = 0;
-  for (const run of runs) {
-    for (let w = 0; w + 1 < run.starts.length; w++) {
-      const word = run.dict.slice(run.starts[w], run.starts[w + 1]! - 1);
-      let list = words.get(word);
-      forEntry(run, w, (uid, inBody) => {
+  for (;;) {
+    let word: string | null = null;
+    for (const h of heads) if (h !== null && (word === null || h < word)) word = h;
+    if (word === null) break;
+    const start = at;
+    let prev = first - 1;
+    heads.forEach((h, r) => {
+      if (h !== word) return;
+      forEntry(runs[r]!, next[r]!, (uid, inBody) => {
         if (!live.has(uid)) return;
-        if (!list) words.set(word, (list = []));
-        list.push(uid * 2 + (inBody ? 1 : 0));
+        at = writeVarint(post, at, (uid - prev) * 2 + (inBody ? 1 : 0));
+        prev = uid;
       });
-      if (++work % YIELD_EVERY === 0) await yieldNow();
+      next[r]!++;
+      heads[r] = wordOf(r);
+    });
+    if (at > start) {
+      words.push(word);
+      offs.push(start);
     }
+    if (++work % YIELD_EVERY === 0) await yieldNow();
   }
-  return words;
+  offs.push(at);
+  const dict = Buffer.from(words.join('\n'), 'latin1');
+  const offsBytes = Buffer.allocUnsafe(offs.length * 4);
+  offs.forEach((o, i) => offsBytes.writeUInt32LE(o, i * 4));
+  return Buffer.concat([
+    head(first, runs.at(-1)!.last, count, words.length, dict.length),
+    dict,
+    offsBytes,
+    post.subarray(0, at),
+  ]);
+}
+
+function head(first: number, last: number, count: number, words: number, dictLength: number): Buffer {
+  const out = Buffer.allocUnsafe(20);
+  [first, last, count, words, dictLength].forEach((n, i) => out.writeUInt32LE(n, i * 4));
+  return out;
 }
 
 /** Messages that may contain a string: the listed UIDs, and every UID above `above` (not indexed yet). */
@@ -321,7 +380,7 @@ export class Fulltext {
     }
   }
 
-  /** One run over the next BUILD_MAX messages above the last run, then merges; false when there were none. */
+  /** One run over the next BUILD_MAX messages above the last run, then merges; false when fewer than RUN_MIN are there. */
   private async buildRun(folderId: number, index: FolderIndex): Promise<boolean> {
     const mark = index.runs.at(-1)?.last ?? 0;
     const snapshot = this.kv.snapshot();
@@ -334,7 +393,8 @@ export class Fulltext {
         lt: ranges.folderMessages(folderId).lt,
         limit: BUILD_MAX,
       });
-      if (messages.length === 0) return false;
+      // UIDNEXT counts messages of batches not committed yet, and expunged ones: no run smaller than RUN_MIN.
+      if (messages.length < RUN_MIN) return false;
       for (let i = 0; i < messages.length; i += 64) {
         const slice = messages.slice(i, i + 64);
         const texts = await this.texts(slice, snapshot, missing);
@@ -359,10 +419,9 @@ export class Fulltext {
       if (a.count > b.count || a.count + b.count > RUN_MAX) break;
       const list = await this.list(folderId);
       live ??= new Set(list.map((m) => m.uid));
-      const merged = await decodeRuns([a, b], live); // expunged messages are left out
       const count = upperBound(list, b.last) - upperBound(list, a.first - 1);
       tx.del(keys.fulltextRun(folderId, b.first));
-      runs.splice(-2, 2, parseRun(encodeRun(a.first, b.last, count, merged)));
+      runs.splice(-2, 2, parseRun(await mergeRuns([a, b], live, count))); // expunged messages are left out
     }
     const top = runs.at(-1)!;
     tx.putBytes(keys.fulltextRun(folderId, top.first), top.raw);
@@ -394,7 +453,7 @@ export class Fulltext {
         continue;
       }
       // The last run stays, even empty: it holds the folder's watermark.
-      const rewritten = parseRun(encodeRun(run.first, run.last, count, await decodeRuns([run], live)));
+      const rewritten = parseRun(await mergeRuns([run], live, count));
       tx.putBytes(keys.fulltextRun(folderId, run.first), rewritten.raw);
       runs[at] = rewritten;
     }
@@ -460,8 +519,7 @@ export class Fulltext {
       const parts = WORD_ONLY.test(needle) ? [needle] : (needle.match(WORD) ?? []);
       if (parts.length !== 1 || parts[0] !== needle) exact = false;
       for (const part of parts) {
-        const found = new Set<number>();
-        for (const run of runs) lookupRun(run, part, bodyOnly, found);
+        const found = lookup(runs, part, bodyOnly);
         uids = uids ? intersect(uids, found) : found;
       }
     }

@@ -91,14 +91,14 @@ const zeppelins = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => ({
     raw: makeMessage({ subject: `${tag} ${i}`, body: `the zeppelin ${tag} number ${i}\r\n` }),
   }));
-/** Waits (bounded) for the background step after delivery to have indexed the folder up to `uid`. */
+/** Waits (30 s at most) for the background step after delivery to have indexed the folder up to `uid`. */
 async function indexedUpTo(folderId: number, uid: number): Promise<void> {
-  for (let i = 0; i < 200; i++) {
+  for (let i = 0; i < 1200; i++) {
     if ((await keysOf('fr', folderId)).length && (await store.fulltext.candidates(folderId, ['x']))!.above >= uid)
       return;
     await new Promise((r) => setTimeout(r, 25));
   }
-  assert.unreachable(`folder ${folderId} not indexed up to ${uid} after 5 s`);
+  assert.unreachable(`folder ${folderId} not indexed up to ${uid} after 30 s`);
 }
 
 test('delivery indexes the folder in the background: no search needed, the answers are exact', async () => {
@@ -113,7 +113,7 @@ test('delivery indexes the folder in the background: no search needed, the answe
     })),
   );
   // Only deliveries ran: the run was written by the step after their commit.
-  for (let i = 0; i < 200 && !(await keysOf('fr', folder.id)).length; i++) await new Promise((r) => setTimeout(r, 25));
+  for (let i = 0; i < 1200 && !(await keysOf('fr', folder.id)).length; i++) await new Promise((r) => setTimeout(r, 25));
   assert.ok((await keysOf('fr', folder.id)).length > 0, 'a run was built after delivery');
   const c = (await store.fulltext.candidates(folder.id, ['zeppelin']))!;
   assert.ok(c.exact, 'a string of word characters is decided by the index');
