@@ -111,17 +111,22 @@ try {
   const stopProfile = await startCpuProfile('wren-search'); // BENCH_CPU_PROF=DIR: the searches only
   for (const term of TERMS) {
     const times: number[] = [];
+    const cpus: number[] = [];
     let first = 0;
     let hits = 0;
     for (let i = 0; i <= RUNS; i++) {
       t = performance.now();
+      const cpu = process.cpuUsage();
       const found = await client.search({ text: term }, { uid: true });
       if (!found) throw new Error(`SEARCH TEXT ${term} failed`);
+      const used = process.cpuUsage(cpu);
+      if (i > 0) cpus.push((used.user + used.system) / 1000);
       if (i > 0) times.push(performance.now() - t);
       else first = performance.now() - t;
       hits = found.length;
     }
     times.sort((a, b) => a - b);
+    cpus.sort((a, b) => a - b);
     t = performance.now();
     const candidates = await store.fulltext.candidates(inbox.id, [term]);
     const lookup = performance.now() - t;
@@ -129,6 +134,7 @@ try {
       `UID SEARCH TEXT "${term}"`,
       `${first.toFixed(0)} ms`,
       `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
+      `${cpus[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       String(hits),
       !candidates ? 'all' : candidates.exact ? 'none' : String(candidates.uids.size),
       `${lookup.toFixed(1)} ms`,
@@ -137,7 +143,11 @@ try {
   }
   await stopProfile();
   console.log();
-  printTable(['command', 'first', `then, median of ${RUNS}`, 'hits', 'texts read', 'index lookup'], rows);
+  // CPU: this process's (server and client both, the client's share is parsing the reply).
+  printTable(
+    ['command', 'first', `then, median of ${RUNS}`, 'CPU (process, median)', 'hits', 'texts read', 'index lookup'],
+    rows,
+  );
   console.log(`after: ${machineLine()}`);
 } finally {
   await cleanup();
