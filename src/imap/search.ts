@@ -1,11 +1,11 @@
 // SEARCH keys (RFC 3501 6.4.4, RFC 9051, MODSEQ from RFC 7162, YOUNGER/OLDER from RFC 5032),
 // evaluated over the message records and the search fields stored at delivery; a blob's bytes are
 // only read for HEADER on a field the index does not keep, and then only its header block. BODY and
-// TEXT match the full-text index's stored text (store/fulltext.ts), and only the messages its
-// trigram postings name are read when the key requires such a match.
+// TEXT are answered by the full-text index's words (store/fulltext.ts); the stored text is read
+// only for messages it cannot decide (not indexed yet, or a string with separators).
 import type { Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
-import { isCandidate, type Candidates, type Confirmed } from '../store/fulltext.ts';
+import { isCandidate, needsText, type Candidates } from '../store/fulltext.ts';
 import type { StoreView } from '../store/view.ts';
 import { fulltextMatch } from '../mime/fulltext-text.ts';
 import { Args, BadArguments, tokenText } from './args.ts';
@@ -220,10 +220,10 @@ interface Candidate {
   seq: number;
   recent: boolean;
   fields?: HeaderFields;
-  /** The stored full-text (header section, NUL, body section) when a key is BODY or TEXT. */
+  /** The stored full-text (header section, NUL, body section) when the index cannot decide a BODY/TEXT key. */
   text?: Buffer;
-  /** Whether the query's one BODY/TEXT string is in the message, when an earlier search confirmed it. */
-  textHit?: boolean;
+  /** What the full-text index says for each BODY/TEXT key (null: nothing, the text decides). */
+  lookups?: Lookups;
   headers?: Map<string, string | undefined>;
 }
 
@@ -259,7 +259,8 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
     }
     case 'text': {
       if (key.field !== 'body' && key.field !== 'text') return c.fields![key.field].toLowerCase().includes(key.value);
-      if (c.textHit !== undefined) return c.textHit;
+      const found = c.lookups?.get(key);
+      if (found && !needsText(found, m.uid)) return found.uids.has(m.uid);
       return fulltextMatch(c.text!, needle(key.value), key.field === 'body');
     }
     case 'header': {
@@ -292,39 +293,27 @@ function needle(value: string): Buffer {
 const isFulltext = (k: Key): k is Extract<Key, { op: 'text' }> =>
   k.op === 'text' && (k.field === 'body' || k.field === 'text');
 
+type Lookups = ReadonlyMap<Key, Candidates | null>;
+
 /**
- * UIDs that can match `key` at all, from the full-text postings: a BODY/TEXT key can only match
- * its candidates, AND only those of any of its parts, OR those of either side; null: no such bound.
+ * UIDs that can match `key` at all, from the full-text index: a BODY/TEXT key can only match its
+ * candidates, AND only those of any of its parts, OR those of either side; null: no such bound.
  */
-async function candidatesFor(session: Session, key: Key, known?: Memo): Promise<Candidates | null> {
-  const folderId = session.selected!.folder.id;
-  if (isFulltext(key)) {
-    const { confirmed, maxUid } = known ?? {};
-    if (confirmed && confirmed.upTo >= maxUid!) return { uids: confirmed.hits as Set<number>, above: confirmed.upTo };
-    const c = await session.ctx.store.fulltext.candidates(folderId, [key.value]);
-    if (!c || !confirmed) return c;
-    return { uids: new Set([...c.uids].filter((u) => u > confirmed.upTo || confirmed.hits.has(u))), above: c.above };
-  }
+function candidatesFor(key: Key, lookups: Lookups): Candidates | null {
+  if (isFulltext(key)) return lookups.get(key) ?? null;
   if (key.op === 'and') {
     let best: Candidates | null = null;
     for (const k of key.keys) {
-      const c = await candidatesFor(session, k, known);
+      const c = candidatesFor(k, lookups);
       if (c && (!best || c.uids.size < best.uids.size)) best = c;
     }
     return best;
   }
   if (key.op === 'or') {
-    const [a, b] = [await candidatesFor(session, key.a, known), await candidatesFor(session, key.b, known)];
-    return a && b ? { uids: new Set([...a.uids, ...b.uids]), above: Math.min(a.above, b.above) } : null;
+    const [a, b] = [candidatesFor(key.a, lookups), candidatesFor(key.b, lookups)];
+    return a && b ? { uids: new Set([...a.uids, ...b.uids]), above: Math.min(a.above, b.above), exact: false } : null;
   }
   return null;
-}
-
-/** The query's only BODY/TEXT key and what earlier searches confirmed for it (fulltext.ts Confirmed). */
-interface Memo {
-  key: Extract<Key, { op: 'text' }>;
-  confirmed?: Confirmed;
-  maxUid: number;
 }
 
 const BATCH = 500;
@@ -347,7 +336,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
-  const needsText = uses(key, isFulltext);
+  const textKeyed = uses(key, isFulltext);
   const needsFields =
     withFields ||
     uses(
@@ -360,23 +349,18 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     if (readsRawHeader(k)) headerNames.push(k.name);
     return false;
   });
+  const lookups = new Map<Key, Candidates | null>();
   const textKeys: Extract<Key, { op: 'text' }>[] = [];
   uses(key, (k) => {
     if (isFulltext(k)) textKeys.push(k);
     return false;
   });
-  // One BODY/TEXT string (the usual query): messages an earlier search confirmed are not read again.
-  const memo: Memo | undefined =
-    textKeys.length === 1
-      ? {
-          key: textKeys[0]!,
-          confirmed: store.fulltext.confirmed(selected.folder.id, textKeys[0]!.value, textKeys[0]!.field === 'body'),
-          maxUid: selected.uids[selected.uids.length - 1] ?? 0,
-        }
-      : undefined;
-  const candidates = needsText ? await candidatesFor(session, key, memo) : null;
-  const newHits: number[] = [];
-  let unexamined = Number.POSITIVE_INFINITY; // the lowest candidate UID whose text was not checked
+  for (const k of textKeys)
+    lookups.set(k, await store.fulltext.candidates(selected.folder.id, [k.value], k.field === 'body'));
+  const candidates = textKeyed ? candidatesFor(key, lookups) : null;
+  /** Whether the index leaves a BODY/TEXT key of this message to its text. */
+  const looked = [...lookups.values()];
+  const textual = (uid: number) => looked.some((l) => !l || needsText(l, uid));
   // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
   const positions: number[] = [];
   for (let j = 0; j < selected.uids.length; j++)
@@ -384,7 +368,6 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   const all = await store.messages.listShared(selected.folder.id); // read only here
   // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
   let snapshot: StoreView | null = null;
-  const reads = needsFields || needsText || headerNames.length > 0;
   const viewOf = (): StoreView => (snapshot ??= store.view());
   try {
     const max = { seq: selected.uids.length, uid: selected.uids[selected.uids.length - 1] ?? 0 };
@@ -400,12 +383,12 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         const uid = selected.uids[j]!;
         while (at < all.length && all[at]!.uid < uid) at++;
         const message = all[at];
-        if (message?.uid === uid) batch.push({ message, seq: j + 1, recent: !everything && selected.recent.has(uid) });
-        else unexamined = Math.min(unexamined, uid); // not in the cached list yet (or any more)
+        if (message?.uid === uid)
+          batch.push({ message, seq: j + 1, recent: !everything && selected.recent.has(uid), lookups });
       }
       // Header fields held in memory (by content hash) need no snapshot; the others are read from it.
       const cached =
-        needsFields && !needsText && !headerNames.length
+        needsFields && !textKeyed && !headerNames.length
           ? store.blobs.cachedHeaderFields(batch.map((c) => c.message.blob))
           : [];
       let unread = batch;
@@ -413,8 +396,10 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         unread = [];
         batch.forEach((c, n) => (cached[n] ? (c.fields = cached[n]) : unread.push(c)));
       }
+      // Messages the index decides need nothing read; the others are read from one snapshot.
+      if (!needsFields && !headerNames.length) unread = textKeyed ? unread.filter((c) => textual(c.message.uid)) : [];
       const gone = new Set<Candidate>();
-      const view = reads && unread.length ? viewOf() : null;
+      const view = unread.length ? viewOf() : null;
       if (view) {
         // The records as the snapshot has them: their blobs are in it too.
         const records = await view.getMany(
@@ -422,33 +407,20 @@ export async function runSearch(session: Session, key: Key, withFields = false):
           unread.map((c) => c.message.uid),
         );
         unread.forEach((c, n) => (records[n] ? (c.message = records[n]) : gone.add(c)));
-        for (const c of gone) unexamined = Math.min(unexamined, c.message.uid);
         if (gone.size) unread = unread.filter((c) => !gone.has(c));
       }
       if (view && needsFields && unread.length) {
         const fields = await view.headerFields(unread.map((c) => c.message.blob));
         unread.forEach((c, n) => (c.fields = fields[n]));
       }
-      if (view && needsText && unread.length) {
-        const confirmed = memo?.confirmed;
-        const toRead = confirmed ? unread.filter((c) => c.message.uid > confirmed.upTo) : unread;
-        if (confirmed)
-          for (const c of unread) if (c.message.uid <= confirmed.upTo) c.textHit = confirmed.hits.has(c.message.uid);
+      const toRead = view && textKeyed ? unread.filter((c) => textual(c.message.uid)) : [];
+      if (view && toRead.length) {
         // Slices read at once: LevelDB serves each getMany on one thread of the pool.
         const slices: Promise<Buffer[]>[] = [];
         for (let s = 0; s < toRead.length; s += TEXT_SLICE)
-          slices.push(
-            view.fulltext(
-              toRead.slice(s, s + TEXT_SLICE).map((c) => c.message),
-              selected.folder.id,
-            ),
-          );
+          slices.push(view.fulltext(toRead.slice(s, s + TEXT_SLICE).map((c) => c.message)));
         const texts = (await Promise.all(slices)).flat();
-        for (const [n, c] of toRead.entries()) {
-          c.text = texts[n];
-          if (memo && fulltextMatch(c.text!, needle(memo.key.value), memo.key.field === 'body'))
-            newHits.push(c.message.uid);
-        }
+        toRead.forEach((c, n) => (c.text = texts[n]));
       }
       if (view && headerNames.length) {
         const structures = await view.structures(unread.map((c) => c.message.blob));
@@ -460,13 +432,6 @@ export async function runSearch(session: Session, key: Key, withFields = false):
       for (const c of batch)
         if (!gone.has(c) && (everything || matches(key, c, max, now)))
           out.push({ message: c.message, seq: c.seq, fields: c.fields });
-    }
-    // Every message up to upTo was a non-candidate, confirmed before, or read just now.
-    const upTo = Math.min(memo?.maxUid ?? 0, unexamined - 1);
-    if (memo && upTo > (memo.confirmed?.upTo ?? 0)) {
-      const hits = new Set(memo.confirmed?.hits);
-      for (const uid of newHits) if (uid <= upTo) hits.add(uid);
-      store.fulltext.confirm(selected.folder.id, memo.key.value, memo.key.field === 'body', { upTo, hits });
     }
     return out;
   } finally {

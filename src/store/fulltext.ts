@@ -1,29 +1,26 @@
 // Full-text index for IMAP SEARCH TEXT/BODY and the mailbox API search (issue 17). SEARCH is a
-// substring match (RFC 3501 6.4.4), so a word index would change answers; this is a trigram filter
-// plus verification:
+// substring match (RFC 3501 6.4.4), answered from a word index that needs no text to be exact:
 // - `ft/<sha>`: per message content, the folded searchable text (mime/fulltext-text.ts), written with
 //   the blob at delivery/APPEND and deleted with it (blobs.ts); COPY shares it.
-// - `fq/<folder>/<bucket>/<first uid>`: posting segments. Every 3-byte window of a message's text is
-//   hashed to one of 65,536 buckets; a segment holds, per bucket, the UIDs (delta varints) of a run
-//   of consecutive messages of the folder that have it. A string of 3+ bytes can only occur in
-//   messages listed under every bucket of its windows, so those are the only ones read and checked.
-// - `fu/<folder>/<uid>`: the text again for each message a segment covers, written with the segment
-//   and deleted when the message is expunged (messages.ts), so a search reads its candidates in key
-//   order, close together on disk, instead of at random content hashes. Copies and moves reach the
-//   target's tail and get theirs when the target's segment is built.
-// - `fx/<folder>/<first uid>`: a segment's last UID and how many messages it indexed. A segment that
-//   lost more than half of them to expunges is rebuilt over the rest (by the next search), so the
-//   postings do not keep naming messages long gone.
-// - `fv/<folder>`: the watermark, the highest UID the segments cover. Messages above it (the tail)
-//   are always candidates. Segments are built off the write path, by the search that finds a tail
-//   of SEGMENT_MIN or more messages. (Building them in the background after deliveries made
-//   imaptest's stress run report keywords FETCHed before FLAGS announced them: a timing race in the
-//   IMAP sessions that the extra commits widened; left to the session code.)
-// An expunged message stays in its segment until the segment is compacted: a candidate whose record
-// is gone is dropped by the search (UIDs are never reused), so answers stay exact.
-// Stores written before this existed: blobs without `ft/` get it from their raw bytes when a segment
-// is built over them. Folders indexed by the previous layout (`fp/` postings, `fw/` watermark, no
-// per-folder texts) are indexed again from the start by their first search, which drops the old keys.
+// - Words: the maximal runs of word bytes (ASCII letters and digits, and every byte of a non-ASCII
+//   UTF-8 character) of that text. A string made of word bytes only can never straddle a separator,
+//   so it occurs in a text exactly when it occurs inside one of the text's words: the messages whose
+//   words contain it are the answer, with no text read. A string with separators ("a b", "x@y") is
+//   narrowed to the messages having each of its words inside one of theirs, and those are checked on
+//   their text.
+// - `fr/<folder>/<first uid>`: a run, one binary value: the sorted distinct words of a range of the
+//   folder's messages (UID order) and, per word, the UIDs having it (delta varints, a bit saying
+//   whether it occurs in the body section, for BODY). Runs are built after delivery, in a background
+//   step after the commit, once RUN_MIN messages arrived (the tail), and merged like a binary counter
+//   (a run as large as the one before it merges into it, up to RUN_MAX) so a folder has few. Kept in
+//   memory, parsed, per folder, up to MEMORY_CAP bytes (least recently searched folders dropped;
+//   read back from disk when searched again).
+// The tail (messages above the last run, fewer than RUN_MIN unless imported in bulk) is always checked
+// on its text. Expunged messages stay named in a run until a merge or compaction drops them (a run
+// that lost half its messages is rewritten without them); searches ask only about live messages.
+// Stores written before this existed: blobs without `ft/` get it from their raw bytes when a run is
+// built over them. Folders indexed by the trigram layouts (`fv/`/`fw/` watermarks, `fq/`, `fu/`,
+// `fx/`, `fp/` keys) have those keys dropped and are indexed again by the first search or delivery.
 import type { Kv, Reader } from './db.ts';
 import type { Blobs } from './blobs.ts';
 import type { Folders } from './folders.ts';
@@ -32,76 +29,246 @@ import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
 import type { Message } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
-import { foldCase, fulltextText } from '../mime/fulltext-text.ts';
+import { foldCase, fulltextText, SECTION_BREAK } from '../mime/fulltext-text.ts';
 
-/** A tail this long gets a segment of its own. */
-export const SEGMENT_MIN = 256;
-/** At most this many messages per segment (bounds the memory of a build). */
-const SEGMENT_MAX = 2000;
-const BUCKETS = 1 << 16;
+/** A tail this long becomes a run. */
+export const RUN_MIN = 256;
+/** Messages per run built from texts at most (bounds a build's memory). */
+const BUILD_MAX = 4096;
+/** Runs are not merged past this many messages (bounds a merge's time and the rewrite). */
+const RUN_MAX = 16_384;
+/** Parsed runs kept in memory, all folders together. */
+const MEMORY_CAP = 256 * 1024 * 1024;
+/** Work between two yields to the event loop in builds and merges (words or messages). */
+const YIELD_EVERY = 20_000;
+/** UID spans up to this are looked up in a byte array, wider ones (sparse UIDs) in a set. */
+const BITMAP_MAX = 1 << 26;
 
-/** The bucket of the 3 bytes at `i`. */
-const bucketAt = (b: Buffer, i: number): number =>
-  Math.imul((b[i]! << 16) | (b[i + 1]! << 8) | b[i + 2]!, 0x9e3779b1) >>> 16;
+const WORD = /[0-9A-Za-z\x80-\xff]+/g;
+const WORD_ONLY = /^[0-9A-Za-z\x80-\xff]+$/;
+const NEWLINE = 10;
+const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** Distinct buckets of a text's 3-byte windows. */
-export function buckets(text: Buffer, seen = new Uint8Array(BUCKETS)): number[] {
-  const out: number[] = [];
-  for (let i = 0; i + 3 <= text.length; i++) {
-    const k = bucketAt(text, i);
-    if (!seen[k]) {
-      seen[k] = 1;
-      out.push(k);
-    }
-  }
-  for (const k of out) seen[k] = 0;
-  return out;
+/** One run, parsed: `dict` is its words joined by "\n" as one latin1 string (one char per byte). */
+interface Run {
+  first: number;
+  last: number;
+  /** Messages it indexed when written. */
+  count: number;
+  dict: string;
+  /** Start of word i in `dict` (and dict.length + 1 at the end). */
+  starts: Uint32Array;
+  /** Start of word i's postings in `post` (and post.length at the end). */
+  offs: Uint32Array;
+  post: Buffer;
+  /** The run as stored. */
+  raw: Buffer;
+  bytes: number;
 }
 
-function encodeUids(uids: number[]): Buffer {
-  const out = Buffer.allocUnsafe(uids.length * 5);
-  let n = 0;
-  let last = 0;
-  for (const uid of uids) {
-    let d = uid - last;
-    last = uid;
-    while (d >= 0x80) {
-      out[n++] = (d & 0x7f) | 0x80;
-      d = Math.floor(d / 128);
-    }
-    out[n++] = d;
+/** Per word, its entries in UID order: uid * 2 + 1 when it occurs in the body section, uid * 2 if only in headers. */
+type Words = Map<string, number[]>;
+
+function writeVarint(out: Buffer, at: number, n: number): number {
+  while (n >= 0x80) {
+    out[at++] = (n & 0x7f) | 0x80;
+    n = Math.floor(n / 128);
   }
-  return out.subarray(0, n);
+  out[at++] = n;
+  return at;
 }
 
-function decodeUids(buf: Buffer, into: number[]): void {
-  let last = 0;
-  for (let i = 0; i < buf.length; ) {
+/** Layout: first, last, count, word count, dict length (u32 LE each), dict, offsets (u32 each), postings. */
+function encodeRun(first: number, last: number, count: number, words: Words): Buffer {
+  const sorted = [...words.keys()].sort();
+  const dict = Buffer.from(sorted.join('\n'), 'latin1');
+  let entries = 0;
+  for (const list of words.values()) entries += list.length;
+  const post = Buffer.allocUnsafe(entries * 6);
+  const offs = Buffer.allocUnsafe((sorted.length + 1) * 4);
+  let at = 0;
+  sorted.forEach((word, i) => {
+    offs.writeUInt32LE(at, i * 4);
+    let prev = first - 1;
+    for (const e of words.get(word)!) {
+      const uid = Math.floor(e / 2);
+      at = writeVarint(post, at, (uid - prev) * 2 + (e % 2));
+      prev = uid;
+    }
+  });
+  offs.writeUInt32LE(at, sorted.length * 4);
+  return Buffer.concat([head(first, last, count, sorted.length, dict.length), dict, offs, post.subarray(0, at)]);
+}
+
+function parseRun(buf: Buffer): Run {
+  const [first, last, count, n, dictLength] = [0, 1, 2, 3, 4].map((i) => buf.readUInt32LE(i * 4)) as number[];
+  const dictBytes = buf.subarray(20, 20 + dictLength!);
+  const starts = new Uint32Array(n! + 1);
+  for (let i = 1, w = 1; i < dictBytes.length && w < n!; i++) if (dictBytes[i - 1] === NEWLINE) starts[w++] = i;
+  starts[n!] = dictLength! + 1;
+  const offsAt = 20 + dictLength!;
+  const offs = new Uint32Array(n! + 1);
+  for (let i = 0; i <= n!; i++) offs[i] = buf.readUInt32LE(offsAt + i * 4);
+  const post = buf.subarray(offsAt + (n! + 1) * 4);
+  const dict = dictBytes.toString('latin1');
+  return {
+    first: first!,
+    last: last!,
+    count: count!,
+    dict,
+    starts,
+    offs,
+    post,
+    raw: buf,
+    bytes: buf.length + dict.length,
+  };
+}
+
+/** Calls `each(uid, inBody)` for every entry of word `w`. */
+function forEntry(run: Run, w: number, each: (uid: number, inBody: boolean) => void): void {
+  const { post } = run;
+  let uid = run.first - 1;
+  for (let i = run.offs[w]!, end = run.offs[w + 1]!; i < end; ) {
     let d = 0;
     let shift = 1;
     let b: number;
     do {
-      b = buf[i++]!;
+      b = post[i++]!;
       d += (b & 0x7f) * shift;
       shift *= 128;
     } while (b & 0x80);
-    last += d;
-    into.push(last);
+    uid += Math.floor(d / 2);
+    each(uid, d % 2 === 1);
   }
 }
 
-/** Sorted `a` ∩ sorted `b`. */
-function intersect(a: number[], b: number[]): number[] {
-  const out: number[] = [];
-  for (let i = 0, j = 0; i < a.length && j < b.length; ) {
-    if (a[i]! < b[j]!) i++;
-    else if (a[i]! > b[j]!) j++;
-    else {
-      out.push(a[i]!);
-      i++;
-      j++;
-    }
+/** The word of `run` at dict offset `at`. */
+function wordAt(run: Run, at: number): number {
+  let lo = 0;
+  let hi = run.starts.length - 2;
+  while (lo < hi) {
+    const mid = (lo + hi + 1) >>> 1;
+    if (run.starts[mid]! <= at) lo = mid;
+    else hi = mid - 1;
   }
+  return lo;
+}
+
+/** Calls `mark` for the UIDs of `run` with a word containing `part` (word bytes only, latin1). */
+function lookupRun(run: Run, part: string, bodyOnly: boolean, mark: (uid: number) => void): void {
+  const each = bodyOnly ? (uid: number, inBody: boolean) => inBody && mark(uid) : mark;
+  for (let at = run.dict.indexOf(part); at !== -1; ) {
+    const w = wordAt(run, at);
+    forEntry(run, w, each);
+    at = run.dict.indexOf(part, run.starts[w + 1]!);
+  }
+}
+
+/** UIDs having a word that contains `part`: marked in an array (words' postings overlap), then listed once. */
+function lookup(runs: Run[], part: string, bodyOnly: boolean): Set<number> {
+  const found = new Set<number>();
+  const base = runs[0]?.first ?? 0;
+  const span = (runs.at(-1)?.last ?? 0) - base + 1;
+  if (span > BITMAP_MAX) {
+    for (const run of runs) lookupRun(run, part, bodyOnly, (uid) => found.add(uid));
+    return found;
+  }
+  const marks = new Uint8Array(Math.max(span, 0));
+  for (const run of runs)
+    lookupRun(run, part, bodyOnly, (uid) => {
+      marks[uid - base] = 1;
+    });
+  for (let i = marks.indexOf(1); i !== -1; i = marks.indexOf(1, i + 1)) found.add(base + i);
+  return found;
+}
+
+/** Word bytes (WORD's class) by value: the tokenizer's byte loop is twice as fast as matchAll. */
+const IS_WORD = Uint8Array.from({ length: 256 }, (_, b) =>
+  (b >= 48 && b <= 57) || (b >= 65 && b <= 90) || (b >= 97 && b <= 122) || b >= 0x80 ? 1 : 0,
+);
+
+/** Adds a message's words to `words` (distinct per message; the body bit wins over headers). */
+function addWords(words: Words, uid: number, text: Buffer): void {
+  const s = text.toString('latin1');
+  const body = text.indexOf(SECTION_BREAK);
+  const own = new Map<string, number>();
+  let start = -1;
+  for (let i = 0; i <= text.length; i++) {
+    if (i < text.length && IS_WORD[text[i]!]) {
+      if (start < 0) start = i;
+      continue;
+    }
+    if (start < 0) continue;
+    const word = s.slice(start, i);
+    const inBody = body >= 0 && start > body ? 1 : 0;
+    const had = own.get(word);
+    if (had === undefined || had < inBody) own.set(word, inBody);
+    start = -1;
+  }
+  for (const [word, inBody] of own) {
+    let list = words.get(word);
+    if (!list) words.set(word, (list = []));
+    list.push(uid * 2 + inBody);
+  }
+}
+
+/**
+ * Consecutive runs (UID order) as one, keeping only messages in `live`: their sorted word lists are
+ * merged and each word's UIDs re-encoded straight from theirs (no text read, no per-word arrays).
+ */
+async function mergeRuns(runs: Run[], live: Set<number>, count: number): Promise<Buffer> {
+  const first = runs[0]!.first;
+  let bound = 0;
+  for (const run of runs) bound += run.post.length + 5 * (run.starts.length - 1);
+  const post = Buffer.allocUnsafe(bound);
+  const words: string[] = [];
+  const offs: number[] = [];
+  const next = runs.map(() => 0); // the next word of each run
+  const wordOf = (r: number) => {
+    const run = runs[r]!;
+    const w = next[r]!;
+    return w + 1 < run.starts.length ? run.dict.slice(run.starts[w], run.starts[w + 1]! - 1) : null;
+  };
+  const heads = runs.map((_, r) => wordOf(r));
+  let at = 0;
+  let work = 0;
+  for (;;) {
+    let word: string | null = null;
+    for (const h of heads) if (h !== null && (word === null || h < word)) word = h;
+    if (word === null) break;
+    const start = at;
+    let prev = first - 1;
+    heads.forEach((h, r) => {
+      if (h !== word) return;
+      forEntry(runs[r]!, next[r]!, (uid, inBody) => {
+        if (!live.has(uid)) return;
+        at = writeVarint(post, at, (uid - prev) * 2 + (inBody ? 1 : 0));
+        prev = uid;
+      });
+      next[r]!++;
+      heads[r] = wordOf(r);
+    });
+    if (at > start) {
+      words.push(word);
+      offs.push(start);
+    }
+    if (++work % YIELD_EVERY === 0) await yieldNow();
+  }
+  offs.push(at);
+  const dict = Buffer.from(words.join('\n'), 'latin1');
+  const offsBytes = Buffer.allocUnsafe(offs.length * 4);
+  offs.forEach((o, i) => offsBytes.writeUInt32LE(o, i * 4));
+  return Buffer.concat([
+    head(first, runs.at(-1)!.last, count, words.length, dict.length),
+    dict,
+    offsBytes,
+    post.subarray(0, at),
+  ]);
+}
+
+function head(first: number, last: number, count: number, words: number, dictLength: number): Buffer {
+  const out = Buffer.allocUnsafe(20);
+  [first, last, count, words, dictLength].forEach((n, i) => out.writeUInt32LE(n, i * 4));
   return out;
 }
 
@@ -109,13 +276,300 @@ function intersect(a: number[], b: number[]): number[] {
 export interface Candidates {
   uids: Set<number>;
   above: number;
+  /** The listed UIDs are exactly the messages up to `above` that contain it: no text to check. */
+  exact: boolean;
 }
 
-interface Segment {
-  first: number;
-  last: number;
-  /** Messages it indexed when built. */
-  count: number;
+export const isCandidate = (c: Candidates, uid: number): boolean => uid > c.above || c.uids.has(uid);
+
+/** Whether the text of message `uid` must be read to know if it matches (not decided by the index). */
+export const needsText = (c: Candidates, uid: number): boolean => uid > c.above || (!c.exact && c.uids.has(uid));
+
+interface FolderIndex {
+  /** Consecutive, in UID order; replaced (never changed in place) on commit. */
+  runs: Run[];
+}
+
+export class Fulltext {
+  private readonly kv: Kv;
+  private readonly folders: Folders;
+  private readonly blobs: Blobs;
+  private readonly locks = new KeyedMutex();
+  /** Parsed runs per folder, least recently used first (Map order). */
+  private readonly loaded = new Map<number, FolderIndex>();
+  private readonly building = new Set<Promise<void>>();
+  private readonly scheduled = new Set<number>();
+  /** The last UID each folder's runs cover, kept when its runs leave memory (to judge its tail). */
+  private readonly marks = new Map<number, number>();
+  private readonly list: (folderId: number) => Promise<readonly Message[]>;
+  private closed = false;
+
+  /** `list`: the folder's messages in UID order (the message-list cache), to see what expunges left. */
+  constructor(kv: Kv, folders: Folders, blobs: Blobs, list: (folderId: number) => Promise<readonly Message[]>) {
+    this.kv = kv;
+    this.folders = folders;
+    this.blobs = blobs;
+    this.list = list;
+  }
+
+  /** The folder's runs, read from disk when not in memory; under the folder's lock. */
+  private async loadLocked(folderId: number): Promise<FolderIndex> {
+    let index = this.loaded.get(folderId);
+    if (index) {
+      this.loaded.delete(folderId);
+      this.loaded.set(folderId, index);
+      return index;
+    }
+    await this.dropLegacy(folderId);
+    const runs = (await this.kv.valuesBytes(ranges.fulltextRuns(folderId))).map(parseRun);
+    index = { runs };
+    this.loaded.set(folderId, index);
+    this.marks.set(folderId, runs.at(-1)?.last ?? 0);
+    this.trim();
+    return index;
+  }
+
+  private async index(folderId: number): Promise<FolderIndex> {
+    const index = this.loaded.get(folderId);
+    if (index) {
+      this.loaded.delete(folderId);
+      this.loaded.set(folderId, index);
+      return index;
+    }
+    return this.locks.run(folderId, () => this.loadLocked(folderId));
+  }
+
+  /** Drops the least recently searched folders' runs from memory past MEMORY_CAP (not the last one). */
+  private trim(): void {
+    let total = 0;
+    for (const index of this.loaded.values()) for (const run of index.runs) total += run.bytes;
+    for (const [id, index] of this.loaded) {
+      if (total <= MEMORY_CAP || this.loaded.size <= 1) break;
+      for (const run of index.runs) total -= run.bytes;
+      this.loaded.delete(id);
+    }
+  }
+
+  private tail(folderId: number, index: FolderIndex): number {
+    return this.tailAbove(folderId, index.runs.at(-1)?.last ?? 0);
+  }
+
+  private tailAbove(folderId: number, mark: number): number {
+    const folder = this.folders.get(folderId);
+    return folder ? folder.uidNext - 1 - mark : 0;
+  }
+
+  /**
+   * After a commit that added or expunged messages of a folder: a background step (one per folder
+   * at a time) indexes its tail once RUN_MIN messages long and rewrites runs expunges emptied.
+   */
+  changed(folderId: number, expunged = false): void {
+    if (this.closed || this.scheduled.has(folderId)) return;
+    const mark = this.marks.get(folderId);
+    if (!expunged && mark !== undefined && this.tailAbove(folderId, mark) < RUN_MIN) return;
+    this.scheduled.add(folderId);
+    setImmediate(() => {
+      this.scheduled.delete(folderId);
+      this.catchUp(folderId).catch(() => {}); // a failed build is retried by the next change or search
+    });
+  }
+
+  /**
+   * Indexes the folder's tail if it is RUN_MIN messages or more, merges runs and rewrites those
+   * expunges left half empty; one build per folder at a time.
+   */
+  async catchUp(folderId: number): Promise<void> {
+    if (this.closed) return;
+    const job = this.locks.run(folderId, async () => {
+      const index = await this.loadLocked(folderId);
+      while (!this.closed && this.folders.get(folderId) && this.tail(folderId, index) >= RUN_MIN)
+        if (!(await this.buildRun(folderId, index))) break;
+      if (!this.closed && this.folders.get(folderId)) await this.compact(folderId, index);
+    });
+    this.building.add(job);
+    try {
+      await job;
+    } finally {
+      this.building.delete(job);
+    }
+  }
+
+  /** One run over the next BUILD_MAX messages above the last run, then merges; false when fewer than RUN_MIN are there. */
+  private async buildRun(folderId: number, index: FolderIndex): Promise<boolean> {
+    const mark = index.runs.at(-1)?.last ?? 0;
+    const snapshot = this.kv.snapshot();
+    const missing = new Map<string, Buffer>();
+    const words: Words = new Map();
+    let messages: Message[];
+    try {
+      messages = await snapshot.values<Message>({
+        gte: keys.message(folderId, mark + 1),
+        lt: ranges.folderMessages(folderId).lt,
+        limit: BUILD_MAX,
+      });
+      // UIDNEXT counts messages of batches not committed yet, and expunged ones: no run smaller than RUN_MIN.
+      if (messages.length < RUN_MIN) return false;
+      for (let i = 0; i < messages.length; i += 64) {
+        const slice = messages.slice(i, i + 64);
+        const texts = await this.texts(slice, snapshot, missing);
+        slice.forEach((m, j) => addWords(words, m.uid, texts[j]!));
+        await yieldNow();
+      }
+    } finally {
+      await snapshot.close();
+    }
+    for (const sha of missing.keys()) await this.blobs.load(sha);
+    const tx = new Tx();
+    // Texts computed for blobs stored before the index existed; only while the blob is still stored.
+    for (const [sha, text] of missing) if (this.blobs.refCount(sha) > 0) tx.putBytes(keys.fulltext(sha), text);
+    const first = mark + 1;
+    const last = messages.at(-1)!.uid;
+    const built = parseRun(encodeRun(first, last, messages.length, words));
+    const runs = [...index.runs, built];
+    // Binary counter: a run at least as large as the one before it merges into it.
+    let live: Set<number> | undefined;
+    while (runs.length >= 2) {
+      const [a, b] = [runs.at(-2)!, runs.at(-1)!];
+      if (a.count > b.count || a.count + b.count > RUN_MAX) break;
+      const list = await this.list(folderId);
+      live ??= new Set(list.map((m) => m.uid));
+      const count = upperBound(list, b.last) - upperBound(list, a.first - 1);
+      tx.del(keys.fulltextRun(folderId, b.first));
+      runs.splice(-2, 2, parseRun(await mergeRuns([a, b], live, count))); // expunged messages are left out
+    }
+    const top = runs.at(-1)!;
+    tx.putBytes(keys.fulltextRun(folderId, top.first), top.raw);
+    tx.onCommit(() => {
+      index.runs = runs;
+      this.marks.set(folderId, runs.at(-1)!.last);
+      this.trim();
+    });
+    await this.kv.commit(tx);
+    return true;
+  }
+
+  /** Rewrites runs that lost more than half their messages to expunges without them (none left: dropped). */
+  private async compact(folderId: number, index: FolderIndex): Promise<void> {
+    if (!index.runs.length) return;
+    const list = await this.list(folderId);
+    const liveIn = (run: Run) => upperBound(list, run.last) - upperBound(list, run.first - 1);
+    const sparse = index.runs.filter((run) => liveIn(run) * 2 < run.count);
+    if (!sparse.length) return;
+    const live = new Set(list.map((m) => m.uid));
+    const tx = new Tx();
+    const runs = [...index.runs];
+    for (const run of sparse) {
+      const at = runs.indexOf(run);
+      const count = liveIn(run);
+      if (count === 0 && at < runs.length - 1) {
+        tx.del(keys.fulltextRun(folderId, run.first));
+        runs.splice(at, 1);
+        continue;
+      }
+      // The last run stays, even empty: it holds the folder's watermark.
+      const rewritten = parseRun(await mergeRuns([run], live, count));
+      tx.putBytes(keys.fulltextRun(folderId, run.first), rewritten.raw);
+      runs[at] = rewritten;
+    }
+    tx.onCommit(() => {
+      index.runs = runs;
+    });
+    await this.kv.commit(tx);
+  }
+
+  /** A folder indexed by a trigram layout: its keys are dropped (in chunks) and it is indexed again. */
+  private async dropLegacy(folderId: number): Promise<void> {
+    const marks = keys.legacyFulltextMarks(folderId);
+    const found = await this.kv.getManyBytes(marks);
+    if (found.every((v) => v === undefined)) return;
+    for (const range of ranges.legacyFulltextFolder(folderId))
+      for (;;) {
+        const old = await this.kv.keys({ ...range, limit: 50_000 });
+        if (!old.length) break;
+        const tx = new Tx();
+        for (const key of old) tx.del(key);
+        await this.kv.commit(tx);
+      }
+    const tx = new Tx();
+    for (const key of marks) tx.del(key);
+    await this.kv.commit(tx);
+  }
+
+  /** The stored texts of messages as `from` has them; those stored before the index are computed from their bytes. */
+  async texts(messages: Message[], from: Reader, computed = new Map<string, Buffer>()): Promise<Buffer[]> {
+    const stored = await from.getManyBytes(messages.map((m) => keys.fulltext(m.blob)));
+    const out: Buffer[] = [];
+    for (let i = 0; i < messages.length; i++) {
+      const m = messages[i]!;
+      let text = stored[i] ?? computed.get(m.blob);
+      if (!text) {
+        const raw = await this.blobs.read(m.blob, m.size, 0, m.size, from);
+        text = fulltextText(raw, indexMessage(raw).root);
+        computed.set(m.blob, text);
+      }
+      out.push(text);
+    }
+    return out;
+  }
+
+  /**
+   * Messages of a folder that may contain every one of `strings` (search strings, folded here; in
+   * the body section with `bodyOnly`), or null when none has a word byte to look up (every message
+   * is a candidate). Exact when every string is made of word bytes only.
+   */
+  async candidates(folderId: number, strings: string[], bodyOnly = false): Promise<Candidates | null> {
+    let index = await this.index(folderId);
+    // A tail left by a bulk import or an older store: indexed now rather than read text by text.
+    if (this.tail(folderId, index) >= RUN_MIN) {
+      await this.catchUp(folderId);
+      index = await this.index(folderId);
+    }
+    const runs = index.runs; // one consistent list: a build commits a new one
+    const above = runs.at(-1)?.last ?? 0;
+    let uids: Set<number> | null = null;
+    let exact = true;
+    for (const s of strings) {
+      const needle = Buffer.from(foldCase(s), 'utf8').toString('latin1');
+      const parts = WORD_ONLY.test(needle) ? [needle] : (needle.match(WORD) ?? []);
+      if (parts.length !== 1 || parts[0] !== needle) exact = false;
+      for (const part of parts) {
+        const found = lookup(runs, part, bodyOnly);
+        uids = uids ? intersect(uids, found) : found;
+      }
+    }
+    return uids ? { uids, above, exact } : null;
+  }
+
+  /** Deletes a removed folder's runs (and any older layout's keys), in its batch. */
+  async removeFolder(tx: Tx, folderId: number): Promise<void> {
+    await this.locks.run(folderId, async () => {
+      for (const range of ranges.fulltextFolder(folderId)) for (const key of await this.kv.keys(range)) tx.del(key);
+      for (const key of keys.legacyFulltextMarks(folderId)) tx.del(key);
+      tx.onCommit(() => {
+        this.loaded.delete(folderId);
+        this.marks.delete(folderId);
+      });
+    });
+  }
+
+  /** After a failed write: runs are read from the disk again. */
+  forget(): void {
+    this.loaded.clear();
+    this.marks.clear();
+  }
+
+  /** Waits for builds under way; none starts afterwards. */
+  async close(): Promise<void> {
+    this.closed = true;
+    await Promise.allSettled([...this.building]);
+  }
+}
+
+function intersect(a: Set<number>, b: Set<number>): Set<number> {
+  const [small, large] = a.size <= b.size ? [a, b] : [b, a];
+  const out = new Set<number>();
+  for (const uid of small) if (large.has(uid)) out.add(uid);
+  return out;
 }
 
 /** How many messages of the UID-ordered `sorted` have UIDs ≤ `uid`. */
@@ -128,312 +582,4 @@ function upperBound(sorted: readonly Message[], uid: number): number {
     else hi = mid;
   }
   return lo;
-}
-
-/**
- * What searches of a folder found for one string: every message with UID ≤ `upTo` that contains it
- * is in `hits`. Content and UIDs never change (UIDs are never reused), so this stays true; an
- * expunged message just stops being asked about.
- */
-export interface Confirmed {
-  upTo: number;
-  hits: ReadonlySet<number>;
-}
-/** Strings whose confirmed messages are kept (per store, least recently used dropped). */
-const CONFIRMED_ENTRIES = 64;
-
-export const isCandidate = (c: Candidates, uid: number): boolean => uid > c.above || c.uids.has(uid);
-
-export class Fulltext {
-  private readonly kv: Kv;
-  private readonly folders: Folders;
-  private readonly blobs: Blobs;
-  private readonly locks = new KeyedMutex();
-  /** Watermarks as the disk has them (loaded on first use). */
-  private readonly marks = new Map<number, number>();
-  /** Segment extents per folder, as the disk has them (loaded on first use). */
-  private readonly segments = new Map<number, Segment[]>();
-  private readonly building = new Set<Promise<void>>();
-  private readonly confirmedHits = new Map<string, Confirmed>();
-  private readonly list: (folderId: number) => Promise<readonly Message[]>;
-  private closed = false;
-
-  /** `list`: the folder's messages in UID order (the message-list cache), to see what expunges left. */
-  constructor(kv: Kv, folders: Folders, blobs: Blobs, list: (folderId: number) => Promise<readonly Message[]>) {
-    this.kv = kv;
-    this.folders = folders;
-    this.blobs = blobs;
-    this.list = list;
-  }
-
-  private async segmentsOf(folderId: number): Promise<Segment[]> {
-    let known = this.segments.get(folderId);
-    if (!known) {
-      const read = await this.kv.values<Segment>(ranges.fulltextSegments(folderId));
-      known = this.segments.get(folderId) ?? read;
-      this.segments.set(folderId, known);
-    }
-    return known;
-  }
-
-  /** Segments that lost more than half their messages. */
-  private async sparse(folderId: number): Promise<Segment[]> {
-    const segments = await this.segmentsOf(folderId);
-    if (!segments.length) return [];
-    const list = await this.list(folderId);
-    return segments.filter((s) => (upperBound(list, s.last) - upperBound(list, s.first - 1)) * 2 < s.count);
-  }
-
-  private async watermark(folderId: number): Promise<number> {
-    let mark = this.marks.get(folderId);
-    if (mark === undefined) {
-      mark = (await this.kv.get<number>(keys.fulltextMark(folderId))) ?? 0;
-      mark = this.marks.get(folderId) ?? mark;
-      this.marks.set(folderId, mark);
-    }
-    return mark;
-  }
-
-  private tail(folderId: number, mark: number): number {
-    const folder = this.folders.get(folderId);
-    return folder ? folder.uidNext - 1 - mark : 0;
-  }
-
-  /**
-   * Indexes the folder's tail if it is SEGMENT_MIN messages or more, and rebuilds segments that
-   * expunges left mostly empty; one build per folder at a time.
-   */
-  async catchUp(folderId: number): Promise<void> {
-    const due = async () =>
-      this.tail(folderId, await this.watermark(folderId)) >= SEGMENT_MIN || (await this.sparse(folderId)).length > 0;
-    if (this.closed || !(await due())) return;
-    const job = this.locks.run(folderId, async () => {
-      if (!(await this.watermark(folderId))) await this.dropLegacy(folderId);
-      while (
-        !this.closed &&
-        this.folders.get(folderId) &&
-        this.tail(folderId, await this.watermark(folderId)) >= SEGMENT_MIN
-      ) {
-        if (!(await this.buildSegment(folderId))) break;
-      }
-      for (const segment of this.closed || !this.folders.get(folderId) ? [] : await this.sparse(folderId))
-        await this.compact(folderId, segment);
-    });
-    this.building.add(job);
-    try {
-      await job;
-    } finally {
-      this.building.delete(job);
-    }
-  }
-
-  /** One segment over the next SEGMENT_MAX messages above the watermark; false when there were none. */
-  private async buildSegment(folderId: number): Promise<boolean> {
-    const mark = await this.watermark(folderId);
-    const snapshot = this.kv.snapshot();
-    let messages: Message[];
-    let texts: Buffer[];
-    const missing = new Map<string, Buffer>();
-    try {
-      messages = await snapshot.values<Message>({
-        gte: keys.message(folderId, mark + 1),
-        lt: ranges.folderMessages(folderId).lt,
-        limit: SEGMENT_MAX,
-      });
-      if (messages.length === 0) return false;
-      texts = await this.texts(messages, snapshot, missing);
-    } finally {
-      await snapshot.close();
-    }
-    for (const sha of missing.keys()) await this.blobs.load(sha);
-    const postings = this.postings(messages, texts);
-    const tx = new Tx();
-    const first = messages[0]!.uid;
-    const last = messages[messages.length - 1]!.uid;
-    for (let k = 0; k < BUCKETS; k++)
-      if (postings[k]) tx.putBytes(keys.fulltextPostings(folderId, k, first), encodeUids(postings[k]!));
-    // Texts computed for blobs stored before the index existed; only while the blob is still stored.
-    for (const [sha, text] of missing) if (this.blobs.refCount(sha) > 0) tx.putBytes(keys.fulltext(sha), text);
-    // A message expunged since the snapshot gets no per-folder text (nothing would delete it).
-    const live = new Set((await this.list(folderId)).map((m) => m.uid));
-    messages.forEach((m, i) => live.has(m.uid) && tx.putBytes(keys.fulltextText(folderId, m.uid), texts[i]!));
-    const segment = { first, last, count: messages.length };
-    tx.put(keys.fulltextSegment(folderId, first), segment);
-    tx.put(keys.fulltextMark(folderId), last);
-    const segments = await this.segmentsOf(folderId);
-    tx.onCommit(() => {
-      this.marks.set(folderId, Math.max(this.marks.get(folderId) ?? 0, last));
-      segments.push(segment);
-    });
-    await this.kv.commit(tx);
-    return true;
-  }
-
-  /** Rebuilds a segment over the messages expunges left in it (none: the segment goes). */
-  private async compact(folderId: number, segment: Segment): Promise<void> {
-    const snapshot = this.kv.snapshot();
-    let messages: Message[];
-    let texts: Buffer[];
-    try {
-      messages = await snapshot.values<Message>({
-        gte: keys.message(folderId, segment.first),
-        lte: keys.message(folderId, segment.last),
-      });
-      texts = await this.texts(messages, snapshot, new Map(), folderId);
-    } finally {
-      await snapshot.close();
-    }
-    const tx = new Tx();
-    // Blind deletes of every bucket's key (cheaper than finding which exist); the puts after them win.
-    for (let k = 0; k < BUCKETS; k++) tx.del(keys.fulltextPostings(folderId, k, segment.first));
-    const postings = this.postings(messages, texts);
-    for (let k = 0; k < BUCKETS; k++)
-      if (postings[k]) tx.putBytes(keys.fulltextPostings(folderId, k, segment.first), encodeUids(postings[k]!));
-    const count = messages.length;
-    if (count) tx.put(keys.fulltextSegment(folderId, segment.first), { ...segment, count });
-    else tx.del(keys.fulltextSegment(folderId, segment.first));
-    const segments = await this.segmentsOf(folderId);
-    tx.onCommit(() => {
-      const at = segments.indexOf(segment);
-      if (at >= 0 && count) segments[at] = { ...segment, count };
-      else if (at >= 0) segments.splice(at, 1);
-    });
-    await this.kv.commit(tx);
-  }
-
-  private postings(messages: Message[], texts: Buffer[]): (number[] | undefined)[] {
-    const postings: (number[] | undefined)[] = new Array(BUCKETS);
-    const seen = new Uint8Array(BUCKETS);
-    messages.forEach((m, i) => {
-      for (const k of buckets(texts[i]!, seen)) {
-        postings[k] ??= [];
-        postings[k].push(m.uid);
-      }
-    });
-    return postings;
-  }
-
-  /** A folder indexed by the previous layout: its keys are dropped (in chunks) and it is indexed again. */
-  private async dropLegacy(folderId: number): Promise<void> {
-    if ((await this.kv.get<number>(keys.legacyFulltextMark(folderId))) === undefined) return;
-    for (;;) {
-      const old = await this.kv.keys({ ...ranges.legacyFulltextFolder(folderId), limit: 50_000 });
-      if (!old.length) break;
-      const tx = new Tx();
-      for (const key of old) tx.del(key);
-      await this.kv.commit(tx);
-    }
-    const tx = new Tx();
-    tx.del(keys.legacyFulltextMark(folderId));
-    await this.kv.commit(tx);
-  }
-
-  /**
-   * The stored texts of messages as `from` has them: with `folderId`, those the segments cover from
-   * the folder's own keys (UID order), the others by content hash; those stored before the index
-   * are computed from their bytes.
-   */
-  async texts(
-    messages: Message[],
-    from: Reader,
-    computed = new Map<string, Buffer>(),
-    folderId?: number,
-  ): Promise<Buffer[]> {
-    const mark = folderId === undefined ? 0 : (this.marks.get(folderId) ?? 0);
-    const covered = mark ? messages.filter((m) => m.uid <= mark) : [];
-    const own = covered.length ? await from.getManyBytes(covered.map((m) => keys.fulltextText(folderId!, m.uid))) : [];
-    const byUid = new Map<number, Buffer>();
-    covered.forEach((m, i) => own[i] && byUid.set(m.uid, own[i]));
-    const rest = messages.filter((m) => !byUid.has(m.uid));
-    const shared = await from.getManyBytes(rest.map((m) => keys.fulltext(m.blob)));
-    const bySha = new Map<string, Buffer>();
-    rest.forEach((m, i) => shared[i] && bySha.set(m.blob, shared[i]));
-    const out: Buffer[] = [];
-    for (let i = 0; i < messages.length; i++) {
-      let text = byUid.get(messages[i]!.uid) ?? bySha.get(messages[i]!.blob) ?? computed.get(messages[i]!.blob);
-      if (!text) {
-        const m = messages[i]!;
-        const raw = await this.blobs.read(m.blob, m.size, 0, m.size, from);
-        text = fulltextText(raw, indexMessage(raw).root);
-        computed.set(m.blob, text);
-      }
-      out.push(text);
-    }
-    return out;
-  }
-
-  /**
-   * Messages of a folder that may contain every one of `strings` (search strings, folded here), or
-   * null when one is shorter than 3 bytes (no window to look up: every message is a candidate).
-   */
-  async candidates(folderId: number, strings: string[]): Promise<Candidates | null> {
-    const needles = strings.map((s) => Buffer.from(foldCase(s), 'utf8'));
-    if (needles.some((n) => n.length < 3)) return null;
-    await this.catchUp(folderId);
-    // The watermark before the postings: a segment committed in between only adds candidates.
-    const above = await this.watermark(folderId);
-    const wanted = [...new Set(needles.flatMap((n) => buckets(n)))];
-    const lists = await Promise.all(
-      wanted.map(async (k) => {
-        const uids: number[] = [];
-        for (const value of await this.kv.valuesBytes(ranges.fulltextBucket(folderId, k))) decodeUids(value, uids);
-        return uids;
-      }),
-    );
-    lists.sort((a, b) => a.length - b.length);
-    let uids = lists[0] ?? [];
-    for (const list of lists.slice(1)) {
-      if (uids.length === 0) break;
-      uids = intersect(uids, list);
-    }
-    return { uids: new Set(uids), above };
-  }
-
-  /** What earlier searches confirmed for a (folded) search string in a folder, BODY or TEXT. */
-  confirmed(folderId: number, value: string, bodyOnly: boolean): Confirmed | undefined {
-    const key = `${folderId}\0${bodyOnly}\0${value}`;
-    const found = this.confirmedHits.get(key);
-    if (found) {
-      this.confirmedHits.delete(key);
-      this.confirmedHits.set(key, found);
-    }
-    return found;
-  }
-
-  confirm(folderId: number, value: string, bodyOnly: boolean, found: Confirmed): void {
-    const key = `${folderId}\0${bodyOnly}\0${value}`;
-    this.confirmedHits.delete(key);
-    this.confirmedHits.set(key, found);
-    for (const old of this.confirmedHits.keys()) {
-      if (this.confirmedHits.size <= CONFIRMED_ENTRIES) break;
-      this.confirmedHits.delete(old);
-    }
-  }
-
-  /** Deletes a removed folder's segments and watermark, in its batch. */
-  async removeFolder(tx: Tx, folderId: number): Promise<void> {
-    await this.locks.run(folderId, async () => {
-      for (const range of ranges.fulltextFolder(folderId)) for (const key of await this.kv.keys(range)) tx.del(key);
-      tx.del(keys.fulltextMark(folderId));
-      tx.del(keys.legacyFulltextMark(folderId));
-      tx.onCommit(() => {
-        this.marks.delete(folderId);
-        this.segments.delete(folderId);
-        for (const key of this.confirmedHits.keys())
-          if (key.startsWith(`${folderId}\0`)) this.confirmedHits.delete(key);
-      });
-    });
-  }
-
-  /** After a failed write: watermarks are read from the disk again. */
-  forget(): void {
-    this.marks.clear();
-    this.segments.clear();
-  }
-
-  /** Waits for builds under way; none starts afterwards. */
-  async close(): Promise<void> {
-    this.closed = true;
-    await Promise.allSettled([...this.building]);
-  }
 }

@@ -89,6 +89,7 @@ export class Store {
     this.messages = new Messages(kv, this.folders, this.blobs, this.notifier);
     this.fulltext = new Fulltext(kv, this.folders, this.blobs, (id) => this.messages.listShared(id));
     this.messages.onRemoveFolder = (tx, id) => this.fulltext.removeFolder(tx, id);
+    this.messages.onChanged = (id, expunged) => this.fulltext.changed(id, expunged);
     this.teams = new Teams(kv);
     this.domains = new Domains(kv, this.directory);
     this.addresses = new Addresses(kv);

@@ -32,17 +32,12 @@ export const keys = {
   blobSearch: (sha: string) => `bs/${sha}`,
   /** The search fields without the body text: what SEARCH FROM/SUBJECT, SORT and THREAD read. */
   blobHeaders: (sha: string) => `bh/${sha}`,
-  /** Full-text index (fulltext.ts): a content's folded searchable text, posting segments, watermark. */
+  /** Full-text index (fulltext.ts): a content's folded searchable text. */
   fulltext: (sha: string) => `ft/${sha}`,
-  /** The same text per folder and UID, for messages the segments cover (read in key order). */
-  fulltextText: (folderId: number, uid: number) => `fu/${hex(folderId, FOLDER)}/${hex(uid, UID)}`,
-  fulltextPostings: (folderId: number, bucket: number, firstUid: number) =>
-    `fq/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/${hex(firstUid, UID)}`,
-  /** A segment's extent: its last UID and how many messages it indexed (compaction). */
-  fulltextSegment: (folderId: number, firstUid: number) => `fx/${hex(folderId, FOLDER)}/${hex(firstUid, UID)}`,
-  fulltextMark: (folderId: number) => `fv/${hex(folderId, FOLDER)}`,
-  /** Before per-folder texts and segment extents (postings `fp/`): dropped and rebuilt on first search. */
-  legacyFulltextMark: (folderId: number) => `fw/${hex(folderId, FOLDER)}`,
+  /** A run of a folder's word index: the words of its messages and, per word, their UIDs. */
+  fulltextRun: (folderId: number, firstUid: number) => `fr/${hex(folderId, FOLDER)}/${hex(firstUid, UID)}`,
+  /** Watermarks of the trigram layouts before the word index: their folders are indexed again. */
+  legacyFulltextMarks: (folderId: number) => [`fv/${hex(folderId, FOLDER)}`, `fw/${hex(folderId, FOLDER)}`],
   apiKey: (publicId: string) => `k/${publicId}`,
   apiKeyHash: (secretHash: string) => `kh/${secretHash}`,
   teamApiKey: (teamId: string, publicId: string) => `tk/${teamId}/${publicId}`,
@@ -71,6 +66,9 @@ export const keys = {
 /** Range bounds for every key that starts with `prefix`. */
 export const prefixRange = (prefix: string) => ({ gte: prefix, lt: `${prefix}\xff` });
 
+/** Prefixes of the trigram layouts (postings, per-folder texts, segments; `fp/` the first one). */
+const LEGACY_FULLTEXT = ['fq', 'fu', 'fx', 'fp'];
+
 export const ranges = {
   teamApiKeys: (teamId: string) => prefixRange(`tk/${teamId}/`),
   accountFolders: (accountId: string) => prefixRange(`f/${accountId}/`),
@@ -81,12 +79,11 @@ export const ranges = {
     gte: keys.message(folderId, fromUid),
     lt: `m/${hex(folderId, FOLDER)}/\xff`,
   }),
-  fulltextBucket: (folderId: number, bucket: number) => prefixRange(`fq/${hex(folderId, FOLDER)}/${hex(bucket, 4)}/`),
-  fulltextSegments: (folderId: number) => prefixRange(`fx/${hex(folderId, FOLDER)}/`),
-  /** Every full-text key of a folder, legacy postings included. */
+  fulltextRuns: (folderId: number) => prefixRange(`fr/${hex(folderId, FOLDER)}/`),
+  /** Every full-text key of a folder: its runs, and the postings, texts and segments of older layouts. */
   fulltextFolder: (folderId: number) =>
-    ['fq', 'fu', 'fx', 'fp'].map((p) => prefixRange(`${p}/${hex(folderId, FOLDER)}/`)),
-  legacyFulltextFolder: (folderId: number) => prefixRange(`fp/${hex(folderId, FOLDER)}/`),
+    ['fr', ...LEGACY_FULLTEXT].map((p) => prefixRange(`${p}/${hex(folderId, FOLDER)}/`)),
+  legacyFulltextFolder: (folderId: number) => LEGACY_FULLTEXT.map((p) => prefixRange(`${p}/${hex(folderId, FOLDER)}/`)),
   folderChanges: (folderId: number, afterModseq: number) => ({
     gt: keys.change(folderId, afterModseq),
     lt: `c/${hex(folderId, FOLDER)}/\xff`,

@@ -40,6 +40,8 @@ export class Messages {
   refresh?: Refresh;
   /** Per folder, the highest MODSEQ whose change has been announced (`change`), so none is announced twice. */
   private readonly announced = new Map<number, number>();
+  /** After a commit that added (or expunged) messages of a folder: the full-text index catches up. */
+  onChanged?: (folderId: number, expunged: boolean) => void;
 
   constructor(kv: Kv, folders: Folders, blobs: Blobs, notifier: Notifier) {
     this.kv = kv;
@@ -63,7 +65,10 @@ export class Messages {
     if (!message.flags.includes(SEEN)) folder.unseen += 1;
     tx.put(keys.message(folder.id, message.uid), message);
     const cached = { ...message, flags: [...message.flags] };
-    tx.onCommit(() => this.cache.added(folder.id, cached));
+    tx.onCommit(() => {
+      this.cache.added(folder.id, cached);
+      this.onChanged?.(folder.id, false);
+    });
     this.recordChange(tx, folder, { modseq: message.modseq, kind: 'add', uids: [message.uid] });
     this.folders.save(tx, folder);
     return message;
@@ -244,14 +249,16 @@ export class Messages {
     const modseq = ++folder.highestModSeq;
     for (const message of messages) {
       tx.del(keys.message(folder.id, message.uid));
-      tx.del(keys.fulltextText(folder.id, message.uid)); // fulltext.ts: the folder's copy of its text
       this.blobs.release(tx, message.blob, message.size);
       folder.exists -= 1;
       folder.size -= message.size;
       if (!message.flags.includes(SEEN)) folder.unseen -= 1;
     }
     const uids = messages.map((m) => m.uid);
-    tx.onCommit(() => this.cache.removed(folder.id, uids));
+    tx.onCommit(() => {
+      this.cache.removed(folder.id, uids);
+      this.onChanged?.(folder.id, true);
+    });
     this.recordChange(tx, folder, { modseq, kind: 'expunge', uids });
     this.folders.save(tx, folder);
   }

@@ -62,9 +62,9 @@ export class StoreView {
     return this.blobs.headerFields(shas, this.snapshot);
   }
 
-  /** The full-text index's stored text of each message (SEARCH BODY/TEXT, mailbox search); with `folderId`, read from that folder's keys where it has them. */
-  fulltext(messages: Message[], folderId?: number): Promise<Buffer[]> {
-    return this.fulltexts.texts(messages, this.snapshot, undefined, folderId);
+  /** The full-text index's stored text of each message (SEARCH BODY/TEXT, mailbox search). */
+  fulltext(messages: Message[]): Promise<Buffer[]> {
+    return this.fulltexts.texts(messages, this.snapshot);
   }
 
   /** Raw bytes of a message read through this view, or a byte range of it. */

@@ -6,7 +6,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { ImapFlow } from 'imapflow';
-import { SEGMENT_MIN } from '../../src/store/fulltext.ts';
+import { RUN_MIN } from '../../src/store/fulltext.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
 import { startImap, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
@@ -67,7 +67,7 @@ test('TEXT and BODY: decoded parts, HTML source in every alternative, every head
 });
 
 test('deliveries while searching: every answer is exact for the messages it covers; expunge removes hits', async () => {
-  const total = SEGMENT_MIN * 2 + 30; // enough for the searches to build segments meanwhile
+  const total = RUN_MIN * 2 + 30; // enough for the searches to build segments meanwhile
   const hasWord = new Map<number, boolean>();
   let delivering = true;
   const deliveries = (async () => {
@@ -98,7 +98,7 @@ test('deliveries while searching: every answer is exact for the messages it cove
   await searcher.noop();
   const expected = [...hasWord].filter(([, w]) => w).map(([uid]) => uid);
   assert.equal((await searcher.search({ text: 'zeppelin' }, { uid: true })) || [], expected);
-  assert.ok((await f.store.fulltext.candidates(f.inbox.id, ['zeppelin']))!.above >= SEGMENT_MIN, 'segments were built');
+  assert.ok((await f.store.fulltext.candidates(f.inbox.id, ['zeppelin']))!.above >= RUN_MIN, 'segments were built');
 
   const gone = expected.slice(0, 3);
   await searcher.messageFlagsAdd(gone.join(','), ['\\Deleted'], { uid: true });

@@ -1,12 +1,12 @@
 // The full-text index (issue 17): the searchable text built from real messages (QP, base64,
-// charsets, encoded-words, HTML, attachments) and the trigram postings over a store's folder.
+// charsets, encoded-words, HTML, attachments) and the word index over a store's folders.
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
-import { buckets, isCandidate, SEGMENT_MIN } from '../../src/store/fulltext.ts';
+import { isCandidate, needsText, RUN_MIN } from '../../src/store/fulltext.ts';
 import type { Message, Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
@@ -60,14 +60,6 @@ test('normalization: a header block that never ends (body-only files) is searche
   assert.ok(has(t, 'no colon on this line'));
 });
 
-test("buckets: every 3-byte window of a string is among its text's buckets", () => {
-  const text = Buffer.from(foldCase('Hello Wörld, meeting at noon'));
-  const all = new Set(buckets(text));
-  for (const s of ['meeting', 'wörld', 'lo w', 'noo'])
-    for (const k of buckets(Buffer.from(s))) assert.ok(all.has(k), s);
-  assert.equal(buckets(Buffer.from('ab')), []);
-});
-
 const dir = tempDir();
 let store: Store;
 let accountId = '';
@@ -87,117 +79,169 @@ test.after(async () => {
   dir.remove();
 });
 
-test('postings: segments name the messages with a string, the tail is always a candidate, old blobs get their text', async () => {
-  const folder = store.folders.byName(accountId, 'INBOX')!;
-  const uploads = Array.from({ length: SEGMENT_MIN + 10 }, (_, i) => ({
-    raw: makeMessage({
-      subject: `note ${i}`,
-      body: i % 50 === 7 ? `the zeppelin number ${i}\r\n` : `plain words ${i}\r\n`,
-    }),
-  }));
-  const messages = await store.appendMany(folder, uploads);
-  // As a store written before the index has it: no postings, no watermark, and one blob without its
-  // text (reopened, as after an upgrade).
-  await store.close();
-  store = await openTestStore(dir.path);
-  const stale = await store.kv.keys({ gte: 'fp/', lt: 'fp/\xff' });
-  await store.kv.engine.batch(
-    [...stale, `fw/${folder.id.toString(16).padStart(8, '0')}`, `ft/${messages[57]!.blob}`].map((key) => ({
-      type: 'del' as const,
-      key,
-    })),
-  );
-  assert.is(
-    (await store.fulltext.candidates(folder.id, ['zeppelin']))!.above,
-    messages.at(-1)!.uid,
-    'the first search builds the folder',
-  );
-  const c = (await store.fulltext.candidates(folder.id, ['Zeppelin']))!;
-  const expected = messages.filter((_, i) => i % 50 === 7).map((m) => m.uid);
-  for (const uid of expected) assert.ok(isCandidate(c, uid), `uid ${uid}`);
-  const listed = messages.filter((m) => m.uid <= c.above && isCandidate(c, m.uid)).length;
-  assert.ok(listed < 20, `postings narrow the segment down (${listed} of ${c.above})`);
-  assert.ok(await store.kv.getBytes(`ft/${messages[57]!.blob}`), 'the text was stored when the segment was built');
-  assert.is(await store.fulltext.candidates(folder.id, ['ze']), null, 'under 3 bytes: no postings to use');
-});
-
 const FOLDER_HEX = (id: number) => id.toString(16).padStart(8, '0');
-/** The folder's full-text keys under `prefix` (fq postings, fu texts, fx segments, fp the old layout). */
+/** The folder's full-text keys under `prefix` (fr runs; fq, fu, fx, fp the trigram layouts). */
 const keysOf = (prefix: string, folderId: number) =>
   store.kv.keys({ gte: `${prefix}/${FOLDER_HEX(folderId)}/`, lt: `${prefix}/${FOLDER_HEX(folderId)}/\xff` });
-/** Every UID the folder's postings name, whatever the bucket. */
+/** Every UID the folder's index names for "zeppelin". */
 async function postedUids(folderId: number): Promise<Set<number>> {
-  const c = (await store.fulltext.candidates(folderId, ['zeppelin']))!;
-  return c.uids;
+  return (await store.fulltext.candidates(folderId, ['zeppelin']))!.uids;
 }
 const zeppelins = (n: number, tag: string) =>
   Array.from({ length: n }, (_, i) => ({
     raw: makeMessage({ subject: `${tag} ${i}`, body: `the zeppelin ${tag} number ${i}\r\n` }),
   }));
+/** Waits (30 s at most) for the background step after delivery to have indexed the folder up to `uid`. */
+async function indexedUpTo(folderId: number, uid: number): Promise<void> {
+  for (let i = 0; i < 1200; i++) {
+    if ((await keysOf('fr', folderId)).length && (await store.fulltext.candidates(folderId, ['x']))!.above >= uid)
+      return;
+    await new Promise((r) => setTimeout(r, 25));
+  }
+  assert.unreachable(`folder ${folderId} not indexed up to ${uid} after 30 s`);
+}
 
-test('expunge: a segment that lost most of its messages is rebuilt, its texts and postings name only the rest', async () => {
-  const folder = await store.createFolder(accountId, 'Expunged');
-  const messages = await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'gone'));
-  const all = (await postedUids(folder.id)).size;
-  assert.is(all, messages.length, 'every message has the word');
-  assert.is((await keysOf('fu', folder.id)).length, messages.length, 'a text per message the segment covers');
-  const expunged = messages.filter((_, i) => i % 4 !== 0).map((m) => m.uid);
-  await store.messages.expunge(folder.id, expunged);
-  assert.is((await keysOf('fu', folder.id)).length, messages.length - expunged.length, 'texts go with the message');
-  const left = await postedUids(folder.id);
-  for (const uid of expunged) assert.not.ok(left.has(uid), `uid ${uid} is no longer in the postings`);
-  assert.is(left.size, messages.length - expunged.length);
-  await store.messages.expunge(folder.id, [...left]);
-  assert.is((await postedUids(folder.id)).size, 0);
-  assert.is((await keysOf('fq', folder.id)).length, 0, 'an emptied segment leaves no postings');
-  assert.is((await keysOf('fx', folder.id)).length, 0);
+test('delivery indexes the folder in the background: no search needed, the answers are exact', async () => {
+  const folder = await store.createFolder(accountId, 'Delivered');
+  const messages = await store.appendMany(
+    folder,
+    Array.from({ length: RUN_MIN + 10 }, (_, i) => ({
+      raw: makeMessage({
+        subject: `note ${i}`,
+        body: i % 50 === 7 ? `the Zeppelin number ${i}, über alles\r\n` : `plain words ${i}\r\n`,
+      }),
+    })),
+  );
+  // Only deliveries ran: the run was written by the step after their commit.
+  for (let i = 0; i < 1200 && !(await keysOf('fr', folder.id)).length; i++) await new Promise((r) => setTimeout(r, 25));
+  assert.ok((await keysOf('fr', folder.id)).length > 0, 'a run was built after delivery');
+  const c = (await store.fulltext.candidates(folder.id, ['zeppelin']))!;
+  assert.ok(c.exact, 'a string of word characters is decided by the index');
+  assert.is(c.above, messages.at(-1)!.uid, 'the whole folder is covered');
+  const expected = messages.filter((_, i) => i % 50 === 7).map((m) => m.uid);
+  assert.equal(
+    [...c.uids].sort((a, b) => a - b),
+    expected,
+  );
+  // Substrings of words, short strings and non-ASCII ones are exact too.
+  assert.equal(
+    [...(await store.fulltext.candidates(folder.id, ['EPPEL']))!.uids].sort((a, b) => a - b),
+    expected,
+  );
+  assert.equal(
+    [...(await store.fulltext.candidates(folder.id, ['üb']))!.uids].sort((a, b) => a - b),
+    expected,
+  );
+  const note = (await store.fulltext.candidates(folder.id, ['note']))!;
+  assert.is(note.uids.size, messages.length, 'a header word, for TEXT');
+  assert.is((await store.fulltext.candidates(folder.id, ['note'], true))!.uids.size, 0, 'not for BODY');
+  // A string with a separator: narrowed by its words, each message then checked on its text.
+  const phrase = (await store.fulltext.candidates(folder.id, ['zeppelin number']))!;
+  assert.not.ok(phrase.exact);
+  for (const uid of expected) assert.ok(needsText(phrase, uid) && isCandidate(phrase, uid));
+  assert.ok(phrase.uids.size < 20, `the words narrow it down (${phrase.uids.size})`);
+  assert.is(await store.fulltext.candidates(folder.id, ['@ ']), null, 'no word at all: every message');
 });
 
-test('COPY and MOVE: the target indexes its copies with texts of its own; the source keeps only what stayed', async () => {
+test('a store from before the index: the first search builds it, old blobs get their text', async () => {
+  const folder = store.folders.byName(accountId, 'INBOX')!;
+  const messages = await store.appendMany(folder, zeppelins(RUN_MIN + 10, 'old'));
+  await indexedUpTo(folder.id, messages.at(-1)!.uid);
+  // As a store written before the index has it: no runs, one blob without its text (reopened).
+  await store.close();
+  store = await openTestStore(dir.path);
+  const stale = await keysOf('fr', folder.id);
+  await store.kv.engine.batch([...stale, `ft/${messages[57]!.blob}`].map((key) => ({ type: 'del' as const, key })));
+  const c = (await store.fulltext.candidates(folder.id, ['Zeppelin']))!;
+  assert.is(c.above, messages.at(-1)!.uid, 'the first search builds the folder');
+  assert.is(c.uids.size, messages.length);
+  assert.ok(await store.kv.getBytes(`ft/${messages[57]!.blob}`), 'the text was stored when the run was built');
+});
+
+test('runs merge as deliveries go on: few runs, every message named once', async () => {
+  const folder = await store.createFolder(accountId, 'Merged');
+  const rounds: number[][] = [];
+  for (const tag of ['alpha', 'bravo', 'charlie', 'delta']) {
+    const messages = await store.appendMany(folder, zeppelins(RUN_MIN, tag));
+    rounds.push(messages.map((m) => m.uid));
+    await indexedUpTo(folder.id, messages.at(-1)!.uid);
+  }
+  assert.is((await keysOf('fr', folder.id)).length, 1, '4 runs of RUN_MIN merged into one');
+  assert.is((await postedUids(folder.id)).size, 4 * RUN_MIN);
+  const charlie = (await store.fulltext.candidates(folder.id, ['charlie']))!;
+  assert.equal(
+    [...charlie.uids].sort((a, b) => a - b),
+    rounds[2],
+  );
+});
+
+test('expunge: a run that lost most of its messages is rewritten, naming only the rest', async () => {
+  const folder = await store.createFolder(accountId, 'Expunged');
+  const messages = await store.appendMany(folder, zeppelins(RUN_MIN + 4, 'gone'));
+  await indexedUpTo(folder.id, messages.at(-1)!.uid);
+  assert.is((await postedUids(folder.id)).size, messages.length, 'every message has the word');
+  const expunged = messages.filter((_, i) => i % 4 !== 0).map((m) => m.uid);
+  await store.messages.expunge(folder.id, expunged);
+  await store.fulltext.catchUp(folder.id); // what the step after the expunge's commit runs
+  const left = await postedUids(folder.id);
+  for (const uid of expunged) assert.not.ok(left.has(uid), `uid ${uid} is no longer in the index`);
+  assert.is(left.size, messages.length - expunged.length);
+  await store.messages.expunge(folder.id, [...left]);
+  await store.fulltext.catchUp(folder.id);
+  assert.is((await postedUids(folder.id)).size, 0);
+});
+
+test('COPY and MOVE: the target indexes its copies; the source names only what stayed', async () => {
   const source = await store.createFolder(accountId, 'Source');
   const target = await store.createFolder(accountId, 'Target');
-  const messages = await store.appendMany(source, zeppelins(SEGMENT_MIN + 4, 'moved'));
-  await postedUids(source.id);
+  const messages = await store.appendMany(source, zeppelins(RUN_MIN + 4, 'moved'));
+  await indexedUpTo(source.id, messages.at(-1)!.uid);
   const uids = messages.map((m) => m.uid);
   await store.messages.copy(source.id, uids.slice(0, 10), target.id);
   const moved = await store.messages.copy(source.id, uids.slice(10), target.id, true);
-  assert.is((await keysOf('fu', source.id)).length, 10, 'moved messages take no text of theirs along in the source');
+  await indexedUpTo(target.id, moved.to.at(-1)!);
+  await store.fulltext.catchUp(source.id);
+  assert.equal([...(await postedUids(source.id))], uids.slice(0, 10));
   const found = await postedUids(target.id);
   assert.is(found.size, messages.length);
-  assert.is((await keysOf('fu', target.id)).length, messages.length);
+  const c = (await store.fulltext.candidates(target.id, [`moved number ${12}`]))!;
+  assert.ok(isCandidate(c, moved.to[2]!));
   const view = store.view();
   try {
     const copies = (await view.getMany(target.id, moved.to.slice(0, 3))) as Message[];
-    const texts = await view.fulltext(copies, target.id);
+    const texts = await view.fulltext(copies);
     texts.forEach((t, i) => assert.ok(has(t, `zeppelin moved number ${i + 10}`), `copy ${i}`));
   } finally {
     await view.close();
   }
 });
 
-test('an index in the layout before per-folder texts is dropped and built again; answers stay right', async () => {
+test('an index in the trigram layout is dropped and built again; answers stay right', async () => {
   const folder = await store.createFolder(accountId, 'Legacy');
-  const messages = await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'old'));
-  // The old layout: `fp/` postings naming only the first message, a `fw/` watermark over all of them.
+  const messages = await store.appendMany(folder, zeppelins(RUN_MIN + 4, 'legacy'));
+  await indexedUpTo(folder.id, messages.at(-1)!.uid);
+  await store.close();
+  // The trigram layout: `fq/` postings, `fu/` texts, `fx/` segments and an `fv/` watermark, no runs.
   const hex = FOLDER_HEX(folder.id);
   const uid = (n: number) => n.toString(16).padStart(8, '0');
-  const legacy = buckets(Buffer.from('zeppelin')).map((k) => ({
-    type: 'put' as const,
-    key: `fp/${hex}/${k.toString(16).padStart(4, '0')}/${uid(messages[0]!.uid)}`,
-    value: Buffer.from([messages[0]!.uid]),
-  }));
-  legacy.push({ type: 'put', key: `fw/${hex}`, value: Buffer.from(String(messages.at(-1)!.uid)) });
-  await store.kv.engine.batch(legacy);
+  store = await openTestStore(dir.path);
+  const runs = await keysOf('fr', folder.id);
+  await store.kv.engine.batch([
+    ...runs.map((key) => ({ type: 'del' as const, key })),
+    { type: 'put', key: `fq/${hex}/0001/${uid(messages[0]!.uid)}`, value: Buffer.from([1]) },
+    { type: 'put', key: `fu/${hex}/${uid(messages[0]!.uid)}`, value: Buffer.from('x') },
+    { type: 'put', key: `fx/${hex}/${uid(messages[0]!.uid)}`, value: Buffer.from('{}') },
+    { type: 'put', key: `fv/${hex}`, value: Buffer.from(String(messages.at(-1)!.uid)) },
+  ]);
   await store.close();
   store = await openTestStore(dir.path);
   const c = (await store.fulltext.candidates(folder.id, ['zeppelin']))!;
-  for (const m of messages) assert.ok(isCandidate(c, m.uid), `uid ${m.uid}`);
-  assert.is((await keysOf('fp', folder.id)).length, 0, 'the old postings are gone');
-  assert.is(await store.kv.getBytes(`fw/${hex}`), undefined, 'and the old watermark');
-  assert.is((await keysOf('fu', folder.id)).length, messages.length);
+  assert.is(c.uids.size, messages.length);
+  for (const p of ['fq', 'fu', 'fx']) assert.is((await keysOf(p, folder.id)).length, 0, `the old ${p}/ keys are gone`);
+  assert.is(await store.kv.getBytes(`fv/${hex}`), undefined, 'and the old watermark');
 });
 
-test("removing an account removes its folders' postings and texts", async () => {
+test("removing an account removes its folders' runs", async () => {
   const team = await store.teams.create('gone');
   await store.domains.create(team.id, 'gone.test');
   const account = await store.accounts.create({
@@ -206,13 +250,11 @@ test("removing an account removes its folders' postings and texts", async () => 
     passwordHash: await hashPassword('pw-fulltext'),
   });
   const folder = store.folders.byName(account.id, 'INBOX')!;
-  await store.appendMany(folder, zeppelins(SEGMENT_MIN + 4, 'bye'));
+  const messages = await store.appendMany(folder, zeppelins(RUN_MIN + 4, 'bye'));
+  await indexedUpTo(folder.id, messages.at(-1)!.uid);
   assert.ok((await postedUids(folder.id)).size > 0);
-  const held = async () => (await Promise.all(['fp', 'fq', 'fu', 'fx'].map((p) => keysOf(p, folder.id)))).flat();
-  assert.ok((await held()).length > 0, 'the folder is indexed');
   await store.accounts.remove(account);
-  assert.equal(await held(), [], 'no posting, text or segment key left');
-  assert.is(await store.kv.getBytes(`fv/${FOLDER_HEX(folder.id)}`), undefined, 'the watermark');
+  assert.equal(await keysOf('fr', folder.id), [], 'no run left');
 });
 
 test.run();

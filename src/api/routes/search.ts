@@ -2,6 +2,7 @@
 // addresses and body, newest first, with highlighted snippets.
 import { z } from 'zod';
 import { fulltextMatch } from '../../mime/fulltext-text.ts';
+import { needsText } from '../../store/fulltext.ts';
 import type { Folder, Message } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -65,9 +66,10 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
         );
         // The records, their texts and the summaries from one view: no expunge in between. Each word
         // must occur in the message's headers or body as SEARCH TEXT finds it (store/fulltext.ts):
-        // only the messages the full-text postings name for every word are read.
+        // only the messages the full-text index names for every word are read, and their texts only
+        // where the index cannot decide.
         return store.withView(async (view) => {
-          const all: { folder: Folder; message: Message }[] = [];
+          const all: { folder: Folder; message: Message; decided: boolean }[] = [];
           for (const folder of folders) {
             const candidates = await store.fulltext.candidates(folder.id, words);
             const messages = candidates
@@ -81,7 +83,8 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
                   ...(await view.range(folder.id, candidates.above + 1, 0xffffffff)),
                 ]
               : await view.list(folder.id);
-            for (const message of messages) all.push({ folder, message });
+            for (const message of messages)
+              all.push({ folder, message, decided: !!candidates && !needsText(candidates, message.uid) });
           }
           all.sort((a, b) => b.message.internalDate - a.message.internalDate || b.message.uid - a.message.uid);
           // Texts are read in chunks and the scan stops once a page (and one more) is found.
@@ -89,17 +92,11 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           const found: { folder: Folder; message: Message }[] = [];
           for (let i = 0; i < all.length && found.length <= query.limit; i += 200) {
             const chunk = all.slice(i, i + 200);
-            // Per folder, so the texts kept by folder and UID are read in key order (store/fulltext.ts).
-            const text = new Map<(typeof chunk)[number], Buffer>();
-            for (const folder of new Set(chunk.map((c) => c.folder))) {
-              const own = chunk.filter((c) => c.folder === folder);
-              const texts = await view.fulltext(
-                own.map((c) => c.message),
-                folder.id,
-              );
-              own.forEach((c, j) => text.set(c, texts[j]!));
-            }
-            for (const c of chunk) if (needles.every((n) => fulltextMatch(text.get(c)!, n, false))) found.push(c);
+            const undecided = chunk.filter((c) => !c.decided);
+            const texts = await view.fulltext(undecided.map((c) => c.message));
+            const text = new Map(undecided.map((c, j) => [c, texts[j]!]));
+            for (const c of chunk)
+              if (c.decided || needles.every((n) => fulltextMatch(text.get(c)!, n, false))) found.push(c);
           }
           const page = found.slice(0, query.limit);
           const fields = await view.searchFields(page.map((c) => c.message.blob));
