@@ -134,3 +134,24 @@ export async function prepareCorpus(): Promise<Prepared[]> {
     return { ...s, raw, tokens: tokenize(raw), hits };
   });
 }
+
+/**
+ * Scores against labels: caught and ham junked at `junkAt`, spam caught at the score that junks no more
+ * than 0.5% of ham, and the ROC AUC (ties count half).
+ */
+export function summary(xs: { spam: boolean; score: number }[], junkAt: number) {
+  const spam = xs.filter((x) => x.spam).map((x) => x.score);
+  const ham = xs
+    .filter((x) => !x.spam)
+    .map((x) => x.score)
+    .sort((a, b) => b - a);
+  const threshold = ham[Math.floor(ham.length * 0.005)]!;
+  let ordered = 0;
+  for (const s of spam) for (const h of ham) ordered += s > h ? 1 : s === h ? 0.5 : 0;
+  return {
+    caught: spam.filter((x) => x >= junkAt).length / spam.length,
+    fp: ham.filter((x) => x >= junkAt).length / ham.length,
+    atTarget: spam.filter((x) => x > threshold).length / spam.length,
+    auc: ordered / (spam.length * ham.length),
+  };
+}

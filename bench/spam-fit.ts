@@ -22,6 +22,7 @@ import {
   prepareCorpus,
   sourceOf,
   splitPoint,
+  summary,
   type Prepared,
 } from './spam-corpus.ts';
 
@@ -164,23 +165,6 @@ function curveOf(m: Model, zJunk: number): [number, number][] {
   return knots.filter(
     (k, i) => i === 0 || i === knots.length - 1 || k[1] !== knots[i - 1]![1] || k[1] !== knots[i + 1]![1],
   );
-}
-
-function summary(xs: { spam: boolean; score: number }[], junkAt: number) {
-  const spam = xs.filter((x) => x.spam).map((x) => x.score);
-  const ham = xs
-    .filter((x) => !x.spam)
-    .map((x) => x.score)
-    .sort((a, b) => b - a);
-  const threshold = ham[Math.floor(ham.length * 0.005)]!;
-  let ordered = 0;
-  for (const s of spam) for (const h of ham) ordered += s > h ? 1 : s === h ? 0.5 : 0;
-  return {
-    caught: spam.filter((x) => x >= junkAt).length / spam.length,
-    fp: ham.filter((x) => x >= junkAt).length / ham.length,
-    atTarget: spam.filter((x) => x > threshold).length / spam.length,
-    auc: ordered / (spam.length * ham.length),
-  };
 }
 
 const real = samples.filter((s) => !BODY_ONLY_SOURCES.has(sourceOf(s)));

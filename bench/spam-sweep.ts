@@ -9,7 +9,16 @@ import { join } from 'node:path';
 import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { requireCorpus } from './lib/corpus.ts';
-import { BODY_ONLY_SOURCES, CORPUS_DIR, losoSplits, pct, prepareCorpus, sourceOf, splitPoint } from './spam-corpus.ts';
+import {
+  BODY_ONLY_SOURCES,
+  CORPUS_DIR,
+  losoSplits,
+  pct,
+  prepareCorpus,
+  sourceOf,
+  splitPoint,
+  summary,
+} from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
@@ -81,8 +90,14 @@ for (const split of [...losoSplits(samples), mixed]) {
           console.log(
             `  ham ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`,
           );
-    const r = summary(scored.map((x) => ({ spam: x.spam, score: x.score })));
-    const b = summary(scored.map((x) => ({ spam: x.spam, score: x.p })));
+    const r = summary(
+      scored.map((x) => ({ spam: x.spam, score: x.score })),
+      JUNK,
+    );
+    const b = summary(
+      scored.map((x) => ({ spam: x.spam, score: x.p })),
+      JUNK,
+    );
     console.log(
       `${split.name.slice(0, 26).padEnd(26)} ${JSON.stringify(v).slice(0, 60).padEnd(60)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
     );
@@ -91,21 +106,4 @@ for (const split of [...losoSplits(samples), mixed]) {
 
 function rulePoints(hits: { rule: string; score: number }[], scores: Record<string, number> = {}): number {
   return hits.reduce((sum, h) => sum + (scores[h.rule] ?? h.score), 0);
-}
-
-function summary(xs: { spam: boolean; score: number }[]) {
-  const spam = xs.filter((x) => x.spam).map((x) => x.score);
-  const ham = xs
-    .filter((x) => !x.spam)
-    .map((x) => x.score)
-    .sort((a, b) => b - a);
-  const threshold = ham[Math.floor(ham.length * 0.005)]!;
-  let ordered = 0;
-  for (const s of spam) for (const h of ham) ordered += s > h ? 1 : s === h ? 0.5 : 0;
-  return {
-    caught: spam.filter((x) => x >= JUNK).length / spam.length,
-    fp: ham.filter((x) => x >= JUNK).length / ham.length,
-    atTarget: spam.filter((x) => x > threshold).length / spam.length,
-    auc: ordered / (spam.length * ham.length),
-  };
 }
