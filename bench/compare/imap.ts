@@ -178,8 +178,8 @@ const WARM_UP = 100;
 
 /**
  * Runs imapflow's FETCH paths once, untimed, on messages 1:WARM_UP. Without it the first server
- * timed (Wren) paid for the client's JIT warming its parser and the second did not: a third of
- * Wren's first FETCH 1:* and most of its first BODY.PEEK[] through imapflow (bench/RESULTS.md).
+ * timed (Wren) paid for the client's JIT compiling its parser: imapflow's CPU for the first
+ * FETCH 1:* of the process was 2-3x that of a later one (bench/RESULTS.md, "Through imapflow").
  */
 async function warmClient(server: Server): Promise<void> {
   const c = client(server.port);

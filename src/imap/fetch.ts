@@ -148,10 +148,11 @@ const STREAM_THRESHOLD = 256 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 const BATCH = 500;
 /**
- * A command's first batch is this many messages, each next one twice the last, up to BATCH; its
- * first write is FIRST_OUTPUT bytes, each next one twice the last, up to OUTPUT_CHUNK. A client
- * parses responses as they arrive: with 500 messages read before the first byte went out, it sat
- * idle meanwhile (imapflow took longer for Wren's BODY[] replies than for Dovecot's, which stream).
+ * A command's first batch is this many messages, read beside the second (BATCH), and its first
+ * write FIRST_OUTPUT bytes, each next one twice the last up to OUTPUT_CHUNK. A client parses
+ * responses as they arrive: with 500 messages read before the first byte went out, it sat idle
+ * meanwhile (imapflow took longer for Wren's BODY[] replies than for Dovecot's, which stream).
+ * Batches growing from 16 cost a thread-pool round trip each, which a loaded machine made slow.
  */
 const FIRST_BATCH = 16;
 const FIRST_OUTPUT = 16 * 1024;
@@ -464,15 +465,23 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   };
   const plain = itemsFor(false);
   const withFlags = itemsFor(true);
-  let size = FIRST_BATCH;
-  let next = uids.length ? load(0, size) : null;
-  for (let from = 0; next; ) {
-    const loaded = await next;
-    // The next batch is read while this one is written out (its UIDs are not touched by this one).
+  // The next batch is read while this one is written out (its UIDs are not touched by this one);
+  // the first two are read at once, so the small first one goes out while the second is read.
+  const reads: ReturnType<typeof load>[] = [];
+  let from = 0;
+  const readNext = (): void => {
+    if (from >= uids.length) return;
+    const size = from ? BATCH : FIRST_BATCH;
+    const read = load(from, size);
+    read.catch(() => {}); // if the client goes away first, nobody awaits it
+    reads.push(read);
     from += size;
-    size = Math.min(size * 2, BATCH);
-    next = from < uids.length ? load(from, size) : null;
-    next?.catch(() => {}); // if the client goes away first, nobody awaits it
+  };
+  readNext();
+  readNext();
+  while (reads.length) {
+    const loaded = await reads.shift()!;
+    if (!reads.length) readNext();
     let { messages } = loaded;
     const { structures, content } = loaded;
     gone += loaded.missing;
