@@ -147,15 +147,6 @@ export function imapDate(ms: number): string {
 const STREAM_THRESHOLD = 256 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 const BATCH = 500;
-/**
- * A command's first batch is this many messages, read beside the second (BATCH), and its first
- * write FIRST_OUTPUT bytes, each next one twice the last up to OUTPUT_CHUNK. A client parses
- * responses as they arrive: with 500 messages read before the first byte went out, it sat idle
- * meanwhile (imapflow took longer for Wren's BODY[] replies than for Dovecot's, which stream).
- * Batches growing from 16 cost a thread-pool round trip each, which a loaded machine made slow.
- */
-const FIRST_BATCH = 16;
-const FIRST_OUTPUT = 16 * 1024;
 /** Collected responses (text and literals) are written once they reach this many bytes. */
 const OUTPUT_CHUNK = 256 * 1024;
 /** Messages up to STREAM_THRESHOLD are read a batch at a time, up to this many bytes per batch. */
@@ -182,8 +173,6 @@ class Output {
   private length = 0;
   /** The size to start the next buffer at: what the last one grew to, within bounds. */
   private start = 4096;
-  /** Bytes gathered before a write: small for the first, so the client can start (see FIRST_OUTPUT). */
-  private limit = FIRST_OUTPUT;
   private readonly session: Session;
 
   constructor(session: Session) {
@@ -208,7 +197,7 @@ class Output {
   }
 
   get full(): boolean {
-    return this.length >= this.limit;
+    return this.length >= OUTPUT_CHUNK;
   }
 
   /** Writes what is gathered; false when the client is not keeping up (await drain()). */
@@ -219,7 +208,6 @@ class Output {
     this.start = Math.min(this.buf.length, OUTPUT_CHUNK * 2);
     this.buf = Buffer.alloc(0);
     this.length = 0;
-    this.limit = Math.min(this.limit * 2, OUTPUT_CHUNK);
     return this.session.write(data);
   }
 }
@@ -412,8 +400,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   const records = uids.length ? await store.messages.listShared(selected.folder.id) : [];
   const out = new Output(session);
 
-  const load = async (from: number, count: number) => {
-    const batch = uids.slice(from, from + count);
+  const load = async (from: number) => {
+    const batch = uids.slice(from, from + BATCH);
     let messages = recordsOf(records, batch);
     let missing = batch.length - messages.length;
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
@@ -465,23 +453,12 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   };
   const plain = itemsFor(false);
   const withFlags = itemsFor(true);
-  // The next batch is read while this one is written out (its UIDs are not touched by this one);
-  // the first two are read at once, so the small first one goes out while the second is read.
-  const reads: ReturnType<typeof load>[] = [];
-  let from = 0;
-  const readNext = (): void => {
-    if (from >= uids.length) return;
-    const size = from ? BATCH : FIRST_BATCH;
-    const read = load(from, size);
-    read.catch(() => {}); // if the client goes away first, nobody awaits it
-    reads.push(read);
-    from += size;
-  };
-  readNext();
-  readNext();
-  while (reads.length) {
-    const loaded = await reads.shift()!;
-    if (!reads.length) readNext();
+  let next = uids.length ? load(0) : null;
+  for (let i = 0; next; i += BATCH) {
+    const loaded = await next;
+    // The next batch is read while this one is written out (its UIDs are not touched by this one).
+    next = i + BATCH < uids.length ? load(i + BATCH) : null;
+    next?.catch(() => {}); // if the client goes away first, nobody awaits it
     let { messages } = loaded;
     const { structures, content } = loaded;
     gone += loaded.missing;
