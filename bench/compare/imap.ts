@@ -2,7 +2,8 @@
 // timed with the same imapflow client: SELECT, FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE),
 // FETCH BODY.PEEK[] of 1,000 messages, SEARCH TEXT, SEARCH FROM, SORT (DATE); then the server's
 // memory with 1,000 idle connections in IDLE. Each command runs twice: Dovecot's first run fills its
-// cache (it parses headers on demand), Wren parsed everything at delivery.
+// cache (it parses headers on demand), Wren parsed everything at delivery. Before any timing, imapflow
+// fetches messages 1:100 from each server untimed, so its JIT is warm for both (warmClient).
 // Wren runs in a child process (bench/compare/wren-imap-server.ts) so its memory is its own; Dovecot
 // gets the same bytes as maildir files, then `doveadm index`, as a delivery would leave it.
 // Bounded: every command has a 60 s timeout, the IDLE phase stops opening connections after 180 s
@@ -172,6 +173,27 @@ interface Timing {
   result: string;
 }
 
+/** Messages the untimed warm-up fetches (of 10,000): the client's parser, not the servers' caches. */
+const WARM_UP = 100;
+
+/**
+ * Runs imapflow's FETCH paths once, untimed, on messages 1:WARM_UP. Without it the first server
+ * timed (Wren) paid for the client's JIT compiling its parser: imapflow's CPU for the first
+ * FETCH 1:* of the process was 2-3x that of a later one (bench/RESULTS.md, "Through imapflow").
+ */
+async function warmClient(server: Server): Promise<void> {
+  const c = client(server.port);
+  await bounded('login', c.connect());
+  try {
+    await c.mailboxOpen('INBOX');
+    const range = `1:${Math.min(WARM_UP, MESSAGES)}`;
+    for await (const m of c.fetch(range, { uid: true, flags: true, envelope: true, bodyStructure: true })) void m;
+    for await (const m of c.fetch(range, { source: true })) void m;
+  } finally {
+    await c.logout().catch(() => c.close());
+  }
+}
+
 async function timeCommands(server: Server): Promise<Map<string, Timing>> {
   const c = client(server.port);
   await bounded('login', c.connect());
@@ -327,6 +349,7 @@ try {
   const timings = new Map<string, Map<string, Timing>>();
   const idle = new Map<string, IdleResult>();
   console.log('command timings (first / repeat):');
+  for (const server of servers) await warmClient(server);
   for (const server of servers) timings.set(server.name, await timeCommands(server));
   const wire = new Map<string, Map<string, { ms: number; bytes: number }>>();
   for (const server of servers) wire.set(server.name, await timeWire(server));

@@ -34,6 +34,12 @@ function pickHeaderFields(f: SearchFields): HeaderFields {
 /** Header fields kept in memory (a few hundred bytes each): a 100,000-message folder sorts without a disk read. */
 const HEADER_CACHE_ENTRIES = 100_000;
 
+/**
+ * Zero counts of freed blobs kept in memory once their deleting batch is durable: the newest this
+ * many, so a process that frees millions of blobs does not keep an entry for each.
+ */
+export const FREED_COUNTS_KEPT = 10_000;
+
 /** Raw messages are stored once per content (sha256) in chunks, so a byte range reads only what it needs. */
 export const BLOB_CHUNK = 1 << 20;
 
@@ -47,21 +53,27 @@ export const blobHash = (raw: Buffer): string => createHash('sha256').update(raw
  */
 export class Blobs {
   private refs = new Map<string, number>();
+  /** Blobs at count 0 whose deleting batch is durable, least recently freed or loaded first. */
+  private freed = new Set<string>();
+  /** Batches that free the blob and are not durable yet, per blob. */
+  private freeing = new Map<string, number>();
   private readonly kv: Kv;
+  private readonly freedKept: number;
   private readonly headerCache = new ContentCache<HeaderFields>(HEADER_CACHE_ENTRIES);
 
   /** Shared store: each batch that changes a count expects the stored count it was derived from. */
   private readonly shared: boolean;
 
-  constructor(kv: Kv) {
+  constructor(kv: Kv, freedKept = FREED_COUNTS_KEPT) {
     this.kv = kv;
+    this.freedKept = freedKept;
     this.shared = kv.engine.shared !== undefined;
   }
 
   /** Shared store: another node changed the count (StoreConflictError); memory takes the stored one. */
   async reload(sha: string, adopted: () => void): Promise<void> {
     try {
-      this.refs.set(sha, (await this.kv.get<number>(keys.blobRefs(sha))) ?? 0);
+      this.take(sha, (await this.kv.get<number>(keys.blobRefs(sha))) ?? 0);
     } finally {
       adopted(); // at once: no batch may be built between the read and Kv.quiesce's end
     }
@@ -74,7 +86,13 @@ export class Blobs {
 
   /** Inside a commit's transaction (Kv.commitBuilt): memory takes the stored count. */
   sync(sha: string, stored: Buffer | undefined): void {
-    this.refs.set(sha, stored ? (JSON.parse(stored.toString('utf8')) as number) : 0);
+    this.take(sha, stored ? (JSON.parse(stored.toString('utf8')) as number) : 0);
+  }
+
+  /** Memory takes a stored count; a blob referenced again is no longer among the freed (never evicted). */
+  private take(sha: string, count: number): void {
+    this.refs.set(sha, count);
+    if (count !== 0) this.freed.delete(sha);
   }
 
   private expectCount(tx: Tx, sha: string, count: number): void {
@@ -84,11 +102,15 @@ export class Blobs {
   /** Must be awaited before addRef/release on `sha` in a transaction. */
   async load(sha: string): Promise<number> {
     let count = this.refs.get(sha);
+    if (count === 0 && this.freed.delete(sha)) this.freed.add(sha); // in use again: evicted last
     if (count === undefined) {
       count = (await this.kv.get<number>(keys.blobRefs(sha))) ?? 0;
       // another caller may have loaded and changed it while we awaited
       count = this.refs.get(sha) ?? count;
       this.refs.set(sha, count);
+      // Not stored (nothing pending touches a count memory does not hold): bounded as freed counts
+      // are, so loads of content that is then never stored (an APPEND over quota) leave nothing.
+      if (count === 0 && !this.freeing.has(sha)) this.durablyFreed(sha, false);
     }
     return count;
   }
@@ -101,6 +123,8 @@ export class Blobs {
   /** Replaces the counts held in memory with the disk's (after a failed write: Store.recover). */
   reset(shas: string[], counts: (number | undefined)[]): void {
     this.refs = new Map(shas.map((sha, i) => [sha, counts[i] ?? 0]));
+    this.freed = new Set(shas.filter((sha) => this.refs.get(sha) === 0)); // the disk's: durable
+    this.freeing.clear(); // a failed write runs no commit callbacks
   }
 
   refCount(sha: string): number {
@@ -127,6 +151,7 @@ export class Blobs {
       tx.putBytes(keys.fulltext(sha), fulltextText(content.raw, content.index.root)); // fulltext.ts
     }
     this.refs.set(sha, count + 1);
+    this.freed.delete(sha);
     tx.put(keys.blobRefs(sha), count + 1);
   }
 
@@ -139,17 +164,45 @@ export class Blobs {
       tx.put(keys.blobRefs(sha), count);
       return;
     }
-    // The count stays in memory at 0, never deleted: memory is the truth until the batch is durable
-    // (a load() in between would read the disk's old count), and a caller that loaded this blob and
-    // has not used it yet (an APPEND of the same content racing an EXPUNGE of its last copy) must
-    // still find it loaded. The cost is one small entry per blob this process has freed.
+    // The count stays in memory at 0: memory is the truth until the batch is durable (a load() in
+    // between would read the disk's old count), and a caller that loaded this blob and has not used
+    // it yet (an APPEND of the same content racing an EXPUNGE of its last copy) must still find it
+    // loaded. Once durable it joins `freed`, whose oldest entries are dropped past FREED_COUNTS_KEPT
+    // (a load() then reads the disk's count, which is 0 too).
     this.refs.set(sha, 0);
+    this.freed.delete(sha);
+    this.freeing.set(sha, (this.freeing.get(sha) ?? 0) + 1);
+    tx.onCommit(() => this.durablyFreed(sha));
     tx.del(keys.blobRefs(sha));
     tx.del(keys.blobIndex(sha));
     tx.del(keys.blobSearch(sha));
     tx.del(keys.blobHeaders(sha));
     tx.del(keys.fulltext(sha));
     for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
+  }
+
+  /**
+   * Adds a count that is 0 on disk too to `freed`, dropping the oldest there past FREED_COUNTS_KEPT.
+   * Only a caller that loaded a blob and then waited while that many others were freed after it
+   * would find its count gone (refCount throws): callers use counts right after loading them.
+   */
+  private durablyFreed(sha: string, committed = true): void {
+    const freeing = (this.freeing.get(sha) ?? 0) - (committed ? 1 : 0);
+    if (freeing > 0) this.freeing.set(sha, freeing);
+    else this.freeing.delete(sha);
+    // Referenced again meanwhile, or freed again by a batch still on its way: not durable at 0.
+    if (this.refs.get(sha) !== 0 || freeing > 0) return;
+    this.freed.add(sha);
+    for (const old of this.freed) {
+      if (this.freed.size <= this.freedKept) break;
+      this.freed.delete(old);
+      this.refs.delete(old);
+    }
+  }
+
+  /** Reference counts held in memory (what `FREED_COUNTS_KEPT` bounds). */
+  get countsHeld(): number {
+    return this.refs.size;
   }
 
   // Reads take `from`, a snapshot, when they must agree with a message record read from it: a blob

@@ -5,10 +5,14 @@ import type { Message } from './types.ts';
  * record of a large folder each time. Messages.ts is the only writer of messages and updates the
  * cached lists when its batches commit. A list read from disk is kept only if no commit touched
  * that folder while it was being read (the version check), so it cannot go stale.
+ * A list once handed out is never changed: readers share it without copying, and the first commit
+ * after that edits a copy (copy on write), so each reader keeps the version it was given.
  */
 export class MessageListCache {
   private lists = new Map<number, Message[]>(); // insertion order = least recently used first
   private versions = new Map<number, number>();
+  /** Folders whose current list some reader holds: the next change copies it first. */
+  private shared = new Set<number>();
   private total = 0;
   private readonly maxMessages: number;
 
@@ -20,11 +24,13 @@ export class MessageListCache {
     return this.versions.get(folderId) ?? 0;
   }
 
-  get(folderId: number): Message[] | undefined {
+  /** The folder's list, shared with every other reader: the cache will not change it from now on. */
+  get(folderId: number): readonly Message[] | undefined {
     const list = this.lists.get(folderId);
     if (list) {
       this.lists.delete(folderId);
       this.lists.set(folderId, list);
+      this.shared.add(folderId);
     }
     return list;
   }
@@ -34,17 +40,19 @@ export class MessageListCache {
     if (this.version(folderId) !== version || list.length > this.maxMessages) return;
     this.forget(folderId);
     this.lists.set(folderId, list);
+    this.shared.add(folderId); // its reader returns it to every caller that waited for the read
     this.total += list.length;
     for (const [id, old] of this.lists) {
       if (this.total <= this.maxMessages) break;
       this.lists.delete(id);
+      this.shared.delete(id);
       this.total -= old.length;
     }
   }
 
   added(folderId: number, message: Message): void {
     this.bump(folderId);
-    const list = this.lists.get(folderId);
+    const list = this.writable(folderId);
     if (!list) return;
     const at =
       list.length && list[list.length - 1]!.uid > message.uid
@@ -56,7 +64,7 @@ export class MessageListCache {
 
   changed(folderId: number, messages: Message[]): void {
     this.bump(folderId);
-    const list = this.lists.get(folderId);
+    const list = this.writable(folderId);
     if (!list) return;
     const byUid = new Map(messages.map((m) => [m.uid, m]));
     for (let i = 0; i < list.length; i++) {
@@ -70,9 +78,10 @@ export class MessageListCache {
     const list = this.lists.get(folderId);
     if (!list) return;
     const gone = new Set(uids);
-    const kept = list.filter((m) => !gone.has(m.uid));
+    const kept = list.filter((m) => !gone.has(m.uid)); // a new list: no reader holds it yet
     this.total -= list.length - kept.length;
     this.lists.set(folderId, kept);
+    this.shared.delete(folderId);
   }
 
   /** No cached list can be trusted any more (a write failed after some were updated). */
@@ -90,6 +99,16 @@ export class MessageListCache {
     const old = this.lists.get(folderId);
     if (old) this.total -= old.length;
     this.lists.delete(folderId);
+    this.shared.delete(folderId);
+  }
+
+  /** The folder's list to edit in place: a copy if a reader holds the current one. */
+  private writable(folderId: number): Message[] | undefined {
+    const list = this.lists.get(folderId);
+    if (!list || !this.shared.delete(folderId)) return list;
+    const copy = list.slice();
+    this.lists.set(folderId, copy);
+    return copy;
   }
 
   private bump(folderId: number): void {

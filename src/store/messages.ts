@@ -96,25 +96,26 @@ export class Messages {
   }
 
   /**
-   * As list(), without copying the records: they are the cache's own, which it replaces rather
-   * than changes (MessageListCache), so they stay as read; the caller must not change them either.
+   * As list(), without copying anything: the list and its records are the cache's own, which it
+   * never changes once handed out (MessageListCache: copy on write), so they stay as read; the
+   * caller must not change them either.
    * The cache follows commits, so a record may outlive its blob by a moment (until the commit's
    * callbacks run): content read for it may be gone from a snapshot taken meanwhile.
    */
   async listShared(folderId: number): Promise<readonly Message[]> {
     const cached = this.cache.get(folderId);
-    if (cached) return cached.slice();
+    if (cached) return cached;
     const version = this.cache.version(folderId); // taken before the read's snapshot: see MessageListCache
     // A read under way since no commit touched the folder serves this caller too: 25 clients selecting
     // a large folder at once (a cold cache) cost one read and decode, not 25 (issue 17).
     const reading = this.reading.get(folderId);
-    if (reading?.version === version) return (await reading.list).slice();
+    if (reading?.version === version) return reading.list;
     const entry = { version, list: this.kv.values<Message>(ranges.folderMessages(folderId)) };
     this.reading.set(folderId, entry);
     try {
       const all = await entry.list;
       this.cache.keep(folderId, version, all);
-      return all.slice();
+      return all;
     } finally {
       if (this.reading.get(folderId) === entry) this.reading.delete(folderId);
     }

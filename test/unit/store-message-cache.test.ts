@@ -28,7 +28,7 @@ const same = async (folderId: number) => {
   assert.equal(listed, disk);
 };
 
-test('callers listing a folder together share one read from disk, each with its own copy of the list', async () => {
+test('callers listing a folder together share one read from disk and one list', async () => {
   const team = await store.teams.create('t2');
   const account = await store.accounts.create({ teamId: team.id, address: 'together@cache.test' });
   const inbox = store.folders.byName(account.id, 'INBOX')!;
@@ -37,9 +37,35 @@ test('callers listing a folder together share one read from disk, each with its 
   const lists = await Promise.all(Array.from({ length: 5 }, () => store.messages.listShared(inbox.id)));
   for (const list of lists.slice(1)) {
     assert.is(list.length, 3);
-    assert.is.not(list, lists[0], 'a copy each');
-    assert.is(list[0], lists[0]![0], 'the same decoded records: one read served them all');
+    assert.is(list, lists[0], 'one list, not a copy each');
   }
+  assert.is(await store.messages.listShared(inbox.id), lists[0], 'a later reader shares the cached list too');
+  await same(inbox.id);
+});
+
+test('a shared list is never changed: each commit after it was handed out changes a copy', async () => {
+  const team = await store.teams.create('t4');
+  const account = await store.accounts.create({ teamId: team.id, address: 'cow@cache.test' });
+  const inbox = store.folders.byName(account.id, 'INBOX')!;
+  const archive = store.folders.byName(account.id, 'Archive')!;
+  for (let i = 0; i < 4; i++) await store.deliver(makeMessage({ subject: `m${i}` }), [{ folder: inbox }]);
+  const held = await store.messages.listShared(inbox.id);
+  const asHeld = held.map((m) => [m.uid, [...m.flags]]);
+  await store.deliver(makeMessage({ subject: 'new' }), [{ folder: inbox }]);
+  await store.messages.updateFlags(inbox.id, [1], 'add', ['\\Seen']);
+  await store.messages.expunge(inbox.id, [2]);
+  await store.messages.copy(inbox.id, [3], archive.id, true);
+  assert.equal(
+    held.map((m) => [m.uid, [...m.flags]]),
+    asHeld,
+    'the holder still sees the version it was given',
+  );
+  const now = await store.messages.listShared(inbox.id);
+  assert.is.not(now, held);
+  assert.equal(
+    now.map((m) => m.uid),
+    [1, 4, 5],
+  );
   await same(inbox.id);
 });
 

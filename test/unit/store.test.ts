@@ -2,7 +2,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { Store, StoreError, Tx } from '../../src/store/index.ts';
 import { eventSeq } from '../../src/store/events.ts';
-import { BLOB_CHUNK, blobHash } from '../../src/store/blobs.ts';
+import { BLOB_CHUNK, Blobs, blobHash } from '../../src/store/blobs.ts';
+import { indexMessage } from '../../src/mime/index.ts';
 import { hashPassword, verifyPassword } from '../../src/security/passwords.ts';
 import { hashApiKey, mintApiKey } from '../../src/security/api-keys.ts';
 import { openTestStore, TEST_ENGINE, testDatabase } from '../helpers/store.ts';
@@ -247,6 +248,45 @@ test('blobs: an APPEND of content whose last copy is expunged while it waits sti
   const [second] = await store.appendMany(inbox, [{ raw }]);
   assert.equal(await store.read(second!), raw, 'stored again, whole');
   assert.is(await store.kv.get<number>(`br/${sha}`), 1);
+});
+
+test('blobs: zero counts of freed blobs stay in memory only up to the bound, and only once durable', async () => {
+  const blobs = new Blobs(store.kv, 3); // the store's database, a bound small enough to pass
+  const commit = async (build: (tx: Tx) => void) => {
+    const tx = new Tx();
+    build(tx);
+    await store.kv.commit(tx);
+  };
+  const raws = Array.from({ length: 8 }, (_, i) => makeMessage({ subject: `freed ${i}` }));
+  const shas = raws.map(blobHash);
+  for (const [i, raw] of raws.entries()) {
+    await blobs.load(shas[i]!);
+    await commit((tx) => blobs.addRef(tx, shas[i]!, { raw, index: indexMessage(raw) }));
+    await commit((tx) => blobs.release(tx, shas[i]!, raw.length));
+  }
+  assert.is(blobs.countsHeld, 3, 'the three freed last, not one entry per blob ever freed');
+  assert.throws(() => blobs.refCount(shas[0]!), /before Blobs.load/, 'the oldest is gone from memory');
+  assert.is(await blobs.load(shas[0]!), 0, 'and reads 0 from the disk, as memory said');
+  await commit((tx) => blobs.addRef(tx, shas[0]!, { raw: raws[0]!, index: indexMessage(raws[0]!) }));
+  assert.ok((await blobs.read(shas[0]!, raws[0]!.length)).equals(raws[0]!), 'stored again, whole');
+
+  // Freed, referenced again and freed again, each batch still on its way: not dropped until the last is durable.
+  const raw = makeMessage({ subject: 'in flight' });
+  const sha = blobHash(raw);
+  await blobs.load(sha);
+  await commit((tx) => blobs.addRef(tx, sha, { raw, index: indexMessage(raw) }));
+  const free1 = new Tx();
+  blobs.release(free1, sha, raw.length);
+  const again = new Tx();
+  blobs.addRef(again, sha, { raw, index: indexMessage(raw) });
+  const free2 = new Tx();
+  blobs.release(free2, sha, raw.length);
+  const pending = [store.kv.commit(free1), store.kv.commit(again)];
+  await Promise.all(pending);
+  for (const other of raws.slice(1, 5)) await blobs.load(blobHash(other)); // would push it out if it counted as durable
+  assert.is(blobs.refCount(sha), 0, 'kept while the batch that frees it again is not durable');
+  await store.kv.commit(free2);
+  assert.is(await store.kv.get<number>(`br/${sha}`), undefined);
 });
 
 test('blobs: a message larger than a chunk is split and ranges across chunks read correctly', async () => {
