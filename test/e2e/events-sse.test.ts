@@ -110,6 +110,8 @@ test('at most 5 streams per key: the sixth is 429; closing one frees a slot', as
   assert.is(again.status, 200);
   again.close();
   for (const s of streams) s.close();
+  // The server frees a slot when it sees the socket close; the next test's stream must not race it.
+  await new Promise((r) => setTimeout(r, 100));
 });
 
 test('a Last-Event-ID older than the retained log gets sync_required, then live events', async () => {
