@@ -110,8 +110,14 @@ test('at most 5 streams per key: the sixth is 429; closing one frees a slot', as
   assert.is(again.status, 200);
   again.close();
   for (const s of streams) s.close();
-  // The server frees a slot when it sees the socket close; the next test's stream must not race it.
-  await new Promise((r) => setTimeout(r, 100));
+  // The server frees a slot when it sees the socket close: wait until it has seen these (a probe
+  // stream opens), so the next test's streams do not race them; at most the probe is left closing.
+  for (let tries = 0; ; tries++) {
+    const probe = await openSse(url, aliceKey);
+    probe.close();
+    if (probe.status === 200 || tries === 50) break;
+    await new Promise((r) => setTimeout(r, 100));
+  }
 });
 
 test('a Last-Event-ID older than the retained log gets sync_required, then live events', async () => {
