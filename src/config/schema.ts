@@ -34,6 +34,9 @@ export const configSchema = z
         postgres_url: z.string().default(''),
         // Several servers on one database (§4.8): every server of it must say so.
         shared: z.boolean().default(false),
+        // How long a node's claim on a queue job or webhook delivery lasts unless renewed (§4.8): a node
+        // that dies holds its work this long before another node takes it over.
+        lease_seconds: z.number().positive().default(60),
       })
       .strict()
       .refine((s) => s.engine !== 'postgres' || s.postgres_url !== '', {

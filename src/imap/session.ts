@@ -270,7 +270,11 @@ export class Session {
       this.bye('Too many bad commands');
       return;
     }
-    if (tag) await this.announce(false);
+    // The tagged reply goes out even when the store cannot be read for the updates before it (§4.4).
+    if (tag)
+      await this.announce(false).catch((err) =>
+        this.ctx.logger?.error({ err, session: this.id }, 'imap announce failed'),
+      );
     this.send(`${tag ?? '*'} ${status} ${code ? `[${code}] ` : ''}${text}`);
     await this.drain();
   }
@@ -344,12 +348,18 @@ export class Session {
       const uids = [...flagged].filter(
         (uid) => !sel.expunged.has(uid) && sel.seqOf(uid) && sel.seqOf(uid) <= knownCount,
       );
-      const messages = (
-        await this.ctx.store.messages.getMany(
+      const read = await this.ctx.store.messages
+        .getMany(
           sel.folder.id,
           uids.sort((a, b) => a - b),
         )
-      ).filter((m) => m !== undefined);
+        .catch((err: Error): (Message | undefined)[] => {
+          // The store is unreachable (§4.4): these flag changes are announced with a later command.
+          sel.pending.unshift(...changes.filter((c) => c.kind !== 'add' && c.kind !== 'expunge'));
+          this.ctx.logger?.warn({ err, session: this.id }, 'imap flag updates deferred');
+          return [];
+        });
+      const messages = read.filter((m): m is Message => m !== undefined);
       this.announceKeywords(messages);
       for (const message of messages) {
         const items = [`FLAGS ${sel.flagList(message)}`];
@@ -375,9 +385,9 @@ export class Session {
       sel.uids = this.ctx.uidLists.remove(sel.folder.id, sel.uids, gone);
     }
     if (added.length) {
-      this.announceKeywords(
-        (await this.ctx.store.messages.getMany(sel.folder.id, added)).filter((m) => m !== undefined),
-      );
+      // The new messages' keywords for FLAGS; when the store is unreachable, FETCH tells them later.
+      const read = await this.ctx.store.messages.getMany(sel.folder.id, added).catch((): (Message | undefined)[] => []);
+      this.announceKeywords(read.filter((m): m is Message => m !== undefined));
       this.send(`* ${sel.uids.length} EXISTS`);
       if (!this.rev2) {
         for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);

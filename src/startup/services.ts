@@ -90,12 +90,14 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     hostname: config.hostname,
     deliverLocal: (raw, envelope) => deliverLocal(raw, envelope, pipeline),
     ...runnerSettings(config.outbound),
+    lease: { ttlMs: config.store.lease_seconds * 1000 },
     logger: logger.child({ component: 'outbound' }),
   });
   const retentionMs = config.events.retention_days * DAY;
   const webhooks = createWebhookDispatcher({
     store,
     logger: logger.child({ component: 'webhooks' }),
+    lease: { ttlMs: config.store.lease_seconds * 1000 },
     allowHttp: config.webhooks.allow_http,
     allowPrivateAddresses: config.webhooks.allow_private_addresses,
     resolver,

@@ -79,6 +79,8 @@ export interface SinkMessage {
   raw: Buffer;
   secure: boolean;
   user: string | null;
+  /** The sending client's address (a node's outbound.local_address). */
+  remoteAddress: string;
 }
 
 export interface Sink {
@@ -100,8 +102,8 @@ export interface SinkOptions {
   data?: (attempt: number) => [number, string] | null;
   /** Require AUTH with these credentials (after STARTTLS). */
   auth?: { user: string; pass: string };
-  /** Milliseconds to wait before answering DATA (for in-flight tests). */
-  delayMs?: number;
+  /** Milliseconds to wait before answering DATA (for in-flight tests), or per transaction (from 1). */
+  delayMs?: number | ((attempt: number) => number);
   /** Certificate offered with STARTTLS (default the shared test certificate); false offers no STARTTLS. */
   tls?: KeyPair | false;
 }
@@ -150,10 +152,13 @@ export async function startSink(options: SinkOptions = {}): Promise<Sink> {
             raw: Buffer.concat(chunks),
             secure: !!session.secure,
             user: (session.user as string | undefined) ?? null,
+            remoteAddress: session.remoteAddress,
           });
           callback(null, 'Ok: stored');
         };
-        if (options.delayMs) setTimeout(answer, options.delayMs);
+        const delay = typeof options.delayMs === 'function' ? options.delayMs(state.attempts) : options.delayMs;
+        if (delay)
+          setTimeout(answer, delay).unref(); // a client that is gone leaves no timer behind
         else answer();
       });
     },

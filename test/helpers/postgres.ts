@@ -1,6 +1,7 @@
 // A private PostgreSQL cluster for the tests of the PostgreSQL storage engine: Debian's binaries
 // (npm run test:setup installs `postgresql`), a fresh data directory, a loopback port, no service.
-import { execFileSync } from 'node:child_process';
+import { execFile, execFileSync } from 'node:child_process';
+import { promisify } from 'node:util';
 import { chmodSync, chownSync, existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 import { freePortOn } from './ports.ts';
@@ -11,6 +12,11 @@ export interface PostgresCluster {
   url: string;
   /** Creates another empty database in the cluster and returns its URL. */
   createDatabase(name: string): string;
+  /**
+   * `pg_ctl stop -m fast` (every connection is cut), `downMs` without a server, then start again;
+   * resolves when it accepts connections. Asynchronous, so the test's own clients run meanwhile.
+   */
+  restart(downMs?: number): Promise<void>;
   stop(): void;
 }
 
@@ -46,6 +52,13 @@ export async function startPostgres(): Promise<PostgresCluster> {
         timeout: 60_000,
       },
     );
+  const runAsync = async (cmd: string, args: string[]): Promise<void> => {
+    await promisify(execFile)(
+      asRoot ? 'runuser' : join(bin, cmd),
+      asRoot ? ['-u', 'postgres', '--', join(bin, cmd), ...args] : args,
+      { timeout: 60_000 },
+    );
+  };
   if (asRoot) {
     const { uid, gid } = { uid: Number(id('-u')), gid: Number(id('-g')) };
     chownSync(dir.path, uid, gid);
@@ -80,6 +93,11 @@ export async function startPostgres(): Promise<PostgresCluster> {
         `CREATE DATABASE "${name}"`,
       ]);
       return `${base}/${name}`;
+    },
+    async restart(downMs = 0) {
+      await runAsync('pg_ctl', ['-D', data, '-m', 'fast', '-w', '-t', '60', 'stop']);
+      await new Promise((resolve) => setTimeout(resolve, downMs));
+      await runAsync('pg_ctl', ['-D', data, '-l', join(dir.path, 'log'), '-o', options, '-w', '-t', '60', 'start']);
     },
     stop() {
       if (stopped) return;
