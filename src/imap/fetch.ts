@@ -163,16 +163,27 @@ function encode(item: (typeof ENCODED)[number], structure: MessageStructure): st
   return bodyStructureToImap(structure.root, item === 'BODYSTRUCTURE');
 }
 
+/** Literals shorter than this are copied in beside the text; longer ones are written as they are. */
+const COPY_BELOW = 1024;
+
 /**
  * FETCH output gathered into large writes: a socket write per response, or per literal, cost
- * more than formatting them. Text is encoded straight into the buffer (building one long string
- * and encoding it at the end cost more, in copies and garbage, than the formatting itself).
+ * more than formatting them. Text is encoded straight into a buffer (building one long string
+ * and encoding it at the end cost more, in copies and garbage, than the formatting itself); the
+ * bytes of literals, read from the store already, go out as they are beside that text, in one
+ * writev per flush: copying ~4 MiB of bodies per 1,000 messages into output buffers doubled the
+ * memory outside the heap a FETCH makes, and that brought on full garbage collections.
  */
 class Output {
   private buf = Buffer.alloc(0); // allocated on first use: most FETCHes are a few short lines
+  /** Text in buf from `from` to `length` is not yet in `pieces`. */
+  private from = 0;
   private length = 0;
   /** The size to start the next buffer at: what the last one grew to, within bounds. */
   private start = 4096;
+  /** What the next flush writes, in order: text from buf, and literals as read. */
+  private pieces: Buffer[] = [];
+  private queued = 0;
   private readonly session: Session;
 
   constructor(session: Session) {
@@ -181,9 +192,21 @@ class Output {
 
   private room(bytes: number): void {
     if (this.length + bytes <= this.buf.length) return;
-    const bigger = Buffer.allocUnsafe(Math.max(this.start, this.buf.length * 2, this.length + bytes));
-    this.buf.copy(bigger, 0, 0, this.length);
+    // Only the text not yet handed to `pieces` moves: earlier pieces keep their part of the old buffer.
+    const pending = this.length - this.from;
+    const bigger = Buffer.allocUnsafe(Math.max(this.start, (this.buf.length - this.from) * 2, pending + bytes));
+    this.buf.copy(bigger, 0, this.from, this.length);
     this.buf = bigger;
+    this.from = 0;
+    this.length = pending;
+  }
+
+  /** Hands the text gathered so far to `pieces`. */
+  private seal(): void {
+    if (this.length === this.from) return;
+    this.pieces.push(this.buf.subarray(this.from, this.length));
+    this.queued += this.length - this.from;
+    this.from = this.length;
   }
 
   text(text: string): void {
@@ -192,23 +215,36 @@ class Output {
   }
 
   bytes(bytes: Buffer): void {
-    this.room(bytes.length);
-    this.length += bytes.copy(this.buf, this.length);
+    if (bytes.length < COPY_BELOW) {
+      this.room(bytes.length);
+      this.length += bytes.copy(this.buf, this.length);
+      return;
+    }
+    this.seal();
+    this.pieces.push(bytes);
+    this.queued += bytes.length;
   }
 
   get full(): boolean {
-    return this.length >= OUTPUT_CHUNK;
+    return this.queued + this.length - this.from >= OUTPUT_CHUNK;
   }
 
   /** Writes what is gathered; false when the client is not keeping up (await drain()). */
   flush(): boolean {
-    if (!this.length) return true;
-    const data = this.buf.subarray(0, this.length);
-    // The socket holds on to what it was given until it is sent: the next output goes elsewhere.
-    this.start = Math.min(this.buf.length, OUTPUT_CHUNK * 2);
-    this.buf = Buffer.alloc(0);
-    this.length = 0;
-    return this.session.write(data);
+    this.seal();
+    if (!this.pieces.length) return true;
+    const pieces = this.pieces;
+    this.pieces = [];
+    this.queued = 0;
+    // The socket holds on to what it was given until it is sent: text goes on in the rest of the
+    // buffer, or in a new one (as large as this one grew, within bounds) when little is left.
+    if (this.buf.length - this.length < 4096) {
+      this.start = Math.min(this.buf.length, OUTPUT_CHUNK * 2);
+      this.buf = Buffer.alloc(0);
+      this.from = 0;
+      this.length = 0;
+    }
+    return this.session.writeAll(pieces);
   }
 }
 
