@@ -155,6 +155,8 @@ const PREFETCH_BYTES = 8 * 1024 * 1024;
 /** ENVELOPE, BODY and BODYSTRUCTURE as sent, by blob: formatting them cost more than the rest of a FETCH. */
 type Encoded = Partial<Record<'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE', string>>;
 const ENCODED = ['ENVELOPE', 'BODY', 'BODYSTRUCTURE'] as const;
+/** What a message has when no encoded item is asked for (shared: an object per message was garbage). */
+const NONE: Encoded = Object.freeze({});
 // By content hash, so never stale and shared by every session (store/content-cache.ts).
 const encodedCache = new ContentCache<Encoded>(50_000);
 
@@ -260,8 +262,16 @@ class Content {
 
   read(message: Message, start = 0, end = message.size): Promise<Buffer> | Buffer {
     const whole = this.prefetched.get(message.uid);
-    if (whole) return whole.subarray(Math.min(start, whole.length), Math.min(end, whole.length));
+    if (whole) {
+      if (start === 0 && end >= whole.length) return whole;
+      return whole.subarray(Math.min(start, whole.length), Math.min(end, whole.length));
+    }
     return this.view.read(message, start, end);
+  }
+
+  /** The message is written: its bytes are the socket's now, to drop once sent. */
+  release(message: Message): void {
+    this.prefetched.delete(message.uid);
   }
 }
 
@@ -461,10 +471,12 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     small.forEach((m, i) => bytes[i] && prefetched.set(m.uid, bytes[i]));
     const readFor = new Set(reading.map((m) => m.uid));
     const smallOnes = new Set(small.map((m) => m.uid));
+    // By UID for this batch only: held as long as the batch's bodies, not for the whole command.
+    const encodings = new Map<number, Encoded>();
     const present = messages.filter((m, i) => {
       const absent = (readFor.has(m.uid) && !structures.has(m.uid)) || (smallOnes.has(m.uid) && !prefetched.has(m.uid));
       if (absent) return false;
-      const e = encoded[i] ?? {};
+      const e = encoded[i] ?? (encodedItems.length ? {} : NONE);
       const structure = structures.get(m.uid);
       let added = false;
       for (const name of encodedItems) {
@@ -477,9 +489,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
       return true;
     });
     missing += messages.length - present.length;
-    return { messages: present, structures, content: new Content(view, prefetched), missing };
+    return { messages: present, structures, encodings, content: new Content(view, prefetched), missing };
   };
-  const encodings = new Map<number, Encoded>();
   // The items of each response: FLAGS added where this FETCH set \Seen, MODSEQ beside FLAGS under CONDSTORE.
   const itemsFor = (flags: boolean): Item[] => {
     const list: Item[] = [...items];
@@ -496,7 +507,7 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     next = i + BATCH < uids.length ? load(i + BATCH) : null;
     next?.catch(() => {}); // if the client goes away first, nobody awaits it
     let { messages } = loaded;
-    const { structures, content } = loaded;
+    const { structures, encodings, content } = loaded;
     gone += loaded.missing;
     const seen = new Set<number>();
     if (marksSeen) {
@@ -559,6 +570,7 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
         else await writeLiteral(session, out, content, message, piece);
       }
       out.text(')\r\n');
+      content.release(message);
       if (out.full && !out.flush()) await session.drain();
       if (session.transport.closed) return {};
     }
