@@ -37,15 +37,7 @@ test('a paused reader of a 60 MB FETCH BODY.PEEK[] holds the server at a bounded
   assert.ok(held < 24 * MiB, `server held ${(held / MiB).toFixed(1)} MiB`);
   // The end is watched on the last bytes only (reading the whole 60 MB string on each chunk would take minutes).
   const done = new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () =>
-        reject(
-          new Error(
-            `no tagged reply in 60 s: ${c.buffer.length} chars, closed ${c.closed}, ends ${JSON.stringify(c.buffer.slice(-80))}`,
-          ),
-        ),
-      30_000,
-    );
+    const timer = setTimeout(() => reject(new Error(`no tagged reply in 30 s (${c.buffer.length} chars)`)), 30_000);
     let tail = '';
     c.socket.on('data', (chunk: string) => {
       tail = (tail + chunk).slice(-200);
