@@ -153,6 +153,11 @@ export class Session {
     return this.transport.write(data);
   }
 
+  /** Several buffers written as they are, in one go (see Transport.writeAll). */
+  writeAll(chunks: readonly Buffer[]): boolean {
+    return this.transport.writeAll(chunks);
+  }
+
   drain(): Promise<void> {
     return this.transport.drain();
   }

@@ -68,6 +68,20 @@ export class Transport {
     return this.output.write(data);
   }
 
+  /**
+   * Queues several buffers as one write, each sent as it is (no copy into a joined buffer): corked,
+   * so the socket hands them to the kernel in one writev. False as for write().
+   */
+  writeAll(chunks: readonly Buffer[]): boolean {
+    if (chunks.length === 1) return this.write(chunks[0]!);
+    if (this.closed || !chunks.length) return true;
+    this.output.cork();
+    let ok = true;
+    for (const chunk of chunks) ok = this.write(chunk);
+    this.output.uncork();
+    return ok;
+  }
+
   /** Pushes compressed output out now. */
   flush(): void {
     this.flushScheduled = false;

@@ -78,6 +78,32 @@ test('BODY.PEEK[] and RFC822.SIZE are the stored bytes, for every message', asyn
   }
 });
 
+/** Every literal of a reply, in order. */
+function literals(reply: string): Buffer[] {
+  const found: Buffer[] = [];
+  const literal = /\{(\d+)\}\r\n/g;
+  for (let m = literal.exec(reply); m; m = literal.exec(reply)) {
+    found.push(Buffer.from(reply.slice(literal.lastIndex, literal.lastIndex + Number(m[1])), 'latin1'));
+    literal.lastIndex += Number(m[1]);
+  }
+  return found;
+}
+
+// One command for all of them: the bodies go out beside the response text in shared writes.
+test('one FETCH 1:* BODY.PEEK[] carries every message whole, in order: plain, and TLS with COMPRESS=DEFLATE', async () => {
+  const plain = literals(await c.command('all', 'FETCH 1:* BODY.PEEK[]'));
+  assert.is(plain.length, raws.length);
+  plain.forEach((body, i) => assert.ok(body.equals(raws[i]!), `message ${i + 1} differs`));
+  const client = await f.client({ secure: true });
+  await client.mailboxOpen('INBOX');
+  const sources: Buffer[] = [];
+  for await (const m of client.fetch('1:*', { source: true })) sources.push(m.source!);
+  assert.ok((client as unknown as { _deflate?: unknown })._deflate, 'imapflow turned COMPRESS=DEFLATE on');
+  assert.is(sources.length, raws.length);
+  sources.forEach((body, i) => assert.ok(body.equals(raws[i]!), `message ${i + 1} differs over TLS + DEFLATE`));
+  await client.logout();
+});
+
 test('HEADER, TEXT and partials are slices of the raw file', async () => {
   for (let i = 0; i < raws.length; i += 3) {
     const raw = raws[i]!;
