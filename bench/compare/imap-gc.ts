@@ -51,7 +51,8 @@ async function measure(checkout: string): Promise<string> {
     const ms = performance.now() - t;
     await new Promise((r) => setTimeout(r, 50)); // trace lines of collections finishing after the reply
     const full = (out.slice(mark).match(/Mark-Compact/g) ?? []).length;
-    if (process.env.BENCH_GC_LINES) for (const l of out.slice(mark).split('\n')) if (/Mark-Compact/.test(l)) console.log(l);
+    if (process.env.BENCH_GC_LINES)
+      for (const l of out.slice(mark).split('\n')) if (/Mark-Compact/.test(l)) console.log(l);
     rows.push({ ms, cpu: cpuMs(child.pid!) - cpu, full });
   }
   client.close();
