@@ -3,9 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { simpleParser } from 'mailparser';
-import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
-import { newId } from '../../src/store/teams.ts';
+import { storeKey } from '../helpers/api.ts';
 import type { Instance } from '../helpers/instance.ts';
 import { startMailPair, type MailPair } from '../helpers/pair.ts';
 
@@ -22,28 +21,17 @@ test.after(() => pair.stop());
 test('POST /emails/send on A with an attachment: at B with dkim=pass, spf=pass, dmarc=pass, attachment intact', async () => {
   const store = a.server.store;
   const alice = (await store.accounts.byAddress('alice@a.test'))!;
-  const minted = mintApiKey('mbx');
-  await store.apiKeys.create(
-    {
-      id: `key_${newId()}`,
-      teamId: alice.teamId,
-      type: 'mailbox',
-      name: 'app',
-      prefix: minted.prefix,
-      permissions: PRESETS['mailbox:full']!,
-      accountId: alice.id,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
+  const secret = await storeKey(store, {
+    teamId: alice.teamId,
+    type: 'mailbox',
+    name: 'app',
+    permissions: PRESETS['mailbox:full']!,
+    accountId: alice.id,
+  });
   const attachment = Buffer.from(Array.from({ length: 3000 }, (_, i) => i % 256));
   const response = await fetch(`http://127.0.0.2:${a.port('http')}/api/v1/emails/send`, {
     method: 'POST',
-    headers: { authorization: `Bearer ${minted.secret}`, 'content-type': 'application/json' },
+    headers: { authorization: `Bearer ${secret}`, 'content-type': 'application/json' },
     body: JSON.stringify({
       from: { email: 'alice@a.test', name: 'Alice' },
       to: { email: 'bob@b.test' },

@@ -9,14 +9,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createHttpApp } from '../../src/http/app.ts';
 import { deliverLocal, LocalDeliveryError } from '../../src/inbound/pipeline.ts';
-import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import type { Account } from '../../src/store/index.ts';
 import type { QueueJob } from '../../src/store/queue.ts';
 import { sieveScripts } from '../../src/store/sieve.ts';
-import { newId } from '../../src/store/teams.ts';
 import { vacationHandle } from '../../src/sieve/vacation.ts';
 import { compile } from '../../src/sieve/validate.ts';
+import { storeKey } from '../helpers/api.ts';
 import { messagesIn, plainMessage, sendRaw, startMx, type MxFixture } from '../helpers/smtp.ts';
 
 let fx: MxFixture;
@@ -27,26 +26,8 @@ const keys: Record<string, string> = {};
 const accounts: Record<string, Account> = {};
 const mbx = (name: string) => `mbx_${accounts[name]!.id}`;
 
-async function makeKey(permissions: string[], team = teamId, accountId: string | null = null): Promise<string> {
-  const minted = mintApiKey(accountId ? 'mbx' : 'root');
-  await fx.store.apiKeys.create(
-    {
-      id: `key_${newId()}`,
-      teamId: team,
-      type: accountId ? 'mailbox' : 'root',
-      name: 'test',
-      prefix: minted.prefix,
-      permissions,
-      accountId,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
-  return minted.secret;
+function makeKey(permissions: string[], team = teamId, accountId: string | null = null): Promise<string> {
+  return storeKey(fx.store, { teamId: team, type: accountId ? 'mailbox' : 'root', permissions, accountId });
 }
 
 async function call(

@@ -7,9 +7,11 @@ import { apiRoutes } from '../../src/api/index.ts';
 import { type ApiOptions, createHttpApp } from '../../src/http/app.ts';
 import type { Route } from '../../src/api/registry.ts';
 import { SEND_LIMIT_DEFAULTS } from '../../src/store/sends.ts';
+import { KIND } from '../../src/services/api-keys.ts';
 import { mintApiKey } from '../../src/security/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import type { Store } from '../../src/store/index.ts';
+import type { ApiKey } from '../../src/store/types.ts';
 import { newId } from '../../src/store/teams.ts';
 import { openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
@@ -63,27 +65,8 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}/api/v1`;
 
-  const makeKey: ApiFixture['makeKey'] = async (permissions, teamId = team.id, type = 'root', accountId = null) => {
-    const minted = mintApiKey(type === 'root' ? 'root' : type === 'sending' ? 'send' : 'mbx');
-    await store.apiKeys.create(
-      {
-        id: `key_${newId()}`,
-        teamId,
-        type,
-        name: 'test',
-        prefix: minted.prefix,
-        permissions,
-        accountId,
-        domain: null,
-        createdAt: Date.now(),
-        lastUsedAt: null,
-        revokedAt: null,
-        expiresAt: null,
-      },
-      minted.hash,
-    );
-    return minted.secret;
-  };
+  const makeKey: ApiFixture['makeKey'] = (permissions, teamId = team.id, type = 'root', accountId = null) =>
+    storeKey(store, { teamId, type, permissions, accountId });
   const team = await store.teams.create('team-a');
   const rootKey = await makeKey(PRESETS['root:full']!);
 
@@ -139,3 +122,32 @@ export const routeTable = (api: ApiFixture): Route[] =>
     lists: undefined as never,
     sendLimits: SEND_LIMIT_DEFAULTS,
   });
+
+/**
+ * Stores a key straight in the store (no maker, no team limit: what the API's own routes check is
+ * not under test here) and returns its one-time secret.
+ */
+export async function storeKey(
+  store: Store,
+  key: { teamId: string; type: ApiKey['type']; permissions: string[]; accountId?: string | null; name?: string },
+): Promise<string> {
+  const minted = mintApiKey(KIND[key.type]);
+  await store.apiKeys.create(
+    {
+      id: `key_${newId()}`,
+      teamId: key.teamId,
+      type: key.type,
+      name: key.name ?? 'test',
+      prefix: minted.prefix,
+      permissions: key.permissions,
+      accountId: key.accountId ?? null,
+      domain: null,
+      createdAt: Date.now(),
+      lastUsedAt: null,
+      revokedAt: null,
+      expiresAt: null,
+    },
+    minted.hash,
+  );
+  return minted.secret;
+}

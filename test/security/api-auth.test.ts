@@ -6,6 +6,7 @@ import * as assert from 'uvu/assert';
 import { LoginService } from '../../src/security/login.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
+import { storeKey } from '../helpers/api.ts';
 import { basic, type CompatFixture, startCompat } from '../helpers/compat.ts';
 import { RawClient } from '../helpers/imap.ts';
 import { startInstance } from '../helpers/instance.ts';
@@ -91,28 +92,8 @@ test('a mailbox key as an IMAP, POP3 or SMTP password carries its own permission
   const clients: { close(): void }[] = [];
   try {
     const eve = await server.addAccount('eve@scope.test', 'eve-password-123');
-    const makeKey = async (permissions: string[]) => {
-      const { mintApiKey } = await import('../../src/security/api-keys.ts');
-      const minted = mintApiKey('mbx');
-      await server.server.store.apiKeys.create(
-        {
-          id: `key_${minted.prefix}${Math.random().toString(36).slice(2, 8)}`,
-          teamId: eve.teamId,
-          type: 'mailbox',
-          name: 'k',
-          prefix: minted.prefix,
-          permissions,
-          accountId: eve.id,
-          domain: null,
-          createdAt: Date.now(),
-          lastUsedAt: null,
-          revokedAt: null,
-          expiresAt: null,
-        },
-        minted.hash,
-      );
-      return minted.secret;
-    };
+    const makeKey = (permissions: string[]) =>
+      storeKey(server.server.store, { teamId: eve.teamId, type: 'mailbox', name: 'k', permissions, accountId: eve.id });
     const readOnly = await makeKey(PRESETS.agent_preclaim!);
     const sendOnly = await makeKey(PRESETS.send_only!);
     const imapLogin = async (password: string) => {
