@@ -90,9 +90,8 @@ export class Kv extends Reader {
     super(engine);
     this.engine = engine;
     this.committer = new Committer(engine, groupCommit);
-    // Other nodes' directory writes never reach this cache (the change feed names folders only), so a
-    // shared store reads the directory from the database every time: a bound of 0 keeps nothing.
-    this.directory = new DirectoryCache(engine, engine.shared ? 0 : directoryBytes);
+    // On a shared store other nodes' directory writes arrive through the change feed (Store.foreignCommit).
+    this.directory = new DirectoryCache(engine, directoryBytes);
     this.committer.onWritten((ops) => this.directory.apply(ops));
   }
 

@@ -49,6 +49,9 @@ function listOf(key: string): string | undefined {
 
 const isRecord = (key: string): boolean => RECORDS.some((family) => key.startsWith(family));
 
+/** Does a write of `key` change what the directory cache holds (a record, or a list it joins)? */
+export const isDirectoryKey = (key: string): boolean => isRecord(key) || listOf(key) !== undefined;
+
 /**
  * A bounded read-through cache of the directory's records and lists, least recently used evicted
  * first. A value read from the engine is kept only if no directory write was applied while the read
@@ -131,6 +134,19 @@ export class DirectoryCache {
       }
     }
     if (touched) this.version++;
+  }
+
+  /**
+   * Another node committed these keys (a shared store's change feed): their records and the lists
+   * they join are read again on next use, and a read in flight meanwhile is not kept.
+   */
+  forget(keys: string[]): void {
+    for (const key of keys) {
+      this.drop(key);
+      const list = listOf(key);
+      if (list !== undefined) this.drop(list);
+    }
+    this.version++;
   }
 
   /** Forgets everything (after a failed write, memory is reloaded from the disk). */

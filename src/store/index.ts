@@ -134,16 +134,22 @@ export class Store {
     if (allFolders) await this.foreignCommit(['*']);
   }
 
-  /** A note of the change feed: what other nodes committed (`+f/…`, `-f/…`, or `*`: anything). */
+  /**
+   * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
+   * records and lists, or `*`: anything).
+   */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
+      const directory = changed.filter((note) => note.startsWith('~')).map((note) => note.slice(1));
+      if (directory.length) this.kv.directory.forget(directory);
       if (changed.includes('*')) {
+        this.kv.directory.clear(); // notes may have been lost while the feed was down
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
         for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);
         return;
       }
-      for (const note of changed) await this.reloadFolder(note.slice(1), false);
+      for (const note of changed) if (note[0] === '+' || note[0] === '-') await this.reloadFolder(note.slice(1), false);
     } catch {
       // The database is away: the next conflict or note reloads again.
     }

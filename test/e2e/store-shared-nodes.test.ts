@@ -142,6 +142,23 @@ test('STORE on the same messages through both nodes at once: no flag change is l
   }
 });
 
+test("a mailbox added on node B is taken by node A's MX within a second, though A had cached it as absent", async () => {
+  const send = (to: string) =>
+    smtp(a)
+      .sendMail({ from: 'sender@elsewhere.test', to, subject: 'directory', text: 'hi\n' })
+      .then(
+        (info) => info.response,
+        (err: Error & { response?: string }) => err.response ?? err.message,
+      );
+  const address = 'carl@example.test';
+  assert.match(await send(address), /^550 /); // node A now holds "no such address" in its directory cache
+  await b.addAccount(address, PASSWORD);
+  const addedAt = Date.now();
+  let reply = '';
+  while (Date.now() - addedAt < 1000 && !/^250 /.test(reply)) reply = await send(address);
+  assert.match(reply, /^250 /, `node A still refuses ${Date.now() - addedAt} ms after node B added the mailbox`);
+});
+
 test('IMAP IDLE on node A announces a delivery made on node B within a second', async () => {
   const client = imap(a, MAILBOXES[0]!);
   await client.connect();

@@ -9,6 +9,7 @@ import type {
   RangeOptions,
   SharedEngine,
 } from '../engine.ts';
+import { isDirectoryKey } from '../directory.ts';
 import type { Op } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
@@ -550,7 +551,10 @@ const NOTE_BYTES = 7000;
 /** The folders a commit wrote (`+f/…`) or deleted (`-f/…`), after this node's id, in notes small enough. */
 function notes(node: string, ops: Op[]): string[] {
   const changed = new Map<string, string>();
-  for (const op of ops) if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
+  for (const op of ops) {
+    if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
+    else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
+  }
   const out: string[] = [];
   let note = node;
   for (const item of changed.values()) {
