@@ -8,7 +8,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { SmtpClient } from '../helpers/smtp.ts';
 
 let instance: Instance;
@@ -73,17 +73,8 @@ async function loginRefused(user: string, pass: string): Promise<boolean> {
   }
 }
 
-const toMx = (subject: string) => {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  return transport
-    .sendMail({ from: 'someone@elsewhere.test', to: 'ann@wren.example', subject, text: 'Hello Ann.\n' })
-    .finally(() => transport.close());
-};
+const toMx = (subject: string) =>
+  sendToMx(instance, { from: 'someone@elsewhere.test', to: 'ann@wren.example', subject, text: 'Hello Ann.\n' });
 
 async function waitForSubjects(user: string, pass: string, count: number): Promise<string[]> {
   const until = Date.now() + 10_000;

@@ -3,8 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Browser, Page } from 'playwright-core';
-import nodemailer from 'nodemailer';
-import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { canLogInImaps } from '../helpers/imap.ts';
 import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
 
@@ -148,13 +147,7 @@ test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbo
   assert.ok(await page.isChecked('input[name=on]'));
   assert.is(await page.inputValue('textarea[name=message]'), 'Back on Monday.\nUrgent? Call \\ the desk.');
 
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await transport.sendMail({ from: 'friend@faraway.test', to: USER, subject: 'Hello', text: 'hi\n' });
+  await sendToMx(instance, { from: 'friend@faraway.test', to: USER, subject: 'Hello', text: 'hi\n' });
   const until = Date.now() + 20_000;
   let jobs: { recipients: { address: string }[] }[] = [];
   const to = () => jobs.flatMap((j) => j.recipients.map((r) => r.address));
@@ -174,11 +167,10 @@ test('vacation reply, forwarding and spam settings: saved through /api/v1/mailbo
     mode: 'denylist',
     rules: [{ pattern: '@spammy.test', type: 'deny' }],
   });
-  const refused = await transport.sendMail({ from: 'x@spammy.test', to: USER, subject: 'Buy', text: 'now\n' }).then(
+  const refused = await sendToMx(instance, { from: 'x@spammy.test', to: USER, subject: 'Buy', text: 'now\n' }).then(
     () => null,
     (err: { responseCode?: number }) => err.responseCode,
   );
-  transport.close();
   assert.is(refused, 550, 'a blocked sender is refused at RCPT');
   assert.equal(
     problems.filter((p) => !/status of 404/.test(p)),

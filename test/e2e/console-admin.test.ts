@@ -4,10 +4,9 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { canLogInImaps } from '../helpers/imap.ts';
 import { wrenmail } from '../helpers/cli.ts';
 import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
@@ -148,19 +147,12 @@ test('create a mailbox (password shown once), receive a message over SMTP, and s
   await page.waitForSelector('[data-mailbox="owner@console.test"]');
   await screenshot(page, 'admin-mailboxes');
 
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await transport.sendMail({
+  await sendToMx(instance, {
     from: 'someone@elsewhere.test',
     to: 'owner@console.test',
     subject: 'Counted',
     text: 'hello\n',
   });
-  transport.close();
   await openPage(page, base, 'admin', 'overview');
   assert.is(await counter('received'), before + 1, 'the Received counter moved');
   assert.ok((await counter('connections')) >= 1);
@@ -267,19 +259,12 @@ test('a mailbox page: add an alias (mail to it arrives), save a Sieve script (a 
   await page.click('form[aria-label="Sieve script"] button[type=submit]');
   await page.waitForSelector('[data-sieve] >> text=Active');
   assert.match((await api('GET', `/mailboxes/${mailbox.id}/sieve`)).json.data.script, /Invoices/);
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await transport.sendMail({
+  await sendToMx(instance, {
     from: 'billing@elsewhere.test',
     to: 'alias@console.test',
     subject: 'Your invoice',
     text: 'pay\n',
   });
-  transport.close();
   const client = new ImapFlow({
     host: '127.0.0.1',
     port: instance.port('imaps'),

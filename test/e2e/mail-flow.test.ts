@@ -2,9 +2,8 @@
 // reads it over IMAP (STARTTLS and implicit TLS), from one `startServer` like `wrenmail serve`.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { TEST_ENGINE } from '../helpers/store.ts';
 
 let instance: Instance;
@@ -30,13 +29,7 @@ function imapClient(secure: boolean): ImapFlow {
 }
 
 test('SMTP to the MX, then IMAP over STARTTLS and over implicit TLS: the same bytes', async () => {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  const info = await transport.sendMail({
+  const info = await sendToMx(instance, {
     from: 'Sender <sender@elsewhere.test>',
     to: 'reader@example.test',
     subject: 'Grüße über SMTP',
@@ -44,7 +37,6 @@ test('SMTP to the MX, then IMAP over STARTTLS and over implicit TLS: the same by
     attachments: [{ filename: 'data.bin', content: Buffer.from([0, 1, 2, 3, 250, 251]) }],
   });
   assert.match(info.response, /^250 /);
-  transport.close();
 
   for (const secure of [false, true]) {
     const client = imapClient(secure);

@@ -10,14 +10,13 @@ import { createGzip } from 'node:zlib';
 import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import { writeSnapshot } from '../../src/store/backup.ts';
 import { digestStore } from '../../src/store/copy.ts';
 import { Kv } from '../../src/store/db.ts';
 import { LevelEngine } from '../../src/store/engines/leveldb.ts';
 import { PostgresEngine } from '../../src/store/engines/postgres.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { type PostgresCluster, startPostgres } from '../helpers/postgres.ts';
 import { runCli } from '../helpers/process.ts';
 import { tempDir } from '../helpers/tmp.ts';
@@ -116,23 +115,13 @@ test('a store made through real use on LevelDB moves to PostgreSQL, verified, on
   try {
     await api(instance, 'POST', '/domains', { domain: 'wren.example' });
     for (const email of USERS) await api(instance, 'POST', '/mailboxes', { email, password: PASSWORD });
-    const transport = nodemailer.createTransport({
-      host: '127.0.0.1',
-      port: instance.port('smtp-mx'),
-      secure: false,
-      tls: { rejectUnauthorized: false },
-    });
-    try {
-      for (let i = 0; i < 6; i++)
-        await transport.sendMail({
-          from: 'someone@elsewhere.test',
-          to: USERS[i % 2],
-          subject: `message ${i}`,
-          text: `Body ${i}\n`.repeat(50 * (i + 1)),
-        });
-    } finally {
-      transport.close();
-    }
+    for (let i = 0; i < 6; i++)
+      await sendToMx(instance, {
+        from: 'someone@elsewhere.test',
+        to: USERS[i % 2],
+        subject: `message ${i}`,
+        text: `Body ${i}\n`.repeat(50 * (i + 1)),
+      });
     // Flags and a folder of ann's own, so the copy has more than fresh deliveries.
     const client = imap(instance, USERS[0]!);
     await client.connect();

@@ -1,10 +1,9 @@
 // Sender allow/deny lists (docs/API.md §12.5) set over the API and enforced by the MX at RCPT.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { patternMatches } from '../../src/inbound/sender-filter.ts';
 
 let instance: Instance;
@@ -34,18 +33,10 @@ const api = async (method: string, path: string, body?: unknown, headers: Record
 };
 
 async function send(from: string, to: string): Promise<string> {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
   try {
-    return (await transport.sendMail({ from, to, subject: 'filters', text: 'hi\n' })).response;
+    return (await sendToMx(instance, { from, to, subject: 'filters', text: 'hi\n' })).response;
   } catch (err) {
     return (err as { response: string }).response;
-  } finally {
-    transport.close();
   }
 }
 

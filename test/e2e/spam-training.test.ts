@@ -3,8 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ImapFlow } from 'imapflow';
-import nodemailer from 'nodemailer';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
@@ -78,20 +77,13 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
 });
 
 test('forged From of a hosted domain failing DMARC lands in Junk before any training, with the rules named', async () => {
-  const transport = nodemailer.createTransport({
-    host: '127.0.0.1',
-    port: instance.port('smtp-mx'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-  });
-  await transport.sendMail({
+  await sendToMx(instance, {
     from: 'ceo@example.test',
     to: 'user@example.test',
     subject: 'Urgent wire transfer',
     text: 'Please pay now.\n',
     envelope: { from: 'ceo@example.test', to: 'user@example.test' },
   });
-  transport.close();
   const store = instance.server.store;
   const account = (await store.accounts.byAddress('user@example.test'))!;
   const junk = store.folders.byName(account.id, 'Junk')!;

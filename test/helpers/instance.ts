@@ -1,5 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import nodemailer, { type SendMailOptions } from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { configSchema, type Config } from '../../src/config/schema.ts';
 import { createLogger } from '../../src/log.ts';
@@ -90,4 +92,19 @@ export function cliEnv(instance: Instance): Record<string, string> {
     WRENMAIL_API_URL: `http://127.0.0.1:${instance.port('http')}`,
     WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim(),
   };
+}
+
+/** One message to the instance's MX through nodemailer, on a connection of its own (STARTTLS, any certificate). */
+export async function sendToMx(instance: Instance, mail: SendMailOptions): Promise<SMTPTransport.SentMessageInfo> {
+  const transport = nodemailer.createTransport({
+    host: instance.host,
+    port: instance.port('smtp-mx'),
+    secure: false,
+    tls: { rejectUnauthorized: false },
+  });
+  try {
+    return await transport.sendMail(mail);
+  } finally {
+    transport.close();
+  }
 }
