@@ -20,7 +20,8 @@ const inbox = store.folders.byName(account.id, 'INBOX')!;
 
 const started = performance.now();
 // One delivery at a time, so UIDs follow the corpus order as Dovecot's do (its maildir names sort so).
-for (const raw of loadCorpus(Number(count))) await store.deliver(raw, [{ folder: inbox }]);
+// 0: an empty INBOX, and no corpus needed (imaptest-stress.ts fills it by APPEND).
+for (const raw of Number(count) ? loadCorpus(Number(count)) : []) await store.deliver(raw, [{ folder: inbox }]);
 const loadMs = performance.now() - started;
 
 const limit = Number(maxConnections);
