@@ -76,7 +76,7 @@ export async function statusItems(session: Session, folder: Folder, items: strin
         out.push(`MESSAGES ${folder.exists}`);
         break;
       case 'RECENT': {
-        const from = session.ctx.recent.unclaimedFrom(folder.id);
+        const from = await session.ctx.recent.unclaimedFrom(folder.id);
         out.push(
           `RECENT ${from === null ? 0 : (await session.ctx.store.messages.listShared(folder.id)).filter((m) => m.uid >= from).length}`,
         );

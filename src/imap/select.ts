@@ -53,7 +53,7 @@ export async function select(session: Session, args: SelectArgs, readOnly: boole
   const messages = await session.ctx.store.messages.listShared(folder.id); // read only here: no copies
   selected.uids = session.ctx.uidLists.ofMessages(folder.id, messages);
   if (!session.rev2)
-    for (const uid of session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
+    for (const uid of await session.ctx.recent.claim(folder.id, selected.uids, !readOnly)) selected.recent.add(uid);
 
   selected.learnKeywords(messages);
   // One write for the whole untagged block: a socket write per line cost more than the SELECT.

@@ -87,7 +87,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     limits,
     logger: options.logger,
     onCopy: options.onCopy,
-    recent: new RecentTracker(),
+    recent: new RecentTracker(options.store.recentWatermarks),
     uidLists: new UidLists(),
     watch(session, folderId) {
       let set = watchers.get(folderId);

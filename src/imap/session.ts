@@ -395,7 +395,9 @@ export class Session {
       this.announceKeywords(read.filter((m): m is Message => m !== undefined));
       this.send(`* ${sel.uids.length} EXISTS`);
       if (!this.rev2) {
-        for (const uid of this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly)) sel.recent.add(uid);
+        // A shared store that cannot be reached leaves them not recent: never recent for two sessions.
+        const recent = await this.ctx.recent.claim(sel.folder.id, added, !sel.readOnly).catch((): number[] => []);
+        for (const uid of recent) sel.recent.add(uid);
         this.send(`* ${sel.recent.size} RECENT`);
       }
     }

@@ -21,6 +21,7 @@ import { Messages } from './messages.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Queue } from './queue.ts';
 import { Sends } from './sends.ts';
+import { RecentWatermarks } from './recent.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx, decode } from './tx.ts';
@@ -78,6 +79,8 @@ export class Store {
   readonly spam: SpamCounts;
   /** Per-sender sending budgets, shared by SMTP submission and the Sending API. */
   readonly sends: Sends;
+  /** Shared store only: \Recent watermarks agreed between nodes (imap/recent.ts keeps them in memory otherwise). */
+  readonly recentWatermarks?: RecentWatermarks;
   /** Serialises directory changes (domains, addresses, accounts) so uniqueness checks hold. */
   readonly directory = new KeyedMutex();
 
@@ -101,6 +104,7 @@ export class Store {
     this.sends = new Sends(kv);
     kv.committer.onFailure(() => this.recover());
     if (kv.engine.shared) {
+      this.recentWatermarks = new RecentWatermarks(kv);
       this.messages.refresh = (conflict) => this.refresh(conflict);
       kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
     }

@@ -25,6 +25,8 @@ export const keys = {
   /** A subscribed name with no folder (deleted while subscribed, or subscribed before it existed). */
   subscription: (accountId: string, name: string) => `fs/${accountId}/${name}`,
   message: (folderId: number, uid: number) => `m/${hex(folderId, FOLDER)}/${hex(uid, UID)}`,
+  /** Shared store: the highest UID some session was told of as \Recent (recent.ts). */
+  recentWatermark: (folderId: number) => `rw/${hex(folderId, FOLDER)}`,
   change: (folderId: number, modseq: number) => `c/${hex(folderId, FOLDER)}/${hex(modseq, SEQ)}`,
   blobChunk: (sha: string, chunk: number) => `b/${sha}/${hex(chunk, 4)}`,
   blobRefs: (sha: string) => `br/${sha}`,

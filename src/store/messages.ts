@@ -243,6 +243,7 @@ export class Messages {
       this.blobs.release(tx, message.blob, message.size);
     }
     for (const key of await this.kv.keys(ranges.folderChanges(folder.id, 0))) tx.del(key);
+    tx.del(keys.recentWatermark(folder.id));
     tx.onCommit(() => this.cache.dropped(folder.id));
   }
 
