@@ -4,6 +4,7 @@
 // the most self time and the most inclusive time in the samples taken while it ran. Profile sample
 // times and this process's hrtime are the same monotonic clock, so the windows line up.
 // Usage: npx node bench/compare/imap-profile.ts [REPEATS (5)]      (BENCH_MESSAGES as imap.ts)
+//        BENCH_COLD=1: no warm-up, each command's first run profiled alone (caches as delivery left them)
 //        npx node bench/compare/imap-profile.ts --summary FILE.cpuprofile   (the whole profile)
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -85,11 +86,12 @@ if (process.argv[2] === '--summary') {
   try {
     const c = await RawImap.login(wren.port, 'bench@wren.test', password);
     await c.command('SELECT INBOX');
+    const cold = process.env.BENCH_COLD === '1';
     for (const command of COMMANDS.map((s) => s.replace('9001:10000', `${Math.max(1, messages - 999)}:${messages}`))) {
-      await c.command(command); // warm-up
+      if (!cold) await c.command(command); // warm-up
       const from = Number(process.hrtime.bigint() / 1000n);
       const ms: number[] = [];
-      for (let i = 0; i < repeats; i++) {
+      for (let i = 0; i < (cold ? 1 : repeats); i++) {
         const t = performance.now();
         const r = await c.command(command);
         if (r.status !== 'OK') throw new Error(`${command}: ${r.status}`);
@@ -106,7 +108,7 @@ if (process.argv[2] === '--summary') {
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   for (const w of windows) {
     const sorted = [...w.ms].sort((a, b) => a - b);
-    console.log(`${w.command}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms over ${repeats}`);
+    console.log(`${w.command}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms over ${w.ms.length}`);
     console.log(summarise(profile, w.from, w.to));
   }
   rmSync(dir, { recursive: true, force: true });

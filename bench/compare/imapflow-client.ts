@@ -3,8 +3,8 @@
 // while this process records the commands imapflow sent (its debug log), the socket chunks it
 // received (count, sizes), its own CPU time and the server's per run, and, with BENCH_CPU_PROF=DIR, a CPU profile of the client per server
 // (summarise with imap-profile.ts --summary FILE). First, over a raw socket, each server's time to
-// the first and the last byte of both replies (6 runs, the first cold); BENCH_SAVE=DIR keeps the
-// replies' bytes (for imapflow-replay.ts).
+// the first and the last byte of both replies and the server's CPU time, every thread (6 runs, the
+// first cold); BENCH_SAVE=DIR keeps the replies' bytes (for imapflow-replay.ts).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imapflow-client.ts [REPEATS (3)]
 import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -130,7 +130,8 @@ async function rawReply(
   port: number,
   command: string,
   runs = 1,
-): Promise<{ bytes: Buffer; chunks: number[]; firstByte: number[]; lastByte: number[] }> {
+  pids: () => number[] = () => [],
+): Promise<{ bytes: Buffer; chunks: number[]; firstByte: number[]; lastByte: number[]; serverCpu: number[] }> {
   const { connect } = await import('node:net');
   const socket = connect(port, '127.0.0.1');
   const parts: Buffer[] = [];
@@ -162,17 +163,20 @@ async function rawReply(
   await step('b', 'SELECT INBOX');
   const firstByte: number[] = [];
   const lastByte: number[] = [];
+  const serverCpu: number[] = [];
   let bytes = Buffer.alloc(0);
   for (let i = 0; i < runs; i++) {
     parts.length = 0;
     chunks.length = 0;
+    const cpuBefore = cpuMs(pids());
     await step(`c${i}`, command);
     lastByte.push(performance.now() - sentAt);
     firstByte.push(firstAt - sentAt);
+    serverCpu.push(cpuMs(pids()) - cpuBefore);
     if (!i) bytes = Buffer.concat(parts);
   }
   socket.destroy();
-  return { bytes, chunks, firstByte, lastByte };
+  return { bytes, chunks, firstByte, lastByte, serverCpu };
 }
 
 const root = benchRun('wren-imapflow-client-');
@@ -219,16 +223,16 @@ try {
   {
     const save = process.env.BENCH_SAVE;
     if (save) mkdirSync(save, { recursive: true });
-    for (const [name, port] of servers)
+    for (const [name, port, pids] of servers)
       for (const [key, command] of [
         ['envelope', 'FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE MODSEQ)'],
         ['bodies', `FETCH ${MESSAGES - BODIES + 1}:${MESSAGES} (BODY.PEEK[] UID MODSEQ)`],
       ] as const) {
-        const r = await rawReply(port, command, 6);
+        const r = await rawReply(port, command, 6, pids);
         if (save) writeFileSync(join(save, `${name}-${key}.raw`), r.bytes);
         const sizes = [...r.chunks].sort((a, b) => a - b);
         console.log(
-          `${name} raw ${key}: first byte ${r.firstByte.map((t) => t.toFixed(1)).join(' / ')} ms, last ${r.lastByte.map((t) => t.toFixed(1)).join(' / ')} ms (the first run cold); ${r.bytes.length} bytes in ${r.chunks.length} reads (median ${sizes[sizes.length >> 1]}, max ${sizes.at(-1)})`,
+          `${name} raw ${key}: first byte ${r.firstByte.map((t) => t.toFixed(1)).join(' / ')} ms, last ${r.lastByte.map((t) => t.toFixed(1)).join(' / ')} ms (the first run cold); server CPU ${r.serverCpu.map((t) => t.toFixed(0)).join(' / ')} ms; ${r.bytes.length} bytes in ${r.chunks.length} reads (median ${sizes[sizes.length >> 1]}, max ${sizes.at(-1)})`,
         );
       }
   }

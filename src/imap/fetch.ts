@@ -1,6 +1,7 @@
 // FETCH (RFC 3501 6.4.5, RFC 9051 6.4.5): data items, BODY[section]<partial>, BINARY (RFC 3516),
-// MODSEQ/CHANGEDSINCE/VANISHED (RFC 7162). ENVELOPE and BODYSTRUCTURE come from the index stored
-// at delivery; sections are byte ranges of the blob, and large ones are streamed with backpressure.
+// MODSEQ/CHANGEDSINCE/VANISHED (RFC 7162). ENVELOPE and BODYSTRUCTURE are formatted at delivery
+// (store/blobs.ts fetchItems), BODY from the index stored then; sections are byte ranges of the
+// blob, and large ones are streamed with backpressure.
 import { bodyStructureToImap, envelopeToImap, findSection, sectionRange } from '../mime/index.ts';
 import { decodeTransfer } from '../mime/decode.ts';
 import type { SectionPart } from '../mime/types.ts';
@@ -433,6 +434,7 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   }
   const sections = items.filter((i): i is SectionItem => typeof i !== 'string');
   const encodedItems = ENCODED.filter((name) => has(name));
+  const storedItems = encodedItems.filter((name) => name !== 'BODY'); // what Blobs.fetchItems holds
   const needsTree = sections.some((s) => s.path.length || s.part);
   const marksSeen = !selected.readOnly && sections.some((s) => !s.peek);
   // Messages expunged by another session but not yet announced are still in the client's view; once
@@ -451,11 +453,21 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
     let messages = recordsOf(records, batch);
     let missing = batch.length - messages.length;
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
-    // Structures only where the tree is needed or an encoding is not cached yet.
     const encoded = messages.map((m) => (encodedItems.length ? encodedCache.get(m.blob) : undefined));
-    const reading = messages.filter(
-      (_, i) => needsTree || encodedItems.some((name) => encoded[i]?.[name] === undefined),
-    );
+    const lacks = (i: number, names: readonly (typeof ENCODED)[number][] = encodedItems): boolean =>
+      names.some((name) => encoded[i]?.[name] === undefined);
+    // ENVELOPE and BODYSTRUCTURE not in memory yet are read as formatted at delivery.
+    const unformatted = storedItems.length ? messages.flatMap((_, i) => (lacks(i, storedItems) ? [i] : [])) : [];
+    const stored = unformatted.length ? await view.fetchItems(unformatted.map((i) => messages[i]!.blob)) : [];
+    unformatted.forEach((i, k) => {
+      const items = stored[k];
+      if (!items) return;
+      encoded[i] = { ...encoded[i], ENVELOPE: items.envelope, BODYSTRUCTURE: items.bodyStructure };
+      encodedCache.set(messages[i]!.blob, encoded[i]);
+    });
+    // Structures only where the tree is needed or an item is still missing (BODY, or a blob stored
+    // before the formatted record existed).
+    const reading = messages.filter((_, i) => needsTree || lacks(i));
     const read = await view.structuresIfPresent(reading.map((m) => m.blob));
     const structures = new Map<number, MessageStructure>();
     reading.forEach((m, i) => read[i] && structures.set(m.uid, read[i]));

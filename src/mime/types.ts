@@ -95,7 +95,7 @@ export interface MessageIndex {
   root: MimeNode;
   envelope: Envelope;
   search: SearchFields;
-  /** Deliberately absent: BODYSTRUCTURE is serialised from root on demand. */
+  /** Deliberately absent: BODYSTRUCTURE is serialised from root (once, at delivery: store/blobs.ts fetchItems). */
   bodyStructure?: never;
 }
 

@@ -5,6 +5,8 @@ import { StoreConflictError } from './committer.ts';
 import { keys } from './keys.ts';
 import type { Tx } from './tx.ts';
 import type { MessageIndex, SearchFields } from '../mime/types.ts';
+import { bodyStructureToImap } from '../mime/bodystructure.ts';
+import { envelopeToImap } from '../mime/envelope.ts';
 import { fulltextText } from '../mime/fulltext-text.ts';
 
 /** What FETCH needs (tree, ENVELOPE); kept apart from the search fields, which can be large. */
@@ -29,6 +31,36 @@ function pickHeaderFields(f: SearchFields): HeaderFields {
     inReplyTo: f.inReplyTo,
     references: f.references,
   };
+}
+
+/** ENVELOPE and BODYSTRUCTURE (extended) exactly as FETCH sends them. */
+export interface FetchItems {
+  envelope: string;
+  bodyStructure: string;
+}
+
+// Formatting them was most of a first FETCH 1:* ENVELOPE BODYSTRUCTURE (bench/RESULTS.md), so they
+// are formatted once, when the content is stored, and kept in one record: the ENVELOPE's UTF-8
+// length (4 bytes, big-endian), its UTF-8 bytes, then the BODYSTRUCTURE's. Blobs stored before the
+// record existed have none; FETCH formats theirs from the structure as it did before.
+
+export function fetchItemsOf(structure: MessageStructure): FetchItems {
+  return { envelope: envelopeToImap(structure.envelope), bodyStructure: bodyStructureToImap(structure.root, true) };
+}
+
+function packFetchItems(items: FetchItems): Buffer {
+  const envelope = Buffer.from(items.envelope, 'utf8');
+  const bodyStructure = Buffer.from(items.bodyStructure, 'utf8');
+  const out = Buffer.allocUnsafe(4 + envelope.length + bodyStructure.length);
+  out.writeUInt32BE(envelope.length, 0);
+  envelope.copy(out, 4);
+  bodyStructure.copy(out, 4 + envelope.length);
+  return out;
+}
+
+function unpackFetchItems(record: Buffer): FetchItems {
+  const end = 4 + record.readUInt32BE(0);
+  return { envelope: record.toString('utf8', 4, end), bodyStructure: record.toString('utf8', end) };
 }
 
 /** Header fields kept in memory (a few hundred bytes each): a 100,000-message folder sorts without a disk read. */
@@ -144,6 +176,7 @@ export class Blobs {
       }
       const { search, ...structure } = content.index;
       tx.put(keys.blobIndex(sha), structure);
+      tx.putBytes(keys.blobFetchItems(sha), packFetchItems(fetchItemsOf(structure)));
       tx.put(keys.blobSearch(sha), search);
       const headers = pickHeaderFields(search);
       tx.put(keys.blobHeaders(sha), headers);
@@ -177,6 +210,7 @@ export class Blobs {
     tx.del(keys.blobIndex(sha));
     tx.del(keys.blobSearch(sha));
     tx.del(keys.blobHeaders(sha));
+    tx.del(keys.blobFetchItems(sha));
     tx.del(keys.fulltext(sha));
     for (let chunk = 0; chunk * BLOB_CHUNK < size || chunk === 0; chunk++) tx.del(keys.blobChunk(sha, chunk));
   }
@@ -235,6 +269,15 @@ export class Blobs {
   /** As structures(), with undefined for a blob the reader does not have. */
   async structuresIfPresent(shas: string[], from: Reader = this.kv): Promise<(MessageStructure | undefined)[]> {
     return from.getMany<MessageStructure>(shas.map(keys.blobIndex));
+  }
+
+  /**
+   * ENVELOPE and BODYSTRUCTURE as formatted at delivery; undefined for a blob the reader does not
+   * have, or one stored before the record existed (fetchItemsOf its structure gives the same).
+   */
+  async fetchItems(shas: string[], from: Reader = this.kv): Promise<(FetchItems | undefined)[]> {
+    const records = await from.getManyBytes(shas.map(keys.blobFetchItems));
+    return records.map((record) => record && unpackFetchItems(record));
   }
 
   async structure(sha: string): Promise<MessageStructure> {

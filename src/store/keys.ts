@@ -34,6 +34,8 @@ export const keys = {
   blobSearch: (sha: string) => `bs/${sha}`,
   /** The search fields without the body text: what SEARCH FROM/SUBJECT, SORT and THREAD read. */
   blobHeaders: (sha: string) => `bh/${sha}`,
+  /** ENVELOPE and BODYSTRUCTURE as IMAP FETCH sends them, formatted at delivery (Blobs.fetchItems). */
+  blobFetchItems: (sha: string) => `be/${sha}`,
   /** Full-text index (fulltext.ts): a content's folded searchable text. */
   fulltext: (sha: string) => `ft/${sha}`,
   /** A run of a folder's word index: the words of its messages and, per word, their UIDs. */

@@ -1,4 +1,4 @@
-import type { Blobs, HeaderFields, MessageStructure } from './blobs.ts';
+import type { Blobs, FetchItems, HeaderFields, MessageStructure } from './blobs.ts';
 import type { Fulltext } from './fulltext.ts';
 import type { Snapshot } from './db.ts';
 import type { Messages } from './messages.ts';
@@ -44,6 +44,11 @@ export class StoreView {
   /** As structures(), with undefined for a blob this view does not have (its message is gone here too). */
   structuresIfPresent(shas: string[]): Promise<(MessageStructure | undefined)[]> {
     return this.blobs.structuresIfPresent(shas, this.snapshot);
+  }
+
+  /** ENVELOPE and BODYSTRUCTURE formatted at delivery; undefined where this view has no record (Blobs.fetchItems). */
+  fetchItems(shas: string[]): Promise<(FetchItems | undefined)[]> {
+    return this.blobs.fetchItems(shas, this.snapshot);
   }
 
   /** Whole messages of at most one blob chunk, in one read; undefined where this view has no blob. */

@@ -3,6 +3,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { findSection, indexMessage } from '../../src/mime/index.ts';
+import { fetchItemsOf } from '../../src/store/blobs.ts';
 import { fixtureMessages, MIME_FIXTURES } from '../helpers/fixtures.ts';
 import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 
@@ -190,6 +191,29 @@ test('ENVELOPE and BODYSTRUCTURE of a message with an attached message', async (
   assert.match(out, /ENVELOPE \(/);
   assert.match(out, /"MESSAGE" "RFC822"/);
   assert.match(out, /BODY \(/);
+});
+
+// Formatted at delivery (store/blobs.ts fetchItems); content stored by an earlier version has no
+// such record, and its items are formatted from the structure: the same bytes either way.
+test('ENVELOPE and BODYSTRUCTURE: as formatted at delivery, and for content stored without that record', async () => {
+  const seq = raws.length + 1;
+  const fresh = NAMED.map((_, i) => Buffer.concat([Buffer.from(`X-Fetch-Items: ${i}\r\n`), raws[i]!]));
+  for (const raw of fresh) await f.deliver(raw);
+  const added = (await f.store.messages.list(f.inbox.id)).slice(-fresh.length);
+  await f.store.kv.engine.batch([
+    { type: 'del', key: `be/${added[1]!.blob}` },
+    { type: 'del', key: `be/${added[3]!.blob}` },
+  ]);
+  await c.command('p', 'NOOP'); // the session learns of the new messages
+  const out = await c.command('n', `FETCH ${seq}:* (ENVELOPE BODYSTRUCTURE)`);
+  const again = await c.command('n', `FETCH ${seq}:* (ENVELOPE BODYSTRUCTURE)`); // from memory now
+  for (let i = 0; i < added.length; i++) {
+    const expected = fetchItemsOf(await f.store.blobs.structure(added[i]!.blob));
+    const line = `* ${seq + i} FETCH (ENVELOPE ${expected.envelope} BODYSTRUCTURE ${expected.bodyStructure})\r\n`;
+    const wire = Buffer.from(line, 'utf8').toString('latin1'); // RawClient reads bytes as latin1
+    assert.ok(out.includes(wire), `message ${seq + i}: ${out.slice(0, 400)}`);
+    assert.ok(again.includes(wire), `message ${seq + i}, second FETCH`);
+  }
 });
 
 test.run();
