@@ -5,6 +5,7 @@
 //
 //   node bench/spam-sweep.ts [--only NAME] ['{"maxDiscriminators":50}' ...]
 //     each JSON argument is one set of Bayes options (merged over the defaults); none: the defaults
+//     '{"drop":"^url:"}': a token-family ablation, the matching tokens neither trained nor classified
 import { join } from 'node:path';
 import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
@@ -25,9 +26,9 @@ const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const cluesOf = args.includes('--clues') ? Number(args[args.indexOf('--clues') + 1]) : 0;
 // ruleScale (sweep only): the rule points multiplied by this before the Bayes points are added.
 // ruleScores (sweep only): points for the named rules instead of theirs.
-const variants: (Partial<BayesOptions> & { ruleScale?: number; ruleScores?: Record<string, number> })[] = args
-  .filter((a) => a.startsWith('{'))
-  .map((a) => JSON.parse(a) as Partial<BayesOptions>);
+// drop (sweep only): a regex; tokens it matches are neither trained nor classified (token-family ablations).
+type Variant = Partial<BayesOptions> & { ruleScale?: number; ruleScores?: Record<string, number>; drop?: string };
+const variants: Variant[] = args.filter((a) => a.startsWith('{')).map((a) => JSON.parse(a) as Variant);
 if (variants.length === 0) variants.push({});
 const JUNK = 5;
 
@@ -46,21 +47,33 @@ const mixed = {
 };
 for (const split of [...losoSplits(samples), mixed]) {
   if (only && !split.name.includes(only)) continue;
-  const counts = new Map<string, [number, number]>();
   const totals = { spam: 0, ham: 0 };
-  for (const s of split.train) {
-    totals[s.class]++;
-    const k = s.class === 'spam' ? 0 : 1;
-    for (const t of s.tokens) {
-      const c = counts.get(t) ?? [0, 0];
-      c[k]++;
-      counts.set(t, c);
+  for (const s of split.train) totals[s.class]++;
+  const countsBy = new Map<string, Map<string, [number, number]>>();
+  const countsFor = (drop = '') => {
+    let counts = countsBy.get(drop);
+    if (counts) return counts;
+    counts = new Map();
+    const dropped = drop ? new RegExp(drop) : null;
+    for (const s of split.train) {
+      const k = s.class === 'spam' ? 0 : 1;
+      for (const t of s.tokens) {
+        if (dropped?.test(t)) continue;
+        const c = counts.get(t) ?? [0, 0];
+        c[k]++;
+        counts.set(t, c);
+      }
     }
-  }
+    countsBy.set(drop, counts);
+    return counts;
+  };
   for (const v of variants) {
     const o = { ...DEFAULT_BAYES, ...v };
+    const counts = countsFor(v.drop);
+    const dropped = v.drop ? new RegExp(v.drop) : null;
+    const tokensOf = (s: { tokens: string[] }) => (dropped ? s.tokens.filter((t) => !dropped.test(t)) : s.tokens);
     const scored = split.test.map((s) => {
-      const verdict = bayesVerdict(s.tokens, (t) => counts.get(t) ?? [0, 0], totals, o);
+      const verdict = bayesVerdict(tokensOf(s), (t) => counts.get(t) ?? [0, 0], totals, o);
       return {
         spam: s.class === 'spam',
         score: Math.round((rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1) + verdict.score) * 10) / 10,
@@ -72,7 +85,7 @@ for (const split of [...losoSplits(samples), mixed]) {
       const shown = (cls: 'spam' | 'ham') =>
         split.test
           .filter((s) => s.class === cls)
-          .map((s) => ({ s, v: bayesVerdict(s.tokens, (t) => counts.get(t) ?? [0, 0], totals, o) }))
+          .map((s) => ({ s, v: bayesVerdict(tokensOf(s), (t) => counts.get(t) ?? [0, 0], totals, o) }))
           .sort((a, b) => (cls === 'spam' ? a.v.probability - b.v.probability : b.v.probability - a.v.probability))
           .slice(0, cluesOf);
       for (const cls of ['spam', 'ham'] as const)
@@ -99,7 +112,7 @@ for (const split of [...losoSplits(samples), mixed]) {
       JUNK,
     );
     console.log(
-      `${split.name.slice(0, 26).padEnd(26)} ${JSON.stringify(v).slice(0, 60).padEnd(60)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
+      `${split.name.slice(0, 26).padEnd(26)} ${JSON.stringify(v).slice(0, 70).padEnd(70)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
     );
   }
 }
