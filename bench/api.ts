@@ -12,11 +12,13 @@
 //
 // The GET setup is the same for both servers, and chosen so that p99 says something on a 2-core machine:
 // - wrk runs ONE thread (BENCH_WRK_THREADS, default 1). A single-threaded Node server beside a
-//   2-thread wrk makes three busy threads (plus V8's GC helpers) on two cores: the kernel parks the
-//   server for whole time slices, and those slices, not the server, made the p99 (78 ms vs Koa's
-//   63 ms, 2026-12-06). One wrk thread keeps up with 50 connections at these rates with CPU to spare.
-// - BENCH_PIN=1 pins each server (all its threads) to CPU 0 and wrk to CPU 1 (taskset): the cleanest
-//   figures on an otherwise idle machine, the worst on a loaded one (nothing can move off a busy core).
+//   2-thread wrk makes three busy threads (plus V8's GC helpers) on two cores, and the kernel parks
+//   one of them, server or client, for whole time slices: those waits land in the p99 of both
+//   servers alike (2026-12-06, same loaded session: 2 threads p99 704 ms API / 418 ms Koa, 1 thread
+//   80 / 73 ms). One wrk thread keeps up with 50 connections at these rates with CPU to spare.
+// - BENCH_PIN=1 pins each server (all its threads) to CPU 0 and wrk to CPU 1 (taskset): meant for an
+//   otherwise idle machine; on a loaded one it is the worst setup (nothing can move off a busy core).
+// - Each server first gets an uncounted warm-up (BENCH_WARMUP seconds, default 3: the JIT's work).
 // - The two servers take turns, BENCH_RUNS times (default 3, order alternating), and the summary gives
 //   medians; each row also reports the server's GC pauses (scavenges / mark-compacts, count and longest)
 //   and its event-loop delay (p99, max) over that run, so a tail can be told apart from a pause.
@@ -339,6 +341,13 @@ async function main(): Promise<void> {
     console.log(
       `GET setup: wrk ${WRK_THREADS} thread(s), ${CONNECTIONS} connections, ${seconds} s a run, ${runs} run(s) per server taking turns${PIN ? ', servers pinned to CPU 0 and wrk to CPU 1' : ''}`,
     );
+    // A warm-up run for each server, not counted: the API's first seconds are its JIT compiling the
+    // whole request path (the first counted run used to take twice the CPU per request of the others).
+    const warmup = Number(process.env.BENCH_WARMUP ?? 3);
+    if (useWrk && warmup > 0) {
+      await wrk('(warm-up) API', warmup, `http://127.0.0.1:${port}${path}`, [`authorization: Bearer ${key}`]);
+      await wrk('(warm-up) bare Koa', warmup, `http://127.0.0.1:${barePort}${path}`, []);
+    }
     const apiRows: Awaited<ReturnType<typeof get>>[] = [];
     const koaRows: typeof apiRows = [];
     for (let run = 0; run < runs; run++) {
