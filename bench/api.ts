@@ -9,8 +9,22 @@
 // Set BENCH_CPU_PROF=DIR to have the API child write a --cpu-prof profile there, BENCH_GET_ONLY=1 for the GET rows alone.
 // Each GET row also gives the server child's CPU time per request (user + system, process.cpuUsage()):
 // on a shared machine req/s follow the load, CPU per request much less so.
+//
+// The GET setup is the same for both servers, and chosen so that p99 says something on a 2-core machine:
+// - wrk runs ONE thread (BENCH_WRK_THREADS, default 1). A single-threaded Node server beside a
+//   2-thread wrk makes three busy threads (plus V8's GC helpers) on two cores, and the kernel parks
+//   one of them, server or client, for whole time slices: those waits land in the p99 of both
+//   servers alike (2026-12-06, same loaded session: 2 threads p99 704 ms API / 418 ms Koa, 1 thread
+//   80 / 73 ms). One wrk thread keeps up with 50 connections at these rates with CPU to spare.
+// - BENCH_PIN=1 pins each server (all its threads) to CPU 0 and wrk to CPU 1 (taskset): meant for an
+//   otherwise idle machine; on a loaded one it is the worst setup (nothing can move off a busy core).
+// - Each server first gets an uncounted warm-up (BENCH_WARMUP seconds, default 3: the JIT's work).
+// - The two servers take turns, BENCH_RUNS times (default 3, order alternating), and the summary gives
+//   medians; each row also reports the server's GC pauses (scavenges / mark-compacts, count and longest)
+//   and its event-loop delay (p99, max) over that run, so a tail can be told apart from a pause.
 import { type ChildProcess, execFile, fork } from 'node:child_process';
 import { loadavg } from 'node:os';
+import { PerformanceObserver, constants, monitorEventLoopDelay } from 'node:perf_hooks';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { Agent, request } from 'node:http';
@@ -24,6 +38,40 @@ import { newId } from '../src/store/teams.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
 
 const CONNECTIONS = 50;
+
+/** What a server child reports on request: CPU so far, and its GC pauses and event-loop delay since the last report. */
+interface ChildStats {
+  cpu: number;
+  gc: { scavenges: number; markCompacts: number; pauseMs: number; longestMs: number };
+  delay: { p99: number; max: number };
+}
+
+/** Starts a child's own counters; the returned function reports and resets them. */
+function serverStats(): () => ChildStats {
+  const delay = monitorEventLoopDelay({ resolution: 1 });
+  delay.enable();
+  let gc = { scavenges: 0, markCompacts: 0, pauseMs: 0, longestMs: 0 };
+  new PerformanceObserver((list) => {
+    for (const entry of list.getEntries()) {
+      const kind = (entry as { detail?: { kind?: number } }).detail?.kind;
+      if (kind === constants.NODE_PERFORMANCE_GC_MINOR) gc.scavenges++;
+      else if (kind === constants.NODE_PERFORMANCE_GC_MAJOR) gc.markCompacts++;
+      gc.pauseMs += entry.duration;
+      gc.longestMs = Math.max(gc.longestMs, entry.duration);
+    }
+  }).observe({ entryTypes: ['gc'] });
+  return () => {
+    const cpu = process.cpuUsage();
+    const stats = {
+      cpu: cpu.user + cpu.system,
+      gc,
+      delay: { p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 },
+    };
+    gc = { scavenges: 0, markCompacts: 0, pauseMs: 0, longestMs: 0 };
+    delay.reset();
+    return stats;
+  };
+}
 
 async function serve(): Promise<void> {
   const dir = tempDir('wrenmail-bench-api-');
@@ -55,11 +103,12 @@ async function serve(): Promise<void> {
     rateLimits: { management: unlimited, sending: unlimited },
   });
   const server = createServer(app.callback());
+  const stats = serverStats();
   server.listen(0, '127.0.0.1', () =>
     process.send!({ port: (server.address() as AddressInfo).port, key: minted.secret }),
   );
   process.on('message', async (m) => {
-    if (m === 'cpu') return void process.send!({ cpu: process.cpuUsage() });
+    if (m === 'stats') return void process.send!({ stats: stats() });
     server.closeAllConnections();
     server.close();
     await store.close();
@@ -78,9 +127,10 @@ function serveBare(): void {
     });
     app.use(router.routes());
     const server = createServer(app.callback());
+    const stats = serverStats();
     server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port }));
     process.on('message', (m) => {
-      if (m === 'cpu') return void process.send!({ cpu: process.cpuUsage() });
+      if (m === 'stats') return void process.send!({ stats: stats() });
       server.closeAllConnections();
       server.close();
       process.exit(0);
@@ -159,11 +209,22 @@ const hasWrk = (): Promise<boolean> =>
     execFile('wrk', ['--version'], (err) => resolve(!err || (err as { code?: unknown }).code !== 'ENOENT')),
   );
 
-/** wrk's figures for one GET: 2 threads, the same 50 connections; any non-2xx reply counts as an error. */
+const WRK_THREADS = Number(process.env.BENCH_WRK_THREADS ?? 1);
+const PIN = process.env.BENCH_PIN === '1';
+
+/** wrk's figures for one GET: BENCH_WRK_THREADS threads (see the header), 50 connections; any non-2xx reply counts as an error. */
 function wrk(name: string, seconds: number, url: string, headers: string[]): Promise<Row> {
-  const args = ['-t2', `-c${CONNECTIONS}`, `-d${seconds}s`, '--latency', ...headers.flatMap((h) => ['-H', h]), url];
+  const args = [
+    `-t${WRK_THREADS}`,
+    `-c${CONNECTIONS}`,
+    `-d${seconds}s`,
+    '--latency',
+    ...headers.flatMap((h) => ['-H', h]),
+    url,
+  ];
+  const [command, argv] = PIN ? ['taskset', ['-c', '1', 'wrk', ...args]] : ['wrk', args];
   return new Promise((resolve, reject) =>
-    execFile('wrk', args, { timeout: (seconds + 30) * 1000 }, (err, out) => {
+    execFile(command, argv, { timeout: (seconds + 30) * 1000 }, (err, out) => {
       if (err) return reject(err);
       const ms = (text: string): number => {
         const m = /^([\d.]+)(us|ms|s)$/.exec(text)!;
@@ -188,18 +249,26 @@ function wrk(name: string, seconds: number, url: string, headers: string[]): Pro
   );
 }
 
-/** A server child's CPU time so far (µs, user + system). */
-const cpuOf = (child: ChildProcess): Promise<number> =>
+/** A server child's CPU time so far (µs, user + system), and its GC and event-loop delay since the last call. */
+const statsOf = (child: ChildProcess): Promise<ChildStats> =>
   new Promise((resolve) => {
     const on = (m: unknown) => {
-      const cpu = (m as { cpu?: NodeJS.CpuUsage }).cpu;
-      if (!cpu) return;
+      const stats = (m as { stats?: ChildStats }).stats;
+      if (!stats) return;
       child.off('message', on);
-      resolve(cpu.user + cpu.system);
+      resolve(stats);
     };
     child.on('message', on);
-    child.send('cpu');
+    child.send('stats');
   });
+
+/** Pins a child and all its threads to `cpus` (taskset -a). */
+const pin = (child: ChildProcess, cpus: string): Promise<void> =>
+  new Promise((resolve, reject) =>
+    execFile('taskset', ['-a', '-p', '-c', cpus, String(child.pid)], (err) => (err ? reject(err) : resolve())),
+  );
+
+const median = (values: number[]): number => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)]!;
 
 const load1 = (): string =>
   loadavg()
@@ -254,18 +323,47 @@ async function main(): Promise<void> {
     const useWrk = await hasWrk();
     if (!useWrk) console.log("wrk not installed (Debian package wrk): the GET rows use the bench's own client");
     const get = async (name: string, server: ChildProcess, p: number, headers: string[]) => {
-      const before = await cpuOf(server);
+      const before = await statsOf(server);
+      const loadBefore = loadavg()[0]!;
       const row = await (useWrk
         ? wrk(name, seconds, `http://127.0.0.1:${p}${path}`, headers)
         : load(seconds, () => send(agent, p, key, 'GET', path), 200).then((r) => report(name, r)));
-      const cpu = ((await cpuOf(server)) - before) / row.requests;
-      console.log(`${''.padEnd(28)} ${cpu.toFixed(0).padStart(7)} µs of server CPU per request`);
+      const after = await statsOf(server);
+      const cpu = (after.cpu - before.cpu) / row.requests;
+      const { gc, delay } = after;
+      console.log(
+        `${''.padEnd(28)} ${cpu.toFixed(0).padStart(7)} µs of server CPU per request   GC ${gc.scavenges} scavenges + ${gc.markCompacts} mark-compacts, ${gc.pauseMs.toFixed(0)} ms paused, longest ${gc.longestMs.toFixed(1)} ms   event-loop delay p99 ${delay.p99.toFixed(1)} ms, max ${delay.max.toFixed(1)} ms   load ${loadBefore.toFixed(2)}`,
+      );
       return { ...row, cpu };
     };
-    const api = await get('GET /mailboxes/{id}', child, port, [`authorization: Bearer ${key}`]);
-    const koa = await get('bare Koa, same JSON', bare, barePort, []);
+    if (PIN) await Promise.all([pin(child, '0'), pin(bare, '0')]);
+    const runs = Math.max(1, Number(process.env.BENCH_RUNS ?? 3));
     console.log(
-      `API/bare Koa: ${(api.rate / koa.rate).toFixed(2)}× req/s, ${(api.cpu / koa.cpu).toFixed(2)}× CPU per request   p99 ${api.p99.toFixed(1)} ms vs ${koa.p99.toFixed(1)} ms`,
+      `GET setup: wrk ${WRK_THREADS} thread(s), ${CONNECTIONS} connections, ${seconds} s a run, ${runs} run(s) per server taking turns${PIN ? ', servers pinned to CPU 0 and wrk to CPU 1' : ''}`,
+    );
+    // A warm-up run for each server, not counted: the API's first seconds are its JIT compiling the
+    // whole request path (the first counted run used to take twice the CPU per request of the others).
+    const warmup = Number(process.env.BENCH_WARMUP ?? 3);
+    if (useWrk && warmup > 0) {
+      await wrk('(warm-up) API', warmup, `http://127.0.0.1:${port}${path}`, [`authorization: Bearer ${key}`]);
+      await wrk('(warm-up) bare Koa', warmup, `http://127.0.0.1:${barePort}${path}`, []);
+    }
+    const apiRows: Awaited<ReturnType<typeof get>>[] = [];
+    const koaRows: typeof apiRows = [];
+    for (let run = 0; run < runs; run++) {
+      const api = () =>
+        get('GET /mailboxes/{id}', child, port, [`authorization: Bearer ${key}`]).then((r) => apiRows.push(r));
+      const koa = () => get('bare Koa, same JSON', bare, barePort, []).then((r) => koaRows.push(r));
+      if (run % 2 === 0) await api().then(koa);
+      else await koa().then(api);
+    }
+    const m = (rows: typeof apiRows, field: 'rate' | 'p50' | 'p99' | 'cpu') => median(rows.map((r) => r[field]));
+    console.log(
+      `medians of ${runs}: API ${m(apiRows, 'rate').toFixed(0)} req/s, p50 ${m(apiRows, 'p50').toFixed(1)} ms, p99 ${m(apiRows, 'p99').toFixed(1)} ms, ${m(apiRows, 'cpu').toFixed(0)} µs/request;` +
+        ` bare Koa ${m(koaRows, 'rate').toFixed(0)} req/s, p50 ${m(koaRows, 'p50').toFixed(1)} ms, p99 ${m(koaRows, 'p99').toFixed(1)} ms, ${m(koaRows, 'cpu').toFixed(0)} µs/request`,
+    );
+    console.log(
+      `API/bare Koa: ${(m(apiRows, 'rate') / m(koaRows, 'rate')).toFixed(2)}× req/s, ${(m(apiRows, 'cpu') / m(koaRows, 'cpu')).toFixed(2)}× CPU per request`,
     );
     // BENCH_GET_ONLY=1: the two GET rows alone (for profiling the read path).
     if (process.env.BENCH_GET_ONLY) return;

@@ -82,7 +82,16 @@ export function createHttpApp(options: ApiOptions): Koa {
     ctx.type = 'text/html; charset=utf-8';
     ctx.body = errorDocsPage();
   });
-  app.use(open.routes());
+  // The router matches without regard to case and with one trailing slash; most requests are for other
+  // paths, and a set lookup sends them on without a pass over the router's patterns.
+  const openPaths = new Set(['/healthz', '/readyz', ERROR_DOCS_PATH.toLowerCase()]);
+  const openRoutes = open.routes();
+  app.use((ctx, next) => {
+    const path = ctx.path.toLowerCase();
+    return openPaths.has(path.endsWith('/') ? path.slice(0, -1) : path)
+      ? openRoutes(ctx as Parameters<typeof openRoutes>[0], next)
+      : next();
+  });
   // One login service for the console, the compat Basic form and the mail protocols: one set of throttles.
   const login = options.login ?? new LoginService(options.store);
   app.use(consoleApp({ store: options.store, login }));

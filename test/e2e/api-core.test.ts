@@ -1,6 +1,6 @@
 // Management API conventions over real HTTP: envelope and headers, authentication, rate limits,
 // idempotency, conditional requests, pagination, hostile input, and the OpenAPI document.
-import { request as httpRequest } from 'node:http';
+import { Agent, request as httpRequest } from 'node:http';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { pathParams } from '../../src/api/registry.ts';
@@ -64,6 +64,43 @@ test("revoked, expired and unknown keys are 401; a suspended mailbox's key is 40
   assert.is(refused.body.error.code, 'mailbox_suspended');
   await api.call('POST', `/mailboxes/${box.id}/resume`);
   assert.is((await api.call('GET', '/me', { key: credential.key })).status, 200);
+});
+
+test('one keep-alive connection: each request is answered as the key it carries, whatever the one before carried', async () => {
+  const other = await api.newTeam('keepalive-team');
+  const readonly = (await api.call('POST', '/api-keys', { body: { name: 'ka', role: 'root:readonly' } })).body.data;
+  const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+  const sockets = new Set<unknown>();
+  const me = (authorization?: string) =>
+    new Promise<{ status: number; body: any }>((resolve, reject) => {
+      const req = httpRequest(`${api.base}/me`, { agent, headers: authorization ? { authorization } : {} }, (res) => {
+        let text = '';
+        res.setEncoding('utf8');
+        res.on('data', (d: string) => (text += d));
+        res.on('end', () => resolve({ status: res.statusCode!, body: JSON.parse(text) }));
+      });
+      req.on('socket', (socket) => sockets.add(socket));
+      req.on('error', reject);
+      req.end();
+    });
+  try {
+    const team = (reply: { body: any }) => reply.body.data.team.id;
+    const mine = await me(`Bearer ${api.rootKey}`);
+    assert.is(mine.status, 200);
+    assert.is(team(await me(`Bearer ${api.rootKey}`)), team(mine));
+    const theirs = await me(`Bearer ${other.key}`);
+    assert.is(theirs.status, 200);
+    assert.is.not(team(theirs), team(mine));
+    assert.is((await me(`Bearer ${api.rootKey}x`)).status, 401);
+    assert.is((await me()).status, 401);
+    assert.is((await me(`Bearer ${readonly.secret}`)).body.data.key.id, readonly.id);
+    await api.call('DELETE', `/api-keys/${readonly.id}`);
+    assert.is((await me(`Bearer ${readonly.secret}`)).status, 401, 'a revoked key is refused on the same connection');
+    assert.is(team(await me(`Bearer ${api.rootKey}`)), team(mine));
+    assert.is(sockets.size, 1, 'every request went over the same connection');
+  } finally {
+    agent.destroy();
+  }
 });
 
 test('last_used_at: null until a key is used, then set once a burst of requests with it is over; the key goes on working', async () => {

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Context } from 'koa';
 import { hashApiKey, looksLikeApiKey } from '../../security/api-keys.ts';
 import type { ApiKey, Store } from '../../store/index.ts';
@@ -25,18 +26,35 @@ export async function identify(ctx: Context, store: Store): Promise<ApiKey | und
     ctx.state.apiKey = ctx.state.consoleKey;
     return ctx.state.consoleKey;
   }
-  const match = /^Bearer\s+(\S+)$/i.exec(header);
-  if (!match || !looksLikeApiKey(match[1]!)) {
+  const secretHash = presentedHash(ctx.req.socket, header);
+  if (secretHash === undefined) {
     ctx.state.authProblem = 'a valid API key is required (Authorization: Bearer wm_…)';
     return undefined;
   }
-  const key = await store.apiKeys.bySecretHash(hashApiKey(match[1]!));
+  const key = await store.apiKeys.bySecretHash(secretHash);
   if (!key || key.revokedAt || (key.expiresAt && key.expiresAt < Date.now())) {
     ctx.state.authProblem = 'the API key is invalid, revoked or expired';
     return undefined;
   }
   ctx.state.apiKey = key;
   return key;
+}
+
+/** Each connection's last Authorization header and the SHA-256 of the key in it (undefined: no well-formed key). */
+const presented = new WeakMap<Socket, { header: string; hash: string | undefined }>();
+
+/**
+ * The digest the key is looked up by. A keep-alive client sends the same header on every request, so
+ * it is parsed and hashed once per connection; a different header is parsed afresh. Only the lookup's
+ * input is kept: whether the key is valid is asked of the store on every request.
+ */
+function presentedHash(socket: Socket, header: string): string | undefined {
+  const last = presented.get(socket);
+  if (last?.header === header) return last.hash;
+  const match = /^Bearer\s+(\S+)$/i.exec(header);
+  const hash = match && looksLikeApiKey(match[1]!) ? hashApiKey(match[1]!) : undefined;
+  presented.set(socket, { header, hash });
+  return hash;
 }
 
 /** 401 without a key; a mailbox key stops working while its mailbox is suspended or gone. */

@@ -1,3 +1,4 @@
+import type { Socket } from 'node:net';
 import type { Context, Next } from 'koa';
 import { addressMatcher } from '../../security/net.ts';
 import { ApiError } from '../errors.ts';
@@ -23,10 +24,15 @@ export const PLAIN_CREDENTIALS_DEFAULTS: PlainCredentialsOptions = {
  */
 export function plainCredentialsGuard(options: PlainCredentialsOptions) {
   const trusted = addressMatcher(options.from);
+  // A connection's peer never changes: its verdict is reached once, not on every keep-alive request.
+  const verdicts = new WeakMap<Socket, boolean>();
   return async (ctx: Context, next: Next): Promise<void> => {
     if (!options.allow && !ctx.secure && ctx.get('authorization') !== '') {
-      const peer = ctx.req.socket.remoteAddress ?? '';
-      if (!trusted(peer)) {
+      const socket = ctx.req.socket;
+      const peer = socket.remoteAddress ?? '';
+      let ok = verdicts.get(socket);
+      if (ok === undefined) verdicts.set(socket, (ok = trusted(peer)));
+      if (!ok) {
         throw new ApiError(
           'tls_required',
           `credentials are not accepted over plain HTTP from ${peer}: they would cross the network in clear (treat this key or password as exposed). ` +
