@@ -340,6 +340,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     let end = piece.length;
     while (start < end && OPENERS.has(piece.charCodeAt(start))) start++;
     while (end > start && CLOSERS.has(piece.charCodeAt(end - 1))) end--;
+    if (end - start > 20) continue; // too long either way: lower-casing never shortens a string
     const w = piece.slice(start, end).toLowerCase();
     if (w.length < 4 || w.length > 20 || !/[\d@$|]/.test(w)) continue;
     const t = wordToken(w);
