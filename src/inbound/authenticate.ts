@@ -44,8 +44,24 @@ export function claimsHost(value: string, hostname: string): boolean {
   return id.toLowerCase() === hostname.toLowerCase();
 }
 
+/**
+ * What mailauth has to read of a message: the header alone when no field could ask for a body hash
+ * (DKIM-Signature, an ARC set), else all of it. mailauth walks every body byte in JS even when no
+ * signature covers it (issue 17: 4% of a 100 KB delivery); the verdict and its fields are the same.
+ * The header ends where mailauth's parser ends it: at the first LF followed by LF or CR LF.
+ */
+export function authInput(raw: Buffer): Buffer {
+  for (let lf = raw.indexOf(0x0a); lf !== -1; lf = raw.indexOf(0x0a, lf + 1)) {
+    const end = raw[lf + 1] === 0x0a ? lf + 2 : raw[lf + 1] === 0x0d && raw[lf + 2] === 0x0a ? lf + 3 : -1;
+    if (end === -1) continue;
+    // Any mention, even inside another field, keeps the body: only a clean header is cut.
+    return /dkim-signature|arc-/i.test(raw.toString('latin1', 0, end)) ? raw : raw.subarray(0, end);
+  }
+  return raw;
+}
+
 export async function authenticate(msg: InboundMessage, options: AuthenticateOptions): Promise<Authenticated> {
-  const result = await mailauth(msg.raw, {
+  const result = await mailauth(authInput(msg.raw), {
     ip: msg.client.ip,
     helo: msg.client.helo || undefined,
     sender: msg.mailFrom,

@@ -196,11 +196,13 @@ export function htmlToText(html: string, limit = Infinity): string {
 
 /** Trims every line and collapses runs of blank lines, so the index does not fill with layout. */
 export function tidy(s: string): string {
-  const lines = s.split('\n');
+  // Blanks collapsed in one pass over the whole text, not once per line (issue 17): the runs never
+  // span a line break, so it is the same.
+  const lines = s.replace(/[ \t\u00a0]+/g, ' ').split('\n');
   const kept: string[] = [];
   let blank = 0;
   for (const raw of lines) {
-    const line = raw.replace(/[ \t\u00a0]+/g, ' ').trim();
+    const line = raw.trim();
     if (line === '') {
       if (++blank > 1 || kept.length === 0) continue;
     } else blank = 0;

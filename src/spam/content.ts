@@ -105,50 +105,60 @@ const LONG_BRANDS = BRANDS.filter((b) => b.length >= 6);
 const CREDENTIALS =
   /\b(verify|confirm|update|validate|reactivate|unlock|restore)\s+(your\s+)?(account|password|identity|billing|login|information|details|mailbox)|\b(account|mailbox)\s+(has\s+been|will\s+be|is)\s+(suspended|locked|limited|closed|deactivated|disabled)|\b(password\s+(expires?|expired)|unusual\s+(sign-?in|activity|login)|security\s+(alert|notice))\b/i;
 // Stock phrases of bulk advertising, through the years (SpamAssassin's body rules name many of them).
-const PHRASES = [
-  /\bclick\s+here\b/i,
-  /\b100%\s+(free|guaranteed|satisfaction)\b/i,
-  /\bact\s+now\b/i,
-  /\blimited\s+time\b/i,
-  /\bmoney[-\s]back\b/i,
-  /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i,
-  /\brisk[-\s]free\b/i,
-  /\bspecial\s+(offer|promotion)\b/i,
-  /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i,
-  /\bthis\s+is\s+not\s+spam\b/i,
-  /\bunsolicited\b/i,
-  /\b(lowest|best)\s+(price|rates?)\b/i,
-  /\bfree\s+(gift|trial|quote|consultation|info)\b/i,
-  /\bonce\s+in\s+a\s+lifetime\b/i,
-  /\b(earn|make)\s+(\$|money|extra|cash)/i,
-  /\bwork(ing)?\s+(from|at)\s+home\b/i,
-  /\b(lose|losing)\s+weight\b/i,
-  /\bcredit\s+card\s+debt\b/i,
-  /\bmortgage\s+rates?\b/i,
-  /\bdear\s+(friend|sir|madam|valued|customer)\b/i,
-  /\border\s+(now|today)\b/i,
-  /\bcall\s+(now|today|toll[-\s]free)\b/i,
-  /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i,
-  /\b(casino|replica|rolex)\b/i,
-  /\bguaranteed?\b/i,
-  /\bapply\s+(now|online)\b/i,
-  /\bincrease\s+your\b/i,
-  /\bsatisfaction\s+guaranteed\b/i,
-  /\bdouble\s+your\b/i,
-  /\bextra\s+income\b/i,
-  /\bmillions?\s+of\s+(dollars|people|email)/i,
-  /\b(buy|shop)\s+(now|online)\b/i,
-  /\bno\s+(hidden|setup)\s+fees?\b/i,
-  /\bwhile\s+(supplies|stocks?)\s+last\b/i,
-  /\bopt[-\s]?in\b/i,
-  /\bmeet\s+(singles|hot|local)\b/i,
-  /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i,
-  /\bunsubscribe\b/i,
-  /\bdiscount\b/i,
-  /\bsave\s+(up\s+to\s+)?\d+%/i,
+// Each with a word it cannot match without (lower case): most texts lack most of them, and looking
+// for a word in the lower-cased text once is far cheaper than running the regex over it (issue 17).
+// Sound because the regexes' /i folds ASCII letters only to ASCII letters, as toLowerCase does.
+const PHRASES: [string, RegExp][] = [
+  ['click', /\bclick\s+here\b/i],
+  ['100%', /\b100%\s+(free|guaranteed|satisfaction)\b/i],
+  ['act', /\bact\s+now\b/i],
+  ['limited', /\blimited\s+time\b/i],
+  ['money', /\bmoney[-\s]back\b/i],
+  ['no', /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i],
+  ['risk', /\brisk[-\s]free\b/i],
+  ['special', /\bspecial\s+(offer|promotion)\b/i],
+  ['remove', /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i],
+  ['spam', /\bthis\s+is\s+not\s+spam\b/i],
+  ['unsolicited', /\bunsolicited\b/i],
+  ['est', /\b(lowest|best)\s+(price|rates?)\b/i],
+  ['free', /\bfree\s+(gift|trial|quote|consultation|info)\b/i],
+  ['lifetime', /\bonce\s+in\s+a\s+lifetime\b/i],
+  ['', /\b(earn|make)\s+(\$|money|extra|cash)/i],
+  ['home', /\bwork(ing)?\s+(from|at)\s+home\b/i],
+  ['weight', /\b(lose|losing)\s+weight\b/i],
+  ['debt', /\bcredit\s+card\s+debt\b/i],
+  ['mortgage', /\bmortgage\s+rates?\b/i],
+  ['dear', /\bdear\s+(friend|sir|madam|valued|customer)\b/i],
+  ['order', /\border\s+(now|today)\b/i],
+  ['call', /\bcall\s+(now|today|toll[-\s]free)\b/i],
+  ['', /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i],
+  ['', /\b(casino|replica|rolex)\b/i],
+  ['guarantee', /\bguaranteed?\b/i],
+  ['apply', /\bapply\s+(now|online)\b/i],
+  ['increase', /\bincrease\s+your\b/i],
+  ['satisfaction', /\bsatisfaction\s+guaranteed\b/i],
+  ['double', /\bdouble\s+your\b/i],
+  ['income', /\bextra\s+income\b/i],
+  ['million', /\bmillions?\s+of\s+(dollars|people|email)/i],
+  ['', /\b(buy|shop)\s+(now|online)\b/i],
+  ['fee', /\bno\s+(hidden|setup)\s+fees?\b/i],
+  ['last', /\bwhile\s+(supplies|stocks?)\s+last\b/i],
+  ['opt', /\bopt[-\s]?in\b/i],
+  ['meet', /\bmeet\s+(singles|hot|local)\b/i],
+  ['', /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i],
+  ['unsubscribe', /\bunsubscribe\b/i],
+  ['discount', /\bdiscount\b/i],
+  ['save', /\bsave\s+(up\s+to\s+)?\d+%/i],
 ];
 const BRAND_LOOKALIKE =
   /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
+
+// A word spelt out letter by letter (v.i.a.g.r.a, V*I*A*G*R*A); in the subject, spaces separate too.
+const SPACED_WORD = /^(?:[a-z][.*_-]){4,}[a-z]$/i;
+// Punctuation trimmed off a word's ends before it is read: quotes, brackets, sentence marks.
+const codes = (chars: string) => new Set([...chars].map((c) => c.charCodeAt(0)));
+const OPENERS = codes('("\'<[{*`_~|,.;:?!-');
+const CLOSERS = codes(')"\'>]}*`_~|,.;:?!-');
 
 const MAX_HTML = 512 * 1024;
 const TEXT_SCAN = 64 * 1024;
@@ -316,15 +326,22 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     if (fonts >= 4 && /<font\b[^>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) hits.add('HTML_SHOUTING');
   }
 
-  // Obfuscated words: letters swapped for lookalike digits or symbols, and words spelt out.
+  // Obfuscated words: letters swapped for lookalike digits or symbols, and words spelt out. One pass
+  // over the words does both (issue 17): a word spelt out in the text is a whole word of it.
   const subject = index.search.subject;
   const words = `${subject} ${text}`.split(/\s+/);
   let obfuscated = 0;
+  let spaced = /(?:^|\s)(?:[a-z][ .*_-]){4,}[a-z](?:\s|$)/i.test(subject);
   for (const piece of words) {
-    const w = piece
-      .toLowerCase()
-      .replace(/^[("'<[{*`_~|,.;:?!-]+/, '')
-      .replace(/[)"'>\]}*`_~|,.;:?!-]+$/, '');
+    if (!spaced && piece.length >= 9 && SPACED_WORD.test(piece)) spaced = true;
+    // Only a word with a digit or symbol can count: most are skipped before any string is made.
+    if (!/[\d@$|]/.test(piece)) continue;
+    let start = 0;
+    let end = piece.length;
+    while (start < end && OPENERS.has(piece.charCodeAt(start))) start++;
+    while (end > start && CLOSERS.has(piece.charCodeAt(end - 1))) end--;
+    if (end - start > 20) continue; // too long either way: lower-casing never shortens a string
+    const w = piece.slice(start, end).toLowerCase();
     if (w.length < 4 || w.length > 20 || !/[\d@$|]/.test(w)) continue;
     const t = wordToken(w);
     if (t !== w && !t.startsWith('num:')) obfuscated++;
@@ -335,11 +352,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
       !/^(microsoft|office|adobe|viagra|cialis|paypal|rolex|pharmacy|windows)$/i.test(m[0]),
   ).length;
   if (obfuscated >= 2 || lookalikes >= 1) hits.add('OBFUSCATED_WORDS');
-  if (
-    /(?:^|\s)(?:[a-z][ .*_-]){4,}[a-z](?:\s|$)/i.test(subject) ||
-    (text.match(/(?:^|\s)(?:[a-z][.*_-]){4,}[a-z](?=\s|$)/gim) ?? []).length >= 1
-  )
-    hits.add('SPACED_LETTERS');
+  if (spaced) hits.add('SPACED_LETTERS');
 
   // Headers: a brand in the From name from an address outside it.
   const from = index.envelope.from?.[0];
@@ -364,7 +377,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // Advertising phrases and shouted money.
   const all = `${subject}\n${text}`;
-  const phrases = PHRASES.filter((re) => re.test(all)).length;
+  const lower = all.toLowerCase();
+  const phrases = PHRASES.filter(([word, re]) => lower.includes(word) && re.test(all)).length;
   if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
   else if (phrases >= 3) hits.add('SPAM_PHRASES');
   if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)

@@ -1,6 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { claimsHost, receivedHeader } from '../../src/inbound/authenticate.ts';
+import { authenticate as mailauth } from 'mailauth';
+import { authInput, claimsHost, receivedHeader } from '../../src/inbound/authenticate.ts';
 import { stripFields, type InboundMessage } from '../../src/inbound/message.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { applyFilters } from '../../src/inbound/route.ts';
@@ -35,6 +36,37 @@ test('parseHeaders: lower-case From addresses, decoded Subject', () => {
   assert.equal(h.from, ['ann@sender.test']);
   assert.is(h.subject, 'grüße');
   assert.is(h.get('list-id'), '<news.example>');
+});
+
+test('authInput: mailauth reads the header alone when no signature could cover the body, with the same result', async () => {
+  const body = `${'1XXXXXXXXXXXXXXXXXXXXXXXX\r\n'.repeat(4000)}tail\n`;
+  const head = 'From: <ann@sender.test>\r\nTo: <u0@wren.test>\r\nSubject: hi\r\n';
+  // No DNS here: every lookup fails as a missing name would.
+  const resolver = async () => {
+    throw Object.assign(new Error('no such name'), { code: 'ENOTFOUND' });
+  };
+  const check = async (text: string, cut: boolean) => {
+    const full = Buffer.from(text);
+    const input = authInput(full);
+    assert.is(input.length < full.length, cut, JSON.stringify(text.slice(0, 60)));
+    if (cut) assert.ok(full.subarray(0, input.length).equals(input) && input.toString().endsWith('\n'));
+    const opts = {
+      ip: '127.0.0.1',
+      helo: 'client.sender.test',
+      sender: 'ann@sender.test',
+      mta: 'mx.wren.test',
+      resolver,
+    };
+    const [a, b] = [await mailauth(full, opts), await mailauth(input, opts)];
+    assert.equal(JSON.parse(JSON.stringify(b)), JSON.parse(JSON.stringify(a)));
+  };
+  await check(`${head}\r\n${body}`, true);
+  await check(`${head.replaceAll('\r\n', '\n')}\n${body}`, true); // bare LF line ends
+  await check(`${head}\n\r\n${body}`, true);
+  await check(`${head}${body}`, false); // no blank line: all of it is header
+  const signed = `DKIM-Signature: v=1; a=rsa-sha256; d=sender.test; s=x; h=from; bh=abc=; b=def=\r\n${head}\r\n${body}`;
+  await check(signed, false);
+  await check(`ARC-Seal: i=1; a=rsa-sha256; cv=none; d=x.test; s=s; b=abc=\r\n${head}\r\n${body}`, false);
 });
 
 test('Received names the single recipient only', () => {
