@@ -3,7 +3,7 @@
 import { senderAllowed } from '../inbound/sender-filter.ts';
 import { domainOf } from '../inbound/message.ts';
 import { metrics } from '../metrics/registry.ts';
-import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerEnvelope, SMTPServerSession } from 'smtp-server';
+import type { SMTPServerDataStream, SMTPServerEnvelope, SMTPServerSession } from 'smtp-server';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { DeliveryRefused } from '../inbound/deliver.ts';
 import type { InboundMessage } from '../inbound/message.ts';
@@ -14,7 +14,15 @@ import { FailureThrottle } from '../security/throttle.ts';
 import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 import type { Config } from '../config/schema.ts';
-import { baseServerOptions, closeServer, listenServer, readMessage, smtpError, WrenSmtpServer } from './server.ts';
+import {
+  baseServerOptions,
+  closeServer,
+  listenServer,
+  readMessage,
+  smtpError,
+  type SmtpReplyError,
+  WrenSmtpServer,
+} from './server.ts';
 
 /**
  * Options of createMxServer:
@@ -92,33 +100,38 @@ export const MX_DEFAULTS = {
 /** Longest wait before answering a refused recipient. */
 const MAX_TARPIT_MS = 5000;
 
+/**
+ * One MX listener's settings and what it tracks across sessions; every step below takes it. The steps
+ * run in session order: connection, MAIL FROM, RCPT TO (routing, then sender filters), DATA (read,
+ * then the inbound pipeline), each answering with an SMTP reply error or nothing.
+ */
+interface MxContext {
+  options: MxServerOptions;
+  store: Store;
+  resolver: DnsResolver;
+  hostname: string;
+  log: Logger;
+  maxMessageBytes: number;
+  limits: typeof MX_DEFAULTS;
+  perIp: ConnectionCounter;
+  rate: SlidingWindowLimiter;
+  badRcptByIp: FailureThrottle;
+  badRcpts: Map<string, number>; // session id → refused recipients so far
+  counted: Set<string>; // sessions holding a per-IP slot
+  closers: Map<string, () => void>; // session id → its open-connection gauge release
+  transactions: WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>; // envelope → accepted routes by rcpt
+  pipeline: PipelineOptions;
+}
+
 export function createMxServer(options: MxServerOptions): MxServer {
-  const { store, resolver, hostname } = options;
-  const log = options.logger ?? silentLogger;
-  const maxMessageBytes = options.maxMessageBytes ?? MX_DEFAULTS.maxMessageBytes;
-  const limits = { ...MX_DEFAULTS, ...options.limits };
-  const perIp = new ConnectionCounter(limits.maxConnectionsPerIp);
-  const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
-  const badRcptByIp = new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs);
-  const badRcpts = new Map<string, number>(); // session id → refused recipients so far
-  const counted = new Set<string>(); // sessions holding a per-IP slot
-  const closers = new Map<string, () => void>(); // session id → its open-connection gauge release
-  const transactions = new WeakMap<SMTPServerEnvelope, Map<string, RecipientRoute>>();
-  const pipeline: PipelineOptions = {
-    store,
-    resolver,
-    hostname,
-    spam: options.spam,
-    srsSecret: options.srsSecret,
-    forwardLimits: options.forwardLimits,
-    logger: log,
-  };
+  const ctx = mxContext(options);
+  const { resolver, limits } = ctx;
 
   const server = new WrenSmtpServer({
     ...baseServerOptions({
-      hostname,
+      hostname: ctx.hostname,
       tls: options.tls,
-      maxMessageBytes,
+      maxMessageBytes: ctx.maxMessageBytes,
       maxRecipients: options.maxRecipients ?? MX_DEFAULTS.maxRecipients,
       idleTimeoutMs: limits.idleTimeoutMs,
       maxConnections: limits.maxConnections,
@@ -132,202 +145,269 @@ export function createMxServer(options: MxServerOptions): MxServer {
           (err: Error) => callback(err),
         ),
     },
-
-    onConnect(session, callback) {
-      if (!perIp.acquire(session.remoteAddress)) {
-        log.warn({ ip: session.remoteAddress }, 'too many connections from one address');
-        return callback(smtpError(421, '4.7.0', 'Too many connections from your address, try again later'));
-      }
-      counted.add(session.id);
-      closers.set(session.id, metrics.connectionOpened('smtp-mx'));
-      callback();
-    },
-
-    onClose(session) {
-      closers.get(session.id)?.();
-      closers.delete(session.id);
-      badRcpts.delete(session.id);
-      if (counted.delete(session.id)) perIp.release(session.remoteAddress);
-    },
-
-    onMailFrom(_address, session, callback) {
-      if (!rate.hit(session.remoteAddress)) {
-        const wait = rate.retryAfterSeconds(session.remoteAddress);
-        return callback(smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`));
-      }
-      transactions.set(session.envelope, new Map());
-      callback();
-    },
-
-    onRcptTo(address: SMTPServerAddress, session: SMTPServerSession, callback) {
-      const ip = session.remoteAddress;
-      if (badRcptByIp.blocked(ip)) {
-        log.warn({ session: session.id, ip }, 'too many refused recipients from this address, closing');
-        return callback(
-          smtpError(
-            421,
-            '4.7.0',
-            `Too many invalid recipients from your address, try again in ${badRcptByIp.retryAfterSeconds(ip)} s`,
-          ),
-        );
-      }
-      const { mailFrom } = session.envelope;
-      const args = mailFrom ? mailFrom.args : false; // smtp-server types both as `false | …`
-      const declared = Number((args ? args.SIZE : 0) || 0);
-      resolveMxRecipient(address.address, declared).then(
-        (decision) => {
-          if (!decision.ok) {
-            const { code, enhanced, text } = decision.refusal;
-            if (code < 500) return callback(smtpError(code, enhanced, text));
-            return refuseRecipient(session, address.address, smtpError(code, enhanced, text), callback);
-          }
-          return applySenderFilters(
-            decision.route,
-            session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
-          ).then(
-            (route) => {
-              if (!route) return callback(smtpError(550, '5.7.1', 'Sender not accepted by this recipient'));
-              transactions.get(session.envelope)?.set(route.rcpt, route);
-              callback();
-            },
-            (err: Error) => {
-              log.error({ err, rcpt: address.address }, 'sender filter lookup failed');
-              callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
-            },
-          );
-        },
-        (err: Error) => {
-          log.error({ err, rcpt: address.address }, 'recipient lookup failed');
-          callback(smtpError(451, '4.3.0', 'Temporary failure, try again later'));
-        },
-      );
-    },
-
-    onData(stream: SMTPServerDataStream, session: SMTPServerSession, callback) {
-      const receivedAt = Date.now();
-      handleData(stream, session, receivedAt).then(
-        (reply) => callback(null, reply),
-        (err: Error) => callback(err),
-      );
-    },
+    onConnect: (session, callback) => callback(admitConnection(ctx, session)),
+    onClose: (session) => releaseConnection(ctx, session),
+    onMailFrom: (_address, session, callback) => callback(startTransaction(ctx, session)),
+    onRcptTo: (address, session, callback) => answer(acceptRecipient(ctx, address.address, session), callback),
+    onData: (stream, session, callback) => answer(receiveMessage(ctx, stream, session, Date.now()), callback),
   });
-  server.on('error', (err) => log.warn({ err }, 'smtp connection error'));
-
-  /**
-   * Every permanently refused recipient (no such user, forged SRS, relaying) counts against the
-   * connection and the client address, and is answered late: the delay grows with each one, and the
-   * one that reaches a limit gets 421 4.7.0 and the connection is closed. This is what stops both
-   * mailbox enumeration and guessing an SRS hash (each guess is a refused RCPT).
-   */
-  function refuseRecipient(
-    session: SMTPServerSession,
-    rcpt: string,
-    refusal: Error,
-    callback: (err?: Error | null) => void,
-  ): void {
-    const ip = session.remoteAddress;
-    const count = (badRcpts.get(session.id) ?? 0) + 1;
-    badRcpts.set(session.id, count);
-    badRcptByIp.fail(ip);
-    const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
-    if (limited)
-      log.warn(
-        { session: session.id, ip, rcpt, refused: count, refusedFromIp: badRcptByIp.count(ip) },
-        'too many refused recipients, closing',
-      );
-    else log.info({ session: session.id, ip, rcpt }, 'recipient refused');
-    const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
-    setTimeout(() => callback(reply), Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs));
-  }
-
-  /**
-   * resolveRecipient, plus the postmaster RFC 5321 §4.5.1 requires every server to accept: the bare
-   * "postmaster", and postmaster@ any hosted domain that has no such mailbox or alias of its own.
-   */
-  async function resolveMxRecipient(rcpt: string, size: number) {
-    const resolve = (address: string) => resolveRecipient(store, address, size, { srsSecret: options.srsSecret });
-    const [local, domain] = rcpt.toLowerCase().split('@');
-    if (local !== 'postmaster') return resolve(rcpt);
-    if (domain !== undefined) {
-      const own = await resolve(rcpt);
-      if (own.ok || !(await store.domains.get(domain))) return own;
-    }
-    const address = await postmasterAddress();
-    const decision = await resolve(address);
-    if (!decision.ok)
-      log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
-    return decision;
-  }
-
-  async function postmasterAddress(): Promise<string> {
-    if (options.postmaster) return options.postmaster;
-    const labels = hostname.toLowerCase().split('.');
-    for (let i = 0; i < labels.length - 1; i++) {
-      const domain = labels.slice(i).join('.');
-      if (await store.domains.get(domain)) return `postmaster@${domain}`;
-    }
-    const domains = [];
-    for (const team of await store.teams.list()) domains.push(...(await store.domains.listForTeam(team.id)));
-    const oldest = domains.sort((a, b) => a.createdAt - b.createdAt)[0];
-    return `postmaster@${oldest?.name ?? hostname}`;
-  }
-
-  /** Drops the accounts whose sender filters refuse `sender`; null when nobody is left to deliver to. */
-  async function applySenderFilters(route: RecipientRoute, sender: string): Promise<RecipientRoute | null> {
-    const accounts = [];
-    for (const routed of route.accounts) {
-      const domain = await store.domains.get(domainOf(routed.account.address));
-      if (senderAllowed(routed.account, domain, sender)) accounts.push(routed);
-    }
-    if (accounts.length === 0 && route.forwards.length === 0) return null;
-    return { ...route, accounts };
-  }
-
-  async function handleData(
-    stream: SMTPServerDataStream,
-    session: SMTPServerSession,
-    receivedAt: number,
-  ): Promise<string> {
-    const { raw, bareNewline } = await readMessage(stream, maxMessageBytes);
-    if (!raw) return 'over size'; // smtp-server answers 552 5.3.4 itself (rejectOversized)
-    if (bareNewline) {
-      log.warn({ session: session.id, ip: session.remoteAddress }, 'bare CR or LF in message, refused');
-      throw smtpError(550, '5.5.2', 'Message refused: bare CR or LF line ending (lines must end with CRLF)');
-    }
-    const routes = [...(transactions.get(session.envelope)?.values() ?? [])];
-    const mailFrom = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
-    const message: InboundMessage = {
-      id: `${session.id}.${session.transaction}`,
-      raw,
-      mailFrom,
-      rcptTo: routes.map((r) => r.rcpt),
-      client: {
-        ip: session.remoteAddress,
-        helo: session.hostNameAppearsAs || '',
-        hostname: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : null,
-        protocol: session.transmissionType || 'ESMTP',
-      },
-      receivedAt,
-    };
-    try {
-      const result = await processMessage(message, routes, pipeline);
-      return `Ok: delivered as ${message.id}${result.verdict === 'junk' ? ' (junk)' : ''}`;
-    } catch (err) {
-      if (err instanceof DeliveryRefused) {
-        metrics.delivery('inbound', 'rejected');
-        log.info({ id: message.id, code: err.refusal.code, reason: err.refusal.text }, 'message refused');
-        throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
-      }
-      log.error({ err, id: message.id }, 'delivery failed');
-      // Disk full or failing: nothing was stored (RFC 3463 4.3.1 "mail system full").
-      if (err instanceof StoreUnavailableError)
-        throw smtpError(452, '4.3.1', 'Insufficient system storage, try again later');
-      throw smtpError(451, '4.3.0', 'Temporary failure while storing the message, try again later');
-    }
-  }
+  server.on('error', (err) => ctx.log.warn({ err }, 'smtp connection error'));
 
   return {
     listen: (port, host = '0.0.0.0') => listenServer(server, port, host),
     close: () => closeServer(server),
   };
+}
+
+function mxContext(options: MxServerOptions): MxContext {
+  const { store, resolver, hostname } = options;
+  const log = options.logger ?? silentLogger;
+  const limits = { ...MX_DEFAULTS, ...options.limits };
+  return {
+    options,
+    store,
+    resolver,
+    hostname,
+    log,
+    maxMessageBytes: options.maxMessageBytes ?? MX_DEFAULTS.maxMessageBytes,
+    limits,
+    perIp: new ConnectionCounter(limits.maxConnectionsPerIp),
+    rate: new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000),
+    badRcptByIp: new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs),
+    badRcpts: new Map(),
+    counted: new Set(),
+    closers: new Map(),
+    transactions: new WeakMap(),
+    pipeline: {
+      store,
+      resolver,
+      hostname,
+      spam: options.spam,
+      srsSecret: options.srsSecret,
+      forwardLimits: options.forwardLimits,
+      logger: log,
+    },
+  };
+}
+
+/** A step's promise as an smtp-server callback: its value is the reply, its error the refusal. */
+function answer<T>(work: Promise<T>, callback: (err: Error | null, value?: T) => void): void {
+  work.then(
+    (value) => callback(null, value),
+    (err: Error) => callback(err),
+  );
+}
+
+// ── Connection ──────────────────────────────────────────────────────────────────────────────────────
+
+/** The per-address connection limit (421 4.7.0 at connect); an admitted session is counted until closed. */
+function admitConnection(ctx: MxContext, session: SMTPServerSession): SmtpReplyError | undefined {
+  if (!ctx.perIp.acquire(session.remoteAddress)) {
+    ctx.log.warn({ ip: session.remoteAddress }, 'too many connections from one address');
+    return smtpError(421, '4.7.0', 'Too many connections from your address, try again later');
+  }
+  ctx.counted.add(session.id);
+  ctx.closers.set(session.id, metrics.connectionOpened('smtp-mx'));
+  return undefined;
+}
+
+function releaseConnection(ctx: MxContext, session: SMTPServerSession): void {
+  ctx.closers.get(session.id)?.();
+  ctx.closers.delete(session.id);
+  ctx.badRcpts.delete(session.id);
+  if (ctx.counted.delete(session.id)) ctx.perIp.release(session.remoteAddress);
+}
+
+// ── MAIL FROM ───────────────────────────────────────────────────────────────────────────────────────
+
+/** The per-address message rate (450 4.7.1); an accepted MAIL FROM starts an empty set of routes. */
+function startTransaction(ctx: MxContext, session: SMTPServerSession): SmtpReplyError | undefined {
+  if (!ctx.rate.hit(session.remoteAddress)) {
+    const wait = ctx.rate.retryAfterSeconds(session.remoteAddress);
+    return smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`);
+  }
+  ctx.transactions.set(session.envelope, new Map());
+  return undefined;
+}
+
+// ── RCPT TO ─────────────────────────────────────────────────────────────────────────────────────────
+
+/**
+ * In order: the client address's refused-recipient budget (421 4.7.0), routing (a temporary refusal as
+ * is, a permanent one through refuseRecipient), then the recipients' sender filters (550 5.7.1). An
+ * accepted route joins the transaction. A failing lookup is 451 4.3.0.
+ */
+async function acceptRecipient(ctx: MxContext, rcpt: string, session: SMTPServerSession): Promise<void> {
+  const ip = session.remoteAddress;
+  if (ctx.badRcptByIp.blocked(ip)) {
+    ctx.log.warn({ session: session.id, ip }, 'too many refused recipients from this address, closing');
+    throw smtpError(
+      421,
+      '4.7.0',
+      `Too many invalid recipients from your address, try again in ${ctx.badRcptByIp.retryAfterSeconds(ip)} s`,
+    );
+  }
+  const { mailFrom } = session.envelope;
+  const args = mailFrom ? mailFrom.args : false; // smtp-server types both as `false | …`
+  const declared = Number((args ? args.SIZE : 0) || 0);
+  const decision = await lookup(ctx, rcpt, 'recipient lookup failed', resolveMxRecipient(ctx, rcpt, declared));
+  if (!decision.ok) {
+    const { code, enhanced, text } = decision.refusal;
+    if (code < 500) throw smtpError(code, enhanced, text);
+    throw await refuseRecipient(ctx, session, rcpt, smtpError(code, enhanced, text));
+  }
+  const sender = session.envelope.mailFrom ? session.envelope.mailFrom.address : '';
+  const route = await lookup(ctx, rcpt, 'sender filter lookup failed', applySenderFilters(ctx, decision.route, sender));
+  if (!route) throw smtpError(550, '5.7.1', 'Sender not accepted by this recipient');
+  ctx.transactions.get(session.envelope)?.set(route.rcpt, route);
+}
+
+/** `work`'s value; its failure is logged and becomes 451 4.3.0. */
+async function lookup<T>(ctx: MxContext, rcpt: string, what: string, work: Promise<T>): Promise<T> {
+  try {
+    return await work;
+  } catch (err) {
+    ctx.log.error({ err, rcpt }, what);
+    throw smtpError(451, '4.3.0', 'Temporary failure, try again later');
+  }
+}
+
+/**
+ * Every permanently refused recipient (no such user, forged SRS, relaying) counts against the
+ * connection and the client address, and is answered late: the delay grows with each one, and the
+ * one that reaches a limit gets 421 4.7.0 and the connection is closed. This is what stops both
+ * mailbox enumeration and guessing an SRS hash (each guess is a refused RCPT). Resolves to the reply.
+ */
+async function refuseRecipient(
+  ctx: MxContext,
+  session: SMTPServerSession,
+  rcpt: string,
+  refusal: SmtpReplyError,
+): Promise<SmtpReplyError> {
+  const { log, limits, badRcptByIp } = ctx;
+  const ip = session.remoteAddress;
+  const count = (ctx.badRcpts.get(session.id) ?? 0) + 1;
+  ctx.badRcpts.set(session.id, count);
+  badRcptByIp.fail(ip);
+  const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
+  if (limited)
+    log.warn(
+      { session: session.id, ip, rcpt, refused: count, refusedFromIp: badRcptByIp.count(ip) },
+      'too many refused recipients, closing',
+    );
+  else log.info({ session: session.id, ip, rcpt }, 'recipient refused');
+  const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
+  await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs)));
+  return reply;
+}
+
+/**
+ * resolveRecipient, plus the postmaster RFC 5321 §4.5.1 requires every server to accept: the bare
+ * "postmaster", and postmaster@ any hosted domain that has no such mailbox or alias of its own.
+ */
+async function resolveMxRecipient(ctx: MxContext, rcpt: string, size: number) {
+  const { store, options, log } = ctx;
+  const resolve = (address: string) => resolveRecipient(store, address, size, { srsSecret: options.srsSecret });
+  const [local, domain] = rcpt.toLowerCase().split('@');
+  if (local !== 'postmaster') return resolve(rcpt);
+  if (domain !== undefined) {
+    const own = await resolve(rcpt);
+    if (own.ok || !(await store.domains.get(domain))) return own;
+  }
+  const address = await postmasterAddress(ctx);
+  const decision = await resolve(address);
+  if (!decision.ok)
+    log.error({ postmaster: address }, 'mail to postmaster refused: give the postmaster address an account or alias');
+  return decision;
+}
+
+async function postmasterAddress({ options, store, hostname }: MxContext): Promise<string> {
+  if (options.postmaster) return options.postmaster;
+  const labels = hostname.toLowerCase().split('.');
+  for (let i = 0; i < labels.length - 1; i++) {
+    const domain = labels.slice(i).join('.');
+    if (await store.domains.get(domain)) return `postmaster@${domain}`;
+  }
+  const domains = [];
+  for (const team of await store.teams.list()) domains.push(...(await store.domains.listForTeam(team.id)));
+  const oldest = domains.sort((a, b) => a.createdAt - b.createdAt)[0];
+  return `postmaster@${oldest?.name ?? hostname}`;
+}
+
+/** Drops the accounts whose sender filters refuse `sender`; null when nobody is left to deliver to. */
+async function applySenderFilters(
+  { store }: MxContext,
+  route: RecipientRoute,
+  sender: string,
+): Promise<RecipientRoute | null> {
+  const accounts = [];
+  for (const routed of route.accounts) {
+    const domain = await store.domains.get(domainOf(routed.account.address));
+    if (senderAllowed(routed.account, domain, sender)) accounts.push(routed);
+  }
+  if (accounts.length === 0 && route.forwards.length === 0) return null;
+  return { ...route, accounts };
+}
+
+// ── DATA ────────────────────────────────────────────────────────────────────────────────────────────
+
+/** Reads DATA (over size → smtp-server's 552 5.3.4; bare CR or LF → 550 5.5.2), then delivers it. */
+async function receiveMessage(
+  ctx: MxContext,
+  stream: SMTPServerDataStream,
+  session: SMTPServerSession,
+  receivedAt: number,
+): Promise<string> {
+  const { raw, bareNewline } = await readMessage(stream, ctx.maxMessageBytes);
+  if (!raw) return 'over size'; // smtp-server answers 552 5.3.4 itself (rejectOversized)
+  if (bareNewline) {
+    ctx.log.warn({ session: session.id, ip: session.remoteAddress }, 'bare CR or LF in message, refused');
+    throw smtpError(550, '5.5.2', 'Message refused: bare CR or LF line ending (lines must end with CRLF)');
+  }
+  const routes = [...(ctx.transactions.get(session.envelope)?.values() ?? [])];
+  return deliverMessage(ctx, inboundMessage(session, raw, routes, receivedAt), routes);
+}
+
+/** The transaction as the inbound pipeline sees it. */
+function inboundMessage(
+  session: SMTPServerSession,
+  raw: Buffer,
+  routes: RecipientRoute[],
+  receivedAt: number,
+): InboundMessage {
+  return {
+    id: `${session.id}.${session.transaction}`,
+    raw,
+    mailFrom: session.envelope.mailFrom ? session.envelope.mailFrom.address : '',
+    rcptTo: routes.map((r) => r.rcpt),
+    client: {
+      ip: session.remoteAddress,
+      helo: session.hostNameAppearsAs || '',
+      hostname: session.clientHostname && !session.clientHostname.startsWith('[') ? session.clientHostname : null,
+      protocol: session.transmissionType || 'ESMTP',
+    },
+    receivedAt,
+  };
+}
+
+/**
+ * The inbound pipeline; the 250 text once every copy is stored. A DeliveryRefused is its own reply, a
+ * full or failing store 452 4.3.1 (RFC 3463 "mail system full": nothing was stored), anything else 451 4.3.0.
+ */
+async function deliverMessage(ctx: MxContext, message: InboundMessage, routes: RecipientRoute[]): Promise<string> {
+  const { log } = ctx;
+  try {
+    const result = await processMessage(message, routes, ctx.pipeline);
+    return `Ok: delivered as ${message.id}${result.verdict === 'junk' ? ' (junk)' : ''}`;
+  } catch (err) {
+    if (err instanceof DeliveryRefused) {
+      metrics.delivery('inbound', 'rejected');
+      log.info({ id: message.id, code: err.refusal.code, reason: err.refusal.text }, 'message refused');
+      throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
+    }
+    log.error({ err, id: message.id }, 'delivery failed');
+    if (err instanceof StoreUnavailableError)
+      throw smtpError(452, '4.3.1', 'Insufficient system storage, try again later');
+    throw smtpError(451, '4.3.0', 'Temporary failure while storing the message, try again later');
+  }
 }
