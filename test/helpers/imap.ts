@@ -5,10 +5,9 @@ import { connect as tlsConnect } from 'node:tls';
 import { ImapFlow } from 'imapflow';
 import { createImapServer, type ImapServer, type ImapServerOptions } from '../../src/imap/server.ts';
 import { LoginService } from '../../src/security/login.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
 import type { Store, Account, Folder } from '../../src/store/index.ts';
 import { makeSelfSigned, type KeyPair } from '../../src/tls/certificates.ts';
-import { openTestStore } from './store.ts';
+import { addTestAccount, openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export const USER = 'alice@wren.test';
@@ -35,14 +34,7 @@ export async function startImap(
 ): Promise<ImapFixture> {
   const dir = tempDir('wren-imap-');
   const store = await openTestStore(dir.path);
-  const team = await store.teams.create('Team');
-  await store.domains.create(team.id, 'wren.test');
-  const account = await store.accounts.create({
-    teamId: team.id,
-    address: USER,
-    passwordHash: await hashPassword(PASSWORD),
-    quotaBytes: options.quotaBytes ?? 0,
-  });
+  const account = await addTestAccount(store, USER, PASSWORD, options.quotaBytes);
   const login = new LoginService(store);
   const server = createImapServer({
     store,

@@ -5,10 +5,9 @@ import { connect as netConnect, type Socket } from 'node:net';
 import { connect as tlsConnect } from 'node:tls';
 import { createPop3Server, type Pop3Server, type Pop3ServerOptions } from '../../src/pop3/server.ts';
 import { LoginService } from '../../src/security/login.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
 import type { Store, Account, Folder } from '../../src/store/index.ts';
 import { makeSelfSigned, type KeyPair } from '../../src/tls/certificates.ts';
-import { openTestStore } from './store.ts';
+import { addTestAccount, openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
 export const USER = 'pat@wren.test';
@@ -36,14 +35,7 @@ export async function startPop3(
 ): Promise<Pop3Fixture> {
   const dir = tempDir('wren-pop3-');
   const store = await openTestStore(dir.path);
-  const team = await store.teams.create('Team');
-  await store.domains.create(team.id, 'wren.test');
-  const account = await store.accounts.create({
-    teamId: team.id,
-    address: USER,
-    passwordHash: await hashPassword(PASSWORD),
-    quotaBytes: 0,
-  });
+  const account = await addTestAccount(store, USER, PASSWORD);
   const login = new LoginService(store, loginLimits);
   const server = createPop3Server({
     store,

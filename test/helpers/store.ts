@@ -1,7 +1,8 @@
 import { createHash } from 'node:crypto';
 import type { Engine, EngineReader, RangeOptions } from '../../src/store/engine.ts';
 import { LevelEngine } from '../../src/store/engines/leveldb.ts';
-import { Store } from '../../src/store/index.ts';
+import { hashPassword } from '../../src/security/passwords.ts';
+import { type Account, Store } from '../../src/store/index.ts';
 import type { Op } from '../../src/store/tx.ts';
 import { type PostgresCluster, startPostgres } from './postgres.ts';
 import { tempDir } from './tmp.ts';
@@ -20,6 +21,18 @@ const databases = new Map<string, string>();
 export async function openTestStore(dir: string, options: { groupCommit?: boolean } = {}): Promise<Store> {
   if (TEST_ENGINE === 'leveldb') return Store.open(dir, options);
   return Store.open(dir, { ...options, postgresUrl: await testDatabase(dir) });
+}
+
+/** A team, the address's domain and an account of `address` with `password` in `store`. */
+export async function addTestAccount(
+  store: Store,
+  address: string,
+  password: string,
+  quotaBytes = 0,
+): Promise<Account> {
+  const team = await store.teams.create('Team');
+  await store.domains.create(team.id, address.split('@')[1]!);
+  return store.accounts.create({ teamId: team.id, address, passwordHash: await hashPassword(password), quotaBytes });
 }
 
 /** The URL of a PostgreSQL database of `dir`'s own in this process's private cluster (created once). */

@@ -4,12 +4,11 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bodyStructureToImap, envelopeToImap, indexMessage } from '../../src/mime/index.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
 import { fetchItemsOf } from '../../src/store/blobs.ts';
 import type { Store } from '../../src/store/index.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
 import { loadMessages } from '../helpers/mime-check.ts';
-import { openTestStore } from '../helpers/store.ts';
+import { addTestAccount, openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir();
@@ -19,13 +18,7 @@ let accountId: string;
 
 test.before(async () => {
   store = await openTestStore(dir.path);
-  const team = await store.teams.create('acme');
-  await store.domains.create(team.id, 'example.test');
-  const account = await store.accounts.create({
-    teamId: team.id,
-    address: 'fi@example.test',
-    passwordHash: await hashPassword('pw-fetch-items'),
-  });
+  const account = await addTestAccount(store, 'fi@example.test', 'pw-fetch-items');
   accountId = account.id;
   inboxId = store.folders.byName(account.id, 'INBOX')!.id;
 });

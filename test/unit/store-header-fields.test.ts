@@ -1,8 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Store } from '../../src/store/index.ts';
-import { hashPassword } from '../../src/security/passwords.ts';
-import { openTestStore } from '../helpers/store.ts';
+import { addTestAccount, openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const dir = tempDir();
@@ -11,13 +10,7 @@ let inboxId: number;
 
 test.before(async () => {
   store = await openTestStore(dir.path);
-  const team = await store.teams.create('acme');
-  await store.domains.create(team.id, 'example.test');
-  const account = await store.accounts.create({
-    teamId: team.id,
-    address: 'hf@example.test',
-    passwordHash: await hashPassword('pw-header-fields'),
-  });
+  const account = await addTestAccount(store, 'hf@example.test', 'pw-header-fields');
   inboxId = store.folders.byName(account.id, 'INBOX')!.id;
 });
 test.after(async () => {
