@@ -106,6 +106,24 @@ export class Accounts {
     await this.kv.commit(tx);
   }
 
+  /**
+   * Another node wrote the account (a shared store's change feed); `before` is what the directory
+   * cache held of it, if anything. Ends this node's sessions as update() ends the writer's: all of
+   * them when the mailbox is no longer active, those that logged in with a password when it changed
+   * (or when what it was is not known here: ending a password session too many is the safe side).
+   */
+  async changedElsewhere(accountId: string, before: { value: Account | undefined } | undefined): Promise<void> {
+    const old = before?.value;
+    if (before && !old) return; // created elsewhere: no session can have logged in with it here
+    const now = await this.get(accountId);
+    let ended: CredentialEnded | undefined;
+    if (!now || now.state !== 'active') {
+      if (!old || old.state === 'active') ended = { accountId, credential: null, reason: 'mailbox suspended' };
+    } else if (!old || old.passwordHash !== now.passwordHash)
+      ended = { accountId, credential: 'password', reason: 'password changed' };
+    if (ended) this.notifier.emit('credential-ended', ended);
+  }
+
   /** Deletes the account, its address, folders and messages (blobs released) in one batch. */
   async remove(account: Account): Promise<void> {
     await this.directory.run('directory', async () => {

@@ -50,6 +50,18 @@ export class ApiKeys {
     tx.onCommit(() => this.notifier.emit('credential-ended', ended));
   }
 
+  /**
+   * Another node wrote the key (a shared store's change feed): its cached check goes, and a revoked
+   * key ends this node's sessions that logged in with it, as revoke() ends the writer's.
+   */
+  async changedElsewhere(id: string): Promise<void> {
+    this.drop(id);
+    const key = await this.get(id);
+    this.drop(id); // a lookup that read the old record meanwhile is not kept
+    if (key?.revokedAt)
+      this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
+  }
+
   async create(key: ApiKey, secretHash: string): Promise<void> {
     const tx = new Tx();
     tx.put(keys.apiKey(key.id), key);

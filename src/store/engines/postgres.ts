@@ -664,7 +664,8 @@ function notes(node: string, ops: Op[]): string[] {
   const changed = new Map<string, string>();
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
-    else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
+    // API key records too: another node's revocation must end this node's sessions and cached checks.
+    else if (isDirectoryKey(op.key) || op.key.startsWith('k/')) changed.set(op.key, `~${op.key}`);
   }
   const out: string[] = [];
   let note = node;
