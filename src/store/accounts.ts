@@ -117,7 +117,7 @@ export class Accounts {
     if (before && !old) return; // created elsewhere: no session can have logged in with it here
     const now = await this.get(accountId);
     let ended: CredentialEnded | undefined;
-    if (!now || now.state !== 'active') {
+    if (now?.state !== 'active') {
       if (!old || old.state === 'active') ended = { accountId, credential: null, reason: 'mailbox suspended' };
     } else if (!old || old.passwordHash !== now.passwordHash)
       ended = { accountId, credential: 'password', reason: 'password changed' };
