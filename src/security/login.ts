@@ -113,12 +113,12 @@ export class LoginService {
     const valid = !!key || (await this.verifyPassword(user, password, account?.passwordHash));
     if (!account || !valid) {
       for (const [throttle, key] of counted) throttle.fail(key);
-      await this.shared?.hit(counted.map(sharedName), Date.now(), this.windowMs);
+      if (this.shared) await this.shared.hit(counted.map(sharedName), Date.now(), this.windowMs);
       return { ok: false, reason: 'invalid' };
     }
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
     this.byPair.reset(pair);
-    await this.shared?.remove(sharedName(counted[1]));
+    if (this.shared) await this.shared.remove(sharedName(counted[1])); // no extra await on one node
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
