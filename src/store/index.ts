@@ -102,6 +102,7 @@ export class Store {
     kv.committer.onFailure(() => this.recover());
     if (kv.engine.shared) {
       this.messages.refresh = (conflict) => this.refresh(conflict);
+      this.queue.refresh = this.messages.refresh;
       kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
     }
   }

@@ -160,4 +160,20 @@ test('one sending budget across nodes: 3 an hour is 3 in all, not 3 per node', a
   assert.match(await submit(a, user, 4), /^451 4\.7\.1/, 'and node A, which counted 2 of its own, refuses too');
 });
 
+test('submissions with a Sent copy on a shared store are all taken (the queue retries its blob count)', async () => {
+  // The queued job and the Sent copy of one message count the same blob side by side: on a shared
+  // store the queue's write expected the count before the Sent copy's and was refused (a bare 450).
+  const replies: string[] = [];
+  for (const n of [1, 2, 3]) {
+    const user = `sent${n}@limits.test`;
+    await b.addAccount(user, PASSWORD);
+    for (const [i, instance] of [a, b, a].entries()) replies.push(await submit(instance, user, i));
+  }
+  assert.equal(
+    replies.map((r) => r.slice(0, 3)),
+    Array(9).fill('250'),
+    replies.join(' | '),
+  );
+});
+
 test.run();
