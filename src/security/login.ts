@@ -108,7 +108,10 @@ export class LoginService {
     const slowed = this.byAccount.blocked(user) ? this.accountSlowdownMs : 0;
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byPair.delayMs(pair), slowed);
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    const account = await this.store.accounts.byAddress(user);
+    // Shared store: what the database holds now, not what another node's note has yet to correct.
+    const account = this.shared
+      ? await this.store.accounts.byAddressStored(user)
+      : await this.store.accounts.byAddress(user);
     const key = await this.mailboxKey(account, password, permission);
     const valid = !!key || (await this.verifyPassword(user, password, account?.passwordHash));
     if (!account || !valid) {
@@ -139,7 +142,7 @@ export class LoginService {
     permission: string | undefined,
   ): Promise<ApiKey | undefined> {
     if (!account || !secret.startsWith('wm_mbx_')) return undefined;
-    const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
+    const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret), { stored: !!this.shared });
     const valid =
       !!key &&
       key.type === 'mailbox' &&

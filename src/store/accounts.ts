@@ -8,7 +8,7 @@ import type { Messages } from './messages.ts';
 import type { KeyedMutex } from './mutex.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
-import type { Account, CredentialEnded } from './types.ts';
+import type { Account, AddressRoute, CredentialEnded } from './types.ts';
 
 export interface NewAccount {
   teamId: string;
@@ -55,6 +55,15 @@ export class Accounts {
   async byAddress(address: string): Promise<Account | undefined> {
     const route = await this.addresses.get(address);
     return route?.kind === 'account' ? this.get(route.accountId) : undefined;
+  }
+
+  /**
+   * The account as the database has it now, past the directory cache: on a shared store a login must
+   * see another node's password change or suspension even before that node's note has arrived.
+   */
+  async byAddressStored(address: string): Promise<Account | undefined> {
+    const route = await this.kv.get<AddressRoute>(keys.address(normalizeAddress(address)));
+    return route?.kind === 'account' ? this.kv.get<Account>(keys.account(route.accountId)) : undefined;
   }
 
   async listForTeam(teamId: string): Promise<Account[]> {

@@ -75,9 +75,10 @@ export class ApiKeys {
   }
 
   /** The key whose secret has this SHA-256; each caller gets its own copy to read. */
-  async bySecretHash(secretHash: string): Promise<ApiKey | undefined> {
+  async bySecretHash(secretHash: string, options: { stored?: boolean } = {}): Promise<ApiKey | undefined> {
     const hit = this.verified.get(secretHash);
-    if (hit && hit.expires > Date.now()) return copyKey(hit.key);
+    // `stored`: past this memory (a shared store's login must see another node's revocation at once).
+    if (hit && hit.expires > Date.now() && !options.stored) return copyKey(hit.key);
     if (hit) this.drop(hit.key.id);
     const generation = this.generation;
     const id = await this.kv.get<string>(keys.apiKeyHash(secretHash));
