@@ -99,6 +99,16 @@ export function createMxServer(options: MxServerOptions): MxServer {
   const limits = { ...MX_DEFAULTS, ...options.limits };
   const perIp = new ConnectionCounter(limits.maxConnectionsPerIp);
   const rate = new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000);
+  const windows = store.kv.engine.shared ? store.kv.engine.windows : undefined;
+  /** On a shared store, the per-address rate counted in the database: 0 when allowed, else seconds to wait. */
+  const sharedRate =
+    windows &&
+    (async (ip: string): Promise<number> => {
+      const limit = limits.messagesPerIpPerMinute;
+      const now = Date.now();
+      const { taken, times } = await windows.take(`mx/ip/${ip}`, now, 60_000, [{ limit, windowMs: 60_000 }]);
+      return taken ? 0 : Math.max(1, Math.ceil((times[times.length - limit]! + 60_000 - now) / 1000));
+    });
   const badRcptByIp = new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs);
   const badRcpts = new Map<string, number>(); // session id → refused recipients so far
   const counted = new Set<string>(); // sessions holding a per-IP slot
@@ -151,10 +161,21 @@ export function createMxServer(options: MxServerOptions): MxServer {
     },
 
     onMailFrom(_address, session, callback) {
-      if (!rate.hit(session.remoteAddress)) {
-        const wait = rate.retryAfterSeconds(session.remoteAddress);
-        return callback(smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`));
+      const tooMany = (wait: number) =>
+        callback(smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`));
+      if (sharedRate) {
+        // Several nodes on one store: one count per address for all of them (docs/ARCHITECTURE.md §4.8).
+        void sharedRate(session.remoteAddress).then(
+          (wait) => {
+            if (wait) return tooMany(wait);
+            transactions.set(session.envelope, new Map());
+            callback();
+          },
+          () => callback(smtpError(451, '4.3.0', 'Temporary failure, try again later')),
+        );
+        return;
       }
+      if (!rate.hit(session.remoteAddress)) return tooMany(rate.retryAfterSeconds(session.remoteAddress));
       transactions.set(session.envelope, new Map());
       callback();
     },

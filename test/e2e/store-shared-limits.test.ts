@@ -23,7 +23,7 @@ const node = (host: string): Promise<Instance> =>
     host,
     overrides: {
       store: { engine: 'postgres', postgres_url: url, shared: true },
-      smtp: { mx_listen: [], send_per_hour: 3, send_per_day: 100 },
+      smtp: { send_per_hour: 3, send_per_day: 100, messages_per_ip_per_minute: 3 },
       imap: { allow_plain_auth_loopback: true },
       auth: { max_failures_per_account: 4, max_failures_per_ip: 100 },
     } as never,
@@ -158,6 +158,37 @@ test('one sending budget across nodes: 3 an hour is 3 in all, not 3 per node', a
   );
   assert.match(replies[3]!, /^451 4\.7\.1 Sending limit reached \(3 messages per hour\)/);
   assert.match(await submit(a, user, 4), /^451 4\.7\.1/, 'and node A, which counted 2 of its own, refuses too');
+});
+
+test('one MX message rate per client address across nodes: 3 a minute is 3 in all', async () => {
+  const user = 'inbound@limits.test';
+  await a.addAccount(user, PASSWORD);
+  const replies: string[] = [];
+  for (const [i, instance] of [a, b, a, b].entries()) {
+    const transport = nodemailer.createTransport({
+      host: instance.host,
+      port: instance.port('smtp-mx'),
+      secure: false,
+      ignoreTLS: true,
+      connectionTimeout: 5000,
+      socketTimeout: 5000,
+    });
+    replies.push(
+      await transport
+        .sendMail({ from: 'someone@elsewhere.test', to: user, subject: `in ${i}`, text: `message ${i}\n` })
+        .then(
+          (info) => info.response,
+          (err: Error & { response?: string }) => err.response ?? String(err),
+        ),
+    );
+    transport.close();
+  }
+  assert.equal(
+    replies.map((r) => r.slice(0, 3)),
+    ['250', '250', '250', '450'],
+    replies.join(' | '),
+  );
+  assert.match(replies[3]!, /^450 4\.7\.1 Too many messages from your address, try again in \d+ s/);
 });
 
 test('submissions with a Sent copy on a shared store are all taken (the queue retries its blob count)', async () => {
