@@ -13,6 +13,7 @@ const ENGINE_SUITES = [
   'unit/store-header-fields.test.ts',
   'unit/store-message-cache.test.ts',
   'unit/leases.test.ts',
+  'unit/store-windows.test.ts',
   'unit/store-directory.test.ts',
   'unit/fulltext.test.ts',
   'e2e/mail-flow.test.ts',

@@ -5,6 +5,7 @@
 // Invariants: no secret is stored in clear; an unknown user costs the time of a wrong password; a key is
 // a key however it is presented. May import store and base.
 import type { Account, ApiKey, Store } from '../store/index.ts';
+import type { EngineWindows } from '../store/engine.ts';
 import { CredentialCache, type CredentialCacheOptions } from './credential-cache.ts';
 import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
@@ -43,6 +44,9 @@ export interface LoginThrottleOptions {
  *   account waits (a distributed guess slows down) but is never refused.
  * A success clears only its own pair: logging in to one's own account must not reset the counter of
  * the address that guessed at others.
+ * On a store several nodes share, the failures are counted in the database (`Engine.windows`) and read
+ * back before each decision, so guesses spread over N nodes are not N times as many (issue 20); on a
+ * store of one node they stay in this process's memory, as fast as before.
  */
 export class LoginService {
   readonly byIp: FailureThrottle;
@@ -51,11 +55,15 @@ export class LoginService {
   private readonly store: Store;
   private readonly accountSlowdownMs: number;
   private readonly verified: CredentialCache | null;
+  private readonly shared: EngineWindows | undefined;
+  private readonly windowMs: number;
 
   constructor(store: Store, options: LoginThrottleOptions = {}) {
     this.store = store;
     const d = CONFIG_DEFAULTS.auth;
     const windowMs = options.windowMs ?? d.failure_window_ms;
+    this.windowMs = windowMs;
+    this.shared = store.kv.engine.shared ? store.kv.engine.windows : undefined;
     this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? d.max_failures_per_ip, windowMs);
     this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? d.max_failures_per_account, windowMs);
     this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? d.account_slowdown_after, windowMs);
@@ -80,6 +88,16 @@ export class LoginService {
     const user = username.trim().toLowerCase();
     if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
     const pair = pairKey(user, clientIp);
+    const counted = [
+      [this.byIp, clientIp, 'ip'],
+      [this.byPair, pair, 'pair'],
+      [this.byAccount, user, 'account'],
+    ] as const;
+    if (this.shared) {
+      // What every node counted, in place of what this one saw (one query for the three).
+      const stored = await this.shared.times(counted.map(sharedName), Date.now() - this.windowMs);
+      counted.forEach(([throttle, key], i) => throttle.load(key, stored[i]!));
+    }
     for (const [throttle, key] of [
       [this.byIp, clientIp],
       [this.byPair, pair],
@@ -90,17 +108,20 @@ export class LoginService {
     const slowed = this.byAccount.blocked(user) ? this.accountSlowdownMs : 0;
     const delay = Math.max(this.byIp.delayMs(clientIp), this.byPair.delayMs(pair), slowed);
     if (delay) await new Promise((r) => setTimeout(r, delay));
-    const account = await this.store.accounts.byAddress(user);
+    // Shared store: what the database holds now, not what another node's note has yet to correct.
+    const account = this.shared
+      ? await this.store.accounts.byAddressStored(user)
+      : await this.store.accounts.byAddress(user);
     const key = await this.mailboxKey(account, password, permission);
     const valid = !!key || (await this.verifyPassword(user, password, account?.passwordHash));
     if (!account || !valid) {
-      this.byIp.fail(clientIp);
-      this.byPair.fail(pair);
-      this.byAccount.fail(user);
+      for (const [throttle, key] of counted) throttle.fail(key);
+      if (this.shared) await this.shared.hit(counted.map(sharedName), Date.now(), this.windowMs);
       return { ok: false, reason: 'invalid' };
     }
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
     this.byPair.reset(pair);
+    if (this.shared) await this.shared.remove(sharedName(counted[1])); // no extra await on one node
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
@@ -121,7 +142,7 @@ export class LoginService {
     permission: string | undefined,
   ): Promise<ApiKey | undefined> {
     if (!account || !secret.startsWith('wm_mbx_')) return undefined;
-    const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret));
+    const key = await this.store.apiKeys.bySecretHash(hashApiKey(secret), { stored: !!this.shared });
     const valid =
       !!key &&
       key.type === 'mailbox' &&
@@ -132,3 +153,7 @@ export class LoginService {
     return valid ? key : undefined;
   }
 }
+
+/** A throttle's key as a name of the shared windows: which count, and the key (a pair's NUL is no text). */
+const sharedName = ([, key, count]: readonly [FailureThrottle, string, string]): string =>
+  `login/${count}/${encodeURIComponent(key)}`;

@@ -43,6 +43,12 @@ export class FailureThrottle {
     return count === 0 ? 0 : Math.min(4000, 250 * 2 ** (count - 1));
   }
 
+  /** Takes the failure times another holder counted (a shared store's, issue 20) in place of its own. */
+  load(key: string, times: number[]): void {
+    if (times.length) this.failures.set(key, times);
+    else this.failures.delete(key);
+  }
+
   reset(key: string): void {
     this.failures.delete(key);
   }

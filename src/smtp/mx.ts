@@ -115,6 +115,8 @@ interface MxContext {
   limits: typeof MX_DEFAULTS;
   perIp: ConnectionCounter;
   rate: SlidingWindowLimiter;
+  /** Shared store: the per-address rate counted in the database, for every node (0: allowed, else seconds to wait). */
+  sharedRate: ((ip: string) => Promise<number>) | undefined;
   badRcptByIp: FailureThrottle;
   badRcpts: Map<string, number>; // session id → refused recipients so far
   counted: Set<string>; // sessions holding a per-IP slot
@@ -147,7 +149,10 @@ export function createMxServer(options: MxServerOptions): MxServer {
     },
     onConnect: (session, callback) => callback(admitConnection(ctx, session)),
     onClose: (session) => releaseConnection(ctx, session),
-    onMailFrom: (_address, session, callback) => callback(startTransaction(ctx, session)),
+    onMailFrom: (_address, session, callback) =>
+      ctx.sharedRate
+        ? answer(startSharedTransaction(ctx, session), callback)
+        : callback(startTransaction(ctx, session)),
     onRcptTo: (address, session, callback) => answer(acceptRecipient(ctx, address.address, session), callback),
     onData: (stream, session, callback) => answer(receiveMessage(ctx, stream, session, Date.now()), callback),
   });
@@ -173,6 +178,7 @@ function mxContext(options: MxServerOptions): MxContext {
     limits,
     perIp: new ConnectionCounter(limits.maxConnectionsPerIp),
     rate: new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000),
+    sharedRate: sharedRate(store, limits.messagesPerIpPerMinute),
     badRcptByIp: new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs),
     badRcpts: new Map(),
     counted: new Set(),
@@ -220,14 +226,36 @@ function releaseConnection(ctx: MxContext, session: SMTPServerSession): void {
 
 // ── MAIL FROM ───────────────────────────────────────────────────────────────────────────────────────
 
+const tooManyMessages = (wait: number): SmtpReplyError =>
+  smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`);
+
 /** The per-address message rate (450 4.7.1); an accepted MAIL FROM starts an empty set of routes. */
 function startTransaction(ctx: MxContext, session: SMTPServerSession): SmtpReplyError | undefined {
-  if (!ctx.rate.hit(session.remoteAddress)) {
-    const wait = ctx.rate.retryAfterSeconds(session.remoteAddress);
-    return smtpError(450, '4.7.1', `Too many messages from your address, try again in ${wait} s`);
-  }
+  if (!ctx.rate.hit(session.remoteAddress)) return tooManyMessages(ctx.rate.retryAfterSeconds(session.remoteAddress));
   ctx.transactions.set(session.envelope, new Map());
   return undefined;
+}
+
+/** Several nodes on one store: one count per address for all of them (docs/ARCHITECTURE.md §4.8). */
+async function startSharedTransaction(ctx: MxContext, session: SMTPServerSession): Promise<void> {
+  let wait: number;
+  try {
+    wait = await ctx.sharedRate!(session.remoteAddress);
+  } catch {
+    throw smtpError(451, '4.3.0', 'Temporary failure, try again later');
+  }
+  if (wait) throw tooManyMessages(wait);
+  ctx.transactions.set(session.envelope, new Map());
+}
+
+function sharedRate(store: Store, limit: number): MxContext['sharedRate'] {
+  const windows = store.kv.engine.shared ? store.kv.engine.windows : undefined;
+  if (!windows) return undefined;
+  return async (ip) => {
+    const now = Date.now();
+    const { taken, times } = await windows.take(`mx/ip/${ip}`, now, 60_000, [{ limit, windowMs: 60_000 }]);
+    return taken ? 0 : Math.max(1, Math.ceil((times[times.length - limit]! + 60_000 - now) / 1000));
+  };
 }
 
 // ── RCPT TO ─────────────────────────────────────────────────────────────────────────────────────────

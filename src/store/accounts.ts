@@ -8,7 +8,7 @@ import type { Messages } from './messages.ts';
 import type { KeyedMutex } from './mutex.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
-import type { Account, CredentialEnded } from './types.ts';
+import type { Account, AddressRoute, CredentialEnded } from './types.ts';
 
 export interface NewAccount {
   teamId: string;
@@ -55,6 +55,15 @@ export class Accounts {
   async byAddress(address: string): Promise<Account | undefined> {
     const route = await this.addresses.get(address);
     return route?.kind === 'account' ? this.get(route.accountId) : undefined;
+  }
+
+  /**
+   * The account as the database has it now, past the directory cache: on a shared store a login must
+   * see another node's password change or suspension even before that node's note has arrived.
+   */
+  async byAddressStored(address: string): Promise<Account | undefined> {
+    const route = await this.kv.get<AddressRoute>(keys.address(normalizeAddress(address)));
+    return route?.kind === 'account' ? this.kv.get<Account>(keys.account(route.accountId)) : undefined;
   }
 
   async listForTeam(teamId: string): Promise<Account[]> {
@@ -104,6 +113,24 @@ export class Accounts {
     else if (before && before.passwordHash !== account.passwordHash)
       this.ended(tx, account.id, 'password', 'password changed');
     await this.kv.commit(tx);
+  }
+
+  /**
+   * Another node wrote the account (a shared store's change feed); `before` is what the directory
+   * cache held of it, if anything. Ends this node's sessions as update() ends the writer's: all of
+   * them when the mailbox is no longer active, those that logged in with a password when it changed
+   * (or when what it was is not known here: ending a password session too many is the safe side).
+   */
+  async changedElsewhere(accountId: string, before: { value: Account | undefined } | undefined): Promise<void> {
+    const old = before?.value;
+    if (before && !old) return; // created elsewhere: no session can have logged in with it here
+    const now = await this.get(accountId);
+    let ended: CredentialEnded | undefined;
+    if (now?.state !== 'active') {
+      if (!old || old.state === 'active') ended = { accountId, credential: null, reason: 'mailbox suspended' };
+    } else if (!old || old.passwordHash !== now.passwordHash)
+      ended = { accountId, credential: 'password', reason: 'password changed' };
+    if (ended) this.notifier.emit('credential-ended', ended);
   }
 
   /** Deletes the account, its address, folders and messages (blobs released) in one batch. */

@@ -50,6 +50,18 @@ export class ApiKeys {
     tx.onCommit(() => this.notifier.emit('credential-ended', ended));
   }
 
+  /**
+   * Another node wrote the key (a shared store's change feed): its cached check goes, and a revoked
+   * key ends this node's sessions that logged in with it, as revoke() ends the writer's.
+   */
+  async changedElsewhere(id: string): Promise<void> {
+    this.drop(id);
+    const key = await this.get(id);
+    this.drop(id); // a lookup that read the old record meanwhile is not kept
+    if (key?.revokedAt)
+      this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
+  }
+
   async create(key: ApiKey, secretHash: string): Promise<void> {
     const tx = new Tx();
     tx.put(keys.apiKey(key.id), key);
@@ -63,9 +75,10 @@ export class ApiKeys {
   }
 
   /** The key whose secret has this SHA-256; each caller gets its own copy to read. */
-  async bySecretHash(secretHash: string): Promise<ApiKey | undefined> {
+  async bySecretHash(secretHash: string, options: { stored?: boolean } = {}): Promise<ApiKey | undefined> {
     const hit = this.verified.get(secretHash);
-    if (hit && hit.expires > Date.now()) return copyKey(hit.key);
+    // `stored`: past this memory (a shared store's login must see another node's revocation at once).
+    if (hit && hit.expires > Date.now() && !options.stored) return copyKey(hit.key);
     if (hit) this.drop(hit.key.id);
     const generation = this.generation;
     const id = await this.kv.get<string>(keys.apiKeyHash(secretHash));

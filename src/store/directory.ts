@@ -82,6 +82,13 @@ export class DirectoryCache {
     return text === null ? undefined : (JSON.parse(text) as T);
   }
 
+  /** What the cache holds of a record, without reading through: undefined when it holds nothing. */
+  cached<T>(key: string): { value: T | undefined } | undefined {
+    const entry = this.entries.get(key);
+    if (!entry || entry.list) return undefined;
+    return { value: entry.text === null ? undefined : (JSON.parse(entry.text) as T) };
+  }
+
   /** Records of one family, one engine read for the ones not held. */
   async getMany<T>(keys: string[]): Promise<(T | undefined)[]> {
     const texts: (string | null | undefined)[] = keys.map((key) => this.hit(key)?.text);

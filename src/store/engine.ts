@@ -45,6 +45,31 @@ export interface EngineLeases {
   release(name: string, owner: string): Promise<void>;
 }
 
+/** At most `limit` events within `windowMs` before the time of the one being counted. */
+export interface WindowCap {
+  limit: number;
+  windowMs: number;
+}
+
+/**
+ * Sliding windows of timed events per name (login failures, messages sent), counted and added
+ * atomically where every node sees them: on a shared store one node's count is every node's (issue 20).
+ * Times are milliseconds of the caller's clock; an event is kept `keepMs` after its time, then dropped.
+ */
+export interface EngineWindows {
+  /** Records one event at `at` under each name, unconditionally (a failure happened). */
+  hit(names: string[], at: number, keepMs: number): Promise<void>;
+  /**
+   * Under the name's lock: when every cap has room at `at`, records one event there. Returns whether
+   * it did, and the times (ascending) of the name's events kept, including that one.
+   */
+  take(name: string, at: number, keepMs: number, caps: WindowCap[]): Promise<{ taken: boolean; times: number[] }>;
+  /** The times (ascending) of each name's events after `since`, in the order asked. */
+  times(names: string[], since: number): Promise<number[][]>;
+  /** Removes one event of `name` at `at` (a count given back), or all of its events (a reset). */
+  remove(name: string, at?: number): Promise<void>;
+}
+
 /** One batch of a group commit on a shared engine, with what it expects to find (Tx.expected). */
 export interface CheckedBatch {
   ops: Op[];
@@ -89,6 +114,8 @@ export interface Engine extends EngineReader {
   snapshot(): EngineSnapshot;
   /** Leases on work: in memory for LevelDB (one process is the only node), a table for PostgreSQL. */
   readonly leases: EngineLeases;
+  /** Counted windows: in memory for LevelDB (one process counts for the store), a table for PostgreSQL. */
+  readonly windows: EngineWindows;
   /** After a failed write: make the engine able to write again (or reject while it cannot). */
   reopen(): Promise<void>;
   close(): Promise<void>;

@@ -28,7 +28,7 @@ import { Tx, decode } from './tx.ts';
 import { keys, prefixRange, ranges } from './keys.ts';
 import { StoreConflictError, StoreUnavailableError, withRetries } from './committer.ts';
 import { StoreView } from './view.ts';
-import type { Folder, Message, StoredEvent } from './types.ts';
+import type { Account, Folder, Message, StoredEvent } from './types.ts';
 import { indexMessage } from '../mime/index.ts';
 import type { MessageIndex } from '../mime/types.ts';
 
@@ -106,6 +106,7 @@ export class Store {
     if (kv.engine.shared) {
       this.recentWatermarks = new RecentWatermarks(kv);
       this.messages.refresh = (conflict) => this.refresh(conflict);
+      this.queue.refresh = this.messages.refresh;
       kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
     }
   }
@@ -145,7 +146,14 @@ export class Store {
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
       const directory = changed.filter((note) => note.startsWith('~')).map((note) => note.slice(1));
+      // What this node held of the accounts written, to tell a changed password or state from other edits.
+      const accounts = directory
+        .filter((key) => key.startsWith('u/'))
+        .map((key) => [key.slice(2), this.kv.directory.cached<Account>(key)] as const);
       if (directory.length) this.kv.directory.forget(directory);
+      // Credentials ended on another node end this node's sessions too (§4.8).
+      for (const [id, before] of accounts) await this.accounts.changedElsewhere(id, before);
+      for (const key of directory) if (key.startsWith('k/')) await this.apiKeys.changedElsewhere(key.slice(2));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
         const stored = await this.kv.keys(ranges.allFolders());

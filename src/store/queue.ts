@@ -4,6 +4,7 @@
 // the job ends), and every change is written in one batch with the event that reports it.
 import type { Blobs } from './blobs.ts';
 import { blobHash } from './blobs.ts';
+import { type Refresh, withRetries } from './committer.ts';
 import type { Counters } from './counters.ts';
 import type { Kv, Notifier } from './db.ts';
 import type { Events } from './events.ts';
@@ -105,6 +106,8 @@ export class Queue {
   private readonly notifier: Notifier;
   /** Serialises read-modify-write of one job (the runner's result, an API cancel or retry). */
   private readonly jobs = new KeyedMutex();
+  /** Shared store: reloads what a StoreConflictError names (Store.refresh), so enqueue starts again. */
+  refresh?: Refresh;
 
   constructor(kv: Kv, counters: Counters, blobs: Blobs, events: Events, notifier: Notifier) {
     this.kv = kv;
@@ -117,11 +120,15 @@ export class Queue {
 
   /** Queues a message: its jobs, the blob reference and a message.queued event in one durable batch. */
   async enqueue(input: NewOutboundMessage): Promise<Enqueued> {
-    await this.prepare(input.raw);
-    const tx = new Tx();
-    const staged = this.stage(tx, input);
-    await this.kv.commit(tx);
-    return staged;
+    // On a shared store the blob count it expects may have moved (the Sent copy of the same bytes,
+    // another node): reloaded and built again, never a bare conflict to the client (§4.8).
+    return withRetries(this.refresh, async () => {
+      await this.prepare(input.raw);
+      const tx = new Tx();
+      const staged = this.stage(tx, input);
+      await this.kv.commit(tx);
+      return staged;
+    });
   }
 
   /** Loads what stage() needs for these bytes; await it before building the transaction. */

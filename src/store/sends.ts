@@ -2,7 +2,10 @@
 // sending (SMTP submission on any listener, the Sending API) and kept in the store, so neither a
 // second listener nor a restart forgives what was sent. One record per message sent,
 // `sl/<subject>/<time><n>`, read once per sender into memory, pruned as it leaves the day window.
+// On a store several nodes share, memory would be one budget per node: there each message is checked
+// and counted in one step in the database's counted windows (`Engine.windows`, issue 20) instead.
 import type { Kv } from './db.ts';
+import type { EngineWindows, WindowCap } from './engine.ts';
 import { hex, prefixRange } from './keys.ts';
 import { Tx } from './tx.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
@@ -61,9 +64,11 @@ export class Sends {
   private readonly sent = new Map<string, Sent[]>();
   private readonly loading = new Map<string, Promise<void>>();
   private counter = 0;
+  private readonly shared: EngineWindows | undefined;
 
   constructor(kv: Kv) {
     this.kv = kv;
+    this.shared = kv.engine.shared ? kv.engine.windows : undefined;
   }
 
   /** After a failed write: drops what memory counted, so each sender is read again from the disk. */
@@ -74,6 +79,7 @@ export class Sends {
 
   /** May `subject` send one more message now? (An early answer, e.g. at MAIL FROM; reserve() decides.) */
   async check(subject: string, limits: SendingLimits, now = Date.now()): Promise<LimitCheck> {
+    if (this.shared) return verdict((await this.shared.times([windowName(subject)], now - DAY))[0]!, limits, now);
     await this.load(subject);
     return verdict(
       this.recent(subject, now).map((s) => s.time),
@@ -87,6 +93,7 @@ export class Sends {
    * cannot pass the limit together; resolves once the count is durable.
    */
   async reserve(subject: string, limits: SendingLimits, now = Date.now()): Promise<Reservation> {
+    if (this.shared) return this.reserveShared(subject, limits, now);
     await this.load(subject);
     const list = this.recent(subject, now);
     const check = verdict(
@@ -116,6 +123,20 @@ export class Sends {
         await this.kv.commit(undo);
       },
     };
+  }
+
+  /** The check and the count in one step under the sender's lock in the database, whoever's node it is. */
+  private async reserveShared(subject: string, limits: SendingLimits, now: number): Promise<Reservation> {
+    const name = windowName(subject);
+    const caps: WindowCap[] = [];
+    if (limits.perHour > 0) caps.push({ limit: limits.perHour, windowMs: HOUR });
+    if (limits.perDay > 0) caps.push({ limit: limits.perDay, windowMs: DAY });
+    const { taken, times } = await this.shared!.take(name, now, DAY, caps);
+    if (!taken) {
+      const check = verdict(times, limits, now);
+      return check.ok ? { ok: false, limit: 'sending limit', retryAfterSeconds: 1 } : check;
+    }
+    return { ok: true, release: () => this.shared!.remove(name, now) };
   }
 
   /** Keys of sends that left the day window, deleted with the next write. */
@@ -156,3 +177,6 @@ export class Sends {
     return loading;
   }
 }
+
+/** A sender's counted window on a shared store. */
+const windowName = (subject: string): string => `send/${encodeURIComponent(subject)}`;

@@ -100,6 +100,9 @@ export class CountingEngine implements Engine {
   get leases() {
     return this.inner.leases;
   }
+  get windows() {
+    return this.inner.windows;
+  }
   get shared() {
     return this.inner.shared;
   }

@@ -1,6 +1,14 @@
 import { mkdirSync, statfsSync } from 'node:fs';
 import { Level } from 'level';
-import type { Engine, EngineLeases, EngineReader, EngineSnapshot, RangeOptions } from '../engine.ts';
+import type {
+  Engine,
+  EngineLeases,
+  EngineReader,
+  EngineSnapshot,
+  EngineWindows,
+  RangeOptions,
+  WindowCap,
+} from '../engine.ts';
 import type { Op } from '../tx.ts';
 
 type Db = Level<string, Buffer>;
@@ -78,10 +86,55 @@ export class MemoryLeases implements EngineLeases {
   }
 }
 
+/**
+ * Counted windows in this process's memory: with LevelDB the process is the only node, so its count is
+ * the store's. (The login throttles and send budgets keep their own memory on a store of one node and
+ * use this only through the interface; a restart forgets it, as it forgets the throttles.)
+ */
+export class MemoryWindows implements EngineWindows {
+  private readonly events = new Map<string, { at: number; until: number }[]>();
+
+  private kept(name: string, now: number): { at: number; until: number }[] {
+    const list = (this.events.get(name) ?? []).filter((e) => e.until > now);
+    if (list.length) this.events.set(name, list);
+    else this.events.delete(name);
+    return list;
+  }
+
+  private add(name: string, at: number, keepMs: number): void {
+    const list = this.kept(name, at);
+    list.push({ at, until: at + keepMs });
+    list.sort((x, y) => x.at - y.at);
+    this.events.set(name, list);
+  }
+
+  async hit(names: string[], at: number, keepMs: number): Promise<void> {
+    for (const name of names) this.add(name, at, keepMs);
+  }
+
+  async take(name: string, at: number, keepMs: number, caps: WindowCap[]) {
+    const full = caps.some((cap) => this.kept(name, at).filter((e) => at - e.at < cap.windowMs).length >= cap.limit);
+    if (!full) this.add(name, at, keepMs);
+    return { taken: !full, times: this.kept(name, at).map((e) => e.at) };
+  }
+
+  async times(names: string[], since: number): Promise<number[][]> {
+    return names.map((name) => (this.events.get(name) ?? []).filter((e) => e.at > since).map((e) => e.at));
+  }
+
+  async remove(name: string, at?: number): Promise<void> {
+    if (at === undefined) return void this.events.delete(name);
+    const list = this.events.get(name) ?? [];
+    const i = list.findIndex((e) => e.at === at);
+    if (i >= 0) list.splice(i, 1);
+  }
+}
+
 /** LevelDB through `level` (classic-level): one directory, a lock file keeps other processes out. */
 export class LevelEngine extends LevelReader implements Engine {
   readonly kind = 'leveldb';
   readonly leases: EngineLeases = new MemoryLeases();
+  readonly windows: EngineWindows = new MemoryWindows();
 
   static async open(dir: string): Promise<LevelEngine> {
     mkdirSync(dir, { recursive: true });

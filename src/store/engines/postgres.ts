@@ -6,8 +6,10 @@ import type {
   EngineLeases,
   EngineReader,
   EngineSnapshot,
+  EngineWindows,
   RangeOptions,
   SharedEngine,
+  WindowCap,
 } from '../engine.ts';
 import { isDirectoryKey } from '../directory.ts';
 import type { Op } from '../tx.ts';
@@ -477,6 +479,13 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
     return this.leaseTable;
   }
   // ---- end of leases ----
+
+  private windowTable: PgWindows | undefined;
+
+  get windows(): EngineWindows {
+    this.windowTable ??= new PgWindows((fn) => fn(this.readers), this.readers);
+    return this.windowTable;
+  }
 }
 
 /**
@@ -493,18 +502,11 @@ class PgLeases implements EngineLeases {
     this.use = use;
   }
 
-  /** Created on first use (every node may race to it: a lost race is a table that exists). */
   private ready(): Promise<void> {
-    this.table ??= this.use(async (db) => {
-      try {
-        await db.query(
-          'CREATE TABLE IF NOT EXISTS leases (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)',
-        );
-      } catch (err) {
-        // Two CREATE … IF NOT EXISTS at once: the loser fails on the catalog's unique index.
-        if ((err as { code?: string }).code !== '23505') throw err;
-      }
-    }).catch((err: Error) => {
+    this.table ??= createTable(
+      this.use,
+      'CREATE TABLE IF NOT EXISTS leases (name text PRIMARY KEY, owner text NOT NULL, expires_at timestamptz NOT NULL)',
+    ).catch((err: Error) => {
       this.table = undefined;
       throw err;
     });
@@ -527,6 +529,115 @@ class PgLeases implements EngineLeases {
   async release(name: string, owner: string): Promise<void> {
     await this.ready();
     await this.use((db) => db.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]));
+  }
+}
+
+/** Created on first use (every node may race to it: a lost race is a table that exists). */
+async function createTable(use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>, ...sql: string[]) {
+  await use(async (db) => {
+    for (const statement of sql) {
+      try {
+        await db.query(statement);
+      } catch (err) {
+        // Two CREATE … IF NOT EXISTS at once: the loser fails on the catalog's unique index.
+        if ((err as { code?: string }).code !== '23505') throw err;
+      }
+    }
+  });
+}
+
+// Expired events are deleted by every this-many-th hit (a name that is never counted again is not
+// left behind); a name's own expired events go whenever it is taken from.
+const WINDOW_PRUNE_EVERY = 200;
+
+/**
+ * Counted windows as rows of `windows(name, at, until)`: every node inserts and counts in one table,
+ * so a login failure or a message sent through any node counts on all of them. `take` serialises on
+ * a transaction advisory lock per name, so two nodes cannot both take the last slot.
+ */
+class PgWindows implements EngineWindows {
+  private readonly use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
+  private readonly pool: pg.Pool;
+  private table: Promise<void> | undefined;
+  private hits = 0;
+
+  constructor(use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>, pool: pg.Pool) {
+    this.use = use;
+    this.pool = pool;
+  }
+
+  private ready(): Promise<void> {
+    this.table ??= createTable(
+      this.use,
+      'CREATE TABLE IF NOT EXISTS windows (name text NOT NULL, at bigint NOT NULL, until bigint NOT NULL)',
+      'CREATE INDEX IF NOT EXISTS windows_name_at ON windows (name, at)',
+    ).catch((err: Error) => {
+      this.table = undefined;
+      throw err;
+    });
+    return this.table;
+  }
+
+  async hit(names: string[], at: number, keepMs: number): Promise<void> {
+    await this.ready();
+    const prune = ++this.hits % WINDOW_PRUNE_EVERY === 0;
+    await this.use((db) =>
+      db.query(
+        (prune ? 'WITH gone AS (DELETE FROM windows WHERE until <= $2) ' : '') +
+          'INSERT INTO windows (name, at, until) SELECT unnest($1::text[]), $2, $3',
+        [names, at, at + keepMs],
+      ),
+    );
+  }
+
+  async take(name: string, at: number, keepMs: number, caps: WindowCap[]) {
+    await this.ready();
+    const client = await this.pool.connect();
+    try {
+      await client.query('BEGIN');
+      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(`window/${name}`))]);
+      await client.query('DELETE FROM windows WHERE name = $1 AND until <= $2', [name, at]);
+      const { rows } = await client.query<{ at: string }>('SELECT at FROM windows WHERE name = $1 ORDER BY at', [name]);
+      const times = rows.map((row) => Number(row.at));
+      const taken = !caps.some((cap) => times.filter((t) => at - t < cap.windowMs).length >= cap.limit);
+      if (taken) {
+        await client.query('INSERT INTO windows (name, at, until) VALUES ($1, $2, $3)', [name, at, at + keepMs]);
+        times.push(at);
+        times.sort((x, y) => x - y);
+      }
+      await client.query('SET LOCAL synchronous_commit = on');
+      await client.query('COMMIT');
+      client.release();
+      return { taken, times };
+    } catch (err) {
+      await client.query('ROLLBACK').catch(() => {});
+      client.release(err as Error);
+      throw err;
+    }
+  }
+
+  async times(names: string[], since: number): Promise<number[][]> {
+    await this.ready();
+    const { rows } = await this.use((db) =>
+      db.query<{ name: string; times: string[] }>(
+        'SELECT name, array_agg(at ORDER BY at) AS times FROM windows WHERE name = ANY($1::text[]) AND at > $2 GROUP BY name',
+        [names, since],
+      ),
+    );
+    const found = new Map(rows.map((row) => [row.name, row.times.map(Number)]));
+    return names.map((name) => found.get(name) ?? []);
+  }
+
+  async remove(name: string, at?: number): Promise<void> {
+    await this.ready();
+    await this.use((db) =>
+      at === undefined
+        ? db.query('DELETE FROM windows WHERE name = $1', [name])
+        : db.query('DELETE FROM windows WHERE ctid IN (SELECT ctid FROM windows WHERE name = $1 AND at = $2 LIMIT 1)', [
+            name,
+            at,
+          ]),
+    );
   }
 }
 
@@ -553,7 +664,8 @@ function notes(node: string, ops: Op[]): string[] {
   const changed = new Map<string, string>();
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
-    else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
+    // API key records too: another node's revocation must end this node's sessions and cached checks.
+    else if (isDirectoryKey(op.key) || op.key.startsWith('k/')) changed.set(op.key, `~${op.key}`);
   }
   const out: string[] = [];
   let note = node;

@@ -1,0 +1,63 @@
+// Counted windows (Engine.windows, docs/ARCHITECTURE.md §4.8), on the suite's engine (test/run.ts runs this
+// file again on PostgreSQL, where every node counts in one table): what login throttles and send budgets
+// of a shared store rest on. Takes racing for the last slots of a window never take more than its limit.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { withTempStore } from '../helpers/store.ts';
+
+const MINUTE = 60_000;
+
+test('hits are counted per name within the window; a reset and a removal take them back', async () => {
+  await withTempStore(async (store) => {
+    const windows = store.kv.engine.windows;
+    const now = Date.now();
+    await windows.hit(['login/ip/1', 'login/pair/a%001'], now - 2 * MINUTE, 10 * MINUTE);
+    await windows.hit(['login/ip/1'], now - MINUTE, 10 * MINUTE);
+    await windows.hit(['login/ip/1'], now, 10 * MINUTE);
+    assert.equal(await windows.times(['login/ip/1', 'login/pair/a%001', 'other'], now - 3 * MINUTE), [
+      [now - 2 * MINUTE, now - MINUTE, now],
+      [now - 2 * MINUTE],
+      [],
+    ]);
+    assert.equal(await windows.times(['login/ip/1'], now - 90_000), [[now - MINUTE, now]], 'only after `since`');
+    await windows.remove('login/ip/1', now - MINUTE);
+    assert.equal(await windows.times(['login/ip/1'], 0), [[now - 2 * MINUTE, now]], 'one event removed');
+    await windows.remove('login/ip/1');
+    assert.equal(await windows.times(['login/ip/1', 'login/pair/a%001'], 0), [[], [now - 2 * MINUTE]], 'reset');
+  });
+});
+
+test('take: refused when a cap is full, counted when there is room; expired events leave', async () => {
+  await withTempStore(async (store) => {
+    const windows = store.kv.engine.windows;
+    const t = Date.now();
+    const caps = [
+      { limit: 2, windowMs: MINUTE },
+      { limit: 3, windowMs: 10 * MINUTE },
+    ];
+    assert.ok((await windows.take('send/a', t, 10 * MINUTE, caps)).taken);
+    assert.ok((await windows.take('send/a', t + 1, 10 * MINUTE, caps)).taken);
+    const full = await windows.take('send/a', t + 2, 10 * MINUTE, caps);
+    assert.equal(full, { taken: false, times: [t, t + 1] }, 'two a minute');
+    assert.ok((await windows.take('send/a', t + MINUTE, 10 * MINUTE, caps)).taken, 'a minute later');
+    assert.not.ok((await windows.take('send/a', t + 2 * MINUTE, 10 * MINUTE, caps)).taken, 'three in ten minutes');
+    const later = await windows.take('send/a', t + 10 * MINUTE + 1, 10 * MINUTE, caps);
+    assert.equal(later, { taken: true, times: [t + MINUTE, t + 10 * MINUTE + 1] }, 'the first two expired');
+  });
+});
+
+test('40 takes racing for a window of 5: exactly 5 are counted', async () => {
+  await withTempStore(async (store) => {
+    const windows = store.kv.engine.windows;
+    const now = Date.now();
+    const results = await Promise.all(
+      Array.from({ length: 40 }, (_, i) =>
+        windows.take('send/race', now + i, MINUTE, [{ limit: 5, windowMs: MINUTE }]),
+      ),
+    );
+    assert.is(results.filter((r) => r.taken).length, 5);
+    assert.is((await windows.times(['send/race'], 0))[0]!.length, 5);
+  });
+});
+
+test.run();
