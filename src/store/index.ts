@@ -12,6 +12,7 @@ import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
 import type { Engine } from './engine.ts';
 import { openEngine } from './copy.ts';
+import { isDirectoryKey } from './directory.ts';
 import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
@@ -101,7 +102,7 @@ export class Store {
     this.sends = new Sends(kv);
     kv.committer.onFailure(() => this.recover());
     if (kv.engine.shared) {
-      this.messages.refresh = (conflict) => this.refresh(conflict);
+      this.kv.refresh = this.messages.refresh = (conflict) => this.refresh(conflict);
       kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
     }
   }
@@ -129,7 +130,9 @@ export class Store {
       else if (key.startsWith('br/'))
         await this.refreshing.run(key, async () => this.blobs.reload(key.slice(3), await this.kv.quiesce(key)));
       else if (key.startsWith('n/')) await this.counters.refill(key.slice(2));
-      else if (key.startsWith('fn/')) allFolders = true; // another node made a folder of that name
+      else if (key.startsWith('fn/'))
+        allFolders = true; // another node made a folder of that name
+      else if (isDirectoryKey(key)) this.kv.directory.forget([key]); // another node took the name
     }
     if (allFolders) await this.foreignCommit(['*']);
   }

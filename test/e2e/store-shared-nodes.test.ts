@@ -1,11 +1,14 @@
 // Two Wren nodes on one PostgreSQL database (`[store] shared = true`, docs/ARCHITECTURE.md §4.8): SMTP
 // clients deliver to the same folders through both at once, and IMAP IDLE on one sees the other's
 // deliveries. Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
-import { Store } from '../../src/store/index.ts';
+import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import { type Account, type Domain, Store } from '../../src/store/index.ts';
+import { prefixRange } from '../../src/store/keys.ts';
 import { startInstance, type Instance } from '../helpers/instance.ts';
 import { testDatabase } from '../helpers/store.ts';
 import { rejects } from '../helpers/assert.ts';
@@ -157,6 +160,48 @@ test("a mailbox added on node B is taken by node A's MX within a second, though 
   let reply = '';
   while (Date.now() - addedAt < 1000 && !/^250 /.test(reply)) reply = await send(address);
   assert.match(reply, /^250 /, `node A still refuses ${Date.now() - addedAt} ms after node B added the mailbox`);
+});
+
+test('the same mailboxes and domains created through both nodes at once: one 201, one 409, one record each', async () => {
+  const key = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
+  const post = async (instance: Instance, path: string, body: unknown) => {
+    const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
+    });
+    return { status: reply.status, body: (await reply.json()) as any };
+  };
+  // Each name is asked of both nodes at the same moment, one name after another.
+  const mailboxes = Array.from({ length: 8 }, (_, i) => `race${i}@example.test`);
+  const domains = Array.from({ length: 4 }, (_, i) => `race${i}.test`);
+  const replies: { status: number; body: any }[][] = [];
+  for (const email of mailboxes)
+    replies.push(await Promise.all([a, b].map((node) => post(node, '/mailboxes', { email, password: PASSWORD }))));
+  for (const domain of domains)
+    replies.push(await Promise.all([a, b].map((node) => post(node, '/domains', { domain }))));
+  const names = [...mailboxes, ...domains];
+  replies.forEach((pair, i) => {
+    const statuses = pair.map((r) => r.status).sort();
+    assert.equal(statuses, [201, 409], `${names[i]}: ${JSON.stringify(pair.map((r) => r.body))}`);
+    assert.is(pair.find((r) => r.status === 409)!.body.error.code, 'conflict', names[i]);
+  });
+  // What the database holds, read past either node's memory.
+  const store = a.server.store;
+  const accounts = await store.kv.values<Account>(prefixRange('u/'));
+  for (const [i, email] of mailboxes.entries()) {
+    const made = accounts.filter((account) => account.address === email);
+    assert.is(made.length, 1, `${email}: one account record`);
+    assert.is(made[0]!.id, replies[i]!.find((r) => r.status === 201)!.body.data.mailbox.id.replace(/^mbx_/, ''));
+    const route = await store.kv.get<{ accountId: string }>(`a/${email}`);
+    assert.is(route?.accountId, made[0]!.id, `${email}: the route names the account created`);
+    const folders = await store.kv.keys(prefixRange(`fn/${made[0]!.id}/`));
+    assert.is(folders.length, 6, `${email}: one set of default folders`);
+  }
+  const stored = await store.kv.values<Domain>(prefixRange('d/'));
+  for (const domain of domains) assert.is(stored.filter((d) => d.name === domain).length, 1, domain);
+  const teamDomains = await store.kv.keys(prefixRange('td/'));
+  for (const domain of domains) assert.is(teamDomains.filter((k) => k.endsWith(`/${domain}`)).length, 1, domain);
 });
 
 test('IMAP IDLE on node A announces a delivery made on node B within a second', async () => {
