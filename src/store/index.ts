@@ -10,7 +10,7 @@ import { ApiKeys } from './api-keys.ts';
 import { Blobs, blobHash } from './blobs.ts';
 import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
-import type { Engine } from './engine.ts';
+import { type Engine, StoreReadError } from './engine.ts';
 import { openEngine } from './copy.ts';
 import { isDirectoryKey } from './directory.ts';
 import { Domains } from './domains.ts';
@@ -34,7 +34,7 @@ import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
 export { canonicalFlag, hasFlag, SYSTEM_FLAGS, uniqueFlags } from './flags.ts';
-export { StoreConflictError, StoreError, StoreUnavailableError, StoreView, Tx };
+export { StoreConflictError, StoreError, StoreReadError, StoreUnavailableError, StoreView, Tx };
 
 export interface DeliveryTarget {
   folder: Folder;

@@ -116,8 +116,8 @@ export class RawClient {
   }
 
   /** `localAddress` (127.0.0.2 …) makes the session come from another loopback client address. */
-  static async connect(port: number, tls = false, localAddress?: string): Promise<RawClient> {
-    const at = { port, host: '127.0.0.1', ...(localAddress ? { localAddress } : {}) };
+  static async connect(port: number, tls = false, localAddress?: string, host = '127.0.0.1'): Promise<RawClient> {
+    const at = { port, host, ...(localAddress ? { localAddress } : {}) };
     const socket = tls ? tlsConnect({ ...at, rejectUnauthorized: false }) : netConnect(at);
     await new Promise<void>((resolve, reject) => {
       socket.once(tls ? 'secureConnect' : 'connect', () => resolve());
