@@ -116,12 +116,16 @@ export class Queue {
   }
 
   /** Queues a message: its jobs, the blob reference and a message.queued event in one durable batch. */
-  async enqueue(input: NewOutboundMessage): Promise<Enqueued> {
-    await this.prepare(input.raw);
-    const tx = new Tx();
-    const staged = this.stage(tx, input);
-    await this.kv.commit(tx);
-    return staged;
+  enqueue(input: NewOutboundMessage): Promise<Enqueued> {
+    // Shared store: another node (or this one's Sent copy of the same bytes, built in the transaction)
+    // changing the blob's count makes it start again from the stored count (§4.8).
+    return this.kv.retrying(async () => {
+      await this.prepare(input.raw);
+      const tx = new Tx();
+      const staged = this.stage(tx, input);
+      await this.kv.commit(tx);
+      return staged;
+    });
   }
 
   /** Loads what stage() needs for these bytes; await it before building the transaction. */
