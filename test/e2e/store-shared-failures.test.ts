@@ -61,7 +61,8 @@ test.after(async () => {
   for (const dir of dirs) dir.remove();
 });
 
-async function startNode(host: string): Promise<Node> {
+/** `http`: with the API listening (the read test asks it). */
+async function startNode(host: string, http = false): Promise<Node> {
   const dir = tempDir('wren-node-');
   dirs.push(dir);
   const listen = `${host}:0`;
@@ -82,7 +83,7 @@ async function startNode(host: string): Promise<Node> {
     WRENMAIL_IMAP_ALLOW_PLAIN_AUTH_LOOPBACK: 'true', // the raw session below logs in without STARTTLS
     WRENMAIL_POP3_LISTEN: '',
     WRENMAIL_POP3_TLS_LISTEN: '',
-    WRENMAIL_HTTP_LISTEN: listen,
+    WRENMAIL_HTTP_LISTEN: http ? listen : '',
     WRENMAIL_DNS_SERVERS: dns.servers[0]!,
     WRENMAIL_OUTBOUND_SMTP_PORT: String(sink.port),
     WRENMAIL_OUTBOUND_LOCAL_ADDRESS: host,
@@ -298,7 +299,7 @@ test('a PostgreSQL restart mid-load: 4xx / NO while it is down, nothing acknowle
 });
 
 test('reads while PostgreSQL is down: IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, API 503; served again after', async () => {
-  const node = await startNode('127.0.0.2');
+  const node = await startNode('127.0.0.2', true);
   const mail = transport(node);
   const info = await mail.sendMail({
     from: 'sender@elsewhere.test',
