@@ -4,6 +4,7 @@ import { isLoopback } from '../security/net.ts';
 import { metrics } from '../metrics/registry.ts';
 import {
   StoreConflictError,
+  StoreReadError,
   StoreUnavailableError,
   type Account,
   type FolderChange,
@@ -252,6 +253,9 @@ export class Session {
       } else if (err instanceof StoreConflictError) {
         // Other servers kept changing the same mailbox and retries ran out: nothing was stored (RFC 5530 3).
         await this.error('The mailbox is busy, try again', tag, 'NO', 'UNAVAILABLE');
+      } else if (err instanceof StoreReadError) {
+        // The database is away (restarting, unreachable): a subsystem is down, try later (RFC 5530 3).
+        await this.error('Mail storage is temporarily unavailable, try again later', tag, 'NO', 'UNAVAILABLE');
       } else {
         this.ctx.logger?.error({ err, session: this.id }, 'imap command failed');
         await this.error('Internal server error', tag, 'NO', 'SERVERBUG');

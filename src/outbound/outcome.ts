@@ -50,112 +50,123 @@ export async function recordOutcomes(
 ): Promise<void> {
   const { queue } = store;
   const { hostname } = policy;
-  await queue.lock(jobId, async () => {
-    const job = await queue.get(jobId);
-    if (!job || job.state === 'done') return;
-    await queue.loadBlob(job);
-    const now = Date.now();
-    const attempt = job.attempts + 1;
-    const expired = now - job.createdAt >= policy.expiryMs;
-    const changed: { r: QueueRecipient; outcome: Outcome }[] = [];
-    const recipients = job.recipients.map((r) => {
-      const found = outcomes.get(r.address);
-      if (!found || !isPending(r)) return r;
-      const outcome: Outcome =
-        found.status === 'deferred' && expired
-          ? {
-              ...found,
-              status: 'bounced',
-              response: `${found.response} (giving up: in the queue since ${new Date(job.createdAt).toISOString()})`,
-            }
-          : found;
-      const next: QueueRecipient = {
-        ...r,
-        status: outcome.status,
-        attempts: r.attempts + 1,
-        lastResponse: outcome.response,
-        log: [
-          ...r.log,
-          { time: now, attempt, mx: outcome.mx, tls: outcome.tls, response: outcome.response, status: outcome.status },
-        ],
+  // Shared store: another node's commit to the blob's count makes the whole record start again (§4.8);
+  // an outcome left unrecorded would send the message again.
+  await queue.lock(jobId, () =>
+    store.kv.retrying(async () => {
+      const job = await queue.get(jobId);
+      if (!job || job.state === 'done') return;
+      await queue.loadBlob(job);
+      const now = Date.now();
+      const attempt = job.attempts + 1;
+      const expired = now - job.createdAt >= policy.expiryMs;
+      const changed: { r: QueueRecipient; outcome: Outcome }[] = [];
+      const recipients = job.recipients.map((r) => {
+        const found = outcomes.get(r.address);
+        if (!found || !isPending(r)) return r;
+        const outcome: Outcome =
+          found.status === 'deferred' && expired
+            ? {
+                ...found,
+                status: 'bounced',
+                response: `${found.response} (giving up: in the queue since ${new Date(job.createdAt).toISOString()})`,
+              }
+            : found;
+        const next: QueueRecipient = {
+          ...r,
+          status: outcome.status,
+          attempts: r.attempts + 1,
+          lastResponse: outcome.response,
+          log: [
+            ...r.log,
+            {
+              time: now,
+              attempt,
+              mx: outcome.mx,
+              tls: outcome.tls,
+              response: outcome.response,
+              status: outcome.status,
+            },
+          ],
+        };
+        changed.push({ r: next, outcome });
+        return next;
+      });
+      const open = recipients.some(isPending);
+      const schedule = policy.retryScheduleMs;
+      const delay = schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 3_600_000;
+      const next: QueueJob = {
+        ...job,
+        recipients,
+        attempts: attempt,
+        lastAttemptAt: now,
+        state: job.state === 'cancelled' ? 'cancelled' : open ? 'queued' : 'done',
+        dueAt: open ? Math.min(now + delay, job.createdAt + policy.expiryMs) : job.dueAt,
       };
-      changed.push({ r: next, outcome });
-      return next;
-    });
-    const open = recipients.some(isPending);
-    const schedule = policy.retryScheduleMs;
-    const delay = schedule[Math.min(attempt - 1, schedule.length - 1)] ?? 3_600_000;
-    const next: QueueJob = {
-      ...job,
-      recipients,
-      attempts: attempt,
-      lastAttemptAt: now,
-      state: job.state === 'cancelled' ? 'cancelled' : open ? 'queued' : 'done',
-      dueAt: open ? Math.min(now + delay, job.createdAt + policy.expiryMs) : job.dueAt,
-    };
 
-    // Reports to the sender: failures now, a delay notice once; never to the null sender.
-    const dsns: Buffer[] = [];
-    if (job.from) {
-      const original = () => store.blobs.read(job.blob, job.size);
-      const bounced = changed.filter((c) => c.outcome.status === 'bounced');
-      if (bounced.length)
-        dsns.push(
-          buildDsn({
-            hostname,
-            to: job.from,
-            recipients: bounced.map((c) => dsnRecipient(c, 'failed', now)),
-            arrivalDate: job.createdAt,
-            original: await original(),
-          }),
-        );
-      const deferred = changed.filter((c) => c.outcome.status === 'deferred');
-      if (
-        deferred.length &&
-        !job.delayNotified &&
-        policy.delayNoticeAfterMs > 0 &&
-        now - job.createdAt >= policy.delayNoticeAfterMs &&
-        next.state === 'queued'
-      ) {
-        dsns.push(
-          buildDsn({
-            hostname,
-            to: job.from,
-            recipients: deferred.map((c) => dsnRecipient(c, 'delayed', now)),
-            arrivalDate: job.createdAt,
-            willRetryUntil: job.createdAt + policy.expiryMs,
-            original: await original(),
-          }),
-        );
-        next.delayNotified = true;
+      // Reports to the sender: failures now, a delay notice once; never to the null sender.
+      const dsns: Buffer[] = [];
+      if (job.from) {
+        const original = () => store.blobs.read(job.blob, job.size);
+        const bounced = changed.filter((c) => c.outcome.status === 'bounced');
+        if (bounced.length)
+          dsns.push(
+            buildDsn({
+              hostname,
+              to: job.from,
+              recipients: bounced.map((c) => dsnRecipient(c, 'failed', now)),
+              arrivalDate: job.createdAt,
+              original: await original(),
+            }),
+          );
+        const deferred = changed.filter((c) => c.outcome.status === 'deferred');
+        if (
+          deferred.length &&
+          !job.delayNotified &&
+          policy.delayNoticeAfterMs > 0 &&
+          now - job.createdAt >= policy.delayNoticeAfterMs &&
+          next.state === 'queued'
+        ) {
+          dsns.push(
+            buildDsn({
+              hostname,
+              to: job.from,
+              recipients: deferred.map((c) => dsnRecipient(c, 'delayed', now)),
+              arrivalDate: job.createdAt,
+              willRetryUntil: job.createdAt + policy.expiryMs,
+              original: await original(),
+            }),
+          );
+          next.delayNotified = true;
+        }
       }
-    }
-    for (const dsn of dsns) await queue.prepare(dsn);
-    const day = utcDay(now);
-    const relayUsed = relay && changed.some((c) => c.outcome.status === 'delivered');
-    if (relayUsed) await queue.relays.usage(relay.id, day);
+      for (const dsn of dsns) await queue.prepare(dsn);
+      const day = utcDay(now);
+      const relayUsed = relay && changed.some((c) => c.outcome.status === 'delivered');
+      if (relayUsed) await queue.relays.usage(relay.id, day);
 
-    const tx = new Tx();
-    queue.update(tx, job, next);
-    for (const c of changed) store.events.append(tx, outcomeEvent(next, c.r, c.outcome));
-    for (const dsn of dsns) queue.stage(tx, dsnMessage(job, dsn));
-    if (relayUsed) queue.relays.countUse(tx, relay.id, day);
-    await store.kv.commit(tx);
-    for (const c of changed) metrics.delivery('outbound', c.outcome.status);
-    for (const c of changed)
-      policy.logger.info(
-        {
-          job: job.id,
-          rcpt: c.r.address,
-          status: c.outcome.status,
-          mx: c.outcome.mx,
-          tls: c.outcome.tls,
-          response: c.outcome.response,
-          attempt,
-        },
-        `outbound ${c.outcome.status}`,
-      );
-  });
+      const tx = new Tx();
+      queue.update(tx, job, next);
+      for (const c of changed) store.events.append(tx, outcomeEvent(next, c.r, c.outcome));
+      for (const dsn of dsns) queue.stage(tx, dsnMessage(job, dsn));
+      if (relayUsed) queue.relays.countUse(tx, relay.id, day);
+      await store.kv.commit(tx);
+      for (const c of changed) metrics.delivery('outbound', c.outcome.status);
+      for (const c of changed)
+        policy.logger.info(
+          {
+            job: job.id,
+            rcpt: c.r.address,
+            status: c.outcome.status,
+            mx: c.outcome.mx,
+            tls: c.outcome.tls,
+            response: c.outcome.response,
+            attempt,
+          },
+          `outbound ${c.outcome.status}`,
+        );
+    }),
+  );
 }
 
 function dsnRecipient(

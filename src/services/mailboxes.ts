@@ -121,12 +121,15 @@ export async function setMailboxPassword(
 /** An extra address delivering to the mailbox: in a team domain (`invalid`), free (`conflict`). */
 export async function addAlias(deps: ServiceDeps, account: Account, address: string): Promise<void> {
   await assertTeamDomain(deps, account.teamId, address, 'address');
-  await deps.store.directory.run('directory', async () => {
-    if (await deps.store.addresses.get(address)) throw new ServiceError('conflict', `${address} is taken`, 'address');
-    const tx = new Tx();
-    deps.store.addresses.putAccountAlias(tx, address, account.id, account.teamId);
-    await deps.store.kv.commit(tx);
-  });
+  // Shared store: another node taking the address first makes this start again and find it (§4.8).
+  await deps.store.directory.run('directory', () =>
+    deps.store.kv.retrying(async () => {
+      if (await deps.store.addresses.get(address)) throw new ServiceError('conflict', `${address} is taken`, 'address');
+      const tx = new Tx();
+      deps.store.addresses.putAccountAlias(tx, address, account.id, account.teamId);
+      await deps.store.kv.commit(tx);
+    }),
+  );
 }
 
 /** Removes one of the mailbox's extra addresses (`not_found` if it is not one). */

@@ -9,7 +9,7 @@ import type { SMTPServerAddress, SMTPServerDataStream, SMTPServerSession } from 
 import { parseHeaders } from '../mime/parsed-headers.ts';
 import type { LoginService } from '../security/login.ts';
 import { sessionRegistry } from '../security/sessions.ts';
-import type { Account, Store } from '../store/index.ts';
+import { type Account, type Store, StoreConflictError, StoreReadError, StoreUnavailableError } from '../store/index.ts';
 import { splitAddress } from '../store/addresses.ts';
 import type { Queue } from '../store/queue.ts';
 import {
@@ -257,6 +257,10 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
       log,
     ).catch((err: unknown) => {
       if (err instanceof SendLimitExceeded) throw limitReply(err.limit, err.retryAfterSeconds);
+      // Nothing was queued: the store could not be written or read now, or other nodes kept changing
+      // what it needed (RFC 3463 4.3.0), not smtp-server's default 450 4.2.1 "mailbox busy".
+      if (err instanceof StoreUnavailableError || err instanceof StoreConflictError || err instanceof StoreReadError)
+        throw smtpError(451, '4.3.0', 'Temporary failure while queueing the message, try again later');
       throw err;
     });
     log.info(

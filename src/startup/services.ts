@@ -17,6 +17,7 @@ import { headerRules } from '../spam/rules.ts';
 import { RspamdClient, rspamdScorer } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Store } from '../store/index.ts';
+import { serverOwner, withLease } from '../store/leases.ts';
 
 const DAY = 86_400_000;
 
@@ -84,20 +85,22 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     logger: logger.child({ component: 'inbound' }),
   };
 
+  // One owner for this server's leases (queue attempts, webhook deliveries): see serverOwner.
+  const lease = { owner: serverOwner(), ttlMs: config.store.lease_seconds * 1000 };
   const queueRunner = createQueueRunner({
     store,
     resolver,
     hostname: config.hostname,
     deliverLocal: (raw, envelope) => deliverLocal(raw, envelope, pipeline),
     ...runnerSettings(config.outbound),
-    lease: { ttlMs: config.store.lease_seconds * 1000 },
+    lease,
     logger: logger.child({ component: 'outbound' }),
   });
   const retentionMs = config.events.retention_days * DAY;
   const webhooks = createWebhookDispatcher({
     store,
     logger: logger.child({ component: 'webhooks' }),
-    lease: { ttlMs: config.store.lease_seconds * 1000 },
+    lease,
     allowHttp: config.webhooks.allow_http,
     allowPrivateAddresses: config.webhooks.allow_private_addresses,
     resolver,
@@ -117,7 +120,7 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     queueRunner,
     webhooks,
     start() {
-      stopRetention = pruneOldEvents(store, retentionMs, logger);
+      stopRetention = pruneOldEvents(store, retentionMs, lease, logger);
       queueRunner.start();
       webhooks.start();
     },
@@ -131,12 +134,32 @@ export async function createServices(config: Config, store: Store, dataDir: stri
   };
 }
 
+/**
+ * One pass of event retention under the `prune` lease, so that of several nodes on one store one prunes
+ * at a time (docs/ARCHITECTURE.md §4.8); undefined when another node holds it (it prunes the same).
+ */
+export async function pruneOnce(
+  store: Store,
+  retentionMs: number,
+  lease: { owner: string; ttlMs: number },
+): Promise<{ events: number; jobs: number } | undefined> {
+  const claimed = await withLease({ leases: store.kv.engine.leases, ...lease }, 'prune', () =>
+    Promise.all([store.events.prune(Date.now() - retentionMs), store.queue.prune(Date.now() - retentionMs)]),
+  );
+  return claimed.ran ? { events: claimed.value[0], jobs: claimed.value[1] } : undefined;
+}
+
 /** Event retention: prunes events and finished queue jobs older than retentionMs, now and then hourly. */
-function pruneOldEvents(store: Store, retentionMs: number, logger: Logger): () => void {
+function pruneOldEvents(
+  store: Store,
+  retentionMs: number,
+  lease: { owner: string; ttlMs: number },
+  logger: Logger,
+): () => void {
   const prune = () =>
-    Promise.all([store.events.prune(Date.now() - retentionMs), store.queue.prune(Date.now() - retentionMs)]).then(
-      ([events, jobs]) =>
-        (events || jobs) && logger.info({ events, jobs }, 'pruned old events and finished queue jobs'),
+    pruneOnce(store, retentionMs, lease).then(
+      (pruned) =>
+        pruned && (pruned.events || pruned.jobs) && logger.info(pruned, 'pruned old events and finished queue jobs'),
       (err: Error) => logger.error({ err }, 'pruning failed'),
     );
   void prune();

@@ -88,16 +88,25 @@ export class Accounts {
       settings: { saveSent: true, plusFolders: false, filters: [] },
       createdAt: Date.now(),
     };
-    return this.directory.run('directory', async () => {
-      if (await this.addresses.get(address)) throw new StoreError('exists', `address ${address} is taken`);
-      const tx = new Tx();
-      tx.put(keys.account(account.id), account);
-      tx.put(keys.teamAccount(account.teamId, account.id), 1);
-      this.addresses.put(tx, address, { kind: 'account', accountId: account.id, teamId: account.teamId });
-      for (const folder of DEFAULT_FOLDERS) this.folders.create(tx, account.id, folder.name, folder.specialUse);
-      await this.kv.commit(tx);
-      return account;
-    });
+    // Shared store: another node taking the address (or a folder name) first makes this start again,
+    // and the retry finds the address taken (docs/ARCHITECTURE.md §4.8).
+    return this.directory.run('directory', () =>
+      this.kv.retrying(async () => {
+        if (await this.addresses.get(address)) throw new StoreError('exists', `address ${address} is taken`);
+        const tx = new Tx();
+        tx.put(keys.account(account.id), account);
+        tx.put(keys.teamAccount(account.teamId, account.id), 1);
+        this.addresses.claim(tx, address, { kind: 'account', accountId: account.id, teamId: account.teamId });
+        const folders = DEFAULT_FOLDERS.map((f) => this.folders.create(tx, account.id, f.name, f.specialUse));
+        try {
+          await this.kv.commit(tx);
+        } catch (err) {
+          for (const folder of folders) this.folders.discard(folder); // memory took them; the disk did not
+          throw err;
+        }
+        return account;
+      }),
+    );
   }
 
   /**

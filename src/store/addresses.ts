@@ -27,13 +27,22 @@ export class Addresses {
     tx.put(keys.address(normalizeAddress(address)), route);
   }
 
+  /**
+   * A route at an address that must be free: on a shared store the commit fails if another node took
+   * the address meanwhile (Kv.expectAbsent), and the caller's retry sees it taken.
+   */
+  claim(tx: Tx, address: string, route: AddressRoute): void {
+    this.kv.expectAbsent(tx, keys.address(normalizeAddress(address)));
+    this.put(tx, address, route);
+  }
+
   remove(tx: Tx, address: string): void {
     tx.del(keys.address(normalizeAddress(address)));
   }
 
   /** An extra address delivering to an account, indexed under the account so it can be listed. */
   putAccountAlias(tx: Tx, address: string, accountId: string, teamId: string): void {
-    this.put(tx, address, { kind: 'account', accountId, teamId });
+    this.claim(tx, address, { kind: 'account', accountId, teamId });
     tx.put(keys.accountAlias(accountId, normalizeAddress(address)), 1);
   }
 

@@ -1,5 +1,5 @@
 import { EventEmitter } from 'node:events';
-import { Committer, StoreConflictError } from './committer.ts';
+import { Committer, type Refresh, StoreConflictError, withRetries } from './committer.ts';
 import { DirectoryCache } from './directory.ts';
 import type { Engine, EngineReader, EngineSnapshot, RangeOptions } from './engine.ts';
 import { LevelEngine } from './engines/leveldb.ts';
@@ -93,6 +93,23 @@ export class Kv extends Reader {
     // On a shared store other nodes' directory writes arrive through the change feed (Store.foreignCommit).
     this.directory = new DirectoryCache(engine, directoryBytes);
     this.committer.onWritten((ops) => this.directory.apply(ops));
+  }
+
+  /** Shared store: reloads what a StoreConflictError names before an operation starts again (Store.refresh). */
+  refresh?: Refresh;
+
+  /** Runs a whole operation again from the top after a StoreConflictError (shared store, withRetries). */
+  retrying<T>(fn: () => Promise<T>): Promise<T> {
+    return withRetries(this.refresh, fn);
+  }
+
+  /**
+   * Shared store: the batch is valid only if `key` holds no record when it commits (a name being
+   * taken: an address, a domain). Another node taking it first makes the commit fail with a
+   * StoreConflictError, and the operation's retry reads the record and refuses the name.
+   */
+  expectAbsent(tx: Tx, key: string): void {
+    if (this.engine.shared) tx.expect(key, null);
   }
 
   /** A store on LevelDB in `dir`. */

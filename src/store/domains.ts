@@ -39,14 +39,18 @@ export class Domains {
       verifiedAt: null,
       createdAt: Date.now(),
     };
-    return this.directory.run('directory', async () => {
-      if (await this.get(domain.name)) throw new StoreError('exists', `domain ${domain.name} exists`);
-      const tx = new Tx();
-      tx.put(keys.domain(domain.name), domain);
-      tx.put(keys.teamDomain(teamId, domain.name), 1);
-      await this.kv.commit(tx);
-      return domain;
-    });
+    // Shared store: another node adding it first makes this start again and find it (§4.8).
+    return this.directory.run('directory', () =>
+      this.kv.retrying(async () => {
+        if (await this.get(domain.name)) throw new StoreError('exists', `domain ${domain.name} exists`);
+        const tx = new Tx();
+        this.kv.expectAbsent(tx, keys.domain(domain.name));
+        tx.put(keys.domain(domain.name), domain);
+        tx.put(keys.teamDomain(teamId, domain.name), 1);
+        await this.kv.commit(tx);
+        return domain;
+      }),
+    );
   }
 
   async update(domain: Domain): Promise<void> {

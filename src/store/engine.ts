@@ -3,6 +3,19 @@
 // Everything above it (typed reads, group commit, in-memory counters, notifications) is engine-neutral.
 import type { Op } from './tx.ts';
 
+/**
+ * A read failed for a reason that passes (the database is unreachable, restarting or out of
+ * connections): nothing was changed, and the client is told to try again (IMAP NO [UNAVAILABLE],
+ * SMTP 451 4.3.0, API 503), as for a refused write.
+ */
+export class StoreReadError extends Error {
+  override readonly cause: Error;
+  constructor(cause: Error) {
+    super(`store is temporarily unreadable: ${cause.message}`);
+    this.cause = cause;
+  }
+}
+
 /** A key range: bounds compare in byte order of the keys' UTF-8 encoding. */
 export interface RangeOptions {
   gt?: string;

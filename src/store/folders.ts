@@ -216,6 +216,11 @@ export class Folders {
     return folder;
   }
 
+  /** A folder created in a batch that was refused: memory forgets it (a failed write reloads anyway). */
+  discard(folder: Folder): void {
+    this.adopt(keys.folder(folder.accountId, folder.id), undefined);
+  }
+
   /** Writes the folder's current snapshot into the batch. */
   save(tx: Tx, folder: Folder): void {
     // Shared: another node removed it meanwhile; writing its snapshot again would bring it back.

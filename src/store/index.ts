@@ -10,8 +10,9 @@ import { ApiKeys } from './api-keys.ts';
 import { Blobs, blobHash } from './blobs.ts';
 import { Counters } from './counters.ts';
 import { Kv, Notifier } from './db.ts';
-import type { Engine } from './engine.ts';
+import { type Engine, StoreReadError } from './engine.ts';
 import { openEngine } from './copy.ts';
+import { isDirectoryKey } from './directory.ts';
 import { Domains } from './domains.ts';
 import type { NewEvent } from './events.ts';
 import { Events } from './events.ts';
@@ -34,7 +35,7 @@ import type { MessageIndex } from '../mime/types.ts';
 
 export * from './types.ts';
 export { canonicalFlag, hasFlag, SYSTEM_FLAGS, uniqueFlags } from './flags.ts';
-export { StoreConflictError, StoreError, StoreUnavailableError, StoreView, Tx };
+export { StoreConflictError, StoreError, StoreReadError, StoreUnavailableError, StoreView, Tx };
 
 export interface DeliveryTarget {
   folder: Folder;
@@ -105,8 +106,7 @@ export class Store {
     kv.committer.onFailure(() => this.recover());
     if (kv.engine.shared) {
       this.recentWatermarks = new RecentWatermarks(kv);
-      this.messages.refresh = (conflict) => this.refresh(conflict);
-      this.queue.refresh = this.messages.refresh;
+      this.kv.refresh = this.messages.refresh = (conflict) => this.refresh(conflict);
       kv.engine.shared.watch((changed) => void this.foreignCommit(changed));
     }
   }
@@ -134,7 +134,9 @@ export class Store {
       else if (key.startsWith('br/'))
         await this.refreshing.run(key, async () => this.blobs.reload(key.slice(3), await this.kv.quiesce(key)));
       else if (key.startsWith('n/')) await this.counters.refill(key.slice(2));
-      else if (key.startsWith('fn/')) allFolders = true; // another node made a folder of that name
+      else if (key.startsWith('fn/'))
+        allFolders = true; // another node made a folder of that name
+      else if (isDirectoryKey(key)) this.kv.directory.forget([key]); // another node took the name
     }
     if (allFolders) await this.foreignCommit(['*']);
   }

@@ -9,6 +9,14 @@ import type { EngineLeases } from './engine.ts';
 /** This process's owner id for leases: host, pid and a random part (a restarted process is another node). */
 export const NODE_ID = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 
+let servers = 0;
+
+/**
+ * The owner id of one server's leases: NODE_ID and a count, so that servers sharing a process (the
+ * multi-node tests start several in one) are distinct nodes rather than one owner holding every lease.
+ */
+export const serverOwner = (): string => `${NODE_ID}/${++servers}`;
+
 /** How long a lease lasts unless renewed: a dead node's work waits this long before another takes it. */
 export const LEASE_MS = 60_000;
 

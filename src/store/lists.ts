@@ -44,30 +44,37 @@ export class Lists {
   /** `targets` are the addresses the route expands to (members' addresses and external members). */
   async create(input: Omit<MailList, 'id' | 'createdAt'>, targets: string[]): Promise<MailList> {
     const list: MailList = { ...input, address: normalizeAddress(input.address), id: newId(), createdAt: Date.now() };
-    return this.directory.run('directory', async () => {
-      if (await this.addresses.get(list.address)) throw new StoreError('exists', `address ${list.address} is taken`);
-      const tx = new Tx();
-      tx.put(keys.list(list.id), list);
-      tx.put(keys.teamList(list.teamId, list.id), 1);
-      this.addresses.put(tx, list.address, { kind: 'alias', targets, teamId: list.teamId });
-      await this.kv.commit(tx);
-      return list;
-    });
+    return this.directory.run('directory', () =>
+      this.kv.retrying(async () => {
+        if (await this.addresses.get(list.address)) throw new StoreError('exists', `address ${list.address} is taken`);
+        const tx = new Tx();
+        tx.put(keys.list(list.id), list);
+        tx.put(keys.teamList(list.teamId, list.id), 1);
+        this.addresses.claim(tx, list.address, { kind: 'alias', targets, teamId: list.teamId });
+        await this.kv.commit(tx);
+        return list;
+      }),
+    );
   }
 
   /** Saves the record and its route; a changed address must be free. */
   async update(previous: MailList, next: MailList, targets: string[]): Promise<void> {
     next.address = normalizeAddress(next.address);
-    await this.directory.run('directory', async () => {
-      if (next.address !== previous.address && (await this.addresses.get(next.address))) {
-        throw new StoreError('exists', `address ${next.address} is taken`);
-      }
-      const tx = new Tx();
-      if (next.address !== previous.address) this.addresses.remove(tx, previous.address);
-      tx.put(keys.list(next.id), next);
-      this.addresses.put(tx, next.address, { kind: 'alias', targets, teamId: next.teamId });
-      await this.kv.commit(tx);
-    });
+    const moved = next.address !== previous.address;
+    await this.directory.run('directory', () =>
+      this.kv.retrying(async () => {
+        if (moved && (await this.addresses.get(next.address))) {
+          throw new StoreError('exists', `address ${next.address} is taken`);
+        }
+        const tx = new Tx();
+        if (moved) this.addresses.remove(tx, previous.address);
+        tx.put(keys.list(next.id), next);
+        const route = { kind: 'alias' as const, targets, teamId: next.teamId };
+        if (moved) this.addresses.claim(tx, next.address, route);
+        else this.addresses.put(tx, next.address, route);
+        await this.kv.commit(tx);
+      }),
+    );
   }
 
   async remove(list: MailList): Promise<void> {

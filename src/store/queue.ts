@@ -4,7 +4,6 @@
 // the job ends), and every change is written in one batch with the event that reports it.
 import type { Blobs } from './blobs.ts';
 import { blobHash } from './blobs.ts';
-import { type Refresh, withRetries } from './committer.ts';
 import type { Counters } from './counters.ts';
 import type { Kv, Notifier } from './db.ts';
 import type { Events } from './events.ts';
@@ -106,8 +105,6 @@ export class Queue {
   private readonly notifier: Notifier;
   /** Serialises read-modify-write of one job (the runner's result, an API cancel or retry). */
   private readonly jobs = new KeyedMutex();
-  /** Shared store: reloads what a StoreConflictError names (Store.refresh), so enqueue starts again. */
-  refresh?: Refresh;
 
   constructor(kv: Kv, counters: Counters, blobs: Blobs, events: Events, notifier: Notifier) {
     this.kv = kv;
@@ -119,10 +116,10 @@ export class Queue {
   }
 
   /** Queues a message: its jobs, the blob reference and a message.queued event in one durable batch. */
-  async enqueue(input: NewOutboundMessage): Promise<Enqueued> {
-    // On a shared store the blob count it expects may have moved (the Sent copy of the same bytes,
-    // another node): reloaded and built again, never a bare conflict to the client (§4.8).
-    return withRetries(this.refresh, async () => {
+  enqueue(input: NewOutboundMessage): Promise<Enqueued> {
+    // Shared store: another node (or this one's Sent copy of the same bytes, built in the transaction)
+    // changing the blob's count makes it start again from the stored count (§4.8).
+    return this.kv.retrying(async () => {
       await this.prepare(input.raw);
       const tx = new Tx();
       const staged = this.stage(tx, input);

@@ -10,11 +10,14 @@ import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
 import { ImapFlow } from 'imapflow';
 import pg from 'pg';
+import { createRootKey } from '../../src/bootstrap.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { Store } from '../../src/store/index.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { startSink, waitFor, type Sink } from '../helpers/outbound.ts';
+import { RawClient } from '../helpers/imap.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
+import { SmtpClient } from '../helpers/smtp.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -24,6 +27,7 @@ const LEASE_SECONDS = 3;
 let cluster: PostgresCluster;
 let dns: TestDnsServer;
 let sink: Sink;
+let apiKey: string;
 const dirs: ReturnType<typeof tempDir>[] = [];
 const running = new Set<ServerProcess>();
 
@@ -45,6 +49,7 @@ test.before(async () => {
   const team = await store.teams.create('example.test');
   await store.domains.create(team.id, 'example.test');
   await store.accounts.create({ teamId: team.id, address: MAILBOX, passwordHash: await hashPassword(PASSWORD) });
+  apiKey = await createRootKey(store, team.id, 'test');
   await store.close();
 });
 
@@ -56,7 +61,8 @@ test.after(async () => {
   for (const dir of dirs) dir.remove();
 });
 
-async function startNode(host: string): Promise<Node> {
+/** `http`: with the API listening (the read test asks it). */
+async function startNode(host: string, http = false): Promise<Node> {
   const dir = tempDir('wren-node-');
   dirs.push(dir);
   const listen = `${host}:0`;
@@ -74,9 +80,10 @@ async function startNode(host: string): Promise<Node> {
     WRENMAIL_SMTP_MESSAGES_PER_IP_PER_MINUTE: '100000',
     WRENMAIL_IMAP_LISTEN: listen,
     WRENMAIL_IMAP_TLS_LISTEN: '',
+    WRENMAIL_IMAP_ALLOW_PLAIN_AUTH_LOOPBACK: 'true', // the raw session below logs in without STARTTLS
     WRENMAIL_POP3_LISTEN: '',
     WRENMAIL_POP3_TLS_LISTEN: '',
-    WRENMAIL_HTTP_LISTEN: '',
+    WRENMAIL_HTTP_LISTEN: http ? listen : '',
     WRENMAIL_DNS_SERVERS: dns.servers[0]!,
     WRENMAIL_OUTBOUND_SMTP_PORT: String(sink.port),
     WRENMAIL_OUTBOUND_LOCAL_ADDRESS: host,
@@ -289,6 +296,67 @@ test('a PostgreSQL restart mid-load: 4xx / NO while it is down, nothing acknowle
   }
   await session.logout().catch(() => {});
   await Promise.all(nodes.map((n) => n.process.stop()));
+});
+
+test('reads while PostgreSQL is down: IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, API 503; served again after', async () => {
+  const node = await startNode('127.0.0.2', true);
+  const mail = transport(node);
+  const info = await mail.sendMail({
+    from: 'sender@elsewhere.test',
+    to: MAILBOX,
+    subject: 'read while down',
+    messageId: '<read-down@elsewhere.test>',
+    text: 'hello\n',
+  });
+  mail.close();
+  assert.match(info.response, /^250 /);
+  const imapSession = await RawClient.connect(node.port('imap'), false, undefined, node.host);
+  const login = await imapSession.command('l', `LOGIN ${MAILBOX} "${PASSWORD}"`);
+  assert.match(login, /^l OK/m, login);
+  const selected = await imapSession.command('s', 'SELECT INBOX');
+  const last = Number(/^\* (\d+) EXISTS/m.exec(selected)![1]);
+  const { client: smtp } = await SmtpClient.connect(node.port('smtp-mx'), node.host);
+  assert.is((await smtp.command('EHLO client.elsewhere.test')).code, 250);
+  assert.is((await smtp.command('MAIL FROM:<sender@elsewhere.test>')).code, 250);
+  const api = (path: string) =>
+    fetch(`http://${node.host}:${node.port('http')}/api/v1${path}`, { headers: { authorization: `Bearer ${apiKey}` } });
+
+  const restarted = cluster.restart(5000);
+  await waitFor(
+    () => {
+      const probe = new pg.Client({ connectionString: cluster.url });
+      probe.on('error', () => {}); // cut by the shutdown
+      return probe.connect().then(
+        () => probe.end().then(() => false),
+        () => true,
+      );
+    },
+    20_000,
+    'PostgreSQL to stop',
+  );
+  // Reads that memory cannot answer: the message's body, an address never looked up, the mailbox list.
+  const fetched = await imapSession.command('f', `FETCH ${last} BODY.PEEK[]`, 10_000);
+  const rcpt = await smtp.command('RCPT TO:<nobody@example.test>');
+  const listed = await api('/mailboxes');
+  const body = (await listed.json()) as { error?: { code: string } };
+  await restarted; // before any assertion: a failed one must not leave the cluster half restarted
+  assert.match(fetched, /^f NO \[UNAVAILABLE\] /m, fetched);
+  assert.is(rcpt.code, 451, rcpt.text);
+  assert.match(rcpt.text, /^4\.3\.0 /);
+  assert.is(listed.status, 503, JSON.stringify(body));
+  assert.is(body.error?.code, 'service_unavailable');
+  assert.ok(listed.headers.get('retry-after'));
+
+  // Back by itself: the same session reads the body, the API lists the mailbox.
+  await waitFor(
+    async () => /^f2 OK/m.test(await imapSession.command('f2', `FETCH ${last} BODY.PEEK[]`)),
+    20_000,
+    'FETCH again',
+  );
+  await waitFor(async () => (await api('/mailboxes')).status === 200, 20_000, 'the API again');
+  imapSession.close();
+  smtp.close();
+  await node.process.stop();
 });
 
 test.run();

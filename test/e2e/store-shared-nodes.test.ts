@@ -1,59 +1,40 @@
 // Two Wren nodes on one PostgreSQL database (`[store] shared = true`, docs/ARCHITECTURE.md §4.8): SMTP
 // clients deliver to the same folders through both at once, and IMAP IDLE on one sees the other's
 // deliveries. Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
+import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
-import { ImapFlow } from 'imapflow';
-import { Store } from '../../src/store/index.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import { type Account, type Domain, Store } from '../../src/store/index.ts';
+import { prefixRange } from '../../src/store/keys.ts';
+import type { Instance } from '../helpers/instance.ts';
+import {
+  PASSWORD,
+  assertInboxOnEveryNode,
+  deliverThrough,
+  idleSeesDelivery,
+  imapClient as imap,
+  mxTransport as smtp,
+  sentIds,
+  sharedNode,
+} from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 import { rejects } from '../helpers/assert.ts';
 
-const PASSWORD = 'correct horse battery';
 const MAILBOXES = ['ann@example.test', 'bob@example.test'];
 let url: string;
 let a: Instance;
 let b: Instance;
 
-const node = (host: string): Promise<Instance> =>
-  startInstance({
-    host,
-    overrides: {
-      store: { engine: 'postgres', postgres_url: url, shared: true },
-      smtp: { submission_listen: [], submissions_listen: [], messages_per_ip_per_minute: 100_000 },
-    } as never,
-  });
-
 test.before(async () => {
   url = await testDatabase('shared-nodes');
-  a = await node('127.0.0.2');
+  a = await sharedNode('127.0.0.2', url);
   for (const address of MAILBOXES) await a.addAccount(address, PASSWORD);
-  b = await node('127.0.0.3'); // starts on a database another node is writing
+  b = await sharedNode('127.0.0.3', url); // starts on a database another node is writing
 });
 test.after(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
-
-function imap(instance: Instance, user: string): ImapFlow {
-  return new ImapFlow({
-    host: instance.host,
-    port: instance.port('imap'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-    auth: { user, pass: PASSWORD },
-    logger: false,
-  });
-}
-
-const smtp = (instance: Instance) =>
-  nodemailer.createTransport({
-    host: instance.host,
-    port: instance.port('smtp-mx'),
-    secure: false,
-    ignoreTLS: true,
-    pool: false,
-  });
 
 test('a second server that does not share the database is refused while shared nodes run, and the other way round', async () => {
   await rejects(() => Store.open('', { postgresUrl: url }));
@@ -61,62 +42,10 @@ test('a second server that does not share the database is refused while shared n
 
 test('20 SMTP clients deliver 200 messages to two mailboxes through both nodes: each stored once, UIDs strictly increasing', async () => {
   const started = Date.now();
-  const clients = Array.from({ length: 20 }, (_, i) => smtp(i % 2 ? b : a));
-  const replies = await Promise.all(
-    clients.map(async (client, c) => {
-      const out: string[] = [];
-      for (let n = 0; n < 10; n++) {
-        const info = await client.sendMail({
-          from: 'sender@elsewhere.test',
-          to: MAILBOXES,
-          subject: `load ${c}.${n}`,
-          messageId: `<load-${c}-${n}@elsewhere.test>`,
-          text: `message ${n} of client ${c}\n`,
-        });
-        out.push(info.response);
-      }
-      client.close();
-      return out;
-    }),
-  );
-  assert.is(replies.flat().filter((r) => r.startsWith('250 ')).length, 200);
+  const replies = await deliverThrough([a, b], 20, 10, MAILBOXES, 'load');
+  assert.is(replies.filter((r) => r.startsWith('250 ')).length, 200);
   console.log(`200 messages × 2 mailboxes through two nodes: ${Date.now() - started} ms`);
-
-  const expected = Array.from(
-    { length: 200 },
-    (_, i) => `<load-${Math.floor(i / 10)}-${i % 10}@elsewhere.test>`,
-  ).sort();
-  for (const user of MAILBOXES) {
-    const uidNext: number[] = [];
-    for (const instance of [a, b]) {
-      const client = imap(instance, user);
-      await client.connect();
-      try {
-        const status = await client.status('INBOX', { uidNext: true, messages: true });
-        if (!status) throw new Error('no STATUS');
-        const lock = await client.getMailboxLock('INBOX');
-        try {
-          const ids: string[] = [];
-          const uids: number[] = [];
-          for await (const message of client.fetch('1:*', { envelope: true, uid: true })) {
-            ids.push(message.envelope!.messageId!);
-            uids.push(message.uid);
-          }
-          assert.equal([...ids].sort(), expected, `${user} on ${instance.host}: every message exactly once`);
-          for (let i = 1; i < uids.length; i++)
-            assert.ok(uids[i]! > uids[i - 1]!, `UIDs strictly increasing (${uids})`);
-          assert.is(status.messages, 200);
-          assert.ok(status.uidNext! > uids.at(-1)!, 'UIDNEXT above every UID');
-          uidNext.push(status.uidNext!);
-        } finally {
-          lock.release();
-        }
-      } finally {
-        await client.logout();
-      }
-    }
-    assert.is(uidNext[0], uidNext[1], `${user}: both nodes report one UIDNEXT`);
-  }
+  for (const user of MAILBOXES) await assertInboxOnEveryNode([a, b], user, sentIds('load', 20, 10));
 });
 
 test('STORE on the same messages through both nodes at once: no flag change is lost (conflicts retried)', async () => {
@@ -159,36 +88,50 @@ test("a mailbox added on node B is taken by node A's MX within a second, though 
   assert.match(reply, /^250 /, `node A still refuses ${Date.now() - addedAt} ms after node B added the mailbox`);
 });
 
-test('IMAP IDLE on node A announces a delivery made on node B within a second', async () => {
-  const client = imap(a, MAILBOXES[0]!);
-  await client.connect();
-  try {
-    const opened = await client.mailboxOpen('INBOX');
-    const before = opened.exists;
-    const seen = new Promise<{ count: number; at: number }>((resolve) =>
-      client.on('exists', (data: { count: number }) => resolve({ count: data.count, at: Date.now() })),
-    );
-    void client.idle();
-    await new Promise((r) => setTimeout(r, 200)); // IDLE is under way
-    const transport = smtp(b);
-    const info = await transport.sendMail({
-      from: 'sender@elsewhere.test',
-      to: MAILBOXES[0],
-      subject: 'seen from the other node',
-      text: 'hello\n',
+test('the same mailboxes and domains created through both nodes at once: one 201, one 409, one record each', async () => {
+  const key = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
+  const post = async (instance: Instance, path: string, body: unknown) => {
+    const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+      method: 'POST',
+      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+      body: JSON.stringify(body),
     });
-    const sentAt = Date.now();
-    transport.close();
-    assert.match(info.response, /^250 /);
-    const timeout = new Promise<never>((_, reject) =>
-      setTimeout(() => reject(new Error('no EXISTS within a second')), 1000),
-    );
-    const { count, at } = await Promise.race([seen, timeout]);
-    assert.is(count, before + 1);
-    assert.ok(at - sentAt < 1000, `announced ${at - sentAt} ms after the 250`);
-  } finally {
-    await client.logout();
+    return { status: reply.status, body: (await reply.json()) as any };
+  };
+  // Each name is asked of both nodes at the same moment, one name after another.
+  const mailboxes = Array.from({ length: 8 }, (_, i) => `race${i}@example.test`);
+  const domains = Array.from({ length: 4 }, (_, i) => `race${i}.test`);
+  const replies: { status: number; body: any }[][] = [];
+  for (const email of mailboxes)
+    replies.push(await Promise.all([a, b].map((node) => post(node, '/mailboxes', { email, password: PASSWORD }))));
+  for (const domain of domains)
+    replies.push(await Promise.all([a, b].map((node) => post(node, '/domains', { domain }))));
+  const names = [...mailboxes, ...domains];
+  replies.forEach((pair, i) => {
+    const statuses = pair.map((r) => r.status).sort();
+    assert.equal(statuses, [201, 409], `${names[i]}: ${JSON.stringify(pair.map((r) => r.body))}`);
+    assert.is(pair.find((r) => r.status === 409)!.body.error.code, 'conflict', names[i]);
+  });
+  // What the database holds, read past either node's memory.
+  const store = a.server.store;
+  const accounts = await store.kv.values<Account>(prefixRange('u/'));
+  for (const [i, email] of mailboxes.entries()) {
+    const made = accounts.filter((account) => account.address === email);
+    assert.is(made.length, 1, `${email}: one account record`);
+    assert.is(made[0]!.id, replies[i]!.find((r) => r.status === 201)!.body.data.mailbox.id.replace(/^mbx_/, ''));
+    const route = await store.kv.get<{ accountId: string }>(`a/${email}`);
+    assert.is(route?.accountId, made[0]!.id, `${email}: the route names the account created`);
+    const folders = await store.kv.keys(prefixRange(`fn/${made[0]!.id}/`));
+    assert.is(folders.length, 6, `${email}: one set of default folders`);
   }
+  const stored = await store.kv.values<Domain>(prefixRange('d/'));
+  for (const domain of domains) assert.is(stored.filter((d) => d.name === domain).length, 1, domain);
+  const teamDomains = await store.kv.keys(prefixRange('td/'));
+  for (const domain of domains) assert.is(teamDomains.filter((k) => k.endsWith(`/${domain}`)).length, 1, domain);
+});
+
+test('IMAP IDLE on node A announces a delivery made on node B within a second', async () => {
+  await idleSeesDelivery(a, b, MAILBOXES[0]!);
 });
 
 test.run();

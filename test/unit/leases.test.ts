@@ -8,6 +8,8 @@ import * as assert from 'uvu/assert';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { createWebhookDispatcher } from '../../src/events/webhook-dispatcher.ts';
 import { createQueueRunner, type DeliverLocal } from '../../src/outbound/queue-runner.ts';
+import { pruneOnce } from '../../src/startup/services.ts';
+import { prefixRange } from '../../src/store/keys.ts';
 import { Tx, type Store } from '../../src/store/index.ts';
 import { Webhooks } from '../../src/store/webhooks.ts';
 import { waitFor } from '../helpers/outbound.ts';
@@ -209,6 +211,21 @@ test('two webhook dispatchers with their own lease owners POST each delivery onc
       [],
       'POSTed more than once',
     );
+  });
+});
+
+test('event pruning runs under a lease: while another node prunes, this one leaves the records alone', async () => {
+  await withTempStore(async (store) => {
+    await store.emit({ type: 'test.event', teamId: 't1', data: {} });
+    const events = async () => (await store.kv.keys(prefixRange('e/'))).length;
+    const lease = { owner: 'node-b', ttlMs: 10_000 };
+    assert.ok(await store.kv.engine.leases.acquire('prune', 'node-a', 10_000));
+    assert.is(await pruneOnce(store, -60_000, lease), undefined, 'node-a is pruning');
+    assert.is(await events(), 1);
+    await store.kv.engine.leases.release('prune', 'node-a');
+    assert.equal(await pruneOnce(store, -60_000, lease), { events: 1, jobs: 0 });
+    assert.is(await events(), 0);
+    assert.ok(await store.kv.engine.leases.acquire('prune', 'node-a', 10_000), 'released after the pass');
   });
 });
 

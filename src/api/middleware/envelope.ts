@@ -3,7 +3,7 @@ import type { Context, Next } from 'koa';
 import { ServiceError } from '../../services/index.ts';
 import { ApiError, ERROR_DOCS, ERROR_STATUS, type ErrorCode, fromServiceError, isRetryable } from '../errors.ts';
 import type { Logger } from '../../log.ts';
-import { StoreConflictError, StoreUnavailableError } from '../../store/index.ts';
+import { StoreConflictError, StoreReadError, StoreUnavailableError } from '../../store/index.ts';
 
 declare module 'koa' {
   interface DefaultState {
@@ -91,8 +91,9 @@ function errorBody(error: ApiError, requestId: string, docUrl: string): unknown 
 function toApiError(err: unknown): ApiError {
   if (err instanceof ApiError) return err;
   if (err instanceof ServiceError) return fromServiceError(err);
-  // Disk full or failing: nothing was written and the store recovers by itself (503 + Retry-After).
-  if (err instanceof StoreUnavailableError)
+  // Disk full or failing, or the database away for a read: nothing was written and the store recovers
+  // by itself (503 + Retry-After).
+  if (err instanceof StoreUnavailableError || err instanceof StoreReadError)
     return new ApiError('service_unavailable', 'storage is temporarily unavailable, try again later');
   // Shared store: other servers kept changing the same records and retries ran out; nothing was written.
   if (err instanceof StoreConflictError) return new ApiError('service_unavailable', 'busy, try again');

@@ -1,15 +1,16 @@
 import { createHash, randomBytes } from 'node:crypto';
 import pg from 'pg';
-import type {
-  CheckedBatch,
-  Engine,
-  EngineLeases,
-  EngineReader,
-  EngineSnapshot,
-  EngineWindows,
-  RangeOptions,
-  SharedEngine,
-  WindowCap,
+import {
+  type CheckedBatch,
+  type Engine,
+  type EngineLeases,
+  type EngineReader,
+  type EngineSnapshot,
+  type EngineWindows,
+  type RangeOptions,
+  type SharedEngine,
+  StoreReadError,
+  type WindowCap,
 } from '../engine.ts';
 import { isDirectoryKey } from '../directory.ts';
 import type { Op } from '../tx.ts';
@@ -55,12 +56,28 @@ function rangeSql(range: RangeOptions, params: unknown[]): string {
   return sql;
 }
 
+/**
+ * Whether a failed query may succeed later: no server or connection (a network error, pg's
+ * "Connection terminated"), or SQLSTATE class 08 connection exception, 53 insufficient resources,
+ * 57 operator intervention (57P01 admin shutdown, 57P03 cannot connect now) or 58 system error.
+ * Anything else (a wrong query) is a bug and stays what it is.
+ */
+function passing(err: unknown): boolean {
+  if (!(err instanceof Error)) return false;
+  if (!(err instanceof pg.DatabaseError)) return true;
+  return ['08', '53', '57', '58'].includes(err.code?.slice(0, 2) ?? '');
+}
+
 /** Reads through `use`, which lends a connection (the pool's, or the snapshot's own). */
 class PgReader implements EngineReader {
   protected readonly use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>;
 
   constructor(use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>) {
-    this.use = use;
+    // A read the database cannot answer now is a temporary refusal, not a server bug (RFC 5530 3).
+    this.use = (fn) =>
+      use(fn).catch((err: unknown) => {
+        throw passing(err) ? new StoreReadError(err as Error) : err;
+      });
   }
 
   async get(key: string): Promise<Buffer | undefined> {
