@@ -17,6 +17,7 @@ import { headerRules } from '../spam/rules.ts';
 import { RspamdClient, rspamdScorer } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Store } from '../store/index.ts';
+import { serverNodeId } from '../store/leases.ts';
 
 const DAY = 86_400_000;
 
@@ -84,20 +85,22 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     logger: logger.child({ component: 'inbound' }),
   };
 
+  // One lease owner per server, not per process: two servers started in one process (tests) are two nodes.
+  const lease = { owner: serverNodeId(), ttlMs: config.store.lease_seconds * 1000 };
   const queueRunner = createQueueRunner({
     store,
     resolver,
     hostname: config.hostname,
     deliverLocal: (raw, envelope) => deliverLocal(raw, envelope, pipeline),
     ...runnerSettings(config.outbound),
-    lease: { ttlMs: config.store.lease_seconds * 1000 },
+    lease,
     logger: logger.child({ component: 'outbound' }),
   });
   const retentionMs = config.events.retention_days * DAY;
   const webhooks = createWebhookDispatcher({
     store,
     logger: logger.child({ component: 'webhooks' }),
-    lease: { ttlMs: config.store.lease_seconds * 1000 },
+    lease,
     allowHttp: config.webhooks.allow_http,
     allowPrivateAddresses: config.webhooks.allow_private_addresses,
     resolver,

@@ -136,12 +136,13 @@ export class Store {
 
   /**
    * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
-   * records and lists, or `*`: anything).
+   * records and lists, `!n/event` events, or `*`: anything).
    */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
       const directory = changed.filter((note) => note.startsWith('~')).map((note) => note.slice(1));
       if (directory.length) this.kv.directory.forget(directory);
+      if (changed.includes('*') || changed.includes(`!${keys.counter('event')}`)) void this.events.catchUp();
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
         const stored = await this.kv.keys(ranges.allFolders());
@@ -228,6 +229,7 @@ export class Store {
     const engine = options.engine ?? (await openEngine(dir, options.postgresUrl, { shared: options.shared }));
     const store = new Store(new Kv(engine, options.groupCommit ?? true, options.directoryBytes));
     await store.counters.load();
+    await store.events.load();
     await store.folders.load();
     return store;
   }

@@ -9,6 +9,9 @@ import type { EngineLeases } from './engine.ts';
 /** This process's owner id for leases: host, pid and a random part (a restarted process is another node). */
 export const NODE_ID = `${hostname()}/${process.pid}/${randomBytes(4).toString('hex')}`;
 
+/** A lease owner for one server of this process (NODE_ID and a random part). */
+export const serverNodeId = (): string => `${NODE_ID}/${randomBytes(3).toString('hex')}`;
+
 /** How long a lease lasts unless renewed: a dead node's work waits this long before another takes it. */
 export const LEASE_MS = 60_000;
 

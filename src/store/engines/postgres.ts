@@ -10,7 +10,7 @@ import type {
   SharedEngine,
 } from '../engine.ts';
 import { isDirectoryKey } from '../directory.ts';
-import type { Op } from '../tx.ts';
+import type { Op, Sequenced } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
 const PAGE_ROWS = 500;
@@ -351,11 +351,12 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
       }
       const results: (string[] | Error | null)[] = [];
       const accepted: Op[] = [];
+      const sequenced: Sequenced[] = [];
       for (const batch of batches) {
-        let { ops, expected } = batch;
+        let { ops, expected, sequenced: numbered } = batch;
         if (batch.build) {
           try {
-            ({ ops, expected } = batch.build(current));
+            ({ ops, expected, sequenced: numbered } = batch.build(current));
           } catch (err) {
             results.push(err as Error);
             continue;
@@ -369,6 +370,7 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
         const stale = [...expected].filter(([key, value]) => !sameBytes(current.get(key), value)).map(([k]) => k);
         results.push(stale.length ? stale : null);
         if (stale.length) continue;
+        if (numbered) sequenced.push(...numbered);
         for (const op of ops) {
           accepted.push(op);
           if (!expectedSet.has(op.key)) continue;
@@ -382,15 +384,48 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
           db,
           [...lastOps(accepted)].sort((a, b) => Buffer.compare(toKey(a.key), toKey(b.key))),
         );
-        for (const payload of notes(this.node, accepted))
-          await db.query("SELECT pg_notify('wren_changes', $1)", [payload]);
       }
+      // Last, so the sequence's lock is held only for these rows and the commit itself.
+      if (sequenced.length) accepted.push(...(await this.writeSequenced(db, sequenced)));
+      if (accepted.length)
+        for (const payload of notes(this.node, accepted, sequenced))
+          await db.query("SELECT pg_notify('wren_changes', $1)", [payload]);
       await db.query('COMMIT');
       return results;
     } catch (err) {
       await db.query('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Numbers the records of Tx.sequence inside the commit's transaction: the sequence's advisory lock
+   * is held until COMMIT, so the next transaction to take it reads the value this one stored, and
+   * values are in commit order across nodes (a reader of the range sees a gap-free prefix). Nothing
+   * else is locked after it, and its rows are new keys, so it waits on no other transaction.
+   */
+  private async writeSequenced(db: pg.Client, items: Sequenced[]): Promise<Op[]> {
+    const names = [...new Set(items.map((item) => item.key))];
+    const locks = [...new Set(names.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    await db.query('SELECT pg_advisory_xact_lock(l) FROM unnest($1::bigint[]) AS l', [locks.map(String)]);
+    const { rows } = await db.query<{ key: Buffer; value: Buffer }>(
+      'SELECT key, value FROM kv WHERE key = ANY($1::bytea[])',
+      [names.map(toKey)],
+    );
+    const values = new Map(names.map((name) => [name, 0]));
+    for (const row of rows) values.set(row.key.toString('utf8'), Number(row.value.toString('utf8')));
+    const ops: Op[] = [];
+    for (const item of items) {
+      const value = values.get(item.key)! + 1;
+      values.set(item.key, value);
+      ops.push(...item.build(value));
+    }
+    for (const [name, value] of values) ops.push({ type: 'put', key: name, value: Buffer.from(JSON.stringify(value)) });
+    await this.writeOps(
+      db,
+      [...lastOps(ops)].sort((a, b) => Buffer.compare(toKey(a.key), toKey(b.key))),
+    );
+    return ops;
   }
 
   /** Puts and deletes inside the caller's transaction. */
@@ -548,9 +583,13 @@ function lastOps(ops: Op[]): Iterable<Op> {
 // NOTIFY payloads must stay under 8,000 bytes.
 const NOTE_BYTES = 7000;
 
-/** The folders a commit wrote (`+f/…`) or deleted (`-f/…`), after this node's id, in notes small enough. */
-function notes(node: string, ops: Op[]): string[] {
+/**
+ * The folders a commit wrote (`+f/…`) or deleted (`-f/…`), the directory keys (`~key`) and the sequences
+ * taken at commit (`!key`), after this node's id, in notes small enough.
+ */
+function notes(node: string, ops: Op[], sequenced: readonly Sequenced[]): string[] {
   const changed = new Map<string, string>();
+  for (const item of sequenced) changed.set(`!${item.key}`, `!${item.key}`);
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
     else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
