@@ -136,15 +136,19 @@ export class Store {
 
   /**
    * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
-   * records and lists, `!n/event` events, or `*`: anything).
+   * records and lists and Bayes totals, `!n/event` events, or `*`: anything).
    */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
       const directory = changed.filter((note) => note.startsWith('~')).map((note) => note.slice(1));
-      if (directory.length) this.kv.directory.forget(directory);
+      if (directory.length) {
+        this.kv.directory.forget(directory);
+        this.spam.forgetTotals(directory);
+      }
       if (changed.includes('*') || changed.includes(`!${keys.counter('event')}`)) void this.events.catchUp();
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
+        this.spam.forget();
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
         for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);

@@ -1,7 +1,7 @@
 // Events on two Wren nodes sharing one PostgreSQL database (`[store] shared = true`, docs/ARCHITECTURE.md
 // §4.8): deliveries through SMTP on both nodes at once; an SSE client moves from node to node with
 // Last-Event-ID and gets every event once, in order; a webhook gets each event once though both nodes
-// run a dispatcher. Always on PostgreSQL (a private cluster), whatever the suite engine.
+// run a dispatcher; Bayes training on one node is what the other classifies with. Always on PostgreSQL (a private cluster), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
@@ -17,6 +17,7 @@ let url: string;
 let a: Instance;
 let b: Instance;
 let key: string;
+let root: string;
 let receiver: Receiver;
 
 const node = (host: string): Promise<Instance> =>
@@ -26,6 +27,7 @@ const node = (host: string): Promise<Instance> =>
       store: { engine: 'postgres', postgres_url: url, shared: true },
       smtp: { submission_listen: [], submissions_listen: [], messages_per_ip_per_minute: 100_000 },
       webhooks: { allow_http: true, allow_private_addresses: true },
+      spam: { bayes_min_spam: 1, bayes_min_ham: 1 },
     } as never,
   });
 
@@ -40,6 +42,7 @@ test.before(async () => {
     permissions: PRESETS['mailbox:full']!,
     accountId: ann.id,
   });
+  root = await storeKey(a.server.store, { teamId: ann.teamId, type: 'root', permissions: ['spam.train', 'spam.test'] });
   receiver = await startReceiver();
   const now = Date.now();
   await new Webhooks(a.server.store.kv, a.server.store.notifier).save({
@@ -137,6 +140,45 @@ test('webhooks: each event posted exactly once though both nodes run a dispatche
   assert.is(new Set(ids).size, ids.length, `no event posted twice (${ids.length} posts)`);
   assert.is(ids.length, 96, 'every delivery posted');
   assert.ok(received.length === 96);
+});
+
+/** POST to a node's API with the root key; the reply's data. */
+async function post(instance: Instance, path: string, message: string): Promise<any> {
+  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+    method: 'POST',
+    headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
+    body: JSON.stringify({ message }),
+  });
+  const body = (await reply.json()) as { data: any };
+  assert.is(reply.status, 200, JSON.stringify(body));
+  return body.data;
+}
+
+const mail = (subject: string, body: string): string =>
+  `From: <x@elsewhere.test>\r\nTo: <ann@example.test>\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@elsewhere.test>\r\n\r\n${body}\r\n`;
+
+test("Bayes: training on node A changes node B's classification within a second; training on both at once loses nothing", async () => {
+  const spammy = mail('zorblax pills offer', 'zorblax quxxo discount pharmacy');
+  // B loads its model now (untrained: Bayes abstains), so a stale copy would be kept.
+  assert.is((await post(b, '/spam/classify', spammy)).bayes_probability, null);
+  await post(a, '/spam/train/spam', spammy);
+  await post(a, '/spam/train/ham', mail('minutes of the meeting', 'agenda budget review minutes'));
+  const trained = Date.now();
+  let probability: number | null = null;
+  while (Date.now() - trained < 1000 && probability === null)
+    probability = (await post(b, '/spam/classify', spammy)).bayes_probability;
+  assert.ok(probability !== null && probability > 0.9, `node B classifies with A's training (${probability})`);
+
+  // 10 messages trained through each node at once: every one counted once, on both nodes.
+  await Promise.all(
+    [a, b].map(async (instance, n) => {
+      for (let i = 0; i < 10; i++) await post(instance, '/spam/train/spam', mail(`offer ${n} ${i}`, `spam ${n} ${i}`));
+    }),
+  );
+  await new Promise((r) => setTimeout(r, 300));
+  const again = mail('zorblax pills offer', 'zorblax quxxo discount pharmacy');
+  for (const instance of [a, b])
+    assert.equal((await post(instance, '/spam/train/spam', again)).totals, { spam: 21, ham: 1 }, instance.host);
 });
 
 test.run();

@@ -10,6 +10,7 @@ import type {
   SharedEngine,
 } from '../engine.ts';
 import { isDirectoryKey } from '../directory.ts';
+import { totalsScope } from '../spam.ts';
 import type { Op, Sequenced } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
@@ -592,7 +593,8 @@ function notes(node: string, ops: Op[], sequenced: readonly Sequenced[]): string
   for (const item of sequenced) changed.set(`!${item.key}`, `!${item.key}`);
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
-    else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
+    // Records other nodes cache: the directory, and a Bayes model's totals (SpamCounts.forgetTotals).
+    else if (isDirectoryKey(op.key) || totalsScope(op.key) !== undefined) changed.set(op.key, `~${op.key}`);
   }
   const out: string[] = [];
   let note = node;
