@@ -106,6 +106,8 @@ export class Kv extends Reader {
   }
 
   async commit(tx: Tx): Promise<void> {
+    // Only a shared engine numbers records at commit; anywhere else they would be dropped.
+    if (tx.sequenced.length && !this.engine.shared) throw new Error('Tx.sequence needs a shared store');
     if (tx.expected.size) await this.commitChecked(tx);
     else await this.committer.write(tx.ops, undefined, tx.sequenced.length ? { sequenced: tx.sequenced } : {});
     for (const fn of tx.afterCommit) fn();

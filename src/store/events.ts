@@ -26,6 +26,8 @@ export const eventSeq = (id: string): number | null =>
  * On a shared store (docs/ARCHITECTURE.md §4.8) the sequence is taken at commit under the database's
  * lock (Tx.sequence), so it is the commit order of every node, and `event` notifications follow the
  * log rather than this node's commits: each node emits every node's events, in sequence order, once.
+ * The notification's second argument says whether another node committed the event (work that
+ * follows a delivery, like the report collector, is done by the node that took it).
  */
 export class Events {
   private readonly kv: Kv;
@@ -35,6 +37,8 @@ export class Events {
   /** Shared store: the highest sequence this node has announced (every lower one is announced or was before start). */
   private announced = 0;
   private catchingUp: Promise<void> | null = null;
+  /** Shared store: this node's events numbered in a commit not yet announced (a read of the log may come first). */
+  private readonly own = new Map<number, StoredEvent>();
   private again = false;
 
   constructor(kv: Kv, counters: Counters, notifier: Notifier) {
@@ -69,6 +73,7 @@ export class Events {
     const number = (seq: number): Op[] => {
       event.seq = seq;
       event.id = eventId(seq);
+      if (this.shared) this.own.set(seq, event);
       const ops: Op[] = [{ type: 'put', key: keys.event(seq), value: Buffer.from(JSON.stringify(event)) }];
       ops.push({ type: 'put', key: keys.teamEvent(event.teamId, seq), value: ONE });
       if (event.accountId) ops.push({ type: 'put', key: keys.accountEvent(event.accountId, seq), value: ONE });
@@ -80,7 +85,7 @@ export class Events {
       tx.onCommit(() => this.committed(event));
     } else {
       tx.ops.push(...number(this.counters.next(tx, 'event')));
-      tx.onCommit(() => this.notifier.emit('event', event));
+      tx.onCommit(() => this.notifier.emit('event', event, false));
     }
     return event;
   }
@@ -89,8 +94,9 @@ export class Events {
   private committed(event: StoredEvent): void {
     if (event.seq <= this.announced) return; // a read of the log announced it already
     if (event.seq === this.announced + 1 && !this.catchingUp) {
+      this.own.delete(event.seq);
       this.announced = event.seq;
-      this.notifier.emit('event', event);
+      this.notifier.emit('event', event, false);
       return;
     }
     void this.catchUp();
@@ -114,7 +120,12 @@ export class Events {
           for (const event of page) {
             if (event.seq <= this.announced) continue;
             this.announced = event.seq;
-            this.notifier.emit('event', event);
+            // Another node's, unless this node numbered it (a commit that failed may leave a number
+            // another node then took: the record tells them apart).
+            const mine = this.own.get(event.seq);
+            this.own.delete(event.seq);
+            const foreign = !mine || mine.time !== event.time || mine.type !== event.type;
+            this.notifier.emit('event', foreign ? event : mine, foreign);
           }
           if (page.length < CATCH_UP_PAGE) break;
         }
