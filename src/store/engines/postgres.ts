@@ -122,10 +122,12 @@ class PgSnapshot extends PgReader implements EngineSnapshot {
 
   constructor(pool: pg.Pool) {
     const client = pool.connect().then(async (c) => {
+      c.on('error', ignore); // checked out, the pool no longer listens: a dropped connection would crash the process
       try {
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1');
         return c;
       } catch (err) {
+        c.off('error', ignore);
         c.release(err as Error);
         throw err;
       }
@@ -142,6 +144,7 @@ class PgSnapshot extends PgReader implements EngineSnapshot {
     } catch {
       return;
     }
+    c.off('error', ignore);
     try {
       await c.query('COMMIT');
       c.release();
@@ -460,6 +463,8 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
   /** The stored counter at `key` goes up by `count` (from at least `atLeast - 1`), under the key's lock. */
   async reserve(key: string, count: number, atLeast = 0): Promise<number> {
     const client = await this.readers.connect();
+    client.on('error', ignore); // see PgSnapshot
+    let failed: Error | undefined;
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(key))]);
@@ -472,12 +477,14 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
       );
       await client.query('SET LOCAL synchronous_commit = on');
       await client.query('COMMIT');
-      client.release();
       return end;
     } catch (err) {
+      failed = err as Error;
       await client.query('ROLLBACK').catch(() => {});
-      client.release(err as Error);
       throw err;
+    } finally {
+      client.off('error', ignore);
+      client.release(failed);
     }
   }
 
@@ -565,6 +572,8 @@ class PgLeases implements EngineLeases {
     await this.use((db) => db.query('DELETE FROM leases WHERE name = $1 AND owner = $2', [name, owner]));
   }
 }
+
+const ignore = (): void => {};
 
 /** A 64-bit advisory lock id per key (a collision only makes two keys wait for each other). */
 function lockId(key: string): bigint {
