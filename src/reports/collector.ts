@@ -78,8 +78,9 @@ export function createReportCollector(options: ReportCollectorOptions): ReportCo
     }
   }
 
-  const onEvent = (event: StoredEvent): void => {
-    if (!RECEIVED.has(event.type)) return;
+  // Another node's delivery (a shared store, docs/ARCHITECTURE.md §4.8) is that node's to look at.
+  const onEvent = (event: StoredEvent, foreign = false): void => {
+    if (foreign || !RECEIVED.has(event.type)) return;
     queue = queue
       .then(() => look(event))
       .catch((err: Error) => logger?.error({ err, event: event.id }, 'reading a report failed'));

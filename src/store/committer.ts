@@ -121,10 +121,10 @@ export class Committer {
   write(
     ops: Op[],
     expected: ReadonlyMap<string, Buffer | null> = NONE,
-    built: Pick<CheckedBatch, 'reads' | 'build'> = {},
+    built: Pick<CheckedBatch, 'reads' | 'build' | 'sequenced'> = {},
   ): Promise<void> {
     if (this.failure) return Promise.reject(new StoreUnavailableError(this.failure));
-    if (ops.length === 0 && expected.size === 0 && !built.build) return Promise.resolve();
+    if (ops.length === 0 && expected.size === 0 && !built.build && !built.sequenced?.length) return Promise.resolve();
     return new Promise((resolve, reject) => {
       this.queue.push({ ops, expected, ...built, resolve, reject });
       if (!this.flushing) void this.flush();

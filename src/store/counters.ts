@@ -6,7 +6,7 @@ import type { Tx } from './tx.ts';
 
 // Shared store: values a node reserves at once per sequence (docs/ARCHITECTURE.md §4.8), and when
 // the next block is asked for (before this one runs out, so allocation stays synchronous).
-const BLOCK: Record<string, number> = { event: 1000, queue: 1000 };
+const BLOCK: Record<string, number> = { queue: 1000 };
 const DEFAULT_BLOCK = 100;
 
 interface Block {
@@ -36,7 +36,8 @@ export class Counters {
   async load(): Promise<void> {
     if (this.shared) {
       // uidvalidity: at least the time, as a single server allocates it.
-      await Promise.all(['folder', 'uidvalidity', 'event', 'queue'].map((name) => this.reserve(name)));
+      // Not `event`: its values are taken at commit, in commit order (Events.append, Tx.sequence).
+      await Promise.all(['folder', 'uidvalidity', 'queue'].map((name) => this.reserve(name)));
       return;
     }
     for (const [key, value] of await this.kv.entries<number>(prefixRange('n/'))) this.values.set(key.slice(2), value);

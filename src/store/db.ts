@@ -123,8 +123,10 @@ export class Kv extends Reader {
   }
 
   async commit(tx: Tx): Promise<void> {
+    // Only a shared engine numbers records at commit; anywhere else they would be dropped.
+    if (tx.sequenced.length && !this.engine.shared) throw new Error('Tx.sequence needs a shared store');
     if (tx.expected.size) await this.commitChecked(tx);
-    else await this.committer.write(tx.ops);
+    else await this.committer.write(tx.ops, undefined, tx.sequenced.length ? { sequenced: tx.sequenced } : {});
     for (const fn of tx.afterCommit) fn();
   }
 
@@ -162,7 +164,9 @@ export class Kv extends Reader {
   }
 
   private commitChecked(tx: Tx): Promise<void> {
-    return this.tracked([...tx.expected.keys()], true, () => this.committer.write(tx.ops, tx.expected));
+    return this.tracked([...tx.expected.keys()], true, () =>
+      this.committer.write(tx.ops, tx.expected, { sequenced: tx.sequenced }),
+    );
   }
 
   /** `failFast`: a batch built on memory being reloaded fails at once (a built one syncs in the transaction). */

@@ -1,7 +1,7 @@
 // The storage engine under the repositories (docs/ARCHITECTURE.md §4.8): an ordered key-value space of
 // UTF-8 string keys (compared byte-wise) and byte values, with atomic durable batches and snapshots.
 // Everything above it (typed reads, group commit, in-memory counters, notifications) is engine-neutral.
-import type { Op } from './tx.ts';
+import type { Op, Sequenced } from './tx.ts';
 
 /**
  * A read failed for a reason that passes (the database is unreachable, restarting or out of
@@ -87,13 +87,19 @@ export interface EngineWindows {
 export interface CheckedBatch {
   ops: Op[];
   expected: ReadonlyMap<string, Buffer | null>;
+  /** Records that take the next values of a sequence when the batch commits, in commit order (Tx.sequence). */
+  sequenced?: readonly Sequenced[];
   /**
    * A batch built inside the transaction: `reads` are locked and read first, then `build` makes the
    * ops from what is stored (a delivery takes the next UID of the folder as stored: it never
    * conflicts). What it expects must be among `reads`.
    */
   reads?: string[];
-  build?: (stored: ReadonlyMap<string, Buffer>) => { ops: Op[]; expected: ReadonlyMap<string, Buffer | null> };
+  build?: (stored: ReadonlyMap<string, Buffer>) => {
+    ops: Op[];
+    expected: ReadonlyMap<string, Buffer | null>;
+    sequenced?: readonly Sequenced[];
+  };
 }
 
 /**
@@ -109,7 +115,10 @@ export interface SharedEngine {
   commitChecked(batches: CheckedBatch[]): Promise<(string[] | Error | null)[]>;
   /** Reserves `count` values of the sequence stored at `key` (at least `atLeast`); returns the last. */
   reserve(key: string, count: number, atLeast?: number): Promise<number>;
-  /** Calls `onChange` with what other servers committed: `+f/…` written, `-f/…` deleted, `~key` directory, `*` anything. */
+  /**
+   * Calls `onChange` with what other servers committed: `+f/…` written, `-f/…` deleted, `~key` directory,
+   * `!key` a sequence taken at commit (new records numbered by it), `*` anything.
+   */
   watch(onChange: (keys: string[]) => void): void;
 }
 

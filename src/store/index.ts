@@ -143,7 +143,7 @@ export class Store {
 
   /**
    * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
-   * records and lists, or `*`: anything).
+   * records and lists and Bayes totals, `!n/event` events, or `*`: anything).
    */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
@@ -152,12 +152,17 @@ export class Store {
       const accounts = directory
         .filter((key) => key.startsWith('u/'))
         .map((key) => [key.slice(2), this.kv.directory.cached<Account>(key)] as const);
-      if (directory.length) this.kv.directory.forget(directory);
+      if (directory.length) {
+        this.kv.directory.forget(directory);
+        this.spam.forgetTotals(directory);
+      }
+      if (changed.includes('*') || changed.includes(`!${keys.counter('event')}`)) void this.events.catchUp();
       // Credentials ended on another node end this node's sessions too (§4.8).
       for (const [id, before] of accounts) await this.accounts.changedElsewhere(id, before);
       for (const key of directory) if (key.startsWith('k/')) await this.apiKeys.changedElsewhere(key.slice(2));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
+        this.spam.forget();
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
         for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);
@@ -242,6 +247,7 @@ export class Store {
     const engine = options.engine ?? (await openEngine(dir, options.postgresUrl, { shared: options.shared }));
     const store = new Store(new Kv(engine, options.groupCommit ?? true, options.directoryBytes));
     await store.counters.load();
+    await store.events.load();
     await store.folders.load();
     return store;
   }

@@ -118,7 +118,7 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         ctx.respond = false;
         const stream = ctx.res;
         stream.writeHead(200, { 'Content-Type': 'text/event-stream; charset=utf-8', 'X-Accel-Buffering': 'no' });
-        let lastSent = afterSeq ?? deps.store.counters.current('event');
+        let lastSent = afterSeq ?? deps.store.events.latest();
         let live = false;
         const buffered: StoredEvent[] = [];
         let chain = Promise.resolve();
@@ -174,10 +174,10 @@ export const eventRoutes = (deps: ApiDeps, options: EventStreamOptions = {}): Ro
         void (async () => {
           if (afterSeq !== null) {
             const oldest = await deps.store.events.oldestSeq();
-            const pruned = oldest === 0 ? deps.store.counters.current('event') > afterSeq : oldest > afterSeq + 1;
+            const pruned = oldest === 0 ? deps.store.events.latest() > afterSeq : oldest > afterSeq + 1;
             if (pruned) {
               // The missed events are gone: the client must resync its state, then follows live.
-              lastSent = deps.store.counters.current('event');
+              lastSent = deps.store.events.latest();
               stream.write(
                 `event: sync_required\ndata: ${JSON.stringify({ reason: 'last_event_id is older than the retained events', last_event_id: lastId })}\n\n`,
               );

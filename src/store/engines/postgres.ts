@@ -13,7 +13,8 @@ import {
   type WindowCap,
 } from '../engine.ts';
 import { isDirectoryKey } from '../directory.ts';
-import type { Op } from '../tx.ts';
+import { totalsScope } from '../spam.ts';
+import type { Op, Sequenced } from '../tx.ts';
 
 // Range reads too big to hold at once come in pages of this many rows (keyset paging on the key).
 const PAGE_ROWS = 500;
@@ -140,10 +141,12 @@ class PgSnapshot extends PgReader implements EngineSnapshot {
 
   constructor(pool: pg.Pool) {
     const client = pool.connect().then(async (c) => {
+      c.on('error', ignore); // checked out, the pool no longer listens: a dropped connection would crash the process
       try {
         await c.query('BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY; SELECT 1');
         return c;
       } catch (err) {
+        c.off('error', ignore);
         c.release(err as Error);
         throw err;
       }
@@ -160,6 +163,7 @@ class PgSnapshot extends PgReader implements EngineSnapshot {
     } catch {
       return;
     }
+    c.off('error', ignore);
     try {
       await c.query('COMMIT');
       c.release();
@@ -370,11 +374,12 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
       }
       const results: (string[] | Error | null)[] = [];
       const accepted: Op[] = [];
+      const sequenced: Sequenced[] = [];
       for (const batch of batches) {
-        let { ops, expected } = batch;
+        let { ops, expected, sequenced: numbered } = batch;
         if (batch.build) {
           try {
-            ({ ops, expected } = batch.build(current));
+            ({ ops, expected, sequenced: numbered } = batch.build(current));
           } catch (err) {
             results.push(err as Error);
             continue;
@@ -388,6 +393,7 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
         const stale = [...expected].filter(([key, value]) => !sameBytes(current.get(key), value)).map(([k]) => k);
         results.push(stale.length ? stale : null);
         if (stale.length) continue;
+        if (numbered) sequenced.push(...numbered);
         for (const op of ops) {
           accepted.push(op);
           if (!expectedSet.has(op.key)) continue;
@@ -401,15 +407,48 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
           db,
           [...lastOps(accepted)].sort((a, b) => Buffer.compare(toKey(a.key), toKey(b.key))),
         );
-        for (const payload of notes(this.node, accepted))
-          await db.query("SELECT pg_notify('wren_changes', $1)", [payload]);
       }
+      // Last, so the sequence's lock is held only for these rows and the commit itself.
+      if (sequenced.length) accepted.push(...(await this.writeSequenced(db, sequenced)));
+      if (accepted.length)
+        for (const payload of notes(this.node, accepted, sequenced))
+          await db.query("SELECT pg_notify('wren_changes', $1)", [payload]);
       await db.query('COMMIT');
       return results;
     } catch (err) {
       await db.query('ROLLBACK').catch(() => {});
       throw err;
     }
+  }
+
+  /**
+   * Numbers the records of Tx.sequence inside the commit's transaction: the sequence's advisory lock
+   * is held until COMMIT, so the next transaction to take it reads the value this one stored, and
+   * values are in commit order across nodes (a reader of the range sees a gap-free prefix). Nothing
+   * else is locked after it, and its rows are new keys, so it waits on no other transaction.
+   */
+  private async writeSequenced(db: pg.Client, items: Sequenced[]): Promise<Op[]> {
+    const names = [...new Set(items.map((item) => item.key))];
+    const locks = [...new Set(names.map(lockId))].sort((a, b) => (a < b ? -1 : a > b ? 1 : 0));
+    await db.query('SELECT pg_advisory_xact_lock(l) FROM unnest($1::bigint[]) AS l', [locks.map(String)]);
+    const { rows } = await db.query<{ key: Buffer; value: Buffer }>(
+      'SELECT key, value FROM kv WHERE key = ANY($1::bytea[])',
+      [names.map(toKey)],
+    );
+    const values = new Map(names.map((name) => [name, 0]));
+    for (const row of rows) values.set(row.key.toString('utf8'), Number(row.value.toString('utf8')));
+    const ops: Op[] = [];
+    for (const item of items) {
+      const value = values.get(item.key)! + 1;
+      values.set(item.key, value);
+      ops.push(...item.build(value));
+    }
+    for (const [name, value] of values) ops.push({ type: 'put', key: name, value: Buffer.from(JSON.stringify(value)) });
+    await this.writeOps(
+      db,
+      [...lastOps(ops)].sort((a, b) => Buffer.compare(toKey(a.key), toKey(b.key))),
+    );
+    return ops;
   }
 
   /** Puts and deletes inside the caller's transaction. */
@@ -443,6 +482,8 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
   /** The stored counter at `key` goes up by `count` (from at least `atLeast - 1`), under the key's lock. */
   async reserve(key: string, count: number, atLeast = 0): Promise<number> {
     const client = await this.readers.connect();
+    client.on('error', ignore); // see PgSnapshot
+    let failed: Error | undefined;
     try {
       await client.query('BEGIN');
       await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(key))]);
@@ -455,12 +496,14 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
       );
       await client.query('SET LOCAL synchronous_commit = on');
       await client.query('COMMIT');
-      client.release();
       return end;
     } catch (err) {
+      failed = err as Error;
       await client.query('ROLLBACK').catch(() => {});
-      client.release(err as Error);
       throw err;
+    } finally {
+      client.off('error', ignore);
+      client.release(failed);
     }
   }
 
@@ -658,6 +701,8 @@ class PgWindows implements EngineWindows {
   }
 }
 
+const ignore = (): void => {};
+
 /** A 64-bit advisory lock id per key (a collision only makes two keys wait for each other). */
 function lockId(key: string): bigint {
   return createHash('sha256').update(key).digest().readBigInt64BE(0);
@@ -676,13 +721,19 @@ function lastOps(ops: Op[]): Iterable<Op> {
 // NOTIFY payloads must stay under 8,000 bytes.
 const NOTE_BYTES = 7000;
 
-/** The folders a commit wrote (`+f/…`) or deleted (`-f/…`), after this node's id, in notes small enough. */
-function notes(node: string, ops: Op[]): string[] {
+/**
+ * The folders a commit wrote (`+f/…`) or deleted (`-f/…`), the directory keys (`~key`) and the sequences
+ * taken at commit (`!key`), after this node's id, in notes small enough.
+ */
+function notes(node: string, ops: Op[], sequenced: readonly Sequenced[]): string[] {
   const changed = new Map<string, string>();
+  for (const item of sequenced) changed.set(`!${item.key}`, `!${item.key}`);
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
-    // API key records too: another node's revocation must end this node's sessions and cached checks.
-    else if (isDirectoryKey(op.key) || op.key.startsWith('k/')) changed.set(op.key, `~${op.key}`);
+    // Records other nodes cache: the directory, API keys (another node's revocation must end this node's
+    // sessions and cached checks) and a Bayes model's totals (SpamCounts.forgetTotals).
+    else if (isDirectoryKey(op.key) || op.key.startsWith('k/') || totalsScope(op.key) !== undefined)
+      changed.set(op.key, `~${op.key}`);
   }
   const out: string[] = [];
   let note = node;
