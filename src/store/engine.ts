@@ -71,7 +71,7 @@ export interface SharedEngine {
   commitChecked(batches: CheckedBatch[]): Promise<(string[] | Error | null)[]>;
   /** Reserves `count` values of the sequence stored at `key` (at least `atLeast`); returns the last. */
   reserve(key: string, count: number, atLeast?: number): Promise<number>;
-  /** Calls `onChange` with what other servers committed: `+f/…` written, `-f/…` deleted, `~key` directory, `*` anything. */
+  /** Calls `onChange` with what other servers committed: `+f/…` written, `-f/…` deleted, `~key` directory, `^fm/…` full-text runs, `*` anything. */
   watch(onChange: (keys: string[]) => void): void;
 }
 

@@ -24,7 +24,7 @@ import { Sends } from './sends.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx, decode } from './tx.ts';
-import { keys, prefixRange, ranges } from './keys.ts';
+import { keys, prefixRange, ranges, unhex } from './keys.ts';
 import { StoreConflictError, StoreUnavailableError, withRetries } from './committer.ts';
 import { StoreView } from './view.ts';
 import type { Folder, Message, StoredEvent } from './types.ts';
@@ -136,14 +136,16 @@ export class Store {
 
   /**
    * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
-   * records and lists, or `*`: anything).
+   * records and lists, `^fm/…` full-text runs, or `*`: anything).
    */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
       const directory = changed.filter((note) => note.startsWith('~')).map((note) => note.slice(1));
       if (directory.length) this.kv.directory.forget(directory);
+      for (const note of changed) if (note.startsWith('^fm/')) this.fulltext.foreign(unhex(note.slice(4)));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
+        this.fulltext.foreign('*');
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
         for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);

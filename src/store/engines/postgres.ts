@@ -548,12 +548,16 @@ function lastOps(ops: Op[]): Iterable<Op> {
 // NOTIFY payloads must stay under 8,000 bytes.
 const NOTE_BYTES = 7000;
 
-/** The folders a commit wrote (`+f/…`) or deleted (`-f/…`), after this node's id, in notes small enough. */
+/**
+ * The folders a commit wrote (`+f/…`) or deleted (`-f/…`), the directory keys (`~key`) and full-text run
+ * maps (`^fm/…`) it changed, after this node's id, in notes small enough.
+ */
 function notes(node: string, ops: Op[]): string[] {
   const changed = new Map<string, string>();
   for (const op of ops) {
     if (op.key.startsWith('f/')) changed.set(op.key, (op.type === 'put' ? '+' : '-') + op.key);
     else if (isDirectoryKey(op.key)) changed.set(op.key, `~${op.key}`);
+    else if (op.key.startsWith('fm/')) changed.set(op.key, `^${op.key}`);
   }
   const out: string[] = [];
   let note = node;
