@@ -58,6 +58,7 @@ export async function startServer(config: Config, logger: Logger): Promise<Runni
     postgresUrl: config.store.engine === 'postgres' ? config.store.postgres_url : undefined,
     shared: config.store.shared,
   });
+  void store.fulltext.preload(); // the largest folders' search index, read while the rest starts
   const listeners = new ListenerSet(logger, config.server.unprivileged_port_offset);
   let services: Services | undefined;
   let stopHttp = async (): Promise<void> => {};

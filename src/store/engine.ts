@@ -117,7 +117,7 @@ export interface SharedEngine {
   reserve(key: string, count: number, atLeast?: number): Promise<number>;
   /**
    * Calls `onChange` with what other servers committed: `+f/…` written, `-f/…` deleted, `~key` directory,
-   * `!key` a sequence taken at commit (new records numbered by it), `*` anything.
+   * `!key` a sequence taken at commit (new records numbered by it), `^fm/…` full-text runs, `*` anything.
    */
   watch(onChange: (keys: string[]) => void): void;
 }

@@ -15,6 +15,13 @@
 //   (a run as large as the one before it merges into it, up to RUN_MAX) so a folder has few. Kept in
 //   memory, parsed, per folder, up to MEMORY_CAP bytes (least recently searched folders dropped;
 //   read back from disk when searched again).
+// - `fm/<folder>`: the folder's runs as stored ([first, last, count] each), written with every change
+//   to them. On a shared store (several nodes, ARCHITECTURE §4.8) one node at a time changes a
+//   folder's runs, under the lease `fulltext/<folder>`; it first makes its memory what `fm/` says
+//   (reading only the runs it lacks), and its batch expects `fm/` as it read it, so two nodes' runs
+//   can never be written over each other. Other nodes learn of it from the change feed (`^fm/…`) and
+//   bring their runs in step at their next search. Their memory between is older, never wrong: a run
+//   replaced by a merge or rewrite still names what it did, and what lies above it is the tail.
 // The tail (messages above the last run, fewer than RUN_MIN unless imported in bulk) is always checked
 // on its text. Expunged messages stay named in a run until a merge or compaction drops them (a run
 // that lost half its messages is rewritten without them); searches ask only about live messages.
@@ -23,11 +30,14 @@
 // `fx/`, `fp/` keys) have those keys dropped and are indexed again by the first search or delivery.
 import type { Kv, Reader } from './db.ts';
 import type { Blobs } from './blobs.ts';
+import { StoreConflictError } from './committer.ts';
 import type { Folders } from './folders.ts';
 import { keys, ranges } from './keys.ts';
+import { withLease } from './leases.ts';
 import { KeyedMutex } from './mutex.ts';
 import { Tx } from './tx.ts';
 import type { Message } from './types.ts';
+import { endianness } from 'node:os';
 import { indexMessage } from '../mime/index.ts';
 import { foldCase, fulltextText, SECTION_BREAK } from '../mime/fulltext-text.ts';
 
@@ -39,6 +49,8 @@ const BUILD_MAX = 4096;
 const RUN_MAX = 16_384;
 /** Parsed runs kept in memory, all folders together. */
 const MEMORY_CAP = 256 * 1024 * 1024;
+/** Runs read into memory at startup, in the background, all folders together. */
+const PRELOAD_BYTES = 64 * 1024 * 1024;
 /** Work between two yields to the event loop in builds and merges (words or messages). */
 const YIELD_EVERY = 20_000;
 /** UID spans up to this are looked up in a byte array, wider ones (sparse UIDs) in a set. */
@@ -49,13 +61,15 @@ const WORD_ONLY = /^[0-9A-Za-z\x80-\xff]+$/;
 const NEWLINE = 10;
 const yieldNow = () => new Promise<void>((resolve) => setImmediate(resolve));
 
-/** One run, parsed: `dict` is its words joined by "\n" as one latin1 string (one char per byte). */
+/** One run, parsed: `dict` is its words joined by "\n" (bytes of the stored value, searched as latin1). */
 interface Run {
   first: number;
   last: number;
   /** Messages it indexed when written. */
   count: number;
-  dict: string;
+  dict: Buffer;
+  /** `dict` as a latin1 string (one char per byte), made when a merge first walks its words. */
+  text?: string;
   /** Start of word i in `dict` (and dict.length + 1 at the end). */
   starts: Uint32Array;
   /** Start of word i's postings in `post` (and post.length at the end). */
@@ -100,17 +114,31 @@ function encodeRun(first: number, last: number, count: number, words: Words): Bu
   return Buffer.concat([head(first, last, count, sorted.length, dict.length), dict, offs, post.subarray(0, at)]);
 }
 
+const LITTLE_ENDIAN = endianness() === 'LE';
+
+/**
+ * A stored run, ready to search: the words stay the stored bytes (searched with Buffer.indexOf, no
+ * string made), the offsets table is used in place when aligned (copied once otherwise); only the
+ * word starts are computed. What the first search after a restart pays per run (issue 17).
+ */
 function parseRun(buf: Buffer): Run {
   const [first, last, count, n, dictLength] = [0, 1, 2, 3, 4].map((i) => buf.readUInt32LE(i * 4)) as number[];
-  const dictBytes = buf.subarray(20, 20 + dictLength!);
+  const dict = buf.subarray(20, 20 + dictLength!);
   const starts = new Uint32Array(n! + 1);
-  for (let i = 1, w = 1; i < dictBytes.length && w < n!; i++) if (dictBytes[i - 1] === NEWLINE) starts[w++] = i;
+  for (let i = 1, w = 1; i < dict.length && w < n!; i++) if (dict[i - 1] === NEWLINE) starts[w++] = i;
   starts[n!] = dictLength! + 1;
   const offsAt = 20 + dictLength!;
-  const offs = new Uint32Array(n! + 1);
-  for (let i = 0; i <= n!; i++) offs[i] = buf.readUInt32LE(offsAt + i * 4);
+  let offs: Uint32Array;
+  if (LITTLE_ENDIAN && (buf.byteOffset + offsAt) % 4 === 0)
+    offs = new Uint32Array(buf.buffer, buf.byteOffset + offsAt, n! + 1);
+  else if (LITTLE_ENDIAN) {
+    offs = new Uint32Array(n! + 1);
+    buf.copy(new Uint8Array(offs.buffer), 0, offsAt, offsAt + (n! + 1) * 4);
+  } else {
+    offs = new Uint32Array(n! + 1);
+    for (let i = 0; i <= n!; i++) offs[i] = buf.readUInt32LE(offsAt + i * 4);
+  }
   const post = buf.subarray(offsAt + (n! + 1) * 4);
-  const dict = dictBytes.toString('latin1');
   return {
     first: first!,
     last: last!,
@@ -120,9 +148,12 @@ function parseRun(buf: Buffer): Run {
     offs,
     post,
     raw: buf,
-    bytes: buf.length + dict.length,
+    bytes: buf.length + starts.byteLength,
   };
 }
+
+/** The run's words as one latin1 string (merges slice words out of it). */
+const dictText = (run: Run): string => (run.text ??= run.dict.toString('latin1'));
 
 /** Calls `each(uid, inBody)` for every entry of word `w`. */
 function forEntry(run: Run, w: number, each: (uid: number, inBody: boolean) => void): void {
@@ -157,10 +188,10 @@ function wordAt(run: Run, at: number): number {
 /** Calls `mark` for the UIDs of `run` with a word containing `part` (word bytes only, latin1). */
 function lookupRun(run: Run, part: string, bodyOnly: boolean, mark: (uid: number) => void): void {
   const each = bodyOnly ? (uid: number, inBody: boolean) => inBody && mark(uid) : mark;
-  for (let at = run.dict.indexOf(part); at !== -1; ) {
+  for (let at = run.dict.indexOf(part, 0, 'latin1'); at !== -1; ) {
     const w = wordAt(run, at);
     forEntry(run, w, each);
-    at = run.dict.indexOf(part, run.starts[w + 1]!);
+    at = run.dict.indexOf(part, run.starts[w + 1]!, 'latin1');
   }
 }
 
@@ -227,7 +258,7 @@ async function mergeRuns(runs: Run[], live: Set<number>, count: number): Promise
   const wordOf = (r: number) => {
     const run = runs[r]!;
     const w = next[r]!;
-    return w + 1 < run.starts.length ? run.dict.slice(run.starts[w], run.starts[w + 1]! - 1) : null;
+    return w + 1 < run.starts.length ? dictText(run).slice(run.starts[w], run.starts[w + 1]! - 1) : null;
   };
   const heads = runs.map((_, r) => wordOf(r));
   let at = 0;
@@ -288,7 +319,14 @@ export const needsText = (c: Candidates, uid: number): boolean => uid > c.above 
 interface FolderIndex {
   /** Consecutive, in UID order; replaced (never changed in place) on commit. */
   runs: Run[];
+  /** `fm/` as these runs were read or written (null: none stored, the runs were read from their keys). */
+  map: Buffer | null;
+  /** Shared store: another node changed the folder's runs (a change-feed note); sync before use. */
+  stale?: boolean;
 }
+
+/** `fm/` of a list of runs. */
+const mapOf = (runs: Run[]): Buffer => Buffer.from(JSON.stringify(runs.map((r) => [r.first, r.last, r.count])));
 
 export class Fulltext {
   private readonly kv: Kv;
@@ -303,6 +341,8 @@ export class Fulltext {
   private readonly marks = new Map<number, number>();
   private readonly list: (folderId: number) => Promise<readonly Message[]>;
   private closed = false;
+  /** Several nodes on one database: runs are changed under a lease, with `fm/` expected. */
+  private readonly shared: boolean;
 
   /** `list`: the folder's messages in UID order (the message-list cache), to see what expunges left. */
   constructor(kv: Kv, folders: Folders, blobs: Blobs, list: (folderId: number) => Promise<readonly Message[]>) {
@@ -310,6 +350,7 @@ export class Fulltext {
     this.folders = folders;
     this.blobs = blobs;
     this.list = list;
+    this.shared = kv.engine.shared !== undefined;
   }
 
   /** The folder's runs, read from disk when not in memory; under the folder's lock. */
@@ -321,8 +362,10 @@ export class Fulltext {
       return index;
     }
     await this.dropLegacy(folderId);
+    const map = this.shared ? ((await this.kv.getBytes(keys.fulltextMap(folderId))) ?? null) : null;
     const runs = (await this.kv.valuesBytes(ranges.fulltextRuns(folderId))).map(parseRun);
-    index = { runs };
+    // Read after the map: a change between makes the map older than the runs, so the next sync reads again.
+    index = { runs, map };
     this.loaded.set(folderId, index);
     this.marks.set(folderId, runs.at(-1)?.last ?? 0);
     this.trim();
@@ -331,6 +374,12 @@ export class Fulltext {
 
   private async index(folderId: number): Promise<FolderIndex> {
     const index = this.loaded.get(folderId);
+    if (index?.stale)
+      return this.locks.run(folderId, async () => {
+        const current = await this.loadLocked(folderId);
+        await this.sync(folderId, current);
+        return current;
+      });
     if (index) {
       this.loaded.delete(folderId);
       this.loaded.set(folderId, index);
@@ -348,6 +397,59 @@ export class Fulltext {
       for (const run of index.runs) total -= run.bytes;
       this.loaded.delete(id);
     }
+  }
+
+  /**
+   * Shared store: makes the folder's runs in memory what `fm/` says is stored, reading only the runs
+   * memory lacks (a run is known by its first, last and count: UIDs are never reused, so a range with
+   * as many live messages has the same ones). Without `fm/` (runs written before it) every run is read.
+   */
+  private async sync(folderId: number, index: FolderIndex): Promise<void> {
+    index.stale = false;
+    const map = (await this.kv.getBytes(keys.fulltextMap(folderId))) ?? null;
+    if (map && index.map && map.equals(index.map)) return;
+    let runs: Run[];
+    if (!map) runs = (await this.kv.valuesBytes(ranges.fulltextRuns(folderId))).map(parseRun);
+    else {
+      const have = new Map(index.runs.map((r) => [`${r.first},${r.last},${r.count}`, r]));
+      const wanted = JSON.parse(map.toString('utf8')) as [number, number, number][];
+      const missing = wanted.filter(([f, l, c]) => !have.has(`${f},${l},${c}`));
+      const read = await this.kv.getManyBytes(missing.map(([first]) => keys.fulltextRun(folderId, first)));
+      for (const [i, bytes] of read.entries()) {
+        const run = bytes && parseRun(bytes);
+        // Changed again since the map was read: the next sync (the next note) reads it again.
+        if (run) have.set(`${missing[i]![0]},${missing[i]![1]},${missing[i]![2]}`, run);
+      }
+      runs = wanted.flatMap(([f, l, c]) => have.get(`${f},${l},${c}`) ?? []);
+      if (runs.length !== wanted.length) {
+        index.stale = true;
+        runs = runs.filter((r, i) => i === 0 || r.first > runs[i - 1]!.last); // keep them consecutive
+      }
+    }
+    index.runs = runs;
+    index.map = map;
+    this.marks.set(folderId, runs.at(-1)?.last ?? 0);
+    this.trim();
+  }
+
+  /** Shared store: another node changed the folder's runs; the next search brings memory in step. */
+  foreign(folderId: number | '*'): void {
+    for (const [id, index] of this.loaded) if (folderId === '*' || id === folderId) index.stale = true;
+    if (folderId === '*') this.marks.clear();
+    else this.marks.delete(folderId);
+  }
+
+  /** Puts `fm/` for `runs` in `tx`, expecting it as memory has it on a shared store. */
+  private writeMap(tx: Tx, folderId: number, index: FolderIndex, runs: Run[]): Buffer {
+    const map = mapOf(runs);
+    if (this.shared) tx.expect(keys.fulltextMap(folderId), index.map);
+    tx.putBytes(keys.fulltextMap(folderId), map);
+    return map;
+  }
+
+  /** The folder's messages for merges and rewrites: on a shared store as stored (the list cache may lag). */
+  private live(folderId: number): Promise<readonly Message[]> {
+    return this.shared ? this.kv.values<Message>(ranges.folderMessages(folderId)) : this.list(folderId);
   }
 
   private tail(folderId: number, index: FolderIndex): number {
@@ -380,11 +482,26 @@ export class Fulltext {
    */
   async catchUp(folderId: number): Promise<void> {
     if (this.closed) return;
-    const job = this.locks.run(folderId, async () => {
+    const work = async () => {
       const index = await this.loadLocked(folderId);
+      if (this.shared) await this.sync(folderId, index); // under the lease: what the last holder wrote
       while (!this.closed && this.folders.get(folderId) && this.tail(folderId, index) >= RUN_MIN)
         if (!(await this.buildRun(folderId, index))) break;
       if (!this.closed && this.folders.get(folderId)) await this.compact(folderId, index);
+    };
+    // Shared store: one node at a time changes a folder's runs; a node that finds the lease held skips
+    // (the holder builds what is there, and a search meanwhile reads the tail's texts).
+    const job = this.locks.run(folderId, async () => {
+      if (!this.shared) return work();
+      const { leases } = this.kv.engine;
+      try {
+        await withLease({ leases }, `fulltext/${folderId}`, work);
+      } catch (err) {
+        // Another node changed the runs though this one held the lease (it lapsed): in step at the next try.
+        if (!(err instanceof StoreConflictError)) throw err;
+        const index = this.loaded.get(folderId);
+        if (index) index.stale = true;
+      }
     });
     this.building.add(job);
     try {
@@ -431,7 +548,7 @@ export class Fulltext {
     while (runs.length >= 2) {
       const [a, b] = [runs.at(-2)!, runs.at(-1)!];
       if (a.count > b.count || a.count + b.count > RUN_MAX) break;
-      const list = await this.list(folderId);
+      const list = await this.live(folderId);
       live ??= new Set(list.map((m) => m.uid));
       const count = upperBound(list, b.last) - upperBound(list, a.first - 1);
       tx.del(keys.fulltextRun(folderId, b.first));
@@ -439,8 +556,10 @@ export class Fulltext {
     }
     const top = runs.at(-1)!;
     tx.putBytes(keys.fulltextRun(folderId, top.first), top.raw);
+    const map = this.writeMap(tx, folderId, index, runs);
     tx.onCommit(() => {
       index.runs = runs;
+      index.map = map;
       this.marks.set(folderId, runs.at(-1)!.last);
       this.trim();
     });
@@ -451,7 +570,7 @@ export class Fulltext {
   /** Rewrites runs that lost more than half their messages to expunges without them (none left: dropped). */
   private async compact(folderId: number, index: FolderIndex): Promise<void> {
     if (!index.runs.length) return;
-    const list = await this.list(folderId);
+    const list = await this.live(folderId);
     const liveIn = (run: Run) => upperBound(list, run.last) - upperBound(list, run.first - 1);
     const sparse = index.runs.filter((run) => liveIn(run) * 2 < run.count);
     if (!sparse.length) return;
@@ -471,8 +590,10 @@ export class Fulltext {
       tx.putBytes(keys.fulltextRun(folderId, run.first), rewritten.raw);
       runs[at] = rewritten;
     }
+    const map = this.writeMap(tx, folderId, index, runs);
     tx.onCommit(() => {
       index.runs = runs;
+      index.map = map;
     });
     await this.kv.commit(tx);
   }
@@ -540,11 +661,39 @@ export class Fulltext {
     return uids ? { uids, above, exact } : null;
   }
 
+  /**
+   * At startup, in the background: reads the runs of the largest folders (by message count) into
+   * memory until PRELOAD_BYTES are held, so that the first search after a restart finds them parsed
+   * (reading a 100,000-message folder's 41 MiB of runs took 1.6–4.7 s at load 18). A search of the
+   * folder being read waits for that read (the folder's lock) rather than reading it again. Resolves
+   * when done; never rejects.
+   */
+  preload(): Promise<void> {
+    const job = (async () => {
+      const folders = this.folders
+        .accounts()
+        .flatMap((id) => this.folders.list(id))
+        .filter((f) => f.exists >= RUN_MIN)
+        .sort((a, b) => b.exists - a.exists);
+      let held = 0;
+      for (const folder of folders) {
+        if (this.closed || held >= PRELOAD_BYTES) break;
+        const index = await this.locks.run(folder.id, () => this.loadLocked(folder.id));
+        for (const run of index.runs) held += run.bytes;
+        await yieldNow();
+      }
+    })().catch(() => {}); // what was not read is read by the first search, as before
+    this.building.add(job);
+    void job.finally(() => this.building.delete(job));
+    return job;
+  }
+
   /** Deletes a removed folder's runs (and any older layout's keys), in its batch. */
   async removeFolder(tx: Tx, folderId: number): Promise<void> {
     await this.locks.run(folderId, async () => {
       for (const range of ranges.fulltextFolder(folderId)) for (const key of await this.kv.keys(range)) tx.del(key);
       for (const key of keys.legacyFulltextMarks(folderId)) tx.del(key);
+      tx.del(keys.fulltextMap(folderId));
       tx.onCommit(() => {
         this.loaded.delete(folderId);
         this.marks.delete(folderId);

@@ -26,7 +26,7 @@ import { RecentWatermarks } from './recent.ts';
 import { SpamCounts } from './spam.ts';
 import { Teams } from './teams.ts';
 import { Tx, decode } from './tx.ts';
-import { keys, prefixRange, ranges } from './keys.ts';
+import { keys, prefixRange, ranges, unhex } from './keys.ts';
 import { StoreConflictError, StoreUnavailableError, withRetries } from './committer.ts';
 import { StoreView } from './view.ts';
 import type { Account, Folder, Message, StoredEvent } from './types.ts';
@@ -143,7 +143,7 @@ export class Store {
 
   /**
    * A note of the change feed: what other nodes committed (`+f/…`, `-f/…` folders, `~key` directory
-   * records and lists and Bayes totals, `!n/event` events, or `*`: anything).
+   * records and lists and Bayes totals, `!n/event` events, `^fm/…` full-text runs, or `*`: anything).
    */
   private async foreignCommit(changed: string[]): Promise<void> {
     try {
@@ -157,12 +157,14 @@ export class Store {
         this.spam.forgetTotals(directory);
       }
       if (changed.includes('*') || changed.includes(`!${keys.counter('event')}`)) void this.events.catchUp();
+      for (const note of changed) if (note.startsWith('^fm/')) this.fulltext.foreign(unhex(note.slice(4)));
       // Credentials ended on another node end this node's sessions too (§4.8).
       for (const [id, before] of accounts) await this.accounts.changedElsewhere(id, before);
       for (const key of directory) if (key.startsWith('k/')) await this.apiKeys.changedElsewhere(key.slice(2));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
         this.spam.forget();
+        this.fulltext.foreign('*');
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
         for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);

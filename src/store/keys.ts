@@ -40,6 +40,8 @@ export const keys = {
   fulltext: (sha: string) => `ft/${sha}`,
   /** A run of a folder's word index: the words of its messages and, per word, their UIDs. */
   fulltextRun: (folderId: number, firstUid: number) => `fr/${hex(folderId, FOLDER)}/${hex(firstUid, UID)}`,
+  /** The runs a folder has as stored ([first, last, count] each): what nodes sharing a store compare and expect. */
+  fulltextMap: (folderId: number) => `fm/${hex(folderId, FOLDER)}`,
   /** Watermarks of the trigram layouts before the word index: their folders are indexed again. */
   legacyFulltextMarks: (folderId: number) => [`fv/${hex(folderId, FOLDER)}`, `fw/${hex(folderId, FOLDER)}`],
   apiKey: (publicId: string) => `k/${publicId}`,

@@ -7,10 +7,10 @@ import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
 import { isCandidate, needsText, RUN_MIN } from '../../src/store/fulltext.ts';
-import type { Message, Store } from '../../src/store/index.ts';
+import { type Message, Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
-import { openTestStore } from '../helpers/store.ts';
+import { CountingEngine, openTestStore } from '../helpers/store.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 const textOf = (path: string): Buffer => {
@@ -156,6 +156,21 @@ test('a store from before the index: the first search builds it, old blobs get t
   assert.is(c.above, messages.at(-1)!.uid, 'the first search builds the folder');
   assert.is(c.uids.size, messages.length);
   assert.ok(await store.kv.getBytes(`ft/${messages[57]!.blob}`), 'the text was stored when the run was built');
+});
+
+test('after a restart the runs are read in the background: the first search reads none', async () => {
+  const folder = store.folders.byName(accountId, 'INBOX')!;
+  const messages = await store.appendMany(folder, zeppelins(RUN_MIN, 'restart'));
+  await indexedUpTo(folder.id, messages.at(-1)!.uid);
+  await store.close();
+  const engine = await CountingEngine.open(dir.path);
+  store = await Store.open(dir.path, { engine });
+  await store.fulltext.preload();
+  assert.ok(engine.families.get('fr'), 'the runs were read at startup');
+  const before = engine.families.get('fr');
+  const c = (await store.fulltext.candidates(folder.id, ['restart']))!;
+  assert.is(c.uids.size, RUN_MIN);
+  assert.is(engine.families.get('fr'), before, 'the search found them in memory');
 });
 
 test('runs merge as deliveries go on: few runs, every message named once', async () => {

@@ -722,8 +722,8 @@ function lastOps(ops: Op[]): Iterable<Op> {
 const NOTE_BYTES = 7000;
 
 /**
- * The folders a commit wrote (`+f/…`) or deleted (`-f/…`), the directory keys (`~key`) and the sequences
- * taken at commit (`!key`), after this node's id, in notes small enough.
+ * The folders a commit wrote (`+f/…`) or deleted (`-f/…`), the directory keys (`~key`), full-text run
+ * maps (`^fm/…`) and the sequences taken at commit (`!key`), after this node's id, in notes small enough.
  */
 function notes(node: string, ops: Op[], sequenced: readonly Sequenced[]): string[] {
   const changed = new Map<string, string>();
@@ -734,6 +734,7 @@ function notes(node: string, ops: Op[], sequenced: readonly Sequenced[]): string
     // sessions and cached checks) and a Bayes model's totals (SpamCounts.forgetTotals).
     else if (isDirectoryKey(op.key) || op.key.startsWith('k/') || totalsScope(op.key) !== undefined)
       changed.set(op.key, `~${op.key}`);
+    else if (op.key.startsWith('fm/')) changed.set(op.key, `^${op.key}`);
   }
   const out: string[] = [];
   let note = node;
