@@ -481,12 +481,7 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
 
   /** The stored counter at `key` goes up by `count` (from at least `atLeast - 1`), under the key's lock. */
   async reserve(key: string, count: number, atLeast = 0): Promise<number> {
-    const client = await this.readers.connect();
-    client.on('error', ignore); // see PgSnapshot
-    let failed: Error | undefined;
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(key))]);
+    return lockedTransaction(this.readers, key, async (client) => {
       const { rows } = await client.query<{ value: Buffer }>('SELECT value FROM kv WHERE key = $1', [toKey(key)]);
       const stored = rows[0] ? Number(rows[0].value.toString('utf8')) : 0;
       const end = Math.max(stored, atLeast - 1) + count;
@@ -494,17 +489,8 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
         'INSERT INTO kv (key, value) VALUES ($1, $2) ON CONFLICT (key) DO UPDATE SET value = EXCLUDED.value',
         [toKey(key), Buffer.from(JSON.stringify(end))],
       );
-      await client.query('SET LOCAL synchronous_commit = on');
-      await client.query('COMMIT');
       return end;
-    } catch (err) {
-      failed = err as Error;
-      await client.query('ROLLBACK').catch(() => {});
-      throw err;
-    } finally {
-      client.off('error', ignore);
-      client.release(failed);
-    }
+    });
   }
 
   /** LISTEN on a connection of its own; when it drops, it comes back and reports `*` (notes may be lost). */
@@ -652,10 +638,7 @@ class PgWindows implements EngineWindows {
 
   async take(name: string, at: number, keepMs: number, caps: WindowCap[]) {
     await this.ready();
-    const client = await this.pool.connect();
-    try {
-      await client.query('BEGIN');
-      await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(`window/${name}`))]);
+    return lockedTransaction(this.pool, `window/${name}`, async (client) => {
       await client.query('DELETE FROM windows WHERE name = $1 AND until <= $2', [name, at]);
       const { rows } = await client.query<{ at: string }>('SELECT at FROM windows WHERE name = $1 ORDER BY at', [name]);
       const times = rows.map((row) => Number(row.at));
@@ -665,15 +648,8 @@ class PgWindows implements EngineWindows {
         times.push(at);
         times.sort((x, y) => x - y);
       }
-      await client.query('SET LOCAL synchronous_commit = on');
-      await client.query('COMMIT');
-      client.release();
       return { taken, times };
-    } catch (err) {
-      await client.query('ROLLBACK').catch(() => {});
-      client.release(err as Error);
-      throw err;
-    }
+    });
   }
 
   async times(names: string[], since: number): Promise<number[][]> {
@@ -702,6 +678,37 @@ class PgWindows implements EngineWindows {
 }
 
 const ignore = (): void => {};
+
+/**
+ * `fn` in a transaction of its own on a client checked out of `pool`, under the transaction advisory
+ * lock of `lockKey`, committed with synchronous_commit on. A checked-out client is no longer the pool's
+ * to listen to: a connection dropped meanwhile (a database restart) would be an unhandled 'error' that
+ * ends the process, so it listens itself and the query in flight fails instead.
+ */
+async function lockedTransaction<T>(
+  pool: pg.Pool,
+  lockKey: string,
+  fn: (client: pg.PoolClient) => Promise<T>,
+): Promise<T> {
+  const client = await pool.connect();
+  client.on('error', ignore);
+  let failed: Error | undefined;
+  try {
+    await client.query('BEGIN');
+    await client.query('SELECT pg_advisory_xact_lock($1::bigint)', [String(lockId(lockKey))]);
+    const result = await fn(client);
+    await client.query('SET LOCAL synchronous_commit = on');
+    await client.query('COMMIT');
+    return result;
+  } catch (err) {
+    failed = err as Error;
+    await client.query('ROLLBACK').catch(() => {});
+    throw err;
+  } finally {
+    client.off('error', ignore);
+    client.release(failed);
+  }
+}
 
 /** A 64-bit advisory lock id per key (a collision only makes two keys wait for each other). */
 function lockId(key: string): bigint {
