@@ -40,6 +40,13 @@ export class Messages {
   refresh?: Refresh;
   /** Per folder, the highest MODSEQ whose change has been announced (`change`), so none is announced twice. */
   private readonly announced = new Map<number, number>();
+  /**
+   * Shared store, per folder: reads of other nodes' changes under way (foreignChanges), and this node's
+   * own notices held meanwhile. Announced first, a later own change would make the watermark above
+   * skip the lower foreign ones for good: a session would never hear of those messages.
+   */
+  private readonly catchingUp = new Map<number, { readers: number; held: FolderChange[] }>();
+  private readonly catchUps = new KeyedMutex();
   /** After a commit that added (or expunged) messages of a folder: the full-text index catches up. */
   onChanged?: (folderId: number, expunged: boolean) => void;
 
@@ -272,6 +279,12 @@ export class Messages {
   }
 
   private announce(notice: FolderChange): void {
+    const gate = this.catchingUp.get(notice.folderId);
+    if (gate) gate.held.push(notice);
+    else this.announceOnce(notice);
+  }
+
+  private announceOnce(notice: FolderChange): void {
     // Shared store: a change another node's note made this node read (foreignChanges) is not told twice.
     if (notice.modseq <= (this.announced.get(notice.folderId) ?? 0)) return;
     this.announced.set(notice.folderId, notice.modseq);
@@ -297,10 +310,26 @@ export class Messages {
    */
   async foreignChanges(folder: Folder, fromModseq: number, toModseq = folder.highestModSeq): Promise<void> {
     this.cache.dropped(folder.id);
-    const after = Math.max(fromModseq, this.announced.get(folder.id) ?? 0);
-    if (after >= toModseq) return;
-    for (const change of await this.changesSince(folder.id, after))
-      if (change.modseq <= toModseq) this.announce({ accountId: folder.accountId, folderId: folder.id, ...change });
+    const gate = this.catchingUp.get(folder.id) ?? { readers: 0, held: [] };
+    gate.readers += 1;
+    this.catchingUp.set(folder.id, gate);
+    try {
+      // One read at a time per folder, each from the last change told here (not from where memory
+      // was: a read adopted before this one may still be on its way), up to what memory has adopted.
+      await this.catchUps.run(folder.id, async () => {
+        const after = this.announced.get(folder.id) ?? fromModseq;
+        if (after >= toModseq) return;
+        for (const change of await this.changesSince(folder.id, after))
+          if (change.modseq <= toModseq)
+            this.announceOnce({ accountId: folder.accountId, folderId: folder.id, ...change });
+      });
+    } finally {
+      gate.readers -= 1;
+      if (gate.readers === 0) {
+        this.catchingUp.delete(folder.id);
+        for (const notice of gate.held.sort((x, y) => x.modseq - y.modseq)) this.announceOnce(notice);
+      }
+    }
   }
 
   /** The folder is gone on another node. */

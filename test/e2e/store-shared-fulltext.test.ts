@@ -117,9 +117,8 @@ async function answers(client: ImapFlow): Promise<Map<string, string>> {
 }
 
 /**
- * A fresh SELECT: the session's view is the folder as the node's store has it now. (A session that
- * stays selected through concurrent deliveries on both nodes can miss one of the other node's
- * messages in its announcements; that is the change feed's to fix, not the index's.)
+ * A fresh SELECT: the session's view is the folder as the node's store has it now, whatever it was
+ * told while selected (that sessions are told of every message is `e2e/store-shared-nodes`' test).
  */
 async function reselect(client: ImapFlow): Promise<void> {
   await client.mailboxClose();

@@ -134,4 +134,34 @@ test('IMAP IDLE on node A announces a delivery made on node B within a second', 
   await idleSeesDelivery(a, b, MAILBOXES[0]!);
 });
 
+test('sessions selected on both nodes through concurrent deliveries on both are told of every message (EXISTS, no gaps)', async () => {
+  const user = 'dora@example.test';
+  await a.addAccount(user, PASSWORD);
+  const watchers = [a, b, a, b].map((instance) => imap(instance, user));
+  await Promise.all(watchers.map((c) => c.connect()));
+  try {
+    await Promise.all(watchers.map((c) => c.mailboxOpen('INBOX')));
+    // The watchers poll with NOOP while 10 clients deliver through both nodes, so announcements of a
+    // node's own deliveries and of the other node's interleave.
+    let delivering = true;
+    const polling = watchers.map(async (c) => {
+      while (delivering) await c.noop();
+    });
+    const replies = await deliverThrough([a, b], 10, 10, [user], 'told').finally(() => {
+      delivering = false;
+    });
+    await Promise.all(polling);
+    assert.is(replies.filter((r) => r.startsWith('250 ')).length, 100);
+    for (const [i, c] of watchers.entries()) {
+      const until = Date.now() + 3000;
+      while ((c.mailbox as { exists: number }).exists < 100 && Date.now() < until) await c.noop();
+      const uids: number[] = [];
+      for await (const message of c.fetch('1:*', { uid: true })) uids.push(message.uid);
+      assert.is(uids.length, 100, `watcher ${i} (node ${i % 2 ? 'B' : 'A'}) was told of ${uids.length} of 100`);
+    }
+  } finally {
+    await Promise.all(watchers.map((c) => c.logout()));
+  }
+});
+
 test.run();
