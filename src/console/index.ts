@@ -179,25 +179,25 @@ ${
   const operatorLogin = async (ctx: Context, form: URLSearchParams) => {
     const secret = form.get('secret') ?? '';
     const ip = ctx.ip;
-    if (login.byIp.blocked(ip))
-      return loginPage(ctx, 'admin', 429, `Too many failed logins, try again in ${login.byIp.retryAfterSeconds(ip)} s`);
-    const delay = login.byIp.delayMs(ip);
-    if (delay) await new Promise((r) => setTimeout(r, delay));
+    const throttle = await login.addressCheck(ip); // counted on every node of a shared store
+    if ('retryAfterSeconds' in throttle)
+      return loginPage(ctx, 'admin', 429, `Too many failed logins, try again in ${throttle.retryAfterSeconds} s`);
+    if (throttle.delayMs) await new Promise((r) => setTimeout(r, throttle.delayMs));
     if (looksLikeApiKey(secret)) {
       const key = await store.apiKeys.bySecretHash(hashApiKey(secret));
       if (key && !key.revokedAt && !(key.expiresAt && key.expiresAt < Date.now()) && key.type === 'root') {
-        login.byIp.reset(ip);
+        await login.addressResult(ip, true);
         return startSession(ctx, 'admin', { kind: 'key', keyId: key.id });
       }
     } else {
       const hash = await adminPasswordHash(store);
       if (hash && secret && (await verifyPassword(secret, hash))) {
         const [team] = await store.teams.list();
-        login.byIp.reset(ip);
+        await login.addressResult(ip, true);
         return startSession(ctx, 'admin', { kind: 'admin', teamId: team!.id, stamp: passwordStamp(hash) });
       }
     }
-    login.byIp.fail(ip);
+    await login.addressResult(ip, false);
     return loginPage(ctx, 'admin', 401, 'That key or password is not valid (only root keys open the console).');
   };
 

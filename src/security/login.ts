@@ -125,6 +125,31 @@ export class LoginService {
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
+  /**
+   * The per-address throttle for a login that is no mailbox's (the console's operator form), as every
+   * node counted it on a shared store: refused (seconds to wait) or the delay to wait first.
+   */
+  async addressCheck(clientIp: string): Promise<{ retryAfterSeconds: number } | { delayMs: number }> {
+    if (this.shared) {
+      const [times] = await this.shared.times([sharedName([this.byIp, clientIp, 'ip'])], Date.now() - this.windowMs);
+      this.byIp.load(clientIp, times!);
+    }
+    if (this.byIp.blocked(clientIp)) return { retryAfterSeconds: this.byIp.retryAfterSeconds(clientIp) };
+    return { delayMs: this.byIp.delayMs(clientIp) };
+  }
+
+  /** The outcome of such a login: a failure counts on every node, a success clears the address. */
+  async addressResult(clientIp: string, ok: boolean): Promise<void> {
+    const name = sharedName([this.byIp, clientIp, 'ip']);
+    if (ok) {
+      this.byIp.reset(clientIp);
+      if (this.shared) await this.shared.remove(name);
+      return;
+    }
+    this.byIp.fail(clientIp);
+    if (this.shared) await this.shared.hit([name], Date.now(), this.windowMs);
+  }
+
   /** scrypt, unless this very password verified against this very hash within the cache's TTL (or is being checked now). */
   private async verifyPassword(
     user: string,

@@ -9,7 +9,8 @@ import { PRESETS } from '../../src/security/permissions.ts';
 import { Webhooks } from '../../src/store/webhooks.ts';
 import { storeKey } from '../helpers/api.ts';
 import { openSse, type SseClient, type SseFrame, startReceiver, type Receiver } from '../helpers/events.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 const ANN = 'ann@example.test';
@@ -21,14 +22,11 @@ let root: string;
 let receiver: Receiver;
 
 const node = (host: string): Promise<Instance> =>
-  startInstance({
-    host,
+  sharedNode(host, url, {
     overrides: {
-      store: { engine: 'postgres', postgres_url: url, shared: true },
-      smtp: { submission_listen: [], submissions_listen: [], messages_per_ip_per_minute: 100_000 },
       webhooks: { allow_http: true, allow_private_addresses: true },
       spam: { bayes_min_spam: 1, bayes_min_ham: 1 },
-    } as never,
+    },
   });
 
 test.before(async () => {

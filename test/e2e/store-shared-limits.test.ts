@@ -9,7 +9,8 @@ import { readFileSync } from 'node:fs';
 import nodemailer from 'nodemailer';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { RawClient } from '../helpers/imap.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -19,14 +20,12 @@ let b: Instance;
 let rootKey: string;
 
 const node = (host: string): Promise<Instance> =>
-  startInstance({
-    host,
+  sharedNode(host, url, {
     overrides: {
-      store: { engine: 'postgres', postgres_url: url, shared: true },
       smtp: { send_per_hour: 3, send_per_day: 100, messages_per_ip_per_minute: 3 },
       imap: { allow_plain_auth_loopback: true },
       auth: { max_failures_per_account: 4, max_failures_per_ip: 100 },
-    } as never,
+    },
   });
 
 test.before(async () => {

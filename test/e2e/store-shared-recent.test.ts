@@ -5,7 +5,8 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { RawClient } from '../helpers/imap.ts';
-import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, type Instance } from '../helpers/instance.ts';
+import { sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 const USER = 'ann@recent.test';
@@ -15,13 +16,7 @@ let b: Instance;
 const sessions: RawClient[] = [];
 
 const node = (host: string, url: string): Promise<Instance> =>
-  startInstance({
-    host,
-    overrides: {
-      store: { engine: 'postgres', postgres_url: url, shared: true },
-      imap: { allow_plain_auth_loopback: true },
-    } as never,
-  });
+  sharedNode(host, url, { overrides: { imap: { allow_plain_auth_loopback: true } } });
 
 test.before(async () => {
   const url = await testDatabase('shared-recent');
