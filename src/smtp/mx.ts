@@ -10,6 +10,7 @@ import type { InboundMessage } from '../inbound/message.ts';
 import { processMessage, silentLogger, type Logger, type PipelineOptions } from '../inbound/pipeline.ts';
 import { resolveRecipient, type RecipientRoute } from '../inbound/route.ts';
 import { StoreUnavailableError, type Store } from '../store/index.ts';
+import type { EngineWindows } from '../store/engine.ts';
 import { FailureThrottle } from '../security/throttle.ts';
 import { ConnectionCounter, SlidingWindowLimiter } from './limits.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
@@ -118,6 +119,10 @@ interface MxContext {
   /** Shared store: the per-address rate counted in the database, for every node (0: allowed, else seconds to wait). */
   sharedRate: ((ip: string) => Promise<number>) | undefined;
   badRcptByIp: FailureThrottle;
+  /** Shared store: refused recipients per client address counted in the database, for every node. */
+  windows: EngineWindows | undefined;
+  /** Shared store: sessions that have read their address's count from the database. */
+  refusalsRead: Set<string>;
   badRcpts: Map<string, number>; // session id → refused recipients so far
   counted: Set<string>; // sessions holding a per-IP slot
   closers: Map<string, () => void>; // session id → its open-connection gauge release
@@ -168,6 +173,7 @@ function mxContext(options: MxServerOptions): MxContext {
   const { store, resolver, hostname } = options;
   const log = options.logger ?? silentLogger;
   const limits = { ...MX_DEFAULTS, ...options.limits };
+  const windows = store.kv.engine.shared ? store.kv.engine.windows : undefined;
   return {
     options,
     store,
@@ -178,8 +184,10 @@ function mxContext(options: MxServerOptions): MxContext {
     limits,
     perIp: new ConnectionCounter(limits.maxConnectionsPerIp),
     rate: new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000),
-    sharedRate: sharedRate(store, limits.messagesPerIpPerMinute),
+    sharedRate: sharedRate(windows, limits.messagesPerIpPerMinute),
     badRcptByIp: new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs),
+    windows,
+    refusalsRead: new Set(),
     badRcpts: new Map(),
     counted: new Set(),
     closers: new Map(),
@@ -221,6 +229,7 @@ function releaseConnection(ctx: MxContext, session: SMTPServerSession): void {
   ctx.closers.get(session.id)?.();
   ctx.closers.delete(session.id);
   ctx.badRcpts.delete(session.id);
+  ctx.refusalsRead.delete(session.id);
   if (ctx.counted.delete(session.id)) ctx.perIp.release(session.remoteAddress);
 }
 
@@ -248,8 +257,7 @@ async function startSharedTransaction(ctx: MxContext, session: SMTPServerSession
   ctx.transactions.set(session.envelope, new Map());
 }
 
-function sharedRate(store: Store, limit: number): MxContext['sharedRate'] {
-  const windows = store.kv.engine.shared ? store.kv.engine.windows : undefined;
+function sharedRate(windows: EngineWindows | undefined, limit: number): MxContext['sharedRate'] {
   if (!windows) return undefined;
   return async (ip) => {
     const now = Date.now();
@@ -267,6 +275,10 @@ function sharedRate(store: Store, limit: number): MxContext['sharedRate'] {
  */
 async function acceptRecipient(ctx: MxContext, rcpt: string, session: SMTPServerSession): Promise<void> {
   const ip = session.remoteAddress;
+  if (ctx.windows && !ctx.refusalsRead.has(session.id)) {
+    await lookup(ctx, rcpt, 'refused-recipient count lookup failed', readRefusals(ctx, ip));
+    ctx.refusalsRead.add(session.id);
+  }
   if (ctx.badRcptByIp.blocked(ip)) {
     ctx.log.warn({ session: session.id, ip }, 'too many refused recipients from this address, closing');
     throw smtpError(
@@ -317,6 +329,11 @@ async function refuseRecipient(
   const count = (ctx.badRcpts.get(session.id) ?? 0) + 1;
   ctx.badRcpts.set(session.id, count);
   badRcptByIp.fail(ip);
+  if (ctx.windows)
+    await ctx.windows
+      .hit([refusalsName(ip)], Date.now(), limits.badRcptWindowMs)
+      .then(() => readRefusals(ctx, ip))
+      .catch((err: Error) => log.warn({ err, ip }, 'refused recipient not counted in the store'));
   const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
   if (limited)
     log.warn(
@@ -327,6 +344,14 @@ async function refuseRecipient(
   const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
   await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs)));
   return reply;
+}
+
+const refusalsName = (ip: string): string => `mx/refused/${ip}`;
+
+/** Shared store: the address's refused recipients as every node counted them, in place of this node's. */
+async function readRefusals(ctx: MxContext, ip: string): Promise<void> {
+  const [times] = await ctx.windows!.times([refusalsName(ip)], Date.now() - ctx.limits.badRcptWindowMs);
+  ctx.badRcptByIp.load(ip, times!);
 }
 
 /**
