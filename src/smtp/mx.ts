@@ -245,13 +245,20 @@ function startTransaction(ctx: MxContext, session: SMTPServerSession): SmtpReply
   return undefined;
 }
 
-/** Several nodes on one store: one count per address for all of them (docs/ARCHITECTURE.md §4.8). */
+/**
+ * Several nodes on one store: one count per address for all of them (docs/ARCHITECTURE.md §4.8). When
+ * the database cannot count (an error under load, a restart), this node's own count decides: a rate
+ * limit must not refuse mail the store could otherwise take.
+ */
 async function startSharedTransaction(ctx: MxContext, session: SMTPServerSession): Promise<void> {
   let wait: number;
   try {
     wait = await ctx.sharedRate!(session.remoteAddress);
-  } catch {
-    throw smtpError(451, '4.3.0', 'Temporary failure, try again later');
+  } catch (err) {
+    ctx.log.warn({ err, ip: session.remoteAddress }, 'shared message rate not counted; this node counts');
+    const local = startTransaction(ctx, session);
+    if (local) throw local;
+    return;
   }
   if (wait) throw tooManyMessages(wait);
   ctx.transactions.set(session.envelope, new Map());
