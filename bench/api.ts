@@ -32,9 +32,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { pino } from 'pino';
 import { createHttpApp } from '../src/http/app.ts';
-import { mintApiKey } from '../src/security/api-keys.ts';
+import { mintKey } from '../src/services/api-keys.ts';
 import { Store } from '../src/store/index.ts';
-import { newId } from '../src/store/teams.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
 
 const CONNECTIONS = 50;
@@ -77,24 +76,16 @@ async function serve(): Promise<void> {
   const dir = tempDir('wrenmail-bench-api-');
   const store = await Store.open(dir.path);
   const team = await store.teams.create('bench', { maxMailboxes: 10_000_000 });
-  const minted = mintApiKey('root');
-  await store.apiKeys.create(
-    {
-      id: `key_${newId()}`,
-      teamId: team.id,
-      type: 'root',
-      name: 'bench',
-      prefix: minted.prefix,
-      permissions: ['*'],
-      accountId: null,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
+  // permissions ['*']: the permission check's own path, as a root key has it
+  const input = {
+    type: 'root' as const,
+    name: 'bench',
+    permissions: ['*'],
+    accountId: null,
+    domain: null,
+    expiresAt: null,
+  };
+  const { secret } = await mintKey(store, team.id, input);
   const unlimited = { limit: Number.MAX_SAFE_INTEGER, windowMs: 60_000 };
   const app = createHttpApp({
     store,
@@ -104,9 +95,7 @@ async function serve(): Promise<void> {
   });
   const server = createServer(app.callback());
   const stats = serverStats();
-  server.listen(0, '127.0.0.1', () =>
-    process.send!({ port: (server.address() as AddressInfo).port, key: minted.secret }),
-  );
+  server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port, key: secret }));
   process.on('message', async (m) => {
     if (m === 'stats') return void process.send!({ stats: stats() });
     server.closeAllConnections();

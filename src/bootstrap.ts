@@ -1,9 +1,8 @@
 import { chmodSync, existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { mintApiKey } from './security/api-keys.ts';
 import { PRESETS } from './security/permissions.ts';
 import type { Store } from './store/index.ts';
-import { newId } from './store/teams.ts';
+import { mintKey } from './services/api-keys.ts';
 import type { Logger } from './log.ts';
 
 export const bootstrapKeyPath = (dataDir: string): string => join(dataDir, 'bootstrap-root.key');
@@ -25,24 +24,7 @@ export async function bootstrap(store: Store, dataDir: string, logger: Logger): 
 
 /** A full root key for a team; returns the secret, which is shown only here (the store keeps its hash). */
 export async function createRootKey(store: Store, teamId: string, name: string): Promise<string> {
-  const minted = mintApiKey('root');
-  await store.apiKeys.create(
-    {
-      id: `key_${newId()}`,
-      teamId,
-      type: 'root',
-      name,
-      prefix: minted.prefix,
-      suffix: minted.suffix,
-      permissions: PRESETS['root:full']!,
-      accountId: null,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
-  return minted.secret;
+  const permissions = PRESETS['root:full']!;
+  const input = { type: 'root' as const, name, permissions, accountId: null, domain: null, expiresAt: null };
+  return (await mintKey(store, teamId, input)).secret;
 }

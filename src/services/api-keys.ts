@@ -2,7 +2,7 @@
 // secret is also the mailbox's IMAP/SMTP password).
 import { mintApiKey, type KeyKind, type MintedKey } from '../security/api-keys.ts';
 import { hasPermission, PRESETS } from '../security/permissions.ts';
-import type { Account, ApiKey, Team } from '../store/index.ts';
+import type { Account, ApiKey, Store, Team } from '../store/index.ts';
 import { publicId } from '../store/public-ids.ts';
 import { newId } from '../store/teams.ts';
 import { type ServiceDeps, ServiceError, underTeamLock } from './index.ts';
@@ -63,22 +63,45 @@ export async function createKey(
         `the team already has ${active} active keys (limit ${team.limits.maxApiKeys}); revoke one first`,
       );
     }
-    const key: ApiKey = {
-      id: publicId('key', newId(now)),
-      teamId: team.id,
-      ...input,
-      prefix: minted.prefix,
-      suffix: minted.suffix,
-      createdAt: now,
-      lastUsedAt: null,
-      revokedAt: null,
+    const key = keyRecord(team.id, input, minted, now, {
       parentKeyId: rotation ? (rotation.from.parentKeyId ?? null) : parentOf(maker),
       rotatedFrom: rotation?.from.id ?? null,
-    };
+    });
     if (rotation) await deps.store.apiKeys.rotate(rotation.from, key, minted.hash, rotation.revokeOld);
     else await deps.store.apiKeys.create(key, minted.hash);
     return { key, secret: minted.secret };
   });
+}
+
+function keyRecord(
+  teamId: string,
+  input: NewKey,
+  minted: MintedKey,
+  now: number,
+  lineage: Pick<ApiKey, 'parentKeyId' | 'rotatedFrom'>,
+): ApiKey {
+  return {
+    id: publicId('key', newId(now)),
+    teamId,
+    ...input,
+    prefix: minted.prefix,
+    suffix: minted.suffix,
+    createdAt: now,
+    lastUsedAt: null,
+    revokedAt: null,
+    ...lineage,
+  };
+}
+
+/**
+ * Mints and stores a key that no maker grants and no team limit counts: the first root key of a new
+ * install (bootstrap.ts), and the keys test and bench fixtures start from.
+ */
+export async function mintKey(store: Store, teamId: string, input: NewKey): Promise<{ key: ApiKey; secret: string }> {
+  const minted = mintApiKey(KIND[input.type]);
+  const key = keyRecord(teamId, input, minted, Date.now(), { parentKeyId: null, rotatedFrom: null });
+  await store.apiKeys.create(key, minted.hash);
+  return { key, secret: minted.secret };
 }
 
 /** A key for an active mailbox (`invalid` when suspended), with a mailbox key's permissions; `minted`: see createKey. */

@@ -7,12 +7,10 @@ import { apiRoutes } from '../../src/api/index.ts';
 import { type ApiOptions, createHttpApp } from '../../src/http/app.ts';
 import type { Route } from '../../src/api/registry.ts';
 import { SEND_LIMIT_DEFAULTS } from '../../src/store/sends.ts';
-import { KIND } from '../../src/services/api-keys.ts';
-import { mintApiKey } from '../../src/security/api-keys.ts';
+import { mintKey } from '../../src/services/api-keys.ts';
 import { PRESETS } from '../../src/security/permissions.ts';
 import type { Store } from '../../src/store/index.ts';
 import type { ApiKey } from '../../src/store/types.ts';
-import { newId } from '../../src/store/teams.ts';
 import { openTestStore } from './store.ts';
 import { tempDir } from './tmp.ts';
 
@@ -131,23 +129,6 @@ export async function storeKey(
   store: Store,
   key: { teamId: string; type: ApiKey['type']; permissions: string[]; accountId?: string | null; name?: string },
 ): Promise<string> {
-  const minted = mintApiKey(KIND[key.type]);
-  await store.apiKeys.create(
-    {
-      id: `key_${newId()}`,
-      teamId: key.teamId,
-      type: key.type,
-      name: key.name ?? 'test',
-      prefix: minted.prefix,
-      permissions: key.permissions,
-      accountId: key.accountId ?? null,
-      domain: null,
-      createdAt: Date.now(),
-      lastUsedAt: null,
-      revokedAt: null,
-      expiresAt: null,
-    },
-    minted.hash,
-  );
-  return minted.secret;
+  const { teamId, type, permissions, accountId = null, name = 'test' } = key;
+  return (await mintKey(store, teamId, { type, name, permissions, accountId, domain: null, expiresAt: null })).secret;
 }
