@@ -236,6 +236,21 @@ export async function withCpu<T>(fn: () => Promise<T>): Promise<{ result: T; cpu
   return { result, cpuMs: (used.user + used.system) / 1000 };
 }
 
+/** A server started in the background: awaited later, and stopped at cleanup whether or not it came up. */
+export function stopAtCleanup<T extends { stop(): Promise<void> }>(
+  stops: (() => Promise<void>)[],
+  starting: Promise<T>,
+): Promise<T> {
+  starting.catch(() => undefined); // awaited later: not an unhandled rejection meanwhile
+  stops.push(() =>
+    starting.then(
+      (server) => server.stop(),
+      () => undefined,
+    ),
+  );
+  return starting;
+}
+
 /**
  * A side-by-side run's temp dir and what to stop at the end: `stops` run newest first, then the
  * dir is removed; Ctrl-C and SIGTERM clean up too.

@@ -141,6 +141,12 @@ export async function startDovecot(dir: string, options: DovecotOptions): Promis
   };
 }
 
+/** `messages` in the user's INBOX, indexed before any client asks (what a delivery agent leaves). */
+export async function fillInbox(dovecot: Dovecot, user: string, messages: Buffer[]): Promise<void> {
+  writeMaildir(dovecot.maildir(user), messages);
+  await dovecot.doveadm(['index', '-u', user, 'INBOX']);
+}
+
 /**
  * Writes messages straight into a user's maildir cur/ (no flags), as a delivery agent would, owned by
  * the mail uid, with the S= (size) and W= (size with CRLF: the bytes already have CRLF) name fields

@@ -23,12 +23,13 @@ import {
   processTree,
   ratio,
   sleep,
+  stopAtCleanup,
   waitUntil,
   type Memory,
 } from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { RawImap } from './raw-imap.ts';
-import { startDovecot, writeMaildir } from './dovecot.ts';
+import { fillInbox, startDovecot } from './dovecot.ts';
 import { startWren } from './imap-wren.ts';
 
 requireImapCorpus();
@@ -318,22 +319,14 @@ try {
   );
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
-  const wrenStarting = startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10);
-  wrenStarting.catch(() => undefined); // awaited below; not an unhandled rejection meanwhile
-  stops.push(() =>
-    wrenStarting.then(
-      (w) => w.stop(),
-      () => undefined,
-    ),
-  );
+  const wrenStarting = stopAtCleanup(stops, startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10));
   const dovecot = await startDovecot(`${root.path}/dovecot`, {
     users: [{ user: USER, password: PASSWORD }],
     maxImapConnections: IDLE_CONNECTIONS + 10,
   });
   stops.push(dovecot.stop);
   const t = performance.now();
-  writeMaildir(dovecot.maildir(USER), loadCorpus(MESSAGES));
-  await dovecot.doveadm(['index', '-u', USER, 'INBOX']);
+  await fillInbox(dovecot, USER, loadCorpus(MESSAGES));
   const dovecotServer: Server = {
     name: 'Dovecot',
     port: dovecot.imapPort,

@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { benchRun, machineLine, processTree, startCpuProfile } from './common.ts';
+import { benchRun, machineLine, processTree, startCpuProfile, stopAtCleanup } from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
-import { startDovecot, writeMaildir } from './dovecot.ts';
+import { fillInbox, startDovecot } from './dovecot.ts';
 import { startWren } from './imap-wren.ts';
 
 requireImapCorpus();
@@ -183,36 +183,16 @@ const root = benchRun('wren-imapflow-client-');
 const { stops, cleanup } = root;
 try {
   console.log(`before: ${machineLine()}`);
-  const wrenStarting = startWren(USER, PASSWORD, MESSAGES, 10);
-  wrenStarting.catch(() => undefined);
-  stops.push(() =>
-    wrenStarting.then(
-      (w) => w.stop(),
-      () => undefined,
-    ),
-  );
+  const wrenStarting = stopAtCleanup(stops, startWren(USER, PASSWORD, MESSAGES, 10));
   // BENCH_WREN_BEFORE=CHECKOUT: a second Wren from another checkout (the code before a change), same corpus.
   const beforeDir = process.env.BENCH_WREN_BEFORE;
-  const before = beforeDir
-    ? ((await import(`${beforeDir}/bench/compare/imap-wren.ts`)) as { startWren: typeof startWren }).startWren(
-        USER,
-        PASSWORD,
-        MESSAGES,
-        10,
-      )
+  const other = beforeDir
+    ? ((await import(`${beforeDir}/bench/compare/imap-wren.ts`)) as { startWren: typeof startWren }).startWren
     : null;
-  before?.catch(() => undefined);
-  if (before)
-    stops.push(() =>
-      before.then(
-        (b) => b.stop(),
-        () => undefined,
-      ),
-    );
+  const before = other ? stopAtCleanup(stops, other(USER, PASSWORD, MESSAGES, 10)) : null;
   const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }] });
   stops.push(dovecot.stop);
-  writeMaildir(dovecot.maildir(USER), loadCorpus(MESSAGES));
-  await dovecot.doveadm(['index', '-u', USER, 'INBOX']);
+  await fillInbox(dovecot, USER, loadCorpus(MESSAGES));
   const w = await wrenStarting;
   const servers: [string, number, () => number[]][] = [['Wren', w.port, w.pids]];
   if (before) {

@@ -10,9 +10,9 @@ import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import libmime from 'libmime';
-import { benchRun, machineLine, printTable, sleep } from './common.ts';
+import { benchRun, machineLine, printTable, sleep, stopAtCleanup } from './common.ts';
 import { CORPUS_DIR, corpusPaths, loadCorpus, requireImapCorpus } from './corpus.ts';
-import { startDovecot, writeMaildir } from './dovecot.ts';
+import { fillInbox, startDovecot } from './dovecot.ts';
 import { indexMessage } from '../../src/mime/index.ts';
 import { decodeCharset, decodeTransfer } from '../../src/mime/decode.ts';
 import type { MimeNode } from '../../src/mime/types.ts';
@@ -124,20 +124,12 @@ try {
     `SEARCH TEXT side by side: ${MESSAGES} messages in INBOX (shared/corpus ham+spam, CRLF), imapflow client`,
   );
   console.log(`before: ${machineLine()}`);
-  const wrenStarting = startWren();
-  wrenStarting.catch(() => undefined);
-  stops.push(() =>
-    wrenStarting.then(
-      (w) => w.stop(),
-      () => undefined,
-    ),
-  );
+  const wrenStarting = stopAtCleanup(stops, startWren());
   const dovecot = await startDovecot(`${root.path}/dovecot`, { users: [{ user: USER, password: PASSWORD }] });
   stops.push(dovecot.stop);
   const corpus = loadCorpus(MESSAGES);
   const paths = corpusPaths(MESSAGES);
-  writeMaildir(dovecot.maildir(USER), corpus);
-  await dovecot.doveadm(['index', '-u', USER, 'INBOX']);
+  await fillInbox(dovecot, USER, corpus);
   const wren = await wrenStarting;
   const clients = { Wren: client(wren.port), Dovecot: client(dovecot.imapPort) };
   for (const c of Object.values(clients)) {
