@@ -10,7 +10,7 @@ import { CredentialCache, type CredentialCacheOptions } from './credential-cache
 import { verifyPassword } from './passwords.ts';
 import { hashApiKey } from './api-keys.ts';
 import { hasPermission } from './permissions.ts';
-import { FailureThrottle } from './throttle.ts';
+import { type Counted, FailureThrottle } from './throttle.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
 export type LoginResult =
@@ -56,17 +56,24 @@ export class LoginService {
   private readonly accountSlowdownMs: number;
   private readonly verified: CredentialCache | null;
   private readonly shared: EngineWindows | undefined;
-  private readonly windowMs: number;
 
   constructor(store: Store, options: LoginThrottleOptions = {}) {
     this.store = store;
     const d = CONFIG_DEFAULTS.auth;
     const windowMs = options.windowMs ?? d.failure_window_ms;
-    this.windowMs = windowMs;
     this.shared = store.kv.engine.shared ? store.kv.engine.windows : undefined;
-    this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? d.max_failures_per_ip, windowMs);
-    this.byPair = new FailureThrottle(options.maxFailuresPerAccount ?? d.max_failures_per_account, windowMs);
-    this.byAccount = new FailureThrottle(options.accountSlowdownAfter ?? d.account_slowdown_after, windowMs);
+    const shared = (count: string) => this.shared && { windows: this.shared, prefix: `login/${count}` };
+    this.byIp = new FailureThrottle(options.maxFailuresPerIp ?? d.max_failures_per_ip, windowMs, shared('ip'));
+    this.byPair = new FailureThrottle(
+      options.maxFailuresPerAccount ?? d.max_failures_per_account,
+      windowMs,
+      shared('pair'),
+    );
+    this.byAccount = new FailureThrottle(
+      options.accountSlowdownAfter ?? d.account_slowdown_after,
+      windowMs,
+      shared('account'),
+    );
     this.accountSlowdownMs = options.accountSlowdownMs ?? d.account_slowdown_ms;
     this.verified = options.credentialCache?.ttlMs === 0 ? null : new CredentialCache(options.credentialCache);
   }
@@ -88,16 +95,12 @@ export class LoginService {
     const user = username.trim().toLowerCase();
     if (authzid !== '' && authzid.trim().toLowerCase() !== user) return { ok: false, reason: 'authzid' };
     const pair = pairKey(user, clientIp);
-    const counted = [
-      [this.byIp, clientIp, 'ip'],
-      [this.byPair, pair, 'pair'],
-      [this.byAccount, user, 'account'],
-    ] as const;
-    if (this.shared) {
-      // What every node counted, in place of what this one saw (one query for the three).
-      const stored = await this.shared.times(counted.map(sharedName), Date.now() - this.windowMs);
-      counted.forEach(([throttle, key], i) => throttle.load(key, stored[i]!));
-    }
+    const counted: Counted[] = [
+      [this.byIp, clientIp],
+      [this.byPair, pair],
+      [this.byAccount, user],
+    ];
+    await FailureThrottle.refresh(counted); // a shared store: what every node counted
     for (const [throttle, key] of [
       [this.byIp, clientIp],
       [this.byPair, pair],
@@ -115,13 +118,11 @@ export class LoginService {
     const key = await this.mailboxKey(account, password, permission);
     const valid = !!key || (await this.verifyPassword(user, password, account?.passwordHash));
     if (!account || !valid) {
-      for (const [throttle, key] of counted) throttle.fail(key);
-      if (this.shared) await this.shared.hit(counted.map(sharedName), Date.now(), this.windowMs);
+      await FailureThrottle.record(counted);
       return { ok: false, reason: 'invalid' };
     }
     if (account.state !== 'active') return { ok: false, reason: 'suspended' };
-    this.byPair.reset(pair);
-    if (this.shared) await this.shared.remove(sharedName(counted[1])); // no extra await on one node
+    await this.byPair.clear(pair);
     return { ok: true, account, credential: key ? key.id : 'password', expiresAt: key?.expiresAt ?? null };
   }
 
@@ -130,24 +131,15 @@ export class LoginService {
    * node counted it on a shared store: refused (seconds to wait) or the delay to wait first.
    */
   async addressCheck(clientIp: string): Promise<{ retryAfterSeconds: number } | { delayMs: number }> {
-    if (this.shared) {
-      const [times] = await this.shared.times([sharedName([this.byIp, clientIp, 'ip'])], Date.now() - this.windowMs);
-      this.byIp.load(clientIp, times!);
-    }
+    await FailureThrottle.refresh([[this.byIp, clientIp]]);
     if (this.byIp.blocked(clientIp)) return { retryAfterSeconds: this.byIp.retryAfterSeconds(clientIp) };
     return { delayMs: this.byIp.delayMs(clientIp) };
   }
 
   /** The outcome of such a login: a failure counts on every node, a success clears the address. */
   async addressResult(clientIp: string, ok: boolean): Promise<void> {
-    const name = sharedName([this.byIp, clientIp, 'ip']);
-    if (ok) {
-      this.byIp.reset(clientIp);
-      if (this.shared) await this.shared.remove(name);
-      return;
-    }
-    this.byIp.fail(clientIp);
-    if (this.shared) await this.shared.hit([name], Date.now(), this.windowMs);
+    if (ok) await this.byIp.clear(clientIp);
+    else await FailureThrottle.record([[this.byIp, clientIp]]);
   }
 
   /** scrypt, unless this very password verified against this very hash within the cache's TTL (or is being checked now). */
@@ -178,7 +170,3 @@ export class LoginService {
     return valid ? key : undefined;
   }
 }
-
-/** A throttle's key as a name of the shared windows: which count, and the key (a pair's NUL is no text). */
-const sharedName = ([, key, count]: readonly [FailureThrottle, string, string]): string =>
-  `login/${count}/${encodeURIComponent(key)}`;

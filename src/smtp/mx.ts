@@ -119,9 +119,7 @@ interface MxContext {
   /** Shared store: the per-address rate counted in the database, for every node (0: allowed, else seconds to wait). */
   sharedRate: ((ip: string) => Promise<number>) | undefined;
   badRcptByIp: FailureThrottle;
-  /** Shared store: refused recipients per client address counted in the database, for every node. */
-  windows: EngineWindows | undefined;
-  /** Shared store: sessions that have read their address's count from the database. */
+  /** Shared store: sessions that have read their address's refused recipients from the database. */
   refusalsRead: Set<string>;
   badRcpts: Map<string, number>; // session id → refused recipients so far
   counted: Set<string>; // sessions holding a per-IP slot
@@ -185,8 +183,12 @@ function mxContext(options: MxServerOptions): MxContext {
     perIp: new ConnectionCounter(limits.maxConnectionsPerIp),
     rate: new SlidingWindowLimiter(limits.messagesPerIpPerMinute, 60_000),
     sharedRate: sharedRate(windows, limits.messagesPerIpPerMinute),
-    badRcptByIp: new FailureThrottle(limits.badRcptPerIp, limits.badRcptWindowMs),
-    windows,
+    // Shared store: refused recipients per client address counted for every node.
+    badRcptByIp: new FailureThrottle(
+      limits.badRcptPerIp,
+      limits.badRcptWindowMs,
+      windows && { windows, prefix: 'mx/refused' },
+    ),
     refusalsRead: new Set(),
     badRcpts: new Map(),
     counted: new Set(),
@@ -282,8 +284,9 @@ function sharedRate(windows: EngineWindows | undefined, limit: number): MxContex
  */
 async function acceptRecipient(ctx: MxContext, rcpt: string, session: SMTPServerSession): Promise<void> {
   const ip = session.remoteAddress;
-  if (ctx.windows && !ctx.refusalsRead.has(session.id)) {
-    await lookup(ctx, rcpt, 'refused-recipient count lookup failed', readRefusals(ctx, ip));
+  // Once per session (shared store: a read of the database), then after each refusal below.
+  if (!ctx.refusalsRead.has(session.id)) {
+    await lookup(ctx, rcpt, 'refused-recipient count lookup failed', FailureThrottle.refresh([[ctx.badRcptByIp, ip]]));
     ctx.refusalsRead.add(session.id);
   }
   if (ctx.badRcptByIp.blocked(ip)) {
@@ -335,12 +338,9 @@ async function refuseRecipient(
   const ip = session.remoteAddress;
   const count = (ctx.badRcpts.get(session.id) ?? 0) + 1;
   ctx.badRcpts.set(session.id, count);
-  badRcptByIp.fail(ip);
-  if (ctx.windows)
-    await ctx.windows
-      .hit([refusalsName(ip)], Date.now(), limits.badRcptWindowMs)
-      .then(() => readRefusals(ctx, ip))
-      .catch((err: Error) => log.warn({ err, ip }, 'refused recipient not counted in the store'));
+  await FailureThrottle.record([[badRcptByIp, ip]])
+    .then(() => FailureThrottle.refresh([[badRcptByIp, ip]]))
+    .catch((err: Error) => log.warn({ err, ip }, 'refused recipient not counted in the store'));
   const limited = count >= limits.badRcptPerConnection || badRcptByIp.blocked(ip);
   if (limited)
     log.warn(
@@ -351,14 +351,6 @@ async function refuseRecipient(
   const reply = limited ? smtpError(421, '4.7.0', 'Too many invalid recipients, closing connection') : refusal;
   await new Promise((resolve) => setTimeout(resolve, Math.min(MAX_TARPIT_MS, count * limits.badRcptTarpitMs)));
   return reply;
-}
-
-const refusalsName = (ip: string): string => `mx/refused/${ip}`;
-
-/** Shared store: the address's refused recipients as every node counted them, in place of this node's. */
-async function readRefusals(ctx: MxContext, ip: string): Promise<void> {
-  const [times] = await ctx.windows!.times([refusalsName(ip)], Date.now() - ctx.limits.badRcptWindowMs);
-  ctx.badRcptByIp.load(ip, times!);
 }
 
 /**
