@@ -298,7 +298,7 @@ test('a PostgreSQL restart mid-load: 4xx / NO while it is down, nothing acknowle
   await Promise.all(nodes.map((n) => n.process.stop()));
 });
 
-test('reads while PostgreSQL is down: IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, API 503; served again after', async () => {
+test('reads while PostgreSQL is down: IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, API 503, MAIL FROM still taken; served again after', async () => {
   const node = await startNode('127.0.0.2', true);
   const mail = transport(node);
   const info = await mail.sendMail({
@@ -337,12 +337,18 @@ test('reads while PostgreSQL is down: IMAP NO [UNAVAILABLE], SMTP 451 4.3.0, API
   // Reads that memory cannot answer: the message's body, an address never looked up, the mailbox list.
   const fetched = await imapSession.command('f', `FETCH ${last} BODY.PEEK[]`, 10_000);
   const rcpt = await smtp.command('RCPT TO:<nobody@example.test>');
+  // The message rate the database cannot count: this node's own count decides, MAIL FROM is not refused.
+  const { client: second } = await SmtpClient.connect(node.port('smtp-mx'), node.host);
+  await second.command('EHLO other.elsewhere.test');
+  const mailFrom = await second.command('MAIL FROM:<sender@elsewhere.test>');
+  second.close();
   const listed = await api('/mailboxes');
   const body = (await listed.json()) as { error?: { code: string } };
   await restarted; // before any assertion: a failed one must not leave the cluster half restarted
   assert.match(fetched, /^f NO \[UNAVAILABLE\] /m, fetched);
   assert.is(rcpt.code, 451, rcpt.text);
   assert.match(rcpt.text, /^4\.3\.0 /);
+  assert.is(mailFrom.code, 250, `MAIL FROM while the database is down: ${mailFrom.code} ${mailFrom.text}`);
   assert.is(listed.status, 503, JSON.stringify(body));
   assert.is(body.error?.code, 'service_unavailable');
   assert.ok(listed.headers.get('retry-after'));
