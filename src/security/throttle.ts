@@ -30,6 +30,11 @@ export class FailureThrottle {
     this.shared = shared;
   }
 
+  /** Counted for every node of a shared store (refresh reads the database). */
+  get isShared(): boolean {
+    return this.shared !== undefined;
+  }
+
   private sharedName(key: string): string {
     return `${this.shared!.prefix}/${encodeURIComponent(key)}`;
   }

@@ -285,7 +285,7 @@ function sharedRate(windows: EngineWindows | undefined, limit: number): MxContex
 async function acceptRecipient(ctx: MxContext, rcpt: string, session: SMTPServerSession): Promise<void> {
   const ip = session.remoteAddress;
   // Once per session (shared store: a read of the database), then after each refusal below.
-  if (!ctx.refusalsRead.has(session.id)) {
+  if (ctx.badRcptByIp.isShared && !ctx.refusalsRead.has(session.id)) {
     await lookup(ctx, rcpt, 'refused-recipient count lookup failed', FailureThrottle.refresh([[ctx.badRcptByIp, ip]]));
     ctx.refusalsRead.add(session.id);
   }
