@@ -85,11 +85,12 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     if (ctx.path !== API_PREFIX && !ctx.path.startsWith(`${API_PREFIX}/`)) return next();
     const path = ctx.path.slice(API_PREFIX.length) || '/';
     const key = await identify(ctx, options.store);
-    options.limiter.charge(
+    const charged = options.limiter.charge(
       ctx,
       key ? `key:${key.id}` : `ip:${ctx.ip}`,
       key && key.type !== 'root' ? 'sending' : 'management',
     );
+    if (charged) await charged; // a shared store's count; one node's is synchronous
 
     const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
     const tried = bySegment.get(first(path)) ?? wild;

@@ -106,6 +106,11 @@ export function createHttpApp(options: ApiOptions): Koa {
   app.use(metricsEndpoint(options.store));
 
   const { store } = options;
+  // On a shared store every node counts a key's requests against one limit (§4.8).
+  const rateLimits: RateLimitOptions = {
+    ...options.rateLimits,
+    ...(store.kv.engine.shared ? { shared: store.kv.engine.windows } : {}),
+  };
   const deps: ApiDeps = {
     store,
     logger: options.logger,
@@ -121,7 +126,7 @@ export function createHttpApp(options: ApiOptions): Koa {
   app.use(
     dispatch(apiRoutes(deps), {
       store,
-      limiter: new RateLimiter(options.rateLimits),
+      limiter: new RateLimiter(rateLimits),
       idempotency: new IdempotencyGuard(new Idempotency(store.kv)),
       maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
       validateResponses: options.validateResponses ?? false,
@@ -130,7 +135,7 @@ export function createHttpApp(options: ApiOptions): Koa {
   app.use(
     compatApi(deps, {
       maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
-      rateLimits: options.rateLimits,
+      rateLimits,
       login,
     }),
   );

@@ -7,10 +7,11 @@ import type { ApiError } from '../../src/api/errors.ts';
 import { etagOf } from '../../src/api/middleware/etag.ts';
 import { paginate } from '../../src/api/middleware/pagination.ts';
 import { grantsCover } from '../../src/api/middleware/permissions.ts';
-import { RateLimiter } from '../../src/api/middleware/rate-limit.ts';
+import { RateLimiter, unexchangedPerNode } from '../../src/api/middleware/rate-limit.ts';
 import { domainRecords, zoneFile } from '../../src/dns/records.ts';
 import { dkimStatus, generateDkimKey } from '../../src/dns/dkim.ts';
 import { Idempotency } from '../../src/store/idempotency.ts';
+import { MemoryWindows } from '../../src/store/engines/leveldb.ts';
 import { Store } from '../../src/store/index.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
@@ -78,6 +79,59 @@ test('RateLimiter: limit per window, headers, Retry-After from the window start,
   assert.is(headers['X-RateLimit-Limit'], '3');
   now += 25_000;
   limiter.charge(ctx, 'key:a', 'management');
+  assert.is(headers['X-RateLimit-Remaining'], '1', 'a new window');
+});
+
+test('RateLimiter on shared windows: three nodes admit the limit plus at most 2 × K; windows follow the clock', async () => {
+  // Three limiters on one counted-windows store are three nodes on one database (the store's own count).
+  const windows = new MemoryWindows();
+  const limit = 160;
+  const nodes = [0, 1, 2].map(
+    () => new RateLimiter({ management: { limit, windowMs: 3_600_000 }, shared: windows, syncMs: 5 }),
+  );
+  const headers: Record<string, string> = {};
+  const ctx = { set: (name: string, value: string) => (headers[name] = value) } as unknown as Context;
+  let admitted = 0;
+  let refused = 0;
+  for (let round = 0; round < 20; round++)
+    await Promise.all(
+      Array.from({ length: 30 }, async (_, i) => {
+        try {
+          await nodes[i % 3]!.charge(ctx, 'key:hot', 'management');
+          admitted++;
+        } catch (err) {
+          assert.is((err as ApiError).code, 'rate_limit_exceeded');
+          refused++;
+        }
+      }),
+    );
+  const slack = 2 * unexchangedPerNode(limit);
+  assert.is(slack, 20);
+  assert.ok(admitted >= limit && admitted <= limit + slack, `${admitted} admitted of 600`);
+  assert.is(admitted + refused, 600);
+  // Another key is its own.
+  await nodes[0]!.charge(ctx, 'key:cold', 'management');
+  assert.is(headers['X-RateLimit-Remaining'], String(limit - 1));
+
+  // Windows start at multiples of their length, so every node's window of a key is the same one.
+  let now = 1_000_000;
+  const clocked = new RateLimiter({
+    management: { limit: 2, windowMs: 60_000 },
+    shared: new MemoryWindows(),
+    now: () => now,
+  });
+  await clocked.charge(ctx, 'key:a', 'management');
+  assert.is(headers['X-RateLimit-Reset'], '1020', 'the window of 960 s to 1,020 s');
+  await clocked.charge(ctx, 'key:a', 'management');
+  now = 1_019_500;
+  try {
+    await clocked.charge(ctx, 'key:a', 'management');
+    assert.unreachable();
+  } catch (err) {
+    assert.is((err as ApiError).headers['Retry-After'], '1');
+  }
+  now = 1_020_000;
+  await clocked.charge(ctx, 'key:a', 'management');
   assert.is(headers['X-RateLimit-Remaining'], '1', 'a new window');
 });
 

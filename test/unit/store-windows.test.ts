@@ -20,6 +20,13 @@ test('hits are counted per name within the window; a reset and a removal take th
       [],
     ]);
     assert.equal(await windows.times(['login/ip/1'], now - 90_000), [[now - MINUTE, now]], 'only after `since`');
+    assert.equal(
+      await windows.counts(['login/ip/1', 'other', 'login/ip/1', 'login/pair/a%001'], [0, 0, now - 90_000, now]),
+      [3, 0, 2, 0],
+      'counts after each name its own `since`, in the order asked',
+    );
+    await windows.hit(['api/k', 'api/k', 'api/k'], now, MINUTE);
+    assert.equal(await windows.counts(['api/k'], [now - 1]), [3], 'a name given n times is n events');
     await windows.remove('login/ip/1', now - MINUTE);
     assert.equal(await windows.times(['login/ip/1'], 0), [[now - 2 * MINUTE, now]], 'one event removed');
     await windows.remove('login/ip/1');

@@ -63,7 +63,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
     ...spamFilterRoutes(deps),
     ...accountAuthRoutes(deps),
   ];
-  const limiter = new RateLimiter(options.rateLimits);
+  const limiter = new RateLimiter({ ...options.rateLimits, scope: 'compat-api' });
   const { login } = options;
 
   return async (ctx: Context, next: Next): Promise<void> => {
@@ -76,7 +76,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
       } catch (err) {
         failure = err;
       }
-      limiter.charge(
+      await limiter.charge(
         ctx,
         caller ? `key:${caller.key.id}` : `ip:${ctx.ip}`,
         caller && caller.key.type !== 'root' ? 'sending' : 'management',

@@ -1,0 +1,79 @@
+// The API's request rate limit on two Wren nodes sharing one PostgreSQL database (docs/ARCHITECTURE.md
+// §4.5, §4.8): a key's requests spread over both nodes count once, so a balancer in front of N nodes
+// does not give a key N times its limit (each node counted its own before: 2L admitted). The nodes
+// exchange counts at most every 250 ms and after a few requests, so the pair may admit a documented few
+// more than the limit: at most (nodes - 1) × max(1, floor(limit / 16)). Always on PostgreSQL.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { readFileSync } from 'node:fs';
+import { bootstrapKeyPath } from '../../src/bootstrap.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { sharedNode } from '../helpers/shared-nodes.ts';
+import { testDatabase } from '../helpers/store.ts';
+
+const LIMIT = 32;
+const WINDOW_S = 3600;
+/** (2 nodes - 1) × max(1, floor(32 / 16)): what the nodes' exchange of counts may let past. */
+const SLACK = 2;
+
+let a: Instance;
+let b: Instance;
+let rootKey: string;
+
+test.before(async () => {
+  const url = await testDatabase('shared-api-rate');
+  const node = (host: string) =>
+    sharedNode(host, url, {
+      overrides: { http: { management_rate_limit: LIMIT, rate_limit_window_seconds: WINDOW_S } },
+    });
+  a = await node('127.0.0.2');
+  b = await node('127.0.0.3');
+  rootKey = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
+});
+test.after(async () => {
+  await Promise.all([a?.stop(), b?.stop()]);
+});
+
+async function get(instance: Instance, path: string, key: string | null = rootKey) {
+  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+    headers: key ? { authorization: `Bearer ${key}` } : {},
+  });
+  const text = await reply.text();
+  return { status: reply.status, headers: reply.headers, body: text ? JSON.parse(text) : null };
+}
+
+test('a key limited to 32 an hour gets 32 (+ the documented slack) across both nodes, not 32 per node', async () => {
+  // Shared windows are aligned to the clock: do not straddle the hour's end (at most a 20 s wait).
+  const left = WINDOW_S * 1000 - (Date.now() % (WINDOW_S * 1000));
+  if (left < 20_000) await new Promise((r) => setTimeout(r, left + 100));
+  const replies: Awaited<ReturnType<typeof get>>[] = [];
+  // 96 requests, eight at a time, four on each node: a balancer spreading one client's requests.
+  for (let round = 0; round < 12; round++)
+    replies.push(...(await Promise.all([a, b, a, b, a, b, a, b].map((instance) => get(instance, '/domains')))));
+  const admitted = replies.filter((r) => r.status === 200).length;
+  assert.ok(admitted >= LIMIT, `${admitted} admitted: the key's own limit is not cut`);
+  assert.ok(admitted <= LIMIT + SLACK, `${admitted} admitted of ${replies.length}, the limit ${LIMIT} + ${SLACK}`);
+  assert.ok(
+    replies.every((r) => r.status === 200 || r.status === 429),
+    replies.map((r) => r.status).join(' '),
+  );
+
+  // Once past it, the key is refused on both nodes, as on one: the error envelope and the headers.
+  for (const instance of [a, b]) {
+    const limited = await get(instance, '/domains');
+    assert.is(limited.status, 429, instance.host);
+    assert.is(limited.body.ok, false);
+    assert.is(limited.body.error.code, 'rate_limit_exceeded');
+    assert.is(limited.body.error.retryable, true);
+    assert.is(limited.headers.get('x-ratelimit-limit'), String(LIMIT));
+    assert.is(limited.headers.get('x-ratelimit-remaining'), '0');
+    const retryAfter = Number(limited.headers.get('retry-after'));
+    assert.ok(retryAfter >= 1 && retryAfter <= WINDOW_S, `Retry-After ${retryAfter}`);
+    const reset = Number(limited.headers.get('x-ratelimit-reset'));
+    assert.ok(Math.abs(reset - (Date.now() / 1000 + retryAfter)) <= 2, 'Reset agrees with Retry-After');
+  }
+  // Another caller (unauthenticated, counted by address) is not affected: 401, not 429.
+  assert.is((await get(b, '/domains', null)).status, 401);
+});
+
+test.run();
