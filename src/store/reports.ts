@@ -98,19 +98,24 @@ export class Reports {
     report: ParsedReport,
     receivedAt = Date.now(),
   ): Promise<{ stored: StoredReport; duplicate: boolean }> {
-    // One add at a time, so the duplicate check and the write cannot interleave.
-    const result = this.writing.then(async () => {
-      const existing = await this.kv.get<string>(key.identity(report));
-      const found = existing ? await this.get(existing) : undefined;
-      if (found) return { stored: found, duplicate: true };
-      const stored: StoredReport = { id: newId(receivedAt), teamId, accountId, receivedAt, report };
-      const tx = new Tx();
-      tx.put(key.report(stored.id), stored);
-      tx.put(key.team(report.kind, teamId, receivedAt, stored.id), 1);
-      tx.put(key.identity(report), stored.id);
-      await this.kv.commit(tx);
-      return { stored, duplicate: false };
-    });
+    // One add at a time, so the duplicate check and the write cannot interleave. On a shared store
+    // another node may be adding the same report (mailed to two addresses, taken by two nodes): the
+    // identity is expected absent, so the second commit fails and its retry finds the first.
+    const result = this.writing.then(() =>
+      this.kv.retrying(async () => {
+        const existing = await this.kv.get<string>(key.identity(report));
+        const found = existing ? await this.get(existing) : undefined;
+        if (found) return { stored: found, duplicate: true };
+        const stored: StoredReport = { id: newId(receivedAt), teamId, accountId, receivedAt, report };
+        const tx = new Tx();
+        tx.put(key.report(stored.id), stored);
+        tx.put(key.team(report.kind, teamId, receivedAt, stored.id), 1);
+        tx.put(key.identity(report), stored.id);
+        this.kv.expectAbsent(tx, key.identity(report));
+        await this.kv.commit(tx);
+        return { stored, duplicate: false };
+      }),
+    );
     this.writing = result.catch(() => undefined);
     return result;
   }
