@@ -133,11 +133,29 @@ export class Accounts {
   async changedElsewhere(accountId: string, before: { value: Account | undefined } | undefined): Promise<void> {
     const old = before?.value;
     if (before && !old) return; // created elsewhere: no session can have logged in with it here
-    const now = await this.get(accountId);
+    this.endChanged(accountId, old && { state: old.state, hashes: [old.passwordHash] }, await this.get(accountId));
+  }
+
+  /**
+   * After a shared store's change feed was down (notes may be lost): `hashes` are the password hashes
+   * this node's live sessions of the account logged in with (all of them active then). Ends them as
+   * changedElsewhere() does when the stored account is no longer active or has another password.
+   */
+  async recheck(accountId: string, hashes: (string | null | undefined)[]): Promise<void> {
+    this.endChanged(accountId, { state: 'active', hashes }, await this.kv.get<Account>(keys.account(accountId)));
+  }
+
+  /** `old`: what was held (undefined: not known, which ends password sessions too). */
+  private endChanged(
+    accountId: string,
+    old: { state: Account['state']; hashes: (string | null | undefined)[] } | undefined,
+    now: Account | undefined,
+  ): void {
     let ended: CredentialEnded | undefined;
     if (now?.state !== 'active') {
-      if (!old || old.state === 'active') ended = { accountId, credential: null, reason: 'mailbox suspended' };
-    } else if (!old || old.passwordHash !== now.passwordHash)
+      if (!old || old.state === 'active')
+        ended = { accountId, credential: null, reason: now ? 'mailbox suspended' : 'mailbox deleted' };
+    } else if (!old || old.hashes.some((hash) => hash !== now.passwordHash))
       ended = { accountId, credential: 'password', reason: 'password changed' };
     if (ended) this.notifier.emit('credential-ended', ended);
   }

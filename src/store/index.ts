@@ -163,6 +163,8 @@ export class Store {
       for (const key of directory) if (key.startsWith('k/')) await this.apiKeys.changedElsewhere(key.slice(2));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
+        // Live sessions are checked against the stored accounts and keys (security/sessions.ts).
+        this.notifier.emit('feed-resumed');
         this.spam.forget();
         this.fulltext.foreign('*');
         const stored = await this.kv.keys(ranges.allFolders());
