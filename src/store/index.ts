@@ -165,7 +165,7 @@ export class Store {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
         // Live sessions are checked against the stored accounts and keys (security/sessions.ts).
         this.notifier.emit('feed-resumed');
-        this.spam.forget();
+        this.spam.foreignAll();
         this.fulltext.foreign('*');
         const stored = await this.kv.keys(ranges.allFolders());
         const known = [...this.folderKeys()];
