@@ -96,12 +96,15 @@ export class SessionRegistry {
    * now, and the store announces what ended as the writer did ('credential-ended').
    */
   async recheck(store: Store): Promise<void> {
-    for (const [accountId, sessions] of [...this.byAccount]) {
-      const held = [...sessions].filter((s) => s.credential === 'password').map((s) => s.passwordHash);
-      await store.accounts.recheck(accountId, held);
-    }
-    for (const credential of [...this.byCredential.keys()])
-      if (!credential.startsWith('password:')) await store.apiKeys.changedElsewhere(credential);
+    const held = new Map<string, (string | null | undefined)[]>();
+    for (const [accountId, sessions] of this.byAccount)
+      held.set(
+        accountId,
+        [...sessions].filter((s) => s.credential === 'password').map((s) => s.passwordHash),
+      );
+    const keyIds = [...this.byCredential.keys()].filter((credential) => !credential.startsWith('password:'));
+    await store.accounts.recheck(held);
+    await store.apiKeys.recheck(keyIds);
   }
 
   get size(): number {

@@ -137,12 +137,15 @@ export class Accounts {
   }
 
   /**
-   * After a shared store's change feed was down (notes may be lost): `hashes` are the password hashes
-   * this node's live sessions of the account logged in with (all of them active then). Ends them as
-   * changedElsewhere() does when the stored account is no longer active or has another password.
+   * After a shared store's change feed was down (notes may be lost): `held` maps each account with live
+   * sessions on this node to the password hashes its password sessions logged in with (all of them
+   * active then). Ends them as changedElsewhere() does when the stored account is no longer active or
+   * has another password.
    */
-  async recheck(accountId: string, hashes: (string | null | undefined)[]): Promise<void> {
-    this.endChanged(accountId, { state: 'active', hashes }, await this.kv.get<Account>(keys.account(accountId)));
+  async recheck(held: Map<string, (string | null | undefined)[]>): Promise<void> {
+    const ids = [...held.keys()];
+    const stored = await this.kv.getMany<Account>(ids.map(keys.account));
+    ids.forEach((id, i) => this.endChanged(id, { state: 'active', hashes: held.get(id)! }, stored[i]));
   }
 
   /** `old`: what was held (undefined: not known, which ends password sessions too). */
