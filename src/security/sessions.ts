@@ -16,7 +16,8 @@ export interface LiveSession {
   expiresAt?: number | null;
   /**
    * A password session: the stored hash its password was checked against, so that after the change feed
-   * was down (a shared store's `*`) a password changed meanwhile on another node still ends it.
+   * was down (a shared store's `*`) a password changed meanwhile on another node still ends it (left
+   * out: it ends then, the safe side).
    */
   passwordHash?: string | null;
   /** Ends the session with its protocol's goodbye (IMAP `* BYE`, SMTP 421, POP3 -ERR, an SSE frame). */
