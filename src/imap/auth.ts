@@ -39,6 +39,7 @@ export async function logIn(session: Session, username: string, password: string
     accountId: result.account.id,
     credential: result.credential,
     expiresAt: result.expiresAt,
+    passwordHash: result.account.passwordHash,
     end: (reason) => session.bye(`Session ended: ${reason}`),
   });
   session.onClose(unregister);

@@ -216,6 +216,7 @@ export class Pop3Session {
       accountId: account.id,
       credential: result.credential,
       expiresAt: result.expiresAt,
+      passwordHash: account.passwordHash,
       end: (reason) => this.close(`Session ended: ${reason}`, 'AUTH'),
     });
     this.ctx.logger?.info({ session: this.id, account: account.id }, 'pop3 login');

@@ -14,6 +14,12 @@ export interface LiveSession {
   credential: string;
   /** When the key expires, the session ends too (null: never). */
   expiresAt?: number | null;
+  /**
+   * A password session: the stored hash its password was checked against, so that after the change feed
+   * was down (a shared store's `*`) a password changed meanwhile on another node still ends it (left
+   * out: it ends then, the safe side).
+   */
+  passwordHash?: string | null;
   /** Ends the session with its protocol's goodbye (IMAP `* BYE`, SMTP 421, POP3 -ERR, an SSE frame). */
   end(reason: string): void;
 }
@@ -85,6 +91,23 @@ export class SessionRegistry {
     return ending.length;
   }
 
+  /**
+   * A shared store's change feed was down, so notes of credentials ended on other nodes may be lost
+   * ('feed-resumed'): every account and key with a live session here is checked against what is stored
+   * now, and the store announces what ended as the writer did ('credential-ended').
+   */
+  async recheck(store: Store): Promise<void> {
+    const held = new Map<string, (string | null | undefined)[]>();
+    for (const [accountId, sessions] of this.byAccount)
+      held.set(
+        accountId,
+        [...sessions].filter((s) => s.credential === 'password').map((s) => s.passwordHash),
+      );
+    const keyIds = [...this.byCredential.keys()].filter((credential) => !credential.startsWith('password:'));
+    await store.accounts.recheck(held);
+    await store.apiKeys.recheck(keyIds);
+  }
+
   get size(): number {
     let n = 0;
     for (const set of this.byCredential.values()) n += set.size;
@@ -106,6 +129,8 @@ export function sessionRegistry(store: Store): SessionRegistry {
     const created = new SessionRegistry();
     store.notifier.on('credential-ended', (event: CredentialEnded) => created.end(event));
     store.notifier.on('credential-expiry', (change: CredentialExpiry) => created.expiryChanged(change));
+    // The database is away again: the next reconnect of the feed checks again.
+    store.notifier.on('feed-resumed', () => void created.recheck(store).catch(() => {}));
     registries.set(store, (registry = created));
   }
   return registry;

@@ -170,6 +170,7 @@ export function createSubmissionServer(options: SubmissionServerOptions): Submis
                   accountId: result.account.id,
                   credential: result.credential,
                   expiresAt: result.expiresAt,
+                  passwordHash: result.account.passwordHash,
                   end: (reason) => server.endSession(session.id, `4.7.0 Session ended: ${reason}`),
                 }),
               );

@@ -133,11 +133,32 @@ export class Accounts {
   async changedElsewhere(accountId: string, before: { value: Account | undefined } | undefined): Promise<void> {
     const old = before?.value;
     if (before && !old) return; // created elsewhere: no session can have logged in with it here
-    const now = await this.get(accountId);
+    this.endChanged(accountId, old && { state: old.state, hashes: [old.passwordHash] }, await this.get(accountId));
+  }
+
+  /**
+   * After a shared store's change feed was down (notes may be lost): `held` maps each account with live
+   * sessions on this node to the password hashes its password sessions logged in with (all of them
+   * active then). Ends them as changedElsewhere() does when the stored account is no longer active or
+   * has another password.
+   */
+  async recheck(held: Map<string, (string | null | undefined)[]>): Promise<void> {
+    const ids = [...held.keys()];
+    const stored = await this.kv.getMany<Account>(ids.map(keys.account));
+    ids.forEach((id, i) => this.endChanged(id, { state: 'active', hashes: held.get(id)! }, stored[i]));
+  }
+
+  /** `old`: what was held (undefined: not known, which ends password sessions too). */
+  private endChanged(
+    accountId: string,
+    old: { state: Account['state']; hashes: (string | null | undefined)[] } | undefined,
+    now: Account | undefined,
+  ): void {
     let ended: CredentialEnded | undefined;
     if (now?.state !== 'active') {
-      if (!old || old.state === 'active') ended = { accountId, credential: null, reason: 'mailbox suspended' };
-    } else if (!old || old.passwordHash !== now.passwordHash)
+      if (!old || old.state === 'active')
+        ended = { accountId, credential: null, reason: now ? 'mailbox suspended' : 'mailbox deleted' };
+    } else if (!old || old.hashes.some((hash) => hash !== now.passwordHash))
       ended = { accountId, credential: 'password', reason: 'password changed' };
     if (ended) this.notifier.emit('credential-ended', ended);
   }

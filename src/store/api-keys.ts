@@ -62,6 +62,23 @@ export class ApiKeys {
       this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
   }
 
+  /** Forgets every cached check (a shared store's change feed was down: notes may be lost). */
+  forgetAll(): void {
+    this.generation++;
+    this.verified.clear();
+    this.hashOf.clear();
+  }
+
+  /**
+   * After a shared store's change feed was down: each of these keys (the ones live sessions on this
+   * node hold) that is revoked now ends its sessions, as revoke() ends the writer's.
+   */
+  async recheck(ids: string[]): Promise<void> {
+    for (const key of await this.kv.getMany<ApiKey>(ids.map(keys.apiKey)))
+      if (key?.revokedAt)
+        this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
+  }
+
   async create(key: ApiKey, secretHash: string): Promise<void> {
     const tx = new Tx();
     tx.put(keys.apiKey(key.id), key);

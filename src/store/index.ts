@@ -138,7 +138,7 @@ export class Store {
         allFolders = true; // another node made a folder of that name
       else if (isDirectoryKey(key)) this.kv.directory.forget([key]); // another node took the name
     }
-    if (allFolders) await this.foreignCommit(['*']);
+    if (allFolders) await this.reloadAllFolders().catch(() => {}); // the database is away: the retry fails
   }
 
   /**
@@ -163,17 +163,24 @@ export class Store {
       for (const key of directory) if (key.startsWith('k/')) await this.apiKeys.changedElsewhere(key.slice(2));
       if (changed.includes('*')) {
         this.kv.directory.clear(); // notes may have been lost while the feed was down
-        this.spam.forget();
+        this.apiKeys.forgetAll();
+        // Live sessions are checked against the stored accounts and keys (security/sessions.ts).
+        this.notifier.emit('feed-resumed');
+        this.spam.foreignAll();
         this.fulltext.foreign('*');
-        const stored = await this.kv.keys(ranges.allFolders());
-        const known = [...this.folderKeys()];
-        for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);
-        return;
+        return await this.reloadAllFolders();
       }
       for (const note of changed) if (note[0] === '+' || note[0] === '-') await this.reloadFolder(note.slice(1), false);
     } catch {
       // The database is away: the next conflict or note reloads again.
     }
+  }
+
+  /** Every folder stored or held, reloaded where another node changed it. */
+  private async reloadAllFolders(): Promise<void> {
+    const stored = await this.kv.keys(ranges.allFolders());
+    const known = [...this.folderKeys()];
+    for (const key of new Set([...stored, ...known])) await this.reloadFolder(key, false);
   }
 
   private *folderKeys(): Iterable<string> {

@@ -65,6 +65,8 @@ export const keys = {
   spamTotals: (scope: string) => `sp/${scope}/n`,
   spamToken: (scope: string, token: string) => `sp/${scope}/t/${token}`,
   spamRecord: (scope: string, sha: string) => `sp/${scope}/r/${sha}`,
+  /** A shared store's log of the token counts one training batch wrote (version `v` of the totals). */
+  spamLog: (scope: string, v: number) => `sp/${scope}/v/${String(v).padStart(12, '0')}`,
   /** A mailbox's URLAUTH access key (RFC 4467 7; urlauth-keys.ts). */
   urlAuthKey: (accountId: string, folderId: number) => `uak/${accountId}/${hex(folderId, FOLDER)}`,
 };
@@ -113,6 +115,11 @@ export const ranges = {
   /** Tokens are any UTF-8, so the bound is the next character after '/', not '\xff'. */
   accountUrlAuthKeys: (accountId: string) => prefixRange(`uak/${accountId}/`),
   spamTokens: (scope: string) => ({ gte: `sp/${scope}/t/`, lt: `sp/${scope}/t0` }),
+  /** The log entries of versions `from`…`to` (spamLog). */
+  spamLog: (scope: string, from: number, to: number) => ({
+    gte: keys.spamLog(scope, from),
+    lte: keys.spamLog(scope, to),
+  }),
 };
 
 /** The prefixes of the key lists the directory cache holds whole (directory.ts), read as prefixRange(prefix). */

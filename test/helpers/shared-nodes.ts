@@ -154,3 +154,20 @@ export async function idleSeesDelivery(watcher: Instance, via: Instance, user: s
     await client.logout();
   }
 }
+
+/** A call to the node's REST API with `key`: the status and the parsed body. */
+export async function apiCall(
+  instance: Instance,
+  key: string,
+  method: string,
+  path: string,
+  body?: unknown,
+): Promise<{ status: number; body: any }> {
+  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
+    body: body ? JSON.stringify(body) : null,
+  });
+  const text = await reply.text();
+  return { status: reply.status, body: text ? JSON.parse(text) : null };
+}
