@@ -30,7 +30,7 @@ export interface BayesOptions {
    * the verdict at the default threshold is the same).
    */
   scoreCurve: [number, number][];
-  /** The model's memory cap: past this many tokens the rarest are pruned (about 60 bytes each in memory). */
+  /** The model's memory cap: past this many tokens the rarest are pruned (75–95 bytes a token in memory). */
   maxTokens: number;
 }
 
