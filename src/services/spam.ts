@@ -4,7 +4,7 @@ import { classify as scoreMessage } from '../inbound/classify.ts';
 import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
 import { domainOf } from '../inbound/message.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
-import { bayesScorer, classify as bayes, train, type ClassifierOptions } from '../spam/classifier.ts';
+import { bayesScorer, classify as bayes, isBayesScorer, train, type ClassifierOptions } from '../spam/classifier.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
@@ -56,5 +56,8 @@ export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings
     fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
     accountIds: [],
   };
-  return { result: await scoreMessage(input, settings), bayes: await bayes(deps.store, raw, settings.bayes) };
+  const result = await scoreMessage(input, settings);
+  // The verdict the Bayes scorer just scored, not a second classification of the same message.
+  const scorer = settings.scorers.find(isBayesScorer);
+  return { result, bayes: await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes)) };
 }

@@ -30,7 +30,7 @@ export interface BayesOptions {
    * the verdict at the default threshold is the same).
    */
   scoreCurve: [number, number][];
-  /** The model's memory cap: past this many tokens the rarest are pruned (about 60 bytes each in memory). */
+  /** The model's memory cap: past this many tokens the rarest are pruned (75–95 bytes a token in memory). */
   maxTokens: number;
 }
 
@@ -97,7 +97,12 @@ export function chiCombine(probabilities: number[]): { indicator: number; spammi
   return { indicator: (1 + S - H) / 2, spamminess: S, hamminess: H };
 }
 
-/** The strongest clues among `tokens`, by distance of f(w) from 0.5, strongest first. */
+/**
+ * The strongest clues among `tokens`, by distance of f(w) from 0.5, strongest first; ties broken by
+ * token so the same message always gets the same clues. The best `maxDiscriminators` are kept as the
+ * tokens go by rather than all sorted: a message has hundreds to 3,000 tokens and most are no clue
+ * or weaker than the 30th, so most cost one comparison (the same clues as sorting all, in the same order).
+ */
 export function selectClues(
   tokens: Iterable<string>,
   counts: (token: string) => [number, number],
@@ -105,19 +110,34 @@ export function selectClues(
   nham: number,
   o: BayesOptions,
 ): Clue[] {
-  const clues: Clue[] = [];
+  const max = o.maxDiscriminators;
+  const top: Clue[] = [];
+  const strength: number[] = []; // |f(w) - 0.5| of top[i]
+  // a ranks before b: stronger, or as strong and the smaller token.
+  const before = (sa: number, ta: string, sb: number, tb: string) => sa > sb || (sa === sb && ta < tb);
   for (const token of tokens) {
     const [spam, ham] = counts(token);
     const probability = tokenProbability(spam, ham, nspam, nham, o);
-    if (Math.abs(probability - 0.5) >= o.minimumProbStrength) clues.push({ token, probability });
+    const s = Math.abs(probability - 0.5);
+    if (s < o.minimumProbStrength) continue;
+    const n = top.length;
+    if (n >= max && (n === 0 || !before(s, token, strength[n - 1]!, top[n - 1]!.token))) continue;
+    // Its place: after every clue that ranks before it or equal (equal: a repeated token, kept as a sort would).
+    let lo = 0;
+    let hi = n;
+    while (lo < hi) {
+      const mid = (lo + hi) >> 1;
+      if (before(s, token, strength[mid]!, top[mid]!.token)) hi = mid;
+      else lo = mid + 1;
+    }
+    top.splice(lo, 0, { token, probability });
+    strength.splice(lo, 0, s);
+    if (top.length > max) {
+      top.pop();
+      strength.pop();
+    }
   }
-  // Ties broken by token so the same message always gets the same clues.
-  clues.sort(
-    (a, b) =>
-      Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) ||
-      (a.token < b.token ? -1 : a.token > b.token ? 1 : 0),
-  );
-  return clues.slice(0, o.maxDiscriminators);
+  return top;
 }
 
 /** Score points for a spam probability, on the piecewise-linear curve. */

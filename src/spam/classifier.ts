@@ -16,7 +16,7 @@ import type { Store } from '../store/index.ts';
 import { SERVER_SCOPE, accountScope, type SpamClass, type SpamTotals, type TrainingResult } from '../store/spam.ts';
 import { DEFAULT_BAYES, bandRule, chiCombine, scoreFor, selectClues, type BayesOptions, type Clue } from './bayes.ts';
 import { tokenize, type MailInput } from './tokenize.ts';
-import type { SpamHit, SpamScorer } from './types.ts';
+import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
 export type { MailInput } from './tokenize.ts';
 export type { SpamClass, TrainingResult } from '../store/spam.ts';
@@ -134,20 +134,38 @@ export function bayesVerdict(
   return { probability, score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10, clues };
 }
 
+/** The Bayes scorer, and the verdict behind its hit (the API reports the probability beside the score). */
+export interface BayesScorer extends SpamScorer {
+  /** This input's verdict: computed once per input, whether the scorer or its caller asks first. */
+  verdict(input: SpamInput): Promise<BayesVerdict>;
+}
+
+export const isBayesScorer = (scorer: SpamScorer): scorer is BayesScorer => 'verdict' in scorer;
+
 /** The classifier as a scorer of the inbound classify stage; no hit while it abstains. */
-export function bayesScorer(store: Store, options: ClassifierOptions = {}): SpamScorer {
-  return {
-    name: 'bayes',
-    async score(input): Promise<SpamHit[]> {
+export function bayesScorer(store: Store, options: ClassifierOptions = {}): BayesScorer {
+  const verdicts = new WeakMap<SpamInput, Promise<BayesVerdict>>();
+  const verdict = (input: SpamInput): Promise<BayesVerdict> => {
+    let v = verdicts.get(input);
+    if (!v) {
       // One recipient account: its own model may apply; several: the server's.
       const accountId = input.accountIds.length === 1 ? input.accountIds[0] : undefined;
-      const verdict = await classify(store, input.raw, { ...options, accountId });
-      if (verdict.probability === null || verdict.rule === null) return [];
+      v = classify(store, input.raw, { ...options, accountId });
+      verdicts.set(input, v);
+    }
+    return v;
+  };
+  return {
+    name: 'bayes',
+    verdict,
+    async score(input): Promise<SpamHit[]> {
+      const v = await verdict(input);
+      if (v.probability === null || v.rule === null) return [];
       return [
         {
-          rule: verdict.rule,
-          score: verdict.score,
-          description: `Bayesian spam probability ${(verdict.probability * 100).toFixed(1)}%`,
+          rule: v.rule,
+          score: v.score,
+          description: `Bayesian spam probability ${(v.probability * 100).toFixed(1)}%`,
         },
       ];
     },

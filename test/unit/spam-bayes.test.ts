@@ -6,7 +6,8 @@ import { join } from 'node:path';
 import type { AuthVerdict } from '../../src/dns/auth-verdict.ts';
 import { classify as classifyStage } from '../../src/inbound/classify.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
-import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, tokenProbability } from '../../src/spam/bayes.ts';
+import { classifyMessage } from '../../src/services/spam.ts';
+import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, selectClues, tokenProbability } from '../../src/spam/bayes.ts';
 import { bayesScorer, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import { dateShape, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
@@ -271,6 +272,50 @@ test('the classify stage takes it as one more scorer', async () => {
   assert.is(ham.verdict, 'ham');
   assert.ok(ham.score < 0);
   await store.close();
+});
+
+test('the API path reports the Bayes verdict it scored: one classification, not a second with other options', async () => {
+  const store = await openStore();
+  await trainMany(
+    store,
+    [0, 1, 2].flatMap((i) => [
+      { input: spamMail(i), class: 'spam' as const },
+      { input: hamMail(i), class: 'ham' as const },
+    ]),
+  );
+  // The scorer classifies with its own options; the settings' `bayes` (defaults: 200 of each) would abstain.
+  const settings = { scorers: [headerRules, bayesScorer(store, small)], junkScore: 5, rejectScore: 15, bayes: {} };
+  const { result, bayes } = await classifyMessage({ store }, settings, spamMail(7));
+  const scored = result.hits.find((h) => h.rule.startsWith('BAYES_'));
+  assert.ok(scored, result.hits.map((h) => h.rule).join(','));
+  assert.ok(bayes.probability !== null, `reported: ${bayes.reason}`);
+  assert.is(bayes.rule, scored.rule);
+  assert.is(bayes.score, scored.score);
+  await store.close();
+});
+
+test('clues: the strongest maxDiscriminators, as sorting every token would give them, ties by token', () => {
+  // Counts with many equal strengths (ties) and a repeated token.
+  const tokens = Array.from({ length: 400 }, (_, i) => `t${(i * 7919) % 397}`);
+  const counts = (t: string): [number, number] => {
+    const n = Number(t.slice(1));
+    return n % 3 === 0 ? [n % 11, 0] : n % 3 === 1 ? [0, n % 13] : [n % 5, n % 5];
+  };
+  for (const maxDiscriminators of [0, 1, 5, 30, 150, 1000]) {
+    const o = { ...DEFAULT_BAYES, maxDiscriminators };
+    const all = tokens
+      .map((token) => {
+        const [spam, ham] = counts(token);
+        return { token, probability: tokenProbability(spam, ham, 50, 60, o) };
+      })
+      .filter((c) => Math.abs(c.probability - 0.5) >= o.minimumProbStrength)
+      .sort(
+        (a, b) =>
+          Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) ||
+          (a.token < b.token ? -1 : a.token > b.token ? 1 : 0),
+      );
+    assert.equal(selectClues(tokens, counts, 50, 60, o), all.slice(0, maxDiscriminators), `${maxDiscriminators}`);
+  }
 });
 
 test('model memory is capped: past maxTokens the rarest tokens are pruned, in memory and on disk', async () => {
