@@ -358,6 +358,17 @@ try {
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
   const wrenStarting = stopAtCleanup(stops, startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10));
+  // BENCH_WREN_BEFORE=CHECKOUT: a second Wren from another checkout (the code before a change), timed
+  // in the same rounds as the others (imapflow and raw socket; not the IDLE phase).
+  const beforeDir = process.env.BENCH_WREN_BEFORE;
+  const beforeStarting = beforeDir
+    ? stopAtCleanup(
+        stops,
+        ((await import(`${beforeDir}/bench/compare/imap-wren.ts`)) as { startWren: typeof startWren })
+          .startWren(USER, PASSWORD, MESSAGES, 20)
+          .then((w) => Object.assign(w, { name: 'Wren-before' })),
+      )
+    : null;
   const dovecot = await startDovecot(`${root.path}/dovecot`, {
     users: [{ user: USER, password: PASSWORD }],
     maxImapConnections: IDLE_CONNECTIONS + 10,
@@ -372,11 +383,12 @@ try {
     pids: () => processTree(dovecot.pid),
   };
   const wren = await wrenStarting;
+  const before = beforeStarting ? [await beforeStarting] : [];
   console.log(
     `loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each) + LevelDB compaction ${(wren.compactMs / 1000).toFixed(1)} s; Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`,
   );
   if (process.env.BENCH_SETTLE !== '0')
-    for (const server of [wren, dovecotServer]) {
+    for (const server of [wren, ...before, dovecotServer]) {
       const s = await settle(() => server.pids());
       console.log(
         `  ${server.name} settled: ${(s.waitedMs / 1000).toFixed(1)} s until < 3% CPU for 1 s (${s.cpuMs.toFixed(0)} ms CPU meanwhile)${s.quiet ? '' : ', never quiet'}`,
@@ -387,10 +399,11 @@ try {
   const timings = new Map<string, Map<string, Timing>>();
   const idle = new Map<string, IdleResult>();
   console.log(`command timings through imapflow (${FLOW_RUNS} runs each, the first cold):`);
-  for (const server of servers) await warmClient(server);
-  for (const [name, t] of await timeCommands(servers)) timings.set(name, t);
+  const timed = [wren, ...before, dovecotServer];
+  for (const server of timed) await warmClient(server);
+  for (const [name, t] of await timeCommands(timed)) timings.set(name, t);
   const wire = new Map<string, Map<string, { ms: number; bytes: number }>>();
-  for (const server of servers) wire.set(server.name, await timeWire(server));
+  for (const server of timed) wire.set(server.name, await timeWire(server));
   for (const server of servers) {
     const r = await idleMemory(server);
     idle.set(server.name, r);
@@ -523,6 +536,32 @@ try {
     console.log(
       `${name} opened ${r.opened} of ${IDLE_CONNECTIONS} within ${IDLE_PHASE_LIMIT_MS / 1000} s; at ${IDLE_CONNECTIONS}, linearly: ~${mib(at)} PSS`,
     );
+  }
+  if (before.length) {
+    console.log();
+    printTable(
+      [
+        'command',
+        'Wren-before 1st / median',
+        'Wren 1st / median',
+        'raw: Wren-before / Wren',
+        'ratio 1st / median / raw',
+      ],
+      ops.map((op) => {
+        const b = timings.get('Wren-before')!.get(op.name)!;
+        const w = timings.get('Wren')!.get(op.name)!;
+        const bw = wire.get('Wren-before')!.get(op.name)!.ms;
+        const ww = wire.get('Wren')!.get(op.name)!.ms;
+        return [
+          op.name,
+          `${ms(b.first)} / ${ms(b.repeat)}`,
+          `${ms(w.first)} / ${ms(w.repeat)}`,
+          `${ms(bw)} / ${ms(ww)}`,
+          `${ratio(w.first, b.first, false)} / ${ratio(w.repeat, b.repeat, false)} / ${ratio(ww, bw, false)}`,
+        ];
+      }),
+    );
+    console.log('(ratio = Wren-before time / Wren time: above 1 means the change is faster)');
   }
   console.log(`after: ${machineLine()}`);
 } finally {
