@@ -14,6 +14,7 @@
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
 // Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail),
 // BENCH_WIRE_RUNS (3, the raw-socket runs per command), BENCH_FLOW_RUNS (5, the imapflow runs per command),
+// BENCH_COLD_RANGES (6, first reads of unread bodies, one range of BENCH_FETCH_BODIES each),
 // BENCH_SETTLE=0 (time right after the load, as before: no compaction, no wait); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
 import { randomBytes } from 'node:crypto';
@@ -263,6 +264,56 @@ async function timeCommands(servers: Server[]): Promise<Map<string, Map<string, 
   return out;
 }
 
+const COLD_RANGES = Number(process.env.BENCH_COLD_RANGES ?? 6);
+
+/**
+ * The first FETCH BODY.PEEK[] of bodies no command has read yet, several times: ranges of
+ * FETCH_BODIES messages from 1001 up (1:100 was read by warmClient, the last range by timeCommands),
+ * each through imapflow from every server in turn (alternating order). Reports, per server, the
+ * median time to the first message, to the last, and the server's CPU; one cold sample per range.
+ */
+async function timeColdBodies(servers: Server[]): Promise<void> {
+  const ranges: string[] = [];
+  for (let from = 1001; ranges.length < COLD_RANGES && from + FETCH_BODIES - 1 <= MESSAGES - FETCH_BODIES; )
+    ranges.push(`${from}:${(from += FETCH_BODIES) - 1}`);
+  if (!ranges.length) return;
+  const clients = servers.map((s) => client(s.port));
+  const samples = servers.map(() => ({ first: [] as number[], last: [] as number[], cpu: [] as number[] }));
+  try {
+    for (const c of clients) {
+      await bounded('login', c.connect());
+      await c.mailboxOpen('INBOX');
+    }
+    for (const [r, range] of ranges.entries()) {
+      const order = r % 2 ? [...servers.keys()].reverse() : [...servers.keys()];
+      for (const k of order) {
+        const cpuBefore = threadCpuMs(servers[k]!.pids());
+        const t = performance.now();
+        let first = 0;
+        const run = async () => {
+          for await (const m of clients[k]!.fetch(range, { source: true }))
+            if (!first && m.source) first = performance.now();
+        };
+        await bounded(`FETCH ${range}`, run());
+        samples[k]!.first.push(first - t);
+        samples[k]!.last.push(performance.now() - t);
+        samples[k]!.cpu.push(threadCpuMs(servers[k]!.pids()) - cpuBefore);
+      }
+    }
+  } finally {
+    for (const c of clients) await c.logout().catch(() => c.close());
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+  console.log(`first FETCH BODY.PEEK[] of unread bodies through imapflow, ranges ${ranges.join(', ')}:`);
+  servers.forEach((server, k) => {
+    const { first, last, cpu } = samples[k]!;
+    console.log(
+      `  ${server.name.padEnd(11)} median first message ${median(first).toFixed(0)} ms, last ${median(last).toFixed(0)} ms, server CPU ${median(cpu).toFixed(0)} ms (first ${list(first)}; last ${list(last)}; CPU ${list(cpu)})`,
+    );
+  });
+}
+
 const WIRE_RUNS = Number(process.env.BENCH_WIRE_RUNS ?? 3); // odd: the median is one of the runs
 
 /** The same commands over a raw socket (no client-side parsing), warm: the median of WIRE_RUNS. */
@@ -402,6 +453,7 @@ try {
   const timed = [wren, ...before, dovecotServer];
   for (const server of timed) await warmClient(server);
   for (const [name, t] of await timeCommands(timed)) timings.set(name, t);
+  await timeColdBodies(timed);
   const wire = new Map<string, Map<string, { ms: number; bytes: number }>>();
   for (const server of timed) wire.set(server.name, await timeWire(server));
   for (const server of servers) {
