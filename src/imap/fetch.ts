@@ -148,12 +148,6 @@ export function imapDate(ms: number): string {
 const STREAM_THRESHOLD = 256 * 1024;
 const STREAM_CHUNK = 1024 * 1024;
 const BATCH = 500;
-/**
- * The first batch is small: its responses go out after a read of a few messages instead of 500, so
- * the client parses them while the rest is read (a first read of 500 bodies from a cold store took
- * 40-80 ms of the server's CPU before the first byte; bench/RESULTS.md "The first FETCH through imapflow").
- */
-const FIRST_BATCH = 32;
 /** Collected responses (text and literals) are written once they reach this many bytes. */
 const OUTPUT_CHUNK = 256 * 1024;
 /** Messages up to STREAM_THRESHOLD are read a batch at a time, up to this many bytes per batch. */
@@ -454,8 +448,8 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   const records = uids.length ? await store.messages.listShared(selected.folder.id) : [];
   const out = new Output(session);
 
-  const load = async (from: number, to: number) => {
-    const batch = uids.slice(from, to);
+  const load = async (from: number) => {
+    const batch = uids.slice(from, from + BATCH);
     let messages = recordsOf(records, batch);
     let missing = batch.length - messages.length;
     if (args.changedSince !== null) messages = messages.filter((m) => m.modseq > args.changedSince!);
@@ -518,18 +512,11 @@ async function fetchFrom(view: StoreView, session: Session, args: FetchArgs, byU
   };
   const plain = itemsFor(false);
   const withFlags = itemsFor(true);
-  let loadedTo = Math.min(FIRST_BATCH, uids.length);
-  let next = uids.length ? load(0, loadedTo) : null;
-  next?.catch(() => {}); // awaited below; this only keeps an early return from leaving it unhandled
-  while (next) {
-    // What is gathered goes out before waiting on the store (the first batch's few responses at once).
-    if (!out.flush()) await session.drain();
-    if (session.transport.closed) return {};
+  let next = uids.length ? load(0) : null;
+  for (let i = 0; next; i += BATCH) {
     const loaded = await next;
     // The next batch is read while this one is written out (its UIDs are not touched by this one).
-    const to = Math.min(loadedTo + BATCH, uids.length);
-    next = loadedTo < uids.length ? load(loadedTo, to) : null;
-    loadedTo = to;
+    next = i + BATCH < uids.length ? load(i + BATCH) : null;
     next?.catch(() => {}); // if the client goes away first, nobody awaits it
     let { messages } = loaded;
     const { structures, encodings, content } = loaded;
