@@ -225,8 +225,8 @@ async function timeCommands(servers: Server[]): Promise<Map<string, Map<string, 
   const out = new Map<string, Map<string, Timing>>(servers.map((s) => [s.name, new Map()]));
   try {
     for (const c of clients) await bounded('login', c.connect());
-    // Which server goes first in the cold round is drawn per op: always the same one first biased the
-    // first run (three runs of two Wren checkouts favoured the second in the cold round every time).
+    // Which server goes first in the cold round is drawn per op: with Wren always first, any cost of
+    // going first (the machine's state after the previous op) fell on Wren's one cold sample per run.
     for (const op of ops) {
       const flip = Math.random() < 0.5;
       const times = servers.map((): number[] => []);
