@@ -94,13 +94,33 @@ if (process.argv[2] === '--summary') {
     ms: number[];
     cpu: number[];
     main: number[];
+    threads: string[];
     reads: number[];
   }[] = [];
-  // The server's main (JavaScript) thread alone; the rest is LevelDB's and libuv's threads.
+  // The server's main (JavaScript) thread alone; the rest is LevelDB's, libuv's and V8's helper threads.
   const mainThreadMs = () => {
     const pid = wren.pids()[0]!;
     return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
   };
+  // CPU ms by thread name (comm: "node" for the main thread and LevelDB's, "libuv-worker", "V8 DefaultWorke").
+  const byThreadName = (): Map<string, number> => {
+    const pid = wren.pids()[0]!;
+    const out = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+        out.set(name, (out.get(name) ?? 0) + ms);
+      } catch {}
+    }
+    return out;
+  };
+  const threadsLine = (before: Map<string, number>) =>
+    [...byThreadName()]
+      .map(([name, ms]) => [name, ms - (before.get(name) ?? 0)] as const)
+      .filter(([, ms]) => ms >= 1)
+      .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+      .join(', ');
   const last = `${Math.max(1, messages - 999)}:${messages}`;
   const cold = process.env.BENCH_COLD === '1';
   const timeRuns = async (command: string, run: () => Promise<number>) => {
@@ -109,17 +129,20 @@ if (process.argv[2] === '--summary') {
     const ms: number[] = [];
     const cpu: number[] = [];
     const main: number[] = [];
+    const threads: string[] = [];
     const reads: number[] = [];
     for (let i = 0; i < (cold ? 1 : repeats); i++) {
       const before = threadCpuMs(wren.pids());
       const mainBefore = mainThreadMs();
+      const names = byThreadName();
       const t = performance.now();
       reads.push(await run());
       ms.push(performance.now() - t);
       cpu.push(threadCpuMs(wren.pids()) - before);
       main.push(mainThreadMs() - mainBefore);
+      threads.push(threadsLine(names));
     }
-    windows.push({ command, from, to: Number(process.hrtime.bigint() / 1000n), ms, cpu, main, reads });
+    windows.push({ command, from, to: Number(process.hrtime.bigint() / 1000n), ms, cpu, main, threads, reads });
   };
   try {
     const c = await RawImap.login(wren.port, 'bench@wren.test', password);
@@ -186,6 +209,7 @@ if (process.argv[2] === '--summary') {
     console.log(
       `${w.command}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms over ${w.ms.length} (${list(w.ms)} ms; server CPU ${list(w.cpu)} ms, main thread ${list(w.main)} ms${w.reads.some(Boolean) ? `; client socket reads ${list(w.reads)}` : ''})`,
     );
+    console.log(`  CPU ms by thread, run by run: ${w.threads.join(' | ')}`);
     console.log(summarise(profile, w.from, w.to));
   }
   rmSync(dir, { recursive: true, force: true });
