@@ -83,6 +83,45 @@ export async function waitUntil(
   }
 }
 
+/** CPU time (ms) the processes have run, every thread counted (/proc/PID/task/TID/schedstat, ns). */
+export function threadCpuMs(pids: number[]): number {
+  let ns = 0;
+  for (const pid of pids) {
+    let tids: string[] = [];
+    try {
+      tids = readdirSync(`/proc/${pid}/task`);
+    } catch {
+      continue;
+    }
+    for (const tid of tids) {
+      try {
+        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
+      } catch {}
+    }
+  }
+  return ns / 1e6;
+}
+
+/**
+ * Waits until the processes use less than `busy` of one core over a whole `windowMs` (a server's own
+ * background work after a bulk load: LevelDB compaction, index builds), at most `timeoutMs`.
+ * Returns the time waited (ms) and the CPU the processes used meanwhile.
+ */
+export async function settle(
+  pids: () => number[],
+  { busy = 0.03, windowMs = 1000, timeoutMs = 30_000 } = {},
+): Promise<{ waitedMs: number; cpuMs: number; quiet: boolean }> {
+  const started = performance.now();
+  const cpuStart = threadCpuMs(pids());
+  let quiet = false;
+  while (!quiet && performance.now() - started < timeoutMs) {
+    const before = threadCpuMs(pids());
+    await sleep(windowMs);
+    quiet = threadCpuMs(pids()) - before < busy * windowMs;
+  }
+  return { waitedMs: performance.now() - started, cpuMs: threadCpuMs(pids()) - cpuStart, quiet };
+}
+
 /** Number of entries in a directory (0 when it does not exist yet). */
 export function countEntries(dir: string): number {
   try {

@@ -5,11 +5,16 @@
 // times and this process's hrtime are the same monotonic clock, so the windows line up.
 // Usage: npx node bench/compare/imap-profile.ts [REPEATS (5)]      (BENCH_MESSAGES as imap.ts)
 //        BENCH_COLD=1: no warm-up, each command's first run profiled alone (caches as delivery left them)
+//        BENCH_CLIENT=imapflow: the two FETCHes only, each timed over the raw socket as imapflow sends
+//          it (after ENABLE CONDSTORE, with MODSEQ UID) and through imapflow, windows alternating, so
+//          the server's work for the same reply to either client can be compared
 //        npx node bench/compare/imap-profile.ts --summary FILE.cpuprofile   (the whole profile)
 import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
+import { ImapFlow } from 'imapflow';
+import { threadCpuMs } from './common.ts';
 import { requireImapCorpus } from './corpus.ts';
 import { startWren } from './imap-wren.ts';
 import { RawImap } from './raw-imap.ts';
@@ -82,22 +87,114 @@ if (process.argv[2] === '--summary') {
   const dir = mkdtempSync(join(tmpdir(), 'wren-imap-profile-'));
   const password = randomBytes(12).toString('hex');
   const wren = await startWren('bench@wren.test', password, messages, 10, { ...process.env, BENCH_CPU_PROF: dir });
-  const windows: { command: string; from: number; to: number; ms: number[] }[] = [];
+  const windows: {
+    command: string;
+    from: number;
+    to: number;
+    ms: number[];
+    cpu: number[];
+    main: number[];
+    threads: string[];
+    reads: number[];
+  }[] = [];
+  // The server's main (JavaScript) thread alone; the rest is LevelDB's, libuv's and V8's helper threads.
+  const mainThreadMs = () => {
+    const pid = wren.pids()[0]!;
+    return Number(readFileSync(`/proc/${pid}/task/${pid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+  };
+  // CPU ms by thread name (comm: "node" for the main thread and LevelDB's, "libuv-worker", "V8 DefaultWorke").
+  const byThreadName = (): Map<string, number> => {
+    const pid = wren.pids()[0]!;
+    const out = new Map<string, number>();
+    for (const tid of readdirSync(`/proc/${pid}/task`)) {
+      try {
+        const name = tid === String(pid) ? 'main' : readFileSync(`/proc/${pid}/task/${tid}/comm`, 'utf8').trim();
+        const ms = Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]) / 1e6;
+        out.set(name, (out.get(name) ?? 0) + ms);
+      } catch {}
+    }
+    return out;
+  };
+  const threadsLine = (before: Map<string, number>) =>
+    [...byThreadName()]
+      .map(([name, ms]) => [name, ms - (before.get(name) ?? 0)] as const)
+      .filter(([, ms]) => ms >= 1)
+      .map(([name, ms]) => `${name} ${ms.toFixed(0)}`)
+      .join(', ');
+  const last = `${Math.max(1, messages - 999)}:${messages}`;
+  const cold = process.env.BENCH_COLD === '1';
+  const timeRuns = async (command: string, run: () => Promise<number>) => {
+    if (!cold) await run(); // warm-up
+    const from = Number(process.hrtime.bigint() / 1000n);
+    const ms: number[] = [];
+    const cpu: number[] = [];
+    const main: number[] = [];
+    const threads: string[] = [];
+    const reads: number[] = [];
+    for (let i = 0; i < (cold ? 1 : repeats); i++) {
+      const before = threadCpuMs(wren.pids());
+      const mainBefore = mainThreadMs();
+      const names = byThreadName();
+      const t = performance.now();
+      reads.push(await run());
+      ms.push(performance.now() - t);
+      cpu.push(threadCpuMs(wren.pids()) - before);
+      main.push(mainThreadMs() - mainBefore);
+      threads.push(threadsLine(names));
+    }
+    windows.push({ command, from, to: Number(process.hrtime.bigint() / 1000n), ms, cpu, main, threads, reads });
+  };
   try {
     const c = await RawImap.login(wren.port, 'bench@wren.test', password);
-    await c.command('SELECT INBOX');
-    const cold = process.env.BENCH_COLD === '1';
-    for (const command of COMMANDS.map((s) => s.replace('9001:10000', `${Math.max(1, messages - 999)}:${messages}`))) {
-      if (!cold) await c.command(command); // warm-up
-      const from = Number(process.hrtime.bigint() / 1000n);
-      const ms: number[] = [];
-      for (let i = 0; i < (cold ? 1 : repeats); i++) {
-        const t = performance.now();
-        const r = await c.command(command);
-        if (r.status !== 'OK') throw new Error(`${command}: ${r.status}`);
-        ms.push(performance.now() - t);
+    if (process.env.BENCH_CLIENT === 'imapflow') {
+      const flow = new ImapFlow({
+        host: '127.0.0.1',
+        port: wren.port,
+        secure: false,
+        doSTARTTLS: false,
+        auth: { user: 'bench@wren.test', pass: password },
+        logger: false,
+        disableAutoIdle: true,
+        disableCompression: true,
+      } as ConstructorParameters<typeof ImapFlow>[0]);
+      flow.on('error', () => {});
+      await flow.connect();
+      await flow.mailboxOpen('INBOX');
+      const socket = (flow as unknown as { socket: import('node:net').Socket }).socket;
+      await c.command('ENABLE CONDSTORE');
+      await c.command('SELECT INBOX');
+      const fetches: [string, string, Parameters<ImapFlow['fetch']>[1]][] = [
+        [
+          'FETCH 1:* (UID FLAGS BODYSTRUCTURE ENVELOPE MODSEQ)',
+          '1:*',
+          { uid: true, flags: true, envelope: true, bodyStructure: true },
+        ],
+        [`FETCH ${last} (BODY.PEEK[] MODSEQ UID)`, last, { source: true }],
+      ];
+      for (const [command, range, query] of fetches) {
+        await timeRuns(`raw ${command}`, async () => {
+          const r = await c.command(command);
+          if (r.status !== 'OK') throw new Error(`${command}: ${r.status}`);
+          return 0;
+        });
+        await timeRuns(`imapflow ${command}`, async () => {
+          let reads = 0;
+          const onData = () => void reads++;
+          socket.on('data', onData);
+          for await (const m of flow.fetch(range, query)) void m;
+          socket.off('data', onData);
+          return reads;
+        });
       }
-      windows.push({ command, from, to: Number(process.hrtime.bigint() / 1000n), ms });
+      await flow.logout().catch(() => flow.close());
+    } else {
+      await c.command('SELECT INBOX');
+      for (const command of COMMANDS.map((s) => s.replace('9001:10000', last)))
+        await timeRuns(command, async () => {
+          const r = await c.command(command);
+          if (r.status !== 'OK') throw new Error(`${command}: ${r.status}`);
+          return 0;
+        });
     }
     c.close();
   } finally {
@@ -108,7 +205,11 @@ if (process.argv[2] === '--summary') {
   const profile = JSON.parse(readFileSync(join(dir, file), 'utf8')) as Profile;
   for (const w of windows) {
     const sorted = [...w.ms].sort((a, b) => a - b);
-    console.log(`${w.command}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms over ${w.ms.length}`);
+    const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+    console.log(
+      `${w.command}: median ${sorted[Math.floor(sorted.length / 2)]!.toFixed(1)} ms over ${w.ms.length} (${list(w.ms)} ms; server CPU ${list(w.cpu)} ms, main thread ${list(w.main)} ms${w.reads.some(Boolean) ? `; client socket reads ${list(w.reads)}` : ''})`,
+    );
+    console.log(`  CPU ms by thread, run by run: ${w.threads.join(' | ')}`);
     console.log(summarise(profile, w.from, w.to));
   }
   rmSync(dir, { recursive: true, force: true });

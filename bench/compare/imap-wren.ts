@@ -7,6 +7,8 @@ export interface WrenChild {
   name: string;
   port: number;
   loadMs: number;
+  /** Time the child spent compacting LevelDB after the load (0 with BENCH_SETTLE=0). */
+  compactMs: number;
   pids(): number[];
   stop(): Promise<void>;
 }
@@ -33,19 +35,22 @@ export async function startWren(
     },
   );
   const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()));
-  const ready = await new Promise<{ port: number; messages: number; loadMs: number }>((resolve, reject) => {
-    let out = '';
-    child.stdout!.on('data', (d: Buffer) => {
-      out += d.toString();
-      const line = out.split('\n').find((l) => l.startsWith('{'));
-      if (line) resolve(JSON.parse(line) as { port: number; messages: number; loadMs: number });
-    });
-    void exited.then(() => reject(new Error('wren-imap-server exited before listening')));
-  });
+  const ready = await new Promise<{ port: number; messages: number; loadMs: number; compactMs: number }>(
+    (resolve, reject) => {
+      let out = '';
+      child.stdout!.on('data', (d: Buffer) => {
+        out += d.toString();
+        const line = out.split('\n').find((l) => l.startsWith('{'));
+        if (line) resolve(JSON.parse(line) as { port: number; messages: number; loadMs: number; compactMs: number });
+      });
+      void exited.then(() => reject(new Error('wren-imap-server exited before listening')));
+    },
+  );
   return {
     name: 'Wren',
     port: ready.port,
     loadMs: ready.loadMs,
+    compactMs: ready.compactMs ?? 0,
     pids: () => [child.pid!],
     async stop() {
       child.kill('SIGTERM');

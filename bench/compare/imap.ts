@@ -1,8 +1,11 @@
 // Side by side: Wren Mail's IMAP server and Dovecot (Debian) holding the same 10,000-message INBOX,
 // timed with the same imapflow client: SELECT, FETCH 1:* (UID FLAGS ENVELOPE BODYSTRUCTURE),
 // FETCH BODY.PEEK[] of 1,000 messages, SEARCH TEXT, SEARCH FROM, SORT (DATE); then the server's
-// memory with 1,000 idle connections in IDLE. Each command runs twice: Dovecot's first run fills its
-// cache (it parses headers on demand), Wren parsed everything at delivery. Before any timing, imapflow
+// memory with 1,000 idle connections in IDLE. Each command runs BENCH_FLOW_RUNS times: the first
+// (Dovecot's fills its cache, it parses headers on demand; Wren parsed everything at delivery) and the
+// median of the others are reported. After loading, both servers settle before anything is timed:
+// Wren's child builds the full-text runs and compacts LevelDB, Dovecot's maildir is indexed, and then
+// the bench waits until neither server's processes use the CPU (settle()). Before any timing, imapflow
 // fetches messages 1:100 from each server untimed, so its JIT is warm for both (warmClient).
 // Wren runs in a child process (bench/compare/wren-imap-server.ts) so its memory is its own; Dovecot
 // gets the same bytes as maildir files, then `doveadm index`, as a delivery would leave it.
@@ -10,7 +13,9 @@
 // (then the per-connection figures hold for the connections opened, and the total is extrapolated).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imap.ts
 // Environment: BENCH_MESSAGES (10000), BENCH_IDLE (1000), BENCH_FETCH_BODIES (1000), BENCH_FROM (hotmail),
-// BENCH_WIRE_RUNS (3, the raw-socket runs per command); BENCH_CPU_PROF=<dir>
+// BENCH_WIRE_RUNS (3, the raw-socket runs per command), BENCH_FLOW_RUNS (5, the imapflow runs per command),
+// BENCH_COLD_RANGES (6, first reads of unread bodies, one range of BENCH_FETCH_BODIES each),
+// BENCH_SETTLE=0 (time right after the load, as before: no compaction, no wait); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
 import { randomBytes } from 'node:crypto';
 import { ImapFlow } from 'imapflow';
@@ -22,7 +27,9 @@ import {
   printTable,
   processTree,
   ratio,
+  settle,
   sleep,
+  threadCpuMs,
   stopAtCleanup,
   waitUntil,
   type Memory,
@@ -170,8 +177,21 @@ const ops: Op[] = [
 
 interface Timing {
   first: number;
+  /** The median of the runs after the first. */
   repeat: number;
+  /** The server's CPU time (ms, every thread) in the first run, and the median of the others. */
+  firstCpu: number;
+  repeatCpu: number;
   result: string;
+}
+
+const FLOW_RUNS = Math.max(2, Number(process.env.BENCH_FLOW_RUNS ?? 5));
+
+/** The median of the runs after the first (the middle one, or the mean of the two middle ones). */
+function medianAfterFirst(times: number[]): number {
+  const rest = times.slice(1).sort((a, b) => a - b);
+  const mid = rest.length >> 1;
+  return rest.length % 2 ? rest[mid]! : (rest[mid - 1]! + rest[mid]!) / 2;
 }
 
 /** Messages the untimed warm-up fetches (of 10,000): the client's parser, not the servers' caches. */
@@ -195,34 +215,106 @@ async function warmClient(server: Server): Promise<void> {
   }
 }
 
-async function timeCommands(server: Server): Promise<Map<string, Timing>> {
-  const c = client(server.port);
-  await bounded('login', c.connect());
-  const out = new Map<string, Timing>();
+/**
+ * Runs every op FLOW_RUNS times on each server through imapflow, the servers taking turns run by run
+ * (in alternating order) so a change in the machine's load falls on both alike. Each run also
+ * records the server's CPU time, every thread (what the server did, apart from the client's parsing).
+ */
+async function timeCommands(servers: Server[]): Promise<Map<string, Map<string, Timing>>> {
+  const clients = servers.map((s) => client(s.port));
+  const out = new Map<string, Map<string, Timing>>(servers.map((s) => [s.name, new Map()]));
   try {
+    for (const c of clients) await bounded('login', c.connect());
+    // Which server goes first in the cold round is drawn per op: with Wren always first, any cost of
+    // going first (the machine's state after the previous op) fell on Wren's one cold sample per run.
     for (const op of ops) {
-      const times: number[] = [];
-      let result = '';
-      for (let i = 0; i < 2; i++) {
-        if (op.name.startsWith('SELECT') && c.mailbox) await c.mailboxClose();
-        const t = performance.now();
-        lastHits = null;
-        result = await bounded(op.name, op.run(c));
-        times.push(performance.now() - t);
-        if (lastHits) hits.set(`${server.name} ${op.name}`, lastHits);
+      const flip = Math.random() < 0.5;
+      const times = servers.map((): number[] => []);
+      const cpu = servers.map((): number[] => []);
+      const results = servers.map(() => '');
+      for (let i = 0; i < FLOW_RUNS; i++) {
+        const order = (i % 2 === 0) === flip ? [...servers.keys()].reverse() : [...servers.keys()];
+        for (const k of order) {
+          const c = clients[k]!;
+          const server = servers[k]!;
+          if (op.name.startsWith('SELECT') && c.mailbox) await c.mailboxClose();
+          const cpuBefore = threadCpuMs(server.pids());
+          const t = performance.now();
+          lastHits = null;
+          results[k] = await bounded(op.name, op.run(c));
+          times[k]!.push(performance.now() - t);
+          cpu[k]!.push(threadCpuMs(server.pids()) - cpuBefore);
+          if (lastHits) hits.set(`${server.name} ${op.name}`, lastHits);
+        }
       }
-      out.set(op.name, { first: times[0]!, repeat: times[1]!, result });
-      console.log(
-        `  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${times
-          .map((t) => `${t.toFixed(0)} ms`)
-          .join(' / ')
-          .padStart(18)}  ${result}`,
-      );
+      servers.forEach((server, k) => {
+        out.get(server.name)!.set(op.name, {
+          first: times[k]![0]!,
+          repeat: medianAfterFirst(times[k]!),
+          firstCpu: cpu[k]![0]!,
+          repeatCpu: medianAfterFirst(cpu[k]!),
+          result: results[k]!,
+        });
+        const list = (ms: number[]) => ms.map((t) => t.toFixed(0)).join(' / ');
+        console.log(
+          `  ${server.name.padEnd(7)} ${op.name.padEnd(48)} ${list(times[k]!)} ms (server CPU ${list(cpu[k]!)})  ${results[k]}${k === (flip ? servers.length - 1 : 0) ? ' (first in the cold round)' : ''}`,
+        );
+      });
     }
   } finally {
-    await c.logout().catch(() => c.close());
+    for (const c of clients) await c.logout().catch(() => c.close());
   }
   return out;
+}
+
+const COLD_RANGES = Number(process.env.BENCH_COLD_RANGES ?? 6);
+
+/**
+ * The first FETCH BODY.PEEK[] of bodies no command has read yet, several times: ranges of
+ * FETCH_BODIES messages from 1001 up (1:100 was read by warmClient, the last range by timeCommands),
+ * each through imapflow from every server in turn (alternating order). Reports, per server, the
+ * median time to the first message, to the last, and the server's CPU; one cold sample per range.
+ */
+async function timeColdBodies(servers: Server[]): Promise<void> {
+  const ranges: string[] = [];
+  for (let from = 1001; ranges.length < COLD_RANGES && from + FETCH_BODIES - 1 <= MESSAGES - FETCH_BODIES; )
+    ranges.push(`${from}:${(from += FETCH_BODIES) - 1}`);
+  if (!ranges.length) return;
+  const clients = servers.map((s) => client(s.port));
+  const samples = servers.map(() => ({ first: [] as number[], last: [] as number[], cpu: [] as number[] }));
+  try {
+    for (const c of clients) {
+      await bounded('login', c.connect());
+      await c.mailboxOpen('INBOX');
+    }
+    for (const [r, range] of ranges.entries()) {
+      const order = r % 2 ? [...servers.keys()].reverse() : [...servers.keys()];
+      for (const k of order) {
+        const cpuBefore = threadCpuMs(servers[k]!.pids());
+        const t = performance.now();
+        let first = 0;
+        const run = async () => {
+          for await (const m of clients[k]!.fetch(range, { source: true }))
+            if (!first && m.source) first = performance.now();
+        };
+        await bounded(`FETCH ${range}`, run());
+        samples[k]!.first.push(first - t);
+        samples[k]!.last.push(performance.now() - t);
+        samples[k]!.cpu.push(threadCpuMs(servers[k]!.pids()) - cpuBefore);
+      }
+    }
+  } finally {
+    for (const c of clients) await c.logout().catch(() => c.close());
+  }
+  const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[xs.length >> 1]!;
+  const list = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(' / ');
+  console.log(`first FETCH BODY.PEEK[] of unread bodies through imapflow, ranges ${ranges.join(', ')}:`);
+  servers.forEach((server, k) => {
+    const { first, last, cpu } = samples[k]!;
+    console.log(
+      `  ${server.name.padEnd(11)} median first message ${median(first).toFixed(0)} ms, last ${median(last).toFixed(0)} ms, server CPU ${median(cpu).toFixed(0)} ms (first ${list(first)}; last ${list(last)}; CPU ${list(cpu)})`,
+    );
+  });
 }
 
 const WIRE_RUNS = Number(process.env.BENCH_WIRE_RUNS ?? 3); // odd: the median is one of the runs
@@ -320,6 +412,17 @@ try {
   console.log(`before: ${machineLine()}`);
   // Wren's child loads its store while Dovecot's maildir is written and indexed here.
   const wrenStarting = stopAtCleanup(stops, startWren(USER, PASSWORD, MESSAGES, IDLE_CONNECTIONS + 10));
+  // BENCH_WREN_BEFORE=CHECKOUT: a second Wren from another checkout (the code before a change), timed
+  // in the same rounds as the others (imapflow and raw socket; not the IDLE phase).
+  const beforeDir = process.env.BENCH_WREN_BEFORE;
+  const beforeStarting = beforeDir
+    ? stopAtCleanup(
+        stops,
+        ((await import(`${beforeDir}/bench/compare/imap-wren.ts`)) as { startWren: typeof startWren })
+          .startWren(USER, PASSWORD, MESSAGES, 20)
+          .then((w) => Object.assign(w, { name: 'Wren-before' })),
+      )
+    : null;
   const dovecot = await startDovecot(`${root.path}/dovecot`, {
     users: [{ user: USER, password: PASSWORD }],
     maxImapConnections: IDLE_CONNECTIONS + 10,
@@ -334,18 +437,28 @@ try {
     pids: () => processTree(dovecot.pid),
   };
   const wren = await wrenStarting;
+  const before = beforeStarting ? [await beforeStarting] : [];
   console.log(
-    `loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each); Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`,
+    `loaded (both at once): Wren ${(wren.loadMs / 1000).toFixed(1)} s (store.deliver one by one: parse, index, fsync each) + LevelDB compaction ${(wren.compactMs / 1000).toFixed(1)} s; Dovecot ${(dovecotServer.loadMs / 1000).toFixed(1)} s (maildir files written without fsync + doveadm index)`,
   );
+  if (process.env.BENCH_SETTLE !== '0')
+    for (const server of [wren, ...before, dovecotServer]) {
+      const s = await settle(() => server.pids());
+      console.log(
+        `  ${server.name} settled: ${(s.waitedMs / 1000).toFixed(1)} s until < 3% CPU for 1 s (${s.cpuMs.toFixed(0)} ms CPU meanwhile)${s.quiet ? '' : ', never quiet'}`,
+      );
+    }
 
   const servers = [wren, dovecotServer];
   const timings = new Map<string, Map<string, Timing>>();
   const idle = new Map<string, IdleResult>();
-  console.log('command timings (first / repeat):');
-  for (const server of servers) await warmClient(server);
-  for (const server of servers) timings.set(server.name, await timeCommands(server));
+  console.log(`command timings through imapflow (${FLOW_RUNS} runs each, the first cold):`);
+  const timed = [wren, ...before, dovecotServer];
+  for (const server of timed) await warmClient(server);
+  for (const [name, t] of await timeCommands(timed)) timings.set(name, t);
+  await timeColdBodies(timed);
   const wire = new Map<string, Map<string, { ms: number; bytes: number }>>();
-  for (const server of servers) wire.set(server.name, await timeWire(server));
+  for (const server of timed) wire.set(server.name, await timeWire(server));
   for (const server of servers) {
     const r = await idleMemory(server);
     idle.set(server.name, r);
@@ -368,6 +481,8 @@ try {
       ms(d.repeat),
       ratio(w.first, d.first, false),
       ratio(w.repeat, d.repeat, false),
+      `${w.firstCpu.toFixed(0)} / ${w.repeatCpu.toFixed(0)} ms`,
+      `${d.firstCpu.toFixed(0)} / ${d.repeatCpu.toFixed(0)} ms`,
       w.result === d.result ? w.result : `${w.result} vs ${d.result}`,
     ]);
   }
@@ -375,11 +490,13 @@ try {
     [
       'command',
       'Wren 1st',
-      'Wren 2nd',
+      `Wren median 2-${FLOW_RUNS}`,
       'Dovecot 1st',
-      'Dovecot 2nd',
+      `Dovecot median 2-${FLOW_RUNS}`,
       'ratio 1st',
-      'ratio 2nd',
+      'ratio median',
+      'Wren CPU 1st / median',
+      'Dovecot CPU 1st / median',
       'result (Wren vs Dovecot)',
     ],
     rows,
@@ -474,6 +591,32 @@ try {
     console.log(
       `${name} opened ${r.opened} of ${IDLE_CONNECTIONS} within ${IDLE_PHASE_LIMIT_MS / 1000} s; at ${IDLE_CONNECTIONS}, linearly: ~${mib(at)} PSS`,
     );
+  }
+  if (before.length) {
+    console.log();
+    printTable(
+      [
+        'command',
+        'Wren-before 1st / median',
+        'Wren 1st / median',
+        'raw: Wren-before / Wren',
+        'ratio 1st / median / raw',
+      ],
+      ops.map((op) => {
+        const b = timings.get('Wren-before')!.get(op.name)!;
+        const w = timings.get('Wren')!.get(op.name)!;
+        const bw = wire.get('Wren-before')!.get(op.name)!.ms;
+        const ww = wire.get('Wren')!.get(op.name)!.ms;
+        return [
+          op.name,
+          `${ms(b.first)} / ${ms(b.repeat)}`,
+          `${ms(w.first)} / ${ms(w.repeat)}`,
+          `${ms(bw)} / ${ms(ww)}`,
+          `${ratio(w.first, b.first, false)} / ${ratio(w.repeat, b.repeat, false)} / ${ratio(ww, bw, false)}`,
+        ];
+      }),
+    );
+    console.log('(ratio = Wren-before time / Wren time: above 1 means the change is faster)');
   }
   console.log(`after: ${machineLine()}`);
 } finally {

@@ -7,10 +7,10 @@
 // first cold); BENCH_SAVE=DIR keeps the replies' bytes (for imapflow-replay.ts).
 // Needs root and bench/compare/setup.sh. Usage: npx node bench/compare/imapflow-client.ts [REPEATS (3)]
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, readdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { benchRun, machineLine, processTree, startCpuProfile, stopAtCleanup } from './common.ts';
+import { benchRun, machineLine, processTree, startCpuProfile, stopAtCleanup, threadCpuMs as cpuMs } from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { fillInbox, startDovecot } from './dovecot.ts';
 import { startWren } from './imap-wren.ts';
@@ -29,25 +29,6 @@ interface Run {
   /** Per run: this process's CPU time and the server's (all its threads), ms. */
   clientCpu: Map<string, number[]>;
   serverCpu: Map<string, number[]>;
-}
-
-/** CPU time (ms) the processes have run, every thread counted (/proc/PID/task/TID/schedstat, ns). */
-function cpuMs(pids: number[]): number {
-  let ns = 0;
-  for (const pid of pids) {
-    let tids: string[] = [];
-    try {
-      tids = readdirSync(`/proc/${pid}/task`);
-    } catch {
-      continue;
-    }
-    for (const tid of tids) {
-      try {
-        ns += Number(readFileSync(`/proc/${pid}/task/${tid}/schedstat`, 'utf8').split(' ')[0]);
-      } catch {}
-    }
-  }
-  return ns / 1e6;
 }
 
 async function measure(name: string, port: number, pids: () => number[]): Promise<Run> {
