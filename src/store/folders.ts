@@ -273,7 +273,7 @@ export class Folders {
 }
 
 export class StoreError extends Error {
-  readonly code: 'exists' | 'not_found' | 'quota' | 'conflict' | 'invalid';
+  readonly code: 'exists' | 'not_found' | 'quota' | 'conflict' | 'invalid' | 'limit';
   constructor(code: StoreError['code'], message: string) {
     super(message);
     this.code = code;

@@ -24,6 +24,7 @@ import { Queue } from './queue.ts';
 import { Sends } from './sends.ts';
 import { RecentWatermarks } from './recent.ts';
 import { SpamCounts } from './spam.ts';
+import { TeamTallies } from './team-tallies.ts';
 import { Teams } from './teams.ts';
 import { Tx, decode } from './tx.ts';
 import { keys, prefixRange, ranges, unhex } from './keys.ts';
@@ -75,6 +76,8 @@ export class Store {
   readonly addresses: Addresses;
   readonly accounts: Accounts;
   readonly apiKeys: ApiKeys;
+  /** What counts against each team's limits (mailboxes, domains, API keys), claimed in the batch that adds one. */
+  readonly tallies: TeamTallies;
   readonly events: Events;
   readonly queue: Queue;
   readonly spam: SpamCounts;
@@ -95,10 +98,19 @@ export class Store {
     this.messages.onRemoveFolder = (tx, id) => this.fulltext.removeFolder(tx, id);
     this.messages.onChanged = (id, expunged) => this.fulltext.changed(id, expunged);
     this.teams = new Teams(kv);
-    this.domains = new Domains(kv, this.directory);
+    this.tallies = new TeamTallies(kv);
+    this.domains = new Domains(kv, this.directory, this.tallies);
     this.addresses = new Addresses(kv);
-    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory, this.notifier);
-    this.apiKeys = new ApiKeys(kv, this.notifier);
+    this.accounts = new Accounts(
+      kv,
+      this.addresses,
+      this.folders,
+      this.messages,
+      this.directory,
+      this.notifier,
+      this.tallies,
+    );
+    this.apiKeys = new ApiKeys(kv, this.notifier, this.tallies);
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
