@@ -1,14 +1,18 @@
 // Counted limits on two Wren nodes sharing one PostgreSQL database (`[store] shared = true`,
 // docs/ARCHITECTURE.md §4.8): a team's limits on mailboxes, domains and API keys, asked of both nodes at
-// once, admit exactly up to the limit; the rest get the API's `limit_exceeded` envelope.
+// once, admit exactly up to the limit; the rest get the API's `limit_exceeded` envelope. A mailbox's
+// quota filled through both nodes at once (MX deliveries, IMAP APPENDs) is never overshot: the rest get
+// 452 4.2.2 (RFC 3463 3.3) and NO [OVERQUOTA] (RFC 9208 §4, RFC 5530 §3).
 // Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createRootKey } from '../../src/bootstrap.ts';
 import { prefixRange } from '../../src/store/keys.ts';
-import type { ApiKey } from '../../src/store/index.ts';
+import type { ApiKey, Folder } from '../../src/store/index.ts';
+import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
+import { hashPassword } from '../../src/security/passwords.ts';
+import { mxTransport, PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 let a: Instance;
@@ -63,6 +67,93 @@ test("a team's last mailbox, domain and API key asked of both nodes at once are 
     const ids = (await store.kv.keys(prefixRange(`tk/${team.id}/`))).map((k) => `k/${k.split('/')[2]}`);
     const active = (await store.kv.getMany<ApiKey>(ids)).filter((k) => k && !k.revokedAt);
     assert.is(active.length, 2, `round ${round}: active keys stored`);
+  }
+});
+
+/** One message through `instance`'s MX: its reply (a refusal's too). */
+async function mx(instance: Instance, to: string, i: number, text: string): Promise<string> {
+  const client = mxTransport(instance);
+  try {
+    const info = await client.sendMail({ from: 'sender@elsewhere.test', to, subject: `fill ${i}`, text });
+    return info.response;
+  } catch (err) {
+    return String((err as { response?: string }).response ?? err);
+  } finally {
+    client.close();
+  }
+}
+
+/** An IMAP session on `instance`, logged in as `user` (plain LOGIN on loopback). */
+async function imapSession(instance: Instance, user: string): Promise<RawClient> {
+  const client = await RawClient.connect(instance.port('imap'), false, undefined, instance.host);
+  assert.match(await client.command('a1', `LOGIN "${user}" "${PASSWORD}"`, 20_000), /^a1 OK/m);
+  return client;
+}
+
+/** APPENDs to `folder` one after another on a logged-in session (LITERAL+): the tagged replies. */
+async function appends(client: RawClient, folder: string, count: number, text: string): Promise<string[]> {
+  const out: string[] = [];
+  for (let i = 0; i < count; i++) {
+    const raw = Buffer.from(`Subject: ${folder} ${i}\r\n\r\n${text.replaceAll('\n', '\r\n')}`);
+    const command = Buffer.concat([
+      Buffer.from(`b${i} APPEND ${folder} {${raw.length}+}\r\n`),
+      raw,
+      Buffer.from('\r\n'),
+    ]);
+    out.push(/^b\d+ .*$/m.exec(await client.command(`b${i}`, command, 20_000))![0]);
+  }
+  return out;
+}
+
+test('a nearly full mailbox filled through both nodes at once is never taken past its quota', async () => {
+  const store = a.server.store;
+  const [team] = await store.teams.list();
+  const text = `${'0123456789'.repeat(7)}\n`.repeat(110); // about 8 KB a message
+  const quotaBytes = 4 * 8000 + 4000; // room for four
+  await store.domains.create(team!.id, 'quota.test');
+  for (let round = 0; round < 3; round++) {
+    const user = `full${round}@quota.test`;
+    const account = await store.accounts.create({
+      teamId: team!.id,
+      address: user,
+      passwordHash: await hashPassword(PASSWORD),
+      quotaBytes,
+    });
+    // Each node appends to folders of its own (no folder lock in common) while both MXs deliver to
+    // INBOX: different folders, one quota.
+    const placed = [
+      [a, 'Drafts'],
+      [a, 'Sent'],
+      [a, 'Archive'],
+      [b, 'Junk'],
+      [b, 'Trash'],
+      [b, 'INBOX'],
+    ] as const;
+    const sessions = await Promise.all(placed.map(([n]) => imapSession(n, user)));
+    try {
+      const replies = (
+        await Promise.all([
+          ...[a, b, a, b].map((n, i) => mx(n, user, i, text).then((r) => [r])),
+          ...sessions.map((client, i) => appends(client, placed[i]![1], 2, text)),
+        ])
+      ).flat();
+      const summary = `round ${round}: ${JSON.stringify(replies.map((r) => r.slice(0, 26)))}`;
+      const taken = replies.filter((r) => /^250 |^b\d+ OK/.test(r)).length;
+      const refused = replies.filter((r) => /^452 4\.2\.2 |^b\d+ NO \[OVERQUOTA\]/.test(r)).length;
+      assert.is(taken + refused, replies.length, summary);
+      // What the database holds, read past either node's memory.
+      const folders = await store.kv.values<Folder>(prefixRange(`f/${account.id}/`));
+      const bytes = folders.reduce((n, f) => n + f.size, 0);
+      assert.ok(bytes <= quotaBytes, `${summary}: ${bytes} bytes stored, quota ${quotaBytes}`);
+      assert.is(
+        folders.reduce((n, f) => n + f.exists, 0),
+        taken,
+        `${summary}: every message acknowledged is stored`,
+      );
+      assert.ok(taken >= 3, summary);
+    } finally {
+      for (const client of sessions) client.close();
+    }
   }
 });
 
