@@ -2,7 +2,7 @@
 // docs/ARCHITECTURE.md §4.8): a team's limits on mailboxes, domains and API keys, asked of both nodes at
 // once, admit exactly up to the limit; the rest get the API's `limit_exceeded` envelope. A mailbox's
 // quota filled through both nodes at once (MX deliveries, IMAP APPENDs) is never overshot: the rest get
-// 452 4.2.2 (RFC 3463 3.3) and NO [OVERQUOTA] (RFC 9208 §4, RFC 5530 §3).
+// 452 4.2.2 (RFC 3463 3.3) and NO [OVERQUOTA] (RFC 9208 §4.3.1, RFC 5530 §3).
 // Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
