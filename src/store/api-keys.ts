@@ -143,9 +143,11 @@ export class ApiKeys {
         tx.put(keys.apiKey(successor.id), successor);
         tx.put(keys.apiKeyHash(secretHash), successor.id);
         tx.put(keys.teamApiKey(successor.teamId, successor.id), secretHash);
-        // Its children go with it: the tally no longer knows which, so it is derived again.
-        if (revokeOld) this.tallies.forget(tx, successor.teamId, 'api-keys');
-        if (revokeOld) await this.revokeIn(tx, old, Date.now());
+        if (revokeOld) {
+          // Its children go with it: which those are the tally does not know, so it is derived again.
+          this.tallies.forget(tx, successor.teamId, 'api-keys');
+          await this.revokeIn(tx, old, Date.now());
+        }
         await this.kv.commit(tx);
       }),
     );
