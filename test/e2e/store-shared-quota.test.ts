@@ -105,20 +105,26 @@ async function appends(client: RawClient, folder: string, count: number, text: s
   return out;
 }
 
-test('a nearly full mailbox filled through both nodes at once is never taken past its quota', async () => {
+/** A mailbox of the default team in quota.test (made at first use) with a quota of `quotaBytes`. */
+async function quotaAccount(user: string, quotaBytes: number) {
   const store = a.server.store;
   const [team] = await store.teams.list();
+  if (!(await store.domains.get('quota.test'))) await store.domains.create(team!.id, 'quota.test');
+  return store.accounts.create({
+    teamId: team!.id,
+    address: user,
+    passwordHash: await hashPassword(PASSWORD),
+    quotaBytes,
+  });
+}
+
+test('a nearly full mailbox filled through both nodes at once is never taken past its quota', async () => {
+  const store = a.server.store;
   const text = `${'0123456789'.repeat(7)}\n`.repeat(110); // about 8 KB a message
   const quotaBytes = 4 * 8000 + 4000; // room for four
-  await store.domains.create(team!.id, 'quota.test');
   for (let round = 0; round < 3; round++) {
     const user = `full${round}@quota.test`;
-    const account = await store.accounts.create({
-      teamId: team!.id,
-      address: user,
-      passwordHash: await hashPassword(PASSWORD),
-      quotaBytes,
-    });
+    const account = await quotaAccount(user, quotaBytes);
     // Each node appends to folders of its own (no folder lock in common) while both MXs deliver to
     // INBOX: different folders, one quota.
     const placed = [
@@ -151,6 +157,54 @@ test('a nearly full mailbox filled through both nodes at once is never taken pas
         `${summary}: every message acknowledged is stored`,
       );
       assert.ok(taken >= 3, summary);
+    } finally {
+      for (const client of sessions) client.close();
+    }
+  }
+});
+
+test('COPYs into different folders of a nearly full mailbox through both nodes at once stay within its quota', async () => {
+  const store = a.server.store;
+  const text = `${'0123456789'.repeat(7)}\n`.repeat(110);
+  const quotaBytes = 4 * 8000 + 4000; // the message to copy and three copies
+  for (let round = 0; round < 2; round++) {
+    const user = `copy${round}@quota.test`;
+    const account = await quotaAccount(user, quotaBytes);
+    const seeded = await mx(a, user, 0, text);
+    assert.match(seeded, /^250 /, seeded);
+    const placed = [
+      [a, 'Drafts'],
+      [a, 'Sent'],
+      [a, 'Archive'],
+      [b, 'Junk'],
+      [b, 'Trash'],
+      [b, 'Drafts'],
+    ] as const;
+    const sessions = await Promise.all(placed.map(([n]) => imapSession(n, user)));
+    try {
+      for (const client of sessions) assert.match(await client.command('s', 'SELECT INBOX', 20_000), /^s OK/m);
+      const replies = (
+        await Promise.all(
+          sessions.map(async (client, i) => {
+            const out: string[] = [];
+            for (const tag of ['c1', 'c2'])
+              out.push(/^c\d .*$/m.exec(await client.command(tag, `COPY 1 ${placed[i]![1]}`, 20_000))![0]);
+            return out;
+          }),
+        )
+      ).flat();
+      const summary = `round ${round}: ${JSON.stringify(replies.map((r) => r.slice(0, 24)))}`;
+      const taken = replies.filter((r) => /^c\d OK/.test(r)).length;
+      assert.is(taken + replies.filter((r) => /^c\d NO \[OVERQUOTA\]/.test(r)).length, replies.length, summary);
+      const folders = await store.kv.values<Folder>(prefixRange(`f/${account.id}/`));
+      const bytes = folders.reduce((n, f) => n + f.size, 0);
+      assert.ok(bytes <= quotaBytes, `${summary}: ${bytes} bytes stored, quota ${quotaBytes}`);
+      assert.is(
+        folders.reduce((n, f) => n + f.exists, 0),
+        1 + taken,
+        `${summary}: every copy acknowledged is stored`,
+      );
+      assert.ok(taken >= 2, summary);
     } finally {
       for (const client of sessions) client.close();
     }
