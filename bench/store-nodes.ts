@@ -4,6 +4,8 @@
 // Whole servers in this process (test/helpers/instance.ts), PostgreSQL a private cluster with fsync on.
 // Bounded: MESSAGES messages per setup or 30 s, 10 connections, to BENCH_MAILBOXES mailboxes in turn
 // (default 1: every delivery to one folder, the case where shared nodes contend most).
+// BENCH_QUOTA_BYTES gives the mailboxes a quota (a shared store then reads every folder of the account in
+// each delivery's transaction); BENCH_SETUPS=two,… runs only those setups.
 // Usage: node bench/store-nodes.ts
 import { loadavg } from 'node:os';
 import { ImapFlow } from 'imapflow';
@@ -18,6 +20,8 @@ const TIME_LIMIT_MS = 30_000;
 const FETCH_RUNS = 5;
 const MAILBOXES = Array.from({ length: Number(process.env.BENCH_MAILBOXES ?? 1) }, (_, i) => `u${i}@example.test`);
 const USER = MAILBOXES[0]!;
+const QUOTA_BYTES = Number(process.env.BENCH_QUOTA_BYTES ?? 0);
+const SETUPS = (process.env.BENCH_SETUPS ?? 'leveldb,postgres,two').split(',');
 const PASSWORD = 'correct horse battery';
 
 // SPF and DMARC answered on loopback, as in bench/smtp.ts (the system resolver would dominate the figures).
@@ -93,13 +97,17 @@ async function fetchAll(server: Instance): Promise<{ ms: number; messages: numbe
 }
 
 console.log(
-  `${MESSAGES} messages to ${MAILBOXES.length} mailbox(es), ${CONNECTIONS} SMTP connections, FETCH median of ${FETCH_RUNS}`,
+  `${MESSAGES} messages to ${MAILBOXES.length} mailbox(es)${QUOTA_BYTES ? ` (quota ${QUOTA_BYTES} bytes)` : ''}, ` +
+    `${CONNECTIONS} SMTP connections, FETCH median of ${FETCH_RUNS}`,
 );
-for (const setup of ['leveldb', 'postgres', 'two']) {
+for (const setup of SETUPS) {
   const before = load();
   const servers = await nodes(setup);
   try {
-    for (const address of MAILBOXES) await servers[0]!.addAccount(address, PASSWORD);
+    for (const address of MAILBOXES) {
+      const account = await servers[0]!.addAccount(address, PASSWORD);
+      if (QUOTA_BYTES) await servers[0]!.server.store.accounts.update({ ...account, quotaBytes: QUOTA_BYTES });
+    }
     const smtp = await deliveries(servers);
     const fetch = await fetchAll(servers[0]!);
     const name = {

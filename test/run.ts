@@ -15,6 +15,7 @@ const ENGINE_SUITES = [
   'unit/leases.test.ts',
   'unit/store-windows.test.ts',
   'unit/store-directory.test.ts',
+  'unit/store-team-tallies.test.ts',
   'unit/fulltext.test.ts',
   'e2e/mail-flow.test.ts',
 ];

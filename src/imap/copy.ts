@@ -23,17 +23,10 @@ export async function copy(
   const target = findTarget(session, args.mailbox);
   const uids = uidsOf(selected, args.ranges, byUid).filter((uid) => !selected.expunged.has(uid));
   if (!uids.length) return { text: 'No messages' };
-  const quota = session.account!.quotaBytes;
-  if (quota && target.id !== selected.folder.id && !move) {
-    const adding = (await session.ctx.store.messages.getMany(selected.folder.id, uids)).reduce(
-      (n, m) => n + (m?.size ?? 0),
-      0,
-    );
-    if (session.ctx.store.folders.usage(session.account!.id).bytes + adding > quota)
-      throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
-  }
+  // Checked in the store, with the copy's batch (on a shared store against every folder as stored, §4.8).
+  const quota = target.id !== selected.folder.id && !move ? session.account!.quotaBytes : 0;
   try {
-    const mapping = await session.ctx.store.messages.copy(selected.folder.id, uids, target.id, move);
+    const mapping = await session.ctx.store.messages.copy(selected.folder.id, uids, target.id, move, quota);
     if (!mapping.from.length) return { text: 'No messages' };
     session.ctx.onCopy?.(session.account!.id, selected.folder, target, mapping.to);
     const code = `COPYUID ${target.uidValidity} ${formatSequenceSet(mapping.from, false)} ${formatSequenceSet(mapping.to, false)}`;
@@ -45,6 +38,7 @@ export async function copy(
   } catch (err) {
     if (err instanceof StoreError && err.code === 'not_found')
       throw new ImapError('NO', 'Mailbox does not exist', 'TRYCREATE');
+    if (err instanceof StoreError && err.code === 'quota') throw new ImapError('NO', 'Quota exceeded', 'OVERQUOTA');
     throw err;
   }
 }

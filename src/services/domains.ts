@@ -7,7 +7,7 @@ import type { DnsResolver } from '../dns/resolver.ts';
 import { splitAddress } from '../store/addresses.ts';
 import { type Account, type Domain, StoreError, type Team } from '../store/index.ts';
 import { domainPublicId } from '../store/public-ids.ts';
-import { type ServiceDeps, ServiceError, underTeamLock } from './index.ts';
+import { type ServiceDeps, ServiceError } from './index.ts';
 
 /** What a domain's DNS records point at: this server's name and ports, and the MTA-STS policy it serves. */
 export interface DnsSettings {
@@ -58,18 +58,15 @@ export async function updateDomain(
 
 /** Adds a domain to a team: within the team's limit (`limit_exceeded`), once per server (`conflict`). */
 export async function createDomain(deps: ServiceDeps, team: Team, name: string): Promise<Domain> {
-  return underTeamLock(deps, team.id, 'domains', async () => {
-    const count = (await deps.store.domains.listForTeam(team.id)).length;
-    if (count >= team.limits.maxDomains)
-      throw new ServiceError('limit_exceeded', `the team has ${count} domains (limit ${team.limits.maxDomains})`);
-    try {
-      return await deps.store.domains.create(team.id, name);
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'exists')
-        throw new ServiceError('conflict', `${name} is already hosted here`, 'domain');
-      throw err;
-    }
-  });
+  try {
+    // The limit is checked in the batch that creates it (store/team-tallies.ts): on a shared store too.
+    return await deps.store.domains.create(team.id, name, team.limits.maxDomains);
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'limit') throw new ServiceError('limit_exceeded', err.message);
+    if (err instanceof StoreError && err.code === 'exists')
+      throw new ServiceError('conflict', `${name} is already hosted here`, 'domain');
+    throw err;
+  }
 }
 
 /** Removes a domain that no mailbox, alias or list uses any more (`conflict` otherwise); `accounts` are its team's. */

@@ -5,7 +5,7 @@ import { hashPassword } from '../security/passwords.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import { type Account, StoreError, type Team, Tx } from '../store/index.ts';
 import { sieveScripts } from '../store/sieve.ts';
-import { type ServiceDeps, ServiceError, underTeamLock } from './index.ts';
+import { type ServiceDeps, ServiceError } from './index.ts';
 
 /** A new mailbox (the native API's field names). */
 export interface NewMailbox {
@@ -64,25 +64,23 @@ export async function createMailbox(
   await assertTeamDomain(deps, team.id, input.email, 'email');
   const generated = input.password === undefined ? generatedPassword() : null;
   const passwordHash = await hashPassword(input.password ?? generated!);
-  const account = await underTeamLock(deps, team.id, 'mailboxes', async () => {
-    const count = (await deps.store.accounts.listForTeam(team.id)).length;
-    if (count >= team.limits.maxMailboxes)
-      throw new ServiceError('limit_exceeded', `the team has ${count} mailboxes (limit ${team.limits.maxMailboxes})`);
-    try {
-      return await deps.store.accounts.create({
-        teamId: team.id,
-        address: input.email,
-        name: input.display_name ?? '',
-        passwordHash,
-        quotaBytes: input.quota_bytes ?? 0,
-      });
-    } catch (err) {
-      if (err instanceof StoreError && err.code === 'exists')
-        throw new ServiceError('conflict', `${input.email} is taken`, 'email');
-      throw err;
-    }
-  });
-  return { account, generated };
+  try {
+    // The limit is checked in the batch that creates it (store/team-tallies.ts): on a shared store too.
+    const account = await deps.store.accounts.create({
+      teamId: team.id,
+      address: input.email,
+      name: input.display_name ?? '',
+      passwordHash,
+      quotaBytes: input.quota_bytes ?? 0,
+      maxMailboxes: team.limits.maxMailboxes,
+    });
+    return { account, generated };
+  } catch (err) {
+    if (err instanceof StoreError && err.code === 'limit') throw new ServiceError('limit_exceeded', err.message);
+    if (err instanceof StoreError && err.code === 'exists')
+      throw new ServiceError('conflict', `${input.email} is taken`, 'email');
+    throw err;
+  }
 }
 
 /** Display name and quota (not below what is stored: `invalid`); `check` sees the current record first (If-Match). */

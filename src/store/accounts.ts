@@ -6,6 +6,7 @@ import { DEFAULT_FOLDERS, StoreError } from './folders.ts';
 import { keys, listPrefixes } from './keys.ts';
 import type { Messages } from './messages.ts';
 import type { KeyedMutex } from './mutex.ts';
+import type { TeamTallies } from './team-tallies.ts';
 import { newId } from './teams.ts';
 import { Tx } from './tx.ts';
 import type { Account, AddressRoute, CredentialEnded } from './types.ts';
@@ -16,6 +17,8 @@ export interface NewAccount {
   name?: string;
   passwordHash?: string | null;
   quotaBytes?: number;
+  /** The team's mailbox limit, checked in the batch (StoreError 'limit'); absent: not checked (the CLI, fixtures). */
+  maxMailboxes?: number;
 }
 
 /** Mailboxes (accounts): their record, their primary address and their default folders, created atomically. */
@@ -26,6 +29,7 @@ export class Accounts {
   private readonly messages: Messages;
   private readonly directory: KeyedMutex;
   private readonly notifier: Notifier;
+  private readonly tallies: TeamTallies;
 
   constructor(
     kv: Kv,
@@ -34,7 +38,9 @@ export class Accounts {
     messages: Messages,
     directory: KeyedMutex,
     notifier: Notifier,
+    tallies: TeamTallies,
   ) {
+    this.tallies = tallies;
     this.kv = kv;
     this.addresses = addresses;
     this.folders = folders;
@@ -88,12 +94,14 @@ export class Accounts {
       settings: { saveSent: true, plusFolders: false, filters: [] },
       createdAt: Date.now(),
     };
-    // Shared store: another node taking the address (or a folder name) first makes this start again,
-    // and the retry finds the address taken (docs/ARCHITECTURE.md §4.8).
-    return this.directory.run('directory', () =>
+    // Shared store: another node taking the address (or a folder name, or the team's last place) first
+    // makes this start again, and the retry finds the address taken or the limit reached (§4.8).
+    const run = () =>
       this.kv.retrying(async () => {
-        if (await this.addresses.get(address)) throw new StoreError('exists', `address ${address} is taken`);
+        const tally = await this.tallies.read(account.teamId, 'mailboxes');
         const tx = new Tx();
+        this.tallies.take(tx, tally, { id: account.id, expiresAt: null }, input.maxMailboxes);
+        if (await this.addresses.get(address)) throw new StoreError('exists', `address ${address} is taken`);
         tx.put(keys.account(account.id), account);
         tx.put(keys.teamAccount(account.teamId, account.id), 1);
         this.addresses.claim(tx, address, { kind: 'account', accountId: account.id, teamId: account.teamId });
@@ -105,8 +113,8 @@ export class Accounts {
           throw err;
         }
         return account;
-      }),
-    );
+      });
+    return this.directory.run('directory', () => this.tallies.run(account.teamId, 'mailboxes', run));
   }
 
   /**
@@ -165,18 +173,21 @@ export class Accounts {
 
   /** Deletes the account, its address, folders and messages (blobs released) in one batch. */
   async remove(account: Account): Promise<void> {
-    await this.directory.run('directory', async () => {
-      const tx = new Tx();
-      for (const folder of this.folders.list(account.id)) {
-        await this.messages.removeAll(tx, folder);
-        this.folders.remove(tx, folder, false);
-      }
-      this.folders.dropSubscriptions(tx, account.id);
-      this.addresses.remove(tx, account.address);
-      tx.del(keys.account(account.id));
-      tx.del(keys.teamAccount(account.teamId, account.id));
-      this.ended(tx, account.id, null, 'mailbox deleted');
-      await this.kv.commit(tx);
-    });
+    await this.directory.run('directory', () =>
+      this.tallies.run(account.teamId, 'mailboxes', async () => {
+        const tx = new Tx();
+        this.tallies.forget(tx, account.teamId, 'mailboxes');
+        for (const folder of this.folders.list(account.id)) {
+          await this.messages.removeAll(tx, folder);
+          this.folders.remove(tx, folder, false);
+        }
+        this.folders.dropSubscriptions(tx, account.id);
+        this.addresses.remove(tx, account.address);
+        tx.del(keys.account(account.id));
+        tx.del(keys.teamAccount(account.teamId, account.id));
+        this.ended(tx, account.id, null, 'mailbox deleted');
+        await this.kv.commit(tx);
+      }),
+    );
   }
 }

@@ -1,5 +1,6 @@
 import type { Kv, Notifier } from './db.ts';
 import { keys, ranges } from './keys.ts';
+import type { TeamTallies } from './team-tallies.ts';
 import { Tx } from './tx.ts';
 import type { ApiKey, CredentialEnded, CredentialExpiry } from './types.ts';
 
@@ -25,10 +26,12 @@ export class ApiKeys {
   private readonly hashOf = new Map<string, string>();
   /** Bumped by every drop: a lookup that started before it must not fill the cache. */
   private generation = 0;
+  private readonly tallies: TeamTallies;
 
-  constructor(kv: Kv, notifier: Notifier) {
+  constructor(kv: Kv, notifier: Notifier, tallies: TeamTallies) {
     this.kv = kv;
     this.notifier = notifier;
+    this.tallies = tallies;
   }
 
   /** Forgets a key's cached verification now and once `tx` is committed (a lookup between the two reads the old record). */
@@ -79,12 +82,23 @@ export class ApiKeys {
         this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
   }
 
-  async create(key: ApiKey, secretHash: string): Promise<void> {
-    const tx = new Tx();
-    tx.put(keys.apiKey(key.id), key);
-    tx.put(keys.apiKeyHash(secretHash), key.id);
-    tx.put(keys.teamApiKey(key.teamId, key.id), secretHash);
-    await this.kv.commit(tx);
+  /**
+   * Stores a new key. `maxKeys`: the team's limit on active keys, checked in the batch (StoreError
+   * 'limit'; on a shared store another node taking the last place first makes this read again, §4.8);
+   * absent: not checked (the bootstrap key, fixtures).
+   */
+  create(key: ApiKey, secretHash: string, maxKeys?: number): Promise<void> {
+    return this.tallies.run(key.teamId, 'api-keys', () =>
+      this.kv.retrying(async () => {
+        const tally = await this.tallies.read(key.teamId, 'api-keys');
+        const tx = new Tx();
+        this.tallies.take(tx, tally, key, maxKeys);
+        tx.put(keys.apiKey(key.id), key);
+        tx.put(keys.apiKeyHash(secretHash), key.id);
+        tx.put(keys.teamApiKey(key.teamId, key.id), secretHash);
+        await this.kv.commit(tx);
+      }),
+    );
   }
 
   get(id: string): Promise<ApiKey | undefined> {
@@ -114,41 +128,59 @@ export class ApiKeys {
   }
 
   /** Writes the key; a new expiry moves the end of the sessions already logged in with it ('credential-expiry'). */
-  async update(key: ApiKey): Promise<void> {
-    const before = await this.get(key.id);
-    const tx = new Tx();
-    this.forget(tx, key.id);
-    tx.put(keys.apiKey(key.id), key);
-    if (before && (before.expiresAt ?? null) !== (key.expiresAt ?? null)) {
-      const change: CredentialExpiry = { credential: key.id, expiresAt: key.expiresAt ?? null };
-      tx.onCommit(() => this.notifier.emit('credential-expiry', change));
-    }
-    await this.kv.commit(tx);
+  update(key: ApiKey): Promise<void> {
+    return this.tallies.run(key.teamId, 'api-keys', async () => {
+      const before = await this.get(key.id);
+      const tx = new Tx();
+      this.forget(tx, key.id);
+      tx.put(keys.apiKey(key.id), key);
+      if (before && (before.expiresAt ?? null) !== (key.expiresAt ?? null)) {
+        // A key past its expiry may come back: what counts against the limit is derived again.
+        this.tallies.forget(tx, key.teamId, 'api-keys');
+        const change: CredentialExpiry = { credential: key.id, expiresAt: key.expiresAt ?? null };
+        tx.onCommit(() => this.notifier.emit('credential-expiry', change));
+      }
+      await this.kv.commit(tx);
+    });
   }
 
   /**
    * Rotation (docs/seeds/sendmux-api-keys.txt "Rotate a key"): the successor is stored beside the old
    * key, which keeps working, and its sessions with it, until it is revoked once every caller has
-   * moved. `revokeOld` revokes it in the same batch instead (a leaked key).
+   * moved. `revokeOld` revokes it in the same batch instead (a leaked key), freeing its place.
+   * `maxKeys`: the team's active-key limit, checked in the batch as create() does.
    */
-  async rotate(old: ApiKey, successor: ApiKey, secretHash: string, revokeOld: boolean): Promise<void> {
-    const tx = new Tx();
-    this.forget(tx, old.id);
-    tx.put(keys.apiKey(successor.id), successor);
-    tx.put(keys.apiKeyHash(secretHash), successor.id);
-    tx.put(keys.teamApiKey(successor.teamId, successor.id), secretHash);
-    if (revokeOld) await this.revokeIn(tx, old, Date.now());
-    await this.kv.commit(tx);
+  rotate(old: ApiKey, successor: ApiKey, secretHash: string, revokeOld: boolean, maxKeys?: number): Promise<void> {
+    return this.tallies.run(successor.teamId, 'api-keys', () =>
+      this.kv.retrying(async () => {
+        const tally = await this.tallies.read(successor.teamId, 'api-keys');
+        const tx = new Tx();
+        this.tallies.take(tx, tally, successor, maxKeys, revokeOld ? old.id : undefined);
+        this.forget(tx, old.id);
+        tx.put(keys.apiKey(successor.id), successor);
+        tx.put(keys.apiKeyHash(secretHash), successor.id);
+        tx.put(keys.teamApiKey(successor.teamId, successor.id), secretHash);
+        if (revokeOld) {
+          // Its children go with it: which those are the tally does not know, so it is derived again.
+          this.tallies.forget(tx, successor.teamId, 'api-keys');
+          await this.revokeIn(tx, old, Date.now());
+        }
+        await this.kv.commit(tx);
+      }),
+    );
   }
 
   /**
    * Revoked keys keep their record (for listings and audit) but no longer authenticate. The keys it
    * minted as their parent go with it, in the same batch.
    */
-  async revoke(key: ApiKey): Promise<void> {
-    const tx = new Tx();
-    await this.revokeIn(tx, key, Date.now());
-    await this.kv.commit(tx);
+  revoke(key: ApiKey): Promise<void> {
+    return this.tallies.run(key.teamId, 'api-keys', async () => {
+      const tx = new Tx();
+      this.tallies.forget(tx, key.teamId, 'api-keys'); // a place is free (or several, with its children)
+      await this.revokeIn(tx, key, Date.now());
+      await this.kv.commit(tx);
+    });
   }
 
   private async revokeIn(tx: Tx, key: ApiKey, now: number): Promise<void> {

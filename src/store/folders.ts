@@ -133,6 +133,17 @@ export class Folders {
     return !!current && current.highestModSeq >= stored.highestModSeq && current.name === stored.name;
   }
 
+  /**
+   * Shared store: the batch expects every folder of the account as memory has it, so a check of the
+   * account's usage (a COPY's quota) made on memory holds at commit, or the batch conflicts and memory
+   * reloads them.
+   */
+  expectAccount(tx: Tx, accountId: string): void {
+    if (!this.base) return;
+    for (const folder of this.byAccount.get(accountId)?.values() ?? [])
+      tx.expect(keys.folder(accountId, folder.id), this.base.get(folder.id) ?? null);
+  }
+
   /** The batch expects the stored snapshot memory was derived from (none: a new folder). */
   private expectSnapshot(tx: Tx, folder: Folder, next: Buffer | undefined): void {
     if (!this.base) return;
@@ -273,7 +284,7 @@ export class Folders {
 }
 
 export class StoreError extends Error {
-  readonly code: 'exists' | 'not_found' | 'quota' | 'conflict' | 'invalid';
+  readonly code: 'exists' | 'not_found' | 'quota' | 'conflict' | 'invalid' | 'limit';
   constructor(code: StoreError['code'], message: string) {
     super(message);
     this.code = code;

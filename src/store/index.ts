@@ -24,6 +24,7 @@ import { Queue } from './queue.ts';
 import { Sends } from './sends.ts';
 import { RecentWatermarks } from './recent.ts';
 import { SpamCounts } from './spam.ts';
+import { TeamTallies } from './team-tallies.ts';
 import { Teams } from './teams.ts';
 import { Tx, decode } from './tx.ts';
 import { keys, prefixRange, ranges, unhex } from './keys.ts';
@@ -42,6 +43,9 @@ export interface DeliveryTarget {
   flags?: string[];
   quotaBytes?: number; // 0 or absent: unlimited
 }
+
+/** The bytes an account's folders hold, as the quota check of an append sees them (Store.commitAppends). */
+type Usage = (accountId: string) => number;
 
 export interface Delivered {
   folder: Folder;
@@ -75,6 +79,8 @@ export class Store {
   readonly addresses: Addresses;
   readonly accounts: Accounts;
   readonly apiKeys: ApiKeys;
+  /** What counts against each team's limits (mailboxes, domains, API keys), claimed in the batch that adds one. */
+  readonly tallies: TeamTallies;
   readonly events: Events;
   readonly queue: Queue;
   readonly spam: SpamCounts;
@@ -95,10 +101,19 @@ export class Store {
     this.messages.onRemoveFolder = (tx, id) => this.fulltext.removeFolder(tx, id);
     this.messages.onChanged = (id, expunged) => this.fulltext.changed(id, expunged);
     this.teams = new Teams(kv);
-    this.domains = new Domains(kv, this.directory);
+    this.tallies = new TeamTallies(kv);
+    this.domains = new Domains(kv, this.directory, this.tallies);
     this.addresses = new Addresses(kv);
-    this.accounts = new Accounts(kv, this.addresses, this.folders, this.messages, this.directory, this.notifier);
-    this.apiKeys = new ApiKeys(kv, this.notifier);
+    this.accounts = new Accounts(
+      kv,
+      this.addresses,
+      this.folders,
+      this.messages,
+      this.directory,
+      this.notifier,
+      this.tallies,
+    );
+    this.apiKeys = new ApiKeys(kv, this.notifier, this.tallies);
     this.events = new Events(kv, this.counters, this.notifier);
     this.queue = new Queue(kv, this.counters, this.blobs, this.events, this.notifier);
     this.spam = new SpamCounts(kv);
@@ -293,12 +308,12 @@ export class Store {
     let delivered: Delivered[] = [];
     let events: StoredEvent[] = [];
     // From here to commit() nothing awaits: allocation, refcounts and the batch stay in step.
-    const build = (): Tx => {
+    const build = (used: Usage): Tx => {
       if (this.blobs.refCount(sha) === 0) index ??= options.index ?? indexMessage(raw); // freed meanwhile
       const tx = new Tx();
       delivered = [];
       for (const target of targets) {
-        if (target.quotaBytes && this.folders.usage(target.folder.accountId).bytes + raw.length > target.quotaBytes) {
+        if (target.quotaBytes && used(target.folder.accountId) + raw.length > target.quotaBytes) {
           throw new StoreError('quota', `mailbox ${target.folder.accountId} is over quota`);
         }
       }
@@ -320,6 +335,7 @@ export class Store {
       targets.map((t) => t.folder),
       [sha],
       build,
+      targets.filter((t) => t.quotaBytes).map((t) => t.folder.accountId),
     );
     return { delivered, events };
   }
@@ -328,23 +344,40 @@ export class Store {
    * Commits a batch of appends. On a shared store (§4.8) it is built inside the commit's transaction
    * from the folders' snapshots and blob counts as stored (another node's deliveries included), so it
    * takes the next UIDs there and cannot conflict; what it learnt of other nodes' changes is announced
-   * before its own.
+   * before its own. `build` gets the bytes each account uses: with `quotaAccounts` on a shared store,
+   * summed from all their folders' snapshots as stored, read and locked in that transaction, so two
+   * nodes appending to different folders of one mailbox cannot both take its last room.
    */
-  private async commitAppends(folders: Folder[], shas: string[], build: () => Tx): Promise<void> {
+  private async commitAppends(
+    folders: Folder[],
+    shas: string[],
+    build: (used: Usage) => Tx,
+    quotaAccounts: string[] = [],
+  ): Promise<void> {
+    const inMemory: Usage = (accountId) => this.folders.usage(accountId).bytes;
     if (!this.kv.engine.shared) {
-      await this.kv.commit(build());
+      await this.kv.commit(build(inMemory));
       return;
     }
     const folderKeys = folders.map((f) => keys.folder(f.accountId, f.id));
+    const quotaKeys = [...new Set(quotaAccounts)].flatMap((id) =>
+      this.folders.list(id).map((f) => keys.folder(id, f.id)),
+    );
+    const reads = [...new Set([...folderKeys, ...quotaKeys])];
     const foreign: [Folder, number, number][] = [];
-    const tx = await this.kv.commitBuilt([...folderKeys, ...shas.map(keys.blobRefs)], (stored) => {
+    const tx = await this.kv.commitBuilt([...reads, ...shas.map(keys.blobRefs)], (stored) => {
       foreign.length = 0;
       folders.forEach((folder, i) => {
         const before = this.folders.sync(folder, stored.get(folderKeys[i]!));
         if (before !== undefined) foreign.push([folder, before, folder.highestModSeq]);
       });
       for (const sha of shas) this.blobs.sync(sha, stored.get(keys.blobRefs(sha)));
-      return build();
+      // The other folders' memory is not taken from here (this node may have writes to them in flight).
+      const asStored: Usage = (accountId) =>
+        this.folders
+          .list(accountId)
+          .reduce((n, f) => n + (decode<Folder>(stored.get(keys.folder(accountId, f.id)))?.size ?? 0), 0);
+      return build(quotaKeys.length ? asStored : inMemory);
     });
     for (const [folder, from, to] of foreign) await this.messages.foreignChanges(folder, from, to);
     for (const fn of tx.afterCommit) fn();
@@ -366,8 +399,8 @@ export class Store {
     // From here to commit() nothing awaits, as in deliver().
     const bytes = uploads.reduce((n, u) => n + u.raw.length, 0);
     let messages: Message[] = [];
-    const build = (): Tx => {
-      if (quotaBytes && this.folders.usage(folder.accountId).bytes + bytes > quotaBytes) {
+    const build = (used: Usage): Tx => {
+      if (quotaBytes && used(folder.accountId) + bytes > quotaBytes) {
         throw new StoreError('quota', `mailbox ${folder.accountId} is over quota`);
       }
       const tx = new Tx();
@@ -385,7 +418,7 @@ export class Store {
       });
       return tx;
     };
-    await this.commitAppends([folder], [...new Set(shas)], build);
+    await this.commitAppends([folder], [...new Set(shas)], build, quotaBytes ? [folder.accountId] : []);
     return messages;
   }
 

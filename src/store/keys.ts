@@ -20,6 +20,8 @@ export const keys = {
   address: (address: string) => `a/${address}`,
   account: (accountId: string) => `u/${accountId}`,
   teamAccount: (teamId: string, accountId: string) => `tu/${teamId}/${accountId}`,
+  /** What counts against one of the team's limits (team-tallies.ts): `mailboxes`, `domains`, `api-keys`. */
+  teamTally: (teamId: string, kind: string) => `tn/${teamId}/${kind}`,
   folder: (accountId: string, folderId: number) => `f/${accountId}/${hex(folderId, FOLDER)}`,
   folderName: (accountId: string, name: string) => `fn/${accountId}/${name}`,
   /** A subscribed name with no folder (deleted while subscribed, or subscribed before it existed). */

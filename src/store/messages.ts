@@ -205,11 +205,13 @@ export class Messages {
    * Copies messages to another folder (sharing their blobs); with `move`, removes them from the
    * source in the same batch. Returns the UID pairs for COPYUID.
    */
+  /** `quotaBytes` (0: none): the target account's quota, which the copies must fit in (StoreError 'quota'). */
   async copy(
     sourceId: number,
     uids: number[],
     targetId: number,
     move = false,
+    quotaBytes = 0,
   ): Promise<{ from: number[]; to: number[] }> {
     // Shared store: the target's lock too, so this node has one batch in flight on it (§4.8).
     const locked = this.kv.engine.shared ? [sourceId, targetId] : [sourceId];
@@ -220,6 +222,13 @@ export class Messages {
         const messages = (await this.getMany(sourceId, uids)).filter((m): m is Message => m !== undefined);
         for (const message of messages) await this.blobs.load(message.blob);
         const tx = new Tx();
+        if (quotaBytes) {
+          const adding = messages.reduce((n, m) => n + m.size, 0);
+          if (this.folders.usage(target.accountId).bytes + adding > quotaBytes)
+            throw new StoreError('quota', `mailbox ${target.accountId} is over quota`);
+          // Shared store: checked on memory, so every folder of the account is expected as it was (§4.8).
+          this.folders.expectAccount(tx, target.accountId);
+        }
         const mapping = { from: [] as number[], to: [] as number[] };
         for (const message of messages) {
           this.blobs.addRef(tx, message.blob);
