@@ -10,7 +10,7 @@ import nodemailer from 'nodemailer';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
+import { apiCall, sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 const PASSWORD = 'correct horse battery';
@@ -48,15 +48,8 @@ async function imapLogin(instance: Instance, user: string, password: string, fro
   }
 }
 
-async function call(instance: Instance, method: string, path: string, body?: unknown) {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    method,
-    headers: { authorization: `Bearer ${rootKey}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : null,
-  });
-  const text = await reply.text();
-  return { status: reply.status, body: text ? JSON.parse(text) : null };
-}
+const call = (instance: Instance, method: string, path: string, body?: unknown) =>
+  apiCall(instance, rootKey, method, path, body);
 
 const api = async (instance: Instance, method: string, path: string, body?: unknown): Promise<number> =>
   (await call(instance, method, path, body)).status;
