@@ -61,8 +61,18 @@ export class ApiKeys {
     this.drop(id);
     const key = await this.get(id);
     this.drop(id); // a lookup that read the old record meanwhile is not kept
-    if (key?.revokedAt)
+    if (key) this.announceStored(key);
+  }
+
+  /**
+   * What another node's write of a key means for this node's sessions, as update() and revoke() tell
+   * the writer's: a revoked key ends them, any other gets its stored expiry (the same value again
+   * changes nothing; a moved one re-arms their end).
+   */
+  private announceStored(key: ApiKey): void {
+    if (key.revokedAt)
       this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
+    else this.notifier.emit('credential-expiry', { credential: key.id, expiresAt: key.expiresAt ?? null });
   }
 
   /** Forgets every cached check (a shared store's change feed was down: notes may be lost). */
@@ -74,12 +84,10 @@ export class ApiKeys {
 
   /**
    * After a shared store's change feed was down: each of these keys (the ones live sessions on this
-   * node hold) that is revoked now ends its sessions, as revoke() ends the writer's.
+   * node hold) is announced as stored, as if its note had arrived.
    */
   async recheck(ids: string[]): Promise<void> {
-    for (const key of await this.kv.getMany<ApiKey>(ids.map(keys.apiKey)))
-      if (key?.revokedAt)
-        this.notifier.emit('credential-ended', { accountId: key.accountId, credential: key.id, reason: 'key revoked' });
+    for (const key of await this.kv.getMany<ApiKey>(ids.map(keys.apiKey))) if (key) this.announceStored(key);
   }
 
   /**

@@ -117,6 +117,26 @@ test("a mailbox key revoked through node B's API is refused by node A and ends A
   }
 });
 
+test("a mailbox key's expiry shortened through node B's API ends A's session that used it at the new time", async () => {
+  const user = 'expiring@limits.test';
+  const account = await a.addAccount(user, PASSWORD);
+  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: 'tablet' });
+  assert.is(minted.status, 201, JSON.stringify(minted.body));
+  const { public_id: id, key: secret } = minted.body.data.api_key;
+  const client = await RawClient.connect(a.port('imap'), false, '127.0.0.7', a.host);
+  try {
+    assert.match(await client.command('a1', `LOGIN "${user}" "${secret}"`), /^a1 OK/m);
+    const expiresAt = Date.now() + 1500;
+    const patched = await call(b, 'PATCH', `/api-keys/${id}`, { expires_at: new Date(expiresAt).toISOString() });
+    assert.is(patched.status, 200, JSON.stringify(patched.body));
+    assert.match(await client.until(/^\* BYE .*\r\n/m, 4000), /key expired/);
+    assert.ok(Date.now() >= expiresAt, 'not before the new expiry');
+    assert.ok(Date.now() - expiresAt < 1000, `BYE ${Date.now() - expiresAt} ms after the new expiry`);
+  } finally {
+    client.close();
+  }
+});
+
 async function submit(instance: Instance, user: string, i: number): Promise<string> {
   const transport = nodemailer.createTransport({
     host: instance.host,
