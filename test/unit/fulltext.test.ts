@@ -143,40 +143,6 @@ test('delivery indexes the folder in the background: no search needed, the answe
   assert.is(await store.fulltext.candidates(folder.id, ['@ ']), null, 'no word at all: every message');
 });
 
-test('words whose hashes collide stay apart in a run (FNV-1a: declinate and macallums)', async () => {
-  const folder = await store.createFolder(accountId, 'Collisions');
-  const bodies = ['declinate', 'macallums', 'declinate and macallums'];
-  const messages = await store.appendMany(
-    folder,
-    Array.from({ length: RUN_MIN }, (_, i) => ({
-      raw: makeMessage({ subject: i % 2 ? 'macallums' : 'plain', body: `${bodies[i % 3]} ${i}\r\n` }),
-    })),
-  );
-  await indexedUpTo(folder.id, messages.at(-1)!.uid);
-  const uids = async (word: string, bodyOnly = false) => {
-    const c = (await store.fulltext.candidates(folder.id, [word], bodyOnly))!;
-    assert.ok(c.exact);
-    return [...c.uids].sort((a, b) => a - b);
-  };
-  const where = (keep: (i: number) => boolean) => messages.filter((_, i) => keep(i)).map((m) => m.uid);
-  assert.equal(
-    await uids('declinate'),
-    where((i) => i % 3 !== 1),
-  );
-  assert.equal(
-    await uids('declinate', true),
-    where((i) => i % 3 !== 1),
-  );
-  assert.equal(
-    await uids('macallums'),
-    where((i) => i % 3 !== 0 || i % 2 === 1),
-  );
-  assert.equal(
-    await uids('macallums', true),
-    where((i) => i % 3 !== 0),
-  );
-});
-
 test('a store from before the index: the first search builds it, old blobs get their text', async () => {
   const folder = store.folders.byName(accountId, 'INBOX')!;
   const messages = await store.appendMany(folder, zeppelins(RUN_MIN + 10, 'old'));
