@@ -8,6 +8,7 @@ import type { MessageIndex, SearchFields } from '../mime/types.ts';
 import { bodyStructureToImap } from '../mime/bodystructure.ts';
 import { envelopeToImap } from '../mime/envelope.ts';
 import { fulltextText } from '../mime/fulltext-text.ts';
+import { extractText } from '../mime/search-text.ts';
 
 /** What FETCH needs (tree, ENVELOPE); kept apart from the search fields, which can be large. */
 export type MessageStructure = Omit<MessageIndex, 'search'>;
@@ -31,6 +32,33 @@ function pickHeaderFields(f: SearchFields): HeaderFields {
     inReplyTo: f.inReplyTo,
     references: f.references,
   };
+}
+
+/**
+ * A `bs/` record keeps the body text whole up to SEARCH_TEXT_KEPT characters; past that only its first
+ * SEARCH_TEXT_KEPT characters, marked `textCut`. The whole text is a function of the blob's bytes and
+ * structure (extractText), both stored, so it is extracted from them again when a reader wants it all
+ * (Blobs.searchFields): writing it a second time cost a third of a large message's commit, and the
+ * full-text record (`ft/`) already holds the words SEARCH looks for. Records stored before the cut
+ * hold the whole text, and read as they are.
+ */
+export const SEARCH_TEXT_KEPT = 4096;
+/** A cut text, blanks collapsed (collapseBlanks), is at least this long in UTF-8: previews up to it are exact. */
+export const SEARCH_TEXT_PREFIX_BYTES = 1024;
+
+/** Runs of white space as one space, none at either end: how previews and snippets show body text. */
+export const collapseBlanks = (text: string): string => text.replace(/\s+/g, ' ').trim();
+
+/** Search fields as `bs/` stores them: `text` is only a prefix of the body text when `textCut`. */
+export type StoredSearchFields = SearchFields & { textCut?: true };
+
+function storedSearchFields(search: SearchFields): StoredSearchFields {
+  if (search.text.length <= SEARCH_TEXT_KEPT) return search;
+  const high = search.text.charCodeAt(SEARCH_TEXT_KEPT - 1);
+  const text = search.text.slice(0, high >= 0xd800 && high <= 0xdbff ? SEARCH_TEXT_KEPT - 1 : SEARCH_TEXT_KEPT);
+  // A prefix that is mostly blank would not give a preview: such a text is kept whole.
+  if (Buffer.byteLength(collapseBlanks(text), 'utf8') < SEARCH_TEXT_PREFIX_BYTES) return search;
+  return { ...search, text, textCut: true };
 }
 
 /** ENVELOPE and BODYSTRUCTURE (extended) exactly as FETCH sends them. */
@@ -177,7 +205,7 @@ export class Blobs {
       const { search, ...structure } = content.index;
       tx.put(keys.blobIndex(sha), structure);
       tx.putBytes(keys.blobFetchItems(sha), packFetchItems(fetchItemsOf(structure)));
-      tx.put(keys.blobSearch(sha), search);
+      tx.put(keys.blobSearch(sha), storedSearchFields(search));
       const headers = pickHeaderFields(search);
       tx.put(keys.blobHeaders(sha), headers);
       this.headerCache.set(sha, headers); // by content: right whether or not this batch commits
@@ -288,8 +316,26 @@ export class Blobs {
     return required(shas, await from.getMany<MessageStructure>(shas.map(keys.blobIndex)));
   }
 
+  /** The search fields with the whole body text: a cut one (`textCut`) is extracted from the blob again. */
   async searchFields(shas: string[], from: Reader = this.kv): Promise<SearchFields[]> {
-    return required(shas, await from.getMany<SearchFields>(shas.map(keys.blobSearch)));
+    const records = await this.summaryFields(shas, from);
+    return Promise.all(
+      records.map(async (record, i) => {
+        if (!record.textCut) return record;
+        const { textCut, ...fields } = record;
+        const [structure] = await this.structures([shas[i]!], from);
+        const raw = await this.read(shas[i]!, structure!.size, 0, structure!.size, from);
+        return { ...fields, text: extractText(raw, structure!.root) };
+      }),
+    );
+  }
+
+  /**
+   * The search fields as stored: when `textCut`, `text` is only the body text's start (at least
+   * SEARCH_TEXT_PREFIX_BYTES once blanks are collapsed), enough for a preview, with no blob read.
+   */
+  async summaryFields(shas: string[], from: Reader = this.kv): Promise<StoredSearchFields[]> {
+    return required(shas, await from.getMany<StoredSearchFields>(shas.map(keys.blobSearch)));
   }
 
   /** Header fields held in memory (undefined where not): no read, so no snapshot to agree with. */
@@ -303,7 +349,7 @@ export class Blobs {
     if (!unread.length) return found as HeaderFields[];
     const read: (HeaderFields | undefined)[] = await from.getMany<HeaderFields>(unread.map(keys.blobHeaders));
     const missing = unread.filter((_, i) => read[i] === undefined);
-    const full = missing.length ? await this.searchFields(missing, from) : [];
+    const full = missing.length ? await this.summaryFields(missing, from) : [];
     let r = 0;
     let m = 0;
     for (let i = 0; i < found.length; i++) {

@@ -1,4 +1,4 @@
-import type { Blobs, FetchItems, HeaderFields, MessageStructure } from './blobs.ts';
+import type { Blobs, FetchItems, HeaderFields, MessageStructure, StoredSearchFields } from './blobs.ts';
 import type { Fulltext } from './fulltext.ts';
 import type { Snapshot } from './db.ts';
 import type { Messages } from './messages.ts';
@@ -61,6 +61,11 @@ export class StoreView {
 
   searchFields(shas: string[]): Promise<SearchFields[]> {
     return this.blobs.searchFields(shas, this.snapshot);
+  }
+
+  /** Search fields with the body text possibly cut to its start (Blobs.summaryFields): for previews. */
+  summaryFields(shas: string[]): Promise<StoredSearchFields[]> {
+    return this.blobs.summaryFields(shas, this.snapshot);
   }
 
   headerFields(shas: string[]): Promise<HeaderFields[]> {

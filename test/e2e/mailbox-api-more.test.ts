@@ -3,8 +3,12 @@
 // finds by every word and highlights it; keys still reach only their own mailbox.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { capUtf8 } from '../../src/api/views/messages.ts';
+import { indexMessage } from '../../src/mime/index.ts';
+import { collapseBlanks, SEARCH_TEXT_KEPT } from '../../src/store/blobs.ts';
 import type { Account } from '../../src/store/index.ts';
 import type { ApiFixture } from '../helpers/api.ts';
+import { makeMessage } from '../helpers/tmp.ts';
 import { imapCount, startMailboxFixture, type MailboxFixture } from '../helpers/mailbox-api.ts';
 
 let api: ApiFixture;
@@ -368,6 +372,21 @@ test('identity: name and signatures kept per mailbox', async () => {
   assert.is((await api.call('GET', '/mailbox/identity', { key: bobKey })).body.data.text_signature, null);
   const readOnly = await api.makeKey(['mailbox.read'], api.teamId, 'mailbox', alice.id);
   assert.is((await api.call('PATCH', '/mailbox/identity', { key: readOnly, body: { name: 'x' } })).status, 403);
+});
+
+test("a long message: the preview and the body text are the whole text's, though the store keeps only its start", async () => {
+  const body = Array.from({ length: 1500 }, (_, i) => `Line ${i} of the long report, \u00fcber alles.\r\n`).join('');
+  const raw = makeMessage({ from: 'Carol <carol@sender.test>', to: bob.address, subject: 'long report', body });
+  await deliver(bob, { subject: 'long report', raw });
+  const whole = indexMessage(raw).search.text;
+  assert.ok(whole.length > SEARCH_TEXT_KEPT && whole.endsWith('Line 1499 of the long report, über alles.'));
+  const listed = ((await api.call('GET', '/mailbox/messages', { key: bobKey })).body.data as any[]).find(
+    (m) => m.subject === 'long report',
+  );
+  assert.is(listed.preview, capUtf8(collapseBlanks(whole), 256).text);
+  const reply = await api.call('GET', `/mailbox/messages/${listed.id}?max_body_chars=1000000`, { key: bobKey });
+  assert.is(reply.status, 200, reply.text);
+  assert.equal(reply.body.data.body, { text: whole, truncated: false });
 });
 
 test.run();

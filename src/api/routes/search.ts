@@ -2,6 +2,7 @@
 // addresses and body, newest first, with highlighted snippets.
 import { z } from 'zod';
 import { fulltextMatch } from '../../mime/fulltext-text.ts';
+import { collapseBlanks } from '../../store/blobs.ts';
 import { needsText } from '../../store/fulltext.ts';
 import type { Folder, Message } from '../../store/index.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -103,7 +104,7 @@ export const searchRoutes = (deps: ApiDeps): Route[] => {
           const data = [];
           for (const [j, hit] of page.entries()) {
             const [summary] = await messageSummaries(deps, hit.folder, [hit.message], view);
-            const text = capUtf8(fields[j]!.text.replace(/\s+/g, ' ').trim(), 64 * 1024).text;
+            const text = capUtf8(collapseBlanks(fields[j]!.text), 64 * 1024).text;
             data.push({
               ...summary!,
               snippet: { subject: highlight(fields[j]!.subject, terms), preview: highlight(text, terms, 200) },

@@ -5,6 +5,7 @@ import libmime from 'libmime';
 import { z } from 'zod';
 import type { Address } from '../../mime/types.ts';
 import type { Account, ApiKey, Folder, Message } from '../../store/index.ts';
+import { collapseBlanks } from '../../store/blobs.ts';
 import type { StoreView } from '../../store/view.ts';
 import { hex } from '../../store/keys.ts';
 import type { ApiDeps } from '../deps.ts';
@@ -150,6 +151,9 @@ export function capUtf8(text: string, bytes: number): { text: string; truncated:
   return { text: cut.endsWith('\ufffd') ? cut.slice(0, -1) : cut, truncated: true };
 }
 
+/** At most SEARCH_TEXT_PREFIX_BYTES (store/blobs.ts), so a preview of a cut text is the whole text's. */
+const PREVIEW_BYTES = 256;
+
 /**
  * Summaries of messages of one folder, from the parsed index stored at delivery (no message bytes
  * read). The records are read again through `view` (a view of its own when none is given), with
@@ -169,7 +173,8 @@ export async function messageSummaries(
     )
   ).filter((m): m is Message => m !== undefined);
   const shas = messages.map((m) => m.blob);
-  const [structures, fields] = await Promise.all([view.structures(shas), view.searchFields(shas)]);
+  // The stored start of the body text is enough for the preview (PREVIEW_BYTES): no blob is read.
+  const [structures, fields] = await Promise.all([view.structures(shas), view.summaryFields(shas)]);
   return messages.map((m, i) => {
     const env = structures[i]!.envelope;
     const f = fields[i]!;
@@ -197,7 +202,7 @@ export async function messageSummaries(
         content_type: a.contentType,
         size_bytes: a.size,
       })),
-      preview: capUtf8(f.text.replace(/\s+/g, ' ').trim(), 256).text,
+      preview: capUtf8(collapseBlanks(f.text), PREVIEW_BYTES).text,
     };
   });
 }
