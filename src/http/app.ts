@@ -123,10 +123,11 @@ export function createHttpApp(options: ApiOptions): Koa {
     mtaSts: options.mtaSts,
     certificates: options.certificates,
   };
+  const limiter = new RateLimiter(rateLimits);
   app.use(
     dispatch(apiRoutes(deps), {
       store,
-      limiter: new RateLimiter(rateLimits),
+      limiter,
       idempotency: new IdempotencyGuard(new Idempotency(store.kv)),
       maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
       validateResponses: options.validateResponses ?? false,
@@ -135,7 +136,7 @@ export function createHttpApp(options: ApiOptions): Koa {
   app.use(
     compatApi(deps, {
       maxBodyBytes: options.maxBodyBytes ?? CONFIG_DEFAULTS.http.max_body_bytes,
-      rateLimits,
+      limiter,
       login,
     }),
   );

@@ -170,6 +170,20 @@ test('rate limit windows reset: short injected window, real limiter', async () =
   }
 });
 
+test('one budget per caller across /api/v1 and the compatibility routes (/api/principal)', async () => {
+  const small = await startApi({ rateLimits: { management: { limit: 4, windowMs: 60_000 } } });
+  try {
+    const compat = (path: string) =>
+      fetch(`${small.base.replace(/\/v1$/, '')}${path}`, { headers: { authorization: `Bearer ${small.rootKey}` } });
+    for (let i = 0; i < 2; i++) assert.is((await small.call('GET', '/me')).status, 200);
+    for (let i = 0; i < 2; i++) assert.is((await compat('/principal?types=domain')).status, 200);
+    assert.is((await compat('/principal?types=domain')).status, 429, 'the 5th request, made on the compat routes');
+    assert.is((await small.call('GET', '/me')).status, 429, 'and on /api/v1');
+  } finally {
+    await small.close();
+  }
+});
+
 test('Idempotency-Key: byte-identical replay, conflict on another body, concurrent duplicates create one', async () => {
   const headers = { 'idempotency-key': 'create-bob-1' };
   const first = await api.call('POST', '/mailboxes', { body: { email: 'bob@core.test' }, headers });

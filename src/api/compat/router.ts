@@ -6,7 +6,7 @@ import type { Context, Next } from 'koa';
 import type { LoginService } from '../../security/login.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
-import { RateLimiter, type RateLimitOptions } from '../middleware/rate-limit.ts';
+import type { RateLimiter } from '../middleware/rate-limit.ts';
 import { accountAuthRoutes } from './account-auth.ts';
 import { authenticate, type Caller } from './auth.ts';
 import { dkimRoutes } from './dkim.ts';
@@ -20,8 +20,8 @@ import { spamFilterRoutes } from './spam-filter.ts';
 export interface CompatOptions {
   /** Largest request body (JSON or raw message); Stalwart's is 1 MiB, spam samples may need more. */
   maxBodyBytes: number;
-  /** Per-caller request limits, as for /api/v1 (a separate budget). */
-  rateLimits?: RateLimitOptions | undefined;
+  /** The /api/v1 limiter: a caller has one budget for both APIs, not one each. */
+  limiter: RateLimiter;
   /** The login service the mail protocols use, so Basic password guesses count against the same throttles. */
   login: LoginService;
 }
@@ -63,8 +63,7 @@ export function compatApi(deps: ApiDeps, options: CompatOptions) {
     ...spamFilterRoutes(deps),
     ...accountAuthRoutes(deps),
   ];
-  const limiter = new RateLimiter({ ...options.rateLimits, scope: 'compat-api' });
-  const { login } = options;
+  const { limiter, login } = options;
 
   return async (ctx: Context, next: Next): Promise<void> => {
     if (!isCompatPath(ctx.path)) return next();
