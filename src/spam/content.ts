@@ -1,7 +1,7 @@
 // Content features that do not depend on where a message was collected: what its links, HTML and
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
-import { decodeCharset, decodeTransfer } from '../mime/decode.ts';
+import { decodedPart } from '../mime/decode.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
 import { messageIndex, wordToken } from './normalize.ts';
@@ -251,8 +251,7 @@ function htmlParts(raw: Buffer, node: MimeNode, out: string[], depth = 0): void 
   if (node.children) for (const child of node.children) htmlParts(raw, child, out, depth + 1);
   else if (node.message) htmlParts(raw, node.message.node, out, depth + 1);
   else if (node.type === 'text' && node.subtype === 'html' && node.disposition?.type !== 'attachment') {
-    const source = raw.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + MAX_HTML));
-    out.push(decodeCharset(decodeTransfer(source, node.encoding), node.params.charset));
+    out.push(decodedPart(raw, node, MAX_HTML));
   }
 }
 

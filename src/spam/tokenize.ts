@@ -2,7 +2,7 @@
 // lower-cased and bounded in length, header evidence prefixed by where it came from ("subject:free",
 // "from:domain:example.com"), URLs reduced to their hosts and path words, MIME structure and
 // attachment types as features. A message yields a set: each token counts once per message.
-import { decodeCharset, decodeTransfer } from '../mime/decode.ts';
+import { decodedPart } from '../mime/decode.ts';
 import { readHeader, type HeaderField } from '../mime/headers.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
@@ -356,8 +356,7 @@ function mimeTokens(
 
 /** What HTML-to-text drops: link and image targets, and the tags spam likes (images, fonts, forms). */
 function htmlTokens(raw: Buffer, node: MimeNode, out: TokenSet): void {
-  const source = raw.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + MAX_HTML_SOURCE));
-  const html = decodeCharset(decodeTransfer(source, node.encoding), node.params.charset);
+  const html = decodedPart(raw, node, MAX_HTML_SOURCE);
   for (const m of html.matchAll(HREF_RE)) {
     if (out.full) return;
     const target = m[1]!;
