@@ -270,4 +270,58 @@ test('HTML decoded once for the index, the features and the tokenizer: each stil
   assert.ok(own(512 * 1024).endsWith('x') && own(512 * 1024 + 1).endsWith('x=3') && own(512 * 1024 + 2).endsWith('x='));
 });
 
+test('each stock phrase counts in any case and spelling its regex allows (the word guards let every one through)', () => {
+  const samples = [
+    'CLICK HERE',
+    '100% Satisfaction',
+    'Act now!',
+    'limited\ttime',
+    'money-back',
+    'No credit check',
+    'risk-free',
+    'Special Promotion',
+    'To be removed from our mailing list',
+    'This is NOT spam',
+    'BEST RATES',
+    'free consultation',
+    'once in a lifetime',
+    'Make $$$',
+    'working at home',
+    'losing weight',
+    'credit card debt',
+    'Mortgage Rate',
+    'Dear Valued member',
+    'order TODAY',
+    'call toll-free',
+    'XANAX',
+    'Replica',
+    'Guaranteed',
+    'apply online',
+    'Increase your',
+    'satisfaction guaranteed',
+    'double YOUR',
+    'extra income',
+    'Millions of emails',
+    'Shop online',
+    'no setup fees',
+    'while stocks last',
+    'Opt-in',
+    'optin',
+    'meet local',
+    'stock to watch',
+    'Unsubscribe',
+    'save up to 50%',
+  ];
+  // Two phrases of the base text and the sample's own make three: SPAM_PHRASES.
+  for (const sample of samples) {
+    const found = features(mail('Hello', `Unsolicited news: a discount for you.\n(${sample}.)`));
+    assert.ok(found.includes('SPAM_PHRASES'), sample);
+  }
+  assert.not.ok(
+    features(mail('Hello', 'Unsolicited news: a discount for you.\nOptional: click-here-ish.')).includes(
+      'SPAM_PHRASES',
+    ),
+  );
+});
+
 test.run();
