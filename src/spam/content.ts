@@ -193,6 +193,8 @@ const unconfuse = (label: string) =>
 /** Levenshtein distance, stopping early once it exceeds `max`. */
 function withinEdits(a: string, b: string, max: number): boolean {
   if (Math.abs(a.length - b.length) > max) return false;
+  // One edit leaves the first or the last character of both alike (the usual answer, without the table).
+  if (max === 1 && a.length > 1 && b.length > 1 && a[0] !== b[0] && a[a.length - 1] !== b[b.length - 1]) return false;
   let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
   for (let i = 1; i <= a.length; i++) {
     const row = [i];
@@ -224,7 +226,9 @@ export function lookalikeHost(host: string, recipient?: string): boolean {
         (l === b && /^(com|net|org)$/.test(labels[i + 1] ?? '') && i + 2 < labels.length) ||
         (l.split('-').includes(b) && l !== b),
     );
-  if (BRANDS.some((b) => b.length >= 5 && b !== name && !OWNED.has(reg) && dressed(b))) return true;
+  // Only a brand that is a label or a hyphenated part of one can be dressed: looked up, not searched for.
+  const pieces = new Set(labels.flatMap((l) => l.split('-')));
+  if (!OWNED.has(reg) && BRANDS.some((b) => b.length >= 5 && b !== name && pieces.has(b) && dressed(b))) return true;
   const plain = unconfuse(name);
   if (plain !== name && BRANDS.includes(plain)) return true;
   if (LONG_BRANDS.some((b) => b !== name && withinEdits(name, b, 1))) return true;

@@ -143,6 +143,12 @@ test('phishing: lookalike domains of brands and of the recipient, punycode', () 
   assert.ok(lookalikeHost('examp1e-corp.test', 'example-corp.test'));
   assert.not.ok(lookalikeHost('example-corp.test', 'example-corp.test'));
   assert.not.ok(lookalikeHost('ymail.com', 'gmail.com'), 'two mail providers a letter apart');
+  // One edit anywhere, the first and last letters too; two at both ends are not one.
+  for (const host of ['xmazon.com', 'amazox.com', 'mazon.com', 'amazo.com', 'aamazon.com', 'amazonn.com'])
+    assert.ok(lookalikeHost(host), host);
+  for (const host of ['xmazox.com', 'mazo.com', 'xamazonx.com']) assert.not.ok(lookalikeHost(host), host);
+  assert.ok(lookalikeHost('xwidget.test', 'gwidget.test') && lookalikeHost('gwidgex.test', 'gwidget.test'));
+  assert.not.ok(lookalikeHost('xwidgex.test', 'gwidget.test'));
   const phish = html(
     'Your parcel is on hold',
     '<p>Pay the customs fee at <a href="http://dhl-parcel.paypa1.com/pay">our payment page</a>.</p>',
