@@ -330,4 +330,13 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
   );
 });
 
+test('the share of non-ASCII letters of the body is a token; ASCII text has none', () => {
+  const utf8 = (body: string) => mail('Hello', body, undefined, 'text/plain; charset=utf-8');
+  const share = (raw: Buffer) => tokenize(raw).filter((t) => t.startsWith('8bit%:'));
+  assert.equal(share(utf8('Здравствуйте, это письмо о встрече в пятницу.')), ['8bit%:100']);
+  assert.equal(share(utf8('Meeting notes: Straße, Größe, Müller, Äpfel, Öl, Übung, café, naïve, señor')), ['8bit%:20']);
+  assert.equal(share(utf8('Meeting notes for Friday: the agenda, the minutes and the budget. 100% done!')), []);
+  assert.equal(share(utf8('Ça va. Meeting notes for Friday: the agenda, the minutes and the budget.')), []);
+});
+
 test.run();
