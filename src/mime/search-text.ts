@@ -3,7 +3,7 @@
 // attachment must not cost 50 MB of strings at delivery.
 import libmime from 'libmime';
 import { MISSING_DOMAIN, MISSING_MAILBOX } from './addresses.ts';
-import { decodeCharset, decodeTransfer } from './decode.ts';
+import { decodeCharset, decodedPart, decodeTransfer } from './decode.ts';
 import { htmlToText, tidy } from './html-text.ts';
 import { transferCoding } from './mime-fields.ts';
 import type { Address, AttachmentInfo, MimeNode } from './types.ts';
@@ -80,9 +80,16 @@ function collect(buf: Buffer, node: MimeNode, acc: Acc): void {
   if (node.type !== 'text') return;
   const html = node.subtype === 'html';
   const budget = TEXT_CAP - acc.length;
-  const limit = html ? HTML_SOURCE_CAP : budget * 4 + 1024;
-  const raw = buf.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + limit));
-  let text = decodeCharset(decodeTransfer(raw, node.encoding), node.params.charset);
+  // HTML is shared with the spam features and tokenizer (decodedPart); plain text is read here alone.
+  let text = html
+    ? decodedPart(buf, node, HTML_SOURCE_CAP)
+    : decodeCharset(
+        decodeTransfer(
+          buf.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + budget * 4 + 1024)),
+          node.encoding,
+        ),
+        node.params.charset,
+      );
   if (html) {
     text = htmlToText(text, budget);
   } else {

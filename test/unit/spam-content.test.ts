@@ -1,6 +1,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
 import { contentFeatures, lookalikeHost, registeredDomain } from '../../src/spam/content.ts';
+import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
 import { fixtureMessages, MIME_FIXTURES, SPAM_FIXTURES } from '../helpers/fixtures.ts';
@@ -141,6 +143,12 @@ test('phishing: lookalike domains of brands and of the recipient, punycode', () 
   assert.ok(lookalikeHost('examp1e-corp.test', 'example-corp.test'));
   assert.not.ok(lookalikeHost('example-corp.test', 'example-corp.test'));
   assert.not.ok(lookalikeHost('ymail.com', 'gmail.com'), 'two mail providers a letter apart');
+  // One edit anywhere, the first and last letters too; two at both ends are not one.
+  for (const host of ['xmazon.com', 'amazox.com', 'mazon.com', 'amazo.com', 'aamazon.com', 'amazonn.com'])
+    assert.ok(lookalikeHost(host), host);
+  for (const host of ['xmazox.com', 'mazo.com', 'xamazonx.com']) assert.not.ok(lookalikeHost(host), host);
+  assert.ok(lookalikeHost('xwidget.test', 'gwidget.test') && lookalikeHost('gwidgex.test', 'gwidget.test'));
+  assert.not.ok(lookalikeHost('xwidgex.test', 'gwidget.test'));
   const phish = html(
     'Your parcel is on hold',
     '<p>Pay the customs fee at <a href="http://dhl-parcel.paypa1.com/pay">our payment page</a>.</p>',
@@ -236,6 +244,99 @@ test('words spelt out and stock phrases, whatever their case and place in the te
   assert.ok(features(mail('V I A G R A', 'hello')).includes('SPACED_LETTERS'));
   const shouted = mail('OFFER', 'CLICK HERE. ACT NOW! Limited Time only, RISK-FREE. Order Today.');
   assert.ok(features(shouted).includes('SPAM_PHRASES_MANY'));
+});
+
+test('HTML decoded once for the index, the features and the tokenizer: each still reads up to its own cap', () => {
+  // Quoted-printable HTML of 700 KB, a link to an IP address at 600 KB: past the features' 512 KiB, within
+  // the tokenizer's 1 MiB. An escape ("=3D") straddles the 512 KiB cut, which decodes differently cut.
+  const line = '<p style=3D"color:#333">Quarterly figures for the board meeting, see the appendix.</p>=\r\n';
+  const start = head('Newsletter', undefined, 'text/html; charset=utf-8').replace(
+    'MIME-Version: 1.0\r\n',
+    'MIME-Version: 1.0\r\nContent-Transfer-Encoding: quoted-printable\r\n',
+  );
+  let body = line.repeat(Math.floor((512 * 1024 - 1) / line.length));
+  body += `${'x'.repeat(512 * 1024 - 1 - body.length)}=3D`;
+  body += line.repeat(Math.floor((600 * 1024 - body.length) / line.length));
+  body += `<a href=3D"http://192.0.2.7/offer">offer</a>\r\n${line.repeat(1000)}`;
+  const message = () => Buffer.from(start + body);
+  // The tokenizer reads the HTML (1 MiB) before it asks for the features (512 KiB); the features alone first.
+  for (const tokensFirst of [false, true]) {
+    const raw = message();
+    const early = tokensFirst ? tokenize(raw) : undefined;
+    assert.not.ok(contentFeatures(raw).includes('URI_IP_HOST'));
+    assert.ok((early ?? tokenize(raw)).includes('url:ip'));
+  }
+  // Each cap, in any order, gets what decoding its own slice gives.
+  const raw = message();
+  const node = messageIndex(raw).root;
+  const own = (cap: number) =>
+    decodeCharset(decodeTransfer(raw.subarray(node.bodyStart, node.bodyStart + cap), node.encoding), 'utf-8');
+  for (const cap of [4 << 20, 1 << 20, 512 * 1024, 1 << 20, 512 * 1024 + 1, 512 * 1024 + 2, 512 * 1024])
+    assert.is(decodedPart(raw, node, cap), own(cap), `cap ${cap}`);
+  assert.ok(own(512 * 1024).endsWith('x') && own(512 * 1024 + 1).endsWith('x=3') && own(512 * 1024 + 2).endsWith('x='));
+});
+
+test('each stock phrase counts in any case and spelling its regex allows (the word guards let every one through)', () => {
+  const samples = [
+    'CLICK HERE',
+    '100% Satisfaction',
+    'Act now!',
+    'limited\ttime',
+    'money-back',
+    'No credit check',
+    'risk-free',
+    'Special Promotion',
+    'To be removed from our mailing list',
+    'This is NOT spam',
+    'BEST RATES',
+    'free consultation',
+    'once in a lifetime',
+    'Make $$$',
+    'working at home',
+    'losing weight',
+    'credit card debt',
+    'Mortgage Rate',
+    'Dear Valued member',
+    'order TODAY',
+    'call toll-free',
+    'XANAX',
+    'Replica',
+    'Guaranteed',
+    'apply online',
+    'Increase your',
+    'satisfaction guaranteed',
+    'double YOUR',
+    'extra income',
+    'Millions of emails',
+    'Shop online',
+    'no setup fees',
+    'while stocks last',
+    'Opt-in',
+    'optin',
+    'meet local',
+    'stock to watch',
+    'Unsubscribe',
+    'save up to 50%',
+  ];
+  // Two phrases of the base text and the sample's own make three: SPAM_PHRASES.
+  for (const sample of samples) {
+    const found = features(mail('Hello', `Unsolicited news: a discount for you.\n(${sample}.)`));
+    assert.ok(found.includes('SPAM_PHRASES'), sample);
+  }
+  assert.not.ok(
+    features(mail('Hello', 'Unsolicited news: a discount for you.\nOptional: click-here-ish.')).includes(
+      'SPAM_PHRASES',
+    ),
+  );
+});
+
+test('the share of non-ASCII letters of the body is a token; ASCII text has none', () => {
+  const utf8 = (body: string) => mail('Hello', body, undefined, 'text/plain; charset=utf-8');
+  const share = (raw: Buffer) => tokenize(raw).filter((t) => t.startsWith('8bit%:'));
+  assert.equal(share(utf8('Здравствуйте, это письмо о встрече в пятницу.')), ['8bit%:100']);
+  assert.equal(share(utf8('Meeting notes: Straße, Größe, Müller, Äpfel, Öl, Übung, café, naïve, señor')), ['8bit%:20']);
+  assert.equal(share(utf8('Meeting notes for Friday: the agenda, the minutes and the budget. 100% done!')), []);
+  assert.equal(share(utf8('Ça va. Meeting notes for Friday: the agenda, the minutes and the budget.')), []);
 });
 
 test.run();
