@@ -115,18 +115,21 @@ export interface Prepared extends Sample {
   hits: { rule: string; score: number }[];
 }
 
+/** What the rules see of a message received with authentication "none", from no hosted sender. */
+export const unauthenticatedInput = (raw: Buffer) => ({
+  raw,
+  headers: parseHeaders(raw),
+  auth: UNAUTHENTICATED,
+  mailFrom: '',
+  fromHosted: false,
+  accountIds: [],
+});
+
 /** The whole corpus, X-Spam-* removed, each message tokenized and scored by the rules (authentication "none"). */
 export async function prepareCorpus(): Promise<Prepared[]> {
   return (await loadCorpus(0)).map((s) => {
     const raw = withoutSpamHeaders(s.raw);
-    const input = {
-      raw,
-      headers: parseHeaders(raw),
-      auth: UNAUTHENTICATED,
-      mailFrom: '',
-      fromHosted: false,
-      accountIds: [],
-    };
+    const input = unauthenticatedInput(raw);
     const hits = (headerRules.score(input) as { rule: string; score: number }[]).map(({ rule, score }) => ({
       rule,
       score,

@@ -24,8 +24,6 @@ import { join } from 'node:path';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
-import { UNAUTHENTICATED } from '../src/dns/auth-verdict.ts';
-import { parseHeaders } from '../src/mime/parsed-headers.ts';
 import { classifyMessage, spamSettings } from '../src/services/spam.ts';
 import { classify as bayesClassify, trainMany } from '../src/spam/classifier.ts';
 import { contentFeatures } from '../src/spam/content.ts';
@@ -37,7 +35,15 @@ import { SERVER_SCOPE } from '../src/store/spam.ts';
 import { startApi } from '../test/helpers/api.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
 import { requireCorpus } from './lib/corpus.ts';
-import { CORPUS_DIR, loadCorpus, pct, summary, withoutSpamHeaders, type Sample } from './spam-corpus.ts';
+import {
+  CORPUS_DIR,
+  loadCorpus,
+  pct,
+  summary,
+  unauthenticatedInput,
+  withoutSpamHeaders,
+  type Sample,
+} from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) =>
@@ -172,14 +178,7 @@ try {
       least('parse', (await timed(() => messageIndex(raw))).cpu);
       least('features', (await timed(() => contentFeatures(raw))).cpu);
       least('tokenize', (await timed(() => tokenize(raw))).cpu);
-      const input = {
-        raw,
-        headers: parseHeaders(raw),
-        auth: UNAUTHENTICATED,
-        mailFrom: '',
-        fromHosted: false,
-        accountIds: [],
-      };
+      const input = unauthenticatedInput(raw);
       least('rules', (await timed(() => headerRules.score(input))).cpu);
       least('bayes', (await timed(() => bayesClassify(store, raw))).cpu);
     }
