@@ -49,6 +49,10 @@ const IGNORED_HEADER = /^(x-spam|x-dspam|x-bogosity|x-spambayes|x-bayes|x-virus|
 // Evidence our own authentication stage already scores as rules; counted there, not twice.
 const AUTH_HEADER = /^(authentication-results|arc-|received-spf|dkim-signature|domainkey-signature)/;
 
+// A whitespace-separated word long enough to be kept: trimming only shortens a word, so shorter ones are
+// never made into strings (issue 18: a split of 64 KB of plain text into every word was most of the
+// tokenizer's time).
+const SCANNED_WORD = new RegExp(`\\S{${MIN_WORD},}`, 'g');
 const LEADING_PUNCT = /^[("'<[{*`_~|,.;:?!-]+/;
 const TRAILING_PUNCT = /[)"'>\]}*`_~|,.;:?-]+$/;
 const URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`{}|\\^\][]+|\bwww\.[a-z0-9-]+\.[a-z0-9.-]+[^\s<>"'`{}|\\^\][]*/gi;
@@ -109,7 +113,7 @@ function tokensOf(raw: Buffer, index: MessageIndex): string[] {
  */
 function words(text: string, prefix: string, out: TokenSet, pairs = false): void {
   let previous = '';
-  for (const piece of text.toLowerCase().split(/\s+/)) {
+  for (const piece of text.toLowerCase().match(SCANNED_WORD) ?? []) {
     if (out.full) return;
     if (piece.length > MAX_SCANNED) {
       // Regexes below would backtrack over a huge run of punctuation: a size class says enough.

@@ -3,6 +3,7 @@
 // (upper-case type/subtype/parameter names, values as sent, "7BIT" default), as Dovecot would.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { htmlToText, tidy } from '../../src/mime/html-text.ts';
 import {
   bodyStructureToImap,
   envelopeToImap,
@@ -839,6 +840,12 @@ test('Dovecot (imaptest fetch-body-mime): sections of a multipart with message/r
     bodyStructureToImap(findSection(idx, [1])!, false),
     '("TEXT" "X-MYOWN" ("CHARSET" "us-ascii") NIL NIL "7BIT" 6 1)',
   );
+});
+
+test('search text: each run of spaces, tabs and no-break spaces is one space, lines trimmed, blank lines one', () => {
+  assert.is(tidy('  a b  c\t\td \u00a0e\u00a0f\t \n\n\n\t g \n \n'), 'a b c d e f\n\ng');
+  assert.is(tidy('one two\nthree'), 'one two\nthree');
+  assert.is(htmlToText('<p>a&nbsp;&nbsp;b\t c</p><p>d</p>'), 'a b c\n\nd');
 });
 
 test.run();

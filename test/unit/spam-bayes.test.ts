@@ -144,6 +144,15 @@ test('tokenizer: prefixed header evidence, body words and pairs, URLs from HTML,
   assert.equal(tokenize(raw), tokenize({ raw }), 'same tokens from bytes or bytes + index');
 });
 
+test('tokenizer: words at any whitespace; a word too short to keep does not break a pair, a long run does', () => {
+  const body = `Quarterly\tgas of\r\n(storage) report.\n${'x'.repeat(300)} final words  \t`;
+  const tokens = new Set(tokenize(Buffer.from(`Subject: hi\r\n\r\n${body}\r\n`)));
+  for (const t of ['quarterly', 'gas', 'quarterly gas', 'gas storage', 'storage report', 'skip:x 100', 'final words'])
+    assert.ok(tokens.has(t), `has ${t}`);
+  assert.not.ok(tokens.has('report final'), 'a run too long to scan ends the pair');
+  assert.not.ok([...tokens].some((t) => t === 'of' || t.startsWith('of ') || t.endsWith(' of')));
+});
+
 test('abstains below the minimum of each class, then classifies', async () => {
   const store = await openStore();
   await trainMany(

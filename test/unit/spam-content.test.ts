@@ -242,6 +242,13 @@ test('words spelt out and stock phrases, whatever their case and place in the te
   // Inside a longer word, or a word with a space in it (outside the subject), it is not spelt out.
   assert.not.ok(spelt('see the file xv.i.a.g.r.ax and v i a g r a'));
   assert.ok(features(mail('V I A G R A', 'hello')).includes('SPACED_LETTERS'));
+  // Words are whitespace-separated, whatever the whitespace and wherever the word (issue 18 scans for them).
+  assert.ok(spelt('v.i.a.g.r.a'));
+  assert.ok(spelt('buy\tv.i.a.g.r.a\tnow'));
+  assert.not.ok(spelt('v.i.a.g.r.a.'));
+  const obfuscated = (body: string) => features(mail('Hello', body)).includes('OBFUSCATED_WORDS');
+  assert.ok(obfuscated('pr0fessional\t(s0ftware)'));
+  assert.not.ok(obfuscated('pr0fessional\tand s0ftwarexxxxxxxxxxxxxx'), 'a word of over 20 letters is not read');
   const shouted = mail('OFFER', 'CLICK HERE. ACT NOW! Limited Time only, RISK-FREE. Order Today.');
   assert.ok(features(shouted).includes('SPAM_PHRASES_MANY'));
 });
