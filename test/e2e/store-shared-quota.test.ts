@@ -12,7 +12,7 @@ import type { ApiKey, Folder } from '../../src/store/index.ts';
 import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
-import { mxTransport, PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
+import { apiCall, mxTransport, PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
 import { testDatabase } from '../helpers/store.ts';
 
 let a: Instance;
@@ -28,14 +28,8 @@ test.after(async () => {
   await Promise.all([a?.stop(), b?.stop()]);
 });
 
-async function post(instance: Instance, key: string, path: string, body: unknown) {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-    body: JSON.stringify(body),
-  });
-  return { status: reply.status, body: (await reply.json()) as { error?: { code: string } } };
-}
+const post = (instance: Instance, key: string, path: string, body: unknown) =>
+  apiCall(instance, key, 'POST', path, body);
 
 test("a team's last mailbox, domain and API key asked of both nodes at once are created once", async () => {
   const store = a.server.store;
@@ -118,44 +112,51 @@ async function quotaAccount(user: string, quotaBytes: number) {
   });
 }
 
+/** One IMAP session per [node, folder]: three folders on each node, so no folder lock is in common. */
+async function sessionsOnBothNodes(user: string, lastOnB: string) {
+  const placed = [
+    [a, 'Drafts'],
+    [a, 'Sent'],
+    [a, 'Archive'],
+    [b, 'Junk'],
+    [b, 'Trash'],
+    [b, lastOnB],
+  ] as const;
+  const sessions = await Promise.all(placed.map(([n]) => imapSession(n, user)));
+  return { folders: placed.map(([, folder]) => folder), sessions };
+}
+
+/** The account's bytes and messages as the database holds them, past either node's memory. */
+async function storedUsage(accountId: string): Promise<{ bytes: number; exists: number }> {
+  const folders = await a.server.store.kv.values<Folder>(prefixRange(`f/${accountId}/`));
+  return {
+    bytes: folders.reduce((n, f) => n + f.size, 0),
+    exists: folders.reduce((n, f) => n + f.exists, 0),
+  };
+}
+
 test('a nearly full mailbox filled through both nodes at once is never taken past its quota', async () => {
-  const store = a.server.store;
   const text = `${'0123456789'.repeat(7)}\n`.repeat(110); // about 8 KB a message
   const quotaBytes = 4 * 8000 + 4000; // room for four
   for (let round = 0; round < 3; round++) {
     const user = `full${round}@quota.test`;
     const account = await quotaAccount(user, quotaBytes);
-    // Each node appends to folders of its own (no folder lock in common) while both MXs deliver to
-    // INBOX: different folders, one quota.
-    const placed = [
-      [a, 'Drafts'],
-      [a, 'Sent'],
-      [a, 'Archive'],
-      [b, 'Junk'],
-      [b, 'Trash'],
-      [b, 'INBOX'],
-    ] as const;
-    const sessions = await Promise.all(placed.map(([n]) => imapSession(n, user)));
+    // Each node appends to folders of its own while both MXs deliver to INBOX: different folders, one quota.
+    const { folders, sessions } = await sessionsOnBothNodes(user, 'INBOX');
     try {
       const replies = (
         await Promise.all([
           ...[a, b, a, b].map((n, i) => mx(n, user, i, text).then((r) => [r])),
-          ...sessions.map((client, i) => appends(client, placed[i]![1], 2, text)),
+          ...sessions.map((client, i) => appends(client, folders[i]!, 2, text)),
         ])
       ).flat();
       const summary = `round ${round}: ${JSON.stringify(replies.map((r) => r.slice(0, 26)))}`;
       const taken = replies.filter((r) => /^250 |^b\d+ OK/.test(r)).length;
       const refused = replies.filter((r) => /^452 4\.2\.2 |^b\d+ NO \[OVERQUOTA\]/.test(r)).length;
       assert.is(taken + refused, replies.length, summary);
-      // What the database holds, read past either node's memory.
-      const folders = await store.kv.values<Folder>(prefixRange(`f/${account.id}/`));
-      const bytes = folders.reduce((n, f) => n + f.size, 0);
+      const { bytes, exists } = await storedUsage(account.id);
       assert.ok(bytes <= quotaBytes, `${summary}: ${bytes} bytes stored, quota ${quotaBytes}`);
-      assert.is(
-        folders.reduce((n, f) => n + f.exists, 0),
-        taken,
-        `${summary}: every message acknowledged is stored`,
-      );
+      assert.is(exists, taken, `${summary}: every message acknowledged is stored`);
       assert.ok(taken >= 3, summary);
     } finally {
       for (const client of sessions) client.close();
@@ -164,7 +165,6 @@ test('a nearly full mailbox filled through both nodes at once is never taken pas
 });
 
 test('COPYs into different folders of a nearly full mailbox through both nodes at once stay within its quota', async () => {
-  const store = a.server.store;
   const text = `${'0123456789'.repeat(7)}\n`.repeat(110);
   const quotaBytes = 4 * 8000 + 4000; // the message to copy and three copies
   for (let round = 0; round < 2; round++) {
@@ -172,15 +172,7 @@ test('COPYs into different folders of a nearly full mailbox through both nodes a
     const account = await quotaAccount(user, quotaBytes);
     const seeded = await mx(a, user, 0, text);
     assert.match(seeded, /^250 /, seeded);
-    const placed = [
-      [a, 'Drafts'],
-      [a, 'Sent'],
-      [a, 'Archive'],
-      [b, 'Junk'],
-      [b, 'Trash'],
-      [b, 'Drafts'],
-    ] as const;
-    const sessions = await Promise.all(placed.map(([n]) => imapSession(n, user)));
+    const { folders, sessions } = await sessionsOnBothNodes(user, 'Drafts');
     try {
       for (const client of sessions) assert.match(await client.command('s', 'SELECT INBOX', 20_000), /^s OK/m);
       const replies = (
@@ -188,7 +180,7 @@ test('COPYs into different folders of a nearly full mailbox through both nodes a
           sessions.map(async (client, i) => {
             const out: string[] = [];
             for (const tag of ['c1', 'c2'])
-              out.push(/^c\d .*$/m.exec(await client.command(tag, `COPY 1 ${placed[i]![1]}`, 20_000))![0]);
+              out.push(/^c\d .*$/m.exec(await client.command(tag, `COPY 1 ${folders[i]}`, 20_000))![0]);
             return out;
           }),
         )
@@ -196,14 +188,9 @@ test('COPYs into different folders of a nearly full mailbox through both nodes a
       const summary = `round ${round}: ${JSON.stringify(replies.map((r) => r.slice(0, 24)))}`;
       const taken = replies.filter((r) => /^c\d OK/.test(r)).length;
       assert.is(taken + replies.filter((r) => /^c\d NO \[OVERQUOTA\]/.test(r)).length, replies.length, summary);
-      const folders = await store.kv.values<Folder>(prefixRange(`f/${account.id}/`));
-      const bytes = folders.reduce((n, f) => n + f.size, 0);
+      const { bytes, exists } = await storedUsage(account.id);
       assert.ok(bytes <= quotaBytes, `${summary}: ${bytes} bytes stored, quota ${quotaBytes}`);
-      assert.is(
-        folders.reduce((n, f) => n + f.exists, 0),
-        1 + taken,
-        `${summary}: every copy acknowledged is stored`,
-      );
+      assert.is(exists, 1 + taken, `${summary}: every copy acknowledged is stored`);
       assert.ok(taken >= 2, summary);
     } finally {
       for (const client of sessions) client.close();
