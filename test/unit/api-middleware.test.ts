@@ -135,6 +135,37 @@ test('RateLimiter on shared windows: three nodes admit the limit plus at most 2 
   assert.is(headers['X-RateLimit-Remaining'], '1', 'a new window');
 });
 
+test('RateLimiter on shared windows: with the database unreachable a node counts alone, neither hanging nor refusing below the limit', async () => {
+  class UnreachableWindows extends MemoryWindows {
+    override hit(): Promise<void> {
+      return Promise.reject(new Error('connection refused'));
+    }
+  }
+  const limiter = new RateLimiter({
+    management: { limit: 5, windowMs: 60_000 },
+    shared: new UnreachableWindows(),
+    syncMs: 5,
+  });
+  const ctx = { set: () => {} } as unknown as Context;
+  const outcomes = await Promise.race([
+    Promise.all(
+      Array.from({ length: 8 }, () =>
+        (async () => {
+          try {
+            await limiter.charge(ctx, 'key:offline', 'management');
+            return 'admitted';
+          } catch (err) {
+            return (err as ApiError).code;
+          }
+        })(),
+      ),
+    ),
+    new Promise<never>((_, reject) => setTimeout(() => reject(new Error('charge waited on the database')), 3000)),
+  ]);
+  assert.equal(outcomes.filter((o) => o === 'admitted').length, 5);
+  assert.equal(outcomes.filter((o) => o === 'rate_limit_exceeded').length, 3);
+});
+
 test('etagOf: weak, stable for equal data, different for changed data', () => {
   assert.match(etagOf({ a: 1 }), /^W\/"[A-Za-z0-9_-]{27}"$/);
   assert.is(etagOf({ a: 1 }), etagOf({ a: 1 }));
