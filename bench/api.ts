@@ -6,7 +6,7 @@
 // Beside the API's GET, a bare Koa route (another child) serves the same bytes: the ratio between the
 // two is the API's own overhead (issue 17). The GET rows use `wrk` when installed (Debian package
 // `wrk`), so the client takes no CPU from a Node event loop; else the bench's own client.
-// Set BENCH_CPU_PROF=DIR to have the API child write a --cpu-prof profile there, BENCH_GET_ONLY=1 for the GET rows alone.
+// Set BENCH_CPU_PROF=DIR to have the API child write a --cpu-prof profile there (the bare Koa child in DIR/bare), BENCH_GET_ONLY=1 for the GET rows alone.
 // Each GET row also gives the server child's CPU time per request (user + system, process.cpuUsage()):
 // on a shared machine req/s follow the load, CPU per request much less so.
 //
@@ -271,7 +271,11 @@ async function main(): Promise<void> {
     stdio: 'inherit',
     execArgv: [...process.execArgv, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}`] : [])],
   });
-  const bare = fork(new URL(import.meta.url).pathname, ['--serve-bare'], { stdio: 'inherit' });
+  // The bare Koa child is profiled too, so the two profiles can be set side by side.
+  const bare = fork(new URL(import.meta.url).pathname, ['--serve-bare'], {
+    stdio: 'inherit',
+    execArgv: [...process.execArgv, ...(profile ? ['--cpu-prof', `--cpu-prof-dir=${profile}/bare`] : [])],
+  });
   const { port, key } = await new Promise<{ port: number; key: string }>((resolve) =>
     child.once('message', (m) => resolve(m as never)),
   );
