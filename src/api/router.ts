@@ -10,10 +10,13 @@ import type { IdempotencyGuard } from './middleware/idempotency.ts';
 import { assertPermission } from './middleware/permissions.ts';
 import type { RateLimiter } from './middleware/rate-limit.ts';
 import { parseInput } from './middleware/validate.ts';
-import { type JsonReply, type Method, type Route, pathParams } from './registry.ts';
+import { type JsonReply, type Method, type Request, type Route, pathParams } from './registry.ts';
 
 export const API_PREFIX = '/api/v1';
 const JSON_TYPE = 'application/json; charset=utf-8';
+
+/** Is this request path the native API's (exactly as dispatch() takes it)? */
+export const isApiPath = (path: string): boolean => path === API_PREFIX || path.startsWith(`${API_PREFIX}/`);
 
 export interface DispatchOptions {
   store: Store;
@@ -70,19 +73,18 @@ const canonical = (value: unknown): string =>
 export function dispatch(routes: Route[], options: DispatchOptions) {
   const table = routes.map(compile).sort((a, b) => b.literals - a.literals);
   // Routes by their first path segment (in table order), so a request tries a handful of patterns, not all.
-  const first = (path: string): string => path.split('/', 2)[1] ?? '';
-  const wild = table.filter((c) => first(c.route.path).includes('{'));
+  const wild = table.filter((c) => firstSegment(c.route.path).includes('{'));
   const bySegment = new Map<string, Compiled[]>();
   for (const c of table) {
-    const segment = first(c.route.path);
+    const segment = firstSegment(c.route.path);
     if (!segment.includes('{') && !bySegment.has(segment))
       bySegment.set(
         segment,
-        table.filter((t) => t === c || first(t.route.path) === segment || wild.includes(t)),
+        table.filter((t) => t === c || firstSegment(t.route.path) === segment || wild.includes(t)),
       );
   }
   return async (ctx: Context, next: Next): Promise<void> => {
-    if (ctx.path !== API_PREFIX && !ctx.path.startsWith(`${API_PREFIX}/`)) return next();
+    if (!isApiPath(ctx.path)) return next();
     const path = ctx.path.slice(API_PREFIX.length) || '/';
     const key = await identify(ctx, options.store);
     const charged = options.limiter.charge(
@@ -93,28 +95,29 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     if (charged) await charged; // a shared store's count; one node's is synchronous
 
     const method = (ctx.method === 'HEAD' ? 'GET' : ctx.method) as Method;
-    const tried = bySegment.get(first(path)) ?? wild;
-    let found: { c: Compiled; m: RegExpExecArray } | undefined;
+    const tried = bySegment.get(firstSegment(path)) ?? wild;
+    let found: Compiled | undefined;
+    let match: RegExpExecArray | null = null;
     for (const c of tried) {
       if (c.route.method !== method) continue;
-      const m = c.pattern.exec(path);
-      if (m) {
-        found = { c, m };
+      match = c.pattern.exec(path);
+      if (match) {
+        found = c;
         break;
       }
     }
-    if (!found) {
+    if (!found || !match) {
       // Only a miss needs every route the path matches (404, or 405 with Allow).
-      const candidates = tried.map((c) => ({ c, m: c.pattern.exec(path) })).filter((x) => x.m !== null);
+      const candidates = tried.filter((c) => c.pattern.test(path));
       if (candidates.length === 0) throw new ApiError('not_found', 'no such route');
-      const allow = [...new Set(candidates.map((x) => x.c.route.method))].join(', ');
+      const allow = [...new Set(candidates.map((c) => c.route.method))].join(', ');
       throw new ApiError('method_not_allowed', `${ctx.method} is not allowed here (allowed: ${allow})`, null, {
         headers: { Allow: allow },
       });
     }
-    const { route, names } = found.c;
+    const { route, names } = found;
     const params: Record<string, string> = {};
-    names.forEach((name, i) => (params[name] = decodeParam(found.m![i + 1]!, name)));
+    for (let i = 0; i < names.length; i++) params[names[i]!] = decodeParam(match[i + 1]!, names[i]!);
 
     const caller = route.public ? undefined : await requireKey(ctx, options.store);
     if (caller && route.permission) assertPermission(caller, route.permission);
@@ -126,28 +129,44 @@ export function dispatch(routes: Route[], options: DispatchOptions) {
     }
     let body: unknown;
     if (route.body) body = parseInput(route.body, await readJsonBody(ctx, options.maxBodyBytes), 'body');
-    else if (ctx.get('content-length') !== '' && ctx.get('content-length') !== '0') {
-      throw new ApiError('invalid_parameter', `${route.method} ${route.path} takes no request body`);
+    else {
+      const length = ctx.get('content-length');
+      if (length !== '' && length !== '0')
+        throw new ApiError('invalid_parameter', `${route.method} ${route.path} takes no request body`);
     }
 
-    const run = async (): Promise<void> => {
-      const reply = await route.handler({ ctx, key: caller!, params, query, body });
-      if ('raw' in reply) {
-        if (reply.filename) ctx.attachment(reply.filename);
-        ctx.status = reply.status ?? 200;
-        ctx.body = reply.raw;
-        ctx.type = reply.contentType;
-        return;
-      }
-      render(ctx, found.c, reply, options.validateResponses);
-    };
+    const request: Request<unknown, unknown> = { ctx, key: caller!, params, query, body };
     if (route.idempotent && caller) {
       const fingerprint = createHash('sha256')
         .update(`${path}\n${canonical(body)}`)
         .digest('hex');
-      await options.idempotency.run(ctx, caller.id, fingerprint, run);
-    } else await run();
+      await options.idempotency.run(ctx, caller.id, fingerprint, () => answer(ctx, found, request, options));
+    } else await answer(ctx, found, request, options);
   };
+}
+
+/** A path's first segment: `mailboxes` of `/mailboxes/{id}` (paths here start with '/'). */
+function firstSegment(path: string): string {
+  const end = path.indexOf('/', 1);
+  return end < 0 ? path.slice(1) : path.slice(1, end);
+}
+
+/** Runs the route's handler and sets its reply. */
+async function answer(
+  ctx: Context,
+  compiled: Compiled,
+  request: Request<unknown, unknown>,
+  options: DispatchOptions,
+): Promise<void> {
+  const reply = await compiled.route.handler(request);
+  if ('raw' in reply) {
+    if (reply.filename) ctx.attachment(reply.filename);
+    ctx.status = reply.status ?? 200;
+    ctx.body = reply.raw;
+    ctx.type = reply.contentType;
+    return;
+  }
+  render(ctx, compiled, reply, options.validateResponses);
 }
 
 function render(ctx: Context, { route, reply: schema }: Compiled, reply: JsonReply, validate: boolean): void {

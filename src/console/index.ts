@@ -7,7 +7,7 @@ import { dirname, extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { Context, Next } from 'koa';
 import { ApiError } from '../api/errors.ts';
-import { API_PREFIX } from '../api/router.ts';
+import { isApiPath } from '../api/router.ts';
 import { hashApiKey, looksLikeApiKey } from '../security/api-keys.ts';
 import type { LoginService } from '../security/login.ts';
 import { verifyPassword } from '../security/passwords.ts';
@@ -227,7 +227,7 @@ ${
   return async (ctx: Context, next: Next): Promise<void> => {
     const path = ctx.path;
     // A session cookie stands in for a key on the API and /metrics; an Authorization header always wins.
-    if (path === '/metrics' || path === API_PREFIX || path.startsWith(`${API_PREFIX}/`)) {
+    if (path === '/metrics' || isApiPath(path)) {
       if (!ctx.get('authorization') && cookieOf(ctx)) {
         const session = await current(ctx);
         if (session) {

@@ -1,6 +1,6 @@
 // The HTTP server's app: health probes, the console, MTA-STS, autoconfig and metrics, then the
 // native API (/api/v1) and the compatibility API (/api/*). It sits above src/api and src/console.
-import Koa from 'koa';
+import Koa, { type Context, type Next } from 'koa';
 import Router from '@koa/router';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
@@ -24,7 +24,7 @@ import {
 } from '../api/middleware/plain-credentials.ts';
 import { RateLimiter, type RateLimitOptions } from '../api/middleware/rate-limit.ts';
 import { apiRoutes } from '../api/index.ts';
-import { dispatch } from '../api/router.ts';
+import { dispatch, isApiPath } from '../api/router.ts';
 import type { SpamSettings } from '../services/spam.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
 
@@ -86,24 +86,29 @@ export function createHttpApp(options: ApiOptions): Koa {
   // paths, and a set lookup sends them on without a pass over the router's patterns.
   const openPaths = new Set(['/healthz', '/readyz', ERROR_DOCS_PATH.toLowerCase()]);
   const openRoutes = open.routes();
-  app.use((ctx, next) => {
+  const probes: Handler = (ctx, next) => {
     const path = ctx.path.toLowerCase();
     return openPaths.has(path.endsWith('/') ? path.slice(0, -1) : path)
       ? openRoutes(ctx as Parameters<typeof openRoutes>[0], next)
       : next();
-  });
+  };
   // One login service for the console, the compat Basic form and the mail protocols: one set of throttles.
   const login = options.login ?? new LoginService(options.store);
-  app.use(consoleApp({ store: options.store, login }));
-  app.use(mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }));
-  app.use(
+  const consolePages = consoleApp({ store: options.store, login });
+  const site = chain([
+    probes,
+    consolePages,
+    mtaStsPolicy({ store: options.store, hostname: options.hostname ?? 'localhost', ...options.mtaSts }),
     mailClientSetup({
       store: options.store,
       hostname: options.hostname ?? 'localhost',
       ports: { ...options.ports, ...options.clientPorts },
     }),
-  );
-  app.use(metricsEndpoint(options.store));
+    metricsEndpoint(options.store),
+  ]);
+  // None of the site's handlers answers under /api/v1, where most requests go: those pass only through
+  // the console's, whose session cookie stands in for a key there, on their way to dispatch.
+  app.use((ctx, next) => (isApiPath(ctx.path) ? consolePages(ctx, next) : site(ctx, next)));
 
   const { store } = options;
   // On a shared store every node counts a key's requests against one limit (§4.8).
@@ -141,4 +146,15 @@ export function createHttpApp(options: ApiOptions): Koa {
     }),
   );
   return app;
+}
+
+type Handler = (ctx: Context, next: Next) => Promise<unknown>;
+
+/** The handlers in order, then `next`, as one middleware (what app.use() of each in turn would do). */
+function chain(handlers: Handler[]): Handler {
+  return (ctx, next) => {
+    const step = (i: number): Promise<unknown> =>
+      i === handlers.length ? next() : handlers[i]!(ctx, () => step(i + 1));
+    return step(0);
+  };
 }

@@ -31,6 +31,8 @@ interface Entry {
   text: string | null;
   list?: string[];
   size: number;
+  /** When it was last put at the recent end (DirectoryCache.tick); set by keep(). */
+  tick?: number;
 }
 
 /** The list a key belongs to, if it is in a listed family. */
@@ -62,6 +64,8 @@ export class DirectoryCache {
   private readonly limit: number;
   private readonly entries = new Map<string, Entry>();
   private bytes = 0;
+  /** Counts every entry put at the recent end. */
+  private tick = 0;
   /** Bumped by every applied batch that touches the directory (and by clear()). */
   private version = 0;
   readonly stats = { hits: 0, misses: 0 };
@@ -175,9 +179,14 @@ export class DirectoryCache {
       return undefined;
     }
     this.stats.hits++;
-    // Most recently used last: Map iteration order is insertion order.
-    this.entries.delete(key);
-    this.entries.set(key, entry);
+    // Most recently used last: Map iteration order is insertion order. At most `tick - entry.tick`
+    // entries were put after this one, so when that is under half the map it is in the recent half,
+    // far from eviction, and stays where it is: a hot entry is not deleted and inserted on every hit.
+    if (this.tick - entry.tick! > this.entries.size >> 1) {
+      this.entries.delete(key);
+      this.entries.set(key, entry);
+      entry.tick = ++this.tick;
+    }
     return entry;
   }
 
@@ -185,6 +194,7 @@ export class DirectoryCache {
     this.drop(key);
     if (entry.size > this.limit) return;
     this.entries.set(key, entry);
+    entry.tick = ++this.tick;
     this.bytes += entry.size;
     for (const [oldest, old] of this.entries) {
       if (this.bytes <= this.limit) break;

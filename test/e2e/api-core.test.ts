@@ -47,6 +47,45 @@ test('envelope, request id, no-store, rate-limit headers on success and on error
   assert.is(wrongMethod.headers.get('allow'), 'GET, POST');
 });
 
+test('the header block, name by name in the order sent, of a GET, its 304 and an error', async () => {
+  const box = await mailbox('headers@core.test');
+  /** The reply's header names as sent (raw order), and the values of the fixed ones. */
+  const raw = (path: string, headers: Record<string, string>) =>
+    new Promise<{ status: number; names: string[]; values: Record<string, string> }>((resolve, reject) => {
+      const req = httpRequest(`${api.base}${path}`, { headers }, (res) => {
+        res.resume();
+        res.on('end', () => {
+          const names = res.rawHeaders.filter((_, i) => i % 2 === 0);
+          const values = Object.fromEntries(names.map((n, i) => [n, res.rawHeaders[2 * i + 1]!]));
+          resolve({ status: res.statusCode!, names, values });
+        });
+      });
+      req.on('error', reject);
+      req.end();
+    });
+  const authorization = `Bearer ${api.rootKey}`;
+  const ok = await raw(`/mailboxes/${box.id}`, { authorization });
+  assert.is(ok.status, 200);
+  const limits = ['X-RateLimit-Limit', 'X-RateLimit-Remaining', 'X-RateLimit-Reset'];
+  const tail = ['Date', 'Connection', 'Keep-Alive'];
+  assert.equal(ok.names, [
+    'X-Request-Id',
+    'Cache-Control',
+    ...limits,
+    'ETag',
+    'Content-Type',
+    'Content-Length',
+    ...tail,
+  ]);
+  assert.is(ok.values['Content-Type'], 'application/json; charset=utf-8');
+  const same = await raw(`/mailboxes/${box.id}`, { authorization, 'if-none-match': ok.values.ETag! });
+  assert.is(same.status, 304);
+  assert.equal(same.names, ['X-Request-Id', 'Cache-Control', ...limits, 'ETag', ...tail]);
+  const missing = await raw('/mailboxes/mbx_nothing', { authorization });
+  assert.is(missing.status, 404);
+  assert.equal(missing.names, ['X-Request-Id', 'Cache-Control', ...limits, 'Content-Type', 'Content-Length', ...tail]);
+});
+
 test("revoked, expired and unknown keys are 401; a suspended mailbox's key is 403 mailbox_suspended", async () => {
   const created = await api.call('POST', '/api-keys', { body: { name: 'short-lived', role: 'root:readonly' } });
   assert.is((await api.call('GET', '/domains', { key: created.body.data.secret })).status, 200);

@@ -33,7 +33,9 @@ export function envelope(logger: Logger) {
     ctx.state.requestId = requestId;
     ctx.set('X-Request-Id', requestId);
     ctx.set('Cache-Control', 'no-store');
-    const started = performance.now();
+    // The request's debug log line (debug is off in production): its clock read and fields only when on.
+    const debug = logger.isLevelEnabled('debug');
+    const started = debug ? performance.now() : 0;
     try {
       await next();
       if (ctx.status === 404 && ctx.body === undefined) throw new ApiError('not_found', 'no such route');
@@ -47,8 +49,7 @@ export function envelope(logger: Logger) {
       ctx.status = apiError.status;
       ctx.body = errorBody(apiError, requestId, `${originOf(ctx)}${ERROR_DOCS_PATH}#${apiError.code}`);
     }
-    // The fields are built only when they would be written (debug is off in production).
-    if (logger.isLevelEnabled('debug'))
+    if (debug)
       logger.debug(
         {
           requestId,
