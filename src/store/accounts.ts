@@ -1,6 +1,7 @@
 import type { Addresses } from './addresses.ts';
 import { normalizeAddress, splitAddress } from './addresses.ts';
 import type { Kv, Notifier } from './db.ts';
+import type { DeepReadonly } from './directory.ts';
 import type { Folders } from './folders.ts';
 import { DEFAULT_FOLDERS, StoreError } from './folders.ts';
 import { keys, listPrefixes } from './keys.ts';
@@ -56,6 +57,11 @@ export class Accounts {
 
   get(accountId: string): Promise<Account | undefined> {
     return this.kv.directory.get<Account>(keys.account(accountId));
+  }
+
+  /** The account to read only, shared with other readers (DirectoryCache.view): no copy decoded per call. */
+  view(accountId: string): Promise<DeepReadonly<Account> | undefined> {
+    return this.kv.directory.view<Account>(keys.account(accountId));
   }
 
   async byAddress(address: string): Promise<Account | undefined> {

@@ -33,6 +33,24 @@ interface Entry {
   size: number;
   /** When it was last put at the recent end (DirectoryCache.tick); set by keep(). */
   tick?: number;
+  /** The record decoded once for view(), deep-frozen; charged as much again as its text. */
+  shared?: unknown;
+}
+
+/** What view() hands out: the record's type with every field, nested ones too, read-only. */
+export type DeepReadonly<T> = T extends (infer U)[]
+  ? readonly DeepReadonly<U>[]
+  : T extends object
+    ? { readonly [K in keyof T]: DeepReadonly<T[K]> }
+    : T;
+
+/** Freezes a decoded JSON value and everything in it. */
+function deepFreeze<T>(value: T): T {
+  if (value !== null && typeof value === 'object') {
+    for (const inner of Object.values(value)) deepFreeze(inner);
+    Object.freeze(value);
+  }
+  return value;
 }
 
 /** The list a key belongs to, if it is in a listed family. */
@@ -84,6 +102,25 @@ export class DirectoryCache {
     const text = value === undefined ? null : value.toString('utf8');
     if (version === this.version) this.keep(key, { text, size: key.length + (text?.length ?? 0) + ENTRY_OVERHEAD });
     return text === null ? undefined : (JSON.parse(text) as T);
+  }
+
+  /**
+   * A record to read only, decoded once and shared by every caller while the cache holds it (frozen:
+   * a write through it throws), where get() decodes afresh for each: for the API's views, which
+   * render a record and let it go. A committed write replaces the entry and with it this object.
+   * Not held (a miss, or a shared store): get()'s own copy.
+   */
+  async view<T>(key: string): Promise<DeepReadonly<T> | undefined> {
+    const hit = this.hit(key);
+    if (!hit) return (await this.get<T>(key)) as DeepReadonly<T> | undefined;
+    if (hit.text === null) return undefined;
+    if (hit.shared === undefined) {
+      hit.shared = deepFreeze(JSON.parse(hit.text));
+      hit.size += hit.text.length;
+      this.bytes += hit.text.length;
+      this.evict();
+    }
+    return hit.shared as DeepReadonly<T>;
   }
 
   /** What the cache holds of a record, without reading through: undefined when it holds nothing. */
@@ -196,6 +233,11 @@ export class DirectoryCache {
     this.entries.set(key, entry);
     entry.tick = ++this.tick;
     this.bytes += entry.size;
+    this.evict();
+  }
+
+  /** Least recently used first, until within the bound. */
+  private evict(): void {
     for (const [oldest, old] of this.entries) {
       if (this.bytes <= this.limit) break;
       this.entries.delete(oldest);

@@ -127,6 +127,27 @@ test('a read answered before a commit but returned after it does not put the old
   assert.is((await store.accounts.get(account.id))!.name, 'After');
 });
 
+test('view(): one frozen record shared by readers, replaced by the next write; get() still hands out copies', async () => {
+  await store.accounts.get(account.id); // held
+  const seen = await store.accounts.view(account.id);
+  assert.is(seen!.address, 'ann@dir.test');
+  const name = seen!.name;
+  assert.is(await store.accounts.view(account.id), seen, 'decoded once, then shared');
+  assert.ok(Object.isFrozen(seen) && Object.isFrozen(seen!.settings) && Object.isFrozen(seen!.settings.filters));
+  assert.throws(() => {
+    (seen as Account).name = 'Mallory';
+  }, TypeError);
+  const copy = (await store.accounts.get(account.id))!;
+  copy.name = 'Changed by a caller';
+  assert.is.not((await store.accounts.view(account.id))!.name, 'Changed by a caller');
+  await store.accounts.update({ ...copy, name: 'Ann Renamed' });
+  const after = await store.accounts.view(account.id);
+  assert.is(after!.name, 'Ann Renamed', 'the write replaced the shared record');
+  assert.is.not(after, seen);
+  assert.is(seen!.name, name, 'a reader holding the old one keeps what it read');
+  assert.is(await store.accounts.view('nobody'), undefined);
+});
+
 test('memory stays within its bound, and what was evicted is read again correctly', async () => {
   const small = tempDir();
   const bound = 16 * 1024;
@@ -138,6 +159,7 @@ test('memory stays within its bound, and what was evicted is read again correctl
     for (let i = 0; i < 60; i++) made.push(await other.accounts.create({ teamId: team.id, address: `u${i}@big.test` }));
     for (const a of made) {
       assert.is((await other.accounts.get(a.id))!.address, a.address);
+      assert.is((await other.accounts.view(a.id))!.address, a.address);
       assert.is((await other.addresses.get(a.address))!.kind, 'account');
       assert.equal(await other.addresses.accountAliases(a.id), []);
       assert.ok(other.kv.directory.size.bytes <= bound);

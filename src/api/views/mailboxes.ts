@@ -2,6 +2,7 @@
 // schemas, the view, and the caller's mailbox by public id.
 import { z } from 'zod';
 import type { Account, ApiKey } from '../../store/index.ts';
+import type { DeepReadonly } from '../../store/directory.ts';
 import { publicId } from '../../store/public-ids.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
@@ -22,7 +23,7 @@ export const mailboxSchema = z.object({
 
 export async function mailboxView(
   deps: ApiDeps,
-  account: Account,
+  account: DeepReadonly<Account>,
   aliases?: string[],
 ): Promise<z.infer<typeof mailboxSchema>> {
   return {
@@ -52,8 +53,9 @@ export async function loadMailboxView(
   id: string,
 ): Promise<z.infer<typeof mailboxSchema>> {
   const accountId = parsePublicId('mbx', id);
+  // The shared record (read, rendered, let go): no copy decoded per request.
   const [account, aliases] = await Promise.all([
-    deps.store.accounts.get(accountId),
+    deps.store.accounts.view(accountId),
     deps.store.addresses.accountAliases(accountId),
   ]);
   if (!account || account.teamId !== caller.teamId) throw new ApiError('not_found', `no mailbox ${id}`, 'id');
