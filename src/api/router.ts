@@ -50,6 +50,8 @@ function compile(route: Route): Compiled {
 }
 
 function decodeParam(value: string, name: string): string {
+  // Without a '%' there is nothing to decode (and nothing to get wrong): most ids.
+  if (!value.includes('%')) return value;
   try {
     return decodeURIComponent(value);
   } catch {
