@@ -97,6 +97,11 @@ export class DirectoryCache {
   async get<T>(key: string): Promise<T | undefined> {
     const hit = this.hit(key);
     if (hit) return hit.text === null ? undefined : (JSON.parse(hit.text) as T);
+    return this.readThrough<T>(key);
+  }
+
+  /** A record not held: read from the engine, kept, and decoded for the caller. */
+  private async readThrough<T>(key: string): Promise<T | undefined> {
     const version = this.version;
     const value = await this.reader.get(key);
     const text = value === undefined ? null : value.toString('utf8');
@@ -112,7 +117,7 @@ export class DirectoryCache {
    */
   async view<T>(key: string): Promise<DeepReadonly<T> | undefined> {
     const hit = this.hit(key);
-    if (!hit) return (await this.get<T>(key)) as DeepReadonly<T> | undefined;
+    if (!hit) return (await this.readThrough<T>(key)) as DeepReadonly<T> | undefined;
     if (hit.text === null) return undefined;
     if (hit.shared === undefined) {
       hit.shared = deepFreeze(JSON.parse(hit.text));

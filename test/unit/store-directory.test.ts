@@ -145,7 +145,9 @@ test('view(): one frozen record shared by readers, replaced by the next write; g
   assert.is(after!.name, 'Ann Renamed', 'the write replaced the shared record');
   assert.is.not(after, seen);
   assert.is(seen!.name, name, 'a reader holding the old one keeps what it read');
+  const misses = store.kv.directory.stats.misses;
   assert.is(await store.accounts.view('nobody'), undefined);
+  assert.is(store.kv.directory.stats.misses, misses + 1, 'a record not held is one miss, read once');
 });
 
 test('memory stays within its bound, and what was evicted is read again correctly', async () => {
