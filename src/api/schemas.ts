@@ -4,39 +4,7 @@ import { domainToASCII } from 'node:url';
 import { z } from 'zod';
 
 export const timestamp = z.iso.datetime().describe('RFC 3339, UTC');
-/** Milliseconds of 10000-01-01T00:00:00Z: past it toISOString writes six-digit years. */
-const YEAR_10000 = 253_402_300_800_000;
-const DAY_MS = 86_400_000;
-const pad2 = (n: number): string => (n < 10 ? `0${n}` : `${n}`);
-
-/**
- * `new Date(ms).toISOString()`, computed without a Date: each reply has a timestamp or more, and
- * V8's toISOString costs about four times this arithmetic. Years 1970–9999 only (whole ms), the rest
- * goes to toISOString. The date is H. Hinnant's civil_from_days (days since 1970-01-01 to y-m-d, in
- * 400-year eras of 146,097 days, the year taken to start on March 1 so the leap day is its last).
- */
-export function iso(ms: number): string {
-  if (!(ms >= 0 && ms < YEAR_10000) || ms % 1 !== 0) return new Date(ms).toISOString();
-  const days = Math.floor(ms / DAY_MS);
-  let t = ms - days * DAY_MS;
-  const z = days + 719_468; // days since 0000-03-01
-  const era = Math.floor(z / 146_097);
-  const doe = z - era * 146_097;
-  const yoe = Math.floor((doe - Math.floor(doe / 1460) + Math.floor(doe / 36_524) - Math.floor(doe / 146_096)) / 365);
-  const doy = doe - (365 * yoe + Math.floor(yoe / 4) - Math.floor(yoe / 100));
-  const mp = Math.floor((5 * doy + 2) / 153);
-  const day = doy - Math.floor((153 * mp + 2) / 5) + 1;
-  const month = mp < 10 ? mp + 3 : mp - 9;
-  const year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-  const milli = t % 1000;
-  t = (t - milli) / 1000;
-  const sec = t % 60;
-  t = (t - sec) / 60;
-  const min = t % 60;
-  const hour = (t - min) / 60;
-  const fraction = milli < 10 ? `00${milli}` : milli < 100 ? `0${milli}` : `${milli}`;
-  return `${year}-${pad2(month)}-${pad2(day)}T${pad2(hour)}:${pad2(min)}:${pad2(sec)}.${fraction}Z`;
-}
+export const iso = (ms: number): string => new Date(ms).toISOString();
 export const isoOrNull = (ms: number | null): string | null => (ms === null ? null : iso(ms));
 
 const LABEL = /^(?!-)[a-z0-9-]{1,63}(?<!-)$/;
