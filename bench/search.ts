@@ -5,22 +5,26 @@
 // meanwhile, after each batch's commit, and what is left of that is timed apart. Then, over IMAP
 // (imapflow, in this process, server in this process too): UID SEARCH TEXT for a few strings, the
 // first run and the median of the 3 after it, with the hit count and how many of them the index
-// left to their texts; and the index's size on disk.
+// left to their texts; and the index's size on disk. Beside each, "imapflow alone": the same client
+// reading the same answer from a stub server (bench/compare/imap-stub.ts), the client's own share.
 // Bounded: loading stops after BENCH_LOAD_SECONDS (900) with what was stored; 60 s per command.
 // BENCH_STORE=DIR keeps the store in DIR (not removed) and, when DIR already holds one, reuses it
 // without loading: the same 100,000 messages measured under two commits, or an older store migrated.
 // Usage: npx node bench/search.ts [string ...]
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { createImapServer } from '../src/imap/server.ts';
 import { LoginService } from '../src/security/login.ts';
 import { hashPassword } from '../src/security/passwords.ts';
+import { formatSequenceSet } from '../src/imap/sequence.ts';
 import { Store } from '../src/store/index.ts';
 import type { LevelEngine } from '../src/store/engines/leveldb.ts';
 import { makeSelfSigned } from '../src/tls/certificates.ts';
 import { benchDir, machineLine, printTable, startCpuProfile } from './compare/common.ts';
 import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
+import { imapStub } from './compare/imap-stub.ts';
 
 requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -37,8 +41,12 @@ const dir = KEEP ? { path: KEEP, remove: () => {} } : benchDir('wren-bench-searc
 const store = await Store.open(dir.path);
 let server: ReturnType<typeof createImapServer> | undefined;
 let client: ImapFlow | undefined;
+let stubServer: Server | undefined;
+let stubClient: ImapFlow | undefined;
 async function cleanup(): Promise<void> {
   await client?.logout().catch(() => client?.close());
+  await stubClient?.logout().catch(() => stubClient?.close());
+  stubServer?.close();
   await server?.close();
   await store.close();
   dir.remove();
@@ -92,18 +100,46 @@ try {
     allowPlainAuthWithoutTls: true,
   });
   const { port } = await server.listen(0, '127.0.0.1', false);
-  client = new ImapFlow({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: USER, pass: PASSWORD },
-    logger: false,
-    disableAutoIdle: true,
-    socketTimeout: 120_000,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => {});
+  const imapflow = (port: number) => {
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user: USER, pass: PASSWORD },
+      logger: false,
+      disableAutoIdle: true,
+      socketTimeout: 120_000,
+    } as ConstructorParameters<typeof ImapFlow>[0]);
+    c.on('error', () => {});
+    return c;
+  };
+  client = imapflow(port);
   await client.connect();
+  // imapflow alone: a stub answers UID SEARCH with the UIDs Wren found, in the form Wren answered
+  // this client (imapflow enables IMAP4rev2: ESEARCH, ALL as a sequence set, RFC 4731/9051), made
+  // before the command and written in 64 KiB pieces: what the client costs whatever server answers.
+  let canned = Buffer.alloc(0);
+  stubServer = createServer((socket) =>
+    imapStub(
+      socket,
+      () => stored,
+      (verb, tag) => {
+        if (verb === 'ENABLE') socket.write(`* ENABLED IMAP4rev2\r\n${tag} OK done\r\n`);
+        else if (verb === 'UID') {
+          socket.write(`* ESEARCH (TAG "${tag}") UID ALL `);
+          for (let at = 0; at < canned.length; at += 65536) socket.write(canned.subarray(at, at + 65536));
+          socket.write(`\r\n${tag} OK done\r\n`);
+        } else return false;
+        return true;
+      },
+      'IMAP4rev2 ENABLE ESEARCH LITERAL+ AUTH=PLAIN',
+    ),
+  );
+  await new Promise<void>((resolve) => stubServer!.listen(0, '127.0.0.1', resolve));
+  stubClient = imapflow((stubServer.address() as { port: number }).port);
+  await stubClient.connect();
+  await stubClient.mailboxOpen('INBOX');
   t = performance.now();
   const box = await client.mailboxOpen('INBOX');
   console.log(`SELECT INBOX: ${box.exists} messages, ${(performance.now() - t).toFixed(0)} ms`);
@@ -114,6 +150,7 @@ try {
     const cpus: number[] = [];
     let first = 0;
     let hits = 0;
+    let uids: number[] = [];
     for (let i = 0; i <= RUNS; i++) {
       t = performance.now();
       const cpu = process.cpuUsage();
@@ -124,9 +161,19 @@ try {
       if (i > 0) times.push(performance.now() - t);
       else first = performance.now() - t;
       hits = found.length;
+      uids = found;
     }
     times.sort((a, b) => a - b);
     cpus.sort((a, b) => a - b);
+    canned = Buffer.from(formatSequenceSet(uids));
+    const alone: number[] = [];
+    for (let i = 0; i <= RUNS; i++) {
+      t = performance.now();
+      const again = await stubClient.search({ text: term }, { uid: true });
+      if (i > 0) alone.push(performance.now() - t);
+      if (!again || again.length !== hits) throw new Error(`the stub's answer to ${term} was not read back`);
+    }
+    alone.sort((a, b) => a - b);
     t = performance.now();
     const candidates = await store.fulltext.candidates(inbox.id, [term]);
     const lookup = performance.now() - t;
@@ -135,6 +182,7 @@ try {
       `${first.toFixed(0)} ms`,
       `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       `${cpus[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
+      `${alone[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       String(hits),
       !candidates ? 'all' : candidates.exact ? 'none' : String(candidates.uids.size),
       `${lookup.toFixed(1)} ms`,
@@ -145,7 +193,16 @@ try {
   console.log();
   // CPU: this process's (server and client both, the client's share is parsing the reply).
   printTable(
-    ['command', 'first', `then, median of ${RUNS}`, 'CPU (process, median)', 'hits', 'texts read', 'index lookup'],
+    [
+      'command',
+      'first',
+      `then, median of ${RUNS}`,
+      'CPU (process, median)',
+      'imapflow alone (stub, median)',
+      'hits',
+      'texts read',
+      'index lookup',
+    ],
     rows,
   );
   console.log(`after: ${machineLine()}`);
