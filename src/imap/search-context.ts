@@ -21,15 +21,15 @@ export interface SearchContext {
 
 const isSort = (request: SearchRequest | SortRequest): request is SortRequest => 'criteria' in request;
 
-/** Keeps a result live when its RETURN options ask for UPDATE. */
+/** Keeps a result live when its RETURN options ask for UPDATE (`uids` is only listed then). */
 export function keepContext(
   session: Session,
   tag: string,
   byUid: boolean,
   request: SearchRequest | SortRequest,
-  uids: number[],
+  uids: () => number[],
 ): void {
-  if (request.returns?.includes('UPDATE')) session.selected!.contexts.push({ tag, byUid, request, uids });
+  if (request.returns?.includes('UPDATE')) session.selected!.contexts.push({ tag, byUid, request, uids: uids() });
 }
 
 /** Evaluates every live context again, then reports the messages that left each result. */

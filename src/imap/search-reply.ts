@@ -5,20 +5,14 @@ import { parseSearch, runSearch, type SearchRequest } from './search.ts';
 import { keepContext } from './search-context.ts';
 import { searchWithFields } from './ordered.ts';
 import { parseSort, sortMessages } from './sort.ts';
-import { formatSequenceSet } from './sequence.ts';
+import { formatSequenceSet, numberBytes } from './sequence.ts';
 import type { Session } from './session.ts';
 import type { Message } from '../store/index.ts';
 
 export async function search(session: Session, request: SearchRequest, byUid: boolean, tag: string): Promise<Reply> {
   const found = await runSearch(session, request.key);
   sendResult(session, { verb: 'SEARCH', tag, byUid, request, found, ordered: false });
-  keepContext(
-    session,
-    tag,
-    byUid,
-    request,
-    found.map((f) => f.message.uid),
-  );
+  keepContext(session, tag, byUid, request, () => found.map((f) => f.message.uid));
   return {};
 }
 
@@ -55,8 +49,9 @@ export function sendResult(
         ].filter((f) => f !== undefined);
   const modseq =
     session.condstore && usesModseq(request) ? reported.reduce((n, f) => Math.max(n, f.message.modseq), 0) : 0;
+  // The number lists are written as bytes in pieces (numberBytes): an answer can name every message.
   if (returns === null) {
-    session.send(`* ${r.verb}${numbers.map((n) => ` ${n}`).join('')}${modseq ? ` (MODSEQ ${modseq})` : ''}`);
+    session.writeAll(numberBytes(`* ${r.verb}`, numbers, false, `${modseq ? ` (MODSEQ ${modseq})` : ''}\r\n`));
     return;
   }
   const parts = [`* ESEARCH (TAG "${r.tag}")`];
@@ -67,8 +62,10 @@ export function sendResult(
     if (wanted.includes('MAX')) parts.push(`MAX ${numbers[numbers.length - 1]}`);
   }
   if (wanted.includes('COUNT')) parts.push(`COUNT ${numbers.length}`);
-  // a SORT result keeps its order: only ascending runs are shortened to ranges
-  if (wanted.includes('ALL') && numbers.length) parts.push(`ALL ${formatSequenceSet(numbers, !r.ordered)}`);
+  // a SORT result keeps its order: only ascending runs are shortened to ranges (SEARCH's ascend already)
+  const all = wanted.includes('ALL') && numbers.length > 0;
+  const head = parts.join(' ');
+  parts.length = 0;
   if (request.partial) {
     const [low, high] = request.partial;
     parts.push(
@@ -76,7 +73,9 @@ export function sendResult(
     );
   }
   if (modseq) parts.push(`MODSEQ ${modseq}`);
-  session.send(parts.join(' '));
+  const tail = parts.map((p) => ` ${p}`).join('');
+  if (all) session.writeAll(numberBytes(`${head} ALL `, numbers, true, `${tail}\r\n`));
+  else session.send(`${head}${tail}`);
 }
 
 const usesModseq = (request: SearchRequest): boolean => JSON.stringify(request.key).includes('"op":"modseq"');
@@ -97,12 +96,6 @@ export const sortCommand = (byUid: boolean) =>
     async run(session, request, tag) {
       const sorted = sortMessages(await searchWithFields(session, request.key), request.criteria);
       sendResult(session, { verb: 'SORT', tag, byUid, request, found: sorted, ordered: true });
-      keepContext(
-        session,
-        tag,
-        byUid,
-        request,
-        sorted.map((s) => s.message.uid),
-      );
+      keepContext(session, tag, byUid, request, () => sorted.map((s) => s.message.uid));
     },
   });
