@@ -6,7 +6,8 @@
 // (imapflow, in this process, server in this process too): UID SEARCH TEXT for a few strings, the
 // first run and the median of the 3 after it, with the hit count and how many of them the index
 // left to their texts; and the index's size on disk. Beside each, "imapflow alone": the same client
-// reading the same answer from a stub server (bench/compare/imap-stub.ts), the client's own share.
+// reading the same answer from a stub server (bench/compare/imap-stub.ts), the client's own share;
+// and "Wren alone": the same command over a raw socket, its answer not parsed, the server's share.
 // Bounded: loading stops after BENCH_LOAD_SECONDS (900) with what was stored; 60 s per command.
 // BENCH_STORE=DIR keeps the store in DIR (not removed) and, when DIR already holds one, reuses it
 // without loading: the same 100,000 messages measured under two commits, or an older store migrated.
@@ -25,6 +26,7 @@ import { makeSelfSigned } from '../src/tls/certificates.ts';
 import { benchDir, machineLine, printTable, startCpuProfile } from './compare/common.ts';
 import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
 import { imapStub } from './compare/imap-stub.ts';
+import { RawImap } from './compare/raw-imap.ts';
 
 requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -43,7 +45,9 @@ let server: ReturnType<typeof createImapServer> | undefined;
 let client: ImapFlow | undefined;
 let stubServer: Server | undefined;
 let stubClient: ImapFlow | undefined;
+let raw: RawImap | undefined;
 async function cleanup(): Promise<void> {
+  raw?.close();
   await client?.logout().catch(() => client?.close());
   await stubClient?.logout().catch(() => stubClient?.close());
   stubServer?.close();
@@ -140,6 +144,11 @@ try {
   stubClient = imapflow((stubServer.address() as { port: number }).port);
   await stubClient.connect();
   await stubClient.mailboxOpen('INBOX');
+  // Wren alone: the same command over a raw socket (IMAP4rev2 enabled as imapflow does, so the same
+  // ESEARCH answer), timed to its tagged line with nothing parsed: the server's share and loopback.
+  raw = await RawImap.login(port, USER, PASSWORD);
+  await raw.command('ENABLE IMAP4rev2');
+  await raw.command('SELECT INBOX');
   t = performance.now();
   const box = await client.mailboxOpen('INBOX');
   console.log(`SELECT INBOX: ${box.exists} messages, ${(performance.now() - t).toFixed(0)} ms`);
@@ -174,6 +183,14 @@ try {
       if (!again || again.length !== hits) throw new Error(`the stub's answer to ${term} was not read back`);
     }
     alone.sort((a, b) => a - b);
+    const wire: number[] = [];
+    for (let i = 0; i <= RUNS; i++) {
+      t = performance.now();
+      const r = await raw!.command(`UID SEARCH TEXT ${JSON.stringify(term)}`);
+      if (r.status !== 'OK') throw new Error(`raw UID SEARCH TEXT ${term}: ${r.status}`);
+      if (i > 0) wire.push(performance.now() - t);
+    }
+    wire.sort((a, b) => a - b);
     t = performance.now();
     const candidates = await store.fulltext.candidates(inbox.id, [term]);
     const lookup = performance.now() - t;
@@ -182,6 +199,7 @@ try {
       `${first.toFixed(0)} ms`,
       `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       `${cpus[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
+      `${wire[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       `${alone[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
       String(hits),
       !candidates ? 'all' : candidates.exact ? 'none' : String(candidates.uids.size),
@@ -198,6 +216,7 @@ try {
       'first',
       `then, median of ${RUNS}`,
       'CPU (process, median)',
+      'Wren alone (raw socket, median)',
       'imapflow alone (stub, median)',
       'hits',
       'texts read',

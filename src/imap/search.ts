@@ -361,13 +361,15 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   /** Whether the index leaves a BODY/TEXT key of this message to its text. */
   const looked = [...lookups.values()];
   const textual = (uid: number) => looked.some((l) => !l || needsText(l, uid));
-  // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
-  const positions: number[] = [];
-  for (let j = 0; j < selected.uids.length; j++)
-    if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
   // One BODY/TEXT key whose string the index decides (word bytes only): up to the UID it covers, a
   // candidate is a match, nothing to test per message ("the": 86,903 of 100,000, issue 17).
-  const decided = !withFields && isFulltext(key) && candidates?.exact ? candidates.above : 0;
+  const decided = !withFields && isFulltext(key) && candidates?.exact ? candidates : null;
+  let from = 0; // the positions below `from` are decided
+  if (decided) while (from < selected.uids.length && selected.uids[from]! <= decided.above) from++;
+  // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
+  const positions: number[] = [];
+  for (let j = from; j < selected.uids.length; j++)
+    if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
   const all = await store.messages.listShared(selected.folder.id); // read only here
   // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
   let snapshot: StoreView | null = null;
@@ -379,13 +381,15 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     // ALL (SORT's usual key) matches every record: no candidate to build or test.
     const everything = key.op === 'all';
     let at = 0; // both lists ascend by UID: one merge walk instead of a map of the folder
-    let start = 0;
-    for (; start < positions.length && selected.uids[positions[start]!]! <= decided; start++) {
-      const uid = selected.uids[positions[start]!]!;
+    const { uids } = decided ?? {};
+    for (let j = 0; uids && j < from; j++) {
+      const uid = selected.uids[j]!;
+      if (!uids.has(uid)) continue;
       while (at < all.length && all[at]!.uid < uid) at++;
-      if (all[at]?.uid === uid) out.push({ message: all[at]!, seq: positions[start]! + 1 });
+      const message = all[at];
+      if (message?.uid === uid) out.push({ message, seq: j + 1, fields: undefined });
     }
-    for (let i = start; i < positions.length; i += BATCH) {
+    for (let i = 0; i < positions.length; i += BATCH) {
       const batch: Candidate[] = [];
       for (let p = i; p < positions.length && p < i + BATCH; p++) {
         const j = positions[p]!;
