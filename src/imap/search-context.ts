@@ -2,7 +2,7 @@
 // while its mailbox is selected; as messages start or stop matching, the session sends
 // "ESEARCH (TAG ...) ADDTO/REMOVEFROM" — removals before the EXPUNGEs that cause them, additions
 // after the EXISTS that announces them — until CANCELUPDATE.
-import { runSearch, type SearchRequest } from './search.ts';
+import { searchNumbers, type SearchRequest } from './search.ts';
 import { searchWithFields } from './ordered.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { Selected } from './selected.ts';
@@ -38,7 +38,7 @@ export async function reportRemovals(session: Session, sel: Selected): Promise<v
     const { request } = context;
     context.next = isSort(request)
       ? sortMessages(await searchWithFields(session, request.key), request.criteria).map((s) => s.message.uid)
-      : (await runSearch(session, request.key)).map((f) => f.message.uid);
+      : (await searchNumbers(session, request.key)).uids;
     const keep = new Set(context.next);
     const gone = context.uids.filter((uid) => !keep.has(uid));
     if (!gone.length) continue;

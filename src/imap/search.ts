@@ -333,6 +333,29 @@ export interface Found {
  * already gone from the store does not match (RFC 2180 4.3).
  */
 export async function runSearch(session: Session, key: Key, withFields = false): Promise<Found[]> {
+  return (await collect(session, key, withFields, null)).found;
+}
+
+/**
+ * The sequence numbers and UIDs of the messages matching `key`, ascending: all a SEARCH answer
+ * without MODSEQ needs. A key the index decides alone costs no object per match (86,903 for "the").
+ */
+export async function searchNumbers(session: Session, key: Key): Promise<{ seqs: number[]; uids: number[] }> {
+  const numbers = { seqs: [] as number[], uids: [] as number[] };
+  for (const f of (await collect(session, key, false, numbers)).found) {
+    numbers.seqs.push(f.seq);
+    numbers.uids.push(f.message.uid);
+  }
+  return numbers;
+}
+
+/** runSearch; with `numbers`, the matches the index decides alone go there instead of `found` (all before it). */
+async function collect(
+  session: Session,
+  key: Key,
+  withFields: boolean,
+  numbers: { seqs: number[]; uids: number[] } | null,
+): Promise<{ found: Found[] }> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
@@ -387,7 +410,12 @@ export async function runSearch(session: Session, key: Key, withFields = false):
       if (!uids.has(uid)) continue;
       while (at < all.length && all[at]!.uid < uid) at++;
       const message = all[at];
-      if (message?.uid === uid) out.push({ message, seq: j + 1, fields: undefined });
+      if (message?.uid !== uid) continue;
+      if (!numbers) out.push({ message, seq: j + 1, fields: undefined });
+      else {
+        numbers.seqs.push(j + 1);
+        numbers.uids.push(uid);
+      }
     }
     for (let i = 0; i < positions.length; i += BATCH) {
       const batch: Candidate[] = [];
@@ -446,7 +474,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         if (!gone.has(c) && (everything || matches(key, c, max, now)))
           out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
-    return out;
+    return { found: out };
   } finally {
     await (snapshot as StoreView | null)?.close();
   }
