@@ -38,7 +38,7 @@ export async function reportRemovals(session: Session, sel: Selected): Promise<v
     const { request } = context;
     context.next = isSort(request)
       ? sortMessages(await searchWithFields(session, request.key), request.criteria).map((s) => s.message.uid)
-      : (await searchNumbers(session, request.key)).uids;
+      : Array.from((await searchNumbers(session, request.key)).uids);
     const keep = new Set(context.next);
     const gone = context.uids.filter((uid) => !keep.has(uid));
     if (!gone.length) continue;

@@ -19,7 +19,7 @@ export async function search(session: Session, request: SearchRequest, byUid: bo
   }
   const { seqs, uids } = await searchNumbers(session, request.key);
   sendResult(session, { verb: 'SEARCH', tag, byUid, request, numbers: byUid ? uids : seqs, modseqs: null });
-  keepContext(session, tag, byUid, request, () => uids);
+  keepContext(session, tag, byUid, request, () => Array.from(uids));
   return {};
 }
 
@@ -36,7 +36,7 @@ export function sendResult(
     tag: string;
     byUid: boolean;
     request: SearchRequest;
-    numbers: number[];
+    numbers: ArrayLike<number> & { slice(start?: number, end?: number): ArrayLike<number> };
     modseqs: number[] | null;
   },
 ): void {
@@ -44,7 +44,7 @@ export function sendResult(
   const ordered = r.verb === 'SORT';
   const returns = request.returns ?? (session.rev2 && r.verb === 'SEARCH' ? [] : null);
   const wanted = returns?.length ? returns : ['ALL'];
-  const partial = request.partial ? numbers.slice(request.partial[0] - 1, request.partial[1]) : [];
+  const partial = request.partial ? Array.from(numbers.slice(request.partial[0] - 1, request.partial[1])) : [];
   // MODSEQ: the highest of the messages the answer reports; only the MIN/MAX one when that is all it reports (RFC 4731 3.2)
   const modseqs = r.modseqs ?? [];
   const reported =

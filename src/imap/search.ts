@@ -333,29 +333,40 @@ export interface Found {
  * already gone from the store does not match (RFC 2180 4.3).
  */
 export async function runSearch(session: Session, key: Key, withFields = false): Promise<Found[]> {
-  return (await collect(session, key, withFields, null)).found;
+  return (await collect(session, key, withFields, false)).found;
 }
 
 /**
  * The sequence numbers and UIDs of the messages matching `key`, ascending: all a SEARCH answer
- * without MODSEQ needs. A key the index decides alone costs no object per match (86,903 for "the").
+ * without MODSEQ needs. A key the index decides alone costs no object per match, nor a push: the
+ * 86,903 matches of "the" pushed onto two arrays cost ~25 ms of CPU at load 10, written into typed
+ * arrays ~2 ms (issue 17).
  */
-export async function searchNumbers(session: Session, key: Key): Promise<{ seqs: number[]; uids: number[] }> {
-  const numbers = { seqs: [] as number[], uids: [] as number[] };
-  for (const f of (await collect(session, key, false, numbers)).found) {
-    numbers.seqs.push(f.seq);
-    numbers.uids.push(f.message.uid);
-  }
-  return numbers;
+export async function searchNumbers(session: Session, key: Key): Promise<{ seqs: Uint32Array; uids: Uint32Array }> {
+  const { found, decided } = await collect(session, key, false, true);
+  if (!found.length) return decided;
+  const n = decided.seqs.length;
+  const seqs = new Uint32Array(n + found.length);
+  const uids = new Uint32Array(n + found.length);
+  seqs.set(decided.seqs);
+  uids.set(decided.uids);
+  found.forEach((f, i) => {
+    seqs[n + i] = f.seq;
+    uids[n + i] = f.message.uid;
+  });
+  return { seqs, uids };
 }
 
-/** runSearch; with `numbers`, the matches the index decides alone go there instead of `found` (all before it). */
+/**
+ * runSearch; with `numbersOnly`, the matches the index decides alone (all before the others) are
+ * listed in `decided` instead of `found`.
+ */
 async function collect(
   session: Session,
   key: Key,
   withFields: boolean,
-  numbers: { seqs: number[]; uids: number[] } | null,
-): Promise<{ found: Found[] }> {
+  numbersOnly: boolean,
+): Promise<{ found: Found[]; decided: { seqs: Uint32Array; uids: Uint32Array } }> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
@@ -405,16 +416,18 @@ async function collect(
     const everything = key.op === 'all';
     let at = 0; // both lists ascend by UID: one merge walk instead of a map of the folder
     const { uids } = decided ?? {};
+    const listed = { seqs: new Uint32Array(numbersOnly ? from : 0), uids: new Uint32Array(numbersOnly ? from : 0) };
+    let count = 0;
     for (let j = 0; uids && j < from; j++) {
       const uid = selected.uids[j]!;
       if (!uids.has(uid)) continue;
       while (at < all.length && all[at]!.uid < uid) at++;
       const message = all[at];
       if (message?.uid !== uid) continue;
-      if (!numbers) out.push({ message, seq: j + 1, fields: undefined });
+      if (!numbersOnly) out.push({ message, seq: j + 1, fields: undefined });
       else {
-        numbers.seqs.push(j + 1);
-        numbers.uids.push(uid);
+        listed.seqs[count] = j + 1;
+        listed.uids[count++] = uid;
       }
     }
     for (let i = 0; i < positions.length; i += BATCH) {
@@ -474,7 +487,7 @@ async function collect(
         if (!gone.has(c) && (everything || matches(key, c, max, now)))
           out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
-    return { found: out };
+    return { found: out, decided: { seqs: listed.seqs.subarray(0, count), uids: listed.uids.subarray(0, count) } };
   } finally {
     await (snapshot as StoreView | null)?.close();
   }

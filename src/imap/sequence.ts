@@ -67,7 +67,7 @@ const [SPACE, COMMA, COLON] = [32, 44, 58];
  * pieces of up to 64 KiB, the digits written in place. A SEARCH answer of 86,903 UIDs as
  * strings joined cost ~40 ms (a string per number, then the whole copied); this ~2 ms (issue 17).
  */
-export function numberBytes(head: string, numbers: readonly number[], compact: boolean, tail: string): Buffer[] {
+export function numberBytes(head: string, numbers: ArrayLike<number>, compact: boolean, tail: string): Buffer[] {
   const pieces: Buffer[] = [];
   const size = (more: number) => Math.min(PIECE, more) + NUMBER_MAX;
   let buf = Buffer.allocUnsafe(size(Buffer.byteLength(head) + numbers.length * NUMBER_MAX));
