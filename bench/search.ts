@@ -5,22 +5,28 @@
 // meanwhile, after each batch's commit, and what is left of that is timed apart. Then, over IMAP
 // (imapflow, in this process, server in this process too): UID SEARCH TEXT for a few strings, the
 // first run and the median of the 3 after it, with the hit count and how many of them the index
-// left to their texts; and the index's size on disk.
+// left to their texts; and the index's size on disk. Beside each, "imapflow alone": the same client
+// reading the same answer from a stub server (bench/compare/imap-stub.ts), the client's own share;
+// and "Wren alone": the same command over a raw socket, its answer not parsed, the server's share.
 // Bounded: loading stops after BENCH_LOAD_SECONDS (900) with what was stored; 60 s per command.
 // BENCH_STORE=DIR keeps the store in DIR (not removed) and, when DIR already holds one, reuses it
 // without loading: the same 100,000 messages measured under two commits, or an older store migrated.
 // Usage: npx node bench/search.ts [string ...]
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
+import { createServer, type Server } from 'node:net';
 import { ImapFlow } from 'imapflow';
 import { createImapServer } from '../src/imap/server.ts';
 import { LoginService } from '../src/security/login.ts';
 import { hashPassword } from '../src/security/passwords.ts';
+import { formatSequenceSet } from '../src/imap/sequence.ts';
 import { Store } from '../src/store/index.ts';
 import type { LevelEngine } from '../src/store/engines/leveldb.ts';
 import { makeSelfSigned } from '../src/tls/certificates.ts';
 import { benchDir, machineLine, printTable, startCpuProfile } from './compare/common.ts';
 import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
+import { imapStub } from './compare/imap-stub.ts';
+import { RawImap } from './compare/raw-imap.ts';
 
 requireImapCorpus();
 const MESSAGES = Number(process.env.BENCH_MESSAGES ?? 100_000);
@@ -37,8 +43,14 @@ const dir = KEEP ? { path: KEEP, remove: () => {} } : benchDir('wren-bench-searc
 const store = await Store.open(dir.path);
 let server: ReturnType<typeof createImapServer> | undefined;
 let client: ImapFlow | undefined;
+let stubServer: Server | undefined;
+let stubClient: ImapFlow | undefined;
+let raw: RawImap | undefined;
 async function cleanup(): Promise<void> {
+  raw?.close();
   await client?.logout().catch(() => client?.close());
+  await stubClient?.logout().catch(() => stubClient?.close());
+  stubServer?.close();
   await server?.close();
   await store.close();
   dir.remove();
@@ -92,49 +104,99 @@ try {
     allowPlainAuthWithoutTls: true,
   });
   const { port } = await server.listen(0, '127.0.0.1', false);
-  client = new ImapFlow({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: USER, pass: PASSWORD },
-    logger: false,
-    disableAutoIdle: true,
-    socketTimeout: 120_000,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  client.on('error', () => {});
+  const imapflow = (port: number) => {
+    const c = new ImapFlow({
+      host: '127.0.0.1',
+      port,
+      secure: false,
+      doSTARTTLS: false,
+      auth: { user: USER, pass: PASSWORD },
+      logger: false,
+      disableAutoIdle: true,
+      socketTimeout: 120_000,
+    } as ConstructorParameters<typeof ImapFlow>[0]);
+    c.on('error', () => {});
+    return c;
+  };
+  client = imapflow(port);
   await client.connect();
+  // imapflow alone: a stub answers UID SEARCH with the UIDs Wren found, in the form Wren answered
+  // this client (imapflow enables IMAP4rev2: ESEARCH, ALL as a sequence set, RFC 4731/9051), made
+  // before the command and written in 64 KiB pieces: what the client costs whatever server answers.
+  let canned = Buffer.alloc(0);
+  stubServer = createServer((socket) =>
+    imapStub(
+      socket,
+      () => stored,
+      (verb, tag) => {
+        if (verb === 'ENABLE') socket.write(`* ENABLED IMAP4rev2\r\n${tag} OK done\r\n`);
+        else if (verb === 'UID') {
+          socket.write(`* ESEARCH (TAG "${tag}") UID ALL `);
+          for (let at = 0; at < canned.length; at += 65536) socket.write(canned.subarray(at, at + 65536));
+          socket.write(`\r\n${tag} OK done\r\n`);
+        } else return false;
+        return true;
+      },
+      'IMAP4rev2 ENABLE ESEARCH LITERAL+ AUTH=PLAIN',
+    ),
+  );
+  await new Promise<void>((resolve) => stubServer!.listen(0, '127.0.0.1', resolve));
+  stubClient = imapflow((stubServer.address() as { port: number }).port);
+  await stubClient.connect();
+  await stubClient.mailboxOpen('INBOX');
+  // Wren alone: the same command over a raw socket (IMAP4rev2 enabled as imapflow does, so the same
+  // ESEARCH answer), timed to its tagged line with nothing parsed: the server's share and loopback.
+  raw = await RawImap.login(port, USER, PASSWORD);
+  await raw.command('ENABLE IMAP4rev2');
+  await raw.command('SELECT INBOX');
   t = performance.now();
   const box = await client.mailboxOpen('INBOX');
   console.log(`SELECT INBOX: ${box.exists} messages, ${(performance.now() - t).toFixed(0)} ms`);
   const rows: string[][] = [];
   const stopProfile = await startCpuProfile('wren-search'); // BENCH_CPU_PROF=DIR: the searches only
-  for (const term of TERMS) {
-    const times: number[] = [];
+  /** A first run, then RUNS more: the first one's wall time, and the medians of the others' wall and process CPU. */
+  const measure = async (run: () => Promise<void>) => {
+    const walls: number[] = [];
     const cpus: number[] = [];
-    let first = 0;
-    let hits = 0;
     for (let i = 0; i <= RUNS; i++) {
-      t = performance.now();
+      const start = performance.now();
       const cpu = process.cpuUsage();
-      const found = await client.search({ text: term }, { uid: true });
-      if (!found) throw new Error(`SEARCH TEXT ${term} failed`);
+      await run();
       const used = process.cpuUsage(cpu);
-      if (i > 0) cpus.push((used.user + used.system) / 1000);
-      if (i > 0) times.push(performance.now() - t);
-      else first = performance.now() - t;
-      hits = found.length;
+      walls.push(performance.now() - start);
+      cpus.push((used.user + used.system) / 1000);
     }
-    times.sort((a, b) => a - b);
-    cpus.sort((a, b) => a - b);
+    const median = (list: number[]) => list.slice(1).sort((a, b) => a - b)[Math.floor(RUNS / 2)]!;
+    return { first: walls[0]!, wall: median(walls), cpu: median(cpus) };
+  };
+  const ms = (n: number) => `${n.toFixed(0)} ms`;
+  for (const term of TERMS) {
+    let uids: number[] = [];
+    const imap = await measure(async () => {
+      const found = await client!.search({ text: term }, { uid: true });
+      if (!found) throw new Error(`SEARCH TEXT ${term} failed`);
+      uids = found;
+    });
+    const hits = uids.length;
+    canned = Buffer.from(formatSequenceSet(uids));
+    const alone = await measure(async () => {
+      const again = await stubClient!.search({ text: term }, { uid: true });
+      if (!again || again.length !== hits) throw new Error(`the stub's answer to ${term} was not read back`);
+    });
+    const wire = await measure(async () => {
+      const r = await raw!.command(`UID SEARCH TEXT ${JSON.stringify(term)}`);
+      if (r.status !== 'OK') throw new Error(`raw UID SEARCH TEXT ${term}: ${r.status}`);
+    });
     t = performance.now();
     const candidates = await store.fulltext.candidates(inbox.id, [term]);
     const lookup = performance.now() - t;
     rows.push([
       `UID SEARCH TEXT "${term}"`,
-      `${first.toFixed(0)} ms`,
-      `${times[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
-      `${cpus[Math.floor(RUNS / 2)]!.toFixed(0)} ms`,
+      ms(imap.first),
+      ms(imap.wall),
+      ms(imap.cpu),
+      `${ms(wire.wall)} / ${ms(wire.cpu)}`,
+      `${ms(alone.wall)} / ${ms(alone.cpu)}`,
       String(hits),
       !candidates ? 'all' : candidates.exact ? 'none' : String(candidates.uids.size),
       `${lookup.toFixed(1)} ms`,
@@ -143,9 +205,20 @@ try {
   }
   await stopProfile();
   console.log();
-  // CPU: this process's (server and client both, the client's share is parsing the reply).
+  // CPU: this process's: server and client both over imapflow, the server's (and the raw client's, which
+  // parses nothing) over the raw socket, imapflow's (and the stub's, which only writes) beside the stub.
   printTable(
-    ['command', 'first', `then, median of ${RUNS}`, 'CPU (process, median)', 'hits', 'texts read', 'index lookup'],
+    [
+      'command',
+      'first',
+      `then, median of ${RUNS}`,
+      'CPU (process, median)',
+      'Wren alone (raw socket): wall / CPU',
+      'imapflow alone (stub): wall / CPU',
+      'hits',
+      'texts read',
+      'index lookup',
+    ],
     rows,
   );
   console.log(`after: ${machineLine()}`);

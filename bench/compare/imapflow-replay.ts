@@ -9,6 +9,7 @@ import { createServer, type Socket } from 'node:net';
 import { basename } from 'node:path';
 import { ImapFlow } from 'imapflow';
 import { machineLine, startCpuProfile } from './common.ts';
+import { imapStub } from './imap-stub.ts';
 
 const [repeatsArg, ...files] = process.argv.slice(2);
 const REPEATS = Number(repeatsArg ?? 5);
@@ -25,40 +26,16 @@ function untagged(raw: Buffer): { body: Buffer; exists: number } {
 }
 
 function stub(reply: { body: Buffer; exists: number }, socket: Socket): void {
-  socket.setNoDelay(true);
-  socket.write('* OK [CAPABILITY IMAP4rev1 LITERAL+ AUTH=PLAIN] stub ready\r\n');
-  let pending = '';
-  let authTag = '';
-  socket.on('data', (d: Buffer) => {
-    pending += d.toString('latin1');
-    let nl: number;
-    while ((nl = pending.indexOf('\r\n')) >= 0) {
-      const line = pending.slice(0, nl);
-      pending = pending.slice(nl + 2);
-      const [tag, command = ''] = line.split(' ');
-      const verb = command.toUpperCase();
-      if (authTag) {
-        socket.write(`${authTag} OK authenticated\r\n`);
-        authTag = '';
-        continue;
-      }
-      if (verb === 'AUTHENTICATE' && !/ AUTHENTICATE PLAIN \S/i.test(line)) {
-        authTag = tag!;
-        socket.write('+ \r\n');
-        continue;
-      }
-      if (verb === 'SELECT' || verb === 'EXAMINE')
-        socket.write(
-          `* ${reply.exists} EXISTS\r\n* FLAGS (\\Seen)\r\n* OK [UIDVALIDITY 1] ok\r\n* OK [UIDNEXT ${reply.exists + 1}] ok\r\n${tag} OK [READ-WRITE] done\r\n`,
-        );
-      else if (verb === 'FETCH' || verb === 'UID') {
-        for (let at = 0; at < reply.body.length; at += WRITE) socket.write(reply.body.subarray(at, at + WRITE));
-        socket.write(`${tag} OK done\r\n`);
-      } else if (verb === 'LOGOUT') {
-        socket.end(`* BYE\r\n${tag} OK bye\r\n`);
-      } else socket.write(`${tag} OK done\r\n`);
-    }
-  });
+  imapStub(
+    socket,
+    () => reply.exists,
+    (verb, tag) => {
+      if (verb !== 'FETCH' && verb !== 'UID') return false;
+      for (let at = 0; at < reply.body.length; at += WRITE) socket.write(reply.body.subarray(at, at + WRITE));
+      socket.write(`${tag} OK done\r\n`);
+      return true;
+    },
+  );
 }
 
 const replies = files.map((f) => ({ name: basename(f), reply: untagged(readFileSync(f)) }));

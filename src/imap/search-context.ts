@@ -2,7 +2,7 @@
 // while its mailbox is selected; as messages start or stop matching, the session sends
 // "ESEARCH (TAG ...) ADDTO/REMOVEFROM" — removals before the EXPUNGEs that cause them, additions
 // after the EXISTS that announces them — until CANCELUPDATE.
-import { runSearch, type SearchRequest } from './search.ts';
+import { searchNumbers, type SearchRequest } from './search.ts';
 import { searchWithFields } from './ordered.ts';
 import { formatSequenceSet } from './sequence.ts';
 import type { Selected } from './selected.ts';
@@ -21,15 +21,15 @@ export interface SearchContext {
 
 const isSort = (request: SearchRequest | SortRequest): request is SortRequest => 'criteria' in request;
 
-/** Keeps a result live when its RETURN options ask for UPDATE. */
+/** Keeps a result live when its RETURN options ask for UPDATE (`uids` is only listed then). */
 export function keepContext(
   session: Session,
   tag: string,
   byUid: boolean,
   request: SearchRequest | SortRequest,
-  uids: number[],
+  uids: () => number[],
 ): void {
-  if (request.returns?.includes('UPDATE')) session.selected!.contexts.push({ tag, byUid, request, uids });
+  if (request.returns?.includes('UPDATE')) session.selected!.contexts.push({ tag, byUid, request, uids: uids() });
 }
 
 /** Evaluates every live context again, then reports the messages that left each result. */
@@ -38,7 +38,7 @@ export async function reportRemovals(session: Session, sel: Selected): Promise<v
     const { request } = context;
     context.next = isSort(request)
       ? sortMessages(await searchWithFields(session, request.key), request.criteria).map((s) => s.message.uid)
-      : (await runSearch(session, request.key)).map((f) => f.message.uid);
+      : Array.from((await searchNumbers(session, request.key)).uids);
     const keep = new Set(context.next);
     const gone = context.uids.filter((uid) => !keep.has(uid));
     if (!gone.length) continue;

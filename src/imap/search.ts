@@ -333,6 +333,40 @@ export interface Found {
  * already gone from the store does not match (RFC 2180 4.3).
  */
 export async function runSearch(session: Session, key: Key, withFields = false): Promise<Found[]> {
+  return (await collect(session, key, withFields, false)).found;
+}
+
+/**
+ * The sequence numbers and UIDs of the messages matching `key`, ascending: all a SEARCH answer
+ * without MODSEQ needs. A key the index decides alone costs no object per match, nor a push: the
+ * 86,903 matches of "the" pushed onto two arrays cost ~25 ms of CPU at load 10, written into typed
+ * arrays ~2 ms (issue 17).
+ */
+export async function searchNumbers(session: Session, key: Key): Promise<{ seqs: Uint32Array; uids: Uint32Array }> {
+  const { found, decided } = await collect(session, key, false, true);
+  if (!found.length) return decided;
+  const n = decided.seqs.length;
+  const seqs = new Uint32Array(n + found.length);
+  const uids = new Uint32Array(n + found.length);
+  seqs.set(decided.seqs);
+  uids.set(decided.uids);
+  found.forEach((f, i) => {
+    seqs[n + i] = f.seq;
+    uids[n + i] = f.message.uid;
+  });
+  return { seqs, uids };
+}
+
+/**
+ * runSearch; with `numbersOnly`, the matches the index decides alone (all before the others) are
+ * listed in `decided` instead of `found`.
+ */
+async function collect(
+  session: Session,
+  key: Key,
+  withFields: boolean,
+  numbersOnly: boolean,
+): Promise<{ found: Found[]; decided: { seqs: Uint32Array; uids: Uint32Array } }> {
   const selected: Selected = session.selected!;
   const { store } = session.ctx;
   if (uses(key, (k) => k.op === 'modseq')) session.useCondstore();
@@ -361,9 +395,14 @@ export async function runSearch(session: Session, key: Key, withFields = false):
   /** Whether the index leaves a BODY/TEXT key of this message to its text. */
   const looked = [...lookups.values()];
   const textual = (uid: number) => looked.some((l) => !l || needsText(l, uid));
+  // One BODY/TEXT key whose string the index decides (word bytes only): up to the UID it covers, a
+  // candidate is a match, nothing to test per message ("the": 86,903 of 100,000, issue 17).
+  const decided = !withFields && isFulltext(key) && candidates?.exact ? candidates : null;
+  let from = 0; // the positions below `from` are decided
+  if (decided) while (from < selected.uids.length && selected.uids[from]! <= decided.above) from++;
   // Positions (0-based sequence numbers) worth reading: all, or the full-text candidates only.
   const positions: number[] = [];
-  for (let j = 0; j < selected.uids.length; j++)
+  for (let j = from; j < selected.uids.length; j++)
     if (!candidates || isCandidate(candidates, selected.uids[j]!)) positions.push(j);
   const all = await store.messages.listShared(selected.folder.id); // read only here
   // Taken when first needed: header fields held in memory need none (a snapshot costs a round trip to close).
@@ -376,6 +415,21 @@ export async function runSearch(session: Session, key: Key, withFields = false):
     // ALL (SORT's usual key) matches every record: no candidate to build or test.
     const everything = key.op === 'all';
     let at = 0; // both lists ascend by UID: one merge walk instead of a map of the folder
+    const { uids } = decided ?? {};
+    const listed = { seqs: new Uint32Array(numbersOnly ? from : 0), uids: new Uint32Array(numbersOnly ? from : 0) };
+    let count = 0;
+    for (let j = 0; uids && j < from; j++) {
+      const uid = selected.uids[j]!;
+      if (!uids.has(uid)) continue;
+      while (at < all.length && all[at]!.uid < uid) at++;
+      const message = all[at];
+      if (message?.uid !== uid) continue;
+      if (!numbersOnly) out.push({ message, seq: j + 1, fields: undefined });
+      else {
+        listed.seqs[count] = j + 1;
+        listed.uids[count++] = uid;
+      }
+    }
     for (let i = 0; i < positions.length; i += BATCH) {
       const batch: Candidate[] = [];
       for (let p = i; p < positions.length && p < i + BATCH; p++) {
@@ -433,7 +487,7 @@ export async function runSearch(session: Session, key: Key, withFields = false):
         if (!gone.has(c) && (everything || matches(key, c, max, now)))
           out.push({ message: c.message, seq: c.seq, fields: c.fields });
     }
-    return out;
+    return { found: out, decided: { seqs: listed.seqs.subarray(0, count), uids: listed.uids.subarray(0, count) } };
   } finally {
     await (snapshot as StoreView | null)?.close();
   }

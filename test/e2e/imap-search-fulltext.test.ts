@@ -8,7 +8,7 @@ import * as assert from 'uvu/assert';
 import type { ImapFlow } from 'imapflow';
 import { RUN_MIN } from '../../src/store/fulltext.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
-import { startImap, type ImapFixture } from '../helpers/imap.ts';
+import { loggedInRaw, startImap, type ImapFixture } from '../helpers/imap.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let f: ImapFixture;
@@ -113,6 +113,58 @@ test('deliveries while searching: every answer is exact for the messages it cove
   assert.equal((await searcher.search({ text: 'zeppelin' }, { uid: true })) || [], [...expected.slice(3), copyUid]);
   assert.equal((await searcher.search({ body: 'zeppelin' }, { uid: true })) || [], [...expected.slice(3), copyUid]);
   await searcher.logout();
+});
+
+test('a string in most of a large folder: SEARCH, UID SEARCH, BODY, ESEARCH ALL, indexed or not yet', async () => {
+  const folder = await f.store.createFolder(f.account.id, 'Big');
+  // In the body of 8 messages out of 9, and in the subject of every 5th: BODY and TEXT differ.
+  const inBody = (i: number) => i % 9 !== 4;
+  const inSubject = (i: number) => i % 5 === 0;
+  const raw = (i: number) =>
+    makeMessage({
+      subject: `big ${i}${inSubject(i) ? ' Commonplace' : ''}`,
+      body: inBody(i) ? `a common word, number ${i}\r\n` : `nothing here ${i}\r\n`,
+    });
+  const indexed = 2 * RUN_MIN + 20;
+  const stored = await f.store.appendMany(
+    folder,
+    Array.from({ length: indexed }, (_, i) => ({ raw: raw(i) })),
+  );
+  await f.store.fulltext.catchUp(folder.id);
+  const gone = stored.filter((_, i) => i % 13 === 1).map((m) => m.uid); // sequence numbers stop being UIDs
+  await f.store.messages.expunge(folder.id, gone);
+  const all = stored.map((m, i) => ({ uid: m.uid, i })).filter((m) => !gone.includes(m.uid));
+  for (let i = indexed; i < indexed + 12; i++) all.push({ uid: await f.deliver(raw(i), folder), i }); // not indexed yet
+  const candidates = (await f.store.fulltext.candidates(folder.id, ['common']))!;
+  assert.ok(candidates.exact && candidates.above < all.at(-1)!.uid, 'the index covers all but the last deliveries');
+
+  const seqs = (hit: (i: number) => boolean) => all.flatMap((m, n) => (hit(m.i) ? [n + 1] : []));
+  const uids = (hit: (i: number) => boolean) => all.filter((m) => hit(m.i)).map((m) => m.uid);
+  const text = (i: number) => inBody(i) || inSubject(i);
+  const ranges = (list: number[]) =>
+    list
+      .reduce<number[][]>((out, n) => {
+        const last = out.at(-1);
+        if (last && last[1] === n - 1) last[1] = n;
+        else out.push([n, n]);
+        return out;
+      }, [])
+      .map(([a, b]) => (a === b ? `${a}` : `${a}:${b}`))
+      .join(',');
+  const raw1 = await loggedInRaw(f.port);
+  await raw1.command('s', 'SELECT Big');
+  const line = async (command: string) => /^\* (?:SEARCH|ESEARCH)(.*)\r$/m.exec(await raw1.command('q', command))![1]!;
+  assert.is(await line('SEARCH TEXT common'), ` ${seqs(text).join(' ')}`);
+  assert.is(await line('UID SEARCH TEXT common'), ` ${uids(text).join(' ')}`);
+  assert.is(await line('UID SEARCH BODY common'), ` ${uids(inBody).join(' ')}`);
+  assert.is(await line('UID SEARCH TEXT common UNDELETED'), ` ${uids(text).join(' ')}`, 'tested per message');
+  assert.is(await line('UID SEARCH TEXT nowhere'), '');
+  assert.is(
+    await line('UID SEARCH RETURN (COUNT ALL) TEXT common'),
+    ` (TAG "q") UID COUNT ${uids(text).length} ALL ${ranges(uids(text))}`,
+  );
+  assert.is(await line('SEARCH RETURN (ALL) BODY common'), ` (TAG "q") ALL ${ranges(seqs(inBody))}`);
+  raw1.close();
 });
 
 test.run();

@@ -6,7 +6,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
 import { foldCase, fulltextMatch, fulltextText } from '../../src/mime/fulltext-text.ts';
-import { isCandidate, needsText, RUN_MIN } from '../../src/store/fulltext.ts';
+import { isCandidate, needsText, RUN_MIN, type UidSet } from '../../src/store/fulltext.ts';
 import { type Message, Store } from '../../src/store/index.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { MIME_FIXTURES } from '../helpers/fixtures.ts';
@@ -84,7 +84,7 @@ const FOLDER_HEX = (id: number) => id.toString(16).padStart(8, '0');
 const keysOf = (prefix: string, folderId: number) =>
   store.kv.keys({ gte: `${prefix}/${FOLDER_HEX(folderId)}/`, lt: `${prefix}/${FOLDER_HEX(folderId)}/\xff` });
 /** Every UID the folder's index names for "zeppelin". */
-async function postedUids(folderId: number): Promise<Set<number>> {
+async function postedUids(folderId: number): Promise<UidSet> {
   return (await store.fulltext.candidates(folderId, ['zeppelin']))!.uids;
 }
 const zeppelins = (n: number, tag: string) =>

@@ -4,7 +4,13 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeMutf7, encodeMutf7 } from '../../src/mime/mutf7.ts';
 import { Framer, FramingError, parseCommand, type ParseError, type Frame } from '../../src/imap/parser.ts';
-import { formatSequenceSet, parseSequenceSet, resolveSequence, resolveUids } from '../../src/imap/sequence.ts';
+import {
+  formatSequenceSet,
+  numberBytes,
+  parseSequenceSet,
+  resolveSequence,
+  resolveUids,
+} from '../../src/imap/sequence.ts';
 import { baseSubject } from '../../src/imap/sort.ts';
 import { filterHeader } from '../../src/imap/fetch.ts';
 
@@ -127,6 +133,24 @@ test('sequence sets', () => {
   assert.equal(resolveUids(parseSequenceSet('5:*'), [2, 4, 8, 9]), [2, 3]);
   assert.equal(resolveUids(parseSequenceSet('100:*'), [2, 4, 9]), [2]); // "*" is the largest UID
   assert.is(formatSequenceSet([5, 1, 2, 3, 9, 10]), '1:3,5,9:10');
+  assert.is(formatSequenceSet([7, 8, 9, 2, 3, 1], false), '7:9,2:3,1', 'SORT order kept, ascending runs shortened');
+  assert.is(formatSequenceSet([]), '');
+});
+
+test('number lists as bytes: every number, in pieces of at most 64 KiB, a list or a sequence set', () => {
+  const numbers = Array.from({ length: 100_000 }, (_, i) => i * 3 + (i % 4 === 0 ? 1 : 2)); // runs and gaps
+  numbers.push(4_294_967_295);
+  const list = numberBytes('* SEARCH', numbers, false, ' (MODSEQ 7)\r\n');
+  assert.ok(list.length > 10, `${list.length} pieces`);
+  for (const piece of list) assert.ok(piece.length <= 65_536 + 11, `a piece of ${piece.length} bytes`);
+  assert.is(Buffer.concat(list).toString(), `* SEARCH ${numbers.join(' ')} (MODSEQ 7)\r\n`);
+  const runs = [1, 2, 3, 5, 10, 11, 4_294_967_294, 4_294_967_295];
+  assert.is(
+    Buffer.concat(numberBytes('ALL ', runs, true, '\r\n')).toString(),
+    'ALL 1:3,5,10:11,4294967294:4294967295\r\n',
+  );
+  assert.is(Buffer.concat(numberBytes('* SEARCH', [], false, '\r\n')).toString(), '* SEARCH\r\n');
+  assert.is(Buffer.concat(numberBytes('* SEARCH', [0, 10, 99, 100], false, '')).toString(), '* SEARCH 0 10 99 100');
 });
 
 test('modified UTF-7 round trips', () => {
