@@ -5,38 +5,34 @@
 // Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { RawClient } from '../helpers/imap.ts';
-import type { Instance } from '../helpers/instance.ts';
-import { apiCall, sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { bootstrapKey, type Instance } from '../helpers/instance.ts';
+import {
+  apiCall,
+  mxTransport,
+  PASSWORD,
+  type SharedNodes,
+  startSharedNodes,
+  submissionTransport,
+} from '../helpers/shared-nodes.ts';
 
-const PASSWORD = 'correct horse battery';
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 let rootKey: string;
 
-const node = (host: string): Promise<Instance> =>
-  sharedNode(host, url, {
+test.before(async () => {
+  shared = await startSharedNodes('shared-limits', {
     overrides: {
       smtp: { send_per_hour: 3, send_per_day: 100, messages_per_ip_per_minute: 3 },
       imap: { allow_plain_auth_loopback: true },
       auth: { max_failures_per_account: 4, max_failures_per_ip: 100 },
     },
   });
-
-test.before(async () => {
-  url = await testDatabase('shared-limits');
-  a = await node('127.0.0.2');
-  b = await node('127.0.0.3');
-  rootKey = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
+  ({ a, b } = shared);
+  rootKey = bootstrapKey(a);
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 /** The tagged reply to LOGIN on `instance`'s IMAP, from client address `from`. */
 async function imapLogin(instance: Instance, user: string, password: string, from: string): Promise<string> {
@@ -138,13 +134,8 @@ test("a mailbox key's expiry shortened through node B's API ends A's session tha
 });
 
 async function submit(instance: Instance, user: string, i: number): Promise<string> {
-  const transport = nodemailer.createTransport({
-    host: instance.host,
-    port: instance.port('smtp-submission'),
-    secure: false,
+  const transport = submissionTransport(instance, user, {
     requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user, pass: PASSWORD },
     connectionTimeout: 5000,
     socketTimeout: 5000,
   });
@@ -177,15 +168,8 @@ test('one MX message rate per client address across nodes: 3 a minute is 3 in al
   await a.addAccount(user, PASSWORD);
   const replies: string[] = [];
   for (const [i, instance] of [a, b, a, b].entries()) {
-    const transport = nodemailer.createTransport({
-      host: instance.host,
-      port: instance.port('smtp-mx'),
-      secure: false,
-      ignoreTLS: true,
-      // Generous: a loaded CI machine once took over 5 s for one delivery, and the count is what is tested.
-      connectionTimeout: 20_000,
-      socketTimeout: 20_000,
-    });
+    // Generous: a loaded CI machine once took over 5 s for one delivery, and the count is what is tested.
+    const transport = mxTransport(instance, { connectionTimeout: 20_000, socketTimeout: 20_000 });
     replies.push(
       await transport
         .sendMail({ from: 'someone@elsewhere.test', to: user, subject: `in ${i}`, text: `message ${i}\n` })
