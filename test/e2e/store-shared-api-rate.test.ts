@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { bootstrapKey, type Instance } from '../helpers/instance.ts';
-import { type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
+import { apiCall, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const LIMIT = 32;
 const WINDOW_S = 3600;
@@ -27,13 +27,7 @@ test.before(async () => {
 });
 test.after(() => shared?.stop());
 
-async function get(instance: Instance, path: string, key: string | null = rootKey) {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    headers: key ? { authorization: `Bearer ${key}` } : {},
-  });
-  const text = await reply.text();
-  return { status: reply.status, headers: reply.headers, body: text ? JSON.parse(text) : null };
-}
+const get = (instance: Instance, path: string, key: string | null = rootKey) => apiCall(instance, key, 'GET', path);
 
 test('a key limited to 32 an hour gets 32 (+ the documented slack) across both nodes, not 32 per node', async () => {
   // Shared windows are aligned to the clock: do not straddle the hour's end (at most a 20 s wait).

@@ -9,7 +9,7 @@ import { Webhooks } from '../../src/store/webhooks.ts';
 import { storeKey } from '../helpers/api.ts';
 import { openSse, type SseClient, type SseFrame, startReceiver, type Receiver } from '../helpers/events.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { mxTransport, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
+import { apiCall, mxTransport, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const ANN = 'ann@example.test';
 let shared: SharedNodes;
@@ -131,14 +131,9 @@ test('webhooks: each event posted exactly once though both nodes run a dispatche
 
 /** POST to a node's API with the root key; the reply's data. */
 async function post(instance: Instance, path: string, message: string): Promise<any> {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ message }),
-  });
-  const body = (await reply.json()) as { data: any };
-  assert.is(reply.status, 200, JSON.stringify(body));
-  return body.data;
+  const reply = await apiCall(instance, root, 'POST', path, { message });
+  assert.is(reply.status, 200, JSON.stringify(reply.body));
+  return reply.body.data;
 }
 
 const mail = (subject: string, body: string): string =>

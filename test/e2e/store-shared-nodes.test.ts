@@ -8,6 +8,7 @@ import { prefixRange } from '../../src/store/keys.ts';
 import { bootstrapKey, type Instance } from '../helpers/instance.ts';
 import {
   PASSWORD,
+  apiCall,
   assertInboxOnEveryNode,
   deliverThrough,
   idleSeesDelivery,
@@ -85,14 +86,7 @@ test("a mailbox added on node B is taken by node A's MX within a second, though 
 
 test('the same mailboxes and domains created through both nodes at once: one 201, one 409, one record each', async () => {
   const key = bootstrapKey(a);
-  const post = async (instance: Instance, path: string, body: unknown) => {
-    const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: reply.status, body: (await reply.json()) as any };
-  };
+  const post = (instance: Instance, path: string, body: unknown) => apiCall(instance, key, 'POST', path, body);
   // Each name is asked of both nodes at the same moment, one name after another.
   const mailboxes = Array.from({ length: 8 }, (_, i) => `race${i}@example.test`);
   const domains = Array.from({ length: 4 }, (_, i) => `race${i}.test`);

@@ -5,6 +5,7 @@ import nodemailer from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { ImapFlow } from 'imapflow';
 import type { Account } from '../../src/store/index.ts';
+import { type Reply, request } from './api.ts';
 import { startInstance, type Instance } from './instance.ts';
 import { testDatabase } from './store.ts';
 
@@ -233,19 +234,17 @@ export async function idleSeesDelivery(watcher: Instance, via: Instance, user: s
   }
 }
 
-/** A call to the node's REST API with `key`: the status and the parsed body. */
-export async function apiCall(
+/** A call to the node's REST API with `key` (null: none): the status, the headers and the parsed body. */
+export const apiCall = (
   instance: Instance,
-  key: string,
+  key: string | null,
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+): Promise<Reply> =>
+  request(
+    `http://${instance.host}:${instance.port('http')}/api/v1${path}`,
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : null,
-  });
-  const text = await reply.text();
-  return { status: reply.status, body: text ? JSON.parse(text) : null };
-}
+    key ? { authorization: `Bearer ${key}` } : {},
+    { body },
+  );
