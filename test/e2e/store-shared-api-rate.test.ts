@@ -5,7 +5,7 @@
 // more than the limit: at most (nodes - 1) × max(1, floor(limit / 16)). Always on PostgreSQL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapKey, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
 import { apiCall, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const LIMIT = 32;
@@ -16,18 +16,17 @@ const SLACK = 2;
 let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 
 test.before(async () => {
   shared = await startSharedNodes('shared-api-rate', {
     overrides: { http: { management_rate_limit: LIMIT, rate_limit_window_seconds: WINDOW_S } },
   });
   ({ a, b } = shared);
-  rootKey = bootstrapKey(a);
 });
 test.after(() => shared?.stop());
 
-const get = (instance: Instance, path: string, key: string | null = rootKey) => apiCall(instance, key, 'GET', path);
+const get = (instance: Instance, path: string, key: string | null = shared.rootKey) =>
+  apiCall(instance, key, 'GET', path);
 
 test('a key limited to 32 an hour gets 32 (+ the documented slack) across both nodes, not 32 per node', async () => {
   // Shared windows are aligned to the clock: do not straddle the hour's end (at most a 20 s wait).

@@ -7,7 +7,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import pg from 'pg';
 import { RawClient } from '../helpers/imap.ts';
-import { bootstrapKey, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import type { Account } from '../../src/store/index.ts';
 import {
@@ -22,13 +22,11 @@ import {
 let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 let admin: pg.Client;
 
 test.before(async () => {
   shared = await startSharedNodes('shared-feed', { overrides: { imap: { allow_plain_auth_loopback: true } } });
   ({ a, b } = shared);
-  rootKey = bootstrapKey(a);
   admin = new pg.Client({ connectionString: shared.url });
   await admin.connect();
 });
@@ -38,7 +36,7 @@ test.after(async () => {
 });
 
 const api = (instance: Instance, method: string, path: string, body?: unknown) =>
-  apiCall(instance, rootKey, method, path, body);
+  apiCall(instance, shared.rootKey, method, path, body);
 
 /** The backends LISTENing on the change feed (both nodes'): their pids. */
 async function listeners(): Promise<number[]> {

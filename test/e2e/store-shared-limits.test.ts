@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { RawClient } from '../helpers/imap.ts';
-import { bootstrapKey, type Instance } from '../helpers/instance.ts';
+import type { Instance } from '../helpers/instance.ts';
 import {
   apiCall,
   mxTransport,
@@ -19,7 +19,6 @@ import {
 let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 
 test.before(async () => {
   shared = await startSharedNodes('shared-limits', {
@@ -30,7 +29,6 @@ test.before(async () => {
     },
   });
   ({ a, b } = shared);
-  rootKey = bootstrapKey(a);
 });
 test.after(() => shared?.stop());
 
@@ -45,7 +43,7 @@ async function imapLogin(instance: Instance, user: string, password: string, fro
 }
 
 const call = (instance: Instance, method: string, path: string, body?: unknown) =>
-  apiCall(instance, rootKey, method, path, body);
+  apiCall(instance, shared.rootKey, method, path, body);
 
 const api = async (instance: Instance, method: string, path: string, body?: unknown): Promise<number> =>
   (await call(instance, method, path, body)).status;

@@ -6,7 +6,7 @@ import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { ImapFlow } from 'imapflow';
 import type { Account } from '../../src/store/index.ts';
 import { type Reply, request } from './api.ts';
-import { startInstance, type Instance } from './instance.ts';
+import { bootstrapKey, startInstance, type Instance } from './instance.ts';
 import { testDatabase } from './store.ts';
 
 export const PASSWORD = 'correct horse battery';
@@ -39,6 +39,8 @@ export interface SharedNodes {
   nodes: Instance[];
   /** The accounts made on the first node, in the order of `accounts`. */
   accounts: Account[];
+  /** The operator's root key, the one the first node wrote at bootstrap. */
+  readonly rootKey: string;
   /** One more node on the same database with the same options, stopped with the others. */
   node(host: string): Promise<Instance>;
   /** Stops every node started. */
@@ -87,8 +89,21 @@ export async function startSharedNodes(
     const others = await Promise.allSettled(rest.map(node));
     const failed = others.find((result) => result.status === 'rejected');
     if (failed) throw failed.reason;
+    let rootKey: string | undefined;
     const nodes = [a, ...others.map((result) => (result as PromiseFulfilledResult<Instance>).value)];
-    return { url, a, b: nodes[1]!, nodes, accounts, node, stop };
+    return {
+      url,
+      a,
+      b: nodes[1]!,
+      nodes,
+      accounts,
+      get rootKey() {
+        rootKey ??= bootstrapKey(a);
+        return rootKey;
+      },
+      node,
+      stop,
+    };
   } catch (err) {
     await stop().catch(() => {});
     throw err;
