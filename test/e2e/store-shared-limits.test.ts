@@ -91,15 +91,26 @@ test("an IMAP session on node A ends when node B's API changes the password it l
   }
 });
 
-test("a mailbox key revoked through node B's API is refused by node A and ends A's session that used it", async () => {
-  const user = 'keyed@limits.test';
+/** A new mailbox `user`, a key of it minted through node B's API (`app`), a session on node A logged in with it. */
+async function keyedSession(user: string, app: string) {
   const account = await a.addAccount(user, PASSWORD);
-  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: 'phone' });
+  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: app });
   assert.is(minted.status, 201, JSON.stringify(minted.body));
   const { public_id: id, key: secret } = minted.body.data.api_key;
   const client = await RawClient.connect(a.port('imap'), false, '127.0.0.7', a.host);
   try {
     assert.match(await client.command('a1', `LOGIN "${user}" "${secret}"`), /^a1 OK/m);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return { account, id: id as string, secret: secret as string, client };
+}
+
+test("a mailbox key revoked through node B's API is refused by node A and ends A's session that used it", async () => {
+  const user = 'keyed@limits.test';
+  const { account, id, secret, client } = await keyedSession(user, 'phone');
+  try {
     assert.match(await imapLogin(a, user, secret, '127.0.0.7'), /^a1 OK/, 'A has checked the key (and keeps it)');
     assert.ok((await api(b, 'DELETE', `/mailboxes/mbx_${account.id}/keys/${id}`)) < 300);
     const revokedAt = Date.now();
@@ -112,14 +123,8 @@ test("a mailbox key revoked through node B's API is refused by node A and ends A
 });
 
 test("a mailbox key's expiry shortened through node B's API ends A's session that used it at the new time", async () => {
-  const user = 'expiring@limits.test';
-  const account = await a.addAccount(user, PASSWORD);
-  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: 'tablet' });
-  assert.is(minted.status, 201, JSON.stringify(minted.body));
-  const { public_id: id, key: secret } = minted.body.data.api_key;
-  const client = await RawClient.connect(a.port('imap'), false, '127.0.0.7', a.host);
+  const { id, client } = await keyedSession('expiring@limits.test', 'tablet');
   try {
-    assert.match(await client.command('a1', `LOGIN "${user}" "${secret}"`), /^a1 OK/m);
     const expiresAt = Date.now() + 1500;
     const patched = await call(b, 'PATCH', `/api-keys/${id}`, { expires_at: new Date(expiresAt).toISOString() });
     assert.is(patched.status, 200, JSON.stringify(patched.body));
