@@ -5,42 +5,28 @@
 // more than the limit: at most (nodes - 1) × max(1, floor(limit / 16)). Always on PostgreSQL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { apiCall, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const LIMIT = 32;
 const WINDOW_S = 3600;
 /** (2 nodes - 1) × max(1, floor(32 / 16)): what the nodes' exchange of counts may let past. */
 const SLACK = 2;
 
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 
 test.before(async () => {
-  const url = await testDatabase('shared-api-rate');
-  const node = (host: string) =>
-    sharedNode(host, url, {
-      overrides: { http: { management_rate_limit: LIMIT, rate_limit_window_seconds: WINDOW_S } },
-    });
-  a = await node('127.0.0.2');
-  b = await node('127.0.0.3');
-  rootKey = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
-});
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
-
-async function get(instance: Instance, path: string, key: string | null = rootKey) {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    headers: key ? { authorization: `Bearer ${key}` } : {},
+  shared = await startSharedNodes('shared-api-rate', {
+    overrides: { http: { management_rate_limit: LIMIT, rate_limit_window_seconds: WINDOW_S } },
   });
-  const text = await reply.text();
-  return { status: reply.status, headers: reply.headers, body: text ? JSON.parse(text) : null };
-}
+  ({ a, b } = shared);
+});
+test.after(() => shared?.stop());
+
+const get = (instance: Instance, path: string, key: string | null = shared.rootKey) =>
+  apiCall(instance, key, 'GET', path);
 
 test('a key limited to 32 an hour gets 32 (+ the documented slack) across both nodes, not 32 per node', async () => {
   // Shared windows are aligned to the clock: do not straddle the hour's end (at most a 20 s wait).

@@ -4,36 +4,31 @@
 // run a dispatcher; Bayes training on one node is what the other classifies with. Always on PostgreSQL (a private cluster), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import { PRESETS } from '../../src/security/permissions.ts';
 import { Webhooks } from '../../src/store/webhooks.ts';
 import { storeKey } from '../helpers/api.ts';
 import { openSse, type SseClient, type SseFrame, startReceiver, type Receiver } from '../helpers/events.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { apiCall, mxTransport, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const ANN = 'ann@example.test';
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 let key: string;
 let root: string;
 let receiver: Receiver;
 
-const node = (host: string): Promise<Instance> =>
-  sharedNode(host, url, {
+test.before(async () => {
+  shared = await startSharedNodes('shared-events', {
     overrides: {
       webhooks: { allow_http: true, allow_private_addresses: true },
       spam: { bayes_min_spam: 1, bayes_min_ham: 1 },
     },
+    accounts: [ANN],
   });
-
-test.before(async () => {
-  url = await testDatabase('shared-events');
-  a = await node('127.0.0.2');
-  const ann = await a.addAccount(ANN, 'correct horse battery');
-  b = await node('127.0.0.3');
+  ({ a, b } = shared);
+  const ann = shared.accounts[0]!;
   key = await storeKey(a.server.store, {
     teamId: ann.teamId,
     type: 'mailbox',
@@ -59,7 +54,7 @@ test.before(async () => {
   });
 });
 test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop(), receiver?.close()]);
+  await Promise.all([shared?.stop(), receiver?.close()]);
 });
 
 const events = (instance: Instance): string => `http://${instance.host}:${instance.port('http')}/api/v1/mailbox/events`;
@@ -70,13 +65,7 @@ async function deliver(prefix: string, count: number): Promise<string[]> {
   const clients = 8;
   await Promise.all(
     Array.from({ length: clients }, async (_, c) => {
-      const transport = nodemailer.createTransport({
-        host: (c % 2 ? b : a).host,
-        port: (c % 2 ? b : a).port('smtp-mx'),
-        secure: false,
-        ignoreTLS: true,
-        pool: false,
-      });
+      const transport = mxTransport(c % 2 ? b : a);
       for (let i = c; i < count; i += clients) {
         const info = await transport.sendMail({
           from: 'sender@elsewhere.test',
@@ -142,14 +131,9 @@ test('webhooks: each event posted exactly once though both nodes run a dispatche
 
 /** POST to a node's API with the root key; the reply's data. */
 async function post(instance: Instance, path: string, message: string): Promise<any> {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-    method: 'POST',
-    headers: { authorization: `Bearer ${root}`, 'content-type': 'application/json' },
-    body: JSON.stringify({ message }),
-  });
-  const body = (await reply.json()) as { data: any };
-  assert.is(reply.status, 200, JSON.stringify(body));
-  return body.data;
+  const reply = await apiCall(instance, root, 'POST', path, { message });
+  assert.is(reply.status, 200, JSON.stringify(reply.body));
+  return reply.body.data;
 }
 
 const mail = (subject: string, body: string): string =>

@@ -8,7 +8,7 @@ import { join } from 'node:path';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import pg from 'pg';
 import { createRootKey } from '../../src/bootstrap.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
@@ -16,12 +16,12 @@ import { Store } from '../../src/store/index.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { startSink, waitFor, type Sink } from '../helpers/outbound.ts';
 import { RawClient } from '../helpers/imap.ts';
+import { imapClient, PASSWORD } from '../helpers/shared-nodes.ts';
 import { startPostgres, type PostgresCluster } from '../helpers/postgres.ts';
 import { SmtpClient } from '../helpers/smtp.ts';
 import { startServerProcess, type ServerProcess } from '../helpers/process.ts';
 import { tempDir } from '../helpers/tmp.ts';
 
-const PASSWORD = 'correct horse battery';
 const MAILBOX = 'ann@example.test';
 const LEASE_SECONDS = 3;
 let cluster: PostgresCluster;
@@ -115,16 +115,7 @@ const transport = (node: Node, listener = 'smtp-mx', auth?: { user: string; pass
     socketTimeout: 15_000,
   });
 
-function imap(node: Node): ImapFlow {
-  return new ImapFlow({
-    host: node.host,
-    port: node.port('imap'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-    auth: { user: MAILBOX, pass: PASSWORD },
-    logger: false,
-  });
-}
+const imap = (node: Node): ImapFlow => imapClient(node, MAILBOX);
 
 /** Message-ID → how many times INBOX holds it, read over IMAP on `node`. */
 async function storedIds(node: Node): Promise<Map<string, number>> {

@@ -5,40 +5,38 @@
 // reach A's IDLE session. Always on PostgreSQL (a private cluster, test/helpers/postgres.ts).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
 import pg from 'pg';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import type { Account } from '../../src/store/index.ts';
-import { apiCall, imapClient, mxTransport, PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import {
+  apiCall,
+  imapClient,
+  mxTransport,
+  PASSWORD,
+  type SharedNodes,
+  startSharedNodes,
+} from '../helpers/shared-nodes.ts';
 
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 let admin: pg.Client;
 
-const node = (host: string): Promise<Instance> =>
-  sharedNode(host, url, { overrides: { imap: { allow_plain_auth_loopback: true } } });
-
 test.before(async () => {
-  url = await testDatabase('shared-feed');
-  a = await node('127.0.0.2');
-  b = await node('127.0.0.3');
-  rootKey = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
-  admin = new pg.Client({ connectionString: url });
+  shared = await startSharedNodes('shared-feed', { overrides: { imap: { allow_plain_auth_loopback: true } } });
+  ({ a, b } = shared);
+  admin = new pg.Client({ connectionString: shared.url });
   await admin.connect();
 });
 test.after(async () => {
   await admin?.end();
-  await Promise.all([a?.stop(), b?.stop()]);
+  await shared?.stop();
 });
 
 const api = (instance: Instance, method: string, path: string, body?: unknown) =>
-  apiCall(instance, rootKey, method, path, body);
+  apiCall(instance, shared.rootKey, method, path, body);
 
 /** The backends LISTENing on the change feed (both nodes'): their pids. */
 async function listeners(): Promise<number[]> {

@@ -5,50 +5,31 @@
 // brute-force substring check over the fetched messages gives (RFC 3501 6.4.4).
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import pg from 'pg';
 import { RUN_MIN } from '../../src/store/fulltext.ts';
-import { startInstance, type Instance } from '../helpers/instance.ts';
-import { testDatabase } from '../helpers/store.ts';
+import type { Instance } from '../helpers/instance.ts';
+import { imapClient, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
-const PASSWORD = 'correct horse battery';
 const USER = 'ann@example.test';
 const NEEDLES = ['alpha3', 'beta1', 'gamma12', 'subject 7', 'common', 'lta4', 'nowhere'];
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-const nodes: Instance[] = [];
 const clients: ImapFlow[] = [];
 
-const node = async (host: string): Promise<Instance> => {
-  const instance = await startInstance({
-    host,
-    overrides: { store: { engine: 'postgres', postgres_url: url, shared: true } } as never,
-  });
-  nodes.push(instance);
-  return instance;
-};
-
 test.before(async () => {
-  url = await testDatabase('shared-fulltext');
-  a = await node('127.0.0.2');
-  await a.addAccount(USER, PASSWORD);
-  b = await node('127.0.0.3');
+  // `smtp: {}`: the SMTP listeners and limits as startInstance has them (the messages go in through the store).
+  shared = await startSharedNodes('shared-fulltext', { overrides: { smtp: {} }, accounts: [USER] });
+  ({ a, b } = shared);
 });
 test.after(async () => {
   for (const client of clients) await client.logout().catch(() => {});
-  await Promise.all(nodes.map((n) => n.stop()));
+  await shared?.stop();
 });
 
 async function imap(instance: Instance): Promise<ImapFlow> {
-  const client = new ImapFlow({
-    host: instance.host,
-    port: instance.port('imap'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-    auth: { user: USER, pass: PASSWORD },
-    logger: false,
-  });
+  const client = imapClient(instance, USER);
   await client.connect();
   await client.mailboxOpen('INBOX');
   clients.push(client);
@@ -130,7 +111,7 @@ async function reselect(client: ImapFlow): Promise<void> {
  * and every live message up to the last run's last UID lies in one: what a node that reads them finds.
  */
 async function storedRunsCover(live: number[], step: string): Promise<void> {
-  const client = new pg.Client({ connectionString: url });
+  const client = new pg.Client({ connectionString: shared.url });
   await client.connect();
   try {
     const { rows } = await client.query<{ value: Buffer }>(
@@ -206,7 +187,7 @@ test('deliveries through both nodes, more through B, an EXPUNGE on B: SEARCH agr
   await sameEverywhere([onA, onB], 'after an EXPUNGE through B');
   await deliverSearching([b, a], 3 * RUN_MIN, [onA, onB]);
   await settle();
-  const c = await node('127.0.0.4'); // reads the runs as the database has them
+  const c = await shared.node('127.0.0.4'); // reads the runs as the database has them
   await sameEverywhere([onA, onB, await imap(c)], 'on a node started afterwards');
 });
 

@@ -5,38 +5,32 @@
 // Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { readFileSync } from 'node:fs';
-import nodemailer from 'nodemailer';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
-import { apiCall, sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import {
+  apiCall,
+  mxTransport,
+  PASSWORD,
+  type SharedNodes,
+  startSharedNodes,
+  submissionTransport,
+} from '../helpers/shared-nodes.ts';
 
-const PASSWORD = 'correct horse battery';
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
-let rootKey: string;
 
-const node = (host: string): Promise<Instance> =>
-  sharedNode(host, url, {
+test.before(async () => {
+  shared = await startSharedNodes('shared-limits', {
     overrides: {
       smtp: { send_per_hour: 3, send_per_day: 100, messages_per_ip_per_minute: 3 },
       imap: { allow_plain_auth_loopback: true },
       auth: { max_failures_per_account: 4, max_failures_per_ip: 100 },
     },
   });
-
-test.before(async () => {
-  url = await testDatabase('shared-limits');
-  a = await node('127.0.0.2');
-  b = await node('127.0.0.3');
-  rootKey = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
+  ({ a, b } = shared);
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 /** The tagged reply to LOGIN on `instance`'s IMAP, from client address `from`. */
 async function imapLogin(instance: Instance, user: string, password: string, from: string): Promise<string> {
@@ -49,7 +43,7 @@ async function imapLogin(instance: Instance, user: string, password: string, fro
 }
 
 const call = (instance: Instance, method: string, path: string, body?: unknown) =>
-  apiCall(instance, rootKey, method, path, body);
+  apiCall(instance, shared.rootKey, method, path, body);
 
 const api = async (instance: Instance, method: string, path: string, body?: unknown): Promise<number> =>
   (await call(instance, method, path, body)).status;
@@ -97,15 +91,26 @@ test("an IMAP session on node A ends when node B's API changes the password it l
   }
 });
 
-test("a mailbox key revoked through node B's API is refused by node A and ends A's session that used it", async () => {
-  const user = 'keyed@limits.test';
+/** A new mailbox `user`, a key of it minted through node B's API (`app`), a session on node A logged in with it. */
+async function keyedSession(user: string, app: string) {
   const account = await a.addAccount(user, PASSWORD);
-  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: 'phone' });
+  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: app });
   assert.is(minted.status, 201, JSON.stringify(minted.body));
   const { public_id: id, key: secret } = minted.body.data.api_key;
   const client = await RawClient.connect(a.port('imap'), false, '127.0.0.7', a.host);
   try {
     assert.match(await client.command('a1', `LOGIN "${user}" "${secret}"`), /^a1 OK/m);
+  } catch (err) {
+    client.close();
+    throw err;
+  }
+  return { account, id: id as string, secret: secret as string, client };
+}
+
+test("a mailbox key revoked through node B's API is refused by node A and ends A's session that used it", async () => {
+  const user = 'keyed@limits.test';
+  const { account, id, secret, client } = await keyedSession(user, 'phone');
+  try {
     assert.match(await imapLogin(a, user, secret, '127.0.0.7'), /^a1 OK/, 'A has checked the key (and keeps it)');
     assert.ok((await api(b, 'DELETE', `/mailboxes/mbx_${account.id}/keys/${id}`)) < 300);
     const revokedAt = Date.now();
@@ -118,14 +123,8 @@ test("a mailbox key revoked through node B's API is refused by node A and ends A
 });
 
 test("a mailbox key's expiry shortened through node B's API ends A's session that used it at the new time", async () => {
-  const user = 'expiring@limits.test';
-  const account = await a.addAccount(user, PASSWORD);
-  const minted = await call(b, 'POST', `/mailboxes/mbx_${account.id}/keys`, { app_name: 'tablet' });
-  assert.is(minted.status, 201, JSON.stringify(minted.body));
-  const { public_id: id, key: secret } = minted.body.data.api_key;
-  const client = await RawClient.connect(a.port('imap'), false, '127.0.0.7', a.host);
+  const { id, client } = await keyedSession('expiring@limits.test', 'tablet');
   try {
-    assert.match(await client.command('a1', `LOGIN "${user}" "${secret}"`), /^a1 OK/m);
     const expiresAt = Date.now() + 1500;
     const patched = await call(b, 'PATCH', `/api-keys/${id}`, { expires_at: new Date(expiresAt).toISOString() });
     assert.is(patched.status, 200, JSON.stringify(patched.body));
@@ -138,13 +137,8 @@ test("a mailbox key's expiry shortened through node B's API ends A's session tha
 });
 
 async function submit(instance: Instance, user: string, i: number): Promise<string> {
-  const transport = nodemailer.createTransport({
-    host: instance.host,
-    port: instance.port('smtp-submission'),
-    secure: false,
+  const transport = submissionTransport(instance, user, {
     requireTLS: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user, pass: PASSWORD },
     connectionTimeout: 5000,
     socketTimeout: 5000,
   });
@@ -177,15 +171,8 @@ test('one MX message rate per client address across nodes: 3 a minute is 3 in al
   await a.addAccount(user, PASSWORD);
   const replies: string[] = [];
   for (const [i, instance] of [a, b, a, b].entries()) {
-    const transport = nodemailer.createTransport({
-      host: instance.host,
-      port: instance.port('smtp-mx'),
-      secure: false,
-      ignoreTLS: true,
-      // Generous: a loaded CI machine once took over 5 s for one delivery, and the count is what is tested.
-      connectionTimeout: 20_000,
-      socketTimeout: 20_000,
-    });
+    // Generous: a loaded CI machine once took over 5 s for one delivery, and the count is what is tested.
+    const transport = mxTransport(instance, { connectionTimeout: 20_000, socketTimeout: 20_000 });
     replies.push(
       await transport
         .sendMail({ from: 'someone@elsewhere.test', to: user, subject: `in ${i}`, text: `message ${i}\n` })

@@ -1,43 +1,39 @@
 // Two Wren nodes on one PostgreSQL database (`[store] shared = true`, docs/ARCHITECTURE.md §4.8): SMTP
 // clients deliver to the same folders through both at once, and IMAP IDLE on one sees the other's
 // deliveries. Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
-import { readFileSync } from 'node:fs';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { bootstrapKeyPath } from '../../src/bootstrap.ts';
 import { type Account, type Domain, Store } from '../../src/store/index.ts';
 import { prefixRange } from '../../src/store/keys.ts';
 import type { Instance } from '../helpers/instance.ts';
 import {
   PASSWORD,
+  apiCall,
   assertInboxOnEveryNode,
   deliverThrough,
   idleSeesDelivery,
   imapClient as imap,
   mxTransport as smtp,
+  type SharedNodes,
   sentIds,
-  sharedNode,
+  startSharedNodes,
 } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
 import { rejects } from '../helpers/assert.ts';
 
 const MAILBOXES = ['ann@example.test', 'bob@example.test'];
-let url: string;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 
 test.before(async () => {
-  url = await testDatabase('shared-nodes');
-  a = await sharedNode('127.0.0.2', url);
-  for (const address of MAILBOXES) await a.addAccount(address, PASSWORD);
-  b = await sharedNode('127.0.0.3', url); // starts on a database another node is writing
+  // B starts on a database another node is writing.
+  shared = await startSharedNodes('shared-nodes', { accounts: MAILBOXES });
+  ({ a, b } = shared);
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 test('a second server that does not share the database is refused while shared nodes run, and the other way round', async () => {
-  await rejects(() => Store.open('', { postgresUrl: url }));
+  await rejects(() => Store.open('', { postgresUrl: shared.url }));
 });
 
 test('20 SMTP clients deliver 200 messages to two mailboxes through both nodes: each stored once, UIDs strictly increasing', async () => {
@@ -89,15 +85,8 @@ test("a mailbox added on node B is taken by node A's MX within a second, though 
 });
 
 test('the same mailboxes and domains created through both nodes at once: one 201, one 409, one record each', async () => {
-  const key = readFileSync(bootstrapKeyPath(a.config.data_dir), 'utf8').trim();
-  const post = async (instance: Instance, path: string, body: unknown) => {
-    const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
-      method: 'POST',
-      headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
-      body: JSON.stringify(body),
-    });
-    return { status: reply.status, body: (await reply.json()) as any };
-  };
+  const key = shared.rootKey;
+  const post = (instance: Instance, path: string, body: unknown) => apiCall(instance, key, 'POST', path, body);
   // Each name is asked of both nodes at the same moment, one name after another.
   const mailboxes = Array.from({ length: 8 }, (_, i) => `race${i}@example.test`);
   const domains = Array.from({ length: 4 }, (_, i) => `race${i}.test`);

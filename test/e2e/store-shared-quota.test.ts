@@ -12,21 +12,17 @@ import type { ApiKey, Folder } from '../../src/store/index.ts';
 import { RawClient } from '../helpers/imap.ts';
 import type { Instance } from '../helpers/instance.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
-import { apiCall, mxTransport, PASSWORD, sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { apiCall, mxTransport, PASSWORD, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 
 test.before(async () => {
-  const url = await testDatabase('shared-quota');
-  const overrides = { imap: { allow_plain_auth_loopback: true } };
-  a = await sharedNode('127.0.0.2', url, { overrides });
-  b = await sharedNode('127.0.0.3', url, { overrides });
+  shared = await startSharedNodes('shared-quota', { overrides: { imap: { allow_plain_auth_loopback: true } } });
+  ({ a, b } = shared);
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 const post = (instance: Instance, key: string, path: string, body: unknown) =>
   apiCall(instance, key, 'POST', path, body);

@@ -6,27 +6,26 @@ import * as assert from 'uvu/assert';
 import { connect } from 'node:net';
 import { RawClient } from '../helpers/imap.ts';
 import { sendToMx, type Instance } from '../helpers/instance.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const USER = 'ann@recent.test';
 const PASSWORD = 'ann recent password';
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 const sessions: RawClient[] = [];
 
-const node = (host: string, url: string): Promise<Instance> =>
-  sharedNode(host, url, { overrides: { imap: { allow_plain_auth_loopback: true } } });
-
 test.before(async () => {
-  const url = await testDatabase('shared-recent');
-  a = await node('127.0.0.2', url);
-  await a.addAccount(USER, PASSWORD);
-  b = await node('127.0.0.3', url);
+  shared = await startSharedNodes('shared-recent', {
+    overrides: { imap: { allow_plain_auth_loopback: true } },
+    accounts: [USER],
+    password: PASSWORD,
+  });
+  ({ a, b } = shared);
 });
 test.after(async () => {
   for (const s of sessions) s.close();
-  await Promise.all([a?.stop(), b?.stop()]);
+  await shared?.stop();
 });
 
 async function session(instance: Instance): Promise<RawClient> {

@@ -5,36 +5,28 @@
 // (reports are received, never sent), so nothing else needs a lease. Always on PostgreSQL.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import type { Instance } from '../helpers/instance.ts';
 import { dmarcGzipMail, dmarcXml, dmarcZipMail, tlsRptJson, tlsRptMail } from '../helpers/reports.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { mxTransport, type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 import { parseDmarcReport } from '../../src/reports/dmarc.ts';
 import { Reports } from '../../src/store/reports.ts';
 
 const REPORTS = 5;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 let teamId: string;
 
 test.before(async () => {
-  const url = await testDatabase('shared-reports');
-  a = await sharedNode('127.0.0.2', url);
-  b = await sharedNode('127.0.0.3', url);
+  shared = await startSharedNodes('shared-reports');
+  ({ a, b } = shared);
   for (const user of ['postmaster', 'dmarc', 'tls'])
     teamId = (await a.addAccount(`${user}@example.test`, 'a password 123')).teamId;
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 async function send(instance: Instance, to: string, raw: Buffer): Promise<void> {
-  const transport = nodemailer.createTransport({
-    host: instance.host,
-    port: instance.port('smtp-mx'),
-    secure: false,
-    ignoreTLS: true,
+  const transport = mxTransport(instance, {
     connectionTimeout: 60_000,
     greetingTimeout: 60_000,
     socketTimeout: 60_000,

@@ -4,47 +4,45 @@
 // once. Always on PostgreSQL (a private cluster, test/helpers/postgres.ts), whatever the suite engine.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import nodemailer from 'nodemailer';
 import type { Instance } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { startSink, waitFor, type Sink } from '../helpers/outbound.ts';
 import {
-  PASSWORD,
   assertInboxOnEveryNode,
   deliverThrough,
   idleSeesDelivery,
+  type SharedNodes,
   sentIds,
-  sharedNode,
+  startSharedNodes,
+  submissionTransport,
 } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
 
 const MAILBOXES = ['ann@example.test', 'bob@example.test'];
 let dns: TestDnsServer;
 let sink: Sink;
+let shared: SharedNodes;
 let nodes: Instance[] = [];
 
 test.before(async () => {
-  const url = await testDatabase('shared-three');
   dns = await startDnsServer({
     'sink.test': { MX: [{ exchange: 'mx.sink.test', priority: 10 }] },
     'mx.sink.test': { A: ['127.0.0.1'] },
   });
   sink = await startSink({ tls: false });
-  const node = (host: string) =>
-    sharedNode(host, url, {
-      dnsServers: dns.servers,
-      overrides: {
-        // Submission on, for the outbound test; each node's runner polls every second.
-        smtp: { submissions_listen: [], messages_per_ip_per_minute: 100_000 },
-        outbound: { smtp_port: sink.port, local_address: host, poll_interval_seconds: 1 },
-      },
-    });
-  nodes = [await node('127.0.0.2')];
-  for (const address of MAILBOXES) await nodes[0]!.addAccount(address, PASSWORD);
-  nodes.push(...(await Promise.all([node('127.0.0.3'), node('127.0.0.4')])));
+  shared = await startSharedNodes('shared-three', {
+    hosts: ['127.0.0.2', '127.0.0.3', '127.0.0.4'],
+    dnsServers: dns.servers,
+    overrides: (host) => ({
+      // Submission on, for the outbound test; each node's runner polls every second.
+      smtp: { submissions_listen: [], messages_per_ip_per_minute: 100_000 },
+      outbound: { smtp_port: sink.port, local_address: host, poll_interval_seconds: 1 },
+    }),
+    accounts: MAILBOXES,
+  });
+  nodes = shared.nodes;
 });
 test.after(async () => {
-  await Promise.all(nodes.map((n) => n.stop()));
+  await shared?.stop();
   await Promise.all([sink?.close(), dns?.close()]);
 });
 
@@ -69,14 +67,7 @@ test('IMAP IDLE on one node announces deliveries made on each of the other two w
 test('three queue runners: each message submitted through any node reaches the destination exactly once', async () => {
   const ids = await Promise.all(
     nodes.map(async (node, n) => {
-      const transport = nodemailer.createTransport({
-        host: node.host,
-        port: node.port('smtp-submission'),
-        secure: false,
-        tls: { rejectUnauthorized: false },
-        auth: { user: MAILBOXES[0]!, pass: PASSWORD },
-        pool: false,
-      });
+      const transport = submissionTransport(node, MAILBOXES[0]!);
       const sent: string[] = [];
       for (let i = 0; i < 8; i++) {
         const messageId = `<out-${n}-${i}@example.test>`;

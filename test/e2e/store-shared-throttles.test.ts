@@ -7,29 +7,25 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Instance } from '../helpers/instance.ts';
 import { SmtpClient } from '../helpers/smtp.ts';
-import { sharedNode } from '../helpers/shared-nodes.ts';
-import { testDatabase } from '../helpers/store.ts';
+import { type SharedNodes, startSharedNodes } from '../helpers/shared-nodes.ts';
 
 const LIMIT = 3;
+let shared: SharedNodes;
 let a: Instance;
 let b: Instance;
 
 test.before(async () => {
-  const url = await testDatabase('shared-console');
-  const node = (host: string) =>
-    sharedNode(host, url, {
-      overrides: {
-        auth: { max_failures_per_ip: LIMIT },
-        smtp: { submission_listen: [], submissions_listen: [], bad_rcpt_per_ip: LIMIT, bad_rcpt_tarpit_ms: 10 },
-      },
-    });
-  a = await node('127.0.0.2');
-  await a.addAccount('ann@example.test', 'ann password here');
-  b = await node('127.0.0.3');
+  shared = await startSharedNodes('shared-console', {
+    overrides: {
+      auth: { max_failures_per_ip: LIMIT },
+      smtp: { submission_listen: [], submissions_listen: [], bad_rcpt_per_ip: LIMIT, bad_rcpt_tarpit_ms: 10 },
+    },
+    accounts: ['ann@example.test'],
+    password: 'ann password here',
+  });
+  ({ a, b } = shared);
 });
-test.after(async () => {
-  await Promise.all([a?.stop(), b?.stop()]);
-});
+test.after(() => shared?.stop());
 
 /** The admin login form posted to `instance` with a wrong secret: the status. */
 async function wrongSecret(instance: Instance): Promise<number> {

@@ -30,6 +30,33 @@ export interface CallOptions {
   headers?: Record<string, string>;
 }
 
+/**
+ * `method` on `url` with `headers` (an Authorization among them, if any): `o.raw` sent as is, else
+ * `o.body` as JSON. The reply, its body parsed where it is JSON.
+ */
+export async function request(
+  url: string,
+  method: string,
+  headers: Record<string, string>,
+  o: { body?: unknown; raw?: string | Buffer },
+): Promise<Reply> {
+  let body: string | Buffer | undefined;
+  if (o.raw !== undefined) body = o.raw;
+  else if (o.body !== undefined) {
+    body = JSON.stringify(o.body);
+    headers['content-type'] ??= 'application/json';
+  }
+  const response = await fetch(url, { method, headers, body });
+  const text = await response.text();
+  let parsed: unknown;
+  try {
+    parsed = text ? JSON.parse(text) : undefined;
+  } catch {
+    parsed = undefined;
+  }
+  return { status: response.status, headers: response.headers, text, body: parsed };
+}
+
 export interface ApiFixture {
   base: string;
   store: Store;
@@ -72,21 +99,7 @@ export async function startApi(options: Partial<ApiOptions> = {}): Promise<ApiFi
     const headers: Record<string, string> = { ...o.headers };
     const key = o.key === undefined ? rootKey : o.key;
     if (key) headers.authorization = `Bearer ${key}`;
-    let body: string | Buffer | undefined;
-    if (o.raw !== undefined) body = o.raw;
-    else if (o.body !== undefined) {
-      body = JSON.stringify(o.body);
-      headers['content-type'] ??= 'application/json';
-    }
-    const response = await fetch(base + path, { method, headers, body });
-    const text = await response.text();
-    let parsed: unknown;
-    try {
-      parsed = text ? JSON.parse(text) : undefined;
-    } catch {
-      parsed = undefined;
-    }
-    return { status: response.status, headers: response.headers, text, body: parsed };
+    return request(base + path, method, headers, o);
   };
 
   return {

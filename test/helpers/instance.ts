@@ -85,12 +85,16 @@ export async function startInstance(
 const isSection = (value: unknown): value is Record<string, unknown> =>
   typeof value === 'object' && value !== null && !Array.isArray(value);
 
+/** The root API key the instance wrote at its first start (the operator's, of the bootstrap team). */
+export const bootstrapKey = (instance: Instance): string =>
+  readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim();
+
 /** What the `wrenmail` commands need to reach this instance's API as its operator. */
 export function cliEnv(instance: Instance): Record<string, string> {
   return {
     WRENMAIL_DATA_DIR: instance.config.data_dir,
     WRENMAIL_API_URL: `http://127.0.0.1:${instance.port('http')}`,
-    WRENMAIL_API_KEY: readFileSync(bootstrapKeyPath(instance.config.data_dir), 'utf8').trim(),
+    WRENMAIL_API_KEY: bootstrapKey(instance),
   };
 }
 

@@ -2,17 +2,23 @@
 // docs/ARCHITECTURE.md §4.8), and the checks the shared-store tests make of them over SMTP and IMAP.
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
+import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { ImapFlow } from 'imapflow';
-import { startInstance, type Instance } from './instance.ts';
+import type { Account } from '../../src/store/index.ts';
+import { type Reply, request } from './api.ts';
+import { bootstrapKey, startInstance, type Instance } from './instance.ts';
+import { testDatabase } from './store.ts';
 
 export const PASSWORD = 'correct horse battery';
 
+interface NodeOptions {
+  dnsServers?: string[];
+  /** Whole sections: an `smtp` one replaces the SMTP defaults below (`smtp: {}`: startInstance's own). */
+  overrides?: Record<string, unknown>;
+}
+
 /** A node on `host` (127.0.0.2 …) sharing the database at `url`; `overrides` merge into its config sections. */
-export const sharedNode = (
-  host: string,
-  url: string,
-  options: { dnsServers?: string[]; overrides?: Record<string, unknown> } = {},
-): Promise<Instance> =>
+export const sharedNode = (host: string, url: string, options: NodeOptions = {}): Promise<Instance> =>
   startInstance({
     host,
     dnsServers: options.dnsServers,
@@ -23,25 +29,113 @@ export const sharedNode = (
     } as never,
   });
 
-export const imapClient = (instance: Instance, user: string): ImapFlow =>
-  new ImapFlow({
-    host: instance.host,
-    port: instance.port('imap'),
-    secure: false,
-    tls: { rejectUnauthorized: false },
-    auth: { user, pass: PASSWORD },
-    logger: false,
-  });
+export interface SharedNodes {
+  /** The database they share. */
+  url: string;
+  /** The first two nodes (127.0.0.2 and 127.0.0.3 by default). */
+  a: Instance;
+  b: Instance;
+  /** The nodes of `hosts`, in that order. */
+  nodes: Instance[];
+  /** The accounts made on the first node, in the order of `accounts`. */
+  accounts: Account[];
+  /** The operator's root key, the one the first node wrote at bootstrap. */
+  readonly rootKey: string;
+  /** One more node on the same database with the same options, stopped with the others. */
+  node(host: string): Promise<Instance>;
+  /** Stops every node started. */
+  stop(): Promise<void>;
+}
 
-/** A client of the node's MX (port 25 role), one connection per message. */
-export const mxTransport = (instance: Instance) =>
+/**
+ * Nodes on `hosts` sharing a fresh database named `database` in this process's private PostgreSQL
+ * cluster, each a sharedNode with `options`. The first starts alone and gets `accounts` (with
+ * `password`), so the others start on a database another node has written; they then start at once.
+ * When a node fails to start, those started are stopped before the error is thrown.
+ */
+export async function startSharedNodes(
+  database: string,
+  options: {
+    hosts?: string[];
+    dnsServers?: string[];
+    /** As sharedNode's, or made for each node's host. */
+    overrides?: NodeOptions['overrides'] | ((host: string) => NodeOptions['overrides']);
+    accounts?: string[];
+    password?: string;
+  } = {},
+): Promise<SharedNodes> {
+  const url = await testDatabase(database);
+  const running = new Set<Instance>();
+  const { dnsServers, overrides } = options;
+  const node = async (host: string): Promise<Instance> => {
+    const instance = await sharedNode(host, url, {
+      dnsServers,
+      overrides: typeof overrides === 'function' ? overrides(host) : overrides,
+    });
+    running.add(instance);
+    return instance;
+  };
+  const stop = async (): Promise<void> => {
+    const stopping = [...running];
+    running.clear();
+    await Promise.all(stopping.map((instance) => instance.stop()));
+  };
+  const [first, ...rest] = options.hosts ?? ['127.0.0.2', '127.0.0.3'];
+  try {
+    const a = await node(first!);
+    const accounts: Account[] = [];
+    for (const address of options.accounts ?? [])
+      accounts.push(await a.addAccount(address, options.password ?? PASSWORD));
+    const others = await Promise.allSettled(rest.map(node));
+    const failed = others.find((result) => result.status === 'rejected');
+    if (failed) throw failed.reason;
+    let rootKey: string | undefined;
+    const nodes = [a, ...others.map((result) => (result as PromiseFulfilledResult<Instance>).value)];
+    return {
+      url,
+      a,
+      b: nodes[1]!,
+      nodes,
+      accounts,
+      get rootKey() {
+        rootKey ??= bootstrapKey(a);
+        return rootKey;
+      },
+      node,
+      stop,
+    };
+  } catch (err) {
+    await stop().catch(() => {});
+    throw err;
+  }
+}
+
+/** A mail client's connection to the node's `listener`: STARTTLS (any certificate), `user` with PASSWORD. */
+const clientOf = (instance: Pick<Instance, 'host' | 'port'>, listener: string, user: string) => ({
+  host: instance.host,
+  port: instance.port(listener),
+  secure: false,
+  tls: { rejectUnauthorized: false },
+  auth: { user, pass: PASSWORD },
+});
+
+export const imapClient = (instance: Pick<Instance, 'host' | 'port'>, user: string): ImapFlow =>
+  new ImapFlow({ ...clientOf(instance, 'imap', user), logger: false });
+
+/** A client of the node's MX (port 25 role), one connection per message; `options` add to it (timeouts). */
+export const mxTransport = (instance: Instance, options: SMTPTransport.Options = {}) =>
   nodemailer.createTransport({
     host: instance.host,
     port: instance.port('smtp-mx'),
     secure: false,
     ignoreTLS: true,
     pool: false,
+    ...options,
   });
+
+/** A client of the node's submission port, one connection per message; `options` add to it. */
+export const submissionTransport = (instance: Instance, user: string, options: SMTPTransport.Options = {}) =>
+  nodemailer.createTransport({ ...clientOf(instance, 'smtp-submission', user), pool: false, ...options });
 
 /**
  * `clients` SMTP clients at once, client c on `nodes[c % nodes.length]`, each sending `perClient`
@@ -155,19 +249,17 @@ export async function idleSeesDelivery(watcher: Instance, via: Instance, user: s
   }
 }
 
-/** A call to the node's REST API with `key`: the status and the parsed body. */
-export async function apiCall(
+/** A call to the node's REST API with `key` (null: none): the status, the headers and the parsed body. */
+export const apiCall = (
   instance: Instance,
-  key: string,
+  key: string | null,
   method: string,
   path: string,
   body?: unknown,
-): Promise<{ status: number; body: any }> {
-  const reply = await fetch(`http://${instance.host}:${instance.port('http')}/api/v1${path}`, {
+): Promise<Reply> =>
+  request(
+    `http://${instance.host}:${instance.port('http')}/api/v1${path}`,
     method,
-    headers: { authorization: `Bearer ${key}`, ...(body ? { 'content-type': 'application/json' } : {}) },
-    body: body ? JSON.stringify(body) : null,
-  });
-  const text = await reply.text();
-  return { status: reply.status, body: text ? JSON.parse(text) : null };
-}
+    key ? { authorization: `Bearer ${key}` } : {},
+    { body },
+  );
