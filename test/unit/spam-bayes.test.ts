@@ -323,7 +323,8 @@ test('clues: the strongest maxDiscriminators, as sorting every token would give 
           Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) ||
           (a.token < b.token ? -1 : a.token > b.token ? 1 : 0),
       );
-    assert.equal(selectClues(tokens, counts, 50, 60, o), all.slice(0, maxDiscriminators), `${maxDiscriminators}`);
+    const probabilityOf = (t: string) => tokenProbability(...counts(t), 50, 60, o);
+    assert.equal(selectClues(tokens, probabilityOf, o), all.slice(0, maxDiscriminators), `${maxDiscriminators}`);
   }
 });
 
