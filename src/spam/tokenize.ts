@@ -53,8 +53,9 @@ const AUTH_HEADER = /^(authentication-results|arc-|received-spf|dkim-signature|d
 // never made into strings (issue 18: a split of 64 KB of plain text into every word was most of the
 // tokenizer's time).
 const SCANNED_WORD = new RegExp(`\\S{${MIN_WORD},}`, 'g');
-const LEADING_PUNCT = /^[("'<[{*`_~|,.;:?!-]+/;
-const TRAILING_PUNCT = /[)"'>\]}*`_~|,.;:?-]+$/;
+/** Punctuation trimmed from the start / the end of a word, by character code (ASCII). */
+const LEADING_PUNCT = charTable('("\'<[{*`_~|,.;:?!-');
+const TRAILING_PUNCT = charTable(')"\'>]}*`_~|,.;:?-');
 const URL_RE = /\b(?:https?|ftp):\/\/[^\s<>"'`{}|\\^\][]+|\bwww\.[a-z0-9-]+\.[a-z0-9.-]+[^\s<>"'`{}|\\^\][]*/gi;
 const LOOKS_LIKE_URL = /^(?:(?:https?|ftp):\/\/|www\.)/;
 const HREF_RE = /\b(?:href|src|action)\s*=\s*["']?([^"'\s>]+)/gi;
@@ -121,7 +122,7 @@ function words(text: string, prefix: string, out: TokenSet, pairs = false): void
       previous = '';
       continue;
     }
-    const w = piece.replace(LEADING_PUNCT, '').replace(TRAILING_PUNCT, '');
+    const w = trimmed(piece);
     const n = w.length;
     if (n < MIN_WORD) continue;
     if (n <= MAX_WORD) {
@@ -142,9 +143,32 @@ function words(text: string, prefix: string, out: TokenSet, pairs = false): void
   }
 }
 
+/** Which character codes of `chars` (ASCII) are in the set. */
+function charTable(chars: string): Uint8Array {
+  const table = new Uint8Array(128);
+  for (let i = 0; i < chars.length; i++) table[chars.charCodeAt(i)] = 1;
+  return table;
+}
+
+/**
+ * The word without its outer punctuation; the word itself when it has none, as most have: found by
+ * character code rather than two regex replacements per word (issue 18).
+ */
+function trimmed(piece: string): string {
+  let start = 0;
+  let end = piece.length;
+  while (start < end && LEADING_PUNCT[piece.charCodeAt(start)] === 1) start++;
+  while (end > start && TRAILING_PUNCT[piece.charCodeAt(end - 1)] === 1) end--;
+  return start === 0 && end === piece.length ? piece : piece.slice(start, end);
+}
+
 function bodyTokens(text: string, out: TokenSet): void {
-  for (const m of text.matchAll(URL_RE)) urlTokens(m[0], out);
-  words(text.replace(URL_RE, ' '), '', out, true);
+  // One pass for the links' tokens and the text without them (the links' tokens first, as before).
+  const rest = text.replace(URL_RE, (url) => {
+    urlTokens(url, out);
+    return ' ';
+  });
+  words(rest, '', out, true);
   // Text without a non-ASCII character has no non-ASCII letter: spared two passes over it (a tenth of
   // the tokenizer's time on long plain-text mail).
   const letters = NON_ASCII.test(text) ? text.replace(/[^\p{L}]/gu, '') : '';
