@@ -11,7 +11,7 @@
 //   node bench/spam-fit.ts [--only NAME] [--l2 0.0001] [--folds 5] [--per-rule] [--weights] [--emit]
 //     [--min -5] [--max 10]: the Bayes points' clamp
 import { join } from 'node:path';
-import { DEFAULT_BAYES, scoreFor } from '../src/spam/bayes.ts';
+import { DEFAULT_BAYES, scoreFor, tokenProbability } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import {
@@ -53,7 +53,11 @@ function countsOf(train: Prepared[]) {
 }
 
 const bayesP = (s: Prepared, m: ReturnType<typeof countsOf>) =>
-  bayesVerdict(s.tokens, (t) => m.counts.get(t) ?? [0, 0], m.totals, DEFAULT_BAYES).probability;
+  bayesVerdict(
+    s.tokens,
+    (t) => tokenProbability(...(m.counts.get(t) ?? [0, 0]), m.totals.spam, m.totals.ham, DEFAULT_BAYES),
+    DEFAULT_BAYES,
+  ).probability;
 
 /** Each training message's Bayes probability from a model trained on the other folds. */
 function outOfFold(train: Prepared[]): number[] {

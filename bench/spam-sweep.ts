@@ -7,7 +7,7 @@
 //     each JSON argument is one set of Bayes options (merged over the defaults); none: the defaults
 //     '{"drop":"^url:"}': a token-family ablation, the matching tokens neither trained nor classified
 import { join } from 'node:path';
-import { DEFAULT_BAYES, type BayesOptions } from '../src/spam/bayes.ts';
+import { DEFAULT_BAYES, tokenProbability, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import {
@@ -72,8 +72,9 @@ for (const split of [...losoSplits(samples), mixed]) {
     const counts = countsFor(v.drop);
     const dropped = v.drop ? new RegExp(v.drop) : null;
     const tokensOf = (s: { tokens: string[] }) => (dropped ? s.tokens.filter((t) => !dropped.test(t)) : s.tokens);
+    const probabilityOf = (t: string) => tokenProbability(...(counts.get(t) ?? [0, 0]), totals.spam, totals.ham, o);
     const scored = split.test.map((s) => {
-      const verdict = bayesVerdict(tokensOf(s), (t) => counts.get(t) ?? [0, 0], totals, o);
+      const verdict = bayesVerdict(tokensOf(s), probabilityOf, o);
       return {
         spam: s.class === 'spam',
         score: Math.round((rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1) + verdict.score) * 10) / 10,
@@ -85,7 +86,7 @@ for (const split of [...losoSplits(samples), mixed]) {
       const shown = (cls: 'spam' | 'ham') =>
         split.test
           .filter((s) => s.class === cls)
-          .map((s) => ({ s, v: bayesVerdict(tokensOf(s), (t) => counts.get(t) ?? [0, 0], totals, o) }))
+          .map((s) => ({ s, v: bayesVerdict(tokensOf(s), probabilityOf, o) }))
           .sort((a, b) => (cls === 'spam' ? a.v.probability - b.v.probability : b.v.probability - a.v.probability))
           .slice(0, cluesOf);
       for (const cls of ['spam', 'ham'] as const)

@@ -98,16 +98,15 @@ export function chiCombine(probabilities: number[]): { indicator: number; spammi
 }
 
 /**
- * The strongest clues among `tokens`, by distance of f(w) from 0.5, strongest first; ties broken by
- * token so the same message always gets the same clues. The best `maxDiscriminators` are kept as the
- * tokens go by rather than all sorted: a message has hundreds to 3,000 tokens and most are no clue
- * or weaker than the 30th, so most cost one comparison (the same clues as sorting all, in the same order).
+ * The strongest clues among `tokens`, by distance of f(w) from 0.5 (`probability`: f(w) of a token),
+ * strongest first; ties broken by token so the same message always gets the same clues. The best
+ * `maxDiscriminators` are kept as the tokens go by rather than all sorted: a message has hundreds to
+ * 3,000 tokens and most are no clue or weaker than the 30th, so most cost one comparison (the same
+ * clues as sorting all, in the same order).
  */
 export function selectClues(
   tokens: Iterable<string>,
-  counts: (token: string) => [number, number],
-  nspam: number,
-  nham: number,
+  probabilityOf: (token: string) => number,
   o: BayesOptions,
 ): Clue[] {
   const max = o.maxDiscriminators;
@@ -116,8 +115,7 @@ export function selectClues(
   // a ranks before b: stronger, or as strong and the smaller token.
   const before = (sa: number, ta: string, sb: number, tb: string) => sa > sb || (sa === sb && ta < tb);
   for (const token of tokens) {
-    const [spam, ham] = counts(token);
-    const probability = tokenProbability(spam, ham, nspam, nham, o);
+    const probability = probabilityOf(token);
     const s = Math.abs(probability - 0.5);
     if (s < o.minimumProbStrength) continue;
     const n = top.length;

@@ -14,7 +14,16 @@
 import { blobHash } from '../store/blobs.ts';
 import type { Store } from '../store/index.ts';
 import { SERVER_SCOPE, accountScope, type SpamClass, type SpamTotals, type TrainingResult } from '../store/spam.ts';
-import { DEFAULT_BAYES, bandRule, chiCombine, scoreFor, selectClues, type BayesOptions, type Clue } from './bayes.ts';
+import {
+  DEFAULT_BAYES,
+  bandRule,
+  chiCombine,
+  scoreFor,
+  selectClues,
+  tokenProbability,
+  type BayesOptions,
+  type Clue,
+} from './bayes.ts';
 import { tokenize, type MailInput } from './tokenize.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -110,7 +119,8 @@ export async function classify(store: Store, input: MailInput, options: MessageO
     const reason = `not enough training: ${trained.spam} spam and ${trained.ham} ham of ${o.minSpam} and ${o.minHam}`;
     return { probability: null, score: 0, rule: null, reason, clues: [], model: which, trained };
   }
-  const { probability, score, clues } = bayesVerdict(tokenize(input), (t) => model.get(t), trained, o);
+  const f = (spam: number, ham: number) => tokenProbability(spam, ham, trained.spam, trained.ham, o);
+  const { probability, score, clues } = bayesVerdict(tokenize(input), (t) => model.read(t, f), o);
   return {
     probability,
     score,
@@ -122,14 +132,13 @@ export async function classify(store: Store, input: MailInput, options: MessageO
   };
 }
 
-/** The Bayes probability and score points of a message's tokens under a model's counts (the model trained enough). */
+/** The Bayes probability and score points of a message's tokens, given each token's f(w) under a model trained enough. */
 export function bayesVerdict(
   tokens: string[],
-  counts: (token: string) => [number, number],
-  trained: SpamTotals,
+  probabilityOf: (token: string) => number,
   o: BayesOptions,
 ): { probability: number; score: number; clues: Clue[] } {
-  const clues = selectClues(tokens, counts, trained.spam, trained.ham, o);
+  const clues = selectClues(tokens, probabilityOf, o);
   const probability = chiCombine(clues.map((c) => c.probability)).indicator;
   return { probability, score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10, clues };
 }

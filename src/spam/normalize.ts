@@ -25,6 +25,7 @@ const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '
  * letters ("0ffice", "v1agra", "c@sh") are read as the letters; the caller notes the obfuscation.
  */
 export function wordToken(w: string): string {
+  if (lowerLetters(w)) return w; // most words: nothing below applies (a fast path, issue 18)
   if (/^[\d.,:/$%-]+$/.test(w)) return `num:${w.replace(/\d+/g, '#')}`;
   // Letters with a digit or symbol standing in for some, not a product code (two digits in a row, a
   // trailing digit), a variable ($name, @list) or an address (a@b, only short words take "@").
@@ -41,4 +42,13 @@ export function wordToken(w: string): string {
     if (letters >= w.length - 2 && letters >= 3) return w.replace(/[013457@$]/g, (c) => LEET[c]!);
   }
   return w;
+}
+
+/** Only a–z: no digit or symbol to read, and not a number. */
+function lowerLetters(w: string): boolean {
+  for (let i = 0; i < w.length; i++) {
+    const c = w.charCodeAt(i);
+    if (c < 97 || c > 122) return false;
+  }
+  return w.length > 0;
 }

@@ -67,6 +67,17 @@ export class SpamModel {
     return [spam, packed - spam * PACK];
   }
 
+  /**
+   * f(spam, ham) of `token`'s counts, without the pair get() allocates: classification reads up to
+   * 3,000 tokens a message, and the pairs were half its time (issue 18).
+   */
+  read<T>(token: string, f: (spam: number, ham: number) => T): T {
+    const packed = this.counts.get(token);
+    if (packed === undefined) return f(0, 0);
+    const spam = Math.floor(packed / PACK);
+    return f(spam, packed - spam * PACK);
+  }
+
   set(token: string, spam: number, ham: number): void {
     if (spam === 0 && ham === 0) this.counts.delete(token);
     else this.counts.set(token, spam * PACK + ham);

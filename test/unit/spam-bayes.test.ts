@@ -153,6 +153,19 @@ test('tokenizer: words at any whitespace; a word too short to keep does not brea
   assert.not.ok([...tokens].some((t) => t === 'of' || t.startsWith('of ') || t.endsWith(' of')));
 });
 
+test('tokenizer: long text loses no word or pair where it is read in pieces', () => {
+  // 1,200 distinct five-letter words (7,200 characters; the 4,096th falls inside a word), under the
+  // 3,000-token bound with their pairs.
+  const word = (i: number) =>
+    Array.from({ length: 5 }, (_, k) => String.fromCharCode(97 + (Math.floor(i / 26 ** k) % 26))).join('');
+  const list = Array.from({ length: 1200 }, (_, i) => word(i));
+  const tokens = new Set(tokenize(Buffer.from(`Subject: hi\r\n\r\n${list.join(' ')}\r\n`)));
+  list.forEach((w, i) => {
+    assert.ok(tokens.has(w), `has ${w}`);
+    if (i > 0) assert.ok(tokens.has(`${list[i - 1]} ${w}`), `has the pair ending ${w}`);
+  });
+});
+
 test('abstains below the minimum of each class, then classifies', async () => {
   const store = await openStore();
   await trainMany(
@@ -323,7 +336,8 @@ test('clues: the strongest maxDiscriminators, as sorting every token would give 
           Math.abs(b.probability - 0.5) - Math.abs(a.probability - 0.5) ||
           (a.token < b.token ? -1 : a.token > b.token ? 1 : 0),
       );
-    assert.equal(selectClues(tokens, counts, 50, 60, o), all.slice(0, maxDiscriminators), `${maxDiscriminators}`);
+    const probabilityOf = (t: string) => tokenProbability(...counts(t), 50, 60, o);
+    assert.equal(selectClues(tokens, probabilityOf, o), all.slice(0, maxDiscriminators), `${maxDiscriminators}`);
   }
 });
 
