@@ -9,6 +9,7 @@ import type { TLSSocket } from 'node:tls';
 import { SMTPServer, type SMTPServerDataStream, type SMTPServerOptions } from 'smtp-server';
 import type { TlsSource } from '../tls/source.ts';
 import { keepConnectionsAlive } from '../net/keepalive.ts';
+import { withRoomBefore } from '../mime/prepend.ts';
 
 /** A handler error whose text starts with its own enhanced status code ("5.7.1 Relaying denied"). */
 export interface SmtpReplyError extends Error {
@@ -281,7 +282,7 @@ function bareLineEnd(chunk: Buffer, prev: number): boolean {
   return false;
 }
 
-export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Promise<ReadMessage> {
+export function readMessage(stream: SMTPServerDataStream, maxBytes: number, roomBefore = 0): Promise<ReadMessage> {
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     let size = 0;
@@ -302,9 +303,18 @@ export function readMessage(stream: SMTPServerDataStream, maxBytes: number): Pro
     stream.once('error', reject);
     stream.once('end', () => {
       if (prev === 0x0d) bare = true; // data never ends on a lone CR: the terminator's CRLF is ours
-      resolve({ raw: size > maxBytes ? null : Buffer.concat(chunks, kept), size, bareNewline: bare });
+      resolve({ raw: size > maxBytes ? null : joined(chunks, kept, roomBefore), size, bareNewline: bare });
     });
   });
+}
+
+/** The chunks in one Buffer, with `roomBefore` bytes free before it for prependFields() (src/mime/prepend.ts). */
+function joined(chunks: Buffer[], length: number, roomBefore: number): Buffer {
+  if (roomBefore === 0) return Buffer.concat(chunks, length);
+  const out = withRoomBefore(length, roomBefore);
+  let at = 0;
+  for (const chunk of chunks) at += chunk.copy(out, at);
+  return out;
 }
 
 export function listenServer(server: SMTPServer, port: number, host: string): Promise<{ port: number }> {
