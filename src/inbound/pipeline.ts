@@ -6,7 +6,7 @@
 // pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
-import { indexPrepended } from '../mime/prepend.ts';
+import { indexPrepended, prependFields } from '../mime/prepend.ts';
 import { messageIndex } from '../spam/normalize.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamScorer } from '../spam/types.ts';
@@ -92,7 +92,8 @@ export async function processMessage(
   if (spam.verdict === 'reject') {
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
-  const raw = Buffer.concat([Buffer.from(auth.traceHeaders + spam.headers, 'utf8'), auth.raw]);
+  // Into the room readMessage left before the message, when it did (no copy of the whole message).
+  const raw = prependFields(auth.traceHeaders + spam.headers, auth.raw);
   // The message is parsed once: the store's index is spam's (same Buffer) shifted past the trace fields.
   const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw));
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');

@@ -78,3 +78,33 @@ export function indexPrepended(raw: Buffer, prefixLength: number, rest: MessageI
     },
   };
 }
+
+/** Buffers with bytes free before them (bytes), from withRoomBefore; each room is used once. */
+const rooms = new WeakMap<Buffer, number>();
+
+/**
+ * A Buffer of `length` bytes with `room` free bytes before it in the same memory, for header fields
+ * prependFields() may write there later: the inbound pipeline prepends its trace fields to every
+ * message it stores, and copying a whole 100 KB message for that was one of its copies too many.
+ */
+export function withRoomBefore(length: number, room: number): Buffer {
+  const buf = Buffer.allocUnsafe(room + length).subarray(room);
+  rooms.set(buf, room);
+  return buf;
+}
+
+/**
+ * `fields` (UTF-8) followed by the bytes of `raw`, as one Buffer. Written into the free bytes before
+ * `raw` (withRoomBefore) when they are enough, so `raw` itself is not copied; otherwise a new Buffer.
+ * The room is then spent: a second call for the same `raw` copies (it would overwrite the first's
+ * fields, which the first result still shows). `raw`'s own bytes are never written.
+ */
+export function prependFields(fields: string, raw: Buffer): Buffer {
+  const length = Buffer.byteLength(fields, 'utf8');
+  const room = rooms.get(raw);
+  if (room === undefined || room < length) return Buffer.concat([Buffer.from(fields, 'utf8'), raw]);
+  rooms.delete(raw);
+  const out = Buffer.from(raw.buffer, raw.byteOffset - length, length + raw.length);
+  out.write(fields, 0, length, 'utf8');
+  return out;
+}

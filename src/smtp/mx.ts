@@ -403,6 +403,13 @@ async function applySenderFilters(
 
 // ── DATA ────────────────────────────────────────────────────────────────────────────────────────────
 
+/**
+ * Bytes left free before each message read, where the pipeline writes its trace fields (Received,
+ * Authentication-Results, Received-SPF, X-Spam-*: under 1 KB as a rule) instead of copying the message
+ * after them; longer ones are copied as before.
+ */
+const TRACE_ROOM = 4096;
+
 /** Reads DATA (over size → smtp-server's 552 5.3.4; bare CR or LF → 550 5.5.2), then delivers it. */
 async function receiveMessage(
   ctx: MxContext,
@@ -410,7 +417,7 @@ async function receiveMessage(
   session: SMTPServerSession,
   receivedAt: number,
 ): Promise<string> {
-  const { raw, bareNewline } = await readMessage(stream, ctx.maxMessageBytes);
+  const { raw, bareNewline } = await readMessage(stream, ctx.maxMessageBytes, TRACE_ROOM);
   if (!raw) return 'over size'; // smtp-server answers 552 5.3.4 itself (rejectOversized)
   if (bareNewline) {
     ctx.log.warn({ session: session.id, ip: session.remoteAddress }, 'bare CR or LF in message, refused');

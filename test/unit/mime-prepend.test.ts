@@ -1,10 +1,11 @@
 // indexPrepended (src/mime/prepend.ts): the index of a message with trace fields prepended, derived
 // from the index of the message without them, must equal indexing the whole message again: over
 // every in-repo fixture (MIME edge cases, real spam and ham) and the cases where it must re-parse.
+// prependFields writes the fields into the room readMessage leaves before a message, once.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { indexMessage } from '../../src/mime/index.ts';
-import { indexPrepended } from '../../src/mime/prepend.ts';
+import { indexPrepended, prependFields, withRoomBefore } from '../../src/mime/prepend.ts';
 import { MIME_FIXTURES, SPAM_FIXTURES } from '../helpers/fixtures.ts';
 import { loadMessages } from '../helpers/mime-check.ts';
 
@@ -54,6 +55,48 @@ test('shifts messages without header fields or without a body; re-parses a heade
   assert.ok(same(TRACE, Buffer.from('junk line without colon\r\n\r\nbody'), 'junk header line').shifted);
   const many = Buffer.from(`${'a:\r\n'.repeat(9_995)}Subject: many\r\n\r\nbody`);
   assert.not.ok(same(TRACE, many, '10,000 fields with the prepended ones').shifted);
+});
+
+/** Whether two Buffers share memory (small ones may share Node's pool, each in its own part). */
+const overlap = (a: Buffer, b: Buffer) =>
+  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
+
+/** A message as readMessage gives it to the MX: `room` bytes free before it. */
+function received(text: string, room: number): Buffer {
+  const raw = withRoomBefore(Buffer.byteLength(text), room);
+  raw.write(text);
+  return raw;
+}
+
+test('prependFields writes into the room before the message, without copying it, once', () => {
+  const body = 'From: a@b.test\r\nSubject: x\r\n\r\nbody\r\n';
+  const raw = received(body, 4096);
+  const first = prependFields(TRACE, raw);
+  assert.equal(first, Buffer.from(TRACE + body, 'utf8'));
+  // the message's own memory, the fields just before it: nothing of the message was copied
+  assert.ok(overlap(first, raw));
+  assert.is(first.byteOffset + Buffer.byteLength(TRACE), raw.byteOffset);
+  assert.is(raw.toString(), body);
+  // The room is spent: a second prefix is a copy, and the first result keeps its fields.
+  const second = prependFields('X-Other: 1\r\n', raw);
+  assert.equal(second, Buffer.from(`X-Other: 1\r\n${body}`));
+  assert.not.ok(overlap(second, raw));
+  assert.equal(first, Buffer.from(TRACE + body, 'utf8'));
+});
+
+test('prependFields copies when the fields do not fit the room, or there is none', () => {
+  const body = 'Subject: y\r\n\r\nz\r\n';
+  for (const raw of [received(body, 16), Buffer.from(body), received(body, 0)]) {
+    const out = prependFields(TRACE, raw);
+    assert.equal(out, Buffer.from(TRACE + body, 'utf8'));
+    assert.not.ok(overlap(out, raw));
+  }
+  // exactly the room: fits (é is two bytes in UTF-8)
+  const fields = 'X-A: é\r\n';
+  const raw = received(body, Buffer.byteLength(fields));
+  const out = prependFields(fields, raw);
+  assert.equal(out, Buffer.from(fields + body, 'utf8'));
+  assert.ok(overlap(out, raw));
 });
 
 test.run();
