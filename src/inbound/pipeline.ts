@@ -95,7 +95,7 @@ export async function processMessage(
   // Into the room readMessage left before the message, when it did (no copy of the whole message).
   const raw = prependFields(auth.traceHeaders + spam.headers, auth.raw);
   // The message is parsed once: the store's index is spam's (same Buffer) shifted past the trace fields.
-  const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw));
+  const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw), auth.raw);
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
   const sieveInput = {
     raw,

@@ -78,11 +78,47 @@ export function decodeCharset(bytes: Buffer, charset: string | undefined): strin
   }
 }
 
-// A message's HTML is read by the search text, the spam features and the spam tokenizer, each up to its
-// own cap: decoded once per part (a tenth of a classification's CPU went to decoding it again).
-// Kept while both the bytes and the index are; keyed by the bytes too, as a node's offsets mean
+// A message's text parts are read by the search text, the full-text text, the spam features and the spam
+// tokenizer, each up to its own cap: decoded once per part (a tenth of a classification's CPU went to
+// decoding HTML again; at delivery, a 100 KB plain body was decoded twice, its line breaks normalized
+// twice). Kept while both the bytes and the index are; keyed by the bytes too, as a node's offsets mean
 // nothing in another Buffer.
-const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, { sourceEnd: number; text: string }>>();
+interface Decoded {
+  sourceEnd: number;
+  text: string;
+  /** text with line breaks as LF, once asked for */
+  lf?: string;
+}
+const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, Decoded>>();
+
+// Nodes of an index shifted past prepended fields (indexPrepended), to the node and Buffer they were
+// shifted from: their bodies are the same bytes, so they share that node's decoded text.
+const origins = new WeakMap<MimeNode, { buf: Buffer; node: MimeNode }>();
+
+/** `node` (of another Buffer) has the same body bytes as `orig` has in `buf`. */
+export function sameBodyAs(node: MimeNode, buf: Buffer, orig: MimeNode): void {
+  origins.set(node, { buf, node: orig });
+}
+
+function entry(buf: Buffer, node: MimeNode, cap: number): Decoded {
+  const origin = origins.get(node);
+  if (origin) {
+    buf = origin.buf;
+    node = origin.node;
+  }
+  const sourceEnd = Math.min(node.end, node.bodyStart + cap);
+  let parts = decodedParts.get(buf);
+  const known = parts?.get(node);
+  if (known?.sourceEnd === sourceEnd) return known;
+  const text = decodeCharset(
+    decodeTransfer(buf.subarray(node.bodyStart, sourceEnd), node.encoding),
+    node.params.charset,
+  );
+  if (!parts) decodedParts.set(buf, (parts = new WeakMap()));
+  const made: Decoded = { sourceEnd, text };
+  parts.set(node, made);
+  return made;
+}
 
 /**
  * The text of a leaf part, transfer encoding and charset decoded, from at most `cap` bytes of its body.
@@ -90,15 +126,12 @@ const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, { sourceEnd: number; 
  * shorter than the smallest), so each reader gets exactly what decoding its own slice would give.
  */
 export function decodedPart(buf: Buffer, node: MimeNode, cap: number): string {
-  const sourceEnd = Math.min(node.end, node.bodyStart + cap);
-  let parts = decodedParts.get(buf);
-  const known = parts?.get(node);
-  if (known?.sourceEnd === sourceEnd) return known.text;
-  const text = decodeCharset(
-    decodeTransfer(buf.subarray(node.bodyStart, sourceEnd), node.encoding),
-    node.params.charset,
-  );
-  if (!parts) decodedParts.set(buf, (parts = new WeakMap()));
-  parts.set(node, { sourceEnd, text });
-  return text;
+  return entry(buf, node, cap).text;
+}
+
+/** decodedPart with every CRLF and lone CR as LF, remembered the same way. */
+export function decodedLines(buf: Buffer, node: MimeNode, cap: number): string {
+  const known = entry(buf, node, cap);
+  known.lf ??= known.text.replace(/\r\n?/g, '\n');
+  return known.lf;
 }

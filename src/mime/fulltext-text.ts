@@ -15,7 +15,7 @@
 //
 // Stored as UTF-8 bytes: the header section, NUL, the body section. SEARCH TEXT looks in both, BODY
 // in the second; NUL cannot occur in a search string, so a match never spans the two.
-import { decodeCharset, decodeTransfer } from './decode.ts';
+import { decodeCharset, decodedLines } from './decode.ts';
 import { decodeHeaderBytes } from './headers.ts';
 import { safeDecodeWords } from './search-text.ts';
 import type { MimeNode } from './types.ts';
@@ -57,8 +57,8 @@ function walk(buf: Buffer, node: MimeNode, heads: string[], bodies: string[], bu
     return;
   }
   if (node.type !== 'text' && node.type !== 'message') return;
-  const raw = buf.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + PART_SOURCE_CAP));
-  const text = decodeCharset(decodeTransfer(raw, node.encoding), node.params.charset).replace(/\r\n?/g, '\n');
+  // Decoded once per part: shared with the search text (search-text.ts) and the spam features.
+  const text = decodedLines(buf, node, PART_SOURCE_CAP);
   if (!text) return;
   bodies.push(text);
   budget.left -= text.length;

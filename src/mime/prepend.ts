@@ -3,6 +3,7 @@
 // then prepends its trace fields (Received, Authentication-Results, X-Spam-*) before storing it.
 // Prepended complete fields change no part's structure, only every offset (by their length) and the
 // all-headers search text; when anything could make the parse differ, the message is parsed again.
+import { sameBodyAs } from './decode.ts';
 import { MAX_FIELDS, readHeader } from './headers.ts';
 import { indexMessage } from './index.ts';
 import { HEADER_TEXT_MAX, headerSearchText } from './search-fields.ts';
@@ -26,23 +27,26 @@ const LF = 0x0a;
 const SP = 0x20;
 const TAB = 0x09;
 
-function shift(node: MimeNode, by: number, top: boolean): MimeNode {
+function shift(node: MimeNode, by: number, top: boolean, from: Buffer | undefined): MimeNode {
   const out: MimeNode = {
     ...node,
     start: top ? 0 : node.start + by,
     bodyStart: node.bodyStart + by,
     end: node.end + by,
   };
-  if (node.children) out.children = node.children.map((c) => shift(c, by, false));
-  if (node.message) out.message = { envelope: node.message.envelope, node: shift(node.message.node, by, false) };
+  if (from) sameBodyAs(out, from, node);
+  if (node.children) out.children = node.children.map((c) => shift(c, by, false, from));
+  if (node.message) out.message = { envelope: node.message.envelope, node: shift(node.message.node, by, false, from) };
   return out;
 }
 
 /**
  * The index of `raw`, given `rest`, the index of raw.subarray(prefixLength): equal to
- * indexMessage(raw) (test/unit/mime-prepend.test.ts checks it over every fixture).
+ * indexMessage(raw) (test/unit/mime-prepend.test.ts checks it over every fixture). Given `restBuf`,
+ * the Buffer `rest` indexes, the parts share the text decoded from it (decodedPart), such as the
+ * spam stage's search text decoded, with the full-text text the store builds from the result.
  */
-export function indexPrepended(raw: Buffer, prefixLength: number, rest: MessageIndex): MessageIndex {
+export function indexPrepended(raw: Buffer, prefixLength: number, rest: MessageIndex, restBuf?: Buffer): MessageIndex {
   if (prefixLength === 0) return rest;
   const prefix = readHeader(raw, 0, prefixLength);
   const first = raw[prefixLength];
@@ -66,11 +70,17 @@ export function indexPrepended(raw: Buffer, prefixLength: number, rest: MessageI
     !prefix.fields.some((f) => READ_FIELDS.has(f.name) || f.name.startsWith('content-'));
   if (!shiftable) return indexMessage(raw);
   const ownText = headerSearchText(prefix.fields);
+  // The same bytes: the same memory (prependFields wrote into the room before them), or compared.
+  const same =
+    restBuf !== undefined &&
+    restBuf.length === rest.size &&
+    ((restBuf.buffer === raw.buffer && restBuf.byteOffset === raw.byteOffset + prefixLength) ||
+      restBuf.equals(raw.subarray(prefixLength)));
   return {
     ...rest,
     size: raw.length,
     headerSize: rest.headerSize + prefixLength,
-    root: shift(rest.root, prefixLength, true),
+    root: shift(rest.root, prefixLength, true, same ? restBuf : undefined),
     // lower-casing "a\nb" is lower-casing a and b apart: a line break ends every case context
     search: {
       ...rest.search,

@@ -3,7 +3,7 @@
 // attachment must not cost 50 MB of strings at delivery.
 import libmime from 'libmime';
 import { MISSING_DOMAIN, MISSING_MAILBOX } from './addresses.ts';
-import { decodeCharset, decodedPart, decodeTransfer } from './decode.ts';
+import { decodedLines, decodedPart } from './decode.ts';
 import { htmlToText, tidy } from './html-text.ts';
 import { transferCoding } from './mime-fields.ts';
 import type { Address, AttachmentInfo, MimeNode } from './types.ts';
@@ -80,20 +80,13 @@ function collect(buf: Buffer, node: MimeNode, acc: Acc): void {
   if (node.type !== 'text') return;
   const html = node.subtype === 'html';
   const budget = TEXT_CAP - acc.length;
-  // HTML is shared with the spam features and tokenizer (decodedPart); plain text is read here alone.
-  let text = html
-    ? decodedPart(buf, node, HTML_SOURCE_CAP)
-    : decodeCharset(
-        decodeTransfer(
-          buf.subarray(node.bodyStart, Math.min(node.end, node.bodyStart + budget * 4 + 1024)),
-          node.encoding,
-        ),
-        node.params.charset,
-      );
+  // Decoded once per part (decode.ts): HTML is shared with the spam features and tokenizer, plain text
+  // with the full-text text (fulltext-text.ts), each for a body shorter than both caps.
+  let text: string;
   if (html) {
-    text = htmlToText(text, budget);
+    text = htmlToText(decodedPart(buf, node, HTML_SOURCE_CAP), budget);
   } else {
-    text = text.replace(/\r\n?/g, '\n');
+    text = decodedLines(buf, node, budget * 4 + 1024);
     if (node.subtype === 'plain' && node.params.format?.toLowerCase() === 'flowed') {
       text = libmime.decodeFlowed(text, node.params.delsp?.toLowerCase() === 'yes');
     }

@@ -1,9 +1,13 @@
 // indexPrepended (src/mime/prepend.ts): the index of a message with trace fields prepended, derived
 // from the index of the message without them, must equal indexing the whole message again: over
 // every in-repo fixture (MIME edge cases, real spam and ham) and the cases where it must re-parse.
-// prependFields writes the fields into the room readMessage leaves before a message, once.
+// prependFields writes the fields into the room readMessage leaves before a message, once. The derived
+// index's parts share the text decoded for the message without the fields (the spam stage's search
+// text), and the full-text text built from them is the one built from scratch.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { decodedLines } from '../../src/mime/decode.ts';
+import { fulltextText } from '../../src/mime/fulltext-text.ts';
 import { indexMessage } from '../../src/mime/index.ts';
 import { indexPrepended, prependFields, withRoomBefore } from '../../src/mime/prepend.ts';
 import { MIME_FIXTURES, SPAM_FIXTURES } from '../helpers/fixtures.ts';
@@ -55,6 +59,39 @@ test('shifts messages without header fields or without a body; re-parses a heade
   assert.ok(same(TRACE, Buffer.from('junk line without colon\r\n\r\nbody'), 'junk header line').shifted);
   const many = Buffer.from(`${'a:\r\n'.repeat(9_995)}Subject: many\r\n\r\nbody`);
   assert.not.ok(same(TRACE, many, '10,000 fields with the prepended ones').shifted);
+});
+
+test('the derived parts share the decoded text of the rest; the full-text text is the one built from scratch', () => {
+  const samples = [...loadMessages(MIME_FIXTURES).samples, ...loadMessages(SPAM_FIXTURES).samples];
+  let shared = 0;
+  for (const s of samples) {
+    const rest = received(s.raw.toString('latin1'), 4096);
+    s.raw.copy(rest); // the bytes as they are, not re-encoded
+    const restIndex = indexMessage(rest); // decodes the text parts for its search text
+    const raw = prependFields(TRACE, rest);
+    const derived = indexPrepended(raw, raw.length - rest.length, restIndex, rest);
+    const copy = Buffer.from(raw);
+    assert.equal(fulltextText(raw, derived.root), fulltextText(copy, indexMessage(copy).root), s.name);
+    const leaf = derived.root.children || derived.root.message ? null : derived.root;
+    if (leaf?.type === 'text' && derived !== restIndex && derived.root !== restIndex.root) {
+      // the same string, not a second decoding of the same bytes
+      assert.is(decodedLines(raw, leaf, 1 << 30), decodedLines(rest, restIndex.root, 1 << 30), s.name);
+      shared++;
+    }
+  }
+  assert.ok(shared > 100, `${shared} single-part messages shared their text`);
+});
+
+test('parts share no decoded text with a Buffer that holds other bytes', () => {
+  const rest = Buffer.from('Subject: x\r\n\r\nfirst body\r\n');
+  const other = Buffer.from('Subject: x\r\n\r\nother body\r\n');
+  const otherIndex = indexMessage(other);
+  assert.is(decodedLines(other, otherIndex.root, 1024), 'other body\n');
+  const raw = Buffer.concat([Buffer.from(TRACE), rest]);
+  // the index of `other` fits `rest` (same structure and offsets), but its decoded text does not
+  const derived = indexPrepended(raw, TRACE.length, otherIndex, other);
+  assert.equal(derived.root, indexMessage(raw).root);
+  assert.is(fulltextText(raw, derived.root).toString().split('\0')[1], 'first body\n');
 });
 
 /** Whether two Buffers share memory (small ones may share Node's pool, each in its own part). */
