@@ -66,13 +66,16 @@ export function decodeTransfer(input: Buffer, encoding: string): Buffer {
   }
 }
 
+function isUtf8Label(charset: string | undefined): boolean {
+  const cs = (charset ?? '').trim().toLowerCase();
+  return cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8';
+}
+
 /** Bytes to text. Missing, ASCII or UTF-8 labels: lenient UTF-8 (8-bit "us-ascii" mail is common). */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
-  const cs = (charset ?? '').trim().toLowerCase();
-  if (cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8')
-    return decodeUtf8Lenient(bytes);
+  if (isUtf8Label(charset)) return decodeUtf8Lenient(bytes);
   try {
-    return charsets.decode(bytes, cs);
+    return charsets.decode(bytes, (charset ?? '').trim().toLowerCase());
   } catch {
     return decodeUtf8Lenient(bytes);
   }
@@ -85,8 +88,11 @@ export function decodeCharset(bytes: Buffer, charset: string | undefined): strin
 // nothing in another Buffer.
 interface Decoded {
   sourceEnd: number;
-  text: string;
-  /** text with line breaks as LF, once asked for */
+  /** the body bytes read (up to sourceEnd) and their part, decoded when first asked for */
+  body: Buffer;
+  node: MimeNode;
+  text?: string;
+  /** text with line breaks as LF */
   lf?: string;
 }
 const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, Decoded>>();
@@ -110,12 +116,8 @@ function entry(buf: Buffer, node: MimeNode, cap: number): Decoded {
   let parts = decodedParts.get(buf);
   const known = parts?.get(node);
   if (known?.sourceEnd === sourceEnd) return known;
-  const text = decodeCharset(
-    decodeTransfer(buf.subarray(node.bodyStart, sourceEnd), node.encoding),
-    node.params.charset,
-  );
   if (!parts) decodedParts.set(buf, (parts = new WeakMap()));
-  const made: Decoded = { sourceEnd, text };
+  const made: Decoded = { sourceEnd, body: buf.subarray(node.bodyStart, sourceEnd), node };
   parts.set(node, made);
   return made;
 }
@@ -126,12 +128,57 @@ function entry(buf: Buffer, node: MimeNode, cap: number): Decoded {
  * shorter than the smallest), so each reader gets exactly what decoding its own slice would give.
  */
 export function decodedPart(buf: Buffer, node: MimeNode, cap: number): string {
-  return entry(buf, node, cap).text;
+  const known = entry(buf, node, cap);
+  known.text ??= decodeCharset(decodeTransfer(known.body, known.node.encoding), known.node.params.charset);
+  return known.text;
 }
 
 /** decodedPart with every CRLF and lone CR as LF, remembered the same way. */
 export function decodedLines(buf: Buffer, node: MimeNode, cap: number): string {
   const known = entry(buf, node, cap);
-  known.lf ??= known.text.replace(/\r\n?/g, '\n');
+  known.lf ??= known.text === undefined ? linesOf(known) : known.text.replace(/\r\n?/g, '\n');
   return known.lf;
+}
+
+function linesOf({ body, node }: Decoded): string {
+  const bytes = decodeTransfer(body, node.encoding);
+  const charset = node.params.charset;
+  if (!isUtf8Label(charset)) return decodeCharset(bytes, charset).replace(/\r\n?/g, '\n');
+  // Line breaks made LF in the bytes, not in the text: CR and LF are ASCII, never inside a UTF-8
+  // sequence nor a Windows-1252 stray byte, so the text is the same, and it is built once and flat
+  // (replacing in a 100 KB string built it twice, then once more to flatten it, issue 17).
+  return decodeUtf8Lenient(lfBytes(bytes, overlap(bytes, body) ? null : bytes));
+}
+
+/** Whether two Buffers share memory: the message's own bytes are never written. */
+const overlap = (a: Buffer, b: Buffer) =>
+  a.buffer === b.buffer && a.byteOffset < b.byteOffset + b.length && b.byteOffset < a.byteOffset + a.length;
+
+/** Kept between calls for the bytes of one part at a time (decoded to a string straight away). */
+let scratch = Buffer.alloc(0);
+const SCRATCH_MAX = 1024 * 1024;
+
+/** `bytes` with CRLF and lone CR as LF: into `into` (`bytes` itself: in place) or a scratch Buffer. */
+function lfBytes(bytes: Buffer, into: Buffer | null): Buffer {
+  let cr = bytes.indexOf(0x0d);
+  if (cr < 0) return bytes;
+  let out = into;
+  if (!out) {
+    if (bytes.length > SCRATCH_MAX) out = Buffer.allocUnsafe(bytes.length);
+    else {
+      if (scratch.length < bytes.length) scratch = Buffer.allocUnsafeSlow(Math.min(SCRATCH_MAX, 2 * bytes.length));
+      out = scratch;
+    }
+  }
+  let at = 0;
+  let from = 0;
+  while (cr >= 0) {
+    at += bytes.copy(out, at, from, cr);
+    // CRLF: the LF is copied with the next run; a lone CR becomes LF
+    if (bytes[cr + 1] !== 0x0a) out[at++] = 0x0a;
+    from = cr + 1;
+    cr = bytes.indexOf(0x0d, from);
+  }
+  at += bytes.copy(out, at, from);
+  return out.subarray(0, at);
 }
