@@ -77,7 +77,15 @@ export function fulltextText(buf: Buffer, root: MimeNode): Buffer {
   }
   // NUL marks the section break only: one inside the content (an encoded-word can carry it) is a space.
   const clean = (parts: string[]) => foldCase(parts.join('\n')).replaceAll('\0', ' ');
-  const out = Buffer.from(`${clean(heads)}\0${clean(bodies)}`, 'utf8');
+  // Each section encoded into the result: no joined copy of the body's text is built (issue 17). NUL
+  // between them, so no surrogate pair spans the two and the bytes are those of the joined text.
+  const head = clean(heads);
+  const body = clean(bodies);
+  const headLength = Buffer.byteLength(head, 'utf8');
+  const out = Buffer.allocUnsafe(headLength + 1 + Buffer.byteLength(body, 'utf8'));
+  out.write(head, 0, 'utf8');
+  out[headLength] = SECTION_BREAK;
+  out.write(body, headLength + 1, 'utf8');
   if (out.length <= FULLTEXT_CAP) return out;
   // Cut on a character boundary (a UTF-8 continuation byte is 10xxxxxx).
   let end = FULLTEXT_CAP;

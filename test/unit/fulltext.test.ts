@@ -51,6 +51,23 @@ test('normalization: a base64 application/octet-stream attachment is not searche
   assert.not.ok(has(t, 'TG9yZW0gaXBzdW0'));
 });
 
+test('layout: header section, NUL, body section in UTF-8; a NUL inside is a space; the cap cuts on a character', () => {
+  const raw = Buffer.from(
+    'Subject: =?UTF-8?B?8J+YgCBIaQ==?=\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n\u{1F600}É\0x\r\n',
+  );
+  const t = fulltextText(raw, indexMessage(raw).root);
+  assert.equal(
+    t,
+    Buffer.from('subject: \u{1F600} hi\ncontent-type: text/plain; charset=utf-8\0\u{1F600}é x\n', 'utf8'),
+  );
+  // a body of 2-byte characters past the cap: cut before a split character, the section break kept
+  const big = Buffer.from(`Subject: big\r\nContent-Type: text/plain; charset=utf-8\r\n\r\n${'é'.repeat(600_000)}`);
+  const cut = fulltextText(big, indexMessage(big).root);
+  assert.ok(cut.length <= 1024 * 1024 && cut.length > 1024 * 1024 - 2, `${cut.length}`);
+  assert.is(cut.indexOf(0), cut.lastIndexOf(0));
+  assert.not.ok(cut.toString('utf8').includes('\uFFFD'));
+});
+
 test('normalization: a header block that never ends (body-only files) is searched, every line', () => {
   const raw = Buffer.from(
     'Subject: re : weekly call\r\nplease come to the meeting at noon\r\nno colon on this line either\r\n',
