@@ -111,7 +111,10 @@ const CREDENTIALS =
 // ("no", "fee", "meet" are in most texts) (issues 17, 18). The commonest words (the, to, your) are left
 // out of the guards: every match of one costs that pass more than it spares. Sound because the regexes' /i folds ASCII
 // letters only to ASCII letters, and each guard word stands between \b or \s and \b, \s or "-" in its regex.
-const PHRASES: [string[][], RegExp][] = (
+// A match starts at a word of the first group, so the regex is tried only where the pass found one (sticky), not
+// over the whole text: common words ("no", "best", "now") are in most long texts (issue 18). A third element
+// says otherwise: the regex to try there, or null (search the whole text).
+const PHRASES: [string[][], RegExp, RegExp | null][] = (
   [
     ['click here', /\bclick\s+here\b/i],
     ['100 free|guaranteed|satisfaction', /\b100%\s+(free|guaranteed|satisfaction)\b/i],
@@ -124,8 +127,10 @@ const PHRASES: [string[][], RegExp][] = (
     [
       'remove|removed list|mailings',
       /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i,
+      // Matches wherever "removed..." does: tried there without the optional head.
+      /\bremoved?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/iy,
     ],
-    ['spam', /\bthis\s+is\s+not\s+spam\b/i],
+    ['spam', /\bthis\s+is\s+not\s+spam\b/i, null], // starts at no guard word: the whole text is searched
     ['unsolicited', /\bunsolicited\b/i],
     ['lowest|best price|rate|rates', /\b(lowest|best)\s+(price|rates?)\b/i],
     ['free gift|trial|quote|consultation|info', /\bfree\s+(gift|trial|quote|consultation|info)\b/i],
@@ -157,7 +162,11 @@ const PHRASES: [string[][], RegExp][] = (
     ['discount', /\bdiscount\b/i],
     ['save', /\bsave\s+(up\s+to\s+)?\d+%/i],
   ] as const
-).map(([guard, re]) => [guard.split(' ').map((group) => group.split('|')), re]);
+).map(([guard, re, sticky]: readonly [string, RegExp, (RegExp | null)?]) => [
+  guard.split(' ').map((group) => group.split('|')),
+  re,
+  sticky === undefined ? new RegExp(re.source, 'iy') : sticky,
+]);
 const GUARD_WORDS = new RegExp(`\\b(?:${[...new Set(PHRASES.flatMap(([guard]) => guard.flat()))].join('|')})\\b`, 'gi');
 const BRAND_LOOKALIKE =
   /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
@@ -391,11 +400,24 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // Advertising phrases and shouted money.
   const all = `${subject}\n${text}`;
-  const present = new Set<string>();
-  for (const m of all.matchAll(GUARD_WORDS)) present.add(m[0].toLowerCase());
-  const phrases = PHRASES.filter(
-    ([guard, re]) => guard.every((group) => group.some((w) => present.has(w))) && re.test(all),
-  ).length;
+  const where = new Map<string, number[]>();
+  for (const m of all.matchAll(GUARD_WORDS)) {
+    const w = m[0].toLowerCase();
+    const at = where.get(w);
+    if (at) at.push(m.index);
+    else where.set(w, [m.index]);
+  }
+  const at = (sticky: RegExp, i: number) => {
+    sticky.lastIndex = i;
+    return sticky.test(all);
+  };
+  let phrases = 0;
+  for (const [guard, re, sticky] of PHRASES) {
+    if (!guard.every((group) => group.some((w) => where.has(w)))) continue;
+    const shown = sticky ? guard[0]!.some((w) => where.get(w)?.some((i) => at(sticky, i))) : re.test(all);
+    // Counted up to 5: no more can change the rule.
+    if (shown && ++phrases === 5) break;
+  }
   if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
   else if (phrases >= 3) hits.add('SPAM_PHRASES');
   if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)

@@ -324,6 +324,10 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     'stock to watch',
     'Unsubscribe',
     'save up to 50%',
+    // The regex is tried at each of its first word's places (issue 18): the phrase may be at a later one.
+    'Best wishes, and the best price',
+    'no, no, NO\nobligation',
+    'removed, to be REMOVED from the list',
   ];
   // Two phrases of the base text and the sample's own make three: SPAM_PHRASES.
   for (const sample of samples) {
