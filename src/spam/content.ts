@@ -172,8 +172,10 @@ const BRAND_LOOKALIKE =
   /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
 
 // A word spelt out letter by letter (v.i.a.g.r.a, V*I*A*G*R*A); in the subject, spaces separate too.
-// Matched as a whole whitespace-separated word of the text, without splitting the text into words.
-const SPACED_WORD = /(?<!\S)(?:[a-z][.*_-]){4,}[a-z](?!\S)/i;
+// Matched as a whole whitespace-separated word of the text, without splitting the text into words. The word's
+// start is checked after its first letter ((?<!\S.), as (?<!\S) before it): a regex that starts with a letter
+// then one of [.*_-] lets V8 skip ahead to those, about 4x faster on long text than the look-behind first.
+const SPACED_WORD = /[a-z](?<!\S.)[.*_-](?:[a-z][.*_-]){3,}[a-z](?!\S)/i;
 // The whitespace-separated words with a digit or symbol: only they can be obfuscated. Found from their
 // symbols rather than a split of the whole text, which made a string of every word, or a regex trying
 // every word (issue 18: a third of the features' time on 64 KB of plain text, where one word in ten qualifies).
