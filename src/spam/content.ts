@@ -339,12 +339,19 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // Links: from HTML anchors (with their text) and bare URLs in the text.
   const hosts: string[] = [];
+  // A newsletter's hundreds of links go to a few hosts: each host's registered domain found once (issue 18).
+  const domains = new Map<string, string>();
+  const domainOf = (host: string) => {
+    let d = domains.get(host);
+    if (d === undefined) domains.set(host, (d = registeredDomain(host)));
+    return d;
+  };
   const link = (href: string) => {
     const l = parseLink(href);
     if (!l) return null;
     hosts.push(l.host);
     if (isIpHost(l.host)) hits.add('URI_IP_HOST');
-    if (SHORTENERS.has(l.host) || SHORTENERS.has(registeredDomain(l.host))) hits.add('URI_SHORTENER');
+    if (SHORTENERS.has(l.host) || SHORTENERS.has(domainOf(l.host))) hits.add('URI_SHORTENER');
     if (l.userinfo) hits.add('URI_USERINFO');
     return l;
   };
@@ -355,13 +362,13 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
       const l = link(m[1]!);
       // The text shows a domain (www.bank.com, https://bank.com/...) that is not where the link goes.
       const shown = /(?:https?:\/\/|\bwww\.)([a-z0-9-]+(?:\.[a-z0-9-]+)+)/i.exec(stripTags(m[2]!))?.[1];
-      if (l && shown && !isIpHost(l.host) && registeredDomain(shown) !== registeredDomain(l.host))
+      if (l && shown && !isIpHost(l.host) && registeredDomain(shown) !== domainOf(l.host))
         hits.add('URI_TEXT_MISMATCH');
       if (l && shown && isIpHost(l.host)) hits.add('URI_TEXT_MISMATCH');
     }
   }
   for (const m of text.matchAll(/\bhttps?:\/\/[^\s<>"']+/gi)) link(m[0]);
-  if (hosts.length >= 8 && new Set(hosts.map(registeredDomain)).size === 1) hits.add('URI_MANY_ONE_DOMAIN');
+  if (hosts.length >= 8 && new Set(hosts.map(domainOf)).size === 1) hits.add('URI_MANY_ONE_DOMAIN');
 
   // HTML structure.
   for (const h of html) {
@@ -371,12 +378,14 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
       )
     )
       hits.add('HTML_HIDDEN_TEXT');
-    const visible = stripTags(h)
-      .replace(/&[a-z#0-9]+;/gi, ' ')
-      .replace(/\s+/g, ' ')
-      .trim();
     const images = (h.match(/<img\b/gi) ?? []).length;
-    if (images >= 1 && visible.length < 200 * images && visible.length < 400) hits.add('HTML_IMAGE_ONLY');
+    // The visible text is measured only when there is an image to weigh it against.
+    const visible = () =>
+      stripTags(h)
+        .replace(/&[a-z#0-9]+;/gi, ' ')
+        .replace(/\s+/g, ' ')
+        .trim().length;
+    if (images >= 1 && Math.min(200 * images, 400) > visible()) hits.add('HTML_IMAGE_ONLY');
     const fonts = (h.match(/<font\b[^>]*\b(size\s*=\s*["']?\+?[4-7]|color\s*=)/gi) ?? []).length;
     if (fonts >= 4 && /<font\b[^>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) hits.add('HTML_SHOUTING');
   }
@@ -425,7 +434,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if (hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text))) {
     hits.add('PHISH_CREDENTIALS');
     const own = fromDomain ? registeredDomain(fromDomain) : '';
-    if (hosts.some((h) => registeredDomain(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
+    if (hosts.some((h) => domainOf(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
   }
   const recipient = index.envelope.to?.[0]?.host?.toLowerCase();
   if ([...new Set([...hosts, fromDomain])].some((h) => h && lookalikeHost(h, recipient))) hits.add('LOOKALIKE_DOMAIN');
