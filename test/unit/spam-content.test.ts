@@ -29,6 +29,19 @@ test('obfuscated words: digits for letters (0ffice, v1agra) and lookalike brand 
     'The mp3 player on ipv4 hosts: $self->{args} and df$x in R, md5sums of the 3ware 9500 driver cost $79.99 on 2007-04-03.\nsee x86_64 and H2O.',
   );
   assert.not.ok(features(ham).includes('OBFUSCATED_WORDS'));
+  // One lookalike brand is enough, in a word with other characters, or spelt with letters only (issue 18
+  // looks for it in the words with a symbol, and for the one letters-only spelling apart).
+  const one = (body: string) =>
+    features(mail('Hello', `Meeting notes for Friday.\n${body}`)).includes('OBFUSCATED_WORDS');
+  assert.ok(one('get it at (buy-V1agra-now!)'));
+  assert.ok(one('from MLCROSOFT support'));
+  assert.ok(one('see p@ypal.example'));
+  assert.not.ok(one('Microsoft Windows and Office, from paypal.example'));
+  assert.not.ok(one('xmlcrosoft and v1agrax'));
+  // Words are separated by any whitespace a regex's \s matches (em space, ideographic space, line separator).
+  const utf8 = (body: string) => mail('Hello', body, undefined, 'text/plain; charset=utf-8');
+  for (const space of ['\u2003', '\u3000', '\u2028', '\ufeff'])
+    assert.ok(features(utf8(`pr0fessional${space}s0ftware`)).includes('OBFUSCATED_WORDS'), escape(space));
   assert.is(wordToken('0ffice'), 'office');
   assert.is(wordToken('v1agra'), 'viagra');
   assert.is(wordToken('win32'), 'win32');
@@ -324,6 +337,10 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     'stock to watch',
     'Unsubscribe',
     'save up to 50%',
+    // The regex is tried at each of its first word's places (issue 18): the phrase may be at a later one.
+    'Best wishes, and the best price',
+    'no, no, NO\nobligation',
+    'removed, to be REMOVED from the list',
   ];
   // Two phrases of the base text and the sample's own make three: SPAM_PHRASES.
   for (const sample of samples) {
