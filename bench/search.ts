@@ -15,7 +15,7 @@
 import { randomBytes } from 'node:crypto';
 import { existsSync, mkdirSync } from 'node:fs';
 import { createServer, type Server } from 'node:net';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { createImapServer } from '../src/imap/server.ts';
 import { LoginService } from '../src/security/login.ts';
 import { hashPassword } from '../src/security/passwords.ts';
@@ -23,7 +23,7 @@ import { formatSequenceSet } from '../src/imap/sequence.ts';
 import { Store } from '../src/store/index.ts';
 import type { LevelEngine } from '../src/store/engines/leveldb.ts';
 import { makeSelfSigned } from '../src/tls/certificates.ts';
-import { benchDir, machineLine, printTable, startCpuProfile } from './compare/common.ts';
+import { benchDir, benchImapFlow, machineLine, printTable, startCpuProfile } from './compare/common.ts';
 import { loadCorpus, requireImapCorpus } from './compare/corpus.ts';
 import { imapStub } from './compare/imap-stub.ts';
 import { RawImap } from './compare/raw-imap.ts';
@@ -104,20 +104,7 @@ try {
     allowPlainAuthWithoutTls: true,
   });
   const { port } = await server.listen(0, '127.0.0.1', false);
-  const imapflow = (port: number) => {
-    const c = new ImapFlow({
-      host: '127.0.0.1',
-      port,
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user: USER, pass: PASSWORD },
-      logger: false,
-      disableAutoIdle: true,
-      socketTimeout: 120_000,
-    } as ConstructorParameters<typeof ImapFlow>[0]);
-    c.on('error', () => {});
-    return c;
-  };
+  const imapflow = (port: number) => benchImapFlow(port, USER, PASSWORD, { socketTimeout: 120_000 });
   client = imapflow(port);
   await client.connect();
   // imapflow alone: a stub answers UID SEARCH with the UIDs Wren found, in the form Wren answered

@@ -6,6 +6,7 @@ import { Session as Inspector } from 'node:inspector/promises';
 import { connect, createServer } from 'node:net';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 
 /** A fresh temp dir, mode 0755: Postfix and Dovecot run their workers as unprivileged users. */
 export function benchDir(prefix: string): { path: string; remove: () => void } {
@@ -309,4 +310,30 @@ export function benchRun(prefix: string): {
   for (const signal of ['SIGINT', 'SIGTERM'] as const)
     process.once(signal, () => void cleanup().finally(() => process.exit(130)));
   return { path: root.path, stops, cleanup };
+}
+
+type ImapFlowOptions = ConstructorParameters<typeof ImapFlow>[0];
+
+/**
+ * An imapflow client as the benches use it: plain TCP to loopback, no log, no IDLE slipped in between
+ * timed commands, and a dropped connection left to the awaited call to report. `options` add or override.
+ */
+export function benchImapFlow(
+  port: number,
+  user: string,
+  pass: string,
+  options: Partial<ImapFlowOptions> = {},
+): ImapFlow {
+  const c = new ImapFlow({
+    host: '127.0.0.1',
+    port,
+    secure: false,
+    doSTARTTLS: false,
+    auth: { user, pass },
+    logger: false,
+    disableAutoIdle: true,
+    ...options,
+  } as ImapFlowOptions);
+  c.on('error', () => {});
+  return c;
 }

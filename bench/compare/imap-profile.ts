@@ -13,8 +13,8 @@ import { mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { randomBytes } from 'node:crypto';
-import { ImapFlow } from 'imapflow';
-import { threadCpuMs } from './common.ts';
+import type { ImapFlow } from 'imapflow';
+import { benchImapFlow, threadCpuMs } from './common.ts';
 import { requireImapCorpus } from './corpus.ts';
 import { startWren } from './imap-wren.ts';
 import { RawImap } from './raw-imap.ts';
@@ -147,17 +147,7 @@ if (process.argv[2] === '--summary') {
   try {
     const c = await RawImap.login(wren.port, 'bench@wren.test', password);
     if (process.env.BENCH_CLIENT === 'imapflow') {
-      const flow = new ImapFlow({
-        host: '127.0.0.1',
-        port: wren.port,
-        secure: false,
-        doSTARTTLS: false,
-        auth: { user: 'bench@wren.test', pass: password },
-        logger: false,
-        disableAutoIdle: true,
-        disableCompression: true,
-      } as ConstructorParameters<typeof ImapFlow>[0]);
-      flow.on('error', () => {});
+      const flow = benchImapFlow(wren.port, 'bench@wren.test', password, { disableCompression: true });
       await flow.connect();
       await flow.mailboxOpen('INBOX');
       const socket = (flow as unknown as { socket: import('node:net').Socket }).socket;

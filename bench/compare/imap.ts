@@ -18,8 +18,9 @@
 // BENCH_SETTLE=0 (time right after the load, as before: no compaction, no wait); BENCH_CPU_PROF=<dir>
 // profiles Wren's serving phase (wren-imap-server.ts; summarise with imap-profile.ts --summary FILE).
 import { randomBytes } from 'node:crypto';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import {
+  benchImapFlow,
   benchRun,
   machineLine,
   memoryOf,
@@ -61,22 +62,13 @@ interface Server {
 }
 
 function client(port: number): ImapFlow {
-  const c = new ImapFlow({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: USER, pass: PASSWORD },
-    logger: false,
-    disableAutoIdle: true, // no IDLE slipped in between the timed commands
+  return benchImapFlow(port, USER, PASSWORD, {
     // imapflow turns COMPRESS=DEFLATE on where offered: Wren offers it, Dovecot here does not, and
     // deflating 4 MiB replies (and inflating them) made Wren's imapflow times several times its wire times.
     disableCompression: true,
     connectionTimeout: COMMAND_TIMEOUT_MS,
     socketTimeout: COMMAND_TIMEOUT_MS * 2,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  c.on('error', () => {});
-  return c;
+  });
 }
 
 function bounded<T>(what: string, p: Promise<T>): Promise<T> {

@@ -10,7 +10,15 @@ import { randomBytes } from 'node:crypto';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { benchRun, machineLine, processTree, startCpuProfile, stopAtCleanup, threadCpuMs as cpuMs } from './common.ts';
+import {
+  benchImapFlow,
+  benchRun,
+  machineLine,
+  processTree,
+  startCpuProfile,
+  stopAtCleanup,
+  threadCpuMs as cpuMs,
+} from './common.ts';
 import { loadCorpus, requireImapCorpus } from './corpus.ts';
 import { fillInbox, startDovecot } from './dovecot.ts';
 import { startWren } from './imap-wren.ts';
@@ -36,12 +44,7 @@ async function measure(name: string, port: number, pids: () => number[]): Promis
   const log = (entry: { src?: string; msg?: string }) => {
     if (entry.src === 'c' && entry.msg) sent.push(entry.msg.slice(0, 200));
   };
-  const c = new ImapFlow({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: USER, pass: PASSWORD },
+  const c = benchImapFlow(port, USER, PASSWORD, {
     // Only debug: imapflow formats every FETCH line for a trace logger, which would swamp the profile.
     logger: {
       debug: log,
@@ -51,11 +54,9 @@ async function measure(name: string, port: number, pids: () => number[]): Promis
       trace: () => {},
       isLevelEnabled: (level: string) => level === 'debug',
     },
-    disableAutoIdle: true,
     disableCompression: process.env.BENCH_COMPRESS !== '1',
     disableIMAP4rev2: process.env.BENCH_NO_REV2 === '1',
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  c.on('error', () => {});
+  } as Parameters<typeof benchImapFlow>[3]);
   await c.connect();
   await c.mailboxOpen('INBOX');
   const chunks: number[] = [];

@@ -8,7 +8,7 @@ import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { basename } from 'node:path';
 import { ImapFlow } from 'imapflow';
-import { machineLine, startCpuProfile } from './common.ts';
+import { benchImapFlow, machineLine, startCpuProfile } from './common.ts';
 import { imapStub } from './imap-stub.ts';
 
 const [repeatsArg, ...files] = process.argv.slice(2);
@@ -49,16 +49,7 @@ const stop = await startCpuProfile(`imapflow-replay-${process.pid}`);
 for (let i = 0; i < REPEATS; i++) {
   for (const { name, reply } of i % 2 ? [...replies].reverse() : replies) {
     current = reply;
-    const c = new ImapFlow({
-      host: '127.0.0.1',
-      port,
-      secure: false,
-      doSTARTTLS: false,
-      auth: { user: 'u', pass: 'p' },
-      logger: false,
-      disableAutoIdle: true,
-    } as ConstructorParameters<typeof ImapFlow>[0]);
-    c.on('error', () => {});
+    const c = benchImapFlow(port, 'u', 'p');
     await c.connect();
     await c.mailboxOpen('INBOX');
     let n = 0;

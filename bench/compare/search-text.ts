@@ -8,9 +8,9 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { relative } from 'node:path';
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import libmime from 'libmime';
-import { benchRun, machineLine, printTable, sleep, stopAtCleanup } from './common.ts';
+import { benchImapFlow, benchRun, machineLine, printTable, sleep, stopAtCleanup } from './common.ts';
 import { CORPUS_DIR, corpusPaths, loadCorpus, requireImapCorpus } from './corpus.ts';
 import { fillInbox, startDovecot } from './dovecot.ts';
 import { indexMessage } from '../../src/mime/index.ts';
@@ -25,20 +25,7 @@ const TIMEOUT_MS = 120_000;
 const USER = 'bench@wren.test';
 const PASSWORD = randomBytes(12).toString('hex');
 
-function client(port: number): ImapFlow {
-  const c = new ImapFlow({
-    host: '127.0.0.1',
-    port,
-    secure: false,
-    doSTARTTLS: false,
-    auth: { user: USER, pass: PASSWORD },
-    logger: false,
-    disableAutoIdle: true,
-    socketTimeout: TIMEOUT_MS,
-  } as ConstructorParameters<typeof ImapFlow>[0]);
-  c.on('error', () => {});
-  return c;
-}
+const client = (port: number): ImapFlow => benchImapFlow(port, USER, PASSWORD, { socketTimeout: TIMEOUT_MS });
 
 async function startWren(): Promise<{ port: number; loadMs: number; stop(): Promise<void> }> {
   const child: ChildProcess = spawn(
