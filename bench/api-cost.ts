@@ -14,6 +14,7 @@ import type { AddressInfo } from 'node:net';
 import { loadavg } from 'node:os';
 import Koa from 'koa';
 import Router from '@koa/router';
+import { unlimitedApiServer } from './api-app.ts';
 
 const IN_FLIGHT = 8;
 const SLICE = 400;
@@ -88,26 +89,10 @@ async function wren(name: string, dir: string): Promise<Target & { reply: string
   const { Store } = await import(`${dir}/src/store/index.ts`);
   const { mintKey } = await import(`${dir}/src/services/api-keys.ts`);
   const { tempDir } = await import(`${dir}/test/helpers/tmp.ts`);
-  const { pino } = await import('pino');
   const tmp = tempDir('wrenmail-bench-api-cost-');
   const store = await Store.open(tmp.path);
   const team = await store.teams.create('bench', { maxMailboxes: 1000 });
-  const { secret } = await mintKey(store, team.id, {
-    type: 'root',
-    name: 'bench',
-    permissions: ['*'],
-    accountId: null,
-    domain: null,
-    expiresAt: null,
-  });
-  const unlimited = { limit: Number.MAX_SAFE_INTEGER, windowMs: 60_000 };
-  const app = createHttpApp({
-    store,
-    logger: pino({ level: 'silent' }),
-    ready: () => true,
-    rateLimits: { management: unlimited, sending: unlimited },
-  });
-  const server = createServer(app.callback());
+  const { server, secret } = await unlimitedApiServer({ createHttpApp, mintKey }, store, team.id);
   await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
   const port = (server.address() as AddressInfo).port;
   await call(port, 'POST', '/api/v1/domains', secret, JSON.stringify({ domain: 'bench.test' }));

@@ -30,11 +30,11 @@ import Router from '@koa/router';
 import { Agent, request } from 'node:http';
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
-import { pino } from 'pino';
 import { createHttpApp } from '../src/http/app.ts';
 import { mintKey } from '../src/services/api-keys.ts';
 import { Store } from '../src/store/index.ts';
 import { tempDir } from '../test/helpers/tmp.ts';
+import { unlimitedApiServer } from './api-app.ts';
 
 const CONNECTIONS = 50;
 
@@ -76,24 +76,7 @@ async function serve(): Promise<void> {
   const dir = tempDir('wrenmail-bench-api-');
   const store = await Store.open(dir.path);
   const team = await store.teams.create('bench', { maxMailboxes: 10_000_000 });
-  // permissions ['*']: the permission check's own path, as a root key has it
-  const input = {
-    type: 'root' as const,
-    name: 'bench',
-    permissions: ['*'],
-    accountId: null,
-    domain: null,
-    expiresAt: null,
-  };
-  const { secret } = await mintKey(store, team.id, input);
-  const unlimited = { limit: Number.MAX_SAFE_INTEGER, windowMs: 60_000 };
-  const app = createHttpApp({
-    store,
-    logger: pino({ level: 'silent' }),
-    ready: () => true,
-    rateLimits: { management: unlimited, sending: unlimited },
-  });
-  const server = createServer(app.callback());
+  const { server, secret } = await unlimitedApiServer({ createHttpApp, mintKey }, store, team.id);
   const stats = serverStats();
   server.listen(0, '127.0.0.1', () => process.send!({ port: (server.address() as AddressInfo).port, key: secret }));
   process.on('message', async (m) => {
