@@ -83,6 +83,19 @@ export interface EngineWindows {
   counts(names: string[], since: number[]): Promise<number[]>;
   /** Removes one event of `name` at `at` (a count given back), or all of its events (a reset). */
   remove(name: string, at?: number): Promise<void>;
+  /**
+   * Under the name's lock: records up to `want` events at `at`, as many as keep the name's events
+   * after `since` within `limit` (a node's share of a limit reserved ahead, so the nodes together never
+   * pass it). Returns how many it recorded and the name's count after `since` with them.
+   */
+  reserve(
+    name: string,
+    since: number,
+    at: number,
+    keepMs: number,
+    limit: number,
+    want: number,
+  ): Promise<{ granted: number; count: number }>;
 }
 
 /** One batch of a group commit on a shared engine, with what it expects to find (Tx.expected). */

@@ -1,6 +1,7 @@
 // Counted windows (Engine.windows, docs/ARCHITECTURE.md §4.8), on the suite's engine (test/run.ts runs this
 // file again on PostgreSQL, where every node counts in one table): what login throttles and send budgets
-// of a shared store rest on. Takes racing for the last slots of a window never take more than its limit.
+// of a shared store rest on, and the API's reserved request counts. Takes and reservations racing for the
+// last slots of a window never take more than its limit.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { withTempStore } from '../helpers/store.ts';
@@ -64,6 +65,37 @@ test('40 takes racing for a window of 5: exactly 5 are counted', async () => {
     );
     assert.is(results.filter((r) => r.taken).length, 5);
     assert.is((await windows.times(['send/race'], 0))[0]!.length, 5);
+  });
+});
+
+test('reserve: grants up to what the limit leaves after `since`; 20 racing asks never pass it', async () => {
+  await withTempStore(async (store) => {
+    const windows = store.kv.engine.windows;
+    const start = Date.now() - (Date.now() % MINUTE);
+    assert.equal(await windows.reserve('api/k', start - 1, start, MINUTE, 10, 4), { granted: 4, count: 4 });
+    assert.equal(await windows.reserve('api/k', start - 1, start, MINUTE, 10, 4), { granted: 4, count: 8 });
+    assert.equal(
+      await windows.reserve('api/k', start - 1, start, MINUTE, 10, 4),
+      { granted: 2, count: 10 },
+      'the rest',
+    );
+    assert.equal(await windows.reserve('api/k', start - 1, start, MINUTE, 10, 4), { granted: 0, count: 10 }, 'spent');
+    assert.equal(await windows.counts(['api/k'], [start - 1]), [10], 'granted events count as any other');
+    const next = start + MINUTE;
+    assert.equal(
+      await windows.reserve('api/k', next - 1, next, MINUTE, 10, 4),
+      { granted: 4, count: 4 },
+      'next window',
+    );
+
+    const grants = await Promise.all(
+      Array.from({ length: 20 }, () => windows.reserve('api/race', start - 1, start, MINUTE, 50, 3)),
+    );
+    assert.is(
+      grants.reduce((sum, g) => sum + g.granted, 0),
+      50,
+    );
+    assert.equal(await windows.counts(['api/race'], [start - 1]), [50]);
   });
 });
 

@@ -22,8 +22,6 @@ export interface RateLimitOptions {
   shared?: EngineWindows;
   /** Shared: names the windows hold, `<scope>/<subject>` (default `api`). */
   scope?: string;
-  /** Shared: longest a node keeps counts unexchanged (default 250 ms). */
-  syncMs?: number;
 }
 
 interface Window {
@@ -34,16 +32,15 @@ interface Window {
 const MAX_TRACKED = 100_000;
 
 /**
- * Shared: the requests one node admits for one key without having exchanged counts, K. Past the
- * limit L, N nodes admit at most (N - 1) × K more in a window: each node's own count never passes L,
- * and what it has not yet seen of another node is that node's unexchanged K (docs/ARCHITECTURE.md §4.8).
+ * Shared: the requests of a key's window one node reserves at a time, K (docs/ARCHITECTURE.md §4.8):
+ * one database round trip per K requests, and at most ⌊1.5 K⌋ left unused on a node.
  */
-export const unexchangedPerNode = (limit: number): number => Math.max(1, Math.floor(limit / 16));
+export const reservedPerAsk = (limit: number): number => Math.max(1, Math.floor(limit / 16));
 
 /**
  * Per-key request windows with `X-RateLimit-Limit/Remaining/Reset` on every response and 429
  * `rate_limit_exceeded` + `Retry-After` past the limit. In memory when one process serves the API; on a
- * shared store counted across the nodes (SharedCounts), which may make `charge` wait for an exchange.
+ * shared store counted across the nodes (SharedCounts), which may make `charge` wait for a reservation.
  */
 export class RateLimiter {
   private readonly management: RateLimit;
@@ -56,8 +53,7 @@ export class RateLimiter {
     this.management = options.management ?? { limit: 600, windowMs: 60_000 };
     this.sending = options.sending ?? { limit: 1800, windowMs: 60_000 };
     this.now = options.now ?? Date.now;
-    if (options.shared)
-      this.shared = new SharedCounts(options.shared, options.scope ?? 'api', this.now, options.syncMs ?? 250);
+    if (options.shared) this.shared = new SharedCounts(options.shared, options.scope ?? 'api', this.now);
   }
 
   /**
@@ -105,7 +101,7 @@ function verdict(ctx: Context, { limit, windowMs }: RateLimit, used: number, res
   }
 }
 
-/** Shared: how long a node whose exchange failed counts alone before requests wait for one again. */
+/** Shared: how long a node whose reservation failed counts alone before requests wait for one again. */
 const ALONE_MS = 1000;
 
 /** One key's window on a shared store, as this node knows it. */
@@ -114,60 +110,61 @@ interface SharedWindow {
   /** Aligned to the clock (a multiple of windowMs), so every node's window of a key is the same one. */
   start: number;
   rate: RateLimit;
-  /** Every node's requests in the window as the database counted them at the last exchange (this node's included). */
-  seen: number;
-  /** Admitted here since, not yet written. */
-  unsent: number;
-  /** Admitted here and being written by the exchange in flight. */
-  sending: number;
+  /** Reserved for this node in the database and not yet used. */
+  left: number;
+  /** Every node's reservations in the window as the database counted them at this node's last one. */
+  counted: number;
+  /** The database had nothing left to reserve: the window is used up on every node. */
+  spent: boolean;
+  /** Admitted here in the window: the count this node goes by while the database is unreachable. */
+  admitted: number;
+  /** The reservation being asked for, which requests finding nothing left wait on. */
+  asking: Promise<void> | undefined;
 }
 
 /**
  * A key's requests counted across the nodes of a shared store at a fraction of a database round trip
- * per request: each node admits against `seen + its own not yet seen`, writes what it admitted to the
- * counted windows (one event each, `<scope>/<subject>`) and reads back every node's totals in one
- * exchange, at most `syncMs` after a key's request and at once when a key has K = unexchangedPerNode
- * unexchanged requests; a request that would be the K+1-th waits for it. So each node's own view never
- * admits past the limit and what it cannot see of the others is at most K per other node: at most
- * (N - 1) × K over the limit in a window of N nodes. Refusals are not written. When the exchange fails
- * (the database unreachable), the node goes on with its own count (per-node limits) until it works again.
+ * per request: a node reserves K = reservedPerAsk(L) requests of a key's window at a time, under the
+ * window's lock in the database (`EngineWindows.reserve`, which grants no more than the limit leaves),
+ * and admits from its reservation with no round trip; it asks for the next K when half of one is left,
+ * and a request that finds none left waits for it. What every node admits is reserved first, so the nodes
+ * together never pass L; what they hold unused when a key's requests stop reaching them, at most
+ * ⌊1.5 K⌋ per other node, is the most a key can fall short of L. Refusals are not written. When the
+ * database is unreachable the node goes on with its own count (per-node limits) until it answers again.
  */
 class SharedCounts {
   private readonly windows = new Map<string, SharedWindow>();
-  /** Keys asked for since the last exchange. */
-  private readonly due = new Set<SharedWindow>();
-  private timer: NodeJS.Timeout | undefined;
-  private exchanging: Promise<void> | undefined;
-  /** After a failed exchange: until then requests do not wait for the next one. */
+  /** After a failed reservation: until then requests do not wait for another. */
   private aloneUntil = 0;
 
   private readonly store: EngineWindows;
   private readonly scope: string;
   private readonly now: () => number;
-  private readonly syncMs: number;
 
-  constructor(store: EngineWindows, scope: string, now: () => number, syncMs: number) {
+  constructor(store: EngineWindows, scope: string, now: () => number) {
     this.store = store;
     this.scope = scope;
     this.now = now;
-    this.syncMs = syncMs;
   }
 
   async charge(ctx: Context, subject: string, rate: RateLimit): Promise<void> {
-    const cap = unexchangedPerNode(rate.limit);
     for (;;) {
       const now = this.now();
       const window = this.window(subject, rate, now);
-      const used = window.seen + window.unsent + window.sending;
-      if (used < rate.limit && window.unsent + window.sending >= cap && now >= this.aloneUntil) {
-        await this.exchange();
-        continue; // the window may have changed meanwhile
+      const resetMs = window.start + rate.windowMs;
+      if (window.left > 0) {
+        window.left--;
+        window.admitted++;
+        if (!window.spent && window.left <= reservedPerAsk(rate.limit) / 2) void this.ask(window);
+        return verdict(ctx, rate, window.counted - window.left, resetMs, now);
       }
-      this.due.add(window);
-      if (used < rate.limit) window.unsent++;
-      if (window.unsent >= cap / 2) void this.exchange();
-      else this.timer ??= setTimeout(() => void this.exchange(), this.syncMs).unref();
-      return verdict(ctx, rate, used + 1, window.start + rate.windowMs, now);
+      if (window.spent) return verdict(ctx, rate, rate.limit + 1, resetMs, now);
+      if (now < this.aloneUntil) {
+        // The database unreachable: this node's own count until it answers again.
+        const used = window.admitted < rate.limit ? ++window.admitted : rate.limit + 1;
+        return verdict(ctx, rate, used, resetMs, now);
+      }
+      await this.ask(window);
     }
   }
 
@@ -178,62 +175,35 @@ class SharedCounts {
       if (!window && this.windows.size >= MAX_TRACKED)
         for (const [key, w] of this.windows) if (now >= w.start + w.rate.windowMs) this.windows.delete(key);
       const name = `${this.scope}/${encodeURIComponent(subject)}`;
-      window = { name, start, rate, seen: 0, unsent: 0, sending: 0 };
+      window = { name, start, rate, left: 0, counted: 0, spent: false, admitted: 0, asking: undefined };
       this.windows.set(subject, window);
     }
     return window;
   }
 
-  /** Writes what was admitted and reads every node's counts, for the keys asked for; one at a time. */
-  private exchange(): Promise<void> {
-    this.exchanging ??= this.exchangeOnce().finally(() => {
-      this.exchanging = undefined;
-      if (this.due.size) this.timer ??= setTimeout(() => void this.exchange(), this.syncMs).unref();
+  /** Reserves the window's next share for this node; one ask per window at a time. */
+  private ask(window: SharedWindow): Promise<void> {
+    window.asking ??= this.reserve(window).finally(() => {
+      window.asking = undefined;
     });
-    return this.exchanging;
+    return window.asking;
   }
 
-  private async exchangeOnce(): Promise<void> {
-    clearTimeout(this.timer);
-    this.timer = undefined;
-    const now = this.now();
-    // Windows that ended are dropped: what they admitted no longer counts.
-    const batch = [...this.due].filter((w) => now < w.start + w.rate.windowMs);
-    this.due.clear();
-    if (!batch.length) return;
-    const events: string[] = [];
-    for (const window of batch) {
-      window.sending = window.unsent;
-      window.unsent = 0;
-      for (let i = 0; i < window.sending; i++) events.push(window.name);
-    }
+  private async reserve(window: SharedWindow): Promise<void> {
+    const { start, rate } = window;
     try {
-      if (events.length) {
-        const keepMs = Math.max(...batch.map((w) => w.rate.windowMs));
-        await this.store.hit(events, now, keepMs);
-      }
-    } catch {
-      for (const window of batch) {
-        window.unsent += window.sending;
-        window.sending = 0;
-        this.due.add(window);
-      }
-      this.aloneUntil = this.now() + ALONE_MS;
-      return;
-    }
-    // Written: counted as seen until the database's count replaces it.
-    for (const window of batch) {
-      window.seen += window.sending;
-      window.sending = 0;
-    }
-    try {
-      const counts = await this.store.counts(
-        batch.map((w) => w.name),
-        batch.map((w) => w.start - 1),
+      // Recorded at the window's start and kept for its length: they count in this window only.
+      const { granted, count } = await this.store.reserve(
+        window.name,
+        start - 1,
+        start,
+        rate.windowMs,
+        rate.limit,
+        reservedPerAsk(rate.limit),
       );
-      batch.forEach((window, i) => {
-        window.seen = Math.max(window.seen, counts[i]!);
-      });
+      window.left += granted;
+      window.counted = count;
+      if (!granted) window.spent = true;
     } catch {
       this.aloneUntil = this.now() + ALONE_MS;
     }

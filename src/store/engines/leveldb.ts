@@ -118,6 +118,13 @@ export class MemoryWindows implements EngineWindows {
     return { taken: !full, times: this.kept(name, at).map((e) => e.at) };
   }
 
+  async reserve(name: string, since: number, at: number, keepMs: number, limit: number, want: number) {
+    const count = this.kept(name, at).filter((e) => e.at > since).length;
+    const granted = Math.max(0, Math.min(want, limit - count));
+    for (let i = 0; i < granted; i++) this.add(name, at, keepMs);
+    return { granted, count: count + granted };
+  }
+
   async times(names: string[], since: number): Promise<number[][]> {
     return names.map((name) => (this.events.get(name) ?? []).filter((e) => e.at > since).map((e) => e.at));
   }

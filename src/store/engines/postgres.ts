@@ -649,6 +649,26 @@ class PgWindows implements EngineWindows {
     });
   }
 
+  async reserve(name: string, since: number, at: number, keepMs: number, limit: number, want: number) {
+    await this.ready();
+    return lockedTransaction(this.pool, `window/${name}`, async (client) => {
+      const { rows } = await client.query<{ count: string }>(
+        'SELECT count(*) AS count FROM windows WHERE name = $1 AND at > $2',
+        [name, since],
+      );
+      const count = Number(rows[0]!.count);
+      const granted = Math.max(0, Math.min(want, limit - count));
+      if (granted)
+        await client.query('INSERT INTO windows (name, at, until) SELECT $1, $2, $3 FROM generate_series(1, $4)', [
+          name,
+          at,
+          at + keepMs,
+          granted,
+        ]);
+      return { granted, count: count + granted };
+    });
+  }
+
   async times(names: string[], since: number): Promise<number[][]> {
     await this.ready();
     const { rows } = await this.use((db) =>
