@@ -4,7 +4,9 @@
 // last slots of a window never take more than its limit.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { withTempStore } from '../helpers/store.ts';
+import { PostgresEngine } from '../../src/store/engines/postgres.ts';
+import { TEST_ENGINE, testDatabase, withTempStore } from '../helpers/store.ts';
+import { tempDir } from '../helpers/tmp.ts';
 
 const MINUTE = 60_000;
 
@@ -97,6 +99,38 @@ test('reserve: grants up to what the limit leaves after `since`; 20 racing asks 
     );
     assert.equal(await windows.counts(['api/race'], [start - 1]), [50]);
   });
+});
+
+test('on PostgreSQL, nodes started, and first using the windows, at the same instant all succeed', async () => {
+  if (TEST_ENGINE !== 'postgres') return;
+  // Each node creates the table on first use; the losers of two CREATE … IF NOT EXISTS at once got
+  // "type windows already exists" (42710), and the API's rate limit of that node counted alone.
+  for (let round = 0; round < 4; round++) {
+    const dir = tempDir();
+    const url = await testDatabase(dir.path);
+    // Started at once too: the store's own table is made on open, and a loser used not to start.
+    const opened = await Promise.allSettled(
+      Array.from({ length: 6 }, () => PostgresEngine.open(url, { shared: true })),
+    );
+    const nodes = opened.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []));
+    try {
+      assert.equal(
+        opened.map((o) => (o.status === 'rejected' ? String(o.reason) : 'open')),
+        Array(6).fill('open'),
+      );
+      const start = Date.now() - (Date.now() % MINUTE);
+      const grants = await Promise.all(
+        nodes.map((node) => node.windows.reserve('api/first', start - 1, start, MINUTE, 100, 2)),
+      );
+      assert.equal(
+        grants.map((g) => g.granted),
+        [2, 2, 2, 2, 2, 2],
+      );
+    } finally {
+      await Promise.all(nodes.map((node) => node.close()));
+      dir.remove();
+    }
+  }
 });
 
 test.run();

@@ -205,7 +205,9 @@ export class PostgresEngine extends PgReader implements Engine, SharedEngine {
     const shared = options.shared ?? false;
     try {
       await PostgresEngine.lockStore(writer, shared, `another Wren Mail server has the store open (${redact(url)})`);
-      await writer.query('CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL)');
+      await writer
+        .query('CREATE TABLE IF NOT EXISTS kv (key bytea PRIMARY KEY, value bytea NOT NULL)')
+        .catch(ifNotConcurrentCreate);
     } catch (err) {
       await Promise.all([writer.end(), readers.end(), snapshots.end()]).catch(() => {});
       throw err;
@@ -576,15 +578,21 @@ class PgLeases implements EngineLeases {
 }
 
 /** Created on first use (every node may race to it: a lost race is a table that exists). */
+const CONCURRENT_CREATE = new Set(['23505', '42710', '42P07']);
+
+/**
+ * Rethrows all but the error of losing a race of two CREATE … IF NOT EXISTS (two nodes starting on a
+ * fresh database): the loser fails on the catalog's unique index (23505) or finds the other's table
+ * or row type made meanwhile (42P07 duplicate_table, 42710 duplicate_object). The table is there.
+ */
+function ifNotConcurrentCreate(err: Error & { code?: string }): void {
+  if (!CONCURRENT_CREATE.has(err.code ?? '')) throw err;
+}
+
 async function createTable(use: <T>(fn: (db: Queryable) => Promise<T>) => Promise<T>, ...sql: string[]) {
   await use(async (db) => {
     for (const statement of sql) {
-      try {
-        await db.query(statement);
-      } catch (err) {
-        // Two CREATE … IF NOT EXISTS at once: the loser fails on the catalog's unique index.
-        if ((err as { code?: string }).code !== '23505') throw err;
-      }
+      await db.query(statement).catch(ifNotConcurrentCreate);
     }
   });
 }
