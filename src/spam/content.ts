@@ -400,9 +400,11 @@ function mimeParts(raw: Buffer, node: MimeNode, out: Parts, depth = 0): void {
   if (node.children) for (const child of node.children) mimeParts(raw, child, out, depth + 1);
   else if (node.message) mimeParts(raw, node.message.node, out, depth + 1);
   else {
+    // HTML shown as the message's text, even with a file name (a weather alert's "forecast.htm", trec07p ham),
+    // is the body; HTML to save and open is a page.
     if (node.type === 'text' && node.subtype === 'html' && node.disposition?.type !== 'attachment')
       out.html.push(decodedPart(raw, node, MAX_HTML));
-    if (isAttachment(node)) {
+    else if (isAttachment(node)) {
       const name = node.disposition?.params.filename ?? node.params.name ?? '';
       out.attachments.push({
         node,

@@ -287,12 +287,13 @@ test('HTML and SVG attachments; stronger when the page has a form, a script or a
     assert.ok(page(active).includes('ATTACH_HTML_ACTIVE'), active);
   const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>top.location.href="https://x.example/"</script></svg>';
   assert.ok(page(svg, 'Voicemail.svg', 'image/svg+xml').includes('ATTACH_HTML_ACTIVE'));
-  // The inline HTML body of a message is its text, not an attachment.
-  assert.not.ok(
-    features(html('News', '<form action="https://lists.example.org/search"><input name="q"></form>')).includes(
-      'ATTACH_HTML',
-    ),
-  );
+  // The inline HTML body of a message is its text, not an attachment, even with a file name (trec07p's weather alerts).
+  const form = '<form action="https://weather.example/forecast"><input name="zip"></form>';
+  assert.not.ok(features(html('News', form)).includes('ATTACH_HTML'));
+  const named = html('Forecast', form)
+    .toString()
+    .replace(/\r\n\r\n/, '\r\nContent-Disposition: inline; filename="wx.htm"\r\n\r\n');
+  assert.not.ok(features(Buffer.from(named)).includes('ATTACH_HTML'));
 });
 
 test('links to data: URIs', () => {
