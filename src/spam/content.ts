@@ -611,7 +611,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   for (const a of parts.attachments) {
     if (EXECUTABLE.test(a.filename) || EXECUTABLE_TYPES.has(a.type)) hits.add('RISKY_ATTACHMENT');
     if (MACRO_OFFICE.test(a.filename) || a.type.includes('macroenabled')) hits.add('ATTACH_MACRO_OFFICE');
-    const m = DOUBLE_EXTENSION.exec(a.filename);
+    // Its end only: a name of a thousand blanks would take the regex quadratic time.
+    const m = DOUBLE_EXTENSION.exec(a.filename.slice(-100));
     if (m && (!m[2] || EXECUTABLE.test(a.filename) || HTML_FILE.test(a.filename) || MACRO_OFFICE.test(a.filename)))
       hits.add('ATTACH_DOUBLE_EXTENSION');
     if (HTML_FILE.test(a.filename) || HTML_TYPES.has(a.type)) {
@@ -623,9 +624,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // Phishing: account or password words, and somewhere to click; worse when the link leaves the sender's domain.
   const own = fromDomain ? registeredDomain(fromDomain) : '';
-  const credentials =
-    (hosts.length > 0 || hits.has('URI_DATA') || attachedPage) && (CREDENTIALS.test(subject) || CREDENTIALS.test(text));
-  if (credentials && hosts.length > 0) {
+  const credentials = hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text));
+  if (credentials) {
     hits.add('PHISH_CREDENTIALS');
     if (hosts.some((h) => domainOf(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
   }

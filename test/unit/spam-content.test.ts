@@ -254,6 +254,10 @@ test('attachments named to hide their type: a document extension then another', 
   assert.ok(double('notes              .txt').includes('ATTACH_DOUBLE_EXTENSION'), 'blanks pushing it out of view');
   for (const name of ['photos.jpg.zip', 'backup.tar.gz', 'release-1.2.docx', 'minutes.doc.pdf', 'a.b.c'])
     assert.not.ok(double(name).includes('ATTACH_DOUBLE_EXTENSION'), name);
+  // A name of 40,000 blanks is read in linear time (the regex alone took seconds on the whole name).
+  const started = performance.now();
+  assert.not.ok(double(`a${' '.repeat(40_000)}x`).includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
 });
 
 test('macro-enabled Office attachments, by extension or type', () => {
