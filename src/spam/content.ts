@@ -245,6 +245,7 @@ const SHARING = new Set([
   'google.com',
   'microsoft.com',
   'sharepoint.com',
+  'sharepointonline.com',
   'onedrive.com',
   'dropbox.com',
   'dropboxmail.com',
@@ -254,6 +255,8 @@ const SHARING = new Set([
   'wetransfer.com',
   'icloud.com',
   'apple.com',
+  'adobe.com',
+  'adobesign.com',
 ]);
 const BRAND_LOOKALIKE =
   /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;

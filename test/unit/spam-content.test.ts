@@ -413,7 +413,8 @@ test('account-threat phrases, counted with somewhere to click', () => {
     assert.ok(urgent(sample), sample);
   assert.not.ok(urgent('the meeting is at noon'), 'one phrase is not several');
   // The sharing services say it in earnest.
-  assert.not.ok(urgent('Dana shared a document with you', 'Google Drive <drive-shares-noreply@google.com>'));
+  for (const from of ['Google Drive <drive-shares-noreply@google.com>', 'SharePoint <no-reply@sharepointonline.com>'])
+    assert.not.ok(urgent('Dana shared a document with you', from), from);
 });
 
 test('modern phishing and malware reach the rule score and Bayes as rule: tokens', () => {
