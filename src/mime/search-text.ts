@@ -127,7 +127,8 @@ function base64Size(buf: Buffer, node: MimeNode): number {
   return Math.max(0, Math.floor((chars * 3) / 4));
 }
 
-function isAttachment(node: MimeNode): boolean {
+/** A leaf part shown as an attachment rather than as the message's text. */
+export function isAttachment(node: MimeNode): boolean {
   if (node.disposition?.type === 'attachment') return true;
   if (node.disposition?.params.filename !== undefined || node.params.name !== undefined) return true;
   return node.type !== 'text';

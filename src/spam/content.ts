@@ -2,7 +2,7 @@
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
 import { decodedPart } from '../mime/decode.ts';
-import { safeDecodeWords } from '../mime/search-text.ts';
+import { isAttachment, safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
 import { messageIndex, wordToken } from './normalize.ts';
 
@@ -39,6 +39,28 @@ export const FEATURES = {
     description: 'Link or sender domain dressed as a brand or the recipient (paypa1.com, paypal.login.example)',
   },
   HTML_FORM: { score: 2, description: 'A password field in the message' },
+  // Modern phishing and malware (rspamd's MIME_BAD_*, SpamAssassin's and Stalwart's rules): what the 2002/2007
+  // corpus hardly has, so points are set by what the rules mean, and the corpus only shows they spare its ham.
+  RISKY_ATTACHMENT: { score: 3, description: 'Executable, script or disk image attachment' },
+  ATTACH_DOUBLE_EXTENSION: {
+    score: 3,
+    description: 'Attachment named as a document with another extension after it (invoice.pdf.exe)',
+  },
+  ATTACH_MACRO_OFFICE: { score: 2, description: 'Macro-enabled Office attachment (.docm, .xlsm)' },
+  ATTACH_HTML: { score: 1, description: 'HTML or SVG attachment' },
+  ATTACH_HTML_ACTIVE: {
+    score: 3,
+    description: 'HTML or SVG attachment with a form, script, refresh or redirect (a login page as a file)',
+  },
+  URI_DATA: { score: 2.5, description: 'Link to a data: URI' },
+  // Named, not scored: newsletters and projects link these hosts too; only with account words (below).
+  URI_HOSTING: { score: 0, description: 'Link to hosting phishing kits use (IPFS, web.app, workers.dev…)' },
+  PHISH_HOSTING: {
+    score: 2.5,
+    description: 'Account or urgency words, linking to hosting phishing kits use',
+  },
+  PHISH_PHRASES: { score: 1.5, description: 'Several account-threat phrases, with a link' },
+  PHISH_PHRASES_MANY: { score: 2.5, description: 'Many account-threat phrases, with a link' },
   SPAM_PHRASES: { score: 1.5, description: 'Several stock phrases of bulk advertising' },
   SPAM_PHRASES_MANY: { score: 2, description: 'Many stock phrases of bulk advertising' },
   MONEY_SHOUTING: { score: 1, description: 'Money amounts with exclamation marks' },
@@ -114,60 +136,128 @@ const CREDENTIALS =
 // A match starts at a word of the first group, so the regex is tried only where the pass found one (sticky), not
 // over the whole text: common words ("no", "best", "now") are in most long texts (issue 18). A third element
 // says otherwise: the regex to try there, or null (search the whole text).
-const PHRASES: [string[][], RegExp, RegExp | null][] = (
+type Phrase = [string[][], RegExp, RegExp | null];
+const phrases = (list: readonly (readonly [string, RegExp, (RegExp | null)?])[]): Phrase[] =>
+  list.map(([guard, re, sticky]) => [
+    guard.split(' ').map((group) => group.split('|')),
+    re,
+    sticky === undefined ? new RegExp(re.source, 'iy') : sticky,
+  ]);
+const guardWords = (list: Phrase[]) =>
+  new RegExp(`\\b(?:${[...new Set(list.flatMap(([guard]) => guard.flat()))].join('|')})\\b`, 'gi');
+const PHRASES = phrases([
+  ['click here', /\bclick\s+here\b/i],
+  ['100 free|guaranteed|satisfaction', /\b100%\s+(free|guaranteed|satisfaction)\b/i],
+  ['act now', /\bact\s+now\b/i],
+  ['limited time', /\blimited\s+time\b/i],
+  ['money back', /\bmoney[-\s]back\b/i],
+  ['no cost|obligation|credit|prescription|risk', /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i],
+  ['risk free', /\brisk[-\s]free\b/i],
+  ['special offer|promotion', /\bspecial\s+(offer|promotion)\b/i],
   [
-    ['click here', /\bclick\s+here\b/i],
-    ['100 free|guaranteed|satisfaction', /\b100%\s+(free|guaranteed|satisfaction)\b/i],
-    ['act now', /\bact\s+now\b/i],
-    ['limited time', /\blimited\s+time\b/i],
-    ['money back', /\bmoney[-\s]back\b/i],
-    ['no cost|obligation|credit|prescription|risk', /\bno\s+(cost|obligation|credit\s+check|prescription|risk)\b/i],
-    ['risk free', /\brisk[-\s]free\b/i],
-    ['special offer|promotion', /\bspecial\s+(offer|promotion)\b/i],
-    [
-      'remove|removed list|mailings',
-      /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i,
-      // Matches wherever "removed..." does: tried there without the optional head.
-      /\bremoved?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/iy,
-    ],
-    ['spam', /\bthis\s+is\s+not\s+spam\b/i, null], // starts at no guard word: the whole text is searched
-    ['unsolicited', /\bunsolicited\b/i],
-    ['lowest|best price|rate|rates', /\b(lowest|best)\s+(price|rates?)\b/i],
-    ['free gift|trial|quote|consultation|info', /\bfree\s+(gift|trial|quote|consultation|info)\b/i],
-    ['once lifetime', /\bonce\s+in\s+a\s+lifetime\b/i],
-    ['earn|make', /\b(earn|make)\s+(\$|money|extra|cash)/i],
-    ['work|working home', /\bwork(ing)?\s+(from|at)\s+home\b/i],
-    ['lose|losing weight', /\b(lose|losing)\s+weight\b/i],
-    ['credit card debt', /\bcredit\s+card\s+debt\b/i],
-    ['mortgage rate|rates', /\bmortgage\s+rates?\b/i],
-    ['dear friend|sir|madam|valued|customer', /\bdear\s+(friend|sir|madam|valued|customer)\b/i],
-    ['order now|today', /\border\s+(now|today)\b/i],
-    ['call now|today|toll', /\bcall\s+(now|today|toll[-\s]free)\b/i],
-    ['viagra|cialis|levitra|phentermine|xanax|valium', /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i],
-    ['casino|replica|rolex', /\b(casino|replica|rolex)\b/i],
-    ['guarantee|guaranteed', /\bguaranteed?\b/i],
-    ['apply now|online', /\bapply\s+(now|online)\b/i],
-    ['increase', /\bincrease\s+your\b/i],
-    ['satisfaction guaranteed', /\bsatisfaction\s+guaranteed\b/i],
-    ['double', /\bdouble\s+your\b/i],
-    ['extra income', /\bextra\s+income\b/i],
-    ['million|millions', /\bmillions?\s+of\s+(dollars|people|email)/i],
-    ['buy|shop now|online', /\b(buy|shop)\s+(now|online)\b/i],
-    ['no hidden|setup fee|fees', /\bno\s+(hidden|setup)\s+fees?\b/i],
-    ['while supplies|stock|stocks last', /\bwhile\s+(supplies|stocks?)\s+last\b/i],
-    ['opt|optin', /\bopt[-\s]?in\b/i],
-    ['meet singles|hot|local', /\bmeet\s+(singles|hot|local)\b/i],
-    ['stock|share|shares', /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i],
-    ['unsubscribe', /\bunsubscribe\b/i],
-    ['discount', /\bdiscount\b/i],
-    ['save', /\bsave\s+(up\s+to\s+)?\d+%/i],
-  ] as const
-).map(([guard, re, sticky]: readonly [string, RegExp, (RegExp | null)?]) => [
-  guard.split(' ').map((group) => group.split('|')),
-  re,
-  sticky === undefined ? new RegExp(re.source, 'iy') : sticky,
+    'remove|removed list|mailings',
+    /\b(to\s+be\s+)?removed?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/i,
+    // Matches wherever "removed..." does: tried there without the optional head.
+    /\bremoved?\s+from\s+(our|this|the|future)\s+(mailing\s+)?(list|mailings)\b/iy,
+  ],
+  ['spam', /\bthis\s+is\s+not\s+spam\b/i, null], // starts at no guard word: the whole text is searched
+  ['unsolicited', /\bunsolicited\b/i],
+  ['lowest|best price|rate|rates', /\b(lowest|best)\s+(price|rates?)\b/i],
+  ['free gift|trial|quote|consultation|info', /\bfree\s+(gift|trial|quote|consultation|info)\b/i],
+  ['once lifetime', /\bonce\s+in\s+a\s+lifetime\b/i],
+  ['earn|make', /\b(earn|make)\s+(\$|money|extra|cash)/i],
+  ['work|working home', /\bwork(ing)?\s+(from|at)\s+home\b/i],
+  ['lose|losing weight', /\b(lose|losing)\s+weight\b/i],
+  ['credit card debt', /\bcredit\s+card\s+debt\b/i],
+  ['mortgage rate|rates', /\bmortgage\s+rates?\b/i],
+  ['dear friend|sir|madam|valued|customer', /\bdear\s+(friend|sir|madam|valued|customer)\b/i],
+  ['order now|today', /\border\s+(now|today)\b/i],
+  ['call now|today|toll', /\bcall\s+(now|today|toll[-\s]free)\b/i],
+  ['viagra|cialis|levitra|phentermine|xanax|valium', /\b(viagra|cialis|levitra|phentermine|xanax|valium)\b/i],
+  ['casino|replica|rolex', /\b(casino|replica|rolex)\b/i],
+  ['guarantee|guaranteed', /\bguaranteed?\b/i],
+  ['apply now|online', /\bapply\s+(now|online)\b/i],
+  ['increase', /\bincrease\s+your\b/i],
+  ['satisfaction guaranteed', /\bsatisfaction\s+guaranteed\b/i],
+  ['double', /\bdouble\s+your\b/i],
+  ['extra income', /\bextra\s+income\b/i],
+  ['million|millions', /\bmillions?\s+of\s+(dollars|people|email)/i],
+  ['buy|shop now|online', /\b(buy|shop)\s+(now|online)\b/i],
+  ['no hidden|setup fee|fees', /\bno\s+(hidden|setup)\s+fees?\b/i],
+  ['while supplies|stock|stocks last', /\bwhile\s+(supplies|stocks?)\s+last\b/i],
+  ['opt|optin', /\bopt[-\s]?in\b/i],
+  ['meet singles|hot|local', /\bmeet\s+(singles|hot|local)\b/i],
+  ['stock|share|shares', /\b(stock|shares?)\s+(alert|pick|to\s+watch)\b/i],
+  ['unsubscribe', /\bunsubscribe\b/i],
+  ['discount', /\bdiscount\b/i],
+  ['save', /\bsave\s+(up\s+to\s+)?\d+%/i],
 ]);
-const GUARD_WORDS = new RegExp(`\\b(?:${[...new Set(PHRASES.flatMap(([guard]) => guard.flat()))].join('|')})\\b`, 'gi');
+const GUARD_WORDS = guardWords(PHRASES);
+// What phishing says to make the reader click now: the account threatened, the mailbox full, the password
+// expiring, a document waiting (issue 18: modern phishing from a honeypot was caught at 75%). Guarded and
+// tried as PHRASES are, in a pass of their own, only over mail with somewhere to click.
+const SHARED: readonly [string, RegExp] = [
+  'shared document|file|folder|pdf|spreadsheet|files',
+  /\bshared\s+(a|an|the|\d+)\s+(document|file|folder|pdf|spreadsheet|files)\s+with\s+you\b/i,
+];
+const URGENT_PHRASES = phrases([
+  [
+    'verify|confirm|validate|reconfirm|revalidate account|identity|email|mailbox|login|credentials',
+    /\b(verify|confirm|validate|reconfirm|revalidate)\s+(your\s+)?(account|identity|email|mailbox|login|credentials)\b/i,
+  ],
+  [
+    'account|mailbox suspended|closed|locked|deactivated|terminated|disabled|restricted|blocked|deleted|limited',
+    /\b(account|mailbox)\s+(will\s+be|has\s+been|is\s+being|is)\s+(temporarily\s+|permanently\s+)?(suspended|closed|locked|deactivated|terminated|disabled|restricted|blocked|deleted|limited)\b/i,
+  ],
+  [
+    'unusual|suspicious|unauthorized|unauthorised|unrecognized sign|signin|log|login|activity|access|attempt|attempts',
+    /\b(unusual|suspicious|unauthori[sz]ed|unrecognized)\s+(sign-?\s?in|signin|log-?in|login|activity|access|attempts?)\b/i,
+  ],
+  ['mailbox|inbox full', /\b(mailbox|inbox)\s+is\s+(almost\s+)?full\b/i],
+  ['storage|mailbox|email|disk quota', /\b(storage|mailbox|email|disk)\s+quota\b/i],
+  ['quota exceeded|reached', /\bquota\s+(exceeded|reached)\b/i],
+  [
+    'password expires|expire|expired|expiring|expiration',
+    /\bpassword\s+(expires|will\s+expire|has\s+expired|is\s+expiring|expired|expiration)\b/i,
+  ],
+  ['pending|undelivered messages|emails|mails', /\b(pending|undelivered)\s+(messages|e-?mails|mails)\b/i],
+  SHARED,
+  [
+    'update payment|billing information|details|method|info',
+    /\bupdate\s+(your\s+)?(payment|billing)\s+(information|details|method|info)\b/i,
+  ],
+  ['package|parcel|shipment hold', /\b(package|parcel|shipment)\s+(is\s+)?(currently\s+)?on\s+hold\b/i],
+  ['within hours|hrs', /\bwithin\s+(24|48|72)\s+(hours|hrs)\b/i],
+  ['failure verify|confirm|update|comply|validate', /\bfailure\s+to\s+(verify|confirm|update|comply|validate)\b/i],
+  [
+    'sign|signin|log|login view|access|review|read|download',
+    /\b(sign|log)\s*-?\s*in\s+to\s+(view|access|review|read|download)\b/i,
+  ],
+  ['keep current|same|old password', /\bkeep\s+(using\s+)?(your\s+)?(current|same|old)\s+password\b/i],
+  ['new voicemail|voice|fax', /\bnew\s+(voicemail|voice\s+message|fax)\b/i],
+  ['secure|encrypted message', /\b(secure|encrypted)\s+message\b/i],
+  ['restore|regain|recover account|access', /\b(restore|regain|recover)\s+(full\s+)?(your\s+)?(account|access)\b/i],
+]);
+const URGENT_GUARDS = guardWords(URGENT_PHRASES);
+const SHARED_PHRASE = URGENT_PHRASES.find(([, re]) => re === SHARED[1])!;
+// Whose mail says "shared a document with you" in earnest: anyone else saying it is dressing as them.
+const SHARING = new Set([
+  'google.com',
+  'microsoft.com',
+  'sharepoint.com',
+  'sharepointonline.com',
+  'onedrive.com',
+  'dropbox.com',
+  'dropboxmail.com',
+  'box.com',
+  'docusign.net',
+  'docusign.com',
+  'wetransfer.com',
+  'icloud.com',
+  'apple.com',
+  'adobe.com',
+  'adobesign.com',
+]);
 const BRAND_LOOKALIKE =
   /\b(m[l1i|]cr[o0]s[o0]ft|micr[o0]s[o0]ft|[o0]ff[i1l]ce|ad[o0]be|v[i1l]agra|c[i1l]al[i1l]s|p[a@]yp[a@]l|r[o0]lex|ph[a@]rm[a@]cy|w[i1l]nd[o0]ws)\b/gi;
 
@@ -301,15 +391,99 @@ export function parseLink(href: string): { host: string; userinfo: boolean } | n
   return host ? { host, userinfo: at >= 0 } : null;
 }
 
-/** Decoded HTML of every inline text/html part. */
-function htmlParts(raw: Buffer, node: MimeNode, out: string[], depth = 0): void {
+interface Parts {
+  /** Decoded HTML of every inline text/html part. */
+  html: string[];
+  /** Leaf parts shown as attachments, also inside attached messages, with their lower-cased file names. */
+  attachments: { node: MimeNode; filename: string; type: string }[];
+}
+
+function mimeParts(raw: Buffer, node: MimeNode, out: Parts, depth = 0): void {
   if (depth > 8) return;
-  if (node.children) for (const child of node.children) htmlParts(raw, child, out, depth + 1);
-  else if (node.message) htmlParts(raw, node.message.node, out, depth + 1);
-  else if (node.type === 'text' && node.subtype === 'html' && node.disposition?.type !== 'attachment') {
-    out.push(decodedPart(raw, node, MAX_HTML));
+  if (node.children) for (const child of node.children) mimeParts(raw, child, out, depth + 1);
+  else if (node.message) mimeParts(raw, node.message.node, out, depth + 1);
+  else {
+    // HTML shown as the message's text, even with a file name (a weather alert's "forecast.htm", trec07p ham),
+    // is the body; HTML to save and open is a page.
+    if (node.type === 'text' && node.subtype === 'html' && node.disposition?.type !== 'attachment')
+      out.html.push(decodedPart(raw, node, MAX_HTML));
+    else if (isAttachment(node)) {
+      const name = node.disposition?.params.filename ?? node.params.name ?? '';
+      out.attachments.push({
+        node,
+        filename: safeDecodeWords(name).toLowerCase(),
+        type: `${node.type}/${node.subtype}`,
+      });
+    }
   }
 }
+
+// Attachments that run when opened (rspamd's MIME_BAD_EXTENSION): programs, scripts, shortcuts, installers,
+// and disk images, which Windows mounts with their programs outside mark-of-the-web.
+const EXECUTABLE =
+  /\.(exe|scr|com|pif|bat|cmd|cpl|js|jse|vbs|vbe|wsf|wsh|hta|jar|lnk|msi|msix|appx|ps1|reg|iso|img|vhdx?)$/;
+const EXECUTABLE_TYPES = new Set([
+  'application/x-msdownload',
+  'application/x-msdos-program',
+  'application/x-dosexec',
+  'application/x-executable',
+  'application/vnd.microsoft.portable-executable',
+  'application/x-msi',
+  'application/x-ms-installer',
+  'application/hta',
+  'application/x-ms-shortcut',
+  'application/java-archive',
+  'application/x-java-archive',
+  'application/javascript',
+  'application/x-javascript',
+  'text/javascript',
+  'text/vbscript',
+  'application/x-iso9660-image',
+  'application/x-raw-disk-image',
+]);
+const MACRO_OFFICE = /\.(docm|dotm|xlsm|xltm|xlam|pptm|potm|ppsm|ppam|sldm)$/;
+const HTML_FILE = /\.(s?html?|xhtml|svgz?|mht(ml)?)$/;
+const HTML_TYPES = new Set(['text/html', 'image/svg+xml', 'application/xhtml+xml']);
+// A document's extension, then another one the reader is not meant to see: after the first, or after a run of
+// blanks that pushes it out of view (invoice.pdf.exe, scan.pdf    .html).
+const DOUBLE_EXTENSION =
+  /\.(pdf|docx?|xlsx?|pptx?|rtf|txt|csv|jpe?g|png|gif|tiff?|zip|rar|7z|html?|mp3|wav|eml)[\s._-]*\.([a-z0-9]{2,5})\s*$|\s{3,}\.[a-z0-9]{2,5}\s*$/;
+// What makes an HTML file a page that acts: a form or password field to fill in, a script (atob() unpacks the
+// kit, window.location sends the reader on), a refresh that redirects.
+const ACTIVE_HTML =
+  /<form\b|<script\b|<input\b[^>]*\btype\s*=\s*["']?password|<meta\b[^>]*http-equiv\s*=\s*["']?refresh|\batob\s*\(|\b(window|document|top|self)\.location\b/i;
+const MAX_ATTACHED_HTML = 256 * 1024;
+
+// Hosting that phishing kits use and a sender's own call to action rarely is: free static or serverless
+// hosting, cloud storage buckets, form builders, tunnels, IPFS gateways.
+const KIT_DOMAINS = new Set([
+  'web.app',
+  'firebaseapp.com',
+  'r2.dev',
+  'workers.dev',
+  'pages.dev',
+  'glitch.me',
+  '000webhostapp.com',
+  'weebly.com',
+  'wixsite.com',
+  'repl.co',
+  'replit.app',
+  'vercel.app',
+  'netlify.app',
+  'github.io',
+  'azurewebsites.net',
+  'forms.gle',
+]);
+const KIT_HOSTS = new Set(['firebasestorage.googleapis.com', 'storage.googleapis.com', 'sites.google.com']);
+const kitHosted = (host: string, domain: string, href: string) =>
+  KIT_DOMAINS.has(domain) ||
+  KIT_HOSTS.has(host) ||
+  host.endsWith('.blob.core.windows.net') ||
+  host.includes('ngrok') ||
+  host.startsWith('ipfs.') ||
+  host.includes('.ipfs.') ||
+  /\/ipfs\//i.test(href) ||
+  (host === 'docs.google.com' && /^[^?#]*\/\/docs\.google\.com\/forms\//i.test(href));
 
 const stripTags = (html: string) =>
   html
@@ -334,8 +508,9 @@ export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[
 function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const hits = new Set<FeatureName>();
   const text = index.search.text.slice(0, TEXT_SCAN);
-  const html: string[] = [];
-  htmlParts(raw, index.root, html);
+  const parts: Parts = { html: [], attachments: [] };
+  mimeParts(raw, index.root, parts);
+  const { html } = parts;
 
   // Links: from HTML anchors (with their text) and bare URLs in the text.
   const hosts: string[] = [];
@@ -346,10 +521,12 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     if (d === undefined) domains.set(host, (d = registeredDomain(host)));
     return d;
   };
+  let hosting = false;
   const link = (href: string) => {
     const l = parseLink(href);
     if (!l) return null;
     hosts.push(l.host);
+    if (!hosting && kitHosted(l.host, domainOf(l.host), href)) hosting = true;
     if (isIpHost(l.host)) hits.add('URI_IP_HOST');
     if (SHORTENERS.has(l.host) || SHORTENERS.has(domainOf(l.host))) hits.add('URI_SHORTENER');
     if (l.userinfo) hits.add('URI_USERINFO');
@@ -359,6 +536,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     for (const m of h
       .slice(0, MAX_HTML)
       .matchAll(/<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
+      // A page carried in the link itself (data:text/html;base64,…): nothing there for a URL filter to look up.
+      if (/^data:/i.test(m[1]!)) hits.add('URI_DATA');
       const l = link(m[1]!);
       // The text shows a domain (www.bank.com, https://bank.com/...) that is not where the link goes.
       const shown = /(?:https?:\/\/|\bwww\.)([a-z0-9-]+(?:\.[a-z0-9-]+)+)/i.exec(stripTags(m[2]!))?.[1];
@@ -430,10 +609,27 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const brand = BRANDS.find((b) => name.includes(b) && (b.length >= 5 || name === b));
   if (brand && !fromDomain.replace(/[^a-z0-9]/g, '').includes(brand)) hits.add('FROM_BRAND_MISMATCH');
 
+  // Attachments that run, that hide what they are, or that are a web page to log in on.
+  let attachedPage = false;
+  for (const a of parts.attachments) {
+    if (EXECUTABLE.test(a.filename) || EXECUTABLE_TYPES.has(a.type)) hits.add('RISKY_ATTACHMENT');
+    if (MACRO_OFFICE.test(a.filename) || a.type.includes('macroenabled')) hits.add('ATTACH_MACRO_OFFICE');
+    // Its end only: a name of a thousand blanks would take the regex quadratic time.
+    const m = DOUBLE_EXTENSION.exec(a.filename.slice(-100));
+    if (m && (!m[2] || EXECUTABLE.test(a.filename) || HTML_FILE.test(a.filename) || MACRO_OFFICE.test(a.filename)))
+      hits.add('ATTACH_DOUBLE_EXTENSION');
+    if (HTML_FILE.test(a.filename) || HTML_TYPES.has(a.type)) {
+      attachedPage = true;
+      hits.add('ATTACH_HTML');
+      if (ACTIVE_HTML.test(decodedPart(raw, a.node, MAX_ATTACHED_HTML))) hits.add('ATTACH_HTML_ACTIVE');
+    }
+  }
+
   // Phishing: account or password words, and somewhere to click; worse when the link leaves the sender's domain.
-  if (hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text))) {
+  const own = fromDomain ? registeredDomain(fromDomain) : '';
+  const credentials = hosts.length > 0 && (CREDENTIALS.test(subject) || CREDENTIALS.test(text));
+  if (credentials) {
     hits.add('PHISH_CREDENTIALS');
-    const own = fromDomain ? registeredDomain(fromDomain) : '';
     if (hosts.some((h) => domainOf(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
   }
   const recipient = index.envelope.to?.[0]?.host?.toLowerCase();
@@ -442,10 +638,39 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   // (A form alone is a newsletter's search box: 4.8% of trec07p ham.)
   if (html.some((h) => /<input\b[^>]*\btype\s*=\s*["']?password/i.test(h))) hits.add('HTML_FORM');
 
-  // Advertising phrases and shouted money.
+  // Account threats, with somewhere to go (a link, a data: page, an attached page).
   const all = `${subject}\n${text}`;
+  const clickable = hosts.length > 0 || hits.has('URI_DATA') || attachedPage;
+  const urgent = clickable
+    ? countPhrases(all, URGENT_PHRASES, URGENT_GUARDS, 3, (p) => p !== SHARED_PHRASE || !SHARING.has(own))
+    : 0;
+  if (urgent >= 3) hits.add('PHISH_PHRASES_MANY');
+  else if (urgent >= 2) hits.add('PHISH_PHRASES');
+  // Free hosting is every project's home page; a login on it, asked for with account words, is a kit's.
+  if (hosting) {
+    hits.add('URI_HOSTING');
+    if (urgent > 0 || credentials) hits.add('PHISH_HOSTING');
+  }
+
+  // Advertising phrases and shouted money.
+  // Counted up to 5: no more can change the rules.
+  const phrases = countPhrases(all, PHRASES, GUARD_WORDS, 5);
+  if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
+  else if (phrases >= 3) hits.add('SPAM_PHRASES');
+  if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)
+    hits.add('MONEY_SHOUTING');
+
+  return [...hits];
+}
+
+/**
+ * How many of the phrases the text shows, counted up to `max`, of those `counts` lets through. The words
+ * of the phrases' guards are found in one pass, and a phrase's regex is tried only when each of its guard
+ * groups has a word there: sticky, at the places of its first word.
+ */
+function countPhrases(all: string, list: Phrase[], guards: RegExp, max: number, counts?: (p: Phrase) => boolean) {
   const where = new Map<string, number[]>();
-  for (const m of all.matchAll(GUARD_WORDS)) {
+  for (const m of all.matchAll(guards)) {
     const w = m[0].toLowerCase();
     const at = where.get(w);
     if (at) at.push(m.index);
@@ -455,17 +680,13 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     sticky.lastIndex = i;
     return sticky.test(all);
   };
-  let phrases = 0;
-  for (const [guard, re, sticky] of PHRASES) {
+  let n = 0;
+  for (const phrase of list) {
+    const [guard, re, sticky] = phrase;
     if (!guard.every((group) => group.some((w) => where.has(w)))) continue;
+    if (counts && !counts(phrase)) continue;
     const shown = sticky ? guard[0]!.some((w) => where.get(w)?.some((i) => at(sticky, i))) : re.test(all);
-    // Counted up to 5: no more can change the rule.
-    if (shown && ++phrases === 5) break;
+    if (shown && ++n === max) break;
   }
-  if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
-  else if (phrases >= 3) hits.add('SPAM_PHRASES');
-  if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)
-    hits.add('MONEY_SHOUTING');
-
-  return [...hits];
+  return n;
 }

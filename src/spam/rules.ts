@@ -61,8 +61,6 @@ export const RULES: readonly Rule[] = [
 
 /** The GTUBE test string (SpamAssassin's), split so this file is not itself a GTUBE match. */
 const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*' + 'GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
-const RISKY_ATTACHMENT =
-  /(?:file)?name\*?=\s*"?[^"\r\n;]*\.(?:exe|scr|pif|com|bat|cmd|vbs|vbe|js|jse|wsf|hta|jar|lnk|iso|img|msi|ps1)"?\s*(?:;|\r?\n)/i;
 const body = (i: SpamInput) => i.raw.subarray(i.headers.bodyStart);
 const domainPart = (value: string | null) => /@([^>\s,;]+)/.exec(value ?? '')?.[1]?.toLowerCase() ?? null;
 
@@ -106,12 +104,6 @@ export const CONTENT_RULES: readonly Rule[] = [
     score: 0.7,
     description: 'HTML body with no text alternative',
     test: (i) => /^\s*text\/html\b/i.test(i.headers.get('content-type') ?? ''),
-  },
-  {
-    rule: 'RISKY_ATTACHMENT',
-    score: 3,
-    description: 'Executable or script attachment',
-    test: (i) => RISKY_ATTACHMENT.test(body(i).toString('latin1')),
   },
   // Named, not scored: lists set it on ham (SA public 72% of ham, 18% of spam; trec07p 22%, 1.9%).
   {

@@ -1,5 +1,6 @@
 // Users teach the classifier by moving mail over IMAP: into Junk is spam, out of Junk is ham; the
-// same message moved twice counts once. And forged mail from a hosted domain is spam before any training.
+// same message moved twice counts once. And forged mail from a hosted domain, or a program named as a
+// document, is spam before any training.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ImapFlow } from 'imapflow';
@@ -98,6 +99,27 @@ test('forged From of a hosted domain failing DMARC lands in Junk before any trai
     events.some((e) => e.type === 'message.received.spam'),
     'a message.received.spam event',
   );
+});
+
+test('a program named as a PDF lands in Junk before any training, with the attachment rules named', async () => {
+  // Sent by nodemailer over SMTP, as a modern malware mail is: a short note and "invoice.pdf.exe".
+  await sendToMx(instance, {
+    from: 'billing@supplier.test',
+    to: 'user@example.test',
+    subject: 'Invoice 4471 overdue',
+    text: 'Please find the invoice attached.\n',
+    attachments: [{ filename: 'invoice.pdf.exe', content: Buffer.from('MZ\x90\x00 not really a program') }],
+  });
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const junk = store.folders.byName(account.id, 'Junk')!;
+  const raw = await Promise.all(
+    (await store.messages.list(junk.id)).map(async (m) => (await store.read(m)).toString()),
+  );
+  const malware = raw.find((r) => r.includes('Invoice 4471 overdue'));
+  assert.ok(malware, 'delivered to Junk');
+  assert.match(malware!, /X-Spam-Status: Yes, [^\r\n]*ATTACH_DOUBLE_EXTENSION/);
+  assert.match(malware!, /X-Spam-Status: Yes, [^\r\n]*RISKY_ATTACHMENT/);
 });
 
 test.run();

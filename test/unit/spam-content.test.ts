@@ -1,7 +1,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
-import { contentFeatures, lookalikeHost, registeredDomain } from '../../src/spam/content.ts';
+import { contentFeatures, FEATURES, lookalikeHost, registeredDomain } from '../../src/spam/content.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
@@ -188,6 +188,240 @@ test('phishing: a password field inside the mail; a search form is not one', () 
     '<p>Archives:</p><form action="https://lists.example.org/search"><input type="text" name="q"></form>',
   );
   assert.not.ok(features(newsletter).includes('HTML_FORM'));
+});
+
+// A message with a text part and one attached file (base64, so the features read it decoded).
+const attached = (
+  filename: string | null,
+  type: string,
+  content = 'MZ\x90\x00 binary',
+  body = 'Please see the attached file.',
+  from?: string,
+) =>
+  Buffer.from(
+    `${head('Invoice 4471', from, 'multipart/mixed; boundary="b1"')}--b1\r\nContent-Type: text/plain; charset=us-ascii\r\n\r\n` +
+      `${body}\r\n--b1\r\nContent-Type: ${type}${filename === null ? '' : `; name="${filename}"`}\r\n` +
+      `Content-Disposition: attachment${filename === null ? '' : `; filename="${filename}"`}\r\n` +
+      `Content-Transfer-Encoding: base64\r\n\r\n${Buffer.from(content).toString('base64')}\r\n--b1--\r\n`,
+  );
+
+test('malware attachments: programs, scripts, shortcuts and disk images, by file name or type', () => {
+  const risky = (raw: Buffer) => features(raw).includes('RISKY_ATTACHMENT');
+  for (const ext of 'exe scr com pif bat cmd cpl js jse vbs vbe wsf hta jar lnk msi ps1 iso img vhd vhdx'.split(' '))
+    assert.ok(risky(attached(`Invoice_4471.${ext}`, 'application/octet-stream')), ext);
+  assert.ok(risky(attached('INVOICE.EXE', 'application/octet-stream')), 'any case');
+  // The type alone, the name saying nothing.
+  for (const type of [
+    'application/x-msdownload',
+    'application/x-ms-shortcut',
+    'application/java-archive',
+    'text/vbscript',
+  ])
+    assert.ok(risky(attached('update', type)), type);
+  assert.ok(risky(attached(null, 'application/x-msdos-program')));
+  // Names encoded as RFC 2231 and RFC 2047 are read decoded.
+  const rfc2231 = attached('x', 'application/octet-stream')
+    .toString()
+    .replace(/filename="x"/, "filename*=utf-8''Rechnung%20M%C3%A4rz.exe");
+  assert.ok(risky(Buffer.from(rfc2231)));
+  assert.ok(risky(attached('=?UTF-8?B?UmVjaG51bmcuZXhl?=', 'application/octet-stream')));
+  // Inside an attached message too.
+  const inner = attached('setup.scr', 'application/octet-stream').toString();
+  const forwarded = Buffer.from(
+    `${head('Fwd: invoice', undefined, 'multipart/mixed; boundary="outer"')}--outer\r\nContent-Type: text/plain\r\n\r\nsee below\r\n` +
+      `--outer\r\nContent-Type: message/rfc822\r\n\r\n${inner}\r\n--outer--\r\n`,
+  );
+  assert.ok(risky(forwarded));
+  // Documents, archives, images and patches are not.
+  for (const [name, type] of [
+    ['report.pdf', 'application/pdf'],
+    ['photos.zip', 'application/zip'],
+    ['logo.png', 'image/png'],
+    ['fix.patch', 'text/x-diff'],
+    ['notes.js.txt', 'text/plain'],
+    ['www.example.com.pdf', 'application/pdf'],
+  ])
+    assert.equal(features(attached(name!, type!)), [], name);
+});
+
+test('attachments named to hide their type: a document extension then another', () => {
+  const double = (name: string) => features(attached(name, 'application/octet-stream'));
+  assert.ok(double('invoice.pdf.exe').includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(double('invoice.pdf.exe').includes('RISKY_ATTACHMENT'));
+  assert.ok(double('scan.pdf   .html').includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(double('Payment_Advice.PDF.htm').includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(double('statement.docx.docm').includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(double('notes              .txt').includes('ATTACH_DOUBLE_EXTENSION'), 'blanks pushing it out of view');
+  for (const name of ['photos.jpg.zip', 'backup.tar.gz', 'release-1.2.docx', 'minutes.doc.pdf', 'a.b.c'])
+    assert.not.ok(double(name).includes('ATTACH_DOUBLE_EXTENSION'), name);
+  // A name of 40,000 blanks is read in linear time (the regex alone took seconds on the whole name).
+  const started = performance.now();
+  assert.not.ok(double(`a${' '.repeat(40_000)}x`).includes('ATTACH_DOUBLE_EXTENSION'));
+  assert.ok(performance.now() - started < 500, `${performance.now() - started} ms`);
+});
+
+test('macro-enabled Office attachments, by extension or type', () => {
+  for (const name of ['budget.xlsm', 'Order.DOCM', 'deck.pptm', 'addin.xlam'])
+    assert.ok(features(attached(name, 'application/octet-stream')).includes('ATTACH_MACRO_OFFICE'), name);
+  assert.ok(
+    features(attached('budget', 'application/vnd.ms-excel.sheet.macroEnabled.12')).includes('ATTACH_MACRO_OFFICE'),
+  );
+  for (const name of ['budget.xlsx', 'order.docx', 'deck.pptx'])
+    assert.equal(features(attached(name, 'application/octet-stream')), [], name);
+});
+
+test('HTML and SVG attachments; stronger when the page has a form, a script or a redirect', () => {
+  const page = (content: string, name = 'Remittance_Advice.html', type = 'text/html') =>
+    features(attached(name, type, content));
+  const plain = page('<html><body><h1>Minutes</h1><p>Agreed: the budget.</p></body></html>');
+  assert.equal(plain, ['ATTACH_HTML']);
+  assert.equal(page('<svg xmlns="http://www.w3.org/2000/svg"><circle r="4"/></svg>', 'logo.svg', 'image/svg+xml'), [
+    'ATTACH_HTML',
+  ]);
+  assert.equal(page('<p>saved page</p>', 'page.shtml', 'application/octet-stream'), ['ATTACH_HTML']);
+  assert.equal(page('<p>saved page</p>', 'page', 'application/xhtml+xml'), ['ATTACH_HTML']);
+  for (const active of [
+    '<form action="https://collect.example.net/p.php" method="post"><input name="email"></form>',
+    'Password: <input type="password" name="pw">',
+    '<script>document.write(atob("PGgxPg=="))</script>',
+    '<meta http-equiv="refresh" content="0; url=https://login.example.net/">',
+    '<body onload="window.location=\'https://login.example.net/\'">',
+    '<body onload="eval(atob(\'d2luZG93\'))">',
+  ])
+    assert.ok(page(active).includes('ATTACH_HTML_ACTIVE'), active);
+  const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>top.location.href="https://x.example/"</script></svg>';
+  assert.ok(page(svg, 'Voicemail.svg', 'image/svg+xml').includes('ATTACH_HTML_ACTIVE'));
+  // The inline HTML body of a message is its text, not an attachment, even with a file name (trec07p's weather alerts).
+  const form = '<form action="https://weather.example/forecast"><input name="zip"></form>';
+  assert.not.ok(features(html('News', form)).includes('ATTACH_HTML'));
+  const named = html('Forecast', form)
+    .toString()
+    .replace(/\r\n\r\n/, '\r\nContent-Disposition: inline; filename="wx.htm"\r\n\r\n');
+  assert.not.ok(features(Buffer.from(named)).includes('ATTACH_HTML'));
+});
+
+test('links to data: URIs', () => {
+  const phish = html(
+    'Document shared',
+    '<p><a href="data:text/html;base64,PGgxPkxvZ2luPC9oMT4=">Open the document</a></p>',
+  );
+  assert.ok(features(phish).includes('URI_DATA'));
+  const image = html(
+    'Logo',
+    '<p>Hello <img src="data:image/png;base64,iVBORw0KGgo="> <a href="https://ex.example/">site</a></p>',
+  );
+  assert.not.ok(features(image).includes('URI_DATA'));
+});
+
+test('links to hosting phishing kits use: scored only with account or urgency words', () => {
+  const notice = (url: string) =>
+    html(
+      'Mailbox storage',
+      `<p>Your mailbox is almost full. <a href="${url}">Verify your account</a> to keep receiving mail.</p>`,
+      'IT Helpdesk <it@corp-helpdesk.example>',
+    );
+  for (const url of [
+    'https://mail-upgrade.web.app/login',
+    'https://owa-verify.firebaseapp.com/',
+    'https://firebasestorage.googleapis.com/v0/b/x.appspot.com/o/index.html?alt=media',
+    'https://pub-1234.r2.dev/index.html',
+    'https://login.abc123.workers.dev/',
+    'https://office-docs.pages.dev/',
+    'https://1a2b-203-0-113-7.ngrok-free.app/',
+    'https://outlook-web.glitch.me/',
+    'https://webmail-update.000webhostapp.com/',
+    'https://mailupdate.weebly.com/',
+    'https://jdoe.wixsite.com/owa',
+    'https://sites.google.com/view/mail-upgrade',
+    'https://forms.gle/AbCdEf123',
+    'https://docs.google.com/forms/d/e/1FAIpQL/viewform',
+    'https://storage.googleapis.com/bucket-9/index.html',
+    'https://mailbox7.blob.core.windows.net/web/index.html',
+    'https://owa-login.azurewebsites.net/',
+    'https://mail.jdoe.repl.co/',
+    'https://owa-login.vercel.app/',
+    'https://owa-login.netlify.app/',
+    'https://owa-login.github.io/',
+    'https://ipfs.io/ipfs/bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi?filename=owa.html',
+    'https://bafybeigdyrzt5sfp7udm7hu76uh7y26nf3efuylqabf3oclgtqy55fbzdi.ipfs.dweb.link/',
+  ]) {
+    const f = features(notice(url));
+    assert.ok(f.includes('URI_HOSTING') && f.includes('PHISH_HOSTING'), url);
+  }
+  // A newsletter linking a project's site there, with no account words: named, not scored.
+  const newsletter = html(
+    'Release notes',
+    '<p>Version 2.1 is out. Read the docs at <a href="https://widgets.netlify.app/docs">widgets.netlify.app</a>.</p>',
+    'Widgets <news@widgets.example>',
+  );
+  const f = features(newsletter);
+  assert.ok(f.includes('URI_HOSTING'));
+  assert.not.ok(f.includes('PHISH_HOSTING'));
+  // The services' own sites and other Google documents are not kit hosting.
+  for (const url of [
+    'https://www.netlify.com/blog/',
+    'https://docs.google.com/document/d/1x/edit',
+    'https://github.com/x/y',
+  ])
+    assert.not.ok(features(notice(url)).includes('URI_HOSTING'), url);
+});
+
+test('account-threat phrases, counted with somewhere to click', () => {
+  const body =
+    'Unusual sign-in activity was detected on your mailbox. Your account will be suspended within 24 hours ' +
+    'unless you confirm your identity: https://secure-mail.example.net/confirm';
+  assert.ok(features(mail('Security notice', body)).includes('PHISH_PHRASES_MANY'));
+  // Without a link, an attached page or a data: link, nothing to act on: not counted.
+  assert.equal(
+    features(mail('Security notice', body.replace(/ https:.*/, ' call the helpdesk.'))).filter((f) =>
+      f.startsWith('PHISH_PHRASES'),
+    ),
+    [],
+  );
+  const urgent = (sample: string, from?: string) =>
+    features(mail('Notice', `Your mailbox is almost full.\n(${sample}.)\nhttps://portal.example.net/`, from)).includes(
+      'PHISH_PHRASES',
+    );
+  for (const sample of [
+    'Verify your account',
+    'please revalidate your mailbox',
+    'your account has been temporarily suspended',
+    'Mailbox will be deactivated',
+    'suspicious login attempt',
+    'unauthorised access',
+    'unrecognized sign in',
+    'your storage quota',
+    'quota exceeded',
+    'Your password expires today',
+    'password will expire',
+    'You have 5 pending messages',
+    'undelivered e-mails',
+    'John shared a document with you',
+    'update your billing information',
+    'your parcel is currently on hold',
+    'within 48 hours',
+    'failure to comply',
+    'sign in to view',
+    'log-in to download',
+    'Login to access',
+    'keep using your current password',
+    'You have a new voicemail',
+    'a new voice message',
+    'an encrypted message',
+    'restore full access',
+  ])
+    assert.ok(urgent(sample), sample);
+  assert.not.ok(urgent('the meeting is at noon'), 'one phrase is not several');
+  // The sharing services say it in earnest.
+  for (const from of ['Google Drive <drive-shares-noreply@google.com>', 'SharePoint <no-reply@sharepointonline.com>'])
+    assert.not.ok(urgent('Dana shared a document with you', from), from);
+});
+
+test('modern phishing and malware reach the rule score and Bayes as rule: tokens', () => {
+  const raw = attached('invoice.pdf.exe', 'application/octet-stream');
+  assert.ok(tokenize(raw).includes('rule:ATTACH_DOUBLE_EXTENSION'));
+  const points = contentFeatures(raw).reduce((sum, f) => sum + FEATURES[f].score, 0);
+  assert.ok(points >= 5, `a double-extension program alone is junk: ${points}`);
 });
 
 test('bulk advertising phrases, counted', () => {
