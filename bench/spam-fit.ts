@@ -15,7 +15,7 @@
 //
 //   node bench/spam-fit.ts [--only NAME] [--l2 0.0001] [--folds 5] [--steps 3000] [--per-rule] [--weights]
 //     [--emit] [--min -5] [--max 10]: the Bayes points' clamp
-//     [--prequential [--window 3000,...] [--ham-share 0.002,...] [--warm 100] [--preq-steps 300] [--seed S]]
+//     [--prequential [--window 3000,...] [--ham-share 0.002,hand,z:2.5,...] [--warm 100] [--preq-steps 300] [--seed S]]
 import { join } from 'node:path';
 import { DEFAULT_BAYES, scoreFor, tokenProbability } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
@@ -43,7 +43,9 @@ const STEPS = Number(opt('--steps', '3000'));
 const PREQUENTIAL = args.includes('--prequential');
 // --window and --ham-share take comma lists: each combination is fitted and reported.
 const WINDOWS = opt('--window', '3000').split(',').map(Number);
-const HAM_SHARES = opt('--ham-share', '0.002').split(',').map(Number);
+// "hand": the share of the records' ham the hand curve junks (the fit ranks, the hand curve's ham rate stays);
+// "z:2.5": a fixed operating point on the fitted (class-balanced) log-odds, whatever the records' ham.
+const HAM_SHARES = opt('--ham-share', '0.002').split(',');
 const WARM = Number(opt('--warm', '100'));
 const STEPS_PREQ = Number(opt('--preq-steps', '300'));
 // --seed: another shuffled training order (the noise of the order).
@@ -296,14 +298,21 @@ for (const split of [...losoSplits(samples), mixed, ...(args.includes('--emit') 
       const pm: Model = { rules: [], scale: w[1]! / 5, bias: b, bayes: w[0]! / 10, weights: {} };
       const hamZ = records.filter((r) => !r.spam).map((r) => pm.bias + pm.bayes * logit(r.p) + pm.scale * r.points);
       const nSpam = records.filter((r) => r.spam).length;
-      for (const share of HAM_SHARES)
+      const hamRecords = records.filter((r) => !r.spam);
+      const handShare =
+        hamRecords.filter((r) => r.points + Math.round(scoreFor(r.p, DEFAULT_BAYES.scoreCurve) * 10) / 10 >= 5).length /
+        hamRecords.length;
+      for (const name of HAM_SHARES) {
+        const share = name === 'hand' ? handShare : Number(name);
+        const fixed = name.startsWith('z:') ? Number(name.slice(2)) : null;
         report(
-          `prequential ${nSpam}+${records.length - nSpam} @${share * 100}%`,
+          `prequential ${nSpam}+${records.length - nSpam} @${fixed === null ? `${(share * 100).toFixed(2)}%` : name}`,
           pm,
-          operatingPoint(hamZ, share),
+          fixed ?? operatingPoint(hamZ, share),
           split.test,
           ps,
         );
+      }
     }
     console.log(
       `    time: k-fold scores + fit ${((t1 - t0) / 1000).toFixed(1)} s; prequential scores ${((t2 - t1) / 1000).toFixed(1)} s, fit ${fitMs.toFixed(0)} ms (${STEPS_PREQ} steps)`,
