@@ -7,9 +7,15 @@
 // classifier's terms (rules keep their points, Bayes a scoreCurve) and scored that way ("as a curve").
 // --emit also fits on every real source and prints that scoreCurve. Not shipped: a curve fitted on the
 // whole corpus scores worse on the left-out sources than the hand-set one (bench/RESULTS.md).
+// --prequential also fits per installation as training could, keeping no messages and no k models: each
+// training message scored by the model as it stands before it is trained ("test-then-train"), the
+// pooled fit on the last --window of those records, the operating point where --ham-share of their ham
+// lies above; printed beside the hand curve (the figures of record) and the k-fold fit. Not shipped: it
+// trades caught for ham junked rather than gaining (bench/RESULTS.md, "Per-installation calibration").
 //
-//   node bench/spam-fit.ts [--only NAME] [--l2 0.0001] [--folds 5] [--per-rule] [--weights] [--emit]
-//     [--min -5] [--max 10]: the Bayes points' clamp
+//   node bench/spam-fit.ts [--only NAME] [--l2 0.0001] [--folds 5] [--steps 3000] [--per-rule] [--weights]
+//     [--emit] [--min -5] [--max 10]: the Bayes points' clamp
+//     [--prequential [--window 3000,...] [--ham-share 0.002,hand,z:2.5,...] [--warm 100] [--preq-steps 300] [--seed S]]
 import { join } from 'node:path';
 import { DEFAULT_BAYES, scoreFor, tokenProbability } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
@@ -32,24 +38,37 @@ const only = opt('--only', '');
 const L2 = Number(opt('--l2', '0.0001'));
 const FOLDS = Number(opt('--folds', '5'));
 const MIN_HITS = 5;
+const STEPS = Number(opt('--steps', '3000'));
+// --prequential: also the test-then-train fit (see prequential()) beside the hand curve and the k-fold fit.
+const PREQUENTIAL = args.includes('--prequential');
+// --window and --ham-share take comma lists: each combination is fitted and reported.
+const WINDOWS = opt('--window', '3000').split(',').map(Number);
+// "hand": the share of the records' ham the hand curve junks (the fit ranks, the hand curve's ham rate stays);
+// "z:2.5": a fixed operating point on the fitted (class-balanced) log-odds, whatever the records' ham.
+const HAM_SHARES = opt('--ham-share', '0.002').split(',');
+const WARM = Number(opt('--warm', '100'));
+const STEPS_PREQ = Number(opt('--preq-steps', '300'));
+// --seed: another shuffled training order (the noise of the order).
+const SEED = opt('--seed', '');
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const samples = await prepareCorpus();
 
 /** Counts of a training set, as the store would hold them. */
 function countsOf(train: Prepared[]) {
-  const counts = new Map<string, [number, number]>();
-  const totals = { spam: 0, ham: 0 };
-  for (const s of train) {
-    totals[s.class]++;
-    const k = s.class === 'spam' ? 0 : 1;
-    for (const t of s.tokens) {
-      const c = counts.get(t) ?? [0, 0];
-      c[k]++;
-      counts.set(t, c);
-    }
+  const m = { counts: new Map<string, [number, number]>(), totals: { spam: 0, ham: 0 } };
+  for (const s of train) addTo(m, s);
+  return m;
+}
+
+function addTo(m: { counts: Map<string, [number, number]>; totals: { spam: number; ham: number } }, s: Prepared) {
+  m.totals[s.class]++;
+  const k = s.class === 'spam' ? 0 : 1;
+  for (const t of s.tokens) {
+    const c = m.counts.get(t) ?? [0, 0];
+    c[k]++;
+    m.counts.set(t, c);
   }
-  return { counts, totals };
 }
 
 const bayesP = (s: Prepared, m: ReturnType<typeof countsOf>) =>
@@ -70,6 +89,25 @@ function outOfFold(train: Prepared[]): number[] {
     });
   }
   return out;
+}
+
+/**
+ * Test-then-train: the training messages in a shuffled order, each classified by the model as it stands
+ * (which never saw it) before it is trained, from when the model holds WARM of each class; the last
+ * --window records (Bayes probability, rule points, class). What the store could keep at training time.
+ */
+function prequential(train: Prepared[]): { p: number; points: number; spam: boolean }[] {
+  const order = [...train].sort(
+    (a, b) => splitPoint(`order${SEED}:${a.source}`) - splitPoint(`order${SEED}:${b.source}`),
+  );
+  const m = { counts: new Map<string, [number, number]>(), totals: { spam: 0, ham: 0 } };
+  const records: { p: number; points: number; spam: boolean }[] = [];
+  for (const s of order) {
+    if (m.totals.spam >= WARM && m.totals.ham >= WARM)
+      records.push({ p: bayesP(s, m), points: rulePoints(s) + gtube(s), spam: s.class === 'spam' });
+    addTo(m, s);
+  }
+  return records;
 }
 
 const logit = (p: number) => {
@@ -96,26 +134,16 @@ function features(s: Prepared, p: number, rules: string[]): number[] {
   return [logit(p) / 10, ...rules.map((r) => (hit.has(r) ? 1 : 0))];
 }
 
-/** Class-balanced logistic regression, L2 on the weights (not the bias), by gradient descent. */
-function fit(train: Prepared[], ps: number[]): Model {
-  const ruleHits = new Map<string, number>();
-  for (const s of train) for (const h of s.hits) ruleHits.set(h.rule, (ruleHits.get(h.rule) ?? 0) + 1);
-  const rules = POOLED
-    ? []
-    : [...ruleHits]
-        .filter(([r, n]) => n >= MIN_HITS && r !== 'GTUBE')
-        .map(([r]) => r)
-        .sort();
-  const X = train.map((s, i) => (POOLED ? [logit(ps[i]!) / 10, rulePoints(s) / 5] : features(s, ps[i]!, rules)));
-  const y = train.map((s) => (s.class === 'spam' ? 1 : 0));
+/** Class-balanced logistic regression, L2 on the weights (not the bias), by gradient descent (Adam). */
+function fitXY(X: number[][], y: number[], steps = STEPS): { w: number[]; b: number } {
   const nSpam = y.filter((v) => v === 1).length;
   const weightOf = (v: number) => (v === 1 ? 0.5 / nSpam : 0.5 / (y.length - nSpam));
-  const d = POOLED ? 2 : rules.length + 1;
+  const d = X[0]!.length;
   const w = new Array<number>(d).fill(0);
   let b = 0;
   const mw = new Array<number>(d + 1).fill(0);
   const vw = new Array<number>(d + 1).fill(0);
-  for (let it = 1; it <= 3000; it++) {
+  for (let it = 1; it <= steps; it++) {
     const g = new Array<number>(d + 1).fill(0);
     for (let i = 0; i < X.length; i++) {
       const x = X[i]!;
@@ -135,6 +163,26 @@ function fit(train: Prepared[], ps: number[]): Model {
       else b -= step;
     }
   }
+  return { w, b };
+}
+
+/** The pooled model's features: the Bayes log-odds and the rules' summed points, scaled to about [-1, 1]. */
+const pooledX = (p: number, points: number) => [logit(p) / 10, points / 5];
+
+function fit(train: Prepared[], ps: number[]): Model {
+  const ruleHits = new Map<string, number>();
+  for (const s of train) for (const h of s.hits) ruleHits.set(h.rule, (ruleHits.get(h.rule) ?? 0) + 1);
+  const rules = POOLED
+    ? []
+    : [...ruleHits]
+        .filter(([r, n]) => n >= MIN_HITS && r !== 'GTUBE')
+        .map(([r]) => r)
+        .sort();
+  const X = train.map((s, i) => (POOLED ? pooledX(ps[i]!, rulePoints(s)) : features(s, ps[i]!, rules)));
+  const { w, b } = fitXY(
+    X,
+    train.map((s) => (s.class === 'spam' ? 1 : 0)),
+  );
   return {
     rules,
     scale: POOLED ? w[1]! / 5 : 0,
@@ -179,48 +227,95 @@ const mixed = {
 };
 // --emit: the weights of record, fitted on every real source.
 const mixedAll = { name: 'all real sources (fit only)', train: real, test: real };
-for (const split of [...losoSplits(samples), mixed, ...(args.includes('--emit') ? [mixedAll] : [])]) {
-  if (only && !split.name.includes(only)) continue;
-  const oof = outOfFold(split.train);
-  const model = fit(split.train, oof);
-  // The operating point: the z above which at most 0.2% of the (out-of-fold) training ham lies.
-  const trainHam = split.train
-    .map((s, i) => ({ s, z: zOf(model, s, oof[i]!) }))
-    .filter((x) => x.s.class === 'ham')
-    .map((x) => x.z)
-    .sort((a, b) => b - a);
-  const zJunk = trainHam[Math.floor(trainHam.length * 0.002)]!;
-  const m = countsOf(split.train);
-  const ps = split.test.map((s) => bayesP(s, m));
-  const scored = split.test.map((s, i) => ({ spam: s.class === 'spam', score: zOf(model, s, ps[i]!) }));
-  const r = summary(scored, zJunk + 1e-9);
-  console.log(
-    `${split.name.slice(0, 26).padEnd(26)} L2 ${L2} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} (z≥${zJunk.toFixed(2)}) | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)}`,
-  );
-  if (POOLED) {
-    // As shipped: the rules keep their points, Bayes gets the curve, Junk at 5.
-    const curve = curveOf(model, zJunk);
-    const shipped = split.test.map((s, i) => ({
-      spam: s.class === 'spam',
-      score:
-        Math.round(
-          (rulePoints(s) +
-            (s.hits.some((h) => h.rule === 'GTUBE') ? 1000 : 0) +
-            Math.round(scoreFor(ps[i]!, curve) * 10) / 10) *
-            10,
-        ) / 10,
-    }));
-    const c = summary(shipped, 5);
-    console.log(
-      `${''.padEnd(26)} as a curve: caught ${pct(c.caught).padStart(7)} ham ${pct(c.fp).padStart(6)} | ≤0.5%: ${pct(c.atTarget).padStart(7)} AUC ${c.auc.toFixed(4)}  ${JSON.stringify(curve)}`,
-    );
-    if (args.includes('--emit') && split === mixedAll) console.log(`scoreCurve: ${JSON.stringify(curve)}`);
-  }
+const gtube = (s: Prepared) => (s.hits.some((h) => h.rule === 'GTUBE') ? 1000 : 0);
+const row = (label: string, r: ReturnType<typeof summary>, extra = '') =>
+  `  ${label.padEnd(24)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)}${extra} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)}`;
+
+/** The fitted model on the test messages, at its own operating point and as the classifier's curve. */
+function report(label: string, model: Model, zJunk: number, test: Prepared[], ps: number[]): [number, number][] {
+  const scored = test.map((s, i) => ({ spam: s.class === 'spam', score: zOf(model, s, ps[i]!) }));
+  console.log(row(label, summary(scored, zJunk + 1e-9), ` (z≥${zJunk.toFixed(2)})`));
   if (args.includes('--weights'))
     console.log(
-      `  bias ${model.bias.toFixed(2)} bayes×logit ${model.bayes.toFixed(3)} rules×${model.scale.toFixed(3)} ` +
+      `    bias ${model.bias.toFixed(2)} bayes×logit ${model.bayes.toFixed(3)} rules×${model.scale.toFixed(3)} ` +
         Object.entries(model.weights)
           .map(([k, v]) => `${k}=${v.toFixed(2)}`)
           .join(' '),
     );
+  if (!POOLED) return [];
+  // As shipped: the rules keep their points, Bayes gets the curve, Junk at 5.
+  const curve = curveOf(model, zJunk);
+  const shipped = test.map((s, i) => ({
+    spam: s.class === 'spam',
+    score: Math.round((rulePoints(s) + gtube(s) + Math.round(scoreFor(ps[i]!, curve) * 10) / 10) * 10) / 10,
+  }));
+  console.log(`${row('  as a curve', summary(shipped, 5))}  ${JSON.stringify(curve)}`);
+  return curve;
+}
+
+/** The z above which at most 0.2% of the given ham lies: the operating point. */
+function operatingPoint(hamZ: number[], share = 0.002): number {
+  const sorted = [...hamZ].sort((a, b) => b - a);
+  return sorted[Math.floor(sorted.length * share)]!;
+}
+
+for (const split of [...losoSplits(samples), mixed, ...(args.includes('--emit') ? [mixedAll] : [])]) {
+  if (only && !split.name.includes(only)) continue;
+  console.log(`${split.name} (trained ${split.train.length}, tested ${split.test.length})`);
+  const m = countsOf(split.train);
+  const ps = split.test.map((s) => bayesP(s, m));
+  if (PREQUENTIAL) {
+    // The figures of record: the rules' points plus the hand-set Bayes curve, Junk at 5.
+    const hand = split.test.map((s, i) => ({
+      spam: s.class === 'spam',
+      score:
+        Math.round((rulePoints(s) + gtube(s) + Math.round(scoreFor(ps[i]!, DEFAULT_BAYES.scoreCurve) * 10) / 10) * 10) /
+        10,
+    }));
+    console.log(row('hand curve', summary(hand, 5)));
+  }
+  const t0 = performance.now();
+  const oof = outOfFold(split.train);
+  const model = fit(split.train, oof);
+  // The operating point: the z above which at most 0.2% of the (out-of-fold) training ham lies.
+  const zJunk = operatingPoint(split.train.flatMap((s, i) => (s.class === 'ham' ? [zOf(model, s, oof[i]!)] : [])));
+  const curve = report(`k-fold fit (${FOLDS})`, model, zJunk, split.test, ps);
+  if (args.includes('--emit') && split === mixedAll) console.log(`scoreCurve: ${JSON.stringify(curve)}`);
+  if (PREQUENTIAL) {
+    const t1 = performance.now();
+    const all = prequential(split.train);
+    const t2 = performance.now();
+    let fitMs = 0;
+    for (const window of WINDOWS) {
+      const records = all.slice(-window);
+      const tf = performance.now();
+      const { w, b } = fitXY(
+        records.map((r) => pooledX(r.p, r.points)),
+        records.map((r) => (r.spam ? 1 : 0)),
+        STEPS_PREQ,
+      );
+      fitMs = performance.now() - tf;
+      const pm: Model = { rules: [], scale: w[1]! / 5, bias: b, bayes: w[0]! / 10, weights: {} };
+      const hamZ = records.filter((r) => !r.spam).map((r) => pm.bias + pm.bayes * logit(r.p) + pm.scale * r.points);
+      const nSpam = records.filter((r) => r.spam).length;
+      const hamRecords = records.filter((r) => !r.spam);
+      const handShare =
+        hamRecords.filter((r) => r.points + Math.round(scoreFor(r.p, DEFAULT_BAYES.scoreCurve) * 10) / 10 >= 5).length /
+        hamRecords.length;
+      for (const name of HAM_SHARES) {
+        const share = name === 'hand' ? handShare : Number(name);
+        const fixed = name.startsWith('z:') ? Number(name.slice(2)) : null;
+        report(
+          `prequential ${nSpam}+${records.length - nSpam} @${fixed === null ? `${(share * 100).toFixed(2)}%` : name}`,
+          pm,
+          fixed ?? operatingPoint(hamZ, share),
+          split.test,
+          ps,
+        );
+      }
+    }
+    console.log(
+      `    time: k-fold scores + fit ${((t1 - t0) / 1000).toFixed(1)} s; prequential scores ${((t2 - t1) / 1000).toFixed(1)} s, fit ${fitMs.toFixed(0)} ms (${STEPS_PREQ} steps)`,
+    );
+  }
 }
