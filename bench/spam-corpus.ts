@@ -74,6 +74,37 @@ export function withoutSpamHeaders(raw: Buffer): Buffer {
   return header.length === end ? raw : Buffer.from(header + text.slice(end), 'latin1');
 }
 
+/**
+ * The samples in an order whose every prefix is a stratified sample: each class and source ("spam/trec07p")
+ * in proportion, and within one in path-hash order (fixed, unrelated to date or file name). A filter
+ * too slow for the whole set checks a prefix of it, as far as its time box goes.
+ */
+export function stratifiedOrder<T extends Sample>(samples: T[]): T[] {
+  const groups = new Map<string, T[]>();
+  for (const s of samples) {
+    const key = s.source.split('/').slice(0, 2).join('/');
+    if (!groups.has(key)) groups.set(key, []);
+    groups.get(key)!.push(s);
+  }
+  const strata = [...groups.values()].map((of) => ({
+    of: of.sort((a, b) => splitPoint(a.source) - splitPoint(b.source)),
+    taken: 0,
+  }));
+  const out: T[] = [];
+  while (out.length < samples.length) {
+    // The stratum furthest behind its share takes the next place.
+    let next = strata[0]!;
+    for (const g of strata)
+      if (
+        g.taken < g.of.length &&
+        (next.taken >= next.of.length || (g.taken + 0.5) / g.of.length < (next.taken + 0.5) / next.of.length)
+      )
+        next = g;
+    out.push(next.of[next.taken++]!);
+  }
+  return out;
+}
+
 /** A sample's source: the corpus folder under spam/ or ham/ ("trec07p", "enron-spam"). */
 export const sourceOf = (s: Sample): string => s.source.split('/')[1]!;
 

@@ -11,10 +11,18 @@
 // /learnham) and asked /checkv2 for each test message; junk when its action is "add header",
 // "rewrite subject" or "reject" (score ≥ 6 by default).
 //
-//   node bench/spam-loso.ts [--only NAME] [--misses N] [--rspamd]
+// With --sa, a private SpamAssassin (bench/lib/spamassassin.ts: Debian's packages, default rules, local
+// tests only, Bayes on, no auto-learn) is sa-learned on the same training messages and asked for each
+// test message by `spamc -R`, two at a time; junk at its own required_score (5). The test messages go in
+// a stratified order (spam-corpus.ts: stratifiedOrder) until the time box, so what finishes is a fair
+// sample; Wren's figures on exactly those messages are printed beside it when that is not all of them.
+//
+//   node bench/spam-loso.ts [--only NAME] [--misses N] [--rspamd] [--sa] [--sa-seconds S]
 //     --only: run the splits whose name contains NAME; --misses: print up to N wrong verdicts per split;
 //     --max-tokens N: train with the model's memory cap at N tokens (the store prunes the rarest past it)
 //       and report the tokens held and the heap after training
+//     --sa-seconds S: time box for SpamAssassin's checks on one split (default 420: with sa-learn and
+//       spamd's start, a split's SpamAssassin part takes about 10 minutes on a loaded 2-core machine)
 //     --dump FILE: write each test message's class, Bayes probability and rule hits (JSON lines) to study combinations
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -27,12 +35,23 @@ import { Store } from '../src/store/index.ts';
 import { SERVER_SCOPE } from '../src/store/spam.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import { startRspamd } from '../test/helpers/rspamd.ts';
-import { CORPUS_DIR, loadCorpus, losoSplits, pct, withoutSpamHeaders, type Sample } from './spam-corpus.ts';
+import { spamAssassinMissing, startSpamAssassin } from './lib/spamassassin.ts';
+import {
+  CORPUS_DIR,
+  loadCorpus,
+  losoSplits,
+  pct,
+  stratifiedOrder,
+  withoutSpamHeaders,
+  type Sample,
+} from './spam-corpus.ts';
 
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const misses = args.includes('--misses') ? Number(args[args.indexOf('--misses') + 1]) : 0;
 const withRspamd = args.includes('--rspamd');
+let withSa = args.includes('--sa');
+const saSeconds = args.includes('--sa-seconds') ? Number(args[args.indexOf('--sa-seconds') + 1]) : 420;
 const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1]! : '';
 const maxTokens = args.includes('--max-tokens') ? Number(args[args.indexOf('--max-tokens') + 1]) : undefined;
 const JUNK = 5;
@@ -40,6 +59,10 @@ const TARGET_CATCH = 0.95;
 const TARGET_FP = 0.005;
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
+if (withSa && spamAssassinMissing()) {
+  console.log(`--sa: ${spamAssassinMissing()}; SpamAssassin skipped`);
+  withSa = false;
+}
 const tmp = mkdtempSync(join(tmpdir(), 'wrenmail-bench-loso-'));
 process.once('SIGINT', () => {
   rmSync(tmp, { recursive: true, force: true });
@@ -112,6 +135,7 @@ try {
           console.log(`    ${x.s.class} ${x.score.toFixed(1).padStart(6)} ${x.s.source}  ${x.rules}`);
       }
       if (withRspamd) await rspamdSplit(split.name, split.train, split.test);
+      if (withSa) await saSplit(split.name, split.train, split.test, scored);
       if (split.real && (r.caught / r.spam < TARGET_CATCH || r.falsePositives / r.ham > TARGET_FP)) failed = true;
     } finally {
       await store.close();
@@ -130,7 +154,18 @@ function percentile(xs: number[], q: number): number {
   return sorted[Math.min(sorted.length - 1, Math.floor(sorted.length * q))]!;
 }
 
-function summarize(name: string, scored: { s: Sample; score: number }[], times: number[]): SplitResult {
+/** `fn` over `items`, `n` at a time. */
+async function pool<T>(items: T[], n: number, fn: (x: T) => Promise<void>): Promise<void> {
+  let next = 0;
+  await Promise.all(
+    Array.from({ length: n }, async () => {
+      while (next < items.length) await fn(items[next++]!);
+    }),
+  );
+}
+
+/** Caught and ham junked at `junkAt` (Wren's Junk threshold unless given), caught at ≤ 0.5% ham, AUC, p99. */
+function summarize(name: string, scored: { s: Sample; score: number }[], times: number[], junkAt = JUNK): SplitResult {
   const spam = scored.filter((x) => x.s.class === 'spam').map((x) => x.score);
   const ham = scored
     .filter((x) => x.s.class === 'ham')
@@ -158,8 +193,8 @@ function summarize(name: string, scored: { s: Sample; score: number }[], times: 
     name,
     spam: spam.length,
     ham: ham.length,
-    caught: spam.filter((x) => x >= JUNK).length,
-    falsePositives: ham.filter((x) => x >= JUNK).length,
+    caught: spam.filter((x) => x >= junkAt).length,
+    falsePositives: ham.filter((x) => x >= junkAt).length,
     catchAtTargetFp: spam.filter((x) => x > threshold).length / spam.length,
     auc: ordered / (spam.length * ham.length),
     p99Ms: times[Math.min(times.length - 1, Math.floor(times.length * 0.99))]!,
@@ -175,14 +210,6 @@ async function rspamdSplit(name: string, train: Sample[], test: Sample[]): Promi
         status: r.status,
         body: await r.text(),
       }));
-    const pool = async <T>(items: T[], n: number, fn: (x: T) => Promise<void>) => {
-      let next = 0;
-      await Promise.all(
-        Array.from({ length: n }, async () => {
-          while (next < items.length) await fn(items[next++]!);
-        }),
-      );
-    };
     let learned = 0;
     await pool(train, 2, async (s) => {
       const r = await post(`${rspamd.controllerUrl}/${s.class === 'spam' ? 'learnspam' : 'learnham'}`, s);
@@ -204,5 +231,58 @@ async function rspamdSplit(name: string, train: Sample[], test: Sample[]): Promi
     );
   } finally {
     await rspamd.stop();
+  }
+}
+
+/**
+ * The same split through a private SpamAssassin: sa-learned on `train`, then each test message, in
+ * stratified order until the time box, through spamc → spamd, two at a time. `ours`: Wren's scores.
+ */
+async function saSplit(
+  name: string,
+  train: Sample[],
+  test: Sample[],
+  ours: { s: Sample; score: number }[],
+): Promise<void> {
+  const sa = await startSpamAssassin(train, { children: 2 });
+  try {
+    const scored: { s: Sample; score: number }[] = [];
+    const times: number[] = [];
+    const bayes = { spam: 0, ham: 0 };
+    let required = JUNK;
+    const deadline = performance.now() + saSeconds * 1000;
+    await pool(stratifiedOrder(test), 2, async (s) => {
+      if (performance.now() > deadline) return;
+      const t = performance.now();
+      const v = await sa.check(s.raw);
+      times.push(performance.now() - t);
+      required = v.required;
+      scored.push({ s, score: v.score });
+      if (v.rules.some((r) => /^BAYES_(95|99|999)$/.test(r))) bayes[s.class]++;
+    });
+    const r = summarize(`  spamassassin: ${name}`, scored, times, required);
+    const { learned } = sa;
+    console.log(
+      `${r.name.padEnd(34)} learned ${learned.spam}+${learned.ham} in ${learned.seconds.toFixed(0)} s` +
+        ` test ${String(r.spam).padStart(4)}+${String(r.ham).padEnd(5)} caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}` +
+        `  | at ≤0.5% FP: ${pct(r.catchAtTargetFp).padStart(7)}  AUC ${r.auc.toFixed(4)}  p99 ${r.p99Ms.toFixed(0)} ms (spamc, 2 at a time)` +
+        `; BAYES_95+ alone: caught ${pct(bayes.spam / r.spam)}, ham ${pct(bayes.ham / r.ham)}`,
+    );
+    if (scored.length < test.length) {
+      // Wren on exactly the messages SpamAssassin finished, for a like-for-like row.
+      const checked = new Set(scored.map((x) => x.s));
+      const w = summarize(
+        `  wren, same ${scored.length}`,
+        ours.filter((x) => checked.has(x.s)),
+        [0],
+      );
+      console.log(
+        `  stopped at the ${saSeconds} s time box: ${scored.length} of ${test.length} test messages checked;` +
+          ` Wren on the same: caught ${pct(w.caught / w.spam)}, ham junked ${pct(w.falsePositives / w.ham)},` +
+          ` at ≤0.5% FP ${pct(w.catchAtTargetFp)}, AUC ${w.auc.toFixed(4)}`,
+      );
+    }
+  } finally {
+    await sa.stop();
   }
 }
