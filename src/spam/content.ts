@@ -1,7 +1,8 @@
 // Content features that do not depend on where a message was collected: what its links, HTML and
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
-import { decodedPart } from '../mime/decode.ts';
+import { unzipSync } from 'fflate';
+import { decodedPart, decodeTransfer } from '../mime/decode.ts';
 import { isAttachment, safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
 import { messageIndex, wordToken } from './normalize.ts';
@@ -47,6 +48,10 @@ export const FEATURES = {
     description: 'Attachment named as a document with another extension after it (invoice.pdf.exe)',
   },
   ATTACH_MACRO_OFFICE: { score: 2, description: 'Macro-enabled Office attachment (.docm, .xlsm)' },
+  ARCHIVE_RISKY_FILE: {
+    score: 3,
+    description: 'Zip attachment holding a program, script, disk image, macro document or web page',
+  },
   ATTACH_HTML: { score: 1, description: 'HTML or SVG attachment' },
   ATTACH_HTML_ACTIVE: {
     score: 3,
@@ -453,6 +458,30 @@ const DOUBLE_EXTENSION =
 const ACTIVE_HTML =
   /<form\b|<script\b|<input\b[^>]*\btype\s*=\s*["']?password|<meta\b[^>]*http-equiv\s*=\s*["']?refresh|\batob\s*\(|\b(window|document|top|self)\.location\b/i;
 const MAX_ATTACHED_HTML = 256 * 1024;
+const ZIP_FILE = /\.zip$/;
+const ZIP_TYPES = new Set(['application/zip', 'application/x-zip-compressed', 'application/x-zip']);
+// Malware is mailed zipped so that a filter reading names sees only "invoice.zip". The names inside are read
+// from the zip's central directory (nothing is inflated; an encrypted zip lists them too). Bigger archives
+// are left alone: decoding their base64 would cost more than a classification may.
+const MAX_ZIP = 2 * 1024 * 1024;
+
+/** Whether a zip attachment names a file that runs, or a page, inside it (or inside a zip in it, by name). */
+function riskyInZip(raw: Buffer, node: MimeNode): boolean {
+  if (node.size > (MAX_ZIP * 4) / 3 + 4096) return false;
+  let risky = false;
+  try {
+    unzipSync(decodeTransfer(raw.subarray(node.bodyStart, node.end), node.encoding), {
+      filter: ({ name }) => {
+        const lower = name.toLowerCase();
+        if (EXECUTABLE.test(lower) || MACRO_OFFICE.test(lower) || HTML_FILE.test(lower)) risky = true;
+        return false;
+      },
+    });
+  } catch {
+    // Not a zip after all, or a damaged one: nothing to read a name from.
+  }
+  return risky;
+}
 
 // Hosting that phishing kits use and a sender's own call to action rarely is: free static or serverless
 // hosting, cloud storage buckets, form builders, tunnels, IPFS gateways.
@@ -614,6 +643,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   for (const a of parts.attachments) {
     if (EXECUTABLE.test(a.filename) || EXECUTABLE_TYPES.has(a.type)) hits.add('RISKY_ATTACHMENT');
     if (MACRO_OFFICE.test(a.filename) || a.type.includes('macroenabled')) hits.add('ATTACH_MACRO_OFFICE');
+    if ((ZIP_FILE.test(a.filename) || ZIP_TYPES.has(a.type)) && riskyInZip(raw, a.node)) hits.add('ARCHIVE_RISKY_FILE');
     // Its end only: a name of a thousand blanks would take the regex quadratic time.
     const m = DOUBLE_EXTENSION.exec(a.filename.slice(-100));
     if (m && (!m[2] || EXECUTABLE.test(a.filename) || HTML_FILE.test(a.filename) || MACRO_OFFICE.test(a.filename)))

@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
@@ -194,7 +195,7 @@ test('phishing: a password field inside the mail; a search form is not one', () 
 const attached = (
   filename: string | null,
   type: string,
-  content = 'MZ\x90\x00 binary',
+  content: string | Buffer = 'MZ\x90\x00 binary',
   body = 'Please see the attached file.',
   from?: string,
 ) =>
@@ -242,6 +243,41 @@ test('malware attachments: programs, scripts, shortcuts and disk images, by file
     ['www.example.com.pdf', 'application/pdf'],
   ])
     assert.equal(features(attached(name!, type!)), [], name);
+});
+
+// A zip made by Python's zipfile (another implementation than the one reading it), with these members.
+const zipOf = (names: string[], password = false): Buffer => {
+  const script = `
+import io, sys, zipfile
+buf = io.BytesIO()
+with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as z:
+    for name in sys.argv[1:]:
+        info = zipfile.ZipInfo(name)
+        info.flag_bits |= ${password ? '0x1' : '0'}  # "encrypted": the names stay readable
+        z.writestr(info, b'MZ' + b'x' * 300)
+sys.stdout.buffer.write(buf.getvalue())`;
+  const made = spawnSync('python3', ['-c', script, ...names]);
+  assert.is(made.status, 0, String(made.stderr));
+  return made.stdout;
+};
+
+test('zip attachments: a program, script, macro document or page inside is read from the directory', () => {
+  const inZip = (names: string[], filename: string | null = 'Invoice_4471.zip', type = 'application/zip') =>
+    features(attached(filename, type, zipOf(names)));
+  for (const name of ['Invoice_4471.exe', 'scan/Payment.JS', 'doc.iso', 'Order.lnk', 'Statement.xlsm', 'login.html'])
+    assert.equal(inZip(['readme.txt', name]), ['ARCHIVE_RISKY_FILE'], name);
+  assert.equal(inZip(['setup.scr'], null), ['ARCHIVE_RISKY_FILE'], 'known by its type alone');
+  assert.equal(inZip(['setup.scr'], 'files.zip', 'application/octet-stream'), ['ARCHIVE_RISKY_FILE'], 'by its name');
+  assert.equal(
+    features(attached('Invoice.zip', 'application/zip', zipOf(['Invoice.exe'], true))),
+    ['ARCHIVE_RISKY_FILE'],
+    'a zip sealed with a password still lists its names',
+  );
+  // What zips usually carry is not.
+  assert.equal(inZip(['photos/IMG_0001.jpg', 'report.pdf', 'data.csv', 'src/main.c', 'Thesis.docx']), []);
+  // A damaged zip, or another file named .zip, is only a zip that cannot be read.
+  assert.equal(features(attached('broken.zip', 'application/zip', zipOf(['a.exe']).subarray(0, 40))), []);
+  assert.equal(features(attached('notes.zip', 'application/zip', 'not a zip at all')), []);
 });
 
 test('attachments named to hide their type: a document extension then another', () => {
