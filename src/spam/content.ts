@@ -66,6 +66,7 @@ export const FEATURES = {
   },
   PHISH_PHRASES: { score: 1.5, description: 'Several account-threat phrases, with a link' },
   PHISH_PHRASES_MANY: { score: 2.5, description: 'Many account-threat phrases, with a link' },
+  QP_LONG_LINE: { score: 1, description: 'Quoted-printable line over 76 characters (RFC 2045 §6.7)' },
   SPAM_PHRASES: { score: 1.5, description: 'Several stock phrases of bulk advertising' },
   SPAM_PHRASES_MANY: { score: 2, description: 'Many stock phrases of bulk advertising' },
   MONEY_SHOUTING: { score: 1, description: 'Money amounts with exclamation marks' },
@@ -399,6 +400,8 @@ export function parseLink(href: string): { host: string; userinfo: boolean } | n
 interface Parts {
   /** Decoded HTML of every inline text/html part. */
   html: string[];
+  /** A quoted-printable part has a line its encoder should have broken. */
+  qpLongLine: boolean;
   /** Leaf parts shown as attachments, also inside attached messages, with their lower-cased file names. */
   attachments: { node: MimeNode; filename: string; type: string }[];
 }
@@ -408,6 +411,7 @@ function mimeParts(raw: Buffer, node: MimeNode, out: Parts, depth = 0): void {
   if (node.children) for (const child of node.children) mimeParts(raw, child, out, depth + 1);
   else if (node.message) mimeParts(raw, node.message.node, out, depth + 1);
   else {
+    if (!out.qpLongLine && node.encoding === 'quoted-printable') out.qpLongLine = longLine(raw, node);
     // HTML shown as the message's text, even with a file name (a weather alert's "forecast.htm", trec07p ham),
     // is the body; HTML to save and open is a page.
     if (node.type === 'text' && node.subtype === 'html' && node.disposition?.type !== 'attachment')
@@ -421,6 +425,21 @@ function mimeParts(raw: Buffer, node: MimeNode, out: Parts, depth = 0): void {
       });
     }
   }
+}
+
+// RFC 2045 §6.7 (5): encoded lines are at most 76 characters; every mail program's encoder keeps to it, and
+// bulk mailers writing their own do not (SpamAssassin's public corpus: 4% of spam; trec07p: 15%).
+const QP_LINE = 76;
+const QP_SCAN = 64 * 1024;
+
+function longLine(raw: Buffer, node: MimeNode): boolean {
+  const end = Math.min(node.end, node.bodyStart + QP_SCAN);
+  let start = node.bodyStart;
+  for (let at = raw.indexOf(10, start); at >= 0 && at < end; at = raw.indexOf(10, start)) {
+    if (at - start - (raw[at - 1] === 13 ? 1 : 0) > QP_LINE) return true;
+    start = at + 1;
+  }
+  return end === node.end && end - start > QP_LINE;
 }
 
 // Attachments that run when opened (rspamd's MIME_BAD_EXTENSION): programs, scripts, shortcuts, installers,
@@ -537,7 +556,7 @@ export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[
 function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const hits = new Set<FeatureName>();
   const text = index.search.text.slice(0, TEXT_SCAN);
-  const parts: Parts = { html: [], attachments: [] };
+  const parts: Parts = { html: [], qpLongLine: false, attachments: [] };
   mimeParts(raw, index.root, parts);
   const { html } = parts;
 
@@ -637,6 +656,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const fromDomain = (from?.host ?? '').toLowerCase();
   const brand = BRANDS.find((b) => name.includes(b) && (b.length >= 5 || name === b));
   if (brand && !fromDomain.replace(/[^a-z0-9]/g, '').includes(brand)) hits.add('FROM_BRAND_MISMATCH');
+
+  if (parts.qpLongLine) hits.add('QP_LONG_LINE');
 
   // Attachments that run, that hide what they are, or that are a web page to log in on.
   let attachedPage = false;

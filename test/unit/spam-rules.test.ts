@@ -35,6 +35,49 @@ test('a clean, authenticated message hits nothing', () => {
   assert.equal(rules(input({})), []);
 });
 
+test('Date far from every Received time, or in a zone no place has; quoted-printable lines past 76', () => {
+  const received = (when: string) => `Received: from mx.sender.test by mx.example.test; ${when}\r\n`;
+  const message = (date: string, trace: string[], body = 'x\r\n', extra = '') =>
+    input({}, `${trace.join('')}From: a@sender.test\r\nDate: ${date}\r\nMessage-ID: <1@x>\r\n${extra}\r\n${body}`);
+  const sent = 'Mon, 1 Jan 2024 10:00:00 +0000';
+  assert.equal(rules(message(sent, [received('Mon, 1 Jan 2024 10:00:05 +0000')])), []);
+  assert.equal(rules(message('Mon, 1 Jan 2024 17:00:00 +0000', [received(sent)])), ['DATE_FAR_FROM_RECEIVED'], 'ahead');
+  assert.equal(
+    rules(message('Wed, 27 Dec 2023 09:00:00 +0000', [received(sent)])),
+    ['DATE_FAR_FROM_RECEIVED'],
+    'behind',
+  );
+  assert.equal(rules(message('Mon, 1 Jan 2024 13:00:00 +0000', [received(sent)])), [], 'a clock 3 h off');
+  assert.equal(rules(message('Mon, 1 Jan 2024 15:30:00 +0530 (IST)', [received(sent)])), [], 'the same instant');
+  // Fetched a week later: fetchmail's Received on top, the first hop's near the Date.
+  assert.equal(rules(message(sent, [received('Mon, 8 Jan 2024 09:00:00 +0000'), received(sent)])), []);
+  assert.equal(rules(message(sent, [])), [], 'no Received: nothing to compare with');
+
+  for (const zone of ['+1500', '-1300', '+0017', '+1430', '-1230', '+9900'])
+    assert.ok(rules(message(`Mon, 1 Jan 2024 10:00:00 ${zone}`, [])).includes('DATE_ZONE_INVALID'), zone);
+  for (const zone of ['+1400', '-1200', '+0545', '-0930', '+1245', '+1345', '-0000'])
+    assert.not.ok(rules(message(`Mon, 1 Jan 2024 10:00:00 ${zone}`, [])).includes('DATE_ZONE_INVALID'), zone);
+
+  const qp = (line: string) =>
+    rules(
+      message(
+        sent,
+        [],
+        `${line}\r\nnext\r\n`,
+        'Content-Type: text/plain\r\nContent-Transfer-Encoding: quoted-printable\r\n',
+      ),
+    );
+  assert.equal(qp('a'.repeat(76)), []);
+  assert.equal(qp(`${'a'.repeat(75)}=`), [], 'a soft break at 76');
+  assert.equal(qp('a'.repeat(77)), ['QP_LONG_LINE']);
+  assert.equal(qp(`short\r\n${'b'.repeat(200)}`), ['QP_LONG_LINE'], 'on any line');
+  assert.equal(
+    rules(message(sent, [], `${'a'.repeat(200)}\r\n`, 'Content-Type: text/plain\r\n')),
+    [],
+    'long lines are only a fault in quoted-printable',
+  );
+});
+
 test('each rule fires on its own condition', () => {
   assert.equal(rules(input({ spf: { result: 'fail', domain: 'sender.test' } })), ['SPF_FAIL']);
   assert.equal(rules(input({ spf: { result: 'softfail', domain: 'sender.test' } })), ['SPF_SOFTFAIL']);
