@@ -78,6 +78,31 @@ test('Date far from every Received time, or in a zone no place has; quoted-print
   );
 });
 
+test('the hop where the mail came in: a greeting that is no domain, a home-line reverse DNS name', () => {
+  const via = (...hops: string[]) => rules(input({}, `${hops.map((h) => `Received: ${h}\r\n`).join('')}${full}`));
+  const at = '; Mon, 1 Jan 2024 00:00:01 +0000';
+  const wren = (helo: string, rdns: string, ip = '198.51.100.7') =>
+    `from ${helo} (${rdns} [${ip}])\r\n\tby mx.example.test (Wren Mail) with ESMTP id 1${at}`;
+  assert.equal(via(wren('mail.sender.test', 'mail.sender.test')), []);
+  assert.equal(via(wren('commander', 'mail.sender.test')), ['HELO_NO_DOMAIN']);
+  assert.equal(via(wren('[198.51.100.7]', 'mail.sender.test')), [], 'an address literal is allowed (RFC 5321)');
+  for (const rdns of [
+    'adsl-216-103-211-240.dsl.pacbell.net',
+    '146-115-228-77.c3-0.cable.rcn.com',
+    'dyn.isp.test',
+    'pool-7.isp.test',
+  ])
+    assert.equal(via(wren('mail.sender.test', rdns)), ['RDNS_DYNAMIC'], rdns);
+  assert.equal(via(wren('mail.sender.test', 'unknown')), [], 'no reverse DNS is not a home line');
+  assert.equal(via(wren('pc1', 'ppp-7.isp.test')), ['HELO_NO_DOMAIN', 'RDNS_DYNAMIC']);
+  // The newest hop from a public address: a private relay or a pick-up on top is passed over.
+  assert.equal(
+    via(`from localhost (localhost [127.0.0.1])${at}`, wren('pc1', 'mail.sender.test'), wren('dsl', 'x', '10.0.0.2')),
+    ['HELO_NO_DOMAIN'],
+  );
+  assert.equal(via(wren('mail.sender.test', 'mail.sender.test'), wren('pc1', 'ppp-7.isp.test')), [], 'only that hop');
+});
+
 test('each rule fires on its own condition', () => {
   assert.equal(rules(input({ spf: { result: 'fail', domain: 'sender.test' } })), ['SPF_FAIL']);
   assert.equal(rules(input({ spf: { result: 'softfail', domain: 'sender.test' } })), ['SPF_SOFTFAIL']);
