@@ -1,5 +1,6 @@
 // Header and authentication rules with fixed scores. Thresholds (classify.ts): Junk at 5, reject at 15,
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
+import { isPrivateAddress } from '../security/net.ts';
 import { FEATURES, contentFeatures } from './content.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -162,49 +163,59 @@ const withoutComments = (value: string) => value.replace(/\([^)]*\)/g, ' ');
 const MAX_RECEIVED = 10;
 
 /**
- * Hours from the Received fields' times to the Date field's (positive: Date is later), the one nearest
- * to zero; null without a dated Received field. The nearest, because mail fetched days later (fetchmail's
- * own Received on top: 1.4% of SpamAssassin's public ham) is still near the first hop's time.
+ * Hours from the times the mail was received to the Date field's (positive: Date is later), the one
+ * nearest to zero; null with none to compare. The times: each Received field's, and now for mail being
+ * received over SMTP (whose own Received field is written after classification). The nearest, because
+ * mail fetched days later (fetchmail's own Received on top: 1.4% of SpamAssassin's public ham) is still
+ * near the first hop's time.
  */
 function dateSkewHours(i: SpamInput): number | null {
   const date = i.headers.get('date');
   const sent = date === null ? Number.NaN : Date.parse(withoutComments(date));
   if (Number.isNaN(sent)) return null;
   let nearest: number | null = null;
+  const near = (received: number) => {
+    const skew = (sent - received) / 3_600_000;
+    if (nearest === null || Math.abs(skew) < Math.abs(nearest)) nearest = skew;
+  };
+  if (i.clientIp !== undefined) near(Date.now());
   let seen = 0;
   for (const field of i.headers.fields) {
     if (field.name !== 'received' || seen++ >= MAX_RECEIVED) continue;
     const semicolon = field.value.lastIndexOf(';');
     const got = semicolon < 0 ? Number.NaN : Date.parse(withoutComments(field.value.slice(semicolon + 1)));
-    if (Number.isNaN(got)) continue;
-    const skew = (sent - got) / 3_600_000;
-    if (nearest === null || Math.abs(skew) < Math.abs(nearest)) nearest = skew;
+    if (!Number.isNaN(got)) near(got);
   }
   return nearest;
 }
 
-const PRIVATE_IPV4 = /^(?:10\.|127\.|192\.168\.|172\.(?:1[6-9]|2\d|3[01])\.)/;
 const FROM_CLAUSE = /^from\s+(\S+)\s+\(([^)]*)\)/i;
 const DYNAMIC_NAME =
   /(?:^|[.-])(?:a?dsl|xdsl|dhcp|dyn|dynamic|dial-?up|ppp|pool|cable|cpe|broadband|client|customer|user|host)\d*(?:[.-]|$)|(?:\d{1,3}[-.]){3}\d{1,3}|\d+-\d+-\d+/i;
 const entryHops = new WeakMap<SpamInput, { helo: string; rdns: string } | null>();
 
 /**
- * The hop where the mail came in from the Internet: the newest Received field whose "from" clause
- * names a public IPv4 address (`from helo (rdns [ip])`, as Wren's MX and most servers write it),
- * with the client's greeting and reverse DNS name ("" when it had none). Hops inside a private
- * network (a mail server's own relays, a fetchmail pick-up) are passed over.
+ * The hop where the mail came in from the Internet, with the client's greeting and reverse DNS name
+ * ("" when it had none): for mail being received over SMTP from a public address, this session's client;
+ * else the newest Received field whose "from" clause names a public IPv4 address (`from helo (rdns
+ * [ip])`, as Wren's MX and most servers write it). Hops inside a private network (a mail server's own
+ * relays, a fetchmail pick-up) are passed over.
  */
 function entryHop(i: SpamInput): { helo: string; rdns: string } | null {
   let hop = entryHops.get(i);
   if (hop !== undefined) return hop;
   hop = null;
+  if (i.clientIp !== undefined && i.envelope?.helo !== undefined && !isPrivateAddress(i.clientIp)) {
+    hop = { helo: i.envelope.helo.toLowerCase(), rdns: i.envelope.hostname?.toLowerCase() ?? '' };
+    entryHops.set(i, hop);
+    return hop;
+  }
   let seen = 0;
   for (const field of i.headers.fields) {
     if (field.name !== 'received' || seen++ >= MAX_RECEIVED) continue;
     const from = FROM_CLAUSE.exec(field.value);
     const ip = from && /\[(\d{1,3}(?:\.\d{1,3}){3})\]/.exec(from[2]!)?.[1];
-    if (!ip || PRIVATE_IPV4.test(ip)) continue;
+    if (!ip || isPrivateAddress(ip)) continue;
     const name = from[2]!.slice(0, from[2]!.indexOf('[')).trim().split(/\s+/).pop() ?? '';
     hop = { helo: from[1]!.toLowerCase(), rdns: name === 'unknown' ? '' : name.toLowerCase() };
     break;

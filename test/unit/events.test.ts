@@ -3,7 +3,8 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { newWebhookSecret, signatureHeaders } from '../../src/events/signature.ts';
-import { BlockedAddress, isPrivateAddress, urlProblem, vetTarget } from '../../src/events/ssrf.ts';
+import { BlockedAddress, urlProblem, vetTarget } from '../../src/events/ssrf.ts';
+import { isPrivateAddress } from '../../src/security/net.ts';
 import { typeMatches } from '../../src/events/types.ts';
 import { subscribed } from '../../src/events/webhook-fanout.ts';
 import { capUtf8 } from '../../src/api/views/messages.ts';

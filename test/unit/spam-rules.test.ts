@@ -81,11 +81,11 @@ test('Date far from every Received time, or in a zone no place has; quoted-print
 test('the hop where the mail came in: a greeting that is no domain, a home-line reverse DNS name', () => {
   const via = (...hops: string[]) => rules(input({}, `${hops.map((h) => `Received: ${h}\r\n`).join('')}${full}`));
   const at = '; Mon, 1 Jan 2024 00:00:01 +0000';
-  const wren = (helo: string, rdns: string, ip = '198.51.100.7') =>
+  const wren = (helo: string, rdns: string, ip = '64.131.126.36') =>
     `from ${helo} (${rdns} [${ip}])\r\n\tby mx.example.test (Wren Mail) with ESMTP id 1${at}`;
   assert.equal(via(wren('mail.sender.test', 'mail.sender.test')), []);
   assert.equal(via(wren('commander', 'mail.sender.test')), ['HELO_NO_DOMAIN']);
-  assert.equal(via(wren('[198.51.100.7]', 'mail.sender.test')), [], 'an address literal is allowed (RFC 5321)');
+  assert.equal(via(wren('[64.131.126.36]', 'mail.sender.test')), [], 'an address literal is allowed (RFC 5321)');
   for (const rdns of [
     'adsl-216-103-211-240.dsl.pacbell.net',
     '146-115-228-77.c3-0.cable.rcn.com',
@@ -101,6 +101,39 @@ test('the hop where the mail came in: a greeting that is no domain, a home-line 
     ['HELO_NO_DOMAIN'],
   );
   assert.equal(via(wren('mail.sender.test', 'mail.sender.test'), wren('pc1', 'ppp-7.isp.test')), [], 'only that hop');
+
+  // Mail being received over SMTP: this session's client is the hop (Wren's Received is written after).
+  const today = full.replace(/Date: [^\r]*/, `Date: ${new Date().toUTCString()}`);
+  const live = (clientIp: string, helo: string, hostname: string | null, head = today) =>
+    rules({ ...input({}, head), clientIp, envelope: { rcptTo: ['u@example.test'], helo, hostname } });
+  assert.equal(live('64.131.126.36', 'pc1', 'adsl-64-131-126-36.isp.test'), ['HELO_NO_DOMAIN', 'RDNS_DYNAMIC']);
+  assert.equal(live('64.131.126.36', 'mail.sender.test', 'mail.sender.test'), []);
+  assert.equal(live('64.131.126.36', 'mail.sender.test', null), [], 'no reverse DNS');
+  // From a private address (a relay of the site's own) the Received fields tell where it came in.
+  assert.equal(live('10.0.0.2', 'relay', 'relay.lan', `Received: ${wren('pc1', 'mail.sender.test')}\r\n${today}`), [
+    'HELO_NO_DOMAIN',
+  ]);
+});
+
+test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
+  const now = new Date();
+  const dated = (date: Date) =>
+    rules({
+      ...input({}, `From: a@sender.test\r\nDate: ${date.toUTCString()}\r\nMessage-ID: <1@x>\r\n\r\nx\r\n`),
+      clientIp: '64.131.126.36',
+      envelope: { rcptTo: ['u@example.test'], helo: 'mail.sender.test', hostname: 'mail.sender.test' },
+    });
+  assert.equal(dated(now), []);
+  assert.equal(
+    dated(new Date(now.getTime() - 30 * 86_400_000)),
+    ['DATE_FAR_FROM_RECEIVED'],
+    'a month old, no Received',
+  );
+  assert.equal(dated(new Date(now.getTime() + 86_400_000)), ['DATE_FAR_FROM_RECEIVED'], 'tomorrow');
+  // Not received now (an API dry run of a stored message): no time of arrival to compare with.
+  assert.equal(rules(input({}, `From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\n\r\nx\r\n`)), [
+    'MISSING_MESSAGE_ID',
+  ]);
 });
 
 test('each rule fires on its own condition', () => {
