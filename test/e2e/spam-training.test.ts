@@ -122,4 +122,26 @@ test('a program named as a PDF lands in Junk before any training, with the attac
   assert.match(malware!, /X-Spam-Status: Yes, [^\r\n]*RISKY_ATTACHMENT/);
 });
 
+test('a Date a month before its arrival over SMTP is named, though no Received field says when it came', async () => {
+  // A bot's message straight to the MX: no trace fields of its own, a Date of its own making.
+  const month = new Date(Date.now() - 30 * 86_400_000);
+  await sendToMx(instance, {
+    from: 'offers@bulk.test',
+    to: 'user@example.test',
+    subject: 'Stale offer 9931',
+    date: month,
+    text: 'Hello.\n',
+  });
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const stored = [];
+  for (const name of ['INBOX', 'Junk']) {
+    const folder = store.folders.byName(account.id, name)!;
+    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
+  }
+  const stale = stored.find((r) => r.includes('Stale offer 9931'));
+  assert.ok(stale, 'delivered');
+  assert.match(stale!, /X-Spam-Status: [^\r\n]*DATE_FAR_FROM_RECEIVED/);
+});
+
 test.run();
