@@ -397,6 +397,22 @@ export function parseLink(href: string): { host: string; userinfo: boolean } | n
   return host ? { host, userinfo: at >= 0 } : null;
 }
 
+// Parameters that carry where a redirector (google.com/url?q=, l.facebook.com/l.php?u=, Outlook's safelinks,
+// a site's own open redirect) sends the reader: phishing hides its host behind a trusted one's.
+const REDIRECT_PARAM =
+  /[?&](?:q|u|url|redirect|redirect_uri|redirect_url|target|dest|destination|goto|link|to)=((?:https?|ftp)(?::|%3a)[^&#\s]*)/i;
+
+/** The http(s) URL a link's query hands on to, decoded, or null. */
+export function redirectTarget(href: string): string | null {
+  const m = REDIRECT_PARAM.exec(href);
+  if (!m) return null;
+  try {
+    return decodeURIComponent(m[1]!.replace(/\+/g, ' '));
+  } catch {
+    return null;
+  }
+}
+
 interface Parts {
   /** Decoded HTML of every inline text/html part. */
   html: string[];
@@ -570,9 +586,12 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     return d;
   };
   let hosting = false;
-  const link = (href: string) => {
+  const link = (href: string, depth = 0): ReturnType<typeof parseLink> => {
     const l = parseLink(href);
     if (!l) return null;
+    // Where a redirector sends the reader is a link too: its host is judged as any other's.
+    const target = depth < 2 ? redirectTarget(href) : null;
+    if (target) link(target, depth + 1);
     hosts.push(l.host);
     if (!hosting && kitHosted(l.host, domainOf(l.host), href)) hosting = true;
     if (isIpHost(l.host)) hits.add('URI_IP_HOST');

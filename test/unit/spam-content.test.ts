@@ -2,7 +2,7 @@ import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
-import { contentFeatures, FEATURES, lookalikeHost, registeredDomain } from '../../src/spam/content.ts';
+import { contentFeatures, FEATURES, lookalikeHost, redirectTarget, registeredDomain } from '../../src/spam/content.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
@@ -467,6 +467,23 @@ test('bulk advertising phrases, counted', () => {
   );
   assert.ok(features(ad).includes('SPAM_PHRASES_MANY'));
   assert.equal(features(mail('Re: patch', 'Click here for the log; the discount on the conference ends Friday.')), []);
+});
+
+test('links through a redirector are judged by where they send the reader', () => {
+  const via = (href: string) => features(html('Your invoice', `<p>See <a href="${href}">your invoice</a>.</p>`));
+  // google.com/url?q=, l.facebook.com/l.php?u=, Outlook's safelinks, a site's own open redirect.
+  assert.equal(via('https://www.google.com/url?q=https%3A%2F%2Fpaypa1.com%2Flogin&sa=D'), ['LOOKALIKE_DOMAIN']);
+  assert.equal(via('https://l.facebook.com/l.php?u=http%3A%2F%2F203.0.113.9%2Fx&h=AT0'), ['URI_IP_HOST']);
+  assert.equal(via('https://eur01.safelinks.protection.outlook.com/?url=https%3A%2F%2Fbit.ly%2F3xYz&data=05'), [
+    'URI_SHORTENER',
+  ]);
+  assert.equal(via('https://news.example.org/out?redirect=https://paypal.com.secure-login.example/'), [
+    'LOOKALIKE_DOMAIN',
+  ]);
+  // A newsletter's tracking link to the shop, or a search link, is nothing.
+  assert.equal(via('https://click.mail.shop.example/track?url=https%3A%2F%2Fshop.example%2Fsale'), []);
+  assert.equal(via('https://www.google.com/search?q=mail+server'), []);
+  assert.equal(redirectTarget('https://x.example/r?to=https%3A%2F%2Fy.example%2F%E0%A4'), null, 'bad escapes');
 });
 
 // What every in-repo fixture shows, as found before the features were made cheaper (issue 17: one pass
