@@ -79,8 +79,6 @@ export interface EngineWindows {
   take(name: string, at: number, keepMs: number, caps: WindowCap[]): Promise<{ taken: boolean; times: number[] }>;
   /** The times (ascending) of each name's events after `since`, in the order asked. */
   times(names: string[], since: number): Promise<number[][]>;
-  /** How many events each name holds after its own `since[i]`, in the order asked (one query). */
-  counts(names: string[], since: number[]): Promise<number[]>;
   /** Removes one event of `name` at `at` (a count given back), or all of its events (a reset). */
   remove(name: string, at?: number): Promise<void>;
   /**

@@ -23,13 +23,8 @@ test('hits are counted per name within the window; a reset and a removal take th
       [],
     ]);
     assert.equal(await windows.times(['login/ip/1'], now - 90_000), [[now - MINUTE, now]], 'only after `since`');
-    assert.equal(
-      await windows.counts(['login/ip/1', 'other', 'login/ip/1', 'login/pair/a%001'], [0, 0, now - 90_000, now]),
-      [3, 0, 2, 0],
-      'counts after each name its own `since`, in the order asked',
-    );
     await windows.hit(['api/k', 'api/k', 'api/k'], now, MINUTE);
-    assert.equal(await windows.counts(['api/k'], [now - 1]), [3], 'a name given n times is n events');
+    assert.equal(await windows.times(['api/k'], now - 1), [[now, now, now]], 'a name given n times is n events');
     await windows.remove('login/ip/1', now - MINUTE);
     assert.equal(await windows.times(['login/ip/1'], 0), [[now - 2 * MINUTE, now]], 'one event removed');
     await windows.remove('login/ip/1');
@@ -82,7 +77,7 @@ test('reserve: grants up to what the limit leaves after `since`; 20 racing asks 
       'the rest',
     );
     assert.equal(await windows.reserve('api/k', start - 1, start, MINUTE, 10, 4), { granted: 0, count: 10 }, 'spent');
-    assert.equal(await windows.counts(['api/k'], [start - 1]), [10], 'granted events count as any other');
+    assert.is((await windows.times(['api/k'], start - 1))[0]!.length, 10, 'granted events count as any other');
     const next = start + MINUTE;
     assert.equal(
       await windows.reserve('api/k', next - 1, next, MINUTE, 10, 4),
@@ -97,7 +92,7 @@ test('reserve: grants up to what the limit leaves after `since`; 20 racing asks 
       grants.reduce((sum, g) => sum + g.granted, 0),
       50,
     );
-    assert.equal(await windows.counts(['api/race'], [start - 1]), [50]);
+    assert.is((await windows.times(['api/race'], start - 1))[0]!.length, 50);
   });
 });
 

@@ -129,10 +129,6 @@ export class MemoryWindows implements EngineWindows {
     return names.map((name) => (this.events.get(name) ?? []).filter((e) => e.at > since).map((e) => e.at));
   }
 
-  async counts(names: string[], since: number[]): Promise<number[]> {
-    return names.map((name, i) => (this.events.get(name) ?? []).filter((e) => e.at > since[i]!).length);
-  }
-
   async remove(name: string, at?: number): Promise<void> {
     if (at === undefined) return void this.events.delete(name);
     const list = this.events.get(name) ?? [];

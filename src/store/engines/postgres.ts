@@ -689,19 +689,6 @@ class PgWindows implements EngineWindows {
     return names.map((name) => found.get(name) ?? []);
   }
 
-  async counts(names: string[], since: number[]): Promise<number[]> {
-    await this.ready();
-    // One count per asked name through the (name, at) index; the events are not sent back.
-    const { rows } = await this.use((db) =>
-      db.query<{ count: string }>(
-        'SELECT (SELECT count(*) FROM windows w WHERE w.name = n.name AND w.at > n.since) AS count ' +
-          'FROM unnest($1::text[], $2::bigint[]) WITH ORDINALITY AS n(name, since, i) ORDER BY n.i',
-        [names, since],
-      ),
-    );
-    return rows.map((row) => Number(row.count));
-  }
-
   async remove(name: string, at?: number): Promise<void> {
     await this.ready();
     await this.use((db) =>
