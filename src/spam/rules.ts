@@ -72,7 +72,8 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'MALFORMED_DATE',
     score: 1,
     description: 'Date header that does not parse',
-    test: (i) => i.headers.get('date') !== null && Number.isNaN(Date.parse(withoutComments(i.headers.get('date')!))),
+    test: (i) =>
+      i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
   },
   {
     // Ratware stamps a Date of its own making; a sender's clock is off by hours at most (RFC 5322 §3.6.1:
@@ -106,7 +107,7 @@ export const CONTENT_RULES: readonly Rule[] = [
     score: 1,
     description: 'The client that handed the mail in greeted with a name that is not a domain',
     test: (i) => {
-      const helo = entryHop(i)?.helo;
+      const helo = trace(i).entry?.helo;
       return helo !== undefined && !helo.startsWith('[') && !helo.includes('.');
     },
   },
@@ -116,7 +117,7 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'RDNS_DYNAMIC',
     score: 1,
     description: 'The client that handed the mail in has a home-line (dynamic) reverse DNS name',
-    test: (i) => DYNAMIC_NAME.test(entryHop(i)?.rdns.split('.')[0] ?? ''),
+    test: (i) => DYNAMIC_NAME.test(trace(i).entry?.rdns.split('.')[0] ?? ''),
   },
   {
     // Named, not scored: mailing lists set Reply-To to the list, so in both real sources of the shared
@@ -158,70 +159,73 @@ export const CONTENT_RULES: readonly Rule[] = [
   },
 ];
 
-const withoutComments = (value: string) => value.replace(/\([^)]*\)/g, ' ');
-
 const MAX_RECEIVED = 10;
+// Date.parse, not mime/date.ts's parseDate (SORT's): that one drops "PM" ("28 Jun 01 10:05:15 PM") and
+// reads some cut-off trace dates where Date.parse gives up; the rule's corpus figures are Date.parse's.
+const dateOf = (value: string | null) => {
+  const at = value === null ? Number.NaN : Date.parse(value.replace(/\([^)]*\)/g, ' '));
+  return Number.isNaN(at) ? null : at;
+};
+const FROM_CLAUSE = /^from\s+(\S+)\s+\(([^)]*)\)/i;
+const DYNAMIC_NAME =
+  /(?:^|[.-])(?:a?dsl|xdsl|dhcp|dyn|dynamic|dial-?up|ppp|pool|cable|cpe|broadband|client|customer|user|host)\d*(?:[.-]|$)|(?:\d{1,3}[-.]){3}\d{1,3}|\d+-\d+-\d+/i;
+
+/** What the trace says of a message's way here, read once per message for the rules that ask. */
+interface Trace {
+  /** When each hop received it (epoch ms), newest first; now, too, for mail being received over SMTP. */
+  received: number[];
+  /** The client that handed it in from the Internet: its greeting and reverse DNS name ("" with none). */
+  entry: { helo: string; rdns: string } | null;
+}
+const traces = new WeakMap<SpamInput, Trace>();
 
 /**
- * Hours from the times the mail was received to the Date field's (positive: Date is later), the one
- * nearest to zero; null with none to compare. The times: each Received field's, and now for mail being
- * received over SMTP (whose own Received field is written after classification). The nearest, because
- * mail fetched days later (fetchmail's own Received on top: 1.4% of SpamAssassin's public ham) is still
- * near the first hop's time.
+ * Reads the first Received fields once. Mail being received over SMTP has no Received field of Wren's yet
+ * (it is written after classification): the arrival is now, and from a public address the session's
+ * client is the entry. Otherwise the entry is the newest Received field whose "from" clause names a
+ * public IPv4 address (`from helo (rdns [ip])`, as Wren's MX and most servers write it); hops inside a
+ * private network (a mail server's own relays, a fetchmail pick-up) are passed over.
  */
-function dateSkewHours(i: SpamInput): number | null {
-  const date = i.headers.get('date');
-  const sent = date === null ? Number.NaN : Date.parse(withoutComments(date));
-  if (Number.isNaN(sent)) return null;
-  let nearest: number | null = null;
-  const near = (received: number) => {
-    const skew = (sent - received) / 3_600_000;
-    if (nearest === null || Math.abs(skew) < Math.abs(nearest)) nearest = skew;
-  };
-  if (i.clientIp !== undefined) near(Date.now());
+function trace(i: SpamInput): Trace {
+  let known = traces.get(i);
+  if (known) return known;
+  known = { received: [], entry: null };
+  if (i.clientIp !== undefined) {
+    known.received.push(Date.now());
+    if (i.envelope?.helo !== undefined && !isPrivateAddress(i.clientIp))
+      known.entry = { helo: i.envelope.helo.toLowerCase(), rdns: i.envelope.hostname?.toLowerCase() ?? '' };
+  }
   let seen = 0;
   for (const field of i.headers.fields) {
     if (field.name !== 'received' || seen++ >= MAX_RECEIVED) continue;
     const semicolon = field.value.lastIndexOf(';');
-    const got = semicolon < 0 ? Number.NaN : Date.parse(withoutComments(field.value.slice(semicolon + 1)));
-    if (!Number.isNaN(got)) near(got);
-  }
-  return nearest;
-}
-
-const FROM_CLAUSE = /^from\s+(\S+)\s+\(([^)]*)\)/i;
-const DYNAMIC_NAME =
-  /(?:^|[.-])(?:a?dsl|xdsl|dhcp|dyn|dynamic|dial-?up|ppp|pool|cable|cpe|broadband|client|customer|user|host)\d*(?:[.-]|$)|(?:\d{1,3}[-.]){3}\d{1,3}|\d+-\d+-\d+/i;
-const entryHops = new WeakMap<SpamInput, { helo: string; rdns: string } | null>();
-
-/**
- * The hop where the mail came in from the Internet, with the client's greeting and reverse DNS name
- * ("" when it had none): for mail being received over SMTP from a public address, this session's client;
- * else the newest Received field whose "from" clause names a public IPv4 address (`from helo (rdns
- * [ip])`, as Wren's MX and most servers write it). Hops inside a private network (a mail server's own
- * relays, a fetchmail pick-up) are passed over.
- */
-function entryHop(i: SpamInput): { helo: string; rdns: string } | null {
-  let hop = entryHops.get(i);
-  if (hop !== undefined) return hop;
-  hop = null;
-  if (i.clientIp !== undefined && i.envelope?.helo !== undefined && !isPrivateAddress(i.clientIp)) {
-    hop = { helo: i.envelope.helo.toLowerCase(), rdns: i.envelope.hostname?.toLowerCase() ?? '' };
-    entryHops.set(i, hop);
-    return hop;
-  }
-  let seen = 0;
-  for (const field of i.headers.fields) {
-    if (field.name !== 'received' || seen++ >= MAX_RECEIVED) continue;
+    const at = semicolon < 0 ? null : dateOf(field.value.slice(semicolon + 1));
+    if (at !== null) known.received.push(at);
+    if (known.entry) continue;
     const from = FROM_CLAUSE.exec(field.value);
     const ip = from && /\[(\d{1,3}(?:\.\d{1,3}){3})\]/.exec(from[2]!)?.[1];
     if (!ip || isPrivateAddress(ip)) continue;
     const name = from[2]!.slice(0, from[2]!.indexOf('[')).trim().split(/\s+/).pop() ?? '';
-    hop = { helo: from[1]!.toLowerCase(), rdns: name === 'unknown' ? '' : name.toLowerCase() };
-    break;
+    known.entry = { helo: from[1]!.toLowerCase(), rdns: name === 'unknown' ? '' : name.toLowerCase() };
   }
-  entryHops.set(i, hop);
-  return hop;
+  traces.set(i, known);
+  return known;
+}
+
+/**
+ * Hours from the times the mail was received to the Date field's (positive: Date is later), the one
+ * nearest to zero; null with none to compare. The nearest, because mail fetched days later (fetchmail's
+ * own Received on top: 1.4% of SpamAssassin's public ham) is still near the first hop's time.
+ */
+function dateSkewHours(i: SpamInput): number | null {
+  const sent = dateOf(i.headers.get('date'));
+  if (sent === null) return null;
+  let nearest: number | null = null;
+  for (const at of trace(i).received) {
+    const skew = (sent - at) / 3_600_000;
+    if (nearest === null || Math.abs(skew) < Math.abs(nearest)) nearest = skew;
+  }
+  return nearest;
 }
 
 function spfAligned(i: SpamInput): boolean {
