@@ -7,6 +7,7 @@ import { ImapFlow } from 'imapflow';
 import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { zipOf } from '../helpers/fixtures.ts';
 
 let instance: Instance;
 let dns: TestDnsServer;
@@ -142,6 +143,58 @@ test('a Date a month before its arrival over SMTP is named, though no Received f
   const stale = stored.find((r) => r.includes('Stale offer 9931'));
   assert.ok(stale, 'delivered');
   assert.match(stale!, /X-Spam-Status: [^\r\n]*DATE_FAR_FROM_RECEIVED/);
+});
+
+test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, redirected link and zipped program", async () => {
+  // As a bot writes it: a Received field of the infected desktop's provider (greeting "pc1", a home
+  // line's reverse DNS), a zone no place has, an over-long quoted-printable line, a link through Google's
+  // redirector to an IP address, and a program in a zip. Sent byte for byte (nodemailer's `raw`).
+  const zip = zipOf(['Invoice_4471.exe']).toString('base64').replace(/.{76}/g, '$&\r\n');
+  const raw = [
+    'Received: from pc1 (adsl-64-131-126-36.dsl.isp.test [64.131.126.36])',
+    `\tby mx.isp.test with SMTP; ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'From: billing@supplier.test',
+    'To: user@example.test',
+    'Subject: Trace rules 5512',
+    `Date: ${new Date().toUTCString().replace('GMT', '+0360')}`,
+    'Message-ID: <5512@supplier.test>',
+    'MIME-Version: 1.0',
+    'Content-Type: multipart/mixed; boundary="b"',
+    '',
+    '--b',
+    'Content-Type: text/html; charset=us-ascii',
+    'Content-Transfer-Encoding: quoted-printable',
+    '',
+    `<p>${'Your invoice is attached. '.repeat(6)}</p><a href=3D"https://www.google.com/url?q=3Dhttp%3A%2F%2F203.0.113.9%2Fpay">Pay</a>`,
+    '--b',
+    'Content-Type: application/zip; name="Invoice_4471.zip"',
+    'Content-Disposition: attachment; filename="Invoice_4471.zip"',
+    'Content-Transfer-Encoding: base64',
+    '',
+    zip,
+    '--b--',
+    '',
+  ].join('\r\n');
+  await sendToMx(instance, { envelope: { from: 'billing@supplier.test', to: ['user@example.test'] }, raw });
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const stored = [];
+  for (const name of ['INBOX', 'Junk']) {
+    const folder = store.folders.byName(account.id, name)!;
+    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
+  }
+  const bot = stored.find((r) => r.includes('Trace rules 5512'));
+  assert.ok(bot, 'delivered');
+  const status = /X-Spam-Status: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/.exec(bot!)![1]!;
+  for (const rule of [
+    'HELO_NO_DOMAIN',
+    'RDNS_DYNAMIC',
+    'DATE_ZONE_INVALID',
+    'QP_LONG_LINE',
+    'URI_IP_HOST',
+    'ARCHIVE_RISKY_FILE',
+  ])
+    assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 
 test.run();

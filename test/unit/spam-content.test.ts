@@ -1,4 +1,3 @@
-import { spawnSync } from 'node:child_process';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
@@ -6,7 +5,7 @@ import { contentFeatures, FEATURES, lookalikeHost, redirectTarget, registeredDom
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
-import { fixtureMessages, MIME_FIXTURES, SPAM_FIXTURES } from '../helpers/fixtures.ts';
+import { fixtureMessages, MIME_FIXTURES, SPAM_FIXTURES, zipOf } from '../helpers/fixtures.ts';
 
 const head = (subject: string, from = 'Sales <sales@shop.example>', type = 'text/plain; charset=us-ascii') =>
   `From: ${from}\r\nTo: you@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
@@ -244,22 +243,6 @@ test('malware attachments: programs, scripts, shortcuts and disk images, by file
   ])
     assert.equal(features(attached(name!, type!)), [], name);
 });
-
-// A zip made by Python's zipfile (another implementation than the one reading it), with these members.
-const zipOf = (names: string[], password = false): Buffer => {
-  const script = `
-import io, sys, zipfile
-buf = io.BytesIO()
-with zipfile.ZipFile(buf, 'w', zipfile.ZIP_DEFLATED) as z:
-    for name in sys.argv[1:]:
-        info = zipfile.ZipInfo(name)
-        info.flag_bits |= ${password ? '0x1' : '0'}  # "encrypted": the names stay readable
-        z.writestr(info, b'MZ' + b'x' * 300)
-sys.stdout.buffer.write(buf.getvalue())`;
-  const made = spawnSync('python3', ['-c', script, ...names]);
-  assert.is(made.status, 0, String(made.stderr));
-  return made.stdout;
-};
 
 test('zip attachments: a program, script, macro document or page inside is read from the directory', () => {
   const inZip = (names: string[], filename: string | null = 'Invoice_4471.zip', type = 'application/zip') =>
