@@ -2,6 +2,7 @@
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
 import { isPrivateAddress } from '../security/net.ts';
 import { FEATURES, contentFeatures } from './content.ts';
+import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
 interface Rule {
@@ -138,6 +139,67 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // A free-mail user writes through the provider, whose servers hand the mail on and sign it; with
+    // neither in the trace, the address was written by someone else. Lists and replies are left out:
+    // a list may rewrite the trace, and a reply answers mail the user wrote.
+    rule: 'FREEMAIL_NOT_VIA_PROVIDER',
+    score: 2,
+    description: "From a free-mail address, but neither sent through nor signed by the provider's servers",
+    test: (i) => {
+      const servers = freeMailServers(i.headers.from[0]?.split('@')[1] ?? '');
+      return servers !== null && !viaList(i) && !isReply(i) && !cameThrough(i, servers);
+    },
+  },
+  {
+    // The program named in X-Mailer writes Message-IDs of its own form; ratware copies the name only.
+    rule: 'MUA_FORGED_OUTLOOK',
+    score: 2,
+    description: 'X-Mailer names Outlook (Express), but the Message-ID is not of the form it writes',
+    test: (i) => {
+      if (!OUTLOOK_MAILER.test(i.headers.get('x-mailer') ?? '')) return false;
+      const id = i.headers.messageId?.trim() ?? '';
+      return !OUTLOOK_MESSAGE_ID.test(id) && !HOTMAIL_MESSAGE_ID.test(id) && !WINDOWS_MAIL_MESSAGE_ID.test(id);
+    },
+  },
+  {
+    // And the other way: Outlook Express's Message-ID form without the X-MimeOLE field it writes beside
+    // it (an Exchange server on the way rewrites the header, so one there excuses it).
+    rule: 'MSGID_OUTLOOK_NO_MIMEOLE',
+    score: 2,
+    description: "Message-ID of Outlook Express's form without its X-MimeOLE field",
+    test: (i) =>
+      OUTLOOK_MESSAGE_ID_LOOSE.test(i.headers.messageId?.trim() ?? '') &&
+      !/^\s*Produced By Microsoft MimeOLE/i.test(i.headers.get('x-mimeole') ?? '') &&
+      !i.headers.fields.some((f) => f.name === 'received' && EXCHANGE_HOP.test(f.value)),
+  },
+  {
+    // Outlook and Outlook Express write a recipient without a name as <addr>; ratware that names them
+    // writes the bare address (RFC 5322 §3.4 allows both, these programs use one).
+    rule: 'MUA_OUTLOOK_BARE_TO',
+    score: 1.5,
+    description: 'Written by Outlook (X-Mailer, X-MimeOLE), but To is a bare address, not <addr>',
+    test: (i) => {
+      const to = i.headers.get('to')?.trim() ?? '';
+      return (
+        to.includes('@') &&
+        !to.includes('<') &&
+        (ANY_OUTLOOK_MAILER.test(i.headers.get('x-mailer') ?? '') ||
+          /^\s*Produced By Microsoft MimeOLE/i.test(i.headers.get('x-mimeole') ?? '')) &&
+        !viaList(i) &&
+        !isReply(i)
+      );
+    },
+  },
+  {
+    // Mail programs set X-Priority when asked to; bulk senders on every message. Legitimate mail now is
+    // signed (DKIM) or comes through a list; unsigned, unlisted and prioritized is ratware's habit
+    // (SA public 24% of spam, 0.6% of ham; trec07p 48%, 0.45%).
+    rule: 'PRIORITY_UNSIGNED',
+    score: 1,
+    description: 'X-Priority set on unsigned mail that came through no list',
+    test: (i) => i.headers.get('x-priority') !== null && !signed(i) && !viaList(i),
+  },
+  {
     rule: 'SUBJECT_ALL_CAPS',
     score: 1,
     description: 'Subject is all capitals',
@@ -158,6 +220,42 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => /^\s*(bulk|junk)\b/i.test(i.headers.get('precedence') ?? ''),
   },
 ];
+
+// Outlook Express 4–6 and Outlook 98–2002 write <hex8 or hex12 $ hex8 $ hex8 @ host>; Hotmail's web
+// mail names itself Outlook Express and writes its own (@hotmail.com, later @phx.gbl); Windows Mail (and Outlook Express on XP SP3)
+// 32 capital hex digits.
+const OUTLOOK_MAILER = /^\s*Microsoft Outlook(?: Express [456]\.| 8\.| CWS, Build 9\.|, Build 10\.)/i;
+const ANY_OUTLOOK_MAILER = /^\s*Microsoft (?:Office )?Outlook\b/i;
+const OUTLOOK_MESSAGE_ID = /^<(?:[0-9a-f]{8}|[0-9a-f]{12})\$[0-9a-f]{8}\$[0-9a-f]{8}@[^\s>]+>$/i;
+const OUTLOOK_MESSAGE_ID_LOOSE = /^<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@[^\s>]+>$/i;
+const HOTMAIL_MESSAGE_ID = /^<[A-Za-z0-9-]{20,}@(?:hotmail\.com|phx\.gbl)>$/;
+const WINDOWS_MAIL_MESSAGE_ID = /^<[A-F0-9]{32}@[^\s>]+>$/;
+const EXCHANGE_HOP = /with Microsoft Exchange|Microsoft SMTPSVC/i;
+/** Fields a list manager adds (RFC 2369, RFC 2919, and the older Mailman and ezmlm ones). */
+const LIST_FIELDS = new Set([
+  'list-id',
+  'list-unsubscribe',
+  'list-post',
+  'mailing-list',
+  'x-mailman-version',
+  'x-beenthere',
+]);
+const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
+const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
+const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;
+const HOST_NAME = /[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
+
+/** A hop of the trace, the SMTP client, a DKIM signature or the SPF-checked sender is under the domains. */
+function cameThrough(i: SpamInput, domains: string[]): boolean {
+  if (i.envelope?.hostname && underAny(i.envelope.hostname, domains)) return true;
+  if (i.auth.dkim.some((d) => d.result === 'pass' && underAny(d.domain, domains))) return true;
+  if (i.auth.spf.result === 'pass' && i.auth.spf.domain && underAny(i.auth.spf.domain, domains)) return true;
+  for (const f of i.headers.fields) {
+    if (f.name === 'received' && (f.value.match(HOST_NAME) ?? []).some((h) => underAny(h, domains))) return true;
+    if (f.name === 'dkim-signature' && underAny(/\bd=([^;\s]+)/.exec(f.value)?.[1] ?? '', domains)) return true;
+  }
+  return false;
+}
 
 const MAX_RECEIVED = 10;
 // Date.parse, not mime/date.ts's parseDate (SORT's): that one drops "PM" ("28 Jun 01 10:05:15 PM") and

@@ -197,4 +197,36 @@ test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, 
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 
+test('ratware over SMTP is named by the fingerprints it forges: Outlook Express, a free-mail sender, X-Priority', async () => {
+  // A Gmail address sent from neither Google's servers nor with its signature, by a program that names
+  // itself Outlook Express but writes neither its Message-ID nor its To form. Sent byte for byte.
+  const raw = [
+    'From: "Ann" <ann.offers@gmail.com>',
+    'To: user@example.test',
+    'Subject: Forged fingerprints 7781',
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'Message-ID: <7781.abcd@pc1>',
+    'X-Mailer: Microsoft Outlook Express 6.00.2800.1106',
+    'X-Priority: 3',
+    'MIME-Version: 1.0',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'We have a proposal for you, please reply at your earliest convenience.',
+    '',
+  ].join('\r\n');
+  await sendToMx(instance, { envelope: { from: 'ann.offers@gmail.com', to: ['user@example.test'] }, raw });
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const stored = [];
+  for (const name of ['INBOX', 'Junk']) {
+    const folder = store.folders.byName(account.id, name)!;
+    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
+  }
+  const forged = stored.find((r) => r.includes('Forged fingerprints 7781'));
+  assert.ok(forged, 'delivered');
+  const status = /X-Spam-Status: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/.exec(forged!)![1]!;
+  for (const rule of ['FREEMAIL_NOT_VIA_PROVIDER', 'MUA_FORGED_OUTLOOK', 'MUA_OUTLOOK_BARE_TO', 'PRIORITY_UNSIGNED'])
+    assert.ok(status.includes(rule), `${rule} in ${status}`);
+});
+
 test.run();

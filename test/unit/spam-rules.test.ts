@@ -115,6 +115,87 @@ test('the hop where the mail came in: a greeting that is no domain, a home-line 
   ]);
 });
 
+test('a free-mail From that neither came through nor was signed by the provider', () => {
+  const unsigned = { dkim: [], spf: { result: 'none' as const, domain: null } };
+  const message = (from: string, extra = '') =>
+    rules(
+      input(
+        unsigned,
+        `${extra}From: Ann <${from}>\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nx\r\n`,
+      ),
+    );
+  const hop = (host: string) =>
+    `Received: from ${host} (${host} [64.4.1.2])\r\n\tby mx.example.test; Mon, 1 Jan 2024 00:00:01 +0000\r\n`;
+  for (const from of ['ann@gmail.com', 'ann@yahoo.co.uk', 'ann@hotmail.fr', 'ann@aol.com', 'ann@gmx.de'])
+    assert.equal(message(from, hop('pc1.isp.test')), ['FREEMAIL_NOT_VIA_PROVIDER'], from);
+  assert.equal(message('ann@gmail.com', hop('mail-ed1-f41.google.com')), [], "through Google's servers");
+  assert.equal(message('ann@hotmail.com', hop('eur05-am6-obe.outbound.protection.outlook.com')), [], 'Outlook.com');
+  assert.equal(
+    message('ann@aol.com', hop('sonic310-21.consmr.mail.ne1.yahoo.com')),
+    [],
+    "AOL's mail goes through Yahoo",
+  );
+  assert.equal(message('ann@gmail.com', 'DKIM-Signature: v=1; a=rsa-sha256; d=gmail.com; s=20230601; b=x\r\n'), []);
+  assert.equal(message('ann@gmail.com', 'List-Id: <users.lists.example.test>\r\n'), [], 'a list may rewrite the trace');
+  assert.equal(message('ann@gmail.com', 'In-Reply-To: <0@example.test>\r\n'), [], 'a reply');
+  assert.equal(message('ann@sender.test', hop('pc1.isp.test')), [], 'not a free-mail domain');
+  assert.equal(message('ann@notgmail.com', hop('pc1.isp.test')), []);
+  // Mail being received now: the SMTP client's name, or a passing SPF check, is the provider's.
+  const live = (hostname: string, spf: AuthVerdict['spf']) =>
+    rules({
+      ...input(
+        { dkim: [], spf },
+        `From: ann@gmail.com\r\nDate: ${new Date().toUTCString()}\r\nMessage-ID: <1@x>\r\n\r\nx\r\n`,
+      ),
+      clientIp: '209.85.208.41',
+      envelope: { rcptTo: ['u@example.test'], helo: hostname, hostname },
+    });
+  assert.equal(live('mail-ed1-f41.google.com', { result: 'none', domain: null }), []);
+  assert.equal(live('mx.example.test', { result: 'pass', domain: 'gmail.com' }), []);
+  assert.equal(live('mx.example.test', { result: 'none', domain: null }), ['FREEMAIL_NOT_VIA_PROVIDER']);
+});
+
+test("Outlook's fingerprint: the Message-ID form of the program X-Mailer names, and X-MimeOLE beside it", () => {
+  const message = (mailer: string | null, id: string, extra = '') =>
+    rules(
+      input(
+        {},
+        `From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: ${id}\r\n${
+          mailer === null ? '' : `X-Mailer: ${mailer}\r\n`
+        }${extra}\r\nx\r\n`,
+      ),
+    );
+  const oe = 'Microsoft Outlook Express 6.00.2800.1106';
+  const oeId = '<000801c2664f$4d5a1de0$0200a8c0@pc>';
+  const mimeole = 'X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2800.1106\r\n';
+  assert.equal(message(oe, oeId, mimeole), [], 'as Outlook Express writes it');
+  assert.equal(message(oe, '<200208231511.QAA01654@relay.test>'), ['MUA_FORGED_OUTLOOK']);
+  assert.equal(message('Microsoft Outlook, Build 10.0.2616', '<ab12@sender.test>'), ['MUA_FORGED_OUTLOOK']);
+  assert.equal(message(oe, '<OE34qP02iZVWmLqLi0x0001fbb1@hotmail.com>', mimeole), [], "Hotmail's web mail");
+  assert.equal(message(oe, '<BAY141-DAV13771B0C488B63AF5DD3728F520@phx.gbl>', mimeole), [], 'and its later form');
+  assert.equal(message(oe, '<0F2A4B6C8D0E1F2A3B4C5D6E7F8A9B0C@pc>', mimeole), [], 'Windows Mail');
+  assert.equal(message('Microsoft Office Outlook 12.0', '<ab12@sender.test>'), [], 'a later Outlook writes others');
+  assert.equal(message(null, oeId), ['MSGID_OUTLOOK_NO_MIMEOLE']);
+  assert.equal(message(oe, oeId), ['MSGID_OUTLOOK_NO_MIMEOLE']);
+  const exchange =
+    'Received: from pc by mail.sender.test with Microsoft SMTPSVC(5.0.2195.5329); Mon, 1 Jan 2024 00:00:01 +0000\r\n';
+  assert.equal(message(null, oeId, exchange), [], 'an Exchange server on the way rewrites the header');
+  const to = (value: string, extra = '') => message(oe, oeId, `${mimeole}To: ${value}\r\n${extra}`);
+  assert.equal(to('<user@example.test>'), []);
+  assert.equal(to('"User" <user@example.test>'), []);
+  assert.equal(to('user@example.test'), ['MUA_OUTLOOK_BARE_TO']);
+  assert.equal(to('user@example.test', 'In-Reply-To: <1@example.test>\r\n'), [], 'a reply keeps what it answers');
+  assert.equal(to('undisclosed-recipients:;'), []);
+});
+
+test('X-Priority on unsigned mail that came through no list', () => {
+  const message = (auth: Partial<AuthVerdict>, extra: string) => rules(input(auth, `X-Priority: 3\r\n${extra}${full}`));
+  assert.equal(message({ dkim: [] }, ''), ['PRIORITY_UNSIGNED']);
+  assert.equal(message({}, ''), [], 'signed (verified on the way in)');
+  assert.equal(message({ dkim: [] }, 'DKIM-Signature: v=1; d=sender.test; s=s; b=x\r\n'), [], 'signed');
+  assert.equal(message({ dkim: [] }, 'List-Unsubscribe: <mailto:leave@lists.example.test>\r\n'), [], 'a list');
+});
+
 test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
   const now = new Date();
   const dated = (date: Date) =>
