@@ -30,6 +30,22 @@ const PROVIDERS: Provider[] = [
   { addresses: ['excite.com'], servers: ['excite.com'] },
   { addresses: ['lycos.com'], servers: ['lycos.com'] },
   { addresses: ['juno.com', 'netzero.net'], servers: ['juno.com', 'netzero.net', 'untd.com'] },
+  { addresses: ['netscape.net', 'netscape.com'], servers: ['netscape.net', 'netscape.com', 'aol.com'] },
+  { addresses: ['email.com', 'usa.com'], servers: ['mail.com', 'email.com', 'usa.com', 'gmx.net', 'gmx.com'] },
+  { addresses: ['web.de'], servers: ['web.de'] },
+  { addresses: ['t-online.de'], servers: ['t-online.de'] },
+  { addresses: ['libero.it'], servers: ['libero.it', 'iol.it'] },
+  { addresses: ['wanadoo.fr', 'orange.fr'], servers: ['wanadoo.fr', 'orange.fr'] },
+  { addresses: ['laposte.net'], servers: ['laposte.net'] },
+  { addresses: ['rambler.ru'], servers: ['rambler.ru'] },
+  { addresses: ['seznam.cz', 'email.cz'], servers: ['seznam.cz'] },
+  { addresses: ['wp.pl', 'o2.pl', 'interia.pl'], servers: ['wp.pl', 'o2.pl', 'interia.pl'] },
+  { addresses: ['163.com', '126.com', 'yeah.net'], servers: ['163.com', '126.com', 'yeah.net', 'netease.com'] },
+  { addresses: ['sina.com', 'sina.cn'], servers: ['sina.com', 'sina.cn', 'sina.com.cn'] },
+  { addresses: ['sohu.com'], servers: ['sohu.com'] },
+  { addresses: ['qq.com', 'foxmail.com'], servers: ['qq.com', 'foxmail.com'] },
+  { addresses: ['uol.com.br', 'bol.com.br'], servers: ['uol.com.br', 'bol.com.br'] },
+  { addresses: ['rediffmail.com'], servers: ['rediffmail.com', 'rediff.com'] },
 ];
 
 /** The domains a free-mail address's mail comes from (its own domain among them); null for other domains. */

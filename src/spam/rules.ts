@@ -244,15 +244,38 @@ const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
 const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;
 const HOST_NAME = /[a-z0-9-]+(?:\.[a-z0-9-]+)+/gi;
+const GREETING = /\b(?:helo|ehlo)[= ]\s*\S+/gi;
 
-/** A hop of the trace, the SMTP client, a DKIM signature or the SPF-checked sender is under the domains. */
+/**
+ * The names a receiving server looked up for its client: the comment of a Received field's from clause
+ * ("from helo (rdns [ip])"), the greeting left out wherever a server writes it there ("(HELO x)",
+ * "helo=x"): a client names itself what it likes (the ratware of SpamAssassin's corpus greets "yahoo.com"),
+ * its address's reverse DNS it cannot choose.
+ */
+function lookedUpNames(received: string): string[] {
+  const comment = FROM_CLAUSE.exec(received)?.[2];
+  return comment
+    ? (comment
+        .replace(GREETING, ' ')
+        .replace(/\[[^\]]*\]/g, ' ')
+        .match(HOST_NAME) ?? [])
+    : [];
+}
+
+/** The SMTP client, a hop's looked-up name, a signature or the SPF-checked sender is under the domains. */
 function cameThrough(i: SpamInput, domains: string[]): boolean {
   if (i.envelope?.hostname && underAny(i.envelope.hostname, domains)) return true;
   if (i.auth.dkim.some((d) => d.result === 'pass' && underAny(d.domain, domains))) return true;
   if (i.auth.spf.result === 'pass' && i.auth.spf.domain && underAny(i.auth.spf.domain, domains)) return true;
   for (const f of i.headers.fields) {
-    if (f.name === 'received' && (f.value.match(HOST_NAME) ?? []).some((h) => underAny(h, domains))) return true;
-    if (f.name === 'dkim-signature' && underAny(/\bd=([^;\s]+)/.exec(f.value)?.[1] ?? '', domains)) return true;
+    if (f.name === 'received' && lookedUpNames(f.value).some((h) => underAny(h, domains))) return true;
+    // Signed (DKIM, or Yahoo's and Gmail's DomainKeys before it) in the provider's name: a forged
+    // signature fails verification on the way in, and DKIM_FAIL scores that.
+    if (
+      (f.name === 'dkim-signature' || f.name === 'domainkey-signature') &&
+      underAny(/\bd=([^;\s]+)/.exec(f.value)?.[1] ?? '', domains)
+    )
+      return true;
   }
   return false;
 }

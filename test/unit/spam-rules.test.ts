@@ -129,6 +129,22 @@ test('a free-mail From that neither came through nor was signed by the provider'
   for (const from of ['ann@gmail.com', 'ann@yahoo.co.uk', 'ann@hotmail.fr', 'ann@aol.com', 'ann@gmx.de'])
     assert.equal(message(from, hop('pc1.isp.test')), ['FREEMAIL_NOT_VIA_PROVIDER'], from);
   assert.equal(message('ann@gmail.com', hop('mail-ed1-f41.google.com')), [], "through Google's servers");
+  // The name the receiving server looked up counts, not the one the client greeted with.
+  const greeted = (helo: string, comment: string) =>
+    `Received: from ${helo} (${comment})\r\n\tby mx.example.test; Mon, 1 Jan 2024 00:00:01 +0000\r\n`;
+  for (const [helo, comment] of [
+    ['mx1.mail.yahoo.com', 'pc1.isp.test [61.50.141.181]'],
+    ['yahoo.com', '[61.50.141.181]'],
+    ['[61.50.141.181]', 'HELO mx1.mail.yahoo.com'],
+    ['pc1.isp.test', '[61.50.141.181] helo=mx1.mail.yahoo.com'],
+  ])
+    assert.equal(
+      message('ann@yahoo.com', greeted(helo!, comment!)),
+      ['FREEMAIL_NOT_VIA_PROVIDER'],
+      `${helo} (${comment})`,
+    );
+  assert.equal(message('ann@yahoo.com', greeted('web12.mail.yahoo.com', 'web12.mail.yahoo.com [66.218.1.2]')), []);
+  assert.equal(message('ann@yahoo.com', 'DomainKey-Signature: a=rsa-sha1; d=yahoo.com; b=x\r\n'), [], 'DomainKeys');
   assert.equal(message('ann@hotmail.com', hop('eur05-am6-obe.outbound.protection.outlook.com')), [], 'Outlook.com');
   assert.equal(
     message('ann@aol.com', hop('sonic310-21.consmr.mail.ne1.yahoo.com')),
