@@ -66,6 +66,7 @@ export const FEATURES = {
   },
   PHISH_PHRASES: { score: 1.5, description: 'Several account-threat phrases, with a link' },
   PHISH_PHRASES_MANY: { score: 2.5, description: 'Many account-threat phrases, with a link' },
+  ABUSED_TLD: { score: 1.5, description: 'From address or link under a top-level domain mostly registered for abuse' },
   QP_LONG_LINE: { score: 1, description: 'Quoted-printable line over 76 characters (RFC 2045 §6.7)' },
   SPAM_PHRASES: { score: 1.5, description: 'Several stock phrases of bulk advertising' },
   SPAM_PHRASES_MANY: { score: 2, description: 'Many stock phrases of bulk advertising' },
@@ -95,6 +96,16 @@ const SHORTENERS = new Set([
   'snipurl.com',
   'x.co',
 ]);
+// Top-level domains whose registrations are mostly abuse (Spamhaus's and SpamAssassin's lists of the most
+// abused, 2019–2024): cheap or once free (Freenom's ml, ga, cf, gq; not its .tk, older and
+// with real sites: tcl.tk), bought in bulk by spammers and
+// phishing kits. Not .xyz, .online, .site or .shop: real businesses use those widely.
+const ABUSED_TLDS = new Set(
+  'top icu buzz cyou sbs cfd bond monster rest bar click work fit loan win men date review bid stream gdn trade faith racing party download cam quest surf lol ml ga cf gq'.split(
+    ' ',
+  ),
+);
+const abusedTld = (host: string) => ABUSED_TLDS.has(host.slice(host.lastIndexOf('.') + 1));
 // Second-level labels under which registrations sit one level deeper (example.co.uk).
 const SLD = /^(co|com|net|org|gov|ac|edu|ne|or)$/;
 const BRANDS = [
@@ -702,6 +713,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     hits.add('PHISH_CREDENTIALS');
     if (hosts.some((h) => domainOf(h) !== own)) hits.add('PHISH_LINK_ELSEWHERE');
   }
+  if ((fromDomain && abusedTld(fromDomain)) || hosts.some(abusedTld)) hits.add('ABUSED_TLD');
   const recipient = index.envelope.to?.[0]?.host?.toLowerCase();
   if ([...new Set([...hosts, fromDomain])].some((h) => h && lookalikeHost(h, recipient))) hits.add('LOOKALIKE_DOMAIN');
   // A form to fill in, or a password field, inside the mail itself.

@@ -1,7 +1,10 @@
 // Header and authentication rules with fixed scores. Thresholds (classify.ts): Junk at 5, reject at 15,
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
 import { isPrivateAddress } from '../security/net.ts';
-import { FEATURES, contentFeatures } from './content.ts';
+import { parseAddressList } from '../mime/addresses.ts';
+import { safeDecodeWords } from '../mime/search-text.ts';
+import type { Address } from '../mime/types.ts';
+import { FEATURES, contentFeatures, registeredDomain } from './content.ts';
 import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -173,6 +176,44 @@ export const CONTENT_RULES: readonly Rule[] = [
       !i.headers.fields.some((f) => f.name === 'received' && EXCHANGE_HOP.test(f.value)),
   },
   {
+    // A display name that carries an address of another domain ("support@bank.example" <x@elsewhere>):
+    // the name is what a mail program shows, so the reader sees the address it impersonates. Relays and
+    // groups that write the original sender there say so ("a@b.example [via Relay]", "'a@b' via Group").
+    rule: 'FROM_NAME_OTHER_ADDRESS',
+    score: 1.5,
+    description: "From's display name shows an address of another domain than the sender's",
+    test: (i) => {
+      const from = fromField(i);
+      if (!from?.host || viaList(i) || /\bvia\b/i.test(from.name ?? '')) return false;
+      const own = registeredDomain(from.host);
+      return [...(from.name ?? '').matchAll(ADDRESS_IN_NAME)].some((m) => registeredDomain(m[1]!) !== own);
+    },
+  },
+  {
+    // Mail from outside that names the recipient's own organisation as its sender ("example.com IT
+    // desk" <x@elsewhere>): how phishing poses as a company's help desk. A free-mail recipient's
+    // provider is left out: its own notices come from its other domains ("Gmail Team" <…@google.com>).
+    rule: 'FROM_NAME_RECIPIENT_DOMAIN',
+    score: 1.5,
+    description: "From's display name names the recipient's own domain, the address is elsewhere",
+    test: (i) => {
+      const from = fromField(i);
+      const name = ` ${(from?.name ?? '').toLowerCase()} `;
+      if (!from?.host || name.trim() === '' || viaList(i)) return false;
+      // By name, not domain: a company writes from example.com to its people at example.co.uk.
+      const own = registeredDomain(from.host).split('.')[0];
+      return recipientDomains(i).some((domain) => {
+        const label = registeredDomain(domain).split('.')[0]!;
+        return (
+          label.length >= 4 &&
+          label !== own &&
+          freeMailServers(domain) === null &&
+          new RegExp(`[^a-z0-9-]${label.replace(/[-]/g, '\\-')}(?:\\.[a-z.]+)?[^a-z0-9-]`).test(name)
+        );
+      });
+    },
+  },
+  {
     // Outlook and Outlook Express write a recipient without a name as <addr>; ratware that names them
     // writes the bare address (RFC 5322 §3.4 allows both, these programs use one).
     rule: 'MUA_OUTLOOK_BARE_TO',
@@ -240,6 +281,21 @@ const LIST_FIELDS = new Set([
   'x-mailman-version',
   'x-beenthere',
 ]);
+const ADDRESS_IN_NAME = /[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
+/** The From field's first address, its display name decoded. */
+function fromField(i: SpamInput): Address | undefined {
+  const from = parseAddressList(i.headers.get('from') ?? '').find((a) => a.host);
+  return from && { ...from, name: safeDecodeWords(from.name) };
+}
+/** The recipients' domains: the SMTP envelope's, or for mail not received over SMTP the To and Cc fields'. */
+function recipientDomains(i: SpamInput): string[] {
+  const addresses = i.envelope?.rcptTo.length
+    ? i.envelope.rcptTo
+    : [i.headers.get('to'), i.headers.get('cc')].flatMap((v) =>
+        parseAddressList(v ?? '').map((a) => `${a.mailbox}@${a.host ?? ''}`),
+      );
+  return [...new Set(addresses.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).filter(Boolean))];
+}
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
 const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;

@@ -25,6 +25,21 @@ test.after(async () => {
   await dns.close();
 });
 
+/** The X-Spam-Status field (unfolded) of user@example.test's delivered message whose subject has the marker. */
+async function spamStatus(marker: string): Promise<string> {
+  const store = instance.server.store;
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  for (const name of ['INBOX', 'Junk']) {
+    const folder = store.folders.byName(account.id, name)!;
+    for (const m of await store.messages.list(folder.id)) {
+      const raw = (await store.read(m)).toString();
+      if (raw.includes(marker))
+        return /X-Spam-Status: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/.exec(raw)![1]!.replace(/\r\n[ \t]/g, ' ');
+    }
+  }
+  throw new Error(`${marker}: not delivered`);
+}
+
 async function waitUntil(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     if (await check()) return;
@@ -133,16 +148,7 @@ test('a Date a month before its arrival over SMTP is named, though no Received f
     date: month,
     text: 'Hello.\n',
   });
-  const store = instance.server.store;
-  const account = (await store.accounts.byAddress('user@example.test'))!;
-  const stored = [];
-  for (const name of ['INBOX', 'Junk']) {
-    const folder = store.folders.byName(account.id, name)!;
-    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
-  }
-  const stale = stored.find((r) => r.includes('Stale offer 9931'));
-  assert.ok(stale, 'delivered');
-  assert.match(stale!, /X-Spam-Status: [^\r\n]*DATE_FAR_FROM_RECEIVED/);
+  assert.match(await spamStatus('Stale offer 9931'), /DATE_FAR_FROM_RECEIVED/);
 });
 
 test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, redirected link and zipped program", async () => {
@@ -176,16 +182,7 @@ test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, 
     '',
   ].join('\r\n');
   await sendToMx(instance, { envelope: { from: 'billing@supplier.test', to: ['user@example.test'] }, raw });
-  const store = instance.server.store;
-  const account = (await store.accounts.byAddress('user@example.test'))!;
-  const stored = [];
-  for (const name of ['INBOX', 'Junk']) {
-    const folder = store.folders.byName(account.id, name)!;
-    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
-  }
-  const bot = stored.find((r) => r.includes('Trace rules 5512'));
-  assert.ok(bot, 'delivered');
-  const status = /X-Spam-Status: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/.exec(bot!)![1]!;
+  const status = await spamStatus('Trace rules 5512');
   for (const rule of [
     'HELO_NO_DOMAIN',
     'RDNS_DYNAMIC',
@@ -215,17 +212,27 @@ test('ratware over SMTP is named by the fingerprints it forges: Outlook Express,
     '',
   ].join('\r\n');
   await sendToMx(instance, { envelope: { from: 'ann.offers@gmail.com', to: ['user@example.test'] }, raw });
-  const store = instance.server.store;
-  const account = (await store.accounts.byAddress('user@example.test'))!;
-  const stored = [];
-  for (const name of ['INBOX', 'Junk']) {
-    const folder = store.folders.byName(account.id, name)!;
-    for (const m of await store.messages.list(folder.id)) stored.push((await store.read(m)).toString());
-  }
-  const forged = stored.find((r) => r.includes('Forged fingerprints 7781'));
-  assert.ok(forged, 'delivered');
-  const status = /X-Spam-Status: ([^\r\n]*(?:\r\n[ \t][^\r\n]*)*)/.exec(forged!)![1]!;
+  const status = await spamStatus('Forged fingerprints 7781');
   for (const rule of ['FREEMAIL_NOT_VIA_PROVIDER', 'MUA_FORGED_OUTLOOK', 'MUA_OUTLOOK_BARE_TO', 'PRIORITY_UNSIGNED'])
+    assert.ok(status.includes(rule), `${rule} in ${status}`);
+});
+
+test("phishing over SMTP posing as the recipient's own help desk, linking to an abused top-level domain", async () => {
+  const raw = [
+    'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
+    'To: user@example.test',
+    'Subject: Password expiry 3317',
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'Message-ID: <3317@helpdesk-portal.test>',
+    'MIME-Version: 1.0',
+    'Content-Type: text/html; charset=us-ascii',
+    '',
+    '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep">Keep current password</a></p>',
+    '',
+  ].join('\r\n');
+  await sendToMx(instance, { envelope: { from: 'it-desk@helpdesk-portal.test', to: ['user@example.test'] }, raw });
+  const status = await spamStatus('Password expiry 3317');
+  for (const rule of ['FROM_NAME_RECIPIENT_DOMAIN', 'ABUSED_TLD'])
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 

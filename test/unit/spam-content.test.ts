@@ -332,6 +332,14 @@ test('links to data: URIs', () => {
   assert.not.ok(features(image).includes('URI_DATA'));
 });
 
+test('a From address or link under a top-level domain mostly registered for abuse', () => {
+  assert.ok(features(mail('Offer', 'Hello', 'Deals <deals@promo-4411.top>')).includes('ABUSED_TLD'));
+  assert.ok(features(html('Offer', '<a href="https://x7k2.shop-now.cyou/p">Open</a>')).includes('ABUSED_TLD'));
+  assert.ok(features(mail('Offer', 'See https://login.account-check.gq/verify now')).includes('ABUSED_TLD'));
+  for (const url of ['https://abc.xyz/', 'https://www.tcl.tk/', 'https://shop.example/', 'https://top.example/'])
+    assert.not.ok(features(html('News', `<a href="${url}">Read</a>`)).includes('ABUSED_TLD'), url);
+});
+
 test('links to hosting phishing kits use: scored only with account or urgency words', () => {
   const notice = (url: string) =>
     html(
@@ -505,6 +513,7 @@ const FIXTURE_FEATURES: Record<string, string[]> = {
   'spamassassin/spam/009': ['HTML_SHOUTING', 'QP_LONG_LINE', 'SPAM_PHRASES_MANY', 'URI_IP_HOST', 'URI_USERINFO'],
   'spamassassin/spam/010': ['MONEY_SHOUTING', 'SPAM_PHRASES'],
   'spamassassin/spam/badmime.txt': ['HTML_IMAGE_ONLY'],
+  'spamassassin/spam/unicode2': ['ABUSED_TLD'],
 };
 
 test('the features found on the fixtures are unchanged', () => {

@@ -204,6 +204,42 @@ test("Outlook's fingerprint: the Message-ID form of the program X-Mailer names, 
   assert.equal(to('undisclosed-recipients:;'), []);
 });
 
+test("impersonation in From's display name: another domain's address, the recipient's own organisation", () => {
+  const message = (from: string, to = 'you@acme-widgets.test', extra = '') =>
+    rules(
+      input(
+        {},
+        `${extra}From: ${from}\r\nTo: ${to}\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nx\r\n`,
+      ),
+    );
+  assert.equal(message('"billing@acme-bank.test" <notice@mailer-88.test>'), ['FROM_NAME_OTHER_ADDRESS']);
+  assert.equal(
+    message('=?utf-8?Q?service=40bank=2Eexample?= <x@elsewhere.test>'),
+    ['FROM_NAME_OTHER_ADDRESS'],
+    'encoded',
+  );
+  assert.equal(message('"ann@sender.test" <ann@sender.test>'), [], 'its own address');
+  assert.equal(message('"ann@sender.test [via Relay]" <r1@relay.test>'), [], 'a relay that says so');
+  assert.equal(message('"ann@sender.test" <ann@mail.sender.test>'), [], 'its own domain');
+  assert.equal(message('"ann@sender.test" <list@lists.test>', undefined, 'List-Id: <l.lists.test>\r\n'), [], 'a list');
+
+  assert.equal(message('"Acme-Widgets IT Desk" <it@helpdesk-7.test>'), ['FROM_NAME_RECIPIENT_DOMAIN']);
+  assert.equal(message('"acme-widgets.test mail server" <admin@srv.test>'), ['FROM_NAME_RECIPIENT_DOMAIN']);
+  assert.equal(message('"Acme-Widgets IT Desk" <it@acme-widgets.test>'), [], 'from the organisation itself');
+  assert.equal(message('"Acme-Widgets UK" <uk@acme-widgets.co.uk>'), [], 'its other country domain');
+  assert.equal(message('"Gmail Team" <mail-noreply@google.com>', 'you@gmail.com'), [], "a free-mail provider's notice");
+  assert.equal(message('"Acme-Widgetsfan" <fan@club.test>'), [], 'a word that only contains the name');
+  // Over SMTP the envelope's recipients are the recipients.
+  const live = rules({
+    ...input(
+      {},
+      'From: "Acme-Widgets Payroll" <pay@hr-portal.test>\r\nTo: undisclosed-recipients:;\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nx\r\n',
+    ),
+    envelope: { rcptTo: ['you@acme-widgets.test'] },
+  });
+  assert.equal(live, ['FROM_NAME_RECIPIENT_DOMAIN']);
+});
+
 test('X-Priority on unsigned mail that came through no list', () => {
   const message = (auth: Partial<AuthVerdict>, extra: string) => rules(input(auth, `X-Priority: 3\r\n${extra}${full}`));
   assert.equal(message({ dkim: [] }, ''), ['PRIORITY_UNSIGNED']);
