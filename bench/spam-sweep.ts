@@ -3,9 +3,13 @@
 // Bayes options given are swept over the same tokens. Same splits, same score (rules + Bayes curve)
 // and same summary as bench/spam-loso.ts, which stays the figure of record (it goes the API's way).
 //
-//   node bench/spam-sweep.ts [--only NAME] ['{"maxDiscriminators":50}' ...]
+//   node bench/spam-sweep.ts [--only NAME] [--clues N] [--show PATH] [--fp] ['{"maxDiscriminators":50}' ...]
 //     each JSON argument is one set of Bayes options (merged over the defaults); none: the defaults
 //     '{"drop":"^url:"}': a token-family ablation, the matching tokens neither trained nor classified
+//   --clues N: the strongest clues of the N spam Bayes called hammiest and the N ham it called spammiest
+//   --show PATH: every clue of the test messages whose path ends so ("00514.7e91be47b3ec2e2cafef70e325fe51df"),
+//     each with its training counts [spam/ham], to see whether a verdict rests on tokens seen once or twice
+//   --fp: the ham junked
 import { join } from 'node:path';
 import { DEFAULT_BAYES, tokenProbability, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
@@ -24,6 +28,7 @@ import {
 const args = process.argv.slice(2);
 const only = args.includes('--only') ? args[args.indexOf('--only') + 1]! : '';
 const cluesOf = args.includes('--clues') ? Number(args[args.indexOf('--clues') + 1]) : 0;
+const shown = args.flatMap((a, i) => (args[i - 1] === '--show' ? [a] : []));
 // ruleScale (sweep only): the rule points multiplied by this before the Bayes points are added.
 // ruleScores (sweep only): points for the named rules instead of theirs.
 // drop (sweep only): a regex; tokens it matches are neither trained nor classified (token-family ablations).
@@ -81,22 +86,23 @@ for (const split of [...losoSplits(samples), mixed]) {
         p: verdict.probability ?? 0.5,
       };
     });
+    const describe = (s: (typeof split.test)[number], v: ReturnType<typeof bayesVerdict>, clues: number) =>
+      `  ${s.class} p=${v.probability.toFixed(3)} rules=${rulePoints(s.hits)} ${s.source}\n     ${v.clues
+        .slice(0, clues)
+        .map((c) => `${c.token}=${c.probability.toFixed(2)}[${(counts.get(c.token) ?? [0, 0]).join('/')}]`)
+        .join('  ')}`;
+    for (const s of split.test)
+      if (shown.some((suffix) => s.source.endsWith(suffix)))
+        console.log(describe(s, bayesVerdict(tokensOf(s), probabilityOf, o), o.maxDiscriminators));
     if (cluesOf) {
       // The strongest clues of the spam Bayes called hammiest and the ham it called spammiest.
-      const shown = (cls: 'spam' | 'ham') =>
+      const worst = (cls: 'spam' | 'ham') =>
         split.test
           .filter((s) => s.class === cls)
           .map((s) => ({ s, v: bayesVerdict(tokensOf(s), probabilityOf, o) }))
           .sort((a, b) => (cls === 'spam' ? a.v.probability - b.v.probability : b.v.probability - a.v.probability))
           .slice(0, cluesOf);
-      for (const cls of ['spam', 'ham'] as const)
-        for (const { s, v } of shown(cls))
-          console.log(
-            `  ${cls} p=${v.probability.toFixed(3)} rules=${rulePoints(s.hits)} ${s.source}\n     ${v.clues
-              .slice(0, 14)
-              .map((c) => `${c.token}=${c.probability.toFixed(2)}`)
-              .join('  ')}`,
-          );
+      for (const cls of ['spam', 'ham'] as const) for (const { s, v } of worst(cls)) console.log(describe(s, v, 14));
     }
     if (args.includes('--fp'))
       for (const [i, x] of scored.entries())
