@@ -153,6 +153,37 @@ test('tokenizer: words at any whitespace; a word too short to keep does not brea
   assert.not.ok([...tokens].some((t) => t === 'of' || t.startsWith('of ') || t.endsWith(' of')));
 });
 
+test('tokenizer: no word pair across the end of a sentence or a blank line; a line break in a paragraph keeps it', () => {
+  const body =
+    'Order now. Cheap pills here! Really? (Best deals.) Shop on;\r\nwe ship fast\r\nand cheap\r\n\r\n' +
+    'Another paragraph\r\n \t\r\nthird one, it is. Said nothing';
+  const tokens = new Set(tokenize(Buffer.from(`Subject: hi\r\n\r\n${body}\r\n`)));
+  for (const t of [
+    'order now',
+    'cheap pills',
+    'pills here!', // "!" is kept: "free!" is not "free"
+    'best deals',
+    'shop',
+    'ship fast',
+    'fast and',
+    'and cheap',
+  ])
+    assert.ok(tokens.has(t), `has ${t}`);
+  for (const t of ['another paragraph', 'third one', 'said nothing', 'now', 'here!', 'really', 'deals'])
+    assert.ok(tokens.has(t), `has ${t}`);
+  for (const t of [
+    'now cheap',
+    'here! really',
+    'really best',
+    'deals shop',
+    'shop ship',
+    'cheap another',
+    'paragraph third',
+    'one said', // the sentence ends at a word too short to keep
+  ])
+    assert.not.ok(tokens.has(t), `no ${t}`);
+});
+
 test('tokenizer: long text loses no word or pair where it is read in pieces', () => {
   // 1,200 distinct five-letter words (7,200 characters; the 4,096th falls inside a word), under the
   // 3,000-token bound with their pairs.
