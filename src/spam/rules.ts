@@ -116,6 +116,18 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // RFC 5321 §4.1.3: a client greeting with its address writes it as a literal, "[192.0.2.1]"; a bare
+    // address, or the literal of an address it is not connecting from, is what ratware writes.
+    rule: 'HELO_BAD_ADDRESS',
+    score: 1,
+    description: 'The client that handed the mail in greeted with a bare address, or another address than its own',
+    test: (i) => {
+      const entry = trace(i).entry;
+      const greeted = entry && /^\[?(\d{1,3}(?:\.\d{1,3}){3})\]?$/.exec(entry.helo);
+      return !!greeted && (!entry.helo.startsWith('[') || greeted[1] !== entry.ip);
+    },
+  },
+  {
     // The client's reverse DNS name is an access network's name for a home line (adsl-1-2-3-4, dyn,
     // pool, cable, ppp): home machines send mail through their provider, bots straight to the MX.
     rule: 'RDNS_DYNAMIC',
@@ -351,8 +363,8 @@ const DYNAMIC_NAME =
 interface Trace {
   /** When each hop received it (epoch ms), newest first; now, too, for mail being received over SMTP. */
   received: number[];
-  /** The client that handed it in from the Internet: its greeting and reverse DNS name ("" with none). */
-  entry: { helo: string; rdns: string } | null;
+  /** The client that handed it in from the Internet: its greeting, reverse DNS name ("" with none) and address. */
+  entry: { helo: string; rdns: string; ip: string } | null;
 }
 const traces = new WeakMap<SpamInput, Trace>();
 
@@ -370,7 +382,11 @@ function trace(i: SpamInput): Trace {
   if (i.clientIp !== undefined) {
     known.received.push(Date.now());
     if (i.envelope?.helo !== undefined && !isPrivateAddress(i.clientIp))
-      known.entry = { helo: i.envelope.helo.toLowerCase(), rdns: i.envelope.hostname?.toLowerCase() ?? '' };
+      known.entry = {
+        helo: i.envelope.helo.toLowerCase(),
+        rdns: i.envelope.hostname?.toLowerCase() ?? '',
+        ip: i.clientIp,
+      };
   }
   let seen = 0;
   for (const field of i.headers.fields) {
@@ -383,7 +399,7 @@ function trace(i: SpamInput): Trace {
     const ip = from && /\[(\d{1,3}(?:\.\d{1,3}){3})\]/.exec(from[2]!)?.[1];
     if (!ip || isPrivateAddress(ip)) continue;
     const name = from[2]!.slice(0, from[2]!.indexOf('[')).trim().split(/\s+/).pop() ?? '';
-    known.entry = { helo: from[1]!.toLowerCase(), rdns: name === 'unknown' ? '' : name.toLowerCase() };
+    known.entry = { helo: from[1]!.toLowerCase(), rdns: name === 'unknown' ? '' : name.toLowerCase(), ip };
   }
   traces.set(i, known);
   return known;
