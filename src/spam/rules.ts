@@ -2,6 +2,7 @@
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
 import { isPrivateAddress } from '../security/net.ts';
 import { parseAddressList } from '../mime/addresses.ts';
+import { parseDate } from '../mime/date.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address } from '../mime/types.ts';
 import { FEATURES, contentFeatures, registeredDomain } from './content.ts';
@@ -76,6 +77,8 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'MALFORMED_DATE',
     score: 1,
     description: 'Date header that does not parse',
+    // By Date.parse, the strict reader most software has: parseDate (below) finds a date inside more
+    // broken text (18 corpus messages, all spam, read by it and not by Date.parse).
     test: (i) =>
       i.headers.get('date') !== null && Number.isNaN(Date.parse(i.headers.get('date')!.replace(/\([^)]*\)/g, ''))),
   },
@@ -349,12 +352,8 @@ function cameThrough(i: SpamInput, domains: string[]): boolean {
 }
 
 const MAX_RECEIVED = 10;
-// Date.parse, not mime/date.ts's parseDate (SORT's): that one drops "PM" ("28 Jun 01 10:05:15 PM") and
-// reads some cut-off trace dates where Date.parse gives up; the rule's corpus figures are Date.parse's.
-const dateOf = (value: string | null) => {
-  const at = value === null ? Number.NaN : Date.parse(value.replace(/\([^)]*\)/g, ' '));
-  return Number.isNaN(at) ? null : at;
-};
+// The Date and the trace's times as IMAP's SORT and SENTBEFORE read them.
+const dateOf = parseDate;
 const FROM_CLAUSE = /^from\s+(\S+)\s+\(([^)]*)\)/i;
 const DYNAMIC_NAME =
   /(?:^|[.-])(?:a?dsl|xdsl|dhcp|dyn|dynamic|dial-?up|ppp|pool|cable|cpe|broadband|client|customer|user|host)\d*(?:[.-]|$)|(?:\d{1,3}[-.]){3}\d{1,3}|\d+-\d+-\d+/i;
