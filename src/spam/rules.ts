@@ -53,6 +53,16 @@ export const RULES: readonly Rule[] = [
     test: (i) => i.headers.get('message-id') === null,
   },
   {
+    // RFC 5322 §3.6.4: msg-id is "<" id-left "@" id-right ">"; every mail program writes that form.
+    rule: 'MSGID_INVALID',
+    score: 1,
+    description: 'Message-ID not of the form <left@right>',
+    test: (i) => {
+      const id = i.headers.get('message-id');
+      return id !== null && !/^<[^<>@\s]+@[^<>@\s]+>$/.test(id.replace(/\([^)]*\)/g, '').trim());
+    },
+  },
+  {
     // Someone outside claims to be one of our own domains and cannot prove it (SPF or DKIM aligned).
     rule: 'FORGED_HOSTED_FROM',
     score: 6,

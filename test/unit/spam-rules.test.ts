@@ -287,6 +287,10 @@ test('each rule fires on its own condition', () => {
   assert.equal(rules(input({ dkim: [] })), [], 'unsigned is not a DKIM failure');
   assert.equal(rules(input({ dmarc: { result: 'fail', domain: 'sender.test', policy: 'none' } })), ['DMARC_FAIL']);
   assert.equal(rules(input({}, 'From: a@sender.test\r\n\r\nx\r\n')), ['MISSING_DATE', 'MISSING_MESSAGE_ID']);
+  const id = (value: string) => rules(input({}, full.replace('<1@x>', value)));
+  for (const bad of ['12345.6789@host', '<12345.6789>', '<a b@host>', '<>', 'yes'])
+    assert.equal(id(bad), ['MSGID_INVALID'], bad);
+  assert.equal(id('<1.2@host.example> (a comment)'), []);
 });
 
 test('FORGED_HOSTED_FROM: a hosted From domain needs DMARC pass or aligned SPF/DKIM', () => {
