@@ -17,8 +17,9 @@ const ZONES: Record<string, number> = {
   pst: -8,
 };
 
+// The time may carry a 12-hour clock's AM/PM, which some mail programs write ("10:05:15 PM -0500").
 const RFC5322 =
-  /(\d{1,2})[\s-]*([A-Za-z]{3})[A-Za-z]*\.?[\s-]*(\d{2,4})\s+(\d{1,2})[:.](\d{1,2})(?:[:.](\d{1,2}))?\s*([+-]\d{2}:?\d{2}|[A-Za-z]{1,5})?/;
+  /(\d{1,2})[\s-]*([A-Za-z]{3})[A-Za-z]*\.?[\s-]*(\d{2,4})\s+(\d{1,2})[:.](\d{1,2})(?:[:.](\d{1,2}))?(?:\s*([AaPp][Mm])\b)?\s*([+-]\d{2}:?\d{2}|[A-Za-z]{1,5})?/;
 
 export function parseDate(value: string | null): number | null {
   return parseDateZone(value)?.time ?? null;
@@ -35,14 +36,18 @@ export function parseDateZone(value: string | null): { time: number; offset: num
     let year = +m[3]!;
     if (m[3]!.length === 2) year += year < 50 ? 2000 : 1900;
     else if (m[3]!.length === 3) year += 1900;
-    const hour = +m[4]!;
+    const meridiem = m[7]?.toLowerCase();
+    let hour = +m[4]!;
+    if (meridiem) hour = (hour % 12) + (meridiem === 'pm' ? 12 : 0); // 12:30 AM is 00:30, 12:30 PM 12:30
     const minute = +m[5]!;
     const second = m[6] ? +m[6] : 0;
     let offset = 0; // minutes east of UTC; unknown zones count as UTC (RFC 5322 section 4.3)
-    const zone = m[7];
+    const zone = m[8];
     if (zone && (zone[0] === '+' || zone[0] === '-')) {
       const digits = zone.slice(1).replace(':', '');
-      offset = (zone[0] === '-' ? -1 : 1) * (+digits.slice(0, 2) * 60 + +digits.slice(2, 4));
+      // A zone's minutes run to 59 (RFC 5322 §3.3); "+0360" is no zone, so it counts as unknown.
+      if (+digits.slice(2, 4) < 60)
+        offset = (zone[0] === '-' ? -1 : 1) * (+digits.slice(0, 2) * 60 + +digits.slice(2, 4));
     } else if (zone) {
       offset = (ZONES[zone.toLowerCase()] ?? 0) * 60;
     }

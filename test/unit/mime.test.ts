@@ -707,6 +707,12 @@ test('Date: header parsing', () => {
   assert.is(parseDate('Thu, 13 Feb 1969 23:32:54 -0330'), Date.UTC(1969, 1, 14, 3, 2, 54));
   assert.is(parseDate('Mon, 5 Feb 2024 12:00:00 GMT'), Date.UTC(2024, 1, 5, 12, 0, 0));
   assert.is(parseDate('2024-02-05T12:00:00Z'), Date.UTC(2024, 1, 5, 12, 0, 0)); // not RFC 5322, but Date.parse knows it
+  // A 12-hour clock, as some mail programs write it.
+  assert.is(parseDate('Thu, 28 Jun 01 10:05:15 PM -0500'), Date.UTC(2001, 5, 29, 3, 5, 15));
+  assert.is(parseDate('Thu, 28 Jun 2001 12:05 AM +0000'), Date.UTC(2001, 5, 28, 0, 5, 0));
+  assert.is(parseDate('Thu, 28 Jun 2001 12:05 pm GMT'), Date.UTC(2001, 5, 28, 12, 5, 0));
+  // No zone has 60 minutes (RFC 5322 §3.3): an unknown zone, counted as UTC.
+  assert.is(parseDate('Thu, 28 Jun 2001 10:05:00 +0360'), Date.UTC(2001, 5, 28, 10, 5, 0));
   assert.is(parseDate('not a date'), null);
   assert.is(parseDate(null), null);
 });

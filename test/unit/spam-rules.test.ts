@@ -95,6 +95,12 @@ test('the hop where the mail came in: a greeting that is no domain, a home-line 
     assert.equal(via(wren('mail.sender.test', rdns)), ['RDNS_DYNAMIC'], rdns);
   assert.equal(via(wren('mail.sender.test', 'unknown')), [], 'no reverse DNS is not a home line');
   assert.equal(via(wren('pc1', 'ppp-7.isp.test')), ['HELO_NO_DOMAIN', 'RDNS_DYNAMIC']);
+  assert.equal(
+    via(wren('64.131.126.36', 'mail.sender.test')),
+    ['HELO_BAD_ADDRESS'],
+    'a bare address (RFC 5321 §4.1.3)',
+  );
+  assert.equal(via(wren('[10.1.2.3]', 'mail.sender.test')), ['HELO_BAD_ADDRESS'], 'the literal of another address');
   // The newest hop from a public address: a private relay or a pick-up on top is passed over.
   assert.equal(
     via(`from localhost (localhost [127.0.0.1])${at}`, wren('pc1', 'mail.sender.test'), wren('dsl', 'x', '10.0.0.2')),
@@ -109,6 +115,8 @@ test('the hop where the mail came in: a greeting that is no domain, a home-line 
   assert.equal(live('64.131.126.36', 'pc1', 'adsl-64-131-126-36.isp.test'), ['HELO_NO_DOMAIN', 'RDNS_DYNAMIC']);
   assert.equal(live('64.131.126.36', 'mail.sender.test', 'mail.sender.test'), []);
   assert.equal(live('64.131.126.36', 'mail.sender.test', null), [], 'no reverse DNS');
+  assert.equal(live('64.131.126.36', '[64.131.126.36]', null), [], 'its own address literal');
+  assert.equal(live('64.131.126.36', '[192.0.2.7]', null), ['HELO_BAD_ADDRESS']);
   // From a private address (a relay of the site's own) the Received fields tell where it came in.
   assert.equal(live('10.0.0.2', 'relay', 'relay.lan', `Received: ${wren('pc1', 'mail.sender.test')}\r\n${today}`), [
     'HELO_NO_DOMAIN',
@@ -279,6 +287,10 @@ test('each rule fires on its own condition', () => {
   assert.equal(rules(input({ dkim: [] })), [], 'unsigned is not a DKIM failure');
   assert.equal(rules(input({ dmarc: { result: 'fail', domain: 'sender.test', policy: 'none' } })), ['DMARC_FAIL']);
   assert.equal(rules(input({}, 'From: a@sender.test\r\n\r\nx\r\n')), ['MISSING_DATE', 'MISSING_MESSAGE_ID']);
+  const id = (value: string) => rules(input({}, full.replace('<1@x>', value)));
+  for (const bad of ['12345.6789@host', '<12345.6789>', '<a b@host>', '<>', 'yes'])
+    assert.equal(id(bad), ['MSGID_INVALID'], bad);
+  assert.equal(id('<1.2@host.example> (a comment)'), []);
 });
 
 test('FORGED_HOSTED_FROM: a hosted From domain needs DMARC pass or aligned SPF/DKIM', () => {
