@@ -123,6 +123,21 @@ test('headline fonts, potency and diet offers, forms of personal details', () =>
   const filled = 'Name: Jo Bloggs\nPhone: +44 20 7946 0000\nAddress: 1 High Street\nCountry: UK\nVersion: 2.1';
   assert.not.ok(has(mail('Bug 1234', filled), 'FILL_FORM'));
   assert.not.ok(has(mail('Form', 'Name:\nPhone:\nnot a form after all'), 'FILL_FORM'), 'two blanks are not a form');
+  // The same in HTML: text fields named for personal details, not a search box or a subscription's e-mail field.
+  const fields = (...names: string[]) =>
+    `<form action="http://leads.example/"><p>Complete the form for a confidential interview.</p>${names
+      .map((n) => `<input type=text name="${n}">`)
+      .join('')}<input type=submit></form>`;
+  assert.ok(has(html('Agents wanted', fields('full_name', 'Email', 'DayPhone')), 'FILL_FORM'));
+  assert.not.ok(has(html('News', fields('q')), 'FILL_FORM'));
+  assert.not.ok(
+    has(
+      html('News', `${fields('email')}<input type=hidden name=listname><input type=checkbox name=state>`),
+      'FILL_FORM',
+    ),
+  );
+  // Dieting's and potency's words that spammers use to step around the plain ones.
+  assert.ok(has(mail('Summer is coming', 'Melt your excess body kilos. Shed the extra weight!'), 'HEALTH_OFFER'));
 });
 
 test('phishing: a brand in the From name from elsewhere, account words with a link', () => {
