@@ -95,7 +95,7 @@ test('HTML: hidden text, image-only bodies, shouting fonts', () => {
   assert.equal(features(newsletter), []);
 });
 
-test('headline fonts, potency and diet offers, forms of personal details', () => {
+test('headline fonts, potency and diet offers, forms of personal details, stock tips', () => {
   const has = (raw: Buffer, name: string) => features(raw).includes(name as never);
   const prose = ' Our new catalogue is out, with the spring range and the prices of the season.'.repeat(5);
   // One poster-sized font is enough to shout; a mail program's largest (size 5, 24px) is not.
@@ -138,6 +138,13 @@ test('headline fonts, potency and diet offers, forms of personal details', () =>
   );
   // Dieting's and potency's words that spammers use to step around the plain ones.
   assert.ok(has(mail('Summer is coming', 'Melt your excess body kilos. Shed the extra weight!'), 'HEALTH_OFFER'));
+  assert.ok(has(mail('Lose 22.5lbs in 3 weeks!', 'Flush fat away: burn body fat while you sleep.'), 'HEALTH_OFFER'));
+  // A pump-and-dump tip: two of ticker, target, rating, market. A stock named once, or a price, is news.
+  const tip =
+    'HXPN IS MAKING GREAT PROGRESS!\nCompany: Harris Exploration\nSymbol: HXPN\nPrice: 0.64\n5-day Target: $3\n';
+  assert.ok(has(mail('Of to minnetonka', `${tip}Rating: Strong Buy`), 'STOCK_TIP'));
+  assert.ok(has(mail('Hot pick', 'Traded on the Pink Sheets, our stock alert of the week.'), 'STOCK_TIP'));
+  assert.not.ok(has(mail('Re: IBM', 'Ticker: IBM closed at 98 today; the ticker: IBM feed is late.'), 'STOCK_TIP'));
 });
 
 test('phishing: a brand in the From name from elsewhere, account words with a link', () => {
@@ -525,13 +532,15 @@ test('links through a redirector are judged by where they send the reader', () =
 // What every in-repo fixture shows, as found before the features were made cheaper (issue 17: one pass
 // over the words, a word looked up before each phrase's regex): faster must not mean different. A new rule
 // adds its hits here (QP_LONG_LINE, issue 18: five fixtures, among them SpamAssassin's ham `mime1`; HEALTH_OFFER:
-// spam 001 and 009; FILL_FORM: mikel-mail's empty_group_lists.eml, a Western Union scam asking for ADDRESS, TEL...).
+// spam 001 and 009; FILL_FORM: mikel-mail's empty_group_lists.eml, a Western Union scam asking for ADDRESS, TEL...;
+// STOCK_TIP: mikel-mail's content_transfer_encoding_plain.eml, an "Investor Alert" for a Pink Sheets ticker).
 const FIXTURE_FEATURES: Record<string, string[]> = {
   'mime/mailparser/mail.eml': ['HTML_IMAGE_ONLY'],
   'mime/mailparser/nodemailer.eml': ['HTML_IMAGE_ONLY'],
   'mime/mikel-mail/attachment_emails/attachment_message_rfc822_inline_image.eml': ['HTML_IMAGE_ONLY'],
   'mime/mikel-mail/error_emails/bad_subject.eml': ['HTML_IMAGE_ONLY'],
   'mime/mikel-mail/error_emails/content_transfer_encoding_7-bit.eml': ['PHISH_CREDENTIALS', 'PHISH_LINK_ELSEWHERE'],
+  'mime/mikel-mail/error_emails/content_transfer_encoding_plain.eml': ['STOCK_TIP'],
   'mime/mikel-mail/error_emails/content_transfer_encoding_text-html.eml': ['PHISH_CREDENTIALS', 'PHISH_LINK_ELSEWHERE'],
   'mime/mikel-mail/error_emails/empty_group_lists.eml': ['FILL_FORM', 'QP_LONG_LINE'],
   'mime/mimekit/messages/multipart-related-mhtml.txt': ['HTML_IMAGE_ONLY', 'QP_LONG_LINE'],
