@@ -228,9 +228,12 @@ const FORM_LINE =
   /^[ \t>*#-]*(?:\d{1,2}[.)][ \t]*)?(?:your[ \t]+)?(?:(?:full|first|last|company|business|home|work|daytime|evening|cell|mobile|mailing|street|current|e-?mail|contact|best)[ \t]+)?(?:name|address|phone(?:[ \t]+(?:number|no\.?|#))?|telephone|tel|e-?mail(?:[ \t]+address)?|city|state|province|zip(?:[ \t]*code)?|postal[ \t]+code|country|fax|age|sex|gender|occupation|profession|(?:date[ \t]+of[ \t]+)?birth(?:[ \t]*date)?|marital[ \t]+status|(?:monthly[ \t]+|annual[ \t]+)?income|employer|time[ \t]+to[ \t]+call|(?:loan[ \t]+)?amount(?:[ \t]+needed)?|credit(?:[ \t]+rating)?|property[ \t]+value|bank(?:[ \t]+name)?|account(?:[ \t]+number)?|nationality|passport)[ \t]*[:=][ \t]*(?:[_.*-]{2,}[ \t]*)?$/gim;
 // The same form in HTML: text fields named for personal details (a search box or a subscription's one e-mail field
 // is not three; SpamAssassin public corpus 6.6% of spam, no ham; trec07p none).
-const INPUT_TAG = /<input\b[^>]*>/gi;
-const PERSONAL_INPUT =
-  /^(?![^>]*\btype\s*=\s*["']?(?!text|email|tel)\w)[^>]*\bname\s*=\s*["']?[^"'\s>]*(?:name|mail|phone|tel|addr|city|state|zip|country|age|income|fax)/i;
+const INPUT_TAG = /<input\b[^<>]*>/gi;
+const INPUT_TYPE = /\btype\s*=\s*["']?([a-z-]*)/i;
+const INPUT_NAME = /\bname\s*=\s*["']?([^"'\s>]*)/i;
+const PERSONAL_NAME = /name|mail|phone|tel|addr|city|state|zip|country|age|income|fax/i;
+const personalInput = (tag: string) =>
+  /^(?:text|email|tel|)$/i.test(INPUT_TYPE.exec(tag)?.[1] ?? '') && PERSONAL_NAME.test(INPUT_NAME.exec(tag)?.[1] ?? '');
 // What a pump-and-dump tip says of the penny stock it talks up: its ticker, a target price, "strong buy", the
 // over-the-counter market it trades on. Two different ones make a tip (SpamAssassin public corpus 1.4% of spam,
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
@@ -545,7 +548,7 @@ const DOUBLE_EXTENSION =
 // What makes an HTML file a page that acts: a form or password field to fill in, a script (atob() unpacks the
 // kit, window.location sends the reader on), a refresh that redirects.
 const ACTIVE_HTML =
-  /<form\b|<script\b|<input\b[^>]*\btype\s*=\s*["']?password|<meta\b[^>]*http-equiv\s*=\s*["']?refresh|\batob\s*\(|\b(window|document|top|self)\.location\b/i;
+  /<form\b|<script\b|<input\b[^<>]*\btype\s*=\s*["']?password|<meta\b[^<>]*http-equiv\s*=\s*["']?refresh|\batob\s*\(|\b(window|document|top|self)\.location\b/i;
 const MAX_ATTACHED_HTML = 256 * 1024;
 const ZIP_FILE = /\.zip$/;
 const ZIP_TYPES = new Set(['application/zip', 'application/x-zip-compressed', 'application/x-zip']);
@@ -607,13 +610,34 @@ const kitHosted = (host: string, domain: string, href: string) =>
 // and up. Mail programs top out at size 5 (SpamAssassin public corpus 12.7% of spam, no ham; trec07p 6.6% of spam,
 // 2 of 667 ham).
 const HEADLINE_FONT =
-  /<font\b[^>]*\bsize\s*=\s*["']?\s*(?:[6-9]|[1-9]\d|\+[3-9])|font-size\s*:\s*(?:(?:3[2-9]|[4-9]\d|\d{3,})(?:\.\d+)?\s*px|(?:2[4-9]|[3-9]\d|\d{3,})(?:\.\d+)?\s*pt)/i;
+  /<font\b[^<>]*\bsize\s*=\s*["']?\s*(?:[6-9]|[1-9]\d|\+[3-9])|font-size\s*:\s*(?:(?:3[2-9]|[4-9]\d|\d{3,})(?:\.\d+)?\s*px|(?:2[4-9]|[3-9]\d|\d{3,})(?:\.\d+)?\s*pt)/i;
 
+// Where a script, a style or a comment starts, and where each ends.
+const BLOCK_START = /<!--|<(script|style)\b/gi;
+const BLOCK_END: Record<string, RegExp> = { script: /<\/script\s*>/gi, style: /<\/style\s*>/gi, '': /-->/g };
+
+/**
+ * The HTML without its scripts, styles and comments. One left open runs to the end, as a browser reads it: a
+ * regex per block searched to the end from each unclosed one, and took seconds on a page of thousands.
+ */
+function dropBlocks(html: string): string {
+  let out = '';
+  let at = 0;
+  BLOCK_START.lastIndex = 0;
+  for (let m = BLOCK_START.exec(html); m; m = BLOCK_START.exec(html)) {
+    out += `${html.slice(at, m.index)} `;
+    const end = BLOCK_END[(m[1] ?? '').toLowerCase()]!;
+    end.lastIndex = BLOCK_START.lastIndex;
+    at = end.exec(html) ? end.lastIndex : html.length;
+    BLOCK_START.lastIndex = at;
+  }
+  return out + html.slice(at);
+}
+
+// Tags stop at the next "<" as well as ">": an unclosed one is not searched to the end of the page from each.
 const stripTags = (html: string) =>
-  html
-    .replace(/<(script|style)\b[\s\S]*?<\/\1\s*>/gi, ' ')
-    .replace(/<!--[\s\S]*?-->/g, ' ')
-    .replace(/<[^>]*>/g, ' ')
+  dropBlocks(html)
+    .replace(/<[^<>]*>/g, ' ')
     .replace(/&nbsp;|&#160;/gi, ' ');
 
 // The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
@@ -662,7 +686,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   for (const h of html) {
     for (const m of h
       .slice(0, MAX_HTML)
-      .matchAll(/<a\b[^>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
+      .matchAll(/<a\b[^<>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^<>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
       // A page carried in the link itself (data:text/html;base64,…): nothing there for a URL filter to look up.
       if (/^data:/i.test(m[1]!)) hits.add('URI_DATA');
       const l = link(m[1]!);
@@ -679,7 +703,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   // HTML structure.
   for (const h of html) {
     if (
-      /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(
+      /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^<>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(
         h,
       )
     )
@@ -692,11 +716,11 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
         .replace(/\s+/g, ' ')
         .trim().length;
     if (images >= 1 && Math.min(200 * images, 400) > visible()) hits.add('HTML_IMAGE_ONLY');
-    const fonts = (h.match(/<font\b[^>]*\b(size\s*=\s*["']?\+?[4-7]|color\s*=)/gi) ?? []).length;
-    if ((fonts >= 4 && /<font\b[^>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) || HEADLINE_FONT.test(h))
+    const fonts = (h.match(/<font\b[^<>]*\b(size\s*=\s*["']?\+?[4-7]|color\s*=)/gi) ?? []).length;
+    if ((fonts >= 4 && /<font\b[^<>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) || HEADLINE_FONT.test(h))
       hits.add('HTML_SHOUTING');
     let personal = 0;
-    for (const input of h.matchAll(INPUT_TAG)) if (PERSONAL_INPUT.test(input[0]) && ++personal === 3) break;
+    for (const input of h.matchAll(INPUT_TAG)) if (personalInput(input[0]) && ++personal === 3) break;
     if (personal >= 3) hits.add('FILL_FORM');
   }
 
@@ -771,7 +795,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if ([...new Set([...hosts, fromDomain])].some((h) => h && lookalikeHost(h, recipient))) hits.add('LOOKALIKE_DOMAIN');
   // A form to fill in, or a password field, inside the mail itself.
   // (A form alone is a newsletter's search box: 4.8% of trec07p ham.)
-  if (html.some((h) => /<input\b[^>]*\btype\s*=\s*["']?password/i.test(h))) hits.add('HTML_FORM');
+  if (html.some((h) => /<input\b[^<>]*\btype\s*=\s*["']?password/i.test(h))) hits.add('HTML_FORM');
 
   // Account threats, with somewhere to go (a link, a data: page, an attached page).
   const all = `${subject}\n${text}`;
