@@ -103,9 +103,8 @@ const SHORTENERS = new Set([
   'x.co',
 ]);
 // Top-level domains whose registrations are mostly abuse (Spamhaus's and SpamAssassin's lists of the most
-// abused, 2019–2024): cheap or once free (Freenom's ml, ga, cf, gq; not its .tk, older and
-// with real sites: tcl.tk), bought in bulk by spammers and
-// phishing kits. Not .xyz, .online, .site or .shop: real businesses use those widely.
+// abused, 2019–2024): cheap or once free (Freenom's ml, ga, cf, gq), bought in bulk by spammers and phishing
+// kits. Not .tk (older, with real sites: tcl.tk), nor .xyz, .online, .site or .shop: real businesses use those.
 const ABUSED_TLDS = new Set(
   'top icu buzz cyou sbs cfd bond monster rest bar click work fit loan win men date review bid stream gdn trade faith racing party download cam quest surf lol ml ga cf gq'.split(
     ' ',
