@@ -25,7 +25,7 @@ export interface Classification {
 export async function classify(input: SpamInput, options: ClassifyOptions): Promise<Classification> {
   const junkAt = options.junkScore ?? CONFIG_DEFAULTS.spam.junk_score;
   const rejectAt = options.rejectScore ?? CONFIG_DEFAULTS.spam.reject_score;
-  const hits = (await Promise.all(options.scorers.map((s) => s.score(input)))).flat();
+  const hits = (await Promise.all(options.scorers.map((s) => scoreSafely(s, input)))).flat();
   const score = Math.round(hits.reduce((sum, h) => sum + h.score, 0) * 10) / 10;
   // DMARC quarantine sends a message to Junk whatever its score.
   const verdict = score >= rejectAt ? 'reject' : score >= junkAt || input.auth.action === 'quarantine' ? 'junk' : 'ham';
@@ -34,4 +34,17 @@ export async function classify(input: SpamInput, options: ClassifyOptions): Prom
     `X-Spam-Score: ${score.toFixed(1)}\r\n` +
     `X-Spam-Status: ${verdict === 'ham' ? 'No' : 'Yes'}, score=${score.toFixed(1)} required=${junkAt.toFixed(1)} tests=${tests}${input.auth.action === 'quarantine' ? ' dmarc=quarantine' : ''}\r\n`;
   return { score, hits, verdict, headers };
+}
+
+/**
+ * A scorer's hits; one that throws on a message it could not read adds nothing but its name
+ * (RULES_FAILED, score 0), so the others' verdict stands and the mail is delivered, not retried for ever.
+ */
+async function scoreSafely(scorer: SpamScorer, input: SpamInput): Promise<SpamHit[]> {
+  try {
+    return await scorer.score(input);
+  } catch (err) {
+    const why = err instanceof Error ? err.message : String(err);
+    return [{ rule: `${scorer.name.toUpperCase()}_FAILED`, score: 0, description: `${scorer.name}: ${why}` }];
+  }
 }

@@ -233,7 +233,8 @@ export const CONTENT_RULES: readonly Rule[] = [
           label.length >= 4 &&
           label !== own &&
           freeMailServers(domain) === null &&
-          new RegExp(`[^a-z0-9-]${label.replace(/[-]/g, '\\-')}(?:\\.[a-z.]+)?[^a-z0-9-]`).test(name)
+          // A whole word of the name, or a domain: the label as typed in a header may hold any character.
+          new RegExp(`[^a-z0-9-]${label.replace(/[^a-z0-9]/g, '\\$&')}(?:\\.[a-z.]+)?[^a-z0-9-]`).test(name)
         );
       });
     },

@@ -237,6 +237,8 @@ test("impersonation in From's display name: another domain's address, the recipi
   assert.equal(message('"Acme-Widgets UK" <uk@acme-widgets.co.uk>'), [], 'its other country domain');
   assert.equal(message('"Gmail Team" <mail-noreply@google.com>', 'you@gmail.com'), [], "a free-mail provider's notice");
   assert.equal(message('"Acme-Widgetsfan" <fan@club.test>'), [], 'a word that only contains the name');
+  for (const to of ['you@(acme.test', 'you@[acme.test', 'you@ac+me*.test', 'you@acme\\.test'])
+    assert.equal(message('"Acme IT" <it@x.test>', to), [], `a recipient domain with pattern characters: ${to}`);
   // Over SMTP the envelope's recipients are the recipients.
   const live = rules({
     ...input(
@@ -342,6 +344,28 @@ test('another scorer (the future Bayesian classifier) plugs in and its hits add 
     result.hits.map((h) => h.rule),
     ['SPF_FAIL', 'BAYES_99'],
   );
+});
+
+test('a scorer that throws on a message adds only its name: the others decide and the mail is not lost', async () => {
+  const broken: SpamScorer = {
+    name: 'broken',
+    score: () => {
+      throw new SyntaxError('Invalid regular expression');
+    },
+  };
+  const result = await classify(input({ spf: { result: 'fail', domain: 'sender.test' } }), {
+    scorers: [headerRules, broken],
+  });
+  assert.is(result.score, 3.5);
+  assert.is(result.verdict, 'ham');
+  assert.equal(
+    result.hits.map((h) => [h.rule, h.score]),
+    [
+      ['SPF_FAIL', 3.5],
+      ['BROKEN_FAILED', 0],
+    ],
+  );
+  assert.match(result.headers, /tests=SPF_FAIL,BROKEN_FAILED/);
 });
 
 test('list headers are named, not scored: Reply-To to the list and Precedence: bulk are ham more often than spam', () => {
