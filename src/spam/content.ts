@@ -77,6 +77,11 @@ export const FEATURES = {
   FILL_FORM: { score: 2.5, description: 'A form of personal details to fill in and reply with' },
   // Pump-and-dump: a penny stock talked up by ticker and target price; brokers' research does not come unasked.
   STOCK_TIP: { score: 2, description: 'A stock tip: ticker, target price, "strong buy"' },
+  // The advance-fee fraud ("419"): a fortune to move abroad, a share for the reader, secrecy; of any year.
+  ADVANCE_FEE: {
+    score: 2.5,
+    description: 'Advance-fee fraud: millions, and two more of its topics (next of kin, a share, secrecy…)',
+  },
 } as const satisfies Record<string, Omit<ContentFeature, 'rule'>>;
 
 export type FeatureName = keyof typeof FEATURES;
@@ -238,6 +243,28 @@ const personalInput = (tag: string) =>
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
 const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
+// The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 3.4% of spam, no
+// ham; trec07p 1 spam, no ham; two ham name a diplomat in Nigeria, one topic). Each topic a pattern of its own
+// that starts with a word, not a digit, over the text's head: one alternation of them all, tried at every
+// position of 64 KB of text, took 2.9 ms.
+const MILLIONS = /million/i;
+const ADVANCE_FEE_TOPICS = [
+  /next\s+of\s+kin|beneficiar(?:y|ies)|inheritance|(?:late|deceased)\s+(?:husband|father|client|president|wife)/i,
+  /transfer\s+(?:of\s+)?(?:the\s+|this\s+)?(?:funds?|money|sum)|foreign\s+(?:partner|account)|dormant\s+account|unclaimed\s+(?:funds?|sum)/i,
+  /strictly\s+confidential|(?:utmost|absolute)\s+(?:confidentiality|secrecy|discretion)/i,
+  /(?:share|percentage|commission)\s+of\s+(?:the\s+)?(?:total\s+)?(?:sum|funds?)|%\s+of\s+the\s+(?:total\s+)?(?:sum|funds?|money)/i,
+  /consignment|diplomat(?:ic)?\s+(?:courier|bag|agent)|security\s+(?:company|firm)|bank\s+draft|barrister|claims?\s+(?:agent|officer)/i,
+  /risk[\s-]?free|100\s?%\s+(?:safe|secure|legal)/i,
+  /nigeria|lagos|abidjan|accra/i,
+];
+/** Millions named and at least two more advance-fee topics, in the text's first 8 KB: the letter is short. */
+function advanceFee(all: string): boolean {
+  const text = all.slice(0, 8192);
+  if (!MILLIONS.test(text)) return false;
+  let topics = 0;
+  for (const topic of ADVANCE_FEE_TOPICS) if (topic.test(text) && ++topics === 2) return true;
+  return false;
+}
 /** How many different matches of `re` (global) `text` has, counted up to `max`, read as lower case with one space. */
 const distinctMatches = (re: RegExp, text: string, max: number) => {
   const seen = new Set<string>();
@@ -820,6 +847,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if (matchesAtLeast(HEALTH_WORDS, all, 2)) hits.add('HEALTH_OFFER');
   if (matchesAtLeast(FORM_LINE, text, 3)) hits.add('FILL_FORM');
   if (distinctMatches(STOCK_WORDS, all, 2) >= 2) hits.add('STOCK_TIP');
+  if (advanceFee(all)) hits.add('ADVANCE_FEE');
 
   return [...hits];
 }

@@ -578,6 +578,21 @@ const FIXTURE_FEATURES: Record<string, string[]> = {
   'spamassassin/spam/unicode2': ['ABUSED_TLD'],
 };
 
+test('advance-fee fraud: three of its topics, each counted once', () => {
+  const fee = (body: string) => features(mail('Urgent business proposal', body)).includes('ADVANCE_FEE');
+  assert.ok(
+    fee(
+      'I am the next of kin of the late President. The sum of US$25.5 million is in a dormant account;\n' +
+        'you will receive 30% of the total sum for your assistance. This matter is strictly confidential.',
+    ),
+  );
+  assert.ok(fee('A consignment of USD 12 million awaits its beneficiary; the transfer of funds is risk-free.'));
+  // One topic named many ways, or two topics, is not the story.
+  assert.not.ok(fee('Our next of kin form: name your beneficiary. Inheritance law, beneficiaries and heirs.'));
+  assert.not.ok(fee('The ambassador (a diplomat in Nigeria) sent a diplomatic note from Lagos.'));
+  assert.not.ok(fee('Revenue reached $4.2 million; the transfer of funds to the new account is done.'));
+});
+
 test('the features found on the fixtures are unchanged', () => {
   const found: Record<string, string[]> = {};
   for (const [prefix, dir] of [
