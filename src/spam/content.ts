@@ -243,8 +243,8 @@ const personalInput = (tag: string) =>
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
 const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
-// The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 3.4% of spam, no
-// ham; trec07p 1 spam, no ham; two ham name a diplomat in Nigeria, one topic). Each topic a pattern of its own
+// The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 44 spam, 3.5%;
+// Enron-Spam 55; trec07p none; no ham of any source). Each topic a pattern of its own
 // that starts with a word, not a digit, over the text's head: one alternation of them all, tried at every
 // position of 64 KB of text, took 2.9 ms.
 const MILLIONS = /million/i;
