@@ -211,7 +211,8 @@ export const CONTENT_RULES: readonly Rule[] = [
       const from = fromField(i);
       if (!from?.host || viaList(i) || /\bvia\b/i.test(from.name ?? '')) return false;
       const own = registeredDomain(from.host);
-      return [...(from.name ?? '').matchAll(ADDRESS_IN_NAME)].some((m) => registeredDomain(m[1]!) !== own);
+      const name = from.name ?? '';
+      return name.includes('@') && [...name.matchAll(ADDRESS_IN_NAME)].some((m) => registeredDomain(m[1]!) !== own);
     },
   },
   {
@@ -307,7 +308,9 @@ const LIST_FIELDS = new Set([
   'x-mailman-version',
   'x-beenthere',
 ]);
-const ADDRESS_IN_NAME = /[\w.+-]+@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
+// Local part bounded (RFC 5321 §4.5.3.1.1: 64 octets): unbounded, a long name without "@" took quadratic time
+// (20,000 characters, 0.4 s).
+const ADDRESS_IN_NAME = /[\w.+-]{1,64}@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;
 /** The From field's first address, its display name decoded. */
 function fromField(i: SpamInput): Address | undefined {
   const from = parseAddressList(i.headers.get('from') ?? '').find((a) => a.host);

@@ -228,6 +228,12 @@ test("impersonation in From's display name: another domain's address, the recipi
   );
   assert.equal(message('"ann@sender.test" <ann@sender.test>'), [], 'its own address');
   assert.equal(message('"ann@sender.test [via Relay]" <r1@relay.test>'), [], 'a relay that says so');
+  // A long name is read in linear time (unbounded, 20,000 characters took 0.4 s; 64 KB, seconds).
+  for (const name of ['a'.repeat(60_000), `${'a.'.repeat(30_000)}@`]) {
+    const started = performance.now();
+    assert.equal(message(`"${name}" <x@y.test>`), []);
+    assert.ok(performance.now() - started < 500, `${name.length} characters: ${performance.now() - started} ms`);
+  }
   assert.equal(message('"ann@sender.test" <ann@mail.sender.test>'), [], 'its own domain');
   assert.equal(message('"ann@sender.test" <list@lists.test>', undefined, 'List-Id: <l.lists.test>\r\n'), [], 'a list');
 
