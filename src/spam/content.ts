@@ -245,8 +245,8 @@ const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
 // The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 44 spam, 3.5%;
 // Enron-Spam 55; trec07p none; no ham of any source). Each topic a pattern of its own
-// that starts with a word, not a digit, over the text's head: one alternation of them all, tried at every
-// position of 64 KB of text, took 2.9 ms.
+// that starts with a word, not a digit: one alternation of them all, tried at every position of 64 KB of text,
+// took 2.9 ms.
 const MILLIONS = /million/i;
 const ADVANCE_FEE_TOPICS = [
   /next\s+of\s+kin|beneficiar(?:y|ies)|inheritance|(?:late|deceased)\s+(?:husband|father|client|president|wife)/i,
@@ -257,9 +257,8 @@ const ADVANCE_FEE_TOPICS = [
   /risk[\s-]?free|100\s?%\s+(?:safe|secure|legal)/i,
   /nigeria|lagos|abidjan|accra/i,
 ];
-/** Millions named and at least two more advance-fee topics, in the text's first 8 KB: the letter is short. */
-function advanceFee(all: string): boolean {
-  const text = all.slice(0, 8192);
+/** Millions named and at least two more advance-fee topics. */
+function advanceFee(text: string): boolean {
   if (!MILLIONS.test(text)) return false;
   let topics = 0;
   for (const topic of ADVANCE_FEE_TOPICS) if (topic.test(text) && ++topics === 2) return true;
@@ -393,6 +392,7 @@ const CLOSERS = codes(')"\'>]}*`_~|,.;:?!-');
 
 const MAX_HTML = 512 * 1024;
 const TEXT_SCAN = 64 * 1024;
+const OFFER_SCAN = 16 * 1024;
 
 /** Registered domain, roughly: the last two labels, three under a generic second level (co.uk). */
 export function registeredDomain(host: string): string {
@@ -844,10 +844,13 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   else if (phrases >= 3) hits.add('SPAM_PHRASES');
   if (/\$\s?\d[\d,.]*[^\n]{0,40}!|!\s*\$\s?\d/.test(all) && (all.match(/!/g) ?? []).length >= 3)
     hits.add('MONEY_SHOUTING');
-  if (matchesAtLeast(HEALTH_WORDS, all, 2)) hits.add('HEALTH_OFFER');
-  if (matchesAtLeast(FORM_LINE, text, 3)) hits.add('FILL_FORM');
-  if (distinctMatches(STOCK_WORDS, all, 2) >= 2) hits.add('STOCK_TIP');
-  if (advanceFee(all)) hits.add('ADVANCE_FEE');
+  // What is on offer is said at the start: the offers are looked for in the first 16 KB (their patterns over
+  // 64 KB of plain text took 0.7 ms, most of the features stage's p99).
+  const offer = all.slice(0, OFFER_SCAN);
+  if (matchesAtLeast(HEALTH_WORDS, offer, 2)) hits.add('HEALTH_OFFER');
+  if (matchesAtLeast(FORM_LINE, text.slice(0, OFFER_SCAN), 3)) hits.add('FILL_FORM');
+  if (distinctMatches(STOCK_WORDS, offer, 2) >= 2) hits.add('STOCK_TIP');
+  if (advanceFee(offer)) hits.add('ADVANCE_FEE');
 
   return [...hits];
 }
