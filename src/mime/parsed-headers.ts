@@ -11,6 +11,8 @@ export interface ParsedHeaders {
   get(name: string): string | null;
   /** Lower-case addr-specs of the From field. */
   from: string[];
+  /** The display name of From's first address, encoded-words decoded ("" with none). */
+  fromName: string;
   subject: string; // encoded-words decoded
   messageId: string | null;
 }
@@ -18,14 +20,18 @@ export interface ParsedHeaders {
 export function parseHeaders(raw: Buffer): ParsedHeaders {
   const { fields, bodyStart } = readHeader(raw, 0, raw.length);
   const get = (name: string) => firstField(fields, name);
-  const from = parseAddressList(get('from') ?? '')
-    .filter((a) => a.mailbox && a.host)
-    .map((a) => `${a.mailbox}@${a.host}`.toLowerCase());
-  let subject = get('subject') ?? '';
+  const addresses = parseAddressList(get('from') ?? '').filter((a) => a.mailbox && a.host);
+  const from = addresses.map((a) => `${a.mailbox}@${a.host}`.toLowerCase());
+  const fromName = decodeWords(addresses[0]?.name ?? '');
+  const subject = decodeWords(get('subject') ?? '');
+  return { fields, bodyStart, get, from, fromName, subject, messageId: get('message-id') };
+}
+
+/** Encoded-words decoded; a broken one keeps the raw value: not worth refusing mail over. */
+function decodeWords(value: string): string {
   try {
-    subject = libmime.decodeWords(subject);
+    return libmime.decodeWords(value);
   } catch {
-    // keep the raw value: a broken encoded-word is not worth refusing mail over
+    return value;
   }
-  return { fields, bodyStart, get, from, subject, messageId: get('message-id') };
 }
