@@ -97,6 +97,17 @@ test("SENTON/SENTBEFORE/SENTSINCE take the Date: header's own day, whatever its 
   assert.match(await c.command('q', 'SEARCH SENTSINCE 26-Mar-2007'), /\* SEARCH\r\n/);
 });
 
+test('SORT DATE and SENTON read a 12-hour clock: "10:05:15 PM -0500" is 22:05 there (RFC 5256 §3)', async () => {
+  await folderWith(
+    'Clock',
+    plain('night', 'Date: Thu, 28 Jun 2001 10:05:15 PM -0500\r\n'), // 03:05 UTC on the 29th
+    plain('noon', 'Date: Thu, 28 Jun 2001 11:00:00 -0500\r\n'), // 16:00 UTC on the 28th
+    plain('evening', 'Date: Thu, 28 Jun 2001 09:00 PM -0500\r\n'), // 02:00 UTC on the 29th
+  );
+  assert.match(await c.command('q', 'SORT (DATE) US-ASCII ALL'), /\* SORT 2 3 1\r\n/);
+  assert.match(await c.command('q', 'SEARCH SENTON 28-Jun-2001'), /\* SEARCH 1 2 3\r\n/);
+});
+
 test('SEARCH HEADER name "" matches the messages that have the field, indexed or not (RFC 3501 6.4.4)', async () => {
   await folderWith(
     'Headers',

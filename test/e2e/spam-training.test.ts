@@ -236,4 +236,25 @@ test("phishing over SMTP posing as the recipient's own help desk, linking to an 
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 
+test('an advance-fee letter over SMTP, greeted with a bare address and an invalid Message-ID, is named by its rules', async () => {
+  const raw = [
+    'Received: from 64.131.126.36 (unknown [64.131.126.36])',
+    `\tby mx.isp.test with SMTP; ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'From: "Barrister J. Okafor" <okafor.chambers@lawyer-mail.test>',
+    'To: user@example.test',
+    'Subject: Estate 4190',
+    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+    'Message-ID: 4190.20261207@lawyer-mail',
+    'Content-Type: text/plain; charset=us-ascii',
+    '',
+    'I am writing to you as the next of kin of my late client, who left US$12.5 million in a bank here.',
+    'You will receive 30% of the total sum for your help. This transaction is strictly confidential.',
+    '',
+  ].join('\r\n');
+  await sendToMx(instance, { envelope: { from: 'okafor.chambers@lawyer-mail.test', to: ['user@example.test'] }, raw });
+  const status = await spamStatus('Estate 4190');
+  for (const rule of ['ADVANCE_FEE', 'HELO_BAD_ADDRESS', 'MSGID_INVALID'])
+    assert.ok(status.includes(rule), `${rule} in ${status}`);
+});
+
 test.run();
