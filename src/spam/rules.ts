@@ -155,13 +155,7 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => {
       const replyTo = domainPart(i.headers.get('reply-to'));
       const from = sender(i).host;
-      return (
-        replyTo !== null &&
-        from !== null &&
-        replyTo !== from &&
-        !replyTo.endsWith(`.${from}`) &&
-        !from.endsWith(`.${replyTo}`)
-      );
+      return replyTo !== null && from !== null && !underAny(replyTo, [from]) && !underAny(from, [replyTo]);
     },
   },
   {
