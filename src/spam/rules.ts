@@ -4,6 +4,7 @@ import { isPrivateAddress } from '../security/net.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import { parseDate } from '../mime/date.ts';
 import { FEATURES, contentFeatures, registeredDomain } from './content.ts';
+import { messageIndex } from './normalize.ts';
 import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -226,6 +227,35 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // Phishing kits fill the recipient's address into the subject ("jose@example.com: password expires
+    // today"), so the mail looks meant for that account; people and lists write a subject about the topic.
+    // A reply may carry back a subject that named its writer ("Re: Message from bob@…", Delta Chat's), and
+    // a bounce names the addresses it is about (RFC 3464's multipart/report).
+    rule: 'SUBJECT_NAMES_RECIPIENT',
+    score: 1.5,
+    description: "Subject holds the recipient's address",
+    test: (i) => {
+      const subject = i.headers.subject.toLowerCase();
+      return (
+        !viaList(i) &&
+        !isReply(i) &&
+        !/^\s*multipart\/report\b/i.test(i.headers.get('content-type') ?? '') &&
+        recipientAddresses(i).some((a) => a.length >= 6 && subject.includes(a))
+      );
+    },
+  },
+  {
+    // The same kits greet by the address ("Dear jose@example.com,"): they know the address, not the name.
+    rule: 'GREETS_RECIPIENT_ADDRESS',
+    score: 1.5,
+    description: "The text's greeting names the recipient by address",
+    test: (i) => {
+      if (viaList(i)) return false;
+      const opening = messageIndex(i.raw).search.text.slice(0, GREETING_SCAN).toLowerCase();
+      return recipientAddresses(i).some((a) => greetsBy(opening, a));
+    },
+  },
+  {
     // Outlook and Outlook Express write a recipient without a name as <addr>; ratware that names them
     // writes the bare address (RFC 5322 §3.4 allows both, these programs use one).
     rule: 'MUA_OUTLOOK_BARE_TO',
@@ -309,14 +339,38 @@ function namesWord(name: string, label: string): boolean {
     if (!WORD_CHAR.test(name[at - 1] ?? ' ') && !WORD_CHAR.test(name[at + label.length] ?? ' ')) return true;
   return false;
 }
-/** The recipients' domains: the SMTP envelope's, or for mail not received over SMTP the To and Cc fields'. */
-function recipientDomains(i: SpamInput): string[] {
+/** The recipients, lower-cased: the SMTP envelope's, or for mail not received over SMTP the To and Cc fields'. */
+function recipientAddresses(i: SpamInput): string[] {
   const addresses = i.envelope?.rcptTo.length
     ? i.envelope.rcptTo
     : [i.headers.get('to'), i.headers.get('cc')].flatMap((v) =>
-        parseAddressList(v ?? '').map((a) => `${a.mailbox}@${a.host ?? ''}`),
+        parseAddressList(v ?? '')
+          .filter((a) => a.mailbox && a.host)
+          .map((a) => `${a.mailbox}@${a.host}`),
       );
-  return [...new Set(addresses.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).filter(Boolean))];
+  return [...new Set(addresses.map((a) => a.toLowerCase()))];
+}
+/** The recipients' domains. */
+const recipientDomains = (i: SpamInput) => [
+  ...new Set(
+    recipientAddresses(i)
+      .map((a) => a.slice(a.lastIndexOf('@') + 1))
+      .filter(Boolean),
+  ),
+];
+/** A greeting is at the start of the text: past this it is a quote or a footer ("sent to jose@…"). */
+const GREETING_SCAN = 400;
+const GREETING_WORDS =
+  /\b(?:dear|hello|hi|hey|greetings|attention|attn|good\s+(?:morning|afternoon|evening|day))\b[\s,:;-]{0,4}/g;
+/** The opening text greets `address` ("Dear a@b.example,"), or begins with it ("a@b.example,\n"). */
+function greetsBy(opening: string, address: string): boolean {
+  // The address ends there: not a longer one ("a@b.example.net"); a full stop may end the sentence.
+  const at = (from: number) =>
+    opening.startsWith(address, from) &&
+    !/^(?:[\w-]|\.[\w-])/.test(opening.slice(from + address.length, from + address.length + 2));
+  if (at(opening.length - opening.trimStart().length)) return true;
+  for (const m of opening.matchAll(GREETING_WORDS)) if (at(m.index + m[0].length)) return true;
+  return false;
 }
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;

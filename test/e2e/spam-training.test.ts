@@ -217,22 +217,28 @@ test('ratware over SMTP is named by the fingerprints it forges: Outlook Express,
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 
-test("phishing over SMTP posing as the recipient's own help desk, linking to an abused top-level domain", async () => {
+test("phishing over SMTP posing as the recipient's own help desk, addressing the account, linking to an abused top-level domain", async () => {
   const raw = [
     'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
     'To: user@example.test',
-    'Subject: Password expiry 3317',
+    'Subject: user@example.test: password expiry 3317',
     `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
     'Message-ID: <3317@helpdesk-portal.test>',
     'MIME-Version: 1.0',
     'Content-Type: text/html; charset=us-ascii',
     '',
+    '<p>Dear user@example.test,</p>',
     '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep">Keep current password</a></p>',
     '',
   ].join('\r\n');
   await sendToMx(instance, { envelope: { from: 'it-desk@helpdesk-portal.test', to: ['user@example.test'] }, raw });
-  const status = await spamStatus('Password expiry 3317');
-  for (const rule of ['FROM_NAME_RECIPIENT_DOMAIN', 'ABUSED_TLD'])
+  const status = await spamStatus('password expiry 3317');
+  for (const rule of [
+    'FROM_NAME_RECIPIENT_DOMAIN',
+    'ABUSED_TLD',
+    'SUBJECT_NAMES_RECIPIENT',
+    'GREETS_RECIPIENT_ADDRESS',
+  ])
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 

@@ -262,6 +262,48 @@ test("impersonation in From's display name: another domain's address, the recipi
   assert.equal(live, ['FROM_NAME_RECIPIENT_DOMAIN']);
 });
 
+test("the recipient's address in the subject or in the greeting, as phishing kits fill it in", () => {
+  const message = (subject: string, text: string, extra = '', to = 'Jose <jose@acme-widgets.test>') =>
+    rules(
+      input(
+        {},
+        `${extra}From: "Mail Admin" <admin@sender.test>\r\nTo: ${to}\r\nSubject: ${subject}\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\n${text}\r\n`,
+      ),
+    );
+  assert.equal(message('Password for jose@acme-widgets.test expires today', 'Keep it.'), ['SUBJECT_NAMES_RECIPIENT']);
+  assert.equal(message('JOSE@Acme-Widgets.test: 3 messages held', 'Release them.'), ['SUBJECT_NAMES_RECIPIENT']);
+  assert.equal(message('Password expires today', 'Dear jose@acme-widgets.test,\r\nKeep it.'), [
+    'GREETS_RECIPIENT_ADDRESS',
+  ]);
+  assert.equal(message('Notice', '  Hello  JOSE@acme-widgets.test.\r\n'), ['GREETS_RECIPIENT_ADDRESS'], 'a full stop');
+  assert.equal(message('Notice', 'jose@acme-widgets.test,\r\nyour mailbox is full.'), ['GREETS_RECIPIENT_ADDRESS']);
+  assert.equal(message('Notice', 'Good morning: jose@acme-widgets.test\r\n'), ['GREETS_RECIPIENT_ADDRESS']);
+  assert.equal(message('Notice', 'Dear jose@acme-widgets.test.example,\r\n'), [], 'a longer address');
+  assert.equal(message('Notice', 'Dear Jose,\r\nhi.'), [], 'by name');
+  assert.equal(
+    message('Notice', `${'News of the week. '.repeat(30)}\r\nSent to jose@acme-widgets.test`),
+    [],
+    'a footer',
+  );
+  assert.equal(message('Notice', `${'x '.repeat(300)}Dear jose@acme-widgets.test,`), [], 'past the opening');
+  const list = 'List-Id: <help.lists.test>\r\n';
+  assert.equal(message('Re: jose@acme-widgets.test bounces', 'Hi jose@acme-widgets.test,', list), [], 'a list');
+  assert.equal(message('Hi', 'Hi you@other.test,', '', 'undisclosed-recipients:;'), [], 'no recipient');
+  const reply = 'In-Reply-To: <0@acme-widgets.test>\r\n';
+  assert.equal(message('Aw: Re: Message from jose@acme-widgets.test', 'Yes.', reply), [], 'a reply');
+  const report = 'Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n';
+  assert.equal(message('Returned mail: to <jose@acme-widgets.test>', '--b--', report), [], 'a bounce');
+  // Over SMTP the envelope's recipients are the recipients.
+  const live = rules({
+    ...input(
+      {},
+      'From: a@sender.test\r\nTo: undisclosed-recipients:;\r\nSubject: you@acme.test quota\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\nx\r\n',
+    ),
+    envelope: { rcptTo: ['you@acme.test'] },
+  });
+  assert.equal(live, ['SUBJECT_NAMES_RECIPIENT']);
+});
+
 test('X-Priority on unsigned mail that came through no list', () => {
   const message = (auth: Partial<AuthVerdict>, extra: string) => rules(input(auth, `X-Priority: 3\r\n${extra}${full}`));
   assert.equal(message({ dkim: [] }, ''), ['PRIORITY_UNSIGNED']);
