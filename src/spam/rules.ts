@@ -256,6 +256,25 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // Or greet a user of the recipient's domain ("Dear example.com user", "Hello Yahoo member"): the help
+    // desk they pose as. Mail of the domain itself, or of the provider behind a free-mail domain, is excused.
+    rule: 'GREETS_RECIPIENT_DOMAIN_USER',
+    score: 1.5,
+    description: "The text's greeting names a user of the recipient's domain, from another domain",
+    test: (i) => {
+      const { host } = sender(i);
+      if (viaList(i)) return false;
+      let opening: string | undefined;
+      return recipientDomains(i).some((domain) => {
+        const servers = freeMailServers(domain) ?? [registeredDomain(domain)];
+        if (host && underAny(host, servers)) return false;
+        opening ??= messageIndex(i.raw).search.text.slice(0, GREETING_SCAN).toLowerCase();
+        const label = registeredDomain(domain).split('.')[0]!;
+        return greetsUserOf(opening, domain) || (label.length >= 4 && greetsUserOf(opening, label));
+      });
+    },
+  },
+  {
     // Outlook and Outlook Express write a recipient without a name as <addr>; ratware that names them
     // writes the bare address (RFC 5322 §3.4 allows both, these programs use one).
     rule: 'MUA_OUTLOOK_BARE_TO',
@@ -362,6 +381,17 @@ const recipientDomains = (i: SpamInput) => [
 const GREETING_SCAN = 400;
 const GREETING_WORDS =
   /\b(?:dear|hello|hi|hey|greetings|attention|attn|good\s+(?:morning|afternoon|evening|day))\b[\s,:;-]{0,4}/g;
+const USER_WORDS =
+  /^[\s-]+(?:e-?mail\s+|web\s*mail\s+|mail\s+)?(?:user|member|customer|subscriber|client|account|staff|employee)s?\b/;
+/** The opening text greets a user of `name` ("Dear example.com user", "Hello Example Webmail Member"). */
+function greetsUserOf(opening: string, name: string): boolean {
+  for (const m of opening.matchAll(GREETING_WORDS)) {
+    const from = m.index + m[0].length;
+    if (opening.startsWith(name, from) && USER_WORDS.test(opening.slice(from + name.length, from + name.length + 40)))
+      return true;
+  }
+  return false;
+}
 /** The opening text greets `address` ("Dear a@b.example,"), or begins with it ("a@b.example,\n"). */
 function greetsBy(opening: string, address: string): boolean {
   // The address ends there: not a longer one ("a@b.example.net"); a full stop may end the sentence.

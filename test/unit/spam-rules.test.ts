@@ -289,6 +289,21 @@ test("the recipient's address in the subject or in the greeting, as phishing kit
   const list = 'List-Id: <help.lists.test>\r\n';
   assert.equal(message('Re: jose@acme-widgets.test bounces', 'Hi jose@acme-widgets.test,', list), [], 'a list');
   assert.equal(message('Hi', 'Hi you@other.test,', '', 'undisclosed-recipients:;'), [], 'no recipient');
+  assert.equal(message('Notice', 'Dear acme-widgets.test User,\r\n'), ['GREETS_RECIPIENT_DOMAIN_USER']);
+  assert.equal(message('Notice', 'Hello Acme-Widgets webmail members:\r\n'), ['GREETS_RECIPIENT_DOMAIN_USER']);
+  assert.equal(message('Notice', 'Dear Acme-Widgets team,\r\n'), [], 'not a user of it');
+  const own = (text: string, from: string, to: string) =>
+    rules(
+      input(
+        {},
+        `From: ${from}\r\nTo: ${to}\r\nSubject: Notice\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <1@x>\r\n\r\n${text}\r\n`,
+      ),
+    );
+  assert.equal(own('Dear Acme-Widgets staff,', 'hr@mail.acme-widgets.test', 'all@acme-widgets.test'), [], 'its own');
+  assert.equal(own('Dear Yahoo member,', 'billing@yahoo-verify.test', 'jo@yahoo.com'), [
+    'GREETS_RECIPIENT_DOMAIN_USER',
+  ]);
+  assert.equal(own('Dear Yahoo member,', 'notice@mail.yahoo.com', 'jo@yahoo.com'), [], "the provider's own");
   const reply = 'In-Reply-To: <0@acme-widgets.test>\r\n';
   assert.equal(message('Aw: Re: Message from jose@acme-widgets.test', 'Yes.', reply), [], 'a reply');
   const report = 'Content-Type: multipart/report; report-type=delivery-status; boundary=b\r\n';
