@@ -301,7 +301,12 @@ const URGENT_PHRASES = phrases([
     'unusual|suspicious|unauthorized|unauthorised|unrecognized sign|signin|log|login|activity|access|attempt|attempts',
     /\b(unusual|suspicious|unauthori[sz]ed|unrecognized)\s+(sign-?\s?in|signin|log-?in|login|activity|access|attempts?)\b/i,
   ],
-  ['mailbox|inbox full', /\b(mailbox|inbox)\s+is\s+(almost\s+)?full\b/i],
+  [
+    'storage|mailbox|inbox full|exceeded|over',
+    /\b(storage|mailbox|inbox)\s+(is\s+|has\s+)?(almost\s+|nearly\s+)?(full|exceeded|over\s+(its\s+)?(limit|quota))\b/i,
+  ],
+  // "99% full", "95% of your storage": no guard word at its start, so searched in the whole text.
+  ['full|used|storage|quota', /\b\d\d(\.\d+)?\s?%\s+(full|used|of\s+(your\s+)?(storage|quota))\b/i, null],
   ['storage|mailbox|email|disk quota', /\b(storage|mailbox|email|disk)\s+quota\b/i],
   ['quota exceeded|reached', /\bquota\s+(exceeded|reached)\b/i],
   [
@@ -325,6 +330,19 @@ const URGENT_PHRASES = phrases([
   ['new voicemail|voice|fax', /\bnew\s+(voicemail|voice\s+message|fax)\b/i],
   ['secure|encrypted message', /\b(secure|encrypted)\s+message\b/i],
   ['restore|regain|recover account|access', /\b(restore|regain|recover)\s+(full\s+)?(your\s+)?(account|access)\b/i],
+  [
+    'release|retrieve|recover|restore held|blocked|incoming|suspended messages|message|mails|mail|emails|email',
+    /\b(release|retrieve|recover|restore)\s+(your\s+|all\s+|the\s+)?(held|blocked|incoming|suspended)\s+(e-?mails?|messages?|mails)\b/i,
+  ],
+  [
+    'avoid|prevent account|mailbox|email|mail suspension|deactivation|closure|termination|suspended|deactivated|closed|terminated|deleted|blocked|disabled',
+    /\b(avoid|prevent)\s+(your\s+)?(account|mailbox|e-?mail)\s+(from\s+being\s+)?(suspension|deactivation|closure|termination|suspended|deactivated|closed|terminated|deleted|blocked|disabled)\b/i,
+  ],
+  ['deactivation|termination request', /\b(deactivation|termination)\s+request\b/i],
+  [
+    'click here|below|link|button verify|validate|upgrade|retain|keep|reactivate|unlock|release|restore',
+    /\bclick\s+(here|below|the\s+(link|button)(\s+below)?)\s+to\s+(verify|validate|upgrade|retain|keep|reactivate|unlock|release|restore)\b/i,
+  ],
 ]);
 const URGENT_GUARDS = guardWords(URGENT_PHRASES);
 const SHARED_PHRASE = URGENT_PHRASES.find(([, re]) => re === SHARED[1])!;

@@ -488,9 +488,20 @@ test('account-threat phrases, counted with somewhere to click', () => {
     'a new voice message',
     'an encrypted message',
     'restore full access',
+    'the storage is at 98% full',
+    'You have used 95.5% of your storage',
+    'release your held messages',
+    'retrieve all incoming e-mails',
+    'to avoid account suspension',
+    'prevent your mailbox from being deleted',
+    'Deactivation request received',
+    'click the button below to upgrade',
+    'Click here to retain your address',
   ])
     assert.ok(urgent(sample), sample);
   assert.not.ok(urgent('the meeting is at noon'), 'one phrase is not several');
+  assert.not.ok(urgent('click here to confirm your subscription'), "a list's double opt-in");
+  assert.not.ok(urgent('95% of readers'), 'a share of something else');
   // The sharing services say it in earnest.
   for (const from of ['Google Drive <drive-shares-noreply@google.com>', 'SharePoint <no-reply@sharepointonline.com>'])
     assert.not.ok(urgent('Dana shared a document with you', from), from);
