@@ -58,6 +58,12 @@ export const FEATURES = {
     description: 'HTML or SVG attachment with a form, script, refresh or redirect (a login page as a file)',
   },
   URI_DATA: { score: 2.5, description: 'Link to a data: URI' },
+  // Kits open their login page with the victim's address filled in, passed in the link's path or after
+  // its "#" (plain or base64), where no server log sees it; senders' own links carry it in a query.
+  URI_CARRIES_RECIPIENT: {
+    score: 2,
+    description: "Link whose path or fragment carries the recipient's address (plain or base64)",
+  },
   // Named, not scored: newsletters and projects link these hosts too; only with account words (below).
   URI_HOSTING: { score: 0, description: 'Link to hosting phishing kits use (IPFS, web.app, workers.dev…)' },
   PHISH_HOSTING: {
@@ -498,6 +504,71 @@ export function parseLink(href: string): { host: string; userinfo: boolean } | n
   return host ? { host, userinfo: at >= 0 } : null;
 }
 
+interface RecipientForms {
+  /** The addresses, lower-cased. */
+  plain: string[];
+  /** Their base64, unpadded, in either alphabet (RFC 4648 §4 and §5). */
+  encoded: string[];
+}
+
+/** The recipients' addresses (To and Cc) as a link would carry them. */
+function recipientForms(index: MessageIndex): RecipientForms {
+  const forms: RecipientForms = { plain: [], encoded: [] };
+  for (const a of [...(index.envelope.to ?? []), ...(index.envelope.cc ?? [])].slice(0, 10)) {
+    if (!a.mailbox || !a.host) continue;
+    const address = `${a.mailbox}@${a.host}`.toLowerCase();
+    const base64 = Buffer.from(address).toString('base64').replace(/=+$/, '');
+    forms.plain.push(address);
+    forms.encoded.push(base64, base64.replace(/\+/g, '-').replace(/\//g, '_'));
+  }
+  return forms;
+}
+
+/** Fields a list manager adds (RFC 2369, RFC 2919, and the older Mailman and ezmlm ones). */
+export const LIST_FIELDS = new Set([
+  'list-id',
+  'list-unsubscribe',
+  'list-post',
+  'mailing-list',
+  'x-mailman-version',
+  'x-beenthere',
+]);
+
+/** The message's header has a list manager's field. */
+function cameViaList(raw: Buffer, index: MessageIndex): boolean {
+  const header = raw.toString('latin1', 0, index.headerSize);
+  for (const m of header.matchAll(/^([!-9;-~]{1,40}):/gm)) if (LIST_FIELDS.has(m[1]!.toLowerCase())) return true;
+  return false;
+}
+
+// Links that unsubscribe or manage a subscription name the subscriber in their path too.
+const SUBSCRIPTION_LINK = /unsub|opt-?out|remove|preference|profile|manage|subscri/i;
+
+/** The link's path or fragment (not its query) holds one of the recipient's forms. */
+function carriesRecipient(href: string, forms: RecipientForms): boolean {
+  const authority = /^(?:https?:)?\/\/[^/?#\s]*/i.exec(href)?.[0].length ?? 0;
+  let rest = href.slice(authority, authority + 2048);
+  const query = rest.indexOf('?');
+  const fragment = rest.indexOf('#');
+  if (query >= 0 && (fragment < 0 || query < fragment))
+    rest = rest.slice(0, query) + (fragment >= 0 ? rest.slice(fragment) : '');
+  if (SUBSCRIPTION_LINK.test(rest)) return false;
+  let plain = rest.toLowerCase();
+  try {
+    plain = decodeURIComponent(plain);
+  } catch {
+    /* keep as is */
+  }
+  return forms.plain.some((a) => holdsAddress(plain, a)) || forms.encoded.some((b) => rest.includes(b));
+}
+
+/** `text` holds `address` whole: not inside a longer one ("a@b.example" in "xa@b.examplex/"). */
+function holdsAddress(text: string, address: string): boolean {
+  for (let at = text.indexOf(address); at >= 0; at = text.indexOf(address, at + 1))
+    if (!/[\w.+-]/.test(text[at - 1] ?? ' ') && !/[\w.-]/.test(text[at + address.length] ?? ' ')) return true;
+  return false;
+}
+
 // Parameters that carry where a redirector (google.com/url?q=, l.facebook.com/l.php?u=, Outlook's safelinks,
 // a site's own open redirect) sends the reader: phishing hides its host behind a trusted one's.
 const REDIRECT_PARAM =
@@ -714,6 +785,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     return d;
   };
   let hosting = false;
+  const carried = recipientForms(index);
   const link = (href: string, depth = 0): ReturnType<typeof parseLink> => {
     const l = parseLink(href);
     if (!l) return null;
@@ -725,6 +797,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     if (isIpHost(l.host)) hits.add('URI_IP_HOST');
     if (SHORTENERS.has(l.host) || SHORTENERS.has(domainOf(l.host))) hits.add('URI_SHORTENER');
     if (l.userinfo) hits.add('URI_USERINFO');
+    if (carried.plain.length > 0 && carriesRecipient(href, carried) && !cameViaList(raw, index))
+      hits.add('URI_CARRIES_RECIPIENT');
     return l;
   };
   for (const h of html) {

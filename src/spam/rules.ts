@@ -3,7 +3,7 @@
 import { isPrivateAddress } from '../security/net.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import { parseDate } from '../mime/date.ts';
-import { FEATURES, contentFeatures, registeredDomain } from './content.ts';
+import { FEATURES, LIST_FIELDS, contentFeatures, registeredDomain } from './content.ts';
 import { messageIndex } from './normalize.ts';
 import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
@@ -333,15 +333,6 @@ const OUTLOOK_MESSAGE_ID_LOOSE = /^<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@[^\
 const HOTMAIL_MESSAGE_ID = /^<[A-Za-z0-9-]{20,}@(?:hotmail\.com|phx\.gbl)>$/;
 const WINDOWS_MAIL_MESSAGE_ID = /^<[A-F0-9]{32}@[^\s>]+>$/;
 const EXCHANGE_HOP = /with Microsoft Exchange|Microsoft SMTPSVC/i;
-/** Fields a list manager adds (RFC 2369, RFC 2919, and the older Mailman and ezmlm ones). */
-const LIST_FIELDS = new Set([
-  'list-id',
-  'list-unsubscribe',
-  'list-post',
-  'mailing-list',
-  'x-mailman-version',
-  'x-beenthere',
-]);
 // Local part bounded (RFC 5321 §4.5.3.1.1: 64 octets): unbounded, a long name without "@" took quadratic time
 // (20,000 characters, 0.4 s).
 const ADDRESS_IN_NAME = /[\w.+-]{1,64}@([a-z0-9-]+(?:\.[a-z0-9-]+)+)/gi;

@@ -507,6 +507,38 @@ test('account-threat phrases, counted with somewhere to click', () => {
     assert.not.ok(urgent('Dana shared a document with you', from), from);
 });
 
+test("a link carrying the recipient's address in its path or fragment, as kits pre-fill their login page", () => {
+  const carries = (href: string, text = '') =>
+    features(html('Mailbox', `<p>${text}<a href="${href}">Open</a></p>`)).includes('URI_CARRIES_RECIPIENT');
+  const b64 = Buffer.from('you@example.test').toString('base64');
+  for (const href of [
+    'https://kit.example.net/login.html#you@example.test',
+    'https://kit.example.net/owa/#YOU%40example.test',
+    `https://kit.example.net/#${b64}`,
+    `https://kit.example.net/i/${b64.replace(/=+$/, '').replace(/\+/g, '-').replace(/\//g, '_')}/`,
+    'https://kit.example.net/you@example.test/index.php?x=1',
+  ])
+    assert.ok(carries(href), href);
+  for (const href of [
+    'https://shop.example/track?email=you@example.test',
+    'https://lists.example/unsubscribe/you@example.test',
+    'https://shop.example/preferences/you%40example.test',
+    'https://kit.example.net/#other@example.test',
+    'https://kit.example.net/#xyou@example.test',
+    'https://news.example/links/r1/you@example.teste/?url=x',
+    'mailto:you@example.test',
+  ])
+    assert.not.ok(carries(href), href);
+  const listed = Buffer.from(
+    `List-Id: <help.lists.example>\r\n${html('Re: archive', '<a href="https://archive.example/you@example.test/msg1.html">msg</a>').toString()}`,
+  );
+  assert.not.ok(features(listed).includes('URI_CARRIES_RECIPIENT'), 'an archive link, through a list to its address');
+  // Bare links in plain text count too.
+  assert.ok(
+    features(mail('Mailbox', 'Sign in: https://kit.example.net/#you@example.test')).includes('URI_CARRIES_RECIPIENT'),
+  );
+});
+
 test('modern phishing and malware reach the rule score and Bayes as rule: tokens', () => {
   const raw = attached('invoice.pdf.exe', 'application/octet-stream');
   assert.ok(tokenize(raw).includes('rule:ATTACH_DOUBLE_EXTENSION'));
