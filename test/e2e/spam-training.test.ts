@@ -228,7 +228,7 @@ test("phishing over SMTP posing as the recipient's own help desk, addressing the
     'Content-Type: text/html; charset=us-ascii',
     '',
     '<p>Dear user@example.test,</p>',
-    '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep">Keep current password</a></p>',
+    '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep#user@example.test">Keep current password</a></p>',
     '',
   ].join('\r\n');
   await sendToMx(instance, { envelope: { from: 'it-desk@helpdesk-portal.test', to: ['user@example.test'] }, raw });
@@ -238,6 +238,7 @@ test("phishing over SMTP posing as the recipient's own help desk, addressing the
     'ABUSED_TLD',
     'SUBJECT_NAMES_RECIPIENT',
     'GREETS_RECIPIENT_ADDRESS',
+    'URI_CARRIES_RECIPIENT',
   ])
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
