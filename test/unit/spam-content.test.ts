@@ -497,6 +497,9 @@ test('account-threat phrases, counted with somewhere to click', () => {
     'Deactivation request received',
     'click the button below to upgrade',
     'Click here to retain your address',
+    'Dear Email User',
+    'Hello valued member',
+    'Attention: Web-mail Account Holders',
   ])
     assert.ok(urgent(sample), sample);
   assert.not.ok(urgent('the meeting is at noon'), 'one phrase is not several');
