@@ -124,6 +124,8 @@ const ABUSED_TLDS = new Set(
 const abusedTld = (host: string) => ABUSED_TLDS.has(host.slice(host.lastIndexOf('.') + 1));
 // Second-level labels under which registrations sit one level deeper (example.co.uk).
 const SLD = /^(co|com|net|org|gov|ac|edu|ne|or)$/;
+// Brands phishing wears, each of which sends from a domain with its name in it (not "gmail", whose notices
+// come from google.com, nor "yahoo", whose own yahoo-inc.com would read as a lookalike).
 const BRANDS = [
   'paypal',
   'ebay',
@@ -154,6 +156,20 @@ const BRANDS = [
   'linkedin',
   'instagram',
   'whatsapp',
+  'sharepoint',
+  'adobe',
+  'wetransfer',
+  'coinbase',
+  'binance',
+  'metamask',
+  'norton',
+  'mcafee',
+  'verizon',
+  'comcast',
+  'royalmail',
+  'santander',
+  'natwest',
+  'zoom',
 ];
 // Brands long enough that one letter off is a lookalike rather than another word (googie, arnazon).
 const LONG_BRANDS = BRANDS.filter((b) => b.length >= 6);

@@ -161,6 +161,16 @@ test('phishing: a brand in the From name from elsewhere, account words with a li
     '"PayPal" <service@paypal.com>',
   );
   assert.equal(features(real), []);
+  // The brands modern kits wear, and the brands' own mail.
+  const named = (from: string) => features(mail('Notice', 'Hello.', from)).includes('FROM_BRAND_MISMATCH');
+  for (const from of ['"Coinbase Support" <help@wallet-desk.example>', '"SharePoint Online" <noreply@files.example>'])
+    assert.ok(named(from), from);
+  for (const from of [
+    '"Coinbase" <no-reply@info.coinbase.com>',
+    'SharePoint <no-reply@sharepointonline.com>',
+    '"Gmail Team" <mail-noreply@google.com>',
+  ])
+    assert.not.ok(named(from), from);
 });
 
 test('phishing: account words linking away from the sender domain', () => {
