@@ -361,10 +361,13 @@ const URGENT_PHRASES = phrases([
     /\b(avoid|prevent)\s+(your\s+)?(account|mailbox|e-?mail)\s+(from\s+being\s+)?(suspension|deactivation|closure|termination|suspended|deactivated|closed|terminated|deleted|blocked|disabled)\b/i,
   ],
   ['deactivation|termination request', /\b(deactivation|termination)\s+request\b/i],
-  // A kit knows the address, not the name: "Dear email user", "Dear valued member".
+  // A kit knows the address, not the name: "Dear email user", "Dear valued member", "Dear PayPal customer".
   [
-    'dear|hello|hi|attention email|mail|webmail|mailbox|account|valued user|users|owner|owners|holder|holders|subscriber|subscribers|customer|customers|member|members|client|clients',
-    /\b(dear|hello|hi|attention)[\s:,]+(valued|e-?mail|web-?mail|mailbox|account)(\s+(e-?mail|account))?\s+(user|owner|holder|subscriber|customer|member|client)s?\b/i,
+    `dear|hello|hi|attention valued|email|mail|webmail|mailbox|account|${BRANDS.join('|')} user|users|owner|owners|holder|holders|subscriber|subscribers|customer|customers|member|members|client|clients`,
+    new RegExp(
+      `\\b(dear|hello|hi|attention)[\\s:,]+(valued|e-?mail|web-?mail|mailbox|account|${BRANDS.join('|')})(\\s+(e-?mail|account|online))?\\s+(user|owner|holder|subscriber|customer|member|client)s?\\b`,
+      'i',
+    ),
   ],
   [
     'click here|below|link|button verify|validate|upgrade|retain|keep|reactivate|unlock|release|restore',

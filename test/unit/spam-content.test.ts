@@ -510,6 +510,8 @@ test('account-threat phrases, counted with somewhere to click', () => {
     'Dear Email User',
     'Hello valued member',
     'Attention: Web-mail Account Holders',
+    'Dear PayPal member',
+    'Dear eBay online user',
   ])
     assert.ok(urgent(sample), sample);
   assert.not.ok(urgent('the meeting is at noon'), 'one phrase is not several');
