@@ -229,6 +229,7 @@ export const CONTENT_RULES: readonly Rule[] = [
   {
     // Phishing kits fill the recipient's address into the subject ("jose@example.com: password expires
     // today"), so the mail looks meant for that account; people and lists write a subject about the topic.
+    // Bulk mail greets the mailbox name there ("Hello katfish48 !"): a person greets a person's name.
     // A reply may carry back a subject that named its writer ("Re: Message from bob@…", Delta Chat's), and
     // a bounce names the addresses it is about (RFC 3464's multipart/report).
     rule: 'SUBJECT_NAMES_RECIPIENT',
@@ -240,7 +241,7 @@ export const CONTENT_RULES: readonly Rule[] = [
         !viaList(i) &&
         !isReply(i) &&
         !/^\s*multipart\/report\b/i.test(i.headers.get('content-type') ?? '') &&
-        recipientAddresses(i).some((a) => a.length >= 6 && subject.includes(a))
+        recipientAddresses(i).some((a) => (a.length >= 6 && subject.includes(a)) || greets(subject, username(a)))
       );
     },
   },
@@ -384,16 +385,26 @@ function greetsUserOf(opening: string, name: string): boolean {
   }
   return false;
 }
-/** The opening text greets `address` ("Dear a@b.example,"), or begins with it ("a@b.example,\n"). */
-function greetsBy(opening: string, address: string): boolean {
-  // The address ends there: not a longer one ("a@b.example.net"); a full stop may end the sentence.
-  const at = (from: number) =>
-    opening.startsWith(address, from) &&
-    !/^(?:[\w-]|\.[\w-])/.test(opening.slice(from + address.length, from + address.length + 2));
-  if (at(opening.length - opening.trimStart().length)) return true;
-  for (const m of opening.matchAll(GREETING_WORDS)) if (at(m.index + m[0].length)) return true;
+/**
+ * The address's local part when it is no one's name (a digit or a sign in it: "katfish48", "j.smith"), so
+ * that only a program would greet by it; otherwise null.
+ */
+const username = (address: string) => {
+  const local = address.slice(0, address.lastIndexOf('@'));
+  return local.length >= 3 && /[^a-z]/.test(local) ? local : null;
+};
+/** `text` holds `name` at `from`, ending there: not a longer one ("a@b.example.net"); a full stop may end the sentence. */
+const namedAt = (text: string, name: string, from: number) =>
+  text.startsWith(name, from) && !/^(?:[\w-]|\.[\w-])/.test(text.slice(from + name.length, from + name.length + 2));
+/** The text greets `name` ("Dear a@b.example,", "Hello katfish48 !"). */
+function greets(text: string, name: string | null): boolean {
+  if (!name) return false;
+  for (const m of text.matchAll(GREETING_WORDS)) if (namedAt(text, name, m.index + m[0].length)) return true;
   return false;
 }
+/** The opening text greets `address`, or begins with it ("a@b.example,\n"). */
+const greetsBy = (opening: string, address: string) =>
+  namedAt(opening, address, opening.length - opening.trimStart().length) || greets(opening, address);
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
 const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;

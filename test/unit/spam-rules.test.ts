@@ -272,6 +272,12 @@ test("the recipient's address in the subject or in the greeting, as phishing kit
     );
   assert.equal(message('Password for jose@acme-widgets.test expires today', 'Keep it.'), ['SUBJECT_NAMES_RECIPIENT']);
   assert.equal(message('JOSE@Acme-Widgets.test: 3 messages held', 'Release them.'), ['SUBJECT_NAMES_RECIPIENT']);
+  const user = (subject: string, to: string) => message(subject, 'Free.', '', to);
+  assert.equal(user('Hello katfish48 ! WOULD A GRANT HELP YOU?', 'katfish48@isp.test'), ['SUBJECT_NAMES_RECIPIENT']);
+  assert.equal(user('Dear j.smith, your gift', 'j.smith@isp.test'), ['SUBJECT_NAMES_RECIPIENT']);
+  assert.equal(user('Linux-Announce Digest #180', 'linux-announce@lists.test'), [], 'a list naming itself');
+  assert.equal(user('Hi Jose, lunch?', 'jose@isp.test'), [], "a person's name");
+  assert.equal(user('Hello katfish480', 'katfish48@isp.test'), [], 'another name');
   assert.equal(message('Password expires today', 'Dear jose@acme-widgets.test,\r\nKeep it.'), [
     'GREETS_RECIPIENT_ADDRESS',
   ]);
