@@ -39,7 +39,7 @@ export const FEATURES = {
     score: 2.5,
     description: 'Link or sender domain dressed as a brand or the recipient (paypa1.com, paypal.login.example)',
   },
-  HTML_FORM: { score: 2, description: 'A password field in the message' },
+  HTML_FORM: { score: 2, description: "A password or payment card's field in the message" },
   // Modern phishing and malware (rspamd's MIME_BAD_*, SpamAssassin's and Stalwart's rules): what the 2002/2007
   // corpus hardly has, so points are set by what the rules mean, and the corpus only shows they spare its ham.
   RISKY_ATTACHMENT: { score: 3, description: 'Executable, script or disk image attachment' },
@@ -258,6 +258,13 @@ const INPUT_TAG = /<input\b[^<>]*>/gi;
 const INPUT_TYPE = /\btype\s*=\s*["']?([a-z-]*)/i;
 const INPUT_NAME = /\bname\s*=\s*["']?([^"'\s>]*)/i;
 const PERSONAL_NAME = /name|mail|phone|tel|addr|city|state|zip|country|age|income|fax/i;
+// What the older phishing's forms asked for beside a password: the card, its code and expiry, the PIN, the
+// social security number, the mother's maiden name.
+const CARD_NAME = /card|cc_?num|cvv|cvc|^pin$|ssn|expir|exp_?(?:month|year|date)|routing|maiden/i;
+const cardField = (html: string) => {
+  for (const input of html.matchAll(INPUT_TAG)) if (CARD_NAME.test(INPUT_NAME.exec(input[0])?.[1] ?? '')) return true;
+  return false;
+};
 const personalInput = (tag: string) =>
   /^(?:text|email|tel|)$/i.test(INPUT_TYPE.exec(tag)?.[1] ?? '') && PERSONAL_NAME.test(INPUT_NAME.exec(tag)?.[1] ?? '');
 // What a pump-and-dump tip says of the penny stock it talks up: its ticker, a target price, "strong buy", the
@@ -935,9 +942,9 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if ((fromDomain && abusedTld(fromDomain)) || hosts.some(abusedTld)) hits.add('ABUSED_TLD');
   const recipient = index.envelope.to?.[0]?.host?.toLowerCase();
   if ([...new Set([...hosts, fromDomain])].some((h) => h && lookalikeHost(h, recipient))) hits.add('LOOKALIKE_DOMAIN');
-  // A form to fill in, or a password field, inside the mail itself.
+  // A password or a payment card's field inside the mail itself.
   // (A form alone is a newsletter's search box: 4.8% of trec07p ham.)
-  if (html.some((h) => /<input\b[^<>]*\btype\s*=\s*["']?password/i.test(h))) hits.add('HTML_FORM');
+  if (html.some((h) => /<input\b[^<>]*\btype\s*=\s*["']?password/i.test(h) || cardField(h))) hits.add('HTML_FORM');
 
   // Account threats, with somewhere to go (a link, a data: page, an attached page).
   const all = `${subject}\n${text}`;

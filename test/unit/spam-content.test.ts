@@ -245,6 +245,11 @@ test('phishing: a password field inside the mail; a search form is not one', () 
       ' Password <input type="password" name="p"><input type="submit" value="Upgrade"></form>',
   );
   assert.ok(features(phish).includes('HTML_FORM'));
+  const card = html(
+    'Account update',
+    '<form action="http://192.0.2.7/pp/">Card number <input name="ccnum"> CVV2 <input name="cvv2"> PIN <input name="pin"></form>',
+  );
+  assert.ok(features(card).includes('HTML_FORM'), "a card's fields");
   const newsletter = html(
     'This week on the list',
     '<p>Archives:</p><form action="https://lists.example.org/search"><input type="text" name="q"></form>',
