@@ -139,6 +139,12 @@ test('headline fonts, potency and diet offers, forms of personal details, stock 
   // Dieting's and potency's words that spammers use to step around the plain ones.
   assert.ok(has(mail('Summer is coming', 'Melt your excess body kilos. Shed the extra weight!'), 'HEALTH_OFFER'));
   assert.ok(has(mail('Lose 22.5lbs in 3 weeks!', 'Flush fat away: burn body fat while you sleep.'), 'HEALTH_OFFER'));
+  // The pill in the subject, prose in the body to pad it; through a list, a subject is the list's topic.
+  const padded = 'Were these blessed privileges in the text to be purchased upon our terms.';
+  assert.ok(has(mail('VIAGRA for $0.87 per pill', padded), 'HEALTH_OFFER'));
+  assert.not.ok(has(mail('Shoe size and penis size are not linked', padded), 'HEALTH_OFFER'), 'a headline');
+  const listed = Buffer.from(`List-Id: <talk.lists.example>\r\n${mail('Re: viagra spam again', padded).toString()}`);
+  assert.not.ok(has(listed, 'HEALTH_OFFER'), 'through a list');
   // A pump-and-dump tip: two of ticker, target, rating, market. A stock named once, or a price, is news.
   const tip =
     'HXPN IS MAKING GREAT PROGRESS!\nCompany: Harris Exploration\nSymbol: HXPN\nPrice: 0.64\n5-day Target: $3\n';
