@@ -384,7 +384,7 @@ const recipientDomains = (i: SpamInput) => [
 const GREETING_SCAN = 400;
 // The greeting, and a word for the reader the kit puts before the address ("Dear user jose@…").
 const GREETING_WORDS =
-  /\b(?:dear|hello|hi|hey|greetings|attention|attn|good\s+(?:morning|afternoon|evening|day))\b(?:[\s,:;-]{1,4}(?:valued\s+)?(?:user|customer|member|client|friend|subscriber))?[\s,:;-]{0,4}/g;
+  /\b(?:dear|hello|hi|hey|greetings|attention|attn|good\s+(?:morning|afternoon|evening|day))\b(?:[\s,:;-]{1,4}(?:valued\s+)?(?:user|customer|member|client|friend|subscriber)(?=[\s,:;-]))?[\s,:;-]{0,4}/g;
 const USER_WORDS =
   /^[\s-]+(?:e-?mail\s+|web\s*mail\s+|mail\s+)?(?:user|member|customer|subscriber|client|account|staff|employee)s?\b/;
 /** The opening text greets a user of `name` ("Dear example.com user", "Hello Example Webmail Member"). */

@@ -285,6 +285,8 @@ test("the recipient's address in the subject or in the greeting, as phishing kit
   assert.equal(message('Notice', 'jose@acme-widgets.test,\r\nyour mailbox is full.'), ['GREETS_RECIPIENT_ADDRESS']);
   assert.equal(message('Notice', 'Good morning: jose@acme-widgets.test\r\n'), ['GREETS_RECIPIENT_ADDRESS']);
   assert.equal(message('80% OFF', 'Dear user jose@acme-widgets.test, 80% off.'), ['GREETS_RECIPIENT_ADDRESS']);
+  const userMailbox = (text: string) => message('Notice', text, '', 'user@acme-widgets.test');
+  assert.equal(userMailbox('Dear user@acme-widgets.test,'), ['GREETS_RECIPIENT_ADDRESS'], 'a mailbox named user');
   assert.equal(message('Notice', 'Dear jose@acme-widgets.test.example,\r\n'), [], 'a longer address');
   assert.equal(message('Notice', 'Dear Jose,\r\nhi.'), [], 'by name');
   assert.equal(
