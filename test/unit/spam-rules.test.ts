@@ -270,6 +270,23 @@ test('X-Priority on unsigned mail that came through no list', () => {
   assert.equal(message({ dkim: [] }, 'List-Unsubscribe: <mailto:leave@lists.example.test>\r\n'), [], 'a list');
 });
 
+test('a Re: subject on mail that answers no message (RFC 5322 §3.6.4)', () => {
+  const message = (subject: string, extra = '') => rules(input({}, `Subject: ${subject}\r\n${extra}${full}`));
+  for (const subject of ['Re: your order', 'RE: Invoice', 'AW: Termin', 'Re[2]: hello', 'SV: möte', ' re : hi'])
+    assert.equal(message(subject), ['FAKE_REPLY'], subject);
+  assert.equal(message('Re: your order', 'In-Reply-To: <0@sender.test>\r\n'), [], 'a reply');
+  assert.equal(message('Re: your order', 'References: <0@sender.test>\r\n'), [], 'a reply by References');
+  assert.equal(message('Re: your order', 'List-Id: <l.lists.test>\r\n'), [], 'through a list');
+  assert.equal(message('Regarding your order'), [], 'not a prefix');
+  assert.equal(message('Fwd: your order'), [], 'a forward names nothing it answers');
+  // A subject line and a body, no Message-ID (the corpus's Enron files): MISSING_MESSAGE_ID says it.
+  const bare = rules(input({}, 'Subject: re : meeting\r\n\r\nx\r\n'));
+  assert.ok(bare.includes('MISSING_MESSAGE_ID') && !bare.includes('FAKE_REPLY'), bare.join(' '));
+  const started = performance.now();
+  assert.equal(message(`${' '.repeat(60_000)}x`), []);
+  assert.ok(performance.now() - started < 500, `60,000 blanks: ${performance.now() - started} ms`);
+});
+
 test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
   const now = new Date();
   const dated = (date: Date) =>
