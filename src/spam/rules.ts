@@ -4,6 +4,8 @@ import { isPrivateAddress } from '../security/net.ts';
 import { parseAddressList } from '../mime/addresses.ts';
 import { parseDate } from '../mime/date.ts';
 import { FEATURES, contentFeatures, registeredDomain } from './content.ts';
+import type { MimeNode } from '../mime/types.ts';
+import { messageIndex } from './normalize.ts';
 import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -233,15 +235,17 @@ export const CONTENT_RULES: readonly Rule[] = [
     description: 'Written by Outlook (X-Mailer, X-MimeOLE), but To is a bare address, not <addr>',
     test: (i) => {
       const to = i.headers.get('to')?.trim() ?? '';
-      return (
-        to.includes('@') &&
-        !to.includes('<') &&
-        (ANY_OUTLOOK_MAILER.test(i.headers.get('x-mailer') ?? '') ||
-          /^\s*Produced By Microsoft MimeOLE/i.test(i.headers.get('x-mimeole') ?? '')) &&
-        !viaList(i) &&
-        !isReply(i)
-      );
+      return to.includes('@') && !to.includes('<') && writtenByOutlook(i) && !viaList(i) && !isReply(i);
     },
+  },
+  {
+    // Outlook and Outlook Express send HTML as multipart/alternative with a text/plain version beside it
+    // (RFC 2046 §5.1.4); ratware that borrows their X-Mailer sends the HTML alone (SA public spam 11.8%,
+    // trec07p 4.9%, no ham of either).
+    rule: 'MUA_OUTLOOK_NO_TEXT_PART',
+    score: 1.5,
+    description: 'Written by Outlook (X-Mailer, X-MimeOLE), but HTML with no text/plain version',
+    test: (i) => writtenByOutlook(i) && htmlWithoutText(messageIndex(i.raw).root),
   },
   {
     // A reply names the message it answers: mail programs have written In-Reply-To since RFC 822, and
@@ -290,6 +294,22 @@ export const CONTENT_RULES: readonly Rule[] = [
 // 32 capital hex digits.
 const OUTLOOK_MAILER = /^\s*Microsoft Outlook(?: Express [456]\.| 8\.| CWS, Build 9\.|, Build 10\.)/i;
 const ANY_OUTLOOK_MAILER = /^\s*Microsoft (?:Office )?Outlook\b/i;
+const writtenByOutlook = (i: SpamInput) =>
+  ANY_OUTLOOK_MAILER.test(i.headers.get('x-mailer') ?? '') ||
+  /^\s*Produced By Microsoft MimeOLE/i.test(i.headers.get('x-mimeole') ?? '');
+/** An HTML body part, and no text/plain one, among the message's own parts (not an attached message's). */
+function htmlWithoutText(root: MimeNode): boolean {
+  let html = false;
+  const stack = [root];
+  for (let node = stack.pop(); node; node = stack.pop()) {
+    if (node.children) stack.push(...node.children);
+    else if (node.type === 'text' && node.disposition?.type !== 'attachment') {
+      if (node.subtype === 'plain') return false;
+      if (node.subtype === 'html') html = true;
+    }
+  }
+  return html;
+}
 const OUTLOOK_MESSAGE_ID = /^<(?:[0-9a-f]{8}|[0-9a-f]{12})\$[0-9a-f]{8}\$[0-9a-f]{8}@[^\s>]+>$/i;
 const OUTLOOK_MESSAGE_ID_LOOSE = /^<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@[^\s>]+>$/i;
 const HOTMAIL_MESSAGE_ID = /^<[A-Za-z0-9-]{20,}@(?:hotmail\.com|phx\.gbl)>$/;

@@ -287,6 +287,39 @@ test('a Re: subject on mail that answers no message (RFC 5322 §3.6.4)', () => {
   assert.ok(performance.now() - started < 500, `60,000 blanks: ${performance.now() - started} ms`);
 });
 
+test("Outlook's X-Mailer on HTML with no text/plain version beside it", () => {
+  const oe =
+    'X-Mailer: Microsoft Outlook Express 6.00.2900.2180\r\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2900.2180\r\n';
+  // As Outlook Express writes a message's fields; the body and its Content-Type vary.
+  const fields =
+    'From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <000801c2664f$4d5a1de0$0200a8c0@pc>\r\n';
+  const message = (body: string, head = oe) =>
+    rules(input({}, `${head}MIME-Version: 1.0\r\n${body.replace(full.slice(0, -5), fields)}`));
+  const part = (type: string, extra = '') => `--b\r\nContent-Type: ${type}\r\n${extra}\r\nx\r\n`;
+  const multipart = (type: string, ...parts: string[]) =>
+    `Content-Type: multipart/${type}; boundary="b"\r\n${full}${parts.join('')}--b--\r\n`;
+  const html = `Content-Type: text/html\r\n${full}`;
+  assert.equal(message(html), ['MUA_OUTLOOK_NO_TEXT_PART', 'HTML_ONLY']);
+  assert.equal(message(multipart('related', part('text/html'), part('image/gif'))), ['MUA_OUTLOOK_NO_TEXT_PART']);
+  assert.equal(
+    message(multipart('mixed', part('text/html'), part('text/plain', 'Content-Disposition: attachment\r\n'))),
+    ['MUA_OUTLOOK_NO_TEXT_PART'],
+    'an attached text file is no text version',
+  );
+  assert.equal(message(multipart('alternative', part('text/plain'), part('text/html'))), [], 'as Outlook writes it');
+  assert.equal(message(`Content-Type: text/plain\r\n${full}`), [], 'plain text');
+  const mimeole = 'X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2900.3138\r\n';
+  assert.equal(message(html, `X-Mailer: Microsoft Office Outlook 12.0\r\n${mimeole}`), [
+    'MUA_OUTLOOK_NO_TEXT_PART',
+    'HTML_ONLY',
+  ]);
+  assert.equal(message(html, mimeole), ['MUA_OUTLOOK_NO_TEXT_PART', 'HTML_ONLY'], 'X-MimeOLE alone');
+  assert.not.ok(
+    message(html, 'X-Mailer: Mozilla Thunderbird\r\n').includes('MUA_OUTLOOK_NO_TEXT_PART'),
+    'another program',
+  );
+});
+
 test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
   const now = new Date();
   const dated = (date: Date) =>
