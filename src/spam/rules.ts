@@ -268,6 +268,15 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => i.headers.get('x-priority') !== null && !signed(i) && !viaList(i),
   },
   {
+    // A hash-buster: a token of random letters or digits after a run of blanks that pushes it out of
+    // view, so each copy of a mailing differs for checksum filters ("Toners for less....    NOAZ").
+    // Read on the raw line: unfolding (RFC 5322 §2.2.3) leaves a folded field's indent as a run of blanks.
+    rule: 'SUBJECT_PADDED_TOKEN',
+    score: 1,
+    description: 'Subject ends in a token set apart by a run of blanks',
+    test: (i) => paddedTail(lastSubjectLine(i)),
+  },
+  {
     rule: 'SUBJECT_ALL_CAPS',
     score: 1,
     description: 'Subject is all capitals',
@@ -351,6 +360,33 @@ function recipientDomains(i: SpamInput): string[] {
         parseAddressList(v ?? '').map((a) => `${a.mailbox}@${a.host ?? ''}`),
       );
   return [...new Set(addresses.map((a) => a.slice(a.lastIndexOf('@') + 1).toLowerCase()).filter(Boolean))];
+}
+const isBlank = (c: string | undefined) => c === ' ' || c === '\t';
+/** The last physical line of the raw Subject field (its only one unless folded), "" with none. */
+function lastSubjectLine(i: SpamInput): string {
+  const head = i.raw.toString('latin1', 0, Math.min(i.headers.bodyStart, MAX_HEADER_SCAN));
+  const start = SUBJECT_LINE.exec(head)?.index;
+  if (start === undefined) return '';
+  let line = start;
+  let end = head.indexOf('\n', start);
+  while (end >= 0 && isBlank(head[end + 1])) {
+    line = end + 1;
+    end = head.indexOf('\n', line);
+  }
+  return head.slice(line, end < 0 ? head.length : end);
+}
+const SUBJECT_LINE = /^subject:/im;
+/** The header block read for the raw Subject line: the fields mail carries fit many times over. */
+const MAX_HEADER_SCAN = 64 * 1024;
+/** Text, then 3 or more blanks, then one last token. Walked by hand from the end: no pattern to backtrack. */
+function paddedTail(line: string): boolean {
+  let end = line.length;
+  while (end > 0 && (isBlank(line[end - 1]) || line[end - 1] === '\r')) end--;
+  let token = end;
+  while (token > 0 && !isBlank(line[token - 1])) token--;
+  let pad = token;
+  while (pad > 0 && isBlank(line[pad - 1])) pad--;
+  return token < end && token - pad >= 3 && pad > 0 && line[pad - 1] !== ':';
 }
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;

@@ -320,6 +320,22 @@ test("Outlook's X-Mailer on HTML with no text/plain version beside it", () => {
   );
 });
 
+test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () => {
+  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
+  for (const subject of ['Toners for less....               NOAZ', 'Buy Rolex!    msg2f', 'Ink Prices\t\t\t11956  '])
+    assert.equal(message(subject), ['SUBJECT_PADDED_TOKEN'], subject);
+  assert.equal(message('Managing Large Scale Game Content\r\n    Production'), [], 'a folded field');
+  assert.equal(message('Two  spaces typed'), []);
+  assert.equal(message('    leading blanks only'), []);
+  assert.equal(message('ends in blanks    '), []);
+  // Walked by hand: long runs of blanks or of words cost linear time.
+  for (const subject of [`a${' '.repeat(60_000)}b`, 'a   '.repeat(15_000), `${'a'.repeat(60_000)}   b`]) {
+    const started = performance.now();
+    message(subject);
+    assert.ok(performance.now() - started < 500, `${subject.length} characters: ${performance.now() - started} ms`);
+  }
+});
+
 test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
   const now = new Date();
   const dated = (date: Date) =>
