@@ -250,13 +250,20 @@ export const CONTENT_RULES: readonly Rule[] = [
   {
     // A reply names the message it answers: mail programs have written In-Reply-To since RFC 822, and
     // RFC 5322 §3.6.4 says SHOULD (References too). A "Re:" without either is a subject dressed as a
-    // conversation the reader is in. Lists are left out: a digest or a gateway may drop the fields. So is
-    // mail with no Message-ID at all, which follows no part of §3.6.4 (MISSING_MESSAGE_ID names it): the
-    // corpus's Enron files, a subject line and a body, are 1,003 such "re :" ham.
+    // conversation the reader is in. Lists are left out: a digest or a gateway may drop the fields, and so
+    // may any program that resends mail and writes X-Loop against loops (procmail, SmartList, web groups:
+    // SA public's 3 ham hits, an MSN group's posts with the group's own Message-ID). So is mail with no
+    // Message-ID at all, which follows no part of §3.6.4 (MISSING_MESSAGE_ID names it): the corpus's
+    // Enron files, a subject line and a body, are 1,003 such "re :" ham.
     rule: 'FAKE_REPLY',
     score: 1.5,
     description: 'Subject says Re: but the message answers none (no In-Reply-To, no References)',
-    test: (i) => REPLY_SUBJECT.test(i.headers.subject) && i.headers.messageId !== null && !isReply(i) && !viaList(i),
+    test: (i) =>
+      REPLY_SUBJECT.test(i.headers.subject) &&
+      i.headers.messageId !== null &&
+      !isReply(i) &&
+      !viaList(i) &&
+      i.headers.get('x-loop') === null,
   },
   {
     // Mail programs set X-Priority when asked to; bulk senders on every message. Legitimate mail now is

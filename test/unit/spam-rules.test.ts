@@ -277,6 +277,7 @@ test('a Re: subject on mail that answers no message (RFC 5322 §3.6.4)', () => {
   assert.equal(message('Re: your order', 'In-Reply-To: <0@sender.test>\r\n'), [], 'a reply');
   assert.equal(message('Re: your order', 'References: <0@sender.test>\r\n'), [], 'a reply by References');
   assert.equal(message('Re: your order', 'List-Id: <l.lists.test>\r\n'), [], 'through a list');
+  assert.equal(message('Re: your order', 'X-Loop: notifications@groups.test\r\n'), [], 'resent by a program');
   assert.equal(message('Regarding your order'), [], 'not a prefix');
   assert.equal(message('Fwd: your order'), [], 'a forward names nothing it answers');
   // A subject line and a body, no Message-ID (the corpus's Enron files): MISSING_MESSAGE_ID says it.
