@@ -184,6 +184,19 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // The same for other programs of the time whose Message-ID forms are plain to see: The Bat! writes
+    // <number.YYYYMMDDhhmmss@host>, Netscape Communicator 4 <hex.hex@host>, Eudora <its version.date.hex@host>.
+    // Lists are left out: a list server may write its own Message-ID (Lyris does).
+    rule: 'MUA_FORGED_MESSAGE_ID',
+    score: 2,
+    description: 'X-Mailer names The Bat!, Netscape 4 or Eudora, but the Message-ID is not of the form it writes',
+    test: (i) => {
+      const mailer = i.headers.get('x-mailer') ?? '';
+      const form = MESSAGE_ID_FORMS.find(([program]) => program.test(mailer))?.[1];
+      return !!form && !form.test(i.headers.messageId?.trim() ?? '') && !viaList(i);
+    },
+  },
+  {
     // And the other way: Outlook Express's Message-ID form without the X-MimeOLE field it writes beside
     // it (an Exchange server on the way rewrites the header, so one there excuses it).
     rule: 'MSGID_OUTLOOK_NO_MIMEOLE',
@@ -331,6 +344,12 @@ const OUTLOOK_MESSAGE_ID_LOOSE = /^<[0-9a-f]{4,}\$[0-9a-f]{4,}\$[0-9a-f]{4,}@[^\
 const HOTMAIL_MESSAGE_ID = /^<[A-Za-z0-9-]{20,}@(?:hotmail\.com|phx\.gbl)>$/;
 const WINDOWS_MAIL_MESSAGE_ID = /^<[A-F0-9]{32}@[^\s>]+>$/;
 const EXCHANGE_HOP = /with Microsoft Exchange|Microsoft SMTPSVC/i;
+/** Mail programs (by X-Mailer) and the one Message-ID form each writes. */
+const MESSAGE_ID_FORMS: [RegExp, RegExp][] = [
+  [/^\s*The Bat!/i, /^<\d+\.\d{14}@[^\s>]+>$/],
+  [/^\s*Mozilla 4\./i, /^<[0-9A-F]{1,8}\.[0-9A-F]{1,8}@[^\s>]+>$/],
+  [/^\s*QUALCOMM Windows Eudora/i, /^<(?:\d+\.){3,5}\d{14}\.[0-9a-f]{8}@[^\s>]+>$/i],
+];
 // The reply prefixes mail programs write: "Re:" (RFC 5322 §3.6.5), German Outlook's "AW:", the Nordic
 // "SV:", Dutch "Antw:"; counted replies too ("Re[2]:", "Re(2):").
 const REPLY_SUBJECT = /^\s*(?:re|aw|sv|antw)\s*(?:\[\d{1,4}\]|\(\d{1,4}\))?\s*:/i;

@@ -218,6 +218,35 @@ test("Outlook's fingerprint: the Message-ID form of the program X-Mailer names, 
   assert.equal(to('undisclosed-recipients:;'), []);
 });
 
+test('the Message-ID form of The Bat!, Netscape 4 and Eudora, when X-Mailer names them', () => {
+  const message = (mailer: string, id: string, extra = '') =>
+    rules(
+      input(
+        {},
+        `From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: ${id}\r\nX-Mailer: ${mailer}\r\n${extra}\r\nx\r\n`,
+      ),
+    );
+  const written: [string, string][] = [
+    ['The Bat! (v1.52f) Business', '<1461387592.20020822190634@sender.test>'],
+    ['Mozilla 4.78 [en] (Win95; I)', '<3D7CCC7F.F8EBCAE@sender.test>'],
+    ['QUALCOMM Windows Eudora Version 5.1', '<5.1.0.14.2.20020806095617.02a5e4e8@pop.sender.test>'],
+    ['QUALCOMM Windows Eudora Light Version 3.0.6 (32)', '<3.0.6.32.20020719145116.0097c930@pop.sender.test>'],
+  ];
+  for (const [mailer, id] of written) {
+    assert.equal(message(mailer, id), [], `as ${mailer} writes it`);
+    assert.equal(message(mailer, '<GZP9NX00.Q05@www.sender.test>'), ['MUA_FORGED_MESSAGE_ID'], mailer);
+  }
+  assert.equal(message('The Bat! (v3.5)', '<LYRIS-1-2@lists.test>', 'List-Id: <l.lists.test>\r\n'), [], 'a list');
+  assert.equal(message('Mozilla/5.0 Thunderbird', '<a.b@sender.test>'), [], 'another program');
+  // Anchored, with one way to match: linear on long ids.
+  for (const id of [`<${'1'.repeat(60_000)}>`, `<${'1.'.repeat(30_000)}>`, `<1.12345678901234@${'a'.repeat(60_000)}`]) {
+    const started = performance.now();
+    message('QUALCOMM Windows Eudora Version 5.1', id);
+    message('The Bat! (v1.52f)', id);
+    assert.ok(performance.now() - started < 500, `${id.length} characters: ${performance.now() - started} ms`);
+  }
+});
+
 test("impersonation in From's display name: another domain's address, the recipient's own organisation", () => {
   const message = (from: string, to = 'you@acme-widgets.test', extra = '') =>
     rules(
