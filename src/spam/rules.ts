@@ -291,10 +291,11 @@ export const CONTENT_RULES: readonly Rule[] = [
     // A hash-buster: a token of random letters or digits after a run of blanks that pushes it out of
     // view, so each copy of a mailing differs for checksum filters ("Toners for less....    NOAZ").
     // Read on the raw line: unfolding (RFC 5322 §2.2.3) leaves a folded field's indent as a run of blanks.
+    // The raw line's end is the unfolded value's, so the header is read only when the value ends so.
     rule: 'SUBJECT_PADDED_TOKEN',
     score: 1,
     description: 'Subject ends in a token set apart by a run of blanks',
-    test: (i) => paddedTail(lastSubjectLine(i)),
+    test: (i) => paddedTail(i.headers.get('subject') ?? '') && paddedTail(lastSubjectLine(i)),
   },
   {
     rule: 'SUBJECT_ALL_CAPS',
