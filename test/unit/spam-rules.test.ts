@@ -218,6 +218,35 @@ test("Outlook's fingerprint: the Message-ID form of the program X-Mailer names, 
   assert.equal(to('undisclosed-recipients:;'), []);
 });
 
+test('the Message-ID form of The Bat!, Netscape 4 and Eudora, when X-Mailer names them', () => {
+  const message = (mailer: string, id: string, extra = '') =>
+    rules(
+      input(
+        {},
+        `From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: ${id}\r\nX-Mailer: ${mailer}\r\n${extra}\r\nx\r\n`,
+      ),
+    );
+  const written: [string, string][] = [
+    ['The Bat! (v1.52f) Business', '<1461387592.20020822190634@sender.test>'],
+    ['Mozilla 4.78 [en] (Win95; I)', '<3D7CCC7F.F8EBCAE@sender.test>'],
+    ['QUALCOMM Windows Eudora Version 5.1', '<5.1.0.14.2.20020806095617.02a5e4e8@pop.sender.test>'],
+    ['QUALCOMM Windows Eudora Light Version 3.0.6 (32)', '<3.0.6.32.20020719145116.0097c930@pop.sender.test>'],
+  ];
+  for (const [mailer, id] of written) {
+    assert.equal(message(mailer, id), [], `as ${mailer} writes it`);
+    assert.equal(message(mailer, '<GZP9NX00.Q05@www.sender.test>'), ['MUA_FORGED_MESSAGE_ID'], mailer);
+  }
+  assert.equal(message('The Bat! (v3.5)', '<LYRIS-1-2@lists.test>', 'List-Id: <l.lists.test>\r\n'), [], 'a list');
+  assert.equal(message('Mozilla/5.0 Thunderbird', '<a.b@sender.test>'), [], 'another program');
+  // Anchored, with one way to match: linear on long ids.
+  for (const id of [`<${'1'.repeat(60_000)}>`, `<${'1.'.repeat(30_000)}>`, `<1.12345678901234@${'a'.repeat(60_000)}`]) {
+    const started = performance.now();
+    message('QUALCOMM Windows Eudora Version 5.1', id);
+    message('The Bat! (v1.52f)', id);
+    assert.ok(performance.now() - started < 500, `${id.length} characters: ${performance.now() - started} ms`);
+  }
+});
+
 test("impersonation in From's display name: another domain's address, the recipient's own organisation", () => {
   const message = (from: string, to = 'you@acme-widgets.test', extra = '') =>
     rules(
@@ -339,6 +368,73 @@ test('X-Priority on unsigned mail that came through no list', () => {
   assert.equal(message({}, ''), [], 'signed (verified on the way in)');
   assert.equal(message({ dkim: [] }, 'DKIM-Signature: v=1; d=sender.test; s=s; b=x\r\n'), [], 'signed');
   assert.equal(message({ dkim: [] }, 'List-Unsubscribe: <mailto:leave@lists.example.test>\r\n'), [], 'a list');
+});
+
+test('a Re: subject on mail that answers no message (RFC 5322 §3.6.4)', () => {
+  const message = (subject: string, extra = '') => rules(input({}, `Subject: ${subject}\r\n${extra}${full}`));
+  for (const subject of ['Re: your order', 'RE: Invoice', 'AW: Termin', 'Re[2]: hello', 'SV: möte', ' re : hi'])
+    assert.equal(message(subject), ['FAKE_REPLY'], subject);
+  assert.equal(message('Re: your order', 'In-Reply-To: <0@sender.test>\r\n'), [], 'a reply');
+  assert.equal(message('Re: your order', 'References: <0@sender.test>\r\n'), [], 'a reply by References');
+  assert.equal(message('Re: your order', 'List-Id: <l.lists.test>\r\n'), [], 'through a list');
+  assert.equal(message('Re: your order', 'X-Loop: notifications@groups.test\r\n'), [], 'resent by a program');
+  assert.equal(message('Regarding your order'), [], 'not a prefix');
+  assert.equal(message('Fwd: your order'), [], 'a forward names nothing it answers');
+  // A subject line and a body, no Message-ID (the corpus's Enron files): MISSING_MESSAGE_ID says it.
+  const bare = rules(input({}, 'Subject: re : meeting\r\n\r\nx\r\n'));
+  assert.ok(bare.includes('MISSING_MESSAGE_ID') && !bare.includes('FAKE_REPLY'), bare.join(' '));
+  const started = performance.now();
+  assert.equal(message(`${' '.repeat(60_000)}x`), []);
+  assert.ok(performance.now() - started < 500, `60,000 blanks: ${performance.now() - started} ms`);
+});
+
+test("Outlook's X-Mailer on HTML with no text/plain version beside it", () => {
+  const oe =
+    'X-Mailer: Microsoft Outlook Express 6.00.2900.2180\r\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2900.2180\r\n';
+  // As Outlook Express writes a message's fields; the body and its Content-Type vary.
+  const fields =
+    'From: a@sender.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <000801c2664f$4d5a1de0$0200a8c0@pc>\r\n';
+  const message = (body: string, head = oe) =>
+    rules(input({}, `${head}MIME-Version: 1.0\r\n${body.replace(full.slice(0, -5), fields)}`));
+  const part = (type: string, extra = '') => `--b\r\nContent-Type: ${type}\r\n${extra}\r\nx\r\n`;
+  const multipart = (type: string, ...parts: string[]) =>
+    `Content-Type: multipart/${type}; boundary="b"\r\n${full}${parts.join('')}--b--\r\n`;
+  const html = `Content-Type: text/html\r\n${full}`;
+  assert.equal(message(html), ['MUA_OUTLOOK_NO_TEXT_PART', 'HTML_ONLY']);
+  assert.equal(message(multipart('related', part('text/html'), part('image/gif'))), ['MUA_OUTLOOK_NO_TEXT_PART']);
+  assert.equal(
+    message(multipart('mixed', part('text/html'), part('text/plain', 'Content-Disposition: attachment\r\n'))),
+    ['MUA_OUTLOOK_NO_TEXT_PART'],
+    'an attached text file is no text version',
+  );
+  assert.equal(message(multipart('alternative', part('text/plain'), part('text/html'))), [], 'as Outlook writes it');
+  assert.equal(message(`Content-Type: text/plain\r\n${full}`), [], 'plain text');
+  const mimeole = 'X-MimeOLE: Produced By Microsoft MimeOLE V6.00.2900.3138\r\n';
+  assert.equal(message(html, `X-Mailer: Microsoft Office Outlook 12.0\r\n${mimeole}`), [
+    'MUA_OUTLOOK_NO_TEXT_PART',
+    'HTML_ONLY',
+  ]);
+  assert.equal(message(html, mimeole), ['MUA_OUTLOOK_NO_TEXT_PART', 'HTML_ONLY'], 'X-MimeOLE alone');
+  assert.not.ok(
+    message(html, 'X-Mailer: Mozilla Thunderbird\r\n').includes('MUA_OUTLOOK_NO_TEXT_PART'),
+    'another program',
+  );
+});
+
+test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () => {
+  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
+  for (const subject of ['Toners for less....               NOAZ', 'Buy Rolex!    msg2f', 'Ink Prices\t\t\t11956  '])
+    assert.equal(message(subject), ['SUBJECT_PADDED_TOKEN'], subject);
+  assert.equal(message('Managing Large Scale Game Content\r\n    Production'), [], 'a folded field');
+  assert.equal(message('Two  spaces typed'), []);
+  assert.equal(message('    leading blanks only'), []);
+  assert.equal(message('ends in blanks    '), []);
+  // Walked by hand: long runs of blanks or of words cost linear time.
+  for (const subject of [`a${' '.repeat(60_000)}b`, 'a   '.repeat(15_000), `${'a'.repeat(60_000)}   b`]) {
+    const started = performance.now();
+    message(subject);
+    assert.ok(performance.now() - started < 500, `${subject.length} characters: ${performance.now() - started} ms`);
+  }
 });
 
 test('mail received over SMTP now: its Date is compared with the time of arrival too', () => {
