@@ -217,6 +217,40 @@ test('ratware over SMTP is named by the fingerprints it forges: Outlook Express,
     assert.ok(status.includes(rule), `${rule} in ${status}`);
 });
 
+test('a fake reply over SMTP, from a forged mail program, with a padded subject, is named by its rules', async () => {
+  // "Re:" without In-Reply-To or References; Outlook named but HTML alone; The Bat! named in a second
+  // message with a Message-ID it never writes; the subject's last token set apart by blanks. Byte for byte.
+  const sent = (subject: string, mailer: string, id: string, type: string, body: string) =>
+    [
+      'From: "Sales" <sales@offers-9921.test>',
+      'To: <user@example.test>',
+      `Subject: ${subject}`,
+      `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+      `Message-ID: ${id}`,
+      `X-Mailer: ${mailer}`,
+      'MIME-Version: 1.0',
+      `Content-Type: ${type}`,
+      '',
+      body,
+      '',
+    ].join('\r\n');
+  const outlook = sent(
+    'Re: your order 5531          qzvhtr',
+    'Microsoft Outlook, Build 10.0.2616',
+    '<5531.x@pc7>',
+    'text/html; charset=us-ascii',
+    '<p>As agreed, the prices for this week.</p>',
+  );
+  const bat = sent('Prices 5532', 'The Bat! (v1.52f) Business', '<5532@pc8>', 'text/plain', 'Prices attached.');
+  for (const raw of [outlook, bat])
+    await sendToMx(instance, { envelope: { from: 'sales@offers-9921.test', to: ['user@example.test'] }, raw });
+  const first = await spamStatus('your order 5531');
+  for (const rule of ['FAKE_REPLY', 'MUA_OUTLOOK_NO_TEXT_PART', 'SUBJECT_PADDED_TOKEN'])
+    assert.ok(first.includes(rule), `${rule} in ${first}`);
+  const second = await spamStatus('Prices 5532');
+  assert.ok(second.includes('MUA_FORGED_MESSAGE_ID'), second);
+});
+
 test("phishing over SMTP posing as the recipient's own help desk, addressing the account, linking to an abused top-level domain", async () => {
   const raw = [
     'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
