@@ -820,6 +820,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   };
   let hosting = false;
   const carried = recipientForms(index);
+  let listed: boolean | undefined; // cameViaList, read once: a thousand links may carry the address
+  const throughList = () => (listed ??= cameViaList(raw, index));
   const link = (href: string, depth = 0): ReturnType<typeof parseLink> => {
     const l = parseLink(href);
     if (!l) return null;
@@ -831,7 +833,12 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     if (isIpHost(l.host)) hits.add('URI_IP_HOST');
     if (SHORTENERS.has(l.host) || SHORTENERS.has(domainOf(l.host))) hits.add('URI_SHORTENER');
     if (l.userinfo) hits.add('URI_USERINFO');
-    if (carried.plain.length > 0 && carriesRecipient(href, carried) && !cameViaList(raw, index))
+    if (
+      carried.plain.length > 0 &&
+      !hits.has('URI_CARRIES_RECIPIENT') &&
+      carriesRecipient(href, carried) &&
+      !throughList()
+    )
       hits.add('URI_CARRIES_RECIPIENT');
     return l;
   };
@@ -973,7 +980,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   // What is on offer is said at the start: the offers are looked for in the first 16 KB (their patterns over
   // 64 KB of plain text took 0.7 ms, most of the features stage's p99).
   const offer = all.slice(0, OFFER_SCAN);
-  if (matchesAtLeast(HEALTH_WORDS, offer, 2) || (POTENCY_SUBJECT.test(subject) && !cameViaList(raw, index)))
+  if (matchesAtLeast(HEALTH_WORDS, offer, 2) || (POTENCY_SUBJECT.test(subject) && !throughList()))
     hits.add('HEALTH_OFFER');
   if (matchesAtLeast(FORM_LINE, text.slice(0, OFFER_SCAN), 3)) hits.add('FILL_FORM');
   if (distinctMatches(STOCK_WORDS, offer, 2) >= 2) hits.add('STOCK_TIP');

@@ -559,6 +559,12 @@ test("a link carrying the recipient's address in its path or fragment, as kits p
     `List-Id: <help.lists.example>\r\n${html('Re: archive', '<a href="https://archive.example/you@example.test/msg1.html">msg</a>').toString()}`,
   );
   assert.not.ok(features(listed).includes('URI_CARRIES_RECIPIENT'), 'an archive link, through a list to its address');
+  // Thousands of such links under a long header: the header is read for list fields once (per link: 6.7 s).
+  const fields = Array.from({ length: 2000 }, (_, n) => `X-H${n}: ${'v'.repeat(30)}`).join('\r\n');
+  const links = '<a href="http://kit.example.net/#you@example.test">y</a>'.repeat(12_000);
+  const started = performance.now();
+  features(Buffer.from(`${fields}\r\nList-Id: <a.lists.example>\r\n${html('Mailbox', links).toString()}`));
+  assert.ok(performance.now() - started < 2000, `${performance.now() - started} ms`);
   // Bare links in plain text count too.
   assert.ok(
     features(mail('Mailbox', 'Sign in: https://kit.example.net/#you@example.test')).includes('URI_CARRIES_RECIPIENT'),
