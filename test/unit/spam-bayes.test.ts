@@ -320,7 +320,8 @@ test('the classify stage takes it as one more scorer', async () => {
     );
   const spam = await run(spamMail(7));
   assert.is(spam.verdict, 'junk');
-  assert.match(spam.headers, /tests=BAYES_99/);
+  // The pill offer is a content rule too (PHARMACY_OFFER), and its name a token: Bayes at 99% or above.
+  assert.match(spam.headers, /tests=(?:\w+,)*BAYES_99/);
   const ham = await run(hamMail(7));
   assert.is(ham.verdict, 'ham');
   assert.ok(ham.score < 0);
