@@ -1107,9 +1107,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if (distinctMatches(STOCK_WORDS, offer, 2) >= 2) hits.add('STOCK_TIP');
   if (advanceFee(offer)) hits.add('ADVANCE_FEE');
   const named = offersNamed(offer);
-  let listed: boolean | undefined;
   for (const { feature, subject: word } of OFFERS)
-    if (named.has(feature) || (word?.test(subject) && !(listed ??= cameViaList(raw, index)))) hits.add(feature);
+    if (named.has(feature) || (word?.test(subject) && !throughList())) hits.add(feature);
 
   return [...hits];
 }
