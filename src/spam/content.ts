@@ -309,14 +309,14 @@ function advanceFee(text: string): boolean {
 // name the same goods). Each offer is two different of its words in the text's head, or, where the subject's
 // word is the trade's own (a drug, "casino", "refinance"), that word in the subject of mail not from a list.
 // Figures: spam / ham hit on all of SpamAssassin public, then trec07p (bench/RESULTS.md, branch spamoffer).
-interface Offer {
+export interface Offer {
   feature: FeatureName;
   /** The words (regex pieces) each alternative of `words` starts with, as a whole word of the text. */
   starts: string;
   words: RegExp;
   subject: RegExp | null;
 }
-const OFFERS: Offer[] = [
+export const OFFERS: readonly Offer[] = [
   {
     // Prescription drugs sold without a doctor (not the potency drugs: HEALTH_OFFER), and the pharmacy. 20 / 1 (a
     // news item's subject, not junked), 50 / 0.

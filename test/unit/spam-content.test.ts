@@ -1,7 +1,14 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
-import { contentFeatures, FEATURES, lookalikeHost, redirectTarget, registeredDomain } from '../../src/spam/content.ts';
+import {
+  contentFeatures,
+  FEATURES,
+  lookalikeHost,
+  OFFERS,
+  redirectTarget,
+  registeredDomain,
+} from '../../src/spam/content.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
@@ -862,6 +869,46 @@ test('the share of non-ASCII letters of the body is a token; ASCII text has none
   assert.equal(share(utf8('Meeting notes: Straße, Größe, Müller, Äpfel, Öl, Übung, café, naïve, señor')), ['8bit%:20']);
   assert.equal(share(utf8('Meeting notes for Friday: the agenda, the minutes and the budget. 100% done!')), []);
   assert.equal(share(utf8('Ça va. Meeting notes for Friday: the agenda, the minutes and the budget.')), []);
+});
+
+test("each offer's start words cover the first word of every alternative of its pattern", () => {
+  // The offers' patterns are tried only where one of their start words stands (a list beside each pattern):
+  // an alternative whose first word is missing there would never match. Read from the patterns themselves.
+  const topLevel = (source: string) => {
+    const out: string[] = [];
+    let depth = 0;
+    let from = 0;
+    for (let i = 0; i < source.length; i++) {
+      const c = source[i];
+      if (c === '\\') i++;
+      else if (c === '(' || c === '[') depth++;
+      else if (c === ')' || c === ']') depth--;
+      else if (c === '|' && depth === 0) {
+        out.push(source.slice(from, i));
+        from = i + 1;
+      }
+    }
+    return [...out, source.slice(from)];
+  };
+  const closing = (source: string) => {
+    let depth = 0;
+    for (let i = 0; i < source.length; i++) {
+      if (source[i] === '\\') i++;
+      else if (source[i] === '(') depth++;
+      else if (source[i] === ')' && --depth === 0) return i;
+    }
+    return -1;
+  };
+  const firstWords = (alternative: string): string[] =>
+    alternative.startsWith('(?:')
+      ? topLevel(alternative.slice(3, closing(alternative))).flatMap(firstWords)
+      : [/^(?:[a-z]+(?:\\w\*)?|\\d\+)/.exec(alternative)?.[0] ?? `unreadable: ${alternative}`];
+  for (const offer of OFFERS) {
+    const starts = new Set(offer.starts.split(' '));
+    const body = /^\\b\(\?:([\s\S]*)\)\\b$/.exec(offer.words.source)?.[1];
+    assert.ok(body, offer.feature);
+    for (const word of topLevel(body!).flatMap(firstWords)) assert.ok(starts.has(word), `${offer.feature}: ${word}`);
+  }
 });
 
 test.run();
