@@ -871,7 +871,7 @@ test('the share of non-ASCII letters of the body is a token; ASCII text has none
   assert.equal(share(utf8('Ça va. Meeting notes for Friday: the agenda, the minutes and the budget.')), []);
 });
 
-test("each offer's start words cover the first word of every alternative of its pattern", () => {
+test("each offer's start words cover the first word of every alternative of its pattern, which captures nothing", () => {
   // The offers' patterns are tried only where one of their start words stands (a list beside each pattern):
   // an alternative whose first word is missing there would never match. Read from the patterns themselves.
   const topLevel = (source: string) => {
@@ -908,6 +908,8 @@ test("each offer's start words cover the first word of every alternative of its 
     const body = /^\\b\(\?:([\s\S]*)\)\\b$/.exec(offer.words.source)?.[1];
     assert.ok(body, offer.feature);
     for (const word of topLevel(body!).flatMap(firstWords)) assert.ok(starts.has(word), `${offer.feature}: ${word}`);
+    // The offers' patterns are joined as one, each a capturing group: a group of their own would shift which offer matched.
+    assert.equal(new RegExp(`${offer.words.source}|`).exec('')!.length, 1, `${offer.feature}: a capturing group`);
   }
 });
 
