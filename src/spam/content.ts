@@ -3,6 +3,7 @@
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
 import { unzipSync } from 'fflate';
 import { decodedPart, decodeTransfer } from '../mime/decode.ts';
+import { readHeader } from '../mime/headers.ts';
 import { isAttachment, safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
 import { messageIndex, wordToken } from './normalize.ts';
@@ -689,12 +690,9 @@ export const LIST_FIELDS = new Set([
   'x-beenthere',
 ]);
 
-/** The message's header has a list manager's field. */
-function cameViaList(raw: Buffer, index: MessageIndex): boolean {
-  const header = raw.toString('latin1', 0, index.headerSize);
-  for (const m of header.matchAll(/^([!-9;-~]{1,40}):/gm)) if (LIST_FIELDS.has(m[1]!.toLowerCase())) return true;
-  return false;
-}
+/** The message's header has a list manager's field (read by the header reader parseHeaders uses, once). */
+const cameViaList = (raw: Buffer, index: MessageIndex) =>
+  readHeader(raw, 0, index.headerSize).fields.some((f) => LIST_FIELDS.has(f.name));
 
 // Links that unsubscribe or manage a subscription name the subscriber in their path too.
 const SUBSCRIPTION_LINK = /unsub|opt-?out|remove|preference|profile|manage|subscri/i;
