@@ -251,6 +251,46 @@ test('a fake reply over SMTP, from a forged mail program, with a padded subject,
   assert.ok(second.includes('MUA_FORGED_MESSAGE_ID'), second);
 });
 
+test('over SMTP, the offers bulk mail sells and an older phishing form are named by their rules', async () => {
+  // Claims that had unit tests only: the offer rules, a payment card's form, a brand in the From name,
+  // a greeting to the recipient's domain's users, the account-threat phrases of a kit. Sent byte for byte.
+  const sent = (from: string, subject: string, type: string, body: string) =>
+    [
+      `From: ${from}`,
+      'To: user@example.test',
+      `Subject: ${subject}`,
+      `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
+      `Message-ID: <${subject.length}.${Date.now()}@sender.test>`,
+      'MIME-Version: 1.0',
+      `Content-Type: ${type}; charset=us-ascii`,
+      '',
+      body,
+      '',
+    ].join('\r\n');
+  const offer = sent(
+    'Deals <deals@offers-7713.test>',
+    'Offers 7713',
+    'text/plain',
+    'Xanax and Valium from our online pharmacy, no prescription needed.\r\n' +
+      'Refinance today, even with bad credit: lower your monthly payments.',
+  );
+  const form = sent(
+    '"Coinbase Support" <help@wallet-desk-7714.test>',
+    'Account review 7714',
+    'text/html',
+    '<p>Dear example.test user, your mailbox storage is 98% full. To avoid account suspension, confirm below.</p>' +
+      '<form action="http://192.0.2.7/c/">Card number <input name="ccnum"> CVV2 <input name="cvv2"></form>' +
+      '<a href="https://wallet-desk-7714.test/restore">Restore</a>',
+  );
+  for (const raw of [offer, form])
+    await sendToMx(instance, { envelope: { from: 'x@sender.test', to: ['user@example.test'] }, raw });
+  const offers = await spamStatus('Offers 7713');
+  for (const rule of ['PHARMACY_OFFER', 'LOAN_OFFER']) assert.ok(offers.includes(rule), `${rule} in ${offers}`);
+  const phish = await spamStatus('Account review 7714');
+  for (const rule of ['HTML_FORM', 'FROM_BRAND_MISMATCH', 'GREETS_RECIPIENT_DOMAIN_USER', 'PHISH_PHRASES'])
+    assert.ok(phish.includes(rule), `${rule} in ${phish}`);
+});
+
 test("phishing over SMTP posing as the recipient's own help desk, addressing the account, linking to an abused top-level domain", async () => {
   const raw = [
     'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
