@@ -50,14 +50,24 @@ export class MessageListCache {
     }
   }
 
+  /**
+   * A disk read may already hold the message: the engine shows a commit to other reads before its
+   * callbacks run (PostgreSQL's other connections, a LevelDB iterator opened in between), so a list
+   * read then passes the version check and this callback comes after it. The record replaces its
+   * own UID rather than standing twice (two nodes' deliveries: FETCH 1:* listed one UID twice).
+   */
   added(folderId: number, message: Message): void {
     this.bump(folderId);
     const list = this.writable(folderId);
     if (!list) return;
     const at =
-      list.length && list[list.length - 1]!.uid > message.uid
-        ? list.findIndex((m) => m.uid > message.uid)
+      list.length && list[list.length - 1]!.uid >= message.uid
+        ? list.findIndex((m) => m.uid >= message.uid)
         : list.length;
+    if (list[at]?.uid === message.uid) {
+      list[at] = message;
+      return;
+    }
     list.splice(at, 0, message);
     this.total += 1;
   }

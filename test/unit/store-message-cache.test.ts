@@ -137,6 +137,27 @@ test('a list read before a commit landed is not kept (the version guard)', () =>
   );
 });
 
+test('a list read after a commit landed, kept before its callback ran, holds each UID once', () => {
+  const cache = new MessageListCache();
+  const msg = (uid: number, flags: string[] = []) => ({ uid, blob: 'x', size: 1, internalDate: 0, flags, modseq: uid });
+  // The read saw the delivery of UID 2 (committed) and its later \\Seen; neither callback had run yet.
+  cache.keep(7, cache.version(7), [msg(1), msg(2, ['\\Seen'])]);
+  cache.added(7, msg(2)); // the delivery's callback …
+  cache.changed(7, [msg(2, ['\\Seen'])]); // … and the flag change's, in commit order
+  assert.equal(
+    cache.get(7)!.map((m) => [m.uid, m.flags]),
+    [
+      [1, []],
+      [2, ['\\Seen']],
+    ],
+  );
+  cache.added(7, msg(3));
+  assert.equal(
+    cache.get(7)!.map((m) => m.uid),
+    [1, 2, 3],
+  );
+});
+
 test('the cache stays within its message budget, least recently used folders first', () => {
   const cache = new MessageListCache(5);
   const msgs = (n: number) =>
