@@ -15,6 +15,7 @@ import { StoreConflictError, withRetries } from './committer.ts';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
 import { KeyedMutex } from './mutex.ts';
+import { TokenTable } from './token-table.ts';
 import { Tx } from './tx.ts';
 
 export type SpamClass = 'spam' | 'ham';
@@ -48,12 +49,9 @@ export interface TrainingResult {
   untrained: number;
 }
 
-// spam and ham counts of a token in one number: a Map of numbers costs far less than a Map of pairs.
-const PACK = 2 ** 26;
-
 export class SpamModel {
   readonly totals: SpamTotals = { spam: 0, ham: 0 };
-  readonly counts = new Map<string, number>();
+  readonly counts = new TokenTable();
   /** The totals record as stored when this model was loaded or last written (what a shared store's training expects). */
   stored: Buffer | null = null;
   /** The version of that record (a shared store's training log; 0 before the first logged batch). */
@@ -61,10 +59,7 @@ export class SpamModel {
 
   /** [spam, ham]: how many trained messages of each class contained `token`. */
   get(token: string): [number, number] {
-    const packed = this.counts.get(token);
-    if (packed === undefined) return [0, 0];
-    const spam = Math.floor(packed / PACK);
-    return [spam, packed - spam * PACK];
+    return this.counts.read(token, (spam, ham) => [spam, ham]);
   }
 
   /**
@@ -72,15 +67,11 @@ export class SpamModel {
    * 3,000 tokens a message, and the pairs were half its time (issue 18).
    */
   read<T>(token: string, f: (spam: number, ham: number) => T): T {
-    const packed = this.counts.get(token);
-    if (packed === undefined) return f(0, 0);
-    const spam = Math.floor(packed / PACK);
-    return f(spam, packed - spam * PACK);
+    return this.counts.read(token, f);
   }
 
   set(token: string, spam: number, ham: number): void {
-    if (spam === 0 && ham === 0) this.counts.delete(token);
-    else this.counts.set(token, spam * PACK + ham);
+    this.counts.set(token, spam, ham);
   }
 }
 
@@ -330,7 +321,7 @@ function prune(model: SpamModel, target: number): [string, number, number][] {
   if (excess <= 0) return [];
   // Tokens per message count, to find the count up to which tokens go.
   const histogram = new Map<number, number>();
-  for (const token of model.counts.keys()) {
+  for (const token of model.counts.tokens()) {
     const [spam, ham] = model.get(token);
     histogram.set(spam + ham, (histogram.get(spam + ham) ?? 0) + 1);
   }
@@ -343,11 +334,11 @@ function prune(model: SpamModel, target: number): [string, number, number][] {
   }
   const removed: [string, number, number][] = [];
   let atCutoff = excess - below; // how many of the tokens with exactly `cutoff` messages go
-  for (const token of model.counts.keys()) {
+  for (const token of model.counts.tokens()) {
     const [spam, ham] = model.get(token);
     const n = spam + ham;
     if (n < cutoff || (n === cutoff && atCutoff-- > 0)) removed.push([token, spam, ham]);
   }
-  for (const [token] of removed) model.counts.delete(token);
+  for (const [token] of removed) model.set(token, 0, 0);
   return removed;
 }

@@ -57,7 +57,7 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
     [{ folder: inbox }],
   );
   const model = await store.spam.model('s');
-  const token = [...model.counts.keys()].find((t) => t.includes('zyxwvut'));
+  const token = [...model.counts.tokens()].find((t) => t.includes('zyxwvut'));
   assert.is(token, undefined, 'nothing learned yet');
 
   const client = new ImapFlow({
@@ -73,7 +73,7 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
     await client.mailboxOpen('INBOX');
     await client.messageMove('1:*', 'Junk');
     await waitUntil(() => model.totals.spam === 1, 'spam training');
-    const learned = [...model.counts.keys()].filter((t) => t.includes('zyxwvut'));
+    const learned = [...model.counts.tokens()].filter((t) => t.includes('zyxwvut'));
     assert.ok(learned.length > 0, 'tokens of the message were learned');
     assert.equal(model.get(learned[0]!), [1, 0]);
 

@@ -29,7 +29,10 @@ const message = (sha: string, cls: 'spam' | 'ham' | null, from: number, count: n
   tokens: Array.from({ length: count }, (_, i) => `w${from + i}`),
 });
 
-const contents = (model: SpamModel) => ({ totals: { ...model.totals }, counts: [...model.counts].sort() });
+const contents = (model: SpamModel) => ({
+  totals: { ...model.totals },
+  counts: [...model.counts.tokens()].map((t) => [t, ...model.get(t)]).sort(),
+});
 
 /** `store`'s model of the scope equals what a full read of the database gives (waiting up to 2 s for the note). */
 async function agrees(store: Store): Promise<SpamModel> {
