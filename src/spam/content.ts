@@ -6,7 +6,7 @@ import { decodedPart, decodeTransfer } from '../mime/decode.ts';
 import { readHeader } from '../mime/headers.ts';
 import { isAttachment, safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
-import { messageIndex, wordToken } from './normalize.ts';
+import { headerRecipients, messageIndex, wordToken } from './normalize.ts';
 
 export interface ContentFeature {
   rule: string;
@@ -670,9 +670,7 @@ interface RecipientForms {
 /** The recipients' addresses (To and Cc) as a link would carry them. */
 function recipientForms(index: MessageIndex): RecipientForms {
   const forms: RecipientForms = { plain: [], encoded: [] };
-  for (const a of [...(index.envelope.to ?? []), ...(index.envelope.cc ?? [])].slice(0, 10)) {
-    if (!a.mailbox || !a.host) continue;
-    const address = `${a.mailbox}@${a.host}`.toLowerCase();
+  for (const address of headerRecipients(index)) {
     const base64 = Buffer.from(address).toString('base64').replace(/=+$/, '');
     forms.plain.push(address);
     forms.encoded.push(base64, base64.replace(/\+/g, '-').replace(/\//g, '_'));

@@ -17,6 +17,24 @@ export function messageIndex(raw: Buffer): MessageIndex {
   return index;
 }
 
+/** Recipients read at most: a To of 5,000 addresses against a long subject took the recipient rules 8 s (issue 18). */
+export const MAX_RECIPIENTS = 20;
+const headerRecipientsOf = new WeakMap<MessageIndex, string[]>();
+
+/** The To and Cc fields' addresses, lower-cased, each once, the first MAX_RECIPIENTS: read once per index. */
+export function headerRecipients(index: MessageIndex): string[] {
+  let found = headerRecipientsOf.get(index);
+  if (!found) {
+    const addresses = [...(index.envelope.to ?? []), ...(index.envelope.cc ?? [])]
+      .filter((a) => a.mailbox && a.host)
+      .slice(0, MAX_RECIPIENTS)
+      .map((a) => `${a.mailbox}@${a.host}`.toLowerCase());
+    found = [...new Set(addresses)];
+    headerRecipientsOf.set(index, found);
+  }
+  return found;
+}
+
 const LEET: Record<string, string> = { '0': 'o', '1': 'i', '3': 'e', '4': 'a', '5': 's', '7': 't', '@': 'a', $: 's' };
 
 /**

@@ -1,11 +1,10 @@
 // Header and authentication rules with fixed scores. Thresholds (classify.ts): Junk at 5, reject at 15,
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
 import { isPrivateAddress } from '../security/net.ts';
-import { parseAddressList } from '../mime/addresses.ts';
 import { parseDate } from '../mime/date.ts';
 import { FEATURES, LIST_FIELDS, contentFeatures, registeredDomain } from './content.ts';
 import type { MimeNode } from '../mime/types.ts';
-import { messageIndex } from './normalize.ts';
+import { MAX_RECIPIENTS, headerRecipients, messageIndex } from './normalize.ts';
 import { freeMailServers, underAny } from './providers.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
@@ -423,23 +422,11 @@ function namesWord(name: string, label: string): boolean {
 }
 // The rules about the recipients read the first few: a message to thousands is not phishing one account, and
 // each rule's work grows with their number (5,000 in To against a 60,000-character subject took 8 s).
-const MAX_RECIPIENTS = 20;
-const recipientsOf = new WeakMap<SpamInput, string[]>();
 /** The recipients, lower-cased: the SMTP envelope's, or for mail not received over SMTP the To and Cc fields'. */
 function recipientAddresses(i: SpamInput): string[] {
-  let found = recipientsOf.get(i);
-  if (!found) {
-    const addresses = i.envelope?.rcptTo.length
-      ? i.envelope.rcptTo
-      : [i.headers.get('to'), i.headers.get('cc')].flatMap((v) =>
-          parseAddressList(v ?? '')
-            .filter((a) => a.mailbox && a.host)
-            .map((a) => `${a.mailbox}@${a.host}`),
-        );
-    found = [...new Set(addresses.slice(0, MAX_RECIPIENTS).map((a) => a.toLowerCase()))];
-    recipientsOf.set(i, found);
-  }
-  return found;
+  const envelope = i.envelope?.rcptTo ?? [];
+  if (envelope.length === 0) return headerRecipients(messageIndex(i.raw));
+  return [...new Set(envelope.slice(0, MAX_RECIPIENTS).map((a) => a.toLowerCase()))];
 }
 /** The recipients' domains. */
 const recipientDomains = (i: SpamInput) => [
