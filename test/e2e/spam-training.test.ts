@@ -25,6 +25,11 @@ test.after(async () => {
   await dns.close();
 });
 
+/** A message sent byte for byte (nodemailer's `raw`): its header lines, a blank line, its body's lines. */
+const rawMessage = (header: string[], body: string[]) => [...header, '', ...body, ''].join('\r\n');
+/** The Date field's value for now, in `zone`. */
+const now = (zone = '+0000') => new Date().toUTCString().replace('GMT', zone);
+
 /** The X-Spam-Status field (unfolded) of user@example.test's delivered message whose subject has the marker. */
 async function spamStatus(marker: string): Promise<string> {
   const store = instance.server.store;
@@ -156,31 +161,33 @@ test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, 
   // line's reverse DNS), a zone no place has, an over-long quoted-printable line, a link through Google's
   // redirector to an IP address, and a program in a zip. Sent byte for byte (nodemailer's `raw`).
   const zip = zipOf(['Invoice_4471.exe']).toString('base64').replace(/.{76}/g, '$&\r\n');
-  const raw = [
-    'Received: from pc1 (adsl-64-131-126-36.dsl.isp.test [64.131.126.36])',
-    `\tby mx.isp.test with SMTP; ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    'From: billing@supplier.test',
-    'To: user@example.test',
-    'Subject: Trace rules 5512',
-    `Date: ${new Date().toUTCString().replace('GMT', '+0360')}`,
-    'Message-ID: <5512@supplier.test>',
-    'MIME-Version: 1.0',
-    'Content-Type: multipart/mixed; boundary="b"',
-    '',
-    '--b',
-    'Content-Type: text/html; charset=us-ascii',
-    'Content-Transfer-Encoding: quoted-printable',
-    '',
-    `<p>${'Your invoice is attached. '.repeat(6)}</p><a href=3D"https://www.google.com/url?q=3Dhttp%3A%2F%2F203.0.113.9%2Fpay">Pay</a>`,
-    '--b',
-    'Content-Type: application/zip; name="Invoice_4471.zip"',
-    'Content-Disposition: attachment; filename="Invoice_4471.zip"',
-    'Content-Transfer-Encoding: base64',
-    '',
-    zip,
-    '--b--',
-    '',
-  ].join('\r\n');
+  const raw = rawMessage(
+    [
+      'Received: from pc1 (adsl-64-131-126-36.dsl.isp.test [64.131.126.36])',
+      `\tby mx.isp.test with SMTP; ${now()}`,
+      'From: billing@supplier.test',
+      'To: user@example.test',
+      'Subject: Trace rules 5512',
+      `Date: ${now('+0360')}`,
+      'Message-ID: <5512@supplier.test>',
+      'MIME-Version: 1.0',
+      'Content-Type: multipart/mixed; boundary="b"',
+    ],
+    [
+      '--b',
+      'Content-Type: text/html; charset=us-ascii',
+      'Content-Transfer-Encoding: quoted-printable',
+      '',
+      `<p>${'Your invoice is attached. '.repeat(6)}</p><a href=3D"https://www.google.com/url?q=3Dhttp%3A%2F%2F203.0.113.9%2Fpay">Pay</a>`,
+      '--b',
+      'Content-Type: application/zip; name="Invoice_4471.zip"',
+      'Content-Disposition: attachment; filename="Invoice_4471.zip"',
+      'Content-Transfer-Encoding: base64',
+      '',
+      zip,
+      '--b--',
+    ],
+  );
   await sendToMx(instance, { envelope: { from: 'billing@supplier.test', to: ['user@example.test'] }, raw });
   const status = await spamStatus('Trace rules 5512');
   for (const rule of [
@@ -197,20 +204,20 @@ test("a bot's raw message over SMTP is named by its trace, Date zone, encoding, 
 test('ratware over SMTP is named by the fingerprints it forges: Outlook Express, a free-mail sender, X-Priority', async () => {
   // A Gmail address sent from neither Google's servers nor with its signature, by a program that names
   // itself Outlook Express but writes neither its Message-ID nor its To form. Sent byte for byte.
-  const raw = [
-    'From: "Ann" <ann.offers@gmail.com>',
-    'To: user@example.test',
-    'Subject: Forged fingerprints 7781',
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    'Message-ID: <7781.abcd@pc1>',
-    'X-Mailer: Microsoft Outlook Express 6.00.2800.1106',
-    'X-Priority: 3',
-    'MIME-Version: 1.0',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'We have a proposal for you, please reply at your earliest convenience.',
-    '',
-  ].join('\r\n');
+  const raw = rawMessage(
+    [
+      'From: "Ann" <ann.offers@gmail.com>',
+      'To: user@example.test',
+      'Subject: Forged fingerprints 7781',
+      `Date: ${now()}`,
+      'Message-ID: <7781.abcd@pc1>',
+      'X-Mailer: Microsoft Outlook Express 6.00.2800.1106',
+      'X-Priority: 3',
+      'MIME-Version: 1.0',
+      'Content-Type: text/plain; charset=us-ascii',
+    ],
+    ['We have a proposal for you, please reply at your earliest convenience.'],
+  );
   await sendToMx(instance, { envelope: { from: 'ann.offers@gmail.com', to: ['user@example.test'] }, raw });
   const status = await spamStatus('Forged fingerprints 7781');
   for (const rule of ['FREEMAIL_NOT_VIA_PROVIDER', 'MUA_FORGED_OUTLOOK', 'MUA_OUTLOOK_BARE_TO', 'PRIORITY_UNSIGNED'])
@@ -221,19 +228,19 @@ test('a fake reply over SMTP, from a forged mail program, with a padded subject,
   // "Re:" without In-Reply-To or References; Outlook named but HTML alone; The Bat! named in a second
   // message with a Message-ID it never writes; the subject's last token set apart by blanks. Byte for byte.
   const sent = (subject: string, mailer: string, id: string, type: string, body: string) =>
-    [
-      'From: "Sales" <sales@offers-9921.test>',
-      'To: <user@example.test>',
-      `Subject: ${subject}`,
-      `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-      `Message-ID: ${id}`,
-      `X-Mailer: ${mailer}`,
-      'MIME-Version: 1.0',
-      `Content-Type: ${type}`,
-      '',
-      body,
-      '',
-    ].join('\r\n');
+    rawMessage(
+      [
+        'From: "Sales" <sales@offers-9921.test>',
+        'To: <user@example.test>',
+        `Subject: ${subject}`,
+        `Date: ${now()}`,
+        `Message-ID: ${id}`,
+        `X-Mailer: ${mailer}`,
+        'MIME-Version: 1.0',
+        `Content-Type: ${type}`,
+      ],
+      [body],
+    );
   const outlook = sent(
     'Re: your order 5531          qzvhtr',
     'Microsoft Outlook, Build 10.0.2616',
@@ -255,18 +262,18 @@ test('over SMTP, the offers bulk mail sells and an older phishing form are named
   // Claims that had unit tests only: the offer rules, a payment card's form, a brand in the From name,
   // a greeting to the recipient's domain's users, the account-threat phrases of a kit. Sent byte for byte.
   const sent = (from: string, subject: string, type: string, body: string) =>
-    [
-      `From: ${from}`,
-      'To: user@example.test',
-      `Subject: ${subject}`,
-      `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-      `Message-ID: <${subject.length}.${Date.now()}@sender.test>`,
-      'MIME-Version: 1.0',
-      `Content-Type: ${type}; charset=us-ascii`,
-      '',
-      body,
-      '',
-    ].join('\r\n');
+    rawMessage(
+      [
+        `From: ${from}`,
+        'To: user@example.test',
+        `Subject: ${subject}`,
+        `Date: ${now()}`,
+        `Message-ID: <${subject.length}.${Date.now()}@sender.test>`,
+        'MIME-Version: 1.0',
+        `Content-Type: ${type}; charset=us-ascii`,
+      ],
+      [body],
+    );
   const offer = sent(
     'Deals <deals@offers-7713.test>',
     'Offers 7713',
@@ -292,19 +299,21 @@ test('over SMTP, the offers bulk mail sells and an older phishing form are named
 });
 
 test("phishing over SMTP posing as the recipient's own help desk, addressing the account, linking to an abused top-level domain", async () => {
-  const raw = [
-    'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
-    'To: user@example.test',
-    'Subject: user@example.test: password expiry 3317',
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    'Message-ID: <3317@helpdesk-portal.test>',
-    'MIME-Version: 1.0',
-    'Content-Type: text/html; charset=us-ascii',
-    '',
-    '<p>Dear user@example.test,</p>',
-    '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep#user@example.test">Keep current password</a></p>',
-    '',
-  ].join('\r\n');
+  const raw = rawMessage(
+    [
+      'From: "Example.test IT Service Desk" <it-desk@helpdesk-portal.test>',
+      'To: user@example.test',
+      'Subject: user@example.test: password expiry 3317',
+      `Date: ${now()}`,
+      'Message-ID: <3317@helpdesk-portal.test>',
+      'MIME-Version: 1.0',
+      'Content-Type: text/html; charset=us-ascii',
+    ],
+    [
+      '<p>Dear user@example.test,</p>',
+      '<p>Your password expires today. <a href="https://sso-example.login-renew.cyou/keep#user@example.test">Keep current password</a></p>',
+    ],
+  );
   await sendToMx(instance, { envelope: { from: 'it-desk@helpdesk-portal.test', to: ['user@example.test'] }, raw });
   const status = await spamStatus('password expiry 3317');
   for (const rule of [
@@ -318,20 +327,22 @@ test("phishing over SMTP posing as the recipient's own help desk, addressing the
 });
 
 test('an advance-fee letter over SMTP, greeted with a bare address and an invalid Message-ID, is named by its rules', async () => {
-  const raw = [
-    'Received: from 64.131.126.36 (unknown [64.131.126.36])',
-    `\tby mx.isp.test with SMTP; ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    'From: "Barrister J. Okafor" <okafor.chambers@lawyer-mail.test>',
-    'To: user@example.test',
-    'Subject: Estate 4190',
-    `Date: ${new Date().toUTCString().replace('GMT', '+0000')}`,
-    'Message-ID: 4190.20261207@lawyer-mail',
-    'Content-Type: text/plain; charset=us-ascii',
-    '',
-    'I am writing to you as the next of kin of my late client, who left US$12.5 million in a bank here.',
-    'You will receive 30% of the total sum for your help. This transaction is strictly confidential.',
-    '',
-  ].join('\r\n');
+  const raw = rawMessage(
+    [
+      'Received: from 64.131.126.36 (unknown [64.131.126.36])',
+      `\tby mx.isp.test with SMTP; ${now()}`,
+      'From: "Barrister J. Okafor" <okafor.chambers@lawyer-mail.test>',
+      'To: user@example.test',
+      'Subject: Estate 4190',
+      `Date: ${now()}`,
+      'Message-ID: 4190.20261207@lawyer-mail',
+      'Content-Type: text/plain; charset=us-ascii',
+    ],
+    [
+      'I am writing to you as the next of kin of my late client, who left US$12.5 million in a bank here.',
+      'You will receive 30% of the total sum for your help. This transaction is strictly confidential.',
+    ],
+  );
   await sendToMx(instance, { envelope: { from: 'okafor.chambers@lawyer-mail.test', to: ['user@example.test'] }, raw });
   const status = await spamStatus('Estate 4190');
   for (const rule of ['ADVANCE_FEE', 'HELO_BAD_ADDRESS', 'MSGID_INVALID'])
