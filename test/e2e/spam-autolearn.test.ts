@@ -1,8 +1,10 @@
-// Auto-learning over SMTP (`[spam] auto_learn`, src/spam/autolearn.ts): mail the rules junk with 12 and
-// more points (header and body both) teaches Bayes spam, mail with no rule points that Bayes already
-// calls ham teaches ham; with the setting off nothing is learned.
+// Auto-learning over SMTP (`[spam] auto_learn`, src/spam/autolearn.ts): mail the rules junk or refuse
+// with 12 and more points (header and body both) teaches Bayes spam, mail with no rule points that Bayes
+// already calls ham teaches ham; the stored bytes are learned, so the user's move out of Junk moves the
+// counts; with the setting off nothing is learned.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { ImapFlow } from 'imapflow';
 import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
@@ -53,6 +55,18 @@ const phish = (marker: string) => ({
   envelope: { from: 'alerts@bank.test', to: 'user@example.test' },
 });
 
+/**
+ * A bare-address link dressed as the bank's, no account words: 12.2 points of rules (7.2 header, 5
+ * body), under the refusal's 15 with Bayes' points, so it is delivered to Junk.
+ */
+const lure = (marker: string) => ({
+  from: 'Bank <news@bank.test>',
+  to: 'user@example.test',
+  subject: 'Our new rates',
+  html: `<p>See them: <a href="http://198.51.100.7/rates">https://www.bank.test/rates</a> ${marker}</p>`,
+  envelope: { from: 'news@bank.test', to: 'user@example.test' },
+});
+
 /** … and a colleague's note in words Bayes learned as ham, with no rule points. */
 const note = (marker: string) => ({
   from: 'Colleague <colleague@other.test>',
@@ -81,17 +95,54 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
 const counts = (model: Awaited<ReturnType<Instance['server']['store']['spam']['model']>>, marker: string) =>
   [...model.counts.keys()].filter((token) => token.includes(marker)).map((token) => model.get(token));
 
-test('a phish the rules junk with 12+ points teaches spam; a note Bayes calls ham teaches ham', async () => {
+test('a message learned from Junk and moved out of it by the user moves its counts to ham (one content hash)', async () => {
+  const store = on.server.store;
+  const model = await store.spam.model(SERVER_SCOPE);
+  const before = { ...model.totals };
+  assert.equal(before, { spam: 200, ham: 200 });
+  await sendToMx(on, lure('frobnirate'));
+  await waitUntil(() => model.totals.spam === before.spam + 1, 'spam learned');
+  const account = (await store.accounts.byAddress('user@example.test'))!;
+  const junk = store.folders.byName(account.id, 'Junk')!;
+  const delivered = await Promise.all((await store.messages.list(junk.id)).map((m) => store.read(m)));
+  assert.ok(
+    delivered.some((raw) => raw.includes('frobnirate')),
+    'delivered to Junk, not refused',
+  );
+  assert.ok(counts(model, 'frobnirate').length > 0);
+  for (const c of counts(model, 'frobnirate')) assert.equal(c, [1, 0]);
+
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: on.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'user@example.test', pass: 'autolearn password' },
+    logger: false,
+  });
+  await client.connect();
+  try {
+    await client.mailboxOpen('Junk');
+    await client.messageMove('1:*', 'INBOX');
+  } finally {
+    await client.logout();
+  }
+  await waitUntil(() => model.totals.spam === before.spam, 'the move out of Junk retrained it');
+  assert.is(model.totals.ham, before.ham + 1);
+  for (const c of counts(model, 'frobnirate')) assert.equal(c, [0, 1], 'moved, not counted twice');
+});
+
+test('a phish refused at 15+ points teaches spam; a note Bayes calls ham teaches ham', async () => {
   const model = await on.server.store.spam.model(SERVER_SCOPE);
-  assert.equal(model.totals, { spam: 200, ham: 200 });
+  const before = { ...model.totals };
   await send(on, phish('zorblaxphish'));
-  await waitUntil(() => model.totals.spam === 201, 'spam learned');
+  await waitUntil(() => model.totals.spam === before.spam + 1, 'spam learned');
   const phishCounts = counts(model, 'zorblaxphish');
   assert.ok(phishCounts.length > 0, "the phish's tokens were learned");
   for (const c of phishCounts) assert.equal(c, [1, 0]);
 
   await sendToMx(on, note('quibbleham'));
-  await waitUntil(() => model.totals.ham === 201, 'ham learned');
+  await waitUntil(() => model.totals.ham === before.ham + 1, 'ham learned');
   const noteCounts = counts(model, 'quibbleham');
   assert.ok(noteCounts.length > 0, "the note's tokens were learned");
   for (const c of noteCounts) assert.equal(c, [0, 1]);
