@@ -180,6 +180,7 @@ export const configSchema = z
         bayes_min_spam: z.number().int().min(0).default(200),
         bayes_min_ham: z.number().int().min(0).default(200),
         bayes_per_account: z.boolean().default(false),
+        auto_learn: z.boolean().default(true),
         dnsbl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
         uribl_zones: z.array(z.string().regex(/^[a-z0-9.-]+$/i)).default([]),
         bayes_max_tokens: z.number().int().min(1000).default(500_000),

@@ -7,9 +7,11 @@
 import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { indexPrepended, prependFields } from '../mime/prepend.ts';
+import { autoLearnClass, type AutoLearner } from '../spam/autolearn.ts';
+import { isBayesScorer } from '../spam/classifier.ts';
 import { messageIndex } from '../spam/normalize.ts';
 import { headerRules } from '../spam/rules.ts';
-import type { SpamScorer } from '../spam/types.ts';
+import type { SpamInput, SpamScorer } from '../spam/types.ts';
 import type { Store } from '../store/index.ts';
 import type { SendingLimits } from '../store/sends.ts';
 import { FORWARD_LIMIT_DEFAULTS, reserveForward } from './forward-budget.ts';
@@ -38,6 +40,8 @@ export interface PipelineOptions {
   spam?: SpamThresholds & { scorers?: SpamScorer[] };
   /** Secret for SRS-rewriting the envelope sender of forwarded mail; without it the sender is kept. */
   srsSecret?: string;
+  /** Learns the mail the rules are sure of into the Bayes model (`[spam] auto_learn`); absent: off. */
+  autoLearn?: AutoLearner;
   /** Each forwarder's budget of outside recipients (src/inbound/forward-budget.ts; default FORWARD_LIMIT_DEFAULTS). */
   forwardLimits?: SendingLimits;
   logger?: Logger;
@@ -72,24 +76,28 @@ export async function processMessage(
     });
   }
   const headers = parseHeaders(auth.raw);
-  const spam = await classify(
-    {
-      raw: auth.raw,
-      headers,
-      auth: auth.verdict,
-      mailFrom: msg.mailFrom,
-      fromHosted: await fromHosted,
-      accountIds: [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))],
-      clientIp: msg.client.ip,
-      envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
-    },
-    {
-      scorers: options.spam?.scorers ?? [headerRules],
-      junkScore: options.spam?.junkScore,
-      rejectScore: options.spam?.rejectScore,
-    },
-  );
+  const scorers = options.spam?.scorers ?? [headerRules];
+  const input: SpamInput = {
+    raw: auth.raw,
+    headers,
+    auth: auth.verdict,
+    mailFrom: msg.mailFrom,
+    fromHosted: await fromHosted,
+    accountIds: [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))],
+    clientIp: msg.client.ip,
+    envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
+  };
+  const spam = await classify(input, {
+    scorers,
+    junkScore: options.spam?.junkScore,
+    rejectScore: options.spam?.rejectScore,
+  });
+  const learnAs = await autoLearnVerdict(input, spam.hits, scorers, options.autoLearn);
+  // One recipient account: its own model learns too (when per-account models are on), as classify reads it.
+  const learnFor = input.accountIds.length === 1 ? input.accountIds[0] : undefined;
   if (spam.verdict === 'reject') {
+    // Refused mail is the surest spam; nobody can move it later, so its received bytes are learned.
+    if (learnAs === 'spam') options.autoLearn?.offer(auth.raw, 'spam', learnFor);
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
   // Into the room readMessage left before the message, when it did (no copy of the whole message).
@@ -121,6 +129,9 @@ export async function processMessage(
       log.warn({ id: msg.id, accountId }, 'mailbox filled during delivery; delivered over quota'),
   });
   metrics.delivery('inbound', spam.verdict === 'junk' ? 'junk' : 'delivered', delivered.length);
+  // The stored bytes: a user's later move into or out of Junk trains the same content hash and so
+  // moves these counts instead of adding its own.
+  if (learnAs && delivered.length) options.autoLearn?.offer(raw, learnAs, learnFor);
   await enqueueForwards(store, raw, msg.mailFrom, plan.forwards, meta, options.srsSecret);
   await sendSieveReplies(store, sieve, sieveInput);
   for (const d of plan.discarded) log.info({ id: msg.id, ...d }, 'discarded by mailbox filter');
@@ -138,6 +149,21 @@ export async function processMessage(
     'message accepted',
   );
   return { delivered, forwards: plan.forwards, score: spam.score, verdict: spam.verdict };
+}
+
+/** The class auto-learning takes the message as, or null (off, no Bayes scorer, or not sure enough). */
+async function autoLearnVerdict(
+  input: SpamInput,
+  hits: { rule: string; score: number }[],
+  scorers: SpamScorer[],
+  learner: AutoLearner | undefined,
+): Promise<'spam' | 'ham' | null> {
+  const bayes = learner && scorers.find(isBayesScorer);
+  if (!bayes) return null;
+  // The verdict the scorer just gave (computed once per input), not a second classification.
+  // A verdict that failed (BAYES_FAILED among the hits) learns nothing.
+  const verdict = await bayes.verdict(input).catch(() => null);
+  return verdict && autoLearnClass(hits, verdict.probability, verdict.trained);
 }
 
 /**

@@ -62,6 +62,8 @@ export interface MxServerOptions {
   srsSecret?: string;
   /** Forwarding budgets (see src/inbound/forward-budget.ts). */
   forwardLimits?: PipelineOptions['forwardLimits'];
+  /** Spam auto-learning (see src/spam/autolearn.ts); absent: off. */
+  autoLearn?: PipelineOptions['autoLearn'];
   logger?: Logger;
 }
 
@@ -201,6 +203,7 @@ function mxContext(options: MxServerOptions): MxContext {
       spam: options.spam,
       srsSecret: options.srsSecret,
       forwardLimits: options.forwardLimits,
+      autoLearn: options.autoLearn,
       logger: log,
     },
   };

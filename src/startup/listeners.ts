@@ -40,6 +40,7 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
       spam: services.spam,
       srsSecret: pipeline.srsSecret,
       forwardLimits: pipeline.forwardLimits,
+      autoLearn: pipeline.autoLearn,
       logger: logger.child({ listener: 'smtp-mx' }),
     }),
   );

@@ -11,6 +11,7 @@ import { createQueueRunner, runnerSettings, type QueueRunner } from '../outbound
 import { createReportCollector } from '../reports/collector.ts';
 import { LoginService } from '../security/login.ts';
 import { serverSecret } from '../security/secrets.ts';
+import { createAutoLearner } from '../spam/autolearn.ts';
 import { bayesScorer } from '../spam/classifier.ts';
 import { dnsblScorer } from '../spam/dnsbl.ts';
 import { headerRules } from '../spam/rules.ts';
@@ -74,6 +75,10 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     rejectScore: config.spam.reject_score,
     scorers: [headerRules, bayesScorer(store, bayes), ...dnsbl, ...(rspamd ? [rspamdScorer(rspamd)] : [])],
   };
+  const inboundLog = logger.child({ component: 'inbound' });
+  const autoLearn = config.spam.auto_learn
+    ? createAutoLearner(store, bayes, (err) => inboundLog.warn({ err }, 'spam auto-learning failed'))
+    : undefined;
   const forwardLimits = { perHour: config.smtp.forward_per_hour, perDay: config.smtp.forward_per_day };
   const pipeline: PipelineOptions = {
     store,
@@ -82,7 +87,8 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     spam,
     srsSecret: serverSecret(dataDir, 'srs'),
     forwardLimits,
-    logger: logger.child({ component: 'inbound' }),
+    autoLearn,
+    logger: inboundLog,
   };
 
   // One owner for this server's leases (queue attempts, webhook deliveries): see serverOwner.
@@ -130,6 +136,8 @@ export async function createServices(config: Config, store: Store, dataDir: stri
       await queueRunner.stop();
       await webhooks.stop();
       await reports.stop();
+      // What the last messages taught, written before the store closes.
+      await autoLearn?.flush();
     },
   };
 }

@@ -1,0 +1,82 @@
+// Auto-learning's decision (src/spam/autolearn.ts): SpamAssassin's thresholds with header and body
+// points apart, ham only when Bayes agrees, and rspamd's balance between the classes.
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { autoLearnClass, createAutoLearner } from '../../src/spam/autolearn.ts';
+import { Store } from '../../src/store/index.ts';
+import { SERVER_SCOPE } from '../../src/store/spam.ts';
+import { makeMessage } from '../helpers/tmp.ts';
+
+const balanced = { spam: 500, ham: 500 };
+const hit = (rule: string, score: number) => ({ rule, score });
+// 6.5 header points (rules.ts) and 6 body points (content features).
+const sure = [
+  hit('FAKE_REPLY', 2),
+  hit('MUA_FORGED_OUTLOOK', 2.5),
+  hit('MSGID_INVALID', 2),
+  hit('URI_TEXT_MISMATCH', 3),
+  hit('HTML_HIDDEN_TEXT', 1.5),
+  hit('OBFUSCATED_WORDS', 2.5),
+];
+
+test('spam: 12 points without Bayes, 3 of them header and 3 body', () => {
+  assert.is(autoLearnClass(sure, 0.5, balanced), 'spam');
+  // The Bayes hit is not counted: 11.5 rule points and a BAYES_99 are not enough.
+  const short = [...sure.slice(0, 5), hit('BAYES_99', 5.5)];
+  assert.is(autoLearnClass(short, 0.995, balanced), null);
+  // 13 header points and no body points: SpamAssassin's 3 body points are missing.
+  assert.is(
+    autoLearnClass(
+      [hit('SPF_FAIL', 3.5), hit('DMARC_FAIL', 3.5), hit('FAKE_REPLY', 2), hit('MSGID_INVALID', 4)],
+      0.5,
+      balanced,
+    ),
+    null,
+  );
+  // Body points alone: no header points.
+  assert.is(autoLearnClass([hit('GTUBE', 1000)], 0.5, balanced), null);
+});
+
+test('ham: at most 0.1 points without Bayes, and Bayes speaks and says at most 0.2', () => {
+  assert.is(autoLearnClass([], 0.05, balanced), 'ham');
+  assert.is(autoLearnClass([hit('BAYES_00', -3)], 0.001, balanced), 'ham');
+  // Spam the rules miss: Bayes is unsure or leans spam, so it is not learned as ham.
+  assert.is(autoLearnClass([], 0.35, balanced), null);
+  assert.is(autoLearnClass([], null, balanced), null, 'Bayes abstained');
+  assert.is(autoLearnClass([hit('MISSING_DATE', 1)], 0.01, balanced), null);
+});
+
+test('balance: a class is not learned while the model holds more than (other + 1) / 0.9 of it', () => {
+  assert.is(autoLearnClass([], 0.01, { spam: 1265, ham: 2769 }), null, 'ham outnumbers spam');
+  assert.is(autoLearnClass(sure, 0.5, { spam: 2769, ham: 1265 }), null, 'spam outnumbers ham');
+  assert.is(autoLearnClass(sure, 0.5, { spam: 1265, ham: 2769 }), 'spam', 'the smaller class is learned');
+  assert.is(autoLearnClass([], 0.01, { spam: 100, ham: 112 }), 'ham', 'within the ratio');
+  assert.is(autoLearnClass(sure, 0.5, { spam: 0, ham: 0 }), 'spam', 'a new model learns');
+});
+
+test('the learner writes a batch after its delay, and flush writes what is queued', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wrenmail-autolearn-'));
+  const store = await Store.open(dir);
+  try {
+    const errors: unknown[] = [];
+    const learner = createAutoLearner(store, {}, (err) => errors.push(err), 20);
+    learner.offer(makeMessage({ subject: 'qwzx offer', body: 'qwzx pills\r\n' }), 'spam');
+    learner.offer(makeMessage({ subject: 'meeting notes', body: 'see you at ten\r\n' }), 'ham');
+    const model = await store.spam.model(SERVER_SCOPE);
+    assert.equal(model.totals, { spam: 0, ham: 0 }, 'nothing written on offer');
+    await new Promise((r) => setTimeout(r, 100));
+    assert.equal(model.totals, { spam: 1, ham: 1 }, 'one batch after the delay');
+    learner.offer(makeMessage({ subject: 'another qwzx', body: 'qwzx again\r\n' }), 'spam');
+    await learner.flush();
+    assert.equal(model.totals, { spam: 2, ham: 1 });
+    assert.equal(errors, []);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test.run();
