@@ -16,6 +16,8 @@ export type WebhookOutcome = 'success' | 'failure' | 'gave_up';
 export type LoginOutcome = 'ok' | 'invalid' | 'suspended' | 'throttled' | 'authzid';
 /** An external spam scanner's answer: ok, or why Wren's own verdict stood alone (timeout, error). */
 export type ScannerOutcome = 'ok' | 'timeout' | 'error';
+/** What became of a message auto-learning took: written, dropped (the queue was full), or its write failed. */
+export type AutoLearnOutcome = 'learned' | 'dropped' | 'failed';
 
 export class Metrics {
   readonly registry = new Registry();
@@ -27,6 +29,7 @@ export class Metrics {
   private readonly deliveries: Counter<'direction' | 'outcome'>;
   private readonly webhooks: Counter<'outcome'>;
   private readonly scanners: Counter<'scanner' | 'request' | 'outcome'>;
+  private readonly autoLearned: Counter<'class' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -72,6 +75,12 @@ export class Metrics {
       labelNames: ['scanner', 'request', 'outcome'],
       registers,
     });
+    this.autoLearned = new Counter({
+      name: 'wrenmail_spam_autolearn_total',
+      help: 'Messages the classify stage was sure of, offered to the Bayes model ([spam] auto_learn), by class and outcome',
+      labelNames: ['class', 'outcome'],
+      registers,
+    });
   }
 
   /** Node's process metrics (CPU, memory, GC, handles, event-loop lag); once, when /metrics is first served. */
@@ -112,6 +121,10 @@ export class Metrics {
 
   spamScanner(scanner: 'rspamd', request: 'check' | 'learn', outcome: ScannerOutcome): void {
     this.scanners.inc({ scanner, request, outcome });
+  }
+
+  autoLearn(cls: 'spam' | 'ham', outcome: AutoLearnOutcome, count = 1): void {
+    this.autoLearned.inc({ class: cls, outcome }, count);
   }
 }
 

@@ -4,6 +4,7 @@
 // Measured prequentially on the leave-one-source-out splits (bench/spam-autolearn.ts, bench/RESULTS.md
 // "Auto-learning"): with SpamAssassin public left out, caught 62.74% → 78.2–79.8% at 0.25–0.36% ham
 // junked in three orders; the other splits as before or better.
+import { metrics, type AutoLearnOutcome } from '../metrics/registry.ts';
 import type { Store } from '../store/index.ts';
 import type { SpamClass, SpamTotals } from '../store/spam.ts';
 import { trainMany, type ClassifierOptions } from './classifier.ts';
@@ -80,19 +81,34 @@ export interface AutoLearner {
 }
 
 /**
+ * Offers waiting at most: learning is opportunistic, so when mail comes faster than the model is written
+ * the rest is dropped (and counted) rather than held in memory without bound.
+ */
+export const MAX_QUEUED = 1000;
+
+/**
  * Learns the offered messages in batches, off the SMTP reply's path: a batch starts `delayMs` after its
  * first message (the 250 is written by then), one trainMany (one durable write per model, keyed by
  * content hash) per recipient account. A failed write is reported to `onError`; the mail is delivered.
+ * Queued offers include those of batches still being written, up to `maxQueued`.
  */
 export function createAutoLearner(
   store: Store,
   options: ClassifierOptions,
   onError: (err: unknown) => void,
   delayMs = 200,
+  maxQueued = MAX_QUEUED,
 ): AutoLearner {
   let queued: { raw: Buffer; cls: SpamClass; accountId?: string }[] = [];
+  let pending = 0; // offered and not yet written (queued or in a batch being written)
   let timer: NodeJS.Timeout | null = null;
   let writing: Promise<void> = Promise.resolve();
+  const count = (items: typeof queued, outcome: AutoLearnOutcome) => {
+    for (const cls of ['spam', 'ham'] as const) {
+      const n = items.filter((item) => item.cls === cls).length;
+      if (n) metrics.autoLearn(cls, outcome, n);
+    }
+  };
   const flush = (): Promise<void> => {
     if (timer) clearTimeout(timer);
     timer = null;
@@ -105,12 +121,24 @@ export function createAutoLearner(
           store,
           items.map((item) => ({ input: item.raw, class: item.cls })),
           { ...options, accountId },
-        ).catch(onError);
+        ).then(
+          () => count(items, 'learned'),
+          (err) => {
+            count(items, 'failed');
+            onError(err);
+          },
+        );
+      pending -= batch.length;
     });
     return writing;
   };
   return {
     offer(raw, cls, accountId) {
+      if (pending >= maxQueued) {
+        metrics.autoLearn(cls, 'dropped');
+        return;
+      }
+      pending++;
       queued.push({ raw, cls, accountId });
       if (!timer) {
         timer = setTimeout(() => void flush(), delayMs);

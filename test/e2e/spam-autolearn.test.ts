@@ -93,7 +93,7 @@ async function waitUntil(check: () => boolean, what: string): Promise<void> {
 
 /** [spam, ham] counts of the model's tokens that contain `marker`. */
 const counts = (model: Awaited<ReturnType<Instance['server']['store']['spam']['model']>>, marker: string) =>
-  [...model.counts.keys()].filter((token) => token.includes(marker)).map((token) => model.get(token));
+  [...model.counts.tokens()].filter((token) => token.includes(marker)).map((token) => model.get(token));
 
 test('a message learned from Junk and moved out of it by the user moves its counts to ham (one content hash)', async () => {
   const store = on.server.store;

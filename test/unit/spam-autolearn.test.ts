@@ -5,6 +5,7 @@ import * as assert from 'uvu/assert';
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { metrics } from '../../src/metrics/registry.ts';
 import { autoLearnClass, createAutoLearner } from '../../src/spam/autolearn.ts';
 import { Store } from '../../src/store/index.ts';
 import { SERVER_SCOPE } from '../../src/store/spam.ts';
@@ -73,6 +74,30 @@ test('the learner writes a batch after its delay, and flush writes what is queue
     await learner.flush();
     assert.equal(model.totals, { spam: 2, ham: 1 });
     assert.equal(errors, []);
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the learner holds at most its limit of offers; the rest are dropped and counted', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'wrenmail-autolearn-'));
+  const store = await Store.open(dir);
+  try {
+    const dropped = async () =>
+      (await metrics.registry.getSingleMetric('wrenmail_spam_autolearn_total')!.get()).values.find(
+        (v) => v.labels.class === 'spam' && v.labels.outcome === 'dropped',
+      )?.value ?? 0;
+    const before = await dropped();
+    const learner = createAutoLearner(store, {}, () => {}, 10_000, 3);
+    for (let i = 0; i < 5; i++) learner.offer(makeMessage({ subject: `offer ${i}`, body: `qwzx ${i}\r\n` }), 'spam');
+    assert.is((await dropped()) - before, 2, 'two over the limit of three');
+    await learner.flush();
+    assert.equal((await store.spam.model(SERVER_SCOPE)).totals, { spam: 3, ham: 0 });
+    learner.offer(makeMessage({ subject: 'after the write', body: 'qwzx\r\n' }), 'spam');
+    await learner.flush();
+    assert.is((await store.spam.model(SERVER_SCOPE)).totals.spam, 4, 'room again once written');
+    assert.is((await dropped()) - before, 2);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
