@@ -44,6 +44,7 @@ import {
   withoutSpamHeaders,
   type Sample,
 } from './spam-corpus.ts';
+import { settledInUse } from './lib/memory.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) =>
@@ -77,14 +78,12 @@ function spread(xs: number[]): string {
   return `p50 ${f(quantile(s, 0.5))}  p99 ${f(quantile(s, 0.99))}  max ${f(s[s.length - 1]!)} ms`;
 }
 
-/** The model's heap: loaded afresh from disk between two full collections. */
+/** The model's memory: loaded afresh from disk between two full collections. */
 async function modelHeapMb(store: Store): Promise<{ tokens: number; mb: number }> {
   store.spam.forget();
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = await settledInUse(gc);
   const model = await store.spam.model(SERVER_SCOPE);
-  gc();
-  return { tokens: model.counts.size, mb: (process.memoryUsage().heapUsed - before) / 2 ** 20 };
+  return { tokens: model.counts.size, mb: ((await settledInUse(gc)) - before) / 2 ** 20 };
 }
 
 /** Trains `samples` in batches; with `noise`, each message as a new one with 30 random tokens of its own. */
@@ -223,7 +222,7 @@ try {
       `  ${round.padEnd(22)} cap off: ${String(off.tokens).padStart(8)} tokens ${off.mb.toFixed(1).padStart(6)} MB   cap ${cap}: ${String(on.tokens).padStart(8)} tokens ${on.mb.toFixed(1).padStart(6)} MB`,
     );
   };
-  console.log(`\nmodel memory (heap of the loaded counts), ${training.length} messages a round:`);
+  console.log(`\nmodel memory (heap and typed arrays of the loaded counts), ${training.length} messages a round:`);
   await memory('corpus');
   const clean = { off: await verdicts(store, testing), on: await verdicts(capped, testing) };
   for (let round = 1; round <= rounds; round++) {

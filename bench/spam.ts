@@ -33,6 +33,7 @@ import {
   type Confusion,
   type Sample,
 } from './spam-corpus.ts';
+import { settledInUse } from './lib/memory.ts';
 
 const args = process.argv.slice(2);
 const option = (name: string, fallback: number) =>
@@ -71,16 +72,13 @@ if (args[0] === '--measure-model') {
   // In a fresh process, so the heap holds nothing but the store and the model.
   setFlagsFromString('--expose-gc');
   const gc = runInNewContext('gc') as () => void;
-  gc();
-  const before = process.memoryUsage().heapUsed;
+  const before = await settledInUse(gc);
   const store = await Store.open(args[1]!);
   const t = performance.now();
   const model = await store.spam.model(SERVER_SCOPE);
   const loadMs = performance.now() - t;
-  gc();
-  console.log(
-    JSON.stringify({ tokens: model.counts.size, heapMb: (process.memoryUsage().heapUsed - before) / 2 ** 20, loadMs }),
-  );
+  const memoryMb = ((await settledInUse(gc)) - before) / 2 ** 20;
+  console.log(JSON.stringify({ tokens: model.counts.size, memoryMb, loadMs }));
   await store.close();
   process.exit(0);
 }
@@ -156,10 +154,14 @@ try {
   const measured = spawnSync(process.execPath, [import.meta.filename, '--measure-model', join(tmp, 'tenk')], {
     encoding: 'utf8',
   });
-  const { tokens, heapMb, loadMs } = JSON.parse(measured.stdout) as { tokens: number; heapMb: number; loadMs: number };
+  const { tokens, memoryMb, loadMs } = JSON.parse(measured.stdout) as {
+    tokens: number;
+    memoryMb: number;
+    loadMs: number;
+  };
   const diskMb = Number(spawnSync('du', ['-sm', join(tmp, 'tenk')], { encoding: 'utf8' }).stdout.split('\t')[0]);
   console.log(
-    `model of ${tenK.length} messages: ${tokens} tokens, ${heapMb.toFixed(0)} MB heap, loaded in ${loadMs.toFixed(0)} ms; ${diskMb} MB on disk (counts + training records)`,
+    `model of ${tenK.length} messages: ${tokens} tokens, ${memoryMb.toFixed(0)} MB in memory (heap and typed arrays), loaded in ${loadMs.toFixed(0)} ms; ${diskMb} MB on disk (counts + training records)`,
   );
 
   // 3. Side by side.
