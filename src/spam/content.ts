@@ -181,6 +181,7 @@ const BRANDS = [
   'natwest',
   'zoom',
 ];
+const BRAND_NAMES = new Set(BRANDS);
 // Brands long enough that one letter off is a lookalike rather than another word (googie, arnazon).
 const LONG_BRANDS = BRANDS.filter((b) => b.length >= 6);
 const CREDENTIALS =
@@ -597,57 +598,71 @@ const FREEMAIL = new Set(['gmail', 'ymail', 'email', 'hotmail', 'outlook', 'yaho
 // Hyphenated domains the brands themselves use.
 const OWNED = new Set(['google-analytics.com', 'paypal-community.com', 'microsoft-int.com', 'amazon-adsystem.com']);
 
-/** Letters a lookalike domain swaps in, read back as the letters they imitate (paypa1 → paypal, rn → m). */
+/**
+ * Letters a lookalike domain swaps in, read back as the letters they imitate (paypa1 → paypal, rn → m). Most
+ * labels have none: returned as they are, without three replacements (none of which makes another's letters).
+ */
 const unconfuse = (label: string) =>
-  label
-    .replace(/rn/g, 'm')
-    .replace(/vv/g, 'w')
-    .replace(/[01]/g, (d) => (d === '0' ? 'o' : 'l'));
+  CONFUSABLE.test(label)
+    ? label
+        .replace(/rn/g, 'm')
+        .replace(/vv/g, 'w')
+        .replace(/[01]/g, (d) => (d === '0' ? 'o' : 'l'))
+    : label;
+const CONFUSABLE = /rn|vv|[01]/;
 
-/** Levenshtein distance, stopping early once it exceeds `max`. */
-function withinEdits(a: string, b: string, max: number): boolean {
-  if (Math.abs(a.length - b.length) > max) return false;
-  // One edit leaves the first or the last character of both alike (the usual answer, without the table).
-  if (max === 1 && a.length > 1 && b.length > 1 && a[0] !== b[0] && a[a.length - 1] !== b[b.length - 1]) return false;
-  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
-  for (let i = 1; i <= a.length; i++) {
-    const row = [i];
-    for (let j = 1; j <= b.length; j++)
-      row[j] = Math.min(prev[j]! + 1, row[j - 1]! + 1, prev[j - 1]! + (a[i - 1] === b[j - 1] ? 0 : 1));
-    if (Math.min(...row) > max) return false;
-    prev = row;
-  }
-  return prev[b.length]! <= max;
+/**
+ * Levenshtein distance at most 1: alike but for one character replaced, added or dropped. Compared along both
+ * strings once, not by a table of distances (two arrays a row, for each of the 30 long brands, for each host).
+ */
+function withinOneEdit(a: string, b: string): boolean {
+  if (a.length < b.length) return withinOneEdit(b, a);
+  if (a.length - b.length > 1) return false;
+  let head = 0; // alike from the start
+  while (head < b.length && a.charCodeAt(head) === b.charCodeAt(head)) head++;
+  let tail = 0; // alike from the end, not into the head
+  while (tail < b.length - head && a.charCodeAt(a.length - 1 - tail) === b.charCodeAt(b.length - 1 - tail)) tail++;
+  // All but one character alike (replaced), or all of the shorter (one added to the longer).
+  return head + tail >= b.length - (a.length === b.length ? 1 : 0);
 }
+
+/** "example" of "example.co.uk": found by indexOf, not a split into labels (asked of every host a message links to). */
+const firstLabel = (domain: string) => {
+  const dot = domain.indexOf('.');
+  return dot < 0 ? domain : domain.slice(0, dot);
+};
 
 /**
  * A host that dresses as a brand it does not belong to: the brand as a label or hyphenated part of a
  * host under another registered domain (paypal.com.account-check.example, paypal-secure.example), its
  * registered name one edit or a digit-for-letter away (paypa1.com, arnazon.com), punycode, or one edit
- * away from the recipient's own domain.
+ * away from the recipient's own domain. Asked of every host a message links to: the 244 hosts of two of the slowest
+ * test messages took 1.5–2.7 ms, 0.34–0.41 ms without the splits, flatMap and distance tables (issue 18).
  */
 export function lookalikeHost(host: string, recipient?: string): boolean {
   if (isIpHost(host)) return false;
   const reg = registeredDomain(host);
-  const name = reg.split('.')[0]!;
-  if (host.split('.').some((l) => l.startsWith('xn--'))) return true;
+  const name = firstLabel(reg);
+  if (host.startsWith('xn--') || host.includes('.xn--')) return true; // a punycode label
   // A plain label (apple.slashdot.org, outlook.4team.biz) is a topic, not a disguise: the brand must come
   // with its own TLD after it (paypal.com.x) or hyphenated to other words (paypal-secure).
-  const labels = unconfuse(host).split('.');
-  const dressed = (b: string) =>
+  const unconfused = unconfuse(host);
+  const dressed = (b: string, labels = unconfused.split('.')) =>
     labels.some(
       (l, i) =>
         (l === b && /^(com|net|org)$/.test(labels[i + 1] ?? '') && i + 2 < labels.length) ||
         (l.split('-').includes(b) && l !== b),
     );
-  // Only a brand that is a label or a hyphenated part of one can be dressed: looked up, not searched for.
-  const pieces = new Set(labels.flatMap((l) => l.split('-')));
-  if (!OWNED.has(reg) && BRANDS.some((b) => b.length >= 5 && b !== name && pieces.has(b) && dressed(b))) return true;
+  // Only a brand that is a label or a hyphenated part of one can be dressed: the host's few pieces looked up among
+  // the brands, not each brand among the pieces (a spam's hundreds of hosts each asked 43 times).
+  const pieces = unconfused.split(/[.-]/); // each label's hyphenated parts (a flatMap of splits took twice as long)
+  if (!OWNED.has(reg) && pieces.some((b) => b.length >= 5 && b !== name && BRAND_NAMES.has(b) && dressed(b)))
+    return true;
   const plain = unconfuse(name);
   if (plain !== name && BRANDS.includes(plain)) return true;
-  if (LONG_BRANDS.some((b) => b !== name && withinEdits(name, b, 1))) return true;
-  const own = recipient ? registeredDomain(recipient).split('.')[0]! : '';
-  return own.length >= 5 && own !== name && !FREEMAIL.has(name) && withinEdits(name, own, 1);
+  if (LONG_BRANDS.some((b) => b !== name && withinOneEdit(name, b))) return true;
+  const own = recipient ? firstLabel(registeredDomain(recipient)) : '';
+  return own.length >= 5 && own !== name && !FREEMAIL.has(name) && withinOneEdit(name, own);
 }
 
 const isIpHost = (host: string) =>
