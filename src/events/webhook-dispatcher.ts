@@ -61,6 +61,9 @@ export const WEBHOOK_DEFAULTS = {
   pollIntervalMs: 30_000,
   retentionMs: CONFIG_DEFAULTS.events.retention_days * 24 * HOUR,
 };
+/** How soon a node whose fan-out found the lease held elsewhere looks again. */
+const FAN_OUT_RETRY_MS = 250;
+
 export function createWebhookDispatcher(options: WebhookDispatcherOptions): WebhookDispatcher {
   const { store } = options;
   const log = options.logger ?? pino({ level: 'silent' });
@@ -92,6 +95,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
   let running = false;
   let fanning: Promise<void> | null = null;
   let fanAgain = false;
+  let fanRetry: NodeJS.Timeout | null = null;
   let poller: NodeJS.Timeout | null = null;
   let lastPrune = 0;
 
@@ -106,8 +110,17 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
     fanning = (async () => {
       do {
         fanAgain = false;
-        // One node fans out at a time (the cursor is shared); the others' events wait for its next pass.
-        await withLease(lease, 'webhook-fanout', () => fanOutPending(store, webhooks));
+        // One node fans out at a time (the cursor is shared). When another holds the lease, its pass may
+        // have read the cursor before this node's event committed: this node looks again shortly rather
+        // than leave the event to the next event or the 30 s poll (a CI run's last delivery waited past 20 s).
+        const pass = await withLease(lease, 'webhook-fanout', () => fanOutPending(store, webhooks));
+        if (!pass.ran && running && !fanRetry) {
+          fanRetry = setTimeout(() => {
+            fanRetry = null;
+            if (running) void fanOut();
+          }, FAN_OUT_RETRY_MS);
+          fanRetry.unref();
+        }
       } while (fanAgain && running);
     })()
       .catch((err: Error) => log.error({ err }, 'webhook fan-out failed'))
@@ -157,6 +170,7 @@ export function createWebhookDispatcher(options: WebhookDispatcherOptions): Webh
       store.notifier.off('event', onEvent);
       store.notifier.off('webhook-due', onDue);
       if (poller) clearInterval(poller);
+      if (fanRetry) clearTimeout(fanRetry);
       const pumped = pump.stop(); // no attempt starts from here on
       await fanning;
       await pumped;

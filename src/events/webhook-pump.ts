@@ -1,13 +1,19 @@
 // Starts an attempt for each due webhook delivery, at most `concurrency` at a time and one per
 // delivery, then sleeps until the next due time (capped by the poll interval). What an attempt does
 // is the caller's `attempt`; deliveries are due again only once their attempt is recorded. A delivery whose
-// lease another node holds ('elsewhere') is left alone until the next poll.
+// lease another node holds ('elsewhere') is left alone for a while (ELSEWHERE_HOLD_MS).
 import type { Logger } from 'pino';
 import type { Webhooks } from '../store/webhooks.ts';
 import { forgetLapsed } from '../store/leases.ts';
 
 /** With attempts in flight and the earliest due entry possibly theirs: look again this soon. */
 const BUSY_RESCAN_MS = 250;
+/**
+ * A delivery whose lease another node held is tried again after this, not at the next poll (30 s): if that
+ * node's attempt ends without recording one (it stopped, or its write failed), the delivery waits seconds, not
+ * a poll interval (a CI run's last webhook of 96 came later than 20 s). The cost: a lease request per try.
+ */
+const ELSEWHERE_HOLD_MS = 2000;
 
 export interface DeliveryPumpOptions {
   webhooks: Pick<Webhooks, 'due' | 'nextDueAt'>;
@@ -53,7 +59,7 @@ export function createDeliveryPump(o: DeliveryPumpOptions): DeliveryPump {
           const job = o
             .attempt(id)
             .then((result) => {
-              if (result === 'elsewhere') elsewhere.set(id, Date.now() + o.pollIntervalMs);
+              if (result === 'elsewhere') elsewhere.set(id, Date.now() + Math.min(ELSEWHERE_HOLD_MS, o.pollIntervalMs));
             })
             .catch((err: Error) => log.error({ err, delivery: id }, 'webhook attempt failed to record'))
             .finally(() => {
