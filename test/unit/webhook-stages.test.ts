@@ -260,4 +260,37 @@ test('pump: at most `concurrency` attempts at once, one per delivery; a delivery
   });
 });
 
+test('pump: a delivery whose lease another node held is tried again within seconds, not at the next poll', async () => {
+  await withStore(async (store, webhooks) => {
+    const webhook = await hook(webhooks);
+    const ctx: OutcomeContext = { store, webhooks, retryScheduleMs: [1000], logger };
+    const delivery = await addDelivery(store, webhooks, webhook);
+    const tries: number[] = [];
+    const pump = createDeliveryPump({
+      webhooks,
+      concurrency: 2,
+      pollIntervalMs: 60_000,
+      logger,
+      // The first try finds the lease held on another node, whose attempt then ends without recording one.
+      attempt: async (id) => {
+        tries.push(Date.now());
+        if (tries.length === 1) return 'elsewhere';
+        await recordAttempt(ctx, webhook, (await webhooks.getDelivery(id))!, {
+          ...failure(1),
+          statusCode: 200,
+          error: null,
+          success: true,
+        });
+      },
+    });
+    pump.start();
+    await pump.pump();
+    // With the hold as long as the poll (60 s here), the second try came a minute later.
+    await waitFor(() => tries.length === 2, 5000, 'a second try');
+    assert.ok(tries[1]! - tries[0]! < 4000, `tried again after ${tries[1]! - tries[0]!} ms`);
+    await pump.stop();
+    assert.is((await webhooks.getDelivery(delivery.id))!.status, 'succeeded');
+  });
+});
+
 test.run();
