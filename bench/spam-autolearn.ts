@@ -32,12 +32,11 @@ import {
   summary,
   type Prepared,
 } from './spam-corpus.ts';
+import { argOption } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
-const only = opt('--only', '');
-const ORDERS = opt('--orders', 'source,1').split(',');
-const TRAIN_CAP = Number(opt('--train-cap', 'Infinity'));
+const only = argOption('--only', '');
+const ORDERS = argOption('--orders', 'source,1').split(',');
+const TRAIN_CAP = Number(argOption('--train-cap', 'Infinity'));
 const JUNK = 5;
 
 /** A setting: the product's thresholds (src/spam/autolearn.ts), and SpamAssassin's learn-on-error mode. */
@@ -70,7 +69,7 @@ const SETTINGS: Setting[] = [
   { name: 'r8-guard-bal', t: { ...AUTO_LEARN, spamAt: 8, headerMin: 0, bodyMin: 0 } },
   { name: 'r6-guard-bal', t: { ...AUTO_LEARN, spamAt: 6, headerMin: 0, bodyMin: 0 } },
 ];
-const chosen = opt('--settings', SETTINGS.map((s) => s.name).join(',')).split(',');
+const chosen = argOption('--settings', SETTINGS.map((s) => s.name).join(',')).split(',');
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const samples = (await prepareCorpus()).map((s) => ({ ...s, sha: createHash('sha256').update(s.raw).digest('hex') }));

@@ -31,25 +31,24 @@ import {
   summary,
   type Prepared,
 } from './spam-corpus.ts';
+import { argOption, args } from './lib/args.ts';
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
-const only = opt('--only', '');
-const L2 = Number(opt('--l2', '0.0001'));
-const FOLDS = Number(opt('--folds', '5'));
+const only = argOption('--only', '');
+const L2 = Number(argOption('--l2', '0.0001'));
+const FOLDS = Number(argOption('--folds', '5'));
 const MIN_HITS = 5;
-const STEPS = Number(opt('--steps', '3000'));
+const STEPS = Number(argOption('--steps', '3000'));
 // --prequential: also the test-then-train fit (see prequential()) beside the hand curve and the k-fold fit.
 const PREQUENTIAL = args.includes('--prequential');
 // --window and --ham-share take comma lists: each combination is fitted and reported.
-const WINDOWS = opt('--window', '3000').split(',').map(Number);
+const WINDOWS = argOption('--window', '3000').split(',').map(Number);
 // "hand": the share of the records' ham the hand curve junks (the fit ranks, the hand curve's ham rate stays);
 // "z:2.5": a fixed operating point on the fitted (class-balanced) log-odds, whatever the records' ham.
-const HAM_SHARES = opt('--ham-share', '0.002').split(',');
-const WARM = Number(opt('--warm', '100'));
-const STEPS_PREQ = Number(opt('--preq-steps', '300'));
+const HAM_SHARES = argOption('--ham-share', '0.002').split(',');
+const WARM = Number(argOption('--warm', '100'));
+const STEPS_PREQ = Number(argOption('--preq-steps', '300'));
 // --seed: another shuffled training order (the noise of the order).
-const SEED = opt('--seed', '');
+const SEED = argOption('--seed', '');
 
 requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR, 'ham'));
 const samples = await prepareCorpus();
@@ -206,8 +205,8 @@ const zOf = (m: Model, s: Prepared, p: number) => {
  * verdict outweighs a pile of failed authentication checks, and sampled at fixed probabilities as the
  * piecewise-linear scoreCurve the classifier already takes.
  */
-const BAYES_MIN = Number(opt('--min', '-5'));
-const BAYES_MAX = Number(opt('--max', '10'));
+const BAYES_MIN = Number(argOption('--min', '-5'));
+const BAYES_MAX = Number(argOption('--max', '10'));
 const KNOTS = [0, 0.001, 0.01, 0.05, 0.1, 0.2, 0.3, 0.4, 0.5, 0.6, 0.7, 0.8, 0.9, 0.95, 0.99, 0.999, 1];
 function curveOf(m: Model, zJunk: number): [number, number][] {
   const points = (p: number) =>

@@ -37,6 +37,7 @@ import {
   summary,
   type Prepared,
 } from './spam-corpus.ts';
+import { argOption, args } from './lib/args.ts';
 
 interface LrSetting {
   features: 'tokens' | 'bytes' | 'writer' | 'tokens+bytes';
@@ -73,13 +74,11 @@ const DEFAULT_LR: LrSetting = {
   normalize: false,
 };
 
-const args = process.argv.slice(2);
-const opt = (name: string, dflt: string) => (args.includes(name) ? args[args.indexOf(name) + 1]! : dflt);
-const only = opt('--only', '');
-const FOLDS = Number(opt('--folds', '5'));
-const SEEDS = opt('--seeds', '1').split(',').map(Number);
+const only = argOption('--only', '');
+const FOLDS = Number(argOption('--folds', '5'));
+const SEEDS = argOption('--seeds', '1').split(',').map(Number);
 const LR_ONLY = args.includes('--lr-only');
-const SHOW_WEIGHTS = Number(opt('--weights', '0'));
+const SHOW_WEIGHTS = Number(argOption('--weights', '0'));
 const JUNK = 5;
 const settings: LrSetting[] = args
   .filter((a) => a.startsWith('{'))
