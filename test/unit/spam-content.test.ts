@@ -102,6 +102,33 @@ test('HTML: hidden text, image-only bodies, shouting fonts', () => {
   assert.equal(features(newsletter), []);
 });
 
+test('image spam: the one inline picture first, above a page of filler text', () => {
+  const prose =
+    'how well nat is getting on. she bore it without flinching, saying to herself that the boy would care. ';
+  const related = (htmlBody: string, pictures: number[], subject = 'Ur turn to say yes') =>
+    Buffer.from(
+      `${head(subject, undefined, 'multipart/related; boundary="r"')}--r\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n${htmlBody}\r\n` +
+        pictures
+          .map(
+            (bytes, i) =>
+              `--r\r\nContent-Type: image/gif; name="p${i}.gif"\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <p${i}>\r\n\r\n${'R0lGODlh'.repeat(bytes / 8).replace(/.{76}/g, '$&\r\n')}\r\n`,
+          )
+          .join('') +
+        '--r--\r\n',
+    );
+  const has = (raw: Buffer) => features(raw).includes('HTML_IMAGE_LEADS_TEXT');
+  const spam = `<html><body><img src="cid:p0"><br>${prose.repeat(4)}</body></html>`;
+  assert.ok(has(related(spam, [12000])));
+  assert.ok(has(related(`<p>Hi!</p><IMG width=400 SRC=cid:p0>${prose.repeat(4)}`, [12000])));
+  // Not image spam: a short caption (the mostly-image rule's), text above the picture, a picture linked from the
+  // web, a newsletter's several pictures, a bounce's small icon (Gmail's is 1.5 KB).
+  assert.not.ok(has(related('<img src="cid:p0"><br>Sent from my phone', [12000])));
+  assert.not.ok(has(related(`<p>${prose}</p><img src="cid:p0">${prose.repeat(3)}`, [12000])));
+  assert.not.ok(has(related(`<img src="http://x.example/a.gif">${prose.repeat(4)}`, [12000])));
+  assert.not.ok(has(related(`<img src="cid:p0">${prose.repeat(4)}<img src="cid:p1">`, [12000, 9000])));
+  assert.not.ok(has(related(`<img width=72 height=72 src="cid:p0">${prose.repeat(4)}`, [1400])));
+});
+
 test('headline fonts, potency and diet offers, forms of personal details, stock tips', () => {
   const has = (raw: Buffer, name: string) => features(raw).includes(name as never);
   const prose = ' Our new catalogue is out, with the spring range and the prices of the season.'.repeat(5);
