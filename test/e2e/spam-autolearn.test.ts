@@ -5,7 +5,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { ImapFlow } from 'imapflow';
-import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { bootstrapKey, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 import { trainMany } from '../../src/spam/classifier.ts';
@@ -146,6 +146,21 @@ test('a phish refused at 15+ points teaches spam; a note Bayes calls ham teaches
   const noteCounts = counts(model, 'quibbleham');
   assert.ok(noteCounts.length > 0, "the note's tokens were learned");
   for (const c of noteCounts) assert.equal(c, [0, 1]);
+
+  // The operator sees what was learned on /metrics (Prometheus text, the bootstrap root key).
+  const reply = await fetch(`http://127.0.0.1:${on.port('http')}/metrics`, {
+    headers: { authorization: `Bearer ${bootstrapKey(on)}` },
+  });
+  assert.is(reply.status, 200);
+  const text = await reply.text();
+  const learned = (cls: string) =>
+    Number(
+      new RegExp(
+        `^wrenmail_spam_autolearn_total\\{[^}]*class="${cls}"[^}]*outcome="learned"[^}]*\\} (\\d+)$`,
+        'm',
+      ).exec(text)?.[1] ?? 0,
+    );
+  assert.ok(learned('spam') >= 1 && learned('ham') >= 1, text);
 });
 
 test('with auto_learn = false nothing is learned', async () => {
