@@ -8,7 +8,7 @@ import { metrics, type AutoLearnOutcome } from '../metrics/registry.ts';
 import type { Store } from '../store/index.ts';
 import type { SpamClass, SpamTotals } from '../store/spam.ts';
 import { trainMany, type ClassifierOptions } from './classifier.ts';
-import { FEATURES } from './content.ts';
+import { BODY_RULES } from './rules.ts';
 import type { SpamHit } from './types.ts';
 
 export interface AutoLearnThresholds {
@@ -37,15 +37,6 @@ export const AUTO_LEARN: AutoLearnThresholds = {
   hamBayesMax: 0.2,
   minBalance: 0.9,
 };
-
-// SpamAssassin counts body rules apart from header rules; ours are the content features (content.ts),
-// GTUBE and the greetings. Every other rule reads the header, the envelope or the connection.
-const BODY_RULES = new Set<string>([
-  ...Object.keys(FEATURES),
-  'GTUBE',
-  'GREETS_RECIPIENT_ADDRESS',
-  'GREETS_RECIPIENT_DOMAIN_USER',
-]);
 
 const isBayes = (rule: string) => rule.startsWith('BAYES_');
 

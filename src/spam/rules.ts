@@ -12,6 +12,8 @@ interface Rule {
   rule: string;
   score: number;
   description: string;
+  /** It reads the message's text, not only the header, envelope or connection (auto-learning weighs the two apart). */
+  readsBody?: true;
   test(input: SpamInput): boolean;
 }
 
@@ -81,7 +83,13 @@ const domainPart = (value: string | null) => /@([^>\s,;]+)/.exec(value ?? '')?.[
 
 /** Header and content rules beyond authentication (scores after SpamAssassin's defaults, rounded). */
 export const CONTENT_RULES: readonly Rule[] = [
-  { rule: 'GTUBE', score: 1000, description: 'The GTUBE spam test string', test: (i) => body(i).includes(GTUBE) },
+  {
+    rule: 'GTUBE',
+    score: 1000,
+    description: 'The GTUBE spam test string',
+    readsBody: true,
+    test: (i) => body(i).includes(GTUBE),
+  },
   {
     rule: 'MALFORMED_DATE',
     score: 1,
@@ -265,6 +273,7 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'GREETS_RECIPIENT_ADDRESS',
     score: 1.5,
     description: "The text's greeting names the recipient by address",
+    readsBody: true,
     test: (i) => {
       if (viaList(i)) return false;
       const opening = messageIndex(i.raw).search.text.slice(0, GREETING_SCAN).toLowerCase();
@@ -277,6 +286,7 @@ export const CONTENT_RULES: readonly Rule[] = [
     rule: 'GREETS_RECIPIENT_DOMAIN_USER',
     score: 1.5,
     description: "The text's greeting names a user of the recipient's domain, from another domain",
+    readsBody: true,
     test: (i) => {
       const { host } = sender(i);
       if (viaList(i)) return false;
@@ -615,6 +625,12 @@ function spfAligned(i: SpamInput): boolean {
   const spfDomain = i.auth.spf.domain?.toLowerCase();
   return !!from && !!spfDomain && from.endsWith(`@${spfDomain}`);
 }
+
+/** The rules that read the message's text: every content feature, and the rules above marked so. */
+export const BODY_RULES: ReadonlySet<string> = new Set([
+  ...Object.keys(FEATURES),
+  ...[...RULES, ...CONTENT_RULES].filter((r) => r.readsBody).map((r) => r.rule),
+]);
 
 export const headerRules: SpamScorer = {
   name: 'rules',

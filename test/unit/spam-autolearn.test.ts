@@ -7,6 +7,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '../../src/metrics/registry.ts';
 import { autoLearnClass, createAutoLearner } from '../../src/spam/autolearn.ts';
+import { FEATURES } from '../../src/spam/content.ts';
+import { BODY_RULES } from '../../src/spam/rules.ts';
 import { Store } from '../../src/store/index.ts';
 import { SERVER_SCOPE } from '../../src/store/spam.ts';
 import { makeMessage } from '../helpers/tmp.ts';
@@ -22,6 +24,19 @@ const sure = [
   hit('HTML_HIDDEN_TEXT', 1.5),
   hit('OBFUSCATED_WORDS', 2.5),
 ];
+
+test('body points: the content features and the rules marked as reading the text; the rest read the header', () => {
+  for (const rule of [...Object.keys(FEATURES), 'GTUBE', 'GREETS_RECIPIENT_ADDRESS', 'GREETS_RECIPIENT_DOMAIN_USER'])
+    assert.ok(BODY_RULES.has(rule), rule);
+  for (const rule of ['SPF_FAIL', 'FAKE_REPLY', 'SUBJECT_NAMES_RECIPIENT', 'MUA_OUTLOOK_BARE_TO'])
+    assert.not.ok(BODY_RULES.has(rule), rule);
+  // 14.5 points, all of rules that read the text and none of the header: not sure enough to learn.
+  const bodyOnly = [hit('GREETS_RECIPIENT_ADDRESS', 1.5), hit('GREETS_RECIPIENT_DOMAIN_USER', 1.5), ...sure.slice(3)];
+  assert.is(
+    autoLearnClass([...bodyOnly, hit('URI_IP_HOST', 2), hit('HTML_IMAGE_LEADS_TEXT', 2.5)], 0.5, balanced),
+    null,
+  );
+});
 
 test('spam: 12 points without Bayes, 3 of them header and 3 body', () => {
   assert.is(autoLearnClass(sure, 0.5, balanced), 'spam');
