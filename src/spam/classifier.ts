@@ -143,7 +143,10 @@ export function bayesVerdict(
 ): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
   const clues = selectClues(tokens, probabilityOf, o);
   const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
-  const probability = 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues);
+  // Only a spam verdict is pulled: a few clues saying ham cost a spam at most, and auto-learning's ham
+  // guard (Bayes ≤ 0.2) reads them as before.
+  const probability =
+    indicator > 0.5 ? 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues) : indicator;
   const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
   return { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
 }

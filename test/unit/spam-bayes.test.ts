@@ -348,7 +348,7 @@ test('the API path reports the Bayes verdict it scored: one classification, not 
   await store.close();
 });
 
-test('a verdict on few clues is pulled toward unsure in proportion; from fullStrengthClues on it stands', () => {
+test('a spam verdict on few clues is pulled toward unsure in proportion; from fullStrengthClues on, or saying ham, it stands', () => {
   // One token 65 spam and no ham have, and two weak ones: chi-square combining alone says 0.98 (an encrypted
   // message's three clues, body:empty among them, under a model trained on 2002/2007 mail).
   const counts: Record<string, [number, number]> = {
@@ -363,6 +363,9 @@ test('a verdict on few clues is pulled toward unsure in proportion; from fullStr
   const few = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES);
   assert.ok(Math.abs(few.probability - (0.5 + ((raw - 0.5) * 3) / 20)) < 1e-12, `${few.probability}`);
   assert.ok(few.score < 5 && few.scoreAlone < 5);
+  // A ham verdict on as few clues stands (auto-learning's guard reads it).
+  const hammy = bayesVerdict(['a', 'b', 'c'], () => 0.01, DEFAULT_BAYES);
+  assert.is(hammy.probability, chiCombine([0.01, 0.01, 0.01]).indicator);
   // Twenty clues as strong as that one are spam whatever the count rule says.
   const many = Array.from({ length: 20 }, (_, i) => `strong${i}`);
   const strong = bayesVerdict(many, () => 0.99, DEFAULT_BAYES);
