@@ -14,6 +14,7 @@
 //     (a hash-ordered pick), as the private held-out set is trained
 import { createHash } from 'node:crypto';
 import { join } from 'node:path';
+import { countedHits } from '../src/inbound/classify.ts';
 import { parseDate } from '../src/mime/date.ts';
 import { parseHeaders } from '../src/mime/parsed-headers.ts';
 import { DEFAULT_BAYES, tokenProbability } from '../src/spam/bayes.ts';
@@ -164,7 +165,7 @@ for (const split of [...losoSplits(samples), mixed]) {
   const base = fresh();
   report(
     'none',
-    split.test.map((s) => ({ spam: s.class === 'spam', score: scoreOf(s, base.verdict(s).score) })),
+    split.test.map((s) => ({ spam: s.class === 'spam', score: scoreOf(s, base.verdict(s)) })),
     '',
   );
   for (const a of SETTINGS) {
@@ -180,7 +181,7 @@ for (const split of [...losoSplits(samples), mixed]) {
           if (cls !== s.class) learned[cls === 'spam' ? 'hamAsSpam' : 'spamAsHam']++;
           m.learn(s, cls);
         }
-        return { spam: s.class === 'spam', score: scoreOf(s, v.score) };
+        return { spam: s.class === 'spam', score: scoreOf(s, v) };
       });
       report(
         `${a.name} (order ${order})`,
@@ -191,7 +192,7 @@ for (const split of [...losoSplits(samples), mixed]) {
   }
 }
 
-/** The verdict's score: rule points plus the Bayes points, rounded as classify.ts rounds. */
-function scoreOf(s: Prepared, bayesPoints: number): number {
-  return Math.round((s.hits.reduce((sum, h) => sum + h.score, 0) + bayesPoints) * 10) / 10;
+/** The verdict's score: rule points plus the Bayes points, counted as classify.ts counts them. */
+function scoreOf(s: Prepared, bayes: { score: number; scoreAlone: number }): number {
+  return countedHits([...s.hits, { rule: 'BAYES', ...bayes }].map((h) => ({ description: '', ...h }))).score;
 }

@@ -12,6 +12,7 @@
 //   --fp: the ham junked
 import { join } from 'node:path';
 import { DEFAULT_BAYES, tokenProbability, type BayesOptions } from '../src/spam/bayes.ts';
+import { countedHits } from '../src/inbound/classify.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { requireCorpus } from './lib/corpus.ts';
 import {
@@ -82,7 +83,10 @@ for (const split of [...losoSplits(samples), mixed]) {
       const verdict = bayesVerdict(tokensOf(s), probabilityOf, o);
       return {
         spam: s.class === 'spam',
-        score: Math.round((rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1) + verdict.score) * 10) / 10,
+        score: countedHits([
+          { rule: 'RULES', score: rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1), description: '' },
+          { rule: 'BAYES', score: verdict.score, scoreAlone: verdict.scoreAlone, description: '' },
+        ]).score,
         p: verdict.probability ?? 0.5,
       };
     });

@@ -25,8 +25,7 @@ export interface Classification {
 export async function classify(input: SpamInput, options: ClassifyOptions): Promise<Classification> {
   const junkAt = options.junkScore ?? CONFIG_DEFAULTS.spam.junk_score;
   const rejectAt = options.rejectScore ?? CONFIG_DEFAULTS.spam.reject_score;
-  const hits = (await Promise.all(options.scorers.map((s) => scoreSafely(s, input)))).flat();
-  const score = Math.round(hits.reduce((sum, h) => sum + h.score, 0) * 10) / 10;
+  const { score, hits } = countedHits((await Promise.all(options.scorers.map((s) => scoreSafely(s, input)))).flat());
   // DMARC quarantine sends a message to Junk whatever its score.
   const verdict = score >= rejectAt ? 'reject' : score >= junkAt || input.auth.action === 'quarantine' ? 'junk' : 'ham';
   const tests = hits.map((h) => h.rule).join(',') || 'none';
@@ -34,6 +33,20 @@ export async function classify(input: SpamInput, options: ClassifyOptions): Prom
     `X-Spam-Score: ${score.toFixed(1)}\r\n` +
     `X-Spam-Status: ${verdict === 'ham' ? 'No' : 'Yes'}, score=${score.toFixed(1)} required=${junkAt.toFixed(1)} tests=${tests}${input.auth.action === 'quarantine' ? ' dmarc=quarantine' : ''}\r\n`;
   return { score, hits, verdict, headers };
+}
+
+/**
+ * The hits with the points each counts for, and their sum (rounded to a tenth): a hit with `scoreAlone`
+ * counts that when the others add nothing (Bayes on its own junks only when sure, spam/bayes.ts aloneCurve).
+ */
+export function countedHits(hits: SpamHit[]): { score: number; hits: SpamHit[] } {
+  const total = hits.reduce((sum, h) => sum + h.score, 0);
+  const counted = hits.map((h) => {
+    if (h.scoreAlone === undefined || total - h.score > 0) return h;
+    const { scoreAlone, ...hit } = h;
+    return { ...hit, score: scoreAlone };
+  });
+  return { score: Math.round(counted.reduce((sum, h) => sum + h.score, 0) * 10) / 10, hits: counted };
 }
 
 /**

@@ -45,6 +45,8 @@ export interface BayesVerdict {
   probability: number | null;
   /** Points this adds to the rule score: 0 when abstaining. */
   score: number;
+  /** Points it adds when nothing else adds any (`aloneCurve`): 0 when abstaining. */
+  scoreAlone: number;
   /** BAYES_00 … BAYES_999, or null when abstaining. */
   rule: string | null;
   /** Why it abstained. */
@@ -117,13 +119,14 @@ export async function classify(store: Store, input: MailInput, options: MessageO
   const trained = { ...model.totals };
   if (!enough(trained)) {
     const reason = `not enough training: ${trained.spam} spam and ${trained.ham} ham of ${o.minSpam} and ${o.minHam}`;
-    return { probability: null, score: 0, rule: null, reason, clues: [], model: which, trained };
+    return { probability: null, score: 0, scoreAlone: 0, rule: null, reason, clues: [], model: which, trained };
   }
   const f = (spam: number, ham: number) => tokenProbability(spam, ham, trained.spam, trained.ham, o);
-  const { probability, score, clues } = bayesVerdict(tokenize(input), (t) => model.read(t, f), o);
+  const { probability, score, scoreAlone, clues } = bayesVerdict(tokenize(input), (t) => model.read(t, f), o);
   return {
     probability,
     score,
+    scoreAlone,
     rule: bandRule(probability),
     reason: null,
     clues: clues.slice(0, TOP_CLUES),
@@ -137,10 +140,15 @@ export function bayesVerdict(
   tokens: string[],
   probabilityOf: (token: string) => number,
   o: BayesOptions,
-): { probability: number; score: number; clues: Clue[] } {
+): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
   const clues = selectClues(tokens, probabilityOf, o);
-  const probability = chiCombine(clues.map((c) => c.probability)).indicator;
-  return { probability, score: Math.round(scoreFor(probability, o.scoreCurve) * 10) / 10, clues };
+  const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
+  // Only a spam verdict is pulled: a few clues saying ham cost a spam at most, and auto-learning's ham
+  // guard (Bayes ≤ 0.2) reads them as before.
+  const probability =
+    indicator > 0.5 ? 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues) : indicator;
+  const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
+  return { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
 }
 
 /** The Bayes scorer, and the verdict behind its hit (the API reports the probability beside the score). */
@@ -174,6 +182,7 @@ export function bayesScorer(store: Store, options: ClassifierOptions = {}): Baye
         {
           rule: v.rule,
           score: v.score,
+          scoreAlone: v.scoreAlone,
           description: `Bayesian spam probability ${(v.probability * 100).toFixed(1)}%`,
         },
       ];

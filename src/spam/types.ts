@@ -21,6 +21,8 @@ export interface SpamInput {
 export interface SpamHit {
   rule: string; // upper-case, SpamAssassin style: SPF_FAIL
   score: number;
+  /** Points instead of `score` when the other hits add none: a verdict that is not sure on its own says less (Bayes). */
+  scoreAlone?: number;
   description: string;
 }
 

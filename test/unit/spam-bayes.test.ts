@@ -4,11 +4,11 @@ import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'nod
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuthVerdict } from '../../src/dns/auth-verdict.ts';
-import { classify as classifyStage } from '../../src/inbound/classify.ts';
+import { classify as classifyStage, countedHits } from '../../src/inbound/classify.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { classifyMessage } from '../../src/services/spam.ts';
 import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, selectClues, tokenProbability } from '../../src/spam/bayes.ts';
-import { bayesScorer, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
+import { bayesScorer, bayesVerdict, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import { dateShape, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
 import { normalizeMessage, readMessages, trainFromPaths } from '../../src/spam/train.ts';
@@ -346,6 +346,52 @@ test('the API path reports the Bayes verdict it scored: one classification, not 
   assert.is(bayes.rule, scored.rule);
   assert.is(bayes.score, scored.score);
   await store.close();
+});
+
+test('a spam verdict on few clues is pulled toward unsure in proportion; from fullStrengthClues on, or saying ham, it stands', () => {
+  // One token 65 spam and no ham have, and two weak ones: chi-square combining alone says 0.98 (an encrypted
+  // message's three clues, body:empty among them, under a model trained on 2002/2007 mail).
+  const counts: Record<string, [number, number]> = {
+    'body:empty': [65, 0],
+    'from:name:alice': [1, 0],
+    other: [913, 574],
+  };
+  const probabilityOf = (t: string) => tokenProbability(...(counts[t] ?? [0, 0]), 1200, 1200, DEFAULT_BAYES);
+  const tokens = Object.keys(counts);
+  const raw = chiCombine(tokens.map(probabilityOf)).indicator;
+  assert.ok(raw > 0.97, `raw ${raw}`);
+  const few = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES);
+  assert.ok(Math.abs(few.probability - (0.5 + ((raw - 0.5) * 3) / 20)) < 1e-12, `${few.probability}`);
+  assert.ok(few.score < 5 && few.scoreAlone < 5);
+  // A ham verdict on as few clues stands (auto-learning's guard reads it).
+  const hammy = bayesVerdict(['a', 'b', 'c'], () => 0.01, DEFAULT_BAYES);
+  assert.is(hammy.probability, chiCombine([0.01, 0.01, 0.01]).indicator);
+  // Twenty clues as strong as that one are spam whatever the count rule says.
+  const many = Array.from({ length: 20 }, (_, i) => `strong${i}`);
+  const strong = bayesVerdict(many, () => 0.99, DEFAULT_BAYES);
+  assert.is(strong.probability, chiCombine(Array(20).fill(0.99)).indicator);
+  assert.ok(strong.score >= 5);
+});
+
+test('Bayes alone junks from 0.9; a rule beside it, from 0.7 (countedHits, aloneCurve)', () => {
+  const o = DEFAULT_BAYES;
+  const bayesHit = (p: number) => ({
+    rule: 'BAYES_80',
+    score: scoreFor(p, o.scoreCurve),
+    scoreAlone: scoreFor(p, o.aloneCurve),
+    description: '',
+  });
+  const rule = { rule: 'SUBJECT_ALL_CAPS', score: 1, description: '' };
+  const named = { rule: 'BULK_PRECEDENCE', score: 0, description: '' };
+  // p 0.8, nothing else: under 5, and the hit reports the points it counted for.
+  const alone = countedHits([named, bayesHit(0.8)]);
+  assert.ok(alone.score < 5, `${alone.score}`);
+  assert.is(alone.hits[1]!.score, Math.round(scoreFor(0.8, o.aloneCurve) * 10) / 10);
+  assert.ok(countedHits([bayesHit(0.9)]).score >= 5);
+  // With a rule's point it counts on the curve: 0.8 → 5.2, + 1.
+  assert.is(countedHits([rule, bayesHit(0.8)]).score, Math.round((1 + scoreFor(0.8, o.scoreCurve)) * 10) / 10);
+  // Below 0.4 the curves are the same: ham evidence counts alike.
+  for (const p of [0, 0.1, 0.3]) assert.is(scoreFor(p, o.aloneCurve), scoreFor(p, o.scoreCurve));
 });
 
 test('clues: the strongest maxDiscriminators, as sorting every token would give them, ties by token', () => {
