@@ -578,7 +578,8 @@ const CLOSERS = codes(')"\'>]}*`_~|,.;:?!-');
 const SHOWN_DOMAIN = /(?:https?:\/\/|\bwww\.)([a-z0-9-]+(?:\.[a-z0-9-]+)+)/i;
 const SHOWS_DOMAIN = /:\/\/|www\./i;
 
-const MAX_HTML = 512 * 1024;
+/** The most of an HTML body a classification reads (the tokenizer too, so the body is decoded once). */
+export const MAX_HTML = 512 * 1024;
 const TEXT_SCAN = 64 * 1024;
 const OFFER_SCAN = 16 * 1024;
 

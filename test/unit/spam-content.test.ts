@@ -773,8 +773,8 @@ test('HTML left unclosed is read in linear time: tags, comments, scripts (crafte
 });
 
 test('HTML decoded once for the index, the features and the tokenizer: each still reads up to its own cap', () => {
-  // Quoted-printable HTML of 700 KB, a link to an IP address at 600 KB: past the features' 512 KiB, within
-  // the tokenizer's 1 MiB. An escape ("=3D") straddles the 512 KiB cut, which decodes differently cut.
+  // Quoted-printable HTML of 700 KB, a link to an IP address at 600 KB: past the 512 KiB the features and
+  // the tokenizer read, within the index's 4 MiB. An escape ("=3D") straddles the 512 KiB cut, which decodes differently cut.
   const line = '<p style=3D"color:#333">Quarterly figures for the board meeting, see the appendix.</p>=\r\n';
   const start = head('Newsletter', undefined, 'text/html; charset=utf-8').replace(
     'MIME-Version: 1.0\r\n',
@@ -785,12 +785,13 @@ test('HTML decoded once for the index, the features and the tokenizer: each stil
   body += line.repeat(Math.floor((600 * 1024 - body.length) / line.length));
   body += `<a href=3D"http://192.0.2.7/offer">offer</a>\r\n${line.repeat(1000)}`;
   const message = () => Buffer.from(start + body);
-  // The tokenizer reads the HTML (1 MiB) before it asks for the features (512 KiB); the features alone first.
+  // The tokenizer reads the HTML as far as the features do (512 KiB, issue 18: one decoding of a large body),
+  // whichever asks first.
   for (const tokensFirst of [false, true]) {
     const raw = message();
     const early = tokensFirst ? tokenize(raw) : undefined;
     assert.not.ok(contentFeatures(raw).includes('URI_IP_HOST'));
-    assert.ok((early ?? tokenize(raw)).includes('url:ip'));
+    assert.not.ok((early ?? tokenize(raw)).includes('url:ip'));
   }
   // Each cap, in any order, gets what decoding its own slice gives.
   const raw = message();
