@@ -633,6 +633,13 @@ test('bulk advertising phrases, counted', () => {
   assert.equal(features(mail('Re: patch', 'Click here for the log; the discount on the conference ends Friday.')), []);
 });
 
+test('the features scan the first 32 KB of the text: phrases past it in a long newsletter are not counted', () => {
+  const phrases = 'Dear Friend, act now! No obligation, 100% free quote, limited time. Click here to apply now.';
+  const filler = 'The minutes of the meeting and the agenda for the next one are below.\n'.repeat(480); // 33.6 KB
+  assert.ok(features(mail('Minutes', `${phrases}\n${filler}`)).includes('SPAM_PHRASES_MANY'));
+  assert.equal(features(mail('Minutes', `${filler}${phrases}`)), []);
+});
+
 test('links through a redirector are judged by where they send the reader', () => {
   const via = (href: string) => features(html('Your invoice', `<p>See <a href="${href}">your invoice</a>.</p>`));
   // google.com/url?q=, l.facebook.com/l.php?u=, Outlook's safelinks, a site's own open redirect.
