@@ -3,7 +3,7 @@
 // "from:domain:example.com"), URLs reduced to their hosts and path words, MIME structure and
 // attachment types as features. A message yields a set: each token counts once per message.
 import { decodedPart } from '../mime/decode.ts';
-import { readHeader, type HeaderField } from '../mime/headers.ts';
+import { messageHeader, type HeaderField } from '../mime/headers.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
 import { contentFeatures, MAX_HTML, registeredDomain } from './content.ts';
@@ -99,7 +99,7 @@ export function tokenize(input: MailInput): string[] {
 
 function tokensOf(raw: Buffer, index: MessageIndex): string[] {
   const out = new TokenSet();
-  const { fields } = readHeader(raw, 0, index.headerSize || raw.length);
+  const { fields } = messageHeader(raw);
   headerTokens(fields, index, out);
   const parts = { html: false, plain: false };
   mimeTokens(raw, index.root, out, parts, 0);
