@@ -1,5 +1,6 @@
 // Body decoding for the search text: transfer encodings, then charsets. Synchronous on purpose
 // (indexMessage is), and lenient: broken input decodes to something rather than throwing.
+import { isAscii } from 'node:buffer';
 import charsets from 'libmime/lib/charset.js';
 import { transferCoding } from './mime-fields.ts';
 import type { MimeNode } from './types.ts';
@@ -71,9 +72,18 @@ function isUtf8Label(charset: string | undefined): boolean {
   return cs === '' || cs === 'us-ascii' || cs === 'ascii' || cs === 'utf-8' || cs === 'utf8';
 }
 
+/**
+ * Single-byte charsets whose first 128 code points are ASCII (ISO 8859, Windows code pages, KOI8): bytes
+ * that are all ASCII are their own text, which a native check and copy give without iconv-lite's table
+ * decoder (a 93 KB ASCII body labelled ISO-8859-1: 0.42 → 0.014 ms). Most mail labelled iso-8859-1 or
+ * windows-1252 is plain ASCII (issue 18: the search text and the spam features decode every text part).
+ */
+const ASCII_BASED = /^(?:iso[-_ ]?8859[-_ ]?\d{1,2}|windows-125\d|cp-?125\d|latin-?\d|koi8-?[ru])$/;
+
 /** Bytes to text. Missing, ASCII or UTF-8 labels: lenient UTF-8 (8-bit "us-ascii" mail is common). */
 export function decodeCharset(bytes: Buffer, charset: string | undefined): string {
   if (isUtf8Label(charset)) return decodeUtf8Lenient(bytes);
+  if (ASCII_BASED.test((charset ?? '').trim().toLowerCase()) && isAscii(bytes)) return bytes.toString('latin1');
   try {
     return charsets.decode(bytes, (charset ?? '').trim().toLowerCase());
   } catch {

@@ -2,7 +2,7 @@
 // once: by the inbound pipeline, submission, spam scoring and sieve.
 import libmime from 'libmime';
 import { parseAddressList } from './addresses.ts';
-import { firstField, readHeader, type HeaderField } from './headers.ts';
+import { firstField, messageHeader, type HeaderField } from './headers.ts';
 
 /** The header fields a stage reads (parsed once, with the `mime/` reader). */
 export interface ParsedHeaders {
@@ -18,7 +18,7 @@ export interface ParsedHeaders {
 }
 
 export function parseHeaders(raw: Buffer): ParsedHeaders {
-  const { fields, bodyStart } = readHeader(raw, 0, raw.length);
+  const { fields, bodyStart } = messageHeader(raw);
   const get = (name: string) => firstField(fields, name);
   const addresses = parseAddressList(get('from') ?? '').filter((a) => a.mailbox && a.host);
   const from = addresses.map((a) => `${a.mailbox}@${a.host}`.toLowerCase());

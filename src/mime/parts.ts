@@ -2,7 +2,7 @@
 // delimiters fix its parts' ranges before the parts are looked into, so a child that never closes
 // its own boundary still ends where the parent's next delimiter begins.
 import { buildEnvelope } from './envelope.ts';
-import { readHeader, type HeaderField } from './headers.ts';
+import { messageHeader, readHeader, type HeaderField } from './headers.ts';
 import { readMimeFields } from './mime-fields.ts';
 import type { MimeNode } from './types.ts';
 
@@ -36,7 +36,7 @@ export function parseMessage(buf: Buffer, start = 0, end = buf.length): ParsedEn
 function parseEntity(ctx: Context, start: number, end: number, depth: number, digest: boolean): ParsedEntity {
   ctx.nodes++;
   const { buf } = ctx;
-  const { fields, bodyStart } = readHeader(buf, start, end);
+  const { fields, bodyStart } = start === 0 && end === buf.length ? messageHeader(buf) : readHeader(buf, start, end);
   const mf = readMimeFields(fields, digest);
   const node: MimeNode = {
     start,

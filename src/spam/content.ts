@@ -582,8 +582,14 @@ const CLOSERS = codes(')"\'>]}*`_~|,.;:?!-');
 const SHOWN_DOMAIN = /(?:https?:\/\/|\bwww\.)([a-z0-9-]+(?:\.[a-z0-9-]+)+)/i;
 const SHOWS_DOMAIN = /:\/\/|www\./i;
 
-const MAX_HTML = 512 * 1024;
-const TEXT_SCAN = 64 * 1024;
+/** The most of an HTML body a classification reads (the tokenizer too, so the body is decoded once). */
+export const MAX_HTML = 512 * 1024;
+/**
+ * The text the features scan. Phrases spread over a long text say little: past 32 KB they only added
+ * SPAM_PHRASES to 15 long Enron newsletters (ham) and no feature to any spam of the corpus. Features on
+ * the longest texts, least of 50: 69 KB (Enron ham 3862) 1.57 → 1.12 ms, trec07p inmail.22900 2.0 → 1.3 ms.
+ */
+const TEXT_SCAN = 32 * 1024;
 const OFFER_SCAN = 16 * 1024;
 
 /** Registered domain, roughly: the last two labels, three under a generic second level (co.uk). */

@@ -4,6 +4,7 @@
 // own bytes are never written, and decodedPart still gives the text with its CRs.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import libmimeCharsets from 'libmime/lib/charset.js';
 import { decodeCharset, decodedLines, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
 import { indexMessage } from '../../src/mime/index.ts';
 
@@ -77,6 +78,43 @@ test('a body cut by the cap, and one longer than the reused buffer', () => {
   // the small one after the big one, through the same scratch memory
   const small = part(Buffer.from('a\r\nb'), '7bit', undefined);
   assert.is(decodedLines(small, indexMessage(small).root, 1 << 30), 'a\nb');
+});
+
+test('ASCII bytes under a single-byte charset label are decoded without iconv-lite, to the same text', () => {
+  const ascii = Buffer.from(Array.from({ length: 128 }, (_, i) => i));
+  const labels = [
+    'iso-8859-1',
+    'ISO-8859-1 ',
+    'iso8859-15',
+    'iso_8859-2',
+    'windows-1252',
+    'cp1251',
+    'latin1',
+    'koi8-r',
+  ];
+  const decode = libmimeCharsets.decode;
+  let calls = 0;
+  libmimeCharsets.decode = (...args: Parameters<typeof decode>) => {
+    calls++;
+    return decode(...args);
+  };
+  try {
+    for (const label of labels) {
+      calls = 0;
+      assert.is(decodeCharset(ascii, label), decode(ascii, label.trim().toLowerCase()), label);
+      assert.is(calls, 0, `${label}: no table decoding`);
+    }
+    // A byte above 0x7f is the charset's: Windows-1252's 0x80 is the euro sign, KOI8-R's 0xc1 a Cyrillic а.
+    assert.is(decodeCharset(Buffer.from([0x41, 0x80]), 'windows-1252'), 'A€');
+    assert.is(decodeCharset(Buffer.from([0xc1]), 'koi8-r'), 'а');
+    // VISCII puts letters at control codes and ISO-2022-JP reads escapes: both still go to the table decoder.
+    calls = 0;
+    decodeCharset(Buffer.from('\x1b$B$"\x1b(B', 'latin1'), 'iso-2022-jp');
+    decodeCharset(Buffer.from([0x02]), 'viscii');
+    assert.is(calls, 2);
+  } finally {
+    libmimeCharsets.decode = decode;
+  }
 });
 
 test.run();

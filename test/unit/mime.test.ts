@@ -16,6 +16,8 @@ import {
   type SectionPart,
 } from '../../src/mime/index.ts';
 import { parseAddressList } from '../../src/mime/addresses.ts';
+import { messageHeader, readHeader } from '../../src/mime/headers.ts';
+import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { parseDate } from '../../src/mime/date.ts';
 
 const crlf = (...lines: string[]): Buffer => Buffer.from(lines.join('\r\n'), 'utf8');
@@ -852,6 +854,17 @@ test('search text: each run of spaces, tabs and no-break spaces is one space, li
   assert.is(tidy('  a b  c\t\td \u00a0e\u00a0f\t \n\n\n\t g \n \n'), 'a b c d e f\n\ng');
   assert.is(tidy('one two\nthree'), 'one two\nthree');
   assert.is(htmlToText('<p>a&nbsp;&nbsp;b\t c</p><p>d</p>'), 'a b c\n\nd');
+});
+
+test('a message header block is read once per Buffer: the parsed fields and the index share it', () => {
+  const raw = Buffer.from('From: a@b.example\r\nSubject: once\r\nX-Long: one\r\n two\r\n\r\nbody\r\n');
+  const block = messageHeader(raw);
+  assert.equal(block, readHeader(raw, 0, raw.length));
+  assert.is(messageHeader(raw), block);
+  assert.is(parseHeaders(raw).fields, block.fields);
+  assert.is(parseHeaders(raw).bodyStart, indexMessage(raw).headerSize);
+  // Another Buffer of the same bytes is read again (a Buffer may be reused for other bytes, never the same one).
+  assert.is.not(messageHeader(Buffer.from(raw)), block);
 });
 
 test.run();
