@@ -844,6 +844,9 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     'stock to watch',
     'Unsubscribe',
     'save up to 50%',
+    'fill out our FREE online form',
+    'This e-mail is an advertisement',
+    'remove yourself from',
     // The regex is tried at each of its first word's places (issue 18): the phrase may be at a later one.
     'Best wishes, and the best price',
     'no, no, NO\nobligation',
