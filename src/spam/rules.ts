@@ -367,13 +367,14 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => paddedTail(i.headers.get('subject') ?? '') && paddedTail(lastSubjectLine(i)),
   },
   {
-    // A hash-buster of another kind: a long number ending the subject, a new one on each copy ("want to
-    // accept credit cards? 126432211", "RE: MedHelp 24066464"). People label the numbers they write there
-    // ("Invoice 02722027", "contract no. 96037499") or set them off ("(1476358788189)"); a date is left out.
+    // A hash-buster of another kind: a long number ending the subject, a new one on each copy ("get a
+    // merchant acount 5226171310", "RE: MedHelp 24066464"), or the time it was sent, to the second ("Time:1:30:33
+    // AM", "[Mon, 09 Apr 2007 06:20:47 -0800]"). People label the numbers they write there ("Invoice 02722027",
+    // "contract no. 96037499") or set them off ("(1476358788189)"); a date is left out.
     rule: 'SUBJECT_TAIL_NUMBER',
     score: 1.5,
-    description: 'Subject ends in a long number that labels nothing (a hash-buster)',
-    test: (i) => unlabelledTailNumber(i.headers.subject),
+    description: 'Subject ends in a long number that labels nothing, or in a time to the second (a hash-buster)',
+    test: (i) => unlabelledTailNumber(i.headers.subject) || CLOCK_TAIL.test(i.headers.subject.slice(-CLOCK_TAIL_SCAN)),
   },
   {
     rule: 'SUBJECT_ALL_CAPS',
@@ -529,6 +530,10 @@ function paddedTail(line: string): boolean {
   while (pad > 0 && isBlank(line[pad - 1])) pad--;
   return token < end && token - pad >= 3 && pad > 0 && line[pad - 1] !== ':';
 }
+// A time of day to the second, then perhaps AM/PM, a zone and a closing bracket, ending the subject; its last
+// characters are read, enough for "11:27:42 p.m. +0000]" and blanks.
+const CLOCK_TAIL = /\b\d{1,2}:\d\d:\d\d(?:\s*[ap]\.?m\.?)?(?:\s*(?:[+-]\d{4}|[a-z]{3,4}))?\s*[\])]?\s*$/i;
+const CLOCK_TAIL_SCAN = 40;
 /** Digits the hash-buster's number has at least: a price, a year, a zip code or a phone's digits have fewer. */
 const TAIL_DIGITS = 8;
 // The words that say what a number is: an order's, an invoice's, a ticket's, a phone's.

@@ -439,7 +439,14 @@ test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () 
 
 test('a Subject that ends in a long number labelling nothing (a hash-buster)', () => {
   const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
-  for (const subject of ['get a merchant acount 5226171310', 'great rates 33161186544333222  ', 'MedHelp 24066464'])
+  for (const subject of [
+    'get a merchant acount 5226171310',
+    'great rates 33161186544333222  ',
+    'MedHelp 24066464',
+    'Collect Your Money! Time:1:30:33 AM',
+    'Stop looking for a new part-time job - here it is. [Mon, 09 Apr 2007 06:20:47 -0800]',
+    'This one will make you money  9/20/02 11:34:52 PM',
+  ])
     assert.equal(message(subject), ['SUBJECT_TAIL_NUMBER'], subject);
   for (const subject of [
     'Invoice 02722027', // labelled
@@ -452,6 +459,8 @@ test('a Subject that ends in a long number labelling nothing (a hash-buster)', (
     'Nightly build 20070412', // a date
     'meter 9862401', // seven digits
     '12345678', // nothing before it
+    'Build status as of Sun Apr 22 00:00:02 2007', // a date that ends in its year
+    'Meeting moved to 10:30 PM',
   ])
     assert.equal(message(subject), [], subject);
   // Walked by hand from the end: long runs of digits, blanks or letters cost linear time.
@@ -460,6 +469,8 @@ test('a Subject that ends in a long number labelling nothing (a hash-buster)', (
     `a ${'1'.repeat(60_000)}`,
     `${'a'.repeat(60_000)} 12345678`,
     ' 1'.repeat(30_000),
+    '1:11:11 '.repeat(7_500),
+    `1:11:11${' '.repeat(60_000)}x`,
   ]) {
     const started = performance.now();
     message(subject);
