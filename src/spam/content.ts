@@ -102,6 +102,7 @@ export const FEATURES = {
   ADULT_OFFER: { score: 1.5, description: 'Adult sites, videos or dates' },
   DIPLOMA_OFFER: { score: 2, description: 'A diploma or degree without study' },
   WORK_AT_HOME_OFFER: { score: 1.5, description: 'Work at home, money a week, be your own boss' },
+  REPLICA_OFFER: { score: 1.5, description: 'Replica watches and designer goods' },
 } as const satisfies Record<string, Omit<ContentFeature, 'rule'>>;
 
 export type FeatureName = keyof typeof FEATURES;
@@ -209,7 +210,7 @@ const phrases = (list: readonly (readonly [string, RegExp, (RegExp | null)?])[])
   ]);
 const guardWords = (list: Phrase[]) =>
   new RegExp(`\\b(?:${[...new Set(list.flatMap(([guard]) => guard.flat()))].join('|')})\\b`, 'gi');
-// Not the words an offer rule counts (prescription drugs, work at home, extra income, mortgage rates, casinos):
+// Not the words an offer rule counts (prescription drugs, work at home, extra income, mortgage rates, casinos, replicas):
 // those would earn their points twice.
 const PHRASES = phrases([
   ['click here', /\bclick\s+here\b/i],
@@ -238,7 +239,6 @@ const PHRASES = phrases([
   ['order now|today', /\border\s+(now|today)\b/i],
   ['call now|today|toll', /\bcall\s+(now|today|toll[-\s]free)\b/i],
   ['viagra|cialis|levitra', /\b(viagra|cialis|levitra)\b/i],
-  ['replica|rolex', /\b(replica|rolex)\b/i],
   ['guarantee|guaranteed', /\bguaranteed?\b/i],
   ['apply now|online', /\bapply\s+(now|online)\b/i],
   ['increase', /\bincrease\s+your\b/i],
@@ -254,6 +254,14 @@ const PHRASES = phrases([
   ['unsubscribe', /\bunsubscribe\b/i],
   ['discount', /\bdiscount\b/i],
   ['save', /\bsave\s+(up\s+to\s+)?\d+%/i],
+  // Bulk mail's own words: the lead form, the ad that says it is one, the list to take yourself off (SpamAssassin
+  // public corpus spam 107, 34, 44; trec07p spam 1, 9, 2; ham of either 0, 0, 1).
+  [
+    'fill out form',
+    /\bfill\s+out\s+(our|the|this)\s+(free\s+|short\s+|simple\s+|quick\s+|brief\s+)?(online\s+)?form\b/i,
+  ],
+  ['advertisement', /\bthis\s+(e-?mail\s+|message\s+)?(is\s+an\s+)?advertisement\b/i, null],
+  ['remove yourself', /\bremove\s+yourself\s+from\b/i],
 ]);
 // What potency and diet offers sell (SpamAssassin's DRUGS_ERECTILE and DIET_1 name the same goods): counted, as
 // a text that names them twice is about them, and the euphemisms count (SpamAssassin public corpus 7.7% of spam,
@@ -345,11 +353,12 @@ export const OFFERS: readonly Offer[] = [
   },
   {
     // 106 / 0, 12 / 0. Not "interest rates", nor a company's "poor credit rating": lists and a trader's news say them.
+    // The credit card for bad credit and the car loan too (2007's "unsecured gold mastercard", "any credit auto loans").
     feature: 'LOAN_OFFER',
     starts:
-      'refinanc\\w* low lower fixed adjustable mortgage home consolidate eliminate reduce cut debt bad poor no any damaged credit pre preapproved lender lenders cash payday',
+      'refinanc\\w* low lower fixed adjustable mortgage home consolidate eliminate reduce cut debt bad poor no any damaged less imperfect credit pre preapproved lender lenders cash payday unsecured guaranteed instant auto car',
     words:
-      /\b(?:refinanc\w*|(?:low|lower|fixed|adjustable)[\s-]+(?:interest\s+)?rate\s+mortgages?|mortgage\s+(?:rates?|payments?|loans?|approval|quotes?)|home\s+(?:loans?|equity\s+loans?)|(?:consolidate|eliminate|reduce|cut)\s+(?:your\s+)?(?:credit\s+card\s+)?debts?|debt\s+(?:consolidation|relief|free)|bad\s+credit|(?:poor|no|any|damaged)\s+credit\b(?!\s+ratings?)|credit\s+(?:repair|problems)|pre[\s-]?approved|(?:lower|reduce)\s+(?:your\s+)?(?:monthly|house|home|mortgage)\s+payments?|lenders?\s+compete|cash\s+advance|payday\s+loans?)\b/i,
+      /\b(?:refinanc\w*|(?:low|lower|fixed|adjustable)[\s-]+(?:interest\s+)?rate\s+mortgages?|mortgage\s+(?:rates?|payments?|loans?|approval|quotes?)|home\s+(?:loans?|equity\s+loans?)|(?:consolidate|eliminate|reduce|cut)\s+(?:your\s+)?(?:credit\s+card\s+)?debts?|debt\s+(?:consolidation|relief|free)|bad\s+credit|(?:poor|no|any|damaged)\s+credit\b(?!\s+ratings?)|(?:less\s+than\s+perfect|imperfect)\s+credit|credit\s+(?:repair|problems)|pre[\s-]?approved|(?:lower|reduce)\s+(?:your\s+)?(?:monthly|house|home|mortgage)\s+payments?|lenders?\s+compete|cash\s+advance|payday\s+loans?|unsecured\s+(?:[a-z]+\s+){0,2}?(?:credit\s+cards?|mastercard|visa|loans?)|(?:guaranteed|instant)\s+(?:credit\s+|loan\s+)?approval|(?:auto|car)\s+loans?)\b/i,
     subject: /\b(?:refinanc\w*|mortgage|pre[\s-]?approved|debt\s+consolidation|bad\s+credit)\b/i,
   },
   {
@@ -388,6 +397,16 @@ export const OFFERS: readonly Offer[] = [
     words:
       /\b(?:work(?:ing)?\s+(?:from|at)\s+home|home[\s-]based\s+business|(?:make|earn|making|earning)\s+(?:up\s+to\s+|over\s+)?\$\s?\d[\d,]*(?:\.\d+)?\s*(?:(?:a|per|each|every)\s+(?:week|month|day|year)|weekly|monthly|daily)|be\s+your\s+own\s+boss|fire\s+your\s+boss|(?:extra|residual|passive|full[\s-]time)\s+income|financial\s+(?:freedom|independence)|no\s+(?:experience|selling)\s+(?:necessary|needed|required)|business\s+opportunity|network\s+marketing|multi[\s-]?level\s+marketing|mlm)\b/i,
     subject: /\b(?:work(?:ing)?\s+(?:from|at)\s+home|be\s+your\s+own\s+boss|extra\s+income|business\s+opportunity)\b/i,
+  },
+  {
+    // Fakes of luxury brands: 2 / 0 (2002's "designer labels ... designer replicas"), 8 / 0, Enron-Spam 38 / 0. Not
+    // "replicate" or "replication" (lists discuss them), nor "omega" or "watches" alone (a letter, a verb).
+    feature: 'REPLICA_OFFER',
+    starts:
+      'replica replicas rolex rolexes cartier breitling patek tag louis gucci prada chanel swiss luxury designer brand',
+    words:
+      /\b(?:replicas?|rolex(?:es)?|cartier|breitling|patek\s+philippe|tag\s+heuer|louis\s+vuitton|gucci|prada|chanel|(?:swiss|luxury|designer|brand[\s-]?name)\s+(?:watch(?:es)?|handbags?|bags|labels|replicas?|goods)|(?:replica|designer)\s+(?:watch(?:es)?|handbags?|bags|goods))\b/i,
+    subject: /\b(?:replicas?|rolex(?:es)?)\b/i,
   },
 ];
 /** A match read as a word: lower case, one space, a ticker's value dropped, without an ending ("casinos", "refinancing"). */

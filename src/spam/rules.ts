@@ -204,6 +204,25 @@ export const CONTENT_RULES: readonly Rule[] = [
     },
   },
   {
+    // AOL's own program sent only through AOL: a dial-up service's client, it hands mail to AOL's servers,
+    // which write their names in the trace and (today) sign it. Its X-Mailer ("AOL 7.0 for Windows US sub
+    // 118") on mail that never passed them is borrowed (SA public spam 16, trec07p 2, no ham of either).
+    rule: 'MUA_FORGED_AOL',
+    score: 2,
+    description: "X-Mailer names AOL's program, but the mail did not come through AOL's servers",
+    test: (i) => AOL_MAILER.test(i.headers.get('x-mailer') ?? '') && !viaList(i) && !cameThrough(i, AOL_SERVERS),
+  },
+  {
+    // X-Library is the field a programming library's mail component writes (Delphi's Indy): mail programs
+    // name themselves in X-Mailer or User-Agent, so this mail was put together by a program of its own, a
+    // bulk mailer's (SA public spam 17, trec07p 4, no ham of either nor of the MIME fixtures). Named
+    // lightly: an application's notices may be written so too.
+    rule: 'MAILER_LIBRARY',
+    score: 1,
+    description: 'Written by a programming library (X-Library), not a mail program',
+    test: (i) => i.headers.get('x-library') !== null,
+  },
+  {
     // And the other way: Outlook Express's Message-ID form without the X-MimeOLE field it writes beside
     // it (an Exchange server on the way rewrites the header, so one there excuses it).
     rule: 'MSGID_OUTLOOK_NO_MIMEOLE',
@@ -358,6 +377,16 @@ export const CONTENT_RULES: readonly Rule[] = [
     test: (i) => paddedTail(i.headers.get('subject') ?? '') && paddedTail(lastSubjectLine(i)),
   },
   {
+    // A hash-buster of another kind: a long number ending the subject, a new one on each copy ("get a
+    // merchant acount 5226171310", "RE: MedHelp 24066464"), or the time it was sent, to the second ("Time:1:30:33
+    // AM", "[Mon, 09 Apr 2007 06:20:47 -0800]"). People label the numbers they write there ("Invoice 02722027",
+    // "contract no. 96037499") or set them off ("(1476358788189)"); a date is left out.
+    rule: 'SUBJECT_TAIL_NUMBER',
+    score: 1.5,
+    description: 'Subject ends in a long number that labels nothing, or in a time to the second (a hash-buster)',
+    test: (i) => unlabelledTailNumber(i.headers.subject) || CLOCK_TAIL.test(i.headers.subject.slice(-CLOCK_TAIL_SCAN)),
+  },
+  {
     rule: 'SUBJECT_ALL_CAPS',
     score: 1,
     description: 'Subject is all capitals',
@@ -383,6 +412,8 @@ export const CONTENT_RULES: readonly Rule[] = [
 // mail names itself Outlook Express and writes its own (@hotmail.com, later @phx.gbl); Windows Mail (and Outlook Express on XP SP3)
 // 32 capital hex digits.
 const OUTLOOK_MAILER = /^\s*Microsoft Outlook(?: Express [456]\.| 8\.| CWS, Build 9\.|, Build 10\.)/i;
+const AOL_MAILER = /^\s*AOL \d/;
+const AOL_SERVERS = freeMailServers('aol.com') ?? [];
 const ANY_OUTLOOK_MAILER = /^\s*Microsoft (?:Office )?Outlook\b/i;
 const writtenByOutlook = (i: SpamInput) =>
   ANY_OUTLOOK_MAILER.test(i.headers.get('x-mailer') ?? '') ||
@@ -508,6 +539,39 @@ function paddedTail(line: string): boolean {
   let pad = token;
   while (pad > 0 && isBlank(line[pad - 1])) pad--;
   return token < end && token - pad >= 3 && pad > 0 && line[pad - 1] !== ':';
+}
+// A time of day to the second, then perhaps AM/PM, a zone and a closing bracket, ending the subject; its last
+// characters are read, enough for "11:27:42 p.m. +0000]" and blanks.
+const CLOCK_TAIL = /\b\d{1,2}:\d\d:\d\d(?:\s*[ap]\.?m\.?)?(?:\s*(?:[+-]\d{4}|[a-z]{3,4}))?\s*[\])]?\s*$/i;
+const CLOCK_TAIL_SCAN = 40;
+/** Digits the hash-buster's number has at least: a price, a year, a zip code or a phone's digits have fewer. */
+const TAIL_DIGITS = 8;
+// The words that say what a number is: an order's, an invoice's, a ticket's, a phone's.
+const NUMBER_LABELS = new Set(
+  'no nr number num id ref reference invoice order ticket case account acct contract tracking confirmation po serial policy customer member claim transaction booking reservation item phone tel fax'.split(
+    ' ',
+  ),
+);
+const isDigit = (c: string | undefined) => c !== undefined && c >= '0' && c <= '9';
+const isLetter = (c: string | undefined) => c !== undefined && /\p{L}/u.test(c);
+/** The subject's last word is a number of TAIL_DIGITS or more, after a word that is not its label, and not a date. */
+function unlabelledTailNumber(subject: string): boolean {
+  // Walked by hand from the end: the number, the blanks before it, the word before them.
+  let end = subject.length;
+  while (end > 0 && /\s/.test(subject[end - 1]!)) end--;
+  let start = end;
+  while (start > 0 && isDigit(subject[start - 1])) start--;
+  if (end - start < TAIL_DIGITS || !/\s/.test(subject[start - 1] ?? '')) return false;
+  let wordEnd = start - 1;
+  while (wordEnd > 0 && /\s/.test(subject[wordEnd - 1]!)) wordEnd--;
+  // The word before ends in a letter: not "#", "no.", ",", "(" or "-" (set off, labelled, a list of numbers).
+  if (!isLetter(subject[wordEnd - 1])) return false;
+  let wordStart = wordEnd;
+  while (wordStart > 0 && isLetter(subject[wordStart - 1])) wordStart--;
+  if (NUMBER_LABELS.has(subject.slice(wordStart, wordEnd).toLowerCase())) return false;
+  return !(
+    end - start === 8 && /^(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$/.test(subject.slice(start, end))
+  );
 }
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;

@@ -205,6 +205,10 @@ test('what bulk mail sells: two different words of the trade, or its word in the
     ['ADULT_OFFER', 'Hello', 'Hot singles and lonely housewives on live webcams, adult DVDs.'],
     ['DIPLOMA_OFFER', 'Hello', 'Get a university diploma based on your life experience: no exams, no classes.'],
     ['WORK_AT_HOME_OFFER', 'Hello', 'Work from home and make $5,000 a week. Be your own boss!'],
+    ['LOAN_OFFER', 'Hello', 'Less than perfect credit? Auto loans with guaranteed approval.'],
+    ['LOAN_OFFER', 'Hello', 'Apply for your unsecured gold mastercard: instant approval in seconds.'],
+    ['REPLICA_OFFER', 'Hello', 'Designer replicas of all the designer labels: Rolex, Cartier, Gucci.'],
+    ['REPLICA_OFFER', 'Looking for gift? Buy Rolex!', padded],
   ];
   for (const [feature, subject, body] of offers) assert.ok(has(mail(subject, body), feature), `${feature}: ${subject}`);
   // One word of the trade, even said over and over, is a mention: the news, a list's thread, a company's debt.
@@ -218,6 +222,8 @@ test('what bulk mail sells: two different words of the trade, or its word in the
     ['CASINO_OFFER', 'Digest', 'A casino opened downtown; the casinos of the coast are quiet.'],
     ['SOFTWARE_OFFER', 'Save money with OEM software', padded],
     ['WORK_AT_HOME_OFFER', 'Policy', 'Working at home needs a manager’s approval; working at home is logged.'],
+    ['REPLICA_OFFER', 'Auction', 'The Rolex sold for a record; the Rolex was made in 1968. Omega watches next.'],
+    ['REPLICA_OFFER', 'Re: lag', 'Replication lag: we replicate each replicated table to a replica.'],
   ];
   for (const [feature, subject, body] of mentions)
     assert.not.ok(has(mail(subject, body), feature), `${feature}: ${subject}`);
@@ -858,7 +864,6 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     'Dear Valued member',
     'order TODAY',
     'call toll-free',
-    'Replica',
     'Guaranteed',
     'apply online',
     'Increase your',
@@ -874,6 +879,9 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     'stock to watch',
     'Unsubscribe',
     'save up to 50%',
+    'fill out our FREE online form',
+    'This e-mail is an advertisement',
+    'remove yourself from',
     // The regex is tried at each of its first word's places (issue 18): the phrase may be at a later one.
     'Best wishes, and the best price',
     'no, no, NO\nobligation',
@@ -890,7 +898,15 @@ test('each stock phrase counts in any case and spelling its regex allows (the wo
     ),
   );
   // What an offer rule counts is not a stock phrase as well: the words would earn their points twice.
-  for (const counted of ['XANAX', 'no prescription', 'working at home', 'Mortgage Rate', 'extra income', 'casino'])
+  for (const counted of [
+    'XANAX',
+    'no prescription',
+    'working at home',
+    'Mortgage Rate',
+    'extra income',
+    'casino',
+    'Replica',
+  ])
     assert.not.ok(
       features(mail('Hello', `Unsolicited news: a discount for you.\n(${counted}.)`)).includes('SPAM_PHRASES'),
       counted,
