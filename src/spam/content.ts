@@ -89,8 +89,11 @@ export const FEATURES = {
   // Pump-and-dump: a penny stock talked up by ticker and target price; brokers' research does not come unasked.
   STOCK_TIP: { score: 2, description: 'A stock tip: ticker, target price, "strong buy"' },
   // The advance-fee fraud ("419"): a fortune to move abroad, a share for the reader, secrecy; of any year.
+  // 3.5, not 2.5: the letter is the same in 2002 and 2005 (SpamAssassin public corpus and Enron-Spam) and spares
+  // the ham of every source; 40 of SA public's spam missed with it left out were 419 letters (SA public left out
+  // +0.7 points caught, no ham junked). Still short of Junk alone.
   ADVANCE_FEE: {
-    score: 2.5,
+    score: 3.5,
     description: 'Advance-fee fraud: millions, and two more of its topics (next of kin, a share, secrecy…)',
   },
   // What else bulk mail sells, each named by two different words of its trade (or once in the subject): ham

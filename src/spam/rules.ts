@@ -76,6 +76,8 @@ export const RULES: readonly Rule[] = [
   },
 ];
 
+const AD_LABEL = /^\s*(?:\[[^[\]]{0,40}\]\s*)?(?:adv\s*:|sexually[- ]explicit\s*:|未承諾広告)/i;
+
 /** The GTUBE test string (SpamAssassin's), split so this file is not itself a GTUBE match. */
 const GTUBE = 'XJS*C4JDBQADN1.NSBN3*2IDNEN*' + 'GTUBE-STANDARD-ANTI-UBE-TEST-EMAIL*C.34X';
 const body = (i: SpamInput) => i.raw.subarray(i.headers.bodyStart);
@@ -385,6 +387,15 @@ export const CONTENT_RULES: readonly Rule[] = [
     score: 1.5,
     description: 'Subject ends in a long number that labels nothing, or in a time to the second (a hash-buster)',
     test: (i) => unlabelledTailNumber(i.headers.subject) || CLOCK_TAIL.test(i.headers.subject.slice(-CLOCK_TAIL_SCAN)),
+  },
+  {
+    // The label laws asked of unsolicited advertising: "ADV:" (US state laws of 1998–2003), "SEXUALLY-EXPLICIT:"
+    // (16 CFR 316.4), 未承諾広告 ("unsolicited advertisement", Japan's law of 2002–2008), after a list's tag if
+    // any. SpamAssassin public corpus 53 spam, trec07p 1, no ham of either and no MIME fixture.
+    rule: 'SUBJECT_AD_LABEL',
+    score: 2,
+    description: 'Subject carries the label the law asks of unsolicited advertising (ADV:)',
+    test: (i) => AD_LABEL.test(i.headers.subject),
   },
   {
     rule: 'SUBJECT_ALL_CAPS',

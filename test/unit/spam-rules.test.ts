@@ -437,6 +437,27 @@ test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () 
   }
 });
 
+test('a Subject with the label the law asks of unsolicited advertising', () => {
+  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
+  for (const subject of [
+    'ADV: Lowest life insurance rates available!',
+    '[ILUG] adv : Toner cartridges for less',
+    'SEXUALLY-EXPLICIT: Wet, Wetter and Wettest',
+    '=?UTF-8?B?5pyq5om/6Ku+5bqD5ZGK4oC7IOaWsOWVhuWTgQ==?=',
+  ])
+    assert.equal(message(subject), ['SUBJECT_AD_LABEL'], subject);
+  for (const subject of [
+    'Adv. topics in compilers',
+    'Re: the ADV: label in subjects',
+    'Advice: back up first',
+    'Advisory',
+  ])
+    assert.not.ok(message(subject).includes('SUBJECT_AD_LABEL'), subject);
+  const started = performance.now();
+  message(`[${'['.repeat(60_000)}`);
+  assert.ok(performance.now() - started < 500);
+});
+
 test('a Subject that ends in a long number labelling nothing (a hash-buster)', () => {
   const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
   for (const subject of [
