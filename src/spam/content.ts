@@ -101,6 +101,7 @@ export const FEATURES = {
   PHARMACY_OFFER: { score: 2, description: 'An online pharmacy: pills beyond potency, no prescription' },
   SOFTWARE_OFFER: { score: 2, description: 'Cheap or OEM software, priced or for download' },
   LOAN_OFFER: { score: 1.5, description: 'Mortgages, refinancing, debt or bad credit' },
+  INSURANCE_OFFER: { score: 1.5, description: 'Insurance quotes, car warranties or annuities' },
   CASINO_OFFER: { score: 1.5, description: 'An online casino: free chips, a deposit bonus' },
   ADULT_OFFER: { score: 1.5, description: 'Adult sites, videos or dates' },
   DIPLOMA_OFFER: { score: 2, description: 'A diploma or degree without study' },
@@ -410,6 +411,18 @@ export const OFFERS: readonly Offer[] = [
     words:
       /\b(?:replicas?|rolex(?:es)?|cartier|breitling|patek\s+philippe|tag\s+heuer|louis\s+vuitton|gucci|prada|chanel|(?:swiss|luxury|designer|brand[\s-]?name)\s+(?:watch(?:es)?|handbags?|bags|labels|replicas?|goods)|(?:replica|designer)\s+(?:watch(?:es)?|handbags?|bags|goods))\b/i,
     subject: /\b(?:replicas?|rolex(?:es)?)\b/i,
+  },
+  {
+    // Insurance and warranties sold to whoever reads: term life quotes, car warranties "about to expire", Medicare
+    // and final-expense plans (SpamAssassin public corpus 2002: 71 spam, no ham; trec07p 2007: none of either; a
+    // staple of bulk mail again since). Not "health insurance" or "insurance" alone: people and lists discuss them.
+    feature: 'INSURANCE_OFFER',
+    starts:
+      'term life auto car health home medical dental insurance free instant extended vehicle warranty warranties annuity annuities medicare final',
+    words:
+      /\b(?:term\s+life(?:\s+insurance)?|life\s+insurance\s+(?:quotes?|polic(?:y|ies)|rates?|coverage)|(?:auto|car|health|home|medical|dental)\s+insurance\s+(?:quotes?|rates|plans?)|insurance\s+(?:quotes?|rates)|(?:free|instant)\s+(?:insurance\s+)?quotes?|extended\s+(?:auto\s+|car\s+|vehicle\s+)?warrant(?:y|ies)|(?:vehicle|car)(?:'s)?\s+(?:extended\s+)?warrant(?:y|ies)|warranty\s+(?:coverage|protection|expir\w*)|annuity|annuities|medicare\s+(?:advantage|supplement)|final\s+expense)\b/i,
+    subject:
+      /\b(?:term\s+life|life\s+insurance|insurance\s+quotes?|(?:extended|vehicle|car)\s+warranty|annuit(?:y|ies))\b/i,
   },
 ];
 /** A match read as a word: lower case, one space, a ticker's value dropped, without an ending ("casinos", "refinancing"). */

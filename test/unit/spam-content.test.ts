@@ -209,6 +209,9 @@ test('what bulk mail sells: two different words of the trade, or its word in the
     ['LOAN_OFFER', 'Hello', 'Apply for your unsecured gold mastercard: instant approval in seconds.'],
     ['REPLICA_OFFER', 'Hello', 'Designer replicas of all the designer labels: Rolex, Cartier, Gucci.'],
     ['REPLICA_OFFER', 'Looking for gift? Buy Rolex!', padded],
+    ['INSURANCE_OFFER', 'Hello', 'Compare term life insurance quotes from 20 insurers: get a free quote today.'],
+    ['INSURANCE_OFFER', 'Hello', "Final notice: your vehicle's warranty is about to expire. Extended warranty plans from $49."],
+    ['INSURANCE_OFFER', 'ADV: Life Insurance Quotes', padded],
   ];
   for (const [feature, subject, body] of offers) assert.ok(has(mail(subject, body), feature), `${feature}: ${subject}`);
   // One word of the trade, even said over and over, is a mention: the news, a list's thread, a company's debt.
@@ -224,6 +227,12 @@ test('what bulk mail sells: two different words of the trade, or its word in the
     ['WORK_AT_HOME_OFFER', 'Policy', 'Working at home needs a manager’s approval; working at home is logged.'],
     ['REPLICA_OFFER', 'Auction', 'The Rolex sold for a record; the Rolex was made in 1968. Omega watches next.'],
     ['REPLICA_OFFER', 'Re: lag', 'Replication lag: we replicate each replicated table to a replica.'],
+    [
+      'INSURANCE_OFFER',
+      'Benefits',
+      'Health insurance starts in May; the insurance covers dental too. Insurance forms attached.',
+    ],
+    ['INSURANCE_OFFER', 'Re: laptop', 'The warranty ran out; the laptop warranty was a year.'],
   ];
   for (const [feature, subject, body] of mentions)
     assert.not.ok(has(mail(subject, body), feature), `${feature}: ${subject}`);
