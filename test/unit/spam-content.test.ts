@@ -210,7 +210,11 @@ test('what bulk mail sells: two different words of the trade, or its word in the
     ['REPLICA_OFFER', 'Hello', 'Designer replicas of all the designer labels: Rolex, Cartier, Gucci.'],
     ['REPLICA_OFFER', 'Looking for gift? Buy Rolex!', padded],
     ['INSURANCE_OFFER', 'Hello', 'Compare term life insurance quotes from 20 insurers: get a free quote today.'],
-    ['INSURANCE_OFFER', 'Hello', "Final notice: your vehicle's warranty is about to expire. Extended warranty plans from $49."],
+    [
+      'INSURANCE_OFFER',
+      'Hello',
+      "Final notice: your vehicle's warranty is about to expire. Extended warranty plans from $49.",
+    ],
     ['INSURANCE_OFFER', 'ADV: Life Insurance Quotes', padded],
   ];
   for (const [feature, subject, body] of offers) assert.ok(has(mail(subject, body), feature), `${feature}: ${subject}`);
