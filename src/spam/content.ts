@@ -960,6 +960,9 @@ const IMG_TAG = /<img\b/gi;
 // (Gmail's). trec07p: 91 of 667 spam (the one picture, 3.1–40 KB, is first, 300+ characters below it), no ham;
 // SpamAssassin public corpus: none of either.
 const PICTURE_BYTES = 4096; // as sent: base64 of 3 KB
+// A picture carried in the message that big is a photo (a phone's, sent with a line of text), not an ad: the
+// largest of the corpus' image spam is 228 KB as sent, a phone's photo is 1–5 MB (300 KB and up resized).
+const PHOTO_BYTES = 256 * 1024;
 const LEAD_IMAGE = /<img\b[^<>]*?\bsrc\s*=\s*["']?\s*cid:/i;
 const BEFORE_LEAD_IMAGE = 40;
 const BELOW_LEAD_IMAGE = 300;
@@ -1084,6 +1087,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   // HTML structure.
   const images = parts.attachments.filter((a) => a.node.type === 'image');
   const onePicture = images.length === 1 && images[0]!.node.size >= PICTURE_BYTES;
+  const photo = images.some((a) => a.node.size >= PHOTO_BYTES);
   for (const h of html) {
     if (
       /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^<>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(
@@ -1093,7 +1097,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
       hits.add('HTML_HIDDEN_TEXT');
     const images = matchesUpTo(IMG_TAG, h, 2); // more weigh as two
     // The visible text is measured only when there is an image to weigh it against.
-    if (images >= 1 && Math.min(200 * images, 400) > visibleLength(h)) hits.add('HTML_IMAGE_ONLY');
+    if (images >= 1 && !photo && Math.min(200 * images, 400) > visibleLength(h)) hits.add('HTML_IMAGE_ONLY');
     else if (onePicture && imageLeadsText(h)) hits.add('HTML_IMAGE_LEADS_TEXT');
     const fonts = matchesUpTo(EMPHASIS_FONT, h, 4);
     if ((fonts >= 4 && /<font\b[^<>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) || HEADLINE_FONT.test(h))

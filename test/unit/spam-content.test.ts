@@ -127,6 +127,11 @@ test('image spam: the one inline picture first, above a page of filler text', ()
   assert.not.ok(has(related(`<img src="http://x.example/a.gif">${prose.repeat(4)}`, [12000])));
   assert.not.ok(has(related(`<img src="cid:p0">${prose.repeat(4)}<img src="cid:p1">`, [12000, 9000])));
   assert.not.ok(has(related(`<img width=72 height=72 src="cid:p0">${prose.repeat(4)}`, [1400])));
+  // A phone's photo with a line of text is not an image-only ad: over 256 KB as sent, no ad was that big.
+  const imageOnly = (pictures: number[]) =>
+    features(related('<img src="cid:p0"><br>Sent from my phone', pictures)).includes('HTML_IMAGE_ONLY');
+  assert.ok(imageOnly([12000]));
+  assert.not.ok(imageOnly([400000]));
 });
 
 test('headline fonts, potency and diet offers, forms of personal details, stock tips', () => {
