@@ -140,7 +140,10 @@ const mail = (subject: string, body: string): string =>
   `From: <x@elsewhere.test>\r\nTo: <ann@example.test>\r\nSubject: ${subject}\r\nMessage-ID: <${subject.replace(/\W/g, '')}@elsewhere.test>\r\n\r\n${body}\r\n`;
 
 test("Bayes: training on node A changes node B's classification within a second; training on both at once loses nothing", async () => {
-  const spammy = mail('zorblax pills offer', 'zorblax quxxo discount pharmacy');
+  // Words enough for Bayes' full strength (20 clues: a verdict on fewer is pulled toward unsure).
+  const pitch =
+    'zorblax quxxo discount pharmacy pills cheap meds order today best prices shipped fast worldwide no prescription needed save money online now limited offer';
+  const spammy = mail('zorblax pills offer', pitch);
   // B loads its model now (untrained: Bayes abstains), so a stale copy would be kept.
   assert.is((await post(b, '/spam/classify', spammy)).bayes_probability, null);
   await post(a, '/spam/train/spam', spammy);
@@ -158,7 +161,7 @@ test("Bayes: training on node A changes node B's classification within a second;
     }),
   );
   await new Promise((r) => setTimeout(r, 300));
-  const again = mail('zorblax pills offer', 'zorblax quxxo discount pharmacy');
+  const again = mail('zorblax pills offer', pitch);
   for (const instance of [a, b])
     assert.equal((await post(instance, '/spam/train/spam', again)).totals, { spam: 21, ham: 1 }, instance.host);
 });

@@ -440,7 +440,7 @@ test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () 
 test('a Subject with the label the law asks of unsolicited advertising', () => {
   const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
   for (const subject of [
-    'ADV: Lowest life insurance rates available!',
+    'ADV: Lowest prices on printer toner!',
     '[ILUG] adv : Toner cartridges for less',
     'SEXUALLY-EXPLICIT: Wet, Wetter and Wettest',
     '=?UTF-8?B?5pyq5om/6Ku+5bqD5ZGK4oC7IOaWsOWVhuWTgQ==?=',
