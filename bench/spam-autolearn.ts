@@ -25,6 +25,7 @@ import { requireCorpus } from './lib/corpus.ts';
 import {
   BODY_ONLY_SOURCES,
   CORPUS_DIR,
+  cappedTraining,
   losoSplits,
   pct,
   prepareCorpus,
@@ -128,17 +129,6 @@ function ordered(test: Sample[], order: string): Sample[] {
   return [...test].sort((a, b) => splitPoint(`order${order}:${a.source}`) - splitPoint(`order${order}:${b.source}`));
 }
 
-/** At most TRAIN_CAP of each class, a hash-ordered pick. */
-function capped(train: Sample[]): Sample[] {
-  if (!Number.isFinite(TRAIN_CAP)) return train;
-  const pick = (cls: SpamClass) =>
-    train
-      .filter((s) => s.class === cls)
-      .sort((a, b) => splitPoint(`cap:${a.source}`) - splitPoint(`cap:${b.source}`))
-      .slice(0, TRAIN_CAP);
-  return [...pick('spam'), ...pick('ham')];
-}
-
 const real = samples.filter((s) => !BODY_ONLY_SOURCES.has(sourceOf(s)));
 const mixed = {
   name: 'mixed real sources (1/3 test)',
@@ -147,7 +137,7 @@ const mixed = {
 };
 for (const split of [...losoSplits(samples), mixed]) {
   if (only && !split.name.includes(only)) continue;
-  const train = capped(split.train);
+  const train = cappedTraining(split.train, TRAIN_CAP);
   const fresh = () => {
     const m = new Model();
     for (const s of train) m.learn(s, s.class);

@@ -140,6 +140,21 @@ export function losoSplits<T extends Sample>(samples: T[]): LosoSplit<T>[] {
   return splits;
 }
 
+/**
+ * At most `cap` spam and `cap` ham of `train`, a path-hash pick (fixed, unrelated to date or file name): the
+ * private held-out run trains 1,200 + 1,200 messages of the shared corpus, so a model this size is the one
+ * that meets mail of sources it never saw. An infinite cap keeps everything.
+ */
+export function cappedTraining<T extends Sample>(train: T[], cap: number): T[] {
+  if (!Number.isFinite(cap)) return train;
+  const pick = (cls: SpamClass) =>
+    train
+      .filter((s) => s.class === cls)
+      .sort((a, b) => splitPoint(`cap:${a.source}`) - splitPoint(`cap:${b.source}`))
+      .slice(0, cap);
+  return [...pick('spam'), ...pick('ham')];
+}
+
 /** A sample tokenized and rule-scored once, for the in-memory replays (spam-sweep.ts, spam-fit.ts). */
 export interface Prepared extends Sample {
   tokens: string[];
