@@ -41,11 +41,10 @@ export async function classify(input: SpamInput, options: ClassifyOptions): Prom
  */
 export function countedHits(hits: SpamHit[]): { score: number; hits: SpamHit[] } {
   const total = hits.reduce((sum, h) => sum + h.score, 0);
-  const counted = hits.map((h) => {
-    if (h.scoreAlone === undefined || total - h.score > 0) return h;
-    const { scoreAlone, ...hit } = h;
-    return { ...hit, score: scoreAlone };
-  });
+  // scoreAlone is dropped from every hit: the API and X-Spam-Status show the points counted, not the rule's inner parts.
+  const counted = hits.map(({ scoreAlone, ...hit }) =>
+    scoreAlone === undefined || total - hit.score > 0 ? hit : { ...hit, score: scoreAlone },
+  );
   return { score: Math.round(counted.reduce((sum, h) => sum + h.score, 0) * 10) / 10, hits: counted };
 }
 

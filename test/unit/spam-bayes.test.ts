@@ -390,6 +390,12 @@ test('Bayes alone junks from 0.9; a rule beside it, from 0.7 (countedHits, alone
   assert.ok(countedHits([bayesHit(0.9)]).score >= 5);
   // With a rule's point it counts on the curve: 0.8 → 5.2, + 1.
   assert.is(countedHits([rule, bayesHit(0.8)]).score, Math.round((1 + scoreFor(0.8, o.scoreCurve)) * 10) / 10);
+  // What is shown (the API's rules, X-Spam-Status) is the points counted, without the alone score beside them.
+  for (const hits of [[rule, bayesHit(0.8)], [bayesHit(0.8)]])
+    assert.ok(
+      countedHits(hits).hits.every((h) => !('scoreAlone' in h)),
+      'scoreAlone is not shown',
+    );
   // Below 0.4 the curves are the same: ham evidence counts alike.
   for (const p of [0, 0.1, 0.3]) assert.is(scoreFor(p, o.aloneCurve), scoreFor(p, o.scoreCurve));
 });
