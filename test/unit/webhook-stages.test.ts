@@ -6,7 +6,7 @@ import * as assert from 'uvu/assert';
 import { pino } from 'pino';
 import { fanOutPending } from '../../src/events/webhook-fanout.ts';
 import { deliverable, recordAttempt, skipDelivery, type OutcomeContext } from '../../src/events/webhook-outcome.ts';
-import { createDeliveryPump } from '../../src/events/webhook-pump.ts';
+import { createDeliveryPump, type DeliveryPumpOptions } from '../../src/events/webhook-pump.ts';
 import { WebhookSender } from '../../src/events/webhook-sender.ts';
 import { Tx, type Store } from '../../src/store/index.ts';
 import { Webhooks, type Webhook, type WebhookAttempt, type WebhookDelivery } from '../../src/store/webhooks.ts';
@@ -215,6 +215,16 @@ test('outcome: success ends the delivery; a disabled or failing subscription ski
   });
 });
 
+/** A pump of two slots that polls every minute (the tests look for what happens sooner), with the test's attempt. */
+const pumpOf = (webhooks: Webhooks, attempt: DeliveryPumpOptions['attempt']) =>
+  createDeliveryPump({ webhooks, concurrency: 2, pollIntervalMs: 60_000, logger, attempt });
+
+/** Records a delivery's attempt as a 200, as a receiver that took it would. */
+async function succeed(ctx: OutcomeContext, webhook: Webhook, id: string) {
+  const delivery = (await ctx.webhooks.getDelivery(id))!;
+  await recordAttempt(ctx, webhook, delivery, { ...failure(1), statusCode: 200, error: null, success: true });
+}
+
 test('pump: at most `concurrency` attempts at once, one per delivery; a delivery due later is started when due, unasked', async () => {
   await withStore(async (store, webhooks) => {
     const webhook = await hook(webhooks);
@@ -225,19 +235,12 @@ test('pump: at most `concurrency` attempts at once, one per delivery; a delivery
     const started: { id: string; at: number }[] = [];
     let active = 0;
     let most = 0;
-    const pump = createDeliveryPump({
-      webhooks,
-      concurrency: 2,
-      pollIntervalMs: 60_000,
-      logger,
-      attempt: async (id) => {
-        started.push({ id, at: Date.now() });
-        most = Math.max(most, ++active);
-        if (id !== later.id) await new Promise<void>((r) => releases.push(r));
-        const delivery = (await webhooks.getDelivery(id))!;
-        await recordAttempt(ctx, webhook, delivery, { ...failure(1), statusCode: 200, error: null, success: true });
-        active--;
-      },
+    const pump = pumpOf(webhooks, async (id) => {
+      started.push({ id, at: Date.now() });
+      most = Math.max(most, ++active);
+      if (id !== later.id) await new Promise<void>((r) => releases.push(r));
+      await succeed(ctx, webhook, id);
+      active--;
     });
     pump.start();
     await pump.pump();
@@ -266,22 +269,11 @@ test('pump: a delivery whose lease another node held is tried again within secon
     const ctx: OutcomeContext = { store, webhooks, retryScheduleMs: [1000], logger };
     const delivery = await addDelivery(store, webhooks, webhook);
     const tries: number[] = [];
-    const pump = createDeliveryPump({
-      webhooks,
-      concurrency: 2,
-      pollIntervalMs: 60_000,
-      logger,
-      // The first try finds the lease held on another node, whose attempt then ends without recording one.
-      attempt: async (id) => {
-        tries.push(Date.now());
-        if (tries.length === 1) return 'elsewhere';
-        await recordAttempt(ctx, webhook, (await webhooks.getDelivery(id))!, {
-          ...failure(1),
-          statusCode: 200,
-          error: null,
-          success: true,
-        });
-      },
+    // The first try finds the lease held on another node, whose attempt then ends without recording one.
+    const pump = pumpOf(webhooks, async (id) => {
+      tries.push(Date.now());
+      if (tries.length === 1) return 'elsewhere';
+      await succeed(ctx, webhook, id);
     });
     pump.start();
     await pump.pump();
