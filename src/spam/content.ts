@@ -1085,9 +1085,10 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   if (hosts.length >= 8 && new Set(hosts.map(domainOf)).size === 1) hits.add('URI_MANY_ONE_DOMAIN');
 
   // HTML structure.
-  const images = parts.attachments.filter((a) => a.node.type === 'image');
-  const onePicture = images.length === 1 && images[0]!.node.size >= PICTURE_BYTES;
-  const photo = images.some((a) => a.node.size >= PHOTO_BYTES);
+  // The pictures carried in the message (image parts), not the <img> tags of its HTML counted below.
+  const pictures = parts.attachments.filter((a) => a.node.type === 'image');
+  const onePicture = pictures.length === 1 && pictures[0]!.node.size >= PICTURE_BYTES;
+  const photo = pictures.some((a) => a.node.size >= PHOTO_BYTES);
   for (const h of html) {
     if (
       /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](\.\d+)?(px|pt)\b|<font[^<>]*\bsize\s*=\s*["']?(0|1|-[1-9])\b/i.test(
