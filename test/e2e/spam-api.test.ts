@@ -55,6 +55,37 @@ test('classify: score, verdict and the rules that fired; the Bayes part abstains
   assert.is(gtube.body.data.verdict, 'reject');
 });
 
+test('classify over HTTP names the content and subject rules: image spam, an ad label, insurance, a 419 letter', async () => {
+  const rulesOf = async (message: string) => {
+    const reply = await api.call('POST', '/spam/classify', { body: { message } });
+    assert.is(reply.status, 200, reply.text);
+    // Each rule as the API documents it: name, points counted, description, nothing of the scorer's inner parts.
+    for (const r of reply.body.data.rules) assert.equal(Object.keys(r).sort(), ['description', 'rule', 'score']);
+    return reply.body.data.rules.map((r: { rule: string }) => r.rule) as string[];
+  };
+  const head = (subject: string, type: string) =>
+    `From: Sales <sales@shop.example>\r\nTo: you@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\nMessage-ID: <${subject.length}@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: ${type}\r\n\r\n`;
+  const picture = (html: string, bytes: number) =>
+    `${head('Ur turn to say yes', 'multipart/related; boundary="r"')}--r\r\nContent-Type: text/html; charset=us-ascii\r\n\r\n${html}\r\n` +
+    `--r\r\nContent-Type: image/gif; name="p.gif"\r\nContent-Transfer-Encoding: base64\r\nContent-ID: <p0>\r\n\r\n` +
+    `${'R0lGODlh'.repeat(bytes / 8).replace(/.{76}/g, '$&\r\n')}\r\n--r--\r\n`;
+  const filler =
+    'how well nat is getting on. she bore it without flinching, saying to herself that the boy would care. '.repeat(4);
+  assert.ok((await rulesOf(picture(`<img src="cid:p0"><br>${filler}`, 12_000))).includes('HTML_IMAGE_LEADS_TEXT'));
+  // A phone's photo (over 256 KB as sent) with a line of text is neither image spam nor an image-only ad.
+  const photo = await rulesOf(picture('<img src="cid:p0"><br>Sent from my phone', 400_000));
+  assert.not.ok(photo.includes('HTML_IMAGE_ONLY') || photo.includes('HTML_IMAGE_LEADS_TEXT'), photo.join(','));
+  const insurance = await rulesOf(
+    `${head('ADV: Life Insurance Quotes', 'text/plain; charset=us-ascii')}Compare term life insurance quotes: get a free quote today.\r\n`,
+  );
+  assert.ok(insurance.includes('SUBJECT_AD_LABEL') && insurance.includes('INSURANCE_OFFER'), insurance.join(','));
+  const letter = await rulesOf(
+    `${head('Urgent business proposal', 'text/plain; charset=us-ascii')}I am the next of kin of the late president. ` +
+      'The sum of 25 million dollars waits in a dormant account; this transaction is strictly confidential.\r\n',
+  );
+  assert.ok(letter.includes('ADVANCE_FEE'), letter.join(','));
+});
+
 test('errors: unknown class, missing message, a key without spam permissions', async () => {
   assert.is((await api.call('POST', '/spam/train/maybe', { body: { message: spammy } })).status, 404);
   const missing = await api.call('POST', '/spam/classify', { body: {} });
