@@ -809,6 +809,45 @@ test('words spelt out and stock phrases, whatever their case and place in the te
   assert.ok(features(shouted).includes('SPAM_PHRASES_MANY'));
 });
 
+test('hidden text is words a reader is not shown: an empty hidden element, a hidden class, are not', () => {
+  const hides = (body: string) =>
+    features(html('Notice', `<p>${'Your order has shipped today. '.repeat(8)}</p>${body}`)).includes(
+      'HTML_HIDDEN_TEXT',
+    );
+  // Filler out of sight: styled inline, or in an element a stylesheet hides by its tag (trec07p's textareas).
+  assert.ok(hides('<div style="display:none">dictionary words to fool filters</div>'));
+  assert.ok(hides("<span style='font-size:0px'>more filler words</span>"));
+  assert.ok(hides('<style> textarea { display:none; } </style><textarea>In 1963 when he met Jack</textarea>'));
+  assert.ok(hides('<style>span.filler{visibility:hidden}</style><span class="x filler">random words here</span>'));
+  assert.ok(hides('<font size=1>fine print</font>'));
+  // Nothing hidden: Word and Outlook's empty paragraph mark, Microsoft's notices' empty span, a hidden layer of
+  // scripts (a counter), a stylesheet that hides a class or a tag the page does not fill.
+  assert.not.ok(
+    hides(
+      "<p><span style='color:black;display:none;mso-hide:all'><![if !supportEmptyParas]>&nbsp;<![endif]><o:p></o:p></span></p>",
+    ),
+  );
+  assert.not.ok(hides('<span style="display: none"></span>'));
+  assert.not.ok(hides('<div style="visibility: hidden"><script>var counter = "user";</script></div>'));
+  assert.not.ok(
+    hides(
+      '<style>@media (max-width:600px){ .desktop-only { display:none !important } }</style><td class="desktop-only">Shop now</td>',
+    ),
+  );
+  assert.not.ok(hides('<style>span.tabooheader { display: none }</style><span class=eudoraheader>Hello there</span>'));
+  // Read in linear time: unclosed quotes in style attributes, sheets without an end, hidden tags without a close.
+  for (const [name, body] of [
+    ['styles', '<span style="display:none '.repeat(20000)],
+    ['sheets', '<style>textarea{display:none}'.repeat(3000) + '<textarea>'.repeat(20000)],
+    ['hidden tags', '<b style="display:none">'.repeat(20000)],
+  ]) {
+    const start = performance.now();
+    hides(body!);
+    const ms = performance.now() - start;
+    assert.ok(ms < 1500, `${name}: ${ms.toFixed(0)} ms`);
+  }
+});
+
 test('HTML left unclosed is read in linear time: tags, comments, scripts (crafted pages took seconds each)', () => {
   // Each start of a tag, comment or script was searched to the end of the page for its end: quadratic. Before the
   // fix these took 3 to 17 s each on this machine; now tens of milliseconds.
