@@ -86,7 +86,7 @@ test('URL shape: IP-literal hosts, userinfo, shorteners', () => {
 test('HTML: hidden text, image-only bodies, shouting fonts', () => {
   const image = html(
     'Hot stock',
-    '<html><body><a href="http://x.example/"><img src="http://x.example/a.gif"></a><p style="display:none">dictionary words to fool filters</p></body></html>',
+    `<html><body><a href="http://x.example/"><img src="http://x.example/a.gif"></a><p style="display:none">${'dictionary words to fool filters '.repeat(6)}</p></body></html>`,
   );
   const f = features(image);
   assert.ok(f.includes('HTML_IMAGE_ONLY') && f.includes('HTML_HIDDEN_TEXT'));
@@ -809,19 +809,26 @@ test('words spelt out and stock phrases, whatever their case and place in the te
   assert.ok(features(shouted).includes('SPAM_PHRASES_MANY'));
 });
 
-test('hidden text is words a reader is not shown: an empty hidden element, a hidden class, are not', () => {
+test('hidden text is words a reader is not shown: an empty hidden element, a preview line, a hidden class are not', () => {
   const hides = (body: string) =>
     features(html('Notice', `<p>${'Your order has shipped today. '.repeat(8)}</p>${body}`)).includes(
       'HTML_HIDDEN_TEXT',
     );
-  // Filler out of sight: styled inline, or in an element a stylesheet hides by its tag (trec07p's textareas).
-  assert.ok(hides('<div style="display:none">dictionary words to fool filters</div>'));
-  assert.ok(hides("<span style='font-size:0px'>more filler words</span>"));
-  assert.ok(hides('<style> textarea { display:none; } </style><textarea>In 1963 when he met Jack</textarea>'));
-  assert.ok(hides('<style>span.filler{visibility:hidden}</style><span class="x filler">random words here</span>'));
+  const filler = 'They shook hands in the choky heat of the trailer office. '.repeat(4); // 184 letters
+  // Filler out of sight: styled inline, or in elements a stylesheet hides by their tag (trec07p's textareas, a
+  // line of a novel in each).
+  assert.ok(hides(`<div style="display:none">${filler}</div>`));
+  assert.ok(hides(`<span style='font-size:0px'>${filler}</span>`));
+  assert.ok(
+    hides(
+      `<style> textarea { display:none; } </style>${'<textarea>In 1963 when he met Jack Twist</textarea>'.repeat(8)}`,
+    ),
+  );
+  assert.ok(hides(`<style>span.filler{visibility:hidden}</style><span class="x filler">${filler}</span>`));
   assert.ok(hides('<font size=1>fine print</font>'));
   // Nothing hidden: Word and Outlook's empty paragraph mark, Microsoft's notices' empty span, a hidden layer of
-  // scripts (a counter), a stylesheet that hides a class or a tag the page does not fill.
+  // scripts (a counter), the preview line an inbox shows (padded with &zwnj;), a stylesheet that hides a class
+  // or a tag the page does not fill.
   assert.not.ok(
     hides(
       "<p><span style='color:black;display:none;mso-hide:all'><![if !supportEmptyParas]>&nbsp;<![endif]><o:p></o:p></span></p>",
@@ -831,10 +838,15 @@ test('hidden text is words a reader is not shown: an empty hidden element, a hid
   assert.not.ok(hides('<div style="visibility: hidden"><script>var counter = "user";</script></div>'));
   assert.not.ok(
     hides(
-      '<style>@media (max-width:600px){ .desktop-only { display:none !important } }</style><td class="desktop-only">Shop now</td>',
+      `<div style="display: none; max-height: 0px; overflow: hidden;">Please read these important updates to our terms${'&nbsp;&zwnj;'.repeat(90)}</div>`,
     ),
   );
-  assert.not.ok(hides('<style>span.tabooheader { display: none }</style><span class=eudoraheader>Hello there</span>'));
+  assert.not.ok(
+    hides(
+      `<style>@media (max-width:600px){ .desktop-only { display:none !important } }</style><td class="desktop-only">${filler}</td>`,
+    ),
+  );
+  assert.not.ok(hides(`<style>span.tabooheader { display: none }</style><span class=eudoraheader>${filler}</span>`));
   // Read in linear time: unclosed quotes in style attributes, sheets without an end, hidden tags without a close.
   for (const [name, body] of [
     ['styles', '<span style="display:none '.repeat(20000)],
