@@ -1020,6 +1020,8 @@ const stripTags = (html: string) =>
 // purpose, the preview an inbox shows beside the subject ("Please read these important updates", then &zwnj;
 // padding). The corpus' hidden filler is 287–594 characters (19 trec07p spam), no ham hides any.
 const HIDDEN_LETTERS = 150;
+// Read at most this many hidden elements: a crafted page holds thousands of empty ones (the corpus' filler, 20).
+const HIDDEN_ELEMENTS = 200;
 const HIDING = /display\s*:\s*none|visibility\s*:\s*hidden|font-size\s*:\s*[01](?:\.\d+)?(?:px|pt)\b/i;
 const STYLED_TAG = /<[a-z][a-z0-9]*\b[^<>]*?\bstyle\s*=\s*(?:"([^"<>]*)"|'([^'<>]*)')[^<>]*>/gi;
 const TINY_FONT = /<font[^<>]*\bsize\s*=\s*["']?(?:0|1|-[1-9])\b/i;
@@ -1058,14 +1060,22 @@ function hiddenByStylesheet(h: string): { tag: string; cls?: string }[] {
 function hidesText(h: string): boolean {
   if (TINY_FONT.test(h)) return true;
   let letters = 0;
-  for (const m of h.matchAll(STYLED_TAG))
-    if (HIDING.test(m[1] ?? m[2] ?? '') && (letters += lettersIn(h, m.index + m[0].length)) >= HIDDEN_LETTERS)
-      return true;
+  let elements = 0;
+  const hidden = (from: number) =>
+    (letters += lettersIn(h, from)) >= HIDDEN_LETTERS || ++elements >= HIDDEN_ELEMENTS
+      ? letters >= HIDDEN_LETTERS
+      : null;
+  for (const m of h.matchAll(STYLED_TAG)) {
+    if (!HIDING.test(m[1] ?? m[2] ?? '')) continue;
+    const done = hidden(m.index + m[0].length);
+    if (done !== null) return done;
+  }
   for (const { tag, cls } of hiddenByStylesheet(h)) {
     const open = new RegExp(`<${tag}\\b[^<>]*>`, 'gi');
     for (const m of h.matchAll(open)) {
       if (cls && !new RegExp(`\\bclass\\s*=\\s*["']?[^"'<>]*\\b${cls}\\b`, 'i').test(m[0])) continue;
-      if ((letters += lettersIn(h, m.index + m[0].length)) >= HIDDEN_LETTERS) return true;
+      const done = hidden(m.index + m[0].length);
+      if (done !== null) return done;
     }
   }
   return false;

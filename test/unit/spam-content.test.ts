@@ -847,6 +847,10 @@ test('hidden text is words a reader is not shown: an empty hidden element, a pre
     ),
   );
   assert.not.ok(hides(`<style>span.tabooheader { display: none }</style><span class=eudoraheader>${filler}</span>`));
+  // At most 200 hidden elements are read (HIDDEN_ELEMENTS): filler behind 250 empty ones is not looked for.
+  const empties = '<b style="display:none"></b>';
+  assert.ok(hides(`${empties.repeat(150)}<div style="display:none">${filler}</div>`));
+  assert.not.ok(hides(`${empties.repeat(250)}<div style="display:none">${filler}</div>`));
   // Read in linear time: unclosed quotes in style attributes, sheets without an end, hidden tags without a close.
   for (const [name, body] of [
     ['styles', '<span style="display:none '.repeat(20000)],
