@@ -86,9 +86,11 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
     const counts = countsFor(v.drop);
     const dropped = v.drop ? new RegExp(v.drop) : null;
     const tokensOf = (s: { tokens: string[] }) => (dropped ? s.tokens.filter((t) => !dropped.test(t)) : s.tokens);
+    // The head's length among the tokens kept (tokenize.ts headLength).
+    const headOf = (s: { tokens: string[]; head: number }) => tokensOf({ tokens: s.tokens.slice(0, s.head) }).length;
     const probabilityOf = (t: string) => tokenProbability(...(counts.get(t) ?? [0, 0]), totals.spam, totals.ham, o);
     const scored = split.test.map((s) => {
-      const verdict = bayesVerdict(tokensOf(s), probabilityOf, o);
+      const verdict = bayesVerdict(tokensOf(s), probabilityOf, o, headOf(s));
       return {
         spam: s.class === 'spam',
         score: countedHits([
