@@ -7,7 +7,7 @@ import { relative } from 'node:path';
 import { UNAUTHENTICATED } from '../src/dns/auth-verdict.ts';
 import { parseHeaders } from '../src/mime/parsed-headers.ts';
 import { headerRules } from '../src/spam/rules.ts';
-import { tokenize } from '../src/spam/tokenize.ts';
+import { headLength, tokenize } from '../src/spam/tokenize.ts';
 import type { SpamClass } from '../src/store/spam.ts';
 import { readMessages } from '../src/spam/train.ts';
 import { SHARED_CORPUS } from './lib/corpus.ts';
@@ -158,6 +158,8 @@ export function cappedTraining<T extends Sample>(train: T[], cap: number): T[] {
 /** A sample tokenized and rule-scored once, for the in-memory replays (spam-sweep.ts, spam-fit.ts). */
 export interface Prepared extends Sample {
   tokens: string[];
+  /** The first `head` tokens are the message's head (tokenize.ts headLength). */
+  head: number;
   hits: { rule: string; score: number }[];
 }
 
@@ -180,7 +182,7 @@ export async function prepareCorpus(): Promise<Prepared[]> {
       rule,
       score,
     }));
-    return { ...s, raw, tokens: tokenize(raw), hits };
+    return { ...s, raw, tokens: tokenize(raw), head: headLength(raw), hits };
   });
 }
 

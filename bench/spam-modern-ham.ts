@@ -14,7 +14,7 @@ import { countedHits } from '../src/inbound/classify.ts';
 import { DEFAULT_BAYES, tokenProbability, type BayesOptions } from '../src/spam/bayes.ts';
 import { bayesVerdict } from '../src/spam/classifier.ts';
 import { headerRules } from '../src/spam/rules.ts';
-import { tokenize } from '../src/spam/tokenize.ts';
+import { headLength, tokenize } from '../src/spam/tokenize.ts';
 import type { SpamClass } from '../src/store/spam.ts';
 import { loadMessages } from '../test/helpers/mime-check.ts';
 import { argOption, args } from './lib/args.ts';
@@ -61,6 +61,7 @@ const messages = loadMessages(MIME_DIR).samples.map(({ name, raw }) => {
     name,
     whole: input.headers.get('date') !== null && input.headers.get('message-id') !== null,
     tokens: tokenize(raw),
+    head: headLength(raw),
     hits: headerRules.score(input) as { rule: string; score: number; description: string }[],
   };
 });
@@ -73,7 +74,7 @@ for (const v of variants) {
   const o = { ...DEFAULT_BAYES, ...v };
   const probabilityOf = (t: string) => tokenProbability(...(counts.get(t) ?? [0, 0]), totals.spam, totals.ham, o);
   const junked = messages.flatMap((m) => {
-    const verdict = bayesVerdict(m.tokens, probabilityOf, o);
+    const verdict = bayesVerdict(m.tokens, probabilityOf, o, m.head);
     const { score, hits } = countedHits([
       ...m.hits,
       { rule: 'BAYES', score: verdict.score, scoreAlone: verdict.scoreAlone, description: '' },

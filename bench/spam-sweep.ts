@@ -9,7 +9,7 @@
 //   --clues N: the strongest clues of the N spam Bayes called hammiest and the N ham it called spammiest
 //   --show PATH: every clue of the test messages whose path ends so ("00514.7e91be47b3ec2e2cafef70e325fe51df"),
 //     each with its training counts [spam/ham], to see whether a verdict rests on tokens seen once or twice
-//   --fp: the ham junked
+//   --fp: the ham junked; --fn: the spam missed
 //   --train-cap N: every split also trained on at most N spam and N ham of its training sources (the path-hash
 //     pick of spam-autolearn.ts), as the private held-out run is trained; each variant is reported under both
 import { join } from 'node:path';
@@ -86,9 +86,11 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
     const counts = countsFor(v.drop);
     const dropped = v.drop ? new RegExp(v.drop) : null;
     const tokensOf = (s: { tokens: string[] }) => (dropped ? s.tokens.filter((t) => !dropped.test(t)) : s.tokens);
+    // The head's length among the tokens kept (tokenize.ts headLength).
+    const headOf = (s: { tokens: string[]; head: number }) => tokensOf({ tokens: s.tokens.slice(0, s.head) }).length;
     const probabilityOf = (t: string) => tokenProbability(...(counts.get(t) ?? [0, 0]), totals.spam, totals.ham, o);
     const scored = split.test.map((s) => {
-      const verdict = bayesVerdict(tokensOf(s), probabilityOf, o);
+      const verdict = bayesVerdict(tokensOf(s), probabilityOf, o, headOf(s));
       return {
         spam: s.class === 'spam',
         score: countedHits([
@@ -116,12 +118,11 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
           .slice(0, cluesOf);
       for (const cls of ['spam', 'ham'] as const) for (const { s, v } of worst(cls)) console.log(describe(s, v, 14));
     }
-    if (args.includes('--fp'))
-      for (const [i, x] of scored.entries())
-        if (!x.spam && x.score >= JUNK)
-          console.log(
-            `  ham ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`,
-          );
+    for (const [i, x] of scored.entries())
+      if (x.spam ? args.includes('--fn') && x.score < JUNK : args.includes('--fp') && x.score >= JUNK)
+        console.log(
+          `  ${x.spam ? 'spam' : 'ham'} ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`,
+        );
     const r = summary(
       scored.map((x) => ({ spam: x.spam, score: x.score })),
       JUNK,

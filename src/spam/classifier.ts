@@ -24,7 +24,7 @@ import {
   type BayesOptions,
   type Clue,
 } from './bayes.ts';
-import { tokenize, type MailInput } from './tokenize.ts';
+import { headLength, tokenize, type MailInput } from './tokenize.ts';
 import type { SpamHit, SpamInput, SpamScorer } from './types.ts';
 
 export type { MailInput } from './tokenize.ts';
@@ -122,7 +122,8 @@ export async function classify(store: Store, input: MailInput, options: MessageO
     return { probability: null, score: 0, scoreAlone: 0, rule: null, reason, clues: [], model: which, trained };
   }
   const f = (spam: number, ham: number) => tokenProbability(spam, ham, trained.spam, trained.ham, o);
-  const { probability, score, scoreAlone, clues } = bayesVerdict(tokenize(input), (t) => model.read(t, f), o);
+  const read = (t: string) => model.read(t, f);
+  const { probability, score, scoreAlone, clues } = bayesVerdict(tokenize(input), read, o, headLength(input));
   return {
     probability,
     score,
@@ -135,11 +136,18 @@ export async function classify(store: Store, input: MailInput, options: MessageO
   };
 }
 
-/** The Bayes probability and score points of a message's tokens, given each token's f(w) under a model trained enough. */
+/**
+ * The Bayes probability and score points of a message's tokens, given each token's f(w) under a model trained
+ * enough. `head`: the first tokens that make the message's head (tokenize.ts headLength); a ham verdict costs
+ * points only when they too read as ham (their own verdict below the curve's zero), so prose or dictionary
+ * words padded after a spam's pitch cannot buy it ham points (issue 18: trec07p's 2007 spam, a stock tip or
+ * a price list and then paragraphs of novels or manuals, Bayes p 0.00–0.2 and −3 points).
+ */
 export function bayesVerdict(
   tokens: string[],
   probabilityOf: (token: string) => number,
   o: BayesOptions,
+  head = tokens.length,
 ): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
   const clues = selectClues(tokens, probabilityOf, o);
   const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
@@ -148,7 +156,10 @@ export function bayesVerdict(
   const probability =
     indicator > 0.5 ? 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues) : indicator;
   const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
-  return { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
+  const verdict = { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
+  if (verdict.score >= 0 || head >= tokens.length) return verdict;
+  const ofHead = bayesVerdict(tokens.slice(0, head), probabilityOf, o);
+  return ofHead.score < 0 ? verdict : { ...verdict, score: 0, scoreAlone: Math.max(verdict.scoreAlone, 0) };
 }
 
 /** The Bayes scorer, and the verdict behind its hit (the API reports the probability beside the score). */

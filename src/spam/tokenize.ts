@@ -20,6 +20,14 @@ const MAX_TOKEN = 64;
 const MAX_SCANNED = 256;
 /** Bounds the work (and the training record) of one message; real mail stays far below. */
 export const MAX_TOKENS = 3000;
+/**
+ * The body words that make a message's head with everything that is not body text (headers, structure,
+ * links, rules): the pitch. Spam padded with copied prose or dictionary words after it reads as ham to Bayes
+ * only past the pitch, so a ham verdict is heeded only when the head reads as ham too (classifier.ts).
+ * Measured with 10, 15, 20 and 30 words (issue 18, bench/RESULTS.md `spamtrec`): the same trec07p catch with
+ * each; past 10, one or two more SpamAssassin hard_ham newsletters junked.
+ */
+export const HEAD_WORDS = 10;
 const MAX_RECEIVED = 6;
 /** Header fields whose presence is kept as a token: how the message was written, not where it was collected. */
 const WRITER_HEADER = new Set([
@@ -67,6 +75,8 @@ const HTML_TAG_RE = /<(img|font|table|form|script|iframe|center|map|area|object|
 
 class TokenSet {
   readonly tokens = new Set<string>();
+  /** How many tokens were held when the body's first HEAD_WORDS words had been read. */
+  head = -1;
   /**
    * URLs whose tokens were added: a newsletter repeats its links (the corpus' test mail over 25 KB: 6,129
    * link targets, 2,512 different), and a URL read again adds nothing (its tokens are held, or the set is full).
@@ -83,21 +93,39 @@ class TokenSet {
   }
 }
 
+interface Tokenized {
+  tokens: string[];
+  /** The first `head` tokens are the message's head (HEAD_WORDS). */
+  head: number;
+}
+
 // Tokenized once per Buffer, like the index (normalize.ts): kept while the bytes are.
-const tokenSets = new WeakMap<Buffer, string[]>();
+const tokenSets = new WeakMap<Buffer, Tokenized>();
+
+function tokenized(input: MailInput): Tokenized {
+  const raw = Buffer.isBuffer(input) ? input : input.raw;
+  let t = tokenSets.get(raw);
+  if (!t) {
+    t = tokensOf(raw, (Buffer.isBuffer(input) ? undefined : input.index) ?? messageIndex(raw));
+    tokenSets.set(raw, t);
+  }
+  return t;
+}
 
 /** Tokens of a message, each once, in the order first seen. */
 export function tokenize(input: MailInput): string[] {
-  const raw = Buffer.isBuffer(input) ? input : input.raw;
-  let tokens = tokenSets.get(raw);
-  if (!tokens) {
-    tokens = tokensOf(raw, (Buffer.isBuffer(input) ? undefined : input.index) ?? messageIndex(raw));
-    tokenSets.set(raw, tokens);
-  }
-  return [...tokens];
+  return [...tokenized(input).tokens];
 }
 
-function tokensOf(raw: Buffer, index: MessageIndex): string[] {
+/**
+ * How many of tokenize()'s tokens, from the first, make the message's head: all but the body words after
+ * the first HEAD_WORDS (all of them when the body has no more).
+ */
+export function headLength(input: MailInput): number {
+  return tokenized(input).head;
+}
+
+function tokensOf(raw: Buffer, index: MessageIndex): Tokenized {
   const out = new TokenSet();
   const { fields } = messageHeader(raw);
   headerTokens(fields, index, out);
@@ -109,7 +137,7 @@ function tokensOf(raw: Buffer, index: MessageIndex): string[] {
   // words (leave-one-source-out: caught at ≤0.5% ham 38.9% → 41.8% with SA public left out).
   for (const f of contentFeatures(raw, index)) out.add(`rule:${f}`);
   bodyTokens(index.search.text, out);
-  return [...out.tokens];
+  return { tokens: [...out.tokens], head: out.head < 0 ? out.tokens.size : out.head };
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -119,15 +147,20 @@ function tokensOf(raw: Buffer, index: MessageIndex): string[] {
  * Whitespace-separated words, lower-cased, outer punctuation trimmed; long ones become a length class.
  * With `pairs`, also each two adjacent words: random dictionary words added to beat filters ("hash
  * busters") make single words ambiguous, word pairs much less (measured: spam caught 82% → 87%).
+ * With `head`, out.head is set to the token count once that many words were read.
  */
-function words(text: string, prefix: string, out: TokenSet, pairs = false): void {
+function words(text: string, prefix: string, out: TokenSet, pairs = false, head = 0): void {
   let previous = '';
+  let counted = 0;
   for (let from = 0; from < text.length; ) {
     const to = chunkEnd(text, from);
     for (const piece of text.slice(from, to).toLowerCase().match(SCANNED_WORD) ?? []) {
       if (out.full) return;
       if (piece.charCodeAt(0) === NEWLINE) previous = '';
-      else previous = word(piece, prefix, out, pairs, previous);
+      else {
+        previous = word(piece, prefix, out, pairs, previous);
+        if (++counted === head) out.head = out.tokens.size;
+      }
     }
     from = to;
   }
@@ -213,7 +246,7 @@ function bodyTokens(text: string, out: TokenSet): void {
     urlTokens(url, out);
     return ' ';
   });
-  words(rest, '', out, true);
+  words(rest, '', out, true, HEAD_WORDS);
   if (out.full) return; // nothing more is added: spared the passes below
   // Text without a non-ASCII character has no non-ASCII letter: spared two passes over it (a tenth of
   // the tokenizer's time on long plain-text mail).

@@ -10,7 +10,7 @@ import { classifyMessage } from '../../src/services/spam.ts';
 import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, selectClues, tokenProbability } from '../../src/spam/bayes.ts';
 import { bayesScorer, bayesVerdict, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
 import { headerRules } from '../../src/spam/rules.ts';
-import { dateShape, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
+import { HEAD_WORDS, dateShape, headLength, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
 import { normalizeMessage, readMessages, trainFromPaths } from '../../src/spam/train.ts';
 import { Store } from '../../src/store/index.ts';
 import { SERVER_SCOPE, accountScope } from '../../src/store/spam.ts';
@@ -371,6 +371,45 @@ test('a spam verdict on few clues is pulled toward unsure in proportion; from fu
   const strong = bayesVerdict(many, () => 0.99, DEFAULT_BAYES);
   assert.is(strong.probability, chiCombine(Array(20).fill(0.99)).indicator);
   assert.ok(strong.score >= 5);
+});
+
+test('tokenizer: the head is every token but the body words after the first HEAD_WORDS', () => {
+  const pitch = 'Symbol DSDI price now rising, massive promotion this weekend only http://stock.example/dsdi';
+  const filler = 'the implementation of the wireless barcode production recording system enabled discrepancies';
+  const raw = mail('hot stock tip', `${pitch}\n\n${filler}`);
+  const tokens = tokenize(raw);
+  const head = tokens.slice(0, headLength(raw));
+  for (const t of ['subject:stock', 'symbol', 'dsdi', 'url:stock.example', 'massive promotion', 'weekend only'])
+    assert.ok(head.includes(t), t);
+  assert.is(HEAD_WORDS, 10);
+  assert.is(head.length, tokens.indexOf('weekend only') + 1, 'the 10th word of 3+ letters and its pair end it');
+  for (const t of ['production', 'barcode', 'wireless barcode']) assert.ok(tokens.includes(t) && !head.includes(t), t);
+  // A body no longer than the head: all of it is.
+  const short = mail('lunch', 'see you at noon tomorrow');
+  assert.is(headLength(short), tokenize(short).length);
+});
+
+test('a ham verdict costs points only when the head reads as ham too: filler padded after a pitch buys none', () => {
+  // A pitch of spam words, then 30 words of copied prose that the model knows from ham.
+  const pitch = ['cheap', 'pills', 'offer'];
+  const filler = Array.from({ length: 30 }, (_, i) => `prose${i}`);
+  const probabilityOf = (t: string) => (t.startsWith('prose') ? 0.05 : 0.95);
+  const tokens = [...pitch, ...filler];
+  const whole = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES);
+  assert.ok(whole.score < 0 && whole.probability < 0.2, `${whole.probability}`);
+  const bounded = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES, pitch.length);
+  assert.is(bounded.probability, whole.probability, 'the probability is what Bayes says');
+  assert.is(bounded.score, 0);
+  assert.is(bounded.scoreAlone, 0);
+  // A head that reads as ham (a letter whose first lines are ham's words) keeps the ham points.
+  const letter = bayesVerdict([...filler.slice(0, 3), ...pitch, ...filler.slice(3)], probabilityOf, DEFAULT_BAYES, 3);
+  assert.is(letter.score, whole.score);
+  // A spam verdict is not touched, nor a message whose head is all of it.
+  assert.is(
+    bayesVerdict(pitch, probabilityOf, DEFAULT_BAYES, 1).probability,
+    bayesVerdict(pitch, probabilityOf, DEFAULT_BAYES).probability,
+  );
+  assert.is(bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES, tokens.length).score, whole.score);
 });
 
 test('Bayes alone junks from 0.9; a rule beside it, from 0.7 (countedHits, aloneCurve)', () => {
