@@ -23,6 +23,8 @@
 //       and report the tokens held and the heap after training
 //     --sa-seconds S: time box for SpamAssassin's checks on one split (default 420: with sa-learn and
 //       spamd's start, a split's SpamAssassin part takes about 10 minutes on a loaded 2-core machine)
+//     --short: each split also reported on its short messages alone (spam-corpus.ts isShort: under 60 words of
+//       visible body text), with how many spam and ham that is
 //     --dump FILE: write each test message's class, Bayes probability and rule hits (JSON lines) to study combinations
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -38,6 +40,7 @@ import { startRspamd } from '../test/helpers/rspamd.ts';
 import { spamAssassinMissing, startSpamAssassin } from './lib/spamassassin.ts';
 import {
   CORPUS_DIR,
+  isShort,
   loadCorpus,
   losoSplits,
   pct,
@@ -52,6 +55,7 @@ const misses = args.includes('--misses') ? Number(args[args.indexOf('--misses') 
 const withRspamd = args.includes('--rspamd');
 let withSa = args.includes('--sa');
 const saSeconds = args.includes('--sa-seconds') ? Number(args[args.indexOf('--sa-seconds') + 1]) : 420;
+const withShort = args.includes('--short');
 const dump = args.includes('--dump') ? args[args.indexOf('--dump') + 1]! : '';
 const maxTokens = args.includes('--max-tokens') ? Number(args[args.indexOf('--max-tokens') + 1]) : undefined;
 const JUNK = 5;
@@ -130,6 +134,16 @@ try {
           ` ${held} tokens (heap ${(process.memoryUsage().heapUsed / 2 ** 20).toFixed(0)} MB)` +
           ` caught ${pct(r.caught / r.spam).padStart(7)}  ham junked ${pct(r.falsePositives / r.ham).padStart(6)}  | at ≤0.5% FP: ${pct(r.catchAtTargetFp).padStart(7)}  AUC ${r.auc.toFixed(4)}  p99 ${r.p99Ms.toFixed(2)} ms (CPU ${percentile(cpuTimes, 0.99).toFixed(2)} ms)`,
       );
+      if (withShort) {
+        const s = summarize(
+          '  short',
+          scored.filter((x) => isShort(x.s.raw)),
+          [0],
+        );
+        console.log(
+          `${s.name.padEnd(34)} test ${String(s.spam).padStart(4)}+${String(s.ham).padEnd(5)} caught ${pct(s.caught / s.spam).padStart(7)}  ham junked ${pct(s.falsePositives / s.ham).padStart(6)}  | at ≤0.5% FP: ${pct(s.catchAtTargetFp).padStart(7)}  AUC ${s.auc.toFixed(4)}`,
+        );
+      }
       if (misses) {
         const wrong = scored.filter((x) => x.score >= JUNK !== (x.s.class === 'spam'));
         for (const x of wrong.slice(0, misses))

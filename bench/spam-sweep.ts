@@ -9,7 +9,10 @@
 //   --clues N: the strongest clues of the N spam Bayes called hammiest and the N ham it called spammiest
 //   --show PATH: every clue of the test messages whose path ends so ("00514.7e91be47b3ec2e2cafef70e325fe51df"),
 //     each with its training counts [spam/ham], to see whether a verdict rests on tokens seen once or twice
-//   --fp: the ham junked; --fn: the spam missed
+//   --fp: the ham junked
+//   --fn: the spam missed, with its Bayes clue count
+//   --short: each split also reported on its short messages alone (spam-corpus.ts isShort: under 60 words of visible
+//     body text), how many of each class that is; --fp and --fn then list short mail only
 //   --train-cap N: every split also trained on at most N spam and N ham of its training sources (the path-hash
 //     pick of spam-autolearn.ts), as the private held-out run is trained; each variant is reported under both
 import { join } from 'node:path';
@@ -21,6 +24,7 @@ import {
   BODY_ONLY_SOURCES,
   CORPUS_DIR,
   cappedTraining,
+  isShort,
   losoSplits,
   pct,
   prepareCorpus,
@@ -46,6 +50,7 @@ requireCorpus('WRENMAIL_SPAM_CORPUS', join(CORPUS_DIR, 'spam'), join(CORPUS_DIR,
 const t0 = performance.now();
 const samples = await prepareCorpus();
 console.log(`tokenized ${samples.length} messages in ${((performance.now() - t0) / 1000).toFixed(1)} s`);
+const short = args.includes('--short') ? new Set(samples.filter((s) => isShort(s.raw))) : null;
 
 // Besides the splits: the real sources mixed, a third (by path hash) tested, as a held-out third of
 // the same sources would be: a change that helps across sources must not cost this.
@@ -98,6 +103,7 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
           { rule: 'BAYES', score: verdict.score, scoreAlone: verdict.scoreAlone, description: '' },
         ]).score,
         p: verdict.probability ?? 0.5,
+        clues: verdict.clues.length,
       };
     });
     const describe = (s: (typeof split.test)[number], v: ReturnType<typeof bayesVerdict>, clues: number) =>
@@ -118,11 +124,14 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
           .slice(0, cluesOf);
       for (const cls of ['spam', 'ham'] as const) for (const { s, v } of worst(cls)) console.log(describe(s, v, 14));
     }
-    for (const [i, x] of scored.entries())
+    for (const [i, x] of scored.entries()) {
+      const s = split.test[i]!;
+      if (short && !short.has(s)) continue;
       if (x.spam ? args.includes('--fn') && x.score < JUNK : args.includes('--fp') && x.score >= JUNK)
         console.log(
-          `  ${x.spam ? 'spam' : 'ham'} ${x.score} p=${x.p.toFixed(3)} ${split.test[i]!.source} ${split.test[i]!.hits.map((h) => h.rule).join(' ')}`,
+          `  ${s.class} ${x.score} p=${x.p.toFixed(3)} clues=${x.clues} ${s.source} ${s.hits.map((h) => h.rule).join(' ')}`,
         );
+    }
     const r = summary(
       scored.map((x) => ({ spam: x.spam, score: x.score })),
       JUNK,
@@ -131,9 +140,25 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
       scored.map((x) => ({ spam: x.spam, score: x.p })),
       JUNK,
     );
-    console.log(
-      `${split.name.replace('spamassassin-publiccorpus', 'SA public').slice(0, 34).padEnd(34)} ${JSON.stringify(v).slice(0, 62).padEnd(62)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
-    );
+    const row = (name: string, label: string, r: ReturnType<typeof summary>, b: ReturnType<typeof summary>) =>
+      console.log(
+        `${name.replace('spamassassin-publiccorpus', 'SA public').slice(0, 34).padEnd(34)} ${label.slice(0, 62).padEnd(62)} caught ${pct(r.caught).padStart(7)} ham ${pct(r.fp).padStart(6)} | ≤0.5%: ${pct(r.atTarget).padStart(7)} AUC ${r.auc.toFixed(4)} | bayes ≤0.5%: ${pct(b.atTarget).padStart(7)} AUC ${b.auc.toFixed(4)}`,
+      );
+    row(split.name, JSON.stringify(v), r, b);
+    if (short) {
+      const picked = scored.filter((_, i) => short.has(split.test[i]!));
+      const spam = picked.filter((x) => x.spam).length;
+      const label = `  short: ${spam} spam + ${picked.length - spam} ham`;
+      row(
+        split.name,
+        label,
+        summary(picked, JUNK),
+        summary(
+          picked.map((x) => ({ spam: x.spam, score: x.p })),
+          JUNK,
+        ),
+      );
+    }
   }
 }
 

@@ -726,6 +726,8 @@ const FIXTURE_FEATURES: Record<string, string[]> = {
     'PHISH_LINK_ELSEWHERE',
   ],
   'mime/mikel-mail/error_emails/empty_group_lists.eml': ['FILL_FORM', 'QP_LONG_LINE'],
+  // Spam by its ISP's own X-Spam-Status, its body stripped to MailScanner's line and link.
+  'mime/mikel-mail/plain_emails/raw_email_bad_time.eml': ['SHORT_LINK_ELSEWHERE'],
   'mime/mimekit/messages/multipart-related-mhtml.txt': ['HTML_IMAGE_ONLY', 'QP_LONG_LINE'],
   'mime/php-mime-mail-parser/issue133': ['LOOKALIKE_DOMAIN'],
   'mime/php-mime-mail-parser/issue149': ['LOOKALIKE_DOMAIN'],
@@ -1034,6 +1036,43 @@ test("each offer's start words cover the first word of every alternative of its 
     for (const word of topLevel(body!).flatMap(firstWords)) assert.ok(starts.has(word), `${offer.feature}: ${word}`);
     // The offers' patterns are joined as one, each a capturing group: a group of their own would shift which offer matched.
     assert.equal(new RegExp(`${offer.words.source}|`).exec('')!.length, 1, `${offer.feature}: a capturing group`);
+  }
+});
+
+test("short spam: a line and a link to another site's front page, not a reply, not list mail (issue 18)", () => {
+  const from = 'Pranks <pranks@sender.example>';
+  const fires = (raw: Buffer) => features(raw).includes('SHORT_LINK_ELSEWHERE');
+  assert.ok(
+    fires(mail('Play a Hilarious Phone Prank', 'Wind up your mates today! Please visit http://pranks.example', from)),
+  );
+  assert.ok(
+    fires(mail('Re: new url', 'Come see me at my new site-> http://hot.example/ before they delete it.', from)),
+  );
+  assert.ok(fires(html('Hello', '<p>You won. <a href="http://prize.example/">Claim here</a></p>', from)));
+  // A page of a site (a feed item's story, a photo, a paper) is what people send each other.
+  assert.not.ok(fires(mail('Ugly truck', 'URL: http://news.example/click/-4,8274140,1717/', from)));
+  assert.not.ok(fires(mail('Pics', 'Some local wildlife http://www.iol.example/~p/pics/wild1.jpg', from)));
+  // The sender's own site, a reply, list mail, a signature's link, more than a few words.
+  assert.not.ok(fires(mail('Our site', 'Please visit http://www.sender.example', from)));
+  const reply = `In-Reply-To: <q1@you.example>\r\n${mail('Re: where', 'It is at http://shop.example', from).toString()}`;
+  assert.not.ok(fires(Buffer.from(reply)));
+  const listed = `List-Id: <fork.xent.example>\r\n${mail('Cool', 'Look: http://shop.example', from).toString()}`;
+  assert.not.ok(fires(Buffer.from(listed)));
+  assert.not.ok(fires(mail('Hi', 'Thanks, see you.\n-- \nSent with my Chat Messenger: https://chat.example', from)));
+  const words = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
+  assert.not.ok(fires(mail('Hello', `${words} http://pranks.example`, from)));
+  // Read in linear time: long runs of what its patterns repeat.
+  for (const body of [
+    ' '.repeat(60000),
+    '!'.repeat(60000),
+    `http://${'a'.repeat(60000)}`,
+    'http://'.repeat(9000),
+    '-- \n'.repeat(15000),
+    '\n'.repeat(60000),
+  ]) {
+    const t = performance.now();
+    features(mail('Hello', `${body} http://pranks.example`, from));
+    assert.ok(performance.now() - t < 500, `${JSON.stringify(body.slice(0, 12))}: ${performance.now() - t} ms`);
   }
 });
 
