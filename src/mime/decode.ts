@@ -4,7 +4,6 @@ import { isAscii } from 'node:buffer';
 import charsets from 'libmime/lib/charset.js';
 import { transferCoding } from './mime-fields.ts';
 import type { MimeNode } from './types.ts';
-import { KeptWith } from './kept-with.ts';
 import { decodeUtf8Lenient } from './utf8.ts';
 
 function hex(c: number): number {
@@ -106,11 +105,11 @@ interface Decoded {
   /** text with line breaks as LF */
   lf?: string;
 }
-const decodedParts = new KeptWith<Buffer, WeakMap<MimeNode, Decoded>>();
+const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, Decoded>>();
 
 // Nodes of an index shifted past prepended fields (indexPrepended), to the node and Buffer they were
 // shifted from: their bodies are the same bytes, so they share that node's decoded text.
-const origins = new KeptWith<MimeNode, { buf: Buffer; node: MimeNode }>();
+const origins = new WeakMap<MimeNode, { buf: Buffer; node: MimeNode }>();
 
 /** `node` (of another Buffer) has the same body bytes as `orig` has in `buf`. */
 export function sameBodyAs(node: MimeNode, buf: Buffer, orig: MimeNode): void {

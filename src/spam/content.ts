@@ -4,7 +4,6 @@
 import { unzipSync } from 'fflate';
 import { decodedPart, decodeTransfer } from '../mime/decode.ts';
 import { readHeader } from '../mime/headers.ts';
-import { KeptWith } from '../mime/kept-with.ts';
 import { isAttachment, safeDecodeWords } from '../mime/search-text.ts';
 import type { MessageIndex, MimeNode } from '../mime/types.ts';
 import { headerRecipients, messageIndex, wordToken } from './normalize.ts';
@@ -1014,7 +1013,7 @@ const stripTags = (html: string) =>
     .replace(/&nbsp;|&#160;/gi, ' ');
 
 // The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
-const found = new KeptWith<Buffer, FeatureName[]>();
+const found = new WeakMap<Buffer, FeatureName[]>();
 
 /** The features a message shows, each once. */
 export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {

@@ -4,7 +4,6 @@
 // attachment types as features. A message yields a set: each token counts once per message.
 import { decodedPart } from '../mime/decode.ts';
 import { messageHeader, type HeaderField } from '../mime/headers.ts';
-import { KeptWith } from '../mime/kept-with.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
 import { contentFeatures, MAX_HTML, registeredDomain } from './content.ts';
@@ -85,7 +84,7 @@ class TokenSet {
 }
 
 // Tokenized once per Buffer, like the index (normalize.ts): kept while the bytes are.
-const tokenSets = new KeptWith<Buffer, string[]>();
+const tokenSets = new WeakMap<Buffer, string[]>();
 
 /** Tokens of a message, each once, in the order first seen. */
 export function tokenize(input: MailInput): string[] {
