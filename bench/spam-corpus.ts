@@ -41,6 +41,12 @@ export async function loadCorpus(testShare: number, dir = CORPUS_DIR): Promise<S
   return out;
 }
 
+/** At most `limit` of `tests`, spread evenly over them (the latency benches' test messages). */
+export function spreadOver<T>(tests: T[], limit: number): T[] {
+  const step = Math.max(1, tests.length / Math.min(limit, tests.length));
+  return Array.from({ length: Math.floor(tests.length / step) }, (_, i) => tests[Math.floor(i * step)]!);
+}
+
 export interface Confusion {
   spam: number; // test spam
   ham: number; // test ham

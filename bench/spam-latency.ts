@@ -39,11 +39,13 @@ import {
   CORPUS_DIR,
   loadCorpus,
   pct,
+  spreadOver,
   summary,
   unauthenticatedInput,
   withoutSpamHeaders,
   type Sample,
 } from './spam-corpus.ts';
+import { reportCollections, spread, timedRun, watchCollections, type MessageRun } from './lib/gc.ts';
 import { settledInUse } from './lib/memory.ts';
 
 const args = process.argv.slice(2);
@@ -69,13 +71,6 @@ async function timed<T>(fn: () => T | Promise<T>): Promise<{ value: T; wall: num
   const wall = performance.now() - t0;
   const used = process.cpuUsage(cpu0);
   return { value, wall, cpu: (used.user + used.system) / 1000 };
-}
-
-const quantile = (sorted: number[], q: number) => sorted[Math.min(sorted.length - 1, Math.floor(q * sorted.length))]!;
-function spread(xs: number[]): string {
-  const s = [...xs].sort((a, b) => a - b);
-  const f = (x: number) => x.toFixed(2).padStart(6);
-  return `p50 ${f(quantile(s, 0.5))}  p99 ${f(quantile(s, 0.99))}  max ${f(s[s.length - 1]!)} ms`;
 }
 
 /** The model's memory: loaded afresh from disk between two full collections. */
@@ -131,8 +126,7 @@ const loaded = await loadCorpus(0.4);
 const samples = loaded.map((s) => ({ ...s, raw: withoutSpamHeaders(s.raw) }));
 const training = samples.filter((s) => !s.test);
 const allTests = samples.filter((s) => s.test);
-const step = Math.max(1, allTests.length / Math.min(limit, allTests.length));
-const testing = Array.from({ length: Math.floor(allTests.length / step) }, (_, i) => allTests[Math.floor(i * step)]!);
+const testing = spreadOver(allTests, limit);
 console.log(`corpus: ${training.length} training, ${testing.length} of ${allTests.length} test messages classified`);
 
 // Rate limits out of the way (600 requests a minute by default would refuse most of the split).
@@ -148,15 +142,19 @@ try {
   await trainAll(capped, training, cap, false);
   const settings = spamSettings({ store });
 
-  // 1. The API's path in process, a fresh Buffer per message.
+  // 1. The API's path in process, a fresh Buffer per message; the collections that ran inside each one.
   const whole = { wall: [] as number[], cpu: [] as number[] };
+  const runs: MessageRun[] = [];
+  const collections = watchCollections();
   for (const s of testing) {
     const raw = Buffer.from(s.raw);
-    const r = await timed(() => classifyMessage({ store }, settings, raw));
-    whole.wall.push(r.wall);
-    whole.cpu.push(r.cpu);
+    const { run } = await timedRun(() => classifyMessage({ store }, settings, raw));
+    whole.wall.push(run.end - run.start);
+    whole.cpu.push(run.cpu);
+    runs.push(run);
   }
   console.log(`\nin process, whole path   wall ${spread(whole.wall)}   CPU ${spread(whole.cpu)}`);
+  reportCollections(runs, await collections.stop());
 
   // 2. The same, stage by stage (each stage's cache is filled by the one before, as in the real path),
   // each the least of 3 runs on fresh Buffers: the message's own cost, without GC pauses or preemption.
