@@ -1064,24 +1064,18 @@ function hiddenByStylesheet(h: string): { tag: string; cls?: string }[] {
 function hidesText(h: string): boolean {
   if (TINY_FONT.test(h)) return true;
   let letters = 0;
-  let elements = 0;
-  const hidden = (from: number) =>
-    (letters += lettersIn(h, from)) >= HIDDEN_LETTERS || ++elements >= HIDDEN_ELEMENTS
-      ? letters >= HIDDEN_LETTERS
-      : null;
-  for (const m of h.matchAll(STYLED_TAG)) {
-    if (!HIDING.test(m[1] ?? m[2] ?? '')) continue;
-    const done = hidden(m.index + m[0].length);
-    if (done !== null) return done;
-  }
+  const hidden: number[] = []; // where each hidden element's content starts, up to HIDDEN_ELEMENTS
+  for (const m of h.matchAll(STYLED_TAG))
+    if (HIDING.test(m[1] ?? m[2] ?? '') && hidden.push(m.index + m[0].length) >= HIDDEN_ELEMENTS) break;
   for (const { tag, cls } of hiddenByStylesheet(h)) {
+    if (hidden.length >= HIDDEN_ELEMENTS) break;
     const open = new RegExp(`<${tag}\\b[^<>]*>`, 'gi');
     for (const m of h.matchAll(open)) {
       if (cls && !new RegExp(`\\bclass\\s*=\\s*["']?[^"'<>]*\\b${cls}\\b`, 'i').test(m[0])) continue;
-      const done = hidden(m.index + m[0].length);
-      if (done !== null) return done;
+      if (hidden.push(m.index + m[0].length) >= HIDDEN_ELEMENTS) break;
     }
   }
+  for (const from of hidden) if ((letters += lettersIn(h, from)) >= HIDDEN_LETTERS) return true;
   return false;
 }
 
@@ -1107,8 +1101,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
 
   // Links: from HTML anchors (with their text) and bare URLs in the text.
   const hosts: string[] = [];
-  // Links to a site's front page, in the HTML or in the text above a signature (SHORT_LINK_ELSEWHERE).
-  const frontPages: string[] = [];
+  // A link to a site's front page, in the HTML or in the text above a signature (SHORT_LINK_ELSEWHERE).
+  let frontPage = false;
   // A newsletter's hundreds of links go to a few hosts: each host's registered domain found once (issue 18).
   const domains = new Map<string, string>();
   const domainOf = (host: string) => {
@@ -1146,7 +1140,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
       .matchAll(/<a\b[^<>]*?\bhref\s*=\s*["']?([^"'\s>]+)[^<>]*>([\s\S]{0,500}?)<\/a\s*>/gi)) {
       // A page carried in the link itself (data:text/html;base64,…): nothing there for a URL filter to look up.
       if (/^data:/i.test(m[1]!)) hits.add('URI_DATA');
-      if (FRONT_PAGE.test(m[1]!)) frontPages.push(m[1]!);
+      if (FRONT_PAGE.test(m[1]!)) frontPage = true;
       const l = link(m[1]!);
       // The text shows a domain (www.bank.com, https://bank.com/...) that is not where the link goes. A match holds
       // no space, and stripping tags only puts spaces between pieces of the text: one lies in the text as written,
@@ -1298,8 +1292,8 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   ) {
     const lead = text.slice(0, signatureAt(text));
     if (wordsUpTo(lead, SHORT_WORDS) < SHORT_WORDS) {
-      for (const m of lead.matchAll(URL_IN_TEXT)) if (FRONT_PAGE.test(m[0])) frontPages.push(m[0]);
-      if (frontPages.length > 0 && !throughList()) hits.add('SHORT_LINK_ELSEWHERE');
+      for (const m of lead.matchAll(URL_IN_TEXT)) if (FRONT_PAGE.test(m[0])) frontPage = true;
+      if (frontPage && !throughList()) hits.add('SHORT_LINK_ELSEWHERE');
     }
   }
 
