@@ -821,13 +821,17 @@ interface Parts {
   qpLongLine: boolean;
   /** Leaf parts shown as attachments, also inside attached messages, with their lower-cased file names. */
   attachments: { node: MimeNode; filename: string; type: string }[];
+  /** A message/rfc822 part anywhere in the tree: a forward. */
+  carriesMessage: boolean;
 }
 
 function mimeParts(raw: Buffer, node: MimeNode, out: Parts, depth = 0): void {
   if (depth > 8) return;
   if (node.children) for (const child of node.children) mimeParts(raw, child, out, depth + 1);
-  else if (node.message) mimeParts(raw, node.message.node, out, depth + 1);
-  else {
+  else if (node.message) {
+    out.carriesMessage = true;
+    mimeParts(raw, node.message.node, out, depth + 1);
+  } else {
     if (!out.qpLongLine && node.encoding === 'quoted-printable') out.qpLongLine = longLine(raw, node);
     // HTML shown as the message's text, even with a file name (a weather alert's "forecast.htm", trec07p ham),
     // is the body; HTML to save and open is a page.
@@ -970,11 +974,9 @@ const PHOTO_BYTES = 256 * 1024;
 const LEAD_IMAGE = /<img\b[^<>]*?\bsrc\s*=\s*["']?\s*cid:/i;
 const BEFORE_LEAD_IMAGE = 40;
 const BELOW_LEAD_IMAGE = 300;
-const visibleLength = (html: string) =>
-  stripTags(html)
-    .replace(/&[a-z#0-9]+;/gi, ' ')
-    .replace(/\s+/g, ' ')
-    .trim().length;
+/** The text a reader sees of some HTML: no tags, scripts, styles, comments or character references. */
+const visibleText = (html: string) => stripTags(html).replace(/&[a-z#0-9]+;/gi, ' ');
+const visibleLength = (html: string) => visibleText(html).replace(/\s+/g, ' ').trim().length;
 
 function imageLeadsText(html: string): boolean {
   const lead = LEAD_IMAGE.exec(html);
@@ -1036,9 +1038,7 @@ const TAG_SELECTOR = /^([a-z][a-z0-9]*)(?:\.([\w-]+))?$/i;
 const lettersIn = (h: string, from: number) => {
   const inside = h.slice(from, from + 1000);
   const end = inside.indexOf('</');
-  return stripTags(end < 0 ? inside : inside.slice(0, end))
-    .replace(/&#?\w+;/g, '')
-    .replace(/[^a-z]+/gi, '').length;
+  return visibleText(end < 0 ? inside : inside.slice(0, end)).replace(/[^a-z]+/gi, '').length;
 };
 
 /** The tags (and class, if named) a page's stylesheets hide. */
@@ -1095,7 +1095,7 @@ export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[
 function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   const hits = new Set<FeatureName>();
   const text = index.search.text.slice(0, TEXT_SCAN);
-  const parts: Parts = { html: [], qpLongLine: false, attachments: [] };
+  const parts: Parts = { html: [], qpLongLine: false, attachments: [], carriesMessage: false };
   mimeParts(raw, index.root, parts);
   const { html } = parts;
 
@@ -1288,7 +1288,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
     hosts.length > 0 &&
     !index.envelope.inReplyTo &&
     hosts.every((h) => domainOf(h) !== own) &&
-    !carriesMessage(index.root)
+    !parts.carriesMessage
   ) {
     const lead = text.slice(0, signatureAt(text));
     if (wordsUpTo(lead, SHORT_WORDS) < SHORT_WORDS) {
@@ -1345,11 +1345,6 @@ const FRONT_PAGE = /^https?:\/\/[^/?#\s]+\/?$/i;
 // Words of text above the signature that count as short for SHORT_LINK_ELSEWHERE: half the benches' "short" (60),
 // set once, not tuned (bench/RESULTS.md, branch spamshort).
 const SHORT_WORDS = 30;
-
-/** A message/rfc822 part anywhere in the tree: a forward. */
-function carriesMessage(node: MimeNode): boolean {
-  return node.message !== undefined || (node.children?.some(carriesMessage) ?? false);
-}
 
 /** Where the signature starts ("-- " on a line of its own, RFC 3676 §4.3), or the text's end. */
 function signatureAt(text: string): number {
