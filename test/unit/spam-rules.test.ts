@@ -30,6 +30,16 @@ function input(auth: Partial<AuthVerdict>, head = full, fromHosted = false): Spa
   };
 }
 const rules = (i: SpamInput) => (headerRules.score(i) as { rule: string }[]).map((h) => h.rule);
+/** The header rules a whole message with this Subject fires. */
+const subjectRules = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
+/** Each subject is read in well under a second: the rule walks it by hand instead of a backtracking regex. */
+function assertLinear(subjects: string[]): void {
+  for (const subject of subjects) {
+    const started = performance.now();
+    subjectRules(subject);
+    assert.ok(performance.now() - started < 500, `${subject.length} characters: ${performance.now() - started} ms`);
+  }
+}
 
 test('a clean, authenticated message hits nothing', () => {
   assert.equal(rules(input({})), []);
@@ -422,44 +432,35 @@ test("Outlook's X-Mailer on HTML with no text/plain version beside it", () => {
 });
 
 test('a Subject that ends in a token pushed away by blanks (a hash-buster)', () => {
-  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
   for (const subject of ['Toners for less....               NOAZ', 'Buy now!    msg2f', 'Ink Prices\t\t\t11956  '])
-    assert.equal(message(subject), ['SUBJECT_PADDED_TOKEN'], subject);
-  assert.equal(message('Managing Large Scale Game Content\r\n    Production'), [], 'a folded field');
-  assert.equal(message('Two  spaces typed'), []);
-  assert.equal(message('    leading blanks only'), []);
-  assert.equal(message('ends in blanks    '), []);
+    assert.equal(subjectRules(subject), ['SUBJECT_PADDED_TOKEN'], subject);
+  assert.equal(subjectRules('Managing Large Scale Game Content\r\n    Production'), [], 'a folded field');
+  assert.equal(subjectRules('Two  spaces typed'), []);
+  assert.equal(subjectRules('    leading blanks only'), []);
+  assert.equal(subjectRules('ends in blanks    '), []);
   // Walked by hand: long runs of blanks or of words cost linear time.
-  for (const subject of [`a${' '.repeat(60_000)}b`, 'a   '.repeat(15_000), `${'a'.repeat(60_000)}   b`]) {
-    const started = performance.now();
-    message(subject);
-    assert.ok(performance.now() - started < 500, `${subject.length} characters: ${performance.now() - started} ms`);
-  }
+  assertLinear([`a${' '.repeat(60_000)}b`, 'a   '.repeat(15_000), `${'a'.repeat(60_000)}   b`]);
 });
 
 test('a Subject with the label the law asks of unsolicited advertising', () => {
-  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
   for (const subject of [
     'ADV: Lowest prices on printer toner!',
     '[ILUG] adv : Toner cartridges for less',
     'SEXUALLY-EXPLICIT: Wet, Wetter and Wettest',
     '=?UTF-8?B?5pyq5om/6Ku+5bqD5ZGK4oC7IOaWsOWVhuWTgQ==?=',
   ])
-    assert.equal(message(subject), ['SUBJECT_AD_LABEL'], subject);
+    assert.equal(subjectRules(subject), ['SUBJECT_AD_LABEL'], subject);
   for (const subject of [
     'Adv. topics in compilers',
     'Re: the ADV: label in subjects',
     'Advice: back up first',
     'Advisory',
   ])
-    assert.not.ok(message(subject).includes('SUBJECT_AD_LABEL'), subject);
-  const started = performance.now();
-  message(`[${'['.repeat(60_000)}`);
-  assert.ok(performance.now() - started < 500);
+    assert.not.ok(subjectRules(subject).includes('SUBJECT_AD_LABEL'), subject);
+  assertLinear([`[${'['.repeat(60_000)}`]);
 });
 
 test('a Subject that ends in a long number labelling nothing (a hash-buster)', () => {
-  const message = (subject: string) => rules(input({}, `Subject: ${subject}\r\n${full}`));
   for (const subject of [
     'get a merchant acount 5226171310',
     'great rates 33161186544333222  ',
@@ -468,7 +469,7 @@ test('a Subject that ends in a long number labelling nothing (a hash-buster)', (
     'Stop looking for a new part-time job - here it is. [Mon, 09 Apr 2007 06:20:47 -0800]',
     'This one will make you money  9/20/02 11:34:52 PM',
   ])
-    assert.equal(message(subject), ['SUBJECT_TAIL_NUMBER'], subject);
+    assert.equal(subjectRules(subject), ['SUBJECT_TAIL_NUMBER'], subject);
   for (const subject of [
     'Invoice 02722027', // labelled
     'Your order number 12345678',
@@ -483,20 +484,16 @@ test('a Subject that ends in a long number labelling nothing (a hash-buster)', (
     'Build status as of Sun Apr 22 00:00:02 2007', // a date that ends in its year
     'Meeting moved to 10:30 PM',
   ])
-    assert.equal(message(subject), [], subject);
+    assert.equal(subjectRules(subject), [], subject);
   // Walked by hand from the end: long runs of digits, blanks or letters cost linear time.
-  for (const subject of [
+  assertLinear([
     '1'.repeat(60_000),
     `a ${'1'.repeat(60_000)}`,
     `${'a'.repeat(60_000)} 12345678`,
     ' 1'.repeat(30_000),
     '1:11:11 '.repeat(7_500),
     `1:11:11${' '.repeat(60_000)}x`,
-  ]) {
-    const started = performance.now();
-    message(subject);
-    assert.ok(performance.now() - started < 500, `${subject.length} characters: ${performance.now() - started} ms`);
-  }
+  ]);
 });
 
 test("AOL's program named on mail that did not pass AOL's servers; a programming library's X-Library", () => {
