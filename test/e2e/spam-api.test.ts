@@ -86,6 +86,53 @@ test('classify over HTTP names the content and subject rules: image spam, an ad 
   assert.ok(letter.includes('ADVANCE_FEE'), letter.join(','));
 });
 
+test('classify over HTTP: hidden filler, not a hidden preview line; a line and a link; forged mailers; a padded subject', async () => {
+  const rulesOf = async (message: string) => {
+    const reply = await api.call('POST', '/spam/classify', { body: { message } });
+    assert.is(reply.status, 200, reply.text);
+    return reply.body.data.rules.map((r: { rule: string }) => r.rule) as string[];
+  };
+  const mail = (subject: string, type: string, body: string, extra = '') =>
+    `From: Sales <sales@shop.example>\r\nTo: you@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
+    `Message-ID: <${subject.length}.${body.length}@shop.example>\r\n${extra}MIME-Version: 1.0\r\nContent-Type: ${type}\r\n\r\n${body}\r\n`;
+  const page = (hidden: string) =>
+    mail(
+      'News',
+      'text/html; charset=us-ascii',
+      `<p>${'Our spring catalogue is out with new garden tools. '.repeat(4)}</p>${hidden}`,
+    );
+  // Filler a stylesheet hides (trec07p's textareas), against the preview line modern mail hides on purpose.
+  const filler = 'They shook hands in the choky heat of the trailer office. '.repeat(4);
+  assert.ok(
+    (await rulesOf(page(`<style>textarea{display:none}</style><textarea>${filler}</textarea>`))).includes(
+      'HTML_HIDDEN_TEXT',
+    ),
+  );
+  const preview = `<div style="display:none;max-height:0">Please read these important updates${'&nbsp;&zwnj;'.repeat(90)}</div>`;
+  assert.not.ok((await rulesOf(page(preview))).includes('HTML_HIDDEN_TEXT'));
+  // A line and a link to another site's front page; the same as a reply is not.
+  const short = 'Great deals this week only, see http://deals-now.example/\r\n';
+  assert.ok((await rulesOf(mail('hi', 'text/plain', short))).includes('SHORT_LINK_ELSEWHERE'));
+  const reply = await rulesOf(mail('Re: hi', 'text/plain', short, 'In-Reply-To: <1@you.example>\r\n'));
+  assert.not.ok(reply.includes('SHORT_LINK_ELSEWHERE'), reply.join(','));
+  // Programs' fingerprints on mail that did not come the way they send: AOL's client, a programming library.
+  const aol = await rulesOf(
+    mail('hello', 'text/plain', 'See you soon.', 'X-Mailer: AOL 7.0 for Windows US sub 118\r\n'),
+  );
+  assert.ok(aol.includes('MUA_FORGED_AOL'), aol.join(','));
+  const library = await rulesOf(mail('hello', 'text/plain', 'See you soon.', 'X-Library: Indy 9.00.10\r\n'));
+  assert.ok(library.includes('MAILER_LIBRARY'), library.join(','));
+  // A subject padded with a number that labels nothing, and replica watches.
+  const replica = await rulesOf(
+    mail(
+      'great watches for less 5226171310',
+      'text/plain',
+      'Designer replicas of all the designer labels: Rolex, Cartier, Gucci.',
+    ),
+  );
+  assert.ok(replica.includes('SUBJECT_TAIL_NUMBER') && replica.includes('REPLICA_OFFER'), replica.join(','));
+});
+
 test('errors: unknown class, missing message, a key without spam permissions', async () => {
   assert.is((await api.call('POST', '/spam/train/maybe', { body: { message: spammy } })).status, 404);
   const missing = await api.call('POST', '/spam/classify', { body: {} });
