@@ -1033,6 +1033,7 @@ const STYLED_TAG = /<[a-z][a-z0-9]*\b[^<>]*?\bstyle\s*=\s*(?:"([^"<>]*)"|'([^'<>
 const TINY_FONT = /<font[^<>]*\bsize\s*=\s*["']?(?:0|1|-[1-9])\b/i;
 // A selector that names a tag, alone or with one class: "textarea", "span.tabooheader".
 const TAG_SELECTOR = /^([a-z][a-z0-9]*)(?:\.([\w-]+))?$/i;
+const STYLE_START = /<style\b[^<>]*>/gi;
 
 /** The letters of the element whose opening tag ends at `from`, up to its first closing tag (1,000 characters). */
 const lettersIn = (h: string, from: number) => {
@@ -1044,19 +1045,22 @@ const lettersIn = (h: string, from: number) => {
 /** The tags (and class, if named) a page's stylesheets hide. */
 function hiddenByStylesheet(h: string): { tag: string; cls?: string }[] {
   const hidden: { tag: string; cls?: string }[] = [];
-  const lower = h.toLowerCase();
-  for (let at = lower.indexOf('<style'); at >= 0 && hidden.length < 8; at = lower.indexOf('<style', at + 6)) {
-    const end = lower.indexOf('</style', at);
+  const close = BLOCK_END.style!;
+  STYLE_START.lastIndex = 0;
+  for (let m = STYLE_START.exec(h); m && hidden.length < 8; m = STYLE_START.exec(h)) {
+    close.lastIndex = STYLE_START.lastIndex;
+    const end = close.exec(h);
     // Split at braces, not with one regex over the sheet: a rule is "selectors { declarations }".
-    for (const rule of h.slice(lower.indexOf('>', at) + 1, end < 0 ? undefined : end).split('}')) {
+    for (const rule of h.slice(STYLE_START.lastIndex, end?.index).split('}')) {
       const pieces = rule.split('{');
       if (pieces.length < 2 || !HIDING.test(pieces.at(-1)!)) continue;
       for (const selector of pieces.at(-2)!.split(',')) {
-        const m = TAG_SELECTOR.exec(selector.trim());
-        if (m) hidden.push({ tag: m[1]!.toLowerCase(), cls: m[2]?.toLowerCase() });
+        const t = TAG_SELECTOR.exec(selector.trim());
+        if (t) hidden.push({ tag: t[1]!.toLowerCase(), cls: t[2]?.toLowerCase() });
       }
     }
-    if (end < 0) break;
+    if (!end) break;
+    STYLE_START.lastIndex = close.lastIndex;
   }
   return hidden.slice(0, 8);
 }
