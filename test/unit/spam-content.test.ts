@@ -1061,6 +1061,15 @@ test("short spam: a line and a link to another site's front page, not a reply, n
   assert.not.ok(fires(mail('Hi', 'Thanks, see you.\n-- \nSent with my Chat Messenger: https://chat.example', from)));
   const words = Array.from({ length: 30 }, (_, i) => `word${i}`).join(' ');
   assert.not.ok(fires(mail('Hello', `${words} http://pranks.example`, from)));
+  // Signed mail (S/MIME, RFC 1847): a Thunderbird user's test naming where the certificate came from.
+  const signed = Buffer.from(
+    'From: Jeff <jeff@gnome.example>\r\nTo: jeff@gnome.example\r\nSubject: Signing test\r\nMIME-Version: 1.0\r\n' +
+      'Content-Type: Multipart/Signed; protocol="application/pkcs7-signature"; micalg=sha1; boundary="s"\r\n\r\n' +
+      '--s\r\nContent-Type: text/plain\r\n\r\nSigned with my free certificate from https://www.certs.example\r\n' +
+      '--s\r\nContent-Type: application/pkcs7-signature; name="smime.p7s"\r\n\r\nMIAGCSqGSIb3DQEHAqCAMIACAQ\r\n--s--\r\n',
+  );
+  assert.not.ok(fires(signed));
+  assert.ok(fires(Buffer.from(signed.toString().replace('Multipart/Signed', 'multipart/mixed'))), 'unsigned, it fires');
   // Read in linear time: long runs of what its patterns repeat.
   for (const body of [
     ' '.repeat(60000),
