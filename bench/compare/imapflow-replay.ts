@@ -7,7 +7,6 @@
 import { readFileSync } from 'node:fs';
 import { createServer, type Socket } from 'node:net';
 import { basename } from 'node:path';
-import { ImapFlow } from 'imapflow';
 import { benchImapFlow, machineLine, startCpuProfile } from './common.ts';
 import { imapStub } from './imap-stub.ts';
 

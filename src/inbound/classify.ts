@@ -18,6 +18,8 @@ export interface Classification {
   score: number;
   hits: SpamHit[];
   verdict: 'ham' | 'junk' | 'reject';
+  /** The score from which this message would go to Junk. */
+  junkScore: number;
   /** CRLF-terminated fields to prepend. */
   headers: string;
 }
@@ -32,7 +34,7 @@ export async function classify(input: SpamInput, options: ClassifyOptions): Prom
   const headers =
     `X-Spam-Score: ${score.toFixed(1)}\r\n` +
     `X-Spam-Status: ${verdict === 'ham' ? 'No' : 'Yes'}, score=${score.toFixed(1)} required=${junkAt.toFixed(1)} tests=${tests}${input.auth.action === 'quarantine' ? ' dmarc=quarantine' : ''}\r\n`;
-  return { score, hits, verdict, headers };
+  return { score, hits, verdict, junkScore: junkAt, headers };
 }
 
 /**

@@ -108,7 +108,7 @@ export async function processMessage(
   const sieveInput = {
     raw,
     mailFrom: msg.mailFrom,
-    junk: spam.verdict === 'junk',
+    spam: { score: spam.score, junkScore: spam.junkScore, junk: spam.verdict === 'junk' },
     hostname: options.hostname,
     forwardLimits: options.forwardLimits,
     log: (o: object, m: string) => log.info({ id: msg.id, ...o }, m),
@@ -245,7 +245,7 @@ export async function deliverLocal(
   const sieveInput = {
     raw,
     mailFrom: envelope.from,
-    junk: false,
+    spam: null,
     hostname: options.hostname,
     forwardLimits: options.forwardLimits,
     log: (o: object, m: string) => log.info(o, m),

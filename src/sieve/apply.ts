@@ -22,6 +22,7 @@ import { sieveScripts } from '../store/sieve.ts';
 import { FORWARD_LIMIT_DEFAULTS, reserveForward } from '../inbound/forward-budget.ts';
 import { SieveMessage } from './message.ts';
 import { run, type SieveResult } from './run.ts';
+import type { SpamStatus } from './spamtest.ts';
 import { compile, type Script, type Vacation } from './validate.ts';
 import { addressedTo, buildReply, clampDays, refusalReason, vacationHandle } from './vacation.ts';
 
@@ -34,7 +35,8 @@ export interface SieveInput {
   raw: Buffer;
   /** Envelope sender, "" for the null sender. */
   mailFrom: string;
-  junk: boolean;
+  /** The classify stage's verdict (Junk, and the points spamtest reads); null when nothing classified it. */
+  spam: SpamStatus | null;
   hostname: string;
   /** Each mailbox's budget for redirects to outside addresses (default FORWARD_LIMIT_DEFAULTS). */
   forwardLimits?: SendingLimits;
@@ -77,7 +79,7 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
     const { account } = delivery;
     const record = await scripts.active(account.id);
     if (!record) continue;
-    const message = new SieveMessage(input.raw, { from: input.mailFrom, to: delivery.rcpts });
+    const message = new SieveMessage(input.raw, { from: input.mailFrom, to: delivery.rcpts }, input.spam);
     let result: SieveResult;
     try {
       result = run(compileCached(record.script), message);
@@ -128,7 +130,7 @@ export async function planSieve(store: Store, plan: DeliveryPlan, input: SieveIn
     if (targets.length) plan.deliveries.push({ ...delivery, targets });
     else if (result.reject) outcome.rejected.push({ account, rcpts: delivery.rcpts, reason: result.reject.reason });
     else plan.discarded.push({ accountId: account.id, rcpts: delivery.rcpts });
-    if (result.vacation && !input.junk)
+    if (result.vacation && !input.spam?.junk)
       outcome.vacations.push({ account, rcpts: delivery.rcpts, vacation: result.vacation, message });
   }
   if (outcome.rejected.length && !plan.deliveries.length && !plan.discarded.length && !plan.forwards.length) {
@@ -191,7 +193,7 @@ export async function sendSieveReplies(store: Store, outcome: SieveOutcome, inpu
       input.log?.({ accountId: v.account.id, err: String(err) }, 'vacation reply not queued');
     }
   }
-  if (outcome.refuseAll || input.mailFrom === '' || input.junk) return;
+  if (outcome.refuseAll || input.mailFrom === '' || input.spam?.junk) return;
   const now = Date.now();
   for (const r of outcome.rejected) {
     const dsn = buildDsn({

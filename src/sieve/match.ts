@@ -1,10 +1,45 @@
-// Comparators (RFC 4790: i;octet, i;ascii-casemap) and match types (RFC 5228 §2.7.1).
-import type { Matcher } from './validate.ts';
+// Comparators (RFC 4790: i;octet, i;ascii-casemap, i;ascii-numeric), match types (RFC 5228 §2.7.1) and the
+// relational :value and :count matches (RFC 5231).
+import type { Matcher, Relation } from './validate.ts';
 
 const casemap = (s: string): string => s.replace(/[A-Z]+/g, (m) => m.toLowerCase());
 
-/** Does `value` match any of `keys`? */
+/**
+ * RFC 4790 §9.1.1: a string's value is the number its leading digits write; one that does not start with a
+ * digit is positive infinity, equal to any other such. Compared as digit strings, so no number is too long.
+ */
+function compareNumeric(a: string, b: string): number {
+  const digits = (s: string) => /^\d+/.exec(s)?.[0].replace(/^0+(?=\d)/, '');
+  const x = digits(a);
+  const y = digits(b);
+  if (x === undefined || y === undefined) return (x === undefined ? 1 : 0) - (y === undefined ? 1 : 0);
+  return x.length !== y.length ? x.length - y.length : x < y ? -1 : x > y ? 1 : 0;
+}
+
+/** The comparator's order: octets of the UTF-8 strings, after ASCII case folding for i;ascii-casemap. */
+function comparison(comparator: string): (a: string, b: string) => number {
+  if (comparator === 'i;ascii-numeric') return compareNumeric;
+  const fold = comparator === 'i;ascii-casemap' ? casemap : (s: string) => s;
+  return (a, b) => Buffer.compare(Buffer.from(fold(a)), Buffer.from(fold(b)));
+}
+
+const HOLDS: Record<Relation, (order: number) => boolean> = {
+  gt: (o) => o > 0,
+  ge: (o) => o >= 0,
+  lt: (o) => o < 0,
+  le: (o) => o <= 0,
+  eq: (o) => o === 0,
+  ne: (o) => o !== 0,
+};
+
+/** Does any of `values` match any of `keys`? With :count, their number is compared (RFC 5231 §4.1). */
 export function matchAny(m: Matcher, values: string[], keys: string[]): boolean {
+  if (m.match === 'value' || m.match === 'count' || m.comparator === 'i;ascii-numeric') {
+    const compare = comparison(m.comparator);
+    const holds = HOLDS[m.relation ?? 'eq'];
+    const compared = m.match === 'count' ? [String(values.length)] : values;
+    return compared.some((value) => keys.some((key) => holds(compare(value, key))));
+  }
   const fold = m.comparator === 'i;ascii-casemap' ? casemap : (s: string) => s;
   const folded = keys.map(fold);
   for (const raw of values) {

@@ -7,6 +7,7 @@ import { htmlToText } from '../mime/html-text.ts';
 import { parseMessage } from '../mime/parts.ts';
 import { decodeUtf8Lenient } from '../mime/utf8.ts';
 import type { MimeNode } from '../mime/types.ts';
+import type { SpamStatus } from './spamtest.ts';
 import type { BodyTransform } from './validate.ts';
 
 /** Body text a test looks at is capped: matching stays bounded whatever the message size. */
@@ -24,11 +25,14 @@ export class SieveMessage {
   readonly envelope: SieveEnvelope;
   readonly fields: HeaderField[];
   readonly bodyStart: number;
+  /** What spamtest reads: null when the message was not classified. */
+  readonly spam: SpamStatus | null;
   private root: MimeNode | null = null;
 
-  constructor(raw: Buffer, envelope: SieveEnvelope) {
+  constructor(raw: Buffer, envelope: SieveEnvelope, spam: SpamStatus | null = null) {
     this.raw = raw;
     this.envelope = envelope;
+    this.spam = spam;
     const { fields, bodyStart } = readHeader(raw, 0, raw.length);
     this.fields = fields;
     this.bodyStart = bodyStart;

@@ -1,6 +1,6 @@
-// Package sieve implements Sieve (RFC 5228 and the fileinto, reject, vacation, imap4flags, body,
-// envelope extensions): parse, validate, run, and apply.ts, which the inbound pipeline calls to plan a
-// delivery and send replies (docs/ARCHITECTURE.md §5). May import the other pipelines, foundation and base.
+// Package sieve implements Sieve (RFC 5228 and the fileinto, reject, vacation, imap4flags, body, envelope,
+// relational and spamtest extensions): parse, validate, run, and apply.ts, which the inbound pipeline calls
+// to plan a delivery and send replies (docs/ARCHITECTURE.md §5). May import the other pipelines, foundation and base.
 //
 // Executes a validated script against one message for one mailbox (RFC 5228 §2.10): collects the
 // actions, applies implicit keep, and enforces the action conflicts of RFC 5429 and RFC 5230. A
@@ -8,6 +8,7 @@
 import { parseAddressList } from '../mime/addresses.ts';
 import { matchAny } from './match.ts';
 import type { SieveMessage } from './message.ts';
+import { spamtestValue } from './spamtest.ts';
 import type { AddressPart, Command, Script, Test, Vacation } from './validate.ts';
 
 export const LIMITS = { maxActions: 32, maxRedirects: 4, timeMs: 1000 };
@@ -191,5 +192,7 @@ function test(t: Test, state: State, message: SieveMessage): boolean {
       return matchAny(t, message.body(t.transform), t.keys);
     case 'hasflag':
       return matchAny(t, state.flags, t.keys.flatMap((k) => k.split(/\s+/)).filter(Boolean));
+    case 'spamtest':
+      return matchAny(t, [spamtestValue(message.spam, t.percent)], t.keys);
   }
 }

@@ -15,17 +15,26 @@ export const CAPABILITIES = [
   'mailbox',
   'comparator-i;octet',
   'comparator-i;ascii-casemap',
+  'comparator-i;ascii-numeric',
+  'relational',
+  'spamtest',
+  'spamtestplus',
 ] as const;
-const COMPARATORS = ['i;octet', 'i;ascii-casemap'];
+// i;octet and i;ascii-casemap need no require (RFC 5228 §2.7.3); i;ascii-numeric does.
+const COMPARATORS = ['i;octet', 'i;ascii-casemap', 'i;ascii-numeric'];
+const RELATIONS = ['gt', 'ge', 'lt', 'le', 'eq', 'ne'] as const;
+export type Relation = (typeof RELATIONS)[number];
 
 /** Scripts larger than this are refused before parsing. */
 export const MAX_SCRIPT_BYTES = 64 * 1024;
 
-export type MatchType = 'is' | 'contains' | 'matches';
+export type MatchType = 'is' | 'contains' | 'matches' | 'value' | 'count';
 export type AddressPart = 'all' | 'localpart' | 'domain';
 export interface Matcher {
   comparator: string;
   match: MatchType;
+  /** The operator of a :value or :count match (RFC 5231 §4). */
+  relation?: Relation;
 }
 export type BodyTransform = { kind: 'raw' } | { kind: 'text' } | { kind: 'content'; types: string[] };
 
@@ -36,6 +45,7 @@ export type Test = Position &
     | ({ type: 'header'; headers: string[]; keys: string[] } & Matcher)
     | ({ type: 'body'; transform: BodyTransform; keys: string[] } & Matcher)
     | ({ type: 'hasflag'; keys: string[] } & Matcher)
+    | ({ type: 'spamtest'; percent: boolean; keys: string[] } & Matcher)
     | { type: 'exists'; headers: string[] }
     | { type: 'size'; over: boolean; limit: number }
     | { type: 'allof' | 'anyof'; tests: Test[] }
@@ -88,6 +98,8 @@ const MATCH: Record<string, TagSpec> = {
   is: { group: 'match type' },
   contains: { group: 'match type' },
   matches: { group: 'match type' },
+  value: { group: 'match type', arg: 'string', ext: 'relational' },
+  count: { group: 'match type', arg: 'string', ext: 'relational' },
 };
 const PART: Record<string, TagSpec> = {
   all: { group: 'address part' },
@@ -113,6 +125,11 @@ const TESTS: Record<string, Signature> = {
   },
   hasflag: { ext: 'imap4flags', tags: { ...COMPARATOR, ...MATCH }, positional: ['strings'] },
   exists: { positional: ['strings'] },
+  spamtest: {
+    ext: 'spamtest',
+    tags: { ...COMPARATOR, ...MATCH, percent: { ext: 'spamtestplus' } },
+    positional: ['string'],
+  },
   size: { tags: { over: { group: 'size' }, under: { group: 'size' } }, positional: ['number'] },
   allof: { positional: [], tests: 'list' },
   anyof: { positional: [], tests: 'list' },
@@ -237,12 +254,21 @@ const num = (a: Argument | true | undefined): number | null =>
 const FIELD_NAME = /^[\x21-\x39\x3b-\x7e]+$/;
 export const ADDRESS = /^[^\s@<>()",;]+@[^\s@<>()",;]+\.?[^\s@<>()",;]*$/;
 
-function matcher(b: Bound): Matcher {
+function matcher(b: Bound, requires: Set<string>): Matcher {
   const comparatorArg = b.tags.get('comparator');
   const comparator = (str(comparatorArg) ?? 'i;ascii-casemap').toLowerCase();
   if (!COMPARATORS.includes(comparator)) throw err(`unsupported comparator "${comparator}"`, comparatorArg as Argument);
-  const match = (['is', 'contains', 'matches'] as const).find((m) => b.tags.has(m)) ?? 'is';
-  return { comparator, match };
+  if (comparator === 'i;ascii-numeric' && !requires.has('comparator-i;ascii-numeric'))
+    throw err('comparator "i;ascii-numeric" needs require "comparator-i;ascii-numeric"', comparatorArg as Argument);
+  const match = (['is', 'contains', 'matches', 'value', 'count'] as const).find((m) => b.tags.has(m)) ?? 'is';
+  // RFC 4790 §9.1: numbers compare for equality and order, not as substrings or patterns.
+  if (comparator === 'i;ascii-numeric' && (match === 'contains' || match === 'matches'))
+    throw err(`comparator "i;ascii-numeric" cannot do :${match}`, comparatorArg as Argument);
+  if (match !== 'value' && match !== 'count') return { comparator, match };
+  const relationArg = b.tags.get(match) as Argument;
+  const relation = RELATIONS.find((r) => r === str(relationArg)!.toLowerCase());
+  if (!relation) throw err(`:${match} needs one of ${RELATIONS.map((r) => `"${r}"`).join(', ')}`, relationArg);
+  return { comparator, match, relation };
 }
 
 const addressPart = (b: Bound): AddressPart =>
@@ -266,7 +292,7 @@ function compileTest(node: TestNode, requires: Set<string>): Test {
       return {
         ...at,
         type: 'address',
-        ...matcher(b),
+        ...matcher(b, requires),
         part: addressPart(b),
         headers: headerNames(p0!),
         keys: strs(p1)!,
@@ -275,10 +301,10 @@ function compileTest(node: TestNode, requires: Set<string>): Test {
       const fields = strs(p0)!.map((f) => f.toLowerCase());
       for (const f of fields)
         if (f !== 'from' && f !== 'to') throw err(`unsupported envelope part "${f}" (from or to)`, p0!);
-      return { ...at, type: 'envelope', ...matcher(b), part: addressPart(b), fields, keys: strs(p1)! };
+      return { ...at, type: 'envelope', ...matcher(b, requires), part: addressPart(b), fields, keys: strs(p1)! };
     }
     case 'header':
-      return { ...at, type: 'header', ...matcher(b), headers: headerNames(p0!), keys: strs(p1)! };
+      return { ...at, type: 'header', ...matcher(b, requires), headers: headerNames(p0!), keys: strs(p1)! };
     case 'body': {
       const content = strs(b.tags.get('content'));
       const transform: BodyTransform = content
@@ -286,12 +312,14 @@ function compileTest(node: TestNode, requires: Set<string>): Test {
         : b.tags.has('raw')
           ? { kind: 'raw' }
           : { kind: 'text' };
-      return { ...at, type: 'body', ...matcher(b), transform, keys: strs(p0)! };
+      return { ...at, type: 'body', ...matcher(b, requires), transform, keys: strs(p0)! };
     }
     case 'hasflag':
-      return { ...at, type: 'hasflag', ...matcher(b), keys: strs(p0)! };
+      return { ...at, type: 'hasflag', ...matcher(b, requires), keys: strs(p0)! };
     case 'exists':
       return { ...at, type: 'exists', headers: headerNames(p0!) };
+    case 'spamtest':
+      return { ...at, type: 'spamtest', ...matcher(b, requires), percent: b.tags.has('percent'), keys: strs(p0)! };
     case 'size':
       if (!b.tags.has('over') && !b.tags.has('under')) throw err('size needs :over or :under', node);
       return { ...at, type: 'size', over: b.tags.has('over'), limit: num(p0)! };
@@ -329,6 +357,8 @@ function compileBlock(nodes: CommandNode[], requires: Set<string>, topLevel: boo
       for (const cap of strs(b.positional[0])!) {
         if (!CAPABILITIES.includes(cap as never)) throw err(`unsupported extension "${cap}"`, b.positional[0]!);
         requires.add(cap);
+        // spamtestplus is spamtest with :percent (RFC 5235 §3.2): requiring it gives the test.
+        if (cap === 'spamtestplus') requires.add('spamtest');
       }
       continue;
     }

@@ -74,7 +74,7 @@ test.before(async () => {
   });
   teamId = (await fx.store.teams.create('t')).id;
   await fx.store.domains.create(teamId, 'wren.test');
-  for (const name of ['alice', 'bob', 'carol'])
+  for (const name of ['alice', 'bob', 'carol', 'dave'])
     accounts[name] = await fx.store.accounts.create({ teamId, address: `${name}@wren.test` });
   const app = createHttpApp({
     store: fx.store,
@@ -340,6 +340,37 @@ test("simple filters run first: their folder is where a script's keep goes; an i
   });
   assert.is((await send('ann@sender.test', ['carol@wren.test'], 'not discarded')).end!.code, 250);
   assert.is((await withSubject('carol', 'not discarded')).length, 1);
+});
+
+test('spamtest (RFC 5235) reads the MX verdict; mail nothing classified (local delivery) is 0', async () => {
+  await sieveScripts(fx.store.kv).put({
+    accountId: accounts.dave!.id,
+    script: `require ["fileinto", "mailbox", "relational", "comparator-i;ascii-numeric", "spamtestplus"];
+if spamtest :value "eq" :comparator "i;ascii-numeric" "0" { fileinto :create "Spam/untested"; }
+elsif spamtest :value "ge" :comparator "i;ascii-numeric" "3" { fileinto :create "Spam/suspect"; }
+elsif spamtest :percent :value "lt" :comparator "i;ascii-numeric" "10" { fileinto :create "Spam/clear"; }`,
+    active: true,
+    updatedAt: Date.now(),
+  });
+  const scoreOf = (text: string) => Number(/^X-Spam-Score: (\S+)/m.exec(text)![1]);
+  assert.is((await send('ann@sender.test', ['dave@wren.test'], 'lunch on friday')).end!.code, 250);
+  const [clear] = await withSubject('dave', 'lunch on friday', 'Spam/clear');
+  assert.ok(clear && scoreOf(clear.text) < 0.5, 'under 10% of the Junk threshold (5)');
+  // SUBJECT_ALL_CAPS: a point, 20% of the way to Junk, which spamtest reads as 3.
+  assert.is((await send('ann@sender.test', ['dave@wren.test'], 'LIMITED TIME OFFER INSIDE')).end!.code, 250);
+  const [suspect] = await withSubject('dave', 'LIMITED TIME OFFER INSIDE', 'Spam/suspect');
+  assert.ok(suspect && scoreOf(suspect.text) >= 1 && scoreOf(suspect.text) < 5, suspect?.text.slice(0, 600));
+  const local = Buffer.from(plainMessage({ from: 'bob@wren.test', to: 'dave@wren.test', subject: 'from the queue' }));
+  await deliverLocal(
+    local,
+    { from: 'bob@wren.test', to: ['dave@wren.test'] },
+    {
+      store: fx.store,
+      resolver: fx.resolver,
+      hostname: 'mx.wren.test',
+    },
+  );
+  assert.is((await withSubject('dave', 'from the queue', 'Spam/untested')).length, 1);
 });
 
 test("local delivery (the queue's path) runs scripts too: a reject of every recipient is a 550 the queue bounces", async () => {

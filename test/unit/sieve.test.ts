@@ -6,6 +6,7 @@ import { glob } from '../../src/sieve/match.ts';
 import { SieveMessage } from '../../src/sieve/message.ts';
 import { SieveError } from '../../src/sieve/parse.ts';
 import { LIMITS, run, type SieveResult } from '../../src/sieve/run.ts';
+import { spamtestValue, type SpamStatus } from '../../src/sieve/spamtest.ts';
 import { compile, MAX_SCRIPT_BYTES } from '../../src/sieve/validate.ts';
 
 const message = (
@@ -370,6 +371,108 @@ test('RFC 5228 §2.10: implicit keep, stop, :copy, duplicate fileinto once, acti
     timeMs: -1,
   });
   assert.match(slow.error!, /out of time/);
+});
+
+test("RFC 5231 §6: :count counts fields or addresses, :value compares in the comparator's order", () => {
+  const m = message(
+    'Received: from a\nReceived: from b\nSubject: example\nTo: foo@example.com, baz@example.com\nCC: qux@example.com\nX-Priority: 2',
+  );
+  const is = (test: string) =>
+    folders(exec(`require ["relational", "comparator-i;ascii-numeric"];\nif ${test} { discard; }`, m)).length === 0;
+  const numeric = ':comparator "i;ascii-numeric"';
+  assert.ok(is(`address :count "ge" ${numeric} ["to", "cc"] ["3"]`));
+  assert.not.ok(is(`anyof (address :count "ge" ${numeric} ["to"] ["3"], address :count "ge" ${numeric} ["cc"] ["3"])`));
+  assert.not.ok(is(`header :count "ge" ${numeric} ["received"] ["3"]`));
+  assert.ok(is(`header :count "ge" ${numeric} ["received", "subject"] ["3"]`));
+  assert.not.ok(is(`header :count "ge" ${numeric} ["to", "cc"] ["3"]`), 'fields are counted, not addresses');
+  assert.ok(is(`header :value "lt" ${numeric} "x-priority" "3"`));
+  assert.not.ok(is(`header :value "lt" ${numeric} "x-priority" "2"`));
+  assert.ok(is(`header :value "eq" ${numeric} "x-priority" "002"`), 'leading zeros do not count');
+  assert.ok(is(`header :value "gt" ${numeric} "subject" "99999999999999999999999"`), 'no digits: infinity');
+  assert.ok(is(`header :is ${numeric} "x-priority" "2"`));
+  assert.ok(is('header :value "gt" "subject" "EXAMPLD"'), 'i;ascii-casemap orders case-blind');
+  assert.not.ok(is('header :value "gt" :comparator "i;octet" "subject" "f"'));
+  assert.ok(is('header :value "NE" "subject" "other"'), 'the operator is case-blind');
+
+  assert.match(
+    syntaxError('require "relational";\nif header :value "gte" "subject" "x" { stop; }').message,
+    /:value needs one of/,
+  );
+  assert.match(syntaxError('if header :value "gt" "subject" "x" { stop; }').message, /needs require "relational"/);
+  assert.match(
+    syntaxError('if header :comparator "i;ascii-numeric" :is "subject" "1" { stop; }').message,
+    /needs require "comparator-i;ascii-numeric"/,
+  );
+  assert.match(
+    syntaxError(
+      'require "comparator-i;ascii-numeric";\nif header :comparator "i;ascii-numeric" :contains "subject" "1" { stop; }',
+    ).message,
+    /cannot do :contains/,
+  );
+});
+
+test('RFC 5235: spamtest and spamtest :percent read the classify verdict; 0 when nothing classified it', () => {
+  const spam = (score: number, junk = score >= 5): SpamStatus => ({ score, junkScore: 5, junk });
+  assert.equal(spamtestValue(null, false), '0');
+  assert.equal(spamtestValue(null, true), '0');
+  assert.equal(spamtestValue(spam(-2.5), false), '1');
+  assert.equal(spamtestValue(spam(0), false), '1');
+  assert.equal(spamtestValue(spam(0.1), false), '2');
+  assert.equal(spamtestValue(spam(2.5), false), '5');
+  assert.equal(spamtestValue(spam(4.99), false), '9');
+  assert.equal(spamtestValue(spam(5), false), '10');
+  assert.equal(spamtestValue(spam(1, true), false), '10', 'Junk for another reason (DMARC quarantine) is 10');
+  assert.equal(spamtestValue(spam(-1), true), '0');
+  assert.equal(spamtestValue(spam(2.5), true), '50');
+  assert.equal(spamtestValue(spam(4.99), true), '99');
+  assert.equal(spamtestValue(spam(12), true), '100');
+
+  // RFC 5235's two examples, with the folder names as printed.
+  const example1 = `require ["spamtest", "fileinto", "relational", "comparator-i;ascii-numeric"];
+if spamtest :value "eq" :comparator "i;ascii-numeric" "0"
+{
+    fileinto "INBOX.unclassified";
+}
+elsif spamtest :value "ge" :comparator "i;ascii-numeric" "3"
+{
+    fileinto "INBOX.spam-trap";
+}`;
+  const example2 = `require ["spamtestplus", "fileinto", "relational", "comparator-i;ascii-numeric"];
+if spamtest :value "eq" :comparator "i;ascii-numeric" "0"
+{
+    fileinto "INBOX.unclassified";
+}
+elsif spamtest :percent :value "eq" :comparator "i;ascii-numeric" "0"
+{
+    fileinto "INBOX.not-spam";
+}
+elsif spamtest :percent :value "lt" :comparator "i;ascii-numeric" "37"
+{
+    fileinto "INBOX.spam-trap";
+}
+else
+{
+    discard;
+}`;
+  const scored = (status: SpamStatus | null) =>
+    new SieveMessage(
+      Buffer.from('Subject: x\r\n\r\nHello.\r\n'),
+      { from: 'a@b.example', to: ['me@example.com'] },
+      status,
+    );
+  assert.equal(folders(exec(example1, scored(null))), ['INBOX.unclassified']);
+  assert.equal(folders(exec(example1, scored(spam(0)))), ['keep']);
+  assert.equal(folders(exec(example1, scored(spam(1.5)))), ['INBOX.spam-trap'], '1.5 of 5 points is 4');
+  assert.equal(folders(exec(example2, scored(null))), ['INBOX.unclassified']);
+  assert.equal(folders(exec(example2, scored(spam(-1)))), ['INBOX.not-spam']);
+  assert.equal(folders(exec(example2, scored(spam(1.8)))), ['INBOX.spam-trap'], '36%');
+  assert.equal(folders(exec(example2, scored(spam(1.85)))), [], '37%: discarded');
+
+  assert.match(syntaxError('if spamtest "5" { stop; }').message, /needs require "spamtest"/);
+  assert.match(
+    syntaxError('require "spamtest";\nif spamtest :percent "5" { stop; }').message,
+    /needs require "spamtestplus"/,
+  );
 });
 
 test.run();
