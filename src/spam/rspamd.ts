@@ -75,6 +75,9 @@ function post(url: URL, headers: OutgoingHttpHeaders, body: Buffer, timeoutMs: n
   });
 }
 
+/** The waits before a learn rspamd failed on its side is tried again. */
+const LEARN_RETRY_MS = [250, 1000];
+
 const outcomeOf = (err: unknown): 'timeout' | 'error' =>
   (err as { code?: string }).code === 'ETIMEDOUT' ? 'timeout' : 'error';
 
@@ -125,29 +128,35 @@ export class RspamdClient {
 
   /**
    * Teaches rspamd's Bayes one message as spam or ham. True when it learned (or already knew it);
-   * false, counted in the metrics, when it was unreachable, slow or refused.
+   * false, counted in the metrics, when it was unreachable, slow or refused. A learn rspamd failed on its
+   * side (a 5xx: its SQLite statfiles answer "database is locked" while a scanner holds them) is tried
+   * again after LEARN_RETRY_MS, twice at most: learning runs after the user's change, so nobody waits.
    */
   async learn(raw: Buffer, cls: SpamClass): Promise<boolean> {
     if (!this.options.controllerUrl) return false;
     const headers: OutgoingHttpHeaders = { 'Content-Type': 'message/rfc822' };
     if (this.options.password) headers.Password = this.options.password;
-    try {
-      const reply = await post(
-        new URL(cls === 'spam' ? '/learnspam' : '/learnham', this.options.controllerUrl),
-        headers,
-        raw,
-        this.timeoutMs,
-      );
-      // {"success":true}; "already learned" is rspamd's way of saying the message taught it this
-      // before: nothing to redo. Anything else (a 204 for a message too short to learn) is no lesson.
-      const ok =
-        (reply.status === 200 && /"success"\s*:\s*true/.test(reply.body)) || /already learned/i.test(reply.body);
-      if (!ok) throw new Error(`rspamd learn answered ${reply.status}: ${reply.body.slice(0, 200)}`);
-      metrics.spamScanner('rspamd', 'learn', 'ok');
-      return true;
-    } catch (err) {
-      metrics.spamScanner('rspamd', 'learn', outcomeOf(err));
-      return false;
+    const url = new URL(cls === 'spam' ? '/learnspam' : '/learnham', this.options.controllerUrl);
+    for (let attempt = 0; ; attempt++) {
+      try {
+        const reply = await post(url, headers, raw, this.timeoutMs);
+        // {"success":true}; "already learned" is rspamd's way of saying the message taught it this
+        // before: nothing to redo. Anything else (a 204 for a message too short to learn) is no lesson.
+        const ok =
+          (reply.status === 200 && /"success"\s*:\s*true/.test(reply.body)) || /already learned/i.test(reply.body);
+        if (ok) {
+          metrics.spamScanner('rspamd', 'learn', 'ok');
+          return true;
+        }
+        if (reply.status >= 500 && attempt < LEARN_RETRY_MS.length) {
+          await new Promise((resolve) => setTimeout(resolve, LEARN_RETRY_MS[attempt]));
+          continue;
+        }
+        throw new Error(`rspamd learn answered ${reply.status}: ${reply.body.slice(0, 200)}`);
+      } catch (err) {
+        metrics.spamScanner('rspamd', 'learn', outcomeOf(err));
+        return false;
+      }
     }
   }
 }
