@@ -33,6 +33,8 @@ export interface ServerContext {
   logger?: Logger;
   /** Told after a COPY/MOVE is durable (spam training from moves into and out of Junk). */
   onCopy?: (accountId: string, source: Folder, target: Folder, targetUids: number[]) => void;
+  /** Told after a STORE is durable: UID → the flags each message gained (spam training from $Junk, $NotJunk). */
+  onFlagsGained?: (accountId: string, folder: Folder, gained: Map<number, string[]>) => void;
   recent: RecentTracker;
   /** Selected folders' UID lists, shared by the sessions that see the same one. */
   uidLists: UidLists;

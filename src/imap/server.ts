@@ -43,6 +43,8 @@ export interface ImapServerOptions {
   logger?: Logger;
   /** Called after each durable COPY/MOVE with the new UIDs (the server trains the spam filter from it). */
   onCopy?: ServerContext['onCopy'];
+  /** Called after each durable STORE with the flags each message gained (the server trains on junk keywords). */
+  onFlagsGained?: ServerContext['onFlagsGained'];
 }
 
 export interface ImapServer {
@@ -87,6 +89,7 @@ export function createImapServer(options: ImapServerOptions): ImapServer {
     limits,
     logger: options.logger,
     onCopy: options.onCopy,
+    onFlagsGained: options.onFlagsGained,
     recent: new RecentTracker(options.store.recentWatermarks),
     uidLists: new UidLists(),
     watch(session, folderId) {

@@ -93,6 +93,7 @@ export async function store(session: Session, args: StoreArgs, byUid: boolean): 
     args.unchangedSince ?? undefined,
   );
   for (const m of result.updated) selected.ownModseqs.add(m.modseq);
+  if (result.gained.size) session.ctx.onFlagsGained?.(session.account!.id, selected.folder, result.gained);
   const report = [...result.updated, ...(args.silent ? [] : result.unchanged)].sort((a, b) => a.uid - b.uid);
   // Unchanged messages are shown too, with keywords another session may have added (RFC 3501 7.2.6).
   session.announceKeywords(report);

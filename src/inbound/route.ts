@@ -198,6 +198,9 @@ export interface DeliveryPlan {
   discarded: { accountId: string; rcpts: string[] }[];
 }
 
+/** The keyword junk is delivered with (RFC 5788 §2: "$Junk", set by the user or a filter). */
+const JUNK_KEYWORD = '$Junk';
+
 /**
  * One delivery per account however many recipients led to it. Junk (spam verdict or DMARC
  * quarantine) overrides folder rules; flags and discard still apply.
@@ -231,7 +234,8 @@ export function planDelivery(
       (junk ? store.folders.bySpecialUse(account.id, '\\Junk') : (named(filtered.folder) ?? named(first.plusFolder))) ??
       inbox;
     if (!folder) throw new Error(`account ${account.id} has no INBOX`);
-    plan.deliveries.push({ account, rcpts, folder, flags: filtered.flags });
+    // Junk carries RFC 5788's $Junk keyword: mail programs show it as junk wherever it is moved or filed.
+    plan.deliveries.push({ account, rcpts, folder, flags: junk ? [...filtered.flags, JUNK_KEYWORD] : filtered.flags });
   }
   return plan;
 }

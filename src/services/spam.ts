@@ -5,9 +5,12 @@ import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
 import { domainOf } from '../inbound/message.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
 import { bayesScorer, classify as bayes, isBayesScorer, train, type ClassifierOptions } from '../spam/classifier.ts';
+import { judgementOfMove, judgementsOfKeywords, learnJudgement, type Judgement } from '../spam/feedback.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
+import type { Logger } from '../log.ts';
+import type { Folder } from '../store/index.ts';
 import type { ServiceDeps } from './index.ts';
 
 /** The server's spam settings, as the MX uses them (scorers, thresholds, Bayes options). */
@@ -42,6 +45,46 @@ export async function trainMessage(
     unchanged: result.unchanged > 0,
     totals: { ...model.totals },
   };
+}
+
+type TrainerDeps = Pick<ServiceDeps, 'store'> & { logger: Logger };
+
+/**
+ * Teaches the classifier (and rspamd) what users judged. In the background: the IMAP reply or the API answer
+ * does not wait for training; a failure is logged and the user's change stands.
+ */
+function learnInBackground(deps: TrainerDeps, settings: SpamSettings, judgements: Judgement[]): void {
+  for (const judgement of judgements)
+    learnJudgement(deps.store, judgement, { ...settings.bayes, rspamd: settings.rspamd }).catch((err: Error) =>
+      deps.logger.error(
+        { err, accountId: judgement.accountId },
+        `spam training (${judgement.verdict}) from a user's change failed`,
+      ),
+    );
+}
+
+/** A user moved or copied messages (now `targetUids` in `target`): into Junk is spam, out of Junk is ham. */
+export function learnFromMove(
+  deps: TrainerDeps,
+  settings: SpamSettings,
+  accountId: string,
+  source: Folder,
+  target: Folder,
+  targetUids: number[],
+): void {
+  const judgement = judgementOfMove(accountId, source, target, targetUids);
+  if (judgement) learnInBackground(deps, settings, [judgement]);
+}
+
+/** A user set flags (UID → the flags each message gained): $Junk is spam, $NotJunk ham. */
+export function learnFromFlags(
+  deps: TrainerDeps,
+  settings: SpamSettings,
+  accountId: string,
+  folder: Folder,
+  gained: Map<number, string[]>,
+): void {
+  learnInBackground(deps, settings, judgementsOfKeywords(accountId, folder, gained));
 }
 
 /** Scores a raw message as the MX would, minus the SMTP session (authentication results "none"). */

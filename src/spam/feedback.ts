@@ -1,3 +1,5 @@
+// What users say of their mail teaches the classifier: a move into or out of Junk, a junk keyword set
+// (IMAP STORE, the mailbox API). Protocols report the change; these turn it into a verdict and train.
 import type { Folder, Store } from '../store/index.ts';
 import { train, type ClassifierOptions } from './classifier.ts';
 import type { RspamdClient } from './rspamd.ts';
@@ -5,6 +7,14 @@ import type { RspamdClient } from './rspamd.ts';
 export interface FeedbackOptions extends ClassifierOptions {
   /** Also teach this rspamd (its controller's /learnspam, /learnham); a failure there is counted, not thrown. */
   rspamd?: RspamdClient;
+}
+
+/** Messages of one folder a user judged spam or ham. */
+export interface Judgement {
+  accountId: string;
+  folder: Folder;
+  uids: number[];
+  verdict: 'spam' | 'ham';
 }
 
 /** What a user's move or copy says about messages: into Junk is spam, out of Junk (not to Trash) is ham. */
@@ -15,27 +25,56 @@ export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | 
   return null;
 }
 
-/**
- * Trains the classifier from messages a user moved or copied (IMAP COPY/MOVE, the mailbox API).
- * The classifier keys training by content hash, so moving the same message twice counts once (rspamd
- * too: it answers "already learned").
- */
-export async function learnFromMove(
-  store: Store,
+/** The judgement in a move or copy of `source`'s messages, now `targetUids` in `target`. */
+export function judgementOfMove(
   accountId: string,
   source: Folder,
   target: Folder,
   targetUids: number[],
+): Judgement | null {
+  const verdict = verdictOfMove(source, target);
+  return verdict && targetUids.length ? { accountId, folder: target, uids: targetUids, verdict } : null;
+}
+
+// The keywords mail programs set when a user marks a message: RFC 5788's $Junk and $NotJunk (Apple Mail,
+// Thunderbird), and Thunderbird's older Junk and NonJunk. Flags compare case-insensitively (RFC 3501 §2.3.2).
+const SPAM_KEYWORDS = new Set(['$junk', 'junk']);
+const HAM_KEYWORDS = new Set(['$notjunk', 'notjunk', 'nonjunk']);
+
+/**
+ * The judgements in keywords messages gained (`gained`: UID → the flags a message did not have before;
+ * a keyword removed says nothing, nor one set again). At most two: the messages marked spam, those marked ham.
+ */
+export function judgementsOfKeywords(accountId: string, folder: Folder, gained: Map<number, string[]>): Judgement[] {
+  const marked = { spam: [] as number[], ham: [] as number[] };
+  for (const [uid, flags] of gained) {
+    const lower = flags.map((k) => k.toLowerCase());
+    const spam = lower.some((k) => SPAM_KEYWORDS.has(k));
+    // A client that sets both says neither.
+    if (spam !== lower.some((k) => HAM_KEYWORDS.has(k))) marked[spam ? 'spam' : 'ham'].push(uid);
+  }
+  return (['spam', 'ham'] as const)
+    .filter((verdict) => marked[verdict].length)
+    .map((verdict) => ({ accountId, folder, uids: marked[verdict], verdict }));
+}
+
+/**
+ * Trains the classifier (and rspamd) with the judged messages. The classifier keys training by content
+ * hash, so the same message judged twice (moved into Junk and flagged $Junk, as Apple Mail does) counts
+ * once; rspamd answers "already learned".
+ */
+export async function learnJudgement(
+  store: Store,
+  judgement: Judgement,
   options: FeedbackOptions = {},
 ): Promise<number> {
-  const verdict = verdictOfMove(source, target);
-  if (!verdict || targetUids.length === 0) return 0;
+  const { accountId, folder, uids, verdict } = judgement;
   let trained = 0;
-  for (const uid of targetUids) {
-    // The record and its bytes from one view: a message expunged right after the move is read whole
+  for (const uid of uids) {
+    // The record and its bytes from one view: a message expunged right after the change is read whole
     // or skipped, never a "missing chunks" error. One view per message: training may be slow.
     const raw = await store.withView(async (view) => {
-      const [message] = await view.getMany(target.id, [uid]);
+      const [message] = await view.getMany(folder.id, [uid]);
       return message ? view.read(message) : null;
     });
     if (!raw) continue;

@@ -11,12 +11,12 @@ import type { Logger } from '../log.ts';
 import { createPop3Server, pop3Limits } from '../pop3/server.ts';
 import { mxSettings, createMxServer } from '../smtp/mx.ts';
 import { createSubmissionServer } from '../smtp/submission.ts';
-import { learnFromMove } from '../spam/feedback.ts';
+import { learnFromFlags, learnFromMove } from '../services/spam.ts';
 import type { Store } from '../store/index.ts';
 import { AcmeChallenges, acmeTargets, challengeResponder, createAcme, type AcmeManager } from '../tls/acme.ts';
 import type { CertificateStore } from '../tls/certificate-store.ts';
 import { followReloads, tlsServerOptions } from '../tls/source.ts';
-import type { Services } from './services.ts';
+import { spamSettingsOf, type Services } from './services.ts';
 
 export interface ListenerContext {
   config: Config;
@@ -75,6 +75,9 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
     submission(true, 'smtp-submissions'),
   );
 
+  // What users judge over IMAP (a move into or out of Junk, $Junk or $NotJunk set) teaches the classifier.
+  const spam = spamSettingsOf(services);
+  const trainer = { store, logger: logger.child({ listener: 'imap' }) };
   const imap = sharedEngine(
     createImapServer({
       store,
@@ -84,11 +87,8 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
       allowPlainAuthWithoutTls: config.imap.allow_plain_auth_loopback,
       limits: imapLimits(config),
       logger: logger.child({ listener: 'imap' }),
-      onCopy: (accountId, source, target, uids) => {
-        learnFromMove(store, accountId, source, target, uids, { ...services.bayes, rspamd: services.rspamd }).catch(
-          (err: Error) => logger.error({ err, accountId }, 'spam training from a move failed'),
-        );
-      },
+      onCopy: (accountId, source, target, uids) => learnFromMove(trainer, spam, accountId, source, target, uids),
+      onFlagsGained: (accountId, folder, gained) => learnFromFlags(trainer, spam, accountId, folder, gained),
     }),
   );
   await listeners.start('imap', 'imap.listen', config.imap.listen, imap(false));
@@ -135,7 +135,7 @@ export async function startHttpListeners(
     },
     sendLimits: { perHour: config.smtp.send_per_hour, perDay: config.smtp.send_per_day },
     plainCredentials: { allow: config.http.allow_plain_credentials, from: config.http.plain_credentials_from },
-    spam: { ...services.spam, bayes: services.bayes, rspamd: services.rspamd },
+    spam: spamSettingsOf(services),
     certificates: tls,
     mtaSts: { defaultMode: config.mta_sts.mode, maxAgeSeconds: config.mta_sts.max_age_seconds },
     // Credentials and SRV records announce the ports clients reach (after any unprivileged offset).

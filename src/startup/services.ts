@@ -13,6 +13,7 @@ import { LoginService } from '../security/login.ts';
 import { serverSecret } from '../security/secrets.ts';
 import { createAutoLearner } from '../spam/autolearn.ts';
 import { bayesScorer } from '../spam/classifier.ts';
+import type { SpamSettings } from '../services/spam.ts';
 import { dnsblScorer } from '../spam/dnsbl.ts';
 import { headerRules } from '../spam/rules.ts';
 import { RspamdClient, rspamdScorer } from '../spam/rspamd.ts';
@@ -38,6 +39,13 @@ export interface Services {
   start(): void;
   stop(): Promise<void>;
 }
+
+/** The spam settings the API and users' judgements over IMAP train and classify with: the MX's own. */
+export const spamSettingsOf = (services: Services): SpamSettings => ({
+  ...services.spam,
+  bayes: services.bayes,
+  rspamd: services.rspamd,
+});
 
 export async function createServices(config: Config, store: Store, dataDir: string, logger: Logger): Promise<Services> {
   const resolver = createResolver({ servers: config.dns.servers, timeoutMs: config.dns.timeout_ms });

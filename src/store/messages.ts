@@ -18,6 +18,8 @@ export interface FlagUpdate {
   updated: Message[]; // messages whose flags changed (with their new modseq)
   unchanged: Message[]; // matched but already had the flags
   conflicts: number[]; // UIDs refused by UNCHANGEDSINCE
+  /** Per updated message (by UID), the flags it did not have before: a keyword a user just set says something. */
+  gained: Map<number, string[]>;
 }
 
 /**
@@ -148,7 +150,7 @@ export class Messages {
     return this.locks.run(folderId, () =>
       withRetries(this.refresh, async () => {
         const folder = this.requireFolder(folderId);
-        const result: FlagUpdate = { updated: [], unchanged: [], conflicts: [] };
+        const result: FlagUpdate = { updated: [], unchanged: [], conflicts: [], gained: new Map() };
         const messages = (await this.getMany(folderId, uids)).filter((m): m is Message => m !== undefined);
         const tx = new Tx();
         let modseq = 0;
@@ -166,6 +168,9 @@ export class Messages {
           const wasSeen = message.flags.includes(SEEN);
           const isSeen = next.includes(SEEN);
           if (wasSeen !== isSeen) folder.unseen += wasSeen ? 1 : -1;
+          const before = new Set(message.flags.map((f) => f.toLowerCase()));
+          const gained = next.filter((f) => !before.has(f.toLowerCase()));
+          if (gained.length) result.gained.set(message.uid, gained);
           message.flags = next;
           message.modseq = modseq;
           tx.put(keys.message(folderId, message.uid), message);

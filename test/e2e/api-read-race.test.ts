@@ -6,7 +6,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { createReportCollector } from '../../src/reports/collector.ts';
-import { learnFromMove } from '../../src/spam/feedback.ts';
+import { judgementOfMove, learnJudgement } from '../../src/spam/feedback.ts';
 import type { Account } from '../../src/store/index.ts';
 import { Reports } from '../../src/store/reports.ts';
 import type { ApiFixture } from '../helpers/api.ts';
@@ -157,7 +157,7 @@ test('spam feedback trains from a message expunged right after it was moved to J
   const { uid } = await delivered(makeMessage({ subject: 'cheap pills race', body: 'buy cheap pills now\r\n' }));
   const { to } = await api.store.messages.copy(inbox().id, [uid], junk.id, true);
   const expunged = expungeBeforeNextContentRead(junk.id, to[0]!);
-  const trained = await learnFromMove(api.store, alice.id, inbox(), junk, to);
+  const trained = await learnJudgement(api.store, judgementOfMove(alice.id, inbox(), junk, to)!);
   await expunged;
   assert.is(trained, 1);
 });

@@ -4,6 +4,7 @@
 import { z } from 'zod';
 import type { Account, Folder, Message } from '../../store/index.ts';
 import type { StoreView } from '../../store/view.ts';
+import { learnFromFlags, learnFromMove, spamSettings } from '../../services/spam.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError, type ErrorCode } from '../errors.ts';
 import { assertPermission } from '../middleware/permissions.ts';
@@ -11,6 +12,7 @@ import { defineRoute, type Route } from '../registry.ts';
 import {
   bodyText,
   flagChanges,
+  gainedAfterMove,
   keywordsSchema,
   loadFolder,
   requiredMailbox,
@@ -180,15 +182,24 @@ export const messageBatchRoutes = (deps: ApiDeps): Route[] => {
           const { add, remove } = flagChanges(body);
           const newIds = new Map<string, string>();
           const where = new Map<number, number[]>();
+          const spam = spamSettings(deps);
           for (const [folderId, group] of found) {
             const uids = [...group.messages.keys()];
-            if (add.length) await store.messages.updateFlags(folderId, uids, 'add', add);
+            const gained = add.length
+              ? (await store.messages.updateFlags(folderId, uids, 'add', add)).gained
+              : new Map<number, string[]>();
             if (remove.length) await store.messages.updateFlags(folderId, uids, 'remove', remove);
+            // A move into or out of Junk, and a junk keyword set ($Junk, $NotJunk), teach the classifier.
             if (target && target.id !== folderId) {
               const { from, to } = await store.messages.copy(folderId, uids, target.id, true);
               from.forEach((uid, i) => newIds.set(messageId(folderId, uid), messageId(target.id, to[i]!)));
               where.set(target.id, [...(where.get(target.id) ?? []), ...to]);
-            } else where.set(folderId, [...(where.get(folderId) ?? []), ...uids]);
+              learnFromMove(deps, spam, account.id, group.folder, target, to);
+              learnFromFlags(deps, spam, account.id, target, gainedAfterMove(gained, from, to));
+            } else {
+              where.set(folderId, [...(where.get(folderId) ?? []), ...uids]);
+              learnFromFlags(deps, spam, account.id, group.folder, gained);
+            }
           }
           const summaries = await summariesOf(deps, where);
           const results = unique.map((id) => {

@@ -6,6 +6,7 @@ import { Readable } from 'node:stream';
 import { z } from 'zod';
 import type { Account, Folder, Message } from '../../store/index.ts';
 import type { StoreView } from '../../store/view.ts';
+import { learnFromFlags, learnFromMove, spamSettings } from '../../services/spam.ts';
 import type { ApiDeps } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
@@ -13,6 +14,7 @@ import { mailboxSchema, mailboxView } from '../views/mailboxes.ts';
 import {
   bodyText,
   flagChanges,
+  gainedAfterMove,
   folderSchema,
   folderView,
   KEYWORD,
@@ -194,17 +196,24 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         let { folder, message } = await loadMessage(deps, account, params.id!);
         const { add, remove } = flagChanges(body);
-        if (add.length) await store.messages.updateFlags(folder.id, [message.uid], 'add', add);
+        let gained = add.length
+          ? (await store.messages.updateFlags(folder.id, [message.uid], 'add', add)).gained
+          : new Map<number, string[]>();
         if (remove.length) await store.messages.updateFlags(folder.id, [message.uid], 'remove', remove);
         if (body.folder_id !== undefined) {
           const target = loadFolder(deps, account, body.folder_id);
           if (target.id !== folder.id) {
             const { to } = await store.messages.copy(folder.id, [message.uid], target.id, true);
             if (to.length === 0) throw new ApiError('not_found', `no message ${params.id!}`, 'id');
+            // Into or out of Junk teaches the classifier, as a move over IMAP does.
+            learnFromMove(deps, spamSettings(deps), account.id, folder, target, to);
+            gained = gainedAfterMove(gained, [message.uid], to);
             folder = target;
             message = { ...message, uid: to[0]! };
           }
         }
+        // So does a junk keyword set ($Junk, $NotJunk), read where the message now is.
+        learnFromFlags(deps, spamSettings(deps), account.id, folder, gained);
         const current = await store.messages.get(folder.id, message.uid);
         if (!current) throw new ApiError('not_found', `no message ${params.id!}`, 'id');
         return { data: await summary(folder, current) };

@@ -226,6 +226,16 @@ export const keywordsSchema = z
   .refine((k) => Object.keys(k).length <= 50, 'at most 50 keywords per update');
 
 /** The flags a PATCH (or batch update) of seen/flagged/keywords adds and removes. */
+/** The flags messages gained (by UID), keyed by their UIDs in the folder a move took them to. */
+export function gainedAfterMove(gained: Map<number, string[]>, from: number[], to: number[]): Map<number, string[]> {
+  const moved = new Map<number, string[]>();
+  from.forEach((uid, i) => {
+    const flags = gained.get(uid);
+    if (flags && to[i] !== undefined) moved.set(to[i], flags);
+  });
+  return moved;
+}
+
 export function flagChanges(body: { seen?: boolean; flagged?: boolean; keywords?: Record<string, boolean> }): {
   add: string[];
   remove: string[];

@@ -1,0 +1,158 @@
+// What users say of their mail teaches the classifier whatever the client: a junk keyword set over IMAP
+// (RFC 5788's $Junk and $NotJunk, Thunderbird's Junk and NonJunk), a move or a keyword over the mailbox
+// API; and junk is delivered with $Junk, so mail programs show it as junk. One whole server, real clients.
+import { ImapFlow } from 'imapflow';
+import { test } from 'uvu';
+import * as assert from 'uvu/assert';
+import { PRESETS } from '../../src/security/permissions.ts';
+import type { Account, Folder } from '../../src/store/index.ts';
+import { storeKey } from '../helpers/api.ts';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { makeMessage } from '../helpers/tmp.ts';
+
+let instance: Instance;
+let dns: TestDnsServer;
+let account: Account;
+let key: string;
+
+test.before(async () => {
+  dns = await startDnsServer({
+    '_dmarc.example.test': { TXT: ['v=DMARC1; p=quarantine'] },
+    'example.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+  });
+  instance = await startInstance({ dnsServers: dns.servers });
+  account = await instance.addAccount('user@example.test', 'judgement password');
+  key = await storeKey(instance.server.store, {
+    teamId: account.teamId,
+    type: 'mailbox',
+    permissions: PRESETS['mailbox:full']!,
+    accountId: account.id,
+  });
+});
+test.after(async () => {
+  await instance.stop();
+  await dns.close();
+});
+
+const store = () => instance.server.store;
+const folder = (name: string): Folder => store().folders.byName(account.id, name)!;
+const model = () => store().spam.model('s');
+
+async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
+  for (let i = 0; i < 100; i++) {
+    if (await check()) return;
+    await new Promise((r) => setTimeout(r, 50));
+  }
+  throw new Error(`timed out: ${what}`);
+}
+
+/** The counts the server model holds for the first learned token holding `word`, or null. */
+async function countsOf(word: string): Promise<[number, number] | null> {
+  const m = await model();
+  const token = [...m.counts.tokens()].find((t) => t.includes(word));
+  return token ? (m.get(token) as [number, number]) : null;
+}
+
+async function deliver(name: string, word: string): Promise<void> {
+  await store().deliver(makeMessage({ subject: `${word} offer`, body: `${word} discount now\r\n` }), [
+    { folder: folder(name) },
+  ]);
+}
+
+async function imap<T>(run: (client: ImapFlow) => Promise<T>): Promise<T> {
+  const client = new ImapFlow({
+    host: '127.0.0.1',
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user: 'user@example.test', pass: 'judgement password' },
+    logger: false,
+  });
+  await client.connect();
+  try {
+    return await run(client);
+  } finally {
+    await client.logout();
+  }
+}
+
+async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
+  const response = await fetch(`http://127.0.0.1:${instance.port('http')}/api/v1${path}`, {
+    method,
+    headers: { authorization: `Bearer ${key}`, 'content-type': 'application/json' },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  return { status: response.status, body: await response.json() };
+}
+
+test("IMAP STORE +FLAGS ($Junk) in INBOX trains spam, Thunderbird's NonJunk trains ham; a removed keyword says nothing", async () => {
+  await deliver('INBOX', 'qwxkeyword');
+  assert.is(await countsOf('qwxkeyword'), null, 'nothing learned yet');
+  await imap(async (client) => {
+    await client.mailboxOpen('INBOX');
+    await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['$Junk']);
+    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[0] === 1, 'spam from $Junk');
+    await client.messageFlagsRemove({ subject: 'qwxkeyword' }, ['$Junk']);
+    await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk']);
+    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[1] === 1, 'ham from NonJunk');
+    assert.equal(await countsOf('qwxkeyword'), [0, 1], 'the counts moved from spam to ham');
+    // Set again (it has it already): no new judgement.
+    await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk', '\\Seen']);
+    await client.messageFlagsRemove({ subject: 'qwxkeyword' }, ['NonJunk']);
+  });
+  await new Promise((r) => setTimeout(r, 300));
+  assert.equal(await countsOf('qwxkeyword'), [0, 1]);
+});
+
+test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $NotJunk set trains ham', async () => {
+  await deliver('INBOX', 'zqvapimove');
+  const [message] = (await api('GET', '/mailbox/messages?limit=1')).body.data;
+  assert.match(message.subject, /zqvapimove/);
+  const junkId = (await api('GET', '/mailbox/folders')).body.data.find((f: any) => f.name === 'Junk').id;
+  const moved = await api('PATCH', `/mailbox/messages/${message.id}`, { folder_id: junkId });
+  assert.is(moved.status, 200);
+  await waitUntil(async () => (await countsOf('zqvapimove'))?.[0] === 1, 'spam from the API move');
+
+  const marked = await api('POST', '/mailbox/messages/batch', {
+    action: 'update',
+    ids: [moved.body.data.id],
+    keywords: { $NotJunk: true },
+  });
+  assert.is(marked.status, 200);
+  assert.ok(marked.body.data.results[0].ok);
+  await waitUntil(async () => (await countsOf('zqvapimove'))?.[1] === 1, 'ham from $NotJunk over the batch API');
+  assert.equal(await countsOf('zqvapimove'), [0, 1]);
+});
+
+test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', async () => {
+  // Forged From of a hosted domain failing DMARC (p=quarantine): Junk before any training.
+  await sendToMx(instance, {
+    from: 'ceo@example.test',
+    to: 'user@example.test',
+    subject: 'Urgent wire transfer today',
+    text: 'Please pay now.\n',
+    envelope: { from: 'ceo@example.test', to: 'user@example.test' },
+  });
+  const flags = await imap(async (client) => {
+    await client.mailboxOpen('Junk');
+    const found = [];
+    for await (const m of client.fetch({ subject: 'Urgent wire transfer today' }, { flags: true })) found.push(m);
+    return found.map((m) => [...(m.flags ?? [])]);
+  });
+  assert.equal(flags, [['$Junk']]);
+  await sendToMx(instance, {
+    from: 'friend@elsewhere.test',
+    to: 'user@example.test',
+    subject: 'Lunch on Friday',
+    text: 'Shall we meet at noon?\n',
+    envelope: { from: 'friend@elsewhere.test', to: 'user@example.test' },
+  });
+  const inbox = await store().messages.list(folder('INBOX').id);
+  const lunch = [];
+  for (const m of inbox) if ((await store().read(m)).includes('Subject: Lunch on Friday')) lunch.push(m);
+  assert.is(lunch.length, 1, 'delivered to INBOX');
+  assert.not.ok(lunch[0]!.flags.includes('$Junk'), 'ham carries no $Junk');
+});
+
+test.run();
