@@ -36,22 +36,28 @@ export function judgementOfMove(
   return verdict && targetUids.length ? { accountId, folder: target, uids: targetUids, verdict } : null;
 }
 
-// The keywords mail programs set when a user marks a message: RFC 5788's $Junk and $NotJunk (Apple Mail,
+// The keywords mail programs set when a message is marked: RFC 5788's $Junk and $NotJunk (Apple Mail,
 // Thunderbird), and Thunderbird's older Junk and NonJunk. Flags compare case-insensitively (RFC 3501 §2.3.2).
 const SPAM_KEYWORDS = new Set(['$junk', 'junk']);
 const HAM_KEYWORDS = new Set(['$notjunk', 'notjunk', 'nonjunk']);
 
 /**
  * The judgements in keywords messages gained (`gained`: UID → the flags a message did not have before;
- * a keyword removed says nothing, nor one set again). At most two: the messages marked spam, those marked ham.
+ * a keyword removed says nothing, nor one set again). A junk keyword is spam wherever the message is. A
+ * not-junk keyword is ham only in Junk, where it overrules the filter: elsewhere it is what Thunderbird's
+ * own filter sets on every message it passes (NonJunk), spam it missed included, and learning those as ham
+ * would teach the classifier what a spammer sent. At most two judgements: the messages marked spam, those
+ * marked ham.
  */
 export function judgementsOfKeywords(accountId: string, folder: Folder, gained: Map<number, string[]>): Judgement[] {
   const marked = { spam: [] as number[], ham: [] as number[] };
+  const inJunk = folder.specialUse === '\\Junk';
   for (const [uid, flags] of gained) {
     const lower = flags.map((k) => k.toLowerCase());
     const spam = lower.some((k) => SPAM_KEYWORDS.has(k));
+    const ham = inJunk && lower.some((k) => HAM_KEYWORDS.has(k));
     // A client that sets both says neither.
-    if (spam !== lower.some((k) => HAM_KEYWORDS.has(k))) marked[spam ? 'spam' : 'ham'].push(uid);
+    if (spam !== ham) marked[spam ? 'spam' : 'ham'].push(uid);
   }
   return (['spam', 'ham'] as const)
     .filter((verdict) => marked[verdict].length)

@@ -1,6 +1,7 @@
 // What users say of their mail teaches the classifier whatever the client: a junk keyword set over IMAP
-// (RFC 5788's $Junk and $NotJunk, Thunderbird's Junk and NonJunk), a move or a keyword over the mailbox
-// API; and junk is delivered with $Junk, so mail programs show it as junk. One whole server, real clients.
+// (RFC 5788's $Junk and $NotJunk, Thunderbird's Junk and NonJunk; not-junk only in Junk), a move or a
+// keyword over the mailbox API; and junk is delivered with $Junk, so mail programs show it as junk. One
+// whole server, real clients.
 import { ImapFlow } from 'imapflow';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
@@ -86,26 +87,31 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: response.status, body: await response.json() };
 }
 
-test("IMAP STORE +FLAGS ($Junk) in INBOX trains spam, Thunderbird's NonJunk trains ham; a removed keyword says nothing", async () => {
+test('IMAP STORE: $Junk set trains spam; NonJunk set in Junk trains ham, set elsewhere (Thunderbird marks all it passes) nothing', async () => {
   await deliver('INBOX', 'qwxkeyword');
+  await deliver('INBOX', 'qwxpassed');
   assert.is(await countsOf('qwxkeyword'), null, 'nothing learned yet');
   await imap(async (client) => {
     await client.mailboxOpen('INBOX');
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['$Junk']);
     await waitUntil(async () => (await countsOf('qwxkeyword'))?.[0] === 1, 'spam from $Junk');
+    // Thunderbird's own filter passed this one: its NonJunk in INBOX is no judgement.
+    await client.messageFlagsAdd({ subject: 'qwxpassed' }, ['NonJunk']);
+    await client.messageMove({ subject: 'qwxkeyword' }, 'Junk');
+    await client.mailboxOpen('Junk');
     await client.messageFlagsRemove({ subject: 'qwxkeyword' }, ['$Junk']);
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk']);
-    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[1] === 1, 'ham from NonJunk');
+    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[1] === 1, 'ham from NonJunk in Junk');
     assert.equal(await countsOf('qwxkeyword'), [0, 1], 'the counts moved from spam to ham');
     // Set again (it has it already): no new judgement.
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk', '\\Seen']);
-    await client.messageFlagsRemove({ subject: 'qwxkeyword' }, ['NonJunk']);
   });
   await new Promise((r) => setTimeout(r, 300));
   assert.equal(await countsOf('qwxkeyword'), [0, 1]);
+  assert.is(await countsOf('qwxpassed'), null, 'NonJunk outside Junk taught nothing');
 });
 
-test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $NotJunk set trains ham', async () => {
+test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $NotJunk set there trains ham', async () => {
   await deliver('INBOX', 'zqvapimove');
   const [message] = (await api('GET', '/mailbox/messages?limit=1')).body.data;
   assert.match(message.subject, /zqvapimove/);
