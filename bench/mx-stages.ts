@@ -50,7 +50,10 @@ async function cpu(fn: () => unknown): Promise<number> {
 const stages = await Promise.all(
   roots.map(async ([name, root]) => {
     const { indexMessage } = await import(`${root}/src/mime/index.ts`);
-    const { contentFeatures } = await import(`${root}/src/spam/content.ts`);
+    // Checkouts from before src/spam/content/ (branch spamsplit) have the features in one file.
+    const { contentFeatures } = await import(`${root}/src/spam/content/index.ts`).catch(
+      () => import(`${root}/src/spam/content.ts`),
+    );
     const { fulltextText } = await import(`${root}/src/mime/fulltext-text.ts`);
     const auth = await import(`${root}/src/inbound/authenticate.ts`);
     // Older checkouts give mailauth the whole message, read DATA with smtp-server's own loop and copy

@@ -26,7 +26,7 @@ import { runInNewContext } from 'node:vm';
 import { CONFIG_DEFAULTS } from '../src/config/defaults.ts';
 import { classifyMessage, spamSettings } from '../src/services/spam.ts';
 import { classify as bayesClassify, trainMany } from '../src/spam/classifier.ts';
-import { contentFeatures } from '../src/spam/content.ts';
+import { contentFeatures } from '../src/spam/content/index.ts';
 import { messageIndex } from '../src/spam/normalize.ts';
 import { headerRules } from '../src/spam/rules.ts';
 import { tokenize } from '../src/spam/tokenize.ts';

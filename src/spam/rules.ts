@@ -2,7 +2,10 @@
 // so one failed check alone never junks a message, two do, and only a pile-up of failures is refused.
 import { isPrivateAddress } from '../security/net.ts';
 import { parseDate } from '../mime/date.ts';
-import { FEATURES, LIST_FIELDS, contentFeatures, registeredDomain } from './content.ts';
+import { registeredDomain } from './content/domains.ts';
+import { FEATURES } from './content/features.ts';
+import { contentFeatures } from './content/index.ts';
+import { LIST_FIELDS } from './content/lists.ts';
 import type { MimeNode } from '../mime/types.ts';
 import { MAX_RECIPIENTS, headerRecipients, messageIndex } from './normalize.ts';
 import { freeMailServers, underAny } from './providers.ts';

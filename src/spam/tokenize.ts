@@ -6,7 +6,9 @@ import { decodedPart } from '../mime/decode.ts';
 import { messageHeader, type HeaderField } from '../mime/headers.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
-import { contentFeatures, MAX_HTML, registeredDomain } from './content.ts';
+import { registeredDomain } from './content/domains.ts';
+import { contentFeatures } from './content/index.ts';
+import { MAX_HTML } from './content/parts.ts';
 import { messageIndex, wordToken } from './normalize.ts';
 
 /** A message as callers hold it: raw bytes, plus the index when it was already parsed. */

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { metrics } from '../../src/metrics/registry.ts';
 import { autoLearnClass, createAutoLearner } from '../../src/spam/autolearn.ts';
-import { FEATURES } from '../../src/spam/content.ts';
+import { FEATURES } from '../../src/spam/content/features.ts';
 import { BODY_RULES } from '../../src/spam/rules.ts';
 import { Store } from '../../src/store/index.ts';
 import { SERVER_SCOPE } from '../../src/store/spam.ts';

@@ -1,14 +1,12 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { readdirSync, readFileSync } from 'node:fs';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
-import {
-  contentFeatures,
-  FEATURES,
-  lookalikeHost,
-  OFFERS,
-  redirectTarget,
-  registeredDomain,
-} from '../../src/spam/content.ts';
+import { lookalikeHost, registeredDomain } from '../../src/spam/content/domains.ts';
+import { FEATURES } from '../../src/spam/content/features.ts';
+import { contentFeatures } from '../../src/spam/content/index.ts';
+import { OFFERS } from '../../src/spam/content/offers.ts';
+import { redirectTarget } from '../../src/spam/content/urls.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
@@ -1082,6 +1080,33 @@ test("short spam: a line and a link to another site's front page, not a reply, n
     const t = performance.now();
     features(mail('Hello', `${body} http://pranks.example`, from));
     assert.ok(performance.now() - t < 500, `${JSON.stringify(body.slice(0, 12))}: ${performance.now() - t} ms`);
+  }
+});
+
+// The areas of src/spam/content/, in the order index.ts runs them.
+const AREAS = [
+  'links.ts',
+  'html-structure.ts',
+  'obfuscation.ts',
+  'sender.ts',
+  'attachments.ts',
+  'phishing.ts',
+  'offers.ts',
+  'short-link.ts',
+];
+
+test('content features: index.ts imports the areas, they the helpers, none of them the rules or the tokenizer', () => {
+  const dir = new URL('../../src/spam/content/', import.meta.url);
+  const files = readdirSync(dir);
+  for (const area of AREAS) assert.ok(files.includes(area), area);
+  for (const file of files) {
+    const source = readFileSync(new URL(file, dir), 'utf8');
+    for (const [, path] of source.matchAll(/^import\b[^;]*?\bfrom '([^']+)';/gm)) {
+      assert.not.ok(/\/(?:rules|tokenize)\.ts$/.test(path!), `${file} imports ${path}`);
+      // Only index.ts runs the areas: an area or a helper reads no area, so the areas keep one order.
+      if (file !== 'index.ts')
+        assert.not.ok(['./index.ts', ...AREAS.map((a) => `./${a}`)].includes(path!), `${file} imports ${path}`);
+    }
   }
 });
 

@@ -1,0 +1,52 @@
+// The brands phishing dresses as: read by the lookalike domains, the From name and the phrases naming them.
+
+// Brands phishing wears, each of which sends from a domain with its name in it (not "gmail", whose notices
+// come from google.com, nor "yahoo", whose own yahoo-inc.com would read as a lookalike).
+export const BRANDS = [
+  'paypal',
+  'ebay',
+  'amazon',
+  'apple',
+  'microsoft',
+  'google',
+  'netflix',
+  'facebook',
+  'chase',
+  'wellsfargo',
+  'citibank',
+  'bankofamerica',
+  'hsbc',
+  'barclays',
+  'dhl',
+  'fedex',
+  'ups',
+  'usps',
+  'visa',
+  'mastercard',
+  'americanexpress',
+  'irs',
+  'outlook',
+  'office365',
+  'docusign',
+  'dropbox',
+  'linkedin',
+  'instagram',
+  'whatsapp',
+  'sharepoint',
+  'adobe',
+  'wetransfer',
+  'coinbase',
+  'binance',
+  'metamask',
+  'norton',
+  'mcafee',
+  'verizon',
+  'comcast',
+  'royalmail',
+  'santander',
+  'natwest',
+  'zoom',
+];
+export const BRAND_NAMES = new Set(BRANDS);
+// Brands long enough that one letter off is a lookalike rather than another word (googie, arnazon).
+export const LONG_BRANDS = BRANDS.filter((b) => b.length >= 6);
