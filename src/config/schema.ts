@@ -189,6 +189,7 @@ export const configSchema = z
         rspamd_password: z.string().min(1).optional(),
         rspamd_timeout_ms: z.number().int().positive().max(30_000).default(2000),
         rspamd_weight: z.number().min(0).max(10).default(1),
+        junk_retention_days: z.number().min(0).default(30),
       })
       .strict()
       .prefault({}),

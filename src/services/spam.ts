@@ -10,7 +10,7 @@ import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Logger } from '../log.ts';
-import type { Folder } from '../store/index.ts';
+import type { Folder, Store } from '../store/index.ts';
 import type { ServiceDeps } from './index.ts';
 
 /** The server's spam settings, as the MX uses them (scorers, thresholds, Bayes options). */
@@ -103,4 +103,21 @@ export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings
   // The verdict the Bayes scorer just scored, not a second classification of the same message.
   const scorer = settings.scorers.find(isBayesScorer);
   return { result, bayes: await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes)) };
+}
+
+/**
+ * Expunges what has lain in every account's Junk since before `before` (ms since the epoch, by arrival):
+ * users need not empty Junk, and spam does not fill their quota (Gmail keeps it 30 days; the default of
+ * `spam.junk_retention_days`). IMAP sessions with Junk selected are told as for any expunge.
+ */
+export async function expungeOldJunk(store: Store, before: number): Promise<number> {
+  let expunged = 0;
+  for (const team of await store.teams.list())
+    for (const account of await store.accounts.listForTeam(team.id)) {
+      const junk = store.folders.bySpecialUse(account.id, '\\Junk');
+      if (!junk) continue;
+      const old = (await store.messages.list(junk.id)).filter((m) => m.internalDate < before).map((m) => m.uid);
+      if (old.length) expunged += (await store.messages.expunge(junk.id, old)).length;
+    }
+  return expunged;
 }

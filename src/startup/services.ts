@@ -13,7 +13,7 @@ import { LoginService } from '../security/login.ts';
 import { serverSecret } from '../security/secrets.ts';
 import { createAutoLearner } from '../spam/autolearn.ts';
 import { bayesScorer } from '../spam/classifier.ts';
-import type { SpamSettings } from '../services/spam.ts';
+import { expungeOldJunk, type SpamSettings } from '../services/spam.ts';
 import { dnsblScorer } from '../spam/dnsbl.ts';
 import { headerRules } from '../spam/rules.ts';
 import { RspamdClient, rspamdScorer } from '../spam/rspamd.ts';
@@ -134,7 +134,12 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     queueRunner,
     webhooks,
     start() {
-      stopRetention = pruneOldEvents(store, retentionMs, lease, logger);
+      stopRetention = pruneOld(
+        store,
+        { events: retentionMs, junk: config.spam.junk_retention_days * DAY },
+        lease,
+        logger,
+      );
       queueRunner.start();
       webhooks.start();
     },
@@ -150,32 +155,45 @@ export async function createServices(config: Config, store: Store, dataDir: stri
   };
 }
 
+/** How long each kind of record is kept, in ms; a Junk retention of 0 keeps Junk for ever. */
+export interface Retention {
+  events: number;
+  junk: number;
+}
+
 /**
- * One pass of event retention under the `prune` lease, so that of several nodes on one store one prunes
- * at a time (docs/ARCHITECTURE.md §4.8); undefined when another node holds it (it prunes the same).
+ * One pass of retention under the `prune` lease, so that of several nodes on one store one prunes at a
+ * time (docs/ARCHITECTURE.md §4.8); undefined when another node holds it (it prunes the same).
  */
 export async function pruneOnce(
   store: Store,
-  retentionMs: number,
+  retention: Retention,
   lease: { owner: string; ttlMs: number },
-): Promise<{ events: number; jobs: number } | undefined> {
+): Promise<{ events: number; jobs: number; junk: number } | undefined> {
+  const now = Date.now();
   const claimed = await withLease({ leases: store.kv.engine.leases, ...lease }, 'prune', () =>
-    Promise.all([store.events.prune(Date.now() - retentionMs), store.queue.prune(Date.now() - retentionMs)]),
+    Promise.all([
+      store.events.prune(now - retention.events),
+      store.queue.prune(now - retention.events),
+      retention.junk > 0 ? expungeOldJunk(store, now - retention.junk) : 0,
+    ]),
   );
-  return claimed.ran ? { events: claimed.value[0], jobs: claimed.value[1] } : undefined;
+  return claimed.ran ? { events: claimed.value[0], jobs: claimed.value[1], junk: claimed.value[2] } : undefined;
 }
 
-/** Event retention: prunes events and finished queue jobs older than retentionMs, now and then hourly. */
-function pruneOldEvents(
+/** Retention: prunes events and finished queue jobs, and expunges old Junk, now and then hourly. */
+function pruneOld(
   store: Store,
-  retentionMs: number,
+  retention: Retention,
   lease: { owner: string; ttlMs: number },
   logger: Logger,
 ): () => void {
   const prune = () =>
-    pruneOnce(store, retentionMs, lease).then(
+    pruneOnce(store, retention, lease).then(
       (pruned) =>
-        pruned && (pruned.events || pruned.jobs) && logger.info(pruned, 'pruned old events and finished queue jobs'),
+        pruned &&
+        (pruned.events || pruned.jobs || pruned.junk) &&
+        logger.info(pruned, 'pruned old events and finished queue jobs, expunged old Junk'),
       (err: Error) => logger.error({ err }, 'pruning failed'),
     );
   void prune();

@@ -220,12 +220,42 @@ test('event pruning runs under a lease: while another node prunes, this one leav
     const events = async () => (await store.kv.keys(prefixRange('e/'))).length;
     const lease = { owner: 'node-b', ttlMs: 10_000 };
     assert.ok(await store.kv.engine.leases.acquire('prune', 'node-a', 10_000));
-    assert.is(await pruneOnce(store, -60_000, lease), undefined, 'node-a is pruning');
+    assert.is(await pruneOnce(store, { events: -60_000, junk: 0 }, lease), undefined, 'node-a is pruning');
     assert.is(await events(), 1);
     await store.kv.engine.leases.release('prune', 'node-a');
-    assert.equal(await pruneOnce(store, -60_000, lease), { events: 1, jobs: 0 });
+    assert.equal(await pruneOnce(store, { events: -60_000, junk: 0 }, lease), { events: 1, jobs: 0, junk: 0 });
     assert.is(await events(), 0);
     assert.ok(await store.kv.engine.leases.acquire('prune', 'node-a', 10_000), 'released after the pass');
+  });
+});
+
+test('Junk older than spam.junk_retention_days is expunged by the prune pass; newer Junk and old mail elsewhere stay', async () => {
+  await withTempStore(async (store) => {
+    const team = await store.teams.create('t');
+    const account = await store.accounts.create({ teamId: team.id, address: 'a@retention.test' });
+    const junk = store.folders.bySpecialUse(account.id, '\\Junk')!;
+    const inbox = store.folders.byName(account.id, 'INBOX')!;
+    const day = 86_400_000;
+    const put = (folder: typeof junk, subject: string, ageDays: number) =>
+      store.deliver(makeMessage({ subject }), [{ folder }], { internalDate: Date.now() - ageDays * day });
+    await put(junk, 'old junk', 31);
+    await put(junk, 'new junk', 29);
+    await put(inbox, 'old inbox', 400);
+    const lease = { owner: 'node-a', ttlMs: 10_000 };
+    assert.equal(
+      await pruneOnce(store, { events: 7 * day, junk: 0 }, lease),
+      { events: 0, jobs: 0, junk: 0 },
+      '0 keeps Junk',
+    );
+    assert.equal(await pruneOnce(store, { events: 7 * day, junk: 30 * day }, lease), { events: 0, jobs: 0, junk: 1 });
+    const subjects = async (folder: typeof junk) =>
+      Promise.all(
+        (await store.messages.list(folder.id)).map(
+          async (m) => /Subject: (.*)/.exec((await store.read(m)).toString())![1],
+        ),
+      );
+    assert.equal(await subjects(junk), ['new junk']);
+    assert.equal(await subjects(inbox), ['old inbox']);
   });
 });
 
