@@ -439,6 +439,22 @@ test('Bayes alone junks from 0.9; a rule beside it, from 0.7 (countedHits, alone
   for (const p of [0, 0.1, 0.3]) assert.is(scoreFor(p, o.aloneCurve), scoreFor(p, o.scoreCurve));
 });
 
+test('HTML_ONLY (0.7) does not corroborate Bayes: a newsletter written in HTML at p 0.8 stays out of Junk', () => {
+  const o = DEFAULT_BAYES;
+  const bayesHit = {
+    rule: 'BAYES_80',
+    score: scoreFor(0.8, o.scoreCurve),
+    scoreAlone: scoreFor(0.8, o.aloneCurve),
+    description: '',
+  };
+  const htmlOnly = { rule: 'HTML_ONLY', score: 0.7, description: '' };
+  const counted = countedHits([htmlOnly, bayesHit]);
+  assert.is(counted.score, Math.round((0.7 + scoreFor(0.8, o.aloneCurve)) * 10) / 10);
+  assert.ok(counted.score < 5, `${counted.score}`);
+  // Two such rules (1.4 points) are corroboration again.
+  assert.ok(countedHits([htmlOnly, { ...htmlOnly, rule: 'OTHER' }, bayesHit]).score >= 5);
+});
+
 test('clues: the strongest maxDiscriminators, as sorting every token would give them, ties by token', () => {
   // Counts with many equal strengths (ties) and a repeated token.
   const tokens = Array.from({ length: 400 }, (_, i) => `t${(i * 7919) % 397}`);
