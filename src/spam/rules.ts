@@ -587,7 +587,19 @@ function unlabelledTailNumber(subject: string): boolean {
     end - start === 8 && /^(?:19|20)\d\d(?:0[1-9]|1[0-2])(?:0[1-9]|[12]\d|3[01])$/.test(subject.slice(start, end))
   );
 }
-const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name));
+/**
+ * The bounce address names the recipient, as VERP writes it (`list-bounces-jose=example.org@lists.example.net`):
+ * a list manager that reads its bounces one recipient at a time, which ratware, not reading bounces, has no use
+ * for. trec07p: 19 of 667 ham (CBS and AccuWeather alerts, a newsletter), 1 of 667 spam; SA public: 1 spam, no
+ * ham; the MIME fixtures: 6 (mailauth's ARC-sealed list mail). The envelope's MAIL FROM, or the Return-Path a
+ * delivery wrote when the message is classified again (API, training).
+ */
+function bouncesPerRecipient(i: SpamInput): boolean {
+  const bounceTo = i.mailFrom || /<([^<>]*)>/.exec(i.headers.get('return-path') ?? '')?.[1] || '';
+  const local = bounceTo.slice(0, bounceTo.lastIndexOf('@')).toLowerCase();
+  return local.includes('=') && recipientAddresses(i).some((a) => local.includes(a.replace('@', '=')));
+}
+const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name)) || bouncesPerRecipient(i);
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
 const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;
 const GREETING = /\b(?:helo|ehlo)[= ]\s*\S+/gi;

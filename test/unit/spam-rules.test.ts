@@ -228,6 +228,21 @@ test("Outlook's fingerprint: the Message-ID form of the program X-Mailer names, 
   assert.equal(to('undisclosed-recipients:;'), []);
 });
 
+test('a bounce address that names the recipient (VERP) is a list manager: the rules that spare lists spare it', () => {
+  const head = `From: News <news@sender.test>\r\nTo: jose@example.test\r\nDate: Mon, 1 Jan 2024 00:00:00 +0000\r\nMessage-ID: <000801c2664f$4d5a1de0$0200a8c0@pc>\r\nX-Mailer: Microsoft Outlook Express 6.00.2800.1106\r\nX-MimeOLE: Produced By Microsoft MimeOLE V6.00.2800.1106\r\n`;
+  const withBounce = (mailFrom: string, returnPath = '') => {
+    const raw = Buffer.from(`${returnPath}${head}\r\nx\r\n`);
+    return rules({ ...input({}, raw.toString()), mailFrom });
+  };
+  assert.equal(withBounce('bounce@sender.test'), ['MUA_OUTLOOK_BARE_TO']);
+  assert.equal(withBounce('news-bounces-jose=example.test@sender.test'), []);
+  // Classified again (the API, training), the envelope is the Return-Path a delivery wrote.
+  assert.equal(withBounce('', 'Return-Path: <news-bounces-jose=example.test@sender.test>\r\n'), []);
+  // Another recipient's address in it, or an '=' alone, is not this recipient's.
+  assert.equal(withBounce('news-bounces-ana=example.test@sender.test'), ['MUA_OUTLOOK_BARE_TO']);
+  assert.equal(withBounce('srs0=abcd=example.test=news@sender.test'), ['MUA_OUTLOOK_BARE_TO']);
+});
+
 test('the Message-ID form of The Bat!, Netscape 4 and Eudora, when X-Mailer names them', () => {
   const message = (mailer: string, id: string, extra = '') =>
     rules(
