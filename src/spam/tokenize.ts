@@ -4,6 +4,7 @@
 // attachment types as features. A message yields a set: each token counts once per message.
 import { decodedPart } from '../mime/decode.ts';
 import { messageHeader, type HeaderField } from '../mime/headers.ts';
+import { messageCache } from '../mime/message-caches.ts';
 import { safeDecodeWords } from '../mime/search-text.ts';
 import type { Address, MessageIndex, MimeNode } from '../mime/types.ts';
 import { registeredDomain } from './content/domains.ts';
@@ -102,7 +103,7 @@ interface Tokenized {
 }
 
 // Tokenized once per Buffer, like the index (normalize.ts): kept while the bytes are.
-const tokenSets = new WeakMap<Buffer, Tokenized>();
+const tokenSets = messageCache<Tokenized>();
 
 function tokenized(input: MailInput): Tokenized {
   const raw = Buffer.isBuffer(input) ? input : input.raw;
