@@ -331,6 +331,20 @@ test('the classify stage takes it as one more scorer', async () => {
   await store.close();
 });
 
+test("the head's verdict reads no token's f(w) from the model again", () => {
+  const pitch = ['cheap', 'pills', 'offer'];
+  const filler = Array.from({ length: 30 }, (_, i) => `prose${i}`);
+  const read: string[] = [];
+  const probabilityOf = (t: string) => {
+    read.push(t);
+    return t.startsWith('prose') ? 0.05 : 0.95;
+  };
+  const tokens = [...pitch, ...filler];
+  const verdict = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES, pitch.length);
+  assert.is(verdict.score, 0, 'the head was judged: it reads as spam');
+  assert.equal(read, tokens, 'each token looked up once');
+});
+
 test('the API path reports the Bayes verdict it scored: one classification, not a second with other options', async () => {
   const store = await openStore();
   await trainMany(
