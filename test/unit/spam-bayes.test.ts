@@ -11,6 +11,7 @@ import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { classifyMessage } from '../../src/services/spam.ts';
 import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, selectClues, tokenProbability } from '../../src/spam/bayes.ts';
 import { bayesScorer, bayesVerdict, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
+import { contentFeatures } from '../../src/spam/content/index.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import { HEAD_WORDS, dateShape, headLength, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
@@ -389,6 +390,15 @@ test('releaseMessage drops every cache of the Buffer and no other', () => {
   assert.ok(messageIndex(a) !== kept[0]!.index && messageHeader(a) !== kept[0]!.header);
   assert.ok(messageIndex(b) === kept[1]!.index && messageHeader(b) === kept[1]!.header);
   assert.equal(messageIndex(a), kept[0]!.index, 'the same parse, made again');
+  // The features and the tokens: found again from the index given (another message's, so it shows), not kept.
+  const links = mail('links', 'see http://192.0.2.7/offer and http://192.0.2.8/more');
+  const [features, tokens] = [contentFeatures(a), tokenize(a)];
+  assert.ok(!features.includes('URI_IP_HOST') && features.length === contentFeatures(a, messageIndex(links)).length);
+  assert.equal(tokenize({ raw: a, index: messageIndex(links) }), tokens, 'kept');
+  releaseMessage(a);
+  assert.ok(contentFeatures(a, messageIndex(links)).includes('URI_IP_HOST'), 'features released');
+  releaseMessage(a);
+  assert.ok(tokenize({ raw: a, index: messageIndex(links) }).includes('url:ip'), 'tokens released');
 });
 
 test('a spam verdict on few clues is pulled toward unsure in proportion; from fullStrengthClues on, or saying ham, it stands', () => {
