@@ -6,6 +6,7 @@
 // pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
+import { releaseMessage } from '../mime/message-caches.ts';
 import { indexPrepended, prependFields } from '../mime/prepend.ts';
 import { autoLearnClass, type AutoLearner } from '../spam/autolearn.ts';
 import { isBayesScorer } from '../spam/classifier.ts';
@@ -59,6 +60,21 @@ export async function processMessage(
   routes: RecipientRoute[],
   options: PipelineOptions,
 ): Promise<PipelineResult> {
+  // The Buffers the message was read from; once it is delivered or refused, nothing reads their parses again.
+  const read = [msg.raw];
+  try {
+    return await accept(msg, routes, options, read);
+  } finally {
+    releaseMessage(...read);
+  }
+}
+
+async function accept(
+  msg: InboundMessage,
+  routes: RecipientRoute[],
+  options: PipelineOptions,
+  read: Buffer[],
+): Promise<PipelineResult> {
   const { store } = options;
   const log = options.logger ?? silentLogger;
   // Whether the From domain is hosted here is read beside the SPF/DKIM/DMARC checks, not after them
@@ -68,6 +84,7 @@ export async function processMessage(
   const fromHosted = fromDomain === null ? Promise.resolve(false) : store.domains.get(fromDomain).then((d) => !!d);
   fromHosted.catch(() => undefined); // awaited below; this only keeps a refusal before then from leaving it unhandled
   const auth = await authenticate(msg, { resolver: options.resolver, hostname: options.hostname });
+  read.push(auth.raw);
   if (auth.verdict.action === 'reject') {
     throw new DeliveryRefused({
       code: 550,
@@ -102,6 +119,7 @@ export async function processMessage(
   }
   // Into the room readMessage left before the message, when it did (no copy of the whole message).
   const raw = prependFields(auth.traceHeaders + spam.headers, auth.raw);
+  read.push(raw);
   // The message is parsed once: the store's index is spam's (same Buffer) shifted past the trace fields.
   const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw), auth.raw);
   const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');

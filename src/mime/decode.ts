@@ -2,6 +2,7 @@
 // (indexMessage is), and lenient: broken input decodes to something rather than throwing.
 import { isAscii } from 'node:buffer';
 import charsets from 'libmime/lib/charset.js';
+import { messageCache } from './message-caches.ts';
 import { transferCoding } from './mime-fields.ts';
 import type { MimeNode } from './types.ts';
 import { decodeUtf8Lenient } from './utf8.ts';
@@ -105,7 +106,7 @@ interface Decoded {
   /** text with line breaks as LF */
   lf?: string;
 }
-const decodedParts = new WeakMap<Buffer, WeakMap<MimeNode, Decoded>>();
+const decodedParts = messageCache<WeakMap<MimeNode, Decoded>>();
 
 // Nodes of an index shifted past prepended fields (indexPrepended), to the node and Buffer they were
 // shifted from: their bodies are the same bytes, so they share that node's decoded text.

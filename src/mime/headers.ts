@@ -1,5 +1,6 @@
 // Header blocks are read straight from the Buffer so that every offset is an exact byte position,
 // whatever the line endings or 8-bit content; only field values are turned into strings.
+import { messageCache } from './message-caches.ts';
 import { decodeUtf8Lenient } from './utf8.ts';
 
 export interface HeaderField {
@@ -68,7 +69,7 @@ export function readHeader(buf: Buffer, start: number, end: number): HeaderBlock
 
 // A message's own header block is read by its index, by the fields the pipeline and the API parse, and by
 // the spam tokenizer: once per Buffer (issue 18: the three reads were 8% of a classification's allocation).
-const messageHeaders = new WeakMap<Buffer, HeaderBlock>();
+const messageHeaders = messageCache<HeaderBlock>();
 
 /** readHeader(buf, 0, buf.length), read once per Buffer: the block is shared, its fields not to be changed. */
 export function messageHeader(buf: Buffer): HeaderBlock {

@@ -3,6 +3,7 @@
 import { classify as scoreMessage } from '../inbound/classify.ts';
 import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
 import { domainOf } from '../inbound/message.ts';
+import { releaseMessage } from '../mime/message-caches.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
 import { bayesScorer, classify as bayes, isBayesScorer, train, type ClassifierOptions } from '../spam/classifier.ts';
 import { judgementOfMove, judgementsOfKeywords, learnJudgement, type Judgement } from '../spam/feedback.ts';
@@ -99,10 +100,14 @@ export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings
     fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
     accountIds: [],
   };
-  const result = await scoreMessage(input, settings);
-  // The verdict the Bayes scorer just scored, not a second classification of the same message.
-  const scorer = settings.scorers.find(isBayesScorer);
-  return { result, bayes: await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes)) };
+  try {
+    const result = await scoreMessage(input, settings);
+    // The verdict the Bayes scorer just scored, not a second classification of the same message.
+    const scorer = settings.scorers.find(isBayesScorer);
+    return { result, bayes: await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes)) };
+  } finally {
+    releaseMessage(raw); // its verdict is given: nothing reads its parse again
+  }
 }
 
 /**

@@ -127,11 +127,11 @@ export function chiCombine(probabilities: number[]): { indicator: number; spammi
  * strongest first; ties broken by token so the same message always gets the same clues. The best
  * `maxDiscriminators` are kept as the tokens go by rather than all sorted: a message has hundreds to
  * 3,000 tokens and most are no clue or weaker than the 30th, so most cost one comparison (the same
- * clues as sorting all, in the same order).
+ * clues as sorting all, in the same order). `probabilityOf` is given the token's place in `tokens` too.
  */
 export function selectClues(
-  tokens: Iterable<string>,
-  probabilityOf: (token: string) => number,
+  tokens: readonly string[],
+  probabilityOf: (token: string, at: number) => number,
   o: BayesOptions,
 ): Clue[] {
   const max = o.maxDiscriminators;
@@ -139,8 +139,9 @@ export function selectClues(
   const strength: number[] = []; // |f(w) - 0.5| of top[i]
   // a ranks before b: stronger, or as strong and the smaller token.
   const before = (sa: number, ta: string, sb: number, tb: string) => sa > sb || (sa === sb && ta < tb);
-  for (const token of tokens) {
-    const probability = probabilityOf(token);
+  for (let at = 0; at < tokens.length; at++) {
+    const token = tokens[at]!;
+    const probability = probabilityOf(token, at);
     const s = Math.abs(probability - 0.5);
     if (s < o.minimumProbStrength) continue;
     const n = top.length;

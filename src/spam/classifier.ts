@@ -145,11 +145,14 @@ export async function classify(store: Store, input: MailInput, options: MessageO
  */
 export function bayesVerdict(
   tokens: string[],
-  probabilityOf: (token: string) => number,
+  probabilityOf: (token: string, at: number) => number,
   o: BayesOptions,
   head = tokens.length,
 ): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
-  const clues = selectClues(tokens, probabilityOf, o);
+  // Each token's f(w) as the pass reads it: the head's verdict below reads the first of them again, and a
+  // model lookup is a cache miss (0.12–0.17 µs a token with a cold cache; the head is the header tokens and ten words').
+  const probabilities = new Float64Array(tokens.length);
+  const clues = selectClues(tokens, (token, at) => (probabilities[at] = probabilityOf(token, at)), o);
   const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
   // Only a spam verdict is pulled: a few clues saying ham cost a spam at most, and auto-learning's ham
   // guard (Bayes ≤ 0.2) reads them as before.
@@ -158,7 +161,7 @@ export function bayesVerdict(
   const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
   const verdict = { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
   if (verdict.score >= 0 || head >= tokens.length) return verdict;
-  const ofHead = bayesVerdict(tokens.slice(0, head), probabilityOf, o);
+  const ofHead = bayesVerdict(tokens.slice(0, head), (_, at) => probabilities[at]!, o);
   return ofHead.score < 0 ? verdict : { ...verdict, score: 0, scoreAlone: Math.max(verdict.scoreAlone, 0) };
 }
 

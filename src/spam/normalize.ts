@@ -1,11 +1,12 @@
 // What the rules, the content features and the tokenizer share: one parse of a message per Buffer,
 // and the normal form of a word.
 import { indexMessage } from '../mime/index.ts';
+import { messageCache } from '../mime/message-caches.ts';
 import type { MessageIndex } from '../mime/types.ts';
 
 // One classification reads a message several times (the rules, the content features, the Bayes
 // scorer and the verdict the API reports): it is parsed and tokenized once. Kept while the bytes are.
-const indexes = new WeakMap<Buffer, MessageIndex>();
+const indexes = messageCache<MessageIndex>();
 
 /** The message's index, parsed once per Buffer. */
 export function messageIndex(raw: Buffer): MessageIndex {

@@ -2,11 +2,24 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { connect as tlsConnect } from 'node:tls';
+import type { MessageIndex } from '../../src/mime/types.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
+import { messageIndex } from '../../src/spam/normalize.ts';
+import { headerRules } from '../../src/spam/rules.ts';
+import type { SpamScorer } from '../../src/spam/types.ts';
 import { HOSTNAME, messagesIn, plainMessage, sendRaw, SmtpClient, startMx, type MxFixture } from '../helpers/smtp.ts';
 
 let fx: MxFixture;
 const SPF = { 'sender.test': { TXT: ['v=spf1 ip4:127.0.0.1 -all'] } };
+// What the classify stage parsed of each message, as a scorer that adds nothing sees it.
+const parsed: { raw: Buffer; index: MessageIndex }[] = [];
+const probe: SpamScorer = {
+  name: 'probe',
+  score: (input) => {
+    parsed.push({ raw: input.raw, index: messageIndex(input.raw) });
+    return [];
+  },
+};
 
 test.before(async () => {
   fx = await startMx({
@@ -15,6 +28,7 @@ test.before(async () => {
       maxMessageBytes: 64 * 1024,
       maxRecipients: 5,
       limits: { maxConnectionsPerIp: 8, messagesPerIpPerMinute: 1000, idleTimeoutMs: 1500 },
+      spam: { scorers: [headerRules, probe] },
     },
   });
   const team = await fx.store.teams.create('t');
@@ -84,6 +98,15 @@ test('STARTTLS upgrades with the configured certificate, mail is accepted over T
   const last = stored.at(-1)!.text;
   assert.ok(last.includes('Subject: over tls'));
   assert.match(last, /with ESMTPS id/);
+});
+
+test("a message's parse is released once it is delivered: a scavenge has none of it to copy", async () => {
+  parsed.length = 0;
+  const message = plainMessage({ from: 'x@sender.test', to: 'alice@wren.test', subject: 'parsed once, released' });
+  const r = await sendRaw(fx.port, 'x@sender.test', ['alice@wren.test'], message);
+  assert.is(r.end!.code, 250);
+  assert.is(parsed.length, 1);
+  assert.ok(messageIndex(parsed[0]!.raw) !== parsed[0]!.index, 'parsed again: the first parse was released');
 });
 
 test('refusals: unknown user 550 5.1.1, other domain 550 5.7.1, suspended 450 4.2.1, full mailbox 452 4.2.2', async () => {

@@ -856,6 +856,19 @@ test('search text: each run of spaces, tabs and no-break spaces is one space, li
   assert.is(htmlToText('<p>a&nbsp;&nbsp;b\t c</p><p>d</p>'), 'a b c\n\nd');
 });
 
+test('HTML to text reads a tag name in place: names past 40 characters are tags as before, in linear time', () => {
+  const long = 'x'.repeat(50);
+  assert.is(htmlToText(`<p>a</p><${long} y="1">b</${long}>`), 'a\nb');
+  // Not <script>: the name is more than that, read whole or cut at 40 characters.
+  assert.is(htmlToText(`<script${long}>shown</script>too`), 'showntoo');
+  assert.is(htmlToText(`<scRIPT>hidden</script>shown<br/>`), 'shown');
+  for (const html of [`<${'a'.repeat(60_000)}`, `<${'a'.repeat(60_000)}>`, '<a'.repeat(30_000), '</a'.repeat(20_000)]) {
+    const t0 = performance.now();
+    htmlToText(html);
+    assert.ok(performance.now() - t0 < 100, `${html.slice(0, 4)}…: ${performance.now() - t0} ms`);
+  }
+});
+
 test('a message header block is read once per Buffer: the parsed fields and the index share it', () => {
   const raw = Buffer.from('From: a@b.example\r\nSubject: once\r\nX-Long: one\r\n two\r\n\r\nbody\r\n');
   const block = messageHeader(raw);

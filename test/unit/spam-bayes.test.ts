@@ -5,10 +5,14 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AuthVerdict } from '../../src/dns/auth-verdict.ts';
 import { classify as classifyStage, countedHits } from '../../src/inbound/classify.ts';
+import { messageHeader } from '../../src/mime/headers.ts';
+import { releaseMessage } from '../../src/mime/message-caches.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { classifyMessage } from '../../src/services/spam.ts';
 import { DEFAULT_BAYES, chi2Q, chiCombine, scoreFor, selectClues, tokenProbability } from '../../src/spam/bayes.ts';
 import { bayesScorer, bayesVerdict, classify, train, trainMany, untrain } from '../../src/spam/classifier.ts';
+import { contentFeatures } from '../../src/spam/content/index.ts';
+import { messageIndex } from '../../src/spam/normalize.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import { HEAD_WORDS, dateShape, headLength, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
 import { normalizeMessage, readMessages, trainFromPaths } from '../../src/spam/train.ts';
@@ -328,6 +332,20 @@ test('the classify stage takes it as one more scorer', async () => {
   await store.close();
 });
 
+test("the head's verdict reads no token's f(w) from the model again", () => {
+  const pitch = ['cheap', 'pills', 'offer'];
+  const filler = Array.from({ length: 30 }, (_, i) => `prose${i}`);
+  const read: string[] = [];
+  const probabilityOf = (t: string) => {
+    read.push(t);
+    return t.startsWith('prose') ? 0.05 : 0.95;
+  };
+  const tokens = [...pitch, ...filler];
+  const verdict = bayesVerdict(tokens, probabilityOf, DEFAULT_BAYES, pitch.length);
+  assert.is(verdict.score, 0, 'the head was judged: it reads as spam');
+  assert.equal(read, tokens, 'each token looked up once');
+});
+
 test('the API path reports the Bayes verdict it scored: one classification, not a second with other options', async () => {
   const store = await openStore();
   await trainMany(
@@ -346,6 +364,41 @@ test('the API path reports the Bayes verdict it scored: one classification, not 
   assert.is(bayes.rule, scored.rule);
   assert.is(bayes.score, scored.score);
   await store.close();
+});
+
+test("the API path releases the message's parse once its verdict is given: a scavenge has none of it to copy", async () => {
+  const store = await openStore();
+  const settings = { scorers: [headerRules, bayesScorer(store, small)], junkScore: 5, rejectScore: 15, bayes: {} };
+  const raw = spamMail(7);
+  const index = messageIndex(raw);
+  const header = messageHeader(raw);
+  await classifyMessage({ store }, settings, raw);
+  assert.ok(messageIndex(raw) !== index, 'the index is parsed again');
+  assert.ok(messageHeader(raw) !== header, 'the header block is read again');
+  // Released, not broken: the same message classifies as before.
+  assert.equal(
+    (await classifyMessage({ store }, settings, raw)).result,
+    (await classifyMessage({ store }, settings, Buffer.from(raw))).result,
+  );
+  await store.close();
+});
+
+test('releaseMessage drops every cache of the Buffer and no other', () => {
+  const [a, b] = [spamMail(1), spamMail(2)];
+  const kept = [a, b].map((raw) => ({ index: messageIndex(raw), header: messageHeader(raw) }));
+  releaseMessage(a);
+  assert.ok(messageIndex(a) !== kept[0]!.index && messageHeader(a) !== kept[0]!.header);
+  assert.ok(messageIndex(b) === kept[1]!.index && messageHeader(b) === kept[1]!.header);
+  assert.equal(messageIndex(a), kept[0]!.index, 'the same parse, made again');
+  // The features and the tokens: found again from the index given (another message's, so it shows), not kept.
+  const links = mail('links', 'see http://192.0.2.7/offer and http://192.0.2.8/more');
+  const [features, tokens] = [contentFeatures(a), tokenize(a)];
+  assert.ok(!features.includes('URI_IP_HOST') && features.length === contentFeatures(a, messageIndex(links)).length);
+  assert.equal(tokenize({ raw: a, index: messageIndex(links) }), tokens, 'kept');
+  releaseMessage(a);
+  assert.ok(contentFeatures(a, messageIndex(links)).includes('URI_IP_HOST'), 'features released');
+  releaseMessage(a);
+  assert.ok(tokenize({ raw: a, index: messageIndex(links) }).includes('url:ip'), 'tokens released');
 });
 
 test('a spam verdict on few clues is pulled toward unsure in proportion; from fullStrengthClues on, or saying ham, it stands', () => {

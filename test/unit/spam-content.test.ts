@@ -8,7 +8,7 @@ import { contentFeatures } from '../../src/spam/content/index.ts';
 import { OFFERS } from '../../src/spam/content/offers.ts';
 import { redirectTarget } from '../../src/spam/content/urls.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
-import { tokenize } from '../../src/spam/tokenize.ts';
+import { letterCounts, tokenize } from '../../src/spam/tokenize.ts';
 import { wordToken } from '../../src/spam/normalize.ts';
 import { fixtureMessages, MIME_FIXTURES, SPAM_FIXTURES, zipOf } from '../helpers/fixtures.ts';
 
@@ -993,6 +993,27 @@ test('the share of non-ASCII letters of the body is a token; ASCII text has none
   assert.equal(share(utf8('Meeting notes: Straße, Größe, Müller, Äpfel, Öl, Übung, café, naïve, señor')), ['8bit%:20']);
   assert.equal(share(utf8('Meeting notes for Friday: the agenda, the minutes and the budget. 100% done!')), []);
   assert.equal(share(utf8('Ça va. Meeting notes for Friday: the agenda, the minutes and the budget.')), []);
+});
+
+test('the letters are counted as the two replacements counted them: astral letters as two, lone surrogates as none', () => {
+  const replaced = (text: string) => {
+    const letters = text.replace(/[^\p{L}]/gu, '');
+    return { letters: letters.length, ascii: letters.length - letters.replace(/[a-zA-Z]/g, '').length };
+  };
+  // ASCII, Latin, Cyrillic, CJK letters; no-break space, digits, punctuation; a letter and an emoji beyond the BMP;
+  // lone high and low surrogates; the Kelvin sign and dotted I (letters whose cases are ASCII), a combining mark.
+  const pool = ['a', 'Z', ' ', '1', '!', 'é', 'ß', '\u00a0', 'я', '中', '\u{1d400}', '\u{1f600}', '\ud800', '\udc00'];
+  pool.push('\u212a', '\u0130', 'ǅ', '\u0345');
+  let seed = 18;
+  const next = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+  for (let k = 0; k < 20_000; k++) {
+    const text = Array.from({ length: Math.floor(next() * 12) }, () => pool[Math.floor(next() * pool.length)]).join('');
+    assert.equal(letterCounts(text), replaced(text), JSON.stringify(text));
+  }
+  for (let c = 0x80; c < 0x10000; c++) {
+    const text = `x${String.fromCharCode(c)}y`;
+    assert.equal(letterCounts(text), replaced(text), c.toString(16));
+  }
 });
 
 test("each offer's start words cover the first word of every alternative of its pattern, which captures nothing", () => {

@@ -2,6 +2,7 @@
 // words look like, in the manner of SpamAssassin's and rspamd's rules (URI_*, HTML_*, obfuscation,
 // phishing). Bayes learns the words of the sources it was trained on; these carry to mail it never saw.
 // Each area of them is a module of this folder, run in turn over one shared reading of the message.
+import { messageCache } from '../../mime/message-caches.ts';
 import type { MessageIndex } from '../../mime/types.ts';
 import { messageIndex } from '../normalize.ts';
 import { attachmentFeatures } from './attachments.ts';
@@ -27,7 +28,7 @@ import { shortLinkFeatures } from './short-link.ts';
 const TEXT_SCAN = 32 * 1024;
 
 // The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
-const found = new WeakMap<Buffer, FeatureName[]>();
+const found = messageCache<FeatureName[]>();
 
 /** The features a message shows, each once. */
 export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {
