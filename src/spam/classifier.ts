@@ -149,10 +149,18 @@ export function bayesVerdict(
   o: BayesOptions,
   head = tokens.length,
 ): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
-  // Each token's f(w) as the pass reads it: the head's verdict below reads the first of them again, and a
-  // model lookup is a cache miss (0.12–0.17 µs a token with a cold cache; the head is the header tokens and ten words').
-  const probabilities = new Float64Array(tokens.length);
-  const clues = selectClues(tokens, (token, at) => (probabilities[at] = probabilityOf(token, at)), o);
+  // The head's tokens' f(w) as the pass reads them: the head's verdict below reads them again, and a model
+  // lookup is a cache miss (0.12–0.17 µs a token with a cold cache; the head is the header tokens and ten words').
+  const ofHeadTokens = new Float64Array(Math.min(head, tokens.length));
+  const clues = selectClues(
+    tokens,
+    (token, at) => {
+      const p = probabilityOf(token, at);
+      if (at < ofHeadTokens.length) ofHeadTokens[at] = p;
+      return p;
+    },
+    o,
+  );
   const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
   // Only a spam verdict is pulled: a few clues saying ham cost a spam at most, and auto-learning's ham
   // guard (Bayes ≤ 0.2) reads them as before.
@@ -161,7 +169,7 @@ export function bayesVerdict(
   const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
   const verdict = { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
   if (verdict.score >= 0 || head >= tokens.length) return verdict;
-  const ofHead = bayesVerdict(tokens.slice(0, head), (_, at) => probabilities[at]!, o);
+  const ofHead = bayesVerdict(tokens.slice(0, head), (_, at) => ofHeadTokens[at]!, o);
   return ofHead.score < 0 ? verdict : { ...verdict, score: 0, scoreAlone: Math.max(verdict.scoreAlone, 0) };
 }
 
