@@ -133,13 +133,9 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
 
 test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', async () => {
   // Forged From of a hosted domain failing DMARC (p=quarantine): Junk before any training.
-  await sendToMx(instance, {
-    from: 'ceo@example.test',
-    to: 'user@example.test',
-    subject: 'Urgent wire transfer today',
-    text: 'Please pay now.\n',
-    envelope: { from: 'ceo@example.test', to: 'user@example.test' },
-  });
+  const send = (from: string, subject: string, text: string) =>
+    sendToMx(instance, { from, to: 'user@example.test', subject, text, envelope: { from, to: 'user@example.test' } });
+  await send('ceo@example.test', 'Urgent wire transfer today', 'Please pay now.\n');
   const flags = await imap(async (client) => {
     await client.mailboxOpen('Junk');
     const found = [];
@@ -147,13 +143,7 @@ test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', 
     return found.map((m) => [...(m.flags ?? [])]);
   });
   assert.equal(flags, [['$Junk']]);
-  await sendToMx(instance, {
-    from: 'friend@elsewhere.test',
-    to: 'user@example.test',
-    subject: 'Lunch on Friday',
-    text: 'Shall we meet at noon?\n',
-    envelope: { from: 'friend@elsewhere.test', to: 'user@example.test' },
-  });
+  await send('friend@elsewhere.test', 'Lunch on Friday', 'Shall we meet at noon?\n');
   const inbox = await store().messages.list(folder('INBOX').id);
   const lunch = [];
   for (const m of inbox) if ((await store().read(m)).includes('Subject: Lunch on Friday')) lunch.push(m);
