@@ -29,6 +29,7 @@ export class Metrics {
   private readonly deliveries: Counter<'direction' | 'outcome'>;
   private readonly webhooks: Counter<'outcome'>;
   private readonly scanners: Counter<'scanner' | 'request' | 'outcome'>;
+  private readonly judged: Counter<'class' | 'outcome'>;
   private readonly autoLearned: Counter<'class' | 'outcome'>;
 
   constructor() {
@@ -73,6 +74,12 @@ export class Metrics {
       name: 'wrenmail_spam_scanner_requests_total',
       help: 'Requests to external spam scanners (rspamd), by scanner, request (check, learn) and outcome; timeout and error mean Wren decided alone',
       labelNames: ['scanner', 'request', 'outcome'],
+      registers,
+    });
+    this.judged = new Counter({
+      name: 'wrenmail_spam_user_judgements_total',
+      help: 'Messages users judged (a move into or out of Junk, $Junk or $NotJunk set; IMAP or the mailbox API), trained into Bayes, by class and outcome',
+      labelNames: ['class', 'outcome'],
       registers,
     });
     this.autoLearned = new Counter({
@@ -121,6 +128,11 @@ export class Metrics {
 
   spamScanner(scanner: 'rspamd', request: 'check' | 'learn', outcome: ScannerOutcome): void {
     this.scanners.inc({ scanner, request, outcome });
+  }
+
+  /** A message a user judged was trained, or its training failed. */
+  userJudgement(cls: 'spam' | 'ham', outcome: 'learned' | 'failed'): void {
+    this.judged.inc({ class: cls, outcome });
   }
 
   autoLearn(cls: 'spam' | 'ham', outcome: AutoLearnOutcome, count = 1): void {

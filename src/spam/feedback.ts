@@ -1,5 +1,6 @@
 // What users say of their mail teaches the classifier: a move into or out of Junk, a junk keyword set
 // (IMAP STORE, the mailbox API). Protocols report the change; these turn it into a verdict and train.
+import { metrics } from '../metrics/registry.ts';
 import type { Folder, Store } from '../store/index.ts';
 import { train, type ClassifierOptions } from './classifier.ts';
 import type { RspamdClient } from './rspamd.ts';
@@ -84,7 +85,13 @@ export async function learnJudgement(
       return message ? view.read(message) : null;
     });
     if (!raw) continue;
-    await train(store, raw, verdict, { ...options, accountId });
+    try {
+      await train(store, raw, verdict, { ...options, accountId });
+    } catch (err) {
+      metrics.userJudgement(verdict, 'failed');
+      throw err;
+    }
+    metrics.userJudgement(verdict, 'learned');
     await options.rspamd?.learn(raw, verdict);
     trained += 1;
   }

@@ -9,7 +9,7 @@ import { PRESETS } from '../../src/security/permissions.ts';
 import type { Account, Folder } from '../../src/store/index.ts';
 import { storeKey } from '../helpers/api.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { bootstrapKey, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let instance: Instance;
@@ -129,6 +129,20 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
   assert.ok(marked.body.data.results[0].ok);
   await waitUntil(async () => (await countsOf('zqvapimove'))?.[1] === 1, 'ham from $NotJunk over the batch API');
   assert.equal(await countsOf('zqvapimove'), [0, 1]);
+
+  // The operator sees users' training on /metrics: every judgement of both tests, the first test's $Junk and its
+  // move into Junk counted apart (the model counts the message once).
+  const reply = await fetch(`http://127.0.0.1:${instance.port('http')}/metrics`, {
+    headers: { authorization: `Bearer ${bootstrapKey(instance)}` },
+  });
+  const text = await reply.text();
+  const learned = (cls: string) =>
+    Number(
+      new RegExp(`^wrenmail_spam_user_judgements_total\\{class="${cls}",outcome="learned"\\} (\\d+)$`, 'm').exec(
+        text,
+      )?.[1],
+    );
+  assert.equal([learned('spam'), learned('ham')], [3, 2], text.slice(0, 400));
 });
 
 test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', async () => {
