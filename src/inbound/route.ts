@@ -6,6 +6,7 @@ import { srsReverse } from './srs.ts';
 import type { Account, AddressRoute, FilterRule, Folder, Store } from '../store/index.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { ParsedHeaders } from '../mime/parsed-headers.ts';
+import { JUNK_KEYWORD } from '../spam/feedback.ts';
 
 export const MAX_ALIAS_DEPTH = 5;
 
@@ -197,9 +198,6 @@ export interface DeliveryPlan {
   /** Accounts whose own filter discarded the message (their choice, logged). */
   discarded: { accountId: string; rcpts: string[] }[];
 }
-
-/** The keyword junk is delivered with (RFC 5788 §2: "$Junk", set by the user or a filter). */
-const JUNK_KEYWORD = '$Junk';
 
 /**
  * One delivery per account however many recipients led to it. Junk (spam verdict or DMARC

@@ -18,11 +18,12 @@ export interface Judgement {
   verdict: 'spam' | 'ham';
 }
 
+const isJunk = (f: Folder) => f.specialUse === '\\Junk';
+
 /** What a user's move or copy says about messages: into Junk is spam, out of Junk (not to Trash) is ham. */
 export function verdictOfMove(source: Folder, target: Folder): 'spam' | 'ham' | null {
-  const junk = (f: Folder) => f.specialUse === '\\Junk';
-  if (junk(target) && !junk(source)) return 'spam';
-  if (junk(source) && !junk(target) && target.specialUse !== '\\Trash') return 'ham';
+  if (isJunk(target) && !isJunk(source)) return 'spam';
+  if (isJunk(source) && !isJunk(target) && target.specialUse !== '\\Trash') return 'ham';
   return null;
 }
 
@@ -39,7 +40,9 @@ export function judgementOfMove(
 
 // The keywords mail programs set when a message is marked: RFC 5788's $Junk and $NotJunk (Apple Mail,
 // Thunderbird), and Thunderbird's older Junk and NonJunk. Flags compare case-insensitively (RFC 3501 §2.3.2).
-const SPAM_KEYWORDS = new Set(['$junk', 'junk']);
+/** The keyword Wren delivers junk with (RFC 5788 §2: set by the user or a filter). */
+export const JUNK_KEYWORD = '$Junk';
+const SPAM_KEYWORDS = new Set([JUNK_KEYWORD.toLowerCase(), 'junk']);
 const HAM_KEYWORDS = new Set(['$notjunk', 'notjunk', 'nonjunk']);
 
 /**
@@ -52,7 +55,7 @@ const HAM_KEYWORDS = new Set(['$notjunk', 'notjunk', 'nonjunk']);
  */
 export function judgementsOfKeywords(accountId: string, folder: Folder, gained: Map<number, string[]>): Judgement[] {
   const marked = { spam: [] as number[], ham: [] as number[] };
-  const inJunk = folder.specialUse === '\\Junk';
+  const inJunk = isJunk(folder);
   for (const [uid, flags] of gained) {
     const lower = flags.map((k) => k.toLowerCase());
     const spam = lower.some((k) => SPAM_KEYWORDS.has(k));

@@ -6,8 +6,10 @@ import { ImapFlow } from 'imapflow';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PRESETS } from '../../src/security/permissions.ts';
+import { pruneOnce } from '../../src/startup/services.ts';
 import type { Account, Folder } from '../../src/store/index.ts';
 import { storeKey } from '../helpers/api.ts';
+import { waitFor } from '../helpers/outbound.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { bootstrapKey, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
 import { makeMessage } from '../helpers/tmp.ts';
@@ -39,14 +41,6 @@ test.after(async () => {
 const store = () => instance.server.store;
 const folder = (name: string): Folder => store().folders.byName(account.id, name)!;
 const model = () => store().spam.model('s');
-
-async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what}`);
-}
 
 /** The counts the server model holds for the first learned token holding `word`, or null. */
 async function countsOf(word: string): Promise<[number, number] | null> {
@@ -94,14 +88,14 @@ test('IMAP STORE: $Junk set trains spam; NonJunk set in Junk trains ham, set els
   await imap(async (client) => {
     await client.mailboxOpen('INBOX');
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['$Junk']);
-    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[0] === 1, 'spam from $Junk');
+    await waitFor(async () => (await countsOf('qwxkeyword'))?.[0] === 1, 10_000, 'spam from $Junk');
     // Thunderbird's own filter passed this one: its NonJunk in INBOX is no judgement.
     await client.messageFlagsAdd({ subject: 'qwxpassed' }, ['NonJunk']);
     await client.messageMove({ subject: 'qwxkeyword' }, 'Junk');
     await client.mailboxOpen('Junk');
     await client.messageFlagsRemove({ subject: 'qwxkeyword' }, ['$Junk']);
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk']);
-    await waitUntil(async () => (await countsOf('qwxkeyword'))?.[1] === 1, 'ham from NonJunk in Junk');
+    await waitFor(async () => (await countsOf('qwxkeyword'))?.[1] === 1, 10_000, 'ham from NonJunk in Junk');
     assert.equal(await countsOf('qwxkeyword'), [0, 1], 'the counts moved from spam to ham');
     // Set again (it has it already): no new judgement.
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['NonJunk', '\\Seen']);
@@ -118,7 +112,7 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
   const junkId = (await api('GET', '/mailbox/folders')).body.data.find((f: any) => f.name === 'Junk').id;
   const moved = await api('PATCH', `/mailbox/messages/${message.id}`, { folder_id: junkId });
   assert.is(moved.status, 200);
-  await waitUntil(async () => (await countsOf('zqvapimove'))?.[0] === 1, 'spam from the API move');
+  await waitFor(async () => (await countsOf('zqvapimove'))?.[0] === 1, 10_000, 'spam from the API move');
 
   const marked = await api('POST', '/mailbox/messages/batch', {
     action: 'update',
@@ -127,7 +121,7 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
   });
   assert.is(marked.status, 200);
   assert.ok(marked.body.data.results[0].ok);
-  await waitUntil(async () => (await countsOf('zqvapimove'))?.[1] === 1, 'ham from $NotJunk over the batch API');
+  await waitFor(async () => (await countsOf('zqvapimove'))?.[1] === 1, 10_000, 'ham from $NotJunk over the batch API');
   assert.equal(await countsOf('zqvapimove'), [0, 1]);
 
   // The operator sees users' training on /metrics: every judgement of both tests, the first test's $Junk and its
@@ -163,6 +157,31 @@ test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', 
   for (const m of inbox) if ((await store().read(m)).includes('Subject: Lunch on Friday')) lunch.push(m);
   assert.is(lunch.length, 1, 'delivered to INBOX');
   assert.not.ok(lunch[0]!.flags.includes('$Junk'), 'ham carries no $Junk');
+});
+
+test('Junk past spam.junk_retention_days is expunged by the prune pass, and an IMAP session in Junk is told', async () => {
+  const day = 86_400_000;
+  await store().deliver(makeMessage({ subject: 'month-old junk' }), [{ folder: folder('Junk') }], {
+    internalDate: Date.now() - 31 * day,
+  });
+  await imap(async (client) => {
+    await client.mailboxOpen('Junk');
+    const before = client.mailbox ? client.mailbox.exists : 0;
+    const old = [];
+    for await (const m of client.fetch({ subject: 'month-old junk' }, { uid: true })) old.push(m.uid);
+    assert.is(old.length, 1);
+    const pruned = await pruneOnce(
+      store(),
+      { events: 7 * day, junk: instance.config.spam.junk_retention_days * day },
+      { owner: 'spam-judgement-test', ttlMs: 10_000 },
+    );
+    assert.is(pruned?.junk, 1, 'only the month-old message: the other Junk here is minutes old');
+    await client.noop();
+    assert.is(client.mailbox ? client.mailbox.exists : -1, before - 1, 'the session saw the EXPUNGE');
+    const left = [];
+    for await (const m of client.fetch('1:*', { envelope: true })) left.push(m.envelope?.subject);
+    assert.not.ok(left.includes('month-old junk'));
+  });
 });
 
 test.run();

@@ -196,6 +196,7 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
         const account = await requiredMailbox(deps, key, query.mailbox_id);
         let { folder, message } = await loadMessage(deps, account, params.id!);
         const { add, remove } = flagChanges(body);
+        const spam = spamSettings(deps);
         let gained = add.length
           ? (await store.messages.updateFlags(folder.id, [message.uid], 'add', add)).gained
           : new Map<number, string[]>();
@@ -206,14 +207,14 @@ export const messageRoutes = (deps: ApiDeps): Route[] => {
             const { to } = await store.messages.copy(folder.id, [message.uid], target.id, true);
             if (to.length === 0) throw new ApiError('not_found', `no message ${params.id!}`, 'id');
             // Into or out of Junk teaches the classifier, as a move over IMAP does.
-            learnFromMove(deps, spamSettings(deps), account.id, folder, target, to);
+            learnFromMove(deps, spam, account.id, folder, target, to);
             gained = gainedAfterMove(gained, [message.uid], to);
             folder = target;
             message = { ...message, uid: to[0]! };
           }
         }
         // So does a junk keyword set ($Junk, $NotJunk), read where the message now is.
-        learnFromFlags(deps, spamSettings(deps), account.id, folder, gained);
+        learnFromFlags(deps, spam, account.id, folder, gained);
         const current = await store.messages.get(folder.id, message.uid);
         if (!current) throw new ApiError('not_found', `no message ${params.id!}`, 'id');
         return { data: await summary(folder, current) };
