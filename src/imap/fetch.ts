@@ -1,11 +1,11 @@
 // FETCH (RFC 3501 6.4.5, RFC 9051 6.4.5): data items, BODY[section]<partial>, BINARY (RFC 3516),
-// MODSEQ/CHANGEDSINCE/VANISHED (RFC 7162). ENVELOPE and BODYSTRUCTURE are formatted at delivery
+// MODSEQ/CHANGEDSINCE/VANISHED (RFC 7162), SAVEDATE (RFC 8514). ENVELOPE and BODYSTRUCTURE are formatted at delivery
 // (store/blobs.ts fetchItems), BODY from the index stored then; sections are byte ranges of the
 // blob, and large ones are streamed with backpressure.
 import { bodyStructureToImap, envelopeToImap, findSection, sectionRange } from '../mime/index.ts';
 import { decodeTransfer } from '../mime/decode.ts';
 import type { SectionPart } from '../mime/types.ts';
-import type { Message, StoreView } from '../store/index.ts';
+import { saveDate, type Message, type StoreView } from '../store/index.ts';
 import { BLOB_CHUNK, type MessageStructure } from '../store/blobs.ts';
 import { ContentCache } from '../store/content-cache.ts';
 import { Args, BadArguments } from './args.ts';
@@ -16,7 +16,16 @@ import { formatSequenceSet, inRanges, type Range } from './sequence.ts';
 import type { Selected } from './selected.ts';
 import type { Session } from './session.ts';
 
-type SimpleItem = 'UID' | 'FLAGS' | 'INTERNALDATE' | 'RFC822.SIZE' | 'ENVELOPE' | 'BODY' | 'BODYSTRUCTURE' | 'MODSEQ';
+type SimpleItem =
+  | 'UID'
+  | 'FLAGS'
+  | 'INTERNALDATE'
+  | 'SAVEDATE'
+  | 'RFC822.SIZE'
+  | 'ENVELOPE'
+  | 'BODY'
+  | 'BODYSTRUCTURE'
+  | 'MODSEQ';
 
 interface SectionItem {
   kind: 'BODY' | 'BINARY' | 'BINARY.SIZE';
@@ -47,6 +56,7 @@ const SIMPLE = new Set<string>([
   'UID',
   'FLAGS',
   'INTERNALDATE',
+  'SAVEDATE',
   'RFC822.SIZE',
   'ENVELOPE',
   'BODY',
@@ -657,6 +667,8 @@ function simpleItem(item: SimpleItem, message: Message, encoded: Encoded, select
       return `FLAGS ${selected.flagList(message)}`;
     case 'INTERNALDATE':
       return `INTERNALDATE ${imapDate(message.internalDate)}`;
+    case 'SAVEDATE': // every folder keeps save dates, so never NIL (RFC 8514 §4.2)
+      return `SAVEDATE ${imapDate(saveDate(message))}`;
     case 'RFC822.SIZE':
       return `RFC822.SIZE ${message.size}`;
     case 'MODSEQ':

@@ -1,9 +1,10 @@
-// SEARCH keys (RFC 3501 6.4.4, RFC 9051, MODSEQ from RFC 7162, YOUNGER/OLDER from RFC 5032),
+// SEARCH keys (RFC 3501 6.4.4, RFC 9051, MODSEQ from RFC 7162, YOUNGER/OLDER from RFC 5032, SAVED* from
+// RFC 8514),
 // evaluated over the message records and the search fields stored at delivery; a blob's bytes are
 // only read for HEADER on a field the index does not keep, and then only its header block. BODY and
 // TEXT are answered by the full-text index's words (store/fulltext.ts); the stored text is read
 // only for messages it cannot decide (not indexed yet, or a string with separators).
-import type { Message } from '../store/index.ts';
+import { saveDate, type Message } from '../store/index.ts';
 import type { HeaderFields } from '../store/blobs.ts';
 import { isCandidate, needsText, type Candidates } from '../store/fulltext.ts';
 import type { StoreView } from '../store/view.ts';
@@ -21,7 +22,8 @@ export type Key =
   | { op: 'recent' }
   | { op: 'text'; field: 'from' | 'to' | 'cc' | 'bcc' | 'subject' | 'body' | 'text'; value: string }
   | { op: 'header'; name: string; value: string }
-  | { op: 'date'; sent: boolean; cmp: 'before' | 'on' | 'since'; day: number }
+  /** Which date: internal (BEFORE…), the Date: field's (SENT…), or the save date (SAVED…). */
+  | { op: 'date'; of: 'internal' | 'sent' | 'saved'; cmp: 'before' | 'on' | 'since'; day: number }
   | { op: 'size'; larger: boolean; n: number }
   | { op: 'seq'; ranges: Range[]; uid: boolean }
   | { op: 'not'; key: Key }
@@ -103,16 +105,27 @@ function parseKey(args: Args, depth: number): Key {
     case 'BEFORE':
     case 'ON':
     case 'SINCE':
-      return { op: 'date', sent: false, cmp: name.toLowerCase() as 'before', day: parseDay(args.astring('date')) };
+      return { op: 'date', of: 'internal', cmp: name.toLowerCase() as 'before', day: parseDay(args.astring('date')) };
     case 'SENTBEFORE':
     case 'SENTON':
     case 'SENTSINCE':
       return {
         op: 'date',
-        sent: true,
+        of: 'sent',
         cmp: name.slice(4).toLowerCase() as 'before',
         day: parseDay(args.astring('date')),
       };
+    case 'SAVEDBEFORE':
+    case 'SAVEDON':
+    case 'SAVEDSINCE':
+      return {
+        op: 'date',
+        of: 'saved',
+        cmp: name.slice(5).toLowerCase() as 'before',
+        day: parseDay(args.astring('date')),
+      };
+    case 'SAVEDATESUPPORTED': // every folder keeps save dates (RFC 8514 §4.3)
+      return { op: 'all' };
     case 'LARGER':
     case 'SMALLER':
       return { op: 'size', larger: name === 'LARGER', n: args.number() };
@@ -252,7 +265,12 @@ function matches(key: Key, c: Candidate, max: { seq: number; uid: number }, now:
       return key.younger ? now - m.internalDate <= key.seconds * 1000 : now - m.internalDate >= key.seconds * 1000;
     case 'date': {
       // SENT*: the Date: header's own calendar day, "disregarding time and timezone" (RFC 3501 6.4.4)
-      const time = key.sent ? c.fields!.date && c.fields!.date + (c.fields!.dateOffset ?? 0) * 60_000 : m.internalDate;
+      const time =
+        key.of === 'sent'
+          ? c.fields!.date && c.fields!.date + (c.fields!.dateOffset ?? 0) * 60_000
+          : key.of === 'saved'
+            ? saveDate(m)
+            : m.internalDate;
       if (time === null) return false;
       const day = Math.floor(time / DAY) * DAY;
       return key.cmp === 'before' ? day < key.day : key.cmp === 'on' ? day === key.day : day >= key.day;
@@ -376,7 +394,9 @@ async function collect(
     uses(
       key,
       (k) =>
-        (k.op === 'text' && !isFulltext(k)) || (k.op === 'date' && k.sent) || (k.op === 'header' && !readsRawHeader(k)),
+        (k.op === 'text' && !isFulltext(k)) ||
+        (k.op === 'date' && k.of === 'sent') ||
+        (k.op === 'header' && !readsRawHeader(k)),
     );
   const headerNames: string[] = [];
   uses(key, (k) => {

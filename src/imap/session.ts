@@ -127,6 +127,7 @@ export class Session {
       'THREAD=REFERENCES',
       'QUOTA',
       'QUOTA=RES-STORAGE',
+      'SAVEDATE',
       `APPENDLIMIT=${this.ctx.limits.maxLiteralBytes}`,
       'BINARY',
       'UTF8=ACCEPT',

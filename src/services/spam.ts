@@ -11,7 +11,7 @@ import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
 import type { Logger } from '../log.ts';
-import type { Folder, Store } from '../store/index.ts';
+import { saveDate, type Folder, type Store } from '../store/index.ts';
 import type { ServiceDeps } from './index.ts';
 
 /** The server's spam settings, as the MX uses them (scorers, thresholds, Bayes options). */
@@ -111,9 +111,11 @@ export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings
 }
 
 /**
- * Expunges what has lain in every account's Junk since before `before` (ms since the epoch, by arrival):
- * users need not empty Junk, and spam does not fill their quota (Gmail keeps it 30 days; the default of
- * `spam.junk_retention_days`). IMAP sessions with Junk selected are told as for any expunge.
+ * Expunges what has lain in every account's Junk since before `before` (ms since the epoch): users need
+ * not empty Junk, and spam does not fill their quota (Gmail keeps it 30 days; the default of
+ * `spam.junk_retention_days`). Time in Junk is counted from the save date (RFC 8514), as Dovecot's
+ * autoexpunge counts it: an old message a user has just moved to Junk to teach the filter stays its
+ * full term. IMAP sessions with Junk selected are told as for any expunge.
  */
 export async function expungeOldJunk(store: Store, before: number): Promise<number> {
   let expunged = 0;
@@ -121,7 +123,7 @@ export async function expungeOldJunk(store: Store, before: number): Promise<numb
     for (const account of await store.accounts.listForTeam(team.id)) {
       const junk = store.folders.bySpecialUse(account.id, '\\Junk');
       if (!junk) continue;
-      const old = (await store.messages.list(junk.id)).filter((m) => m.internalDate < before).map((m) => m.uid);
+      const old = (await store.messages.listShared(junk.id)).filter((m) => saveDate(m) < before).map((m) => m.uid);
       if (old.length) expunged += (await store.messages.expunge(junk.id, old)).length;
     }
   return expunged;

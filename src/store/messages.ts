@@ -66,6 +66,7 @@ export class Messages {
       blob: blob.sha,
       size: blob.size,
       internalDate,
+      savedAt: Date.now(),
       flags: uniqueFlags(flags),
       modseq: ++folder.highestModSeq,
     };

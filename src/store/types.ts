@@ -93,9 +93,18 @@ export interface Message {
   blob: string; // sha256 hex of the raw message
   size: number;
   internalDate: number; // ms since epoch
+  /**
+   * When the message was saved in this folder (ms since epoch): its save date (RFC 8514), which a copy
+   * or move sets anew while the internal date travels with the message. Absent on records stored before
+   * it was kept: read it through `saveDate()`.
+   */
+  savedAt?: number;
   flags: string[];
   modseq: number;
 }
+
+/** A message's save date; a record from before save dates were kept falls back on its internal date. */
+export const saveDate = (m: Message): number => m.savedAt ?? m.internalDate;
 
 export type ChangeKind = 'add' | 'flags' | 'expunge';
 export interface Change {

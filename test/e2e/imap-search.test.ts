@@ -1,7 +1,7 @@
 // SEARCH keys, ESEARCH, SORT and THREAD over the stored search fields.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
+import { loggedInRaw, RawClient, startImap, PASSWORD, USER, type ImapFixture } from '../helpers/imap.ts';
 
 let f: ImapFixture;
 let c: RawClient;
@@ -83,6 +83,43 @@ test('SORT by date, from, subject, size, reverse', async () => {
 test('THREAD REFERENCES and ORDEREDSUBJECT', async () => {
   assert.is(await search('THREAD REFERENCES UTF-8 ALL'), '(3)(1 (2 4)(5))');
   assert.is(await search('THREAD ORDEREDSUBJECT UTF-8 ALL'), '(3)(1 (2)(4)(5))');
+});
+
+test('SAVEDATE (RFC 8514): the save date is when the message came into this folder; a move sets it anew, the internal date stays', async () => {
+  const raw = await loggedInRaw(f.port);
+  try {
+    assert.match(await raw.command('c', 'CAPABILITY'), /^\* CAPABILITY .* SAVEDATE[ \r]/m);
+    await raw.command('k', 'CREATE Kept');
+    const message = 'Subject: old mail\r\n\r\nfrom 2020\r\n';
+    assert.match(
+      await raw.command('a', `APPEND Kept "01-Feb-2020 10:00:00 +0000" {${message.length}+}\r\n${message}`),
+      /^a OK/m,
+    );
+    const now = new Date();
+    const today = `${now.getUTCDate()}-${now.toUTCString().slice(8, 11)}-${now.getUTCFullYear()}`;
+    await raw.command('s', 'SELECT Kept');
+    const fetched = await raw.command('f', 'FETCH 1 (SAVEDATE INTERNALDATE)');
+    assert.match(fetched, /INTERNALDATE "01-Feb-2020 10:00:00 \+0000"/);
+    const saved = /SAVEDATE "([^"]+)"/.exec(fetched)?.[1];
+    assert.ok(
+      saved && Math.abs(Date.parse(saved.replace(/^(\d+)-(\w+)-(\d+)/, '$2 $1 $3')) - Date.now()) < 60_000,
+      saved,
+    );
+    const keys = async (q: string) => /^\* SEARCH(.*)\r$/m.exec(await raw.command('q', `SEARCH ${q}`))![1]!.trim();
+    assert.is(await keys(`SAVEDON ${today}`), '1');
+    assert.is(await keys(`SAVEDSINCE ${today}`), '1');
+    assert.is(await keys(`SAVEDBEFORE ${today}`), '');
+    assert.is(await keys(`SINCE ${today}`), '', 'the internal date is 2020');
+    assert.is(await keys('BEFORE 1-Mar-2020 SAVEDATESUPPORTED'), '1');
+    assert.match(await raw.command('m', 'MOVE 1 INBOX'), /^m OK/m);
+    await raw.command('s', 'SELECT INBOX');
+    const moved = await raw.command('f', 'FETCH 6 (SAVEDATE INTERNALDATE)');
+    assert.match(moved, /INTERNALDATE "01-Feb-2020 10:00:00 \+0000"/, 'the move keeps the internal date');
+    assert.is(await keys(`SAVEDON ${today} BEFORE 1-Mar-2020`), '6', 'and gives the message a save date of today');
+    assert.match(await raw.command('b', 'SEARCH SAVEDON 31-Foo-2020'), /^b BAD/m);
+  } finally {
+    raw.close();
+  }
 });
 
 test.run();

@@ -229,17 +229,24 @@ test('event pruning runs under a lease: while another node prunes, this one leav
   });
 });
 
-test('Junk older than spam.junk_retention_days is expunged by the prune pass; newer Junk and old mail elsewhere stay', async () => {
+test('Junk saved longer ago than spam.junk_retention_days is expunged by the prune pass; newer Junk, mail just moved there and old mail elsewhere stay', async () => {
   await withTempStore(async (store) => {
     const team = await store.teams.create('t');
     const account = await store.accounts.create({ teamId: team.id, address: 'a@retention.test' });
     const junk = store.folders.bySpecialUse(account.id, '\\Junk')!;
     const inbox = store.folders.byName(account.id, 'INBOX')!;
     const day = 86_400_000;
-    const put = (folder: typeof junk, subject: string, ageDays: number) =>
-      store.deliver(makeMessage({ subject }), [{ folder }], { internalDate: Date.now() - ageDays * day });
-    await put(junk, 'old junk', 31);
-    await put(junk, 'new junk', 29);
+    const pause = () => new Promise((r) => setTimeout(r, 150));
+    const put = async (folder: typeof junk, subject: string, ageDays: number) =>
+      (await store.deliver(makeMessage({ subject }), [{ folder }], { internalDate: Date.now() - ageDays * day }))
+        .delivered[0]!.message.uid;
+    await put(junk, 'kept long', 1);
+    await pause();
+    const term = Date.now(); // the retention term starts here: what came to Junk before it has served it
+    await pause();
+    await put(junk, 'new junk', 400);
+    // A user moves a message received 400 days ago into Junk (to teach the filter): its term starts now.
+    await store.messages.copy(inbox.id, [await put(inbox, 'moved to junk', 400)], junk.id, true);
     await put(inbox, 'old inbox', 400);
     const lease = { owner: 'node-a', ttlMs: 10_000 };
     assert.equal(
@@ -247,14 +254,18 @@ test('Junk older than spam.junk_retention_days is expunged by the prune pass; ne
       { events: 0, jobs: 0, junk: 0 },
       '0 keeps Junk',
     );
-    assert.equal(await pruneOnce(store, { events: 7 * day, junk: 30 * day }, lease), { events: 0, jobs: 0, junk: 1 });
+    assert.equal(await pruneOnce(store, { events: 7 * day, junk: Date.now() - term }, lease), {
+      events: 0,
+      jobs: 0,
+      junk: 1,
+    });
     const subjects = async (folder: typeof junk) =>
       Promise.all(
         (await store.messages.list(folder.id)).map(
           async (m) => /Subject: (.*)/.exec((await store.read(m)).toString())![1],
         ),
       );
-    assert.equal(await subjects(junk), ['new junk']);
+    assert.equal(await subjects(junk), ['new junk', 'moved to junk']);
     assert.equal(await subjects(inbox), ['old inbox']);
   });
 });
