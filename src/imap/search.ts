@@ -53,6 +53,18 @@ const TEXT_KEYS: Record<string, Extract<Key, { op: 'text' }>['field']> = {
   BODY: 'body',
   TEXT: 'text',
 };
+type DateKey = Extract<Key, { op: 'date' }>;
+const DATE_KEYS: Record<string, [DateKey['of'], DateKey['cmp']]> = {
+  BEFORE: ['internal', 'before'],
+  ON: ['internal', 'on'],
+  SINCE: ['internal', 'since'],
+  SENTBEFORE: ['sent', 'before'],
+  SENTON: ['sent', 'on'],
+  SENTSINCE: ['sent', 'since'],
+  SAVEDBEFORE: ['saved', 'before'],
+  SAVEDON: ['saved', 'on'],
+  SAVEDSINCE: ['saved', 'since'],
+};
 const MONTHS = ['jan', 'feb', 'mar', 'apr', 'may', 'jun', 'jul', 'aug', 'sep', 'oct', 'nov', 'dec'];
 
 function parseDay(text: string): number {
@@ -83,6 +95,8 @@ function parseKey(args: Args, depth: number): Key {
   if (flag) return { op: 'flag', flag: flag[0], has: flag[1] };
   const field = TEXT_KEYS[name];
   if (field) return { op: 'text', field, value: args.astring('search string').toLowerCase() };
+  const date = DATE_KEYS[name];
+  if (date) return { op: 'date', of: date[0], cmp: date[1], day: parseDay(args.astring('date')) };
   switch (name) {
     case 'ALL':
       return { op: 'all' };
@@ -101,28 +115,6 @@ function parseKey(args: Args, depth: number): Key {
         op: 'header',
         name: args.astring('header name').toLowerCase(),
         value: args.astring('search string').toLowerCase(),
-      };
-    case 'BEFORE':
-    case 'ON':
-    case 'SINCE':
-      return { op: 'date', of: 'internal', cmp: name.toLowerCase() as 'before', day: parseDay(args.astring('date')) };
-    case 'SENTBEFORE':
-    case 'SENTON':
-    case 'SENTSINCE':
-      return {
-        op: 'date',
-        of: 'sent',
-        cmp: name.slice(4).toLowerCase() as 'before',
-        day: parseDay(args.astring('date')),
-      };
-    case 'SAVEDBEFORE':
-    case 'SAVEDON':
-    case 'SAVEDSINCE':
-      return {
-        op: 'date',
-        of: 'saved',
-        cmp: name.slice(5).toLowerCase() as 'before',
-        day: parseDay(args.astring('date')),
       };
     case 'SAVEDATESUPPORTED': // every folder keeps save dates (RFC 8514 §4.3)
       return { op: 'all' };

@@ -4,9 +4,8 @@ import { createServer, request, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { cliEnv, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { cliEnv, sendToMx, startInstance, type Instance, withImap } from '../helpers/instance.ts';
 import { canLogInImaps } from '../helpers/imap.ts';
 import { wrenmail } from '../helpers/cli.ts';
 import { accessibilityProblems, launchBrowser, openPage, pageProblems, screenshot } from '../helpers/browser.ts';
@@ -265,17 +264,9 @@ test('a mailbox page: add an alias (mail to it arrives), save a Sieve script (a 
     subject: 'Your invoice',
     text: 'pay\n',
   });
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: instance.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'owner@console.test', pass: generatedPassword },
-    logger: false,
-  });
-  await client.connect();
-  const st = await client.status('Invoices', { messages: true });
-  await client.logout();
+  const st = await withImap(instance, 'owner@console.test', generatedPassword, (client) =>
+    client.status('Invoices', { messages: true }),
+  );
   assert.is(
     (st as { messages?: number }).messages,
     1,

@@ -3,9 +3,9 @@
 // already calls ham teaches ham; the stored bytes are learned, so the user's move out of Junk moves the
 // counts; with the setting off nothing is learned.
 import { test } from 'uvu';
+import { waitFor } from '../helpers/outbound.ts';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
-import { bootstrapKey, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { bootstrapKey, sendToMx, startInstance, type Instance, withImap } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 import { trainMany } from '../../src/spam/classifier.ts';
@@ -83,14 +83,6 @@ async function send(instance: Instance, mail: Parameters<typeof sendToMx>[1]): P
   });
 }
 
-async function waitUntil(check: () => boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what}`);
-}
-
 /** [spam, ham] counts of the model's tokens that contain `marker`. */
 const counts = (model: Awaited<ReturnType<Instance['server']['store']['spam']['model']>>, marker: string) =>
   [...model.counts.tokens()].filter((token) => token.includes(marker)).map((token) => model.get(token));
@@ -101,7 +93,7 @@ test('a message learned from Junk and moved out of it by the user moves its coun
   const before = { ...model.totals };
   assert.equal(before, { spam: 200, ham: 200 });
   await sendToMx(on, lure('frobnirate'));
-  await waitUntil(() => model.totals.spam === before.spam + 1, 'spam learned');
+  await waitFor(() => model.totals.spam === before.spam + 1, 5_000, 'spam learned');
   const account = (await store.accounts.byAddress('user@example.test'))!;
   const junk = store.folders.byName(account.id, 'Junk')!;
   const delivered = await Promise.all((await store.messages.list(junk.id)).map((m) => store.read(m)));
@@ -112,22 +104,11 @@ test('a message learned from Junk and moved out of it by the user moves its coun
   assert.ok(counts(model, 'frobnirate').length > 0);
   for (const c of counts(model, 'frobnirate')) assert.equal(c, [1, 0]);
 
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: on.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'user@example.test', pass: 'autolearn password' },
-    logger: false,
-  });
-  await client.connect();
-  try {
+  await withImap(on, 'user@example.test', 'autolearn password', async (client) => {
     await client.mailboxOpen('Junk');
     await client.messageMove('1:*', 'INBOX');
-  } finally {
-    await client.logout();
-  }
-  await waitUntil(() => model.totals.spam === before.spam, 'the move out of Junk retrained it');
+  });
+  await waitFor(() => model.totals.spam === before.spam, 5_000, 'the move out of Junk retrained it');
   assert.is(model.totals.ham, before.ham + 1);
   for (const c of counts(model, 'frobnirate')) assert.equal(c, [0, 1], 'moved, not counted twice');
 });
@@ -136,13 +117,13 @@ test('a phish refused at 15+ points teaches spam; a note Bayes calls ham teaches
   const model = await on.server.store.spam.model(SERVER_SCOPE);
   const before = { ...model.totals };
   await send(on, phish('zorblaxphish'));
-  await waitUntil(() => model.totals.spam === before.spam + 1, 'spam learned');
+  await waitFor(() => model.totals.spam === before.spam + 1, 5_000, 'spam learned');
   const phishCounts = counts(model, 'zorblaxphish');
   assert.ok(phishCounts.length > 0, "the phish's tokens were learned");
   for (const c of phishCounts) assert.equal(c, [1, 0]);
 
   await sendToMx(on, note('quibbleham'));
-  await waitUntil(() => model.totals.ham === before.ham + 1, 'ham learned');
+  await waitFor(() => model.totals.ham === before.ham + 1, 5_000, 'ham learned');
   const noteCounts = counts(model, 'quibbleham');
   assert.ok(noteCounts.length > 0, "the note's tokens were learned");
   for (const c of noteCounts) assert.equal(c, [0, 1]);

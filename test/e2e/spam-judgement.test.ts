@@ -2,7 +2,7 @@
 // (RFC 5788's $Junk and $NotJunk, Thunderbird's Junk and NonJunk; not-junk only in Junk), a move or a
 // keyword over the mailbox API; and junk is delivered with $Junk, so mail programs show it as junk. One
 // whole server, real clients.
-import { ImapFlow } from 'imapflow';
+import type { ImapFlow } from 'imapflow';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { PRESETS } from '../../src/security/permissions.ts';
@@ -11,7 +11,7 @@ import type { Account, Folder } from '../../src/store/index.ts';
 import { storeKey } from '../helpers/api.ts';
 import { waitFor } from '../helpers/outbound.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
-import { bootstrapKey, sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { bootstrapKey, sendToMx, startInstance, type Instance, withImap } from '../helpers/instance.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let instance: Instance;
@@ -55,22 +55,8 @@ async function deliver(name: string, word: string): Promise<void> {
   ]);
 }
 
-async function imap<T>(run: (client: ImapFlow) => Promise<T>): Promise<T> {
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: instance.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'user@example.test', pass: 'judgement password' },
-    logger: false,
-  });
-  await client.connect();
-  try {
-    return await run(client);
-  } finally {
-    await client.logout();
-  }
-}
+const imap = <T>(session: (client: ImapFlow) => Promise<T>): Promise<T> =>
+  withImap(instance, 'user@example.test', 'judgement password', session);
 
 async function api(method: string, path: string, body?: unknown): Promise<{ status: number; body: any }> {
   const response = await fetch(`http://127.0.0.1:${instance.port('http')}/api/v1${path}`, {

@@ -3,11 +3,11 @@
 // and the API teach Wren is taught to rspamd too. An rspamd that is down or never answers leaves the
 // mail flowing on Wren's own verdict within the configured wait, and the metrics say so.
 import { test } from 'uvu';
+import { waitFor } from '../helpers/outbound.ts';
 import * as assert from 'uvu/assert';
 import { createServer, type Socket } from 'node:net';
-import { ImapFlow } from 'imapflow';
 import nodemailer from 'nodemailer';
-import { startInstance, type Instance } from '../helpers/instance.ts';
+import { startInstance, type Instance, withImap } from '../helpers/instance.ts';
 import { startRspamd, type Rspamd } from '../helpers/rspamd.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 import { metrics } from '../../src/metrics/registry.ts';
@@ -118,16 +118,7 @@ test('training through the API and IMAP moves into and out of Junk is forwarded 
   assert.is(await learned(), before + 1, 'learned once');
 
   // The meeting note delivered by the first test, moved to Junk and back.
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: instance.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'user@example.test', pass: 'rspamd password' },
-    logger: false,
-  });
-  await client.connect();
-  try {
+  await withImap(instance, 'user@example.test', 'rspamd password', async (client) => {
     await client.mailboxOpen('INBOX');
     // Each move is forwarded once: wait for its answer, whatever it was, then say which it was.
     const forwarded = async (after: number, what: string) => {
@@ -145,9 +136,7 @@ test('training through the API and IMAP moves into and out of Junk is forwarded 
     await client.mailboxOpen('Junk');
     await client.messageMove('1:*', 'INBOX');
     await forwarded(answeredBefore + 1, 'learnham after the move out of Junk');
-  } finally {
-    await client.logout();
-  }
+  });
   // Likewise its statfiles' revisions (2 runs of 8 with the other spam tests beside it saw BAYES_HAM unlisted).
   let stat: unknown;
   const hamRevision = async () => {
@@ -194,12 +183,6 @@ test('an rspamd that is down or never answers delays mail at most the timeout, a
 
 // 20 s: a forwarded learn answers within rspamd_timeout_ms (5 s here) after Wren's own training; one
 // CI run (load unknown) saw no learn counted within 10 s, and the outcome asserted after the wait says why.
-async function waitUntil(check: () => Promise<boolean>, what: string): Promise<void> {
-  for (const deadline = Date.now() + 20_000; Date.now() < deadline; ) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what}`);
-}
+const waitUntil = (check: () => Promise<boolean>, what: string) => waitFor(check, 20_000, what);
 
 test.run();

@@ -2,9 +2,9 @@
 // same message moved twice counts once. And forged mail from a hosted domain, or a program named as a
 // document, is spam before any training.
 import { test } from 'uvu';
+import { waitFor } from '../helpers/outbound.ts';
 import * as assert from 'uvu/assert';
-import { ImapFlow } from 'imapflow';
-import { sendToMx, startInstance, type Instance } from '../helpers/instance.ts';
+import { sendToMx, startInstance, type Instance, withImap } from '../helpers/instance.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 import { zipOf } from '../helpers/fixtures.ts';
@@ -45,14 +45,6 @@ async function spamStatus(marker: string): Promise<string> {
   throw new Error(`${marker}: not delivered`);
 }
 
-async function waitUntil(check: () => Promise<boolean> | boolean, what: string): Promise<void> {
-  for (let i = 0; i < 100; i++) {
-    if (await check()) return;
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error(`timed out: ${what}`);
-}
-
 test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counted once', async () => {
   const store = instance.server.store;
   const account = (await store.accounts.byAddress('user@example.test'))!;
@@ -65,19 +57,10 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
   const token = [...model.counts.tokens()].find((t) => t.includes('zyxwvut'));
   assert.is(token, undefined, 'nothing learned yet');
 
-  const client = new ImapFlow({
-    host: '127.0.0.1',
-    port: instance.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'user@example.test', pass: 'training password' },
-    logger: false,
-  });
-  await client.connect();
-  try {
+  await withImap(instance, 'user@example.test', 'training password', async (client) => {
     await client.mailboxOpen('INBOX');
     await client.messageMove('1:*', 'Junk');
-    await waitUntil(() => model.totals.spam === 1, 'spam training');
+    await waitFor(() => model.totals.spam === 1, 5_000, 'spam training');
     const learned = [...model.counts.tokens()].filter((t) => t.includes('zyxwvut'));
     assert.ok(learned.length > 0, 'tokens of the message were learned');
     assert.equal(model.get(learned[0]!), [1, 0]);
@@ -85,17 +68,15 @@ test('IMAP MOVE into Junk trains spam, out of Junk retrains ham; twice is counte
     // a copy of the same message into Junk again: the same content is not counted twice
     await client.mailboxOpen('Junk');
     await client.messageCopy('1:*', 'INBOX');
-    await waitUntil(() => model.totals.ham === 1, 'ham retraining');
+    await waitFor(() => model.totals.ham === 1, 5_000, 'ham retraining');
     assert.equal(model.get(learned[0]!), [0, 1], 'out of Junk: the counts moved from spam to ham');
     await client.mailboxOpen('INBOX');
     await client.messageCopy('1:*', 'Junk');
-    await waitUntil(() => model.totals.spam === 1, 'spam again');
+    await waitFor(() => model.totals.spam === 1, 5_000, 'spam again');
     await client.messageCopy('1:*', 'Junk');
     await new Promise((r) => setTimeout(r, 300));
     assert.equal(model.totals, { spam: 1, ham: 0 }, 'the same message trained twice counts once');
-  } finally {
-    await client.logout();
-  }
+  });
 });
 
 test('forged From of a hosted domain failing DMARC lands in Junk before any training, with the rules named', async () => {

@@ -4,8 +4,7 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import nodemailer from 'nodemailer';
-import { ImapFlow } from 'imapflow';
-import type { Instance } from '../helpers/instance.ts';
+import { type Instance, withImap } from '../helpers/instance.ts';
 import { PAIR_PASSWORD, startMailPair, type MailPair } from '../helpers/pair.ts';
 import { Tx } from '../../src/store/index.ts';
 
@@ -81,23 +80,15 @@ test('submitted on A (587, STARTTLS, AUTH): delivered to B with dkim, spf and dm
   );
 
   // Bob reads it with a real IMAP client on B
-  const client = new ImapFlow({
-    host: '127.0.0.3',
-    port: b.port('imaps'),
-    secure: true,
-    tls: { rejectUnauthorized: false },
-    auth: { user: 'bob@b.test', pass: PASSWORD },
-    logger: false,
+  await withImap(b, 'bob@b.test', PASSWORD, async (client) => {
+    const lock = await client.getMailboxLock('INBOX');
+    try {
+      const message = await client.fetchOne('*', { envelope: true });
+      assert.is(message && message.envelope!.subject, 'Across the loopback');
+    } finally {
+      lock.release();
+    }
   });
-  await client.connect();
-  const lock = await client.getMailboxLock('INBOX');
-  try {
-    const message = await client.fetchOne('*', { envelope: true });
-    assert.is(message && message.envelope!.subject, 'Across the loopback');
-  } finally {
-    lock.release();
-    await client.logout();
-  }
 });
 
 test('a forwarder on B sends to A with an SRS sender: SPF passes for B at A, the original DKIM still verifies', async () => {

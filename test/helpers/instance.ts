@@ -1,5 +1,6 @@
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { ImapFlow } from 'imapflow';
 import nodemailer, { type SendMailOptions } from 'nodemailer';
 import type SMTPTransport from 'nodemailer/lib/smtp-transport';
 import { bootstrapKeyPath } from '../../src/bootstrap.ts';
@@ -110,5 +111,28 @@ export async function sendToMx(instance: Instance, mail: SendMailOptions): Promi
     return await transport.sendMail(mail);
   } finally {
     transport.close();
+  }
+}
+
+/** Runs `session` on an imapflow client logged in to the instance over IMAPS (any certificate), then logs out. */
+export async function withImap<T>(
+  instance: Instance,
+  user: string,
+  pass: string,
+  session: (client: ImapFlow) => Promise<T>,
+): Promise<T> {
+  const client = new ImapFlow({
+    host: instance.host,
+    port: instance.port('imaps'),
+    secure: true,
+    tls: { rejectUnauthorized: false },
+    auth: { user, pass },
+    logger: false,
+  });
+  await client.connect();
+  try {
+    return await session(client);
+  } finally {
+    await client.logout();
   }
 }
