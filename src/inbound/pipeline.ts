@@ -24,6 +24,7 @@ import { parseHeaders } from '../mime/parsed-headers.ts';
 import { planDelivery, resolveRecipient, type Forward, type RecipientRoute } from './route.ts';
 import { srsRewrite } from './srs.ts';
 import { planSieve, sendSieveReplies } from '../sieve/apply.ts';
+import { junkKeywords } from '../spam/keywords.ts';
 
 /** pino-compatible subset. */
 export interface Logger {
@@ -122,7 +123,7 @@ async function accept(
   read.push(raw);
   // The message is parsed once: the store's index is spam's (same Buffer) shifted past the trace fields.
   const index = indexPrepended(raw, raw.length - auth.raw.length, messageIndex(auth.raw), auth.raw);
-  const plan = planDelivery(store, routes, headers, spam.verdict === 'junk');
+  const plan = planDelivery(store, routes, headers, spam.verdict === 'junk' ? junkKeywords(spam.hits) : null);
   const sieveInput = {
     raw,
     mailFrom: msg.mailFrom,
@@ -258,7 +259,7 @@ export async function deliverLocal(
     routes.push(decision.route);
   }
   const headers = parseHeaders(raw);
-  const plan = planDelivery(store, routes, headers, false);
+  const plan = planDelivery(store, routes, headers, null);
   const log = options.logger ?? silentLogger;
   const sieveInput = {
     raw,

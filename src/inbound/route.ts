@@ -6,7 +6,6 @@ import { srsReverse } from './srs.ts';
 import type { Account, AddressRoute, FilterRule, Folder, Store } from '../store/index.ts';
 import { normalizeAddress, splitAddress } from '../store/addresses.ts';
 import type { ParsedHeaders } from '../mime/parsed-headers.ts';
-import { JUNK_KEYWORD } from '../spam/feedback.ts';
 
 export const MAX_ALIAS_DEPTH = 5;
 
@@ -201,13 +200,14 @@ export interface DeliveryPlan {
 
 /**
  * One delivery per account however many recipients led to it. Junk (spam verdict or DMARC
- * quarantine) overrides folder rules; flags and discard still apply.
+ * quarantine) overrides folder rules; flags and discard still apply. `junk`: the keywords junk is
+ * delivered with (spam/keywords.ts junkKeywords), or null for mail that is not junk.
  */
 export function planDelivery(
   store: Store,
   routes: RecipientRoute[],
   headers: ParsedHeaders,
-  junk: boolean,
+  junk: readonly string[] | null,
 ): DeliveryPlan {
   const byAccount = new Map<string, { first: RoutedAccount; rcpts: string[] }>();
   for (const route of routes) {
@@ -232,8 +232,8 @@ export function planDelivery(
       (junk ? store.folders.bySpecialUse(account.id, '\\Junk') : (named(filtered.folder) ?? named(first.plusFolder))) ??
       inbox;
     if (!folder) throw new Error(`account ${account.id} has no INBOX`);
-    // Junk carries RFC 5788's $Junk keyword: mail programs show it as junk wherever it is moved or filed.
-    plan.deliveries.push({ account, rcpts, folder, flags: junk ? [...filtered.flags, JUNK_KEYWORD] : filtered.flags });
+    // Junk carries $Junk (and $Phishing): mail programs show it as junk wherever it is moved or filed.
+    plan.deliveries.push({ account, rcpts, folder, flags: junk ? [...filtered.flags, ...junk] : filtered.flags });
   }
   return plan;
 }

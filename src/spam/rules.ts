@@ -17,6 +17,8 @@ interface Rule {
   description: string;
   /** It reads the message's text, not only the header, envelope or connection (auto-learning weighs the two apart). */
   readsBody?: true;
+  /** A sign the mail is phishing (keywords.ts: $Phishing). */
+  phishing?: true;
   test(input: SpamInput): boolean;
 }
 
@@ -71,6 +73,7 @@ export const RULES: readonly Rule[] = [
     rule: 'FORGED_HOSTED_FROM',
     score: 6,
     description: 'From a hosted domain without passing authentication',
+    phishing: true, // the user's own organisation impersonated: the wire-transfer and password fraud
     test: (i) =>
       i.fromHosted &&
       i.auth.dmarc.result !== 'pass' &&

@@ -23,6 +23,8 @@ test.before(async () => {
   dns = await startDnsServer({
     '_dmarc.example.test': { TXT: ['v=DMARC1; p=quarantine'] },
     'example.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+    '_dmarc.shop.test': { TXT: ['v=DMARC1; p=quarantine'] },
+    'shop.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
   });
   instance = await startInstance({ dnsServers: dns.servers });
   account = await instance.addAccount('user@example.test', 'judgement password');
@@ -130,18 +132,28 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
   assert.equal(await learned(), [3, 2]);
 });
 
-test('junk is delivered with $Junk: an IMAP FETCH of the Junk folder shows it', async () => {
-  // Forged From of a hosted domain failing DMARC (p=quarantine): Junk before any training.
+test('junk is delivered with $Junk, and with $Phishing (RFC 9051 §2.3.2) when it impersonates: an IMAP FETCH of Junk shows them', async () => {
   const send = (from: string, subject: string, text: string) =>
     sendToMx(instance, { from, to: 'user@example.test', subject, text, envelope: { from, to: 'user@example.test' } });
+  // Forged From of the user's own domain (FORGED_HOSTED_FROM): Junk before any training, and phishing.
   await send('ceo@example.test', 'Urgent wire transfer today', 'Please pay now.\n');
+  // A shop's mail failing its own DMARC (p=quarantine): Junk, with no sign of phishing.
+  await send('deals@shop.test', 'Weekend deals', 'Twenty percent off shoes.\n');
   const flags = await imap(async (client) => {
     await client.mailboxOpen('Junk');
-    const found = [];
-    for await (const m of client.fetch({ subject: 'Urgent wire transfer today' }, { flags: true })) found.push(m);
-    return found.map((m) => [...(m.flags ?? [])]);
+    const found = new Map<string, string[]>();
+    for await (const m of client.fetch(
+      { or: [{ subject: 'Urgent wire transfer today' }, { subject: 'Weekend deals' }] },
+      {
+        flags: true,
+        envelope: true,
+      },
+    ))
+      found.set(m.envelope!.subject!, [...(m.flags ?? [])].sort());
+    return found;
   });
-  assert.equal(flags, [['$Junk']]);
+  assert.equal(flags.get('Urgent wire transfer today'), ['$Junk', '$Phishing']);
+  assert.equal(flags.get('Weekend deals'), ['$Junk']);
   await send('friend@elsewhere.test', 'Lunch on Friday', 'Shall we meet at noon?\n');
   const inbox = await store().messages.list(folder('INBOX').id);
   const lunch = [];

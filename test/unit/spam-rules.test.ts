@@ -5,6 +5,7 @@ import { classify } from '../../src/inbound/classify.ts';
 import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { junkKeywords } from '../../src/spam/keywords.ts';
 import { headerRules } from '../../src/spam/rules.ts';
 import type { SpamInput, SpamScorer } from '../../src/spam/types.ts';
 
@@ -655,6 +656,14 @@ test('list headers are named, not scored: Reply-To to the list and Precedence: b
     listed.map((h) => h.score),
     listed.map(() => 0),
   );
+});
+
+test('junk is delivered with $Junk, and $Phishing when a sign of phishing counted (RFC 9051 §2.3.2)', () => {
+  const hit = (rule: string, score: number) => ({ rule, score, description: '' });
+  assert.equal(junkKeywords([hit('BAYES', 7), hit('HTML_IMAGE_ONLY', 2)]), ['$Junk']);
+  assert.equal(junkKeywords([hit('BAYES', 4), hit('PHISH_CREDENTIALS', 2)]), ['$Junk', '$Phishing']);
+  assert.equal(junkKeywords([hit('FORGED_HOSTED_FROM', 6)]), ['$Junk', '$Phishing'], 'a header rule');
+  assert.equal(junkKeywords([hit('BAYES', 7), hit('LOOKALIKE_DOMAIN', 0)]), ['$Junk'], 'named, not counted');
 });
 
 test.run();

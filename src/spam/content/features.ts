@@ -6,13 +6,15 @@ export interface ContentFeature {
   /** Points when the feature fires (SpamAssassin-style defaults; the model may recalibrate them). */
   score: number;
   description: string;
+  /** A sign the mail is phishing: junk it marks is delivered with $Phishing too (keywords.ts). */
+  phishing?: true;
 }
 
 export const FEATURES = {
   URI_IP_HOST: { score: 2, description: 'Link to a bare IP address' },
   URI_SHORTENER: { score: 1, description: 'Link through a URL shortener' },
   URI_TEXT_MISMATCH: { score: 3, description: 'Link text names another domain than the link goes to' },
-  URI_USERINFO: { score: 2.5, description: 'Link with user@ before the host (http://bank@evil/)' },
+  URI_USERINFO: { score: 2.5, description: 'Link with user@ before the host (http://bank@evil/)', phishing: true },
   // Named, not scored: newsletters link to their own site throughout (3.7% of trec07p ham, 2.5% of its spam).
   URI_MANY_ONE_DOMAIN: { score: 0, description: 'Many links, all to one domain' },
   HTML_HIDDEN_TEXT: { score: 1.5, description: 'HTML text hidden or in a tiny font' },
@@ -27,17 +29,23 @@ export const FEATURES = {
     description: 'Words with digits or symbols standing in for letters (V1agra, 0ffice)',
   },
   SPACED_LETTERS: { score: 2, description: 'Words spelt out letter by letter (V I A G R A)' },
-  FROM_BRAND_MISMATCH: { score: 2, description: 'From name names a brand its address does not belong to' },
-  PHISH_CREDENTIALS: { score: 2, description: 'Asks to verify an account or password, with a link' },
+  FROM_BRAND_MISMATCH: {
+    score: 2,
+    description: 'From name names a brand its address does not belong to',
+    phishing: true,
+  },
+  PHISH_CREDENTIALS: { score: 2, description: 'Asks to verify an account or password, with a link', phishing: true },
   PHISH_LINK_ELSEWHERE: {
     score: 1.5,
     description: 'Account or password words, linking to another registered domain than the From address',
+    phishing: true,
   },
   LOOKALIKE_DOMAIN: {
     score: 2.5,
     description: 'Link or sender domain dressed as a brand or the recipient (paypa1.com, paypal.login.example)',
+    phishing: true,
   },
-  HTML_FORM: { score: 2, description: "A password or payment card's field in the message" },
+  HTML_FORM: { score: 2, description: "A password or payment card's field in the message", phishing: true },
   // Modern phishing and malware (rspamd's MIME_BAD_*, SpamAssassin's and Stalwart's rules): what the 2002/2007
   // corpus hardly has, so points are set by what the rules mean, and the corpus only shows they spare its ham.
   RISKY_ATTACHMENT: { score: 3, description: 'Executable, script or disk image attachment' },
@@ -54,6 +62,7 @@ export const FEATURES = {
   ATTACH_HTML_ACTIVE: {
     score: 3,
     description: 'HTML or SVG attachment with a form, script, refresh or redirect (a login page as a file)',
+    phishing: true,
   },
   URI_DATA: { score: 2.5, description: 'Link to a data: URI' },
   // Kits open their login page with the victim's address filled in, passed in the link's path or after
@@ -61,15 +70,17 @@ export const FEATURES = {
   URI_CARRIES_RECIPIENT: {
     score: 2,
     description: "Link whose path or fragment carries the recipient's address (plain or base64)",
+    phishing: true,
   },
   // Named, not scored: newsletters and projects link these hosts too; only with account words (below).
   URI_HOSTING: { score: 0, description: 'Link to hosting phishing kits use (IPFS, web.app, workers.dev…)' },
   PHISH_HOSTING: {
     score: 2.5,
     description: 'Account or urgency words, linking to hosting phishing kits use',
+    phishing: true,
   },
-  PHISH_PHRASES: { score: 1.5, description: 'Several account-threat phrases, with a link' },
-  PHISH_PHRASES_MANY: { score: 2.5, description: 'Many account-threat phrases, with a link' },
+  PHISH_PHRASES: { score: 1.5, description: 'Several account-threat phrases, with a link', phishing: true },
+  PHISH_PHRASES_MANY: { score: 2.5, description: 'Many account-threat phrases, with a link', phishing: true },
   ABUSED_TLD: { score: 1.5, description: 'From address or link under a top-level domain mostly registered for abuse' },
   QP_LONG_LINE: { score: 1, description: 'Quoted-printable line over 76 characters (RFC 2045 §6.7)' },
   SPAM_PHRASES: { score: 1.5, description: 'Several stock phrases of bulk advertising' },
