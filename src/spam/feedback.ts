@@ -3,7 +3,7 @@
 import { metrics } from '../metrics/registry.ts';
 import type { Folder, Store } from '../store/index.ts';
 import { train, type ClassifierOptions } from './classifier.ts';
-import { JUNK_KEYWORD } from './keywords.ts';
+import { JUNK_KEYWORD, PHISHING_KEYWORD } from './keywords.ts';
 import type { RspamdClient } from './rspamd.ts';
 
 export interface FeedbackOptions extends ClassifierOptions {
@@ -41,7 +41,8 @@ export function judgementOfMove(
 
 // The keywords mail programs set when a message is marked: RFC 5788's $Junk and $NotJunk (Apple Mail,
 // Thunderbird), and Thunderbird's older Junk and NonJunk. Flags compare case-insensitively (RFC 3501 §2.3.2).
-const SPAM_KEYWORDS = new Set([JUNK_KEYWORD.toLowerCase(), 'junk']);
+// A user who marks mail as phishing ($Phishing, RFC 9051 §2.3.2) says it is spam too.
+const SPAM_KEYWORDS = new Set([JUNK_KEYWORD.toLowerCase(), PHISHING_KEYWORD.toLowerCase(), 'junk']);
 const HAM_KEYWORDS = new Set(['$notjunk', 'notjunk', 'nonjunk']);
 
 /**

@@ -69,14 +69,18 @@ async function api(method: string, path: string, body?: unknown): Promise<{ stat
   return { status: response.status, body: await response.json() };
 }
 
-test('IMAP STORE: $Junk set trains spam; NonJunk set in Junk trains ham, set elsewhere (Thunderbird marks all it passes) nothing', async () => {
+test('IMAP STORE: $Junk or $Phishing set trains spam; NonJunk set in Junk trains ham, set elsewhere (Thunderbird marks all it passes) nothing', async () => {
   await deliver('INBOX', 'qwxkeyword');
   await deliver('INBOX', 'qwxpassed');
+  await deliver('INBOX', 'qwxphish');
   assert.is(await countsOf('qwxkeyword'), null, 'nothing learned yet');
   await imap(async (client) => {
     await client.mailboxOpen('INBOX');
     await client.messageFlagsAdd({ subject: 'qwxkeyword' }, ['$Junk']);
     await waitFor(async () => (await countsOf('qwxkeyword'))?.[0] === 1, 10_000, 'spam from $Junk');
+    // Marked as phishing (RFC 9051 §2.3.2's $Phishing): spam too.
+    await client.messageFlagsAdd({ subject: 'qwxphish' }, ['$Phishing']);
+    await waitFor(async () => (await countsOf('qwxphish'))?.[0] === 1, 10_000, 'spam from $Phishing');
     // Thunderbird's own filter passed this one: its NonJunk in INBOX is no judgement.
     await client.messageFlagsAdd({ subject: 'qwxpassed' }, ['NonJunk']);
     await client.messageMove({ subject: 'qwxkeyword' }, 'Junk');
@@ -128,8 +132,8 @@ test('the mailbox API: a move into Junk trains spam (as an IMAP MOVE does), $Not
       );
     return [count('spam'), count('ham')];
   };
-  await waitFor(async () => (await learned()).join() === '3,2', 10_000, 'three spam and two ham judgements counted');
-  assert.equal(await learned(), [3, 2]);
+  await waitFor(async () => (await learned()).join() === '4,2', 10_000, 'four spam and two ham judgements counted');
+  assert.equal(await learned(), [4, 2]);
 });
 
 test('junk is delivered with $Junk, and with $Phishing (RFC 9051 §2.3.2) when it impersonates: an IMAP FETCH of Junk shows them', async () => {
