@@ -13,6 +13,7 @@ const ENGINE_SUITES = [
   'unit/store-header-fields.test.ts',
   'unit/store-message-cache.test.ts',
   'unit/leases.test.ts',
+  'unit/greylist.test.ts',
   'unit/store-windows.test.ts',
   'unit/store-directory.test.ts',
   'unit/store-team-tallies.test.ts',

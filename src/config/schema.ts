@@ -190,6 +190,15 @@ export const configSchema = z
         rspamd_timeout_ms: z.number().int().positive().max(30_000).default(2000),
         rspamd_weight: z.number().min(0).max(10).default(1),
         junk_retention_days: z.number().min(0).default(30),
+        greylist: z.boolean().default(true),
+        greylist_score: z.number().default(4),
+        greylist_delay_seconds: z.number().int().min(0).max(86_400).default(300),
+        greylist_window_hours: z
+          .number()
+          .positive()
+          .max(24 * 30)
+          .default(24),
+        greylist_pass_days: z.number().positive().max(365).default(36),
       })
       .strict()
       .prefault({}),

@@ -13,11 +13,12 @@ import { isBayesScorer } from '../spam/classifier.ts';
 import { messageIndex } from '../spam/normalize.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamInput, SpamScorer } from '../spam/types.ts';
+import type { Greylist, GreylistPolicy } from '../store/greylist.ts';
 import type { Store } from '../store/index.ts';
 import type { SendingLimits } from '../store/sends.ts';
 import { FORWARD_LIMIT_DEFAULTS, reserveForward } from './forward-budget.ts';
 import { authenticate } from './authenticate.ts';
-import { classify, type SpamThresholds } from './classify.ts';
+import { classify, type Classification, type SpamThresholds } from './classify.ts';
 import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
 import { domainOf, type InboundMessage } from './message.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
@@ -46,6 +47,8 @@ export interface PipelineOptions {
   autoLearn?: AutoLearner;
   /** Each forwarder's budget of outside recipients (src/inbound/forward-budget.ts; default FORWARD_LIMIT_DEFAULTS). */
   forwardLimits?: SendingLimits;
+  /** Greylisting of mail that scores below Junk but not clean (`[spam] greylist`); absent: off. */
+  greylist?: { list: Greylist; policy: GreylistPolicy };
   logger?: Logger;
 }
 
@@ -68,6 +71,30 @@ export async function processMessage(
   } finally {
     releaseMessage(...read);
   }
+}
+
+/**
+ * Suspect mail, scoring below Junk but not clean, is refused for a while the first time its server offers it
+ * (RFC 6647): a mail server retries, most spam-sending software does not. Mail for Junk is not delayed: it is
+ * filed at once, where a message junked wrongly can be found.
+ */
+async function greylist(
+  msg: InboundMessage,
+  spam: Classification,
+  options: PipelineOptions['greylist'],
+): Promise<void> {
+  if (!options || spam.verdict !== 'ham' || spam.score < options.policy.score) return;
+  const checked = await options.list.check(
+    { clientIp: msg.client.ip, mailFrom: msg.mailFrom, rcptTo: msg.rcptTo },
+    options.policy,
+  );
+  metrics.greylisted(checked.outcome);
+  if (checked.outcome === 'deferred')
+    throw new DeliveryRefused({
+      code: 451,
+      enhanced: '4.7.1',
+      text: `Greylisted: please try again in ${Math.ceil(checked.retryInMs / 1000)} seconds`,
+    });
 }
 
 async function accept(
@@ -118,6 +145,7 @@ async function accept(
     if (learnAs === 'spam') options.autoLearn?.offer(auth.raw, 'spam', learnFor);
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
+  await greylist(msg, spam, options.greylist);
   // Into the room readMessage left before the message, when it did (no copy of the whole message).
   const raw = prependFields(auth.traceHeaders + spam.headers, auth.raw);
   read.push(raw);

@@ -30,6 +30,7 @@ export class Metrics {
   private readonly webhooks: Counter<'outcome'>;
   private readonly scanners: Counter<'scanner' | 'request' | 'outcome'>;
   private readonly judged: Counter<'class' | 'outcome'>;
+  private readonly greylists: Counter<'outcome'>;
   private readonly autoLearned: Counter<'class' | 'outcome'>;
 
   constructor() {
@@ -80,6 +81,12 @@ export class Metrics {
       name: 'wrenmail_spam_user_judgements_total',
       help: 'Messages users judged (a move into or out of Junk, $Junk or $NotJunk set; IMAP or the mailbox API), trained into Bayes, by class and outcome',
       labelNames: ['class', 'outcome'],
+      registers,
+    });
+    this.greylists = new Counter({
+      name: 'wrenmail_greylist_total',
+      help: 'Suspect inbound mail greylisted (RFC 6647), by outcome: deferred (451), retried (its retry passed), known (a source that retried before)',
+      labelNames: ['outcome'],
       registers,
     });
     this.autoLearned = new Counter({
@@ -133,6 +140,11 @@ export class Metrics {
   /** A message a user judged was trained, or its training failed. */
   userJudgement(cls: 'spam' | 'ham', outcome: 'learned' | 'failed'): void {
     this.judged.inc({ class: cls, outcome });
+  }
+
+  /** A suspect message's greylisting: deferred, passed on its retry, or passed as a known source. */
+  greylisted(outcome: 'deferred' | 'retried' | 'known'): void {
+    this.greylists.inc({ outcome });
   }
 
   autoLearn(cls: 'spam' | 'ham', outcome: AutoLearnOutcome, count = 1): void {

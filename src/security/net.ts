@@ -30,6 +30,24 @@ export function addressMatcher(networks: string[]): (ip: string) => boolean {
   };
 }
 
+/**
+ * The network a sending address belongs to for reputation: its /24 (IPv4) or /64 (IPv6). Large senders
+ * send from pools, so a retry often comes from a neighbour of the first address (RFC 6647 §4.2).
+ */
+export function sendingNetwork(ip: string): string {
+  const v4 = /^::ffff:(\d+\.\d+\.\d+\.\d+)$/i.exec(ip)?.[1] ?? ip;
+  if (isIP(v4) === 4) return `${v4.split('.').slice(0, 3).join('.')}.0/24`;
+  if (isIP(ip) !== 6) return ip;
+  const [head = '', tail] = ip.toLowerCase().split('::');
+  const left = head ? head.split(':') : [];
+  const right = tail ? tail.split(':') : [];
+  const groups = tail === undefined ? left : [...left, ...Array(8 - left.length - right.length).fill('0'), ...right];
+  return `${groups
+    .slice(0, 4)
+    .map((g) => g.replace(/^0+(?=.)/, ''))
+    .join(':')}::/64`;
+}
+
 const blockedV4 = new BlockList();
 for (const [net, bits] of [
   ['0.0.0.0', 8],

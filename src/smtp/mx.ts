@@ -64,6 +64,8 @@ export interface MxServerOptions {
   forwardLimits?: PipelineOptions['forwardLimits'];
   /** Spam auto-learning (see src/spam/autolearn.ts); absent: off. */
   autoLearn?: PipelineOptions['autoLearn'];
+  /** Greylisting of suspect mail (see src/store/greylist.ts); absent: off. */
+  greylist?: PipelineOptions['greylist'];
   logger?: Logger;
 }
 
@@ -204,6 +206,7 @@ function mxContext(options: MxServerOptions): MxContext {
       srsSecret: options.srsSecret,
       forwardLimits: options.forwardLimits,
       autoLearn: options.autoLearn,
+      greylist: options.greylist,
       logger: log,
     },
   };
@@ -463,7 +466,7 @@ async function deliverMessage(ctx: MxContext, message: InboundMessage, routes: R
     return `Ok: delivered as ${message.id}${result.verdict === 'junk' ? ' (junk)' : ''}`;
   } catch (err) {
     if (err instanceof DeliveryRefused) {
-      metrics.delivery('inbound', 'rejected');
+      metrics.delivery('inbound', err.refusal.code < 500 ? 'deferred' : 'rejected'); // 4xx: greylisted
       log.info({ id: message.id, code: err.refusal.code, reason: err.refusal.text }, 'message refused');
       throw smtpError(err.refusal.code, err.refusal.enhanced, err.refusal.text);
     }

@@ -41,6 +41,7 @@ export async function startMailListeners(listeners: ListenerSet, ctx: ListenerCo
       srsSecret: pipeline.srsSecret,
       forwardLimits: pipeline.forwardLimits,
       autoLearn: pipeline.autoLearn,
+      greylist: pipeline.greylist,
       logger: logger.child({ listener: 'smtp-mx' }),
     }),
   );

@@ -18,6 +18,7 @@ import { dnsblScorer } from '../spam/dnsbl.ts';
 import { headerRules } from '../spam/rules.ts';
 import { RspamdClient, rspamdScorer } from '../spam/rspamd.ts';
 import type { SpamScorer } from '../spam/types.ts';
+import { Greylist } from '../store/greylist.ts';
 import type { Store } from '../store/index.ts';
 import { serverOwner, withLease } from '../store/leases.ts';
 
@@ -96,6 +97,17 @@ export async function createServices(config: Config, store: Store, dataDir: stri
     srsSecret: serverSecret(dataDir, 'srs'),
     forwardLimits,
     autoLearn,
+    greylist: config.spam.greylist
+      ? {
+          list: new Greylist(store.kv),
+          policy: {
+            score: config.spam.greylist_score,
+            delayMs: config.spam.greylist_delay_seconds * 1000,
+            windowMs: config.spam.greylist_window_hours * 3_600_000,
+            passMs: config.spam.greylist_pass_days * 86_400_000,
+          },
+        }
+      : undefined,
     logger: inboundLog,
   };
 

@@ -63,6 +63,10 @@ export const keys = {
   teamList: (teamId: string, listId: string) => `tl/${teamId}/${listId}`,
   idempotency: (scope: string) => `i/${scope}`,
   idempotencyExpiry: (expiresAt: number, scope: string) => `ix/${hex(expiresAt, SEQ)}/${scope}`,
+  /** Greylisting (greylist.ts): a first attempt waiting for its retry, a source that retried, their expiry index. */
+  greylistAttempt: (triplet: string) => `gl/${triplet}`,
+  greylistPass: (source: string) => `gp/${source}`,
+  greylistExpiry: (expiresAt: number, key: string) => `gx/${hex(expiresAt, SEQ)}/${key}`,
   /** Bayesian spam model; scope 's' is the server-wide model, 'u/<accountId>' one account's. */
   spamTotals: (scope: string) => `sp/${scope}/n`,
   spamToken: (scope: string, token: string) => `sp/${scope}/t/${token}`,
@@ -114,6 +118,8 @@ export const ranges = {
   teamLists: (teamId: string) => prefixRange(`tl/${teamId}/`),
   /** Idempotency records that expired at or before `until` (ms). */
   idempotencyExpired: (until: number) => ({ gte: 'ix/', lt: `ix/${hex(until + 1, SEQ)}` }),
+  /** Greylisting expiry entries at or before `until` (ms). */
+  greylistExpired: (until: number) => ({ gte: 'gx/', lt: `gx/${hex(until + 1, SEQ)}` }),
   /** Tokens are any UTF-8, so the bound is the next character after '/', not '\xff'. */
   accountUrlAuthKeys: (accountId: string) => prefixRange(`uak/${accountId}/`),
   spamTokens: (scope: string) => ({ gte: `sp/${scope}/t/`, lt: `sp/${scope}/t0` }),

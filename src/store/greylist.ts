@@ -1,0 +1,109 @@
+// Greylisting (RFC 6647): suspect mail is refused for a while the first time a server offers it (451
+// 4.7.1). A mail server queues it and tries again; most spam-sending software does not (§2.1). Kept: each
+// first attempt (client network, envelope sender, recipients) until its retry or the end of the window to
+// retry, and each source that did retry (client network, sender domain), passed at once from then on for
+// weeks (§4.2's automatic allow-listing), so a correspondent is delayed once, not on every message.
+import { createHash } from 'node:crypto';
+import { sendingNetwork } from '../security/net.ts';
+import type { Kv } from './db.ts';
+import { keys, ranges } from './keys.ts';
+import { Tx } from './tx.ts';
+
+export interface GreylistPolicy {
+  /** Score from which inbound mail is greylisted (`spam.greylist_score`; mail scoring less is never delayed). */
+  score: number;
+  /** A retry sooner than this after the first attempt is refused again. */
+  delayMs: number;
+  /** How long a first attempt waits for its retry before it is forgotten. */
+  windowMs: number;
+  /** How long a source that retried is passed at once, from its last message. */
+  passMs: number;
+}
+
+export interface Offer {
+  clientIp: string;
+  mailFrom: string;
+  rcptTo: readonly string[];
+}
+
+/** deferred: refuse for now (retry after `retryInMs`); retried: the retry came in time; known: a source that retried before. */
+export type GreylistOutcome = { outcome: 'deferred'; retryInMs: number } | { outcome: 'retried' | 'known' };
+
+interface Expiring {
+  expiresAt: number;
+}
+interface Attempt extends Expiring {
+  firstSeen: number;
+}
+
+const DAY = 86_400_000;
+const hash = (text: string) => createHash('sha256').update(text).digest('hex');
+
+export class Greylist {
+  private readonly kv: Kv;
+  private lastPrune = 0;
+
+  constructor(kv: Kv) {
+    this.kv = kv;
+  }
+
+  async check(offer: Offer, policy: GreylistPolicy, now = Date.now()): Promise<GreylistOutcome> {
+    const network = sendingNetwork(offer.clientIp);
+    const from = offer.mailFrom.toLowerCase();
+    const source = keys.greylistPass(hash(`${network}\n${from.slice(from.lastIndexOf('@') + 1)}`));
+    const tx = new Tx();
+    const pass = await this.kv.get<Expiring>(source);
+    let result: GreylistOutcome;
+    if (pass && pass.expiresAt > now) {
+      // Kept passing while it sends; written at most once a day, not on every message.
+      if (pass.expiresAt - now < policy.passMs - DAY) this.expire(tx, source, pass, { expiresAt: now + policy.passMs });
+      result = { outcome: 'known' };
+    } else {
+      const rcpts = [...new Set(offer.rcptTo.map((r) => r.toLowerCase()))].sort();
+      const triplet = keys.greylistAttempt(hash(`${network}\n${from}\n${rcpts.join('\n')}`));
+      const attempt = await this.kv.get<Attempt>(triplet);
+      if (!attempt || attempt.expiresAt <= now) {
+        this.expire(tx, triplet, attempt, { firstSeen: now, expiresAt: now + policy.windowMs });
+        result = { outcome: 'deferred', retryInMs: policy.delayMs };
+      } else if (now - attempt.firstSeen < policy.delayMs) {
+        result = { outcome: 'deferred', retryInMs: policy.delayMs - (now - attempt.firstSeen) };
+      } else {
+        this.expire(tx, triplet, attempt, null);
+        this.expire(tx, source, pass, { expiresAt: now + policy.passMs });
+        result = { outcome: 'retried' };
+      }
+    }
+    if (tx.ops.length) await this.kv.commit(tx);
+    // Pruning rides on checks, at most once a minute: no timer to keep a process alive.
+    if (now - this.lastPrune > 60_000) {
+      this.lastPrune = now;
+      await this.prune(now);
+    }
+    return result;
+  }
+
+  /** Replaces `key`'s record (null: deletes it), keeping its expiry index entry in step. */
+  private expire<T extends Expiring>(tx: Tx, key: string, old: Expiring | undefined, record: T | null): void {
+    if (old) tx.del(keys.greylistExpiry(old.expiresAt, key));
+    if (record) {
+      tx.put(key, record);
+      tx.put(keys.greylistExpiry(record.expiresAt, key), 1);
+    } else tx.del(key);
+  }
+
+  /** Deletes the attempts and passes that expired at or before `now`; returns how many. */
+  async prune(now = Date.now(), batchSize = 1000): Promise<number> {
+    const expired = await this.kv.keys({ ...ranges.greylistExpired(now), limit: batchSize });
+    if (expired.length === 0) return 0;
+    const tx = new Tx();
+    for (const entry of expired) {
+      tx.del(entry);
+      const key = entry.slice(entry.indexOf('/', 3) + 1);
+      // Renewed meanwhile: the record has a later expiry entry of its own and stays.
+      const record = await this.kv.get<Expiring>(key);
+      if (record && record.expiresAt <= now) tx.del(key);
+    }
+    await this.kv.commit(tx);
+    return expired.length;
+  }
+}
