@@ -7,6 +7,7 @@ import { createHash } from 'node:crypto';
 import { sendingNetwork } from '../security/net.ts';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
+import { pruneExpired } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface GreylistPolicy {
@@ -92,18 +93,8 @@ export class Greylist {
   }
 
   /** Deletes the attempts and passes that expired at or before `now`; returns how many. */
-  async prune(now = Date.now(), batchSize = 1000): Promise<number> {
-    const expired = await this.kv.keys({ ...ranges.greylistExpired(now), limit: batchSize });
-    if (expired.length === 0) return 0;
-    const tx = new Tx();
-    for (const entry of expired) {
-      tx.del(entry);
-      const key = entry.slice(entry.indexOf('/', 3) + 1);
-      // Renewed meanwhile: the record has a later expiry entry of its own and stays.
-      const record = await this.kv.get<Expiring>(key);
-      if (record && record.expiresAt <= now) tx.del(key);
-    }
-    await this.kv.commit(tx);
-    return expired.length;
+  prune(now = Date.now(), batchSize = 1000): Promise<number> {
+    const recordOf = (entry: string) => entry.slice(entry.indexOf('/', 3) + 1); // gx/<expiresAt>/<record key>
+    return pruneExpired(this.kv, ranges.greylistExpired(now), recordOf, now, batchSize);
   }
 }

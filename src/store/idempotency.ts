@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
+import { pruneExpired } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface IdempotentReply {
@@ -52,18 +53,9 @@ export class Idempotency {
   }
 
   /** Deletes records that expired at or before `now`; returns how many. */
-  async prune(now = Date.now(), batchSize = 1000): Promise<number> {
-    const expired = await this.kv.keys({ ...ranges.idempotencyExpired(now), limit: batchSize });
-    if (expired.length === 0) return 0;
-    const tx = new Tx();
-    for (const key of expired) {
-      tx.del(key);
-      const scope = key.slice(key.lastIndexOf('/') + 1);
-      // A later put under the same scope has its own expiry entry; only delete the record if it is this one.
-      const record = await this.kv.get<IdempotentReply>(keys.idempotency(scope));
-      if (record && record.expiresAt <= now) tx.del(keys.idempotency(scope));
-    }
-    await this.kv.commit(tx);
-    return expired.length;
+  prune(now = Date.now(), batchSize = 1000): Promise<number> {
+    // A later put under the same scope has its own expiry entry: the record stays.
+    const recordOf = (entry: string) => keys.idempotency(entry.slice(entry.lastIndexOf('/') + 1));
+    return pruneExpired(this.kv, ranges.idempotencyExpired(now), recordOf, now, batchSize);
   }
 }
