@@ -5,6 +5,7 @@
 // forward on the queue, is on disk, so the 250 that follows is a promise kept. May import the other
 // pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
+import type { AuthVerdict } from '../dns/auth-verdict.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { releaseMessage } from '../mime/message-caches.ts';
 import { indexPrepended, prependFields } from '../mime/prepend.ts';
@@ -80,12 +81,14 @@ export async function processMessage(
  */
 async function greylist(
   msg: InboundMessage,
+  auth: AuthVerdict,
   spam: Classification,
   options: PipelineOptions['greylist'],
 ): Promise<void> {
   if (!options || spam.verdict !== 'ham' || spam.score < options.policy.score) return;
+  const spfDomain = auth.spf.result === 'pass' ? auth.spf.domain : null;
   const checked = await options.list.check(
-    { clientIp: msg.client.ip, mailFrom: msg.mailFrom, rcptTo: msg.rcptTo },
+    { clientIp: msg.client.ip, spfDomain, mailFrom: msg.mailFrom, rcptTo: msg.rcptTo },
     options.policy,
   );
   metrics.greylisted(checked.outcome);
@@ -145,7 +148,7 @@ async function accept(
     if (learnAs === 'spam') options.autoLearn?.offer(auth.raw, 'spam', learnFor);
     throw new DeliveryRefused({ code: 550, enhanced: '5.7.1', text: `Message refused as spam (score ${spam.score})` });
   }
-  await greylist(msg, spam, options.greylist);
+  await greylist(msg, auth.verdict, spam, options.greylist);
   // Into the room readMessage left before the message, when it did (no copy of the whole message).
   const raw = prependFields(auth.traceHeaders + spam.headers, auth.raw);
   read.push(raw);

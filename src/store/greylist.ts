@@ -1,6 +1,6 @@
 // Greylisting (RFC 6647): suspect mail is refused for a while the first time a server offers it (451
 // 4.7.1). A mail server queues it and tries again; most spam-sending software does not (§2.1). Kept: each
-// first attempt (client network, envelope sender, recipients) until its retry or the end of the window to
+// first attempt (client network or SPF-passed domain, envelope sender, recipients) until its retry or the end of the window to
 // retry, and each source that did retry (client network, sender domain), passed at once from then on for
 // weeks (§4.2's automatic allow-listing), so a correspondent is delayed once, not on every message.
 import { createHash } from 'node:crypto';
@@ -23,6 +23,11 @@ export interface GreylistPolicy {
 
 export interface Offer {
   clientIp: string;
+  /**
+   * The envelope sender's domain when SPF passed for the client: it then stands for the client's network, as
+   * a provider retries from other addresses of its pool, often other networks (RFC 6647 §4.2).
+   */
+  spfDomain: string | null;
   mailFrom: string;
   rcptTo: readonly string[];
 }
@@ -49,7 +54,7 @@ export class Greylist {
   }
 
   async check(offer: Offer, policy: GreylistPolicy, now = Date.now()): Promise<GreylistOutcome> {
-    const network = sendingNetwork(offer.clientIp);
+    const network = offer.spfDomain ? `spf:${offer.spfDomain.toLowerCase()}` : sendingNetwork(offer.clientIp);
     const from = offer.mailFrom.toLowerCase();
     const source = keys.greylistPass(hash(`${network}\n${from.slice(from.lastIndexOf('@') + 1)}`));
     const tx = new Tx();

@@ -12,7 +12,12 @@ const policy: GreylistPolicy = {
   windowMs: 24 * 60 * MINUTE,
   passMs: 36 * 1440 * MINUTE,
 };
-const offer = (clientIp: string, mailFrom: string, ...rcptTo: string[]) => ({ clientIp, mailFrom, rcptTo });
+const offer = (clientIp: string, mailFrom: string, ...rcptTo: string[]) => ({
+  clientIp,
+  spfDomain: null,
+  mailFrom,
+  rcptTo,
+});
 
 test('the sending network: /24 for IPv4 (and IPv4-mapped), /64 for IPv6 however it is written', () => {
   assert.is(sendingNetwork('203.0.113.77'), '203.0.113.0/24');
@@ -41,6 +46,24 @@ test('a first attempt is deferred; a retry too soon is deferred again; a retry a
     const elsewhere = offer('198.51.100.1', 'news@shop.test', 'a@wren.test');
     assert.is((await list.check(elsewhere, policy, t0 + 7 * MINUTE)).outcome, 'deferred');
     assert.is((await list.check(offer('203.0.113.7', 'x@other.test', 'a@wren.test'), policy, t0)).outcome, 'deferred');
+  });
+});
+
+test('where SPF passed, the sender domain stands for the network: a provider retrying from another network is the same attempt', async () => {
+  await withTempStore(async (store) => {
+    const list = new Greylist(store.kv);
+    const t0 = Date.UTC(2026, 11, 8);
+    const from = (clientIp: string, spfDomain: string | null) => ({
+      clientIp,
+      spfDomain,
+      mailFrom: 'someone@bigmail.test',
+      rcptTo: ['a@wren.test'],
+    });
+    assert.is((await list.check(from('192.0.2.10', 'bigmail.test'), policy, t0)).outcome, 'deferred');
+    assert.is((await list.check(from('198.51.100.20', 'bigmail.test'), policy, t0 + 6 * MINUTE)).outcome, 'retried');
+    assert.is((await list.check(from('203.0.113.30', 'BigMail.test'), policy, t0 + 7 * MINUTE)).outcome, 'known');
+    // Without SPF the network counts: the same sender from an unknown network waits.
+    assert.is((await list.check(from('203.0.113.30', null), policy, t0 + 7 * MINUTE)).outcome, 'deferred');
   });
 });
 
