@@ -5,7 +5,6 @@
 // forward on the queue, is on disk, so the 250 that follows is a promise kept. May import the other
 // pipelines (spam, sieve), foundation and base; never a protocol.
 import { metrics } from '../metrics/registry.ts';
-import type { AuthVerdict } from '../dns/auth-verdict.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { releaseMessage } from '../mime/message-caches.ts';
 import { indexPrepended, prependFields } from '../mime/prepend.ts';
@@ -14,12 +13,12 @@ import { isBayesScorer } from '../spam/classifier.ts';
 import { messageIndex } from '../spam/normalize.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { SpamInput, SpamScorer } from '../spam/types.ts';
-import type { Greylist, GreylistPolicy } from '../store/greylist.ts';
 import type { Store } from '../store/index.ts';
 import type { SendingLimits } from '../store/sends.ts';
 import { FORWARD_LIMIT_DEFAULTS, reserveForward } from './forward-budget.ts';
 import { authenticate } from './authenticate.ts';
-import { classify, type Classification, type SpamThresholds } from './classify.ts';
+import { classify, type SpamThresholds } from './classify.ts';
+import { greylist, type GreylistOptions } from './greylist.ts';
 import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
 import { domainOf, type InboundMessage } from './message.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
@@ -49,7 +48,7 @@ export interface PipelineOptions {
   /** Each forwarder's budget of outside recipients (src/inbound/forward-budget.ts; default FORWARD_LIMIT_DEFAULTS). */
   forwardLimits?: SendingLimits;
   /** Greylisting of mail that scores below Junk but not clean (`[spam] greylist`); absent: off. */
-  greylist?: { list: Greylist; policy: GreylistPolicy };
+  greylist?: GreylistOptions;
   logger?: Logger;
 }
 
@@ -72,32 +71,6 @@ export async function processMessage(
   } finally {
     releaseMessage(...read);
   }
-}
-
-/**
- * Suspect mail, scoring below Junk but not clean, is refused for a while the first time its server offers it
- * (RFC 6647): a mail server retries, most spam-sending software does not. Mail for Junk is not delayed: it is
- * filed at once, where a message junked wrongly can be found.
- */
-async function greylist(
-  msg: InboundMessage,
-  auth: AuthVerdict,
-  spam: Classification,
-  options: PipelineOptions['greylist'],
-): Promise<void> {
-  if (!options || spam.verdict !== 'ham' || spam.score < options.policy.score) return;
-  const spfDomain = auth.spf.result === 'pass' ? auth.spf.domain : null;
-  const checked = await options.list.check(
-    { clientIp: msg.client.ip, spfDomain, mailFrom: msg.mailFrom, rcptTo: msg.rcptTo },
-    options.policy,
-  );
-  metrics.greylisted(checked.outcome);
-  if (checked.outcome === 'deferred')
-    throw new DeliveryRefused({
-      code: 451,
-      enhanced: '4.7.1',
-      text: `Greylisted: please try again in ${Math.ceil(checked.retryInMs / 1000)} seconds`,
-    });
 }
 
 async function accept(

@@ -1,10 +1,9 @@
 // Greylisting (RFC 6647): suspect mail is refused for a while the first time a server offers it (451
 // 4.7.1). A mail server queues it and tries again; most spam-sending software does not (§2.1). Kept: each
-// first attempt (client network or SPF-passed domain, envelope sender, recipients) until its retry or the end of the window to
-// retry, and each source that did retry (client network, sender domain), passed at once from then on for
+// first attempt (origin: client network or SPF-passed domain; envelope sender; recipients) until its retry or the end of the window to
+// retry, and each source that did retry (origin, sender domain), passed at once from then on for
 // weeks (§4.2's automatic allow-listing), so a correspondent is delayed once, not on every message.
 import { createHash } from 'node:crypto';
-import { sendingNetwork } from '../security/net.ts';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
 import { pruneExpired } from './expiry.ts';
@@ -22,12 +21,8 @@ export interface GreylistPolicy {
 }
 
 export interface Offer {
-  clientIp: string;
-  /**
-   * The envelope sender's domain when SPF passed for the client: it then stands for the client's network, as
-   * a provider retries from other addresses of its pool, often other networks (RFC 6647 §4.2).
-   */
-  spfDomain: string | null;
+  /** Where the mail comes from: the client's network, or the domain SPF passed for it (inbound/greylist.ts). */
+  origin: string;
   mailFrom: string;
   rcptTo: readonly string[];
 }
@@ -54,9 +49,8 @@ export class Greylist {
   }
 
   async check(offer: Offer, policy: GreylistPolicy, now = Date.now()): Promise<GreylistOutcome> {
-    const network = offer.spfDomain ? `spf:${offer.spfDomain.toLowerCase()}` : sendingNetwork(offer.clientIp);
     const from = offer.mailFrom.toLowerCase();
-    const source = keys.greylistPass(hash(`${network}\n${from.slice(from.lastIndexOf('@') + 1)}`));
+    const source = keys.greylistPass(hash(`${offer.origin}\n${from.slice(from.lastIndexOf('@') + 1)}`));
     const tx = new Tx();
     const pass = await this.kv.get<Expiring>(source);
     let result: GreylistOutcome;
@@ -66,7 +60,7 @@ export class Greylist {
       result = { outcome: 'known' };
     } else {
       const rcpts = [...new Set(offer.rcptTo.map((r) => r.toLowerCase()))].sort();
-      const triplet = keys.greylistAttempt(hash(`${network}\n${from}\n${rcpts.join('\n')}`));
+      const triplet = keys.greylistAttempt(hash(`${offer.origin}\n${from}\n${rcpts.join('\n')}`));
       const attempt = await this.kv.get<Attempt>(triplet);
       if (!attempt || attempt.expiresAt <= now) {
         this.expire(tx, triplet, attempt, { firstSeen: now, expiresAt: now + policy.windowMs });

@@ -12,9 +12,9 @@ const policy: GreylistPolicy = {
   windowMs: 24 * 60 * MINUTE,
   passMs: 36 * 1440 * MINUTE,
 };
+// Origins as the pipeline's stage (inbound/greylist.ts) makes them without SPF: the client's network.
 const offer = (clientIp: string, mailFrom: string, ...rcptTo: string[]) => ({
-  clientIp,
-  spfDomain: null,
+  origin: sendingNetwork(clientIp),
   mailFrom,
   rcptTo,
 });
@@ -49,21 +49,15 @@ test('a first attempt is deferred; a retry too soon is deferred again; a retry a
   });
 });
 
-test('where SPF passed, the sender domain stands for the network: a provider retrying from another network is the same attempt', async () => {
+test('an SPF-passed domain as the origin: its retry passes whatever network it comes from, and a network of its own starts over', async () => {
   await withTempStore(async (store) => {
     const list = new Greylist(store.kv);
     const t0 = Date.UTC(2026, 11, 8);
-    const from = (clientIp: string, spfDomain: string | null) => ({
-      clientIp,
-      spfDomain,
-      mailFrom: 'someone@bigmail.test',
-      rcptTo: ['a@wren.test'],
-    });
-    assert.is((await list.check(from('192.0.2.10', 'bigmail.test'), policy, t0)).outcome, 'deferred');
-    assert.is((await list.check(from('198.51.100.20', 'bigmail.test'), policy, t0 + 6 * MINUTE)).outcome, 'retried');
-    assert.is((await list.check(from('203.0.113.30', 'BigMail.test'), policy, t0 + 7 * MINUTE)).outcome, 'known');
-    // Without SPF the network counts: the same sender from an unknown network waits.
-    assert.is((await list.check(from('203.0.113.30', null), policy, t0 + 7 * MINUTE)).outcome, 'deferred');
+    const from = (origin: string) => ({ origin, mailFrom: 'someone@bigmail.test', rcptTo: ['a@wren.test'] });
+    assert.is((await list.check(from('spf:bigmail.test'), policy, t0)).outcome, 'deferred');
+    assert.is((await list.check(from('spf:bigmail.test'), policy, t0 + 6 * MINUTE)).outcome, 'retried');
+    // Without SPF the network counts: the same sender from a network never seen waits.
+    assert.is((await list.check(from(sendingNetwork('203.0.113.30')), policy, t0 + 7 * MINUTE)).outcome, 'deferred');
   });
 });
 
