@@ -125,6 +125,7 @@ for (const v of variants) {
         rule: 'BAYES',
         score: verdict.score,
         scoreAlone: verdict.scoreAlone,
+        notCorroboratedBy: verdict.echoedRules,
         description: '',
       },
     ]);
