@@ -183,6 +183,8 @@ for (const split of [...losoSplits(samples), mixed]) {
 }
 
 /** The verdict's score: rule points plus the Bayes points, counted as classify.ts counts them. */
-function scoreOf(s: Prepared, bayes: { score: number; scoreAlone: number }): number {
-  return countedHits([...s.hits, { rule: 'BAYES', ...bayes }].map((h) => ({ description: '', ...h }))).score;
+function scoreOf(s: Prepared, bayes: { score: number; scoreAlone: number; echoedRules: string[] }): number {
+  const { score, scoreAlone, echoedRules } = bayes;
+  const verdict = { rule: 'BAYES', score, scoreAlone, notCorroboratedBy: echoedRules };
+  return countedHits([...s.hits, verdict].map((h) => ({ description: '', ...h }))).score;
 }

@@ -99,8 +99,18 @@ for (const split of [...losoSplits(samples), mixed].flatMap(trainings)) {
       return {
         spam: s.class === 'spam',
         score: countedHits([
-          { rule: 'RULES', score: rulePoints(s.hits, v.ruleScores) * (v.ruleScale ?? 1), description: '' },
-          { rule: 'BAYES', score: verdict.score, scoreAlone: verdict.scoreAlone, description: '' },
+          ...s.hits.map((h) => ({
+            rule: h.rule,
+            score: (v.ruleScores?.[h.rule] ?? h.score) * (v.ruleScale ?? 1),
+            description: '',
+          })),
+          {
+            rule: 'BAYES',
+            score: verdict.score,
+            scoreAlone: verdict.scoreAlone,
+            notCorroboratedBy: verdict.echoedRules,
+            description: '',
+          },
         ]).score,
         p: verdict.probability ?? 0.5,
         clues: verdict.clues.length,

@@ -49,14 +49,21 @@ const CORROBORATING_POINTS = 1;
 /**
  * The hits with the points each counts for, and their sum (rounded to a tenth): a hit with `scoreAlone`
  * counts that when the others add under CORROBORATING_POINTS (Bayes on its own junks only when sure,
- * spam/bayes.ts aloneCurve).
+ * spam/bayes.ts aloneCurve), the hits it names in `notCorroboratedBy` not counted among them.
  */
 export function countedHits(hits: SpamHit[]): { score: number; hits: SpamHit[] } {
   const total = hits.reduce((sum, h) => sum + h.score, 0);
-  // scoreAlone is dropped from every hit: the API and X-Spam-Status show the points counted, not the rule's inner parts.
-  const counted = hits.map(({ scoreAlone, ...hit }) =>
-    scoreAlone === undefined || total - hit.score >= CORROBORATING_POINTS ? hit : { ...hit, score: scoreAlone },
-  );
+  // scoreAlone and notCorroboratedBy are dropped from every hit: the API and X-Spam-Status show the points
+  // counted, not the rule's inner parts.
+  const counted = hits.map(({ scoreAlone, notCorroboratedBy, ...hit }) => {
+    if (scoreAlone === undefined) return hit;
+    const echoed = notCorroboratedBy?.length
+      ? hits.reduce((sum, h) => (notCorroboratedBy.includes(h.rule) ? sum + h.score : sum), 0)
+      : 0;
+    // In tenths, as points are given: 2 + 1 + 6.7 − 6.7 − 2 is 0.999… in floating point.
+    const others = Math.round((total - hit.score - echoed) * 10) / 10;
+    return others >= CORROBORATING_POINTS ? hit : { ...hit, score: scoreAlone };
+  });
   return { score: Math.round(counted.reduce((sum, h) => sum + h.score, 0) * 10) / 10, hits: counted };
 }
 

@@ -16,6 +16,7 @@ import type { Store } from '../store/index.ts';
 import { SERVER_SCOPE, accountScope, type SpamClass, type SpamTotals, type TrainingResult } from '../store/spam.ts';
 import {
   DEFAULT_BAYES,
+  FORMAT_TOKEN,
   bandRule,
   chiCombine,
   scoreFor,
@@ -47,6 +48,8 @@ export interface BayesVerdict {
   score: number;
   /** Points it adds when nothing else adds any (`aloneCurve`): 0 when abstaining. */
   scoreAlone: number;
+  /** Content rules whose own tokens carry a verdict the words do not: their points do not corroborate it. */
+  echoedRules: string[];
   /** BAYES_00 … BAYES_999, or null when abstaining. */
   rule: string | null;
   /** Why it abstained. */
@@ -119,21 +122,50 @@ export async function classify(store: Store, input: MailInput, options: MessageO
   const trained = { ...model.totals };
   if (!enough(trained)) {
     const reason = `not enough training: ${trained.spam} spam and ${trained.ham} ham of ${o.minSpam} and ${o.minHam}`;
-    return { probability: null, score: 0, scoreAlone: 0, rule: null, reason, clues: [], model: which, trained };
+    return {
+      probability: null,
+      score: 0,
+      scoreAlone: 0,
+      echoedRules: [],
+      rule: null,
+      reason,
+      clues: [],
+      model: which,
+      trained,
+    };
   }
   const f = (spam: number, ham: number) => tokenProbability(spam, ham, trained.spam, trained.ham, o);
   const read = (t: string) => model.read(t, f);
-  const { probability, score, scoreAlone, clues } = bayesVerdict(tokenize(input), read, o, headLength(input));
+  const { probability, score, scoreAlone, echoedRules, clues } = bayesVerdict(
+    tokenize(input),
+    read,
+    o,
+    headLength(input),
+  );
   return {
     probability,
     score,
     scoreAlone,
+    echoedRules,
     rule: bandRule(probability),
     reason: null,
     clues: clues.slice(0, TOP_CLUES),
     model: which,
     trained,
   };
+}
+
+const NONE: string[] = [];
+const RULE_TOKEN = 'rule:';
+
+/**
+ * The clues' chi-square verdict. Only a spam verdict is pulled toward unsure on fewer than
+ * `fullStrengthClues`: a few clues saying ham cost a spam at most, and auto-learning's ham guard
+ * (Bayes ≤ 0.2) reads them as before.
+ */
+function combined(clues: Clue[], o: BayesOptions): number {
+  const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
+  return indicator > 0.5 ? 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues) : indicator;
 }
 
 /**
@@ -148,7 +180,7 @@ export function bayesVerdict(
   probabilityOf: (token: string, at: number) => number,
   o: BayesOptions,
   head = tokens.length,
-): { probability: number; score: number; scoreAlone: number; clues: Clue[] } {
+): { probability: number; score: number; scoreAlone: number; clues: Clue[]; echoedRules: string[] } {
   // The head's tokens' f(w) as the pass reads them: the head's verdict below reads them again, and a model
   // lookup is a cache miss (0.12–0.17 µs a token with a cold cache; the head is the header tokens and ten words').
   const ofHeadTokens = new Float64Array(Math.min(head, tokens.length));
@@ -161,13 +193,27 @@ export function bayesVerdict(
     },
     o,
   );
-  const indicator = chiCombine(clues.map((c) => c.probability)).indicator;
-  // Only a spam verdict is pulled: a few clues saying ham cost a spam at most, and auto-learning's ham
-  // guard (Bayes ≤ 0.2) reads them as before.
-  const probability =
-    indicator > 0.5 ? 0.5 + (indicator - 0.5) * Math.min(1, clues.length / o.fullStrengthClues) : indicator;
+  const probability = combined(clues, o);
   const points = (curve: [number, number][]) => Math.round(scoreFor(probability, curve) * 10) / 10;
-  const verdict = { probability, score: points(o.scoreCurve), scoreAlone: points(o.aloneCurve), clues };
+  const verdict = {
+    probability,
+    score: points(o.scoreCurve),
+    scoreAlone: points(o.aloneCurve),
+    clues,
+    echoedRules: NONE,
+  };
+  const words = probability > 0.5 ? clues.filter((c) => !FORMAT_TOKEN.test(c.token)) : null;
+  const wordsSay = words && combined(words, o);
+  if (wordsSay !== null && wordsSay < o.wordsSure) {
+    // Carried by the message's format (BayesOptions.wordsSure): it junks only beside a rule's point; and when
+    // the words read as ham (their own verdict would cost points), a content rule whose token is among its
+    // spam clues is that fact again, not a second one.
+    verdict.scoreAlone = 0;
+    if (scoreFor(wordsSay, o.scoreCurve) < 0)
+      verdict.echoedRules = clues.flatMap((c) =>
+        c.probability > 0.5 && c.token.startsWith(RULE_TOKEN) ? [c.token.slice(RULE_TOKEN.length)] : [],
+      );
+  }
   if (verdict.score >= 0 || head >= tokens.length) return verdict;
   const ofHead = bayesVerdict(tokens.slice(0, head), (_, at) => ofHeadTokens[at]!, o);
   return ofHead.score < 0 ? verdict : { ...verdict, score: 0, scoreAlone: Math.max(verdict.scoreAlone, 0) };
@@ -205,6 +251,7 @@ export function bayesScorer(store: Store, options: ClassifierOptions = {}): Baye
           rule: v.rule,
           score: v.score,
           scoreAlone: v.scoreAlone,
+          notCorroboratedBy: v.echoedRules,
           description: `Bayesian spam probability ${(v.probability * 100).toFixed(1)}%`,
         },
       ];

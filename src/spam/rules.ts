@@ -178,13 +178,17 @@ export const CONTENT_RULES: readonly Rule[] = [
   {
     // A free-mail user writes through the provider, whose servers hand the mail on and sign it; with
     // neither in the trace, the address was written by someone else. Lists and replies are left out:
-    // a list may rewrite the trace, and a reply answers mail the user wrote.
+    // a list may rewrite the trace, and a reply answers mail the user wrote. So is mail with no trace at
+    // all: no Received field (RFC 5321 §4.4: every relay writes one) and not being received over SMTP now
+    // is a saved or pasted copy (an MUA's draft or sent folder, a message classified through the API),
+    // whose way was never recorded, not one that went around the provider (Apple Mail's copy of a me.com
+    // message; 0 of the shared corpus' 408 spam this rule fires on lack Received fields).
     rule: 'FREEMAIL_NOT_VIA_PROVIDER',
     score: 2,
     description: "From a free-mail address, but neither sent through nor signed by the provider's servers",
     test: (i) => {
       const servers = freeMailServers(sender(i).host ?? '');
-      return servers !== null && !viaList(i) && !isReply(i) && !cameThrough(i, servers);
+      return servers !== null && hasTrace(i) && !viaList(i) && !isReply(i) && !cameThrough(i, servers);
     },
   },
   {
@@ -603,6 +607,8 @@ function bouncesPerRecipient(i: SpamInput): boolean {
   return local.includes('=') && recipientAddresses(i).some((a) => local.includes(a.replace('@', '=')));
 }
 const viaList = (i: SpamInput) => i.headers.fields.some((f) => LIST_FIELDS.has(f.name)) || bouncesPerRecipient(i);
+/** The message's way here is known: it is being received over SMTP, or relays wrote Received fields. */
+const hasTrace = (i: SpamInput) => i.clientIp !== undefined || i.headers.get('received') !== null;
 const isReply = (i: SpamInput) => i.headers.get('in-reply-to') !== null || i.headers.get('references') !== null;
 const signed = (i: SpamInput) => i.auth.dkim.length > 0 || i.headers.get('dkim-signature') !== null;
 const GREETING = /\b(?:helo|ehlo)[= ]\s*\S+/gi;

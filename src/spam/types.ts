@@ -23,6 +23,8 @@ export interface SpamHit {
   score: number;
   /** Points instead of `score` when the other hits add none: a verdict that is not sure on its own says less (Bayes). */
   scoreAlone?: number;
+  /** Rules whose points are this hit's own evidence again, so do not count as corroborating it (for `scoreAlone`). */
+  notCorroboratedBy?: string[];
   description: string;
 }
 

@@ -508,6 +508,45 @@ test('HTML_ONLY (0.7) does not corroborate Bayes: a newsletter written in HTML a
   assert.ok(countedHits([htmlOnly, { ...htmlOnly, rule: 'OTHER' }, bayesHit]).score >= 5);
 });
 
+test("a spam verdict its words do not carry needs a rule's point; with words that read as ham, not its own rule's", () => {
+  // An inline photo with a line of text under a model of 2002/2007 mail: format tokens say spam, the words ham.
+  const format = ['encoding:base64', 'html:cid', 'mime:multipart/related', 'attachment:ext:jpg', 'content-type:x'];
+  const formatTokens = [...format, ...Array.from({ length: 15 }, (_, i) => `mime:part${i}`), 'rule:HTML_IMAGE_ONLY'];
+  const photoWords = ['holiday', 'beach', 'love'];
+  const tokens = [...formatTokens, ...photoWords];
+  const photo = bayesVerdict(tokens, (t) => (photoWords.includes(t) ? 0.1 : 0.97), DEFAULT_BAYES);
+  assert.ok(photo.probability >= 0.7, `${photo.probability}`);
+  assert.is(photo.scoreAlone, 0, 'alone it adds nothing');
+  assert.ok(photo.score >= 5, 'beside a rule it counts as before');
+  assert.equal(photo.echoedRules, ['HTML_IMAGE_ONLY']);
+  const bayesHit = {
+    rule: 'BAYES_95',
+    score: photo.score,
+    scoreAlone: photo.scoreAlone,
+    notCorroboratedBy: photo.echoedRules,
+    description: '',
+  };
+  const imageOnly = { rule: 'HTML_IMAGE_ONLY', score: 2, description: '' };
+  assert.is(countedHits([imageOnly, bayesHit]).score, 2, 'the rule whose token carries the verdict is the same fact');
+  const other = { rule: 'MSGID_INVALID', score: 1, description: '' };
+  assert.is(countedHits([imageOnly, other, bayesHit]).score, Math.round((3 + photo.score) * 10) / 10);
+  assert.ok(
+    countedHits([imageOnly, bayesHit]).hits.every((h) => !('notCorroboratedBy' in h)),
+    'notCorroboratedBy is not shown',
+  );
+  // Words that are unsure (not ham): alone it still adds nothing, but a content rule corroborates it.
+  const unsureWords: Record<string, number> = { holiday: 0.25, beach: 0.8, love: 0.35 };
+  const unsure = bayesVerdict(tokens, (t) => unsureWords[t] ?? 0.97, DEFAULT_BAYES);
+  assert.ok(unsure.probability >= 0.7, `${unsure.probability}`);
+  assert.is(unsure.scoreAlone, 0);
+  assert.equal(unsure.echoedRules, []);
+  // Words that say spam carry the verdict themselves: it stands alone.
+  const pitchWords = Array.from({ length: 20 }, (_, i) => `offer${i}`);
+  const pitch = bayesVerdict([...formatTokens, ...pitchWords], () => 0.97, DEFAULT_BAYES);
+  assert.ok(pitch.scoreAlone >= 5, `${pitch.scoreAlone}`);
+  assert.equal(pitch.echoedRules, []);
+});
+
 test('clues: the strongest maxDiscriminators, as sorting every token would give them, ties by token', () => {
   // Counts with many equal strengths (ties) and a repeated token.
   const tokens = Array.from({ length: 400 }, (_, i) => `t${(i * 7919) % 397}`);
