@@ -14,8 +14,10 @@ export interface Message {
   subject: string;
   /** The subject, a line break and the text: where the phrases are looked for. */
   all: string;
-  /** The places of the phrases' guard words in `all` (guardPlaces). */
+  /** The places of the phrases' guard words in `all`, by word (lower-cased) (index.ts wordPlaces). */
   guards: Map<string, number[]>;
+  /** The places of the offers' start words in `all`'s first OFFER_SCAN characters, as a copy cut there reads them. */
+  offerStarts: number[];
   parts: Parts;
   /** The From address's domain, lower-cased ('' without one). */
   fromDomain: string;

@@ -13,12 +13,13 @@ import { htmlFeatures } from './html-structure.ts';
 import { linkFeatures } from './links.ts';
 import { cameViaList } from './lists.ts';
 import { obfuscationFeatures } from './obfuscation.ts';
-import { offerFeatures } from './offers.ts';
+import { OFFER_SCAN, OFFER_START_WORDS, offerFeatures } from './offers.ts';
 import { mimeParts, type Parts } from './parts.ts';
 import { phishingFeatures } from './phishing.ts';
-import { guardPlaces } from './phrases.ts';
+import { GUARD_WORDS } from './phrases.ts';
 import { senderFeatures } from './sender.ts';
 import { shortLinkFeatures } from './short-link.ts';
+import { runStart, WordTable } from './word-scan.ts';
 
 /**
  * The text the features scan. Phrases spread over a long text say little: past 32 KB they only added
@@ -79,11 +80,38 @@ function readMessage(raw: Buffer, index: MessageIndex): Message {
     text,
     subject,
     all,
-    guards: guardPlaces(all),
+    ...wordPlaces(all),
     parts,
     fromDomain,
     own: fromDomain ? registeredDomain(fromDomain) : '',
     domainOf,
     throughList: () => (listed ??= cameViaList(raw, index)),
   };
+}
+
+// The phrases' guard words and the offers' start words, found in one walk over the text (word-scan.ts): the two
+// regex passes it replaces cost about one walk each.
+const GUARD = 1;
+const OFFER_START = 2;
+const WORDS = new WordTable([GUARD_WORDS, OFFER_START_WORDS]);
+
+/** Where `all` has each guard word, and the offers' start words in its first OFFER_SCAN characters. */
+export function wordPlaces(all: string): Pick<Message, 'guards' | 'offerStarts'> {
+  const guards = new Map<string, number[]>();
+  const offerStarts: number[] = [];
+  WORDS.scan(all, (lists, start, end, word) => {
+    if (lists & GUARD) {
+      const at = guards.get(word!);
+      if (at) at.push(start);
+      else guards.set(word!, [start]);
+    }
+    if (lists & OFFER_START && end <= OFFER_SCAN) offerStarts.push(start);
+  });
+  // The offers read a copy cut at OFFER_SCAN: a word the cut splits is read as the part before it.
+  const cut = runStart(all, OFFER_SCAN);
+  if (cut < OFFER_SCAN)
+    WORDS.scan(all.slice(cut, OFFER_SCAN), (lists) => {
+      if (lists & OFFER_START) offerStarts.push(cut);
+    });
+  return { guards, offerStarts };
 }

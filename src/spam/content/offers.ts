@@ -169,33 +169,33 @@ const distinctMatches = (re: RegExp, text: string, max: number) => {
   return seen.size;
 };
 // The offers' words in one pattern, a group each (their own groups do not capture), tried only where the text has
-// a word one of them starts with, found in one pass of plain words (as PHRASES' guards): searched for at every
+// a word one of them starts with, found in the walk that finds PHRASES' guards (index.ts wordPlaces): searched for at every
 // word, the pattern took 1.7-2.6 times as long over the corpus texts (p99 0.37-0.46 ms against 0.16-0.29 ms), and a
 // pass per offer twice that. Sound because every alternative starts with \b and one of its offer's `starts` as a
 // whole word, and a match is looked for only after the last one ends, as a global search does.
-const OFFER_STARTS = new RegExp(`\\b(?:${OFFERS.flatMap((o) => o.starts.split(' ')).join('|')})\\b`, 'gi');
+export const OFFER_START_WORDS = [...new Set(OFFERS.flatMap((o) => o.starts.split(' ')))];
 const OFFER_AT = new RegExp(OFFERS.map((o) => `(${o.words.source})`).join('|'), 'iy');
-/** The offers whose words the text names, two different ones each. */
-function offersNamed(text: string): Set<FeatureName> {
+/** The offers whose words the text names, two different ones each; `starts`: the places of OFFER_START_WORDS. */
+function offersNamed(text: string, starts: number[]): Set<FeatureName> {
   const seen = OFFERS.map(() => new Set<string>());
   const named = new Set<FeatureName>();
   let end = 0;
-  for (const start of text.matchAll(OFFER_STARTS)) {
-    if (start.index < end) continue;
-    OFFER_AT.lastIndex = start.index;
+  for (const start of starts) {
+    if (start < end) continue;
+    OFFER_AT.lastIndex = start;
     const m = OFFER_AT.exec(text);
     if (!m) continue;
-    end = start.index + m[0].length;
+    end = start + m[0].length;
     const i = m.findIndex((group, n) => n > 0 && group !== undefined) - 1;
     if (seen[i]!.add(matchKey(m[0])).size === 2) named.add(OFFERS[i]!.feature);
   }
   return named;
 }
 
-const OFFER_SCAN = 16 * 1024;
+export const OFFER_SCAN = 16 * 1024;
 
 /** Advertising phrases, shouted money and the offers. */
-export function offerFeatures({ text, subject, all, guards, throughList }: Message, hits: Hits): void {
+export function offerFeatures({ text, subject, all, guards, offerStarts, throughList }: Message, hits: Hits): void {
   // Counted up to 5: no more can change the rules.
   const phrases = countPhrases(all, guards, PHRASES, 5);
   if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
@@ -210,7 +210,7 @@ export function offerFeatures({ text, subject, all, guards, throughList }: Messa
   if (matchesUpTo(FORM_LINE, text.slice(0, OFFER_SCAN), 3) === 3) hits.add('FILL_FORM');
   if (distinctMatches(STOCK_WORDS, offer, 2) >= 2) hits.add('STOCK_TIP');
   if (advanceFee(offer)) hits.add('ADVANCE_FEE');
-  const named = offersNamed(offer);
+  const named = offersNamed(offer, offerStarts);
   for (const { feature, subject: word } of OFFERS)
     if (named.has(feature) || (word?.test(subject) && !throughList())) hits.add(feature);
 }
