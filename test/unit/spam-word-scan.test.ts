@@ -1,6 +1,6 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { wordPlaces } from '../../src/spam/content/index.ts';
+import { contentFeatures, wordPlaces } from '../../src/spam/content/index.ts';
 import { OFFER_SCAN, OFFER_START_WORDS } from '../../src/spam/content/offers.ts';
 import { GUARD_WORDS } from '../../src/spam/content/phrases.ts';
 import { runStart, WordTable } from '../../src/spam/content/word-scan.ts';
@@ -10,14 +10,20 @@ import { runStart, WordTable } from '../../src/spam/content/word-scan.ts';
 // written (branch `spamscan`); here on the cases where they could part.
 const wordsPattern = (words: string[]) => new RegExp(`\\b(?:${words.join('|')})\\b`, 'gi');
 const GUARDS_SPEC = wordsPattern(GUARD_WORDS);
-const OFFER_STARTS_SPEC = wordsPattern(OFFER_START_WORDS);
+const OFFER_STARTS_SPEC = Object.entries(OFFER_START_WORDS).map(
+  ([name, words]) => [name, wordsPattern(words)] as const,
+);
 function spec(all: string) {
   const guards = new Map<string, number[]>();
   for (const m of all.matchAll(GUARDS_SPEC)) {
     const w = m[0].toLowerCase();
     guards.set(w, [...(guards.get(w) ?? []), m.index]);
   }
-  return { guards, offerStarts: [...all.slice(0, OFFER_SCAN).matchAll(OFFER_STARTS_SPEC)].map((m) => m.index) };
+  const offer = all.slice(0, OFFER_SCAN);
+  const offerStarts = Object.fromEntries(
+    OFFER_STARTS_SPEC.map(([name, re]) => [name, [...offer.matchAll(re)].map((m) => m.index)]),
+  );
+  return { guards, offerStarts };
 }
 const same = (all: string, name = JSON.stringify(all.slice(-60))) => {
   const found = wordPlaces(all);
@@ -33,12 +39,27 @@ test('word walk: the guard and offer words the regexes found, in any case, betwe
   // (ſ upper-cases to S, the Kelvin sign lower-cases to k).
   same('cafénow nowé éno ſpam ſ pills \u212Aredit Kredit İnternet internet\u00a0pills\tpills\npills');
   same('pills pills pills 42 42 _pills pills_ p1lls PILLS');
+  same('weightloss Weight-loss fatburner fat-burner ejaculation OTCBB otcbbx otc: strong buy 10-day target');
   same('');
   same('no');
 });
 
 test('word walk: a word the offers cut at OFFER_SCAN is read as cut there, as in a copy of the text ending there', () => {
-  const words = ['pills', 'pillsbury', 'Refinancing', 'refinanc', 'refin', '123456', '12ab', 'no', 'nope', 'x_y'];
+  const words = [
+    'weightloss',
+    'otcbbx',
+    'ejaculation',
+    'pills',
+    'pillsbury',
+    'Refinancing',
+    'refinanc',
+    'refin',
+    '123456',
+    '12ab',
+    'no',
+    'nope',
+    'x_y',
+  ];
   for (const word of words)
     for (let before = -3; before < 14; before++)
       for (const separator of [' ', '-', '\u00e9', '_']) {
@@ -71,6 +92,21 @@ test('word walk: a table of several lists says which lists a word is in; \\d+ an
   assert.is(runStart('ab cd', 2), 2);
   assert.is(runStart('ab cd', 5), 5);
   assert.is(runStart('abcd', 0), 0);
+});
+
+test('word walk: the health and stock words that start inside a word run are still found', () => {
+  const prose = ' Here is some ordinary text to pad the message out.'.repeat(3);
+  const has = (subject: string, body: string, feature: string) =>
+    contentFeatures(
+      Buffer.from(
+        `From: a@shop.example\r\nTo: b@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
+          `Message-ID: <a1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n${body}\r\n`,
+      ),
+    ).includes(feature as never);
+  // "weightloss" is one word run, its pattern's start "weight" is not; "otcbbx" starts with "otcbb" (no \b after it).
+  assert.ok(has('Summer', `Weightloss at last.${prose} Appetite suppressants that work.`, 'HEALTH_OFFER'));
+  assert.ok(has('Alert', `Trades on OTCBBX today.${prose} Strong buy!`, 'STOCK_TIP'));
+  assert.not.ok(has('Alert', `Trades on OTCX today.${prose} Strong buy!`, 'STOCK_TIP'));
 });
 
 test('word walk: linear on 60,000-character runs of what it repeats', () => {

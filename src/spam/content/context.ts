@@ -16,8 +16,11 @@ export interface Message {
   all: string;
   /** The places of the phrases' guard words in `all`, by word (lower-cased) (index.ts wordPlaces). */
   guards: Map<string, number[]>;
-  /** The places of the offers' start words in `all`'s first OFFER_SCAN characters, as a copy cut there reads them. */
-  offerStarts: number[];
+  /**
+   * The places of offers.ts' start words in `all`'s first OFFER_SCAN characters (as a copy cut there reads them), by
+   * the name of their list (OFFER_START_WORDS).
+   */
+  offerStarts: Record<string, number[]>;
   parts: Parts;
   /** The From address's domain, lower-cased ('' without one). */
   fromDomain: string;

@@ -89,29 +89,28 @@ function readMessage(raw: Buffer, index: MessageIndex): Message {
   };
 }
 
-// The phrases' guard words and the offers' start words, found in one walk over the text (word-scan.ts): the two
-// regex passes it replaces cost about one walk each.
-const GUARD = 1;
-const OFFER_START = 2;
-const WORDS = new WordTable([GUARD_WORDS, OFFER_START_WORDS]);
+// The phrases' guard words and the start words of offers.ts' patterns, found in one walk over the text
+// (word-scan.ts): each of the regex passes it replaces cost about as much as the walk.
+const OFFER_LISTS = Object.entries(OFFER_START_WORDS);
+const WORDS = new WordTable([GUARD_WORDS, ...OFFER_LISTS.map(([, words]) => words)]);
 
-/** Where `all` has each guard word, and the offers' start words in its first OFFER_SCAN characters. */
+/** Where `all` has each guard word, and each offer list's start words in its first OFFER_SCAN characters. */
 export function wordPlaces(all: string): Pick<Message, 'guards' | 'offerStarts'> {
   const guards = new Map<string, number[]>();
-  const offerStarts: number[] = [];
+  const starts = OFFER_LISTS.map((): number[] => []);
+  const found = (lists: number, start: number) => {
+    for (let n = 0; n < starts.length; n++) if (lists & (2 << n)) starts[n]!.push(start);
+  };
   WORDS.scan(all, (lists, start, end, word) => {
-    if (lists & GUARD) {
+    if (lists & 1) {
       const at = guards.get(word!);
       if (at) at.push(start);
       else guards.set(word!, [start]);
     }
-    if (lists & OFFER_START && end <= OFFER_SCAN) offerStarts.push(start);
+    if (end <= OFFER_SCAN) found(lists, start);
   });
   // The offers read a copy cut at OFFER_SCAN: a word the cut splits is read as the part before it.
   const cut = runStart(all, OFFER_SCAN);
-  if (cut < OFFER_SCAN)
-    WORDS.scan(all.slice(cut, OFFER_SCAN), (lists) => {
-      if (lists & OFFER_START) offerStarts.push(cut);
-    });
-  return { guards, offerStarts };
+  if (cut < OFFER_SCAN) WORDS.scan(all.slice(cut, OFFER_SCAN), (lists) => found(lists, cut));
+  return { guards, offerStarts: Object.fromEntries(OFFER_LISTS.map(([name], n) => [name, starts[n]!])) };
 }
