@@ -2,6 +2,7 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { contentFeatures, wordPlaces } from '../../src/spam/content/index.ts';
 import { OFFER_SCAN, OFFER_START_WORDS } from '../../src/spam/content/offers.ts';
+import { CREDENTIAL_STARTS } from '../../src/spam/content/phishing.ts';
 import { GUARD_WORDS } from '../../src/spam/content/phrases.ts';
 import { runStart, WordTable } from '../../src/spam/content/word-scan.ts';
 
@@ -9,7 +10,7 @@ import { runStart, WordTable } from '../../src/spam/content/word-scan.ts';
 // at OFFER_SCAN). Checked equal on every text of the shared corpus (12,937) and 100,000 random strings while
 // written (branch `spamscan`); here on the cases where they could part.
 const wordsPattern = (words: string[]) => new RegExp(`\\b(?:${words.join('|')})\\b`, 'gi');
-const GUARDS_SPEC = wordsPattern(GUARD_WORDS);
+const GUARDS_SPEC = wordsPattern([...new Set([...GUARD_WORDS, ...CREDENTIAL_STARTS])]);
 const OFFER_STARTS_SPEC = Object.entries(OFFER_START_WORDS).map(
   ([name, words]) => [name, wordsPattern(words)] as const,
 );
@@ -94,19 +95,30 @@ test('word walk: a table of several lists says which lists a word is in; \\d+ an
   assert.is(runStart('abcd', 0), 0);
 });
 
+const has = (subject: string, body: string, feature: string) =>
+  contentFeatures(
+    Buffer.from(
+      `From: a@shop.example\r\nTo: b@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
+        `Message-ID: <a1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n${body}\r\n`,
+    ),
+  ).includes(feature as never);
+
 test('word walk: the health and stock words that start inside a word run are still found', () => {
   const prose = ' Here is some ordinary text to pad the message out.'.repeat(3);
-  const has = (subject: string, body: string, feature: string) =>
-    contentFeatures(
-      Buffer.from(
-        `From: a@shop.example\r\nTo: b@example.test\r\nSubject: ${subject}\r\nDate: Tue, 3 Apr 2007 10:00:00 +0000\r\n` +
-          `Message-ID: <a1@shop.example>\r\nMIME-Version: 1.0\r\nContent-Type: text/plain\r\n\r\n${body}\r\n`,
-      ),
-    ).includes(feature as never);
   // "weightloss" is one word run, its pattern's start "weight" is not; "otcbbx" starts with "otcbb" (no \b after it).
   assert.ok(has('Summer', `Weightloss at last.${prose} Appetite suppressants that work.`, 'HEALTH_OFFER'));
   assert.ok(has('Alert', `Trades on OTCBBX today.${prose} Strong buy!`, 'STOCK_TIP'));
   assert.not.ok(has('Alert', `Trades on OTCX today.${prose} Strong buy!`, 'STOCK_TIP'));
+});
+
+test('word walk: CREDENTIALS tried at its start words, in the subject and the text apart as before', () => {
+  const link = ' at https://login.example.net/now';
+  assert.ok(has('Verify your account', `Thanks${link}`, 'PHISH_CREDENTIALS'));
+  assert.ok(has('Notice', `Please CONFIRM your password${link}`, 'PHISH_CREDENTIALS'));
+  assert.ok(has('Notice', `Your mailbox has been suspended${link}`, 'PHISH_CREDENTIALS'));
+  // The subject and the text are read apart: a phrase begun in one and ended in the other is neither's.
+  assert.not.ok(has('Please verify', `your account${link}`, 'PHISH_CREDENTIALS'));
+  assert.not.ok(has('Notice', `Reverify your account${link}`, 'PHISH_CREDENTIALS'));
 });
 
 test('word walk: linear on 60,000-character runs of what it repeats', () => {

@@ -14,7 +14,7 @@ export interface Message {
   subject: string;
   /** The subject, a line break and the text: where the phrases are looked for. */
   all: string;
-  /** The places of the phrases' guard words in `all`, by word (lower-cased) (index.ts wordPlaces). */
+  /** The places of the phrases' guard words and CREDENTIALS' start words in `all`, by word (index.ts wordPlaces). */
   guards: Map<string, number[]>;
   /**
    * The places of offers.ts' start words in `all`'s first OFFER_SCAN characters (as a copy cut there reads them), by

@@ -15,7 +15,7 @@ import { cameViaList } from './lists.ts';
 import { obfuscationFeatures } from './obfuscation.ts';
 import { OFFER_SCAN, OFFER_START_WORDS, offerFeatures } from './offers.ts';
 import { mimeParts, type Parts } from './parts.ts';
-import { phishingFeatures } from './phishing.ts';
+import { CREDENTIAL_STARTS, phishingFeatures } from './phishing.ts';
 import { GUARD_WORDS } from './phrases.ts';
 import { senderFeatures } from './sender.ts';
 import { shortLinkFeatures } from './short-link.ts';
@@ -89,20 +89,25 @@ function readMessage(raw: Buffer, index: MessageIndex): Message {
   };
 }
 
-// The phrases' guard words and the start words of offers.ts' patterns, found in one walk over the text
-// (word-scan.ts): each of the regex passes it replaces cost about as much as the walk.
+// The phrases' guard words, the start words of CREDENTIALS and those of offers.ts' patterns, found in one walk
+// over the text (word-scan.ts): each of the regex passes it replaces cost about as much as the walk.
 const OFFER_LISTS = Object.entries(OFFER_START_WORDS);
-const WORDS = new WordTable([GUARD_WORDS, ...OFFER_LISTS.map(([, words]) => words)]);
+const WORDS = new WordTable([GUARD_WORDS, CREDENTIAL_STARTS, ...OFFER_LISTS.map(([, words]) => words)]);
+/** The lists (bits) whose places are kept by word, over the whole text: the guards and CREDENTIALS' starts. */
+const BY_WORD = 0b11;
 
-/** Where `all` has each guard word, and each offer list's start words in its first OFFER_SCAN characters. */
+/**
+ * Where `all` has each guard word and each of CREDENTIALS' start words, and each offer list's start words in its
+ * first OFFER_SCAN characters.
+ */
 export function wordPlaces(all: string): Pick<Message, 'guards' | 'offerStarts'> {
   const guards = new Map<string, number[]>();
   const starts = OFFER_LISTS.map((): number[] => []);
   const found = (lists: number, start: number) => {
-    for (let n = 0; n < starts.length; n++) if (lists & (2 << n)) starts[n]!.push(start);
+    for (let n = 0; n < starts.length; n++) if (lists & (4 << n)) starts[n]!.push(start);
   };
   WORDS.scan(all, (lists, start, end, word) => {
-    if (lists & 1) {
+    if (lists & BY_WORD) {
       const at = guards.get(word!);
       if (at) at.push(start);
       else guards.set(word!, [start]);
