@@ -11,7 +11,8 @@ import { countPhrases, PHRASES } from './phrases.ts';
 // 1 of 2768 ham; trec07p 13.0%, no ham).
 const HEALTH_WORDS =
   /\b(?:viagra|cialis|levitra|erections?|erectile|impotence|penis|ejaculat\w*|libido|sexual\s+(?:performance|stamina|desire)|male\s+enhancement|weight[\s-]?loss|(?:lose|lost|losing|shed|drop)\s+(?:up\s+to\s+)?(?:\d+(?:[.,-]\d+)?\s*(?:pounds|lbs|kg)|weight|inches|fat)|burn(?:s|ing)?\s+(?:\w+\s+)?fat|fat[\s-]burn\w*|(?:without|no)\s+(?:exercis(?:e|ing)|dieting)|appetite\s+suppress\w*|diet\s+pills?|(?:extra|excess|superfluous|redundant)\s+(?:body\s+)?(?:weight|pounds|kilos|kilograms|fat)|body\s+(?:fat|kilos|kilograms)|(?:pounds?|kilos?|weight|fat)\s+(?:melting|melts?\s+away)|dick\s+size)\b/gi;
-// The words HEALTH_WORDS' alternatives start with, each a whole word there (found in index.ts' word walk).
+// The words HEALTH_WORDS' alternatives start with, each a whole word there (found in index.ts' word walk): the
+// pattern is tried only where one is, so an alternative added to it needs its first word here.
 const HEALTH_STARTS =
   'viagra cialis levitra erection erections erectile impotence penis ejaculat\\w* libido sexual male weight weightloss lose lost losing shed drop burn burns burning fat without no appetite diet extra excess superfluous redundant body pound pounds kilo kilos dick';
 // The potency pill in the subject is the offer, whatever prose pads the body against filters (trec07p: 14
@@ -28,7 +29,8 @@ const FORM_LINE =
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
 const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
-// The words STOCK_WORDS' alternatives start with: whole words there but "otcbb" (no \b after it).
+// The words STOCK_WORDS' alternatives start with: whole words there but "otcbb" (no \b after it). As for HEALTH_STARTS,
+// an alternative added to the pattern needs its first word here.
 const STOCK_STARTS =
   'stock symbol ticker strong \\d+ short long price target current recent opening otc otcbb\\w* pink pk investor explosive';
 // The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 44 spam, 3.5%;
