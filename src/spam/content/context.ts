@@ -14,8 +14,13 @@ export interface Message {
   subject: string;
   /** The subject, a line break and the text: where the phrases are looked for. */
   all: string;
-  /** The places of the phrases' guard words in `all` (guardPlaces). */
+  /** The places of the phrases' guard words and CREDENTIALS' start words in `all`, by word (index.ts wordPlaces). */
   guards: Map<string, number[]>;
+  /**
+   * The places of offers.ts' start words in `all`'s first OFFER_SCAN characters (as a copy cut there reads them), by
+   * the name of their list (OFFER_START_WORDS).
+   */
+  offerStarts: Record<string, number[]>;
   parts: Parts;
   /** The From address's domain, lower-cased ('' without one). */
   fromDomain: string;

@@ -13,12 +13,13 @@ import { htmlFeatures } from './html-structure.ts';
 import { linkFeatures } from './links.ts';
 import { cameViaList } from './lists.ts';
 import { obfuscationFeatures } from './obfuscation.ts';
-import { offerFeatures } from './offers.ts';
+import { OFFER_SCAN, OFFER_START_WORDS, offerFeatures } from './offers.ts';
 import { mimeParts, type Parts } from './parts.ts';
-import { phishingFeatures } from './phishing.ts';
-import { guardPlaces } from './phrases.ts';
+import { CREDENTIAL_STARTS, phishingFeatures } from './phishing.ts';
+import { GUARD_WORDS } from './phrases.ts';
 import { senderFeatures } from './sender.ts';
 import { shortLinkFeatures } from './short-link.ts';
+import { runStart, WordTable } from './word-scan.ts';
 
 /**
  * The text the features scan. Phrases spread over a long text say little: past 32 KB they only added
@@ -79,11 +80,42 @@ function readMessage(raw: Buffer, index: MessageIndex): Message {
     text,
     subject,
     all,
-    guards: guardPlaces(all),
+    ...wordPlaces(all),
     parts,
     fromDomain,
     own: fromDomain ? registeredDomain(fromDomain) : '',
     domainOf,
     throughList: () => (listed ??= cameViaList(raw, index)),
   };
+}
+
+// The phrases' guard words, the start words of CREDENTIALS and those of offers.ts' patterns, found in one walk
+// over the text (word-scan.ts): each of the regex passes it replaces cost about as much as the walk.
+const OFFER_LISTS = Object.entries(OFFER_START_WORDS);
+const WORDS = new WordTable([GUARD_WORDS, CREDENTIAL_STARTS, ...OFFER_LISTS.map(([, words]) => words)]);
+/** The lists (bits) whose places are kept by word, over the whole text: the guards and CREDENTIALS' starts. */
+const BY_WORD = 0b11;
+
+/**
+ * Where `all` has each guard word and each of CREDENTIALS' start words, and each offer list's start words in its
+ * first OFFER_SCAN characters.
+ */
+export function wordPlaces(all: string): Pick<Message, 'guards' | 'offerStarts'> {
+  const guards = new Map<string, number[]>();
+  const starts = OFFER_LISTS.map((): number[] => []);
+  const found = (lists: number, start: number) => {
+    for (let n = 0; n < starts.length; n++) if (lists & (4 << n)) starts[n]!.push(start);
+  };
+  WORDS.scan(all, (lists, start, end, word) => {
+    if (lists & BY_WORD) {
+      const at = guards.get(word!);
+      if (at) at.push(start);
+      else guards.set(word!, [start]);
+    }
+    if (end <= OFFER_SCAN) found(lists, start);
+  });
+  // The offers read a copy cut at OFFER_SCAN: a word the cut splits is read as the part before it.
+  const cut = runStart(all, OFFER_SCAN);
+  if (cut < OFFER_SCAN) WORDS.scan(all.slice(cut, OFFER_SCAN), (lists) => found(lists, cut));
+  return { guards, offerStarts: Object.fromEntries(OFFER_LISTS.map(([name], n) => [name, starts[n]!])) };
 }

@@ -11,6 +11,10 @@ import { countPhrases, PHRASES } from './phrases.ts';
 // 1 of 2768 ham; trec07p 13.0%, no ham).
 const HEALTH_WORDS =
   /\b(?:viagra|cialis|levitra|erections?|erectile|impotence|penis|ejaculat\w*|libido|sexual\s+(?:performance|stamina|desire)|male\s+enhancement|weight[\s-]?loss|(?:lose|lost|losing|shed|drop)\s+(?:up\s+to\s+)?(?:\d+(?:[.,-]\d+)?\s*(?:pounds|lbs|kg)|weight|inches|fat)|burn(?:s|ing)?\s+(?:\w+\s+)?fat|fat[\s-]burn\w*|(?:without|no)\s+(?:exercis(?:e|ing)|dieting)|appetite\s+suppress\w*|diet\s+pills?|(?:extra|excess|superfluous|redundant)\s+(?:body\s+)?(?:weight|pounds|kilos|kilograms|fat)|body\s+(?:fat|kilos|kilograms)|(?:pounds?|kilos?|weight|fat)\s+(?:melting|melts?\s+away)|dick\s+size)\b/gi;
+// The words HEALTH_WORDS' alternatives start with, each a whole word there (found in index.ts' word walk): the
+// pattern is tried only where one is, so an alternative added to it needs its first word here.
+const HEALTH_STARTS =
+  'viagra cialis levitra erection erections erectile impotence penis ejaculat\\w* libido sexual male weight weightloss lose lost losing shed drop burn burns burning fat without no appetite diet extra excess superfluous redundant body pound pounds kilo kilos dick';
 // The potency pill in the subject is the offer, whatever prose pads the body against filters (trec07p: 14
 // more spam named, 4 more caught left out). Not the anatomy: news headlines name it (an RSS digest's ham).
 const POTENCY_SUBJECT = /\b(?:viagra|cialis|levitra|erectile|impotence|male\s+enhancement)\b/i;
@@ -25,6 +29,10 @@ const FORM_LINE =
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
 const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
+// The words STOCK_WORDS' alternatives start with: whole words there but "otcbb" (no \b after it). As for HEALTH_STARTS,
+// an alternative added to the pattern needs its first word here.
+const STOCK_STARTS =
+  'stock symbol ticker strong \\d+ short long price target current recent opening otc otcbb\\w* pink pk investor explosive';
 // The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 44 spam, 3.5%;
 // Enron-Spam 55; trec07p none; no ham of any source). Each topic a pattern of its own
 // that starts with a word, not a digit: one alternation of them all, tried at every position of 64 KB of text,
@@ -158,44 +166,67 @@ const matchKey = (match: string) =>
     .replace(/:.*/, ':')
     .replace(/(?:es|ed|e|s|ing)$/, '');
 /**
- * How many different matches of `re` (global) `text` has, counted up to `max`, each read by matchKey ("casino" and
- * "casinos", "refinance" and "refinancing" in a digest are one word said twice).
+ * The matches of `sticky` (flag y) a global search of the text finds, looked for only at `starts` (ascending): sound
+ * when every match starts at one of them, as each does at a start word of its pattern found by index.ts' walk.
  */
-const distinctMatches = (re: RegExp, text: string, max: number) => {
+function* matchesAt(sticky: RegExp, text: string, starts: number[]): Generator<RegExpExecArray> {
+  let end = 0;
+  for (const start of starts) {
+    if (start < end) continue;
+    sticky.lastIndex = start;
+    const m = sticky.exec(text);
+    if (!m) continue;
+    end = start + m[0].length;
+    yield m;
+  }
+}
+/** How many matches of `sticky` (at `starts`) the text has, counted up to `max`. */
+const countAt = (sticky: RegExp, text: string, starts: number[], max: number) => {
+  let count = 0;
+  for (const _ of matchesAt(sticky, text, starts)) if (++count === max) break;
+  return count;
+};
+/**
+ * How many different matches of `sticky` (at `starts`) the text has, counted up to `max`, each read by matchKey
+ * ("casino" and "casinos", "refinance" and "refinancing" in a digest are one word said twice).
+ */
+const distinctAt = (sticky: RegExp, text: string, starts: number[], max: number) => {
   const seen = new Set<string>();
-  re.lastIndex = 0;
-  for (let m = re.exec(text); m && seen.size < max; m = re.exec(text)) seen.add(matchKey(m[0]));
-  re.lastIndex = 0;
+  for (const m of matchesAt(sticky, text, starts)) if (seen.add(matchKey(m[0])).size === max) break;
   return seen.size;
 };
 // The offers' words in one pattern, a group each (their own groups do not capture), tried only where the text has
-// a word one of them starts with, found in one pass of plain words (as PHRASES' guards): searched for at every
+// a word one of them starts with, found in the walk that finds PHRASES' guards (index.ts wordPlaces): searched for at every
 // word, the pattern took 1.7-2.6 times as long over the corpus texts (p99 0.37-0.46 ms against 0.16-0.29 ms), and a
 // pass per offer twice that. Sound because every alternative starts with \b and one of its offer's `starts` as a
 // whole word, and a match is looked for only after the last one ends, as a global search does.
-const OFFER_STARTS = new RegExp(`\\b(?:${OFFERS.flatMap((o) => o.starts.split(' ')).join('|')})\\b`, 'gi');
 const OFFER_AT = new RegExp(OFFERS.map((o) => `(${o.words.source})`).join('|'), 'iy');
-/** The offers whose words the text names, two different ones each. */
-function offersNamed(text: string): Set<FeatureName> {
+/** The offers whose words the text names, two different ones each; `starts`: the places of their start words. */
+function offersNamed(text: string, starts: number[]): Set<FeatureName> {
   const seen = OFFERS.map(() => new Set<string>());
   const named = new Set<FeatureName>();
-  let end = 0;
-  for (const start of text.matchAll(OFFER_STARTS)) {
-    if (start.index < end) continue;
-    OFFER_AT.lastIndex = start.index;
-    const m = OFFER_AT.exec(text);
-    if (!m) continue;
-    end = start.index + m[0].length;
+  for (const m of matchesAt(OFFER_AT, text, starts)) {
     const i = m.findIndex((group, n) => n > 0 && group !== undefined) - 1;
     if (seen[i]!.add(matchKey(m[0])).size === 2) named.add(OFFERS[i]!.feature);
   }
   return named;
 }
+const HEALTH_AT = new RegExp(HEALTH_WORDS.source, 'iy');
+const STOCK_AT = new RegExp(STOCK_WORDS.source, 'iy');
+/**
+ * The word lists whose places index.ts' walk finds in the first OFFER_SCAN characters of the text (Message
+ * offerStarts): the start words of the offers, of HEALTH_WORDS and of STOCK_WORDS.
+ */
+export const OFFER_START_WORDS: Record<string, string[]> = {
+  offers: [...new Set(OFFERS.flatMap((o) => o.starts.split(' ')))],
+  health: HEALTH_STARTS.split(' '),
+  stock: STOCK_STARTS.split(' '),
+};
 
-const OFFER_SCAN = 16 * 1024;
+export const OFFER_SCAN = 16 * 1024;
 
 /** Advertising phrases, shouted money and the offers. */
-export function offerFeatures({ text, subject, all, guards, throughList }: Message, hits: Hits): void {
+export function offerFeatures({ text, subject, all, guards, offerStarts, throughList }: Message, hits: Hits): void {
   // Counted up to 5: no more can change the rules.
   const phrases = countPhrases(all, guards, PHRASES, 5);
   if (phrases >= 5) hits.add('SPAM_PHRASES_MANY');
@@ -205,12 +236,12 @@ export function offerFeatures({ text, subject, all, guards, throughList }: Messa
   // What is on offer is said at the start: the offers are looked for in the first 16 KB (their patterns over
   // 64 KB of plain text took 0.7 ms, most of the features stage's p99).
   const offer = all.slice(0, OFFER_SCAN);
-  if (matchesUpTo(HEALTH_WORDS, offer, 2) === 2 || (POTENCY_SUBJECT.test(subject) && !throughList()))
+  if (countAt(HEALTH_AT, offer, offerStarts.health!, 2) === 2 || (POTENCY_SUBJECT.test(subject) && !throughList()))
     hits.add('HEALTH_OFFER');
   if (matchesUpTo(FORM_LINE, text.slice(0, OFFER_SCAN), 3) === 3) hits.add('FILL_FORM');
-  if (distinctMatches(STOCK_WORDS, offer, 2) >= 2) hits.add('STOCK_TIP');
+  if (distinctAt(STOCK_AT, offer, offerStarts.stock!, 2) >= 2) hits.add('STOCK_TIP');
   if (advanceFee(offer)) hits.add('ADVANCE_FEE');
-  const named = offersNamed(offer);
+  const named = offersNamed(offer, offerStarts.offers!);
   for (const { feature, subject: word } of OFFERS)
     if (named.has(feature) || (word?.test(subject) && !throughList())) hits.add(feature);
 }
