@@ -25,7 +25,7 @@
 //       spamd's start, a split's SpamAssassin part takes about 10 minutes on a loaded 2-core machine)
 //     --short: each split also reported on its short messages alone (spam-corpus.ts isShort: under 60 words of
 //       visible body text), with how many spam and ham that is
-//     --dump FILE: write each test message's class, Bayes probability and rule hits (JSON lines) to study combinations
+//     --dump FILE: write each test message's class, Bayes probability, score and rule hits (JSON lines) to study combinations
 import { appendFileSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -122,7 +122,7 @@ try {
         if (dump)
           appendFileSync(
             dump,
-            `${JSON.stringify({ split: split.name, class: s.class, source: s.source, p: bayes.probability, hits: result.hits.filter((h) => !h.rule.startsWith('BAYES_')).map((h) => [h.rule, h.score]) })}\n`,
+            `${JSON.stringify({ split: split.name, class: s.class, source: s.source, p: bayes.probability, score: result.score, hits: result.hits.filter((h) => !h.rule.startsWith('BAYES_')).map((h) => [h.rule, h.score]) })}\n`,
           );
         scored.push({ s, score: result.score, rules: result.hits.map((h) => `${h.rule}=${h.score}`).join(' ') });
       }
