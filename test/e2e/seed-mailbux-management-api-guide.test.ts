@@ -11,6 +11,7 @@ import * as assert from 'uvu/assert';
 import { bootstrapKeyPath, createRootKey } from '../../src/bootstrap.ts';
 import { messagesIn, SmtpClient, transaction } from '../helpers/smtp.ts';
 import { waitFor } from '../helpers/outbound.ts';
+import { withImap } from '../helpers/instance.ts';
 import { startMailPair, type MailPair } from '../helpers/pair.ts';
 import { assertInDocument, curlCommands, runCurl, runPython, seedText } from '../helpers/seeds.ts';
 
@@ -35,19 +36,11 @@ const example = (code: string) => {
   return code;
 };
 
-async function subjects(port: number, host: string, user: string, pass: string, at_least = 1): Promise<string[]> {
+/** The subjects in `user`'s INBOX on instance `which`, once there are at least `at_least` (read over IMAPS). */
+async function subjects(which: 'a' | 'b', user: string, pass: string, at_least = 1): Promise<string[]> {
   return waitFor(
-    async () => {
-      const client = new ImapFlow({
-        host,
-        port,
-        secure: true,
-        tls: { rejectUnauthorized: false },
-        auth: { user, pass },
-        logger: false,
-      });
-      await client.connect();
-      try {
+    () =>
+      withImap(pair[which], user, pass, async (client) => {
         const lock = await client.getMailboxLock('INBOX');
         try {
           const out: string[] = [];
@@ -56,10 +49,7 @@ async function subjects(port: number, host: string, user: string, pass: string, 
         } finally {
           lock.release();
         }
-      } finally {
-        await client.logout();
-      }
-    },
+      }),
     15_000,
     `${at_least} messages for ${user}`,
   );
@@ -155,7 +145,7 @@ print(response.json())`),
 test('§2 accounts: create with a password (IMAP login works), the AI-agent script, details, PATCH password and description, list', async () => {
   const created = await curl(4);
   assert.type(created.body.data, 'number', created.text);
-  assert.equal(await subjects(imapOf('a').port, imapOf('a').host, 'agent@example.com', 'SecurePassword123!', 0), []);
+  assert.equal(await subjects('a', 'agent@example.com', 'SecurePassword123!', 0), []);
   const out = await python(
     example(`import requests
 import secrets
@@ -195,7 +185,7 @@ else:
   );
   const password = /SMTP\/IMAP password: (\S+)/.exec(out)?.[1];
   assert.ok(password, out);
-  assert.equal(await subjects(imapOf('a').port, imapOf('a').host, 'ai-support@example.com', password, 0), []);
+  assert.equal(await subjects('a', 'ai-support@example.com', password, 0), []);
 
   const details = await curl(5);
   assert.is(details.body.data.name, 'agent@example.com');
@@ -203,7 +193,7 @@ else:
   const patched = await curl(6);
   assert.equal(patched.body, { data: null }, patched.text);
   assert.is((await curl(5)).body.data.description, 'Updated AI agent');
-  assert.equal(await subjects(imapOf('a').port, imapOf('a').host, 'agent@example.com', 'NewSecurePassword456!', 0), []);
+  assert.equal(await subjects('a', 'agent@example.com', 'NewSecurePassword456!', 0), []);
   const old = new ImapFlow({
     ...imapOf('a'),
     secure: true,
@@ -231,11 +221,7 @@ test('§3 alias: sales@ delivers to agent@ (SMTP in, IMAP read); listed by types
   const created = await curl(8);
   assert.type(created.body.data, 'number', created.text);
   assert.is((await mail('sales@example.com', 'for sales')).end?.code, 250);
-  assert.ok(
-    (await subjects(imapOf('a').port, imapOf('a').host, 'agent@example.com', 'NewSecurePassword456!')).includes(
-      'for sales',
-    ),
-  );
+  assert.ok((await subjects('a', 'agent@example.com', 'NewSecurePassword456!')).includes('for sales'));
 });
 
 test('§4 forwarder: mail to forward@example.com reaches external@gmail.com on the other server, sender rewritten (SRS)', async () => {
@@ -250,11 +236,7 @@ test('§4 forwarder: mail to forward@example.com reaches external@gmail.com on t
     'sales@example.com',
   ]);
   assert.is((await mail('forward@example.com', 'forward me')).end?.code, 250);
-  assert.ok(
-    (await subjects(imapOf('b').port, imapOf('b').host, 'external@gmail.com', 'external password')).includes(
-      'forward me',
-    ),
-  );
+  assert.ok((await subjects('b', 'external@gmail.com', 'external password')).includes('forward me'));
   const [received] = await messagesIn(pair.b.server.store, 'external@gmail.com');
   assert.match(
     received!.text,
@@ -358,9 +340,7 @@ print("Done! Configure DNS records, then your email is ready.")`),
   assert.match(out, /^ Alias sales@ -> info@: 200$/m);
   const infoPassword = /info@mycompany\.com - 200 \(pass: (\w+)\)/.exec(out)![1]!;
   assert.is((await mail('sales@mycompany.com', 'sales lead')).end?.code, 250);
-  assert.ok(
-    (await subjects(imapOf('a').port, imapOf('a').host, 'info@mycompany.com', infoPassword)).includes('sales lead'),
-  );
+  assert.ok((await subjects('a', 'info@mycompany.com', infoPassword)).includes('sales lead'));
 });
 
 test('§7 the agent sends with the SMTP example (587, STARTTLS, login): delivered to customer@gmail.com, DKIM-signed', async () => {
@@ -386,11 +366,7 @@ print("Email sent!")`);
   );
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /Email sent!/);
-  assert.ok(
-    (await subjects(imapOf('b').port, imapOf('b').host, 'customer@gmail.com', 'customer password')).includes(
-      'AI Agent Response',
-    ),
-  );
+  assert.ok((await subjects('b', 'customer@gmail.com', 'customer password')).includes('AI Agent Response'));
   const [received] = await messagesIn(pair.b.server.store, 'customer@gmail.com');
   assert.match(received!.text, /DKIM-Signature:[\s\S]*d=example\.com;[\s\S]*s=mailbux;/);
 });
