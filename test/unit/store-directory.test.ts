@@ -58,6 +58,21 @@ test('a second lookup of each directory record reads nothing from the engine, an
   assert.is(second[7], undefined);
 });
 
+test('a domain never looked up and not hosted (the From domain of most inbound mail) is answered without an engine read; one created is seen at once', async () => {
+  await store.domains.get('dir.test'); // the hosted domains' keys are held
+  engine.reads = 0;
+  for (let i = 0; i < 50; i++) assert.is(await store.domains.get(`new-${i}.spam.test`), undefined);
+  assert.is(engine.reads, 0, 'each name new, none read');
+  await store.domains.create(teamId, 'new-7.spam.test');
+  assert.is(
+    (await store.domains.get('new-7.spam.test'))?.name,
+    'new-7.spam.test',
+    'created: the held keys were dropped',
+  );
+  await store.domains.remove((await store.domains.get('new-7.spam.test'))!);
+  assert.is(await store.domains.get('new-7.spam.test'), undefined, 'removed');
+});
+
 test('callers get their own copy: changing a record read does not change the next read', async () => {
   const read = (await store.accounts.get(account.id))!;
   read.name = 'changed in memory only';
