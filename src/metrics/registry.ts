@@ -35,66 +35,45 @@ export class Metrics {
 
   constructor() {
     const registers = [this.registry];
-    this.connectionsTotal = new Counter({
-      name: 'wrenmail_connections_total',
-      help: 'Connections accepted, by protocol',
-      labelNames: ['protocol'],
-      registers,
-    });
+    const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) =>
+      new Counter<L>({ name, help, labelNames, registers });
+    this.connectionsTotal = counter('wrenmail_connections_total', 'Connections accepted, by protocol', ['protocol']);
     this.connectionsOpen = new Gauge({
       name: 'wrenmail_connections_open',
       help: 'Connections open now, by protocol',
       labelNames: ['protocol'],
       registers,
     });
-    this.commands = new Counter({
-      name: 'wrenmail_commands_total',
-      help: 'Protocol commands handled, by protocol and command',
-      labelNames: ['protocol', 'command'],
-      registers,
-    });
-    this.logins = new Counter({
-      name: 'wrenmail_logins_total',
-      help: 'Password logins, by protocol and outcome',
-      labelNames: ['protocol', 'outcome'],
-      registers,
-    });
-    this.deliveries = new Counter({
-      name: 'wrenmail_deliveries_total',
-      help: 'Message deliveries, by direction and outcome',
-      labelNames: ['direction', 'outcome'],
-      registers,
-    });
-    this.webhooks = new Counter({
-      name: 'wrenmail_webhook_deliveries_total',
-      help: 'Webhook delivery attempts, by outcome',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.scanners = new Counter({
-      name: 'wrenmail_spam_scanner_requests_total',
-      help: 'Requests to external spam scanners (rspamd), by scanner, request (check, learn) and outcome; timeout and error mean Wren decided alone',
-      labelNames: ['scanner', 'request', 'outcome'],
-      registers,
-    });
-    this.judged = new Counter({
-      name: 'wrenmail_spam_user_judgements_total',
-      help: 'Messages users judged (a move into or out of Junk, $Junk or $NotJunk set; IMAP or the mailbox API), trained into Bayes, by class and outcome',
-      labelNames: ['class', 'outcome'],
-      registers,
-    });
-    this.greylists = new Counter({
-      name: 'wrenmail_greylist_total',
-      help: 'Suspect inbound mail greylisted (RFC 6647), by outcome: deferred (451), retried (its retry passed), known (a source that retried before)',
-      labelNames: ['outcome'],
-      registers,
-    });
-    this.autoLearned = new Counter({
-      name: 'wrenmail_spam_autolearn_total',
-      help: 'Messages the classify stage was sure of, offered to the Bayes model ([spam] auto_learn), by class and outcome',
-      labelNames: ['class', 'outcome'],
-      registers,
-    });
+    this.commands = counter('wrenmail_commands_total', 'Protocol commands handled, by protocol and command', [
+      'protocol',
+      'command',
+    ]);
+    this.logins = counter('wrenmail_logins_total', 'Password logins, by protocol and outcome', ['protocol', 'outcome']);
+    this.deliveries = counter('wrenmail_deliveries_total', 'Message deliveries, by direction and outcome', [
+      'direction',
+      'outcome',
+    ]);
+    this.webhooks = counter('wrenmail_webhook_deliveries_total', 'Webhook delivery attempts, by outcome', ['outcome']);
+    this.scanners = counter(
+      'wrenmail_spam_scanner_requests_total',
+      'Requests to external spam scanners (rspamd), by scanner, request (check, learn) and outcome; timeout and error mean Wren decided alone',
+      ['scanner', 'request', 'outcome'],
+    );
+    this.judged = counter(
+      'wrenmail_spam_user_judgements_total',
+      'Messages users judged (a move into or out of Junk, $Junk, $Phishing or $NotJunk set; IMAP or the mailbox API), trained into Bayes, by class and outcome',
+      ['class', 'outcome'],
+    );
+    this.greylists = counter(
+      'wrenmail_greylist_total',
+      'Suspect inbound mail greylisted (RFC 6647), by outcome: deferred (451), retried (its retry passed), known (a source that retried before)',
+      ['outcome'],
+    );
+    this.autoLearned = counter(
+      'wrenmail_spam_autolearn_total',
+      'Messages the classify stage was sure of, offered to the Bayes model ([spam] auto_learn), by class and outcome',
+      ['class', 'outcome'],
+    );
   }
 
   /** Node's process metrics (CPU, memory, GC, handles, event-loop lag); once, when /metrics is first served. */

@@ -3,27 +3,60 @@
 import type { Kv, RangeOptions } from './db.ts';
 import { Tx } from './tx.ts';
 
+const PRUNE_EVERY_MS = 60_000;
+
 /**
- * Deletes the expiry entries in `due` (at most `batchSize`) and each one's record (`recordOf` the entry's
- * key), unless the record was renewed since: it then has a later entry of its own and stays. Returns how
- * many entries were due.
+ * One family's expiry index: its passes, and when the next one is due. Pruning rides on the family's own
+ * writes, at most once a minute, with no timer to keep a process alive; one pass at a time.
  */
-export async function pruneExpired(
-  kv: Kv,
-  due: RangeOptions,
-  recordOf: (entry: string) => string,
-  now: number,
-  batchSize = 1000,
-): Promise<number> {
-  const entries = await kv.keys({ ...due, limit: batchSize });
-  if (entries.length === 0) return 0;
-  const tx = new Tx();
-  for (const entry of entries) {
-    tx.del(entry);
-    const key = recordOf(entry);
-    const record = await kv.get<{ expiresAt: number }>(key);
-    if (record && record.expiresAt <= now) tx.del(key);
+export class ExpiryIndex {
+  private readonly kv: Kv;
+  private readonly due: (now: number) => RangeOptions;
+  private readonly recordOf: (entry: string) => string;
+  private lastPass = 0;
+  private running: Promise<number> | undefined;
+
+  /** `due(now)`: the index entries expired by then; `recordOf(entry)`: the key of the record it indexes. */
+  constructor(kv: Kv, due: (now: number) => RangeOptions, recordOf: (entry: string) => string) {
+    this.kv = kv;
+    this.due = due;
+    this.recordOf = recordOf;
   }
-  await kv.commit(tx);
-  return entries.length;
+
+  /** A pass when a minute has gone by since the last one (resolves 0 otherwise). */
+  whenDue(now: number): Promise<number> {
+    if (now - this.lastPass <= PRUNE_EVERY_MS) return Promise.resolve(0);
+    this.lastPass = now;
+    return this.prune(now);
+  }
+
+  /**
+   * Deletes the expiry entries due at `now` (at most `batchSize`) and each one's record, unless the record was
+   * renewed since: it then has a later entry of its own and stays. Returns how many entries were due. A pass
+   * under way is finished first.
+   */
+  async prune(now: number, batchSize = 1000): Promise<number> {
+    while (this.running) await this.running.catch(() => undefined);
+    const pass = this.pass(now, batchSize);
+    this.running = pass;
+    try {
+      return await pass;
+    } finally {
+      this.running = undefined;
+    }
+  }
+
+  private async pass(now: number, batchSize: number): Promise<number> {
+    const entries = await this.kv.keys({ ...this.due(now), limit: batchSize });
+    if (entries.length === 0) return 0;
+    const tx = new Tx();
+    for (const entry of entries) {
+      tx.del(entry);
+      const key = this.recordOf(entry);
+      const record = await this.kv.get<{ expiresAt: number }>(key);
+      if (record && record.expiresAt <= now) tx.del(key);
+    }
+    await this.kv.commit(tx);
+    return entries.length;
+  }
 }

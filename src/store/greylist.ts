@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
-import { pruneExpired } from './expiry.ts';
+import { ExpiryIndex } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface GreylistPolicy {
@@ -42,10 +42,12 @@ const hash = (text: string) => createHash('sha256').update(text).digest('hex');
 
 export class Greylist {
   private readonly kv: Kv;
-  private lastPrune = 0;
+  private readonly expiry: ExpiryIndex;
 
   constructor(kv: Kv) {
     this.kv = kv;
+    // gx/<expiresAt>/<record key>
+    this.expiry = new ExpiryIndex(kv, ranges.greylistExpired, (entry) => entry.slice(entry.indexOf('/', 3) + 1));
   }
 
   async check(offer: Offer, policy: GreylistPolicy, now = Date.now()): Promise<GreylistOutcome> {
@@ -74,11 +76,9 @@ export class Greylist {
       }
     }
     if (tx.ops.length) await this.kv.commit(tx);
-    // Pruning rides on checks, at most once a minute: no timer to keep a process alive.
-    if (now - this.lastPrune > 60_000) {
-      this.lastPrune = now;
-      await this.prune(now);
-    }
+    // Not awaited: a pass (up to a thousand reads) would hold this message's reply; one that fails is tried
+    // again a minute later.
+    this.expiry.whenDue(now).catch(() => undefined);
     return result;
   }
 
@@ -91,9 +91,8 @@ export class Greylist {
     } else tx.del(key);
   }
 
-  /** Deletes the attempts and passes that expired at or before `now`; returns how many. */
+  /** Deletes the attempts and passes that expired at or before `now` (after a pass under way); returns how many. */
   prune(now = Date.now(), batchSize = 1000): Promise<number> {
-    const recordOf = (entry: string) => entry.slice(entry.indexOf('/', 3) + 1); // gx/<expiresAt>/<record key>
-    return pruneExpired(this.kv, ranges.greylistExpired(now), recordOf, now, batchSize);
+    return this.expiry.prune(now, batchSize);
   }
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
-import { pruneExpired } from './expiry.ts';
+import { ExpiryIndex } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface IdempotentReply {
@@ -28,10 +28,14 @@ export const idempotencyScope = (apiKeyId: string, methodAndPath: string, key: s
 
 export class Idempotency {
   private readonly kv: Kv;
-  private lastPrune = 0;
+  // A later put under the same scope has its own expiry entry: the record stays.
+  private readonly expiry: ExpiryIndex;
 
   constructor(kv: Kv) {
     this.kv = kv;
+    this.expiry = new ExpiryIndex(kv, ranges.idempotencyExpired, (entry) =>
+      keys.idempotency(entry.slice(entry.lastIndexOf('/') + 1)),
+    );
   }
 
   /** The stored reply for `scope`, only when `apiKeyId` made it (records from before keyId existed: never). */
@@ -45,17 +49,11 @@ export class Idempotency {
     tx.put(keys.idempotency(scope), reply);
     tx.put(keys.idempotencyExpiry(reply.expiresAt, scope), 1);
     await this.kv.commit(tx);
-    // Pruning rides on writes, at most once a minute: no timer to keep a process alive.
-    if (reply.createdAt - this.lastPrune > 60_000) {
-      this.lastPrune = reply.createdAt;
-      await this.prune(reply.createdAt);
-    }
+    await this.expiry.whenDue(reply.createdAt);
   }
 
   /** Deletes records that expired at or before `now`; returns how many. */
   prune(now = Date.now(), batchSize = 1000): Promise<number> {
-    // A later put under the same scope has its own expiry entry: the record stays.
-    const recordOf = (entry: string) => keys.idempotency(entry.slice(entry.lastIndexOf('/') + 1));
-    return pruneExpired(this.kv, ranges.idempotencyExpired(now), recordOf, now, batchSize);
+    return this.expiry.prune(now, batchSize);
   }
 }
