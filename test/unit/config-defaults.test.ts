@@ -50,4 +50,18 @@ test('library defaults are the ones the server passes from config/default.toml',
   assert.is(WEBHOOK_DEFAULTS.retentionMs, config.events.retention_days * 86_400_000);
 });
 
+test('greylisting settings out of range are refused at start-up, with the setting named', () => {
+  const refused = (spam: Record<string, unknown>) => {
+    const parsed = configSchema.safeParse({ spam });
+    return parsed.success ? [] : parsed.error.issues.map((i) => i.path.join('.'));
+  };
+  assert.equal(refused({ greylist_delay_seconds: 86_401 }), ['spam.greylist_delay_seconds']);
+  assert.equal(refused({ greylist_delay_seconds: -1 }), ['spam.greylist_delay_seconds']);
+  assert.equal(refused({ greylist_delay_seconds: 1.5 }), ['spam.greylist_delay_seconds']);
+  assert.equal(refused({ greylist_window_hours: 0 }), ['spam.greylist_window_hours']);
+  assert.equal(refused({ greylist_pass_days: 366 }), ['spam.greylist_pass_days']);
+  assert.equal(refused({ greylist: 'yes' }), ['spam.greylist']);
+  assert.equal(refused({ greylist: false, greylist_score: 3, greylist_delay_seconds: 0 }), []);
+});
+
 test.run();
