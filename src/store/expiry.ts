@@ -4,16 +4,21 @@ import type { Kv, RangeOptions } from './db.ts';
 import { Tx } from './tx.ts';
 
 const PRUNE_EVERY_MS = 60_000;
+/** Entries deleted in one pass that rides on a write. */
+export const PRUNE_BATCH = 1000;
 
 /**
  * One family's expiry index: its passes, and when the next one is due. Pruning rides on the family's own
- * writes, at most once a minute, with no timer to keep a process alive; one pass at a time.
+ * writes, with no timer to keep a process alive; one pass at a time. A pass is due once a minute, or at once
+ * while the last pass left entries due behind it: then a flood of writes is pruned as fast as it comes, not
+ * a thousand a minute while the table grows.
  */
 export class ExpiryIndex {
   private readonly kv: Kv;
   private readonly due: (now: number) => RangeOptions;
   private readonly recordOf: (entry: string) => string;
   private lastPass = 0;
+  private behind = false;
   private running: Promise<number> | undefined;
 
   /** `due(now)`: the index entries expired by then; `recordOf(entry)`: the key of the record it indexes. */
@@ -23,11 +28,16 @@ export class ExpiryIndex {
     this.recordOf = recordOf;
   }
 
-  /** A pass when a minute has gone by since the last one (resolves 0 otherwise). */
-  whenDue(now: number): Promise<number> {
-    if (now - this.lastPass <= PRUNE_EVERY_MS) return Promise.resolve(0);
+  /**
+   * A pass when a minute has gone by since the last one, or when the last one was a full batch (resolves 0
+   * otherwise, and while a pass is under way).
+   */
+  async whenDue(now: number): Promise<number> {
+    if (this.running || (!this.behind && now - this.lastPass <= PRUNE_EVERY_MS)) return 0;
     this.lastPass = now;
-    return this.prune(now);
+    const pruned = await this.prune(now, PRUNE_BATCH);
+    this.behind = pruned === PRUNE_BATCH;
+    return pruned;
   }
 
   /**
@@ -35,7 +45,7 @@ export class ExpiryIndex {
    * renewed since: it then has a later entry of its own and stays. Returns how many entries were due. A pass
    * under way is finished first.
    */
-  async prune(now: number, batchSize = 1000): Promise<number> {
+  async prune(now: number, batchSize = PRUNE_BATCH): Promise<number> {
     while (this.running) await this.running.catch(() => undefined);
     const pass = this.pass(now, batchSize);
     this.running = pass;

@@ -6,7 +6,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
-import { ExpiryIndex } from './expiry.ts';
+import { ExpiryIndex, PRUNE_BATCH } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface GreylistPolicy {
@@ -92,7 +92,7 @@ export class Greylist {
   }
 
   /** Deletes the attempts and passes that expired at or before `now` (after a pass under way); returns how many. */
-  prune(now = Date.now(), batchSize = 1000): Promise<number> {
+  prune(now = Date.now(), batchSize = PRUNE_BATCH): Promise<number> {
     return this.expiry.prune(now, batchSize);
   }
 }

@@ -3,7 +3,7 @@
 import { createHash } from 'node:crypto';
 import type { Kv } from './db.ts';
 import { keys, ranges } from './keys.ts';
-import { ExpiryIndex } from './expiry.ts';
+import { ExpiryIndex, PRUNE_BATCH } from './expiry.ts';
 import { Tx } from './tx.ts';
 
 export interface IdempotentReply {
@@ -53,7 +53,7 @@ export class Idempotency {
   }
 
   /** Deletes records that expired at or before `now`; returns how many. */
-  prune(now = Date.now(), batchSize = 1000): Promise<number> {
+  prune(now = Date.now(), batchSize = PRUNE_BATCH): Promise<number> {
     return this.expiry.prune(now, batchSize);
   }
 }

@@ -3,7 +3,9 @@ import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { sendingNetwork } from '../../src/security/net.ts';
 import { Greylist, type GreylistPolicy } from '../../src/store/greylist.ts';
+import { waitFor } from '../helpers/outbound.ts';
 import { withTempStore } from '../helpers/store.ts';
+import { PRUNE_BATCH } from '../../src/store/expiry.ts';
 
 const MINUTE = 60_000;
 const policy: GreylistPolicy = {
@@ -94,6 +96,29 @@ test('attempts never retried are forgotten after the window, and a source that s
       left.filter((k) => k.startsWith('gl/') || k.startsWith('gp/')).length,
       1,
       'the live attempt: the source greylisted again',
+    );
+  });
+});
+
+test('a flood of first attempts is pruned as fast as checks come, not a batch a minute', async () => {
+  await withTempStore(async (store) => {
+    const list = new Greylist(store.kv);
+    const t0 = Date.UTC(2026, 11, 8);
+    const flood = PRUNE_BATCH + 200;
+    for (let i = 0; i < flood; i++) await list.check(offer('192.0.2.66', `x${i}@bot.test`, 'a@wren.test'), policy, t0);
+    const attempts = async () => (await store.kv.keys({ gte: 'gl/', lt: 'gl0' })).length;
+    assert.is(await attempts(), flood);
+    // Past the window, checks within one minute: the first one's pass deletes a full batch, so the next
+    // check starts another rather than leaving the rest for a minute.
+    const late = t0 + policy.windowMs + MINUTE;
+    let i = 0;
+    await waitFor(
+      async () => {
+        await list.check(offer('198.51.100.9', `y${i}@other.test`, 'a@wren.test'), policy, late + i++);
+        return (await attempts()) === i;
+      },
+      5000,
+      'the expired attempts to be pruned',
     );
   });
 });
