@@ -1,10 +1,19 @@
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { contentFeatures, wordPlaces } from '../../src/spam/content/index.ts';
-import { OFFER_SCAN, OFFER_START_WORDS } from '../../src/spam/content/offers.ts';
-import { CREDENTIAL_STARTS } from '../../src/spam/content/phishing.ts';
+import {
+  HEALTH_STARTS,
+  HEALTH_WORDS,
+  OFFER_SCAN,
+  OFFER_START_WORDS,
+  OFFERS,
+  STOCK_STARTS,
+  STOCK_WORDS,
+} from '../../src/spam/content/offers.ts';
+import { CREDENTIAL_STARTS, CREDENTIALS } from '../../src/spam/content/phishing.ts';
 import { GUARD_WORDS } from '../../src/spam/content/phrases.ts';
 import { runStart, WordTable } from '../../src/spam/content/word-scan.ts';
+import { leadingWords } from '../helpers/regex-starts.ts';
 
 // The spec: the regex passes the walk replaced (the guards over the whole text, the offers' starts over a copy cut
 // at OFFER_SCAN). Checked equal on every text of the shared corpus (12,937) and 100,000 random strings while
@@ -119,6 +128,29 @@ test('word walk: CREDENTIALS tried at its start words, in the subject and the te
   // The subject and the text are read apart: a phrase begun in one and ended in the other is neither's.
   assert.not.ok(has('Please verify', `your account${link}`, 'PHISH_CREDENTIALS'));
   assert.not.ok(has('Notice', `Reverify your account${link}`, 'PHISH_CREDENTIALS'));
+});
+
+test('word walk: each pattern tried at start words lists exactly the words its alternatives start with', () => {
+  const patterns: [string, RegExp, readonly string[]][] = [
+    ...OFFERS.map((o): [string, RegExp, string[]] => [o.feature, o.words, o.starts.split(' ')]),
+    ['HEALTH_WORDS', HEALTH_WORDS, HEALTH_STARTS.split(' ')],
+    ['STOCK_WORDS', STOCK_WORDS, STOCK_STARTS.split(' ')],
+    ['CREDENTIALS', CREDENTIALS, CREDENTIAL_STARTS],
+  ];
+  for (const [name, pattern, starts] of patterns)
+    assert.equal([...leadingWords(pattern)].sort(), [...new Set(starts)].sort(), name);
+  // The reader itself, on the forms the patterns use.
+  assert.equal([...leadingWords(/\b(?:pre[\s-]?approved|lenders?\s+x|refinanc\w*|\d+\s+pills|otc\s*bb)/)].sort(), [
+    '\\d+',
+    'lender',
+    'lenders',
+    'otc',
+    'otcbb\\w*',
+    'pre',
+    'preapproved\\w*', // no \b after it: "preapprovedx" matches too
+    'refinanc\\w*',
+  ]);
+  assert.throws(() => leadingWords(/\b(?:pills|\$\d+)\b/), /starts with no word/);
 });
 
 test('word walk: linear on 60,000-character runs of what it repeats', () => {

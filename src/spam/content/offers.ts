@@ -9,11 +9,11 @@ import { countPhrases, PHRASES } from './phrases.ts';
 // What potency and diet offers sell (SpamAssassin's DRUGS_ERECTILE and DIET_1 name the same goods): counted, as
 // a text that names them twice is about them, and the euphemisms count (SpamAssassin public corpus 7.7% of spam,
 // 1 of 2768 ham; trec07p 13.0%, no ham).
-const HEALTH_WORDS =
+export const HEALTH_WORDS =
   /\b(?:viagra|cialis|levitra|erections?|erectile|impotence|penis|ejaculat\w*|libido|sexual\s+(?:performance|stamina|desire)|male\s+enhancement|weight[\s-]?loss|(?:lose|lost|losing|shed|drop)\s+(?:up\s+to\s+)?(?:\d+(?:[.,-]\d+)?\s*(?:pounds|lbs|kg)|weight|inches|fat)|burn(?:s|ing)?\s+(?:\w+\s+)?fat|fat[\s-]burn\w*|(?:without|no)\s+(?:exercis(?:e|ing)|dieting)|appetite\s+suppress\w*|diet\s+pills?|(?:extra|excess|superfluous|redundant)\s+(?:body\s+)?(?:weight|pounds|kilos|kilograms|fat)|body\s+(?:fat|kilos|kilograms)|(?:pounds?|kilos?|weight|fat)\s+(?:melting|melts?\s+away)|dick\s+size)\b/gi;
 // The words HEALTH_WORDS' alternatives start with, each a whole word there (found in index.ts' word walk): the
 // pattern is tried only where one is, so an alternative added to it needs its first word here.
-const HEALTH_STARTS =
+export const HEALTH_STARTS =
   'viagra cialis levitra erection erections erectile impotence penis ejaculat\\w* libido sexual male weight weightloss lose lost losing shed drop burn burns burning fat without no appetite diet extra excess superfluous redundant body pound pounds kilo kilos dick';
 // The potency pill in the subject is the offer, whatever prose pads the body against filters (trec07p: 14
 // more spam named, 4 more caught left out). Not the anatomy: news headlines name it (an RSS digest's ham).
@@ -27,11 +27,11 @@ const FORM_LINE =
 // What a pump-and-dump tip says of the penny stock it talks up: its ticker, a target price, "strong buy", the
 // over-the-counter market it trades on. Two different ones make a tip (SpamAssassin public corpus 1.4% of spam,
 // trec07p 1.9%, no ham of either; most of trec07p's tips are images).
-const STOCK_WORDS =
+export const STOCK_WORDS =
   /\b(?:(?:stock\s+)?(?:symbol|ticker)\s*:\s*\$?[a-z]{2,5}\b|strong\s+buy|(?:\d+[- ]day|short[- ]term|long[- ]term|price)\s+target|target\s+price|(?:current|recent|opening)\s+price\s*:|otc\s*bb|pink\s+sheets|(?:otc|pk)\s*:\s*[a-z]{3,5}\b|investor\s+alert|stock\s+(?:alert|pick|profile)|explosive\s+(?:growth|pick))/gi;
 // The words STOCK_WORDS' alternatives start with: whole words there but "otcbb" (no \b after it). As for HEALTH_STARTS,
 // an alternative added to the pattern needs its first word here.
-const STOCK_STARTS =
+export const STOCK_STARTS =
   'stock symbol ticker strong \\d+ short long price target current recent opening otc otcbb\\w* pink pk investor explosive';
 // The advance-fee fraud: millions named, and two more of its topics (SpamAssassin public corpus 44 spam, 3.5%;
 // Enron-Spam 55; trec07p none; no ham of any source). Each topic a pattern of its own
@@ -140,7 +140,7 @@ export const OFFERS: readonly Offer[] = [
     // "replicate" or "replication" (lists discuss them), nor "omega" or "watches" alone (a letter, a verb).
     feature: 'REPLICA_OFFER',
     starts:
-      'replica replicas rolex rolexes cartier breitling patek tag louis gucci prada chanel swiss luxury designer brand',
+      'replica replicas rolex rolexes cartier breitling patek tag louis gucci prada chanel swiss luxury designer brand brandname',
     words:
       /\b(?:replicas?|rolex(?:es)?|cartier|breitling|patek\s+philippe|tag\s+heuer|louis\s+vuitton|gucci|prada|chanel|(?:swiss|luxury|designer|brand[\s-]?name)\s+(?:watch(?:es)?|handbags?|bags|labels|replicas?|goods)|(?:replica|designer)\s+(?:watch(?:es)?|handbags?|bags|goods))\b/i,
     subject: /\b(?:replicas?|rolex(?:es)?)\b/i,
@@ -151,7 +151,7 @@ export const OFFERS: readonly Offer[] = [
     // staple of bulk mail again since). Not "health insurance" or "insurance" alone: people and lists discuss them.
     feature: 'INSURANCE_OFFER',
     starts:
-      'term life auto car health home medical dental insurance free instant extended vehicle warranty warranties annuity annuities medicare final',
+      'term life auto car health home medical dental insurance free instant extended vehicle warranty annuity annuities medicare final',
     words:
       /\b(?:term\s+life(?:\s+insurance)?|life\s+insurance\s+(?:quotes?|polic(?:y|ies)|rates?|coverage)|(?:auto|car|health|home|medical|dental)\s+insurance\s+(?:quotes?|rates|plans?)|insurance\s+(?:quotes?|rates)|(?:free|instant)\s+(?:insurance\s+)?quotes?|extended\s+(?:auto\s+|car\s+|vehicle\s+)?warrant(?:y|ies)|(?:vehicle|car)(?:'s)?\s+(?:extended\s+)?warrant(?:y|ies)|warranty\s+(?:coverage|protection|expir\w*)|annuity|annuities|medicare\s+(?:advantage|supplement)|final\s+expense)\b/i,
     subject:

@@ -5,7 +5,7 @@ import { abusedTld, lookalikeHost } from './domains.ts';
 import { cardField } from './html.ts';
 import { countPhrases, SHARED_PHRASE, URGENT_PHRASES } from './phrases.ts';
 
-const CREDENTIALS =
+export const CREDENTIALS =
   /\b(verify|confirm|update|validate|reactivate|unlock|restore)\s+(your\s+)?(account|password|identity|billing|login|information|details|mailbox)|\b(account|mailbox)\s+(has\s+been|will\s+be|is)\s+(suspended|locked|limited|closed|deactivated|disabled)|\b(password\s+(expires?|expired)|unusual\s+(sign-?in|activity|login)|security\s+(alert|notice))\b/i;
 
 // The words CREDENTIALS' alternatives start with, each a whole word there: found by index.ts' word walk, and
