@@ -33,3 +33,9 @@ export async function teamOf(deps: ApiDeps, teamId: string): Promise<Team> {
   if (!team) throw new ApiError('authentication_required', 'the key belongs to no team');
   return team;
 }
+
+/** The server's DNS resolver, for routes that must ask DNS (503 on a server configured without one). */
+export function resolverOf(deps: ApiDeps): DnsResolver {
+  if (!deps.resolver) throw new ApiError('service_unavailable', 'DNS lookups are not configured on this server');
+  return deps.resolver;
+}

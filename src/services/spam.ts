@@ -1,7 +1,9 @@
 // The spam classifier as the API and the compat layer use it: training with raw messages and
 // scoring one as the MX would, with the MX's own settings.
 import { classify as scoreMessage } from '../inbound/classify.ts';
-import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
+import { type AuthVerdict, UNAUTHENTICATED } from '../dns/auth-verdict.ts';
+import type { DnsResolver } from '../dns/resolver.ts';
+import { authenticate } from '../inbound/authenticate.ts';
 import { domainOf } from '../inbound/message.ts';
 import { releaseMessage } from '../mime/message-caches.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
@@ -89,25 +91,87 @@ export function learnFromFlags(
 }
 
 /** Scores a raw message as the MX would, minus the SMTP session (authentication results "none"). */
-export async function classifyMessage(deps: Pick<ServiceDeps, 'store'>, settings: SpamSettings, raw: Buffer) {
+/**
+ * The SMTP session a dry run scores the message as received in, as Stalwart's classify and rspamd's checkv2 take
+ * it: SPF, DKIM, DMARC and ARC are checked against DNS, and the client's address, PTR name and HELO reach the
+ * rules and DNS lists that read them.
+ */
+export interface ClassifyEnvelope {
+  remoteIp: string;
+  helo?: string;
+  /** MAIL FROM; "" or absent: the null sender. */
+  mailFrom?: string;
+  rcptTo?: string[];
+  /** The SMTP AUTH user, for scanners that take it (rspamd). */
+  user?: string;
+}
+
+/** A dry run's session: its envelope, the DNS its checks ask, and the host name they run as (Authentication-Results). */
+export interface ClassifySession {
+  envelope: ClassifyEnvelope;
+  resolver: DnsResolver;
+  hostname: string;
+}
+
+/**
+ * Scores `raw` as the MX would: with a session, as received in it (sender authentication first, and a
+ * DMARC policy of reject is the verdict the MX gives: refused); without one, the message alone (no SMTP session:
+ * only content rules and Bayes speak).
+ */
+export async function classifyMessage(
+  deps: Pick<ServiceDeps, 'store'>,
+  settings: SpamSettings,
+  received: Buffer,
+  session?: ClassifySession,
+) {
+  const auth = session ? await authenticateDryRun(received, session) : null;
+  const envelope = session?.envelope;
+  // As the MX scores it: without Authentication-Results forged for our host, nor incoming X-Spam-* fields.
+  const raw = auth?.raw ?? received;
   const headers = parseHeaders(raw);
   const fromDomain = headers.from.length === 1 ? domainOf(headers.from[0]!) : null;
   const input = {
     raw,
     headers,
-    auth: UNAUTHENTICATED, // no SMTP session: only content rules and Bayes speak
-    mailFrom: '',
+    auth: auth?.verdict ?? UNAUTHENTICATED,
+    mailFrom: envelope?.mailFrom ?? '',
     fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
     accountIds: [],
+    ...(envelope && {
+      clientIp: envelope.remoteIp,
+      envelope: { rcptTo: envelope.rcptTo ?? [], helo: envelope.helo ?? '', hostname: auth!.ptr, user: envelope.user },
+    }),
   };
   try {
-    const result = await scoreMessage(input, settings);
+    const scored = await scoreMessage(input, settings);
+    const result = input.auth.action === 'reject' ? { ...scored, verdict: 'reject' as const } : scored;
     // The verdict the Bayes scorer just scored, not a second classification of the same message.
     const scorer = settings.scorers.find(isBayesScorer);
-    return { result, bayes: await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes)) };
+    const verdict = await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes));
+    return { result, bayes: verdict, authentication: auth?.verdict ?? null };
   } finally {
-    releaseMessage(raw); // its verdict is given: nothing reads its parse again
+    releaseMessage(raw, received); // its verdict is given: nothing reads its parse again
   }
+}
+
+/** The sender authentication the MX would do for `raw` received in `session`, and the client's PTR name. */
+async function authenticateDryRun(
+  raw: Buffer,
+  { envelope, resolver, hostname }: ClassifySession,
+): Promise<{ verdict: AuthVerdict; raw: Buffer; ptr: string | null }> {
+  const ptr = (await resolver.ptr(envelope.remoteIp).catch(() => []))[0] ?? null;
+  const { verdict, raw: stripped } = await authenticate(
+    {
+      id: 'classify',
+      raw,
+      mailFrom: envelope.mailFrom ?? '',
+      rcptTo: envelope.rcptTo ?? [],
+      client: { ip: envelope.remoteIp, helo: envelope.helo ?? '', hostname: ptr, protocol: 'ESMTP' },
+      receivedAt: Date.now(),
+    },
+    { resolver, hostname },
+  );
+  return { verdict, raw: stripped, ptr };
 }
 
 /**

@@ -6,10 +6,15 @@ import { LoginService } from '../../src/security/login.ts';
 import { hashPassword } from '../../src/security/passwords.ts';
 import { basic, type CompatFixture, startCompat } from '../helpers/compat.ts';
 import { makeMessage } from '../helpers/tmp.ts';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
+import { createResolver } from '../../src/dns/resolver.ts';
 
 let f: CompatFixture;
+let dns: TestDnsServer;
 test.before(async () => {
-  f = await startCompat();
+  // x.test sends from no address: classify's envelope (remoteIp, envFrom) is checked against it.
+  dns = await startDnsServer({ 'x.test': { TXT: ['v=spf1 -all'] } });
+  f = await startCompat({ resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }) });
   await f.store.domains.create(f.teamId, 'ops.test');
   await f.store.accounts.create({
     teamId: f.teamId,
@@ -17,7 +22,10 @@ test.before(async () => {
     passwordHash: await hashPassword('ann-password-1'),
   });
 });
-test.after(() => f.close());
+test.after(async () => {
+  await f.close();
+  await dns.close();
+});
 
 async function data(
   method: string,
@@ -109,6 +117,8 @@ test("spam-filter: train (0.14) and upload (0.15) raw samples, per account; clas
   });
   assert.type(classified.score, 'number');
   assert.ok('SUBJECT_ALL_CAPS' in classified.tags, JSON.stringify(classified.tags));
+  // Scored as received in that session: SPF of envFrom's domain for remoteIp, as Stalwart checks it.
+  assert.ok('SPF_FAIL' in classified.tags, JSON.stringify(classified.tags));
   assert.is(classified.tags.SUBJECT_ALL_CAPS.action, 'allow');
   assert.is(classified.disposition.action, 'allow');
   assert.match(classified.disposition.value, /^X-Spam-Score: /);

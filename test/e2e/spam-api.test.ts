@@ -2,7 +2,9 @@
 // classification names the rules that fired, and keys without spam.* permissions are refused.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
+import { createResolver } from '../../src/dns/resolver.ts';
 import { startApi, type ApiFixture } from '../helpers/api.ts';
+import { reverseName, startDnsServer } from '../helpers/dns-server.ts';
 import { makeMessage } from '../helpers/tmp.ts';
 
 let api: ApiFixture;
@@ -131,6 +133,63 @@ test('classify over HTTP: hidden filler, not a hidden preview line; a line and a
     ),
   );
   assert.ok(replica.includes('SUBJECT_TAIL_NUMBER') && replica.includes('REPLICA_OFFER'), replica.join(','));
+});
+
+test('classify with the SMTP session: SPF, DMARC and the client as the MX reads them, from a DNS server on loopback', async () => {
+  // A public address (the rules pass over private and documentation ranges); nothing is sent to it, DNS is local.
+  const client = '11.22.33.44';
+  const dns = await startDnsServer({
+    'spffail.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+    'strict.test': { TXT: ['v=spf1 ip4:192.0.2.1 -all'] },
+    '_dmarc.strict.test': { TXT: ['v=DMARC1; p=reject'] },
+    'good.test': { TXT: [`v=spf1 ip4:${client} -all`] },
+    [reverseName(client)]: { PTR: ['dsl-11-22-33-44.dyn.isp.test'] },
+  });
+  const withDns = await startApi({ resolver: createResolver({ servers: dns.servers, timeoutMs: 500, tries: 1 }) });
+  try {
+    const mail = (from: string) =>
+      makeMessage({
+        from,
+        subject: 'Quarterly figures',
+        body: 'The figures are attached, see you Monday.\r\n',
+      }).toString();
+    const classify = async (body: object, fixture = withDns) => {
+      const reply = await fixture.call('POST', '/spam/classify', { body });
+      assert.is(reply.status, 200, reply.text);
+      return reply.body.data as {
+        verdict: string;
+        rules: { rule: string }[];
+        authentication: { spf: { result: string; domain: string }; dmarc: { result: string }; action: string } | null;
+      };
+    };
+    const session = { remote_ip: client, helo: 'dsl-11-22-33-44.dyn.isp.test', rcpt_to: ['you@example.test'] };
+    const failed = await classify({ message: mail('a@spffail.test'), ...session, mail_from: 'a@spffail.test' });
+    assert.equal(failed.authentication?.spf, { result: 'fail', domain: 'spffail.test' });
+    const rules = failed.rules.map((r) => r.rule);
+    assert.ok(rules.includes('SPF_FAIL') && rules.includes('RDNS_DYNAMIC'), rules.join(','));
+    // The message alone, as before: nothing of the session is checked or named.
+    const alone = await classify({ message: mail('a@spffail.test') });
+    assert.is(alone.authentication, null);
+    assert.not.ok(alone.rules.some((r) => r.rule === 'SPF_FAIL' || r.rule === 'RDNS_DYNAMIC'));
+    // DMARC p=reject on a From that failed: the MX refuses it, and the dry run says so.
+    const forged = await classify({ message: mail('boss@strict.test'), ...session, mail_from: 'boss@strict.test' });
+    assert.is(forged.authentication?.dmarc.result, 'fail');
+    assert.is(forged.authentication?.action, 'reject');
+    assert.is(forged.verdict, 'reject');
+    const passed = await classify({ message: mail('a@good.test'), ...session, mail_from: 'a@good.test' });
+    assert.equal(passed.authentication?.spf, { result: 'pass', domain: 'good.test' });
+    assert.is(passed.verdict, 'ham');
+
+    // The session's other fields need its address; the address must be one; a server without DNS says so.
+    const bad = async (body: object, fixture = withDns) =>
+      (await fixture.call('POST', '/spam/classify', { body })).body;
+    assert.is((await bad({ message: mail('a@good.test'), helo: 'x.test' })).error.param, 'remote_ip');
+    assert.is((await bad({ message: mail('a@good.test'), remote_ip: 'nope' })).error.code, 'invalid_parameter');
+    assert.is((await bad({ message: mail('a@good.test'), remote_ip: client }, api)).error.code, 'service_unavailable');
+  } finally {
+    await withDns.close();
+    await dns.close();
+  }
 });
 
 test('errors: unknown class, missing message, a key without spam permissions', async () => {

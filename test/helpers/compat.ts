@@ -1,5 +1,6 @@
 // The Stalwart/Mailbux-compatible routes (`/api/*`) over the management API fixture: calls with any
 // of the accepted credentials, replies parsed (tagged errors come with HTTP 200).
+import type { ApiOptions } from '../../src/http/app.ts';
 import { type ApiFixture, type Reply, request, startApi } from './api.ts';
 
 export interface CompatCall {
@@ -18,8 +19,8 @@ export interface CompatFixture extends ApiFixture {
 export const basic = (user: string, password: string): string =>
   `Basic ${Buffer.from(`${user}:${password}`).toString('base64')}`;
 
-export async function startCompat(): Promise<CompatFixture> {
-  const api = await startApi();
+export async function startCompat(options: Partial<ApiOptions> = {}): Promise<CompatFixture> {
+  const api = await startApi(options);
   const origin = api.base.replace(/\/api\/v1$/, '');
   const compat: CompatFixture['compat'] = async (method, path, o = {}) => {
     const headers: Record<string, string> = { ...o.headers };

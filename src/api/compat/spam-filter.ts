@@ -1,13 +1,45 @@
 // `/api/spam-filter/*` (Stalwart 0.12–0.15): training samples as raw RFC 5322 bodies (both the
 // `train` and the `upload` generation), and a dry-run classification, through the native spam routes'
 // functions. Training happens at once (no background task to start or stop).
-import type { ApiDeps } from '../deps.ts';
+import { isIP } from 'node:net';
+import { type ApiDeps, resolverOf } from '../deps.ts';
 import { classifyMessage, spamSettings, trainMessage } from '../../services/spam.ts';
 import { badParameters, notFound, unsupported } from './errors.ts';
 import { type CompatRoute, need } from './route.ts';
 
+/** Stalwart's classify request: the message and the SMTP session it came in (isTls and envFromFlags are not read). */
+interface StalwartClassify {
+  message?: unknown;
+  remoteIp?: unknown;
+  ehloDomain?: unknown;
+  authenticatedAs?: unknown;
+  envFrom?: unknown;
+  envRcptTo?: unknown;
+}
+
 export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
   const settings = spamSettings(deps);
+  /** The session Stalwart's fields describe: scored as received in it when remoteIp is an address. */
+  const sessionOf = (body: StalwartClassify) => {
+    if (body.remoteIp === undefined || body.remoteIp === null || body.remoteIp === '') return undefined;
+    if (typeof body.remoteIp !== 'string' || isIP(body.remoteIp) === 0)
+      throw badParameters('remoteIp must be an IP address');
+    const text = (v: unknown) => (typeof v === 'string' && v !== '' ? v : undefined);
+    const rcptTo = Array.isArray(body.envRcptTo)
+      ? body.envRcptTo.filter((r) => typeof r === 'string').slice(0, 100)
+      : [];
+    return {
+      envelope: {
+        remoteIp: body.remoteIp,
+        helo: text(body.ehloDomain),
+        mailFrom: text(body.envFrom),
+        rcptTo,
+        user: text(body.authenticatedAs),
+      },
+      resolver: resolverOf(deps),
+      hostname: deps.hostname,
+    };
+  };
   return [
     {
       method: 'POST',
@@ -41,10 +73,10 @@ export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
       path: /^\/spam-filter\/classify$/,
       handler: async (req) => {
         need(req, 'spam.test');
-        const body = (await req.json()) as { message?: unknown } | undefined;
+        const body = (await req.json()) as StalwartClassify | undefined;
         if (!body || typeof body.message !== 'string' || body.message === '')
           throw badParameters('message (the raw RFC 5322 message) is required');
-        const { result } = await classifyMessage(deps, settings, Buffer.from(body.message, 'utf8'));
+        const { result } = await classifyMessage(deps, settings, Buffer.from(body.message, 'utf8'), sessionOf(body));
         return {
           score: result.score,
           tags: Object.fromEntries(result.hits.map((h) => [h.rule, { action: 'allow', value: h.score }])),

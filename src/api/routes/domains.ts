@@ -11,7 +11,7 @@ import {
 } from '../../services/domains.ts';
 import type { Account, Domain } from '../../store/index.ts';
 import { domainPublicId, publicId } from '../../store/public-ids.ts';
-import { type ApiDeps, teamOf } from '../deps.ts';
+import { type ApiDeps, resolverOf, teamOf } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { checkIfMatch } from '../middleware/etag.ts';
 import { pageQuery, paginate } from '../middleware/pagination.ts';
@@ -254,8 +254,3 @@ export const domainRoutes = (deps: ApiDeps): Route[] => {
     }),
   ];
 };
-
-function resolverOf(deps: ApiDeps) {
-  if (!deps.resolver) throw new ApiError('service_unavailable', 'DNS lookups are not configured on this server');
-  return deps.resolver;
-}

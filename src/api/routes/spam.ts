@@ -1,6 +1,7 @@
+import { isIP } from 'node:net';
 import { z } from 'zod';
 import { classifyMessage, spamSettings, trainMessage } from '../../services/spam.ts';
-import type { ApiDeps } from '../deps.ts';
+import { type ApiDeps, resolverOf } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { loadMailbox } from '../views/mailboxes.ts';
@@ -15,6 +16,32 @@ const messageBody = z
     mailbox_id: z.string().optional().describe("train this mailbox's own model too (when per-mailbox models are on)"),
   })
   .strict();
+
+// The SMTP session to score the message as received in (all optional; the others need remote_ip).
+const classifyBody = messageBody.extend({
+  remote_ip: z
+    .string()
+    .refine((ip) => isIP(ip) !== 0, 'expected an IPv4 or IPv6 address')
+    .optional()
+    .describe("the sending client's address: SPF, DKIM, DMARC and ARC are checked as the MX checks them"),
+  helo: z.string().max(255).optional().describe('the name the client gave in HELO/EHLO'),
+  mail_from: z.string().max(320).optional().describe('the envelope sender (MAIL FROM); empty: the null sender'),
+  rcpt_to: z.array(z.string().min(1).max(320)).max(100).optional().describe('the envelope recipients (RCPT TO)'),
+});
+
+const authResult = z.string();
+const authentication = z
+  .object({
+    spf: z.object({ result: authResult, domain: z.string().nullable() }),
+    dkim: z.array(
+      z.object({ result: authResult, domain: z.string(), selector: z.string().nullable(), aligned: z.boolean() }),
+    ),
+    dmarc: z.object({ result: authResult, domain: z.string().nullable(), policy: z.string().nullable() }),
+    arc: authResult,
+    action: z.enum(['none', 'quarantine', 'reject']),
+  })
+  .nullable()
+  .describe('sender authentication, when remote_ip was given (action: what DMARC asks of the message)');
 
 const tag = 'Spam';
 
@@ -49,21 +76,40 @@ export function spamRoutes(deps: ApiDeps): Route[] {
       summary: 'Score a raw message without delivering it',
       tag,
       permission: 'spam.test',
-      body: messageBody,
+      body: classifyBody,
       response: z.object({
         score: z.number(),
         verdict: z.enum(['ham', 'junk', 'reject']),
         bayes_probability: z.number().nullable(),
         rules: z.array(z.object({ rule: z.string(), score: z.number(), description: z.string() })),
+        authentication,
       }),
       handler: async ({ body }) => {
-        const { result, bayes: verdict } = await classifyMessage(deps, settings, Buffer.from(body.message, 'utf8'));
+        const { remote_ip, helo, mail_from, rcpt_to } = body;
+        if (remote_ip === undefined && (helo ?? mail_from ?? rcpt_to) !== undefined)
+          throw new ApiError('missing_parameter', 'remote_ip is required with helo, mail_from or rcpt_to', 'remote_ip');
+        const session = remote_ip
+          ? {
+              envelope: { remoteIp: remote_ip, helo, mailFrom: mail_from, rcptTo: rcpt_to },
+              resolver: resolverOf(deps),
+              hostname: deps.hostname,
+            }
+          : undefined;
+        const raw = Buffer.from(body.message, 'utf8');
+        const { result, bayes: verdict, authentication: auth } = await classifyMessage(deps, settings, raw, session);
         return {
           data: {
             score: result.score,
             verdict: result.verdict,
             bayes_probability: verdict.probability,
             rules: result.hits,
+            authentication: auth && {
+              spf: auth.spf,
+              dkim: auth.dkim.map(({ result, domain, selector, aligned }) => ({ result, domain, selector, aligned })),
+              dmarc: auth.dmarc,
+              arc: auth.arc,
+              action: auth.action,
+            },
           },
         };
       },
