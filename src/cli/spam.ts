@@ -1,6 +1,9 @@
 // `wrenmail spam train --spam PATH... --ham PATH...`: trains the running server's classifier with
 // every message under the paths (Maildir or any tree of message files, mbox files), one
 // POST /api/v1/spam/train/{class} each, a few in flight, waiting out the API's rate limit.
+// `wrenmail spam check FILE`: one message scored as the MX would score it (POST /api/v1/spam/classify), the
+// operator's rspamc or `spamassassin -t`: why was this junked?
+import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import type { Config } from '../config/schema.ts';
 import { ApiCallError, apiCall } from '../client/api.ts';
@@ -9,11 +12,19 @@ import { Progress, reportFailure, UsageError } from '../client/progress.ts';
 export const SPAM_OPTIONS = {
   spam: { type: 'string', multiple: true },
   ham: { type: 'string', multiple: true },
+  'remote-ip': { type: 'string' },
+  helo: { type: 'string' },
+  'mail-from': { type: 'string' },
+  'rcpt-to': { type: 'string', multiple: true },
 } as const;
 
 export const SPAM_USAGE = `  spam train [--spam PATH...] [--ham PATH...]
                                    train the classifier with the messages under the paths
-                                   (Maildir, directories of message files, mbox files)`;
+                                   (Maildir, directories of message files, mbox files)
+  spam check FILE|- [--remote-ip IP [--helo NAME] [--mail-from ADDR] [--rcpt-to ADDR...]] [--json]
+                                   score one message as the MX would (it is not trained): the verdict
+                                   and the rules that fired; with --remote-ip, as received from that
+                                   client (SPF, DKIM, DMARC checked)`;
 
 const IN_FLIGHT = 4;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
@@ -41,16 +52,15 @@ function pathsOf(
   return out;
 }
 
+type Options = NonNullable<Parameters<typeof parseArgs>[0]>['options'];
+
 /** `argv`: the whole command line, `options`: every option main.ts knows (so their values are not taken for paths). */
-export async function runSpam(
-  config: Config,
-  argv: string[],
-  options: NonNullable<Parameters<typeof parseArgs>[0]>['options'],
-): Promise<number> {
+export async function runSpam(config: Config, argv: string[], options: Options): Promise<number> {
   try {
     const { positionals, spam, ham } = pathsOf(argv, options);
     const [, sub, ...extra] = positionals;
-    if (sub !== 'train') throw new UsageError(`spam ${sub ?? ''}: expected spam train`);
+    if (sub === 'check') return await check(config, argv, options);
+    if (sub !== 'train') throw new UsageError(`spam ${sub ?? ''}: expected spam train or spam check`);
     if (extra.length) throw new UsageError(`unexpected ${extra.join(' ')}`);
     if (spam.length + ham.length === 0) throw new UsageError('spam train needs --spam PATH or --ham PATH');
     const { readMessages } = await import('../spam/train.ts');
@@ -101,4 +111,52 @@ export async function runSpam(
   } catch (err) {
     return reportFailure(err, `usage:\n${SPAM_USAGE}`);
   }
+}
+
+interface ClassifyReply {
+  score: number;
+  verdict: string;
+  bayes_probability: number | null;
+  rules: { rule: string; score: number; description: string }[];
+  authentication: {
+    spf: { result: string; domain: string | null };
+    dkim: { result: string; domain: string }[];
+    dmarc: { result: string; domain: string | null };
+    action: string;
+  } | null;
+}
+
+async function check(config: Config, argv: string[], options: Options): Promise<number> {
+  const { values, positionals } = parseArgs({ args: argv, options, allowPositionals: true, strict: false });
+  const file = positionals[2];
+  if (!file || positionals.length > 3) throw new UsageError('spam check needs one FILE (or - for standard input)');
+  const raw = readFileSync(file === '-' ? 0 : file);
+  const text = (name: string) => (typeof values[name] === 'string' ? (values[name] as string) : undefined);
+  const rcptTo = values['rcpt-to'] as string[] | undefined;
+  const { data } = await apiCall<ClassifyReply>(config, 'POST', '/api/v1/spam/classify', {
+    message: raw.toString('utf8'),
+    remote_ip: text('remote-ip'),
+    helo: text('helo'),
+    mail_from: text('mail-from'),
+    rcpt_to: rcptTo,
+  });
+  if (values.json) {
+    process.stdout.write(`${JSON.stringify(data, null, 2)}\n`);
+    return 0;
+  }
+  const bayes = data.bayes_probability === null ? 'no verdict (model too small)' : data.bayes_probability.toFixed(3);
+  const lines = [`${data.verdict}: score ${data.score.toFixed(1)}, Bayes ${bayes}`];
+  const auth = data.authentication;
+  if (auth) {
+    const dkim = auth.dkim.map((d) => `${d.result} (${d.domain})`).join(', ') || 'none';
+    const spfDomain = auth.spf.domain ? ` (${auth.spf.domain})` : '';
+    const dmarcDomain = auth.dmarc.domain ? ` (${auth.dmarc.domain})` : '';
+    lines.push(
+      `SPF ${auth.spf.result}${spfDomain}; DKIM ${dkim}; DMARC ${auth.dmarc.result}${dmarcDomain}, asks: ${auth.action}`,
+    );
+  }
+  for (const r of [...data.rules].sort((a, b) => b.score - a.score))
+    lines.push(`${r.score.toFixed(1).padStart(6)}  ${r.rule.padEnd(28)} ${r.description}`);
+  process.stdout.write(`${lines.join('\n')}\n`);
+  return 0;
 }

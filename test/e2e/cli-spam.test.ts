@@ -1,14 +1,16 @@
-// `wrenmail spam train` against a running server (the CLI as a real process): the model's totals move
-// and the Bayes verdict the API reports follows the training.
+// `wrenmail spam train` and `spam check` against a running server (the CLI as a real process): the model's
+// totals move, the Bayes verdict the API reports follows the training, and a check names its rules.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import { mkdirSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
+import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 import { cliEnv, startInstance, type Instance } from '../helpers/instance.ts';
 import { runCli } from '../helpers/process.ts';
 import { makeMessage, tempDir } from '../helpers/tmp.ts';
 
 let server: Instance;
+let dns: TestDnsServer;
 let env: Record<string, string>;
 const dir = tempDir('wrenmail-cli-spam-');
 
@@ -50,7 +52,12 @@ async function classify(raw: Buffer): Promise<number | null> {
 }
 
 test.before(async () => {
-  server = await startInstance({ overrides: { spam: { bayes_min_spam: 5, bayes_min_ham: 5 } } });
+  // spf-none.test authorizes no client: spam check --remote-ip is checked against it.
+  dns = await startDnsServer({ 'spf-none.test': { TXT: ['v=spf1 -all'] } });
+  server = await startInstance({
+    dnsServers: dns.servers,
+    overrides: { spam: { bayes_min_spam: 5, bayes_min_ham: 5 } },
+  });
   env = cliEnv(server);
   // Spam as a Maildir and an mbox file, ham as a directory of files.
   mkdirSync(join(dir.path, 'junk', 'cur'), { recursive: true });
@@ -65,6 +72,7 @@ test.before(async () => {
 
 test.after(async () => {
   await server?.stop();
+  await dns?.close();
   dir.remove();
 });
 
@@ -97,6 +105,40 @@ test('training the same messages again changes nothing', async () => {
   assert.is(run.code, 0, run.stderr);
   assert.match(run.stdout, /\(0 trained, 10 known already\)/);
   assert.equal({ ...(await server.server.store.spam.model('s')).totals }, { spam: 10, ham: 10 });
+});
+
+test('spam check: one message scored as the MX would, as received from a client when one is named; not trained', async () => {
+  const file = join(dir.path, 'check.eml');
+  writeFileSync(file, spam(77));
+  const before = { ...(await server.server.store.spam.model('s')).totals };
+  const alone = await runCli(['spam', 'check', file], env);
+  assert.is(alone.code, 0, alone.stderr);
+  assert.match(alone.stdout, /^junk: score \d+\.\d, Bayes (?:0\.9\d\d|1\.000)\n/);
+  assert.match(alone.stdout, /^ +\d+\.\d {2}BAYES_\d+ /m);
+  assert.not.match(alone.stdout, /SPF/);
+  const received = await runCli(
+    [
+      'spam',
+      'check',
+      file,
+      '--remote-ip',
+      '11.22.33.44',
+      '--helo',
+      'mx.spf-none.test',
+      '--mail-from',
+      'a@spf-none.test',
+    ],
+    env,
+  );
+  assert.is(received.code, 0, received.stderr);
+  assert.match(received.stdout, /^SPF fail \(spf-none\.test\); DKIM none; DMARC none \(spam\.example\), asks: none$/m);
+  assert.match(received.stdout, /^ +\d+\.\d {2}SPF_FAIL /m);
+  const json = await runCli(['spam', 'check', file, '--json'], env);
+  assert.is(JSON.parse(json.stdout).verdict, 'junk');
+  assert.equal({ ...(await server.server.store.spam.model('s')).totals }, before, 'checking trains nothing');
+  const missing = await runCli(['spam', 'check'], env);
+  assert.is(missing.code, 64);
+  assert.match(missing.stderr, /spam check needs one FILE/);
 });
 
 test('no paths is a usage error', async () => {
