@@ -243,10 +243,45 @@ function trimmed(piece: string): string {
   return start === 0 && end === piece.length ? piece : piece.slice(start, end);
 }
 
+// The footer a mailing list appends (Mailman's listinfo link, an -unsubscribe@ address, the Yahoo! and Google
+// Groups notices) is the list's, not the author's, and the same under every post, ham or spam relayed through
+// the list: its links (`url:mailman` [3 spam / 224 ham], `url:listinfo`, the list's host) say where mail was
+// collected, so they are not read. Its words are: they are common words ("please read", "your use"), and
+// without the footers' ham counts, words like "please" read as spam in ordinary business mail (Enron ham junked
+// 7.34% → 7.88% with the whole footer cut). Links alone: SpamAssassin public corpus left out 69.62% → 70.49%
+// caught (122 of its 384 spam missed had come through a list), no ham junked on any split.
+const FOOTER_MARK = /listinfo|-unsubscribe@|subscribed to the google groups|yahoo! groups/;
+const FOOTER_SPAN = 1500;
+const FOOTER_SEPARATOR = /^(?:[_=~-]{10,}|-- ?)[ \t\r]*$/;
+
+/**
+ * Where the list footer in the last FOOTER_SPAN characters of `text` starts (`text.length` when there is none):
+ * at the highest separator line in the 10 lines above the first footer mark (a list's own notices, such as
+ * SourceForge's sponsor under its rule, sit between two), else at the blank line that starts the mark's
+ * paragraph (up to 4 lines above), else at its own line.
+ */
+export function listFooterStart(text: string): number {
+  const from = Math.max(0, text.length - FOOTER_SPAN);
+  const mark = FOOTER_MARK.exec(text.slice(from).toLowerCase());
+  if (!mark) return text.length;
+  const line = text.lastIndexOf('\n', from + mark.index) + 1;
+  let separator = -1;
+  let paragraph = -1;
+  for (let end = line - 1, n = 0; end > 0 && n < 10; n++) {
+    const start = text.lastIndexOf('\n', end - 1) + 1;
+    const above = text.slice(start, end);
+    if (FOOTER_SEPARATOR.test(above)) separator = start;
+    else if (paragraph < 0 && n < 4 && above.trim() === '') paragraph = start;
+    end = start - 1;
+  }
+  return separator >= 0 ? separator : paragraph >= 0 ? paragraph : line;
+}
+
 function bodyTokens(text: string, out: TokenSet): void {
+  const footer = listFooterStart(text);
   // One pass for the links' tokens and the text without them (the links' tokens first, as before).
-  const rest = text.replace(URL_RE, (url) => {
-    urlTokens(url, out);
+  const rest = text.replace(URL_RE, (url, at: number) => {
+    if (at < footer) urlTokens(url, out);
     return ' ';
   });
   words(rest, '', out, true, HEAD_WORDS);

@@ -14,7 +14,14 @@ import { bayesScorer, bayesVerdict, classify, train, trainMany, untrain } from '
 import { contentFeatures } from '../../src/spam/content/index.ts';
 import { messageIndex } from '../../src/spam/normalize.ts';
 import { headerRules } from '../../src/spam/rules.ts';
-import { HEAD_WORDS, dateShape, headLength, messageIdShape, tokenize } from '../../src/spam/tokenize.ts';
+import {
+  HEAD_WORDS,
+  dateShape,
+  headLength,
+  listFooterStart,
+  messageIdShape,
+  tokenize,
+} from '../../src/spam/tokenize.ts';
 import { normalizeMessage, readMessages, trainFromPaths } from '../../src/spam/train.ts';
 import { Store } from '../../src/store/index.ts';
 import { SERVER_SCOPE, accountScope } from '../../src/store/spam.ts';
@@ -146,6 +153,49 @@ test('tokenizer: prefixed header evidence, body words and pairs, URLs from HTML,
     'no relay tokens',
   );
   assert.equal(tokenize(raw), tokenize({ raw }), 'same tokens from bytes or bytes + index');
+});
+
+test("list footers: where the list's own text starts under a post, and no more", () => {
+  const post = 'I tried the patch and it works.\nSee http://example.org/patch for the diff.\n\nJo\n';
+  const mailman =
+    '_______________________________________________\nR-help@stat.math.ethz.ch mailing list\n' +
+    'https://stat.ethz.ch/mailman/listinfo/r-help\nPLEASE do read the posting guide\n';
+  assert.is(listFooterStart(post + mailman), post.length);
+  // SourceForge's sponsor under its own rule, above Mailman's: both the list's.
+  const sponsor =
+    '-------------------------------------------------------\nThis sf.net email is sponsored by: ThinkGeek\n' +
+    'http://thinkgeek.com/sf\n';
+  assert.is(listFooterStart(post + sponsor + mailman), post.length);
+  // A signature's "-- " above the list's lines (ILUG), an -unsubscribe@ address in its own paragraph, Yahoo! Groups.
+  const ilug =
+    "-- \nIrish Linux Users' Group: ilug@linux.ie\nhttp://www.linux.ie/mailman/listinfo/ilug for (un)subscription information.\n";
+  assert.is(listFooterStart(post + ilug), post.length);
+  const perl =
+    '\nTo unsubscribe, e-mail: beginners-unsubscribe@perl.org\nFor additional commands, e-mail: beginners-help@perl.org\n';
+  assert.is(listFooterStart(post + perl), post.length);
+  assert.is(
+    listFooterStart(`${post}\nYour use of Yahoo! Groups is subject to http://docs.yahoo.com/info/terms/\n`),
+    post.length,
+  );
+  // No footer: nothing is the list's; a list's address named early in a long post is the author's.
+  assert.is(listFooterStart(post), post.length);
+  const early = `Subscribe at http://lists.example.org/mailman/listinfo/dev first.\n${'More of the post. '.repeat(100)}`;
+  assert.is(listFooterStart(early), early.length);
+});
+
+test("tokenizer: a list footer's links are not read, its words are; the author's links are", () => {
+  const tokens = new Set(
+    tokenize(
+      mail(
+        'Make money at home',
+        'Earn from home, see http://work-at-home.example/now\r\n\r\n' +
+          '_______________________________________________\r\nFork mailing list\r\nhttp://xent.com/mailman/listinfo/fork\r\n',
+      ),
+    ),
+  );
+  assert.ok(tokens.has('url:work-at-home.example'));
+  assert.not.ok(tokens.has('url:xent.com') || tokens.has('url:mailman') || tokens.has('url:listinfo'));
+  assert.ok(tokens.has('mailing list'), "the footer's words stay");
 });
 
 test('tokenizer: words at any whitespace; a word too short to keep does not break a pair, a long run does', () => {
