@@ -32,6 +32,7 @@ export class Metrics {
   private readonly judged: Counter<'class' | 'outcome'>;
   private readonly greylists: Counter<'outcome'>;
   private readonly autoLearned: Counter<'class' | 'outcome'>;
+  private readonly dnsbls: Counter<'list' | 'outcome'>;
 
   constructor() {
     const registers = [this.registry];
@@ -68,6 +69,11 @@ export class Metrics {
       'wrenmail_greylist_total',
       'Suspect inbound mail greylisted (RFC 6647), by outcome: deferred (451), retried (its retry passed), known (a source that retried before)',
       ['outcome'],
+    );
+    this.dnsbls = counter(
+      'wrenmail_dnsbl_queries_total',
+      "DNS blocklist queries, by list (a configured zone) and outcome: listed, clean, refused (the list's refusal code: a public resolver, over its limit) or failed (a timeout)",
+      ['list', 'outcome'],
     );
     this.autoLearned = counter(
       'wrenmail_spam_autolearn_total',
@@ -124,6 +130,11 @@ export class Metrics {
   /** A suspect message's greylisting: deferred, passed on its retry, or passed as a known source. */
   greylisted(outcome: 'deferred' | 'retried' | 'known'): void {
     this.greylists.inc({ outcome });
+  }
+
+  /** `list`: a zone from the configuration, never a name read from a message. */
+  dnsbl(list: string, outcome: 'listed' | 'clean' | 'refused' | 'failed'): void {
+    this.dnsbls.inc({ list, outcome });
   }
 
   autoLearn(cls: 'spam' | 'ham', outcome: AutoLearnOutcome, count = 1): void {

@@ -28,20 +28,29 @@ import { runStart, WordTable } from './word-scan.ts';
  */
 const TEXT_SCAN = 32 * 1024;
 
-// The rules and the tokenizer (rule:NAME tokens) both ask for a message's features: found once.
-const found = messageCache<FeatureName[]>();
+// The rules and the tokenizer (rule:NAME tokens) both ask for a message's features, DNS lists for its links: found once.
+const found = messageCache<{ features: FeatureName[]; hosts: string[] }>();
+
+function read(raw: Buffer, index?: MessageIndex) {
+  let f = found.get(raw);
+  if (!f) {
+    f = findFeatures(raw, index ?? messageIndex(raw));
+    found.set(raw, f);
+  }
+  return f;
+}
 
 /** The features a message shows, each once. */
 export function contentFeatures(raw: Buffer, index?: MessageIndex): FeatureName[] {
-  let hits = found.get(raw);
-  if (!hits) {
-    hits = findFeatures(raw, index ?? messageIndex(raw));
-    found.set(raw, hits);
-  }
-  return [...hits];
+  return [...read(raw, index).features];
 }
 
-function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
+/** The host of every link of the message, as the link rules read them (links.ts `Links.hosts`). */
+export function linkHosts(raw: Buffer, index?: MessageIndex): readonly string[] {
+  return read(raw, index).hosts;
+}
+
+function findFeatures(raw: Buffer, index: MessageIndex): { features: FeatureName[]; hosts: string[] } {
   const hits = new Set<FeatureName>();
   const message = readMessage(raw, index);
   // In this order: the features come out in the order found, and phishing reads the links' URI_DATA and the
@@ -55,7 +64,7 @@ function findFeatures(raw: Buffer, index: MessageIndex): FeatureName[] {
   phishingFeatures(message, links, hits);
   offerFeatures(message, hits);
   shortLinkFeatures(message, links, hits);
-  return [...hits];
+  return { features: [...hits], hosts: links.hosts };
 }
 
 /** What the areas read of the message, found once. */
