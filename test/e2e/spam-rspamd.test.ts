@@ -118,6 +118,7 @@ test('training through the API and IMAP moves into and out of Junk is forwarded 
   assert.is(await learned(), before + 1, 'learned once');
 
   // The meeting note delivered by the first test, moved to Junk and back.
+  let learnsBefore = 0;
   await withImap(instance, 'user@example.test', 'rspamd password', async (client) => {
     await client.mailboxOpen('INBOX');
     // Each move is forwarded once: wait for its answer, whatever it was, then say which it was.
@@ -131,22 +132,19 @@ test('training through the API and IMAP moves into and out of Junk is forwarded 
     };
     const okBefore = await scannerCount('learn', 'ok');
     const answeredBefore = await learnsAnswered();
+    learnsBefore = Number((await controller('/stat')).learned ?? 0);
     await client.messageMove('1:*', 'Junk');
     await forwarded(answeredBefore, 'learnspam after the move into Junk');
     await client.mailboxOpen('Junk');
     await client.messageMove('1:*', 'INBOX');
     await forwarded(answeredBefore + 1, 'learnham after the move out of Junk');
   });
-  // Likewise its statfiles' revisions (2 runs of 8 with the other spam tests beside it saw BAYES_HAM unlisted).
-  let stat: unknown;
-  const hamRevision = async () => {
-    stat = await controller('/stat');
-    const files = (stat as { statfiles?: { symbol: string; revision: number }[] }).statfiles ?? [];
-    return files.find((s) => s.symbol === 'BAYES_HAM')?.revision ?? 0;
-  };
-  await waitUntil(async () => (await hamRevision()) > 0, 'rspamd learned ham').catch((err: Error) => {
-    throw new Error(`${err.message}; /stat: ${JSON.stringify(stat)}`);
-  });
+  // And rspamd counts both learns as processed. (Not its BAYES_HAM statfile's revision: /stat lists a sqlite
+  // statfile only once a worker has loaded it, which 3 runs in 8 under the whole suite's load had not done 20 s on.)
+  await waitUntil(
+    async () => Number((await controller('/stat')).learned ?? 0) >= learnsBefore + 2,
+    'rspamd learned the moves',
+  );
 });
 
 test('an rspamd that is down or never answers delays mail at most the timeout, and Wren decides alone', async () => {
