@@ -2,11 +2,10 @@
 // registered domains against domain lists, and the lists' refusal codes read as the refusals they are.
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
-import { UNAUTHENTICATED } from '../../src/dns/auth-verdict.ts';
 import { createResolver } from '../../src/dns/resolver.ts';
 import { metrics } from '../../src/metrics/registry.ts';
-import { parseHeaders } from '../../src/mime/parsed-headers.ts';
 import { dnsblScorer, readAnswer } from '../../src/spam/dnsbl.ts';
+import { unauthenticatedInput } from '../../bench/spam-corpus.ts';
 import { startDnsServer, type TestDnsServer } from '../helpers/dns-server.ts';
 
 let dns: TestDnsServer;
@@ -34,15 +33,7 @@ function input(clientIp: string | undefined, links: string[]) {
     'From: a@shop.example\r\nTo: b@example.test\r\nSubject: deals\r\nMIME-Version: 1.0\r\n' +
       `Content-Type: text/html\r\nContent-Transfer-Encoding: base64\r\n\r\n${html}\r\n`,
   );
-  return {
-    raw,
-    headers: parseHeaders(raw),
-    auth: UNAUTHENTICATED,
-    mailFrom: '',
-    fromHosted: false,
-    accountIds: [],
-    clientIp,
-  };
+  return { ...unauthenticatedInput(raw), clientIp };
 }
 
 const rules = async (clientIp: string | undefined, links: string[]) =>
