@@ -391,9 +391,11 @@ function addressTokens(prefix: string, list: Address[] | null, out: TokenSet): s
   const host = (first.host ?? '').toLowerCase();
   hostTokens(`${prefix}domain:`, host, out);
   out.add(`${prefix}addr:${(first.mailbox ?? '').toLowerCase()}@${host}`);
-  if (first.name) {
-    words(safeDecodeWords(first.name), `${prefix}name:`, out);
-  } else out.add(`${prefix}no-name`);
+  // A bare address (no display name) is not a token: which side it is on depends on the era of the mail
+  // programs and spamware, and flips between sources. From: SA public corpus (2002) spam 45.3% / ham 5.7%,
+  // trec07p (2007) spam 0.9% / ham 18.9%; Reply-To 40.7% / 23.4% and 4.6% / 28.9%. Without it, SA public left
+  // out 70.49% -> 71.52% caught, no split junks more ham.
+  if (first.name) words(safeDecodeWords(first.name), `${prefix}name:`, out);
   return host;
 }
 

@@ -198,6 +198,20 @@ test("tokenizer: a list footer's links are not read, its words are; the author's
   assert.ok(tokens.has('mailing list'), "the footer's words stay");
 });
 
+test('tokenizer: a display name gives name tokens; a bare address gives none (its side flips between eras)', () => {
+  const named = new Set(tokenize(mail('hello', 'see you', 'Reply-To: Ann Smith <ann@sender.test>\r\n')));
+  assert.ok(named.has('from:name:sender') && named.has('reply-to:name:smith'), [...named].join(' '));
+  const bare = tokenize(
+    Buffer.from(
+      'From: someone@sender.test\r\nReply-To: ann@sender.test\r\nTo: you@example.test\r\nSubject: hi\r\n\r\nsee you\r\n',
+    ),
+  );
+  assert.equal(
+    bare.filter((t) => /^(from|reply-to):(name|no-name)/.test(t)),
+    [],
+  );
+});
+
 test('tokenizer: words at any whitespace; a word too short to keep does not break a pair, a long run does', () => {
   const body = `Quarterly\tgas of\r\n(storage) report.\n${'x'.repeat(300)} final words  \t`;
   const tokens = new Set(tokenize(Buffer.from(`Subject: hi\r\n\r\n${body}\r\n`)));
