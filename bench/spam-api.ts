@@ -12,8 +12,9 @@
 // The message is sent as bench/spam-latency.ts sends it: `{"message": <the raw bytes as latin1>}`.
 //
 // For every request the server's own time from the request event (its head parsed) to the reply's
-// 'finish' (its last byte handed to the kernel), wall and the process's CPU; for the API, where that time
-// went, read from a timeline of marks (one request is in flight, so each mark is the current one's):
+// 'finish' (its last byte handed to the kernel), wall and the process's CPU, and whether the process lost
+// its core meanwhile (involuntary context switches); where that time went, read from a timeline of marks
+// (one request is in flight, so each mark is the current one's; the bare servers have the first three):
 //   middleware + body read   request event → the request stream's 'end' (auth, rate limit, route, the
 //                            bytes read)
 //   UTF-8 decode             'end' → JSON.parse of the body (concatenation and decoding of the bytes)
@@ -21,14 +22,16 @@
 //   validation               its end → Buffer.from of the message (zod, the handler's entry)
 //   copy to bytes            Buffer.from(message, 'utf8')
 //   classification           its end → JSON.stringify of the reply's data
-//   reply                    that → 'finish' (serialisation, envelope, headers, socket write)
+//   reply: to res.end()      that → res.end() (serialisation, envelope, headers)
+//   reply: res.end()         the call (the socket write)
+//   reply: to finish         its return → 'finish'
 // The marks come from wrappers this bench puts on JSON.parse, Buffer.from and JSON.stringify, matched by
 // the exact lengths of the current message (its JSON body and its text) and the reply's own fields.
 //
 //   node bench/spam-api.ts [--limit N] [--profile FILE]
 //     --limit: at most N test messages (spread over the split; default 2000, as the latency bench's runs)
-//     --profile: one more pass through the API only, under V8's sampling profiler (server side): the
-//       profile is written to FILE and its heaviest functions listed
+//     --profile: one more pass each through the API, the classifier alone and bare Koa under V8's
+//       sampling profiler (server side): written to FILE, FILE.alone and FILE.koa, heaviest functions listed
 import { type ChildProcess, fork } from 'node:child_process';
 import { readFileSync, writeFileSync } from 'node:fs';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -185,7 +188,7 @@ function installMarks(): void {
   const stringify = JSON.stringify;
   JSON.stringify = function markedStringify(...a: Parameters<typeof JSON.stringify>) {
     const t = current;
-    const value = a[0] as { verdict?: unknown; bayes_probability?: unknown } | null;
+    const value = a[0] as { bayes_probability?: unknown } | null;
     if (t && t.replyStart === undefined && value && typeof value === 'object' && 'bayes_probability' in value)
       t.replyStart = performance.now();
     return stringify(...a);
