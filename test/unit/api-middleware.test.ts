@@ -1,9 +1,14 @@
 // Pure pieces of the API middleware: permission grants, pagination, the rate limiter's clock
-// arithmetic, weak ETags, DNS record generation, and the idempotency store's expiry.
+// arithmetic, weak ETags, DNS record generation, and the idempotency store's expiry; the JSON body
+// reader over a real socket.
+import { createServer } from 'node:http';
+import { type AddressInfo, connect } from 'node:net';
+import Koa from 'koa';
 import { test } from 'uvu';
 import * as assert from 'uvu/assert';
 import type { Context } from 'koa';
 import type { ApiError } from '../../src/api/errors.ts';
+import { readJsonBody } from '../../src/api/middleware/body.ts';
 import { etagOf } from '../../src/api/middleware/etag.ts';
 import { paginate } from '../../src/api/middleware/pagination.ts';
 import { grantsCover } from '../../src/api/middleware/permissions.ts';
@@ -228,6 +233,69 @@ test('Idempotency store: records expire and are pruned by their expiry index', a
   } finally {
     await store.close();
     dir.remove();
+  }
+});
+
+test('readJsonBody: one chunk or many (a character split between two), JSON media types, a body cut off', async () => {
+  const outcomes: string[] = [];
+  const app = new Koa();
+  app.silent = true; // the cut-off request's reply fails to go out: expected
+  app.use(async (ctx) => {
+    try {
+      ctx.body = { got: await readJsonBody(ctx, 1000) };
+    } catch (err) {
+      const code = (err as ApiError).code ?? (err as Error).message;
+      outcomes.push(code);
+      ctx.status = 400;
+      ctx.body = { code };
+    }
+  });
+  const server = createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const port = (server.address() as AddressInfo).port;
+  /** Sends the head, then each part 20 ms after the last; the reply, or '' when the server closed first. */
+  const send = (head: string, parts: Buffer[], close = false) =>
+    new Promise<string>((resolve) => {
+      const socket = connect(port, '127.0.0.1');
+      let reply = '';
+      socket.on('data', (d) => (reply += d));
+      socket.on('close', () => resolve(reply.slice(reply.indexOf('\r\n\r\n') + 4)));
+      socket.on('error', () => undefined);
+      socket.write(`POST / HTTP/1.1\r\nHost: x\r\nConnection: close\r\n${head}\r\n`);
+      void (async () => {
+        for (const part of parts) {
+          await new Promise((r) => setTimeout(r, 20));
+          socket.write(part);
+        }
+        if (close) socket.destroy();
+      })();
+    });
+  try {
+    const body = Buffer.from(JSON.stringify({ message: 'Grüße' }));
+    const split = body.indexOf(0xc3) + 1; // between the two bytes of ü
+    const length = `Content-Length: ${body.length}\r\n`;
+    assert.equal(JSON.parse(await send(`Content-Type: application/json\r\n${length}`, [body])), {
+      got: { message: 'Grüße' },
+    });
+    assert.equal(
+      JSON.parse(
+        await send(`Content-Type: Application/JSON; Charset="UTF-8"\r\n${length}`, [
+          body.subarray(0, split),
+          body.subarray(split),
+        ]),
+      ),
+      { got: { message: 'Grüße' } },
+    );
+    assert.equal(JSON.parse(await send(`Content-Type: text/plain\r\n${length}`, [body])), {
+      code: 'unsupported_media_type',
+    });
+    // Cut off after half its bytes: the reader fails (it must not wait for ever) and the server goes on.
+    assert.is(await send(`Content-Type: application/json\r\n${length}`, [body.subarray(0, 5)], true), '');
+    for (let i = 0; i < 50 && outcomes.length < 2; i++) await new Promise((r) => setTimeout(r, 10));
+    assert.equal(outcomes.length, 2, 'the cut-off body was answered with a failure');
+  } finally {
+    server.closeAllConnections();
+    server.close();
   }
 });
 
