@@ -155,33 +155,41 @@ export function selectClues(
   o: BayesOptions,
 ): Clue[] {
   const max = o.maxDiscriminators;
-  const top: Clue[] = [];
-  const strength: number[] = []; // |f(w) - 0.5| of top[i]
+  // The kept clues as parallel arrays of tokens and plain numbers, moved up in place: a clue object (its f(w)
+  // boxed) and splice's result array for every token that enters the top were most of the Bayes stage's
+  // allocation (issue 18: a scavenge lands on one of the slowest messages every few hundred).
+  const token: string[] = [];
+  const probability: number[] = [];
+  const strength: number[] = []; // |f(w) - 0.5|
   // a ranks before b: stronger, or as strong and the smaller token.
   const before = (sa: number, ta: string, sb: number, tb: string) => sa > sb || (sa === sb && ta < tb);
   for (let at = 0; at < tokens.length; at++) {
-    const token = tokens[at]!;
-    const probability = probabilityOf(token, at);
-    const s = Math.abs(probability - 0.5);
+    const t = tokens[at]!;
+    const p = probabilityOf(t, at);
+    const s = Math.abs(p - 0.5);
     if (s < o.minimumProbStrength) continue;
-    const n = top.length;
-    if (n >= max && (n === 0 || !before(s, token, strength[n - 1]!, top[n - 1]!.token))) continue;
+    const n = token.length;
+    if (n >= max && (n === 0 || !before(s, t, strength[n - 1]!, token[n - 1]!))) continue;
     // Its place: after every clue that ranks before it or equal (equal: a repeated token, kept as a sort would).
     let lo = 0;
     let hi = n;
     while (lo < hi) {
       const mid = (lo + hi) >> 1;
-      if (before(s, token, strength[mid]!, top[mid]!.token)) hi = mid;
+      if (before(s, t, strength[mid]!, token[mid]!)) hi = mid;
       else lo = mid + 1;
     }
-    top.splice(lo, 0, { token, probability });
-    strength.splice(lo, 0, s);
-    if (top.length > max) {
-      top.pop();
-      strength.pop();
+    // The weakest falls off the end when the top is full.
+    let i = n < max ? n : n - 1;
+    for (; i > lo; i--) {
+      token[i] = token[i - 1]!;
+      probability[i] = probability[i - 1]!;
+      strength[i] = strength[i - 1]!;
     }
+    token[lo] = t;
+    probability[lo] = p;
+    strength[lo] = s;
   }
-  return top;
+  return token.map((t, i) => ({ token: t, probability: probability[i]! }));
 }
 
 /** Score points for a spam probability, on the piecewise-linear curve. */

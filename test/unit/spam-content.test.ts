@@ -4,6 +4,7 @@ import { readdirSync, readFileSync } from 'node:fs';
 import { decodeCharset, decodedPart, decodeTransfer } from '../../src/mime/decode.ts';
 import { lookalikeHost, registeredDomain } from '../../src/spam/content/domains.ts';
 import { FEATURES } from '../../src/spam/content/features.ts';
+import { visibleAtLeast, visibleText } from '../../src/spam/content/html.ts';
 import { contentFeatures } from '../../src/spam/content/index.ts';
 import { OFFERS } from '../../src/spam/content/offers.ts';
 import { redirectTarget } from '../../src/spam/content/urls.ts';
@@ -1129,6 +1130,31 @@ test('content features: index.ts imports the areas, they the helpers, none of th
         assert.not.ok(['./index.ts', ...AREAS.map((a) => `./${a}`)].includes(path!), `${file} imports ${path}`);
     }
   }
+});
+
+test('visibleAtLeast: what measuring the whole visible text says, on random HTML and at every length; a long page is not read to its end', () => {
+  const shown = (h: string) => visibleText(h).replace(/\s+/g, ' ').trim().length;
+  const pieces = ['<', '>', '<b>', '</p>', '<!--', '-->', '<script>', '</script>', '<style x>', '</style >', '&nbsp;'];
+  pieces.push('&#160;', '&amp;', '&', ';', ' ', '\n', '\t', 'a', 'word ', '<a href="x">', '<img src=cid:1>', '\u00a0');
+  let seed = 18;
+  const random = (n: number) => ((seed = (Math.imul(seed, 1103515245) + 12345) >>> 0) >>> 8) % n;
+  for (let k = 0; k < 3000; k++) {
+    // Some past the first cut (4,096 characters), so the cuts before a "<" are tried.
+    const length = random(k % 10 === 0 ? 3000 : 80);
+    let h = '';
+    for (let i = 0; i < length; i++) h += pieces[random(pieces.length)];
+    const whole = shown(h);
+    for (const n of [0, 1, 40, 300, 400, whole, whole + 1]) assert.is(visibleAtLeast(h, n), whole >= n, `${n} ${h}`);
+  }
+  // A comment, a tag or a reference the cut would split: read whole.
+  const filler = 'x'.repeat(5000);
+  assert.is(visibleAtLeast(`${filler}<!-- ${'y'.repeat(5000)} -->`, 5001), false);
+  assert.is(visibleAtLeast(`<b ${filler}>`, 1), false);
+  // 4 MB of text after the first lines: shown at once.
+  const page = `<p>${'Our news this week. '.repeat(50)}</p>${'<td>cell</td>'.repeat(300_000)}`;
+  const t = performance.now();
+  for (let i = 0; i < 10; i++) assert.ok(visibleAtLeast(page, 400));
+  assert.ok(performance.now() - t < 200, `${performance.now() - t} ms`);
 });
 
 test.run();

@@ -1,7 +1,7 @@
 // HTML structure: text hidden from the reader, pictures in place of text, shouting fonts, a form of personal
 // details.
 import type { Hits, Message } from './context.ts';
-import { BLOCK_END, INPUT_TAG, personalInput, visibleLength, visibleText } from './html.ts';
+import { BLOCK_END, INPUT_TAG, personalInput, visibleAtLeast, visibleText } from './html.ts';
 import { matchesUpTo } from './matches.ts';
 
 // A font the size of a poster's headline: <font size=6> or +3 and up (browsers read 60 as 7), 32 pixels (24 points)
@@ -29,8 +29,8 @@ function imageLeadsText(html: string): boolean {
   const lead = LEAD_IMAGE.exec(html);
   if (!lead || html.search(IMG_TAG) !== lead.index) return false;
   return (
-    visibleLength(html.slice(0, lead.index)) < BEFORE_LEAD_IMAGE &&
-    visibleLength(html.slice(lead.index + lead[0].length)) >= BELOW_LEAD_IMAGE
+    !visibleAtLeast(html.slice(0, lead.index), BEFORE_LEAD_IMAGE) &&
+    visibleAtLeast(html.slice(lead.index + lead[0].length), BELOW_LEAD_IMAGE)
   );
 }
 
@@ -112,7 +112,7 @@ export function htmlFeatures({ parts }: Message, hits: Hits): void {
     if (hidesText(h)) hits.add('HTML_HIDDEN_TEXT');
     const images = matchesUpTo(IMG_TAG, h, 2); // more weigh as two
     // The visible text is measured only when there is an image to weigh it against.
-    if (images >= 1 && !photo && Math.min(200 * images, 400) > visibleLength(h)) hits.add('HTML_IMAGE_ONLY');
+    if (images >= 1 && !photo && !visibleAtLeast(h, Math.min(200 * images, 400))) hits.add('HTML_IMAGE_ONLY');
     else if (onePicture && imageLeadsText(h)) hits.add('HTML_IMAGE_LEADS_TEXT');
     const fonts = matchesUpTo(EMPHASIS_FONT, h, 4);
     if ((fonts >= 4 && /<font\b[^<>]*\bsize\s*=\s*["']?\+?[4-7]/i.test(h)) || HEADLINE_FONT.test(h))

@@ -23,14 +23,35 @@ function dropBlocks(html: string): string {
 }
 
 // Tags stop at the next "<" as well as ">": an unclosed one is not searched to the end of the page from each.
-export const stripTags = (html: string) =>
-  dropBlocks(html)
-    .replace(/<[^<>]*>/g, ' ')
-    .replace(/&nbsp;|&#160;/gi, ' ');
+const withoutTags = (blockFree: string) => blockFree.replace(/<[^<>]*>/g, ' ').replace(/&nbsp;|&#160;/gi, ' ');
+export const stripTags = (html: string) => withoutTags(dropBlocks(html));
 
 /** The text a reader sees of some HTML: no tags, scripts, styles, comments or character references. */
 export const visibleText = (html: string) => stripTags(html).replace(/&[a-z#0-9]+;/gi, ' ');
-export const visibleLength = (html: string) => visibleText(html).replace(/\s+/g, ' ').trim().length;
+const shownLength = (blockFree: string) =>
+  withoutTags(blockFree)
+    .replace(/&[a-z#0-9]+;/gi, ' ')
+    .replace(/\s+/g, ' ')
+    .trim().length;
+
+/** The first cut visibleAtLeast reads (characters of the HTML without its blocks); each next one is four times longer. */
+const FIRST_CUT = 4096;
+
+/**
+ * Whether the text a reader sees of `html`, blank runs as one space and trimmed, is at least `n` characters long, reading the HTML from its start only as far as needed: the features ask whether a page
+ * shows a few hundred characters, and a newsletter of 100 KB shows them in its first lines (issue 18: the whole page
+ * stripped and measured was 7% of the slowest mail's features). Exact: cut before a "<", the HTML shows a prefix
+ * of what the whole shows (no tag, reference or blank run is cut across a "<" but a blank run, collapsed the same
+ * either way), so its visible length is never more than the whole's.
+ */
+export function visibleAtLeast(html: string, n: number): boolean {
+  const blockFree = dropBlocks(html);
+  for (let cut = FIRST_CUT; ; cut *= 4) {
+    const at = cut < blockFree.length ? blockFree.indexOf('<', cut) : -1;
+    if (at < 0) return shownLength(blockFree) >= n;
+    if (shownLength(blockFree.slice(0, at)) >= n) return true;
+  }
+}
 
 // A form of personal details in HTML (FILL_FORM, as the text's FORM_LINE in offers.ts): text fields named for
 // personal details (a search box or a subscription's one e-mail field is not three; SpamAssassin public corpus 6.6%
