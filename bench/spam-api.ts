@@ -216,6 +216,29 @@ const detailMs = () => {
   return { system: process.cpuUsage().system / 1000, thread: (t.user + t.system) / 1000 };
 };
 
+/** A measure begun now: `done()` gives its wall, CPU and preemptions from `start` (performance.now()) to now. */
+function measure(start: number) {
+  const cpu = cpuMs();
+  const detail = detailMs();
+  const switches = process.resourceUsage().involuntaryContextSwitches;
+  return {
+    cpu,
+    done() {
+      const end = performance.now();
+      const after = detailMs();
+      return {
+        wall: end - start,
+        cpu: cpuMs() - cpu,
+        system: after.system - detail.system,
+        thread: after.thread - detail.thread,
+        start,
+        end,
+        preempted: process.resourceUsage().involuntaryContextSwitches - switches,
+      };
+    },
+  };
+}
+
 /** A server whose requests are timed from the request event to 'finish', and marked. */
 async function timedServer(
   handler: (req: IncomingMessage, res: ServerResponse) => void,
@@ -226,9 +249,8 @@ async function timedServer(
   let cursor = 0;
   const server = createServer((req, res) => {
     const start = performance.now();
-    const cpu = cpuMs();
-    const detail = detailMs();
-    const timeline: Timeline = { start, cpu, ...sizes(cursor++) };
+    const measured = measure(start);
+    const timeline: Timeline = { start, cpu: measured.cpu, ...sizes(cursor++) };
     current = timeline;
     req.once('end', () => (timeline.bodyEnd = performance.now()));
     const endReply = res.end;
@@ -238,22 +260,11 @@ async function timedServer(
       timeline.endReturn = performance.now();
       return r;
     } as typeof res.end;
-    const switches = process.resourceUsage().involuntaryContextSwitches;
     res.once('finish', () => {
-      const end = (timeline.finish = performance.now());
+      const run = measured.done();
+      timeline.finish = run.end;
       current = undefined;
-      const preempted = process.resourceUsage().involuntaryContextSwitches - switches;
-      const after = detailMs();
-      runs.push({
-        wall: end - start,
-        cpu: cpuMs() - cpu,
-        system: after.system - detail.system,
-        thread: after.thread - detail.thread,
-        start,
-        end,
-        preempted,
-        timeline,
-      });
+      runs.push({ ...run, timeline });
     });
     handler(req, res);
   });
@@ -416,23 +427,9 @@ async function serverMain(): Promise<void> {
   const alone: ServerRun[] = [];
   const classifyAlone = async (from: number, to: number, into: ServerRun[] | undefined) => {
     for (let i = from; i < to; i++) {
-      const cpu = cpuMs();
-      const detail = detailMs();
-      const switches = process.resourceUsage().involuntaryContextSwitches;
-      const start = performance.now();
+      const measured = measure(performance.now());
       await classifyMessage({ store }, settings, Buffer.from(texts[i]!, 'utf8'));
-      const end = performance.now();
-      const preempted = process.resourceUsage().involuntaryContextSwitches - switches;
-      const after = detailMs();
-      into?.push({
-        wall: end - start,
-        cpu: cpuMs() - cpu,
-        system: after.system - detail.system,
-        thread: after.thread - detail.thread,
-        start,
-        end,
-        preempted,
-      });
+      into?.push(measured.done());
     }
   };
 
