@@ -19,6 +19,8 @@ export class ExpiryIndex {
   private readonly recordOf: (entry: string) => string;
   private lastPass = 0;
   private behind = false;
+  /** A pass that fell due while another ran: the time it fell due at. */
+  private queued: number | undefined;
   private running: Promise<number> | undefined;
 
   /** `due(now)`: the index entries expired by then; `recordOf(entry)`: the key of the record it indexes. */
@@ -29,15 +31,28 @@ export class ExpiryIndex {
   }
 
   /**
-   * A pass when a minute has gone by since the last one, or when the last one was a full batch (resolves 0
-   * otherwise, and while a pass is under way).
+   * Starts a pass when a minute has gone by since the last one, or when the last one was a full batch; one due
+   * while a pass is under way starts when it ends. The write that triggers it does not wait for it: a pass of up
+   * to PRUNE_BATCH reads must not hold that write's reply; one that fails is tried again on a later write.
    */
-  async whenDue(now: number): Promise<number> {
-    if (this.running || (!this.behind && now - this.lastPass <= PRUNE_EVERY_MS)) return 0;
+  whenDue(now: number): void {
+    if (!this.behind && now - this.lastPass <= PRUNE_EVERY_MS) return;
     this.lastPass = now;
-    const pruned = await this.prune(now, PRUNE_BATCH);
-    this.behind = pruned === PRUNE_BATCH;
-    return pruned;
+    if (this.running) this.queued = now;
+    else this.start(now);
+  }
+
+  private start(now: number): void {
+    this.prune(now, PRUNE_BATCH)
+      .then(
+        (pruned) => void (this.behind = pruned === PRUNE_BATCH),
+        () => undefined,
+      )
+      .finally(() => {
+        const next = this.queued;
+        this.queued = undefined;
+        if (next !== undefined) this.start(next);
+      });
   }
 
   /**

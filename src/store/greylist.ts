@@ -76,9 +76,7 @@ export class Greylist {
       }
     }
     if (tx.ops.length) await this.kv.commit(tx);
-    // Not awaited: a pass (up to a thousand reads) would hold this message's reply; one that fails is tried
-    // again a minute later.
-    this.expiry.whenDue(now).catch(() => undefined);
+    this.expiry.whenDue(now);
     return result;
   }
 

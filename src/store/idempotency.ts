@@ -49,7 +49,7 @@ export class Idempotency {
     tx.put(keys.idempotency(scope), reply);
     tx.put(keys.idempotencyExpiry(reply.expiresAt, scope), 1);
     await this.kv.commit(tx);
-    await this.expiry.whenDue(reply.createdAt);
+    this.expiry.whenDue(reply.createdAt);
   }
 
   /** Deletes records that expired at or before `now`; returns how many. */
