@@ -1,6 +1,6 @@
 import type { MtaStsMode } from '../dns/mta-sts.ts';
 import type { CertificateInfo } from '../tls/certificate-store.ts';
-import type { SpamSettings } from '../services/spam.ts';
+import type { ClassifyEnvelope, ClassifySession, SpamSettings } from '../services/spam.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import type { Logger } from '../log.ts';
 import type { Lists } from '../store/lists.ts';
@@ -39,3 +39,10 @@ export function resolverOf(deps: ApiDeps): DnsResolver {
   if (!deps.resolver) throw new ApiError('service_unavailable', 'DNS lookups are not configured on this server');
   return deps.resolver;
 }
+
+/** The SMTP session a dry-run classification is scored in (native and compatible routes; 503 without DNS). */
+export const classifySession = (deps: ApiDeps, envelope: ClassifyEnvelope): ClassifySession => ({
+  envelope,
+  resolver: resolverOf(deps),
+  hostname: deps.hostname,
+});

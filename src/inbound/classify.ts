@@ -2,6 +2,10 @@
 // X-Spam-Score / X-Spam-Status fields that say why.
 import type { SpamHit, SpamInput, SpamScorer } from '../spam/types.ts';
 import { CONFIG_DEFAULTS } from '../config/defaults.ts';
+import type { ParsedHeaders } from '../mime/parsed-headers.ts';
+import type { Store } from '../store/index.ts';
+import type { Authenticated } from './authenticate.ts';
+import { domainOf, type InboundMessage } from './message.ts';
 
 export interface SpamThresholds {
   /** Score from which a message goes to Junk (default 5). */
@@ -12,6 +16,35 @@ export interface SpamThresholds {
 
 export interface ClassifyOptions extends SpamThresholds {
   scorers: SpamScorer[];
+}
+
+/** Whether the message's one From domain is hosted here: mail claiming a hosted domain should authenticate. */
+export async function fromHostedDomain(store: Pick<Store, 'domains'>, headers: ParsedHeaders): Promise<boolean> {
+  const domain = headers.from.length === 1 ? domainOf(headers.from[0]!) : null;
+  return domain !== null && !!(await store.domains.get(domain));
+}
+
+/**
+ * What the scorers read of `msg`, received over SMTP and authenticated (`headers`: of `auth.raw`): the MX's
+ * pipeline and the API's dry run with a session (services/spam.ts) score the same input.
+ */
+export function spamInputOf(
+  msg: InboundMessage,
+  auth: Authenticated,
+  headers: ParsedHeaders,
+  fromHosted: boolean,
+  accountIds: string[],
+): SpamInput {
+  return {
+    raw: auth.raw,
+    headers,
+    auth: auth.verdict,
+    mailFrom: msg.mailFrom,
+    fromHosted,
+    accountIds,
+    clientIp: msg.client.ip,
+    envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
+  };
 }
 
 export interface Classification {

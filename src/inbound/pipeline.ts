@@ -17,7 +17,7 @@ import type { Store } from '../store/index.ts';
 import type { SendingLimits } from '../store/sends.ts';
 import { FORWARD_LIMIT_DEFAULTS, reserveForward } from './forward-budget.ts';
 import { authenticate } from './authenticate.ts';
-import { classify, type SpamThresholds } from './classify.ts';
+import { classify, fromHostedDomain, spamInputOf, type SpamThresholds } from './classify.ts';
 import { greylist, type GreylistOptions } from './greylist.ts';
 import { deliver, DeliveryRefused, type Delivered } from './deliver.ts';
 import { domainOf, type InboundMessage } from './message.ts';
@@ -83,9 +83,7 @@ async function accept(
   const log = options.logger ?? silentLogger;
   // Whether the From domain is hosted here is read beside the SPF/DKIM/DMARC checks, not after them
   // (one store round trip less before the 250): authenticate() strips trace fields, never From.
-  const sent = parseHeaders(msg.raw);
-  const fromDomain = sent.from.length === 1 ? domainOf(sent.from[0]!) : null;
-  const fromHosted = fromDomain === null ? Promise.resolve(false) : store.domains.get(fromDomain).then((d) => !!d);
+  const fromHosted = fromHostedDomain(store, parseHeaders(msg.raw));
   fromHosted.catch(() => undefined); // awaited below; this only keeps a refusal before then from leaving it unhandled
   const auth = await authenticate(msg, { resolver: options.resolver, hostname: options.hostname });
   read.push(auth.raw);
@@ -98,16 +96,8 @@ async function accept(
   }
   const headers = parseHeaders(auth.raw);
   const scorers = options.spam?.scorers ?? [headerRules];
-  const input: SpamInput = {
-    raw: auth.raw,
-    headers,
-    auth: auth.verdict,
-    mailFrom: msg.mailFrom,
-    fromHosted: await fromHosted,
-    accountIds: [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))],
-    clientIp: msg.client.ip,
-    envelope: { rcptTo: msg.rcptTo, helo: msg.client.helo, hostname: msg.client.hostname, queueId: msg.id },
-  };
+  const accountIds = [...new Set(routes.flatMap((r) => r.accounts.map((a) => a.account.id)))];
+  const input = spamInputOf(msg, auth, headers, await fromHosted, accountIds);
   const spam = await classify(input, {
     scorers,
     junkScore: options.spam?.junkScore,

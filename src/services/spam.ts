@@ -1,17 +1,16 @@
 // The spam classifier as the API and the compat layer use it: training with raw messages and
 // scoring one as the MX would, with the MX's own settings.
-import { classify as scoreMessage } from '../inbound/classify.ts';
-import { type AuthVerdict, UNAUTHENTICATED } from '../dns/auth-verdict.ts';
+import { fromHostedDomain, classify as scoreMessage, spamInputOf } from '../inbound/classify.ts';
+import { UNAUTHENTICATED } from '../dns/auth-verdict.ts';
 import type { DnsResolver } from '../dns/resolver.ts';
 import { authenticate } from '../inbound/authenticate.ts';
-import { domainOf } from '../inbound/message.ts';
 import { releaseMessage } from '../mime/message-caches.ts';
 import { parseHeaders } from '../mime/parsed-headers.ts';
 import { bayesScorer, classify as bayes, isBayesScorer, train, type ClassifierOptions } from '../spam/classifier.ts';
 import { judgementOfMove, judgementsOfKeywords, learnJudgement, type Judgement } from '../spam/feedback.ts';
 import { headerRules } from '../spam/rules.ts';
 import type { RspamdClient } from '../spam/rspamd.ts';
-import type { SpamScorer } from '../spam/types.ts';
+import type { SpamInput, SpamScorer } from '../spam/types.ts';
 import type { Logger } from '../log.ts';
 import { saveDate, type Folder, type Store } from '../store/index.ts';
 import type { ServiceDeps } from './index.ts';
@@ -90,7 +89,6 @@ export function learnFromFlags(
   learnInBackground(deps, settings, judgementsOfKeywords(accountId, folder, gained));
 }
 
-/** Scores a raw message as the MX would, minus the SMTP session (authentication results "none"). */
 /**
  * The SMTP session a dry run scores the message as received in, as Stalwart's classify and rspamd's checkv2 take
  * it: SPF, DKIM, DMARC and ARC are checked against DNS, and the client's address, PTR name and HELO reach the
@@ -124,54 +122,48 @@ export async function classifyMessage(
   received: Buffer,
   session?: ClassifySession,
 ) {
-  const auth = session ? await authenticateDryRun(received, session) : null;
-  const envelope = session?.envelope;
-  // As the MX scores it: without Authentication-Results forged for our host, nor incoming X-Spam-* fields.
-  const raw = auth?.raw ?? received;
-  const headers = parseHeaders(raw);
-  const fromDomain = headers.from.length === 1 ? domainOf(headers.from[0]!) : null;
-  const input = {
-    raw,
-    headers,
-    auth: auth?.verdict ?? UNAUTHENTICATED,
-    mailFrom: envelope?.mailFrom ?? '',
-    fromHosted: fromDomain !== null && !!(await deps.store.domains.get(fromDomain)),
-    accountIds: [],
-    ...(envelope && {
-      clientIp: envelope.remoteIp,
-      envelope: { rcptTo: envelope.rcptTo ?? [], helo: envelope.helo ?? '', hostname: auth!.ptr, user: envelope.user },
-    }),
-  };
+  const input = session ? await receivedIn(deps, received, session) : await alone(deps, received);
   try {
     const scored = await scoreMessage(input, settings);
     const result = input.auth.action === 'reject' ? { ...scored, verdict: 'reject' as const } : scored;
     // The verdict the Bayes scorer just scored, not a second classification of the same message.
     const scorer = settings.scorers.find(isBayesScorer);
-    const verdict = await (scorer ? scorer.verdict(input) : bayes(deps.store, raw, settings.bayes));
-    return { result, bayes: verdict, authentication: auth?.verdict ?? null };
+    const verdict = await (scorer ? scorer.verdict(input) : bayes(deps.store, input.raw, settings.bayes));
+    return { result, bayes: verdict, authentication: session ? input.auth : null };
   } finally {
-    releaseMessage(raw, received); // its verdict is given: nothing reads its parse again
+    releaseMessage(input.raw, received); // its verdict is given: nothing reads its parse again
   }
 }
 
-/** The sender authentication the MX would do for `raw` received in `session`, and the client's PTR name. */
-async function authenticateDryRun(
+/** The message alone: no SMTP session, so only content rules and Bayes speak. */
+async function alone(deps: Pick<ServiceDeps, 'store'>, raw: Buffer): Promise<SpamInput> {
+  const headers = parseHeaders(raw);
+  const fromHosted = await fromHostedDomain(deps.store, headers);
+  return { raw, headers, auth: UNAUTHENTICATED, mailFrom: '', fromHosted, accountIds: [] };
+}
+
+/**
+ * The message as the MX would read it, received in `session`: authenticated (forged Authentication-Results for our
+ * host and incoming X-Spam-* fields stripped), the client's PTR name looked up as the MX's session does.
+ */
+async function receivedIn(
+  deps: Pick<ServiceDeps, 'store'>,
   raw: Buffer,
   { envelope, resolver, hostname }: ClassifySession,
-): Promise<{ verdict: AuthVerdict; raw: Buffer; ptr: string | null }> {
+): Promise<SpamInput> {
   const ptr = (await resolver.ptr(envelope.remoteIp).catch(() => []))[0] ?? null;
-  const { verdict, raw: stripped } = await authenticate(
-    {
-      id: 'classify',
-      raw,
-      mailFrom: envelope.mailFrom ?? '',
-      rcptTo: envelope.rcptTo ?? [],
-      client: { ip: envelope.remoteIp, helo: envelope.helo ?? '', hostname: ptr, protocol: 'ESMTP' },
-      receivedAt: Date.now(),
-    },
-    { resolver, hostname },
-  );
-  return { verdict, raw: stripped, ptr };
+  const msg = {
+    id: 'classify',
+    raw,
+    mailFrom: envelope.mailFrom ?? '',
+    rcptTo: envelope.rcptTo ?? [],
+    client: { ip: envelope.remoteIp, helo: envelope.helo ?? '', hostname: ptr, protocol: 'ESMTP' },
+    receivedAt: Date.now(),
+  };
+  const auth = await authenticate(msg, { resolver, hostname });
+  const headers = parseHeaders(auth.raw);
+  const input = spamInputOf(msg, auth, headers, await fromHostedDomain(deps.store, headers), []);
+  return envelope.user ? { ...input, envelope: { ...input.envelope!, user: envelope.user } } : input;
 }
 
 /**

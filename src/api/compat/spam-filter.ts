@@ -2,7 +2,7 @@
 // `train` and the `upload` generation), and a dry-run classification, through the native spam routes'
 // functions. Training happens at once (no background task to start or stop).
 import { isIP } from 'node:net';
-import { type ApiDeps, resolverOf } from '../deps.ts';
+import { type ApiDeps, classifySession } from '../deps.ts';
 import { classifyMessage, spamSettings, trainMessage } from '../../services/spam.ts';
 import { badParameters, notFound, unsupported } from './errors.ts';
 import { type CompatRoute, need } from './route.ts';
@@ -28,17 +28,13 @@ export const spamFilterRoutes = (deps: ApiDeps): CompatRoute[] => {
     const rcptTo = Array.isArray(body.envRcptTo)
       ? body.envRcptTo.filter((r) => typeof r === 'string').slice(0, 100)
       : [];
-    return {
-      envelope: {
-        remoteIp: body.remoteIp,
-        helo: text(body.ehloDomain),
-        mailFrom: text(body.envFrom),
-        rcptTo,
-        user: text(body.authenticatedAs),
-      },
-      resolver: resolverOf(deps),
-      hostname: deps.hostname,
-    };
+    return classifySession(deps, {
+      remoteIp: body.remoteIp,
+      helo: text(body.ehloDomain),
+      mailFrom: text(body.envFrom),
+      rcptTo,
+      user: text(body.authenticatedAs),
+    });
   };
   return [
     {

@@ -1,7 +1,7 @@
 import { isIP } from 'node:net';
 import { z } from 'zod';
 import { classifyMessage, spamSettings, trainMessage } from '../../services/spam.ts';
-import { type ApiDeps, resolverOf } from '../deps.ts';
+import { type ApiDeps, classifySession } from '../deps.ts';
 import { ApiError } from '../errors.ts';
 import { defineRoute, type Route } from '../registry.ts';
 import { loadMailbox } from '../views/mailboxes.ts';
@@ -89,11 +89,7 @@ export function spamRoutes(deps: ApiDeps): Route[] {
         if (remote_ip === undefined && (helo ?? mail_from ?? rcpt_to) !== undefined)
           throw new ApiError('missing_parameter', 'remote_ip is required with helo, mail_from or rcpt_to', 'remote_ip');
         const session = remote_ip
-          ? {
-              envelope: { remoteIp: remote_ip, helo, mailFrom: mail_from, rcptTo: rcpt_to },
-              resolver: resolverOf(deps),
-              hostname: deps.hostname,
-            }
+          ? classifySession(deps, { remoteIp: remote_ip, helo, mailFrom: mail_from, rcptTo: rcpt_to })
           : undefined;
         const raw = Buffer.from(body.message, 'utf8');
         const { result, bayes: verdict, authentication: auth } = await classifyMessage(deps, settings, raw, session);
