@@ -15,6 +15,7 @@ import { loadavg } from 'node:os';
 import Koa from 'koa';
 import Router from '@koa/router';
 import { unlimitedApiServer } from './api-app.ts';
+import { onReplies } from './lib/http-replies.ts';
 
 const IN_FLIGHT = 8;
 const SLICE = 400;
@@ -32,28 +33,18 @@ function client(port: number, request: Buffer): Promise<{ run: (n: number) => Pr
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
     let left = 0;
     let sent = 0;
     let done: (() => void) | undefined;
     let fail: ((err: Error) => void) | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      for (;;) {
-        const end = pending.indexOf('\r\n\r\n');
-        if (end < 0) return;
-        const head = pending.toString('latin1', 0, end);
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        pending = pending.subarray(end + 4 + length);
-        if (!head.startsWith('HTTP/1.1 200 ')) return fail?.(new Error(`unexpected reply: ${head}`));
-        left--;
-        if (sent > 0) {
-          sent--;
-          socket.write(request);
-        }
-        if (left === 0) done?.();
+    onReplies(socket, (head) => {
+      if (!head.startsWith('HTTP/1.1 200 ')) return fail?.(new Error(`unexpected reply: ${head}`));
+      left--;
+      if (sent > 0) {
+        sent--;
+        socket.write(request);
       }
+      if (left === 0) done?.();
     });
     socket.once('error', reject);
     socket.once('connect', () =>

@@ -41,6 +41,7 @@ import { loadavg } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import Koa from 'koa';
+import { onReplies } from './lib/http-replies.ts';
 
 const MESSAGES_DEFAULT = 2000;
 const SLICE = 50;
@@ -97,18 +98,8 @@ function open(port: number): Promise<Connection> {
   return new Promise((resolve, reject) => {
     const socket = connect(port, '127.0.0.1');
     socket.setNoDelay(true);
-    let pending: Buffer = Buffer.alloc(0);
     let replied: ((status: number) => void) | undefined;
-    socket.on('data', (chunk: Buffer) => {
-      pending = pending.length ? Buffer.concat([pending, chunk]) : chunk;
-      const end = pending.indexOf('\r\n\r\n');
-      if (end < 0) return;
-      const head = pending.toString('latin1', 0, end);
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (pending.length < end + 4 + length) return;
-      pending = pending.subarray(end + 4 + length);
-      replied?.(Number(head.slice(9, 12)));
-    });
+    onReplies(socket, (head) => replied?.(Number(head.slice(9, 12))));
     socket.once('error', reject);
     socket.once('connect', () =>
       resolve({
