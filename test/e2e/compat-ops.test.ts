@@ -119,6 +119,10 @@ test("spam-filter: train (0.14) and upload (0.15) raw samples, per account; clas
   assert.ok('SUBJECT_ALL_CAPS' in classified.tags, JSON.stringify(classified.tags));
   // Scored as received in that session: SPF of envFrom's domain for remoteIp, as Stalwart checks it.
   assert.ok('SPF_FAIL' in classified.tags, JSON.stringify(classified.tags));
+  const badIp = await f.compat('POST', '/spam-filter/classify', {
+    body: { message: spam, remoteIp: 'not an address' },
+  });
+  assert.is(badIp.status, 400, badIp.text);
   assert.is(classified.tags.SUBJECT_ALL_CAPS.action, 'allow');
   assert.is(classified.disposition.action, 'allow');
   assert.match(classified.disposition.value, /^X-Spam-Score: /);

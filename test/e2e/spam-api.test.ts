@@ -185,6 +185,11 @@ test('classify with the SMTP session: SPF, DMARC and the client as the MX reads 
       (await fixture.call('POST', '/spam/classify', { body })).body;
     assert.is((await bad({ message: mail('a@good.test'), helo: 'x.test' })).error.param, 'remote_ip');
     assert.is((await bad({ message: mail('a@good.test'), remote_ip: 'nope' })).error.code, 'invalid_parameter');
+    // The session's limits: 100 recipients, a HELO name of 255 characters.
+    const many = Array.from({ length: 101 }, (_, i) => `r${i}@example.test`);
+    assert.is((await bad({ message: mail('a@good.test'), remote_ip: client, rcpt_to: many })).error.param, 'rcpt_to');
+    const helo = 'h'.repeat(256);
+    assert.is((await bad({ message: mail('a@good.test'), remote_ip: client, helo })).error.param, 'helo');
     assert.is((await bad({ message: mail('a@good.test'), remote_ip: client }, api)).error.code, 'service_unavailable');
   } finally {
     await withDns.close();
