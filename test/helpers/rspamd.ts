@@ -80,6 +80,8 @@ export async function startRspamd(options: { minLearns?: number; fullTldList?: b
     'classifier-bayes.conf',
     [
       'backend = "sqlite3";',
+      // Learns come only from Wren (the tests count them): not rspamd's own autolearn on the messages it scans.
+      'autolearn = false;',
       `min_learns = ${options.minLearns ?? 200};`,
       `cache { type = "sqlite3"; file = "${dir.path}/db/learn_cache.sqlite"; }`,
       `statfile { symbol = "BAYES_HAM"; spam = false; path = "${dir.path}/db/bayes.ham.sqlite"; }`,
